@@ -1,0 +1,97 @@
+//! The physical GPU as the core sees it.
+//!
+//! Two hosts implement [`HostGpu`]: `i915` (real hardware, through a C shim against i915's
+//! internals) and `sim` (a software Gen9 host, `crate::sim`). The core never touches hardware
+//! except through this trait, which is what lets the whole device model run without an Intel GPU.
+
+/// The Gen9 platforms the device model knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Platform {
+    /// Skylake (Gen9).
+    Skylake,
+    /// Broxton / Apollo Lake (Gen9 LP), the first target.
+    Broxton,
+    /// Kaby Lake (Gen9.5).
+    KabyLake,
+}
+
+impl Platform {
+    /// The platform of an Intel graphics PCI device id, if it is one we support.
+    pub fn from_device_id(id: u16) -> Option<Platform> {
+        match id {
+            // INTEL_BXT_IDS
+            0x0A84 | 0x1A84 | 0x1A85 | 0x5A84 | 0x5A85 => Some(Platform::Broxton),
+            // INTEL_SKL_IDS (GT1-GT4)
+            0x1906 | 0x1913 | 0x190E | 0x1915 | 0x1902 | 0x190A | 0x190B | 0x1917 | 0x1916
+            | 0x1921 | 0x191E | 0x1912 | 0x191A | 0x191B | 0x191D | 0x1923 | 0x1926 | 0x1927
+            | 0x192A | 0x192B | 0x192D | 0x1932 | 0x193A | 0x193B | 0x193D => {
+                Some(Platform::Skylake)
+            }
+            // INTEL_KBL_IDS
+            0x5906 | 0x5913 | 0x590E | 0x5915 | 0x5902 | 0x5908 | 0x590A | 0x590B | 0x5916
+            | 0x5921 | 0x591E | 0x5912 | 0x5917 | 0x591A | 0x591B | 0x591D | 0x5926 | 0x5923
+            | 0x5927 | 0x87C0 | 0x87CA => Some(Platform::KabyLake),
+            _ => None,
+        }
+    }
+
+    /// A short lower-case name, as used in logs and sysfs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Platform::Skylake => "skl",
+            Platform::Broxton => "bxt",
+            Platform::KabyLake => "kbl",
+        }
+    }
+}
+
+/// PCI identity of the physical GPU; a vGPU presents the same identity to its guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PciIdentity {
+    /// Vendor id (0x8086).
+    pub vendor: u16,
+    /// Device id.
+    pub device: u16,
+    /// Revision id.
+    pub revision: u8,
+    /// Subsystem vendor id.
+    pub subsystem_vendor: u16,
+    /// Subsystem id.
+    pub subsystem_device: u16,
+}
+
+/// The host's share of graphics memory and fences, never given to a vGPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostReserve {
+    /// Bytes of aperture (low GM) kept for the host.
+    pub low_gm: u64,
+    /// Bytes of hidden GM (high GM) kept for the host.
+    pub high_gm: u64,
+    /// Fence registers kept for the host.
+    pub fences: u32,
+}
+
+/// Static facts about the physical GPU, fixed for its lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostInfo {
+    /// Which Gen9 platform this is.
+    pub platform: Platform,
+    /// The PCI identity the vGPUs copy.
+    pub pci: PciIdentity,
+    /// Size of BAR0 (GTTMMADR: 2 MiB MMIO, then the GGTT).
+    pub bar0_size: u64,
+    /// Size of the mappable aperture (BAR2, GMADR); graphics addresses below it are "low GM".
+    pub aperture_size: u64,
+    /// Size of the whole graphics address space the GGTT maps; above the aperture is "high GM".
+    pub gm_size: u64,
+    /// Number of fence registers.
+    pub fence_count: u32,
+    /// What the host keeps for itself.
+    pub reserve: HostReserve,
+}
+
+/// The physical GPU the core drives.
+pub trait HostGpu {
+    /// Static facts about the GPU.
+    fn info(&self) -> &HostInfo;
+}

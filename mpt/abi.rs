@@ -1,0 +1,80 @@
+//! Rust mirror of `include/gvt/mpt.h`. Keep the two in step: the sizes are asserted here and in
+//! the C shim, so a drift fails the build rather than corrupting memory.
+
+use core::ffi::{c_char, c_int, c_void};
+
+/// `GVT_MPT_ABI_VERSION`: bumped on any incompatible change to the header.
+pub const GVT_MPT_ABI_VERSION: u32 = 1;
+
+/// `GVT_NAME_LEN`.
+pub const GVT_NAME_LEN: usize = 16;
+
+/// `struct gvt_type_info`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GvtTypeInfo {
+    /// NUL-terminated type name.
+    pub name: [u8; GVT_NAME_LEN],
+    /// Bytes of aperture.
+    pub low_gm_size: u64,
+    /// Bytes of hidden graphics memory.
+    pub high_gm_size: u64,
+    /// Fence registers.
+    pub fences: u32,
+    /// Scheduling weight.
+    pub weight: u32,
+    /// NUL-terminated "WxH".
+    pub resolution: [u8; GVT_NAME_LEN],
+}
+
+/// Opaque `struct gvt_device` as C sees it.
+pub type GvtDeviceHandle = c_void;
+
+/// `struct gvt_backend_ops`.
+#[repr(C)]
+pub struct GvtBackendOps {
+    /// `device_added`.
+    pub device_added: Option<unsafe extern "C" fn(gd: *mut GvtDeviceHandle) -> c_int>,
+    /// `device_removed`.
+    pub device_removed: Option<unsafe extern "C" fn(gd: *mut GvtDeviceHandle)>,
+}
+
+/// `struct gvt_backend`.
+#[repr(C)]
+pub struct GvtBackend {
+    /// Must be [`GVT_MPT_ABI_VERSION`].
+    pub abi_version: u32,
+    /// NUL-terminated backend name.
+    pub name: *const c_char,
+    /// `struct module *` of the backend.
+    pub owner: *mut c_void,
+    /// The backend's callbacks.
+    pub ops: *const GvtBackendOps,
+}
+
+const _: () = assert!(core::mem::size_of::<GvtTypeInfo>() == 56);
+const _: () = assert!(core::mem::size_of::<GvtBackendOps>() == 16);
+const _: () = assert!(core::mem::size_of::<GvtBackend>() == 32);
+
+/// Copies `s` into a fixed C string field, truncating so that a NUL always ends it.
+pub fn fill_c_name(dst: &mut [u8; GVT_NAME_LEN], s: &str) {
+    *dst = [0; GVT_NAME_LEN];
+    for (d, b) in dst.iter_mut().take(GVT_NAME_LEN.saturating_sub(1)).zip(s.bytes()) {
+        *d = b;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_always_nul_terminated() {
+        let mut n = [0xffu8; GVT_NAME_LEN];
+        fill_c_name(&mut n, "GVTg_V5_8");
+        assert_eq!(&n[..10], b"GVTg_V5_8\0");
+        fill_c_name(&mut n, "a-name-much-longer-than-sixteen");
+        assert_eq!(n[GVT_NAME_LEN - 1], 0);
+        assert_eq!(&n[..15], b"a-name-much-lon");
+    }
+}
