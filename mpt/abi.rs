@@ -1,7 +1,7 @@
 //! Rust mirror of `include/gvt/mpt.h`. Keep the two in step: the sizes are asserted here and in
 //! the C shim, so a drift fails the build rather than corrupting memory.
 
-use core::ffi::{c_char, c_int, c_void};
+use core::ffi::{c_int, c_void};
 
 /// `GVT_MPT_ABI_VERSION`: bumped on any incompatible change to the header.
 pub const GVT_MPT_ABI_VERSION: u32 = 1;
@@ -27,6 +27,20 @@ pub struct GvtTypeInfo {
     pub resolution: [u8; GVT_NAME_LEN],
 }
 
+/// `struct gvt_vgpu_params`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GvtVgpuParams {
+    /// Bytes of aperture.
+    pub low_gm_size: u64,
+    /// Bytes of hidden graphics memory.
+    pub high_gm_size: u64,
+    /// Fence registers.
+    pub fences: u32,
+    /// Scheduling weight, 1..=16.
+    pub weight: u32,
+}
+
 /// Opaque `struct gvt_device` as C sees it.
 pub type GvtDeviceHandle = c_void;
 
@@ -44,8 +58,8 @@ pub struct GvtBackendOps {
 pub struct GvtBackend {
     /// Must be [`GVT_MPT_ABI_VERSION`].
     pub abi_version: u32,
-    /// NUL-terminated backend name.
-    pub name: *const c_char,
+    /// NUL-terminated backend name (the kernel's `char` is unsigned).
+    pub name: *const u8,
     /// `struct module *` of the backend.
     pub owner: *mut c_void,
     /// The backend's callbacks.
@@ -53,13 +67,18 @@ pub struct GvtBackend {
 }
 
 const _: () = assert!(core::mem::size_of::<GvtTypeInfo>() == 56);
+const _: () = assert!(core::mem::size_of::<GvtVgpuParams>() == 24);
 const _: () = assert!(core::mem::size_of::<GvtBackendOps>() == 16);
 const _: () = assert!(core::mem::size_of::<GvtBackend>() == 32);
 
 /// Copies `s` into a fixed C string field, truncating so that a NUL always ends it.
 pub fn fill_c_name(dst: &mut [u8; GVT_NAME_LEN], s: &str) {
     *dst = [0; GVT_NAME_LEN];
-    for (d, b) in dst.iter_mut().take(GVT_NAME_LEN.saturating_sub(1)).zip(s.bytes()) {
+    for (d, b) in dst
+        .iter_mut()
+        .take(GVT_NAME_LEN.saturating_sub(1))
+        .zip(s.bytes())
+    {
         *d = b;
     }
 }

@@ -11,7 +11,8 @@ KRUSTDOC=/usr/bin/rustdoc
 BINDGEN=${BINDGEN:-${CARGO_HOME:-$HOME/.cargo}/bin/bindgen}
 JOBS=${JOBS:-$(nproc)}
 kmake() {
-    make -C "$KSRC" O="$KDIR" LLVM=1 RUSTC="$KRUSTC" RUSTDOC="$KRUSTDOC" BINDGEN="$BINDGEN" -j"$JOBS" "$@"
+    make -C "$KSRC" O="$KDIR" LLVM=1 RUSTC="$KRUSTC" RUSTDOC="$KRUSTDOC" BINDGEN="$BINDGEN" \
+        CLIPPY_DRIVER=/usr/bin/clippy-driver -j"$JOBS" "$@"
 }
 log() { printf '[gvt-rs] %s\n' "$*" >&2; }
 die() { printf '[gvt-rs] error: %s\n' "$*" >&2; exit 1; }

@@ -168,7 +168,11 @@ impl ResourcePool {
 
     /// Number of live vGPUs.
     pub fn used_slots(&self) -> usize {
-        self.slots.iter().filter(|s| s.is_some()).count()
+        MAX_VGPUS.saturating_sub(self.free_slots())
+    }
+
+    fn free_slots(&self) -> usize {
+        self.slots.iter().fold(0usize, |n, s| if s.is_none() { n.saturating_add(1) } else { n })
     }
 
     /// How many more vGPUs of this size can be created now, exactly: first-fit of equal-size
@@ -177,12 +181,11 @@ impl ResourcePool {
         let (Ok(low), Ok(high)) = (align_up(req.low_gm), align_up(req.high_gm)) else {
             return 0;
         };
-        let free_slots = self.slots.iter().filter(|s| s.is_none()).count();
         let counts = [
             self.fits(Kind::Low, low),
             self.fits(Kind::High, high),
             self.fits(Kind::Fence, u64::from(req.fences)),
-            u64::try_from(free_slots).unwrap_or(0),
+            u64::try_from(self.free_slots()).unwrap_or(0),
         ];
         let n = counts.iter().copied().min().unwrap_or(0);
         u32::try_from(n).unwrap_or(u32::MAX)
@@ -196,37 +199,30 @@ impl ResourcePool {
         }
     }
 
-    /// The used spans of one resource, sorted by start.
-    fn used(&self, kind: Kind) -> ([Span; MAX_VGPUS], usize) {
-        let mut out = [Span::default(); MAX_VGPUS];
-        let mut n = 0usize;
-        for p in self.slots.iter().flatten() {
-            let s = match kind {
-                Kind::Low => p.low,
-                Kind::High => p.high,
-                Kind::Fence => p.fences,
-            };
-            if let Some(o) = out.get_mut(n) {
-                *o = s;
-                n = n.saturating_add(1);
-            }
-        }
-        if let Some(used) = out.get_mut(..n) {
-            used.sort_unstable_by_key(|s| s.start);
-        }
-        (out, n)
-    }
-
     /// Calls `f` on every free gap of one resource, lowest first; stops when `f` returns false.
+    /// Walks the used spans in address order by picking the lowest one past the cursor each
+    /// time: at most [`MAX_VGPUS`] spans, and no sorting, allocation or arithmetic that could
+    /// overflow.
     fn for_each_gap(&self, kind: Kind, mut f: impl FnMut(Span) -> bool) {
         let area = self.area(kind);
-        let (used, n) = self.used(kind);
         let mut cursor = area.start;
-        for s in used.iter().take(n) {
-            if s.start > cursor && !f(Span { start: cursor, size: s.start.saturating_sub(cursor) }) {
+        loop {
+            let next = self
+                .slots
+                .iter()
+                .flatten()
+                .map(|p| match kind {
+                    Kind::Low => p.low,
+                    Kind::High => p.high,
+                    Kind::Fence => p.fences,
+                })
+                .filter(|s| s.end() > cursor)
+                .min_by_key(|s| s.start);
+            let Some(used) = next else { break };
+            if used.start > cursor && !f(Span { start: cursor, size: used.start.saturating_sub(cursor) }) {
                 return;
             }
-            cursor = cursor.max(s.end());
+            cursor = cursor.max(used.end());
         }
         if area.end() > cursor {
             f(Span { start: cursor, size: area.end().saturating_sub(cursor) });

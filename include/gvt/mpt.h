@@ -23,6 +23,8 @@ struct device;
 struct module;
 /* A physical GPU (an i915 device or the sim host) driven by gvt.ko. Opaque. */
 struct gvt_device;
+/* A vGPU on a gvt_device. Opaque. */
+struct gvt_vgpu;
 
 /* A fixed-size vGPU type a device offers (upstream's GVTg_V5_{1,2,4,8}). */
 struct gvt_type_info {
@@ -32,6 +34,14 @@ struct gvt_type_info {
 	__u32 fences;			/* fence registers */
 	__u32 weight;			/* scheduling weight, 1..16 */
 	char resolution[GVT_NAME_LEN];	/* virtual monitor, "1024x768" */
+};
+
+/* The size of a vGPU to create: a type's (gvt_device_type_info) or free-form (ACRN). */
+struct gvt_vgpu_params {
+	__u64 low_gm_size;		/* bytes of aperture, > 0 */
+	__u64 high_gm_size;		/* bytes of hidden graphics memory, > 0 */
+	__u32 fences;			/* > 0 */
+	__u32 weight;			/* 1..16 */
 };
 
 struct gvt_backend_ops {
@@ -60,5 +70,16 @@ __u32 gvt_device_type_count(struct gvt_device *gd);
 int gvt_device_type_info(struct gvt_device *gd, __u32 idx, struct gvt_type_info *info);
 /* How many more vGPUs of type idx can be created right now (0 for a bad idx). */
 __u32 gvt_device_type_available(struct gvt_device *gd, __u32 idx);
+
+/*
+ * Creates a vGPU on gd: reserves its partition of graphics memory and fences and gives it an
+ * id. Returns 0 and *vgpu, -EINVAL for bad params, or -ENOSPC when it does not fit (nothing
+ * changes). A backend destroys its vGPUs on a device before device_removed() returns.
+ */
+int gvt_vgpu_create(struct gvt_device *gd, const struct gvt_vgpu_params *params,
+		    struct gvt_vgpu **vgpu);
+void gvt_vgpu_destroy(struct gvt_vgpu *vgpu);
+/* The vGPU's id on its device, 1..32. */
+__u32 gvt_vgpu_id(struct gvt_vgpu *vgpu);
 
 #endif /* _GVT_MPT_H */

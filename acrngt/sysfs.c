@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * acrngt's sysfs interface, which ACRN-DM uses (Documentation/ABI/testing/sysfs-kernel-gvt):
+ *   /sys/kernel/gvt/control/create_gvt_instance   (write "vmid,low,high,fences" / "-vmid")
+ *   /sys/kernel/gvt/vmN/vgpu_id                   (read the vGPU id)
+ * The attribute tables are macro-shaped, so they are C; parsing and the instance table are
+ * Rust (acrngt/control.rs, acrngt/instances.rs).
+ */
+#include <linux/kobject.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/sysfs.h>
+#include "acrngt.h"
+
+static struct kset *gvt_kset;
+static struct kobject *control_kobj;
+
+static ssize_t create_gvt_instance_store(struct kobject *kobj, struct kobj_attribute *attr,
+					 const char *buf, size_t count)
+{
+	return acrngt_control_store(buf, count);
+}
+static struct kobj_attribute create_gvt_instance_attr = __ATTR_WO(create_gvt_instance);
+
+static struct attribute *control_attrs[] = {
+	&create_gvt_instance_attr.attr,
+	NULL,
+};
+static const struct attribute_group control_group = { .attrs = control_attrs };
+
+/* /sys/kernel/gvt/vmN */
+struct acrngt_vm {
+	struct kobject kobj;
+	u32 vgpu_id;
+};
+
+static ssize_t vgpu_id_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", container_of(kobj, struct acrngt_vm, kobj)->vgpu_id);
+}
+static struct kobj_attribute vgpu_id_attr = __ATTR(vgpu_id, 0440, vgpu_id_show, NULL);
+
+static struct attribute *vm_attrs[] = {
+	&vgpu_id_attr.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(vm);
+
+static void acrngt_vm_release(struct kobject *kobj)
+{
+	kfree(container_of(kobj, struct acrngt_vm, kobj));
+}
+
+static const struct kobj_type acrngt_vm_ktype = {
+	.release = acrngt_vm_release,
+	.sysfs_ops = &kobj_sysfs_ops,
+	.default_groups = vm_groups,
+};
+
+void *acrngt_vm_create(u32 vmid, u32 vgpu_id)
+{
+	struct acrngt_vm *vm = kzalloc(sizeof(*vm), GFP_KERNEL);
+
+	if (!vm)
+		return NULL;
+	vm->vgpu_id = vgpu_id;
+	vm->kobj.kset = gvt_kset;
+	if (kobject_init_and_add(&vm->kobj, &acrngt_vm_ktype, NULL, "vm%u", vmid)) {
+		kobject_put(&vm->kobj);
+		return NULL;
+	}
+	return vm;
+}
+
+void acrngt_vm_destroy(void *vm)
+{
+	struct acrngt_vm *v = vm;
+
+	kobject_del(&v->kobj);
+	kobject_put(&v->kobj);
+}
+
+static const struct gvt_backend_ops acrngt_ops = {
+	.device_added = acrngt_device_added,
+	.device_removed = acrngt_device_removed,
+};
+
+static const struct gvt_backend acrngt_backend = {
+	.abi_version = GVT_MPT_ABI_VERSION,
+	.name = "acrngt",
+	.owner = THIS_MODULE,
+	.ops = &acrngt_ops,
+};
+
+int acrngt_register(void)
+{
+	int ret = -ENOMEM;
+
+	gvt_kset = kset_create_and_add("gvt", NULL, kernel_kobj);
+	if (!gvt_kset)
+		return -ENOMEM;
+	control_kobj = kobject_create_and_add("control", &gvt_kset->kobj);
+	if (!control_kobj)
+		goto err_kset;
+	ret = sysfs_create_group(control_kobj, &control_group);
+	if (ret)
+		goto err_control;
+	ret = gvt_register_backend(&acrngt_backend);
+	if (ret)
+		goto err_group;
+	return 0;
+err_group:
+	sysfs_remove_group(control_kobj, &control_group);
+err_control:
+	kobject_put(control_kobj);
+err_kset:
+	kset_unregister(gvt_kset);
+	return ret;
+}
+
+void acrngt_unregister(void)
+{
+	/* No new requests, then every instance goes with the device. */
+	sysfs_remove_group(control_kobj, &control_group);
+	gvt_unregister_backend(&acrngt_backend);
+	kobject_put(control_kobj);
+	kset_unregister(gvt_kset);
+}

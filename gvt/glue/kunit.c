@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit suite table for gvt.ko. 6.12 has no Rust test-suite macros, so the cases are Rust
+ * functions (gvt/glue/tests.rs) listed in a C table; the suite runs when the module loads.
+ */
+#include <kunit/test.h>
+
+void gvt_kunit_sim_device(struct kunit *test);
+void gvt_kunit_types_match_core(struct kunit *test);
+void gvt_kunit_backend_registration(struct kunit *test);
+void gvt_kunit_bad_backends(struct kunit *test);
+
+static struct kunit_case gvt_cases[] = {
+	KUNIT_CASE(gvt_kunit_sim_device),
+	KUNIT_CASE(gvt_kunit_types_match_core),
+	KUNIT_CASE(gvt_kunit_backend_registration),
+	KUNIT_CASE(gvt_kunit_bad_backends),
+	{}
+};
+
+static struct kunit_suite gvt_suite = {
+	.name = "gvt",
+	.test_cases = gvt_cases,
+};
+kunit_test_suite(gvt_suite);

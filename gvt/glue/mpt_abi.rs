@@ -1,0 +1,300 @@
+//! The MPT C ABI exported by gvt.ko (`include/gvt/mpt.h`): backend registration and the device
+//! queries backends make. The C shim exports these symbols; their layouts live in `mpt/abi.rs`.
+
+use core::ffi::{c_int, c_void};
+
+use kernel::{prelude::*, str::BStr};
+
+use super::devices::{registry, BackendSlot, GvtDevice, Registry};
+use super::{to_c, to_kernel_error};
+use crate::model::resources::{Request, VgpuId};
+use crate::model::vgpu_type::MAX_WEIGHT;
+use crate::mpt::abi::{fill_c_name, GvtBackend, GvtTypeInfo, GvtVgpuParams, GVT_MPT_ABI_VERSION};
+
+/// Longest backend name shown in logs.
+const MAX_NAME: usize = 32;
+
+/// The backend's name for logs, read without trusting its length: at most [`MAX_NAME`] bytes.
+fn backend_name(be: &GvtBackend) -> &BStr {
+    let mut len = 0usize;
+    // SAFETY: registration checked `name` is non-null, and the ABI requires a NUL-terminated
+    // string that lives as long as the registration; we read up to its NUL or MAX_NAME bytes.
+    while len < MAX_NAME && unsafe { *be.name.add(len) } != 0 {
+        len = len.wrapping_add(1);
+    }
+    // SAFETY: the `len` bytes at `name` were just read.
+    BStr::from_bytes(unsafe { core::slice::from_raw_parts(be.name, len) })
+}
+
+/// Offers device slot `i` to a backend; true if the backend took it.
+fn offer(be: &GvtBackend, dev: &GvtDevice) -> bool {
+    // SAFETY: registration checked `ops` is non-null; it points to the backend's ops table.
+    let ops = unsafe { &*be.ops };
+    let Some(added) = ops.device_added else {
+        return false;
+    };
+    // SAFETY: the callback gets a device pointer that stays valid until `device_removed`.
+    let ret = unsafe { added(dev.handle()) };
+    if ret != 0 {
+        pr_warn!(
+            "gvt: backend {} refused a device ({})\n",
+            backend_name(be),
+            ret
+        );
+    }
+    ret == 0
+}
+
+fn withdraw(be: &GvtBackend, dev: &GvtDevice) {
+    // SAFETY: as in `offer`.
+    let ops = unsafe { &*be.ops };
+    if let Some(removed) = ops.device_removed {
+        // SAFETY: the device was accepted by this backend and is still alive.
+        unsafe { removed(dev.handle()) };
+    }
+}
+
+fn register(be_ptr: *const GvtBackend) -> Result {
+    // SAFETY: the caller passes null or a valid `struct gvt_backend` that outlives its
+    // registration (ABI contract).
+    let be = unsafe { be_ptr.as_ref() }.ok_or(EINVAL)?;
+    if be.abi_version != GVT_MPT_ABI_VERSION || be.ops.is_null() || be.name.is_null() {
+        return Err(EINVAL);
+    }
+    let mut reg = registry().ok_or(ENODEV)?.lock();
+    if reg
+        .backends
+        .iter()
+        .flatten()
+        .any(|s| core::ptr::eq(s.be, be_ptr))
+    {
+        return Err(EEXIST);
+    }
+    let free = reg
+        .backends
+        .iter()
+        .position(Option::is_none)
+        .ok_or(ENOSPC)?;
+    let (mut added, mut bit) = (0u32, 1u32);
+    for dev in reg.devices.iter() {
+        if let Some(dev) = dev {
+            if offer(be, dev) {
+                added |= bit;
+            }
+        }
+        bit = bit.wrapping_shl(1);
+    }
+    let slot = reg.backends.get_mut(free).ok_or(ENOSPC)?;
+    *slot = Some(BackendSlot { be: be_ptr, added });
+    pr_info!("gvt: backend {} registered\n", backend_name(be));
+    Ok(())
+}
+
+/// Registers a hypervisor backend; see `include/gvt/mpt.h`.
+///
+/// # Safety
+///
+/// `be` is null or points to a `struct gvt_backend` (with its name and ops) that stays valid
+/// until `gvt_unregister_backend(be)` returns.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_register_backend(be: *const GvtBackend) -> c_int {
+    to_c(register(be))
+}
+
+fn unregister(reg: &mut Registry, be_ptr: *const GvtBackend) -> Option<BackendSlot> {
+    let slot = reg
+        .backends
+        .iter_mut()
+        .find(|s| s.as_ref().is_some_and(|s| core::ptr::eq(s.be, be_ptr)))?;
+    let s = slot.take()?;
+    // SAFETY: `s.be` was valid at registration and stays valid until this call returns.
+    let be = unsafe { &*s.be };
+    for (i, dev) in reg.devices.iter().enumerate() {
+        let bit = 1u32
+            .checked_shl(u32::try_from(i).unwrap_or(u32::MAX))
+            .unwrap_or(0);
+        if let (Some(dev), true) = (dev, s.added & bit != 0) {
+            withdraw(be, dev);
+        }
+    }
+    pr_info!("gvt: backend {} unregistered\n", backend_name(be));
+    Some(s)
+}
+
+/// Unregisters a backend: every device it accepted is withdrawn first.
+///
+/// # Safety
+///
+/// `be` was passed to a successful `gvt_register_backend` (anything else is ignored).
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_unregister_backend(be: *const GvtBackend) {
+    if let Some(reg) = registry() {
+        unregister(&mut reg.lock(), be);
+    }
+}
+
+/// # Safety
+///
+/// `gd` is a device pointer gvt.ko handed to the caller and has not been withdrawn.
+unsafe fn device<'a>(gd: *mut c_void) -> &'a GvtDevice {
+    // SAFETY: per this function's contract, `gd` came from `GvtDevice::handle` and the device is
+    // still in the registry.
+    unsafe { &*gd.cast::<GvtDevice>() }
+}
+
+/// The struct device of a GPU.
+///
+/// # Safety
+///
+/// `gd` is a device pointer gvt.ko handed to the caller and has not been withdrawn.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_device_dev(gd: *mut c_void) -> *mut c_void {
+    // SAFETY: forwarded contract.
+    unsafe { device(gd) }.dev
+}
+
+/// Number of vGPU types a GPU offers.
+///
+/// # Safety
+///
+/// `gd` is a device pointer gvt.ko handed to the caller and has not been withdrawn.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_device_type_count(gd: *mut c_void) -> u32 {
+    // SAFETY: forwarded contract.
+    u32::try_from(unsafe { device(gd) }.types.len()).unwrap_or(0)
+}
+
+/// Describes vGPU type `idx`.
+///
+/// # Safety
+///
+/// `gd` as for `gvt_device_dev`; `info` is null or valid for writing a `struct gvt_type_info`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_device_type_info(
+    gd: *mut c_void,
+    idx: u32,
+    info: *mut GvtTypeInfo,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    let dev = unsafe { device(gd) };
+    let Some(t) = usize::try_from(idx).ok().and_then(|i| dev.types.get(i)) else {
+        return EINVAL.to_errno();
+    };
+    // SAFETY: the caller passes null or a writable `struct gvt_type_info`.
+    let Some(out) = (unsafe { info.as_mut() }) else {
+        return EINVAL.to_errno();
+    };
+    *out = GvtTypeInfo::default();
+    fill_c_name(&mut out.name, t.name);
+    out.low_gm_size = t.config.resources.low_gm;
+    out.high_gm_size = t.config.resources.high_gm;
+    out.fences = t.config.resources.fences;
+    out.weight = t.config.weight;
+    fill_c_name(&mut out.resolution, t.config.resolution.as_str());
+    0
+}
+
+/// How many more vGPUs of type `idx` fit now.
+///
+/// # Safety
+///
+/// `gd` is a device pointer gvt.ko handed to the caller and has not been withdrawn.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_device_type_available(gd: *mut c_void, idx: u32) -> u32 {
+    // SAFETY: forwarded contract.
+    let dev = unsafe { device(gd) };
+    match usize::try_from(idx).ok().and_then(|i| dev.types.get(i)) {
+        Some(t) => dev.pool.lock().available(&t.config.resources),
+        None => 0,
+    }
+}
+
+/// A vGPU as C holds it (`struct gvt_vgpu *`): which device it is on and its id there.
+struct VgpuHandle {
+    dev: *const GvtDevice,
+    id: VgpuId,
+}
+
+fn vgpu_create(gd: *mut c_void, params: *const GvtVgpuParams) -> Result<*mut c_void> {
+    // SAFETY: the caller passes null or valid params (ABI contract).
+    let p = unsafe { params.as_ref() }.ok_or(EINVAL)?;
+    if !(1..=MAX_WEIGHT).contains(&p.weight) {
+        return Err(EINVAL);
+    }
+    // SAFETY: the caller passes a live device (ABI contract).
+    let dev = unsafe { device(gd) };
+    let req = Request {
+        low_gm: p.low_gm_size,
+        high_gm: p.high_gm_size,
+        fences: p.fences,
+    };
+    let (id, _) = dev.pool.lock().allocate(&req).map_err(to_kernel_error)?;
+    match KBox::new(
+        VgpuHandle {
+            dev: core::ptr::from_ref(dev),
+            id,
+        },
+        GFP_KERNEL,
+    ) {
+        Ok(h) => Ok(KBox::into_raw(h).cast()),
+        Err(e) => {
+            // Undo the reservation: creation is all or nothing.
+            let _ = dev.pool.lock().release(id);
+            Err(e.into())
+        }
+    }
+}
+
+/// Creates a vGPU; see `include/gvt/mpt.h`.
+///
+/// # Safety
+///
+/// `gd` is a live device pointer; `params` is null or valid; `vgpu` is null or writable.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_create(
+    gd: *mut c_void,
+    params: *const GvtVgpuParams,
+    vgpu: *mut *mut c_void,
+) -> c_int {
+    if vgpu.is_null() {
+        return EINVAL.to_errno();
+    }
+    match vgpu_create(gd, params) {
+        Ok(v) => {
+            // SAFETY: checked non-null above; the caller passes a writable pointer.
+            unsafe { *vgpu = v };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Destroys a vGPU and returns its partition to its device.
+///
+/// # Safety
+///
+/// `vgpu` is null or came from `gvt_vgpu_create` and was not destroyed yet.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_destroy(vgpu: *mut c_void) {
+    if vgpu.is_null() {
+        return;
+    }
+    // SAFETY: per the contract, `vgpu` is a `KBox<VgpuHandle>` leaked by `gvt_vgpu_create`.
+    let handle = unsafe { KBox::from_raw(vgpu.cast::<VgpuHandle>()) };
+    // SAFETY: a device outlives its vGPUs (backends destroy them before `device_removed`).
+    let dev = unsafe { &*handle.dev };
+    if dev.pool.lock().release(handle.id).is_err() {
+        pr_err!("gvt: vGPU {} was not allocated\n", handle.id.get());
+    }
+}
+
+/// The vGPU's id.
+///
+/// # Safety
+///
+/// `vgpu` came from `gvt_vgpu_create` and was not destroyed yet.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_id(vgpu: *mut c_void) -> u32 {
+    // SAFETY: per the contract.
+    unsafe { &*vgpu.cast::<VgpuHandle>() }.id.get()
+}

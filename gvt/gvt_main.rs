@@ -1,0 +1,39 @@
+//! gvt.ko: the GVT-g device model.
+//!
+//! The device model itself is the pure core shared with the cargo crate (`gvt/lib.rs` declares
+//! the same three modules by the same paths). This root adds the glue: the module's life cycle,
+//! the GPUs it drives (the `sim` host, later i915 devices), and the MPT C ABI through which
+//! hypervisor backends (kvmgt.ko, acrngt.ko) reach them.
+
+use kernel::prelude::*;
+
+#[path = "core/mod.rs"]
+pub mod model;
+
+#[path = "../mpt/mod.rs"]
+pub mod mpt;
+
+#[path = "hosts/sim/mod.rs"]
+pub mod sim;
+
+mod glue;
+
+module! {
+    type: GvtModule,
+    name: "gvt",
+    author: "gvt-rs developers",
+    description: "Intel GVT-g mediated GPU virtualization device model",
+    license: "GPL",
+}
+
+struct GvtModule {
+    _gvt: glue::Gvt,
+}
+
+impl kernel::Module for GvtModule {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        Ok(GvtModule {
+            _gvt: glue::Gvt::new()?,
+        })
+    }
+}

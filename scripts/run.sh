@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The main job (make run): boots QEMU with the gvt-rs modules on the sim GPU and shows vGPUs
+# being created through both interfaces, then prints a summary.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$GVT_ROOT"
+bash scripts/setup.sh
+bash scripts/modules.sh >build.log 2>&1 || { tail -n 30 build.log; die "module build failed"; }
+bash tools/testing/qemu/run.sh demo --show

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The whole verification ladder (make test). Ends with one line: "N passed, N failed".
+#   L0  cargo test over the workspace; clippy with the panic lints; the core tested with the
+#       kernel's rustc 1.85.
+#   build  the modules against the kernel, strict (kernel clippy, warnings are errors), and a
+#       scan of each .ko for panic paths.
+#   L1+L2  QEMU: the modules' KUnit suites (run at insmod) and the end-to-end scenarios.
+# Logs of every step are in build/test/.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$GVT_ROOT"
+logs=$GVT_ROOT/build/test
+mkdir -p "$logs"
+
+bash scripts/setup.sh || die "setup failed"
+
+passed=0
+failed=0
+failures=()
+t_start=$SECONDS
+
+# step NAME COUNTER CMD...: runs CMD with its output in build/test/NAME.log. COUNTER names how
+# to count it: "one" (a single check) or "cargo"/"qemu" (the runner's own pass/fail counts).
+step() {
+    local name=$1 counter=$2; shift 2
+    local log=$logs/$name.log t0=$SECONDS rc
+    "$@" >"$log" 2>&1; rc=$?
+    local p=0 f=0
+    case $counter in
+        one) if [ $rc = 0 ]; then p=1; else f=1; fi ;;
+        cargo)
+            p=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+            f=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')
+            if [ $rc != 0 ] && [ "$f" = 0 ]; then f=1; fi ;;
+        qemu)
+            read -r p f < <(sed -nE 's/^qemu: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$log" | tail -n 1)
+            p=${p:-0}; f=${f:-0}
+            if [ $rc != 0 ] && [ "$f" = 0 ]; then f=1; fi ;;
+    esac
+    passed=$((passed + p)); failed=$((failed + f))
+    if [ $rc = 0 ] && [ "$f" = 0 ]; then
+        printf '%-28s ok    %4d passed  (%ds)\n' "$name" "$p" $((SECONDS - t0))
+    else
+        printf '%-28s FAIL  %4d passed, %d failed  (%ds); log: %s\n' "$name" "$p" "$f" $((SECONDS - t0)) "$log"
+        tail -n 40 "$log" | sed 's/^/    /'
+        failures+=("$name")
+    fi
+    return $rc
+}
+
+step l0-cargo-test cargo cargo test --workspace
+step l0-clippy one cargo clippy --workspace --all-targets -- -D warnings
+step l0-kernel-rustc cargo env RUSTC="$KRUSTC" CARGO_TARGET_DIR="$GVT_ROOT/target/kernel-rustc" \
+    cargo test -p gvt -p acrngt
+if step build-modules one env GVT_RS_STRICT=1 bash scripts/modules.sh; then
+    step panic-scan one bash scripts/panic-scan.sh
+    step qemu-modules qemu bash tools/testing/qemu/run.sh modules
+fi
+
+echo "ladder took $((SECONDS - t_start)) s${failures[*]:+; failed: ${failures[*]}}"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Boots the cached kernel under QEMU (TCG) with gvt-rs's modules in a busybox initramfs, runs one
+# scenario script as init, and turns the console into results.
+#
+#   tools/testing/qemu/run.sh SCENARIO [--show]
+#
+# SCENARIO is a file in scenarios/. It prints "GVT-CHECK: PASS|FAIL name[: why]" lines; KUnit
+# suites of the modules it loads print KTAP. Exit status 0 if every check and KUnit case passed,
+# the scenario finished, and the kernel logged no warning, oops or leak. The console log is kept
+# in build/qemu/SCENARIO.log (and shown on failure).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../../../scripts/lib.sh"
+
+scenario=${1:?usage: run.sh SCENARIO [--show]}
+show=${2:-}
+script=$here/scenarios/$scenario.sh
+[ -f "$script" ] || die "no scenario $script"
+out=$GVT_ROOT/build/qemu
+work=$out/initramfs-$scenario
+log=$out/$scenario.log
+rm -rf "$work"; mkdir -p "$work"/{bin,dev,proc,sys,tmp,lib/modules} "$out"
+
+cp /bin/busybox "$work/bin/busybox"
+for ko in gvt kvmgt acrngt; do
+    [ -f "$GVT_ROOT/$ko.ko" ] || die "$ko.ko is not built (make modules)"
+    cp "$GVT_ROOT/$ko.ko" "$work/lib/modules/"
+done
+cp "$KDIR/drivers/vfio/mdev/mdev.ko" "$work/lib/modules/"
+if [ -d "$GVT_ROOT/build/bin" ]; then cp -r "$GVT_ROOT/build/bin/." "$work/bin/"; fi
+cp "$here/scenarios/lib.sh" "$work/lib.sh"
+cp "$script" "$work/scenario.sh"
+cat > "$work/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tmpfs tmpfs /tmp
+echo "GVT-SCENARIO: START"
+sh /scenario.sh
+echo "GVT-SCENARIO: END $?"
+reboot -f
+INIT
+chmod +x "$work/init"
+(cd "$work" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/$scenario.cpio.gz"
+
+log "qemu: booting scenario $scenario"
+t0=$SECONDS
+timeout "${GVT_QEMU_TIMEOUT:-600}" qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp 2 -m 2048 \
+    -nographic -no-reboot -nodefaults -serial stdio \
+    -kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$out/$scenario.cpio.gz" \
+    -append "console=ttyS0 panic=-1 oops=panic kmemleak=on loglevel=7" </dev/null >"$log" 2>&1 || true
+log "qemu: $scenario ran for $((SECONDS - t0)) s"
+[ "$show" = --show ] && sed -n '/GVT-SCENARIO: START/,$p' "$log" | grep -v '^\s*$' | grep -vE '^\[ *[0-9.]+\] (    )?(#|ok|not ok|KTAP|1\.\.)' || true
+python3 "$here/results.py" "$log"

@@ -1,0 +1,32 @@
+# make run: show the vGPU infrastructure working on the sim GPU, both interfaces.
+. /lib.sh
+say() { echo; echo "==== $*"; }
+
+say "Loading mdev, gvt (device model + sim GPU), kvmgt (VFIO/mdev) and acrngt (ACRN)"
+for m in mdev gvt kvmgt acrngt; do check "load $m" insmod $MODS/$m.ko; done
+dmesg | grep -E '^\[[ 0-9.]+\] (gvt|acrngt|kvmgt)' | sed 's/^/  dmesg: /'
+
+say "KVM users: vGPU types under $TYPES"
+for t in $TYPES/*; do
+    printf '  %-16s available %-3s %s\n' "$(basename $t)" "$(cat $t/available_instances)" \
+        "$(tr '\n' ' ' < $t/description)"
+done
+
+say "Creating a vGPU the KVM way: echo UUID > $TYPES/i915-GVTg_V5_4/create"
+uuid=$(cat /proc/sys/kernel/random/uuid)
+check "mdev vGPU created" write $TYPES/i915-GVTg_V5_4/create "$uuid"
+echo "  /sys/bus/mdev/devices: $(ls /sys/bus/mdev/devices)"
+echo "  i915-GVTg_V5_4 available now: $(cat $TYPES/i915-GVTg_V5_4/available_instances)"
+
+say "Creating a vGPU the ACRN-DM way: echo 1,64,448,8 > $CONTROL"
+check "ACRN instance created" write $CONTROL "1,64,448,8
+"
+echo "  /sys/kernel/gvt/vm1/vgpu_id: $(cat /sys/kernel/gvt/vm1/vgpu_id)"
+echo "  i915-GVTg_V5_8 available now: $(cat $TYPES/i915-GVTg_V5_8/available_instances)"
+
+say "Destroying both and unloading"
+check "ACRN instance destroyed" write $CONTROL "-1
+"
+check "mdev vGPU removed" write /sys/bus/mdev/devices/$uuid/remove 1
+for m in acrngt kvmgt gvt mdev; do check "unload $m" rmmod $m; done
+dmesg | grep -E '^\[[ 0-9.]+\] (gvt|acrngt|kvmgt|.*vGPU)' | tail -n 8 | sed 's/^/  dmesg: /'

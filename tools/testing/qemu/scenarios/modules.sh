@@ -1,0 +1,65 @@
+# L2 scenario: the three modules load and unload cleanly; the vGPU infrastructure appears.
+. /lib.sh
+kmemleak_reset
+
+check "load mdev" insmod $MODS/mdev.ko
+# A backend cannot load before gvt.ko: the kernel refuses it (unresolved gvt_* symbols).
+echo "GVT-EXPECT: Unknown symbol gvt_"
+fails "kvmgt refused without gvt" insmod $MODS/kvmgt.ko
+fails "acrngt refused without gvt" insmod $MODS/acrngt.ko
+equals "refusal says why" yes sh -c "dmesg | grep -q 'kvmgt: Unknown symbol gvt_register_backend' && echo yes"
+check "load gvt" insmod $MODS/gvt.ko
+check "sim GPU bound to its driver" test -e $SIM/driver
+check "load kvmgt" insmod $MODS/kvmgt.ko
+check "load acrngt" insmod $MODS/acrngt.ko
+fails "gvt pinned while backends are loaded" rmmod gvt
+
+# mdev_supported_types: upstream's names, a VFIO PCI device, true accounting.
+equals "mdev types" "i915-GVTg_V5_1 i915-GVTg_V5_2 i915-GVTg_V5_4 i915-GVTg_V5_8" \
+    sh -c "ls $TYPES | tr '\n' ' ' | sed 's/ \$//'"
+equals "device_api" "vfio-pci" cat $TYPES/i915-GVTg_V5_8/device_api
+equals "type name" "GVTg_V5_8" cat $TYPES/i915-GVTg_V5_8/name
+equals "description" "low_gm_size: 64MB high_gm_size: 384MB fence: 4 resolution: 1024x768 weight: 2" \
+    sh -c "cat $TYPES/i915-GVTg_V5_8/description | tr '\n' ' ' | sed 's/ \$//'"
+equals "V5_8 available" 7 cat $TYPES/i915-GVTg_V5_8/available_instances
+equals "V5_1 available" 1 cat $TYPES/i915-GVTg_V5_1/available_instances
+
+# An mdev vGPU reserves its partition; removing it gives it back.
+uuid=$(cat /proc/sys/kernel/random/uuid)
+check "mdev create" write $TYPES/i915-GVTg_V5_1/create "$uuid"
+equals "V5_1 used up" 0 cat $TYPES/i915-GVTg_V5_1/available_instances
+fails "mdev create beyond resources" write $TYPES/i915-GVTg_V5_1/create "$(cat /proc/sys/kernel/random/uuid)"
+fails "mdev duplicate uuid" write $TYPES/i915-GVTg_V5_8/create "$uuid"
+fails "mdev malformed uuid" write $TYPES/i915-GVTg_V5_8/create "not-a-uuid"
+check "mdev remove" write /sys/bus/mdev/devices/$uuid/remove 1
+equals "V5_1 back" 1 cat $TYPES/i915-GVTg_V5_1/available_instances
+
+# ACRN's control node; instances share the GPU's accounting with mdev.
+check "ACRN control node" test -w $CONTROL
+check "ACRN create" write $CONTROL "1,64,448,8
+"
+check "ACRN vgpu_id" grep -qE '^[0-9]+$' /sys/kernel/gvt/vm1/vgpu_id
+equals "V5_8 after ACRN instance" 5 cat $TYPES/i915-GVTg_V5_8/available_instances
+fails "ACRN bad request" write $CONTROL "0,64,448,8"
+check "ACRN destroy" write $CONTROL "-1
+"
+fails "ACRN vm1 gone" test -e /sys/kernel/gvt/vm1
+
+# Unloading with live vGPUs tears them down.
+check "ACRN create before unload" write $CONTROL "2,64,448,8"
+check "mdev create before unload" write $TYPES/i915-GVTg_V5_8/create "$(cat /proc/sys/kernel/random/uuid)"
+check "unload acrngt" rmmod acrngt
+fails "ACRN sysfs gone" test -e /sys/kernel/gvt
+check "unload kvmgt" rmmod kvmgt
+check "unload gvt" rmmod gvt
+
+# The other legal order: backends in reverse.
+check "reload gvt" insmod $MODS/gvt.ko
+check "reload kvmgt" insmod $MODS/kvmgt.ko
+check "reload acrngt" insmod $MODS/acrngt.ko
+check "unload kvmgt first" rmmod kvmgt
+check "unload acrngt second" rmmod acrngt
+check "unload gvt last" rmmod gvt
+check "unload mdev" rmmod mdev
+fails "sim GPU gone" test -e $SIM
+check "kmemleak clean" kmemleak_scan
