@@ -27,4 +27,4 @@ run:
 
 clean:
 	@. scripts/lib.sh; [ ! -f "$$KDIR/Makefile" ] || kmake M="$$GVT_ROOT" clean >/dev/null
-	rm -rf build build.log target
+	rm -rf build target

@@ -88,7 +88,7 @@ impl Table {
         if let Some(slot) = self.slots.get_mut(free) {
             *slot = Some(Instance { vmid, vgpu, vm });
         }
-        pr_info!("acrngt: vm{} has vGPU {}\n", vmid, id);
+        pr_info!("vm{} has vGPU {}\n", vmid, id);
         Ok(())
     }
 
@@ -99,7 +99,7 @@ impl Table {
                 ffi::acrngt_vm_destroy(inst.vm);
                 gvt::gvt_vgpu_destroy(inst.vgpu);
             }
-            pr_info!("acrngt: vm{} destroyed\n", inst.vmid);
+            pr_info!("vm{} destroyed\n", inst.vmid);
         }
     }
 

@@ -5,5 +5,5 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$GVT_ROOT"
 bash scripts/setup.sh
-bash scripts/modules.sh >build.log 2>&1 || { tail -n 30 build.log; die "module build failed"; }
+mkdir -p build; bash scripts/modules.sh >build/modules.log 2>&1 || { tail -n 30 build/modules.log; die "module build failed"; }
 bash tools/testing/qemu/run.sh demo --show

@@ -155,7 +155,7 @@ impl Gvt {
                 return Err(ENOSPC);
             }
         }
-        pr_info!("gvt: sim GPU ready, {} vGPU types\n", types);
+        pr_info!("sim GPU ready, {} vGPU types\n", types);
         Ok(())
     }
 }

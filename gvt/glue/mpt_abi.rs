@@ -37,7 +37,7 @@ fn offer(be: &GvtBackend, dev: &GvtDevice) -> bool {
     let ret = unsafe { added(dev.handle()) };
     if ret != 0 {
         pr_warn!(
-            "gvt: backend {} refused a device ({})\n",
+            "backend {} refused a device ({})\n",
             backend_name(be),
             ret
         );
@@ -86,7 +86,7 @@ fn register(be_ptr: *const GvtBackend) -> Result {
     }
     let slot = reg.backends.get_mut(free).ok_or(ENOSPC)?;
     *slot = Some(BackendSlot { be: be_ptr, added });
-    pr_info!("gvt: backend {} registered\n", backend_name(be));
+    pr_info!("backend {} registered\n", backend_name(be));
     Ok(())
 }
 
@@ -117,7 +117,7 @@ fn unregister(reg: &mut Registry, be_ptr: *const GvtBackend) -> Option<BackendSl
             withdraw(be, dev);
         }
     }
-    pr_info!("gvt: backend {} unregistered\n", backend_name(be));
+    pr_info!("backend {} unregistered\n", backend_name(be));
     Some(s)
 }
 
@@ -284,7 +284,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_destroy(vgpu: *mut c_void) {
     // SAFETY: a device outlives its vGPUs (backends destroy them before `device_removed`).
     let dev = unsafe { &*handle.dev };
     if dev.pool.lock().release(handle.id).is_err() {
-        pr_err!("gvt: vGPU {} was not allocated\n", handle.id.get());
+        pr_err!("vGPU {} was not allocated\n", handle.id.get());
     }
 }
 
