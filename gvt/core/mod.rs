@@ -6,12 +6,18 @@
 //! Shared between the cargo crate and `gvt.ko`, so it uses `crate::` paths only through the
 //! module names both roots declare (`model`, `mpt`, `sim`).
 
+pub mod cfg_space;
 pub mod error;
+pub mod gvt;
 pub mod host;
+pub mod irq;
 pub mod mmio_table;
+pub mod opregion;
+pub mod pvinfo;
 // Register types keep their i915 names (GEN6_GDRST, RING_MODE_GEN7) so they can be grepped
 // against the C driver and the PRMs.
 #[allow(non_camel_case_types, non_upper_case_globals)]
 pub mod regs;
 pub mod resources;
+pub mod vgpu;
 pub mod vgpu_type;
