@@ -279,6 +279,9 @@ impl<S: VgpuStorage> Vgpu<S> {
             }
             Reset::GdrstFull => {
                 self.reset_mmio(host, false);
+                // A full GT reset also resets the GuC (upstream leaves the host's value here).
+                let g = self.vreg(GUC_STATUS::OFFSET) | GUC_STATUS::GS_MIA_IN_RESET.mask();
+                self.set_vreg(GUC_STATUS::OFFSET, g);
                 self.tlb_pending = 0;
                 self.stats.engine_resets = self.stats.engine_resets.saturating_add(1);
             }
