@@ -1,6 +1,7 @@
 //! Benchmarks of the device model's hot paths (plain `cargo bench`, figures printed):
 //! MMIO emulation of tracked default-handler registers, GGTT PTE writes (audit, DMA map,
 //! host write) and vGPU create + destroy.
+#![allow(clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::float_arithmetic, clippy::cast_precision_loss)]
 
 use std::hint::black_box;
 use std::sync::atomic::AtomicU64;

@@ -97,8 +97,11 @@ pub fn pci_setup<T: Transport + ?Sized>(t: &mut T) -> Result<(u64, u64)> {
     Ok((bar0, bar2))
 }
 
+/// What PVINFO tells the guest: id, mappable and non-mappable (base, size), fences.
+pub type PvInfo = (u32, (u32, u32), (u32, u32), u32);
+
 /// `i915_detect_vgpu` and `intel_vgt_balloon`: check PVINFO, read the ranges.
-pub fn pvinfo<T: Transport + ?Sized>(t: &mut T) -> Result<(u32, (u32, u32), (u32, u32), u32)> {
+pub fn pvinfo<T: Transport + ?Sized>(t: &mut T) -> Result<PvInfo> {
     if t.read64(field::MAGIC)? != VGT_MAGIC {
         return Err(Error::Probe("no PVINFO magic"));
     }

@@ -190,8 +190,8 @@ fn config_space_semantics() {
     // Decoding off again: the BAR is untrapped and the aperture unmapped.
     probe::pci_setup(&mut t).unwrap();
     t.cfg_write(4, &[0, 0]).unwrap();
-    assert_eq!(t.hv.traps.last().unwrap().2, false);
-    assert_eq!(t.hv.aperture_maps.last().unwrap().3, false);
+    assert!(!t.hv.traps.last().unwrap().2);
+    assert!(!t.hv.aperture_maps.last().unwrap().3);
     // PM: D3hot is remembered.
     t.cfg_write(0xd4, &[3, 0]).unwrap();
     assert!(t.vgpu.cfg().d3_entered);
