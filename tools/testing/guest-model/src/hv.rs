@@ -1,7 +1,5 @@
 //! An in-memory hypervisor: one VM's RAM, DMA mappings and MSI log, implementing `MptOps`.
 
-use std::collections::HashMap;
-
 use gvt::model::error::{GvtError, Result};
 use gvt::mpt::MptOps;
 
@@ -13,7 +11,9 @@ pub const DMA_WINDOW: u64 = 1 << 40;
 pub struct MemHypervisor {
     vm: u64,
     ram: Vec<u8>,
-    dma: HashMap<u64, u32>,
+    /// Mapping reference count of each guest page.
+    dma: Vec<u32>,
+    mapped: usize,
     /// MSIs delivered, oldest first.
     pub msis: Vec<(u64, u32)>,
     /// Trap requests for BAR0: (start, end, on).
@@ -28,7 +28,8 @@ impl MemHypervisor {
         MemHypervisor {
             vm,
             ram: vec![0; ram_bytes],
-            dma: HashMap::new(),
+            dma: vec![0; ram_bytes / 4096],
+            mapped: 0,
             msis: Vec::new(),
             traps: Vec::new(),
             aperture_maps: Vec::new(),
@@ -42,7 +43,7 @@ impl MemHypervisor {
 
     /// Number of guest pages currently mapped.
     pub fn mapped_pages(&self) -> usize {
-        self.dma.len()
+        self.mapped
     }
 
     fn range(&self, gpa: u64, len: usize) -> Result<std::ops::Range<usize>> {
@@ -71,16 +72,22 @@ impl MptOps for MemHypervisor {
     fn dma_map_guest_page(&mut self, gfn: u64, size: u64) -> Result<u64> {
         let gpa = gfn.checked_mul(4096).ok_or(GvtError::Fault)?;
         self.range(gpa, usize::try_from(size).map_err(|_| GvtError::Fault)?)?;
-        let dma = self.dma_of(gfn);
-        *self.dma.entry(dma).or_insert(0) += 1;
-        Ok(dma)
+        let n = self.dma.get_mut(usize::try_from(gfn).map_err(|_| GvtError::Fault)?).ok_or(GvtError::Fault)?;
+        if *n == 0 {
+            self.mapped += 1;
+        }
+        *n += 1;
+        Ok(self.dma_of(gfn))
     }
 
     fn dma_unmap_guest_page(&mut self, dma: u64) {
-        if let Some(n) = self.dma.get_mut(&dma) {
-            *n -= 1;
-            if *n == 0 {
-                self.dma.remove(&dma);
+        let Some(off) = dma.checked_sub(self.vm * DMA_WINDOW).filter(|&o| o < DMA_WINDOW) else { return };
+        if let Some(n) = usize::try_from(off >> 12).ok().and_then(|g| self.dma.get_mut(g)) {
+            if *n > 0 {
+                *n -= 1;
+                if *n == 0 {
+                    self.mapped -= 1;
+                }
             }
         }
     }
