@@ -86,6 +86,8 @@ pub struct HostInfo {
     pub gm_size: u64,
     /// Number of fence registers.
     pub fence_count: u32,
+    /// The GT's engines, as a mask of `regs::Engine::mask` bits (RCS, VCS, BCS, VECS on Gen9).
+    pub engines: u8,
     /// What the host keeps for itself.
     pub reserve: HostReserve,
     /// Host physical address of the aperture (BAR2); a vGPU's aperture slice is mapped to the

@@ -432,9 +432,9 @@ impl<S: VgpuStorage> Vgpu<S> {
     // ----------------------------------------------------------------------------------------
     // BAR0: registers and GGTT.
 
-    /// Emulates a read of 1, 2, 4 or 8 bytes at `offset` in BAR0.
-    pub fn mmio_read(&mut self, host: &dyn HostGpu, offset: u64, buf: &mut [u8]) -> Result {
-        let _ = host;
+    /// Emulates a read of 1, 2, 4 or 8 bytes at `offset` in BAR0. Reads have side effects
+    /// (a PVINFO read marks the guest GVT-aware, GUC_STATUS clears on read), hence `&mut`.
+    pub fn mmio_read(&mut self, offset: u64, buf: &mut [u8]) -> Result {
         let r = self.bar0_read(offset, buf);
         if r.is_err() {
             self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
@@ -632,7 +632,7 @@ impl<S: VgpuStorage> Vgpu<S> {
                         let g = self.vreg(GUC_STATUS::OFFSET) | GUC_STATUS::GS_MIA_IN_RESET.mask();
                         self.set_vreg(GUC_STATUS::OFFSET, g);
                     }
-                    Reset::GdrstEngines(mask)
+                    Reset::GdrstEngines(mask & self.info.engines)
                 };
                 self.reset(host, mpt, kind)?;
                 // The reset is done at once: the request bits self-clear.
@@ -1015,4 +1015,245 @@ fn reg_offset(offset: u64, len: usize) -> Result<u32> {
         return Err(GvtError::Invalid);
     }
     Ok(off)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::gvt::Gvt;
+    use crate::model::vgpu_type::find_type;
+    use crate::sim::tests::bxt;
+    use std::vec;
+    use std::vec::Vec;
+
+    struct Store(Vec<u32>, Vec<u64>, Vec<u8>);
+
+    impl VgpuStorage for Store {
+        fn vreg(&self) -> &[u32] {
+            &self.0
+        }
+        fn vreg_mut(&mut self) -> &mut [u32] {
+            &mut self.0
+        }
+        fn ggtt(&self) -> &[u64] {
+            &self.1
+        }
+        fn ggtt_mut(&mut self) -> &mut [u64] {
+            &mut self.1
+        }
+        fn opregion(&self) -> &[u8] {
+            &self.2
+        }
+        fn opregion_mut(&mut self) -> &mut [u8] {
+            &mut self.2
+        }
+    }
+
+    /// A hypervisor whose guest pages map to DMA `gfn << 12 | 1 << 40` and which records MSIs.
+    #[derive(Default)]
+    struct Mpt {
+        msis: Vec<(u64, u32)>,
+        mapped: i64,
+    }
+
+    impl MptOps for Mpt {
+        fn read_gpa(&mut self, _: u64, buf: &mut [u8]) -> Result {
+            buf.fill(0);
+            Ok(())
+        }
+        fn write_gpa(&mut self, _: u64, _: &[u8]) -> Result {
+            Ok(())
+        }
+        fn dma_map_guest_page(&mut self, gfn: u64, _: u64) -> Result<u64> {
+            if gfn >= 1 << 20 {
+                return Err(GvtError::Fault);
+            }
+            self.mapped += 1;
+            Ok((gfn << 12) | (1 << 40))
+        }
+        fn dma_unmap_guest_page(&mut self, _: u64) {
+            self.mapped -= 1;
+        }
+        fn inject_msi(&mut self, addr: u64, data: u32) -> Result {
+            self.msis.push((addr, data));
+            Ok(())
+        }
+        fn set_trap_area(&mut self, _: u64, _: u64, _: bool) -> Result {
+            Ok(())
+        }
+        fn map_aperture(&mut self, _: u64, _: u64, _: u64, _: bool) -> Result {
+            Ok(())
+        }
+    }
+
+    fn setup() -> (crate::sim::SimHost<std::boxed::Box<[core::sync::atomic::AtomicU64]>>, Gvt, Mpt) {
+        let host = bxt();
+        let gvt = Gvt::new(&host).unwrap();
+        (host, gvt, Mpt::default())
+    }
+
+    fn new_vgpu(host: &dyn HostGpu, gvt: &mut Gvt) -> Vgpu<Store> {
+        let cfg = find_type("GVTg_V5_8").unwrap().config;
+        let n = Gvt::ggtt_entries_for(&cfg).unwrap();
+        let store = Store(vec![0; MMIO_DWORDS], vec![0; n], vec![0; OPREGION_SIZE]);
+        gvt.create_vgpu(host, &cfg, store).map_err(|(e, _)| e).unwrap()
+    }
+
+    fn w(v: &mut Vgpu<Store>, host: &dyn HostGpu, mpt: &mut Mpt, off: u32, val: u32) {
+        v.mmio_write(host, mpt, u64::from(off), &val.to_le_bytes()).unwrap();
+    }
+
+    fn r(v: &mut Vgpu<Store>, off: u32) -> u32 {
+        let mut b = [0u8; 4];
+        v.mmio_read(u64::from(off), &mut b).unwrap();
+        u32::from_le_bytes(b)
+    }
+
+    #[test]
+    fn vgpu_is_small_enough_for_a_kernel_stack() {
+        assert!(core::mem::size_of::<Vgpu<Store>>() < 1024, "{}", core::mem::size_of::<Vgpu<Store>>());
+    }
+
+    #[test]
+    fn pvinfo_describes_the_partition() {
+        let (host, mut gvt, _) = setup();
+        let mut v = new_vgpu(&host, &mut gvt);
+        let p = *v.partition();
+        let mut m = [0u8; 8];
+        v.mmio_read(u64::from(field::MAGIC), &mut m).unwrap();
+        assert_eq!(u64::from_le_bytes(m), pvinfo::VGT_MAGIC);
+        assert!(v.pv_notified());
+        assert_eq!(r(&mut v, field::VERSION), 1);
+        assert_eq!(r(&mut v, field::VGT_CAPS), 0x1c);
+        assert_eq!(u64::from(r(&mut v, field::MAPPABLE_BASE)), p.low.start);
+        assert_eq!(u64::from(r(&mut v, field::NONMAPPABLE_SIZE)), p.high.size);
+        assert_eq!(r(&mut v, field::FENCE_NUM), 4);
+        assert_eq!(r(&mut v, field::CURSOR_X_HOT), u32::MAX);
+    }
+
+    #[test]
+    fn status_handshakes_complete_at_once() {
+        let (host, mut gvt, mut mpt) = setup();
+        let mut v = new_vgpu(&host, &mut gvt);
+        let (h, m) = (&host, &mut mpt);
+        w(&mut v, h, m, FORCEWAKE_GT_GEN9::OFFSET, masked_bit_enable(1));
+        assert_eq!(r(&mut v, FORCEWAKE_ACK_GT_GEN9::OFFSET), 1);
+        w(&mut v, h, m, FORCEWAKE_GT_GEN9::OFFSET, masked_bit_disable(1));
+        assert_eq!(r(&mut v, FORCEWAKE_ACK_GT_GEN9::OFFSET), 0);
+        let rc = RING_RESET_CTL::offset(VEBOX_RING_BASE);
+        w(&mut v, h, m, rc, masked_bit_enable(1));
+        assert_eq!(r(&mut v, rc) & 3, 3);
+        w(&mut v, h, m, rc, masked_bit_disable(1));
+        assert_eq!(r(&mut v, rc) & 3, 0);
+        w(&mut v, h, m, GEN6_GDRST::OFFSET, GEN6_GDRST::GRDOM_BLT.mask());
+        assert_eq!(r(&mut v, GEN6_GDRST::OFFSET), 0);
+        assert_eq!(v.stats().engine_resets, 1);
+        w(&mut v, h, m, GEN6_PCODE_MAILBOX::OFFSET, (1 << 31) | 0x6);
+        assert_eq!(r(&mut v, GEN6_PCODE_MAILBOX::OFFSET), 0);
+        assert_eq!(r(&mut v, GEN6_PCODE_DATA::OFFSET), 0x1608_0707);
+        w(&mut v, h, m, GEN6_PCODE_MAILBOX::OFFSET, (1 << 31) | 0x6);
+        assert_eq!(r(&mut v, GEN6_PCODE_DATA::OFFSET), 0x1616_1616);
+        w(&mut v, h, m, HSW_PWR_WELL_CTL2::OFFSET, 0xffff_ffff);
+        assert_eq!(r(&mut v, HSW_PWR_WELL_CTL2::OFFSET), 0xf000_0000);
+        w(&mut v, h, m, DBUF_CTL_S0::OFFSET, 1 << 31);
+        assert_eq!(r(&mut v, DBUF_CTL_S0::OFFSET), 0xc000_0000);
+        w(&mut v, h, m, DBUF_CTL_S0::OFFSET, 0);
+        assert_eq!(r(&mut v, DBUF_CTL_S0::OFFSET), 0);
+        for pll in [BXT_DE_PLL_ENABLE::OFFSET, BXT_PORT_PLL_ENABLE_C::OFFSET] {
+            w(&mut v, h, m, pll, 1 << 31);
+            assert_eq!(r(&mut v, pll), 0xc000_0000);
+            w(&mut v, h, m, pll, 0);
+            assert_eq!(r(&mut v, pll), 0);
+        }
+    }
+
+    #[test]
+    fn bxt_phy_emulation() {
+        let (host, mut gvt, mut mpt) = setup();
+        let mut v = new_vgpu(&host, &mut gvt);
+        let (h, m) = (&host, &mut mpt);
+        assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_A::OFFSET) & (1 << 16), 0);
+        w(&mut v, h, m, BXT_P_CR_GT_DISP_PWRON::OFFSET, 2);
+        assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_A::OFFSET) & (1 << 16), 1 << 16);
+        assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_BC::OFFSET) & (1 << 16), 0);
+        w(&mut v, h, m, PHY_CTL_FAMILY_EDP::OFFSET, 1 << 31);
+        assert_eq!(r(&mut v, BXT_PHY_CTL_DDI_A::OFFSET), 1 << 8);
+        w(&mut v, h, m, PORT_PCS_DW12_GRP_C::OFFSET, 0x55);
+        assert_eq!(v.vreg(PORT_PCS_DW12_GRP_C::OFFSET - 0x400), 0x55);
+        assert_eq!(v.vreg(PORT_PCS_DW12_GRP_C::OFFSET - 0x600), 0x55);
+        w(&mut v, h, m, PORT_PCS_DW12_GRP_A::OFFSET, 0x66);
+        assert_eq!(v.vreg(PORT_PCS_DW12_GRP_A::OFFSET - 0x800), 0x66);
+        w(&mut v, h, m, PORT_TX_DW3_LN0_B::OFFSET, u32::MAX);
+        assert_eq!(r(&mut v, PORT_TX_DW3_LN0_B::OFFSET), !(1 << 27));
+        w(&mut v, h, m, GEN8_PRIVATE_PAT_LO::OFFSET, 0);
+        assert_eq!(r(&mut v, GEN8_PRIVATE_PAT_LO::OFFSET), 0x4000_0040);
+    }
+
+    #[test]
+    fn refused_and_self_clearing_writes() {
+        let (host, mut gvt, mut mpt) = setup();
+        let mut v = new_vgpu(&host, &mut gvt);
+        let (h, m) = (&host, &mut mpt);
+        assert!(v.mmio_write(h, m, u64::from(TRTTE::OFFSET), &1u32.to_le_bytes()).is_err());
+        assert!(v.mmio_write(h, m, u64::from(GEN8_GAMW_ECO_DEV_RW_IA::OFFSET), &3u32.to_le_bytes()).is_err());
+        w(&mut v, h, m, GEN8_GAMW_ECO_DEV_RW_IA::OFFSET, 0xf);
+        assert!(v.mmio_write(h, m, u64::from(RING_HWS_PGA::offset(RENDER_RING_BASE)), &0x1000u32.to_le_bytes()).is_err());
+        let mine = u32::try_from(v.partition().low.start).unwrap();
+        w(&mut v, h, m, RING_HWS_PGA::offset(RENDER_RING_BASE), mine);
+        w(&mut v, h, m, 0x426c, 1);
+        assert_eq!(r(&mut v, 0x426c), 0);
+        assert_eq!(v.tlb_pending(), Engine::Bcs.mask());
+        w(&mut v, h, m, 0x64834, 0xff);
+        assert_eq!(r(&mut v, 0x64834), 0);
+        assert_eq!(v.failsafe(), None);
+        w(&mut v, h, m, CSFE_CHICKEN1::offset(RENDER_RING_BASE), masked_bit_enable(0x8));
+        assert_eq!(v.failsafe(), Some(Failsafe::UnsupportedGuest));
+    }
+
+    #[test]
+    fn ggtt_maps_audits_and_unmaps() {
+        let (host, mut gvt, mut mpt) = setup();
+        let mut v = new_vgpu(&host, &mut gvt);
+        let first = v.partition().high.start / GTT_PAGE_SIZE;
+        let off = GGTT_MMIO_OFFSET + first * 8;
+        v.mmio_write(&host, &mut mpt, off, &0x7003u64.to_le_bytes()).unwrap();
+        assert_eq!(host.ggtt_read(first), (7 << 12) | (1 << 40) | 3);
+        assert_eq!(v.guest_pte(first * GTT_PAGE_SIZE), 0x7003);
+        let mut hi = [0u8; 4];
+        v.mmio_read(off + 4, &mut hi).unwrap();
+        assert_eq!(hi, [0; 4]);
+        // Replace: the old mapping is dropped.
+        v.mmio_write(&host, &mut mpt, off, &0x8001u64.to_le_bytes()).unwrap();
+        assert_eq!(mpt.mapped, 1);
+        // Not present: scratch, mapping dropped.
+        v.mmio_write(&host, &mut mpt, off, &0u64.to_le_bytes()).unwrap();
+        assert_eq!(host.ggtt_read(first), host.info().scratch_page);
+        assert_eq!(mpt.mapped, 0);
+        // Host reserve (index 0) and the end of the window are out of range.
+        v.mmio_write(&host, &mut mpt, GGTT_MMIO_OFFSET, &1u64.to_le_bytes()).unwrap();
+        v.mmio_write(&host, &mut mpt, (16 << 20) - 8, &1u64.to_le_bytes()).unwrap();
+        assert_eq!(v.stats().ggtt_out_of_range, 2);
+        assert!(v.mmio_write(&host, &mut mpt, 16 << 20, &1u64.to_le_bytes()).is_err());
+        let flushes = host.flush_count();
+        v.flush_ggtt(&host);
+        v.flush_ggtt(&host);
+        assert_eq!(host.flush_count(), flushes + 1);
+    }
+
+    #[test]
+    fn destroy_returns_everything() {
+        let (host, mut gvt, mut mpt) = setup();
+        let mut v = new_vgpu(&host, &mut gvt);
+        let first = v.partition().low.start / GTT_PAGE_SIZE;
+        v.mmio_write(&host, &mut mpt, GGTT_MMIO_OFFSET + first * 8, &0x1001u64.to_le_bytes()).unwrap();
+        w(&mut v, &host, &mut mpt, field::MAGIC, 0); // ignored: not guest-writable
+        assert_eq!(v.vreg(field::MAGIC), 0x7654_4776);
+        let fence = u32::try_from(v.partition().fences.start).unwrap();
+        assert_eq!(gvt.vgpu_count(), 1);
+        let _store = gvt.destroy_vgpu(&host, &mut mpt, v);
+        assert_eq!(gvt.vgpu_count(), 0);
+        assert_eq!(mpt.mapped, 0);
+        assert_eq!(host.ggtt_read(first), host.info().scratch_page);
+        assert_eq!(host.fence(fence), 0);
+    }
 }

@@ -15,6 +15,7 @@ use core::ops::Deref;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::model::error::{GvtError, Result};
+use crate::model::regs::ALL_ENGINES;
 use crate::model::host::{
     HostGpu, HostInfo, HostReserve, PciIdentity, Platform, CFG_SPACE_SIZE, MMIO_DWORDS,
 };
@@ -60,6 +61,7 @@ const fn gen9_info(platform: Platform, device: u16, revision: u8) -> HostInfo {
         aperture_size: 1024 * MB,
         gm_size: 4096 * MB,
         fence_count: 32,
+        engines: ALL_ENGINES,
         reserve: HostReserve { low_gm: 128 * MB, high_gm: 384 * MB, fences: 4 },
         aperture_pa: SIM_APERTURE_PA,
         scratch_page: SIM_SCRATCH_PAGE,

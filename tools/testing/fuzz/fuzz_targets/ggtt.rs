@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
             }
             2 => {
                 let mut b = [0u8; 16];
-                let _ = w.vgpu.mmio_read(host, off, &mut b[..len]);
+                let _ = w.vgpu.mmio_read(off, &mut b[..len]);
             }
             _ => w.vgpu.flush_ggtt(host),
         }

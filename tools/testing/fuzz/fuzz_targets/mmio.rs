@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         let payload = &op[4..];
         if op[4] & 0x80 != 0 {
             let mut b = [0u8; 16];
-            let _ = w.vgpu.mmio_read(host, off, &mut b[..len]);
+            let _ = w.vgpu.mmio_read(off, &mut b[..len]);
         } else {
             let _ = w.vgpu.mmio_write(host, &mut w.hv, off, &payload[..len.min(payload.len())]);
         }

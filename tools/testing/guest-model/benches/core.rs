@@ -36,7 +36,7 @@ fn main() {
         if i & 1 == 0 {
             vgpu.mmio_write(&host, &mut hv, off, &(i as u32).to_le_bytes()).expect("write");
         } else {
-            vgpu.mmio_read(&host, off, &mut buf).expect("read");
+            vgpu.mmio_read(off, &mut buf).expect("read");
         }
         black_box(&buf);
     }

@@ -36,7 +36,7 @@ impl Transport for Direct<'_> {
         Ok(self.vgpu.cfg_write(self.hv, offset, data)?)
     }
     fn mmio_read(&mut self, offset: u64, buf: &mut [u8]) -> Result {
-        Ok(self.vgpu.mmio_read(self.host, offset, buf)?)
+        Ok(self.vgpu.mmio_read(offset, buf)?)
     }
     fn mmio_write(&mut self, offset: u64, data: &[u8]) -> Result {
         Ok(self.vgpu.mmio_write(self.host, self.hv, offset, data)?)

@@ -60,7 +60,7 @@ fn random_access(r: &mut Rng, t: &mut Direct<'_>) {
             let off = r.below(0x80_0000 + 64);
             let mut b = [0u8; 8];
             if r.below(3) == 0 {
-                let _ = t.vgpu.mmio_read(t.host, off, &mut b[..len]);
+                let _ = t.vgpu.mmio_read(off, &mut b[..len]);
             } else {
                 let v = r.next_u64().to_le_bytes();
                 let _ = t.vgpu.mmio_write(t.host, t.hv, off, &v[..len]);

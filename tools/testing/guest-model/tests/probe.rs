@@ -262,7 +262,7 @@ fn ggtt_outside_partition_and_split_writes() {
     assert_eq!(host.ggtt_read(theirs), before);
     assert_eq!(a.stats().ggtt_out_of_range, 1);
     let mut r = [0u8; 8];
-    a.mmio_read(&host, GGTT_MMIO_OFFSET + theirs * 8, &mut r).unwrap();
+    a.mmio_read(GGTT_MMIO_OFFSET + theirs * 8, &mut r).unwrap();
     assert_eq!(r, [0; 8]);
     // A half-written entry is scratch on the host until the other half arrives.
     let mine = a.partition().low.start / 4096;
