@@ -11,6 +11,7 @@ pub mod error;
 pub mod gvt;
 pub mod host;
 pub mod irq;
+pub mod mmio_list;
 pub mod mmio_table;
 pub mod opregion;
 pub mod pvinfo;
