@@ -1,7 +1,50 @@
 //! The hypervisor boundary (MPT: mediated pass-through).
 //!
 //! Backends (kvmgt.ko, acrngt.ko, or a third party's) live in other modules, and Rust types
-//! cannot cross `.ko` boundaries, so the contract is a C ABI: `include/gvt/mpt.h`. This file is
-//! its Rust mirror; the layouts are asserted on both sides.
+//! cannot cross `.ko` boundaries, so the contract between modules is a C ABI:
+//! `include/gvt/mpt.h`, mirrored in [`abi`]. Inside gvt.ko the core sees a backend only as an
+//! [`MptOps`] implementation, which the glue builds on top of that ABI for each vGPU.
+//!
+//! The trait is deliberately narrow (upstream's MPT layer was removed in 2022 because it had
+//! grown into a second VFIO): guest memory access, DMA mapping of guest pages, MSI injection,
+//! and the two hooks ACRN needs because it has no VFIO (BAR0 trapping, aperture mapping).
+//! The reverse direction (backend → core) is the `Vgpu` entry points in `crate::model`.
 
 pub mod abi;
+
+use crate::model::error::Result;
+
+/// What the device model needs from the hypervisor for one vGPU.
+///
+/// Called with the vGPU's lock held; implementations may sleep. All addresses are guest
+/// physical (GPA) unless named `dma`. Errors are reported, never panicked on: the core turns a
+/// failure into failsafe or a scratch mapping, never into a host write it cannot justify.
+pub trait MptOps {
+    /// Copies `buf.len()` bytes of guest memory at `gpa` into `buf`.
+    fn read_gpa(&mut self, gpa: u64, buf: &mut [u8]) -> Result;
+
+    /// Copies `buf` into guest memory at `gpa`.
+    fn write_gpa(&mut self, gpa: u64, buf: &[u8]) -> Result;
+
+    /// Pins the guest page frame `gfn` (of `size` bytes, 4 KiB or 2 MiB) and maps it for the
+    /// GPU; returns the DMA address the host GGTT may point at. Mapping the same frame twice
+    /// takes a second reference.
+    fn dma_map_guest_page(&mut self, gfn: u64, size: u64) -> Result<u64>;
+
+    /// Drops one reference taken by [`MptOps::dma_map_guest_page`] on the mapping at `dma`.
+    fn dma_unmap_guest_page(&mut self, dma: u64);
+
+    /// Delivers one MSI with the address and data the guest programmed into the vGPU's MSI
+    /// capability.
+    fn inject_msi(&mut self, addr: u64, data: u32) -> Result;
+
+    /// Starts (`trap`) or stops trapping guest accesses to `[start, end)`: the guest's BAR0
+    /// (registers and GGTT). Called when the guest enables or disables memory decoding or moves
+    /// BAR0. Backends that trap the BAR by construction (VFIO regions) do nothing.
+    fn set_trap_area(&mut self, start: u64, end: u64, trap: bool) -> Result;
+
+    /// Maps (`map`) or unmaps `nr` pages of guest physical space starting at frame `gfn` onto
+    /// host frames starting at `mfn`: the vGPU's slice of the host aperture behind the guest's
+    /// BAR2. Backends that map the BAR by mmap (VFIO sparse mmap) do nothing.
+    fn map_aperture(&mut self, gfn: u64, mfn: u64, nr: u64, map: bool) -> Result;
+}

@@ -86,12 +86,54 @@ pub struct HostInfo {
     pub gm_size: u64,
     /// Number of fence registers.
     pub fence_count: u32,
+    /// The GT's engines, as a mask of `regs::Engine::mask` bits (RCS, VCS, BCS, VECS on Gen9).
+    pub engines: u8,
     /// What the host keeps for itself.
     pub reserve: HostReserve,
+    /// Host physical address of the aperture (BAR2); a vGPU's aperture slice is mapped to the
+    /// guest from here.
+    pub aperture_pa: u64,
+    /// DMA address of the host's scratch page: where invalid or unmappable GGTT entries point.
+    pub scratch_page: u64,
 }
 
+/// Size of the PCI config space snapshot the host provides (the conventional 256 bytes; a
+/// vGPU reads the extended space as zeros).
+pub const CFG_SPACE_SIZE: usize = 256;
+
+/// Size of the MMIO register window at the bottom of BAR0.
+pub const MMIO_SIZE: u32 = 2 << 20;
+
+/// Number of 32-bit registers in the MMIO window.
+pub const MMIO_DWORDS: usize = (MMIO_SIZE / 4) as usize;
+
 /// The physical GPU the core drives.
+///
+/// Methods take `&self`: one host is shared by all vGPUs of a GPU, each behind its own lock, so
+/// implementations use interior mutability (MMIO writes on hardware, atomics in `sim`). GGTT
+/// indices and fence numbers passed in have already been checked by the core against the
+/// calling vGPU's partition; implementations should still ignore out-of-range values.
 pub trait HostGpu {
     /// Static facts about the GPU.
     fn info(&self) -> &HostInfo;
+
+    /// The PCI config space as the host saw it when GVT started.
+    fn cfg_snapshot(&self) -> &[u8; CFG_SPACE_SIZE];
+
+    /// Fills `dst` with the initial values of the MMIO registers starting at dword index
+    /// `first_dword` (offset / 4): the golden state a vGPU starts from and resets to. Dwords past
+    /// the end of the window are left untouched.
+    fn mmio_snapshot(&self, first_dword: usize, dst: &mut [u32]);
+
+    /// The host GGTT entry at `index` (graphics address / 4 KiB).
+    fn ggtt_read(&self, index: u64) -> u64;
+
+    /// Writes the host GGTT entry at `index`. Not visible to the GPU until [`HostGpu::ggtt_flush`].
+    fn ggtt_write(&self, index: u64, pte: u64);
+
+    /// Makes earlier GGTT writes visible to the GPU (GFX_FLSH_CNTL on Gen9).
+    fn ggtt_flush(&self);
+
+    /// Writes the 64-bit fence register `index` of the host.
+    fn fence_write(&self, index: u32, value: u64);
 }

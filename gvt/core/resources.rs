@@ -259,13 +259,12 @@ fn align_up(v: u64) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::SimHost;
+    use crate::sim::broxton_info;
 
     const MB: u64 = 1 << 20;
 
     fn pool() -> ResourcePool {
-        let host = SimHost::broxton();
-        ResourcePool::new(crate::model::host::HostGpu::info(&host)).unwrap()
+        ResourcePool::new(&broxton_info()).unwrap()
     }
 
     fn req(low: u64, high: u64, fences: u32) -> Request {
@@ -274,8 +273,7 @@ mod tests {
 
     #[test]
     fn partitions_never_overlap_and_stay_out_of_the_host_reserve() {
-        let host = SimHost::broxton();
-        let info = *crate::model::host::HostGpu::info(&host);
+        let info = broxton_info();
         let mut p = ResourcePool::new(&info).unwrap();
         let mut parts = std::vec::Vec::new();
         while let Ok((_, part)) = p.allocate(&req(32, 64, 1)) {

@@ -4,55 +4,285 @@
 //! i915 host, so the whole stack (gvt.ko, both backends, guests) runs in QEMU. It is a product
 //! feature, like vkms in DRM, not a test mock: it models an Apollo Lake GPU closely enough for
 //! a guest i915 driver.
+//!
+//! This first half models what the device model programs on the host: the GGTT, the fence
+//! registers, the aperture's place in host physical memory and the register snapshot vGPUs
+//! start from. The GGTT (8 bytes per 4 KiB page of graphics memory, 8 MiB for 4 GiB) is storage
+//! the caller provides, so the same code runs with a kernel `KVVec` or a test `Vec`. Every method
+//! takes `&self` and uses atomics, because one host is shared by all vGPUs of a GPU.
 
-use crate::model::host::{HostGpu, HostInfo, HostReserve, PciIdentity, Platform};
+use core::ops::Deref;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::model::error::{GvtError, Result};
+use crate::model::regs::ALL_ENGINES;
+use crate::model::host::{
+    HostGpu, HostInfo, HostReserve, PciIdentity, Platform, CFG_SPACE_SIZE, MMIO_DWORDS,
+};
 
 const MB: u64 = 1 << 20;
 
-/// A software Gen9 GPU.
-#[derive(Debug)]
-pub struct SimHost {
-    info: HostInfo,
+/// Number of fence registers a Gen9 GPU has.
+pub const SIM_FENCES: usize = 32;
+
+/// Host physical address where the sim places its aperture (BAR2).
+pub const SIM_APERTURE_PA: u64 = 0x4000_0000;
+
+/// DMA address of the sim host's scratch page.
+pub const SIM_SCRATCH_PAGE: u64 = 0x7fff_f000;
+
+/// The facts of an Apollo Lake (HD Graphics 505, 0x5A84) with a 1 GiB aperture and a 4 GiB
+/// GGTT, and the host reserve upstream GVT-g keeps (128 MiB low, 384 MiB high, 4 fences).
+pub const fn broxton_info() -> HostInfo {
+    gen9_info(Platform::Broxton, 0x5A84, 0x0B)
 }
 
-impl SimHost {
-    /// An Apollo Lake (HD Graphics 505, 0x5A84) with a 1 GiB aperture and a 4 GiB GGTT, and the
-    /// host reserve upstream GVT-g keeps (128 MiB low, 384 MiB high, 4 fences).
-    pub const fn broxton() -> SimHost {
-        SimHost {
-            info: HostInfo {
-                platform: Platform::Broxton,
-                pci: PciIdentity {
-                    vendor: 0x8086,
-                    device: 0x5A84,
-                    revision: 0x0B,
-                    subsystem_vendor: 0x8086,
-                    subsystem_device: 0x2212,
-                },
-                bar0_size: 16 * MB,
-                aperture_size: 1024 * MB,
-                gm_size: 4096 * MB,
-                fence_count: 32,
-                reserve: HostReserve { low_gm: 128 * MB, high_gm: 384 * MB, fences: 4 },
-            },
+/// A Skylake GT2 (HD Graphics 530, 0x1912) with the same memory layout as [`broxton_info`].
+pub const fn skylake_info() -> HostInfo {
+    gen9_info(Platform::Skylake, 0x1912, 0x06)
+}
+
+/// A Kaby Lake GT2 (HD Graphics 630, 0x5912) with the same memory layout as [`broxton_info`].
+pub const fn kabylake_info() -> HostInfo {
+    gen9_info(Platform::KabyLake, 0x5912, 0x04)
+}
+
+const fn gen9_info(platform: Platform, device: u16, revision: u8) -> HostInfo {
+    HostInfo {
+        platform,
+        pci: PciIdentity {
+            vendor: 0x8086,
+            device,
+            revision,
+            subsystem_vendor: 0x8086,
+            subsystem_device: 0x2212,
+        },
+        bar0_size: 16 * MB,
+        aperture_size: 1024 * MB,
+        gm_size: 4096 * MB,
+        fence_count: 32,
+        engines: ALL_ENGINES,
+        reserve: HostReserve { low_gm: 128 * MB, high_gm: 384 * MB, fences: 4 },
+        aperture_pa: SIM_APERTURE_PA,
+        scratch_page: SIM_SCRATCH_PAGE,
+    }
+}
+
+/// Number of GGTT entries a host with these facts needs.
+pub fn ggtt_entries(info: &HostInfo) -> usize {
+    usize::try_from(info.gm_size / 4096).unwrap_or(0)
+}
+
+/// Offsets of the capabilities in the sim's config space.
+const CAP_VENDOR: u8 = 0x40;
+const CAP_MSI: u8 = 0xac;
+const CAP_PM: u8 = 0xd0;
+
+/// The config space an integrated Gen9 GPU shows at 00:02.0, as firmware left it.
+fn cfg_snapshot(info: &HostInfo) -> [u8; CFG_SPACE_SIZE] {
+    let mut c = [0u8; CFG_SPACE_SIZE];
+    let p = &info.pci;
+    let aperture_lo = u32::try_from(info.aperture_pa & 0xffff_ffff).unwrap_or(0);
+    let fields: [(usize, &[u8]); 22] = [
+        (0x00, &p.vendor.to_le_bytes()),
+        (0x02, &p.device.to_le_bytes()),
+        (0x04, &0x0007u16.to_le_bytes()), // IO | MEM | MASTER, as the host driver runs it
+        (0x06, &0x0010u16.to_le_bytes()), // capability list
+        (0x08, &[p.revision, 0x00, 0x00, 0x03]), // VGA-compatible display controller
+        (0x10, &0xa000_0004u32.to_le_bytes()), // BAR0: 64-bit memory
+        (0x18, &(aperture_lo | 0x0c).to_le_bytes()), // BAR2: 64-bit prefetchable
+        (0x20, &0xf001u32.to_le_bytes()), // BAR4: I/O
+        (0x2c, &p.subsystem_vendor.to_le_bytes()),
+        (0x2e, &p.subsystem_device.to_le_bytes()),
+        (0x34, &[CAP_VENDOR]),
+        (0x3c, &[0xff, 0x01]), // no line, INTA
+        // Vendor-specific capability (length 12), then MSI, then PM.
+        (usize::from(CAP_VENDOR), &[0x09, CAP_MSI, 0x0c]),
+        (0x50, &0x0260u16.to_le_bytes()), // GMCH: 64 MiB stolen (GMS = 2), GGMS 8 MiB
+        (0x62, &[0x03]),                  // MSAC: 1 GiB aperture
+        (usize::from(CAP_MSI), &[0x05, CAP_PM]),
+        (usize::from(CAP_PM), &[0x01, 0x00]),
+        (0xd2, &0x0022u16.to_le_bytes()), // PM 1.2, D1/D2 not supported
+        (0xfc, &0x7a8e_d018u32.to_le_bytes()),  // ASLS: the host's OpRegion
+        (0x0e, &[0x00]),                        // header type 0
+        (0x3e, &[0x00, 0x00]),
+        (0x0c, &[0x00]),
+    ];
+    for (off, bytes) in fields {
+        let end = off.saturating_add(bytes.len());
+        if let Some(dst) = c.get_mut(off..end) {
+            dst.copy_from_slice(bytes);
+        }
+    }
+    c
+}
+
+/// Registers whose snapshot value is not zero: what a running host left behind when GVT
+/// started (display and PHYs powered, PLLs locked, GuC idle, GT awake). The core sanitizes the
+/// display/PHY parts away for vGPUs, as upstream does.
+const SNAPSHOT: &[(u32, u32)] = &[
+    (0x2098, 0x0000_0100),   // RCS RING_INSTPM
+    (0x209c, 0x0000_0200),   // RCS RING_MI_MODE: STOP_RING clear, idle
+    (0x229c, 0x0000_8000),   // RCS GFX_MODE (execlists enabled by the host)
+    (0x40e0, 0x0007_0406),   // GEN8_PRIVATE_PAT_LO
+    (0x40e4, 0x0007_0707),   // GEN8_PRIVATE_PAT_HI
+    (0x42000, 0x8e00_0000),  // SKL_FUSE_STATUS: download done, PG0..PG2 distributed
+    (0x45008, 0xc000_0000),  // DBUF_CTL: powered
+    (0x45404, 0xf000_0000),  // HSW_PWR_WELL_CTL2: PW1, PW2 requested and on
+    (0x46070, 0xc000_0000),  // BXT_DE_PLL_ENABLE: enabled, locked
+    (0x46074, 0xc000_0000),  // BXT_PORT_PLL_ENABLE(A)
+    (0x64c00, 0x0000_0100),  // BXT_PHY_CTL(A): lanes enabled
+    (0x64c10, 0x0000_0100),  // BXT_PHY_CTL(B)
+    (0x64c80, 0xc000_0000),  // BXT_PHY_CTL_FAMILY(PHY1)
+    (0x64c90, 0xc000_0000),  // BXT_PHY_CTL_FAMILY(PHY0)
+    (0x6c000, 0x0001_0000),  // BXT_PORT_CL1CM_DW0(PHY0): power good
+    (0xa090, 0x0000_0000),   // GEN6_RC_CONTROL: RC6 off
+    (0xc000, 0x0000_8000),   // GUC_STATUS: idle, MIA not in reset
+    (0xc2014, 0x0000_0004),  // SFUSE_STRAP: DDI B detected
+    (0x13805c, 0x0000_00ff), // GEN6_GT_THREAD_STATUS_REG: threads busy
+    (0x138060, 0x0000_0003), // GEN6_GT_CORE_STATUS: C6
+    (0x138090, 0x0000_0003), // BXT_P_CR_GT_DISP_PWRON: both PHYs powered
+    (0x162000, 0x0001_0000), // BXT_PORT_CL1CM_DW0(PHY1): power good
+];
+
+/// A software Gen9 GPU whose GGTT lives in `G` (one `AtomicU64` per 4 KiB of graphics memory).
+pub struct SimHost<G> {
+    info: HostInfo,
+    cfg: [u8; CFG_SPACE_SIZE],
+    ggtt: G,
+    fences: [AtomicU64; SIM_FENCES],
+    flushes: AtomicU64,
+}
+
+impl<G: Deref<Target = [AtomicU64]>> SimHost<G> {
+    /// A sim host with these facts over `ggtt`, which must have [`ggtt_entries`] entries. All
+    /// GGTT entries start pointing at the scratch page.
+    pub fn new(info: HostInfo, ggtt: G) -> Result<SimHost<G>> {
+        if ggtt.len() != ggtt_entries(&info) || usize::try_from(info.fence_count).map_or(true, |n| n > SIM_FENCES) {
+            return Err(GvtError::Invalid);
+        }
+        for e in ggtt.iter() {
+            e.store(info.scratch_page, Ordering::Relaxed);
+        }
+        Ok(SimHost {
+            cfg: cfg_snapshot(&info),
+            info,
+            ggtt,
+            fences: [const { AtomicU64::new(0) }; SIM_FENCES],
+            flushes: AtomicU64::new(0),
+        })
+    }
+
+    /// The value of host fence register `index` (0 for a bad index).
+    pub fn fence(&self, index: u32) -> u64 {
+        self.fences.get(index as usize).map_or(0, |f| f.load(Ordering::Relaxed))
+    }
+
+    /// How many times the GGTT was flushed.
+    pub fn flush_count(&self) -> u64 {
+        self.flushes.load(Ordering::Relaxed)
+    }
+}
+
+impl<G: Deref<Target = [AtomicU64]>> HostGpu for SimHost<G> {
+    fn info(&self) -> &HostInfo {
+        &self.info
+    }
+
+    fn cfg_snapshot(&self) -> &[u8; CFG_SPACE_SIZE] {
+        &self.cfg
+    }
+
+    fn mmio_snapshot(&self, first_dword: usize, dst: &mut [u32]) {
+        let end = first_dword.saturating_add(dst.len()).min(MMIO_DWORDS);
+        let n = end.saturating_sub(first_dword);
+        for d in dst.iter_mut().take(n) {
+            *d = 0;
+        }
+        for &(off, val) in SNAPSHOT {
+            let dw = (off / 4) as usize;
+            if (first_dword..end).contains(&dw) {
+                if let Some(d) = dst.get_mut(dw.wrapping_sub(first_dword)) {
+                    *d = val;
+                }
+            }
+        }
+    }
+
+    fn ggtt_read(&self, index: u64) -> u64 {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.ggtt.get(i))
+            .map_or(0, |e| e.load(Ordering::Relaxed))
+    }
+
+    fn ggtt_write(&self, index: u64, pte: u64) {
+        if let Some(e) = usize::try_from(index).ok().and_then(|i| self.ggtt.get(i)) {
+            e.store(pte, Ordering::Relaxed);
+        }
+    }
+
+    fn ggtt_flush(&self) {
+        self.flushes.fetch_add(1, Ordering::Release);
+    }
+
+    fn fence_write(&self, index: u32, value: u64) {
+        if index < self.info.fence_count {
+            if let Some(f) = self.fences.get(index as usize) {
+                f.store(value, Ordering::Relaxed);
+            }
         }
     }
 }
 
-impl HostGpu for SimHost {
-    fn info(&self) -> &HostInfo {
-        &self.info
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use std::boxed::Box;
+    use std::vec::Vec;
+
+    /// A Broxton sim host with its GGTT on the heap.
+    pub(crate) fn bxt() -> SimHost<Box<[AtomicU64]>> {
+        let info = broxton_info();
+        let ggtt: Vec<AtomicU64> = (0..ggtt_entries(&info)).map(|_| AtomicU64::new(0)).collect();
+        SimHost::new(info, ggtt.into_boxed_slice()).unwrap()
+    }
 
     #[test]
     fn sim_is_a_supported_broxton() {
-        let h = SimHost::broxton();
+        let h = bxt();
         assert_eq!(Platform::from_device_id(h.info().pci.device), Some(Platform::Broxton));
         assert!(h.info().aperture_size <= h.info().gm_size);
+        assert_eq!(h.ggtt_read(5), SIM_SCRATCH_PAGE);
+        let c = h.cfg_snapshot();
+        assert_eq!(u16::from_le_bytes([c[2], c[3]]), 0x5A84);
+    }
+
+    #[test]
+    fn ggtt_size_is_checked() {
+        let ggtt: Box<[AtomicU64]> = (0..10).map(|_| AtomicU64::new(0)).collect();
+        assert!(SimHost::new(broxton_info(), ggtt).is_err());
+    }
+
+    #[test]
+    fn snapshot_windows_are_exact() {
+        let h = bxt();
+        let mut dw = [7u32; 4];
+        h.mmio_snapshot(0x138090 / 4 - 1, &mut dw);
+        assert_eq!(dw, [0, 3, 0, 0]);
+        // Past the window: nothing written.
+        let mut past = [7u32; 2];
+        h.mmio_snapshot(MMIO_DWORDS, &mut past);
+        assert_eq!(past, [7, 7]);
+    }
+
+    #[test]
+    fn out_of_range_writes_are_ignored() {
+        let h = bxt();
+        h.ggtt_write(u64::MAX, 1);
+        h.fence_write(99, 1);
+        assert_eq!(h.fence(99), 0);
+        h.fence_write(3, 0x1234);
+        assert_eq!(h.fence(3), 0x1234);
     }
 }

@@ -1,0 +1,396 @@
+//! The vGPU's PCI configuration space.
+//!
+//! A copy of the host's config space with the parts a guest must not see changed: no stolen
+//! memory (GMCH.GMS = 0), BARs unassigned, decoding off, no ROM, no OpRegion yet. Writes follow
+//! a per-byte writable-bit map (the high byte of STATUS is write-1-to-clear), BAR writes size
+//! and move the BARs, and turning memory decoding on or off asks the hypervisor to trap BAR0 and
+//! map the vGPU's aperture slice behind BAR2 (the hooks ACRN needs; VFIO backends ignore them).
+//! SWSCI (0xe8) and ASLS (0xfc) reach the OpRegion emulation. Storage is inline (256 bytes):
+//! the extended space reads as zeros and ignores writes.
+
+use super::error::{GvtError, Result};
+use super::host::{HostInfo, CFG_SPACE_SIZE};
+use super::opregion::{swsci_reply, OPREGION_PARM, OPREGION_SCIC};
+use super::resources::Partition;
+use crate::mpt::MptOps;
+
+/// PCI_COMMAND.
+pub const PCI_COMMAND: usize = 0x04;
+/// PCI_COMMAND: I/O decoding.
+pub const PCI_COMMAND_IO: u8 = 0x1;
+/// PCI_COMMAND: memory decoding.
+pub const PCI_COMMAND_MEMORY: u8 = 0x2;
+/// PCI_COMMAND: bus mastering.
+pub const PCI_COMMAND_MASTER: u8 = 0x4;
+/// PCI_STATUS.
+pub const PCI_STATUS: usize = 0x06;
+/// PCI_STATUS: the device has a capability list.
+pub const PCI_STATUS_CAP_LIST: u8 = 0x10;
+/// BAR0 (GTTMMADR, 64-bit).
+pub const PCI_BASE_ADDRESS_0: usize = 0x10;
+/// BAR2 (GMADR, the aperture, 64-bit).
+pub const PCI_BASE_ADDRESS_2: usize = 0x18;
+/// BAR4 (I/O).
+pub const PCI_BASE_ADDRESS_4: usize = 0x20;
+/// Expansion ROM BAR.
+pub const PCI_ROM_ADDRESS: usize = 0x30;
+/// Capability pointer.
+pub const PCI_CAPABILITY_LIST: usize = 0x34;
+/// GMCH graphics control (stolen memory size in bits 15:8).
+pub const INTEL_GVT_PCI_GMCH_CONTROL: usize = 0x50;
+/// Software SCI trigger.
+pub const INTEL_GVT_PCI_SWSCI: usize = 0xe8;
+/// ASLS: guest physical address of the OpRegion.
+pub const INTEL_GVT_PCI_OPREGION: usize = 0xfc;
+/// Capability id of power management.
+pub const PCI_CAP_ID_PM: u8 = 0x01;
+/// Capability id of MSI.
+pub const PCI_CAP_ID_MSI: u8 = 0x05;
+/// MSI control: enable.
+pub const PCI_MSI_FLAGS_ENABLE: u16 = 0x1;
+/// MSI control: 64-bit address.
+pub const PCI_MSI_FLAGS_64BIT: u16 = 0x80;
+
+const SWSCI_SCI_SELECT: u32 = 1 << 15;
+const SWSCI_SCI_TRIGGER: u32 = 1;
+
+/// Writable bits per byte of the header (the STATUS high byte is RW1C); bytes past the table
+/// (capabilities, device-specific registers) are plain storage.
+// Evaluated at compile time: an out-of-range index is a build error.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+const RW_BITMAP: [u8; 0x40] = {
+    let mut m = [0u8; 0x40];
+    m[0x04] = 0xff;
+    m[0x05] = 0x07;
+    m[0x07] = 0xf9;
+    m[0x0c] = 0xff;
+    let mut i = 0x10;
+    while i < 0x28 {
+        m[i] = 0xff;
+        i += 1;
+    }
+    m[0x30] = 0x01;
+    m[0x31] = 0xf8;
+    m[0x32] = 0xff;
+    m[0x33] = 0xff;
+    m[0x3c] = 0xff;
+    m
+};
+
+/// A BAR's emulation state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bar {
+    /// Size in bytes (a power of two).
+    pub size: u64,
+    /// Whether the hypervisor currently traps (BAR0) or maps (BAR2) it.
+    pub tracked: bool,
+}
+
+/// The virtual config space of one vGPU.
+#[derive(Clone, Debug)]
+pub struct CfgSpace {
+    bytes: [u8; CFG_SPACE_SIZE],
+    /// BAR0 (registers + GGTT).
+    pub bar0: Bar,
+    /// BAR2 (aperture).
+    pub bar2: Bar,
+    /// Offset of the PM control/status register, if the device has PM.
+    pmcsr: Option<usize>,
+    /// Offset of the MSI capability, if any.
+    msi: Option<usize>,
+    /// The guest entered D3hot since the last reset.
+    pub d3_entered: bool,
+    /// Guest physical address of the OpRegion, once the guest wrote ASLS.
+    pub opregion_gpa: Option<u64>,
+    /// Host physical address of the aperture.
+    aperture_pa: u64,
+}
+
+fn rd16(b: &[u8], off: usize) -> u16 {
+    let mut v = [0u8; 2];
+    if let Some(s) = b.get(off..off.saturating_add(2)) {
+        v.copy_from_slice(s);
+    }
+    u16::from_le_bytes(v)
+}
+
+fn rd32(b: &[u8], off: usize) -> u32 {
+    let mut v = [0u8; 4];
+    if let Some(s) = b.get(off..off.saturating_add(4)) {
+        v.copy_from_slice(s);
+    }
+    u32::from_le_bytes(v)
+}
+
+fn wr32(b: &mut [u8], off: usize, v: u32) {
+    if let Some(s) = b.get_mut(off..off.saturating_add(4)) {
+        s.copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// Finds a capability by walking the list; bounded, so a looped list cannot hang us.
+fn find_cap(b: &[u8], id: u8) -> Option<usize> {
+    if b.get(PCI_STATUS).copied().unwrap_or(0) & PCI_STATUS_CAP_LIST == 0 {
+        return None;
+    }
+    let mut next = usize::from(b.get(PCI_CAPABILITY_LIST).copied().unwrap_or(0) & !3);
+    for _ in 0..48 {
+        if next < 0x40 {
+            return None;
+        }
+        if b.get(next).copied()? == id {
+            return Some(next);
+        }
+        next = usize::from(b.get(next.checked_add(1)?).copied()? & !3);
+    }
+    None
+}
+
+impl CfgSpace {
+    /// The initial config space of a vGPU of this host.
+    pub fn new(snapshot: &[u8; CFG_SPACE_SIZE], info: &HostInfo) -> CfgSpace {
+        let mut bytes = *snapshot;
+        // No stolen memory for the guest.
+        let gmch = rd16(&bytes, INTEL_GVT_PCI_GMCH_CONTROL) & !0xff00;
+        if let Some(s) = bytes.get_mut(INTEL_GVT_PCI_GMCH_CONTROL..INTEL_GVT_PCI_GMCH_CONTROL + 2) {
+            s.copy_from_slice(&gmch.to_le_bytes());
+        }
+        // BAR2's low dword shows the host aperture until the guest assigns it.
+        let bar2_flags = rd32(&bytes, PCI_BASE_ADDRESS_2) & 0xf;
+        let ap_lo = u32::try_from(info.aperture_pa & 0xffff_fff0).unwrap_or(0);
+        wr32(&mut bytes, PCI_BASE_ADDRESS_2, ap_lo | bar2_flags);
+        if let Some(c) = bytes.get_mut(PCI_COMMAND) {
+            *c &= !(PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+        }
+        for off in [0x14, 0x1c, PCI_BASE_ADDRESS_4, 0x24, INTEL_GVT_PCI_OPREGION, PCI_ROM_ADDRESS] {
+            wr32(&mut bytes, off, 0);
+        }
+        let pmcsr = find_cap(&bytes, PCI_CAP_ID_PM).and_then(|c| c.checked_add(4));
+        let msi = find_cap(&bytes, PCI_CAP_ID_MSI);
+        CfgSpace {
+            bytes,
+            bar0: Bar { size: info.bar0_size, tracked: false },
+            bar2: Bar { size: info.aperture_size, tracked: false },
+            pmcsr,
+            msi,
+            d3_entered: false,
+            opregion_gpa: None,
+            aperture_pa: info.aperture_pa,
+        }
+    }
+
+    /// The raw bytes.
+    pub fn bytes(&self) -> &[u8; CFG_SPACE_SIZE] {
+        &self.bytes
+    }
+
+    /// Reads `buf.len()` (1, 2 or 4) bytes at `offset` of the 4 KiB config space.
+    pub fn read(&self, offset: u32, buf: &mut [u8]) -> Result {
+        check(offset, buf.len())?;
+        let off = offset as usize;
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = self.bytes.get(off.wrapping_add(i)).copied().unwrap_or(0);
+        }
+        Ok(())
+    }
+
+    /// Guest physical base of a 64-bit memory BAR.
+    pub fn bar_base(&self, bar: usize) -> u64 {
+        let lo = u64::from(rd32(&self.bytes, bar) & !0xf);
+        let hi = u64::from(rd32(&self.bytes, bar.saturating_add(4)));
+        lo | (hi << 32)
+    }
+
+    /// Whether memory decoding is on.
+    pub fn memory_enabled(&self) -> bool {
+        self.bytes.get(PCI_COMMAND).copied().unwrap_or(0) & PCI_COMMAND_MEMORY != 0
+    }
+
+    /// The MSI address and data to inject with, if the guest enabled MSI.
+    pub fn msi(&self) -> Option<(u64, u32)> {
+        let cap = self.msi?;
+        let ctl = rd16(&self.bytes, cap.checked_add(2)?);
+        if ctl & PCI_MSI_FLAGS_ENABLE == 0 {
+            return None;
+        }
+        let lo = u64::from(rd32(&self.bytes, cap.checked_add(4)?));
+        if ctl & PCI_MSI_FLAGS_64BIT != 0 {
+            let hi = u64::from(rd32(&self.bytes, cap.checked_add(8)?));
+            Some((lo | (hi << 32), u32::from(rd16(&self.bytes, cap.checked_add(12)?))))
+        } else {
+            Some((lo, u32::from(rd16(&self.bytes, cap.checked_add(8)?))))
+        }
+    }
+
+    /// Emulates a guest write of `data` (1, 2 or 4 bytes) at `offset`.
+    pub fn write(&mut self, mpt: &mut dyn MptOps, part: &Partition, offset: u32, data: &[u8]) -> Result {
+        check(offset, data.len())?;
+        let off = offset as usize;
+        if off >= CFG_SPACE_SIZE {
+            return Ok(());
+        }
+        if off == PCI_COMMAND {
+            if data.len() > 2 {
+                return Err(GvtError::Invalid);
+            }
+            let was = self.memory_enabled();
+            self.mem_write(off, data);
+            if was != self.memory_enabled() {
+                self.set_decoding(mpt, part, !was)?;
+            }
+            return Ok(());
+        }
+        let mut v = [0u8; 4];
+        for (d, s) in v.iter_mut().zip(data) {
+            *d = *s;
+        }
+        let val = u32::from_le_bytes(v);
+        match off & !3 {
+            PCI_ROM_ADDRESS => {
+                aligned(off)?;
+                if val & 0xffff_f800 == 0xffff_f800 {
+                    wr32(&mut self.bytes, off, 0); // no ROM: size 0
+                } else {
+                    self.mem_write(off, data);
+                }
+            }
+            0x10..=0x27 => {
+                aligned(off)?;
+                self.bar_write(mpt, part, off, val)?;
+            }
+            INTEL_GVT_PCI_SWSCI => {
+                aligned(off)?;
+                self.swsci(mpt, val)?;
+            }
+            INTEL_GVT_PCI_OPREGION => {
+                aligned(off)?;
+                self.opregion_gpa = Some(u64::from(val));
+                self.mem_write(off, data);
+            }
+            _ => self.mem_write(off, data),
+        }
+        Ok(())
+    }
+
+    fn mem_write(&mut self, off: usize, data: &[u8]) {
+        for (i, &src) in data.iter().enumerate() {
+            let o = off.wrapping_add(i);
+            let Some(old) = self.bytes.get(o).copied() else { return };
+            let new = match RW_BITMAP.get(o) {
+                Some(&mask) if o == PCI_STATUS + 1 => old & !(src & mask),
+                Some(&mask) => (old & !mask) | (src & mask),
+                None => src,
+            };
+            if let Some(b) = self.bytes.get_mut(o) {
+                *b = new;
+            }
+        }
+        if let Some(pm) = self.pmcsr {
+            if off == pm && rd16(&self.bytes, pm) & 0x3 == 3 {
+                self.d3_entered = true;
+            }
+        }
+    }
+
+    fn bar_write(&mut self, mpt: &mut dyn MptOps, part: &Partition, off: usize, val: u32) -> Result {
+        let lo = off % 8 == 0;
+        let flags = if lo { rd32(&self.bytes, off) & 0xf } else { 0 };
+        let (bar, size) = match off & !7 {
+            PCI_BASE_ADDRESS_0 => (Some(0), self.bar0.size),
+            PCI_BASE_ADDRESS_2 => (Some(2), self.bar2.size),
+            _ => (None, 0),
+        };
+        let Some(which) = bar else {
+            // BAR4/5: not implemented, size 0.
+            wr32(&mut self.bytes, off, 0);
+            return Ok(());
+        };
+        let decode = self.memory_enabled();
+        // Stop trapping/mapping the old place first.
+        self.track(mpt, part, which, false)?;
+        let new = if val == u32::MAX {
+            let mask = !size.saturating_sub(1);
+            let half = if lo { mask & 0xffff_fff0 } else { mask >> 32 };
+            u32::try_from(half & 0xffff_ffff).unwrap_or(0)
+        } else if lo {
+            val & !0xf
+        } else {
+            val
+        };
+        wr32(&mut self.bytes, off, new | flags);
+        // A sizing write leaves the BAR untracked until the guest places it.
+        if val != u32::MAX {
+            self.track(mpt, part, which, decode)?;
+        }
+        Ok(())
+    }
+
+    fn set_decoding(&mut self, mpt: &mut dyn MptOps, part: &Partition, on: bool) -> Result {
+        self.track(mpt, part, 0, on)?;
+        self.track(mpt, part, 2, on)
+    }
+
+    /// Traps BAR0 or maps the aperture slice behind BAR2, or undoes it.
+    fn track(&mut self, mpt: &mut dyn MptOps, part: &Partition, which: usize, on: bool) -> Result {
+        if which == 0 {
+            if self.bar0.tracked == on {
+                return Ok(());
+            }
+            let start = self.bar_base(PCI_BASE_ADDRESS_0);
+            let end = start.checked_add(self.bar0.size).ok_or(GvtError::Invalid)?;
+            mpt.set_trap_area(start, end, on)?;
+            self.bar0.tracked = on;
+        } else {
+            if self.bar2.tracked == on {
+                return Ok(());
+            }
+            let gpa = self.bar_base(PCI_BASE_ADDRESS_2)
+                .checked_add(part.low.start)
+                .ok_or(GvtError::Invalid)?;
+            let host = self.aperture_pa.checked_add(part.low.start).ok_or(GvtError::Invalid)?;
+            mpt.map_aperture(gpa >> 12, host >> 12, part.low.size >> 12, on)?;
+            self.bar2.tracked = on;
+        }
+        Ok(())
+    }
+
+    fn swsci(&mut self, mpt: &mut dyn MptOps, val: u32) -> Result {
+        // Only SCI requests (not SMI) on a 0 → 1 trigger transition.
+        if val & SWSCI_SCI_SELECT == 0 || val & SWSCI_SCI_TRIGGER == 0 {
+            return Ok(());
+        }
+        let base = self.opregion_gpa.ok_or(GvtError::Fault)?;
+        let scic_gpa = base.checked_add(OPREGION_SCIC).ok_or(GvtError::Fault)?;
+        let parm_gpa = base.checked_add(OPREGION_PARM).ok_or(GvtError::Fault)?;
+        let mut scic = [0u8; 4];
+        mpt.read_gpa(scic_gpa, &mut scic)?;
+        let reply = swsci_reply(u32::from_le_bytes(scic));
+        mpt.write_gpa(scic_gpa, &reply.to_le_bytes())?;
+        let mut parm = [0u8; 4];
+        if reply != 0 {
+            mpt.read_gpa(parm_gpa, &mut parm)?;
+        }
+        mpt.write_gpa(parm_gpa, &parm)
+    }
+
+    /// Stops trapping and mapping (before a reset or destroy).
+    pub fn untrack(&mut self, mpt: &mut dyn MptOps, part: &Partition) -> Result {
+        self.set_decoding(mpt, part, false)
+    }
+}
+
+fn check(offset: u32, len: usize) -> Result {
+    let end = (offset as usize).checked_add(len).ok_or(GvtError::Invalid)?;
+    if !matches!(len, 1 | 2 | 4) || end > 4096 {
+        return Err(GvtError::Invalid);
+    }
+    Ok(())
+}
+
+fn aligned(off: usize) -> Result {
+    if off % 4 == 0 {
+        Ok(())
+    } else {
+        Err(GvtError::Invalid)
+    }
+}

@@ -1,0 +1,128 @@
+//! `Gvt`: the device model of one physical GPU, and the vGPU life cycle on it.
+//!
+//! It owns the partitioning of the GPU's graphics memory and fences; vGPUs are created from a
+//! type or free-form sizes and destroyed through it, so a vGPU can never outlive its partition
+//! or share it. The `Gvt` is small and fixed-size; each vGPU's big buffers come from the caller
+//! (see `VgpuStorage`).
+
+use super::error::{GvtError, Result};
+use super::host::{HostGpu, HostInfo};
+use super::mmio_table::{mmio_index, TableStats};
+use super::resources::{Request, ResourcePool, VgpuId};
+use super::vgpu::{ggtt_entries, Vgpu, VgpuStorage};
+use super::vgpu_type::{offered_types, Resolution, VgpuConfig, VgpuType, MAX_WEIGHT};
+use crate::mpt::MptOps;
+
+const MB: u64 = 1 << 20;
+
+/// The device model of one physical GPU.
+#[derive(Debug)]
+pub struct Gvt {
+    info: HostInfo,
+    pool: ResourcePool,
+}
+
+impl Gvt {
+    /// The device model of `host`.
+    pub fn new(host: &dyn HostGpu) -> Result<Gvt> {
+        let info = *host.info();
+        Ok(Gvt { pool: ResourcePool::new(&info)?, info })
+    }
+
+    /// The GPU's facts.
+    pub fn info(&self) -> &HostInfo {
+        &self.info
+    }
+
+    /// The vGPU types this GPU offers.
+    pub fn types(&self) -> &'static [VgpuType] {
+        let low = self.info.aperture_size.saturating_sub(self.info.reserve.low_gm);
+        offered_types(low)
+    }
+
+    /// How many more vGPUs of this size fit right now.
+    pub fn available(&self, config: &VgpuConfig) -> u32 {
+        self.pool.available(&config.resources)
+    }
+
+    /// Number of live vGPUs.
+    pub fn vgpu_count(&self) -> usize {
+        self.pool.used_slots()
+    }
+
+    /// The size figures of this platform's register table.
+    pub fn mmio_table_stats(&self) -> TableStats {
+        mmio_index(self.info.platform).stats()
+    }
+
+    /// The configuration ACRN-DM asks for: `low_gm_MB,high_gm_MB,fences` (weight and
+    /// resolution as the smallest type).
+    pub fn acrn_config(low_gm_mb: u64, high_gm_mb: u64, fences: u32) -> Result<VgpuConfig> {
+        if low_gm_mb == 0 || high_gm_mb == 0 || fences == 0 {
+            return Err(GvtError::Invalid);
+        }
+        Ok(VgpuConfig {
+            resources: Request {
+                low_gm: low_gm_mb.checked_mul(MB).ok_or(GvtError::Invalid)?,
+                high_gm: high_gm_mb.checked_mul(MB).ok_or(GvtError::Invalid)?,
+                fences,
+            },
+            weight: MAX_WEIGHT / 8,
+            resolution: Resolution::R1024x768,
+        })
+    }
+
+    /// Number of virtual GGTT entries the storage of a vGPU of this size must have.
+    pub fn ggtt_entries_for(config: &VgpuConfig) -> Result<usize> {
+        let pages = |b: u64| b.checked_next_multiple_of(4096).map(|x| x / 4096).ok_or(GvtError::Invalid);
+        let n = pages(config.resources.low_gm)?
+            .checked_add(pages(config.resources.high_gm)?)
+            .ok_or(GvtError::Invalid)?;
+        usize::try_from(n).map_err(|_| GvtError::Invalid)
+    }
+
+    /// Creates a vGPU over `store`. All or nothing: on error nothing changed and the storage
+    /// is handed back (`NoSpace` when the GPU has not enough left, `Invalid` for a bad size or
+    /// storage of the wrong length).
+    pub fn create_vgpu<S: VgpuStorage>(
+        &mut self,
+        host: &dyn HostGpu,
+        config: &VgpuConfig,
+        store: S,
+    ) -> core::result::Result<Vgpu<S>, (GvtError, S)> {
+        if config.weight == 0 || config.weight > MAX_WEIGHT {
+            return Err((GvtError::Invalid, store));
+        }
+        let (id, part) = match self.pool.allocate(&config.resources) {
+            Ok(x) => x,
+            Err(e) => return Err((e, store)),
+        };
+        if store.ggtt().len() != ggtt_entries(&part) {
+            let _ = self.pool.release(id);
+            return Err((GvtError::Invalid, store));
+        }
+        Vgpu::new(host, id, *config, part, store).map_err(|(e, s)| {
+            let _ = self.pool.release(id);
+            (e, s)
+        })
+    }
+
+    /// Destroys a vGPU: its host GGTT entries go back to scratch, its fences are cleared, its
+    /// partition is freed. Returns the storage.
+    pub fn destroy_vgpu<S: VgpuStorage>(
+        &mut self,
+        host: &dyn HostGpu,
+        mpt: &mut dyn MptOps,
+        mut vgpu: Vgpu<S>,
+    ) -> S {
+        vgpu.release(host, mpt);
+        // The id came from this pool; a mismatch would mean a vGPU of another GPU.
+        let _ = self.pool.release(vgpu.id());
+        vgpu.into_storage()
+    }
+
+    /// Whether `id` is a live vGPU of this GPU.
+    pub fn has_vgpu(&self, id: VgpuId) -> bool {
+        self.pool.partition(id).is_some()
+    }
+}

@@ -1,0 +1,608 @@
+//! The Gen9 MMIO register tables: which offsets the device model tracks, with which
+//! attributes (read-only masks, masked "mode" registers, …) and which special handler.
+//!
+//! Upstream splits this between i915 (the list of tracked offsets, also used to snapshot the
+//! host) and GVT (attributes and handlers layered on top). Here one static table holds both.
+//! It is expanded at compile time into one open-addressing hash per platform, so a lookup on
+//! the MMIO fast path is a multiply, a shift and (almost always) one probe; a duplicate offset
+//! is a build error rather than upstream's "dup mmio definition" init failure (gvt-linux #84).
+//! Offsets not in the table are plain storage in the vGPU's register file.
+
+use super::host::{Platform, MMIO_SIZE};
+use super::mmio_list::GEN9_TRACKED;
+use super::regs::*;
+
+/// Attribute: the register (or the bits in `ro_mask`) cannot be written by the guest.
+pub const F_RO: u8 = 1 << 0;
+/// Attribute: the register holds a graphics memory address.
+pub const F_GMADR: u8 = 1 << 1;
+/// Attribute: a masked register: bits 31:16 of a write select which bits 15:0 change.
+pub const F_MODE_MASK: u8 = 1 << 2;
+/// Attribute: command buffers may access the register (LRI/SRM/LRM whitelist).
+pub const F_CMD_ACCESS: u8 = 1 << 3;
+/// Attribute: the register is restored on host resume.
+pub const F_PM_SAVE: u8 = 1 << 5;
+/// Attribute: unaligned access is allowed.
+pub const F_UNALIGN: u8 = 1 << 6;
+/// Attribute: an LRI to this register goes through its write handler.
+pub const F_CMD_WRITE_PATCH: u8 = 1 << 7;
+
+/// Platform mask bit of Skylake.
+pub const D_SKL: u8 = 1 << 0;
+/// Platform mask bit of Broxton.
+pub const D_BXT: u8 = 1 << 1;
+/// Platform mask bit of Kaby Lake.
+pub const D_KBL: u8 = 1 << 2;
+/// Every Gen9 platform.
+pub const D_ALL: u8 = D_SKL | D_BXT | D_KBL;
+
+/// The platform's bit in a platform mask.
+pub const fn platform_bit(p: Platform) -> u8 {
+    match p {
+        Platform::Skylake => D_SKL,
+        Platform::Broxton => D_BXT,
+        Platform::KabyLake => D_KBL,
+    }
+}
+
+/// What emulates a tracked register beyond plain storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handler {
+    /// Plain storage with the entry's attributes.
+    Default,
+    /// Interrupt mask register.
+    Imr,
+    /// Interrupt enable register.
+    Ier,
+    /// Interrupt identity register (write 1 to clear).
+    Iir,
+    /// GEN8_MASTER_IRQ.
+    MasterIrq,
+    /// Forcewake request: mirrored into its ack register.
+    ForceWake,
+    /// GEN6_GDRST: engine/full reset, self-clearing.
+    Gdrst,
+    /// Fence registers: forwarded to the vGPU's host fences.
+    Fence,
+    /// The PVINFO page.
+    Pvinfo,
+    /// PCODE mailbox: always ready, always succeeds.
+    PcodeMailbox,
+    /// Display power well control: state follows request.
+    PowerWellCtl,
+    /// DBUF control: state follows request.
+    DbufCtl,
+    /// BXT DE PLL enable: lock follows enable.
+    BxtDePllEnable,
+    /// BXT port PLL enable: lock follows enable.
+    BxtPortPllEnable,
+    /// BXT PHY family control: lane state follows common reset.
+    BxtPhyCtlFamily,
+    /// BXT PCS DW12 group write: fans out to the lane registers.
+    BxtPcsDw12Grp,
+    /// BXT TX DW3 read: hides UNIQUE_TRANGE_EN_METHOD.
+    BxtPortTxDw3Read,
+    /// BXT display PHY power-on: sets PHY power good.
+    BxtGtDispPwron,
+    /// BXT private PPAT: forces snoop on the entries guests use for batch buffers.
+    BxtPpatLow,
+    /// GUC_STATUS read: MIA_IN_RESET clears after the first read.
+    GucStatusRead,
+    /// RING_RESET_CTL: ready-to-reset follows request.
+    RingResetCtl,
+    /// GFX_MODE: execlist/PPGTT enable checks.
+    RingMode,
+    /// CSFE_CHICKEN1: some bits are refused.
+    CsfeChicken1,
+    /// GAMW_ECO_DEV_RW_IA: 64 KiB IPS all-or-nothing.
+    GamwEchoDevRwIa,
+    /// TRTTE: physical-address mode refused.
+    Trtte,
+    /// SKL LCPLL: lock follows enable, other bits MBZ.
+    SklLcpll,
+    /// DPLL_STATUS read: computed from the LCPLL enables.
+    DpllStatusRead,
+    /// PSR IMR/IIR: always zero (PSR is not emulated).
+    EdpPsrImrIir,
+    /// TLB invalidation control: self-clearing.
+    TlbControl,
+    /// GFX_FLSH_CNTL: flushes the vGPU's pending GGTT updates.
+    GgttFlush,
+    /// RING_HWS_PGA: must be a page inside the vGPU's graphics memory.
+    HwsPga,
+}
+
+/// One tracked register or range.
+#[derive(Clone, Copy, Debug)]
+pub struct MmioDef {
+    /// Offset (absolute, or relative to an engine base for [`GEN9_RING_MMIO`]).
+    pub offset: u32,
+    /// Size in bytes (a multiple of 4).
+    pub size: u32,
+    /// `F_*` attributes.
+    pub flags: u8,
+    /// Bits the guest cannot change.
+    pub ro_mask: u32,
+    /// Platforms the entry applies to (`D_*`).
+    pub platforms: u8,
+    /// Special handler.
+    pub handler: Handler,
+}
+
+const fn d(offset: u32, platforms: u8, flags: u8, handler: Handler) -> MmioDef {
+    MmioDef { offset, size: 4, flags, ro_mask: 0, platforms, handler }
+}
+
+const fn f(offset: u32, size: u32, platforms: u8, flags: u8, handler: Handler) -> MmioDef {
+    MmioDef { offset, size, flags, ro_mask: 0, platforms, handler }
+}
+
+const fn ro(offset: u32, size: u32, platforms: u8, flags: u8, ro_mask: u32, handler: Handler) -> MmioDef {
+    MmioDef { offset, size, flags: flags | F_RO, ro_mask, platforms, handler }
+}
+
+use Handler as H;
+
+const MC: u8 = F_MODE_MASK | F_CMD_ACCESS;
+const C: u8 = F_CMD_ACCESS;
+
+/// Per-engine registers, relative to each engine's base (expanded for RCS, BCS, VCS, VECS).
+pub const GEN9_RING_MMIO: &[MmioDef] = &[
+    d(RING_IMR::REL, D_ALL, 0, H::Imr),
+    d(0x28, D_ALL, C, H::Default),
+    d(0x134, D_ALL, C, H::Default),
+    d(RING_START::REL, D_ALL, F_GMADR, H::Default),
+    d(RING_MODE_GEN7::REL, D_ALL, MC | F_CMD_WRITE_PATCH, H::RingMode),
+    d(RING_MI_MODE::REL, D_ALL, MC, H::Default),
+    d(RING_INSTPM::REL, D_ALL, MC, H::Default),
+    d(RING_TIMESTAMP::REL, D_ALL, C, H::Default),
+    d(RING_TIMESTAMP_UDW::REL, D_ALL, C, H::Default),
+    d(RING_BBADDR::REL, D_ALL, F_GMADR, H::Default),
+    d(RING_SYNC_0::REL, D_ALL, C, H::Default),
+    d(RING_SYNC_1::REL, D_ALL, C, H::Default),
+    ro(RING_RESET_CTL::REL, 4, D_ALL, 0, !masked_bit_enable(1), H::RingResetCtl),
+    ro(RING_EXECLIST_STATUS_LO::REL, 8, D_ALL, 0, !0, H::Default),
+    d(0x244, D_ALL, C, H::Default),
+    ro(RING_CONTEXT_STATUS_BUF::REL, 48, D_ALL, 0, !0, H::Default),
+    d(RING_CONTEXT_STATUS_PTR::REL, D_ALL, F_MODE_MASK, H::Default),
+    f(0x270, 32, D_ALL, C, H::Default),
+    d(RING_HWS_PGA::REL, D_ALL, F_GMADR, H::HwsPga),
+    d(CSFE_CHICKEN1::REL, D_ALL, MC, H::CsfeChicken1),
+    f(0x600, 0x40, D_BXT, C, H::Default), // GEN8_RING_CS_GPR
+    // Error state and debug registers the guest reads after a hang (iterate_bxt_mmio).
+];
+
+/// Registers at fixed offsets with attributes or handlers; plain tracked registers come from
+/// [`GEN9_TRACKED`]. Interrupt groups are ISR/IMR/IIR/IER at +0/+4/+8/+0xc.
+pub const GEN9_MMIO: &[MmioDef] = &[
+    // Interrupts (§3.12).
+    d(0xc4004, D_ALL, 0, H::Imr), // SDEIMR
+    d(0xc400c, D_ALL, 0, H::Ier), // SDEIER
+    d(0xc4008, D_ALL, 0, H::Iir), // SDEIIR
+    d(GEN8_MASTER_IRQ::OFFSET, D_ALL, 0, H::MasterIrq),
+    d(0x44304, D_ALL, 0, H::Imr), d(0x44308, D_ALL, 0, H::Iir), d(0x4430c, D_ALL, 0, H::Ier),
+    d(0x44314, D_ALL, 0, H::Imr), d(0x44318, D_ALL, 0, H::Iir), d(0x4431c, D_ALL, 0, H::Ier),
+    d(0x44324, D_ALL, 0, H::Imr), d(0x44328, D_ALL, 0, H::Iir), d(0x4432c, D_ALL, 0, H::Ier),
+    d(0x44334, D_ALL, 0, H::Imr), d(0x44338, D_ALL, 0, H::Iir), d(0x4433c, D_ALL, 0, H::Ier),
+    d(0x44404, D_ALL, 0, H::Imr), d(0x44408, D_ALL, 0, H::Iir), d(0x4440c, D_ALL, 0, H::Ier),
+    d(0x44414, D_ALL, 0, H::Imr), d(0x44418, D_ALL, 0, H::Iir), d(0x4441c, D_ALL, 0, H::Ier),
+    d(0x44424, D_ALL, 0, H::Imr), d(0x44428, D_ALL, 0, H::Iir), d(0x4442c, D_ALL, 0, H::Ier),
+    d(0x44444, D_ALL, 0, H::Imr), d(0x44448, D_ALL, 0, H::Iir), d(0x4444c, D_ALL, 0, H::Ier),
+    d(0x44464, D_ALL, 0, H::Imr), d(0x44468, D_ALL, 0, H::Iir), d(0x4446c, D_ALL, 0, H::Ier),
+    d(0x444e4, D_ALL, 0, H::Imr), d(0x444e8, D_ALL, 0, H::Iir), d(0x444ec, D_ALL, 0, H::Ier),
+    // GT and power management.
+    d(GEN8_GAMW_ECO_DEV_RW_IA::OFFSET, D_ALL, 0, H::GamwEchoDevRwIa),
+    d(0x4180, D_ALL, F_GMADR | C, H::Default), // BSD_HWS_PGA_GEN7
+    d(0x4280, D_ALL, F_GMADR | C, H::Default), // BLT_HWS_PGA_GEN7
+    d(0x4380, D_ALL, F_GMADR | C, H::Default), // VEBOX_HWS_PGA_GEN7
+    d(0x2148, D_ALL, F_GMADR | C, H::Default),
+    d(0x2180, D_ALL, F_GMADR | C, H::Default), // CCID(RENDER_RING_BASE)
+    d(0x12198, D_ALL, F_GMADR | C, H::Default),
+    d(0x7008, D_ALL, MC, H::Default),  // GEN7_GT_MODE
+    d(0x7000, D_ALL, MC, H::Default),  // CACHE_MODE_0_GEN7
+    d(0x7004, D_ALL, MC, H::Default),  // CACHE_MODE_1
+    d(0x2120, D_ALL, MC, H::Default),  // CACHE_MODE_0
+    d(0x2124, D_ALL, MC, H::Default),
+    d(0x20dc, D_ALL, MC, H::Default),
+    d(0x2090, D_ALL, MC, H::Default),  // _3D_CHICKEN3
+    d(0x2088, D_ALL, MC, H::Default),
+    d(0x20e4, D_ALL, MC, H::Default),  // FF_SLICE_CS_CHICKEN2
+    d(0x2470, D_ALL, MC, H::Default),
+    d(0x4090, D_ALL, C, H::Default),   // GAM_ECOCHK
+    d(0x7010, D_ALL, MC, H::Default),  // GEN7_COMMON_SLICE_CHICKEN1
+    d(0x7014, D_ALL, MC, H::Default),  // COMMON_SLICE_CHICKEN2
+    d(0x9030, D_ALL, C, H::Default),
+    d(0x20a0, D_ALL, C, H::Default),
+    d(0x2420, D_ALL, C, H::Default),
+    d(0x2430, D_ALL, C, H::Default),
+    d(0x2434, D_ALL, C, H::Default),
+    d(0x2438, D_ALL, C, H::Default),
+    d(0x243c, D_ALL, C, H::Default),
+    d(0x7018, D_ALL, MC, H::Default),
+    d(0xe184, D_ALL, MC, H::Default),  // HSW_HALF_SLICE_CHICKEN3
+    d(0xe100, D_ALL, MC, H::Default),  // GEN7_HALF_SLICE_CHICKEN1
+    d(0xa188, D_ALL, 0, H::ForceWake), // FORCEWAKE_GT_GEN9
+    d(0xa278, D_ALL, 0, H::ForceWake), // FORCEWAKE_RENDER_GEN9
+    d(0xa270, D_ALL, 0, H::ForceWake), // FORCEWAKE_MEDIA_GEN9
+    d(0x120000, D_ALL, C, H::Default), // GTFIFODBG
+    d(0x120008, D_ALL, C, H::Default), // GTFIFOCTL
+    d(GEN6_GDRST::OFFSET, D_ALL, 0, H::Gdrst),
+    f(FENCE_REG_GEN6_LO::OFFSET, 0x80, D_ALL, 0, H::Fence),
+    d(GFX_FLSH_CNTL_GEN6::OFFSET, D_ALL, 0, H::GgttFlush),
+    d(0x940c, D_ALL, C, H::Default),   // GEN7_UCGCTL4
+    d(0x215c, D_ALL, C, H::Default),
+    d(0x2178, D_ALL, C, H::Default),
+    d(0x217c, D_ALL, C, H::Default),
+    d(0x12178, D_ALL, C, H::Default),
+    d(0x1217c, D_ALL, C, H::Default),
+    f(0x2290, 8, D_ALL, C, H::Default),
+    f(0x5200, 32, D_ALL, C, H::Default),
+    f(0x5240, 32, D_ALL, C, H::Default),
+    f(0x5280, 16, D_ALL, C, H::Default),
+    d(0x1c17c, D_ALL, C, H::Default),
+    d(0x1c178, D_ALL, C, H::Default),
+    d(0x22200, D_ALL, C, H::Default),  // BCS_SWCTRL
+    f(0x2300, 8, D_ALL, C, H::Default), // HS_INVOCATION_COUNT
+    f(0x2308, 8, D_ALL, C, H::Default), // DS_INVOCATION_COUNT
+    f(0x2310, 8, D_ALL, C, H::Default), // IA_VERTICES_COUNT
+    f(0x2318, 8, D_ALL, C, H::Default), // IA_PRIMITIVES_COUNT
+    f(0x2320, 8, D_ALL, C, H::Default), // VS_INVOCATION_COUNT
+    f(0x2328, 8, D_ALL, C, H::Default), // GS_INVOCATION_COUNT
+    f(0x2330, 8, D_ALL, C, H::Default), // GS_PRIMITIVES_COUNT
+    f(0x2338, 8, D_ALL, C, H::Default), // CL_INVOCATION_COUNT
+    f(0x2340, 8, D_ALL, C, H::Default), // CL_PRIMITIVES_COUNT
+    f(0x2348, 8, D_ALL, C, H::Default), // PS_INVOCATION_COUNT
+    f(0x2350, 8, D_ALL, C, H::Default), // PS_DEPTH_COUNT
+    d(0x4260, D_ALL, 0, H::TlbControl),
+    d(0x4264, D_ALL, 0, H::TlbControl),
+    d(0x4268, D_ALL, 0, H::TlbControl),
+    d(0x426c, D_ALL, 0, H::TlbControl),
+    d(0x4270, D_ALL, 0, H::TlbControl),
+    d(0x4094, D_ALL, C, H::Default),
+    d(0x4030, D_ALL, MC, H::Default),  // ARB_MODE
+    d(0x2220, D_ALL, C, H::Default),
+    d(0x12220, D_ALL, C, H::Default),
+    d(0x22220, D_ALL, C, H::Default),
+    d(0x22178, D_ALL, C, H::Default),
+    d(0x1a178, D_ALL, C, H::Default),
+    d(0x1a17c, D_ALL, C, H::Default),
+    d(0x2217c, D_ALL, C, H::Default),
+    d(0x64834, D_ALL, 0, H::EdpPsrImrIir), // EDP_PSR_IMR
+    d(0x64838, D_ALL, 0, H::EdpPsrImrIir), // EDP_PSR_IIR
+    d(GUC_STATUS::OFFSET, D_ALL, 0, H::GucStatusRead),
+    d(GEN6_PCODE_MAILBOX::OFFSET, D_ALL, 0, H::PcodeMailbox),
+    d(0x7300, D_ALL, MC, H::Default),  // HDC_CHICKEN0
+    d(0xe4f0, D_ALL, MC, H::Default),  // GEN8_ROW_CHICKEN
+    d(0xe4f4, D_ALL, MC, H::Default),  // GEN7_ROW_CHICKEN2
+    d(0x9430, D_ALL, C, H::Default),   // GEN8_UCGCTL6
+    d(0xb118, D_ALL, C, H::Default),   // GEN8_L3SQCREG4
+    f(0x24d0, 48, D_ALL, C | F_CMD_WRITE_PATCH, H::Default), // FORCE_TO_NONPRIV
+    d(0xe194, D_ALL, MC, H::Default),
+    d(0xe188, D_ALL, MC, H::Default),
+    d(0xe180, D_ALL, MC, H::Default),  // HALF_SLICE_CHICKEN2
+    d(0x2580, D_ALL, MC, H::Default),
+    d(0xe220, D_ALL, C, H::Default),
+    d(0xe230, D_ALL, C, H::Default),
+    d(0xe240, D_ALL, C, H::Default),
+    d(0xe260, D_ALL, C, H::Default),
+    d(0xe270, D_ALL, C, H::Default),
+    d(0xe280, D_ALL, C, H::Default),
+    d(0xe2a0, D_ALL, C, H::Default),
+    d(0xe2b0, D_ALL, C, H::Default),
+    d(0xe2c0, D_ALL, C, H::Default),
+    d(0x21f0, D_ALL, C, H::Default),
+    d(0x4ab0, D_ALL, C, H::Default),   // GEN9_GAMT_ECO_REG_RW_IA
+    d(0x4ddc, D_ALL, C, H::Default),   // MMCD_MISC_CTRL
+    d(0xb11c, D_ALL, C, H::Default),   // BDW_SCRATCH1
+    f(0xc800, 0x7f8, D_ALL, C, H::Default), // GEN9_GFX_MOCS(0)
+    f(0xb020, 0x80, D_ALL, C, H::Default),  // GEN7_L3CNTLREG2 (L3CC)
+    d(0x20e0, D_ALL, MC, H::Default),  // GEN7_FF_SLICE_CS_CHICKEN1
+    d(0x20ec, D_ALL, MC, H::Default),  // GEN9_CS_DEBUG_MODE1
+    d(0x4de0, D_ALL, C, H::Default),   // TRVATTL3PTRDW(0)
+    d(0x4de4, D_ALL, C, H::Default),
+    d(0x4de8, D_ALL, C, H::Default),
+    d(0x4dec, D_ALL, C, H::Default),
+    d(0x4df0, D_ALL, C, H::Default),   // TRVADR
+    d(TRTTE::OFFSET, D_ALL, C | F_PM_SAVE, H::Trtte),
+    d(0x4dfc, D_ALL, F_PM_SAVE, H::Default),
+    d(0xb004, D_ALL, C, H::Default),   // GEN8_GARBCNTL
+    d(DMA_CTRL::OFFSET, D_ALL, F_MODE_MASK, H::Default),
+    d(0x7304, D_ALL, MC, H::Default),  // GEN8_HDC_CHICKEN1
+    d(0x5588, D_ALL, MC, H::Default),  // GEN9_WM_CHICKEN3
+    d(0x4ab8, D_KBL, C, H::Default),   // GAMT_CHKN_BIT_REG
+    d(0xe4cc, D_ALL, C, H::Default),
+    // Display: power wells, PLLs, buffers, fuses.
+    d(HSW_PWR_WELL_CTL2::OFFSET, D_ALL, 0, H::PowerWellCtl),
+    d(DBUF_CTL_S0::OFFSET, D_ALL, 0, H::DbufCtl),
+    d(LCPLL1_CTL::OFFSET, D_SKL | D_KBL, 0, H::SklLcpll),
+    d(LCPLL2_CTL::OFFSET, D_SKL | D_KBL, 0, H::SklLcpll),
+    d(DPLL_STATUS::OFFSET, D_SKL | D_KBL, 0, H::DpllStatusRead),
+    ro(0xc4030, 4, D_ALL, 0, 0x0303_0303, H::Default), // PCH_PORT_HOTPLUG, status bits RO
+    f(0xc5010, 6 * 4, D_ALL, F_UNALIGN, H::Default), // PCH_GPIO_BASE
+    // BXT display PHYs and PLLs (§6).
+    d(BXT_P_CR_GT_DISP_PWRON::OFFSET, D_BXT, 0, H::BxtGtDispPwron),
+    d(PHY_CTL_FAMILY_DDI::OFFSET, D_BXT, 0, H::BxtPhyCtlFamily),
+    d(PHY_CTL_FAMILY_EDP::OFFSET, D_BXT, 0, H::BxtPhyCtlFamily),
+    d(BXT_PORT_PLL_ENABLE_A::OFFSET, D_BXT, 0, H::BxtPortPllEnable),
+    d(BXT_PORT_PLL_ENABLE_B::OFFSET, D_BXT, 0, H::BxtPortPllEnable),
+    d(BXT_PORT_PLL_ENABLE_C::OFFSET, D_BXT, 0, H::BxtPortPllEnable),
+    d(PORT_PCS_DW12_GRP_B::OFFSET, D_BXT, 0, H::BxtPcsDw12Grp),
+    d(PORT_PCS_DW12_GRP_C::OFFSET, D_BXT, 0, H::BxtPcsDw12Grp),
+    d(PORT_PCS_DW12_GRP_A::OFFSET, D_BXT, 0, H::BxtPcsDw12Grp),
+    d(PORT_TX_DW3_LN0_B::OFFSET, D_BXT, 0, H::BxtPortTxDw3Read),
+    d(PORT_TX_DW3_LN0_C::OFFSET, D_BXT, 0, H::BxtPortTxDw3Read),
+    d(PORT_TX_DW3_LN0_A::OFFSET, D_BXT, 0, H::BxtPortTxDw3Read),
+    d(BXT_DE_PLL_ENABLE::OFFSET, D_BXT, 0, H::BxtDePllEnable),
+    d(0xb100, D_BXT, C, H::Default),   // GEN8_L3SQCREG1
+    d(0x7034, D_BXT, C, H::Default),   // GEN8_L3CNTLREG
+    d(0x20d8, D_BXT, C, H::Default),
+    d(0x2248, D_BXT, C, H::Default),   // GEN9_CTX_PREEMPT_REG
+    d(GEN8_PRIVATE_PAT_LO::OFFSET, D_BXT, 0, H::BxtPpatLow),
+];
+
+/// Base of the PVINFO page in the MMIO window.
+pub const PVINFO_BASE: u32 = 0x78000;
+/// Size of the PVINFO page.
+pub const PVINFO_SIZE: u32 = 0x1000;
+
+/// A large tracked range handled as a whole (upstream's `gvt_mmio_block`).
+#[derive(Clone, Copy, Debug)]
+pub struct MmioBlock {
+    /// First offset.
+    pub start: u32,
+    /// Size in bytes.
+    pub size: u32,
+    /// Platforms the block applies to.
+    pub platforms: u8,
+    /// Handler for the whole block.
+    pub handler: Handler,
+}
+
+/// The special blocks: PVINFO, the MCHBAR mirror, the DMC firmware range and the legacy palettes.
+pub const GEN9_BLOCKS: &[MmioBlock] = &[
+    MmioBlock { start: PVINFO_BASE, size: PVINFO_SIZE, platforms: D_ALL, handler: Handler::Pvinfo },
+    MmioBlock { start: 0x140000, size: 0x40000, platforms: D_ALL, handler: Handler::Default },
+    MmioBlock { start: 0x80000, size: 0x3000, platforms: D_ALL, handler: Handler::Default },
+    MmioBlock { start: 0x4a000, size: 0x400, platforms: D_ALL, handler: Handler::Default },
+    MmioBlock { start: 0x4a800, size: 0x400, platforms: D_ALL, handler: Handler::Default },
+    MmioBlock { start: 0x4b000, size: 0x400, platforms: D_ALL, handler: Handler::Default },
+];
+
+const SLOTS: usize = 8192;
+const RING_TAG: u16 = 0x8000;
+/// Value of a slot filled from [`GEN9_TRACKED`] alone: default handler, no attributes.
+const PLAIN_TAG: u16 = 0x7fff;
+
+/// The entry of registers upstream tracks without attributes or handlers.
+static PLAIN_DEF: MmioDef = MmioDef { offset: 0, size: 4, flags: 0, ro_mask: 0, platforms: D_ALL, handler: Handler::Default };
+
+const fn slot_of(dword: u32) -> usize {
+    (dword.wrapping_mul(0x9e37_79b1) >> 19) as usize
+}
+
+/// One platform's register table, hashed by dword offset. Built at compile time.
+pub struct MmioIndex {
+    /// `dword + 1` of the register in each slot, 0 for an empty slot. Twice as many slots as
+    /// registers keeps probe chains short.
+    keys: [u32; SLOTS],
+    /// Index into [`GEN9_MMIO`], or into [`GEN9_RING_MMIO`] with `RING_TAG` set.
+    vals: [u16; SLOTS],
+    platform: u8,
+    stats: TableStats,
+}
+
+/// How big a platform's table is (compare upstream's BXT: 2,262 tracked dwords, 7 blocks,
+/// 260 dwords with special handlers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableStats {
+    /// Tracked dword registers (not counting blocks).
+    pub tracked: u32,
+    /// Of those, how many have a special handler.
+    pub special: u32,
+    /// Of those, how many are masked ("mode") registers.
+    pub mode_mask: u32,
+    /// Of those, how many have read-only bits.
+    pub read_only: u32,
+    /// Special blocks.
+    pub blocks: u32,
+}
+
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+// Only evaluated in the `static` tables below: an out-of-range index, an overflow or a
+// duplicate offset is a compile-time error, never a runtime panic.
+const fn insert(idx: &mut MmioIndex, offset: u32, val: u16, def: &MmioDef) {
+    assert!(offset % 4 == 0 && offset < MMIO_SIZE, "register outside the MMIO window");
+    let key = offset / 4 + 1;
+    let mut s = slot_of(offset / 4);
+    loop {
+        if idx.keys[s] == 0 {
+            idx.keys[s] = key;
+            idx.vals[s] = val;
+            break;
+        }
+        if idx.keys[s] == key {
+            // Upstream's plain list may name a register this table describes: ours wins.
+            assert!(val == PLAIN_TAG, "duplicate tracked MMIO offset");
+            return;
+        }
+        s = (s + 1) % SLOTS;
+    }
+    idx.stats.tracked += 1;
+    if !matches!(def.handler, Handler::Default) {
+        idx.stats.special += 1;
+    }
+    if def.flags & F_MODE_MASK != 0 {
+        idx.stats.mode_mask += 1;
+    }
+    if def.flags & F_RO != 0 {
+        idx.stats.read_only += 1;
+    }
+}
+
+impl MmioIndex {
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+    // Compile-time only, see `insert`.
+    const fn build(platform: u8) -> MmioIndex {
+        let mut idx = MmioIndex { keys: [0; SLOTS], vals: [0; SLOTS], platform, stats: TableStats {
+            tracked: 0, special: 0, mode_mask: 0, read_only: 0, blocks: 0 } };
+        let mut i = 0;
+        while i < GEN9_MMIO.len() {
+            let def = &GEN9_MMIO[i];
+            if def.platforms & platform != 0 {
+                let mut o = 0;
+                while o < def.size {
+                    insert(&mut idx, def.offset + o, i as u16, def);
+                    o += 4;
+                }
+            }
+            i += 1;
+        }
+        let bases = [RENDER_RING_BASE, BLT_RING_BASE, GEN6_BSD_RING_BASE, VEBOX_RING_BASE];
+        let mut i = 0;
+        while i < GEN9_RING_MMIO.len() {
+            let def = &GEN9_RING_MMIO[i];
+            if def.platforms & platform != 0 {
+                let mut b = 0;
+                while b < bases.len() {
+                    let mut o = 0;
+                    while o < def.size {
+                        insert(&mut idx, bases[b] + def.offset + o, RING_TAG | i as u16, def);
+                        o += 4;
+                    }
+                    b += 1;
+                }
+            }
+            i += 1;
+        }
+        let mut i = 0;
+        while i < GEN9_TRACKED.len() {
+            let (offset, size, platforms) = GEN9_TRACKED[i];
+            if platforms & platform != 0 {
+                let mut o = 0;
+                while o < size {
+                    insert(&mut idx, offset + o, PLAIN_TAG, &PLAIN_DEF);
+                    o += 4;
+                }
+            }
+            i += 1;
+        }
+        let mut i = 0;
+        while i < GEN9_BLOCKS.len() {
+            if GEN9_BLOCKS[i].platforms & platform != 0 {
+                idx.stats.blocks += 1;
+            }
+            i += 1;
+        }
+        idx
+    }
+
+    /// The tracked register at `offset` (dword-aligned), if any.
+    #[inline]
+    pub fn lookup(&self, offset: u32) -> Option<&'static MmioDef> {
+        let key = (offset >> 2).wrapping_add(1);
+        let mut s = slot_of(offset >> 2);
+        for _ in 0..SLOTS {
+            let k = *self.keys.get(s)?;
+            if k == key {
+                let v = *self.vals.get(s)?;
+                return if v == PLAIN_TAG {
+                    Some(&PLAIN_DEF)
+                } else if v & RING_TAG != 0 {
+                    GEN9_RING_MMIO.get(usize::from(v & !RING_TAG))
+                } else {
+                    GEN9_MMIO.get(usize::from(v))
+                };
+            }
+            if k == 0 {
+                return None;
+            }
+            s = s.wrapping_add(1) % SLOTS;
+        }
+        None
+    }
+
+    /// The special block containing `offset`, if any.
+    pub fn block(&self, offset: u32) -> Option<&'static MmioBlock> {
+        GEN9_BLOCKS.iter().find(|b| {
+            b.platforms & self.platform != 0 && offset >= b.start && offset.wrapping_sub(b.start) < b.size
+        })
+    }
+
+    /// Whether `offset` is tracked (a register or inside a block).
+    pub fn is_tracked(&self, offset: u32) -> bool {
+        self.lookup(offset & !3).is_some() || self.block(offset).is_some()
+    }
+
+    /// The table's size figures.
+    pub const fn stats(&self) -> TableStats {
+        self.stats
+    }
+}
+
+static BXT_MMIO: MmioIndex = MmioIndex::build(D_BXT);
+static SKL_MMIO: MmioIndex = MmioIndex::build(D_SKL);
+static KBL_MMIO: MmioIndex = MmioIndex::build(D_KBL);
+
+/// The register table of a platform.
+pub fn mmio_index(p: Platform) -> &'static MmioIndex {
+    match p {
+        Platform::Broxton => &BXT_MMIO,
+        Platform::Skylake => &SKL_MMIO,
+        Platform::KabyLake => &KBL_MMIO,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::println;
+
+    #[test]
+    fn lookups_find_fixed_ring_and_block_entries() {
+        let t = mmio_index(Platform::Broxton);
+        assert_eq!(t.lookup(GEN6_GDRST::OFFSET).unwrap().handler, Handler::Gdrst);
+        let mode = t.lookup(RING_MODE_GEN7::offset(BLT_RING_BASE)).unwrap();
+        assert_eq!(mode.handler, Handler::RingMode);
+        assert!(mode.flags & F_MODE_MASK != 0);
+        assert_eq!(t.lookup(0x100004).unwrap().handler, Handler::Fence);
+        assert!(t.lookup(0x100080).is_none());
+        assert_eq!(t.block(0x78010).unwrap().handler, Handler::Pvinfo);
+        assert!(t.lookup(0x1234).is_none() && t.block(0x1234).is_none());
+        assert!(t.lookup(0xffff_fffc).is_none());
+    }
+
+    #[test]
+    fn platforms_differ_by_their_own_registers() {
+        let bxt = mmio_index(Platform::Broxton);
+        let skl = mmio_index(Platform::Skylake);
+        let kbl = mmio_index(Platform::KabyLake);
+        assert!(bxt.lookup(BXT_DE_PLL_ENABLE::OFFSET).is_some());
+        assert!(skl.lookup(BXT_DE_PLL_ENABLE::OFFSET).is_none());
+        assert!(skl.lookup(LCPLL1_CTL::OFFSET).is_some());
+        assert!(kbl.lookup(0x4ab8).is_some() && skl.lookup(0x4ab8).is_none());
+        for (name, t) in [("bxt", bxt), ("skl", skl), ("kbl", kbl)] {
+            let s = t.stats();
+            println!("{name}: {s:?}");
+            assert!(s.special > 100 && s.blocks == 6);
+        }
+        // Upstream's counts for the same tables (6.12, no second video engine).
+        assert_eq!(bxt.stats().tracked, 2262);
+        assert_eq!(skl.stats().tracked, 2019);
+        assert_eq!(kbl.stats().tracked, 2020);
+    }
+
+    #[test]
+    fn every_entry_is_findable() {
+        let t = mmio_index(Platform::Broxton);
+        for &(off, size, _) in GEN9_TRACKED.iter().filter(|e| e.2 & D_BXT != 0) {
+            for o in (0..size).step_by(4) {
+                assert!(t.lookup(off + o).is_some(), "{:#x}", off + o);
+            }
+        }
+        for def in GEN9_MMIO.iter().filter(|d| d.platforms & D_BXT != 0) {
+            for o in (0..def.size).step_by(4) {
+                assert!(t.lookup(def.offset + o).is_some(), "{:#x}", def.offset + o);
+            }
+        }
+    }
+}

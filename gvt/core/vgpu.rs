@@ -1,0 +1,1259 @@
+//! One vGPU: its registers, config space, OpRegion and virtual GGTT, and the entry points a
+//! hypervisor backend drives (config and MMIO accesses, events, resets, activation).
+//!
+//! Big state lives in caller-provided storage ([`VgpuStorage`]): the 2 MiB register file, the
+//! virtual GGTT (8 bytes per 4 KiB page of the vGPU's own graphics memory) and the 8 KiB
+//! OpRegion. The glue allocates it (vmalloc) and the `Vgpu` struct itself stays small enough to
+//! move on a kernel stack. Every entry point takes `&mut self`; the glue holds the vGPU's lock.
+//!
+//! Guest input is hostile: every offset and value is checked, a malformed access returns an
+//! error and changes nothing, and a guest that breaks the rules lands in failsafe: its MMIO and
+//! GGTT become plain storage, so it can no longer reach the host.
+
+use super::cfg_space::CfgSpace;
+use super::error::{GvtError, Result};
+use super::host::{HostGpu, HostInfo, Platform, MMIO_DWORDS, MMIO_SIZE};
+use super::irq::{self, Event};
+use super::mmio_table::{self, Handler, MmioIndex, F_MODE_MASK, PVINFO_BASE, PVINFO_SIZE};
+use super::opregion::{self, OPREGION_SIZE};
+use super::pvinfo::{self, field, G2vNotify};
+use super::regs::*;
+use super::resources::{Partition, VgpuId};
+use super::vgpu_type::VgpuConfig;
+use crate::mpt::MptOps;
+
+/// Offset of the GGTT in BAR0.
+pub const GGTT_MMIO_OFFSET: u64 = 8 << 20;
+/// Bytes of graphics memory one GGTT entry maps.
+pub const GTT_PAGE_SIZE: u64 = 4096;
+/// GGTT entry: present.
+pub const GEN8_PAGE_PRESENT: u64 = 1;
+/// GGTT entry: address bits.
+pub const GTT_ADDR_MASK: u64 = 0x0000_3fff_ffff_f000;
+/// Fence registers the guest sees.
+pub const GUEST_FENCES: u32 = 16;
+/// How many half-written GGTT entries are remembered at once.
+const PARTIAL_PTES: usize = 4;
+
+/// The big buffers of a vGPU, owned by the caller. Lengths are checked once at creation:
+/// [`MMIO_DWORDS`] register dwords, [`ggtt_entries`] GGTT entries, [`OPREGION_SIZE`] bytes.
+pub trait VgpuStorage {
+    /// The 2 MiB register file.
+    fn vreg(&self) -> &[u32];
+    /// The 2 MiB register file, mutably.
+    fn vreg_mut(&mut self) -> &mut [u32];
+    /// The virtual GGTT entries of the vGPU's low then high graphics memory.
+    fn ggtt(&self) -> &[u64];
+    /// The virtual GGTT, mutably.
+    fn ggtt_mut(&mut self) -> &mut [u64];
+    /// The OpRegion.
+    fn opregion(&self) -> &[u8];
+    /// The OpRegion, mutably.
+    fn opregion_mut(&mut self) -> &mut [u8];
+}
+
+/// Number of virtual GGTT entries a vGPU with this partition needs.
+pub fn ggtt_entries(part: &Partition) -> usize {
+    usize::try_from((part.low.size / GTT_PAGE_SIZE).saturating_add(part.high.size / GTT_PAGE_SIZE))
+        .unwrap_or(usize::MAX)
+}
+
+/// Why a vGPU stopped being emulated faithfully.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failsafe {
+    /// The guest driver does not know it runs on a vGPU (it never read PVINFO).
+    UnsupportedGuest,
+    /// The guest says it has too few resources (it wrote PVINFO `rsv5`).
+    InsufficientResource,
+    /// The guest did something a real GPU would not survive.
+    GuestError,
+}
+
+/// The resets a vGPU knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reset {
+    /// Device-model level reset (VFIO_DEVICE_RESET, ACRN DM reset): everything back to the
+    /// state after creation, except a guest resuming from D3 keeps its PVINFO handshake.
+    DeviceModel,
+    /// PCI function-level reset: same effects as [`Reset::DeviceModel`].
+    Flr,
+    /// GDRST full GT reset: engine registers (below 0x44200) back to the snapshot, PVINFO
+    /// refreshed; config space, GGTT, fences and display untouched.
+    GdrstFull,
+    /// GDRST per-engine reset of the engines in the mask ([`Engine::mask`]): the engines'
+    /// submission state is dropped, registers are untouched.
+    GdrstEngines(u8),
+}
+
+/// Counters of refused or unusual guest actions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VgpuStats {
+    /// GGTT writes outside the vGPU's graphics memory, ignored.
+    pub ggtt_out_of_range: u64,
+    /// GGTT entries pointed at scratch because their guest page could not be mapped.
+    pub ggtt_map_failures: u64,
+    /// Fence accesses past the vGPU's fences, or fence values outside its graphics memory.
+    pub fence_violations: u64,
+    /// Malformed accesses refused (bad size, alignment or offset).
+    pub bad_accesses: u64,
+    /// MSIs injected.
+    pub msis: u64,
+    /// Engine resets requested through GDRST.
+    pub engine_resets: u64,
+    /// PPGTT create/destroy notifications received through PVINFO.
+    pub ppgtt_notifications: u64,
+}
+
+/// One vGPU.
+pub struct Vgpu<S> {
+    id: VgpuId,
+    config: VgpuConfig,
+    part: Partition,
+    info: HostInfo,
+    table: &'static MmioIndex,
+    cfg: CfgSpace,
+    active: bool,
+    failsafe: Option<Failsafe>,
+    pv_notified: bool,
+    ggtt_dirty: bool,
+    partial: [Option<(u64, u8)>; PARTIAL_PTES],
+    tlb_pending: u8,
+    display_ready: bool,
+    stats: VgpuStats,
+    store: S,
+}
+
+fn dw(off: u32) -> usize {
+    (off >> 2) as usize
+}
+
+impl<S: VgpuStorage> Vgpu<S> {
+    /// Builds a vGPU over `store` (called by `Gvt::create_vgpu`, which owns the partition).
+    pub(crate) fn new(
+        host: &dyn HostGpu,
+        id: VgpuId,
+        config: VgpuConfig,
+        part: Partition,
+        mut store: S,
+    ) -> core::result::Result<Vgpu<S>, (GvtError, S)> {
+        if store.vreg().len() != MMIO_DWORDS
+            || store.ggtt().len() != ggtt_entries(&part)
+            || store.opregion().len() != OPREGION_SIZE
+        {
+            return Err((GvtError::Invalid, store));
+        }
+        let info = *host.info();
+        opregion::build(store.opregion_mut());
+        for e in store.ggtt_mut().iter_mut() {
+            *e = 0;
+        }
+        let mut v = Vgpu {
+            id,
+            config,
+            part,
+            info,
+            table: mmio_table::mmio_index(info.platform),
+            cfg: CfgSpace::new(host.cfg_snapshot(), &info),
+            active: false,
+            failsafe: None,
+            pv_notified: false,
+            ggtt_dirty: false,
+            partial: [None; PARTIAL_PTES],
+            tlb_pending: 0,
+            display_ready: false,
+            stats: VgpuStats::default(),
+            store,
+        };
+        v.reset_mmio(host, true);
+        Ok(v)
+    }
+
+    /// The vGPU's id.
+    pub fn id(&self) -> VgpuId {
+        self.id
+    }
+
+    /// The sizes it was created with.
+    pub fn config(&self) -> &VgpuConfig {
+        &self.config
+    }
+
+    /// Its share of the physical GPU.
+    pub fn partition(&self) -> &Partition {
+        &self.part
+    }
+
+    /// Whether a backend attached it to a running VM.
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+
+    /// Why it is in failsafe, if it is.
+    pub fn failsafe(&self) -> Option<Failsafe> {
+        self.failsafe
+    }
+
+    /// Whether the guest read PVINFO (it knows it runs on a vGPU).
+    pub fn pv_notified(&self) -> bool {
+        self.pv_notified
+    }
+
+    /// Whether the guest reported its display ready through PVINFO.
+    pub fn display_ready(&self) -> bool {
+        self.display_ready
+    }
+
+    /// Engines with a TLB invalidation the guest requested and the scheduler has not done yet.
+    pub fn tlb_pending(&self) -> u8 {
+        self.tlb_pending
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &VgpuStats {
+        &self.stats
+    }
+
+    /// The config space.
+    pub fn cfg(&self) -> &CfgSpace {
+        &self.cfg
+    }
+
+    /// The OpRegion bytes, for backends that expose it (VFIO region) or copy it into the guest.
+    pub fn opregion(&self) -> &[u8] {
+        self.store.opregion()
+    }
+
+    /// The current value of the register at `offset` (0 outside the window).
+    pub fn vreg(&self, offset: u32) -> u32 {
+        self.store.vreg().get(dw(offset)).copied().unwrap_or(0)
+    }
+
+    /// The guest's value of the GGTT entry for graphics address `gm` (0 outside the vGPU).
+    pub fn guest_pte(&self, gm: u64) -> u64 {
+        self.local_index(gm / GTT_PAGE_SIZE)
+            .and_then(|i| self.store.ggtt().get(i).copied())
+            .unwrap_or(0)
+    }
+
+    /// Gives the storage back (used by `Gvt::destroy_vgpu`).
+    pub(crate) fn into_storage(self) -> S {
+        self.store
+    }
+
+    fn set_vreg(&mut self, offset: u32, v: u32) {
+        if let Some(r) = self.store.vreg_mut().get_mut(dw(offset)) {
+            *r = v;
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Life cycle.
+
+    /// The backend attached the vGPU to a VM: interrupts may now be delivered.
+    pub fn activate(&mut self) {
+        self.active = true;
+    }
+
+    /// The VM is gone or paused: no more MSIs, BAR trapping and aperture mapping undone.
+    pub fn deactivate(&mut self, mpt: &mut dyn MptOps) -> Result {
+        self.active = false;
+        self.cfg.untrack(mpt, &self.part)
+    }
+
+    /// Resets the vGPU.
+    pub fn reset(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps, kind: Reset) -> Result {
+        match kind {
+            Reset::DeviceModel | Reset::Flr => {
+                let d3 = self.cfg.d3_entered;
+                self.cfg.untrack(mpt, &self.part)?;
+                self.reset_ggtt(host, mpt);
+                self.reset_fences(host);
+                self.reset_mmio(host, true);
+                self.cfg = CfgSpace::new(host.cfg_snapshot(), &self.info);
+                self.failsafe = None;
+                self.display_ready = false;
+                self.tlb_pending = 0;
+                if !d3 {
+                    self.pv_notified = false;
+                }
+            }
+            Reset::GdrstFull => {
+                self.reset_mmio(host, false);
+                // A full GT reset also resets the GuC (upstream leaves the host's value here).
+                let g = self.vreg(GUC_STATUS::OFFSET) | GUC_STATUS::GS_MIA_IN_RESET.mask();
+                self.set_vreg(GUC_STATUS::OFFSET, g);
+                self.tlb_pending = 0;
+                self.stats.engine_resets = self.stats.engine_resets.saturating_add(1);
+            }
+            Reset::GdrstEngines(mask) => {
+                self.tlb_pending &= !mask;
+                self.stats.engine_resets = self.stats.engine_resets.saturating_add(1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Tears down what the vGPU holds on the host (before its partition is released).
+    pub(crate) fn release(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps) {
+        // Best effort: the vGPU goes away whatever the backend says.
+        let _ = self.cfg.untrack(mpt, &self.part);
+        self.reset_ggtt(host, mpt);
+        self.reset_fences(host);
+        self.active = false;
+    }
+
+    /// Loads the register file from the host snapshot (all of it, or only the engine range
+    /// below the interrupt registers), sanitizes it as upstream does and refreshes PVINFO.
+    fn reset_mmio(&mut self, host: &dyn HostGpu, full: bool) {
+        let engine_dwords = dw(GEN8_MASTER_IRQ::OFFSET);
+        let vreg = self.store.vreg_mut();
+        let n = if full { vreg.len() } else { engine_dwords.min(vreg.len()) };
+        if let Some(part) = vreg.get_mut(..n) {
+            host.mmio_snapshot(0, part);
+        }
+        if full {
+            self.sanitize();
+        }
+        self.populate_pvinfo();
+    }
+
+    fn sanitize(&mut self) {
+        let clear = |v: &mut Self, off: u32, bits: u32| {
+            let x = v.vreg(off) & !bits;
+            v.set_vreg(off, x);
+        };
+        let or = |v: &mut Self, off: u32, bits: u32| {
+            let x = v.vreg(off) | bits;
+            v.set_vreg(off, x);
+        };
+        self.set_vreg(GEN6_GT_THREAD_STATUS_REG::OFFSET, 0);
+        self.set_vreg(GEN6_GT_CORE_STATUS::OFFSET, 0);
+        or(self, GUC_STATUS::OFFSET, GUC_STATUS::GS_MIA_IN_RESET.mask());
+        // The PVINFO page is ours: nothing of the host's survives in it.
+        for off in (PVINFO_BASE..PVINFO_BASE + PVINFO_SIZE).step_by(4) {
+            self.set_vreg(off, 0);
+        }
+        if self.info.platform == Platform::Broxton {
+            clear(self, BXT_P_CR_GT_DISP_PWRON::OFFSET, 0x3);
+            let good = BXT_PORT_CL1CM_DW0_BC::PHY_POWER_GOOD.mask();
+            clear(self, BXT_PORT_CL1CM_DW0_BC::OFFSET, good);
+            clear(self, BXT_PORT_CL1CM_DW0_A::OFFSET, good);
+            let on = PHY_CTL_FAMILY_DDI::PHY_POWER_STATE.mask();
+            clear(self, PHY_CTL_FAMILY_DDI::OFFSET, on);
+            clear(self, PHY_CTL_FAMILY_EDP::OFFSET, on);
+            let acks = BXT_PHY_CTL_DDI_A::BXT_PHY_CMNLANE_POWERDOWN_ACK.mask()
+                | BXT_PHY_CTL_DDI_A::BXT_PHY_LANE_POWERDOWN_ACK.mask();
+            for off in [BXT_PHY_CTL_DDI_A::OFFSET, BXT_PHY_CTL_DDI_B::OFFSET, BXT_PHY_CTL_DDI_C::OFFSET] {
+                clear(self, off, BXT_PHY_CTL_DDI_A::BXT_PHY_LANE_ENABLED.mask());
+                or(self, off, acks);
+            }
+            or(
+                self,
+                SKL_FUSE_STATUS::OFFSET,
+                SKL_FUSE_STATUS::SKL_FUSE_DOWNLOAD_STATUS.mask()
+                    | SKL_FUSE_STATUS::SKL_FUSE_PG0_DIST_STATUS.mask()
+                    | SKL_FUSE_STATUS::SKL_FUSE_PG1_DIST_STATUS.mask()
+                    | SKL_FUSE_STATUS::SKL_FUSE_PG2_DIST_STATUS.mask(),
+            );
+        }
+    }
+
+    fn populate_pvinfo(&mut self) {
+        let low = self.part.low;
+        let high = self.part.high;
+        let fields = [
+            (field::MAGIC, (pvinfo::VGT_MAGIC & 0xffff_ffff) as u32),
+            (field::MAGIC + 4, (pvinfo::VGT_MAGIC >> 32) as u32),
+            (field::VERSION, 1), // major 1, minor 0
+            (field::VGT_ID, self.id.get()),
+            (
+                field::VGT_CAPS,
+                pvinfo::VGT_CAPS_FULL_PPGTT | pvinfo::VGT_CAPS_HWSP_EMULATION | pvinfo::VGT_CAPS_HUGE_GTT,
+            ),
+            (field::MAPPABLE_BASE, u32::try_from(low.start).unwrap_or(0)),
+            (field::MAPPABLE_SIZE, u32::try_from(low.size).unwrap_or(0)),
+            (field::NONMAPPABLE_BASE, u32::try_from(high.start).unwrap_or(0)),
+            (field::NONMAPPABLE_SIZE, u32::try_from(high.size).unwrap_or(0)),
+            (field::FENCE_NUM, u32::try_from(self.part.fences.size).unwrap_or(0)),
+            (field::DISPLAY_READY, 0),
+            (field::CURSOR_X_HOT, u32::MAX),
+            (field::CURSOR_Y_HOT, u32::MAX),
+        ];
+        for (off, v) in fields {
+            self.set_vreg(off, v);
+        }
+    }
+
+    fn enter_failsafe(&mut self, why: Failsafe) {
+        if self.failsafe.is_none() {
+            self.failsafe = Some(why);
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Config space.
+
+    /// Emulates a config space read of 1, 2 or 4 bytes.
+    pub fn cfg_read(&self, offset: u32, buf: &mut [u8]) -> Result {
+        self.cfg.read(offset, buf)
+    }
+
+    /// Emulates a config space write of 1, 2 or 4 bytes.
+    pub fn cfg_write(&mut self, mpt: &mut dyn MptOps, offset: u32, data: &[u8]) -> Result {
+        let r = self.cfg.write(mpt, &self.part, offset, data);
+        if r.is_err() {
+            self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
+        }
+        r
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Interrupts.
+
+    /// Raises an event (from a component of the device model) and injects an MSI if it is due.
+    pub fn raise_event(&mut self, mpt: &mut dyn MptOps, e: Event) -> Result {
+        irq::propagate(self.store.vreg_mut(), e);
+        self.deliver(mpt)
+    }
+
+    fn deliver(&mut self, mpt: &mut dyn MptOps) -> Result {
+        if !irq::check_pending(self.store.vreg_mut()) || !self.active {
+            return Ok(());
+        }
+        match self.cfg.msi() {
+            Some((addr, data)) => {
+                self.stats.msis = self.stats.msis.saturating_add(1);
+                mpt.inject_msi(addr, data)
+            }
+            None => Ok(()),
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // BAR0: registers and GGTT.
+
+    /// Emulates a read of 1, 2, 4 or 8 bytes at `offset` in BAR0. Reads have side effects
+    /// (a PVINFO read marks the guest GVT-aware, GUC_STATUS clears on read), hence `&mut`.
+    pub fn mmio_read(&mut self, offset: u64, buf: &mut [u8]) -> Result {
+        let r = self.bar0_read(offset, buf);
+        if r.is_err() {
+            self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
+            buf.fill(0);
+        }
+        r
+    }
+
+    /// Emulates a write of 1, 2, 4 or 8 bytes at `offset` in BAR0.
+    pub fn mmio_write(
+        &mut self,
+        host: &dyn HostGpu,
+        mpt: &mut dyn MptOps,
+        offset: u64,
+        data: &[u8],
+    ) -> Result {
+        let r = self.bar0_write(host, mpt, offset, data);
+        if r.is_err() {
+            self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
+        }
+        r
+    }
+
+    fn bar0_read(&mut self, offset: u64, buf: &mut [u8]) -> Result {
+        if offset >= GGTT_MMIO_OFFSET {
+            return self.ggtt_read(offset.wrapping_sub(GGTT_MMIO_OFFSET), buf);
+        }
+        let off = reg_offset(offset, buf.len())?;
+        if buf.len() == 8 {
+            let (lo, hi) = buf.split_at_mut(4);
+            let a = self.reg_read(off);
+            let b = self.reg_read(off.wrapping_add(4));
+            lo.copy_from_slice(&a.to_le_bytes());
+            hi.copy_from_slice(&b.to_le_bytes());
+            return Ok(());
+        }
+        let v = self.reg_read(off & !3).to_le_bytes();
+        let start = (off & 3) as usize;
+        let src = v.get(start..start.saturating_add(buf.len())).ok_or(GvtError::Invalid)?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+
+    fn bar0_write(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps, offset: u64, data: &[u8]) -> Result {
+        if offset >= GGTT_MMIO_OFFSET {
+            return self.ggtt_write(host, mpt, offset.wrapping_sub(GGTT_MMIO_OFFSET), data);
+        }
+        let off = reg_offset(offset, data.len())?;
+        if let Some((lo, hi)) = data.split_first_chunk::<4>().filter(|_| data.len() == 8) {
+            self.reg_write(host, mpt, off, u32::from_le_bytes(*lo))?;
+            let hi: [u8; 4] = hi.try_into().map_err(|_| GvtError::Invalid)?;
+            return self.reg_write(host, mpt, off.wrapping_add(4), u32::from_le_bytes(hi));
+        }
+        let aligned = off & !3;
+        let v = if data.len() == 4 {
+            let b: [u8; 4] = data.try_into().map_err(|_| GvtError::Invalid)?;
+            u32::from_le_bytes(b)
+        } else {
+            // A partial write merges into the register's current value.
+            let mut b = self.vreg(aligned).to_le_bytes();
+            let start = (off & 3) as usize;
+            b.get_mut(start..start.saturating_add(data.len()))
+                .ok_or(GvtError::Invalid)?
+                .copy_from_slice(data);
+            u32::from_le_bytes(b)
+        };
+        self.reg_write(host, mpt, aligned, v)
+    }
+
+    /// Reads one dword register.
+    fn reg_read(&mut self, off: u32) -> u32 {
+        if self.failsafe.is_some() {
+            return self.vreg(off);
+        }
+        let handler = match self.table.lookup(off) {
+            Some(def) => def.handler,
+            None => match self.table.block(off) {
+                Some(b) => b.handler,
+                None => return self.vreg(off),
+            },
+        };
+        match handler {
+            Handler::Pvinfo => {
+                self.pv_notified = true;
+                self.vreg(off)
+            }
+            Handler::GucStatusRead => {
+                let v = self.vreg(off);
+                self.set_vreg(off, v & !GUC_STATUS::GS_MIA_IN_RESET.mask());
+                v
+            }
+            Handler::DpllStatusRead => {
+                let mut v = 0;
+                for (reg, bit) in [(LCPLL1_CTL::OFFSET, 0), (LCPLL2_CTL::OFFSET, 8), (0x46040, 16), (0x46060, 24)] {
+                    if self.vreg(reg) & (1 << 31) != 0 {
+                        v |= 1u32.wrapping_shl(bit);
+                    }
+                }
+                self.set_vreg(off, v);
+                v
+            }
+            Handler::BxtPortTxDw3Read => {
+                let v = self.vreg(off) & !PORT_TX_DW3_LN0_A::UNIQUE_TRANGE_EN_METHOD.mask();
+                self.set_vreg(off, v);
+                v
+            }
+            Handler::Fence => {
+                if self.fence_index(off).is_some() {
+                    self.vreg(off)
+                } else {
+                    0
+                }
+            }
+            _ => self.vreg(off),
+        }
+    }
+
+    /// Writes one dword register.
+    fn reg_write(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps, off: u32, v: u32) -> Result {
+        if self.failsafe.is_some() {
+            self.set_vreg(off, v);
+            return Ok(());
+        }
+        let Some(def) = self.table.lookup(off) else {
+            return match self.table.block(off).map(|b| b.handler) {
+                Some(Handler::Pvinfo) => {
+                    self.pvinfo_write(off, v);
+                    Ok(())
+                }
+                _ => {
+                    self.set_vreg(off, v);
+                    Ok(())
+                }
+            };
+        };
+        let old = self.vreg(off);
+        if def.ro_mask == u32::MAX {
+            return Ok(());
+        }
+        let v = (v & !def.ro_mask) | (old & def.ro_mask);
+        if def.handler == Handler::Default {
+            let stored = if def.flags & F_MODE_MASK != 0 { masked_merge(old, v) } else { v };
+            self.set_vreg(off, stored);
+            return Ok(());
+        }
+        self.special_write(host, mpt, def.handler, off, old, v)?;
+        if def.flags & F_MODE_MASK != 0 {
+            let now = self.vreg(off);
+            self.set_vreg(off, masked_merge(old, now));
+        }
+        Ok(())
+    }
+
+    fn special_write(
+        &mut self,
+        host: &dyn HostGpu,
+        mpt: &mut dyn MptOps,
+        h: Handler,
+        off: u32,
+        old: u32,
+        v: u32,
+    ) -> Result {
+        match h {
+            Handler::Imr | Handler::Ier | Handler::Iir | Handler::MasterIrq => {
+                irq::write(self.store.vreg_mut(), off, v);
+                return self.deliver(mpt);
+            }
+            Handler::ForceWake => {
+                let new = (v & 0xffff_0000) | masked_merge(old, v);
+                let ack = match off {
+                    FORCEWAKE_RENDER_GEN9::OFFSET => FORCEWAKE_ACK_RENDER_GEN9::OFFSET,
+                    FORCEWAKE_GT_GEN9::OFFSET => FORCEWAKE_ACK_GT_GEN9::OFFSET,
+                    _ => FORCEWAKE_ACK_MEDIA_GEN9::OFFSET,
+                };
+                self.set_vreg(off, new);
+                self.set_vreg(ack, new & 0xffff);
+            }
+            Handler::Gdrst => {
+                let r = GEN6_GDRST(v);
+                let kind = if r.is_set(GEN6_GDRST::GRDOM_FULL) {
+                    Reset::GdrstFull
+                } else {
+                    let mut mask = 0;
+                    for (f, e) in [
+                        (GEN6_GDRST::GRDOM_RENDER, Engine::Rcs),
+                        (GEN6_GDRST::GRDOM_MEDIA, Engine::Vcs),
+                        (GEN6_GDRST::GRDOM_BLT, Engine::Bcs),
+                        (GEN6_GDRST::GRDOM_VECS, Engine::Vecs),
+                    ] {
+                        if r.is_set(f) {
+                            mask |= e.mask();
+                        }
+                    }
+                    if r.is_set(GEN6_GDRST::GRDOM_GUC) {
+                        let g = self.vreg(GUC_STATUS::OFFSET) | GUC_STATUS::GS_MIA_IN_RESET.mask();
+                        self.set_vreg(GUC_STATUS::OFFSET, g);
+                    }
+                    Reset::GdrstEngines(mask & self.info.engines)
+                };
+                self.reset(host, mpt, kind)?;
+                // The reset is done at once: the request bits self-clear.
+                self.set_vreg(off, 0);
+            }
+            Handler::Fence => self.fence_write(host, off, v),
+            Handler::PcodeMailbox => {
+                let cmd = GEN6_PCODE_MAILBOX(v).get(GEN6_PCODE_MAILBOX::GEN6_PCODE_MB_COMMAND);
+                let data = self.vreg(GEN6_PCODE_DATA::OFFSET);
+                let reply = match (cmd, self.info.platform) {
+                    // GEN9_PCODE_READ_MEM_LATENCY: latencies of a real part.
+                    (0x6, Platform::Broxton) => Some(if data == 0 { 0x1608_0707 } else { 0x1616_1616 }),
+                    (0x6, _) => Some(if data == 0 { 0x1e1a_1100 } else { 0x6151_4b3d }),
+                    // SKL_PCODE_CDCLK_CONTROL: ready for change.
+                    (0x7, Platform::Skylake | Platform::KabyLake) => Some(1),
+                    // GEN6_PCODE_READ_RC6VIDS.
+                    (0x5, _) => Some(data | 1),
+                    _ => None,
+                };
+                if let Some(d) = reply {
+                    self.set_vreg(GEN6_PCODE_DATA::OFFSET, d);
+                }
+                // Always ready, always successful.
+                self.set_vreg(off, v & !(GEN6_PCODE_MAILBOX::GEN6_PCODE_READY.mask() | 0xff));
+            }
+            Handler::PowerWellCtl => {
+                let keep = if self.info.platform == Platform::Broxton {
+                    (1 << 31) | (1 << 29)
+                } else {
+                    (1 << 31) | (1 << 29) | (1 << 9) | (1 << 7) | (1 << 5) | (1 << 3) | (1 << 1)
+                };
+                let r = v & keep;
+                self.set_vreg(off, r | (r >> 1));
+            }
+            Handler::DbufCtl => {
+                let s = DBUF_CTL_S0::DBUF_POWER_STATE.mask();
+                let on = DBUF_CTL_S0(v).is_set(DBUF_CTL_S0::DBUF_POWER_REQUEST);
+                self.set_vreg(off, if on { v | s } else { v & !s });
+            }
+            Handler::BxtDePllEnable | Handler::BxtPortPllEnable | Handler::SklLcpll => {
+                let lock = 1u32 << 30;
+                let on = v & (1 << 31) != 0;
+                let base = if h == Handler::SklLcpll { v & ((1 << 31) | lock) } else { v };
+                self.set_vreg(off, if on { base | lock } else { base & !lock });
+            }
+            Handler::BxtPhyCtlFamily => {
+                let lanes = if PHY_CTL_FAMILY_DDI(v).is_set(PHY_CTL_FAMILY_DDI::COMMON_RESET_DIS) {
+                    BXT_PHY_CTL_DDI_A::BXT_PHY_LANE_ENABLED.mask()
+                } else {
+                    0
+                };
+                if off == PHY_CTL_FAMILY_EDP::OFFSET {
+                    self.set_vreg(BXT_PHY_CTL_DDI_A::OFFSET, lanes);
+                } else {
+                    self.set_vreg(BXT_PHY_CTL_DDI_B::OFFSET, lanes);
+                    self.set_vreg(BXT_PHY_CTL_DDI_C::OFFSET, lanes);
+                }
+                self.set_vreg(off, v);
+            }
+            Handler::BxtPcsDw12Grp => {
+                let (a, b) = if off == PORT_PCS_DW12_GRP_C::OFFSET { (0x400, 0x600) } else { (0x600, 0x800) };
+                self.set_vreg(off.wrapping_sub(a), v);
+                self.set_vreg(off.wrapping_sub(b), v);
+                self.set_vreg(off, v);
+            }
+            Handler::BxtGtDispPwron => {
+                for (bit, phy) in [(1u32, BXT_PORT_CL1CM_DW0_BC::OFFSET), (2, BXT_PORT_CL1CM_DW0_A::OFFSET)] {
+                    if v & bit != 0 {
+                        let x = (self.vreg(phy) & !BXT_PORT_CL1CM_DW0_BC::PHY_RESERVED.mask())
+                            | BXT_PORT_CL1CM_DW0_BC::PHY_POWER_GOOD.mask();
+                        self.set_vreg(phy, x);
+                    }
+                }
+                self.set_vreg(off, v);
+            }
+            Handler::BxtPpatLow => {
+                // PPAT entries 0 and 3-7 snooped (CHV_PPAT_SNOOP, bit 6 of each byte), 1-2 not:
+                // non-snooped guest batch buffers hang BXT (gvt-linux #112).
+                self.set_vreg(off, 0x4000_0040);
+            }
+            Handler::RingResetCtl => {
+                self.set_vreg(off, v);
+                let ready = RING_RESET_CTL::RESET_CTL_READY_TO_RESET.mask();
+                let req = RING_RESET_CTL::RESET_CTL_REQUEST_RESET.mask();
+                let mut d = v;
+                if masked_bits_enabled(v, req) {
+                    d |= ready;
+                } else if v & masked_bit_disable(req) != 0 {
+                    d &= !ready;
+                }
+                self.set_vreg(off, d);
+            }
+            Handler::RingMode => {
+                // Bit 0 (and on CFL bit 1) must stay off; enabling it means a guest we cannot run.
+                self.set_vreg(off, v & !masked_bit_enable(1));
+                let run_list = RING_MODE_GEN7::GFX_RUN_LIST_ENABLE.mask();
+                let ppgtt = RING_MODE_GEN7::GFX_PPGTT_ENABLE.mask();
+                let enables = masked_bits_enabled(v, ppgtt) || masked_bits_enabled(v, run_list);
+                if masked_bits_enabled(v, 1) || (enables && !self.pv_notified) {
+                    self.enter_failsafe(Failsafe::UnsupportedGuest);
+                }
+            }
+            Handler::CsfeChicken1 => {
+                self.set_vreg(off, v & !masked_bit_enable(0x18));
+                if masked_bits_enabled(v, 0x10) || masked_bits_enabled(v, 0x8) {
+                    self.enter_failsafe(Failsafe::UnsupportedGuest);
+                }
+            }
+            Handler::GamwEchoDevRwIa => {
+                let ips = v & GEN8_GAMW_ECO_DEV_RW_IA::GAMW_ECO_ENABLE_64K_IPS_FIELD.mask();
+                if ips != 0 && ips != 0xf {
+                    return Err(GvtError::Invalid);
+                }
+                self.set_vreg(off, v);
+            }
+            Handler::Trtte => {
+                let t = TRTTE(v);
+                if t.is_set(TRTTE::TRTTE_EN) && !t.is_set(TRTTE::TRTTE_VA_MODE) {
+                    return Err(GvtError::Invalid);
+                }
+                self.set_vreg(off, v);
+            }
+            Handler::EdpPsrImrIir => self.set_vreg(off, 0),
+            Handler::TlbControl => {
+                let e = match off {
+                    0x4260 => Engine::Rcs.mask(),
+                    0x4264 => Engine::Vcs.mask(),
+                    0x426c => Engine::Bcs.mask(),
+                    0x4270 => Engine::Vecs.mask(),
+                    _ => 0, // VCS1: not present on Gen9 GT2/BXT
+                };
+                self.tlb_pending |= e;
+                self.set_vreg(off, 0);
+            }
+            Handler::GgttFlush => {
+                self.set_vreg(off, v);
+                self.flush_ggtt(host);
+            }
+            Handler::HwsPga => {
+                if v != 0 && !self.part.owns_gm(u64::from(v), GTT_PAGE_SIZE) {
+                    return Err(GvtError::Invalid);
+                }
+                self.set_vreg(off, v);
+            }
+            Handler::Pvinfo => self.pvinfo_write(off, v),
+            Handler::Default
+            | Handler::GucStatusRead
+            | Handler::DpllStatusRead
+            | Handler::BxtPortTxDw3Read => self.set_vreg(off, v),
+        }
+        Ok(())
+    }
+
+    fn pvinfo_write(&mut self, off: u32, v: u32) {
+        if (field::RSV5..field::RSV5 + 16).contains(&off) {
+            self.enter_failsafe(Failsafe::InsufficientResource);
+            return;
+        }
+        if !pvinfo::guest_writable(off) {
+            self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
+            return;
+        }
+        match off {
+            field::DISPLAY_READY => self.display_ready = v != 0,
+            field::G2V_NOTIFY => {
+                if let Some(
+                    G2vNotify::PpgttL3Create
+                    | G2vNotify::PpgttL3Destroy
+                    | G2vNotify::PpgttL4Create
+                    | G2vNotify::PpgttL4Destroy,
+                ) = G2vNotify::from_u32(v)
+                {
+                    self.stats.ppgtt_notifications = self.stats.ppgtt_notifications.saturating_add(1);
+                }
+            }
+            _ => {}
+        }
+        self.set_vreg(off, v);
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Fences.
+
+    /// The guest fence number of a fence register offset, if the vGPU owns that fence.
+    fn fence_index(&mut self, off: u32) -> Option<u32> {
+        let n = off.wrapping_sub(FENCE_REG_GEN6_LO::OFFSET) / 8;
+        if u64::from(n) < self.part.fences.size && n < GUEST_FENCES {
+            return Some(n);
+        }
+        self.stats.fence_violations = self.stats.fence_violations.saturating_add(1);
+        if !self.pv_notified {
+            self.enter_failsafe(Failsafe::UnsupportedGuest);
+        }
+        None
+    }
+
+    fn fence_write(&mut self, host: &dyn HostGpu, off: u32, v: u32) {
+        let Some(n) = self.fence_index(off) else { return };
+        self.set_vreg(off, v);
+        let lo_off = FENCE_REG_GEN6_LO::OFFSET.wrapping_add(n.wrapping_mul(8));
+        let lo = self.vreg(lo_off);
+        let hi = self.vreg(lo_off.wrapping_add(4));
+        let value = (u64::from(hi) << 32) | u64::from(lo);
+        // A valid fence must cover only the vGPU's own aperture.
+        let valid = FENCE_REG_GEN6_LO(lo).is_set(FENCE_REG_GEN6_LO::I965_FENCE_REG_VALID);
+        let start = u64::from(lo & 0xffff_f000);
+        let end = u64::from(hi & 0xffff_f000).saturating_add(GTT_PAGE_SIZE);
+        let ok = !valid || (end > start && self.part.low.contains_range(start, end.wrapping_sub(start)));
+        if !ok {
+            self.stats.fence_violations = self.stats.fence_violations.saturating_add(1);
+        }
+        let host_idx = self.part.fences.start.saturating_add(u64::from(n));
+        if let Ok(i) = u32::try_from(host_idx) {
+            host.fence_write(i, if ok { value } else { 0 });
+        }
+    }
+
+    fn reset_fences(&mut self, host: &dyn HostGpu) {
+        for n in 0..self.part.fences.size.min(u64::from(GUEST_FENCES)) {
+            let off = FENCE_REG_GEN6_LO::OFFSET.wrapping_add(u32::try_from(n.wrapping_mul(8)).unwrap_or(0));
+            self.set_vreg(off, 0);
+            self.set_vreg(off.wrapping_add(4), 0);
+            if let Ok(i) = u32::try_from(self.part.fences.start.saturating_add(n)) {
+                host.fence_write(i, 0);
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // GGTT.
+
+    /// Index into the virtual GGTT of the global GGTT entry `index`, if the vGPU owns it.
+    fn local_index(&self, index: u64) -> Option<usize> {
+        let low_first = self.part.low.start / GTT_PAGE_SIZE;
+        let low_n = self.part.low.size / GTT_PAGE_SIZE;
+        let high_first = self.part.high.start / GTT_PAGE_SIZE;
+        let high_n = self.part.high.size / GTT_PAGE_SIZE;
+        let local = if let Some(i) = index.checked_sub(low_first).filter(|&i| i < low_n) {
+            i
+        } else if let Some(i) = index.checked_sub(high_first).filter(|&i| i < high_n) {
+            low_n.checked_add(i)?
+        } else {
+            return None;
+        };
+        usize::try_from(local).ok()
+    }
+
+    fn ggtt_read(&mut self, off: u64, buf: &mut [u8]) -> Result {
+        let size = self.info.bar0_size.saturating_sub(GGTT_MMIO_OFFSET);
+        let len = buf.len() as u64;
+        if !matches!(buf.len(), 4 | 8) || off.checked_rem(len) != Some(0) || off >= size {
+            return Err(GvtError::Invalid);
+        }
+        let e = self.local_index(off / 8).and_then(|i| self.store.ggtt().get(i).copied()).unwrap_or(0);
+        let bytes = e.to_le_bytes();
+        let start = (off % 8) as usize;
+        buf.copy_from_slice(bytes.get(start..start.saturating_add(buf.len())).ok_or(GvtError::Invalid)?);
+        Ok(())
+    }
+
+    fn ggtt_write(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps, off: u64, data: &[u8]) -> Result {
+        let size = self.info.bar0_size.saturating_sub(GGTT_MMIO_OFFSET);
+        let len = data.len() as u64;
+        if !matches!(data.len(), 4 | 8) || off.checked_rem(len) != Some(0) || off >= size {
+            return Err(GvtError::Invalid);
+        }
+        let index = off / 8;
+        let Some(local) = self.local_index(index) else {
+            // Ballooned away: the guest must not touch it. Ignored, never reaches the host.
+            self.stats.ggtt_out_of_range = self.stats.ggtt_out_of_range.saturating_add(1);
+            return Ok(());
+        };
+        let old = self.store.ggtt().get(local).copied().unwrap_or(0);
+        let (pte, complete) = if data.len() == 8 {
+            let b: [u8; 8] = data.try_into().map_err(|_| GvtError::Invalid)?;
+            (u64::from_le_bytes(b), true)
+        } else {
+            let b: [u8; 4] = data.try_into().map_err(|_| GvtError::Invalid)?;
+            let half = u64::from(u32::from_le_bytes(b));
+            let high = off % 8 != 0;
+            let pte = if high { (old & 0xffff_ffff) | (half << 32) } else { (old & !0xffff_ffff) | half };
+            (pte, self.note_half(index, if high { 2 } else { 1 }))
+        };
+        if let Some(e) = self.store.ggtt_mut().get_mut(local) {
+            *e = pte;
+        }
+        if self.failsafe.is_some() {
+            return Ok(());
+        }
+        // A half-written entry points at scratch until its other half arrives.
+        let host_pte = if complete { self.map_pte(mpt, pte) } else { self.info.scratch_page };
+        self.set_host_pte(host, mpt, index, host_pte);
+        Ok(())
+    }
+
+    /// Records a 4-byte half of entry `index`; returns whether both halves are now written.
+    fn note_half(&mut self, index: u64, half: u8) -> bool {
+        for slot in self.partial.iter_mut() {
+            if let Some((i, seen)) = slot {
+                if *i == index {
+                    if *seen | half == 3 {
+                        *slot = None;
+                        return true;
+                    }
+                    *seen |= half;
+                    return false;
+                }
+            }
+        }
+        // Oldest first out: the list only needs to hold entries being written right now.
+        self.partial.rotate_right(1);
+        if let Some(first) = self.partial.first_mut() {
+            *first = Some((index, half));
+        }
+        false
+    }
+
+    /// The host entry for a complete guest entry: its page DMA-mapped, or scratch.
+    fn map_pte(&mut self, mpt: &mut dyn MptOps, pte: u64) -> u64 {
+        if pte & GEN8_PAGE_PRESENT == 0 {
+            return self.info.scratch_page;
+        }
+        match mpt.dma_map_guest_page((pte & GTT_ADDR_MASK) >> 12, GTT_PAGE_SIZE) {
+            Ok(dma) => (pte & !GTT_ADDR_MASK) | (dma & GTT_ADDR_MASK),
+            Err(_) => {
+                self.stats.ggtt_map_failures = self.stats.ggtt_map_failures.saturating_add(1);
+                self.info.scratch_page | GEN8_PAGE_PRESENT
+            }
+        }
+    }
+
+    /// Replaces a host entry of the vGPU, dropping the mapping the old one held.
+    fn set_host_pte(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps, index: u64, pte: u64) {
+        let old = host.ggtt_read(index);
+        let old_addr = old & GTT_ADDR_MASK;
+        if old & GEN8_PAGE_PRESENT != 0 && old_addr != self.info.scratch_page & GTT_ADDR_MASK {
+            mpt.dma_unmap_guest_page(old_addr);
+        }
+        host.ggtt_write(index, pte);
+        self.ggtt_dirty = true;
+    }
+
+    /// Makes the vGPU's GGTT updates visible to the GPU, if there are any. Called when the
+    /// guest flushes (GFX_FLSH_CNTL) and by the glue before it submits work for this vGPU.
+    pub fn flush_ggtt(&mut self, host: &dyn HostGpu) {
+        if self.ggtt_dirty {
+            host.ggtt_flush();
+            self.ggtt_dirty = false;
+        }
+    }
+
+    /// Points every host entry of the vGPU at scratch and forgets the guest's entries.
+    fn reset_ggtt(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps) {
+        for span in [self.part.low, self.part.high] {
+            let first = span.start / GTT_PAGE_SIZE;
+            for index in first..first.saturating_add(span.size / GTT_PAGE_SIZE) {
+                self.set_host_pte(host, mpt, index, self.info.scratch_page);
+            }
+        }
+        for e in self.store.ggtt_mut().iter_mut() {
+            *e = 0;
+        }
+        self.partial = [None; PARTIAL_PTES];
+        self.flush_ggtt(host);
+    }
+}
+
+/// The register offset of a BAR0 access below the GGTT, checked for size and alignment.
+fn reg_offset(offset: u64, len: usize) -> Result<u32> {
+    let off = u32::try_from(offset).map_err(|_| GvtError::Invalid)?;
+    let end = off.checked_add(u32::try_from(len).map_err(|_| GvtError::Invalid)?).ok_or(GvtError::Invalid)?;
+    let ok = match len {
+        8 => off % 8 == 0,
+        4 => off % 4 == 0,
+        2 => off % 2 == 0,
+        1 => true,
+        _ => false,
+    };
+    if !ok || end > MMIO_SIZE {
+        return Err(GvtError::Invalid);
+    }
+    Ok(off)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::gvt::Gvt;
+    use crate::model::vgpu_type::find_type;
+    use crate::sim::tests::bxt;
+    use std::vec;
+    use std::vec::Vec;
+
+    struct Store(Vec<u32>, Vec<u64>, Vec<u8>);
+
+    impl VgpuStorage for Store {
+        fn vreg(&self) -> &[u32] {
+            &self.0
+        }
+        fn vreg_mut(&mut self) -> &mut [u32] {
+            &mut self.0
+        }
+        fn ggtt(&self) -> &[u64] {
+            &self.1
+        }
+        fn ggtt_mut(&mut self) -> &mut [u64] {
+            &mut self.1
+        }
+        fn opregion(&self) -> &[u8] {
+            &self.2
+        }
+        fn opregion_mut(&mut self) -> &mut [u8] {
+            &mut self.2
+        }
+    }
+
+    /// A hypervisor whose guest pages map to DMA `gfn << 12 | 1 << 40` and which records MSIs.
+    #[derive(Default)]
+    struct Mpt {
+        msis: Vec<(u64, u32)>,
+        mapped: i64,
+    }
+
+    impl MptOps for Mpt {
+        fn read_gpa(&mut self, _: u64, buf: &mut [u8]) -> Result {
+            buf.fill(0);
+            Ok(())
+        }
+        fn write_gpa(&mut self, _: u64, _: &[u8]) -> Result {
+            Ok(())
+        }
+        fn dma_map_guest_page(&mut self, gfn: u64, _: u64) -> Result<u64> {
+            if gfn >= 1 << 20 {
+                return Err(GvtError::Fault);
+            }
+            self.mapped += 1;
+            Ok((gfn << 12) | (1 << 40))
+        }
+        fn dma_unmap_guest_page(&mut self, _: u64) {
+            self.mapped -= 1;
+        }
+        fn inject_msi(&mut self, addr: u64, data: u32) -> Result {
+            self.msis.push((addr, data));
+            Ok(())
+        }
+        fn set_trap_area(&mut self, _: u64, _: u64, _: bool) -> Result {
+            Ok(())
+        }
+        fn map_aperture(&mut self, _: u64, _: u64, _: u64, _: bool) -> Result {
+            Ok(())
+        }
+    }
+
+    fn setup() -> (crate::sim::SimHost<std::boxed::Box<[core::sync::atomic::AtomicU64]>>, Gvt, Mpt) {
+        let host = bxt();
+        let gvt = Gvt::new(&host).unwrap();
+        (host, gvt, Mpt::default())
+    }
+
+    fn new_vgpu(host: &dyn HostGpu, gvt: &mut Gvt) -> Vgpu<Store> {
+        let cfg = find_type("GVTg_V5_8").unwrap().config;
+        let n = Gvt::ggtt_entries_for(&cfg).unwrap();
+        let store = Store(vec![0; MMIO_DWORDS], vec![0; n], vec![0; OPREGION_SIZE]);
+        gvt.create_vgpu(host, &cfg, store).map_err(|(e, _)| e).unwrap()
+    }
+
+    fn w(v: &mut Vgpu<Store>, host: &dyn HostGpu, mpt: &mut Mpt, off: u32, val: u32) {
+        v.mmio_write(host, mpt, u64::from(off), &val.to_le_bytes()).unwrap();
+    }
+
+    fn r(v: &mut Vgpu<Store>, off: u32) -> u32 {
+        let mut b = [0u8; 4];
+        v.mmio_read(u64::from(off), &mut b).unwrap();
+        u32::from_le_bytes(b)
+    }
+
+    #[test]
+    fn vgpu_is_small_enough_for_a_kernel_stack() {
+        assert!(core::mem::size_of::<Vgpu<Store>>() < 1024, "{}", core::mem::size_of::<Vgpu<Store>>());
+    }
+
+    #[test]
+    fn pvinfo_describes_the_partition() {
+        let (host, mut gvt, _) = setup();
+        let mut v = new_vgpu(&host, &mut gvt);
+        let p = *v.partition();
+        let mut m = [0u8; 8];
+        v.mmio_read(u64::from(field::MAGIC), &mut m).unwrap();
+        assert_eq!(u64::from_le_bytes(m), pvinfo::VGT_MAGIC);
+        assert!(v.pv_notified());
+        assert_eq!(r(&mut v, field::VERSION), 1);
+        assert_eq!(r(&mut v, field::VGT_CAPS), 0x1c);
+        assert_eq!(u64::from(r(&mut v, field::MAPPABLE_BASE)), p.low.start);
+        assert_eq!(u64::from(r(&mut v, field::NONMAPPABLE_SIZE)), p.high.size);
+        assert_eq!(r(&mut v, field::FENCE_NUM), 4);
+        assert_eq!(r(&mut v, field::CURSOR_X_HOT), u32::MAX);
+    }
+
+    #[test]
+    fn status_handshakes_complete_at_once() {
+        let (host, mut gvt, mut mpt) = setup();
+        let mut v = new_vgpu(&host, &mut gvt);
+        let (h, m) = (&host, &mut mpt);
+        w(&mut v, h, m, FORCEWAKE_GT_GEN9::OFFSET, masked_bit_enable(1));
+        assert_eq!(r(&mut v, FORCEWAKE_ACK_GT_GEN9::OFFSET), 1);
+        w(&mut v, h, m, FORCEWAKE_GT_GEN9::OFFSET, masked_bit_disable(1));
+        assert_eq!(r(&mut v, FORCEWAKE_ACK_GT_GEN9::OFFSET), 0);
+        let rc = RING_RESET_CTL::offset(VEBOX_RING_BASE);
+        w(&mut v, h, m, rc, masked_bit_enable(1));
+        assert_eq!(r(&mut v, rc) & 3, 3);
+        w(&mut v, h, m, rc, masked_bit_disable(1));
+        assert_eq!(r(&mut v, rc) & 3, 0);
+        w(&mut v, h, m, GEN6_GDRST::OFFSET, GEN6_GDRST::GRDOM_BLT.mask());
+        assert_eq!(r(&mut v, GEN6_GDRST::OFFSET), 0);
+        assert_eq!(v.stats().engine_resets, 1);
+        w(&mut v, h, m, GEN6_PCODE_MAILBOX::OFFSET, (1 << 31) | 0x6);
+        assert_eq!(r(&mut v, GEN6_PCODE_MAILBOX::OFFSET), 0);
+        assert_eq!(r(&mut v, GEN6_PCODE_DATA::OFFSET), 0x1608_0707);
+        w(&mut v, h, m, GEN6_PCODE_MAILBOX::OFFSET, (1 << 31) | 0x6);
+        assert_eq!(r(&mut v, GEN6_PCODE_DATA::OFFSET), 0x1616_1616);
+        w(&mut v, h, m, HSW_PWR_WELL_CTL2::OFFSET, 0xffff_ffff);
+        assert_eq!(r(&mut v, HSW_PWR_WELL_CTL2::OFFSET), 0xf000_0000);
+        w(&mut v, h, m, DBUF_CTL_S0::OFFSET, 1 << 31);
+        assert_eq!(r(&mut v, DBUF_CTL_S0::OFFSET), 0xc000_0000);
+        w(&mut v, h, m, DBUF_CTL_S0::OFFSET, 0);
+        assert_eq!(r(&mut v, DBUF_CTL_S0::OFFSET), 0);
+        for pll in [BXT_DE_PLL_ENABLE::OFFSET, BXT_PORT_PLL_ENABLE_C::OFFSET] {
+            w(&mut v, h, m, pll, 1 << 31);
+            assert_eq!(r(&mut v, pll), 0xc000_0000);
+            w(&mut v, h, m, pll, 0);
+            assert_eq!(r(&mut v, pll), 0);
+        }
+    }
+
+    #[test]
+    fn bxt_phy_emulation() {
+        let (host, mut gvt, mut mpt) = setup();
+        let mut v = new_vgpu(&host, &mut gvt);
+        let (h, m) = (&host, &mut mpt);
+        assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_A::OFFSET) & (1 << 16), 0);
+        w(&mut v, h, m, BXT_P_CR_GT_DISP_PWRON::OFFSET, 2);
+        assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_A::OFFSET) & (1 << 16), 1 << 16);
+        assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_BC::OFFSET) & (1 << 16), 0);
+        w(&mut v, h, m, PHY_CTL_FAMILY_EDP::OFFSET, 1 << 31);
+        assert_eq!(r(&mut v, BXT_PHY_CTL_DDI_A::OFFSET), 1 << 8);
+        w(&mut v, h, m, PORT_PCS_DW12_GRP_C::OFFSET, 0x55);
+        assert_eq!(v.vreg(PORT_PCS_DW12_GRP_C::OFFSET - 0x400), 0x55);
+        assert_eq!(v.vreg(PORT_PCS_DW12_GRP_C::OFFSET - 0x600), 0x55);
+        w(&mut v, h, m, PORT_PCS_DW12_GRP_A::OFFSET, 0x66);
+        assert_eq!(v.vreg(PORT_PCS_DW12_GRP_A::OFFSET - 0x800), 0x66);
+        w(&mut v, h, m, PORT_TX_DW3_LN0_B::OFFSET, u32::MAX);
+        assert_eq!(r(&mut v, PORT_TX_DW3_LN0_B::OFFSET), !(1 << 27));
+        w(&mut v, h, m, GEN8_PRIVATE_PAT_LO::OFFSET, 0);
+        assert_eq!(r(&mut v, GEN8_PRIVATE_PAT_LO::OFFSET), 0x4000_0040);
+    }
+
+    #[test]
+    fn refused_and_self_clearing_writes() {
+        let (host, mut gvt, mut mpt) = setup();
+        let mut v = new_vgpu(&host, &mut gvt);
+        let (h, m) = (&host, &mut mpt);
+        assert!(v.mmio_write(h, m, u64::from(TRTTE::OFFSET), &1u32.to_le_bytes()).is_err());
+        assert!(v.mmio_write(h, m, u64::from(GEN8_GAMW_ECO_DEV_RW_IA::OFFSET), &3u32.to_le_bytes()).is_err());
+        w(&mut v, h, m, GEN8_GAMW_ECO_DEV_RW_IA::OFFSET, 0xf);
+        assert!(v.mmio_write(h, m, u64::from(RING_HWS_PGA::offset(RENDER_RING_BASE)), &0x1000u32.to_le_bytes()).is_err());
+        let mine = u32::try_from(v.partition().low.start).unwrap();
+        w(&mut v, h, m, RING_HWS_PGA::offset(RENDER_RING_BASE), mine);
+        w(&mut v, h, m, 0x426c, 1);
+        assert_eq!(r(&mut v, 0x426c), 0);
+        assert_eq!(v.tlb_pending(), Engine::Bcs.mask());
+        w(&mut v, h, m, 0x64834, 0xff);
+        assert_eq!(r(&mut v, 0x64834), 0);
+        assert_eq!(v.failsafe(), None);
+        w(&mut v, h, m, CSFE_CHICKEN1::offset(RENDER_RING_BASE), masked_bit_enable(0x8));
+        assert_eq!(v.failsafe(), Some(Failsafe::UnsupportedGuest));
+    }
+
+    #[test]
+    fn ggtt_maps_audits_and_unmaps() {
+        let (host, mut gvt, mut mpt) = setup();
+        let mut v = new_vgpu(&host, &mut gvt);
+        let first = v.partition().high.start / GTT_PAGE_SIZE;
+        let off = GGTT_MMIO_OFFSET + first * 8;
+        v.mmio_write(&host, &mut mpt, off, &0x7003u64.to_le_bytes()).unwrap();
+        assert_eq!(host.ggtt_read(first), (7 << 12) | (1 << 40) | 3);
+        assert_eq!(v.guest_pte(first * GTT_PAGE_SIZE), 0x7003);
+        let mut hi = [0u8; 4];
+        v.mmio_read(off + 4, &mut hi).unwrap();
+        assert_eq!(hi, [0; 4]);
+        // Replace: the old mapping is dropped.
+        v.mmio_write(&host, &mut mpt, off, &0x8001u64.to_le_bytes()).unwrap();
+        assert_eq!(mpt.mapped, 1);
+        // Not present: scratch, mapping dropped.
+        v.mmio_write(&host, &mut mpt, off, &0u64.to_le_bytes()).unwrap();
+        assert_eq!(host.ggtt_read(first), host.info().scratch_page);
+        assert_eq!(mpt.mapped, 0);
+        // Host reserve (index 0) and the end of the window are out of range.
+        v.mmio_write(&host, &mut mpt, GGTT_MMIO_OFFSET, &1u64.to_le_bytes()).unwrap();
+        v.mmio_write(&host, &mut mpt, (16 << 20) - 8, &1u64.to_le_bytes()).unwrap();
+        assert_eq!(v.stats().ggtt_out_of_range, 2);
+        assert!(v.mmio_write(&host, &mut mpt, 16 << 20, &1u64.to_le_bytes()).is_err());
+        let flushes = host.flush_count();
+        v.flush_ggtt(&host);
+        v.flush_ggtt(&host);
+        assert_eq!(host.flush_count(), flushes + 1);
+    }
+
+    #[test]
+    fn destroy_returns_everything() {
+        let (host, mut gvt, mut mpt) = setup();
+        let mut v = new_vgpu(&host, &mut gvt);
+        let first = v.partition().low.start / GTT_PAGE_SIZE;
+        v.mmio_write(&host, &mut mpt, GGTT_MMIO_OFFSET + first * 8, &0x1001u64.to_le_bytes()).unwrap();
+        w(&mut v, &host, &mut mpt, field::MAGIC, 0); // ignored: not guest-writable
+        assert_eq!(v.vreg(field::MAGIC), 0x7654_4776);
+        let fence = u32::try_from(v.partition().fences.start).unwrap();
+        assert_eq!(gvt.vgpu_count(), 1);
+        let _store = gvt.destroy_vgpu(&host, &mut mpt, v);
+        assert_eq!(gvt.vgpu_count(), 0);
+        assert_eq!(mpt.mapped, 0);
+        assert_eq!(host.ggtt_read(first), host.info().scratch_page);
+        assert_eq!(host.fence(fence), 0);
+    }
+}

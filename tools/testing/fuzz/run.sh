@@ -1,0 +1,16 @@
+#!/bin/sh
+# Builds the fuzz targets with libFuzzer's coverage instrumentation (stable rustc flags, as
+# cargo-fuzz passes them) and runs each for RUNS executions (default 10 million).
+set -eu
+cd "$(dirname "$0")"
+RUNS=${RUNS:-10000000}
+export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+ -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+ -Cllvm-args=-sanitizer-coverage-trace-compares -Cdebug-assertions -Coverflow-checks"
+# --target keeps the instrumentation out of build scripts.
+TARGET=$(rustc -vV | sed -n "s/^host: //p")
+cargo build --release --bins --target "$TARGET"
+for t in ${TARGETS:-cfg mmio ggtt}; do
+	mkdir -p corpus/$t
+	./target/$TARGET/release/$t -runs="$RUNS" -max_len=4096 corpus/$t 2>&1 | tail -n 3
+done

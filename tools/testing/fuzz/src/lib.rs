@@ -1,0 +1,43 @@
+//! Shared setup of the fuzz targets: one Broxton host and one probed vGPU per process, reused
+//! across inputs (state accumulates, as it does in a long-running hostile guest).
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
+
+use guest_model::direct::Direct;
+use guest_model::hv::MemHypervisor;
+use guest_model::storage::VecStorage;
+use gvt::model::gvt::Gvt;
+use gvt::model::vgpu::Vgpu;
+use gvt::model::vgpu_type::find_type;
+use gvt::sim::SimHost;
+
+/// Everything one fuzzed guest needs.
+pub struct World {
+    /// The host.
+    pub host: &'static SimHost<Box<[AtomicU64]>>,
+    /// The vGPU under attack.
+    pub vgpu: Vgpu<VecStorage>,
+    /// Its hypervisor.
+    pub hv: MemHypervisor,
+}
+
+/// The process-wide fuzzed vGPU, probed once by a well-behaved driver.
+pub fn world() -> &'static Mutex<World> {
+    static W: std::sync::OnceLock<Mutex<World>> = std::sync::OnceLock::new();
+    W.get_or_init(|| {
+        let host: &'static _ = Box::leak(Box::new(guest_model::bxt_host()));
+        let mut gvt = Gvt::new(host).expect("gvt");
+        let cfg = find_type("GVTg_V5_8").expect("type").config;
+        let n = Gvt::ggtt_entries_for(&cfg).expect("size");
+        let mut vgpu = gvt.create_vgpu(host, &cfg, VecStorage::new(n)).map_err(|(e, _)| e).expect("create");
+        let mut hv = MemHypervisor::new(1, 16 << 20);
+        vgpu.activate();
+        guest_model::probe::probe(&mut Direct::new(&mut vgpu, host, &mut hv), true).expect("probe");
+        Box::leak(Box::new(gvt));
+        Mutex::new(World { host, vgpu, hv })
+    })
+}
+
+/// Access sizes the transports can produce (and some they cannot).
+pub const SIZES: [usize; 8] = [1, 2, 4, 8, 0, 3, 5, 16];

@@ -1,0 +1,40 @@
+//! Heap storage for a vGPU, as the tests and the benches provide it (the glue uses vmalloc).
+
+use gvt::model::host::MMIO_DWORDS;
+use gvt::model::opregion::OPREGION_SIZE;
+use gvt::model::vgpu::VgpuStorage;
+
+/// A vGPU's register file, virtual GGTT and OpRegion on the heap.
+pub struct VecStorage {
+    vreg: Vec<u32>,
+    ggtt: Vec<u64>,
+    opregion: Vec<u8>,
+}
+
+impl VecStorage {
+    /// Storage for a vGPU with `ggtt_entries` virtual GGTT entries.
+    pub fn new(ggtt_entries: usize) -> VecStorage {
+        VecStorage { vreg: vec![0; MMIO_DWORDS], ggtt: vec![0; ggtt_entries], opregion: vec![0; OPREGION_SIZE] }
+    }
+}
+
+impl VgpuStorage for VecStorage {
+    fn vreg(&self) -> &[u32] {
+        &self.vreg
+    }
+    fn vreg_mut(&mut self) -> &mut [u32] {
+        &mut self.vreg
+    }
+    fn ggtt(&self) -> &[u64] {
+        &self.ggtt
+    }
+    fn ggtt_mut(&mut self) -> &mut [u64] {
+        &mut self.ggtt
+    }
+    fn opregion(&self) -> &[u8] {
+        &self.opregion
+    }
+    fn opregion_mut(&mut self) -> &mut [u8] {
+        &mut self.opregion
+    }
+}

@@ -1,0 +1,344 @@
+//! The guest i915 probe against the core, on one vGPU and on sixteen, plus life-cycle, reset,
+//! config-space, interrupt and GGTT checks seen from the guest.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+
+use guest_model::direct::Direct;
+use guest_model::hv::MemHypervisor;
+use guest_model::probe::{self, BAR0_GPA, BAR2_GPA, GGTT_PAGES, GGTT_PAGES_GPA, MSI_ADDR, MSI_DATA};
+use guest_model::storage::VecStorage;
+use guest_model::{bxt_host, Transport, TransportExt};
+use gvt::model::error::GvtError;
+use gvt::model::gvt::Gvt;
+use gvt::model::host::HostGpu;
+use gvt::model::irq::Event;
+use gvt::model::pvinfo::field;
+use gvt::model::regs::*;
+use gvt::model::vgpu::{Failsafe, Reset, Vgpu, GGTT_MMIO_OFFSET};
+use gvt::model::vgpu_type::{find_type, VgpuConfig};
+
+fn v5_8() -> VgpuConfig {
+    find_type("GVTg_V5_8").unwrap().config
+}
+
+fn create(gvt: &mut Gvt, host: &dyn HostGpu, cfg: &VgpuConfig) -> Vgpu<VecStorage> {
+    let n = Gvt::ggtt_entries_for(cfg).unwrap();
+    gvt.create_vgpu(host, cfg, VecStorage::new(n)).map_err(|(e, _)| e).unwrap()
+}
+
+fn check_probe(v: &mut Vgpu<VecStorage>, host: &dyn HostGpu, hv: &mut MemHypervisor) {
+    v.activate();
+    let mut t = Direct::new(v, host, hv);
+    let r = probe::probe(&mut t, true).expect("probe");
+    assert_eq!(r.bar0_size, 16 << 20);
+    assert_eq!(r.bar2_size, 1 << 30);
+    let part = *t.vgpu.partition();
+    assert_eq!(r.vgt_id, t.vgpu.id().get());
+    assert_eq!(u64::from(r.mappable.0), part.low.start);
+    assert_eq!(u64::from(r.nonmappable.1), part.high.size);
+    assert_eq!(u64::from(r.fences), part.fences.size);
+    assert!(t.vgpu.pv_notified() && t.vgpu.display_ready() && t.vgpu.failsafe().is_none());
+    // The GGTT entries landed in the host, pointing at this VM's DMA pages.
+    let first = part.low.start / 4096;
+    for i in 0..GGTT_PAGES {
+        let gfn = (GGTT_PAGES_GPA >> 12) + i;
+        assert_eq!(host.ggtt_read(first + i), t.hv.dma_of(gfn) | 1);
+    }
+    // BAR0 trapped and the aperture slice mapped, exactly once each.
+    assert_eq!(t.hv.traps, vec![(BAR0_GPA, BAR0_GPA + (16 << 20), true)]);
+    assert_eq!(t.hv.aperture_maps, vec![((BAR2_GPA + part.low.start) >> 12, (host.info().aperture_pa + part.low.start) >> 12, part.low.size >> 12, true)]);
+    // An interrupt arrives after setup.
+    t.vgpu.raise_event(t.hv, Event::RcsMiUserInterrupt).unwrap();
+    assert_eq!(t.wait_msi(), Some((u64::from(MSI_ADDR), u32::from(MSI_DATA))));
+    assert_eq!(t.wait_msi(), None);
+}
+
+#[test]
+fn probe_passes_on_one_vgpu() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let mut v = create(&mut gvt, &host, &v5_8());
+    let mut hv = MemHypervisor::new(1, 16 << 20);
+    check_probe(&mut v, &host, &mut hv);
+    // Fence 0 is this vGPU's first host fence.
+    let f = host.fence(u32::try_from(v.partition().fences.start).unwrap());
+    assert_eq!(f as u32, (v.partition().low.start as u32) | 1);
+    let store = gvt.destroy_vgpu(&host, &mut hv, v);
+    assert_eq!(hv.mapped_pages(), 0, "destroy drops every DMA mapping");
+    assert_eq!(gvt.vgpu_count(), 0);
+    drop(store);
+}
+
+#[test]
+fn probe_passes_on_sixteen_vgpus() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let cfg = Gvt::acrn_config(32, 64, 1).unwrap();
+    assert!(gvt.available(&cfg) >= 16);
+    let mut vgpus: Vec<_> = (0..16).map(|_| create(&mut gvt, &host, &cfg)).collect();
+    let mut hvs: Vec<_> = (1..=16).map(|i| MemHypervisor::new(i, 16 << 20)).collect();
+    for (v, hv) in vgpus.iter_mut().zip(hvs.iter_mut()) {
+        check_probe(v, &host, hv);
+    }
+    let ids: std::collections::BTreeSet<_> = vgpus.iter().map(|v| v.id().get()).collect();
+    assert_eq!(ids.len(), 16);
+}
+
+#[test]
+fn creation_that_cannot_fit_changes_nothing() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let big = find_type("GVTg_V5_1").unwrap().config;
+    let before = gvt.available(&v5_8());
+    let _a = create(&mut gvt, &host, &big);
+    let n = Gvt::ggtt_entries_for(&big).unwrap();
+    let (e, store) = gvt.create_vgpu(&host, &big, VecStorage::new(n)).map(|_| ()).unwrap_err();
+    assert_eq!(e, GvtError::NoSpace);
+    drop(store);
+    assert_eq!(gvt.vgpu_count(), 1);
+    // Wrong storage size: refused, slot not leaked.
+    let (e, _) = gvt.create_vgpu(&host, &v5_8(), VecStorage::new(3)).map(|_| ()).unwrap_err();
+    assert_eq!(e, GvtError::Invalid);
+    assert_eq!(gvt.vgpu_count(), 1);
+    assert!(gvt.available(&v5_8()) < before);
+    assert_eq!(Gvt::acrn_config(0, 64, 1), Err(GvtError::Invalid));
+    assert_eq!(Gvt::acrn_config(u64::MAX, 64, 1), Err(GvtError::Invalid));
+}
+
+#[test]
+fn guest_that_skips_pvinfo_goes_failsafe_and_stops_reaching_the_host() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let mut v = create(&mut gvt, &host, &v5_8());
+    let mut hv = MemHypervisor::new(1, 16 << 20);
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    probe::pci_setup(&mut t).unwrap();
+    // Enabling execlists without having read PVINFO: not a GVT-aware guest.
+    t.write32(RING_MODE_GEN7::offset(RENDER_RING_BASE), masked_bit_enable(1 << 15)).unwrap();
+    assert_eq!(t.vgpu.failsafe(), Some(Failsafe::UnsupportedGuest));
+    let first = t.vgpu.partition().low.start / 4096;
+    let before = host.ggtt_read(first);
+    t.mmio_write(GGTT_MMIO_OFFSET + first * 8, &0x1001u64.to_le_bytes()).unwrap();
+    assert_eq!(host.ggtt_read(first), before);
+    // A device-model reset brings it back.
+    let (vgpu, hv) = (&mut *t.vgpu, &mut *t.hv);
+    vgpu.reset(&host, hv, Reset::DeviceModel).unwrap();
+    assert_eq!(vgpu.failsafe(), None);
+}
+
+#[test]
+fn resets_have_their_upstream_effects() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let mut v = create(&mut gvt, &host, &v5_8());
+    let mut hv = MemHypervisor::new(1, 16 << 20);
+    check_probe(&mut v, &host, &mut hv);
+    let chicken = 0x7004u32; // CACHE_MODE_1, below 0x44200
+    let irq_reg = 0x44304; // GT0 IMR, above
+    v.mmio_write(&host, &mut hv, u64::from(chicken), &masked_bit_enable(0x40).to_le_bytes()).unwrap();
+    assert_eq!(v.vreg(chicken), 0x40);
+    // Per-engine GDRST: registers untouched.
+    v.reset(&host, &mut hv, Reset::GdrstEngines(Engine::Rcs.mask())).unwrap();
+    assert_eq!(v.vreg(chicken), 0x40);
+    // Full GDRST: the engine range returns to the snapshot, interrupts and GGTT stay.
+    v.reset(&host, &mut hv, Reset::GdrstFull).unwrap();
+    assert_eq!(v.vreg(chicken), 0);
+    assert_eq!(v.vreg(irq_reg), !1);
+    assert!(v.pv_notified());
+    let first = v.partition().low.start / 4096;
+    assert_eq!(host.ggtt_read(first) & 1, 1);
+    // FLR: everything, including the GGTT (host entries back to scratch) and fences.
+    v.reset(&host, &mut hv, Reset::Flr).unwrap();
+    assert_eq!(v.vreg(irq_reg), 0);
+    assert_eq!(host.ggtt_read(first), host.info().scratch_page);
+    assert_eq!(hv.mapped_pages(), 0);
+    assert_eq!(host.fence(u32::try_from(v.partition().fences.start).unwrap()), 0);
+    assert!(!v.pv_notified());
+    assert_eq!(v.vreg(field::VGT_ID), v.id().get());
+    let mut cmd = [0u8; 2];
+    v.cfg_read(4, &mut cmd).unwrap();
+    assert_eq!(cmd, [0, 0]);
+    // BXT sanitization: display PHYs off, GuC in reset, core in C0.
+    assert_eq!(v.vreg(BXT_P_CR_GT_DISP_PWRON::OFFSET), 0);
+    assert_eq!(v.vreg(BXT_PORT_CL1CM_DW0_BC::OFFSET) & (1 << 16), 0);
+    assert_eq!(v.vreg(GUC_STATUS::OFFSET) & 1, 1);
+    assert_eq!(v.vreg(GEN6_GT_CORE_STATUS::OFFSET), 0);
+}
+
+#[test]
+fn config_space_semantics() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let mut v = create(&mut gvt, &host, &v5_8());
+    let mut hv = MemHypervisor::new(1, 16 << 20);
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    // Read-only identity.
+    t.cfg_write32(0, 0x1234_5678).unwrap();
+    assert_eq!(t.cfg_read32(0).unwrap(), 0x5a84_8086);
+    // STATUS high byte is RW1C: set a bit by hand, then clear it by writing 1.
+    t.cfg_write(6, &[0x00, 0x00]).unwrap();
+    assert_eq!(t.cfg_read32(4).unwrap() >> 16, 0x0010);
+    // ROM: no ROM, size 0.
+    t.cfg_write32(0x30, 0xffff_f800).unwrap();
+    assert_eq!(t.cfg_read32(0x30).unwrap(), 0);
+    // BAR4: unimplemented, reads 0 after sizing.
+    t.cfg_write32(0x20, u32::MAX).unwrap();
+    assert_eq!(t.cfg_read32(0x20).unwrap(), 0);
+    // Malformed accesses are refused.
+    assert!(t.cfg_write(0x11, &[1, 2, 3, 4]).is_err());
+    assert!(t.cfg_read(4095, &mut [0u8; 4]).is_err());
+    assert!(t.cfg_write(0x10, &[0u8; 3]).is_err());
+    // Decoding off again: the BAR is untrapped and the aperture unmapped.
+    probe::pci_setup(&mut t).unwrap();
+    t.cfg_write(4, &[0, 0]).unwrap();
+    assert!(!t.hv.traps.last().unwrap().2);
+    assert!(!t.hv.aperture_maps.last().unwrap().3);
+    // PM: D3hot is remembered.
+    t.cfg_write(0xd4, &[3, 0]).unwrap();
+    assert!(t.vgpu.cfg().d3_entered);
+}
+
+#[test]
+fn swsci_capability_query_through_the_opregion() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let mut v = create(&mut gvt, &host, &v5_8());
+    let mut hv = MemHypervisor::new(1, 16 << 20);
+    assert_eq!(&v.opregion()[..16], b"IntelGraphicsMem");
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    let asls = 0x8000u64;
+    t.cfg_write32(0xfc, asls as u32).unwrap();
+    t.ram_write(asls + 0x200, &((4u32 << 1) | 1).to_le_bytes()).unwrap();
+    t.ram_write(asls + 0x204, &0xdeadu32.to_le_bytes()).unwrap();
+    t.cfg_write32(0xe8, (1 << 15) | 1).unwrap();
+    let mut b = [0u8; 4];
+    t.ram_read(asls + 0x200, &mut b).unwrap();
+    assert_eq!(u32::from_le_bytes(b), 0);
+    t.ram_read(asls + 0x204, &mut b).unwrap();
+    assert_eq!(u32::from_le_bytes(b), 0);
+}
+
+#[test]
+fn msi_only_when_enabled_unmasked_pending_and_active() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let mut v = create(&mut gvt, &host, &v5_8());
+    let mut hv = MemHypervisor::new(1, 16 << 20);
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    probe::pci_setup(&mut t).unwrap();
+    probe::irq_setup(&mut t).unwrap();
+    // Not active yet: nothing is delivered.
+    t.vgpu.raise_event(t.hv, Event::RcsMiUserInterrupt).unwrap();
+    assert_eq!(t.wait_msi(), None);
+    t.vgpu.activate();
+    // A masked event sets nothing, but the check it triggers delivers the user interrupt
+    // still pending from before activation.
+    t.vgpu.raise_event(t.hv, Event::RcsPipeControl).unwrap();
+    assert!(t.wait_msi().is_some());
+    assert_eq!(t.read32(0x44308).unwrap(), 1, "masked PIPE_CONTROL not latched");
+    // The guest handler: master off, ack, master on. No new MSI since nothing is pending.
+    t.write32(GEN8_MASTER_IRQ::OFFSET, 0).unwrap();
+    t.write32(0x44308, 1).unwrap();
+    t.write32(GEN8_MASTER_IRQ::OFFSET, 1 << 31).unwrap();
+    assert_eq!(t.wait_msi(), None);
+    // Late unmask: the guest masks, an event is dropped while masked, unmasking brings nothing;
+    // an event while IER is off is latched and delivered when IER is enabled.
+    t.write32(0x4430c, 0).unwrap();
+    t.vgpu.raise_event(t.hv, Event::RcsMiUserInterrupt).unwrap();
+    assert_eq!(t.wait_msi(), None);
+    t.write32(0x4430c, 1).unwrap();
+    assert!(t.wait_msi().is_some());
+}
+
+#[test]
+fn ggtt_outside_partition_and_split_writes() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let mut a = create(&mut gvt, &host, &v5_8());
+    let b = create(&mut gvt, &host, &v5_8());
+    let mut hv = MemHypervisor::new(1, 16 << 20);
+    let theirs = b.partition().low.start / 4096;
+    let before = host.ggtt_read(theirs);
+    a.mmio_write(&host, &mut hv, GGTT_MMIO_OFFSET + theirs * 8, &0x3001u64.to_le_bytes()).unwrap();
+    assert_eq!(host.ggtt_read(theirs), before);
+    assert_eq!(a.stats().ggtt_out_of_range, 1);
+    let mut r = [0u8; 8];
+    a.mmio_read(GGTT_MMIO_OFFSET + theirs * 8, &mut r).unwrap();
+    assert_eq!(r, [0; 8]);
+    // A half-written entry is scratch on the host until the other half arrives.
+    let mine = a.partition().low.start / 4096;
+    a.mmio_write(&host, &mut hv, GGTT_MMIO_OFFSET + mine * 8 + 4, &0u32.to_le_bytes()).unwrap();
+    assert_eq!(host.ggtt_read(mine), host.info().scratch_page);
+    a.mmio_write(&host, &mut hv, GGTT_MMIO_OFFSET + mine * 8, &0x5001u32.to_le_bytes()).unwrap();
+    assert_eq!(host.ggtt_read(mine), hv.dma_of(5) | 1);
+    // Unmappable page (beyond guest RAM): scratch, counted.
+    a.mmio_write(&host, &mut hv, GGTT_MMIO_OFFSET + mine * 8, &(0xfff_ffff_f001u64).to_le_bytes()).unwrap();
+    assert_eq!(host.ggtt_read(mine), host.info().scratch_page | 1);
+    assert_eq!(a.stats().ggtt_map_failures, 1);
+    assert_eq!(hv.mapped_pages(), 0);
+    // Flushes are batched: one per guest flush, not per PTE.
+    let flushes = host.flush_count();
+    for i in 0..8u64 {
+        a.mmio_write(&host, &mut hv, GGTT_MMIO_OFFSET + (mine + i) * 8, &((i << 12) | 1).to_le_bytes()).unwrap();
+    }
+    assert_eq!(host.flush_count(), flushes);
+    a.mmio_write(&host, &mut hv, u64::from(GFX_FLSH_CNTL_GEN6::OFFSET), &1u32.to_le_bytes()).unwrap();
+    assert_eq!(host.flush_count(), flushes + 1);
+}
+
+#[test]
+fn fences_are_partitioned_and_audited() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let mut v = create(&mut gvt, &host, &Gvt::acrn_config(64, 64, 2).unwrap());
+    let mut hv = MemHypervisor::new(1, 16 << 20);
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    probe::pci_setup(&mut t).unwrap();
+    probe::pvinfo(&mut t).unwrap();
+    let first_host = u32::try_from(t.vgpu.partition().fences.start).unwrap();
+    // Fence 2 does not exist for this vGPU: ignored, reads 0, counted.
+    t.write32(0x100010, 0x1001).unwrap();
+    assert_eq!(t.read32(0x100010).unwrap(), 0);
+    assert_eq!(host.fence(first_host + 2), 0);
+    // A fence over another vGPU's aperture is written as disabled.
+    t.write32(0x100004, 0x0000_1000).unwrap();
+    t.write32(0x100000, 0x0000_0001).unwrap();
+    assert_eq!(host.fence(first_host), 0);
+    assert!(t.vgpu.stats().fence_violations >= 2);
+    assert!(t.vgpu.failsafe().is_none(), "a PVINFO-aware guest is not put in failsafe");
+}
+
+#[test]
+fn masked_registers_and_read_only_bits() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let mut v = create(&mut gvt, &host, &v5_8());
+    let mut hv = MemHypervisor::new(1, 16 << 20);
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    let mi_mode = RING_MI_MODE::offset(RENDER_RING_BASE);
+    t.write32(mi_mode, masked_bit_enable(0x100)).unwrap();
+    t.write32(mi_mode, 0x0000_ffff).unwrap(); // no mask bits: no change
+    assert_eq!(t.read32(mi_mode).unwrap(), 0x100 | 0x200);
+    // CSB is read-only.
+    let csb = RING_CONTEXT_STATUS_BUF::offset(RENDER_RING_BASE);
+    t.write32(csb, 0x1234).unwrap();
+    assert_eq!(t.read32(csb).unwrap(), 0);
+    // Untracked offsets are plain storage, sub-dword accesses merge.
+    t.write32(0x1_0000, 0x1122_3344).unwrap();
+    t.mmio_write(0x1_0001, &[0xaa]).unwrap();
+    assert_eq!(t.read32(0x1_0000).unwrap(), 0x1122_aa44);
+    let mut two = [0u8; 2];
+    t.mmio_read(0x1_0002, &mut two).unwrap();
+    assert_eq!(two, [0x22, 0x11]);
+    // Bad accesses: refused, never panic.
+    assert!(t.mmio_write(0x1_0003, &[0, 0]).is_err());
+    assert!(t.mmio_write(0x20_0000, &[0; 4]).is_err());
+    assert!(t.mmio_read(0x7f_fffc, &mut [0; 4]).is_err());
+    assert!(t.mmio_write(u64::MAX - 3, &[0; 4]).is_err());
+    assert!(t.mmio_write(GGTT_MMIO_OFFSET + 2, &[0; 4]).is_err());
+    // GuC status: MIA_IN_RESET clears after the first read.
+    assert_eq!(t.read32(GUC_STATUS::OFFSET).unwrap() & 1, 1);
+    assert_eq!(t.read32(GUC_STATUS::OFFSET).unwrap() & 1, 0);
+    // PVINFO rsv5 write: failsafe.
+    t.write32(field::RSV5, 1).unwrap();
+    assert_eq!(t.vgpu.failsafe(), Some(Failsafe::InsufficientResource));
+}
