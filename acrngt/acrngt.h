@@ -10,6 +10,7 @@
 #include <gvt/mpt.h>
 
 /* sysfs.c: /sys/kernel/gvt and its control node; backend registration. */
+extern const struct gvt_backend acrngt_backend;
 int acrngt_register(void);
 void acrngt_unregister(void);
 /* sysfs.c: /sys/kernel/gvt/vmN with vgpu_id; NULL on failure. */

@@ -2,7 +2,11 @@
 
 use core::ffi::{c_int, c_void};
 
+use crate::gvt::abi::GvtBackend;
+
 extern "C" {
+    /// acrngt's backend, as registered with gvt.ko.
+    pub(crate) static acrngt_backend: GvtBackend;
     /// Creates /sys/kernel/gvt and its control node and registers with gvt.ko.
     pub(crate) fn acrngt_register() -> c_int;
     /// Undoes `acrngt_register`.

@@ -74,8 +74,11 @@ impl Table {
             weight: INSTANCE_WEIGHT,
         };
         let mut vgpu = ptr::null_mut();
-        // SAFETY: `gd` is the live device gvt.ko offered; the pointers are valid.
-        to_result(unsafe { gvt::gvt_vgpu_create(self.gd, &params, &mut vgpu) })?;
+        // SAFETY: `gd` is the live device gvt.ko offered to acrngt's registered backend; the
+        // pointers are valid. The MPT services get no per-vGPU pointer until ioreqs are served.
+        to_result(unsafe {
+            gvt::gvt_vgpu_create(&ffi::acrngt_backend, self.gd, &params, ptr::null_mut(), &mut vgpu)
+        })?;
         // SAFETY: `vgpu` was just created.
         let id = unsafe { gvt::gvt_vgpu_id(vgpu) };
         // SAFETY: plain call; a null result means nothing was created.

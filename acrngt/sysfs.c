@@ -85,7 +85,7 @@ static const struct gvt_backend_ops acrngt_ops = {
 	.device_removed = acrngt_device_removed,
 };
 
-static const struct gvt_backend acrngt_backend = {
+const struct gvt_backend acrngt_backend = {
 	.abi_version = GVT_MPT_ABI_VERSION,
 	.name = "acrngt",
 	.owner = THIS_MODULE,

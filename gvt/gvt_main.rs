@@ -16,7 +16,11 @@ pub mod mpt;
 #[path = "hosts/sim/mod.rs"]
 pub mod sim;
 
-mod glue;
+pub mod glue;
+
+// The guest model shared with the host-side tests names the device model `gvt::model`.
+#[cfg(gvt_kunit)]
+extern crate self as gvt;
 
 module! {
     type: GvtModule,
@@ -27,13 +31,11 @@ module! {
 }
 
 struct GvtModule {
-    _gvt: glue::Gvt,
+    _driver: glue::Driver,
 }
 
 impl kernel::Module for GvtModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(GvtModule {
-            _gvt: glue::Gvt::new()?,
-        })
+        Ok(GvtModule { _driver: glue::Driver::new()? })
     }
 }

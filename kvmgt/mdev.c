@@ -46,30 +46,22 @@ static ssize_t kvmgt_show_description(struct mdev_type *mtype, char *buf)
 			  info.resolution, info.weight);
 }
 
+static const struct gvt_backend kvmgt_backend;
+
 static int kvmgt_probe(struct mdev_device *mdev)
 {
 	struct kvmgt_parent *p = to_kvmgt_parent(mdev->type->parent);
-	struct gvt_vgpu_params params;
-	struct gvt_type_info info;
+	struct kvmgt_type *t = to_kvmgt_type(mdev->type);
 	struct gvt_vgpu *vgpu;
 	int ret;
 
-	ret = gvt_device_type_info(p->gd, to_kvmgt_type(mdev->type)->idx, &info);
-	if (ret)
-		return ret;
-	params = (struct gvt_vgpu_params) {
-		.low_gm_size = info.low_gm_size,
-		.high_gm_size = info.high_gm_size,
-		.fences = info.fences,
-		.weight = info.weight,
-	};
-	ret = gvt_vgpu_create(p->gd, &params, &vgpu);
+	ret = gvt_vgpu_create_typed(&kvmgt_backend, p->gd, t->idx, mdev, &vgpu);
 	if (ret) {
-		dev_err(&mdev->dev, "cannot create a %s vGPU: %d\n", info.name, ret);
+		dev_err(&mdev->dev, "cannot create a %s vGPU: %d\n", t->name, ret);
 		return ret;
 	}
 	dev_set_drvdata(&mdev->dev, vgpu);
-	dev_info(&mdev->dev, "vGPU %u (%s) created\n", gvt_vgpu_id(vgpu), info.name);
+	dev_info(&mdev->dev, "vGPU %u (%s) created\n", gvt_vgpu_id(vgpu), t->name);
 	return 0;
 }
 

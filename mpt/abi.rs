@@ -44,13 +44,48 @@ pub struct GvtVgpuParams {
 /// Opaque `struct gvt_device` as C sees it.
 pub type GvtDeviceHandle = c_void;
 
-/// `struct gvt_backend_ops`.
+/// Opaque `struct gvt_vgpu` as C sees it.
+pub type GvtVgpuHandle = c_void;
+
+/// `struct gvt_backend_ops`: device notifications and the MPT services of a backend.
 #[repr(C)]
 pub struct GvtBackendOps {
     /// `device_added`.
     pub device_added: Option<unsafe extern "C" fn(gd: *mut GvtDeviceHandle) -> c_int>,
     /// `device_removed`.
     pub device_removed: Option<unsafe extern "C" fn(gd: *mut GvtDeviceHandle)>,
+    /// `read_gpa`.
+    pub read_gpa: Option<unsafe extern "C" fn(priv_: *mut c_void, gpa: u64, buf: *mut c_void, len: usize) -> c_int>,
+    /// `write_gpa`.
+    pub write_gpa:
+        Option<unsafe extern "C" fn(priv_: *mut c_void, gpa: u64, buf: *const c_void, len: usize) -> c_int>,
+    /// `dma_map_guest_page`.
+    pub dma_map_guest_page:
+        Option<unsafe extern "C" fn(priv_: *mut c_void, gfn: u64, size: u64, dma_addr: *mut u64) -> c_int>,
+    /// `dma_unmap_guest_page`.
+    pub dma_unmap_guest_page: Option<unsafe extern "C" fn(priv_: *mut c_void, dma_addr: u64)>,
+    /// `inject_msi`.
+    pub inject_msi: Option<unsafe extern "C" fn(priv_: *mut c_void, addr: u64, data: u32) -> c_int>,
+    /// `set_trap_area` (optional).
+    pub set_trap_area: Option<unsafe extern "C" fn(priv_: *mut c_void, start: u64, end: u64, trap: bool) -> c_int>,
+    /// `map_aperture` (optional).
+    pub map_aperture:
+        Option<unsafe extern "C" fn(priv_: *mut c_void, gfn: u64, mfn: u64, nr: u64, map: bool) -> c_int>,
+}
+
+impl GvtBackendOps {
+    /// No callbacks: a base for ops tables that leave some out.
+    pub const NONE: GvtBackendOps = GvtBackendOps {
+        device_added: None,
+        device_removed: None,
+        read_gpa: None,
+        write_gpa: None,
+        dma_map_guest_page: None,
+        dma_unmap_guest_page: None,
+        inject_msi: None,
+        set_trap_area: None,
+        map_aperture: None,
+    };
 }
 
 /// `struct gvt_backend`.
@@ -68,7 +103,7 @@ pub struct GvtBackend {
 
 const _: () = assert!(core::mem::size_of::<GvtTypeInfo>() == 56);
 const _: () = assert!(core::mem::size_of::<GvtVgpuParams>() == 24);
-const _: () = assert!(core::mem::size_of::<GvtBackendOps>() == 16);
+const _: () = assert!(core::mem::size_of::<GvtBackendOps>() == 72);
 const _: () = assert!(core::mem::size_of::<GvtBackend>() == 32);
 
 /// Copies `s` into a fixed C string field, truncating so that a NUL always ends it.

@@ -7,7 +7,7 @@ use core::ffi::{c_int, c_void};
 #[path = "abi.rs"]
 pub mod abi;
 
-use abi::{GvtBackend, GvtTypeInfo, GvtVgpuParams};
+use abi::{GvtBackend, GvtDeviceHandle, GvtTypeInfo, GvtVgpuHandle, GvtVgpuParams};
 
 extern "C" {
     /// `gvt_register_backend`.
@@ -15,19 +15,37 @@ extern "C" {
     /// `gvt_unregister_backend`.
     pub fn gvt_unregister_backend(be: *const GvtBackend);
     /// `gvt_device_type_count`.
-    pub fn gvt_device_type_count(gd: *mut c_void) -> u32;
+    pub fn gvt_device_type_count(gd: *mut GvtDeviceHandle) -> u32;
     /// `gvt_device_type_info`.
-    pub fn gvt_device_type_info(gd: *mut c_void, idx: u32, info: *mut GvtTypeInfo) -> c_int;
+    pub fn gvt_device_type_info(gd: *mut GvtDeviceHandle, idx: u32, info: *mut GvtTypeInfo) -> c_int;
     /// `gvt_device_type_available`.
-    pub fn gvt_device_type_available(gd: *mut c_void, idx: u32) -> u32;
+    pub fn gvt_device_type_available(gd: *mut GvtDeviceHandle, idx: u32) -> u32;
+    /// `gvt_vgpu_create_typed`.
+    pub fn gvt_vgpu_create_typed(
+        be: *const GvtBackend,
+        gd: *mut GvtDeviceHandle,
+        type_idx: u32,
+        priv_: *mut c_void,
+        vgpu: *mut *mut GvtVgpuHandle,
+    ) -> c_int;
     /// `gvt_vgpu_create`.
     pub fn gvt_vgpu_create(
-        gd: *mut c_void,
+        be: *const GvtBackend,
+        gd: *mut GvtDeviceHandle,
         params: *const GvtVgpuParams,
-        vgpu: *mut *mut c_void,
+        priv_: *mut c_void,
+        vgpu: *mut *mut GvtVgpuHandle,
     ) -> c_int;
     /// `gvt_vgpu_destroy`.
-    pub fn gvt_vgpu_destroy(vgpu: *mut c_void);
+    pub fn gvt_vgpu_destroy(vgpu: *mut GvtVgpuHandle);
     /// `gvt_vgpu_id`.
-    pub fn gvt_vgpu_id(vgpu: *mut c_void) -> u32;
+    pub fn gvt_vgpu_id(vgpu: *mut GvtVgpuHandle) -> u32;
+    /// `gvt_vgpu_cfg_read`.
+    pub fn gvt_vgpu_cfg_read(vgpu: *mut GvtVgpuHandle, offset: u32, buf: *mut c_void, len: u32) -> c_int;
+    /// `gvt_vgpu_cfg_write`.
+    pub fn gvt_vgpu_cfg_write(vgpu: *mut GvtVgpuHandle, offset: u32, buf: *const c_void, len: u32) -> c_int;
+    /// `gvt_vgpu_mmio_read`.
+    pub fn gvt_vgpu_mmio_read(vgpu: *mut GvtVgpuHandle, offset: u64, buf: *mut c_void, len: u32) -> c_int;
+    /// `gvt_vgpu_mmio_write`.
+    pub fn gvt_vgpu_mmio_write(vgpu: *mut GvtVgpuHandle, offset: u64, buf: *const c_void, len: u32) -> c_int;
 }

@@ -5,17 +5,15 @@
 //! (it links against gvt.ko's symbols, so gvt.ko cannot unload under it), which bounds every use
 //! of the pointer.
 
+use core::ffi::c_void;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
-
-use core::ffi::c_void;
 
 use kernel::{new_mutex, prelude::*, sync::Mutex};
 
 use super::to_kernel_error;
-use crate::model::host::HostInfo;
-use crate::model::resources::ResourcePool;
-use crate::model::vgpu_type::{offered_types, VgpuType};
+use crate::model::gvt::Gvt;
+use crate::model::host::HostGpu;
 use crate::mpt::abi::GvtBackend;
 
 /// Most GPUs one gvt.ko drives at once.
@@ -24,6 +22,22 @@ const _: () = assert!(MAX_DEVICES <= 32);
 /// Most backends registered at once.
 pub(super) const MAX_BACKENDS: usize = 8;
 
+/// The physical GPU behind a device.
+pub(super) enum Host {
+    /// The software Gen9 GPU, its GGTT in vmalloc memory.
+    #[cfg(gvt_sim)]
+    Sim(crate::sim::SimHost<super::vbuf::VBuf<core::sync::atomic::AtomicU64>>),
+}
+
+impl Host {
+    pub(super) fn gpu(&self) -> &dyn HostGpu {
+        match self {
+            #[cfg(gvt_sim)]
+            Host::Sim(s) => s,
+        }
+    }
+}
+
 /// A physical (or sim) GPU. C sees a pointer to it as `struct gvt_device *`.
 #[pin_data]
 pub(crate) struct GvtDevice {
@@ -31,20 +45,18 @@ pub(crate) struct GvtDevice {
     pub(super) dev: *mut c_void,
     /// Unregisters `dev` when gvt.ko lets the GPU go.
     release: unsafe extern "C" fn(*mut c_void),
-    /// Static facts about the GPU.
-    pub(super) info: HostInfo,
-    /// The vGPU types it offers.
-    pub(super) types: &'static [VgpuType],
-    /// Its graphics memory and fences.
+    /// The GPU.
+    pub(super) host: Host,
+    /// The device model's state of this GPU: its vGPUs' partitions and types.
     #[pin]
-    pub(super) pool: Mutex<ResourcePool>,
+    pub(super) gvt: Mutex<Gvt>,
 }
 
 // SAFETY: `dev` points to a refcounted kernel object that stays registered for the whole life of
-// the `GvtDevice` (it is unregistered only after the device left the registry); everything else
-// is immutable or behind the `pool` mutex, so the device can be used from any thread.
+// the `GvtDevice` (it is unregistered only after the device left the registry); the host is
+// used only through `&self` methods made for sharing (atomics), and the rest is behind `gvt`.
 unsafe impl Send for GvtDevice {}
-// SAFETY: see `Send`; shared access only reads immutable fields or locks `pool`.
+// SAFETY: see `Send`.
 unsafe impl Sync for GvtDevice {}
 
 impl GvtDevice {
@@ -53,17 +65,15 @@ impl GvtDevice {
     fn new(
         dev: *mut c_void,
         release: unsafe extern "C" fn(*mut c_void),
-        info: HostInfo,
+        host: Host,
     ) -> Result<Pin<KBox<GvtDevice>>> {
-        let pool = ResourcePool::new(&info).map_err(to_kernel_error)?;
-        let low_for_vgpus = info.aperture_size.saturating_sub(info.reserve.low_gm);
+        let gvt = Gvt::new(host.gpu()).map_err(to_kernel_error)?;
         KBox::pin_init(
             try_pin_init!(GvtDevice {
                 dev,
                 release,
-                info,
-                types: offered_types(low_for_vgpus),
-                pool <- new_mutex!(pool, "gvt_device::pool"),
+                host,
+                gvt <- new_mutex!(gvt, "gvt_device::gvt"),
             }),
             GFP_KERNEL,
         )
@@ -75,7 +85,7 @@ impl GvtDevice {
     }
 }
 
-/// A registered backend and the devices it accepted (bit i: device slot i; at most 32 slots).
+/// A registered backend and the devices it accepted (bit i: device slot i).
 pub(super) struct BackendSlot {
     pub(super) be: *const GvtBackend,
     pub(super) added: u32,
@@ -96,20 +106,20 @@ static REGISTRY: AtomicPtr<Mutex<Registry>> = AtomicPtr::new(ptr::null_mut());
 /// The registry, while gvt.ko is live.
 pub(super) fn registry() -> Option<&'static Mutex<Registry>> {
     let p = REGISTRY.load(Ordering::Acquire);
-    // SAFETY: `p` is null or points into `Gvt::registry`, which is pinned and outlives every
-    // caller: it is published at the end of `Gvt::new` and cleared first thing in `Drop`, and
+    // SAFETY: `p` is null or points into `Driver::registry`, which is pinned and outlives every
+    // caller: it is published at the end of `Driver::new` and cleared first thing in `Drop`, and
     // callers are gvt.ko itself or backends, which cannot outlive gvt.ko.
     unsafe { p.as_ref() }
 }
 
 /// gvt.ko's state for the life of the module.
-pub(crate) struct Gvt {
+pub(crate) struct Driver {
     registry: Pin<KBox<Mutex<Registry>>>,
 }
 
-impl Gvt {
+impl Driver {
     /// Brings up the GPUs gvt.ko drives and publishes the registry to backends.
-    pub(crate) fn new() -> Result<Gvt> {
+    pub(crate) fn new() -> Result<Driver> {
         let registry = KBox::pin_init(
             new_mutex!(
                 Registry {
@@ -120,38 +130,42 @@ impl Gvt {
             ),
             GFP_KERNEL,
         )?;
-        let gvt = Gvt { registry };
+        let driver = Driver { registry };
         #[cfg(gvt_sim)]
-        gvt.add_sim()?;
-        REGISTRY.store(ptr::from_ref(&*gvt.registry).cast_mut(), Ordering::Release);
-        Ok(gvt)
+        driver.add_sim()?;
+        REGISTRY.store(ptr::from_ref(&*driver.registry).cast_mut(), Ordering::Release);
+        Ok(driver)
     }
 
     #[cfg(gvt_sim)]
     fn add_sim(&self) -> Result {
-        use crate::model::host::HostGpu;
-        use crate::sim::SimHost;
+        use super::vbuf::VBuf;
+        use crate::sim::{broxton_info, ggtt_entries, SimHost};
+
+        let info = broxton_info();
+        let ggtt = VBuf::new(ggtt_entries(&info))?;
+        let host = Host::Sim(SimHost::new(info, ggtt).map_err(to_kernel_error)?);
 
         let mut dev = ptr::null_mut();
         // SAFETY: `dev` is a valid out-pointer; on success it receives a registered device that we
         // unregister exactly once, in `Drop` (or below if we cannot keep it).
         kernel::error::to_result(unsafe { super::ffi::gvt_sim_register(&mut dev) })?;
         let release = super::ffi::gvt_sim_unregister;
-        let device = match GvtDevice::new(dev, release, *SimHost::broxton().info()) {
+        let device = match GvtDevice::new(dev, release, host) {
             Ok(d) => d,
             Err(e) => {
                 // SAFETY: registered just above and not stored anywhere.
-                unsafe { super::ffi::gvt_sim_unregister(dev) };
+                unsafe { release(dev) };
                 return Err(e);
             }
         };
-        let types = device.types.len();
+        let types = device.gvt.lock().types().len();
         let mut reg = self.registry.lock();
         match reg.devices.iter_mut().find(|d| d.is_none()) {
             Some(slot) => *slot = Some(device),
             None => {
                 // SAFETY: registered just above and not stored anywhere.
-                unsafe { super::ffi::gvt_sim_unregister(dev) };
+                unsafe { release(dev) };
                 return Err(ENOSPC);
             }
         }
@@ -160,7 +174,7 @@ impl Gvt {
     }
 }
 
-impl Drop for Gvt {
+impl Drop for Driver {
     fn drop(&mut self) {
         REGISTRY.store(ptr::null_mut(), Ordering::Release);
         let mut reg = self.registry.lock();

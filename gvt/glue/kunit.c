@@ -9,12 +9,14 @@ void gvt_kunit_sim_device(struct kunit *test);
 void gvt_kunit_types_match_core(struct kunit *test);
 void gvt_kunit_backend_registration(struct kunit *test);
 void gvt_kunit_bad_backends(struct kunit *test);
+void gvt_kunit_probe(struct kunit *test);
 
 static struct kunit_case gvt_cases[] = {
 	KUNIT_CASE(gvt_kunit_sim_device),
 	KUNIT_CASE(gvt_kunit_types_match_core),
 	KUNIT_CASE(gvt_kunit_backend_registration),
 	KUNIT_CASE(gvt_kunit_bad_backends),
+	KUNIT_CASE(gvt_kunit_probe),
 	{}
 };
 

@@ -6,8 +6,19 @@ mod ffi;
 mod mpt_abi;
 #[cfg(gvt_kunit)]
 mod tests;
+mod vbuf;
+mod vgpu;
 
-pub(crate) use devices::Gvt;
+// The guest model's probe, the one the host-side tests run, for the KUnit suite to run in the
+// kernel over the MPT ABI.
+#[cfg(gvt_kunit)]
+#[path = "../../tools/testing/guest-model/src/guest.rs"]
+pub mod guest;
+#[cfg(gvt_kunit)]
+#[path = "../../tools/testing/guest-model/src/probe.rs"]
+pub mod probe;
+
+pub(crate) use devices::Driver;
 
 use kernel::error::Error;
 

@@ -6,10 +6,8 @@ use core::ffi::{c_int, c_void};
 use kernel::{prelude::*, str::BStr};
 
 use super::devices::{registry, BackendSlot, GvtDevice, Registry};
-use super::{to_c, to_kernel_error};
-use crate::model::resources::{Request, VgpuId};
-use crate::model::vgpu_type::MAX_WEIGHT;
-use crate::mpt::abi::{fill_c_name, GvtBackend, GvtTypeInfo, GvtVgpuParams, GVT_MPT_ABI_VERSION};
+use super::to_c;
+use crate::mpt::abi::{fill_c_name, GvtBackend, GvtTypeInfo, GVT_MPT_ABI_VERSION};
 
 /// Longest backend name shown in logs.
 const MAX_NAME: usize = 32;
@@ -136,7 +134,7 @@ pub(crate) unsafe extern "C" fn gvt_unregister_backend(be: *const GvtBackend) {
 /// # Safety
 ///
 /// `gd` is a device pointer gvt.ko handed to the caller and has not been withdrawn.
-unsafe fn device<'a>(gd: *mut c_void) -> &'a GvtDevice {
+pub(super) unsafe fn device<'a>(gd: *mut c_void) -> &'a GvtDevice {
     // SAFETY: per this function's contract, `gd` came from `GvtDevice::handle` and the device is
     // still in the registry.
     unsafe { &*gd.cast::<GvtDevice>() }
@@ -161,7 +159,7 @@ pub(crate) unsafe extern "C" fn gvt_device_dev(gd: *mut c_void) -> *mut c_void {
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_device_type_count(gd: *mut c_void) -> u32 {
     // SAFETY: forwarded contract.
-    u32::try_from(unsafe { device(gd) }.types.len()).unwrap_or(0)
+    u32::try_from(unsafe { device(gd) }.gvt.lock().types().len()).unwrap_or(0)
 }
 
 /// Describes vGPU type `idx`.
@@ -176,8 +174,8 @@ pub(crate) unsafe extern "C" fn gvt_device_type_info(
     info: *mut GvtTypeInfo,
 ) -> c_int {
     // SAFETY: forwarded contract.
-    let dev = unsafe { device(gd) };
-    let Some(t) = usize::try_from(idx).ok().and_then(|i| dev.types.get(i)) else {
+    let types = unsafe { device(gd) }.gvt.lock().types();
+    let Some(t) = usize::try_from(idx).ok().and_then(|i| types.get(i)) else {
         return EINVAL.to_errno();
     };
     // SAFETY: the caller passes null or a writable `struct gvt_type_info`.
@@ -202,99 +200,9 @@ pub(crate) unsafe extern "C" fn gvt_device_type_info(
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_device_type_available(gd: *mut c_void, idx: u32) -> u32 {
     // SAFETY: forwarded contract.
-    let dev = unsafe { device(gd) };
-    match usize::try_from(idx).ok().and_then(|i| dev.types.get(i)) {
-        Some(t) => dev.pool.lock().available(&t.config.resources),
+    let gvt = unsafe { device(gd) }.gvt.lock();
+    match usize::try_from(idx).ok().and_then(|i| gvt.types().get(i)) {
+        Some(t) => gvt.available(&t.config),
         None => 0,
     }
-}
-
-/// A vGPU as C holds it (`struct gvt_vgpu *`): which device it is on and its id there.
-struct VgpuHandle {
-    dev: *const GvtDevice,
-    id: VgpuId,
-}
-
-fn vgpu_create(gd: *mut c_void, params: *const GvtVgpuParams) -> Result<*mut c_void> {
-    // SAFETY: the caller passes null or valid params (ABI contract).
-    let p = unsafe { params.as_ref() }.ok_or(EINVAL)?;
-    if !(1..=MAX_WEIGHT).contains(&p.weight) {
-        return Err(EINVAL);
-    }
-    // SAFETY: the caller passes a live device (ABI contract).
-    let dev = unsafe { device(gd) };
-    let req = Request {
-        low_gm: p.low_gm_size,
-        high_gm: p.high_gm_size,
-        fences: p.fences,
-    };
-    let (id, _) = dev.pool.lock().allocate(&req).map_err(to_kernel_error)?;
-    match KBox::new(
-        VgpuHandle {
-            dev: core::ptr::from_ref(dev),
-            id,
-        },
-        GFP_KERNEL,
-    ) {
-        Ok(h) => Ok(KBox::into_raw(h).cast()),
-        Err(e) => {
-            // Undo the reservation: creation is all or nothing.
-            let _ = dev.pool.lock().release(id);
-            Err(e.into())
-        }
-    }
-}
-
-/// Creates a vGPU; see `include/gvt/mpt.h`.
-///
-/// # Safety
-///
-/// `gd` is a live device pointer; `params` is null or valid; `vgpu` is null or writable.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_create(
-    gd: *mut c_void,
-    params: *const GvtVgpuParams,
-    vgpu: *mut *mut c_void,
-) -> c_int {
-    if vgpu.is_null() {
-        return EINVAL.to_errno();
-    }
-    match vgpu_create(gd, params) {
-        Ok(v) => {
-            // SAFETY: checked non-null above; the caller passes a writable pointer.
-            unsafe { *vgpu = v };
-            0
-        }
-        Err(e) => e.to_errno(),
-    }
-}
-
-/// Destroys a vGPU and returns its partition to its device.
-///
-/// # Safety
-///
-/// `vgpu` is null or came from `gvt_vgpu_create` and was not destroyed yet.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_destroy(vgpu: *mut c_void) {
-    if vgpu.is_null() {
-        return;
-    }
-    // SAFETY: per the contract, `vgpu` is a `KBox<VgpuHandle>` leaked by `gvt_vgpu_create`.
-    let handle = unsafe { KBox::from_raw(vgpu.cast::<VgpuHandle>()) };
-    // SAFETY: a device outlives its vGPUs (backends destroy them before `device_removed`).
-    let dev = unsafe { &*handle.dev };
-    if dev.pool.lock().release(handle.id).is_err() {
-        pr_err!("vGPU {} was not allocated\n", handle.id.get());
-    }
-}
-
-/// The vGPU's id.
-///
-/// # Safety
-///
-/// `vgpu` came from `gvt_vgpu_create` and was not destroyed yet.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_id(vgpu: *mut c_void) -> u32 {
-    // SAFETY: per the contract.
-    unsafe { &*vgpu.cast::<VgpuHandle>() }.id.get()
 }

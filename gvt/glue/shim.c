@@ -5,12 +5,24 @@
  */
 #include <linux/build_bug.h>
 #include <linux/export.h>
+#include <linux/vmalloc.h>
 #include <gvt/mpt.h>
+#include "shim.h"
+
+void *gvt_vzalloc(size_t size)
+{
+	return vzalloc(size);
+}
+
+void gvt_vfree(void *p)
+{
+	vfree(p);
+}
 
 /* The Rust mirror (mpt/abi.rs) asserts the same sizes. */
 static_assert(sizeof(struct gvt_type_info) == 56);
 static_assert(sizeof(struct gvt_vgpu_params) == 24);
-static_assert(sizeof(struct gvt_backend_ops) == 16);
+static_assert(sizeof(struct gvt_backend_ops) == 72);
 static_assert(sizeof(struct gvt_backend) == 32);
 
 EXPORT_SYMBOL_GPL(gvt_register_backend);
@@ -19,6 +31,11 @@ EXPORT_SYMBOL_GPL(gvt_device_dev);
 EXPORT_SYMBOL_GPL(gvt_device_type_count);
 EXPORT_SYMBOL_GPL(gvt_device_type_info);
 EXPORT_SYMBOL_GPL(gvt_device_type_available);
+EXPORT_SYMBOL_GPL(gvt_vgpu_create_typed);
 EXPORT_SYMBOL_GPL(gvt_vgpu_create);
 EXPORT_SYMBOL_GPL(gvt_vgpu_destroy);
 EXPORT_SYMBOL_GPL(gvt_vgpu_id);
+EXPORT_SYMBOL_GPL(gvt_vgpu_cfg_read);
+EXPORT_SYMBOL_GPL(gvt_vgpu_cfg_write);
+EXPORT_SYMBOL_GPL(gvt_vgpu_mmio_read);
+EXPORT_SYMBOL_GPL(gvt_vgpu_mmio_write);

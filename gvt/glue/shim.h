@@ -7,7 +7,13 @@
 #ifndef _GVT_SHIM_H
 #define _GVT_SHIM_H
 
+#include <linux/types.h>
+
 struct device;
+
+/* shim.c: vzalloc()/vfree() are macros (allocation tagging) Rust cannot call. */
+void *gvt_vzalloc(size_t size);
+void gvt_vfree(void *p);
 
 /* gvt/hosts/sim/sim_device.c */
 int gvt_sim_register(struct device **dev);

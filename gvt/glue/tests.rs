@@ -9,11 +9,19 @@ use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use kernel::{bindings, c_str, str::CStr};
 
+use kernel::prelude::*;
+
 use super::devices::registry;
 use super::mpt_abi::{
-    gvt_device_dev, gvt_device_type_available, gvt_device_type_count, gvt_device_type_info,
-    gvt_register_backend, gvt_unregister_backend,
+    device, gvt_device_dev, gvt_device_type_available, gvt_device_type_count,
+    gvt_device_type_info, gvt_register_backend, gvt_unregister_backend,
 };
+use super::vgpu::{
+    from_errno, gvt_vgpu_cfg_read, gvt_vgpu_cfg_write, gvt_vgpu_create_typed, gvt_vgpu_destroy,
+    gvt_vgpu_id, gvt_vgpu_mmio_read, gvt_vgpu_mmio_write,
+};
+use super::{guest, probe};
+use crate::model::vgpu::{GGTT_MMIO_OFFSET, GTT_ADDR_MASK};
 use crate::mpt::abi::{GvtBackend, GvtBackendOps, GvtTypeInfo, GVT_MPT_ABI_VERSION};
 
 const EINVAL: c_int = -22;
@@ -113,10 +121,12 @@ unsafe extern "C" fn count_removed(_gd: *mut c_void) {
 static OPS: GvtBackendOps = GvtBackendOps {
     device_added: Some(count_added),
     device_removed: Some(count_removed),
+    ..GvtBackendOps::NONE
 };
 static REFUSING_OPS: GvtBackendOps = GvtBackendOps {
     device_added: Some(refuse),
     device_removed: Some(count_removed),
+    ..GvtBackendOps::NONE
 };
 
 /// A backend struct in static storage, as a real backend's is.
@@ -174,4 +184,185 @@ pub(crate) extern "C" fn gvt_kunit_bad_backends(_test: *mut bindings::kunit) {
         .map(|r| r.lock().backends.iter().flatten().count())
         .unwrap_or(usize::MAX);
     kassert!(live == 0);
+}
+
+/// A guest for the probe: its RAM, and what the device model did through the MPT services.
+struct TestGuest {
+    ram: KVVec<u8>,
+    msi: Option<(u64, u32)>,
+    mapped: i32,
+}
+
+const GUEST_RAM: usize = 2 << 20;
+
+fn ram_range(ram: &[u8], gpa: u64, len: usize) -> Option<core::ops::Range<usize>> {
+    let start = usize::try_from(gpa).ok()?;
+    let end = start.checked_add(len)?;
+    (end <= ram.len()).then_some(start..end)
+}
+
+/// # Safety
+///
+/// `priv_` is the test's `TestGuest`; `buf` is writable for `len` bytes.
+unsafe extern "C" fn guest_read(priv_: *mut c_void, gpa: u64, buf: *mut c_void, len: usize) -> c_int {
+    // SAFETY: per the contract; the vGPU's lock serializes the services.
+    let g = unsafe { &*priv_.cast::<TestGuest>() };
+    match ram_range(&g.ram, gpa, len).and_then(|r| g.ram.get(r)) {
+        // SAFETY: `buf` is writable for `len` bytes, the source is `len` bytes of RAM.
+        Some(src) => unsafe { ptr::copy_nonoverlapping(src.as_ptr(), buf.cast(), len); 0 },
+        None => -14,
+    }
+}
+
+/// # Safety
+///
+/// `priv_` is the test's `TestGuest`; `buf` is readable for `len` bytes.
+unsafe extern "C" fn guest_write(priv_: *mut c_void, gpa: u64, buf: *const c_void, len: usize) -> c_int {
+    // SAFETY: per the contract.
+    let g = unsafe { &mut *priv_.cast::<TestGuest>() };
+    match ram_range(&g.ram, gpa, len).and_then(|r| g.ram.get_mut(r)) {
+        // SAFETY: `buf` is readable for `len` bytes, the destination is `len` bytes of RAM.
+        Some(dst) => unsafe { ptr::copy_nonoverlapping(buf.cast(), dst.as_mut_ptr(), len); 0 },
+        None => -14,
+    }
+}
+
+/// Maps a guest page as a machine without an IOMMU would: the DMA address is the GPA.
+///
+/// # Safety
+///
+/// `priv_` is the test's `TestGuest`; `dma` is writable.
+unsafe extern "C" fn guest_dma_map(priv_: *mut c_void, gfn: u64, size: u64, dma: *mut u64) -> c_int {
+    // SAFETY: per the contract.
+    let g = unsafe { &mut *priv_.cast::<TestGuest>() };
+    let gpa = gfn.checked_mul(4096);
+    match gpa.filter(|&a| ram_range(&g.ram, a, usize::try_from(size).unwrap_or(usize::MAX)).is_some()) {
+        Some(a) => {
+            // SAFETY: `dma` is writable.
+            unsafe { *dma = a };
+            g.mapped += 1;
+            0
+        }
+        None => -14,
+    }
+}
+
+/// # Safety
+///
+/// `priv_` is the test's `TestGuest`.
+unsafe extern "C" fn guest_dma_unmap(priv_: *mut c_void, _dma: u64) {
+    // SAFETY: per the contract.
+    unsafe { &mut *priv_.cast::<TestGuest>() }.mapped -= 1;
+}
+
+/// # Safety
+///
+/// `priv_` is the test's `TestGuest`.
+unsafe extern "C" fn guest_msi(priv_: *mut c_void, addr: u64, data: u32) -> c_int {
+    // SAFETY: per the contract.
+    unsafe { &mut *priv_.cast::<TestGuest>() }.msi = Some((addr, data));
+    0
+}
+
+static PROBE_OPS: GvtBackendOps = GvtBackendOps {
+    read_gpa: Some(guest_read),
+    write_gpa: Some(guest_write),
+    dma_map_guest_page: Some(guest_dma_map),
+    dma_unmap_guest_page: Some(guest_dma_unmap),
+    inject_msi: Some(guest_msi),
+    ..GvtBackendOps::NONE
+};
+static PROBE_BACKEND: StaticBackend = backend(&PROBE_OPS, GVT_MPT_ABI_VERSION);
+
+/// The guest's side of the MPT ABI, as a backend drives it.
+struct AbiTransport {
+    vgpu: *mut c_void,
+    guest: *mut TestGuest,
+}
+
+fn res(ret: c_int) -> guest::Result {
+    from_errno(ret).map_err(guest::Error::Device)
+}
+
+fn len32(b: &[u8]) -> u32 {
+    u32::try_from(b.len()).unwrap_or(u32::MAX)
+}
+
+impl guest::Transport for AbiTransport {
+    fn cfg_read(&mut self, offset: u32, buf: &mut [u8]) -> guest::Result {
+        // SAFETY: a live vGPU and a buffer of the length given.
+        res(unsafe { gvt_vgpu_cfg_read(self.vgpu, offset, buf.as_mut_ptr().cast(), len32(buf)) })
+    }
+    fn cfg_write(&mut self, offset: u32, data: &[u8]) -> guest::Result {
+        // SAFETY: as above.
+        res(unsafe { gvt_vgpu_cfg_write(self.vgpu, offset, data.as_ptr().cast(), len32(data)) })
+    }
+    fn mmio_read(&mut self, offset: u64, buf: &mut [u8]) -> guest::Result {
+        // SAFETY: as above.
+        res(unsafe { gvt_vgpu_mmio_read(self.vgpu, offset, buf.as_mut_ptr().cast(), len32(buf)) })
+    }
+    fn mmio_write(&mut self, offset: u64, data: &[u8]) -> guest::Result {
+        // SAFETY: as above.
+        res(unsafe { gvt_vgpu_mmio_write(self.vgpu, offset, data.as_ptr().cast(), len32(data)) })
+    }
+    fn wait_msi(&mut self) -> Option<(u64, u32)> {
+        // SAFETY: the guest outlives the transport; no service runs concurrently.
+        unsafe { &mut *self.guest }.msi.take()
+    }
+    fn ram_read(&mut self, gpa: u64, buf: &mut [u8]) -> guest::Result {
+        // SAFETY: as in `wait_msi`; `buf` is writable for its length.
+        res(unsafe { guest_read(self.guest.cast(), gpa, buf.as_mut_ptr().cast(), buf.len()) })
+    }
+    fn ram_write(&mut self, gpa: u64, data: &[u8]) -> guest::Result {
+        // SAFETY: as above.
+        res(unsafe { guest_write(self.guest.cast(), gpa, data.as_ptr().cast(), data.len()) })
+    }
+}
+
+/// L1: the guest i915's probe, the sequence the host-side tests run, inside gvt.ko on the sim
+/// GPU through the MPT ABI, with the host GGTT checked after it and after destroy.
+#[no_mangle]
+pub(crate) extern "C" fn gvt_kunit_probe(_test: *mut bindings::kunit) {
+    let gd = sim_handle();
+    kassert!(!gd.is_null());
+    let ram = KVVec::from_elem(0u8, GUEST_RAM, GFP_KERNEL);
+    kassert!(ram.is_ok());
+    let Ok(ram) = ram else { return };
+    let guest = KBox::new(TestGuest { ram, msi: None, mapped: 0 }, GFP_KERNEL);
+    kassert!(guest.is_ok());
+    let Ok(guest) = guest else { return };
+    let guest = KBox::into_raw(guest);
+    // SAFETY: `gd` is the live sim device; `PROBE_BACKEND` is static and unregistered below; the
+    // guest lives until the vGPU is destroyed.
+    unsafe {
+        let host = device(gd).host.gpu();
+        let scratch = host.info().scratch_page;
+        kassert!(gvt_register_backend(&PROBE_BACKEND.0) == 0);
+        let mut vgpu = ptr::null_mut();
+        kassert!(gvt_vgpu_create_typed(&PROBE_BACKEND.0, gd, 0, guest.cast(), &mut vgpu) == 0);
+        let mut t = AbiTransport { vgpu, guest };
+        let report = probe::probe(&mut t, true);
+        kassert!(report.is_ok());
+        let first = report.as_ref().map_or(0, |r| u64::from(r.mappable.0) / 4096);
+        if let Ok(r) = &report {
+            kassert!(r.vgt_id == gvt_vgpu_id(vgpu));
+            kassert!(r.bar0_size == 16 << 20);
+            kassert!(r.mappable.1 == 64 << 20 && r.fences == 4);
+            // The probe mapped guest pages into its own GGTT: the host GGTT now points at them.
+            for i in 0..probe::GGTT_PAGES {
+                let pte = host.ggtt_read(first + i);
+                kassert!(pte & GTT_ADDR_MASK == probe::GGTT_PAGES_GPA + i * 4096);
+            }
+        }
+        // An entry in the host's own graphics memory: accepted from the guest, never written.
+        let evil = (0x2000u64 | 1).to_le_bytes();
+        kassert!(gvt_vgpu_mmio_write(vgpu, GGTT_MMIO_OFFSET, evil.as_ptr().cast(), 8) == 0);
+        kassert!(host.ggtt_read(0) == scratch);
+        gvt_vgpu_destroy(vgpu);
+        // Destroy points the vGPU's host GGTT back at scratch and unmaps every guest page.
+        kassert!(host.ggtt_read(first) == scratch);
+        kassert!((*guest).mapped == 0);
+        gvt_unregister_backend(&PROBE_BACKEND.0);
+        drop(KBox::from_raw(guest));
+    }
 }

@@ -8,8 +8,11 @@
  *
  * A backend fills a struct gvt_backend and calls gvt_register_backend(). gvt.ko then calls
  * ops->device_added() for every GPU it drives (now and later) and ops->device_removed() before
- * a GPU goes away or when the backend unregisters. All calls may sleep; none are made in atomic
- * context.
+ * a GPU goes away or when the backend unregisters. The backend creates vGPUs on a device with
+ * gvt_vgpu_create(), forwards the guest's config-space and BAR0 accesses to
+ * gvt_vgpu_{cfg,mmio}_{read,write}(), and provides the MPT services (guest memory, DMA
+ * mapping, MSI) the device model calls back through ops, each with the backend's own pointer
+ * for the vGPU. All calls may sleep; none are made in atomic context.
  */
 #ifndef _GVT_MPT_H
 #define _GVT_MPT_H
@@ -49,6 +52,22 @@ struct gvt_backend_ops {
 	int (*device_added)(struct gvt_device *gd);
 	/* The device is going away, or the backend is unregistering. */
 	void (*device_removed)(struct gvt_device *gd);
+
+	/*
+	 * MPT services for one vGPU; priv is the pointer the backend gave gvt_vgpu_create().
+	 * They return 0 or a negative errno. A NULL service makes the operation that needs it
+	 * fail with -EOPNOTSUPP (the vGPU goes to failsafe if the guest depends on it).
+	 */
+	int (*read_gpa)(void *priv, __u64 gpa, void *buf, size_t len);
+	int (*write_gpa)(void *priv, __u64 gpa, const void *buf, size_t len);
+	/* Maps a guest page for the GPU to reach; *dma_addr gets the address to put in a GTT. */
+	int (*dma_map_guest_page)(void *priv, __u64 gfn, __u64 size, __u64 *dma_addr);
+	void (*dma_unmap_guest_page)(void *priv, __u64 dma_addr);
+	int (*inject_msi)(void *priv, __u64 addr, __u32 data);
+	/* Optional: trap guest accesses to [start, end) of guest memory as MMIO (ACRN). */
+	int (*set_trap_area)(void *priv, __u64 start, __u64 end, bool trap);
+	/* Optional: map nr host aperture pages at mfn into the guest at gfn (ACRN). */
+	int (*map_aperture)(void *priv, __u64 gfn, __u64 mfn, __u64 nr, bool map);
 };
 
 struct gvt_backend {
@@ -72,14 +91,31 @@ int gvt_device_type_info(struct gvt_device *gd, __u32 idx, struct gvt_type_info 
 __u32 gvt_device_type_available(struct gvt_device *gd, __u32 idx);
 
 /*
- * Creates a vGPU on gd: reserves its partition of graphics memory and fences and gives it an
- * id. Returns 0 and *vgpu, -EINVAL for bad params, or -ENOSPC when it does not fit (nothing
- * changes). A backend destroys its vGPUs on a device before device_removed() returns.
+ * Creates a vGPU of backend be on gd, of type type_idx (gvt_device_type_info()) or of the
+ * free-form size params (with a 1024x768 monitor): reserves its partition of graphics memory
+ * and fences, gives it an id, and builds its virtual config space, registers and GGTT from the
+ * device's initial state. priv is passed back to be's MPT services. Returns 0 and *vgpu;
+ * -EINVAL for a bad type or params or an unregistered backend, -ENOSPC when it does not fit,
+ * -ENOMEM; on error nothing changed. A backend destroys its vGPUs on a device before its
+ * device_removed() returns.
  */
-int gvt_vgpu_create(struct gvt_device *gd, const struct gvt_vgpu_params *params,
-		    struct gvt_vgpu **vgpu);
+int gvt_vgpu_create_typed(const struct gvt_backend *be, struct gvt_device *gd, __u32 type_idx,
+			  void *priv, struct gvt_vgpu **vgpu);
+int gvt_vgpu_create(const struct gvt_backend *be, struct gvt_device *gd,
+		    const struct gvt_vgpu_params *params, void *priv, struct gvt_vgpu **vgpu);
 void gvt_vgpu_destroy(struct gvt_vgpu *vgpu);
 /* The vGPU's id on its device, 1..32. */
 __u32 gvt_vgpu_id(struct gvt_vgpu *vgpu);
+
+/*
+ * The guest's accesses. offset is into config space (1, 2 or 4 bytes) or BAR0 (1, 2, 4 or 8
+ * bytes; registers below 2 MiB, the GGTT from 8 MiB). Returns 0, or -EINVAL for an access the
+ * device does not have (a read then returns zeroes). Never fails for what a guest writes
+ * to a register: a hostile guest lands in failsafe instead.
+ */
+int gvt_vgpu_cfg_read(struct gvt_vgpu *vgpu, __u32 offset, void *buf, __u32 len);
+int gvt_vgpu_cfg_write(struct gvt_vgpu *vgpu, __u32 offset, const void *buf, __u32 len);
+int gvt_vgpu_mmio_read(struct gvt_vgpu *vgpu, __u64 offset, void *buf, __u32 len);
+int gvt_vgpu_mmio_write(struct gvt_vgpu *vgpu, __u64 offset, const void *buf, __u32 len);
 
 #endif /* _GVT_MPT_H */

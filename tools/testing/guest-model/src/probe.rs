@@ -4,7 +4,7 @@ use gvt::model::pvinfo::{field, VGT_CAPS_FULL_PPGTT, VGT_CAPS_HWSP_EMULATION, VG
 use gvt::model::regs::*;
 use gvt::model::vgpu::{GEN8_PAGE_PRESENT, GGTT_MMIO_OFFSET};
 
-use crate::{Error, Result, Transport, TransportExt};
+use super::guest::{Error, Result, Transport, TransportExt};
 
 /// Where the guest's firmware places the BARs and the MSI doorbell.
 pub const BAR0_GPA: u64 = 0xe000_0000;

@@ -1,0 +1,415 @@
+//! vGPUs as backends hold them (`struct gvt_vgpu *`): the core's `Vgpu` behind a mutex, its big
+//! buffers in vmalloc memory, and the MPT services of the backend that created it.
+//!
+//! Lock order: gvt.ko's registry lock (held across a backend's device callbacks), then the
+//! backend's own locks, then a vGPU's lock, then its device's `gvt` lock. Nothing here takes
+//! the registry lock. The guest's accesses take only the vGPU's lock: the host GPU is shared
+//! through `&self` methods.
+
+use core::ffi::{c_int, c_void};
+use core::pin::Pin;
+use core::ptr;
+
+use kernel::{new_mutex, prelude::*, sync::Mutex};
+
+use super::devices::GvtDevice;
+use super::mpt_abi::device;
+use super::to_kernel_error;
+use super::vbuf::VBuf;
+use crate::model::error::{GvtError, Result as ModelResult};
+use crate::model::gvt::Gvt;
+use crate::model::host::MMIO_DWORDS;
+use crate::model::opregion::OPREGION_SIZE;
+use crate::model::resources::Request;
+use crate::model::vgpu::{Vgpu, VgpuStorage};
+use crate::model::vgpu_type::{Resolution, VgpuConfig};
+use crate::mpt::abi::{GvtBackend, GvtBackendOps, GvtVgpuParams, GVT_MPT_ABI_VERSION};
+use crate::mpt::MptOps;
+
+/// A vGPU's register file, virtual GGTT and OpRegion, in vmalloc memory.
+struct Storage {
+    vreg: VBuf<u32>,
+    ggtt: VBuf<u64>,
+    opregion: VBuf<u8>,
+}
+
+impl Storage {
+    fn new(ggtt_entries: usize) -> Result<Storage> {
+        Ok(Storage { vreg: VBuf::new(MMIO_DWORDS)?, ggtt: VBuf::new(ggtt_entries)?, opregion: VBuf::new(OPREGION_SIZE)? })
+    }
+}
+
+impl VgpuStorage for Storage {
+    fn vreg(&self) -> &[u32] {
+        &self.vreg
+    }
+    fn vreg_mut(&mut self) -> &mut [u32] {
+        &mut self.vreg
+    }
+    fn ggtt(&self) -> &[u64] {
+        &self.ggtt
+    }
+    fn ggtt_mut(&mut self) -> &mut [u64] {
+        &mut self.ggtt
+    }
+    fn opregion(&self) -> &[u8] {
+        &self.opregion
+    }
+    fn opregion_mut(&mut self) -> &mut [u8] {
+        &mut self.opregion
+    }
+}
+
+/// A negative errno from a backend, as the core sees it.
+pub(super) fn from_errno(ret: c_int) -> ModelResult {
+    match ret {
+        0 => Ok(()),
+        -12 => Err(GvtError::NoMemory),
+        -14 => Err(GvtError::Fault),
+        -19 => Err(GvtError::NoDevice),
+        -28 => Err(GvtError::NoSpace),
+        -95 => Err(GvtError::NotSupported),
+        _ => Err(GvtError::Invalid),
+    }
+}
+
+/// The core's result as the C ABI returns it.
+fn to_errno(r: ModelResult) -> c_int {
+    match r {
+        Ok(()) => 0,
+        Err(e) => -e.errno(),
+    }
+}
+
+/// A backend's MPT services for one vGPU.
+struct BackendMpt {
+    ops: *const GvtBackendOps,
+    priv_: *mut c_void,
+}
+
+impl BackendMpt {
+    fn ops(&self) -> &GvtBackendOps {
+        // SAFETY: `ops` comes from a registered backend, whose ops table outlives its vGPUs.
+        unsafe { &*self.ops }
+    }
+}
+
+impl MptOps for BackendMpt {
+    fn read_gpa(&mut self, gpa: u64, buf: &mut [u8]) -> ModelResult {
+        let f = self.ops().read_gpa.ok_or(GvtError::NotSupported)?;
+        // SAFETY: the backend's service, with its own pointer and a buffer of `len` bytes.
+        from_errno(unsafe { f(self.priv_, gpa, buf.as_mut_ptr().cast(), buf.len()) })
+    }
+
+    fn write_gpa(&mut self, gpa: u64, buf: &[u8]) -> ModelResult {
+        let f = self.ops().write_gpa.ok_or(GvtError::NotSupported)?;
+        // SAFETY: as in `read_gpa`.
+        from_errno(unsafe { f(self.priv_, gpa, buf.as_ptr().cast(), buf.len()) })
+    }
+
+    fn dma_map_guest_page(&mut self, gfn: u64, size: u64) -> ModelResult<u64> {
+        let f = self.ops().dma_map_guest_page.ok_or(GvtError::NotSupported)?;
+        let mut dma = 0u64;
+        // SAFETY: the backend's service; `dma` is a valid out-pointer.
+        from_errno(unsafe { f(self.priv_, gfn, size, &mut dma) })?;
+        Ok(dma)
+    }
+
+    fn dma_unmap_guest_page(&mut self, dma: u64) {
+        if let Some(f) = self.ops().dma_unmap_guest_page {
+            // SAFETY: the backend's service.
+            unsafe { f(self.priv_, dma) };
+        }
+    }
+
+    fn inject_msi(&mut self, addr: u64, data: u32) -> ModelResult {
+        let f = self.ops().inject_msi.ok_or(GvtError::NotSupported)?;
+        // SAFETY: the backend's service.
+        from_errno(unsafe { f(self.priv_, addr, data) })
+    }
+
+    fn set_trap_area(&mut self, start: u64, end: u64, trap: bool) -> ModelResult {
+        match self.ops().set_trap_area {
+            // SAFETY: the backend's service.
+            Some(f) => from_errno(unsafe { f(self.priv_, start, end, trap) }),
+            // Optional: VFIO traps BAR0 through its region, whatever the guest maps.
+            None => Ok(()),
+        }
+    }
+
+    fn map_aperture(&mut self, gfn: u64, mfn: u64, nr: u64, map: bool) -> ModelResult {
+        match self.ops().map_aperture {
+            // SAFETY: the backend's service.
+            Some(f) => from_errno(unsafe { f(self.priv_, gfn, mfn, nr, map) }),
+            // Optional: VFIO maps the aperture through its region's mmap.
+            None => Ok(()),
+        }
+    }
+}
+
+/// What `struct gvt_vgpu *` points to.
+#[pin_data]
+struct VgpuHandle {
+    dev: *const GvtDevice,
+    ops: *const GvtBackendOps,
+    priv_: *mut c_void,
+    /// `None` only while being created or destroyed.
+    #[pin]
+    vgpu: Mutex<Option<Vgpu<Storage>>>,
+}
+
+// SAFETY: the device outlives its vGPUs, the ops table its backend's registration, and `priv_`
+// is only handed back to the backend; the core state is behind the mutex.
+unsafe impl Send for VgpuHandle {}
+// SAFETY: see `Send`.
+unsafe impl Sync for VgpuHandle {}
+
+impl VgpuHandle {
+    fn mpt(&self) -> BackendMpt {
+        BackendMpt { ops: self.ops, priv_: self.priv_ }
+    }
+
+    fn device(&self) -> &GvtDevice {
+        // SAFETY: a device outlives its vGPUs (backends destroy them before `device_removed`).
+        unsafe { &*self.dev }
+    }
+}
+
+fn create(be: *const GvtBackend, gd: *mut c_void, config: &VgpuConfig, priv_: *mut c_void) -> Result<*mut c_void> {
+    // The backend is the caller's own, registered one (ABI contract). Not checked against the
+    // registry: backends call this under their own locks, which the registry lock nests
+    // outside of (device_added runs under it).
+    // SAFETY: the caller passes null or its valid backend.
+    let be = unsafe { be.as_ref() }.ok_or(EINVAL)?;
+    if be.abi_version != GVT_MPT_ABI_VERSION || be.ops.is_null() {
+        return Err(EINVAL);
+    }
+    let ops = be.ops;
+    // SAFETY: the caller passes a live device (ABI contract).
+    let dev = unsafe { device(gd) };
+    let store = Storage::new(Gvt::ggtt_entries_for(config).map_err(to_kernel_error)?)?;
+    // The handle first, so that nothing can fail once the vGPU exists.
+    let handle = KBox::pin_init(
+        pin_init!(VgpuHandle { dev: ptr::from_ref(dev), ops, priv_, vgpu <- new_mutex!(None, "gvt_vgpu") }),
+        GFP_KERNEL,
+    )?;
+    let vgpu = dev
+        .gvt
+        .lock()
+        .create_vgpu(dev.host.gpu(), config, store)
+        .map_err(|(e, _store)| to_kernel_error(e))?;
+    *handle.vgpu.lock() = Some(vgpu);
+    // SAFETY: the handle is never moved: C holds the pointer and `destroy` re-pins it.
+    Ok(KBox::into_raw(unsafe { Pin::into_inner_unchecked(handle) }).cast())
+}
+
+/// Writes the result of a creation to `*out`.
+///
+/// # Safety
+///
+/// `out` is null or writable.
+unsafe fn created(r: Result<*mut c_void>, out: *mut *mut c_void) -> c_int {
+    match r {
+        Ok(v) => {
+            // SAFETY: checked non-null by the callers, writable per the contract.
+            unsafe { *out = v };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Creates a vGPU of a type; see `include/gvt/mpt.h`.
+///
+/// # Safety
+///
+/// `be` and `gd` as for `gvt_vgpu_create`; `vgpu` is null or writable.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_create_typed(
+    be: *const GvtBackend,
+    gd: *mut c_void,
+    type_idx: u32,
+    priv_: *mut c_void,
+    vgpu: *mut *mut c_void,
+) -> c_int {
+    if vgpu.is_null() || gd.is_null() {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: the caller passes a live device.
+    let types = unsafe { device(gd) }.gvt.lock().types();
+    let r = match usize::try_from(type_idx).ok().and_then(|i| types.get(i)) {
+        Some(t) => create(be, gd, &t.config, priv_),
+        None => Err(EINVAL),
+    };
+    // SAFETY: `vgpu` is non-null and writable.
+    unsafe { created(r, vgpu) }
+}
+
+/// Creates a vGPU of a free-form size; see `include/gvt/mpt.h`.
+///
+/// # Safety
+///
+/// `be` is null or a backend; `gd` is a live device pointer; `params` is null or valid; `vgpu`
+/// is null or writable.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_create(
+    be: *const GvtBackend,
+    gd: *mut c_void,
+    params: *const GvtVgpuParams,
+    priv_: *mut c_void,
+    vgpu: *mut *mut c_void,
+) -> c_int {
+    if vgpu.is_null() || gd.is_null() {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: the caller passes null or valid params.
+    let r = match unsafe { params.as_ref() } {
+        Some(p) => {
+            let config = VgpuConfig {
+                resources: Request { low_gm: p.low_gm_size, high_gm: p.high_gm_size, fences: p.fences },
+                weight: p.weight,
+                resolution: Resolution::R1024x768,
+            };
+            create(be, gd, &config, priv_)
+        }
+        None => Err(EINVAL),
+    };
+    // SAFETY: `vgpu` is non-null and writable.
+    unsafe { created(r, vgpu) }
+}
+
+/// Destroys a vGPU: its host GGTT entries and fences are cleared, its partition freed.
+///
+/// # Safety
+///
+/// `vgpu` is null or came from a `gvt_vgpu_create*` and was not destroyed yet.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_destroy(vgpu: *mut c_void) {
+    if vgpu.is_null() {
+        return;
+    }
+    // SAFETY: per the contract, `vgpu` is a pinned `KBox<VgpuHandle>` leaked by `create`.
+    let handle = unsafe { Pin::new_unchecked(KBox::from_raw(vgpu.cast::<VgpuHandle>())) };
+    let taken = handle.vgpu.lock().take();
+    if let Some(v) = taken {
+        let dev = handle.device();
+        let _store = dev.gvt.lock().destroy_vgpu(dev.host.gpu(), &mut handle.mpt(), v);
+    }
+}
+
+/// # Safety
+///
+/// `vgpu` came from a `gvt_vgpu_create*` and was not destroyed yet.
+unsafe fn handle<'a>(vgpu: *mut c_void) -> &'a VgpuHandle {
+    // SAFETY: per the contract.
+    unsafe { &*vgpu.cast::<VgpuHandle>() }
+}
+
+/// The vGPU's id.
+///
+/// # Safety
+///
+/// `vgpu` came from a `gvt_vgpu_create*` and was not destroyed yet.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_id(vgpu: *mut c_void) -> u32 {
+    // SAFETY: per the contract.
+    let h = unsafe { handle(vgpu) };
+    h.vgpu.lock().as_ref().map_or(0, |v| v.id().get())
+}
+
+/// Largest access the device has (a GGTT entry).
+const MAX_ACCESS: u32 = 8;
+
+/// Runs `f` on the vGPU and a copy of the caller's buffer, copied back if `read`; -EINVAL for
+/// a null or oversized buffer. The copy means a guest-visible buffer is read exactly once.
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`; `buf` is null or readable for `len` bytes, and writable too if
+/// `read`.
+unsafe fn access(
+    vgpu: *mut c_void,
+    buf: *mut u8,
+    len: u32,
+    read: bool,
+    f: impl FnOnce(&VgpuHandle, &mut Vgpu<Storage>, &mut [u8]) -> ModelResult,
+) -> c_int {
+    if buf.is_null() || len == 0 || len > MAX_ACCESS {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: per the contract.
+    let h = unsafe { handle(vgpu) };
+    let mut bytes = [0u8; MAX_ACCESS as usize];
+    let Some(b) = bytes.get_mut(..len as usize) else { return EINVAL.to_errno() };
+    if !read {
+        // SAFETY: `buf` is readable for `len` bytes.
+        b.copy_from_slice(unsafe { core::slice::from_raw_parts(buf, b.len()) });
+    }
+    let r = match h.vgpu.lock().as_mut() {
+        Some(v) => f(h, v, b),
+        None => Err(GvtError::NoDevice),
+    };
+    if read {
+        // SAFETY: `buf` is writable for `len` bytes when `read`.
+        unsafe { ptr::copy_nonoverlapping(b.as_ptr(), buf, b.len()) };
+    }
+    to_errno(r)
+}
+
+/// Emulates a config-space read.
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`; `buf` is null or writable for `len` bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_cfg_read(vgpu: *mut c_void, offset: u32, buf: *mut c_void, len: u32) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { access(vgpu, buf.cast(), len, true, |_, v, b| v.cfg_read(offset, b)) }
+}
+
+/// Emulates a config-space write.
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`; `buf` is null or readable for `len` bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_cfg_write(
+    vgpu: *mut c_void,
+    offset: u32,
+    buf: *const c_void,
+    len: u32,
+) -> c_int {
+    // SAFETY: forwarded contract; with `read` false, `buf` is only read.
+    unsafe { access(vgpu, buf.cast_mut().cast(), len, false, |h, v, b| v.cfg_write(&mut h.mpt(), offset, b)) }
+}
+
+/// Emulates a BAR0 read.
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`; `buf` is null or writable for `len` bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_mmio_read(vgpu: *mut c_void, offset: u64, buf: *mut c_void, len: u32) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { access(vgpu, buf.cast(), len, true, |_, v, b| v.mmio_read(offset, b)) }
+}
+
+/// Emulates a BAR0 write.
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`; `buf` is null or readable for `len` bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_mmio_write(
+    vgpu: *mut c_void,
+    offset: u64,
+    buf: *const c_void,
+    len: u32,
+) -> c_int {
+    // SAFETY: forwarded contract; with `read` false, `buf` is only read.
+    unsafe {
+        access(vgpu, buf.cast_mut().cast(), len, false, |h, v, b| {
+            v.mmio_write(h.device().host.gpu(), &mut h.mpt(), offset, b)
+        })
+    }
+}
