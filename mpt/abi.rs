@@ -27,6 +27,24 @@ pub struct GvtTypeInfo {
     pub resolution: [u8; GVT_NAME_LEN],
 }
 
+/// `struct gvt_vgpu_info`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GvtVgpuInfo {
+    /// Size of BAR0 (registers and GGTT).
+    pub bar0_size: u64,
+    /// Size of BAR2 as the guest sizes it.
+    pub aperture_size: u64,
+    /// Offset of the vGPU's own slice in BAR2.
+    pub aperture_slice_base: u64,
+    /// Size of the vGPU's own slice.
+    pub aperture_slice_size: u64,
+    /// Size of the OpRegion.
+    pub opregion_size: u32,
+    /// Zero.
+    pub reserved: u32,
+}
+
 /// `struct gvt_vgpu_params`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -103,6 +121,7 @@ pub struct GvtBackend {
 
 const _: () = assert!(core::mem::size_of::<GvtTypeInfo>() == 56);
 const _: () = assert!(core::mem::size_of::<GvtVgpuParams>() == 24);
+const _: () = assert!(core::mem::size_of::<GvtVgpuInfo>() == 40);
 const _: () = assert!(core::mem::size_of::<GvtBackendOps>() == 72);
 const _: () = assert!(core::mem::size_of::<GvtBackend>() == 32);
 

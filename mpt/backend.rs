@@ -7,7 +7,7 @@ use core::ffi::{c_int, c_void};
 #[path = "abi.rs"]
 pub mod abi;
 
-use abi::{GvtBackend, GvtDeviceHandle, GvtTypeInfo, GvtVgpuHandle, GvtVgpuParams};
+use abi::{GvtBackend, GvtDeviceHandle, GvtTypeInfo, GvtVgpuHandle, GvtVgpuInfo, GvtVgpuParams};
 
 extern "C" {
     /// `gvt_register_backend`.
@@ -46,6 +46,16 @@ extern "C" {
     pub fn gvt_vgpu_cfg_write(vgpu: *mut GvtVgpuHandle, offset: u32, buf: *const c_void, len: u32) -> c_int;
     /// `gvt_vgpu_mmio_read`.
     pub fn gvt_vgpu_mmio_read(vgpu: *mut GvtVgpuHandle, offset: u64, buf: *mut c_void, len: u32) -> c_int;
+    /// `gvt_vgpu_get_info`.
+    pub fn gvt_vgpu_get_info(vgpu: *mut GvtVgpuHandle, info: *mut GvtVgpuInfo) -> c_int;
+    /// `gvt_vgpu_opregion_read`.
+    pub fn gvt_vgpu_opregion_read(vgpu: *mut GvtVgpuHandle, offset: u32, buf: *mut c_void, len: u32) -> c_int;
+    /// `gvt_vgpu_activate`.
+    pub fn gvt_vgpu_activate(vgpu: *mut GvtVgpuHandle) -> c_int;
+    /// `gvt_vgpu_deactivate`.
+    pub fn gvt_vgpu_deactivate(vgpu: *mut GvtVgpuHandle) -> c_int;
+    /// `gvt_vgpu_reset`.
+    pub fn gvt_vgpu_reset(vgpu: *mut GvtVgpuHandle) -> c_int;
     /// `gvt_vgpu_mmio_write`.
     pub fn gvt_vgpu_mmio_write(vgpu: *mut GvtVgpuHandle, offset: u64, buf: *const c_void, len: u32) -> c_int;
 }

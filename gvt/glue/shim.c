@@ -22,6 +22,7 @@ void gvt_vfree(void *p)
 /* The Rust mirror (mpt/abi.rs) asserts the same sizes. */
 static_assert(sizeof(struct gvt_type_info) == 56);
 static_assert(sizeof(struct gvt_vgpu_params) == 24);
+static_assert(sizeof(struct gvt_vgpu_info) == 40);
 static_assert(sizeof(struct gvt_backend_ops) == 72);
 static_assert(sizeof(struct gvt_backend) == 32);
 
@@ -39,3 +40,8 @@ EXPORT_SYMBOL_GPL(gvt_vgpu_cfg_read);
 EXPORT_SYMBOL_GPL(gvt_vgpu_cfg_write);
 EXPORT_SYMBOL_GPL(gvt_vgpu_mmio_read);
 EXPORT_SYMBOL_GPL(gvt_vgpu_mmio_write);
+EXPORT_SYMBOL_GPL(gvt_vgpu_get_info);
+EXPORT_SYMBOL_GPL(gvt_vgpu_opregion_read);
+EXPORT_SYMBOL_GPL(gvt_vgpu_activate);
+EXPORT_SYMBOL_GPL(gvt_vgpu_deactivate);
+EXPORT_SYMBOL_GPL(gvt_vgpu_reset);

@@ -21,9 +21,9 @@ use crate::model::gvt::Gvt;
 use crate::model::host::MMIO_DWORDS;
 use crate::model::opregion::OPREGION_SIZE;
 use crate::model::resources::Request;
-use crate::model::vgpu::{Vgpu, VgpuStorage};
+use crate::model::vgpu::{Reset, Vgpu, VgpuStorage};
 use crate::model::vgpu_type::{Resolution, VgpuConfig};
-use crate::mpt::abi::{GvtBackend, GvtBackendOps, GvtVgpuParams, GVT_MPT_ABI_VERSION};
+use crate::mpt::abi::{GvtBackend, GvtBackendOps, GvtVgpuInfo, GvtVgpuParams, GVT_MPT_ABI_VERSION};
 use crate::mpt::MptOps;
 
 /// A vGPU's register file, virtual GGTT and OpRegion, in vmalloc memory.
@@ -412,4 +412,106 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_mmio_write(
             v.mmio_write(h.device().host.gpu(), &mut h.mpt(), offset, b)
         })
     }
+}
+
+/// Runs `f` on a live vGPU.
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`.
+unsafe fn with_vgpu(vgpu: *mut c_void, f: impl FnOnce(&VgpuHandle, &mut Vgpu<Storage>) -> ModelResult) -> c_int {
+    // SAFETY: per the contract.
+    let h = unsafe { handle(vgpu) };
+    let r = match h.vgpu.lock().as_mut() {
+        Some(v) => f(h, v),
+        None => Err(GvtError::NoDevice),
+    };
+    to_errno(r)
+}
+
+/// Describes the vGPU's PCI device for its backend.
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`; `info` is null or writable.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_get_info(vgpu: *mut c_void, info: *mut GvtVgpuInfo) -> c_int {
+    // SAFETY: the caller passes null or a writable `struct gvt_vgpu_info`.
+    let Some(out) = (unsafe { info.as_mut() }) else { return EINVAL.to_errno() };
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_vgpu(vgpu, |h, v| {
+            let host = h.device().host.gpu().info();
+            let low = v.partition().low;
+            *out = GvtVgpuInfo {
+                bar0_size: host.bar0_size,
+                aperture_size: host.aperture_size,
+                aperture_slice_base: low.start,
+                aperture_slice_size: low.size,
+                opregion_size: u32::try_from(OPREGION_SIZE).unwrap_or(0),
+                reserved: 0,
+            };
+            Ok(())
+        })
+    }
+}
+
+/// Reads the OpRegion.
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`; `buf` is null or writable for `len` bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_opregion_read(vgpu: *mut c_void, offset: u32, buf: *mut c_void, len: u32) -> c_int {
+    if buf.is_null() {
+        return EINVAL.to_errno();
+    }
+    let read = |_: &VgpuHandle, v: &mut Vgpu<Storage>| {
+        let start = usize::try_from(offset).map_err(|_| GvtError::Invalid)?;
+        let end = start.checked_add(usize::try_from(len).map_err(|_| GvtError::Invalid)?).ok_or(GvtError::Invalid)?;
+        let src = v.opregion().get(start..end).ok_or(GvtError::Invalid)?;
+        // SAFETY: `buf` is writable for `len` bytes (contract), `src` has `len` bytes.
+        unsafe { ptr::copy_nonoverlapping(src.as_ptr(), buf.cast::<u8>(), src.len()) };
+        Ok(())
+    };
+    // SAFETY: forwarded contract.
+    unsafe { with_vgpu(vgpu, read) }
+}
+
+/// The guest attached: MSIs flow.
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_activate(vgpu: *mut c_void) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_vgpu(vgpu, |_, v| {
+            v.activate();
+            Ok(())
+        })
+    }
+}
+
+/// The guest detached: no more MSIs, traps and aperture mappings undone.
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_deactivate(vgpu: *mut c_void) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { with_vgpu(vgpu, |h, v| v.deactivate(&mut h.mpt())) }
+}
+
+/// Device-model level reset.
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_reset(vgpu: *mut c_void) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { with_vgpu(vgpu, |h, v| v.reset(h.device().host.gpu(), &mut h.mpt(), Reset::DeviceModel)) }
 }

@@ -39,6 +39,16 @@ struct gvt_type_info {
 	char resolution[GVT_NAME_LEN];	/* virtual monitor, "1024x768" */
 };
 
+/* What a backend needs to present a vGPU's PCI device. */
+struct gvt_vgpu_info {
+	__u64 bar0_size;		/* registers and GGTT */
+	__u64 aperture_size;		/* BAR2 as the guest sizes it */
+	__u64 aperture_slice_base;	/* the vGPU's own part of the host aperture ... */
+	__u64 aperture_slice_size;	/* ... (offset into BAR2 and size) */
+	__u32 opregion_size;
+	__u32 reserved;
+};
+
 /* The size of a vGPU to create: a type's (gvt_device_type_info) or free-form (ACRN). */
 struct gvt_vgpu_params {
 	__u64 low_gm_size;		/* bytes of aperture, > 0 */
@@ -117,5 +127,15 @@ int gvt_vgpu_cfg_read(struct gvt_vgpu *vgpu, __u32 offset, void *buf, __u32 len)
 int gvt_vgpu_cfg_write(struct gvt_vgpu *vgpu, __u32 offset, const void *buf, __u32 len);
 int gvt_vgpu_mmio_read(struct gvt_vgpu *vgpu, __u64 offset, void *buf, __u32 len);
 int gvt_vgpu_mmio_write(struct gvt_vgpu *vgpu, __u64 offset, const void *buf, __u32 len);
+
+/* Fills *info; -EINVAL for a NULL info. */
+int gvt_vgpu_get_info(struct gvt_vgpu *vgpu, struct gvt_vgpu_info *info);
+/* Reads the vGPU's OpRegion; -EINVAL past its end. */
+int gvt_vgpu_opregion_read(struct gvt_vgpu *vgpu, __u32 offset, void *buf, __u32 len);
+/* The guest attached (VFIO open, ACRN ioreq client) or detached: MSIs flow only between. */
+int gvt_vgpu_activate(struct gvt_vgpu *vgpu);
+int gvt_vgpu_deactivate(struct gvt_vgpu *vgpu);
+/* Device-model level reset (VFIO_DEVICE_RESET): back to the state after creation. */
+int gvt_vgpu_reset(struct gvt_vgpu *vgpu);
 
 #endif /* _GVT_MPT_H */
