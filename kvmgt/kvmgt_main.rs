@@ -11,6 +11,7 @@ use kernel::prelude::*;
 pub mod gvt;
 
 mod ffi;
+pub mod region;
 #[cfg(gvt_kunit)]
 mod tests;
 
@@ -37,4 +38,25 @@ impl Drop for Kvmgt {
         // SAFETY: `kvmgt_register` succeeded in `init`.
         unsafe { ffi::kvmgt_unregister() };
     }
+}
+
+/// `region::decode` for vfio.c.
+///
+/// # Safety
+///
+/// `index` and `offset` are writable.
+#[no_mangle]
+unsafe extern "C" fn kvmgt_region_decode(pos: u64, index: *mut u64, offset: *mut u64) {
+    let (i, o) = region::decode(pos);
+    // SAFETY: per the contract.
+    unsafe {
+        *index = i;
+        *offset = o;
+    }
+}
+
+/// `region::next_access` for vfio.c: 0 when no access fits.
+#[no_mangle]
+extern "C" fn kvmgt_region_next(offset: u64, remaining: u64, size: u64, max: u64) -> u64 {
+    region::next_access(offset, remaining, size, max).unwrap_or(0)
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * kvmgt's mdev side: an mdev parent on every GPU gvt.ko offers, with upstream's vGPU types,
- * and an mdev driver whose probe creates the vGPU. mdev's registration API is macro- and
- * struct-embedding-shaped, so it is C; sizes and accounting come from gvt.ko.
+ * and an mdev driver whose probe creates the vGPU's VFIO device (vfio.c). mdev's registration
+ * API is macro- and struct-embedding-shaped, so it is C; sizes and accounting come from gvt.ko.
  */
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -13,16 +13,6 @@
 
 static LIST_HEAD(kvmgt_parents);
 static DEFINE_MUTEX(kvmgt_lock);
-
-static struct kvmgt_parent *to_kvmgt_parent(struct mdev_parent *parent)
-{
-	return container_of(parent, struct kvmgt_parent, parent);
-}
-
-static struct kvmgt_type *to_kvmgt_type(struct mdev_type *mtype)
-{
-	return container_of(mtype, struct kvmgt_type, type);
-}
 
 static unsigned int kvmgt_get_available(struct mdev_type *mtype)
 {
@@ -46,33 +36,6 @@ static ssize_t kvmgt_show_description(struct mdev_type *mtype, char *buf)
 			  info.resolution, info.weight);
 }
 
-static const struct gvt_backend kvmgt_backend;
-
-static int kvmgt_probe(struct mdev_device *mdev)
-{
-	struct kvmgt_parent *p = to_kvmgt_parent(mdev->type->parent);
-	struct kvmgt_type *t = to_kvmgt_type(mdev->type);
-	struct gvt_vgpu *vgpu;
-	int ret;
-
-	ret = gvt_vgpu_create_typed(&kvmgt_backend, p->gd, t->idx, mdev, &vgpu);
-	if (ret) {
-		dev_err(&mdev->dev, "cannot create a %s vGPU: %d\n", t->name, ret);
-		return ret;
-	}
-	dev_set_drvdata(&mdev->dev, vgpu);
-	dev_info(&mdev->dev, "vGPU %u (%s) created\n", gvt_vgpu_id(vgpu), t->name);
-	return 0;
-}
-
-static void kvmgt_remove(struct mdev_device *mdev)
-{
-	struct gvt_vgpu *vgpu = dev_get_drvdata(&mdev->dev);
-
-	dev_info(&mdev->dev, "vGPU %u destroyed\n", gvt_vgpu_id(vgpu));
-	gvt_vgpu_destroy(vgpu);
-}
-
 static struct mdev_driver kvmgt_mdev_driver = {
 	.device_api = VFIO_DEVICE_API_PCI_STRING,
 	.driver = {
@@ -80,8 +43,8 @@ static struct mdev_driver kvmgt_mdev_driver = {
 		.owner = THIS_MODULE,
 		.mod_name = KBUILD_MODNAME,
 	},
-	.probe = kvmgt_probe,
-	.remove = kvmgt_remove,
+	.probe = kvmgt_vfio_probe,
+	.remove = kvmgt_vfio_remove,
 	.get_available = kvmgt_get_available,
 	.show_description = kvmgt_show_description,
 };
@@ -93,7 +56,7 @@ static void kvmgt_parent_free(struct kvmgt_parent *p)
 	kfree(p);
 }
 
-static int kvmgt_device_added(struct gvt_device *gd)
+int kvmgt_device_added(struct gvt_device *gd)
 {
 	u32 i, n = gvt_device_type_count(gd);
 	struct kvmgt_parent *p;
@@ -133,7 +96,7 @@ err:
 	return ret;
 }
 
-static void kvmgt_device_removed(struct gvt_device *gd)
+void kvmgt_device_removed(struct gvt_device *gd)
 {
 	struct kvmgt_parent *p, *found = NULL;
 
@@ -163,16 +126,11 @@ struct kvmgt_parent *kvmgt_first_parent(void)
 	return p;
 }
 
-static const struct gvt_backend_ops kvmgt_ops = {
-	.device_added = kvmgt_device_added,
-	.device_removed = kvmgt_device_removed,
-};
-
-static const struct gvt_backend kvmgt_backend = {
+const struct gvt_backend kvmgt_backend = {
 	.abi_version = GVT_MPT_ABI_VERSION,
 	.name = "kvmgt",
 	.owner = THIS_MODULE,
-	.ops = &kvmgt_ops,
+	.ops = &kvmgt_mpt_ops,
 };
 
 int kvmgt_register(void)

@@ -5,6 +5,7 @@
  * driver named "i915". mdev names a parent's type directories "<driver>-<type>", so KVM users
  * see upstream's i915-GVTg_V5_4 on the sim GPU as on real hardware.
  */
+#include <linux/dma-mapping.h>
 #include <linux/err.h>
 #include <linux/mod_devicetable.h>
 #include <linux/platform_device.h>
@@ -32,6 +33,13 @@ int gvt_sim_register(struct device **dev)
 	if (IS_ERR(pdev)) {
 		platform_driver_unregister(&gvt_sim_driver);
 		return PTR_ERR(pdev);
+	}
+	/* Guest pages are DMA-mapped for the sim GPU as for a real one (39-bit, like Gen9). */
+	ret = dma_coerce_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(39));
+	if (ret) {
+		platform_device_unregister(pdev);
+		platform_driver_unregister(&gvt_sim_driver);
+		return ret;
 	}
 	*dev = &pdev->dev;
 	return 0;

@@ -1,0 +1,6 @@
+//! kvmgt.ko's kernel-independent logic, built as a `no_std` crate for host-side tests.
+//! `kvmgt_main.rs` (the kernel crate root) declares the same modules.
+#![no_std]
+#![cfg_attr(test, allow(clippy::arithmetic_side_effects))]
+
+pub mod region;

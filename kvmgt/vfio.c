@@ -1,0 +1,599 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * kvmgt's VFIO device: what QEMU's vfio-pci (or any VFIO user) sees of a vGPU mdev.
+ *
+ * Regions: PCI config space, BAR0 (registers and the GGTT) and BAR2 (the aperture) by their
+ * standard indices, and the OpRegion as a device-specific region. Every access is split into
+ * naturally aligned 1/2/4/8-byte device accesses (kvmgt/region.rs decides the split) and handed
+ * to gvt.ko, which emulates it. IRQs: MSI through an eventfd; INTx is advertised, as upstream,
+ * but never fired (the guest i915 uses MSI).
+ *
+ * It also provides gvt.ko's MPT services for the vGPU: guest memory through vfio_dma_rw() and
+ * guest pages pinned and DMA-mapped for the GPU, cached by gfn with reference counts and
+ * dropped when user space unmaps the IOVA range.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/eventfd.h>
+#include <linux/module.h>
+#include <linux/nospec.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vfio.h>
+#include <linux/xarray.h>
+#include "kvmgt.h"
+
+#define KVMGT_OPREGION_INDEX	VFIO_PCI_NUM_REGIONS
+#define KVMGT_NUM_REGIONS	(VFIO_PCI_NUM_REGIONS + 1)
+/* As QEMU encodes region offsets; the same shift as region.rs OFFSET_SHIFT. */
+#define KVMGT_OFFSET_SHIFT	40
+
+/* A guest page pinned and mapped for the GPU. */
+struct kvmgt_dma {
+	u64 gfn;
+	u64 size;
+	dma_addr_t dma_addr;
+	unsigned int refs;
+};
+
+struct kvmgt_vgpu {
+	struct vfio_device vdev;
+	struct gvt_vgpu *vgpu;
+	bool open;
+	/* MSI and INTx triggers; taken from any context that injects. */
+	spinlock_t irq_lock;
+	struct eventfd_ctx *msi_trigger;
+	struct eventfd_ctx *intx_trigger;
+	/* DMA cache: gfn -> kvmgt_dma, and dma_addr >> PAGE_SHIFT -> the same entry. */
+	struct mutex cache_lock;
+	struct xarray by_gfn;
+	struct xarray by_dma;
+	unsigned long nr_cached;
+	struct gvt_vgpu_info info;
+};
+
+static struct kvmgt_vgpu *to_kvmgt_vgpu(struct vfio_device *vdev)
+{
+	return container_of(vdev, struct kvmgt_vgpu, vdev);
+}
+
+static struct device *gpu_dev(struct kvmgt_vgpu *v)
+{
+	struct mdev_device *mdev = to_mdev_device(v->vdev.dev);
+
+	return mdev->type->parent->dev;
+}
+
+/* ---- MPT services --------------------------------------------------------------------- */
+
+static int kvmgt_read_gpa(void *priv, u64 gpa, void *buf, size_t len)
+{
+	struct kvmgt_vgpu *v = priv;
+
+	if (!v->open)
+		return -ENODEV;
+	return vfio_dma_rw(&v->vdev, gpa, buf, len, false);
+}
+
+static int kvmgt_write_gpa(void *priv, u64 gpa, const void *buf, size_t len)
+{
+	struct kvmgt_vgpu *v = priv;
+
+	if (!v->open)
+		return -ENODEV;
+	return vfio_dma_rw(&v->vdev, gpa, (void *)buf, len, true);
+}
+
+static void kvmgt_dma_release(struct kvmgt_vgpu *v, struct kvmgt_dma *d)
+{
+	xa_erase(&v->by_gfn, d->gfn);
+	xa_erase(&v->by_dma, d->dma_addr >> PAGE_SHIFT);
+	dma_unmap_page(gpu_dev(v), d->dma_addr, d->size, DMA_BIDIRECTIONAL);
+	vfio_unpin_pages(&v->vdev, d->gfn << PAGE_SHIFT, d->size >> PAGE_SHIFT);
+	v->nr_cached--;
+	kfree(d);
+}
+
+/* Pins size bytes of guest memory at gfn, which must be physically contiguous, and maps them. */
+static int kvmgt_dma_new(struct kvmgt_vgpu *v, u64 gfn, u64 size, struct kvmgt_dma **out)
+{
+	int npages = size >> PAGE_SHIFT, i, ret;
+	struct page **pages;
+	struct kvmgt_dma *d;
+
+	pages = kcalloc(npages, sizeof(*pages), GFP_KERNEL);
+	d = kzalloc(sizeof(*d), GFP_KERNEL);
+	ret = -ENOMEM;
+	if (!pages || !d)
+		goto free;
+	ret = vfio_pin_pages(&v->vdev, gfn << PAGE_SHIFT, npages, IOMMU_READ | IOMMU_WRITE, pages);
+	if (ret != npages) {
+		if (ret > 0)
+			vfio_unpin_pages(&v->vdev, gfn << PAGE_SHIFT, ret);
+		ret = ret < 0 ? ret : -EFAULT;
+		goto free;
+	}
+	ret = -EFAULT;
+	for (i = 1; i < npages; i++)
+		if (page_to_pfn(pages[i]) != page_to_pfn(pages[0]) + i)
+			goto unpin;
+	d->dma_addr = dma_map_page(gpu_dev(v), pages[0], 0, size, DMA_BIDIRECTIONAL);
+	if (dma_mapping_error(gpu_dev(v), d->dma_addr))
+		goto unpin;
+	d->gfn = gfn;
+	d->size = size;
+	d->refs = 1;
+	ret = xa_err(xa_store(&v->by_gfn, gfn, d, GFP_KERNEL));
+	if (!ret)
+		ret = xa_err(xa_store(&v->by_dma, d->dma_addr >> PAGE_SHIFT, d, GFP_KERNEL));
+	if (ret) {
+		xa_erase(&v->by_gfn, gfn);
+		dma_unmap_page(gpu_dev(v), d->dma_addr, size, DMA_BIDIRECTIONAL);
+		goto unpin;
+	}
+	v->nr_cached++;
+	kfree(pages);
+	*out = d;
+	return 0;
+unpin:
+	vfio_unpin_pages(&v->vdev, gfn << PAGE_SHIFT, npages);
+free:
+	kfree(pages);
+	kfree(d);
+	return ret;
+}
+
+static int kvmgt_dma_map(void *priv, u64 gfn, u64 size, u64 *dma_addr)
+{
+	struct kvmgt_vgpu *v = priv;
+	struct kvmgt_dma *d;
+	int ret = 0;
+
+	if (!v->open)
+		return -ENODEV;
+	if (!size || size & ~PAGE_MASK || size > SZ_2M || gfn > (U64_MAX >> PAGE_SHIFT))
+		return -EINVAL;
+	mutex_lock(&v->cache_lock);
+	d = xa_load(&v->by_gfn, gfn);
+	if (d && d->size != size) {
+		/* The guest now maps this page with another size: start over. */
+		if (d->refs > 1) {
+			ret = -EBUSY;
+			goto out;
+		}
+		kvmgt_dma_release(v, d);
+		d = NULL;
+	}
+	if (d)
+		d->refs++;
+	else
+		ret = kvmgt_dma_new(v, gfn, size, &d);
+	if (!ret)
+		*dma_addr = d->dma_addr;
+out:
+	mutex_unlock(&v->cache_lock);
+	return ret;
+}
+
+static void kvmgt_dma_unmap(void *priv, u64 dma_addr)
+{
+	struct kvmgt_vgpu *v = priv;
+	struct kvmgt_dma *d;
+
+	mutex_lock(&v->cache_lock);
+	d = xa_load(&v->by_dma, dma_addr >> PAGE_SHIFT);
+	/* Absent when user space unmapped the memory first (kvmgt_vfio_dma_unmap). */
+	if (d && !--d->refs)
+		kvmgt_dma_release(v, d);
+	mutex_unlock(&v->cache_lock);
+}
+
+static int kvmgt_inject_msi(void *priv, u64 addr, u32 data)
+{
+	struct kvmgt_vgpu *v = priv;
+	unsigned long flags;
+	int ret = -ENODEV;
+
+	/* QEMU routes the MSI itself: the eventfd is the guest's vector. */
+	spin_lock_irqsave(&v->irq_lock, flags);
+	if (v->msi_trigger) {
+		eventfd_signal(v->msi_trigger);
+		ret = 0;
+	}
+	spin_unlock_irqrestore(&v->irq_lock, flags);
+	return ret;
+}
+
+const struct gvt_backend_ops kvmgt_mpt_ops = {
+	.device_added = kvmgt_device_added,
+	.device_removed = kvmgt_device_removed,
+	.read_gpa = kvmgt_read_gpa,
+	.write_gpa = kvmgt_write_gpa,
+	.dma_map_guest_page = kvmgt_dma_map,
+	.dma_unmap_guest_page = kvmgt_dma_unmap,
+	.inject_msi = kvmgt_inject_msi,
+};
+
+/* ---- regions ---------------------------------------------------------------------------- */
+
+/* Size of a region and the largest access it takes; 0 for a region the device does not have. */
+static u64 region_size(struct kvmgt_vgpu *v, u64 index, u64 *max)
+{
+	switch (index) {
+	case VFIO_PCI_CONFIG_REGION_INDEX:
+		*max = 4;
+		return PCI_CFG_SPACE_SIZE;
+	case VFIO_PCI_BAR0_REGION_INDEX:
+		*max = 8;
+		return v->info.bar0_size;
+	case KVMGT_OPREGION_INDEX:
+		*max = 8;
+		return v->info.opregion_size;
+	default:
+		return 0;
+	}
+}
+
+static int region_access(struct kvmgt_vgpu *v, u64 index, u64 off, void *buf, u32 len, bool write)
+{
+	switch (index) {
+	case VFIO_PCI_CONFIG_REGION_INDEX:
+		return write ? gvt_vgpu_cfg_write(v->vgpu, off, buf, len) :
+			       gvt_vgpu_cfg_read(v->vgpu, off, buf, len);
+	case VFIO_PCI_BAR0_REGION_INDEX:
+		return write ? gvt_vgpu_mmio_write(v->vgpu, off, buf, len) :
+			       gvt_vgpu_mmio_read(v->vgpu, off, buf, len);
+	case KVMGT_OPREGION_INDEX:
+		return write ? -EINVAL : gvt_vgpu_opregion_read(v->vgpu, off, buf, len);
+	default:
+		return -EINVAL;
+	}
+}
+
+static ssize_t kvmgt_rw(struct kvmgt_vgpu *v, char __user *ubuf, size_t count, loff_t *ppos,
+			bool write)
+{
+	u64 index, off, size, max = 0, len;
+	size_t done = 0;
+	u8 buf[8];
+	int ret;
+
+	if (*ppos < 0)
+		return -EINVAL;
+	kvmgt_region_decode(*ppos, &index, &off);
+	size = region_size(v, index, &max);
+	while (done < count) {
+		len = kvmgt_region_next(off, count - done, size, max);
+		if (!len)
+			return done ? done : -EINVAL;
+		if (write && copy_from_user(buf, ubuf + done, len))
+			return -EFAULT;
+		ret = region_access(v, index, off, buf, len, write);
+		if (ret)
+			return done ? done : ret;
+		if (!write && copy_to_user(ubuf + done, buf, len))
+			return -EFAULT;
+		done += len;
+		off += len;
+	}
+	*ppos += done;
+	return done;
+}
+
+static ssize_t kvmgt_read(struct vfio_device *vdev, char __user *buf, size_t count, loff_t *ppos)
+{
+	return kvmgt_rw(to_kvmgt_vgpu(vdev), buf, count, ppos, false);
+}
+
+static ssize_t kvmgt_write(struct vfio_device *vdev, const char __user *buf, size_t count,
+			   loff_t *ppos)
+{
+	return kvmgt_rw(to_kvmgt_vgpu(vdev), (char __user *)buf, count, ppos, true);
+}
+
+/* ---- ioctls ----------------------------------------------------------------------------- */
+
+static long kvmgt_get_info(struct kvmgt_vgpu *v, void __user *arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_device_info, num_irqs);
+	struct vfio_device_info info;
+
+	if (copy_from_user(&info, arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+	info.flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
+	info.num_regions = KVMGT_NUM_REGIONS;
+	info.num_irqs = VFIO_PCI_NUM_IRQS;
+	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
+}
+
+static long kvmgt_get_region_info(struct kvmgt_vgpu *v, void __user *arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_region_info, offset);
+	struct vfio_info_cap caps = { .buf = NULL, .size = 0 };
+	struct vfio_region_info info;
+	u64 max;
+	int ret;
+
+	if (copy_from_user(&info, arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+	if (info.index >= KVMGT_NUM_REGIONS)
+		return -EINVAL;
+	info.index = array_index_nospec(info.index, KVMGT_NUM_REGIONS);
+	info.offset = ((u64)info.index << KVMGT_OFFSET_SHIFT);
+	info.cap_offset = 0;
+	info.size = region_size(v, info.index, &max);
+	info.flags = info.size ? VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE : 0;
+	if (info.index == VFIO_PCI_BAR2_REGION_INDEX) {
+		/* Sized for the guest; CPU access through it is not emulated yet. */
+		info.size = v->info.aperture_size;
+		info.flags = 0;
+	}
+	if (info.index == KVMGT_OPREGION_INDEX) {
+		struct vfio_region_info_cap_type cap = {
+			.header.id = VFIO_REGION_INFO_CAP_TYPE,
+			.header.version = 1,
+			.type = VFIO_REGION_TYPE_PCI_VENDOR_TYPE | PCI_VENDOR_ID_INTEL,
+			.subtype = VFIO_REGION_SUBTYPE_INTEL_IGD_OPREGION,
+		};
+
+		info.flags = VFIO_REGION_INFO_FLAG_READ;
+		ret = vfio_info_add_capability(&caps, &cap.header, sizeof(cap));
+		if (ret)
+			return ret;
+	}
+	if (caps.size) {
+		info.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+		if (info.argsz < sizeof(info) + caps.size) {
+			info.argsz = sizeof(info) + caps.size;
+		} else {
+			vfio_info_cap_shift(&caps, sizeof(info));
+			if (copy_to_user(arg + sizeof(info), caps.buf, caps.size)) {
+				kfree(caps.buf);
+				return -EFAULT;
+			}
+			info.cap_offset = sizeof(info);
+		}
+		kfree(caps.buf);
+	}
+	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
+}
+
+static long kvmgt_get_irq_info(struct kvmgt_vgpu *v, void __user *arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_irq_info, count);
+	struct vfio_irq_info info;
+
+	if (copy_from_user(&info, arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz || info.index >= VFIO_PCI_NUM_IRQS)
+		return -EINVAL;
+	switch (info.index) {
+	case VFIO_PCI_INTX_IRQ_INDEX:
+		info.flags = VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE |
+			     VFIO_IRQ_INFO_AUTOMASKED;
+		info.count = 1;
+		break;
+	case VFIO_PCI_MSI_IRQ_INDEX:
+		info.flags = VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE;
+		info.count = 1;
+		break;
+	default:
+		info.flags = 0;
+		info.count = 0;
+		break;
+	}
+	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
+}
+
+/* Replaces a trigger: fd >= 0 installs that eventfd, fd == -1 removes it. */
+static int kvmgt_set_trigger(struct kvmgt_vgpu *v, struct eventfd_ctx **slot, s32 fd)
+{
+	struct eventfd_ctx *new = NULL, *old;
+	unsigned long flags;
+
+	if (fd >= 0) {
+		new = eventfd_ctx_fdget(fd);
+		if (IS_ERR(new))
+			return PTR_ERR(new);
+	} else if (fd != -1) {
+		return -EINVAL;
+	}
+	spin_lock_irqsave(&v->irq_lock, flags);
+	old = *slot;
+	*slot = new;
+	spin_unlock_irqrestore(&v->irq_lock, flags);
+	if (old)
+		eventfd_ctx_put(old);
+	return 0;
+}
+
+static long kvmgt_set_irqs(struct kvmgt_vgpu *v, void __user *arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_irq_set, count);
+	struct eventfd_ctx **slot;
+	struct vfio_irq_set hdr;
+	size_t data_size = 0;
+	s32 fd = -1;
+	int ret;
+
+	if (copy_from_user(&hdr, arg, minsz))
+		return -EFAULT;
+	ret = vfio_set_irqs_validate_and_prepare(&hdr, 1, VFIO_PCI_NUM_IRQS, &data_size);
+	if (ret)
+		return ret;
+	switch (hdr.index) {
+	case VFIO_PCI_INTX_IRQ_INDEX:
+		slot = &v->intx_trigger;
+		break;
+	case VFIO_PCI_MSI_IRQ_INDEX:
+		slot = &v->msi_trigger;
+		break;
+	default:
+		return -EINVAL;
+	}
+	switch (hdr.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) {
+	case VFIO_IRQ_SET_ACTION_TRIGGER:
+		break;
+	case VFIO_IRQ_SET_ACTION_MASK:
+	case VFIO_IRQ_SET_ACTION_UNMASK:
+		/* INTx is never fired, so masking it has nothing to do. */
+		return hdr.index == VFIO_PCI_INTX_IRQ_INDEX ? 0 : -EINVAL;
+	default:
+		return -EINVAL;
+	}
+	if (hdr.flags & VFIO_IRQ_SET_DATA_EVENTFD) {
+		if (copy_from_user(&fd, arg + minsz, sizeof(fd)))
+			return -EFAULT;
+	} else if (hdr.count) {
+		/* DATA_NONE/BOOL with a count fires the interrupt: the guest did not ask for it. */
+		return -EINVAL;
+	}
+	return kvmgt_set_trigger(v, slot, fd);
+}
+
+static long kvmgt_ioctl(struct vfio_device *vdev, unsigned int cmd, unsigned long arg)
+{
+	struct kvmgt_vgpu *v = to_kvmgt_vgpu(vdev);
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case VFIO_DEVICE_GET_INFO:
+		return kvmgt_get_info(v, uarg);
+	case VFIO_DEVICE_GET_REGION_INFO:
+		return kvmgt_get_region_info(v, uarg);
+	case VFIO_DEVICE_GET_IRQ_INFO:
+		return kvmgt_get_irq_info(v, uarg);
+	case VFIO_DEVICE_SET_IRQS:
+		return kvmgt_set_irqs(v, uarg);
+	case VFIO_DEVICE_RESET:
+		return gvt_vgpu_reset(v->vgpu);
+	default:
+		return -ENOTTY;
+	}
+}
+
+/* ---- life cycle ------------------------------------------------------------------------- */
+
+/* User space unmapped [iova, iova + length): drop every cached mapping in it. */
+static void kvmgt_vfio_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
+{
+	struct kvmgt_vgpu *v = to_kvmgt_vgpu(vdev);
+	u64 first = iova >> PAGE_SHIFT, last = (iova + length - 1) >> PAGE_SHIFT;
+	struct kvmgt_dma *d;
+	unsigned long gfn;
+
+	mutex_lock(&v->cache_lock);
+	xa_for_each_range(&v->by_gfn, gfn, d, first, last)
+		kvmgt_dma_release(v, d);
+	mutex_unlock(&v->cache_lock);
+}
+
+static int kvmgt_open(struct vfio_device *vdev)
+{
+	struct kvmgt_vgpu *v = to_kvmgt_vgpu(vdev);
+
+	v->open = true;
+	return gvt_vgpu_activate(v->vgpu);
+}
+
+static void kvmgt_close(struct vfio_device *vdev)
+{
+	struct kvmgt_vgpu *v = to_kvmgt_vgpu(vdev);
+	struct kvmgt_dma *d;
+	unsigned long gfn;
+
+	/* The next user gets a fresh device; the reset also unmaps what the GGTT held. */
+	gvt_vgpu_reset(v->vgpu);
+	gvt_vgpu_deactivate(v->vgpu);
+	kvmgt_set_trigger(v, &v->msi_trigger, -1);
+	kvmgt_set_trigger(v, &v->intx_trigger, -1);
+	mutex_lock(&v->cache_lock);
+	xa_for_each(&v->by_gfn, gfn, d)
+		kvmgt_dma_release(v, d);
+	mutex_unlock(&v->cache_lock);
+	v->open = false;
+}
+
+static int kvmgt_init_dev(struct vfio_device *vdev)
+{
+	struct kvmgt_vgpu *v = to_kvmgt_vgpu(vdev);
+	struct mdev_device *mdev = to_mdev_device(vdev->dev);
+	struct kvmgt_parent *p = to_kvmgt_parent(mdev->type->parent);
+	struct kvmgt_type *t = to_kvmgt_type(mdev->type);
+	int ret;
+
+	spin_lock_init(&v->irq_lock);
+	mutex_init(&v->cache_lock);
+	xa_init(&v->by_gfn);
+	xa_init(&v->by_dma);
+	ret = gvt_vgpu_create_typed(&kvmgt_backend, p->gd, t->idx, v, &v->vgpu);
+	if (ret) {
+		dev_err(&mdev->dev, "cannot create a %s vGPU: %d\n", t->name, ret);
+		return ret;
+	}
+	ret = gvt_vgpu_get_info(v->vgpu, &v->info);
+	if (ret) {
+		gvt_vgpu_destroy(v->vgpu);
+		return ret;
+	}
+	dev_info(&mdev->dev, "vGPU %u (%s) created\n", gvt_vgpu_id(v->vgpu), t->name);
+	return 0;
+}
+
+static void kvmgt_release_dev(struct vfio_device *vdev)
+{
+	struct kvmgt_vgpu *v = to_kvmgt_vgpu(vdev);
+
+	dev_info(vdev->dev, "vGPU %u destroyed\n", gvt_vgpu_id(v->vgpu));
+	gvt_vgpu_destroy(v->vgpu);
+	xa_destroy(&v->by_gfn);
+	xa_destroy(&v->by_dma);
+	mutex_destroy(&v->cache_lock);
+}
+
+static const struct vfio_device_ops kvmgt_vfio_ops = {
+	.name = "gvt-vgpu",
+	.init = kvmgt_init_dev,
+	.release = kvmgt_release_dev,
+	.open_device = kvmgt_open,
+	.close_device = kvmgt_close,
+	.read = kvmgt_read,
+	.write = kvmgt_write,
+	.ioctl = kvmgt_ioctl,
+	.dma_unmap = kvmgt_vfio_dma_unmap,
+#if IS_ENABLED(CONFIG_IOMMUFD)
+	.bind_iommufd = vfio_iommufd_emulated_bind,
+	.unbind_iommufd = vfio_iommufd_emulated_unbind,
+	.attach_ioas = vfio_iommufd_emulated_attach_ioas,
+	.detach_ioas = vfio_iommufd_emulated_detach_ioas,
+#endif
+};
+
+int kvmgt_vfio_probe(struct mdev_device *mdev)
+{
+	struct kvmgt_vgpu *v;
+	int ret;
+
+	v = vfio_alloc_device(kvmgt_vgpu, vdev, &mdev->dev, &kvmgt_vfio_ops);
+	if (IS_ERR(v))
+		return PTR_ERR(v);
+	ret = vfio_register_emulated_iommu_dev(&v->vdev);
+	if (ret) {
+		vfio_put_device(&v->vdev);
+		return ret;
+	}
+	dev_set_drvdata(&mdev->dev, v);
+	return 0;
+}
+
+void kvmgt_vfio_remove(struct mdev_device *mdev)
+{
+	struct kvmgt_vgpu *v = dev_get_drvdata(&mdev->dev);
+
+	vfio_unregister_group_dev(&v->vdev);
+	vfio_put_device(&v->vdev);
+}
