@@ -34,7 +34,7 @@ fn offer(be: &GvtBackend, dev: &GvtDevice) -> bool {
     // SAFETY: the callback gets a device pointer that stays valid until `device_removed`.
     let ret = unsafe { added(dev.handle()) };
     if ret != 0 {
-        pr_warn!(
+        pr_info!(
             "backend {} refused a device ({})\n",
             backend_name(be),
             ret

@@ -32,6 +32,15 @@ for ko in gvt kvmgt acrngt; do
 done
 cp "$KDIR/drivers/vfio/mdev/mdev.ko" "$work/lib/modules/"
 if [ -d "$GVT_ROOT/build/bin" ]; then cp -r "$GVT_ROOT/build/bin/." "$work/bin/"; fi
+# Real clients from Debian, with the shared libraries they need.
+add_binary() {
+    cp "$1" "$work/bin/"
+    ldd "$1" | grep -oE '/[^ ]+\.so[^ ]*' | while read -r lib; do
+        mkdir -p "$work$(dirname "$lib")"; cp -L "$lib" "$work$lib"
+    done
+}
+add_binary /usr/bin/mdevctl
+mkdir -p "$work/etc/mdevctl.d/scripts.d/callouts" "$work/etc/mdevctl.d/scripts.d/notifiers"
 cp "$here/scenarios/lib.sh" "$work/lib.sh"
 cp "$script" "$work/scenario.sh"
 cat > "$work/init" <<'INIT'
