@@ -2,11 +2,12 @@
 //! attributes (read-only masks, masked "mode" registers, …) and which special handler.
 //!
 //! Upstream splits this between i915 (the list of tracked offsets, also used to snapshot the
-//! host) and GVT (attributes and handlers layered on top). Here one static table holds both.
-//! It is expanded at compile time into one open-addressing hash per platform, so a lookup on
-//! the MMIO fast path is a multiply, a shift and (almost always) one probe; a duplicate offset
-//! is a build error rather than upstream's "dup mmio definition" init failure (gvt-linux #84).
-//! Offsets not in the table are plain storage in the vGPU's register file.
+//! host) and GVT (attributes and handlers layered on top). Here the same two layers are
+//! [`GEN9_TRACKED`] (upstream's offsets, generated) and the attribute tables below, merged at
+//! compile time into one open-addressing hash per platform, so a lookup on the MMIO fast path
+//! is a multiply, a shift and (almost always) one probe. A duplicate offset in the attribute
+//! tables is a build error rather than upstream's "dup mmio definition" init failure
+//! (gvt-linux #84). Offsets not tracked are plain storage in the vGPU's register file.
 
 use super::host::{Platform, MMIO_SIZE};
 use super::mmio_list::GEN9_TRACKED;

@@ -463,6 +463,10 @@ impl<S: VgpuStorage> Vgpu<S> {
             return self.ggtt_read(offset.wrapping_sub(GGTT_MMIO_OFFSET), buf);
         }
         let off = reg_offset(offset, buf.len())?;
+        if let Ok(dword) = <&mut [u8; 4]>::try_from(&mut *buf) {
+            *dword = self.reg_read(off).to_le_bytes();
+            return Ok(());
+        }
         if buf.len() == 8 {
             let (lo, hi) = buf.split_at_mut(4);
             let a = self.reg_read(off);
@@ -483,25 +487,22 @@ impl<S: VgpuStorage> Vgpu<S> {
             return self.ggtt_write(host, mpt, offset.wrapping_sub(GGTT_MMIO_OFFSET), data);
         }
         let off = reg_offset(offset, data.len())?;
+        if let Ok(dword) = <[u8; 4]>::try_from(data) {
+            return self.reg_write(host, mpt, off, u32::from_le_bytes(dword));
+        }
         if let Some((lo, hi)) = data.split_first_chunk::<4>().filter(|_| data.len() == 8) {
             self.reg_write(host, mpt, off, u32::from_le_bytes(*lo))?;
             let hi: [u8; 4] = hi.try_into().map_err(|_| GvtError::Invalid)?;
             return self.reg_write(host, mpt, off.wrapping_add(4), u32::from_le_bytes(hi));
         }
+        // A partial write merges into the register's current value.
         let aligned = off & !3;
-        let v = if data.len() == 4 {
-            let b: [u8; 4] = data.try_into().map_err(|_| GvtError::Invalid)?;
-            u32::from_le_bytes(b)
-        } else {
-            // A partial write merges into the register's current value.
-            let mut b = self.vreg(aligned).to_le_bytes();
-            let start = (off & 3) as usize;
-            b.get_mut(start..start.saturating_add(data.len()))
-                .ok_or(GvtError::Invalid)?
-                .copy_from_slice(data);
-            u32::from_le_bytes(b)
-        };
-        self.reg_write(host, mpt, aligned, v)
+        let mut b = self.vreg(aligned).to_le_bytes();
+        let start = (off & 3) as usize;
+        b.get_mut(start..start.saturating_add(data.len()))
+            .ok_or(GvtError::Invalid)?
+            .copy_from_slice(data);
+        self.reg_write(host, mpt, aligned, u32::from_le_bytes(b))
     }
 
     /// Reads one dword register.
