@@ -165,6 +165,14 @@ impl<S: VgpuStorage> Vgpu<S> {
             store,
         };
         v.reset_mmio(host, true);
+        // Whatever the host left in the partition's GGTT entries, the vGPU starts on scratch.
+        for span in [part.low, part.high] {
+            let first = span.start / GTT_PAGE_SIZE;
+            for index in first..first.saturating_add(span.size / GTT_PAGE_SIZE) {
+                host.ggtt_write(index, v.info.scratch_page);
+            }
+        }
+        host.ggtt_flush();
         Ok(v)
     }
 
@@ -260,12 +268,14 @@ impl<S: VgpuStorage> Vgpu<S> {
         self.cfg.untrack(mpt, &self.part)
     }
 
-    /// Resets the vGPU.
+    /// Resets the vGPU. The reset always completes; an error means the backend refused to
+    /// stop trapping or mapping the BARs (it is reported after the reset is done).
     pub fn reset(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps, kind: Reset) -> Result {
+        let mut backend = Ok(());
         match kind {
             Reset::DeviceModel | Reset::Flr => {
                 let d3 = self.cfg.d3_entered;
-                self.cfg.untrack(mpt, &self.part)?;
+                backend = self.cfg.untrack(mpt, &self.part);
                 self.reset_ggtt(host, mpt);
                 self.reset_fences(host);
                 self.reset_mmio(host, true);
@@ -290,7 +300,7 @@ impl<S: VgpuStorage> Vgpu<S> {
                 self.stats.engine_resets = self.stats.engine_resets.saturating_add(1);
             }
         }
-        Ok(())
+        backend
     }
 
     /// Tears down what the vGPU holds on the host (before its partition is released).
