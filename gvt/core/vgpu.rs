@@ -1032,6 +1032,7 @@ fn reg_offset(offset: u64, len: usize) -> Result<u32> {
 mod tests {
     use super::*;
     use crate::model::gvt::Gvt;
+    use crate::model::test_support::Mpt;
     use crate::model::vgpu_type::find_type;
     use crate::sim::tests::bxt;
     use std::vec;
@@ -1057,43 +1058,6 @@ mod tests {
         }
         fn opregion_mut(&mut self) -> &mut [u8] {
             &mut self.2
-        }
-    }
-
-    /// A hypervisor whose guest pages map to DMA `gfn << 12 | 1 << 40` and which records MSIs.
-    #[derive(Default)]
-    struct Mpt {
-        msis: Vec<(u64, u32)>,
-        mapped: i64,
-    }
-
-    impl MptOps for Mpt {
-        fn read_gpa(&mut self, _: u64, buf: &mut [u8]) -> Result {
-            buf.fill(0);
-            Ok(())
-        }
-        fn write_gpa(&mut self, _: u64, _: &[u8]) -> Result {
-            Ok(())
-        }
-        fn dma_map_guest_page(&mut self, gfn: u64, _: u64) -> Result<u64> {
-            if gfn >= 1 << 20 {
-                return Err(GvtError::Fault);
-            }
-            self.mapped += 1;
-            Ok((gfn << 12) | (1 << 40))
-        }
-        fn dma_unmap_guest_page(&mut self, _: u64) {
-            self.mapped -= 1;
-        }
-        fn inject_msi(&mut self, addr: u64, data: u32) -> Result {
-            self.msis.push((addr, data));
-            Ok(())
-        }
-        fn set_trap_area(&mut self, _: u64, _: u64, _: bool) -> Result {
-            Ok(())
-        }
-        fn map_aperture(&mut self, _: u64, _: u64, _: u64, _: bool) -> Result {
-            Ok(())
         }
     }
 
