@@ -333,6 +333,16 @@ register! {
     GEN8_PRIVATE_PAT_LO @ 0x40e0;
     /// Private PPAT entries 4-7.
     GEN8_PRIVATE_PAT_HI @ 0x40e4;
+    /// Memory/boot control.
+    GEN6_MBCTL @ 0x907c {
+        /// Fetch the boot image again: never done for a vGPU.
+        4:4 GEN6_MBCTL_ENABLE_BOOT_FETCH,
+    };
+    /// Debug status; bit 31 latches an unclaimed register access.
+    FPGA_DBG @ 0x42300 {
+        /// An access hit no register (write 1 to clear).
+        31:31 FPGA_DBG_RM_NOCLAIM,
+    };
     /// GGTT TLB flush control.
     GFX_FLSH_CNTL_GEN6 @ 0x101008;
     /// First fence register (lower dword); 16 fences of 8 bytes are guest-visible.

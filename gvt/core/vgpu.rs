@@ -788,6 +788,17 @@ impl<S: VgpuStorage> Vgpu<S> {
                 }
                 self.set_vreg(off, v);
             }
+            Handler::Mbctl => self.set_vreg(off, v & !GEN6_MBCTL::GEN6_MBCTL_ENABLE_BOOT_FETCH.mask()),
+            Handler::FpgaDbg => self.set_vreg(off, v & !FPGA_DBG::FPGA_DBG_RM_NOCLAIM.mask()),
+            Handler::ForceNonpriv => {
+                let target = v & 0x03ff_fffc;
+                let nopid = RENDER_RING_BASE.wrapping_add(0x94); // RING_NOPID(RCS)
+                if mmio_table::FORCE_NONPRIV_WHITELIST.binary_search(&target).is_ok() || target == nopid {
+                    self.set_vreg(off, v);
+                } else {
+                    self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
+                }
+            }
             Handler::Pvinfo => self.pvinfo_write(off, v),
             Handler::Default
             | Handler::GucStatusRead
@@ -1178,6 +1189,14 @@ mod tests {
         w(&mut v, h, m, 0x426c, 1);
         assert_eq!(r(&mut v, 0x426c), 0);
         assert_eq!(v.tlb_pending(), Engine::Bcs.mask());
+        w(&mut v, h, m, GEN6_MBCTL::OFFSET, 0x1f);
+        assert_eq!(r(&mut v, GEN6_MBCTL::OFFSET), 0x0f);
+        w(&mut v, h, m, FPGA_DBG::OFFSET, 1 << 31);
+        assert_eq!(r(&mut v, FPGA_DBG::OFFSET), 0);
+        w(&mut v, h, m, 0x24d0, 0x7300);
+        assert_eq!(r(&mut v, 0x24d0), 0x7300);
+        w(&mut v, h, m, 0x24d4, GEN6_GDRST::OFFSET);
+        assert_eq!(r(&mut v, 0x24d4), 0, "GDRST cannot be opened to user batches");
         w(&mut v, h, m, 0x64834, 0xff);
         assert_eq!(r(&mut v, 0x64834), 0);
         assert_eq!(v.failsafe(), None);
