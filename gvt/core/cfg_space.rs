@@ -394,3 +394,77 @@ fn aligned(off: usize) -> Result {
         Err(GvtError::Invalid)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::test_support::Mpt;
+    use crate::sim::broxton_info;
+
+    fn space() -> (CfgSpace, Partition) {
+        let info = broxton_info();
+        let mut snap = [0u8; CFG_SPACE_SIZE];
+        snap[0x06] = PCI_STATUS_CAP_LIST;
+        snap[0x07] = 0xf9; // every RW1C status bit set by "hardware"
+        snap[0x10] = 0x04;
+        snap[0x18] = 0x0c;
+        snap[0x34] = 0x40;
+        snap[0x40] = PCI_CAP_ID_MSI;
+        snap[0x41] = 0x50;
+        snap[0x50] = PCI_CAP_ID_PM;
+        snap[0x51] = 0x40; // a looped list must not hang the walk
+        use crate::model::resources::Span;
+        let part = Partition {
+            low: Span { start: 0x1000_0000, size: 0x400_0000 },
+            high: Span { start: 0x4000_0000, size: 0x1000_0000 },
+            fences: Span { start: 4, size: 4 },
+        };
+        (CfgSpace::new(&snap, &info), part)
+    }
+
+    #[test]
+    fn status_bits_are_write_one_to_clear() {
+        let (mut c, part) = space();
+        let mut mpt = Mpt::default();
+        c.write(&mut mpt, &part, 0x06, &[0xff, 0x20]).unwrap();
+        let mut s = [0u8; 2];
+        c.read(0x06, &mut s).unwrap();
+        assert_eq!(s, [PCI_STATUS_CAP_LIST, 0xf9 & !0x20]);
+        c.write(&mut mpt, &part, 0x07, &[0xff]).unwrap();
+        c.read(0x06, &mut s).unwrap();
+        assert_eq!(s[1], 0);
+    }
+
+    #[test]
+    fn gmch_has_no_stolen_memory_and_caps_are_found_in_a_looped_list() {
+        let (c, _) = space();
+        assert_eq!(c.bytes()[INTEL_GVT_PCI_GMCH_CONTROL + 1], 0);
+        assert_eq!(c.msi, Some(0x40));
+        assert_eq!(c.pmcsr, Some(0x54));
+        assert_eq!(c.msi(), None, "MSI not enabled yet");
+    }
+
+    #[test]
+    fn decoding_traps_bar0_and_maps_only_the_vgpu_slice() {
+        let (mut c, part) = space();
+        let mut mpt = Mpt::default();
+        c.write(&mut mpt, &part, 0x10, &0xe000_0000u32.to_le_bytes()).unwrap();
+        c.write(&mut mpt, &part, 0x18, &0x8000_0000u32.to_le_bytes()).unwrap();
+        c.write(&mut mpt, &part, 0x1c, &1u32.to_le_bytes()).unwrap();
+        assert!(mpt.traps.is_empty(), "no decoding yet");
+        c.write(&mut mpt, &part, 0x04, &[PCI_COMMAND_MEMORY]).unwrap();
+        assert_eq!(mpt.traps, [(0xe000_0000, 0xe100_0000, true)]);
+        let gfn = (0x1_8000_0000u64 + part.low.start) >> 12;
+        let mfn = (broxton_info().aperture_pa + part.low.start) >> 12;
+        assert_eq!(mpt.maps, [(gfn, mfn, part.low.size >> 12, true)]);
+        // Moving BAR0 while decoding: untrap the old place, trap the new one.
+        c.write(&mut mpt, &part, 0x10, &0xd000_0000u32.to_le_bytes()).unwrap();
+        assert_eq!(mpt.traps[1..], [(0xe000_0000, 0xe100_0000, false), (0xd000_0000, 0xd100_0000, true)]);
+        // Sizing leaves it untrapped until placed again.
+        c.write(&mut mpt, &part, 0x10, &u32::MAX.to_le_bytes()).unwrap();
+        assert!(!c.bar0.tracked);
+        let mut v = [0u8; 4];
+        c.read(0x10, &mut v).unwrap();
+        assert_eq!(u32::from_le_bytes(v), 0xff00_0004);
+    }
+}

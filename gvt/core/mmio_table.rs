@@ -2,11 +2,12 @@
 //! attributes (read-only masks, masked "mode" registers, …) and which special handler.
 //!
 //! Upstream splits this between i915 (the list of tracked offsets, also used to snapshot the
-//! host) and GVT (attributes and handlers layered on top). Here one static table holds both.
-//! It is expanded at compile time into one open-addressing hash per platform, so a lookup on
-//! the MMIO fast path is a multiply, a shift and (almost always) one probe; a duplicate offset
-//! is a build error rather than upstream's "dup mmio definition" init failure (gvt-linux #84).
-//! Offsets not in the table are plain storage in the vGPU's register file.
+//! host) and GVT (attributes and handlers layered on top). Here the same two layers are
+//! [`GEN9_TRACKED`] (upstream's offsets, generated) and the attribute tables below, merged at
+//! compile time into one open-addressing hash per platform, so a lookup on the MMIO fast path
+//! is a multiply, a shift and (almost always) one probe. A duplicate offset in the attribute
+//! tables is a build error rather than upstream's "dup mmio definition" init failure
+//! (gvt-linux #84). Offsets not tracked are plain storage in the vGPU's register file.
 
 use super::host::{Platform, MMIO_SIZE};
 use super::mmio_list::GEN9_TRACKED;
@@ -110,7 +111,22 @@ pub enum Handler {
     GgttFlush,
     /// RING_HWS_PGA: must be a page inside the vGPU's graphics memory.
     HwsPga,
+    /// GEN6_MBCTL: boot fetch requests are dropped.
+    Mbctl,
+    /// FPGA_DBG: the unclaimed-access bit clears when written.
+    FpgaDbg,
+    /// RCS FORCE_TO_NONPRIV slots: only registers on [`FORCE_NONPRIV_WHITELIST`] (or the
+    /// engine's NOPID) may be opened to unprivileged batches.
+    ForceNonpriv,
 }
+
+/// Registers a guest may expose to its unprivileged batch buffers through FORCE_TO_NONPRIV:
+/// what i915's Gen9 workarounds and whitelists need, nothing that reaches outside the context.
+pub const FORCE_NONPRIV_WHITELIST: [u32; 31] = [
+    0xd80, 0x20ec, 0x2248, 0x2340, 0x2348, 0x2350, 0x2580, 0x2690, 0x2694, 0x2698, 0x2754,
+    0x28a0, 0x4de0, 0x4de4, 0x4dfc, 0x7010, 0x7014, 0x7300, 0x7304, 0x7700, 0x7704, 0x7708,
+    0x770c, 0x83a8, 0xb110, 0xb118, 0xe100, 0xe18c, 0xe48c, 0xe5f4, 0x64844,
+];
 
 /// One tracked register or range.
 #[derive(Clone, Copy, Debug)]
@@ -229,6 +245,8 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(GEN6_GDRST::OFFSET, D_ALL, 0, H::Gdrst),
     f(FENCE_REG_GEN6_LO::OFFSET, 0x80, D_ALL, 0, H::Fence),
     d(GFX_FLSH_CNTL_GEN6::OFFSET, D_ALL, 0, H::GgttFlush),
+    d(GEN6_MBCTL::OFFSET, D_ALL, 0, H::Mbctl),
+    d(FPGA_DBG::OFFSET, D_ALL, 0, H::FpgaDbg),
     d(0x940c, D_ALL, C, H::Default),   // GEN7_UCGCTL4
     d(0x215c, D_ALL, C, H::Default),
     d(0x2178, D_ALL, C, H::Default),
@@ -276,7 +294,7 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(0xe4f4, D_ALL, MC, H::Default),  // GEN7_ROW_CHICKEN2
     d(0x9430, D_ALL, C, H::Default),   // GEN8_UCGCTL6
     d(0xb118, D_ALL, C, H::Default),   // GEN8_L3SQCREG4
-    f(0x24d0, 48, D_ALL, C | F_CMD_WRITE_PATCH, H::Default), // FORCE_TO_NONPRIV
+    f(0x24d0, 48, D_ALL, C | F_CMD_WRITE_PATCH, H::ForceNonpriv), // RCS FORCE_TO_NONPRIV
     d(0xe194, D_ALL, MC, H::Default),
     d(0xe188, D_ALL, MC, H::Default),
     d(0xe180, D_ALL, MC, H::Default),  // HALF_SLICE_CHICKEN2
@@ -589,6 +607,23 @@ mod tests {
         assert_eq!(bxt.stats().tracked, 2262);
         assert_eq!(skl.stats().tracked, 2019);
         assert_eq!(kbl.stats().tracked, 2020);
+    }
+
+    #[test]
+    fn special_blocks_are_not_shadowed_by_registers() {
+        // Plain blocks may overlap registers: the MCHBAR mirror range holds BXT's PHY1
+        // registers, whose handlers run here (upstream checks blocks first and skips them).
+        for b in GEN9_BLOCKS.iter().filter(|b| b.handler != Handler::Default) {
+            let t = mmio_index(Platform::Broxton);
+            for off in (b.start..b.start + b.size).step_by(4) {
+                assert!(t.lookup(off).is_none(), "{off:#x} hides block {:#x}", b.start);
+            }
+        }
+    }
+
+    #[test]
+    fn nonpriv_whitelist_is_sorted_for_binary_search() {
+        assert!(FORCE_NONPRIV_WHITELIST.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

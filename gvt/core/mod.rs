@@ -5,6 +5,13 @@
 //! `crate::mpt::MptOps` for the hypervisor. Locking, allocation and threads belong to the glue.
 //! Shared between the cargo crate and `gvt.ko`, so it uses `crate::` paths only through the
 //! module names both roots declare (`model`, `mpt`, `sim`).
+//!
+//! Entry points for the glue: [`gvt::Gvt`] per physical GPU (`new`, `types`, `available`,
+//! `acrn_config`, `ggtt_entries_for`, `create_vgpu`, `destroy_vgpu`) and [`vgpu::Vgpu`] per vGPU
+//! (`cfg_read`/`cfg_write`, `mmio_read`/`mmio_write` at BAR0 offsets, `raise_event`,
+//! `activate`/`deactivate`, `reset`, `flush_ggtt`, `opregion`). Storage the glue allocates:
+//! one [`vgpu::VgpuStorage`] per vGPU (2 MiB registers, 8 bytes of virtual GGTT per 4 KiB of
+//! the vGPU's graphics memory, 8 KiB OpRegion); everything else is inline and small.
 
 pub mod cfg_space;
 pub mod error;
@@ -20,5 +27,7 @@ pub mod pvinfo;
 #[allow(non_camel_case_types, non_upper_case_globals)]
 pub mod regs;
 pub mod resources;
+#[cfg(test)]
+mod test_support;
 pub mod vgpu;
 pub mod vgpu_type;

@@ -165,6 +165,14 @@ impl<S: VgpuStorage> Vgpu<S> {
             store,
         };
         v.reset_mmio(host, true);
+        // Whatever the host left in the partition's GGTT entries, the vGPU starts on scratch.
+        for span in [part.low, part.high] {
+            let first = span.start / GTT_PAGE_SIZE;
+            for index in first..first.saturating_add(span.size / GTT_PAGE_SIZE) {
+                host.ggtt_write(index, v.info.scratch_page);
+            }
+        }
+        host.ggtt_flush();
         Ok(v)
     }
 
@@ -260,12 +268,14 @@ impl<S: VgpuStorage> Vgpu<S> {
         self.cfg.untrack(mpt, &self.part)
     }
 
-    /// Resets the vGPU.
+    /// Resets the vGPU. The reset always completes; an error means the backend refused to
+    /// stop trapping or mapping the BARs (it is reported after the reset is done).
     pub fn reset(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps, kind: Reset) -> Result {
+        let mut backend = Ok(());
         match kind {
             Reset::DeviceModel | Reset::Flr => {
                 let d3 = self.cfg.d3_entered;
-                self.cfg.untrack(mpt, &self.part)?;
+                backend = self.cfg.untrack(mpt, &self.part);
                 self.reset_ggtt(host, mpt);
                 self.reset_fences(host);
                 self.reset_mmio(host, true);
@@ -290,7 +300,7 @@ impl<S: VgpuStorage> Vgpu<S> {
                 self.stats.engine_resets = self.stats.engine_resets.saturating_add(1);
             }
         }
-        Ok(())
+        backend
     }
 
     /// Tears down what the vGPU holds on the host (before its partition is released).
@@ -463,6 +473,10 @@ impl<S: VgpuStorage> Vgpu<S> {
             return self.ggtt_read(offset.wrapping_sub(GGTT_MMIO_OFFSET), buf);
         }
         let off = reg_offset(offset, buf.len())?;
+        if let Ok(dword) = <&mut [u8; 4]>::try_from(&mut *buf) {
+            *dword = self.reg_read(off).to_le_bytes();
+            return Ok(());
+        }
         if buf.len() == 8 {
             let (lo, hi) = buf.split_at_mut(4);
             let a = self.reg_read(off);
@@ -483,25 +497,22 @@ impl<S: VgpuStorage> Vgpu<S> {
             return self.ggtt_write(host, mpt, offset.wrapping_sub(GGTT_MMIO_OFFSET), data);
         }
         let off = reg_offset(offset, data.len())?;
+        if let Ok(dword) = <[u8; 4]>::try_from(data) {
+            return self.reg_write(host, mpt, off, u32::from_le_bytes(dword));
+        }
         if let Some((lo, hi)) = data.split_first_chunk::<4>().filter(|_| data.len() == 8) {
             self.reg_write(host, mpt, off, u32::from_le_bytes(*lo))?;
             let hi: [u8; 4] = hi.try_into().map_err(|_| GvtError::Invalid)?;
             return self.reg_write(host, mpt, off.wrapping_add(4), u32::from_le_bytes(hi));
         }
+        // A partial write merges into the register's current value.
         let aligned = off & !3;
-        let v = if data.len() == 4 {
-            let b: [u8; 4] = data.try_into().map_err(|_| GvtError::Invalid)?;
-            u32::from_le_bytes(b)
-        } else {
-            // A partial write merges into the register's current value.
-            let mut b = self.vreg(aligned).to_le_bytes();
-            let start = (off & 3) as usize;
-            b.get_mut(start..start.saturating_add(data.len()))
-                .ok_or(GvtError::Invalid)?
-                .copy_from_slice(data);
-            u32::from_le_bytes(b)
-        };
-        self.reg_write(host, mpt, aligned, v)
+        let mut b = self.vreg(aligned).to_le_bytes();
+        let start = (off & 3) as usize;
+        b.get_mut(start..start.saturating_add(data.len()))
+            .ok_or(GvtError::Invalid)?
+            .copy_from_slice(data);
+        self.reg_write(host, mpt, aligned, u32::from_le_bytes(b))
     }
 
     /// Reads one dword register.
@@ -777,6 +788,17 @@ impl<S: VgpuStorage> Vgpu<S> {
                 }
                 self.set_vreg(off, v);
             }
+            Handler::Mbctl => self.set_vreg(off, v & !GEN6_MBCTL::GEN6_MBCTL_ENABLE_BOOT_FETCH.mask()),
+            Handler::FpgaDbg => self.set_vreg(off, v & !FPGA_DBG::FPGA_DBG_RM_NOCLAIM.mask()),
+            Handler::ForceNonpriv => {
+                let target = v & 0x03ff_fffc;
+                let nopid = RENDER_RING_BASE.wrapping_add(0x94); // RING_NOPID(RCS)
+                if mmio_table::FORCE_NONPRIV_WHITELIST.binary_search(&target).is_ok() || target == nopid {
+                    self.set_vreg(off, v);
+                } else {
+                    self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
+                }
+            }
             Handler::Pvinfo => self.pvinfo_write(off, v),
             Handler::Default
             | Handler::GucStatusRead
@@ -1021,6 +1043,7 @@ fn reg_offset(offset: u64, len: usize) -> Result<u32> {
 mod tests {
     use super::*;
     use crate::model::gvt::Gvt;
+    use crate::model::test_support::Mpt;
     use crate::model::vgpu_type::find_type;
     use crate::sim::tests::bxt;
     use std::vec;
@@ -1046,43 +1069,6 @@ mod tests {
         }
         fn opregion_mut(&mut self) -> &mut [u8] {
             &mut self.2
-        }
-    }
-
-    /// A hypervisor whose guest pages map to DMA `gfn << 12 | 1 << 40` and which records MSIs.
-    #[derive(Default)]
-    struct Mpt {
-        msis: Vec<(u64, u32)>,
-        mapped: i64,
-    }
-
-    impl MptOps for Mpt {
-        fn read_gpa(&mut self, _: u64, buf: &mut [u8]) -> Result {
-            buf.fill(0);
-            Ok(())
-        }
-        fn write_gpa(&mut self, _: u64, _: &[u8]) -> Result {
-            Ok(())
-        }
-        fn dma_map_guest_page(&mut self, gfn: u64, _: u64) -> Result<u64> {
-            if gfn >= 1 << 20 {
-                return Err(GvtError::Fault);
-            }
-            self.mapped += 1;
-            Ok((gfn << 12) | (1 << 40))
-        }
-        fn dma_unmap_guest_page(&mut self, _: u64) {
-            self.mapped -= 1;
-        }
-        fn inject_msi(&mut self, addr: u64, data: u32) -> Result {
-            self.msis.push((addr, data));
-            Ok(())
-        }
-        fn set_trap_area(&mut self, _: u64, _: u64, _: bool) -> Result {
-            Ok(())
-        }
-        fn map_aperture(&mut self, _: u64, _: u64, _: u64, _: bool) -> Result {
-            Ok(())
         }
     }
 
@@ -1203,6 +1189,14 @@ mod tests {
         w(&mut v, h, m, 0x426c, 1);
         assert_eq!(r(&mut v, 0x426c), 0);
         assert_eq!(v.tlb_pending(), Engine::Bcs.mask());
+        w(&mut v, h, m, GEN6_MBCTL::OFFSET, 0x1f);
+        assert_eq!(r(&mut v, GEN6_MBCTL::OFFSET), 0x0f);
+        w(&mut v, h, m, FPGA_DBG::OFFSET, 1 << 31);
+        assert_eq!(r(&mut v, FPGA_DBG::OFFSET), 0);
+        w(&mut v, h, m, 0x24d0, 0x7300);
+        assert_eq!(r(&mut v, 0x24d0), 0x7300);
+        w(&mut v, h, m, 0x24d4, GEN6_GDRST::OFFSET);
+        assert_eq!(r(&mut v, 0x24d4), 0, "GDRST cannot be opened to user batches");
         w(&mut v, h, m, 0x64834, 0xff);
         assert_eq!(r(&mut v, 0x64834), 0);
         assert_eq!(v.failsafe(), None);

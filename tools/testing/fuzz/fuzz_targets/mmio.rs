@@ -5,6 +5,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let mut w = gvt_fuzz::world().lock().unwrap();
     let w = &mut *w;
+    w.clear_logs();
     let host = w.host;
     for op in data.chunks(12) {
         if op.len() < 12 {
