@@ -5,11 +5,12 @@
 #   make run      boot QEMU with the modules and show vGPUs working
 #   make test     the whole test ladder; ends with "N passed, N failed"
 #   make modules  build gvt.ko, kvmgt.ko and acrngt.ko against the cached kernel
+#   make fuzz     run each fuzz target for 10 million executions
 #   make clean    remove build outputs from this tree
 # Building against another kernel tree: make -C $KDIR M=$PWD CONFIG_GVT_RS=m CONFIG_GVT_RS_SIM=y \
 #   CONFIG_GVT_RS_KVMGT=m CONFIG_GVT_RS_ACRNGT=m LLVM=1 RUSTC=... (see README.md).
 
-.PHONY: all setup modules test run clean
+.PHONY: all setup modules test run fuzz clean
 
 all: modules
 
@@ -24,6 +25,9 @@ test:
 
 run:
 	@bash scripts/run.sh
+
+fuzz:
+	@sh tools/testing/fuzz/run.sh
 
 clean:
 	@. scripts/lib.sh; [ ! -f "$$KDIR/Makefile" ] || kmake M="$$GVT_ROOT" clean >/dev/null

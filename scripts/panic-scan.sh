@@ -9,6 +9,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 prod=$GVT_ROOT/build/prod
+rm -rf "$prod"
 mkdir -p "$prod"
 # Sources only: the test build's objects and .cmd files must not leak into this one.
 (cd "$GVT_ROOT" && tar cf - --exclude='*.o' --exclude='.*.cmd' --exclude='*.ko' --exclude='*.mod*' \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole verification ladder (make test). Ends with one line: "N passed, N failed".
 #   L0  cargo test over the workspace; clippy with the panic lints; the core tested with the
-#       kernel's rustc 1.85.
+#       kernel's rustc 1.85; the fuzz targets for a short run.
 #   build  the modules against the kernel, strict (kernel clippy, warnings are errors), and a
 #       scan of each .ko for panic paths.
 #   L1+L2  QEMU: the modules' KUnit suites (run at insmod) and the end-to-end scenarios.
@@ -51,7 +51,9 @@ step() {
 step l0-cargo-test cargo cargo test --workspace
 step l0-clippy one cargo clippy --workspace --all-targets -- -D warnings
 step l0-kernel-rustc cargo env RUSTC="$KRUSTC" CARGO_TARGET_DIR="$GVT_ROOT/target/kernel-rustc" \
-    cargo test -p gvt -p acrngt
+    cargo test -p gvt -p acrngt -p kvmgt
+# The fuzz targets, briefly (make fuzz runs the full 10 M executions per target).
+step l0-fuzz-smoke one env RUNS=200000 sh tools/testing/fuzz/run.sh
 if step build-modules one env GVT_RS_STRICT=1 bash scripts/modules.sh; then
     step panic-scan one bash scripts/panic-scan.sh
     step qemu-modules qemu bash tools/testing/qemu/run.sh modules

@@ -5,7 +5,7 @@
 //! device model builds one: 8 KiB, signature `IntelGraphicsMem`, version 2.0, only the VBT
 //! mailbox, the lid forced "open" (Windows guests stall otherwise), and the VBT at +0x400 with
 //! BDB version 186 (child device size 33). The bytes are built field by field from named
-//! offsets rather than by casting a packed struct.
+//! offsets rather than by casting a packed struct, once, at compile time.
 
 /// Size of the OpRegion (two pages).
 pub const OPREGION_SIZE: usize = 8192;
@@ -49,27 +49,33 @@ const PORTS: [(u16, u8, u8); 4] = [
     (0x10, 9, 0x30),  // EFP4: DVO_PORT_DPD, DP_AUX_D
 ];
 
-/// Writes `bytes` at `off` in `buf`; out-of-range writes are dropped (all offsets here are
-/// constants well inside the 8 KiB region, which the caller checked).
-fn put(buf: &mut [u8], off: usize, bytes: &[u8]) {
-    if let Some(dst) = buf.get_mut(off..off.saturating_add(bytes.len())) {
-        dst.copy_from_slice(bytes);
+/// The OpRegion every vGPU starts with, built at compile time: its layout arithmetic can never
+/// fail at run time (an out-of-range offset here is a build error, not a kernel panic).
+const IMAGE: [u8; OPREGION_SIZE] = image();
+
+/// Writes `bytes` at `off` in the image (compile time only).
+// Evaluated in the `IMAGE` constant only, where an overflow or a bad index stops the build.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+const fn put(img: &mut [u8; OPREGION_SIZE], off: usize, bytes: &[u8]) {
+    let mut i = 0;
+    while i < bytes.len() {
+        img[off + i] = bytes[i];
+        i += 1;
     }
 }
 
-/// Size of a block as its 16-bit header field.
-fn size16(n: usize) -> [u8; 2] {
-    u16::try_from(n).unwrap_or(u16::MAX).to_le_bytes()
+/// Size of a block as its 16-bit header field (compile time only).
+#[allow(clippy::cast_possible_truncation)]
+const fn size16(n: usize) -> [u8; 2] {
+    assert!(n <= 0xffff);
+    (n as u16).to_le_bytes()
 }
 
-/// Fills `buf` (at least [`OPREGION_SIZE`] bytes) with the virtual OpRegion.
-// All offsets below are sums of layout constants, far below the 8 KiB region; none depends on
-// guest input.
-#[allow(clippy::arithmetic_side_effects)]
-pub fn build(buf: &mut [u8]) {
-    for b in buf.iter_mut() {
-        *b = 0;
-    }
+// Evaluated in the `IMAGE` constant only (see `put`).
+#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::indexing_slicing)]
+const fn image() -> [u8; OPREGION_SIZE] {
+    let mut img = [0u8; OPREGION_SIZE];
+    let buf = &mut img;
     put(buf, 0, b"IntelGraphicsMem");
     put(buf, 16, &8u32.to_le_bytes()); // size in KiB
     put(buf, 20, &0x0200_0000u32.to_le_bytes()); // version 2.0
@@ -81,7 +87,7 @@ pub fn build(buf: &mut [u8]) {
     put(buf, v + 20, &155u16.to_le_bytes()); // VBT version
     put(buf, v + 22, &size16(VBT_HEADER_SIZE));
     put(buf, v + 24, &size16(VBT_SIZE));
-    put(buf, v + 28, &u32::try_from(VBT_HEADER_SIZE).unwrap_or(0).to_le_bytes()); // bdb_offset
+    put(buf, v + 28, &(VBT_HEADER_SIZE as u32).to_le_bytes()); // bdb_offset
 
     let bdb = v + VBT_HEADER_SIZE;
     put(buf, bdb, b"BIOS_DATA_BLOCK");
@@ -98,9 +104,11 @@ pub fn build(buf: &mut [u8]) {
     let gd = gf + 3 + GENERAL_FEATURES_SIZE;
     put(buf, gd, &[BDB_GENERAL_DEFINITIONS]);
     put(buf, gd + 1, &size16(GENERAL_DEFINITIONS_SIZE + 4 * CHILD_SIZE));
-    put(buf, gd + 3 + 4, &[u8::try_from(CHILD_SIZE).unwrap_or(0)]); // child_dev_size
+    put(buf, gd + 3 + 4, &[CHILD_SIZE as u8]); // child_dev_size
     let mut child = gd + 3 + GENERAL_DEFINITIONS_SIZE;
-    for (handle, dvo_port, aux) in PORTS {
+    let mut p = 0;
+    while p < PORTS.len() {
+        let (handle, dvo_port, aux) = PORTS[p];
         put(buf, child, &handle.to_le_bytes());
         put(buf, child + 2, &DEVICE_TYPE_DP.to_le_bytes());
         put(buf, child + 16, &[dvo_port]);
@@ -108,11 +116,20 @@ pub fn build(buf: &mut [u8]) {
         put(buf, child + 25, &[aux]);
         put(buf, child + 27, &[1 << 5]); // integrated_encoder
         child += CHILD_SIZE;
+        p += 1;
     }
 
     // Driver features: LVDS config "none" (zero).
     put(buf, child, &[BDB_DRIVER_FEATURES]);
     put(buf, child + 1, &size16(DRIVER_FEATURES_SIZE));
+    img
+}
+
+/// Fills `buf` (at least [`OPREGION_SIZE`] bytes) with the virtual OpRegion.
+pub fn build(buf: &mut [u8]) {
+    if let Some(dst) = buf.get_mut(..OPREGION_SIZE) {
+        dst.copy_from_slice(&IMAGE);
+    }
 }
 
 /// SWSCI function "get BIOS data".
