@@ -301,7 +301,7 @@ impl CfgSpace {
             _ => (None, 0),
         };
         let Some(which) = bar else {
-            // BAR4/5: not implemented, size 0.
+            // BAR4/5: the vGPU has no I/O BAR (as upstream); sizing reads 0.
             wr32(&mut self.bytes, off, 0);
             return Ok(());
         };
