@@ -1,0 +1,76 @@
+//! The command line: `gvt-vfio-client probe|bad-input|bench UUID [N]`.
+
+use crate::vfio::valid_uuid;
+
+/// Usage text.
+pub const USAGE: &str = "usage: gvt-vfio-client probe UUID       run the i915 probe on mdev UUID over VFIO
+       gvt-vfio-client bad-input UUID   hostile region accesses and ioctls; the device must survive
+       gvt-vfio-client bench UUID [N]   time N (default 10000) config and BAR0 reads";
+
+/// Default number of accesses per bench figure.
+pub const BENCH_DEFAULT: u32 = 10_000;
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// The probe and its checks.
+    Probe(String),
+    /// Hostile input checks.
+    BadInput(String),
+    /// Region access timing, with the number of accesses.
+    Bench(String, u32),
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    let uuid = |a: Option<&String>| match a {
+        Some(u) if valid_uuid(u) => Ok(u.clone()),
+        Some(u) => Err(format!("'{u}' is not a UUID (8-4-4-4-12 hex digits)")),
+        None => Err("missing UUID".into()),
+    };
+    let (cmd, rest) = args.split_first().ok_or("missing command")?;
+    let cmd = match (cmd.as_str(), rest) {
+        ("probe", [u]) => Command::Probe(uuid(Some(u))?),
+        ("bad-input", [u]) => Command::BadInput(uuid(Some(u))?),
+        ("bench", [u]) => Command::Bench(uuid(Some(u))?, BENCH_DEFAULT),
+        ("bench", [u, n]) => match n.parse::<u32>() {
+            Ok(n) if n > 0 => Command::Bench(uuid(Some(u))?, n),
+            _ => return Err(format!("'{n}' is not a positive count")),
+        },
+        ("probe" | "bad-input" | "bench", []) => return Err("missing UUID".into()),
+        ("probe" | "bad-input" | "bench", _) => return Err("too many arguments".into()),
+        (c, _) => return Err(format!("unknown command '{c}'")),
+    };
+    Ok(cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const U: &str = "0b5a9b9c-2c2f-4d0e-9f6a-3f4a5b6c7d8e";
+
+    fn p(a: &[&str]) -> Result<Command, String> {
+        parse(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn commands() {
+        assert_eq!(p(&["probe", U]), Ok(Command::Probe(U.into())));
+        assert_eq!(p(&["bad-input", U]), Ok(Command::BadInput(U.into())));
+        assert_eq!(p(&["bench", U]), Ok(Command::Bench(U.into(), BENCH_DEFAULT)));
+        assert_eq!(p(&["bench", U, "500"]), Ok(Command::Bench(U.into(), 500)));
+    }
+
+    #[test]
+    fn bad_arguments() {
+        assert!(p(&[]).is_err());
+        assert!(p(&["probe"]).is_err());
+        assert!(p(&["probe", "not-a-uuid"]).is_err());
+        assert!(p(&["probe", U, U]).is_err());
+        assert!(p(&["bench", U, "0"]).is_err());
+        assert!(p(&["bench", U, "-1"]).is_err());
+        assert!(p(&["bench", U, "99999999999"]).is_err());
+        assert!(p(&["reset", U]).is_err());
+    }
+}

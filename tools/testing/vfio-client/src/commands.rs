@@ -1,0 +1,235 @@
+//! `probe` and `bench`: what the QEMU scenario runs on a vGPU.
+
+use std::os::unix::fs::FileExt;
+use std::time::Instant;
+
+use guest_model::probe::{self, GGTT_PAGES, GGTT_PAGES_GPA};
+use gvt::model::pvinfo::field;
+
+use crate::checks::Checks;
+use crate::sys::EventFd;
+use crate::transport::{Region, VfioTransport};
+use crate::uapi;
+use crate::vfio::{parse_type_description, Vfio, MDEV_DEVICES};
+
+/// Guest RAM mapped at IOVA 0: room for the pages the probe maps through the GGTT.
+pub const RAM_SIZE: usize = 4 << 20;
+const _: () = assert!(GGTT_PAGES_GPA + GGTT_PAGES * 4096 <= RAM_SIZE as u64);
+
+/// BAR0 size of a Gen9 vGPU: registers, then the GGTT from 8 MiB.
+pub const BAR0_SIZE: u64 = 16 << 20;
+/// Size of the OpRegion region.
+pub const OPREGION_SIZE: u64 = 8 << 10;
+/// How an OpRegion starts.
+pub const OPREGION_SIGNATURE: &[u8; 16] = b"IntelGraphicsMem";
+
+/// Opens `uuid`, reporting the open as a check.
+pub fn open(c: &mut Checks, uuid: &str) -> Option<Vfio> {
+    match Vfio::open(uuid, RAM_SIZE) {
+        Ok(v) => {
+            c.pass("vfio open");
+            Some(v)
+        }
+        Err(e) => {
+            c.fail("vfio open", e);
+            None
+        }
+    }
+}
+
+/// The config and BAR0 regions, checked for the sizes and access a guest needs.
+pub fn main_regions(c: &mut Checks, v: &Vfio) -> Option<(Region, Region)> {
+    let info = v.info;
+    c.expect(
+        "vfio device is PCI",
+        info.flags & uapi::DEVICE_FLAGS_PCI != 0 && info.num_regions >= uapi::PCI_NUM_REGIONS && info.num_irqs > uapi::PCI_MSI_IRQ_INDEX,
+        || format!("flags {:#x}, {} regions, {} irqs", info.flags, info.num_regions, info.num_irqs),
+    );
+    let rw = uapi::REGION_INFO_FLAG_READ | uapi::REGION_INFO_FLAG_WRITE;
+    let cfg = match v.region_info(uapi::PCI_CONFIG_REGION_INDEX) {
+        Ok((r, _)) => r,
+        Err(e) => {
+            c.fail("config region", e);
+            return None;
+        }
+    };
+    c.expect("config region", cfg.size >= 256 && cfg.flags & rw == rw, || format!("{} bytes, flags {:#x}", cfg.size, cfg.flags));
+    let bar0 = match v.region_info(uapi::PCI_BAR0_REGION_INDEX) {
+        Ok((r, _)) => r,
+        Err(e) => {
+            c.fail("bar0 region", e);
+            return None;
+        }
+    };
+    c.expect("bar0 region", bar0.size == BAR0_SIZE && bar0.flags & rw == rw, || format!("{:#x} bytes, flags {:#x}", bar0.size, bar0.flags));
+    Some((cfg, bar0))
+}
+
+/// The OpRegion: a device-specific region of Intel's IGD type, 8 KiB, with its signature.
+fn check_opregion(c: &mut Checks, v: &Vfio) {
+    let r = match v.find_region(uapi::REGION_TYPE_INTEL, uapi::REGION_SUBTYPE_INTEL_IGD_OPREGION) {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            c.fail("opregion", "no region of type 0x80008086 subtype 1 (IGD OpRegion)");
+            return;
+        }
+        Err(e) => {
+            c.fail("opregion", e);
+            return;
+        }
+    };
+    let mut sig = [0u8; 16];
+    let r = pread(v, &r, 0, &mut sig).and_then(|()| {
+        if r.size != OPREGION_SIZE {
+            Err(format!("region {} is {} bytes, want {OPREGION_SIZE}", r.index, r.size))
+        } else if &sig != OPREGION_SIGNATURE {
+            Err(format!("starts with {:?}", String::from_utf8_lossy(&sig)))
+        } else {
+            Ok(())
+        }
+    });
+    c.check("opregion", r);
+}
+
+/// `probe UUID`: open, enable MSI, run the guest i915 probe, check what it learned.
+pub fn probe(uuid: &str) -> Checks {
+    let mut c = Checks::default();
+    let Some(v) = open(&mut c, uuid) else { return c };
+    let Some((cfg, bar0)) = main_regions(&mut c, &v) else { return c };
+    let bar2 = v.region_info(uapi::PCI_BAR2_REGION_INDEX);
+
+    let msi_info = v.irq_info(uapi::PCI_MSI_IRQ_INDEX);
+    c.check("msi irq info", match msi_info {
+        Ok(i) if i.count == 1 && i.flags & uapi::IRQ_INFO_EVENTFD != 0 => Ok(()),
+        Ok(i) => Err(format!("count {}, flags {:#x}", i.count, i.flags)),
+        Err(e) => Err(e.to_string()),
+    });
+    let intx = v.irq_info(uapi::PCI_INTX_IRQ_INDEX);
+    c.check("intx irq info", match intx {
+        Ok(i) if i.count == 1 => Ok(()),
+        Ok(i) => Err(format!("count {}", i.count)),
+        Err(e) => Err(e.to_string()),
+    });
+    let msi = match EventFd::new() {
+        Ok(e) => e,
+        Err(e) => {
+            c.fail("msi eventfd", format!("eventfd: {e}"));
+            return c;
+        }
+    };
+    let msi_on = c.check("msi eventfd", v.set_irq_eventfd(uapi::PCI_MSI_IRQ_INDEX, msi.raw()).map_err(|e| format!("VFIO_DEVICE_SET_IRQS: {e}")));
+
+    let mut t = VfioTransport::new(&v.device, cfg, bar0, &v.ram, msi_on.then_some(&msi));
+    let report = probe::probe(&mut t, true);
+    let detail = t.last_error.take();
+    match report {
+        Err(e) => c.fail("probe", format!("{e:?}{}", detail.map(|d| format!(" ({d})")).unwrap_or_default())),
+        Ok(r) => {
+            c.pass("probe");
+            c.expect("vgt_id > 0", r.vgt_id > 0, || format!("vgt_id {}", r.vgt_id));
+            c.expect("bar0 size 16 MiB", r.bar0_size == BAR0_SIZE && bar0.size == BAR0_SIZE, || {
+                format!("config sizing says {:#x}, region info {:#x}", r.bar0_size, bar0.size)
+            });
+            c.check("bar2 size", match &bar2 {
+                Ok((b, _)) if b.size == r.bar2_size => Ok(()),
+                Ok((b, _)) => Err(format!("config sizing says {:#x}, region info {:#x}", r.bar2_size, b.size)),
+                Err(e) => Err(e.clone()),
+            });
+            check_type(&mut c, uuid, r.mappable.1, r.nonmappable.1, r.fences);
+            // PVINFO read again after the probe, through the region: the vGPU kept its identity.
+            let again = guest_model::TransportExt::read32(&mut t, field::VGT_ID);
+            c.check("pvinfo stable", match again {
+                Ok(id) if id == r.vgt_id => Ok(()),
+                Ok(id) => Err(format!("vgt_id now {id}, was {}", r.vgt_id)),
+                Err(e) => Err(format!("{e:?} {}", t.last_error.take().unwrap_or_default())),
+            });
+        }
+    }
+    check_opregion(&mut c, &v);
+    if msi_on {
+        c.check("msi eventfd released", v.disable_irq(uapi::PCI_MSI_IRQ_INDEX).map_err(|e| e.to_string()));
+    }
+    c
+}
+
+/// PVINFO's ballooning ranges and fences against what the mdev type promises.
+fn check_type(c: &mut Checks, uuid: &str, mappable: u32, nonmappable: u32, fences: u32) {
+    let path = format!("{MDEV_DEVICES}/{uuid}/mdev_type/description");
+    let want = match std::fs::read_to_string(&path) {
+        Ok(s) => parse_type_description(&s).ok_or_else(|| format!("{path}: no low_gm_size/high_gm_size/fence in {s:?}")),
+        Err(e) => Err(format!("{path}: {e}")),
+    };
+    match want {
+        Err(e) => c.fail("pvinfo matches mdev type", e),
+        Ok((low, high, fence)) => {
+            c.expect("pvinfo mappable size", u64::from(mappable) == low, || format!("PVINFO {mappable:#x}, type {low:#x}"));
+            c.expect("pvinfo non-mappable size", u64::from(nonmappable) == high, || format!("PVINFO {nonmappable:#x}, type {high:#x}"));
+            c.expect("pvinfo fence count", u64::from(fences) == fence, || format!("PVINFO {fences}, type {fence}"));
+        }
+    }
+}
+
+/// Nanoseconds per call of `f`, over `n` calls; the first error stops the run.
+fn time_per_op(n: u32, mut f: impl FnMut() -> Result<(), String>) -> Result<u128, String> {
+    let t0 = Instant::now();
+    for _ in 0..n {
+        f()?;
+    }
+    t0.elapsed().as_nanos().checked_div(u128::from(n)).ok_or_else(|| "no accesses".to_string())
+}
+
+/// One pread of `buf.len()` bytes at `off` in region `r`.
+pub fn pread(v: &Vfio, r: &Region, off: u64, buf: &mut [u8]) -> Result<(), String> {
+    let at = r.file_offset(off, buf.len()).ok_or("outside the region")?;
+    match v.device.read_at(buf, at) {
+        Ok(n) if n == buf.len() => Ok(()),
+        Ok(n) => Err(format!("short read: {n} bytes")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `bench UUID N`: the cost of a region access from user space, per access.
+pub fn bench(uuid: &str, n: u32) -> Result<(), String> {
+    let v = Vfio::open(uuid, RAM_SIZE)?;
+    let (cfg, _) = v.region_info(uapi::PCI_CONFIG_REGION_INDEX)?;
+    let (bar0, _) = v.region_info(uapi::PCI_BAR0_REGION_INDEX)?;
+    let mut b = [0u8; 8];
+    let runs: [(&str, &Region, u64, usize); 3] = [
+        ("config read, 4 bytes", &cfg, 0, 4),
+        ("BAR0 register read, 4 bytes", &bar0, u64::from(field::VGT_ID), 4),
+        ("BAR0 PVINFO magic read, 8 bytes", &bar0, u64::from(field::MAGIC), 8),
+    ];
+    for (what, r, off, len) in runs {
+        let buf = b.get_mut(..len).ok_or("buffer")?;
+        pread(&v, r, off, buf).map_err(|e| format!("{what}: {e}"))?;
+        let ns = time_per_op(n, || pread(&v, r, off, buf)).map_err(|e| format!("{what}: {e}"))?;
+        println!("region access: {ns} ns/op ({what}, {n} ops)");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timing_counts_and_stops_on_error() {
+        let mut calls = 0u32;
+        assert!(time_per_op(10, || {
+            calls += 1;
+            Ok(())
+        })
+        .is_ok());
+        assert_eq!(calls, 10);
+        assert!(time_per_op(0, || Ok(())).is_err());
+        let mut calls = 0u32;
+        assert_eq!(
+            time_per_op(10, || {
+                calls += 1;
+                Err("EINVAL".into())
+            }),
+            Err("EINVAL".to_string())
+        );
+        assert_eq!(calls, 1);
+    }
+}

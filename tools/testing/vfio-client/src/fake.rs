@@ -1,0 +1,111 @@
+//! For unit tests: the device model behind a pretend device fd, laid out as kvmgt lays its
+//! regions out (region index in the offset bits from 40 up, `VFIO_PCI_OFFSET_SHIFT`), with
+//! MSIs signalled on an eventfd as the kernel's `eventfd_signal` would.
+
+use std::io;
+
+use guest_model::direct::Direct;
+use guest_model::hv::MemHypervisor;
+use guest_model::storage::VecStorage;
+use guest_model::{bxt_host, Transport};
+use gvt::model::error::GvtError;
+use gvt::model::gvt::Gvt;
+use gvt::model::irq::Event;
+use gvt::model::vgpu_type::find_type;
+
+use crate::sys::EventFd;
+use crate::transport::{Region, RegionIo};
+use crate::uapi;
+
+const SHIFT: u32 = 40;
+
+/// The config region as kvmgt reports it.
+pub fn cfg() -> Region {
+    Region { index: uapi::PCI_CONFIG_REGION_INDEX, offset: 7 << SHIFT, size: 256, flags: 3 }
+}
+
+/// The BAR0 region as kvmgt reports it.
+pub fn bar0() -> Region {
+    Region { index: uapi::PCI_BAR0_REGION_INDEX, offset: 0, size: 16 << 20, flags: 3 }
+}
+
+/// A vGPU behind a pretend VFIO device fd.
+pub struct FakeKvmgt<'a> {
+    t: Direct<'a>,
+    signal: Option<&'a EventFd>,
+    /// Region accesses that reached the device.
+    pub accesses: usize,
+}
+
+fn errno(e: GvtError) -> io::Error {
+    io::Error::from_raw_os_error(e.errno())
+}
+
+impl FakeKvmgt<'_> {
+    /// Runs `f` with a fresh, active V5_8 vGPU on a Broxton sim host, signalling MSIs on
+    /// `signal`.
+    pub fn with<R>(signal: Option<&EventFd>, f: impl for<'a> FnOnce(FakeKvmgt<'a>) -> R) -> R {
+        let host = bxt_host();
+        let mut gvt = Gvt::new(&host).unwrap();
+        let cfg = find_type("GVTg_V5_8").unwrap().config;
+        let n = Gvt::ggtt_entries_for(&cfg).unwrap();
+        let mut v = gvt.create_vgpu(&host, &cfg, VecStorage::new(n)).map_err(|(e, _)| e).unwrap();
+        v.activate();
+        let mut hv = MemHypervisor::new(1, 16 << 20);
+        f(FakeKvmgt { t: Direct::new(&mut v, &host, &mut hv), signal, accesses: 0 })
+    }
+
+    /// The device model raises an interrupt event.
+    pub fn raise(&mut self, e: Event) {
+        self.t.vgpu.raise_event(self.t.hv, e).unwrap();
+        self.deliver();
+    }
+
+    fn deliver(&mut self) {
+        while self.t.wait_msi().is_some() {
+            if let Some(s) = self.signal {
+                s.signal().unwrap();
+            }
+        }
+    }
+
+    fn decode(&mut self, off: u64, len: usize) -> io::Result<(u32, u64)> {
+        self.accesses += 1;
+        let index = u32::try_from(off >> SHIFT).map_err(|_| errno(GvtError::Invalid))?;
+        let inner = off & ((1 << SHIFT) - 1);
+        let size = match index {
+            uapi::PCI_CONFIG_REGION_INDEX => cfg().size,
+            uapi::PCI_BAR0_REGION_INDEX => bar0().size,
+            _ => return Err(errno(GvtError::Invalid)),
+        };
+        if inner + len as u64 > size {
+            return Err(errno(GvtError::Invalid));
+        }
+        Ok((index, inner))
+    }
+}
+
+impl RegionIo for FakeKvmgt<'_> {
+    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let (index, off) = self.decode(offset, buf.len())?;
+        let r = if index == uapi::PCI_CONFIG_REGION_INDEX {
+            self.t.cfg_read(off as u32, buf)
+        } else {
+            self.t.mmio_read(off, buf)
+        };
+        r.map_err(|_| errno(GvtError::Invalid))?;
+        Ok(buf.len())
+    }
+
+    fn write_at(&mut self, data: &[u8], offset: u64) -> io::Result<usize> {
+        let (index, off) = self.decode(offset, data.len())?;
+        let r = if index == uapi::PCI_CONFIG_REGION_INDEX {
+            self.t.cfg_write(off as u32, data)
+        } else {
+            self.t.mmio_write(off, data)
+        };
+        r.map_err(|_| errno(GvtError::Invalid))?;
+        self.deliver();
+        Ok(data.len())
+    }
+}

@@ -1,0 +1,36 @@
+//! `gvt-vfio-client`: see the library documentation and `cli::USAGE`.
+
+use std::process::ExitCode;
+
+use vfio_client::cli::{self, Command};
+use vfio_client::{bad_input, commands};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cmd = match cli::parse(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("gvt-vfio-client: {e}\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    let checks = match cmd {
+        Command::Probe(uuid) => commands::probe(&uuid),
+        Command::BadInput(uuid) => bad_input::bad_input(&uuid),
+        Command::Bench(uuid, n) => {
+            return match commands::bench(&uuid, n) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("gvt-vfio-client: bench: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    };
+    println!("gvt-vfio-client: {} passed, {} failed", checks.passed, checks.failed);
+    if checks.all_passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

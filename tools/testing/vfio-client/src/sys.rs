@@ -1,0 +1,236 @@
+//! The crate's only `unsafe` code: thin wrappers over the libc calls std does not offer
+//! (ioctl, mmap, eventfd, poll). Each wrapper keeps the kernel from touching memory the caller
+//! did not hand it, so everything above this module is safe Rust.
+
+use std::ffi::CStr;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd};
+use std::ptr::NonNull;
+use std::time::Duration;
+
+use crate::uapi::Argsz;
+
+fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+/// An ioctl whose argument is a plain integer (or ignored): `VFIO_CHECK_EXTENSION`,
+/// `VFIO_SET_IOMMU`, `VFIO_GET_API_VERSION`, and unknown request numbers.
+pub fn ioctl_val(fd: BorrowedFd<'_>, req: libc::Ioctl, arg: libc::c_ulong) -> io::Result<libc::c_int> {
+    // SAFETY: for these requests the kernel uses `arg` as a number, never as an address; an
+    // unknown request is rejected before its argument is looked at.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), req, arg) })
+}
+
+/// An ioctl whose argument is a pointer no process can have mapped (address 8, below
+/// `mmap_min_addr`): the kernel must fail it with EFAULT.
+pub fn ioctl_unmapped(fd: BorrowedFd<'_>, req: libc::Ioctl) -> io::Result<libc::c_int> {
+    // SAFETY: page 0 is never mapped in user space, so whatever the kernel does with the
+    // address, it cannot reach memory of this process.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), req, 8usize as *mut libc::c_void) })
+}
+
+/// An ioctl on an `argsz`-headed struct the kernel reads and fills in. Refused here if
+/// `argsz` claims more than the struct holds, because the kernel trusts `argsz`.
+pub fn ioctl_arg<T: Argsz>(fd: BorrowedFd<'_>, req: libc::Ioctl, arg: &mut T) -> io::Result<libc::c_int> {
+    if usize::try_from(arg.argsz()).map_or(true, |n| n > std::mem::size_of::<T>()) {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    // SAFETY: `arg` is a live, exclusive `#[repr(C)]` struct of at least `argsz` bytes; the
+    // kernel reads and writes within `argsz` (VFIO's contract).
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), req, std::ptr::from_mut(arg)) })
+}
+
+/// An ioctl on a byte buffer that starts with an `argsz` header (info calls with room for
+/// capabilities). Refused here if `argsz` claims more than the buffer holds.
+pub fn ioctl_buf(fd: BorrowedFd<'_>, req: libc::Ioctl, buf: &mut [u8]) -> io::Result<libc::c_int> {
+    let argsz = match buf.get(..4) {
+        Some([a, b, c, d]) => u32::from_ne_bytes([*a, *b, *c, *d]),
+        _ => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
+    };
+    if usize::try_from(argsz).map_or(true, |n| n > buf.len()) {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    // SAFETY: `buf` is live, exclusive and holds at least `argsz` bytes; the kernel stays
+    // within `argsz`. It copies with copy_{from,to}_user, so alignment does not matter.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), req, buf.as_mut_ptr()) })
+}
+
+/// An ioctl that reads one `int` through a pointer (`VFIO_GROUP_SET_CONTAINER`).
+pub fn ioctl_int_in(fd: BorrowedFd<'_>, req: libc::Ioctl, v: &libc::c_int) -> io::Result<libc::c_int> {
+    // SAFETY: `v` is a live int; the kernel only reads it.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), req, std::ptr::from_ref(v)) })
+}
+
+/// `VFIO_GROUP_GET_DEVICE_FD`: the kernel reads `name` and returns a new fd we then own.
+pub fn ioctl_get_fd(fd: BorrowedFd<'_>, req: libc::Ioctl, name: &CStr) -> io::Result<File> {
+    // SAFETY: `name` is a live NUL-terminated string; the kernel only reads it.
+    let r = cvt(unsafe { libc::ioctl(fd.as_raw_fd(), req, name.as_ptr()) })?;
+    // SAFETY: on success the ioctl returned a new file descriptor that nothing else owns.
+    Ok(unsafe { File::from_raw_fd(r) })
+}
+
+/// An eventfd (non-blocking, close-on-exec): how VFIO signals an interrupt.
+#[derive(Debug)]
+pub struct EventFd(File);
+
+impl EventFd {
+    /// A new eventfd with a zero count.
+    pub fn new() -> io::Result<EventFd> {
+        // SAFETY: plain syscall without pointers.
+        let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
+        // SAFETY: eventfd() returned a new file descriptor that nothing else owns.
+        Ok(EventFd(unsafe { File::from_raw_fd(fd) }))
+    }
+
+    /// The fd to hand to `VFIO_DEVICE_SET_IRQS`.
+    pub fn raw(&self) -> i32 {
+        self.0.as_raw_fd()
+    }
+
+    /// Waits up to `timeout` for signals; returns how many arrived (0 on timeout) and resets
+    /// the count.
+    pub fn wait(&self, timeout: Duration) -> io::Result<u64> {
+        let mut p = libc::pollfd { fd: self.0.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: `p` is one live pollfd and we pass a count of 1.
+        let n = cvt(unsafe { libc::poll(&mut p, 1, ms) })?;
+        if n == 0 {
+            return Ok(0);
+        }
+        let mut b = [0u8; 8];
+        match (&self.0).read(&mut b) {
+            Ok(8) => Ok(u64::from_ne_bytes(b)),
+            Ok(_) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "short eventfd read")),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Adds one to the count, as the kernel's `eventfd_signal` does (for tests).
+    pub fn signal(&self) -> io::Result<()> {
+        (&self.0).write_all(&1u64.to_ne_bytes())
+    }
+}
+
+/// Anonymous private memory: the guest's RAM, mapped for DMA at IOVA 0. The kernel reads and
+/// writes it behind our back (vfio_dma_rw), so it is only ever accessed by copying through the
+/// raw pointer, never through a long-lived Rust reference.
+#[derive(Debug)]
+pub struct GuestRam {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+impl GuestRam {
+    /// Maps `len` bytes of zeroed memory.
+    pub fn new(len: usize) -> io::Result<GuestRam> {
+        // SAFETY: a fresh anonymous mapping at an address of the kernel's choosing; no
+        // existing memory is affected.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr = NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned NULL"))?;
+        Ok(GuestRam { ptr, len })
+    }
+
+    /// The user virtual address, for `VFIO_IOMMU_MAP_DMA`.
+    pub fn vaddr(&self) -> u64 {
+        self.ptr.as_ptr() as u64
+    }
+
+    /// Size in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always false: a mapping has at least one page.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn start(&self, gpa: u64, n: usize) -> Option<usize> {
+        let start = usize::try_from(gpa).ok()?;
+        (start.checked_add(n)? <= self.len).then_some(start)
+    }
+
+    /// Copies guest RAM at `gpa` into `buf`; false if the range is outside the RAM.
+    pub fn read(&self, gpa: u64, buf: &mut [u8]) -> bool {
+        let Some(start) = self.start(gpa, buf.len()) else { return false };
+        // SAFETY: `start + buf.len() <= len`, so the source lies inside our mapping, which
+        // lives as long as `self`; `buf` is a distinct Rust buffer.
+        unsafe { std::ptr::copy_nonoverlapping(self.ptr.as_ptr().add(start), buf.as_mut_ptr(), buf.len()) };
+        true
+    }
+
+    /// Copies `data` into guest RAM at `gpa`; false if the range is outside the RAM.
+    pub fn write(&self, gpa: u64, data: &[u8]) -> bool {
+        let Some(start) = self.start(gpa, data.len()) else { return false };
+        // SAFETY: as in `read`, the destination lies inside our mapping.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.as_ptr().add(start), data.len()) };
+        true
+    }
+}
+
+impl Drop for GuestRam {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `new` created; no references into it exist.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_ram_bounds() {
+        let ram = GuestRam::new(2 * 4096).unwrap();
+        assert!(ram.write(4096 - 2, &[1, 2, 3, 4]));
+        let mut b = [0u8; 4];
+        assert!(ram.read(4096 - 2, &mut b));
+        assert_eq!(b, [1, 2, 3, 4]);
+        assert!(!ram.read(8192 - 3, &mut b));
+        assert!(!ram.write(u64::MAX, &[0]));
+        assert!(ram.read(8192, &mut []));
+    }
+
+    #[test]
+    fn eventfd_counts_signals() {
+        let e = EventFd::new().unwrap();
+        assert_eq!(e.wait(Duration::ZERO).unwrap(), 0);
+        e.signal().unwrap();
+        e.signal().unwrap();
+        assert_eq!(e.wait(Duration::from_millis(10)).unwrap(), 2);
+        assert_eq!(e.wait(Duration::ZERO).unwrap(), 0);
+    }
+
+    #[test]
+    fn argsz_beyond_the_struct_is_refused_locally() {
+        let e = EventFd::new().unwrap();
+        let fd = std::os::fd::AsFd::as_fd(&e.0);
+        let mut info = crate::uapi::RegionInfo { argsz: 64, ..Default::default() };
+        let err = ioctl_arg(fd, crate::uapi::DEVICE_GET_REGION_INFO, &mut info).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        let mut buf = [0u8; 16];
+        buf[..4].copy_from_slice(&32u32.to_ne_bytes());
+        assert_eq!(ioctl_buf(fd, crate::uapi::DEVICE_GET_REGION_INFO, &mut buf).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        // On an fd that is not VFIO the request itself is refused by the kernel.
+        assert_eq!(ioctl_val(fd, crate::uapi::GET_API_VERSION, 0).unwrap_err().raw_os_error(), Some(libc::ENOTTY));
+    }
+}
