@@ -1,5 +1,6 @@
-//! For unit tests: the device model behind a pretend device fd, laid out as kvmgt lays its
-//! regions out (region index in the offset bits from 40 up, `VFIO_PCI_OFFSET_SHIFT`), with
+//! For unit tests: the device model behind a pretend device fd that behaves as kvmgt's
+//! (kvmgt/vfio.c, region.rs): region index in the offset bits from 40 up
+//! (`VFIO_PCI_OFFSET_SHIFT`), transfers of any length split into naturally aligned accesses,
 //! MSIs signalled on an eventfd as the kernel's `eventfd_signal` would.
 
 use std::io;
@@ -69,43 +70,62 @@ impl FakeKvmgt<'_> {
         }
     }
 
-    fn decode(&mut self, off: u64, len: usize) -> io::Result<(u32, u64)> {
+    /// The region and the offset in it, and the largest access the region takes, for a
+    /// transfer at `off`.
+    fn decode(&mut self, off: u64) -> io::Result<(u32, u64, u64, usize)> {
         self.accesses += 1;
         let index = u32::try_from(off >> SHIFT).map_err(|_| errno(GvtError::Invalid))?;
-        let inner = off & ((1 << SHIFT) - 1);
-        let size = match index {
-            uapi::PCI_CONFIG_REGION_INDEX => cfg().size,
-            uapi::PCI_BAR0_REGION_INDEX => bar0().size,
+        let (size, max) = match index {
+            uapi::PCI_CONFIG_REGION_INDEX => (cfg().size, 4),
+            uapi::PCI_BAR0_REGION_INDEX => (bar0().size, 8),
             _ => return Err(errno(GvtError::Invalid)),
         };
-        if inner + len as u64 > size {
-            return Err(errno(GvtError::Invalid));
+        Ok((index, off & ((1 << SHIFT) - 1), size, max))
+    }
+
+    /// kvmgt's transfer loop: the largest naturally aligned 8/4/2/1-byte access that fits, one
+    /// after the other; a short count once something was done, else the error.
+    fn transfer(&mut self, offset: u64, len: usize, mut op: impl FnMut(&mut Direct<'_>, u32, u64, std::ops::Range<usize>) -> guest_model::Result) -> io::Result<usize> {
+        let (index, mut off, size, max) = self.decode(offset)?;
+        let mut done = 0;
+        while done < len {
+            let room = size.saturating_sub(off).min((len - done) as u64);
+            let Some(n) = [8usize, 4, 2, 1].into_iter().find(|&n| n <= max && n as u64 <= room && off % n as u64 == 0) else {
+                break;
+            };
+            if op(&mut self.t, index, off, done..done + n).is_err() {
+                break;
+            }
+            done += n;
+            off += n as u64;
         }
-        Ok((index, inner))
+        match done {
+            0 => Err(errno(GvtError::Invalid)),
+            n => Ok(n),
+        }
     }
 }
 
 impl RegionIo for FakeKvmgt<'_> {
     fn read_at(&mut self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        let (index, off) = self.decode(offset, buf.len())?;
-        let r = if index == uapi::PCI_CONFIG_REGION_INDEX {
-            self.t.cfg_read(off as u32, buf)
-        } else {
-            self.t.mmio_read(off, buf)
-        };
-        r.map_err(|_| errno(GvtError::Invalid))?;
-        Ok(buf.len())
+        self.transfer(offset, buf.len(), |t, index, off, r| {
+            if index == uapi::PCI_CONFIG_REGION_INDEX {
+                t.cfg_read(off as u32, &mut buf[r])
+            } else {
+                t.mmio_read(off, &mut buf[r])
+            }
+        })
     }
 
     fn write_at(&mut self, data: &[u8], offset: u64) -> io::Result<usize> {
-        let (index, off) = self.decode(offset, data.len())?;
-        let r = if index == uapi::PCI_CONFIG_REGION_INDEX {
-            self.t.cfg_write(off as u32, data)
-        } else {
-            self.t.mmio_write(off, data)
-        };
-        r.map_err(|_| errno(GvtError::Invalid))?;
+        let n = self.transfer(offset, data.len(), |t, index, off, r| {
+            if index == uapi::PCI_CONFIG_REGION_INDEX {
+                t.cfg_write(off as u32, &data[r])
+            } else {
+                t.mmio_write(off, &data[r])
+            }
+        });
         self.deliver();
-        Ok(data.len())
+        n
     }
 }

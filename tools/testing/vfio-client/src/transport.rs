@@ -282,10 +282,15 @@ mod tests {
             assert_eq!(t.mmio_write((16 << 20) - 4, &[0; 8]), Err(Error::Device(GvtError::Invalid)));
             assert!(t.last_error.as_deref().is_some_and(|e| e.contains("outside region 0")));
             assert_eq!(t.device().accesses, 0, "nothing reached the device");
-            // The kernel's refusals come back as the device model's errors.
-            assert_eq!(t.mmio_read(0x3, &mut b[..4]), Err(Error::Device(GvtError::Invalid)));
-            assert_eq!(t.device().accesses, 1);
             assert_eq!(t.cfg_read32(0).unwrap() & 0xffff, 0x8086);
+            assert_eq!(t.device().accesses, 1);
+        });
+        // The kernel's refusals come back as the device model's errors.
+        FakeKvmgt::with(None, |k| {
+            let nowhere = Region { index: 5, offset: 5 << 40, size: 16 << 20, flags: 3 };
+            let mut t = VfioTransport::new(k, cfg(), nowhere, &ram, None);
+            assert_eq!(t.mmio_read(0, &mut [0u8; 4]), Err(Error::Device(GvtError::Invalid)));
+            assert!(t.last_error.as_deref().is_some_and(|e| e.contains("Invalid argument")));
         });
     }
 
