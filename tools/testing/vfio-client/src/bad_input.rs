@@ -276,8 +276,8 @@ fn opregion_cases(c: &mut Checks, v: &Vfio) {
 }
 
 /// `bad-input UUID`.
-pub fn bad_input(uuid: &str) -> Checks {
-    let mut c = Checks::default();
+pub fn bad_input(uuid: &str, tag: Option<String>) -> Checks {
+    let mut c = Checks::tagged(tag);
     let Some(v) = open(&mut c, uuid) else { return c };
     let Some((cfg, bar0)) = main_regions(&mut c, &v) else { return c };
     if cfg.offset != u64::from(uapi::PCI_CONFIG_REGION_INDEX) << INDEX_SHIFT {

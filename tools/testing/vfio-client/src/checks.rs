@@ -13,6 +13,8 @@ pub fn line(name: &str, why: Option<&dyn Display>) -> String {
 /// Checks printed as they are made, and counted.
 #[derive(Debug, Default)]
 pub struct Checks {
+    /// Put before every check name, to tell several vGPUs' checks apart in one log.
+    pub tag: Option<String>,
     /// How many passed.
     pub passed: usize,
     /// How many failed.
@@ -20,15 +22,27 @@ pub struct Checks {
 }
 
 impl Checks {
+    /// Checks named with `tag`.
+    pub fn tagged(tag: Option<String>) -> Checks {
+        Checks { tag, ..Checks::default() }
+    }
+
+    fn name(&self, name: &str) -> String {
+        match &self.tag {
+            Some(t) => format!("{t}: {name}"),
+            None => name.to_string(),
+        }
+    }
+
     /// A passed check.
     pub fn pass(&mut self, name: &str) {
-        println!("{}", line(name, None));
+        println!("{}", line(&self.name(name), None));
         self.passed = self.passed.saturating_add(1);
     }
 
     /// A failed check and why.
     pub fn fail(&mut self, name: &str, why: impl Display) {
-        println!("{}", line(name, Some(&why)));
+        println!("{}", line(&self.name(name), Some(&why)));
         self.failed = self.failed.saturating_add(1);
     }
 
@@ -71,5 +85,6 @@ mod tests {
         assert!(c.all_passed());
         assert!(!c.check("y", Err("no")));
         assert_eq!((c.passed, c.failed, c.all_passed()), (1, 1, false));
+        assert_eq!(Checks::tagged(Some("A".into())).name("probe"), "A: probe");
     }
 }

@@ -1,11 +1,12 @@
-//! The command line: `gvt-vfio-client probe|bad-input|bench UUID [N]`.
+//! The command line: `gvt-vfio-client probe|bad-input|bench UUID [N] [--tag NAME]`.
 
 use crate::vfio::valid_uuid;
 
 /// Usage text.
 pub const USAGE: &str = "usage: gvt-vfio-client probe UUID       run the i915 probe on mdev UUID over VFIO
        gvt-vfio-client bad-input UUID   hostile region accesses and ioctls; the device must survive
-       gvt-vfio-client bench UUID [N]   time N (default 10000) config and BAR0 reads";
+       gvt-vfio-client bench UUID [N]   time N (default 10000) config and BAR0 reads
+  --tag NAME   prefix check names with \"NAME: \" (several vGPUs in one log)";
 
 /// Default number of accesses per bench figure.
 pub const BENCH_DEFAULT: u32 = 10_000;
@@ -21,8 +22,19 @@ pub enum Command {
     Bench(String, u32),
 }
 
-/// Parses the arguments after the program name.
-pub fn parse(args: &[String]) -> Result<Command, String> {
+/// Parses the arguments after the program name: the command and the `--tag`, if any.
+pub fn parse(args: &[String]) -> Result<(Command, Option<String>), String> {
+    match args.iter().position(|a| a == "--tag") {
+        None => Ok((parse_command(args)?, None)),
+        Some(i) => {
+            let tag = args.get(i.saturating_add(1)).filter(|t| !t.is_empty() && !t.starts_with('-')).ok_or("--tag needs a name")?;
+            let rest: Vec<String> = args.iter().enumerate().filter(|&(j, _)| j != i && j != i.saturating_add(1)).map(|(_, a)| a.clone()).collect();
+            Ok((parse_command(&rest)?, Some(tag.clone())))
+        }
+    }
+}
+
+fn parse_command(args: &[String]) -> Result<Command, String> {
     let uuid = |a: Option<&String>| match a {
         Some(u) if valid_uuid(u) => Ok(u.clone()),
         Some(u) => Err(format!("'{u}' is not a UUID (8-4-4-4-12 hex digits)")),
@@ -51,7 +63,16 @@ mod tests {
     const U: &str = "0b5a9b9c-2c2f-4d0e-9f6a-3f4a5b6c7d8e";
 
     fn p(a: &[&str]) -> Result<Command, String> {
-        parse(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        parse(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>()).map(|(c, _)| c)
+    }
+
+    #[test]
+    fn tags() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(parse(&args(&["probe", U, "--tag", "A"])), Ok((Command::Probe(U.into()), Some("A".into()))));
+        assert_eq!(parse(&args(&["--tag", "B", "bench", U, "5"])), Ok((Command::Bench(U.into(), 5), Some("B".into()))));
+        assert!(parse(&args(&["probe", U, "--tag"])).is_err());
+        assert!(parse(&args(&["probe", U, "--tag", "--tag"])).is_err());
     }
 
     #[test]

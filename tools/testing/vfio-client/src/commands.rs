@@ -92,8 +92,8 @@ fn check_opregion(c: &mut Checks, v: &Vfio) {
 }
 
 /// `probe UUID`: open, enable MSI, run the guest i915 probe, check what it learned.
-pub fn probe(uuid: &str) -> Checks {
-    let mut c = Checks::default();
+pub fn probe(uuid: &str, tag: Option<String>) -> Checks {
+    let mut c = Checks::tagged(tag);
     let Some(v) = open(&mut c, uuid) else { return c };
     let Some((cfg, bar0)) = main_regions(&mut c, &v) else { return c };
     let bar2 = v.region_info(uapi::PCI_BAR2_REGION_INDEX);
@@ -189,7 +189,7 @@ pub fn pread(v: &Vfio, r: &Region, off: u64, buf: &mut [u8]) -> Result<(), Strin
 }
 
 /// `bench UUID N`: the cost of a region access from user space, per access.
-pub fn bench(uuid: &str, n: u32) -> Result<(), String> {
+pub fn bench(uuid: &str, n: u32, tag: Option<&str>) -> Result<(), String> {
     let v = Vfio::open(uuid, RAM_SIZE)?;
     let (cfg, _) = v.region_info(uapi::PCI_CONFIG_REGION_INDEX)?;
     let (bar0, _) = v.region_info(uapi::PCI_BAR0_REGION_INDEX)?;
@@ -203,7 +203,8 @@ pub fn bench(uuid: &str, n: u32) -> Result<(), String> {
         let buf = b.get_mut(..len).ok_or("buffer")?;
         pread(&v, r, off, buf).map_err(|e| format!("{what}: {e}"))?;
         let ns = time_per_op(n, || pread(&v, r, off, buf)).map_err(|e| format!("{what}: {e}"))?;
-        println!("region access: {ns} ns/op ({what}, {n} ops)");
+        let tag = tag.map(|t| format!("{t}, ")).unwrap_or_default();
+        println!("region access: {ns} ns/op ({tag}{what}, {n} ops)");
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use vfio_client::{bad_input, commands};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let cmd = match cli::parse(&args) {
+    let (cmd, tag) = match cli::parse(&args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("gvt-vfio-client: {e}\n{}", cli::USAGE);
@@ -15,10 +15,10 @@ fn main() -> ExitCode {
         }
     };
     let checks = match cmd {
-        Command::Probe(uuid) => commands::probe(&uuid),
-        Command::BadInput(uuid) => bad_input::bad_input(&uuid),
+        Command::Probe(uuid) => commands::probe(&uuid, tag),
+        Command::BadInput(uuid) => bad_input::bad_input(&uuid, tag),
         Command::Bench(uuid, n) => {
-            return match commands::bench(&uuid, n) {
+            return match commands::bench(&uuid, n, tag.as_deref()) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("gvt-vfio-client: bench: {e}");

@@ -4,7 +4,7 @@
 
 use std::ffi::CStr;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd};
 use std::ptr::NonNull;
 use std::time::Duration;
@@ -112,9 +112,10 @@ impl EventFd {
         }
     }
 
-    /// Adds one to the count, as the kernel's `eventfd_signal` does (for tests).
+    /// Adds one to the count, as the kernel's `eventfd_signal` does.
+    #[cfg(test)]
     pub fn signal(&self) -> io::Result<()> {
-        (&self.0).write_all(&1u64.to_ne_bytes())
+        std::io::Write::write_all(&mut &self.0, &1u64.to_ne_bytes())
     }
 }
 
@@ -155,13 +156,8 @@ impl GuestRam {
     }
 
     /// Size in bytes.
-    pub fn len(&self) -> usize {
+    pub fn size(&self) -> usize {
         self.len
-    }
-
-    /// Always false: a mapping has at least one page.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     fn start(&self, gpa: u64, n: usize) -> Option<usize> {

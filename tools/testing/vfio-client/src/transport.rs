@@ -91,6 +91,7 @@ impl<'a, D: RegionIo> VfioTransport<'a, D> {
     }
 
     /// The device behind the transport.
+    #[cfg(test)]
     pub fn device(&mut self) -> &mut D {
         &mut self.dev
     }

@@ -92,7 +92,7 @@ impl Vfio {
             flags: uapi::DMA_MAP_FLAG_READ | uapi::DMA_MAP_FLAG_WRITE,
             vaddr: ram.vaddr(),
             iova: 0,
-            size: u64::try_from(ram.len()).unwrap_or(u64::MAX),
+            size: u64::try_from(ram.size()).unwrap_or(u64::MAX),
         };
         step("VFIO_IOMMU_MAP_DMA", sys::ioctl_arg(container.as_fd(), uapi::IOMMU_MAP_DMA, &mut map))?;
 
