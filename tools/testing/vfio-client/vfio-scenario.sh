@@ -1,0 +1,57 @@
+# L2 scenario (issue 5) as gvt-vfio-client expects to be driven: a proposal for
+# tools/testing/qemu/scenarios/vfio.sh. Differences from merge-trial's vfio.sh:
+# - the two concurrent probes are waited for in this shell (check runs its command in a
+#   subshell, where `wait` cannot see this shell's children and always fails);
+# - each client's checks carry a --tag, so a failure says which vGPU;
+# - client output is captured and then printed, so kernel messages on the console cannot split
+#   a GVT-CHECK line;
+# - mdevctl list prints "(defined)" after a started, defined device;
+# - after bad-input the vGPU must still pass a full probe.
+. /lib.sh
+kmemleak_reset
+for m in mdev gvt kvmgt; do check "load $m" insmod $MODS/$m.ko; done
+
+a=$(cat /proc/sys/kernel/random/uuid)
+b=$(cat /proc/sys/kernel/random/uuid)
+c=$(cat /proc/sys/kernel/random/uuid)
+check "create V5_8 through sysfs" write $TYPES/i915-GVTg_V5_8/create "$a"
+check "create V5_4 through sysfs" write $TYPES/i915-GVTg_V5_4/create "$b"
+check "define V5_2 with mdevctl" mdevctl define -u $c -p gvt_sim.0 -t i915-GVTg_V5_2
+check "start V5_2 with mdevctl" mdevctl start -u $c
+equals "mdevctl lists it" "$c gvt_sim.0 i915-GVTg_V5_2 manual (defined)" sh -c "mdevctl list | grep $c"
+
+# client NAME ARGS...: runs gvt-vfio-client, prints its output afterwards, returns its status.
+client() {
+    name=$1; shift
+    gvt-vfio-client "$@" > /tmp/$name.out 2>&1
+    rc=$?
+    cat /tmp/$name.out
+    return $rc
+}
+
+# Two guests probe their vGPUs at the same time.
+gvt-vfio-client probe $a --tag "vGPU A" > /tmp/a.out 2>&1 &
+pa=$!
+gvt-vfio-client probe $b --tag "vGPU B" > /tmp/b.out 2>&1 &
+pb=$!
+wait $pa; ra=$?
+wait $pb; rb=$?
+cat /tmp/a.out /tmp/b.out
+equals "probe over VFIO, vGPU A, exit status" 0 echo $ra
+equals "probe over VFIO, vGPU B, exit status" 0 echo $rb
+client c probe $c --tag "mdevctl vGPU"
+equals "probe over VFIO, mdevctl's vGPU, exit status" 0 echo $?
+
+client bad bad-input $a --tag "bad input A"
+equals "bad input, exit status" 0 echo $?
+client again probe $a --tag "vGPU A after bad input"
+equals "probe after bad input, exit status" 0 echo $?
+client bench bench $a
+equals "bench, exit status" 0 echo $?
+
+check "stop with mdevctl" mdevctl stop -u $c
+check "undefine with mdevctl" mdevctl undefine -u $c
+check "remove A" write /sys/bus/mdev/devices/$a/remove 1
+check "remove B" write /sys/bus/mdev/devices/$b/remove 1
+for m in kvmgt gvt mdev; do check "unload $m" rmmod $m; done
+check "kmemleak clean" kmemleak_scan
