@@ -1,6 +1,13 @@
-//! `bad-input`: what a hostile or buggy VFIO user can throw at the vGPU. Every case must come
-//! back as a clean error (EINVAL, EFAULT, ENOTTY, EBADF...), never a crash or a kernel warning,
-//! and the device must work afterwards.
+//! `bad-input`: what a hostile or buggy VFIO user can throw at the vGPU. Nothing may crash
+//! the host or warn in the kernel log, and the device must work afterwards.
+//!
+//! Garbage ioctls (bad indexes, flags, counts, argsz, eventfds, pointers, request numbers,
+//! device names) must fail with an errno. Region transfers are judged by what QEMU needs and
+//! upstream KVMGT does ([`Expect`]): an offset that names no region fails; a transfer running
+//! past a region's end fails or stops at the end; transfers of any length inside a region are
+//! split into aligned accesses (QEMU reads all of config space and the OpRegion with one
+//! pread), so odd sizes and misaligned offsets either fail or return exactly the bytes that
+//! byte-by-byte reads give.
 
 use std::ffi::CString;
 use std::fmt::Display;

@@ -7,8 +7,15 @@
 //! same probe the L0 tests run directly against the device model. It also throws hostile input
 //! at the device ([`bad_input`]) and times region accesses ([`commands::bench`]).
 //!
+//! ```text
+//! gvt-vfio-client probe UUID [--tag NAME]       exit 0 iff every check passed
+//! gvt-vfio-client bad-input UUID [--tag NAME]   exit 0 iff every check passed
+//! gvt-vfio-client bench UUID [N] [--tag NAME]   "region access: X ns/op (...)" lines
+//! ```
+//!
 //! Results are `GVT-CHECK: PASS|FAIL` lines ([`checks`]). Data from the kernel is never
 //! trusted to be well-formed: no panics on it, every failure is reported as a failed check.
+//! Build the static binary for the initramfs with `build.sh` (into `build/bin/`).
 
 // Test code may panic on a failed expectation and index freely.
 #![cfg_attr(
