@@ -178,7 +178,7 @@ pub struct IrqSetEventfd {
     pub start: u32,
     /// Number of IRQs (and of data items).
     pub count: u32,
-    /// The eventfd (data[0]).
+    /// The eventfd (`data[0]`).
     pub fd: i32,
 }
 
