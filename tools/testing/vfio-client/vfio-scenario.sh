@@ -6,7 +6,8 @@
 # - client output is captured and then printed, so kernel messages on the console cannot split
 #   a GVT-CHECK line;
 # - mdevctl list prints "(defined)" after a started, defined device;
-# - after bad-input the vGPU must still pass a full probe.
+# - after bad-input the vGPU must still pass a full probe;
+# - an mdev removed while a client holds it open waits for the close.
 . /lib.sh
 kmemleak_reset
 for m in mdev gvt kvmgt; do check "load $m" insmod $MODS/$m.ko; done
@@ -52,6 +53,15 @@ equals "bench, exit status" 0 echo $?
 check "stop with mdevctl" mdevctl stop -u $c
 check "undefine with mdevctl" mdevctl undefine -u $c
 check "remove A" write /sys/bus/mdev/devices/$a/remove 1
-check "remove B" write /sys/bus/mdev/devices/$b/remove 1
+
+# Removing an mdev that is open waits for its user to close it, then tears it down.
+gvt-vfio-client hold $b 3 --tag "held vGPU B" > /tmp/hold.out 2>&1 &
+ph=$!
+sleep 1
+check "remove B while it is open" write /sys/bus/mdev/devices/$b/remove 1
+wait $ph; rh=$?
+cat /tmp/hold.out
+equals "held vGPU B, exit status" 0 echo $rh
+fails "B gone" test -e /sys/bus/mdev/devices/$b
 for m in kvmgt gvt mdev; do check "unload $m" rmmod $m; done
 check "kmemleak clean" kmemleak_scan

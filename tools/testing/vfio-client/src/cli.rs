@@ -6,6 +6,7 @@ use crate::vfio::valid_uuid;
 pub const USAGE: &str = "usage: gvt-vfio-client probe UUID       run the i915 probe on mdev UUID over VFIO
        gvt-vfio-client bad-input UUID   hostile region accesses and ioctls; the device must survive
        gvt-vfio-client bench UUID [N]   time N (default 10000) config and BAR0 reads
+       gvt-vfio-client hold UUID SECS   keep the vGPU open SECS seconds (remove-while-open tests)
   --tag NAME   prefix check names with \"NAME: \" (several vGPUs in one log)";
 
 /// Default number of accesses per bench figure.
@@ -20,6 +21,8 @@ pub enum Command {
     BadInput(String),
     /// Region access timing, with the number of accesses.
     Bench(String, u32),
+    /// Keep the device open for this many seconds.
+    Hold(String, u32),
 }
 
 /// Parses the arguments after the program name: the command and the `--tag`, if any.
@@ -49,8 +52,13 @@ fn parse_command(args: &[String]) -> Result<Command, String> {
             Ok(n) if n > 0 => Command::Bench(uuid(Some(u))?, n),
             _ => return Err(format!("'{n}' is not a positive count")),
         },
-        ("probe" | "bad-input" | "bench", []) => return Err("missing UUID".into()),
-        ("probe" | "bad-input" | "bench", _) => return Err("too many arguments".into()),
+        ("hold", [u, n]) => match n.parse::<u32>() {
+            Ok(n) => Command::Hold(uuid(Some(u))?, n),
+            _ => return Err(format!("'{n}' is not a number of seconds")),
+        },
+        ("hold", [_]) => return Err("missing seconds".into()),
+        ("probe" | "bad-input" | "bench" | "hold", []) => return Err("missing UUID".into()),
+        ("probe" | "bad-input" | "bench" | "hold", _) => return Err("too many arguments".into()),
         (c, _) => return Err(format!("unknown command '{c}'")),
     };
     Ok(cmd)
@@ -81,6 +89,7 @@ mod tests {
         assert_eq!(p(&["bad-input", U]), Ok(Command::BadInput(U.into())));
         assert_eq!(p(&["bench", U]), Ok(Command::Bench(U.into(), BENCH_DEFAULT)));
         assert_eq!(p(&["bench", U, "500"]), Ok(Command::Bench(U.into(), 500)));
+        assert_eq!(p(&["hold", U, "3"]), Ok(Command::Hold(U.into(), 3)));
     }
 
     #[test]
@@ -93,5 +102,7 @@ mod tests {
         assert!(p(&["bench", U, "-1"]).is_err());
         assert!(p(&["bench", U, "99999999999"]).is_err());
         assert!(p(&["reset", U]).is_err());
+        assert!(p(&["hold", U]).is_err());
+        assert!(p(&["hold", U, "x"]).is_err());
     }
 }

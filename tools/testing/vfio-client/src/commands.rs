@@ -169,6 +169,25 @@ fn check_type(c: &mut Checks, uuid: &str, mappable: u32, nonmappable: u32, fence
     }
 }
 
+/// `hold UUID SECS`: keeps the vGPU open (MSI on) for `secs`, then checks it still answers.
+/// The scenario removes the mdev meanwhile: the removal must wait for the close, not pull the
+/// device from under its user.
+pub fn hold(uuid: &str, secs: u32, tag: Option<String>) -> Checks {
+    let mut c = Checks::tagged(tag);
+    let Some(v) = open(&mut c, uuid) else { return c };
+    let Some((cfg, _)) = main_regions(&mut c, &v) else { return c };
+    // Kept until the end: the eventfd stays installed while the device is held.
+    let msi = EventFd::new().and_then(|m| v.set_irq_eventfd(uapi::PCI_MSI_IRQ_INDEX, m.raw()).map(|()| m));
+    c.check("msi eventfd", msi.as_ref().map(drop).map_err(ToString::to_string));
+    std::thread::sleep(std::time::Duration::from_secs(u64::from(secs)));
+    let mut id = [0u8; 2];
+    c.check("device answers after the hold", pread(&v, &cfg, 0, &mut id).and_then(|()| match u16::from_le_bytes(id) {
+        0x8086 => Ok(()),
+        x => Err(format!("vendor id {x:#06x}")),
+    }));
+    c
+}
+
 /// Nanoseconds per call of `f`, over `n` calls; the first error stops the run.
 fn time_per_op(n: u32, mut f: impl FnMut() -> Result<(), String>) -> Result<u128, String> {
     let t0 = Instant::now();

@@ -11,6 +11,7 @@
 //! gvt-vfio-client probe UUID [--tag NAME]       exit 0 iff every check passed
 //! gvt-vfio-client bad-input UUID [--tag NAME]   exit 0 iff every check passed
 //! gvt-vfio-client bench UUID [N] [--tag NAME]   "region access: X ns/op (...)" lines
+//! gvt-vfio-client hold UUID SECS [--tag NAME]   keeps the vGPU open (remove-while-open tests)
 //! ```
 //!
 //! Results are `GVT-CHECK: PASS|FAIL` lines ([`checks`]). Data from the kernel is never

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     let checks = match cmd {
         Command::Probe(uuid) => commands::probe(&uuid, tag),
         Command::BadInput(uuid) => bad_input::bad_input(&uuid, tag),
+        Command::Hold(uuid, secs) => commands::hold(&uuid, secs, tag),
         Command::Bench(uuid, n) => {
             return match commands::bench(&uuid, n, tag.as_deref()) {
                 Ok(()) => ExitCode::SUCCESS,
