@@ -57,6 +57,9 @@ step l0-fuzz-smoke one env RUNS=200000 sh tools/testing/fuzz/run.sh
 if step build-modules one env GVT_RS_STRICT=1 bash scripts/modules.sh; then
     step panic-scan one bash scripts/panic-scan.sh
     step qemu-modules qemu bash tools/testing/qemu/run.sh modules
+    if step build-vfio-client one bash tools/testing/vfio-client/build.sh; then
+        step qemu-vfio qemu bash tools/testing/qemu/run.sh vfio
+    fi
 fi
 
 echo "ladder took $((SECONDS - t_start)) s${failures[*]:+; failed: ${failures[*]}}"

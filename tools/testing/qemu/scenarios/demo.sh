@@ -19,6 +19,12 @@ check "mdev vGPU created" write $TYPES/i915-GVTg_V5_4/create "$uuid"
 echo "  /sys/bus/mdev/devices: $(ls /sys/bus/mdev/devices)"
 echo "  i915-GVTg_V5_4 available now: $(cat $TYPES/i915-GVTg_V5_4/available_instances)"
 
+say "A guest's i915 probing it over VFIO (gvt-vfio-client: what QEMU's vfio-pci does)"
+gvt-vfio-client probe "$uuid" > /tmp/probe.out 2>&1
+rc=$?
+sed 's/^/  /' /tmp/probe.out
+equals "guest probe over VFIO" 0 echo $rc
+
 say "Creating a vGPU the ACRN-DM way: echo 1,64,448,8 > $CONTROL"
 check "ACRN instance created" write $CONTROL "1,64,448,8
 "

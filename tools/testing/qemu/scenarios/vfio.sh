@@ -1,5 +1,7 @@
-# L2 scenario (issue 5): vGPUs for KVM users through sysfs and mdevctl, driven from user space
-# over VFIO by gvt-vfio-client (the guest model's i915 probe), two at once.
+# L2 scenario (issue 5): vGPUs for KVM users created through sysfs and through mdevctl, opened
+# from user space over VFIO by gvt-vfio-client, which runs the guest model's i915 probe on two
+# at once; hostile VFIO input; region access cost; an mdev removed while it is open; unload.
+# Client output is captured, then printed, so kernel messages cannot split a GVT-CHECK line.
 . /lib.sh
 kmemleak_reset
 for m in mdev gvt kvmgt; do check "load $m" insmod $MODS/$m.ko; done
@@ -11,24 +13,49 @@ check "create V5_8 through sysfs" write $TYPES/i915-GVTg_V5_8/create "$a"
 check "create V5_4 through sysfs" write $TYPES/i915-GVTg_V5_4/create "$b"
 check "define V5_2 with mdevctl" mdevctl define -u $c -p gvt_sim.0 -t i915-GVTg_V5_2
 check "start V5_2 with mdevctl" mdevctl start -u $c
-equals "mdevctl lists it" "$c gvt_sim.0 i915-GVTg_V5_2 manual" sh -c "mdevctl list | grep $c"
+equals "mdevctl lists it" "$c gvt_sim.0 i915-GVTg_V5_2 manual (defined)" sh -c "mdevctl list | grep $c"
+
+# client NAME ARGS...: runs gvt-vfio-client, prints its output afterwards, returns its status.
+client() {
+    name=$1; shift
+    gvt-vfio-client "$@" > /tmp/$name.out 2>&1
+    rc=$?
+    cat /tmp/$name.out
+    return $rc
+}
 
 # Two guests probe their vGPUs at the same time.
-gvt-vfio-client probe $a > /tmp/a.out 2>&1 &
+gvt-vfio-client probe $a --tag "vGPU A" > /tmp/a.out 2>&1 &
 pa=$!
-gvt-vfio-client probe $b > /tmp/b.out 2>&1 &
+gvt-vfio-client probe $b --tag "vGPU B" > /tmp/b.out 2>&1 &
 pb=$!
-check "probe over VFIO, vGPU A" wait $pa
-check "probe over VFIO, vGPU B" wait $pb
+wait $pa; ra=$?
+wait $pb; rb=$?
 cat /tmp/a.out /tmp/b.out
-check "probe over VFIO, mdevctl's vGPU" gvt-vfio-client probe $c
+equals "probe over VFIO, vGPU A, exit status" 0 echo $ra
+equals "probe over VFIO, vGPU B, exit status" 0 echo $rb
+client c probe $c --tag "mdevctl vGPU"
+equals "probe over VFIO, mdevctl's vGPU, exit status" 0 echo $?
 
-gvt-vfio-client bad-input $a
-gvt-vfio-client bench $a
+client bad bad-input $a --tag "bad input A"
+equals "bad input, exit status" 0 echo $?
+client again probe $a --tag "vGPU A after bad input"
+equals "probe after bad input, exit status" 0 echo $?
+client bench bench $a
+equals "bench, exit status" 0 echo $?
 
 check "stop with mdevctl" mdevctl stop -u $c
 check "undefine with mdevctl" mdevctl undefine -u $c
 check "remove A" write /sys/bus/mdev/devices/$a/remove 1
-check "remove B" write /sys/bus/mdev/devices/$b/remove 1
+
+# Removing an mdev that is open waits for its user to close it, then tears it down.
+gvt-vfio-client hold $b 3 --tag "held vGPU B" > /tmp/hold.out 2>&1 &
+ph=$!
+sleep 1
+check "remove B while it is open" write /sys/bus/mdev/devices/$b/remove 1
+wait $ph; rh=$?
+cat /tmp/hold.out
+equals "held vGPU B, exit status" 0 echo $rh
+fails "B gone" test -e /sys/bus/mdev/devices/$b
 for m in kvmgt gvt mdev; do check "unload $m" rmmod $m; done
 check "kmemleak clean" kmemleak_scan
