@@ -47,4 +47,25 @@ pub trait MptOps {
     /// host frames starting at `mfn`: the vGPU's slice of the host aperture behind the guest's
     /// BAR2. Backends that map the BAR by mmap (VFIO sparse mmap) do nothing.
     fn map_aperture(&mut self, gfn: u64, mfn: u64, nr: u64, map: bool) -> Result;
+
+    /// Whether this backend can write-protect guest pages and report the writes
+    /// ([`MptOps::page_track_add`]). A backend that cannot (KVMGT with no KVM attached, as under
+    /// QEMU TCG) keeps the default: the core then re-reads the shadowed guest page tables before
+    /// every submission instead.
+    fn page_track_supported(&self) -> bool {
+        false
+    }
+
+    /// Starts write-protecting guest page `gfn`: every guest write to it is reported to the
+    /// vGPU's page-track write entry point (with or without the write already committed). The
+    /// core calls it once per page, however many shadow tables the page backs.
+    fn page_track_add(&mut self, gfn: u64) -> Result {
+        let _ = gfn;
+        Err(crate::model::error::GvtError::NotSupported)
+    }
+
+    /// Stops write-protecting guest page `gfn`.
+    fn page_track_remove(&mut self, gfn: u64) {
+        let _ = gfn;
+    }
 }

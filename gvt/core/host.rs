@@ -137,3 +137,60 @@ pub trait HostGpu {
     /// Writes the 64-bit fence register `index` of the host.
     fn fence_write(&self, index: u32, value: u64);
 }
+
+/// One workload as the host runs it: a shadow context and a shadow ring in host memory, both
+/// built by the core, on a shadow PPGTT whose root the context image already carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostWorkload {
+    /// The vGPU it belongs to (as `VgpuId::get`).
+    pub vgpu: u32,
+    /// The engine to run it on.
+    pub engine: super::regs::Engine,
+    /// The core's tag for it; the host hands it back in [`HostExec`]'s completion report.
+    pub tag: u32,
+    /// Host address of the shadow context image (page 0 is the per-process HWSP, page 1 the
+    /// register state with ring start, head, tail and PDPs already pointing at host memory).
+    pub context: u64,
+    /// Pages of the context image.
+    pub context_pages: u32,
+    /// Host address of the shadow ring: the inhibit-context restore (if any), then the
+    /// scanned copy of the guest's ring slice.
+    pub ring: u64,
+    /// Bytes of the shadow ring to execute, from its start.
+    pub ring_len: u32,
+}
+
+/// How the host finished a workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Completion {
+    /// It ran to the end of its ring.
+    Done,
+    /// It hung or faulted and was reset: the guest sees no completion, so its own hang check
+    /// fires.
+    Hang,
+}
+
+/// What execution needs from the host beyond [`HostGpu`]: host memory for shadow page tables,
+/// contexts and rings, engine registers for the render MMIO switch, and submission.
+///
+/// Host memory is named by the address the GPU uses for it (DMA address on hardware): shadow
+/// PPGTT entries point at it. Methods take `&self` for the same reason as [`HostGpu`]'s. A host
+/// reports a finished workload by calling the core's completion entry point with the
+/// workload's tag (`workload::Exec::complete`).
+pub trait HostExec {
+    /// Allocates `pages` contiguous zeroed 4 KiB pages of host memory.
+    fn alloc_pages(&self, pages: u32) -> super::error::Result<u64>;
+    /// Frees what [`HostExec::alloc_pages`] returned.
+    fn free_pages(&self, addr: u64, pages: u32);
+    /// Writes host memory the core allocated.
+    fn write_mem(&self, addr: u64, data: &[u8]) -> super::error::Result;
+    /// Reads host memory the core allocated.
+    fn read_mem(&self, addr: u64, buf: &mut [u8]) -> super::error::Result;
+    /// Reads a host engine register.
+    fn mmio_read(&self, offset: u32) -> u32;
+    /// Writes a host engine register.
+    fn mmio_write(&self, offset: u32, value: u32);
+    /// Queues a workload on its engine. The core submits at most one workload per engine
+    /// and vGPU at a time and only while the scheduler gives that vGPU the GPU.
+    fn submit(&self, w: &HostWorkload) -> super::error::Result;
+}

@@ -115,6 +115,8 @@ pub enum Handler {
     Mbctl,
     /// FPGA_DBG: the unclaimed-access bit clears when written.
     FpgaDbg,
+    /// ELSP: four dwords make one execlist submission.
+    Elsp,
     /// RCS FORCE_TO_NONPRIV slots: only registers on [`FORCE_NONPRIV_WHITELIST`] (or the
     /// engine's NOPID) may be opened to unprivileged batches.
     ForceNonpriv,
@@ -177,6 +179,7 @@ pub const GEN9_RING_MMIO: &[MmioDef] = &[
     d(RING_SYNC_0::REL, D_ALL, C, H::Default),
     d(RING_SYNC_1::REL, D_ALL, C, H::Default),
     ro(RING_RESET_CTL::REL, 4, D_ALL, 0, !masked_bit_enable(1), H::RingResetCtl),
+    d(RING_ELSP::REL, D_ALL, 0, H::Elsp),
     ro(RING_EXECLIST_STATUS_LO::REL, 8, D_ALL, 0, !0, H::Default),
     d(0x244, D_ALL, C, H::Default),
     ro(RING_CONTEXT_STATUS_BUF::REL, 48, D_ALL, 0, !0, H::Default),

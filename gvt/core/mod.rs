@@ -22,6 +22,11 @@ pub mod mmio_list;
 pub mod mmio_table;
 pub mod opregion;
 pub mod pvinfo;
+pub mod ppgtt;
+pub mod execlist;
+pub mod workload;
+pub mod sched;
+pub mod mmio_context;
 // Register types keep their i915 names (GEN6_GDRST, RING_MODE_GEN7) so they can be grepped
 // against the C driver and the PRMs.
 #[allow(non_camel_case_types, non_upper_case_globals)]

@@ -363,6 +363,7 @@ impl<S: VgpuStorage> Vgpu<S> {
                 }
             }
             Handler::Pvinfo => self.pvinfo_write(off, v),
+            Handler::Elsp => self.elsp_write(off, v),
             Handler::Default
             | Handler::GucStatusRead
             | Handler::DpllStatusRead
@@ -391,6 +392,11 @@ impl<S: VgpuStorage> Vgpu<S> {
                 ) = G2vNotify::from_u32(v)
                 {
                     self.stats.ppgtt_notifications = self.stats.ppgtt_notifications.saturating_add(1);
+                }
+                match G2vNotify::from_u32(v) {
+                    Some(G2vNotify::PpgttL4Create) => self.push_g2v(true),
+                    Some(G2vNotify::PpgttL4Destroy) => self.push_g2v(false),
+                    _ => {}
                 }
             }
             _ => {}

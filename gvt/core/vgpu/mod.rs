@@ -38,6 +38,28 @@ pub const GTT_ADDR_MASK: u64 = 0x0000_3fff_ffff_f000;
 pub const GUEST_FENCES: u32 = 16;
 /// How many half-written GGTT entries are remembered at once.
 const PARTIAL_PTES: usize = 4;
+/// How many PVINFO PPGTT notifications wait for the execution side at once (the oldest is
+/// dropped beyond; a lost create only delays shadowing, a lost destroy is undone by reclaim).
+const G2V_QUEUE: usize = 4;
+/// The CSB write pointer after reset: "nothing written yet".
+pub const CSB_WP_RESET: u32 = 7;
+
+/// One engine's ELSP port: the dwords written so far and the submission they completed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct ElspPort {
+    dwords: [u32; 4],
+    count: u8,
+    latched: Option<[u64; 2]>,
+}
+
+/// What the execution side (`workload::Exec`) must pick up after register writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExecRequests {
+    /// Engines reset since the last pick-up: their workloads and execlist state are dropped.
+    pub engine_resets: u8,
+    /// A device-model, FLR or full GT reset happened: every shadow goes too.
+    pub full_reset: bool,
+}
 
 /// The big buffers of a vGPU, owned by the caller. Lengths are checked once at creation:
 /// [`MMIO_DWORDS`] register dwords, [`ggtt_entries`] GGTT entries, [`OPREGION_SIZE`] bytes.
@@ -123,6 +145,9 @@ pub struct Vgpu<S> {
     partial: [Option<(u64, u8)>; PARTIAL_PTES],
     tlb_pending: u8,
     display_ready: bool,
+    elsp: [ElspPort; 4],
+    g2v: [Option<(bool, u64)>; G2V_QUEUE],
+    exec_req: ExecRequests,
     stats: VgpuStats,
     store: S,
 }
@@ -165,6 +190,9 @@ impl<S: VgpuStorage> Vgpu<S> {
             partial: [None; PARTIAL_PTES],
             tlb_pending: 0,
             display_ready: false,
+            elsp: [ElspPort::default(); 4],
+            g2v: [None; G2V_QUEUE],
+            exec_req: ExecRequests::default(),
             stats: VgpuStats::default(),
             store,
         };
@@ -252,7 +280,8 @@ impl<S: VgpuStorage> Vgpu<S> {
         self.store
     }
 
-    fn set_vreg(&mut self, offset: u32, v: u32) {
+    /// Stores a register value (the execution side updates CSB, head and status registers).
+    pub(crate) fn set_vreg(&mut self, offset: u32, v: u32) {
         if let Some(r) = self.store.vreg_mut().get_mut(dw(offset)) {
             *r = v;
         }
@@ -287,6 +316,9 @@ impl<S: VgpuStorage> Vgpu<S> {
                 self.failsafe = None;
                 self.display_ready = false;
                 self.tlb_pending = 0;
+                self.exec_req = ExecRequests { engine_resets: ALL_ENGINES, full_reset: true };
+                self.elsp = [ElspPort::default(); 4];
+                self.g2v = [None; G2V_QUEUE];
                 if !d3 {
                     self.pv_notified = false;
                 }
@@ -297,10 +329,20 @@ impl<S: VgpuStorage> Vgpu<S> {
                 let g = self.vreg(GUC_STATUS::OFFSET) | GUC_STATUS::GS_MIA_IN_RESET.mask();
                 self.set_vreg(GUC_STATUS::OFFSET, g);
                 self.tlb_pending = 0;
+                self.exec_req = ExecRequests { engine_resets: ALL_ENGINES, full_reset: true };
+                self.elsp = [ElspPort::default(); 4];
                 self.stats.engine_resets = self.stats.engine_resets.saturating_add(1);
             }
             Reset::GdrstEngines(mask) => {
                 self.tlb_pending &= !mask;
+                self.exec_req.engine_resets |= mask;
+                for (i, e) in Engine::ALL.iter().enumerate() {
+                    if e.mask() & mask != 0 {
+                        if let Some(p) = self.elsp.get_mut(i) {
+                            *p = ElspPort::default();
+                        }
+                    }
+                }
                 self.stats.engine_resets = self.stats.engine_resets.saturating_add(1);
             }
         }
@@ -327,6 +369,9 @@ impl<S: VgpuStorage> Vgpu<S> {
         }
         if full {
             self.sanitize();
+        }
+        for e in Engine::ALL {
+            self.set_vreg(RING_CONTEXT_STATUS_PTR::offset(e.base()), CSB_WP_RESET);
         }
         self.populate_pvinfo();
     }
@@ -398,7 +443,8 @@ impl<S: VgpuStorage> Vgpu<S> {
         }
     }
 
-    fn enter_failsafe(&mut self, why: Failsafe) {
+    /// Stops faithful emulation for `why` (the first reason sticks).
+    pub(crate) fn enter_failsafe(&mut self, why: Failsafe) {
         if self.failsafe.is_none() {
             self.failsafe = Some(why);
         }
@@ -444,6 +490,71 @@ impl<S: VgpuStorage> Vgpu<S> {
     }
 
     // ----------------------------------------------------------------------------------------
+    // Hooks for the execution side.
+
+    /// An ELSP dword written to `engine`'s port; the fourth completes a submission, which waits
+    /// for [`Vgpu::take_submission`]. A submission on a port whose previous one was not
+    /// picked up is guest garbage: failsafe.
+    pub(super) fn elsp_write(&mut self, off: u32, v: u32) {
+        let Some(i) = Engine::from_offset(off).and_then(|e| Engine::ALL.iter().position(|&x| x == e)) else { return };
+        let mut overrun = false;
+        if let Some(p) = self.elsp.get_mut(i) {
+            // The i915 order is element 1 high, element 1 low, element 0 high, element 0 low.
+            let slot = 3usize.saturating_sub(usize::from(p.count));
+            if let Some(d) = p.dwords.get_mut(slot) {
+                *d = v;
+            }
+            p.count = p.count.wrapping_add(1);
+            if p.count == 4 {
+                p.count = 0;
+                let [l0, h0, l1, h1] = p.dwords.map(u64::from);
+                overrun = p.latched.is_some();
+                p.latched = Some([l0 | (h0 << 32), l1 | (h1 << 32)]);
+            }
+        }
+        if overrun {
+            self.enter_failsafe(Failsafe::GuestError);
+        }
+    }
+
+    /// Takes the execlist submission (element 0, element 1) completed on `engine`'s ELSP.
+    pub(crate) fn take_submission(&mut self, engine: Engine) -> Option<[u64; 2]> {
+        let i = Engine::ALL.iter().position(|&x| x == engine)?;
+        self.elsp.get_mut(i).and_then(|p| p.latched.take())
+    }
+
+    /// Takes the oldest PVINFO PPGTT notification: (create, PML4 address).
+    pub(crate) fn take_g2v(&mut self) -> Option<(bool, u64)> {
+        let first = self.g2v.first_mut().and_then(|x| x.take());
+        self.g2v.rotate_left(1);
+        first
+    }
+
+    fn push_g2v(&mut self, create: bool) {
+        let lo = u64::from(self.vreg(field::PDP0_LO));
+        let hi = u64::from(self.vreg(field::PDP0_LO.wrapping_add(4)));
+        let n = Some((create, lo | (hi << 32)));
+        match self.g2v.iter_mut().find(|x| x.is_none()) {
+            Some(free) => *free = n,
+            None => {
+                self.g2v.rotate_left(1);
+                if let Some(last) = self.g2v.last_mut() {
+                    *last = n;
+                }
+            }
+        }
+    }
+
+    /// Takes the resets the execution side has not seen yet.
+    pub(crate) fn take_exec_requests(&mut self) -> ExecRequests {
+        core::mem::take(&mut self.exec_req)
+    }
+
+    /// The guest physical address behind graphics address `gm`, if the vGPU's GGTT maps it.
+    pub(crate) fn gm_to_gpa(&self, gm: u64) -> Option<u64> {
+        let pte = self.guest_pte(gm);
+        (pte & GEN8_PAGE_PRESENT != 0 && self.part.owns_gm(gm, 1)).then_some((pte & GTT_ADDR_MASK) | (gm & 0xfff))
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,247 @@
+//! Render MMIO and MOCS context switch: the engine registers that are not saved in a context
+//! image belong to whoever owns the engine (the host or one vGPU), so they are switched when
+//! the owner changes.
+//!
+//! Why only the differences: upstream saves and rewrites the whole list on every switch
+//! (about 60 registers plus 64 MOCS per engine), through forcewake, on the submission path. The
+//! core remembers what the hardware holds ([`MmioContext`]) and writes only the registers whose
+//! value differs for the next owner. That memory is exact because nothing else writes these
+//! registers: the command scanner refuses guest LRIs to them and the host's values are read
+//! back before the host gives an engine away.
+//!
+//! Registers saved in the context image are restored by the image, except for a context
+//! created with restore inhibit: then [`restore_inhibit`] puts LRIs of the vGPU's values at the
+//! head of its shadow ring, as upstream does.
+
+use super::host::HostExec;
+use super::regs::Engine;
+
+/// Who an engine runs for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// The host's own work.
+    Host,
+    /// A vGPU (by id).
+    Vgpu(u32),
+}
+
+/// A switched register: engine, offset, masked ("mode") register.
+type Reg = (Engine, u32, bool);
+
+/// Gen9 engine registers outside the context image (upstream's gen9_engine_mmio_list entries
+/// that are not in context, for the engines Gen9 GT2/BXT have).
+const SWITCHED: [Reg; 35] = [
+    (Engine::Rcs, 0x229c, true),  // RING_MODE_GEN7
+    (Engine::Rcs, 0x2248, false), // GEN9_CTX_PREEMPT_REG
+    (Engine::Rcs, 0x2098, false), // HWSTAM
+    (Engine::Rcs, 0x24d0, false), // RING_FORCE_TO_NONPRIV 0-11
+    (Engine::Rcs, 0x24d4, false),
+    (Engine::Rcs, 0x24d8, false),
+    (Engine::Rcs, 0x24dc, false),
+    (Engine::Rcs, 0x24e0, false),
+    (Engine::Rcs, 0x24e4, false),
+    (Engine::Rcs, 0x24e8, false),
+    (Engine::Rcs, 0x24ec, false),
+    (Engine::Rcs, 0x24f0, false),
+    (Engine::Rcs, 0x24f4, false),
+    (Engine::Rcs, 0x24f8, false),
+    (Engine::Rcs, 0x24fc, false),
+    (Engine::Rcs, 0x40e0, false), // GEN8_PRIVATE_PAT_LO
+    (Engine::Rcs, 0x40e4, false), // GEN8_PRIVATE_PAT_HI
+    (Engine::Rcs, 0x20ec, true),  // GEN9_CS_DEBUG_MODE1
+    (Engine::Rcs, 0xb118, false), // GEN8_L3SQCREG4
+    (Engine::Rcs, 0xb11c, false), // GEN9_SCRATCH1
+    (Engine::Rcs, 0xb008, false), // GEN9_SCRATCH_LNCF1
+    (Engine::Rcs, 0x940c, false), // GEN7_UCGCTL4
+    (Engine::Rcs, 0x4ab8, false), // GAMT_CHKN_BIT_REG
+    (Engine::Rcs, 0x4ab0, false), // GEN9_GAMT_ECO_REG_RW_IA
+    (Engine::Rcs, 0x20d4, true),  // GEN9_CSFE_CHICKEN1_RCS
+    (Engine::Rcs, 0xb004, false), // GEN8_GARBCNTL
+    (Engine::Rcs, 0x20a0, false), // GEN7_FF_THREAD_MODE
+    (Engine::Rcs, 0x20e4, true),  // FF_SLICE_CS_CHICKEN2
+    (Engine::Bcs, 0x2229c, true), // RING_GFX_MODE
+    (Engine::Bcs, 0x2209c, true), // RING_MI_MODE
+    (Engine::Bcs, 0x220c0, true), // RING_INSTPM
+    (Engine::Bcs, 0x22098, false), // RING_HWSTAM
+    (Engine::Bcs, 0x22028, true), // RING_EXCC
+    (Engine::Vecs, 0x1a028, true), // RING_EXCC
+    (Engine::Vcs, 0x12028, true), // RING_EXCC
+];
+
+/// Registers in the render context image (restored by LRI for restore-inhibit contexts).
+const RCS_IN_CONTEXT: [u32; 24] = [
+    0x20c0, 0x7004, 0x7008, 0x7000, 0x7010, 0x7300, 0x83a4, 0x2580, 0x7014, 0xe100, 0xe180, 0xe184,
+    0xe188, 0xe194, 0xe4f0, 0x4de0, 0x4de4, 0x4de8, 0x4dec, 0x4df0, 0x4df4, 0x4dfc, 0x7304, 0x20d8,
+];
+
+const RCS_IN_CONTEXT_COUNT: u32 = 24;
+const _: () = assert!(RCS_IN_CONTEXT.len() == RCS_IN_CONTEXT_COUNT as usize);
+
+/// MOCS registers per engine.
+pub const MOCS_REGS: u32 = 64;
+/// L3 cache control registers (pairs of MOCS entries), render only.
+pub const L3CC_REGS: u32 = 32;
+const L3CC_BASE: u32 = 0xb020;
+
+/// The MOCS block of `e`. Render MOCS live in the context image on Gen9.
+pub const fn mocs_base(e: Engine) -> u32 {
+    match e {
+        Engine::Rcs => 0xc800,
+        Engine::Vcs => 0xc900,
+        Engine::Vecs => 0xcb00,
+        Engine::Bcs => 0xcc00,
+    }
+}
+
+const MOCS_SWITCHED: [Engine; 3] = [Engine::Vcs, Engine::Vecs, Engine::Bcs];
+const SLOTS: usize = SWITCHED.len() + MOCS_SWITCHED.len() * MOCS_REGS as usize;
+
+/// Every switched register: the list, then the MOCS of the non-render engines. Evaluated at
+/// compile time (the indexing below cannot fail at run time).
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+const ALL: [Reg; SLOTS] = {
+    let mut t = [(Engine::Rcs, 0, false); SLOTS];
+    let mut i = 0;
+    while i < SWITCHED.len() {
+        t[i] = SWITCHED[i];
+        i += 1;
+    }
+    let mut e = 0;
+    while e < MOCS_SWITCHED.len() {
+        let mut r = 0;
+        while r < MOCS_REGS {
+            let engine = MOCS_SWITCHED[e];
+            t[SWITCHED.len() + e * MOCS_REGS as usize + r as usize] = (engine, mocs_base(engine) + 4 * r, false);
+            r += 1;
+        }
+        e += 1;
+    }
+    t
+};
+
+/// Counters of the switch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SwitchStats {
+    /// Owner changes.
+    pub switches: u64,
+    /// Registers written in all.
+    pub writes: u64,
+}
+
+/// What one physical GPU's engines hold in their switched registers, and the host's values.
+#[derive(Clone, Debug)]
+pub struct MmioContext {
+    hw: [u32; SLOTS],
+    known: [bool; SLOTS],
+    host: [u32; SLOTS],
+    owner: [Owner; 4],
+    stats: SwitchStats,
+}
+
+impl Default for MmioContext {
+    fn default() -> Self {
+        MmioContext { hw: [0; SLOTS], known: [false; SLOTS], host: [0; SLOTS], owner: [Owner::Host; 4], stats: SwitchStats::default() }
+    }
+}
+
+fn engine_slot(e: Engine) -> usize {
+    match e {
+        Engine::Rcs => 0,
+        Engine::Vcs => 1,
+        Engine::Bcs => 2,
+        Engine::Vecs => 3,
+    }
+}
+
+impl MmioContext {
+    /// Counters.
+    pub fn stats(&self) -> &SwitchStats {
+        &self.stats
+    }
+
+    /// Who owns `e` now.
+    pub fn owner(&self, e: Engine) -> Owner {
+        self.owner.get(engine_slot(e)).copied().unwrap_or(Owner::Host)
+    }
+
+    /// Gives idle engine `e` to `next`, whose register values `vreg` gives for a vGPU (the
+    /// host's own values are those read when it last gave the engine away). Returns the
+    /// number of registers written.
+    pub fn switch(&mut self, host: &dyn HostExec, e: Engine, next: Owner, vreg: &dyn Fn(u32) -> u32) -> u32 {
+        let prev = self.owner(e);
+        if prev == next {
+            return 0;
+        }
+        let mut written = 0u32;
+        for (i, &(engine, off, masked)) in ALL.iter().enumerate() {
+            if engine != e {
+                continue;
+            }
+            let (Some(hw), Some(known), Some(hostv)) = (self.hw.get_mut(i), self.known.get_mut(i), self.host.get_mut(i)) else { continue };
+            if prev == Owner::Host {
+                *hostv = host.mmio_read(off);
+                *hw = *hostv;
+                *known = true;
+            }
+            let want = match next {
+                Owner::Host => *hostv,
+                Owner::Vgpu(_) => vreg(off),
+            };
+            let want = if masked { want & 0xffff } else { want };
+            let have = if masked { *hw & 0xffff } else { *hw };
+            if !*known || have != want {
+                host.mmio_write(off, if masked { want | 0xffff_0000 } else { want });
+                *hw = want;
+                *known = true;
+                written = written.saturating_add(1);
+            }
+        }
+        if let Some(o) = self.owner.get_mut(engine_slot(e)) {
+            *o = next;
+        }
+        self.stats.switches = self.stats.switches.saturating_add(1);
+        self.stats.writes = self.stats.writes.saturating_add(u64::from(written));
+        written
+    }
+}
+
+const MI_LOAD_REGISTER_IMM: u32 = 0x22 << 23;
+const MI_ARB_ON_OFF: u32 = 0x08 << 23;
+
+/// Writes into `out` the commands that load a restore-inhibit context's registers from the
+/// vGPU's values (`vreg`): arbitration off, LRIs of the render in-context registers, MOCS and
+/// L3CC, arbitration on. Returns the bytes written (0 if `out` is too small, or for engines
+/// with nothing in their image to restore).
+pub fn restore_inhibit(e: Engine, vreg: impl Fn(u32) -> u32, out: &mut [u8]) -> usize {
+    if e != Engine::Rcs {
+        return 0;
+    }
+    let mut n = 0usize;
+    let mut ok = true;
+    let mut put = |v: u32| {
+        let at = n.wrapping_mul(4);
+        match out.get_mut(at..at.wrapping_add(4)) {
+            Some(d) => d.copy_from_slice(&v.to_le_bytes()),
+            None => ok = false,
+        }
+        n = n.wrapping_add(1);
+    };
+    put(MI_ARB_ON_OFF);
+    let lri = |put: &mut dyn FnMut(u32), regs: &mut dyn Iterator<Item = u32>, count: u32| {
+        put(MI_LOAD_REGISTER_IMM | count.wrapping_mul(2).wrapping_sub(1));
+        for r in regs {
+            put(r);
+            put(vreg(r));
+        }
+    };
+    lri(&mut put, &mut RCS_IN_CONTEXT.iter().copied(), RCS_IN_CONTEXT_COUNT);
+    let mocs = mocs_base(Engine::Rcs);
+    lri(&mut put, &mut (0..MOCS_REGS).map(|i| mocs.wrapping_add(i.wrapping_mul(4))), MOCS_REGS);
+    lri(&mut put, &mut (0..L3CC_REGS).map(|i| L3CC_BASE.wrapping_add(i.wrapping_mul(4))), L3CC_REGS);
+    put(MI_ARB_ON_OFF | 1);
+    if ok {
+        n.wrapping_mul(4)
+    } else {
+        0
+    }
+}

@@ -1,0 +1,597 @@
+//! Shadow PPGTT: the guest's 4-level (48-bit) page tables mirrored into host memory, with every
+//! leaf pointing at a DMA-mapped guest page, so the GPU can never reach memory the guest's VM
+//! does not own.
+//!
+//! One shadow table ([`Spt`]) exists per guest table page and level; trees with common
+//! subtrees share them by reference count. Each keeps the guest's entries as last shadowed
+//! (`guest`) and the host entries built from them (`shadow`), so an update touches only the
+//! entries that changed and a teardown knows exactly which mappings to drop. Guest pages are
+//! read with one bulk read per table (upstream reads one entry at a time).
+//!
+//! Keeping the shadows in step with the guest: where the backend tracks writes, a trapped
+//! 8-byte aligned write is applied at once, other writes (4-byte halves) unshadow the entries
+//! they touch and are re-applied before the next submission; where it cannot, or a page could
+//! not be tracked, every untracked table is re-read and compared before every submission.
+//!
+//! 64 KiB pages (a PDE with IPS set, when the guest enabled 64 KiB IPS) are split into 16
+//! 4 KiB shadow entries; 2 MiB pages are mapped natively; 1 GiB pages and other malformed
+//! entries fail the shadowing, which puts the vGPU in failsafe. Roots are found by the PML4
+//! address of a context or a PVINFO notification and reclaimed least-recently-used first when
+//! the table storage runs out.
+
+use super::error::{GvtError, Result};
+use super::host::HostExec;
+use crate::mpt::MptOps;
+
+/// Entries per table page.
+pub const ENTRIES: usize = 512;
+/// Bytes per table page.
+pub const PAGE: usize = 4096;
+/// Entry bit: present.
+pub const PTE_PRESENT: u64 = 1;
+/// Entry bit: page size (2 MiB in a PDE, 1 GiB in a PDPE).
+pub const PTE_PS: u64 = 1 << 7;
+/// PDE bit: the page table it points at maps 64 KiB pages (Gen9 IPS).
+pub const PDE_IPS_64K: u64 = 1 << 11;
+/// Address bits of an entry (46:12, as upstream's Gen8 mask).
+pub const ADDR_MASK: u64 = 0x0000_7fff_ffff_f000;
+/// Roots one vGPU may have shadowed at once.
+pub const MAX_ROOTS: usize = 16;
+
+const SIZE_2M: u64 = 2 << 20;
+const PAGES_64K: usize = 16;
+
+/// Bookkeeping of one shadow table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SptMeta {
+    /// In use.
+    pub live: bool,
+    /// Guest frame of the table.
+    pub gfn: u64,
+    /// Host address of the shadow table page.
+    pub host: u64,
+    /// 4 = PML4, 3 = PDP, 2 = PD, 1 = PT.
+    pub level: u8,
+    /// A page table of 64 KiB entries.
+    pub ips: bool,
+    /// Write-protected by the backend (else re-validated before submissions).
+    pub tracked: bool,
+    /// References: parent entries and roots.
+    pub refs: u32,
+    /// Entries whose guest value changed by a partial write and awaits shadowing.
+    pub deferred: [u64; 8],
+}
+
+/// One shadow table: its bookkeeping, the guest entries it mirrors and the host entries.
+#[derive(Clone, Debug)]
+pub struct Spt {
+    /// Bookkeeping.
+    pub meta: SptMeta,
+    /// The guest's table as last shadowed (little-endian entries).
+    pub guest: [u8; PAGE],
+    /// The shadow entries, as written to host memory.
+    pub shadow: [u8; PAGE],
+}
+
+impl Spt {
+    /// An unused slot.
+    pub const EMPTY: Spt = Spt { meta: SptMeta { live: false, gfn: 0, host: 0, level: 0, ips: false, tracked: false, refs: 0, deferred: [0; 8] }, guest: [0; PAGE], shadow: [0; PAGE] };
+}
+
+fn entry(page: &[u8; PAGE], i: usize) -> u64 {
+    let off = i.wrapping_mul(8);
+    page.get(off..off.wrapping_add(8))
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+fn set_entry(page: &mut [u8; PAGE], i: usize, v: u64) {
+    let off = i.wrapping_mul(8);
+    if let Some(b) = page.get_mut(off..off.wrapping_add(8)) {
+        b.copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// What shadowing works with: the table storage, the host and the hypervisor.
+pub struct Env<'a> {
+    /// Shadow table slots.
+    pub spts: &'a mut [Spt],
+    /// A page of scratch for comparing guest tables.
+    pub scratch: &'a mut [u8; PAGE],
+    /// Host memory.
+    pub host: &'a dyn HostExec,
+    /// The VM's hypervisor.
+    pub mpt: &'a mut dyn MptOps,
+    /// The guest enabled 64 KiB pages (GAMW_ECO_DEV_RW_IA).
+    pub ips: bool,
+}
+
+/// A shadowed root (PML4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Root {
+    gfn: u64,
+    spt: usize,
+    /// Workloads queued or running on it.
+    pins: u32,
+    /// The guest announced it through PVINFO.
+    notified: bool,
+    last_use: u64,
+}
+
+/// Counters of the shadow PPGTT.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PpgttStats {
+    /// Shadow tables built.
+    pub tables_shadowed: u64,
+    /// Guest table pages re-read by re-validation.
+    pub tables_revalidated: u64,
+    /// Entries re-shadowed because the guest changed them.
+    pub entries_updated: u64,
+    /// Trapped writes handled.
+    pub trapped_writes: u64,
+    /// Roots reclaimed to make room.
+    pub roots_reclaimed: u64,
+}
+
+/// The shadow PPGTT roots of one vGPU. The tables themselves live in the storage passed in
+/// [`Env`].
+#[derive(Debug, Default)]
+pub struct Ppgtt {
+    roots: [Option<Root>; MAX_ROOTS],
+    clock: u64,
+    stats: PpgttStats,
+}
+
+impl Ppgtt {
+    /// Counters.
+    pub fn stats(&self) -> &PpgttStats {
+        &self.stats
+    }
+
+    /// Number of shadowed roots.
+    pub fn roots(&self) -> usize {
+        self.roots.iter().flatten().count()
+    }
+
+    /// Shadows (or finds) the tree under the PML4 at `pml4_gpa` and pins it for a workload.
+    /// Returns the root's index and the host address of its shadow PML4.
+    pub fn pin(&mut self, env: &mut Env<'_>, pml4_gpa: u64) -> Result<(usize, u64)> {
+        let r = self.get_root(env, pml4_gpa)?;
+        let root = self.roots.get_mut(r).and_then(|x| x.as_mut()).ok_or(GvtError::Invalid)?;
+        root.pins = root.pins.saturating_add(1);
+        let host = env.spts.get(root.spt).map(|s| s.meta.host).ok_or(GvtError::Invalid)?;
+        Ok((r, host))
+    }
+
+    /// Drops a workload's pin on root `r`.
+    pub fn unpin(&mut self, r: usize) {
+        if let Some(root) = self.roots.get_mut(r).and_then(|x| x.as_mut()) {
+            root.pins = root.pins.saturating_sub(1);
+        }
+    }
+
+    /// PVINFO: the guest created the 4-level PPGTT at `pml4_gpa`; it is shadowed now and kept
+    /// until the guest destroys it.
+    pub fn notify_create(&mut self, env: &mut Env<'_>, pml4_gpa: u64) -> Result {
+        let r = self.get_root(env, pml4_gpa)?;
+        if let Some(root) = self.roots.get_mut(r).and_then(|x| x.as_mut()) {
+            root.notified = true;
+        }
+        Ok(())
+    }
+
+    /// PVINFO: the guest destroyed the PPGTT at `pml4_gpa`; its shadow goes once no workload
+    /// uses it.
+    pub fn notify_destroy(&mut self, env: &mut Env<'_>, pml4_gpa: u64) {
+        let gfn = pml4_gpa >> 12;
+        let found = self.roots.iter().position(|r| r.is_some_and(|r| r.gfn == gfn));
+        if let Some(i) = found {
+            if let Some(root) = self.roots.get_mut(i).and_then(|x| x.as_mut()) {
+                root.notified = false;
+            }
+            self.drop_unused(env, Some(i));
+        }
+    }
+
+    /// Drops every shadow no workload uses, announced or not (vGPU reset, destruction).
+    pub fn forget_unpinned(&mut self, env: &mut Env<'_>) {
+        for slot in self.roots.iter_mut() {
+            if slot.is_some_and(|r| r.pins == 0) {
+                if let Some(root) = slot.take() {
+                    release(env, root.spt);
+                }
+            } else if let Some(r) = slot.as_mut() {
+                r.notified = false;
+            }
+        }
+    }
+
+    fn drop_unused(&mut self, env: &mut Env<'_>, only: Option<usize>) -> bool {
+        for i in 0..MAX_ROOTS {
+            if only.is_some_and(|o| o != i) {
+                continue;
+            }
+            let slot = self.roots.get_mut(i);
+            if let Some(s) = slot {
+                if s.is_some_and(|r| r.pins == 0 && !r.notified) {
+                    if let Some(root) = s.take() {
+                        release(env, root.spt);
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    /// Frees the least recently used unpinned root; false if there is none.
+    fn reclaim(&mut self, env: &mut Env<'_>) -> bool {
+        let victim = self
+            .roots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.filter(|r| r.pins == 0).map(|r| (r.last_use, i)))
+            .min()
+            .map(|(_, i)| i);
+        let Some(i) = victim else { return false };
+        if let Some(root) = self.roots.get_mut(i).and_then(|x| x.take()) {
+            release(env, root.spt);
+            self.stats.roots_reclaimed = self.stats.roots_reclaimed.saturating_add(1);
+            return true;
+        }
+        false
+    }
+
+    fn get_root(&mut self, env: &mut Env<'_>, pml4_gpa: u64) -> Result<usize> {
+        if pml4_gpa & !ADDR_MASK != 0 {
+            return Err(GvtError::Invalid);
+        }
+        let gfn = pml4_gpa >> 12;
+        self.clock = self.clock.wrapping_add(1);
+        let now = self.clock;
+        if let Some(i) = self.roots.iter().position(|r| r.is_some_and(|r| r.gfn == gfn)) {
+            if let Some(r) = self.roots.get_mut(i).and_then(|x| x.as_mut()) {
+                r.last_use = now;
+            }
+            return Ok(i);
+        }
+        let mut free = self.roots.iter().position(|r| r.is_none());
+        if free.is_none() && self.drop_unused(env, None) {
+            free = self.roots.iter().position(|r| r.is_none());
+        }
+        if free.is_none() && self.reclaim(env) {
+            free = self.roots.iter().position(|r| r.is_none());
+        }
+        let slot = free.ok_or(GvtError::NoSpace)?;
+        let spt = loop {
+            match shadow(env, gfn, 4, false) {
+                Err(GvtError::NoSpace) if self.reclaim(env) => continue,
+                other => break other?,
+            }
+        };
+        self.stats.tables_shadowed = self.stats.tables_shadowed.saturating_add(1);
+        if let Some(s) = self.roots.get_mut(slot) {
+            *s = Some(Root { gfn, spt, pins: 0, notified: false, last_use: now });
+        }
+        Ok(slot)
+    }
+
+    /// A trapped guest write of `data` at `gpa` to a tracked page. `committed`: the hypervisor
+    /// already wrote it to guest memory (KVM); otherwise (ACRN) the core writes it first.
+    /// Writes to pages no shadow table mirrors are only committed.
+    pub fn page_write(&mut self, env: &mut Env<'_>, gpa: u64, data: &[u8], committed: bool) -> Result {
+        let off = usize::try_from(gpa & 0xfff).map_err(|_| GvtError::Invalid)?;
+        let end = off.checked_add(data.len()).filter(|&e| e <= PAGE && !data.is_empty()).ok_or(GvtError::Invalid)?;
+        if !committed {
+            env.mpt.write_gpa(gpa, data)?;
+        }
+        self.stats.trapped_writes = self.stats.trapped_writes.saturating_add(1);
+        let gfn = gpa >> 12;
+        let whole = data.len() == 8 && off % 8 == 0;
+        let mut result = Ok(());
+        for s in 0..env.spts.len() {
+            let hit = env.spts.get(s).is_some_and(|t| t.meta.live && t.meta.gfn == gfn && t.meta.tracked);
+            if !hit {
+                continue;
+            }
+            if let Some(t) = env.spts.get_mut(s) {
+                if let Some(dst) = t.guest.get_mut(off..end) {
+                    dst.copy_from_slice(data);
+                }
+            }
+            let first = off / 8;
+            let last = end.wrapping_sub(1) / 8;
+            for i in first..=last {
+                let r = if whole {
+                    update(env, s, i)
+                } else {
+                    defer(env, s, i);
+                    Ok(())
+                };
+                if r.is_err() {
+                    result = r;
+                }
+            }
+            self.stats.entries_updated = self.stats.entries_updated.saturating_add(1);
+        }
+        result
+    }
+
+    /// Brings every shadow in step with the guest before a submission: deferred partial writes
+    /// are applied, and untracked tables are re-read (one bulk read each) and compared.
+    pub fn sync(&mut self, env: &mut Env<'_>) -> Result {
+        for s in 0..env.spts.len() {
+            let Some(meta) = env.spts.get(s).map(|t| t.meta) else { continue };
+            if !meta.live {
+                continue;
+            }
+            if meta.deferred != [0; 8] {
+                for (w, bits) in meta.deferred.iter().enumerate() {
+                    for b in 0..64 {
+                        if bits & (1u64 << b) != 0 {
+                            update(env, s, w.wrapping_mul(64).wrapping_add(b))?;
+                        }
+                    }
+                }
+                if let Some(t) = env.spts.get_mut(s) {
+                    t.meta.deferred = [0; 8];
+                }
+            }
+            if !meta.tracked {
+                self.stats.tables_revalidated = self.stats.tables_revalidated.saturating_add(1);
+                self.stats.entries_updated = self.stats.entries_updated.saturating_add(revalidate(env, s)?);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Re-reads the guest table behind `s` and re-shadows the entries that changed.
+fn revalidate(env: &mut Env<'_>, s: usize) -> Result<u64> {
+    let gfn = env.spts.get(s).map(|t| t.meta.gfn).ok_or(GvtError::Invalid)?;
+    env.mpt.read_gpa(gfn << 12, &mut env.scratch[..])?;
+    let mut changed = 0u64;
+    for i in 0..ENTRIES {
+        let now = entry(env.scratch, i);
+        let Some(t) = env.spts.get_mut(s) else { break };
+        if !t.meta.live {
+            break;
+        }
+        if entry(&t.guest, i) != now {
+            set_entry(&mut t.guest, i, now);
+            update(env, s, i)?;
+            changed = changed.saturating_add(1);
+        }
+    }
+    Ok(changed)
+}
+
+fn find(spts: &[Spt], gfn: u64, level: u8, ips: bool) -> Option<usize> {
+    spts.iter().position(|t| t.meta.live && t.meta.gfn == gfn && t.meta.level == level && t.meta.ips == ips)
+}
+
+/// Returns a shadow of the guest table at `gfn` (one more reference if it exists).
+fn shadow(env: &mut Env<'_>, gfn: u64, level: u8, ips: bool) -> Result<usize> {
+    if let Some(i) = find(env.spts, gfn, level, ips) {
+        if let Some(t) = env.spts.get_mut(i) {
+            t.meta.refs = t.meta.refs.saturating_add(1);
+        }
+        return Ok(i);
+    }
+    let slot = env.spts.iter().position(|t| !t.meta.live).ok_or(GvtError::NoSpace)?;
+    let host = env.host.alloc_pages(1)?;
+    let shared = env.spts.iter().any(|t| t.meta.live && t.meta.gfn == gfn && t.meta.tracked);
+    let tracked = shared || (env.mpt.page_track_supported() && env.mpt.page_track_add(gfn).is_ok());
+    {
+        let t = env.spts.get_mut(slot).ok_or(GvtError::Invalid)?;
+        t.meta = SptMeta { live: true, gfn, host, level, ips, tracked, refs: 1, deferred: [0; 8] };
+        t.shadow = [0; PAGE];
+    }
+    let t = env.spts.get_mut(slot).ok_or(GvtError::Invalid)?;
+    let read = env.mpt.read_gpa(gfn << 12, &mut t.guest[..]);
+    let built = read.and_then(|()| populate(env, slot));
+    if let Err(e) = built {
+        release(env, slot);
+        return Err(e);
+    }
+    let t = env.spts.get(slot).ok_or(GvtError::Invalid)?;
+    env.host.write_mem(host, &t.shadow)?;
+    Ok(slot)
+}
+
+/// Builds every shadow entry of a freshly read table.
+fn populate(env: &mut Env<'_>, s: usize) -> Result {
+    for i in 0..ENTRIES {
+        let Some(t) = env.spts.get(s) else { break };
+        let ge = entry(&t.guest, i);
+        if ge & PTE_PRESENT != 0 {
+            build(env, s, i)?;
+        }
+    }
+    Ok(())
+}
+
+/// The shadow entries for guest entry `i` of table `s`: one entry, or 16 for a 64 KiB page.
+/// Written to the table's `shadow` copy only.
+fn build(env: &mut Env<'_>, s: usize, i: usize) -> Result {
+    let meta = env.spts.get(s).map(|t| t.meta).ok_or(GvtError::Invalid)?;
+    let ge = env.spts.get(s).map_or(0, |t| entry(&t.guest, i));
+    if ge & PTE_PRESENT == 0 {
+        return Ok(());
+    }
+    let gfn = (ge & ADDR_MASK) >> 12;
+    let flags = ge & !ADDR_MASK;
+    let se = match meta.level {
+        4 if ge & PTE_PS == 0 => flags | child(env, gfn, 3, false)?,
+        3 if ge & PTE_PS == 0 => flags | child(env, gfn, 2, false)?,
+        2 if ge & PTE_PS != 0 => {
+            if gfn % 512 != 0 {
+                return Err(GvtError::Invalid);
+            }
+            flags | (env.mpt.dma_map_guest_page(gfn, SIZE_2M)? & ADDR_MASK)
+        }
+        2 => {
+            let ips = env.ips && ge & PDE_IPS_64K != 0;
+            (flags & !PDE_IPS_64K) | child(env, gfn, 1, ips)?
+        }
+        1 if meta.ips => {
+            if i % PAGES_64K != 0 {
+                // Only the first entry of each 16 describes a 64 KiB page.
+                return Ok(());
+            }
+            for k in 0..PAGES_64K {
+                let dma = env.mpt.dma_map_guest_page(gfn.wrapping_add(k as u64), 4096)?;
+                if let Some(t) = env.spts.get_mut(s) {
+                    set_entry(&mut t.shadow, i.wrapping_add(k), flags | (dma & ADDR_MASK));
+                }
+            }
+            return Ok(());
+        }
+        1 => flags | (env.mpt.dma_map_guest_page(gfn, 4096)? & ADDR_MASK),
+        // 1 GiB pages and huge PML4 entries are not supported.
+        _ => return Err(GvtError::NotSupported),
+    };
+    if let Some(t) = env.spts.get_mut(s) {
+        set_entry(&mut t.shadow, i, se);
+    }
+    Ok(())
+}
+
+fn child(env: &mut Env<'_>, gfn: u64, level: u8, ips: bool) -> Result<u64> {
+    let c = shadow(env, gfn, level, ips)?;
+    env.spts.get(c).map(|t| t.meta.host).ok_or(GvtError::Invalid)
+}
+
+/// Drops what one shadow entry of a level-`level` table holds: a DMA mapping or a reference
+/// to a child table.
+fn release_entry(env: &mut Env<'_>, level: u8, se: u64) {
+    if se & PTE_PRESENT == 0 {
+        return;
+    }
+    let addr = se & ADDR_MASK;
+    if level == 1 || (level == 2 && se & PTE_PS != 0) {
+        env.mpt.dma_unmap_guest_page(addr);
+    } else if let Some(c) = env.spts.iter().position(|t| t.meta.live && t.meta.host == addr) {
+        release(env, c);
+    }
+}
+
+/// The shadow entries guest entry `i` of table `s` owns: (first, count).
+fn span(meta: &SptMeta, i: usize) -> (usize, usize) {
+    if meta.level == 1 && meta.ips {
+        (i.wrapping_sub(i % PAGES_64K), PAGES_64K)
+    } else {
+        (i, 1)
+    }
+}
+
+/// Clears the shadow entries of guest entry `i` of table `s`; returns what they held.
+fn take(env: &mut Env<'_>, s: usize, i: usize) -> [u64; PAGES_64K] {
+    let mut old = [0u64; PAGES_64K];
+    if let Some(t) = env.spts.get_mut(s) {
+        let (first, n) = span(&t.meta, i);
+        for (k, o) in old.iter_mut().enumerate().take(n) {
+            *o = entry(&t.shadow, first.wrapping_add(k));
+            set_entry(&mut t.shadow, first.wrapping_add(k), 0);
+        }
+    }
+    old
+}
+
+/// Re-shadows guest entry `i` of table `s` from its guest copy: the new entry is built before
+/// the old one's mappings are dropped, so a subtree kept by both is never torn down.
+fn update(env: &mut Env<'_>, s: usize, i: usize) -> Result {
+    let meta = env.spts.get(s).map(|t| t.meta).ok_or(GvtError::Invalid)?;
+    if meta.level == 1 && meta.ips && i % PAGES_64K != 0 {
+        return Ok(());
+    }
+    let old = take(env, s, i);
+    let built = build(env, s, i);
+    for se in old {
+        release_entry(env, meta.level, se);
+    }
+    let (first, n) = span(&meta, i);
+    write_back(env, s, first, n)?;
+    built
+}
+
+/// Unshadows guest entry `i` of table `s` until [`Ppgtt::sync`] re-applies it.
+fn defer(env: &mut Env<'_>, s: usize, i: usize) {
+    let Some(meta) = env.spts.get(s).map(|t| t.meta) else { return };
+    for se in take(env, s, i) {
+        release_entry(env, meta.level, se);
+    }
+    let (first, n) = span(&meta, i);
+    // Host memory is written best effort: the entry is already zero in our copy and the
+    // deferred bit makes `sync` rewrite it.
+    let _ = write_back(env, s, first, n);
+    if let Some(t) = env.spts.get_mut(s) {
+        if let Some(w) = t.meta.deferred.get_mut(first / 64) {
+            *w |= 1u64 << (first % 64);
+        }
+    }
+}
+
+fn write_back(env: &mut Env<'_>, s: usize, i: usize, n: usize) -> Result {
+    let Some(t) = env.spts.get(s) else { return Err(GvtError::Invalid) };
+    let off = i.wrapping_mul(8);
+    let bytes = t.shadow.get(off..off.wrapping_add(n.wrapping_mul(8))).ok_or(GvtError::Invalid)?;
+    env.host.write_mem(t.meta.host.wrapping_add(off as u64), bytes)
+}
+
+/// Drops one reference to table `s`; the last one tears its subtree down.
+fn release(env: &mut Env<'_>, s: usize) {
+    let Some(meta) = env.spts.get(s).map(|t| t.meta) else { return };
+    if !meta.live {
+        return;
+    }
+    if meta.refs > 1 {
+        if let Some(t) = env.spts.get_mut(s) {
+            t.meta.refs = meta.refs.wrapping_sub(1);
+        }
+        return;
+    }
+    // Mark dead first: a malformed guest tree that loops back to this table must not recurse.
+    if let Some(t) = env.spts.get_mut(s) {
+        t.meta.live = false;
+        t.meta.refs = 0;
+    }
+    let step = if meta.level == 1 && meta.ips { PAGES_64K } else { 1 };
+    for i in (0..ENTRIES).step_by(step) {
+        for se in take(env, s, i) {
+            release_entry(env, meta.level, se);
+        }
+    }
+    env.host.free_pages(meta.host, 1);
+    if meta.tracked && !env.spts.iter().any(|t| t.meta.live && t.meta.gfn == meta.gfn && t.meta.tracked) {
+        env.mpt.page_track_remove(meta.gfn);
+    }
+}
+
+/// Walks the guest's tables as shadowed (the guest copies the core validated) from the root
+/// at `pml4_gpa` to the guest physical address of graphics virtual address `gva`.
+pub fn guest_translate(spts: &[Spt], pml4_gpa: u64, gva: u64) -> Option<u64> {
+    let mut t = find(spts, pml4_gpa >> 12, 4, false)?;
+    for level in (1..=4u8).rev() {
+        let shift = 12u32.wrapping_add(9u32.wrapping_mul(u32::from(level).wrapping_sub(1)));
+        let idx = usize::try_from((gva >> shift) & 0x1ff).ok()?;
+        let meta = spts.get(t)?.meta;
+        let (idx, ips) = if level == 1 && meta.ips { (idx.wrapping_sub(idx % PAGES_64K), true) } else { (idx, false) };
+        let ge = entry(&spts.get(t)?.guest, idx);
+        if ge & PTE_PRESENT == 0 {
+            return None;
+        }
+        let addr = ge & ADDR_MASK;
+        if level == 1 {
+            let span = if ips { (PAGES_64K as u64) << 12 } else { 1 << 12 };
+            return Some(addr | (gva & span.wrapping_sub(1)));
+        }
+        if level == 2 && ge & PTE_PS != 0 {
+            return Some(addr | (gva & (SIZE_2M - 1)));
+        }
+        let below = level.wrapping_sub(1);
+        let ips_child = if level == 2 && ge & PDE_IPS_64K != 0 { find(spts, addr >> 12, below, true) } else { None };
+        t = ips_child.or_else(|| find(spts, addr >> 12, below, false))?;
+    }
+    None
+}

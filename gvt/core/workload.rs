@@ -1,0 +1,761 @@
+//! Workloads: each guest ELSP element becomes a workload that runs on a host shadow context.
+//!
+//! Why a shadow: the guest's context and ring live in its own memory, where it can change them
+//! at any time, and its PPGTT root names guest pages. So at submission the core copies the
+//! context image and the ring slice `[head, tail)` once each (bulk reads through the vGPU's
+//! GGTT), has the command scanner check (and patch) exactly those bytes, and builds the host's
+//! copy: context image with the shadow PPGTT root substituted, ring with the inhibit-context
+//! register restore in front. Nothing the guest changes afterwards reaches the host. When the
+//! host reports the workload done, the context image goes back to the guest with its own root
+//! and ring head = tail, then the guest sees its interrupts and CSB events (`execlist`).
+//!
+//! [`Exec`] is the execution half of one vGPU. It is separate from `Vgpu` because its storage
+//! is large and the glue allocates it on its own: shadow tables, the workload queue, and a
+//! scratch buffer for the bulk copies ([`ExecStorage`]). The glue calls [`Exec::kick`] after
+//! the guest's register writes (it picks up ELSP submissions, PVINFO notifications and resets
+//! the `Vgpu` latched), [`Exec::dispatch`] when the scheduler gives the vGPU the GPU,
+//! [`Exec::complete`] when the host finishes a workload, and [`Exec::page_write`] for a trapped
+//! write to a write-protected guest page table.
+
+use super::error::{GvtError, Result};
+use super::execlist::{self, Desc, Execlist, Plan, Submitted};
+use super::host::{Completion, HostExec, HostWorkload};
+use super::mmio_context;
+use super::ppgtt::{self, Env, Ppgtt, Spt, PAGE};
+use super::regs::{Engine, GEN8_GAMW_ECO_DEV_RW_IA, RING_HEAD, RING_TAIL};
+use super::vgpu::{Failsafe, Vgpu, VgpuStorage};
+use crate::mpt::MptOps;
+
+/// Longest ring slice one submission may carry (bytes); longer ones are refused as garbage.
+pub const MAX_RING_SLICE: usize = 64 << 10;
+/// Room in front of the ring slice for the inhibit-context restore.
+pub const RESTORE_BYTES: usize = 4096;
+/// Pages of a Gen9 logical ring context image: render, and every other engine.
+pub const CONTEXT_PAGES_RCS: u32 = 22;
+/// See [`CONTEXT_PAGES_RCS`].
+pub const CONTEXT_PAGES_OTHER: u32 = 2;
+/// Bytes the scratch buffer of [`ExecStorage`] must have: a render context image.
+pub const SCRATCH_BYTES: usize = CONTEXT_PAGES_RCS as usize * PAGE;
+
+// Dword indices of register values in the ring context (page 1 of the image).
+const CTX_CONTEXT_CONTROL: usize = 0x03;
+const CTX_RING_HEAD: usize = 0x05;
+const CTX_RING_TAIL: usize = 0x07;
+const CTX_RING_START: usize = 0x09;
+const CTX_RING_CTL: usize = 0x0b;
+const CTX_PDP0_UDW: usize = 0x31;
+const CTX_PDP0_LDW: usize = 0x33;
+const CTX_RESTORE_INHIBIT: u32 = 1;
+const HEAD_ADDR: u32 = 0x001f_fffc;
+const TAIL_ADDR: u32 = 0x001f_fff8;
+
+/// Pages of `e`'s context image.
+pub fn context_pages(e: Engine) -> u32 {
+    if e == Engine::Rcs {
+        CONTEXT_PAGES_RCS
+    } else {
+        CONTEXT_PAGES_OTHER
+    }
+}
+
+/// Guest memory as the command scanner may read it: through the vGPU's GGTT, or through the
+/// PPGTT of the workload being scanned (the guest tables as shadowed).
+pub trait GuestMem {
+    /// Reads `buf.len()` bytes at graphics address `gm`.
+    fn read_ggtt(&mut self, gm: u64, buf: &mut [u8]) -> Result;
+    /// Reads `buf.len()` bytes at PPGTT address `gva`.
+    fn read_ppgtt(&mut self, gva: u64, buf: &mut [u8]) -> Result;
+}
+
+/// What a successful scan found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScanReport {
+    /// MI_USER_INTERRUPTs the scanner took out of the commands: the core raises the user
+    /// interrupt when the workload has completed.
+    pub user_interrupts: u32,
+}
+
+/// The command scanner: checks (and may patch) the copied ring slice of a workload, and the
+/// batch buffers it reads through `mem`, before anything reaches the host. An error rejects
+/// the workload and puts the vGPU in failsafe.
+pub trait CommandScanner {
+    /// Scans the ring slice `ring` of a workload on `engine`.
+    fn scan(&mut self, engine: Engine, ring: &mut [u8], mem: &mut dyn GuestMem) -> Result<ScanReport>;
+}
+
+/// Where a workload is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum State {
+    /// Slot unused.
+    #[default]
+    Free,
+    /// Waiting for dispatch.
+    Queued,
+    /// On the host.
+    Running,
+    /// On the host, but its vGPU was reset or went to failsafe: it completes silently.
+    Orphan,
+}
+
+/// One workload (a queue slot).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Workload {
+    /// Where it is.
+    pub state: State,
+    engine: Option<Engine>,
+    tag: u32,
+    order: u64,
+    lrca: u64,
+    plan: Plan,
+    root: usize,
+    ctx_host: u64,
+    ring_host: u64,
+    ring_pages: u32,
+    ring_len: u32,
+    head: u32,
+    tail: u32,
+    user_irqs: u32,
+}
+
+/// The storage of an [`Exec`], allocated by the glue.
+pub trait ExecStorage {
+    /// All three buffers at once.
+    fn parts(&mut self) -> ExecParts<'_>;
+}
+
+/// The buffers of an [`ExecStorage`]: shadow tables (their number bounds the shadow PPGTT),
+/// queue slots (they bound the workloads in flight) and at least [`SCRATCH_BYTES`] of scratch.
+pub struct ExecParts<'a> {
+    /// Shadow page-table slots (8 KiB each).
+    pub spts: &'a mut [Spt],
+    /// Workload slots.
+    pub queue: &'a mut [Workload],
+    /// Scratch for the bulk copies.
+    pub scratch: &'a mut [u8],
+}
+
+/// Counters of the execution half.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExecStats {
+    /// Workloads created from ELSP elements.
+    pub created: u64,
+    /// Workloads handed to the host.
+    pub dispatched: u64,
+    /// Workloads the host completed.
+    pub completed: u64,
+    /// Workloads the host reported hung.
+    pub hangs: u64,
+    /// Submissions refused (bad descriptor, context, ring, PPGTT or scan).
+    pub rejected: u64,
+}
+
+/// The execution half of one vGPU.
+pub struct Exec<T> {
+    store: T,
+    ppgtt: Ppgtt,
+    execlists: [Execlist; 4],
+    order: u64,
+    tag: u32,
+    stats: ExecStats,
+}
+
+fn engine_index(e: Engine) -> usize {
+    match e {
+        Engine::Rcs => 0,
+        Engine::Vcs => 1,
+        Engine::Bcs => 2,
+        Engine::Vecs => 3,
+    }
+}
+
+/// Whether the guest enabled 64 KiB pages (all four IPS bits of GAMW_ECO_DEV_RW_IA).
+fn ips_enabled<S: VgpuStorage>(vgpu: &Vgpu<S>) -> bool {
+    GEN8_GAMW_ECO_DEV_RW_IA(vgpu.vreg(GEN8_GAMW_ECO_DEV_RW_IA::OFFSET)).get(GEN8_GAMW_ECO_DEV_RW_IA::GAMW_ECO_ENABLE_64K_IPS_FIELD) == 0xf
+}
+
+fn dword(buf: &[u8], i: usize) -> u32 {
+    let o = i.wrapping_mul(4);
+    buf.get(o..o.wrapping_add(4)).and_then(|b| <[u8; 4]>::try_from(b).ok()).map_or(0, u32::from_le_bytes)
+}
+
+fn set_dword(buf: &mut [u8], i: usize, v: u32) {
+    let o = i.wrapping_mul(4);
+    if let Some(b) = buf.get_mut(o..o.wrapping_add(4)) {
+        b.copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// Copies `len` bytes between guest graphics memory at `gm` and `buf`, one hypervisor call
+/// per run of guest-physically contiguous pages.
+fn ggtt_copy<S: VgpuStorage>(vgpu: &Vgpu<S>, mpt: &mut dyn MptOps, gm: u64, buf: &mut [u8], write: bool) -> Result {
+    let mut done = 0usize;
+    while done < buf.len() {
+        let at = gm.checked_add(done as u64).ok_or(GvtError::Fault)?;
+        let gpa = vgpu.gm_to_gpa(at).ok_or(GvtError::Fault)?;
+        // Extend the run while the next page follows in guest physical memory.
+        let mut run = PAGE.wrapping_sub((at & 0xfff) as usize).min(buf.len().wrapping_sub(done));
+        while done.wrapping_add(run) < buf.len() {
+            let next = at.wrapping_add(run as u64);
+            if vgpu.gm_to_gpa(next) != Some(gpa.wrapping_add(run as u64)) {
+                break;
+            }
+            run = run.wrapping_add(PAGE).min(buf.len().wrapping_sub(done));
+        }
+        let chunk = buf.get_mut(done..done.wrapping_add(run)).ok_or(GvtError::Fault)?;
+        if write {
+            mpt.write_gpa(gpa, chunk)?;
+        } else {
+            mpt.read_gpa(gpa, chunk)?;
+        }
+        done = done.wrapping_add(run);
+    }
+    Ok(())
+}
+
+struct View<'a, S> {
+    vgpu: &'a Vgpu<S>,
+    mpt: &'a mut dyn MptOps,
+    spts: &'a [Spt],
+    pml4: u64,
+}
+
+impl<S: VgpuStorage> GuestMem for View<'_, S> {
+    fn read_ggtt(&mut self, gm: u64, buf: &mut [u8]) -> Result {
+        ggtt_copy(self.vgpu, self.mpt, gm, buf, false)
+    }
+
+    fn read_ppgtt(&mut self, gva: u64, buf: &mut [u8]) -> Result {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let at = gva.checked_add(done as u64).ok_or(GvtError::Fault)?;
+            let gpa = ppgtt::guest_translate(self.spts, self.pml4, at).ok_or(GvtError::Fault)?;
+            let run = PAGE.wrapping_sub((at & 0xfff) as usize).min(buf.len().wrapping_sub(done));
+            self.mpt.read_gpa(gpa, buf.get_mut(done..done.wrapping_add(run)).ok_or(GvtError::Fault)?)?;
+            done = done.wrapping_add(run);
+        }
+        Ok(())
+    }
+}
+
+impl<T: ExecStorage> Exec<T> {
+    /// The execution half over `store`; `Invalid` if its scratch is smaller than
+    /// [`SCRATCH_BYTES`] or it has no queue slot.
+    pub fn new(mut store: T) -> core::result::Result<Exec<T>, (GvtError, T)> {
+        let p = store.parts();
+        if p.scratch.len() < SCRATCH_BYTES || p.queue.is_empty() {
+            return Err((GvtError::Invalid, store));
+        }
+        Ok(Exec { store, ppgtt: Ppgtt::default(), execlists: [Execlist::default(); 4], order: 0, tag: 0, stats: ExecStats::default() })
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &ExecStats {
+        &self.stats
+    }
+
+    /// The shadow PPGTT's counters.
+    pub fn ppgtt_stats(&self) -> &ppgtt::PpgttStats {
+        self.ppgtt.stats()
+    }
+
+    /// Shadowed PPGTT roots.
+    pub fn ppgtt_roots(&mut self) -> usize {
+        self.ppgtt.roots()
+    }
+
+    /// Shadow tables in use.
+    pub fn shadow_tables(&mut self) -> usize {
+        self.store.parts().spts.iter().filter(|t| t.meta.live).count()
+    }
+
+    /// Engines with a workload on the host.
+    pub fn busy(&mut self) -> u8 {
+        self.store
+            .parts()
+            .queue
+            .iter()
+            .filter(|w| matches!(w.state, State::Running | State::Orphan))
+            .filter_map(|w| w.engine)
+            .fold(0, |m, e| m | e.mask())
+    }
+
+    /// Whether workloads wait for dispatch.
+    pub fn has_queued(&mut self) -> bool {
+        self.store.parts().queue.iter().any(|w| w.state == State::Queued)
+    }
+
+    /// Gives the storage back, after [`Exec::reset`] freed what it held on the host.
+    pub fn into_storage(self) -> T {
+        self.store
+    }
+
+    fn env<'a>(parts: &'a mut ExecParts<'_>, host: &'a dyn HostExec, mpt: &'a mut dyn MptOps, ips: bool) -> Result<Env<'a>> {
+        let scratch = parts.scratch.first_chunk_mut::<PAGE>().ok_or(GvtError::Invalid)?;
+        Ok(Env { spts: parts.spts, scratch, host, mpt, ips })
+    }
+
+    /// Picks up what the guest's register writes latched in `vgpu`: resets, PVINFO PPGTT
+    /// notifications, ELSP submissions (each element becomes a queued workload, scanned by
+    /// `scanner`). A submission the core cannot run puts the vGPU in failsafe; so does an
+    /// error the glue gets back.
+    pub fn kick<S: VgpuStorage>(
+        &mut self,
+        vgpu: &mut Vgpu<S>,
+        host: &dyn HostExec,
+        mpt: &mut dyn MptOps,
+        scanner: &mut dyn CommandScanner,
+    ) -> Result {
+        let req = vgpu.take_exec_requests();
+        for e in Engine::ALL {
+            if req.engine_resets & e.mask() != 0 {
+                self.drop_engine(host, Some(e));
+            }
+        }
+        if req.full_reset {
+            self.reset(host, mpt);
+        }
+        let ips = ips_enabled(vgpu);
+        while let Some((create, pml4)) = vgpu.take_g2v() {
+            let mut parts = self.store.parts();
+            let mut env = Self::env(&mut parts, host, mpt, ips)?;
+            if create {
+                // A notification names a tree to shadow early; failing here is not fatal, the
+                // submission that uses it will report.
+                let _ = self.ppgtt.notify_create(&mut env, pml4);
+            } else {
+                self.ppgtt.notify_destroy(&mut env, pml4);
+            }
+        }
+        let mut result = Ok(());
+        for e in Engine::ALL {
+            let Some([d0, d1]) = vgpu.take_submission(e) else { continue };
+            if vgpu.failsafe().is_some() {
+                continue;
+            }
+            if let Err(err) = self.submit(vgpu, host, mpt, scanner, e, Desc(d0), Desc(d1), ips) {
+                self.stats.rejected = self.stats.rejected.saturating_add(1);
+                vgpu.enter_failsafe(Failsafe::GuestError);
+                result = Err(err);
+            }
+        }
+        if vgpu.failsafe().is_some() {
+            self.drop_engine(host, None);
+        }
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn submit<S: VgpuStorage>(
+        &mut self,
+        vgpu: &mut Vgpu<S>,
+        host: &dyn HostExec,
+        mpt: &mut dyn MptOps,
+        scanner: &mut dyn CommandScanner,
+        e: Engine,
+        d0: Desc,
+        d1: Desc,
+        ips: bool,
+    ) -> Result {
+        d0.check()?;
+        let d1 = if d1.valid() { d1.check().map(|()| Some(d1))? } else { None };
+        let el = self.execlists.get_mut(engine_index(e)).ok_or(GvtError::Invalid)?;
+        let mut probe = *el;
+        let sub = probe.submit(d0, d1)?;
+        let plans = match sub {
+            Submitted::Slot(p) | Submitted::LiteRestore(p) => p,
+        };
+        let mut made = [None; 2];
+        for (i, (d, plan)) in [Some(d0), d1].into_iter().zip(plans).enumerate() {
+            let (Some(d), Some(plan)) = (d, plan) else { continue };
+            match self.create(vgpu, host, mpt, scanner, e, d, plan, ips) {
+                Ok(slot) => {
+                    if let Some(m) = made.get_mut(i) {
+                        *m = Some(slot);
+                    }
+                }
+                Err(err) => {
+                    for slot in made.into_iter().flatten() {
+                        self.free(host, slot);
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        if let Submitted::LiteRestore(_) = sub {
+            self.mark_lite(e, d0.ctx_id(), made.first().copied().flatten());
+        }
+        if let Some(el) = self.execlists.get_mut(engine_index(e)) {
+            *el = probe;
+        }
+        Ok(())
+    }
+
+    /// Marks the newest earlier workload of context `ctx_id` on `e` as followed by a lite
+    /// restore.
+    fn mark_lite(&mut self, e: Engine, ctx_id: u32, except: Option<usize>) {
+        let parts = self.store.parts();
+        let newest = parts
+            .queue
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, w)| Some(*i) != except && matches!(w.state, State::Queued | State::Running) && w.engine == Some(e) && w.plan.ctx_id == ctx_id)
+            .max_by_key(|(_, w)| w.order);
+        if let Some((_, w)) = newest {
+            w.plan.lite_next = true;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create<S: VgpuStorage>(
+        &mut self,
+        vgpu: &mut Vgpu<S>,
+        host: &dyn HostExec,
+        mpt: &mut dyn MptOps,
+        scanner: &mut dyn CommandScanner,
+        e: Engine,
+        d: Desc,
+        plan: Plan,
+        ips: bool,
+    ) -> Result<usize> {
+        let pages = context_pages(e);
+        let ctx_bytes = (pages as usize).wrapping_sub(1).wrapping_mul(PAGE);
+        let lrca = d.lrca();
+        // The previous workload of this context ends where this one starts: the guest's
+        // context image may not have been written back yet.
+        let prev_tail = {
+            let parts = self.store.parts();
+            parts
+                .queue
+                .iter()
+                .filter(|w| matches!(w.state, State::Queued | State::Running) && w.lrca == lrca && w.engine == Some(e))
+                .max_by_key(|w| w.order)
+                .map(|w| w.tail)
+        };
+        let slot = self.store.parts().queue.iter().position(|w| w.state == State::Free).ok_or(GvtError::Busy)?;
+        let mut parts = self.store.parts();
+        let img = parts.scratch.get_mut(..ctx_bytes).ok_or(GvtError::Invalid)?;
+        ggtt_copy(vgpu, mpt, lrca.wrapping_add(PAGE as u64), img, false)?;
+        let ctl = dword(img, CTX_RING_CTL);
+        let size = ((ctl >> 12) & 0x1ff).wrapping_add(1).wrapping_mul(4096);
+        let start = u64::from(dword(img, CTX_RING_START) & 0xffff_f000);
+        let head = prev_tail.unwrap_or(dword(img, CTX_RING_HEAD) & HEAD_ADDR);
+        let tail = dword(img, CTX_RING_TAIL) & TAIL_ADDR;
+        if ctl & 1 == 0 || head >= size || tail >= size || !vgpu.partition().owns_gm(start, u64::from(size)) {
+            return Err(GvtError::Invalid);
+        }
+        let len = usize::try_from(if tail >= head { tail.wrapping_sub(head) } else { size.wrapping_sub(head).wrapping_add(tail) })
+            .map_err(|_| GvtError::Invalid)?;
+        if len > MAX_RING_SLICE {
+            return Err(GvtError::Invalid);
+        }
+        let pml4 = (u64::from(dword(img, CTX_PDP0_UDW)) << 32) | u64::from(dword(img, CTX_PDP0_LDW));
+        let inhibit = dword(img, CTX_CONTEXT_CONTROL) & CTX_RESTORE_INHIBIT != 0;
+
+        // Shadow the PPGTT, then build the host context image.
+        let (root, root_host) = {
+            let mut env = Self::env(&mut parts, host, mpt, ips)?;
+            self.ppgtt.sync(&mut env)?;
+            self.ppgtt.pin(&mut env, pml4)?
+        };
+        let ctx_host = match host.alloc_pages(pages) {
+            Ok(a) => a,
+            Err(err) => {
+                self.ppgtt.unpin(root);
+                return Err(err);
+            }
+        };
+        let built = self.build(vgpu, host, mpt, scanner, e, ctx_host, ctx_bytes, pml4, root_host, head, len, start, size, inhibit);
+        let (ring_host, ring_pages, ring_len, user_irqs) = match built {
+            Ok(x) => x,
+            Err(err) => {
+                host.free_pages(ctx_host, pages);
+                self.ppgtt.unpin(root);
+                return Err(err);
+            }
+        };
+        self.order = self.order.wrapping_add(1);
+        self.tag = self.tag.wrapping_add(1);
+        let w = Workload {
+            state: State::Queued,
+            engine: Some(e),
+            tag: self.tag,
+            order: self.order,
+            lrca,
+            plan,
+            root,
+            ctx_host,
+            ring_host,
+            ring_pages,
+            ring_len,
+            head,
+            tail,
+            user_irqs,
+        };
+        if let Some(q) = self.store.parts().queue.get_mut(slot) {
+            *q = w;
+        }
+        self.stats.created = self.stats.created.saturating_add(1);
+        Ok(slot)
+    }
+
+    /// Writes the host context image (from scratch) and builds the scanned host ring.
+    #[allow(clippy::too_many_arguments)]
+    fn build<S: VgpuStorage>(
+        &mut self,
+        vgpu: &mut Vgpu<S>,
+        host: &dyn HostExec,
+        mpt: &mut dyn MptOps,
+        scanner: &mut dyn CommandScanner,
+        e: Engine,
+        ctx_host: u64,
+        ctx_bytes: usize,
+        pml4: u64,
+        root_host: u64,
+        head: u32,
+        len: usize,
+        start: u64,
+        size: u32,
+        inhibit: bool,
+    ) -> Result<(u64, u32, u32, u32)> {
+        let parts = self.store.parts();
+        let img = parts.scratch.get_mut(..ctx_bytes).ok_or(GvtError::Invalid)?;
+        let ring_len = u32::try_from(len).map_err(|_| GvtError::Invalid)?;
+        set_dword(img, CTX_RING_HEAD, 0);
+        set_dword(img, CTX_RING_TAIL, ring_len);
+        let [l0, l1, l2, l3, h0, h1, h2, h3] = root_host.to_le_bytes();
+        set_dword(img, CTX_PDP0_UDW, u32::from_le_bytes([h0, h1, h2, h3]));
+        set_dword(img, CTX_PDP0_LDW, u32::from_le_bytes([l0, l1, l2, l3]));
+        host.write_mem(ctx_host.wrapping_add(PAGE as u64), img)?;
+
+        // Ring: [restore][guest slice], the slice copied in at most two pieces (wrap).
+        let prefix = match parts.scratch.get_mut(..RESTORE_BYTES) {
+            Some(out) if inhibit => mmio_context::restore_inhibit(e, |r| vgpu.vreg(r), out),
+            _ => 0,
+        };
+        let total = prefix.checked_add(len).ok_or(GvtError::Invalid)?;
+        let slice = parts.scratch.get_mut(prefix..total).ok_or(GvtError::Invalid)?;
+        let first = len.min(usize::try_from(size.wrapping_sub(head)).map_err(|_| GvtError::Invalid)?);
+        let (a, b) = slice.split_at_mut(first);
+        ggtt_copy(vgpu, mpt, start.wrapping_add(u64::from(head)), a, false)?;
+        ggtt_copy(vgpu, mpt, start, b, false)?;
+        let report = {
+            let mut view = View { vgpu, mpt, spts: parts.spts, pml4 };
+            scanner.scan(e, slice, &mut view)?
+        };
+        let pages = u32::try_from(total.div_ceil(PAGE).max(1)).map_err(|_| GvtError::Invalid)?;
+        let ring_host = host.alloc_pages(pages)?;
+        let bytes = parts.scratch.get(..total).ok_or(GvtError::Invalid)?;
+        if let Err(err) = host.write_mem(ring_host, bytes) {
+            host.free_pages(ring_host, pages);
+            return Err(err);
+        }
+        let host_len = u32::try_from(total).map_err(|_| GvtError::Invalid)?;
+        Ok((ring_host, pages, host_len, report.user_interrupts))
+    }
+
+    fn free(&mut self, host: &dyn HostExec, slot: usize) {
+        let Some(w) = self.store.parts().queue.get(slot).copied() else { return };
+        if w.state == State::Free {
+            return;
+        }
+        if let Some(e) = w.engine {
+            host.free_pages(w.ctx_host, context_pages(e));
+        }
+        host.free_pages(w.ring_host, w.ring_pages);
+        self.ppgtt.unpin(w.root);
+        if let Some(q) = self.store.parts().queue.get_mut(slot) {
+            *q = Workload::default();
+        }
+    }
+
+    /// Drops the queued workloads of `engine` (all engines for `None`) and forgets their
+    /// execlist state; workloads on the host complete silently.
+    fn drop_engine(&mut self, host: &dyn HostExec, engine: Option<Engine>) {
+        let n = self.store.parts().queue.len();
+        for slot in 0..n {
+            let Some(w) = self.store.parts().queue.get(slot).copied() else { continue };
+            if engine.is_some() && w.engine != engine {
+                continue;
+            }
+            match w.state {
+                State::Queued => self.free(host, slot),
+                State::Running => {
+                    if let Some(q) = self.store.parts().queue.get_mut(slot) {
+                        q.state = State::Orphan;
+                    }
+                }
+                State::Free | State::Orphan => {}
+            }
+        }
+        for e in Engine::ALL {
+            if engine.is_none() || engine == Some(e) {
+                if let Some(el) = self.execlists.get_mut(engine_index(e)) {
+                    el.reset();
+                }
+            }
+        }
+    }
+
+    /// Drops every queued workload and every shadow PPGTT not in use by a workload on the
+    /// host (vGPU reset; before destruction, once the host has no workload of the vGPU).
+    pub fn reset(&mut self, host: &dyn HostExec, mpt: &mut dyn MptOps) {
+        self.drop_engine(host, None);
+        let mut parts = self.store.parts();
+        if let Ok(mut env) = Self::env(&mut parts, host, mpt, false) {
+            self.ppgtt.forget_unpinned(&mut env);
+        }
+    }
+
+    /// Hands the oldest queued workload of every idle engine to the host, after bringing the
+    /// shadow PPGTT in step with the guest (deferred writes, untracked tables). Returns the
+    /// engines started. A shadow that cannot be brought in step puts the vGPU in failsafe.
+    pub fn dispatch<S: VgpuStorage>(&mut self, vgpu: &mut Vgpu<S>, host: &dyn HostExec, mpt: &mut dyn MptOps) -> Result<u8> {
+        if vgpu.failsafe().is_some() {
+            self.drop_engine(host, None);
+            return Ok(0);
+        }
+        let busy = self.busy();
+        let mut picks = [None; 4];
+        {
+            let parts = self.store.parts();
+            for e in Engine::ALL {
+                if busy & e.mask() != 0 {
+                    continue;
+                }
+                let oldest = parts
+                    .queue
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, w)| w.state == State::Queued && w.engine == Some(e))
+                    .min_by_key(|(_, w)| w.order)
+                    .map(|(i, _)| i);
+                if let Some(p) = picks.get_mut(engine_index(e)) {
+                    *p = oldest;
+                }
+            }
+        }
+        if picks.iter().all(Option::is_none) {
+            return Ok(0);
+        }
+        let ips = ips_enabled(vgpu);
+        let synced = {
+            let mut parts = self.store.parts();
+            Self::env(&mut parts, host, mpt, ips).and_then(|mut env| self.ppgtt.sync(&mut env))
+        };
+        if let Err(err) = synced {
+            vgpu.enter_failsafe(Failsafe::GuestError);
+            self.drop_engine(host, None);
+            return Err(err);
+        }
+        let mut started = 0u8;
+        for slot in picks.into_iter().flatten() {
+            let Some(w) = self.store.parts().queue.get(slot).copied() else { continue };
+            let Some(e) = w.engine else { continue };
+            let hw = HostWorkload {
+                vgpu: vgpu.id().get(),
+                engine: e,
+                tag: w.tag,
+                context: w.ctx_host,
+                context_pages: context_pages(e),
+                ring: w.ring_host,
+                ring_len: w.ring_len,
+            };
+            host.submit(&hw)?;
+            if let Some(q) = self.store.parts().queue.get_mut(slot) {
+                q.state = State::Running;
+            }
+            self.stats.dispatched = self.stats.dispatched.saturating_add(1);
+            started |= e.mask();
+        }
+        Ok(started)
+    }
+
+    /// The host finished workload `tag` on `engine`. `Done`: the context image goes back to
+    /// the guest, then its user interrupts and CSB events arrive. `Hang`: no event at all, and
+    /// the engine's other queued workloads are dropped, so the guest's hang check resets it.
+    pub fn complete<S: VgpuStorage>(
+        &mut self,
+        vgpu: &mut Vgpu<S>,
+        host: &dyn HostExec,
+        mpt: &mut dyn MptOps,
+        engine: Engine,
+        tag: u32,
+        how: Completion,
+    ) -> Result {
+        let slot = self
+            .store
+            .parts()
+            .queue
+            .iter()
+            .position(|w| matches!(w.state, State::Running | State::Orphan) && w.tag == tag && w.engine == Some(engine))
+            .ok_or(GvtError::NotFound)?;
+        let Some(w) = self.store.parts().queue.get(slot).copied() else { return Err(GvtError::NotFound) };
+        if w.state == State::Orphan || vgpu.failsafe().is_some() {
+            self.free(host, slot);
+            return Ok(());
+        }
+        if how == Completion::Hang {
+            self.stats.hangs = self.stats.hangs.saturating_add(1);
+            self.free(host, slot);
+            self.drop_engine(host, Some(engine));
+            return Ok(());
+        }
+        self.stats.completed = self.stats.completed.saturating_add(1);
+        let back = self.write_back(vgpu, host, mpt, engine, &w);
+        self.free(host, slot);
+        back?;
+        let base = engine.base();
+        vgpu.set_vreg(RING_HEAD::offset(base), w.tail);
+        vgpu.set_vreg(RING_TAIL::offset(base), w.tail);
+        if w.user_irqs > 0 {
+            vgpu.raise_event(mpt, execlist::user_event(engine))?;
+        }
+        let el = self.execlists.get_mut(engine_index(engine)).ok_or(GvtError::Invalid)?;
+        let (entries, n) = el.complete(&w.plan);
+        let el = *el;
+        execlist::report(vgpu, mpt, engine, &el, entries.get(..n).unwrap_or(&[]))
+    }
+
+    /// Copies the host context image back to the guest with its own ring and PPGTT values.
+    fn write_back<S: VgpuStorage>(&mut self, vgpu: &mut Vgpu<S>, host: &dyn HostExec, mpt: &mut dyn MptOps, e: Engine, w: &Workload) -> Result {
+        let ctx_bytes = (context_pages(e) as usize).wrapping_sub(1).wrapping_mul(PAGE);
+        let parts = self.store.parts();
+        let img = parts.scratch.get_mut(..ctx_bytes).ok_or(GvtError::Invalid)?;
+        // The guest's own ring context values are what it gets back: read them first.
+        let reg = img.get_mut(..PAGE).ok_or(GvtError::Invalid)?;
+        ggtt_copy(vgpu, mpt, w.lrca.wrapping_add(PAGE as u64), reg, false)?;
+        let keep = [CTX_RING_START, CTX_RING_CTL, CTX_PDP0_UDW, CTX_PDP0_LDW].map(|i| (i, dword(reg, i)));
+        let old_head = dword(reg, CTX_RING_HEAD);
+        host.read_mem(w.ctx_host.wrapping_add(PAGE as u64), img)?;
+        for (i, v) in keep {
+            set_dword(img, i, v);
+        }
+        set_dword(img, CTX_RING_HEAD, (old_head & !HEAD_ADDR) | w.tail);
+        set_dword(img, CTX_RING_TAIL, w.tail);
+        ggtt_copy(vgpu, mpt, w.lrca.wrapping_add(PAGE as u64), img, true)
+    }
+
+    /// A trapped guest write of `data` at `gpa` to a write-protected page (see
+    /// `MptOps::page_track_add`). `committed`: the hypervisor already wrote it to guest memory
+    /// (KVM); if not (ACRN), the core commits it. A write that breaks the shadow (1 GiB page,
+    /// unmappable page) puts the vGPU in failsafe.
+    pub fn page_write<S: VgpuStorage>(
+        &mut self,
+        vgpu: &mut Vgpu<S>,
+        host: &dyn HostExec,
+        mpt: &mut dyn MptOps,
+        gpa: u64,
+        data: &[u8],
+        committed: bool,
+    ) -> Result {
+        let ips = ips_enabled(vgpu);
+        let r = {
+            let mut parts = self.store.parts();
+            Self::env(&mut parts, host, mpt, ips).and_then(|mut env| self.ppgtt.page_write(&mut env, gpa, data, committed))
+        };
+        if r.is_err() {
+            vgpu.enter_failsafe(Failsafe::GuestError);
+        }
+        r
+    }
+}
