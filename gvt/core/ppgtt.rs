@@ -216,6 +216,7 @@ impl Ppgtt {
                 if s.is_some_and(|r| r.pins == 0 && !r.notified) {
                     if let Some(root) = s.take() {
                         release(env, root.spt);
+                        self.stats.roots_reclaimed = self.stats.roots_reclaimed.saturating_add(1);
                         return true;
                     }
                 }

@@ -20,6 +20,21 @@ pub struct MemHypervisor {
     pub traps: Vec<(u64, u64, bool)>,
     /// Aperture mapping requests: (gfn, mfn, pages, on).
     pub aperture_maps: Vec<(u64, u64, u64, bool)>,
+    /// How this hypervisor reports writes to guest pages it write-protects.
+    pub tracking: Tracking,
+    /// Write-protected guest pages.
+    tracked: std::collections::BTreeSet<u64>,
+}
+
+/// Page tracking as a backend provides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tracking {
+    /// No write protection (KVMGT without KVM): the core re-validates.
+    None,
+    /// Writes land, then are reported (KVM).
+    AfterWrite,
+    /// Writes are reported instead of landing; the device model commits them (ACRN).
+    Intercept,
 }
 
 impl MemHypervisor {
@@ -33,6 +48,8 @@ impl MemHypervisor {
             msis: Vec::new(),
             traps: Vec::new(),
             aperture_maps: Vec::new(),
+            tracking: Tracking::None,
+            tracked: std::collections::BTreeSet::new(),
         }
     }
 
@@ -44,6 +61,24 @@ impl MemHypervisor {
     /// Number of guest pages currently mapped.
     pub fn mapped_pages(&self) -> usize {
         self.mapped
+    }
+
+    /// Whether guest page `gfn` is write-protected.
+    pub fn is_tracked(&self, gfn: u64) -> bool {
+        self.tracked.contains(&gfn)
+    }
+
+    /// Number of write-protected pages.
+    pub fn tracked_pages(&self) -> usize {
+        self.tracked.len()
+    }
+
+    /// The guest address behind DMA address `dma` if it is this VM's and the page (or the
+    /// 2 MiB page it belongs to) is mapped.
+    pub fn dma_to_gpa(&self, dma: u64) -> Option<u64> {
+        let gpa = dma.checked_sub(self.vm * DMA_WINDOW).filter(|&o| o < DMA_WINDOW)?;
+        let mapped = |g: u64| usize::try_from(g).ok().and_then(|g| self.dma.get(g)).is_some_and(|&n| n > 0);
+        (mapped(gpa >> 12) || mapped((gpa >> 21) << 9)).then_some(gpa)
     }
 
     fn range(&self, gpa: u64, len: usize) -> Result<std::ops::Range<usize>> {
@@ -105,5 +140,20 @@ impl MptOps for MemHypervisor {
     fn map_aperture(&mut self, gfn: u64, mfn: u64, nr: u64, map: bool) -> Result {
         self.aperture_maps.push((gfn, mfn, nr, map));
         Ok(())
+    }
+
+    fn page_track_supported(&self) -> bool {
+        self.tracking != Tracking::None
+    }
+
+    fn page_track_add(&mut self, gfn: u64) -> Result {
+        if self.tracking == Tracking::None || !self.tracked.insert(gfn) {
+            return Err(GvtError::Invalid);
+        }
+        Ok(())
+    }
+
+    fn page_track_remove(&mut self, gfn: u64) {
+        self.tracked.remove(&gfn);
     }
 }

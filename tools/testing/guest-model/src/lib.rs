@@ -7,6 +7,10 @@
 //! sequence can run directly against the core (here, [`direct::Direct`]) and later over VFIO
 //! or the ACRN ioreq path from user space.
 //!
+//! The execution side ([`gpu`], `no_std` like the probe) builds a 4-level PPGTT, contexts,
+//! rings and batches and submits through ELSP; [`machine::Machine`] runs several such guests
+//! on one GPU at L0 with the test executor of [`exec_host`] and the allow-list [`scanner`].
+//!
 //! [`hv::MemHypervisor`] is the in-memory hypervisor behind the direct transport: guest RAM,
 //! DMA mapping with reference counts, and a log of MSIs.
 
@@ -22,11 +26,15 @@
 )]
 
 pub mod direct;
+pub mod exec_host;
+pub mod gpu;
 pub mod guest;
 pub mod hv;
+pub mod machine;
 pub mod probe;
 pub mod recording;
 pub mod rng;
+pub mod scanner;
 pub mod storage;
 
 pub use guest::{Error, Result, Transport, TransportExt};

@@ -2,7 +2,9 @@
 
 use gvt::model::host::MMIO_DWORDS;
 use gvt::model::opregion::OPREGION_SIZE;
+use gvt::model::ppgtt::Spt;
 use gvt::model::vgpu::VgpuStorage;
+use gvt::model::workload::{ExecParts, ExecStorage, Workload, SCRATCH_BYTES};
 
 /// A vGPU's register file, virtual GGTT and OpRegion on the heap.
 pub struct VecStorage {
@@ -36,5 +38,25 @@ impl VgpuStorage for VecStorage {
     }
     fn opregion_mut(&mut self) -> &mut [u8] {
         &mut self.opregion
+    }
+}
+
+/// The execution half's storage on the heap: shadow tables, queue slots, scratch.
+pub struct ExecVecStorage {
+    spts: Vec<Spt>,
+    queue: Vec<Workload>,
+    scratch: Vec<u8>,
+}
+
+impl ExecVecStorage {
+    /// Room for `tables` shadow page tables and `slots` workloads.
+    pub fn new(tables: usize, slots: usize) -> ExecVecStorage {
+        ExecVecStorage { spts: vec![Spt::EMPTY; tables], queue: vec![Workload::default(); slots], scratch: vec![0; SCRATCH_BYTES] }
+    }
+}
+
+impl ExecStorage for ExecVecStorage {
+    fn parts(&mut self) -> ExecParts<'_> {
+        ExecParts { spts: &mut self.spts, queue: &mut self.queue, scratch: &mut self.scratch }
     }
 }

@@ -1,0 +1,315 @@
+//! The guest i915's execution side on a vGPU, as memory and register operations: a 4-level
+//! PPGTT in guest RAM, logical ring contexts with their rings and hardware status pages bound
+//! in the GGTT, batch buffers, ELSP submission, and the CSB read back from the HWSP with its
+//! interrupts. `no_std` and allocation-free like [`super::probe`], so gvt.ko's KUnit suite can
+//! run it in the kernel.
+
+use gvt::model::execlist::{CTX_MODE_L4, CTX_PRIVILEGE, CTX_VALID, HWS_CSB_BUF0, HWS_CSB_WRITE_INDEX};
+use gvt::model::ppgtt::{ADDR_MASK, PDE_IPS_64K, PTE_PRESENT, PTE_PS};
+use gvt::model::regs::{Engine, RING_ELSP, RING_HWS_PGA};
+use gvt::model::vgpu::{GEN8_PAGE_PRESENT, GGTT_MMIO_OFFSET};
+use gvt::model::workload::context_pages;
+
+use super::guest::{Error, Result, Transport, TransportExt};
+
+/// Bytes per page.
+pub const PAGE: u64 = 4096;
+/// PTE bits the guest uses for ordinary pages (present, writable).
+pub const PTE_RW: u64 = PTE_PRESENT | 2;
+
+/// The MI commands the guest model emits.
+pub mod mi {
+    /// No operation.
+    pub const NOOP: u32 = 0;
+    /// Raise the user interrupt.
+    pub const USER_INTERRUPT: u32 = 0x02 << 23;
+    /// End of a batch buffer.
+    pub const BATCH_BUFFER_END: u32 = 0x0a << 23;
+    /// Store one dword at a PPGTT address (4 dwords: header, address low, high, value).
+    pub const STORE_DATA_IMM: u32 = (0x20 << 23) | 2;
+    /// Start a PPGTT batch buffer (3 dwords: header, address low, high).
+    pub const BATCH_BUFFER_START_PPGTT: u32 = (0x31 << 23) | (1 << 8) | 1;
+}
+
+/// Guest RAM and graphics memory handed out page by page, never freed (a guest model does
+/// not need more).
+#[derive(Debug, Clone, Copy)]
+pub struct Alloc {
+    next_gpa: u64,
+    end_gpa: u64,
+    next_gm: u64,
+    end_gm: u64,
+}
+
+impl Alloc {
+    /// Pages from guest RAM `[gpa, gpa_end)` and graphics memory `[gm, gm_end)`.
+    pub fn new(gpa: u64, gpa_end: u64, gm: u64, gm_end: u64) -> Alloc {
+        Alloc { next_gpa: gpa, end_gpa: gpa_end, next_gm: gm, end_gm: gm_end }
+    }
+
+    /// `n` contiguous zeroed pages of guest RAM.
+    pub fn ram<T: Transport + ?Sized>(&mut self, t: &mut T, n: u64) -> Result<u64> {
+        let at = self.next_gpa;
+        let end = at.checked_add(n * PAGE).filter(|&e| e <= self.end_gpa).ok_or(Error::Probe("guest RAM exhausted"))?;
+        let zero = [0u8; PAGE as usize];
+        for p in 0..n {
+            t.ram_write(at + p * PAGE, &zero)?;
+        }
+        self.next_gpa = end;
+        Ok(at)
+    }
+
+    /// `n` pages of RAM bound contiguously in the GGTT: (graphics address, guest address).
+    pub fn bound<T: Transport + ?Sized>(&mut self, t: &mut T, n: u64) -> Result<(u64, u64)> {
+        let gpa = self.ram(t, n)?;
+        let gm = self.next_gm;
+        self.next_gm = gm.checked_add(n * PAGE).filter(|&e| e <= self.end_gm).ok_or(Error::Probe("GM exhausted"))?;
+        for p in 0..n {
+            let pte = (gpa + p * PAGE) | GEN8_PAGE_PRESENT;
+            t.mmio_write(GGTT_MMIO_OFFSET + (gm / PAGE + p) * 8, &pte.to_le_bytes())?;
+        }
+        Ok((gm, gpa))
+    }
+}
+
+fn read64<T: Transport + ?Sized>(t: &mut T, gpa: u64) -> Result<u64> {
+    let mut b = [0u8; 8];
+    t.ram_read(gpa, &mut b)?;
+    Ok(u64::from_le_bytes(b))
+}
+
+fn write32<T: Transport + ?Sized>(t: &mut T, gpa: u64, v: u32) -> Result {
+    t.ram_write(gpa, &v.to_le_bytes())
+}
+
+fn read32<T: Transport + ?Sized>(t: &mut T, gpa: u64) -> Result<u32> {
+    let mut b = [0u8; 4];
+    t.ram_read(gpa, &mut b)?;
+    Ok(u32::from_le_bytes(b))
+}
+
+/// A 4-level PPGTT in guest RAM.
+#[derive(Debug, Clone, Copy)]
+pub struct Ppgtt {
+    /// Guest physical address of the PML4.
+    pub pml4: u64,
+}
+
+fn index(gva: u64, level: u32) -> u64 {
+    (gva >> (12 + 9 * (level - 1))) & 0x1ff
+}
+
+impl Ppgtt {
+    /// An empty PPGTT.
+    pub fn new<T: Transport + ?Sized>(t: &mut T, a: &mut Alloc) -> Result<Ppgtt> {
+        Ok(Ppgtt { pml4: a.ram(t, 1)? })
+    }
+
+    /// The address of the entry for `gva` at `level` (1 = PTE), creating tables above it.
+    pub fn entry_addr<T: Transport + ?Sized>(&self, t: &mut T, a: &mut Alloc, gva: u64, level: u32) -> Result<u64> {
+        let mut table = self.pml4;
+        for l in (level + 1..=4).rev() {
+            let at = table + index(gva, l) * 8;
+            let e = read64(t, at)?;
+            table = if e & PTE_PRESENT != 0 {
+                e & ADDR_MASK
+            } else {
+                let next = a.ram(t, 1)?;
+                t.ram_write(at, &(next | PTE_RW).to_le_bytes())?;
+                next
+            };
+        }
+        Ok(table + index(gva, level) * 8)
+    }
+
+    /// Maps the 4 KiB page at `gva` to guest page `gpa` (one 8-byte PTE write).
+    pub fn map<T: Transport + ?Sized>(&self, t: &mut T, a: &mut Alloc, gva: u64, gpa: u64) -> Result {
+        let at = self.entry_addr(t, a, gva, 1)?;
+        t.ram_write(at, &(gpa | PTE_RW).to_le_bytes())
+    }
+
+    /// Maps the 2 MiB page at `gva` to guest RAM at `gpa` (2 MiB aligned).
+    pub fn map_2m<T: Transport + ?Sized>(&self, t: &mut T, a: &mut Alloc, gva: u64, gpa: u64) -> Result {
+        let at = self.entry_addr(t, a, gva, 2)?;
+        t.ram_write(at, &(gpa | PTE_RW | PTE_PS).to_le_bytes())
+    }
+
+    /// Maps the 2 MiB of `gva` with a page table of 64 KiB pages, the first one at `gpa`
+    /// (64 KiB aligned); the rest of the table is empty.
+    pub fn map_64k<T: Transport + ?Sized>(&self, t: &mut T, a: &mut Alloc, gva: u64, gpa: u64) -> Result {
+        let pde = self.entry_addr(t, a, gva, 2)?;
+        let pt = a.ram(t, 1)?;
+        t.ram_write(pt + index(gva, 1) / 16 * 16 * 8, &(gpa | PTE_RW).to_le_bytes())?;
+        t.ram_write(pde, &(pt | PTE_RW | PDE_IPS_64K).to_le_bytes())
+    }
+}
+
+/// One engine as the guest drives it: its HWSP and where it has read the CSB to.
+#[derive(Debug, Clone, Copy)]
+pub struct GuestEngine {
+    /// The engine.
+    pub engine: Engine,
+    /// HWSP graphics and guest address.
+    pub hwsp: (u64, u64),
+    /// Last CSB entry consumed.
+    pub csb_head: u32,
+}
+
+impl GuestEngine {
+    /// Sets up the HWSP and resets the CSB pointers, as i915 does at engine init.
+    pub fn new<T: Transport + ?Sized>(t: &mut T, a: &mut Alloc, engine: Engine) -> Result<GuestEngine> {
+        let hwsp = a.bound(t, 1)?;
+        t.write32(RING_HWS_PGA::offset(engine.base()), hwsp.0 as u32)?;
+        write32(t, hwsp.1 + HWS_CSB_WRITE_INDEX * 4, 5)?;
+        Ok(GuestEngine { engine, hwsp, csb_head: 5 })
+    }
+
+    /// Reads the CSB entries (status, context id) written since the last call, from the HWSP.
+    pub fn poll<T: Transport + ?Sized>(&mut self, t: &mut T, out: &mut [(u32, u32)]) -> Result<usize> {
+        let wp = read32(t, self.hwsp.1 + HWS_CSB_WRITE_INDEX * 4)?;
+        if wp >= 6 {
+            return Err(Error::Probe("CSB write index out of range"));
+        }
+        let mut n = 0;
+        while self.csb_head != wp {
+            self.csb_head = (self.csb_head + 1) % 6;
+            let e = read64(t, self.hwsp.1 + (HWS_CSB_BUF0 + u64::from(self.csb_head) * 2) * 4)?;
+            let slot = out.get_mut(n).ok_or(Error::Probe("more CSB entries than expected"))?;
+            *slot = (e as u32, (e >> 32) as u32);
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+// Dword indices of the ring context (page 1 of the image).
+const CTX_LRI_HEADER: u64 = 0x01;
+const CTX_CONTEXT_CONTROL: u64 = 0x03;
+const CTX_RING_HEAD: u64 = 0x05;
+const CTX_RING_TAIL: u64 = 0x07;
+const CTX_RING_START: u64 = 0x09;
+const CTX_RING_CTL: u64 = 0x0b;
+const CTX_PDP0_UDW: u64 = 0x31;
+const CTX_PDP0_LDW: u64 = 0x33;
+
+/// A logical ring context with its ring, on one engine and one PPGTT.
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    /// The engine.
+    pub engine: Engine,
+    /// The guest's context id.
+    pub id: u32,
+    /// Graphics address of the image.
+    pub lrca: u64,
+    /// Guest address of the register state page.
+    pub regs: u64,
+    /// Ring (graphics address, guest address, bytes).
+    pub ring: (u64, u64, u32),
+    /// Where the next command goes.
+    pub tail: u32,
+}
+
+impl Context {
+    /// A context with a `ring_pages` ring on `ppgtt`; `inhibit` makes its first load skip
+    /// the image (restore inhibit), as i915 does for a new context.
+    pub fn new<T: Transport + ?Sized>(
+        t: &mut T,
+        a: &mut Alloc,
+        engine: Engine,
+        id: u32,
+        ppgtt: &Ppgtt,
+        ring_pages: u32,
+        inhibit: bool,
+    ) -> Result<Context> {
+        let (lrca, img) = a.bound(t, u64::from(context_pages(engine)))?;
+        let ring = a.bound(t, u64::from(ring_pages))?;
+        let regs = img + PAGE;
+        let base = engine.base();
+        let put = |t: &mut T, i: u64, reg: u32, v: u32| -> Result {
+            write32(t, regs + (i - 1) * 4, base + reg)?;
+            write32(t, regs + i * 4, v)
+        };
+        write32(t, regs + CTX_LRI_HEADER * 4, (0x22 << 23) | (1 << 12) | 0x1d)?;
+        let ctrl = if inhibit { 0x0001_0001 } else { 0x0001_0000 };
+        put(t, CTX_CONTEXT_CONTROL, 0x244, ctrl)?;
+        put(t, CTX_RING_HEAD, 0x34, 0)?;
+        put(t, CTX_RING_TAIL, 0x30, 0)?;
+        put(t, CTX_RING_START, 0x38, ring.0 as u32)?;
+        put(t, CTX_RING_CTL, 0x3c, ((ring_pages - 1) << 12) | 1)?;
+        put(t, CTX_PDP0_UDW, 0x274, (ppgtt.pml4 >> 32) as u32)?;
+        put(t, CTX_PDP0_LDW, 0x270, ppgtt.pml4 as u32)?;
+        Ok(Context { engine, id, lrca, regs, ring: (ring.0, ring.1, ring_pages * PAGE as u32), tail: 0 })
+    }
+
+    /// Appends commands to the ring (wrapping at its end).
+    pub fn emit<T: Transport + ?Sized>(&mut self, t: &mut T, cmds: &[u32]) -> Result {
+        for &c in cmds {
+            write32(t, self.ring.1 + u64::from(self.tail), c)?;
+            self.tail = (self.tail + 4) % self.ring.2;
+        }
+        Ok(())
+    }
+
+    /// Pads the ring to an 8-byte tail (the hardware's tail granularity) and publishes it in
+    /// the context image.
+    pub fn publish<T: Transport + ?Sized>(&mut self, t: &mut T) -> Result {
+        if self.tail % 8 != 0 {
+            self.emit(t, &[mi::NOOP])?;
+        }
+        write32(t, self.regs + CTX_RING_TAIL * 4, self.tail)
+    }
+
+    /// The context descriptor i915 writes to ELSP for it.
+    pub fn desc(&self) -> u64 {
+        (u64::from(self.id) << 32) | self.lrca | CTX_PRIVILEGE | (CTX_MODE_L4 << 3) | CTX_VALID
+    }
+}
+
+/// Submits one or two contexts (same engine) through ELSP: four dword writes.
+pub fn submit<T: Transport + ?Sized>(t: &mut T, c0: &Context, c1: Option<&Context>) -> Result {
+    let elsp = RING_ELSP::offset(c0.engine.base());
+    let d1 = c1.map_or(0, Context::desc);
+    let d0 = c0.desc();
+    for v in [(d1 >> 32) as u32, d1 as u32, (d0 >> 32) as u32, d0 as u32] {
+        t.write32(elsp, v)?;
+    }
+    Ok(())
+}
+
+/// The commands of a batch that stores `value` at each of `gvas`, then ends.
+pub fn store_batch(gvas: &[u64], value: u32, out: &mut [u32]) -> Result<usize> {
+    let mut n = 0;
+    for &gva in gvas {
+        let cmd = [mi::STORE_DATA_IMM, gva as u32, (gva >> 32) as u32, value];
+        out.get_mut(n..n + 4).ok_or(Error::Probe("batch too long"))?.copy_from_slice(&cmd);
+        n += 4;
+    }
+    *out.get_mut(n).ok_or(Error::Probe("batch too long"))? = mi::BATCH_BUFFER_END;
+    Ok(n + 1)
+}
+
+/// GT interrupt registers (ISR base) of GT0, GT1 and GT3, and the bits i915 enables for
+/// execlists there: user interrupt and context switch of RCS and BCS, VCS, VECS.
+const GT_IRQS: [(u32, u32); 3] = [(0x44300, 0x0101_0101), (0x44310, 0x0000_0101), (0x44330, 0x0000_0101)];
+
+/// Unmasks and enables the user and context-switch interrupts of every engine.
+pub fn irq_setup<T: Transport + ?Sized>(t: &mut T) -> Result {
+    for (base, bits) in GT_IRQS {
+        t.write32(base + 0x4, !bits)?;
+        t.write32(base + 0xc, bits)?;
+    }
+    Ok(())
+}
+
+/// The interrupt handler's register part: reads and clears the GT identity registers
+/// (GT0, GT1, GT3) with the master interrupt off, as `gen8_irq_handler` does.
+pub fn ack_gt<T: Transport + ?Sized>(t: &mut T) -> Result<[u32; 3]> {
+    t.write32(0x44200, 0)?;
+    let mut iir = [0u32; 3];
+    for (slot, (base, _)) in iir.iter_mut().zip(GT_IRQS) {
+        *slot = t.read32(base + 0x8)?;
+        t.write32(base + 0x8, *slot)?;
+    }
+    t.write32(0x44200, 1 << 31)?;
+    Ok(iir)
+}

@@ -1,0 +1,253 @@
+//! A whole machine at L0 for the execution tests and benches: a sim host with the test
+//! executor, several vGPUs each with its hypervisor and execution half, the scheduler and the
+//! render MMIO switch, driven as the glue will drive them (kick after register writes, dispatch
+//! for the scheduler's owner, completion from the host).
+
+use std::sync::atomic::AtomicU64;
+
+use gvt::model::gvt::Gvt;
+use gvt::model::host::HostGpu;
+use gvt::model::mmio_context::{MmioContext, Owner};
+use gvt::model::regs::Engine;
+use gvt::model::sched::Scheduler;
+use gvt::model::vgpu::Vgpu;
+use gvt::model::vgpu_type::find_type;
+use gvt::model::workload::Exec;
+use gvt::mpt::MptOps;
+use gvt::sim::SimHost;
+
+use crate::direct::Direct;
+use crate::exec_host::ExecHost;
+use crate::hv::{MemHypervisor, Tracking};
+use crate::scanner::AllowList;
+use crate::storage::{ExecVecStorage, VecStorage};
+use crate::{Result, Transport};
+
+/// Guest RAM per VM.
+pub const RAM: usize = 64 << 20;
+/// Simulated host time one workload takes.
+pub const WORKLOAD_NS: u64 = 200_000;
+
+/// One VM with its vGPU.
+pub struct Vm {
+    /// The vGPU.
+    pub vgpu: Vgpu<VecStorage>,
+    /// Its execution half.
+    pub exec: Exec<ExecVecStorage>,
+    /// Its hypervisor.
+    pub hv: MemHypervisor,
+    /// The command scanner.
+    pub scanner: AllowList,
+    msi_seen: usize,
+    /// Guest MMIO writes (traps) so far.
+    pub traps: u64,
+}
+
+/// The machine.
+pub struct Machine {
+    /// The GPU.
+    pub sim: SimHost<Box<[AtomicU64]>>,
+    /// Execution side of the host.
+    pub host: ExecHost,
+    /// The device model of the GPU.
+    pub gvt: Gvt,
+    /// The VMs.
+    pub vms: Vec<Vm>,
+    /// The scheduling policy.
+    pub sched: Scheduler,
+    /// The render MMIO switch.
+    pub mmio: MmioContext,
+    /// Simulated time, ns.
+    pub now: u64,
+}
+
+impl Machine {
+    /// `n` probed, active GVTg_V5_8 vGPUs whose hypervisors track pages as `tracking` says.
+    pub fn new(n: usize, tracking: Tracking) -> Machine {
+        let sim = crate::bxt_host();
+        let mut gvt = Gvt::new(&sim).unwrap();
+        let cfg = find_type("GVTg_V5_8").unwrap().config;
+        let entries = Gvt::ggtt_entries_for(&cfg).unwrap();
+        let mut sched = Scheduler::default();
+        let mut vms = Vec::new();
+        for i in 0..n {
+            let mut vgpu = gvt.create_vgpu(&sim, &cfg, VecStorage::new(entries)).map_err(|(e, _)| e).unwrap();
+            let mut hv = MemHypervisor::new(i as u64 + 1, RAM);
+            hv.tracking = tracking;
+            vgpu.activate();
+            crate::probe::probe(&mut Direct::new(&mut vgpu, &sim, &mut hv), true).unwrap();
+            sched.add(vgpu.id().get(), cfg.weight).unwrap();
+            let exec = Exec::new(ExecVecStorage::new(256, 32)).map_err(|(e, _)| e).unwrap();
+            let msi_seen = hv.msis.len();
+            vms.push(Vm { vgpu, exec, hv, scanner: AllowList::default(), msi_seen, traps: 0 });
+        }
+        Machine { sim, host: ExecHost::default(), gvt, vms, sched, mmio: MmioContext::default(), now: 0 }
+    }
+
+    /// The guest side of VM `i`.
+    pub fn guest(&mut self, i: usize) -> Port<'_> {
+        Port { vm: &mut self.vms[i], sim: &self.sim, host: &self.host }
+    }
+
+    /// Runs the GPU until no vGPU has work: scheduler ticks, dispatch for the owner, host
+    /// execution, completion. Returns the workloads executed.
+    pub fn run(&mut self) -> usize {
+        let mut executed = 0;
+        for _ in 0..100_000 {
+            let mut busy = Vec::new();
+            for vm in &mut self.vms {
+                if vm.exec.has_queued() || vm.exec.busy() != 0 {
+                    busy.push(vm.vgpu.id().get());
+                }
+            }
+            if busy.is_empty() && self.host.queued() == 0 {
+                return executed;
+            }
+            let idle = self.host.queued() == 0;
+            let owner = self.sched.tick(self.now, &|id| busy.contains(&id), idle);
+            if let (Some(o), false) = (owner, self.sched.switch_pending()) {
+                let vm = self.vms.iter_mut().find(|v| v.vgpu.id().get() == o).unwrap();
+                for e in Engine::ALL {
+                    let vgpu = &vm.vgpu;
+                    self.mmio.switch(&self.host, e, Owner::Vgpu(o), &|r| vgpu.vreg(r));
+                }
+                let _ = vm.exec.dispatch(&mut vm.vgpu, &self.host, &mut vm.hv);
+            }
+            while let Some(w) = self.host.take() {
+                let how = {
+                    let mut hvs: Vec<&mut MemHypervisor> = self.vms.iter_mut().map(|v| &mut v.hv).collect();
+                    self.host.execute(&w, &mut hvs)
+                };
+                self.now += WORKLOAD_NS;
+                executed += 1;
+                let vm = self.vms.iter_mut().find(|v| v.vgpu.id().get() == w.vgpu).unwrap();
+                vm.exec.complete(&mut vm.vgpu, &self.host, &mut vm.hv, w.engine, w.tag, how).unwrap();
+            }
+            self.now += 10_000;
+        }
+        panic!("the machine did not go idle");
+    }
+}
+
+/// A guest's transport at L0 with execution: register writes kick the execution half, and
+/// writes to write-protected pages reach the core as the VM's hypervisor reports them.
+pub struct Port<'a> {
+    vm: &'a mut Vm,
+    sim: &'a dyn HostGpu,
+    host: &'a ExecHost,
+}
+
+impl Transport for Port<'_> {
+    fn cfg_read(&mut self, offset: u32, buf: &mut [u8]) -> Result {
+        Ok(self.vm.vgpu.cfg_read(offset, buf)?)
+    }
+    fn cfg_write(&mut self, offset: u32, data: &[u8]) -> Result {
+        Ok(self.vm.vgpu.cfg_write(&mut self.vm.hv, offset, data)?)
+    }
+    fn mmio_read(&mut self, offset: u64, buf: &mut [u8]) -> Result {
+        Ok(self.vm.vgpu.mmio_read(offset, buf)?)
+    }
+    fn mmio_write(&mut self, offset: u64, data: &[u8]) -> Result {
+        let vm = &mut *self.vm;
+        vm.traps += 1;
+        vm.vgpu.mmio_write(self.sim, &mut vm.hv, offset, data)?;
+        // A refused submission lands the vGPU in failsafe; the guest's write itself succeeded.
+        let _ = vm.exec.kick(&mut vm.vgpu, self.host, &mut vm.hv, &mut vm.scanner);
+        Ok(())
+    }
+    fn wait_msi(&mut self) -> Option<(u64, u32)> {
+        let m = self.vm.hv.msis.get(self.vm.msi_seen).copied();
+        if m.is_some() {
+            self.vm.msi_seen += 1;
+        }
+        m
+    }
+    fn ram_read(&mut self, gpa: u64, buf: &mut [u8]) -> Result {
+        Ok(self.vm.hv.read_gpa(gpa, buf)?)
+    }
+    fn ram_write(&mut self, gpa: u64, data: &[u8]) -> Result {
+        let vm = &mut *self.vm;
+        if !vm.hv.is_tracked(gpa >> 12) {
+            return Ok(vm.hv.write_gpa(gpa, data)?);
+        }
+        vm.traps += 1;
+        let committed = vm.hv.tracking == Tracking::AfterWrite;
+        if committed {
+            vm.hv.write_gpa(gpa, data)?;
+        }
+        // A write that breaks the shadow puts the vGPU in failsafe; the guest's write stands.
+        let _ = vm.exec.page_write(&mut vm.vgpu, self.host, &mut vm.hv, gpa, data, committed);
+        Ok(())
+    }
+}
+
+/// Graphics virtual address of the guest's data pages.
+pub const DATA_GVA: u64 = 0x1_0000_0000;
+/// Graphics virtual address of its batch buffer.
+pub const BATCH_GVA: u64 = 0x2_0000_0000;
+/// Data pages mapped at [`DATA_GVA`].
+pub const DATA_PAGES: u64 = 8;
+
+/// A guest with a render context on a 4-level PPGTT, data pages and a batch buffer.
+pub struct Guest {
+    /// Its page allocator.
+    pub alloc: crate::gpu::Alloc,
+    /// Its PPGTT.
+    pub ppgtt: crate::gpu::Ppgtt,
+    /// Its render engine.
+    pub rcs: crate::gpu::GuestEngine,
+    /// Its context.
+    pub ctx: crate::gpu::Context,
+    /// Guest page behind each data page.
+    pub data: Vec<u64>,
+    /// Guest page of the batch.
+    pub batch: u64,
+}
+
+impl Guest {
+    /// Sets up the guest's execution side on `t`.
+    pub fn new<T: Transport>(t: &mut T, id: u32) -> Result<Guest> {
+        use crate::gpu::*;
+        use crate::TransportExt;
+        let gm = u64::from(t.read32(gvt::model::pvinfo::field::NONMAPPABLE_BASE)?);
+        let mut alloc = Alloc::new(16 << 20, RAM as u64, gm, gm + (64 << 20));
+        irq_setup(t)?;
+        let ppgtt = Ppgtt::new(t, &mut alloc)?;
+        let rcs = GuestEngine::new(t, &mut alloc, Engine::Rcs)?;
+        let ctx = Context::new(t, &mut alloc, Engine::Rcs, id, &ppgtt, 4, true)?;
+        let mut data = Vec::new();
+        for p in 0..DATA_PAGES {
+            let page = alloc.ram(t, 1)?;
+            ppgtt.map(t, &mut alloc, DATA_GVA + p * PAGE, page)?;
+            data.push(page);
+        }
+        let batch = alloc.ram(t, 1)?;
+        ppgtt.map(t, &mut alloc, BATCH_GVA, batch)?;
+        Ok(Guest { alloc, ppgtt, rcs, ctx, data, batch })
+    }
+
+    /// Queues one workload: a batch storing `value` at `gvas`, a store of `value + 1` to
+    /// `ring_gva` from the ring itself, and a user interrupt; then ELSP.
+    pub fn submit<T: Transport>(&mut self, t: &mut T, gvas: &[u64], value: u32, ring_gva: u64) -> Result {
+        use crate::gpu::*;
+        let mut cmds = [0u32; 512];
+        let n = store_batch(gvas, value, &mut cmds)?;
+        let bytes: Vec<u8> = cmds[..n].iter().flat_map(|c| c.to_le_bytes()).collect();
+        t.ram_write(self.batch, &bytes)?;
+        self.ctx.emit(
+            t,
+            &[
+                mi::BATCH_BUFFER_START_PPGTT,
+                BATCH_GVA as u32,
+                (BATCH_GVA >> 32) as u32,
+                mi::STORE_DATA_IMM,
+                ring_gva as u32,
+                (ring_gva >> 32) as u32,
+                value + 1,
+                mi::USER_INTERRUPT,
+            ],
+        )?;
+        self.ctx.publish(t)?;
+        submit(t, &self.ctx, None)
+    }
+}

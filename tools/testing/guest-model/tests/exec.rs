@@ -1,0 +1,276 @@
+//! Execution end to end at L0: several guests run hundreds of workloads through their own
+//! PPGTTs on one GPU, with every backend page-tracking style; hostile guests are contained.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::panic)]
+
+use guest_model::gpu::{self, PAGE};
+use guest_model::hv::Tracking;
+use guest_model::machine::{Guest, Machine, DATA_GVA, DATA_PAGES};
+use guest_model::rng::Rng;
+use guest_model::{Transport, TransportExt};
+use gvt::model::execlist::csb;
+use gvt::model::regs::RING_CONTEXT_STATUS_PTR;
+use gvt::model::vgpu::Failsafe;
+use gvt::mpt::MptOps;
+
+fn read_u32(m: &mut Machine, vm: usize, gpa: u64) -> u32 {
+    let mut b = [0u8; 4];
+    m.vms[vm].hv.read_gpa(gpa, &mut b).unwrap();
+    u32::from_le_bytes(b)
+}
+
+/// `vms` guests, `rounds` workloads each, a remap of one data page every `remap_every`
+/// rounds (alternating 8-byte and split 4-byte PTE writes).
+fn run(tracking: Tracking, vms: usize, rounds: u32, remap_every: u32) -> Machine {
+    let mut m = Machine::new(vms, tracking);
+    let mut guests: Vec<Guest> = (0..vms).map(|i| Guest::new(&mut m.guest(i), 100 + i as u32).unwrap()).collect();
+    let mut rng = Rng::new(42);
+    for round in 0..rounds {
+        let mut expect = Vec::new();
+        for (i, g) in guests.iter_mut().enumerate() {
+            let mut t = m.guest(i);
+            if round % remap_every == remap_every - 1 {
+                // Move one data page to a fresh guest page, as the guest's VM would.
+                let p = rng.below(DATA_PAGES);
+                let page = g.alloc.ram(&mut t, 1).unwrap();
+                let gva = DATA_GVA + p * PAGE;
+                let pte = g.ppgtt.entry_addr(&mut t, &mut g.alloc, gva, 1).unwrap();
+                let v = page | gpu::PTE_RW;
+                if round % 2 == 0 {
+                    t.ram_write(pte, &v.to_le_bytes()).unwrap();
+                } else {
+                    t.ram_write(pte, &(v as u32).to_le_bytes()).unwrap();
+                    t.ram_write(pte + 4, &((v >> 32) as u32).to_le_bytes()).unwrap();
+                }
+                g.data[p as usize] = page;
+            }
+            let p = rng.below(DATA_PAGES);
+            let off = rng.below(PAGE / 4 - 1) * 4;
+            let q = (p + 1) % DATA_PAGES;
+            let value = ((i as u32 + 1) << 24) | (round << 4);
+            g.submit(&mut t, &[DATA_GVA + p * PAGE + off], value, DATA_GVA + q * PAGE + off + 4).unwrap();
+            expect.push((g.data[p as usize] + off, value, g.data[q as usize] + off + 4, value + 1));
+        }
+        m.run();
+        for (i, g) in guests.iter_mut().enumerate() {
+            assert_eq!(m.vms[i].vgpu.failsafe(), None, "vm {i} round {round}");
+            let (a, va, b, vb) = expect[i];
+            assert_eq!(read_u32(&mut m, i, a), va, "vm {i} round {round}: batch store");
+            assert_eq!(read_u32(&mut m, i, b), vb, "vm {i} round {round}: ring store");
+            let mut t = m.guest(i);
+            let mut ev = [(0, 0); 6];
+            let n = g.rcs.poll(&mut t, &mut ev).unwrap();
+            assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, 100 + i as u32)], "vm {i} round {round}");
+            assert!(t.wait_msi().is_some(), "vm {i} round {round}: no interrupt");
+            while t.wait_msi().is_some() {}
+            let iir = gpu::ack_gt(&mut t).unwrap();
+            assert_eq!(iir[0] & 0x101, 0x101, "user interrupt and context switch");
+            // The CSB registers agree with the HWSP copy.
+            let ptr = t.read32(RING_CONTEXT_STATUS_PTR::offset(0x2000)).unwrap();
+            assert_eq!(ptr & 7, g.rcs.csb_head);
+        }
+    }
+    m
+}
+
+#[test]
+fn workloads_without_page_tracking() {
+    let mut m = run(Tracking::None, 3, 200, 7);
+    for vm in &mut m.vms {
+        assert!(vm.exec.ppgtt_stats().tables_revalidated > 0);
+        assert_eq!(vm.hv.tracked_pages(), 0);
+        assert_eq!(vm.exec.stats().completed, 200);
+    }
+}
+
+#[test]
+fn workloads_with_kvm_style_tracking() {
+    let mut m = run(Tracking::AfterWrite, 3, 200, 5);
+    for vm in &mut m.vms {
+        assert_eq!(vm.exec.ppgtt_stats().tables_revalidated, 0);
+        assert!(vm.exec.ppgtt_stats().trapped_writes >= 40);
+        assert!(vm.hv.tracked_pages() >= 4);
+    }
+}
+
+#[test]
+fn workloads_with_acrn_style_tracking() {
+    let mut m = run(Tracking::Intercept, 3, 150, 3);
+    for vm in &mut m.vms {
+        assert!(vm.exec.ppgtt_stats().trapped_writes >= 50);
+        assert_eq!(vm.exec.stats().completed, 150);
+    }
+}
+
+#[test]
+fn two_element_submission_and_lite_restore() {
+    let mut m = Machine::new(1, Tracking::AfterWrite);
+    let mut t = m.guest(0);
+    let mut g = Guest::new(&mut t, 7).unwrap();
+    let mut other = gpu::Context::new(&mut t, &mut g.alloc, gvt::model::regs::Engine::Rcs, 8, &g.ppgtt, 4, false).unwrap();
+    g.ctx.emit(&mut t, &[gpu::mi::STORE_DATA_IMM, DATA_GVA as u32, 1, 11]).unwrap();
+    g.ctx.publish(&mut t).unwrap();
+    other.emit(&mut t, &[gpu::mi::STORE_DATA_IMM, (DATA_GVA + 8) as u32, 1, 22]).unwrap();
+    other.publish(&mut t).unwrap();
+    gpu::submit(&mut t, &g.ctx, Some(&other)).unwrap();
+    // Lite restore is only legal while the same context runs: resubmit `other` later.
+    m.run();
+    let mut t = m.guest(0);
+    let mut ev = [(0, 0); 6];
+    let n = g.rcs.poll(&mut t, &mut ev).unwrap();
+    assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0), (csb::ELEMENT_SWITCH | csb::COMPLETE, 7), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, 8)]);
+    // The same context twice before the GPU runs: the second is a lite restore.
+    g.ctx.emit(&mut t, &[gpu::mi::STORE_DATA_IMM, (DATA_GVA + 16) as u32, 1, 33]).unwrap();
+    g.ctx.publish(&mut t).unwrap();
+    gpu::submit(&mut t, &g.ctx, None).unwrap();
+    // Give the GPU the first one but keep the completion for later: dispatch only.
+    g.ctx.emit(&mut t, &[gpu::mi::STORE_DATA_IMM, (DATA_GVA + 24) as u32, 1, 44]).unwrap();
+    g.ctx.publish(&mut t).unwrap();
+    gpu::submit(&mut t, &g.ctx, None).unwrap();
+    m.run();
+    let mut t = m.guest(0);
+    let n = g.rcs.poll(&mut t, &mut ev).unwrap();
+    assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0), (csb::LITE_RESTORE | csb::PREEMPTED, 7), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, 7)]);
+    for (k, v) in [11u32, 22, 33, 44].into_iter().enumerate() {
+        assert_eq!(read_u32(&mut m, 0, g.data[0] + 8 * k as u64), v);
+    }
+}
+
+/// Sets up `n` guests, lets guest 0 do something hostile, then checks that the others still
+/// run their work and guest 0 is in failsafe with nothing of it on the host.
+fn contained(tracking: Tracking, hostile: impl FnOnce(&mut Machine, &mut Guest)) {
+    let mut m = Machine::new(3, tracking);
+    let mut guests: Vec<Guest> = (0..3).map(|i| Guest::new(&mut m.guest(i), 50 + i as u32).unwrap()).collect();
+    let others: Vec<Vec<u8>> = (1..3).map(|i| {
+        let mut b = vec![0u8; 64 << 20];
+        m.vms[i].hv.read_gpa(0, &mut b).unwrap();
+        b
+    }).collect();
+    hostile(&mut m, &mut guests[0]);
+    m.run();
+    assert_eq!(m.vms[0].vgpu.failsafe(), Some(Failsafe::GuestError));
+    // Guest 0's attack wrote nothing into the other VMs.
+    for (k, i) in (1..3).enumerate() {
+        let mut b = vec![0u8; 64 << 20];
+        m.vms[i].hv.read_gpa(0, &mut b).unwrap();
+        assert!(b == others[k], "vm {i} memory changed");
+    }
+    for (i, g) in guests.iter_mut().enumerate().skip(1) {
+        let mut t = m.guest(i);
+        g.submit(&mut t, &[DATA_GVA], 0x55, DATA_GVA + 4).unwrap();
+    }
+    let before = m.vms[0].exec.stats().dispatched;
+    m.run();
+    for (i, g) in guests.iter().enumerate().skip(1) {
+        assert_eq!(read_u32(&mut m, i, g.data[0]), 0x55);
+        assert_eq!(m.vms[i].vgpu.failsafe(), None);
+    }
+    assert_eq!(m.vms[0].exec.stats().dispatched, before);
+}
+
+#[test]
+fn page_table_outside_ram_is_refused() {
+    contained(Tracking::None, |m, g| {
+        let mut t = m.guest(0);
+        let pte = g.ppgtt.entry_addr(&mut t, &mut g.alloc, DATA_GVA, 1).unwrap();
+        // Guest frame far beyond the VM's 64 MiB: in another VM's DMA window if it were taken raw.
+        t.ram_write(pte, &((2u64 << 40) | gpu::PTE_RW).to_le_bytes()).unwrap();
+        g.submit(&mut t, &[DATA_GVA], 1, DATA_GVA + 4).unwrap();
+    });
+}
+
+#[test]
+fn one_gib_pages_are_refused() {
+    contained(Tracking::AfterWrite, |m, g| {
+        let mut t = m.guest(0);
+        let pdpe = g.ppgtt.entry_addr(&mut t, &mut g.alloc, 0x40_0000_0000, 3).unwrap();
+        t.ram_write(pdpe, &(gpu::PTE_RW | (1 << 7)).to_le_bytes()).unwrap();
+        g.submit(&mut t, &[DATA_GVA], 1, DATA_GVA + 4).unwrap();
+    });
+}
+
+#[test]
+fn elsp_garbage_is_refused() {
+    contained(Tracking::None, |m, _| {
+        let mut t = m.guest(0);
+        for v in [0xdead_beef, 0x1234_5678, 0xffff_ffff, 0x0000_1001] {
+            t.write32(0x2230, v).unwrap();
+        }
+    });
+}
+
+#[test]
+fn commands_outside_the_allow_list_are_refused() {
+    contained(Tracking::None, |m, g| {
+        let mut t = m.guest(0);
+        g.ctx.emit(&mut t, &[0x1100_0001, 0x2098, 0]).unwrap(); // MI_LOAD_REGISTER_IMM
+        g.ctx.publish(&mut t).unwrap();
+        gpu::submit(&mut t, &g.ctx, None).unwrap();
+    });
+}
+
+#[test]
+fn two_and_sixty_four_kib_pages() {
+    let mut m = Machine::new(1, Tracking::AfterWrite);
+    let mut t = m.guest(0);
+    t.write32(0x4080, 0xf).unwrap(); // GAMW_ECO_DEV_RW_IA: 64 KiB IPS on
+    let mut g = Guest::new(&mut t, 3).unwrap();
+    let huge = 32u64 << 20;
+    g.ppgtt.map_2m(&mut t, &mut g.alloc, 0x3_0000_0000, huge).unwrap();
+    let big = 48u64 << 20;
+    g.ppgtt.map_64k(&mut t, &mut g.alloc, 0x4_0000_0000, big).unwrap();
+    g.submit(&mut t, &[0x3_0000_0000 + 0x12_3450, 0x4_0000_0000 + 0xf000], 77, DATA_GVA).unwrap();
+    m.run();
+    assert_eq!(m.vms[0].vgpu.failsafe(), None);
+    assert_eq!(read_u32(&mut m, 0, huge + 0x12_3450), 77);
+    assert_eq!(read_u32(&mut m, 0, big + 0xf000), 77);
+}
+
+#[test]
+fn hang_leaves_the_csb_alone_and_reset_cleans_up() {
+    let mut m = Machine::new(1, Tracking::None);
+    let mut t = m.guest(0);
+    let mut g = Guest::new(&mut t, 9).unwrap();
+    // An unmapped address: the engine faults.
+    g.submit(&mut t, &[0x7_0000_0000], 1, DATA_GVA).unwrap();
+    m.run();
+    let mut t = m.guest(0);
+    let mut ev = [(0, 0); 6];
+    assert_eq!(g.rcs.poll(&mut t, &mut ev).unwrap(), 0);
+    assert_eq!(m.vms[0].exec.stats().hangs, 1);
+    // The guest resets the engine and goes on.
+    let mut t = m.guest(0);
+    t.write32(0x941c, 1 << 1).unwrap(); // GDRST render
+    g.submit(&mut t, &[DATA_GVA], 5, DATA_GVA + 4).unwrap();
+    m.run();
+    assert_eq!(read_u32(&mut m, 0, g.data[0]), 5);
+    // A device reset drops every shadow and everything on the host.
+    let vm = &mut m.vms[0];
+    vm.vgpu.reset(&m.sim, &mut vm.hv, gvt::model::vgpu::Reset::DeviceModel).unwrap();
+    vm.exec.reset(&m.host, &mut vm.hv);
+    assert_eq!(vm.exec.shadow_tables(), 0);
+    assert_eq!(m.host.live_pages(), 0);
+    assert_eq!(vm.hv.mapped_pages(), 0);
+}
+
+#[test]
+fn unused_shadows_are_reclaimed() {
+    let mut m = Machine::new(1, Tracking::AfterWrite);
+    let mut t = m.guest(0);
+    let mut g = Guest::new(&mut t, 4).unwrap();
+    // Twenty PPGTTs (more than the root limit), one workload each.
+    for k in 0..20u32 {
+        let p = gpu::Ppgtt::new(&mut t, &mut g.alloc).unwrap();
+        let page = g.alloc.ram(&mut t, 1).unwrap();
+        p.map(&mut t, &mut g.alloc, DATA_GVA, page).unwrap();
+        let mut c = gpu::Context::new(&mut t, &mut g.alloc, gvt::model::regs::Engine::Rcs, 200 + k, &p, 1, false).unwrap();
+        c.emit(&mut t, &[gpu::mi::STORE_DATA_IMM, DATA_GVA as u32, 1, k]).unwrap();
+        c.publish(&mut t).unwrap();
+        gpu::submit(&mut t, &c, None).unwrap();
+        drop(t);
+        m.run();
+        assert_eq!(read_u32(&mut m, 0, page), k);
+        t = m.guest(0);
+    }
+    assert!(m.vms[0].exec.ppgtt_stats().roots_reclaimed >= 4);
+    assert!(m.vms[0].exec.ppgtt_roots() <= gvt::model::ppgtt::MAX_ROOTS);
+}
