@@ -128,15 +128,11 @@ impl ExecHost {
                         self.loaded.borrow_mut().insert((w.vgpu, pair[0]), pair[1]);
                     }
                 }
-                0x20 => {
-                    if h & (1 << 22) != 0 || !self.store(root, u64::from(cmd[1]) | (u64::from(cmd[2]) << 32), cmd[3], hvs) {
-                        return Completion::Hang;
-                    }
+                0x20 if h & (1 << 22) != 0 || !self.store(root, u64::from(cmd[1]) | (u64::from(cmd[2]) << 32), cmd[3], hvs) => {
+                    return Completion::Hang;
                 }
-                0x31 => {
-                    if h & (1 << 8) == 0 || !self.run_batch(root, u64::from(cmd[1]) | (u64::from(cmd[2]) << 32), hvs) {
-                        return Completion::Hang;
-                    }
+                0x31 if h & (1 << 8) == 0 || !self.run_batch(root, u64::from(cmd[1]) | (u64::from(cmd[2]) << 32), hvs) => {
+                    return Completion::Hang;
                 }
                 _ => {}
             }

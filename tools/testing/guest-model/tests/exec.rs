@@ -255,21 +255,22 @@ fn hang_leaves_the_csb_alone_and_reset_cleans_up() {
 #[test]
 fn unused_shadows_are_reclaimed() {
     let mut m = Machine::new(1, Tracking::AfterWrite);
-    let mut t = m.guest(0);
-    let mut g = Guest::new(&mut t, 4).unwrap();
+    let mut g = Guest::new(&mut m.guest(0), 4).unwrap();
     // Twenty PPGTTs (more than the root limit), one workload each.
     for k in 0..20u32 {
-        let p = gpu::Ppgtt::new(&mut t, &mut g.alloc).unwrap();
-        let page = g.alloc.ram(&mut t, 1).unwrap();
-        p.map(&mut t, &mut g.alloc, DATA_GVA, page).unwrap();
-        let mut c = gpu::Context::new(&mut t, &mut g.alloc, gvt::model::regs::Engine::Rcs, 200 + k, &p, 1, false).unwrap();
-        c.emit(&mut t, &[gpu::mi::STORE_DATA_IMM, DATA_GVA as u32, 1, k]).unwrap();
-        c.publish(&mut t).unwrap();
-        gpu::submit(&mut t, &c, None).unwrap();
-        drop(t);
+        let page = {
+            let mut t = m.guest(0);
+            let p = gpu::Ppgtt::new(&mut t, &mut g.alloc).unwrap();
+            let page = g.alloc.ram(&mut t, 1).unwrap();
+            p.map(&mut t, &mut g.alloc, DATA_GVA, page).unwrap();
+            let mut c = gpu::Context::new(&mut t, &mut g.alloc, gvt::model::regs::Engine::Rcs, 200 + k, &p, 1, false).unwrap();
+            c.emit(&mut t, &[gpu::mi::STORE_DATA_IMM, DATA_GVA as u32, 1, k]).unwrap();
+            c.publish(&mut t).unwrap();
+            gpu::submit(&mut t, &c, None).unwrap();
+            page
+        };
         m.run();
         assert_eq!(read_u32(&mut m, 0, page), k);
-        t = m.guest(0);
     }
     assert!(m.vms[0].exec.ppgtt_stats().roots_reclaimed >= 4);
     assert!(m.vms[0].exec.ppgtt_roots() <= gvt::model::ppgtt::MAX_ROOTS);
