@@ -400,12 +400,24 @@ fn shadow(env: &mut Env<'_>, gfn: u64, level: u8, ips: bool) -> Result<usize> {
     Ok(slot)
 }
 
-/// Builds every shadow entry of a freshly read table.
+/// Builds every shadow entry of a freshly read table. 4 KiB page tables, the bulk of any
+/// tree, take a direct loop: one DMA map per present entry and nothing else.
 fn populate(env: &mut Env<'_>, s: usize) -> Result {
+    let leaf = env.spts.get(s).is_some_and(|t| t.meta.level == 1 && !t.meta.ips);
+    if leaf {
+        let t = env.spts.get_mut(s).ok_or(GvtError::Invalid)?;
+        for i in 0..ENTRIES {
+            let ge = entry(&t.guest, i);
+            if ge & PTE_PRESENT != 0 {
+                let dma = env.mpt.dma_map_guest_page((ge & ADDR_MASK) >> 12, 4096)?;
+                set_entry(&mut t.shadow, i, (ge & !ADDR_MASK) | (dma & ADDR_MASK));
+            }
+        }
+        return Ok(());
+    }
     for i in 0..ENTRIES {
         let Some(t) = env.spts.get(s) else { break };
-        let ge = entry(&t.guest, i);
-        if ge & PTE_PRESENT != 0 {
+        if entry(&t.guest, i) & PTE_PRESENT != 0 {
             build(env, s, i)?;
         }
     }
@@ -415,14 +427,13 @@ fn populate(env: &mut Env<'_>, s: usize) -> Result {
 /// The shadow entries for guest entry `i` of table `s`: one entry, or 16 for a 64 KiB page.
 /// Written to the table's `shadow` copy only.
 fn build(env: &mut Env<'_>, s: usize, i: usize) -> Result {
-    let meta = env.spts.get(s).map(|t| t.meta).ok_or(GvtError::Invalid)?;
-    let ge = env.spts.get(s).map_or(0, |t| entry(&t.guest, i));
+    let (level, ips, ge) = env.spts.get(s).map(|t| (t.meta.level, t.meta.ips, entry(&t.guest, i))).ok_or(GvtError::Invalid)?;
     if ge & PTE_PRESENT == 0 {
         return Ok(());
     }
     let gfn = (ge & ADDR_MASK) >> 12;
     let flags = ge & !ADDR_MASK;
-    let se = match meta.level {
+    let se = match level {
         4 if ge & PTE_PS == 0 => flags | child(env, gfn, 3, false)?,
         3 if ge & PTE_PS == 0 => flags | child(env, gfn, 2, false)?,
         2 if ge & PTE_PS != 0 => {
@@ -435,7 +446,7 @@ fn build(env: &mut Env<'_>, s: usize, i: usize) -> Result {
             let ips = env.ips && ge & PDE_IPS_64K != 0;
             (flags & !PDE_IPS_64K) | child(env, gfn, 1, ips)?
         }
-        1 if meta.ips => {
+        1 if ips => {
             if i % PAGES_64K != 0 {
                 // Only the first entry of each 16 describes a 64 KiB page.
                 return Ok(());
@@ -557,11 +568,9 @@ fn release(env: &mut Env<'_>, s: usize) {
         t.meta.live = false;
         t.meta.refs = 0;
     }
-    let step = if meta.level == 1 && meta.ips { PAGES_64K } else { 1 };
-    for i in (0..ENTRIES).step_by(step) {
-        for se in take(env, s, i) {
-            release_entry(env, meta.level, se);
-        }
+    for i in 0..ENTRIES {
+        let se = env.spts.get(s).map_or(0, |t| entry(&t.shadow, i));
+        release_entry(env, meta.level, se);
     }
     env.host.free_pages(meta.host, 1);
     if meta.tracked && !env.spts.iter().any(|t| t.meta.live && t.meta.gfn == meta.gfn && t.meta.tracked) {

@@ -35,6 +35,7 @@ pub mod probe;
 pub mod recording;
 pub mod rng;
 pub mod scanner;
+pub mod sched_sim;
 pub mod storage;
 
 pub use guest::{Error, Result, Transport, TransportExt};
