@@ -50,3 +50,44 @@ impl World {
 
 /// Access sizes the transports can produce (and some they cannot).
 pub const SIZES: [usize; 8] = [1, 2, 4, 8, 0, 3, 5, 16];
+
+/// A machine of three vGPUs for the execution targets, one per page-tracking style (none,
+/// KVM-like, ACRN-like), each with a guest set up for execution.
+pub struct ExecWorld {
+    /// The machine.
+    pub m: guest_model::machine::Machine,
+    /// The guests.
+    pub guests: Vec<guest_model::machine::Guest>,
+}
+
+/// The process-wide execution machine.
+pub fn exec_world() -> &'static Mutex<ExecWorld> {
+    use guest_model::hv::Tracking;
+    static W: std::sync::OnceLock<Mutex<ExecWorld>> = std::sync::OnceLock::new();
+    W.get_or_init(|| {
+        let mut m = guest_model::machine::Machine::new(3, Tracking::None);
+        m.vms[1].hv.tracking = Tracking::AfterWrite;
+        m.vms[2].hv.tracking = Tracking::Intercept;
+        let guests = (0..3).map(|i| guest_model::machine::Guest::new(&mut m.guest(i), 10 + i as u32).expect("guest")).collect();
+        Mutex::new(ExecWorld { m, guests })
+    })
+}
+
+impl ExecWorld {
+    /// Runs the GPU, then brings any vGPU the input put in failsafe back with a device reset
+    /// and a fresh guest, so the next input meets a working vGPU again.
+    pub fn settle(&mut self) {
+        self.m.run();
+        for i in 0..self.m.vms.len() {
+            self.m.vms[i].hv.msis.clear();
+            if self.m.vms[i].vgpu.failsafe().is_none() {
+                continue;
+            }
+            let vm = &mut self.m.vms[i];
+            let _ = vm.vgpu.reset(&self.m.sim, &mut vm.hv, gvt::model::vgpu::Reset::DeviceModel);
+            vm.exec.reset(&self.m.host, &mut vm.hv);
+            let _ = guest_model::probe::probe(&mut self.m.guest(i), true);
+            self.guests[i] = guest_model::machine::Guest::new(&mut self.m.guest(i), 10 + i as u32).expect("guest after reset");
+        }
+    }
+}

@@ -59,6 +59,8 @@ pub struct Machine {
     pub mmio: MmioContext,
     /// Simulated time, ns.
     pub now: u64,
+    /// Completions the core reported an error for (a guest HWSP it could not write).
+    pub completion_errors: u64,
 }
 
 impl Machine {
@@ -81,7 +83,7 @@ impl Machine {
             let msi_seen = hv.msis.len();
             vms.push(Vm { vgpu, exec, hv, scanner: AllowList::default(), msi_seen, traps: 0 });
         }
-        Machine { sim, host: ExecHost::default(), gvt, vms, sched, mmio: MmioContext::default(), now: 0 }
+        Machine { sim, host: ExecHost::default(), gvt, vms, sched, mmio: MmioContext::default(), now: 0, completion_errors: 0 }
     }
 
     /// The guest side of VM `i`.
@@ -121,7 +123,9 @@ impl Machine {
                 self.now += WORKLOAD_NS;
                 executed += 1;
                 let vm = self.vms.iter_mut().find(|v| v.vgpu.id().get() == w.vgpu).unwrap();
-                vm.exec.complete(&mut vm.vgpu, &self.host, &mut vm.hv, w.engine, w.tag, how).unwrap();
+                if vm.exec.complete(&mut vm.vgpu, &self.host, &mut vm.hv, w.engine, w.tag, how).is_err() {
+                    self.completion_errors += 1;
+                }
             }
             self.now += 10_000;
         }
@@ -243,7 +247,7 @@ impl Guest {
                 mi::STORE_DATA_IMM,
                 ring_gva as u32,
                 (ring_gva >> 32) as u32,
-                value + 1,
+                value.wrapping_add(1),
                 mi::USER_INTERRUPT,
             ],
         )?;

@@ -51,6 +51,7 @@ fn run(tracking: Tracking, vms: usize, rounds: u32, remap_every: u32) -> Machine
             expect.push((g.data[p as usize] + off, value, g.data[q as usize] + off + 4, value + 1));
         }
         m.run();
+        assert_eq!(m.completion_errors, 0);
         for (i, g) in guests.iter_mut().enumerate() {
             assert_eq!(m.vms[i].vgpu.failsafe(), None, "vm {i} round {round}");
             let (a, va, b, vb) = expect[i];
