@@ -245,3 +245,70 @@ pub fn restore_inhibit(e: Engine, vreg: impl Fn(u32) -> u32, out: &mut [u8]) -> 
         0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::error::Result;
+    use crate::model::host::HostWorkload;
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    #[derive(Default)]
+    struct Regs(RefCell<BTreeMap<u32, u32>>, RefCell<u32>);
+
+    impl HostExec for Regs {
+        fn alloc_pages(&self, _: u32) -> Result<u64> {
+            Err(crate::model::error::GvtError::NoMemory)
+        }
+        fn free_pages(&self, _: u64, _: u32) {}
+        fn write_mem(&self, _: u64, _: &[u8]) -> Result {
+            Ok(())
+        }
+        fn read_mem(&self, _: u64, _: &mut [u8]) -> Result {
+            Ok(())
+        }
+        fn mmio_read(&self, offset: u32) -> u32 {
+            self.0.borrow().get(&offset).copied().unwrap_or(0)
+        }
+        fn mmio_write(&self, offset: u32, value: u32) {
+            *self.1.borrow_mut() += 1;
+            self.0.borrow_mut().insert(offset, value);
+        }
+        fn submit(&self, _: &HostWorkload) -> Result {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn only_differences_are_written() {
+        let host = Regs::default();
+        host.0.borrow_mut().insert(0xcc00, 7);
+        let mut c = MmioContext::default();
+        let a = |r: u32| if r == 0xcc04 { 1 } else { 0 };
+        let b = |r: u32| if r == 0xcc04 || r == 0xcc08 { 2 } else { 0 };
+        // Host -> A on the blitter: its MOCS 0 (7 -> 0) and 1 (0 -> 1) change.
+        assert_eq!(c.switch(&host, Engine::Bcs, Owner::Vgpu(1), &a), 2);
+        assert_eq!(c.switch(&host, Engine::Bcs, Owner::Vgpu(1), &a), 0);
+        assert_eq!(c.switch(&host, Engine::Bcs, Owner::Vgpu(2), &b), 2);
+        // Back to the host: its values return, masked registers with their mask.
+        assert_eq!(c.switch(&host, Engine::Bcs, Owner::Host, &b), 3);
+        assert_eq!(host.mmio_read(0xcc00), 7);
+        assert_eq!(host.mmio_read(0xcc08), 0);
+        assert_eq!(c.stats().switches, 3);
+        assert_eq!(c.stats().writes, 7);
+    }
+
+    #[test]
+    fn inhibit_restore_loads_render_state() {
+        let mut out = [0u8; 4096];
+        let n = restore_inhibit(Engine::Rcs, |r| r ^ 0x5555, &mut out);
+        // ARB off, 3 LRI headers, 120 pairs, ARB on.
+        assert_eq!(n, (1 + 3 + 2 * (24 + 64 + 32) + 1) * 4);
+        let dw = |i: usize| u32::from_le_bytes(out[i * 4..i * 4 + 4].try_into().unwrap());
+        assert_eq!(dw(1), MI_LOAD_REGISTER_IMM | 47);
+        assert_eq!((dw(2), dw(3)), (0x20c0, 0x20c0 ^ 0x5555));
+        assert_eq!(restore_inhibit(Engine::Bcs, |_| 0, &mut out), 0);
+        assert_eq!(restore_inhibit(Engine::Rcs, |_| 0, &mut out[..100]), 0);
+    }
+}

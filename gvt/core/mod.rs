@@ -12,6 +12,15 @@
 //! `activate`/`deactivate`, `reset`, `flush_ggtt`, `opregion`). Storage the glue allocates:
 //! one [`vgpu::VgpuStorage`] per vGPU (2 MiB registers, 8 bytes of virtual GGTT per 4 KiB of
 //! the vGPU's graphics memory, 8 KiB OpRegion); everything else is inline and small.
+//!
+//! Execution is a second object per vGPU, [`workload::Exec`], over its own storage
+//! ([`workload::ExecStorage`]: shadow page tables, workload slots, a scratch buffer). The glue
+//! calls `kick` after the guest's BAR0 writes (ELSP submissions, PVINFO PPGTT notifications
+//! and resets latched by the `Vgpu`), `page_write` for trapped writes to write-protected guest
+//! page tables, `dispatch` when [`sched::Scheduler`] gives the vGPU the GPU (after switching
+//! the render MMIO state with [`mmio_context::MmioContext`]), and `complete` when the host
+//! ([`host::HostExec`]) finishes a workload. The command scanner plugs in as
+//! [`workload::CommandScanner`].
 
 pub mod cfg_space;
 pub mod error;

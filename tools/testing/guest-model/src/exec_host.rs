@@ -117,8 +117,8 @@ impl ExecHost {
             let len = match op {
                 0x00 | 0x02 | 0x08 | 0x0a => 1,
                 0x22 => (h & 0xff) as usize + 2,
-                0x20 => (h & 0x3ff) as usize + 2,
-                0x31 => (h & 0xff) as usize + 2,
+                0x20 if h & 0x3ff == 2 => 4,
+                0x31 if h & 0xff == 1 => 3,
                 _ => return Completion::Hang,
             };
             let Some(cmd) = ring.get(i..i + len) else { return Completion::Hang };
@@ -148,8 +148,10 @@ impl ExecHost {
             match h >> 23 {
                 0x00 => at += 4,
                 0x0a => return true,
-                0x20 if h & (1 << 22) == 0 => {
-                    let n = (h & 0x3ff) as u64 + 2;
+                // PPGTT batches run from guest memory: the guest may have rewritten them since
+                // the scan, so only well-formed stores run, as on hardware.
+                0x20 if h & (1 << 22) == 0 && h & 0x3ff == 2 => {
+                    let n = 4;
                     let d: Option<Vec<u32>> = (1..n).map(|k| self.batch_dword(root, at + 4 * k, hvs)).collect();
                     let Some(d) = d else { return false };
                     if !self.store(root, u64::from(d[0]) | (u64::from(d[1]) << 32), d[2], hvs) {

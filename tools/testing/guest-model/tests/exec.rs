@@ -65,6 +65,10 @@ fn run(tracking: Tracking, vms: usize, rounds: u32, remap_every: u32) -> Machine
             while t.wait_msi().is_some() {}
             let iir = gpu::ack_gt(&mut t).unwrap();
             assert_eq!(iir[0] & 0x101, 0x101, "user interrupt and context switch");
+            // The context image came back with ring head = tail.
+            let mut h = [0u8; 4];
+            t.ram_read(g.ctx.regs + 5 * 4, &mut h).unwrap();
+            assert_eq!(u32::from_le_bytes(h) & 0x1f_fffc, g.ctx.tail);
             // The CSB registers agree with the HWSP copy.
             let ptr = t.read32(RING_CONTEXT_STATUS_PTR::offset(0x2000)).unwrap();
             assert_eq!(ptr & 7, g.rcs.csb_head);
@@ -107,6 +111,7 @@ fn two_element_submission_and_lite_restore() {
     let mut m = Machine::new(1, Tracking::AfterWrite);
     let mut t = m.guest(0);
     let mut g = Guest::new(&mut t, 7).unwrap();
+    t.write32(0xc800, 0x1234).unwrap(); // a render MOCS entry, restored by LRI for inhibit contexts
     let mut other = gpu::Context::new(&mut t, &mut g.alloc, gvt::model::regs::Engine::Rcs, 8, &g.ppgtt, 4, false).unwrap();
     g.ctx.emit(&mut t, &[gpu::mi::STORE_DATA_IMM, DATA_GVA as u32, 1, 11]).unwrap();
     g.ctx.publish(&mut t).unwrap();
@@ -131,6 +136,8 @@ fn two_element_submission_and_lite_restore() {
     let mut t = m.guest(0);
     let n = g.rcs.poll(&mut t, &mut ev).unwrap();
     assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0), (csb::LITE_RESTORE | csb::PREEMPTED, 7), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, 7)]);
+    let id = m.vms[0].vgpu.id().get();
+    assert_eq!(m.host.loaded.borrow().get(&(id, 0xc800)), Some(&0x1234));
     for (k, v) in [11u32, 22, 33, 44].into_iter().enumerate() {
         assert_eq!(read_u32(&mut m, 0, g.data[0] + 8 * k as u64), v);
     }
