@@ -283,3 +283,24 @@ fn unused_shadows_are_reclaimed() {
     assert!(m.vms[0].exec.ppgtt_stats().roots_reclaimed >= 4);
     assert!(m.vms[0].exec.ppgtt_roots() <= gvt::model::ppgtt::MAX_ROOTS);
 }
+
+#[test]
+fn pvinfo_notifications_shadow_early_and_release() {
+    use gvt::model::pvinfo::field;
+    let mut m = Machine::new(1, Tracking::AfterWrite);
+    let mut t = m.guest(0);
+    let g = Guest::new(&mut t, 5).unwrap();
+    t.write32(field::PDP0_LO, g.ppgtt.pml4 as u32).unwrap();
+    t.write32(field::PDP0_LO + 4, (g.ppgtt.pml4 >> 32) as u32).unwrap();
+    t.write32(field::G2V_NOTIFY, 4).unwrap(); // VGT_G2V_PPGTT_L4_PAGE_TABLE_CREATE
+    assert_eq!(m.vms[0].exec.ppgtt_roots(), 1);
+    // PML4, PDP, PD and the two page tables (data and batch share a PD).
+    assert!(m.vms[0].exec.shadow_tables() >= 4);
+    assert!(m.vms[0].hv.tracked_pages() >= 4);
+    let mut t = m.guest(0);
+    t.write32(field::G2V_NOTIFY, 5).unwrap(); // ..._DESTROY
+    assert_eq!(m.vms[0].exec.ppgtt_roots(), 0);
+    assert_eq!(m.vms[0].exec.shadow_tables(), 0);
+    assert_eq!(m.vms[0].hv.tracked_pages(), 0);
+    assert_eq!(m.host.live_pages(), 0);
+}
