@@ -173,11 +173,12 @@ impl MmioContext {
             return 0;
         }
         let mut written = 0u32;
-        for (i, &(engine, off, masked)) in ALL.iter().enumerate() {
+        // Zipped rather than indexed: the arrays have the table's length by construction.
+        let slots = self.hw.iter_mut().zip(self.known.iter_mut()).zip(self.host.iter_mut());
+        for (&(engine, off, masked), ((hw, known), hostv)) in ALL.iter().zip(slots) {
             if engine != e {
                 continue;
             }
-            let (Some(hw), Some(known), Some(hostv)) = (self.hw.get_mut(i), self.known.get_mut(i), self.host.get_mut(i)) else { continue };
             if prev == Owner::Host {
                 *hostv = host.mmio_read(off);
                 *hw = *hostv;

@@ -150,7 +150,7 @@ impl Ppgtt {
 
     /// Number of shadowed roots.
     pub fn roots(&self) -> usize {
-        self.roots.iter().flatten().count()
+        self.roots.iter().flatten().fold(0, |n, _| n.saturating_add(1))
     }
 
     /// Shadows (or finds) the tree under the PML4 at `pml4_gpa` and pins it for a workload.
@@ -227,10 +227,8 @@ impl Ppgtt {
 
     /// Frees the least recently used unpinned root; false if there is none.
     fn reclaim(&mut self, env: &mut Env<'_>) -> bool {
-        let victim = self
-            .roots
-            .iter()
-            .enumerate()
+        let victim = (0..MAX_ROOTS)
+            .zip(self.roots.iter())
             .filter_map(|(i, r)| r.filter(|r| r.pins == 0).map(|r| (r.last_use, i)))
             .min()
             .map(|(_, i)| i);
@@ -584,7 +582,7 @@ pub fn guest_translate(spts: &[Spt], pml4_gpa: u64, gva: u64) -> Option<u64> {
     let mut t = find(spts, pml4_gpa >> 12, 4, false)?;
     for level in (1..=4u8).rev() {
         let shift = 12u32.wrapping_add(9u32.wrapping_mul(u32::from(level).wrapping_sub(1)));
-        let idx = usize::try_from((gva >> shift) & 0x1ff).ok()?;
+        let idx = usize::try_from(gva.wrapping_shr(shift) & 0x1ff).ok()?;
         let meta = spts.get(t)?.meta;
         let (idx, ips) = if level == 1 && meta.ips { (idx.wrapping_sub(idx % PAGES_64K), true) } else { (idx, false) };
         let ge = entry(&spts.get(t)?.guest, idx);

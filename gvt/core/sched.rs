@@ -93,7 +93,10 @@ impl Scheduler {
             cur.used = cur.used.saturating_add(ran);
             cur.credit = cur.credit.saturating_sub(i64::try_from(ran).unwrap_or(i64::MAX));
         }
-        let due = self.next_balance.is_none_or(|t| now >= t);
+        let due = match self.next_balance {
+            Some(t) => now >= t,
+            None => true,
+        };
         if due {
             self.balance();
             self.next_balance = Some(now.saturating_add(BALANCE_NS));
@@ -104,7 +107,11 @@ impl Scheduler {
         let mut best: Option<Entry> = None;
         for k in 0..n {
             let Some(Some(e)) = self.entries.get(start.wrapping_add(k).checked_rem(n).unwrap_or(0)).copied() else { continue };
-            if busy(e.id) && best.is_none_or(|b| e.credit > b.credit) {
+            let better = match best {
+                Some(b) => e.credit > b.credit,
+                None => true,
+            };
+            if busy(e.id) && better {
                 best = Some(e);
             }
         }
@@ -121,7 +128,7 @@ impl Scheduler {
     }
 
     fn balance(&mut self) {
-        let total: u64 = self.entries.iter().flatten().map(|e| u64::from(e.weight)).sum();
+        let total = self.entries.iter().flatten().fold(0u64, |t, e| t.saturating_add(u64::from(e.weight)));
         if total == 0 {
             return;
         }
