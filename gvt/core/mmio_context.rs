@@ -30,7 +30,7 @@ type Reg = (Engine, u32, bool);
 
 /// Gen9 engine registers outside the context image (upstream's gen9_engine_mmio_list entries
 /// that are not in context, for the engines Gen9 GT2/BXT have).
-const SWITCHED: [Reg; 35] = [
+const SWITCHED: [Reg; 34] = [
     (Engine::Rcs, 0x229c, true),  // RING_MODE_GEN7
     (Engine::Rcs, 0x2248, false), // GEN9_CTX_PREEMPT_REG
     (Engine::Rcs, 0x2098, false), // HWSTAM
@@ -65,7 +65,6 @@ const SWITCHED: [Reg; 35] = [
     (Engine::Bcs, 0x22098, false), // RING_HWSTAM
     (Engine::Bcs, 0x22028, true), // RING_EXCC
     (Engine::Vecs, 0x1a028, true), // RING_EXCC
-    (Engine::Vcs, 0x12028, true), // RING_EXCC
 ];
 
 /// Registers in the render context image (restored by LRI for restore-inhibit contexts).
@@ -94,7 +93,9 @@ pub const fn mocs_base(e: Engine) -> u32 {
 }
 
 const MOCS_SWITCHED: [Engine; 3] = [Engine::Vcs, Engine::Vecs, Engine::Bcs];
-const SLOTS: usize = SWITCHED.len() + MOCS_SWITCHED.len() * MOCS_REGS as usize;
+/// Registers switched across all engines (what upstream rewrites on every switch).
+pub const SWITCHED_REGS: usize = SWITCHED.len() + MOCS_SWITCHED.len() * MOCS_REGS as usize;
+const SLOTS: usize = SWITCHED_REGS;
 
 /// Every switched register: the list, then the MOCS of the non-render engines. Evaluated at
 /// compile time (the indexing below cannot fail at run time).

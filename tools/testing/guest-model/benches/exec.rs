@@ -124,7 +124,7 @@ fn traps_and_switches() {
     }
     let n: u32 = Engine::ALL.iter().map(|&e| ctx.switch(&host, e, Owner::Host, &|_| 0)).sum();
     line.push(format!("A->host {n}"));
-    println!("registers written per context switch (all 4 engines; upstream rewrites all 227 every time): {}", line.join(", "));
+    println!("registers written per context switch (all 4 engines; upstream rewrites all {} every time): {}", gvt::model::mmio_context::SWITCHED_REGS, line.join(", "));
     let s = m.mmio.stats();
     println!("  in the 2-vGPU run above: {} switches, {:.1} registers per switch", s.switches, s.writes as f64 / s.switches.max(1) as f64);
 }

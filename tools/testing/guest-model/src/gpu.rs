@@ -51,9 +51,10 @@ impl Alloc {
     pub fn ram<T: Transport + ?Sized>(&mut self, t: &mut T, n: u64) -> Result<u64> {
         let at = self.next_gpa;
         let end = at.checked_add(n * PAGE).filter(|&e| e <= self.end_gpa).ok_or(Error::Probe("guest RAM exhausted"))?;
-        let zero = [0u8; PAGE as usize];
-        for p in 0..n {
-            t.ram_write(at + p * PAGE, &zero)?;
+        // Small chunks: this also runs on a kernel stack.
+        let zero = [0u8; 256];
+        for off in (0..n * PAGE).step_by(zero.len()) {
+            t.ram_write(at + off, &zero)?;
         }
         self.next_gpa = end;
         Ok(at)
