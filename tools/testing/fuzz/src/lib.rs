@@ -86,7 +86,6 @@ impl ExecWorld {
             let vm = &mut self.m.vms[i];
             let _ = vm.vgpu.reset(&self.m.sim, &mut vm.hv, gvt::model::vgpu::Reset::DeviceModel);
             vm.exec.reset(&self.m.host, &mut vm.hv);
-            let _ = guest_model::probe::probe(&mut self.m.guest(i), true);
             self.guests[i] = guest_model::machine::Guest::new(&mut self.m.guest(i), 10 + i as u32).expect("guest after reset");
         }
     }

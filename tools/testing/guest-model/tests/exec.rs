@@ -304,3 +304,24 @@ fn pvinfo_notifications_shadow_early_and_release() {
     assert_eq!(m.vms[0].hv.tracked_pages(), 0);
     assert_eq!(m.host.live_pages(), 0);
 }
+
+#[test]
+fn csb_garbage_changes_nothing_the_engine_reports() {
+    let mut m = Machine::new(1, Tracking::None);
+    let mut t = m.guest(0);
+    let mut g = Guest::new(&mut t, 6).unwrap();
+    // The CSB and EXECLIST_STATUS are read-only; the read pointer is the guest's own business.
+    for (off, v) in [(0x2370u32, 0xdead_beef), (0x2374, 1), (0x2234, 0xffff_ffff), (0x23a0, 0xffff_0505)] {
+        t.write32(off, v).unwrap();
+    }
+    assert_eq!(t.read32(0x2370).unwrap(), 0);
+    assert_eq!(t.read32(0x2234).unwrap(), 0);
+    assert_eq!(t.read32(0x23a0).unwrap() & 7, 7, "write pointer keeps its reset value");
+    g.submit(&mut t, &[DATA_GVA], 9, DATA_GVA + 4).unwrap();
+    m.run();
+    assert_eq!(m.vms[0].vgpu.failsafe(), None);
+    assert_eq!(read_u32(&mut m, 0, g.data[0]), 9);
+    let mut t = m.guest(0);
+    let mut ev = [(0, 0); 6];
+    assert_eq!(g.rcs.poll(&mut t, &mut ev).unwrap(), 2);
+}
