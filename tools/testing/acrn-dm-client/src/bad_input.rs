@@ -5,6 +5,7 @@
 
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use guest_model::probe;
@@ -207,8 +208,9 @@ fn teardown_in_flight(c: &mut Checks, vhm: &Vhm, vmid: u32) {
     let mut vcpu1 = vhm.vm(vmid);
     vcpu1.vcpu = 1;
     vcpu1.timeout_ms = TIMEOUT_MS;
+    let completed = AtomicU32::new(0);
     let result = std::thread::scope(|s| {
-        let h = s.spawn(move || -> Result<(u32, u32), String> {
+        let h = s.spawn(|| -> Result<(u32, u32), String> {
             let (mut done, mut gone) = (0u32, 0u32);
             let t0 = Instant::now();
             while gone < 20 && t0.elapsed() < Duration::from_secs(30) {
@@ -218,15 +220,20 @@ fn teardown_in_flight(c: &mut Checks, vhm: &Vhm, vmid: u32) {
                     Err(e) if e.raw_os_error() == Some(libc::ENODEV) => gone = gone.saturating_add(1),
                     Err(e) => return Err(format!("after {done} ioreqs: {}", errno_name(&e))),
                 }
+                completed.store(done, Ordering::Relaxed);
             }
             Ok((done, gone))
         });
-        std::thread::sleep(Duration::from_millis(200));
+        // Destroy once the vCPU is well under way.
+        let t0 = Instant::now();
+        while completed.load(Ordering::Relaxed) < 10 && t0.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         destroy_instance(c, vmid);
         h.join()
     });
     c.check("ioreqs in flight during destroy end in ENODEV", match result {
-        Ok(Ok((done, gone))) if gone >= 20 => {
+        Ok(Ok((done, gone))) if gone >= 20 && done >= 10 => {
             println!("gvt-acrn-client: vm {vmid}: {done} ioreqs completed before destroy");
             Ok(())
         }

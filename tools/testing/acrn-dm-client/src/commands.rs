@@ -131,7 +131,10 @@ pub fn run(vmid: u32, s: Sizes, tag: Option<String>) -> Checks {
         let mut vm = vhm.vm(vmid);
         vm.timeout_ms = TIMEOUT_MS;
         let mut t = AcrnTransport::new(vm);
-        if probe_checks(&mut c, &mut t, id, s) {
+        let t0 = Instant::now();
+        let probed = probe_checks(&mut c, &mut t, id, s);
+        let probe_ms = t0.elapsed().as_millis();
+        if probed {
             c.check("BAR0 trapped once memory decode is on", match vhm.info(vmid) {
                 Ok(i) if i.ranges >= 1 => Ok(()),
                 Ok(i) => Err(describe(&i)),
@@ -143,7 +146,7 @@ pub fn run(vmid: u32, s: Sizes, tag: Option<String>) -> Checks {
             None => Ok(()),
             Some(e) => Err(e),
         });
-        println!("gvt-acrn-client: vm {vmid}: {} ioreqs", t.ioreqs);
+        println!("gvt-acrn-client: vm {vmid}: probe and checks in {probe_ms} ms, {} ioreqs in all", t.ioreqs);
         destroy_instance(&mut c, vmid);
         check_released(&mut c, &vhm, vmid);
         let mut r = Request::pcicfg(0, uapi::READ, 0, 4, 0);
@@ -166,13 +169,30 @@ fn ram_round_trip<V: VhmIo>(c: &mut Checks, t: &mut AcrnTransport<V>) {
     });
 }
 
-/// Nanoseconds per call of `f`, over `n` calls; the first error stops the run.
-pub fn time_per_op(n: u32, mut f: impl FnMut() -> Result<(), String>) -> Result<u128, String> {
+/// Cost of one call, over a run: mean, median and 90th percentile, ns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// Mean.
+    pub mean: u128,
+    /// Median.
+    pub median: u128,
+    /// 90th percentile.
+    pub p90: u128,
+}
+
+/// Times `n` calls of `f` one by one; the first error stops the run.
+pub fn time_per_op(n: u32, mut f: impl FnMut() -> Result<(), String>) -> Result<Timing, String> {
+    let mut each = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
     let t0 = Instant::now();
     for _ in 0..n {
+        let t = Instant::now();
         f()?;
+        each.push(t.elapsed().as_nanos());
     }
-    t0.elapsed().as_nanos().checked_div(u128::from(n)).ok_or_else(|| "no requests".to_string())
+    let mean = t0.elapsed().as_nanos().checked_div(u128::from(n)).ok_or_else(|| "no requests".to_string())?;
+    each.sort_unstable();
+    let at = |q: usize| each.get(each.len().saturating_mul(q) / 100).copied().unwrap_or(0);
+    Ok(Timing { mean, median: at(50), p90: at(90) })
 }
 
 /// `bench VMID N`: the round trip of an ioreq (vCPU → VHM → acrngt's thread → gvt.ko → back).
@@ -193,7 +213,9 @@ fn bench_runs<V: VhmIo>(t: &mut AcrnTransport<V>, n: u32, tag: Option<&str>) -> 
     probe::pci_setup(t).map_err(|e| format!("pci setup: {e:?} {}", t.last_error.take().unwrap_or_default()))?;
     let bar0 = t.bar0().map_err(|e| format!("BAR0: {e:?}"))?;
     let tag = tag.map(|t| format!("{t}, ")).unwrap_or_default();
-    let print = |what: &str, ns: u128| println!("ioreq round trip: {ns} ns/op ({tag}{what}, {n} ops)");
+    let print = |what: &str, t: Timing| {
+        println!("ioreq round trip: {} ns/op median, {} ns mean, {} ns p90 ({tag}{what}, {n} ops)", t.median, t.mean, t.p90);
+    };
     let unclaimed = time_per_op(n, || {
         let mut r = Request::pcicfg(0, uapi::READ, 0, 4, 0);
         r.dev = 3;
@@ -232,6 +254,14 @@ mod tests {
         .is_ok());
         assert_eq!(calls, 10);
         assert!(time_per_op(0, || Ok(())).is_err());
+        let mut calls = 0u32;
+        let t = time_per_op(5, || {
+            calls += 1;
+            std::thread::sleep(std::time::Duration::from_millis(if calls == 5 { 20 } else { 1 }));
+            Ok(())
+        })
+        .unwrap();
+        assert!(t.median < 10_000_000 && t.p90 >= 20_000_000 && t.mean > t.median, "{t:?}");
     }
 
     #[test]
