@@ -477,7 +477,7 @@ int acrn_ioreq_complete_request(int client_id, uint64_t vcpu, struct vhm_request
 		s->result = 0;
 		WRITE_ONCE(rq->processed, REQ_STATE_SUCCESS);
 	}
-	wake_up(&vm->done_wq);
+	wake_up_sync(&vm->done_wq);
 	ret = 0;
 out:
 	spin_unlock_irqrestore(&sim_lock, flags);
@@ -764,7 +764,8 @@ static int sim_raise(struct vhm_vm *vm, struct vhm_sim_request *q)
 	WRITE_ONCE(rq->processed, REQ_STATE_PROCESSING);
 	set_bit(q->vcpu, &c->pending);
 	vm->requests++;
-	wake_up(&c->wq);
+	/* The vCPU sleeps right after: let the client run on this CPU (a vCPU exit). */
+	wake_up_sync(&c->wq);
 	spin_unlock_irqrestore(&sim_lock, flags);
 
 	left = wait_event_interruptible_timeout(vm->done_wq, !READ_ONCE(s->inflight),
