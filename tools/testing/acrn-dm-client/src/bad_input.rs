@@ -69,6 +69,9 @@ pub fn bad_input(vmid: u32, tag: Option<String>) -> Checks {
         let r = write(&text);
         c.check(&format!("control {text:?}"), want_errno(r, errno));
     }
+    // ACRN-DM creates the VM in VHM before its vGPU; a vGPU for a VM VHM does not know is
+    // refused (the ABI document's ENODEV).
+    c.check("create for a VM VHM does not know", want_errno(write(&control::create_text(other, DEFAULT_SIZES)), libc::ENODEV));
     c.expect("failed writes created nothing", !Path::new(&control::vm_dir(other)).exists(), || format!("{} exists", control::vm_dir(other)));
 
     if !commands::create_vm(&mut c, &vhm, vmid) {

@@ -135,6 +135,9 @@ pub fn run(vmid: u32, s: Sizes, tag: Option<String>) -> Checks {
         let probed = probe_checks(&mut c, &mut t, id, s);
         let probe_ms = t0.elapsed().as_millis();
         if probed {
+            if let Ok(i) = vhm.info(vmid) {
+                println!("gvt-acrn-client: vm {vmid} after the probe: {}", describe(&i));
+            }
             c.check("BAR0 trapped once memory decode is on", match vhm.info(vmid) {
                 Ok(i) if i.ranges >= 1 => Ok(()),
                 Ok(i) => Err(describe(&i)),
