@@ -3,7 +3,8 @@
 # the VM in vhm_sim, writes "vmid,low,high,fences" to create_gvt_instance and runs the guest
 # model's i915 probe over ioreqs that acrngt serves. Two ACRN instances of different sizes run
 # at once, with a KVMGT vGPU beside them (both backends loaded, each vGPU served by its own);
-# then hostile input, the ioreq round-trip cost, destroy everything, unload, kmemleak.
+# then hostile input, the ioreq round-trip cost, how many instances fit, destroy everything,
+# unload, kmemleak.
 # Client output is captured, then printed, so kernel messages cannot split a GVT-CHECK line.
 . /lib.sh
 kmemleak_reset
@@ -55,6 +56,9 @@ client bench bench 5 2000 --tag "ACRN"
 equals "ACRN bench, exit status" 0 echo $?
 
 check "remove KVMGT vGPU" write /sys/bus/mdev/devices/$k/remove 1
+# How many instances fit at once (goal >= 16; upstream's ACRN fork stopped at 15).
+client fill fill 10 40 --tag "ACRN fill"
+equals "ACRN fill, exit status" 0 echo $?
 equals "no ACRN instance left" "" sh -c 'ls -d /sys/kernel/gvt/vm* 2>/dev/null'
 for m in acrngt vhm_sim kvmgt gvt mdev; do check "unload $m" rmmod $m; done
 check "kmemleak clean" kmemleak_scan

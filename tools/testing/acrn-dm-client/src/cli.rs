@@ -8,7 +8,11 @@ pub const USAGE: &str = "usage: gvt-acrn-client run VMID [LOW HIGH FENCES]   ACR
        gvt-acrn-client bad-input VMID    hostile control strings and ioreqs; errnos as the sysfs ABI says
        gvt-acrn-client bench VMID [N]    ioreq round-trip cost: N (default 10000) config and MMIO reads
        gvt-acrn-client selftest VMID     vhm_sim alone (no acrngt): its ioctls, errnos, WP routing, MSI log
+       gvt-acrn-client fill VMID N [LOW HIGH FENCES]   up to N instances at once on VMs VMID.. (default 32 96 1)
   --tag NAME   prefix check names with \"NAME: \" (several instances in one log)";
+
+/// Small instances, so that many fit: 32 MiB mappable, 96 MiB non-mappable, 1 fence.
+pub const FILL_SIZES: Sizes = Sizes { low_mb: 32, high_mb: 96, fences: 1 };
 
 /// Default number of ioreqs per bench figure.
 pub const BENCH_DEFAULT: u32 = 10_000;
@@ -24,6 +28,8 @@ pub enum Command {
     Bench(u32, u32),
     /// vhm_sim's own checks.
     SelfTest(u32),
+    /// Up to N instances at once on VMs from the first vmid.
+    Fill(u32, u32, Sizes),
 }
 
 /// Parses the arguments after the program name: the command and the `--tag`, if any.
@@ -62,6 +68,9 @@ fn parse_command(args: &[String]) -> Result<Command, String> {
         ("selftest", [v]) => Command::SelfTest(vmid(v)?),
         ("bench", [v]) => Command::Bench(vmid(v)?, BENCH_DEFAULT),
         ("bench", [v, n]) => Command::Bench(vmid(v)?, positive(n)?),
+        ("fill", [v, n]) => Command::Fill(vmid(v)?, positive(n)?, FILL_SIZES),
+        ("fill", [v, n, l, h, f]) => Command::Fill(vmid(v)?, positive(n)?, Sizes { low_mb: positive(l)?, high_mb: positive(h)?, fences: positive(f)? }),
+        ("fill", _) => return Err("fill takes VMID N and optionally LOW HIGH FENCES".into()),
         ("run" | "bad-input" | "bench" | "selftest", []) => return Err("missing VMID".into()),
         ("bad-input" | "bench" | "selftest", _) => return Err("too many arguments".into()),
         (c, _) => return Err(format!("unknown command '{c}'")),
@@ -85,6 +94,9 @@ mod tests {
         assert_eq!(p(&["bench", "5"]), Ok(Command::Bench(5, BENCH_DEFAULT)));
         assert_eq!(p(&["bench", "5", "100"]), Ok(Command::Bench(5, 100)));
         assert_eq!(p(&["selftest", "65535"]), Ok(Command::SelfTest(65535)));
+        assert_eq!(p(&["fill", "10", "20"]), Ok(Command::Fill(10, 20, FILL_SIZES)));
+        assert_eq!(p(&["fill", "10", "20", "16", "64", "1"]), Ok(Command::Fill(10, 20, Sizes { low_mb: 16, high_mb: 64, fences: 1 })));
+        assert!(p(&["fill", "10"]).is_err());
         let args = ["run", "3", "--tag", "A"].map(String::from);
         assert_eq!(parse(&args), Ok((Command::Run(3, DEFAULT_SIZES), Some("A".into()))));
     }

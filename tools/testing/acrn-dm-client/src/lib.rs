@@ -14,6 +14,7 @@
 //! gvt-acrn-client bad-input VMID [--tag NAME]               exit 0 iff every check passed
 //! gvt-acrn-client bench VMID [N] [--tag NAME]               "ioreq round trip: X ns/op (...)"
 //! gvt-acrn-client selftest VMID [--tag NAME]                vhm_sim.ko alone, no acrngt
+//! gvt-acrn-client fill VMID N [LOW HIGH FENCES] [--tag NAME] how many instances fit at once
 //! ```
 //!
 //! Results are `GVT-CHECK: PASS|FAIL` lines (vfio-client's [`vfio_client::checks`]), then
@@ -40,6 +41,7 @@ pub mod commands;
 pub mod control;
 #[cfg(test)]
 mod fake;
+pub mod fill;
 pub mod selftest;
 // ioctl needs unsafe; it is confined to this module.
 #[allow(unsafe_code)]

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use acrn_dm_client::cli::{self, Command};
-use acrn_dm_client::{bad_input, commands, selftest};
+use acrn_dm_client::{bad_input, commands, fill, selftest};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Command::Run(vmid, sizes) => commands::run(vmid, sizes, tag),
         Command::BadInput(vmid) => bad_input::bad_input(vmid, tag),
         Command::SelfTest(vmid) => selftest::selftest(vmid, tag),
+        Command::Fill(vmid, n, sizes) => fill::fill(vmid, n, sizes, tag),
         Command::Bench(vmid, n) => {
             return match commands::bench(vmid, n, tag.as_deref()) {
                 Ok(()) => ExitCode::SUCCESS,
