@@ -46,7 +46,7 @@
 #include <linux/wait.h>
 
 #include <acrn/vhm.h>
-#include "vhm_sim_uapi.h"
+#include "vhm_sim.h"
 
 struct sim_range {
 	struct list_head node;
@@ -843,23 +843,31 @@ static int check_request(const struct vhm_vm *vm, const struct vhm_sim_request *
 	return 0;
 }
 
+int vhm_sim_raise(struct vhm_sim_request *q)
+{
+	struct vhm_vm *vm;
+	int ret;
+
+	vm = vm_get_checked(q->version, q->vmid, &ret);
+	if (!vm)
+		return ret;
+	ret = check_request(vm, q);
+	if (!ret) {
+		q->client = 0;
+		ret = sim_raise(vm, q);
+	}
+	put_vm(vm);
+	return ret;
+}
+
 static long ioc_request(void __user *arg)
 {
 	struct vhm_sim_request q;
-	struct vhm_vm *vm;
 	int ret;
 
 	if (copy_from_user(&q, arg, sizeof(q)))
 		return -EFAULT;
-	vm = vm_get_checked(q.version, q.vmid, &ret);
-	if (!vm)
-		return ret;
-	ret = check_request(vm, &q);
-	if (!ret) {
-		q.client = 0;
-		ret = sim_raise(vm, &q);
-	}
-	put_vm(vm);
+	ret = vhm_sim_raise(&q);
 	if (!ret && copy_to_user(arg, &q, sizeof(q)))
 		ret = -EFAULT;
 	return ret;
@@ -907,11 +915,48 @@ static int wp_store(struct vhm_vm *vm, const struct vhm_sim_mem *m, u64 gpa, con
 	return 0;
 }
 
+/* A store of n bytes at gpa, inside one page of RAM: copied, or REQ_WP if protected. */
+static int store_page(struct vhm_vm *vm, struct vhm_sim_mem *m, u64 gpa, const u8 *b, u32 n)
+{
+	unsigned long flags;
+	bool wp;
+
+	spin_lock_irqsave(&sim_lock, flags);
+	wp = test_bit(gpa >> PAGE_SHIFT, vm->wp);
+	if (!wp)
+		memcpy(vm->ram + gpa, b, n);
+	spin_unlock_irqrestore(&sim_lock, flags);
+	return wp ? wp_store(vm, m, gpa, b, n, &m->wp_requests) : 0;
+}
+
+int vhm_sim_store(u32 vmid, u32 vcpu, u64 gpa, const void *buf, u32 len, u64 *wp_requests)
+{
+	struct vhm_sim_mem m = {
+		.version = VHM_SIM_UAPI_VERSION, .vmid = vmid, .vcpu = vcpu, .gpa = gpa, .len = len,
+	};
+	struct vhm_vm *vm;
+	u32 done = 0;
+	int ret;
+
+	vm = vm_get_checked(m.version, vmid, &ret);
+	if (!vm)
+		return ret;
+	ret = check_mem(vm, &m);
+	while (!ret && done < len) {
+		u32 n = min_t(u64, len - done, PAGE_SIZE - offset_in_page(gpa + done));
+
+		ret = store_page(vm, &m, gpa + done, (const u8 *)buf + done, n);
+		done += n;
+	}
+	*wp_requests = m.wp_requests;
+	put_vm(vm);
+	return ret;
+}
+
 static long ioc_mem(void __user *arg, bool write)
 {
 	struct vhm_sim_mem m;
 	struct vhm_vm *vm;
-	unsigned long flags;
 	u8 *bounce = NULL;
 	u64 done = 0;
 	int ret;
@@ -938,22 +983,14 @@ static long ioc_mem(void __user *arg, bool write)
 	while (done < m.len) {
 		u64 gpa = m.gpa + done;
 		u32 n = min_t(u64, m.len - done, PAGE_SIZE - offset_in_page(gpa));
-		bool wp;
 
 		if (copy_from_user(bounce, u64_to_user_ptr(m.buf + done), n)) {
 			ret = -EFAULT;
 			break;
 		}
-		spin_lock_irqsave(&sim_lock, flags);
-		wp = test_bit(gpa >> PAGE_SHIFT, vm->wp);
-		if (!wp)
-			memcpy(vm->ram + gpa, bounce, n);
-		spin_unlock_irqrestore(&sim_lock, flags);
-		if (wp) {
-			ret = wp_store(vm, &m, gpa, bounce, n, &m.wp_requests);
-			if (ret)
-				break;
-		}
+		ret = store_page(vm, &m, gpa, bounce, n);
+		if (ret)
+			break;
 		done += n;
 	}
 	if (copy_to_user(arg, &m, sizeof(m)) && !ret)
@@ -967,14 +1004,21 @@ out:
 static long ioc_create(struct file *file, void __user *arg)
 {
 	struct vhm_sim_vm_create a;
+
+	if (copy_from_user(&a, arg, sizeof(a)))
+		return -EFAULT;
+	return vhm_sim_create_vm(&a, file);
+}
+
+int vhm_sim_create_vm(const struct vhm_sim_vm_create *args, struct file *owner)
+{
+	struct vhm_sim_vm_create a = *args;
 	struct vhm_vm *vm;
 	unsigned long flags;
 	u32 i;
 	int ret = 0;
 
 	BUILD_BUG_ON(sizeof(struct vhm_request) != 256);
-	if (copy_from_user(&a, arg, sizeof(a)))
-		return -EFAULT;
 	if (a.version != VHM_SIM_UAPI_VERSION)
 		return -EPROTO;
 	if (!a.vmid || a.vmid > VHM_SIM_MAX_VMID || !a.vcpus || a.vcpus > VHM_SIM_MAX_VCPUS ||
@@ -990,7 +1034,7 @@ static long ioc_create(struct file *file, void __user *arg)
 	init_waitqueue_head(&vm->done_wq);
 	init_waitqueue_head(&vm->msi_wq);
 	vm->vmid = a.vmid;
-	vm->owner = file;
+	vm->owner = owner;
 	vm->vcpus = a.vcpus;
 	vm->ram_size = a.ram_size;
 	vm->ram = vzalloc(a.ram_size);
@@ -1051,20 +1095,26 @@ static void put_killed(struct list_head *doomed, struct list_head *clients)
 static long ioc_destroy(void __user *arg)
 {
 	struct vhm_sim_vm_id a;
+
+	if (copy_from_user(&a, arg, sizeof(a)))
+		return -EFAULT;
+	if (a.version != VHM_SIM_UAPI_VERSION)
+		return -EPROTO;
+	return vhm_sim_destroy_vm(a.vmid);
+}
+
+int vhm_sim_destroy_vm(u32 vmid)
+{
 	struct vhm_vm *vm;
 	unsigned long flags;
 	LIST_HEAD(doomed);
 	LIST_HEAD(clients);
 	int ret = 0;
 
-	if (copy_from_user(&a, arg, sizeof(a)))
-		return -EFAULT;
-	if (a.version != VHM_SIM_UAPI_VERSION)
-		return -EPROTO;
-	if (!a.vmid || a.vmid > VHM_SIM_MAX_VMID)
+	if (!vmid || vmid > VHM_SIM_MAX_VMID)
 		return -EINVAL;
 	spin_lock_irqsave(&sim_lock, flags);
-	vm = vm_find_locked(a.vmid);
+	vm = vm_find_locked(vmid);
 	if (vm)
 		vm_kill_locked(vm, &doomed, &clients);
 	else
