@@ -1,4 +1,4 @@
-# L2 scenario (issue 6), a proposal for tools/testing/qemu/scenarios/acrn.sh: vGPUs for ACRN
+# L2 scenario (issue 6): vGPUs for ACRN
 # User VMs against the simulated VHM. gvt-acrn-client plays ACRN-DM and the vCPUs: it creates
 # the VM in vhm_sim, writes "vmid,low,high,fences" to create_gvt_instance and runs the guest
 # model's i915 probe over ioreqs that acrngt serves. Two ACRN instances of different sizes run
