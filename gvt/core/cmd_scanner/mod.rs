@@ -22,6 +22,12 @@
 //!   scanned, each with where its `MI_BATCH_BUFFER_START` sits so it can be pointed at the shadow.
 //! * A rejection, [`ScanError`], names the command and where it is; the vGPU goes to failsafe.
 //!
+//! Limits (fixed, no allocation): [`MAX_BATCHES`] batch loads per scan (a self-chaining batch
+//! runs into it), [`MAX_DEPTH`] levels below the ring, three frames of scan state on the stack.
+//! Decoding is a compile-time table per engine (one entry per opcode of each command type,
+//! 134 KiB of rodata in all) holding each command's length rule, so commands that need only
+//! their length are skipped with one table load and no branch; the rest take the checked path.
+//!
 //! Departures from upstream, all deliberate: `MI_SEMAPHORE_WAIT`, `MI_STORE_DATA_INDEX`,
 //! `MI_CLFLUSH`, `MI_COPY_MEM_MEM`, `MI_REPORT_PERF_COUNT` and `MI_CONDITIONAL_BATCH_BUFFER_END`
 //! are accepted with their GGTT addresses audited (upstream refuses them all); SRM may read and
@@ -146,18 +152,43 @@ const fn low_mask(bits: u8) -> u32 {
     }
 }
 
-const NONE: u8 = u8::MAX;
-const T3_KEYS: usize = 1 << 13;
+/// Where each command type's opcodes start in an engine's flat decode table (in units of 64
+/// entries, one byte per type 7..0), and how far header bits 28:0 are shifted to give the
+/// opcode (five bits per type): MI bits 28:23 at 0, 2D bits 28:22 at 64, type 3 bits 28:16 at
+/// 192. Types 1 and 4-7 shift everything away and land on the last entry, which stays empty.
+/// Packed into constants so decoding is arithmetic, not a chain of loads.
+const TYPE_BASE64: u64 = pack(&[0, SINK / 64, 1, 3, SINK / 64, SINK / 64, SINK / 64, SINK / 64], 8);
+const TYPE_SHIFT: u64 = pack(&[23, 29, 22, 16, 29, 29, 29, 29], 5);
+const SINK: u64 = FLAT_LEN as u64 - 1;
+const FLAT_LEN: usize = 64 + 128 + (1 << 13) + 1;
 
-/// Per-engine decode tables: header bits to descriptor index. Built at compile time.
-struct Decode {
-    mi: [[u8; 64]; 4],
-    blt: [u8; 128],
-    /// Type 3 on RCS (3D/media), VCS (MFX) and VECS (VEBOX).
-    t3: [[u8; T3_KEYS]; 3],
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+// Compile-time only.
+const fn pack(v: &[u64; 8], bits: u32) -> u64 {
+    let mut r = 0;
+    let mut i = 0u32;
+    while i < 8 {
+        assert!(v[i as usize] < 1 << bits, "field does not fit");
+        r |= v[i as usize] << (i * bits);
+        i += 1;
+    }
+    r
 }
 
-/// Position of an engine in the decode tables.
+/// A decode table entry: the command's length rule, `(header & mask) + add` dwords (mask in
+/// bits 15:0, add in 19:16), [`SLOW`] if it needs more than its length, and its descriptor
+/// index in bits 31:24 ([`NONE`]: no such command on this engine).
+const SLOW: u32 = 1 << 20;
+const NONE: u32 = 0xff;
+const UNKNOWN: u32 = SLOW | (NONE << 24);
+
+/// Per-engine decode tables: one entry per opcode of each command type (8385 per engine,
+/// 134 KiB in all), built at compile time so the common case is one load and no branch.
+struct Decode {
+    flat: [[u32; FLAT_LEN]; 4],
+}
+
+/// Position of an engine in the decode tables (the bit of [`Engine::mask`]).
 const fn engine_slot(e: Engine) -> usize {
     match e {
         Engine::Rcs => 0,
@@ -171,57 +202,66 @@ const fn engine_slot(e: Engine) -> usize {
 // Compile-time only: an out-of-range index or two descriptors claiming the same opcode on one
 // engine fail the build.
 const fn build_decode() -> Decode {
-    let mut d = Decode { mi: [[NONE; 64]; 4], blt: [NONE; 128], t3: [[NONE; T3_KEYS]; 3] };
+    let mut d = Decode { flat: [[UNKNOWN; FLAT_LEN]; 4] };
+    assert!(table::DESCS.len() < NONE as usize, "descriptor index does not fit");
     let mut i = 0;
     while i < table::DESCS.len() {
         let desc = &table::DESCS[i];
+        let rule = match desc.len {
+            Len::Fixed(n) => (n as u32) << 16,
+            Len::Var(bits) => low_mask(bits) | (2 << 16),
+            Len::VarExact(..) => SLOW,
+        } | if matches!(desc.check, Check::None) { 0 } else { SLOW };
+        let ty = desc.ty as u32;
+        assert!(ty == 0 || ty == 2 || ty == 3, "bad command type");
+        let shift = (TYPE_SHIFT >> (ty * 5)) & 31;
+        let base = ((TYPE_BASE64 >> (ty * 8)) & 0xff) * 64;
+        let at = (base + ((desc.key as u64) & ((1 << (29 - shift)) - 1))) as usize;
         let mut e = 0;
         while e < 4 {
-            if desc.engines & (1 << e) != 0 {
-                // Mask bit e: 0 RCS, 1 VCS, 2 BCS, 3 VECS, the same order as `engine_slot`.
-                let slot = match desc.ty {
-                    0 => &mut d.mi[e][(desc.key & 0x3f) as usize],
-                    2 => {
-                        assert!(e == 2, "2D command outside the blitter");
-                        &mut d.blt[(desc.key & 0x7f) as usize]
-                    }
-                    ty => {
-                        assert!(ty == 3, "bad command type");
-                        // Type 3 on BCS is not decoded at all (upstream's decode table).
-                        if e == 2 {
-                            e += 1;
-                            continue;
-                        }
-                        let t = if e == 3 { 2 } else { e };
-                        &mut d.t3[t][(desc.key & 0x1fff) as usize]
-                    }
-                };
-                assert!(*slot == NONE, "two descriptors for one opcode on one engine");
-                *slot = i as u8;
+            // The blitter decodes 2D and no type 3; only the blitter decodes 2D.
+            let decoded = match ty {
+                2 => e == 2,
+                3 => e != 2,
+                _ => true,
+            };
+            if desc.engines & (1 << e) != 0 && decoded {
+                assert!(d.flat[e][at] == UNKNOWN, "two descriptors for one opcode on one engine");
+                d.flat[e][at] = rule | ((i as u32) << 24);
             }
             e += 1;
         }
         i += 1;
     }
+    assert!(d.flat[0][FLAT_LEN - 1] == UNKNOWN && d.flat[2][FLAT_LEN - 1] == UNKNOWN, "sink used");
     d
 }
 
 static DECODE: Decode = build_decode();
 
+/// A table that decodes nothing.
+static EMPTY: [u32; FLAT_LEN] = [UNKNOWN; FLAT_LEN];
+
+/// The decode table entry of `header` in an engine's flat table.
+#[inline(always)]
+fn decode_entry(flat: &[u32; FLAT_LEN], header: u32) -> u32 {
+    let ty = header >> 29;
+    let shift = (TYPE_SHIFT >> ty.wrapping_mul(5)) & 31;
+    let base = ((TYPE_BASE64 >> ty.wrapping_mul(8)) & 0xff) << 6;
+    let op = u64::from(header & 0x1fff_ffff) >> shift;
+    let i = usize::try_from(base.wrapping_add(op)).unwrap_or(FLAT_LEN);
+    flat.get(i).copied().unwrap_or(UNKNOWN)
+}
+
+/// The descriptor of a decode table entry.
+fn entry_desc(entry: u32) -> Option<&'static Desc> {
+    table::DESCS.get(usize::try_from(entry >> 24).ok()?)
+}
+
 /// The descriptor of the command starting with `header` on `engine`, if it is valid there.
 #[inline]
 pub fn decode(engine: Engine, header: u32) -> Option<&'static Desc> {
-    let slot = engine_slot(engine);
-    let idx = match header >> 29 {
-        0 => *DECODE.mi.get(slot)?.get(((header >> 23) & 0x3f) as usize)?,
-        2 if slot == 2 => *DECODE.blt.get(((header >> 22) & 0x7f) as usize)?,
-        3 if slot != 2 => {
-            let t = if slot == 3 { 2 } else { slot };
-            *DECODE.t3.get(t)?.get(((header >> 16) & 0x1fff) as usize)?
-        }
-        _ => return None,
-    };
-    table::DESCS.get(usize::from(idx))
+    entry_desc(decode_entry(DECODE.flat.get(engine_slot(engine))?, header))
 }
 
 /// Which address space a batch buffer lives in.
@@ -407,7 +447,7 @@ pub struct Policy {
 
 /// Registers command buffers may access beyond the `F_CMD_ACCESS` table entries: what Mesa and
 /// i915 load and store on Gen9 (predicates, command streamer GPRs, indirect draw and dispatch
-/// parameters, L3 and slice configuration, timestamps). `(offset, size in bytes)`.
+/// parameters, L3 and slice configuration). `(offset, size in bytes)`.
 const EXTRA_REGS: &[(u32, u32)] = &[
     (0x2400, 0x20),  // MI_PREDICATE_SRC0/SRC1/DATA/RESULT (incl. RESULT_1 at 0x241c)
     (0x23bc, 4),     // MI_PREDICATE_RESULT_2
@@ -415,10 +455,6 @@ const EXTRA_REGS: &[(u32, u32)] = &[
     (0x2500, 12),    // GPGPU_DISPATCHDIM{X,Y,Z}
     (0x7034, 4),     // GEN8_L3CNTLREG (F_CMD_ACCESS on BXT only upstream)
     (0x731c, 4),     // GEN9_SLICE_COMMON_ECO_CHICKEN1
-    (0x2358, 8),     // RCS timestamp (SRM by queries)
-    (0x1a358, 8),    // VECS timestamp
-    (0x12358, 8),    // VCS timestamp
-    (0x22358, 8),    // BCS timestamp
     (0x2600, 0x80),  // RCS CS_GPR 0..15
     (0x12600, 0x80), // VCS CS_GPR
     (0x1a600, 0x80), // VECS CS_GPR
@@ -581,7 +617,23 @@ impl<'a> Scanner<'a> {
         mediate: &mut dyn FnMut(&RegWrite) -> bool,
     ) -> Result<Step, ScanError> {
         let mut pos = f.pos;
+        let flat = DECODE.flat.get(engine_slot(self.engine)).unwrap_or(&EMPTY);
         let result = loop {
+            // Fast path: commands that need only their length.
+            let mut plain = 0u32;
+            while let Some(header) = dword(buf, pos) {
+                let rule = decode_entry(flat, header);
+                if rule & SLOW != 0 {
+                    break;
+                }
+                let n = (header & rule & 0xffff).wrapping_add((rule >> 16) & 0xf);
+                match pos.checked_add((n as usize).wrapping_mul(4)) {
+                    Some(end) if end <= buf.len() => pos = end,
+                    _ => break,
+                }
+                plain = plain.wrapping_add(1);
+            }
+            rep.commands = rep.commands.wrapping_add(plain);
             let at = At { buf: f.buf, offset: u32::try_from(pos).unwrap_or(u32::MAX) };
             let Some(header) = dword(buf, pos) else {
                 if pos == buf.len() && f.buf == Buf::Ring {
@@ -589,7 +641,7 @@ impl<'a> Scanner<'a> {
                 }
                 break Err(err("unknown", dword_partial(buf, pos), at, Reason::Truncated));
             };
-            let Some(d) = decode(self.engine, header) else {
+            let Some(d) = entry_desc(decode_entry(flat, header)) else {
                 break Err(err("unknown", header, at, Reason::UnknownCommand));
             };
             let Some(n) = d.dwords(header) else { break Err(err(d.name, header, at, Reason::BadLength)) };

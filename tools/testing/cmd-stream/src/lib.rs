@@ -82,7 +82,7 @@ impl Stream {
     /// scanner does not look at).
     pub fn cmd(&mut self, h: u32, len: u32) -> &mut Stream {
         self.dw.push(h);
-        self.dw.extend(std::iter::repeat(0).take(len as usize - 1));
+        self.dw.resize(self.dw.len() + len as usize - 1, 0);
         self
     }
 
@@ -238,11 +238,11 @@ pub mod i915 {
         s.noop().noop().bb_end();
     }
 
-    /// A blit the Gen9 BCS command parser shadows and runs as a privileged GGTT batch.
+    /// Blits as the Gen9 BCS command parser shadows them into a privileged GGTT batch.
     pub fn blit_batch(s: &mut Stream) {
         s.cmd(blt(0x53, 10), 10); // XY_SRC_COPY_BLT
         s.cmd(blt(0x50, 7), 7); // XY_COLOR_BLT
-        s.flush_dw_plain().bb_end();
+        s.flush_dw_plain();
     }
 }
 
@@ -250,9 +250,9 @@ pub mod i915 {
 pub mod mesa {
     use super::*;
 
-    /// A 3D draw: pipeline select, base addresses, the full state a draw needs, queries, the
-    /// primitive, flushes.
-    pub fn draw(s: &mut Stream) {
+    /// A 3D draw: pipeline select, base addresses, the full state a draw needs, queries (results
+    /// at PPGTT address `query`), the primitive, flushes.
+    pub fn draw(s: &mut Stream, query: u64) {
         s.raw(&[gfx(1, 1, 4, 2) & !0xff | (3 << 8)]); // PIPELINE_SELECT 3D (one dword)
         s.cmd(gfx(0, 1, 1, 19), 19); // STATE_BASE_ADDRESS
         s.cmd(gfx(0, 1, 2, 3), 3); // STATE_SIP
@@ -321,14 +321,14 @@ pub mod mesa {
             s.cmd(gfx(3, op, sub, len), len);
         }
         // Occlusion query start, indirect draw parameters, the draw, query end, flush.
-        s.pipe_control(pc::CS_STALL | (2 << 14), 0x10_0000, 0);
-        s.srm(0x2358, 0x10_0040, false);
-        s.lrm(0x2434, 0x20_0000, false).lrm(0x2438, 0x20_0004, false).lrr(0x2600, 0x2430);
+        s.pipe_control(pc::CS_STALL | (2 << 14), query, 0);
+        s.srm(0x2358, query + 0x40, false);
+        s.lrm(0x2434, query + 0x80, false).lrm(0x2438, query + 0x84, false).lrr(0x2600, 0x2430);
         s.raw(&[mi(0x1a, 1), 0x0010_0000, 0x0020_0001]); // MI_MATH
         s.raw(&[mi(0x0c, 0)]); // MI_PREDICATE
         s.cmd(gfx(3, 3, 0, 7), 7); // 3DPRIMITIVE
-        s.pipe_control(pc::CS_STALL | (2 << 14), 0x10_0008, 0);
-        s.sdi(0x10_0100, false, 1);
+        s.pipe_control(pc::CS_STALL | (2 << 14), query + 8, 0);
+        s.sdi(query + 0x100, false, 1);
         s.pipe_control(pc::CS_STALL | pc::FLUSHES, 0, 0);
     }
 

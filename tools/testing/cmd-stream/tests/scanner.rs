@@ -1,6 +1,6 @@
 //! The command scanner at L0: what a stock i915 and Mesa emit on Gen9 is accepted on the engine
 //! it runs on; hostile streams are refused with the command and offset named.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 
 use cmd_stream::{blt, gfx, i915, mesa, mi, pc, BatchMem, Stream};
 use gvt::model::cmd_scanner::*;
@@ -41,7 +41,7 @@ fn batch(f: impl FnOnce(&mut Stream)) -> Vec<u8> {
 #[test]
 fn i915_requests_on_every_engine_are_accepted() {
     let mut mem = BatchMem::default();
-    mem.put(true, 0x1_0000, batch(mesa::draw));
+    mem.put(true, 0x1_0000, batch(|s| mesa::draw(s, 0x10_0000)));
     let mut ring = Stream::new();
     i915::init_context(&mut ring);
     for seq in 1..=3 {
@@ -53,7 +53,7 @@ fn i915_requests_on_every_engine_are_accepted() {
     assert_eq!(r.batches().count(), 3);
     assert!(r.batches().all(|b| b.space == AddrSpace::Ppgtt && b.level == 1));
 
-    for (e, f) in [(Engine::Bcs, blt_batch as fn(&mut Stream)), (Engine::Vcs, mesa::decode_avc), (Engine::Vecs, mesa::vebox)] {
+    for (e, f) in [(Engine::Bcs, i915::blit_batch as fn(&mut Stream)), (Engine::Vcs, mesa::decode_avc), (Engine::Vecs, mesa::vebox)] {
         let mut mem = BatchMem::default();
         mem.put(true, 0x2_0000, batch(f));
         let mut ring = Stream::new();
@@ -63,17 +63,13 @@ fn i915_requests_on_every_engine_are_accepted() {
     }
 }
 
-fn blt_batch(s: &mut Stream) {
-    s.cmd(blt(0x53, 10), 10).cmd(blt(0x50, 7), 7);
-}
-
 #[test]
 fn mesa_compute_and_draw_batches_are_accepted_when_scanned() {
     let mut mem = BatchMem::default();
     mem.put(true, 0x3_0000, batch(|s| {
-        mesa::draw(s);
+        mesa::draw(s, 0x10_0000);
         mesa::compute(s);
-        mesa::draw(s);
+        mesa::draw(s, 0x10_1000);
     }));
     let mut ring = Stream::new();
     i915::request_rcs(&mut ring, HWSP, 0x3_0000, 1);
@@ -94,6 +90,7 @@ fn privileged_batches_are_recorded_for_shadowing() {
     let mut mem = BatchMem::default();
     let mut b = Stream::new();
     i915::blit_batch(&mut b);
+    b.bb_end();
     let blen = b.len_bytes();
     let mut junk = b.bytes();
     junk.extend_from_slice(&[0xff; 64]); // past the end: never looked at
