@@ -33,7 +33,10 @@
 //! are accepted with their GGTT addresses audited (upstream refuses them all); SRM may read and
 //! LRM/LRR may load any command-accessible register that needs no mediation (upstream allows
 //! only two registers); post-sync depth and timestamp writes of `PIPE_CONTROL` are audited too;
-//! `MI_DISPLAY_FLIP` is refused (upstream emulates it; a 6.12 guest flips through MMIO).
+//! `MI_DISPLAY_FLIP` is refused (upstream emulates it; a 6.12 guest flips through MMIO);
+//! `MI_RS_STORE_DATA_IMM` and the URB memory commands may not use the GGTT (upstream lets
+//! their addresses through unaudited); `MFX_WAIT` is one dword (upstream reads a length field it
+//! does not have).
 
 pub mod table;
 
@@ -104,6 +107,9 @@ pub enum Check {
     Op2e,
     /// `MI_CLFLUSH`: GGTT range audited.
     Clflush,
+    /// A memory operand the scanner does not audit (`MI_RS_STORE_DATA_IMM`, `MI_LOAD_URB_MEM`,
+    /// `MI_STORE_URB_MEM`): allowed through the PPGTT only.
+    PpgttOnly,
 }
 
 /// One command descriptor.
@@ -798,6 +804,11 @@ impl<'a> Scanner<'a> {
             Check::ReportPerfCount => {
                 if ggtt(dw(1) & 1 != 0) {
                     self.audit(addr(1) & !0x3f, 256)?;
+                }
+            }
+            Check::PpgttOnly => {
+                if ggtt(h & (1 << 22) != 0) {
+                    return Err(Reason::Forbidden);
                 }
             }
             Check::Clflush => {

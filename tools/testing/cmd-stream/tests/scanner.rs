@@ -192,6 +192,7 @@ fn hostile_registers_and_addresses_are_refused() {
         (s(|s| { s.semaphore_wait_eq(0, 0); }), "MI_SEMAPHORE_WAIT"),
         (s(|s| { s.raw(&[mi(0x2f, 1) | (1 << 22), 0x1000, 0]); }), "MI_OP_2F"),
         (s(|s| { s.raw(&[mi(0x23, 1), 0, 0]); }), "MI_UPDATE_GTT"),
+        (s(|s| { s.raw(&[mi(0x2d, 2) | (1 << 22), 0, LOW as u32, 0]); }), "MI_STORE_URM_MEM"),
         (s(|s| { s.raw(&[mi(0x14, 1), 0, 0]); }), "MI_DISPLAY_FLIP"),
         (s(|s| { s.bb_start(out, false, false); }), "MI_BATCH_BUFFER_START"),
         (s(|s| { s.bb_end(); }), "MI_BATCH_BUFFER_END"),
