@@ -181,10 +181,10 @@ const fn pack(v: &[u64; 8], bits: u32) -> u64 {
     r
 }
 
-/// A decode table entry: the command's length rule, `(header & mask) + add` dwords (mask in
-/// bits 15:0, add in 19:16), [`SLOW`] if it needs more than its length, and its descriptor
-/// index in bits 31:24 ([`NONE`]: no such command on this engine).
-const SLOW: u32 = 1 << 20;
+/// A decode table entry: the command's length rule in bytes, `((header << 2) & mask4) + add4`
+/// (mask4 in bits 17:2, add4 in bits 23:20), [`SLOW`] if it needs more than its length, and
+/// its descriptor index in bits 31:24 ([`NONE`]: no such command on this engine).
+const SLOW: u32 = 1 << 19;
 const NONE: u32 = 0xff;
 const UNKNOWN: u32 = SLOW | (NONE << 24);
 
@@ -214,8 +214,11 @@ const fn build_decode() -> Decode {
     while i < table::DESCS.len() {
         let desc = &table::DESCS[i];
         let rule = match desc.len {
-            Len::Fixed(n) => (n as u32) << 16,
-            Len::Var(bits) => low_mask(bits) | (2 << 16),
+            Len::Fixed(n) => {
+                assert!(n < 4, "fixed length does not fit the rule");
+                (n as u32 * 4) << 20
+            }
+            Len::Var(bits) => (low_mask(bits) << 2) | (8 << 20),
             Len::VarExact(..) => SLOW,
         } | if matches!(desc.check, Check::None) { 0 } else { SLOW };
         let ty = desc.ty as u32;
@@ -512,7 +515,8 @@ impl<'a> Scanner<'a> {
     }
 
     /// Scans one batch buffer at `addr` as a first-level batch (e.g. a context's indirect
-    /// batch), loading it into slot 0.
+    /// batch), loading it into slot 0. No command starts it, so its record's `started_at` is
+    /// the start of an empty ring.
     pub fn scan_batch(
         &self,
         space: AddrSpace,
@@ -632,8 +636,8 @@ impl<'a> Scanner<'a> {
                 if rule & SLOW != 0 {
                     break;
                 }
-                let n = (header & rule & 0xffff).wrapping_add((rule >> 16) & 0xf);
-                match pos.checked_add((n as usize).wrapping_mul(4)) {
+                let bytes = ((header << 2) & 0x3_fffc & rule).wrapping_add((rule >> 20) & 0xf);
+                match pos.checked_add(bytes as usize) {
                     Some(end) if end <= buf.len() => pos = end,
                     _ => break,
                 }
