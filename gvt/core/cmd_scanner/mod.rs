@@ -456,7 +456,7 @@ pub struct Policy {
 
 /// Registers command buffers may access beyond the `F_CMD_ACCESS` table entries: what Mesa and
 /// i915 load and store on Gen9 (predicates, command streamer GPRs, indirect draw and dispatch
-/// parameters, L3 and slice configuration). `(offset, size in bytes)`.
+/// parameters, L3 and slice configuration, context timestamps). `(offset, size in bytes)`.
 const EXTRA_REGS: &[(u32, u32)] = &[
     (0x2400, 0x20),  // MI_PREDICATE_SRC0/SRC1/DATA/RESULT (incl. RESULT_1 at 0x241c)
     (0x23bc, 4),     // MI_PREDICATE_RESULT_2
@@ -468,6 +468,10 @@ const EXTRA_REGS: &[(u32, u32)] = &[
     (0x12600, 0x80), // VCS CS_GPR
     (0x1a600, 0x80), // VECS CS_GPR
     (0x22600, 0x80), // BCS CS_GPR
+    (0x23a8, 4),     // RCS RING_CTX_TIMESTAMP (i915's Gen9 blitter parser allows BCS's)
+    (0x123a8, 4),    // VCS RING_CTX_TIMESTAMP
+    (0x1a3a8, 4),    // VECS RING_CTX_TIMESTAMP
+    (0x223a8, 4),    // BCS RING_CTX_TIMESTAMP
 ];
 
 /// One level of the scan: which buffer, where in it, and what it is.

@@ -238,10 +238,13 @@ pub mod i915 {
         s.noop().noop().bb_end();
     }
 
-    /// Blits as the Gen9 BCS command parser shadows them into a privileged GGTT batch.
+    /// Blits as the Gen9 BCS command parser shadows them into a privileged GGTT batch, with
+    /// the register accesses that parser allows (timestamps, BCS_SWCTRL, GPRs).
     pub fn blit_batch(s: &mut Stream) {
+        s.lri(&[(0x22200, 0x0003_0000)]); // BCS_SWCTRL
         s.cmd(blt(0x53, 10), 10); // XY_SRC_COPY_BLT
         s.cmd(blt(0x50, 7), 7); // XY_COLOR_BLT
+        s.srm(0x22358, 0x10_0000, false).srm(0x223a8, 0x10_0008, false).lrr(0x223a8, 0x22600);
         s.flush_dw_plain();
     }
 }
