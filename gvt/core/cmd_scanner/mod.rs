@@ -634,19 +634,8 @@ impl<'a> Scanner<'a> {
         let flat = DECODE.flat.get(engine_slot(self.engine)).unwrap_or(&EMPTY);
         let result = loop {
             // Fast path: commands that need only their length.
-            let mut plain = 0u32;
-            while let Some(header) = dword(buf, pos) {
-                let rule = decode_entry(flat, header);
-                if rule & SLOW != 0 {
-                    break;
-                }
-                let bytes = ((header << 2) & 0x3_fffc & rule).wrapping_add((rule >> 20) & 0xf);
-                match pos.checked_add(bytes as usize) {
-                    Some(end) if end <= buf.len() => pos = end,
-                    _ => break,
-                }
-                plain = plain.wrapping_add(1);
-            }
+            let (p, plain) = skip_plain(flat, buf, pos);
+            pos = p;
             rep.commands = rep.commands.wrapping_add(plain);
             let at = At { buf: f.buf, offset: u32::try_from(pos).unwrap_or(u32::MAX) };
             let Some(header) = dword(buf, pos) else {
@@ -906,6 +895,27 @@ impl<'a> Scanner<'a> {
     fn reg_read(&self, reg: u32) -> Result<(), Reason> {
         self.reg_flags(reg).map(|_| ()).ok_or(Reason::Register(reg))
     }
+}
+
+/// Skips, from `pos`, the commands that need nothing but their length; returns where the
+/// first other command (or the end of `buf`) is and how many were skipped. Kept apart from the
+/// checked path so its few live values stay in registers.
+#[inline(never)]
+fn skip_plain(flat: &[u32; FLAT_LEN], buf: &[u8], mut pos: usize) -> (usize, u32) {
+    let mut n = 0u32;
+    while let Some(header) = dword(buf, pos) {
+        let rule = decode_entry(flat, header);
+        if rule & SLOW != 0 {
+            break;
+        }
+        let bytes = ((header << 2) & 0x3_fffc & rule).wrapping_add((rule >> 20) & 0xf);
+        match pos.checked_add(bytes as usize) {
+            Some(end) if end <= buf.len() => pos = end,
+            _ => break,
+        }
+        n = n.wrapping_add(1);
+    }
+    (pos, n)
 }
 
 /// The bytes left at `pos` (fewer than four), for the error report.
