@@ -24,9 +24,9 @@
 //!
 //! Limits (fixed, no allocation): [`MAX_BATCHES`] batch loads per scan (a self-chaining batch
 //! runs into it), [`MAX_DEPTH`] levels below the ring, three frames of scan state on the stack.
-//! Decoding is a compile-time table per engine (one entry per opcode of each command type,
-//! 134 KiB of rodata in all) holding each command's length rule, so commands that need only
-//! their length are skipped with one table load and no branch; the rest take the checked path.
+//! Decoding is a compile-time table per engine indexed by header bits 31:16 (64 KiB each, 256
+//! KiB of rodata in all) and a length rule per descriptor, so commands that need only their
+//! length are skipped with two loads and no branch; the rest take the checked path.
 //!
 //! Departures from upstream, all deliberate: `MI_SEMAPHORE_WAIT`, `MI_STORE_DATA_INDEX`,
 //! `MI_CLFLUSH`, `MI_COPY_MEM_MEM`, `MI_REPORT_PERF_COUNT` and `MI_CONDITIONAL_BATCH_BUFFER_END`
@@ -158,40 +158,23 @@ const fn low_mask(bits: u8) -> u32 {
     }
 }
 
-/// Where each command type's opcodes start in an engine's flat decode table (in units of 64
-/// entries, one byte per type 7..0), and how far header bits 28:0 are shifted to give the
-/// opcode (five bits per type): MI bits 28:23 at 0, 2D bits 28:22 at 64, type 3 bits 28:16 at
-/// 192. Types 1 and 4-7 shift everything away and land on the last entry, which stays empty.
-/// Packed into constants so decoding is arithmetic, not a chain of loads.
-const TYPE_BASE64: u64 = pack(&[0, SINK / 64, 1, 3, SINK / 64, SINK / 64, SINK / 64, SINK / 64], 8);
-const TYPE_SHIFT: u64 = pack(&[23, 29, 22, 16, 29, 29, 29, 29], 5);
-const SINK: u64 = FLAT_LEN as u64 - 1;
-const FLAT_LEN: usize = 64 + 128 + (1 << 13) + 1;
+/// Entries per engine in the decode table: one per value of header bits 31:16, which hold the
+/// command type and every opcode bit of every type (MI opcodes are bits 28:23, 2D 28:22,
+/// 3D/media/MFX/VEBOX 28:16; the flag bits below an opcode select copies of its entry).
+const FLAT_LEN: usize = 1 << 16;
 
-#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
-// Compile-time only.
-const fn pack(v: &[u64; 8], bits: u32) -> u64 {
-    let mut r = 0;
-    let mut i = 0u32;
-    while i < 8 {
-        assert!(v[i as usize] < 1 << bits, "field does not fit");
-        r |= v[i as usize] << (i * bits);
-        i += 1;
-    }
-    r
-}
-
-/// A decode table entry: the command's length rule in bytes, `((header << 2) & mask4) + add4`
-/// (mask4 in bits 17:2, add4 in bits 23:20), [`SLOW`] if it needs more than its length, and
-/// its descriptor index in bits 31:24 ([`NONE`]: no such command on this engine).
+/// A length rule: `((header << 2) & mask4) + add4` bytes (mask4 in bits 17:2, add4 in bits
+/// 23:20), or [`SLOW`] if the command needs more than its length (or does not exist).
 const SLOW: u32 = 1 << 19;
-const NONE: u32 = 0xff;
-const UNKNOWN: u32 = SLOW | (NONE << 24);
+/// Descriptor index of "no such command".
+const NONE: u8 = u8::MAX;
 
-/// Per-engine decode tables: one entry per opcode of each command type (8385 per engine,
-/// 134 KiB in all), built at compile time so the common case is one load and no branch.
+/// Per-engine decode tables (header bits 31:16 to descriptor index, 256 KiB in all) and each
+/// descriptor's length rule, built at compile time so the common case is two loads and no
+/// branch.
 struct Decode {
-    flat: [[u32; FLAT_LEN]; 4],
+    flat: [[u8; FLAT_LEN]; 4],
+    rules: [u32; 256],
 }
 
 /// Position of an engine in the decode tables (the bit of [`Engine::mask`]).
@@ -208,12 +191,12 @@ const fn engine_slot(e: Engine) -> usize {
 // Compile-time only: an out-of-range index or two descriptors claiming the same opcode on one
 // engine fail the build.
 const fn build_decode() -> Decode {
-    let mut d = Decode { flat: [[UNKNOWN; FLAT_LEN]; 4] };
+    let mut d = Decode { flat: [[NONE; FLAT_LEN]; 4], rules: [SLOW; 256] };
     assert!(table::DESCS.len() < NONE as usize, "descriptor index does not fit");
     let mut i = 0;
     while i < table::DESCS.len() {
         let desc = &table::DESCS[i];
-        let rule = match desc.len {
+        d.rules[i] = match desc.len {
             Len::Fixed(n) => {
                 assert!(n < 4, "fixed length does not fit the rule");
                 (n as u32 * 4) << 20
@@ -221,56 +204,68 @@ const fn build_decode() -> Decode {
             Len::Var(bits) => (low_mask(bits) << 2) | (8 << 20),
             Len::VarExact(..) => SLOW,
         } | if matches!(desc.check, Check::None) { 0 } else { SLOW };
-        let ty = desc.ty as u32;
-        assert!(ty == 0 || ty == 2 || ty == 3, "bad command type");
-        let shift = (TYPE_SHIFT >> (ty * 5)) & 31;
-        let base = ((TYPE_BASE64 >> (ty * 8)) & 0xff) * 64;
-        let at = (base + ((desc.key as u64) & ((1 << (29 - shift)) - 1))) as usize;
+        // The opcode's bits within header bits 31:16, and how many flag bits lie below it.
+        let (first, copies) = match desc.ty {
+            0 => (((desc.key as usize) & 0x3f) << 7, 1 << 7),
+            2 => ((2 << 13) | (((desc.key as usize) & 0x7f) << 6), 1 << 6),
+            3 => ((3 << 13) | ((desc.key as usize) & 0x1fff), 1),
+            _ => panic_bad_type(),
+        };
         let mut e = 0;
         while e < 4 {
             // The blitter decodes 2D and no type 3; only the blitter decodes 2D.
-            let decoded = match ty {
+            let decoded = match desc.ty {
                 2 => e == 2,
                 3 => e != 2,
                 _ => true,
             };
             if desc.engines & (1 << e) != 0 && decoded {
-                assert!(d.flat[e][at] == UNKNOWN, "two descriptors for one opcode on one engine");
-                d.flat[e][at] = rule | ((i as u32) << 24);
+                let mut c = 0;
+                while c < copies {
+                    assert!(d.flat[e][first + c] == NONE, "two descriptors for one opcode on one engine");
+                    d.flat[e][first + c] = i as u8;
+                    c += 1;
+                }
             }
             e += 1;
         }
         i += 1;
     }
-    assert!(d.flat[0][FLAT_LEN - 1] == UNKNOWN && d.flat[2][FLAT_LEN - 1] == UNKNOWN, "sink used");
     d
+}
+
+#[allow(clippy::panic)]
+// Compile-time only: a descriptor of another command type fails the build.
+const fn panic_bad_type() -> (usize, usize) {
+    panic!("bad command type")
 }
 
 static DECODE: Decode = build_decode();
 
 /// A table that decodes nothing.
-static EMPTY: [u32; FLAT_LEN] = [UNKNOWN; FLAT_LEN];
+static EMPTY: [u8; FLAT_LEN] = [NONE; FLAT_LEN];
 
-/// The decode table entry of `header` in an engine's flat table.
+/// The descriptor index of `header` in an engine's decode table.
 #[inline(always)]
-fn decode_entry(flat: &[u32; FLAT_LEN], header: u32) -> u32 {
-    let ty = header >> 29;
-    let shift = (TYPE_SHIFT >> ty.wrapping_mul(5)) & 31;
-    let base = ((TYPE_BASE64 >> ty.wrapping_mul(8)) & 0xff) << 6;
-    let op = u64::from(header & 0x1fff_ffff) >> shift;
-    let i = usize::try_from(base.wrapping_add(op)).unwrap_or(FLAT_LEN);
-    flat.get(i).copied().unwrap_or(UNKNOWN)
+fn decode_index(flat: &[u8; FLAT_LEN], header: u32) -> u8 {
+    flat.get((header >> 16) as usize).copied().unwrap_or(NONE)
 }
 
-/// The descriptor of a decode table entry.
-fn entry_desc(entry: u32) -> Option<&'static Desc> {
-    table::DESCS.get(usize::try_from(entry >> 24).ok()?)
+/// The length rule of a descriptor index.
+#[inline(always)]
+fn rule_of(index: u8) -> u32 {
+    DECODE.rules.get(usize::from(index)).copied().unwrap_or(SLOW)
+}
+
+/// The descriptor of a descriptor index.
+fn index_desc(index: u8) -> Option<&'static Desc> {
+    table::DESCS.get(usize::from(index))
 }
 
 /// The descriptor of the command starting with `header` on `engine`, if it is valid there.
 #[inline]
 pub fn decode(engine: Engine, header: u32) -> Option<&'static Desc> {
-    entry_desc(decode_entry(DECODE.flat.get(engine_slot(engine))?, header))
+    index_desc(decode_index(DECODE.flat.get(engine_slot(engine))?, header))
 }
 
 /// Which address space a batch buffer lives in.
@@ -644,7 +639,7 @@ impl<'a> Scanner<'a> {
                 }
                 break Err(err("unknown", dword_partial(buf, pos), at, Reason::Truncated));
             };
-            let Some(d) = entry_desc(decode_entry(flat, header)) else {
+            let Some(d) = index_desc(decode_index(flat, header)) else {
                 break Err(err("unknown", header, at, Reason::UnknownCommand));
             };
             let Some(n) = d.dwords(header) else { break Err(err(d.name, header, at, Reason::BadLength)) };
@@ -901,10 +896,10 @@ impl<'a> Scanner<'a> {
 /// first other command (or the end of `buf`) is and how many were skipped. Kept apart from the
 /// checked path so its few live values stay in registers.
 #[inline(never)]
-fn skip_plain(flat: &[u32; FLAT_LEN], buf: &[u8], mut pos: usize) -> (usize, u32) {
+fn skip_plain(flat: &[u8; FLAT_LEN], buf: &[u8], mut pos: usize) -> (usize, u32) {
     let mut n = 0u32;
     while let Some(header) = dword(buf, pos) {
-        let rule = decode_entry(flat, header);
+        let rule = rule_of(decode_index(flat, header));
         if rule & SLOW != 0 {
             break;
         }
