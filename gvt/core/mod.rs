@@ -14,6 +14,7 @@
 //! the vGPU's graphics memory, 8 KiB OpRegion); everything else is inline and small.
 
 pub mod cfg_space;
+pub mod cmd_scanner;
 pub mod error;
 pub mod gvt;
 pub mod host;
