@@ -7,6 +7,7 @@
 #define _ACRNGT_H
 
 #include <linux/types.h>
+#include <acrn/vhm.h>
 #include <gvt/mpt.h>
 
 /* sysfs.c: /sys/kernel/gvt and its control node; backend registration. */
@@ -16,6 +17,25 @@ void acrngt_unregister(void);
 /* sysfs.c: /sys/kernel/gvt/vmN with vgpu_id; NULL on failure. */
 void *acrngt_vm_create(u32 vmid, u32 vgpu_id);
 void acrngt_vm_destroy(void *vm);
+
+/* ioreq.c: an instance's VHM client and thread, and the MPT services. */
+extern const struct gvt_backend_ops acrngt_ops;
+void *acrngt_instance_create(struct gvt_device *gd, u32 vmid,
+			     const struct gvt_vgpu_params *params, int *err);
+u32 acrngt_instance_vgpu_id(void *inst);
+void acrngt_instance_destroy(void *inst);
+
+/* ioreq.rs (through acrngt_main.rs): a request decoded and checked. */
+enum { ACRNGT_ACCESS_CFG, ACRNGT_ACCESS_MMIO, ACRNGT_ACCESS_WP };
+struct acrngt_access {
+	u32 kind;	/* ACRNGT_ACCESS_* */
+	u32 write;
+	u64 offset;	/* config or BAR0 offset, or the guest address of a WP write */
+	u32 len;
+	u32 reserved;
+};
+int acrngt_decode(u32 type, u32 direction, u64 address, s64 size, s32 bus, s32 dev, s32 func,
+		  s32 reg, u64 bar0_start, u64 bar0_end, struct acrngt_access *out);
 
 /* instances.rs */
 ssize_t acrngt_control_store(const char *buf, size_t count);

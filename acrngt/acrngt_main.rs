@@ -3,7 +3,8 @@
 //! ACRN-DM creates and destroys a User VM's vGPU through `/sys/kernel/gvt/control/
 //! create_gvt_instance` and reads its id from `/sys/kernel/gvt/vmN/vgpu_id`. The protocol is
 //! parsed by `control` (pure, host-tested), the instance table is `instances`, and the sysfs
-//! nodes are C (`sysfs.c`).
+//! nodes are C (`sysfs.c`). Each instance is a VHM ioreq client (`ioreq.c`) whose requests
+//! `ioreq` decodes and checks before gvt.ko emulates them.
 
 use kernel::prelude::*;
 
@@ -12,6 +13,7 @@ pub mod gvt;
 
 pub mod control;
 mod ffi;
+pub mod ioreq;
 mod instances;
 #[cfg(gvt_kunit)]
 mod tests;
@@ -34,4 +36,47 @@ impl kernel::Module for Acrngt {
             _instances: instances::Instances::new()?,
         })
     }
+}
+
+/// `struct acrngt_access` (acrngt.h).
+#[repr(C)]
+pub struct CAccess {
+    kind: u32,
+    write: u32,
+    offset: u64,
+    len: u32,
+    reserved: u32,
+}
+
+/// `ioreq::Request::decode` for ioreq.c: 0 and `*out`, or -EINVAL for a refused request.
+///
+/// # Safety
+///
+/// `out` is writable.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C" fn acrngt_decode(
+    kind: u32,
+    direction: u32,
+    address: u64,
+    size: i64,
+    bus: i32,
+    dev: i32,
+    func: i32,
+    reg: i32,
+    bar0_start: u64,
+    bar0_end: u64,
+    out: *mut CAccess,
+) -> core::ffi::c_int {
+    let req = ioreq::Request { kind, direction, address, size, bdf: (bus, dev, func), reg };
+    let window = (bar0_end != 0).then_some((bar0_start, bar0_end));
+    let a = match req.decode(window) {
+        Ok(ioreq::Access::Cfg { write, offset, len }) => CAccess { kind: 0, write: write.into(), offset: offset.into(), len, reserved: 0 },
+        Ok(ioreq::Access::Mmio { write, offset, len }) => CAccess { kind: 1, write: write.into(), offset, len, reserved: 0 },
+        Ok(ioreq::Access::WpWrite { gpa, len }) => CAccess { kind: 2, write: 1, offset: gpa, len, reserved: 0 },
+        Err(_) => return EINVAL.to_errno(),
+    };
+    // SAFETY: per the contract.
+    unsafe { *out = a };
+    0
 }

@@ -2,11 +2,9 @@
 
 use core::ffi::{c_int, c_void};
 
-use crate::gvt::abi::GvtBackend;
+use crate::gvt::abi::GvtVgpuParams;
 
 extern "C" {
-    /// acrngt's backend, as registered with gvt.ko.
-    pub(crate) static acrngt_backend: GvtBackend;
     /// Creates /sys/kernel/gvt and its control node and registers with gvt.ko.
     pub(crate) fn acrngt_register() -> c_int;
     /// Undoes `acrngt_register`.
@@ -15,4 +13,16 @@ extern "C" {
     pub(crate) fn acrngt_vm_create(vmid: u32, vgpu_id: u32) -> *mut c_void;
     /// Removes what `acrngt_vm_create` made.
     pub(crate) fn acrngt_vm_destroy(vm: *mut c_void);
+    /// Creates an instance for `vmid` on `gd`: its vGPU, VHM client and thread; null and
+    /// `*err` on failure (nothing created).
+    pub(crate) fn acrngt_instance_create(
+        gd: *mut c_void,
+        vmid: u32,
+        params: *const GvtVgpuParams,
+        err: *mut c_int,
+    ) -> *mut c_void;
+    /// The id of an instance's vGPU.
+    pub(crate) fn acrngt_instance_vgpu_id(inst: *mut c_void) -> u32;
+    /// Stops an instance's thread and client and destroys its vGPU.
+    pub(crate) fn acrngt_instance_destroy(inst: *mut c_void);
 }

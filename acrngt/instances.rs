@@ -13,7 +13,7 @@ use kernel::{error::to_result, new_mutex, prelude::*, sync::Mutex};
 
 use crate::control::{Request, INSTANCE_WEIGHT};
 use crate::ffi;
-use crate::gvt::{self, abi::GvtVgpuParams};
+use crate::gvt::abi::GvtVgpuParams;
 
 /// Most instances at once: one per vGPU gvt.ko can carry.
 const MAX_INSTANCES: usize = 32;
@@ -21,7 +21,9 @@ const MB: u64 = 1 << 20;
 
 struct Instance {
     vmid: u32,
-    vgpu: *mut c_void,
+    /// The C instance: vGPU, VHM client and thread.
+    inst: *mut c_void,
+    /// The `vmN` sysfs directory.
     vm: *mut c_void,
 }
 
@@ -54,9 +56,9 @@ impl Table {
     /// The vGPU id of `vmid`'s instance (what `vmN/vgpu_id` shows), for the KUnit cases.
     #[cfg(gvt_kunit)]
     pub(crate) fn vgpu_id(&self, vmid: u32) -> Option<u32> {
-        let inst = self.slots.get(self.position(vmid)?)?.as_ref()?;
-        // SAFETY: `inst.vgpu` is a live vGPU owned by this table.
-        Some(unsafe { gvt::gvt_vgpu_id(inst.vgpu) })
+        let i = self.slots.get(self.position(vmid)?)?.as_ref()?;
+        // SAFETY: `i.inst` is a live instance owned by this table.
+        Some(unsafe { ffi::acrngt_instance_vgpu_id(i.inst) })
     }
 
     fn create(&mut self, vmid: u32, low_mb: u32, high_mb: u32, fences: u32) -> Result {
@@ -73,23 +75,23 @@ impl Table {
             fences,
             weight: INSTANCE_WEIGHT,
         };
-        let mut vgpu = ptr::null_mut();
-        // SAFETY: `gd` is the live device gvt.ko offered to acrngt's registered backend; the
-        // pointers are valid. The MPT services get no per-vGPU pointer until ioreqs are served.
-        to_result(unsafe {
-            gvt::gvt_vgpu_create(&ffi::acrngt_backend, self.gd, &params, ptr::null_mut(), &mut vgpu)
-        })?;
-        // SAFETY: `vgpu` was just created.
-        let id = unsafe { gvt::gvt_vgpu_id(vgpu) };
+        let mut err: c_int = 0;
+        // SAFETY: `gd` is the live device gvt.ko offered; the pointers are valid.
+        let inst = unsafe { ffi::acrngt_instance_create(self.gd, vmid, &params, &mut err) };
+        if inst.is_null() {
+            return Err(Error::from_errno(err));
+        }
+        // SAFETY: `inst` was just created.
+        let id = unsafe { ffi::acrngt_instance_vgpu_id(inst) };
         // SAFETY: plain call; a null result means nothing was created.
         let vm = unsafe { ffi::acrngt_vm_create(vmid, id) };
         if vm.is_null() {
             // SAFETY: created above and not stored.
-            unsafe { gvt::gvt_vgpu_destroy(vgpu) };
+            unsafe { ffi::acrngt_instance_destroy(inst) };
             return Err(ENOMEM);
         }
         if let Some(slot) = self.slots.get_mut(free) {
-            *slot = Some(Instance { vmid, vgpu, vm });
+            *slot = Some(Instance { vmid, inst, vm });
         }
         pr_info!("vm{} has vGPU {}\n", vmid, id);
         Ok(())
@@ -100,7 +102,7 @@ impl Table {
             // SAFETY: both objects were created by `create` and are destroyed once, here.
             unsafe {
                 ffi::acrngt_vm_destroy(inst.vm);
-                gvt::gvt_vgpu_destroy(inst.vgpu);
+                ffi::acrngt_instance_destroy(inst.inst);
             }
             pr_info!("vm{} destroyed\n", inst.vmid);
         }

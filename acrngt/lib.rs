@@ -4,3 +4,4 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing))]
 
 pub mod control;
+pub mod ioreq;

@@ -80,11 +80,6 @@ void acrngt_vm_destroy(void *vm)
 	kobject_put(&v->kobj);
 }
 
-static const struct gvt_backend_ops acrngt_ops = {
-	.device_added = acrngt_device_added,
-	.device_removed = acrngt_device_removed,
-};
-
 const struct gvt_backend acrngt_backend = {
 	.abi_version = GVT_MPT_ABI_VERSION,
 	.name = "acrngt",

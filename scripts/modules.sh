@@ -6,7 +6,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 [ -f "$KDIR/.gvt-built" ] || die "no kernel build in $KDIR: run make setup"
 opts=(M="$GVT_ROOT" CONFIG_GVT_RS=m CONFIG_GVT_RS_SIM=y CONFIG_GVT_RS_KVMGT=m
-      CONFIG_GVT_RS_ACRNGT=m CONFIG_GVT_RS_KUNIT_TEST=y)
+      CONFIG_GVT_RS_ACRNGT=m CONFIG_GVT_RS_KUNIT_TEST=y
+      CONFIG_GVT_RS_VHM_SIM=m)
 if [ "${GVT_RS_STRICT:-0}" = 1 ]; then
     opts+=(CLIPPY=1 GVT_RS_WERROR=y)
 fi

@@ -13,9 +13,10 @@ rm -rf "$prod"
 mkdir -p "$prod"
 # Sources only: the test build's objects and .cmd files must not leak into this one.
 (cd "$GVT_ROOT" && tar cf - --exclude='*.o' --exclude='.*.cmd' --exclude='*.ko' --exclude='*.mod*' \
-    Kbuild include mpt gvt kvmgt acrngt) | tar xf - -C "$prod"
+    Kbuild include mpt gvt kvmgt acrngt tools/testing/vhm_sim) | tar xf - -C "$prod"
+# vhm_sim stands in for the ACRN kernel's VHM, whose symbols acrngt links against.
 kmake M="$prod" CONFIG_GVT_RS=m CONFIG_GVT_RS_SIM=y CONFIG_GVT_RS_KVMGT=m CONFIG_GVT_RS_ACRNGT=m \
-    GVT_RS_WERROR=y modules >"$prod/build.log" 2>&1 || { tail -n 30 "$prod/build.log"; die "production build failed"; }
+    CONFIG_GVT_RS_VHM_SIM=m GVT_RS_WERROR=y modules >"$prod/build.log" 2>&1 || { tail -n 30 "$prod/build.log"; die "production build failed"; }
 
 allow=$GVT_ROOT/tools/testing/panic-allowlist.txt
 pattern='4core9panicking|panic_bounds_check|unwrap_failed|expect_failed|_len_fail|_order_fail|panic_already_borrowed|panic_const|slice_index_fail|5panic[^a-z_]'

@@ -7,4 +7,5 @@ cd "$GVT_ROOT"
 bash scripts/setup.sh
 mkdir -p build; bash scripts/modules.sh >build/modules.log 2>&1 || { tail -n 30 build/modules.log; die "module build failed"; }
 bash tools/testing/vfio-client/build.sh >build/vfio-client.log 2>&1 || { tail -n 30 build/vfio-client.log; die "client build failed"; }
+bash tools/testing/acrn-dm-client/build.sh >build/acrn-client.log 2>&1 || { tail -n 30 build/acrn-client.log; die "client build failed"; }
 bash tools/testing/qemu/run.sh demo --show

@@ -60,6 +60,9 @@ if step build-modules one env GVT_RS_STRICT=1 bash scripts/modules.sh; then
     if step build-vfio-client one bash tools/testing/vfio-client/build.sh; then
         step qemu-vfio qemu bash tools/testing/qemu/run.sh vfio
     fi
+    if step build-acrn-client one bash tools/testing/acrn-dm-client/build.sh; then
+        step qemu-acrn qemu bash tools/testing/qemu/run.sh acrn
+    fi
 fi
 
 echo "ladder took $((SECONDS - t_start)) s${failures[*]:+; failed: ${failures[*]}}"

@@ -23,6 +23,7 @@
 //! [`workload::CommandScanner`].
 
 pub mod cfg_space;
+pub mod cmd_scanner;
 pub mod error;
 pub mod gvt;
 pub mod host;

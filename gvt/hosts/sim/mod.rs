@@ -10,6 +10,10 @@
 //! start from. The GGTT (8 bytes per 4 KiB page of graphics memory, 8 MiB for 4 GiB) is storage
 //! the caller provides, so the same code runs with a kernel `KVVec` or a test `Vec`. Every method
 //! takes `&self` and uses atomics, because one host is shared by all vGPUs of a GPU.
+//!
+//! The second half, [`engine`], executes command streams the way the GPU's engines would.
+
+pub mod engine;
 
 use core::ops::Deref;
 use core::sync::atomic::{AtomicU64, Ordering};

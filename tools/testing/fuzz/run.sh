@@ -10,7 +10,7 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 # --target keeps the instrumentation out of build scripts.
 TARGET=$(rustc -vV | sed -n "s/^host: //p")
 cargo build --release --bins --target "$TARGET"
-for t in ${TARGETS:-cfg mmio ggtt elsp ppgtt}; do
+for t in ${TARGETS:-cfg mmio ggtt scan elsp ppgtt}; do
 	mkdir -p corpus/$t
 	./target/$TARGET/release/$t -runs="$RUNS" -max_len=4096 corpus/$t 2>&1 | tail -n 3
 done

@@ -26,7 +26,7 @@ log=$out/$scenario.log
 rm -rf "$work"; mkdir -p "$work"/{bin,dev,proc,sys,tmp,lib/modules} "$out"
 
 cp /bin/busybox "$work/bin/busybox"
-for ko in gvt kvmgt acrngt; do
+for ko in gvt kvmgt acrngt vhm_sim; do
     [ -f "$GVT_ROOT/$ko.ko" ] || die "$ko.ko is not built (make modules)"
     cp "$GVT_ROOT/$ko.ko" "$work/lib/modules/"
 done

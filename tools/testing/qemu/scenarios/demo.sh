@@ -2,8 +2,8 @@
 . /lib.sh
 say() { echo; echo "==== $*"; }
 
-say "Loading mdev, gvt (device model + sim GPU), kvmgt (VFIO/mdev) and acrngt (ACRN)"
-for m in mdev gvt kvmgt acrngt; do check "load $m" insmod $MODS/$m.ko; done
+say "Loading mdev, gvt (device model + sim GPU), kvmgt (VFIO/mdev), vhm_sim (ACRN's VHM, simulated) and acrngt (ACRN)"
+for m in mdev gvt kvmgt vhm_sim acrngt; do check "load $m" insmod $MODS/$m.ko; done
 # The modules' KUnit suites ran at load; show only the product's own messages from here on.
 dmesg -c | grep -E 'sim GPU|backend (kvmgt|acrngt)' | sed 's/^/  dmesg: /'
 
@@ -25,15 +25,14 @@ rc=$?
 sed 's/^/  /' /tmp/probe.out
 equals "guest probe over VFIO" 0 echo $rc
 
-say "Creating a vGPU the ACRN-DM way: echo 1,64,448,8 > $CONTROL"
-check "ACRN instance created" write $CONTROL "1,64,448,8
-"
-echo "  /sys/kernel/gvt/vm1/vgpu_id: $(cat /sys/kernel/gvt/vm1/vgpu_id)"
-echo "  i915-GVTg_V5_8 available now: $(cat $TYPES/i915-GVTg_V5_8/available_instances)"
+say "An ACRN User VM's vGPU, the ACRN-DM way: gvt-acrn-client creates VM 1 in VHM, writes"
+echo "     1,64,448,8 > $CONTROL, reads vm1/vgpu_id, runs the guest probe over ioreqs, destroys"
+gvt-acrn-client run 1 > /tmp/acrn.out 2>&1
+rc=$?
+sed 's/^/  /' /tmp/acrn.out
+equals "ACRN instance probed and destroyed" 0 echo $rc
 
-say "Destroying both and unloading"
-check "ACRN instance destroyed" write $CONTROL "-1
-"
+say "Destroying the mdev vGPU and unloading"
 check "mdev vGPU removed" write /sys/bus/mdev/devices/$uuid/remove 1
-for m in acrngt kvmgt gvt mdev; do check "unload $m" rmmod $m; done
+for m in acrngt vhm_sim kvmgt gvt mdev; do check "unload $m" rmmod $m; done
 dmesg | grep -E '^(gvt|acrngt|kvmgt):|vGPU' | sed 's/^/  dmesg: /'

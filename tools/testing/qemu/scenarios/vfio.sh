@@ -57,5 +57,8 @@ wait $ph; rh=$?
 cat /tmp/hold.out
 equals "held vGPU B, exit status" 0 echo $rh
 fails "B gone" test -e /sys/bus/mdev/devices/$b
+# Create and remove times, and available_instances exact when the GPU fills up.
+client life lifecycle $TYPES/i915-GVTg_V5_8 200
+equals "lifecycle, exit status" 0 echo $?
 for m in kvmgt gvt mdev; do check "unload $m" rmmod $m; done
 check "kmemleak clean" kmemleak_scan

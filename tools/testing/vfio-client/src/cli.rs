@@ -7,6 +7,7 @@ pub const USAGE: &str = "usage: gvt-vfio-client probe UUID       run the i915 pr
        gvt-vfio-client bad-input UUID   hostile region accesses and ioctls; the device must survive
        gvt-vfio-client bench UUID [N]   time N (default 10000) config and BAR0 reads
        gvt-vfio-client hold UUID SECS   keep the vGPU open SECS seconds (remove-while-open tests)
+       gvt-vfio-client lifecycle TYPE_DIR N   time N create/remove cycles of an mdev type; fill it
   --tag NAME   prefix check names with \"NAME: \" (several vGPUs in one log)";
 
 /// Default number of accesses per bench figure.
@@ -23,6 +24,8 @@ pub enum Command {
     Bench(String, u32),
     /// Keep the device open for this many seconds.
     Hold(String, u32),
+    /// Time create/remove cycles of the mdev type at this sysfs directory, then fill it.
+    Lifecycle(String, u32),
 }
 
 /// Parses the arguments after the program name: the command and the `--tag`, if any.
@@ -57,8 +60,13 @@ fn parse_command(args: &[String]) -> Result<Command, String> {
             _ => return Err(format!("'{n}' is not a number of seconds")),
         },
         ("hold", [_]) => return Err("missing seconds".into()),
+        ("lifecycle", [dir, n]) => match n.parse::<u32>() {
+            Ok(n) if n > 0 && dir.contains("mdev_supported_types/") => Command::Lifecycle(dir.clone(), n),
+            _ => return Err("lifecycle needs an mdev type directory and a positive count".into()),
+        },
         ("probe" | "bad-input" | "bench" | "hold", []) => return Err("missing UUID".into()),
         ("probe" | "bad-input" | "bench" | "hold", _) => return Err("too many arguments".into()),
+        ("lifecycle", _) => return Err("lifecycle needs an mdev type directory and a positive count".into()),
         (c, _) => return Err(format!("unknown command '{c}'")),
     };
     Ok(cmd)

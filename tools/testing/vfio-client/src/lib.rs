@@ -12,6 +12,7 @@
 //! gvt-vfio-client bad-input UUID [--tag NAME]   exit 0 iff every check passed
 //! gvt-vfio-client bench UUID [N] [--tag NAME]   "region access: X ns/op (...)" lines
 //! gvt-vfio-client hold UUID SECS [--tag NAME]   keeps the vGPU open (remove-while-open tests)
+//! gvt-vfio-client lifecycle TYPE_DIR N          create/remove times; how many fit
 //! ```
 //!
 //! Results are `GVT-CHECK: PASS|FAIL` lines ([`checks`]). Data from the kernel is never
@@ -37,6 +38,7 @@ pub mod cli;
 pub mod commands;
 #[cfg(test)]
 mod fake;
+pub mod lifecycle;
 // ioctl, mmap, eventfd and poll need unsafe; it is confined to this module.
 #[allow(unsafe_code)]
 pub mod sys;

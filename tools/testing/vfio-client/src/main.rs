@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use vfio_client::cli::{self, Command};
-use vfio_client::{bad_input, commands};
+use vfio_client::{bad_input, commands, lifecycle};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Command::Probe(uuid) => commands::probe(&uuid, tag),
         Command::BadInput(uuid) => bad_input::bad_input(&uuid, tag),
         Command::Hold(uuid, secs) => commands::hold(&uuid, secs, tag),
+        Command::Lifecycle(dir, n) => lifecycle::lifecycle(&dir, n, tag),
         Command::Bench(uuid, n) => {
             return match commands::bench(&uuid, n, tag.as_deref()) {
                 Ok(()) => ExitCode::SUCCESS,

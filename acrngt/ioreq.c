@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * acrngt's VHM side: one ioreq client per instance, served by a kernel thread, and the MPT
+ * services gvt.ko calls for the instance's vGPU.
+ *
+ * The thread uses VHM's client-thread model: it sleeps in acrn_ioreq_attach_client() until VHM
+ * distributes requests to it, emulates every request of its client (config cycles to 00:02.0,
+ * BAR0 accesses in the window the guest enabled, writes to write-protected pages) through
+ * gvt.ko, and completes each. Requests are decoded and checked in Rust (acrngt/ioreq.rs).
+ * A request that fails is completed anyway, reading as all ones, so a vCPU never hangs.
+ */
+#include <linux/kthread.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include "acrngt.h"
+
+struct acrngt_instance {
+	unsigned long vmid;
+	struct vhm_vm *vm;
+	int client;
+	struct vhm_request *reqbuf;
+	int nr_vcpu;
+	struct task_struct *thread;
+	struct gvt_vgpu *vgpu;
+	/* The BAR0 window the guest enabled, [start, end); end == 0 when not trapped. */
+	u64 bar0_start;
+	u64 bar0_end;
+};
+
+/* ---- MPT services ----------------------------------------------------------------------- */
+
+static int acrngt_copy_gpa(struct acrngt_instance *in, u64 gpa, void *buf, size_t len, bool write)
+{
+	void *va;
+
+	if (!len)
+		return 0;
+	va = map_guest_phys(in->vmid, gpa, len);
+	if (!va)
+		return -EFAULT;
+	if (write)
+		memcpy(va, buf, len);
+	else
+		memcpy(buf, va, len);
+	unmap_guest_phys(in->vmid, gpa);
+	return 0;
+}
+
+static int acrngt_read_gpa(void *priv, u64 gpa, void *buf, size_t len)
+{
+	return acrngt_copy_gpa(priv, gpa, buf, len, false);
+}
+
+static int acrngt_write_gpa(void *priv, u64 gpa, const void *buf, size_t len)
+{
+	return acrngt_copy_gpa(priv, gpa, (void *)buf, len, true);
+}
+
+/* The Service VM has no IOMMU in front of the GPU: a DMA address is the host physical one. */
+static int acrngt_dma_map(void *priv, u64 gfn, u64 size, u64 *dma_addr)
+{
+	struct acrngt_instance *in = priv;
+	unsigned long hpa, first = 0;
+	u64 off;
+
+	if (!size || size & ~PAGE_MASK || gfn > (U64_MAX >> PAGE_SHIFT))
+		return -EINVAL;
+	for (off = 0; off < size; off += PAGE_SIZE) {
+		hpa = vhm_vm_gpa2hpa(in->vmid, (gfn << PAGE_SHIFT) + off);
+		if (!hpa || IS_ERR_VALUE(hpa))
+			return -EFAULT;
+		if (!off)
+			first = hpa;
+		else if (hpa != first + off)
+			return -EFAULT;	/* not contiguous on the host */
+	}
+	*dma_addr = first;
+	return 0;
+}
+
+static void acrngt_dma_unmap(void *priv, u64 dma_addr)
+{
+	/* Nothing was mapped: guest memory stays where ACRN put it. */
+}
+
+static int acrngt_inject_msi(void *priv, u64 addr, u32 data)
+{
+	struct acrngt_instance *in = priv;
+
+	return vhm_inject_msi(in->vmid, addr, data);
+}
+
+static int acrngt_set_trap_area(void *priv, u64 start, u64 end, bool trap)
+{
+	struct acrngt_instance *in = priv;
+	int ret;
+
+	if (end <= start)
+		return -EINVAL;
+	/* VHM ranges are inclusive. */
+	if (trap) {
+		ret = acrn_ioreq_add_iorange(in->client, REQ_MMIO, start, end - 1);
+		if (ret)
+			return ret;
+		WRITE_ONCE(in->bar0_start, start);
+		WRITE_ONCE(in->bar0_end, end);
+		return 0;
+	}
+	WRITE_ONCE(in->bar0_end, 0);
+	return acrn_ioreq_del_iorange(in->client, REQ_MMIO, start, end - 1);
+}
+
+static int acrngt_map_aperture(void *priv, u64 gfn, u64 mfn, u64 nr, bool map)
+{
+	struct acrngt_instance *in = priv;
+
+	if (map)
+		return add_memory_region(in->vmid, gfn << PAGE_SHIFT, mfn << PAGE_SHIFT,
+					 nr << PAGE_SHIFT, MEM_TYPE_UC, MEM_ACCESS_RWX);
+	return del_memory_region(in->vmid, gfn << PAGE_SHIFT, nr << PAGE_SHIFT);
+}
+
+const struct gvt_backend_ops acrngt_ops = {
+	.device_added = acrngt_device_added,
+	.device_removed = acrngt_device_removed,
+	.read_gpa = acrngt_read_gpa,
+	.write_gpa = acrngt_write_gpa,
+	.dma_map_guest_page = acrngt_dma_map,
+	.dma_unmap_guest_page = acrngt_dma_unmap,
+	.inject_msi = acrngt_inject_msi,
+	.set_trap_area = acrngt_set_trap_area,
+	.map_aperture = acrngt_map_aperture,
+};
+
+/* ---- requests --------------------------------------------------------------------------- */
+
+static int acrngt_emulate(struct acrngt_instance *in, struct vhm_request *req)
+{
+	struct acrngt_access a;
+	u32 type = READ_ONCE(req->type);
+	u64 val = 0;
+	int ret;
+
+	/* Each field is read once, decoded and checked before use. */
+	if (type == REQ_PCICFG)
+		ret = acrngt_decode(type, req->reqs.pci.direction, 0, req->reqs.pci.size,
+				    req->reqs.pci.bus, req->reqs.pci.dev, req->reqs.pci.func,
+				    req->reqs.pci.reg, 0, 0, &a);
+	else
+		ret = acrngt_decode(type, req->reqs.mmio.direction, req->reqs.mmio.address,
+				    req->reqs.mmio.size, 0, 0, 0, 0, READ_ONCE(in->bar0_start),
+				    READ_ONCE(in->bar0_end), &a);
+	if (ret)
+		return ret;
+	if (a.write)
+		val = type == REQ_PCICFG ? (u32)req->reqs.pci.value : req->reqs.mmio.value;
+	switch (a.kind) {
+	case ACRNGT_ACCESS_CFG:
+		ret = a.write ? gvt_vgpu_cfg_write(in->vgpu, a.offset, &val, a.len) :
+				gvt_vgpu_cfg_read(in->vgpu, a.offset, &val, a.len);
+		break;
+	case ACRNGT_ACCESS_MMIO:
+		ret = a.write ? gvt_vgpu_mmio_write(in->vgpu, a.offset, &val, a.len) :
+				gvt_vgpu_mmio_read(in->vgpu, a.offset, &val, a.len);
+		break;
+	case ACRNGT_ACCESS_WP:
+		/* ACRN does not perform a write it trapped for protection: commit it here. */
+		ret = acrngt_write_gpa(in, a.offset, &val, a.len);
+		break;
+	default:
+		ret = -EINVAL;
+	}
+	if (!ret && !a.write) {
+		if (type == REQ_PCICFG)
+			req->reqs.pci.value = (s32)val;
+		else
+			req->reqs.mmio.value = val;
+	}
+	return ret;
+}
+
+static int acrngt_thread(void *data)
+{
+	struct acrngt_instance *in = data;
+	int vcpu;
+
+	while (!kthread_should_stop()) {
+		if (acrn_ioreq_attach_client(in->client, true))
+			break;
+		for (vcpu = 0; vcpu < in->nr_vcpu; vcpu++) {
+			struct vhm_request *req = &in->reqbuf[vcpu];
+
+			if (READ_ONCE(req->processed) != REQ_STATE_PROCESSING ||
+			    READ_ONCE(req->client) != in->client)
+				continue;
+			if (acrngt_emulate(in, req)) {
+				/* Like a read nothing answers: all ones. */
+				req->reqs.mmio.value = ~0ULL;
+				req->reqs.pci.value = -1;
+			}
+			acrn_ioreq_complete_request(in->client, vcpu, req);
+		}
+	}
+	/* The client went away first: wait to be stopped, as kthread_stop() expects. */
+	set_current_state(TASK_INTERRUPTIBLE);
+	while (!kthread_should_stop()) {
+		schedule();
+		set_current_state(TASK_INTERRUPTIBLE);
+	}
+	__set_current_state(TASK_RUNNING);
+	return 0;
+}
+
+/* ---- instances -------------------------------------------------------------------------- */
+
+void *acrngt_instance_create(struct gvt_device *gd, u32 vmid,
+			     const struct gvt_vgpu_params *params, int *err)
+{
+	struct acrngt_instance *in;
+	struct vm_info info;
+	int ret = -ENOMEM;
+
+	in = kzalloc(sizeof(*in), GFP_KERNEL);
+	if (!in)
+		goto out;
+	in->vmid = vmid;
+	in->vm = find_get_vm(vmid);
+	ret = -ENODEV;	/* ACRN-DM creates the VM before its vGPU */
+	if (!in->vm)
+		goto free;
+	ret = gvt_vgpu_create(&acrngt_backend, gd, params, in, &in->vgpu);
+	if (ret)
+		goto put;
+	in->client = acrn_ioreq_create_client(vmid, NULL, "ioreq gvt-g");
+	if (in->client < 0) {
+		ret = in->client;
+		goto vgpu;
+	}
+	ret = vhm_get_vm_info(vmid, &info);
+	if (ret)
+		goto client;
+	ret = -EINVAL;
+	in->reqbuf = acrn_ioreq_get_reqbuf(in->client);
+	if (!in->reqbuf || info.max_vcpu <= 0)
+		goto client;
+	in->nr_vcpu = min(info.max_vcpu, VHM_REQUEST_MAX);
+	acrn_ioreq_intercept_bdf(in->client, 0, 2, 0);
+	in->thread = kthread_run(acrngt_thread, in, "acrngt_ioreq:%u", vmid);
+	if (IS_ERR(in->thread)) {
+		ret = PTR_ERR(in->thread);
+		goto unintercept;
+	}
+	ret = gvt_vgpu_activate(in->vgpu);
+	if (ret)
+		goto stop;
+	return in;
+stop:
+	kthread_stop(in->thread);
+unintercept:
+	acrn_ioreq_unintercept_bdf(in->client);
+client:
+	acrn_ioreq_destroy_client(in->client);
+vgpu:
+	gvt_vgpu_destroy(in->vgpu);
+put:
+	put_vm(in->vm);
+free:
+	kfree(in);
+out:
+	*err = ret;
+	return NULL;
+}
+
+u32 acrngt_instance_vgpu_id(void *inst)
+{
+	struct acrngt_instance *in = inst;
+
+	return gvt_vgpu_id(in->vgpu);
+}
+
+void acrngt_instance_destroy(void *inst)
+{
+	struct acrngt_instance *in = inst;
+
+	/* No more MSIs; BAR0 untrapped. Requests still arriving fail until the client goes. */
+	gvt_vgpu_deactivate(in->vgpu);
+	kthread_stop(in->thread);
+	acrn_ioreq_unintercept_bdf(in->client);
+	acrn_ioreq_destroy_client(in->client);
+	gvt_vgpu_destroy(in->vgpu);
+	put_vm(in->vm);
+	kfree(in);
+}

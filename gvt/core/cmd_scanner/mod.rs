@@ -1,0 +1,940 @@
+//! The command scanner: decides whether a guest's commands may run on the host GPU.
+//!
+//! A vGPU's ring and privileged batch buffers execute with the host's privileges, so every
+//! command in them is decoded and checked before the workload reaches the GPU: the command
+//! must exist on that engine (the 225 Gen9 descriptors in [`table`]), fit in its buffer, touch
+//! only registers command buffers may touch, and address only the vGPU's own graphics memory.
+//!
+//! The scanner is pure and allocation-free. It never reads guest memory itself: the caller
+//! copies the ring slice once, and each batch buffer once through [`BatchSource`]; the scanner
+//! checks those copies and the caller executes exactly them (privileged batches are run from
+//! a shadow copy, see [`BatchRecord`]), so what was scanned is what runs.
+//!
+//! Interface for the workload code:
+//! * [`Scanner::new`] per engine and vGPU partition, then [`Scanner::scan_ring`] over the copied
+//!   ring slice `[head, tail)`, or [`Scanner::scan_batch`] over one batch (e.g. an indirect
+//!   context).
+//! * [`BatchSource`]: loads the batch at a graphics address (GGTT or PPGTT, translated by the
+//!   caller) into one of [`MAX_BATCHES`] slots as one bulk copy, and hands the bytes back.
+//! * A mediation callback sees every accepted register write the device model must know about
+//!   ([`RegWrite`]: write-patched registers, PDP roots, MOCS); returning `false` rejects it.
+//! * The result, [`ScanReport`], counts the interrupts the slice raises and lists the batches
+//!   scanned, each with where its `MI_BATCH_BUFFER_START` sits so it can be pointed at the shadow.
+//! * A rejection, [`ScanError`], names the command and where it is; the vGPU goes to failsafe.
+//!
+//! Limits (fixed, no allocation): [`MAX_BATCHES`] batch loads per scan (a self-chaining batch
+//! runs into it), [`MAX_DEPTH`] levels below the ring, three frames of scan state on the stack.
+//! Decoding is a compile-time table per engine indexed by header bits 31:16 (64 KiB each, 256
+//! KiB of rodata in all) and a length rule per descriptor, so commands that need only their
+//! length are skipped with two loads and no branch; the rest take the checked path.
+//!
+//! Departures from upstream, all deliberate: `MI_SEMAPHORE_WAIT`, `MI_STORE_DATA_INDEX`,
+//! `MI_CLFLUSH`, `MI_COPY_MEM_MEM`, `MI_REPORT_PERF_COUNT` and `MI_CONDITIONAL_BATCH_BUFFER_END`
+//! are accepted with their GGTT addresses audited (upstream refuses them all); SRM may read and
+//! LRM/LRR may load any command-accessible register that needs no mediation (upstream allows
+//! only two registers); post-sync depth and timestamp writes of `PIPE_CONTROL` are audited too;
+//! `MI_DISPLAY_FLIP` is refused (upstream emulates it; a 6.12 guest flips through MMIO);
+//! `MI_RS_STORE_DATA_IMM` and the URB memory commands may not use the GGTT (upstream lets
+//! their addresses through unaudited); `MFX_WAIT` is one dword (upstream reads a length field it
+//! does not have).
+
+pub mod table;
+
+use super::host::{Platform, MMIO_SIZE};
+use super::mmio_table::{mmio_index, MmioIndex, F_CMD_ACCESS, F_CMD_WRITE_PATCH};
+use super::regs::Engine;
+use super::resources::Partition;
+
+/// How many batch buffers one scan may load (first-level, second-level and chained together).
+/// Also bounds a batch that chains to itself: the loop runs out of slots and is refused.
+pub const MAX_BATCHES: usize = 16;
+
+/// Nesting levels below the ring: a first-level batch may call one second-level batch.
+pub const MAX_DEPTH: u8 = 2;
+
+/// Largest graphics memory range one command may address (upstream's `max_surface_size`).
+const MAX_OP_SIZE: u64 = 36 << 20;
+
+/// How a command's length in dwords follows from its header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Len {
+    /// Always this many dwords.
+    Fixed(u8),
+    /// The low `n` bits of the header hold the length minus 2.
+    Var(u8),
+    /// As [`Len::Var`], and the result must be exactly the second number.
+    VarExact(u8, u8),
+}
+
+/// The semantic check a command needs beyond its length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// Nothing: the command cannot reach outside the context.
+    None,
+    /// `MI_LOAD_REGISTER_IMM`: every register on the whitelist.
+    Lri,
+    /// `MI_LOAD_REGISTER_REG`: both registers on the whitelist.
+    Lrr,
+    /// `MI_LOAD_REGISTER_MEM`: register and GGTT source audited.
+    Lrm,
+    /// `MI_STORE_REGISTER_MEM`: register and GGTT destination audited.
+    Srm,
+    /// `PIPE_CONTROL`: register and GGTT post-sync writes, notify.
+    PipeControl,
+    /// `MI_USER_INTERRUPT`: counted.
+    UserInterrupt,
+    /// `MI_BATCH_BUFFER_START`: followed.
+    BatchStart,
+    /// `MI_BATCH_BUFFER_END`: returns.
+    BatchEnd,
+    /// `MI_STORE_DATA_IMM`: GGTT destination audited.
+    StoreDataImm,
+    /// `MI_ATOMIC`: GGTT operand audited.
+    Op2f,
+    /// `MI_FLUSH_DW`: GGTT post-sync write audited, notify.
+    FlushDw,
+    /// Never allowed from a vGPU (`MI_UPDATE_GTT`, `MI_DISPLAY_FLIP`).
+    Forbidden,
+    /// `MI_SEMAPHORE_WAIT`: GGTT semaphore audited.
+    SemaphoreWait,
+    /// `MI_CONDITIONAL_BATCH_BUFFER_END`: GGTT operand audited.
+    CondBatchEnd,
+    /// `MI_REPORT_PERF_COUNT`: GGTT report audited.
+    ReportPerfCount,
+    /// `MI_STORE_DATA_INDEX`: writes inside the context's status page only.
+    StoreDataIndex,
+    /// `MI_COPY_MEM_MEM`: both GGTT operands audited.
+    Op2e,
+    /// `MI_CLFLUSH`: GGTT range audited.
+    Clflush,
+    /// A memory operand the scanner does not audit (`MI_RS_STORE_DATA_IMM`, `MI_LOAD_URB_MEM`,
+    /// `MI_STORE_URB_MEM`): allowed through the PPGTT only.
+    PpgttOnly,
+}
+
+/// One command descriptor.
+#[derive(Clone, Copy, Debug)]
+pub struct Desc {
+    /// Upstream's name, used in errors.
+    pub name: &'static str,
+    /// Command type, header bits 31:29 (0 MI, 2 2D, 3 3D/media/MFX/VEBOX).
+    pub ty: u8,
+    /// Opcode as the engine decodes it (MI: bits 28:23; 2D: 28:22; type 3: 28:16), with the
+    /// type bits above it as upstream spells opcodes.
+    pub key: u16,
+    /// Length rule.
+    pub len: Len,
+    /// Engines the command is valid on ([`Engine::mask`] bits).
+    pub engines: u8,
+    /// Semantic check.
+    pub check: Check,
+}
+
+/// Builds a descriptor (keeps the generated table short).
+pub(crate) const fn c(name: &'static str, ty: u8, key: u16, len: Len, engines: u8, check: Check) -> Desc {
+    Desc { name, ty, key, len, engines, check }
+}
+
+impl Desc {
+    /// The command's length in dwords for this header, or `None` when the header's length field
+    /// contradicts a fixed-length rule.
+    #[inline]
+    pub fn dwords(&self, header: u32) -> Option<u32> {
+        match self.len {
+            Len::Fixed(n) => Some(u32::from(n)),
+            Len::Var(bits) => Some((header & low_mask(bits)).wrapping_add(2)),
+            Len::VarExact(bits, n) => {
+                let l = (header & low_mask(bits)).wrapping_add(2);
+                (l == u32::from(n)).then_some(l)
+            }
+        }
+    }
+}
+
+const fn low_mask(bits: u8) -> u32 {
+    match 1u32.checked_shl(bits as u32) {
+        Some(v) => v.wrapping_sub(1),
+        None => u32::MAX,
+    }
+}
+
+/// Entries per engine in the decode table: one per value of header bits 31:16, which hold the
+/// command type and every opcode bit of every type (MI opcodes are bits 28:23, 2D 28:22,
+/// 3D/media/MFX/VEBOX 28:16; the flag bits below an opcode select copies of its entry).
+const FLAT_LEN: usize = 1 << 16;
+
+/// A length rule: `((header << 2) & mask4) + add4` bytes (mask4 in bits 17:2, add4 in bits
+/// 23:20), or [`SLOW`] if the command needs more than its length (or does not exist).
+const SLOW: u32 = 1 << 19;
+/// Descriptor index of "no such command".
+const NONE: u8 = u8::MAX;
+
+/// Per-engine decode tables (header bits 31:16 to descriptor index, 256 KiB in all) and each
+/// descriptor's length rule, built at compile time so the common case is two loads and no
+/// branch.
+struct Decode {
+    flat: [[u8; FLAT_LEN]; 4],
+    rules: [u32; 256],
+}
+
+/// Position of an engine in the decode tables (the bit of [`Engine::mask`]).
+const fn engine_slot(e: Engine) -> usize {
+    match e {
+        Engine::Rcs => 0,
+        Engine::Vcs => 1,
+        Engine::Bcs => 2,
+        Engine::Vecs => 3,
+    }
+}
+
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+// Compile-time only: an out-of-range index or two descriptors claiming the same opcode on one
+// engine fail the build.
+const fn build_decode() -> Decode {
+    let mut d = Decode { flat: [[NONE; FLAT_LEN]; 4], rules: [SLOW; 256] };
+    assert!(table::DESCS.len() < NONE as usize, "descriptor index does not fit");
+    let mut i = 0;
+    while i < table::DESCS.len() {
+        let desc = &table::DESCS[i];
+        d.rules[i] = match desc.len {
+            Len::Fixed(n) => {
+                assert!(n < 4, "fixed length does not fit the rule");
+                (n as u32 * 4) << 20
+            }
+            Len::Var(bits) => (low_mask(bits) << 2) | (8 << 20),
+            Len::VarExact(..) => SLOW,
+        } | if matches!(desc.check, Check::None) { 0 } else { SLOW };
+        // The opcode's bits within header bits 31:16, and how many flag bits lie below it.
+        let (first, copies) = match desc.ty {
+            0 => (((desc.key as usize) & 0x3f) << 7, 1 << 7),
+            2 => ((2 << 13) | (((desc.key as usize) & 0x7f) << 6), 1 << 6),
+            3 => ((3 << 13) | ((desc.key as usize) & 0x1fff), 1),
+            _ => panic_bad_type(),
+        };
+        let mut e = 0;
+        while e < 4 {
+            // The blitter decodes 2D and no type 3; only the blitter decodes 2D.
+            let decoded = match desc.ty {
+                2 => e == 2,
+                3 => e != 2,
+                _ => true,
+            };
+            if desc.engines & (1 << e) != 0 && decoded {
+                let mut c = 0;
+                while c < copies {
+                    assert!(d.flat[e][first + c] == NONE, "two descriptors for one opcode on one engine");
+                    d.flat[e][first + c] = i as u8;
+                    c += 1;
+                }
+            }
+            e += 1;
+        }
+        i += 1;
+    }
+    d
+}
+
+#[allow(clippy::panic)]
+// Compile-time only: a descriptor of another command type fails the build.
+const fn panic_bad_type() -> (usize, usize) {
+    panic!("bad command type")
+}
+
+static DECODE: Decode = build_decode();
+
+/// A table that decodes nothing.
+static EMPTY: [u8; FLAT_LEN] = [NONE; FLAT_LEN];
+
+/// The descriptor index of `header` in an engine's decode table.
+#[inline(always)]
+fn decode_index(flat: &[u8; FLAT_LEN], header: u32) -> u8 {
+    flat.get((header >> 16) as usize).copied().unwrap_or(NONE)
+}
+
+/// The length rule of a descriptor index.
+#[inline(always)]
+fn rule_of(index: u8) -> u32 {
+    DECODE.rules.get(usize::from(index)).copied().unwrap_or(SLOW)
+}
+
+/// The descriptor of a descriptor index.
+fn index_desc(index: u8) -> Option<&'static Desc> {
+    table::DESCS.get(usize::from(index))
+}
+
+/// The descriptor of the command starting with `header` on `engine`, if it is valid there.
+#[inline]
+pub fn decode(engine: Engine, header: u32) -> Option<&'static Desc> {
+    index_desc(decode_index(DECODE.flat.get(engine_slot(engine))?, header))
+}
+
+/// Which address space a batch buffer lives in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddrSpace {
+    /// The global GTT: a privileged batch.
+    Ggtt,
+    /// The context's per-process GTT: a non-privileged batch.
+    Ppgtt,
+}
+
+/// A buffer the scanner read: the ring slice or one of the loaded batch slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Buf {
+    /// The ring slice given to [`Scanner::scan_ring`].
+    Ring,
+    /// Batch slot `n` of the [`BatchSource`].
+    Batch(u8),
+}
+
+/// A place in the scanned copies: a buffer and a byte offset in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct At {
+    /// The buffer.
+    pub buf: Buf,
+    /// Byte offset from the start of the copy.
+    pub offset: u32,
+}
+
+/// Where batch buffers come from. The scanner asks for each batch once; the implementation
+/// copies it from guest memory in one go into slot `slot` and must hand back exactly those bytes
+/// from [`BatchSource::bytes`] afterwards (never re-reading the guest).
+pub trait BatchSource {
+    /// Copies the batch buffer at graphics address `addr` in `space` into slot `slot`
+    /// (`< MAX_BATCHES`): as many bytes as the implementation chooses (the batch's mapping, up
+    /// to its own limit). Returns `false` if the address cannot be translated.
+    fn load(&mut self, slot: usize, space: AddrSpace, addr: u64) -> bool;
+    /// The bytes loaded into `slot` (empty if none).
+    fn bytes(&self, slot: usize) -> &[u8];
+}
+
+/// A source with no batch buffers: every batch start is refused.
+pub struct NoBatches;
+
+impl BatchSource for NoBatches {
+    fn load(&mut self, _: usize, _: AddrSpace, _: u64) -> bool {
+        false
+    }
+    fn bytes(&self, _: usize) -> &[u8] {
+        &[]
+    }
+}
+
+/// Why a register write needs the device model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mediation {
+    /// The register has a write handler (`F_CMD_WRITE_PATCH`): the value may need patching.
+    WritePatch,
+    /// A PDP/PML4 root of the engine: the shadow page tables must follow.
+    PpgttRoot,
+    /// A MOCS or L3CC entry: the virtual register file keeps the value.
+    Mocs,
+}
+
+/// An accepted `MI_LOAD_REGISTER_IMM` (or `PIPE_CONTROL` register write) the device model must
+/// see: `value_at` locates the value dword in the scanned copy, where it can be patched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegWrite {
+    /// The register's MMIO offset.
+    pub reg: u32,
+    /// The value written.
+    pub value: u32,
+    /// Where the value dword is.
+    pub value_at: At,
+    /// Why it is reported.
+    pub why: Mediation,
+}
+
+/// A batch buffer the scan loaded and accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchRecord {
+    /// The slot it was loaded into.
+    pub slot: u8,
+    /// 1 for a first-level batch (chained ones too), 2 for a second-level one.
+    pub level: u8,
+    /// Its address space; [`AddrSpace::Ggtt`] batches are privileged and must be executed from
+    /// a shadow copy of the scanned bytes.
+    pub space: AddrSpace,
+    /// Its graphics address.
+    pub addr: u64,
+    /// Bytes scanned from the start of the slot, through its `MI_BATCH_BUFFER_END` or chaining
+    /// `MI_BATCH_BUFFER_START`: what the shadow copy must hold.
+    pub len: u32,
+    /// The `MI_BATCH_BUFFER_START` that runs it: its address dwords (1 and 2) are what to patch
+    /// to point at the shadow copy.
+    pub started_at: At,
+}
+
+/// What an accepted scan found.
+#[derive(Clone, Copy, Debug)]
+pub struct ScanReport {
+    /// Commands scanned.
+    pub commands: u32,
+    /// `MI_USER_INTERRUPT`s executed (ring and batches).
+    pub user_interrupts: u32,
+    /// `PIPE_CONTROL`s with notify.
+    pub pipe_control_notifies: u32,
+    /// `MI_FLUSH_DW`s with notify.
+    pub flush_dw_notifies: u32,
+    /// PPGTT batches left unscanned ([`Policy::scan_ppgtt`] off): the hardware runs them
+    /// unprivileged.
+    pub unscanned_batches: u32,
+    batches: [Option<BatchRecord>; MAX_BATCHES],
+    nbatches: u8,
+}
+
+impl ScanReport {
+    const fn new() -> ScanReport {
+        ScanReport {
+            commands: 0,
+            user_interrupts: 0,
+            pipe_control_notifies: 0,
+            flush_dw_notifies: 0,
+            unscanned_batches: 0,
+            batches: [None; MAX_BATCHES],
+            nbatches: 0,
+        }
+    }
+
+    /// The batches scanned, in the order they were loaded (slot order).
+    pub fn batches(&self) -> impl Iterator<Item = &BatchRecord> {
+        self.batches.iter().flatten()
+    }
+}
+
+/// Why a command was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// No such command on this engine.
+    UnknownCommand,
+    /// The header's length is not one the command can have.
+    BadLength,
+    /// The command runs past the end of its buffer, or a batch has no end.
+    Truncated,
+    /// A register the command may not access (offset given).
+    Register(u32),
+    /// A GGTT address outside the vGPU's partition (address given).
+    Address(u64),
+    /// The command is never allowed from a vGPU.
+    Forbidden,
+    /// A batch start deeper than [`MAX_DEPTH`], or a second-level batch starting another.
+    TooDeep,
+    /// More than [`MAX_BATCHES`] batches (including a batch chaining to itself).
+    TooManyBatches,
+    /// The batch buffer's address could not be loaded.
+    BatchFault(u64),
+    /// `MI_BATCH_BUFFER_END` in the ring.
+    EndOutsideBatch,
+    /// The device model refused a mediated register write.
+    Mediation(u32),
+}
+
+/// A refused command: what, where and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScanError {
+    /// The command's name (`"unknown"` if it has none).
+    pub command: &'static str,
+    /// Its header dword.
+    pub header: u32,
+    /// Where it starts.
+    pub at: At,
+    /// Why it was refused.
+    pub reason: Reason,
+}
+
+/// Scanning choices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Also load and scan PPGTT (unprivileged) batches. Upstream's default is off: the hardware
+    /// confines them to the context's PPGTT and refuses privileged commands in them.
+    pub scan_ppgtt: bool,
+}
+
+/// Registers command buffers may access beyond the `F_CMD_ACCESS` table entries: what Mesa and
+/// i915 load and store on Gen9 (predicates, command streamer GPRs, indirect draw and dispatch
+/// parameters, L3 and slice configuration, context timestamps). `(offset, size in bytes)`.
+const EXTRA_REGS: &[(u32, u32)] = &[
+    (0x2400, 0x20),  // MI_PREDICATE_SRC0/SRC1/DATA/RESULT (incl. RESULT_1 at 0x241c)
+    (0x23bc, 4),     // MI_PREDICATE_RESULT_2
+    (0x2440, 4),     // 3DPRIM_BASE_VERTEX
+    (0x2500, 12),    // GPGPU_DISPATCHDIM{X,Y,Z}
+    (0x7034, 4),     // GEN8_L3CNTLREG (F_CMD_ACCESS on BXT only upstream)
+    (0x731c, 4),     // GEN9_SLICE_COMMON_ECO_CHICKEN1
+    (0x2600, 0x80),  // RCS CS_GPR 0..15
+    (0x12600, 0x80), // VCS CS_GPR
+    (0x1a600, 0x80), // VECS CS_GPR
+    (0x22600, 0x80), // BCS CS_GPR
+    (0x23a8, 4),     // RCS RING_CTX_TIMESTAMP (i915's Gen9 blitter parser allows BCS's)
+    (0x123a8, 4),    // VCS RING_CTX_TIMESTAMP
+    (0x1a3a8, 4),    // VECS RING_CTX_TIMESTAMP
+    (0x223a8, 4),    // BCS RING_CTX_TIMESTAMP
+];
+
+/// One level of the scan: which buffer, where in it, and what it is.
+#[derive(Clone, Copy)]
+struct Frame {
+    buf: Buf,
+    pos: usize,
+    level: u8,
+    space: AddrSpace,
+}
+
+/// What a run over one buffer ended with.
+enum Step {
+    /// The ring slice is done.
+    RingDone,
+    /// `MI_BATCH_BUFFER_END`: pop a level.
+    End,
+    /// `MI_BATCH_BUFFER_START` to follow; the frame's position is past it.
+    Start { at: At, header: u32, addr: u64, space: AddrSpace, second: bool },
+}
+
+/// Scans one engine's commands for one vGPU.
+pub struct Scanner<'a> {
+    engine: Engine,
+    regs: &'static MmioIndex,
+    part: &'a Partition,
+    policy: Policy,
+}
+
+impl<'a> Scanner<'a> {
+    /// A scanner for `engine` of a `platform` GPU, auditing GGTT addresses against `part`.
+    pub fn new(platform: Platform, engine: Engine, part: &'a Partition, policy: Policy) -> Scanner<'a> {
+        Scanner { engine, regs: mmio_index(platform), part, policy }
+    }
+
+    /// Scans a ring slice (the bytes from head to tail, unwrapped) and every batch it starts.
+    pub fn scan_ring(
+        &self,
+        ring: &[u8],
+        src: &mut dyn BatchSource,
+        mediate: &mut dyn FnMut(&RegWrite) -> bool,
+    ) -> Result<ScanReport, ScanError> {
+        let top = Frame { buf: Buf::Ring, pos: 0, level: 0, space: AddrSpace::Ggtt };
+        self.scan(top, ring, src, mediate, ScanReport::new())
+    }
+
+    /// Scans one batch buffer at `addr` as a first-level batch (e.g. a context's indirect
+    /// batch), loading it into slot 0. No command starts it, so its record's `started_at` is
+    /// the start of an empty ring.
+    pub fn scan_batch(
+        &self,
+        space: AddrSpace,
+        addr: u64,
+        src: &mut dyn BatchSource,
+        mediate: &mut dyn FnMut(&RegWrite) -> bool,
+    ) -> Result<ScanReport, ScanError> {
+        let mut rep = ScanReport::new();
+        let at = At { buf: Buf::Ring, offset: 0 };
+        let top = self.enter(&mut rep, src, (at, 0), addr, space, 1)?;
+        self.scan(top, &[], src, mediate, rep)
+    }
+
+    fn scan(
+        &self,
+        top: Frame,
+        ring: &[u8],
+        src: &mut dyn BatchSource,
+        mediate: &mut dyn FnMut(&RegWrite) -> bool,
+        mut rep: ScanReport,
+    ) -> Result<ScanReport, ScanError> {
+        // The ring, a first-level and a second-level batch.
+        let mut stack = [top; 3];
+        let mut depth = 0usize;
+        loop {
+            let Some(frame) = stack.get_mut(depth) else { return Ok(rep) };
+            let buf = match frame.buf {
+                Buf::Ring => ring,
+                Buf::Batch(s) => src.bytes(usize::from(s)),
+            };
+            match self.run(buf, frame, &mut rep, mediate)? {
+                Step::RingDone => return Ok(rep),
+                Step::End => {
+                    // Popping the last frame of a lone batch ends the scan.
+                    let Some(d) = depth.checked_sub(1) else { return Ok(rep) };
+                    depth = d;
+                }
+                Step::Start { at, header, addr, space, second } => {
+                    let level = frame.level;
+                    // PPGTT batches cannot start privileged ones.
+                    let space = if frame.space == AddrSpace::Ppgtt { AddrSpace::Ppgtt } else { space };
+                    let (new_level, push) = if level == 0 {
+                        (1, true)
+                    } else if level >= MAX_DEPTH {
+                        // As upstream: a second-level batch starts nothing.
+                        return Err(err(BB_START, header, at, Reason::TooDeep));
+                    } else if second {
+                        (level.wrapping_add(1), true)
+                    } else {
+                        // Chained: the rest of this batch never runs.
+                        (level, false)
+                    };
+                    if space == AddrSpace::Ppgtt && !self.policy.scan_ppgtt {
+                        rep.unscanned_batches = rep.unscanned_batches.saturating_add(1);
+                        if !push {
+                            // Chained away into an unscanned batch: nothing more here runs.
+                            let Some(d) = depth.checked_sub(1) else { return Ok(rep) };
+                            depth = d;
+                        }
+                        continue;
+                    }
+                    if space == AddrSpace::Ggtt {
+                        self.audit(addr, 4).map_err(|r| err(BB_START, header, at, r))?;
+                    }
+                    let next = self.enter(&mut rep, src, (at, header), addr, space, new_level)?;
+                    if push {
+                        depth = depth.wrapping_add(1);
+                    }
+                    let f = stack.get_mut(depth).ok_or(err(BB_START, header, at, Reason::TooDeep))?;
+                    *f = next;
+                }
+            }
+        }
+    }
+
+    /// Loads a batch into the next free slot and records it; `start` is the batch start
+    /// command (where it is, its header).
+    fn enter(
+        &self,
+        rep: &mut ScanReport,
+        src: &mut dyn BatchSource,
+        start: (At, u32),
+        addr: u64,
+        space: AddrSpace,
+        level: u8,
+    ) -> Result<Frame, ScanError> {
+        let (at, header) = start;
+        let s = rep.nbatches;
+        let slot = usize::from(s);
+        let Some(rec) = rep.batches.get_mut(slot) else {
+            return Err(err(BB_START, header, at, Reason::TooManyBatches));
+        };
+        if !src.load(slot, space, addr) {
+            return Err(err(BB_START, header, at, Reason::BatchFault(addr)));
+        }
+        *rec = Some(BatchRecord { slot: s, level, space, addr, len: 0, started_at: at });
+        rep.nbatches = s.wrapping_add(1);
+        Ok(Frame { buf: Buf::Batch(s), pos: 0, level, space })
+    }
+
+    /// Scans commands in `buf` from the frame's position until the buffer ends, a batch ends or
+    /// a batch starts.
+    fn run(
+        &self,
+        buf: &[u8],
+        f: &mut Frame,
+        rep: &mut ScanReport,
+        mediate: &mut dyn FnMut(&RegWrite) -> bool,
+    ) -> Result<Step, ScanError> {
+        let mut pos = f.pos;
+        let flat = DECODE.flat.get(engine_slot(self.engine)).unwrap_or(&EMPTY);
+        let result = loop {
+            // Fast path: commands that need only their length.
+            let (p, plain) = skip_plain(flat, buf, pos);
+            pos = p;
+            rep.commands = rep.commands.wrapping_add(plain);
+            let at = At { buf: f.buf, offset: u32::try_from(pos).unwrap_or(u32::MAX) };
+            let Some(header) = dword(buf, pos) else {
+                if pos == buf.len() && f.buf == Buf::Ring {
+                    break Ok(Step::RingDone);
+                }
+                break Err(err("unknown", dword_partial(buf, pos), at, Reason::Truncated));
+            };
+            let Some(d) = index_desc(decode_index(flat, header)) else {
+                break Err(err("unknown", header, at, Reason::UnknownCommand));
+            };
+            let Some(n) = d.dwords(header) else { break Err(err(d.name, header, at, Reason::BadLength)) };
+            let end = usize::try_from(n).ok().and_then(|n| n.checked_mul(4)).and_then(|b| pos.checked_add(b));
+            let Some(cmd) = end.and_then(|e| buf.get(pos..e)) else {
+                break Err(err(d.name, header, at, Reason::Truncated));
+            };
+            rep.commands = rep.commands.wrapping_add(1);
+            let next = pos.wrapping_add(cmd.len());
+            if d.check != Check::None {
+                match self.check(d, cmd, at, f, rep, mediate) {
+                    Err(reason) => break Err(err(d.name, header, at, reason)),
+                    Ok(None) => {}
+                    Ok(Some(step)) => {
+                        pos = next;
+                        break Ok(step);
+                    }
+                }
+            }
+            pos = next;
+        };
+        f.pos = pos;
+        if let (Ok(Step::End | Step::Start { .. }), Buf::Batch(s)) = (&result, f.buf) {
+            if let Some(Some(rec)) = rep.batches.get_mut(usize::from(s)) {
+                rec.len = u32::try_from(pos).unwrap_or(u32::MAX);
+            }
+        }
+        result
+    }
+
+    /// The semantic check of one command; `Some(step)` for flow control.
+    fn check(
+        &self,
+        d: &Desc,
+        cmd: &[u8],
+        at: At,
+        f: &Frame,
+        rep: &mut ScanReport,
+        mediate: &mut dyn FnMut(&RegWrite) -> bool,
+    ) -> Result<Option<Step>, Reason> {
+        let dw = |i: usize| dword(cmd, i.wrapping_mul(4)).unwrap_or(0);
+        let h = dw(0);
+        let n = cmd.len() / 4;
+        // GGTT addressing only means something in privileged buffers.
+        let ggtt = |bit: bool| bit && f.space == AddrSpace::Ggtt;
+        let addr = |lo: usize| u64::from(dw(lo) & !3) | (u64::from(dw(lo.wrapping_add(1)) & 0xffff) << 32);
+        match d.check {
+            Check::None => {}
+            Check::Forbidden => return Err(Reason::Forbidden),
+            Check::UserInterrupt => rep.user_interrupts = rep.user_interrupts.saturating_add(1),
+            Check::BatchEnd if f.buf == Buf::Ring => return Err(Reason::EndOutsideBatch),
+            Check::BatchEnd => return Ok(Some(Step::End)),
+            Check::BatchStart => {
+                if n != 3 {
+                    return Err(Reason::BadLength);
+                }
+                let space = if h & (1 << 8) != 0 { AddrSpace::Ppgtt } else { AddrSpace::Ggtt };
+                let second = h & (1 << 22) != 0;
+                return Ok(Some(Step::Start { at, header: h, addr: addr(1), space, second }));
+            }
+            Check::Lri => {
+                if n < 3 || n % 2 == 0 {
+                    return Err(Reason::BadLength);
+                }
+                for i in (1..n).step_by(2) {
+                    let reg = dw(i) & 0x7f_fffc;
+                    let value_at = At { buf: at.buf, offset: at.offset.wrapping_add(u32::try_from(i.wrapping_add(1).wrapping_mul(4)).unwrap_or(0)) };
+                    self.reg_write(reg, dw(i.wrapping_add(1)), value_at, mediate)?;
+                }
+            }
+            Check::Lrr => {
+                if n != 3 {
+                    return Err(Reason::BadLength);
+                }
+                self.reg_read(dw(1) & 0x7f_fffc)?;
+                self.reg_load(dw(2) & 0x7f_fffc)?;
+            }
+            Check::Lrm | Check::Srm => {
+                let reg = dw(1) & 0x7f_fffc;
+                if d.check == Check::Lrm {
+                    self.reg_load(reg)?;
+                } else {
+                    self.reg_read(reg)?;
+                }
+                if ggtt(h & (1 << 22) != 0) {
+                    self.audit(addr(2), 4)?;
+                }
+            }
+            Check::PipeControl => {
+                if n != 6 {
+                    return Err(Reason::BadLength);
+                }
+                let flags = dw(1);
+                let post = (flags >> 14) & 3;
+                if flags & (1 << 23) != 0 {
+                    let value_at = At { buf: at.buf, offset: at.offset.wrapping_add(16) };
+                    self.reg_write(dw(2) & 0x7f_fffc, dw(4), value_at, mediate)?;
+                } else if post != 0 && ggtt(flags & (1 << 24) != 0) {
+                    self.audit_write(addr(2) & !7, 8, flags & (1 << 21) != 0)?;
+                }
+                if flags & (1 << 8) != 0 {
+                    rep.pipe_control_notifies = rep.pipe_control_notifies.saturating_add(1);
+                }
+            }
+            Check::FlushDw => {
+                if n != 4 && n != 5 {
+                    return Err(Reason::BadLength);
+                }
+                if (h >> 14) & 3 != 0 && ggtt(dw(1) & (1 << 2) != 0) {
+                    self.audit_write(addr(1) & !7, 8, h & (1 << 21) != 0)?;
+                }
+                if h & (1 << 8) != 0 {
+                    rep.flush_dw_notifies = rep.flush_dw_notifies.saturating_add(1);
+                }
+            }
+            Check::StoreDataImm => {
+                if n < 4 {
+                    return Err(Reason::BadLength);
+                }
+                if ggtt(h & (1 << 22) != 0) {
+                    let size = (n as u64).wrapping_sub(3).wrapping_mul(4);
+                    self.audit(addr(1), size)?;
+                }
+            }
+            Check::StoreDataIndex => {
+                // The offset field (bits 11:2) cannot leave the status page.
+                if n != 3 && n != 4 {
+                    return Err(Reason::BadLength);
+                }
+            }
+            Check::Op2f => {
+                let want = if h & (1 << 18) != 0 { 11 } else { 3 };
+                if n != want {
+                    return Err(Reason::BadLength);
+                }
+                if ggtt(h & (1 << 22) != 0) {
+                    let size = 4u64 << ((h >> 19) & 3);
+                    self.audit(addr(1), size)?;
+                }
+            }
+            Check::Op2e => {
+                if ggtt(h & (1 << 22) != 0) {
+                    self.audit(addr(3), 4)?;
+                }
+                if ggtt(h & (1 << 21) != 0) {
+                    self.audit(addr(1), 4)?;
+                }
+            }
+            Check::SemaphoreWait | Check::CondBatchEnd => {
+                if ggtt(h & (1 << 22) != 0) {
+                    self.audit(addr(2), 4)?;
+                }
+            }
+            Check::ReportPerfCount => {
+                if ggtt(dw(1) & 1 != 0) {
+                    self.audit(addr(1) & !0x3f, 256)?;
+                }
+            }
+            Check::PpgttOnly => {
+                if ggtt(h & (1 << 22) != 0) {
+                    return Err(Reason::Forbidden);
+                }
+            }
+            Check::Clflush => {
+                if n < 3 {
+                    return Err(Reason::BadLength);
+                }
+                if ggtt(h & (1 << 22) != 0) {
+                    self.audit(addr(1) & !0xfff, 4096)?;
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// A GGTT range must lie inside the vGPU's graphics memory.
+    fn audit(&self, addr: u64, size: u64) -> Result<(), Reason> {
+        if size <= MAX_OP_SIZE && self.part.owns_gm(addr, size) {
+            Ok(())
+        } else {
+            Err(Reason::Address(addr))
+        }
+    }
+
+    /// A post-sync write: in index mode an offset inside the status page, else a GGTT range.
+    fn audit_write(&self, addr: u64, size: u64, index: bool) -> Result<(), Reason> {
+        if index {
+            if addr < 4096 { Ok(()) } else { Err(Reason::Address(addr)) }
+        } else {
+            self.audit(addr, size)
+        }
+    }
+
+    /// Whether command buffers may access `reg`, and the table flags it has.
+    fn reg_flags(&self, reg: u32) -> Option<u8> {
+        if reg >= MMIO_SIZE {
+            return None;
+        }
+        if let Some(def) = self.regs.lookup(reg) {
+            if def.flags & F_CMD_ACCESS != 0 {
+                return Some(def.flags);
+            }
+        }
+        EXTRA_REGS.iter().any(|&(o, size)| reg >= o && reg.wrapping_sub(o) < size).then_some(0)
+    }
+
+    /// Why the device model must see a write to `reg`, if it must.
+    fn mediation(&self, reg: u32, flags: u8) -> Option<Mediation> {
+        let rel = reg.wrapping_sub(self.engine.base());
+        if (0x270..0x290).contains(&rel) {
+            Some(Mediation::PpgttRoot)
+        } else if flags & F_CMD_WRITE_PATCH != 0 {
+            Some(Mediation::WritePatch)
+        } else if (0xc800..0xd000).contains(&reg) || (0xb020..0xb0a0).contains(&reg) {
+            Some(Mediation::Mocs)
+        } else {
+            None
+        }
+    }
+
+    /// An immediate register write (LRI, PIPE_CONTROL MMIO write).
+    fn reg_write(
+        &self,
+        reg: u32,
+        value: u32,
+        value_at: At,
+        mediate: &mut dyn FnMut(&RegWrite) -> bool,
+    ) -> Result<(), Reason> {
+        let flags = self.reg_flags(reg).ok_or(Reason::Register(reg))?;
+        if let Some(why) = self.mediation(reg, flags) {
+            if !mediate(&RegWrite { reg, value, value_at, why }) {
+                return Err(Reason::Mediation(reg));
+            }
+        }
+        Ok(())
+    }
+
+    /// A register loaded from memory or another register: the value is unknown here, so only
+    /// registers that need no mediation.
+    fn reg_load(&self, reg: u32) -> Result<(), Reason> {
+        match self.reg_flags(reg) {
+            Some(flags) if self.mediation(reg, flags).is_none() => Ok(()),
+            _ => Err(Reason::Register(reg)),
+        }
+    }
+
+    /// A register read into memory or another register.
+    fn reg_read(&self, reg: u32) -> Result<(), Reason> {
+        self.reg_flags(reg).map(|_| ()).ok_or(Reason::Register(reg))
+    }
+}
+
+/// Skips, from `pos`, the commands that need nothing but their length; returns where the
+/// first other command (or the end of `buf`) is and how many were skipped. Kept apart from the
+/// checked path so its few live values stay in registers.
+#[inline(never)]
+fn skip_plain(flat: &[u8; FLAT_LEN], buf: &[u8], mut pos: usize) -> (usize, u32) {
+    let mut n = 0u32;
+    while let Some(header) = dword(buf, pos) {
+        let rule = rule_of(decode_index(flat, header));
+        if rule & SLOW != 0 {
+            break;
+        }
+        let bytes = ((header << 2) & 0x3_fffc & rule).wrapping_add((rule >> 20) & 0xf);
+        match pos.checked_add(bytes as usize) {
+            Some(end) if end <= buf.len() => pos = end,
+            _ => break,
+        }
+        n = n.wrapping_add(1);
+    }
+    (pos, n)
+}
+
+/// The bytes left at `pos` (fewer than four), for the error report.
+fn dword_partial(buf: &[u8], pos: usize) -> u32 {
+    let mut b = [0u8; 4];
+    for (d, s) in b.iter_mut().zip(buf.iter().skip(pos)) {
+        *d = *s;
+    }
+    u32::from_le_bytes(b)
+}
+
+/// The little-endian dword at byte `pos`, if all four bytes are there.
+#[inline]
+fn dword(buf: &[u8], pos: usize) -> Option<u32> {
+    let b = buf.get(pos..pos.checked_add(4)?)?;
+    Some(u32::from_le_bytes([*b.first()?, *b.get(1)?, *b.get(2)?, *b.get(3)?]))
+}
+
+/// Name used in errors about batch starts.
+const BB_START: &str = "MI_BATCH_BUFFER_START";
+
+fn err(command: &'static str, header: u32, at: At, reason: Reason) -> ScanError {
+    ScanError { command, header, at, reason }
+}
+
+#[cfg(test)]
+mod tests;

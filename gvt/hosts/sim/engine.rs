@@ -1,0 +1,406 @@
+//! `sim` engines: the command streamers of the software Gen9 GPU.
+//!
+//! A guest driver only completes a workload when its commands have visible effects: the
+//! breadcrumb it polls, the interrupt it waits for, the ring head it reads back. An [`Engine`]
+//! executes the subset of MI and `PIPE_CONTROL` commands a driver relies on for that, through
+//! the GGTT and a 4-level PPGTT, and skips every other valid command by its length (3D, media,
+//! blitter state has no effect on the model). Lengths and engine validity come from the command
+//! scanner's descriptor table, so the sim and the scanner agree on what a command stream is.
+//!
+//! Execution is bounded: every command, and every poll of a semaphore, spends one unit of the
+//! caller's budget, so a loop or an unsatisfied wait ends as [`Outcome::Hang`], never as a host
+//! stall. Untranslatable addresses end as [`Outcome::Fault`].
+//!
+//! Interface for the sim host: [`Engine::run`] over a [`HostMemory`] (the sim's memory by DMA
+//! address: a page map in tests, real pages in gvt.ko), the host GGTT entries (DMA address in
+//! bits 12 and up, present bit 0, as `vgpu::ggtt` writes them) and a [`RingState`], with an
+//! optional PML4 address for PPGTT batches.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::model::cmd_scanner::{decode, Check};
+use crate::model::regs::Engine as EngineId;
+use crate::model::vgpu::{GEN8_PAGE_PRESENT, GTT_ADDR_MASK, GTT_PAGE_SIZE};
+
+/// The sim's memory, by host DMA (physical) address.
+pub trait HostMemory {
+    /// Reads `buf.len()` bytes at `addr`; `false` if any byte is not backed.
+    fn read(&self, addr: u64, buf: &mut [u8]) -> bool;
+    /// Writes `data` at `addr`; `false` if any byte is not backed.
+    fn write(&mut self, addr: u64, data: &[u8]) -> bool;
+}
+
+/// The ring an engine runs: a GGTT range and the head/tail offsets in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RingState {
+    /// GGTT address of the ring's first byte.
+    pub start: u64,
+    /// Ring size in bytes (a multiple of 4).
+    pub size: u32,
+    /// Offset of the next command.
+    pub head: u32,
+    /// Offset past the last command.
+    pub tail: u32,
+}
+
+/// Why a run stopped early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The ring ran to its tail.
+    Completed,
+    /// The budget ran out: a loop, or a semaphore that never came true.
+    Hang,
+    /// An address did not translate (GGTT entry absent or out of range, PPGTT not present,
+    /// 1 GiB page, no PPGTT) or its memory is not backed.
+    Fault {
+        /// The graphics address.
+        addr: u64,
+        /// Whether it was a PPGTT address.
+        ppgtt: bool,
+    },
+    /// A header no engine command matches, or one not valid on this engine.
+    BadCommand(u32),
+    /// A batch start deeper than the hardware nests (a second-level batch starting one).
+    BadNesting,
+}
+
+/// What a run did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunResult {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Ring head after the run: the tail when completed, else the ring command being executed.
+    pub head: u32,
+    /// `MI_USER_INTERRUPT`s executed.
+    pub user_interrupts: u32,
+    /// `PIPE_CONTROL` and `MI_FLUSH_DW` notifies executed.
+    pub notifies: u32,
+    /// Budget spent.
+    pub spent: u64,
+}
+
+/// Registers an engine keeps from `MI_LOAD_REGISTER_IMM` (distinct offsets).
+pub const MAX_REGS: usize = 64;
+
+/// One engine: which one it is, its status page and the registers commands loaded.
+pub struct Engine {
+    id: EngineId,
+    hwsp: u64,
+    regs: [(u32, u32); MAX_REGS],
+    nregs: usize,
+}
+
+/// Where commands are fetched from.
+#[derive(Clone, Copy)]
+enum Loc {
+    /// Ring offset.
+    Ring(u32),
+    /// Batch address and whether it is a PPGTT (unprivileged) batch.
+    Batch { addr: u64, ppgtt: bool },
+}
+
+/// A graphics address and its space.
+#[derive(Clone, Copy)]
+struct Gma {
+    addr: u64,
+    ppgtt: bool,
+}
+
+struct Ctx<'a> {
+    mem: &'a mut dyn HostMemory,
+    ggtt: &'a [AtomicU64],
+    ring: RingState,
+    ppgtt_root: Option<u64>,
+}
+
+type Exec<T> = Result<T, Outcome>;
+
+impl Ctx<'_> {
+    fn translate(&self, g: Gma) -> Exec<u64> {
+        let fault = Outcome::Fault { addr: g.addr, ppgtt: g.ppgtt };
+        if !g.ppgtt {
+            let e = usize::try_from(g.addr / GTT_PAGE_SIZE).ok().and_then(|i| self.ggtt.get(i)).ok_or(fault)?;
+            let pte = e.load(Ordering::Acquire);
+            if pte & GEN8_PAGE_PRESENT == 0 {
+                return Err(fault);
+            }
+            return Ok((pte & GTT_ADDR_MASK) | (g.addr & (GTT_PAGE_SIZE - 1)));
+        }
+        if g.addr >> 48 != 0 {
+            return Err(fault);
+        }
+        let mut table = self.ppgtt_root.ok_or(fault)?;
+        // PML4 (bits 47:39), PDP (38:30), PD (29:21), PT (20:12).
+        for (level, shift) in [(4u8, 39u32), (3, 30), (2, 21), (1, 12)] {
+            let index = (g.addr >> shift) & 0x1ff;
+            let mut b = [0u8; 8];
+            if !self.mem.read(table.wrapping_add(index.wrapping_mul(8)), &mut b) {
+                return Err(fault);
+            }
+            let pte = u64::from_le_bytes(b);
+            if pte & GEN8_PAGE_PRESENT == 0 {
+                return Err(fault);
+            }
+            let large = pte & (1 << 7) != 0;
+            match (level, large) {
+                (3, true) => return Err(fault), // 1 GiB pages: not supported, as upstream
+                (2, true) => {
+                    let base = pte & GTT_ADDR_MASK & !((1 << 21) - 1);
+                    return Ok(base | (g.addr & ((1 << 21) - 1)));
+                }
+                (1, _) => return Ok((pte & GTT_ADDR_MASK) | (g.addr & (GTT_PAGE_SIZE - 1))),
+                _ => table = pte & GTT_ADDR_MASK,
+            }
+        }
+        Err(fault)
+    }
+
+    fn read_dw(&self, g: Gma) -> Exec<u32> {
+        let pa = self.translate(g)?;
+        let mut b = [0u8; 4];
+        if self.mem.read(pa, &mut b) {
+            Ok(u32::from_le_bytes(b))
+        } else {
+            Err(Outcome::Fault { addr: g.addr, ppgtt: g.ppgtt })
+        }
+    }
+
+    fn write_dw(&mut self, g: Gma, v: u32) -> Exec<()> {
+        let pa = self.translate(g)?;
+        if self.mem.write(pa, &v.to_le_bytes()) {
+            Ok(())
+        } else {
+            Err(Outcome::Fault { addr: g.addr, ppgtt: g.ppgtt })
+        }
+    }
+
+    /// Writes dwords at consecutive addresses (each dword translated on its own, so a write
+    /// may straddle pages).
+    fn write(&mut self, g: Gma, vals: &[u32]) -> Exec<()> {
+        for (i, &v) in (0u64..).zip(vals) {
+            self.write_dw(Gma { addr: g.addr.wrapping_add(i.wrapping_mul(4)), ppgtt: g.ppgtt }, v)?;
+        }
+        Ok(())
+    }
+
+    /// Dword `i` of the command at `loc`.
+    fn fetch(&self, loc: Loc, i: u32) -> Exec<u32> {
+        match loc {
+            Loc::Ring(off) => {
+                let o = ring_add(off, i.wrapping_mul(4), self.ring.size.max(4));
+                self.read_dw(Gma { addr: self.ring.start.wrapping_add(u64::from(o)), ppgtt: false })
+            }
+            Loc::Batch { addr, ppgtt } => {
+                self.read_dw(Gma { addr: addr.wrapping_add(u64::from(i).wrapping_mul(4)), ppgtt })
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// An engine whose status page (for `MI_STORE_DWORD_INDEX` and index-mode post-syncs) is
+    /// the GGTT page at `hwsp`.
+    pub fn new(id: EngineId, hwsp: u64) -> Engine {
+        Engine { id, hwsp, regs: [(0, 0); MAX_REGS], nregs: 0 }
+    }
+
+    /// Moves the status page (a new context).
+    pub fn set_hwsp(&mut self, hwsp: u64) {
+        self.hwsp = hwsp;
+    }
+
+    /// The value a command last loaded into register `reg`, if any.
+    pub fn reg(&self, reg: u32) -> Option<u32> {
+        self.regs.iter().take(self.nregs).find(|r| r.0 == reg).map(|r| r.1)
+    }
+
+    fn set_reg(&mut self, reg: u32, val: u32) {
+        if let Some(r) = self.regs.iter_mut().take(self.nregs).find(|r| r.0 == reg) {
+            r.1 = val;
+        } else if let Some(r) = self.regs.get_mut(self.nregs) {
+            *r = (reg, val);
+            self.nregs = self.nregs.wrapping_add(1);
+        }
+        // A full register file drops new registers: the model keeps what drivers read back.
+    }
+
+    /// Runs `ring` from head to tail, spending at most `budget` (one unit per command or
+    /// semaphore poll). PPGTT batches translate through the 4-level table at `ppgtt_root`.
+    pub fn run(
+        &mut self,
+        mem: &mut dyn HostMemory,
+        ggtt: &[AtomicU64],
+        ring: RingState,
+        ppgtt_root: Option<u64>,
+        budget: u64,
+    ) -> RunResult {
+        let mut cx = Ctx { mem, ggtt, ring, ppgtt_root };
+        let mut res = RunResult { outcome: Outcome::Completed, head: ring.head, user_interrupts: 0, notifies: 0, spent: 0 };
+        res.outcome = match self.exec(&mut cx, &mut res, budget) {
+            Ok(()) => Outcome::Completed,
+            Err(o) => o,
+        };
+        res
+    }
+
+    fn exec(&mut self, cx: &mut Ctx<'_>, res: &mut RunResult, budget: u64) -> Exec<()> {
+        // The ring, then up to a first- and a second-level batch, each with its next command.
+        let mut stack = [Loc::Ring(res.head); 3];
+        let mut depth = 0usize;
+        let size = cx.ring.size.max(4);
+        loop {
+            let loc = *stack.get(depth).ok_or(Outcome::BadNesting)?;
+            if let Loc::Ring(off) = loc {
+                res.head = off;
+                if off == cx.ring.tail {
+                    return Ok(());
+                }
+            }
+            if res.spent >= budget {
+                return Err(Outcome::Hang);
+            }
+            res.spent = res.spent.wrapping_add(1);
+            let h = cx.fetch(loc, 0)?;
+            let d = decode(self.id, h).ok_or(Outcome::BadCommand(h))?;
+            let n = d.dwords(h).ok_or(Outcome::BadCommand(h))?;
+            let bytes = n.wrapping_mul(4);
+            let next = match loc {
+                Loc::Ring(off) => Loc::Ring(ring_add(off, bytes, size)),
+                Loc::Batch { addr, ppgtt } => Loc::Batch { addr: addr.wrapping_add(u64::from(bytes)), ppgtt },
+            };
+            let priv_ok = !matches!(loc, Loc::Batch { ppgtt: true, .. });
+            // Address operand at dwords lo, lo+1; GGTT only where the buffer is privileged.
+            let gma = |cx: &Ctx<'_>, lo: u32, ggtt: bool, mask: u32| -> Exec<Gma> {
+                let hi = cx.fetch(loc, lo.wrapping_add(1))? & 0xffff;
+                let a = u64::from(cx.fetch(loc, lo)? & mask) | (u64::from(hi) << 32);
+                Ok(Gma { addr: a, ppgtt: !(ggtt && priv_ok) })
+            };
+            let slot = stack.get_mut(depth).ok_or(Outcome::BadNesting)?;
+            *slot = next;
+            match d.check {
+                Check::BatchStart => {
+                    let target = gma(cx, 1, h & (1 << 8) == 0, !3)?;
+                    let b = Loc::Batch { addr: target.addr, ppgtt: target.ppgtt };
+                    let second = h & (1 << 22) != 0;
+                    if depth == 0 || (second && depth == 1) {
+                        depth = depth.wrapping_add(1);
+                    } else if depth == 2 {
+                        return Err(Outcome::BadNesting);
+                    }
+                    *stack.get_mut(depth).ok_or(Outcome::BadNesting)? = b;
+                }
+                Check::BatchEnd => {
+                    depth = depth.checked_sub(1).ok_or(Outcome::BadCommand(h))?;
+                }
+                Check::UserInterrupt => res.user_interrupts = res.user_interrupts.saturating_add(1),
+                Check::StoreDataImm => {
+                    let dst = gma(cx, 1, h & (1 << 22) != 0, !3)?;
+                    let v0 = cx.fetch(loc, 3)?;
+                    if h & (1 << 21) != 0 {
+                        let v1 = cx.fetch(loc, 4)?;
+                        cx.write(dst, &[v0, v1])?;
+                    } else {
+                        cx.write(dst, &[v0])?;
+                    }
+                }
+                Check::StoreDataIndex => {
+                    let off = cx.fetch(loc, 1)? & 0xffc;
+                    let dst = Gma { addr: self.hwsp.wrapping_add(u64::from(off)), ppgtt: false };
+                    let v0 = cx.fetch(loc, 2)?;
+                    if h & (1 << 21) != 0 {
+                        let v1 = cx.fetch(loc, 3)?;
+                        cx.write(dst, &[v0, v1])?;
+                    } else {
+                        cx.write(dst, &[v0])?;
+                    }
+                }
+                Check::Lri => {
+                    let mut i = 1u32;
+                    while i.wrapping_add(1) < n {
+                        let reg = cx.fetch(loc, i)? & 0x7f_fffc;
+                        let val = cx.fetch(loc, i.wrapping_add(1))?;
+                        self.set_reg(reg, val);
+                        i = i.wrapping_add(2);
+                    }
+                }
+                Check::FlushDw => {
+                    if (h >> 14) & 3 == 1 {
+                        let mut dst = gma(cx, 1, cx.fetch(loc, 1)? & (1 << 2) != 0, !7)?;
+                        if h & (1 << 21) != 0 {
+                            dst = Gma { addr: self.hwsp.wrapping_add(dst.addr & 0xff8), ppgtt: false };
+                        }
+                        let v0 = cx.fetch(loc, 3)?;
+                        if n >= 5 {
+                            let v1 = cx.fetch(loc, 4)?;
+                            cx.write(dst, &[v0, v1])?;
+                        } else {
+                            cx.write(dst, &[v0])?;
+                        }
+                    }
+                    if h & (1 << 8) != 0 {
+                        res.notifies = res.notifies.saturating_add(1);
+                    }
+                }
+                Check::PipeControl => {
+                    let flags = cx.fetch(loc, 1)?;
+                    let post = (flags >> 14) & 3;
+                    if flags & (1 << 23) != 0 {
+                        let reg = cx.fetch(loc, 2)? & 0x7f_fffc;
+                        let val = cx.fetch(loc, 4)?;
+                        self.set_reg(reg, val);
+                    } else if post != 0 {
+                        let mut dst = gma(cx, 2, flags & (1 << 24) != 0, !7)?;
+                        if flags & (1 << 21) != 0 {
+                            dst = Gma { addr: self.hwsp.wrapping_add(dst.addr & 0xff8), ppgtt: false };
+                        }
+                        let vals = match post {
+                            1 => [cx.fetch(loc, 4)?, cx.fetch(loc, 5)?],
+                            // Depth count and timestamp: the model's clock is the budget spent.
+                            _ => [low32(res.spent), low32(res.spent >> 32)],
+                        };
+                        cx.write(dst, &vals)?;
+                    }
+                    if flags & (1 << 8) != 0 {
+                        res.notifies = res.notifies.saturating_add(1);
+                    }
+                }
+                Check::SemaphoreWait => {
+                    let want = cx.fetch(loc, 1)?;
+                    let sem = gma(cx, 2, h & (1 << 22) != 0, !3)?;
+                    loop {
+                        let v = cx.read_dw(sem)?;
+                        let ok = match (h >> 12) & 7 {
+                            0 => v > want,
+                            1 => v >= want,
+                            2 => v < want,
+                            3 => v <= want,
+                            4 => v == want,
+                            5 => v != want,
+                            _ => return Err(Outcome::BadCommand(h)),
+                        };
+                        if ok {
+                            break;
+                        }
+                        if res.spent >= budget {
+                            return Err(Outcome::Hang);
+                        }
+                        res.spent = res.spent.wrapping_add(1);
+                    }
+                }
+                // Everything else (arbitration, 3D/media/blitter state, ...) has no effect here.
+                _ => {}
+            }
+        }
+    }
+}
+
+/// `off + bytes` in a ring of `size` bytes (not zero), wrapping at its end.
+fn ring_add(off: u32, bytes: u32, size: u32) -> u32 {
+    let sum = u64::from(off).wrapping_add(u64::from(bytes));
+    sum.checked_rem(u64::from(size)).and_then(|v| u32::try_from(v).ok()).unwrap_or(0)
+}
+
+/// The low 32 bits.
+fn low32(v: u64) -> u32 {
+    u32::try_from(v & 0xffff_ffff).unwrap_or(0)
+}

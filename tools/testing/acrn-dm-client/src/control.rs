@@ -1,0 +1,124 @@
+//! `/sys/kernel/gvt`: how ACRN-DM creates and destroys a User VM's vGPU
+//! (Documentation/ABI/testing/sysfs-kernel-gvt).
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+
+/// The control node.
+pub const CONTROL: &str = "/sys/kernel/gvt/control/create_gvt_instance";
+
+/// ACRN-DM's default sizes: low (mappable) GM MiB, high GM MiB, fences.
+pub const DEFAULT_SIZES: Sizes = Sizes { low_mb: 64, high_mb: 448, fences: 8 };
+
+/// An instance's sizes as `create_gvt_instance` takes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizes {
+    /// Mappable graphics memory, MiB.
+    pub low_mb: u32,
+    /// Non-mappable graphics memory, MiB.
+    pub high_mb: u32,
+    /// Fence registers.
+    pub fences: u32,
+}
+
+/// ACRN-DM's create text: `"vmid,low,high,fences\n"`.
+pub fn create_text(vmid: u32, s: Sizes) -> String {
+    format!("{vmid},{},{},{}\n", s.low_mb, s.high_mb, s.fences)
+}
+
+/// ACRN-DM's destroy text: `"-vmid\n"`.
+pub fn destroy_text(vmid: u32) -> String {
+    format!("-{vmid}\n")
+}
+
+/// Writes `text` to the control node in one write(2).
+pub fn write_control(text: &[u8]) -> io::Result<()> {
+    let mut f = OpenOptions::new().write(true).open(CONTROL)?;
+    let n = f.write(text)?;
+    if n == text.len() {
+        Ok(())
+    } else {
+        Err(io::Error::new(io::ErrorKind::WriteZero, format!("short write: {n} of {} bytes", text.len())))
+    }
+}
+
+/// The directory of VM `vmid`'s instance.
+pub fn vm_dir(vmid: u32) -> String {
+    format!("/sys/kernel/gvt/vm{vmid}")
+}
+
+/// `vmN/vgpu_id`: a decimal id and a newline.
+pub fn parse_vgpu_id(s: &str) -> Option<u32> {
+    let digits = s.strip_suffix('\n')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Reads VM `vmid`'s vGPU id.
+pub fn vgpu_id(vmid: u32) -> Result<u32, String> {
+    let path = format!("{}/vgpu_id", vm_dir(vmid));
+    let s = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    parse_vgpu_id(&s).ok_or_else(|| format!("{path}: {s:?} is not a decimal id and a newline"))
+}
+
+/// The errno of a failed write, for messages: `EINVAL (22)`.
+pub fn errno_name(e: &io::Error) -> String {
+    let name = match e.raw_os_error() {
+        Some(libc::EINVAL) => "EINVAL",
+        Some(libc::ERANGE) => "ERANGE",
+        Some(libc::EEXIST) => "EEXIST",
+        Some(libc::ENOENT) => "ENOENT",
+        Some(libc::ENOSPC) => "ENOSPC",
+        Some(libc::ENODEV) => "ENODEV",
+        Some(libc::EIO) => "EIO",
+        Some(libc::EBUSY) => "EBUSY",
+        Some(libc::ETIMEDOUT) => "ETIMEDOUT",
+        Some(libc::EFAULT) => "EFAULT",
+        Some(libc::EPROTO) => "EPROTO",
+        Some(libc::E2BIG) => "E2BIG",
+        Some(libc::ENOTTY) => "ENOTTY",
+        Some(_) => "errno",
+        None => return e.to_string(),
+    };
+    format!("{name} ({})", e.raw_os_error().unwrap_or(0))
+}
+
+/// Expects `r` to fail with `errno`.
+pub fn want_errno<T>(r: io::Result<T>, errno: i32) -> Result<(), String> {
+    match r {
+        Ok(_) => Err(format!("succeeded, want {}", errno_name(&io::Error::from_raw_os_error(errno)))),
+        Err(e) if e.raw_os_error() == Some(errno) => Ok(()),
+        Err(e) => Err(format!("got {}, want {}", errno_name(&e), errno_name(&io::Error::from_raw_os_error(errno)))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acrn_dm_texts() {
+        assert_eq!(create_text(3, DEFAULT_SIZES), "3,64,448,8\n");
+        assert_eq!(create_text(7, Sizes { low_mb: 128, high_mb: 384, fences: 4 }), "7,128,384,4\n");
+        assert_eq!(destroy_text(3), "-3\n");
+    }
+
+    #[test]
+    fn vgpu_ids() {
+        assert_eq!(parse_vgpu_id("1\n"), Some(1));
+        assert_eq!(parse_vgpu_id("32\n"), Some(32));
+        for bad in ["1", "\n", "x\n", "1 \n", "-1\n", "99999999999\n", "1\n\n"] {
+            assert_eq!(parse_vgpu_id(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn errnos() {
+        assert_eq!(errno_name(&io::Error::from_raw_os_error(libc::EINVAL)), "EINVAL (22)");
+        assert!(want_errno::<()>(Err(io::Error::from_raw_os_error(libc::ENOENT)), libc::ENOENT).is_ok());
+        assert_eq!(want_errno(Ok(()), libc::ENOENT), Err("succeeded, want ENOENT (2)".into()));
+        assert_eq!(want_errno::<()>(Err(io::Error::from_raw_os_error(libc::EINVAL)), libc::ERANGE), Err("got EINVAL (22), want ERANGE (34)".into()));
+    }
+}

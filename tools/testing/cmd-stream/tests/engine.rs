@@ -1,0 +1,272 @@
+//! The sim engines at L0: real command streams executed through the GGTT and a 4-level PPGTT,
+//! results checked in memory; faults and hangs detected.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use cmd_stream::{i915, mesa, mi, pc, BatchMem, PageMemory, Stream};
+use gvt::model::cmd_scanner::{Policy, Scanner};
+use gvt::model::host::Platform;
+use gvt::model::regs::Engine as Id;
+use gvt::model::resources::{Partition, Span};
+use gvt::sim::engine::{Engine, HostMemory, Outcome, RingState, RunResult};
+
+const RING: u64 = 0x10_0000;
+const HWSP: u64 = 0x20_0000;
+const DATA: u64 = 0x30_0000;
+const PML4: u64 = 0x9000_0000;
+/// PPGTT addresses mapped with 4 KiB pages, and one 2 MiB page.
+const PP4K: u64 = 0x7f_c040_0000;
+const PP2M: u64 = 0x80_1000_0000;
+
+struct Gpu {
+    mem: PageMemory,
+    ggtt: Vec<AtomicU64>,
+}
+
+impl Gpu {
+    fn new() -> Gpu {
+        let mut g = Gpu { mem: PageMemory::default(), ggtt: (0..4096).map(|_| AtomicU64::new(0)).collect() };
+        for gma in [RING, RING + 0x1000, HWSP, DATA, DATA + 0x1000, DATA + 0x2000] {
+            g.map_ggtt(gma);
+        }
+        // PML4 -> PDP -> PD -> PT for PP4K (16 pages), and a 2 MiB PD entry for PP2M.
+        let (pdp, pd, pt) = (PML4 + 0x1000, PML4 + 0x2000, PML4 + 0x3000);
+        for t in [PML4, pdp, pd, pt] {
+            g.mem.add_page(t);
+        }
+        let idx = |va: u64, shift: u32| (va >> shift) & 0x1ff;
+        g.pte(PML4, idx(PP4K, 39), pdp | 3);
+        g.pte(pdp, idx(PP4K, 30), pd | 3);
+        g.pte(pd, idx(PP4K, 21), pt | 3);
+        for i in 0..16 {
+            let pa = 0xa000_0000 + i * 0x1000;
+            g.mem.add_page(pa);
+            g.pte(pt, idx(PP4K, 12) + i, pa | 3);
+        }
+        let (pdp2, pd2) = (PML4 + 0x4000, PML4 + 0x5000);
+        g.mem.add_page(pdp2);
+        g.mem.add_page(pd2);
+        g.pte(PML4, idx(PP2M, 39), pdp2 | 3);
+        g.pte(pdp2, idx(PP2M, 30), pd2 | 3);
+        g.pte(pd2, idx(PP2M, 21), 0xb000_0000 | (1 << 7) | 3);
+        g.mem.add_page(0xb000_0000 + 0x1_5000);
+        g
+    }
+
+    fn map_ggtt(&mut self, gma: u64) {
+        let pa = 0x1000_0000 + gma;
+        self.mem.add_page(pa);
+        self.ggtt[(gma >> 12) as usize].store(pa | 1, Ordering::Relaxed);
+    }
+
+    fn pte(&mut self, table: u64, i: u64, v: u64) {
+        assert!(self.mem.write(table + i * 8, &v.to_le_bytes()));
+    }
+
+    fn ggtt_pa(&self, gma: u64) -> u64 {
+        (self.ggtt[(gma >> 12) as usize].load(Ordering::Relaxed) & !0xfff) | (gma & 0xfff)
+    }
+
+    fn pp_pa(gma: u64) -> u64 {
+        if gma >= PP2M {
+            0xb000_0000 + (gma - PP2M)
+        } else {
+            0xa000_0000 + (gma - PP4K)
+        }
+    }
+
+    fn put_ggtt(&mut self, gma: u64, s: &Stream) {
+        for (i, d) in s.dw.iter().enumerate() {
+            let a = self.ggtt_pa(gma + 4 * i as u64);
+            assert!(self.mem.write(a, &d.to_le_bytes()));
+        }
+    }
+
+    fn put_pp(&mut self, gma: u64, s: &Stream) {
+        for (i, d) in s.dw.iter().enumerate() {
+            assert!(self.mem.write(Gpu::pp_pa(gma + 4 * i as u64), &d.to_le_bytes()));
+        }
+    }
+
+    fn run(&mut self, e: Id, ring: &Stream, head: u32, budget: u64) -> (RunResult, Engine) {
+        // The ring is written at `head` and may wrap around its 8 KiB.
+        for (i, d) in ring.dw.iter().enumerate() {
+            let off = (u64::from(head) + 4 * i as u64) % 0x2000;
+            let a = self.ggtt_pa(RING + off);
+            assert!(self.mem.write(a, &d.to_le_bytes()));
+        }
+        let tail = ((u64::from(head) + u64::from(ring.len_bytes())) % 0x2000) as u32;
+        let state = RingState { start: RING, size: 0x2000, head, tail };
+        let mut eng = Engine::new(e, HWSP);
+        let r = eng.run(&mut self.mem, &self.ggtt, state, Some(PML4), budget);
+        (r, eng)
+    }
+}
+
+#[test]
+fn i915_requests_complete_with_breadcrumbs_in_memory() {
+    let mut g = Gpu::new();
+    // The user batch: Mesa state (skipped by length), stores through 4 KiB and 2 MiB pages, a
+    // second-level call and a chain.
+    let mut b1 = Stream::new();
+    mesa::draw(&mut b1, PP4K + 0x2000);
+    b1.sdi(PP4K + 0x1000, false, 0x1111).sqi(PP2M + 0x1_5008, false, 0x2222_0000_3333);
+    b1.bb_start(PP4K + 0x8000, true, true).sdi(PP4K + 0x1004, false, 0x4444);
+    b1.bb_start(PP4K + 0x9000, true, false).raw(&[0xffff_ffff]);
+    g.put_pp(PP4K, &b1);
+    g.put_pp(PP4K + 0x8000, &s(|s| { s.sdi(PP4K + 0x1008, false, 0x5555).bb_end(); }));
+    g.put_pp(PP4K + 0x9000, &s(|s| { s.pipe_control(pc::CS_STALL | pc::QW_WRITE, PP4K + 0x1010, 0x6666).bb_end(); }));
+
+    let mut ring = Stream::new();
+    i915::init_context(&mut ring);
+    i915::request_rcs(&mut ring, HWSP, PP4K, 42);
+    ring.store_index(0x40, 0x77).lri(&[(0x2580, 9)]);
+    ring.flush_dw(DATA + 0x18, true, 0x88, true);
+    let (r, eng) = g.run(Id::Rcs, &ring, 0, 10_000);
+    assert_eq!(r.outcome, Outcome::Completed, "{r:?}");
+    assert_eq!(r.head, ring.len_bytes());
+    assert_eq!((r.user_interrupts, r.notifies), (1, 1));
+    let m = &g.mem;
+    assert_eq!(m.dw(g.ggtt_pa(HWSP)), 42);
+    assert_eq!(m.dw(g.ggtt_pa(HWSP + 8)), 41);
+    assert_eq!(m.dw(g.ggtt_pa(HWSP + 0x40)), 0x77);
+    assert_eq!(m.dw(g.ggtt_pa(DATA + 0x18)), 0x88);
+    assert_eq!(m.dw(Gpu::pp_pa(PP4K + 0x1000)), 0x1111);
+    assert_eq!(m.qw(Gpu::pp_pa(PP2M + 0x1_5008)), 0x2222_0000_3333);
+    assert_eq!(m.dw(Gpu::pp_pa(PP4K + 0x1008)), 0x5555);
+    assert_eq!(m.dw(Gpu::pp_pa(PP4K + 0x1004)), 0x4444);
+    assert_eq!(m.qw(Gpu::pp_pa(PP4K + 0x1010)), 0x6666);
+    // Mesa's LRI in the batch comes after i915's workaround LRI in the ring.
+    assert_eq!((eng.reg(0x2580), eng.reg(0x7004), eng.reg(0xc804)), (Some(9), Some(0x0800_0800), Some(0x3b)));
+}
+
+#[test]
+fn what_the_scanner_accepts_runs_to_completion() {
+    // The two halves agree on what a command stream is: a scanned workload (ring, privileged
+    // batch, PPGTT batch with a second level) executes to its tail.
+    let mut g = Gpu::new();
+    let mut mem = BatchMem::default();
+    let user = s(|s| {
+        mesa::draw(s, PP4K + 0x2000);
+        mesa::compute(s);
+        s.bb_start(PP4K + 0x8000, true, true).bb_end();
+    });
+    let second = s(|s| { s.sdi(PP4K + 0x1000, false, 1).bb_end(); });
+    let privileged = s(|s| { s.srm(0xb118, DATA + 0x40, true).lri(&[(0xb118, 1)]).bb_end(); });
+    g.put_pp(PP4K, &user);
+    g.put_pp(PP4K + 0x8000, &second);
+    g.put_ggtt(DATA + 0x1000, &privileged);
+    mem.put(true, PP4K, user.bytes());
+    mem.put(true, PP4K + 0x8000, second.bytes());
+    mem.put(false, DATA + 0x1000, privileged.bytes());
+    let mut ring = Stream::new();
+    i915::init_context(&mut ring);
+    ring.bb_start(DATA + 0x1000, false, false);
+    i915::request_rcs(&mut ring, HWSP, PP4K, 9);
+    let part = Partition { low: Span { start: 0, size: 16 << 20 }, high: Span::default(), fences: Span::default() };
+    let sc = Scanner::new(Platform::Broxton, Id::Rcs, &part, Policy { scan_ppgtt: true });
+    let rep = sc.scan_ring(&ring.bytes(), &mut mem, &mut |_| true).unwrap();
+    assert_eq!(rep.batches().count(), 3);
+    let (r, _) = g.run(Id::Rcs, &ring, 0, 100_000);
+    assert_eq!((r.outcome, r.user_interrupts), (Outcome::Completed, rep.user_interrupts));
+    assert_eq!(g.mem.dw(g.ggtt_pa(HWSP)), 9);
+}
+
+#[test]
+fn every_engine_runs_its_own_commands_and_the_ring_wraps() {
+    for (e, f) in [(Id::Bcs, i915::blit_batch as fn(&mut Stream)), (Id::Vcs, mesa::decode_avc), (Id::Vecs, mesa::vebox)] {
+        let mut g = Gpu::new();
+        let mut b = Stream::new();
+        f(&mut b);
+        b.flush_dw(DATA + 0x20, true, 5, true).bb_end();
+        g.put_ggtt(DATA + 0x1000, &b);
+        g.put_pp(PP4K, &s(|s| { s.bb_end(); }));
+        let mut ring = Stream::new();
+        i915::request_xcs(&mut ring, HWSP, PP4K, 3);
+        ring.bb_start(DATA + 0x1000, false, false);
+        let head = 0x2000 - 24;
+        let (r, _) = g.run(e, &ring, head, 10_000);
+        assert_eq!(r.outcome, Outcome::Completed, "{e:?}: {r:?}");
+        assert_eq!(r.head, (head + ring.len_bytes()) % 0x2000);
+        assert_eq!((g.mem.dw(g.ggtt_pa(HWSP)), g.mem.dw(g.ggtt_pa(DATA + 0x20))), (3, 5), "{e:?}");
+        assert_eq!((r.user_interrupts, r.notifies), (1, 1));
+    }
+}
+
+#[test]
+fn semaphores_pass_when_true_and_hang_when_not() {
+    let mut g = Gpu::new();
+    let mut ring = Stream::new();
+    ring.sdi(DATA, true, 7).semaphore_wait_eq(DATA, 7).sdi(DATA + 4, true, 1);
+    let (r, _) = g.run(Id::Rcs, &ring, 0, 100);
+    assert_eq!(r.outcome, Outcome::Completed);
+    let mut ring = Stream::new();
+    ring.semaphore_wait_eq(DATA, 8).sdi(DATA + 4, true, 2);
+    let (r, _) = g.run(Id::Rcs, &ring, 0, 1000);
+    assert_eq!((r.outcome, r.head, r.spent), (Outcome::Hang, 0, 1000));
+    assert_eq!(g.mem.dw(g.ggtt_pa(DATA + 4)), 1);
+}
+
+#[test]
+fn loops_hang_within_the_budget() {
+    let mut g = Gpu::new();
+    g.put_ggtt(DATA + 0x1000, &s(|s| { s.noop().arb_check().bb_start(DATA + 0x1000, false, false); }));
+    let mut ring = Stream::new();
+    ring.noop().bb_start(DATA + 0x1000, false, false).user_interrupt();
+    let (r, _) = g.run(Id::Rcs, &ring, 0, 50_000);
+    assert_eq!((r.outcome, r.head, r.user_interrupts, r.spent), (Outcome::Hang, 4, 0, 50_000));
+}
+
+#[test]
+fn unmapped_addresses_fault() {
+    let mut g = Gpu::new();
+    let cases: [(Stream, Outcome); 6] = [
+        (s(|s| { s.sdi(0x50_0000, true, 1); }), Outcome::Fault { addr: 0x50_0000, ppgtt: false }),
+        (s(|s| { s.sdi(0x1_0000_0000, true, 1); }), Outcome::Fault { addr: 0x1_0000_0000, ppgtt: false }),
+        (s(|s| { s.bb_start(PP4K + 0x20_0000, true, false); }), Outcome::Fault { addr: PP4K + 0x20_0000, ppgtt: true }),
+        (s(|s| { s.pipe_control(pc::QW_WRITE, 0x4000_0000, 0); }), Outcome::Fault { addr: 0x4000_0000, ppgtt: true }),
+        (s(|s| { s.raw(&[0xe000_0000]); }), Outcome::BadCommand(0xe000_0000)),
+        (s(|s| { s.bb_end(); }), Outcome::BadCommand(mi(0x0a, 0))),
+    ];
+    for (ring, want) in cases {
+        let (r, _) = g.run(Id::Rcs, &ring, 0, 100);
+        assert_eq!((r.outcome, r.head), (want, 0));
+    }
+    // A 1 GiB page is refused.
+    let mut g = Gpu::new();
+    let pdp = PML4 + 0x1000;
+    g.pte(pdp, 2, 0xc000_0000 | (1 << 7) | 3);
+    let va = (PP4K & !((1 << 39) - 1)) | (2 << 30);
+    let (r, _) = g.run(Id::Rcs, &s(|s| { s.sdi(va, false, 1); }), 0, 100);
+    assert_eq!(r.outcome, Outcome::Fault { addr: va, ppgtt: true });
+    // Without a PPGTT every PPGTT access faults.
+    let mut g = Gpu::new();
+    let ring = s(|s| { s.sdi(PP4K, false, 1); });
+    g.put_ggtt(RING, &ring);
+    let mut eng = Engine::new(Id::Rcs, HWSP);
+    let st = RingState { start: RING, size: 0x2000, head: 0, tail: ring.len_bytes() };
+    assert_eq!(eng.run(&mut g.mem, &g.ggtt, st, None, 10).outcome, Outcome::Fault { addr: PP4K, ppgtt: true });
+}
+
+#[test]
+fn nesting_beyond_second_level_is_an_error() {
+    let mut g = Gpu::new();
+    g.put_ggtt(DATA, &s(|s| { s.bb_start(DATA + 0x1000, false, true).bb_end(); }));
+    g.put_ggtt(DATA + 0x1000, &s(|s| { s.bb_start(DATA + 0x2000, false, true).bb_end(); }));
+    g.put_ggtt(DATA + 0x2000, &s(|s| { s.bb_end(); }));
+    let (r, _) = g.run(Id::Rcs, &s(|s| { s.bb_start(DATA, false, false); }), 0, 100);
+    assert_eq!(r.outcome, Outcome::BadNesting);
+    // A privileged-looking store in a PPGTT batch goes through the PPGTT.
+    let mut g = Gpu::new();
+    g.put_pp(PP4K, &s(|s| { s.sdi(PP4K + 0x100, true, 9).bb_end(); }));
+    let (r, _) = g.run(Id::Rcs, &s(|s| { s.bb_start(PP4K, true, false); }), 0, 100);
+    assert_eq!(r.outcome, Outcome::Completed);
+    assert_eq!(g.mem.dw(Gpu::pp_pa(PP4K + 0x100)), 9);
+}
+
+fn s(f: impl FnOnce(&mut Stream)) -> Stream {
+    let mut s = Stream::new();
+    f(&mut s);
+    s
+}
