@@ -19,7 +19,9 @@
 
 use super::error::{GvtError, Result};
 use super::execlist::{self, Desc, Execlist, Plan, Submitted};
-use super::host::{Completion, HostExec, HostWorkload};
+use super::cmd_scanner;
+use super::host::{Completion, HostExec, HostWorkload, Platform};
+use super::resources::Partition;
 use super::mmio_context;
 use super::ppgtt::{self, Env, Ppgtt, Spt, PAGE};
 use super::regs::{Engine, GEN8_GAMW_ECO_DEV_RW_IA, RING_HEAD, RING_TAIL};
@@ -81,6 +83,33 @@ pub struct ScanReport {
 pub trait CommandScanner {
     /// Scans the ring slice `ring` of a workload on `engine`.
     fn scan(&mut self, engine: Engine, ring: &mut [u8], mem: &mut dyn GuestMem) -> Result<ScanReport>;
+}
+
+/// The Gen9 command scanner (`cmd_scanner`) on the workload path: the ring slice is scanned
+/// from the bulk copy with the register whitelist and the GGTT audit against the vGPU's
+/// partition; PPGTT batches are left to the hardware's PPGTT confinement (upstream's default);
+/// privileged (GGTT) batches are refused until their shadow copies are wired into the shadow
+/// ring; LRIs whose value needs the device model are accepted only for MOCS/L3CC (i915 loads
+/// them from its first request; they live in the context image on the render engine).
+pub struct Gen9Scanner {
+    platform: Platform,
+    part: Partition,
+}
+
+impl Gen9Scanner {
+    /// The scanner for a vGPU with partition `part` on a `platform` GPU.
+    pub fn new(platform: Platform, part: Partition) -> Gen9Scanner {
+        Gen9Scanner { platform, part }
+    }
+}
+
+impl CommandScanner for Gen9Scanner {
+    fn scan(&mut self, engine: Engine, ring: &mut [u8], _mem: &mut dyn GuestMem) -> Result<ScanReport> {
+        let scanner = cmd_scanner::Scanner::new(self.platform, engine, &self.part, cmd_scanner::Policy { scan_ppgtt: false });
+        let mut mediate = |w: &cmd_scanner::RegWrite| w.why == cmd_scanner::Mediation::Mocs;
+        let report = scanner.scan_ring(ring, &mut cmd_scanner::NoBatches, &mut mediate).map_err(|_| GvtError::Invalid)?;
+        Ok(ScanReport { user_interrupts: report.user_interrupts })
+    }
 }
 
 /// Where a workload is.

@@ -12,7 +12,7 @@ use gvt::model::regs::Engine;
 use gvt::model::sched::Scheduler;
 use gvt::model::vgpu::Vgpu;
 use gvt::model::vgpu_type::find_type;
-use gvt::model::workload::Exec;
+use gvt::model::workload::{CommandScanner, Exec, Gen9Scanner};
 use gvt::mpt::MptOps;
 use gvt::sim::SimHost;
 
@@ -36,8 +36,8 @@ pub struct Vm {
     pub exec: Exec<ExecVecStorage>,
     /// Its hypervisor.
     pub hv: MemHypervisor,
-    /// The command scanner.
-    pub scanner: AllowList,
+    /// The command scanner: the allow-list by default, see [`Machine::with_gen9_scanner`].
+    pub scanner: Box<dyn CommandScanner>,
     msi_seen: usize,
     /// Guest MMIO writes (traps) so far.
     pub traps: u64,
@@ -81,9 +81,18 @@ impl Machine {
             sched.add(vgpu.id().get(), cfg.weight).unwrap();
             let exec = Exec::new(ExecVecStorage::new(256, 32)).map_err(|(e, _)| e).unwrap();
             let msi_seen = hv.msis.len();
-            vms.push(Vm { vgpu, exec, hv, scanner: AllowList::default(), msi_seen, traps: 0 });
+            vms.push(Vm { vgpu, exec, hv, scanner: Box::new(AllowList::default()), msi_seen, traps: 0 });
         }
         Machine { sim, host: ExecHost::default(), gvt, vms, sched, mmio: MmioContext::default(), now: 0, completion_errors: 0 }
+    }
+
+    /// Scans with the real Gen9 command scanner instead of the allow-list.
+    pub fn with_gen9_scanner(mut self) -> Machine {
+        let platform = self.sim.info().platform;
+        for vm in &mut self.vms {
+            vm.scanner = Box::new(Gen9Scanner::new(platform, *vm.vgpu.partition()));
+        }
+        self
     }
 
     /// The guest side of VM `i`.
@@ -156,7 +165,7 @@ impl Transport for Port<'_> {
         vm.traps += 1;
         vm.vgpu.mmio_write(self.sim, &mut vm.hv, offset, data)?;
         // A refused submission lands the vGPU in failsafe; the guest's write itself succeeded.
-        let _ = vm.exec.kick(&mut vm.vgpu, self.host, &mut vm.hv, &mut vm.scanner);
+        let _ = vm.exec.kick(&mut vm.vgpu, self.host, &mut vm.hv, &mut *vm.scanner);
         Ok(())
     }
     fn wait_msi(&mut self) -> Option<(u64, u32)> {

@@ -21,7 +21,11 @@ fn read_u32(m: &mut Machine, vm: usize, gpa: u64) -> u32 {
 /// `vms` guests, `rounds` workloads each, a remap of one data page every `remap_every`
 /// rounds (alternating 8-byte and split 4-byte PTE writes).
 fn run(tracking: Tracking, vms: usize, rounds: u32, remap_every: u32) -> Machine {
-    let mut m = Machine::new(vms, tracking);
+    run_on(Machine::new(vms, tracking), rounds, remap_every)
+}
+
+fn run_on(mut m: Machine, rounds: u32, remap_every: u32) -> Machine {
+    let vms = m.vms.len();
     let mut guests: Vec<Guest> = (0..vms).map(|i| Guest::new(&mut m.guest(i), 100 + i as u32).unwrap()).collect();
     let mut rng = Rng::new(42);
     for round in 0..rounds {
@@ -84,6 +88,15 @@ fn workloads_without_page_tracking() {
         assert!(vm.exec.ppgtt_stats().tables_revalidated > 0);
         assert_eq!(vm.hv.tracked_pages(), 0);
         assert_eq!(vm.exec.stats().completed, 200);
+    }
+}
+
+#[test]
+fn workloads_through_the_gen9_command_scanner() {
+    let mut m = run_on(Machine::new(2, Tracking::AfterWrite).with_gen9_scanner(), 100, 4);
+    for vm in &mut m.vms {
+        assert_eq!(vm.exec.stats().completed, 100);
+        assert_eq!(vm.exec.stats().rejected, 0);
     }
 }
 
@@ -324,4 +337,30 @@ fn csb_garbage_changes_nothing_the_engine_reports() {
     let mut t = m.guest(0);
     let mut ev = [(0, 0); 6];
     assert_eq!(g.rcs.poll(&mut t, &mut ev).unwrap(), 2);
+}
+
+#[test]
+fn gen9_scanner_on_the_workload_path() {
+    use gvt::model::regs::Engine;
+    use gvt::model::workload::{CommandScanner, Gen9Scanner, GuestMem};
+    struct NoMem;
+    impl GuestMem for NoMem {
+        fn read_ggtt(&mut self, _: u64, _: &mut [u8]) -> gvt::model::error::Result {
+            Err(gvt::model::error::GvtError::Fault)
+        }
+        fn read_ppgtt(&mut self, _: u64, _: &mut [u8]) -> gvt::model::error::Result {
+            Err(gvt::model::error::GvtError::Fault)
+        }
+    }
+    let m = Machine::new(1, Tracking::None);
+    let mut s = Gen9Scanner::new(gvt::model::host::Platform::Broxton, *m.vms[0].vgpu.partition());
+    let bytes = |d: &[u32]| d.iter().flat_map(|c| c.to_le_bytes()).collect::<Vec<u8>>();
+    let mut ok = bytes(&[gpu::mi::STORE_DATA_IMM, 0x1000, 1, 5, gpu::mi::BATCH_BUFFER_START_PPGTT, 0, 2, gpu::mi::USER_INTERRUPT, 0, 0]);
+    let r = s.scan(Engine::Rcs, &mut ok, &mut NoMem).unwrap();
+    assert_eq!(r.user_interrupts, 1);
+    // GDRST through an LRI, and a privileged store outside the partition: refused.
+    let mut lri = bytes(&[0x1100_0001, 0x941c, 1, 0]);
+    assert!(s.scan(Engine::Rcs, &mut lri, &mut NoMem).is_err());
+    let mut ggtt = bytes(&[gpu::mi::STORE_DATA_IMM | (1 << 22), 0x1000, 0, 5]);
+    assert!(s.scan(Engine::Rcs, &mut ggtt, &mut NoMem).is_err());
 }
