@@ -37,7 +37,7 @@ pub struct Vm {
     /// Its hypervisor.
     pub hv: MemHypervisor,
     /// The command scanner: the allow-list by default, see [`Machine::with_gen9_scanner`].
-    pub scanner: Box<dyn CommandScanner>,
+    pub scanner: Box<dyn CommandScanner + Send>,
     msi_seen: usize,
     /// Guest MMIO writes (traps) so far.
     pub traps: u64,
