@@ -50,10 +50,10 @@ step() {
 
 step l0-cargo-test cargo cargo test --workspace
 step l0-clippy one cargo clippy --workspace --all-targets -- -D warnings
-step l0-kernel-rustc cargo env RUSTC="$KRUSTC" CARGO_TARGET_DIR="$GVT_ROOT/target/kernel-rustc" \
-    cargo test -p gvt -p acrngt -p kvmgt
-# The fuzz targets, briefly (make fuzz runs the full 10 M executions per target).
-step l0-fuzz-smoke one env RUNS=200000 sh tools/testing/fuzz/run.sh
+step l0-kernel-rustc cargo env RUSTC="$KRUSTC" RUSTDOC="$KRUSTDOC" \
+    CARGO_TARGET_DIR="$GVT_ROOT/target/kernel-rustc" cargo test -p gvt -p acrngt -p kvmgt -p guest-model
+# The fuzz targets, briefly: 200k executions or 15 s each (make fuzz runs 10 M per target).
+step l0-fuzz-smoke one env RUNS=200000 MAX_TIME=15 sh tools/testing/fuzz/run.sh
 if step build-modules one env GVT_RS_STRICT=1 bash scripts/modules.sh; then
     step panic-scan one bash scripts/panic-scan.sh
     step qemu-modules qemu bash tools/testing/qemu/run.sh modules

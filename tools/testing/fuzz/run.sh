@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds the fuzz targets with libFuzzer's coverage instrumentation (stable rustc flags, as
-# cargo-fuzz passes them) and runs each for RUNS executions (default 10 million).
+# cargo-fuzz passes them) and runs each for RUNS executions (default 10 million), or MAX_TIME
+# seconds if that comes first.
 set -eu
 cd "$(dirname "$0")"
 RUNS=${RUNS:-10000000}
@@ -14,5 +15,6 @@ for t in ${TARGETS:-cfg mmio ggtt scan elsp ppgtt}; do
 	mkdir -p corpus/$t
 	# The execution targets run a whole GPU per input: shorter inputs, more of them.
 	case $t in elsp | ppgtt) len=512 ;; *) len=4096 ;; esac
-	./target/$TARGET/release/$t -runs="$RUNS" -max_len=$len corpus/$t 2>&1 | tail -n 3
+	./target/$TARGET/release/$t -runs="$RUNS" ${MAX_TIME:+-max_total_time=$MAX_TIME} \
+		-max_len=$len corpus/$t 2>&1 | tail -n 3
 done
