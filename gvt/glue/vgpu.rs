@@ -21,43 +21,16 @@ use crate::model::gvt::Gvt;
 use crate::model::host::MMIO_DWORDS;
 use crate::model::opregion::OPREGION_SIZE;
 use crate::model::resources::Request;
-use crate::model::vgpu::{Reset, Vgpu, VgpuStorage};
+use crate::model::vgpu::{Buffers, Reset, Vgpu};
 use crate::model::vgpu_type::{Resolution, VgpuConfig};
 use crate::mpt::abi::{GvtBackend, GvtBackendOps, GvtVgpuInfo, GvtVgpuParams, GVT_MPT_ABI_VERSION};
 use crate::mpt::MptOps;
 
 /// A vGPU's register file, virtual GGTT and OpRegion, in vmalloc memory.
-struct Storage {
-    vreg: VBuf<u32>,
-    ggtt: VBuf<u64>,
-    opregion: VBuf<u8>,
-}
+type Storage = Buffers<VBuf<u32>, VBuf<u64>, VBuf<u8>>;
 
-impl Storage {
-    fn new(ggtt_entries: usize) -> Result<Storage> {
-        Ok(Storage { vreg: VBuf::new(MMIO_DWORDS)?, ggtt: VBuf::new(ggtt_entries)?, opregion: VBuf::new(OPREGION_SIZE)? })
-    }
-}
-
-impl VgpuStorage for Storage {
-    fn vreg(&self) -> &[u32] {
-        &self.vreg
-    }
-    fn vreg_mut(&mut self) -> &mut [u32] {
-        &mut self.vreg
-    }
-    fn ggtt(&self) -> &[u64] {
-        &self.ggtt
-    }
-    fn ggtt_mut(&mut self) -> &mut [u64] {
-        &mut self.ggtt
-    }
-    fn opregion(&self) -> &[u8] {
-        &self.opregion
-    }
-    fn opregion_mut(&mut self) -> &mut [u8] {
-        &mut self.opregion
-    }
+fn new_storage(ggtt_entries: usize) -> Result<Storage> {
+    Ok(Buffers { vreg: VBuf::new(MMIO_DWORDS)?, ggtt: VBuf::new(ggtt_entries)?, opregion: VBuf::new(OPREGION_SIZE)? })
 }
 
 /// A negative errno from a backend, as the core sees it.
@@ -187,7 +160,7 @@ fn create(be: *const GvtBackend, gd: *mut c_void, config: &VgpuConfig, priv_: *m
     let ops = be.ops;
     // SAFETY: the caller passes a live device (ABI contract).
     let dev = unsafe { device(gd) };
-    let store = Storage::new(Gvt::ggtt_entries_for(config).map_err(to_kernel_error)?)?;
+    let store = new_storage(Gvt::ggtt_entries_for(config).map_err(to_kernel_error)?)?;
     // The handle first, so that nothing can fail once the vGPU exists.
     let handle = KBox::pin_init(
         pin_init!(VgpuHandle { dev: ptr::from_ref(dev), ops, priv_, vgpu <- new_mutex!(None, "gvt_vgpu") }),

@@ -78,6 +78,43 @@ pub trait VgpuStorage {
     fn opregion_mut(&mut self) -> &mut [u8];
 }
 
+/// A vGPU's three buffers in any owning slice type: the glue's vmalloc buffers, the tests'
+/// vectors. The one implementation of [`VgpuStorage`] both use.
+pub struct Buffers<R, G, O> {
+    /// The register file, [`MMIO_DWORDS`] dwords.
+    pub vreg: R,
+    /// The virtual GGTT, [`ggtt_entries`] entries.
+    pub ggtt: G,
+    /// The OpRegion, [`OPREGION_SIZE`] bytes.
+    pub opregion: O,
+}
+
+impl<R, G, O> VgpuStorage for Buffers<R, G, O>
+where
+    R: core::ops::DerefMut<Target = [u32]>,
+    G: core::ops::DerefMut<Target = [u64]>,
+    O: core::ops::DerefMut<Target = [u8]>,
+{
+    fn vreg(&self) -> &[u32] {
+        &self.vreg
+    }
+    fn vreg_mut(&mut self) -> &mut [u32] {
+        &mut self.vreg
+    }
+    fn ggtt(&self) -> &[u64] {
+        &self.ggtt
+    }
+    fn ggtt_mut(&mut self) -> &mut [u64] {
+        &mut self.ggtt
+    }
+    fn opregion(&self) -> &[u8] {
+        &self.opregion
+    }
+    fn opregion_mut(&mut self) -> &mut [u8] {
+        &mut self.opregion
+    }
+}
+
 /// Number of virtual GGTT entries a vGPU with this partition needs.
 pub fn ggtt_entries(part: &Partition) -> usize {
     usize::try_from((part.low.size / GTT_PAGE_SIZE).saturating_add(part.high.size / GTT_PAGE_SIZE))

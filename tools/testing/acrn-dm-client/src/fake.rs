@@ -6,7 +6,7 @@ use std::io;
 
 use guest_model::direct::Direct;
 use guest_model::hv::MemHypervisor;
-use guest_model::storage::VecStorage;
+use guest_model::storage::vec_storage;
 use guest_model::{bxt_host, Transport};
 use gvt::model::gvt::Gvt;
 use gvt::model::irq::Event;
@@ -35,7 +35,7 @@ impl FakeVhm<'_> {
         let mut gvt = Gvt::new(&host).unwrap();
         let cfg = find_type("GVTg_V5_8").unwrap().config;
         let n = Gvt::ggtt_entries_for(&cfg).unwrap();
-        let mut v = gvt.create_vgpu(&host, &cfg, VecStorage::new(n)).map_err(|(e, _)| e).unwrap();
+        let mut v = gvt.create_vgpu(&host, &cfg, vec_storage(n)).map_err(|(e, _)| e).unwrap();
         v.activate();
         let mut hv = MemHypervisor::new(1, 16 << 20);
         f(FakeVhm { t: Direct::new(&mut v, &host, &mut hv), pcicfg: 0, mmio: 0 })

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use guest_model::direct::Direct;
 use guest_model::hv::MemHypervisor;
-use guest_model::storage::VecStorage;
+use guest_model::storage::{vec_storage, VecStorage};
 use gvt::model::gvt::Gvt;
 use gvt::model::vgpu::Vgpu;
 use gvt::model::vgpu_type::find_type;
@@ -30,7 +30,7 @@ pub fn world() -> &'static Mutex<World> {
         let mut gvt = Gvt::new(host).expect("gvt");
         let cfg = find_type("GVTg_V5_8").expect("type").config;
         let n = Gvt::ggtt_entries_for(&cfg).expect("size");
-        let mut vgpu = gvt.create_vgpu(host, &cfg, VecStorage::new(n)).map_err(|(e, _)| e).expect("create");
+        let mut vgpu = gvt.create_vgpu(host, &cfg, vec_storage(n)).map_err(|(e, _)| e).expect("create");
         let mut hv = MemHypervisor::new(1, 16 << 20);
         vgpu.activate();
         guest_model::probe::probe(&mut Direct::new(&mut vgpu, host, &mut hv), true).expect("probe");

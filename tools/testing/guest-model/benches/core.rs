@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use guest_model::hv::MemHypervisor;
-use guest_model::storage::VecStorage;
+use guest_model::storage::vec_storage;
 use gvt::model::gvt::Gvt;
 use gvt::model::vgpu::GGTT_MMIO_OFFSET;
 use gvt::model::vgpu_type::find_type;
@@ -22,7 +22,7 @@ fn main() {
     let cfg = find_type("GVTg_V5_8").expect("type").config;
     let n = Gvt::ggtt_entries_for(&cfg).expect("size");
     let mut hv = MemHypervisor::new(1, 64 << 20);
-    let mut vgpu = gvt.create_vgpu(&host, &cfg, VecStorage::new(n)).map_err(|(e, _)| e).expect("create");
+    let mut vgpu = gvt.create_vgpu(&host, &cfg, vec_storage(n)).map_err(|(e, _)| e).expect("create");
 
     // Tracked registers with the default handler: chicken bits, MOCS, ring registers.
     let regs: Vec<u64> = [0x7004u64, 0xc800, 0xc804, 0x2034, 0x2030, 0xb020, 0x9430, 0xe4f0]

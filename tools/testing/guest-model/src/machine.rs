@@ -20,7 +20,7 @@ use crate::direct::Direct;
 use crate::exec_host::ExecHost;
 use crate::hv::{MemHypervisor, Tracking};
 use crate::scanner::AllowList;
-use crate::storage::{ExecVecStorage, VecStorage};
+use crate::storage::{vec_storage, ExecVecStorage, VecStorage};
 use crate::{Result, Transport};
 
 /// Guest RAM per VM.
@@ -73,7 +73,7 @@ impl Machine {
         let mut sched = Scheduler::default();
         let mut vms = Vec::new();
         for i in 0..n {
-            let mut vgpu = gvt.create_vgpu(&sim, &cfg, VecStorage::new(entries)).map_err(|(e, _)| e).unwrap();
+            let mut vgpu = gvt.create_vgpu(&sim, &cfg, vec_storage(entries)).map_err(|(e, _)| e).unwrap();
             let mut hv = MemHypervisor::new(i as u64 + 1, RAM);
             hv.tracking = tracking;
             vgpu.activate();

@@ -3,42 +3,15 @@
 use gvt::model::host::MMIO_DWORDS;
 use gvt::model::opregion::OPREGION_SIZE;
 use gvt::model::ppgtt::Spt;
-use gvt::model::vgpu::VgpuStorage;
+use gvt::model::vgpu::Buffers;
 use gvt::model::workload::{ExecParts, ExecStorage, Workload, SCRATCH_BYTES};
 
 /// A vGPU's register file, virtual GGTT and OpRegion on the heap.
-pub struct VecStorage {
-    vreg: Vec<u32>,
-    ggtt: Vec<u64>,
-    opregion: Vec<u8>,
-}
+pub type VecStorage = Buffers<Vec<u32>, Vec<u64>, Vec<u8>>;
 
-impl VecStorage {
-    /// Storage for a vGPU with `ggtt_entries` virtual GGTT entries.
-    pub fn new(ggtt_entries: usize) -> VecStorage {
-        VecStorage { vreg: vec![0; MMIO_DWORDS], ggtt: vec![0; ggtt_entries], opregion: vec![0; OPREGION_SIZE] }
-    }
-}
-
-impl VgpuStorage for VecStorage {
-    fn vreg(&self) -> &[u32] {
-        &self.vreg
-    }
-    fn vreg_mut(&mut self) -> &mut [u32] {
-        &mut self.vreg
-    }
-    fn ggtt(&self) -> &[u64] {
-        &self.ggtt
-    }
-    fn ggtt_mut(&mut self) -> &mut [u64] {
-        &mut self.ggtt
-    }
-    fn opregion(&self) -> &[u8] {
-        &self.opregion
-    }
-    fn opregion_mut(&mut self) -> &mut [u8] {
-        &mut self.opregion
-    }
+/// Storage for a vGPU with `ggtt_entries` virtual GGTT entries.
+pub fn vec_storage(ggtt_entries: usize) -> VecStorage {
+    Buffers { vreg: vec![0; MMIO_DWORDS], ggtt: vec![0; ggtt_entries], opregion: vec![0; OPREGION_SIZE] }
 }
 
 /// The execution half's storage on the heap: shadow tables, queue slots, scratch.

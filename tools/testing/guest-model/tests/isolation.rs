@@ -9,7 +9,7 @@ use std::hash::{Hash, Hasher};
 use guest_model::hv::MemHypervisor;
 use guest_model::recording::{HostWrite, RecordingHost};
 use guest_model::rng::Rng;
-use guest_model::storage::VecStorage;
+use guest_model::storage::{vec_storage, VecStorage};
 use guest_model::{bxt_host, direct::Direct, probe};
 use gvt::model::gvt::Gvt;
 use gvt::model::vgpu::{Vgpu, GGTT_MMIO_OFFSET};
@@ -75,7 +75,7 @@ fn random_guests_stay_in_their_partitions() {
     let mut gvt = Gvt::new(&host).unwrap();
     let cfg = find_type("GVTg_V5_8").unwrap().config;
     let n = Gvt::ggtt_entries_for(&cfg).unwrap();
-    let mut vgpus: Vec<_> = (0..4).map(|_| gvt.create_vgpu(&host, &cfg, VecStorage::new(n)).map_err(|(e, _)| e).unwrap()).collect();
+    let mut vgpus: Vec<_> = (0..4).map(|_| gvt.create_vgpu(&host, &cfg, vec_storage(n)).map_err(|(e, _)| e).unwrap()).collect();
     let mut hvs: Vec<_> = (1..=4).map(|i| MemHypervisor::new(i, 64 << 20)).collect();
     // Half of the guests are well-behaved drivers first, so both paths (normal and failsafe)
     // are exercised.

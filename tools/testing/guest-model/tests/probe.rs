@@ -5,7 +5,7 @@
 use guest_model::direct::Direct;
 use guest_model::hv::MemHypervisor;
 use guest_model::probe::{self, BAR0_GPA, BAR2_GPA, GGTT_PAGES, GGTT_PAGES_GPA, MSI_ADDR, MSI_DATA};
-use guest_model::storage::VecStorage;
+use guest_model::storage::{vec_storage, VecStorage};
 use guest_model::{bxt_host, Transport, TransportExt};
 use gvt::model::error::GvtError;
 use gvt::model::gvt::Gvt;
@@ -22,7 +22,7 @@ fn v5_8() -> VgpuConfig {
 
 fn create(gvt: &mut Gvt, host: &dyn HostGpu, cfg: &VgpuConfig) -> Vgpu<VecStorage> {
     let n = Gvt::ggtt_entries_for(cfg).unwrap();
-    gvt.create_vgpu(host, cfg, VecStorage::new(n)).map_err(|(e, _)| e).unwrap()
+    gvt.create_vgpu(host, cfg, vec_storage(n)).map_err(|(e, _)| e).unwrap()
 }
 
 fn check_probe(v: &mut Vgpu<VecStorage>, host: &dyn HostGpu, hv: &mut MemHypervisor) {
@@ -91,12 +91,12 @@ fn creation_that_cannot_fit_changes_nothing() {
     let before = gvt.available(&v5_8());
     let _a = create(&mut gvt, &host, &big);
     let n = Gvt::ggtt_entries_for(&big).unwrap();
-    let (e, store) = gvt.create_vgpu(&host, &big, VecStorage::new(n)).map(|_| ()).unwrap_err();
+    let (e, store) = gvt.create_vgpu(&host, &big, vec_storage(n)).map(|_| ()).unwrap_err();
     assert_eq!(e, GvtError::NoSpace);
     drop(store);
     assert_eq!(gvt.vgpu_count(), 1);
     // Wrong storage size: refused, slot not leaked.
-    let (e, _) = gvt.create_vgpu(&host, &v5_8(), VecStorage::new(3)).map(|_| ()).unwrap_err();
+    let (e, _) = gvt.create_vgpu(&host, &v5_8(), vec_storage(3)).map(|_| ()).unwrap_err();
     assert_eq!(e, GvtError::Invalid);
     assert_eq!(gvt.vgpu_count(), 1);
     assert!(gvt.available(&v5_8()) < before);

@@ -7,7 +7,7 @@ use std::io;
 
 use guest_model::direct::Direct;
 use guest_model::hv::MemHypervisor;
-use guest_model::storage::VecStorage;
+use guest_model::storage::vec_storage;
 use guest_model::{bxt_host, Transport};
 use gvt::model::error::GvtError;
 use gvt::model::gvt::Gvt;
@@ -50,7 +50,7 @@ impl FakeKvmgt<'_> {
         let mut gvt = Gvt::new(&host).unwrap();
         let cfg = find_type("GVTg_V5_8").unwrap().config;
         let n = Gvt::ggtt_entries_for(&cfg).unwrap();
-        let mut v = gvt.create_vgpu(&host, &cfg, VecStorage::new(n)).map_err(|(e, _)| e).unwrap();
+        let mut v = gvt.create_vgpu(&host, &cfg, vec_storage(n)).map_err(|(e, _)| e).unwrap();
         v.activate();
         let mut hv = MemHypervisor::new(1, 16 << 20);
         f(FakeKvmgt { t: Direct::new(&mut v, &host, &mut hv), signal, accesses: 0 })
