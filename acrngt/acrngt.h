@@ -16,6 +16,8 @@ int acrngt_register(void);
 void acrngt_unregister(void);
 /* sysfs.c: /sys/kernel/gvt/vmN with vgpu_id; NULL on failure. */
 void *acrngt_vm_create(u32 vmid, u32 vgpu_id);
+/* sysfs.c: the dom0_ready uevent (GVT_DOM0_READY=1 on the control node). */
+void acrngt_dom0_ready(void);
 void acrngt_vm_destroy(void *vm);
 
 /* ioreq.c: an instance's VHM client and thread, and the MPT services. */

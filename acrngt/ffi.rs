@@ -11,6 +11,8 @@ extern "C" {
     pub(crate) fn acrngt_unregister();
     /// Creates /sys/kernel/gvt/vm`vmid` reading back `vgpu_id`; null on failure.
     pub(crate) fn acrngt_vm_create(vmid: u32, vgpu_id: u32) -> *mut c_void;
+    /// Sends the dom0_ready uevent: ACRN-DM may start User VMs with vGPUs.
+    pub(crate) fn acrngt_dom0_ready();
     /// Removes what `acrngt_vm_create` made.
     pub(crate) fn acrngt_vm_destroy(vm: *mut c_void);
     /// Creates an instance for `vmid` on `gd`: its vGPU, VHM client and thread; null and

@@ -148,7 +148,7 @@ pub(crate) unsafe extern "C" fn acrngt_control_store(buf: *const u8, count: usiz
     }
 }
 
-/// gvt.ko offers a GPU: serve the first one.
+/// gvt.ko offers a GPU: serve the first one, and tell ACRN-DM (dom0_ready).
 ///
 /// # Safety
 ///
@@ -163,6 +163,8 @@ pub(crate) unsafe extern "C" fn acrngt_device_added(gd: *mut c_void) -> c_int {
         return EBUSY.to_errno();
     }
     t.gd = gd;
+    // SAFETY: the control node exists: acrngt_register creates it before registering.
+    unsafe { ffi::acrngt_dom0_ready() };
     0
 }
 

@@ -80,11 +80,30 @@ void acrngt_vm_destroy(void *vm)
 	kobject_put(&v->kobj);
 }
 
+/* Tells ACRN-DM, through a uevent on the control node, that User VMs can get vGPUs now. */
+void acrngt_dom0_ready(void)
+{
+	char *env[] = { "GVT_DOM0_READY=1", NULL };
+
+	kobject_uevent_env(control_kobj, KOBJ_ADD, env);
+}
+
 const struct gvt_backend acrngt_backend = {
 	.abi_version = GVT_MPT_ABI_VERSION,
 	.name = "acrngt",
 	.owner = THIS_MODULE,
 	.ops = &acrngt_ops,
+};
+
+static void acrngt_control_release(struct kobject *kobj)
+{
+	kfree(kobj);
+}
+
+/* A member of the gvt kset, so that its uevents (dom0_ready) are sent. */
+static const struct kobj_type acrngt_control_ktype = {
+	.release = acrngt_control_release,
+	.sysfs_ops = &kobj_sysfs_ops,
 };
 
 int acrngt_register(void)
@@ -94,9 +113,13 @@ int acrngt_register(void)
 	gvt_kset = kset_create_and_add("gvt", NULL, kernel_kobj);
 	if (!gvt_kset)
 		return -ENOMEM;
-	control_kobj = kobject_create_and_add("control", &gvt_kset->kobj);
+	control_kobj = kzalloc(sizeof(*control_kobj), GFP_KERNEL);
 	if (!control_kobj)
 		goto err_kset;
+	control_kobj->kset = gvt_kset;
+	ret = kobject_init_and_add(control_kobj, &acrngt_control_ktype, NULL, "control");
+	if (ret)
+		goto err_control;
 	ret = sysfs_create_group(control_kobj, &control_group);
 	if (ret)
 		goto err_control;

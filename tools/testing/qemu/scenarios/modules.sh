@@ -12,7 +12,14 @@ equals "refusal says why" yes sh -c "dmesg | grep -q 'kvmgt: Unknown symbol gvt_
 check "load gvt" insmod $MODS/gvt.ko
 check "sim GPU bound to its driver" test -e $SIM/driver
 check "load kvmgt" insmod $MODS/kvmgt.ko
+# ACRN-DM waits for acrngt's dom0_ready uevent before it starts User VMs with vGPUs.
+uevent sh -c 'env | grep "^GVT_" >> /tmp/uevents' &
+listener=$!
+sleep 1
 check "load acrngt" insmod $MODS/acrngt.ko
+sleep 1
+kill $listener
+check "dom0_ready uevent" grep -qx "GVT_DOM0_READY=1" /tmp/uevents
 fails "gvt pinned while backends are loaded" rmmod gvt
 
 # mdev_supported_types: upstream's names, a VFIO PCI device, true accounting.
