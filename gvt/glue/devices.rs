@@ -106,9 +106,8 @@ static REGISTRY: AtomicPtr<Mutex<Registry>> = AtomicPtr::new(ptr::null_mut());
 /// The registry, while gvt.ko is live.
 pub(super) fn registry() -> Option<&'static Mutex<Registry>> {
     let p = REGISTRY.load(Ordering::Acquire);
-    // SAFETY: `p` is null or points into `Driver::registry`, which is pinned and outlives every
-    // caller: it is published at the end of `Driver::new` and cleared first thing in `Drop`, and
-    // callers are gvt.ko itself or backends, which cannot outlive gvt.ko.
+    // SAFETY: `p` is null or `Driver::registry` (pinned), published by `Driver::new` and cleared
+    // first in `Drop`; callers (gvt.ko, backends linked to it) cannot outlive gvt.ko.
     unsafe { p.as_ref() }
 }
 
