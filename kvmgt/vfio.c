@@ -10,10 +10,13 @@
  *
  * It also provides gvt.ko's MPT services for the vGPU: guest memory through vfio_dma_rw() and
  * guest pages pinned and DMA-mapped for the GPU, cached by gfn with reference counts and
- * dropped when user space unmaps the IOVA range.
+ * dropped when user space unmaps the IOVA range; and, when the device is opened with a KVM (as
+ * QEMU does), KVM write tracking of the guest's page-table pages. Without a KVM (QEMU TCG, a
+ * test client) there is no tracking and gvt.ko re-validates page tables before submissions.
  */
 #include <linux/dma-mapping.h>
 #include <linux/eventfd.h>
+#include <linux/kvm_host.h>
 #include <linux/module.h>
 #include <linux/nospec.h>
 #include <linux/pci.h>
@@ -50,6 +53,10 @@ struct kvmgt_vgpu {
 	struct xarray by_dma;
 	unsigned long nr_cached;
 	struct gvt_vgpu_info info;
+	/* KVM write tracking, while opened with a KVM: the gfns gvt.ko asked to track. */
+	struct kvm *kvm;
+	struct kvm_page_track_notifier_node track_node;
+	struct xarray tracked;
 };
 
 static struct kvmgt_vgpu *to_kvmgt_vgpu(struct vfio_device *vdev)
@@ -204,6 +211,61 @@ static int kvmgt_inject_msi(void *priv, u64 addr, u32 data)
 	return ret;
 }
 
+static bool kvmgt_page_track_supported(void *priv)
+{
+	struct kvmgt_vgpu *v = priv;
+
+	return v->kvm;
+}
+
+static int kvmgt_page_track_add(void *priv, u64 gfn)
+{
+	struct kvmgt_vgpu *v = priv;
+	int ret;
+
+	if (!v->kvm)
+		return -EOPNOTSUPP;
+	if (xa_load(&v->tracked, gfn))
+		return 0;
+	ret = kvm_write_track_add_gfn(v->kvm, gfn);
+	if (ret)
+		return ret;
+	ret = xa_err(xa_store(&v->tracked, gfn, xa_mk_value(1), GFP_KERNEL));
+	if (ret)
+		kvm_write_track_remove_gfn(v->kvm, gfn);
+	return ret;
+}
+
+static void kvmgt_page_track_remove(void *priv, u64 gfn)
+{
+	struct kvmgt_vgpu *v = priv;
+
+	if (v->kvm && xa_erase(&v->tracked, gfn))
+		kvm_write_track_remove_gfn(v->kvm, gfn);
+}
+
+/* KVM: a vCPU wrote a tracked page (KVM has performed the write). May sleep. */
+static void kvmgt_track_write(gpa_t gpa, const u8 *val, int len,
+			      struct kvm_page_track_notifier_node *node)
+{
+	struct kvmgt_vgpu *v = container_of(node, struct kvmgt_vgpu, track_node);
+
+	if (len > 0 && xa_load(&v->tracked, gpa >> PAGE_SHIFT))
+		gvt_vgpu_page_track_write(v->vgpu, gpa, val, len, true);
+}
+
+/* KVM: a memslot goes away; its pages are no longer tracked. */
+static void kvmgt_track_remove_region(gfn_t gfn, unsigned long nr_pages,
+				      struct kvm_page_track_notifier_node *node)
+{
+	struct kvmgt_vgpu *v = container_of(node, struct kvmgt_vgpu, track_node);
+	unsigned long i;
+	void *entry;
+
+	xa_for_each_range(&v->tracked, i, entry, gfn, gfn + nr_pages - 1)
+		xa_erase(&v->tracked, i);
+}
+
 const struct gvt_backend_ops kvmgt_mpt_ops = {
 	.device_added = kvmgt_device_added,
 	.device_removed = kvmgt_device_removed,
@@ -212,6 +274,9 @@ const struct gvt_backend_ops kvmgt_mpt_ops = {
 	.dma_map_guest_page = kvmgt_dma_map,
 	.dma_unmap_guest_page = kvmgt_dma_unmap,
 	.inject_msi = kvmgt_inject_msi,
+	.page_track_supported = kvmgt_page_track_supported,
+	.page_track_add = kvmgt_page_track_add,
+	.page_track_remove = kvmgt_page_track_remove,
 };
 
 /* ---- regions ---------------------------------------------------------------------------- */
@@ -492,14 +557,6 @@ static void kvmgt_vfio_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 	mutex_unlock(&v->cache_lock);
 }
 
-static int kvmgt_open(struct vfio_device *vdev)
-{
-	struct kvmgt_vgpu *v = to_kvmgt_vgpu(vdev);
-
-	v->open = true;
-	return gvt_vgpu_activate(v->vgpu);
-}
-
 static void kvmgt_close(struct vfio_device *vdev)
 {
 	struct kvmgt_vgpu *v = to_kvmgt_vgpu(vdev);
@@ -515,7 +572,36 @@ static void kvmgt_close(struct vfio_device *vdev)
 	xa_for_each(&v->by_gfn, gfn, d)
 		kvmgt_dma_release(v, d);
 	mutex_unlock(&v->cache_lock);
+	if (v->kvm) {
+		void *entry;
+
+		xa_for_each(&v->tracked, gfn, entry)
+			kvmgt_page_track_remove(v, gfn);
+		kvm_page_track_unregister_notifier(v->kvm, &v->track_node);
+		v->kvm = NULL;
+	}
 	v->open = false;
+}
+
+static int kvmgt_open(struct vfio_device *vdev)
+{
+	struct kvmgt_vgpu *v = to_kvmgt_vgpu(vdev);
+	int ret;
+
+	/* VFIO holds its reference on the KVM for as long as the device is open. */
+	if (vdev->kvm) {
+		v->track_node.track_write = kvmgt_track_write;
+		v->track_node.track_remove_region = kvmgt_track_remove_region;
+		ret = kvm_page_track_register_notifier(vdev->kvm, &v->track_node);
+		if (ret)
+			return ret;
+		v->kvm = vdev->kvm;
+	}
+	v->open = true;
+	ret = gvt_vgpu_activate(v->vgpu);
+	if (ret)
+		kvmgt_close(vdev);
+	return ret;
 }
 
 static int kvmgt_init_dev(struct vfio_device *vdev)
@@ -530,6 +616,7 @@ static int kvmgt_init_dev(struct vfio_device *vdev)
 	mutex_init(&v->cache_lock);
 	xa_init(&v->by_gfn);
 	xa_init(&v->by_dma);
+	xa_init(&v->tracked);
 	ret = gvt_vgpu_create_typed(&kvmgt_backend, p->gd, t->idx, v, &v->vgpu);
 	if (ret) {
 		dev_err(&mdev->dev, "cannot create a %s vGPU: %d\n", t->name, ret);
@@ -552,6 +639,7 @@ static void kvmgt_release_dev(struct vfio_device *vdev)
 	gvt_vgpu_destroy(v->vgpu);
 	xa_destroy(&v->by_gfn);
 	xa_destroy(&v->by_dma);
+	xa_destroy(&v->tracked);
 	mutex_destroy(&v->cache_lock);
 }
 

@@ -89,6 +89,12 @@ pub struct GvtBackendOps {
     /// `map_aperture` (optional).
     pub map_aperture:
         Option<unsafe extern "C" fn(priv_: *mut c_void, gfn: u64, mfn: u64, nr: u64, map: bool) -> c_int>,
+    /// `page_track_supported` (optional).
+    pub page_track_supported: Option<unsafe extern "C" fn(priv_: *mut c_void) -> bool>,
+    /// `page_track_add` (optional).
+    pub page_track_add: Option<unsafe extern "C" fn(priv_: *mut c_void, gfn: u64) -> c_int>,
+    /// `page_track_remove` (optional).
+    pub page_track_remove: Option<unsafe extern "C" fn(priv_: *mut c_void, gfn: u64)>,
 }
 
 impl GvtBackendOps {
@@ -103,6 +109,9 @@ impl GvtBackendOps {
         inject_msi: None,
         set_trap_area: None,
         map_aperture: None,
+        page_track_supported: None,
+        page_track_add: None,
+        page_track_remove: None,
     };
 }
 
@@ -122,7 +131,7 @@ pub struct GvtBackend {
 const _: () = assert!(core::mem::size_of::<GvtTypeInfo>() == 56);
 const _: () = assert!(core::mem::size_of::<GvtVgpuParams>() == 24);
 const _: () = assert!(core::mem::size_of::<GvtVgpuInfo>() == 40);
-const _: () = assert!(core::mem::size_of::<GvtBackendOps>() == 72);
+const _: () = assert!(core::mem::size_of::<GvtBackendOps>() == 96);
 const _: () = assert!(core::mem::size_of::<GvtBackend>() == 32);
 
 /// Copies `s` into a fixed C string field, truncating so that a NUL always ends it.

@@ -23,7 +23,7 @@ void gvt_vfree(void *p)
 static_assert(sizeof(struct gvt_type_info) == 56);
 static_assert(sizeof(struct gvt_vgpu_params) == 24);
 static_assert(sizeof(struct gvt_vgpu_info) == 40);
-static_assert(sizeof(struct gvt_backend_ops) == 72);
+static_assert(sizeof(struct gvt_backend_ops) == 96);
 static_assert(sizeof(struct gvt_backend) == 32);
 
 EXPORT_SYMBOL_GPL(gvt_register_backend);
@@ -45,3 +45,4 @@ EXPORT_SYMBOL_GPL(gvt_vgpu_opregion_read);
 EXPORT_SYMBOL_GPL(gvt_vgpu_activate);
 EXPORT_SYMBOL_GPL(gvt_vgpu_deactivate);
 EXPORT_SYMBOL_GPL(gvt_vgpu_reset);
+EXPORT_SYMBOL_GPL(gvt_vgpu_page_track_write);

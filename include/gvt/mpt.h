@@ -78,6 +78,15 @@ struct gvt_backend_ops {
 	int (*set_trap_area)(void *priv, __u64 start, __u64 end, bool trap);
 	/* Optional: map nr host aperture pages at mfn into the guest at gfn (ACRN). */
 	int (*map_aperture)(void *priv, __u64 gfn, __u64 mfn, __u64 nr, bool map);
+	/*
+	 * Optional write tracking of guest pages (KVM write tracking, ACRN write protection).
+	 * supported() may change while the vGPU lives (KVMGT tracks only with a KVM attached);
+	 * without it the device model re-validates guest page tables before each submission.
+	 * Trapped writes come back through gvt_vgpu_page_track_write().
+	 */
+	bool (*page_track_supported)(void *priv);
+	int (*page_track_add)(void *priv, __u64 gfn);
+	void (*page_track_remove)(void *priv, __u64 gfn);
 };
 
 struct gvt_backend {
@@ -127,6 +136,13 @@ int gvt_vgpu_cfg_read(struct gvt_vgpu *vgpu, __u32 offset, void *buf, __u32 len)
 int gvt_vgpu_cfg_write(struct gvt_vgpu *vgpu, __u32 offset, const void *buf, __u32 len);
 int gvt_vgpu_mmio_read(struct gvt_vgpu *vgpu, __u64 offset, void *buf, __u32 len);
 int gvt_vgpu_mmio_write(struct gvt_vgpu *vgpu, __u64 offset, const void *buf, __u32 len);
+
+/*
+ * The guest wrote len bytes at gpa, in a page the backend tracks for this vGPU. committed:
+ * the hypervisor already performed the write (KVM); otherwise gvt.ko performs it (ACRN).
+ */
+int gvt_vgpu_page_track_write(struct gvt_vgpu *vgpu, __u64 gpa, const void *buf, __u32 len,
+			      bool committed);
 
 /* Fills *info; -EINVAL for a NULL info. */
 int gvt_vgpu_get_info(struct gvt_vgpu *vgpu, struct gvt_vgpu_info *info);
