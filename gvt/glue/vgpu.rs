@@ -110,6 +110,24 @@ impl MptOps for BackendMpt {
         }
     }
 
+    fn page_track_supported(&self) -> bool {
+        // SAFETY: the backend's service.
+        self.ops().page_track_supported.is_some_and(|f| unsafe { f(self.priv_) })
+    }
+
+    fn page_track_add(&mut self, gfn: u64) -> ModelResult {
+        let f = self.ops().page_track_add.ok_or(GvtError::NotSupported)?;
+        // SAFETY: the backend's service.
+        from_errno(unsafe { f(self.priv_, gfn) })
+    }
+
+    fn page_track_remove(&mut self, gfn: u64) {
+        if let Some(f) = self.ops().page_track_remove {
+            // SAFETY: the backend's service.
+            unsafe { f(self.priv_, gfn) };
+        }
+    }
+
     fn map_aperture(&mut self, gfn: u64, mfn: u64, nr: u64, map: bool) -> ModelResult {
         match self.ops().map_aperture {
             // SAFETY: the backend's service.
@@ -487,4 +505,32 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_deactivate(vgpu: *mut c_void) -> c_int 
 pub(crate) unsafe extern "C" fn gvt_vgpu_reset(vgpu: *mut c_void) -> c_int {
     // SAFETY: forwarded contract.
     unsafe { with_vgpu(vgpu, |h, v| v.reset(h.device().host.gpu(), &mut h.mpt(), Reset::DeviceModel)) }
+}
+
+/// A trapped guest write to a tracked page; see `include/gvt/mpt.h`.
+///
+/// gvt.ko keeps no shadow page tables yet (it does not drive the execution core, `Exec`), so
+/// the only duty here is the hypervisor's: commit a write it did not perform (ACRN).
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`; `buf` is null or readable for `len` bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_page_track_write(
+    vgpu: *mut c_void,
+    gpa: u64,
+    buf: *const c_void,
+    len: u32,
+    committed: bool,
+) -> c_int {
+    if buf.is_null() || len == 0 || len > MAX_ACCESS {
+        return EINVAL.to_errno();
+    }
+    if committed {
+        return 0;
+    }
+    // SAFETY: `buf` is readable for `len` bytes (contract), at most `MAX_ACCESS`.
+    let data = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len as usize) };
+    // SAFETY: forwarded contract.
+    unsafe { with_vgpu(vgpu, |h, _| h.mpt().write_gpa(gpa, data)) }
 }
