@@ -7,6 +7,7 @@ use guest_model::probe::{self, GGTT_PAGES, GGTT_PAGES_GPA};
 use guest_model::TransportExt;
 use gvt::model::pvinfo::field;
 use vfio_client::checks::Checks;
+use vfio_client::timing::{time_per_op, Timing};
 
 use crate::control::{self, Sizes};
 use crate::transport::AcrnTransport;
@@ -172,32 +173,6 @@ fn ram_round_trip<V: VhmIo>(c: &mut Checks, t: &mut AcrnTransport<V>) {
     });
 }
 
-/// Cost of one call, over a run: mean, median and 90th percentile, ns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timing {
-    /// Mean.
-    pub mean: u128,
-    /// Median.
-    pub median: u128,
-    /// 90th percentile.
-    pub p90: u128,
-}
-
-/// Times `n` calls of `f` one by one; the first error stops the run.
-pub fn time_per_op(n: u32, mut f: impl FnMut() -> Result<(), String>) -> Result<Timing, String> {
-    let mut each = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
-    let t0 = Instant::now();
-    for _ in 0..n {
-        let t = Instant::now();
-        f()?;
-        each.push(t.elapsed().as_nanos());
-    }
-    let mean = t0.elapsed().as_nanos().checked_div(u128::from(n)).ok_or_else(|| "no requests".to_string())?;
-    each.sort_unstable();
-    let at = |q: usize| each.get(each.len().saturating_mul(q) / 100).copied().unwrap_or(0);
-    Ok(Timing { mean, median: at(50), p90: at(90) })
-}
-
 /// `bench VMID N`: the round trip of an ioreq (vCPU → VHM → acrngt's thread → gvt.ko → back).
 pub fn bench(vmid: u32, n: u32, tag: Option<&str>) -> Result<(), String> {
     let vhm = Vhm::open().map_err(|e| format!("{}: {e}", crate::vhm::DEVICE))?;
@@ -246,26 +221,6 @@ fn one<V: VhmIo>(t: &mut AcrnTransport<V>, mut r: Request) -> Result<(), String>
 mod tests {
     use super::*;
     use crate::fake::FakeVhm;
-
-    #[test]
-    fn timing_counts_and_stops_on_error() {
-        let mut calls = 0u32;
-        assert!(time_per_op(10, || {
-            calls += 1;
-            Ok(())
-        })
-        .is_ok());
-        assert_eq!(calls, 10);
-        assert!(time_per_op(0, || Ok(())).is_err());
-        let mut calls = 0u32;
-        let t = time_per_op(5, || {
-            calls += 1;
-            std::thread::sleep(std::time::Duration::from_millis(if calls == 5 { 20 } else { 1 }));
-            Ok(())
-        })
-        .unwrap();
-        assert!(t.median < 10_000_000 && t.p90 >= 20_000_000 && t.mean > t.median, "{t:?}");
-    }
 
     #[test]
     fn probe_checks_pass_on_the_device_model() {

@@ -1,13 +1,13 @@
 //! `probe` and `bench`: what the QEMU scenario runs on a vGPU.
 
 use std::os::unix::fs::FileExt;
-use std::time::Instant;
 
 use guest_model::probe::{self, GGTT_PAGES, GGTT_PAGES_GPA};
 use gvt::model::pvinfo::field;
 
 use crate::checks::Checks;
 use crate::sys::EventFd;
+use crate::timing::time_per_op;
 use crate::transport::{Region, VfioTransport};
 use crate::uapi;
 use crate::vfio::{parse_type_description, Vfio, MDEV_DEVICES};
@@ -188,15 +188,6 @@ pub fn hold(uuid: &str, secs: u32, tag: Option<String>) -> Checks {
     c
 }
 
-/// Nanoseconds per call of `f`, over `n` calls; the first error stops the run.
-fn time_per_op(n: u32, mut f: impl FnMut() -> Result<(), String>) -> Result<u128, String> {
-    let t0 = Instant::now();
-    for _ in 0..n {
-        f()?;
-    }
-    t0.elapsed().as_nanos().checked_div(u128::from(n)).ok_or_else(|| "no accesses".to_string())
-}
-
 /// One pread of `buf.len()` bytes at `off` in region `r`.
 pub fn pread(v: &Vfio, r: &Region, off: u64, buf: &mut [u8]) -> Result<(), String> {
     let at = r.file_offset(off, buf.len()).ok_or("outside the region")?;
@@ -221,35 +212,9 @@ pub fn bench(uuid: &str, n: u32, tag: Option<&str>) -> Result<(), String> {
     for (what, r, off, len) in runs {
         let buf = b.get_mut(..len).ok_or("buffer")?;
         pread(&v, r, off, buf).map_err(|e| format!("{what}: {e}"))?;
-        let ns = time_per_op(n, || pread(&v, r, off, buf)).map_err(|e| format!("{what}: {e}"))?;
+        let ns = time_per_op(n, || pread(&v, r, off, buf)).map_err(|e| format!("{what}: {e}"))?.mean;
         let tag = tag.map(|t| format!("{t}, ")).unwrap_or_default();
         println!("region access: {ns} ns/op ({tag}{what}, {n} ops)");
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timing_counts_and_stops_on_error() {
-        let mut calls = 0u32;
-        assert!(time_per_op(10, || {
-            calls += 1;
-            Ok(())
-        })
-        .is_ok());
-        assert_eq!(calls, 10);
-        assert!(time_per_op(0, || Ok(())).is_err());
-        let mut calls = 0u32;
-        assert_eq!(
-            time_per_op(10, || {
-                calls += 1;
-                Err("EINVAL".into())
-            }),
-            Err("EINVAL".to_string())
-        );
-        assert_eq!(calls, 1);
-    }
 }

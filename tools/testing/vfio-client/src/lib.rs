@@ -42,6 +42,7 @@ pub mod lifecycle;
 // ioctl, mmap, eventfd and poll need unsafe; it is confined to this module.
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod timing;
 pub mod transport;
 pub mod uapi;
 pub mod vfio;

@@ -5,20 +5,11 @@
 use std::time::Instant;
 
 use crate::checks::Checks;
+use crate::timing::percentile;
 
 /// A deterministic UUID for the `n`th vGPU of a run.
 pub fn uuid(n: u32) -> String {
     format!("6d646576-0000-4000-8000-{n:012x}")
-}
-
-/// The `p`th percentile (nearest rank) of sorted values; 0 for none.
-pub fn percentile(sorted: &[u64], p: u64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let len = u64::try_from(sorted.len()).unwrap_or(u64::MAX);
-    let rank = len.saturating_mul(p).div_ceil(100).max(1);
-    sorted.get(usize::try_from(rank.saturating_sub(1)).unwrap_or(0)).copied().unwrap_or(0)
 }
 
 fn micros(ns: u64) -> String {
@@ -114,14 +105,5 @@ mod tests {
         assert!(crate::vfio::valid_uuid(&uuid(0)));
         assert!(crate::vfio::valid_uuid(&uuid(u32::MAX)));
         assert_ne!(uuid(1), uuid(2));
-    }
-
-    #[test]
-    fn nearest_rank_percentiles() {
-        let v: Vec<u64> = (1..=100).collect();
-        assert_eq!(percentile(&v, 50), 50);
-        assert_eq!(percentile(&v, 99), 99);
-        assert_eq!(percentile(&[7], 99), 7);
-        assert_eq!(percentile(&[], 50), 0);
     }
 }
