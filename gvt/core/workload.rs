@@ -45,8 +45,10 @@ const CTX_RING_HEAD: usize = 0x05;
 const CTX_RING_TAIL: usize = 0x07;
 const CTX_RING_START: usize = 0x09;
 const CTX_RING_CTL: usize = 0x0b;
-const CTX_PDP0_UDW: usize = 0x31;
-const CTX_PDP0_LDW: usize = 0x33;
+/// Dword index of the PML4 address's upper half in the ring context (the host reads the root).
+pub const CTX_PDP0_UDW: usize = 0x31;
+/// Dword index of its lower half.
+pub const CTX_PDP0_LDW: usize = 0x33;
 const CTX_RESTORE_INHIBIT: u32 = 1;
 const HEAD_ADDR: u32 = 0x001f_fffc;
 const TAIL_ADDR: u32 = 0x001f_fff8;
@@ -150,6 +152,28 @@ pub struct Workload {
 pub trait ExecStorage {
     /// All three buffers at once.
     fn parts(&mut self) -> ExecParts<'_>;
+}
+
+/// An [`ExecStorage`] in any owning slice types: the glue's kernel buffers, the tests'
+/// vectors. The one implementation both use.
+pub struct ExecBuffers<S, Q, B> {
+    /// Shadow page-table slots.
+    pub spts: S,
+    /// Workload slots.
+    pub queue: Q,
+    /// Scratch, at least [`SCRATCH_BYTES`].
+    pub scratch: B,
+}
+
+impl<S, Q, B> ExecStorage for ExecBuffers<S, Q, B>
+where
+    S: core::ops::DerefMut<Target = [Spt]>,
+    Q: core::ops::DerefMut<Target = [Workload]>,
+    B: core::ops::DerefMut<Target = [u8]>,
+{
+    fn parts(&mut self) -> ExecParts<'_> {
+        ExecParts { spts: &mut self.spts, queue: &mut self.queue, scratch: &mut self.scratch }
+    }
 }
 
 /// The buffers of an [`ExecStorage`]: shadow tables (their number bounds the shadow PPGTT),

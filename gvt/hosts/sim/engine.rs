@@ -19,6 +19,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::model::cmd_scanner::{decode, Check};
+use crate::model::ppgtt::ADDR_MASK as PPGTT_ADDR_MASK;
 use crate::model::regs::Engine as EngineId;
 use crate::model::vgpu::{GEN8_PAGE_PRESENT, GTT_ADDR_MASK, GTT_PAGE_SIZE};
 
@@ -30,11 +31,25 @@ pub trait HostMemory {
     fn write(&mut self, addr: u64, data: &[u8]) -> bool;
 }
 
-/// The ring an engine runs: a GGTT range and the head/tail offsets in it.
+/// How an address reaches memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Space {
+    /// Through the GGTT.
+    Ggtt,
+    /// Through the context's 4-level PPGTT.
+    Ppgtt,
+    /// Host memory directly: where the host keeps shadow rings and context images (the GPU
+    /// reaches them through host GGTT entries the sim does not model).
+    Phys,
+}
+
+/// The ring an engine runs: an address range and the head/tail offsets in it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RingState {
-    /// GGTT address of the ring's first byte.
+    /// Address of the ring's first byte.
     pub start: u64,
+    /// The space `start` is in ([`Space::Ggtt`] or [`Space::Phys`]).
+    pub space: Space,
     /// Ring size in bytes (a multiple of 4).
     pub size: u32,
     /// Offset of the next command.
@@ -86,6 +101,7 @@ pub const MAX_REGS: usize = 64;
 pub struct Engine {
     id: EngineId,
     hwsp: u64,
+    hwsp_space: Space,
     regs: [(u32, u32); MAX_REGS],
     nregs: usize,
 }
@@ -103,7 +119,13 @@ enum Loc {
 #[derive(Clone, Copy)]
 struct Gma {
     addr: u64,
-    ppgtt: bool,
+    space: Space,
+}
+
+impl Gma {
+    fn fault(self) -> Outcome {
+        Outcome::Fault { addr: self.addr, ppgtt: self.space == Space::Ppgtt }
+    }
 }
 
 struct Ctx<'a> {
@@ -117,8 +139,11 @@ type Exec<T> = Result<T, Outcome>;
 
 impl Ctx<'_> {
     fn translate(&self, g: Gma) -> Exec<u64> {
-        let fault = Outcome::Fault { addr: g.addr, ppgtt: g.ppgtt };
-        if !g.ppgtt {
+        let fault = g.fault();
+        if g.space == Space::Phys {
+            return Ok(g.addr);
+        }
+        if g.space == Space::Ggtt {
             let e = usize::try_from(g.addr / GTT_PAGE_SIZE).ok().and_then(|i| self.ggtt.get(i)).ok_or(fault)?;
             let pte = e.load(Ordering::Acquire);
             if pte & GEN8_PAGE_PRESENT == 0 {
@@ -145,11 +170,11 @@ impl Ctx<'_> {
             match (level, large) {
                 (3, true) => return Err(fault), // 1 GiB pages: not supported, as upstream
                 (2, true) => {
-                    let base = pte & GTT_ADDR_MASK & !((1 << 21) - 1);
+                    let base = pte & PPGTT_ADDR_MASK & !((1 << 21) - 1);
                     return Ok(base | (g.addr & ((1 << 21) - 1)));
                 }
-                (1, _) => return Ok((pte & GTT_ADDR_MASK) | (g.addr & (GTT_PAGE_SIZE - 1))),
-                _ => table = pte & GTT_ADDR_MASK,
+                (1, _) => return Ok((pte & PPGTT_ADDR_MASK) | (g.addr & (GTT_PAGE_SIZE - 1))),
+                _ => table = pte & PPGTT_ADDR_MASK,
             }
         }
         Err(fault)
@@ -161,7 +186,7 @@ impl Ctx<'_> {
         if self.mem.read(pa, &mut b) {
             Ok(u32::from_le_bytes(b))
         } else {
-            Err(Outcome::Fault { addr: g.addr, ppgtt: g.ppgtt })
+            Err(g.fault())
         }
     }
 
@@ -170,7 +195,7 @@ impl Ctx<'_> {
         if self.mem.write(pa, &v.to_le_bytes()) {
             Ok(())
         } else {
-            Err(Outcome::Fault { addr: g.addr, ppgtt: g.ppgtt })
+            Err(g.fault())
         }
     }
 
@@ -178,7 +203,7 @@ impl Ctx<'_> {
     /// may straddle pages).
     fn write(&mut self, g: Gma, vals: &[u32]) -> Exec<()> {
         for (i, &v) in (0u64..).zip(vals) {
-            self.write_dw(Gma { addr: g.addr.wrapping_add(i.wrapping_mul(4)), ppgtt: g.ppgtt }, v)?;
+            self.write_dw(Gma { addr: g.addr.wrapping_add(i.wrapping_mul(4)), space: g.space }, v)?;
         }
         Ok(())
     }
@@ -188,10 +213,10 @@ impl Ctx<'_> {
         match loc {
             Loc::Ring(off) => {
                 let o = ring_add(off, i.wrapping_mul(4), self.ring.size.max(4));
-                self.read_dw(Gma { addr: self.ring.start.wrapping_add(u64::from(o)), ppgtt: false })
+                self.read_dw(Gma { addr: self.ring.start.wrapping_add(u64::from(o)), space: self.ring.space })
             }
             Loc::Batch { addr, ppgtt } => {
-                self.read_dw(Gma { addr: addr.wrapping_add(u64::from(i).wrapping_mul(4)), ppgtt })
+                self.read_dw(Gma { addr: addr.wrapping_add(u64::from(i).wrapping_mul(4)), space: space(ppgtt) })
             }
         }
     }
@@ -201,12 +226,13 @@ impl Engine {
     /// An engine whose status page (for `MI_STORE_DWORD_INDEX` and index-mode post-syncs) is
     /// the GGTT page at `hwsp`.
     pub fn new(id: EngineId, hwsp: u64) -> Engine {
-        Engine { id, hwsp, regs: [(0, 0); MAX_REGS], nregs: 0 }
+        Engine { id, hwsp, hwsp_space: Space::Ggtt, regs: [(0, 0); MAX_REGS], nregs: 0 }
     }
 
-    /// Moves the status page (a new context).
-    pub fn set_hwsp(&mut self, hwsp: u64) {
+    /// Moves the status page (a new context) to `hwsp` in `space`.
+    pub fn set_hwsp(&mut self, hwsp: u64, space: Space) {
         self.hwsp = hwsp;
+        self.hwsp_space = space;
     }
 
     /// The value a command last loaded into register `reg`, if any.
@@ -273,14 +299,14 @@ impl Engine {
             let gma = |cx: &Ctx<'_>, lo: u32, ggtt: bool, mask: u32| -> Exec<Gma> {
                 let hi = cx.fetch(loc, lo.wrapping_add(1))? & 0xffff;
                 let a = u64::from(cx.fetch(loc, lo)? & mask) | (u64::from(hi) << 32);
-                Ok(Gma { addr: a, ppgtt: !(ggtt && priv_ok) })
+                Ok(Gma { addr: a, space: space(!(ggtt && priv_ok)) })
             };
             let slot = stack.get_mut(depth).ok_or(Outcome::BadNesting)?;
             *slot = next;
             match d.check {
                 Check::BatchStart => {
                     let target = gma(cx, 1, h & (1 << 8) == 0, !3)?;
-                    let b = Loc::Batch { addr: target.addr, ppgtt: target.ppgtt };
+                    let b = Loc::Batch { addr: target.addr, ppgtt: target.space == Space::Ppgtt };
                     let second = h & (1 << 22) != 0;
                     if depth == 0 || (second && depth == 1) {
                         depth = depth.wrapping_add(1);
@@ -305,7 +331,7 @@ impl Engine {
                 }
                 Check::StoreDataIndex => {
                     let off = cx.fetch(loc, 1)? & 0xffc;
-                    let dst = Gma { addr: self.hwsp.wrapping_add(u64::from(off)), ppgtt: false };
+                    let dst = Gma { addr: self.hwsp.wrapping_add(u64::from(off)), space: self.hwsp_space };
                     let v0 = cx.fetch(loc, 2)?;
                     if h & (1 << 21) != 0 {
                         let v1 = cx.fetch(loc, 3)?;
@@ -327,7 +353,7 @@ impl Engine {
                     if (h >> 14) & 3 == 1 {
                         let mut dst = gma(cx, 1, cx.fetch(loc, 1)? & (1 << 2) != 0, !7)?;
                         if h & (1 << 21) != 0 {
-                            dst = Gma { addr: self.hwsp.wrapping_add(dst.addr & 0xff8), ppgtt: false };
+                            dst = Gma { addr: self.hwsp.wrapping_add(dst.addr & 0xff8), space: self.hwsp_space };
                         }
                         let v0 = cx.fetch(loc, 3)?;
                         if n >= 5 {
@@ -351,7 +377,7 @@ impl Engine {
                     } else if post != 0 {
                         let mut dst = gma(cx, 2, flags & (1 << 24) != 0, !7)?;
                         if flags & (1 << 21) != 0 {
-                            dst = Gma { addr: self.hwsp.wrapping_add(dst.addr & 0xff8), ppgtt: false };
+                            dst = Gma { addr: self.hwsp.wrapping_add(dst.addr & 0xff8), space: self.hwsp_space };
                         }
                         let vals = match post {
                             1 => [cx.fetch(loc, 4)?, cx.fetch(loc, 5)?],
@@ -398,6 +424,15 @@ impl Engine {
 fn ring_add(off: u32, bytes: u32, size: u32) -> u32 {
     let sum = u64::from(off).wrapping_add(u64::from(bytes));
     sum.checked_rem(u64::from(size)).and_then(|v| u32::try_from(v).ok()).unwrap_or(0)
+}
+
+/// The space of a batch or operand address: PPGTT, or GGTT.
+fn space(ppgtt: bool) -> Space {
+    if ppgtt {
+        Space::Ppgtt
+    } else {
+        Space::Ggtt
+    }
 }
 
 /// The low 32 bits.

@@ -14,6 +14,7 @@
 //! The second half, [`engine`], executes command streams the way the GPU's engines would.
 
 pub mod engine;
+pub mod exec;
 
 use core::ops::Deref;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -180,6 +181,11 @@ impl<G: Deref<Target = [AtomicU64]>> SimHost<G> {
     /// The value of host fence register `index` (0 for a bad index).
     pub fn fence(&self, index: u32) -> u64 {
         self.fences.get(index as usize).map_or(0, |f| f.load(Ordering::Relaxed))
+    }
+
+    /// The host GGTT, as the engines walk it.
+    pub fn ggtt(&self) -> &[AtomicU64] {
+        &self.ggtt
     }
 
     /// How many times the GGTT was flushed.

@@ -9,7 +9,7 @@ use gvt::model::cmd_scanner::{Policy, Scanner};
 use gvt::model::host::Platform;
 use gvt::model::regs::Engine as Id;
 use gvt::model::resources::{Partition, Span};
-use gvt::sim::engine::{Engine, HostMemory, Outcome, RingState, RunResult};
+use gvt::sim::engine::{Engine, HostMemory, Outcome, RingState, RunResult, Space};
 
 const RING: u64 = 0x10_0000;
 const HWSP: u64 = 0x20_0000;
@@ -97,7 +97,7 @@ impl Gpu {
             assert!(self.mem.write(a, &d.to_le_bytes()));
         }
         let tail = ((u64::from(head) + u64::from(ring.len_bytes())) % 0x2000) as u32;
-        let state = RingState { start: RING, size: 0x2000, head, tail };
+        let state = RingState { start: RING, space: Space::Ggtt, size: 0x2000, head, tail };
         let mut eng = Engine::new(e, HWSP);
         let r = eng.run(&mut self.mem, &self.ggtt, state, Some(PML4), budget);
         (r, eng)
@@ -245,7 +245,7 @@ fn unmapped_addresses_fault() {
     let ring = s(|s| { s.sdi(PP4K, false, 1); });
     g.put_ggtt(RING, &ring);
     let mut eng = Engine::new(Id::Rcs, HWSP);
-    let st = RingState { start: RING, size: 0x2000, head: 0, tail: ring.len_bytes() };
+    let st = RingState { start: RING, space: Space::Ggtt, size: 0x2000, head: 0, tail: ring.len_bytes() };
     assert_eq!(eng.run(&mut g.mem, &g.ggtt, st, None, 10).outcome, Outcome::Fault { addr: PP4K, ppgtt: true });
 }
 

@@ -81,6 +81,13 @@ impl MemHypervisor {
         (mapped(gpa >> 12) || mapped((gpa >> 21) << 9)).then_some(gpa)
     }
 
+    /// Reads guest RAM without the `MptOps` borrow (what a device's DMA read does).
+    pub fn peek_gpa(&self, gpa: u64, buf: &mut [u8]) -> Result {
+        let r = self.range(gpa, buf.len())?;
+        buf.copy_from_slice(self.ram.get(r).ok_or(GvtError::Fault)?);
+        Ok(())
+    }
+
     fn range(&self, gpa: u64, len: usize) -> Result<std::ops::Range<usize>> {
         let start = usize::try_from(gpa).map_err(|_| GvtError::Fault)?;
         let end = start.checked_add(len).ok_or(GvtError::Fault)?;
@@ -93,9 +100,7 @@ impl MemHypervisor {
 
 impl MptOps for MemHypervisor {
     fn read_gpa(&mut self, gpa: u64, buf: &mut [u8]) -> Result {
-        let r = self.range(gpa, buf.len())?;
-        buf.copy_from_slice(self.ram.get(r).ok_or(GvtError::Fault)?);
-        Ok(())
+        self.peek_gpa(gpa, buf)
     }
 
     fn write_gpa(&mut self, gpa: u64, buf: &[u8]) -> Result {

@@ -14,13 +14,15 @@ use gvt::model::vgpu::Vgpu;
 use gvt::model::vgpu_type::find_type;
 use gvt::model::workload::{CommandScanner, Exec, Gen9Scanner};
 use gvt::mpt::MptOps;
+use gvt::sim::engine::Engine as SimEngine;
+use gvt::sim::exec::WORKLOAD_BUDGET;
 use gvt::sim::SimHost;
 
 use crate::direct::Direct;
-use crate::exec_host::ExecHost;
+use crate::exec_host::{ExecHost, SimMem};
 use crate::hv::{MemHypervisor, Tracking};
 use crate::scanner::AllowList;
-use crate::storage::{vec_storage, ExecVecStorage, VecStorage};
+use crate::storage::{exec_storage, vec_storage, ExecVecStorage, VecStorage};
 use crate::{Result, Transport};
 
 /// Guest RAM per VM.
@@ -61,6 +63,8 @@ pub struct Machine {
     pub now: u64,
     /// Completions the core reported an error for (a guest HWSP it could not write).
     pub completion_errors: u64,
+    /// The sim's engines, in `Engine::ALL` order.
+    pub engines: [SimEngine; 4],
 }
 
 impl Machine {
@@ -79,11 +83,11 @@ impl Machine {
             vgpu.activate();
             crate::probe::probe(&mut Direct::new(&mut vgpu, &sim, &mut hv), true).unwrap();
             sched.add(vgpu.id().get(), cfg.weight).unwrap();
-            let exec = Exec::new(ExecVecStorage::new(256, 32)).map_err(|(e, _)| e).unwrap();
+            let exec = Exec::new(exec_storage(256, 32)).map_err(|(e, _)| e).unwrap();
             let msi_seen = hv.msis.len();
             vms.push(Vm { vgpu, exec, hv, scanner: Box::new(AllowList::default()), msi_seen, traps: 0 });
         }
-        Machine { sim, host: ExecHost::default(), gvt, vms, sched, mmio: MmioContext::default(), now: 0, completion_errors: 0 }
+        Machine { sim, host: ExecHost::default(), gvt, vms, sched, mmio: MmioContext::default(), now: 0, completion_errors: 0, engines: Engine::ALL.map(|e| SimEngine::new(e, 0)) }
     }
 
     /// Scans with the real Gen9 command scanner instead of the allow-list.
@@ -126,8 +130,9 @@ impl Machine {
             }
             while let Some(w) = self.host.take() {
                 let how = {
-                    let mut hvs: Vec<&mut MemHypervisor> = self.vms.iter_mut().map(|v| &mut v.hv).collect();
-                    self.host.execute(&w, &mut hvs)
+                    let mut mem = SimMem { host: &self.host, hvs: self.vms.iter_mut().map(|v| &mut v.hv).collect() };
+                    let engine = &mut self.engines[w.engine as usize];
+                    gvt::sim::exec::run(engine, &mut mem, self.sim.ggtt(), &w, WORKLOAD_BUDGET).0
                 };
                 self.now += WORKLOAD_NS;
                 executed += 1;

@@ -4,7 +4,7 @@ use gvt::model::host::MMIO_DWORDS;
 use gvt::model::opregion::OPREGION_SIZE;
 use gvt::model::ppgtt::Spt;
 use gvt::model::vgpu::Buffers;
-use gvt::model::workload::{ExecParts, ExecStorage, Workload, SCRATCH_BYTES};
+use gvt::model::workload::{ExecBuffers, Workload, SCRATCH_BYTES};
 
 /// A vGPU's register file, virtual GGTT and OpRegion on the heap.
 pub type VecStorage = Buffers<Vec<u32>, Vec<u64>, Vec<u8>>;
@@ -15,21 +15,9 @@ pub fn vec_storage(ggtt_entries: usize) -> VecStorage {
 }
 
 /// The execution half's storage on the heap: shadow tables, queue slots, scratch.
-pub struct ExecVecStorage {
-    spts: Vec<Spt>,
-    queue: Vec<Workload>,
-    scratch: Vec<u8>,
-}
+pub type ExecVecStorage = ExecBuffers<Vec<Spt>, Vec<Workload>, Vec<u8>>;
 
-impl ExecVecStorage {
-    /// Room for `tables` shadow page tables and `slots` workloads.
-    pub fn new(tables: usize, slots: usize) -> ExecVecStorage {
-        ExecVecStorage { spts: vec![Spt::EMPTY; tables], queue: vec![Workload::default(); slots], scratch: vec![0; SCRATCH_BYTES] }
-    }
-}
-
-impl ExecStorage for ExecVecStorage {
-    fn parts(&mut self) -> ExecParts<'_> {
-        ExecParts { spts: &mut self.spts, queue: &mut self.queue, scratch: &mut self.scratch }
-    }
+/// Room for `tables` shadow page tables and `slots` workloads.
+pub fn exec_storage(tables: usize, slots: usize) -> ExecVecStorage {
+    ExecBuffers { spts: vec![Spt::EMPTY; tables], queue: vec![Workload::default(); slots], scratch: vec![0; SCRATCH_BYTES] }
 }

@@ -149,8 +149,7 @@ fn two_element_submission_and_lite_restore() {
     let mut t = m.guest(0);
     let n = g.rcs.poll(&mut t, &mut ev).unwrap();
     assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0), (csb::LITE_RESTORE | csb::PREEMPTED, 7), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, 7)]);
-    let id = m.vms[0].vgpu.id().get();
-    assert_eq!(m.host.loaded.borrow().get(&(id, 0xc800)), Some(&0x1234));
+    assert_eq!(m.engines[0].reg(0xc800), Some(0x1234));
     for (k, v) in [11u32, 22, 33, 44].into_iter().enumerate() {
         assert_eq!(read_u32(&mut m, 0, g.data[0] + 8 * k as u64), v);
     }
