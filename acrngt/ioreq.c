@@ -64,6 +64,7 @@ static int acrngt_dma_map(void *priv, u64 gfn, u64 size, u64 *dma_addr)
 	struct acrngt_instance *in = priv;
 	unsigned long hpa, first = 0;
 	u64 off;
+	int ret;
 
 	if (!size || size & ~PAGE_MASK || gfn > (U64_MAX >> PAGE_SHIFT))
 		return -EINVAL;
@@ -76,13 +77,18 @@ static int acrngt_dma_map(void *priv, u64 gfn, u64 size, u64 *dma_addr)
 		else if (hpa != first + off)
 			return -EFAULT;	/* not contiguous on the host */
 	}
-	*dma_addr = first;
-	return 0;
+	/* Guest memory stays where ACRN put it for the VM's life; the grant lets the GPU in. */
+	ret = gvt_vgpu_dma_grant(in->vgpu, first, size);
+	if (!ret)
+		*dma_addr = first;
+	return ret;
 }
 
 static void acrngt_dma_unmap(void *priv, u64 dma_addr)
 {
-	/* Nothing was mapped: guest memory stays where ACRN put it. */
+	struct acrngt_instance *in = priv;
+
+	gvt_vgpu_dma_revoke(in->vgpu, dma_addr);
 }
 
 static int acrngt_inject_msi(void *priv, u64 addr, u32 data)

@@ -93,6 +93,7 @@ static int kvmgt_write_gpa(void *priv, u64 gpa, const void *buf, size_t len)
 
 static void kvmgt_dma_release(struct kvmgt_vgpu *v, struct kvmgt_dma *d)
 {
+	gvt_vgpu_dma_revoke(v->vgpu, d->dma_addr);
 	xa_erase(&v->by_gfn, d->gfn);
 	xa_erase(&v->by_dma, d->dma_addr >> PAGE_SHIFT);
 	dma_unmap_page(gpu_dev(v), d->dma_addr, d->size, DMA_BIDIRECTIONAL);
@@ -133,6 +134,11 @@ static int kvmgt_dma_new(struct kvmgt_vgpu *v, u64 gfn, u64 size, struct kvmgt_d
 	ret = xa_err(xa_store(&v->by_gfn, gfn, d, GFP_KERNEL));
 	if (!ret)
 		ret = xa_err(xa_store(&v->by_dma, d->dma_addr >> PAGE_SHIFT, d, GFP_KERNEL));
+	if (!ret) {
+		ret = gvt_vgpu_dma_grant(v->vgpu, d->dma_addr, size);
+		if (ret)
+			xa_erase(&v->by_dma, d->dma_addr >> PAGE_SHIFT);
+	}
 	if (ret) {
 		xa_erase(&v->by_gfn, gfn);
 		dma_unmap_page(gpu_dev(v), d->dma_addr, size, DMA_BIDIRECTIONAL);

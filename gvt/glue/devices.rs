@@ -24,16 +24,16 @@ pub(super) const MAX_BACKENDS: usize = 8;
 
 /// The physical GPU behind a device.
 pub(super) enum Host {
-    /// The software Gen9 GPU, its GGTT in vmalloc memory.
+    /// The software Gen9 GPU.
     #[cfg(gvt_sim)]
-    Sim(crate::sim::SimHost<super::vbuf::VBuf<core::sync::atomic::AtomicU64>>),
+    Sim(Pin<KBox<super::sim::SimGpu>>),
 }
 
 impl Host {
     pub(super) fn gpu(&self) -> &dyn HostGpu {
         match self {
             #[cfg(gvt_sim)]
-            Host::Sim(s) => s,
+            Host::Sim(s) => &s.host,
         }
     }
 }
@@ -50,6 +50,9 @@ pub(crate) struct GvtDevice {
     /// The device model's state of this GPU: its vGPUs' partitions and types.
     #[pin]
     pub(super) gvt: Mutex<Gvt>,
+    /// Scheduling of its vGPUs' workloads.
+    #[pin]
+    pub(super) exec: Mutex<super::exec::DevExec>,
 }
 
 // SAFETY: `dev` points to a refcounted kernel object that stays registered for the whole life of
@@ -74,6 +77,7 @@ impl GvtDevice {
                 release,
                 host,
                 gvt <- new_mutex!(gvt, "gvt_device::gvt"),
+                exec <- new_mutex!(super::exec::DevExec::new(), "gvt_device::exec"),
             }),
             GFP_KERNEL,
         )
@@ -138,12 +142,7 @@ impl Driver {
 
     #[cfg(gvt_sim)]
     fn add_sim(&self) -> Result {
-        use super::vbuf::VBuf;
-        use crate::sim::{broxton_info, ggtt_entries, SimHost};
-
-        let info = broxton_info();
-        let ggtt = VBuf::new(ggtt_entries(&info))?;
-        let host = Host::Sim(SimHost::new(info, ggtt).map_err(to_kernel_error)?);
+        let host = Host::Sim(super::sim::SimGpu::new(crate::sim::broxton_info())?);
 
         let mut dev = ptr::null_mut();
         // SAFETY: `dev` is a valid out-pointer; on success it receives a registered device that we
@@ -159,6 +158,14 @@ impl Driver {
             }
         };
         let types = device.gvt.lock().types().len();
+        let Host::Sim(sim) = &device.host;
+        // The device is pinned and outlives the worker, which its `SimGpu` destroys on drop.
+        if let Err(e) = sim.start(super::exec::run_gpu, device.handle()) {
+            drop(device);
+            // SAFETY: registered just above and not stored anywhere.
+            unsafe { release(dev) };
+            return Err(e);
+        }
         let mut reg = self.registry.lock();
         match reg.devices.iter_mut().find(|d| d.is_none()) {
             Some(slot) => *slot = Some(device),

@@ -14,4 +14,25 @@ extern "C" {
     /// Unregisters what `gvt_sim_register` registered.
     #[cfg(gvt_sim)]
     pub(crate) fn gvt_sim_unregister(dev: *mut c_void);
+    /// `pages` zeroed, physically contiguous pages; `*addr` receives their physical address.
+    #[cfg(gvt_sim)]
+    pub(crate) fn gvt_sim_pages_alloc(pages: u32, addr: *mut u64) -> c_int;
+    /// Frees what `gvt_sim_pages_alloc` returned.
+    #[cfg(gvt_sim)]
+    pub(crate) fn gvt_sim_pages_free(addr: u64, pages: u32);
+    /// Copies `len` bytes between `buf` and RAM at physical `addr`; false if a page is not RAM.
+    #[cfg(gvt_sim)]
+    pub(crate) fn gvt_sim_mem_rw(addr: u64, buf: *mut c_void, len: usize, write: bool) -> bool;
+    /// An ordered workqueue running `f(data)` whenever kicked.
+    #[cfg(gvt_sim)]
+    pub(crate) fn gvt_sim_worker_create(f: unsafe extern "C" fn(*mut c_void), data: *mut c_void) -> *mut c_void;
+    /// Queues the worker (a no-op while it is pending; it runs again if it is running).
+    #[cfg(gvt_sim)]
+    pub(crate) fn gvt_sim_worker_kick(w: *mut c_void);
+    /// Waits until the worker is idle.
+    #[cfg(gvt_sim)]
+    pub(crate) fn gvt_sim_worker_flush(w: *mut c_void);
+    /// Stops and frees the worker.
+    #[cfg(gvt_sim)]
+    pub(crate) fn gvt_sim_worker_destroy(w: *mut c_void);
 }

@@ -2,8 +2,12 @@
 //! allocation. It owns the core's state behind kernel locks and implements the C ABI.
 
 mod devices;
+mod exec;
 mod ffi;
+mod grants;
 mod mpt_abi;
+#[cfg(gvt_sim)]
+mod sim;
 #[cfg(gvt_kunit)]
 mod tests;
 mod vbuf;

@@ -46,3 +46,5 @@ EXPORT_SYMBOL_GPL(gvt_vgpu_activate);
 EXPORT_SYMBOL_GPL(gvt_vgpu_deactivate);
 EXPORT_SYMBOL_GPL(gvt_vgpu_reset);
 EXPORT_SYMBOL_GPL(gvt_vgpu_page_track_write);
+EXPORT_SYMBOL_GPL(gvt_vgpu_dma_grant);
+EXPORT_SYMBOL_GPL(gvt_vgpu_dma_revoke);

@@ -18,5 +18,13 @@ void gvt_vfree(void *p);
 /* gvt/hosts/sim/sim_device.c */
 int gvt_sim_register(struct device **dev);
 void gvt_sim_unregister(struct device *dev);
+int gvt_sim_pages_alloc(u32 pages, u64 *addr);
+void gvt_sim_pages_free(u64 addr, u32 pages);
+bool gvt_sim_mem_rw(u64 addr, void *buf, size_t len, bool write);
+struct gvt_sim_worker;
+struct gvt_sim_worker *gvt_sim_worker_create(void (*fn)(void *data), void *data);
+void gvt_sim_worker_kick(struct gvt_sim_worker *w);
+void gvt_sim_worker_flush(struct gvt_sim_worker *w);
+void gvt_sim_worker_destroy(struct gvt_sim_worker *w);
 
 #endif /* _GVT_SHIM_H */

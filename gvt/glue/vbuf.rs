@@ -25,6 +25,10 @@ unsafe impl Zeroed for u32 {}
 unsafe impl Zeroed for u64 {}
 // SAFETY: an atomic integer has the representation of its integer.
 unsafe impl Zeroed for core::sync::atomic::AtomicU64 {}
+// SAFETY: as above.
+unsafe impl Zeroed for core::sync::atomic::AtomicU32 {}
+// SAFETY: a shadow table slot is integers, booleans and byte arrays; all zero is `Spt::EMPTY`.
+unsafe impl Zeroed for crate::model::ppgtt::Spt {}
 
 /// `len` zeroed `T`s in vmalloc memory.
 pub(super) struct VBuf<T: Zeroed> {

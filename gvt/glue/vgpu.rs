@@ -1,10 +1,13 @@
-//! vGPUs as backends hold them (`struct gvt_vgpu *`): the core's `Vgpu` behind a mutex, its big
-//! buffers in vmalloc memory, and the MPT services of the backend that created it.
+//! vGPUs as backends hold them (`struct gvt_vgpu *`): the core's `Vgpu` and its execution half
+//! `Exec` behind a mutex, their big buffers in vmalloc memory, the DMA grants its backend made,
+//! and the MPT services of that backend.
 //!
 //! Lock order: gvt.ko's registry lock (held across a backend's device callbacks), then the
-//! backend's own locks, then a vGPU's lock, then its device's `gvt` lock. Nothing here takes
-//! the registry lock. The guest's accesses take only the vGPU's lock: the host GPU is shared
-//! through `&self` methods.
+//! backend's own locks, then a device's `exec` lock, then a vGPU's lock, then its device's
+//! `gvt` lock and the host's leaf locks (a vGPU's grants among them: backends grant under
+//! their own locks, inside the vGPU lock when the core asked for the mapping). Nothing here
+//! takes the registry lock. The guest's accesses take only the vGPU's lock: the host GPU is
+//! shared through `&self` methods.
 
 use core::ffi::{c_int, c_void};
 use core::pin::Pin;
@@ -13,6 +16,8 @@ use core::ptr;
 use kernel::{new_mutex, prelude::*, sync::Mutex};
 
 use super::devices::GvtDevice;
+use super::exec::{self, Submitter};
+use super::grants::Grants;
 use super::mpt_abi::device;
 use super::to_kernel_error;
 use super::vbuf::VBuf;
@@ -20,17 +25,60 @@ use crate::model::error::{GvtError, Result as ModelResult};
 use crate::model::gvt::Gvt;
 use crate::model::host::MMIO_DWORDS;
 use crate::model::opregion::OPREGION_SIZE;
+use crate::model::ppgtt::Spt;
 use crate::model::resources::Request;
 use crate::model::vgpu::{Buffers, Reset, Vgpu};
+use crate::model::workload::{Exec, ExecBuffers, Gen9Scanner, Workload, SCRATCH_BYTES};
 use crate::model::vgpu_type::{Resolution, VgpuConfig};
 use crate::mpt::abi::{GvtBackend, GvtBackendOps, GvtVgpuInfo, GvtVgpuParams, GVT_MPT_ABI_VERSION};
 use crate::mpt::MptOps;
 
 /// A vGPU's register file, virtual GGTT and OpRegion, in vmalloc memory.
-type Storage = Buffers<VBuf<u32>, VBuf<u64>, VBuf<u8>>;
+pub(super) type Storage = Buffers<VBuf<u32>, VBuf<u64>, VBuf<u8>>;
 
 fn new_storage(ggtt_entries: usize) -> Result<Storage> {
     Ok(Buffers { vreg: VBuf::new(MMIO_DWORDS)?, ggtt: VBuf::new(ggtt_entries)?, opregion: VBuf::new(OPREGION_SIZE)? })
+}
+
+/// Shadow page tables a vGPU may have (8 KiB each): what a guest with a few hundred
+/// processes' worth of PPGTT tables in flight needs.
+const SHADOW_TABLES: usize = 256;
+/// Workloads a vGPU may have queued or running.
+const SLOTS: usize = 16;
+
+/// The workload slots, on the heap.
+pub(super) struct Slots(KBox<[Workload; SLOTS]>);
+
+impl core::ops::Deref for Slots {
+    type Target = [Workload];
+    fn deref(&self) -> &[Workload] {
+        &*self.0
+    }
+}
+
+impl core::ops::DerefMut for Slots {
+    fn deref_mut(&mut self) -> &mut [Workload] {
+        &mut *self.0
+    }
+}
+
+/// A vGPU's shadow tables, workload slots and scratch.
+pub(super) type ExecStore = ExecBuffers<VBuf<Spt>, Slots, VBuf<u8>>;
+
+fn new_exec() -> Result<Exec<ExecStore>> {
+    let store = ExecBuffers {
+        spts: VBuf::new(SHADOW_TABLES)?,
+        queue: Slots(KBox::new([Workload::default(); SLOTS], GFP_KERNEL)?),
+        scratch: VBuf::new(SCRATCH_BYTES)?,
+    };
+    Exec::new(store).map_err(|(e, _)| to_kernel_error(e))
+}
+
+/// What a vGPU's lock protects: the device model of the vGPU and its execution half.
+pub(super) struct VgpuState {
+    pub(super) vgpu: Vgpu<Storage>,
+    pub(super) exec: Exec<ExecStore>,
+    pub(super) scanner: Gen9Scanner,
 }
 
 /// A negative errno from a backend, as the core sees it.
@@ -55,7 +103,7 @@ fn to_errno(r: ModelResult) -> c_int {
 }
 
 /// A backend's MPT services for one vGPU.
-struct BackendMpt {
+pub(super) struct BackendMpt {
     ops: *const GvtBackendOps,
     priv_: *mut c_void,
 }
@@ -140,13 +188,16 @@ impl MptOps for BackendMpt {
 
 /// What `struct gvt_vgpu *` points to.
 #[pin_data]
-struct VgpuHandle {
+pub(super) struct VgpuHandle {
     dev: *const GvtDevice,
     ops: *const GvtBackendOps,
     priv_: *mut c_void,
     /// `None` only while being created or destroyed.
     #[pin]
-    vgpu: Mutex<Option<Vgpu<Storage>>>,
+    pub(super) state: Mutex<Option<VgpuState>>,
+    /// Guest memory the backend mapped for the GPU.
+    #[pin]
+    pub(super) grants: Mutex<Grants>,
 }
 
 // SAFETY: the device outlives its vGPUs, the ops table its backend's registration, and `priv_`
@@ -156,7 +207,7 @@ unsafe impl Send for VgpuHandle {}
 unsafe impl Sync for VgpuHandle {}
 
 impl VgpuHandle {
-    fn mpt(&self) -> BackendMpt {
+    pub(super) fn mpt(&self) -> BackendMpt {
         BackendMpt { ops: self.ops, priv_: self.priv_ }
     }
 
@@ -179,9 +230,16 @@ fn create(be: *const GvtBackend, gd: *mut c_void, config: &VgpuConfig, priv_: *m
     // SAFETY: the caller passes a live device (ABI contract).
     let dev = unsafe { device(gd) };
     let store = new_storage(Gvt::ggtt_entries_for(config).map_err(to_kernel_error)?)?;
-    // The handle first, so that nothing can fail once the vGPU exists.
+    let exec = new_exec()?;
+    // The handle first, so that nothing can fail once the vGPU exists but scheduling.
     let handle = KBox::pin_init(
-        pin_init!(VgpuHandle { dev: ptr::from_ref(dev), ops, priv_, vgpu <- new_mutex!(None, "gvt_vgpu") }),
+        pin_init!(VgpuHandle {
+            dev: ptr::from_ref(dev),
+            ops,
+            priv_,
+            state <- new_mutex!(None, "gvt_vgpu"),
+            grants <- new_mutex!(Grants::new(), "gvt_vgpu::grants"),
+        }),
         GFP_KERNEL,
     )?;
     let vgpu = dev
@@ -189,7 +247,15 @@ fn create(be: *const GvtBackend, gd: *mut c_void, config: &VgpuConfig, priv_: *m
         .lock()
         .create_vgpu(dev.host.gpu(), config, store)
         .map_err(|(e, _store)| to_kernel_error(e))?;
-    *handle.vgpu.lock() = Some(vgpu);
+    let id = vgpu.id().get();
+    let scanner = Gen9Scanner::new(dev.host.gpu().info().platform, *vgpu.partition());
+    *handle.state.lock() = Some(VgpuState { vgpu, exec, scanner });
+    if let Err(e) = exec::add(dev, &handle, id, config.weight) {
+        if let Some(st) = handle.state.lock().take() {
+            let _store = dev.gvt.lock().destroy_vgpu(dev.host.gpu(), &mut handle.mpt(), st.vgpu);
+        }
+        return Err(e);
+    }
     // SAFETY: the handle is never moved: C holds the pointer and `destroy` re-pins it.
     Ok(KBox::into_raw(unsafe { Pin::into_inner_unchecked(handle) }).cast())
 }
@@ -281,10 +347,12 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_destroy(vgpu: *mut c_void) {
     }
     // SAFETY: per the contract, `vgpu` is a pinned `KBox<VgpuHandle>` leaked by `create`.
     let handle = unsafe { Pin::new_unchecked(KBox::from_raw(vgpu.cast::<VgpuHandle>())) };
-    let taken = handle.vgpu.lock().take();
-    if let Some(v) = taken {
-        let dev = handle.device();
-        let _store = dev.gvt.lock().destroy_vgpu(dev.host.gpu(), &mut handle.mpt(), v);
+    let dev = handle.device();
+    let id = handle.state.lock().as_ref().map_or(0, |st| st.vgpu.id().get());
+    exec::remove(dev, &handle, id);
+    let taken = handle.state.lock().take();
+    if let Some(st) = taken {
+        let _store = dev.gvt.lock().destroy_vgpu(dev.host.gpu(), &mut handle.mpt(), st.vgpu);
     }
 }
 
@@ -305,7 +373,7 @@ unsafe fn handle<'a>(vgpu: *mut c_void) -> &'a VgpuHandle {
 pub(crate) unsafe extern "C" fn gvt_vgpu_id(vgpu: *mut c_void) -> u32 {
     // SAFETY: per the contract.
     let h = unsafe { handle(vgpu) };
-    h.vgpu.lock().as_ref().map_or(0, |v| v.id().get())
+    h.state.lock().as_ref().map_or(0, |st| st.vgpu.id().get())
 }
 
 /// Largest access the device has (a GGTT entry).
@@ -323,7 +391,7 @@ unsafe fn access(
     buf: *mut u8,
     len: u32,
     read: bool,
-    f: impl FnOnce(&VgpuHandle, &mut Vgpu<Storage>, &mut [u8]) -> ModelResult,
+    f: impl FnOnce(&VgpuHandle, &mut VgpuState, &mut [u8]) -> ModelResult,
 ) -> c_int {
     if buf.is_null() || len == 0 || len > MAX_ACCESS {
         return EINVAL.to_errno();
@@ -336,8 +404,8 @@ unsafe fn access(
         // SAFETY: `buf` is readable for `len` bytes.
         b.copy_from_slice(unsafe { core::slice::from_raw_parts(buf, b.len()) });
     }
-    let r = match h.vgpu.lock().as_mut() {
-        Some(v) => f(h, v, b),
+    let r = match h.state.lock().as_mut() {
+        Some(st) => f(h, st, b),
         None => Err(GvtError::NoDevice),
     };
     if read {
@@ -355,7 +423,7 @@ unsafe fn access(
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_cfg_read(vgpu: *mut c_void, offset: u32, buf: *mut c_void, len: u32) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { access(vgpu, buf.cast(), len, true, |_, v, b| v.cfg_read(offset, b)) }
+    unsafe { access(vgpu, buf.cast(), len, true, |_, st, b| st.vgpu.cfg_read(offset, b)) }
 }
 
 /// Emulates a config-space write.
@@ -371,7 +439,13 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_cfg_write(
     len: u32,
 ) -> c_int {
     // SAFETY: forwarded contract; with `read` false, `buf` is only read.
-    unsafe { access(vgpu, buf.cast_mut().cast(), len, false, |h, v, b| v.cfg_write(&mut h.mpt(), offset, b)) }
+        unsafe {
+        access(vgpu, buf.cast_mut().cast(), len, false, |h, st, b| {
+            st.vgpu.cfg_write(&mut h.mpt(), offset, b)?;
+            exec::after_write(h.device(), h, st);
+            Ok(())
+        })
+    }
 }
 
 /// Emulates a BAR0 read.
@@ -382,7 +456,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_cfg_write(
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_mmio_read(vgpu: *mut c_void, offset: u64, buf: *mut c_void, len: u32) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { access(vgpu, buf.cast(), len, true, |_, v, b| v.mmio_read(offset, b)) }
+    unsafe { access(vgpu, buf.cast(), len, true, |_, st, b| st.vgpu.mmio_read(offset, b)) }
 }
 
 /// Emulates a BAR0 write.
@@ -399,8 +473,10 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_mmio_write(
 ) -> c_int {
     // SAFETY: forwarded contract; with `read` false, `buf` is only read.
     unsafe {
-        access(vgpu, buf.cast_mut().cast(), len, false, |h, v, b| {
-            v.mmio_write(h.device().host.gpu(), &mut h.mpt(), offset, b)
+        access(vgpu, buf.cast_mut().cast(), len, false, |h, st, b| {
+            st.vgpu.mmio_write(h.device().host.gpu(), &mut h.mpt(), offset, b)?;
+            exec::after_write(h.device(), h, st);
+            Ok(())
         })
     }
 }
@@ -410,11 +486,11 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_mmio_write(
 /// # Safety
 ///
 /// `vgpu` as for `gvt_vgpu_id`.
-unsafe fn with_vgpu(vgpu: *mut c_void, f: impl FnOnce(&VgpuHandle, &mut Vgpu<Storage>) -> ModelResult) -> c_int {
+unsafe fn with_vgpu(vgpu: *mut c_void, f: impl FnOnce(&VgpuHandle, &mut VgpuState) -> ModelResult) -> c_int {
     // SAFETY: per the contract.
     let h = unsafe { handle(vgpu) };
-    let r = match h.vgpu.lock().as_mut() {
-        Some(v) => f(h, v),
+    let r = match h.state.lock().as_mut() {
+        Some(st) => f(h, st),
         None => Err(GvtError::NoDevice),
     };
     to_errno(r)
@@ -431,9 +507,9 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_get_info(vgpu: *mut c_void, info: *mut 
     let Some(out) = (unsafe { info.as_mut() }) else { return EINVAL.to_errno() };
     // SAFETY: forwarded contract.
     unsafe {
-        with_vgpu(vgpu, |h, v| {
+        with_vgpu(vgpu, |h, st| {
             let host = h.device().host.gpu().info();
-            let low = v.partition().low;
+            let low = st.vgpu.partition().low;
             *out = GvtVgpuInfo {
                 bar0_size: host.bar0_size,
                 aperture_size: host.aperture_size,
@@ -457,10 +533,10 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_opregion_read(vgpu: *mut c_void, offset
     if buf.is_null() {
         return EINVAL.to_errno();
     }
-    let read = |_: &VgpuHandle, v: &mut Vgpu<Storage>| {
+    let read = |_: &VgpuHandle, st: &mut VgpuState| {
         let start = usize::try_from(offset).map_err(|_| GvtError::Invalid)?;
         let end = start.checked_add(usize::try_from(len).map_err(|_| GvtError::Invalid)?).ok_or(GvtError::Invalid)?;
-        let src = v.opregion().get(start..end).ok_or(GvtError::Invalid)?;
+        let src = st.vgpu.opregion().get(start..end).ok_or(GvtError::Invalid)?;
         // SAFETY: `buf` is writable for `len` bytes (contract), `src` has `len` bytes.
         unsafe { ptr::copy_nonoverlapping(src.as_ptr(), buf.cast::<u8>(), src.len()) };
         Ok(())
@@ -478,8 +554,8 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_opregion_read(vgpu: *mut c_void, offset
 pub(crate) unsafe extern "C" fn gvt_vgpu_activate(vgpu: *mut c_void) -> c_int {
     // SAFETY: forwarded contract.
     unsafe {
-        with_vgpu(vgpu, |_, v| {
-            v.activate();
+        with_vgpu(vgpu, |_, st| {
+            st.vgpu.activate();
             Ok(())
         })
     }
@@ -493,7 +569,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_activate(vgpu: *mut c_void) -> c_int {
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_deactivate(vgpu: *mut c_void) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { with_vgpu(vgpu, |h, v| v.deactivate(&mut h.mpt())) }
+    unsafe { with_vgpu(vgpu, |h, st| st.vgpu.deactivate(&mut h.mpt())) }
 }
 
 /// Device-model level reset.
@@ -504,13 +580,16 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_deactivate(vgpu: *mut c_void) -> c_int 
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_reset(vgpu: *mut c_void) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { with_vgpu(vgpu, |h, v| v.reset(h.device().host.gpu(), &mut h.mpt(), Reset::DeviceModel)) }
+    unsafe {
+        with_vgpu(vgpu, |h, st| {
+            st.exec.reset(&Submitter::new(h.device(), h), &mut h.mpt());
+            st.vgpu.reset(h.device().host.gpu(), &mut h.mpt(), Reset::DeviceModel)
+        })
+    }
 }
 
-/// A trapped guest write to a tracked page; see `include/gvt/mpt.h`.
-///
-/// gvt.ko keeps no shadow page tables yet (it does not drive the execution core, `Exec`), so
-/// the only duty here is the hypervisor's: commit a write it did not perform (ACRN).
+/// A trapped guest write to a tracked page; see `include/gvt/mpt.h`. The shadow page tables
+/// follow it; a write the hypervisor did not perform (ACRN) is committed here.
 ///
 /// # Safety
 ///
@@ -526,11 +605,38 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_page_track_write(
     if buf.is_null() || len == 0 || len > MAX_ACCESS {
         return EINVAL.to_errno();
     }
-    if committed {
-        return 0;
-    }
     // SAFETY: `buf` is readable for `len` bytes (contract), at most `MAX_ACCESS`.
     let data = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len as usize) };
     // SAFETY: forwarded contract.
-    unsafe { with_vgpu(vgpu, |h, _| h.mpt().write_gpa(gpa, data)) }
+    unsafe {
+        with_vgpu(vgpu, |h, st| {
+            let sub = Submitter::new(h.device(), h);
+            st.exec.page_write(&mut st.vgpu, &sub, &mut h.mpt(), gpa, data, committed)
+        })
+    }
+}
+
+/// The backend mapped `[dma_addr, dma_addr + size)` for the vGPU's guest; see
+/// `include/gvt/mpt.h`.
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_dma_grant(vgpu: *mut c_void, dma_addr: u64, size: u64) -> c_int {
+    // SAFETY: per the contract.
+    let h = unsafe { handle(vgpu) };
+    super::to_c(h.grants.lock().grant(dma_addr, size))
+}
+
+/// The backend is about to unmap what it granted at `dma_addr`.
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_dma_revoke(vgpu: *mut c_void, dma_addr: u64) {
+    // SAFETY: per the contract.
+    let h = unsafe { handle(vgpu) };
+    h.grants.lock().revoke(dma_addr);
 }

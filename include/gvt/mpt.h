@@ -144,6 +144,17 @@ int gvt_vgpu_mmio_write(struct gvt_vgpu *vgpu, __u64 offset, const void *buf, __
 int gvt_vgpu_page_track_write(struct gvt_vgpu *vgpu, __u64 gpa, const void *buf, __u32 len,
 			      bool committed);
 
+/*
+ * DMA grants. A GPU without an IOMMU in front of it (the sim GPU) reaches guest memory only
+ * where the vGPU's backend granted it: a backend that returns DMA addresses from
+ * dma_map_guest_page grants [dma_addr, dma_addr + size) while the pages are pinned and mapped,
+ * and revokes the grant before it unpins them, whether gvt.ko asked for the unmapping or not
+ * (user space unmapped the memory). Grants count: each grant is revoked once. Called under the
+ * backend's own locks is fine; they take only a leaf lock.
+ */
+int gvt_vgpu_dma_grant(struct gvt_vgpu *vgpu, __u64 dma_addr, __u64 size);
+void gvt_vgpu_dma_revoke(struct gvt_vgpu *vgpu, __u64 dma_addr);
+
 /* Fills *info; -EINVAL for a NULL info. */
 int gvt_vgpu_get_info(struct gvt_vgpu *vgpu, struct gvt_vgpu_info *info);
 /* Reads the vGPU's OpRegion; -EINVAL past its end. */

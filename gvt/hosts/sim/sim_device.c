@@ -7,6 +7,12 @@
  */
 #include <linux/dma-mapping.h>
 #include <linux/err.h>
+#include <linux/gfp.h>
+#include <linux/highmem.h>
+#include <linux/io.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
 #include <linux/mod_devicetable.h>
 #include <linux/platform_device.h>
 #include "../../glue/shim.h"
@@ -49,4 +55,96 @@ void gvt_sim_unregister(struct device *dev)
 {
 	platform_device_unregister(to_platform_device(dev));
 	platform_driver_unregister(&gvt_sim_driver);
+}
+
+/*
+ * The sim GPU's memory: page allocations for shadow tables, contexts and rings, named by
+ * physical address as the sim's "DMA" addresses are (dma-direct without an IOMMU), and access
+ * to any RAM page by that address. gvt/glue/sim.rs checks every access against what it
+ * allocated or what a backend granted before it gets here.
+ */
+int gvt_sim_pages_alloc(u32 pages, u64 *addr)
+{
+	void *p = alloc_pages_exact((size_t)pages << PAGE_SHIFT, GFP_KERNEL | __GFP_ZERO);
+
+	if (!p)
+		return -ENOMEM;
+	*addr = virt_to_phys(p);
+	return 0;
+}
+
+void gvt_sim_pages_free(u64 addr, u32 pages)
+{
+	free_pages_exact(phys_to_virt(addr), (size_t)pages << PAGE_SHIFT);
+}
+
+bool gvt_sim_mem_rw(u64 addr, void *buf, size_t len, bool write)
+{
+	while (len) {
+		unsigned long pfn = PHYS_PFN(addr);
+		size_t off = offset_in_page(addr), n = min_t(size_t, len, PAGE_SIZE - off);
+		void *va;
+
+		if (!pfn_valid(pfn))
+			return false;
+		va = kmap_local_pfn(pfn);
+		if (write)
+			memcpy(va + off, buf, n);
+		else
+			memcpy(buf, va + off, n);
+		kunmap_local(va);
+		addr += n;
+		buf += n;
+		len -= n;
+	}
+	return true;
+}
+
+/* The sim GPU's engines run on one ordered workqueue per GPU. */
+struct gvt_sim_worker {
+	struct workqueue_struct *wq;
+	struct work_struct work;
+	void (*fn)(void *data);
+	void *data;
+};
+
+static void gvt_sim_work(struct work_struct *work)
+{
+	struct gvt_sim_worker *w = container_of(work, struct gvt_sim_worker, work);
+
+	w->fn(w->data);
+}
+
+struct gvt_sim_worker *gvt_sim_worker_create(void (*fn)(void *data), void *data)
+{
+	struct gvt_sim_worker *w = kzalloc(sizeof(*w), GFP_KERNEL);
+
+	if (!w)
+		return NULL;
+	w->wq = alloc_ordered_workqueue("gvt_sim", 0);
+	if (!w->wq) {
+		kfree(w);
+		return NULL;
+	}
+	INIT_WORK(&w->work, gvt_sim_work);
+	w->fn = fn;
+	w->data = data;
+	return w;
+}
+
+void gvt_sim_worker_kick(struct gvt_sim_worker *w)
+{
+	queue_work(w->wq, &w->work);
+}
+
+void gvt_sim_worker_flush(struct gvt_sim_worker *w)
+{
+	flush_work(&w->work);
+}
+
+void gvt_sim_worker_destroy(struct gvt_sim_worker *w)
+{
+	cancel_work_sync(&w->work);
+	destroy_workqueue(w->wq);
+	kfree(w);
 }

@@ -1,0 +1,246 @@
+//! Execution in gvt.ko: the core's `Exec` driven by the guest's writes, the scheduler and the
+//! host's completions.
+//!
+//! A guest's BAR0 write runs `Exec::kick` under its vGPU lock (ELSP submissions become queued
+//! workloads) and wakes the GPU's worker. The worker, on the sim GPU's ordered workqueue, runs
+//! what the host queue holds, completes each workload to its vGPU, then lets the scheduler
+//! pick the owner of the engines, switches the render MMIO state to it and dispatches its
+//! queued workloads; it loops until nothing is queued anywhere.
+//!
+//! Lock order: the device's `exec` lock (scheduler and the list of vGPUs), then a vGPU's lock,
+//! then the host's leaf locks (queue, engines, grants). Completions take only the vGPU lock.
+
+use core::ffi::c_void;
+
+use kernel::prelude::*;
+use kernel::time::Ktime;
+
+use super::devices::{GvtDevice, Host};
+use super::vgpu::{VgpuHandle, VgpuState};
+use crate::model::error::{GvtError, Result as ModelResult};
+use crate::model::host::{Completion, HostExec, HostWorkload};
+use crate::model::mmio_context::{MmioContext, Owner};
+use crate::model::regs::Engine;
+use crate::model::resources::MAX_VGPUS;
+use crate::model::sched::Scheduler;
+
+/// Rounds one run of the worker makes before it yields the workqueue to others.
+const ROUNDS: usize = 64;
+
+/// A GPU's execution state: the policy, the render MMIO owner and its vGPUs.
+pub(super) struct DevExec {
+    sched: Scheduler,
+    mmio: MmioContext,
+    /// `VgpuHandle` addresses (0: free).
+    vgpus: [usize; MAX_VGPUS],
+}
+
+impl DevExec {
+    pub(super) fn new() -> DevExec {
+        DevExec { sched: Scheduler::default(), mmio: MmioContext::default(), vgpus: [0; MAX_VGPUS] }
+    }
+}
+
+/// The host's execution services on behalf of one vGPU: submissions complete to it.
+pub(super) struct Submitter<'a> {
+    host: &'a Host,
+    owner: usize,
+}
+
+impl<'a> Submitter<'a> {
+    pub(super) fn new(dev: &'a GvtDevice, h: &VgpuHandle) -> Submitter<'a> {
+        Submitter { host: &dev.host, owner: core::ptr::from_ref(h) as usize }
+    }
+}
+
+impl HostExec for Submitter<'_> {
+    fn alloc_pages(&self, pages: u32) -> ModelResult<u64> {
+        match self.host {
+            #[cfg(gvt_sim)]
+            Host::Sim(s) => s.alloc_pages(pages),
+        }
+    }
+    fn free_pages(&self, addr: u64, pages: u32) {
+        match self.host {
+            #[cfg(gvt_sim)]
+            Host::Sim(s) => s.free_pages(addr, pages),
+        }
+    }
+    fn write_mem(&self, addr: u64, data: &[u8]) -> ModelResult {
+        match self.host {
+            #[cfg(gvt_sim)]
+            Host::Sim(s) => s.rw_own(addr, data.as_ptr().cast_mut(), data.len(), true),
+        }
+    }
+    fn read_mem(&self, addr: u64, buf: &mut [u8]) -> ModelResult {
+        match self.host {
+            #[cfg(gvt_sim)]
+            Host::Sim(s) => s.rw_own(addr, buf.as_mut_ptr(), buf.len(), false),
+        }
+    }
+    fn mmio_read(&self, offset: u32) -> u32 {
+        match self.host {
+            #[cfg(gvt_sim)]
+            Host::Sim(s) => s.mmio_read(offset),
+        }
+    }
+    fn mmio_write(&self, offset: u32, value: u32) {
+        match self.host {
+            #[cfg(gvt_sim)]
+            Host::Sim(s) => s.mmio_write(offset, value),
+        }
+    }
+    fn submit(&self, w: &HostWorkload) -> ModelResult {
+        match self.host {
+            #[cfg(gvt_sim)]
+            Host::Sim(s) => s.push(self.owner, w),
+        }
+    }
+}
+
+/// Wakes the worker of `dev`.
+pub(super) fn kick(dev: &GvtDevice) {
+    match &dev.host {
+        #[cfg(gvt_sim)]
+        Host::Sim(s) => s.kick(),
+    }
+}
+
+/// Picks up what the guest's last write latched; wakes the worker if work was queued.
+pub(super) fn after_write(dev: &GvtDevice, h: &VgpuHandle, st: &mut VgpuState) {
+    let sub = Submitter::new(dev, h);
+    // A refused submission puts the vGPU in failsafe; the guest's write itself succeeded.
+    let _ = st.exec.kick(&mut st.vgpu, &sub, &mut h.mpt(), &mut st.scanner);
+    if st.exec.has_queued() {
+        kick(dev);
+    }
+}
+
+/// Adds a new vGPU to its GPU's scheduling.
+pub(super) fn add(dev: &GvtDevice, h: &VgpuHandle, id: u32, weight: u32) -> Result {
+    let mut ex = dev.exec.lock();
+    let slot = ex.vgpus.iter().position(|&v| v == 0).ok_or(ENOSPC)?;
+    ex.sched.add(id, weight).map_err(super::to_kernel_error)?;
+    if let Some(v) = ex.vgpus.get_mut(slot) {
+        *v = core::ptr::from_ref(h) as usize;
+    }
+    Ok(())
+}
+
+/// Takes a vGPU out of scheduling and out of the host: its queued workloads complete as
+/// hangs, and a run of the worker that may still use it finishes before this returns.
+pub(super) fn remove(dev: &GvtDevice, h: &VgpuHandle, id: u32) {
+    let me = core::ptr::from_ref(h) as usize;
+    {
+        let mut ex = dev.exec.lock();
+        for v in ex.vgpus.iter_mut().filter(|v| **v == me) {
+            *v = 0;
+        }
+        ex.sched.remove(id);
+    }
+    let purged = match &dev.host {
+        #[cfg(gvt_sim)]
+        Host::Sim(s) => {
+            let p = s.purge(me);
+            s.flush();
+            p
+        }
+    };
+    let sub = Submitter::new(dev, h);
+    if let Some(st) = h.state.lock().as_mut() {
+        for q in purged.iter().flatten() {
+            let _ = st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), q.w.engine, q.w.tag, Completion::Hang);
+        }
+        st.exec.reset(&sub, &mut h.mpt());
+    }
+}
+
+/// The worker: runs the host queue and the scheduler until no vGPU has work.
+///
+/// # Safety
+///
+/// `data` is the `GvtDevice` that started the worker, alive until the worker is destroyed.
+pub(super) unsafe extern "C" fn run_gpu(data: *mut c_void) {
+    // SAFETY: per the contract.
+    let dev = unsafe { &*data.cast::<GvtDevice>() };
+    for _ in 0..ROUNDS {
+        run_host(dev);
+        if !schedule(dev) {
+            return;
+        }
+    }
+    kick(dev);
+}
+
+/// Runs every queued workload and completes it to its vGPU.
+fn run_host(dev: &GvtDevice) {
+    match &dev.host {
+        #[cfg(gvt_sim)]
+        Host::Sim(s) => {
+            while let Some(q) = s.pop() {
+                // SAFETY: a queued workload's owner is a live handle: `remove` purges the queue
+                // and waits for this worker before the handle is freed.
+                let h = unsafe { &*(q.owner as *const VgpuHandle) };
+                let how = s.execute(&h.grants, &q.w);
+                let sub = Submitter::new(dev, h);
+                if let Some(st) = h.state.lock().as_mut() {
+                    if st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), q.w.engine, q.w.tag, how).is_err() {
+                        pr_debug!("vGPU {}: completion not delivered\n", q.w.vgpu);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn idle(dev: &GvtDevice) -> bool {
+    match &dev.host {
+        #[cfg(gvt_sim)]
+        Host::Sim(s) => s.idle(),
+    }
+}
+
+/// One scheduling decision; true if it dispatched something.
+fn schedule(dev: &GvtDevice) -> bool {
+    let mut ex = dev.exec.lock();
+    let mut busy = 0u64;
+    let mut owner_of = [0usize; MAX_VGPUS];
+    for &hp in ex.vgpus.iter().filter(|&&v| v != 0) {
+        // SAFETY: listed handles are live: `remove` unlists them under this lock first.
+        let h = unsafe { &*(hp as *const VgpuHandle) };
+        if let Some(st) = h.state.lock().as_mut() {
+            let id = st.vgpu.id().get();
+            if let Some(o) = usize::try_from(id).ok().and_then(|i| owner_of.get_mut(i.wrapping_sub(1))) {
+                *o = hp;
+            }
+            if st.exec.has_queued() || st.exec.busy() != 0 {
+                busy |= 1u64.checked_shl(id).unwrap_or(0);
+            }
+        }
+    }
+    if busy == 0 {
+        return false;
+    }
+    let now = u64::try_from(Ktime::ktime_get().to_ns()).unwrap_or(0);
+    let is_busy = |id: u32| busy & 1u64.checked_shl(id).unwrap_or(0) != 0;
+    let idle = idle(dev);
+    let Some(o) = ex.sched.tick(now, &is_busy, idle) else { return false };
+    if ex.sched.switch_pending() {
+        return !idle;
+    }
+    let Some(&hp) = usize::try_from(o).ok().and_then(|i| owner_of.get(i.wrapping_sub(1))).filter(|&&v| v != 0) else { return false };
+    // SAFETY: as above.
+    let h = unsafe { &*(hp as *const VgpuHandle) };
+    let sub = Submitter::new(dev, h);
+    let mut guard = h.state.lock();
+    let Some(st) = guard.as_mut() else { return false };
+    for e in Engine::ALL {
+        let vgpu = &st.vgpu;
+        ex.mmio.switch(&sub, e, Owner::Vgpu(o), &|r| vgpu.vreg(r));
+    }
+    match st.exec.dispatch(&mut st.vgpu, &sub, &mut h.mpt()) {
+        Ok(started) => started != 0 || !idle,
+        Err(GvtError::Busy) => !idle,
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,262 @@
+//! The sim GPU in gvt.ko: its memory, its engines, and the ordered workqueue they run on.
+//!
+//! The sans-I/O sim (`crate::sim`) models the GGTT and executes command streams; this adds
+//! what needs the kernel. Host memory for shadow tables, contexts and rings is real pages,
+//! named by physical address, which is also what a backend's DMA mapping of a guest page
+//! returns without an IOMMU. Every access the engines make is checked against [`Grants`], so
+//! the sim can only reach its own pages and the pages backends granted for the running
+//! vGPU. Submissions are queued and run on the workqueue, outside the submitter's vGPU lock,
+//! and their completions go back to the core from there (`super::exec`).
+
+use core::ffi::c_void;
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+
+use kernel::{new_mutex, prelude::*, sync::Mutex};
+
+use super::ffi;
+use super::grants::Grants;
+use super::vbuf::VBuf;
+use crate::model::error::{GvtError, Result as ModelResult};
+use crate::model::host::{Completion, HostInfo, HostWorkload, MMIO_DWORDS};
+use crate::model::regs::Engine as EngineId;
+use crate::sim::engine::{Engine, HostMemory};
+use crate::sim::exec::{run, WORKLOAD_BUDGET};
+use crate::sim::SimHost;
+
+/// Workloads waiting for the engines, all vGPUs together. The core keeps at most one per
+/// engine of the scheduled vGPU on the host, so this is ample.
+pub(super) const QUEUE: usize = 16;
+const PAGE: u64 = 4096;
+
+/// A queued workload and the vGPU (its `VgpuHandle` address) it completes to.
+#[derive(Clone, Copy)]
+pub(super) struct Queued {
+    pub(super) seq: u64,
+    pub(super) owner: usize,
+    pub(super) w: HostWorkload,
+}
+
+struct Queue {
+    items: [Option<Queued>; QUEUE],
+    seq: u64,
+}
+
+/// The sim GPU's kernel half.
+#[pin_data(PinnedDrop)]
+pub(crate) struct SimGpu {
+    pub(super) host: SimHost<VBuf<AtomicU64>>,
+    regs: VBuf<AtomicU32>,
+    scratch: u64,
+    #[pin]
+    own: Mutex<Grants>,
+    #[pin]
+    engines: Mutex<[Engine; 4]>,
+    #[pin]
+    queue: Mutex<Queue>,
+    worker: AtomicPtr<c_void>,
+}
+
+/// Copies between `buf` and physical memory.
+fn phys_rw(addr: u64, buf: *mut u8, len: usize, write: bool) -> bool {
+    // SAFETY: `buf` is valid for `len` bytes (callers pass a slice); the address was checked
+    // against the grants, whose lock the caller holds so the page cannot go away meanwhile.
+    unsafe { ffi::gvt_sim_mem_rw(addr, buf.cast(), len, write) }
+}
+
+/// The engines' view of memory for one workload: the sim's pages and the vGPU's grants.
+struct Mem<'a> {
+    own: &'a Mutex<Grants>,
+    guest: &'a Mutex<Grants>,
+}
+
+impl Mem<'_> {
+    fn access(&self, addr: u64, buf: *mut u8, len: usize, write: bool) -> bool {
+        for grants in [self.own, self.guest] {
+            let mut g = grants.lock();
+            if g.covers(addr, len) {
+                return phys_rw(addr, buf, len, write);
+            }
+        }
+        false
+    }
+}
+
+impl HostMemory for Mem<'_> {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> bool {
+        self.access(addr, buf.as_mut_ptr(), buf.len(), false)
+    }
+
+    fn write(&mut self, addr: u64, data: &[u8]) -> bool {
+        self.access(addr, data.as_ptr().cast_mut(), data.len(), true)
+    }
+}
+
+impl SimGpu {
+    /// An Apollo Lake-like sim GPU with `info`'s layout; its scratch page is a real page.
+    pub(super) fn new(mut info: HostInfo) -> Result<Pin<KBox<SimGpu>>> {
+        let mut scratch = 0u64;
+        // SAFETY: `scratch` is a valid out-pointer.
+        kernel::error::to_result(unsafe { ffi::gvt_sim_pages_alloc(1, &mut scratch) })?;
+        info.scratch_page = scratch;
+        let built = (|| -> Result<Pin<KBox<SimGpu>>> {
+            let ggtt = VBuf::new(crate::sim::ggtt_entries(&info))?;
+            let host = SimHost::new(info, ggtt).map_err(super::to_kernel_error)?;
+            let mut own = Grants::new();
+            own.grant(scratch, PAGE)?;
+            KBox::pin_init(
+                try_pin_init!(SimGpu {
+                    host,
+                    regs: VBuf::new(MMIO_DWORDS)?,
+                    scratch,
+                    own <- new_mutex!(own, "gvt_sim::own"),
+                    engines <- new_mutex!(EngineId::ALL.map(|e| Engine::new(e, 0)), "gvt_sim::engines"),
+                    queue <- new_mutex!(Queue { items: [None; QUEUE], seq: 0 }, "gvt_sim::queue"),
+                    worker: AtomicPtr::new(ptr::null_mut()),
+                }),
+                GFP_KERNEL,
+            )
+        })();
+        if built.is_err() {
+            // SAFETY: allocated above, referenced by nothing that survived.
+            unsafe { ffi::gvt_sim_pages_free(scratch, 1) };
+        }
+        built
+    }
+
+    /// Starts the engines' workqueue, which runs `f(data)` whenever kicked.
+    pub(super) fn start(&self, f: unsafe extern "C" fn(*mut c_void), data: *mut c_void) -> Result {
+        // SAFETY: `f` and `data` stay valid until `PinnedDrop` destroys the worker (the device
+        // that passes itself as `data` owns this `SimGpu`).
+        let w = unsafe { ffi::gvt_sim_worker_create(f, data) };
+        if w.is_null() {
+            return Err(ENOMEM);
+        }
+        self.worker.store(w, Ordering::Release);
+        Ok(())
+    }
+
+    /// Makes the engines look at their queue (and the scheduler run) soon.
+    pub(super) fn kick(&self) {
+        let w = self.worker.load(Ordering::Acquire);
+        if !w.is_null() {
+            // SAFETY: created in `start`, destroyed only in `PinnedDrop`.
+            unsafe { ffi::gvt_sim_worker_kick(w) };
+        }
+    }
+
+    /// Waits until the engines are idle (a run in progress finished).
+    pub(super) fn flush(&self) {
+        let w = self.worker.load(Ordering::Acquire);
+        if !w.is_null() {
+            // SAFETY: as in `kick`.
+            unsafe { ffi::gvt_sim_worker_flush(w) };
+        }
+    }
+
+    pub(super) fn alloc_pages(&self, pages: u32) -> ModelResult<u64> {
+        let pages = pages.max(1);
+        let mut addr = 0u64;
+        // SAFETY: `addr` is a valid out-pointer.
+        if unsafe { ffi::gvt_sim_pages_alloc(pages, &mut addr) } != 0 {
+            return Err(GvtError::NoMemory);
+        }
+        let size = u64::from(pages).wrapping_mul(PAGE);
+        if self.own.lock().grant(addr, size).is_err() {
+            // SAFETY: just allocated, not handed out.
+            unsafe { ffi::gvt_sim_pages_free(addr, pages) };
+            return Err(GvtError::NoMemory);
+        }
+        Ok(addr)
+    }
+
+    pub(super) fn free_pages(&self, addr: u64, pages: u32) {
+        let mut own = self.own.lock();
+        // Only what `alloc_pages` handed out, once: the grant is the proof.
+        if addr == self.scratch || !own.covers(addr, usize::try_from(u64::from(pages.max(1)).wrapping_mul(PAGE)).unwrap_or(usize::MAX)) {
+            return;
+        }
+        own.revoke(addr);
+        drop(own);
+        // SAFETY: allocated by `alloc_pages` with this size and no longer granted.
+        unsafe { ffi::gvt_sim_pages_free(addr, pages.max(1)) };
+    }
+
+    pub(super) fn rw_own(&self, addr: u64, buf: *mut u8, len: usize, write: bool) -> ModelResult {
+        let mut own = self.own.lock();
+        if own.covers(addr, len) && phys_rw(addr, buf, len, write) {
+            Ok(())
+        } else {
+            Err(GvtError::Fault)
+        }
+    }
+
+    pub(super) fn mmio_read(&self, offset: u32) -> u32 {
+        self.regs.get((offset / 4) as usize).map_or(0, |r| r.load(Ordering::Relaxed))
+    }
+
+    pub(super) fn mmio_write(&self, offset: u32, value: u32) {
+        if let Some(r) = self.regs.get((offset / 4) as usize) {
+            r.store(value, Ordering::Relaxed);
+        }
+    }
+
+    /// Queues `w` for the vGPU whose handle is at `owner`.
+    pub(super) fn push(&self, owner: usize, w: &HostWorkload) -> ModelResult {
+        let mut q = self.queue.lock();
+        let seq = q.seq;
+        let slot = q.items.iter_mut().find(|i| i.is_none()).ok_or(GvtError::Busy)?;
+        *slot = Some(Queued { seq, owner, w: *w });
+        q.seq = seq.wrapping_add(1);
+        Ok(())
+    }
+
+    /// The oldest queued workload.
+    pub(super) fn pop(&self) -> Option<Queued> {
+        let mut q = self.queue.lock();
+        let oldest = q.items.iter_mut().filter(|i| i.is_some()).min_by_key(|i| i.map_or(u64::MAX, |q| q.seq))?;
+        oldest.take()
+    }
+
+    /// Whether nothing waits for the engines.
+    pub(super) fn idle(&self) -> bool {
+        self.queue.lock().items.iter().all(Option::is_none)
+    }
+
+    /// Takes the queued workloads of `owner` out.
+    pub(super) fn purge(&self, owner: usize) -> [Option<Queued>; QUEUE] {
+        let mut out = [None; QUEUE];
+        let mut q = self.queue.lock();
+        for (i, o) in q.items.iter_mut().zip(out.iter_mut()) {
+            if i.is_some_and(|q| q.owner == owner) {
+                *o = i.take();
+            }
+        }
+        out
+    }
+
+    /// Runs `w` on its engine, reaching guest memory through `guest`'s grants.
+    pub(super) fn execute(&self, guest: &Mutex<Grants>, w: &HostWorkload) -> Completion {
+        let mut engines = self.engines.lock();
+        let Some(engine) = engines.get_mut(w.engine as usize) else { return Completion::Hang };
+        let mut mem = Mem { own: &self.own, guest };
+        run(engine, &mut mem, self.host.ggtt(), w, WORKLOAD_BUDGET).0
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for SimGpu {
+    fn drop(self: Pin<&mut Self>) {
+        let w = self.worker.load(Ordering::Acquire);
+        if !w.is_null() {
+            // SAFETY: created in `start`; nothing kicks it any more (its device is going).
+            unsafe { ffi::gvt_sim_worker_destroy(w) };
+        }
+        let left = self.own.lock().len();
+        if left > 1 {
+            pr_warn!("sim GPU: {} host allocations left at teardown\n", left.saturating_sub(1));
+        }
+        // SAFETY: allocated in `new`; the engines are stopped.
+        unsafe { ffi::gvt_sim_pages_free(self.scratch, 1) };
+    }
+}
