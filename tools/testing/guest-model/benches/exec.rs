@@ -9,7 +9,7 @@ use std::time::Instant;
 use guest_model::exec_host::ExecHost;
 use guest_model::gpu::{self, PAGE};
 use guest_model::hv::{MemHypervisor, Tracking};
-use guest_model::machine::{Guest, Machine, DATA_GVA};
+use guest_model::machine::{Guest, Machine, DATA_GVA, GUEST_RAM, RAM};
 use guest_model::sched_sim::{share_error_ppm, simulate};
 use guest_model::TransportExt;
 use gvt::model::mmio_context::{MmioContext, Owner};
@@ -80,7 +80,7 @@ fn scheduler() {
 
 fn traps_and_switches() {
     let mut m = Machine::new(2, Tracking::AfterWrite);
-    let mut guests: Vec<Guest> = (0..2).map(|i| Guest::new(&mut m.guest(i), 1 + i as u32).unwrap()).collect();
+    let mut guests: Vec<Guest> = (0..2).map(|i| Guest::new(&mut m.guest(i), GUEST_RAM, RAM as u64, 1 + i as u32).unwrap()).collect();
     // The guests program their MOCS and PAT differently, as two drivers would.
     for i in 0..2 {
         let mut t = m.guest(i);

@@ -37,6 +37,7 @@ pub mod rng;
 pub mod scanner;
 pub mod sched_sim;
 pub mod storage;
+pub mod workload;
 
 pub use guest::{Error, Result, Transport, TransportExt};
 

@@ -199,73 +199,7 @@ impl Transport for Port<'_> {
     }
 }
 
-/// Graphics virtual address of the guest's data pages.
-pub const DATA_GVA: u64 = 0x1_0000_0000;
-/// Graphics virtual address of its batch buffer.
-pub const BATCH_GVA: u64 = 0x2_0000_0000;
-/// Data pages mapped at [`DATA_GVA`].
-pub const DATA_PAGES: u64 = 8;
+pub use crate::workload::{Guest, BATCH_GVA, DATA_GVA, DATA_PAGES};
 
-/// A guest with a render context on a 4-level PPGTT, data pages and a batch buffer.
-pub struct Guest {
-    /// Its page allocator.
-    pub alloc: crate::gpu::Alloc,
-    /// Its PPGTT.
-    pub ppgtt: crate::gpu::Ppgtt,
-    /// Its render engine.
-    pub rcs: crate::gpu::GuestEngine,
-    /// Its context.
-    pub ctx: crate::gpu::Context,
-    /// Guest page behind each data page.
-    pub data: Vec<u64>,
-    /// Guest page of the batch.
-    pub batch: u64,
-}
-
-impl Guest {
-    /// Sets up the guest's execution side on `t`.
-    pub fn new<T: Transport>(t: &mut T, id: u32) -> Result<Guest> {
-        use crate::gpu::*;
-        use crate::TransportExt;
-        let gm = u64::from(t.read32(gvt::model::pvinfo::field::NONMAPPABLE_BASE)?);
-        let mut alloc = Alloc::new(16 << 20, RAM as u64, gm, gm + (64 << 20));
-        irq_setup(t)?;
-        let ppgtt = Ppgtt::new(t, &mut alloc)?;
-        let rcs = GuestEngine::new(t, &mut alloc, Engine::Rcs)?;
-        let ctx = Context::new(t, &mut alloc, Engine::Rcs, id, &ppgtt, 4, true)?;
-        let mut data = Vec::new();
-        for p in 0..DATA_PAGES {
-            let page = alloc.ram(t, 1)?;
-            ppgtt.map(t, &mut alloc, DATA_GVA + p * PAGE, page)?;
-            data.push(page);
-        }
-        let batch = alloc.ram(t, 1)?;
-        ppgtt.map(t, &mut alloc, BATCH_GVA, batch)?;
-        Ok(Guest { alloc, ppgtt, rcs, ctx, data, batch })
-    }
-
-    /// Queues one workload: a batch storing `value` at `gvas`, a store of `value + 1` to
-    /// `ring_gva` from the ring itself, and a user interrupt; then ELSP.
-    pub fn submit<T: Transport>(&mut self, t: &mut T, gvas: &[u64], value: u32, ring_gva: u64) -> Result {
-        use crate::gpu::*;
-        let mut cmds = [0u32; 512];
-        let n = store_batch(gvas, value, &mut cmds)?;
-        let bytes: Vec<u8> = cmds[..n].iter().flat_map(|c| c.to_le_bytes()).collect();
-        t.ram_write(self.batch, &bytes)?;
-        self.ctx.emit(
-            t,
-            &[
-                mi::BATCH_BUFFER_START_PPGTT,
-                BATCH_GVA as u32,
-                (BATCH_GVA >> 32) as u32,
-                mi::STORE_DATA_IMM,
-                ring_gva as u32,
-                (ring_gva >> 32) as u32,
-                value.wrapping_add(1),
-                mi::USER_INTERRUPT,
-            ],
-        )?;
-        self.ctx.publish(t)?;
-        submit(t, &self.ctx, None)
-    }
-}
+/// Where a guest's workload pages start in its RAM (above what the probe uses).
+pub const GUEST_RAM: u64 = 16 << 20;

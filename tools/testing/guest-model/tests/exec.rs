@@ -4,7 +4,7 @@
 
 use guest_model::gpu::{self, PAGE};
 use guest_model::hv::Tracking;
-use guest_model::machine::{Guest, Machine, DATA_GVA, DATA_PAGES};
+use guest_model::machine::{Guest, Machine, DATA_GVA, DATA_PAGES, GUEST_RAM, RAM};
 use guest_model::rng::Rng;
 use guest_model::{Transport, TransportExt};
 use gvt::model::execlist::csb;
@@ -26,7 +26,7 @@ fn run(tracking: Tracking, vms: usize, rounds: u32, remap_every: u32) -> Machine
 
 fn run_on(mut m: Machine, rounds: u32, remap_every: u32) -> Machine {
     let vms = m.vms.len();
-    let mut guests: Vec<Guest> = (0..vms).map(|i| Guest::new(&mut m.guest(i), 100 + i as u32).unwrap()).collect();
+    let mut guests: Vec<Guest> = (0..vms).map(|i| Guest::new(&mut m.guest(i), GUEST_RAM, RAM as u64, 100 + i as u32).unwrap()).collect();
     let mut rng = Rng::new(42);
     for round in 0..rounds {
         let mut expect = Vec::new();
@@ -123,7 +123,7 @@ fn workloads_with_acrn_style_tracking() {
 fn two_element_submission_and_lite_restore() {
     let mut m = Machine::new(1, Tracking::AfterWrite);
     let mut t = m.guest(0);
-    let mut g = Guest::new(&mut t, 7).unwrap();
+    let mut g = Guest::new(&mut t, GUEST_RAM, RAM as u64, 7).unwrap();
     t.write32(0xc800, 0x1234).unwrap(); // a render MOCS entry, restored by LRI for inhibit contexts
     let mut other = gpu::Context::new(&mut t, &mut g.alloc, gvt::model::regs::Engine::Rcs, 8, &g.ppgtt, 4, false).unwrap();
     g.ctx.emit(&mut t, &[gpu::mi::STORE_DATA_IMM, DATA_GVA as u32, 1, 11]).unwrap();
@@ -159,7 +159,7 @@ fn two_element_submission_and_lite_restore() {
 /// run their work and guest 0 is in failsafe with nothing of it on the host.
 fn contained(tracking: Tracking, hostile: impl FnOnce(&mut Machine, &mut Guest)) {
     let mut m = Machine::new(3, tracking);
-    let mut guests: Vec<Guest> = (0..3).map(|i| Guest::new(&mut m.guest(i), 50 + i as u32).unwrap()).collect();
+    let mut guests: Vec<Guest> = (0..3).map(|i| Guest::new(&mut m.guest(i), GUEST_RAM, RAM as u64, 50 + i as u32).unwrap()).collect();
     let others: Vec<Vec<u8>> = (1..3).map(|i| {
         let mut b = vec![0u8; 64 << 20];
         m.vms[i].hv.read_gpa(0, &mut b).unwrap();
@@ -233,7 +233,7 @@ fn two_and_sixty_four_kib_pages() {
     let mut m = Machine::new(1, Tracking::AfterWrite);
     let mut t = m.guest(0);
     t.write32(0x4080, 0xf).unwrap(); // GAMW_ECO_DEV_RW_IA: 64 KiB IPS on
-    let mut g = Guest::new(&mut t, 3).unwrap();
+    let mut g = Guest::new(&mut t, GUEST_RAM, RAM as u64, 3).unwrap();
     let huge = 32u64 << 20;
     g.ppgtt.map_2m(&mut t, &mut g.alloc, 0x3_0000_0000, huge).unwrap();
     let big = 48u64 << 20;
@@ -249,7 +249,7 @@ fn two_and_sixty_four_kib_pages() {
 fn hang_leaves_the_csb_alone_and_reset_cleans_up() {
     let mut m = Machine::new(1, Tracking::None);
     let mut t = m.guest(0);
-    let mut g = Guest::new(&mut t, 9).unwrap();
+    let mut g = Guest::new(&mut t, GUEST_RAM, RAM as u64, 9).unwrap();
     // An unmapped address: the engine faults.
     g.submit(&mut t, &[0x7_0000_0000], 1, DATA_GVA).unwrap();
     m.run();
@@ -275,7 +275,7 @@ fn hang_leaves_the_csb_alone_and_reset_cleans_up() {
 #[test]
 fn unused_shadows_are_reclaimed() {
     let mut m = Machine::new(1, Tracking::AfterWrite);
-    let mut g = Guest::new(&mut m.guest(0), 4).unwrap();
+    let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, 4).unwrap();
     // Twenty PPGTTs (more than the root limit), one workload each.
     for k in 0..20u32 {
         let page = {
@@ -301,7 +301,7 @@ fn pvinfo_notifications_shadow_early_and_release() {
     use gvt::model::pvinfo::field;
     let mut m = Machine::new(1, Tracking::AfterWrite);
     let mut t = m.guest(0);
-    let g = Guest::new(&mut t, 5).unwrap();
+    let g = Guest::new(&mut t, GUEST_RAM, RAM as u64, 5).unwrap();
     t.write32(field::PDP0_LO, g.ppgtt.pml4 as u32).unwrap();
     t.write32(field::PDP0_LO + 4, (g.ppgtt.pml4 >> 32) as u32).unwrap();
     t.write32(field::G2V_NOTIFY, 4).unwrap(); // VGT_G2V_PPGTT_L4_PAGE_TABLE_CREATE
@@ -321,7 +321,7 @@ fn pvinfo_notifications_shadow_early_and_release() {
 fn csb_garbage_changes_nothing_the_engine_reports() {
     let mut m = Machine::new(1, Tracking::None);
     let mut t = m.guest(0);
-    let mut g = Guest::new(&mut t, 6).unwrap();
+    let mut g = Guest::new(&mut t, GUEST_RAM, RAM as u64, 6).unwrap();
     // The CSB and EXECLIST_STATUS are read-only; the read pointer is the guest's own business.
     for (off, v) in [(0x2370u32, 0xdead_beef), (0x2374, 1), (0x2234, 0xffff_ffff), (0x23a0, 0xffff_0505)] {
         t.write32(off, v).unwrap();
