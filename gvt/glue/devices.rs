@@ -83,6 +83,15 @@ impl GvtDevice {
         )
     }
 
+    /// Host memory allocations the GPU holds (shadow tables, contexts, rings).
+    #[cfg(gvt_kunit)]
+    pub(super) fn host_pages(&self) -> usize {
+        match &self.host {
+            #[cfg(gvt_sim)]
+            Host::Sim(s) => s.allocations(),
+        }
+    }
+
     /// The pointer C code holds for this device.
     pub(super) fn handle(&self) -> *mut c_void {
         ptr::from_ref(self).cast_mut().cast()

@@ -21,6 +21,12 @@ pub mod guest;
 #[cfg(gvt_kunit)]
 #[path = "../../tools/testing/guest-model/src/probe.rs"]
 pub mod probe;
+#[cfg(gvt_kunit)]
+#[path = "../../tools/testing/guest-model/src/gpu.rs"]
+pub mod gpu;
+#[cfg(gvt_kunit)]
+#[path = "../../tools/testing/guest-model/src/workload.rs"]
+pub mod workload;
 
 pub(crate) use devices::Driver;
 

@@ -201,6 +201,11 @@ impl SimGpu {
         }
     }
 
+    /// Host memory allocations outstanding (the scratch page included).
+    pub(super) fn allocations(&self) -> usize {
+        self.own.lock().len()
+    }
+
     /// Queues `w` for the vGPU whose handle is at `owner`.
     pub(super) fn push(&self, owner: usize, w: &HostWorkload) -> ModelResult {
         let mut q = self.queue.lock();
@@ -252,7 +257,7 @@ impl PinnedDrop for SimGpu {
             // SAFETY: created in `start`; nothing kicks it any more (its device is going).
             unsafe { ffi::gvt_sim_worker_destroy(w) };
         }
-        let left = self.own.lock().len();
+        let left = self.allocations();
         if left > 1 {
             pr_warn!("sim GPU: {} host allocations left at teardown\n", left.saturating_sub(1));
         }

@@ -5,7 +5,7 @@
 
 use core::ffi::{c_int, c_void};
 use core::ptr;
-use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use core::sync::atomic::{AtomicI32, AtomicU32, Ordering::Relaxed};
 
 use kernel::{bindings, c_str, str::CStr};
 
@@ -18,9 +18,10 @@ use super::mpt_abi::{
 };
 use super::vgpu::{
     from_errno, gvt_vgpu_cfg_read, gvt_vgpu_cfg_write, gvt_vgpu_create_typed, gvt_vgpu_destroy,
-    gvt_vgpu_id, gvt_vgpu_mmio_read, gvt_vgpu_mmio_write,
+    gvt_vgpu_dma_grant, gvt_vgpu_dma_revoke, gvt_vgpu_id, gvt_vgpu_mmio_read, gvt_vgpu_mmio_write,
 };
-use super::{guest, probe};
+use super::ffi;
+use super::{guest, probe, workload};
 use crate::model::vgpu::{GGTT_MMIO_OFFSET, GTT_ADDR_MASK};
 use crate::mpt::abi::{GvtBackend, GvtBackendOps, GvtTypeInfo, GVT_MPT_ABI_VERSION};
 
@@ -186,81 +187,86 @@ pub(crate) extern "C" fn gvt_kunit_bad_backends(_test: *mut bindings::kunit) {
     kassert!(live == 0);
 }
 
-/// A guest for the probe: its RAM, and what the device model did through the MPT services.
+/// A guest for the probe and the workload: physically contiguous RAM (its DMA address is its
+/// physical one, as without an IOMMU), its vGPU for the grants, and what the device model did
+/// through the MPT services. The GPU's worker calls in concurrently: counters are atomic.
 struct TestGuest {
-    ram: KVVec<u8>,
-    msi: Option<(u64, u32)>,
-    mapped: i32,
+    base: u64,
+    vgpu: *mut c_void,
+    msis: AtomicU32,
+    mapped: AtomicI32,
 }
 
-const GUEST_RAM: usize = 2 << 20;
+const GUEST_RAM: u64 = 2 << 20;
+/// Where the workload's pages start (above the probe's GGTT pages).
+const WORKLOAD_RAM: u64 = 0x14_0000;
 
-fn ram_range(ram: &[u8], gpa: u64, len: usize) -> Option<core::ops::Range<usize>> {
-    let start = usize::try_from(gpa).ok()?;
-    let end = start.checked_add(len)?;
-    (end <= ram.len()).then_some(start..end)
+impl TestGuest {
+    fn rw(&self, gpa: u64, buf: *mut c_void, len: usize, write: bool) -> c_int {
+        let ok = u64::try_from(len).ok().and_then(|l| gpa.checked_add(l)).is_some_and(|end| end <= GUEST_RAM);
+        // SAFETY: `[base + gpa, + len)` is inside the guest's RAM; `buf` is valid for `len`
+        // bytes (the MPT contract).
+        if ok && unsafe { ffi::gvt_sim_mem_rw(self.base.wrapping_add(gpa), buf, len, write) } {
+            0
+        } else {
+            -14
+        }
+    }
 }
 
 /// # Safety
 ///
 /// `priv_` is the test's `TestGuest`; `buf` is writable for `len` bytes.
 unsafe extern "C" fn guest_read(priv_: *mut c_void, gpa: u64, buf: *mut c_void, len: usize) -> c_int {
-    // SAFETY: per the contract; the vGPU's lock serializes the services.
-    let g = unsafe { &*priv_.cast::<TestGuest>() };
-    match ram_range(&g.ram, gpa, len).and_then(|r| g.ram.get(r)) {
-        // SAFETY: `buf` is writable for `len` bytes, the source is `len` bytes of RAM.
-        Some(src) => unsafe { ptr::copy_nonoverlapping(src.as_ptr(), buf.cast(), len); 0 },
-        None => -14,
-    }
+    // SAFETY: per the contract.
+    unsafe { &*priv_.cast::<TestGuest>() }.rw(gpa, buf, len, false)
 }
 
 /// # Safety
 ///
 /// `priv_` is the test's `TestGuest`; `buf` is readable for `len` bytes.
 unsafe extern "C" fn guest_write(priv_: *mut c_void, gpa: u64, buf: *const c_void, len: usize) -> c_int {
-    // SAFETY: per the contract.
-    let g = unsafe { &mut *priv_.cast::<TestGuest>() };
-    match ram_range(&g.ram, gpa, len).and_then(|r| g.ram.get_mut(r)) {
-        // SAFETY: `buf` is readable for `len` bytes, the destination is `len` bytes of RAM.
-        Some(dst) => unsafe { ptr::copy_nonoverlapping(buf.cast(), dst.as_mut_ptr(), len); 0 },
-        None => -14,
-    }
+    // SAFETY: per the contract; with `write`, `buf` is only read.
+    unsafe { &*priv_.cast::<TestGuest>() }.rw(gpa, buf.cast_mut(), len, true)
 }
 
-/// Maps a guest page as a machine without an IOMMU would: the DMA address is the GPA.
+/// Maps a guest page as a machine without an IOMMU would, and grants it to the GPU.
 ///
 /// # Safety
 ///
 /// `priv_` is the test's `TestGuest`; `dma` is writable.
 unsafe extern "C" fn guest_dma_map(priv_: *mut c_void, gfn: u64, size: u64, dma: *mut u64) -> c_int {
     // SAFETY: per the contract.
-    let g = unsafe { &mut *priv_.cast::<TestGuest>() };
-    let gpa = gfn.checked_mul(4096);
-    match gpa.filter(|&a| ram_range(&g.ram, a, usize::try_from(size).unwrap_or(usize::MAX)).is_some()) {
-        Some(a) => {
-            // SAFETY: `dma` is writable.
-            unsafe { *dma = a };
-            g.mapped += 1;
-            0
-        }
-        None => -14,
+    let g = unsafe { &*priv_.cast::<TestGuest>() };
+    let gpa = gfn.checked_mul(4096).filter(|a| a.checked_add(size).is_some_and(|e| e <= GUEST_RAM));
+    let Some(addr) = gpa.map(|a| g.base.wrapping_add(a)) else { return -14 };
+    // SAFETY: the vGPU is live while the core maps pages for it.
+    let ret = unsafe { gvt_vgpu_dma_grant(g.vgpu, addr, size) };
+    if ret == 0 {
+        // SAFETY: `dma` is writable.
+        unsafe { *dma = addr };
+        g.mapped.fetch_add(1, Relaxed);
     }
+    ret
 }
 
 /// # Safety
 ///
 /// `priv_` is the test's `TestGuest`.
-unsafe extern "C" fn guest_dma_unmap(priv_: *mut c_void, _dma: u64) {
+unsafe extern "C" fn guest_dma_unmap(priv_: *mut c_void, dma: u64) {
     // SAFETY: per the contract.
-    unsafe { &mut *priv_.cast::<TestGuest>() }.mapped -= 1;
+    let g = unsafe { &*priv_.cast::<TestGuest>() };
+    // SAFETY: as in `guest_dma_map`.
+    unsafe { gvt_vgpu_dma_revoke(g.vgpu, dma) };
+    g.mapped.fetch_sub(1, Relaxed);
 }
 
 /// # Safety
 ///
 /// `priv_` is the test's `TestGuest`.
-unsafe extern "C" fn guest_msi(priv_: *mut c_void, addr: u64, data: u32) -> c_int {
+unsafe extern "C" fn guest_msi(priv_: *mut c_void, _addr: u64, _data: u32) -> c_int {
     // SAFETY: per the contract.
-    unsafe { &mut *priv_.cast::<TestGuest>() }.msi = Some((addr, data));
+    unsafe { &*priv_.cast::<TestGuest>() }.msis.fetch_add(1, Relaxed);
     0
 }
 
@@ -306,8 +312,14 @@ impl guest::Transport for AbiTransport {
         res(unsafe { gvt_vgpu_mmio_write(self.vgpu, offset, data.as_ptr().cast(), len32(data)) })
     }
     fn wait_msi(&mut self) -> Option<(u64, u32)> {
-        // SAFETY: the guest outlives the transport; no service runs concurrently.
-        unsafe { &mut *self.guest }.msi.take()
+        // SAFETY: the guest outlives the transport.
+        let g = unsafe { &*self.guest };
+        let took = g.msis.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1)).is_ok();
+        if !took {
+            // SAFETY: a KUnit case runs in process context and may sleep.
+            unsafe { bindings::msleep(1) };
+        }
+        took.then_some((u64::from(probe::MSI_ADDR), u32::from(probe::MSI_DATA)))
     }
     fn ram_read(&mut self, gpa: u64, buf: &mut [u8]) -> guest::Result {
         // SAFETY: as in `wait_msi`; `buf` is writable for its length.
@@ -319,50 +331,91 @@ impl guest::Transport for AbiTransport {
     }
 }
 
-/// L1: the guest i915's probe, the sequence the host-side tests run, inside gvt.ko on the sim
-/// GPU through the MPT ABI, with the host GGTT checked after it and after destroy.
-#[no_mangle]
-pub(crate) extern "C" fn gvt_kunit_probe(_test: *mut bindings::kunit) {
+/// Runs `f` with a fresh guest that has a live vGPU of type 0 on the sim GPU, through the
+/// MPT ABI as a backend drives it, then destroys it and checks it left nothing mapped.
+fn with_guest(f: impl FnOnce(*mut c_void, &mut AbiTransport, u64)) {
     let gd = sim_handle();
     kassert!(!gd.is_null());
-    let ram = KVVec::from_elem(0u8, GUEST_RAM, GFP_KERNEL);
-    kassert!(ram.is_ok());
-    let Ok(ram) = ram else { return };
-    let guest = KBox::new(TestGuest { ram, msi: None, mapped: 0 }, GFP_KERNEL);
+    let mut base = 0u64;
+    // SAFETY: `base` is a valid out-pointer.
+    kassert!(unsafe { ffi::gvt_sim_pages_alloc(u32::try_from(GUEST_RAM / 4096).unwrap_or(0), &mut base) } == 0);
+    let guest = KBox::new(TestGuest { base, vgpu: ptr::null_mut(), msis: AtomicU32::new(0), mapped: AtomicI32::new(0) }, GFP_KERNEL);
     kassert!(guest.is_ok());
     let Ok(guest) = guest else { return };
     let guest = KBox::into_raw(guest);
     // SAFETY: `gd` is the live sim device; `PROBE_BACKEND` is static and unregistered below; the
-    // guest lives until the vGPU is destroyed.
+    // guest lives until the vGPU is destroyed, and its RAM after that.
     unsafe {
-        let host = device(gd).host.gpu();
-        let scratch = host.info().scratch_page;
         kassert!(gvt_register_backend(&PROBE_BACKEND.0) == 0);
         let mut vgpu = ptr::null_mut();
         kassert!(gvt_vgpu_create_typed(&PROBE_BACKEND.0, gd, 0, guest.cast(), &mut vgpu) == 0);
+        (*guest).vgpu = vgpu;
         let mut t = AbiTransport { vgpu, guest };
-        let report = probe::probe(&mut t, true);
+        f(vgpu, &mut t, base);
+        gvt_vgpu_destroy(vgpu);
+        kassert!((*guest).mapped.load(Relaxed) == 0);
+        gvt_unregister_backend(&PROBE_BACKEND.0);
+        drop(KBox::from_raw(guest));
+        ffi::gvt_sim_pages_free(base, u32::try_from(GUEST_RAM / 4096).unwrap_or(0));
+    }
+}
+
+/// L1: the guest i915's probe, the sequence the host-side tests run, inside gvt.ko on the sim
+/// GPU through the MPT ABI, with the host GGTT checked after it and after destroy.
+#[no_mangle]
+pub(crate) extern "C" fn gvt_kunit_probe(_test: *mut bindings::kunit) {
+    // SAFETY: the sim device is live for the whole suite.
+    let host = unsafe { device(sim_handle()) }.host.gpu();
+    let scratch = host.info().scratch_page;
+    let mut first = 0;
+    with_guest(|vgpu, t, base| {
+        let report = probe::probe(t, true);
         kassert!(report.is_ok());
-        let first = report.as_ref().map_or(0, |r| u64::from(r.mappable.0) / 4096);
+        first = report.as_ref().map_or(0, |r| u64::from(r.mappable.0) / 4096);
         if let Ok(r) = &report {
-            kassert!(r.vgt_id == gvt_vgpu_id(vgpu));
+            // SAFETY: the vGPU is live inside `with_guest`.
+            kassert!(r.vgt_id == unsafe { gvt_vgpu_id(vgpu) });
             kassert!(r.bar0_size == 16 << 20);
             kassert!(r.mappable.1 == 64 << 20 && r.fences == 4);
             // The probe mapped guest pages into its own GGTT: the host GGTT now points at them.
             for i in 0..probe::GGTT_PAGES {
                 let pte = host.ggtt_read(first + i);
-                kassert!(pte & GTT_ADDR_MASK == probe::GGTT_PAGES_GPA + i * 4096);
+                kassert!(pte & GTT_ADDR_MASK == base + probe::GGTT_PAGES_GPA + i * 4096);
             }
         }
         // An entry in the host's own graphics memory: accepted from the guest, never written.
         let evil = (0x2000u64 | 1).to_le_bytes();
-        kassert!(gvt_vgpu_mmio_write(vgpu, GGTT_MMIO_OFFSET, evil.as_ptr().cast(), 8) == 0);
+        // SAFETY: as above.
+        kassert!(unsafe { gvt_vgpu_mmio_write(vgpu, GGTT_MMIO_OFFSET, evil.as_ptr().cast(), 8) } == 0);
         kassert!(host.ggtt_read(0) == scratch);
-        gvt_vgpu_destroy(vgpu);
-        // Destroy points the vGPU's host GGTT back at scratch and unmaps every guest page.
-        kassert!(host.ggtt_read(first) == scratch);
-        kassert!((*guest).mapped == 0);
-        gvt_unregister_backend(&PROBE_BACKEND.0);
-        drop(KBox::from_raw(guest));
-    }
+    });
+    // Destroy pointed the vGPU's host GGTT back at scratch.
+    kassert!(host.ggtt_read(first) == scratch);
+}
+
+/// Rounds of the L1 workload.
+const ROUNDS: u32 = 64;
+
+/// L1: the guest's workload (PPGTT batches, ring stores, ELSP, CSB and MSI) executed by the
+/// sim GPU's engines inside gvt.ko; every store is checked in guest RAM, and the sim's host
+/// memory is back where it was once the vGPU is gone.
+#[no_mangle]
+pub(crate) extern "C" fn gvt_kunit_workload(_test: *mut bindings::kunit) {
+    // SAFETY: the sim device is live for the whole suite.
+    let dev = unsafe { device(sim_handle()) };
+    let before = dev.host_pages();
+    with_guest(|_, t, _| {
+        kassert!(probe::probe(t, true).is_ok());
+        let g = workload::Guest::new(t, WORKLOAD_RAM, GUEST_RAM, 1);
+        kassert!(g.is_ok());
+        let Ok(mut g) = g else { return };
+        for round in 0..ROUNDS {
+            let r = g.round(t, round, 0x1000_0000 | round);
+            kassert!(r.is_ok());
+            if r.is_err() {
+                break;
+            }
+        }
+    });
+    kassert!(dev.host_pages() == before);
 }
