@@ -146,6 +146,9 @@ pub fn run(vmid: u32, s: Sizes, tag: Option<String>) -> Checks {
             });
         }
         ram_round_trip(&mut c, &mut t);
+        if probed {
+            vfio_client::workloads::run(&mut c, &mut t, RAM_SIZE, vmid, vfio_client::workloads::ROUNDS, |t| t.last_error.take());
+        }
         c.check("no ioreq timed out or failed", match t.last_error.take() {
             None => Ok(()),
             Some(e) => Err(e),

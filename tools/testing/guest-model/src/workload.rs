@@ -11,7 +11,7 @@ use gvt::model::execlist::csb;
 use gvt::model::pvinfo;
 use gvt::model::regs::Engine;
 
-use super::gpu::{mi, store_batch, submit, Alloc, Context, GuestEngine, Ppgtt, PAGE};
+use super::gpu::{mi, store_batch, submit, Alloc, Context, GuestEngine, Ppgtt, PAGE, PTE_RW};
 use super::guest::{Error, Result, Transport, TransportExt};
 
 /// Graphics virtual address of the guest's data pages.
@@ -88,10 +88,25 @@ impl Guest {
         submit(t, &self.ctx, None)
     }
 
-    /// One round, end to end: `value` stored at offset `4 * (round % 512)` of every data page
-    /// by the batch, `value + 1` at the next dword of data page 0 by the ring; waits for the
-    /// CSB to report the context complete and the engine idle, then checks guest RAM.
+    /// Moves data page `p` to a fresh guest page: one 8-byte PTE write in guest RAM, which the
+    /// device model must honour before the next submission.
+    pub fn remap<T: Transport + ?Sized>(&mut self, t: &mut T, p: usize) -> Result {
+        let page = self.alloc.ram(t, 1)?;
+        let gva = DATA_GVA + (p as u64) * PAGE;
+        let pte = self.ppgtt.entry_addr(t, &mut self.alloc, gva, 1)?;
+        t.ram_write(pte, &(page | PTE_RW).to_le_bytes())?;
+        *self.data.get_mut(p).ok_or(Error::Probe("no such data page"))? = page;
+        Ok(())
+    }
+
+    /// One round, end to end: every eighth round first remaps a data page; `value` stored at
+    /// offset `4 * (round % 511)` of every data page by the batch, `value + 1` at the next
+    /// dword of data page 0 by the ring; waits for the CSB to report the context complete and
+    /// the engine idle, then checks guest RAM.
     pub fn round<T: Transport + ?Sized>(&mut self, t: &mut T, round: u32, value: u32) -> Result {
+        if round % 8 == 7 {
+            self.remap(t, (round / 8) as usize % self.data.len())?;
+        }
         let off = u64::from(round % 511) * 4;
         let mut gvas = [0u64; DATA_PAGES as usize];
         for (p, g) in (0u64..).zip(gvas.iter_mut()) {

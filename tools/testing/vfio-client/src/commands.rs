@@ -91,7 +91,8 @@ fn check_opregion(c: &mut Checks, v: &Vfio) {
     c.check("opregion", r);
 }
 
-/// `probe UUID`: open, enable MSI, run the guest i915 probe, check what it learned.
+/// `probe UUID`: open, enable MSI, run the guest i915 probe, check what it learned, then run
+/// the guest's workloads.
 pub fn probe(uuid: &str, tag: Option<String>) -> Checks {
     let mut c = Checks::tagged(tag);
     let Some(v) = open(&mut c, uuid) else { return c };
@@ -143,6 +144,9 @@ pub fn probe(uuid: &str, tag: Option<String>) -> Checks {
                 Ok(id) => Err(format!("vgt_id now {id}, was {}", r.vgt_id)),
                 Err(e) => Err(format!("{e:?} {}", t.last_error.take().unwrap_or_default())),
             });
+            if msi_on {
+                crate::workloads::run(&mut c, &mut t, RAM_SIZE as u64, r.vgt_id, crate::workloads::ROUNDS, |t| t.last_error.take());
+            }
         }
     }
     check_opregion(&mut c, &v);

@@ -46,3 +46,4 @@ pub mod timing;
 pub mod transport;
 pub mod uapi;
 pub mod vfio;
+pub mod workloads;
