@@ -128,6 +128,45 @@ static int acrngt_map_aperture(void *priv, u64 gfn, u64 mfn, u64 nr, bool map)
 	return del_memory_region(in->vmid, gfn << PAGE_SHIFT, nr << PAGE_SHIFT);
 }
 
+/*
+ * Write protection of guest page tables: EPT write protection of the page plus a REQ_WP
+ * range for this client, so the guest's stores to it come back as WP requests, which
+ * acrngt_emulate() hands to gvt.ko (and gvt.ko commits: ACRN does not perform them).
+ */
+static bool acrngt_page_track_supported(void *priv)
+{
+	return true;
+}
+
+static int acrngt_page_track_add(void *priv, u64 gfn)
+{
+	struct acrngt_instance *in = priv;
+	u64 gpa;
+	int ret;
+
+	if (gfn > (U64_MAX >> PAGE_SHIFT))
+		return -EINVAL;
+	gpa = gfn << PAGE_SHIFT;
+	ret = acrn_ioreq_add_iorange(in->client, REQ_WP, gpa, gpa + PAGE_SIZE - 1);
+	if (ret)
+		return ret;
+	ret = write_protect_page(in->vmid, gpa, 1);
+	if (ret)
+		acrn_ioreq_del_iorange(in->client, REQ_WP, gpa, gpa + PAGE_SIZE - 1);
+	return ret;
+}
+
+static void acrngt_page_track_remove(void *priv, u64 gfn)
+{
+	struct acrngt_instance *in = priv;
+	u64 gpa = gfn << PAGE_SHIFT;
+
+	if (gfn > (U64_MAX >> PAGE_SHIFT))
+		return;
+	write_protect_page(in->vmid, gpa, 0);
+	acrn_ioreq_del_iorange(in->client, REQ_WP, gpa, gpa + PAGE_SIZE - 1);
+}
+
 const struct gvt_backend_ops acrngt_ops = {
 	.device_added = acrngt_device_added,
 	.device_removed = acrngt_device_removed,
@@ -138,6 +177,9 @@ const struct gvt_backend_ops acrngt_ops = {
 	.inject_msi = acrngt_inject_msi,
 	.set_trap_area = acrngt_set_trap_area,
 	.map_aperture = acrngt_map_aperture,
+	.page_track_supported = acrngt_page_track_supported,
+	.page_track_add = acrngt_page_track_add,
+	.page_track_remove = acrngt_page_track_remove,
 };
 
 /* ---- requests --------------------------------------------------------------------------- */
@@ -172,8 +214,14 @@ static int acrngt_emulate(struct acrngt_instance *in, struct vhm_request *req)
 				gvt_vgpu_mmio_read(in->vgpu, a.offset, &val, a.len);
 		break;
 	case ACRNGT_ACCESS_WP:
-		/* ACRN does not perform a write it trapped for protection: commit it here. */
-		ret = acrngt_write_gpa(in, a.offset, &val, a.len);
+		/*
+		 * ACRN does not perform a write it trapped for protection: gvt.ko commits it and
+		 * updates its shadow page tables. Should the vGPU be unable to (failsafe, going
+		 * away), the guest's store still lands.
+		 */
+		ret = gvt_vgpu_page_track_write(in->vgpu, a.offset, &val, a.len, false);
+		if (ret)
+			ret = acrngt_write_gpa(in, a.offset, &val, a.len);
 		break;
 	default:
 		ret = -EINVAL;

@@ -148,6 +148,13 @@ pub fn run(vmid: u32, s: Sizes, tag: Option<String>) -> Checks {
         ram_round_trip(&mut c, &mut t);
         if probed {
             vfio_client::workloads::run(&mut c, &mut t, RAM_SIZE, vmid, vfio_client::workloads::ROUNDS, |t| t.last_error.take());
+            // The guest's page tables were write-protected through write_protect_page and
+            // its PTE updates came to gvt.ko as REQ_WP requests.
+            c.check("page tables write-protected, PTE writes trapped as REQ_WP", match vhm.info(vmid) {
+                Ok(i) if i.wp_pages > 0 && t.wp_requests > 0 => Ok(()),
+                Ok(i) => Err(format!("{}, {} WP requests", describe(&i), t.wp_requests)),
+                Err(e) => Err(e.to_string()),
+            });
         }
         c.check("no ioreq timed out or failed", match t.last_error.take() {
             None => Ok(()),

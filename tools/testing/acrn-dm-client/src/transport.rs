@@ -38,12 +38,14 @@ pub struct AcrnTransport<V: VhmIo> {
     pub last_error: Option<String>,
     /// ioreqs raised.
     pub ioreqs: u64,
+    /// Guest RAM stores that became write-protection (REQ_WP) requests.
+    pub wp_requests: u64,
 }
 
 impl<V: VhmIo> AcrnTransport<V> {
     /// A guest reaching its vGPU through `vhm`.
     pub fn new(vhm: V) -> Self {
-        AcrnTransport { vhm, bar0: None, last_error: None, ioreqs: 0 }
+        AcrnTransport { vhm, bar0: None, last_error: None, ioreqs: 0, wp_requests: 0 }
     }
 
     /// The VHM behind the transport.
@@ -164,7 +166,10 @@ impl<V: VhmIo> Transport for AcrnTransport<V> {
     }
     fn ram_write(&mut self, gpa: u64, data: &[u8]) -> Result {
         match self.vhm.mem_write(gpa, data) {
-            Ok(_) => Ok(()),
+            Ok(n) => {
+                self.wp_requests = self.wp_requests.saturating_add(n);
+                Ok(())
+            }
             Err(e) => {
                 let why = format!("RAM write of {} bytes at {gpa:#x}: {e}", data.len());
                 Err(self.fail(gvt_error(&e), why))
