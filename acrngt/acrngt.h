@@ -14,8 +14,10 @@
 extern const struct gvt_backend acrngt_backend;
 int acrngt_register(void);
 void acrngt_unregister(void);
-/* sysfs.c: /sys/kernel/gvt/vmN with vgpu_id; NULL on failure. */
-void *acrngt_vm_create(u32 vmid, u32 vgpu_id);
+/* sysfs.c: /sys/kernel/gvt/vmN (vgpu_id, vgpu_bar_info) for inst; NULL on failure. */
+void *acrngt_vm_create(u32 vmid, void *inst);
+/* ioreq.c: BAR0 base and size, BAR2 base and size of an instance's vGPU. */
+int acrngt_instance_bar_info(void *inst, u64 bar[4]);
 /* sysfs.c: the dom0_ready uevent (GVT_DOM0_READY=1 on the control node). */
 void acrngt_dom0_ready(void);
 void acrngt_vm_destroy(void *vm);

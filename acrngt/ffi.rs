@@ -9,8 +9,9 @@ extern "C" {
     pub(crate) fn acrngt_register() -> c_int;
     /// Undoes `acrngt_register`.
     pub(crate) fn acrngt_unregister();
-    /// Creates /sys/kernel/gvt/vm`vmid` reading back `vgpu_id`; null on failure.
-    pub(crate) fn acrngt_vm_create(vmid: u32, vgpu_id: u32) -> *mut c_void;
+    /// Creates /sys/kernel/gvt/vm`vmid` for instance `inst` (which must outlive it); null on
+    /// failure.
+    pub(crate) fn acrngt_vm_create(vmid: u32, inst: *mut c_void) -> *mut c_void;
     /// Sends the dom0_ready uevent: ACRN-DM may start User VMs with vGPUs.
     pub(crate) fn acrngt_dom0_ready();
     /// Removes what `acrngt_vm_create` made.

@@ -83,8 +83,8 @@ impl Table {
         }
         // SAFETY: `inst` was just created.
         let id = unsafe { ffi::acrngt_instance_vgpu_id(inst) };
-        // SAFETY: plain call; a null result means nothing was created.
-        let vm = unsafe { ffi::acrngt_vm_create(vmid, id) };
+        // SAFETY: `inst` is live and destroyed only after the sysfs node (`destroy`).
+        let vm = unsafe { ffi::acrngt_vm_create(vmid, inst) };
         if vm.is_null() {
             // SAFETY: created above and not stored.
             unsafe { ffi::acrngt_instance_destroy(inst) };

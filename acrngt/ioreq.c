@@ -10,6 +10,7 @@
  * A request that fails is completed anyway, reading as all ones, so a vCPU never hangs.
  */
 #include <linux/kthread.h>
+#include <linux/pci_regs.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -332,6 +333,26 @@ u32 acrngt_instance_vgpu_id(void *inst)
 	struct acrngt_instance *in = inst;
 
 	return gvt_vgpu_id(in->vgpu);
+}
+
+/* BAR0 and BAR2 as the vGPU's config space places them, and their sizes. */
+int acrngt_instance_bar_info(void *inst, u64 bar[4])
+{
+	struct acrngt_instance *in = inst;
+	struct gvt_vgpu_info info;
+	u32 lo, hi;
+	int i, ret;
+
+	ret = gvt_vgpu_get_info(in->vgpu, &info);
+	for (i = 0; i < 2 && !ret; i++) {
+		ret = gvt_vgpu_cfg_read(in->vgpu, PCI_BASE_ADDRESS_0 + 8 * i, &lo, 4);
+		if (!ret)
+			ret = gvt_vgpu_cfg_read(in->vgpu, PCI_BASE_ADDRESS_0 + 8 * i + 4, &hi, 4);
+		bar[2 * i] = ((u64)hi << 32) | (lo & PCI_BASE_ADDRESS_MEM_MASK);
+	}
+	bar[1] = info.bar0_size;
+	bar[3] = info.aperture_size;
+	return ret;
 }
 
 void acrngt_instance_destroy(void *inst)

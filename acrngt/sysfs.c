@@ -3,6 +3,7 @@
  * acrngt's sysfs interface, which ACRN-DM uses (Documentation/ABI/testing/sysfs-kernel-gvt):
  *   /sys/kernel/gvt/control/create_gvt_instance   (write "vmid,low,high,fences" / "-vmid")
  *   /sys/kernel/gvt/vmN/vgpu_id                   (read the vGPU id)
+ *   /sys/kernel/gvt/vmN/vgpu_bar_info             (read BAR0 and BAR2 placement and sizes)
  * The attribute tables are macro-shaped, so they are C; parsing and the instance table are
  * Rust (acrngt/control.rs, acrngt/instances.rs).
  */
@@ -32,6 +33,7 @@ static const struct attribute_group control_group = { .attrs = control_attrs };
 struct acrngt_vm {
 	struct kobject kobj;
 	u32 vgpu_id;
+	void *inst;
 };
 
 static ssize_t vgpu_id_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
@@ -40,8 +42,25 @@ static ssize_t vgpu_id_show(struct kobject *kobj, struct kobj_attribute *attr, c
 }
 static struct kobj_attribute vgpu_id_attr = __ATTR(vgpu_id, 0440, vgpu_id_show, NULL);
 
+/*
+ * ACRN-DM's update_gvt_bar() reads 76 bytes: four hex numbers, BAR0 base and size, BAR2 base
+ * and size, which it reserves in the User VM's PCI hole. The instance outlives this file: it
+ * is removed (and its readers drained) before the instance is destroyed.
+ */
+static ssize_t vgpu_bar_info_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	u64 bar[4];
+	int ret = acrngt_instance_bar_info(container_of(kobj, struct acrngt_vm, kobj)->inst, bar);
+
+	if (ret)
+		return ret;
+	return sysfs_emit(buf, "%#018llx %#018llx %#018llx %#018llx\n", bar[0], bar[1], bar[2], bar[3]);
+}
+static struct kobj_attribute vgpu_bar_info_attr = __ATTR(vgpu_bar_info, 0440, vgpu_bar_info_show, NULL);
+
 static struct attribute *vm_attrs[] = {
 	&vgpu_id_attr.attr,
+	&vgpu_bar_info_attr.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(vm);
@@ -57,13 +76,14 @@ static const struct kobj_type acrngt_vm_ktype = {
 	.default_groups = vm_groups,
 };
 
-void *acrngt_vm_create(u32 vmid, u32 vgpu_id)
+void *acrngt_vm_create(u32 vmid, void *inst)
 {
 	struct acrngt_vm *vm = kzalloc(sizeof(*vm), GFP_KERNEL);
 
 	if (!vm)
 		return NULL;
-	vm->vgpu_id = vgpu_id;
+	vm->vgpu_id = acrngt_instance_vgpu_id(inst);
+	vm->inst = inst;
 	vm->kobj.kset = gvt_kset;
 	if (kobject_init_and_add(&vm->kobj, &acrngt_vm_ktype, NULL, "vm%u", vmid)) {
 		kobject_put(&vm->kobj);

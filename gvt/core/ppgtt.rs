@@ -325,7 +325,7 @@ impl Ppgtt {
                 continue;
             }
             if meta.deferred != [0; 8] {
-                for (w, bits) in meta.deferred.iter().enumerate() {
+                for (bits, w) in meta.deferred.iter().zip(0usize..) {
                     for b in 0..64 {
                         if bits & (1u64 << b) != 0 {
                             update(env, s, w.wrapping_mul(64).wrapping_add(b))?;
@@ -500,7 +500,7 @@ fn take(env: &mut Env<'_>, s: usize, i: usize) -> [u64; PAGES_64K] {
     let mut old = [0u64; PAGES_64K];
     if let Some(t) = env.spts.get_mut(s) {
         let (first, n) = span(&t.meta, i);
-        for (k, o) in old.iter_mut().enumerate().take(n) {
+        for (o, k) in old.iter_mut().zip(0usize..).take(n) {
             *o = entry(&t.shadow, first.wrapping_add(k));
             set_entry(&mut t.shadow, first.wrapping_add(k), 0);
         }

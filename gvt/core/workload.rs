@@ -359,7 +359,7 @@ impl<T: ExecStorage> Exec<T> {
         scanner: &mut dyn CommandScanner,
     ) -> Result {
         let req = vgpu.take_exec_requests();
-        for e in Engine::ALL {
+        for &e in &Engine::ALL {
             if req.engine_resets & e.mask() != 0 {
                 self.drop_engine(host, Some(e));
             }
@@ -380,7 +380,7 @@ impl<T: ExecStorage> Exec<T> {
             }
         }
         let mut result = Ok(());
-        for e in Engine::ALL {
+        for &e in &Engine::ALL {
             let Some([d0, d1]) = vgpu.take_submission(e) else { continue };
             if vgpu.failsafe().is_some() {
                 continue;
@@ -418,7 +418,7 @@ impl<T: ExecStorage> Exec<T> {
             Submitted::Slot(p) | Submitted::LiteRestore(p) => p,
         };
         let mut made = [None; 2];
-        for (i, (d, plan)) in [Some(d0), d1].into_iter().zip(plans).enumerate() {
+        for ((&d, &plan), i) in [Some(d0), d1].iter().zip(plans.iter()).zip(0usize..) {
             let (Some(d), Some(plan)) = (d, plan) else { continue };
             match self.create(vgpu, host, mpt, scanner, e, d, plan, ips) {
                 Ok(slot) => {
@@ -427,7 +427,7 @@ impl<T: ExecStorage> Exec<T> {
                     }
                 }
                 Err(err) => {
-                    for slot in made.into_iter().flatten() {
+                    for &slot in made.iter().flatten() {
                         self.free(host, slot);
                     }
                     return Err(err);
@@ -450,10 +450,10 @@ impl<T: ExecStorage> Exec<T> {
         let newest = parts
             .queue
             .iter_mut()
-            .enumerate()
-            .filter(|(i, w)| Some(*i) != except && matches!(w.state, State::Queued | State::Running) && w.engine == Some(e) && w.plan.ctx_id == ctx_id)
-            .max_by_key(|(_, w)| w.order);
-        if let Some((_, w)) = newest {
+            .zip(0usize..)
+            .filter(|(w, i)| Some(*i) != except && matches!(w.state, State::Queued | State::Running) && w.engine == Some(e) && w.plan.ctx_id == ctx_id)
+            .max_by_key(|(w, _)| w.order);
+        if let Some((w, _)) = newest {
             w.plan.lite_next = true;
         }
     }
@@ -640,7 +640,7 @@ impl<T: ExecStorage> Exec<T> {
                 State::Free | State::Orphan => {}
             }
         }
-        for e in Engine::ALL {
+        for &e in &Engine::ALL {
             if engine.is_none() || engine == Some(e) {
                 if let Some(el) = self.execlists.get_mut(engine_index(e)) {
                     el.reset();
@@ -671,17 +671,17 @@ impl<T: ExecStorage> Exec<T> {
         let mut picks = [None; 4];
         {
             let parts = self.store.parts();
-            for e in Engine::ALL {
+            for &e in &Engine::ALL {
                 if busy & e.mask() != 0 {
                     continue;
                 }
                 let oldest = parts
                     .queue
                     .iter()
-                    .enumerate()
-                    .filter(|(_, w)| w.state == State::Queued && w.engine == Some(e))
-                    .min_by_key(|(_, w)| w.order)
-                    .map(|(i, _)| i);
+                    .zip(0usize..)
+                    .filter(|(w, _)| w.state == State::Queued && w.engine == Some(e))
+                    .min_by_key(|(w, _)| w.order)
+                    .map(|(_, i)| i);
                 if let Some(p) = picks.get_mut(engine_index(e)) {
                     *p = oldest;
                 }
@@ -701,7 +701,7 @@ impl<T: ExecStorage> Exec<T> {
             return Err(err);
         }
         let mut started = 0u8;
-        for slot in picks.into_iter().flatten() {
+        for &slot in picks.iter().flatten() {
             let Some(w) = self.store.parts().queue.get(slot).copied() else { continue };
             let Some(e) = w.engine else { continue };
             let hw = HostWorkload {

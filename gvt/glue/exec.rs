@@ -234,7 +234,7 @@ fn schedule(dev: &GvtDevice) -> bool {
     let sub = Submitter::new(dev, h);
     let mut guard = h.state.lock();
     let Some(st) = guard.as_mut() else { return false };
-    for e in Engine::ALL {
+    for &e in &Engine::ALL {
         let vgpu = &st.vgpu;
         ex.mmio.switch(&sub, e, Owner::Vgpu(o), &|r| vgpu.vreg(r));
     }

@@ -110,7 +110,10 @@ impl SimGpu {
                     regs: VBuf::new(MMIO_DWORDS)?,
                     scratch,
                     own <- new_mutex!(own, "gvt_sim::own"),
-                    engines <- new_mutex!(EngineId::ALL.map(|e| Engine::new(e, 0)), "gvt_sim::engines"),
+                    engines <- new_mutex!(
+                        [EngineId::Rcs, EngineId::Bcs, EngineId::Vcs, EngineId::Vecs].map(|e| Engine::new(e, 0)),
+                        "gvt_sim::engines"
+                    ),
                     queue <- new_mutex!(Queue { items: [None; QUEUE], seq: 0 }, "gvt_sim::queue"),
                     worker: AtomicPtr::new(ptr::null_mut()),
                 }),

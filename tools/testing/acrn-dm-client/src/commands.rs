@@ -139,6 +139,11 @@ pub fn run(vmid: u32, s: Sizes, tag: Option<String>) -> Checks {
             if let Ok(i) = vhm.info(vmid) {
                 println!("gvt-acrn-client: vm {vmid} after the probe: {}", describe(&i));
             }
+            c.check("vgpu_bar_info: the BARs where the guest put them, 16 MiB and the aperture", match control::bar_info(vmid) {
+                Ok([b0, s0, b2, s2]) if b0 == probe::BAR0_GPA && s0 == BAR0_SIZE && b2 == probe::BAR2_GPA && s2.is_power_of_two() && s2 >= u64::from(s.low_mb) << 20 => Ok(()),
+                Ok(b) => Err(format!("{b:#x?}")),
+                Err(e) => Err(e),
+            });
             c.check("BAR0 trapped once memory decode is on", match vhm.info(vmid) {
                 Ok(i) if i.ranges >= 1 => Ok(()),
                 Ok(i) => Err(describe(&i)),

@@ -63,6 +63,27 @@ pub fn vgpu_id(vmid: u32) -> Result<u32, String> {
     parse_vgpu_id(&s).ok_or_else(|| format!("{path}: {s:?} is not a decimal id and a newline"))
 }
 
+/// `vmN/vgpu_bar_info` as ACRN-DM's `update_gvt_bar()` reads it: exactly 76 bytes, four hex
+/// numbers (BAR0 base, BAR0 size, BAR2 base, BAR2 size).
+pub fn parse_bar_info(s: &str) -> Option<[u64; 4]> {
+    if s.len() != 76 {
+        return None;
+    }
+    let mut out = [0u64; 4];
+    let mut fields = s.strip_suffix('\n')?.split(' ');
+    for o in &mut out {
+        *o = u64::from_str_radix(fields.next()?.strip_prefix("0x")?, 16).ok()?;
+    }
+    fields.next().is_none().then_some(out)
+}
+
+/// Reads VM `vmid`'s BAR information.
+pub fn bar_info(vmid: u32) -> Result<[u64; 4], String> {
+    let path = format!("{}/vgpu_bar_info", vm_dir(vmid));
+    let s = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    parse_bar_info(&s).ok_or_else(|| format!("{path}: {s:?} is not ACRN-DM's 76-byte form"))
+}
+
 /// The errno of a failed write, for messages: `EINVAL (22)`.
 pub fn errno_name(e: &io::Error) -> String {
     let name = match e.raw_os_error() {
@@ -97,6 +118,14 @@ pub fn want_errno<T>(r: io::Result<T>, errno: i32) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bar_info_is_acrn_dms_76_bytes() {
+        let s = "0x00000000e0000000 0x0000000001000000 0x0000000100000000 0x0000000040000000\n";
+        assert_eq!(parse_bar_info(s), Some([0xe000_0000, 16 << 20, 1 << 32, 1 << 30]));
+        assert_eq!(parse_bar_info(&s[1..]), None);
+        assert_eq!(parse_bar_info(&s.replace(' ', ",")), None);
+    }
 
     #[test]
     fn acrn_dm_texts() {
