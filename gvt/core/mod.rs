@@ -38,9 +38,11 @@ pub mod workload;
 pub mod sched;
 pub mod mmio_context;
 // Register types keep their i915 names (GEN6_GDRST, RING_MODE_GEN7) so they can be grepped
-// against the C driver and the PRMs.
+// against the C driver and the PRMs. `register!` is used by the modules declared after it.
 #[allow(non_camel_case_types, non_upper_case_globals)]
+#[macro_use]
 pub mod regs;
+pub mod display;
 pub mod resources;
 #[cfg(test)]
 mod test_support;
