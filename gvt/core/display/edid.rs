@@ -187,7 +187,7 @@ fn detailed_timing(m: &Mode, w_mm: u32, h_mm: u32) -> [u8; 18] {
     let clock = m.clock_khz / 10;
     let hblank = m.htotal().saturating_sub(m.hactive);
     let vblank = m.vtotal().saturating_sub(m.vactive);
-    let hi4 = |a: u32, b: u32| byte(((a >> 8) & 0xf) << 4 | ((b >> 8) & 0xf));
+    let hi4 = |a: u32, b: u32| byte((((a >> 8) & 0xf) << 4) | ((b >> 8) & 0xf));
     let mut flags = 0x18; // digital separate sync
     if m.vsync_positive {
         flags |= 0x04;
@@ -206,8 +206,8 @@ fn detailed_timing(m: &Mode, w_mm: u32, h_mm: u32) -> [u8; 18] {
         hi4(m.vactive, vblank),
         byte(m.hfp),
         byte(m.hsync),
-        byte((m.vfp & 0xf) << 4 | (m.vsync & 0xf)),
-        byte(((m.hfp >> 8) & 3) << 6 | ((m.hsync >> 8) & 3) << 4 | ((m.vfp >> 4) & 3) << 2 | ((m.vsync >> 4) & 3)),
+        byte(((m.vfp & 0xf) << 4) | (m.vsync & 0xf)),
+        byte((((m.hfp >> 8) & 3) << 6) | (((m.hsync >> 8) & 3) << 4) | (((m.vfp >> 4) & 3) << 2) | ((m.vsync >> 4) & 3)),
         byte(w_mm),
         byte(h_mm),
         hi4(w_mm, h_mm),

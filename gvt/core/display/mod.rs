@@ -369,3 +369,77 @@ impl Display {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::host::MMIO_DWORDS;
+    use crate::model::regs::SDEISR;
+    use crate::model::resources::Span;
+    use std::vec;
+
+    fn part() -> Partition {
+        Partition {
+            low: Span { start: 0x800_0000, size: 0x400_0000 },
+            high: Span { start: 0x1_0000_0000, size: 0x1000_0000 },
+            fences: Span { start: 4, size: 4 },
+        }
+    }
+
+    /// Sends one AUX request on channel `ch`; returns the control register and DATA1.
+    fn aux(d: &mut Display, r: &mut Regs, p: Platform, ch: u32, req: u32, size: u32) -> (u32, u32) {
+        let env = Env { platform: p, part: &part() };
+        let ctl = port_reg(DP_AUX_CH_CTL::OFFSET, ch);
+        r.set(ctl.wrapping_add(4), req);
+        d.write(r, env, Handler::DpAuxCtl, ctl, (1 << 31) | (size << 20));
+        (r.get(ctl), r.get(ctl.wrapping_add(4)))
+    }
+
+    #[test]
+    fn skylake_monitor_is_on_port_d() {
+        let mut vreg = vec![0u32; MMIO_DWORDS];
+        let mut r = Regs(&mut vreg);
+        let mut d = Display::new(Resolution::R1920x1200);
+        d.reset(&mut r, Platform::Skylake);
+        assert_ne!(r.get(SDEISR::OFFSET) & SDE_PORTD_HOTPLUG_CPT, 0);
+        assert_eq!(TRANS_DDI_FUNC_CTL(r.get(TRANS_DDI_FUNC_CTL::OFFSET)).get(TRANS_DDI_FUNC_CTL::TRANS_DDI_PORT_MASK), 3);
+        assert_eq!(r.get(port_reg(DDI_BUF_CTL::OFFSET, 3)) >> 31, 1);
+        // DPCD revision over AUX D; AUX B has no sink here.
+        let (c, data) = aux(&mut d, &mut r, Platform::Skylake, 3, 0x9000_0000, 4);
+        assert_eq!((c >> 30 & 1, c >> 20 & 0x1f, data), (1, 2, 0x0012_0000));
+        let (c, _) = aux(&mut d, &mut r, Platform::Skylake, 1, 0x9000_0000, 4);
+        assert_ne!(c & DP_AUX_CH_CTL::DP_AUX_CH_CTL_TIME_OUT_ERROR.mask(), 0);
+        // GMBUS pin 6 (DPD) answers with the EDID.
+        let env = Env { platform: Platform::Skylake, part: &part() };
+        d.write(&mut r, env, Handler::Gmbus, GMBUS0::OFFSET, 6);
+        assert_eq!(r.get(GMBUS2::OFFSET) & GMBUS2::GMBUS_SATOER.mask(), 0);
+        d.write(&mut r, env, Handler::Gmbus, GMBUS1::OFFSET, (1 << 30) | (3 << 25) | (8 << 16) | (0x50 << 1) | 1);
+        assert_eq!(d.read(&mut r, Handler::Gmbus, GMBUS3::OFFSET), 0xffff_ff00);
+        assert_eq!(d.read(&mut r, Handler::Gmbus, GMBUS3::OFFSET), 0x00ff_ffff);
+        assert_ne!(r.get(GMBUS2::OFFSET) & GMBUS2::GMBUS_HW_WAIT_PHASE.mask(), 0);
+        d.write(&mut r, env, Handler::Gmbus, GMBUS0::OFFSET, 5);
+        assert_ne!(r.get(GMBUS2::OFFSET) & GMBUS2::GMBUS_SATOER.mask(), 0, "DPB: no monitor");
+    }
+
+    #[test]
+    fn forward_queue_holds_an_access_worth_and_counts_drops() {
+        let mut vreg = vec![0u32; MMIO_DWORDS];
+        let mut r = Regs(&mut vreg);
+        let mut d = Display::new(Resolution::R1024x768);
+        d.set_owned(1);
+        let env = Env { platform: Platform::Broxton, part: &part() };
+        for v in 0..3 {
+            d.write(&mut r, env, Handler::Plane, PLANE_POS::OFFSET, v);
+        }
+        assert_eq!(d.take_forward(), Some(Forward { offset: PLANE_POS::OFFSET, value: 0 }));
+        assert_eq!(d.take_forward(), Some(Forward { offset: PLANE_POS::OFFSET, value: 1 }));
+        assert_eq!(d.take_forward(), None);
+        assert_eq!(d.stats().dropped_forwards, 1);
+        // A reset queues the owned plane's disable ahead of anything else.
+        d.write(&mut r, env, Handler::Plane, PLANE_POS::OFFSET, 7);
+        d.reset(&mut r, Platform::Broxton);
+        assert_eq!(d.take_forward(), Some(Forward { offset: PLANE_CTL::OFFSET, value: 0 }));
+        assert_eq!(d.take_forward(), Some(Forward { offset: PLANE_SURF::OFFSET, value: 0 }));
+        assert_eq!(d.take_forward(), None, "the reset dropped what was queued");
+    }
+}

@@ -10,7 +10,7 @@
 
 use super::super::host::Platform;
 use super::super::irq::Event;
-use super::super::regs::SDEISR;
+use super::super::regs::{LCPLL1_CTL, SDEISR, SKL_FUSE_STATUS};
 use super::dpcd::Dpcd;
 use super::edid::refresh_mhz;
 use super::regs::*;
@@ -83,7 +83,14 @@ pub fn monitor_init(regs: &mut Regs, platform: Platform, connected: bool) {
         regs.update(PCH_PORT_HOTPLUG::OFFSET, 0, PCH_PORT_HOTPLUG::PORTB_HOTPLUG_ENABLE.mask());
         regs.update(GEN8_DE_PORT_ISR::OFFSET, 0, GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIB.mask());
     } else {
-        // DPLL0 at 1620 MHz (link rate code 3, override) routed to DDI D.
+        // Power gates up; LCPLL1 locked; DPLL0 at 1620 MHz (link rate code 3, override)
+        // routed to DDI D.
+        let fuses = SKL_FUSE_STATUS::SKL_FUSE_DOWNLOAD_STATUS.mask()
+            | SKL_FUSE_STATUS::SKL_FUSE_PG0_DIST_STATUS.mask()
+            | SKL_FUSE_STATUS::SKL_FUSE_PG1_DIST_STATUS.mask()
+            | SKL_FUSE_STATUS::SKL_FUSE_PG2_DIST_STATUS.mask();
+        regs.update(SKL_FUSE_STATUS::OFFSET, 0, fuses);
+        regs.set(LCPLL1_CTL::OFFSET, LCPLL1_CTL::LCPLL_PLL_ENABLE.mask() | LCPLL1_CTL::LCPLL_PLL_LOCK.mask());
         regs.set(DPLL_CTRL1::OFFSET, 1 | (3 << 1));
         regs.update(DPLL_CTRL2::OFFSET, 1u32.wrapping_shl(port.wrapping_add(15)), 1u32.wrapping_shl(port.wrapping_mul(3)));
         regs.update(SFUSE_STRAP::OFFSET, 0, SFUSE_STRAP::SFUSE_STRAP_DDID_DETECTED.mask());
