@@ -112,9 +112,13 @@ impl Gvt {
     }
 
     /// Sets who owns the display planes (direct display, ACRN's `domain_plane_owners`); only
-    /// while no vGPU exists, as ACRN fixes it at boot (`Busy` otherwise). A vGPU's domain is
-    /// its id unless [`Gvt::bind_display_domain`] says otherwise.
+    /// while no vGPU exists, as ACRN fixes it at boot (`Busy` otherwise), and for this GPU's
+    /// platform (`Invalid` otherwise). A vGPU's domain is its id unless
+    /// [`Gvt::bind_display_domain`] says otherwise.
     pub fn set_plane_owners(&mut self, policy: OwnerPolicy) -> Result {
+        if policy.platform() != self.info.platform {
+            return Err(GvtError::Invalid);
+        }
         if self.pool.used_slots() != 0 {
             return Err(GvtError::Busy);
         }

@@ -132,6 +132,11 @@ impl OwnerPolicy {
         Ok(OwnerPolicy { owners, avail, platform })
     }
 
+    /// The platform whose planes the policy names.
+    pub fn platform(&self) -> Platform {
+        self.platform
+    }
+
     /// Whether ownership is enforced (ACRN: `avail_planes_per_pipe` is not 0).
     pub fn enabled(&self) -> bool {
         self.avail != 0

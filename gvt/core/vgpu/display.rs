@@ -15,14 +15,16 @@ impl<S: VgpuStorage> Vgpu<S> {
         if raised {
             self.deliver(mpt)?;
         }
-        Ok(self.display.deadline())
+        Ok(self.display_deadline())
     }
 
     /// When the vblank clock wants [`Vgpu::display_tick`] (ns; `Some(0)` for at once, as after
-    /// a guest enabled a pipe), or `None` with every pipe off. The glue checks it after MMIO
-    /// writes and after each tick to (re)arm its timer.
+    /// a guest enabled a pipe), or `None` with every pipe off or no VM attached (an inactive
+    /// vGPU needs no timer; frames pile up and are counted at the first tick after
+    /// activation). The glue checks it after MMIO writes, activation and each tick to (re)arm
+    /// its timer.
     pub fn display_deadline(&self) -> Option<u64> {
-        self.display.deadline()
+        self.display.deadline().filter(|_| self.active)
     }
 
     /// Plugs the virtual monitor in or out, with a hotplug interrupt.

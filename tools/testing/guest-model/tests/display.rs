@@ -143,6 +143,11 @@ fn modeset_runs_vblanks_at_the_mode_rate() {
     let f1 = t.read32(PIPE_FRMCOUNT_G4X::OFFSET).unwrap();
     t.vgpu.display_tick(t.hv, now + 5 * period).unwrap();
     assert_eq!(t.read32(PIPE_FRMCOUNT_G4X::OFFSET).unwrap() - f1, 5);
+    // No VM attached, no timer needed.
+    t.vgpu.deactivate(t.hv).unwrap();
+    assert_eq!(t.vgpu.display_deadline(), None);
+    t.vgpu.activate();
+    assert!(t.vgpu.display_deadline().is_some());
     // Disabling the pipe stops the clock.
     t.write32(TRANSCONF::OFFSET, 0).unwrap();
     assert_eq!(t.vgpu.display_deadline(), None);
@@ -276,6 +281,8 @@ fn only_a_planes_owner_reaches_the_hardware() {
     // ACRN's example split: the host keeps pipe A, VM 1 gets pipes B and C.
     let policy = OwnerPolicy::parse(Platform::Broxton, "0x011111110000", "0x01010F").unwrap();
     gvt.set_plane_owners(policy).unwrap();
+    let skl = OwnerPolicy::parse(Platform::Skylake, "0x0", "0x1").unwrap();
+    assert_eq!(gvt.set_plane_owners(skl), Err(GvtError::Invalid), "another platform's planes");
     let mut buf = [0u8; 128];
     let n = gvt.plane_owners().show(&mut buf).unwrap();
     assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), "Planes:\nPipe A: 0 0 0 0\nPipe B: 1 1 1 1\nPipe C: 1 1 1\n");
