@@ -406,7 +406,7 @@ mod tests {
         assert_eq!(r.get(port_reg(DDI_BUF_CTL::OFFSET, 3)) >> 31, 1);
         // DPCD revision over AUX D; AUX B has no sink here.
         let (c, data) = aux(&mut d, &mut r, Platform::Skylake, 3, 0x9000_0000, 4);
-        assert_eq!((c >> 30 & 1, c >> 20 & 0x1f, data), (1, 2, 0x0012_0000));
+        assert_eq!(((c >> 30) & 1, (c >> 20) & 0x1f, data), (1, 2, 0x0012_0000));
         let (c, _) = aux(&mut d, &mut r, Platform::Skylake, 1, 0x9000_0000, 4);
         assert_ne!(c & DP_AUX_CH_CTL::DP_AUX_CH_CTL_TIME_OUT_ERROR.mask(), 0);
         // GMBUS pin 6 (DPD) answers with the EDID.
