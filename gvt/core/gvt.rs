@@ -5,6 +5,7 @@
 //! or share it. The `Gvt` is small and fixed-size; each vGPU's big buffers come from the caller
 //! (see `VgpuStorage`).
 
+use super::display::owner::{OwnerPolicy, PlaneWrites};
 use super::error::{GvtError, Result};
 use super::host::{HostGpu, HostInfo};
 use super::mmio_table::{mmio_index, TableStats};
@@ -20,13 +21,14 @@ const MB: u64 = 1 << 20;
 pub struct Gvt {
     info: HostInfo,
     pool: ResourcePool,
+    planes: OwnerPolicy,
 }
 
 impl Gvt {
     /// The device model of `host`.
     pub fn new(host: &dyn HostGpu) -> Result<Gvt> {
         let info = *host.info();
-        Ok(Gvt { pool: ResourcePool::new(&info)?, info })
+        Ok(Gvt { pool: ResourcePool::new(&info)?, planes: OwnerPolicy::disabled(info.platform), info })
     }
 
     /// The GPU's facts.
@@ -101,10 +103,43 @@ impl Gvt {
             let _ = self.pool.release(id);
             return Err((GvtError::Invalid, store));
         }
-        Vgpu::new(host, id, *config, part, store).map_err(|(e, s)| {
+        let mut vgpu = Vgpu::new(host, id, *config, part, store).map_err(|(e, s)| {
             let _ = self.pool.release(id);
             (e, s)
-        })
+        })?;
+        vgpu.set_planes_owned(self.planes.owned_by(id.get()));
+        Ok(vgpu)
+    }
+
+    /// Sets who owns the display planes (direct display, ACRN's `domain_plane_owners`); only
+    /// while no vGPU exists, as ACRN fixes it at boot (`Busy` otherwise), and for this GPU's
+    /// platform (`Invalid` otherwise). A vGPU's domain is its id unless
+    /// [`Gvt::bind_display_domain`] says otherwise.
+    pub fn set_plane_owners(&mut self, policy: OwnerPolicy) -> Result {
+        if policy.platform() != self.info.platform {
+            return Err(GvtError::Invalid);
+        }
+        if self.pool.used_slots() != 0 {
+            return Err(GvtError::Busy);
+        }
+        self.planes = policy;
+        Ok(())
+    }
+
+    /// The plane ownership policy.
+    pub fn plane_owners(&self) -> &OwnerPolicy {
+        &self.planes
+    }
+
+    /// Makes `vgpu` the display domain `domain` (ACRN's VM id) for plane ownership.
+    pub fn bind_display_domain<S: VgpuStorage>(&self, vgpu: &mut Vgpu<S>, domain: u32) {
+        vgpu.set_planes_owned(self.planes.owned_by(domain));
+    }
+
+    /// The writes that turn off the host planes `vgpu` owns; the glue applies them when it
+    /// destroys the vGPU (before [`Gvt::destroy_vgpu`]).
+    pub fn disable_planes_of<S: VgpuStorage>(&self, vgpu: &Vgpu<S>) -> PlaneWrites {
+        vgpu.plane_disables()
     }
 
     /// Destroys a vGPU: its host GGTT entries go back to scratch, its fences are cleared, its

@@ -137,6 +137,14 @@ pub enum Event {
     SpriteBFlipDone,
     /// Sprite flip done on pipe C (Gen9).
     SpriteCFlipDone,
+    /// Flip done of universal plane `plane` (0 = plane 1, the primary) on pipe `pipe` (0 = A):
+    /// Gen9's per-plane flip-done bits 3-6 of the pipe's interrupt registers.
+    PlaneFlipDone {
+        /// Pipe index, 0-2.
+        pipe: u32,
+        /// Plane index, 0-3.
+        plane: u32,
+    },
     /// AUX channel A done.
     AuxChannelA,
     /// AUX channel B done (Gen9: DE port).
@@ -147,6 +155,8 @@ pub enum Event {
     AuxChannelD,
     /// DP A hotplug.
     DpAHotplug,
+    /// DDI B hotplug on Broxton (BXT_DE_PORT_HP_DDIB in the DE port registers).
+    DpBHotplugBxt,
     /// GSE (DE misc).
     Gse,
     /// GMBUS done (PCH).
@@ -192,11 +202,20 @@ impl Event {
             SpriteAFlipDone => (PipeA, 4),
             SpriteBFlipDone => (PipeB, 4),
             SpriteCFlipDone => (PipeC, 4),
+            PlaneFlipDone { pipe, plane } => {
+                let g = match pipe {
+                    0 => PipeA,
+                    1 => PipeB,
+                    _ => PipeC,
+                };
+                (g, 3u32.wrapping_add(plane & 3))
+            }
             AuxChannelA => (DePort, 0),
             AuxChannelB => (DePort, 25),
             AuxChannelC => (DePort, 26),
             AuxChannelD => (DePort, 27),
             DpAHotplug => (DePort, 3),
+            DpBHotplugBxt => (DePort, 4),
             Gse => (DeMisc, 0),
             Gmbus => (Pch, 17),
             CrtHotplug => (Pch, 19),

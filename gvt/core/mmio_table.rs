@@ -120,6 +120,22 @@ pub enum Handler {
     /// RCS FORCE_TO_NONPRIV slots: only registers on [`FORCE_NONPRIV_WHITELIST`] (or the
     /// engine's NOPID) may be opened to unprivileged batches.
     ForceNonpriv,
+    /// TRANSCONF: state follows enable; starts and stops the pipe's vblank clock.
+    Transconf,
+    /// DDI_BUF_CTL: idle follows disable.
+    DdiBufCtl,
+    /// DP_TP_CTL: the idle pattern reports done in DP_TP_STATUS.
+    DpTpCtl,
+    /// DP_TP_STATUS: sticky bits are write-1-to-clear.
+    DpTpStatus,
+    /// DP_AUX_CH_CTL: runs the AUX transaction in the data registers.
+    DpAuxCtl,
+    /// GMBUS0-3: the I2C controller serving the EDID (reads have effects too).
+    Gmbus,
+    /// A universal plane's registers: flips, and forwards for planes the vGPU owns.
+    Plane,
+    /// CURBASE: the cursor surface goes live.
+    CurBase,
 }
 
 /// Registers a guest may expose to its unprivileged batch buffers through FORCE_TO_NONPRIV:
@@ -360,6 +376,51 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(0x20d8, D_BXT, C, H::Default),
     d(0x2248, D_BXT, C, H::Default),   // GEN9_CTX_PREEMPT_REG
     d(GEN8_PRIVATE_PAT_LO::OFFSET, D_BXT, 0, H::BxtPpatLow),
+    // Display (§3.13, `display`): transcoders, DDIs, AUX channels, GMBUS, planes, cursors.
+    d(0x70008, D_ALL, 0, H::Transconf), // TRANSCONF(A)
+    ro(0x70040, 8, D_ALL, 0, !0, H::Default), // PIPE_FRMCOUNT_G4X, PIPE_FLIPCOUNT_G4X
+    d(0x70084, D_ALL, 0, H::CurBase), // CURBASE(A)
+    ro(0x700ac, 4, D_ALL, 0, !0, H::Default), // CURSURFLIVE(A)
+    f(0x70180, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(A, 1)..PLANE_AUX_OFFSET
+    f(0x70280, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(A, 2)..PLANE_AUX_OFFSET
+    f(0x70380, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(A, 3)..PLANE_AUX_OFFSET
+    f(0x70480, 0x48, D_BXT, 0, H::Plane), // PLANE_CTL(A, 4)..PLANE_AUX_OFFSET
+    d(0x71008, D_ALL, 0, H::Transconf), // TRANSCONF(B)
+    ro(0x71040, 8, D_ALL, 0, !0, H::Default), // PIPE_FRMCOUNT_G4X, PIPE_FLIPCOUNT_G4X
+    d(0x71084, D_ALL, 0, H::CurBase), // CURBASE(B)
+    ro(0x710ac, 4, D_ALL, 0, !0, H::Default), // CURSURFLIVE(B)
+    f(0x71180, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(B, 1)..PLANE_AUX_OFFSET
+    f(0x71280, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(B, 2)..PLANE_AUX_OFFSET
+    f(0x71380, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(B, 3)..PLANE_AUX_OFFSET
+    f(0x71480, 0x48, D_BXT, 0, H::Plane), // PLANE_CTL(B, 4)..PLANE_AUX_OFFSET
+    d(0x72008, D_ALL, 0, H::Transconf), // TRANSCONF(C)
+    ro(0x72040, 8, D_ALL, 0, !0, H::Default), // PIPE_FRMCOUNT_G4X, PIPE_FLIPCOUNT_G4X
+    d(0x72084, D_ALL, 0, H::CurBase), // CURBASE(C)
+    ro(0x720ac, 4, D_ALL, 0, !0, H::Default), // CURSURFLIVE(C)
+    f(0x72180, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(C, 1)..PLANE_AUX_OFFSET
+    f(0x72280, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(C, 2)..PLANE_AUX_OFFSET
+    f(0x72380, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(C, 3)..PLANE_AUX_OFFSET
+    d(0x7f008, D_ALL, 0, H::Transconf), // TRANSCONF(EDP)
+    d(0x64000, D_ALL, 0, H::DdiBufCtl), // DDI_BUF_CTL(A)
+    d(0x64010, D_ALL, 0, H::DpAuxCtl), // DP_AUX_CH_CTL(A)
+    d(0x64040, D_ALL, 0, H::DpTpCtl), // DP_TP_CTL(A)
+    d(0x64044, D_ALL, 0, H::DpTpStatus), // DP_TP_STATUS(A)
+    d(0x64100, D_ALL, 0, H::DdiBufCtl), // DDI_BUF_CTL(B)
+    d(0x64110, D_ALL, 0, H::DpAuxCtl), // DP_AUX_CH_CTL(B)
+    d(0x64140, D_ALL, 0, H::DpTpCtl), // DP_TP_CTL(B)
+    d(0x64144, D_ALL, 0, H::DpTpStatus), // DP_TP_STATUS(B)
+    d(0x64200, D_ALL, 0, H::DdiBufCtl), // DDI_BUF_CTL(C)
+    d(0x64210, D_ALL, 0, H::DpAuxCtl), // DP_AUX_CH_CTL(C)
+    d(0x64240, D_ALL, 0, H::DpTpCtl), // DP_TP_CTL(C)
+    d(0x64244, D_ALL, 0, H::DpTpStatus), // DP_TP_STATUS(C)
+    d(0x64300, D_ALL, 0, H::DdiBufCtl), // DDI_BUF_CTL(D)
+    d(0x64310, D_ALL, 0, H::DpAuxCtl), // DP_AUX_CH_CTL(D)
+    d(0x64340, D_ALL, 0, H::DpTpCtl), // DP_TP_CTL(D)
+    d(0x64344, D_ALL, 0, H::DpTpStatus), // DP_TP_STATUS(D)
+    d(0x64400, D_ALL, 0, H::DdiBufCtl), // DDI_BUF_CTL(E)
+    d(0x64440, D_ALL, 0, H::DpTpCtl), // DP_TP_CTL(E)
+    d(0x64444, D_ALL, 0, H::DpTpStatus), // DP_TP_STATUS(E)
+    f(0xc5100, 16, D_ALL, 0, H::Gmbus), // GMBUS0-3
 ];
 
 /// Base of the PVINFO page in the MMIO window.
@@ -607,10 +668,22 @@ mod tests {
             println!("{name}: {s:?}");
             assert!(s.special > 100 && s.blocks == 6);
         }
-        // Upstream's counts for the same tables (6.12, no second video engine).
-        assert_eq!(bxt.stats().tracked, 2262);
-        assert_eq!(skl.stats().tracked, 2019);
-        assert_eq!(kbl.stats().tracked, 2020);
+        // Upstream's counts for the same tables (6.12, no second video engine), plus the
+        // display registers emulated here that upstream leaves plain (the rest of the plane
+        // blocks, Broxton's fourth planes, DDI E's transport).
+        let extra = |p: u8| {
+            let upstream = |o: u32| GEN9_TRACKED.iter().any(|&(a, s, pl)| pl & p != 0 && (a..a + s).contains(&o));
+            GEN9_MMIO
+                .iter()
+                .filter(|d| d.platforms & p != 0)
+                .flat_map(|d| (d.offset..d.offset + d.size).step_by(4))
+                .filter(|&o| !upstream(o))
+                .count() as u32
+        };
+        assert_eq!(bxt.stats().tracked, 2262 + extra(D_BXT));
+        assert_eq!(skl.stats().tracked, 2019 + extra(D_SKL));
+        assert_eq!(kbl.stats().tracked, 2020 + extra(D_KBL));
+        assert_eq!(extra(D_BXT), 104);
     }
 
     #[test]

@@ -13,6 +13,12 @@
 //! one [`vgpu::VgpuStorage`] per vGPU (2 MiB registers, 8 bytes of virtual GGTT per 4 KiB of
 //! the vGPU's graphics memory, 8 KiB OpRegion); everything else is inline and small.
 //!
+//! Display ([`display`]): the glue arms a timer at `Vgpu::display_deadline` and calls
+//! `display_tick(now_ns)` when it fires (vblanks, flip completion), applies the writes
+//! `Vgpu::take_forward` yields after every MMIO write and reset (planes the vGPU owns under
+//! `Gvt::set_plane_owners`; `Gvt::disable_planes_of` before destroying it), answers plane
+//! queries with `query_plane` and hotplugs with `display_hotplug`.
+//!
 //! Execution is a second object per vGPU, [`workload::Exec`], over its own storage
 //! ([`workload::ExecStorage`]: shadow page tables, workload slots, a scratch buffer). The glue
 //! calls `kick` after the guest's BAR0 writes (ELSP submissions, PVINFO PPGTT notifications
@@ -38,9 +44,11 @@ pub mod workload;
 pub mod sched;
 pub mod mmio_context;
 // Register types keep their i915 names (GEN6_GDRST, RING_MODE_GEN7) so they can be grepped
-// against the C driver and the PRMs.
+// against the C driver and the PRMs. `register!` is used by the modules declared after it.
 #[allow(non_camel_case_types, non_upper_case_globals)]
+#[macro_use]
 pub mod regs;
+pub mod display;
 pub mod resources;
 #[cfg(test)]
 mod test_support;

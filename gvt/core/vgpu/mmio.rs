@@ -1,6 +1,6 @@
 //! BAR0 below the GGTT: the register file, the tracked registers' handlers (forcewake, resets,
 //! PCODE, power wells, PLL and PHY lock bits, GuC, ...) and PVINFO, as the guest i915 needs them
-//! through probe and GT init.
+//! through probe and GT init, and the display registers (`display`) it modesets with.
 
 use super::*;
 
@@ -122,6 +122,7 @@ impl<S: VgpuStorage> Vgpu<S> {
                     0
                 }
             }
+            Handler::Gmbus => self.display_read(handler, off),
             _ => self.vreg(off),
         }
     }
@@ -176,6 +177,14 @@ impl<S: VgpuStorage> Vgpu<S> {
                 irq::write(self.store.vreg_mut(), off, v);
                 return self.deliver(mpt);
             }
+            Handler::Transconf
+            | Handler::DdiBufCtl
+            | Handler::DpTpCtl
+            | Handler::DpTpStatus
+            | Handler::DpAuxCtl
+            | Handler::Gmbus
+            | Handler::Plane
+            | Handler::CurBase => return self.display_write(mpt, h, off, v),
             Handler::ForceWake => {
                 let new = (v & 0xffff_0000) | masked_merge(old, v);
                 let ack = match off {

@@ -11,6 +11,7 @@
 //! GGTT become plain storage, so it can no longer reach the host.
 
 use super::cfg_space::CfgSpace;
+use super::display::{Display, Regs};
 use super::error::{GvtError, Result};
 use super::host::{HostGpu, HostInfo, Platform, MMIO_DWORDS, MMIO_SIZE};
 use super::irq::{self, Event};
@@ -22,6 +23,7 @@ use super::resources::{Partition, VgpuId};
 use super::vgpu_type::VgpuConfig;
 use crate::mpt::MptOps;
 
+mod display;
 mod fence;
 mod ggtt;
 mod mmio;
@@ -186,6 +188,7 @@ pub struct Vgpu<S> {
     g2v: [Option<(bool, u64)>; G2V_QUEUE],
     exec_req: ExecRequests,
     stats: VgpuStats,
+    display: Display,
     store: S,
 }
 
@@ -231,6 +234,7 @@ impl<S: VgpuStorage> Vgpu<S> {
             g2v: [None; G2V_QUEUE],
             exec_req: ExecRequests::default(),
             stats: VgpuStats::default(),
+            display: Display::new(config.resolution),
             store,
         };
         v.reset_mmio(host, true);
@@ -406,6 +410,7 @@ impl<S: VgpuStorage> Vgpu<S> {
         }
         if full {
             self.sanitize();
+            self.display.reset(&mut Regs(self.store.vreg_mut()), self.info.platform);
         }
         for e in Engine::ALL {
             self.set_vreg(RING_CONTEXT_STATUS_PTR::offset(e.base()), CSB_WP_RESET);
@@ -652,7 +657,8 @@ mod tests {
 
     #[test]
     fn vgpu_is_small_enough_for_a_kernel_stack() {
-        assert!(core::mem::size_of::<Vgpu<Store>>() < 1024, "{}", core::mem::size_of::<Vgpu<Store>>());
+        // About 1 KiB of device state plus the display's (~150 bytes, `display::Display`).
+        assert!(core::mem::size_of::<Vgpu<Store>>() < 1280, "{}", core::mem::size_of::<Vgpu<Store>>());
     }
 
     #[test]
@@ -716,7 +722,8 @@ mod tests {
         assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_A::OFFSET) & (1 << 16), 0);
         w(&mut v, h, m, BXT_P_CR_GT_DISP_PWRON::OFFSET, 2);
         assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_A::OFFSET) & (1 << 16), 1 << 16);
-        assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_BC::OFFSET) & (1 << 16), 0);
+        // PHY0 (DDI B/C) is already up: the virtual monitor sits on port B, as upstream.
+        assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_BC::OFFSET) & (1 << 16), 1 << 16);
         w(&mut v, h, m, PHY_CTL_FAMILY_EDP::OFFSET, 1 << 31);
         assert_eq!(r(&mut v, BXT_PHY_CTL_DDI_A::OFFSET), 1 << 8);
         w(&mut v, h, m, PORT_PCS_DW12_GRP_C::OFFSET, 0x55);

@@ -11,7 +11,7 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 # --target keeps the instrumentation out of build scripts.
 TARGET=$(rustc -vV | sed -n "s/^host: //p")
 cargo build --release --bins --target "$TARGET"
-for t in ${TARGETS:-cfg mmio ggtt scan elsp ppgtt}; do
+for t in ${TARGETS:-cfg mmio ggtt scan elsp ppgtt display}; do
 	mkdir -p corpus/$t
 	# The execution targets run a whole GPU per input: shorter inputs, more of them.
 	case $t in elsp | ppgtt) len=512 ;; *) len=4096 ;; esac

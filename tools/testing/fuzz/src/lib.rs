@@ -48,6 +48,40 @@ impl World {
     }
 }
 
+/// A probed vGPU that owns host planes (pipes B and C, ACRN's example split), for the display
+/// target, and its simulated time.
+pub struct DisplayWorld {
+    /// The host.
+    pub host: &'static SimHost<Box<[AtomicU64]>>,
+    /// The vGPU under attack.
+    pub vgpu: Vgpu<VecStorage>,
+    /// Its hypervisor.
+    pub hv: MemHypervisor,
+    /// Simulated time, ns.
+    pub now: u64,
+}
+
+/// The process-wide display-fuzzed vGPU.
+pub fn display_world() -> &'static Mutex<DisplayWorld> {
+    static W: std::sync::OnceLock<Mutex<DisplayWorld>> = std::sync::OnceLock::new();
+    W.get_or_init(|| {
+        use gvt::model::display::owner::OwnerPolicy;
+        use gvt::model::host::Platform;
+        let host: &'static _ = Box::leak(Box::new(guest_model::bxt_host()));
+        let mut gvt = Gvt::new(host).expect("gvt");
+        let policy = OwnerPolicy::parse(Platform::Broxton, "0x011111110000", "0x01010F").expect("policy");
+        gvt.set_plane_owners(policy).expect("policy");
+        let cfg = find_type("GVTg_V5_8").expect("type").config;
+        let n = Gvt::ggtt_entries_for(&cfg).expect("size");
+        let mut vgpu = gvt.create_vgpu(host, &cfg, vec_storage(n)).map_err(|(e, _)| e).expect("create");
+        let mut hv = MemHypervisor::new(1, 16 << 20);
+        vgpu.activate();
+        guest_model::probe::probe(&mut Direct::new(&mut vgpu, host, &mut hv), true).expect("probe");
+        Box::leak(Box::new(gvt));
+        Mutex::new(DisplayWorld { host, vgpu, hv, now: 0 })
+    })
+}
+
 /// Access sizes the transports can produce (and some they cannot).
 pub const SIZES: [usize; 8] = [1, 2, 4, 8, 0, 3, 5, 16];
 

@@ -5,9 +5,10 @@ use gvt::model::host::HostGpu;
 use gvt::model::vgpu::Vgpu;
 use gvt::mpt::MptOps;
 
+use crate::guest::Timer;
 use crate::hv::MemHypervisor;
 use crate::storage::VecStorage;
-use crate::{Result, Transport};
+use crate::{Error, Result, Transport};
 
 /// One guest wired straight to its vGPU.
 pub struct Direct<'a> {
@@ -18,13 +19,46 @@ pub struct Direct<'a> {
     /// The VM's hypervisor.
     pub hv: &'a mut MemHypervisor,
     msi_seen: usize,
+    now_ns: u64,
 }
 
 impl<'a> Direct<'a> {
     /// Wires a guest to a vGPU.
     pub fn new(vgpu: &'a mut Vgpu<VecStorage>, host: &'a dyn HostGpu, hv: &'a mut MemHypervisor) -> Direct<'a> {
         let msi_seen = hv.msis.len();
-        Direct { vgpu, host, hv, msi_seen }
+        Direct { vgpu, host, hv, msi_seen, now_ns: 0 }
+    }
+
+    /// Starts the simulated clock at `ns` (a transport rebuilt mid-test keeps its time).
+    pub fn at(mut self, ns: u64) -> Self {
+        self.now_ns = ns;
+        self
+    }
+}
+
+/// Simulated time: sleeping runs the vGPU's vblank clock as the glue's timer would, calling
+/// `display_tick` at every deadline up to the end of the sleep.
+impl Timer for Direct<'_> {
+    fn now_ns(&mut self) -> u64 {
+        self.now_ns
+    }
+
+    fn sleep_ns(&mut self, ns: u64) -> Result {
+        let end = self.now_ns.saturating_add(ns);
+        // A deadline never repeats, so this ends; the bound only guards against a core bug.
+        for _ in 0..1_000_000 {
+            match self.vgpu.display_deadline() {
+                Some(d) if d <= end => {
+                    self.now_ns = self.now_ns.max(d);
+                    self.vgpu.display_tick(self.hv, self.now_ns)?;
+                }
+                _ => {
+                    self.now_ns = end;
+                    return Ok(());
+                }
+            }
+        }
+        Err(Error::Probe("vblank clock does not advance"))
     }
 }
 

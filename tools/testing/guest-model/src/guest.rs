@@ -38,6 +38,16 @@ pub trait Transport {
     fn ram_write(&mut self, gpa: u64, data: &[u8]) -> Result;
 }
 
+/// Time as the guest sees it. Waiting is what lets the device's own clocks (vblank) run: over
+/// the direct transport time is simulated and advancing it drives the core's `display_tick`;
+/// over VFIO or ACRN it is the wall clock.
+pub trait Timer {
+    /// Nanoseconds since an arbitrary start.
+    fn now_ns(&mut self) -> u64;
+    /// Waits `ns` nanoseconds.
+    fn sleep_ns(&mut self, ns: u64) -> Result;
+}
+
 /// Convenience accessors over any transport.
 pub trait TransportExt: Transport {
     /// Reads a 32-bit register.

@@ -7,6 +7,9 @@
 //! sequence can run directly against the core (here, [`direct::Direct`]) and later over VFIO
 //! or the ACRN ioreq path from user space.
 //!
+//! The display side ([`modeset`], `no_std` too) reads the monitor's EDID and DPCD, trains the
+//! link, modesets a pipe and flips planes, waiting for vblanks through a [`Timer`].
+//!
 //! The execution side ([`gpu`], `no_std` like the probe) builds a 4-level PPGTT, contexts,
 //! rings and batches and submits through ELSP; [`machine::Machine`] runs several such guests
 //! on one GPU at L0 with the test executor of [`exec_host`] and the allow-list [`scanner`].
@@ -31,6 +34,7 @@ pub mod gpu;
 pub mod guest;
 pub mod hv;
 pub mod machine;
+pub mod modeset;
 pub mod probe;
 pub mod recording;
 pub mod rng;
@@ -39,7 +43,7 @@ pub mod sched_sim;
 pub mod storage;
 pub mod workload;
 
-pub use guest::{Error, Result, Transport, TransportExt};
+pub use guest::{Error, Result, Timer, Transport, TransportExt};
 
 /// A Broxton sim host with its GGTT on the heap.
 pub fn bxt_host() -> gvt::sim::SimHost<Box<[std::sync::atomic::AtomicU64]>> {

@@ -157,9 +157,11 @@ fn resets_have_their_upstream_effects() {
     let mut cmd = [0u8; 2];
     v.cfg_read(4, &mut cmd).unwrap();
     assert_eq!(cmd, [0, 0]);
-    // BXT sanitization: display PHYs off, GuC in reset, core in C0.
-    assert_eq!(v.vreg(BXT_P_CR_GT_DISP_PWRON::OFFSET), 0);
-    assert_eq!(v.vreg(BXT_PORT_CL1CM_DW0_BC::OFFSET) & (1 << 16), 0);
+    // BXT sanitization: display PHYs off except PHY0, which the virtual monitor on port B
+    // brings back up (upstream's display reset after the MMIO one); GuC in reset, core in C0.
+    assert_eq!(v.vreg(BXT_P_CR_GT_DISP_PWRON::OFFSET), 1);
+    assert_eq!(v.vreg(BXT_PORT_CL1CM_DW0_A::OFFSET) & (1 << 16), 0);
+    assert_eq!(v.vreg(BXT_PORT_CL1CM_DW0_BC::OFFSET) & (1 << 16), 1 << 16);
     assert_eq!(v.vreg(GUC_STATUS::OFFSET) & 1, 1);
     assert_eq!(v.vreg(GEN6_GT_CORE_STATUS::OFFSET), 0);
 }

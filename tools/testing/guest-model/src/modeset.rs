@@ -1,0 +1,353 @@
+//! What a guest i915 does to light up the vGPU's monitor, as BAR0 accesses: read the EDID over
+//! I2C-over-AUX and over GMBUS, read the DPCD, bring up the port PLL and DDI, train the link
+//! (clock recovery, then channel equalization), program transcoder A, enable the pipe and the
+//! primary plane, then flip and wait for vblanks and flip-done interrupts. Broxton's port B
+//! only, like the vGPU's monitor; `no_std` and over any [`Transport`] + [`Timer`].
+
+use gvt::model::display::edid::{Mode, EDID_ADDR, EDID_SIZE};
+use gvt::model::display::regs::*;
+
+use super::guest::{Error, Result, Timer, Transport, TransportExt};
+
+/// The monitor's DDI (and AUX channel) on Broxton.
+pub const PORT_B: u32 = 1;
+/// Broxton's GMBUS pin for port B.
+pub const GMBUS_PIN_1_BXT: u32 = 1;
+/// Pipe A's interrupt mask, identity and enable registers.
+pub const PIPE_A_IMR: u32 = 0x44404;
+/// Pipe A IIR.
+pub const PIPE_A_IIR: u32 = 0x44408;
+/// Pipe A IER.
+pub const PIPE_A_IER: u32 = 0x4440c;
+/// DE port IMR, IIR, IER.
+pub const DE_PORT_IMR: u32 = 0x44444;
+/// DE port IIR.
+pub const DE_PORT_IIR: u32 = 0x44448;
+/// DE port IER.
+pub const DE_PORT_IER: u32 = 0x4444c;
+/// Pipe IIR: vblank.
+pub const GEN8_PIPE_VBLANK: u32 = 1 << 0;
+/// Pipe IIR: plane 1 flip done.
+pub const PLANE1_FLIP_DONE: u32 = 1 << 3;
+/// DE port IIR: AUX B done.
+pub const GEN9_AUX_CHANNEL_B: u32 = 1 << 25;
+
+const POLLS: u32 = 100;
+
+/// Register offset for pipe A, plane 1, transcoder A or port B instances.
+fn ctl(first: u32) -> u32 {
+    port_reg(first, PORT_B)
+}
+
+/// Runs one AUX transaction on port B: `req` is the request (header and data, at most 20
+/// bytes). Returns the reply bytes and their count.
+pub fn aux_transfer<T: Transport + ?Sized>(t: &mut T, req: &[u8], irq: bool) -> Result<([u8; 20], usize)> {
+    if req.is_empty() || req.len() > 20 {
+        return Err(Error::Probe("AUX request size"));
+    }
+    let mut buf = [0u8; 20];
+    buf[..req.len()].copy_from_slice(req);
+    for (i, chunk) in buf.chunks(4).enumerate() {
+        let w = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        t.write32(ctl(DP_AUX_CH_DATA::OFFSET) + 4 * i as u32, w)?;
+    }
+    let c = DP_AUX_CH_CTL(0)
+        .with(DP_AUX_CH_CTL::DP_AUX_CH_CTL_SEND_BUSY, 1)
+        .with(DP_AUX_CH_CTL::DP_AUX_CH_CTL_DONE, 1)
+        .with(DP_AUX_CH_CTL::DP_AUX_CH_CTL_TIME_OUT_ERROR, 1)
+        .with(DP_AUX_CH_CTL::DP_AUX_CH_CTL_RECEIVE_ERROR, 1)
+        .with(DP_AUX_CH_CTL::DP_AUX_CH_CTL_INTERRUPT, u32::from(irq))
+        .with(DP_AUX_CH_CTL::DP_AUX_CH_CTL_MESSAGE_SIZE_MASK, req.len() as u32);
+    t.write32(ctl(DP_AUX_CH_CTL::OFFSET), c.0)?;
+    let status = DP_AUX_CH_CTL(t.wait_for(ctl(DP_AUX_CH_CTL::OFFSET), 1 << 31, 0, POLLS)?);
+    if status.is_set(DP_AUX_CH_CTL::DP_AUX_CH_CTL_TIME_OUT_ERROR) {
+        return Err(Error::Probe("AUX timeout"));
+    }
+    if status.is_set(DP_AUX_CH_CTL::DP_AUX_CH_CTL_RECEIVE_ERROR) || !status.is_set(DP_AUX_CH_CTL::DP_AUX_CH_CTL_DONE) {
+        return Err(Error::Probe("AUX receive error"));
+    }
+    let n = status.get(DP_AUX_CH_CTL::DP_AUX_CH_CTL_MESSAGE_SIZE_MASK) as usize;
+    if n == 0 || n > 20 {
+        return Err(Error::Probe("AUX reply size"));
+    }
+    let mut reply = [0u8; 20];
+    for (i, chunk) in reply.chunks_mut(4).enumerate() {
+        chunk.copy_from_slice(&t.read32(ctl(DP_AUX_CH_DATA::OFFSET) + 4 * i as u32)?.to_be_bytes());
+    }
+    Ok((reply, n))
+}
+
+/// Reads `buf.len()` (at most 16) DPCD bytes from `addr`.
+pub fn dpcd_read<T: Transport + ?Sized>(t: &mut T, addr: u32, buf: &mut [u8]) -> Result {
+    let req = [0x90 | (addr >> 16) as u8, (addr >> 8) as u8, addr as u8, (buf.len() - 1) as u8];
+    let (r, n) = aux_transfer(t, &req, false)?;
+    if r[0] & 0x30 != 0 || n != buf.len() + 1 {
+        return Err(Error::Probe("DPCD read NAKed"));
+    }
+    buf.copy_from_slice(&r[1..n]);
+    Ok(())
+}
+
+/// Writes `data` (at most 16 bytes) to the DPCD at `addr`.
+pub fn dpcd_write<T: Transport + ?Sized>(t: &mut T, addr: u32, data: &[u8]) -> Result {
+    let mut req = [0u8; 20];
+    req[..4].copy_from_slice(&[0x80 | (addr >> 16) as u8, (addr >> 8) as u8, addr as u8, (data.len() - 1) as u8]);
+    req[4..4 + data.len()].copy_from_slice(data);
+    let (r, _) = aux_transfer(t, &req[..4 + data.len()], false)?;
+    if r[0] & 0x30 != 0 {
+        return Err(Error::Probe("DPCD write NAKed"));
+    }
+    Ok(())
+}
+
+/// Reads the EDID over I2C-over-AUX as drm's DDC code does: start, offset 0, 16-byte reads,
+/// stop. The AUX-done interrupt is requested on the reads when `irq`.
+pub fn edid_over_aux<T: Transport + ?Sized>(t: &mut T, irq: bool) -> Result<[u8; EDID_SIZE]> {
+    let mut edid = [0u8; EDID_SIZE];
+    // I2C write with MOT, address only: START to 0x50.
+    aux_transfer(t, &[0x40, 0, EDID_ADDR], false)?;
+    let (r, _) = aux_transfer(t, &[0x40, 0, EDID_ADDR, 0, 0], false)?;
+    if r[0] != 0 {
+        return Err(Error::Probe("EDID offset write NAKed"));
+    }
+    for chunk in edid.chunks_mut(16) {
+        let (r, n) = aux_transfer(t, &[0x50, 0, EDID_ADDR, 15], irq)?;
+        if r[0] != 0 || n != 17 {
+            return Err(Error::Probe("EDID read NAKed or short"));
+        }
+        chunk.copy_from_slice(&r[1..17]);
+    }
+    // I2C read without MOT, address only: STOP.
+    aux_transfer(t, &[0x10, 0, EDID_ADDR], false)?;
+    Ok(edid)
+}
+
+/// Reads the EDID over GMBUS as i915's GMBUS code does: pin select, an index read cycle of 128
+/// bytes, four bytes per HW_RDY, the wait phase, STOP, idle.
+pub fn edid_over_gmbus<T: Transport + ?Sized>(t: &mut T, pin: u32) -> Result<[u8; EDID_SIZE]> {
+    let mut edid = [0u8; EDID_SIZE];
+    t.write32(GMBUS0::OFFSET, pin)?;
+    let cmd = GMBUS1(0)
+        .with(GMBUS1::GMBUS_SW_RDY, 1)
+        .with(GMBUS1::GMBUS_CYCLE_MASK, 3) // index + wait
+        .with(GMBUS1::GMBUS_BYTE_COUNT_MASK, EDID_SIZE as u32)
+        .with(GMBUS1::GMBUS_SLAVE_INDEX_MASK, 0)
+        .with(GMBUS1::GMBUS_SLAVE_ADDR_MASK, u32::from(EDID_ADDR))
+        .with(GMBUS1::GMBUS_SLAVE_READ, 1);
+    t.write32(GMBUS1::OFFSET, cmd.0)?;
+    for chunk in edid.chunks_mut(4) {
+        let st = GMBUS2(t.read32(GMBUS2::OFFSET)?);
+        if st.is_set(GMBUS2::GMBUS_SATOER) {
+            return Err(Error::Probe("GMBUS NAK"));
+        }
+        if !st.is_set(GMBUS2::GMBUS_HW_RDY) {
+            return Err(Error::Probe("GMBUS not ready"));
+        }
+        chunk.copy_from_slice(&t.read32(GMBUS3::OFFSET)?.to_le_bytes());
+    }
+    let wait = GMBUS2::GMBUS_HW_WAIT_PHASE.mask();
+    t.wait_for(GMBUS2::OFFSET, wait, wait, POLLS)?;
+    t.write32(GMBUS1::OFFSET, GMBUS1(0).with(GMBUS1::GMBUS_SW_RDY, 1).with(GMBUS1::GMBUS_CYCLE_MASK, 4).0)?;
+    t.wait_for(GMBUS2::OFFSET, GMBUS2::GMBUS_ACTIVE.mask(), 0, POLLS)?;
+    t.write32(GMBUS2::OFFSET, GMBUS2::GMBUS_INUSE.mask())?;
+    t.write32(GMBUS0::OFFSET, 0)?;
+    Ok(edid)
+}
+
+/// The preferred mode: the first detailed timing descriptor of an EDID block.
+pub fn preferred_mode(edid: &[u8; EDID_SIZE]) -> Result<Mode> {
+    if edid[..8] != [0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0] {
+        return Err(Error::Probe("EDID header"));
+    }
+    if edid.iter().fold(0u8, |a, &b| a.wrapping_add(b)) != 0 {
+        return Err(Error::Probe("EDID checksum"));
+    }
+    let d = &edid[54..72];
+    let clock = u32::from(u16::from_le_bytes([d[0], d[1]])) * 10;
+    if clock == 0 {
+        return Err(Error::Probe("no detailed timing"));
+    }
+    let hi = |b: u8, shift: u32| u32::from((b >> shift) & 0xf) << 8;
+    let hactive = u32::from(d[2]) | hi(d[4], 4);
+    let hblank = u32::from(d[3]) | hi(d[4], 0);
+    let vactive = u32::from(d[5]) | hi(d[7], 4);
+    let vblank = u32::from(d[6]) | hi(d[7], 0);
+    let hfp = u32::from(d[8]) | (u32::from(d[11] >> 6) << 8);
+    let hsync = u32::from(d[9]) | (u32::from((d[11] >> 4) & 3) << 8);
+    let vfp = u32::from(d[10] >> 4) | (u32::from((d[11] >> 2) & 3) << 4);
+    let vsync = u32::from(d[10] & 0xf) | (u32::from(d[11] & 3) << 4);
+    Ok(Mode {
+        clock_khz: clock,
+        hactive,
+        hfp,
+        hsync,
+        hbp: hblank - hfp - hsync,
+        vactive,
+        vfp,
+        vsync,
+        vbp: vblank - vfp - vsync,
+        hsync_positive: d[17] & 2 != 0,
+        vsync_positive: d[17] & 4 != 0,
+    })
+}
+
+/// What link training saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkTraining {
+    /// The sink's receiver capabilities (DPCD 0x000-0x00e).
+    pub caps: [u8; 15],
+    /// Lane status (0x202-0x207) after pattern 1.
+    pub after_cr: [u8; 6],
+    /// Lane status after pattern 2.
+    pub after_eq: [u8; 6],
+    /// Sink status after training ended.
+    pub sink_status: u8,
+}
+
+/// DP link training at the sink's maximum rate and lane count, as intel_dp_link_training does.
+pub fn train_link<T: Transport + ?Sized>(t: &mut T) -> Result<LinkTraining> {
+    let mut caps = [0u8; 15];
+    dpcd_read(t, 0x000, &mut caps)?;
+    if caps[0] < 0x11 {
+        return Err(Error::Probe("DPCD revision"));
+    }
+    let lanes = caps[2] & 0x1f;
+    dpcd_write(t, 0x100, &[caps[1], lanes | 0x80])?;
+    let tp = ctl(DP_TP_CTL::OFFSET);
+    t.write32(tp, DP_TP_CTL(0).with(DP_TP_CTL::DP_TP_CTL_ENABLE, 1).0)?;
+    // Pattern 1, scrambling off, lanes at swing/pre-emphasis 0.
+    dpcd_write(t, 0x102, &[0x21, 0, 0, 0, 0])?;
+    let mut after_cr = [0u8; 6];
+    dpcd_read(t, 0x202, &mut after_cr)?;
+    if after_cr[0] & 0x11 != 0x11 || (lanes > 2 && after_cr[1] & 0x11 != 0x11) {
+        return Err(Error::Probe("clock recovery failed"));
+    }
+    t.write32(tp, DP_TP_CTL(0).with(DP_TP_CTL::DP_TP_CTL_ENABLE, 1).with(DP_TP_CTL::DP_TP_CTL_LINK_TRAIN_MASK, 1).0)?;
+    dpcd_write(t, 0x102, &[0x22, 0, 0, 0, 0])?;
+    let mut after_eq = [0u8; 6];
+    dpcd_read(t, 0x202, &mut after_eq)?;
+    if after_eq[0] != 0x77 || (lanes > 2 && after_eq[1] != 0x77) || after_eq[2] & 1 == 0 {
+        return Err(Error::Probe("channel equalization failed"));
+    }
+    t.write32(tp, DP_TP_CTL(0).with(DP_TP_CTL::DP_TP_CTL_ENABLE, 1).with(DP_TP_CTL::DP_TP_CTL_LINK_TRAIN_MASK, 2).0)?;
+    let idle = DP_TP_STATUS::DP_TP_STATUS_IDLE_DONE.mask();
+    t.wait_for(ctl(DP_TP_STATUS::OFFSET), idle, idle, POLLS)?;
+    dpcd_write(t, 0x102, &[0])?;
+    let mut sink = [0u8; 1];
+    dpcd_read(t, 0x205, &mut sink)?;
+    t.write32(tp, DP_TP_CTL(0).with(DP_TP_CTL::DP_TP_CTL_ENABLE, 1).with(DP_TP_CTL::DP_TP_CTL_LINK_TRAIN_MASK, 3).0)?;
+    Ok(LinkTraining { caps, after_cr, after_eq, sink_status: sink[0] })
+}
+
+/// A framebuffer to show: graphics address (inside the vGPU's memory), stride in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Framebuffer {
+    /// Graphics address of the first pixel.
+    pub gm: u32,
+    /// Bytes per line (a multiple of 64).
+    pub stride: u32,
+}
+
+/// Turns pipe A and port B off as a modeset's first half does.
+pub fn disable_output<T: Transport + ?Sized>(t: &mut T) -> Result {
+    t.write32(PLANE_CTL::OFFSET, 0)?;
+    t.write32(PLANE_SURF::OFFSET, 0)?;
+    t.write32(TRANSCONF::OFFSET, 0)?;
+    t.wait_for(TRANSCONF::OFFSET, TRANSCONF::TRANSCONF_STATE_ENABLE.mask(), 0, POLLS)?;
+    t.write32(TRANS_DDI_FUNC_CTL::OFFSET, 0)?;
+    t.write32(ctl(DDI_BUF_CTL::OFFSET), 0)?;
+    let idle = DDI_BUF_CTL::DDI_BUF_IS_IDLE.mask();
+    t.wait_for(ctl(DDI_BUF_CTL::OFFSET), idle, idle, POLLS)?;
+    t.write32(ctl(DP_TP_CTL::OFFSET), 0)?;
+    let pll = BXT_PORT_PLL_ENABLE::OFFSET + 4 * PORT_B;
+    t.write32(pll, 0)?;
+    t.wait_for(pll, BXT_PORT_PLL_ENABLE::PORT_PLL_LOCK.mask(), 0, POLLS)?;
+    Ok(())
+}
+
+/// A full modeset of `mode` on pipe A / transcoder A / port B, showing `fb` on plane 1.
+pub fn modeset<T: Transport + ?Sized>(t: &mut T, mode: &Mode, fb: Framebuffer) -> Result<LinkTraining> {
+    disable_output(t)?;
+    let pll = BXT_PORT_PLL_ENABLE::OFFSET + 4 * PORT_B;
+    t.write32(pll, BXT_PORT_PLL_ENABLE::PORT_PLL_ENABLE.mask())?;
+    let lock = BXT_PORT_PLL_ENABLE::PORT_PLL_LOCK.mask();
+    t.wait_for(pll, lock, lock, POLLS)?;
+    // DDI_BUF_CTL: enabled, 4 lanes (port width field 3:1).
+    t.write32(ctl(DDI_BUF_CTL::OFFSET), DDI_BUF_CTL::DDI_BUF_CTL_ENABLE.mask() | (3 << 1))?;
+    t.wait_for(ctl(DDI_BUF_CTL::OFFSET), DDI_BUF_CTL::DDI_BUF_IS_IDLE.mask(), 0, POLLS)?;
+    let link = train_link(t)?;
+    let (h, v) = (mode.htotal(), mode.vtotal());
+    let pair = |hi: u32, lo: u32| ((hi - 1) << 16) | (lo - 1);
+    t.write32(TRANS_HTOTAL::OFFSET, pair(h, mode.hactive))?;
+    t.write32(0x60004, pair(h, mode.hactive))?; // TRANS_HBLANK
+    t.write32(0x60008, pair(mode.hactive + mode.hfp + mode.hsync, mode.hactive + mode.hfp))?; // TRANS_HSYNC
+    t.write32(TRANS_VTOTAL::OFFSET, pair(v, mode.vactive))?;
+    t.write32(0x60010, pair(v, mode.vactive))?; // TRANS_VBLANK
+    t.write32(0x60014, pair(mode.vactive + mode.vfp + mode.vsync, mode.vactive + mode.vfp))?; // TRANS_VSYNC
+    t.write32(0x6001c, pair(mode.hactive, mode.vactive))?; // PIPESRC
+    // Link M/N: pixel clock over the link symbol clock, N fixed at 0x80000.
+    let ls_khz = u64::from(link.caps[1]) * 27_000;
+    let n = 0x8_0000u64;
+    let m = u64::from(mode.clock_khz) * n / ls_khz;
+    let data_m = u64::from(mode.clock_khz) * 24 * n / (ls_khz * 8 * 4);
+    t.write32(PIPE_DATA_M1::OFFSET, (63 << 25) | data_m as u32)?;
+    t.write32(PIPE_DATA_N1::OFFSET, n as u32)?;
+    t.write32(PIPE_LINK_M1::OFFSET, m as u32)?;
+    t.write32(PIPE_LINK_N1::OFFSET, n as u32)?;
+    let func = TRANS_DDI_FUNC_CTL(0)
+        .with(TRANS_DDI_FUNC_CTL::TRANS_DDI_FUNC_ENABLE, 1)
+        .with(TRANS_DDI_FUNC_CTL::TRANS_DDI_PORT_MASK, PORT_B)
+        .with(TRANS_DDI_FUNC_CTL::TRANS_DDI_MODE_SELECT_MASK, TRANS_DDI_MODE_SELECT_DP_SST);
+    t.write32(TRANS_DDI_FUNC_CTL::OFFSET, func.0 | (3 << 1))?;
+    t.write32(TRANSCONF::OFFSET, TRANSCONF::TRANSCONF_ENABLE.mask())?;
+    let on = TRANSCONF::TRANSCONF_STATE_ENABLE.mask();
+    t.wait_for(TRANSCONF::OFFSET, on, on, POLLS)?;
+    enable_interrupts(t)?;
+    enable_primary(t, mode, fb)?;
+    Ok(link)
+}
+
+/// Unmasks and enables pipe A's vblank and plane 1 flip done, and AUX B done.
+pub fn enable_interrupts<T: Transport + ?Sized>(t: &mut T) -> Result {
+    let pipe = GEN8_PIPE_VBLANK | PLANE1_FLIP_DONE;
+    t.write32(PIPE_A_IMR, !pipe)?;
+    t.write32(PIPE_A_IER, pipe)?;
+    t.write32(PIPE_A_IIR, u32::MAX)?;
+    let port = GEN9_AUX_CHANNEL_B | GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIB.mask();
+    t.write32(DE_PORT_IMR, !port)?;
+    t.write32(DE_PORT_IER, port)?;
+    t.write32(DE_PORT_IIR, u32::MAX)?;
+    Ok(())
+}
+
+/// Shows `fb` (XRGB8888, linear) on plane 1 of pipe A at full size.
+pub fn enable_primary<T: Transport + ?Sized>(t: &mut T, mode: &Mode, fb: Framebuffer) -> Result {
+    t.write32(PLANE_STRIDE::OFFSET, fb.stride / 64)?;
+    t.write32(PLANE_POS::OFFSET, 0)?;
+    t.write32(PLANE_SIZE::OFFSET, ((mode.vactive - 1) << 16) | (mode.hactive - 1))?;
+    t.write32(PLANE_OFFSET::OFFSET, 0)?;
+    let ctl = PLANE_CTL(0).with(PLANE_CTL::PLANE_CTL_ENABLE, 1).with(PLANE_CTL::PLANE_CTL_FORMAT_MASK_SKL, 4);
+    t.write32(PLANE_CTL::OFFSET, ctl.0)?;
+    t.write32(PLANE_SURF::OFFSET, fb.gm)?;
+    Ok(())
+}
+
+/// Flips plane 1 of pipe A to `gm`, synchronously (at the next vblank) or at once.
+pub fn flip<T: Transport + ?Sized>(t: &mut T, gm: u32, async_flip: bool) -> Result {
+    let ctl = PLANE_CTL(t.read32(PLANE_CTL::OFFSET)?).with(PLANE_CTL::PLANE_CTL_ASYNC_FLIP, u32::from(async_flip));
+    t.write32(PLANE_CTL::OFFSET, ctl.0)?;
+    t.write32(PLANE_SURF::OFFSET, gm)
+}
+
+/// Waits (up to 100 ms) for pipe A's next vblank; returns the new frame count.
+pub fn wait_vblank<T: Transport + Timer + ?Sized>(t: &mut T) -> Result<u32> {
+    let start = t.read32(PIPE_FRMCOUNT_G4X::OFFSET)?;
+    for _ in 0..100 {
+        t.sleep_ns(1_000_000)?;
+        let now = t.read32(PIPE_FRMCOUNT_G4X::OFFSET)?;
+        if now != start {
+            return Ok(now);
+        }
+    }
+    Err(Error::Probe("no vblank"))
+}

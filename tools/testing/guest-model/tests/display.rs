@@ -1,0 +1,474 @@
+//! The virtual display seen from a guest driver: EDID over AUX and GMBUS, DPCD and link
+//! training, a modeset, vblanks against simulated time, sync and async flips, plane decoding
+//! for the host, plane ownership (direct display) and hostile display programming.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+
+use guest_model::direct::Direct;
+use guest_model::hv::MemHypervisor;
+use guest_model::modeset::{self, Framebuffer, DE_PORT_IIR, PIPE_A_IIR, PLANE1_FLIP_DONE, GEN8_PIPE_VBLANK};
+use guest_model::probe;
+use guest_model::rng::Rng;
+use guest_model::storage::{vec_storage, VecStorage};
+use guest_model::{bxt_host, Error, Timer, Transport, TransportExt};
+use gvt::model::display::edid::{self, Mode};
+use gvt::model::display::owner::{Forward, OwnerPolicy};
+use gvt::model::display::plane::{PlaneKind, Tiling, DRM_FORMAT_ARGB8888, DRM_FORMAT_XRGB8888};
+use gvt::model::display::regs::*;
+use gvt::model::display::Pipe;
+use gvt::model::error::GvtError;
+use gvt::model::gvt::Gvt;
+use gvt::model::host::{HostGpu, Platform};
+use gvt::model::pvinfo::field;
+use gvt::model::vgpu::{Reset, Vgpu};
+use gvt::model::vgpu_type::{find_type, Resolution, VgpuConfig};
+
+fn config(name: &str) -> VgpuConfig {
+    find_type(name).unwrap().config
+}
+
+fn create(gvt: &mut Gvt, host: &dyn HostGpu, cfg: &VgpuConfig) -> Vgpu<VecStorage> {
+    let n = Gvt::ggtt_entries_for(cfg).unwrap();
+    gvt.create_vgpu(host, cfg, vec_storage(n)).map_err(|(e, _)| e).unwrap()
+}
+
+/// A probed vGPU of type `name` and its VM.
+fn probed(gvt: &mut Gvt, host: &dyn HostGpu, name: &str, vm: u64) -> (Vgpu<VecStorage>, MemHypervisor) {
+    let mut v = create(gvt, host, &config(name));
+    let mut hv = MemHypervisor::new(vm, 16 << 20);
+    v.activate();
+    probe::probe(&mut Direct::new(&mut v, host, &mut hv), true).unwrap();
+    (v, hv)
+}
+
+fn fb_of(v: &Vgpu<VecStorage>, mode: &Mode, page: u32) -> Framebuffer {
+    let stride = mode.hactive * 4;
+    let size = stride * mode.vactive;
+    let gm = v.partition().low.start as u32 + page * size.next_multiple_of(4096);
+    Framebuffer { gm, stride }
+}
+
+/// Modesets the monitor's preferred mode; returns it.
+fn light_up(t: &mut Direct) -> Mode {
+    let edid = modeset::edid_over_aux(t, false).unwrap();
+    let mode = modeset::preferred_mode(&edid).unwrap();
+    let fb = fb_of(t.vgpu, &mode, 0);
+    modeset::modeset(t, &mode, fb).unwrap();
+    mode
+}
+
+#[test]
+fn edid_reads_the_same_over_aux_and_gmbus() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    for (name, res) in [("GVTg_V5_8", Resolution::R1024x768), ("GVTg_V5_4", Resolution::R1920x1200)] {
+        let (mut v, mut hv) = probed(&mut gvt, &host, name, 1);
+        let mut t = Direct::new(&mut v, &host, &mut hv);
+        let aux = modeset::edid_over_aux(&mut t, true).unwrap();
+        let gmbus = modeset::edid_over_gmbus(&mut t, modeset::GMBUS_PIN_1_BXT).unwrap();
+        assert_eq!(aux, gmbus);
+        assert_eq!(aux, edid::block(res));
+        assert_eq!(aux, t.vgpu.edid());
+        // Header, manufacturer "GVT", EDID 1.4, DisplayPort input, checksum.
+        assert_eq!(&aux[..8], &[0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0]);
+        assert_eq!(&aux[8..10], &[0x1e, 0xd4]);
+        assert_eq!((aux[18], aux[19], aux[20]), (1, 4, 0xa5));
+        assert_eq!(aux.iter().fold(0u8, |a, &b| a.wrapping_add(b)), 0);
+        assert_eq!(modeset::preferred_mode(&aux).unwrap(), Mode::of(res));
+        // The EDID reads asked for the AUX-done interrupt.
+        assert_ne!(t.read32(DE_PORT_IIR).unwrap() & modeset::GEN9_AUX_CHANNEL_B, 0);
+        // GMBUS pin 2 is port C: nobody answers.
+        assert_eq!(modeset::edid_over_gmbus(&mut t, 2), Err(Error::Probe("GMBUS NAK")));
+        // ... and the controller recovers for the next transfer.
+        assert_eq!(modeset::edid_over_gmbus(&mut t, 1).unwrap(), aux);
+        let store = gvt.destroy_vgpu(&host, &mut hv, v);
+        drop(store);
+    }
+}
+
+#[test]
+fn dpcd_and_link_training() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    let link = modeset::train_link(&mut t).unwrap();
+    assert_eq!(link.caps, [0x12, 0x14, 0x84, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(link.after_cr, [0x11, 0x11, 0, 0, 0, 0]);
+    assert_eq!(link.after_eq, [0x77, 0x77, 1, 0, 0, 0]);
+    assert_eq!(link.sink_status, 3);
+    let mut set = [0u8; 3];
+    modeset::dpcd_read(&mut t, 0x100, &mut set).unwrap();
+    assert_eq!(set, [0x14, 0x84, 0]);
+    let mut one = [0u8; 1];
+    modeset::dpcd_read(&mut t, 0x200, &mut one).unwrap();
+    assert_eq!(one, [1], "one sink");
+    // Past the sink's range: zeros, acknowledged; writes there are NAKed.
+    let mut ext = [0xaau8; 16];
+    modeset::dpcd_read(&mut t, 0x2200, &mut ext).unwrap();
+    assert_eq!(ext, [0; 16]);
+    assert_eq!(modeset::dpcd_write(&mut t, 0x6ff, &[1, 2]), Err(Error::Probe("DPCD write NAKed")));
+    modeset::dpcd_write(&mut t, 0x600, &[1]).unwrap();
+    modeset::dpcd_read(&mut t, 0x600, &mut one).unwrap();
+    assert_eq!(one, [1]);
+}
+
+#[test]
+fn modeset_runs_vblanks_at_the_mode_rate() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    let mode = light_up(&mut t);
+    // The state the driver polled for is in place.
+    assert_eq!(t.read32(TRANSCONF::OFFSET).unwrap() >> 30, 3);
+    assert_eq!(t.read32(port_reg(DDI_BUF_CTL::OFFSET, 1)).unwrap() & DDI_BUF_CTL::DDI_BUF_IS_IDLE.mask(), 0);
+    assert_eq!(t.read32(BXT_PORT_PLL_ENABLE::OFFSET + 4).unwrap() >> 30, 3);
+    // The refresh rate comes from the guest's timings and link M/N (within rounding).
+    let refresh = t.vgpu.refresh_mhz(Pipe::A).unwrap();
+    assert!(refresh.abs_diff(mode.refresh_mhz()) <= 5, "{refresh} vs {}", mode.refresh_mhz());
+    let period = 1_000_000_000_000 / u64::from(refresh);
+    // Start the clock, then count frames against simulated time.
+    t.sleep_ns(0).unwrap();
+    let f0 = t.read32(PIPE_FRMCOUNT_G4X::OFFSET).unwrap();
+    let msis = t.hv.msis.len();
+    t.sleep_ns(period * 10 + period / 2).unwrap();
+    assert_eq!(t.read32(PIPE_FRMCOUNT_G4X::OFFSET).unwrap().wrapping_sub(f0), 10);
+    t.sleep_ns(1_000_000_000 - period * 10 - period / 2).unwrap();
+    let frames = t.read32(PIPE_FRMCOUNT_G4X::OFFSET).unwrap().wrapping_sub(f0);
+    assert_eq!(u64::from(frames), 1_000_000_000 / period);
+    assert!(t.hv.msis.len() > msis, "vblank interrupts reach the guest");
+    assert_ne!(t.read32(PIPE_A_IIR).unwrap() & GEN8_PIPE_VBLANK, 0);
+    // A late timer loses no frames: one tick 5 periods late counts 5.
+    let now = t.now_ns();
+    let f1 = t.read32(PIPE_FRMCOUNT_G4X::OFFSET).unwrap();
+    t.vgpu.display_tick(t.hv, now + 5 * period).unwrap();
+    assert_eq!(t.read32(PIPE_FRMCOUNT_G4X::OFFSET).unwrap() - f1, 5);
+    // No VM attached, no timer needed.
+    t.vgpu.deactivate(t.hv).unwrap();
+    assert_eq!(t.vgpu.display_deadline(), None);
+    t.vgpu.activate();
+    assert!(t.vgpu.display_deadline().is_some());
+    // Disabling the pipe stops the clock.
+    t.write32(TRANSCONF::OFFSET, 0).unwrap();
+    assert_eq!(t.vgpu.display_deadline(), None);
+    assert_eq!(t.read32(TRANSCONF::OFFSET).unwrap() >> 30, 0);
+    // The frame counter is the hardware's: guest writes are dropped.
+    t.write32(PIPE_FRMCOUNT_G4X::OFFSET, 0).unwrap();
+    assert_eq!(t.read32(PIPE_FRMCOUNT_G4X::OFFSET).unwrap(), f1 + 5);
+}
+
+#[test]
+fn sync_flips_complete_at_the_next_vblank_and_async_flips_at_once() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    let mode = light_up(&mut t);
+    modeset::wait_vblank(&mut t).unwrap();
+    let first = fb_of(t.vgpu, &mode, 0).gm;
+    let second = fb_of(t.vgpu, &mode, 1).gm;
+    assert_eq!(t.read32(PLANE_SURFLIVE::OFFSET).unwrap(), first);
+    t.write32(PIPE_A_IIR, u32::MAX).unwrap();
+    let flips = t.read32(PIPE_FLIPCOUNT_G4X::OFFSET).unwrap();
+    modeset::flip(&mut t, second, false).unwrap();
+    // Nothing completes before the vblank...
+    t.sleep_ns(1_000_000).unwrap();
+    assert_eq!(t.read32(PIPE_A_IIR).unwrap() & PLANE1_FLIP_DONE, 0);
+    assert_eq!(t.read32(PLANE_SURFLIVE::OFFSET).unwrap(), first);
+    assert_eq!(t.read32(PIPE_FLIPCOUNT_G4X::OFFSET).unwrap(), flips);
+    // ... then the flip and the vblank arrive together.
+    modeset::wait_vblank(&mut t).unwrap();
+    let iir = t.read32(PIPE_A_IIR).unwrap();
+    assert_eq!(iir & (PLANE1_FLIP_DONE | GEN8_PIPE_VBLANK), PLANE1_FLIP_DONE | GEN8_PIPE_VBLANK);
+    assert_eq!(t.read32(PLANE_SURFLIVE::OFFSET).unwrap(), second);
+    assert_eq!(t.read32(PIPE_FLIPCOUNT_G4X::OFFSET).unwrap(), flips + 1);
+    // Async: done at the write, no time passing.
+    t.write32(PIPE_A_IIR, u32::MAX).unwrap();
+    let msis = t.hv.msis.len();
+    let now = t.now_ns();
+    modeset::flip(&mut t, first, true).unwrap();
+    assert_eq!(t.now_ns(), now);
+    assert_eq!(t.read32(PIPE_A_IIR).unwrap(), PLANE1_FLIP_DONE);
+    assert_eq!(t.read32(PLANE_SURFLIVE::OFFSET).unwrap(), first);
+    assert_eq!(t.hv.msis.len(), msis + 1);
+    // A flip on a stopped pipe lands at once, without an event.
+    modeset::disable_output(&mut t).unwrap();
+    t.write32(PIPE_A_IIR, u32::MAX).unwrap();
+    t.write32(PLANE_SURF::OFFSET, second).unwrap();
+    assert_eq!(t.read32(PLANE_SURFLIVE::OFFSET).unwrap(), second);
+    assert_eq!(t.read32(PIPE_A_IIR).unwrap(), 0);
+}
+
+#[test]
+fn planes_decode_for_the_host() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    let mode = light_up(&mut t);
+    let fb = fb_of(t.vgpu, &mode, 0);
+    let p = t.vgpu.query_plane(PlaneKind::Primary).unwrap();
+    assert_eq!((p.pipe, p.drm_format, p.bpp, p.tiling), (Pipe::A, DRM_FORMAT_XRGB8888, 32, Tiling::Linear));
+    assert_eq!((p.width, p.height, p.stride), (1024, 768, 4096));
+    assert_eq!((p.gm, p.size), (u64::from(fb.gm), 4096 * 768));
+    assert_eq!(p.tiling.modifier(), 0);
+    assert_eq!(t.vgpu.query_plane(PlaneKind::Sprite), Err(GvtError::NoDevice));
+    assert_eq!(t.vgpu.plane_info(Pipe::B, 0), Err(GvtError::NoDevice));
+    // X tiling: the stride register counts 512-byte tiles; rows round up to 8.
+    let ctl = t.read32(PLANE_CTL::OFFSET).unwrap();
+    t.write32(PLANE_CTL::OFFSET, PLANE_CTL(ctl).with(PLANE_CTL::PLANE_CTL_TILED_MASK, 1).0).unwrap();
+    t.write32(PLANE_STRIDE::OFFSET, 8).unwrap();
+    let p = t.vgpu.query_plane(PlaneKind::Primary).unwrap();
+    assert_eq!((p.tiling, p.stride, p.size), (Tiling::X, 4096, 4096 * 768));
+    assert_eq!(p.tiling.modifier(), (1 << 56) | 1);
+    // The cursor, with its sign-magnitude position and the guest's hotspot.
+    t.write32(CURCNTR::OFFSET, MCURSOR_MODE_64_ARGB_AX).unwrap();
+    t.write32(CURBASE::OFFSET, fb.gm).unwrap();
+    t.write32(CURPOS::OFFSET, (1 << 31) | (5 << 16) | 10).unwrap();
+    t.write32(field::CURSOR_X_HOT, 3).unwrap();
+    t.write32(field::CURSOR_Y_HOT, 4).unwrap();
+    let c = t.vgpu.query_plane(PlaneKind::Cursor).unwrap();
+    assert_eq!((c.drm_format, c.width, c.height, c.stride), (DRM_FORMAT_ARGB8888, 64, 64, 256));
+    assert_eq!((c.x_pos, c.y_pos, c.x_hot, c.y_hot), (10, -5, 3, 4));
+    assert_eq!(t.read32(CURSURFLIVE::OFFSET).unwrap(), fb.gm);
+    // Surfaces outside the vGPU's memory, strides too small or huge: refused.
+    t.write32(PLANE_STRIDE::OFFSET, 0).unwrap();
+    assert_eq!(t.vgpu.query_plane(PlaneKind::Primary), Err(GvtError::Invalid));
+    t.write32(PLANE_STRIDE::OFFSET, 0xfff).unwrap();
+    assert_eq!(t.vgpu.query_plane(PlaneKind::Primary), Err(GvtError::Invalid), "2 MiB x 768 rows is past 64 MiB");
+    t.write32(PLANE_STRIDE::OFFSET, 8).unwrap();
+    t.write32(PLANE_SURF::OFFSET, 0x1000).unwrap();
+    assert_eq!(t.vgpu.query_plane(PlaneKind::Primary), Err(GvtError::Invalid));
+    let end = (t.vgpu.partition().low.end() - 4096) as u32;
+    t.write32(PLANE_SURF::OFFSET, end).unwrap();
+    assert_eq!(t.vgpu.query_plane(PlaneKind::Primary), Err(GvtError::Invalid), "runs off the end");
+    t.write32(PLANE_SIZE::OFFSET, 0xffff_ffff).unwrap();
+    t.write32(PLANE_OFFSET::OFFSET, 0xffff_ffff).unwrap();
+    assert_eq!(t.vgpu.query_plane(PlaneKind::Primary), Err(GvtError::Invalid));
+    // Formats and rotations a host cannot import.
+    t.write32(PLANE_CTL::OFFSET, PLANE_CTL(ctl).with(PLANE_CTL::PLANE_CTL_FORMAT_MASK_SKL, 1).0).unwrap();
+    assert_eq!(t.vgpu.query_plane(PlaneKind::Primary), Err(GvtError::NotSupported));
+    t.write32(PLANE_CTL::OFFSET, PLANE_CTL(ctl).with(PLANE_CTL::PLANE_CTL_ROTATE_MASK, 1).0).unwrap();
+    assert_eq!(t.vgpu.query_plane(PlaneKind::Primary), Err(GvtError::NotSupported));
+    t.write32(CURCNTR::OFFSET, 0x04).unwrap();
+    assert_eq!(t.vgpu.query_plane(PlaneKind::Cursor), Err(GvtError::NotSupported));
+    // Nothing runs, nothing to show.
+    modeset::disable_output(&mut t).unwrap();
+    assert_eq!(t.vgpu.query_plane(PlaneKind::Primary), Err(GvtError::NoDevice));
+}
+
+/// Every register of every universal plane on `pipes`.
+fn plane_regs(pipes: &[Pipe]) -> Vec<u32> {
+    let mut v = Vec::new();
+    for &p in pipes {
+        for plane in 0..4 {
+            for reg in (0..0x48).step_by(4) {
+                v.push(plane_reg(PLANE_CTL::OFFSET, p.index(), plane) + reg);
+            }
+        }
+    }
+    v
+}
+
+fn drain(v: &mut Vgpu<VecStorage>) -> Vec<Forward> {
+    std::iter::from_fn(|| v.take_forward()).collect()
+}
+
+#[test]
+fn only_a_planes_owner_reaches_the_hardware() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    // ACRN's example split: the host keeps pipe A, VM 1 gets pipes B and C.
+    let policy = OwnerPolicy::parse(Platform::Broxton, "0x011111110000", "0x01010F").unwrap();
+    gvt.set_plane_owners(policy).unwrap();
+    let skl = OwnerPolicy::parse(Platform::Skylake, "0x0", "0x1").unwrap();
+    assert_eq!(gvt.set_plane_owners(skl), Err(GvtError::Invalid), "another platform's planes");
+    let mut buf = [0u8; 128];
+    let n = gvt.plane_owners().show(&mut buf).unwrap();
+    assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), "Planes:\nPipe A: 0 0 0 0\nPipe B: 1 1 1 1\nPipe C: 1 1 1\n");
+    let (mut v1, mut hv1) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
+    let (mut v2, mut hv2) = probed(&mut gvt, &host, "GVTg_V5_8", 2);
+    assert_eq!(v1.id().get(), 1);
+    assert_eq!(v1.planes_owned(), 0x07f0);
+    assert_eq!(v2.planes_owned(), 0);
+    assert_eq!(gvt.set_plane_owners(OwnerPolicy::disabled(Platform::Broxton)), Err(GvtError::Busy));
+    assert!(drain(&mut v1).is_empty() && drain(&mut v2).is_empty());
+    // Writes to planes a vGPU does not own never come out.
+    let mut rng = Rng::new(7);
+    for (v, hv, pipes) in [(&mut v1, &mut hv1, &[Pipe::A][..]), (&mut v2, &mut hv2, &Pipe::ALL[..])] {
+        let mut t = Direct::new(v, &host, hv);
+        for off in plane_regs(pipes) {
+            t.write32(off, rng.next_u64() as u32).unwrap();
+            assert_eq!(t.vgpu.take_forward(), None, "{off:#x}");
+        }
+    }
+    // The owner's do, in order and unchanged; SURF only with the surface in its memory.
+    let mode = Mode::of(Resolution::R1024x768);
+    let fb = fb_of(&v1, &mode, 0);
+    let mut t = Direct::new(&mut v1, &host, &mut hv1);
+    let b = |first: u32| plane_reg(first, Pipe::B.index(), 0);
+    let ctl = PLANE_CTL(0).with(PLANE_CTL::PLANE_CTL_ENABLE, 1).with(PLANE_CTL::PLANE_CTL_FORMAT_MASK_SKL, 4).0;
+    let writes = [
+        (b(PLANE_STRIDE::OFFSET), fb.stride / 64),
+        (b(PLANE_POS::OFFSET), 0),
+        (b(PLANE_SIZE::OFFSET), (767 << 16) | 1023),
+        (b(PLANE_OFFSET::OFFSET), 0),
+        (b(PLANE_CTL::OFFSET), ctl),
+        (b(PLANE_SURF::OFFSET), fb.gm),
+    ];
+    for (off, val) in writes {
+        t.write32(off, val).unwrap();
+        assert_eq!(t.vgpu.take_forward(), Some(Forward { offset: off, value: val }));
+        assert_eq!(t.vgpu.take_forward(), None);
+    }
+    // An 8-byte write makes two forwards.
+    t.mmio_write(u64::from(b(PLANE_STRIDE::OFFSET)), &u64::from(fb.stride / 64).to_le_bytes()).unwrap();
+    assert_eq!(
+        drain(t.vgpu),
+        [Forward { offset: b(PLANE_STRIDE::OFFSET), value: fb.stride / 64 }, Forward { offset: b(PLANE_POS::OFFSET), value: 0 }]
+    );
+    // SURFLIVE is read-only, the watermarks and DDB stay the host's.
+    for off in [b(PLANE_SURFLIVE::OFFSET), b(0x70240), b(0x7027c)] {
+        t.write32(off, 1).unwrap();
+        assert_eq!(t.vgpu.take_forward(), None, "{off:#x}");
+    }
+    // A surface outside the partition is not armed on the hardware.
+    for surf in [0x1000, (t.vgpu.partition().low.end() - 4096) as u32] {
+        t.write32(b(PLANE_SURF::OFFSET), surf).unwrap();
+        assert_eq!(t.vgpu.take_forward(), None);
+    }
+    assert_eq!(t.vgpu.display_stats().bad_surfaces, 2);
+    // A disabled plane may be armed anywhere (that is how planes turn off).
+    t.write32(b(PLANE_CTL::OFFSET), 0).unwrap();
+    t.write32(b(PLANE_SURF::OFFSET), 0).unwrap();
+    assert_eq!(drain(t.vgpu).len(), 2);
+    // A device reset turns every owned plane off (CTL then SURF); so does destruction.
+    t.vgpu.reset(&host, t.hv, Reset::DeviceModel).unwrap();
+    let off = drain(&mut v1);
+    assert_eq!(off.len(), 2 * 7);
+    assert_eq!(off[0], Forward { offset: 0x71180, value: 0 });
+    assert_eq!(off[1], Forward { offset: 0x7119c, value: 0 });
+    assert_eq!(off[13], Forward { offset: 0x7239c, value: 0 });
+    assert_eq!(gvt.disable_planes_of(&v1).collect::<Vec<_>>(), off);
+    // Binding vGPU 2 to domain 1 (ACRN binds VM ids) gives it the same planes.
+    gvt.bind_display_domain(&mut v2, 1);
+    assert_eq!(v2.planes_owned(), 0x07f0);
+    drop(gvt.destroy_vgpu(&host, &mut hv1, v1));
+    drop(gvt.destroy_vgpu(&host, &mut hv2, v2));
+    // Plane restriction off (avail 0): nobody's writes come out.
+    gvt.set_plane_owners(OwnerPolicy::parse(Platform::Broxton, "0x011111110000", "0").unwrap()).unwrap();
+    let (mut v3, mut hv3) = probed(&mut gvt, &host, "GVTg_V5_8", 3);
+    gvt.bind_display_domain(&mut v3, 1);
+    let mut t = Direct::new(&mut v3, &host, &mut hv3);
+    t.write32(b(PLANE_CTL::OFFSET), ctl).unwrap();
+    assert_eq!(t.vgpu.take_forward(), None);
+}
+
+#[test]
+fn hotplug_reaches_the_guest() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    modeset::enable_interrupts(&mut t).unwrap();
+    let hpd = GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIB.mask();
+    assert_ne!(t.read32(GEN8_DE_PORT_ISR::OFFSET).unwrap() & hpd, 0, "monitor present at creation");
+    assert_ne!(t.read32(SFUSE_STRAP::OFFSET).unwrap() & SFUSE_STRAP::SFUSE_STRAP_DDIB_DETECTED.mask(), 0);
+    let msis = t.hv.msis.len();
+    t.vgpu.display_hotplug(t.hv, false).unwrap();
+    assert_eq!(t.read32(GEN8_DE_PORT_ISR::OFFSET).unwrap() & hpd, 0);
+    assert_ne!(t.read32(DE_PORT_IIR).unwrap() & hpd, 0);
+    assert_eq!(t.read32(PCH_PORT_HOTPLUG::OFFSET).unwrap() & 3, 2, "long pulse");
+    assert_eq!(t.hv.msis.len(), msis + 1);
+    assert_eq!(modeset::edid_over_aux(&mut t, false), Err(Error::Probe("AUX timeout")));
+    assert_eq!(modeset::edid_over_gmbus(&mut t, 1), Err(Error::Probe("GMBUS NAK")));
+    t.vgpu.display_hotplug(t.hv, true).unwrap();
+    assert_ne!(t.read32(GEN8_DE_PORT_ISR::OFFSET).unwrap() & hpd, 0);
+    assert!(modeset::edid_over_aux(&mut t, false).is_ok());
+}
+
+#[test]
+fn hostile_display_programming_is_refused_without_panic() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let policy = OwnerPolicy::parse(Platform::Broxton, "0x000000001111", "0x0F").unwrap();
+    gvt.set_plane_owners(policy).unwrap();
+    let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    let aux_ctl = port_reg(DP_AUX_CH_CTL::OFFSET, 1);
+    let send = |t: &mut Direct, size: u32, data: [u32; 5]| {
+        for (i, d) in data.iter().enumerate() {
+            t.write32(aux_ctl + 4 + 4 * i as u32, *d).unwrap();
+        }
+        t.write32(aux_ctl, (1 << 31) | (size << 20)).unwrap();
+        let c = t.read32(aux_ctl).unwrap();
+        assert_eq!(c & (3 << 30), 1 << 30, "done, not busy: {c:#x}");
+        (c, t.read32(aux_ctl + 4).unwrap() >> 24)
+    };
+    // Message sizes the channel cannot carry: receive error.
+    for size in [0, 21, 31] {
+        let (c, _) = send(&mut t, size, [0x9000_0000; 5]);
+        assert_ne!(c & DP_AUX_CH_CTL::DP_AUX_CH_CTL_RECEIVE_ERROR.mask(), 0);
+    }
+    // Length bytes past 16, or disagreeing with the size: NAK.
+    assert_eq!(send(&mut t, 4, [0x9000_00ff, 0, 0, 0, 0]).1, 0x10);
+    assert_eq!(send(&mut t, 5, [0x8000_0003, 0, 0, 0, 0]).1, 0x10);
+    assert_eq!(send(&mut t, 4, [0x5000_50c7, 0, 0, 0, 0]).1, 0x40, "I2C read of 200 bytes");
+    assert_eq!(send(&mut t, 3, [0x4000_3700, 0, 0, 0, 0]).1, 0x40, "no DDC/CI target");
+    assert!(t.vgpu.display_stats().bad_aux >= 5);
+    // AUX on a channel without a sink times out.
+    let c_ctl = port_reg(DP_AUX_CH_CTL::OFFSET, 2);
+    t.write32(c_ctl, (1 << 31) | (4 << 20)).unwrap();
+    assert_ne!(t.read32(c_ctl).unwrap() & DP_AUX_CH_CTL::DP_AUX_CH_CTL_TIME_OUT_ERROR.mask(), 0);
+    // GMBUS byte counts past the EDID (up to the field's 511): 0xff past 128, never more.
+    t.write32(GMBUS0::OFFSET, 1).unwrap();
+    t.write32(GMBUS1::OFFSET, (1 << 30) | (3 << 25) | (511 << 16) | (0x50 << 1) | 1).unwrap();
+    let mut bytes = Vec::new();
+    for _ in 0..300 {
+        bytes.extend_from_slice(&t.read32(GMBUS3::OFFSET).unwrap().to_le_bytes());
+    }
+    assert_eq!(&bytes[..128], &edid::block(Resolution::R1024x768));
+    assert!(bytes[128..256].iter().all(|&b| b == 0xff));
+    assert_eq!(bytes.len(), 1200);
+    assert!(bytes[512..].chunks(4).all(|w| w == &bytes[508..512]), "the cycle ended at 511 bytes");
+    // Random programming of every display register the emulation handles.
+    let mut rng = Rng::new(0xd15);
+    let mut offs: Vec<u32> = plane_regs(&Pipe::ALL);
+    for p in 0..3 {
+        offs.extend([0x70008, 0x70040, 0x70084, 0x70088, 0x70080, 0x700ac, 0x6001c, 0x60040, 0x60044, 0x60000, 0x6000c].map(|o| pipe_reg(o, p)));
+    }
+    for port in 0..5 {
+        offs.extend([0x64000, 0x64010, 0x64014, 0x64018, 0x6401c, 0x64020, 0x64024, 0x64040, 0x64044].map(|o| port_reg(o, port)));
+    }
+    offs.extend([0xc5100, 0xc5104, 0xc5108, 0xc510c, 0xc5110, 0xc5120, 0x7f008, 0x44440, 0xc4030]);
+    let mut now = 0u64;
+    for i in 0..20_000u64 {
+        let off = offs[rng.below(offs.len() as u64) as usize];
+        let val = match rng.below(4) {
+            0 => rng.next_u64() as u32,
+            1 => 1 << rng.below(32),
+            2 => (1 << 31) | ((rng.below(32) as u32) << 20) | (rng.next_u64() as u32 & 0xfffff),
+            _ => u32::MAX,
+        };
+        if rng.below(3) == 0 {
+            let _ = t.read32(off);
+        } else {
+            let _ = t.write32(off, val);
+        }
+        while t.vgpu.take_forward().is_some() {}
+        if i % 64 == 0 {
+            now += rng.below(50_000_000);
+            t.vgpu.display_tick(t.hv, now).unwrap();
+            for k in [PlaneKind::Primary, PlaneKind::Sprite, PlaneKind::Cursor] {
+                if let Ok(p) = t.vgpu.query_plane(k) {
+                    assert!(t.vgpu.partition().owns_gm(p.gm, p.size));
+                }
+            }
+        }
+    }
+    // Time going backwards or jumping to the end of time: no panic.
+    t.write32(TRANSCONF::OFFSET, 1 << 31).unwrap();
+    t.vgpu.display_tick(t.hv, u64::MAX).unwrap();
+    t.vgpu.display_tick(t.hv, 0).unwrap();
+    assert!(t.vgpu.failsafe().is_none());
+}
