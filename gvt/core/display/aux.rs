@@ -59,7 +59,7 @@ fn one(b: u8) -> Reply {
 
 /// Emulates a write to DP_AUX_CH_CTL of any channel, or to its data registers; returns whether
 /// the AUX interrupt latched.
-pub fn ctl_write(d: &mut Display, regs: &mut Regs, platform: Platform, off: u32, v: u32) -> bool {
+pub fn ctl_write(d: &mut Display, regs: &mut Regs<'_>, platform: Platform, off: u32, v: u32) -> bool {
     let ch = (off.wrapping_sub(DP_AUX_CH_CTL::OFFSET) >> 8) & 0xf;
     let c = DP_AUX_CH_CTL(v);
     if !c.is_set(DP_AUX_CH_CTL::DP_AUX_CH_CTL_SEND_BUSY) {

@@ -66,14 +66,14 @@ fn port_of_pin(platform: Platform, pin: u32) -> Option<u32> {
     }
 }
 
-fn reset_controller(d: &mut Display, regs: &mut Regs) {
+fn reset_controller(d: &mut Display, regs: &mut Regs<'_>) {
     let nak = if d.ddc.available { 0 } else { GMBUS2::GMBUS_SATOER.mask() };
     regs.set(GMBUS2::OFFSET, GMBUS2::GMBUS_HW_RDY.mask() | nak);
     d.gmbus.phase = Phase::Idle;
 }
 
 /// Emulates a guest write to GMBUS0-3.
-pub fn write(d: &mut Display, regs: &mut Regs, platform: Platform, off: u32, v: u32) {
+pub fn write(d: &mut Display, regs: &mut Regs<'_>, platform: Platform, off: u32, v: u32) {
     match off {
         GMBUS0::OFFSET => {
             regs.set(off, v);
@@ -104,7 +104,7 @@ pub fn write(d: &mut Display, regs: &mut Regs, platform: Platform, off: u32, v: 
     }
 }
 
-fn gmbus1_write(d: &mut Display, regs: &mut Regs, v: u32) {
+fn gmbus1_write(d: &mut Display, regs: &mut Regs<'_>, v: u32) {
     let old = GMBUS1(regs.get(GMBUS1::OFFSET));
     let w = GMBUS1(v);
     if old.is_set(GMBUS1::GMBUS_SW_CLR_INT) {
@@ -153,7 +153,7 @@ fn gmbus1_write(d: &mut Display, regs: &mut Regs, v: u32) {
 }
 
 /// Emulates a guest read of GMBUS0-3.
-pub fn read(d: &mut Display, regs: &mut Regs, off: u32) -> u32 {
+pub fn read(d: &mut Display, regs: &mut Regs<'_>, off: u32) -> u32 {
     match off {
         GMBUS2::OFFSET => {
             let v = regs.get(off);
@@ -165,7 +165,7 @@ pub fn read(d: &mut Display, regs: &mut Regs, off: u32) -> u32 {
     }
 }
 
-fn gmbus3_read(d: &mut Display, regs: &mut Regs) -> u32 {
+fn gmbus3_read(d: &mut Display, regs: &mut Regs<'_>) -> u32 {
     let cmd = GMBUS1(regs.get(GMBUS1::OFFSET));
     let left = d.gmbus.total.saturating_sub(d.gmbus.done);
     if !cmd.is_set(GMBUS1::GMBUS_SLAVE_READ) || d.gmbus.phase != Phase::Data || left == 0 {

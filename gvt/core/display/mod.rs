@@ -208,7 +208,7 @@ impl Display {
     /// Plugs the monitor back in and puts the display registers in the state firmware leaves
     /// (upstream's `emulate_monitor_status_change`): creation and device resets. The planes
     /// the vGPU owns on the host are turned off through the forward queue.
-    pub fn reset(&mut self, regs: &mut Regs, platform: Platform) {
+    pub fn reset(&mut self, regs: &mut Regs<'_>, platform: Platform) {
         let owned = self.owned;
         *self = Display::new(self.res);
         self.owned = owned;
@@ -283,7 +283,7 @@ impl Display {
     }
 
     /// Unplugs or plugs the monitor; returns whether an interrupt event latched.
-    pub fn hotplug(&mut self, regs: &mut Regs, platform: Platform, connected: bool) -> bool {
+    pub fn hotplug(&mut self, regs: &mut Regs<'_>, platform: Platform, connected: bool) -> bool {
         self.connected = connected;
         if !connected {
             self.ddc.reset();
@@ -293,7 +293,7 @@ impl Display {
 
     /// Emulates a guest write to a display register with handler `h`. Returns whether an
     /// interrupt event latched (the caller then checks for an MSI).
-    pub fn write(&mut self, regs: &mut Regs, env: Env, h: Handler, off: u32, v: u32) -> bool {
+    pub fn write(&mut self, regs: &mut Regs<'_>, env: Env<'_>, h: Handler, off: u32, v: u32) -> bool {
         match h {
             Handler::Transconf => {
                 pipe::transconf_write(regs, off, v);
@@ -331,14 +331,14 @@ impl Display {
     }
 
     /// Emulates a guest read of a display register with handler `h`.
-    pub fn read(&mut self, regs: &mut Regs, h: Handler, off: u32) -> u32 {
+    pub fn read(&mut self, regs: &mut Regs<'_>, h: Handler, off: u32) -> u32 {
         match h {
             Handler::Gmbus => gmbus::read(self, regs, off),
             _ => regs.get(off),
         }
     }
 
-    fn plane_write(&mut self, regs: &mut Regs, env: Env, off: u32, v: u32) -> bool {
+    fn plane_write(&mut self, regs: &mut Regs<'_>, env: Env<'_>, off: u32, v: u32) -> bool {
         let Some((pipe, plane, rel)) = plane::locate(off) else {
             regs.set(off, v);
             return false;
@@ -387,7 +387,7 @@ mod tests {
     }
 
     /// Sends one AUX request on channel `ch`; returns the control register and DATA1.
-    fn aux(d: &mut Display, r: &mut Regs, p: Platform, ch: u32, req: u32, size: u32) -> (u32, u32) {
+    fn aux(d: &mut Display, r: &mut Regs<'_>, p: Platform, ch: u32, req: u32, size: u32) -> (u32, u32) {
         let env = Env { platform: p, part: &part() };
         let ctl = port_reg(DP_AUX_CH_CTL::OFFSET, ch);
         r.set(ctl.wrapping_add(4), req);

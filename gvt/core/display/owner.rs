@@ -188,7 +188,7 @@ impl OwnerPolicy {
         Ok(w.len)
     }
 
-    fn write_table(&self, w: &mut SliceWriter) -> fmt::Result {
+    fn write_table(&self, w: &mut SliceWriter<'_>) -> fmt::Result {
         w.write_str("Planes:\n")?;
         for p in Pipe::ALL {
             write!(w, "Pipe {}:", p.name())?;

@@ -23,7 +23,7 @@ const REFRESH_RANGE: core::ops::RangeInclusive<u32> = 10_000..=240_000;
 
 /// Puts the display registers in the state firmware leaves with the monitor plugged in
 /// (`connected`) or not.
-pub fn monitor_init(regs: &mut Regs, platform: Platform, connected: bool) {
+pub fn monitor_init(regs: &mut Regs<'_>, platform: Platform, connected: bool) {
     let port = monitor_port(platform);
     for pipe in 0..PIPES {
         regs.update(
@@ -115,7 +115,7 @@ fn pll_on() -> u32 {
 }
 
 /// Broxton: PHYs, port PLLs, DDI buffers and hotplug of ports A-C off.
-fn bxt_ports_off(regs: &mut Regs) {
+fn bxt_ports_off(regs: &mut Regs<'_>) {
     let hp = GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIA.mask()
         | GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIB.mask()
         | GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIC.mask();
@@ -161,7 +161,7 @@ fn bxt_ports_off(regs: &mut Regs) {
 
 /// A long hotplug pulse on the monitor's port: live state, strap and pulse status, then the
 /// port's hotplug interrupt. Returns whether the event latched.
-pub fn hotplug(regs: &mut Regs, platform: Platform, connected: bool) -> bool {
+pub fn hotplug(regs: &mut Regs<'_>, platform: Platform, connected: bool) -> bool {
     let set_if = |on: bool, bits: u32| if on { (0, bits) } else { (bits, 0) };
     if platform == Platform::Broxton {
         let (c, s) = set_if(connected, GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIB.mask());
@@ -183,26 +183,26 @@ pub fn hotplug(regs: &mut Regs, platform: Platform, connected: bool) -> bool {
 }
 
 /// TRANSCONF: the state bit follows the enable bit.
-pub fn transconf_write(regs: &mut Regs, off: u32, v: u32) {
+pub fn transconf_write(regs: &mut Regs<'_>, off: u32, v: u32) {
     let state = TRANSCONF::TRANSCONF_STATE_ENABLE.mask();
     let on = TRANSCONF(v).is_set(TRANSCONF::TRANSCONF_ENABLE);
     regs.set(off, if on { v | state } else { v & !state });
 }
 
 /// Whether transcoder (and pipe) `pipe` runs.
-pub fn pipe_enabled(regs: &RegsRef, pipe: Pipe) -> bool {
+pub fn pipe_enabled(regs: &RegsRef<'_>, pipe: Pipe) -> bool {
     TRANSCONF(regs.get(pipe_reg(TRANSCONF::OFFSET, pipe.index()))).is_set(TRANSCONF::TRANSCONF_ENABLE)
 }
 
 /// DDI_BUF_CTL: the buffer is idle exactly when disabled.
-pub fn ddi_buf_ctl_write(regs: &mut Regs, off: u32, v: u32) {
+pub fn ddi_buf_ctl_write(regs: &mut Regs<'_>, off: u32, v: u32) {
     let idle = DDI_BUF_CTL::DDI_BUF_IS_IDLE.mask();
     let on = DDI_BUF_CTL(v).is_set(DDI_BUF_CTL::DDI_BUF_CTL_ENABLE);
     regs.set(off, if on { v & !idle } else { v | idle });
 }
 
 /// DP_TP_CTL: choosing the idle pattern reports idle patterns sent in DP_TP_STATUS.
-pub fn dp_tp_ctl_write(regs: &mut Regs, off: u32, v: u32) {
+pub fn dp_tp_ctl_write(regs: &mut Regs<'_>, off: u32, v: u32) {
     regs.set(off, v);
     if DP_TP_CTL(v).get(DP_TP_CTL::DP_TP_CTL_LINK_TRAIN_MASK) == DP_TP_CTL_LINK_TRAIN_IDLE {
         let status = off.wrapping_add(DP_TP_STATUS::OFFSET.wrapping_sub(DP_TP_CTL::OFFSET));
@@ -211,7 +211,7 @@ pub fn dp_tp_ctl_write(regs: &mut Regs, off: u32, v: u32) {
 }
 
 /// DP_TP_STATUS: the sticky error bits are write-1-to-clear, the rest plain.
-pub fn dp_tp_status_write(regs: &mut Regs, off: u32, v: u32) {
+pub fn dp_tp_status_write(regs: &mut Regs<'_>, off: u32, v: u32) {
     let old = regs.get(off);
     regs.set(off, (v & !DP_TP_STATUS_STICKY) | (old & DP_TP_STATUS_STICKY & !v));
 }
@@ -219,7 +219,7 @@ pub fn dp_tp_status_write(regs: &mut Regs, off: u32, v: u32) {
 /// The refresh rate (mHz) pipe `pipe`'s transcoder timings give: pixel clock (link symbol
 /// clock from the trained DPCD link rate, times link M over N) over htotal x vtotal. Falls
 /// back to 60 Hz when the timings are unset or absurd.
-pub fn refresh_of(regs: &RegsRef, dpcd: &Dpcd, pipe: Pipe) -> u32 {
+pub fn refresh_of(regs: &RegsRef<'_>, dpcd: &Dpcd, pipe: Pipe) -> u32 {
     let p = pipe.index();
     let m = PIPE_LINK_M1(regs.get(pipe_reg(PIPE_LINK_M1::OFFSET, p))).get(PIPE_LINK_M1::DATA_LINK_M_N_MASK);
     let n = regs.get(pipe_reg(PIPE_LINK_N1::OFFSET, p)) & PIPE_LINK_M1::DATA_LINK_M_N_MASK.mask();

@@ -197,7 +197,7 @@ fn span(stride: u32, rows: u32, tile_rows: u32) -> Result<u64> {
 /// Decodes universal plane `plane` (0 = plane 1) of `pipe`; errors: `NoDevice` when disabled,
 /// `NotSupported` for formats, tilings or rotations a host cannot import, `Invalid` when the
 /// surface does not fit the vGPU's memory.
-pub fn decode(regs: &RegsRef, part: &Partition, p: Pipe, plane: u32) -> Result<PlaneInfo> {
+pub fn decode(regs: &RegsRef<'_>, part: &Partition, p: Pipe, plane: u32) -> Result<PlaneInfo> {
     if plane >= MAX_PLANES {
         return Err(GvtError::Invalid);
     }
@@ -254,7 +254,7 @@ pub fn decode(regs: &RegsRef, part: &Partition, p: Pipe, plane: u32) -> Result<P
 }
 
 /// Decodes the cursor of `pipe`, with the guest's hotspot `hot` (from PVINFO).
-pub fn decode_cursor(regs: &RegsRef, part: &Partition, p: Pipe, hot: (u32, u32)) -> Result<PlaneInfo> {
+pub fn decode_cursor(regs: &RegsRef<'_>, part: &Partition, p: Pipe, hot: (u32, u32)) -> Result<PlaneInfo> {
     let ctl = regs.get(pipe_reg(CURCNTR::OFFSET, p.index()));
     let (side, stride) = match ctl & MCURSOR_MODE_MASK {
         0 => return Err(GvtError::NoDevice),
@@ -297,7 +297,7 @@ pub fn decode_cursor(regs: &RegsRef, part: &Partition, p: Pipe, hot: (u32, u32))
 }
 
 /// Decodes a plane of the first running pipe, as upstream's plane query does.
-pub fn query(regs: &RegsRef, part: &Partition, kind: PlaneKind, hot: (u32, u32)) -> Result<PlaneInfo> {
+pub fn query(regs: &RegsRef<'_>, part: &Partition, kind: PlaneKind, hot: (u32, u32)) -> Result<PlaneInfo> {
     let p = Pipe::ALL.into_iter().find(|&p| pipe::pipe_enabled(regs, p)).ok_or(GvtError::NoDevice)?;
     match kind {
         PlaneKind::Primary => decode(regs, part, p, 0),
@@ -308,7 +308,7 @@ pub fn query(regs: &RegsRef, part: &Partition, kind: PlaneKind, hot: (u32, u32))
 
 /// Whether plane `plane` of `pipe`, as its registers stand, may be armed on the hardware: a
 /// disabled plane always may, an enabled one only with a surface inside the vGPU's memory.
-pub fn surface_fits(regs: &RegsRef, part: &Partition, p: Pipe, plane: u32) -> bool {
+pub fn surface_fits(regs: &RegsRef<'_>, part: &Partition, p: Pipe, plane: u32) -> bool {
     match decode(regs, part, p, plane) {
         Ok(_) | Err(GvtError::NoDevice) => true,
         Err(_) => false,

@@ -55,7 +55,7 @@ impl PipeClock {
 
 impl Display {
     /// Starts or stops each pipe's clock to match its TRANSCONF (after a write or a reset).
-    pub(super) fn sync_clocks(&mut self, regs: &Regs) {
+    pub(super) fn sync_clocks(&mut self, regs: &Regs<'_>) {
         let view = regs.view();
         for p in Pipe::ALL {
             let on = pipe::pipe_enabled(&view, p);
@@ -95,7 +95,7 @@ impl Display {
     }
 
     /// Emulates the vblanks due by `now_ns`. Returns whether an interrupt event latched.
-    pub fn tick(&mut self, regs: &mut Regs, now_ns: u64) -> bool {
+    pub fn tick(&mut self, regs: &mut Regs<'_>, now_ns: u64) -> bool {
         let mut raised = false;
         for p in Pipe::ALL {
             let Some(pc) = self.pipes.get_mut(p.index() as usize) else { continue };
@@ -128,7 +128,7 @@ impl Display {
 
     /// A PLANE_SURF write on `pipe`, plane index `plane`: completes at once for async flips and
     /// stopped pipes, else at the next vblank. Returns whether an interrupt event latched.
-    pub(super) fn flip(&mut self, regs: &mut Regs, pipe: Pipe, plane: u32) -> bool {
+    pub(super) fn flip(&mut self, regs: &mut Regs<'_>, pipe: Pipe, plane: u32) -> bool {
         let ctl = PLANE_CTL(regs.get(plane_reg(PLANE_CTL::OFFSET, pipe.index(), plane)));
         let running = self.pipes.get(pipe.index() as usize).is_some_and(|pc| pc.clock != Clock::Off);
         if ctl.is_set(PLANE_CTL::PLANE_CTL_ASYNC_FLIP) && running {
@@ -155,7 +155,7 @@ fn vblank_event(p: Pipe) -> Event {
     }
 }
 
-fn latch_surface(regs: &mut Regs, pipe: Pipe, plane: u32) {
+fn latch_surface(regs: &mut Regs<'_>, pipe: Pipe, plane: u32) {
     let surf = regs.get(plane_reg(PLANE_SURF::OFFSET, pipe.index(), plane));
     regs.set(plane_reg(PLANE_SURFLIVE::OFFSET, pipe.index(), plane), surf);
     if plane == 0 {
@@ -164,7 +164,7 @@ fn latch_surface(regs: &mut Regs, pipe: Pipe, plane: u32) {
     }
 }
 
-fn complete_flip(regs: &mut Regs, pipe: Pipe, plane: u32) -> bool {
+fn complete_flip(regs: &mut Regs<'_>, pipe: Pipe, plane: u32) -> bool {
     latch_surface(regs, pipe, plane);
     regs.raise(Event::PlaneFlipDone { pipe: pipe.index(), plane })
 }

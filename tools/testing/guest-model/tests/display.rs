@@ -48,7 +48,7 @@ fn fb_of(v: &Vgpu<VecStorage>, mode: &Mode, page: u32) -> Framebuffer {
 }
 
 /// Modesets the monitor's preferred mode; returns it.
-fn light_up(t: &mut Direct) -> Mode {
+fn light_up(t: &mut Direct<'_>) -> Mode {
     let edid = modeset::edid_over_aux(t, false).unwrap();
     let mode = modeset::preferred_mode(&edid).unwrap();
     let fb = fb_of(t.vgpu, &mode, 0);
@@ -396,7 +396,7 @@ fn hostile_display_programming_is_refused_without_panic() {
     let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
     let mut t = Direct::new(&mut v, &host, &mut hv);
     let aux_ctl = port_reg(DP_AUX_CH_CTL::OFFSET, 1);
-    let send = |t: &mut Direct, size: u32, data: [u32; 5]| {
+    let send = |t: &mut Direct<'_>, size: u32, data: [u32; 5]| {
         for (i, d) in data.iter().enumerate() {
             t.write32(aux_ctl + 4 + 4 * i as u32, *d).unwrap();
         }
