@@ -87,20 +87,33 @@ pub struct OwnerPolicy {
     platform: Platform,
 }
 
-/// Parses an unsigned integer as the kernel's `kstrtoull(s, 0, ..)` does.
+/// Parses an unsigned integer as the kernel's `kstrtoull(s, 0, ..)` does. On bytes, by hand,
+/// with checked arithmetic: `str::trim` and `from_str_radix` carry overflow panics into the
+/// kernel build.
 fn parse_ull(s: &str) -> Result<u64> {
-    let s = s.trim();
-    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        (h, 16)
-    } else if s.len() > 1 && s.starts_with('0') {
-        (s.get(1..).unwrap_or(""), 8)
-    } else {
-        (s, 10)
+    let s = s.as_bytes().trim_ascii();
+    let (digits, radix) = match s {
+        [b'0', b'x' | b'X', rest @ ..] => (rest, 16u8),
+        [b'0', rest @ ..] if !rest.is_empty() => (rest, 8),
+        _ => (s, 10),
     };
     if digits.is_empty() {
         return Err(GvtError::Invalid);
     }
-    u64::from_str_radix(digits, radix).map_err(|_| GvtError::Invalid)
+    let mut v = 0u64;
+    for &b in digits {
+        let d = match b {
+            b'0'..=b'9' => b.wrapping_sub(b'0'),
+            b'a'..=b'f' => b.wrapping_sub(b'a').wrapping_add(10),
+            b'A'..=b'F' => b.wrapping_sub(b'A').wrapping_add(10),
+            _ => return Err(GvtError::Invalid),
+        };
+        if d >= radix {
+            return Err(GvtError::Invalid);
+        }
+        v = v.checked_mul(u64::from(radix)).and_then(|v| v.checked_add(u64::from(d))).ok_or(GvtError::Invalid)?;
+    }
+    Ok(v)
 }
 
 impl OwnerPolicy {
@@ -117,7 +130,7 @@ impl OwnerPolicy {
             return Err(GvtError::Invalid);
         }
         let avail = u32::try_from(avail).map_err(|_| GvtError::Invalid)?;
-        for p in Pipe::ALL {
+        for &p in &Pipe::ALL {
             for plane in planes_on(platform, p)..MAX_PLANES {
                 let nibble = owners.wrapping_shr(p.index().wrapping_mul(16).wrapping_add(plane.wrapping_mul(4))) & 0xf;
                 let bit = avail.wrapping_shr(p.index().wrapping_mul(8).wrapping_add(plane)) & 1;
@@ -164,7 +177,7 @@ impl OwnerPolicy {
             return 0;
         }
         let mut mask = 0u16;
-        for p in Pipe::ALL {
+        for &p in &Pipe::ALL {
             for plane in 0..MAX_PLANES {
                 if self.owner(p, plane) == Some(domain) {
                     mask |= 1u16.wrapping_shl(p.index().wrapping_mul(MAX_PLANES).wrapping_add(plane));
@@ -190,7 +203,7 @@ impl OwnerPolicy {
 
     fn write_table(&self, w: &mut SliceWriter<'_>) -> fmt::Result {
         w.write_str("Planes:\n")?;
-        for p in Pipe::ALL {
+        for &p in &Pipe::ALL {
             write!(w, "Pipe {}:", p.name())?;
             for plane in 0..planes_on(self.platform, p) {
                 write!(w, " {}", self.owner(p, plane).unwrap_or(0))?;

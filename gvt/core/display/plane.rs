@@ -298,7 +298,7 @@ pub fn decode_cursor(regs: &RegsRef<'_>, part: &Partition, p: Pipe, hot: (u32, u
 
 /// Decodes a plane of the first running pipe, as upstream's plane query does.
 pub fn query(regs: &RegsRef<'_>, part: &Partition, kind: PlaneKind, hot: (u32, u32)) -> Result<PlaneInfo> {
-    let p = Pipe::ALL.into_iter().find(|&p| pipe::pipe_enabled(regs, p)).ok_or(GvtError::NoDevice)?;
+    let p = Pipe::ALL.iter().copied().find(|&p| pipe::pipe_enabled(regs, p)).ok_or(GvtError::NoDevice)?;
     match kind {
         PlaneKind::Primary => decode(regs, part, p, 0),
         PlaneKind::Sprite => decode(regs, part, p, 1),

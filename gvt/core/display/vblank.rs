@@ -57,7 +57,7 @@ impl Display {
     /// Starts or stops each pipe's clock to match its TRANSCONF (after a write or a reset).
     pub(super) fn sync_clocks(&mut self, regs: &Regs<'_>) {
         let view = regs.view();
-        for p in Pipe::ALL {
+        for &p in &Pipe::ALL {
             let on = pipe::pipe_enabled(&view, p);
             let refresh = if on { pipe::refresh_of(&view, &self.dpcd, p) } else { 0 };
             let Some(pc) = self.pipes.get_mut(p.index() as usize) else { continue };
@@ -97,7 +97,7 @@ impl Display {
     /// Emulates the vblanks due by `now_ns`. Returns whether an interrupt event latched.
     pub fn tick(&mut self, regs: &mut Regs<'_>, now_ns: u64) -> bool {
         let mut raised = false;
-        for p in Pipe::ALL {
+        for &p in &Pipe::ALL {
             let Some(pc) = self.pipes.get_mut(p.index() as usize) else { continue };
             let period = pc.period_ns();
             let due = match pc.clock {
