@@ -14,6 +14,8 @@
 extern const struct gvt_backend acrngt_backend;
 int acrngt_register(void);
 void acrngt_unregister(void);
+/* instances.rs: gvt.ko's plane ownership policy as text (control/plane_owner_show). */
+ssize_t acrngt_plane_owner_show(char *buf, size_t len);
 /* sysfs.c: /sys/kernel/gvt/vmN (vgpu_id, vgpu_bar_info) for inst; NULL on failure. */
 void *acrngt_vm_create(u32 vmid, void *inst);
 /* ioreq.c: BAR0 base and size, BAR2 base and size of an instance's vGPU. */

@@ -5,6 +5,8 @@ use core::ffi::{c_int, c_void};
 use crate::gvt::abi::GvtVgpuParams;
 
 extern "C" {
+    /// gvt.ko's `gvt_device_plane_owner_show` (include/gvt/mpt.h).
+    pub(crate) fn gvt_device_plane_owner_show(gd: *mut c_void, buf: *mut u8, len: usize) -> isize;
     /// Creates /sys/kernel/gvt and its control node and registers with gvt.ko.
     pub(crate) fn acrngt_register() -> c_int;
     /// Undoes `acrngt_register`.

@@ -148,6 +148,23 @@ pub(crate) unsafe extern "C" fn acrngt_control_store(buf: *const u8, count: usiz
     }
 }
 
+/// `plane_owner_show` on the control node: gvt.ko's plane ownership policy of the GPU served.
+///
+/// # Safety
+///
+/// `buf` points to `len` writable bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn acrngt_plane_owner_show(buf: *mut u8, len: usize) -> isize {
+    let Some(t) = table() else { return ENODEV.to_errno() as isize };
+    let t = t.lock();
+    if t.gd.is_null() {
+        return ENODEV.to_errno() as isize;
+    }
+    // SAFETY: `gd` is live while stored (cleared in `acrngt_device_removed` under this lock);
+    // `buf` per the contract.
+    unsafe { ffi::gvt_device_plane_owner_show(t.gd, buf, len) }
+}
+
 /// gvt.ko offers a GPU: serve the first one, and tell ACRN-DM (dom0_ready).
 ///
 /// # Safety

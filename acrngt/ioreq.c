@@ -288,6 +288,10 @@ void *acrngt_instance_create(struct gvt_device *gd, u32 vmid,
 	ret = gvt_vgpu_create(&acrngt_backend, gd, params, in, &in->vgpu);
 	if (ret)
 		goto put;
+	/* ACRN's plane ownership names VMs: the vGPU's display domain is its VM. */
+	ret = gvt_vgpu_set_display_domain(in->vgpu, vmid);
+	if (ret)
+		goto vgpu;
 	in->client = acrn_ioreq_create_client(vmid, NULL, "ioreq gvt-g");
 	if (in->client < 0) {
 		ret = in->client;

@@ -2,6 +2,7 @@
 /*
  * acrngt's sysfs interface, which ACRN-DM uses (Documentation/ABI/testing/sysfs-kernel-gvt):
  *   /sys/kernel/gvt/control/create_gvt_instance   (write "vmid,low,high,fences" / "-vmid")
+ *   /sys/kernel/gvt/control/plane_owner_show      (read the plane ownership policy)
  *   /sys/kernel/gvt/vmN/vgpu_id                   (read the vGPU id)
  *   /sys/kernel/gvt/vmN/vgpu_bar_info             (read BAR0 and BAR2 placement and sizes)
  * The attribute tables are macro-shaped, so they are C; parsing and the instance table are
@@ -23,8 +24,15 @@ static ssize_t create_gvt_instance_store(struct kobject *kobj, struct kobj_attri
 }
 static struct kobj_attribute create_gvt_instance_attr = __ATTR_WO(create_gvt_instance);
 
+static ssize_t plane_owner_show_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	return acrngt_plane_owner_show(buf, PAGE_SIZE);
+}
+static struct kobj_attribute plane_owner_show_attr = __ATTR(plane_owner_show, 0444, plane_owner_show_show, NULL);
+
 static struct attribute *control_attrs[] = {
 	&create_gvt_instance_attr.attr,
+	&plane_owner_show_attr.attr,
 	NULL,
 };
 static const struct attribute_group control_group = { .attrs = control_attrs };

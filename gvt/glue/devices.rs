@@ -41,6 +41,8 @@ impl Host {
 /// A physical (or sim) GPU. C sees a pointer to it as `struct gvt_device *`.
 #[pin_data]
 pub(crate) struct GvtDevice {
+    /// The vblank clock of its vGPUs' displays (first: it stops before anything else goes).
+    pub(super) clock: super::display::Clock,
     /// The struct device backends hang their objects on.
     pub(super) dev: *mut c_void,
     /// Unregisters `dev` when gvt.ko lets the GPU go.
@@ -70,9 +72,11 @@ impl GvtDevice {
         release: unsafe extern "C" fn(*mut c_void),
         host: Host,
     ) -> Result<Pin<KBox<GvtDevice>>> {
-        let gvt = Gvt::new(host.gpu()).map_err(to_kernel_error)?;
+        let mut gvt = Gvt::new(host.gpu()).map_err(to_kernel_error)?;
+        gvt.set_plane_owners(plane_policy(host.gpu().info().platform)?).map_err(to_kernel_error)?;
         KBox::pin_init(
             try_pin_init!(GvtDevice {
+                clock: super::display::Clock::new(),
                 dev,
                 release,
                 host,
@@ -96,6 +100,23 @@ impl GvtDevice {
     pub(super) fn handle(&self) -> *mut c_void {
         ptr::from_ref(self).cast_mut().cast()
     }
+}
+
+/// The plane ownership policy the module parameters give for a `platform` GPU.
+fn plane_policy(platform: crate::model::host::Platform) -> Result<crate::model::display::owner::OwnerPolicy> {
+    let param = |get: unsafe extern "C" fn(*mut usize) -> *const u8| {
+        let mut len = 0usize;
+        // SAFETY: the parameter is a string of `len` bytes that lives as long as the module
+        // (read-only in sysfs, so nothing replaces it).
+        let bytes = unsafe { core::slice::from_raw_parts(get(&mut len), len) };
+        core::str::from_utf8(bytes).map_err(|_| EINVAL)
+    };
+    let owners = param(super::ffi::gvt_param_domain_plane_owners)?;
+    let avail = param(super::ffi::gvt_param_avail_planes_per_pipe)?;
+    crate::model::display::owner::OwnerPolicy::parse(platform, owners, avail).map_err(|e| {
+        pr_err!("domain_plane_owners={} avail_planes_per_pipe={}: not a valid policy\n", owners, avail);
+        to_kernel_error(e)
+    })
 }
 
 /// A registered backend and the devices it accepted (bit i: device slot i).
@@ -168,8 +189,8 @@ impl Driver {
         };
         let types = device.gvt.lock().types().len();
         let Host::Sim(sim) = &device.host;
-        // The device is pinned and outlives the worker, which its `SimGpu` destroys on drop.
-        if let Err(e) = sim.start(super::exec::run_gpu, device.handle()) {
+        // The device is pinned and outlives its worker and clock, which it destroys on drop.
+        if let Err(e) = sim.start(super::exec::run_gpu, device.handle()).and_then(|()| device.clock.start(&device)) {
             drop(device);
             // SAFETY: registered just above and not stored anywhere.
             unsafe { release(dev) };

@@ -114,6 +114,16 @@ pub(super) fn after_write(dev: &GvtDevice, h: &VgpuHandle, st: &mut VgpuState) {
     if st.exec.has_queued() {
         kick(dev);
     }
+    super::display::after_write(dev, h, st);
+}
+
+/// Runs `f` on each vGPU of `dev`, under the device's `exec` lock.
+pub(super) fn each_vgpu(dev: &GvtDevice, mut f: impl FnMut(&VgpuHandle)) {
+    let ex = dev.exec.lock();
+    for &hp in ex.vgpus.iter().filter(|&&v| v != 0) {
+        // SAFETY: listed handles are live: `remove` unlists them under this lock first.
+        f(unsafe { &*(hp as *const VgpuHandle) });
+    }
 }
 
 /// Adds a new vGPU to its GPU's scheduling.

@@ -8,6 +8,18 @@ extern "C" {
     pub(crate) fn gvt_vzalloc(size: usize) -> *mut c_void;
     /// `vfree()`.
     pub(crate) fn gvt_vfree(p: *mut c_void);
+    /// The `domain_plane_owners` module parameter: its bytes, their number in `*len`.
+    pub(crate) fn gvt_param_domain_plane_owners(len: *mut usize) -> *const u8;
+    /// The `avail_planes_per_pipe` module parameter, likewise.
+    pub(crate) fn gvt_param_avail_planes_per_pipe(len: *mut usize) -> *const u8;
+    /// A delayed work item running `f(data)`, idle until armed.
+    pub(crate) fn gvt_clock_create(f: unsafe extern "C" fn(*mut c_void), data: *mut c_void) -> *mut c_void;
+    /// Queues the clock to run after `delay_ns`, unless a run is pending.
+    pub(crate) fn gvt_clock_arm(c: *mut c_void, delay_ns: u64);
+    /// Queues the clock to run after `delay_ns`, replacing a pending run.
+    pub(crate) fn gvt_clock_rearm(c: *mut c_void, delay_ns: u64);
+    /// Cancels the clock (waiting for a running tick) and frees it.
+    pub(crate) fn gvt_clock_destroy(c: *mut c_void);
     /// Registers the sim GPU's platform driver and device; `*dev` receives its struct device.
     #[cfg(gvt_sim)]
     pub(crate) fn gvt_sim_register(dev: *mut *mut c_void) -> c_int;

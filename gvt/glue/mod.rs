@@ -2,6 +2,7 @@
 //! allocation. It owns the core's state behind kernel locks and implements the C ABI.
 
 mod devices;
+mod display;
 mod exec;
 mod ffi;
 mod grants;
@@ -27,6 +28,9 @@ pub mod gpu;
 #[cfg(gvt_kunit)]
 #[path = "../../tools/testing/guest-model/src/workload.rs"]
 pub mod workload;
+#[cfg(gvt_kunit)]
+#[path = "../../tools/testing/guest-model/src/modeset.rs"]
+pub mod modeset;
 
 pub(crate) use devices::Driver;
 

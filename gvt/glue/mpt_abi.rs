@@ -206,3 +206,29 @@ pub(crate) unsafe extern "C" fn gvt_device_type_available(gd: *mut c_void, idx: 
         None => 0,
     }
 }
+
+/// The plane ownership policy as text (`plane_owner_show`), NUL-terminated in `buf`; returns
+/// its length without the NUL, or -EINVAL (null buffer) / -ENOSPC (too small).
+///
+/// # Safety
+///
+/// `gd` as for `gvt_device_type_available`; `buf` is null or writable for `len` bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_device_plane_owner_show(gd: *mut c_void, buf: *mut u8, len: usize) -> isize {
+    if buf.is_null() || len == 0 {
+        return EINVAL.to_errno() as isize;
+    }
+    // SAFETY: `buf` is writable for `len` bytes (contract).
+    let out = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+    let Some((last, text)) = out.split_last_mut() else { return EINVAL.to_errno() as isize };
+    // SAFETY: the caller passes a live device.
+    let r = unsafe { device(gd) }.gvt.lock().plane_owners().show(text);
+    match r {
+        Ok(n) => {
+            // Terminates the text (or the buffer, if the text filled it).
+            *text.get_mut(n).unwrap_or(last) = 0;
+            isize::try_from(n).unwrap_or(isize::MAX)
+        }
+        Err(e) => -(e.errno() as isize),
+    }
+}

@@ -5,7 +5,12 @@
  */
 #include <linux/build_bug.h>
 #include <linux/export.h>
+#include <linux/jiffies.h>
+#include <linux/moduleparam.h>
+#include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/vmalloc.h>
+#include <linux/workqueue.h>
 #include <gvt/mpt.h>
 #include "shim.h"
 
@@ -17,6 +22,73 @@ void *gvt_vzalloc(size_t size)
 void gvt_vfree(void *p)
 {
 	vfree(p);
+}
+
+/*
+ * Per-plane display ownership (direct display model), as ACRN's i915 took them: see
+ * gvt/core/display/owner.rs for the format. Module parameters are C in 6.12.
+ */
+static char *domain_plane_owners = "0";
+module_param(domain_plane_owners, charp, 0444);
+MODULE_PARM_DESC(domain_plane_owners,
+		 "Owner domain of each plane: one nibble per plane, 16 bits per pipe (0: the host)");
+static char *avail_planes_per_pipe = "0";
+module_param(avail_planes_per_pipe, charp, 0444);
+MODULE_PARM_DESC(avail_planes_per_pipe,
+		 "Planes given out per pipe: one byte mask per pipe (0: no plane ownership)");
+
+const char *gvt_param_domain_plane_owners(size_t *len)
+{
+	*len = strlen(domain_plane_owners);
+	return domain_plane_owners;
+}
+
+const char *gvt_param_avail_planes_per_pipe(size_t *len)
+{
+	*len = strlen(avail_planes_per_pipe);
+	return avail_planes_per_pipe;
+}
+
+/* A display clock: a delayed work item on the system workqueue. */
+struct gvt_clock {
+	struct delayed_work dw;
+	void (*fn)(void *data);
+	void *data;
+};
+
+static void gvt_clock_run(struct work_struct *work)
+{
+	struct gvt_clock *c = container_of(to_delayed_work(work), struct gvt_clock, dw);
+
+	c->fn(c->data);
+}
+
+struct gvt_clock *gvt_clock_create(void (*fn)(void *data), void *data)
+{
+	struct gvt_clock *c = kzalloc(sizeof(*c), GFP_KERNEL);
+
+	if (!c)
+		return NULL;
+	INIT_DELAYED_WORK(&c->dw, gvt_clock_run);
+	c->fn = fn;
+	c->data = data;
+	return c;
+}
+
+void gvt_clock_arm(struct gvt_clock *c, u64 delay_ns)
+{
+	queue_delayed_work(system_wq, &c->dw, nsecs_to_jiffies(delay_ns));
+}
+
+void gvt_clock_rearm(struct gvt_clock *c, u64 delay_ns)
+{
+	mod_delayed_work(system_wq, &c->dw, nsecs_to_jiffies(delay_ns));
+}
+
+void gvt_clock_destroy(struct gvt_clock *c)
+{
+	cancel_delayed_work_sync(&c->dw);
+	kfree(c);
 }
 
 /* The Rust mirror (mpt/abi.rs) asserts the same sizes. */
@@ -48,3 +120,5 @@ EXPORT_SYMBOL_GPL(gvt_vgpu_reset);
 EXPORT_SYMBOL_GPL(gvt_vgpu_page_track_write);
 EXPORT_SYMBOL_GPL(gvt_vgpu_dma_grant);
 EXPORT_SYMBOL_GPL(gvt_vgpu_dma_revoke);
+EXPORT_SYMBOL_GPL(gvt_vgpu_set_display_domain);
+EXPORT_SYMBOL_GPL(gvt_device_plane_owner_show);

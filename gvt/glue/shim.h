@@ -15,6 +15,15 @@ struct device;
 void *gvt_vzalloc(size_t size);
 void gvt_vfree(void *p);
 
+/* shim.c: the plane ownership parameters, and the display clock. */
+const char *gvt_param_domain_plane_owners(size_t *len);
+const char *gvt_param_avail_planes_per_pipe(size_t *len);
+struct gvt_clock;
+struct gvt_clock *gvt_clock_create(void (*fn)(void *data), void *data);
+void gvt_clock_arm(struct gvt_clock *c, u64 delay_ns);
+void gvt_clock_rearm(struct gvt_clock *c, u64 delay_ns);
+void gvt_clock_destroy(struct gvt_clock *c);
+
 /* gvt/hosts/sim/sim_device.c */
 int gvt_sim_register(struct device **dev);
 void gvt_sim_unregister(struct device *dev);

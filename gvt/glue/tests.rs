@@ -18,10 +18,11 @@ use super::mpt_abi::{
 };
 use super::vgpu::{
     from_errno, gvt_vgpu_cfg_read, gvt_vgpu_cfg_write, gvt_vgpu_create_typed, gvt_vgpu_destroy,
-    gvt_vgpu_dma_grant, gvt_vgpu_dma_revoke, gvt_vgpu_id, gvt_vgpu_mmio_read, gvt_vgpu_mmio_write,
+    gvt_vgpu_activate, gvt_vgpu_dma_grant, gvt_vgpu_dma_revoke, gvt_vgpu_id, gvt_vgpu_mmio_read, gvt_vgpu_mmio_write,
 };
 use super::ffi;
-use super::{guest, probe, workload};
+use super::{guest, modeset, probe, workload};
+use super::guest::TransportExt;
 use crate::model::vgpu::{GGTT_MMIO_OFFSET, GTT_ADDR_MASK};
 use crate::mpt::abi::{GvtBackend, GvtBackendOps, GvtTypeInfo, GVT_MPT_ABI_VERSION};
 
@@ -350,6 +351,8 @@ fn with_guest(f: impl FnOnce(*mut c_void, &mut AbiTransport, u64)) {
         let mut vgpu = ptr::null_mut();
         kassert!(gvt_vgpu_create_typed(&PROBE_BACKEND.0, gd, 0, guest.cast(), &mut vgpu) == 0);
         (*guest).vgpu = vgpu;
+        // Attached, as a backend's open does: MSIs flow, the display runs.
+        kassert!(gvt_vgpu_activate(vgpu) == 0);
         let mut t = AbiTransport { vgpu, guest };
         f(vgpu, &mut t, base);
         gvt_vgpu_destroy(vgpu);
@@ -357,6 +360,18 @@ fn with_guest(f: impl FnOnce(*mut c_void, &mut AbiTransport, u64)) {
         gvt_unregister_backend(&PROBE_BACKEND.0);
         drop(KBox::from_raw(guest));
         ffi::gvt_sim_pages_free(base, u32::try_from(GUEST_RAM / 4096).unwrap_or(0));
+    }
+}
+
+impl guest::Timer for AbiTransport {
+    fn now_ns(&mut self) -> u64 {
+        u64::try_from(kernel::time::Ktime::ktime_get().to_ns()).unwrap_or(0)
+    }
+    fn sleep_ns(&mut self, ns: u64) -> guest::Result {
+        let ms = u32::try_from(ns.div_ceil(1_000_000)).unwrap_or(u32::MAX).max(1);
+        // SAFETY: a KUnit case runs in process context and may sleep.
+        unsafe { bindings::msleep(ms) };
+        Ok(())
     }
 }
 
@@ -419,3 +434,44 @@ pub(crate) extern "C" fn gvt_kunit_workload(_test: *mut bindings::kunit) {
     });
     kassert!(dev.host_pages() == before);
 }
+
+/// L1: the guest's modeset (EDID over AUX, link training, pipe and plane enable) on a vGPU in
+/// gvt.ko, then vblanks in real time from the display clock: the frame counter moves at the
+/// mode's rate and the vblank interrupts arrive as MSIs; a flip lands on the next vblank.
+#[no_mangle]
+pub(crate) extern "C" fn gvt_kunit_display(_test: *mut bindings::kunit) {
+    with_guest(|_, t, _| {
+        let report = probe::probe(t, true);
+        kassert!(report.is_ok());
+        let Ok(report) = report else { return };
+        let edid = modeset::edid_over_aux(t, false);
+        kassert!(edid.is_ok());
+        let Ok(edid) = edid else { return };
+        let mode = modeset::preferred_mode(&edid);
+        kassert!(mode.is_ok());
+        let Ok(mode) = mode else { return };
+        let fb = modeset::Framebuffer { gm: report.mappable.0, stride: mode.hactive * 4 };
+        kassert!(modeset::modeset(t, &mode, fb).is_ok());
+        let g = t.guest;
+        let msis = || {
+            // SAFETY: the guest lives as long as the transport.
+            unsafe { &*g }.msis.load(Relaxed)
+        };
+        let before = msis();
+        let first = modeset::wait_vblank(t);
+        kassert!(first.is_ok());
+        let start = guest::Timer::now_ns(t);
+        guest::Timer::sleep_ns(t, 200_000_000).ok();
+        let frames = TransportExt::read32(t, crate::model::display::regs::PIPE_FRMCOUNT_G4X::OFFSET)
+            .map(|n| n.wrapping_sub(first.unwrap_or(0)));
+        let elapsed = guest::Timer::now_ns(t).saturating_sub(start);
+        // 60 Hz: about 12 frames in 200 ms; the clock may run late, never fast.
+        let want = elapsed / 16_666_667;
+        kassert!(frames.is_ok_and(|f| u64::from(f) <= want.saturating_add(1) && u64::from(f).saturating_mul(2) >= want));
+        kassert!(msis() > before);
+        let flip = modeset::flip(t, report.mappable.0.wrapping_add(fb.stride.wrapping_mul(mode.vactive)), false);
+        kassert!(flip.is_ok());
+        kassert!(modeset::wait_vblank(t).is_ok());
+    });
+}
+

@@ -352,6 +352,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_destroy(vgpu: *mut c_void) {
     exec::remove(dev, &handle, id);
     let taken = handle.state.lock().take();
     if let Some(st) = taken {
+        super::display::disable_planes(dev, &handle, &st);
         let _store = dev.gvt.lock().destroy_vgpu(dev.host.gpu(), &mut handle.mpt(), st.vgpu);
     }
 }
@@ -583,7 +584,10 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_reset(vgpu: *mut c_void) -> c_int {
     unsafe {
         with_vgpu(vgpu, |h, st| {
             st.exec.reset(&Submitter::new(h.device(), h), &mut h.mpt());
-            st.vgpu.reset(h.device().host.gpu(), &mut h.mpt(), Reset::DeviceModel)
+            let r = st.vgpu.reset(h.device().host.gpu(), &mut h.mpt(), Reset::DeviceModel);
+            // A reset turns the vGPU's own planes off on the host.
+            exec::after_write(h.device(), h, st);
+            r
         })
     }
 }
@@ -640,3 +644,21 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_dma_revoke(vgpu: *mut c_void, dma_addr:
     let h = unsafe { handle(vgpu) };
     h.grants.lock().revoke(dma_addr);
 }
+
+/// Makes the vGPU display domain `domain` for plane ownership (ACRN: the VM id; by default a
+/// vGPU's domain is its id); see `include/gvt/mpt.h`.
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_set_display_domain(vgpu: *mut c_void, domain: u32) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_vgpu(vgpu, |h, st| {
+            h.device().gvt.lock().bind_display_domain(&mut st.vgpu, domain);
+            Ok(())
+        })
+    }
+}
+

@@ -108,6 +108,13 @@ __u32 gvt_device_type_count(struct gvt_device *gd);
 int gvt_device_type_info(struct gvt_device *gd, __u32 idx, struct gvt_type_info *info);
 /* How many more vGPUs of type idx can be created right now (0 for a bad idx). */
 __u32 gvt_device_type_available(struct gvt_device *gd, __u32 idx);
+/*
+ * Per-plane display ownership (gvt.ko's domain_plane_owners/avail_planes_per_pipe parameters):
+ * the policy as text for ACRN's plane_owner_show, NUL-terminated; returns its length, -EINVAL
+ * or -ENOSPC. A vGPU's display domain is its id unless the backend sets another (ACRN: the VM
+ * id) with gvt_vgpu_set_display_domain() right after creation.
+ */
+ssize_t gvt_device_plane_owner_show(struct gvt_device *gd, char *buf, size_t len);
 
 /*
  * Creates a vGPU of backend be on gd, of type type_idx (gvt_device_type_info()) or of the
@@ -154,6 +161,8 @@ int gvt_vgpu_page_track_write(struct gvt_vgpu *vgpu, __u64 gpa, const void *buf,
  */
 int gvt_vgpu_dma_grant(struct gvt_vgpu *vgpu, __u64 dma_addr, __u64 size);
 void gvt_vgpu_dma_revoke(struct gvt_vgpu *vgpu, __u64 dma_addr);
+
+int gvt_vgpu_set_display_domain(struct gvt_vgpu *vgpu, __u32 domain);
 
 /* Fills *info; -EINVAL for a NULL info. */
 int gvt_vgpu_get_info(struct gvt_vgpu *vgpu, struct gvt_vgpu_info *info);

@@ -91,7 +91,19 @@ pub struct OwnerPolicy {
 /// with checked arithmetic: `str::trim` and `from_str_radix` carry overflow panics into the
 /// kernel build.
 fn parse_ull(s: &str) -> Result<u64> {
-    let s = s.as_bytes().trim_ascii();
+    let mut s = s.as_bytes();
+    while let [first, rest @ ..] = s {
+        if !first.is_ascii_whitespace() {
+            break;
+        }
+        s = rest;
+    }
+    while let [rest @ .., last] = s {
+        if !last.is_ascii_whitespace() {
+            break;
+        }
+        s = rest;
+    }
     let (digits, radix) = match s {
         [b'0', b'x' | b'X', rest @ ..] => (rest, 16u8),
         [b'0', rest @ ..] if !rest.is_empty() => (rest, 8),

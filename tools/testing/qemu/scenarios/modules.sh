@@ -56,10 +56,17 @@ fails "ACRN sysfs gone" test -e /sys/kernel/gvt
 check "unload kvmgt" rmmod kvmgt
 check "unload gvt" rmmod gvt
 
-# The other legal order: backends in reverse.
-check "reload gvt" insmod $MODS/gvt.ko
+# Per-plane display ownership from the module parameters, as ACRN's i915 took them: a
+# policy naming a plane pipe C lacks on Broxton is refused; VM 1 owning pipes B and C is shown
+# on the control node. Then the other legal order: backends in reverse.
+fails "gvt refuses a plane policy for a plane BXT lacks" insmod $MODS/gvt.ko domain_plane_owners=0x100000000000 avail_planes_per_pipe=0x070f0f
+check "reload gvt with a plane policy" insmod $MODS/gvt.ko domain_plane_owners=0x011111110000 avail_planes_per_pipe=0x00000f
 check "reload kvmgt" insmod $MODS/kvmgt.ko
 check "reload acrngt" insmod $MODS/acrngt.ko
+equals "plane_owner_show" "Planes:
+Pipe A: 0 0 0 0
+Pipe B: 1 1 1 1
+Pipe C: 1 1 1" cat /sys/kernel/gvt/control/plane_owner_show
 check "unload kvmgt first" rmmod kvmgt
 check "unload acrngt second" rmmod acrngt
 check "unload gvt last" rmmod gvt
