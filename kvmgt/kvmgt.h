@@ -5,8 +5,13 @@
 #ifndef _KVMGT_H
 #define _KVMGT_H
 
+#include <linux/kvm_host.h>
 #include <linux/list.h>
 #include <linux/mdev.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/vfio.h>
+#include <linux/xarray.h>
 #include <gvt/mpt.h>
 
 /* One mdev type of a parent: upstream's type, named after gvt's. */
@@ -36,6 +41,45 @@ static inline struct kvmgt_type *to_kvmgt_type(struct mdev_type *mtype)
 	return container_of(mtype, struct kvmgt_type, type);
 }
 
+/* A guest page pinned and mapped for the GPU. */
+struct kvmgt_dma {
+	u64 gfn;
+	u64 size;
+	dma_addr_t dma_addr;
+	struct page *page;	/* the first of size >> PAGE_SHIFT contiguous pages */
+	unsigned int refs;
+};
+
+/* Plane descriptions handed out by VFIO_DEVICE_QUERY_GFX_PLANE, by id. */
+#define KVMGT_PLANE_IDS 4
+struct kvmgt_display {
+	struct mutex lock;
+	u32 next_id;
+	u32 ids[KVMGT_PLANE_IDS];	/* 0: free */
+	struct gvt_plane_info planes[KVMGT_PLANE_IDS];
+};
+
+struct kvmgt_vgpu {
+	struct vfio_device vdev;
+	struct gvt_vgpu *vgpu;
+	bool open;
+	/* MSI and INTx triggers; taken from any context that injects. */
+	spinlock_t irq_lock;
+	struct eventfd_ctx *msi_trigger;
+	struct eventfd_ctx *intx_trigger;
+	/* DMA cache: gfn -> kvmgt_dma, and dma_addr >> PAGE_SHIFT -> the same entry. */
+	struct mutex cache_lock;
+	struct xarray by_gfn;
+	struct xarray by_dma;
+	unsigned long nr_cached;
+	struct gvt_vgpu_info info;
+	/* KVM write tracking, while opened with a KVM: the gfns gvt.ko asked to track. */
+	struct kvm *kvm;
+	struct kvm_page_track_notifier_node track_node;
+	struct xarray tracked;
+	struct kvmgt_display disp;
+};
+
 /* mdev.c: called by the Rust module root. */
 int kvmgt_register(void);
 void kvmgt_unregister(void);
@@ -48,6 +92,13 @@ extern const struct gvt_backend kvmgt_backend;
 int kvmgt_vfio_probe(struct mdev_device *mdev);
 void kvmgt_vfio_remove(struct mdev_device *mdev);
 extern const struct gvt_backend_ops kvmgt_mpt_ops;
+/* vfio.c: the page behind a DMA address kvmgt mapped for the vGPU, with a reference; NULL if
+ * kvmgt has no such mapping. */
+struct page *kvmgt_dma_get_page(struct kvmgt_vgpu *v, u64 dma_addr);
+
+/* display.c: VFIO_DEVICE_QUERY_GFX_PLANE and VFIO_DEVICE_GET_GFX_DMABUF. */
+long kvmgt_query_gfx_plane(struct kvmgt_vgpu *v, void __user *arg);
+long kvmgt_get_gfx_dmabuf(struct kvmgt_vgpu *v, void __user *arg);
 
 /* region.rs (through kvmgt_main.rs): VFIO region offsets and access splitting. */
 void kvmgt_region_decode(u64 pos, u64 *index, u64 *offset);

@@ -2,6 +2,8 @@
 /*
  * kvmgt's VFIO device: what QEMU's vfio-pci (or any VFIO user) sees of a vGPU mdev.
  *
+ * Display (display.c): the plane the guest scans out and dma-bufs of its framebuffer.
+ *
  * Regions: PCI config space, BAR0 (registers and the GGTT) and BAR2 (the aperture) by their
  * standard indices, and the OpRegion as a device-specific region. Every access is split into
  * naturally aligned 1/2/4/8-byte device accesses (kvmgt/region.rs decides the split) and handed
@@ -30,34 +32,6 @@
 #define KVMGT_NUM_REGIONS	(VFIO_PCI_NUM_REGIONS + 1)
 /* As QEMU encodes region offsets; the same shift as region.rs OFFSET_SHIFT. */
 #define KVMGT_OFFSET_SHIFT	40
-
-/* A guest page pinned and mapped for the GPU. */
-struct kvmgt_dma {
-	u64 gfn;
-	u64 size;
-	dma_addr_t dma_addr;
-	unsigned int refs;
-};
-
-struct kvmgt_vgpu {
-	struct vfio_device vdev;
-	struct gvt_vgpu *vgpu;
-	bool open;
-	/* MSI and INTx triggers; taken from any context that injects. */
-	spinlock_t irq_lock;
-	struct eventfd_ctx *msi_trigger;
-	struct eventfd_ctx *intx_trigger;
-	/* DMA cache: gfn -> kvmgt_dma, and dma_addr >> PAGE_SHIFT -> the same entry. */
-	struct mutex cache_lock;
-	struct xarray by_gfn;
-	struct xarray by_dma;
-	unsigned long nr_cached;
-	struct gvt_vgpu_info info;
-	/* KVM write tracking, while opened with a KVM: the gfns gvt.ko asked to track. */
-	struct kvm *kvm;
-	struct kvm_page_track_notifier_node track_node;
-	struct xarray tracked;
-};
 
 static struct kvmgt_vgpu *to_kvmgt_vgpu(struct vfio_device *vdev)
 {
@@ -130,6 +104,7 @@ static int kvmgt_dma_new(struct kvmgt_vgpu *v, u64 gfn, u64 size, struct kvmgt_d
 		goto unpin;
 	d->gfn = gfn;
 	d->size = size;
+	d->page = pages[0];
 	d->refs = 1;
 	ret = xa_err(xa_store(&v->by_gfn, gfn, d, GFP_KERNEL));
 	if (!ret)
@@ -199,6 +174,21 @@ static void kvmgt_dma_unmap(void *priv, u64 dma_addr)
 	if (d && !--d->refs)
 		kvmgt_dma_release(v, d);
 	mutex_unlock(&v->cache_lock);
+}
+
+struct page *kvmgt_dma_get_page(struct kvmgt_vgpu *v, u64 dma_addr)
+{
+	struct page *page = NULL;
+	struct kvmgt_dma *d;
+
+	mutex_lock(&v->cache_lock);
+	d = xa_load(&v->by_dma, dma_addr >> PAGE_SHIFT);
+	if (d && dma_addr >= d->dma_addr && dma_addr - d->dma_addr < d->size) {
+		page = nth_page(d->page, (dma_addr - d->dma_addr) >> PAGE_SHIFT);
+		get_page(page);
+	}
+	mutex_unlock(&v->cache_lock);
+	return page;
 }
 
 static int kvmgt_inject_msi(void *priv, u64 addr, u32 data)
@@ -542,6 +532,10 @@ static long kvmgt_ioctl(struct vfio_device *vdev, unsigned int cmd, unsigned lon
 		return kvmgt_set_irqs(v, uarg);
 	case VFIO_DEVICE_RESET:
 		return gvt_vgpu_reset(v->vgpu);
+	case VFIO_DEVICE_QUERY_GFX_PLANE:
+		return kvmgt_query_gfx_plane(v, uarg);
+	case VFIO_DEVICE_GET_GFX_DMABUF:
+		return kvmgt_get_gfx_dmabuf(v, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -620,6 +614,7 @@ static int kvmgt_init_dev(struct vfio_device *vdev)
 
 	spin_lock_init(&v->irq_lock);
 	mutex_init(&v->cache_lock);
+	mutex_init(&v->disp.lock);
 	xa_init(&v->by_gfn);
 	xa_init(&v->by_dma);
 	xa_init(&v->tracked);
@@ -647,6 +642,7 @@ static void kvmgt_release_dev(struct vfio_device *vdev)
 	xa_destroy(&v->by_dma);
 	xa_destroy(&v->tracked);
 	mutex_destroy(&v->cache_lock);
+	mutex_destroy(&v->disp.lock);
 }
 
 static const struct vfio_device_ops kvmgt_vfio_ops = {

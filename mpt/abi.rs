@@ -45,6 +45,36 @@ pub struct GvtVgpuInfo {
     pub reserved: u32,
 }
 
+/// `struct gvt_plane_info`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GvtPlaneInfo {
+    /// DRM fourcc.
+    pub drm_format: u32,
+    /// Zero.
+    pub reserved: u32,
+    /// DRM format modifier.
+    pub modifier: u64,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Bytes per row.
+    pub stride: u32,
+    /// Bytes the scanout reads, page aligned.
+    pub size: u32,
+    /// Horizontal position.
+    pub x_pos: u32,
+    /// Vertical position.
+    pub y_pos: u32,
+    /// Cursor hotspot, or `u32::MAX`.
+    pub x_hot: u32,
+    /// Cursor hotspot, or `u32::MAX`.
+    pub y_hot: u32,
+    /// Graphics address of the surface.
+    pub gm: u64,
+}
+
 /// `struct gvt_vgpu_params`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -131,6 +161,7 @@ pub struct GvtBackend {
 const _: () = assert!(core::mem::size_of::<GvtTypeInfo>() == 56);
 const _: () = assert!(core::mem::size_of::<GvtVgpuParams>() == 24);
 const _: () = assert!(core::mem::size_of::<GvtVgpuInfo>() == 40);
+const _: () = assert!(core::mem::size_of::<GvtPlaneInfo>() == 56);
 const _: () = assert!(core::mem::size_of::<GvtBackendOps>() == 96);
 const _: () = assert!(core::mem::size_of::<GvtBackend>() == 32);
 

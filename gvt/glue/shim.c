@@ -95,6 +95,7 @@ void gvt_clock_destroy(struct gvt_clock *c)
 static_assert(sizeof(struct gvt_type_info) == 56);
 static_assert(sizeof(struct gvt_vgpu_params) == 24);
 static_assert(sizeof(struct gvt_vgpu_info) == 40);
+static_assert(sizeof(struct gvt_plane_info) == 56);
 static_assert(sizeof(struct gvt_backend_ops) == 96);
 static_assert(sizeof(struct gvt_backend) == 32);
 
@@ -122,3 +123,5 @@ EXPORT_SYMBOL_GPL(gvt_vgpu_dma_grant);
 EXPORT_SYMBOL_GPL(gvt_vgpu_dma_revoke);
 EXPORT_SYMBOL_GPL(gvt_vgpu_set_display_domain);
 EXPORT_SYMBOL_GPL(gvt_device_plane_owner_show);
+EXPORT_SYMBOL_GPL(gvt_vgpu_query_plane);
+EXPORT_SYMBOL_GPL(gvt_vgpu_gm_pages);

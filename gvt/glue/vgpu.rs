@@ -30,7 +30,9 @@ use crate::model::resources::Request;
 use crate::model::vgpu::{Buffers, Reset, Vgpu};
 use crate::model::workload::{Exec, ExecBuffers, Gen9Scanner, Workload, SCRATCH_BYTES};
 use crate::model::vgpu_type::{Resolution, VgpuConfig};
-use crate::mpt::abi::{GvtBackend, GvtBackendOps, GvtVgpuInfo, GvtVgpuParams, GVT_MPT_ABI_VERSION};
+use crate::mpt::abi::{GvtBackend, GvtBackendOps, GvtPlaneInfo, GvtVgpuInfo, GvtVgpuParams, GVT_MPT_ABI_VERSION};
+use crate::model::display::plane::PlaneKind;
+use crate::model::vgpu::{GEN8_PAGE_PRESENT, GTT_ADDR_MASK};
 use crate::mpt::MptOps;
 
 /// A vGPU's register file, virtual GGTT and OpRegion, in vmalloc memory.
@@ -377,6 +379,10 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_id(vgpu: *mut c_void) -> u32 {
     h.state.lock().as_ref().map_or(0, |st| st.vgpu.id().get())
 }
 
+/// `DRM_PLANE_TYPE_PRIMARY` and `_CURSOR` (include/drm/drm_plane.h).
+const DRM_PLANE_TYPE_PRIMARY: u32 = 1;
+const DRM_PLANE_TYPE_CURSOR: u32 = 2;
+
 /// Largest access the device has (a GGTT entry).
 const MAX_ACCESS: u32 = 8;
 
@@ -657,6 +663,84 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_set_display_domain(vgpu: *mut c_void, d
     unsafe {
         with_vgpu(vgpu, |h, st| {
             h.device().gvt.lock().bind_display_domain(&mut st.vgpu, domain);
+            Ok(())
+        })
+    }
+}
+
+/// The plane the guest scans out; see `include/gvt/mpt.h`.
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`; `info` is null or writable.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_query_plane(vgpu: *mut c_void, drm_plane_type: u32, info: *mut GvtPlaneInfo) -> c_int {
+    // SAFETY: the caller passes null or a writable `struct gvt_plane_info`.
+    let Some(out) = (unsafe { info.as_mut() }) else { return EINVAL.to_errno() };
+    let kind = match drm_plane_type {
+        DRM_PLANE_TYPE_PRIMARY => PlaneKind::Primary,
+        DRM_PLANE_TYPE_CURSOR => PlaneKind::Cursor,
+        _ => return EINVAL.to_errno(),
+    };
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_vgpu(vgpu, |_, st| {
+            let p = st.vgpu.query_plane(kind)?;
+            // VFIO takes whole pages from the surface's start.
+            let size = p.size.checked_add(4095).map(|s| s & !4095).and_then(|s| u32::try_from(s).ok()).ok_or(GvtError::Invalid)?;
+            if p.gm & 4095 != 0 {
+                return Err(GvtError::Invalid);
+            }
+            let signed = |v: i32| u32::try_from(v).unwrap_or(0);
+            *out = GvtPlaneInfo {
+                drm_format: p.drm_format,
+                reserved: 0,
+                modifier: p.tiling.modifier(),
+                width: p.width,
+                height: p.height,
+                stride: p.stride,
+                size,
+                x_pos: signed(p.x_pos),
+                y_pos: signed(p.y_pos),
+                x_hot: p.x_hot,
+                y_hot: p.y_hot,
+                gm: p.gm,
+            };
+            Ok(())
+        })
+    }
+}
+
+/// The DMA addresses behind `npages` pages of the vGPU's graphics memory from `gm`; see
+/// `include/gvt/mpt.h`.
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`; `dma_addr` is null or writable for `npages` entries.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_gm_pages(vgpu: *mut c_void, gm: u64, npages: u32, dma_addr: *mut u64) -> c_int {
+    if dma_addr.is_null() || npages == 0 || gm & 4095 != 0 {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: writable for `npages` entries (contract).
+    let out = unsafe { core::slice::from_raw_parts_mut(dma_addr, npages as usize) };
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_vgpu(vgpu, |h, st| {
+            let bytes = u64::from(npages).checked_mul(4096).ok_or(GvtError::Invalid)?;
+            if !st.vgpu.partition().owns_gm(gm, bytes) {
+                return Err(GvtError::Invalid);
+            }
+            let host = h.device().host.gpu();
+            let scratch = host.info().scratch_page & GTT_ADDR_MASK;
+            for (slot, index) in out.iter_mut().zip(gm / 4096..) {
+                let pte = host.ggtt_read(index);
+                let addr = pte & GTT_ADDR_MASK;
+                if pte & GEN8_PAGE_PRESENT == 0 || addr == scratch {
+                    return Err(GvtError::Fault);
+                }
+                *slot = addr;
+            }
             Ok(())
         })
     }

@@ -49,6 +49,19 @@ struct gvt_vgpu_info {
 	__u32 reserved;
 };
 
+/* The plane a guest scans out, as gvt.ko decodes it (for VFIO_DEVICE_QUERY_GFX_PLANE). */
+struct gvt_plane_info {
+	__u32 drm_format;		/* DRM fourcc */
+	__u32 reserved;
+	__u64 modifier;			/* DRM format modifier (I915_FORMAT_MOD_*) */
+	__u32 width, height;		/* pixels */
+	__u32 stride;			/* bytes per row */
+	__u32 size;			/* bytes the scanout reads, page aligned */
+	__u32 x_pos, y_pos;		/* position (cursor) */
+	__u32 x_hot, y_hot;		/* cursor hotspot, or ~0 */
+	__u64 gm;			/* graphics address of the surface (page aligned) */
+};
+
 /* The size of a vGPU to create: a type's (gvt_device_type_info) or free-form (ACRN). */
 struct gvt_vgpu_params {
 	__u64 low_gm_size;		/* bytes of aperture, > 0 */
@@ -163,6 +176,18 @@ int gvt_vgpu_dma_grant(struct gvt_vgpu *vgpu, __u64 dma_addr, __u64 size);
 void gvt_vgpu_dma_revoke(struct gvt_vgpu *vgpu, __u64 dma_addr);
 
 int gvt_vgpu_set_display_domain(struct gvt_vgpu *vgpu, __u32 domain);
+
+/*
+ * The plane of DRM type drm_plane_type (DRM_PLANE_TYPE_PRIMARY or _CURSOR) the guest shows:
+ * 0, -ENODEV when it shows none, -EINVAL for another type or a surface it may not show.
+ */
+int gvt_vgpu_query_plane(struct gvt_vgpu *vgpu, __u32 drm_plane_type, struct gvt_plane_info *info);
+/*
+ * The DMA addresses behind npages pages of the vGPU's graphics memory from gm, through its
+ * GGTT (what the GPU would scan out): -EINVAL outside its memory, -EFAULT where an entry maps
+ * no guest page.
+ */
+int gvt_vgpu_gm_pages(struct gvt_vgpu *vgpu, __u64 gm, __u32 npages, __u64 *dma_addr);
 
 /* Fills *info; -EINVAL for a NULL info. */
 int gvt_vgpu_get_info(struct gvt_vgpu *vgpu, struct gvt_vgpu_info *info);
