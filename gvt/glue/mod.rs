@@ -5,6 +5,8 @@ mod devices;
 mod exec;
 mod ffi;
 mod grants;
+#[cfg(gvt_i915)]
+mod i915;
 mod mpt_abi;
 #[cfg(gvt_sim)]
 mod sim;

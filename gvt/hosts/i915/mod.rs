@@ -85,8 +85,9 @@ pub fn host_info(f: &Facts) -> Result<HostInfo> {
     }
     // BAR0 must hold the GGTT where the guest expects it (vGPUs present the host's BAR0).
     let ggtt_bytes = (f.ggtt_size / GM_ALIGN).checked_mul(GGTT_ENTRY_BYTES).ok_or(GvtError::Invalid)?;
-    if GGTT_BAR0_OFFSET.checked_add(ggtt_bytes).is_none_or(|end| end > f.bar0_size) {
-        return Err(GvtError::Invalid);
+    match GGTT_BAR0_OFFSET.checked_add(ggtt_bytes) {
+        Some(end) if end <= f.bar0_size => {}
+        _ => return Err(GvtError::Invalid),
     }
     // Nothing left for vGPUs once the host has its share: not worth driving.
     if f.aperture_size <= HOST_RESERVE.low_gm
