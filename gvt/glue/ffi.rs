@@ -90,7 +90,7 @@ extern "C" {
     #[cfg(gvt_i915)]
     pub(crate) fn gvt_i915_request_begin(gpu: *mut c_void, idx: u32, state: *mut *mut c_void, state_len: *mut usize) -> c_int;
     /// Emits `len` bytes of `ring` (padded to `dwords`) and adds the request; null `ring`
-    /// adds it empty.
+    /// adds it empty and fails (the caller could not load the context).
     #[cfg(gvt_i915)]
     pub(crate) fn gvt_i915_request_commit(gpu: *mut c_void, idx: u32, ring: *const c_void, len: u32, dwords: u32) -> c_int;
     /// Events recorded for the request in flight on engine `idx` (0 if none).

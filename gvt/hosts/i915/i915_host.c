@@ -576,21 +576,24 @@ int gvt_i915_request_commit(struct gvt_i915 *gpu, u32 idx, const void *ring, u32
 	slot = &gpu->slot[idx];
 	rq = gpu->building[idx];
 	gpu->building[idx] = NULL;
-	/* Without a ring (the context could not be loaded) the request runs empty. */
-	if (ring && len && len <= (u64)dwords * 4) {
+	/* Without a ring (the context could not be loaded) the request runs empty and fails. */
+	if (ring && len <= (u64)dwords * 4) {
 		if (rq->engine->emit_init_breadcrumb) {
 			ret = rq->engine->emit_init_breadcrumb(rq);
 			if (ret)
 				goto add;
 		}
-		cs = intel_ring_begin(rq, dwords);
-		if (IS_ERR(cs)) {
-			ret = PTR_ERR(cs);
-			goto add;
+		if (dwords) {
+			cs = intel_ring_begin(rq, dwords);
+			if (IS_ERR(cs)) {
+				ret = PTR_ERR(cs);
+				goto add;
+			}
+			memcpy(cs, ring, len);
+			/* MI_NOOP up to the qword */
+			memset((void *)cs + len, 0, (size_t)dwords * 4 - len);
+			intel_ring_advance(rq, cs + dwords);
 		}
-		memcpy(cs, ring, len);
-		memset((void *)cs + len, 0, (size_t)dwords * 4 - len);	/* MI_NOOP */
-		intel_ring_advance(rq, cs + dwords);
 	} else {
 		ret = -EINVAL;
 	}
