@@ -129,7 +129,7 @@ pub(crate) struct GvtI915Facts {
     pub(crate) aperture_pa: u64,
     pub(crate) aperture_size: u64,
     pub(crate) ggtt_size: u64,
-    pub(crate) scratch_dma: u64,
+    pub(crate) scratch_pte: u64,
     pub(crate) fence_count: u32,
     pub(crate) vendor: u16,
     pub(crate) device: u16,

@@ -116,7 +116,7 @@ impl I915Gpu {
             ggtt_size: f.ggtt_size,
             fence_count: f.fence_count,
             engines: f.engines,
-            scratch_dma: f.scratch_dma,
+            scratch_pte: f.scratch_pte,
         };
         let info = pure::host_info(&facts).map_err(to_kernel_error)?;
         let mut cfg = [0u8; CFG_SPACE_SIZE];

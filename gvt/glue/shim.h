@@ -49,7 +49,7 @@ struct gvt_i915_facts {
 	u64 aperture_pa;
 	u64 aperture_size;
 	u64 ggtt_size;
-	u64 scratch_dma;
+	u64 scratch_pte;
 	u32 fence_count;
 	u16 vendor, device, subsystem_vendor, subsystem_device;
 	u8 revision;

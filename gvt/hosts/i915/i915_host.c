@@ -136,7 +136,7 @@ static void gvt_i915_read_facts(struct gvt_i915 *gpu)
 	f->aperture_size = ggtt->mappable_end;
 	f->ggtt_size = ggtt->vm.total;
 	f->fence_count = ggtt->num_fences;
-	f->scratch_dma = px_dma(ggtt->vm.scratch[0]);
+	f->scratch_pte = ggtt->vm.scratch[0]->encode;
 	f->engines = 0;
 	for (i = 0; i < GVT_I915_ENGINES; i++)
 		if (gvt_i915_engine(gpu, i))

@@ -58,8 +58,10 @@ pub struct Facts {
     pub fence_count: u32,
     /// The engines present, as core engine mask bits (`Engine::mask`).
     pub engines: u8,
-    /// DMA address of i915's GGTT scratch page.
-    pub scratch_dma: u64,
+    /// i915's GGTT entry for its scratch page (`vm.scratch[0]->encode`: the page's DMA address
+    /// with the present and caching bits), what every unused entry holds. The core writes it
+    /// as is (`HostInfo::scratch_page`), so a vGPU's unused entries are valid, like i915's.
+    pub scratch_pte: u64,
 }
 
 /// The core's facts about an i915 GPU, or why gvt.ko cannot drive it: `NotSupported` for a
@@ -112,7 +114,7 @@ pub fn host_info(f: &Facts) -> Result<HostInfo> {
         engines: f.engines & crate::model::regs::ALL_ENGINES,
         reserve: HOST_RESERVE,
         aperture_pa: f.aperture_pa,
-        scratch_page: f.scratch_dma,
+        scratch_page: f.scratch_pte,
     })
 }
 

@@ -17,7 +17,7 @@ fn apl() -> Facts {
         ggtt_size: 4096 * MB,
         fence_count: 32,
         engines: 0x0f,
-        scratch_dma: 0x1_2345_6000,
+        scratch_pte: 0x1_2345_6003,
     }
 }
 
@@ -30,7 +30,7 @@ fn host_info_takes_the_device_layout() {
     assert_eq!(info.aperture_size, 256 * MB);
     assert_eq!(info.gm_size, 4096 * MB);
     assert_eq!(info.aperture_pa, 0x8000_0000);
-    assert_eq!(info.scratch_page, 0x1_2345_6000);
+    assert_eq!(info.scratch_page, 0x1_2345_6003);
     assert_eq!(info.reserve, HOST_RESERVE);
     assert_eq!(info.engines, 0x0f);
     // Upstream's arithmetic: 256 MiB of aperture leaves 128 MiB, so the _8 and _4 types.
