@@ -2,7 +2,7 @@
 //!
 //! The device model itself is the pure core shared with the cargo crate (`gvt/lib.rs` declares
 //! the same three modules by the same paths). This root adds the glue: the module's life cycle,
-//! the GPUs it drives (the `sim` host, later i915 devices), and the MPT C ABI through which
+//! the GPUs it drives (the `sim` host, i915 devices), and the MPT C ABI through which
 //! hypervisor backends (kvmgt.ko, acrngt.ko) reach them.
 
 use kernel::prelude::*;
@@ -15,6 +15,10 @@ pub mod mpt;
 
 #[path = "hosts/sim/mod.rs"]
 pub mod sim;
+
+#[cfg(gvt_i915)]
+#[path = "hosts/i915/mod.rs"]
+pub mod i915;
 
 pub mod glue;
 

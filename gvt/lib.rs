@@ -29,3 +29,6 @@ pub mod mpt;
 
 #[path = "hosts/sim/mod.rs"]
 pub mod sim;
+
+#[path = "hosts/i915/mod.rs"]
+pub mod i915;

@@ -2,8 +2,9 @@
 # The whole verification ladder (make test). Ends with one line: "N passed, N failed".
 #   L0  cargo test over the workspace; clippy with the panic lints; the core tested with the
 #       kernel's rustc 1.85; the fuzz targets for a short run.
-#   build  the modules against the kernel, strict (kernel clippy, warnings are errors), and a
-#       scan of each .ko for panic paths.
+#   build  the modules against the kernel, strict (kernel clippy, warnings are errors), a
+#       scan of each .ko for panic paths, and gvt.ko with the i915 host (built only: no Intel
+#       GPU here).
 #   L1+L2  QEMU: the modules' KUnit suites (run at insmod) and the end-to-end scenarios.
 # Logs of every step are in build/test/.
 set -uo pipefail
@@ -56,6 +57,8 @@ step l0-kernel-rustc cargo env RUSTC="$KRUSTC" RUSTDOC="$KRUSTDOC" \
 step l0-fuzz-smoke one env RUNS=200000 MAX_TIME=15 sh tools/testing/fuzz/run.sh
 if step build-modules one env GVT_RS_STRICT=1 bash scripts/modules.sh; then
     step panic-scan one bash scripts/panic-scan.sh
+    # gvt.ko with the i915 host, in its own copy of the sources (nothing here can run it).
+    step build-i915-host one bash scripts/i915-build.sh
     step qemu-modules qemu bash tools/testing/qemu/run.sh modules
     if step build-vfio-client one bash tools/testing/vfio-client/build.sh; then
         step qemu-vfio qemu bash tools/testing/qemu/run.sh vfio

@@ -103,7 +103,13 @@ impl Gvt {
             let _ = self.pool.release(id);
             return Err((GvtError::Invalid, store));
         }
+        // The host gives the partition up before the vGPU writes its GGTT entries and fences.
+        if let Err(e) = host.reserve(id, &part) {
+            let _ = self.pool.release(id);
+            return Err((e, store));
+        }
         let mut vgpu = Vgpu::new(host, id, *config, part, store).map_err(|(e, s)| {
+            host.release(id, &part);
             let _ = self.pool.release(id);
             (e, s)
         })?;
@@ -151,6 +157,7 @@ impl Gvt {
         mut vgpu: Vgpu<S>,
     ) -> S {
         vgpu.release(host, mpt);
+        host.release(vgpu.id(), vgpu.partition());
         // The id came from this pool; a mismatch would mean a vGPU of another GPU.
         let _ = self.pool.release(vgpu.id());
         vgpu.into_storage()
@@ -159,5 +166,106 @@ impl Gvt {
     /// Whether `id` is a live vGPU of this GPU.
     pub fn has_vgpu(&self, id: VgpuId) -> bool {
         self.pool.partition(id).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::host::CFG_SPACE_SIZE;
+    use crate::model::resources::Partition;
+    use crate::model::test_support::Mpt;
+    use crate::model::vgpu::Buffers;
+    use crate::model::vgpu_type::find_type;
+    use crate::sim::tests::bxt;
+    use core::cell::RefCell;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// What a host saw, in order.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Ev {
+        Reserve(u32),
+        Release(u32),
+        Write,
+    }
+
+    /// The sim host, with a reservation that can be refused, logging the order of events.
+    struct Host<H> {
+        inner: H,
+        refuse: bool,
+        log: RefCell<Vec<Ev>>,
+    }
+
+    impl<H: HostGpu> HostGpu for Host<H> {
+        fn info(&self) -> &HostInfo {
+            self.inner.info()
+        }
+        fn cfg_snapshot(&self) -> &[u8; CFG_SPACE_SIZE] {
+            self.inner.cfg_snapshot()
+        }
+        fn mmio_snapshot(&self, first_dword: usize, dst: &mut [u32]) {
+            self.inner.mmio_snapshot(first_dword, dst)
+        }
+        fn ggtt_read(&self, index: u64) -> u64 {
+            self.inner.ggtt_read(index)
+        }
+        fn ggtt_write(&self, index: u64, pte: u64) {
+            self.log.borrow_mut().push(Ev::Write);
+            self.inner.ggtt_write(index, pte)
+        }
+        fn ggtt_flush(&self) {}
+        fn fence_write(&self, index: u32, value: u64) {
+            self.log.borrow_mut().push(Ev::Write);
+            self.inner.fence_write(index, value)
+        }
+        fn reserve(&self, id: VgpuId, _: &Partition) -> Result {
+            self.log.borrow_mut().push(Ev::Reserve(id.get()));
+            if self.refuse {
+                Err(GvtError::NoSpace)
+            } else {
+                Ok(())
+            }
+        }
+        fn release(&self, id: VgpuId, _: &Partition) {
+            self.log.borrow_mut().push(Ev::Release(id.get()));
+        }
+    }
+
+    type Store = Buffers<Vec<u32>, Vec<u64>, Vec<u8>>;
+
+    fn store(config: &VgpuConfig) -> Store {
+        let n = Gvt::ggtt_entries_for(config).unwrap();
+        Buffers { vreg: vec![0; crate::model::host::MMIO_DWORDS], ggtt: vec![0; n], opregion: vec![0; crate::model::opregion::OPREGION_SIZE] }
+    }
+
+    #[test]
+    fn the_host_reserves_before_the_first_write_and_releases_after_the_last() {
+        let host = Host { inner: bxt(), refuse: false, log: RefCell::new(Vec::new()) };
+        let mut gvt = Gvt::new(&host).unwrap();
+        let config = find_type("GVTg_V5_8").unwrap().config;
+        let vgpu = gvt.create_vgpu(&host, &config, store(&config)).map_err(|(e, _)| e).unwrap();
+        let id = vgpu.id().get();
+        assert_eq!(host.log.borrow().first(), Some(&Ev::Reserve(id)));
+        assert!(host.log.borrow().contains(&Ev::Write), "the vGPU starts on scratch");
+        host.log.borrow_mut().clear();
+        let _ = gvt.destroy_vgpu(&host, &mut Mpt::default(), vgpu);
+        let log = host.log.borrow();
+        assert_eq!(log.last(), Some(&Ev::Release(id)));
+        assert!(log.iter().filter(|e| matches!(e, Ev::Release(_))).count() == 1);
+        assert_eq!(gvt.vgpu_count(), 0);
+    }
+
+    #[test]
+    fn a_refused_reservation_fails_the_creation_and_writes_nothing() {
+        let host = Host { inner: bxt(), refuse: true, log: RefCell::new(Vec::new()) };
+        let mut gvt = Gvt::new(&host).unwrap();
+        let config = find_type("GVTg_V5_8").unwrap().config;
+        let before = gvt.available(&config);
+        let r = gvt.create_vgpu(&host, &config, store(&config));
+        assert!(matches!(r, Err((GvtError::NoSpace, _))));
+        assert_eq!(*host.log.borrow(), [Ev::Reserve(1)]);
+        assert_eq!(gvt.vgpu_count(), 0);
+        assert_eq!(gvt.available(&config), before);
     }
 }

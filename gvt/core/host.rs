@@ -136,6 +136,18 @@ pub trait HostGpu {
 
     /// Writes the 64-bit fence register `index` of the host.
     fn fence_write(&self, index: u32, value: u64);
+
+    /// Takes the partition of a new vGPU away from the host's own allocators, before anything
+    /// is written to it: from then on only the vGPU uses those GGTT entries and fences. An
+    /// error (the host is using part of it) fails the creation. A host whose graphics memory
+    /// and fences only the core hands out (`sim`) keeps this default.
+    fn reserve(&self, _id: super::resources::VgpuId, _part: &super::resources::Partition) -> super::error::Result {
+        Ok(())
+    }
+
+    /// Gives the partition of a destroyed vGPU back to the host's allocators. Its GGTT entries
+    /// already point at the scratch page and its fences are clear.
+    fn release(&self, _id: super::resources::VgpuId, _part: &super::resources::Partition) {}
 }
 
 /// One workload as the host runs it: a shadow context and a shadow ring in host memory, both

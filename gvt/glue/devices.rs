@@ -27,6 +27,9 @@ pub(super) enum Host {
     /// The software Gen9 GPU.
     #[cfg(gvt_sim)]
     Sim(Pin<KBox<super::sim::SimGpu>>),
+    /// An Intel GPU i915 handed over.
+    #[cfg(gvt_i915)]
+    I915(Pin<KBox<super::i915::I915Gpu>>),
 }
 
 impl Host {
@@ -34,6 +37,18 @@ impl Host {
         match self {
             #[cfg(gvt_sim)]
             Host::Sim(s) => &s.host,
+            #[cfg(gvt_i915)]
+            Host::I915(g) => &**g,
+        }
+    }
+
+    /// Starts the GPU's worker, which runs `f(data)` whenever kicked.
+    fn start(&self, f: unsafe extern "C" fn(*mut c_void), data: *mut c_void) -> Result {
+        match self {
+            #[cfg(gvt_sim)]
+            Host::Sim(s) => s.start(f, data),
+            #[cfg(gvt_i915)]
+            Host::I915(g) => g.start(f, data),
         }
     }
 }
@@ -93,6 +108,8 @@ impl GvtDevice {
         match &self.host {
             #[cfg(gvt_sim)]
             Host::Sim(s) => s.allocations(),
+            #[cfg(gvt_i915)]
+            Host::I915(g) => g.allocations(),
         }
     }
 
@@ -135,6 +152,12 @@ pub(super) struct Registry {
 // requires to stay valid until it is unregistered; it is only used under the registry lock.
 unsafe impl Send for Registry {}
 
+/// The index of the first element of `items` that satisfies `f`. Unlike `Iterator::position`,
+/// whose counter carries an overflow check, this has no panic path.
+pub(super) fn first_index<T>(items: &[T], f: impl Fn(&T) -> bool) -> Option<usize> {
+    (0..items.len()).find(|&i| items.get(i).is_some_and(&f))
+}
+
 static REGISTRY: AtomicPtr<Mutex<Registry>> = AtomicPtr::new(ptr::null_mut());
 
 /// The registry, while gvt.ko is live.
@@ -167,6 +190,10 @@ impl Driver {
         #[cfg(gvt_sim)]
         driver.add_sim()?;
         REGISTRY.store(ptr::from_ref(&*driver.registry).cast_mut(), Ordering::Release);
+        // i915 adds its devices from in here (the registry must be published); on failure the
+        // driver's drop undoes everything.
+        #[cfg(gvt_i915)]
+        super::i915::register()?;
         Ok(driver)
     }
 
@@ -188,9 +215,8 @@ impl Driver {
             }
         };
         let types = device.gvt.lock().types().len();
-        let Host::Sim(sim) = &device.host;
         // The device is pinned and outlives its worker and clock, which it destroys on drop.
-        if let Err(e) = sim.start(super::exec::run_gpu, device.handle()).and_then(|()| device.clock.start(&device)) {
+        if let Err(e) = device.host.start(super::exec::run_gpu, device.handle()).and_then(|()| device.clock.start(&device)) {
             drop(device);
             // SAFETY: registered just above and not stored anywhere.
             unsafe { release(dev) };
@@ -210,8 +236,81 @@ impl Driver {
     }
 }
 
+/// Adds the device i915 hands over (`init_device`) and offers it to the registered backends.
+#[cfg(gvt_i915)]
+pub(super) fn add_i915(raw: *mut c_void) -> Result {
+    let registry = registry().ok_or(ENODEV)?;
+    let host = Host::I915(super::i915::I915Gpu::new(raw)?);
+    // SAFETY: `raw` is the live device being handed over; we own the reference we get and drop
+    // it exactly once, through `release`, when the device leaves the registry (or below).
+    let dev = unsafe { super::ffi::gvt_i915_dev(raw) };
+    let release = super::ffi::gvt_i915_put_dev;
+    let device = match GvtDevice::new(dev, release, host) {
+        Ok(d) => d,
+        Err(e) => {
+            // SAFETY: taken just above and not stored anywhere.
+            unsafe { release(dev) };
+            return Err(e);
+        }
+    };
+    // The device is pinned and outlives its worker and clock, which it destroys on drop.
+    if let Err(e) = device.host.start(super::exec::run_gpu, device.handle()).and_then(|()| device.clock.start(&device)) {
+        drop(device);
+        // SAFETY: taken above and not stored anywhere.
+        unsafe { release(dev) };
+        return Err(e);
+    }
+    let types = device.gvt.lock().types().len();
+    let mut reg = registry.lock();
+    let Some(slot) = first_index(&reg.devices, Option::is_none) else {
+        drop(reg);
+        drop(device);
+        // SAFETY: taken above and not stored anywhere.
+        unsafe { release(dev) };
+        return Err(ENOSPC);
+    };
+    let bit = 1u32.checked_shl(u32::try_from(slot).unwrap_or(u32::MAX)).unwrap_or(0);
+    for be in reg.backends.iter_mut().flatten() {
+        // SAFETY: a registered backend stays valid until it unregisters, under this lock.
+        if super::mpt_abi::offer(unsafe { &*be.be }, &device) {
+            be.added |= bit;
+        }
+    }
+    if let Some(s) = reg.devices.get_mut(slot) {
+        *s = Some(device);
+    }
+    pr_info!("i915 GPU ready, {} vGPU types\n", types);
+    Ok(())
+}
+
+/// Takes the device i915 takes back (`clean_device`) out of the registry: the backends that
+/// accepted it give up its vGPUs, then it is released.
+#[cfg(gvt_i915)]
+pub(super) fn remove_i915(raw: *mut c_void) {
+    let Some(registry) = registry() else { return };
+    let mut reg = registry.lock();
+    let Some(slot) = first_index(&reg.devices, |d| d.as_ref().is_some_and(|d| matches!(&d.host, Host::I915(g) if g.is(raw)))) else {
+        return;
+    };
+    let bit = 1u32.checked_shl(u32::try_from(slot).unwrap_or(u32::MAX)).unwrap_or(0);
+    let Registry { devices, backends } = &mut *reg;
+    let Some(device) = devices.get_mut(slot).and_then(Option::take) else { return };
+    for be in backends.iter_mut().flatten().filter(|b| b.added & bit != 0) {
+        // SAFETY: as in `add_i915`.
+        super::mpt_abi::withdraw(unsafe { &*be.be }, &device);
+        be.added &= !bit;
+    }
+    let (release, dev) = (device.release, device.dev);
+    drop(device);
+    // SAFETY: `release` drops the reference `add_i915` took, once, after the device is gone.
+    unsafe { release(dev) };
+}
+
 impl Drop for Driver {
     fn drop(&mut self) {
+        // i915 cleans its devices (`remove_i915`) while the registry is still published.
+        #[cfg(gvt_i915)]
+        super::i915::unregister();
         REGISTRY.store(ptr::null_mut(), Ordering::Release);
         let mut reg = self.registry.lock();
         for slot in reg.devices.iter_mut() {

@@ -18,7 +18,9 @@ use kernel::time::Ktime;
 use super::devices::{GvtDevice, Host};
 use super::vgpu::{VgpuHandle, VgpuState};
 use crate::model::error::{GvtError, Result as ModelResult};
-use crate::model::host::{Completion, HostExec, HostWorkload};
+#[cfg(gvt_sim)]
+use crate::model::host::Completion;
+use crate::model::host::{HostExec, HostWorkload};
 use crate::model::mmio_context::{MmioContext, Owner};
 use crate::model::regs::Engine;
 use crate::model::resources::MAX_VGPUS;
@@ -58,42 +60,56 @@ impl HostExec for Submitter<'_> {
         match self.host {
             #[cfg(gvt_sim)]
             Host::Sim(s) => s.alloc_pages(pages),
+            #[cfg(gvt_i915)]
+            Host::I915(g) => g.alloc_pages(pages),
         }
     }
     fn free_pages(&self, addr: u64, pages: u32) {
         match self.host {
             #[cfg(gvt_sim)]
             Host::Sim(s) => s.free_pages(addr, pages),
+            #[cfg(gvt_i915)]
+            Host::I915(g) => g.free_pages(addr, pages),
         }
     }
     fn write_mem(&self, addr: u64, data: &[u8]) -> ModelResult {
         match self.host {
             #[cfg(gvt_sim)]
             Host::Sim(s) => s.rw_own(addr, data.as_ptr().cast_mut(), data.len(), true),
+            #[cfg(gvt_i915)]
+            Host::I915(g) => g.rw(addr, data.as_ptr().cast_mut(), data.len(), true),
         }
     }
     fn read_mem(&self, addr: u64, buf: &mut [u8]) -> ModelResult {
         match self.host {
             #[cfg(gvt_sim)]
             Host::Sim(s) => s.rw_own(addr, buf.as_mut_ptr(), buf.len(), false),
+            #[cfg(gvt_i915)]
+            Host::I915(g) => g.rw(addr, buf.as_mut_ptr(), buf.len(), false),
         }
     }
     fn mmio_read(&self, offset: u32) -> u32 {
         match self.host {
             #[cfg(gvt_sim)]
             Host::Sim(s) => s.mmio_read(offset),
+            #[cfg(gvt_i915)]
+            Host::I915(g) => g.mmio_read(offset),
         }
     }
     fn mmio_write(&self, offset: u32, value: u32) {
         match self.host {
             #[cfg(gvt_sim)]
             Host::Sim(s) => s.mmio_write(offset, value),
+            #[cfg(gvt_i915)]
+            Host::I915(g) => g.mmio_write(offset, value),
         }
     }
     fn submit(&self, w: &HostWorkload) -> ModelResult {
         match self.host {
             #[cfg(gvt_sim)]
             Host::Sim(s) => s.push(self.owner, w),
+            #[cfg(gvt_i915)]
+            Host::I915(g) => g.submit(self.owner, w),
         }
     }
 }
@@ -103,6 +119,8 @@ pub(super) fn kick(dev: &GvtDevice) {
     match &dev.host {
         #[cfg(gvt_sim)]
         Host::Sim(s) => s.kick(),
+        #[cfg(gvt_i915)]
+        Host::I915(g) => g.kick(),
     }
 }
 
@@ -148,19 +166,24 @@ pub(super) fn remove(dev: &GvtDevice, h: &VgpuHandle, id: u32) {
         }
         ex.sched.remove(id);
     }
-    let purged = match &dev.host {
+    let sub = Submitter::new(dev, h);
+    match &dev.host {
         #[cfg(gvt_sim)]
         Host::Sim(s) => {
-            let p = s.purge(me);
+            let purged = s.purge(me);
             s.flush();
-            p
+            if let Some(st) = h.state.lock().as_mut() {
+                for q in purged.iter().flatten() {
+                    let _ = st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), q.w.engine, q.w.tag, Completion::Hang);
+                }
+            }
         }
-    };
-    let sub = Submitter::new(dev, h);
+        // On hardware a request cannot be taken back: wait until the vGPU's requests finish
+        // (or i915's hang handling cancels them) and their completions are delivered.
+        #[cfg(gvt_i915)]
+        Host::I915(g) => g.drain(me),
+    }
     if let Some(st) = h.state.lock().as_mut() {
-        for q in purged.iter().flatten() {
-            let _ = st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), q.w.engine, q.w.tag, Completion::Hang);
-        }
         st.exec.reset(&sub, &mut h.mpt());
     }
 }
@@ -200,6 +223,20 @@ fn run_host(dev: &GvtDevice) {
                 }
             }
         }
+        #[cfg(gvt_i915)]
+        Host::I915(g) => {
+            while let Some((q, how)) = g.take_done() {
+                // SAFETY: a workload in flight belongs to a live handle: `remove` waits until
+                // the vGPU has none before the handle is freed.
+                let h = unsafe { &*(q.owner as *const VgpuHandle) };
+                let sub = Submitter::new(dev, h);
+                if let Some(st) = h.state.lock().as_mut() {
+                    if st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), q.w.engine, q.w.tag, how).is_err() {
+                        pr_debug!("vGPU {}: completion not delivered\n", q.w.vgpu);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -207,6 +244,8 @@ fn idle(dev: &GvtDevice) -> bool {
     match &dev.host {
         #[cfg(gvt_sim)]
         Host::Sim(s) => s.idle(),
+        #[cfg(gvt_i915)]
+        Host::I915(g) => g.idle(),
     }
 }
 

@@ -47,4 +47,126 @@ extern "C" {
     /// Stops and frees the worker.
     #[cfg(gvt_sim)]
     pub(crate) fn gvt_sim_worker_destroy(w: *mut c_void);
+    /// Hands i915 gvt.ko's `struct intel_vgpu_ops` (`intel_gvt_set_ops`).
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_register() -> c_int;
+    /// Takes them back (`intel_gvt_clear_ops`); i915 cleans every device it gave us first.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_unregister();
+    /// The device's facts, read when i915 handed it over.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_get_facts(gpu: *mut c_void, facts: *mut GvtI915Facts);
+    /// The 256-byte config space read when i915 handed the device over.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_cfg_snapshot(gpu: *mut c_void) -> *const u8;
+    /// Reads every register of i915's MMIO table into `dst` (2 MiB), forcewake held.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_mmio_snapshot(gpu: *mut c_void, dst: *mut u32) -> c_int;
+    /// The PCI device's struct device, with a reference for the caller.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_dev(gpu: *mut c_void) -> *mut c_void;
+    /// Drops the reference `gvt_i915_dev` took.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_put_dev(dev: *mut c_void);
+    /// GGTT entry `idx` as the hardware has it.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_ggtt_read(gpu: *mut c_void, idx: u64) -> u64;
+    /// Writes GGTT entry `idx`, only inside a vGPU's reservation.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_ggtt_write(gpu: *mut c_void, idx: u64, pte: u64);
+    /// Invalidates the GGTT TLBs (GFX_FLSH_CNTL), through i915.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_ggtt_flush(gpu: *mut c_void);
+    /// Writes the fence register reserved as host fence `idx`.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_fence_write(gpu: *mut c_void, idx: u32, value: u64);
+    /// Takes a vGPU's partition out of i915's GGTT allocator and fence pool.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_reserve(gpu: *mut c_void, p: *const GvtI915Partition) -> c_int;
+    /// Gives it back.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_release(gpu: *mut c_void, p: *const GvtI915Partition);
+    /// `size` bytes of zeroed, DMA-coherent memory for the GPU; `*dma` gets its address.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_dma_alloc(gpu: *mut c_void, size: usize, dma: *mut u64) -> *mut c_void;
+    /// Frees what `gvt_i915_dma_alloc` returned.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_dma_free(gpu: *mut c_void, size: usize, va: *mut c_void, dma: u64);
+    /// Reads a register (below 2 MiB), with the forcewake it needs.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_mmio_read(gpu: *mut c_void, offset: u32) -> u32;
+    /// Writes a register (below 2 MiB), with the forcewake it needs.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_mmio_write(gpu: *mut c_void, offset: u32, value: u32);
+    /// Creates a request on engine `idx`'s shadow context; `*state` gets its context image.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_request_begin(gpu: *mut c_void, idx: u32, state: *mut *mut c_void, state_len: *mut usize) -> c_int;
+    /// Emits `len` bytes of `ring` (padded to `dwords`) and adds the request; null `ring`
+    /// adds it empty and fails (the caller could not load the context).
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_request_commit(gpu: *mut c_void, idx: u32, ring: *const c_void, len: u32, dwords: u32) -> c_int;
+    /// Events recorded for the request in flight on engine `idx` (0 if none).
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_events(gpu: *mut c_void, idx: u32) -> u32;
+    /// The context image of engine `idx`'s shadow context.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_context_state(gpu: *mut c_void, idx: u32, state: *mut *mut c_void, state_len: *mut usize) -> c_int;
+    /// Frees engine `idx` for the next request.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_retire(gpu: *mut c_void, idx: u32);
+    /// Waits up to `timeout_ms` for the request in flight on engine `idx`.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_wait(gpu: *mut c_void, idx: u32, timeout_ms: u32) -> core::ffi::c_long;
+    /// Creates the device's ordered work item running `f(data)` and hooks the engines'
+    /// context-status notifiers.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_start(gpu: *mut c_void, f: unsafe extern "C" fn(*mut c_void), data: *mut c_void) -> c_int;
+    /// Queues the work item.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_kick_worker(gpu: *mut c_void);
+    /// Waits until the work item is idle.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_flush_worker(gpu: *mut c_void);
+    /// Unhooks the notifiers and stops the work item.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_stop(gpu: *mut c_void);
 }
+
+/// `struct gvt_i915_facts` (`gvt/glue/shim.h`).
+#[cfg(gvt_i915)]
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct GvtI915Facts {
+    pub(crate) bar0_size: u64,
+    pub(crate) aperture_pa: u64,
+    pub(crate) aperture_size: u64,
+    pub(crate) ggtt_size: u64,
+    pub(crate) scratch_pte: u64,
+    pub(crate) fence_count: u32,
+    pub(crate) vendor: u16,
+    pub(crate) device: u16,
+    pub(crate) subsystem_vendor: u16,
+    pub(crate) subsystem_device: u16,
+    pub(crate) revision: u8,
+    pub(crate) engines: u8,
+    pub(crate) reserved: [u8; 2],
+}
+
+/// `struct gvt_i915_partition` (`gvt/glue/shim.h`).
+#[cfg(gvt_i915)]
+#[repr(C)]
+pub(crate) struct GvtI915Partition {
+    pub(crate) id: u32,
+    pub(crate) fence_first: u32,
+    pub(crate) fence_count: u32,
+    pub(crate) reserved: u32,
+    pub(crate) low_start: u64,
+    pub(crate) low_size: u64,
+    pub(crate) high_start: u64,
+    pub(crate) high_size: u64,
+}
+
+#[cfg(gvt_i915)]
+const _: () = assert!(core::mem::size_of::<GvtI915Facts>() == 56);
+#[cfg(gvt_i915)]
+const _: () = assert!(core::mem::size_of::<GvtI915Partition>() == 48);

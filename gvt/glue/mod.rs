@@ -6,6 +6,8 @@ mod display;
 mod exec;
 mod ffi;
 mod grants;
+#[cfg(gvt_i915)]
+mod i915;
 mod mpt_abi;
 #[cfg(gvt_sim)]
 mod sim;

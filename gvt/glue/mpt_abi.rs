@@ -25,7 +25,7 @@ fn backend_name(be: &GvtBackend) -> &BStr {
 }
 
 /// Offers device slot `i` to a backend; true if the backend took it.
-fn offer(be: &GvtBackend, dev: &GvtDevice) -> bool {
+pub(super) fn offer(be: &GvtBackend, dev: &GvtDevice) -> bool {
     // SAFETY: registration checked `ops` is non-null; it points to the backend's ops table.
     let ops = unsafe { &*be.ops };
     let Some(added) = ops.device_added else {
@@ -43,7 +43,7 @@ fn offer(be: &GvtBackend, dev: &GvtDevice) -> bool {
     ret == 0
 }
 
-fn withdraw(be: &GvtBackend, dev: &GvtDevice) {
+pub(super) fn withdraw(be: &GvtBackend, dev: &GvtDevice) {
     // SAFETY: as in `offer`.
     let ops = unsafe { &*be.ops };
     if let Some(removed) = ops.device_removed {
@@ -68,11 +68,7 @@ fn register(be_ptr: *const GvtBackend) -> Result {
     {
         return Err(EEXIST);
     }
-    let free = reg
-        .backends
-        .iter()
-        .position(Option::is_none)
-        .ok_or(ENOSPC)?;
+    let free = super::devices::first_index(&reg.backends, Option::is_none).ok_or(ENOSPC)?;
     let (mut added, mut bit) = (0u32, 1u32);
     for dev in reg.devices.iter() {
         if let Some(dev) = dev {

@@ -36,4 +36,74 @@ void gvt_sim_worker_kick(struct gvt_sim_worker *w);
 void gvt_sim_worker_flush(struct gvt_sim_worker *w);
 void gvt_sim_worker_destroy(struct gvt_sim_worker *w);
 
+/*
+ * gvt/hosts/i915/i915_host.c: the i915 host (CONFIG_GVT_RS_I915). One struct gvt_i915 per
+ * i915 device; the Rust side (gvt/glue/i915.rs) mirrors the two structs below.
+ */
+#define GVT_I915_ENGINES	4		/* render, video, blitter, video enhancement */
+#define GVT_I915_MAX_VGPUS	32		/* the core's MAX_VGPUS */
+#define GVT_I915_MAX_FENCES	32
+#define GVT_I915_CFG_SIZE	256
+#define GVT_I915_MMIO_SIZE	(2u << 20)
+/* Events recorded for the request in flight on an engine (gvt/hosts/i915/mod.rs, event). */
+#define GVT_I915_EV_SIGNALED		(1u << 0)
+#define GVT_I915_EV_ERROR		(1u << 1)
+#define GVT_I915_EV_SWITCHED_OUT	(1u << 2)
+#define GVT_I915_EV_SCHEDULED_IN	(1u << 3)
+
+struct gvt_i915;
+
+struct gvt_i915_facts {
+	u64 bar0_size;
+	u64 aperture_pa;
+	u64 aperture_size;
+	u64 ggtt_size;
+	u64 scratch_pte;
+	u32 fence_count;
+	u16 vendor, device, subsystem_vendor, subsystem_device;
+	u8 revision;
+	u8 engines;			/* bit i: the core's engine i is present */
+	u8 reserved[2];
+};
+
+struct gvt_i915_partition {
+	u32 id;				/* the vGPU's id on this GPU */
+	u32 fence_first;		/* the core's host fence indices */
+	u32 fence_count;
+	u32 reserved;
+	u64 low_start, low_size;	/* graphics addresses */
+	u64 high_start, high_size;
+};
+
+int gvt_i915_register(void);
+void gvt_i915_unregister(void);
+void gvt_i915_get_facts(struct gvt_i915 *gpu, struct gvt_i915_facts *facts);
+const u8 *gvt_i915_cfg_snapshot(struct gvt_i915 *gpu);
+int gvt_i915_mmio_snapshot(struct gvt_i915 *gpu, u32 *dst);
+struct device *gvt_i915_dev(struct gvt_i915 *gpu);
+void gvt_i915_put_dev(struct device *dev);
+u64 gvt_i915_ggtt_read(struct gvt_i915 *gpu, u64 idx);
+void gvt_i915_ggtt_write(struct gvt_i915 *gpu, u64 idx, u64 pte);
+void gvt_i915_ggtt_flush(struct gvt_i915 *gpu);
+void gvt_i915_fence_write(struct gvt_i915 *gpu, u32 idx, u64 value);
+int gvt_i915_reserve(struct gvt_i915 *gpu, const struct gvt_i915_partition *p);
+void gvt_i915_release(struct gvt_i915 *gpu, const struct gvt_i915_partition *p);
+void *gvt_i915_dma_alloc(struct gvt_i915 *gpu, size_t size, u64 *dma);
+void gvt_i915_dma_free(struct gvt_i915 *gpu, size_t size, void *va, u64 dma);
+u32 gvt_i915_mmio_read(struct gvt_i915 *gpu, u32 offset);
+void gvt_i915_mmio_write(struct gvt_i915 *gpu, u32 offset, u32 value);
+int gvt_i915_request_begin(struct gvt_i915 *gpu, u32 idx, void **state, size_t *state_len);
+int gvt_i915_request_commit(struct gvt_i915 *gpu, u32 idx, const void *ring, u32 len, u32 dwords);
+u32 gvt_i915_events(struct gvt_i915 *gpu, u32 idx);
+int gvt_i915_context_state(struct gvt_i915 *gpu, u32 idx, void **state, size_t *state_len);
+void gvt_i915_retire(struct gvt_i915 *gpu, u32 idx);
+long gvt_i915_wait(struct gvt_i915 *gpu, u32 idx, u32 timeout_ms);
+int gvt_i915_start(struct gvt_i915 *gpu, void (*fn)(void *data), void *data);
+void gvt_i915_kick_worker(struct gvt_i915 *gpu);
+void gvt_i915_flush_worker(struct gvt_i915 *gpu);
+void gvt_i915_stop(struct gvt_i915 *gpu);
+/* Written in Rust (gvt/glue/i915.rs): i915 gave gvt.ko a device / takes it back. */
+int gvt_i915_device_added(struct gvt_i915 *gpu);
+void gvt_i915_device_removed(struct gvt_i915 *gpu);
+
 #endif /* _GVT_SHIM_H */

@@ -1,0 +1,230 @@
+use super::*;
+use crate::model::resources::{Request, ResourcePool};
+use std::vec;
+use std::vec::Vec;
+
+/// An Apollo Lake NUC as i915 reports it: 256 MiB aperture, 4 GiB GGTT, 32 fences.
+fn apl() -> Facts {
+    Facts {
+        vendor: 0x8086,
+        device: 0x5A85,
+        revision: 0x0B,
+        subsystem_vendor: 0x8086,
+        subsystem_device: 0x2068,
+        bar0_size: 16 * MB,
+        aperture_pa: 0x8000_0000,
+        aperture_size: 256 * MB,
+        ggtt_size: 4096 * MB,
+        fence_count: 32,
+        engines: 0x0f,
+        scratch_pte: 0x1_2345_6003,
+    }
+}
+
+#[test]
+fn host_info_takes_the_device_layout() {
+    let info = host_info(&apl()).unwrap();
+    assert_eq!(info.platform, Platform::Broxton);
+    assert_eq!(info.pci.device, 0x5A85);
+    assert_eq!(info.pci.revision, 0x0B);
+    assert_eq!(info.aperture_size, 256 * MB);
+    assert_eq!(info.gm_size, 4096 * MB);
+    assert_eq!(info.aperture_pa, 0x8000_0000);
+    assert_eq!(info.scratch_page, 0x1_2345_6003);
+    assert_eq!(info.reserve, HOST_RESERVE);
+    assert_eq!(info.engines, 0x0f);
+    // Upstream's arithmetic: 256 MiB of aperture leaves 128 MiB, so the _8 and _4 types.
+    let pool = ResourcePool::new(&info).unwrap();
+    assert_eq!(pool.available(&Request { low_gm: 64 * MB, high_gm: 384 * MB, fences: 4 }), 2);
+}
+
+#[test]
+fn host_info_per_platform() {
+    for (id, p) in [(0x1912, Platform::Skylake), (0x5912, Platform::KabyLake), (0x0A84, Platform::Broxton)] {
+        let f = Facts { device: id, ..apl() };
+        assert_eq!(host_info(&f).unwrap().platform, p);
+    }
+}
+
+#[test]
+fn host_info_refuses_what_the_core_cannot_drive() {
+    // Not Intel, not Gen9 (Ice Lake 0x8A52), no render engine.
+    assert_eq!(host_info(&Facts { vendor: 0x1002, ..apl() }), Err(GvtError::NotSupported));
+    assert_eq!(host_info(&Facts { device: 0x8A52, ..apl() }), Err(GvtError::NotSupported));
+    assert_eq!(host_info(&Facts { engines: 0x0e, ..apl() }), Err(GvtError::NotSupported));
+    // A layout that cannot be right.
+    assert_eq!(host_info(&Facts { aperture_size: 8192 * MB, ..apl() }), Err(GvtError::Invalid));
+    assert_eq!(host_info(&Facts { aperture_size: 256 * MB + 1, ..apl() }), Err(GvtError::Invalid));
+    assert_eq!(host_info(&Facts { fence_count: 33, ..apl() }), Err(GvtError::Invalid));
+    assert_eq!(host_info(&Facts { ggtt_size: 0, ..apl() }), Err(GvtError::Invalid));
+    // BAR0 too small for the GGTT behind the registers.
+    assert_eq!(host_info(&Facts { bar0_size: 8 * MB, ..apl() }), Err(GvtError::Invalid));
+    // Nothing left after the host reserve.
+    assert_eq!(host_info(&Facts { aperture_size: 128 * MB, ..apl() }), Err(GvtError::NoSpace));
+    assert_eq!(host_info(&Facts { ggtt_size: 512 * MB, ..apl() }), Err(GvtError::NoSpace));
+    assert_eq!(host_info(&Facts { fence_count: 4, ..apl() }), Err(GvtError::NoSpace));
+}
+
+#[test]
+fn extra_engines_are_not_offered() {
+    let info = host_info(&Facts { engines: 0xff, ..apl() }).unwrap();
+    assert_eq!(info.engines, 0x0f);
+}
+
+#[test]
+fn pool_partitions_map_to_gm_nodes_inside_the_layout() {
+    let info = host_info(&apl()).unwrap();
+    let mut pool = ResourcePool::new(&info).unwrap();
+    let r = Request { low_gm: 64 * MB, high_gm: 384 * MB, fences: 4 };
+    let mut seen = Vec::new();
+    while let Ok((_, part)) = pool.allocate(&r) {
+        let [low, high] = gm_nodes(&info, &part).unwrap();
+        assert!(low.start >= HOST_RESERVE.low_gm && low.end() <= info.aperture_size);
+        assert!(high.start >= info.aperture_size + HOST_RESERVE.high_gm && high.end() <= info.gm_size);
+        let fences = fence_range(&info, &part).unwrap();
+        assert!(fences.start >= HOST_RESERVE.fences && fences.end <= info.fence_count);
+        assert_eq!(fences.len(), 4);
+        seen.push(part);
+    }
+    assert_eq!(seen.len(), 2);
+}
+
+#[test]
+fn gm_nodes_refuse_partitions_outside_their_areas() {
+    let info = host_info(&apl()).unwrap();
+    let good = Partition {
+        low: Span { start: 128 * MB, size: 64 * MB },
+        high: Span { start: 640 * MB, size: 384 * MB },
+        fences: Span { start: 4, size: 4 },
+    };
+    assert!(gm_nodes(&info, &good).is_ok());
+    let bad = [
+        // Low GM reaching past the aperture.
+        Partition { low: Span { start: 224 * MB, size: 64 * MB }, ..good },
+        // High GM inside the aperture.
+        Partition { high: Span { start: 192 * MB, size: 64 * MB }, ..good },
+        // Past the GGTT.
+        Partition { high: Span { start: 4064 * MB, size: 64 * MB }, ..good },
+        // Unaligned, empty, overflowing.
+        Partition { low: Span { start: 128 * MB + 1, size: 64 * MB }, ..good },
+        Partition { low: Span { start: 128 * MB, size: 0 }, ..good },
+        Partition { high: Span { start: u64::MAX - 4095, size: 8192 }, ..good },
+    ];
+    for p in bad {
+        assert_eq!(gm_nodes(&info, &p), Err(GvtError::Invalid), "{p:?}");
+    }
+    assert!(fence_range(&info, &Partition { fences: Span { start: 30, size: 4 }, ..good }).is_err());
+    assert!(fence_range(&info, &Partition { fences: Span { start: 4, size: 0 }, ..good }).is_err());
+}
+
+fn image(pages: usize, fill: u8) -> Vec<u8> {
+    vec![fill; pages * PAGE]
+}
+
+fn get(buf: &[u8], page: usize, dw: usize) -> u32 {
+    dword(&buf[page * PAGE..], dw).unwrap()
+}
+
+fn put(buf: &mut [u8], page: usize, dw: usize, v: u32) {
+    set_dword(&mut buf[page * PAGE..], dw, v).unwrap();
+}
+
+#[test]
+fn load_keeps_i915_ring_registers_and_takes_the_workload_state() {
+    let mut core = image(22, 0xaa);
+    put(&mut core, 1, CTX_CONTEXT_CONTROL, 0x0000_0008);
+    put(&mut core, 1, 0x31, 0x0000_0001); // PDP0 upper: shadow root
+    put(&mut core, 1, 0x33, 0x2345_6000); // PDP0 lower
+    let mut i915 = image(23, 0x11);
+    // i915's ring start, head, tail, control and its status page.
+    let ring = [(0x05, 0x100), (0x07, 0x180), (0x09, 0xfee0_0000), (0x0b, 0x1f_f001)];
+    for (i, v) in ring {
+        put(&mut i915, 1, i, v);
+    }
+    load_context(Engine::Rcs, &core, &mut i915).unwrap();
+    for (i, v) in ring {
+        assert_eq!(get(&i915, 1, i), v, "ring dword {i:#x}");
+    }
+    assert!(i915[..PAGE].iter().all(|&b| b == 0x11), "status page untouched");
+    assert_eq!(get(&i915, 1, CTX_CONTEXT_CONTROL), 0xffff_0008);
+    assert_eq!(get(&i915, 1, 0x31), 1);
+    assert_eq!(get(&i915, 1, 0x33), 0x2345_6000);
+    assert_eq!(get(&i915, 1, CTX_BB_PER_CTX_PTR), 0xaaaa_aaaa);
+    assert_eq!(get(&i915, 1, RING_CTX_DWORDS), 0xaaaa_aaaa);
+    // Engine pages 2..22 came over; the 23rd page (i915's own extra) did not.
+    assert!(i915[2 * PAGE..22 * PAGE].iter().all(|&b| b == 0xaa));
+    assert!(i915[22 * PAGE..].iter().all(|&b| b == 0x11));
+}
+
+#[test]
+fn load_of_an_inhibit_context_skips_the_engine_pages() {
+    let mut core = image(22, 0xaa);
+    put(&mut core, 1, CTX_CONTEXT_CONTROL, CTX_RESTORE_INHIBIT);
+    let mut i915 = image(22, 0x11);
+    load_context(Engine::Rcs, &core, &mut i915).unwrap();
+    assert_eq!(get(&i915, 1, CTX_CONTEXT_CONTROL), 0xffff_0001);
+    assert!(i915[2 * PAGE..].iter().all(|&b| b == 0x11));
+}
+
+#[test]
+fn load_per_engine_registers() {
+    let mut core = image(2, 0);
+    put(&mut core, 1, CTX_BCS_TILE, 0x7);
+    put(&mut core, 1, CTX_BB_PER_CTX_PTR, 0x99);
+    let mut i915 = image(2, 0);
+    load_context(Engine::Bcs, &core, &mut i915).unwrap();
+    assert_eq!(get(&i915, 1, CTX_BCS_TILE), 0x7);
+    assert_eq!(get(&i915, 1, CTX_BB_PER_CTX_PTR), 0, "render-only register left alone");
+    let mut i915 = image(2, 0);
+    load_context(Engine::Vcs, &core, &mut i915).unwrap();
+    assert_eq!(get(&i915, 1, CTX_BB_PER_CTX_PTR), 0);
+}
+
+#[test]
+fn short_images_are_refused_not_indexed() {
+    let core = image(1, 0);
+    let mut i915 = image(2, 0);
+    assert_eq!(load_context(Engine::Rcs, &core, &mut i915), Err(GvtError::Invalid));
+    let mut small = image(1, 0);
+    assert_eq!(save_context(&i915, &mut small), Err(GvtError::Invalid));
+}
+
+#[test]
+fn save_brings_back_state_but_not_ring_or_roots() {
+    let mut i915 = image(22, 0x55);
+    put(&mut i915, 1, CTX_TIMESTAMP, 1234);
+    let mut core = image(22, 0xaa);
+    save_context(&i915, &mut core).unwrap();
+    assert_eq!(get(&core, 1, CTX_TIMESTAMP), 1234);
+    // Ring registers and PDPs (dwords below 0x34, other than control and timestamp) stay the core's.
+    for i in [0x05, 0x07, 0x09, 0x0b, 0x25, 0x31, 0x33] {
+        assert_eq!(get(&core, 1, i), 0xaaaa_aaaa, "dword {i:#x}");
+    }
+    assert_eq!(get(&core, 1, RING_CTX_STATE_DWORDS), 0x5555_5555);
+    assert!(core[2 * PAGE..].iter().all(|&b| b == 0x55));
+    assert!(core[..PAGE].iter().all(|&b| b == 0xaa));
+}
+
+#[test]
+fn ring_is_padded_to_qwords() {
+    assert_eq!(ring_dwords(0), Ok(0));
+    assert_eq!(ring_dwords(4), Ok(2));
+    assert_eq!(ring_dwords(8), Ok(2));
+    assert_eq!(ring_dwords(68 * 1024), Ok(17 * 1024));
+    assert_eq!(ring_dwords(6), Err(GvtError::Invalid));
+}
+
+#[test]
+fn completion_needs_the_switch_out_unless_it_hung() {
+    use event::*;
+    assert_eq!(completion(0), None);
+    assert_eq!(completion(SCHEDULED_IN), None);
+    assert_eq!(completion(SWITCHED_OUT), None);
+    assert_eq!(completion(SIGNALED), None);
+    assert_eq!(completion(SIGNALED | SCHEDULED_IN), None);
+    assert_eq!(completion(SIGNALED | SWITCHED_OUT), Some(Completion::Done));
+    assert_eq!(completion(SIGNALED | ERROR), Some(Completion::Hang));
+    assert_eq!(completion(SIGNALED | ERROR | SWITCHED_OUT), Some(Completion::Hang));
+    // An error bit without the signal is not a decision yet.
+    assert_eq!(completion(ERROR | SWITCHED_OUT), None);
+}
