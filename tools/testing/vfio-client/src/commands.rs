@@ -12,8 +12,9 @@ use crate::transport::{Region, VfioTransport};
 use crate::uapi;
 use crate::vfio::{parse_type_description, Vfio, MDEV_DEVICES};
 
-/// Guest RAM mapped at IOVA 0: room for the pages the probe maps through the GGTT.
-pub const RAM_SIZE: usize = 4 << 20;
+/// Guest RAM mapped at IOVA 0: the probe's GGTT pages, the workloads' pages (from 2 MiB) and a
+/// framebuffer of up to 1920x1200 (from 4 MiB).
+pub const RAM_SIZE: usize = 16 << 20;
 const _: () = assert!(GGTT_PAGES_GPA + GGTT_PAGES * 4096 <= RAM_SIZE as u64);
 
 /// BAR0 size of a Gen9 vGPU: registers, then the GGTT from 8 MiB.
@@ -145,7 +146,8 @@ pub fn probe(uuid: &str, tag: Option<String>) -> Checks {
                 Err(e) => Err(format!("{e:?} {}", t.last_error.take().unwrap_or_default())),
             });
             if msi_on {
-                crate::workloads::run(&mut c, &mut t, RAM_SIZE as u64, r.vgt_id, crate::workloads::ROUNDS, |t| t.last_error.take());
+                crate::workloads::run(&mut c, &mut t, crate::display::FB_GPA, r.vgt_id, crate::workloads::ROUNDS, |t| t.last_error.take());
+                crate::display::check(&mut c, &v, &mut t, r.mappable.0);
             }
         }
     }

@@ -36,6 +36,7 @@ pub mod bad_input;
 pub mod checks;
 pub mod cli;
 pub mod commands;
+pub mod display;
 #[cfg(test)]
 mod fake;
 pub mod lifecycle;

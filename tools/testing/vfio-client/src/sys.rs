@@ -75,6 +75,31 @@ pub fn ioctl_get_fd(fd: BorrowedFd<'_>, req: libc::Ioctl, name: &CStr) -> io::Re
     Ok(unsafe { File::from_raw_fd(r) })
 }
 
+/// An ioctl that reads one `u32` through a pointer and returns a new fd we then own
+/// (`VFIO_DEVICE_GET_GFX_DMABUF`).
+pub fn ioctl_u32_get_fd(fd: BorrowedFd<'_>, req: libc::Ioctl, v: &u32) -> io::Result<File> {
+    // SAFETY: `v` is a live u32; the kernel only reads it.
+    let r = cvt(unsafe { libc::ioctl(fd.as_raw_fd(), req, std::ptr::from_ref(v)) })?;
+    // SAFETY: on success the ioctl returned a new file descriptor that nothing else owns.
+    Ok(unsafe { File::from_raw_fd(r) })
+}
+
+/// Maps `len` bytes of `file` shared and read-only, copies them out and unmaps them (how a
+/// display client looks at a dma-buf).
+pub fn map_and_copy(file: &File, len: usize) -> io::Result<Vec<u8>> {
+    // SAFETY: a fresh mapping at an address of the kernel's choosing, of a file we hold open.
+    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, file.as_raw_fd(), 0) };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    let mut out = vec![0u8; len];
+    // SAFETY: the mapping is `len` readable bytes; `out` is a distinct buffer of `len` bytes.
+    unsafe { std::ptr::copy_nonoverlapping(p.cast::<u8>(), out.as_mut_ptr(), len) };
+    // SAFETY: unmaps exactly the mapping made above.
+    unsafe { libc::munmap(p, len) };
+    Ok(out)
+}
+
 /// An eventfd (non-blocking, close-on-exec): how VFIO signals an interrupt.
 #[derive(Debug)]
 pub struct EventFd(File);

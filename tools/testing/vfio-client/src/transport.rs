@@ -170,6 +170,18 @@ impl<'a, D: RegionIo> VfioTransport<'a, D> {
     }
 }
 
+/// The guest's clock: real time (its vblanks come from gvt.ko's display clock).
+impl<D: RegionIo> guest_model::guest::Timer for VfioTransport<'_, D> {
+    fn now_ns(&mut self) -> u64 {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        u64::try_from(START.get_or_init(std::time::Instant::now).elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+    fn sleep_ns(&mut self, ns: u64) -> Result {
+        std::thread::sleep(Duration::from_nanos(ns));
+        Ok(())
+    }
+}
+
 impl<D: RegionIo> Transport for VfioTransport<'_, D> {
     fn cfg_read(&mut self, offset: u32, buf: &mut [u8]) -> Result {
         self.cfg_size(buf.len())?;

@@ -43,6 +43,22 @@ pub const DEVICE_GET_IRQ_INFO: libc::Ioctl = io(9);
 pub const DEVICE_SET_IRQS: libc::Ioctl = io(10);
 /// `VFIO_IOMMU_MAP_DMA`.
 pub const IOMMU_MAP_DMA: libc::Ioctl = io(13);
+/// `VFIO_DEVICE_QUERY_GFX_PLANE`.
+pub const DEVICE_QUERY_GFX_PLANE: libc::Ioctl = io(14);
+/// `VFIO_DEVICE_GET_GFX_DMABUF`.
+pub const DEVICE_GET_GFX_DMABUF: libc::Ioctl = io(15);
+/// `VFIO_GFX_PLANE_TYPE_PROBE`.
+pub const GFX_PLANE_TYPE_PROBE: u32 = 1 << 0;
+/// `VFIO_GFX_PLANE_TYPE_DMABUF`.
+pub const GFX_PLANE_TYPE_DMABUF: u32 = 1 << 1;
+/// `VFIO_GFX_PLANE_TYPE_REGION`.
+pub const GFX_PLANE_TYPE_REGION: u32 = 1 << 2;
+/// `DRM_PLANE_TYPE_PRIMARY`.
+pub const DRM_PLANE_TYPE_PRIMARY: u32 = 1;
+/// `DRM_PLANE_TYPE_CURSOR`.
+pub const DRM_PLANE_TYPE_CURSOR: u32 = 2;
+/// `DRM_FORMAT_XRGB8888` (`'XR24'`).
+pub const DRM_FORMAT_XRGB8888: u32 = u32::from_le_bytes(*b"XR24");
 /// An ioctl number no VFIO fd implements (`VFIO_BASE + 60`), for the bad-input checks.
 pub const UNKNOWN_IOCTL: libc::Ioctl = io(60);
 
@@ -198,7 +214,43 @@ pub struct DmaMap {
     pub size: u64,
 }
 
-argsz!(GroupStatus, DeviceInfo, RegionInfo, IrqInfo, IrqSetEventfd, DmaMap);
+/// `struct vfio_device_gfx_plane_info`.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct GfxPlaneInfo {
+    /// Size of this struct.
+    pub argsz: u32,
+    /// `VFIO_GFX_PLANE_TYPE_*`.
+    pub flags: u32,
+    /// In: `DRM_PLANE_TYPE_*`.
+    pub drm_plane_type: u32,
+    /// DRM fourcc.
+    pub drm_format: u32,
+    /// DRM format modifier.
+    pub drm_format_mod: u64,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Bytes per row.
+    pub stride: u32,
+    /// Bytes, page aligned.
+    pub size: u32,
+    /// Cursor position.
+    pub x_pos: u32,
+    /// Cursor position.
+    pub y_pos: u32,
+    /// Cursor hotspot.
+    pub x_hot: u32,
+    /// Cursor hotspot.
+    pub y_hot: u32,
+    /// The dma-buf id (the union's `region_index` for region planes).
+    pub dmabuf_id: u32,
+    /// Zero.
+    pub reserved: u32,
+}
+
+argsz!(GroupStatus, DeviceInfo, RegionInfo, IrqInfo, IrqSetEventfd, DmaMap, GfxPlaneInfo);
 
 /// Size of `struct vfio_irq_set` without data (`offsetofend(count)`).
 pub const IRQ_SET_HDR_SIZE: u32 = 20;
@@ -215,6 +267,9 @@ const _: () = assert!(core::mem::size_of::<IrqInfo>() == 16);
 const _: () = assert!(core::mem::size_of::<IrqSetEventfd>() == 24);
 const _: () = assert!(core::mem::offset_of!(IrqSetEventfd, fd) == IRQ_SET_HDR_SIZE as usize);
 const _: () = assert!(core::mem::size_of::<DmaMap>() == 32);
+const _: () = assert!(core::mem::size_of::<GfxPlaneInfo>() == 64);
+const _: () = assert!(core::mem::offset_of!(GfxPlaneInfo, drm_format_mod) == 16);
+const _: () = assert!(core::mem::offset_of!(GfxPlaneInfo, dmabuf_id) == 56);
 
 impl RegionInfo {
     /// A request for region `index`, with no room for capabilities.
@@ -326,6 +381,8 @@ mod tests {
         assert_eq!(DEVICE_GET_INFO, want(7));
         assert_eq!(DEVICE_GET_REGION_INFO, 0x3b6c);
         assert_eq!(DEVICE_GET_IRQ_INFO, want(9));
+        assert_eq!(DEVICE_QUERY_GFX_PLANE, want(14));
+        assert_eq!(DEVICE_GET_GFX_DMABUF, want(15));
         assert_eq!(DEVICE_SET_IRQS, 0x3b6e);
         assert_eq!(IOMMU_MAP_DMA, 0x3b71);
         assert_eq!(UNKNOWN_IOCTL, want(60));
