@@ -55,6 +55,15 @@ impl Clock {
         }
     }
 
+    /// Waits until a tick in progress (or pending) has run.
+    pub(super) fn sync(&self) {
+        let c = self.0.load(Ordering::Acquire);
+        if !c.is_null() {
+            // SAFETY: as in `arm`.
+            unsafe { ffi::gvt_clock_sync(c) };
+        }
+    }
+
     /// Runs the clock after `delay_ns`, replacing any pending run.
     fn rearm(&self, delay_ns: u64) {
         let c = self.0.load(Ordering::Acquire);
@@ -110,9 +119,14 @@ unsafe extern "C" fn tick(data: *mut c_void) {
     let dev = unsafe { &*data.cast::<GvtDevice>() };
     let now = now_ns();
     let mut next: Option<u64> = None;
-    exec::each_vgpu(dev, |h| {
+    // Not under the device's `exec` lock: a vGPU lock held long (a busy guest) must not stall
+    // the engines' scheduling too. `exec::remove` waits for this tick instead.
+    for &hp in exec::vgpus(dev).iter().filter(|&&v| v != 0) {
+        // SAFETY: listed when this tick began; `exec::remove` unlists a handle, then waits for
+        // the tick to end (`Clock::sync`) before the handle is freed.
+        let h = unsafe { &*(hp as *const VgpuHandle) };
         let mut guard = h.state.lock();
-        let Some(st) = guard.as_mut() else { return };
+        let Some(st) = guard.as_mut() else { continue };
         let due = match st.vgpu.display_deadline() {
             Some(d) if d <= now => st.vgpu.display_tick(&mut h.mpt(), now).unwrap_or(None),
             d => d,
@@ -121,7 +135,7 @@ unsafe extern "C" fn tick(data: *mut c_void) {
         if let Some(d) = due {
             next = Some(next.map_or(d, |n| n.min(d)));
         }
-    });
+    }
     if let Some(n) = next {
         dev.clock.rearm(n.saturating_sub(now_ns()));
     }

@@ -135,13 +135,10 @@ pub(super) fn after_write(dev: &GvtDevice, h: &VgpuHandle, st: &mut VgpuState) {
     super::display::after_write(dev, h, st);
 }
 
-/// Runs `f` on each vGPU of `dev`, under the device's `exec` lock.
-pub(super) fn each_vgpu(dev: &GvtDevice, mut f: impl FnMut(&VgpuHandle)) {
-    let ex = dev.exec.lock();
-    for &hp in ex.vgpus.iter().filter(|&&v| v != 0) {
-        // SAFETY: listed handles are live: `remove` unlists them under this lock first.
-        f(unsafe { &*(hp as *const VgpuHandle) });
-    }
+/// The vGPUs of `dev` now (`VgpuHandle` addresses, 0 for a free slot). A handle stays valid
+/// after the lock is dropped only for the display clock, which `remove` waits for.
+pub(super) fn vgpus(dev: &GvtDevice) -> [usize; MAX_VGPUS] {
+    dev.exec.lock().vgpus
 }
 
 /// Adds a new vGPU to its GPU's scheduling.
@@ -166,6 +163,8 @@ pub(super) fn remove(dev: &GvtDevice, h: &VgpuHandle, id: u32) {
         }
         ex.sched.remove(id);
     }
+    // A display tick may still hold the handle it listed before.
+    dev.clock.sync();
     let sub = Submitter::new(dev, h);
     match &dev.host {
         #[cfg(gvt_sim)]

@@ -18,6 +18,8 @@ extern "C" {
     pub(crate) fn gvt_clock_arm(c: *mut c_void, delay_ns: u64);
     /// Queues the clock to run after `delay_ns`, replacing a pending run.
     pub(crate) fn gvt_clock_rearm(c: *mut c_void, delay_ns: u64);
+    /// Runs a pending tick now and waits for it (and one in progress) to end.
+    pub(crate) fn gvt_clock_sync(c: *mut c_void);
     /// Cancels the clock (waiting for a running tick) and frees it.
     pub(crate) fn gvt_clock_destroy(c: *mut c_void);
     /// Registers the sim GPU's platform driver and device; `*dev` receives its struct device.

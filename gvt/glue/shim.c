@@ -85,6 +85,11 @@ void gvt_clock_rearm(struct gvt_clock *c, u64 delay_ns)
 	mod_delayed_work(system_wq, &c->dw, nsecs_to_jiffies(delay_ns));
 }
 
+void gvt_clock_sync(struct gvt_clock *c)
+{
+	flush_delayed_work(&c->dw);
+}
+
 void gvt_clock_destroy(struct gvt_clock *c)
 {
 	cancel_delayed_work_sync(&c->dw);

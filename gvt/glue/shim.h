@@ -22,6 +22,7 @@ struct gvt_clock;
 struct gvt_clock *gvt_clock_create(void (*fn)(void *data), void *data);
 void gvt_clock_arm(struct gvt_clock *c, u64 delay_ns);
 void gvt_clock_rearm(struct gvt_clock *c, u64 delay_ns);
+void gvt_clock_sync(struct gvt_clock *c);
 void gvt_clock_destroy(struct gvt_clock *c);
 
 /* gvt/hosts/sim/sim_device.c */

@@ -316,12 +316,11 @@ impl guest::Transport for AbiTransport {
         // SAFETY: the guest outlives the transport.
         let g = unsafe { &*self.guest };
         let took = g.msis.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1)).is_ok();
-        if !took {
-            // The GPU's worker completes on its own time, slow under TCG on a loaded host: the
-            // guest model's waits then add up to seconds.
-            // SAFETY: a KUnit case runs in process context and may sleep.
-            unsafe { bindings::msleep(5) };
-        }
+        // Sleep either way: this kernel does not preempt, and a guest looping on its own
+        // interrupts would keep the GPU's workers off this CPU. Without an interrupt, sleep
+        // longer: the worker completes on its own time, slow under TCG on a loaded host.
+        // SAFETY: a KUnit case runs in process context and may sleep.
+        unsafe { bindings::msleep(if took { 1 } else { 5 }) };
         took.then_some((u64::from(probe::MSI_ADDR), u32::from(probe::MSI_DATA)))
     }
     fn ram_read(&mut self, gpa: u64, buf: &mut [u8]) -> guest::Result {
@@ -421,7 +420,7 @@ pub(crate) extern "C" fn gvt_kunit_workload(_test: *mut bindings::kunit) {
     // SAFETY: the sim device is live for the whole suite.
     let dev = unsafe { device(sim_handle()) };
     let before = dev.host_pages();
-    with_guest(|_, t, _| {
+    with_guest(|vgpu, t, _| {
         kassert!(probe::probe(t, true).is_ok());
         let g = workload::Guest::new(t, WORKLOAD_RAM, GUEST_RAM, 1);
         kassert!(g.is_ok());
@@ -429,7 +428,21 @@ pub(crate) extern "C" fn gvt_kunit_workload(_test: *mut bindings::kunit) {
         for round in 0..ROUNDS {
             let r = g.round(t, round, 0x1000_0000 | round);
             if let Err(e) = &r {
-                pr_err!("workload round {}: {:?}\n", round, e);
+                // SAFETY: the vGPU is live inside `with_guest`.
+                let h = unsafe { &*vgpu.cast::<super::vgpu::VgpuHandle>() };
+                if let Some(st) = h.state.lock().as_mut() {
+                    let (busy, queued) = (st.exec.busy(), st.exec.has_queued());
+                    pr_err!(
+                        "workload round {}: {:?}; failsafe {:?}, {:?}, busy {:#x}, queued {}, host idle {}\n",
+                        round,
+                        e,
+                        st.vgpu.failsafe(),
+                        st.exec.stats(),
+                        busy,
+                        queued,
+                        dev.host_idle()
+                    );
+                }
             }
             kassert!(r.is_ok());
             if r.is_err() {

@@ -302,14 +302,26 @@ pub fn irq_setup<T: Transport + ?Sized>(t: &mut T) -> Result {
     Ok(())
 }
 
-/// The interrupt handler's register part: reads and clears the GT identity registers
-/// (GT0, GT1, GT3) with the master interrupt off, as `gen8_irq_handler` does.
+/// Display identity registers `gen8_de_irq_handler` reads and clears: pipes A-C, the DE port
+/// (AUX, hotplug), DE misc.
+const DE_IIRS: [u32; 5] = [0x44408, 0x44418, 0x44428, 0x44448, 0x44468];
+
+/// The interrupt handler's register part: with the master interrupt off, reads and clears the
+/// GT identity registers (GT0, GT1, GT3, returned) and the display ones, as
+/// `gen8_irq_handler` does. An identity bit left set would raise the interrupt again as soon
+/// as the master is back on.
 pub fn ack_gt<T: Transport + ?Sized>(t: &mut T) -> Result<[u32; 3]> {
     t.write32(0x44200, 0)?;
     let mut iir = [0u32; 3];
     for (slot, (base, _)) in iir.iter_mut().zip(GT_IRQS) {
         *slot = t.read32(base + 0x8)?;
         t.write32(base + 0x8, *slot)?;
+    }
+    for de in DE_IIRS {
+        let v = t.read32(de)?;
+        if v != 0 {
+            t.write32(de, v)?;
+        }
     }
     t.write32(0x44200, 1 << 31)?;
     Ok(iir)
