@@ -68,7 +68,7 @@ pub fn exec_world() -> &'static Mutex<ExecWorld> {
         let mut m = guest_model::machine::Machine::new(3, Tracking::None);
         m.vms[1].hv.tracking = Tracking::AfterWrite;
         m.vms[2].hv.tracking = Tracking::Intercept;
-        let guests = (0..3).map(|i| guest_model::machine::Guest::new(&mut m.guest(i), 10 + i as u32).expect("guest")).collect();
+        let guests = (0..3).map(|i| guest_model::machine::Guest::new(&mut m.guest(i), guest_model::machine::GUEST_RAM, guest_model::machine::RAM as u64, 10 + i as u32).expect("guest")).collect();
         Mutex::new(ExecWorld { m, guests })
     })
 }
@@ -86,7 +86,7 @@ impl ExecWorld {
             let vm = &mut self.m.vms[i];
             let _ = vm.vgpu.reset(&self.m.sim, &mut vm.hv, gvt::model::vgpu::Reset::DeviceModel);
             vm.exec.reset(&self.m.host, &mut vm.hv);
-            self.guests[i] = guest_model::machine::Guest::new(&mut self.m.guest(i), 10 + i as u32).expect("guest after reset");
+            self.guests[i] = guest_model::machine::Guest::new(&mut self.m.guest(i), guest_model::machine::GUEST_RAM, guest_model::machine::RAM as u64, 10 + i as u32).expect("guest after reset");
         }
     }
 }
