@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
     let mut n = 0u32;
     if let Ok(r) = sc.scan_ring(ring, &mut mem, &mut |_| {
         n += 1;
-        ctl & 8 == 0 || n % 2 == 0
+        ctl & 8 == 0 || n.is_multiple_of(2)
     }) {
         for b in r.batches() {
             assert!(b.len as usize <= mem.bufs[&(b.space == gvt::model::cmd_scanner::AddrSpace::Ppgtt, b.addr)].len());

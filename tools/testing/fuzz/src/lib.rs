@@ -12,6 +12,11 @@ use gvt::model::vgpu::Vgpu;
 use gvt::model::vgpu_type::find_type;
 use gvt::sim::SimHost;
 
+pub mod snapshot;
+
+#[global_allocator]
+static ALLOC: snapshot::SnapAlloc = snapshot::SnapAlloc;
+
 /// Everything one fuzzed guest needs.
 pub struct World {
     /// The host.
@@ -94,33 +99,58 @@ pub struct ExecWorld {
     pub guests: Vec<guest_model::machine::Guest>,
 }
 
-/// The process-wide execution machine.
-pub fn exec_world() -> &'static Mutex<ExecWorld> {
-    use guest_model::hv::Tracking;
-    static W: std::sync::OnceLock<Mutex<ExecWorld>> = std::sync::OnceLock::new();
-    W.get_or_init(|| {
-        let mut m = guest_model::machine::Machine::new(3, Tracking::None);
-        m.vms[1].hv.tracking = Tracking::AfterWrite;
-        m.vms[2].hv.tracking = Tracking::Intercept;
-        let guests = (0..3).map(|i| guest_model::machine::Guest::new(&mut m.guest(i), guest_model::machine::GUEST_RAM, guest_model::machine::RAM as u64, 10 + i as u32).expect("guest")).collect();
-        Mutex::new(ExecWorld { m, guests })
-    })
+/// Runs one input of an execution target on the execution machine, then settles it (see
+/// [`ExecWorld::settle`]). The machine is built once per process and snapshotted; every input
+/// starts from that snapshot, so an input's outcome does not depend on the ones before it.
+pub fn exec_input(input: impl FnOnce(&mut ExecWorld)) {
+    static W: Mutex<Option<snapshot::Snapshot<ExecWorld>>> = Mutex::new(None);
+    let mut w = W.lock().unwrap();
+    let s = w.get_or_insert_with(|| {
+        let mut s = snapshot::Snapshot::new(ExecWorld::new);
+        s.freeze();
+        s
+    });
+    s.restore();
+    static VERIFY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *VERIFY.get_or_init(|| std::env::var_os("GVT_FUZZ_VERIFY").is_some()) {
+        s.verify();
+    }
+    s.with(|w| {
+        input(w);
+        w.settle();
+    });
 }
 
 impl ExecWorld {
-    /// Runs the GPU, then brings any vGPU the input put in failsafe back with a device reset
-    /// and a fresh guest, so the next input meets a working vGPU again.
+    fn new() -> ExecWorld {
+        use guest_model::hv::Tracking;
+        let mut cfg = gvt::model::vgpu_type::find_type("GVTg_V5_8").expect("type").config;
+        cfg.resources.low_gm = 8 << 20;
+        cfg.resources.high_gm = 8 << 20;
+        let mut m = guest_model::machine::Machine::with_config(3, Tracking::None, &cfg);
+        m.vms[1].hv.tracking = Tracking::AfterWrite;
+        m.vms[2].hv.tracking = Tracking::Intercept;
+        let guests = (0..3).map(|i| Self::guest(&mut m, i)).collect();
+        m.cache_mmio_snapshot();
+        ExecWorld { m, guests }
+    }
+
+    fn guest(m: &mut guest_model::machine::Machine, i: usize) -> guest_model::machine::Guest {
+        use guest_model::machine::{Guest, GUEST_RAM, RAM};
+        Guest::new(&mut m.guest(i), GUEST_RAM, RAM as u64, 10 + i as u32).expect("guest")
+    }
+
+    /// Runs the GPU until it is idle, then brings any vGPU the input put in failsafe back with
+    /// a device reset and sets a fresh guest up on it: whatever state an input left a vGPU in,
+    /// the reset must make it usable again.
     pub fn settle(&mut self) {
         self.m.run();
         for i in 0..self.m.vms.len() {
-            self.m.vms[i].hv.msis.clear();
             if self.m.vms[i].vgpu.failsafe().is_none() {
                 continue;
             }
-            let vm = &mut self.m.vms[i];
-            let _ = vm.vgpu.reset(&self.m.sim, &mut vm.hv, gvt::model::vgpu::Reset::DeviceModel);
-            vm.exec.reset(&self.m.host, &mut vm.hv);
-            self.guests[i] = guest_model::machine::Guest::new(&mut self.m.guest(i), guest_model::machine::GUEST_RAM, guest_model::machine::RAM as u64, 10 + i as u32).expect("guest after reset");
+            let _ = self.m.device_reset(i);
+            self.guests[i] = Self::guest(&mut self.m, i);
         }
     }
 }

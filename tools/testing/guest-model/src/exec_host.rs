@@ -7,6 +7,8 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 
+type Page = Box<[u8; PAGE as usize]>;
+
 use gvt::model::error::{GvtError, Result};
 use gvt::model::host::{HostExec, HostWorkload};
 use gvt::sim::engine::HostMemory;
@@ -20,7 +22,10 @@ pub const HOST_MEM_BASE: u64 = 0x7000_0000_0000;
 /// Host memory, registers and a submission queue.
 #[derive(Default)]
 pub struct ExecHost {
-    mem: RefCell<BTreeMap<u64, Box<[u8; PAGE as usize]>>>,
+    /// Page `i` is at `HOST_MEM_BASE + i * PAGE` (addresses are handed out in order and never
+    /// reused, so this is a plain vector: the sim engines look a page up for every dword).
+    mem: RefCell<Vec<Option<Page>>>,
+    live: Cell<usize>,
     next: Cell<u64>,
     regs: RefCell<BTreeMap<u32, u32>>,
     /// Engine register writes seen.
@@ -31,7 +36,7 @@ pub struct ExecHost {
 impl ExecHost {
     /// Pages of host memory in use.
     pub fn live_pages(&self) -> usize {
-        self.mem.borrow().len()
+        self.live.get()
     }
 
     /// The oldest submitted workload.
@@ -85,6 +90,11 @@ impl HostMemory for SimMem<'_> {
     }
 }
 
+/// The index in `ExecHost::mem` of the page holding `addr`.
+fn slot(addr: u64) -> Option<usize> {
+    usize::try_from(addr.checked_sub(HOST_MEM_BASE)? / PAGE).ok()
+}
+
 impl HostExec for ExecHost {
     fn alloc_pages(&self, pages: u32) -> Result<u64> {
         if self.next.get() == 0 {
@@ -93,16 +103,29 @@ impl HostExec for ExecHost {
         let at = self.next.get();
         self.next.set(at + u64::from(pages.max(1)) * PAGE);
         let mut m = self.mem.borrow_mut();
-        for p in 0..u64::from(pages) {
-            m.insert(at + p * PAGE, Box::new([0; PAGE as usize]));
+        let first = slot(at).ok_or(GvtError::NoSpace)?;
+        let end = first + pages.max(1) as usize;
+        if m.len() < end {
+            m.resize_with(end, || None);
         }
+        for p in &mut m[first..first + pages as usize] {
+            *p = Some(Box::new([0; PAGE as usize]));
+        }
+        self.live.set(self.live.get() + pages as usize);
         Ok(at)
     }
 
     fn free_pages(&self, addr: u64, pages: u32) {
         let mut m = self.mem.borrow_mut();
         for p in 0..u64::from(pages) {
-            m.remove(&(addr + p * PAGE));
+            let a = addr + p * PAGE;
+            if a % PAGE == 0 {
+                if let Some(page) = slot(a).and_then(|i| m.get_mut(i)) {
+                    if page.take().is_some() {
+                        self.live.set(self.live.get() - 1);
+                    }
+                }
+            }
         }
     }
 
@@ -111,7 +134,7 @@ impl HostExec for ExecHost {
         let mut done = 0;
         while done < data.len() {
             let a = addr + done as u64;
-            let page = m.get_mut(&(a & !(PAGE - 1))).ok_or(GvtError::Fault)?;
+            let page = slot(a).and_then(|i| m.get_mut(i)).and_then(Option::as_mut).ok_or(GvtError::Fault)?;
             let off = (a % PAGE) as usize;
             let n = (PAGE as usize - off).min(data.len() - done);
             page[off..off + n].copy_from_slice(&data[done..done + n]);
@@ -125,7 +148,7 @@ impl HostExec for ExecHost {
         let mut done = 0;
         while done < buf.len() {
             let a = addr + done as u64;
-            let page = m.get(&(a & !(PAGE - 1))).ok_or(GvtError::Fault)?;
+            let page = slot(a).and_then(|i| m.get(i)).and_then(Option::as_ref).ok_or(GvtError::Fault)?;
             let off = (a % PAGE) as usize;
             let n = (PAGE as usize - off).min(buf.len() - done);
             buf[done..done + n].copy_from_slice(&page[off..off + n]);

@@ -11,7 +11,7 @@ use gvt::model::mmio_context::{MmioContext, Owner};
 use gvt::model::regs::Engine;
 use gvt::model::sched::Scheduler;
 use gvt::model::vgpu::Vgpu;
-use gvt::model::vgpu_type::find_type;
+use gvt::model::vgpu_type::{find_type, VgpuConfig};
 use gvt::model::workload::{CommandScanner, Exec, Gen9Scanner};
 use gvt::mpt::MptOps;
 use gvt::sim::engine::Engine as SimEngine;
@@ -65,14 +65,23 @@ pub struct Machine {
     pub completion_errors: u64,
     /// The sim's engines, in `Engine::ALL` order.
     pub engines: [SimEngine; 4],
+    /// The sim's register snapshot, once [`Machine::cache_mmio_snapshot`] made it.
+    mmio_image: Option<Box<[u32]>>,
 }
 
 impl Machine {
     /// `n` probed, active GVTg_V5_8 vGPUs whose hypervisors track pages as `tracking` says.
     pub fn new(n: usize, tracking: Tracking) -> Machine {
+        Machine::with_config(n, tracking, &find_type("GVTg_V5_8").unwrap().config)
+    }
+
+    /// `n` probed, active vGPUs of size `cfg`, which need not be one of the offered types
+    /// (the fuzz targets use small ones: a vGPU's reset and creation cost grows with its
+    /// graphics memory).
+    pub fn with_config(n: usize, tracking: Tracking, cfg: &VgpuConfig) -> Machine {
         let sim = crate::bxt_host();
         let mut gvt = Gvt::new(&sim).unwrap();
-        let cfg = find_type("GVTg_V5_8").unwrap().config;
+        let cfg = *cfg;
         let entries = Gvt::ggtt_entries_for(&cfg).unwrap();
         let mut sched = Scheduler::default();
         let mut vms = Vec::new();
@@ -87,7 +96,7 @@ impl Machine {
             let msi_seen = hv.msis.len();
             vms.push(Vm { vgpu, exec, hv, scanner: Box::new(AllowList::default()), msi_seen, traps: 0 });
         }
-        Machine { sim, host: ExecHost::default(), gvt, vms, sched, mmio: MmioContext::default(), now: 0, completion_errors: 0, engines: Engine::ALL.map(|e| SimEngine::new(e, 0)) }
+        Machine { sim, host: ExecHost::default(), gvt, vms, sched, mmio: MmioContext::default(), now: 0, completion_errors: 0, engines: Engine::ALL.map(|e| SimEngine::new(e, 0)), mmio_image: None }
     }
 
     /// Scans with the real Gen9 command scanner instead of the allow-list.
@@ -99,9 +108,35 @@ impl Machine {
         self
     }
 
+    /// From now on the vGPUs load register snapshots (device and GT resets) from a copy of the
+    /// sim's, and write only the registers that differ. The result is the same; the cost under
+    /// the fuzzers' instrumentation is a bulk compare instead of a per-dword loop, and only the
+    /// pages that change are written.
+    pub fn cache_mmio_snapshot(&mut self) {
+        let mut image = vec![0; gvt::model::host::MMIO_DWORDS].into_boxed_slice();
+        self.sim.mmio_snapshot(0, &mut image);
+        self.mmio_image = Some(image);
+    }
+
+    /// The host GPU as the vGPUs see it (the sim, see [`Machine::cache_mmio_snapshot`]).
+    pub fn host_gpu(&self) -> HostView<'_> {
+        HostView { sim: &self.sim, image: self.mmio_image.as_deref() }
+    }
+
+    /// Device-model reset of VM `i`'s vGPU and its execution half (what a VFIO device reset
+    /// does): the vGPU's reset result.
+    pub fn device_reset(&mut self, i: usize) -> gvt::model::error::Result {
+        let sim = HostView { sim: &self.sim, image: self.mmio_image.as_deref() };
+        let vm = &mut self.vms[i];
+        let r = vm.vgpu.reset(&sim, &mut vm.hv, gvt::model::vgpu::Reset::DeviceModel);
+        vm.exec.reset(&self.host, &mut vm.hv);
+        r
+    }
+
     /// The guest side of VM `i`.
     pub fn guest(&mut self, i: usize) -> Port<'_> {
-        Port { vm: &mut self.vms[i], sim: &self.sim, host: &self.host }
+        let sim = HostView { sim: &self.sim, image: self.mmio_image.as_deref() };
+        Port { vm: &mut self.vms[i], sim, host: &self.host }
     }
 
     /// Runs the GPU until no vGPU has work: scheduler ticks, dispatch for the owner, host
@@ -147,11 +182,49 @@ impl Machine {
     }
 }
 
+/// The sim host, with its register snapshot optionally served from a copy.
+pub struct HostView<'a> {
+    sim: &'a SimHost<Box<[AtomicU64]>>,
+    image: Option<&'a [u32]>,
+}
+
+impl HostGpu for HostView<'_> {
+    fn info(&self) -> &gvt::model::host::HostInfo {
+        self.sim.info()
+    }
+    fn cfg_snapshot(&self) -> &[u8; gvt::model::host::CFG_SPACE_SIZE] {
+        self.sim.cfg_snapshot()
+    }
+    fn mmio_snapshot(&self, first_dword: usize, dst: &mut [u32]) {
+        let Some(src) = self.image.and_then(|i| i.get(first_dword..)) else {
+            return self.sim.mmio_snapshot(first_dword, dst);
+        };
+        let n = dst.len().min(src.len());
+        for (d, s) in dst[..n].chunks_mut(1024).zip(src[..n].chunks(1024)) {
+            if d != s {
+                d.copy_from_slice(s);
+            }
+        }
+    }
+    fn ggtt_read(&self, index: u64) -> u64 {
+        self.sim.ggtt_read(index)
+    }
+    fn ggtt_write(&self, index: u64, pte: u64) {
+        self.sim.ggtt_write(index, pte)
+    }
+    fn ggtt_flush(&self) {
+        self.sim.ggtt_flush()
+    }
+    fn fence_write(&self, index: u32, value: u64) {
+        self.sim.fence_write(index, value)
+    }
+}
+
 /// A guest's transport at L0 with execution: register writes kick the execution half, and
 /// writes to write-protected pages reach the core as the VM's hypervisor reports them.
 pub struct Port<'a> {
     vm: &'a mut Vm,
-    sim: &'a dyn HostGpu,
+    sim: HostView<'a>,
     host: &'a ExecHost,
 }
 
@@ -168,7 +241,7 @@ impl Transport for Port<'_> {
     fn mmio_write(&mut self, offset: u64, data: &[u8]) -> Result {
         let vm = &mut *self.vm;
         vm.traps += 1;
-        vm.vgpu.mmio_write(self.sim, &mut vm.hv, offset, data)?;
+        vm.vgpu.mmio_write(&self.sim, &mut vm.hv, offset, data)?;
         // A refused submission lands the vGPU in failsafe; the guest's write itself succeeded.
         let _ = vm.exec.kick(&mut vm.vgpu, self.host, &mut vm.hv, &mut *vm.scanner);
         Ok(())

@@ -363,3 +363,32 @@ fn gen9_scanner_on_the_workload_path() {
     let mut ggtt = bytes(&[gpu::mi::STORE_DATA_IMM | (1 << 22), 0x1000, 0, 5]);
     assert!(s.scan(Engine::Rcs, &mut ggtt, &mut NoMem).is_err());
 }
+
+/// The fuzzers' machine: small vGPUs, register snapshots from the cached copy. Workloads run on
+/// every tracking style, and after a device reset a fresh guest runs again, with the registers
+/// exactly as the sim's own snapshot gives them.
+#[test]
+fn small_vgpus_with_a_cached_snapshot() {
+    let mut cfg = gvt::model::vgpu_type::find_type("GVTg_V5_8").unwrap().config;
+    cfg.resources.low_gm = 8 << 20;
+    cfg.resources.high_gm = 8 << 20;
+    let mut m = Machine::with_config(3, Tracking::None, &cfg);
+    m.vms[1].hv.tracking = Tracking::AfterWrite;
+    m.vms[2].hv.tracking = Tracking::Intercept;
+    m.cache_mmio_snapshot();
+    let mut m = run_on(m, 16, 4);
+    m.device_reset(1).unwrap();
+    let mut fresh = vec![0u32; gvt::model::host::MMIO_DWORDS];
+    gvt::model::host::HostGpu::mmio_snapshot(&m.sim, 0, &mut fresh);
+    let mut cached = vec![0u32; gvt::model::host::MMIO_DWORDS];
+    gvt::model::host::HostGpu::mmio_snapshot(&m.host_gpu(), 0, &mut cached);
+    assert!(fresh == cached);
+    let mut g = Guest::new(&mut m.guest(1), GUEST_RAM, RAM as u64, 77).unwrap();
+    for value in 0x100..0x104 {
+        g.submit(&mut m.guest(1), &[DATA_GVA], value, DATA_GVA + 4).unwrap();
+        m.run();
+        assert_eq!(m.vms[1].vgpu.failsafe(), None);
+        assert_eq!(read_u32(&mut m, 1, g.data[0]), value);
+        assert_eq!(read_u32(&mut m, 1, g.data[0] + 4), value + 1);
+    }
+}

@@ -1,0 +1,407 @@
+//! Per-input snapshots of a world that is expensive to build.
+//!
+//! The world (sim host, vGPUs, hypervisors, guests) is built once, inside an arena that the
+//! process's global allocator hands out while [`Snapshot::with`] runs, then frozen; every
+//! [`Snapshot::restore`] brings every byte of the arena back to what it was at the freeze, the
+//! allocator's own state included. No type of the core has to be `Clone`, and the cost of a
+//! restore is the pages the input wrote, not the size of the world. Two ways, best first:
+//!
+//! - Write tracking ([`Backend::Tracked`], Linux 6.7+): the arena is anonymous memory
+//!   registered with a userfaultfd in asynchronous write-protect mode. After the freeze a copy
+//!   of it is kept and every page is write-protected; a write to a page only clears the
+//!   protection (in the kernel, no signal). A restore asks `PAGEMAP_SCAN` which pages were
+//!   written, copies those back and protects them again. Pages that are only read cost
+//!   nothing.
+//! - Copy-on-write ([`Backend::Cow`], any Linux): the arena is a memfd, mapped shared while
+//!   the world is built, then private over the same addresses; `madvise(MADV_DONTNEED)` drops
+//!   the private copies. Every page an input touches, read or written, faults again after a
+//!   restore, which makes it several times slower. `GVT_FUZZ_SNAPSHOT=cow` forces it.
+//!
+//! The arena allocator is a bump allocator whose cursor lives in the arena itself, so a
+//! restore also takes back every allocation made since the freeze; `free` is a no-op there.
+//! Memory past the cursor is always zero (never written, or restored to zero), which makes
+//! `alloc_zeroed` free. Single-threaded, as libFuzzer runs its inputs.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::ptr::null_mut;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+
+/// Address space reserved for the arena. The memfd is sparse: only pages the world touches
+/// cost memory.
+const ARENA_BYTES: usize = 2 << 30;
+const PAGE: usize = 4096;
+
+static BASE: AtomicUsize = AtomicUsize::new(0);
+static ON: AtomicBool = AtomicBool::new(false);
+
+/// The global allocator of the fuzz targets: the arena while [`Snapshot::with`] runs, the
+/// system allocator otherwise (libFuzzer's and libfuzzer-sys' own allocations).
+pub struct SnapAlloc;
+
+fn in_arena(p: *mut u8) -> bool {
+    let base = BASE.load(Relaxed);
+    base != 0 && (p as usize).wrapping_sub(base) < ARENA_BYTES
+}
+
+/// The bump cursor, the first word of the arena (so it is snapshotted with the rest).
+fn cursor(base: usize) -> &'static AtomicUsize {
+    // SAFETY: the arena is mapped for the life of the process and its first word is reserved
+    // for the cursor; `AtomicUsize` has no invalid bit patterns.
+    unsafe { &*(base as *const AtomicUsize) }
+}
+
+fn arena_alloc(l: Layout) -> *mut u8 {
+    let base = BASE.load(Relaxed);
+    let cur = cursor(base);
+    let at = cur.load(Relaxed);
+    let Some(start) = at.checked_next_multiple_of(l.align()) else { return null_mut() };
+    let Some(end) = start.checked_add(l.size()).filter(|&e| e <= ARENA_BYTES) else { return null_mut() };
+    cur.store(end, Relaxed);
+    (base + start) as *mut u8
+}
+
+// SAFETY: arena blocks are disjoint (the cursor only grows between restores, and a restore
+// only happens outside `Snapshot::with`, when no arena block is in use by anything but the
+// world, which is restored with it); everything else is the system allocator's.
+unsafe impl GlobalAlloc for SnapAlloc {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        if ON.load(Relaxed) {
+            arena_alloc(l)
+        } else {
+            System.alloc(l)
+        }
+    }
+
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        if ON.load(Relaxed) {
+            // Past the cursor the arena is zero.
+            arena_alloc(l)
+        } else {
+            System.alloc_zeroed(l)
+        }
+    }
+
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        if !in_arena(p) {
+            System.dealloc(p, l);
+        }
+    }
+
+    // A block never changes heaps: the world's stay in the arena, the rest in the system's.
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new_size: usize) -> *mut u8 {
+        if !in_arena(p) {
+            return System.realloc(p, l, new_size);
+        }
+        let Ok(nl) = Layout::from_size_align(new_size, l.align()) else { return null_mut() };
+        let q = arena_alloc(nl);
+        if !q.is_null() {
+            std::ptr::copy_nonoverlapping(p, q, l.size().min(new_size));
+        }
+        q
+    }
+}
+
+/// How the arena is restored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// userfaultfd write-protection and `PAGEMAP_SCAN`.
+    Tracked,
+    /// A private mapping of a memfd and `MADV_DONTNEED`.
+    Cow,
+}
+
+// UAPI values (linux/userfaultfd.h, linux/fs.h) the libc crate does not have.
+const UFFD_USER_MODE_ONLY: libc::c_int = 1;
+const UFFD_API: u64 = 0xaa;
+const UFFD_FEATURE_WP_ASYNC: u64 = 1 << 15;
+const UFFDIO_API: libc::c_ulong = 0xc018_aa3f;
+const UFFDIO_REGISTER: libc::c_ulong = 0xc020_aa00;
+const UFFDIO_REGISTER_MODE_WP: u64 = 1 << 1;
+const UFFDIO_WRITEPROTECT: libc::c_ulong = 0xc018_aa06;
+const UFFDIO_WRITEPROTECT_MODE_WP: u64 = 1 << 0;
+const PAGEMAP_SCAN: libc::c_ulong = 0xc060_6610;
+const PM_SCAN_WP_MATCHING: u64 = 1 << 0;
+const PM_SCAN_CHECK_WPASYNC: u64 = 1 << 1;
+const PAGE_IS_WRITTEN: u64 = 1 << 1;
+const PAGE_IS_PRESENT: u64 = 1 << 3;
+
+#[repr(C)]
+struct UffdioApi {
+    api: u64,
+    features: u64,
+    ioctls: u64,
+}
+
+#[repr(C)]
+struct UffdioRegister {
+    start: u64,
+    len: u64,
+    mode: u64,
+    ioctls: u64,
+}
+
+#[repr(C)]
+struct UffdioWriteprotect {
+    start: u64,
+    len: u64,
+    mode: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct PageRegion {
+    start: u64,
+    end: u64,
+    categories: u64,
+}
+
+#[repr(C)]
+struct PmScanArg {
+    size: u64,
+    flags: u64,
+    start: u64,
+    end: u64,
+    walk_end: u64,
+    vec: u64,
+    vec_len: u64,
+    max_pages: u64,
+    category_inverted: u64,
+    category_mask: u64,
+    category_anyof_mask: u64,
+    return_mask: u64,
+}
+
+/// The kernel side of write tracking.
+struct Tracker {
+    uffd: libc::c_int,
+    pagemap: libc::c_int,
+    /// The arena as it was at the freeze (pages never written there are zero).
+    copy: usize,
+    regions: Vec<PageRegion>,
+    /// Runs of pages written since the last restore.
+    dirty: Vec<(usize, usize)>,
+}
+
+impl Tracker {
+    /// A userfaultfd with asynchronous write-protection and a pagemap to scan, if the kernel
+    /// has both.
+    fn open() -> Option<Tracker> {
+        // SAFETY: plain system calls on memory we own; every result is checked.
+        unsafe {
+            let uffd = libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC | UFFD_USER_MODE_ONLY) as libc::c_int;
+            if uffd < 0 {
+                return None;
+            }
+            let mut api = UffdioApi { api: UFFD_API, features: UFFD_FEATURE_WP_ASYNC, ioctls: 0 };
+            let pagemap = libc::open(c"/proc/self/pagemap".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+            if libc::ioctl(uffd, UFFDIO_API, &mut api) != 0 || pagemap < 0 {
+                libc::close(uffd);
+                if pagemap >= 0 {
+                    libc::close(pagemap);
+                }
+                return None;
+            }
+            Some(Tracker { uffd, pagemap, copy: 0, regions: vec![PageRegion::default(); 1024], dirty: Vec::new() })
+        }
+    }
+
+    /// Write-protects `[start, end)`.
+    fn protect(&self, start: usize, end: usize) {
+        let mut wp = UffdioWriteprotect { start: start as u64, len: (end - start) as u64, mode: UFFDIO_WRITEPROTECT_MODE_WP };
+        // SAFETY: on our own registered mapping.
+        check(unsafe { libc::ioctl(self.uffd, UFFDIO_WRITEPROTECT, &mut wp) } == 0, "UFFDIO_WRITEPROTECT");
+    }
+
+    /// Calls `f` on every run of pages of `[start, end)` in `category`; write-protects them
+    /// too if `wp`.
+    fn scan(&mut self, start: usize, end: usize, category: u64, wp: bool, mut f: impl FnMut(usize, usize)) {
+        let mut at = start;
+        while at < end {
+            let mut arg = PmScanArg {
+                size: std::mem::size_of::<PmScanArg>() as u64,
+                flags: if wp { PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC } else { 0 },
+                start: at as u64,
+                end: end as u64,
+                walk_end: 0,
+                vec: self.regions.as_mut_ptr() as u64,
+                vec_len: self.regions.len() as u64,
+                max_pages: 0,
+                category_inverted: 0,
+                category_mask: category,
+                category_anyof_mask: 0,
+                return_mask: category,
+            };
+            // SAFETY: the kernel writes at most `vec_len` regions into `regions`.
+            let n = unsafe { libc::ioctl(self.pagemap, PAGEMAP_SCAN, &mut arg) };
+            check(n >= 0, "PAGEMAP_SCAN");
+            for r in &self.regions[..n as usize] {
+                f(r.start as usize, r.end as usize);
+            }
+            assert!(arg.walk_end as usize > at, "PAGEMAP_SCAN made no progress");
+            at = arg.walk_end as usize;
+        }
+    }
+}
+
+/// A world of type `T` in the arena.
+pub struct Snapshot<T: 'static> {
+    world: &'static mut T,
+    fd: libc::c_int,
+    tracker: Option<Tracker>,
+    frozen: bool,
+    /// The highest end of the used arena seen by a restore.
+    high: usize,
+}
+
+fn check(ok: bool, what: &str) {
+    if !ok {
+        panic!("{what}: {}", std::io::Error::last_os_error());
+    }
+}
+
+fn map(len: usize, flags: libc::c_int, fd: libc::c_int) -> usize {
+    // SAFETY: a fresh mapping; the result is checked.
+    let p = unsafe { libc::mmap(null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, flags | libc::MAP_NORESERVE, fd, 0) };
+    check(p != libc::MAP_FAILED, "mmap");
+    p as usize
+}
+
+impl<T> Snapshot<T> {
+    /// Maps the arena and builds the world in it. One per process.
+    pub fn new(build: impl FnOnce() -> T) -> Snapshot<T> {
+        assert_eq!(BASE.load(Relaxed), 0, "one arena per process");
+        let cow = std::env::var_os("GVT_FUZZ_SNAPSHOT").is_some_and(|v| v == "cow");
+        let tracker = if cow { None } else { Tracker::open() };
+        let (fd, base) = if tracker.is_some() {
+            let base = map(ARENA_BYTES, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1);
+            // Write tracking is per page: no transparent huge pages.
+            // SAFETY: advice on our own mapping.
+            check(unsafe { libc::madvise(base as *mut libc::c_void, ARENA_BYTES, libc::MADV_NOHUGEPAGE) } == 0, "madvise");
+            (-1, base)
+        } else {
+            // SAFETY: plain system calls; the results are checked.
+            let fd = unsafe { libc::memfd_create(c"gvt-fuzz-arena".as_ptr(), libc::MFD_CLOEXEC) };
+            check(fd >= 0, "memfd_create");
+            check(unsafe { libc::ftruncate(fd, ARENA_BYTES as libc::off_t) } == 0, "ftruncate");
+            (fd, map(ARENA_BYTES, libc::MAP_SHARED, fd))
+        };
+        cursor(base).store(64, Relaxed);
+        BASE.store(base, Relaxed);
+        ON.store(true, Relaxed);
+        let world = Box::leak(Box::new(build()));
+        ON.store(false, Relaxed);
+        Snapshot { world, fd, tracker, frozen: false, high: 0 }
+    }
+
+    /// How this snapshot is restored.
+    pub fn backend(&self) -> Backend {
+        if self.tracker.is_some() {
+            Backend::Tracked
+        } else {
+            Backend::Cow
+        }
+    }
+
+    /// From now on, [`Snapshot::restore`] goes back to the world as it is now.
+    pub fn freeze(&mut self) {
+        assert!(!self.frozen, "frozen twice");
+        let base = BASE.load(Relaxed);
+        let end = base + cursor(base).load(Relaxed).next_multiple_of(PAGE);
+        if let Some(t) = &mut self.tracker {
+            let copy = map(ARENA_BYTES, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1);
+            t.scan(base, end, PAGE_IS_PRESENT, false, |s, e| {
+                // SAFETY: both ranges lie inside their mappings, which do not overlap.
+                unsafe { std::ptr::copy_nonoverlapping(s as *const u8, (copy + (s - base)) as *mut u8, e - s) }
+            });
+            t.copy = copy;
+            let mut runs_v = Vec::new();
+            t.scan(base, end, PAGE_IS_PRESENT, false, |s, e| runs_v.push((s, e)));
+            let mut reg = UffdioRegister { start: base as u64, len: ARENA_BYTES as u64, mode: UFFDIO_REGISTER_MODE_WP, ioctls: 0 };
+            // SAFETY: registers our own mapping.
+            check(unsafe { libc::ioctl(t.uffd, UFFDIO_REGISTER, &mut reg) } == 0, "UFFDIO_REGISTER");
+            for (s, e) in runs_v {
+                t.protect(s, e);
+            }
+        } else {
+            // SAFETY: replaces the shared mapping by a private one of the same file at the same
+            // address: the contents do not change, so every pointer into the arena stays valid.
+            unsafe {
+                let flags = libc::MAP_PRIVATE | libc::MAP_FIXED | libc::MAP_NORESERVE;
+                let p = libc::mmap(base as *mut libc::c_void, ARENA_BYTES, libc::PROT_READ | libc::PROT_WRITE, flags, self.fd, 0);
+                check(p as usize == base, "mmap private");
+            }
+        }
+        self.frozen = true;
+    }
+
+    /// Brings the world back to the frozen state (a no-op before [`Snapshot::freeze`]).
+    pub fn restore(&mut self) {
+        if !self.frozen {
+            return;
+        }
+        let base = BASE.load(Relaxed);
+        // Everything written since the freeze lies below the cursor.
+        let end = base + cursor(base).load(Relaxed).next_multiple_of(PAGE);
+        self.high = self.high.max(end - base);
+        if let Some(t) = &mut self.tracker {
+            let copy = t.copy;
+            let mut dirty = std::mem::take(&mut t.dirty);
+            dirty.clear();
+            t.scan(base, end, PAGE_IS_WRITTEN, false, |s, e| dirty.push((s, e)));
+            for &(s, e) in &dirty {
+                // SAFETY: both ranges lie inside their mappings, which do not overlap; nothing
+                // borrows the world (we hold `&mut self`).
+                unsafe { std::ptr::copy_nonoverlapping((copy + (s - base)) as *const u8, s as *mut u8, e - s) }
+            }
+            for &(s, e) in &dirty {
+                t.protect(s, e);
+            }
+            t.dirty = dirty;
+        } else {
+            // SAFETY: drops the private copies of arena pages; nothing outside the world points
+            // into the arena, and the world is not borrowed (we hold `&mut self`).
+            check(unsafe { libc::madvise(base as *mut libc::c_void, end - base, libc::MADV_DONTNEED) } == 0, "madvise");
+        }
+    }
+
+    /// Checks that every byte of the arena that was ever used is what it was at the freeze;
+    /// panics at the first difference. Slow: a test of the snapshot itself, for after
+    /// [`Snapshot::restore`].
+    pub fn verify(&self) {
+        let base = BASE.load(Relaxed);
+        let mut frozen = vec![0u8; 1 << 20];
+        let mut off = 0;
+        while off < self.high {
+            let n = frozen.len().min(self.high - off);
+            if let Some(t) = &self.tracker {
+                // SAFETY: inside the copy's mapping.
+                frozen[..n].copy_from_slice(unsafe { std::slice::from_raw_parts((t.copy + off) as *const u8, n) });
+            } else {
+                // SAFETY: reads the memfd into our buffer.
+                let r = unsafe { libc::pread(self.fd, frozen.as_mut_ptr().cast(), n, off as libc::off_t) };
+                check(r == n as isize, "pread");
+            }
+            // SAFETY: inside the arena; nothing writes it while we hold `&self`.
+            let now = unsafe { std::slice::from_raw_parts((base + off) as *const u8, n) };
+            // Slice comparison is a memcmp, not an instrumented loop.
+            if now != &frozen[..n] {
+                let i = now.iter().zip(&frozen[..n]).position(|(a, b)| a != b).unwrap_or(0);
+                panic!("arena byte {:#x} is {:#x}, was {:#x} when frozen", off + i, now[i], frozen[i]);
+            }
+            off += n;
+        }
+    }
+
+    /// Runs `f` on the world with the arena as the allocator.
+    pub fn with<R>(&mut self, f: impl FnOnce(&mut T) -> R) -> R {
+        ON.store(true, Relaxed);
+        let r = f(self.world);
+        ON.store(false, Relaxed);
+        r
+    }
+
+    /// Bytes of the arena in use.
+    pub fn used(&self) -> usize {
+        cursor(BASE.load(Relaxed)).load(Relaxed)
+    }
+}
