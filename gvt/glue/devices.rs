@@ -113,17 +113,6 @@ impl GvtDevice {
         }
     }
 
-    /// Whether nothing waits for the engines.
-    #[cfg(gvt_kunit)]
-    pub(super) fn host_idle(&self) -> bool {
-        match &self.host {
-            #[cfg(gvt_sim)]
-            Host::Sim(s) => s.idle(),
-            #[cfg(gvt_i915)]
-            Host::I915(g) => g.idle(),
-        }
-    }
-
     /// The pointer C code holds for this device.
     pub(super) fn handle(&self) -> *mut c_void {
         ptr::from_ref(self).cast_mut().cast()

@@ -239,7 +239,8 @@ fn run_host(dev: &GvtDevice) {
     }
 }
 
-fn idle(dev: &GvtDevice) -> bool {
+/// Whether nothing waits for `dev`'s engines.
+pub(super) fn idle(dev: &GvtDevice) -> bool {
     match &dev.host {
         #[cfg(gvt_sim)]
         Host::Sim(s) => s.idle(),

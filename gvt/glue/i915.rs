@@ -200,9 +200,8 @@ impl I915Gpu {
     pub(super) fn rw(&self, addr: u64, buf: *mut u8, len: usize, write: bool) -> ModelResult {
         let mut mem = self.mem.lock();
         let at = find(&mut mem, addr, len).ok_or(GvtError::Fault)?;
-        // SAFETY: `at` has `len` bytes inside one live allocation (the table lock keeps it from
-        // being freed meanwhile); `buf` has `len` bytes (callers pass a slice) and is not DMA
-        // memory of ours.
+        // SAFETY: `at` has `len` bytes of one live allocation (the table lock keeps it); `buf`
+        // has `len` bytes (callers pass a slice) and is not DMA memory of ours.
         unsafe {
             if write {
                 ptr::copy_nonoverlapping(buf.cast_const(), at, len);
@@ -246,9 +245,8 @@ impl I915Gpu {
         let loaded = {
             // SAFETY: `ctx` has `ctx_len` bytes of the workload's allocation (see above).
             let core = unsafe { core::slice::from_raw_parts(ctx.cast_const(), ctx_len) };
-            // SAFETY: the shim returned the pinned context image of the engine's shadow
-            // context, `state_len` bytes, which nothing else touches while the engine is
-            // ours (no request of it in flight, and the one being built is not added yet).
+            // SAFETY: the engine's pinned shadow context image, `state_len` bytes; nothing else
+            // touches it while no request of it is in flight (this one is not added yet).
             let image = unsafe { core::slice::from_raw_parts_mut(state.cast::<u8>(), state_len) };
             pure::load_context(w.engine, core, image)
         };

@@ -440,7 +440,7 @@ pub(crate) extern "C" fn gvt_kunit_workload(_test: *mut bindings::kunit) {
                         st.exec.stats(),
                         busy,
                         queued,
-                        dev.host_idle()
+                        super::exec::idle(dev)
                     );
                 }
             }

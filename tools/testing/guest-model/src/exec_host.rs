@@ -95,6 +95,21 @@ fn slot(addr: u64) -> Option<usize> {
     usize::try_from(addr.checked_sub(HOST_MEM_BASE)? / PAGE).ok()
 }
 
+/// Splits `len` bytes of host memory at `addr` by page: `f(page slot, range in the page, range
+/// in the caller's buffer)` for each piece.
+fn each_page(addr: u64, len: usize, mut f: impl FnMut(usize, std::ops::Range<usize>, std::ops::Range<usize>) -> Result) -> Result {
+    let mut done = 0;
+    while done < len {
+        let a = addr + done as u64;
+        let i = slot(a).ok_or(GvtError::Fault)?;
+        let off = (a % PAGE) as usize;
+        let n = (PAGE as usize - off).min(len - done);
+        f(i, off..off + n, done..done + n)?;
+        done += n;
+    }
+    Ok(())
+}
+
 impl HostExec for ExecHost {
     fn alloc_pages(&self, pages: u32) -> Result<u64> {
         if self.next.get() == 0 {
@@ -131,30 +146,20 @@ impl HostExec for ExecHost {
 
     fn write_mem(&self, addr: u64, data: &[u8]) -> Result {
         let mut m = self.mem.borrow_mut();
-        let mut done = 0;
-        while done < data.len() {
-            let a = addr + done as u64;
-            let page = slot(a).and_then(|i| m.get_mut(i)).and_then(Option::as_mut).ok_or(GvtError::Fault)?;
-            let off = (a % PAGE) as usize;
-            let n = (PAGE as usize - off).min(data.len() - done);
-            page[off..off + n].copy_from_slice(&data[done..done + n]);
-            done += n;
-        }
-        Ok(())
+        each_page(addr, data.len(), |i, page, buf| {
+            let p = m.get_mut(i).and_then(Option::as_mut).ok_or(GvtError::Fault)?;
+            p[page].copy_from_slice(&data[buf]);
+            Ok(())
+        })
     }
 
     fn read_mem(&self, addr: u64, buf: &mut [u8]) -> Result {
         let m = self.mem.borrow();
-        let mut done = 0;
-        while done < buf.len() {
-            let a = addr + done as u64;
-            let page = slot(a).and_then(|i| m.get(i)).and_then(Option::as_ref).ok_or(GvtError::Fault)?;
-            let off = (a % PAGE) as usize;
-            let n = (PAGE as usize - off).min(buf.len() - done);
-            buf[done..done + n].copy_from_slice(&page[off..off + n]);
-            done += n;
-        }
-        Ok(())
+        each_page(addr, buf.len(), |i, page, at| {
+            let p = m.get(i).and_then(Option::as_ref).ok_or(GvtError::Fault)?;
+            buf[at].copy_from_slice(&p[page]);
+            Ok(())
+        })
     }
 
     fn mmio_read(&self, offset: u32) -> u32 {
