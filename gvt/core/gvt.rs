@@ -246,11 +246,16 @@ mod tests {
         let config = find_type("GVTg_V5_8").unwrap().config;
         let vgpu = gvt.create_vgpu(&host, &config, store(&config)).map_err(|(e, _)| e).unwrap();
         let id = vgpu.id().get();
-        assert_eq!(host.log.borrow().first(), Some(&Ev::Reserve(id)));
-        assert!(host.log.borrow().contains(&Ev::Write), "the vGPU starts on scratch");
+        // The partition is on scratch already (`HostGpu::reserve`): creation writes no entry.
+        assert_eq!(*host.log.borrow(), [Ev::Reserve(id)]);
+        let mut vgpu = vgpu;
+        let mut mpt = Mpt::default();
+        let index = vgpu.partition().low.start / 4096;
+        vgpu.mmio_write(&host, &mut mpt, crate::model::vgpu::GGTT_MMIO_OFFSET + index * 8, &(0x1000u64 | 1).to_le_bytes()).unwrap();
         host.log.borrow_mut().clear();
-        let _ = gvt.destroy_vgpu(&host, &mut Mpt::default(), vgpu);
+        let _ = gvt.destroy_vgpu(&host, &mut mpt, vgpu);
         let log = host.log.borrow();
+        assert_eq!(log.first(), Some(&Ev::Write), "the guest's entry goes back to scratch");
         assert_eq!(log.last(), Some(&Ev::Release(id)));
         assert!(log.iter().filter(|e| matches!(e, Ev::Release(_))).count() == 1);
         assert_eq!(gvt.vgpu_count(), 0);

@@ -139,8 +139,11 @@ pub trait HostGpu {
 
     /// Takes the partition of a new vGPU away from the host's own allocators, before anything
     /// is written to it: from then on only the vGPU uses those GGTT entries and fences. An
-    /// error (the host is using part of it) fails the creation. A host whose graphics memory
-    /// and fences only the core hands out (`sim`) keeps this default.
+    /// error (the host is using part of it) fails the creation. On success every GGTT entry of
+    /// the partition points at the scratch page: the core does not rewrite them at creation
+    /// (it puts back the ones a vGPU wrote when the vGPU goes). A host whose graphics memory
+    /// and fences only the core hands out, and whose GGTT starts on scratch (`sim`), keeps this
+    /// default.
     fn reserve(&self, _id: super::resources::VgpuId, _part: &super::resources::Partition) -> super::error::Result {
         Ok(())
     }

@@ -60,6 +60,11 @@ impl<S: VgpuStorage> Vgpu<S> {
         };
         if let Some(e) = self.store.ggtt_mut().get_mut(local) {
             *e = pte;
+            self.ggtt_touched = if self.ggtt_touched.is_empty() {
+                local..local.saturating_add(1)
+            } else {
+                self.ggtt_touched.start.min(local)..self.ggtt_touched.end.max(local.saturating_add(1))
+            };
         }
         if self.failsafe.is_some() {
             return Ok(());
@@ -126,16 +131,26 @@ impl<S: VgpuStorage> Vgpu<S> {
         }
     }
 
-    /// Points every host entry of the vGPU at scratch and forgets the guest's entries.
-    pub(super) fn reset_ggtt(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps) {
-        for span in [self.part.low, self.part.high] {
-            let first = span.start / GTT_PAGE_SIZE;
-            for index in first..first.saturating_add(span.size / GTT_PAGE_SIZE) {
-                self.set_host_pte(host, mpt, index, self.info.scratch_page);
-            }
+    /// Global GGTT entry of the virtual GGTT's entry `local` (the inverse of `local_index`).
+    fn global_index(&self, local: usize) -> u64 {
+        let low_n = self.part.low.size / GTT_PAGE_SIZE;
+        let local = local as u64;
+        match local.checked_sub(low_n) {
+            None => (self.part.low.start / GTT_PAGE_SIZE).saturating_add(local),
+            Some(i) => (self.part.high.start / GTT_PAGE_SIZE).saturating_add(i),
         }
-        for e in self.store.ggtt_mut().iter_mut() {
-            *e = 0;
+    }
+
+    /// Points every host entry of the vGPU at scratch and forgets the guest's entries. Only the
+    /// span the guest wrote since the last reset is touched: the rest is scratch on the host
+    /// (`HostGpu::reserve`'s promise) and zero in the virtual GGTT (`VgpuStorage`'s).
+    pub(super) fn reset_ggtt(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps) {
+        let touched = core::mem::replace(&mut self.ggtt_touched, 0..0);
+        for local in touched.clone() {
+            self.set_host_pte(host, mpt, self.global_index(local), self.info.scratch_page);
+        }
+        if let Some(entries) = self.store.ggtt_mut().get_mut(touched) {
+            entries.fill(0);
         }
         self.partial = [None; PARTIAL_PTES];
         self.flush_ggtt(host);

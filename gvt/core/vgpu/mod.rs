@@ -65,6 +65,11 @@ pub struct ExecRequests {
 
 /// The big buffers of a vGPU, owned by the caller. Lengths are checked once at creation:
 /// [`MMIO_DWORDS`] register dwords, [`ggtt_entries`] GGTT entries, [`OPREGION_SIZE`] bytes.
+///
+/// The virtual GGTT must come zeroed: freshly allocated, or as `Gvt::destroy_vgpu` handed it
+/// back (the vGPU zeroes the entries it wrote on its way out, so storage can be reused without
+/// touching the rest, and without one vGPU's entries showing through to the next). The register
+/// file and OpRegion may hold anything: creation rewrites both.
 pub trait VgpuStorage {
     /// The 2 MiB register file.
     fn vreg(&self) -> &[u32];
@@ -181,6 +186,7 @@ pub struct Vgpu<S> {
     failsafe: Option<Failsafe>,
     pv_notified: bool,
     ggtt_dirty: bool,
+    ggtt_touched: core::ops::Range<usize>,
     partial: [Option<(u64, u8)>; PARTIAL_PTES],
     tlb_pending: u8,
     display_ready: bool,
@@ -213,9 +219,6 @@ impl<S: VgpuStorage> Vgpu<S> {
         }
         let info = *host.info();
         opregion::build(store.opregion_mut());
-        for e in store.ggtt_mut().iter_mut() {
-            *e = 0;
-        }
         let mut v = Vgpu {
             id,
             config,
@@ -227,6 +230,7 @@ impl<S: VgpuStorage> Vgpu<S> {
             failsafe: None,
             pv_notified: false,
             ggtt_dirty: false,
+            ggtt_touched: 0..0,
             partial: [None; PARTIAL_PTES],
             tlb_pending: 0,
             display_ready: false,
@@ -238,14 +242,6 @@ impl<S: VgpuStorage> Vgpu<S> {
             store,
         };
         v.reset_mmio(host, true);
-        // Whatever the host left in the partition's GGTT entries, the vGPU starts on scratch.
-        for span in [part.low, part.high] {
-            let first = span.start / GTT_PAGE_SIZE;
-            for index in first..first.saturating_add(span.size / GTT_PAGE_SIZE) {
-                host.ggtt_write(index, v.info.scratch_page);
-            }
-        }
-        host.ggtt_flush();
         Ok(v)
     }
 
@@ -659,6 +655,43 @@ mod tests {
     fn vgpu_is_small_enough_for_a_kernel_stack() {
         // About 1 KiB of device state plus the display's (~150 bytes, `display::Display`).
         assert!(core::mem::size_of::<Vgpu<Store>>() < 1280, "{}", core::mem::size_of::<Vgpu<Store>>());
+    }
+
+    #[test]
+    fn storage_comes_back_zeroed_with_the_host_on_scratch_and_can_be_reused() {
+        let (host, mut gvt, mut mpt) = setup();
+        let mut v = new_vgpu(&host, &mut gvt);
+        let p = *v.partition();
+        let scratch = host.info().scratch_page;
+        let entries = [p.low.start / GTT_PAGE_SIZE, p.low.end() / GTT_PAGE_SIZE - 1, p.high.start / GTT_PAGE_SIZE + 7];
+        for (&i, gfn) in entries.iter().zip(0x100u64..) {
+            let pte = (gfn << 12) | GEN8_PAGE_PRESENT;
+            v.mmio_write(&host, &mut mpt, GGTT_MMIO_OFFSET + i * 8, &pte.to_le_bytes()).unwrap();
+            assert_ne!(host.ggtt_read(i), scratch);
+        }
+        // A DM reset puts the guest's entries back as a destruction does.
+        v.reset(&host, &mut mpt, Reset::DeviceModel).unwrap();
+        assert!(entries.iter().all(|&i| host.ggtt_read(i) == scratch));
+        assert_eq!(mpt.mapped, 0);
+        let i = entries[1];
+        v.mmio_write(&host, &mut mpt, GGTT_MMIO_OFFSET + i * 8, &((0x200 << 12) | GEN8_PAGE_PRESENT).to_le_bytes()).unwrap();
+        let store = gvt.destroy_vgpu(&host, &mut mpt, v);
+        assert_eq!(mpt.mapped, 0);
+        assert!(store.1.iter().all(|&e| e == 0), "the virtual GGTT comes back zeroed");
+        for span in [p.low, p.high] {
+            let first = span.start / GTT_PAGE_SIZE;
+            assert!((first..first + span.size / GTT_PAGE_SIZE).all(|i| host.ggtt_read(i) == scratch));
+        }
+        // The next vGPU on the same storage sees none of it.
+        let cfg = find_type("GVTg_V5_8").unwrap().config;
+        let mut v = gvt.create_vgpu(&host, &cfg, store).map_err(|(e, _)| e).unwrap();
+        assert_eq!(*v.partition(), p);
+        for &i in &entries {
+            let mut b = [0xffu8; 8];
+            v.mmio_read(GGTT_MMIO_OFFSET + i * 8, &mut b).unwrap();
+            assert_eq!(u64::from_le_bytes(b), 0);
+        }
+        assert_eq!(r(&mut v, field::MAGIC), pvinfo::VGT_MAGIC as u32);
     }
 
     #[test]

@@ -326,6 +326,9 @@ int gvt_i915_reserve(struct gvt_i915 *gpu, const struct gvt_i915_partition *p)
 	ret = gvt_i915_take_node(ggtt, &r->high, p->high_start, p->high_size);
 	if (ret)
 		goto out_low;
+	/* The core relies on a new partition pointing at scratch (HostGpu::reserve). */
+	ggtt->vm.clear_range(&ggtt->vm, p->low_start, p->low_size);
+	ggtt->vm.clear_range(&ggtt->vm, p->high_start, p->high_size);
 	for (i = p->fence_first; i < p->fence_first + p->fence_count; i++) {
 		struct i915_fence_reg *reg = i915_reserve_fence(ggtt);
 
