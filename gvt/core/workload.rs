@@ -342,6 +342,13 @@ impl<T: ExecStorage> Exec<T> {
         self.store
     }
 
+    /// Whether nothing lives in the storage any more (no shadow table, no workload), as after
+    /// [`Exec::reset`] with the host done: then it may back a new `Exec`, unzeroed.
+    pub fn is_clean(&mut self) -> bool {
+        let p = self.store.parts();
+        p.spts.iter().all(|t| !t.meta.live) && p.queue.iter().all(|w| w.state == State::Free)
+    }
+
     fn env<'a>(parts: &'a mut ExecParts<'_>, host: &'a dyn HostExec, mpt: &'a mut dyn MptOps, ips: bool) -> Result<Env<'a>> {
         let scratch = parts.scratch.first_chunk_mut::<PAGE>().ok_or(GvtError::Invalid)?;
         Ok(Env { spts: parts.spts, scratch, host, mpt, ips })

@@ -70,6 +70,9 @@ pub(crate) struct GvtDevice {
     /// Scheduling of its vGPUs' workloads.
     #[pin]
     pub(super) exec: Mutex<super::exec::DevExec>,
+    /// Buffers of destroyed vGPUs for the next creations (a leaf lock).
+    #[pin]
+    pub(super) spares: Mutex<super::vgpu::Spares>,
 }
 
 // SAFETY: `dev` points to a refcounted kernel object that stays registered for the whole life of
@@ -97,6 +100,7 @@ impl GvtDevice {
                 host,
                 gvt <- new_mutex!(gvt, "gvt_device::gvt"),
                 exec <- new_mutex!(super::exec::DevExec::new(), "gvt_device::exec"),
+                spares <- new_mutex!(super::vgpu::Spares::new(), "gvt_device::spares"),
             }),
             GFP_KERNEL,
         )

@@ -12,6 +12,7 @@ void gvt_kunit_bad_backends(struct kunit *test);
 void gvt_kunit_probe(struct kunit *test);
 void gvt_kunit_workload(struct kunit *test);
 void gvt_kunit_display(struct kunit *test);
+void gvt_kunit_lifecycle(struct kunit *test);
 
 static struct kunit_case gvt_cases[] = {
 	KUNIT_CASE(gvt_kunit_sim_device),
@@ -21,6 +22,7 @@ static struct kunit_case gvt_cases[] = {
 	KUNIT_CASE(gvt_kunit_probe),
 	KUNIT_CASE_SLOW(gvt_kunit_workload),
 	KUNIT_CASE_SLOW(gvt_kunit_display),
+	KUNIT_CASE(gvt_kunit_lifecycle),
 	{}
 };
 

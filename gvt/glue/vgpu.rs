@@ -67,13 +67,54 @@ impl core::ops::DerefMut for Slots {
 /// A vGPU's shadow tables, workload slots and scratch.
 pub(super) type ExecStore = ExecBuffers<VBuf<Spt>, Slots, VBuf<u8>>;
 
-fn new_exec() -> Result<Exec<ExecStore>> {
-    let store = ExecBuffers {
+fn new_exec_store() -> Result<ExecStore> {
+    Ok(ExecBuffers {
         spts: VBuf::new(SHADOW_TABLES)?,
         queue: Slots(KBox::new([Workload::default(); SLOTS], GFP_KERNEL)?),
         scratch: VBuf::new(SCRATCH_BYTES)?,
-    };
-    Exec::new(store).map_err(|(e, _)| to_kernel_error(e))
+    })
+}
+
+/// Destroyed vGPUs' buffers a GPU keeps for its next creations.
+const SPARES: usize = 2;
+
+/// The buffers of destroyed vGPUs, kept for the next ones (at most [`SPARES`], about 5 MiB
+/// each). Allocating and zeroing them is nearly all a creation costs, and freeing them most of
+/// a destruction (tens of milliseconds under QEMU TCG); reusing them costs nothing, because the
+/// core hands them back clean: the virtual GGTT zeroed where the guest wrote it, the register
+/// file and OpRegion rewritten at creation, the execution half empty (`Exec::is_clean`).
+pub(super) struct Spares([Option<(Storage, ExecStore)>; SPARES]);
+
+impl Spares {
+    pub(super) const fn new() -> Spares {
+        Spares([None, None])
+    }
+
+    /// Buffers for a vGPU with `ggtt_entries` GGTT entries: a spare's (with its virtual GGTT
+    /// reallocated if its size differs), else new ones.
+    fn take(&mut self, ggtt_entries: usize) -> Result<(Storage, ExecStore)> {
+        let exact = self.0.iter_mut().find(|s| s.as_ref().is_some_and(|(st, _)| st.ggtt.len() == ggtt_entries));
+        let found = match exact {
+            Some(s) => s.take(),
+            None => self.0.iter_mut().find_map(Option::take),
+        };
+        match found {
+            Some((mut store, exec)) => {
+                if store.ggtt.len() != ggtt_entries {
+                    store.ggtt = VBuf::new(ggtt_entries)?;
+                }
+                Ok((store, exec))
+            }
+            None => Ok((new_storage(ggtt_entries)?, new_exec_store()?)),
+        }
+    }
+
+    /// Keeps a destroyed vGPU's buffers if there is room; they are freed otherwise.
+    fn give(&mut self, store: Storage, exec: ExecStore) {
+        if let Some(slot) = self.0.iter_mut().find(|s| s.is_none()) {
+            *slot = Some((store, exec));
+        }
+    }
 }
 
 /// What a vGPU's lock protects: the device model of the vGPU and its execution half.
@@ -231,8 +272,8 @@ fn create(be: *const GvtBackend, gd: *mut c_void, config: &VgpuConfig, priv_: *m
     let ops = be.ops;
     // SAFETY: the caller passes a live device (ABI contract).
     let dev = unsafe { device(gd) };
-    let store = new_storage(Gvt::ggtt_entries_for(config).map_err(to_kernel_error)?)?;
-    let exec = new_exec()?;
+    let (store, exec_store) = dev.spares.lock().take(Gvt::ggtt_entries_for(config).map_err(to_kernel_error)?)?;
+    let exec = Exec::new(exec_store).map_err(|(e, _)| to_kernel_error(e))?;
     // The handle first, so that nothing can fail once the vGPU exists but scheduling.
     let handle = KBox::pin_init(
         pin_init!(VgpuHandle {
@@ -353,9 +394,13 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_destroy(vgpu: *mut c_void) {
     let id = handle.state.lock().as_ref().map_or(0, |st| st.vgpu.id().get());
     exec::remove(dev, &handle, id);
     let taken = handle.state.lock().take();
-    if let Some(st) = taken {
+    if let Some(mut st) = taken {
         super::display::disable_planes(dev, &handle, &st);
-        let _store = dev.gvt.lock().destroy_vgpu(dev.host.gpu(), &mut handle.mpt(), st.vgpu);
+        let store = dev.gvt.lock().destroy_vgpu(dev.host.gpu(), &mut handle.mpt(), st.vgpu);
+        // `exec::remove` reset the execution half; if anything survived, the buffers go.
+        if st.exec.is_clean() {
+            dev.spares.lock().give(store, st.exec.into_storage());
+        }
     }
 }
 
