@@ -1,5 +1,6 @@
-//! vGPU types: the fixed sizes offered to VFIO/mdev users (upstream's `GVTg_V5_{1,2,4,8}`), and
-//! the free-form sizes ACRN-DM asks for. Both end up as a [`VgpuConfig`].
+//! vGPU types: the fixed sizes offered to VFIO/mdev users (upstream's `GVTg_V5_{1,2,4,8}` and a
+//! smaller `GVTg_V5_16`), and the free-form sizes ACRN-DM asks for. Both end up as a
+//! [`VgpuConfig`].
 
 use super::resources::Request;
 
@@ -49,11 +50,11 @@ pub struct VgpuType {
 
 // Only evaluated in the `VGPU_TYPES` constant, where an overflow is a compile error.
 #[allow(clippy::arithmetic_side_effects)]
-const fn gvtg(name: &'static str, low_mb: u64, high_mb: u64, per_gpu: u32, res: Resolution) -> VgpuType {
+const fn gvtg(name: &'static str, low_mb: u64, high_mb: u64, fences: u32, per_gpu: u32, res: Resolution) -> VgpuType {
     VgpuType {
         name,
         config: VgpuConfig {
-            resources: Request { low_gm: low_mb * MB, high_gm: high_mb * MB, fences: 4 },
+            resources: Request { low_gm: low_mb * MB, high_gm: high_mb * MB, fences },
             // Upstream's VGPU_WEIGHT(n): the weight shrinks as more instances share the GPU.
             weight: MAX_WEIGHT / per_gpu,
             resolution: res,
@@ -61,12 +62,18 @@ const fn gvtg(name: &'static str, low_mb: u64, high_mb: u64, per_gpu: u32, res: 
     }
 }
 
-/// Upstream's four Gen9 types, smallest first.
-pub const VGPU_TYPES: [VgpuType; 4] = [
-    gvtg("GVTg_V5_8", 64, 384, 8, Resolution::R1024x768),
-    gvtg("GVTg_V5_4", 128, 512, 4, Resolution::R1920x1200),
-    gvtg("GVTg_V5_2", 256, 1024, 2, Resolution::R1920x1200),
-    gvtg("GVTg_V5_1", 512, 2048, 1, Resolution::R1920x1200),
+/// The Gen9 types, smallest first: upstream's four, and `GVTg_V5_16` below them.
+///
+/// `GVTg_V5_16` is ours. A Gen9 GPU has at most 4 GiB of graphics memory and 32 fences, so
+/// upstream's smallest type fits 7 times on Apollo Lake (high GM and fences run out). Sixteen
+/// small desktops on one GPU need a type that asks for less: 32 MiB of aperture (a 1024x768
+/// framebuffer three times over), 160 MiB above it and one fence, at weight 1.
+pub const VGPU_TYPES: [VgpuType; 5] = [
+    gvtg("GVTg_V5_16", 32, 160, 1, 16, Resolution::R1024x768),
+    gvtg("GVTg_V5_8", 64, 384, 4, 8, Resolution::R1024x768),
+    gvtg("GVTg_V5_4", 128, 512, 4, 4, Resolution::R1920x1200),
+    gvtg("GVTg_V5_2", 256, 1024, 4, 2, Resolution::R1920x1200),
+    gvtg("GVTg_V5_1", 512, 2048, 4, 1, Resolution::R1920x1200),
 ];
 
 /// The types a GPU whose vGPUs may use `low_gm_for_vgpus` bytes of aperture offers: like
@@ -96,12 +103,15 @@ mod tests {
         assert_eq!(t.config.weight, 2);
         assert_eq!(find_type("GVTg_V5_1").unwrap().config.weight, 16);
         assert!(find_type("GVTg_V5_3").is_none());
+        let t = find_type("GVTg_V5_16").unwrap().config;
+        assert_eq!((t.resources.low_gm, t.resources.high_gm, t.resources.fences, t.weight), (32 * MB, 160 * MB, 1, 1));
     }
 
     #[test]
     fn types_that_cannot_fit_are_not_offered() {
-        assert_eq!(offered_types(100 * MB).len(), 1);
-        assert_eq!(offered_types(512 * MB).len(), 4);
+        assert_eq!(offered_types(40 * MB).len(), 1);
+        assert_eq!(offered_types(100 * MB).len(), 2);
+        assert_eq!(offered_types(512 * MB).len(), 5);
         assert!(offered_types(0).is_empty());
     }
 }

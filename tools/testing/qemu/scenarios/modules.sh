@@ -22,14 +22,15 @@ kill $listener
 check "dom0_ready uevent" grep -qx "GVT_DOM0_READY=1" /tmp/uevents
 fails "gvt pinned while backends are loaded" rmmod gvt
 
-# mdev_supported_types: upstream's names, a VFIO PCI device, true accounting.
-equals "mdev types" "i915-GVTg_V5_1 i915-GVTg_V5_2 i915-GVTg_V5_4 i915-GVTg_V5_8" \
+# mdev_supported_types: upstream's names (and our V5_16), a VFIO PCI device, true accounting.
+equals "mdev types" "i915-GVTg_V5_1 i915-GVTg_V5_16 i915-GVTg_V5_2 i915-GVTg_V5_4 i915-GVTg_V5_8" \
     sh -c "ls $TYPES | tr '\n' ' ' | sed 's/ \$//'"
 equals "device_api" "vfio-pci" cat $TYPES/i915-GVTg_V5_8/device_api
 equals "type name" "GVTg_V5_8" cat $TYPES/i915-GVTg_V5_8/name
 equals "description" "low_gm_size: 64MB high_gm_size: 384MB fence: 4 resolution: 1024x768 weight: 2" \
     sh -c "cat $TYPES/i915-GVTg_V5_8/description | tr '\n' ' ' | sed 's/ \$//'"
 equals "V5_8 available" 7 cat $TYPES/i915-GVTg_V5_8/available_instances
+equals "V5_16 available" 16 cat $TYPES/i915-GVTg_V5_16/available_instances
 equals "V5_1 available" 1 cat $TYPES/i915-GVTg_V5_1/available_instances
 
 # An mdev vGPU reserves its partition; removing it gives it back.

@@ -60,5 +60,9 @@ fails "B gone" test -e /sys/bus/mdev/devices/$b
 # Create and remove times, and available_instances exact when the GPU fills up.
 client life lifecycle $TYPES/i915-GVTg_V5_8 200
 equals "lifecycle, exit status" 0 echo $?
+# The smallest type: sixteen vGPUs at once.
+client life16 lifecycle $TYPES/i915-GVTg_V5_16 20
+equals "lifecycle V5_16, exit status" 0 echo $?
+equals "16 vGPUs at once" 16 sed -n 's/^vgpus at once: \([0-9]*\) .*/\1/p' /tmp/life16.out
 for m in kvmgt gvt mdev; do check "unload $m" rmmod $m; done
 check "kmemleak clean" kmemleak_scan
