@@ -15,11 +15,11 @@
 //! [`Exec`] is the execution half of one vGPU. It is separate from `Vgpu` because its storage
 //! is large and the glue allocates it on its own: shadow tables, the workload queue, a scratch
 //! buffer for the bulk copies, the batch arena and the batch shadows' records
-//! ([`ExecStorage`]). The glue calls [`Exec::kick`] after
-//! the guest's register writes (it picks up ELSP submissions, PVINFO notifications and resets
-//! the `Vgpu` latched), [`Exec::dispatch`] when the scheduler gives the vGPU the GPU,
-//! [`Exec::complete`] when the host finishes a workload, and [`Exec::page_write`] for a trapped
-//! write to a write-protected guest page table.
+//! ([`ExecStorage`]). The glue calls [`Exec::kick`] after the guest's register writes (it
+//! picks up ELSP submissions, PVINFO notifications and resets the `Vgpu` latched),
+//! [`Exec::dispatch`] when the scheduler gives the vGPU the GPU, [`Exec::complete`] when the
+//! host finishes a workload, and [`Exec::page_write`] for a trapped write to a write-protected
+//! guest page table.
 
 use super::batch::{self, Copies, Shadow};
 use super::error::{GvtError, Result};
@@ -640,6 +640,7 @@ impl<T: ExecStorage> Exec<T> {
             let mut view = View { vgpu, mpt, spts: parts.spts, pml4 };
             scanner.scan(e, slice, &mut view, &mut copies)?
         };
+        let host_len = u32::try_from(total).map_err(|_| GvtError::Invalid)?;
         let shadows = shadows_of(parts.shadows, slot).ok_or(GvtError::Invalid)?;
         batch::shadow(&mut copies, slice, host, shadows)?;
         let (ring_host, pages) = match Self::host_ring(host, parts.scratch.get(..total).ok_or(GvtError::Invalid)?) {
@@ -653,7 +654,6 @@ impl<T: ExecStorage> Exec<T> {
             self.stats.batches_shadowed = self.stats.batches_shadowed.saturating_add(1);
             self.stats.batch_bytes = self.stats.batch_bytes.saturating_add(u64::from(s.len));
         }
-        let host_len = u32::try_from(total).map_err(|_| GvtError::Invalid)?;
         Ok((ring_host, pages, host_len, report.user_interrupts))
     }
 
