@@ -201,6 +201,14 @@ pub trait HostExec {
     fn write_mem(&self, addr: u64, data: &[u8]) -> super::error::Result;
     /// Reads host memory the core allocated.
     fn read_mem(&self, addr: u64, buf: &mut [u8]) -> super::error::Result;
+    /// Maps `pages` pages of host memory from `addr` (inside one [`HostExec::alloc_pages`]
+    /// allocation) into the host's GGTT, in graphics memory the host keeps for itself (never a
+    /// vGPU's), and returns their graphics address: where the GPU runs a privileged batch's
+    /// shadow from. `NoSpace` when that memory is full.
+    fn map_ggtt(&self, addr: u64, pages: u32) -> super::error::Result<u64>;
+    /// Takes back what [`HostExec::map_ggtt`] returned (`gm`, with the same `pages`); its GGTT
+    /// entries point at the scratch page again.
+    fn unmap_ggtt(&self, gm: u64, pages: u32);
     /// Reads a host engine register.
     fn mmio_read(&self, offset: u32) -> u32;
     /// Writes a host engine register.

@@ -270,6 +270,10 @@ mod tests {
         fn read_mem(&self, _: u64, _: &mut [u8]) -> Result {
             Ok(())
         }
+        fn map_ggtt(&self, _: u64, _: u32) -> Result<u64> {
+            Err(crate::model::error::GvtError::NoSpace)
+        }
+        fn unmap_ggtt(&self, _: u64, _: u32) {}
         fn mmio_read(&self, offset: u32) -> u32 {
             self.0.borrow().get(&offset).copied().unwrap_or(0)
         }

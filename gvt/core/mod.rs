@@ -20,7 +20,8 @@
 //! queries with `query_plane` and hotplugs with `display_hotplug`.
 //!
 //! Execution is a second object per vGPU, [`workload::Exec`], over its own storage
-//! ([`workload::ExecStorage`]: shadow page tables, workload slots, a scratch buffer). The glue
+//! ([`workload::ExecStorage`]: shadow page tables, workload slots, a scratch buffer, the
+//! arena privileged batches are copied into and their shadows' records). The glue
 //! calls `kick` after the guest's BAR0 writes (ELSP submissions, PVINFO PPGTT notifications
 //! and resets latched by the `Vgpu`), `page_write` for trapped writes to write-protected guest
 //! page tables, `dispatch` when [`sched::Scheduler`] gives the vGPU the GPU (after switching
@@ -28,6 +29,7 @@
 //! ([`host::HostExec`]) finishes a workload. The command scanner plugs in as
 //! [`workload::CommandScanner`].
 
+pub mod batch;
 pub mod cfg_space;
 pub mod cmd_scanner;
 pub mod error;

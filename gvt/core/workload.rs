@@ -5,21 +5,26 @@
 //! context image and the ring slice `[head, tail)` once each (bulk reads through the vGPU's
 //! GGTT), has the command scanner check (and patch) exactly those bytes, and builds the host's
 //! copy: context image with the shadow PPGTT root substituted, ring with the inhibit-context
-//! register restore in front. Nothing the guest changes afterwards reaches the host. When the
-//! host reports the workload done, the context image goes back to the guest with its own root
-//! and ring head = tail, then the guest sees its interrupts and CSB events (`execlist`).
+//! register restore in front. Privileged (GGTT) batches the ring starts are copied as the
+//! scanner reaches them and run from host shadows of the scanned bytes (`batch`), the ring's
+//! and their batch starts pointed at the shadows. Nothing the guest changes afterwards reaches
+//! the host. When the host reports the workload done, its shadows are freed, the context image
+//! goes back to the guest with its own root and ring head = tail, then the guest sees its
+//! interrupts and CSB events (`execlist`).
 //!
 //! [`Exec`] is the execution half of one vGPU. It is separate from `Vgpu` because its storage
-//! is large and the glue allocates it on its own: shadow tables, the workload queue, and a
-//! scratch buffer for the bulk copies ([`ExecStorage`]). The glue calls [`Exec::kick`] after
-//! the guest's register writes (it picks up ELSP submissions, PVINFO notifications and resets
-//! the `Vgpu` latched), [`Exec::dispatch`] when the scheduler gives the vGPU the GPU,
-//! [`Exec::complete`] when the host finishes a workload, and [`Exec::page_write`] for a trapped
-//! write to a write-protected guest page table.
+//! is large and the glue allocates it on its own: shadow tables, the workload queue, a scratch
+//! buffer for the bulk copies, the batch arena and the batch shadows' records
+//! ([`ExecStorage`]). The glue calls [`Exec::kick`] after the guest's register writes (it
+//! picks up ELSP submissions, PVINFO notifications and resets the `Vgpu` latched),
+//! [`Exec::dispatch`] when the scheduler gives the vGPU the GPU, [`Exec::complete`] when the
+//! host finishes a workload, and [`Exec::page_write`] for a trapped write to a write-protected
+//! guest page table.
 
+use super::batch::{self, Copies, Shadow};
 use super::error::{GvtError, Result};
 use super::execlist::{self, Desc, Execlist, Plan, Submitted};
-use super::cmd_scanner;
+use super::cmd_scanner::{self, MAX_BATCHES};
 use super::host::{Completion, HostExec, HostWorkload, Platform};
 use super::resources::Partition;
 use super::mmio_context;
@@ -80,19 +85,20 @@ pub struct ScanReport {
 }
 
 /// The command scanner: checks (and may patch) the copied ring slice of a workload, and the
-/// batch buffers it reads through `mem`, before anything reaches the host. An error rejects
-/// the workload and puts the vGPU in failsafe.
+/// batch buffers it copies from `mem` into `batches`, before anything reaches the host. The
+/// privileged batches it marks in `batches` ([`Copies::keep`]) are run from shadows of those
+/// copies. An error rejects the workload and puts the vGPU in failsafe.
 pub trait CommandScanner {
     /// Scans the ring slice `ring` of a workload on `engine`.
-    fn scan(&mut self, engine: Engine, ring: &mut [u8], mem: &mut dyn GuestMem) -> Result<ScanReport>;
+    fn scan(&mut self, engine: Engine, ring: &mut [u8], mem: &mut dyn GuestMem, batches: &mut Copies<'_>) -> Result<ScanReport>;
 }
 
-/// The Gen9 command scanner (`cmd_scanner`) on the workload path: the ring slice is scanned
-/// from the bulk copy with the register whitelist and the GGTT audit against the vGPU's
-/// partition; PPGTT batches are left to the hardware's PPGTT confinement (upstream's default);
-/// privileged (GGTT) batches are refused until their shadow copies are wired into the shadow
-/// ring; LRIs whose value needs the device model are accepted only for MOCS/L3CC (i915 loads
-/// them from its first request; they live in the context image on the render engine).
+/// The Gen9 command scanner (`cmd_scanner`) on the workload path: the ring slice and the
+/// privileged (GGTT) batches it starts are scanned from their copies with the register
+/// whitelist and the GGTT audit against the vGPU's partition, and every privileged batch is
+/// kept for shadowing; PPGTT batches are left to the hardware's PPGTT confinement (upstream's
+/// default); LRIs whose value needs the device model are accepted only for MOCS/L3CC (i915
+/// loads them from its first request; they live in the context image on the render engine).
 pub struct Gen9Scanner {
     platform: Platform,
     part: Partition,
@@ -106,10 +112,13 @@ impl Gen9Scanner {
 }
 
 impl CommandScanner for Gen9Scanner {
-    fn scan(&mut self, engine: Engine, ring: &mut [u8], _mem: &mut dyn GuestMem) -> Result<ScanReport> {
+    fn scan(&mut self, engine: Engine, ring: &mut [u8], mem: &mut dyn GuestMem, batches: &mut Copies<'_>) -> Result<ScanReport> {
         let scanner = cmd_scanner::Scanner::new(self.platform, engine, &self.part, cmd_scanner::Policy { scan_ppgtt: false });
         let mut mediate = |w: &cmd_scanner::RegWrite| w.why == cmd_scanner::Mediation::Mocs;
-        let report = scanner.scan_ring(ring, &mut cmd_scanner::NoBatches, &mut mediate).map_err(|_| GvtError::Invalid)?;
+        let report = scanner.scan_ring(ring, &mut batches.source(mem), &mut mediate).map_err(|_| GvtError::Invalid)?;
+        for rec in report.batches().filter(|b| b.space == cmd_scanner::AddrSpace::Ggtt) {
+            batches.keep(rec)?;
+        }
         Ok(ScanReport { user_interrupts: report.user_interrupts })
     }
 }
@@ -156,28 +165,41 @@ pub trait ExecStorage {
 
 /// An [`ExecStorage`] in any owning slice types: the glue's kernel buffers, the tests'
 /// vectors. The one implementation both use.
-pub struct ExecBuffers<S, Q, B> {
+pub struct ExecBuffers<S, Q, B, H> {
     /// Shadow page-table slots.
     pub spts: S,
     /// Workload slots.
     pub queue: Q,
     /// Scratch, at least [`SCRATCH_BYTES`].
     pub scratch: B,
+    /// The batch arena, at least [`batch::ARENA_BYTES`].
+    pub batches: B,
+    /// Batch shadow records, [`MAX_BATCHES`] per workload slot.
+    pub shadows: H,
 }
 
-impl<S, Q, B> ExecStorage for ExecBuffers<S, Q, B>
+impl<S, Q, B, H> ExecStorage for ExecBuffers<S, Q, B, H>
 where
     S: core::ops::DerefMut<Target = [Spt]>,
     Q: core::ops::DerefMut<Target = [Workload]>,
     B: core::ops::DerefMut<Target = [u8]>,
+    H: core::ops::DerefMut<Target = [Shadow]>,
 {
     fn parts(&mut self) -> ExecParts<'_> {
-        ExecParts { spts: &mut self.spts, queue: &mut self.queue, scratch: &mut self.scratch }
+        ExecParts {
+            spts: &mut self.spts,
+            queue: &mut self.queue,
+            scratch: &mut self.scratch,
+            batches: &mut self.batches,
+            shadows: &mut self.shadows,
+        }
     }
 }
 
 /// The buffers of an [`ExecStorage`]: shadow tables (their number bounds the shadow PPGTT),
-/// queue slots (they bound the workloads in flight) and at least [`SCRATCH_BYTES`] of scratch.
+/// queue slots (they bound the workloads in flight), at least [`SCRATCH_BYTES`] of scratch,
+/// at least [`batch::ARENA_BYTES`] of batch arena, and [`MAX_BATCHES`] shadow records per
+/// queue slot.
 pub struct ExecParts<'a> {
     /// Shadow page-table slots (8 KiB each).
     pub spts: &'a mut [Spt],
@@ -185,6 +207,16 @@ pub struct ExecParts<'a> {
     pub queue: &'a mut [Workload],
     /// Scratch for the bulk copies.
     pub scratch: &'a mut [u8],
+    /// Where the scanner's batch copies go.
+    pub batches: &'a mut [u8],
+    /// The shadows of queue slot `i`'s privileged batches are entries `i * MAX_BATCHES..`.
+    pub shadows: &'a mut [Shadow],
+}
+
+/// The shadow records of queue slot `slot`.
+fn shadows_of(shadows: &mut [Shadow], slot: usize) -> Option<&mut [Shadow]> {
+    let first = slot.checked_mul(MAX_BATCHES)?;
+    shadows.get_mut(first..first.checked_add(MAX_BATCHES)?)
 }
 
 /// Counters of the execution half.
@@ -198,8 +230,12 @@ pub struct ExecStats {
     pub completed: u64,
     /// Workloads the host reported hung.
     pub hangs: u64,
-    /// Submissions refused (bad descriptor, context, ring, PPGTT or scan).
+    /// Submissions refused (bad descriptor, context, ring, PPGTT, scan or batch shadow).
     pub rejected: u64,
+    /// Privileged batches shadowed.
+    pub batches_shadowed: u64,
+    /// Bytes of privileged batch code shadowed.
+    pub batch_bytes: u64,
 }
 
 /// The execution half of one vGPU.
@@ -292,10 +328,16 @@ impl<S: VgpuStorage> GuestMem for View<'_, S> {
 
 impl<T: ExecStorage> Exec<T> {
     /// The execution half over `store`; `Invalid` if its scratch is smaller than
-    /// [`SCRATCH_BYTES`] or it has no queue slot.
+    /// [`SCRATCH_BYTES`], its batch arena smaller than [`batch::ARENA_BYTES`], it has no queue
+    /// slot or fewer than [`MAX_BATCHES`] shadow records per slot.
     pub fn new(mut store: T) -> core::result::Result<Exec<T>, (GvtError, T)> {
         let p = store.parts();
-        if p.scratch.len() < SCRATCH_BYTES || p.queue.is_empty() {
+        let records = p.queue.len().checked_mul(MAX_BATCHES);
+        if p.scratch.len() < SCRATCH_BYTES
+            || p.batches.len() < batch::ARENA_BYTES
+            || p.queue.is_empty()
+            || records.filter(|&n| p.shadows.len() >= n).is_none()
+        {
             return Err((GvtError::Invalid, store));
         }
         Ok(Exec { store, ppgtt: Ppgtt::default(), execlists: [Execlist::default(); 4], order: 0, tag: 0, stats: ExecStats::default() })
@@ -342,11 +384,14 @@ impl<T: ExecStorage> Exec<T> {
         self.store
     }
 
-    /// Whether nothing lives in the storage any more (no shadow table, no workload), as after
-    /// [`Exec::reset`] with the host done: then it may back a new `Exec`, unzeroed.
+    /// Whether nothing lives in the storage any more (no shadow table, workload or batch
+    /// shadow), as after [`Exec::reset`] with the host done: then it may back a new `Exec`,
+    /// unzeroed.
     pub fn is_clean(&mut self) -> bool {
         let p = self.store.parts();
-        p.spts.iter().all(|t| !t.meta.live) && p.queue.iter().all(|w| w.state == State::Free)
+        p.spts.iter().all(|t| !t.meta.live)
+            && p.queue.iter().all(|w| w.state == State::Free)
+            && p.shadows.iter().all(|s| s.pages == 0)
     }
 
     fn env<'a>(parts: &'a mut ExecParts<'_>, host: &'a dyn HostExec, mpt: &'a mut dyn MptOps, ips: bool) -> Result<Env<'a>> {
@@ -524,7 +569,7 @@ impl<T: ExecStorage> Exec<T> {
                 return Err(err);
             }
         };
-        let built = self.build(vgpu, host, mpt, scanner, e, ctx_host, ctx_bytes, pml4, root_host, head, len, start, size, inhibit);
+        let built = self.build(vgpu, host, mpt, scanner, e, slot, ctx_host, ctx_bytes, pml4, root_host, head, len, start, size, inhibit);
         let (ring_host, ring_pages, ring_len, user_irqs) = match built {
             Ok(x) => x,
             Err(err) => {
@@ -558,7 +603,8 @@ impl<T: ExecStorage> Exec<T> {
         Ok(slot)
     }
 
-    /// Writes the host context image (from scratch) and builds the scanned host ring.
+    /// Writes the host context image (from scratch) and builds the scanned host ring, with the
+    /// shadows of its privileged batches recorded for queue slot `slot`.
     #[allow(clippy::too_many_arguments)]
     fn build<S: VgpuStorage>(
         &mut self,
@@ -567,6 +613,7 @@ impl<T: ExecStorage> Exec<T> {
         mpt: &mut dyn MptOps,
         scanner: &mut dyn CommandScanner,
         e: Engine,
+        slot: usize,
         ctx_host: u64,
         ctx_bytes: usize,
         pml4: u64,
@@ -598,19 +645,37 @@ impl<T: ExecStorage> Exec<T> {
         let (a, b) = slice.split_at_mut(first);
         ggtt_copy(vgpu, mpt, start.wrapping_add(u64::from(head)), a, false)?;
         ggtt_copy(vgpu, mpt, start, b, false)?;
+        let mut copies = Copies::new(parts.batches);
         let report = {
             let mut view = View { vgpu, mpt, spts: parts.spts, pml4 };
-            scanner.scan(e, slice, &mut view)?
+            scanner.scan(e, slice, &mut view, &mut copies)?
         };
-        let pages = u32::try_from(total.div_ceil(PAGE).max(1)).map_err(|_| GvtError::Invalid)?;
+        let host_len = u32::try_from(total).map_err(|_| GvtError::Invalid)?;
+        let shadows = shadows_of(parts.shadows, slot).ok_or(GvtError::Invalid)?;
+        batch::shadow(&mut copies, slice, host, shadows)?;
+        let (ring_host, pages) = match Self::host_ring(host, parts.scratch.get(..total).ok_or(GvtError::Invalid)?) {
+            Ok(r) => r,
+            Err(err) => {
+                batch::release(host, shadows);
+                return Err(err);
+            }
+        };
+        for s in shadows.iter().filter(|s| s.pages != 0) {
+            self.stats.batches_shadowed = self.stats.batches_shadowed.saturating_add(1);
+            self.stats.batch_bytes = self.stats.batch_bytes.saturating_add(u64::from(s.len));
+        }
+        Ok((ring_host, pages, host_len, report.user_interrupts))
+    }
+
+    /// The shadow ring: `bytes` in fresh host pages.
+    fn host_ring(host: &dyn HostExec, bytes: &[u8]) -> Result<(u64, u32)> {
+        let pages = u32::try_from(bytes.len().div_ceil(PAGE).max(1)).map_err(|_| GvtError::Invalid)?;
         let ring_host = host.alloc_pages(pages)?;
-        let bytes = parts.scratch.get(..total).ok_or(GvtError::Invalid)?;
         if let Err(err) = host.write_mem(ring_host, bytes) {
             host.free_pages(ring_host, pages);
             return Err(err);
         }
-        let host_len = u32::try_from(total).map_err(|_| GvtError::Invalid)?;
-        Ok((ring_host, pages, host_len, report.user_interrupts))
+        Ok((ring_host, pages))
     }
 
     fn free(&mut self, host: &dyn HostExec, slot: usize) {
@@ -622,6 +687,9 @@ impl<T: ExecStorage> Exec<T> {
             host.free_pages(w.ctx_host, context_pages(e));
         }
         host.free_pages(w.ring_host, w.ring_pages);
+        if let Some(shadows) = shadows_of(self.store.parts().shadows, slot) {
+            batch::release(host, shadows);
+        }
         self.ppgtt.unpin(w.root);
         if let Some(q) = self.store.parts().queue.get_mut(slot) {
             *q = Workload::default();

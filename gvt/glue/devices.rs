@@ -117,6 +117,17 @@ impl GvtDevice {
         }
     }
 
+    /// GGTT entries the GPU has mapped for batch shadows.
+    #[cfg(gvt_kunit)]
+    pub(super) fn shadow_ggtt_entries(&self) -> usize {
+        match &self.host {
+            #[cfg(gvt_sim)]
+            Host::Sim(s) => s.host.reserve_mapped(),
+            #[cfg(gvt_i915)]
+            Host::I915(g) => g.shadow_ggtt_entries(),
+        }
+    }
+
     /// The pointer C code holds for this device.
     pub(super) fn handle(&self) -> *mut c_void {
         ptr::from_ref(self).cast_mut().cast()

@@ -88,6 +88,22 @@ impl HostExec for Submitter<'_> {
             Host::I915(g) => g.rw(addr, buf.as_mut_ptr(), buf.len(), false),
         }
     }
+    fn map_ggtt(&self, addr: u64, pages: u32) -> ModelResult<u64> {
+        match self.host {
+            #[cfg(gvt_sim)]
+            Host::Sim(s) => s.map_ggtt(addr, pages),
+            #[cfg(gvt_i915)]
+            Host::I915(g) => g.map_ggtt(addr, pages),
+        }
+    }
+    fn unmap_ggtt(&self, gm: u64, pages: u32) {
+        match self.host {
+            #[cfg(gvt_sim)]
+            Host::Sim(s) => s.unmap_ggtt(gm, pages),
+            #[cfg(gvt_i915)]
+            Host::I915(g) => g.unmap_ggtt(gm, pages),
+        }
+    }
     fn mmio_read(&self, offset: u32) -> u32 {
         match self.host {
             #[cfg(gvt_sim)]

@@ -88,6 +88,16 @@ extern "C" {
     /// Gives it back.
     #[cfg(gvt_i915)]
     pub(crate) fn gvt_i915_release(gpu: *mut c_void, p: *const GvtI915Partition);
+    /// Maps `pages` DMA pages from `dma` at a free GGTT range above the aperture; `*gm` gets
+    /// its graphics address.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_ggtt_map(gpu: *mut c_void, dma: u64, pages: u32, gm: *mut u64) -> c_int;
+    /// Takes the mapping at `gm` back (its entries point at scratch again).
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_ggtt_unmap(gpu: *mut c_void, gm: u64);
+    /// GGTT entries mapped by `gvt_i915_ggtt_map` now.
+    #[cfg(all(gvt_i915, gvt_kunit))]
+    pub(crate) fn gvt_i915_ggtt_mapped(gpu: *mut c_void) -> u64;
     /// `size` bytes of zeroed, DMA-coherent memory for the GPU; `*dma` gets its address.
     #[cfg(gvt_i915)]
     pub(crate) fn gvt_i915_dma_alloc(gpu: *mut c_void, size: usize, dma: *mut u64) -> *mut c_void;

@@ -6,8 +6,9 @@
 //! [`gvt_i915_device_removed`]). In between, [`I915Gpu`] is the device's `HostGpu` (its facts,
 //! the config space and register snapshot taken when it arrived, its GGTT and fences, and the
 //! reservation of each vGPU's partition in i915's allocators) and its execution host (DMA
-//! memory for the core's shadow tables, contexts and rings; engine registers; submission of a
-//! workload as an i915 request, and its completion).
+//! memory for the core's shadow tables, contexts, rings and batch shadows; GGTT ranges for the
+//! batch shadows; engine registers; submission of a workload as an i915 request, and its
+//! completion).
 //!
 //! Completion: the shim records, from atomic context, when the request's fence signals and
 //! when its context switches out, then queues the device's work item (`exec::run_gpu`), which
@@ -210,6 +211,31 @@ impl I915Gpu {
             }
         }
         Ok(())
+    }
+
+    /// Maps DMA memory the core allocated into i915's GGTT, for the GPU to run a privileged
+    /// batch's shadow from.
+    pub(super) fn map_ggtt(&self, addr: u64, pages: u32) -> ModelResult<u64> {
+        let len = usize::try_from(u64::from(pages).wrapping_mul(PAGE)).map_err(|_| GvtError::Invalid)?;
+        // Only our own allocations: a guest page there would be a privileged batch the guest
+        // could still change.
+        find(&mut self.mem.lock(), addr, len).ok_or(GvtError::Fault)?;
+        let mut gm = 0u64;
+        // SAFETY: the device is live; `gm` is a valid out-pointer.
+        model_errno(unsafe { ffi::gvt_i915_ggtt_map(self.raw, addr, pages, &mut gm) })?;
+        Ok(gm)
+    }
+
+    pub(super) fn unmap_ggtt(&self, gm: u64, _pages: u32) {
+        // SAFETY: the device is live; the shim ignores an address it did not map.
+        unsafe { ffi::gvt_i915_ggtt_unmap(self.raw, gm) }
+    }
+
+    /// GGTT entries mapped for batch shadows.
+    #[cfg(gvt_kunit)]
+    pub(super) fn shadow_ggtt_entries(&self) -> usize {
+        // SAFETY: the device is live.
+        usize::try_from(unsafe { ffi::gvt_i915_ggtt_mapped(self.raw) }).unwrap_or(usize::MAX)
     }
 
     pub(super) fn mmio_read(&self, offset: u32) -> u32 {

@@ -5,7 +5,8 @@
 //! named by physical address, which is also what a backend's DMA mapping of a guest page
 //! returns without an IOMMU. Every access the engines make is checked against [`Grants`], so
 //! the sim can only reach its own pages and the pages backends granted for the running
-//! vGPU. Submissions are queued and run on the workqueue, outside the submitter's vGPU lock,
+//! vGPU. Shadows of privileged batches are the sim's own pages mapped into the host's GGTT
+//! reserve. Submissions are queued and run on the workqueue, outside the submitter's vGPU lock,
 //! and their completions go back to the core from there (`super::exec`).
 
 use core::ffi::c_void;
@@ -194,6 +195,22 @@ impl SimGpu {
         }
     }
 
+    /// Maps host memory the core allocated into the sim's GGTT reserve, for the engines to
+    /// run a privileged batch's shadow from.
+    pub(super) fn map_ggtt(&self, addr: u64, pages: u32) -> ModelResult<u64> {
+        let len = usize::try_from(u64::from(pages).wrapping_mul(PAGE)).map_err(|_| GvtError::Invalid)?;
+        // Only the sim's own pages: a guest page there would be a privileged batch the guest
+        // could still change.
+        if !self.own.lock().covers(addr, len) {
+            return Err(GvtError::Fault);
+        }
+        self.host.map_ggtt(addr, pages)
+    }
+
+    pub(super) fn unmap_ggtt(&self, gm: u64, pages: u32) {
+        self.host.unmap_ggtt(gm, pages);
+    }
+
     pub(super) fn mmio_read(&self, offset: u32) -> u32 {
         self.regs.get((offset / 4) as usize).map_or(0, |r| r.load(Ordering::Relaxed))
     }
@@ -263,6 +280,10 @@ impl PinnedDrop for SimGpu {
         let left = self.allocations();
         if left > 1 {
             pr_warn!("sim GPU: {} host allocations left at teardown\n", left.saturating_sub(1));
+        }
+        let mapped = self.host.reserve_mapped();
+        if mapped > 0 {
+            pr_warn!("sim GPU: {} GGTT entries of the host reserve left mapped at teardown\n", mapped);
         }
         // SAFETY: allocated in `new`; the engines are stopped.
         unsafe { ffi::gvt_sim_pages_free(self.scratch, 1) };

@@ -416,9 +416,10 @@ pub(crate) extern "C" fn gvt_kunit_probe(_test: *mut bindings::kunit) {
 /// Rounds of the L1 workload.
 const ROUNDS: u32 = 64;
 
-/// L1: the guest's workload (PPGTT batches, ring stores, ELSP, CSB and MSI) executed by the
-/// sim GPU's engines inside gvt.ko; every store is checked in guest RAM, and the sim's host
-/// memory is back where it was once the vGPU is gone.
+/// L1: the guest's workload (PPGTT batches, ring stores, ELSP, CSB and MSI), then a privileged
+/// batch, executed by the sim GPU's engines inside gvt.ko; every store is checked in guest
+/// RAM, and the sim's host memory and GGTT reserve are back where they were once the vGPU is
+/// gone.
 #[no_mangle]
 pub(crate) extern "C" fn gvt_kunit_workload(_test: *mut bindings::kunit) {
     // SAFETY: the sim device is live for the whole suite.
@@ -453,8 +454,16 @@ pub(crate) extern "C" fn gvt_kunit_workload(_test: *mut bindings::kunit) {
                 break;
             }
         }
+        // A privileged batch, as i915 runs its golden render state: shadowed, run from the
+        // host's GGTT, its store landing in the guest's GGTT memory.
+        let pages = (g.bind(t, 1), g.bind(t, 1));
+        kassert!(pages.0.is_ok() && pages.1.is_ok());
+        if let (Ok(batch), Ok(data)) = pages {
+            kassert!(g.privileged_round(t, batch, data, 0x5afe_ba7c).is_ok());
+        }
     });
     kassert!(dev.host_pages() == before);
+    kassert!(dev.shadow_ggtt_entries() == 0);
 }
 
 /// L1: the guest's modeset (EDID over AUX, link training, pipe and plane enable) on a vGPU in

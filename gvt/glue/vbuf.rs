@@ -29,6 +29,8 @@ unsafe impl Zeroed for core::sync::atomic::AtomicU64 {}
 unsafe impl Zeroed for core::sync::atomic::AtomicU32 {}
 // SAFETY: a shadow table slot is integers, booleans and byte arrays; all zero is `Spt::EMPTY`.
 unsafe impl Zeroed for crate::model::ppgtt::Spt {}
+// SAFETY: a batch shadow record is integers; all zero is `Shadow::default()`.
+unsafe impl Zeroed for crate::model::batch::Shadow {}
 
 /// `len` zeroed `T`s in vmalloc memory.
 pub(super) struct VBuf<T: Zeroed> {

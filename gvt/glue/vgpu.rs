@@ -28,6 +28,8 @@ use crate::model::opregion::OPREGION_SIZE;
 use crate::model::ppgtt::Spt;
 use crate::model::resources::Request;
 use crate::model::vgpu::{Buffers, Reset, Vgpu};
+use crate::model::batch::{Shadow, ARENA_BYTES};
+use crate::model::cmd_scanner::MAX_BATCHES;
 use crate::model::workload::{Exec, ExecBuffers, Gen9Scanner, Workload, SCRATCH_BYTES};
 use crate::model::vgpu_type::{Resolution, VgpuConfig};
 use crate::mpt::abi::{GvtBackend, GvtBackendOps, GvtPlaneInfo, GvtVgpuInfo, GvtVgpuParams, GVT_MPT_ABI_VERSION};
@@ -64,14 +66,16 @@ impl core::ops::DerefMut for Slots {
     }
 }
 
-/// A vGPU's shadow tables, workload slots and scratch.
-pub(super) type ExecStore = ExecBuffers<VBuf<Spt>, Slots, VBuf<u8>>;
+/// A vGPU's shadow tables, workload slots, scratch, batch arena and batch shadow records.
+pub(super) type ExecStore = ExecBuffers<VBuf<Spt>, Slots, VBuf<u8>, VBuf<Shadow>>;
 
 fn new_exec_store() -> Result<ExecStore> {
     Ok(ExecBuffers {
         spts: VBuf::new(SHADOW_TABLES)?,
         queue: Slots(KBox::new([Workload::default(); SLOTS], GFP_KERNEL)?),
         scratch: VBuf::new(SCRATCH_BYTES)?,
+        batches: VBuf::new(ARENA_BYTES)?,
+        shadows: VBuf::new(SLOTS.checked_mul(MAX_BATCHES).ok_or(ENOMEM)?)?,
     })
 }
 

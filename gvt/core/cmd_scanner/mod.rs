@@ -6,16 +6,24 @@
 //! only registers command buffers may touch, and address only the vGPU's own graphics memory.
 //!
 //! The scanner is pure and allocation-free. It never reads guest memory itself: the caller
-//! copies the ring slice once, and each batch buffer once through [`BatchSource`]; the scanner
-//! checks those copies and the caller executes exactly them (privileged batches are run from
-//! a shadow copy, see [`BatchRecord`]), so what was scanned is what runs.
+//! copies the ring slice once, and each batch buffer through [`BatchSource`] (its start, then
+//! more only when a command runs past the copy, every byte copied once); the scanner checks
+//! those copies and the caller executes exactly them (privileged batches are run from a shadow
+//! copy, see [`BatchRecord`]), so what was scanned is what runs.
+//!
+//! Batch starts follow the Gen9 command streamer: a batch started from the ring is first-level
+//! (a second-level start from the ring is refused, as upstream does); a second-level batch
+//! returns to its first-level batch and starts nothing; chaining replaces the current batch; a
+//! PPGTT (non-privileged) batch can only start PPGTT batches, whatever its address-space bit
+//! says, while a GGTT batch's starts go where their bit says.
 //!
 //! Interface for the workload code:
 //! * [`Scanner::new`] per engine and vGPU partition, then [`Scanner::scan_ring`] over the copied
 //!   ring slice `[head, tail)`, or [`Scanner::scan_batch`] over one batch (e.g. an indirect
 //!   context).
 //! * [`BatchSource`]: loads the batch at a graphics address (GGTT or PPGTT, translated by the
-//!   caller) into one of [`MAX_BATCHES`] slots as one bulk copy, and hands the bytes back.
+//!   caller) into one of [`MAX_BATCHES`] slots, extends the copy on demand, and hands the bytes
+//!   back.
 //! * A mediation callback sees every accepted register write the device model must know about
 //!   ([`RegWrite`]: write-patched registers, PDP roots, MOCS); returning `false` rejects it.
 //! * The result, [`ScanReport`], counts the interrupts the slice raises and lists the batches
@@ -295,14 +303,21 @@ pub struct At {
     pub offset: u32,
 }
 
-/// Where batch buffers come from. The scanner asks for each batch once; the implementation
-/// copies it from guest memory in one go into slot `slot` and must hand back exactly those bytes
-/// from [`BatchSource::bytes`] afterwards (never re-reading the guest).
+/// Where batch buffers come from. The scanner asks for each batch once, and for more of it
+/// only when a command runs past what was copied; the implementation copies guest memory into
+/// slot `slot` and must hand back exactly the bytes it copied from [`BatchSource::bytes`]
+/// afterwards (never re-reading the guest).
 pub trait BatchSource {
-    /// Copies the batch buffer at graphics address `addr` in `space` into slot `slot`
-    /// (`< MAX_BATCHES`): as many bytes as the implementation chooses (the batch's mapping, up
-    /// to its own limit). Returns `false` if the address cannot be translated.
+    /// Copies the start of the batch buffer at graphics address `addr` in `space` into slot
+    /// `slot` (`< MAX_BATCHES`): as many bytes as the implementation chooses (the batch's
+    /// mapping, up to its own limit). Returns `false` if the address cannot be translated.
     fn load(&mut self, slot: usize, space: AddrSpace, addr: u64) -> bool;
+    /// Appends the next bytes of the batch in `slot` to its copy, the bytes already there
+    /// unchanged; `false` if there are none (the batch runs off its mapping or the
+    /// implementation's limit). A source that copies whole batches at once keeps this default.
+    fn more(&mut self, _slot: usize) -> bool {
+        false
+    }
     /// The bytes loaded into `slot` (empty if none).
     fn bytes(&self, slot: usize) -> &[u8];
 }
@@ -418,6 +433,10 @@ pub enum Reason {
     Forbidden,
     /// A batch start deeper than [`MAX_DEPTH`], or a second-level batch starting another.
     TooDeep,
+    /// A batch start the scanner cannot follow: second-level from the ring (the hardware would
+    /// return to a stale first-level address), or a privileged one with Add Offset Enable (the
+    /// hardware would add the context's `BB_OFFSET` to the audited address).
+    BadBatchStart,
     /// More than [`MAX_BATCHES`] batches (including a batch chaining to itself).
     TooManyBatches,
     /// The batch buffer's address could not be loaded.
@@ -546,7 +565,17 @@ impl<'a> Scanner<'a> {
                 Buf::Ring => ring,
                 Buf::Batch(s) => src.bytes(usize::from(s)),
             };
-            match self.run(buf, frame, &mut rep, mediate)? {
+            let step = match (self.run(buf, frame, &mut rep, mediate), frame.buf) {
+                // A command runs past the copy: copy more of the batch and go on from it.
+                (Err(e), Buf::Batch(s)) if e.reason == Reason::Truncated => {
+                    if src.more(usize::from(s)) {
+                        continue;
+                    }
+                    return Err(e);
+                }
+                (r, _) => r?,
+            };
+            match step {
                 Step::RingDone => return Ok(rep),
                 Step::End => {
                     // Popping the last frame of a lone batch ends the scan.
@@ -557,6 +586,9 @@ impl<'a> Scanner<'a> {
                     let level = frame.level;
                     // PPGTT batches cannot start privileged ones.
                     let space = if frame.space == AddrSpace::Ppgtt { AddrSpace::Ppgtt } else { space };
+                    if (level == 0 && second) || (space == AddrSpace::Ggtt && header & (1 << 16) != 0) {
+                        return Err(err(BB_START, header, at, Reason::BadBatchStart));
+                    }
                     let (new_level, push) = if level == 0 {
                         (1, true)
                     } else if level >= MAX_DEPTH {

@@ -15,6 +15,9 @@
  *    anything there; GGTT entries are only written inside such a node.
  *  - Fence registers, from i915's pool (i915_reserve_fence); gvt.ko's fence index i is the
  *    register reserved for it, whatever its number in i915.
+ *  - For each privileged batch the core shadowed, a drm_mm node in the GGTT above the
+ *    aperture (i915's allocator, no eviction), its entries pointing at the shadow's DMA pages
+ *    until the workload is done.
  *  - A runtime-PM wakeref while any vGPU exists: i915 does not keep the vGPUs' GGTT entries
  *    or fences across a runtime suspend (it restores fences from its own table).
  *  - One pinned, single-submission intel_context per engine (on a PPGTT of its own that
@@ -73,6 +76,13 @@ struct gvt_i915_resv {
 	intel_wakeref_t wakeref;
 };
 
+/* A shadow the core mapped into the GGTT: its node, and its DMA pages from node.start on. */
+struct gvt_i915_map {
+	struct list_head link;
+	struct drm_mm_node node;
+	u64 dma;
+};
+
 /* The request in flight on one engine. */
 struct gvt_i915_slot {
 	struct gvt_i915 *gpu;
@@ -97,7 +107,8 @@ struct gvt_i915 {
 	struct gvt_i915_resv resv[GVT_I915_MAX_VGPUS];
 	struct i915_fence_reg *fence[GVT_I915_MAX_FENCES];
 	u64 fence_shadow[GVT_I915_MAX_FENCES];
-	struct mutex lock;		/* resv, fence, contexts */
+	struct list_head maps;		/* gvt_i915_map */
+	struct mutex lock;		/* resv, fence, maps, contexts */
 
 	struct i915_ppgtt *ppgtt;
 	struct intel_context *ce[GVT_I915_ENGINES];
@@ -389,14 +400,103 @@ void gvt_i915_release(struct gvt_i915 *gpu, const struct gvt_i915_partition *p)
 	mutex_unlock(&gpu->lock);
 }
 
+/* Writes the entries of a shadow's node: its pages, or i915's scratch page. */
+static void gvt_i915_map_write(struct gvt_i915 *gpu, struct gvt_i915_map *m, bool scratch)
+{
+	struct i915_ggtt *ggtt = gpu->ggtt;
+	u64 first = m->node.start >> PAGE_SHIFT;
+	u64 i, n = m->node.size >> PAGE_SHIFT;
+
+	/* Gen8/9 GGTT entries carry no caching bits: the PAT index is the uncached level. */
+	for (i = 0; i < n && first + i < gpu->ggtt_entries; i++)
+		writeq(scratch ? gpu->facts.scratch_pte :
+		       ggtt->vm.pte_encode(m->dma + (i << PAGE_SHIFT), I915_CACHE_NONE, 0),
+		       (u64 __iomem *)ggtt->gsm + first + i);
+}
+
+int gvt_i915_ggtt_map(struct gvt_i915 *gpu, u64 dma, u32 pages, u64 *gm)
+{
+	struct i915_ggtt *ggtt = gpu->ggtt;
+	struct gvt_i915_map *m;
+	int ret;
+
+	if (!pages || !IS_ALIGNED(dma, PAGE_SIZE))
+		return -EINVAL;
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return -ENOMEM;
+	m->dma = dma;
+	/* Above the aperture (the CPU never reaches a shadow through it); nothing is evicted
+	 * for it: this runs under a vGPU's lock, on the guest's submission. */
+	mutex_lock(&ggtt->vm.mutex);
+	ret = drm_mm_insert_node_in_range(&ggtt->vm.mm, &m->node, (u64)pages << PAGE_SHIFT, 0,
+					  I915_COLOR_UNEVICTABLE, ggtt->mappable_end,
+					  ggtt->vm.total, DRM_MM_INSERT_BEST);
+	mutex_unlock(&ggtt->vm.mutex);
+	if (ret) {
+		kfree(m);
+		return ret;
+	}
+	mutex_lock(&gpu->lock);
+	gvt_i915_map_write(gpu, m, false);
+	list_add(&m->link, &gpu->maps);
+	mutex_unlock(&gpu->lock);
+	ggtt->invalidate(ggtt);
+	*gm = m->node.start;
+	return 0;
+}
+
+static void gvt_i915_map_free(struct gvt_i915 *gpu, struct gvt_i915_map *m)
+{
+	struct i915_ggtt *ggtt = gpu->ggtt;
+
+	mutex_lock(&ggtt->vm.mutex);
+	drm_mm_remove_node(&m->node);
+	mutex_unlock(&ggtt->vm.mutex);
+	kfree(m);
+}
+
+void gvt_i915_ggtt_unmap(struct gvt_i915 *gpu, u64 gm)
+{
+	struct gvt_i915_map *m, *found = NULL;
+
+	mutex_lock(&gpu->lock);
+	list_for_each_entry(m, &gpu->maps, link) {
+		if (m->node.start == gm) {
+			list_del(&m->link);
+			gvt_i915_map_write(gpu, m, true);
+			found = m;
+			break;
+		}
+	}
+	mutex_unlock(&gpu->lock);
+	if (!found)
+		return;
+	gpu->ggtt->invalidate(gpu->ggtt);
+	gvt_i915_map_free(gpu, found);
+}
+
+u64 gvt_i915_ggtt_mapped(struct gvt_i915 *gpu)
+{
+	struct gvt_i915_map *m;
+	u64 pages = 0;
+
+	mutex_lock(&gpu->lock);
+	list_for_each_entry(m, &gpu->maps, link)
+		pages += m->node.size >> PAGE_SHIFT;
+	mutex_unlock(&gpu->lock);
+	return pages;
+}
+
 /*
  * After a system resume: i915 rebuilt its own GGTT entries and fences; the vGPUs' GGTT
- * entries and fence registers are written again from the shadows. Everything else a vGPU
- * needs is in the core (virtual registers) or goes to the GPU with each submission (context
- * image, PPGTT root), so nothing more is restored here.
+ * entries, the shadows' entries and the fence registers are written again from what gvt.ko
+ * keeps. Everything else a vGPU needs is in the core (virtual registers) or goes to the GPU
+ * with each submission (context image, PPGTT root), so nothing more is restored here.
  */
 static void gvt_i915_restore(struct gvt_i915 *gpu)
 {
+	struct gvt_i915_map *m;
 	u64 idx;
 	int i;
 
@@ -418,6 +518,8 @@ static void gvt_i915_restore(struct gvt_i915 *gpu)
 					       (u64 __iomem *)gpu->ggtt->gsm + idx);
 		}
 	}
+	list_for_each_entry(m, &gpu->maps, link)
+		gvt_i915_map_write(gpu, m, false);
 	for (i = 0; i < GVT_I915_MAX_FENCES; i++)
 		if (gpu->fence[i])
 			gvt_i915_fence_hw(gpu, gpu->fence[i], gpu->fence_shadow[i]);
@@ -740,6 +842,7 @@ void gvt_i915_stop(struct gvt_i915 *gpu)
 
 static void gvt_i915_free(struct gvt_i915 *gpu)
 {
+	struct gvt_i915_map *m, *next;
 	u32 i;
 
 	for (i = 0; i < GVT_I915_ENGINES; i++) {
@@ -757,6 +860,13 @@ static void gvt_i915_free(struct gvt_i915 *gpu)
 	}
 	if (gpu->ppgtt)
 		i915_vm_put(&gpu->ppgtt->vm);
+	/* Workloads free their shadows; never leave a node in i915's allocator if one did not. */
+	list_for_each_entry_safe(m, next, &gpu->maps, link) {
+		drm_warn(&gpu->i915->drm, "gvt-rs: a batch shadow left mapped at teardown\n");
+		list_del(&m->link);
+		gvt_i915_map_write(gpu, m, true);
+		gvt_i915_map_free(gpu, m);
+	}
 	vfree(gpu->ggtt_shadow);
 	kfree(gpu);
 }
@@ -775,6 +885,7 @@ static int gvt_i915_init_device(struct drm_i915_private *i915)
 	gpu->gt = to_gt(i915);
 	gpu->ggtt = gpu->gt->ggtt;
 	mutex_init(&gpu->lock);
+	INIT_LIST_HEAD(&gpu->maps);
 	for (i = 0; i < GVT_I915_ENGINES; i++)
 		gpu->slot[i].gpu = gpu;
 	gvt_i915_read_facts(gpu);

@@ -11,7 +11,9 @@
 //! the caller provides, so the same code runs with a kernel `KVVec` or a test `Vec`. Every method
 //! takes `&self` and uses atomics, because one host is shared by all vGPUs of a GPU.
 //!
-//! The second half, [`engine`], executes command streams the way the GPU's engines would.
+//! The second half, [`engine`], executes command streams the way the GPU's engines would. The
+//! host's own share of the GGTT ([`GgttReserve`]) maps the core's shadows of privileged batches
+//! for the engines to run.
 
 pub mod engine;
 pub mod exec;
@@ -21,6 +23,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::model::error::{GvtError, Result};
 use crate::model::regs::ALL_ENGINES;
+use crate::model::vgpu::{GEN8_PAGE_PRESENT, GTT_ADDR_MASK, GTT_PAGE_SIZE};
 use crate::model::host::{
     HostGpu, HostInfo, HostReserve, PciIdentity, Platform, CFG_SPACE_SIZE, MMIO_DWORDS,
 };
@@ -150,11 +153,107 @@ const SNAPSHOT: &[(u32, u32)] = &[
     (0x162000, 0x0001_0000), // BXT_PORT_CL1CM_DW0(PHY1): power good
 ];
 
+/// The GGTT entries the host lends the core for its own buffers (privileged batch shadows):
+/// the host's reserve of hidden graphics memory, which no vGPU is ever given. A free entry
+/// points at the scratch page, so the GGTT itself is the allocation map, and entries are
+/// claimed with compare-and-swap: vGPUs map their shadows at the same time, each under its own
+/// lock.
+pub struct GgttReserve {
+    /// First entry and number of entries.
+    first: u64,
+    count: u64,
+    scratch: u64,
+    /// Where the next search starts, relative to `first`.
+    next: AtomicU64,
+}
+
+impl GgttReserve {
+    /// The reserve of a host with these facts: the first `reserve.high_gm` bytes above the
+    /// aperture.
+    pub fn new(info: &HostInfo) -> GgttReserve {
+        GgttReserve {
+            first: info.aperture_size / GTT_PAGE_SIZE,
+            count: info.reserve.high_gm / GTT_PAGE_SIZE,
+            scratch: info.scratch_page,
+            next: AtomicU64::new(0),
+        }
+    }
+
+    /// Maps the `pages` pages of host memory from `addr` at free entries of the reserve in
+    /// `ggtt`; their graphics address. `NoSpace` if no run of free entries is long enough.
+    pub fn map(&self, ggtt: &[AtomicU64], addr: u64, pages: u32) -> Result<u64> {
+        let n = u64::from(pages);
+        let last = n.checked_sub(1).and_then(|l| l.checked_mul(GTT_PAGE_SIZE)).and_then(|o| addr.checked_add(o)).ok_or(GvtError::Invalid)?;
+        if addr % GTT_PAGE_SIZE != 0 || last & !GTT_ADDR_MASK != 0 {
+            return Err(GvtError::Invalid);
+        }
+        if n > self.count {
+            return Err(GvtError::NoSpace);
+        }
+        let entry = |i: u64| usize::try_from(self.first.wrapping_add(i)).ok().and_then(|i| ggtt.get(i));
+        let pte = |k: u64| addr.wrapping_add(k.wrapping_mul(GTT_PAGE_SIZE)) | GEN8_PAGE_PRESENT;
+        let mut i = self.next.load(Ordering::Relaxed).checked_rem(self.count).unwrap_or(0);
+        let mut tried = 0u64;
+        while tried <= self.count {
+            if i.wrapping_add(n) > self.count {
+                tried = tried.wrapping_add(self.count.wrapping_sub(i));
+                i = 0;
+                continue;
+            }
+            // Claim the run entry by entry; on a taken one, give back what was claimed and
+            // search on past it.
+            let mut claimed = 0u64;
+            while claimed < n {
+                let Some(e) = entry(i.wrapping_add(claimed)) else { return Err(GvtError::Invalid) };
+                if e.compare_exchange(self.scratch, pte(claimed), Ordering::AcqRel, Ordering::Relaxed).is_err() {
+                    break;
+                }
+                claimed = claimed.wrapping_add(1);
+            }
+            if claimed == n {
+                self.next.store(i.wrapping_add(n), Ordering::Relaxed);
+                return Ok(self.first.wrapping_add(i).wrapping_mul(GTT_PAGE_SIZE));
+            }
+            for k in 0..claimed {
+                if let Some(e) = entry(i.wrapping_add(k)) {
+                    e.store(self.scratch, Ordering::Release);
+                }
+            }
+            i = i.wrapping_add(claimed).wrapping_add(1);
+            tried = tried.wrapping_add(claimed).wrapping_add(1);
+        }
+        Err(GvtError::NoSpace)
+    }
+
+    /// Points the `pages` entries from graphics address `gm` back at the scratch page, if they
+    /// lie in the reserve.
+    pub fn unmap(&self, ggtt: &[AtomicU64], gm: u64, pages: u32) {
+        let Some(i) = (gm / GTT_PAGE_SIZE).checked_sub(self.first) else { return };
+        if gm % GTT_PAGE_SIZE != 0 || i.checked_add(u64::from(pages)).filter(|&end| end <= self.count).is_none() {
+            return;
+        }
+        for k in 0..u64::from(pages) {
+            if let Some(e) = usize::try_from(self.first.wrapping_add(i).wrapping_add(k)).ok().and_then(|x| ggtt.get(x)) {
+                e.store(self.scratch, Ordering::Release);
+            }
+        }
+    }
+
+    /// Entries of the reserve mapped now.
+    pub fn mapped(&self, ggtt: &[AtomicU64]) -> usize {
+        let first = usize::try_from(self.first).unwrap_or(usize::MAX);
+        let count = usize::try_from(self.count).unwrap_or(0);
+        let used = |n: usize, e: &AtomicU64| if e.load(Ordering::Relaxed) != self.scratch { n.saturating_add(1) } else { n };
+        ggtt.iter().skip(first).take(count).fold(0, used)
+    }
+}
+
 /// A software Gen9 GPU whose GGTT lives in `G` (one `AtomicU64` per 4 KiB of graphics memory).
 pub struct SimHost<G> {
     info: HostInfo,
     cfg: [u8; CFG_SPACE_SIZE],
     ggtt: G,
+    reserve: GgttReserve,
     fences: [AtomicU64; SIM_FENCES],
     flushes: AtomicU64,
 }
@@ -171,6 +270,7 @@ impl<G: Deref<Target = [AtomicU64]>> SimHost<G> {
         }
         Ok(SimHost {
             cfg: cfg_snapshot(&info),
+            reserve: GgttReserve::new(&info),
             info,
             ggtt,
             fences: [const { AtomicU64::new(0) }; SIM_FENCES],
@@ -191,6 +291,21 @@ impl<G: Deref<Target = [AtomicU64]>> SimHost<G> {
     /// How many times the GGTT was flushed.
     pub fn flush_count(&self) -> u64 {
         self.flushes.load(Ordering::Relaxed)
+    }
+
+    /// Maps host memory for the engines into the host's reserve (see [`GgttReserve::map`]).
+    pub fn map_ggtt(&self, addr: u64, pages: u32) -> Result<u64> {
+        self.reserve.map(&self.ggtt, addr, pages)
+    }
+
+    /// Takes back what [`SimHost::map_ggtt`] mapped.
+    pub fn unmap_ggtt(&self, gm: u64, pages: u32) {
+        self.reserve.unmap(&self.ggtt, gm, pages)
+    }
+
+    /// Entries of the host's reserve mapped now.
+    pub fn reserve_mapped(&self) -> usize {
+        self.reserve.mapped(&self.ggtt)
     }
 }
 
@@ -284,6 +399,39 @@ pub(crate) mod tests {
         let mut past = [7u32; 2];
         h.mmio_snapshot(MMIO_DWORDS, &mut past);
         assert_eq!(past, [7, 7]);
+    }
+
+    #[test]
+    fn reserve_maps_into_free_host_entries_only() {
+        let h = bxt();
+        let info = *h.info();
+        let first = info.aperture_size;
+        let a = h.map_ggtt(0x10_0000, 3).unwrap();
+        assert_eq!(a, first);
+        assert_eq!(h.ggtt_read(a / 4096 + 2), 0x10_2000 | GEN8_PAGE_PRESENT);
+        // A taken entry in the way: the next run starts past it.
+        h.ggtt_write(first / 4096 + 4, 0x5000 | 1);
+        let b = h.map_ggtt(0x20_0000, 2).unwrap();
+        assert_eq!(b, first + 5 * 4096);
+        assert_eq!(h.reserve_mapped(), 6);
+        h.unmap_ggtt(a, 3);
+        h.unmap_ggtt(b, 2);
+        assert_eq!(h.reserve_mapped(), 1);
+        // Outside the reserve: nothing happens; bad addresses and sizes are refused.
+        h.unmap_ggtt(info.aperture_size + info.reserve.high_gm, 1);
+        assert_eq!(h.map_ggtt(0x123, 1), Err(GvtError::Invalid));
+        assert_eq!(h.map_ggtt(1 << 46, 1), Err(GvtError::Invalid));
+        assert_eq!(h.map_ggtt(0x1000, 0), Err(GvtError::Invalid));
+        assert_eq!(h.map_ggtt(0x1000, u32::MAX), Err(GvtError::NoSpace));
+        // Full: every entry but one taken, a two-page run cannot be found, one page can.
+        let n = u32::try_from(info.reserve.high_gm / 4096).unwrap();
+        h.unmap_ggtt(first + 4 * 4096, 1);
+        let all = h.map_ggtt(0x1000, n - 1).unwrap();
+        assert_eq!(h.map_ggtt(0x1000, 2), Err(GvtError::NoSpace));
+        let one = h.map_ggtt(0x1000, 1).unwrap();
+        h.unmap_ggtt(all, n - 1);
+        h.unmap_ggtt(one, 1);
+        assert_eq!(h.reserve_mapped(), 0);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! it runs on; hostile streams are refused with the command and offset named.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 
+use std::collections::HashMap;
+
 use cmd_stream::{blt, gfx, i915, mesa, mi, pc, BatchMem, Stream};
 use gvt::model::cmd_scanner::*;
 use gvt::model::host::Platform;
@@ -269,6 +271,91 @@ fn batch_loops_and_deep_nesting_are_refused() {
     m.put(true, 0x2000, s(|s| { s.bb_end(); }).bytes());
     let r = scan(Engine::Rcs, &s(|s| { s.bb_start(0x1000, true, false); }), &mut m).unwrap();
     assert!(r.batches().all(|b| b.space == AddrSpace::Ppgtt));
+}
+
+/// Batches copied in pieces as the scan reaches them: 8 bytes at first, 12 more each time.
+struct Chunked<'a> {
+    mem: &'a HashMap<u64, Vec<u8>>,
+    slots: Vec<(u64, Vec<u8>)>,
+    mores: usize,
+}
+
+impl BatchSource for Chunked<'_> {
+    fn load(&mut self, slot: usize, _: AddrSpace, addr: u64) -> bool {
+        let Some(b) = self.mem.get(&addr) else { return false };
+        self.slots.resize(self.slots.len().max(slot + 1), (0, Vec::new()));
+        self.slots[slot] = (addr, b[..8.min(b.len())].to_vec());
+        true
+    }
+
+    fn more(&mut self, slot: usize) -> bool {
+        let (addr, copy) = &mut self.slots[slot];
+        let b = &self.mem[addr];
+        if copy.len() == b.len() {
+            return false;
+        }
+        let end = (copy.len() + 12).min(b.len());
+        copy.extend_from_slice(&b[copy.len()..end]);
+        self.mores += 1;
+        true
+    }
+
+    fn bytes(&self, slot: usize) -> &[u8] {
+        self.slots.get(slot).map_or(&[], |s| s.1.as_slice())
+    }
+}
+
+#[test]
+fn batches_copied_in_pieces_scan_as_whole_ones() {
+    let (a, b) = (LOW + 0x1_0000, LOW + 0x2_0000);
+    let mut bufs = HashMap::new();
+    let mut first = Stream::new();
+    first.lri(&[(0x7000, 1), (0x7004, 2)]).bb_start(b, false, true).sdi(LOW + 0x100, true, 1).bb_end();
+    bufs.insert(a, first.bytes());
+    bufs.insert(b, batch(|s| {
+        i915::indirect_ctx(s, SCRATCH);
+    }));
+    let ring = s(|s| { s.bb_start(a, false, false).user_interrupt(); });
+    let mut whole = BatchMem::default();
+    for (&addr, bytes) in &bufs {
+        whole.put(false, addr, bytes.clone());
+    }
+    let want = scan(Engine::Rcs, &ring, &mut whole).unwrap();
+    let p = part();
+    let sc = Scanner::new(Platform::Broxton, Engine::Rcs, &p, Policy { scan_ppgtt: false });
+    let mut src = Chunked { mem: &bufs, slots: Vec::new(), mores: 0 };
+    let got = sc.scan_ring(&ring.bytes(), &mut src, &mut |_| true).unwrap();
+    assert_eq!(got.commands, want.commands);
+    assert_eq!(got.batches().copied().collect::<Vec<_>>(), want.batches().copied().collect::<Vec<_>>());
+    assert!(src.mores >= 4, "{}", src.mores);
+    // Without an end, the batch runs off what there is to copy.
+    bufs.insert(a, s(|s| { s.noop().lri(&[(0x7000, 1)]); }).bytes());
+    let mut src = Chunked { mem: &bufs, slots: Vec::new(), mores: 0 };
+    let e = sc.scan_ring(&ring.bytes(), &mut src, &mut |_| true).unwrap_err();
+    assert_eq!((e.at, e.reason), (At { buf: Buf::Batch(0), offset: 16 }, Reason::Truncated));
+}
+
+#[test]
+fn batch_starts_the_scanner_cannot_follow_are_refused() {
+    let mut m = BatchMem::default();
+    m.put(false, LOW, batch(|s| { s.noop(); }));
+    m.put(true, 0x1000, batch(|s| { s.noop(); }));
+    // A second-level batch from the ring: its end would return to a stale first-level address.
+    for ppgtt in [false, true] {
+        let addr = if ppgtt { 0x1000 } else { LOW };
+        let e = refused(Engine::Rcs, &s(|s| { s.bb_start(addr, ppgtt, true); }), &mut m);
+        assert_eq!((e.reason, e.at.offset), (Reason::BadBatchStart, 0));
+    }
+    // Add Offset Enable on a privileged batch: the hardware would run from LOW + BB_OFFSET.
+    let e = refused(Engine::Rcs, &s(|s| { s.raw(&[mi(0x31, 1) | (1 << 16), LOW as u32, 0]); }), &mut m);
+    assert_eq!(e.reason, Reason::BadBatchStart);
+    let e = refused(Engine::Rcs, &s(|s| { s.bb_start(LOW + 0x40, false, false); }), &mut BatchMem::default());
+    assert_eq!(e.reason, Reason::BatchFault(LOW + 0x40));
+    // The same inside a privileged batch; a PPGTT batch's offset stays in its PPGTT.
+    m.put(false, LOW + 0x1000, s(|s| { s.raw(&[mi(0x31, 1) | (1 << 16), LOW as u32, 0]); }).bytes());
+    let e = refused(Engine::Rcs, &s(|s| { s.bb_start(LOW + 0x1000, false, false); }), &mut m);
+    assert_eq!((e.reason, e.at.buf), (Reason::BadBatchStart, Buf::Batch(0)));
+    assert!(scan_on(Engine::Rcs, &s(|s| { s.raw(&[mi(0x31, 1) | (1 << 16) | (1 << 8), 0x1000, 0]); }), &mut m, Policy { scan_ppgtt: false }).is_ok());
 }
 
 #[test]

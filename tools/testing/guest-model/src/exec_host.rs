@@ -1,23 +1,27 @@
-//! A test host for execution: host memory in a map, engine registers and a submission queue;
-//! the sim engines (`gvt::sim::exec`) run what is submitted over [`SimMem`]. Every memory
-//! access walks the shadow PPGTT in host memory from the root the core put in the shadow
-//! context, and ends at a DMA address that must belong to a mapped page of some VM, so a wrong
-//! shadow makes a test fail.
+//! A test host for execution: host memory in a map, engine registers, a submission queue and
+//! the sim's GGTT reserve for privileged batch shadows; the sim engines (`gvt::sim::exec`) run
+//! what is submitted over [`SimMem`]. Every memory access walks the shadow PPGTT in host memory
+//! from the root the core put in the shadow context, or the GGTT, and ends at a DMA address
+//! that must belong to a mapped page of some VM or to host memory, so a wrong shadow makes a
+//! test fail.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 type Page = Box<[u8; PAGE as usize]>;
 
 use gvt::model::error::{GvtError, Result};
-use gvt::model::host::{HostExec, HostWorkload};
+use gvt::model::host::{HostExec, HostInfo, HostWorkload};
 use gvt::sim::engine::HostMemory;
+use gvt::sim::GgttReserve;
 
 use crate::hv::MemHypervisor;
 
 const PAGE: u64 = 4096;
-/// Where host memory starts (above every VM's DMA window, inside the 47-bit PTE range).
-pub const HOST_MEM_BASE: u64 = 0x7000_0000_0000;
+/// Where host memory starts (above every VM's DMA window, inside the 46-bit GGTT PTE range).
+pub const HOST_MEM_BASE: u64 = 0x3000_0000_0000;
 
 /// Host memory, registers and a submission queue.
 #[derive(Default)]
@@ -31,9 +35,22 @@ pub struct ExecHost {
     /// Engine register writes seen.
     pub reg_writes: Cell<u64>,
     queue: RefCell<VecDeque<HostWorkload>>,
+    /// The GPU's GGTT and the reserve in it batch shadows are mapped into (none: mapping fails).
+    ggtt: Option<(Arc<[AtomicU64]>, GgttReserve)>,
 }
 
 impl ExecHost {
+    /// A host that maps batch shadows into the reserve of `ggtt`, the GGTT of a sim GPU with
+    /// facts `info`.
+    pub fn with_ggtt(ggtt: Arc<[AtomicU64]>, info: &HostInfo) -> ExecHost {
+        ExecHost { ggtt: Some((ggtt, GgttReserve::new(info))), ..ExecHost::default() }
+    }
+
+    /// GGTT entries mapped for batch shadows now.
+    pub fn ggtt_mapped(&self) -> usize {
+        self.ggtt.as_ref().map_or(0, |(g, r)| r.mapped(g))
+    }
+
     /// Pages of host memory in use.
     pub fn live_pages(&self) -> usize {
         self.live.get()
@@ -160,6 +177,25 @@ impl HostExec for ExecHost {
             buf[at].copy_from_slice(&p[page]);
             Ok(())
         })
+    }
+
+    fn map_ggtt(&self, addr: u64, pages: u32) -> Result<u64> {
+        // Only host memory: a guest page in the host's GGTT would be a privileged batch the
+        // guest can still change.
+        let end = addr.checked_add(u64::from(pages) * PAGE).ok_or(GvtError::Invalid)?;
+        let m = self.mem.borrow();
+        let backed = (addr..end).step_by(PAGE as usize).all(|a| slot(a).and_then(|i| m.get(i)).is_some_and(Option::is_some));
+        let (ggtt, reserve) = self.ggtt.as_ref().ok_or(GvtError::NoSpace)?;
+        if !backed {
+            return Err(GvtError::Fault);
+        }
+        reserve.map(ggtt, addr, pages)
+    }
+
+    fn unmap_ggtt(&self, gm: u64, pages: u32) {
+        if let Some((ggtt, reserve)) = &self.ggtt {
+            reserve.unmap(ggtt, gm, pages);
+        }
     }
 
     fn mmio_read(&self, offset: u32) -> u32 {

@@ -29,6 +29,12 @@ pub mod mi {
     pub const STORE_DATA_IMM: u32 = (0x20 << 23) | 2;
     /// Start a PPGTT batch buffer (3 dwords: header, address low, high).
     pub const BATCH_BUFFER_START_PPGTT: u32 = (0x31 << 23) | (1 << 8) | 1;
+    /// Start a privileged (GGTT) batch buffer.
+    pub const BATCH_BUFFER_START_GGTT: u32 = (0x31 << 23) | 1;
+    /// Call a second-level batch buffer from a first-level one (GGTT).
+    pub const BATCH_BUFFER_CALL_GGTT: u32 = BATCH_BUFFER_START_GGTT | (1 << 22);
+    /// Store one dword at a GGTT address (privileged buffers only).
+    pub const STORE_DATA_IMM_GGTT: u32 = STORE_DATA_IMM | (1 << 22);
 }
 
 /// Guest RAM and graphics memory handed out page by page, never freed (a guest model does

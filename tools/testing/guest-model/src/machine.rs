@@ -4,6 +4,7 @@
 //! for the scheduler's owner, completion from the host).
 
 use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 use gvt::model::gvt::Gvt;
 use gvt::model::host::HostGpu;
@@ -47,8 +48,8 @@ pub struct Vm {
 
 /// The machine.
 pub struct Machine {
-    /// The GPU.
-    pub sim: SimHost<Box<[AtomicU64]>>,
+    /// The GPU (its GGTT shared with [`Machine::host`], which maps batch shadows into it).
+    pub sim: SimHost<Arc<[AtomicU64]>>,
     /// Execution side of the host.
     pub host: ExecHost,
     /// The device model of the GPU.
@@ -79,7 +80,10 @@ impl Machine {
     /// (the fuzz targets use small ones: a vGPU's reset and creation cost grows with its
     /// graphics memory).
     pub fn with_config(n: usize, tracking: Tracking, cfg: &VgpuConfig) -> Machine {
-        let sim = crate::bxt_host();
+        let info = gvt::sim::broxton_info();
+        let ggtt: Arc<[AtomicU64]> = (0..gvt::sim::ggtt_entries(&info)).map(|_| AtomicU64::new(0)).collect();
+        let sim = SimHost::new(info, ggtt.clone()).unwrap();
+        let host = ExecHost::with_ggtt(ggtt, sim.info());
         let mut gvt = Gvt::new(&sim).unwrap();
         let cfg = *cfg;
         let entries = Gvt::ggtt_entries_for(&cfg).unwrap();
@@ -96,7 +100,7 @@ impl Machine {
             let msi_seen = hv.msis.len();
             vms.push(Vm { vgpu, exec, hv, scanner: Box::new(AllowList::default()), msi_seen, traps: 0 });
         }
-        Machine { sim, host: ExecHost::default(), gvt, vms, sched, mmio: MmioContext::default(), now: 0, completion_errors: 0, engines: Engine::ALL.map(|e| SimEngine::new(e, 0)), mmio_image: None }
+        Machine { sim, host, gvt, vms, sched, mmio: MmioContext::default(), now: 0, completion_errors: 0, engines: Engine::ALL.map(|e| SimEngine::new(e, 0)), mmio_image: None }
     }
 
     /// Scans with the real Gen9 command scanner instead of the allow-list.
@@ -184,7 +188,7 @@ impl Machine {
 
 /// The sim host, with its register snapshot optionally served from a copy.
 pub struct HostView<'a> {
-    sim: &'a SimHost<Box<[AtomicU64]>>,
+    sim: &'a SimHost<Arc<[AtomicU64]>>,
     image: Option<&'a [u32]>,
 }
 

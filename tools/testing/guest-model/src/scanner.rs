@@ -6,6 +6,7 @@
 
 use gvt::model::error::{GvtError, Result};
 use gvt::model::regs::Engine;
+use gvt::model::batch::Copies;
 use gvt::model::workload::{CommandScanner, GuestMem, ScanReport};
 
 use crate::gpu::mi;
@@ -43,7 +44,7 @@ impl AllowList {
 }
 
 impl CommandScanner for AllowList {
-    fn scan(&mut self, _engine: Engine, ring: &mut [u8], mem: &mut dyn GuestMem) -> Result<ScanReport> {
+    fn scan(&mut self, _engine: Engine, ring: &mut [u8], mem: &mut dyn GuestMem, _batches: &mut Copies<'_>) -> Result<ScanReport> {
         let mut report = ScanReport::default();
         let mut i = 0;
         let dw = |r: &[u8], i: usize| r.get(i..i + 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()));

@@ -4,6 +4,8 @@ use gvt::model::host::MMIO_DWORDS;
 use gvt::model::opregion::OPREGION_SIZE;
 use gvt::model::ppgtt::Spt;
 use gvt::model::vgpu::Buffers;
+use gvt::model::batch::{Shadow, ARENA_BYTES};
+use gvt::model::cmd_scanner::MAX_BATCHES;
 use gvt::model::workload::{ExecBuffers, Workload, SCRATCH_BYTES};
 
 /// A vGPU's register file, virtual GGTT and OpRegion on the heap.
@@ -14,10 +16,17 @@ pub fn vec_storage(ggtt_entries: usize) -> VecStorage {
     Buffers { vreg: vec![0; MMIO_DWORDS], ggtt: vec![0; ggtt_entries], opregion: vec![0; OPREGION_SIZE] }
 }
 
-/// The execution half's storage on the heap: shadow tables, queue slots, scratch.
-pub type ExecVecStorage = ExecBuffers<Vec<Spt>, Vec<Workload>, Vec<u8>>;
+/// The execution half's storage on the heap: shadow tables, queue slots, scratch, batch arena
+/// and batch shadow records.
+pub type ExecVecStorage = ExecBuffers<Vec<Spt>, Vec<Workload>, Vec<u8>, Vec<Shadow>>;
 
 /// Room for `tables` shadow page tables and `slots` workloads.
 pub fn exec_storage(tables: usize, slots: usize) -> ExecVecStorage {
-    ExecBuffers { spts: vec![Spt::EMPTY; tables], queue: vec![Workload::default(); slots], scratch: vec![0; SCRATCH_BYTES] }
+    ExecBuffers {
+        spts: vec![Spt::EMPTY; tables],
+        queue: vec![Workload::default(); slots],
+        scratch: vec![0; SCRATCH_BYTES],
+        batches: vec![0; ARENA_BYTES],
+        shadows: vec![Shadow::default(); slots * MAX_BATCHES],
+    }
 }

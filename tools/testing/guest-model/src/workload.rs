@@ -129,6 +129,38 @@ impl Guest {
         Ok(())
     }
 
+    /// Binds `pages` zeroed pages of guest RAM in the GGTT, for a privileged batch or the
+    /// memory one writes: (graphics address, guest address).
+    pub fn bind<T: Transport + ?Sized>(&mut self, t: &mut T, pages: u64) -> Result<(u64, u64)> {
+        self.alloc.bound(t, pages)
+    }
+
+    /// Queues a privileged workload, as i915 runs its golden render state: a GGTT batch storing
+    /// `value` at the start of `data` (GGTT) then ending, started from the ring with a user
+    /// interrupt after it. `batch` and `data` are pages from [`Guest::bind`].
+    pub fn submit_privileged<T: Transport + ?Sized>(&mut self, t: &mut T, batch: (u64, u64), data: (u64, u64), value: u32) -> Result {
+        let cmds = [mi::STORE_DATA_IMM_GGTT, data.0 as u32, (data.0 >> 32) as u32, value, mi::BATCH_BUFFER_END];
+        for (i, c) in (0u64..).zip(cmds) {
+            t.ram_write(batch.1 + i * 4, &c.to_le_bytes())?;
+        }
+        self.ctx.emit(t, &[mi::BATCH_BUFFER_START_GGTT, batch.0 as u32, (batch.0 >> 32) as u32, mi::USER_INTERRUPT])?;
+        self.ctx.publish(t)?;
+        submit(t, &self.ctx, None)
+    }
+
+    /// One privileged round end to end: [`Guest::submit_privileged`], then waits for the
+    /// completion and checks the value in guest RAM.
+    pub fn privileged_round<T: Transport + ?Sized>(&mut self, t: &mut T, batch: (u64, u64), data: (u64, u64), value: u32) -> Result {
+        self.submit_privileged(t, batch, data, value)?;
+        self.wait_idle(t)?;
+        let mut b = [0u8; 4];
+        t.ram_read(data.1, &mut b)?;
+        if u32::from_le_bytes(b) != value {
+            return Err(Error::Probe("the privileged batch's store did not land"));
+        }
+        Ok(())
+    }
+
     /// Waits (on interrupts) until the CSB reports the engine idle with the context complete.
     pub fn wait_idle<T: Transport + ?Sized>(&mut self, t: &mut T) -> Result {
         let mut ev = [(0u32, 0u32); 6];

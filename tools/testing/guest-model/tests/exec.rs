@@ -4,7 +4,7 @@
 
 use guest_model::gpu::{self, PAGE};
 use guest_model::hv::Tracking;
-use guest_model::machine::{Guest, Machine, DATA_GVA, DATA_PAGES, GUEST_RAM, RAM};
+use guest_model::machine::{Guest, Machine, BATCH_GVA, DATA_GVA, DATA_PAGES, GUEST_RAM, RAM};
 use guest_model::rng::Rng;
 use guest_model::{Transport, TransportExt};
 use gvt::model::execlist::csb;
@@ -158,7 +158,11 @@ fn two_element_submission_and_lite_restore() {
 /// Sets up `n` guests, lets guest 0 do something hostile, then checks that the others still
 /// run their work and guest 0 is in failsafe with nothing of it on the host.
 fn contained(tracking: Tracking, hostile: impl FnOnce(&mut Machine, &mut Guest)) {
-    let mut m = Machine::new(3, tracking);
+    contained_on(Machine::new(3, tracking), hostile);
+}
+
+/// [`contained`] on machine `m` of three vGPUs.
+fn contained_on(mut m: Machine, hostile: impl FnOnce(&mut Machine, &mut Guest)) {
     let mut guests: Vec<Guest> = (0..3).map(|i| Guest::new(&mut m.guest(i), GUEST_RAM, RAM as u64, 50 + i as u32).unwrap()).collect();
     let others: Vec<Vec<u8>> = (1..3).map(|i| {
         let mut b = vec![0u8; 64 << 20];
@@ -168,6 +172,8 @@ fn contained(tracking: Tracking, hostile: impl FnOnce(&mut Machine, &mut Guest))
     hostile(&mut m, &mut guests[0]);
     m.run();
     assert_eq!(m.vms[0].vgpu.failsafe(), Some(Failsafe::GuestError));
+    assert_eq!(m.vms[0].exec.stats().dispatched, 0, "nothing of guest 0 reached the host");
+    assert_eq!(m.host.ggtt_mapped(), 0);
     // Guest 0's attack wrote nothing into the other VMs.
     for (k, i) in (1..3).enumerate() {
         let mut b = vec![0u8; 64 << 20];
@@ -354,14 +360,20 @@ fn gen9_scanner_on_the_workload_path() {
     let m = Machine::new(1, Tracking::None);
     let mut s = Gen9Scanner::new(gvt::model::host::Platform::Broxton, *m.vms[0].vgpu.partition());
     let bytes = |d: &[u32]| d.iter().flat_map(|c| c.to_le_bytes()).collect::<Vec<u8>>();
+    let mut arena = vec![0u8; gvt::model::batch::ARENA_BYTES];
+    let mut copies = gvt::model::batch::Copies::new(&mut arena);
     let mut ok = bytes(&[gpu::mi::STORE_DATA_IMM, 0x1000, 1, 5, gpu::mi::BATCH_BUFFER_START_PPGTT, 0, 2, gpu::mi::USER_INTERRUPT, 0, 0]);
-    let r = s.scan(Engine::Rcs, &mut ok, &mut NoMem).unwrap();
+    let r = s.scan(Engine::Rcs, &mut ok, &mut NoMem, &mut copies).unwrap();
     assert_eq!(r.user_interrupts, 1);
-    // GDRST through an LRI, and a privileged store outside the partition: refused.
+    // GDRST through an LRI, a privileged store outside the partition, and a privileged batch
+    // that cannot be read: refused.
     let mut lri = bytes(&[0x1100_0001, 0x941c, 1, 0]);
-    assert!(s.scan(Engine::Rcs, &mut lri, &mut NoMem).is_err());
+    assert!(s.scan(Engine::Rcs, &mut lri, &mut NoMem, &mut copies).is_err());
     let mut ggtt = bytes(&[gpu::mi::STORE_DATA_IMM | (1 << 22), 0x1000, 0, 5]);
-    assert!(s.scan(Engine::Rcs, &mut ggtt, &mut NoMem).is_err());
+    assert!(s.scan(Engine::Rcs, &mut ggtt, &mut NoMem, &mut copies).is_err());
+    let low = m.vms[0].vgpu.partition().low.start as u32;
+    let mut bb = bytes(&[gpu::mi::BATCH_BUFFER_START_GGTT, low, 0, 0]);
+    assert!(s.scan(Engine::Rcs, &mut bb, &mut NoMem, &mut copies).is_err());
 }
 
 /// The fuzzers' machine: small vGPUs, register snapshots from the cached copy. Workloads run on
@@ -391,4 +403,196 @@ fn small_vgpus_with_a_cached_snapshot() {
         assert_eq!(read_u32(&mut m, 1, g.data[0]), value);
         assert_eq!(read_u32(&mut m, 1, g.data[0] + 4), value + 1);
     }
+}
+
+/// Writes `cmds` into guest RAM at `gpa`.
+fn put(t: &mut impl Transport, gpa: u64, cmds: &[u32]) {
+    for (i, c) in (0u64..).zip(cmds) {
+        t.ram_write(gpa + i * 4, &c.to_le_bytes()).unwrap();
+    }
+}
+
+/// Appends `cmds` to guest `g`'s ring and submits it.
+fn run_ring(t: &mut impl Transport, g: &mut Guest, cmds: &[u32]) {
+    g.ctx.emit(t, cmds).unwrap();
+    g.ctx.publish(t).unwrap();
+    gpu::submit(t, &g.ctx, None).unwrap();
+}
+
+const SDI_GGTT: u32 = gpu::mi::STORE_DATA_IMM_GGTT;
+const BB_GGTT: u32 = gpu::mi::BATCH_BUFFER_START_GGTT;
+const BB_CALL: u32 = gpu::mi::BATCH_BUFFER_CALL_GGTT;
+const BB_END: u32 = gpu::mi::BATCH_BUFFER_END;
+
+#[test]
+fn privileged_batches_store_through_the_ggtt() {
+    let mut m = Machine::new(2, Tracking::AfterWrite).with_gen9_scanner();
+    let mut guests: Vec<Guest> = (0..2).map(|i| Guest::new(&mut m.guest(i), GUEST_RAM, RAM as u64, 60 + i as u32).unwrap()).collect();
+    // A PPGTT workload first: its shadow page tables stay, the rest is measured against them.
+    for (i, g) in guests.iter_mut().enumerate() {
+        g.submit(&mut m.guest(i), &[DATA_GVA], 1, DATA_GVA + 4).unwrap();
+    }
+    m.run();
+    for (i, g) in guests.iter_mut().enumerate() {
+        assert_eq!(g.rcs.poll(&mut m.guest(i), &mut [(0, 0); 6]).unwrap(), 2);
+    }
+    let pages = m.host.live_pages();
+    let bound: Vec<_> = guests.iter_mut().enumerate().map(|(i, g)| {
+        let mut t = m.guest(i);
+        (g.bind(&mut t, 1).unwrap(), g.bind(&mut t, 1).unwrap())
+    }).collect();
+    for round in 0..50u32 {
+        for (i, g) in guests.iter_mut().enumerate() {
+            let (batch, data) = bound[i];
+            g.submit_privileged(&mut m.guest(i), batch, data, (i as u32 + 1) << 16 | round).unwrap();
+        }
+        m.run();
+        for (i, g) in guests.iter_mut().enumerate() {
+            assert_eq!(m.vms[i].vgpu.failsafe(), None, "vm {i} round {round}");
+            assert_eq!(read_u32(&mut m, i, bound[i].1 .1), (i as u32 + 1) << 16 | round, "vm {i} round {round}");
+            let mut t = m.guest(i);
+            let mut ev = [(0, 0); 6];
+            let n = g.rcs.poll(&mut t, &mut ev).unwrap();
+            assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, 60 + i as u32)]);
+        }
+    }
+    for vm in &m.vms {
+        assert_eq!((vm.exec.stats().batches_shadowed, vm.exec.stats().batch_bytes), (50, 50 * 20));
+    }
+    // Every shadow, its pages and its GGTT range, went back with its workload.
+    assert_eq!(m.host.live_pages(), pages);
+    assert_eq!(m.host.ggtt_mapped(), 0);
+}
+
+#[test]
+fn chained_and_second_level_privileged_batches() {
+    let mut m = Machine::new(1, Tracking::AfterWrite).with_gen9_scanner();
+    let mut t = m.guest(0);
+    let mut g = Guest::new(&mut t, GUEST_RAM, RAM as u64, 3).unwrap();
+    let data = g.bind(&mut t, 1).unwrap();
+    let (a, b, c) = (g.bind(&mut t, 2).unwrap(), g.bind(&mut t, 1).unwrap(), g.bind(&mut t, 1).unwrap());
+    let d = |off: u64| (data.0 + off) as u32;
+    // A starts 8 bytes before a page boundary, so its first commands straddle it.
+    let (a_gm, a_gpa) = (a.0 + PAGE - 8, a.1 + PAGE - 8);
+    put(&mut t, a_gpa, &[SDI_GGTT, d(0), 0, 1, BB_CALL, b.0 as u32, 0, SDI_GGTT, d(4), 0, 3, BB_GGTT, c.0 as u32, 0, 0xdead_beef, 0xdead_beef]);
+    put(&mut t, b.1, &[SDI_GGTT, d(8), 0, 2, BB_END]);
+    // C chains to the guest's PPGTT batch, which runs unscanned and unprivileged.
+    put(&mut t, c.1, &[SDI_GGTT, d(12), 0, 4, gpu::mi::BATCH_BUFFER_START_PPGTT, BATCH_GVA as u32, (BATCH_GVA >> 32) as u32]);
+    let mut p = [0u32; 8];
+    let n = gpu::store_batch(&[DATA_GVA], 5, &mut p).unwrap();
+    put(&mut t, g.batch, &p[..n]);
+    run_ring(&mut t, &mut g, &[BB_GGTT, a_gm as u32, 0, gpu::mi::STORE_DATA_IMM, (DATA_GVA + 4) as u32, (DATA_GVA >> 32) as u32, 6, gpu::mi::USER_INTERRUPT]);
+    m.run();
+    assert_eq!(m.vms[0].vgpu.failsafe(), None);
+    let got: Vec<u32> = (0..4).map(|k| read_u32(&mut m, 0, data.1 + 4 * k)).collect();
+    assert_eq!(got, [1, 3, 2, 4]);
+    assert_eq!((read_u32(&mut m, 0, g.data[0]), read_u32(&mut m, 0, g.data[0] + 4)), (5, 6));
+    assert_eq!(m.vms[0].exec.stats().batches_shadowed, 3);
+    assert_eq!(m.host.ggtt_mapped(), 0);
+}
+
+#[test]
+fn a_batch_rewritten_after_submission_runs_as_scanned() {
+    let mut m = Machine::new(2, Tracking::AfterWrite).with_gen9_scanner();
+    let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, 1).unwrap();
+    let mut other = Guest::new(&mut m.guest(1), GUEST_RAM, RAM as u64, 2).unwrap();
+    let victim = other.bind(&mut m.guest(1), 1).unwrap();
+    let mut t = m.guest(0);
+    let (batch, data) = (g.bind(&mut t, 1).unwrap(), g.bind(&mut t, 1).unwrap());
+    g.submit_privileged(&mut t, batch, data, 0x600d).unwrap();
+    // Scanned and shadowed at submission; before the GPU gets to it, the guest turns it into
+    // a store into VM 1's memory and a GPU reset.
+    put(&mut t, batch.1, &[SDI_GGTT, victim.0 as u32, 0, 0xbad, 0x1100_0001, 0x941c, 1, BB_END]);
+    m.run();
+    assert_eq!(m.vms[0].vgpu.failsafe(), None);
+    assert_eq!(read_u32(&mut m, 0, data.1), 0x600d);
+    assert_eq!(read_u32(&mut m, 1, victim.1), 0);
+    assert_eq!(m.engines[0].reg(0x941c), None);
+}
+
+/// A ring starting the privileged batch `cmds` (bound at a fresh page of guest 0).
+fn hostile_batch(cmds: &'static [u32]) -> impl FnOnce(&mut Machine, &mut Guest) {
+    move |m, g| {
+        let mut t = m.guest(0);
+        let batch = g.bind(&mut t, 1).unwrap();
+        let cmds: Vec<u32> = cmds.iter().map(|&c| if c == SELF { batch.0 as u32 } else { c }).collect();
+        put(&mut t, batch.1, &cmds);
+        run_ring(&mut t, g, &[BB_GGTT, batch.0 as u32, 0, gpu::mi::USER_INTERRUPT]);
+    }
+}
+
+/// Stands for the batch's own graphics address in [`hostile_batch`].
+const SELF: u32 = 0x5e1f_5e1f;
+
+fn gen9_machine() -> Machine {
+    Machine::new(3, Tracking::AfterWrite).with_gen9_scanner()
+}
+
+#[test]
+fn privileged_batch_with_a_forbidden_register_is_refused() {
+    contained_on(gen9_machine(), hostile_batch(&[0x1100_0001, 0x941c, 1, BB_END])); // LRI GDRST
+}
+
+#[test]
+fn privileged_batch_running_off_its_mapping_is_refused() {
+    // MI_NOOPs to the end of the last page the guest bound, and no end.
+    contained_on(gen9_machine(), hostile_batch(&[]));
+}
+
+#[test]
+fn privileged_batch_chaining_to_itself_is_refused() {
+    contained_on(gen9_machine(), hostile_batch(&[gpu::mi::NOOP, BB_GGTT, SELF, 0]));
+}
+
+#[test]
+fn privileged_batches_nested_too_deep_are_refused() {
+    contained_on(gen9_machine(), |m, g| {
+        let mut t = m.guest(0);
+        let (a, b, c) = (g.bind(&mut t, 1).unwrap(), g.bind(&mut t, 1).unwrap(), g.bind(&mut t, 1).unwrap());
+        put(&mut t, a.1, &[BB_CALL, b.0 as u32, 0, BB_END]);
+        put(&mut t, b.1, &[BB_CALL, c.0 as u32, 0, BB_END]);
+        put(&mut t, c.1, &[BB_END]);
+        run_ring(&mut t, g, &[BB_GGTT, a.0 as u32, 0, gpu::mi::NOOP]);
+    });
+    // A second-level batch started from the ring.
+    contained_on(gen9_machine(), |m, g| {
+        let mut t = m.guest(0);
+        let a = g.bind(&mut t, 1).unwrap();
+        put(&mut t, a.1, &[BB_END]);
+        run_ring(&mut t, g, &[BB_CALL, a.0 as u32, 0, gpu::mi::NOOP]);
+    });
+}
+
+#[test]
+fn privileged_batch_outside_the_partition_is_refused() {
+    contained_on(gen9_machine(), |m, g| {
+        let theirs = m.vms[1].vgpu.partition().high.start;
+        let mut t = m.guest(0);
+        run_ring(&mut t, g, &[BB_GGTT, theirs as u32, (theirs >> 32) as u32, gpu::mi::NOOP]);
+    });
+}
+
+#[test]
+fn batch_shadows_go_with_reset_workloads() {
+    let mut m = Machine::new(1, Tracking::AfterWrite).with_gen9_scanner();
+    let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, 4).unwrap();
+    let mut t = m.guest(0);
+    let (batch, data) = (g.bind(&mut t, 1).unwrap(), g.bind(&mut t, 1).unwrap());
+    g.submit_privileged(&mut t, batch, data, 7).unwrap();
+    // On the host when the vGPU resets: the shadow stays mapped until the host is done.
+    let vm = &mut m.vms[0];
+    assert_eq!(vm.exec.dispatch(&mut vm.vgpu, &m.host, &mut vm.hv).unwrap(), 1);
+    m.device_reset(0).unwrap();
+    assert_eq!(m.host.ggtt_mapped(), 2, "one page of commands, one of prefetch");
+    m.run();
+    assert_eq!(m.host.ggtt_mapped(), 0);
+    // Queued when the vGPU resets: it goes at once.
+    let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, 5).unwrap();
+    let mut t = m.guest(0);
+    let (batch, data) = (g.bind(&mut t, 1).unwrap(), g.bind(&mut t, 1).unwrap());
+    g.submit_privileged(&mut t, batch, data, 8).unwrap();
+    assert_eq!(m.host.ggtt_mapped(), 2);
+    m.device_reset(0).unwrap();
+    assert_eq!(m.host.ggtt_mapped(), 0);
+    assert_eq!(m.host.live_pages(), 0);
 }
