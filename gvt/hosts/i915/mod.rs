@@ -148,9 +148,6 @@ pub const PAGE: usize = 4096;
 // Dword indices in the ring context (page 1 of a Gen9 logical ring context image), from the
 // layout of the register state the hardware saves and restores.
 const CTX_CONTEXT_CONTROL: usize = 0x03;
-const CTX_BB_PER_CTX_PTR: usize = 0x19;
-const CTX_RCS_INDIRECT_CTX: usize = 0x1b;
-const CTX_RCS_INDIRECT_CTX_OFFSET: usize = 0x1d;
 const CTX_TIMESTAMP: usize = 0x23;
 /// Values of the PDP registers: PDP3 upper, lower, ... PDP0 upper, lower.
 const CTX_PDPS: [usize; 8] = [0x25, 0x27, 0x29, 0x2b, 0x2d, 0x2f, 0x31, 0x33];
@@ -188,11 +185,14 @@ fn copy_engine_pages(src: &[u8], dst: &mut [u8]) {
 
 /// Puts the core's shadow context image `core` (page 0 onward, as the core built it: guest
 /// state, shadow PPGTT root in PDP0) into the state of the i915 context `i915` (page 0
-/// onward, pinned) the workload runs on. i915 keeps its own ring registers and status page;
-/// the workload brings its context control (all mask bits set, so every bit loads), timestamp,
-/// the render engine's per-context and indirect batch pointers, the blitter's tile register,
-/// the PPGTT roots, the rest of the register state, and, unless the context is restore-inhibit
-/// (a fresh context whose image the hardware must not load), the engine state pages.
+/// onward, pinned) the workload runs on. i915 keeps its own ring registers and status page,
+/// and, on the render engine, its own per-context and indirect-context workaround batches:
+/// the guest's pointers name privileged GGTT batches nobody scanned (the hardware would run
+/// them with the host's privileges), and the host's are the same GPU's workarounds. The
+/// workload brings its context control (all mask bits set, so every bit loads), timestamp,
+/// the blitter's tile register, the PPGTT roots, the rest of the register state, and, unless
+/// the context is restore-inhibit (a fresh context whose image the hardware must not load),
+/// the engine state pages.
 pub fn load_context(engine: Engine, core: &[u8], i915: &mut [u8]) -> Result {
     let src = core.get(PAGE..2 * PAGE).ok_or(GvtError::Invalid)?;
     let dst = i915.get_mut(PAGE..2 * PAGE).ok_or(GvtError::Invalid)?;
@@ -200,14 +200,8 @@ pub fn load_context(engine: Engine, core: &[u8], i915: &mut [u8]) -> Result {
     let ctrl = get(CTX_CONTEXT_CONTROL)?;
     set_dword(dst, CTX_CONTEXT_CONTROL, ctrl | MASK_ALL)?;
     set_dword(dst, CTX_TIMESTAMP, get(CTX_TIMESTAMP)?)?;
-    match engine {
-        Engine::Rcs => {
-            for i in [CTX_BB_PER_CTX_PTR, CTX_RCS_INDIRECT_CTX, CTX_RCS_INDIRECT_CTX_OFFSET] {
-                set_dword(dst, i, get(i)?)?;
-            }
-        }
-        Engine::Bcs => set_dword(dst, CTX_BCS_TILE, get(CTX_BCS_TILE)?)?,
-        Engine::Vcs | Engine::Vecs => {}
+    if engine == Engine::Bcs {
+        set_dword(dst, CTX_BCS_TILE, get(CTX_BCS_TILE)?)?;
     }
     for i in CTX_PDPS {
         set_dword(dst, i, get(i)?)?;

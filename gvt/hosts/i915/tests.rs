@@ -21,6 +21,11 @@ fn apl() -> Facts {
     }
 }
 
+// Render-engine workaround batch pointers in the ring context (dword indices).
+const CTX_BB_PER_CTX_PTR: usize = 0x19;
+const CTX_RCS_INDIRECT_CTX: usize = 0x1b;
+const CTX_RCS_INDIRECT_CTX_OFFSET: usize = 0x1d;
+
 #[test]
 fn host_info_takes_the_device_layout() {
     let info = host_info(&apl()).unwrap();
@@ -149,7 +154,9 @@ fn load_keeps_i915_ring_registers_and_takes_the_workload_state() {
     assert_eq!(get(&i915, 1, CTX_CONTEXT_CONTROL), 0xffff_0008);
     assert_eq!(get(&i915, 1, 0x31), 1);
     assert_eq!(get(&i915, 1, 0x33), 0x2345_6000);
-    assert_eq!(get(&i915, 1, CTX_BB_PER_CTX_PTR), 0xaaaa_aaaa);
+    for i in [CTX_BB_PER_CTX_PTR, CTX_RCS_INDIRECT_CTX, CTX_RCS_INDIRECT_CTX_OFFSET] {
+        assert_eq!(get(&i915, 1, i), 0x1111_1111, "i915's own workaround batch pointer {i:#x}");
+    }
     assert_eq!(get(&i915, 1, RING_CTX_DWORDS), 0xaaaa_aaaa);
     // Engine pages 2..22 came over; the 23rd page (i915's own extra) did not.
     assert!(i915[2 * PAGE..22 * PAGE].iter().all(|&b| b == 0xaa));
@@ -171,13 +178,17 @@ fn load_per_engine_registers() {
     let mut core = image(2, 0);
     put(&mut core, 1, CTX_BCS_TILE, 0x7);
     put(&mut core, 1, CTX_BB_PER_CTX_PTR, 0x99);
+    put(&mut core, 1, CTX_RCS_INDIRECT_CTX, 0x99);
     let mut i915 = image(2, 0);
     load_context(Engine::Bcs, &core, &mut i915).unwrap();
     assert_eq!(get(&i915, 1, CTX_BCS_TILE), 0x7);
-    assert_eq!(get(&i915, 1, CTX_BB_PER_CTX_PTR), 0, "render-only register left alone");
-    let mut i915 = image(2, 0);
-    load_context(Engine::Vcs, &core, &mut i915).unwrap();
-    assert_eq!(get(&i915, 1, CTX_BB_PER_CTX_PTR), 0);
+    // The guest's workaround batch pointers never reach the hardware, on any engine.
+    for e in [Engine::Rcs, Engine::Bcs, Engine::Vcs] {
+        let mut i915 = image(2, 0);
+        load_context(e, &core, &mut i915).unwrap();
+        assert_eq!(get(&i915, 1, CTX_BB_PER_CTX_PTR), 0);
+        assert_eq!(get(&i915, 1, CTX_RCS_INDIRECT_CTX), 0);
+    }
 }
 
 #[test]
