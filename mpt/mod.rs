@@ -48,6 +48,15 @@ pub trait MptOps {
     /// BAR2. Backends that map the BAR by mmap (VFIO sparse mmap) do nothing.
     fn map_aperture(&mut self, gfn: u64, mfn: u64, nr: u64, map: bool) -> Result;
 
+    /// The host GGTT entries behind `[gm, gm + size)` of the vGPU's aperture slice changed:
+    /// CPU mappings of those aperture pages the backend handed out (VFIO's BAR2 mmap on a host
+    /// whose aperture the device model translates) must go, so that the next access finds the
+    /// new page. Called after the new entries are written and before the pages they replace
+    /// are unmapped. Backends that map nothing keep the default.
+    fn aperture_invalidate(&mut self, gm: u64, size: u64) {
+        let _ = (gm, size);
+    }
+
     /// Whether this backend can write-protect guest pages and report the writes
     /// ([`MptOps::page_track_add`]). A backend that cannot (KVMGT with no KVM attached, as under
     /// QEMU TCG) keeps the default: the core then re-reads the shadowed guest page tables before

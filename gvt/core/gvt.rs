@@ -236,7 +236,7 @@ mod tests {
 
     fn store(config: &VgpuConfig) -> Store {
         let n = Gvt::ggtt_entries_for(config).unwrap();
-        Buffers { vreg: vec![0; crate::model::host::MMIO_DWORDS], ggtt: vec![0; n], opregion: vec![0; crate::model::opregion::OPREGION_SIZE] }
+        Buffers { vreg: vec![0; crate::model::host::MMIO_DWORDS], ggtt: vec![0; n], opregion: vec![0; crate::model::opregion::OPREGION_SIZE], edid: vec![0; crate::model::display::edid::EDID_MAX_SIZE] }
     }
 
     #[test]

@@ -137,6 +137,13 @@ pub trait HostGpu {
     /// Writes the 64-bit fence register `index` of the host.
     fn fence_write(&self, index: u32, value: u64);
 
+    /// Whether the CPU reaches graphics memory through the GPU's aperture BAR, which the
+    /// hardware translates through the GGTT (real GPUs). A host without one (`sim`) says no:
+    /// the device model then translates aperture accesses itself (`model::aperture`).
+    fn has_aperture_bar(&self) -> bool {
+        true
+    }
+
     /// Takes the partition of a new vGPU away from the host's own allocators, before anything
     /// is written to it: from then on only the vGPU uses those GGTT entries and fences. An
     /// error (the host is using part of it) fails the creation. On success every GGTT entry of

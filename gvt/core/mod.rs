@@ -29,6 +29,7 @@
 //! ([`host::HostExec`]) finishes a workload. The command scanner plugs in as
 //! [`workload::CommandScanner`].
 
+pub mod aperture;
 pub mod batch;
 pub mod cfg_space;
 pub mod cmd_scanner;

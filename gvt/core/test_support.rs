@@ -11,6 +11,8 @@ pub(crate) struct Mpt {
     pub(crate) mapped: i64,
     pub(crate) traps: Vec<(u64, u64, bool)>,
     pub(crate) maps: Vec<(u64, u64, u64, bool)>,
+    /// Aperture invalidations: (gm, size, guest pages mapped at that moment).
+    pub(crate) invalidated: Vec<(u64, u64, i64)>,
 }
 
 impl MptOps for Mpt {
@@ -42,6 +44,9 @@ impl MptOps for Mpt {
     fn map_aperture(&mut self, gfn: u64, mfn: u64, nr: u64, map: bool) -> Result {
         self.maps.push((gfn, mfn, nr, map));
         Ok(())
+    }
+    fn aperture_invalidate(&mut self, gm: u64, size: u64) {
+        self.invalidated.push((gm, size, self.mapped));
     }
 }
 

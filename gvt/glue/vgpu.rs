@@ -24,6 +24,7 @@ use super::vbuf::VBuf;
 use crate::model::error::{GvtError, Result as ModelResult};
 use crate::model::gvt::Gvt;
 use crate::model::host::MMIO_DWORDS;
+use crate::model::display::edid::EDID_MAX_SIZE;
 use crate::model::opregion::OPREGION_SIZE;
 use crate::model::ppgtt::Spt;
 use crate::model::resources::Request;
@@ -37,11 +38,16 @@ use crate::model::display::plane::PlaneKind;
 use crate::model::vgpu::{GEN8_PAGE_PRESENT, GTT_ADDR_MASK};
 use crate::mpt::MptOps;
 
-/// A vGPU's register file, virtual GGTT and OpRegion, in vmalloc memory.
+/// A vGPU's register file, virtual GGTT, OpRegion and EDID, in vmalloc memory.
 pub(super) type Storage = Buffers<VBuf<u32>, VBuf<u64>, VBuf<u8>>;
 
 fn new_storage(ggtt_entries: usize) -> Result<Storage> {
-    Ok(Buffers { vreg: VBuf::new(MMIO_DWORDS)?, ggtt: VBuf::new(ggtt_entries)?, opregion: VBuf::new(OPREGION_SIZE)? })
+    Ok(Buffers {
+        vreg: VBuf::new(MMIO_DWORDS)?,
+        ggtt: VBuf::new(ggtt_entries)?,
+        opregion: VBuf::new(OPREGION_SIZE)?,
+        edid: VBuf::new(EDID_MAX_SIZE)?,
+    })
 }
 
 /// Shadow page tables a vGPU may have (8 KiB each): what a guest with a few hundred

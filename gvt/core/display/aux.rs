@@ -57,9 +57,9 @@ fn one(b: u8) -> Reply {
     Reply::Bytes(r, 1)
 }
 
-/// Emulates a write to DP_AUX_CH_CTL of any channel, or to its data registers; returns whether
-/// the AUX interrupt latched.
-pub fn ctl_write(d: &mut Display, regs: &mut Regs<'_>, platform: Platform, off: u32, v: u32) -> bool {
+/// Emulates a write to DP_AUX_CH_CTL of any channel, or to its data registers, for a monitor
+/// whose EDID is `edid`; returns whether the AUX interrupt latched.
+pub fn ctl_write(d: &mut Display, regs: &mut Regs<'_>, platform: Platform, edid: &[u8], off: u32, v: u32) -> bool {
     let ch = (off.wrapping_sub(DP_AUX_CH_CTL::OFFSET) >> 8) & 0xf;
     let c = DP_AUX_CH_CTL(v);
     if !c.is_set(DP_AUX_CH_CTL::DP_AUX_CH_CTL_SEND_BUSY) {
@@ -82,7 +82,7 @@ pub fn ctl_write(d: &mut Display, regs: &mut Regs<'_>, platform: Platform, off: 
     } else if size == 0 || size > AUX_BURST {
         Reply::ReceiveError
     } else {
-        transact(d, req.get(..size).unwrap_or(&[]))
+        transact(d, edid, req.get(..size).unwrap_or(&[]))
     };
     if matches!(reply, Reply::ReceiveError) || matches!(reply, Reply::Bytes(r, _) if r[0] == AUX_NATIVE_REPLY_NACK) {
         d.stats.bad_aux = d.stats.bad_aux.saturating_add(1);
@@ -120,7 +120,7 @@ pub fn ctl_write(d: &mut Display, regs: &mut Regs<'_>, platform: Platform, off: 
 }
 
 /// Runs one request of `req.len()` bytes (1-20) against the sink.
-fn transact(d: &mut Display, req: &[u8]) -> Reply {
+fn transact(d: &mut Display, edid: &[u8], req: &[u8]) -> Reply {
     let [b0, b1, b2, rest @ ..] = req else {
         return Reply::ReceiveError;
     };
@@ -131,7 +131,7 @@ fn transact(d: &mut Display, req: &[u8]) -> Reply {
     if cmd & 0x8 != 0 {
         return native(d, cmd, addr, count, data);
     }
-    i2c(d, cmd, addr, count, data)
+    i2c(d, edid, cmd, addr, count, data)
 }
 
 fn native(d: &mut Display, cmd: u8, addr: u32, count: Option<usize>, data: &[u8]) -> Reply {
@@ -165,7 +165,7 @@ fn native(d: &mut Display, cmd: u8, addr: u32, count: Option<usize>, data: &[u8]
     }
 }
 
-fn i2c(d: &mut Display, cmd: u8, addr: u32, count: Option<usize>, data: &[u8]) -> Reply {
+fn i2c(d: &mut Display, edid: &[u8], cmd: u8, addr: u32, count: Option<usize>, data: &[u8]) -> Reply {
     let mot = cmd & AUX_I2C_MOT != 0;
     let target = addr == u32::from(EDID_ADDR);
     let ddc = &mut d.ddc;
@@ -193,7 +193,7 @@ fn i2c(d: &mut Display, cmd: u8, addr: u32, count: Option<usize>, data: &[u8]) -
                 ddc.available = true;
                 let mut r = [0u8; AUX_BURST];
                 for b in r.iter_mut().skip(1).take(n) {
-                    *b = ddc.read(d.res);
+                    *b = ddc.read(edid);
                 }
                 Reply::Bytes(r, n.saturating_add(1))
             }

@@ -2,9 +2,6 @@
 //! I2C-over-AUX reach it. Like upstream, one state serves both paths: a guest never interleaves
 //! a GMBUS and an AUX transaction, and whichever starts a transaction resets the other's.
 
-use super::super::vgpu_type::Resolution;
-use super::edid;
-
 /// The I2C engine driving the DDC bus.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Source {
@@ -36,12 +33,13 @@ impl Ddc {
         *self = Ddc::default();
     }
 
-    /// Reads the next byte (0xff, the idle bus, when the EDID is not being read).
-    pub fn read(&mut self, res: Resolution) -> u8 {
+    /// Reads the next byte of `edid`, the monitor's EDID (0xff, the idle bus, when the EDID
+    /// is not being read, and past its end, as an absent extension reads).
+    pub fn read(&mut self, edid: &[u8]) -> u8 {
         if !(self.selected && self.available) {
             return 0xff;
         }
-        let b = edid::byte_at(res, usize::from(self.offset));
+        let b = edid.get(usize::from(self.offset)).copied().unwrap_or(0xff);
         self.offset = self.offset.wrapping_add(1);
         b
     }

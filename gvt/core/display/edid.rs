@@ -1,11 +1,18 @@
-//! The virtual monitor's EDID: one 128-byte EDID 1.4 block for a DisplayPort monitor whose
-//! preferred (first detailed) timing is the vGPU type's resolution, built on demand so a vGPU
-//! carries no copy of it. Served over I2C-over-AUX and GMBUS at DDC address 0x50.
+//! The virtual monitor's EDID: by default one 128-byte EDID 1.4 block for a DisplayPort
+//! monitor whose preferred (first detailed) timing is the vGPU type's resolution; a backend
+//! may replace it with its own (VFIO's EDID region), which [`validate`] checks first. Served
+//! over I2C-over-AUX and GMBUS at DDC address 0x50, from the vGPU's storage.
 
+use super::super::error::{GvtError, Result};
 use super::super::vgpu_type::Resolution;
 
 /// Size of an EDID block.
 pub const EDID_SIZE: usize = 128;
+/// Largest EDID a vGPU's monitor takes: the base block and one extension, all that DDC
+/// address 0x50 reaches without the E-DDC segment pointer (not emulated).
+pub const EDID_MAX_SIZE: usize = 2 * EDID_SIZE;
+/// How every EDID starts.
+const HEADER: [u8; 8] = [0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00];
 /// The DDC address an EDID answers on.
 pub const EDID_ADDR: u8 = 0x50;
 
@@ -110,14 +117,45 @@ const WIDE_STANDARD: [(u32, u8); 7] = [
 
 /// The EDID block of a vGPU type's monitor.
 pub fn block(res: Resolution) -> [u8; EDID_SIZE] {
+    let standard: &[(u32, u8)] = match res {
+        Resolution::R1920x1200 => &WIDE_STANDARD,
+        Resolution::R1024x768 => &[],
+    };
+    build(&Mode::of(res), standard)
+}
+
+/// An EDID block like the types' whose preferred timing is `mode` (a monitor a backend
+/// offers, e.g. in tests of custom EDIDs).
+pub fn block_for_mode(mode: &Mode) -> [u8; EDID_SIZE] {
+    build(mode, &[])
+}
+
+/// Whether `blob` is an EDID a monitor may present: one to [`EDID_MAX_SIZE`] / 128 whole
+/// blocks, the header and version 1 in the base block, its extension count matching the
+/// blocks that follow, and every block's checksum right. `Invalid` otherwise.
+pub fn validate(blob: &[u8]) -> Result {
+    let blocks = blob.len() / EDID_SIZE;
+    let ok = blob.len() % EDID_SIZE == 0
+        && (1..=EDID_MAX_SIZE / EDID_SIZE).contains(&blocks)
+        && blob.get(..HEADER.len()) == Some(&HEADER[..])
+        && blob.get(18) == Some(&1)
+        && blob.get(126).map(|&n| usize::from(n)) == Some(blocks.saturating_sub(1))
+        && blob.chunks(EDID_SIZE).all(|b| b.iter().fold(0u8, |a, &x| a.wrapping_add(x)) == 0);
+    if ok {
+        Ok(())
+    } else {
+        Err(GvtError::Invalid)
+    }
+}
+
+fn build(mode: &Mode, standard: &[(u32, u8)]) -> [u8; EDID_SIZE] {
     let mut e = [0u8; EDID_SIZE];
-    let mode = Mode::of(res);
     let mut put = |at: usize, bytes: &[u8]| {
         if let Some(dst) = e.get_mut(at..at.saturating_add(bytes.len())) {
             dst.copy_from_slice(bytes);
         }
     };
-    put(0, &[0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00]);
+    put(0, &HEADER);
     // Manufacturer "GVT" (three 5-bit letters, 'A' = 1), product 0x5247 ("GR"), no serial.
     let id: u16 = (7 << 10) | (22 << 5) | 20;
     put(8, &id.to_be_bytes());
@@ -131,14 +169,14 @@ pub fn block(res: Resolution) -> [u8; EDID_SIZE] {
     put(25, &chromaticity());
     // Established timings: 640x480@60, 800x600@60, 1024x768@60.
     put(35, &[0x21, 0x08, 0x00]);
-    for (i, at) in (38..54).step_by(2).enumerate() {
-        let st = match (res, WIDE_STANDARD.get(i)) {
-            (Resolution::R1920x1200, Some(&(w, aspect))) => [byte((w / 8).saturating_sub(31)), aspect << 6],
-            _ => [0x01, 0x01],
+    for (at, i) in (38..54).step_by(2).zip(0usize..) {
+        let st = match standard.get(i) {
+            Some(&(w, aspect)) => [byte((w / 8).saturating_sub(31)), aspect << 6],
+            None => [0x01, 0x01],
         };
         put(at, &st);
     }
-    put(54, &detailed_timing(&mode, w_mm, h_mm));
+    put(54, &detailed_timing(mode, w_mm, h_mm));
     // Range limits: 50-75 Hz, 30-83 kHz, 170 MHz, no secondary timing formula.
     put(72, &[0, 0, 0, 0xfd, 0, 50, 75, 30, 83, 17, 0, 0x0a, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20]);
     put(90, &[0, 0, 0, 0xfc, 0, b'G', b'V', b'T', b'-', b'g', b' ', b'v', b'D', b'P', 0x0a, 0x20, 0x20, 0x20]);
@@ -148,11 +186,6 @@ pub fn block(res: Resolution) -> [u8; EDID_SIZE] {
         *last = 0u8.wrapping_sub(sum);
     }
     e
-}
-
-/// One byte of the EDID block at `offset` (0xff past its end, as an absent extension reads).
-pub fn byte_at(res: Resolution, offset: usize) -> u8 {
-    block(res).get(offset).copied().unwrap_or(0xff)
 }
 
 fn byte(v: u32) -> u8 {
@@ -247,6 +280,42 @@ mod tests {
         assert_eq!(Mode::of(Resolution::R1920x1200).refresh_mhz(), 59_950);
         assert_eq!(refresh_mhz(1, 0, 10), 0);
         assert_eq!(refresh_mhz(u64::MAX, 1, 1), 0);
-        assert_eq!(byte_at(Resolution::R1024x768, 128), 0xff);
+    }
+
+    #[test]
+    fn validation_takes_whole_checked_blocks() {
+        let base = block(Resolution::R1024x768);
+        assert_eq!(validate(&base), Ok(()));
+        let custom = block_for_mode(&Mode { hactive: 1280, vactive: 1024, ..Mode::of(Resolution::R1024x768) });
+        assert_eq!(validate(&custom), Ok(()));
+        // A base block announcing one extension, and the extension (a CTA block).
+        let mut two = [0u8; 2 * EDID_SIZE];
+        two[..EDID_SIZE].copy_from_slice(&base);
+        two[126] = 1;
+        two[127] = two[127].wrapping_sub(1);
+        two[EDID_SIZE] = 0x02;
+        two[EDID_SIZE + 1] = 0x03;
+        two[2 * EDID_SIZE - 1] = 0u8.wrapping_sub(5);
+        assert_eq!(validate(&two), Ok(()));
+        let bad = |f: &dyn Fn(&mut [u8])| {
+            let mut b = two;
+            f(&mut b);
+            validate(&b)
+        };
+        assert_eq!(bad(&|b| b[EDID_SIZE + 5] ^= 1), Err(GvtError::Invalid), "extension checksum");
+        assert_eq!(bad(&|b| b[20] ^= 1), Err(GvtError::Invalid), "base checksum");
+        assert_eq!(bad(&|b| b[0] = 1), Err(GvtError::Invalid), "header");
+        assert_eq!(validate(&two[..EDID_SIZE]), Err(GvtError::Invalid), "an extension announced, none follows");
+        let mut v2 = base;
+        v2[18] = 2;
+        v2[127] = v2[127].wrapping_sub(1);
+        assert_eq!(validate(&v2), Err(GvtError::Invalid), "EDID 2.0");
+        for len in [0, 1, 127, 129, 255, 384] {
+            let mut b = std::vec![0u8; len];
+            if let Some(h) = b.get_mut(..8) {
+                h.copy_from_slice(&HEADER);
+            }
+            assert_eq!(validate(&b), Err(GvtError::Invalid), "{len} bytes");
+        }
     }
 }

@@ -152,20 +152,20 @@ fn gmbus1_write(d: &mut Display, regs: &mut Regs<'_>, v: u32) {
     regs.set(GMBUS1::OFFSET, w.0);
 }
 
-/// Emulates a guest read of GMBUS0-3.
-pub fn read(d: &mut Display, regs: &mut Regs<'_>, off: u32) -> u32 {
+/// Emulates a guest read of GMBUS0-3 for a monitor whose EDID is `edid`.
+pub fn read(d: &mut Display, regs: &mut Regs<'_>, edid: &[u8], off: u32) -> u32 {
     match off {
         GMBUS2::OFFSET => {
             let v = regs.get(off);
             regs.set(off, v | GMBUS2::GMBUS_INUSE.mask());
             v
         }
-        GMBUS3::OFFSET => gmbus3_read(d, regs),
+        GMBUS3::OFFSET => gmbus3_read(d, regs, edid),
         _ => regs.get(off),
     }
 }
 
-fn gmbus3_read(d: &mut Display, regs: &mut Regs<'_>) -> u32 {
+fn gmbus3_read(d: &mut Display, regs: &mut Regs<'_>, edid: &[u8]) -> u32 {
     let cmd = GMBUS1(regs.get(GMBUS1::OFFSET));
     let left = d.gmbus.total.saturating_sub(d.gmbus.done);
     if !cmd.is_set(GMBUS1::GMBUS_SLAVE_READ) || d.gmbus.phase != Phase::Data || left == 0 {
@@ -174,7 +174,7 @@ fn gmbus3_read(d: &mut Display, regs: &mut Regs<'_>) -> u32 {
     let n = left.min(4);
     let mut bytes = [0u8; 4];
     for b in bytes.iter_mut().take(usize::from(n)) {
-        *b = d.ddc.read(d.res);
+        *b = d.ddc.read(edid);
     }
     let v = u32::from_le_bytes(bytes);
     regs.set(GMBUS3::OFFSET, v);

@@ -25,6 +25,7 @@ pub mod plane;
 pub mod regs;
 pub mod vblank;
 
+use super::error::Result;
 use super::host::Platform;
 use super::irq::{self, Event};
 use super::mmio_table::Handler;
@@ -43,6 +44,9 @@ pub const PIPES: u32 = 3;
 pub const MAX_PLANES: u32 = 4;
 /// Forward decisions a vGPU holds until the glue takes them (one access makes at most two).
 const FORWARDS: usize = 2;
+/// [`edid::EDID_SIZE`] as the display counts EDID bytes.
+const BLOCK_LEN: u16 = 128;
+const _: () = assert!(BLOCK_LEN as usize == edid::EDID_SIZE);
 
 /// A display pipe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,12 +173,16 @@ pub struct Env<'a> {
     pub platform: Platform,
     /// The vGPU's graphics memory (plane surfaces must lie inside).
     pub part: &'a Partition,
+    /// The monitor's EDID ([`Display::edid`] of the vGPU's EDID storage).
+    pub edid: &'a [u8],
 }
 
 /// A vGPU's display state beyond its registers.
 #[derive(Clone, Copy, Debug)]
 pub struct Display {
     res: Resolution,
+    /// Bytes of the EDID in the vGPU's EDID storage.
+    edid_len: u16,
     connected: bool,
     dpcd: Dpcd,
     ddc: Ddc,
@@ -192,6 +200,7 @@ impl Display {
     pub const fn new(res: Resolution) -> Display {
         Display {
             res,
+            edid_len: BLOCK_LEN,
             connected: true,
             dpcd: Dpcd::new(),
             ddc: Ddc { source: ddc::Source::None, selected: false, available: false, offset: 0 },
@@ -207,11 +216,13 @@ impl Display {
 
     /// Plugs the monitor back in and puts the display registers in the state firmware leaves
     /// (upstream's `emulate_monitor_status_change`): creation and device resets. The planes
-    /// the vGPU owns on the host are turned off through the forward queue.
+    /// the vGPU owns on the host are turned off through the forward queue. The monitor keeps
+    /// its EDID: a VMM sets it once, not at every guest reboot.
     pub fn reset(&mut self, regs: &mut Regs<'_>, platform: Platform) {
-        let owned = self.owned;
+        let (owned, edid_len) = (self.owned, self.edid_len);
         *self = Display::new(self.res);
         self.owned = owned;
+        self.edid_len = edid_len;
         self.disables = PlaneWrites::new(owned);
         pipe::monitor_init(regs, platform, true);
         self.sync_clocks(regs);
@@ -220,6 +231,32 @@ impl Display {
     /// The monitor's resolution.
     pub fn resolution(&self) -> Resolution {
         self.res
+    }
+
+    /// The monitor's EDID, out of the vGPU's EDID storage `store`.
+    pub fn edid<'a>(&self, store: &'a [u8]) -> &'a [u8] {
+        store.get(..usize::from(self.edid_len)).unwrap_or(&[])
+    }
+
+    /// Gives the monitor the EDID `blob` (into `store`, [`edid::EDID_MAX_SIZE`] bytes) if
+    /// [`edid::validate`] accepts it; otherwise `Invalid` and the EDID stays as it was. The
+    /// guest reads it at its next DDC transaction; a backend changing monitors unplugs the
+    /// old one first ([`Display::hotplug`]).
+    pub fn set_edid(&mut self, store: &mut [u8], blob: &[u8]) -> Result {
+        edid::validate(blob)?;
+        let len = u16::try_from(blob.len()).map_err(|_| super::error::GvtError::Invalid)?;
+        store.get_mut(..blob.len()).ok_or(super::error::GvtError::Invalid)?.copy_from_slice(blob);
+        self.edid_len = len;
+        Ok(())
+    }
+
+    /// Gives the monitor back its own EDID, the one of its resolution.
+    pub fn default_edid(&mut self, store: &mut [u8]) {
+        let block = edid::block(self.res);
+        if let Some(dst) = store.get_mut(..block.len()) {
+            dst.copy_from_slice(&block);
+            self.edid_len = BLOCK_LEN;
+        }
     }
 
     /// Whether the monitor is plugged in.
@@ -312,7 +349,7 @@ impl Display {
                 pipe::dp_tp_status_write(regs, off, v);
                 false
             }
-            Handler::DpAuxCtl => aux::ctl_write(self, regs, env.platform, off, v),
+            Handler::DpAuxCtl => aux::ctl_write(self, regs, env.platform, env.edid, off, v),
             Handler::Gmbus => {
                 gmbus::write(self, regs, env.platform, off, v);
                 false
@@ -330,10 +367,11 @@ impl Display {
         }
     }
 
-    /// Emulates a guest read of a display register with handler `h`.
-    pub fn read(&mut self, regs: &mut Regs<'_>, h: Handler, off: u32) -> u32 {
+    /// Emulates a guest read of a display register with handler `h`, for a monitor whose
+    /// EDID is `edid`.
+    pub fn read(&mut self, regs: &mut Regs<'_>, edid: &[u8], h: Handler, off: u32) -> u32 {
         match h {
-            Handler::Gmbus => gmbus::read(self, regs, off),
+            Handler::Gmbus => gmbus::read(self, regs, edid, off),
             _ => regs.get(off),
         }
     }
@@ -388,7 +426,8 @@ mod tests {
 
     /// Sends one AUX request on channel `ch`; returns the control register and DATA1.
     fn aux(d: &mut Display, r: &mut Regs<'_>, p: Platform, ch: u32, req: u32, size: u32) -> (u32, u32) {
-        let env = Env { platform: p, part: &part() };
+        let edid = edid::block(Resolution::R1920x1200);
+        let env = Env { platform: p, part: &part(), edid: &edid };
         let ctl = port_reg(DP_AUX_CH_CTL::OFFSET, ch);
         r.set(ctl.wrapping_add(4), req);
         d.write(r, env, Handler::DpAuxCtl, ctl, (1 << 31) | (size << 20));
@@ -410,12 +449,13 @@ mod tests {
         let (c, _) = aux(&mut d, &mut r, Platform::Skylake, 1, 0x9000_0000, 4);
         assert_ne!(c & DP_AUX_CH_CTL::DP_AUX_CH_CTL_TIME_OUT_ERROR.mask(), 0);
         // GMBUS pin 6 (DPD) answers with the EDID.
-        let env = Env { platform: Platform::Skylake, part: &part() };
+        let edid = edid::block(Resolution::R1920x1200);
+        let env = Env { platform: Platform::Skylake, part: &part(), edid: &edid };
         d.write(&mut r, env, Handler::Gmbus, GMBUS0::OFFSET, 6);
         assert_eq!(r.get(GMBUS2::OFFSET) & GMBUS2::GMBUS_SATOER.mask(), 0);
         d.write(&mut r, env, Handler::Gmbus, GMBUS1::OFFSET, (1 << 30) | (3 << 25) | (8 << 16) | (0x50 << 1) | 1);
-        assert_eq!(d.read(&mut r, Handler::Gmbus, GMBUS3::OFFSET), 0xffff_ff00);
-        assert_eq!(d.read(&mut r, Handler::Gmbus, GMBUS3::OFFSET), 0x00ff_ffff);
+        assert_eq!(d.read(&mut r, &edid, Handler::Gmbus, GMBUS3::OFFSET), 0xffff_ff00);
+        assert_eq!(d.read(&mut r, &edid, Handler::Gmbus, GMBUS3::OFFSET), 0x00ff_ffff);
         assert_ne!(r.get(GMBUS2::OFFSET) & GMBUS2::GMBUS_HW_WAIT_PHASE.mask(), 0);
         d.write(&mut r, env, Handler::Gmbus, GMBUS0::OFFSET, 5);
         assert_ne!(r.get(GMBUS2::OFFSET) & GMBUS2::GMBUS_SATOER.mask(), 0, "DPB: no monitor");
@@ -427,7 +467,7 @@ mod tests {
         let mut r = Regs(&mut vreg);
         let mut d = Display::new(Resolution::R1024x768);
         d.set_owned(1);
-        let env = Env { platform: Platform::Broxton, part: &part() };
+        let env = Env { platform: Platform::Broxton, part: &part(), edid: &[] };
         for v in 0..3 {
             d.write(&mut r, env, Handler::Plane, PLANE_POS::OFFSET, v);
         }

@@ -5,7 +5,7 @@
 use super::*;
 use crate::model::display::owner::{Forward, PlaneWrites};
 use crate::model::display::plane::{self, PlaneInfo, PlaneKind};
-use crate::model::display::{edid, DisplayStats, Env, Pipe, RegsRef};
+use crate::model::display::{DisplayStats, Env, Pipe, RegsRef};
 
 impl<S: VgpuStorage> Vgpu<S> {
     /// Emulates the vblanks due by `now_ns` (a monotonic clock in ns) and injects an MSI if
@@ -27,7 +27,8 @@ impl<S: VgpuStorage> Vgpu<S> {
         self.display.deadline().filter(|_| self.active)
     }
 
-    /// Plugs the virtual monitor in or out, with a hotplug interrupt.
+    /// Plugs the virtual monitor in or out (a VMM's display link up or down), with a hotplug
+    /// interrupt.
     pub fn display_hotplug(&mut self, mpt: &mut dyn MptOps, connected: bool) -> Result {
         let raised = self.display.hotplug(&mut Regs(self.store.vreg_mut()), self.info.platform, connected);
         if raised {
@@ -49,8 +50,22 @@ impl<S: VgpuStorage> Vgpu<S> {
     }
 
     /// The monitor's EDID (for a VFIO EDID region).
-    pub fn edid(&self) -> [u8; edid::EDID_SIZE] {
-        edid::block(self.display.resolution())
+    pub fn edid(&self) -> &[u8] {
+        self.display.edid(self.store.edid())
+    }
+
+    /// Gives the monitor the EDID `blob`, or back its own with `None`. A blob
+    /// `display::edid::validate` refuses is `Invalid` and changes nothing. The monitor keeps
+    /// it across resets; the guest reads it at its next DDC transaction, so a backend
+    /// replacing the monitor unplugs it first and plugs it back after ([`Vgpu::display_hotplug`]).
+    pub fn set_edid(&mut self, blob: Option<&[u8]>) -> Result {
+        match blob {
+            Some(b) => self.display.set_edid(self.store.edid_mut(), b),
+            None => {
+                self.display.default_edid(self.store.edid_mut());
+                Ok(())
+            }
+        }
     }
 
     /// The refresh rate (mHz) of `pipe` if it runs.
@@ -85,8 +100,9 @@ impl<S: VgpuStorage> Vgpu<S> {
 
     /// Emulates a write to a display register (the table's display handlers).
     pub(super) fn display_write(&mut self, mpt: &mut dyn MptOps, h: Handler, off: u32, v: u32) -> Result {
-        let env = Env { platform: self.info.platform, part: &self.part };
-        let raised = self.display.write(&mut Regs(self.store.vreg_mut()), env, h, off, v);
+        let (vreg, edid) = self.store.display_parts();
+        let env = Env { platform: self.info.platform, part: &self.part, edid: self.display.edid(edid) };
+        let raised = self.display.write(&mut Regs(vreg), env, h, off, v);
         if raised {
             return self.deliver(mpt);
         }
@@ -95,7 +111,9 @@ impl<S: VgpuStorage> Vgpu<S> {
 
     /// Emulates a read of a display register with side effects.
     pub(super) fn display_read(&mut self, h: Handler, off: u32) -> u32 {
-        self.display.read(&mut Regs(self.store.vreg_mut()), h, off)
+        let (vreg, edid) = self.store.display_parts();
+        let edid = self.display.edid(edid);
+        self.display.read(&mut Regs(vreg), edid, h, off)
     }
 
     fn regs_view(&self) -> RegsRef<'_> {

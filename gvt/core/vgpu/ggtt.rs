@@ -111,15 +111,20 @@ impl<S: VgpuStorage> Vgpu<S> {
         }
     }
 
-    /// Replaces a host entry of the vGPU, dropping the mapping the old one held.
+    /// Replaces a host entry of the vGPU. The new entry goes in first, then the backend drops
+    /// its CPU mappings of the aperture page, then the guest page the old entry held is
+    /// unmapped: nothing reaches a page once it may be unpinned.
     pub(super) fn set_host_pte(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps, index: u64, pte: u64) {
         let old = host.ggtt_read(index);
-        let old_addr = old & GTT_ADDR_MASK;
-        if old & GEN8_PAGE_PRESENT != 0 && old_addr != self.info.scratch_page & GTT_ADDR_MASK {
-            mpt.dma_unmap_guest_page(old_addr);
-        }
         host.ggtt_write(index, pte);
         self.ggtt_dirty = true;
+        let gm = index.saturating_mul(GTT_PAGE_SIZE);
+        if old != pte && self.part.low.contains_range(gm, GTT_PAGE_SIZE) {
+            mpt.aperture_invalidate(gm, GTT_PAGE_SIZE);
+        }
+        if let Some(addr) = mapped_page(old, self.info.scratch_page) {
+            mpt.dma_unmap_guest_page(addr);
+        }
     }
 
     /// Makes the vGPU's GGTT updates visible to the GPU, if there are any. Called when the
@@ -141,18 +146,41 @@ impl<S: VgpuStorage> Vgpu<S> {
         }
     }
 
-    /// Points every host entry of the vGPU at scratch and forgets the guest's entries. Only the
+    /// Points every host entry of the vGPU at scratch and forgets the guest's entries, in the
+    /// order `set_host_pte` keeps but with one flush and one aperture invalidation. Only the
     /// span the guest wrote since the last reset is touched: the rest is scratch on the host
-    /// (`HostGpu::reserve`'s promise) and zero in the virtual GGTT (`VgpuStorage`'s).
+    /// (`HostGpu::reserve`'s promise) and zero in the virtual GGTT (`VgpuStorage`'s). The
+    /// virtual GGTT, cleared anyway, holds the old host entries until their pages are unmapped.
     pub(super) fn reset_ggtt(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps) {
+        let scratch = self.info.scratch_page;
         let touched = core::mem::replace(&mut self.ggtt_touched, 0..0);
         for local in touched.clone() {
-            self.set_host_pte(host, mpt, self.global_index(local), self.info.scratch_page);
+            let index = self.global_index(local);
+            let old = host.ggtt_read(index);
+            host.ggtt_write(index, scratch);
+            if let Some(e) = self.store.ggtt_mut().get_mut(local) {
+                *e = old;
+            }
+            self.ggtt_dirty = true;
         }
-        if let Some(entries) = self.store.ggtt_mut().get_mut(touched) {
-            entries.fill(0);
+        self.flush_ggtt(host);
+        // The virtual GGTT holds the low span's entries first: those are the aperture's.
+        let low_n = usize::try_from(self.part.low.size / GTT_PAGE_SIZE).unwrap_or(usize::MAX);
+        let low = touched.start.min(low_n)..touched.end.min(low_n);
+        if let (false, Ok(n)) = (low.is_empty(), u64::try_from(low.len())) {
+            mpt.aperture_invalidate(self.global_index(low.start).saturating_mul(GTT_PAGE_SIZE), n.saturating_mul(GTT_PAGE_SIZE));
+        }
+        for e in self.store.ggtt_mut().get_mut(touched).into_iter().flatten() {
+            if let Some(addr) = mapped_page(core::mem::take(e), scratch) {
+                mpt.dma_unmap_guest_page(addr);
+            }
         }
         self.partial = [None; PARTIAL_PTES];
-        self.flush_ggtt(host);
     }
+}
+
+/// The guest page a host entry maps (its DMA address), if it maps one.
+fn mapped_page(pte: u64, scratch: u64) -> Option<u64> {
+    let addr = pte & GTT_ADDR_MASK;
+    (pte & GEN8_PAGE_PRESENT != 0 && addr != scratch & GTT_ADDR_MASK).then_some(addr)
 }

@@ -2,8 +2,8 @@
 //! hypervisor backend drives (config and MMIO accesses, events, resets, activation).
 //!
 //! Big state lives in caller-provided storage ([`VgpuStorage`]): the 2 MiB register file, the
-//! virtual GGTT (8 bytes per 4 KiB page of the vGPU's own graphics memory) and the 8 KiB
-//! OpRegion. The glue allocates it (vmalloc) and the `Vgpu` struct itself stays small enough to
+//! virtual GGTT (8 bytes per 4 KiB page of the vGPU's own graphics memory), the 8 KiB
+//! OpRegion and the monitor's EDID. The glue allocates it (vmalloc) and the `Vgpu` struct itself stays small enough to
 //! move on a kernel stack. Every entry point takes `&mut self`; the glue holds the vGPU's lock.
 //!
 //! Guest input is hostile: every offset and value is checked, a malformed access returns an
@@ -11,6 +11,7 @@
 //! GGTT become plain storage, so it can no longer reach the host.
 
 use super::cfg_space::CfgSpace;
+use super::display::edid::EDID_MAX_SIZE;
 use super::display::{Display, Regs};
 use super::error::{GvtError, Result};
 use super::host::{HostGpu, HostInfo, Platform, MMIO_DWORDS, MMIO_SIZE};
@@ -64,12 +65,13 @@ pub struct ExecRequests {
 }
 
 /// The big buffers of a vGPU, owned by the caller. Lengths are checked once at creation:
-/// [`MMIO_DWORDS`] register dwords, [`ggtt_entries`] GGTT entries, [`OPREGION_SIZE`] bytes.
+/// [`MMIO_DWORDS`] register dwords, [`ggtt_entries`] GGTT entries, [`OPREGION_SIZE`] bytes of
+/// OpRegion and [`EDID_MAX_SIZE`] bytes of EDID.
 ///
 /// The virtual GGTT must come zeroed: freshly allocated, or as `Gvt::destroy_vgpu` handed it
 /// back (the vGPU zeroes the entries it wrote on its way out, so storage can be reused without
 /// touching the rest, and without one vGPU's entries showing through to the next). The register
-/// file and OpRegion may hold anything: creation rewrites both.
+/// file, OpRegion and EDID may hold anything: creation rewrites them.
 pub trait VgpuStorage {
     /// The 2 MiB register file.
     fn vreg(&self) -> &[u32];
@@ -83,9 +85,15 @@ pub trait VgpuStorage {
     fn opregion(&self) -> &[u8];
     /// The OpRegion, mutably.
     fn opregion_mut(&mut self) -> &mut [u8];
+    /// The monitor's EDID (its first bytes; the display knows how many).
+    fn edid(&self) -> &[u8];
+    /// The EDID, mutably.
+    fn edid_mut(&mut self) -> &mut [u8];
+    /// The register file and the EDID at once (the display's DDC reads both).
+    fn display_parts(&mut self) -> (&mut [u32], &[u8]);
 }
 
-/// A vGPU's three buffers in any owning slice type: the glue's vmalloc buffers, the tests'
+/// A vGPU's buffers in any owning slice type: the glue's vmalloc buffers, the tests'
 /// vectors. The one implementation of [`VgpuStorage`] both use.
 pub struct Buffers<R, G, O> {
     /// The register file, [`MMIO_DWORDS`] dwords.
@@ -94,6 +102,8 @@ pub struct Buffers<R, G, O> {
     pub ggtt: G,
     /// The OpRegion, [`OPREGION_SIZE`] bytes.
     pub opregion: O,
+    /// The EDID, [`EDID_MAX_SIZE`] bytes.
+    pub edid: O,
 }
 
 impl<R, G, O> VgpuStorage for Buffers<R, G, O>
@@ -119,6 +129,15 @@ where
     }
     fn opregion_mut(&mut self) -> &mut [u8] {
         &mut self.opregion
+    }
+    fn edid(&self) -> &[u8] {
+        &self.edid
+    }
+    fn edid_mut(&mut self) -> &mut [u8] {
+        &mut self.edid
+    }
+    fn display_parts(&mut self) -> (&mut [u32], &[u8]) {
+        (&mut self.vreg, &self.edid)
     }
 }
 
@@ -214,6 +233,7 @@ impl<S: VgpuStorage> Vgpu<S> {
         if store.vreg().len() != MMIO_DWORDS
             || store.ggtt().len() != ggtt_entries(&part)
             || store.opregion().len() != OPREGION_SIZE
+            || store.edid().len() != EDID_MAX_SIZE
         {
             return Err((GvtError::Invalid, store));
         }
@@ -242,6 +262,7 @@ impl<S: VgpuStorage> Vgpu<S> {
             store,
         };
         v.reset_mmio(host, true);
+        v.display.default_edid(v.store.edid_mut());
         Ok(v)
     }
 
@@ -605,7 +626,7 @@ mod tests {
     use std::vec;
     use std::vec::Vec;
 
-    struct Store(Vec<u32>, Vec<u64>, Vec<u8>);
+    struct Store(Vec<u32>, Vec<u64>, Vec<u8>, Vec<u8>);
 
     impl VgpuStorage for Store {
         fn vreg(&self) -> &[u32] {
@@ -626,6 +647,15 @@ mod tests {
         fn opregion_mut(&mut self) -> &mut [u8] {
             &mut self.2
         }
+        fn edid(&self) -> &[u8] {
+            &self.3
+        }
+        fn edid_mut(&mut self) -> &mut [u8] {
+            &mut self.3
+        }
+        fn display_parts(&mut self) -> (&mut [u32], &[u8]) {
+            (&mut self.0, &self.3)
+        }
     }
 
     fn setup() -> (crate::sim::SimHost<std::boxed::Box<[core::sync::atomic::AtomicU64]>>, Gvt, Mpt) {
@@ -637,7 +667,7 @@ mod tests {
     fn new_vgpu(host: &dyn HostGpu, gvt: &mut Gvt) -> Vgpu<Store> {
         let cfg = find_type("GVTg_V5_8").unwrap().config;
         let n = Gvt::ggtt_entries_for(&cfg).unwrap();
-        let store = Store(vec![0; MMIO_DWORDS], vec![0; n], vec![0; OPREGION_SIZE]);
+        let store = Store(vec![0; MMIO_DWORDS], vec![0; n], vec![0; OPREGION_SIZE], vec![0; EDID_MAX_SIZE]);
         gvt.create_vgpu(host, &cfg, store).map_err(|(e, _)| e).unwrap()
     }
 
@@ -827,6 +857,36 @@ mod tests {
         v.flush_ggtt(&host);
         v.flush_ggtt(&host);
         assert_eq!(host.flush_count(), flushes + 1);
+    }
+
+    #[test]
+    fn aperture_mappings_go_before_their_pages() {
+        let (host, mut gvt, mut mpt) = setup();
+        let mut v = new_vgpu(&host, &mut gvt);
+        let low = v.partition().low;
+        let gm = low.start + 3 * GTT_PAGE_SIZE;
+        let off = GGTT_MMIO_OFFSET + gm / GTT_PAGE_SIZE * 8;
+        v.mmio_write(&host, &mut mpt, off, &0x7003u64.to_le_bytes()).unwrap();
+        // Replaced: the invalidation comes while the old page is still mapped (2 mapped).
+        v.mmio_write(&host, &mut mpt, off, &0x8003u64.to_le_bytes()).unwrap();
+        assert_eq!(mpt.invalidated, vec![(gm, 4096, 1), (gm, 4096, 2)]);
+        assert_eq!(mpt.mapped, 1);
+        // The same entry again changes nothing behind the aperture.
+        v.mmio_write(&host, &mut mpt, off, &0x8003u64.to_le_bytes()).unwrap();
+        assert_eq!((mpt.invalidated.len(), mpt.mapped), (2, 1));
+        // Hidden graphics memory is not behind the aperture.
+        let high = GGTT_MMIO_OFFSET + v.partition().high.start / GTT_PAGE_SIZE * 8;
+        v.mmio_write(&host, &mut mpt, high, &0x9003u64.to_le_bytes()).unwrap();
+        assert_eq!((mpt.invalidated.len(), mpt.mapped), (2, 2));
+        // A reset: one invalidation of the part of the slice the guest wrote, before any page
+        // is unmapped.
+        let flushes = host.flush_count();
+        v.reset(&host, &mut mpt, Reset::DeviceModel).unwrap();
+        assert_eq!(mpt.invalidated.last(), Some(&(gm, low.end() - gm, 2)));
+        assert_eq!((mpt.invalidated.len(), mpt.mapped), (3, 0));
+        assert_eq!(host.flush_count(), flushes + 1);
+        assert_eq!(host.ggtt_read(gm / GTT_PAGE_SIZE), host.info().scratch_page);
+        assert_eq!(v.guest_pte(gm), 0);
     }
 
     #[test]

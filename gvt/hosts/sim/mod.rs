@@ -33,7 +33,8 @@ const MB: u64 = 1 << 20;
 /// Number of fence registers a Gen9 GPU has.
 pub const SIM_FENCES: usize = 32;
 
-/// Host physical address where the sim places its aperture (BAR2).
+/// Where the sim's config space places its aperture (BAR2). Nothing is there: aperture
+/// accesses are translated through the GGTT (`HostGpu::has_aperture_bar`).
 pub const SIM_APERTURE_PA: u64 = 0x4000_0000;
 
 /// DMA address of the sim host's scratch page.
@@ -349,6 +350,12 @@ impl<G: Deref<Target = [AtomicU64]>> HostGpu for SimHost<G> {
 
     fn ggtt_flush(&self) {
         self.flushes.fetch_add(1, Ordering::Release);
+    }
+
+    /// The sim has no aperture in host memory: `aperture_pa` only places BAR2 in config
+    /// space, and the device model translates aperture accesses through the GGTT.
+    fn has_aperture_bar(&self) -> bool {
+        false
     }
 
     fn fence_write(&self, index: u32, value: u64) {

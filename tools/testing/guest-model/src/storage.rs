@@ -1,5 +1,6 @@
 //! Heap storage for a vGPU, as the tests and the benches provide it (the glue uses vmalloc).
 
+use gvt::model::display::edid::EDID_MAX_SIZE;
 use gvt::model::host::MMIO_DWORDS;
 use gvt::model::opregion::OPREGION_SIZE;
 use gvt::model::ppgtt::Spt;
@@ -8,12 +9,12 @@ use gvt::model::batch::{Shadow, ARENA_BYTES};
 use gvt::model::cmd_scanner::MAX_BATCHES;
 use gvt::model::workload::{ExecBuffers, Workload, SCRATCH_BYTES};
 
-/// A vGPU's register file, virtual GGTT and OpRegion on the heap.
+/// A vGPU's register file, virtual GGTT, OpRegion and EDID on the heap.
 pub type VecStorage = Buffers<Vec<u32>, Vec<u64>, Vec<u8>>;
 
 /// Storage for a vGPU with `ggtt_entries` virtual GGTT entries.
 pub fn vec_storage(ggtt_entries: usize) -> VecStorage {
-    Buffers { vreg: vec![0; MMIO_DWORDS], ggtt: vec![0; ggtt_entries], opregion: vec![0; OPREGION_SIZE] }
+    Buffers { vreg: vec![0; MMIO_DWORDS], ggtt: vec![0; ggtt_entries], opregion: vec![0; OPREGION_SIZE], edid: vec![0; EDID_MAX_SIZE] }
 }
 
 /// The execution half's storage on the heap: shadow tables, queue slots, scratch, batch arena

@@ -67,7 +67,7 @@ fn edid_reads_the_same_over_aux_and_gmbus() {
         let gmbus = modeset::edid_over_gmbus(&mut t, modeset::GMBUS_PIN_1_BXT).unwrap();
         assert_eq!(aux, gmbus);
         assert_eq!(aux, edid::block(res));
-        assert_eq!(aux, t.vgpu.edid());
+        assert_eq!(&aux[..], t.vgpu.edid());
         // Header, manufacturer "GVT", EDID 1.4, DisplayPort input, checksum.
         assert_eq!(&aux[..8], &[0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0]);
         assert_eq!(&aux[8..10], &[0x1e, 0xd4]);
@@ -83,6 +83,79 @@ fn edid_reads_the_same_over_aux_and_gmbus() {
         let store = gvt.destroy_vgpu(&host, &mut hv, v);
         drop(store);
     }
+}
+
+/// VESA 1280x1024 at 60 Hz.
+const SXGA: Mode = Mode {
+    clock_khz: 108_000,
+    hactive: 1280,
+    hfp: 48,
+    hsync: 112,
+    hbp: 248,
+    vactive: 1024,
+    vfp: 1,
+    vsync: 3,
+    vbp: 38,
+    hsync_positive: true,
+    vsync_positive: true,
+};
+
+/// `n` bytes of EDID over GMBUS pin 1 in one index read cycle.
+fn gmbus_read(t: &mut Direct<'_>, n: u32) -> Vec<u8> {
+    t.write32(GMBUS0::OFFSET, 1).unwrap();
+    t.write32(GMBUS1::OFFSET, (1 << 30) | (3 << 25) | (n << 16) | (0x50 << 1) | 1).unwrap();
+    let bytes: Vec<u8> = (0..n.div_ceil(4)).flat_map(|_| t.read32(GMBUS3::OFFSET).unwrap().to_le_bytes()).collect();
+    t.write32(GMBUS1::OFFSET, (1 << 30) | (4 << 25)).unwrap();
+    t.write32(GMBUS0::OFFSET, 0).unwrap();
+    bytes
+}
+
+#[test]
+fn a_custom_edid_replaces_the_monitor() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    modeset::enable_interrupts(&mut t).unwrap();
+    let hpd = GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIB.mask();
+    let custom = edid::block_for_mode(&SXGA);
+    // A VMM's EDID update: link down, new EDID, link up; the guest sees both hotplugs.
+    let msis = t.hv.msis.len();
+    t.vgpu.display_hotplug(t.hv, false).unwrap();
+    t.vgpu.set_edid(Some(&custom)).unwrap();
+    t.write32(DE_PORT_IIR, u32::MAX).unwrap();
+    t.vgpu.display_hotplug(t.hv, true).unwrap();
+    assert_eq!(t.hv.msis.len(), msis + 2);
+    assert_ne!(t.read32(DE_PORT_IIR).unwrap() & hpd, 0);
+    assert_ne!(t.read32(GEN8_DE_PORT_ISR::OFFSET).unwrap() & hpd, 0);
+    let aux = modeset::edid_over_aux(&mut t, false).unwrap();
+    assert_eq!(aux, custom);
+    assert_eq!(modeset::edid_over_gmbus(&mut t, modeset::GMBUS_PIN_1_BXT).unwrap(), custom);
+    assert_eq!(modeset::preferred_mode(&aux).unwrap(), SXGA);
+    assert_eq!(t.vgpu.edid(), &custom[..]);
+    // A corrupted blob, or one of the wrong size, is refused and the EDID stays.
+    let mut bad = custom;
+    bad[60] ^= 0x40;
+    assert_eq!(t.vgpu.set_edid(Some(&bad)), Err(GvtError::Invalid));
+    assert_eq!(t.vgpu.set_edid(Some(&custom[..100])), Err(GvtError::Invalid));
+    assert_eq!(t.vgpu.set_edid(Some(&[0u8; 384])), Err(GvtError::Invalid));
+    assert_eq!(modeset::edid_over_aux(&mut t, false).unwrap(), custom);
+    // Two blocks: DDC reaches the extension after the base block.
+    let mut two = vec![0u8; 256];
+    two[..128].copy_from_slice(&custom);
+    two[126] = 1;
+    two[127] = two[127].wrapping_sub(1);
+    two[128] = 0x02;
+    two[129] = 0x03;
+    two[255] = 0u8.wrapping_sub(5);
+    t.vgpu.set_edid(Some(&two)).unwrap();
+    assert_eq!(gmbus_read(&mut t, 256), two);
+    assert_eq!(gmbus_read(&mut t, 260)[256..], [0, 0xff, 0xff, 0xff], "the offset wraps after 256 bytes");
+    // The monitor keeps its EDID across a device reset; None gives the type's back.
+    t.vgpu.reset(&host, t.hv, Reset::DeviceModel).unwrap();
+    assert_eq!(t.vgpu.edid(), &two[..]);
+    t.vgpu.set_edid(None).unwrap();
+    assert_eq!(t.vgpu.edid(), &edid::block(Resolution::R1024x768)[..]);
 }
 
 #[test]
