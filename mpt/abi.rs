@@ -4,10 +4,13 @@
 use core::ffi::{c_int, c_void};
 
 /// `GVT_MPT_ABI_VERSION`: bumped on any incompatible change to the header.
-pub const GVT_MPT_ABI_VERSION: u32 = 1;
+pub const GVT_MPT_ABI_VERSION: u32 = 2;
 
 /// `GVT_NAME_LEN`.
 pub const GVT_NAME_LEN: usize = 16;
+
+/// `GVT_EDID_MAX_SIZE`.
+pub const GVT_EDID_MAX_SIZE: usize = 256;
 
 /// `struct gvt_type_info`.
 #[repr(C)]
@@ -41,6 +44,10 @@ pub struct GvtVgpuInfo {
     pub aperture_slice_size: u64,
     /// Size of the OpRegion.
     pub opregion_size: u32,
+    /// Width of the virtual monitor's resolution.
+    pub display_xres: u32,
+    /// Height of the virtual monitor's resolution.
+    pub display_yres: u32,
     /// Zero.
     pub reserved: u32,
 }
@@ -125,6 +132,8 @@ pub struct GvtBackendOps {
     pub page_track_add: Option<unsafe extern "C" fn(priv_: *mut c_void, gfn: u64) -> c_int>,
     /// `page_track_remove` (optional).
     pub page_track_remove: Option<unsafe extern "C" fn(priv_: *mut c_void, gfn: u64)>,
+    /// `aperture_invalidate` (optional).
+    pub aperture_invalidate: Option<unsafe extern "C" fn(priv_: *mut c_void, offset: u64, size: u64)>,
 }
 
 impl GvtBackendOps {
@@ -142,6 +151,7 @@ impl GvtBackendOps {
         page_track_supported: None,
         page_track_add: None,
         page_track_remove: None,
+        aperture_invalidate: None,
     };
 }
 
@@ -160,9 +170,9 @@ pub struct GvtBackend {
 
 const _: () = assert!(core::mem::size_of::<GvtTypeInfo>() == 56);
 const _: () = assert!(core::mem::size_of::<GvtVgpuParams>() == 24);
-const _: () = assert!(core::mem::size_of::<GvtVgpuInfo>() == 40);
+const _: () = assert!(core::mem::size_of::<GvtVgpuInfo>() == 48);
 const _: () = assert!(core::mem::size_of::<GvtPlaneInfo>() == 56);
-const _: () = assert!(core::mem::size_of::<GvtBackendOps>() == 96);
+const _: () = assert!(core::mem::size_of::<GvtBackendOps>() == 104);
 const _: () = assert!(core::mem::size_of::<GvtBackend>() == 32);
 
 /// Copies `s` into a fixed C string field, truncating so that a NUL always ends it.

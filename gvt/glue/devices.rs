@@ -11,9 +11,13 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kernel::{new_mutex, prelude::*, sync::Mutex};
 
+use super::grants::Grants;
 use super::to_kernel_error;
+use crate::model::aperture::AperturePage;
+use crate::model::error::{GvtError, Result as ModelResult};
 use crate::model::gvt::Gvt;
 use crate::model::host::HostGpu;
+use crate::model::vgpu::GTT_PAGE_SIZE;
 use crate::mpt::abi::GvtBackend;
 
 /// Most GPUs one gvt.ko drives at once.
@@ -39,6 +43,31 @@ impl Host {
             Host::Sim(s) => &s.host,
             #[cfg(gvt_i915)]
             Host::I915(g) => &**g,
+        }
+    }
+
+    /// Copies `len` bytes between `buf` and the aperture at `offset` (a graphics address, within
+    /// one page), which `page` backs; a page the sim reaches through the GGTT must lie in the
+    /// vGPU's `grants`. `Fault` for a page this host cannot have.
+    #[cfg_attr(not(gvt_sim), allow(unused_variables))]
+    pub(super) fn aperture_rw(
+        &self,
+        page: AperturePage,
+        offset: u64,
+        grants: &Mutex<Grants>,
+        buf: *mut u8,
+        len: usize,
+        write: bool,
+    ) -> ModelResult {
+        match (self, page) {
+            #[cfg(gvt_sim)]
+            (Host::Sim(_), AperturePage::Dma(addr)) => {
+                let at = addr | (offset % GTT_PAGE_SIZE);
+                if super::sim::rw_granted(grants, at, buf, len, write) { Ok(()) } else { Err(GvtError::Fault) }
+            }
+            #[cfg(gvt_i915)]
+            (Host::I915(g), AperturePage::Bar(_)) => g.aperture_rw(offset, buf, len, write),
+            _ => Err(GvtError::Fault),
         }
     }
 

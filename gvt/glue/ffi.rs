@@ -104,6 +104,10 @@ extern "C" {
     /// Frees what `gvt_i915_dma_alloc` returned.
     #[cfg(gvt_i915)]
     pub(crate) fn gvt_i915_dma_free(gpu: *mut c_void, size: usize, va: *mut c_void, dma: u64);
+    /// Copies `len` bytes between `buf` and the aperture at graphics address `gm`, within one
+    /// page: 0, or -EINVAL outside the aperture.
+    #[cfg(gvt_i915)]
+    pub(crate) fn gvt_i915_aperture_rw(gpu: *mut c_void, gm: u64, buf: *mut c_void, len: u32, write: bool) -> c_int;
     /// Reads a register (below 2 MiB), with the forcewake it needs.
     #[cfg(gvt_i915)]
     pub(crate) fn gvt_i915_mmio_read(gpu: *mut c_void, offset: u32) -> u32;

@@ -238,6 +238,15 @@ impl I915Gpu {
         usize::try_from(unsafe { ffi::gvt_i915_ggtt_mapped(self.raw) }).unwrap_or(usize::MAX)
     }
 
+    /// Copies `len` bytes between `buf` and the aperture at graphics address `gm` (within one
+    /// page), through i915's write-combined mapping of it.
+    pub(super) fn aperture_rw(&self, gm: u64, buf: *mut u8, len: usize, write: bool) -> ModelResult {
+        let len = u32::try_from(len).map_err(|_| GvtError::Invalid)?;
+        // SAFETY: `buf` is valid for `len` bytes (callers pass their own buffer); the shim
+        // checks `gm` against the aperture.
+        model_errno(unsafe { ffi::gvt_i915_aperture_rw(self.raw, gm, buf.cast(), len, write) })
+    }
+
     pub(super) fn mmio_read(&self, offset: u32) -> u32 {
         // SAFETY: the device is live; the shim ignores offsets past the register window.
         unsafe { ffi::gvt_i915_mmio_read(self.raw, offset) }

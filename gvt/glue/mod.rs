@@ -1,6 +1,7 @@
 //! The kernel side of gvt.ko: the only place with `unsafe`, kernel bindings, locks and
 //! allocation. It owns the core's state behind kernel locks and implements the C ABI.
 
+mod aperture;
 mod devices;
 mod display;
 mod exec;

@@ -99,9 +99,9 @@ void gvt_clock_destroy(struct gvt_clock *c)
 /* The Rust mirror (mpt/abi.rs) asserts the same sizes. */
 static_assert(sizeof(struct gvt_type_info) == 56);
 static_assert(sizeof(struct gvt_vgpu_params) == 24);
-static_assert(sizeof(struct gvt_vgpu_info) == 40);
+static_assert(sizeof(struct gvt_vgpu_info) == 48);
 static_assert(sizeof(struct gvt_plane_info) == 56);
-static_assert(sizeof(struct gvt_backend_ops) == 96);
+static_assert(sizeof(struct gvt_backend_ops) == 104);
 static_assert(sizeof(struct gvt_backend) == 32);
 
 EXPORT_SYMBOL_GPL(gvt_register_backend);
@@ -130,3 +130,8 @@ EXPORT_SYMBOL_GPL(gvt_vgpu_set_display_domain);
 EXPORT_SYMBOL_GPL(gvt_device_plane_owner_show);
 EXPORT_SYMBOL_GPL(gvt_vgpu_query_plane);
 EXPORT_SYMBOL_GPL(gvt_vgpu_gm_pages);
+EXPORT_SYMBOL_GPL(gvt_vgpu_aperture_pfn);
+EXPORT_SYMBOL_GPL(gvt_vgpu_aperture_rw);
+EXPORT_SYMBOL_GPL(gvt_vgpu_get_edid);
+EXPORT_SYMBOL_GPL(gvt_vgpu_set_edid);
+EXPORT_SYMBOL_GPL(gvt_vgpu_set_link);

@@ -94,6 +94,7 @@ void gvt_i915_ggtt_unmap(struct gvt_i915 *gpu, u64 gm);
 u64 gvt_i915_ggtt_mapped(struct gvt_i915 *gpu);
 void *gvt_i915_dma_alloc(struct gvt_i915 *gpu, size_t size, u64 *dma);
 void gvt_i915_dma_free(struct gvt_i915 *gpu, size_t size, void *va, u64 dma);
+int gvt_i915_aperture_rw(struct gvt_i915 *gpu, u64 gm, void *buf, u32 len, bool write);
 u32 gvt_i915_mmio_read(struct gvt_i915 *gpu, u32 offset);
 void gvt_i915_mmio_write(struct gvt_i915 *gpu, u32 offset, u32 value);
 int gvt_i915_request_begin(struct gvt_i915 *gpu, u32 idx, void **state, size_t *state_len);

@@ -73,14 +73,14 @@ struct Mem<'a> {
 
 impl Mem<'_> {
     fn access(&self, addr: u64, buf: *mut u8, len: usize, write: bool) -> bool {
-        for grants in [self.own, self.guest] {
-            let mut g = grants.lock();
-            if g.covers(addr, len) {
-                return phys_rw(addr, buf, len, write);
-            }
-        }
-        false
+        rw_granted(self.own, addr, buf, len, write) || rw_granted(self.guest, addr, buf, len, write)
     }
+}
+
+/// Copies between `buf` and physical memory at `addr` if `grants` cover it, under their lock.
+pub(super) fn rw_granted(grants: &Mutex<Grants>, addr: u64, buf: *mut u8, len: usize, write: bool) -> bool {
+    let mut g = grants.lock();
+    g.covers(addr, len) && phys_rw(addr, buf, len, write)
 }
 
 impl HostMemory for Mem<'_> {

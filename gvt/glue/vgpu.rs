@@ -12,6 +12,7 @@
 use core::ffi::{c_int, c_void};
 use core::pin::Pin;
 use core::ptr;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::{new_mutex, prelude::*, sync::Mutex};
 
@@ -24,19 +25,21 @@ use super::vbuf::VBuf;
 use crate::model::error::{GvtError, Result as ModelResult};
 use crate::model::gvt::Gvt;
 use crate::model::host::MMIO_DWORDS;
-use crate::model::display::edid::EDID_MAX_SIZE;
+use crate::model::display::edid::{Mode, EDID_MAX_SIZE};
 use crate::model::opregion::OPREGION_SIZE;
 use crate::model::ppgtt::Spt;
-use crate::model::resources::Request;
+use crate::model::resources::{Request, Span};
 use crate::model::vgpu::{Buffers, Reset, Vgpu};
 use crate::model::batch::{Shadow, ARENA_BYTES};
 use crate::model::cmd_scanner::MAX_BATCHES;
 use crate::model::workload::{Exec, ExecBuffers, Gen9Scanner, Workload, SCRATCH_BYTES};
 use crate::model::vgpu_type::{Resolution, VgpuConfig};
-use crate::mpt::abi::{GvtBackend, GvtBackendOps, GvtPlaneInfo, GvtVgpuInfo, GvtVgpuParams, GVT_MPT_ABI_VERSION};
+use crate::mpt::abi::{GvtBackend, GvtBackendOps, GvtPlaneInfo, GvtVgpuInfo, GvtVgpuParams, GVT_EDID_MAX_SIZE, GVT_MPT_ABI_VERSION};
 use crate::model::display::plane::PlaneKind;
 use crate::model::vgpu::{GEN8_PAGE_PRESENT, GTT_ADDR_MASK};
 use crate::mpt::MptOps;
+
+const _: () = assert!(GVT_EDID_MAX_SIZE == EDID_MAX_SIZE);
 
 /// A vGPU's register file, virtual GGTT, OpRegion and EDID, in vmalloc memory.
 pub(super) type Storage = Buffers<VBuf<u32>, VBuf<u64>, VBuf<u8>>;
@@ -237,6 +240,13 @@ impl MptOps for BackendMpt {
             None => Ok(()),
         }
     }
+
+    fn aperture_invalidate(&mut self, gm: u64, size: u64) {
+        if let Some(f) = self.ops().aperture_invalidate {
+            // SAFETY: the backend's service.
+            unsafe { f(self.priv_, gm, size) };
+        }
+    }
 }
 
 /// What `struct gvt_vgpu *` points to.
@@ -251,6 +261,9 @@ pub(super) struct VgpuHandle {
     /// Guest memory the backend mapped for the GPU.
     #[pin]
     pub(super) grants: Mutex<Grants>,
+    /// The vGPU's aperture slice (start, size), set once at creation: aperture accesses come
+    /// from page faults and must not wait for `state`.
+    aperture: (AtomicU64, AtomicU64),
 }
 
 // SAFETY: the device outlives its vGPUs, the ops table its backend's registration, and `priv_`
@@ -264,9 +277,14 @@ impl VgpuHandle {
         BackendMpt { ops: self.ops, priv_: self.priv_ }
     }
 
-    fn device(&self) -> &GvtDevice {
+    pub(super) fn device(&self) -> &GvtDevice {
         // SAFETY: a device outlives its vGPUs (backends destroy them before `device_removed`).
         unsafe { &*self.dev }
+    }
+
+    /// The vGPU's aperture slice.
+    pub(super) fn aperture(&self) -> Span {
+        Span { start: self.aperture.0.load(Ordering::Relaxed), size: self.aperture.1.load(Ordering::Relaxed) }
     }
 }
 
@@ -292,6 +310,7 @@ fn create(be: *const GvtBackend, gd: *mut c_void, config: &VgpuConfig, priv_: *m
             priv_,
             state <- new_mutex!(None, "gvt_vgpu"),
             grants <- new_mutex!(Grants::new(), "gvt_vgpu::grants"),
+            aperture: (AtomicU64::new(0), AtomicU64::new(0)),
         }),
         GFP_KERNEL,
     )?;
@@ -301,6 +320,10 @@ fn create(be: *const GvtBackend, gd: *mut c_void, config: &VgpuConfig, priv_: *m
         .create_vgpu(dev.host.gpu(), config, store)
         .map_err(|(e, _store)| to_kernel_error(e))?;
     let id = vgpu.id().get();
+    // Published with the handle, which C gets only when this returns.
+    let low = vgpu.partition().low;
+    handle.aperture.0.store(low.start, Ordering::Relaxed);
+    handle.aperture.1.store(low.size, Ordering::Relaxed);
     let scanner = Gen9Scanner::new(dev.host.gpu().info().platform, *vgpu.partition());
     *handle.state.lock() = Some(VgpuState { vgpu, exec, scanner });
     if let Err(e) = exec::add(dev, &handle, id, config.weight) {
@@ -417,7 +440,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_destroy(vgpu: *mut c_void) {
 /// # Safety
 ///
 /// `vgpu` came from a `gvt_vgpu_create*` and was not destroyed yet.
-unsafe fn handle<'a>(vgpu: *mut c_void) -> &'a VgpuHandle {
+pub(super) unsafe fn handle<'a>(vgpu: *mut c_void) -> &'a VgpuHandle {
     // SAFETY: per the contract.
     unsafe { &*vgpu.cast::<VgpuHandle>() }
 }
@@ -572,12 +595,15 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_get_info(vgpu: *mut c_void, info: *mut 
         with_vgpu(vgpu, |h, st| {
             let host = h.device().host.gpu().info();
             let low = st.vgpu.partition().low;
+            let monitor = Mode::of(st.vgpu.config().resolution);
             *out = GvtVgpuInfo {
                 bar0_size: host.bar0_size,
                 aperture_size: host.aperture_size,
                 aperture_slice_base: low.start,
                 aperture_slice_size: low.size,
                 opregion_size: u32::try_from(OPREGION_SIZE).unwrap_or(0),
+                display_xres: monitor.hactive,
+                display_yres: monitor.vactive,
                 reserved: 0,
             };
             Ok(())
@@ -801,3 +827,67 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_gm_pages(vgpu: *mut c_void, gm: u64, np
     }
 }
 
+
+/// Copies the monitor's EDID into `buf`; returns its size. See `include/gvt/mpt.h`.
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`; `buf` is null or writable for `len` bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_get_edid(vgpu: *mut c_void, buf: *mut c_void, len: u32) -> c_int {
+    if buf.is_null() {
+        return EINVAL.to_errno();
+    }
+    let mut size = 0usize;
+    let copy = |_: &VgpuHandle, st: &mut VgpuState| {
+        let edid = st.vgpu.edid();
+        if edid.len() > len as usize {
+            return Err(GvtError::NoSpace);
+        }
+        // SAFETY: `buf` is writable for `len` bytes (contract), at least `edid.len()`.
+        unsafe { ptr::copy_nonoverlapping(edid.as_ptr(), buf.cast::<u8>(), edid.len()) };
+        size = edid.len();
+        Ok(())
+    };
+    // SAFETY: forwarded contract.
+    match unsafe { with_vgpu(vgpu, copy) } {
+        0 => c_int::try_from(size).unwrap_or(0),
+        e => e,
+    }
+}
+
+/// Gives the monitor an EDID, or its own back for a null `edid`. See `include/gvt/mpt.h`.
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`; `edid` is null or readable for `size` bytes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_set_edid(vgpu: *mut c_void, edid: *const c_void, size: u32) -> c_int {
+    if size as usize > EDID_MAX_SIZE {
+        return EINVAL.to_errno();
+    }
+    // A copy: what is validated is what the monitor gets.
+    let mut blob = [0u8; EDID_MAX_SIZE];
+    let blob = match (edid.is_null(), blob.get_mut(..size as usize)) {
+        (true, _) => None,
+        (false, Some(b)) => {
+            // SAFETY: `edid` is readable for `size` bytes (contract), `b` has `size` bytes.
+            unsafe { ptr::copy_nonoverlapping(edid.cast::<u8>(), b.as_mut_ptr(), b.len()) };
+            Some(&*b)
+        }
+        (false, None) => return EINVAL.to_errno(),
+    };
+    // SAFETY: forwarded contract.
+    unsafe { with_vgpu(vgpu, |_, st| st.vgpu.set_edid(blob)) }
+}
+
+/// Plugs the monitor in or out. See `include/gvt/mpt.h`.
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_set_link(vgpu: *mut c_void, up: bool) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { with_vgpu(vgpu, |h, st| st.vgpu.display_hotplug(&mut h.mpt(), up)) }
+}

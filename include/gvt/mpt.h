@@ -19,8 +19,10 @@
 
 #include <linux/types.h>
 
-#define GVT_MPT_ABI_VERSION	1
+#define GVT_MPT_ABI_VERSION	2
 #define GVT_NAME_LEN		16
+/* Largest EDID a vGPU's monitor takes: the base block and one extension. */
+#define GVT_EDID_MAX_SIZE	256
 
 struct device;
 struct module;
@@ -46,6 +48,8 @@ struct gvt_vgpu_info {
 	__u64 aperture_slice_base;	/* the vGPU's own part of the host aperture ... */
 	__u64 aperture_slice_size;	/* ... (offset into BAR2 and size) */
 	__u32 opregion_size;
+	__u32 display_xres;		/* the virtual monitor's resolution (its type's) */
+	__u32 display_yres;
 	__u32 reserved;
 };
 
@@ -100,6 +104,13 @@ struct gvt_backend_ops {
 	bool (*page_track_supported)(void *priv);
 	int (*page_track_add)(void *priv, __u64 gfn);
 	void (*page_track_remove)(void *priv, __u64 gfn);
+	/*
+	 * Optional: the pages behind [offset, offset + size) of the vGPU's aperture slice (BAR2
+	 * offsets) changed. A backend that maps aperture pages into user space
+	 * (gvt_vgpu_aperture_pfn()) drops those mappings before it returns: the pages they
+	 * showed may be unmapped right after. Called with the vGPU's lock held.
+	 */
+	void (*aperture_invalidate)(void *priv, __u64 offset, __u64 size);
 };
 
 struct gvt_backend {
@@ -191,6 +202,36 @@ int gvt_vgpu_gm_pages(struct gvt_vgpu *vgpu, __u64 gm, __u32 npages, __u64 *dma_
 
 /* Fills *info; -EINVAL for a NULL info. */
 int gvt_vgpu_get_info(struct gvt_vgpu *vgpu, struct gvt_vgpu_info *info);
+
+/*
+ * CPU access to the vGPU's aperture slice (BAR2 offsets aperture_slice_base to base + size;
+ * BAR2 offset X is graphics address X). On a GPU with an aperture BAR the slice is a fixed
+ * range of it; on the sim GPU the access is translated through the vGPU's GGTT entry to the
+ * guest page it maps, which must be a page the backend granted (gvt_vgpu_dma_grant()).
+ * gvt_vgpu_aperture_pfn(): the host page frame of the page at offset, to map into user space;
+ * gvt_vgpu_aperture_rw(): copies len bytes at offset, within one page. Both return -EINVAL
+ * outside the slice and -EFAULT where the GGTT maps no page the vGPU may reach (never on a
+ * BAR). They take only leaf locks (not the vGPU's), so they may be called from a page fault
+ * under the backend's own lock. A backend that maps pages drops the mappings when
+ * ops->aperture_invalidate() says so, and when it revokes a grant of pages the vGPU may still
+ * use (user space unmapped its memory), after the revoke and before it unpins them.
+ */
+int gvt_vgpu_aperture_pfn(struct gvt_vgpu *vgpu, __u64 offset, __u64 *pfn);
+int gvt_vgpu_aperture_rw(struct gvt_vgpu *vgpu, __u64 offset, void *buf, __u32 len, bool write);
+
+/*
+ * The virtual monitor. gvt_vgpu_get_edid() copies its EDID into buf and returns its size
+ * (-ENOSPC if len is smaller). gvt_vgpu_set_edid() gives it the size bytes at edid, or back
+ * its type's own EDID for a NULL edid; an EDID that is not 1 to GVT_EDID_MAX_SIZE / 128 whole
+ * blocks with the header, version 1, an extension count matching the blocks and every
+ * block's checksum right is refused with -EINVAL and the old one stays. The guest reads the
+ * new EDID at its next DDC transaction: replace it with the link down. The EDID survives
+ * gvt_vgpu_reset(). gvt_vgpu_set_link() plugs the monitor in or out (a VMM's display link up
+ * or down), with a hotplug interrupt to the guest; a reset plugs it back in.
+ */
+int gvt_vgpu_get_edid(struct gvt_vgpu *vgpu, void *buf, __u32 len);
+int gvt_vgpu_set_edid(struct gvt_vgpu *vgpu, const void *edid, __u32 size);
+int gvt_vgpu_set_link(struct gvt_vgpu *vgpu, bool up);
 /* Reads the vGPU's OpRegion; -EINVAL past its end. */
 int gvt_vgpu_opregion_read(struct gvt_vgpu *vgpu, __u32 offset, void *buf, __u32 len);
 /* The guest attached (VFIO open, ACRN ioreq client) or detached: MSIs flow only between. */

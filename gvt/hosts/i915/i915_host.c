@@ -31,6 +31,7 @@
  */
 #include <linux/dma-fence.h>
 #include <linux/dma-mapping.h>
+#include <linux/io-mapping.h>
 #include <linux/notifier.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
@@ -542,6 +543,22 @@ void *gvt_i915_dma_alloc(struct gvt_i915 *gpu, size_t size, u64 *dma)
 void gvt_i915_dma_free(struct gvt_i915 *gpu, size_t size, void *va, u64 dma)
 {
 	dma_free_coherent(&gpu->pdev->dev, size, va, dma);
+}
+
+/* The aperture through i915's write-combined io_mapping of it (GMADR). */
+int gvt_i915_aperture_rw(struct gvt_i915 *gpu, u64 gm, void *buf, u32 len, bool write)
+{
+	void __iomem *va;
+
+	if (gm >= gpu->facts.aperture_size || len > PAGE_SIZE - offset_in_page(gm))
+		return -EINVAL;
+	va = io_mapping_map_local_wc(&gpu->ggtt->iomap, gm & PAGE_MASK);
+	if (write)
+		memcpy_toio(va + offset_in_page(gm), buf, len);
+	else
+		memcpy_fromio(buf, va + offset_in_page(gm), len);
+	io_mapping_unmap_local(va);
+	return 0;
 }
 
 u32 gvt_i915_mmio_read(struct gvt_i915 *gpu, u32 offset)
