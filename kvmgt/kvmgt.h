@@ -63,6 +63,13 @@ struct kvmgt_vgpu {
 	struct vfio_device vdev;
 	struct gvt_vgpu *vgpu;
 	bool open;
+	/*
+	 * BAR2 mmap: a fault looks the page up and inserts it under ap_lock; the pages' user
+	 * mappings are zapped under it when gvt.ko says the aperture changed and when a grant of
+	 * a page still in use is revoked. Taken under mmap_lock, cache_lock and the vGPU's lock;
+	 * takes only gvt.ko's leaf locks and the mm's.
+	 */
+	struct mutex ap_lock;
 	/* MSI and INTx triggers; taken from any context that injects. */
 	spinlock_t irq_lock;
 	struct eventfd_ctx *msi_trigger;
@@ -78,6 +85,10 @@ struct kvmgt_vgpu {
 	struct kvm_page_track_notifier_node track_node;
 	struct xarray tracked;
 	struct kvmgt_display disp;
+	/* The EDID region: its registers and the blob user space stages for the next link up. */
+	struct mutex edid_lock;
+	struct vfio_region_gfx_edid edid;
+	u8 edid_blob[GVT_EDID_MAX_SIZE];
 };
 
 /* mdev.c: called by the Rust module root. */
@@ -103,6 +114,18 @@ long kvmgt_get_gfx_dmabuf(struct kvmgt_vgpu *v, void __user *arg);
 /* region.rs (through kvmgt_main.rs): VFIO region offsets and access splitting. */
 void kvmgt_region_decode(u64 pos, u64 *index, u64 *offset);
 u64 kvmgt_region_next(u64 offset, u64 remaining, u64 size, u64 max);
+/* region.rs: BAR2 transfers and mmaps lie inside the aperture slice. */
+bool kvmgt_aperture_in_slice(u64 base, u64 size, u64 off, u64 len);
+/* region.rs: the EDID region. The blob's offset is region.rs EDID_BLOB_OFFSET. */
+#define KVMGT_EDID_BLOB_OFFSET	0x800
+#define KVMGT_EDID_REGION_SIZE	(KVMGT_EDID_BLOB_OFFSET + GVT_EDID_MAX_SIZE)
+#define KVMGT_EDID_REG		0
+#define KVMGT_EDID_BLOB		1
+int kvmgt_edid_access(u64 off, u64 len, u64 max_size, u64 *at);
+#define KVMGT_EDID_SIZE		0
+#define KVMGT_EDID_LINK_UP	1
+#define KVMGT_EDID_LINK_DOWN	2
+int kvmgt_edid_write(u64 reg, u32 value, u32 max_size);
 
 /* For the KUnit suite: the first parent, or NULL. */
 struct kvmgt_parent *kvmgt_first_parent(void);

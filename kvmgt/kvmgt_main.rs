@@ -5,6 +5,8 @@
 //! mdevctl). The mdev and VFIO registration is C (`mdev.c`): it is ops tables and embedded
 //! structs; sizes and accounting come from gvt.ko through the MPT ABI.
 
+use core::ffi::c_int;
+
 use kernel::prelude::*;
 
 #[path = "../mpt/backend.rs"]
@@ -59,4 +61,41 @@ unsafe extern "C" fn kvmgt_region_decode(pos: u64, index: *mut u64, offset: *mut
 #[no_mangle]
 extern "C" fn kvmgt_region_next(offset: u64, remaining: u64, size: u64, max: u64) -> u64 {
     region::next_access(offset, remaining, size, max).unwrap_or(0)
+}
+
+/// `region::in_slice` for vfio.c.
+#[no_mangle]
+extern "C" fn kvmgt_aperture_in_slice(base: u64, size: u64, off: u64, len: u64) -> bool {
+    region::in_slice(base, size, off, len)
+}
+
+/// `region::edid_access` for vfio.c: `KVMGT_EDID_REG` or `KVMGT_EDID_BLOB` (kvmgt.h) with the
+/// offset in `*at`, or -EINVAL.
+///
+/// # Safety
+///
+/// `at` is writable.
+#[no_mangle]
+unsafe extern "C" fn kvmgt_edid_access(off: u64, len: u64, max_size: u64, at: *mut u64) -> c_int {
+    let (kind, o) = match region::edid_access(off, len, max_size) {
+        Some(region::EdidAccess::Reg(o)) => (0, o),
+        Some(region::EdidAccess::Blob(o)) => (1, o),
+        None => return EINVAL.to_errno(),
+    };
+    // SAFETY: per the contract.
+    unsafe { *at = o };
+    kind
+}
+
+/// `region::edid_write` for vfio.c: `KVMGT_EDID_SIZE`, `KVMGT_EDID_LINK_UP` or
+/// `KVMGT_EDID_LINK_DOWN` (kvmgt.h), or -EINVAL or -EPERM.
+#[no_mangle]
+extern "C" fn kvmgt_edid_write(reg: u64, value: u32, max_size: u32) -> c_int {
+    match region::edid_write(reg, value, max_size) {
+        region::EdidWrite::Size(_) => 0,
+        region::EdidWrite::LinkUp => 1,
+        region::EdidWrite::LinkDown => 2,
+        region::EdidWrite::Invalid => EINVAL.to_errno(),
+        region::EdidWrite::ReadOnly => EPERM.to_errno(),
+    }
 }

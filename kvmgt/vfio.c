@@ -19,6 +19,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/eventfd.h>
 #include <linux/kvm_host.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/nospec.h>
 #include <linux/pci.h>
@@ -29,9 +30,19 @@
 #include "kvmgt.h"
 
 #define KVMGT_OPREGION_INDEX	VFIO_PCI_NUM_REGIONS
-#define KVMGT_NUM_REGIONS	(VFIO_PCI_NUM_REGIONS + 1)
+#define KVMGT_EDID_INDEX	(VFIO_PCI_NUM_REGIONS + 1)
+#define KVMGT_NUM_REGIONS	(VFIO_PCI_NUM_REGIONS + 2)
 /* As QEMU encodes region offsets; the same shift as region.rs OFFSET_SHIFT. */
 #define KVMGT_OFFSET_SHIFT	40
+#define KVMGT_PGOFF_MASK	((1ULL << (KVMGT_OFFSET_SHIFT - PAGE_SHIFT)) - 1)
+#define KVMGT_BAR2_OFFSET	((u64)VFIO_PCI_BAR2_REGION_INDEX << KVMGT_OFFSET_SHIFT)
+/* A BAR2 transfer goes through the device model this many bytes at a time. */
+#define KVMGT_APERTURE_CHUNK	256
+
+/* region.rs decides EDID register accesses by these offsets. */
+static_assert(offsetof(struct vfio_region_gfx_edid, edid_size) == 8);
+static_assert(offsetof(struct vfio_region_gfx_edid, link_state) == 20);
+static_assert(sizeof(struct vfio_region_gfx_edid) == 24);
 
 static struct kvmgt_vgpu *to_kvmgt_vgpu(struct vfio_device *vdev)
 {
@@ -65,9 +76,29 @@ static int kvmgt_write_gpa(void *priv, u64 gpa, const void *buf, size_t len)
 	return vfio_dma_rw(&v->vdev, gpa, (void *)buf, len, true);
 }
 
+/* Drops user mappings of [offset, offset + size) of the aperture slice (BAR2 offsets). */
+static void kvmgt_aperture_zap(struct kvmgt_vgpu *v, u64 offset, u64 size)
+{
+	mutex_lock(&v->ap_lock);
+	unmap_mapping_range(v->vdev.inode->i_mapping, KVMGT_BAR2_OFFSET + offset, size, 1);
+	mutex_unlock(&v->ap_lock);
+}
+
+/* gvt.ko: the pages behind part of the aperture slice changed. */
+static void kvmgt_aperture_invalidate(void *priv, u64 offset, u64 size)
+{
+	kvmgt_aperture_zap(priv, offset, size);
+}
+
 static void kvmgt_dma_release(struct kvmgt_vgpu *v, struct kvmgt_dma *d)
 {
 	gvt_vgpu_dma_revoke(v->vgpu, d->dma_addr);
+	/*
+	 * Still referenced (user space unmapped the memory, or the guest remaps it at another
+	 * size): the GGTT may still point here, so no aperture mapping may outlive the unpin.
+	 */
+	if (d->refs)
+		kvmgt_aperture_zap(v, v->info.aperture_slice_base, v->info.aperture_slice_size);
 	xa_erase(&v->by_gfn, d->gfn);
 	xa_erase(&v->by_dma, d->dma_addr >> PAGE_SHIFT);
 	dma_unmap_page(gpu_dev(v), d->dma_addr, d->size, DMA_BIDIRECTIONAL);
@@ -273,11 +304,15 @@ const struct gvt_backend_ops kvmgt_mpt_ops = {
 	.page_track_supported = kvmgt_page_track_supported,
 	.page_track_add = kvmgt_page_track_add,
 	.page_track_remove = kvmgt_page_track_remove,
+	.aperture_invalidate = kvmgt_aperture_invalidate,
 };
 
 /* ---- regions ---------------------------------------------------------------------------- */
 
-/* Size of a region and the largest access it takes; 0 for a region the device does not have. */
+/*
+ * Size of a region and the largest access it takes (split transfers); 0 for a region the
+ * device does not have.
+ */
 static u64 region_size(struct kvmgt_vgpu *v, u64 index, u64 *max)
 {
 	switch (index) {
@@ -290,6 +325,11 @@ static u64 region_size(struct kvmgt_vgpu *v, u64 index, u64 *max)
 	case KVMGT_OPREGION_INDEX:
 		*max = 8;
 		return v->info.opregion_size;
+	/* These two have transfer paths of their own. */
+	case VFIO_PCI_BAR2_REGION_INDEX:
+		return v->info.aperture_size;
+	case KVMGT_EDID_INDEX:
+		return KVMGT_EDID_REGION_SIZE;
 	default:
 		return 0;
 	}
@@ -311,17 +351,124 @@ static int region_access(struct kvmgt_vgpu *v, u64 index, u64 off, void *buf, u3
 	}
 }
 
+/*
+ * BAR2: the aperture slice only (EINVAL for anything reaching outside it, as upstream), through
+ * the same translation as a fault. A page the vGPU's GGTT does not map reads as all-ones and
+ * drops writes, as a bus does for an access nothing claims.
+ */
+static ssize_t kvmgt_aperture_rw(struct kvmgt_vgpu *v, char __user *ubuf, size_t count, u64 off,
+				 bool write)
+{
+	u8 buf[KVMGT_APERTURE_CHUNK];
+	size_t done = 0, n;
+	int ret = 0;
+
+	if (!kvmgt_aperture_in_slice(v->info.aperture_slice_base, v->info.aperture_slice_size, off, count))
+		return -EINVAL;
+	for (; done < count; done += n, off += n) {
+		n = min3(count - done, sizeof(buf), (size_t)(PAGE_SIZE - offset_in_page(off)));
+		if (write && copy_from_user(buf, ubuf + done, n)) {
+			ret = -EFAULT;
+			break;
+		}
+		ret = gvt_vgpu_aperture_rw(v->vgpu, off, buf, n, write);
+		if (ret == -EFAULT) {
+			if (!write)
+				memset(buf, 0xff, n);
+			ret = 0;
+		}
+		if (ret)
+			break;
+		if (!write && copy_to_user(ubuf + done, buf, n)) {
+			ret = -EFAULT;
+			break;
+		}
+	}
+	return done ? done : ret;
+}
+
+/* A write to an EDID register (region.rs decides what it means). Under edid_lock. */
+static int kvmgt_edid_reg_write(struct kvmgt_vgpu *v, u64 reg, u32 val)
+{
+	int ret = kvmgt_edid_write(reg, val, v->edid.edid_max_size);
+
+	switch (ret) {
+	case KVMGT_EDID_SIZE:
+		v->edid.edid_size = val;
+		return 0;
+	case KVMGT_EDID_LINK_UP:
+		/* gvt.ko validates the blob; a bad one is refused and the monitor stays as it is. */
+		ret = gvt_vgpu_set_edid(v->vgpu, v->edid_blob, v->edid.edid_size);
+		if (!ret)
+			ret = gvt_vgpu_set_link(v->vgpu, true);
+		break;
+	case KVMGT_EDID_LINK_DOWN:
+		ret = gvt_vgpu_set_link(v->vgpu, false);
+		break;
+	default:
+		return ret;
+	}
+	if (!ret)
+		v->edid.link_state = val;
+	return ret;
+}
+
+/*
+ * The EDID region: 4-byte registers (struct vfio_region_gfx_edid) and the blob, staged here
+ * until the link goes up. User memory is copied outside edid_lock.
+ */
+static ssize_t kvmgt_edid_rw(struct kvmgt_vgpu *v, char __user *ubuf, size_t count, u64 off,
+			     bool write)
+{
+	u8 buf[GVT_EDID_MAX_SIZE];
+	int kind, ret = 0;
+	u64 at;
+
+	kind = kvmgt_edid_access(off, count, GVT_EDID_MAX_SIZE, &at);
+	if (kind < 0)
+		return kind;
+	if (write && copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	mutex_lock(&v->edid_lock);
+	if (kind == KVMGT_EDID_BLOB) {
+		if (write)
+			memcpy(v->edid_blob + at, buf, count);
+		else
+			memcpy(buf, v->edid_blob + at, count);
+	} else if (write) {
+		u32 val;
+
+		memcpy(&val, buf, sizeof(val));
+		ret = kvmgt_edid_reg_write(v, at, val);
+	} else {
+		memcpy(buf, (u8 *)&v->edid + at, count);
+	}
+	mutex_unlock(&v->edid_lock);
+	if (ret)
+		return ret;
+	if (!write && copy_to_user(ubuf, buf, count))
+		return -EFAULT;
+	return count;
+}
+
 static ssize_t kvmgt_rw(struct kvmgt_vgpu *v, char __user *ubuf, size_t count, loff_t *ppos,
 			bool write)
 {
 	u64 index, off, size, max = 0, len;
 	size_t done = 0;
+	ssize_t ret;
 	u8 buf[8];
-	int ret;
 
 	if (*ppos < 0)
 		return -EINVAL;
 	kvmgt_region_decode(*ppos, &index, &off);
+	if (index == VFIO_PCI_BAR2_REGION_INDEX || index == KVMGT_EDID_INDEX) {
+		ret = index == KVMGT_EDID_INDEX ? kvmgt_edid_rw(v, ubuf, count, off, write) :
+						  kvmgt_aperture_rw(v, ubuf, count, off, write);
+		if (ret > 0)
+			*ppos += ret;
+		return ret;
+	}
 	size = region_size(v, index, &max);
 	while (done < count) {
 		len = kvmgt_region_next(off, count - done, size, max);
@@ -350,6 +497,47 @@ static ssize_t kvmgt_write(struct vfio_device *vdev, const char __user *buf, siz
 			   loff_t *ppos)
 {
 	return kvmgt_rw(to_kvmgt_vgpu(vdev), (char __user *)buf, count, ppos, true);
+}
+
+/*
+ * BAR2 mmap: the slice only, shared. Pages are inserted at fault time, each the one
+ * gvt_vgpu_aperture_pfn() names now (a fixed aperture page, or on the sim the guest page the
+ * vGPU's GGTT maps), and zapped when that changes, so a mapping always shows what the GGTT
+ * says. A page the GGTT does not map faults with SIGBUS.
+ */
+static vm_fault_t kvmgt_aperture_fault(struct vm_fault *vmf)
+{
+	struct kvmgt_vgpu *v = vmf->vma->vm_private_data;
+	u64 off = (vmf->pgoff & KVMGT_PGOFF_MASK) << PAGE_SHIFT, pfn;
+	vm_fault_t ret;
+
+	mutex_lock(&v->ap_lock);
+	if (gvt_vgpu_aperture_pfn(v->vgpu, off, &pfn))
+		ret = VM_FAULT_SIGBUS;
+	else
+		ret = vmf_insert_pfn(vmf->vma, vmf->address, pfn);
+	mutex_unlock(&v->ap_lock);
+	return ret;
+}
+
+static const struct vm_operations_struct kvmgt_aperture_vm_ops = {
+	.fault = kvmgt_aperture_fault,
+};
+
+static int kvmgt_mmap(struct vfio_device *vdev, struct vm_area_struct *vma)
+{
+	struct kvmgt_vgpu *v = to_kvmgt_vgpu(vdev);
+	u64 index = vma->vm_pgoff >> (KVMGT_OFFSET_SHIFT - PAGE_SHIFT);
+	u64 off = (vma->vm_pgoff & KVMGT_PGOFF_MASK) << PAGE_SHIFT;
+
+	if (index != VFIO_PCI_BAR2_REGION_INDEX || !(vma->vm_flags & VM_SHARED) ||
+	    !kvmgt_aperture_in_slice(v->info.aperture_slice_base, v->info.aperture_slice_size, off,
+				     vma->vm_end - vma->vm_start))
+		return -EINVAL;
+	vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_ops = &kvmgt_aperture_vm_ops;
+	vma->vm_private_data = v;
+	return 0;
 }
 
 /* ---- ioctls ----------------------------------------------------------------------------- */
@@ -389,19 +577,37 @@ static long kvmgt_get_region_info(struct kvmgt_vgpu *v, void __user *arg)
 	info.size = region_size(v, info.index, &max);
 	info.flags = info.size ? VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE : 0;
 	if (info.index == VFIO_PCI_BAR2_REGION_INDEX) {
-		/* Sized for the guest; CPU access through it is not emulated yet. */
-		info.size = v->info.aperture_size;
-		info.flags = 0;
+		/* Only the vGPU's own slice may be mapped. */
+		struct vfio_region_info_cap_sparse_mmap *sparse;
+		size_t sz = struct_size(sparse, areas, 1);
+
+		sparse = kzalloc(sz, GFP_KERNEL);
+		if (!sparse)
+			return -ENOMEM;
+		sparse->header.id = VFIO_REGION_INFO_CAP_SPARSE_MMAP;
+		sparse->header.version = 1;
+		sparse->nr_areas = 1;
+		sparse->areas[0].offset = v->info.aperture_slice_base;
+		sparse->areas[0].size = v->info.aperture_slice_size;
+		info.flags |= VFIO_REGION_INFO_FLAG_MMAP;
+		ret = vfio_info_add_capability(&caps, &sparse->header, sz);
+		kfree(sparse);
+		if (ret)
+			return ret;
 	}
-	if (info.index == KVMGT_OPREGION_INDEX) {
+	if (info.index == KVMGT_OPREGION_INDEX || info.index == KVMGT_EDID_INDEX) {
+		bool opregion = info.index == KVMGT_OPREGION_INDEX;
 		struct vfio_region_info_cap_type cap = {
 			.header.id = VFIO_REGION_INFO_CAP_TYPE,
 			.header.version = 1,
-			.type = VFIO_REGION_TYPE_PCI_VENDOR_TYPE | PCI_VENDOR_ID_INTEL,
-			.subtype = VFIO_REGION_SUBTYPE_INTEL_IGD_OPREGION,
+			.type = opregion ? VFIO_REGION_TYPE_PCI_VENDOR_TYPE | PCI_VENDOR_ID_INTEL :
+					   VFIO_REGION_TYPE_GFX,
+			.subtype = opregion ? VFIO_REGION_SUBTYPE_INTEL_IGD_OPREGION :
+					      VFIO_REGION_SUBTYPE_GFX_EDID,
 		};
 
-		info.flags = VFIO_REGION_INFO_FLAG_READ;
+		if (opregion)
+			info.flags = VFIO_REGION_INFO_FLAG_READ;
 		ret = vfio_info_add_capability(&caps, &cap.header, sizeof(cap));
 		if (ret)
 			return ret;
@@ -516,6 +722,17 @@ static long kvmgt_set_irqs(struct kvmgt_vgpu *v, void __user *arg)
 	return kvmgt_set_trigger(v, slot, fd);
 }
 
+/* A device reset keeps the monitor's EDID and plugs it back in. */
+static int kvmgt_reset(struct kvmgt_vgpu *v)
+{
+	int ret = gvt_vgpu_reset(v->vgpu);
+
+	mutex_lock(&v->edid_lock);
+	v->edid.link_state = VFIO_DEVICE_GFX_LINK_STATE_UP;
+	mutex_unlock(&v->edid_lock);
+	return ret;
+}
+
 static long kvmgt_ioctl(struct vfio_device *vdev, unsigned int cmd, unsigned long arg)
 {
 	struct kvmgt_vgpu *v = to_kvmgt_vgpu(vdev);
@@ -531,7 +748,7 @@ static long kvmgt_ioctl(struct vfio_device *vdev, unsigned int cmd, unsigned lon
 	case VFIO_DEVICE_SET_IRQS:
 		return kvmgt_set_irqs(v, uarg);
 	case VFIO_DEVICE_RESET:
-		return gvt_vgpu_reset(v->vgpu);
+		return kvmgt_reset(v);
 	case VFIO_DEVICE_QUERY_GFX_PLANE:
 		return kvmgt_query_gfx_plane(v, uarg);
 	case VFIO_DEVICE_GET_GFX_DMABUF:
@@ -565,6 +782,7 @@ static void kvmgt_close(struct vfio_device *vdev)
 
 	/* The next user gets a fresh device; the reset also unmaps what the GGTT held. */
 	gvt_vgpu_reset(v->vgpu);
+	gvt_vgpu_set_edid(v->vgpu, NULL, 0);
 	gvt_vgpu_deactivate(v->vgpu);
 	kvmgt_set_trigger(v, &v->msi_trigger, -1);
 	kvmgt_set_trigger(v, &v->intx_trigger, -1);
@@ -583,6 +801,23 @@ static void kvmgt_close(struct vfio_device *vdev)
 	v->open = false;
 }
 
+/* The EDID region as a new user finds it: the monitor's EDID, link up. */
+static void kvmgt_edid_init(struct kvmgt_vgpu *v)
+{
+	int size = gvt_vgpu_get_edid(v->vgpu, v->edid_blob, sizeof(v->edid_blob));
+
+	mutex_lock(&v->edid_lock);
+	v->edid = (struct vfio_region_gfx_edid) {
+		.edid_offset = KVMGT_EDID_BLOB_OFFSET,
+		.edid_max_size = GVT_EDID_MAX_SIZE,
+		.edid_size = size > 0 ? size : 0,
+		.max_xres = v->info.display_xres,
+		.max_yres = v->info.display_yres,
+		.link_state = VFIO_DEVICE_GFX_LINK_STATE_UP,
+	};
+	mutex_unlock(&v->edid_lock);
+}
+
 static int kvmgt_open(struct vfio_device *vdev)
 {
 	struct kvmgt_vgpu *v = to_kvmgt_vgpu(vdev);
@@ -598,6 +833,7 @@ static int kvmgt_open(struct vfio_device *vdev)
 		v->kvm = vdev->kvm;
 	}
 	v->open = true;
+	kvmgt_edid_init(v);
 	ret = gvt_vgpu_activate(v->vgpu);
 	if (ret)
 		kvmgt_close(vdev);
@@ -615,6 +851,8 @@ static int kvmgt_init_dev(struct vfio_device *vdev)
 	spin_lock_init(&v->irq_lock);
 	mutex_init(&v->cache_lock);
 	mutex_init(&v->disp.lock);
+	mutex_init(&v->ap_lock);
+	mutex_init(&v->edid_lock);
 	xa_init(&v->by_gfn);
 	xa_init(&v->by_dma);
 	xa_init(&v->tracked);
@@ -643,6 +881,8 @@ static void kvmgt_release_dev(struct vfio_device *vdev)
 	xa_destroy(&v->tracked);
 	mutex_destroy(&v->cache_lock);
 	mutex_destroy(&v->disp.lock);
+	mutex_destroy(&v->ap_lock);
+	mutex_destroy(&v->edid_lock);
 }
 
 static const struct vfio_device_ops kvmgt_vfio_ops = {
@@ -654,6 +894,7 @@ static const struct vfio_device_ops kvmgt_vfio_ops = {
 	.read = kvmgt_read,
 	.write = kvmgt_write,
 	.ioctl = kvmgt_ioctl,
+	.mmap = kvmgt_mmap,
 	.dma_unmap = kvmgt_vfio_dma_unmap,
 #if IS_ENABLED(CONFIG_IOMMUFD)
 	.bind_iommufd = vfio_iommufd_emulated_bind,

@@ -34,6 +34,21 @@ pub const GEN9_AUX_CHANNEL_B: u32 = 1 << 25;
 
 const POLLS: u32 = 100;
 
+/// VESA 1280x1024 at 60 Hz: a monitor none of the vGPU types has, for custom EDIDs.
+pub const SXGA: Mode = Mode {
+    clock_khz: 108_000,
+    hactive: 1280,
+    hfp: 48,
+    hsync: 112,
+    hbp: 248,
+    vactive: 1024,
+    vfp: 1,
+    vsync: 3,
+    vbp: 38,
+    hsync_positive: true,
+    vsync_positive: true,
+};
+
 /// Register offset for pipe A, plane 1, transcoder A or port B instances.
 fn ctl(first: u32) -> u32 {
     port_reg(first, PORT_B)

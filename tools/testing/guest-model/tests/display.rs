@@ -5,7 +5,7 @@
 
 use guest_model::direct::Direct;
 use guest_model::hv::MemHypervisor;
-use guest_model::modeset::{self, Framebuffer, DE_PORT_IIR, PIPE_A_IIR, PLANE1_FLIP_DONE, GEN8_PIPE_VBLANK};
+use guest_model::modeset::{self, Framebuffer, DE_PORT_IIR, SXGA, PIPE_A_IIR, PLANE1_FLIP_DONE, GEN8_PIPE_VBLANK};
 use guest_model::probe;
 use guest_model::rng::Rng;
 use guest_model::storage::{vec_storage, VecStorage};
@@ -84,21 +84,6 @@ fn edid_reads_the_same_over_aux_and_gmbus() {
         drop(store);
     }
 }
-
-/// VESA 1280x1024 at 60 Hz.
-const SXGA: Mode = Mode {
-    clock_khz: 108_000,
-    hactive: 1280,
-    hfp: 48,
-    hsync: 112,
-    hbp: 248,
-    vactive: 1024,
-    vfp: 1,
-    vsync: 3,
-    vbp: 38,
-    hsync_positive: true,
-    vsync_positive: true,
-};
 
 /// `n` bytes of EDID over GMBUS pin 1 in one index read cycle.
 fn gmbus_read(t: &mut Direct<'_>, n: u32) -> Vec<u8> {

@@ -4,6 +4,7 @@ use std::os::unix::fs::FileExt;
 
 use guest_model::probe::{self, GGTT_PAGES, GGTT_PAGES_GPA};
 use gvt::model::pvinfo::field;
+use gvt::model::vgpu::GGTT_MMIO_OFFSET;
 
 use crate::checks::Checks;
 use crate::sys::EventFd;
@@ -148,7 +149,9 @@ pub fn probe(uuid: &str, tag: Option<String>) -> Checks {
             if msi_on {
                 crate::workloads::run(&mut c, &mut t, crate::display::FB_GPA, r.vgt_id, crate::workloads::ROUNDS, |t| t.last_error.take());
                 crate::display::check(&mut c, &v, &mut t, r.mappable.0);
+                crate::edid::check(&mut c, &v, &mut t);
             }
+            crate::aperture::check(&mut c, &v, &mut t, r.mappable);
         }
     }
     check_opregion(&mut c, &v);
@@ -204,12 +207,14 @@ pub fn pread(v: &Vfio, r: &Region, off: u64, buf: &mut [u8]) -> Result<(), Strin
     }
 }
 
-/// `bench UUID N`: the cost of a region access from user space, per access.
+/// `bench UUID N`: the cost of a region access from user space, per access, and of the
+/// aperture through its region and through its mmap.
 pub fn bench(uuid: &str, n: u32, tag: Option<&str>) -> Result<(), String> {
     let v = Vfio::open(uuid, RAM_SIZE)?;
     let (cfg, _) = v.region_info(uapi::PCI_CONFIG_REGION_INDEX)?;
     let (bar0, _) = v.region_info(uapi::PCI_BAR0_REGION_INDEX)?;
     let mut b = [0u8; 8];
+    let tag = tag.map(|t| format!("{t}, ")).unwrap_or_default();
     let runs: [(&str, &Region, u64, usize); 3] = [
         ("config read, 4 bytes", &cfg, 0, 4),
         ("BAR0 register read, 4 bytes", &bar0, u64::from(field::VGT_ID), 4),
@@ -219,8 +224,43 @@ pub fn bench(uuid: &str, n: u32, tag: Option<&str>) -> Result<(), String> {
         let buf = b.get_mut(..len).ok_or("buffer")?;
         pread(&v, r, off, buf).map_err(|e| format!("{what}: {e}"))?;
         let ns = time_per_op(n, || pread(&v, r, off, buf)).map_err(|e| format!("{what}: {e}"))?.mean;
-        let tag = tag.map(|t| format!("{t}, ")).unwrap_or_default();
         println!("region access: {ns} ns/op ({tag}{what}, {n} ops)");
     }
+    bench_aperture(&v, &bar0, n, &tag)
+}
+
+/// The first page of the vGPU's aperture slice bound to a guest page, read through the BAR2
+/// region and through the mmap; then that GGTT entry rewritten to the other of two guest pages,
+/// alone and followed by a read through the mmap (the difference is the zap and the fault).
+/// The next two entries keep both pages mapped, so no rewrite pins or unpins a page.
+fn bench_aperture(v: &Vfio, bar0: &Region, n: u32, tag: &str) -> Result<(), String> {
+    let (bar2, caps) = v.region_info(uapi::PCI_BAR2_REGION_INDEX)?;
+    let (gm, _) = caps.iter().find_map(uapi::cap_sparse_areas).and_then(|a| a.first().copied()).ok_or("BAR2: no sparse mmap area")?;
+    let pages = [(15u64 << 20) | 1, ((15u64 << 20) + 4096) | 1];
+    let bind = |index: u64, pte: u64| {
+        let entry = GGTT_MMIO_OFFSET.saturating_add(index.saturating_mul(8));
+        match v.device.write_at(&pte.to_le_bytes(), bar0.offset.saturating_add(entry)) {
+            Ok(8) => Ok(()),
+            r => Err(format!("GGTT write: {r:?}")),
+        }
+    };
+    let index = gm / 4096;
+    for (i, pte) in (1u64..).zip(pages) {
+        bind(index.saturating_add(i), pte)?;
+    }
+    bind(index, pages[0])?;
+    let map = crate::sys::DeviceMap::new(&v.device, bar2.offset.saturating_add(gm), 4096).map_err(|e| format!("BAR2 mmap: {e}"))?;
+    let mut buf = [0u8; 8];
+    let report = |what: &str, ns: u128| println!("aperture access: {ns} ns/op ({tag}{what}, {n} ops)");
+    report("BAR2 region read, 8 bytes", time_per_op(n, || pread(v, &bar2, gm, &mut buf))?.mean);
+    let read = || map.read64(0).map(drop).ok_or_else(|| "mmap read".to_string());
+    report("BAR2 mmap read, 8 bytes", time_per_op(n, read)?.mean);
+    let mut i = 0usize;
+    let mut flip = || {
+        i = i.wrapping_add(1);
+        bind(index, pages.get(i % 2).copied().unwrap_or(0))
+    };
+    report("GGTT entry rewrite, pages kept mapped (BAR0 write, 8 bytes)", time_per_op(n, &mut flip)?.mean);
+    report("GGTT entry rewrite, then an mmap read (zap, fault)", time_per_op(n, || flip().and_then(|()| read()))?.mean);
     Ok(())
 }

@@ -32,11 +32,13 @@
     )
 )]
 
+pub mod aperture;
 pub mod bad_input;
 pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod display;
+pub mod edid;
 #[cfg(test)]
 mod fake;
 pub mod lifecycle;

@@ -100,6 +100,92 @@ pub fn map_and_copy(file: &File, len: usize) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// A shared mapping of part of a device fd (a region's mmap area), accessed only with volatile
+/// 8-byte loads and stores: the kernel may change what backs it at any time.
+#[derive(Debug)]
+pub struct DeviceMap {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+impl DeviceMap {
+    /// Maps `len` bytes of `file` at `offset`, read-write and shared.
+    pub fn new(file: &File, offset: u64, len: usize) -> io::Result<DeviceMap> {
+        let p = mmap_fd(file, offset, len, libc::MAP_SHARED)?;
+        let ptr = NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned NULL"))?;
+        Ok(DeviceMap { ptr, len })
+    }
+
+    fn at(&self, off: usize) -> Option<*mut u64> {
+        (off % 8 == 0 && off.checked_add(8)? <= self.len).then(|| self.ptr.as_ptr().wrapping_add(off).cast::<u64>())
+    }
+
+    /// The 8 bytes at `off` (8-aligned, inside the mapping); `None` otherwise.
+    pub fn read64(&self, off: usize) -> Option<u64> {
+        // SAFETY: `at` checked that the aligned 8 bytes lie inside our live mapping.
+        self.at(off).map(|p| unsafe { std::ptr::read_volatile(p) })
+    }
+
+    /// Stores 8 bytes at `off` (8-aligned, inside the mapping); false otherwise.
+    pub fn write64(&self, off: usize, v: u64) -> bool {
+        // SAFETY: as in `read64`.
+        self.at(off).map(|p| unsafe { std::ptr::write_volatile(p, v) }).is_some()
+    }
+
+    /// Reads the 8 bytes at `off` in a forked child; returns the signal that killed it, or
+    /// `None` if the read went through. How a client sees a page that must fault.
+    pub fn read_in_child(&self, off: usize) -> io::Result<Option<i32>> {
+        let p = self.at(off).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: the child only loads from the mapping, which it inherits, and exits
+        // without running anything of the parent's (no locks, no destructors).
+        match unsafe { libc::fork() } {
+            -1 => Err(io::Error::last_os_error()),
+            0 => {
+                // SAFETY: `p` is inside the inherited mapping.
+                let _ = unsafe { std::ptr::read_volatile(p) };
+                // SAFETY: exits the child at once.
+                unsafe { libc::_exit(0) }
+            }
+            pid => {
+                let mut status = 0;
+                // SAFETY: waits for our own child with a valid status pointer.
+                if unsafe { libc::waitpid(pid, &mut status, 0) } != pid {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)))
+            }
+        }
+    }
+}
+
+impl Drop for DeviceMap {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `new` created; no references into it exist.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+fn mmap_fd(file: &File, offset: u64, len: usize, flags: libc::c_int) -> io::Result<*mut libc::c_void> {
+    let off = libc::off_t::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: a fresh mapping at an address of the kernel's choosing, of a file we hold open.
+    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, flags, file.as_raw_fd(), off) };
+    if p == libc::MAP_FAILED {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(p)
+    }
+}
+
+/// Tries an mmap of `len` bytes of `file` at `offset` (`private` or shared) and unmaps it at
+/// once if the kernel accepted it: for checks that it must not.
+pub fn try_mmap(file: &File, offset: u64, len: usize, private: bool) -> io::Result<()> {
+    let flags = if private { libc::MAP_PRIVATE } else { libc::MAP_SHARED };
+    let p = mmap_fd(file, offset, len, flags)?;
+    // SAFETY: unmaps exactly the mapping just made.
+    unsafe { libc::munmap(p, len) };
+    Ok(())
+}
+
 /// An eventfd (non-blocking, close-on-exec): how VFIO signals an interrupt.
 #[derive(Debug)]
 pub struct EventFd(File);

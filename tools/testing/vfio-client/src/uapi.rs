@@ -70,10 +70,37 @@ pub const DEVICE_FLAGS_PCI: u32 = 1 << 1;
 pub const REGION_INFO_FLAG_READ: u32 = 1 << 0;
 /// `VFIO_REGION_INFO_FLAG_WRITE`.
 pub const REGION_INFO_FLAG_WRITE: u32 = 1 << 1;
+/// `VFIO_REGION_INFO_FLAG_MMAP`.
+pub const REGION_INFO_FLAG_MMAP: u32 = 1 << 2;
 /// `VFIO_REGION_INFO_FLAG_CAPS`.
 pub const REGION_INFO_FLAG_CAPS: u32 = 1 << 3;
+/// `VFIO_REGION_INFO_CAP_SPARSE_MMAP`.
+pub const REGION_INFO_CAP_SPARSE_MMAP: u16 = 1;
 /// `VFIO_REGION_INFO_CAP_TYPE`.
 pub const REGION_INFO_CAP_TYPE: u16 = 2;
+/// `VFIO_REGION_TYPE_GFX`.
+pub const REGION_TYPE_GFX: u32 = 1;
+/// `VFIO_REGION_SUBTYPE_GFX_EDID`.
+pub const REGION_SUBTYPE_GFX_EDID: u32 = 1;
+/// Offsets of the registers of `struct vfio_region_gfx_edid`.
+pub mod edid_reg {
+    /// `edid_offset`: where the blob starts in the region.
+    pub const OFFSET: u64 = 0;
+    /// `edid_max_size`.
+    pub const MAX_SIZE: u64 = 4;
+    /// `edid_size`.
+    pub const SIZE: u64 = 8;
+    /// `max_xres`.
+    pub const MAX_XRES: u64 = 12;
+    /// `max_yres`.
+    pub const MAX_YRES: u64 = 16;
+    /// `link_state`.
+    pub const LINK_STATE: u64 = 20;
+}
+/// `VFIO_DEVICE_GFX_LINK_STATE_UP`.
+pub const GFX_LINK_STATE_UP: u32 = 1;
+/// `VFIO_DEVICE_GFX_LINK_STATE_DOWN`.
+pub const GFX_LINK_STATE_DOWN: u32 = 2;
 /// `VFIO_REGION_TYPE_PCI_VENDOR_TYPE | 0x8086`: Intel's device-specific regions.
 pub const REGION_TYPE_INTEL: u32 = (1 << 31) | 0x8086;
 /// `VFIO_REGION_SUBTYPE_INTEL_IGD_OPREGION`.
@@ -358,6 +385,22 @@ pub fn cap_type(cap: &Cap) -> Option<(u32, u32)> {
     }
 }
 
+/// The (offset, size) areas of a `VFIO_REGION_INFO_CAP_SPARSE_MMAP` capability body
+/// (`nr_areas`, reserved, then the areas); `None` if it is another capability or truncated.
+pub fn cap_sparse_areas(cap: &Cap) -> Option<Vec<(u64, u64)>> {
+    if cap.id != REGION_INFO_CAP_SPARSE_MMAP {
+        return None;
+    }
+    let u64_at = |o: usize| Some(u64::from_ne_bytes(cap.body.get(o..o.checked_add(8)?)?.try_into().ok()?));
+    let n = u32::from_ne_bytes(cap.body.get(..4)?.try_into().ok()?);
+    (0..usize::try_from(n).ok()?.min(64))
+        .map(|i| {
+            let at = i.checked_mul(16)?.checked_add(8)?;
+            Some((u64_at(at)?, u64_at(at.checked_add(8)?)?))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,5 +480,18 @@ mod tests {
         short.extend(cap_bytes(REGION_INFO_CAP_TYPE, 0, &[1, 2, 3]));
         let caps = parse_caps(&short, 8).unwrap();
         assert_eq!((caps.len(), cap_type(&caps[0])), (1, None));
+    }
+
+    #[test]
+    fn sparse_mmap_areas() {
+        let mut body = 2u32.to_ne_bytes().to_vec();
+        body.extend_from_slice(&0u32.to_ne_bytes());
+        for v in [0x800_0000u64, 0x400_0000, 0x1000_0000, 0x1000] {
+            body.extend_from_slice(&v.to_ne_bytes());
+        }
+        let cap = Cap { id: REGION_INFO_CAP_SPARSE_MMAP, version: 1, body: body.clone() };
+        assert_eq!(cap_sparse_areas(&cap), Some(vec![(0x800_0000, 0x400_0000), (0x1000_0000, 0x1000)]));
+        assert_eq!(cap_sparse_areas(&Cap { body: body[..30].to_vec(), ..cap.clone() }), None, "truncated");
+        assert_eq!(cap_sparse_areas(&Cap { id: REGION_INFO_CAP_TYPE, ..cap }), None);
     }
 }

@@ -1,0 +1,131 @@
+//! BAR2, the aperture, as QEMU's vfio-pci uses it: region info with a sparse-mmap capability
+//! naming the vGPU's slice, an mmap of that slice, and region reads and writes. Behind an
+//! aperture page is the guest page the guest's GGTT entry maps, so a store through the
+//! mapping lands in guest RAM and a GGTT rewrite moves the mapping to the new page. Outside
+//! the slice nothing is reachable; a page the GGTT does not map reads as all-ones and faults.
+
+use std::os::unix::fs::FileExt;
+
+use guest_model::Transport;
+use gvt::model::vgpu::{GEN8_PAGE_PRESENT, GGTT_MMIO_OFFSET};
+
+use crate::checks::Checks;
+use crate::sys::{try_mmap, DeviceMap};
+use crate::transport::{Region, RegionIo, VfioTransport};
+use crate::uapi;
+use crate::vfio::Vfio;
+
+/// Guest RAM pages the checks put behind the aperture (above the framebuffer).
+const PAGE_A: u64 = 15 << 20;
+const PAGE_B: u64 = PAGE_A + 4096;
+/// Where in its slice the checks use the aperture: its last pages, clear of the probe's
+/// GGTT pages and the framebuffer's.
+const FROM_END: u64 = 16 * 4096;
+
+/// BAR2's region and its mmap area, as region info gives them.
+pub fn slice(c: &mut Checks, v: &Vfio, mappable: (u32, u32)) -> Option<(Region, u64, u64)> {
+    let (bar2, caps) = match v.region_info(uapi::PCI_BAR2_REGION_INDEX) {
+        Ok(r) => r,
+        Err(e) => {
+            c.fail("bar2 region info", e);
+            return None;
+        }
+    };
+    let want = uapi::REGION_INFO_FLAG_READ | uapi::REGION_INFO_FLAG_WRITE | uapi::REGION_INFO_FLAG_MMAP | uapi::REGION_INFO_FLAG_CAPS;
+    c.expect("bar2 region: read, write, mmap, capabilities", bar2.flags & want == want, || format!("flags {:#x}", bar2.flags));
+    let areas: Vec<_> = caps.iter().filter_map(uapi::cap_sparse_areas).collect();
+    let slice = (u64::from(mappable.0), u64::from(mappable.1));
+    let ok = c.expect("bar2 sparse mmap: one area, the vGPU's slice (PVINFO mappable base and size)", areas == [vec![slice]], || {
+        format!("areas {areas:x?}, PVINFO {slice:x?}")
+    });
+    ok.then_some((bar2, slice.0, slice.1))
+}
+
+/// Writes GGTT entry `index` through BAR0 (the guest binding a page).
+fn bind<D: RegionIo>(t: &mut VfioTransport<'_, D>, index: u64, pte: u64) -> Result<(), String> {
+    t.mmio_write(GGTT_MMIO_OFFSET.saturating_add(index.saturating_mul(8)), &pte.to_le_bytes())
+        .map_err(|e| format!("GGTT write: {e:?} {}", t.last_error.take().unwrap_or_default()))
+}
+
+fn ram64<D: RegionIo>(t: &mut VfioTransport<'_, D>, gpa: u64) -> Option<u64> {
+    let mut b = [0u8; 8];
+    t.ram_read(gpa, &mut b).ok().map(|()| u64::from_le_bytes(b))
+}
+
+fn pread64(v: &Vfio, at: u64) -> std::io::Result<u64> {
+    let mut b = [0u8; 8];
+    match v.device.read_at(&mut b, at)? {
+        8 => Ok(u64::from_le_bytes(b)),
+        n => Err(std::io::Error::other(format!("short read: {n} bytes"))),
+    }
+}
+
+fn errno<T>(r: std::io::Result<T>) -> Option<i32> {
+    r.err().and_then(|e| e.raw_os_error())
+}
+
+/// The checks; `mappable` is PVINFO's (base, size).
+pub fn check<D: RegionIo>(c: &mut Checks, v: &Vfio, t: &mut VfioTransport<'_, D>, mappable: (u32, u32)) {
+    let Some((bar2, base, size)) = slice(c, v, mappable) else { return };
+    let (Ok(len), Some(gm)) = (usize::try_from(size), base.checked_add(size).and_then(|e| e.checked_sub(FROM_END))) else {
+        return c.fail("bar2 slice", format!("{size:#x} bytes at {base:#x}"));
+    };
+    let map = match DeviceMap::new(&v.device, bar2.offset.wrapping_add(base), len) {
+        Ok(m) => m,
+        Err(e) => return c.fail("bar2 mmap of the slice", e),
+    };
+    c.pass("bar2 mmap of the slice");
+    // Offsets: `fd(x)` in the device fd at BAR2 offset x, `mm(x)` in the mapping past gm.
+    let fd = |x: u64| bar2.offset.wrapping_add(x);
+    let at = usize::try_from(gm.wrapping_sub(base)).unwrap_or(usize::MAX);
+    let mm = |x: usize| at.wrapping_add(x);
+    let (a, b) = (|x: u64| PAGE_A.wrapping_add(x), |x: u64| PAGE_B.wrapping_add(x));
+    let index = gm / 4096;
+    // The guest binds PAGE_A at gm; a store through the mapping is a store to guest RAM.
+    if let Err(e) = bind(t, index, PAGE_A | GEN8_PAGE_PRESENT) {
+        return c.fail("aperture page bound", e);
+    }
+    let x = 0x5a5a_0001_dead_beefu64;
+    map.write64(mm(0x10), x);
+    c.expect("store through the mmap lands in guest RAM", ram64(t, a(0x10)) == Some(x), || format!("RAM has {:x?}", ram64(t, a(0x10))));
+    let y = 0x0123_4567_89ab_cdefu64;
+    let _ = t.ram_write(a(0x20), &y.to_le_bytes());
+    c.expect("guest RAM shows through the mmap", map.read64(mm(0x20)) == Some(y), || format!("mmap reads {:x?}", map.read64(mm(0x20))));
+    // Region reads and writes take the same way.
+    c.expect("bar2 region read: the same page", pread64(v, fd(gm.wrapping_add(0x10))).ok() == Some(x), || "different bytes".into());
+    let z = 0x7777_0000_1111_2222u64;
+    let wrote = v.device.write_at(&z.to_le_bytes(), fd(gm.wrapping_add(0x28))).ok() == Some(8);
+    c.expect("bar2 region write lands in guest RAM", wrote && ram64(t, a(0x28)) == Some(z), || format!("wrote {wrote}, RAM has {:x?}", ram64(t, a(0x28))));
+    // The guest rebinds gm to PAGE_B: the mapping follows (the old one was zapped).
+    let w = 0xbbbb_0000_0000_000bu64;
+    let _ = t.ram_write(b(0x10), &w.to_le_bytes());
+    if let Err(e) = bind(t, index, PAGE_B | GEN8_PAGE_PRESENT) {
+        return c.fail("aperture page rebound", e);
+    }
+    c.expect("GGTT rewrite: the mmap shows the new page", map.read64(mm(0x10)) == Some(w), || format!("mmap reads {:x?}", map.read64(mm(0x10))));
+    map.write64(mm(0x30), 0x3030);
+    c.expect("GGTT rewrite: stores reach the new page only", ram64(t, b(0x30)) == Some(0x3030) && ram64(t, a(0x30)) == Some(0), || {
+        format!("page B {:x?}, page A {:x?}", ram64(t, b(0x30)), ram64(t, a(0x30)))
+    });
+    // A page the GGTT does not map.
+    let hole = gm.wrapping_add(4096);
+    if let Err(e) = bind(t, index.wrapping_add(1), 0) {
+        return c.fail("aperture page unbound", e);
+    }
+    c.expect("unmapped page: region read is all-ones", pread64(v, fd(hole)).ok() == Some(u64::MAX), || "not all-ones".into());
+    c.expect("unmapped page: region write dropped", v.device.write_at(&[1; 8], fd(hole)).ok() == Some(8), || "refused".into());
+    let touch = map.read_in_child(mm(4096));
+    c.expect("unmapped page: a touch through the mmap gets SIGBUS", matches!(touch, Ok(Some(libc::SIGBUS))), || format!("{touch:?}"));
+    // Outside the slice.
+    let end = base.wrapping_add(size);
+    let einval = |r: Option<i32>| r == Some(libc::EINVAL);
+    let not = || "not EINVAL".to_string();
+    c.expect("bar2 read below the slice refused (EINVAL)", einval(errno(pread64(v, fd(base.wrapping_sub(8))))), not);
+    c.expect("bar2 read straddling the slice's end refused (EINVAL)", einval(errno(pread64(v, fd(end.wrapping_sub(4))))), not);
+    c.expect("bar2 write at offset 0 refused (EINVAL)", einval(errno(v.device.write_at(&[0; 4], fd(0)))), not);
+    c.expect("mmap below the slice refused (EINVAL)", einval(errno(try_mmap(&v.device, fd(0), 4096, false))), not);
+    c.expect("mmap past the slice's end refused (EINVAL)", einval(errno(try_mmap(&v.device, fd(end.wrapping_sub(4096)), 8192, false))), not);
+    c.expect("private mmap of the slice refused (EINVAL)", einval(errno(try_mmap(&v.device, fd(base), 4096, true))), not);
+    c.expect("mmap of bar0 refused (EINVAL)", einval(errno(try_mmap(&v.device, 0, 4096, false))), not);
+    let _ = bind(t, index, 0);
+}
