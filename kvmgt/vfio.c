@@ -4,17 +4,40 @@
  *
  * Display (display.c): the plane the guest scans out and dma-bufs of its framebuffer.
  *
- * Regions: PCI config space, BAR0 (registers and the GGTT) and BAR2 (the aperture) by their
- * standard indices, and the OpRegion as a device-specific region. Every access is split into
- * naturally aligned 1/2/4/8-byte device accesses (kvmgt/region.rs decides the split) and handed
- * to gvt.ko, which emulates it. IRQs: MSI through an eventfd; INTx is advertised, as upstream,
- * but never fired (the guest i915 uses MSI).
+ * Regions, by the standard indices: PCI config space and BAR0 (registers and the GGTT), whose
+ * transfers are split into naturally aligned 1/2/4/8-byte device accesses (kvmgt/region.rs
+ * decides the split) and emulated by gvt.ko; BAR2, the aperture; then two device-specific
+ * regions, the OpRegion (read-only) and the EDID.
+ *
+ * BAR2 is readable, writable and mappable only in the vGPU's slice (a sparse-mmap capability
+ * names it; anything reaching outside is EINVAL, as upstream). gvt.ko says which host page
+ * backs each aperture page: a fixed page of a real GPU's aperture BAR, or on the sim GPU the
+ * guest page the vGPU's GGTT entry maps. Region transfers copy through it; an mmap is a
+ * VM_PFNMAP area filled at fault time, under ap_lock, and zapped under ap_lock when gvt.ko
+ * says the pages behind part of the slice changed (a GGTT rewrite, a reset) and when a DMA
+ * mapping the GGTT may still use is released (user space unmapped the memory) between its
+ * grant's revocation and the unpin, so a user mapping never outlives the page it shows. A page
+ * the GGTT does not map reads as all-ones and drops writes in a transfer, and faults with
+ * SIGBUS in a mapping (a VMM touching it kills itself, not the host).
+ *
+ * The EDID region (VFIO_REGION_TYPE_GFX, VFIO_REGION_SUBTYPE_GFX_EDID) is QEMU's protocol:
+ * link down unplugs the monitor; the blob and its size are staged here; link up hands the blob
+ * to gvt.ko, which validates it (refused: EINVAL, the monitor keeps its EDID) and plugs the
+ * monitor in, with hotplug interrupts to the guest either way. A device reset plugs it back in
+ * and keeps the EDID; closing the device gives it back its type's EDID.
+ *
+ * IRQs: MSI through an eventfd; INTx is advertised, as upstream, but never fired (the guest
+ * i915 uses MSI).
  *
  * It also provides gvt.ko's MPT services for the vGPU: guest memory through vfio_dma_rw() and
  * guest pages pinned and DMA-mapped for the GPU, cached by gfn with reference counts and
  * dropped when user space unmaps the IOVA range; and, when the device is opened with a KVM (as
  * QEMU does), KVM write tracking of the guest's page-table pages. Without a KVM (QEMU TCG, a
  * test client) there is no tracking and gvt.ko re-validates page tables before submissions.
+ *
+ * Locks: cache_lock, then ap_lock; page faults take ap_lock under the mm's locks, and gvt.ko's
+ * aperture lookups take no vGPU lock, because the vGPU's lock is held around vfio_dma_rw(),
+ * which may fault in that same mm.
  */
 #include <linux/dma-mapping.h>
 #include <linux/eventfd.h>

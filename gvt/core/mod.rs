@@ -11,13 +11,16 @@
 //! (`cfg_read`/`cfg_write`, `mmio_read`/`mmio_write` at BAR0 offsets, `raise_event`,
 //! `activate`/`deactivate`, `reset`, `flush_ggtt`, `opregion`). Storage the glue allocates:
 //! one [`vgpu::VgpuStorage`] per vGPU (2 MiB registers, 8 bytes of virtual GGTT per 4 KiB of
-//! the vGPU's graphics memory, 8 KiB OpRegion); everything else is inline and small.
+//! the vGPU's graphics memory, 8 KiB OpRegion, 256 bytes of EDID); everything else is inline
+//! and small. CPU access to a vGPU's aperture slice: [`aperture::page`] says which host page
+//! backs a page of it, and `MptOps::aperture_invalidate` when that changes.
 //!
 //! Display ([`display`]): the glue arms a timer at `Vgpu::display_deadline` and calls
 //! `display_tick(now_ns)` when it fires (vblanks, flip completion), applies the writes
 //! `Vgpu::take_forward` yields after every MMIO write and reset (planes the vGPU owns under
 //! `Gvt::set_plane_owners`; `Gvt::disable_planes_of` before destroying it), answers plane
-//! queries with `query_plane` and hotplugs with `display_hotplug`.
+//! queries with `query_plane`, hotplugs with `display_hotplug` and replaces the monitor's EDID
+//! with `set_edid`.
 //!
 //! Execution is a second object per vGPU, [`workload::Exec`], over its own storage
 //! ([`workload::ExecStorage`]: shadow page tables, workload slots, a scratch buffer, the

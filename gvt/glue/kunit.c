@@ -13,6 +13,8 @@ void gvt_kunit_probe(struct kunit *test);
 void gvt_kunit_workload(struct kunit *test);
 void gvt_kunit_display(struct kunit *test);
 void gvt_kunit_lifecycle(struct kunit *test);
+void gvt_kunit_aperture(struct kunit *test);
+void gvt_kunit_edid(struct kunit *test);
 
 static struct kunit_case gvt_cases[] = {
 	KUNIT_CASE(gvt_kunit_sim_device),
@@ -23,6 +25,8 @@ static struct kunit_case gvt_cases[] = {
 	KUNIT_CASE_SLOW(gvt_kunit_workload),
 	KUNIT_CASE_SLOW(gvt_kunit_display),
 	KUNIT_CASE(gvt_kunit_lifecycle),
+	KUNIT_CASE(gvt_kunit_aperture),
+	KUNIT_CASE(gvt_kunit_edid),
 	{}
 };
 

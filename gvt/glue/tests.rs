@@ -16,9 +16,11 @@ use super::mpt_abi::{
     device, gvt_device_dev, gvt_device_type_available, gvt_device_type_count,
     gvt_device_type_info, gvt_register_backend, gvt_unregister_backend,
 };
+use super::aperture::{gvt_vgpu_aperture_pfn, gvt_vgpu_aperture_rw};
 use super::vgpu::{
     from_errno, gvt_vgpu_cfg_read, gvt_vgpu_cfg_write, gvt_vgpu_create_typed, gvt_vgpu_destroy,
-    gvt_vgpu_activate, gvt_vgpu_dma_grant, gvt_vgpu_dma_revoke, gvt_vgpu_id, gvt_vgpu_mmio_read, gvt_vgpu_mmio_write,
+    gvt_vgpu_activate, gvt_vgpu_dma_grant, gvt_vgpu_dma_revoke, gvt_vgpu_get_edid, gvt_vgpu_id, gvt_vgpu_mmio_read,
+    gvt_vgpu_mmio_write, gvt_vgpu_set_edid, gvt_vgpu_set_link,
 };
 use super::ffi;
 use super::{guest, modeset, probe, workload};
@@ -28,6 +30,8 @@ use crate::mpt::abi::{GvtBackend, GvtBackendOps, GvtTypeInfo, GVT_MPT_ABI_VERSIO
 
 const EINVAL: c_int = -22;
 const EEXIST: c_int = -17;
+const EFAULT: c_int = -14;
+const ENOSPC: c_int = -28;
 const MB: u64 = 1 << 20;
 /// Index of `GVTg_V5_8` in the sim GPU's type table (`VGPU_TYPES`, smallest first).
 const V5_8: u32 = 1;
@@ -200,6 +204,7 @@ struct TestGuest {
     vgpu: *mut c_void,
     msis: AtomicU32,
     mapped: AtomicI32,
+    invalidated: AtomicU32,
 }
 
 const GUEST_RAM: u64 = 2 << 20;
@@ -275,12 +280,21 @@ unsafe extern "C" fn guest_msi(priv_: *mut c_void, _addr: u64, _data: u32) -> c_
     0
 }
 
+/// # Safety
+///
+/// `priv_` is the test's `TestGuest`.
+unsafe extern "C" fn guest_aperture_invalidate(priv_: *mut c_void, _offset: u64, _size: u64) {
+    // SAFETY: per the contract.
+    unsafe { &*priv_.cast::<TestGuest>() }.invalidated.fetch_add(1, Relaxed);
+}
+
 static PROBE_OPS: GvtBackendOps = GvtBackendOps {
     read_gpa: Some(guest_read),
     write_gpa: Some(guest_write),
     dma_map_guest_page: Some(guest_dma_map),
     dma_unmap_guest_page: Some(guest_dma_unmap),
     inject_msi: Some(guest_msi),
+    aperture_invalidate: Some(guest_aperture_invalidate),
     ..GvtBackendOps::NONE
 };
 static PROBE_BACKEND: StaticBackend = backend(&PROBE_OPS, GVT_MPT_ABI_VERSION);
@@ -345,7 +359,10 @@ fn with_guest(f: impl FnOnce(*mut c_void, &mut AbiTransport, u64)) {
     let mut base = 0u64;
     // SAFETY: `base` is a valid out-pointer.
     kassert!(unsafe { ffi::gvt_sim_pages_alloc(u32::try_from(GUEST_RAM / 4096).unwrap_or(0), &mut base) } == 0);
-    let guest = KBox::new(TestGuest { base, vgpu: ptr::null_mut(), msis: AtomicU32::new(0), mapped: AtomicI32::new(0) }, GFP_KERNEL);
+    let guest = KBox::new(
+        TestGuest { base, vgpu: ptr::null_mut(), msis: AtomicU32::new(0), mapped: AtomicI32::new(0), invalidated: AtomicU32::new(0) },
+        GFP_KERNEL,
+    );
     kassert!(guest.is_ok());
     let Ok(guest) = guest else { return };
     let guest = KBox::into_raw(guest);
@@ -466,6 +483,83 @@ pub(crate) extern "C" fn gvt_kunit_workload(_test: *mut bindings::kunit) {
     kassert!(dev.shadow_ggtt_entries() == 0);
 }
 
+/// L1: the aperture slice through the ABI, as kvmgt's BAR2 reaches it: a page bound in the
+/// guest's GGTT is the guest page (its frame, reads and writes), rebinding tells the backend,
+/// a revoked grant or an unbound page reaches nothing, the rest of BAR2 is refused.
+#[no_mangle]
+pub(crate) extern "C" fn gvt_kunit_aperture(_test: *mut bindings::kunit) {
+    with_guest(|vgpu, t, base| {
+        let report = probe::probe(t, true);
+        kassert!(report.is_ok());
+        let Ok(r) = report else { return };
+        let (start, size) = (u64::from(r.mappable.0), u64::from(r.mappable.1));
+        let gm = start + size - 4096;
+        let entry = GGTT_MMIO_OFFSET + gm / 4096 * 8;
+        let page = WORKLOAD_RAM;
+        // SAFETY: the vGPU is live inside `with_guest`; buffers are local and of the lengths given.
+        unsafe {
+            let g = &*t.guest;
+            let before = g.invalidated.load(Relaxed);
+            let pte = (page | 1).to_le_bytes();
+            kassert!(gvt_vgpu_mmio_write(vgpu, entry, pte.as_ptr().cast(), 8) == 0);
+            kassert!(g.invalidated.load(Relaxed) == before + 1);
+            let mut pfn = 0u64;
+            kassert!(gvt_vgpu_aperture_pfn(vgpu, gm + 5, &mut pfn) == 0 && pfn == (base + page) / 4096);
+            let mut word = 0x1234_5678u32.to_le_bytes();
+            kassert!(gvt_vgpu_aperture_rw(vgpu, gm + 8, word.as_mut_ptr().cast(), 4, true) == 0);
+            let mut ram = [0u8; 4];
+            kassert!(guest::Transport::ram_read(t, page + 8, &mut ram).is_ok() && u32::from_le_bytes(ram) == 0x1234_5678);
+            kassert!(guest::Transport::ram_write(t, page + 16, &0xabcdu32.to_le_bytes()).is_ok());
+            kassert!(gvt_vgpu_aperture_rw(vgpu, gm + 16, word.as_mut_ptr().cast(), 4, false) == 0);
+            kassert!(u32::from_le_bytes(word) == 0xabcd);
+            // Across a page end, or past the slice: refused.
+            kassert!(gvt_vgpu_aperture_rw(vgpu, gm + 4094, word.as_mut_ptr().cast(), 4, false) == EINVAL);
+            kassert!(gvt_vgpu_aperture_pfn(vgpu, gm + 4096, &mut pfn) == EINVAL);
+            kassert!(gvt_vgpu_aperture_pfn(vgpu, start - 4096, &mut pfn) == EINVAL);
+            // The backend revoked its grant (user space unmapped the memory): nothing there.
+            gvt_vgpu_dma_revoke(vgpu, base + page);
+            kassert!(gvt_vgpu_aperture_pfn(vgpu, gm, &mut pfn) == EFAULT);
+            kassert!(gvt_vgpu_aperture_rw(vgpu, gm, word.as_mut_ptr().cast(), 4, false) == EFAULT);
+            kassert!(gvt_vgpu_dma_grant(vgpu, base + page, 4096) == 0);
+            // Unbound: the entry is on scratch, which no vGPU may reach.
+            let none = 0u64.to_le_bytes();
+            kassert!(gvt_vgpu_mmio_write(vgpu, entry, none.as_ptr().cast(), 8) == 0);
+            kassert!(g.invalidated.load(Relaxed) == before + 2);
+            kassert!(gvt_vgpu_aperture_pfn(vgpu, gm, &mut pfn) == EFAULT);
+        }
+    });
+}
+
+/// L1: the monitor's EDID through the ABI: the type's EDID, a custom one taken and served over
+/// AUX, a corrupted one refused with the old kept, the link unplugging the monitor.
+#[no_mangle]
+pub(crate) extern "C" fn gvt_kunit_edid(_test: *mut bindings::kunit) {
+    with_guest(|vgpu, t, _| {
+        kassert!(probe::probe(t, true).is_ok());
+        let mut buf = [0u8; 256];
+        let custom = crate::model::display::edid::block_for_mode(&modeset::SXGA);
+        // SAFETY: the vGPU is live inside `with_guest`; buffers are local and of the lengths given.
+        unsafe {
+            kassert!(gvt_vgpu_get_edid(vgpu, buf.as_mut_ptr().cast(), 256) == 128);
+            kassert!(gvt_vgpu_get_edid(vgpu, buf.as_mut_ptr().cast(), 100) == ENOSPC);
+            kassert!(modeset::edid_over_aux(t, false).is_ok_and(|e| e[..] == buf[..128]));
+            kassert!(gvt_vgpu_set_edid(vgpu, custom.as_ptr().cast(), 128) == 0);
+            kassert!(modeset::edid_over_aux(t, false) == Ok(custom));
+            let mut bad = custom;
+            bad[9] ^= 1;
+            kassert!(gvt_vgpu_set_edid(vgpu, bad.as_ptr().cast(), 128) == EINVAL);
+            kassert!(gvt_vgpu_set_edid(vgpu, custom.as_ptr().cast(), 300) == EINVAL);
+            kassert!(modeset::edid_over_aux(t, false) == Ok(custom));
+            kassert!(gvt_vgpu_set_link(vgpu, false) == 0);
+            kassert!(modeset::edid_over_aux(t, false).is_err());
+            kassert!(gvt_vgpu_set_link(vgpu, true) == 0);
+            kassert!(gvt_vgpu_set_edid(vgpu, ptr::null(), 0) == 0);
+            kassert!(gvt_vgpu_get_edid(vgpu, buf.as_mut_ptr().cast(), 256) == 128);
+            kassert!(modeset::edid_over_aux(t, false).is_ok_and(|e| e[..] == buf[..128] && e != custom));
+        }
+    });
+}
+
 /// L1: the guest's modeset (EDID over AUX, link training, pipe and plane enable) on a vGPU in
 /// gvt.ko, then vblanks in real time from the display clock: the frame counter moves at the
 /// mode's rate and the vblank interrupts arrive as MSIs; a flip lands on the next vblank.
@@ -530,7 +624,7 @@ pub(crate) extern "C" fn gvt_kunit_lifecycle(_test: *mut bindings::kunit) {
     // SAFETY: `gd` is the live sim device.
     let available = || unsafe { gvt_device_type_available(gd, 0) };
     let (pages, avail) = (dev.host_pages(), available());
-    let guest = TestGuest { base: 0, vgpu: ptr::null_mut(), msis: AtomicU32::new(0), mapped: AtomicI32::new(0) };
+    let guest = TestGuest { base: 0, vgpu: ptr::null_mut(), msis: AtomicU32::new(0), mapped: AtomicI32::new(0), invalidated: AtomicU32::new(0) };
     let priv_ = ptr::from_ref(&guest).cast_mut().cast();
     let now = kernel::time::Ktime::ktime_get;
     let (mut made, mut gone) = ([0i64; CYCLES], [0i64; CYCLES]);
