@@ -95,7 +95,7 @@ const SPARES: usize = 2;
 /// each). Allocating and zeroing them is nearly all a creation costs, and freeing them most of
 /// a destruction (tens of milliseconds under QEMU TCG); reusing them costs nothing, because the
 /// core hands them back clean: the virtual GGTT zeroed where the guest wrote it, the register
-/// file and OpRegion rewritten at creation, the execution half empty (`Exec::is_clean`).
+/// file, OpRegion and EDID rewritten at creation, the execution half empty (`Exec::is_clean`).
 pub(super) struct Spares([Option<(Storage, ExecStore)>; SPARES]);
 
 impl Spares {
