@@ -167,7 +167,8 @@ impl<S: VgpuStorage> Vgpu<S> {
         // The virtual GGTT holds the low span's entries first: those are the aperture's.
         let low_n = usize::try_from(self.part.low.size / GTT_PAGE_SIZE).unwrap_or(usize::MAX);
         let low = touched.start.min(low_n)..touched.end.min(low_n);
-        if let (false, Ok(n)) = (low.is_empty(), u64::try_from(low.len())) {
+        // Not `len()`: its assertion would be a panic path.
+        if let (false, Ok(n)) = (low.is_empty(), u64::try_from(low.end.saturating_sub(low.start))) {
             mpt.aperture_invalidate(self.global_index(low.start).saturating_mul(GTT_PAGE_SIZE), n.saturating_mul(GTT_PAGE_SIZE));
         }
         for e in self.store.ggtt_mut().get_mut(touched).into_iter().flatten() {

@@ -303,8 +303,10 @@ pub fn modeset<T: Transport + ?Sized>(t: &mut T, mode: &Mode, fb: Framebuffer) -
     // Link M/N: pixel clock over the link symbol clock, N fixed at 0x80000.
     let ls_khz = u64::from(link.caps[1]) * 27_000;
     let n = 0x8_0000u64;
-    let m = u64::from(mode.clock_khz) * n / ls_khz;
-    let data_m = u64::from(mode.clock_khz) * 24 * n / (ls_khz * 8 * 4);
+    // Checked: a sink reporting no link rate is an error, not a division by zero.
+    let div = |x: u64, d: u64| x.checked_div(d).ok_or(Error::Probe("DPCD link rate 0"));
+    let m = div(u64::from(mode.clock_khz) * n, ls_khz)?;
+    let data_m = div(u64::from(mode.clock_khz) * 24 * n, ls_khz * 8 * 4)?;
     t.write32(PIPE_DATA_M1::OFFSET, (63 << 25) | data_m as u32)?;
     t.write32(PIPE_DATA_N1::OFFSET, n as u32)?;
     t.write32(PIPE_LINK_M1::OFFSET, m as u32)?;
