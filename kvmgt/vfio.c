@@ -827,9 +827,10 @@ static void kvmgt_close(struct vfio_device *vdev)
 /* The EDID region as a new user finds it: the monitor's EDID, link up. */
 static void kvmgt_edid_init(struct kvmgt_vgpu *v)
 {
-	int size = gvt_vgpu_get_edid(v->vgpu, v->edid_blob, sizeof(v->edid_blob));
+	int size;
 
 	mutex_lock(&v->edid_lock);
+	size = gvt_vgpu_get_edid(v->vgpu, v->edid_blob, sizeof(v->edid_blob));
 	v->edid = (struct vfio_region_gfx_edid) {
 		.edid_offset = KVMGT_EDID_BLOB_OFFSET,
 		.edid_max_size = GVT_EDID_MAX_SIZE,

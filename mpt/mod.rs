@@ -48,11 +48,12 @@ pub trait MptOps {
     /// BAR2. Backends that map the BAR by mmap (VFIO sparse mmap) do nothing.
     fn map_aperture(&mut self, gfn: u64, mfn: u64, nr: u64, map: bool) -> Result;
 
-    /// The host GGTT entries behind `[gm, gm + size)` of the vGPU's aperture slice changed:
-    /// CPU mappings of those aperture pages the backend handed out (VFIO's BAR2 mmap on a host
-    /// whose aperture the device model translates) must go, so that the next access finds the
-    /// new page. Called after the new entries are written and before the pages they replace
-    /// are unmapped. Backends that map nothing keep the default.
+    /// The host GGTT entries behind `[gm, gm + size)` of the vGPU's aperture slice changed, on
+    /// a host whose aperture the device model translates (`HostGpu::has_aperture_bar` is
+    /// false): CPU mappings of those aperture pages the backend handed out (VFIO's BAR2 mmap)
+    /// must go, so that the next access finds the new page. Called after the new entries are
+    /// written and before the pages they replace are unmapped. Backends that map nothing keep
+    /// the default.
     fn aperture_invalidate(&mut self, gm: u64, size: u64) {
         let _ = (gm, size);
     }

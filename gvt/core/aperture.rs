@@ -108,6 +108,10 @@ mod tests {
         let pa = host.info().aperture_pa;
         assert_eq!(page(&bar, &low, gm + 8), Ok(AperturePage::Bar(pa + gm)));
         assert_eq!(page(&bar, &low, low.end()), Err(GvtError::Invalid));
+        // ... whose mappings follow the GGTT by themselves: nothing to invalidate.
+        let seen = mpt.invalidated.len();
+        v.mmio_write(&bar, &mut mpt, GGTT_MMIO_OFFSET + gm / 4096 * 8, &0x9003u64.to_le_bytes()).unwrap();
+        assert_eq!(mpt.invalidated.len(), seen);
         let _store = gvt.destroy_vgpu(&host, &mut mpt, v);
     }
 }

@@ -106,7 +106,8 @@ struct gvt_backend_ops {
 	void (*page_track_remove)(void *priv, __u64 gfn);
 	/*
 	 * Optional: the pages behind [offset, offset + size) of the vGPU's aperture slice (BAR2
-	 * offsets) changed. A backend that maps aperture pages into user space
+	 * offsets) changed (only on a GPU without an aperture BAR, the sim: a BAR's mappings
+	 * follow the GGTT by themselves). A backend that maps aperture pages into user space
 	 * (gvt_vgpu_aperture_pfn()) drops those mappings before it returns: the pages they
 	 * showed may be unmapped right after. Called with the vGPU's lock held.
 	 */

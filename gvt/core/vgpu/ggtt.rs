@@ -112,14 +112,15 @@ impl<S: VgpuStorage> Vgpu<S> {
     }
 
     /// Replaces a host entry of the vGPU. The new entry goes in first, then the backend drops
-    /// its CPU mappings of the aperture page, then the guest page the old entry held is
-    /// unmapped: nothing reaches a page once it may be unpinned.
+    /// its CPU mappings of the aperture page (where the device model translates the aperture:
+    /// a BAR's mappings follow the GGTT by themselves), then the guest page the old entry held
+    /// is unmapped: nothing reaches a page once it may be unpinned.
     pub(super) fn set_host_pte(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps, index: u64, pte: u64) {
         let old = host.ggtt_read(index);
         host.ggtt_write(index, pte);
         self.ggtt_dirty = true;
         let gm = index.saturating_mul(GTT_PAGE_SIZE);
-        if old != pte && self.part.low.contains_range(gm, GTT_PAGE_SIZE) {
+        if old != pte && !host.has_aperture_bar() && self.part.low.contains_range(gm, GTT_PAGE_SIZE) {
             mpt.aperture_invalidate(gm, GTT_PAGE_SIZE);
         }
         if let Some(addr) = mapped_page(old, self.info.scratch_page) {
@@ -168,7 +169,7 @@ impl<S: VgpuStorage> Vgpu<S> {
         let low_n = usize::try_from(self.part.low.size / GTT_PAGE_SIZE).unwrap_or(usize::MAX);
         let low = touched.start.min(low_n)..touched.end.min(low_n);
         // Not `len()`: its assertion would be a panic path.
-        if let (false, Ok(n)) = (low.is_empty(), u64::try_from(low.end.saturating_sub(low.start))) {
+        if let (false, false, Ok(n)) = (low.is_empty(), host.has_aperture_bar(), u64::try_from(low.end.saturating_sub(low.start))) {
             mpt.aperture_invalidate(self.global_index(low.start).saturating_mul(GTT_PAGE_SIZE), n.saturating_mul(GTT_PAGE_SIZE));
         }
         for e in self.store.ggtt_mut().get_mut(touched).into_iter().flatten() {
