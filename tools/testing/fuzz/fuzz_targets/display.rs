@@ -1,7 +1,7 @@
 #![no_main]
 //! Display: arbitrary accesses to the display registers (AUX, GMBUS, transcoders, DDIs, planes,
-//! cursors) mixed with vblank ticks, plane queries and hotplugs, on a vGPU that owns host
-//! planes. Checks that every forwarded write is a plane register of an owned plane and every
+//! cursors) mixed with vblank ticks, plane queries, hotplugs and custom EDIDs, on a vGPU that
+//! owns host planes. Checks that every forwarded write is a plane register of an owned plane and every
 //! decoded plane lies inside the vGPU's memory.
 use gvt::model::display::plane::{locate, PlaneKind};
 use libfuzzer_sys::fuzz_target;
@@ -49,9 +49,32 @@ fuzz_target!(|data: &[u8]| {
                     }
                 }
             }
-            _ => {
-                let _ = w.vgpu.display_hotplug(&mut w.hv, v & 1 != 0);
-            }
+            _ => match a % 4 {
+                0 | 1 => {
+                    let _ = w.vgpu.display_hotplug(&mut w.hv, a & 1 != 0);
+                }
+                // A VMM's EDID: the monitor's with a byte changed, checksums fixed or not, one
+                // or two blocks. Refused, it must leave the EDID as it was.
+                2 => {
+                    let mut e = [0u8; 256];
+                    let cur = w.vgpu.edid().to_vec();
+                    e[..cur.len().min(256)].copy_from_slice(&cur[..cur.len().min(256)]);
+                    let len = if b & 1 == 0 { 128 } else { 256 };
+                    e[usize::from(c) % len] = d;
+                    if b & 2 != 0 {
+                        for block in e[..len].chunks_mut(128) {
+                            let sum = block[..127].iter().fold(0u8, |s, &x| s.wrapping_add(x));
+                            block[127] = 0u8.wrapping_sub(sum);
+                        }
+                    }
+                    if w.vgpu.set_edid(Some(&e[..len])).is_err() {
+                        assert_eq!(w.vgpu.edid(), &cur[..]);
+                    }
+                }
+                _ => {
+                    let _ = w.vgpu.set_edid(None);
+                }
+            },
         }
         while let Some(f) = w.vgpu.take_forward() {
             let (pipe, plane, _) = locate(f.offset).expect("a plane register");
