@@ -16,22 +16,14 @@ use core::ffi::{c_int, c_void};
 
 use kernel::prelude::*;
 
-use super::vgpu::handle;
+use super::vgpu::{handle, to_errno};
 use crate::model::aperture::{self, AperturePage};
-use crate::model::error::{GvtError, Result as ModelResult};
+use crate::model::error::GvtError;
 use crate::model::vgpu::GTT_PAGE_SIZE;
 
 /// A page, as `Grants` measure lengths.
 const PAGE: usize = 4096;
 const _: () = assert!(PAGE as u64 == GTT_PAGE_SIZE);
-
-/// The errno of a core result.
-fn errno(r: ModelResult) -> c_int {
-    match r {
-        Ok(()) => 0,
-        Err(e) => -e.errno(),
-    }
-}
 
 /// The host page frame behind BAR2 offset `offset` of the vGPU; see `include/gvt/mpt.h`.
 ///
@@ -53,7 +45,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_aperture_pfn(vgpu: *mut c_void, offset:
         }
         Err(e) => Err(e),
     };
-    errno(r.map(|addr| *out = addr / GTT_PAGE_SIZE))
+    to_errno(r.map(|addr| *out = addr / GTT_PAGE_SIZE))
 }
 
 /// Copies `len` bytes between `buf` and BAR2 offset `offset` of the vGPU, within one page;
@@ -74,5 +66,5 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_aperture_rw(vgpu: *mut c_void, offset: 
     let dev = h.device();
     let r = aperture::page(dev.host.gpu(), &h.aperture(), offset)
         .and_then(|page| dev.host.aperture_rw(page, offset, &h.grants, buf.cast(), len as usize, write));
-    errno(r)
+    to_errno(r)
 }

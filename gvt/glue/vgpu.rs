@@ -151,7 +151,7 @@ pub(super) fn from_errno(ret: c_int) -> ModelResult {
 }
 
 /// The core's result as the C ABI returns it.
-fn to_errno(r: ModelResult) -> c_int {
+pub(super) fn to_errno(r: ModelResult) -> c_int {
     match r {
         Ok(()) => 0,
         Err(e) => -e.errno(),
