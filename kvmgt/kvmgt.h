@@ -67,9 +67,13 @@ struct kvmgt_vgpu {
 	 * BAR2 mmap: a fault looks the page up and inserts it under ap_lock; the pages' user
 	 * mappings are zapped under it when gvt.ko says the aperture changed and when a grant of
 	 * a page still in use is revoked. Taken under mmap_lock, cache_lock and the vGPU's lock;
-	 * takes only gvt.ko's leaf locks and the mm's.
+	 * takes only gvt.ko's leaf locks and the mm's. It also guards the sink: the page shown
+	 * where the GGTT maps none (allocated at first use, freed at close), and whether it may
+	 * be mapped anywhere since the last zap of the whole slice.
 	 */
 	struct mutex ap_lock;
+	u8 *sink;
+	bool sink_mapped;
 	/* MSI and INTx triggers; taken from any context that injects. */
 	spinlock_t irq_lock;
 	struct eventfd_ctx *msi_trigger;

@@ -17,8 +17,13 @@
  * says the pages behind part of the slice changed (a GGTT rewrite, a reset) and when a DMA
  * mapping the GGTT may still use is released (user space unmapped the memory) between its
  * grant's revocation and the unpin, so a user mapping never outlives the page it shows. A page
- * the GGTT does not map reads as all-ones and drops writes in a transfer, and faults with
- * SIGBUS in a mapping (a VMM touching it kills itself, not the host).
+ * the GGTT does not map (its entry is on the scratch page) is, as on hardware, the vGPU's
+ * scratch page, but a private one: the host's is shared by every vGPU, so kvmgt keeps a zeroed
+ * "sink" page per open device, which transfers copy through and faults insert. A VMM touching
+ * an unbound page thus sees memory, not SIGBUS (which kills QEMU under TCG). The GGTT zaps
+ * above make a mapping leave the sink when an entry gets a page; a sink mapping may also stand
+ * where the GGTT points at a page whose grant was revoked, so a new grant zaps the slice if
+ * the sink was mapped since the last such zap. Closing the device frees the sink.
  *
  * The EDID region (VFIO_REGION_TYPE_GFX, VFIO_REGION_SUBTYPE_GFX_EDID) is QEMU's protocol:
  * link down unplugs the monitor; the blob and its size are staged here; link up hands the blob
@@ -100,10 +105,39 @@ static int kvmgt_write_gpa(void *priv, u64 gpa, const void *buf, size_t len)
 }
 
 /* Drops user mappings of [offset, offset + size) of the aperture slice (BAR2 offsets). */
+static void kvmgt_aperture_zap_locked(struct kvmgt_vgpu *v, u64 offset, u64 size)
+{
+	lockdep_assert_held(&v->ap_lock);
+	unmap_mapping_range(v->vdev.inode->i_mapping, KVMGT_BAR2_OFFSET + offset, size, 1);
+}
+
 static void kvmgt_aperture_zap(struct kvmgt_vgpu *v, u64 offset, u64 size)
 {
 	mutex_lock(&v->ap_lock);
-	unmap_mapping_range(v->vdev.inode->i_mapping, KVMGT_BAR2_OFFSET + offset, size, 1);
+	kvmgt_aperture_zap_locked(v, offset, size);
+	mutex_unlock(&v->ap_lock);
+}
+
+/* The vGPU's sink page, allocated at first use; NULL if out of memory. Under ap_lock. */
+static u8 *kvmgt_sink(struct kvmgt_vgpu *v)
+{
+	lockdep_assert_held(&v->ap_lock);
+	if (!v->sink)
+		v->sink = (u8 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	return v->sink;
+}
+
+/* Zaps the whole slice if the sink may be mapped in it; release: then frees the sink. */
+static void kvmgt_sink_unmap(struct kvmgt_vgpu *v, bool release)
+{
+	mutex_lock(&v->ap_lock);
+	if (v->sink_mapped)
+		kvmgt_aperture_zap_locked(v, v->info.aperture_slice_base, v->info.aperture_slice_size);
+	v->sink_mapped = false;
+	if (release) {
+		free_page((unsigned long)v->sink);
+		v->sink = NULL;
+	}
 	mutex_unlock(&v->ap_lock);
 }
 
@@ -173,6 +207,8 @@ static int kvmgt_dma_new(struct kvmgt_vgpu *v, u64 gfn, u64 size, struct kvmgt_d
 		dma_unmap_page(gpu_dev(v), d->dma_addr, size, DMA_BIDIRECTIONAL);
 		goto unpin;
 	}
+	/* The GGTT may still point here from before a revoke, with the sink mapped instead. */
+	kvmgt_sink_unmap(v, false);
 	v->nr_cached++;
 	kfree(pages);
 	*out = d;
@@ -374,10 +410,24 @@ static int region_access(struct kvmgt_vgpu *v, u64 index, u64 off, void *buf, u3
 	}
 }
 
+/* Copies n bytes (within one page) between buf and the sink at the page offset of off. */
+static int kvmgt_sink_rw(struct kvmgt_vgpu *v, u64 off, u8 *buf, size_t n, bool write)
+{
+	u8 *sink;
+
+	mutex_lock(&v->ap_lock);
+	sink = kvmgt_sink(v);
+	if (sink && write)
+		memcpy(sink + offset_in_page(off), buf, n);
+	else if (sink)
+		memcpy(buf, sink + offset_in_page(off), n);
+	mutex_unlock(&v->ap_lock);
+	return sink ? 0 : -ENOMEM;
+}
+
 /*
  * BAR2: the aperture slice only (EINVAL for anything reaching outside it, as upstream), through
- * the same translation as a fault. A page the vGPU's GGTT does not map reads as all-ones and
- * drops writes, as a bus does for an access nothing claims.
+ * the same translation as a fault. A page the vGPU's GGTT does not map is the sink.
  */
 static ssize_t kvmgt_aperture_rw(struct kvmgt_vgpu *v, char __user *ubuf, size_t count, u64 off,
 				 bool write)
@@ -395,11 +445,8 @@ static ssize_t kvmgt_aperture_rw(struct kvmgt_vgpu *v, char __user *ubuf, size_t
 			break;
 		}
 		ret = gvt_vgpu_aperture_rw(v->vgpu, off, buf, n, write);
-		if (ret == -EFAULT) {
-			if (!write)
-				memset(buf, 0xff, n);
-			ret = 0;
-		}
+		if (ret == -EFAULT)
+			ret = kvmgt_sink_rw(v, off, buf, n, write);
 		if (ret)
 			break;
 		if (!write && copy_to_user(ubuf + done, buf, n)) {
@@ -526,19 +573,30 @@ static ssize_t kvmgt_write(struct vfio_device *vdev, const char __user *buf, siz
  * BAR2 mmap: the slice only, shared. Pages are inserted at fault time, each the one
  * gvt_vgpu_aperture_pfn() names now (a fixed aperture page, or on the sim the guest page the
  * vGPU's GGTT maps), and zapped when that changes, so a mapping always shows what the GGTT
- * says. A page the GGTT does not map faults with SIGBUS.
+ * says. A page the GGTT does not map shows the sink.
  */
 static vm_fault_t kvmgt_aperture_fault(struct vm_fault *vmf)
 {
 	struct kvmgt_vgpu *v = vmf->vma->vm_private_data;
 	u64 off = (vmf->pgoff & KVMGT_PGOFF_MASK) << PAGE_SHIFT, pfn;
-	vm_fault_t ret;
+	vm_fault_t ret = VM_FAULT_OOM;
+	int err;
+	u8 *sink;
 
 	mutex_lock(&v->ap_lock);
-	if (gvt_vgpu_aperture_pfn(v->vgpu, off, &pfn))
+	err = gvt_vgpu_aperture_pfn(v->vgpu, off, &pfn);
+	if (err == -EFAULT) {
+		sink = kvmgt_sink(v);
+		if (!sink)
+			goto out;
+		pfn = PHYS_PFN(virt_to_phys(sink));
+		v->sink_mapped = true;
+	} else if (err) {
 		ret = VM_FAULT_SIGBUS;
-	else
-		ret = vmf_insert_pfn(vmf->vma, vmf->address, pfn);
+		goto out;
+	}
+	ret = vmf_insert_pfn(vmf->vma, vmf->address, pfn);
+out:
 	mutex_unlock(&v->ap_lock);
 	return ret;
 }
@@ -813,6 +871,8 @@ static void kvmgt_close(struct vfio_device *vdev)
 	xa_for_each(&v->by_gfn, gfn, d)
 		kvmgt_dma_release(v, d);
 	mutex_unlock(&v->cache_lock);
+	/* No mapping outlives the device file; the zap is for the sink's sake all the same. */
+	kvmgt_sink_unmap(v, true);
 	if (v->kvm) {
 		void *entry;
 

@@ -9,8 +9,8 @@
 //!
 //! Nothing outside the slice is reachable, and on the sim nothing an entry does not map: an
 //! entry on the scratch page (not present, or its guest page could not be mapped) reaches
-//! nothing, because the scratch page is shared by every vGPU. Backends read such pages as
-//! all-ones and drop writes to them, and refuse to map them.
+//! nothing, because the scratch page is shared by every vGPU. Backends show a page of their
+//! own there instead, private to the vGPU (kvmgt's "sink"), as hardware shows scratch.
 //!
 //! When the host GGTT entries behind the slice change, the core tells the backend through
 //! `MptOps::aperture_invalidate` (see `vgpu::ggtt`), so CPU mappings follow the GGTT.

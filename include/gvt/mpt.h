@@ -212,7 +212,7 @@ int gvt_vgpu_get_info(struct gvt_vgpu *vgpu, struct gvt_vgpu_info *info);
  * gvt_vgpu_aperture_pfn(): the host page frame of the page at offset, to map into user space;
  * gvt_vgpu_aperture_rw(): copies len bytes at offset, within one page. Both return -EINVAL
  * outside the slice and -EFAULT where the GGTT maps no page the vGPU may reach (never on a
- * BAR). They take only leaf locks (not the vGPU's), so they may be called from a page fault
+ * BAR; a backend shows a page of its own there, never the shared scratch page). They take only leaf locks (not the vGPU's), so they may be called from a page fault
  * under the backend's own lock. A backend that maps pages drops the mappings when
  * ops->aperture_invalidate() says so, and when it revokes a grant of pages the vGPU may still
  * use (user space unmapped its memory), after the revoke and before it unpins them.
