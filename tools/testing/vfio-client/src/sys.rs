@@ -133,7 +133,7 @@ impl DeviceMap {
     }
 
     /// Reads the 8 bytes at `off` in a forked child; returns the signal that killed it, or
-    /// `None` if the read went through. How a client sees a page that must fault.
+    /// `None` if the read went through. How a client touches a page that might fault.
     pub fn read_in_child(&self, off: usize) -> io::Result<Option<i32>> {
         let p = self.at(off).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
         // SAFETY: the child only loads from the mapping, which it inherits, and exits
