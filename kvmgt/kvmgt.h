@@ -82,6 +82,8 @@ struct kvmgt_vgpu {
 	struct mutex cache_lock;
 	struct xarray by_gfn;
 	struct xarray by_dma;
+	/* References gvt.ko still holds to mappings released under it, by DMA page (xa values). */
+	struct xarray owed;
 	unsigned long nr_cached;
 	struct gvt_vgpu_info info;
 	/* KVM write tracking, while opened with a KVM: the gfns gvt.ko asked to track. */

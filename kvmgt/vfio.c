@@ -147,9 +147,42 @@ static void kvmgt_aperture_invalidate(void *priv, u64 offset, u64 size)
 	kvmgt_aperture_zap(priv, offset, size);
 }
 
+/*
+ * A mapping released while gvt.ko still references it (user space unmapped the memory, or the
+ * guest maps the page at another size) leaves gvt.ko owing that many dma_unmap calls for its
+ * DMA address. They must not be taken from a new mapping that gets the same address later:
+ * they are counted here and paid first (kvmgt_dma_unmap).
+ */
+static void kvmgt_owe(struct kvmgt_vgpu *v, u64 dma_addr, unsigned int refs)
+{
+	unsigned long key = dma_addr >> PAGE_SHIFT;
+	void *e = xa_load(&v->owed, key);
+
+	if (xa_err(xa_store(&v->owed, key, xa_mk_value((e ? xa_to_value(e) : 0) + refs), GFP_KERNEL)))
+		dev_warn(v->vdev.dev, "cannot record %u references to %#llx\n", refs, dma_addr);
+}
+
+/* Pays one owed reference for dma_addr, if any is owed. */
+static bool kvmgt_pay(struct kvmgt_vgpu *v, u64 dma_addr)
+{
+	unsigned long key = dma_addr >> PAGE_SHIFT, n;
+	void *e = xa_load(&v->owed, key);
+
+	if (!e)
+		return false;
+	n = xa_to_value(e);
+	if (n > 1)
+		xa_store(&v->owed, key, xa_mk_value(n - 1), GFP_KERNEL);
+	else
+		xa_erase(&v->owed, key);
+	return true;
+}
+
 static void kvmgt_dma_release(struct kvmgt_vgpu *v, struct kvmgt_dma *d)
 {
 	gvt_vgpu_dma_revoke(v->vgpu, d->dma_addr);
+	if (d->refs)
+		kvmgt_owe(v, d->dma_addr, d->refs);
 	/*
 	 * Still referenced (user space unmapped the memory, or the guest remaps it at another
 	 * size): the GGTT may still point here, so no aperture mapping may outlive the unpin.
@@ -259,10 +292,12 @@ static void kvmgt_dma_unmap(void *priv, u64 dma_addr)
 	struct kvmgt_dma *d;
 
 	mutex_lock(&v->cache_lock);
-	d = xa_load(&v->by_dma, dma_addr >> PAGE_SHIFT);
-	/* Absent when user space unmapped the memory first (kvmgt_vfio_dma_unmap). */
-	if (d && !--d->refs)
-		kvmgt_dma_release(v, d);
+	/* A reference to a mapping released under gvt.ko is paid, never taken from a new one. */
+	if (!kvmgt_pay(v, dma_addr)) {
+		d = xa_load(&v->by_dma, dma_addr >> PAGE_SHIFT);
+		if (d && !--d->refs)
+			kvmgt_dma_release(v, d);
+	}
 	mutex_unlock(&v->cache_lock);
 }
 
@@ -870,6 +905,8 @@ static void kvmgt_close(struct vfio_device *vdev)
 	mutex_lock(&v->cache_lock);
 	xa_for_each(&v->by_gfn, gfn, d)
 		kvmgt_dma_release(v, d);
+	/* The reset paid what gvt.ko owed; what the flush just recorded has no holder left. */
+	xa_destroy(&v->owed);
 	mutex_unlock(&v->cache_lock);
 	/* No mapping outlives the device file; the zap is for the sink's sake all the same. */
 	kvmgt_sink_unmap(v, true);
@@ -939,6 +976,7 @@ static int kvmgt_init_dev(struct vfio_device *vdev)
 	mutex_init(&v->edid_lock);
 	xa_init(&v->by_gfn);
 	xa_init(&v->by_dma);
+	xa_init(&v->owed);
 	xa_init(&v->tracked);
 	ret = gvt_vgpu_create_typed(&kvmgt_backend, p->gd, t->idx, v, &v->vgpu);
 	if (ret) {
@@ -962,6 +1000,7 @@ static void kvmgt_release_dev(struct vfio_device *vdev)
 	gvt_vgpu_destroy(v->vgpu);
 	xa_destroy(&v->by_gfn);
 	xa_destroy(&v->by_dma);
+	xa_destroy(&v->owed);
 	xa_destroy(&v->tracked);
 	mutex_destroy(&v->cache_lock);
 	mutex_destroy(&v->disp.lock);

@@ -68,7 +68,9 @@ fn errno<T>(r: std::io::Result<T>) -> Option<i32> {
 }
 
 /// The checks; `mappable` is PVINFO's (base, size).
-pub fn check<D: RegionIo>(c: &mut Checks, v: &Vfio, t: &mut VfioTransport<'_, D>, mappable: (u32, u32)) {
+/// With `user_unmap`, last of all, guest RAM is unmapped and mapped again under the vGPU
+/// ([`user_unmap`]).
+pub fn check<D: RegionIo>(c: &mut Checks, v: &Vfio, t: &mut VfioTransport<'_, D>, mappable: (u32, u32), user_unmap: bool) {
     let Some((bar2, base, size)) = slice(c, v, mappable) else { return };
     let (Ok(len), Some(gm)) = (usize::try_from(size), base.checked_add(size).and_then(|e| e.checked_sub(FROM_END))) else {
         return c.fail("bar2 slice", format!("{size:#x} bytes at {base:#x}"));
@@ -159,5 +161,43 @@ pub fn check<D: RegionIo>(c: &mut Checks, v: &Vfio, t: &mut VfioTransport<'_, D>
     c.expect("mmap past the slice's end refused (EINVAL)", einval(errno(try_mmap(&v.device, fd(end.wrapping_sub(4096)), 8192, false))), not);
     c.expect("private mmap of the slice refused (EINVAL)", einval(errno(try_mmap(&v.device, fd(base), 4096, true))), not);
     c.expect("mmap of bar0 refused (EINVAL)", einval(errno(try_mmap(&v.device, 0, 4096, false))), not);
+    if user_unmap {
+        self::user_unmap(c, v, t, &map, index, mm(0));
+    }
+}
+
+/// Last, because it pulls all guest RAM from under the vGPU: user space unmaps guest RAM, so
+/// kvmgt must unpin every page (the aperture stops showing guest RAM), then maps it again and
+/// the guest rebinds the same page. The reference gvt.ko still held to the page's old mapping
+/// must not be taken from the new one (same page, same DMA address): the page stays mapped.
+///
+/// Under lockdep this provokes a report about vfio type1's own lock order (6.12): it registers
+/// a device holding `iommu->lock` then `device_list_lock`, and calls the unmap notifier holding
+/// `device_list_lock`, where drivers must unpin, which takes `iommu->lock`. Every mdev driver that
+/// pins pages hits it; the vfio scenario runs this last and declares that report.
+fn user_unmap<D: RegionIo>(c: &mut Checks, v: &Vfio, t: &mut VfioTransport<'_, D>, map: &DeviceMap, index: u64, at: usize) {
+    let marker = 0x0a0a_0000_0000_00aau64;
+    let _ = t.ram_write(PAGE_A.wrapping_add(0x50), &marker.to_le_bytes());
+    if let Err(e) = bind(t, index, PAGE_A | GEN8_PAGE_PRESENT) {
+        return c.fail("user unmap: page bound", e);
+    }
+    let shows = |m: &DeviceMap| m.read64(at.wrapping_add(0x50));
+    c.expect("user unmap: the aperture shows the page before", shows(map) == Some(marker), || format!("mmap reads {:x?}", shows(map)));
+    if let Err(e) = v.unmap_ram() {
+        return c.fail("user unmap: VFIO_IOMMU_UNMAP_DMA", e);
+    }
+    c.expect("user unmap: the aperture stops showing guest RAM", shows(map) != Some(marker), || "still the guest page".into());
+    if let Err(e) = v.remap_ram() {
+        return c.fail("user unmap: VFIO_IOMMU_MAP_DMA again", e);
+    }
+    if let Err(e) = bind(t, index, PAGE_A | GEN8_PAGE_PRESENT) {
+        return c.fail("user unmap: page bound again", e);
+    }
+    c.expect("user unmap: rebound after remap, the page stays mapped", shows(map) == Some(marker), || format!("mmap reads {:x?}", shows(map)));
+    let again = 0x0a0a_0000_0000_00bbu64;
+    map.write64(at.wrapping_add(0x58), again);
+    c.expect("user unmap: stores through the aperture reach guest RAM again", ram64(t, PAGE_A.wrapping_add(0x58)) == Some(again), || {
+        format!("RAM has {:x?}", ram64(t, PAGE_A.wrapping_add(0x58)))
+    });
     let _ = bind(t, index, 0);
 }

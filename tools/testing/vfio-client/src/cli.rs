@@ -1,9 +1,10 @@
-//! The command line: `gvt-vfio-client probe|bad-input|bench UUID [N] [--tag NAME]`.
+//! The command line: `gvt-vfio-client probe|user-unmap|bad-input|bench UUID [N] [--tag NAME]`.
 
 use crate::vfio::valid_uuid;
 
 /// Usage text.
 pub const USAGE: &str = "usage: gvt-vfio-client probe UUID       run the i915 probe on mdev UUID over VFIO
+       gvt-vfio-client user-unmap UUID  the probe, then guest RAM unmapped and mapped again under it
        gvt-vfio-client bad-input UUID   hostile region accesses and ioctls; the device must survive
        gvt-vfio-client bench UUID [N]   time N (default 10000) config and BAR0 reads
        gvt-vfio-client hold UUID SECS   keep the vGPU open SECS seconds (remove-while-open tests)
@@ -18,6 +19,8 @@ pub const BENCH_DEFAULT: u32 = 10_000;
 pub enum Command {
     /// The probe and its checks.
     Probe(String),
+    /// The probe, then guest RAM unmapped from the device and mapped again.
+    UserUnmap(String),
     /// Hostile input checks.
     BadInput(String),
     /// Region access timing, with the number of accesses.
@@ -49,6 +52,7 @@ fn parse_command(args: &[String]) -> Result<Command, String> {
     let (cmd, rest) = args.split_first().ok_or("missing command")?;
     let cmd = match (cmd.as_str(), rest) {
         ("probe", [u]) => Command::Probe(uuid(Some(u))?),
+        ("user-unmap", [u]) => Command::UserUnmap(uuid(Some(u))?),
         ("bad-input", [u]) => Command::BadInput(uuid(Some(u))?),
         ("bench", [u]) => Command::Bench(uuid(Some(u))?, BENCH_DEFAULT),
         ("bench", [u, n]) => match n.parse::<u32>() {
@@ -64,8 +68,8 @@ fn parse_command(args: &[String]) -> Result<Command, String> {
             Ok(n) if n > 0 && dir.contains("mdev_supported_types/") => Command::Lifecycle(dir.clone(), n),
             _ => return Err("lifecycle needs an mdev type directory and a positive count".into()),
         },
-        ("probe" | "bad-input" | "bench" | "hold", []) => return Err("missing UUID".into()),
-        ("probe" | "bad-input" | "bench" | "hold", _) => return Err("too many arguments".into()),
+        ("probe" | "user-unmap" | "bad-input" | "bench" | "hold", []) => return Err("missing UUID".into()),
+        ("probe" | "user-unmap" | "bad-input" | "bench" | "hold", _) => return Err("too many arguments".into()),
         ("lifecycle", _) => return Err("lifecycle needs an mdev type directory and a positive count".into()),
         (c, _) => return Err(format!("unknown command '{c}'")),
     };

@@ -95,7 +95,7 @@ fn check_opregion(c: &mut Checks, v: &Vfio) {
 
 /// `probe UUID`: open, enable MSI, run the guest i915 probe, check what it learned, then run
 /// the guest's workloads.
-pub fn probe(uuid: &str, tag: Option<String>) -> Checks {
+pub fn probe(uuid: &str, user_unmap: bool, tag: Option<String>) -> Checks {
     let mut c = Checks::tagged(tag);
     let Some(v) = open(&mut c, uuid) else { return c };
     let Some((cfg, bar0)) = main_regions(&mut c, &v) else { return c };
@@ -151,7 +151,7 @@ pub fn probe(uuid: &str, tag: Option<String>) -> Checks {
                 crate::display::check(&mut c, &v, &mut t, r.mappable.0);
                 crate::edid::check(&mut c, &v, &mut t);
             }
-            crate::aperture::check(&mut c, &v, &mut t, r.mappable);
+            crate::aperture::check(&mut c, &v, &mut t, r.mappable, user_unmap);
         }
     }
     check_opregion(&mut c, &v);

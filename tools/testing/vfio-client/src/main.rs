@@ -15,7 +15,8 @@ fn main() -> ExitCode {
         }
     };
     let checks = match cmd {
-        Command::Probe(uuid) => commands::probe(&uuid, tag),
+        Command::Probe(uuid) => commands::probe(&uuid, false, tag),
+        Command::UserUnmap(uuid) => commands::probe(&uuid, true, tag),
         Command::BadInput(uuid) => bad_input::bad_input(&uuid, tag),
         Command::Hold(uuid, secs) => commands::hold(&uuid, secs, tag),
         Command::Lifecycle(dir, n) => lifecycle::lifecycle(&dir, n, tag),

@@ -43,6 +43,8 @@ pub const DEVICE_GET_IRQ_INFO: libc::Ioctl = io(9);
 pub const DEVICE_SET_IRQS: libc::Ioctl = io(10);
 /// `VFIO_IOMMU_MAP_DMA`.
 pub const IOMMU_MAP_DMA: libc::Ioctl = io(13);
+/// `VFIO_IOMMU_UNMAP_DMA` (on the container; the same number as the device's next one).
+pub const IOMMU_UNMAP_DMA: libc::Ioctl = io(14);
 /// `VFIO_DEVICE_QUERY_GFX_PLANE`.
 pub const DEVICE_QUERY_GFX_PLANE: libc::Ioctl = io(14);
 /// `VFIO_DEVICE_GET_GFX_DMABUF`.
@@ -241,6 +243,20 @@ pub struct DmaMap {
     pub size: u64,
 }
 
+/// `struct vfio_iommu_type1_dma_unmap` without the dirty-bitmap data.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DmaUnmap {
+    /// Size of this struct.
+    pub argsz: u32,
+    /// `VFIO_DMA_UNMAP_FLAG_*`.
+    pub flags: u32,
+    /// IO virtual address.
+    pub iova: u64,
+    /// Size of the range in bytes.
+    pub size: u64,
+}
+
 /// `struct vfio_device_gfx_plane_info`.
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -277,7 +293,7 @@ pub struct GfxPlaneInfo {
     pub reserved: u32,
 }
 
-argsz!(GroupStatus, DeviceInfo, RegionInfo, IrqInfo, IrqSetEventfd, DmaMap, GfxPlaneInfo);
+argsz!(GroupStatus, DeviceInfo, RegionInfo, IrqInfo, IrqSetEventfd, DmaMap, DmaUnmap, GfxPlaneInfo);
 
 /// Size of `struct vfio_irq_set` without data (`offsetofend(count)`).
 pub const IRQ_SET_HDR_SIZE: u32 = 20;

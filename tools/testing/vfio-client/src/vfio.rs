@@ -50,6 +50,18 @@ fn step<T>(what: &str, r: io::Result<T>) -> Result<T, String> {
     r.map_err(|e| format!("{what}: {e}"))
 }
 
+/// Maps guest RAM for the device at IOVA 0.
+fn map_ram(container: &File, ram: &GuestRam) -> Result<(), String> {
+    let mut map = DmaMap {
+        argsz: uapi::size32::<DmaMap>(),
+        flags: uapi::DMA_MAP_FLAG_READ | uapi::DMA_MAP_FLAG_WRITE,
+        vaddr: ram.vaddr(),
+        iova: 0,
+        size: u64::try_from(ram.size()).unwrap_or(u64::MAX),
+    };
+    step("VFIO_IOMMU_MAP_DMA", sys::ioctl_arg(container.as_fd(), uapi::IOMMU_MAP_DMA, &mut map)).map(drop)
+}
+
 impl Vfio {
     /// Opens mdev `uuid`: container, group, type1 IOMMU, `ram_size` bytes of guest RAM mapped
     /// at IOVA 0, then the device fd and its info.
@@ -87,20 +99,26 @@ impl Vfio {
         step("VFIO_SET_IOMMU", sys::ioctl_val(container.as_fd(), uapi::SET_IOMMU, libc::c_ulong::from(iommu)))?;
 
         let ram = step("mmap guest RAM", GuestRam::new(ram_size))?;
-        let mut map = DmaMap {
-            argsz: uapi::size32::<DmaMap>(),
-            flags: uapi::DMA_MAP_FLAG_READ | uapi::DMA_MAP_FLAG_WRITE,
-            vaddr: ram.vaddr(),
-            iova: 0,
-            size: u64::try_from(ram.size()).unwrap_or(u64::MAX),
-        };
-        step("VFIO_IOMMU_MAP_DMA", sys::ioctl_arg(container.as_fd(), uapi::IOMMU_MAP_DMA, &mut map))?;
+        map_ram(&container, &ram)?;
 
         let name = CString::new(uuid).map_err(|_| "UUID with NUL".to_string())?;
         let device = step("VFIO_GROUP_GET_DEVICE_FD", sys::ioctl_get_fd(group.as_fd(), uapi::GROUP_GET_DEVICE_FD, &name))?;
         let mut info = DeviceInfo { argsz: uapi::size32::<DeviceInfo>(), ..DeviceInfo::default() };
         step("VFIO_DEVICE_GET_INFO", sys::ioctl_arg(device.as_fd(), uapi::DEVICE_GET_INFO, &mut info))?;
         Ok(Vfio { device, group, container, ram, info, group_id })
+    }
+
+    /// Unmaps guest RAM from the device (as a VMM does when it removes a memory region): kvmgt
+    /// must drop every page it pinned there.
+    pub fn unmap_ram(&self) -> Result<(), String> {
+        let size = u64::try_from(self.ram.size()).unwrap_or(u64::MAX);
+        let mut unmap = uapi::DmaUnmap { argsz: uapi::size32::<uapi::DmaUnmap>(), flags: 0, iova: 0, size };
+        step("VFIO_IOMMU_UNMAP_DMA", sys::ioctl_arg(self.container.as_fd(), uapi::IOMMU_UNMAP_DMA, &mut unmap)).map(drop)
+    }
+
+    /// Maps guest RAM again after [`Vfio::unmap_ram`], at the same place.
+    pub fn remap_ram(&self) -> Result<(), String> {
+        map_ram(&self.container, &self.ram)
     }
 
     /// The group fd (for the bad-input checks).
