@@ -11,6 +11,13 @@
 //! caller's budget, so a loop or an unsatisfied wait ends as [`Outcome::Hang`], never as a host
 //! stall. Untranslatable addresses end as [`Outcome::Fault`].
 //!
+//! Like a command streamer, an engine prefetches: commands are read from a copy of up to
+//! [`PREFETCH`] dwords (never past a page) taken with one memory access, and the last PPGTT
+//! translation is kept, so a command costs no page walk and no memory access of its own. Both
+//! live for one run and are dropped whenever the engine writes memory, which may be the
+//! commands ahead or a page table; a run of `MI_NOOP`s in the copy is spent in one step. What
+//! a run does is exactly what fetching every dword through a fresh walk would do.
+//!
 //! Interface for the sim host: [`Engine::run`] over a [`HostMemory`] (the sim's memory by DMA
 //! address: a page map in tests, real pages in gvt.ko), the host GGTT entries (DMA address in
 //! bits 12 and up, present bit 0, as `vgpu::ggtt` writes them) and a [`RingState`], with an
@@ -97,7 +104,11 @@ pub struct RunResult {
 /// Registers an engine keeps from `MI_LOAD_REGISTER_IMM` (distinct offsets).
 pub const MAX_REGS: usize = 64;
 
-/// One engine: which one it is, its status page and the registers commands loaded.
+/// Command dwords an engine reads ahead at once (fewer at the end of a page).
+pub const PREFETCH: usize = 128;
+
+/// One engine: which one it is, its status page and the registers commands loaded (sorted by
+/// offset, so a load is a binary search).
 pub struct Engine {
     id: EngineId,
     hwsp: u64,
@@ -128,17 +139,54 @@ impl Gma {
     }
 }
 
+/// The command dwords read ahead: `len` bytes of `buf` copied from `start`.
+struct Prefetch {
+    start: Gma,
+    len: usize,
+    buf: [u8; PREFETCH * 4],
+}
+
+impl Prefetch {
+    /// The byte offset of `g` in the copy, if a whole dword there was read.
+    fn offset(&self, g: Gma) -> Option<usize> {
+        if g.space != self.start.space {
+            return None;
+        }
+        let off = usize::try_from(g.addr.wrapping_sub(self.start.addr)).ok()?;
+        (off % 4 == 0 && off < self.len).then_some(off)
+    }
+
+    fn dword(&self, off: usize) -> Option<u32> {
+        let b = self.buf.get(off..off.wrapping_add(4))?;
+        <[u8; 4]>::try_from(b).ok().map(u32::from_le_bytes)
+    }
+
+    /// How many dwords from byte `off` on are zero (`MI_NOOP`).
+    fn zeros(&self, off: usize) -> usize {
+        const ZERO: [u8; PREFETCH * 4] = [0; PREFETCH * 4];
+        let rest = self.buf.get(off..self.len).unwrap_or(&[]);
+        // A slice compare is one memcmp, not a loop over dwords.
+        if rest == ZERO.get(..rest.len()).unwrap_or(&[]) {
+            return rest.len() / 4;
+        }
+        rest.chunks_exact(4).take_while(|d| *d == [0; 4]).count()
+    }
+}
+
 struct Ctx<'a> {
     mem: &'a mut dyn HostMemory,
     ggtt: &'a [AtomicU64],
     ring: RingState,
     ppgtt_root: Option<u64>,
+    prefetch: Prefetch,
+    /// The last PPGTT translation: graphics page and the host page behind it.
+    tlb: Option<(u64, u64)>,
 }
 
 type Exec<T> = Result<T, Outcome>;
 
 impl Ctx<'_> {
-    fn translate(&self, g: Gma) -> Exec<u64> {
+    fn translate(&mut self, g: Gma) -> Exec<u64> {
         let fault = g.fault();
         if g.space == Space::Phys {
             return Ok(g.addr);
@@ -151,6 +199,19 @@ impl Ctx<'_> {
             }
             return Ok((pte & GTT_ADDR_MASK) | (g.addr & (GTT_PAGE_SIZE - 1)));
         }
+        let page = g.addr / GTT_PAGE_SIZE;
+        let in_page = g.addr & (GTT_PAGE_SIZE - 1);
+        if let Some((_, host)) = self.tlb.filter(|t| t.0 == page) {
+            return Ok(host | in_page);
+        }
+        let pa = self.walk(g)?;
+        self.tlb = Some((page, pa & !(GTT_PAGE_SIZE - 1)));
+        Ok(pa)
+    }
+
+    /// Translates a PPGTT address through the tables in memory.
+    fn walk(&self, g: Gma) -> Exec<u64> {
+        let fault = g.fault();
         if g.addr >> 48 != 0 {
             return Err(fault);
         }
@@ -180,7 +241,7 @@ impl Ctx<'_> {
         Err(fault)
     }
 
-    fn read_dw(&self, g: Gma) -> Exec<u32> {
+    fn read_dw(&mut self, g: Gma) -> Exec<u32> {
         let pa = self.translate(g)?;
         let mut b = [0u8; 4];
         if self.mem.read(pa, &mut b) {
@@ -191,12 +252,38 @@ impl Ctx<'_> {
     }
 
     fn write_dw(&mut self, g: Gma, v: u32) -> Exec<()> {
+        // The write may change the commands read ahead or a page table.
+        self.prefetch.len = 0;
+        self.tlb = None;
         let pa = self.translate(g)?;
         if self.mem.write(pa, &v.to_le_bytes()) {
             Ok(())
         } else {
             Err(g.fault())
         }
+    }
+
+    /// The command dword at `g`, from the prefetched copy (refilled from `g` on a miss).
+    fn command_dw(&mut self, g: Gma) -> Exec<u32> {
+        if let Some(v) = self.prefetch.offset(g).and_then(|o| self.prefetch.dword(o)) {
+            return Ok(v);
+        }
+        self.prefetch.len = 0;
+        let pa = self.translate(g)?;
+        // Up to the end of the page: one translation covers it. A dword that straddles the
+        // page end is read on its own, as before prefetching.
+        let to_end = usize::try_from(GTT_PAGE_SIZE.wrapping_sub(g.addr & (GTT_PAGE_SIZE - 1))).unwrap_or(0);
+        let n = (to_end & !3).clamp(4, PREFETCH * 4);
+        let len = if self.prefetch.buf.get_mut(..n).is_some_and(|b| self.mem.read(pa, b)) {
+            n
+        } else if self.prefetch.buf.get_mut(..4).is_some_and(|b| self.mem.read(pa, b)) {
+            4
+        } else {
+            return Err(g.fault());
+        };
+        self.prefetch.start = g;
+        self.prefetch.len = len;
+        self.prefetch.dword(0).ok_or(g.fault())
     }
 
     /// Writes dwords at consecutive addresses (each dword translated on its own, so a write
@@ -208,15 +295,33 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Dword `i` of the command at `loc`.
-    fn fetch(&self, loc: Loc, i: u32) -> Exec<u32> {
+    /// Where dword `i` of the command at `loc` is.
+    fn locate(&self, loc: Loc, i: u32) -> Gma {
         match loc {
             Loc::Ring(off) => {
                 let o = ring_add(off, i.wrapping_mul(4), self.ring.size.max(4));
-                self.read_dw(Gma { addr: self.ring.start.wrapping_add(u64::from(o)), space: self.ring.space })
+                Gma { addr: self.ring.start.wrapping_add(u64::from(o)), space: self.ring.space }
             }
-            Loc::Batch { addr, ppgtt } => {
-                self.read_dw(Gma { addr: addr.wrapping_add(u64::from(i).wrapping_mul(4)), space: space(ppgtt) })
+            Loc::Batch { addr, ppgtt } => Gma { addr: addr.wrapping_add(u64::from(i).wrapping_mul(4)), space: space(ppgtt) },
+        }
+    }
+
+    /// Dword `i` of the command at `loc`.
+    fn fetch(&mut self, loc: Loc, i: u32) -> Exec<u32> {
+        self.command_dw(self.locate(loc, i))
+    }
+
+    /// How many `MI_NOOP`s follow the one at `loc` in the prefetched copy, without passing the
+    /// ring's tail or end.
+    fn noops_after(&self, loc: Loc) -> u32 {
+        let Some(off) = self.prefetch.offset(self.locate(loc, 0)) else { return 0 };
+        let zeros = u32::try_from(self.prefetch.zeros(off.wrapping_add(4))).unwrap_or(0);
+        match loc {
+            Loc::Batch { .. } => zeros,
+            Loc::Ring(at) => {
+                let size = self.ring.size.max(4);
+                let limit = if self.ring.tail > at { self.ring.tail.min(size) } else { size };
+                zeros.min(limit.saturating_sub(at).saturating_sub(4) / 4)
             }
         }
     }
@@ -235,19 +340,36 @@ impl Engine {
         self.hwsp_space = space;
     }
 
+    /// Where register `reg` is in the register file, or where it would go.
+    fn find_reg(&self, reg: u32) -> core::result::Result<usize, usize> {
+        self.regs.get(..self.nregs).unwrap_or(&[]).binary_search_by_key(&reg, |r| r.0)
+    }
+
     /// The value a command last loaded into register `reg`, if any.
     pub fn reg(&self, reg: u32) -> Option<u32> {
-        self.regs.iter().take(self.nregs).find(|r| r.0 == reg).map(|r| r.1)
+        self.find_reg(reg).ok().and_then(|i| self.regs.get(i)).map(|r| r.1)
     }
 
     fn set_reg(&mut self, reg: u32, val: u32) {
-        if let Some(r) = self.regs.iter_mut().take(self.nregs).find(|r| r.0 == reg) {
-            r.1 = val;
-        } else if let Some(r) = self.regs.get_mut(self.nregs) {
-            *r = (reg, val);
-            self.nregs = self.nregs.wrapping_add(1);
+        match self.find_reg(reg) {
+            Ok(i) => {
+                if let Some(r) = self.regs.get_mut(i) {
+                    r.1 = val;
+                }
+            }
+            // A full register file drops new registers: the model keeps what drivers read back.
+            Err(_) if self.nregs >= MAX_REGS => {}
+            Err(i) => {
+                // Into place at `i`, the registers above moving up one.
+                if let Some(tail) = self.regs.get_mut(i..=self.nregs) {
+                    let mut carry = (reg, val);
+                    for r in tail {
+                        core::mem::swap(r, &mut carry);
+                    }
+                    self.nregs = self.nregs.wrapping_add(1);
+                }
+            }
         }
-        // A full register file drops new registers: the model keeps what drivers read back.
     }
 
     /// Runs `ring` from head to tail, spending at most `budget` (one unit per command or
@@ -260,7 +382,8 @@ impl Engine {
         ppgtt_root: Option<u64>,
         budget: u64,
     ) -> RunResult {
-        let mut cx = Ctx { mem, ggtt, ring, ppgtt_root };
+        let prefetch = Prefetch { start: Gma { addr: 0, space: Space::Phys }, len: 0, buf: [0; PREFETCH * 4] };
+        let mut cx = Ctx { mem, ggtt, ring, ppgtt_root, prefetch, tlb: None };
         let mut res = RunResult { outcome: Outcome::Completed, head: ring.head, user_interrupts: 0, notifies: 0, spent: 0 };
         res.outcome = match self.exec(&mut cx, &mut res, budget) {
             Ok(()) => Outcome::Completed,
@@ -288,7 +411,13 @@ impl Engine {
             res.spent = res.spent.wrapping_add(1);
             let h = cx.fetch(loc, 0)?;
             let d = decode(self.id, h).ok_or(Outcome::BadCommand(h))?;
-            let n = d.dwords(h).ok_or(Outcome::BadCommand(h))?;
+            let mut n = d.dwords(h).ok_or(Outcome::BadCommand(h))?;
+            if h == 0 {
+                // The MI_NOOPs after this one, as many as the budget allows: one unit each.
+                let more = u64::from(cx.noops_after(loc)).min(budget.saturating_sub(res.spent));
+                res.spent = res.spent.wrapping_add(more);
+                n = n.wrapping_add(low32(more));
+            }
             let bytes = n.wrapping_mul(4);
             let next = match loc {
                 Loc::Ring(off) => Loc::Ring(ring_add(off, bytes, size)),
@@ -296,7 +425,7 @@ impl Engine {
             };
             let priv_ok = !matches!(loc, Loc::Batch { ppgtt: true, .. });
             // Address operand at dwords lo, lo+1; GGTT only where the buffer is privileged.
-            let gma = |cx: &Ctx<'_>, lo: u32, ggtt: bool, mask: u32| -> Exec<Gma> {
+            let gma = |cx: &mut Ctx<'_>, lo: u32, ggtt: bool, mask: u32| -> Exec<Gma> {
                 let hi = cx.fetch(loc, lo.wrapping_add(1))? & 0xffff;
                 let a = u64::from(cx.fetch(loc, lo)? & mask) | (u64::from(hi) << 32);
                 Ok(Gma { addr: a, space: space(!(ggtt && priv_ok)) })
@@ -351,7 +480,8 @@ impl Engine {
                 }
                 Check::FlushDw => {
                     if (h >> 14) & 3 == 1 {
-                        let mut dst = gma(cx, 1, cx.fetch(loc, 1)? & (1 << 2) != 0, !7)?;
+                        let ggtt = cx.fetch(loc, 1)? & (1 << 2) != 0;
+                        let mut dst = gma(cx, 1, ggtt, !7)?;
                         if h & (1 << 21) != 0 {
                             dst = Gma { addr: self.hwsp.wrapping_add(dst.addr & 0xff8), space: self.hwsp_space };
                         }
