@@ -124,7 +124,8 @@ impl HostExec for ExecHost {
             m.resize_with(end, || None);
         }
         for p in &mut m[first..first + pages as usize] {
-            *p = Some(Box::new([0; PAGE as usize]));
+            // Zeroed by the allocator: a fresh page is not written until used.
+            *p = Some(vec![0; PAGE as usize].into_boxed_slice().try_into().unwrap());
         }
         self.live.set(self.live.get() + pages as usize);
         Ok(at)
@@ -148,7 +149,7 @@ impl HostExec for ExecHost {
         let mut m = self.mem.borrow_mut();
         each_page(addr, data.len(), |i, page, buf| {
             let p = m.get_mut(i).and_then(Option::as_mut).ok_or(GvtError::Fault)?;
-            p[page].copy_from_slice(&data[buf]);
+            crate::copy_changed(&mut p[page], &data[buf]);
             Ok(())
         })
     }
@@ -157,7 +158,7 @@ impl HostExec for ExecHost {
         let m = self.mem.borrow();
         each_page(addr, buf.len(), |i, page, at| {
             let p = m.get(i).and_then(Option::as_ref).ok_or(GvtError::Fault)?;
-            buf[at].copy_from_slice(&p[page]);
+            crate::copy_changed(&mut buf[at], &p[page]);
             Ok(())
         })
     }
