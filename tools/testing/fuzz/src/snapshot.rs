@@ -11,7 +11,9 @@
 //!   of it is kept and every page is write-protected; a write to a page only clears the
 //!   protection (in the kernel, no signal). A restore asks `PAGEMAP_SCAN` which pages were
 //!   written, copies those back and protects them again. Pages that are only read cost
-//!   nothing.
+//!   nothing. Pages never touched before the freeze stay unpopulated (the scan skips them
+//!   unless an input touched them), and the memory an input allocates past the frozen end is
+//!   never protected: a restore zeroes it, which is cheaper than a fault per page.
 //! - Copy-on-write ([`Backend::Cow`], any Linux): the arena is a memfd, mapped shared while
 //!   the world is built, then private over the same addresses; `madvise(MADV_DONTNEED)` drops
 //!   the private copies. Every page an input touches, read or written, faults again after a
@@ -124,6 +126,9 @@ const PM_SCAN_WP_MATCHING: u64 = 1 << 0;
 const PM_SCAN_CHECK_WPASYNC: u64 = 1 << 1;
 const PAGE_IS_WRITTEN: u64 = 1 << 1;
 const PAGE_IS_PRESENT: u64 = 1 << 3;
+const PAGE_IS_SWAPPED: u64 = 1 << 4;
+/// Pages with contents: present, or swapped out or migrating.
+const HAS_CONTENTS: u64 = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
 
 #[repr(C)]
 struct UffdioApi {
@@ -177,6 +182,8 @@ struct Tracker {
     pagemap: libc::c_int,
     /// The arena as it was at the freeze (pages never written there are zero).
     copy: usize,
+    /// End of the last page in use at the freeze: everything past it is zero then.
+    frozen_end: usize,
     regions: Vec<PageRegion>,
     /// Runs of pages written since the last restore.
     dirty: Vec<(usize, usize)>,
@@ -201,7 +208,7 @@ impl Tracker {
                 }
                 return None;
             }
-            Some(Tracker { uffd, pagemap, copy: 0, regions: vec![PageRegion::default(); 1024], dirty: Vec::new() })
+            Some(Tracker { uffd, pagemap, copy: 0, frozen_end: 0, regions: vec![PageRegion::default(); 1024], dirty: Vec::new() })
         }
     }
 
@@ -212,9 +219,9 @@ impl Tracker {
         check(unsafe { libc::ioctl(self.uffd, UFFDIO_WRITEPROTECT, &mut wp) } == 0, "UFFDIO_WRITEPROTECT");
     }
 
-    /// Calls `f` on every run of pages of `[start, end)` in `category`; write-protects them
-    /// too if `wp`.
-    fn scan(&mut self, start: usize, end: usize, category: u64, wp: bool, mut f: impl FnMut(usize, usize)) {
+    /// Calls `f` on every run of pages of `[start, end)` in all of `category` and, unless it
+    /// is 0, in one of `any`; write-protects them too if `wp`.
+    fn scan(&mut self, start: usize, end: usize, category: u64, any: u64, wp: bool, mut f: impl FnMut(usize, usize)) {
         let mut at = start;
         while at < end {
             let mut arg = PmScanArg {
@@ -228,8 +235,8 @@ impl Tracker {
                 max_pages: 0,
                 category_inverted: 0,
                 category_mask: category,
-                category_anyof_mask: 0,
-                return_mask: category,
+                category_anyof_mask: any,
+                return_mask: category | any,
             };
             // SAFETY: the kernel writes at most `vec_len` regions into `regions`.
             let n = unsafe { libc::ioctl(self.pagemap, PAGEMAP_SCAN, &mut arg) };
@@ -309,13 +316,14 @@ impl<T> Snapshot<T> {
         let end = base + cursor(base).load(Relaxed).next_multiple_of(PAGE);
         if let Some(t) = &mut self.tracker {
             let copy = map(ARENA_BYTES, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1);
-            t.scan(base, end, PAGE_IS_PRESENT, false, |s, e| {
+            t.scan(base, end, 0, HAS_CONTENTS, false, |s, e| {
                 // SAFETY: both ranges lie inside their mappings, which do not overlap.
                 unsafe { std::ptr::copy_nonoverlapping(s as *const u8, (copy + (s - base)) as *mut u8, e - s) }
             });
             t.copy = copy;
+            t.frozen_end = end;
             let mut runs_v = Vec::new();
-            t.scan(base, end, PAGE_IS_PRESENT, false, |s, e| runs_v.push((s, e)));
+            t.scan(base, end, 0, HAS_CONTENTS, false, |s, e| runs_v.push((s, e)));
             let mut reg = UffdioRegister { start: base as u64, len: ARENA_BYTES as u64, mode: UFFDIO_REGISTER_MODE_WP, ioctls: 0 };
             // SAFETY: registers our own mapping.
             check(unsafe { libc::ioctl(t.uffd, UFFDIO_REGISTER, &mut reg) } == 0, "UFFDIO_REGISTER");
@@ -345,9 +353,11 @@ impl<T> Snapshot<T> {
         self.high = self.high.max(end - base);
         if let Some(t) = &mut self.tracker {
             let copy = t.copy;
+            let frozen_end = t.frozen_end;
             let mut dirty = std::mem::take(&mut t.dirty);
             dirty.clear();
-            t.scan(base, end, PAGE_IS_WRITTEN, false, |s, e| dirty.push((s, e)));
+            // Unpopulated pages count as written too, but there is nothing to restore there.
+            t.scan(base, frozen_end, PAGE_IS_WRITTEN, HAS_CONTENTS, false, |s, e| dirty.push((s, e)));
             for &(s, e) in &dirty {
                 // SAFETY: both ranges lie inside their mappings, which do not overlap; nothing
                 // borrows the world (we hold `&mut self`).
@@ -357,6 +367,11 @@ impl<T> Snapshot<T> {
                 t.protect(s, e);
             }
             t.dirty = dirty;
+            if end > frozen_end {
+                // SAFETY: inside the arena, past everything the world had at the freeze; nothing
+                // borrows the world (we hold `&mut self`).
+                unsafe { std::ptr::write_bytes(frozen_end as *mut u8, 0, end - frozen_end) }
+            }
         } else {
             // SAFETY: drops the private copies of arena pages; nothing outside the world points
             // into the arena, and the world is not borrowed (we hold `&mut self`).
