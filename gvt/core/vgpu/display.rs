@@ -11,7 +11,7 @@ impl<S: VgpuStorage> Vgpu<S> {
     /// Emulates the vblanks due by `now_ns` (a monotonic clock in ns) and injects an MSI if
     /// one is due. Returns when to call again ([`Vgpu::display_deadline`]).
     pub fn display_tick(&mut self, mpt: &mut dyn MptOps, now_ns: u64) -> Result<Option<u64>> {
-        let raised = self.display.tick(&mut Regs(self.store.vreg_mut()), now_ns);
+        let raised = self.display.tick(&mut Regs(self.store.vreg_mut(), &mut self.written), now_ns);
         if raised {
             self.deliver(mpt)?;
         }
@@ -29,7 +29,7 @@ impl<S: VgpuStorage> Vgpu<S> {
 
     /// Plugs the virtual monitor in or out, with a hotplug interrupt.
     pub fn display_hotplug(&mut self, mpt: &mut dyn MptOps, connected: bool) -> Result {
-        let raised = self.display.hotplug(&mut Regs(self.store.vreg_mut()), self.info.platform, connected);
+        let raised = self.display.hotplug(&mut Regs(self.store.vreg_mut(), &mut self.written), self.info.platform, connected);
         if raised {
             return self.deliver(mpt);
         }
@@ -86,7 +86,7 @@ impl<S: VgpuStorage> Vgpu<S> {
     /// Emulates a write to a display register (the table's display handlers).
     pub(super) fn display_write(&mut self, mpt: &mut dyn MptOps, h: Handler, off: u32, v: u32) -> Result {
         let env = Env { platform: self.info.platform, part: &self.part };
-        let raised = self.display.write(&mut Regs(self.store.vreg_mut()), env, h, off, v);
+        let raised = self.display.write(&mut Regs(self.store.vreg_mut(), &mut self.written), env, h, off, v);
         if raised {
             return self.deliver(mpt);
         }
@@ -95,7 +95,7 @@ impl<S: VgpuStorage> Vgpu<S> {
 
     /// Emulates a read of a display register with side effects.
     pub(super) fn display_read(&mut self, h: Handler, off: u32) -> u32 {
-        self.display.read(&mut Regs(self.store.vreg_mut()), h, off)
+        self.display.read(&mut Regs(self.store.vreg_mut(), &mut self.written), h, off)
     }
 
     fn regs_view(&self) -> RegsRef<'_> {
