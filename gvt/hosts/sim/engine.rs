@@ -107,14 +107,19 @@ pub const MAX_REGS: usize = 64;
 /// Command dwords an engine reads ahead at once (fewer at the end of a page).
 pub const PREFETCH: usize = 128;
 
-/// One engine: which one it is, its status page and the registers commands loaded (sorted by
-/// offset, so a load is a binary search).
+/// Slots of the register file's index: twice [`MAX_REGS`], so lookups probe about once.
+const REG_SLOTS: usize = 2 * MAX_REGS;
+
+/// One engine: which one it is, its status page and the registers commands loaded, found
+/// through a hash index (a restore-inhibit prefix alone loads ~120 registers per workload).
 pub struct Engine {
     id: EngineId,
     hwsp: u64,
     hwsp_space: Space,
     regs: [(u32, u32); MAX_REGS],
     nregs: usize,
+    /// Open addressing over register offsets: position in `regs` plus one, 0 for empty.
+    index: [u8; REG_SLOTS],
 }
 
 /// Where commands are fetched from.
@@ -311,6 +316,27 @@ impl Ctx<'_> {
         self.command_dw(self.locate(loc, i))
     }
 
+    /// Dwords `i..` of the command at `loc`, at most `max`, as far as the prefetched copy has
+    /// them in a row (refilled at dword `i` if it does not have that one; never past the
+    /// ring's end, where the next dword is the ring's first).
+    fn fetch_run(&mut self, loc: Loc, i: u32, max: usize) -> Exec<&[u8]> {
+        let g = self.locate(loc, i);
+        let off = match self.prefetch.offset(g) {
+            Some(off) => off,
+            None => {
+                self.command_dw(g)?;
+                self.prefetch.offset(g).ok_or(g.fault())?
+            }
+        };
+        let mut end = self.prefetch.len.min(off.saturating_add(max.saturating_mul(4)));
+        if let Loc::Ring(at) = loc {
+            let o = ring_add(at, i.wrapping_mul(4), self.ring.size.max(4));
+            let to_ring_end = usize::try_from(self.ring.size.max(4).saturating_sub(o)).unwrap_or(0);
+            end = end.min(off.saturating_add(to_ring_end & !3));
+        }
+        Ok(self.prefetch.buf.get(off..end).unwrap_or(&[]))
+    }
+
     /// How many `MI_NOOP`s follow the one at `loc` in the prefetched copy, without passing the
     /// ring's tail or end.
     fn noops_after(&self, loc: Loc) -> u32 {
@@ -331,7 +357,7 @@ impl Engine {
     /// An engine whose status page (for `MI_STORE_DWORD_INDEX` and index-mode post-syncs) is
     /// the GGTT page at `hwsp`.
     pub fn new(id: EngineId, hwsp: u64) -> Engine {
-        Engine { id, hwsp, hwsp_space: Space::Ggtt, regs: [(0, 0); MAX_REGS], nregs: 0 }
+        Engine { id, hwsp, hwsp_space: Space::Ggtt, regs: [(0, 0); MAX_REGS], nregs: 0, index: [0; REG_SLOTS] }
     }
 
     /// Moves the status page (a new context) to `hwsp` in `space`.
@@ -340,9 +366,19 @@ impl Engine {
         self.hwsp_space = space;
     }
 
-    /// Where register `reg` is in the register file, or where it would go.
+    /// Where register `reg` is in the register file, or the empty index slot it would take.
     fn find_reg(&self, reg: u32) -> core::result::Result<usize, usize> {
-        self.regs.get(..self.nregs).unwrap_or(&[]).binary_search_by_key(&reg, |r| r.0)
+        let mut slot = ((reg >> 2).wrapping_mul(0x9e37_79b1) >> 25) as usize % REG_SLOTS;
+        // The index is never full (MAX_REGS of REG_SLOTS), so an empty slot ends the probe.
+        for _ in 0..REG_SLOTS {
+            let at = usize::from(self.index.get(slot).copied().unwrap_or(0));
+            let Some(pos) = at.checked_sub(1) else { return Err(slot) };
+            if self.regs.get(pos).is_some_and(|r| r.0 == reg) {
+                return Ok(pos);
+            }
+            slot = slot.wrapping_add(1) % REG_SLOTS;
+        }
+        Err(REG_SLOTS)
     }
 
     /// The value a command last loaded into register `reg`, if any.
@@ -359,14 +395,12 @@ impl Engine {
             }
             // A full register file drops new registers: the model keeps what drivers read back.
             Err(_) if self.nregs >= MAX_REGS => {}
-            Err(i) => {
-                // Into place at `i`, the registers above moving up one.
-                if let Some(tail) = self.regs.get_mut(i..=self.nregs) {
-                    let mut carry = (reg, val);
-                    for r in tail {
-                        core::mem::swap(r, &mut carry);
-                    }
-                    self.nregs = self.nregs.wrapping_add(1);
+            Err(slot) => {
+                let pos = self.nregs;
+                if let (Some(r), Some(s), Ok(at)) = (self.regs.get_mut(pos), self.index.get_mut(slot), u8::try_from(pos.wrapping_add(1))) {
+                    *r = (reg, val);
+                    *s = at;
+                    self.nregs = pos.wrapping_add(1);
                 }
             }
         }
@@ -472,10 +506,24 @@ impl Engine {
                 Check::Lri => {
                     let mut i = 1u32;
                     while i.wrapping_add(1) < n {
-                        let reg = cx.fetch(loc, i)? & 0x7f_fffc;
-                        let val = cx.fetch(loc, i.wrapping_add(1))?;
-                        self.set_reg(reg, val);
-                        i = i.wrapping_add(2);
+                        // The (offset, value) pairs the prefetched copy holds, at once; a pair
+                        // across its end dword by dword.
+                        let want = usize::try_from(n.wrapping_sub(i) & !1).unwrap_or(0);
+                        let run = cx.fetch_run(loc, i, want)?;
+                        let mut pairs = 0u32;
+                        for p in run.chunks_exact(8) {
+                            let (r, v) = p.split_at(4);
+                            let (Ok(r), Ok(v)) = (<[u8; 4]>::try_from(r), <[u8; 4]>::try_from(v)) else { break };
+                            self.set_reg(u32::from_le_bytes(r) & 0x7f_fffc, u32::from_le_bytes(v));
+                            pairs = pairs.wrapping_add(1);
+                        }
+                        if pairs == 0 {
+                            let reg = cx.fetch(loc, i)? & 0x7f_fffc;
+                            let val = cx.fetch(loc, i.wrapping_add(1))?;
+                            self.set_reg(reg, val);
+                            pairs = 1;
+                        }
+                        i = i.wrapping_add(pairs.wrapping_mul(2));
                     }
                 }
                 Check::FlushDw => {
