@@ -364,6 +364,9 @@ impl Ppgtt {
 fn revalidate(env: &mut Env<'_>, s: usize) -> Result<u64> {
     let gfn = env.spts.get(s).map(|t| t.meta.gfn).ok_or(GvtError::Invalid)?;
     env.mpt.read_gpa(gfn << 12, &mut env.scratch[..])?;
+    if env.spts.get(s).is_some_and(|t| t.guest == *env.scratch) {
+        return Ok(0);
+    }
     let mut changed = 0u64;
     for first in (0..ENTRIES).step_by(RUN) {
         if env.spts.get(s).is_some_and(|t| run(&t.guest, first) == run(env.scratch, first)) {
