@@ -218,7 +218,7 @@ pub fn restore_inhibit(e: Engine, vreg: impl Fn(u32) -> u32, out: &mut [u8]) -> 
     if e != Engine::Rcs {
         return 0;
     }
-    let mut w = Dwords { out, n: 0, ok: true };
+    let mut w = Dwords { out: out.chunks_exact_mut(4), n: 0, ok: true };
     w.put(MI_ARB_ON_OFF);
     w.lri(RCS_IN_CONTEXT.iter().copied(), RCS_IN_CONTEXT_COUNT, &vreg);
     let mocs = mocs_base(Engine::Rcs);
@@ -234,16 +234,15 @@ pub fn restore_inhibit(e: Engine, vreg: impl Fn(u32) -> u32, out: &mut [u8]) -> 
 
 /// Dwords written into a byte buffer; `ok` turns false when one does not fit.
 struct Dwords<'a> {
-    out: &'a mut [u8],
+    out: core::slice::ChunksExactMut<'a, u8>,
     n: usize,
     ok: bool,
 }
 
 impl Dwords<'_> {
     fn put(&mut self, v: u32) {
-        let at = self.n.wrapping_mul(4);
-        match self.out.get_mut(at..at.wrapping_add(4)) {
-            Some(d) => d.copy_from_slice(&v.to_le_bytes()),
+        match self.out.next().and_then(|d| <&mut [u8; 4]>::try_from(d).ok()) {
+            Some(d) => *d = v.to_le_bytes(),
             None => self.ok = false,
         }
         self.n = self.n.wrapping_add(1);
