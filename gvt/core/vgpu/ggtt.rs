@@ -113,7 +113,11 @@ impl<S: VgpuStorage> Vgpu<S> {
         if old & GEN8_PAGE_PRESENT != 0 && old_addr != self.info.scratch_page & GTT_ADDR_MASK {
             mpt.dma_unmap_guest_page(old_addr);
         }
-        host.ggtt_write(index, pte);
+        // An entry that already holds `pte` (a reset finds most on scratch) is not rewritten:
+        // on hardware each write is an uncached access to the GGTT.
+        if old != pte {
+            host.ggtt_write(index, pte);
+        }
         self.ggtt_dirty = true;
     }
 
