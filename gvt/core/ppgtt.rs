@@ -611,9 +611,15 @@ fn release(env: &mut Env<'_>, s: usize) {
         t.meta.live = false;
         t.meta.refs = 0;
     }
-    for i in 0..ENTRIES {
-        let se = env.spts.get(s).map_or(0, |t| entry(&t.shadow, i));
-        release_entry(env, meta.level, se);
+    for first in (0..ENTRIES).step_by(RUN) {
+        let Some(t) = env.spts.get(s) else { break };
+        if zero_run(&t.shadow, first) {
+            continue;
+        }
+        for i in first..first.wrapping_add(RUN) {
+            let se = env.spts.get(s).map_or(0, |t| entry(&t.shadow, i));
+            release_entry(env, meta.level, se);
+        }
     }
     env.host.free_pages(meta.host, 1);
     if meta.tracked && !env.spts.iter().any(|t| t.meta.live && t.meta.gfn == meta.gfn && t.meta.tracked) {
