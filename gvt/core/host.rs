@@ -122,7 +122,8 @@ pub trait HostGpu {
 
     /// Fills `dst` with the initial values of the MMIO registers starting at dword index
     /// `first_dword` (offset / 4): the golden state a vGPU starts from and resets to. Dwords past
-    /// the end of the window are left untouched.
+    /// the end of the window are left untouched. The values never change: a vGPU reset reloads
+    /// only the registers written since they were last loaded.
     fn mmio_snapshot(&self, first_dword: usize, dst: &mut [u32]);
 
     /// The host GGTT entry at `index` (graphics address / 4 KiB).

@@ -168,7 +168,7 @@ impl MmioContext {
     /// Gives idle engine `e` to `next`, whose register values `vreg` gives for a vGPU (the
     /// host's own values are those read when it last gave the engine away). Returns the
     /// number of registers written.
-    pub fn switch(&mut self, host: &dyn HostExec, e: Engine, next: Owner, vreg: &dyn Fn(u32) -> u32) -> u32 {
+    pub fn switch(&mut self, host: &dyn HostExec, e: Engine, next: Owner, vreg: impl Fn(u32) -> u32) -> u32 {
         let prev = self.owner(e);
         if prev == next {
             return 0;
@@ -218,33 +218,43 @@ pub fn restore_inhibit(e: Engine, vreg: impl Fn(u32) -> u32, out: &mut [u8]) -> 
     if e != Engine::Rcs {
         return 0;
     }
-    let mut n = 0usize;
-    let mut ok = true;
-    let mut put = |v: u32| {
-        let at = n.wrapping_mul(4);
-        match out.get_mut(at..at.wrapping_add(4)) {
-            Some(d) => d.copy_from_slice(&v.to_le_bytes()),
-            None => ok = false,
-        }
-        n = n.wrapping_add(1);
-    };
-    put(MI_ARB_ON_OFF);
-    let lri = |put: &mut dyn FnMut(u32), regs: &mut dyn Iterator<Item = u32>, count: u32| {
-        put(MI_LOAD_REGISTER_IMM | count.wrapping_mul(2).wrapping_sub(1));
-        for r in regs {
-            put(r);
-            put(vreg(r));
-        }
-    };
-    lri(&mut put, &mut RCS_IN_CONTEXT.iter().copied(), RCS_IN_CONTEXT_COUNT);
+    let mut w = Dwords { out: out.chunks_exact_mut(4), n: 0, ok: true };
+    w.put(MI_ARB_ON_OFF);
+    w.lri(RCS_IN_CONTEXT.iter().copied(), RCS_IN_CONTEXT_COUNT, &vreg);
     let mocs = mocs_base(Engine::Rcs);
-    lri(&mut put, &mut (0..MOCS_REGS).map(|i| mocs.wrapping_add(i.wrapping_mul(4))), MOCS_REGS);
-    lri(&mut put, &mut (0..L3CC_REGS).map(|i| L3CC_BASE.wrapping_add(i.wrapping_mul(4))), L3CC_REGS);
-    put(MI_ARB_ON_OFF | 1);
-    if ok {
-        n.wrapping_mul(4)
+    w.lri((0..MOCS_REGS).map(|i| mocs.wrapping_add(i.wrapping_mul(4))), MOCS_REGS, &vreg);
+    w.lri((0..L3CC_REGS).map(|i| L3CC_BASE.wrapping_add(i.wrapping_mul(4))), L3CC_REGS, &vreg);
+    w.put(MI_ARB_ON_OFF | 1);
+    if w.ok {
+        w.n.wrapping_mul(4)
     } else {
         0
+    }
+}
+
+/// Dwords written into a byte buffer; `ok` turns false when one does not fit.
+struct Dwords<'a> {
+    out: core::slice::ChunksExactMut<'a, u8>,
+    n: usize,
+    ok: bool,
+}
+
+impl Dwords<'_> {
+    fn put(&mut self, v: u32) {
+        match self.out.next().and_then(|d| <&mut [u8; 4]>::try_from(d).ok()) {
+            Some(d) => *d = v.to_le_bytes(),
+            None => self.ok = false,
+        }
+        self.n = self.n.wrapping_add(1);
+    }
+
+    /// One MI_LOAD_REGISTER_IMM of the `count` registers `regs` with their values in `vreg`.
+    fn lri(&mut self, regs: impl Iterator<Item = u32>, count: u32, vreg: &impl Fn(u32) -> u32) {
+        self.put(MI_LOAD_REGISTER_IMM | count.wrapping_mul(2).wrapping_sub(1));
+        for r in regs {
+            self.put(r);
+            self.put(vreg(r));
+        }
     }
 }
 
@@ -294,11 +304,11 @@ mod tests {
         let a = |r: u32| if r == 0xcc04 { 1 } else { 0 };
         let b = |r: u32| if r == 0xcc04 || r == 0xcc08 { 2 } else { 0 };
         // Host -> A on the blitter: its MOCS 0 (7 -> 0) and 1 (0 -> 1) change.
-        assert_eq!(c.switch(&host, Engine::Bcs, Owner::Vgpu(1), &a), 2);
-        assert_eq!(c.switch(&host, Engine::Bcs, Owner::Vgpu(1), &a), 0);
-        assert_eq!(c.switch(&host, Engine::Bcs, Owner::Vgpu(2), &b), 2);
+        assert_eq!(c.switch(&host, Engine::Bcs, Owner::Vgpu(1), a), 2);
+        assert_eq!(c.switch(&host, Engine::Bcs, Owner::Vgpu(1), a), 0);
+        assert_eq!(c.switch(&host, Engine::Bcs, Owner::Vgpu(2), b), 2);
         // Back to the host: its values return, masked registers with their mask.
-        assert_eq!(c.switch(&host, Engine::Bcs, Owner::Host, &b), 3);
+        assert_eq!(c.switch(&host, Engine::Bcs, Owner::Host, b), 3);
         assert_eq!(host.mmio_read(0xcc00), 7);
         assert_eq!(host.mmio_read(0xcc08), 0);
         assert_eq!(c.stats().switches, 3);

@@ -301,7 +301,7 @@ fn schedule(dev: &GvtDevice) -> bool {
     let Some(st) = guard.as_mut() else { return false };
     for &e in &Engine::ALL {
         let vgpu = &st.vgpu;
-        ex.mmio.switch(&sub, e, Owner::Vgpu(o), &|r| vgpu.vreg(r));
+        ex.mmio.switch(&sub, e, Owner::Vgpu(o), |r| vgpu.vreg(r));
     }
     match st.exec.dispatch(&mut st.vgpu, &sub, &mut h.mpt()) {
         Ok(started) => started != 0 || !idle,

@@ -30,6 +30,7 @@ use super::host::Platform;
 use super::irq::{self, Event};
 use super::mmio_table::Handler;
 use super::resources::Partition;
+use super::vgpu::Written;
 use super::vgpu_type::Resolution;
 use ddc::Ddc;
 use dpcd::Dpcd;
@@ -133,8 +134,9 @@ impl RegsRef<'_> {
     }
 }
 
-/// Register file access for the display code (out-of-range offsets read 0 and drop writes).
-pub struct Regs<'a>(pub &'a mut [u32]);
+/// Register file access for the display code (out-of-range offsets read 0 and drop writes),
+/// marking what it writes in the vGPU's [`Written`].
+pub struct Regs<'a>(pub &'a mut [u32], pub &'a mut Written);
 
 impl Regs<'_> {
     /// A read-only view.
@@ -151,6 +153,7 @@ impl Regs<'_> {
     pub fn set(&mut self, off: u32, v: u32) {
         if let Some(r) = self.0.get_mut((off >> 2) as usize) {
             *r = v;
+            self.1.mark(off);
         }
     }
 
@@ -162,6 +165,7 @@ impl Regs<'_> {
 
     /// Raises an interrupt event; returns whether it latched.
     pub fn raise(&mut self, e: Event) -> bool {
+        self.1.mark_irq();
         irq::propagate(self.0, e)
     }
 }
@@ -437,7 +441,8 @@ mod tests {
     #[test]
     fn skylake_monitor_is_on_port_d() {
         let mut vreg = vec![0u32; MMIO_DWORDS];
-        let mut r = Regs(&mut vreg);
+        let mut written = Written::ALL;
+        let mut r = Regs(&mut vreg, &mut written);
         let mut d = Display::new(Resolution::R1920x1200);
         d.reset(&mut r, Platform::Skylake);
         assert_ne!(r.get(SDEISR::OFFSET) & SDE_PORTD_HOTPLUG_CPT, 0);
@@ -464,7 +469,8 @@ mod tests {
     #[test]
     fn forward_queue_holds_an_access_worth_and_counts_drops() {
         let mut vreg = vec![0u32; MMIO_DWORDS];
-        let mut r = Regs(&mut vreg);
+        let mut written = Written::ALL;
+        let mut r = Regs(&mut vreg, &mut written);
         let mut d = Display::new(Resolution::R1024x768);
         d.set_owned(1);
         let env = Env { platform: Platform::Broxton, part: &part(), edid: &[] };

@@ -117,7 +117,11 @@ impl<S: VgpuStorage> Vgpu<S> {
     /// is unmapped: nothing reaches a page once it may be unpinned.
     pub(super) fn set_host_pte(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps, index: u64, pte: u64) {
         let old = host.ggtt_read(index);
-        host.ggtt_write(index, pte);
+        // An entry that already holds `pte` (a reset finds most on scratch) is not rewritten:
+        // on hardware each write is an uncached access to the GGTT.
+        if old != pte {
+            host.ggtt_write(index, pte);
+        }
         self.ggtt_dirty = true;
         let gm = index.saturating_mul(GTT_PAGE_SIZE);
         if old != pte && !host.has_aperture_bar() && self.part.low.contains_range(gm, GTT_PAGE_SIZE) {

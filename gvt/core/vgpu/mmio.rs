@@ -175,6 +175,7 @@ impl<S: VgpuStorage> Vgpu<S> {
         match h {
             Handler::Imr | Handler::Ier | Handler::Iir | Handler::MasterIrq => {
                 irq::write(self.store.vreg_mut(), off, v);
+                self.written.mark_irq();
                 return self.deliver(mpt);
             }
             Handler::Transconf

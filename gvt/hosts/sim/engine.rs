@@ -11,6 +11,13 @@
 //! caller's budget, so a loop or an unsatisfied wait ends as [`Outcome::Hang`], never as a host
 //! stall. Untranslatable addresses end as [`Outcome::Fault`].
 //!
+//! Like a command streamer, an engine prefetches: commands are read from a copy of up to
+//! [`PREFETCH`] dwords (never past a page) taken with one memory access, and the last PPGTT
+//! translation is kept, so a command costs no page walk and no memory access of its own. Both
+//! live for one run and are dropped whenever the engine writes memory, which may be the
+//! commands ahead or a page table; a run of `MI_NOOP`s in the copy is spent in one step. What
+//! a run does is exactly what fetching every dword through a fresh walk would do.
+//!
 //! Interface for the sim host: [`Engine::run`] over a [`HostMemory`] (the sim's memory by DMA
 //! address: a page map in tests, real pages in gvt.ko), the host GGTT entries (DMA address in
 //! bits 12 and up, present bit 0, as `vgpu::ggtt` writes them) and a [`RingState`], with an
@@ -97,13 +104,22 @@ pub struct RunResult {
 /// Registers an engine keeps from `MI_LOAD_REGISTER_IMM` (distinct offsets).
 pub const MAX_REGS: usize = 64;
 
-/// One engine: which one it is, its status page and the registers commands loaded.
+/// Command dwords an engine reads ahead at once (fewer at the end of a page).
+pub const PREFETCH: usize = 128;
+
+/// Slots of the register file's index: twice [`MAX_REGS`], so lookups probe about once.
+const REG_SLOTS: usize = 2 * MAX_REGS;
+
+/// One engine: which one it is, its status page and the registers commands loaded, found
+/// through a hash index (a restore-inhibit prefix alone loads ~120 registers per workload).
 pub struct Engine {
     id: EngineId,
     hwsp: u64,
     hwsp_space: Space,
     regs: [(u32, u32); MAX_REGS],
     nregs: usize,
+    /// Open addressing over register offsets: position in `regs` plus one, 0 for empty.
+    index: [u8; REG_SLOTS],
 }
 
 /// Where commands are fetched from.
@@ -128,17 +144,54 @@ impl Gma {
     }
 }
 
+/// The command dwords read ahead: `len` bytes of `buf` copied from `start`.
+struct Prefetch {
+    start: Gma,
+    len: usize,
+    buf: [u8; PREFETCH * 4],
+}
+
+impl Prefetch {
+    /// The byte offset of `g` in the copy, if a whole dword there was read.
+    fn offset(&self, g: Gma) -> Option<usize> {
+        if g.space != self.start.space {
+            return None;
+        }
+        let off = usize::try_from(g.addr.wrapping_sub(self.start.addr)).ok()?;
+        (off % 4 == 0 && off < self.len).then_some(off)
+    }
+
+    fn dword(&self, off: usize) -> Option<u32> {
+        let b = self.buf.get(off..off.wrapping_add(4))?;
+        <[u8; 4]>::try_from(b).ok().map(u32::from_le_bytes)
+    }
+
+    /// How many dwords from byte `off` on are zero (`MI_NOOP`).
+    fn zeros(&self, off: usize) -> usize {
+        const ZERO: [u8; PREFETCH * 4] = [0; PREFETCH * 4];
+        let rest = self.buf.get(off..self.len).unwrap_or(&[]);
+        // A slice compare is one memcmp, not a loop over dwords.
+        if rest == ZERO.get(..rest.len()).unwrap_or(&[]) {
+            return rest.len() / 4;
+        }
+        rest.chunks_exact(4).take_while(|d| *d == [0; 4]).count()
+    }
+}
+
 struct Ctx<'a> {
     mem: &'a mut dyn HostMemory,
     ggtt: &'a [AtomicU64],
     ring: RingState,
     ppgtt_root: Option<u64>,
+    prefetch: Prefetch,
+    /// The last PPGTT translation: graphics page and the host page behind it.
+    tlb: Option<(u64, u64)>,
 }
 
 type Exec<T> = Result<T, Outcome>;
 
 impl Ctx<'_> {
-    fn translate(&self, g: Gma) -> Exec<u64> {
+    fn translate(&mut self, g: Gma) -> Exec<u64> {
         let fault = g.fault();
         if g.space == Space::Phys {
             return Ok(g.addr);
@@ -151,6 +204,19 @@ impl Ctx<'_> {
             }
             return Ok((pte & GTT_ADDR_MASK) | (g.addr & (GTT_PAGE_SIZE - 1)));
         }
+        let page = g.addr / GTT_PAGE_SIZE;
+        let in_page = g.addr & (GTT_PAGE_SIZE - 1);
+        if let Some((_, host)) = self.tlb.filter(|t| t.0 == page) {
+            return Ok(host | in_page);
+        }
+        let pa = self.walk(g)?;
+        self.tlb = Some((page, pa & !(GTT_PAGE_SIZE - 1)));
+        Ok(pa)
+    }
+
+    /// Translates a PPGTT address through the tables in memory.
+    fn walk(&self, g: Gma) -> Exec<u64> {
+        let fault = g.fault();
         if g.addr >> 48 != 0 {
             return Err(fault);
         }
@@ -180,7 +246,7 @@ impl Ctx<'_> {
         Err(fault)
     }
 
-    fn read_dw(&self, g: Gma) -> Exec<u32> {
+    fn read_dw(&mut self, g: Gma) -> Exec<u32> {
         let pa = self.translate(g)?;
         let mut b = [0u8; 4];
         if self.mem.read(pa, &mut b) {
@@ -191,12 +257,38 @@ impl Ctx<'_> {
     }
 
     fn write_dw(&mut self, g: Gma, v: u32) -> Exec<()> {
+        // The write may change the commands read ahead or a page table.
+        self.prefetch.len = 0;
+        self.tlb = None;
         let pa = self.translate(g)?;
         if self.mem.write(pa, &v.to_le_bytes()) {
             Ok(())
         } else {
             Err(g.fault())
         }
+    }
+
+    /// The command dword at `g`, from the prefetched copy (refilled from `g` on a miss).
+    fn command_dw(&mut self, g: Gma) -> Exec<u32> {
+        if let Some(v) = self.prefetch.offset(g).and_then(|o| self.prefetch.dword(o)) {
+            return Ok(v);
+        }
+        self.prefetch.len = 0;
+        let pa = self.translate(g)?;
+        // Up to the end of the page: one translation covers it. A dword that straddles the
+        // page end is read on its own, as before prefetching.
+        let to_end = usize::try_from(GTT_PAGE_SIZE.wrapping_sub(g.addr & (GTT_PAGE_SIZE - 1))).unwrap_or(0);
+        let n = (to_end & !3).clamp(4, PREFETCH * 4);
+        let len = if self.prefetch.buf.get_mut(..n).is_some_and(|b| self.mem.read(pa, b)) {
+            n
+        } else if self.prefetch.buf.get_mut(..4).is_some_and(|b| self.mem.read(pa, b)) {
+            4
+        } else {
+            return Err(g.fault());
+        };
+        self.prefetch.start = g;
+        self.prefetch.len = len;
+        self.prefetch.dword(0).ok_or(g.fault())
     }
 
     /// Writes dwords at consecutive addresses (each dword translated on its own, so a write
@@ -208,15 +300,54 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Dword `i` of the command at `loc`.
-    fn fetch(&self, loc: Loc, i: u32) -> Exec<u32> {
+    /// Where dword `i` of the command at `loc` is.
+    fn locate(&self, loc: Loc, i: u32) -> Gma {
         match loc {
             Loc::Ring(off) => {
                 let o = ring_add(off, i.wrapping_mul(4), self.ring.size.max(4));
-                self.read_dw(Gma { addr: self.ring.start.wrapping_add(u64::from(o)), space: self.ring.space })
+                Gma { addr: self.ring.start.wrapping_add(u64::from(o)), space: self.ring.space }
             }
-            Loc::Batch { addr, ppgtt } => {
-                self.read_dw(Gma { addr: addr.wrapping_add(u64::from(i).wrapping_mul(4)), space: space(ppgtt) })
+            Loc::Batch { addr, ppgtt } => Gma { addr: addr.wrapping_add(u64::from(i).wrapping_mul(4)), space: space(ppgtt) },
+        }
+    }
+
+    /// Dword `i` of the command at `loc`.
+    fn fetch(&mut self, loc: Loc, i: u32) -> Exec<u32> {
+        self.command_dw(self.locate(loc, i))
+    }
+
+    /// Dwords `i..` of the command at `loc`, at most `max`, as far as the prefetched copy has
+    /// them in a row (refilled at dword `i` if it does not have that one; never past the
+    /// ring's end, where the next dword is the ring's first).
+    fn fetch_run(&mut self, loc: Loc, i: u32, max: usize) -> Exec<&[u8]> {
+        let g = self.locate(loc, i);
+        let off = match self.prefetch.offset(g) {
+            Some(off) => off,
+            None => {
+                self.command_dw(g)?;
+                self.prefetch.offset(g).ok_or(g.fault())?
+            }
+        };
+        let mut end = self.prefetch.len.min(off.saturating_add(max.saturating_mul(4)));
+        if let Loc::Ring(at) = loc {
+            let o = ring_add(at, i.wrapping_mul(4), self.ring.size.max(4));
+            let to_ring_end = usize::try_from(self.ring.size.max(4).saturating_sub(o)).unwrap_or(0);
+            end = end.min(off.saturating_add(to_ring_end & !3));
+        }
+        Ok(self.prefetch.buf.get(off..end).unwrap_or(&[]))
+    }
+
+    /// How many `MI_NOOP`s follow the one at `loc` in the prefetched copy, without passing the
+    /// ring's tail or end.
+    fn noops_after(&self, loc: Loc) -> u32 {
+        let Some(off) = self.prefetch.offset(self.locate(loc, 0)) else { return 0 };
+        let zeros = u32::try_from(self.prefetch.zeros(off.wrapping_add(4))).unwrap_or(0);
+        match loc {
+            Loc::Batch { .. } => zeros,
+            Loc::Ring(at) => {
+                let size = self.ring.size.max(4);
+                let limit = if self.ring.tail > at { self.ring.tail.min(size) } else { size };
+                zeros.min(limit.saturating_sub(at).saturating_sub(4) / 4)
             }
         }
     }
@@ -226,7 +357,7 @@ impl Engine {
     /// An engine whose status page (for `MI_STORE_DWORD_INDEX` and index-mode post-syncs) is
     /// the GGTT page at `hwsp`.
     pub fn new(id: EngineId, hwsp: u64) -> Engine {
-        Engine { id, hwsp, hwsp_space: Space::Ggtt, regs: [(0, 0); MAX_REGS], nregs: 0 }
+        Engine { id, hwsp, hwsp_space: Space::Ggtt, regs: [(0, 0); MAX_REGS], nregs: 0, index: [0; REG_SLOTS] }
     }
 
     /// Moves the status page (a new context) to `hwsp` in `space`.
@@ -235,19 +366,44 @@ impl Engine {
         self.hwsp_space = space;
     }
 
+    /// Where register `reg` is in the register file, or the empty index slot it would take.
+    fn find_reg(&self, reg: u32) -> core::result::Result<usize, usize> {
+        let mut slot = ((reg >> 2).wrapping_mul(0x9e37_79b1) >> 25) as usize % REG_SLOTS;
+        // The index is never full (MAX_REGS of REG_SLOTS), so an empty slot ends the probe.
+        for _ in 0..REG_SLOTS {
+            let at = usize::from(self.index.get(slot).copied().unwrap_or(0));
+            let Some(pos) = at.checked_sub(1) else { return Err(slot) };
+            if self.regs.get(pos).is_some_and(|r| r.0 == reg) {
+                return Ok(pos);
+            }
+            slot = slot.wrapping_add(1) % REG_SLOTS;
+        }
+        Err(REG_SLOTS)
+    }
+
     /// The value a command last loaded into register `reg`, if any.
     pub fn reg(&self, reg: u32) -> Option<u32> {
-        self.regs.iter().take(self.nregs).find(|r| r.0 == reg).map(|r| r.1)
+        self.find_reg(reg).ok().and_then(|i| self.regs.get(i)).map(|r| r.1)
     }
 
     fn set_reg(&mut self, reg: u32, val: u32) {
-        if let Some(r) = self.regs.iter_mut().take(self.nregs).find(|r| r.0 == reg) {
-            r.1 = val;
-        } else if let Some(r) = self.regs.get_mut(self.nregs) {
-            *r = (reg, val);
-            self.nregs = self.nregs.wrapping_add(1);
+        match self.find_reg(reg) {
+            Ok(i) => {
+                if let Some(r) = self.regs.get_mut(i) {
+                    r.1 = val;
+                }
+            }
+            // A full register file drops new registers: the model keeps what drivers read back.
+            Err(_) if self.nregs >= MAX_REGS => {}
+            Err(slot) => {
+                let pos = self.nregs;
+                if let (Some(r), Some(s), Ok(at)) = (self.regs.get_mut(pos), self.index.get_mut(slot), u8::try_from(pos.wrapping_add(1))) {
+                    *r = (reg, val);
+                    *s = at;
+                    self.nregs = pos.wrapping_add(1);
+                }
+            }
         }
-        // A full register file drops new registers: the model keeps what drivers read back.
     }
 
     /// Runs `ring` from head to tail, spending at most `budget` (one unit per command or
@@ -260,7 +416,8 @@ impl Engine {
         ppgtt_root: Option<u64>,
         budget: u64,
     ) -> RunResult {
-        let mut cx = Ctx { mem, ggtt, ring, ppgtt_root };
+        let prefetch = Prefetch { start: Gma { addr: 0, space: Space::Phys }, len: 0, buf: [0; PREFETCH * 4] };
+        let mut cx = Ctx { mem, ggtt, ring, ppgtt_root, prefetch, tlb: None };
         let mut res = RunResult { outcome: Outcome::Completed, head: ring.head, user_interrupts: 0, notifies: 0, spent: 0 };
         res.outcome = match self.exec(&mut cx, &mut res, budget) {
             Ok(()) => Outcome::Completed,
@@ -288,7 +445,13 @@ impl Engine {
             res.spent = res.spent.wrapping_add(1);
             let h = cx.fetch(loc, 0)?;
             let d = decode(self.id, h).ok_or(Outcome::BadCommand(h))?;
-            let n = d.dwords(h).ok_or(Outcome::BadCommand(h))?;
+            let mut n = d.dwords(h).ok_or(Outcome::BadCommand(h))?;
+            if h == 0 {
+                // The MI_NOOPs after this one, as many as the budget allows: one unit each.
+                let more = u64::from(cx.noops_after(loc)).min(budget.saturating_sub(res.spent));
+                res.spent = res.spent.wrapping_add(more);
+                n = n.wrapping_add(low32(more));
+            }
             let bytes = n.wrapping_mul(4);
             let next = match loc {
                 Loc::Ring(off) => Loc::Ring(ring_add(off, bytes, size)),
@@ -296,7 +459,7 @@ impl Engine {
             };
             let priv_ok = !matches!(loc, Loc::Batch { ppgtt: true, .. });
             // Address operand at dwords lo, lo+1; GGTT only where the buffer is privileged.
-            let gma = |cx: &Ctx<'_>, lo: u32, ggtt: bool, mask: u32| -> Exec<Gma> {
+            let gma = |cx: &mut Ctx<'_>, lo: u32, ggtt: bool, mask: u32| -> Exec<Gma> {
                 let hi = cx.fetch(loc, lo.wrapping_add(1))? & 0xffff;
                 let a = u64::from(cx.fetch(loc, lo)? & mask) | (u64::from(hi) << 32);
                 Ok(Gma { addr: a, space: space(!(ggtt && priv_ok)) })
@@ -343,15 +506,30 @@ impl Engine {
                 Check::Lri => {
                     let mut i = 1u32;
                     while i.wrapping_add(1) < n {
-                        let reg = cx.fetch(loc, i)? & 0x7f_fffc;
-                        let val = cx.fetch(loc, i.wrapping_add(1))?;
-                        self.set_reg(reg, val);
-                        i = i.wrapping_add(2);
+                        // The (offset, value) pairs the prefetched copy holds, at once; a pair
+                        // across its end dword by dword.
+                        let want = usize::try_from(n.wrapping_sub(i) & !1).unwrap_or(0);
+                        let run = cx.fetch_run(loc, i, want)?;
+                        let mut pairs = 0u32;
+                        for p in run.chunks_exact(8) {
+                            let (r, v) = p.split_at(4);
+                            let (Ok(r), Ok(v)) = (<[u8; 4]>::try_from(r), <[u8; 4]>::try_from(v)) else { break };
+                            self.set_reg(u32::from_le_bytes(r) & 0x7f_fffc, u32::from_le_bytes(v));
+                            pairs = pairs.wrapping_add(1);
+                        }
+                        if pairs == 0 {
+                            let reg = cx.fetch(loc, i)? & 0x7f_fffc;
+                            let val = cx.fetch(loc, i.wrapping_add(1))?;
+                            self.set_reg(reg, val);
+                            pairs = 1;
+                        }
+                        i = i.wrapping_add(pairs.wrapping_mul(2));
                     }
                 }
                 Check::FlushDw => {
                     if (h >> 14) & 3 == 1 {
-                        let mut dst = gma(cx, 1, cx.fetch(loc, 1)? & (1 << 2) != 0, !7)?;
+                        let ggtt = cx.fetch(loc, 1)? & (1 << 2) != 0;
+                        let mut dst = gma(cx, 1, ggtt, !7)?;
                         if h & (1 << 21) != 0 {
                             dst = Gma { addr: self.hwsp.wrapping_add(dst.addr & 0xff8), space: self.hwsp_space };
                         }

@@ -265,6 +265,63 @@ fn nesting_beyond_second_level_is_an_error() {
     assert_eq!(g.mem.dw(Gpu::pp_pa(PP4K + 0x100)), 9);
 }
 
+#[test]
+fn noop_runs_spend_one_unit_each_and_stop_at_the_tail() {
+    let mut g = Gpu::new();
+    // 20 MI_NOOPs then the tail, in a ring that has more zeros after it.
+    let (r, _) = g.run(Id::Rcs, &s(|s| { s.raw(&[0; 20]); }), 0, 100);
+    assert_eq!((r.outcome, r.head, r.spent), (Outcome::Completed, 80, 20));
+    // Across the ring's end: four before the wrap, three and an interrupt after it.
+    let (r, _) = g.run(Id::Rcs, &s(|s| { s.raw(&[0; 7]).user_interrupt(); }), 0x2000 - 16, 100);
+    assert_eq!((r.outcome, r.head, r.spent, r.user_interrupts), (Outcome::Completed, 16, 8, 1));
+    // A ring that ends inside a page, with a tail it never reaches: the run wraps at the
+    // ring's end, not at the page's.
+    let mut g = Gpu::new();
+    let start = RING + 0x800;
+    assert!(g.mem.write(g.ggtt_pa(start), &mi(0x02, 0).to_le_bytes()));
+    let st = RingState { start, space: Space::Ggtt, size: 0x1000, head: 0xff0, tail: 0x1800 };
+    let r = Engine::new(Id::Rcs, HWSP).run(&mut g.mem, &g.ggtt, st, Some(PML4), 100);
+    assert_eq!((r.outcome, r.head, r.user_interrupts), (Outcome::Hang, 96 * 4, 1));
+    // A batch running into zero pages: every MI_NOOP counts against the budget, page after
+    // page, until the budget ends or the first unmapped page faults.
+    let ring = s(|s| { s.bb_start(PP4K + 0x3000, true, false); });
+    let (r, _) = g.run(Id::Rcs, &ring, 0, 5000);
+    assert_eq!((r.outcome, r.spent), (Outcome::Hang, 5000));
+    let (r, _) = g.run(Id::Rcs, &ring, 0, 100_000);
+    assert_eq!((r.outcome, r.spent), (Outcome::Fault { addr: PP4K + 0x1_0000, ppgtt: true }, 2 + 13 * 1024));
+}
+
+#[test]
+fn writes_reach_the_commands_ahead_and_the_page_tables() {
+    // A batch that stores an MI_USER_INTERRUPT over its own next dword runs it.
+    let mut g = Gpu::new();
+    g.put_pp(PP4K, &s(|s| { s.sdi(PP4K + 16, false, mi(0x02, 0)).noop().bb_end(); }));
+    let (r, _) = g.run(Id::Rcs, &s(|s| { s.bb_start(PP4K, true, false); }), 0, 100);
+    assert_eq!((r.outcome, r.user_interrupts), (Outcome::Completed, 1));
+    // A store that rewrites a PTE (the page table is also mapped in the GGTT) moves the next
+    // access through it.
+    let mut g = Gpu::new();
+    let (pt, moved) = (PML4 + 0x3000, 0xa000_5000);
+    g.ggtt[(DATA + 0x3000) as usize >> 12].store(pt | 1, Ordering::Relaxed);
+    let pte = DATA + 0x3000 + ((PP4K + 0x1000) >> 12 & 0x1ff) * 8;
+    let ring = s(|s| { s.sdi(PP4K + 0x1000, false, 1).sdi(pte, true, moved as u32 | 3).sdi(PP4K + 0x1004, false, 2); });
+    let (r, _) = g.run(Id::Rcs, &ring, 0, 100);
+    assert_eq!(r.outcome, Outcome::Completed);
+    assert_eq!((g.mem.dw(0xa000_1000), g.mem.dw(0xa000_1004), g.mem.dw(moved + 4)), (1, 0, 2));
+}
+
+#[test]
+fn the_register_file_keeps_the_first_registers_loaded() {
+    let mut g = Gpu::new();
+    // 70 distinct registers, highest offset first: the last six do not fit.
+    let regs: Vec<(u32, u32)> = (0..70u32).map(|i| (0x4000 - 4 * i, i)).collect();
+    let ring = s(|s| { s.lri(&regs).lri(&[(0x4000 - 4 * 63, 7), (0x4000 - 4 * 64, 7)]); });
+    let (r, eng) = g.run(Id::Rcs, &ring, 0, 100);
+    assert_eq!(r.outcome, Outcome::Completed);
+    assert_eq!((eng.reg(0x4000), eng.reg(0x4000 - 4 * 62)), (Some(0), Some(62)));
+    assert_eq!((eng.reg(0x4000 - 4 * 63), eng.reg(0x4000 - 4 * 64), eng.reg(0x4000 - 4 * 69)), (Some(7), None, None));
+}
+
 fn s(f: impl FnOnce(&mut Stream)) -> Stream {
     let mut s = Stream::new();
     f(&mut s);

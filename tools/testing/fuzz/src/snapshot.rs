@@ -11,7 +11,12 @@
 //!   of it is kept and every page is write-protected; a write to a page only clears the
 //!   protection (in the kernel, no signal). A restore asks `PAGEMAP_SCAN` which pages were
 //!   written, copies those back and protects them again. Pages that are only read cost
-//!   nothing.
+//!   nothing. Pages never touched before the freeze stay unpopulated (the scan skips them
+//!   unless an input touched them), and the memory an input allocates past the frozen end is
+//!   never protected: a restore zeroes it, which is cheaper than a fault per page. Likewise a
+//!   page that most inputs write (the allocator's cursor, queues, scratch buffers) is left
+//!   unprotected once a window of restores shows it hot: the scan then always reports it and
+//!   it is copied back every time, without the fault and the protection it would cost.
 //! - Copy-on-write ([`Backend::Cow`], any Linux): the arena is a memfd, mapped shared while
 //!   the world is built, then private over the same addresses; `madvise(MADV_DONTNEED)` drops
 //!   the private copies. Every page an input touches, read or written, faults again after a
@@ -124,6 +129,9 @@ const PM_SCAN_WP_MATCHING: u64 = 1 << 0;
 const PM_SCAN_CHECK_WPASYNC: u64 = 1 << 1;
 const PAGE_IS_WRITTEN: u64 = 1 << 1;
 const PAGE_IS_PRESENT: u64 = 1 << 3;
+const PAGE_IS_SWAPPED: u64 = 1 << 4;
+/// Pages with contents: present, or swapped out or migrating.
+const HAS_CONTENTS: u64 = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
 
 #[repr(C)]
 struct UffdioApi {
@@ -171,15 +179,80 @@ struct PmScanArg {
     return_mask: u64,
 }
 
+/// Restores per window in which a page must be written [`HOT`] times to become hot.
+const WINDOW: u32 = 64;
+/// See [`WINDOW`]: one restore in five.
+const HOT: u8 = 13;
+/// Restores (a multiple of [`WINDOW`]) after which every hot page is protected again, so
+/// pages inputs stopped writing go back to costing nothing.
+const RELEARN: u32 = 4096;
+
+/// Which pages are written often enough to be left unprotected.
+#[derive(Default)]
+struct Heat {
+    /// Writes in the current window, by page index in the arena.
+    count: Vec<u8>,
+    /// Pages with a non-zero count.
+    counted: Vec<usize>,
+    hot: Vec<bool>,
+    /// Hot pages, for [`RELEARN`].
+    hot_list: Vec<usize>,
+    restores: u32,
+}
+
+impl Heat {
+    /// Counts a write to page `p`; whether it must be protected again.
+    fn written(&mut self, p: usize) -> bool {
+        if self.hot.get(p).copied().unwrap_or(false) {
+            return false;
+        }
+        if let Some(c) = self.count.get_mut(p) {
+            if *c == 0 {
+                self.counted.push(p);
+            }
+            *c = c.saturating_add(1);
+        }
+        true
+    }
+
+    /// Ends a restore: at the end of a window, the pages written often become hot; every
+    /// [`RELEARN`] restores instead, the hot pages are returned, to be protected again.
+    fn end_restore(&mut self) -> Vec<usize> {
+        self.restores = self.restores.wrapping_add(1);
+        if self.restores % WINDOW != 0 {
+            return Vec::new();
+        }
+        let relearn = self.restores % RELEARN == 0;
+        for &p in &self.counted {
+            if !relearn && self.count[p] >= HOT {
+                self.hot[p] = true;
+                self.hot_list.push(p);
+            }
+            self.count[p] = 0;
+        }
+        self.counted.clear();
+        if !relearn {
+            return Vec::new();
+        }
+        for &p in &self.hot_list {
+            self.hot[p] = false;
+        }
+        std::mem::take(&mut self.hot_list)
+    }
+}
+
 /// The kernel side of write tracking.
 struct Tracker {
     uffd: libc::c_int,
     pagemap: libc::c_int,
     /// The arena as it was at the freeze (pages never written there are zero).
     copy: usize,
+    /// End of the last page in use at the freeze: everything past it is zero then.
+    frozen_end: usize,
     regions: Vec<PageRegion>,
     /// Runs of pages written since the last restore.
     dirty: Vec<(usize, usize)>,
+    heat: Heat,
 }
 
 impl Tracker {
@@ -201,7 +274,15 @@ impl Tracker {
                 }
                 return None;
             }
-            Some(Tracker { uffd, pagemap, copy: 0, regions: vec![PageRegion::default(); 1024], dirty: Vec::new() })
+            Some(Tracker {
+                uffd,
+                pagemap,
+                copy: 0,
+                frozen_end: 0,
+                regions: vec![PageRegion::default(); 1024],
+                dirty: Vec::new(),
+                heat: Heat::default(),
+            })
         }
     }
 
@@ -212,9 +293,9 @@ impl Tracker {
         check(unsafe { libc::ioctl(self.uffd, UFFDIO_WRITEPROTECT, &mut wp) } == 0, "UFFDIO_WRITEPROTECT");
     }
 
-    /// Calls `f` on every run of pages of `[start, end)` in `category`; write-protects them
-    /// too if `wp`.
-    fn scan(&mut self, start: usize, end: usize, category: u64, wp: bool, mut f: impl FnMut(usize, usize)) {
+    /// Calls `f` on every run of pages of `[start, end)` in all of `category` and, unless it
+    /// is 0, in one of `any`; write-protects them too if `wp`.
+    fn scan(&mut self, start: usize, end: usize, category: u64, any: u64, wp: bool, mut f: impl FnMut(usize, usize)) {
         let mut at = start;
         while at < end {
             let mut arg = PmScanArg {
@@ -228,8 +309,8 @@ impl Tracker {
                 max_pages: 0,
                 category_inverted: 0,
                 category_mask: category,
-                category_anyof_mask: 0,
-                return_mask: category,
+                category_anyof_mask: any,
+                return_mask: category | any,
             };
             // SAFETY: the kernel writes at most `vec_len` regions into `regions`.
             let n = unsafe { libc::ioctl(self.pagemap, PAGEMAP_SCAN, &mut arg) };
@@ -309,13 +390,16 @@ impl<T> Snapshot<T> {
         let end = base + cursor(base).load(Relaxed).next_multiple_of(PAGE);
         if let Some(t) = &mut self.tracker {
             let copy = map(ARENA_BYTES, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1);
-            t.scan(base, end, PAGE_IS_PRESENT, false, |s, e| {
+            t.scan(base, end, 0, HAS_CONTENTS, false, |s, e| {
                 // SAFETY: both ranges lie inside their mappings, which do not overlap.
                 unsafe { std::ptr::copy_nonoverlapping(s as *const u8, (copy + (s - base)) as *mut u8, e - s) }
             });
             t.copy = copy;
+            t.frozen_end = end;
+            let pages = (end - base) / PAGE;
+            t.heat = Heat { count: vec![0; pages], hot: vec![false; pages], ..Heat::default() };
             let mut runs_v = Vec::new();
-            t.scan(base, end, PAGE_IS_PRESENT, false, |s, e| runs_v.push((s, e)));
+            t.scan(base, end, 0, HAS_CONTENTS, false, |s, e| runs_v.push((s, e)));
             let mut reg = UffdioRegister { start: base as u64, len: ARENA_BYTES as u64, mode: UFFDIO_REGISTER_MODE_WP, ioctls: 0 };
             // SAFETY: registers our own mapping.
             check(unsafe { libc::ioctl(t.uffd, UFFDIO_REGISTER, &mut reg) } == 0, "UFFDIO_REGISTER");
@@ -345,18 +429,45 @@ impl<T> Snapshot<T> {
         self.high = self.high.max(end - base);
         if let Some(t) = &mut self.tracker {
             let copy = t.copy;
+            let frozen_end = t.frozen_end;
             let mut dirty = std::mem::take(&mut t.dirty);
             dirty.clear();
-            t.scan(base, end, PAGE_IS_WRITTEN, false, |s, e| dirty.push((s, e)));
+            // Unpopulated pages count as written too, but there is nothing to restore there.
+            t.scan(base, frozen_end, PAGE_IS_WRITTEN, HAS_CONTENTS, false, |s, e| dirty.push((s, e)));
             for &(s, e) in &dirty {
                 // SAFETY: both ranges lie inside their mappings, which do not overlap; nothing
                 // borrows the world (we hold `&mut self`).
                 unsafe { std::ptr::copy_nonoverlapping((copy + (s - base)) as *const u8, s as *mut u8, e - s) }
             }
+            // Protected again: the written pages that are not hot, in runs.
+            let mut run: Option<(usize, usize)> = None;
             for &(s, e) in &dirty {
-                t.protect(s, e);
+                for p in (s..e).step_by(PAGE) {
+                    if t.heat.written((p - base) / PAGE) {
+                        run = match run {
+                            Some((rs, re)) if re == p => Some((rs, p + PAGE)),
+                            other => {
+                                if let Some((rs, re)) = other {
+                                    t.protect(rs, re);
+                                }
+                                Some((p, p + PAGE))
+                            }
+                        };
+                    }
+                }
+            }
+            if let Some((rs, re)) = run {
+                t.protect(rs, re);
+            }
+            for p in t.heat.end_restore() {
+                t.protect(base + p * PAGE, base + (p + 1) * PAGE);
             }
             t.dirty = dirty;
+            if end > frozen_end {
+                // SAFETY: inside the arena, past everything the world had at the freeze; nothing
+                // borrows the world (we hold `&mut self`).
+                unsafe { std::ptr::write_bytes(frozen_end as *mut u8, 0, end - frozen_end) }
+            }
         } else {
             // SAFETY: drops the private copies of arena pages; nothing outside the world points
             // into the arena, and the world is not borrowed (we hold `&mut self`).

@@ -111,10 +111,10 @@ fn traps_and_switches() {
     let b = &m.vms[1].vgpu;
     let mut line = Vec::new();
     for (name, owner, v) in [("host->A", Owner::Vgpu(1), a), ("A->B", Owner::Vgpu(2), b), ("B->A", Owner::Vgpu(1), a)] {
-        let n: u32 = Engine::ALL.iter().map(|&e| ctx.switch(&host, e, owner, &|r| v.vreg(r))).sum();
+        let n: u32 = Engine::ALL.iter().map(|&e| ctx.switch(&host, e, owner, |r| v.vreg(r))).sum();
         line.push(format!("{name} {n}"));
     }
-    let n: u32 = Engine::ALL.iter().map(|&e| ctx.switch(&host, e, Owner::Host, &|_| 0)).sum();
+    let n: u32 = Engine::ALL.iter().map(|&e| ctx.switch(&host, e, Owner::Host, |_| 0)).sum();
     line.push(format!("A->host {n}"));
     println!("registers written per context switch (all 4 engines; upstream rewrites all {} every time): {}", gvt::model::mmio_context::SWITCHED_REGS, line.join(", "));
     let s = m.mmio.stats();

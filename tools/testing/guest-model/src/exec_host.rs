@@ -12,6 +12,16 @@ use std::sync::Arc;
 
 type Page = Box<[u8; PAGE as usize]>;
 
+/// A page of host memory. An allocated page takes no memory until something other than
+/// zeros is written to it (most of a context image stays zero).
+enum Slot {
+    Free,
+    Zero,
+    Data(Page),
+}
+
+const ZERO: [u8; PAGE as usize] = [0; PAGE as usize];
+
 use gvt::model::error::{GvtError, Result};
 use gvt::model::host::{HostExec, HostInfo, HostWorkload};
 use gvt::sim::engine::HostMemory;
@@ -28,7 +38,7 @@ pub const HOST_MEM_BASE: u64 = 0x3000_0000_0000;
 pub struct ExecHost {
     /// Page `i` is at `HOST_MEM_BASE + i * PAGE` (addresses are handed out in order and never
     /// reused, so this is a plain vector: the sim engines look a page up for every dword).
-    mem: RefCell<Vec<Option<Page>>>,
+    mem: RefCell<Vec<Slot>>,
     live: Cell<usize>,
     next: Cell<u64>,
     regs: RefCell<BTreeMap<u32, u32>>,
@@ -138,10 +148,10 @@ impl HostExec for ExecHost {
         let first = slot(at).ok_or(GvtError::NoSpace)?;
         let end = first + pages.max(1) as usize;
         if m.len() < end {
-            m.resize_with(end, || None);
+            m.resize_with(end, || Slot::Free);
         }
         for p in &mut m[first..first + pages as usize] {
-            *p = Some(Box::new([0; PAGE as usize]));
+            *p = Slot::Zero;
         }
         self.live.set(self.live.get() + pages as usize);
         Ok(at)
@@ -153,7 +163,7 @@ impl HostExec for ExecHost {
             let a = addr + p * PAGE;
             if a % PAGE == 0 {
                 if let Some(page) = slot(a).and_then(|i| m.get_mut(i)) {
-                    if page.take().is_some() {
+                    if !matches!(std::mem::replace(page, Slot::Free), Slot::Free) {
                         self.live.set(self.live.get() - 1);
                     }
                 }
@@ -164,8 +174,18 @@ impl HostExec for ExecHost {
     fn write_mem(&self, addr: u64, data: &[u8]) -> Result {
         let mut m = self.mem.borrow_mut();
         each_page(addr, data.len(), |i, page, buf| {
-            let p = m.get_mut(i).and_then(Option::as_mut).ok_or(GvtError::Fault)?;
-            p[page].copy_from_slice(&data[buf]);
+            let p = m.get_mut(i).ok_or(GvtError::Fault)?;
+            let data = &data[buf];
+            match p {
+                Slot::Free => return Err(GvtError::Fault),
+                Slot::Zero if data == &ZERO[..data.len()] => {}
+                Slot::Zero => {
+                    let mut new: Page = vec![0; PAGE as usize].into_boxed_slice().try_into().unwrap();
+                    new[page].copy_from_slice(data);
+                    *p = Slot::Data(new);
+                }
+                Slot::Data(d) => crate::copy_changed(&mut d[page], data),
+            }
             Ok(())
         })
     }
@@ -173,8 +193,12 @@ impl HostExec for ExecHost {
     fn read_mem(&self, addr: u64, buf: &mut [u8]) -> Result {
         let m = self.mem.borrow();
         each_page(addr, buf.len(), |i, page, at| {
-            let p = m.get(i).and_then(Option::as_ref).ok_or(GvtError::Fault)?;
-            buf[at].copy_from_slice(&p[page]);
+            let src = match m.get(i) {
+                Some(Slot::Zero) => &ZERO[page],
+                Some(Slot::Data(d)) => &d[page],
+                _ => return Err(GvtError::Fault),
+            };
+            crate::copy_changed(&mut buf[at], src);
             Ok(())
         })
     }
@@ -184,7 +208,7 @@ impl HostExec for ExecHost {
         // guest can still change.
         let end = addr.checked_add(u64::from(pages) * PAGE).ok_or(GvtError::Invalid)?;
         let m = self.mem.borrow();
-        let backed = (addr..end).step_by(PAGE as usize).all(|a| slot(a).and_then(|i| m.get(i)).is_some_and(Option::is_some));
+        let backed = (addr..end).step_by(PAGE as usize).all(|a| slot(a).and_then(|i| m.get(i)).is_some_and(|s| !matches!(s, Slot::Free)));
         let (ggtt, reserve) = self.ggtt.as_ref().ok_or(GvtError::NoSpace)?;
         if !backed {
             return Err(GvtError::Fault);

@@ -84,7 +84,7 @@ impl MemHypervisor {
     /// Reads guest RAM without the `MptOps` borrow (what a device's DMA read does).
     pub fn peek_gpa(&self, gpa: u64, buf: &mut [u8]) -> Result {
         let r = self.range(gpa, buf.len())?;
-        buf.copy_from_slice(self.ram.get(r).ok_or(GvtError::Fault)?);
+        crate::copy_changed(buf, self.ram.get(r).ok_or(GvtError::Fault)?);
         Ok(())
     }
 
@@ -105,7 +105,7 @@ impl MptOps for MemHypervisor {
 
     fn write_gpa(&mut self, gpa: u64, buf: &[u8]) -> Result {
         let r = self.range(gpa, buf.len())?;
-        self.ram.get_mut(r).ok_or(GvtError::Fault)?.copy_from_slice(buf);
+        crate::copy_changed(self.ram.get_mut(r).ok_or(GvtError::Fault)?, buf);
         Ok(())
     }
 

@@ -45,6 +45,24 @@ pub mod workload;
 
 pub use guest::{Error, Result, Timer, Transport, TransportExt};
 
+/// Copies `src` over `dst` (same length) one page of `dst` at a time, leaving alone the pages
+/// whose bytes are already equal. The result is a plain copy; the point is that the model's
+/// memory (guest RAM, host pages, the core's buffers it fills) is not written where nothing
+/// changes, which is what the fuzz targets' snapshots pay for (a context image is mostly zero
+/// pages, copied four times per workload).
+pub fn copy_changed(dst: &mut [u8], src: &[u8]) {
+    let mut off = 0;
+    while off < dst.len() {
+        let n = (4096 - (dst.as_ptr() as usize + off) % 4096).min(dst.len() - off);
+        let (d, s) = (&mut dst[off..off + n], &src[off..off + n]);
+        // Slice compares are memcmp: no instrumented loop under the fuzzers.
+        if d != s {
+            d.copy_from_slice(s);
+        }
+        off += n;
+    }
+}
+
 /// A Broxton sim host with its GGTT on the heap.
 pub fn bxt_host() -> gvt::sim::SimHost<Box<[std::sync::atomic::AtomicU64]>> {
     let info = gvt::sim::broxton_info();

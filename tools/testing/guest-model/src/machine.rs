@@ -163,7 +163,7 @@ impl Machine {
                 let vm = self.vms.iter_mut().find(|v| v.vgpu.id().get() == o).unwrap();
                 for e in Engine::ALL {
                     let vgpu = &vm.vgpu;
-                    self.mmio.switch(&self.host, e, Owner::Vgpu(o), &|r| vgpu.vreg(r));
+                    self.mmio.switch(&self.host, e, Owner::Vgpu(o), |r| vgpu.vreg(r));
                 }
                 let _ = vm.exec.dispatch(&mut vm.vgpu, &self.host, &mut vm.hv);
             }
