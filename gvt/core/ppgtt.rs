@@ -335,10 +335,8 @@ impl Ppgtt {
     /// are applied, and untracked tables are re-read (one bulk read each) and compared.
     pub fn sync(&mut self, env: &mut Env<'_>) -> Result {
         for s in 0..env.spts.len() {
-            let Some(meta) = env.spts.get(s).map(|t| t.meta) else { continue };
-            if !meta.live {
-                continue;
-            }
+            // Most slots are free: look at them in place before copying their bookkeeping.
+            let Some(meta) = env.spts.get(s).filter(|t| t.meta.live).map(|t| t.meta) else { continue };
             if meta.deferred != [0; 8] {
                 for (bits, w) in meta.deferred.iter().zip(0usize..) {
                     for b in 0..64 {

@@ -169,6 +169,10 @@ impl Prefetch {
     /// How many dwords from byte `off` on are zero (`MI_NOOP`).
     fn zeros(&self, off: usize) -> usize {
         const ZERO: [u8; PREFETCH * 4] = [0; PREFETCH * 4];
+        // A lone MI_NOOP (ring padding) is the common case: no compare of the whole rest.
+        if self.dword(off).is_some_and(|d| d != 0) {
+            return 0;
+        }
         let rest = self.buf.get(off..self.len).unwrap_or(&[]);
         // A slice compare is one memcmp, not a loop over dwords.
         if rest == ZERO.get(..rest.len()).unwrap_or(&[]) {

@@ -6,11 +6,20 @@
 # elsp and ppgtt run a whole GPU (three vGPUs, guests, the sim engines) per input. The machine
 # is built once and every input starts from a snapshot of it (src/snapshot.rs: userfaultfd
 # write tracking on Linux 6.7+, else a private memfd mapping; GVT_FUZZ_SNAPSHOT=cow forces the
-# latter, GVT_FUZZ_VERIFY=1 checks every restore byte for byte). On the 2-core dev VM (QEMU on
-# the other core, nice 19), 10k runs from a ~1000-input corpus, CPU seconds:
-#   elsp   39.0 -> 20.7 (176 -> 394 exec/s)    ppgtt  24.7 -> 20.4 (260 -> 297 exec/s)
-# The rest is the work itself (sim engine fetching every command dword through the PPGTT,
-# context images copied per submission, device resets): the median corpus input takes 2 ms.
+# latter, GVT_FUZZ_VERIFY=1 checks every restore byte for byte). On the 2-core dev VM (other
+# work on it, load ~3), 20k runs, -seed=1, CPU seconds (median of 3) before -> after the
+# fuzz-speed work (sim engine prefetch, tracked vGPU resets, cheaper shadow PPGTT checks,
+# snapshot that tracks only what inputs write):
+#   from the ~1000-input corpus     elsp 20.4 -> 5.7 (980 -> 3530 exec/s)
+#                                   ppgtt 25.2 -> 5.8 (790 -> 3480 exec/s)
+#   512-byte inputs (an evolved     elsp 30.4 -> 9.4 (660 -> 2120 exec/s)
+#   corpus, -len_control=0: where   ppgtt 29.5 -> 7.0 (680 -> 2840 exec/s)
+#   a long run settles)
+# RUNS=200000 from that corpus (load ~3, libFuzzer's wall-clock figure): elsp 2040, ppgtt
+# 2410 exec/s, 0 crashes; most of such a run is spent at 512-byte inputs.
+# Left: copying context images (4 x 84 KiB per workload), the snapshot's scan and page
+# copies, libFuzzer's own work. Comparison tracing alone costs 1.6x (elsp, 512-byte inputs:
+# 9.4 -> 5.9 s without -sanitizer-coverage-trace-compares); it stays.
 set -eu
 cd "$(dirname "$0")"
 RUNS=${RUNS:-10000000}
