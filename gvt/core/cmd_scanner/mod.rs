@@ -196,8 +196,8 @@ const fn engine_slot(e: Engine) -> usize {
 }
 
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
-// Compile-time only: an out-of-range index or two descriptors claiming the same opcode on one
-// engine fail the build.
+// Compile-time only: an out-of-range index, a descriptor of an unknown command type or two
+// descriptors claiming the same opcode on one engine fail the build.
 const fn build_decode() -> Decode {
     let mut d = Decode { flat: [[NONE; FLAT_LEN]; 4], rules: [SLOW; 256] };
     assert!(table::DESCS.len() < NONE as usize, "descriptor index does not fit");
@@ -213,11 +213,11 @@ const fn build_decode() -> Decode {
             Len::VarExact(..) => SLOW,
         } | if matches!(desc.check, Check::None) { 0 } else { SLOW };
         // The opcode's bits within header bits 31:16, and how many flag bits lie below it.
+        assert!(matches!(desc.ty, 0 | 2 | 3), "bad command type");
         let (first, copies) = match desc.ty {
             0 => (((desc.key as usize) & 0x3f) << 7, 1 << 7),
             2 => ((2 << 13) | (((desc.key as usize) & 0x7f) << 6), 1 << 6),
-            3 => ((3 << 13) | ((desc.key as usize) & 0x1fff), 1),
-            _ => panic_bad_type(),
+            _ => ((3 << 13) | ((desc.key as usize) & 0x1fff), 1),
         };
         let mut e = 0;
         while e < 4 {
@@ -240,12 +240,6 @@ const fn build_decode() -> Decode {
         i += 1;
     }
     d
-}
-
-#[allow(clippy::panic)]
-// Compile-time only: a descriptor of another command type fails the build.
-const fn panic_bad_type() -> (usize, usize) {
-    panic!("bad command type")
 }
 
 static DECODE: Decode = build_decode();
