@@ -100,7 +100,7 @@ pub(super) struct Spares([Option<(Storage, ExecStore)>; SPARES]);
 
 impl Spares {
     pub(super) const fn new() -> Spares {
-        Spares([None, None])
+        Spares([const { None }; SPARES])
     }
 
     /// Buffers for a vGPU with `ggtt_entries` GGTT entries: a spare's (with its virtual GGTT
