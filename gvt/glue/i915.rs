@@ -46,6 +46,8 @@ fn engine_index(e: Engine) -> u32 {
 pub(super) struct Inflight {
     pub(super) owner: usize,
     pub(super) w: HostWorkload,
+    /// Whether its context was loaded; if not, the request ran empty and completes as a hang.
+    loaded: bool,
 }
 
 /// DMA memory handed to the core: DMA address → (kernel address, pages).
@@ -285,13 +287,13 @@ impl I915Gpu {
             let image = unsafe { core::slice::from_raw_parts_mut(state.cast::<u8>(), state_len) };
             pure::load_context(w.engine, core, image)
         };
-        // The request must be added either way; without its context loaded it runs empty.
-        let (ring_ptr, len) = if loaded.is_ok() { (ring.cast_const().cast::<c_void>(), w.ring_len) } else { (ptr::null(), 0) };
+        // The request must be added either way; without its context loaded it runs empty and
+        // completes as a hang, so the guest sees what hardware does with an image it cannot load.
+        let loaded = loaded.is_ok();
+        let (ring_ptr, len) = if loaded { (ring.cast_const().cast::<c_void>(), w.ring_len) } else { (ptr::null(), 0) };
         // SAFETY: the request was begun above; `ring_ptr` is null or has `len` bytes.
-        let committed = model_errno(unsafe { ffi::gvt_i915_request_commit(self.raw, idx, ring_ptr, len, dwords) });
-        loaded?;
-        committed?;
-        *slot = Some(Inflight { owner, w: *w });
+        model_errno(unsafe { ffi::gvt_i915_request_commit(self.raw, idx, ring_ptr, len, dwords) })?;
+        *slot = Some(Inflight { owner, w: *w, loaded });
         Ok(())
     }
 
@@ -305,7 +307,7 @@ impl I915Gpu {
             let Some(mut how) = pure::completion(events) else { continue };
             let taken = self.inflight.lock().get_mut(idx).and_then(Option::take);
             if let (Some(t), Completion::Done) = (&taken, how) {
-                if self.save(i, &t.w).is_err() {
+                if !t.loaded || self.save(i, &t.w).is_err() {
                     how = Completion::Hang;
                 }
             }

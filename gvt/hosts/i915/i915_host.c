@@ -698,8 +698,10 @@ int gvt_i915_request_commit(struct gvt_i915 *gpu, u32 idx, const void *ring, u32
 	slot = &gpu->slot[idx];
 	rq = gpu->building[idx];
 	gpu->building[idx] = NULL;
-	/* Without a ring (the context could not be loaded) the request runs empty and fails. */
-	if (ring && len <= (u64)dwords * 4) {
+	/* Without a ring (the context could not be loaded) the request runs empty. */
+	if (!ring)
+		goto add;
+	if (len <= (u64)dwords * 4) {
 		if (rq->engine->emit_init_breadcrumb) {
 			ret = rq->engine->emit_init_breadcrumb(rq);
 			if (ret)

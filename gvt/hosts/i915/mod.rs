@@ -154,7 +154,7 @@ const CTX_PDPS: [usize; 8] = [0x25, 0x27, 0x29, 0x2b, 0x2d, 0x2f, 0x31, 0x33];
 /// The blitter's tile register value.
 const CTX_BCS_TILE: usize = 0x43;
 /// Dwords of the ring context proper: registers i915 owns for its ring (start, head, tail,
-/// control) live here, so the engine context the host takes from the core starts after it.
+/// control) live here, so the register values the host takes from the core start after it.
 pub const RING_CTX_DWORDS: usize = 0x50;
 /// Dwords of the ring context's register block as GVT-g writes it back to the guest.
 const RING_CTX_STATE_DWORDS: usize = 0x34;
@@ -190,14 +190,17 @@ fn copy_engine_pages(src: &[u8], dst: &mut [u8]) {
 /// the guest's pointers name privileged GGTT batches nobody scanned (the hardware would run
 /// them with the host's privileges), and the host's are the same GPU's workarounds. The
 /// workload brings its context control (all mask bits set, so every bit loads), timestamp,
-/// the blitter's tile register, the PPGTT roots, the rest of the register state, and, unless
-/// the context is restore-inhibit (a fresh context whose image the hardware must not load),
-/// the engine state pages.
+/// the blitter's tile register and the PPGTT roots; unless the context is restore-inhibit (a
+/// fresh context whose register and engine state the hardware does not load), also the rest
+/// of the register state ([`copy_register_values`]) and the engine state pages.
 pub fn load_context(engine: Engine, core: &[u8], i915: &mut [u8]) -> Result {
     let src = core.get(PAGE..2 * PAGE).ok_or(GvtError::Invalid)?;
     let dst = i915.get_mut(PAGE..2 * PAGE).ok_or(GvtError::Invalid)?;
     let get = |i| dword(src, i).ok_or(GvtError::Invalid);
     let ctrl = get(CTX_CONTEXT_CONTROL)?;
+    if ctrl & CTX_RESTORE_INHIBIT == 0 {
+        copy_register_values(src, dst)?;
+    }
     set_dword(dst, CTX_CONTEXT_CONTROL, ctrl | MASK_ALL)?;
     set_dword(dst, CTX_TIMESTAMP, get(CTX_TIMESTAMP)?)?;
     if engine == Engine::Bcs {
@@ -206,14 +209,64 @@ pub fn load_context(engine: Engine, core: &[u8], i915: &mut [u8]) -> Result {
     for i in CTX_PDPS {
         set_dword(dst, i, get(i)?)?;
     }
-    let from = RING_CTX_DWORDS * 4;
-    if let (Some(s), Some(d)) = (src.get(from..), dst.get_mut(from..)) {
-        d.copy_from_slice(s);
-    }
     if ctrl & CTX_RESTORE_INHIBIT == 0 {
         copy_engine_pages(core, i915);
     }
     Ok(())
+}
+
+/// MI_LOAD_REGISTER_IMM's opcode (bits 28:23 of an MI command).
+const MI_LOAD_REGISTER_IMM: u32 = 0x22;
+/// MI_BATCH_BUFFER_END (bit 0 ignored, as i915's own layout check ignores it).
+const MI_BATCH_BUFFER_END: u32 = 0x0a << 23;
+
+/// Calls `f` with the register state `layout` (page 1 of an image) and the index of each of
+/// its dwords that the engine does not parse as a command when it restores the context: the
+/// values of its MI_LOAD_REGISTER_IMMs and whatever follows the closing
+/// MI_BATCH_BUFFER_END. MI_NOOPs are skipped; `f` may rewrite the dwords it is given. Any
+/// other command, an even LRI length field (it is 2n - 1 for n registers) or a list running
+/// off the page is refused.
+fn walk_register_values(layout: &mut [u8], mut f: impl FnMut(&mut [u8], usize) -> Result) -> Result {
+    let dwords = layout.len() / 4;
+    let mut i = 0usize;
+    while i < dwords {
+        let h = dword(layout, i).ok_or(GvtError::Invalid)?;
+        let next = i.wrapping_add(1);
+        if h == 0 {
+            i = next;
+        } else if h & !1 == MI_BATCH_BUFFER_END {
+            return (next..dwords).try_for_each(|d| f(layout, d));
+        } else if h >> 23 == MI_LOAD_REGISTER_IMM && h & 1 == 1 {
+            let len = usize::try_from(h & 0xff).map_err(|_| GvtError::Invalid)?;
+            let end = next.checked_add(len).and_then(|e| e.checked_add(1)).filter(|&e| e <= dwords).ok_or(GvtError::Invalid)?;
+            // Offset, value pairs: each value is the second dword of its pair.
+            (next..end).step_by(2).try_for_each(|d| f(layout, d.wrapping_add(1)))?;
+            i = end;
+        } else {
+            return Err(GvtError::Invalid);
+        }
+    }
+    Ok(())
+}
+
+/// Copies the guest's register state past the ring context from `src` into i915's `dst`,
+/// taking from the guest only the dwords the engine does not parse (see
+/// [`walk_register_values`]), found in i915's own layout. The commands the engine runs on
+/// restore stay i915's, so whatever a guest writes into its image, it can load only the
+/// registers i915's context loads (upstream GVT-g instead scans the guest's list against a
+/// register whitelist); a guest whose layout differs only loads wrong values into its own
+/// context. i915's layout is checked whole before anything is copied.
+pub fn copy_register_values(src: &[u8], dst: &mut [u8]) -> Result {
+    if src.len() != dst.len() {
+        return Err(GvtError::Invalid);
+    }
+    walk_register_values(dst, |_, _| Ok(()))?;
+    walk_register_values(dst, |dst, i| {
+        if i < RING_CTX_DWORDS {
+            return Ok(());
+        }
+        set_dword(dst, i, dword(src, i).ok_or(GvtError::Invalid)?)
+    })
 }
 
 /// Brings back into the core's image `core` what the workload changed in the i915 context

@@ -134,13 +134,54 @@ fn put(buf: &mut [u8], page: usize, dw: usize, v: u32) {
     set_dword(&mut buf[page * PAGE..], dw, v).unwrap();
 }
 
+// A Gen9 render register state as i915 lays it out (`gen9_rcs_offsets`, render base 0x2000):
+// (header dword, registers). Past the ring context: CS_GPRs and more, then the closing
+// MI_BATCH_BUFFER_END at `LAYOUT_END`.
+const LRI_POSTED: u32 = (0x22 << 23) | (1 << 12);
+const LAYOUT: [(usize, &[u32]); 4] = [
+    (0x01, &[0x2244, 0x2034, 0x2030, 0x2038, 0x203c, 0x2168, 0x2140, 0x2110, 0x211c, 0x2114, 0x2118, 0x21c0, 0x21c4, 0x21c8]),
+    (0x21, &[0x23a8, 0x228c, 0x2288, 0x2284, 0x2280, 0x227c, 0x2278, 0x2274, 0x2270]),
+    (0x41, &[0x20c8]),
+    (0x51, &[0x2028, 0x209c, 0x20c0, 0x2178, 0x217c, 0x2358, 0x2170, 0x2150, 0x2154, 0x2158, 0x241c, 0x2600, 0x2604, 0x2608]),
+];
+const LAYOUT_END: usize = 0x51 + 1 + 2 * 14;
+
+/// Writes i915's register-state commands into page 1 of `img`, and NOOPs where it has none;
+/// values and what follows the end are left as they were.
+fn lay_out(img: &mut [u8]) {
+    let mut cmd = vec![false; PAGE / 4];
+    for (at, regs) in LAYOUT {
+        let header = if at == 0x41 { 0x22 << 23 } else { LRI_POSTED };
+        put(img, 1, at, header | (2 * regs.len() as u32 - 1));
+        cmd[at] = true;
+        for (k, &r) in regs.iter().enumerate() {
+            put(img, 1, at + 1 + 2 * k, r);
+            cmd[at + 1 + 2 * k] = true;
+            cmd[at + 2 + 2 * k] = true;
+        }
+    }
+    put(img, 1, LAYOUT_END, 0x0a << 23);
+    for (i, c) in cmd.iter().enumerate().take(LAYOUT_END) {
+        if !c {
+            put(img, 1, i, 0);
+        }
+    }
+}
+
+/// The dword indices of register values in `LAYOUT`.
+fn value_dwords() -> Vec<usize> {
+    LAYOUT.iter().flat_map(|(at, regs)| (0..regs.len()).map(move |k| at + 2 + 2 * k)).collect()
+}
+
 #[test]
 fn load_keeps_i915_ring_registers_and_takes_the_workload_state() {
     let mut core = image(22, 0xaa);
+    lay_out(&mut core);
     put(&mut core, 1, CTX_CONTEXT_CONTROL, 0x0000_0008);
     put(&mut core, 1, 0x31, 0x0000_0001); // PDP0 upper: shadow root
     put(&mut core, 1, 0x33, 0x2345_6000); // PDP0 lower
     let mut i915 = image(23, 0x11);
+    lay_out(&mut i915);
     // i915's ring start, head, tail, control and its status page.
     let ring = [(0x05, 0x100), (0x07, 0x180), (0x09, 0xfee0_0000), (0x0b, 0x1f_f001)];
     for (i, v) in ring {
@@ -157,20 +198,98 @@ fn load_keeps_i915_ring_registers_and_takes_the_workload_state() {
     for i in [CTX_BB_PER_CTX_PTR, CTX_RCS_INDIRECT_CTX, CTX_RCS_INDIRECT_CTX_OFFSET] {
         assert_eq!(get(&i915, 1, i), 0x1111_1111, "i915's own workaround batch pointer {i:#x}");
     }
-    assert_eq!(get(&i915, 1, RING_CTX_DWORDS), 0xaaaa_aaaa);
+    // Register values past the ring context and what follows the list came over.
+    for i in value_dwords().into_iter().filter(|&i| i >= RING_CTX_DWORDS) {
+        assert_eq!(get(&i915, 1, i), 0xaaaa_aaaa, "value dword {i:#x}");
+    }
+    assert_eq!(get(&i915, 1, LAYOUT_END + 1), 0xaaaa_aaaa);
+    assert_eq!(get(&i915, 1, 1023), 0xaaaa_aaaa);
     // Engine pages 2..22 came over; the 23rd page (i915's own extra) did not.
     assert!(i915[2 * PAGE..22 * PAGE].iter().all(|&b| b == 0xaa));
     assert!(i915[22 * PAGE..].iter().all(|&b| b == 0x11));
 }
 
 #[test]
-fn load_of_an_inhibit_context_skips_the_engine_pages() {
+fn load_of_an_inhibit_context_skips_the_register_and_engine_state() {
+    // A fresh guest context: its register state is whatever the guest wrote, unchecked.
     let mut core = image(22, 0xaa);
     put(&mut core, 1, CTX_CONTEXT_CONTROL, CTX_RESTORE_INHIBIT);
     let mut i915 = image(22, 0x11);
+    lay_out(&mut i915);
+    let before = i915.clone();
     load_context(Engine::Rcs, &core, &mut i915).unwrap();
     assert_eq!(get(&i915, 1, CTX_CONTEXT_CONTROL), 0xffff_0001);
-    assert!(i915[2 * PAGE..].iter().all(|&b| b == 0x11));
+    assert_eq!(i915[PAGE + RING_CTX_DWORDS * 4..], before[PAGE + RING_CTX_DWORDS * 4..]);
+}
+
+#[test]
+fn the_guest_image_cannot_change_what_the_engine_parses() {
+    let mut i915 = image(22, 0x11);
+    lay_out(&mut i915);
+    let values = value_dwords();
+    // A hostile image: LRIs of its own choosing everywhere, GGTT and fence registers, and a
+    // longer list where i915 has NOOPs and its end.
+    let mut core = image(22, 0xaa);
+    for i in 0..PAGE / 4 {
+        put(&mut core, 1, i, if i % 2 == 0 { (0x22 << 23) | 125 } else { 0x10_0000 + 4 * i as u32 });
+    }
+    put(&mut core, 1, CTX_CONTEXT_CONTROL, 0);
+    let before = i915.clone();
+    load_context(Engine::Rcs, &core, &mut i915).unwrap();
+    for i in RING_CTX_DWORDS..PAGE / 4 {
+        let (got, was, guest) = (get(&i915, 1, i), get(&before, 1, i), get(&core, 1, i));
+        if values.contains(&i) || i > LAYOUT_END {
+            assert_eq!(got, guest, "dword {i:#x} is a value or past the end: the guest's");
+        } else {
+            assert_eq!(got, was, "dword {i:#x} is a command or NOOP: i915's");
+        }
+    }
+}
+
+#[test]
+fn a_register_state_the_host_cannot_parse_loads_nothing() {
+    let mut core = image(22, 0xaa);
+    lay_out(&mut core);
+    put(&mut core, 1, CTX_CONTEXT_CONTROL, 0);
+    let no_end = |img: &mut Vec<u8>| {
+        for i in LAYOUT_END..1020 {
+            put(img, 1, i, 0);
+        }
+        put(img, 1, 1020, (0x22 << 23) | 5); // three registers, from dword 1021: off the page
+    };
+    type Spoil = dyn Fn(&mut Vec<u8>);
+    let bad: [(&str, &Spoil); 3] = [
+        ("a command the register state does not hold", &|img| put(img, 1, 0x48, 1)),
+        ("an even LRI length field", &|img| put(img, 1, 0x51, (0x22 << 23) | 28)),
+        ("an LRI running off the page", &no_end),
+    ];
+    for (what, spoil) in bad {
+        let mut i915 = image(22, 0x11);
+        lay_out(&mut i915);
+        spoil(&mut i915);
+        let before = i915.clone();
+        assert_eq!(load_context(Engine::Rcs, &core, &mut i915), Err(GvtError::Invalid), "{what}");
+        assert!(i915 == before, "{what}: nothing written");
+    }
+}
+
+#[test]
+fn a_list_may_end_with_the_page() {
+    // No MI_BATCH_BUFFER_END before the page ends is fine; the guest's dwords where i915 has
+    // NOOPs are not taken, nor are values below the ring context boundary (the ring's).
+    let mut i915 = image(2, 0);
+    put(&mut i915, 1, 0x41, (0x22 << 23) | 3);
+    put(&mut i915, 1, 0x42, 0x1c200);
+    put(&mut i915, 1, 0x4e, (0x22 << 23) | 1);
+    put(&mut i915, 1, 0x4f, 0x1c028);
+    let mut core = image(2, 0x77);
+    put(&mut core, 1, CTX_CONTEXT_CONTROL, 0);
+    load_context(Engine::Vcs, &core, &mut i915).unwrap();
+    assert_eq!(get(&i915, 1, 0x43), 0);
+    assert_eq!(get(&i915, 1, 0x45), 0);
+    assert_eq!(get(&i915, 1, 0x50), 0x7777_7777);
+    assert_eq!(get(&i915, 1, 0x51), 0);
+    assert_eq!(get(&i915, 1, 1023), 0);
 }
 
 #[test]
