@@ -32,9 +32,9 @@
 //!
 //! Limits (fixed, no allocation): [`MAX_BATCHES`] batch loads per scan (a self-chaining batch
 //! runs into it), [`MAX_DEPTH`] levels below the ring, three frames of scan state on the stack.
-//! Decoding is a compile-time table per engine indexed by header bits 31:16 (64 KiB each, 256
-//! KiB of rodata in all) and a length rule per descriptor, so commands that need only their
-//! length are skipped with two loads and no branch; the rest take the checked path.
+//! Decoding is one compile-time table indexed by header bits 31:16 (256 KiB of rodata) whose
+//! entries hold the length rule, the engines and the descriptor, so commands that need only
+//! their length are skipped with one load and no branch; the rest take the checked path.
 //!
 //! Departures from upstream, all deliberate: `MI_SEMAPHORE_WAIT`, `MI_STORE_DATA_INDEX`,
 //! `MI_CLFLUSH`, `MI_COPY_MEM_MEM`, `MI_REPORT_PERF_COUNT` and `MI_CONDITIONAL_BATCH_BUFFER_END`
@@ -166,52 +166,75 @@ const fn low_mask(bits: u8) -> u32 {
     }
 }
 
-/// Entries per engine in the decode table: one per value of header bits 31:16, which hold the
-/// command type and every opcode bit of every type (MI opcodes are bits 28:23, 2D 28:22,
+/// Entries in the decode table: one per value of header bits 31:16, which hold the command
+/// type and every opcode bit of every type (MI opcodes are bits 28:23, 2D 28:22,
 /// 3D/media/MFX/VEBOX 28:16; the flag bits below an opcode select copies of its entry).
 const FLAT_LEN: usize = 1 << 16;
 
-/// A length rule: `((header << 2) & mask4) + add4` bytes (mask4 in bits 17:2, add4 in bits
-/// 23:20), or [`SLOW`] if the command needs more than its length (or does not exist).
-const SLOW: u32 = 1 << 19;
+// A decode entry: what the plain path needs in one load.
+/// Bits 15:0: the mask of the header's length field (0 for a fixed length).
+const E_LEN_MASK: u32 = 0xffff;
+/// Bits 17:16: dwords added to the length field (the length of a fixed-length command).
+const E_ADD_SHIFT: u32 = 16;
+/// Bit 18: the command needs more than its length (a check, an exact length, or another
+/// engine's descriptor of the same opcode with a different rule).
+const E_SLOW: u32 = 1 << 18;
+/// Bits 22:19: the engines the opcode decodes on ([`Engine::mask`] bits).
+const E_ENGINE_SHIFT: u32 = 19;
+/// Bits 31:24: the descriptor index (its [`Decode::alt`] if the engine is not its).
+const E_INDEX_SHIFT: u32 = 24;
 /// Descriptor index of "no such command".
 const NONE: u8 = u8::MAX;
 
-/// Per-engine decode tables (header bits 31:16 to descriptor index, 256 KiB in all) and each
-/// descriptor's length rule, built at compile time so the common case is two loads and no
-/// branch.
+/// The decode table (header bits 31:16 to entry, 256 KiB) and, for the few opcodes that name
+/// different commands on different engines (media on the render engine, MFX on video), each
+/// descriptor's sibling. Built at compile time so a command that needs only its length is
+/// skipped with one load and no branch.
 struct Decode {
-    flat: [[u8; FLAT_LEN]; 4],
-    rules: [u32; 256],
+    flat: [u32; FLAT_LEN],
+    alt: [u8; 256],
 }
 
-/// Position of an engine in the decode tables (the bit of [`Engine::mask`]).
-const fn engine_slot(e: Engine) -> usize {
-    match e {
-        Engine::Rcs => 0,
-        Engine::Vcs => 1,
-        Engine::Bcs => 2,
-        Engine::Vecs => 3,
-    }
+/// The entry bits a plain command has on `e`: its engine bit, and not [`E_SLOW`].
+const fn plain_bits(e: Engine) -> (u32, u32) {
+    let bit = (e.mask() as u32) << E_ENGINE_SHIFT;
+    (bit | E_SLOW, bit)
+}
+
+/// The engines ([`Engine::mask`] bits) that decode `d`: the blitter decodes 2D and no type 3;
+/// only the blitter decodes 2D.
+const fn decodes_on(d: &Desc) -> u8 {
+    let bcs = Engine::Bcs.mask();
+    d.engines
+        & match d.ty {
+            2 => bcs,
+            3 => !bcs,
+            _ => 0xf,
+        }
 }
 
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
-// Compile-time only: an out-of-range index, a descriptor of an unknown command type or two
-// descriptors claiming the same opcode on one engine fail the build.
+// Compile-time only: an out-of-range index, a descriptor of an unknown command type, two
+// descriptors claiming the same opcode on one engine, or three on one opcode fail the build.
 const fn build_decode() -> Decode {
-    let mut d = Decode { flat: [[NONE; FLAT_LEN]; 4], rules: [SLOW; 256] };
+    let mut d = Decode { flat: [(NONE as u32) << E_INDEX_SHIFT; FLAT_LEN], alt: [NONE; 256] };
     assert!(table::DESCS.len() < NONE as usize, "descriptor index does not fit");
     let mut i = 0;
     while i < table::DESCS.len() {
         let desc = &table::DESCS[i];
-        d.rules[i] = match desc.len {
+        // Length mask and added dwords; a check or an exact length takes the slow path.
+        let rule = match desc.len {
             Len::Fixed(n) => {
-                assert!(n < 4, "fixed length does not fit the rule");
-                (n as u32 * 4) << 20
+                assert!(n < 4, "fixed length does not fit the entry");
+                (n as u32) << E_ADD_SHIFT
             }
-            Len::Var(bits) => (low_mask(bits) << 2) | (8 << 20),
-            Len::VarExact(..) => SLOW,
-        } | if matches!(desc.check, Check::None) { 0 } else { SLOW };
+            Len::Var(bits) => {
+                assert!(bits <= 16, "length field does not fit the entry");
+                low_mask(bits) | (2 << E_ADD_SHIFT)
+            }
+            Len::VarExact(..) => E_SLOW,
+        } | if matches!(desc.check, Check::None) { 0 } else { E_SLOW };
+        let engines = decodes_on(desc) as u32;
         // The opcode's bits within header bits 31:16, and how many flag bits lie below it.
         assert!(matches!(desc.ty, 0 | 2 | 3), "bad command type");
         let (first, copies) = match desc.ty {
@@ -219,23 +242,22 @@ const fn build_decode() -> Decode {
             2 => ((2 << 13) | (((desc.key as usize) & 0x7f) << 6), 1 << 6),
             _ => ((3 << 13) | ((desc.key as usize) & 0x1fff), 1),
         };
-        let mut e = 0;
-        while e < 4 {
-            // The blitter decodes 2D and no type 3; only the blitter decodes 2D.
-            let decoded = match desc.ty {
-                2 => e == 2,
-                3 => e != 2,
-                _ => true,
-            };
-            if desc.engines & (1 << e) != 0 && decoded {
-                let mut c = 0;
-                while c < copies {
-                    assert!(d.flat[e][first + c] == NONE, "two descriptors for one opcode on one engine");
-                    d.flat[e][first + c] = i as u8;
-                    c += 1;
-                }
+        let mut c = 0;
+        while c < copies {
+            let e = d.flat[first + c];
+            let other = (e >> E_INDEX_SHIFT) as usize;
+            if other == NONE as usize {
+                d.flat[first + c] = ((i as u32) << E_INDEX_SHIFT) | (engines << E_ENGINE_SHIFT) | rule;
+            } else {
+                let theirs = (e >> E_ENGINE_SHIFT) & 0xf;
+                assert!(theirs & engines == 0, "two descriptors for one opcode on one engine");
+                assert!(d.alt[other] == NONE || d.alt[other] == i as u8, "three descriptors for one opcode");
+                d.alt[other] = i as u8;
+                // One rule serves both engines only if it is the same rule.
+                let slow = if e & (E_SLOW | E_LEN_MASK | (3 << E_ADD_SHIFT)) == rule { 0 } else { E_SLOW };
+                d.flat[first + c] = e | (engines << E_ENGINE_SHIFT) | slow;
             }
-            e += 1;
+            c += 1;
         }
         i += 1;
     }
@@ -244,30 +266,18 @@ const fn build_decode() -> Decode {
 
 static DECODE: Decode = build_decode();
 
-/// A table that decodes nothing.
-static EMPTY: [u8; FLAT_LEN] = [NONE; FLAT_LEN];
-
-/// The descriptor index of `header` in an engine's decode table.
+/// The decode entry of `header`.
 #[inline(always)]
-fn decode_index(flat: &[u8; FLAT_LEN], header: u32) -> u8 {
-    flat.get((header >> 16) as usize).copied().unwrap_or(NONE)
-}
-
-/// The length rule of a descriptor index.
-#[inline(always)]
-fn rule_of(index: u8) -> u32 {
-    DECODE.rules.get(usize::from(index)).copied().unwrap_or(SLOW)
-}
-
-/// The descriptor of a descriptor index.
-fn index_desc(index: u8) -> Option<&'static Desc> {
-    table::DESCS.get(usize::from(index))
+fn entry(header: u32) -> u32 {
+    DECODE.flat.get((header >> 16) as usize).copied().unwrap_or((NONE as u32) << E_INDEX_SHIFT)
 }
 
 /// The descriptor of the command starting with `header` on `engine`, if it is valid there.
 #[inline]
 pub fn decode(engine: Engine, header: u32) -> Option<&'static Desc> {
-    index_desc(decode_index(DECODE.flat.get(engine_slot(engine))?, header))
+    let index = (entry(header) >> E_INDEX_SHIFT) as u8;
+    let mine = |i: u8| table::DESCS.get(usize::from(i)).filter(|d| decodes_on(d) & engine.mask() != 0);
+    mine(index).or_else(|| mine(*DECODE.alt.get(usize::from(index))?))
 }
 
 /// Which address space a batch buffer lives in.
@@ -652,10 +662,10 @@ impl<'a> Scanner<'a> {
         mediate: &mut dyn FnMut(&RegWrite) -> bool,
     ) -> Result<Step, ScanError> {
         let mut pos = f.pos;
-        let flat = DECODE.flat.get(engine_slot(self.engine)).unwrap_or(&EMPTY);
+        let plain_bits = plain_bits(self.engine);
         let result = loop {
             // Fast path: commands that need only their length.
-            let (p, plain) = skip_plain(flat, buf, pos);
+            let (p, plain) = skip_plain(plain_bits, buf, pos);
             pos = p;
             rep.commands = rep.commands.wrapping_add(plain);
             let at = At { buf: f.buf, offset: u32::try_from(pos).unwrap_or(u32::MAX) };
@@ -665,7 +675,7 @@ impl<'a> Scanner<'a> {
                 }
                 break Err(err("unknown", dword_partial(buf, pos), at, Reason::Truncated));
             };
-            let Some(d) = index_desc(decode_index(flat, header)) else {
+            let Some(d) = decode(self.engine, header) else {
                 break Err(err("unknown", header, at, Reason::UnknownCommand));
             };
             let Some(n) = d.dwords(header) else { break Err(err(d.name, header, at, Reason::BadLength)) };
@@ -922,14 +932,15 @@ impl<'a> Scanner<'a> {
 /// first other command (or the end of `buf`) is and how many were skipped. Kept apart from the
 /// checked path so its few live values stay in registers.
 #[inline(never)]
-fn skip_plain(flat: &[u8; FLAT_LEN], buf: &[u8], mut pos: usize) -> (usize, u32) {
+fn skip_plain((mask, want): (u32, u32), buf: &[u8], mut pos: usize) -> (usize, u32) {
     let mut n = 0u32;
     while let Some(header) = dword(buf, pos) {
-        let rule = rule_of(decode_index(flat, header));
-        if rule & SLOW != 0 {
+        let e = entry(header);
+        if e & mask != want {
             break;
         }
-        let bytes = ((header << 2) & 0x3_fffc & rule).wrapping_add((rule >> 20) & 0xf);
+        let dwords = (header & e & E_LEN_MASK).wrapping_add((e >> E_ADD_SHIFT) & 3);
+        let bytes = dwords << 2;
         match pos.checked_add(bytes as usize) {
             Some(end) if end <= buf.len() => pos = end,
             _ => break,
