@@ -3,7 +3,8 @@
 # cargo-fuzz passes them) and runs each for RUNS executions (default 10 million), or MAX_TIME
 # seconds if that comes first. libFuzzer's whole output goes to target/$t.log.
 #
-# elsp and ppgtt run a whole GPU (three vGPUs, guests, the sim engines) per input. The machine
+# elsp, ppgtt and batch run a whole GPU (three vGPUs, guests, the sim engines) per input; batch
+# scans with the Gen9 scanner, so privileged batches are shadowed end to end. The machine
 # is built once and every input starts from a snapshot of it (src/snapshot.rs: userfaultfd
 # write tracking on Linux 6.7+, else a private memfd mapping; GVT_FUZZ_SNAPSHOT=cow forces the
 # latter, GVT_FUZZ_VERIFY=1 checks every restore byte for byte). On the 2-core dev VM (other
@@ -29,10 +30,10 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 # --target keeps the instrumentation out of build scripts.
 TARGET=$(rustc -vV | sed -n "s/^host: //p")
 cargo build --release --bins --target "$TARGET"
-for t in ${TARGETS:-cfg mmio ggtt scan elsp ppgtt display}; do
+for t in ${TARGETS:-cfg mmio ggtt scan elsp ppgtt batch display}; do
 	mkdir -p corpus/$t
 	# The execution targets run a whole GPU per input: shorter inputs, more of them.
-	case $t in elsp | ppgtt) len=512 ;; *) len=4096 ;; esac
+	case $t in elsp | ppgtt | batch) len=512 ;; *) len=4096 ;; esac
 	./target/$TARGET/release/$t -runs="$RUNS" ${MAX_TIME:+-max_total_time=$MAX_TIME} \
 		-max_len=$len corpus/$t 2>&1 | tee target/$t.log | tail -n 3
 done

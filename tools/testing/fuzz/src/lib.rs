@@ -97,16 +97,37 @@ pub struct ExecWorld {
     pub m: guest_model::machine::Machine,
     /// The guests.
     pub guests: Vec<guest_model::machine::Guest>,
+    /// Per guest, [`BOUND`] pages of its graphics memory bound to guest RAM, as
+    /// (graphics address, guest physical address); empty but for [`batch_input`]'s world.
+    pub bound: Vec<[(u64, u64); BOUND]>,
 }
+
+/// Pages bound per guest in [`batch_input`]'s world: three for batches, one for data.
+pub const BOUND: usize = 4;
 
 /// Runs one input of an execution target on the execution machine, then settles it (see
 /// [`ExecWorld::settle`]). The machine is built once per process and snapshotted; every input
 /// starts from that snapshot, so an input's outcome does not depend on the ones before it.
 pub fn exec_input(input: impl FnOnce(&mut ExecWorld)) {
     static W: Mutex<Option<snapshot::Snapshot<ExecWorld>>> = Mutex::new(None);
-    let mut w = W.lock().unwrap();
+    run_input(&W, || ExecWorld::new(false), input);
+}
+
+/// As [`exec_input`], on a machine whose vGPUs scan with the Gen9 command scanner (so
+/// privileged batches are shadowed) and whose guests have [`BOUND`] pages bound each.
+pub fn batch_input(input: impl FnOnce(&mut ExecWorld)) {
+    static W: Mutex<Option<snapshot::Snapshot<ExecWorld>>> = Mutex::new(None);
+    run_input(&W, || ExecWorld::new(true), input);
+}
+
+fn run_input(
+    world: &'static Mutex<Option<snapshot::Snapshot<ExecWorld>>>,
+    build: fn() -> ExecWorld,
+    input: impl FnOnce(&mut ExecWorld),
+) {
+    let mut w = world.lock().unwrap();
     let s = w.get_or_insert_with(|| {
-        let mut s = snapshot::Snapshot::new(ExecWorld::new);
+        let mut s = snapshot::Snapshot::new(build);
         s.freeze();
         s
     });
@@ -122,17 +143,27 @@ pub fn exec_input(input: impl FnOnce(&mut ExecWorld)) {
 }
 
 impl ExecWorld {
-    fn new() -> ExecWorld {
+    fn new(gen9: bool) -> ExecWorld {
         use guest_model::hv::Tracking;
         let mut cfg = gvt::model::vgpu_type::find_type("GVTg_V5_8").expect("type").config;
         cfg.resources.low_gm = 8 << 20;
         cfg.resources.high_gm = 8 << 20;
         let mut m = guest_model::machine::Machine::with_config(3, Tracking::None, &cfg);
+        if gen9 {
+            m = m.with_gen9_scanner();
+        }
         m.vms[1].hv.tracking = Tracking::AfterWrite;
         m.vms[2].hv.tracking = Tracking::Intercept;
-        let guests = (0..3).map(|i| Self::guest(&mut m, i)).collect();
+        let mut guests: Vec<_> = (0..3).map(|i| Self::guest(&mut m, i)).collect();
+        let mut bound = Vec::new();
+        if gen9 {
+            for (i, g) in guests.iter_mut().enumerate() {
+                let mut t = m.guest(i);
+                bound.push([(); BOUND].map(|()| g.bind(&mut t, 1).expect("bind")));
+            }
+        }
         m.cache_mmio_snapshot();
-        ExecWorld { m, guests }
+        ExecWorld { m, guests, bound }
     }
 
     fn guest(m: &mut guest_model::machine::Machine, i: usize) -> guest_model::machine::Guest {
