@@ -215,7 +215,9 @@ pub fn load_context(engine: Engine, core: &[u8], i915: &mut [u8]) -> Result {
     Ok(())
 }
 
-/// MI_LOAD_REGISTER_IMM's opcode (bits 28:23 of an MI command).
+/// MI_NOOP's opcode (bits 28:23 of an MI command; the rest may carry an identification).
+const MI_NOOP: u32 = 0;
+/// MI_LOAD_REGISTER_IMM's opcode.
 const MI_LOAD_REGISTER_IMM: u32 = 0x22;
 /// MI_BATCH_BUFFER_END (bit 0 ignored, as i915's own layout check ignores it).
 const MI_BATCH_BUFFER_END: u32 = 0x0a << 23;
@@ -232,7 +234,7 @@ fn walk_register_values(layout: &mut [u8], mut f: impl FnMut(&mut [u8], usize) -
     while i < dwords {
         let h = dword(layout, i).ok_or(GvtError::Invalid)?;
         let next = i.wrapping_add(1);
-        if h == 0 {
+        if h >> 23 == MI_NOOP {
             i = next;
         } else if h & !1 == MI_BATCH_BUFFER_END {
             return (next..dwords).try_for_each(|d| f(layout, d));

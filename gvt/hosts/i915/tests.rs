@@ -259,7 +259,7 @@ fn a_register_state_the_host_cannot_parse_loads_nothing() {
     };
     type Spoil = dyn Fn(&mut Vec<u8>);
     let bad: [(&str, &Spoil); 3] = [
-        ("a command the register state does not hold", &|img| put(img, 1, 0x48, 1)),
+        ("a command the register state does not hold (MI_STORE_REGISTER_MEM)", &|img| put(img, 1, 0x48, (0x24 << 23) | 2)),
         ("an even LRI length field", &|img| put(img, 1, 0x51, (0x22 << 23) | 28)),
         ("an LRI running off the page", &no_end),
     ];
@@ -280,6 +280,7 @@ fn a_list_may_end_with_the_page() {
     let mut i915 = image(2, 0);
     put(&mut i915, 1, 0x41, (0x22 << 23) | 3);
     put(&mut i915, 1, 0x42, 0x1c200);
+    put(&mut i915, 1, 0x4d, 0x0040_0007); // MI_NOOP writing an identification number
     put(&mut i915, 1, 0x4e, (0x22 << 23) | 1);
     put(&mut i915, 1, 0x4f, 0x1c028);
     let mut core = image(2, 0x77);
