@@ -13,6 +13,13 @@
 //! they touch and are re-applied before the next submission; where it cannot, or a page could
 //! not be tracked, every untracked table is re-read and compared before every submission.
 //!
+//! Out-of-sync pages: a guest binding a buffer rewrites many entries of one table between two
+//! submissions, and each trapped write is a VM exit. A tracked table that takes
+//! [`OOS_WRITES`] trapped writes before the next submission has its write protection lifted;
+//! the guest then writes it freely, and before the next submission it is protected again
+//! first and re-read and compared second, so no write can fall between the two. At most
+//! [`MAX_OOS`] pages of a vGPU are out of sync at once; past that, writes keep trapping.
+//!
 //! 64 KiB pages (a PDE with IPS set, when the guest enabled 64 KiB IPS) are split into 16
 //! 4 KiB shadow entries; 2 MiB pages are mapped natively; 1 GiB pages and other malformed
 //! entries fail the shadowing, which puts the vGPU in failsafe. Roots are found by the PML4
@@ -37,6 +44,13 @@ pub const PDE_IPS_64K: u64 = 1 << 11;
 pub const ADDR_MASK: u64 = 0x0000_7fff_ffff_f000;
 /// Roots one vGPU may have shadowed at once.
 pub const MAX_ROOTS: usize = 16;
+/// Trapped writes to one table between two submissions that take it out of sync. Lifting and
+/// restoring the protection and one re-read cost about as much as a few traps; a single
+/// entry written as two 4-byte halves stays tracked.
+pub const OOS_WRITES: u8 = 4;
+/// Pages of one vGPU out of sync at once: bounds the re-protection and re-reads before a
+/// submission.
+pub const MAX_OOS: u32 = 64;
 
 const SIZE_2M: u64 = 2 << 20;
 const PAGES_64K: usize = 16;
@@ -56,6 +70,11 @@ pub struct SptMeta {
     pub ips: bool,
     /// Write-protected by the backend (else re-validated before submissions).
     pub tracked: bool,
+    /// Tracked, with the protection lifted until the next submission re-protects and re-reads
+    /// it.
+    pub oos: bool,
+    /// Trapped writes since the last submission.
+    pub writes: u8,
     /// References: parent entries and roots.
     pub refs: u32,
     /// Entries whose guest value changed by a partial write and awaits shadowing.
@@ -75,7 +94,7 @@ pub struct Spt {
 
 impl Spt {
     /// An unused slot.
-    pub const EMPTY: Spt = Spt { meta: SptMeta { live: false, gfn: 0, host: 0, level: 0, ips: false, tracked: false, refs: 0, deferred: [0; 8] }, guest: [0; PAGE], shadow: [0; PAGE] };
+    pub const EMPTY: Spt = Spt { meta: SptMeta { live: false, gfn: 0, host: 0, level: 0, ips: false, tracked: false, oos: false, writes: 0, refs: 0, deferred: [0; 8] }, guest: [0; PAGE], shadow: [0; PAGE] };
 }
 
 /// Entries compared at once when looking for the present or changed ones: guest tables are
@@ -146,6 +165,10 @@ pub struct PpgttStats {
     pub trapped_writes: u64,
     /// Roots reclaimed to make room.
     pub roots_reclaimed: u64,
+    /// Pages taken out of sync (write protection lifted).
+    pub pages_unsynced: u64,
+    /// Out-of-sync tables re-protected and re-read before a submission.
+    pub tables_resynced: u64,
 }
 
 /// The shadow PPGTT roots of one vGPU. The tables themselves live in the storage passed in
@@ -154,6 +177,8 @@ pub struct PpgttStats {
 pub struct Ppgtt {
     roots: [Option<Root>; MAX_ROOTS],
     clock: u64,
+    /// Pages out of sync since the last complete [`Ppgtt::sync`] (an upper bound).
+    oos: u32,
     stats: PpgttStats,
 }
 
@@ -303,6 +328,7 @@ impl Ppgtt {
         let gfn = gpa >> 12;
         let whole = data.len() == 8 && off % 8 == 0;
         let mut result = Ok(());
+        let mut busy = false;
         for s in 0..env.spts.len() {
             let hit = env.spts.get(s).is_some_and(|t| t.meta.live && t.meta.gfn == gfn && t.meta.tracked);
             if !hit {
@@ -312,6 +338,8 @@ impl Ppgtt {
                 if let Some(dst) = t.guest.get_mut(off..end) {
                     dst.copy_from_slice(data);
                 }
+                t.meta.writes = t.meta.writes.saturating_add(1);
+                busy |= t.meta.writes >= OOS_WRITES;
             }
             let first = off / 8;
             let last = end.wrapping_sub(1) / 8;
@@ -328,15 +356,36 @@ impl Ppgtt {
             }
             self.stats.entries_updated = self.stats.entries_updated.saturating_add(1);
         }
+        if busy && result.is_ok() && self.oos < MAX_OOS {
+            self.unsync(env, gfn);
+        }
         result
     }
 
+    /// Lifts the write protection of guest page `gfn`: every tracked table of the page goes
+    /// out of sync until [`Ppgtt::sync`].
+    fn unsync(&mut self, env: &mut Env<'_>, gfn: u64) {
+        env.mpt.page_track_remove(gfn);
+        for t in env.spts.iter_mut().filter(|t| t.meta.live && t.meta.gfn == gfn && t.meta.tracked) {
+            t.meta.tracked = false;
+            t.meta.oos = true;
+        }
+        self.oos = self.oos.saturating_add(1);
+        self.stats.pages_unsynced = self.stats.pages_unsynced.saturating_add(1);
+    }
+
     /// Brings every shadow in step with the guest before a submission: deferred partial writes
-    /// are applied, and untracked tables are re-read (one bulk read each) and compared.
+    /// are applied, out-of-sync tables are protected again, and they and untracked tables are
+    /// re-read (one bulk read each) and compared.
     pub fn sync(&mut self, env: &mut Env<'_>) -> Result {
         for s in 0..env.spts.len() {
             // Most slots are free: look at them in place before copying their bookkeeping.
             let Some(meta) = env.spts.get(s).filter(|t| t.meta.live).map(|t| t.meta) else { continue };
+            if meta.writes != 0 {
+                if let Some(t) = env.spts.get_mut(s) {
+                    t.meta.writes = 0;
+                }
+            }
             if meta.deferred != [0; 8] {
                 for (bits, w) in meta.deferred.iter().zip(0usize..) {
                     for b in 0..64 {
@@ -349,11 +398,23 @@ impl Ppgtt {
                     t.meta.deferred = [0; 8];
                 }
             }
-            if !meta.tracked {
+            if meta.oos {
+                // Protected before it is read: a write in between traps and is applied.
+                let gfn = meta.gfn;
+                let protected = env.spts.iter().any(|t| t.meta.live && t.meta.gfn == gfn && t.meta.tracked)
+                    || env.mpt.page_track_add(gfn).is_ok();
+                if let Some(t) = env.spts.get_mut(s) {
+                    t.meta.oos = false;
+                    t.meta.tracked = protected;
+                }
+                self.stats.tables_resynced = self.stats.tables_resynced.saturating_add(1);
+                self.stats.entries_updated = self.stats.entries_updated.saturating_add(revalidate(env, s)?);
+            } else if !meta.tracked {
                 self.stats.tables_revalidated = self.stats.tables_revalidated.saturating_add(1);
                 self.stats.entries_updated = self.stats.entries_updated.saturating_add(revalidate(env, s)?);
             }
         }
+        self.oos = 0;
         Ok(())
     }
 }
@@ -415,7 +476,7 @@ fn shadow(env: &mut Env<'_>, gfn: u64, level: u8, ips: bool) -> Result<usize> {
     let tracked = shared || (env.mpt.page_track_supported() && env.mpt.page_track_add(gfn).is_ok());
     {
         let t = env.spts.get_mut(slot).ok_or(GvtError::Invalid)?;
-        t.meta = SptMeta { live: true, gfn, host, level, ips, tracked, refs: 1, deferred: [0; 8] };
+        t.meta = SptMeta { live: true, gfn, host, level, ips, tracked, oos: false, writes: 0, refs: 1, deferred: [0; 8] };
         t.shadow = [0; PAGE];
     }
     let t = env.spts.get_mut(slot).ok_or(GvtError::Invalid)?;

@@ -24,6 +24,9 @@ pub struct MemHypervisor {
     pub tracking: Tracking,
     /// Write-protected guest pages.
     tracked: std::collections::BTreeSet<u64>,
+    /// A vCPU store (gpa, value) that lands untrapped at the moment its page is next
+    /// write-protected: what a guest racing with the protection can do.
+    pub race: Option<(u64, u64)>,
 }
 
 /// Page tracking as a backend provides it.
@@ -50,6 +53,7 @@ impl MemHypervisor {
             aperture_maps: Vec::new(),
             tracking: Tracking::None,
             tracked: std::collections::BTreeSet::new(),
+            race: None,
         }
     }
 
@@ -154,6 +158,9 @@ impl MptOps for MemHypervisor {
     fn page_track_add(&mut self, gfn: u64) -> Result {
         if self.tracking == Tracking::None || !self.tracked.insert(gfn) {
             return Err(GvtError::Invalid);
+        }
+        if let Some((gpa, v)) = self.race.take_if(|(gpa, _)| *gpa >> 12 == gfn) {
+            self.write_gpa(gpa, &v.to_le_bytes())?;
         }
         Ok(())
     }

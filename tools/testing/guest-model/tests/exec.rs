@@ -107,6 +107,8 @@ fn workloads_with_kvm_style_tracking() {
         assert_eq!(vm.exec.ppgtt_stats().tables_revalidated, 0);
         assert!(vm.exec.ppgtt_stats().trapped_writes >= 40);
         assert!(vm.hv.tracked_pages() >= 4);
+        // One entry between submissions, even as two 4-byte halves, stays tracked.
+        assert_eq!(vm.exec.ppgtt_stats().pages_unsynced, 0);
     }
 }
 
@@ -117,6 +119,132 @@ fn workloads_with_acrn_style_tracking() {
         assert!(vm.exec.ppgtt_stats().trapped_writes >= 50);
         assert_eq!(vm.exec.stats().completed, 150);
     }
+}
+
+/// A guest that rebinds every data page between two workloads writes one page table eight
+/// times: after `OOS_WRITES` traps the table goes out of sync, the other writes land untrapped,
+/// and the next submission protects it again and honours all of them.
+#[test]
+fn bulk_page_table_writes_go_out_of_sync() {
+    use gvt::model::ppgtt::OOS_WRITES;
+    for tracking in [Tracking::AfterWrite, Tracking::Intercept] {
+        let mut m = Machine::new(2, tracking);
+        let mut guests: Vec<Guest> = (0..2).map(|i| Guest::new(&mut m.guest(i), GUEST_RAM, RAM as u64, 30 + i as u32).unwrap()).collect();
+        let rounds = 12u32;
+        for round in 0..rounds {
+            for (i, g) in guests.iter_mut().enumerate() {
+                let traps = m.vms[i].traps;
+                let mut t = m.guest(i);
+                let pt = g.ppgtt.entry_addr(&mut t, &mut g.alloc, DATA_GVA, 1).unwrap() >> 12;
+                // The first round shadows the tables; from then on the table is tracked.
+                for p in 0..DATA_PAGES as usize {
+                    g.remap(&mut t, p).unwrap();
+                }
+                let value = 0x0b00_0000 | (i as u32) << 16 | round;
+                let gvas: Vec<u64> = (0..DATA_PAGES).map(|p| DATA_GVA + p * PAGE + u64::from(round) * 4).collect();
+                if round > 0 {
+                    assert_eq!(m.vms[i].traps - traps, u64::from(OOS_WRITES), "{tracking:?} vm {i} round {round}");
+                    assert!(!m.vms[i].hv.is_tracked(pt), "out of sync until the next submission");
+                }
+                let mut t = m.guest(i);
+                g.submit(&mut t, &gvas, value, DATA_GVA + 0x800).unwrap();
+                assert!(m.vms[i].hv.is_tracked(pt), "protected again before the submission");
+            }
+            m.run();
+            assert_eq!(m.completion_errors, 0);
+            for (i, g) in guests.iter().enumerate() {
+                assert_eq!(m.vms[i].vgpu.failsafe(), None);
+                for (p, &page) in g.data.iter().enumerate() {
+                    let want = 0x0b00_0000 | (i as u32) << 16 | round;
+                    assert_eq!(read_u32(&mut m, i, page + u64::from(round) * 4), want, "{tracking:?} vm {i} round {round} page {p}");
+                }
+            }
+        }
+        for vm in &m.vms {
+            let s = vm.exec.ppgtt_stats();
+            assert_eq!(s.pages_unsynced, u64::from(rounds - 1));
+            assert!(s.tables_resynced >= u64::from(rounds - 1));
+            assert_eq!(s.tables_revalidated, 0);
+        }
+    }
+}
+
+/// A store to an out-of-sync table that lands as the table is protected again is honoured:
+/// the table is re-read only after it is protected.
+#[test]
+fn out_of_sync_table_is_protected_before_it_is_read() {
+    let mut m = Machine::new(1, Tracking::AfterWrite);
+    let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, 41).unwrap();
+    let mut t = m.guest(0);
+    g.submit(&mut t, &[DATA_GVA], 1, DATA_GVA + 4).unwrap();
+    m.run();
+    let mut t = m.guest(0);
+    for p in 0..DATA_PAGES as usize {
+        g.remap(&mut t, p).unwrap();
+    }
+    assert_eq!(m.vms[0].exec.ppgtt_stats().pages_unsynced, 1);
+    let mut t = m.guest(0);
+    let late = g.alloc.ram(&mut t, 1).unwrap();
+    let pte = g.ppgtt.entry_addr(&mut t, &mut g.alloc, DATA_GVA, 1).unwrap();
+    m.vms[0].hv.race = Some((pte, late | gpu::PTE_RW));
+    let mut t = m.guest(0);
+    g.submit(&mut t, &[DATA_GVA + 8], 0x1a7e, DATA_GVA + 4).unwrap();
+    m.run();
+    assert!(m.vms[0].hv.race.is_none(), "the store raced with the protection");
+    assert_eq!(read_u32(&mut m, 0, late + 8), 0x1a7e);
+    assert_eq!(m.vms[0].vgpu.failsafe(), None);
+}
+
+/// No more than `MAX_OOS` pages of a vGPU go out of sync between two submissions; writes to
+/// the rest keep trapping, and every write is honoured either way.
+#[test]
+fn out_of_sync_pages_are_bounded() {
+    use gvt::model::ppgtt::{MAX_OOS, OOS_WRITES};
+    let tables = MAX_OOS as u64 + 6;
+    // One page table per 2 MiB of graphics address space.
+    let gva = |k: u64| 0x3_0000_0000 + (k << 21);
+    let mut m = Machine::new(1, Tracking::AfterWrite);
+    let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, 40).unwrap();
+    let mut t = m.guest(0);
+    let pages: Vec<u64> = (0..tables)
+        .map(|k| {
+            let page = g.alloc.ram(&mut t, 1).unwrap();
+            g.ppgtt.map(&mut t, &mut g.alloc, gva(k), page).unwrap();
+            page
+        })
+        .collect();
+    g.submit(&mut t, &[DATA_GVA], 1, DATA_GVA + 4).unwrap();
+    m.run();
+    // Bind more than OOS_WRITES pages in each table, then point the first entry at a new page.
+    let writes = u64::from(OOS_WRITES) + 2;
+    let traps = m.vms[0].traps;
+    let mut t = m.guest(0);
+    let mut fresh = Vec::new();
+    for k in 0..tables {
+        for e in 1..writes {
+            let page = g.alloc.ram(&mut t, 1).unwrap();
+            g.ppgtt.map(&mut t, &mut g.alloc, gva(k) + e * PAGE, page).unwrap();
+        }
+        let page = g.alloc.ram(&mut t, 1).unwrap();
+        g.ppgtt.map(&mut t, &mut g.alloc, gva(k), page).unwrap();
+        fresh.push(page);
+    }
+    let unsynced = m.vms[0].exec.ppgtt_stats().pages_unsynced;
+    assert_eq!(unsynced, u64::from(MAX_OOS));
+    // The pages that went out of sync trapped OOS_WRITES times; the others every time.
+    let oos = u64::from(MAX_OOS);
+    assert_eq!(m.vms[0].traps - traps, oos * u64::from(OOS_WRITES) + (tables - oos) * writes);
+    for chunk in (0..tables).collect::<Vec<_>>().chunks(16) {
+        let gvas: Vec<u64> = chunk.iter().map(|&k| gva(k) + 8).collect();
+        let mut t = m.guest(0);
+        g.submit(&mut t, &gvas, 0x5eed, DATA_GVA + 4).unwrap();
+        m.run();
+        for &k in chunk {
+            assert_eq!(read_u32(&mut m, 0, fresh[k as usize] + 8), 0x5eed, "table {k}");
+            assert_eq!(read_u32(&mut m, 0, pages[k as usize] + 8), 0, "table {k}: the old page");
+        }
+    }
+    assert_eq!(m.vms[0].vgpu.failsafe(), None);
 }
 
 #[test]
