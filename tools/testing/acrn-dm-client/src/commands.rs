@@ -152,14 +152,35 @@ pub fn run(vmid: u32, s: Sizes, tag: Option<String>) -> Checks {
         }
         ram_round_trip(&mut c, &mut t);
         if probed {
-            vfio_client::workloads::run(&mut c, &mut t, RAM_SIZE, vmid, vfio_client::workloads::ROUNDS, |t| t.last_error.take());
-            // The guest's page tables were write-protected through write_protect_page and
-            // its PTE updates came to gvt.ko as REQ_WP requests.
-            c.check("page tables write-protected, PTE writes trapped as REQ_WP", match vhm.info(vmid) {
-                Ok(i) if i.wp_pages > 0 && t.wp_requests > 0 => Ok(()),
-                Ok(i) => Err(format!("{}, {} WP requests", describe(&i), t.wp_requests)),
-                Err(e) => Err(e.to_string()),
-            });
+            let detail = |t: &mut AcrnTransport<_>| t.last_error.take();
+            let rounds = vfio_client::workloads::ROUNDS;
+            if let Some(mut g) = vfio_client::workloads::run_rounds(&mut c, &mut t, RAM_SIZE, vmid, rounds, &detail) {
+                // The guest's page tables were write-protected through write_protect_page and
+                // its PTE updates came to gvt.ko as REQ_WP requests.
+                let (wp0, pages0) = (t.wp_requests, vhm.info(vmid).map(|i| i.wp_pages));
+                c.check("page tables write-protected, PTE writes trapped as REQ_WP", match (&pages0, wp0) {
+                    (Ok(p), wp) if *p > 0 && wp > 0 => Ok(()),
+                    (Ok(p), wp) => Err(format!("{p} pages, {wp} WP requests")),
+                    (Err(e), _) => Err(e.to_string()),
+                });
+                let pages0 = pages0.unwrap_or(0);
+                // Rebinding the whole buffer: after a few trapped writes gvt.ko lifts the
+                // table's protection (out of sync); the next submission restores it.
+                let oos = u64::from(gvt::model::ppgtt::OOS_WRITES);
+                vfio_client::workloads::rebind_round(&mut c, &mut t, &mut g, rounds, |c, t| {
+                    let wp = t.wp_requests.wrapping_sub(wp0);
+                    c.check("a buffer rebound whole: its page table out of sync after a few REQ_WP", match vhm.info(vmid) {
+                        Ok(i) if wp == oos && i.wp_pages.checked_add(1) == Some(pages0) => Ok(()),
+                        Ok(i) => Err(format!("{wp} WP requests (want {oos}), {} protected pages (was {pages0})", i.wp_pages)),
+                        Err(e) => Err(e.to_string()),
+                    });
+                }, &detail);
+                c.check("the next submission protected the page table again", match vhm.info(vmid) {
+                    Ok(i) if i.wp_pages == pages0 => Ok(()),
+                    Ok(i) => Err(format!("{} protected pages (was {pages0})", i.wp_pages)),
+                    Err(e) => Err(e.to_string()),
+                });
+            }
         }
         c.check("no ioreq timed out or failed", match t.last_error.take() {
             None => Ok(()),
