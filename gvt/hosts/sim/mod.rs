@@ -82,6 +82,20 @@ pub fn ggtt_entries(info: &HostInfo) -> usize {
     usize::try_from(info.gm_size / 4096).unwrap_or(0)
 }
 
+/// GMCH graphics control (config 0x50) for a host with these facts: 64 MiB of stolen memory
+/// (GMS, bits 15:8, = 2) and GGMS (bits 7:6) sized for the whole GGTT. On Gen8+ GGMS = n means
+/// `1 << n` MiB of 8-byte PTEs (i915's `gen8_get_total_gtt_size`), and a guest i915 derives
+/// its GGTT's size from it and refuses ballooning ranges past it.
+fn gmch(info: &HostInfo) -> u16 {
+    let pte_mib = (info.gm_size / GTT_PAGE_SIZE).saturating_mul(8) >> 20;
+    let ggms: u16 = match pte_mib {
+        0..=2 => 1,
+        3..=4 => 2,
+        _ => 3,
+    };
+    (2 << 8) | (ggms << 6)
+}
+
 /// Offsets of the capabilities in the sim's config space.
 const CAP_VENDOR: u8 = 0x40;
 const CAP_MSI: u8 = 0xac;
@@ -107,7 +121,7 @@ fn cfg_snapshot(info: &HostInfo) -> [u8; CFG_SPACE_SIZE] {
         (0x3c, &[0xff, 0x01]), // no line, INTA
         // Vendor-specific capability (length 12), then MSI, then PM.
         (usize::from(CAP_VENDOR), &[0x09, CAP_MSI, 0x0c]),
-        (0x50, &0x0260u16.to_le_bytes()), // GMCH: 64 MiB stolen (GMS = 2), GGMS 8 MiB
+        (0x50, &gmch(info).to_le_bytes()),
         (0x62, &[0x03]),                  // MSAC: 1 GiB aperture
         (usize::from(CAP_MSI), &[0x05, CAP_PM]),
         (usize::from(CAP_PM), &[0x01, 0x00]),

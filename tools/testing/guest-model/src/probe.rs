@@ -100,8 +100,21 @@ pub fn pci_setup<T: Transport + ?Sized>(t: &mut T) -> Result<(u64, u64)> {
 /// What PVINFO tells the guest: id, mappable and non-mappable (base, size), fences.
 pub type PvInfo = (u32, (u32, u32), (u32, u32), u32);
 
-/// `i915_detect_vgpu` and `intel_vgt_balloon`: check PVINFO, read the ranges.
-pub fn pvinfo<T: Transport + ?Sized>(t: &mut T) -> Result<PvInfo> {
+/// `gen8_gmch_probe`: the GGTT's size in bytes of graphics memory, from GMCH's GGMS field
+/// (bits 7:6, `1 << GGMS` MiB of 8-byte PTEs; 0 means none), as `gen8_get_total_gtt_size`
+/// decodes it.
+pub fn ggtt_total<T: Transport + ?Sized>(t: &mut T) -> Result<u64> {
+    let mut gmch = [0u8; 2];
+    t.cfg_read(0x50, &mut gmch)?;
+    let ggms = (u16::from_le_bytes(gmch) >> 6) & 3;
+    let pte_bytes = if ggms == 0 { 0 } else { (1u64 << ggms) << 20 };
+    Ok(pte_bytes / 8 * 4096)
+}
+
+/// `i915_detect_vgpu` and `intel_vgt_balloon`: check PVINFO, read the ranges, and refuse them
+/// ("Invalid ballooning configuration!", -EINVAL) unless the mappable range ends inside the
+/// aperture and the non-mappable one lies between the aperture's end and the GGTT's.
+pub fn pvinfo<T: Transport + ?Sized>(t: &mut T, aperture: u64, ggtt_total: u64) -> Result<PvInfo> {
     if t.read64(field::MAGIC)? != VGT_MAGIC {
         return Err(Error::Probe("no PVINFO magic"));
     }
@@ -119,6 +132,10 @@ pub fn pvinfo<T: Transport + ?Sized>(t: &mut T) -> Result<PvInfo> {
     let fences = t.read32(field::FENCE_NUM)?;
     if m.1 == 0 || n.1 == 0 || fences == 0 {
         return Err(Error::Probe("empty ballooning ranges"));
+    }
+    let end = |r: (u32, u32)| u64::from(r.0) + u64::from(r.1);
+    if end(m) > aperture || u64::from(n.0) < aperture || end(n) > ggtt_total {
+        return Err(Error::Probe("Invalid ballooning configuration! (-EINVAL)"));
     }
     Ok((id, m, n, fences))
 }
@@ -231,7 +248,8 @@ pub fn ggtt_setup<T: Transport + ?Sized>(t: &mut T, mappable: (u32, u32)) -> Res
 /// The whole probe.
 pub fn probe<T: Transport + ?Sized>(t: &mut T, bxt: bool) -> Result<ProbeReport> {
     let (bar0_size, bar2_size) = pci_setup(t)?;
-    let (vgt_id, mappable, nonmappable, fences) = pvinfo(t)?;
+    let total = ggtt_total(t)?;
+    let (vgt_id, mappable, nonmappable, fences) = pvinfo(t, bar2_size, total)?;
     forcewake(t)?;
     gt_reset(t)?;
     pm_and_display(t, bxt)?;

@@ -83,6 +83,37 @@ fn probe_passes_on_sixteen_vgpus() {
     assert_eq!(ids.len(), 16);
 }
 
+/// i915 sizes its GGTT from GMCH's GGMS and refuses ballooning past it: every vGPU of every
+/// type, the GPU filled up so that one sits at the top of graphics memory, passes; the same
+/// ranges under the 1 GiB GGTT that GGMS = 1 describes are refused, as a stock i915 refused
+/// them ("Invalid ballooning configuration!").
+#[test]
+fn ballooning_fits_the_ggtt_that_gmch_describes() {
+    use gvt::model::vgpu_type::VGPU_TYPES;
+    let host = bxt_host();
+    for ty in VGPU_TYPES {
+        let mut gvt = Gvt::new(&host).unwrap();
+        let n = gvt.available(&ty.config);
+        assert!(n > 0, "{} fits", ty.name);
+        let mut vgpus: Vec<_> = (0..n).map(|_| create(&mut gvt, &host, &ty.config)).collect();
+        let mut top = 0;
+        for (i, v) in vgpus.iter_mut().enumerate() {
+            let mut hv = MemHypervisor::new(i as u64 + 1, 16 << 20);
+            let mut t = Direct::new(v, &host, &mut hv);
+            let (_, bar2) = probe::pci_setup(&mut t).unwrap();
+            let total = probe::ggtt_total(&mut t).unwrap();
+            assert_eq!(total, host.info().gm_size, "GGMS describes the whole GGTT");
+            let (_, _, n, _) = probe::pvinfo(&mut t, bar2, total).expect("ballooning accepted");
+            top = top.max(u64::from(n.0) + u64::from(n.1));
+            assert_eq!(
+                probe::pvinfo(&mut t, bar2, 1 << 30).err(),
+                (u64::from(n.0) + u64::from(n.1) > 1 << 30).then_some(guest_model::Error::Probe("Invalid ballooning configuration! (-EINVAL)"))
+            );
+        }
+        assert!(top > 1 << 30, "{}: some vGPU lies above 1 GiB", ty.name);
+    }
+}
+
 #[test]
 fn creation_that_cannot_fit_changes_nothing() {
     let host = bxt_host();
@@ -295,7 +326,7 @@ fn fences_are_partitioned_and_audited() {
     let mut hv = MemHypervisor::new(1, 16 << 20);
     let mut t = Direct::new(&mut v, &host, &mut hv);
     probe::pci_setup(&mut t).unwrap();
-    probe::pvinfo(&mut t).unwrap();
+    probe::pvinfo(&mut t, 1 << 30, 4 << 30).unwrap();
     let first_host = u32::try_from(t.vgpu.partition().fences.start).unwrap();
     // Fence 2 does not exist for this vGPU: ignored, reads 0, counted.
     t.write32(0x100010, 0x1001).unwrap();
