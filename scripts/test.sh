@@ -6,6 +6,7 @@
 #       scan of each .ko for panic paths, and gvt.ko with the i915 host (built only: no Intel
 #       GPU here).
 #   L1+L2  QEMU: the modules' KUnit suites (run at insmod) and the end-to-end scenarios.
+#   L3  nested QEMU: an unmodified i915 guest on a vGPU, judged by its own log.
 # Logs of every step are in build/test/.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -62,6 +63,8 @@ if step build-modules one env GVT_RS_STRICT=1 bash scripts/modules.sh; then
     step qemu-modules qemu bash tools/testing/qemu/run.sh modules
     if step build-vfio-client one bash tools/testing/vfio-client/build.sh; then
         step qemu-vfio qemu bash tools/testing/qemu/run.sh vfio
+        # L3: the stock i915 in a nested guest on an mdev, through Debian's QEMU and vfio-pci.
+        step qemu-l3 qemu bash tools/testing/qemu/run.sh l3
     fi
     if step build-acrn-client one bash tools/testing/acrn-dm-client/build.sh; then
         step qemu-acrn qemu bash tools/testing/qemu/run.sh acrn

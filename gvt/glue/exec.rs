@@ -149,6 +149,7 @@ pub(super) fn after_write(dev: &GvtDevice, h: &VgpuHandle, st: &mut VgpuState) {
         kick(dev);
     }
     super::display::after_write(dev, h, st);
+    st.report_failsafe();
 }
 
 /// The vGPUs of `dev` now (`VgpuHandle` addresses, 0 for a free slot). A handle stays valid
@@ -235,6 +236,7 @@ fn run_host(dev: &GvtDevice) {
                     if st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), q.w.engine, q.w.tag, how).is_err() {
                         pr_debug!("vGPU {}: completion not delivered\n", q.w.vgpu);
                     }
+                    st.report_failsafe();
                 }
             }
         }
@@ -249,6 +251,7 @@ fn run_host(dev: &GvtDevice) {
                     if st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), q.w.engine, q.w.tag, how).is_err() {
                         pr_debug!("vGPU {}: completion not delivered\n", q.w.vgpu);
                     }
+                    st.report_failsafe();
                 }
             }
         }
@@ -303,7 +306,9 @@ fn schedule(dev: &GvtDevice) -> bool {
         let vgpu = &st.vgpu;
         ex.mmio.switch(&sub, e, Owner::Vgpu(o), |r| vgpu.vreg(r));
     }
-    match st.exec.dispatch(&mut st.vgpu, &sub, &mut h.mpt()) {
+    let r = st.exec.dispatch(&mut st.vgpu, &sub, &mut h.mpt());
+    st.report_failsafe();
+    match r {
         Ok(started) => started != 0 || !idle,
         Err(GvtError::Busy) => !idle,
         Err(_) => false,

@@ -29,7 +29,7 @@ use crate::model::display::edid::{Mode, EDID_MAX_SIZE};
 use crate::model::opregion::OPREGION_SIZE;
 use crate::model::ppgtt::Spt;
 use crate::model::resources::{Request, Span};
-use crate::model::vgpu::{Buffers, Reset, Vgpu};
+use crate::model::vgpu::{Buffers, Failsafe, Reset, Vgpu};
 use crate::model::batch::{Shadow, ARENA_BYTES};
 use crate::model::cmd_scanner::MAX_BATCHES;
 use crate::model::workload::{Exec, ExecBuffers, Gen9Scanner, Workload, SCRATCH_BYTES};
@@ -135,6 +135,22 @@ pub(super) struct VgpuState {
     pub(super) vgpu: Vgpu<Storage>,
     pub(super) exec: Exec<ExecStore>,
     pub(super) scanner: Gen9Scanner,
+    /// The failsafe state last reported to the log.
+    reported: Option<Failsafe>,
+}
+
+impl VgpuState {
+    /// Logs the vGPU's entry into failsafe, once per entry (a reset that leaves failsafe
+    /// re-arms it): a guest the device model stopped emulating faithfully must be visible.
+    pub(super) fn report_failsafe(&mut self) {
+        let now = self.vgpu.failsafe();
+        if now != self.reported {
+            if let Some(why) = now {
+                pr_warn!("vGPU {}: entered failsafe ({:?}); its guest's GPU work is no longer run\n", self.vgpu.id().get(), why);
+            }
+            self.reported = now;
+        }
+    }
 }
 
 /// A negative errno from a backend, as the core sees it.
@@ -325,7 +341,7 @@ fn create(be: *const GvtBackend, gd: *mut c_void, config: &VgpuConfig, priv_: *m
     handle.aperture.0.store(low.start, Ordering::Relaxed);
     handle.aperture.1.store(low.size, Ordering::Relaxed);
     let scanner = Gen9Scanner::new(dev.host.gpu().info().platform, *vgpu.partition());
-    *handle.state.lock() = Some(VgpuState { vgpu, exec, scanner });
+    *handle.state.lock() = Some(VgpuState { vgpu, exec, scanner, reported: None });
     if let Err(e) = exec::add(dev, &handle, id, config.weight) {
         if let Some(st) = handle.state.lock().take() {
             let _store = dev.gvt.lock().destroy_vgpu(dev.host.gpu(), &mut handle.mpt(), st.vgpu);

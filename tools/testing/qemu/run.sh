@@ -43,6 +43,11 @@ add_binary /usr/bin/mdevctl
 mkdir -p "$work/etc/mdevctl.d/scripts.d/callouts" "$work/etc/mdevctl.d/scripts.d/notifiers"
 cp "$here/scenarios/lib.sh" "$work/lib.sh"
 cp "$script" "$work/scenario.sh"
+# A scenario may need more in its initramfs (the L3 rung carries QEMU and a guest): a
+# scenarios/NAME.payload script fills the tree it is given.
+if [ -f "$here/scenarios/$scenario.payload" ]; then
+    bash "$here/scenarios/$scenario.payload" "$work" || die "payload for $scenario failed"
+fi
 cat > "$work/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -59,12 +64,19 @@ INIT
 chmod +x "$work/init"
 (cd "$work" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/$scenario.cpio.gz"
 
+# A scenario may need a bigger machine or more time (scenarios/NAME.conf sets mem, timeout).
+mem=2048 timeout=600
+if [ -f "$here/scenarios/$scenario.conf" ]; then . "$here/scenarios/$scenario.conf"; fi
 log "qemu: booting scenario $scenario"
 t0=$SECONDS
-timeout "${GVT_QEMU_TIMEOUT:-600}" qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp 2 -m 2048 \
+timeout "${GVT_QEMU_TIMEOUT:-$timeout}" qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp 2 -m "$mem" \
     -nographic -no-reboot -nodefaults -serial stdio \
     -kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$out/$scenario.cpio.gz" \
     -append "console=ttyS0 panic=-1 oops=panic kmemleak=on loglevel=$loglevel" </dev/null >"$log" 2>&1 || true
 log "qemu: $scenario ran for $((SECONDS - t0)) s"
 [ "$show" = --show ] && sed -n '/GVT-SCENARIO: START/,/GVT-SCENARIO: END/p' "$log" | tr -d '\r' | grep -v '^GVT-SCENARIO' || true
+# Pictures a scenario sent over the console (GVT-PNG blocks) land beside the log.
+if grep -q 'GVT-PNG-BEGIN' "$log"; then
+    python3 "$here/extract-png.py" "$log" "$GVT_ROOT/build" || die "a picture in $log is damaged"
+fi
 python3 "$here/results.py" "$log"

@@ -1,0 +1,75 @@
+# L3 (issue 14): a stock guest drives a vGPU. L1 (this kernel, our modules, the sim GPU) creates
+# an mdev and runs Debian's unmodified QEMU with it as a vfio-pci device; the guest (L2) is the
+# same kernel with the unmodified 6.12 i915. The guest's log is the referee: i915 must detect the
+# vGPU, accept its ballooning, bind cleanly and bring up its console; L1 must stay clean.
+. /lib.sh
+kmemleak_reset
+for m in mdev gvt kvmgt; do check "load $m" insmod $MODS/$m.ko; done
+# The guest's kernel log and ours must stay apart: ours goes to the console, the guest's to a file.
+uuid=$(cat /proc/sys/kernel/random/uuid)
+check "create V5_4 through sysfs" write $TYPES/i915-GVTg_V5_4/create "$uuid"
+
+L2LOG=/tmp/l2.log
+mkfifo /tmp/l2ctl.in /tmp/l2ctl.out
+# i915's parameters for the guest (passed after "--" to its init, which gives them to insmod).
+I915_ARGS=${I915_ARGS:-}
+timeout 900 qemu-system-x86_64 -accel tcg -machine q35 -cpu max -m 1536 -smp 1 \
+    -display none -no-reboot -nodefaults -L /usr/share/qemu \
+    -serial file:$L2LOG -serial pipe:/tmp/l2ctl \
+    -kernel /l2/bzImage -initrd /l2/initrd.gz \
+    -append "console=ttyS0 loglevel=7 panic=-1 -- $I915_ARGS" \
+    -device vfio-pci,sysfsdev=/sys/bus/mdev/devices/$uuid,display=off,x-igd-opregion=on \
+    > /tmp/qemu.out 2>&1 < /dev/null &
+qpid=$!
+t0=$(date +%s)
+
+# Wait for the guest's console, or for QEMU to end.
+while kill -0 $qpid 2>/dev/null && ! grep -q 'GVT-L2: screen-ready' $L2LOG 2>/dev/null; do sleep 2; done
+if grep -q 'GVT-L2: screen-ready' $L2LOG; then
+    gvt-vfio-client screenshot --pid $qpid --out /tmp/l3-screen.png --base64 > /tmp/shot.out 2>&1
+    src=$?
+    cat /tmp/shot.out
+    echo go > /tmp/l2ctl.in
+fi
+wait $qpid
+qrc=$?
+echo "GVT-L3: guest ran $(( $(date +%s) - t0 )) s, QEMU exit status $qrc"
+sed 's/^/QEMU| /' /tmp/qemu.out
+tr -d '\r' < $L2LOG | sed 's/^/L2| /'
+
+# g PATTERN: the guest's log has a line matching PATTERN (extended regex).
+g() { tr -d '\r' < $L2LOG | grep -qE "$1"; }
+# fact KEY: the value the guest's init reported for KEY.
+fact() { tr -d '\r' < $L2LOG | sed -n "s/^GVT-L2: $1 //p" | head -n 1; }
+equals "guest finished, QEMU exit status" 0 echo $qrc
+check "guest: vGPU detected" g 'Virtual GPU for Intel GVT-g detected'
+check "guest: ballooning accepted" g 'VGT ballooning configuration'
+fails "guest: no invalid ballooning" g 'Invalid ballooning configuration'
+check "guest: i915 initialized" g 'Initialized i915 '
+equals "guest: insmod i915" 0 fact insmod-i915
+equals "guest: /dev/dri" "card0 renderD128" fact dri
+# The sizes the guest sees are the V5_4 type's: 128 MiB mappable, 512 MiB above, 4 fences, a
+# 1 GiB aperture BAR and a GGTT (GMCH's GGMS) covering the whole 4 GiB.
+check "guest: mappable 128 MiB" g 'Mappable graphic memory: base 0x[0-9a-f]+ size 131072KiB'
+check "guest: unmappable 512 MiB" g 'Unmappable graphic memory: base 0x[0-9a-f]+ size 524288KiB'
+equals "guest: fences" 4 fact pvinfo-fences
+equals "guest: aperture BAR" $((1 << 30)) fact aperture-bytes
+equals "guest: GGMS (GMCH 7:6) says 8 MiB of PTEs" 3 sh -c "echo \$(( ($(fact gmch) >> 6) & 3 ))"
+equals "guest: OpRegion VBT found" '$VBT' fact vbt-signature
+equals "guest: console on i915's framebuffer" "i915drmfb 1920,1200" fact fb0
+equals "screenshot taken over VFIO (query plane, dma-buf)" 0 echo ${src:-none}
+# The picture is the guest's console: the mode's size, and text on it (not one colour).
+equals "screenshot: the mode's size" 1920x1200 sh -c "sed -n 's/^screenshot: \([0-9]*x[0-9]*\) .*/\1/p' /tmp/shot.out"
+check "screenshot: not uniform" sh -c "sed -n 's/.*distinct_colors=\([0-9]*\).*/\1/p' /tmp/shot.out | awk '{exit !(\$1 > 1)}' && grep -q distinct_colors /tmp/shot.out"
+# clean: the guest logged no warning, error, oops, hang or wedge (prints the first ones it did).
+clean() {
+    bad=$(tr -d '\r' < $L2LOG | grep -E 'WARNING:|\*ERROR\*|BUG:|Oops|Call Trace|wedged|GPU HANG|Kernel panic|timed out|timeout waiting')
+    [ -z "$bad" ] || { echo "$bad" | head -n 5; return 1; }
+}
+check "guest: no warning, error, oops, hang" clean
+check "guest: powered off" g 'GVT-L2: end'
+
+fails "L1: the vGPU never entered failsafe" sh -c "dmesg | grep 'entered failsafe'"
+check "remove the vGPU" write /sys/bus/mdev/devices/$uuid/remove 1
+for m in kvmgt gvt mdev; do check "unload $m" rmmod $m; done
+check "kmemleak clean" kmemleak_scan
