@@ -42,6 +42,7 @@ pub mod edid;
 #[cfg(test)]
 mod fake;
 pub mod lifecycle;
+pub mod png;
 // ioctl, mmap, eventfd and poll need unsafe; it is confined to this module.
 #[allow(unsafe_code)]
 pub mod sys;
