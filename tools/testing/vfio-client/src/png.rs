@@ -340,6 +340,37 @@ mod tests {
         assert!(frame("", &data).is_err());
     }
 
+    /// The host's decoder (tools/testing/qemu/extract-png.py) gets the file back out of a
+    /// console log with CRs and kernel lines in it, and fails on a cut block.
+    #[test]
+    fn extract_png_py_reads_frames_back() {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../qemu/extract-png.py");
+        let dir = std::env::temp_dir().join(format!("gvt-extract-png-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let png = encode(40, 30, &gradient(40, 30)).unwrap();
+        let framed = frame("shot.png", &png).unwrap();
+        let mut log = String::from("[    0.1] boot\r\n");
+        for (i, l) in framed.lines().enumerate() {
+            log.push_str(l);
+            log.push_str("\r\n");
+            if i % 5 == 2 {
+                log.push_str("[   12.345678] i915 0000:00:02.0: [drm] a kernel line\r\n");
+            }
+        }
+        let run = |log: &str, out: &str| {
+            std::fs::write(dir.join("log"), log).unwrap();
+            std::process::Command::new("python3").arg(&script).arg(dir.join("log")).arg(dir.join(out)).output().unwrap()
+        };
+        let ok = run(&log, "ok");
+        let got = std::fs::read(dir.join("ok/shot.png"));
+        let cut = run(&log[..log.len() - 40], "cut");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+        assert_eq!(got.unwrap(), png);
+        assert_eq!(cut.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&cut.stderr).contains("truncated"));
+    }
+
     #[test]
     fn a_console_screen_compresses_to_little() {
         // 1920x1200, black with grey 8x16 "glyphs" on every other text row.
