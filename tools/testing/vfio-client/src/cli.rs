@@ -1,5 +1,7 @@
-//! The command line: `gvt-vfio-client probe|user-unmap|bad-input|bench UUID [N] [--tag NAME]`.
+//! The command line: `gvt-vfio-client probe|user-unmap|bad-input|bench UUID [N] [--tag NAME]`,
+//! `gvt-vfio-client screenshot --pid PID --out FILE [--base64] [--fd N]`.
 
+use crate::screenshot;
 use crate::vfio::valid_uuid;
 
 /// Usage text.
@@ -9,6 +11,10 @@ pub const USAGE: &str = "usage: gvt-vfio-client probe UUID       run the i915 pr
        gvt-vfio-client bench UUID [N]   time N (default 10000) config and BAR0 reads
        gvt-vfio-client hold UUID SECS   keep the vGPU open SECS seconds (remove-while-open tests)
        gvt-vfio-client lifecycle TYPE_DIR N   time N create/remove cycles of an mdev type; fill it
+       gvt-vfio-client screenshot --pid PID --out FILE.png [--base64] [--fd N]
+                  save the screen of the guest that process PID (QEMU) shows through its VFIO
+                  device as a PNG; --base64 also prints it framed in GVT-PNG lines; --fd picks
+                  which of its fds (default: the first VFIO device with a primary plane)
   --tag NAME   prefix check names with \"NAME: \" (several vGPUs in one log)";
 
 /// Default number of accesses per bench figure.
@@ -29,6 +35,8 @@ pub enum Command {
     Hold(String, u32),
     /// Time create/remove cycles of the mdev type at this sysfs directory, then fill it.
     Lifecycle(String, u32),
+    /// Save the screen of the guest another process runs.
+    Screenshot(screenshot::Args),
 }
 
 /// Parses the arguments after the program name: the command and the `--tag`, if any.
@@ -68,12 +76,30 @@ fn parse_command(args: &[String]) -> Result<Command, String> {
             Ok(n) if n > 0 && dir.contains("mdev_supported_types/") => Command::Lifecycle(dir.clone(), n),
             _ => return Err("lifecycle needs an mdev type directory and a positive count".into()),
         },
+        ("screenshot", opts) => Command::Screenshot(parse_screenshot(opts)?),
         ("probe" | "user-unmap" | "bad-input" | "bench" | "hold", []) => return Err("missing UUID".into()),
         ("probe" | "user-unmap" | "bad-input" | "bench" | "hold", _) => return Err("too many arguments".into()),
         ("lifecycle", _) => return Err("lifecycle needs an mdev type directory and a positive count".into()),
         (c, _) => return Err(format!("unknown command '{c}'")),
     };
     Ok(cmd)
+}
+
+/// `--pid PID --out FILE [--base64] [--fd N]`, in any order.
+fn parse_screenshot(args: &[String]) -> Result<screenshot::Args, String> {
+    let (mut pid, mut out, mut base64, mut fd) = (None, None, false, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |what: &str| it.next().filter(|v| !v.starts_with("--")).ok_or(format!("{a} needs {what}"));
+        match a.as_str() {
+            "--pid" => pid = Some(value("a process id")?.parse::<i32>().ok().filter(|&p| p > 0).ok_or(format!("{a}: not a process id"))?),
+            "--out" => out = Some(value("a file name")?.clone()).filter(|o| !o.is_empty()),
+            "--fd" => fd = Some(value("an fd number")?.parse::<i32>().ok().filter(|&f| f >= 0).ok_or(format!("{a}: not an fd number"))?),
+            "--base64" => base64 = true,
+            _ => return Err(format!("screenshot: unknown argument '{a}'")),
+        }
+    }
+    Ok(screenshot::Args { pid: pid.ok_or("screenshot needs --pid PID")?, out: out.ok_or("screenshot needs --out FILE")?, base64, fd })
 }
 
 #[cfg(test)]
@@ -102,6 +128,29 @@ mod tests {
         assert_eq!(p(&["bench", U]), Ok(Command::Bench(U.into(), BENCH_DEFAULT)));
         assert_eq!(p(&["bench", U, "500"]), Ok(Command::Bench(U.into(), 500)));
         assert_eq!(p(&["hold", U, "3"]), Ok(Command::Hold(U.into(), 3)));
+    }
+
+    #[test]
+    fn screenshot() {
+        let shot = |pid, out: &str, base64, fd| Ok(Command::Screenshot(screenshot::Args { pid, out: out.into(), base64, fd }));
+        assert_eq!(p(&["screenshot", "--pid", "42", "--out", "/tmp/s.png"]), shot(42, "/tmp/s.png", false, None));
+        assert_eq!(p(&["screenshot", "--base64", "--out", "s.png", "--fd", "0", "--pid", "7"]), shot(7, "s.png", true, Some(0)));
+        let (c, tag) = parse(&["screenshot", "--tag", "L1", "--pid", "1", "--out", "a.png"].map(String::from)).unwrap();
+        assert_eq!((Ok(c), tag), (shot(1, "a.png", false, None), Some("L1".into())));
+        for bad in [
+            &["screenshot"][..],
+            &["screenshot", "--pid", "42"],
+            &["screenshot", "--out", "a.png"],
+            &["screenshot", "--pid", "0", "--out", "a.png"],
+            &["screenshot", "--pid", "x", "--out", "a.png"],
+            &["screenshot", "--pid", "--out", "a.png"],
+            &["screenshot", "--pid", "1", "--out"],
+            &["screenshot", "--pid", "1", "--out", ""],
+            &["screenshot", "--pid", "1", "--out", "a.png", "--fd", "-1"],
+            &["screenshot", "--pid", "1", "--out", "a.png", "extra"],
+        ] {
+            assert!(p(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! interface as QEMU does ([`vfio`]), maps guest RAM for DMA at IOVA 0, and runs the guest
 //! model's i915 probe over region reads and writes and the MSI eventfd ([`transport`]): the
 //! same probe the L0 tests run directly against the device model. It also throws hostile input
-//! at the device ([`bad_input`]) and times region accesses ([`commands::bench`]).
+//! at the device ([`bad_input`]) and times region accesses ([`commands::bench`]). Beside a
+//! running QEMU it saves its guest's screen as a PNG ([`screenshot`], [`png`]).
 //!
 //! ```text
 //! gvt-vfio-client probe UUID [--tag NAME]       exit 0 iff every check passed
@@ -13,6 +14,8 @@
 //! gvt-vfio-client bench UUID [N] [--tag NAME]   "region access: X ns/op (...)" lines
 //! gvt-vfio-client hold UUID SECS [--tag NAME]   keeps the vGPU open (remove-while-open tests)
 //! gvt-vfio-client lifecycle TYPE_DIR N          create/remove times; how many fit
+//! gvt-vfio-client screenshot --pid PID --out FILE.png [--base64] [--fd N]
+//!                                               the screen of the guest QEMU PID runs, as PNG
 //! ```
 //!
 //! Results are `GVT-CHECK: PASS|FAIL` lines ([`checks`]). Data from the kernel is never
@@ -42,6 +45,8 @@ pub mod edid;
 #[cfg(test)]
 mod fake;
 pub mod lifecycle;
+pub mod png;
+pub mod screenshot;
 // ioctl, mmap, eventfd and poll need unsafe; it is confined to this module.
 #[allow(unsafe_code)]
 pub mod sys;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use vfio_client::cli::{self, Command};
-use vfio_client::{bad_input, commands, lifecycle};
+use vfio_client::{bad_input, commands, lifecycle, screenshot};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -20,6 +20,15 @@ fn main() -> ExitCode {
         Command::BadInput(uuid) => bad_input::bad_input(&uuid, tag),
         Command::Hold(uuid, secs) => commands::hold(&uuid, secs, tag),
         Command::Lifecycle(dir, n) => lifecycle::lifecycle(&dir, n, tag),
+        Command::Screenshot(a) => {
+            return match screenshot::screenshot(&a) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("gvt-vfio-client: screenshot: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Bench(uuid, n) => {
             return match commands::bench(&uuid, n, tag.as_deref()) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -5,7 +5,7 @@
 use std::ffi::CStr;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 use std::time::Duration;
 
@@ -82,6 +82,26 @@ pub fn ioctl_u32_get_fd(fd: BorrowedFd<'_>, req: libc::Ioctl, v: &u32) -> io::Re
     let r = cvt(unsafe { libc::ioctl(fd.as_raw_fd(), req, std::ptr::from_ref(v)) })?;
     // SAFETY: on success the ioctl returned a new file descriptor that nothing else owns.
     Ok(unsafe { File::from_raw_fd(r) })
+}
+
+/// A copy of fd `target` of process `pid` (`pidfd_open(2)` then `pidfd_getfd(2)`): the same
+/// open file, as `dup` would give it inside that process. Needs ptrace rights over `pid`.
+pub fn pidfd_getfd(pid: libc::pid_t, target: libc::c_int) -> io::Result<File> {
+    let to_fd = |r: libc::c_long| {
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            libc::c_int::try_from(r).map_err(|_| io::Error::other("fd out of range"))
+        }
+    };
+    // SAFETY: plain syscall with integer arguments.
+    let pidfd = to_fd(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: pidfd_open returned a new file descriptor that nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    // SAFETY: plain syscall with integer arguments.
+    let fd = to_fd(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), target, 0) })?;
+    // SAFETY: pidfd_getfd returned a new file descriptor (close-on-exec) that nothing else owns.
+    Ok(unsafe { File::from_raw_fd(fd) })
 }
 
 /// Maps `len` bytes of `file` shared and read-only, copies them out and unmaps them (how a
@@ -304,6 +324,16 @@ impl Drop for GuestRam {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pidfd_getfd_copies_an_fd_of_a_process() {
+        let e = EventFd::new().unwrap();
+        let copy = pidfd_getfd(libc::pid_t::try_from(std::process::id()).unwrap(), e.raw()).unwrap();
+        // The copy is the same eventfd: a count written through it is read through the original.
+        std::io::Write::write_all(&mut &copy, &3u64.to_ne_bytes()).unwrap();
+        assert_eq!(e.wait(Duration::from_millis(10)).unwrap(), 3);
+        assert!(pidfd_getfd(libc::pid_t::MAX, 0).is_err());
+    }
 
     #[test]
     fn guest_ram_bounds() {
