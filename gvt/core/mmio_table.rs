@@ -83,7 +83,8 @@ pub enum Handler {
     BxtPcsDw12Grp,
     /// BXT TX DW3 read: hides UNIQUE_TRANGE_EN_METHOD.
     BxtPortTxDw3Read,
-    /// BXT display PHY power-on: sets PHY power good.
+    /// BXT display PHY power-on: PHY power good (and PHY1's GRC calibration) follow the
+    /// request bits.
     BxtGtDispPwron,
     /// BXT private PPAT: forces snoop on the entries guests use for batch buffers.
     BxtPpatLow,
