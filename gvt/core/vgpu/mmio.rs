@@ -304,6 +304,7 @@ impl<S: VgpuStorage> Vgpu<S> {
                 }
                 self.set_vreg(off, v);
             }
+            Handler::RingEir => self.set_vreg(off, old & !v),
             Handler::BxtPpatLow => {
                 // PPAT entries 0 and 3-7 snooped (CHV_PPAT_SNOOP, bit 6 of each byte), 1-2 not:
                 // non-snooped guest batch buffers hang BXT (gvt-linux #112).

@@ -921,6 +921,23 @@ mod tests {
     }
 
     #[test]
+    fn ring_eir_clears_only_the_bits_written_as_one() {
+        let (host, mut gvt, mut mpt) = setup();
+        let mut v = new_vgpu(&host, &mut gvt);
+        let (h, m) = (&host, &mut mpt);
+        for e in Engine::ALL {
+            let eir = RING_EIR::offset(e.base());
+            v.set_vreg(eir, 0x11); // two latched errors
+            w(&mut v, h, m, eir, 0);
+            assert_eq!(r(&mut v, eir), 0x11, "writing 0 clears nothing");
+            w(&mut v, h, m, eir, 0x1);
+            assert_eq!(r(&mut v, eir), 0x10);
+            w(&mut v, h, m, eir, !0);
+            assert_eq!(r(&mut v, eir), 0);
+        }
+    }
+
+    #[test]
     fn refused_and_self_clearing_writes() {
         let (host, mut gvt, mut mpt) = setup();
         let mut v = new_vgpu(&host, &mut gvt);
