@@ -180,10 +180,6 @@ const BXT_SNAPSHOT: &[(u32, u32)] = &[
     // BXT_PORT_REF_DW6(PHY1): the calibrated GRC code (bits 31:24) i915 copies into PHY0
     // (_bxt_dpio_phy_init); a mid-scale code, no public dump found.
     (0x162198, 0x8200_0000),
-    // BXT_RP_STATE_CAP: RP0 45 (750 MHz, 23:16), RP1 and RPn 12 (200 MHz), units of 50/3 MHz
-    // (__gen6_rps_get_freq_caps, intel_rps.c); Intel ARK, Pentium N4200 HD 505: base 200 MHz,
-    // burst 750 MHz. ARK gives no RPn, so RPn = RP1.
-    (0x138170, 0x002d_0c0c),
 ];
 
 /// Skylake's and Kaby Lake's GT2 fuses: 1 slice, 3 of the 4 possible subslices (GEN9_F2_SS_DIS
