@@ -155,6 +155,21 @@ pub fn gt_reset<T: Transport + ?Sized>(t: &mut T) -> Result {
     Ok(())
 }
 
+/// `intel_engine_stop_cs` on every engine (reset prepare, `intel_gt_sanitize` at probe): ask
+/// the ring to stop and wait for MODE_IDLE, then let it run again. An idle engine reports idle;
+/// without it i915 waits out `stop_timeout_ms` (100 ms) per engine on every reset.
+pub fn stop_engines<T: Transport + ?Sized>(t: &mut T) -> Result {
+    const STOP_RING: u32 = 1 << 8;
+    const MODE_IDLE: u32 = 1 << 9;
+    for e in Engine::ALL {
+        let mode = RING_MI_MODE::offset(e.base());
+        t.write32(mode, masked_bit_enable(STOP_RING))?;
+        t.wait_for(mode, MODE_IDLE, MODE_IDLE, 10).map_err(|_| Error::Probe("timed out on STOP_RING -> IDLE"))?;
+        t.write32(mode, masked_bit_disable(STOP_RING))?;
+    }
+    Ok(())
+}
+
 /// GuC status, PCODE mailbox and display power-up as i915's early init does them.
 pub fn pm_and_display<T: Transport + ?Sized>(t: &mut T, bxt: bool) -> Result {
     let guc = t.read32(GUC_STATUS::OFFSET)?;
@@ -210,7 +225,7 @@ pub fn dram_info<T: Transport + ?Sized>(t: &mut T) -> Result<DramInfo> {
         if v == u32::MAX {
             continue;
         }
-        info.channels += 1;
+        info.channels = info.channels.saturating_add(1);
         let density = match D(v).get(D::BXT_DRAM_SIZE) {
             0 => 4,
             1 => 6,
@@ -233,7 +248,8 @@ pub fn dram_info<T: Transport + ?Sized>(t: &mut T) -> Result<DramInfo> {
         }
         info.kind = kind;
         let width = 8 << D(v).get(D::BXT_DRAM_WIDTH);
-        info.total_gbit += density * ranks * 64 / width;
+        // Devices per channel: ranks * 64 / width (intel_dimm_num_devices).
+        info.total_gbit = info.total_gbit.saturating_add(density * ranks * 64 / width);
         if valid_ranks == 0 {
             valid_ranks = ranks;
         }
@@ -271,7 +287,7 @@ pub fn sseu<T: Transport + ?Sized>(t: &mut T) -> Result<Sseu> {
     let eu_disable = t.read32(GEN9_EU_DISABLE0::OFFSET)?;
     let eu_total = (0..3u32)
         .filter(|ss| subslice_mask & (1 << ss) != 0)
-        .map(|ss| 8 - ((eu_disable >> (ss * 8)) & 0xff).count_ones())
+        .map(|ss| 8u32.saturating_sub(((eu_disable >> (ss * 8)) & 0xff).count_ones()))
         .sum();
     if eu_total == 0 {
         return Err(Error::Probe("no EU enabled"));
@@ -412,6 +428,7 @@ pub fn probe<T: Transport + ?Sized>(t: &mut T, bxt: bool) -> Result<ProbeReport>
     let (bar0_size, bar2_size) = pci_setup(t)?;
     let (vgt_id, mappable, nonmappable, fences) = pvinfo(t)?;
     forcewake(t)?;
+    stop_engines(t)?;
     gt_reset(t)?;
     pm_and_display(t, bxt)?;
     if bxt {

@@ -414,3 +414,13 @@ fn ring_eir_is_write_one_to_clear() {
         assert_eq!(t.read32(RING_EMR::offset(e.base())).unwrap(), !0);
     }
 }
+
+#[test]
+fn every_idle_engine_stops_at_once() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let mut hv = MemHypervisor::new(1, 16 << 20);
+    let mut v = probed_until_pvinfo(&host, &mut gvt, &mut hv);
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    probe::stop_engines(&mut t).expect("intel_engine_stop_cs without a timeout");
+}
