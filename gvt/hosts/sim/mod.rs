@@ -132,6 +132,10 @@ fn cfg_snapshot(info: &HostInfo) -> [u8; CFG_SPACE_SIZE] {
 const SNAPSHOT: &[(u32, u32)] = &[
     (0x2098, 0x0000_0100),   // RCS RING_INSTPM
     (0x209c, 0x0000_0200),   // RCS RING_MI_MODE: STOP_RING clear, idle
+    // The other engines are idle too: MODE_IDLE, what intel_engine_stop_cs waits for.
+    (0x1209c, 0x0000_0200),  // VCS RING_MI_MODE
+    (0x1a09c, 0x0000_0200),  // VECS RING_MI_MODE
+    (0x2209c, 0x0000_0200),  // BCS RING_MI_MODE
     (0x229c, 0x0000_8000),   // RCS GFX_MODE (execlists enabled by the host)
     (0x40e0, 0x0007_0406),   // GEN8_PRIVATE_PAT_LO
     (0x40e4, 0x0007_0707),   // GEN8_PRIVATE_PAT_HI
