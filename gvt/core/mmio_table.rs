@@ -83,8 +83,11 @@ pub enum Handler {
     BxtPcsDw12Grp,
     /// BXT TX DW3 read: hides UNIQUE_TRANGE_EN_METHOD.
     BxtPortTxDw3Read,
-    /// BXT display PHY power-on: sets PHY power good.
+    /// BXT display PHY power-on: PHY power good (and PHY1's GRC calibration) follow the
+    /// request bits.
     BxtGtDispPwron,
+    /// RING_EIR: error bits are write-1-to-clear.
+    RingEir,
     /// BXT private PPAT: forces snoop on the entries guests use for batch buffers.
     BxtPpatLow,
     /// GUC_STATUS read: MIA_IN_RESET clears after the first read.
@@ -263,6 +266,10 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(0x120000, D_ALL, C, H::Default), // GTFIFODBG
     d(0x120008, D_ALL, C, H::Default), // GTFIFOCTL
     d(GEN6_GDRST::OFFSET, D_ALL, 0, H::Gdrst),
+    d(RING_EIR::offset(RENDER_RING_BASE), D_ALL, 0, H::RingEir), // EIR
+    d(RING_EIR::offset(BLT_RING_BASE), D_ALL, 0, H::RingEir),
+    d(RING_EIR::offset(GEN6_BSD_RING_BASE), D_ALL, 0, H::RingEir),
+    d(RING_EIR::offset(VEBOX_RING_BASE), D_ALL, 0, H::RingEir),
     f(FENCE_REG_GEN6_LO::OFFSET, 0x80, D_ALL, 0, H::Fence),
     d(GFX_FLSH_CNTL_GEN6::OFFSET, D_ALL, 0, H::GgttFlush),
     d(GEN6_MBCTL::OFFSET, D_ALL, 0, H::Mbctl),
@@ -683,7 +690,7 @@ mod tests {
         assert_eq!(bxt.stats().tracked, 2262 + extra(D_BXT));
         assert_eq!(skl.stats().tracked, 2019 + extra(D_SKL));
         assert_eq!(kbl.stats().tracked, 2020 + extra(D_KBL));
-        assert_eq!(extra(D_BXT), 104);
+        assert_eq!(extra(D_BXT), 107);
     }
 
     #[test]

@@ -269,6 +269,72 @@ register! {
     };
     /// PHY1 common lane DW0 (BXT; DDI A).
     BXT_PORT_CL1CM_DW0_A @ 0x162000;
+    /// PHY1 reference DW3 (BXT): GRC calibration status of the PHY with the RCOMP resistor.
+    BXT_PORT_REF_DW3_A @ 0x16218c {
+        /// The GRC calibration is done.
+        22:22 GRC_DONE,
+    };
+    /// PHY0 reference DW3 (BXT).
+    BXT_PORT_REF_DW3_BC @ 0x6c18c;
+    /// PHY1 reference DW6 (BXT): the calibrated GRC code.
+    BXT_PORT_REF_DW6_A @ 0x162198 {
+        /// The code PHY1's calibration found.
+        31:24 GRC_CODE,
+        /// Fast code (PHY0 gets a copy of PHY1's code here).
+        23:16 GRC_CODE_FAST,
+        /// Slow code.
+        15:8 GRC_CODE_SLOW,
+        /// Nominal code.
+        7:0 GRC_CODE_NOM,
+    };
+    /// PHY0 reference DW6 (BXT).
+    BXT_PORT_REF_DW6_BC @ 0x6c198;
+    /// PHY0 reference DW8 (BXT).
+    BXT_PORT_REF_DW8_BC @ 0x6c1a0 {
+        /// Automatic GRC calibration disabled.
+        15:15 GRC_DIS,
+        /// GRC ready override.
+        1:1 GRC_RDY_OVRD,
+    };
+    /// PHY0 common lane DW9 (BXT): PLL RCOMP code offset.
+    BXT_PORT_CL1CM_DW9_BC @ 0x6c024 { 15:8 IREF0RC_OFFSET };
+    /// PHY0 common lane DW10 (BXT).
+    BXT_PORT_CL1CM_DW10_BC @ 0x6c028 { 15:8 IREF1RC_OFFSET };
+    /// PHY0 common lane DW28 (BXT): power gating.
+    BXT_PORT_CL1CM_DW28_BC @ 0x6c070 {
+        23:23 OCL1_POWER_DOWN_EN,
+        22:22 DW28_OLDO_DYN_PWR_DOWN_EN,
+        1:0 SUS_CLK_CONFIG,
+    };
+    /// PHY0 second-channel common DW6 (BXT).
+    BXT_PORT_CL2CM_DW6_BC @ 0x6c358 { 28:28 DW6_OLDO_DYN_PWR_DOWN_EN };
+    /// DRAM rank population of channel 0 (BXT D-unit, in the MCHBAR mirror); channels 1-3
+    /// follow every 0x200. All ones: channel not populated.
+    BXT_D_CR_DRP0_DUNIT8 @ 0x141000 {
+        /// Rank population: 1 single, 3 dual.
+        1:0 BXT_DRAM_RANK,
+        /// Device width: x8 << n.
+        5:4 BXT_DRAM_WIDTH,
+        /// Device density: 4, 6, 8, 12, 16 Gbit.
+        8:6 BXT_DRAM_SIZE,
+        /// DRAM type: 0 DDR3, 1 LPDDR3, 2 LPDDR4, 4 DDR4.
+        24:22 BXT_DRAM_TYPE,
+    };
+    /// Slice, subslice and EU fuses (Gen8+).
+    GEN8_FUSE2 @ 0x9120 {
+        /// Enabled slices (Gen9).
+        27:25 GEN8_F2_S_ENA,
+        /// Disabled subslices, the same in every slice (Gen9).
+        23:20 GEN9_F2_SS_DIS,
+    };
+    /// Disabled EUs of slice 0, eight bits per subslice (Gen9).
+    GEN9_EU_DISABLE0 @ 0x9134;
+    /// Render P-state capabilities (BXT): RP0, RP1, RPn in units of 50/3 MHz.
+    BXT_RP_STATE_CAP @ 0x138170 {
+        23:16 RP0,
+        15:8 RP1,
+        7:0 RPN,
+    };
     /// PHY0 family control (BXT).
     PHY_CTL_FAMILY_DDI @ 0x64c90 {
         /// Take the PHY's common lanes out of reset.
@@ -418,6 +484,10 @@ register! {
     RING_SYNC_1 @ +0x44;
     /// Instruction done.
     RING_INSTDONE @ +0x6c;
+    /// Error identity: a set bit latches an engine error until the driver writes 1 to it.
+    RING_EIR @ +0xb0;
+    /// Error mask.
+    RING_EMR @ +0xb4;
 }
 
 #[cfg(test)]

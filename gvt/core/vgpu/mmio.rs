@@ -283,15 +283,28 @@ impl<S: VgpuStorage> Vgpu<S> {
                 self.set_vreg(off, v);
             }
             Handler::BxtGtDispPwron => {
-                for (bit, phy) in [(1u32, BXT_PORT_CL1CM_DW0_BC::OFFSET), (2, BXT_PORT_CL1CM_DW0_A::OFFSET)] {
-                    if v & bit != 0 {
-                        let x = (self.vreg(phy) & !BXT_PORT_CL1CM_DW0_BC::PHY_RESERVED.mask())
-                            | BXT_PORT_CL1CM_DW0_BC::PHY_POWER_GOOD.mask();
-                        self.set_vreg(phy, x);
+                // bxt_dpio_phy_is_enabled wants power good with the reserved bit clear; PHY1
+                // owns the RCOMP resistor and calibrates (GRC_DONE) as it powers up, which
+                // PHY0's init waits for. Powered down, both go away.
+                let good = BXT_PORT_CL1CM_DW0_BC::PHY_POWER_GOOD.mask();
+                let reserved = BXT_PORT_CL1CM_DW0_BC::PHY_RESERVED.mask();
+                let phys = [
+                    (BXT_P_CR_GT_DISP_PWRON::PHY0.mask(), BXT_PORT_CL1CM_DW0_BC::OFFSET, None),
+                    (BXT_P_CR_GT_DISP_PWRON::PHY1.mask(), BXT_PORT_CL1CM_DW0_A::OFFSET, Some(BXT_PORT_REF_DW3_A::OFFSET)),
+                ];
+                for (bit, dw0, grc) in phys {
+                    let on = v & bit != 0;
+                    let x = self.vreg(dw0) & !reserved;
+                    self.set_vreg(dw0, if on { x | good } else { x & !good });
+                    if let Some(dw3) = grc {
+                        let done = BXT_PORT_REF_DW3_A::GRC_DONE.mask();
+                        let d = self.vreg(dw3);
+                        self.set_vreg(dw3, if on { d | done } else { d & !done });
                     }
                 }
                 self.set_vreg(off, v);
             }
+            Handler::RingEir => self.set_vreg(off, old & !v),
             Handler::BxtPpatLow => {
                 // PPAT entries 0 and 3-7 snooped (CHV_PPAT_SNOOP, bit 6 of each byte), 1-2 not:
                 // non-snooped guest batch buffers hang BXT (gvt-linux #112).

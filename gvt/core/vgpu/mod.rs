@@ -513,6 +513,8 @@ impl<S: VgpuStorage> Vgpu<S> {
             let good = BXT_PORT_CL1CM_DW0_BC::PHY_POWER_GOOD.mask();
             clear(self, BXT_PORT_CL1CM_DW0_BC::OFFSET, good);
             clear(self, BXT_PORT_CL1CM_DW0_A::OFFSET, good);
+            // PHY1 is off, so its GRC calibration is not done; powering it on redoes it.
+            clear(self, BXT_PORT_REF_DW3_A::OFFSET, BXT_PORT_REF_DW3_A::GRC_DONE.mask());
             let on = PHY_CTL_FAMILY_DDI::PHY_POWER_STATE.mask();
             clear(self, PHY_CTL_FAMILY_DDI::OFFSET, on);
             clear(self, PHY_CTL_FAMILY_EDP::OFFSET, on);
@@ -888,9 +890,22 @@ mod tests {
         let mut v = new_vgpu(&host, &mut gvt);
         let (h, m) = (&host, &mut mpt);
         assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_A::OFFSET) & (1 << 16), 0);
-        w(&mut v, h, m, BXT_P_CR_GT_DISP_PWRON::OFFSET, 2);
-        assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_A::OFFSET) & (1 << 16), 1 << 16);
+        assert_eq!(r(&mut v, BXT_PORT_REF_DW3_A::OFFSET) & (1 << 22), 0);
         // PHY0 (DDI B/C) is already up: the virtual monitor sits on port B, as upstream.
+        assert_eq!(r(&mut v, BXT_P_CR_GT_DISP_PWRON::OFFSET), 1);
+        assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_BC::OFFSET) & (1 << 16), 1 << 16);
+        // PHY1 on, as i915 does it (read-modify-write): powered, settled, GRC calibrated.
+        w(&mut v, h, m, BXT_P_CR_GT_DISP_PWRON::OFFSET, 3);
+        assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_A::OFFSET) & ((1 << 16) | (1 << 7)), 1 << 16);
+        assert_eq!(r(&mut v, BXT_PORT_REF_DW3_A::OFFSET) & (1 << 22), 1 << 22);
+        assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_BC::OFFSET) & (1 << 16), 1 << 16);
+        // A request bit cleared powers that PHY down.
+        w(&mut v, h, m, BXT_P_CR_GT_DISP_PWRON::OFFSET, 2);
+        assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_BC::OFFSET) & (1 << 16), 0);
+        assert_eq!(r(&mut v, BXT_PORT_REF_DW3_A::OFFSET) & (1 << 22), 1 << 22);
+        w(&mut v, h, m, BXT_P_CR_GT_DISP_PWRON::OFFSET, 1);
+        assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_A::OFFSET) & (1 << 16), 0);
+        assert_eq!(r(&mut v, BXT_PORT_REF_DW3_A::OFFSET) & (1 << 22), 0);
         assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_BC::OFFSET) & (1 << 16), 1 << 16);
         w(&mut v, h, m, PHY_CTL_FAMILY_EDP::OFFSET, 1 << 31);
         assert_eq!(r(&mut v, BXT_PHY_CTL_DDI_A::OFFSET), 1 << 8);
@@ -903,6 +918,23 @@ mod tests {
         assert_eq!(r(&mut v, PORT_TX_DW3_LN0_B::OFFSET), !(1 << 27));
         w(&mut v, h, m, GEN8_PRIVATE_PAT_LO::OFFSET, 0);
         assert_eq!(r(&mut v, GEN8_PRIVATE_PAT_LO::OFFSET), 0x4000_0040);
+    }
+
+    #[test]
+    fn ring_eir_clears_only_the_bits_written_as_one() {
+        let (host, mut gvt, mut mpt) = setup();
+        let mut v = new_vgpu(&host, &mut gvt);
+        let (h, m) = (&host, &mut mpt);
+        for e in Engine::ALL {
+            let eir = RING_EIR::offset(e.base());
+            v.set_vreg(eir, 0x11); // two latched errors
+            w(&mut v, h, m, eir, 0);
+            assert_eq!(r(&mut v, eir), 0x11, "writing 0 clears nothing");
+            w(&mut v, h, m, eir, 0x1);
+            assert_eq!(r(&mut v, eir), 0x10);
+            w(&mut v, h, m, eir, !0);
+            assert_eq!(r(&mut v, eir), 0);
+        }
     }
 
     #[test]

@@ -146,6 +146,10 @@ fn cfg_snapshot(info: &HostInfo) -> [u8; CFG_SPACE_SIZE] {
 const SNAPSHOT: &[(u32, u32)] = &[
     (0x2098, 0x0000_0100),   // RCS RING_INSTPM
     (0x209c, 0x0000_0200),   // RCS RING_MI_MODE: STOP_RING clear, idle
+    // The other engines are idle too: MODE_IDLE, what intel_engine_stop_cs waits for.
+    (0x1209c, 0x0000_0200),  // VCS RING_MI_MODE
+    (0x1a09c, 0x0000_0200),  // VECS RING_MI_MODE
+    (0x2209c, 0x0000_0200),  // BCS RING_MI_MODE
     (0x229c, 0x0000_8000),   // RCS GFX_MODE (execlists enabled by the host)
     (0x40e0, 0x0007_0406),   // GEN8_PRIVATE_PAT_LO
     (0x40e4, 0x0007_0707),   // GEN8_PRIVATE_PAT_HI
@@ -167,6 +171,38 @@ const SNAPSHOT: &[(u32, u32)] = &[
     (0x138090, 0x0000_0003), // BXT_P_CR_GT_DISP_PWRON: both PHYs powered
     (0x162000, 0x0001_0000), // BXT_PORT_CL1CM_DW0(PHY1): power good
 ];
+
+/// Broxton's own facts on top of [`SNAPSHOT`]: what an Apollo Lake's fuses, memory controller
+/// and PHY calibration report. Values follow the decode in i915 6.12 (cited per line); where
+/// no public register dump of a real part was found, the value is the one consistent with the
+/// part's published configuration, and says so.
+const BXT_SNAPSHOT: &[(u32, u32)] = &[
+    // GEN8_FUSE2: slice 0 enabled (GEN8_F2_S_ENA, bits 27:25), no subslice disabled
+    // (GEN9_F2_SS_DIS, 23:20): HD Graphics 505 is the full Broxton GT, 1 slice x 3 subslices
+    // (gen9_sseu_info_init, intel_sseu.c; Intel ARK: HD 505 has 18 EUs).
+    (0x9120, 0x0200_0000),
+    // GEN9_EU_DISABLE(0): 2 of 8 EU bits off per subslice, 6 EUs each, 18 in all (HD 505);
+    // which two is not public, the top pair is assumed.
+    (0x9134, 0x00c0_c0c0),
+    // BXT_D_CR_DRP0_DUNIT8..11 (MCHBAR mirror + 0x1000 + ch * 0x200): four LPDDR4 channels,
+    // type 2 (bits 24:22), 4 Gbit devices (size 0, bits 8:6), x32 (width 2, bits 5:4), single
+    // rank (1, bits 1:0). bxt_get_dram_info (soc/intel_dram.c) reads 2 devices x 4 Gbit = 1 GiB
+    // per channel, 4 GiB in all: the common Apollo Lake configuration (4 x32 LPDDR4
+    // channels). Constructed from i915's decode; no public dump found.
+    (0x141000, 0x0080_0021),
+    (0x141200, 0x0080_0021),
+    (0x141400, 0x0080_0021),
+    (0x141600, 0x0080_0021),
+    // BXT_PORT_REF_DW3(PHY1): GRC_DONE (bit 22), PHY1 being powered above.
+    (0x16218c, 0x0040_0000),
+    // BXT_PORT_REF_DW6(PHY1): the calibrated GRC code (bits 31:24) i915 copies into PHY0
+    // (_bxt_dpio_phy_init); a mid-scale code, no public dump found.
+    (0x162198, 0x8200_0000),
+];
+
+/// Skylake's and Kaby Lake's GT2 fuses: 1 slice, 3 of the 4 possible subslices (GEN9_F2_SS_DIS
+/// = 0b1000), 8 EUs each: HD 530 and HD 630 have 24 EUs (Intel ARK).
+const GEN9_GT2_SNAPSHOT: &[(u32, u32)] = &[(0x9120, 0x0280_0000)];
 
 /// The GGTT entries the host lends the core for its own buffers (privileged batch shadows):
 /// the host's reserve of hidden graphics memory, which no vGPU is ever given. A free entry
@@ -339,7 +375,11 @@ impl<G: Deref<Target = [AtomicU64]>> HostGpu for SimHost<G> {
         for d in dst.iter_mut().take(n) {
             *d = 0;
         }
-        for &(off, val) in SNAPSHOT {
+        let own = match self.info.platform {
+            Platform::Broxton => BXT_SNAPSHOT,
+            Platform::Skylake | Platform::KabyLake => GEN9_GT2_SNAPSHOT,
+        };
+        for &(off, val) in SNAPSHOT.iter().chain(own) {
             let dw = (off / 4) as usize;
             if (first_dword..end).contains(&dw) {
                 if let Some(d) = dst.get_mut(dw.wrapping_sub(first_dword)) {

@@ -172,6 +172,21 @@ pub fn gt_reset<T: Transport + ?Sized>(t: &mut T) -> Result {
     Ok(())
 }
 
+/// `intel_engine_stop_cs` on every engine (reset prepare, `intel_gt_sanitize` at probe): ask
+/// the ring to stop and wait for MODE_IDLE, then let it run again. An idle engine reports idle;
+/// without it i915 waits out `stop_timeout_ms` (100 ms) per engine on every reset.
+pub fn stop_engines<T: Transport + ?Sized>(t: &mut T) -> Result {
+    const STOP_RING: u32 = 1 << 8;
+    const MODE_IDLE: u32 = 1 << 9;
+    for e in Engine::ALL {
+        let mode = RING_MI_MODE::offset(e.base());
+        t.write32(mode, masked_bit_enable(STOP_RING))?;
+        t.wait_for(mode, MODE_IDLE, MODE_IDLE, 10).map_err(|_| Error::Probe("timed out on STOP_RING -> IDLE"))?;
+        t.write32(mode, masked_bit_disable(STOP_RING))?;
+    }
+    Ok(())
+}
+
 /// GuC status, PCODE mailbox and display power-up as i915's early init does them.
 pub fn pm_and_display<T: Transport + ?Sized>(t: &mut T, bxt: bool) -> Result {
     let guc = t.read32(GUC_STATUS::OFFSET)?;
@@ -200,6 +215,186 @@ pub fn pm_and_display<T: Transport + ?Sized>(t: &mut T, bxt: bool) -> Result {
         t.wait_for(BXT_DE_PLL_ENABLE::OFFSET, 1 << 30, 1 << 30, 10)?;
         t.write32(BXT_PORT_PLL_ENABLE_A::OFFSET, 1 << 31)?;
         t.wait_for(BXT_PORT_PLL_ENABLE_A::OFFSET, 1 << 30, 1 << 30, 10)?;
+    }
+    Ok(())
+}
+
+/// What `bxt_get_dram_info` decodes from the D-unit's rank population registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DramInfo {
+    /// Channels that are not all ones.
+    pub channels: u32,
+    /// The DRAM type field (2 = LPDDR4).
+    pub kind: u32,
+    /// Memory over all channels, in Gbit.
+    pub total_gbit: u32,
+}
+
+/// `intel_dram_detect` on Broxton (`bxt_get_dram_info`): every decode that is not a known
+/// case is a `MISSING_CASE` WARN in i915, and no rank or type leaves the driver without DRAM
+/// information (wrong watermarks).
+pub fn dram_info<T: Transport + ?Sized>(t: &mut T) -> Result<DramInfo> {
+    use gvt::model::regs::BXT_D_CR_DRP0_DUNIT8 as D;
+    let mut info = DramInfo { channels: 0, kind: u32::MAX, total_gbit: 0 };
+    let mut valid_ranks = 0;
+    for ch in 0..4u32 {
+        let v = t.read32(D::OFFSET + ch * 0x200)?;
+        if v == u32::MAX {
+            continue;
+        }
+        info.channels = info.channels.saturating_add(1);
+        let density = match D(v).get(D::BXT_DRAM_SIZE) {
+            0 => 4,
+            1 => 6,
+            2 => 8,
+            3 => 12,
+            4 => 16,
+            _ => return Err(Error::Probe("DRAM density: MISSING_CASE WARN")),
+        };
+        let ranks = match D(v).get(D::BXT_DRAM_RANK) {
+            1 => 1,
+            3 => 2,
+            _ => return Err(Error::Probe("DRAM ranks: MISSING_CASE WARN")),
+        };
+        let kind = D(v).get(D::BXT_DRAM_TYPE);
+        if !matches!(kind, 0 | 1 | 2 | 4) {
+            return Err(Error::Probe("DRAM type: MISSING_CASE WARN"));
+        }
+        if info.kind != u32::MAX && info.kind != kind {
+            return Err(Error::Probe("DRAM types differ between channels (WARN)"));
+        }
+        info.kind = kind;
+        let width = 8 << D(v).get(D::BXT_DRAM_WIDTH);
+        // Devices per channel: ranks * 64 / width (intel_dimm_num_devices).
+        info.total_gbit = info.total_gbit.saturating_add(density * ranks * 64 / width);
+        if valid_ranks == 0 {
+            valid_ranks = ranks;
+        }
+    }
+    if info.kind == u32::MAX || valid_ranks == 0 {
+        return Err(Error::Probe("couldn't get memory information"));
+    }
+    Ok(info)
+}
+
+/// The slice/subslice/EU configuration `gen9_sseu_info_init` reads on Broxton.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sseu {
+    /// Enabled slices.
+    pub slice_mask: u32,
+    /// Enabled subslices of slice 0.
+    pub subslice_mask: u32,
+    /// Enabled EUs in all.
+    pub eu_total: u32,
+}
+
+/// `gen9_sseu_info_init` on Broxton (at most 1 slice, 3 subslices, 8 EUs each): without a
+/// slice, `intel_sseu_get_hsw_subslices` WARNs (the MCR workaround asks for slice -1); without
+/// a subslice or an EU the GT cannot run anything.
+pub fn sseu<T: Transport + ?Sized>(t: &mut T) -> Result<Sseu> {
+    let fuse2 = GEN8_FUSE2(t.read32(GEN8_FUSE2::OFFSET)?);
+    let slice_mask = fuse2.get(GEN8_FUSE2::GEN8_F2_S_ENA);
+    if slice_mask & 1 == 0 {
+        return Err(Error::Probe("no slice 0: intel_sseu_get_hsw_subslices WARN"));
+    }
+    let subslice_mask = 0x7 & !fuse2.get(GEN8_FUSE2::GEN9_F2_SS_DIS);
+    if subslice_mask == 0 {
+        return Err(Error::Probe("no subslice enabled"));
+    }
+    let eu_disable = t.read32(GEN9_EU_DISABLE0::OFFSET)?;
+    let eu_total = (0..3u32)
+        .filter(|ss| subslice_mask & (1 << ss) != 0)
+        .map(|ss| 8u32.saturating_sub(((eu_disable >> (ss * 8)) & 0xff).count_ones()))
+        .sum();
+    if eu_total == 0 {
+        return Err(Error::Probe("no EU enabled"));
+    }
+    Ok(Sseu { slice_mask, subslice_mask, eu_total })
+}
+
+/// `bxt_dpio_phy_init(PHY0)` while PHY1 is off: power PHY1 (it owns the RCOMP resistor),
+/// power PHY0, wait for PHY1's GRC calibration, copy its code into PHY0 (GRC_DIS), take PHY0
+/// out of reset, power PHY1 down again; then `bxt_dpio_phy_verify_state(PHY0)`. The GRC code
+/// read, or the timeout i915 logs ("timeout waiting for PHY1 GRC").
+pub fn display_phy<T: Transport + ?Sized>(t: &mut T) -> Result<u32> {
+    type Dw0 = BXT_PORT_CL1CM_DW0_BC;
+    type Dw28 = BXT_PORT_CL1CM_DW28_BC;
+    type Dw8 = BXT_PORT_REF_DW8_BC;
+    use gvt::model::regs::BXT_PORT_REF_DW6_A as Dw6;
+    const PHY1: u32 = BXT_PORT_CL1CM_DW0_A::OFFSET - BXT_PORT_CL1CM_DW0_BC::OFFSET;
+    let good = Dw0::PHY_POWER_GOOD.mask();
+    let settled = good | Dw0::PHY_RESERVED.mask();
+    let rmw = |t: &mut T, off: u32, clr: u32, set: u32| -> Result {
+        let v = t.read32(off)?;
+        t.write32(off, (v & !clr) | set)
+    };
+    let pwron = BXT_P_CR_GT_DISP_PWRON::OFFSET;
+    let reset_dis = PHY_CTL_FAMILY_DDI::COMMON_RESET_DIS.mask();
+    let dw28 = Dw28::OCL1_POWER_DOWN_EN.mask() | Dw28::DW28_OLDO_DYN_PWR_DOWN_EN.mask() | Dw28::SUS_CLK_CONFIG.mask();
+    let iref = BXT_PORT_CL1CM_DW9_BC::IREF0RC_OFFSET;
+    let common = |t: &mut T, base: u32| -> Result {
+        rmw(t, BXT_PORT_CL1CM_DW9_BC::OFFSET + base, iref.mask(), iref.set(0, 0xe4))?;
+        rmw(t, BXT_PORT_CL1CM_DW10_BC::OFFSET + base, iref.mask(), iref.set(0, 0xe4))?;
+        rmw(t, Dw28::OFFSET + base, 0, dw28)
+    };
+    // PHY1 first: it has its own RCOMP, so nothing to wait for but power.
+    rmw(t, pwron, 0, BXT_P_CR_GT_DISP_PWRON::PHY1.mask())?;
+    t.wait_for(Dw0::OFFSET + PHY1, settled, good, 10).map_err(|_| Error::Probe("timeout during PHY1 power on"))?;
+    common(t, PHY1)?;
+    rmw(t, PHY_CTL_FAMILY_EDP::OFFSET, 0, reset_dis)?;
+    // PHY0.
+    rmw(t, pwron, 0, BXT_P_CR_GT_DISP_PWRON::PHY0.mask())?;
+    t.wait_for(Dw0::OFFSET, settled, good, 10).map_err(|_| Error::Probe("timeout during PHY0 power on"))?;
+    common(t, 0)?;
+    rmw(t, BXT_PORT_CL2CM_DW6_BC::OFFSET, 0, BXT_PORT_CL2CM_DW6_BC::DW6_OLDO_DYN_PWR_DOWN_EN.mask())?;
+    let done = BXT_PORT_REF_DW3_A::GRC_DONE.mask();
+    t.wait_for(BXT_PORT_REF_DW3_A::OFFSET, done, done, 10).map_err(|_| Error::Probe("timeout waiting for PHY1 GRC"))?;
+    let grc = Dw6(t.read32(Dw6::OFFSET)?).get(Dw6::GRC_CODE);
+    let code = Dw6::GRC_CODE_FAST.set(0, grc) | Dw6::GRC_CODE_SLOW.set(0, grc) | Dw6::GRC_CODE_NOM.set(0, grc);
+    t.write32(BXT_PORT_REF_DW6_BC::OFFSET, code)?;
+    let grc_dis = Dw8::GRC_DIS.mask() | Dw8::GRC_RDY_OVRD.mask();
+    rmw(t, Dw8::OFFSET, 0, grc_dis)?;
+    rmw(t, PHY_CTL_FAMILY_DDI::OFFSET, 0, reset_dis)?;
+    // bxt_dpio_phy_uninit(PHY1).
+    rmw(t, PHY_CTL_FAMILY_EDP::OFFSET, reset_dis, 0)?;
+    rmw(t, pwron, BXT_P_CR_GT_DISP_PWRON::PHY1.mask(), 0)?;
+    // bxt_dpio_phy_is_enabled(PHY0) and bxt_dpio_phy_verify_state(PHY0).
+    let enabled = t.read32(pwron)? & BXT_P_CR_GT_DISP_PWRON::PHY0.mask() != 0
+        && t.read32(Dw0::OFFSET)? & settled == good
+        && t.read32(PHY_CTL_FAMILY_DDI::OFFSET)? & reset_dis != 0;
+    let checks = [
+        (BXT_PORT_CL1CM_DW9_BC::OFFSET, iref.mask(), iref.set(0, 0xe4)),
+        (BXT_PORT_CL1CM_DW10_BC::OFFSET, iref.mask(), iref.set(0, 0xe4)),
+        (Dw28::OFFSET, dw28, dw28),
+        (BXT_PORT_CL2CM_DW6_BC::OFFSET, BXT_PORT_CL2CM_DW6_BC::DW6_OLDO_DYN_PWR_DOWN_EN.mask(), BXT_PORT_CL2CM_DW6_BC::DW6_OLDO_DYN_PWR_DOWN_EN.mask()),
+        (BXT_PORT_REF_DW6_BC::OFFSET, 0x00ff_ffff, code),
+        (Dw8::OFFSET, grc_dis, grc_dis),
+    ];
+    let mut ok = enabled;
+    for (off, mask, want) in checks {
+        ok &= t.read32(off)? & mask == want;
+    }
+    if !ok {
+        return Err(Error::Probe("DDI PHY 0 state mismatch after init"));
+    }
+    Ok(grc)
+}
+
+/// `enable_error_interrupt` and the CS error handler: RING_EIR is write-1-to-clear, so after
+/// the driver writes back what it read (or ~0 at resume) the engine reports no error. A RAM
+/// register would keep ~0 and every later read would look like a CS error.
+pub fn engine_errors<T: Transport + ?Sized>(t: &mut T) -> Result {
+    for e in Engine::ALL {
+        t.write32(RING_EMR::offset(e.base()), !0)?;
+        t.write32(RING_EIR::offset(e.base()), !0)?;
+        if t.read32(RING_EIR::offset(e.base()))? != 0 {
+            return Err(Error::Probe("RING_EIR kept written bits: errors never clear"));
+        }
+    }
+    // intel_gt_clear_error_registers: writing 0 leaves EIR alone (nothing to clear).
+    t.write32(RING_EIR::offset(RENDER_RING_BASE), 0)?;
+    if t.read32(RING_EIR::offset(RENDER_RING_BASE))? != 0 {
+        return Err(Error::Probe("EIR stuck"));
     }
     Ok(())
 }
@@ -251,8 +446,15 @@ pub fn probe<T: Transport + ?Sized>(t: &mut T, bxt: bool) -> Result<ProbeReport>
     let total = ggtt_total(t)?;
     let (vgt_id, mappable, nonmappable, fences) = pvinfo(t, bar2_size, total)?;
     forcewake(t)?;
+    stop_engines(t)?;
     gt_reset(t)?;
     pm_and_display(t, bxt)?;
+    if bxt {
+        dram_info(t)?;
+        sseu(t)?;
+        display_phy(t)?;
+    }
+    engine_errors(t)?;
     irq_setup(t)?;
     ggtt_setup(t, mappable)?;
     t.write32(field::DISPLAY_READY, 1)?;

@@ -375,3 +375,83 @@ fn masked_registers_and_read_only_bits() {
     t.write32(field::RSV5, 1).unwrap();
     assert_eq!(t.vgpu.failsafe(), Some(Failsafe::InsufficientResource));
 }
+
+/// A fresh vGPU of the sim Broxton, PCI-enabled and PVINFO-checked as i915 would before its
+/// register reads.
+fn probed_until_pvinfo(host: &dyn HostGpu, gvt: &mut Gvt, hv: &mut MemHypervisor) -> Vgpu<VecStorage> {
+    let mut v = create(gvt, host, &v5_8());
+    v.activate();
+    let mut t = Direct::new(&mut v, host, hv);
+    probe::pci_setup(&mut t).unwrap();
+    probe::pvinfo(&mut t).unwrap();
+    v
+}
+
+#[test]
+fn dram_registers_decode_to_memory() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let mut hv = MemHypervisor::new(1, 16 << 20);
+    let mut v = probed_until_pvinfo(&host, &mut gvt, &mut hv);
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    let d = probe::dram_info(&mut t).expect("bxt_get_dram_info without WARN");
+    // Four LPDDR4 channels of 8 Gbit (1 GiB), 4 GiB in all.
+    assert_eq!(d, probe::DramInfo { channels: 4, kind: 2, total_gbit: 32 });
+}
+
+#[test]
+fn fuses_give_an_hd505_slice_subslices_and_eus() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let mut hv = MemHypervisor::new(1, 16 << 20);
+    let mut v = probed_until_pvinfo(&host, &mut gvt, &mut hv);
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    let s = probe::sseu(&mut t).expect("gen9_sseu_info_init finds the GT");
+    assert_eq!(s, probe::Sseu { slice_mask: 1, subslice_mask: 0b111, eu_total: 18 });
+}
+
+#[test]
+fn phy1_grc_is_done_once_powered_and_phy0_verifies() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let mut hv = MemHypervisor::new(1, 16 << 20);
+    let mut v = probed_until_pvinfo(&host, &mut gvt, &mut hv);
+    // A fresh vGPU's PHY1 is off (sanitized), so its calibration is not done either.
+    assert_eq!(v.vreg(BXT_PORT_REF_DW3_A::OFFSET) & BXT_PORT_REF_DW3_A::GRC_DONE.mask(), 0);
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    let grc = probe::display_phy(&mut t).expect("PHY init without GRC timeout");
+    assert!(grc != 0 && grc != 0xff, "implausible GRC code {grc:#x}");
+    // PHY1 went down again after lending its code: calibration status goes with it.
+    assert_eq!(t.read32(BXT_PORT_CL1CM_DW0_A::OFFSET).unwrap() & BXT_PORT_CL1CM_DW0_BC::PHY_POWER_GOOD.mask(), 0);
+    assert_eq!(t.read32(BXT_PORT_REF_DW3_A::OFFSET).unwrap() & BXT_PORT_REF_DW3_A::GRC_DONE.mask(), 0);
+    // Powering it again calibrates again.
+    t.write32(BXT_P_CR_GT_DISP_PWRON::OFFSET, 0x3).unwrap();
+    t.wait_for(BXT_PORT_REF_DW3_A::OFFSET, 1 << 22, 1 << 22, 1).unwrap();
+}
+
+#[test]
+fn ring_eir_is_write_one_to_clear() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let mut hv = MemHypervisor::new(1, 16 << 20);
+    let mut v = probed_until_pvinfo(&host, &mut gvt, &mut hv);
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    probe::engine_errors(&mut t).expect("EIR clears on write-1");
+    for e in Engine::ALL {
+        let eir = RING_EIR::offset(e.base());
+        t.write32(eir, 0x8000_0001).unwrap();
+        assert_eq!(t.read32(eir).unwrap(), 0, "{e:?}");
+        // EMR stays a plain mask register.
+        assert_eq!(t.read32(RING_EMR::offset(e.base())).unwrap(), !0);
+    }
+}
+
+#[test]
+fn every_idle_engine_stops_at_once() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let mut hv = MemHypervisor::new(1, 16 << 20);
+    let mut v = probed_until_pvinfo(&host, &mut gvt, &mut hv);
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    probe::stop_engines(&mut t).expect("intel_engine_stop_cs without a timeout");
+}
