@@ -383,7 +383,7 @@ fn probed_until_pvinfo(host: &dyn HostGpu, gvt: &mut Gvt, hv: &mut MemHypervisor
     v.activate();
     let mut t = Direct::new(&mut v, host, hv);
     probe::pci_setup(&mut t).unwrap();
-    probe::pvinfo(&mut t).unwrap();
+    probe::pvinfo(&mut t, 1 << 30, 4 << 30).unwrap();
     v
 }
 
