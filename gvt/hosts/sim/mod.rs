@@ -154,6 +154,17 @@ const SNAPSHOT: &[(u32, u32)] = &[
     (0x162000, 0x0001_0000), // BXT_PORT_CL1CM_DW0(PHY1): power good
 ];
 
+/// CD clock state firmware leaves, per platform (see `display::firmware::cdclk_init`).
+const BXT_SNAPSHOT: &[(u32, u32)] = &[
+    (0x46000, 0x0031_04de), // CDCLK_CTL: CD2X divider 1, no pipe, SSA precharge, 624 MHz
+    (0x6d000, 0x0000_0041), // BXT_DE_PLL_CTL: ratio 65 (1248 MHz VCO off 19.2 MHz)
+];
+const SKL_SNAPSHOT: &[(u32, u32)] = &[
+    (0x46000, 0x0c00_0544), // CDCLK_CTL: 675 MHz selected, decimal 675
+    (0x46010, 0xc000_0000), // LCPLL1_CTL (DPLL0): enabled, locked
+    (0x6c058, 0x0000_0005), // DPLL_CTRL1: DPLL0 overridden at link rate 810 (8.1 GHz VCO)
+];
+
 /// The GGTT entries the host lends the core for its own buffers (privileged batch shadows):
 /// the host's reserve of hidden graphics memory, which no vGPU is ever given. A free entry
 /// points at the scratch page, so the GGTT itself is the allocation map, and entries are
@@ -325,7 +336,11 @@ impl<G: Deref<Target = [AtomicU64]>> HostGpu for SimHost<G> {
         for d in dst.iter_mut().take(n) {
             *d = 0;
         }
-        for &(off, val) in SNAPSHOT {
+        let platform = match self.info.platform {
+            Platform::Broxton => BXT_SNAPSHOT,
+            _ => SKL_SNAPSHOT,
+        };
+        for &(off, val) in SNAPSHOT.iter().chain(platform) {
             let dw = (off / 4) as usize;
             if (first_dword..end).contains(&dw) {
                 if let Some(d) = dst.get_mut(dw.wrapping_sub(first_dword)) {
