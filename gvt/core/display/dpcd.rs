@@ -110,6 +110,8 @@ impl Dpcd {
     fn train(&mut self, pattern: u8) {
         match pattern {
             1 => {
+                // Training restarts: the sink loses the stream it was in sync with.
+                self.set_status(DP_SINK_STATUS, 0);
                 self.set_status(DP_LANE0_1_STATUS, DP_LANES_CR_DONE);
                 self.set_status(DP_LANE2_3_STATUS, DP_LANES_CR_DONE);
                 self.set_status(DP_LANE_ALIGN_STATUS_UPDATED, 0);
@@ -122,6 +124,16 @@ impl Dpcd {
             }
             _ => self.set_status(DP_SINK_STATUS, DP_SINK_IN_SYNC),
         }
+    }
+
+    /// The sink as firmware leaves it after training a link at DPCD rate code `bw` over
+    /// `lanes` lanes (enhanced framing on): powered, every lane locked and aligned, in sync.
+    pub fn set_trained(&mut self, bw: u8, lanes: u8) {
+        self.write(DP_SET_POWER, 1);
+        self.write(DP_LINK_BW_SET, bw);
+        self.write(DP_LANE_COUNT_SET, lanes | 0x80);
+        self.train(2);
+        self.train(0);
     }
 
     /// The link symbol clock the source trained at, in kHz (0 before training).
@@ -150,5 +162,9 @@ mod tests {
         d.write(DP_SINK_COUNT, 9);
         d.write(0x3000, 9);
         assert_eq!((d.read(DP_SINK_COUNT), d.read(0x3000), d.read(u32::MAX)), (1, 0, 0));
+        let mut lit = Dpcd::new();
+        lit.set_trained(0x06, 4);
+        assert_eq!(lit.link_clock_khz(), 162_000);
+        assert_eq!((lit.read(0x101), lit.read(0x202), lit.read(0x204), lit.read(0x205), lit.read(0x600)), (0x84, 0x77, 1, 3, 1));
     }
 }

@@ -148,6 +148,46 @@ pub fn validate(blob: &[u8]) -> Result {
     }
 }
 
+/// The preferred mode of an EDID: its first detailed timing descriptor (EDID 1.4 makes it the
+/// preferred one). `None` if the block is short or the descriptor is not a timing.
+pub fn preferred_mode(blob: &[u8]) -> Option<Mode> {
+    let d = blob.get(54..72)?;
+    let b = |i: usize| d.get(i).map(|&x| u32::from(x)).unwrap_or(0);
+    let clock_khz = (b(0) | (b(1) << 8)).saturating_mul(10);
+    if clock_khz == 0 {
+        return None;
+    }
+    let hi = |v: u32, shift: u32| ((v >> shift) & 0xf) << 8;
+    let hactive = b(2) | hi(b(4), 4);
+    let hblank = b(3) | hi(b(4), 0);
+    let vactive = b(5) | hi(b(7), 4);
+    let vblank = b(6) | hi(b(7), 0);
+    let hfp = b(8) | ((b(11) >> 6) << 8);
+    let hsync = b(9) | (((b(11) >> 4) & 3) << 8);
+    let vfp = (b(10) >> 4) | (((b(11) >> 2) & 3) << 4);
+    let vsync = (b(10) & 0xf) | ((b(11) & 3) << 4);
+    let hbp = hblank.checked_sub(hfp)?.checked_sub(hsync)?;
+    let vbp = vblank.checked_sub(vfp)?.checked_sub(vsync)?;
+    let flags = b(17);
+    // Digital separate sync carries the polarities; other sync types are not a DP monitor's.
+    if flags & 0x18 != 0x18 || flags & 0x80 != 0 {
+        return None;
+    }
+    Some(Mode {
+        clock_khz,
+        hactive,
+        hfp,
+        hsync,
+        hbp,
+        vactive,
+        vfp,
+        vsync,
+        vbp,
+        hsync_positive: flags & 0x02 != 0,
+        vsync_positive: flags & 0x04 != 0,
+    })
+}
+
 fn build(mode: &Mode, standard: &[(u32, u8)]) -> [u8; EDID_SIZE] {
     let mut e = [0u8; EDID_SIZE];
     let mut put = |at: usize, bytes: &[u8]| {
@@ -272,6 +312,19 @@ mod tests {
         // The wide monitor lists 1920x1080@60 first among its standard timings.
         let e = block(Resolution::R1920x1200);
         assert_eq!((e[38], e[39]), (0xd1, 0xc0));
+    }
+
+    #[test]
+    fn preferred_mode_parses_back() {
+        for res in [Resolution::R1024x768, Resolution::R1920x1200] {
+            assert_eq!(preferred_mode(&block(res)), Some(Mode::of(res)));
+        }
+        let odd = Mode { hsync_positive: false, vsync_positive: true, ..Mode::of(Resolution::R1920x1200) };
+        assert_eq!(preferred_mode(&block_for_mode(&odd)), Some(odd));
+        assert_eq!(preferred_mode(&[0; 60]), None);
+        let mut interlaced = block(Resolution::R1024x768);
+        interlaced[71] |= 0x80;
+        assert_eq!(preferred_mode(&interlaced), None);
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod aux;
 pub mod ddc;
 pub mod dpcd;
 pub mod edid;
+pub mod firmware;
 pub mod gmbus;
 pub mod owner;
 pub mod pipe;
@@ -219,16 +220,25 @@ impl Display {
     }
 
     /// Plugs the monitor back in and puts the display registers in the state firmware leaves
-    /// (upstream's `emulate_monitor_status_change`): creation and device resets. The planes
-    /// the vGPU owns on the host are turned off through the forward queue. The monitor keeps
-    /// its EDID: a VMM sets it once, not at every guest reboot.
-    pub fn reset(&mut self, regs: &mut Regs<'_>, platform: Platform) {
+    /// when it lit the monitor (upstream's `emulate_monitor_status_change`, completed by
+    /// [`firmware`]): creation and device resets. Pipe A shows the preferred mode of the EDID
+    /// in `store`, or the type's own if the sink cannot carry it. The planes the vGPU owns on
+    /// the host are turned off through the forward queue. The monitor keeps its EDID: a VMM
+    /// sets it once, not at every guest reboot.
+    pub fn reset(&mut self, regs: &mut Regs<'_>, store: &[u8], platform: Platform) {
         let (owned, edid_len) = (self.owned, self.edid_len);
         *self = Display::new(self.res);
         self.owned = owned;
         self.edid_len = edid_len;
         self.disables = PlaneWrites::new(owned);
+        let mode = edid::preferred_mode(self.edid(store))
+            .filter(|m| firmware::usable(m, platform))
+            .unwrap_or(edid::Mode::of(self.res));
         pipe::monitor_init(regs, platform, true);
+        firmware::cdclk_init(regs, platform);
+        if let Some(link) = firmware::light(regs, platform, &mode) {
+            self.dpcd.set_trained(link.bw_code(), u8::try_from(link.lanes).unwrap_or(0));
+        }
         self.sync_clocks(regs);
     }
 
@@ -444,7 +454,7 @@ mod tests {
         let mut written = Written::ALL;
         let mut r = Regs(&mut vreg, &mut written);
         let mut d = Display::new(Resolution::R1920x1200);
-        d.reset(&mut r, Platform::Skylake);
+        d.reset(&mut r, &edid::block(Resolution::R1920x1200), Platform::Skylake);
         assert_ne!(r.get(SDEISR::OFFSET) & SDE_PORTD_HOTPLUG_CPT, 0);
         assert_eq!(TRANS_DDI_FUNC_CTL(r.get(TRANS_DDI_FUNC_CTL::OFFSET)).get(TRANS_DDI_FUNC_CTL::TRANS_DDI_PORT_MASK), 3);
         assert_eq!(r.get(port_reg(DDI_BUF_CTL::OFFSET, 3)) >> 31, 1);
@@ -483,7 +493,7 @@ mod tests {
         assert_eq!(d.stats().dropped_forwards, 1);
         // A reset queues the owned plane's disable ahead of anything else.
         d.write(&mut r, env, Handler::Plane, PLANE_POS::OFFSET, 7);
-        d.reset(&mut r, Platform::Broxton);
+        d.reset(&mut r, &edid::block(Resolution::R1024x768), Platform::Broxton);
         assert_eq!(d.take_forward(), Some(Forward { offset: PLANE_CTL::OFFSET, value: 0 }));
         assert_eq!(d.take_forward(), Some(Forward { offset: PLANE_SURF::OFFSET, value: 0 }));
         assert_eq!(d.take_forward(), None, "the reset dropped what was queued");

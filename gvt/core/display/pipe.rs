@@ -2,15 +2,16 @@
 //! it modesets, and the state firmware would leave with the virtual monitor attached.
 //!
 //! Creation and device resets put the display where upstream's `emulate_monitor_status_change`
-//! does: everything off except transcoder A driving the monitor's DDI in DP SST mode (with
-//! golden link M/N), the monitor's PHY, PLL and buffer up, its hotplug line asserted. Later
+//! does: everything off except transcoder A driving the monitor's DDI in DP SST mode, the
+//! monitor's PHY, PLL and buffer up, its hotplug line asserted; [`super::firmware`] then fills
+//! in what upstream takes from the host (timings, M/N, dividers, CD clock). Later
 //! writes follow: TRANSCONF state follows enable, DDI buffers go idle when disabled, the DP
 //! transport reports idle patterns sent, and (handled with the other PLLs and PHYs in the
 //! register table) PLL lock follows enable and PHY power good follows power-on.
 
 use super::super::host::Platform;
 use super::super::irq::Event;
-use super::super::regs::{LCPLL1_CTL, SDEISR, SKL_FUSE_STATUS};
+use super::super::regs::{SDEISR, SKL_FUSE_STATUS};
 use super::dpcd::Dpcd;
 use super::edid::refresh_mhz;
 use super::regs::*;
@@ -49,12 +50,9 @@ pub fn monitor_init(regs: &mut Regs<'_>, platform: Platform, connected: bool) {
     } else {
         regs.update(SDEISR::OFFSET, SDE_HOTPLUG_MASK_CPT | SDE_HOTPLUG_AE_SPT, 0);
     }
-    // Transcoder A runs, with the golden M/N of 24 bpp over 4 lanes.
+    // Transcoder A runs. Upstream's golden M/N (for 3.24 GHz, not the link it describes) is
+    // left out: `firmware::light` programs the M/N of the mode it lights.
     regs.update(TRANSCONF::OFFSET, 0, TRANSCONF::TRANSCONF_ENABLE.mask() | TRANSCONF::TRANSCONF_STATE_ENABLE.mask());
-    regs.set(PIPE_DATA_M1::OFFSET, PIPE_DATA_M1(0).with(PIPE_DATA_M1::TU_SIZE_MASK, 63).0 | 0x5b425e);
-    regs.set(PIPE_DATA_N1::OFFSET, 0x80_0000);
-    regs.set(PIPE_LINK_M1::OFFSET, 0x3_cd6e);
-    regs.set(PIPE_LINK_N1::OFFSET, 0x8_0000);
     if !connected {
         return;
     }
@@ -83,16 +81,13 @@ pub fn monitor_init(regs: &mut Regs<'_>, platform: Platform, connected: bool) {
         regs.update(PCH_PORT_HOTPLUG::OFFSET, 0, PCH_PORT_HOTPLUG::PORTB_HOTPLUG_ENABLE.mask());
         regs.update(GEN8_DE_PORT_ISR::OFFSET, 0, GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIB.mask());
     } else {
-        // Power gates up; LCPLL1 locked; DPLL0 at 1620 MHz (link rate code 3, override)
-        // routed to DDI D.
+        // Power gates up. Upstream also routes DPLL0 at "1620" (a 3.24 GHz link) to the DDI;
+        // `firmware` instead gives DPLL0 to the CD clock and DPLL1 to the DDI, as i915 does.
         let fuses = SKL_FUSE_STATUS::SKL_FUSE_DOWNLOAD_STATUS.mask()
             | SKL_FUSE_STATUS::SKL_FUSE_PG0_DIST_STATUS.mask()
             | SKL_FUSE_STATUS::SKL_FUSE_PG1_DIST_STATUS.mask()
             | SKL_FUSE_STATUS::SKL_FUSE_PG2_DIST_STATUS.mask();
         regs.update(SKL_FUSE_STATUS::OFFSET, 0, fuses);
-        regs.set(LCPLL1_CTL::OFFSET, LCPLL1_CTL::LCPLL_PLL_ENABLE.mask() | LCPLL1_CTL::LCPLL_PLL_LOCK.mask());
-        regs.set(DPLL_CTRL1::OFFSET, 1 | (3 << 1));
-        regs.update(DPLL_CTRL2::OFFSET, 1u32.wrapping_shl(port.wrapping_add(15)), 1u32.wrapping_shl(port.wrapping_mul(3)));
         regs.update(SFUSE_STRAP::OFFSET, 0, SFUSE_STRAP::SFUSE_STRAP_DDID_DETECTED.mask());
         regs.update(SDEISR::OFFSET, 0, SDE_PORTD_HOTPLUG_CPT);
     }

@@ -18,8 +18,18 @@ register! {
     PIPE_FLIPCOUNT_G4X @ 0x70044;
     /// Horizontal total and active, minus one each.
     TRANS_HTOTAL @ 0x60000 { 31:16 HTOTAL_MASK, 15:0 HACTIVE_MASK };
+    /// Horizontal blank end and start, minus one each.
+    TRANS_HBLANK @ 0x60004 { 31:16 HBLANK_END_MASK, 15:0 HBLANK_START_MASK };
+    /// Horizontal sync end and start, minus one each.
+    TRANS_HSYNC @ 0x60008 { 31:16 HSYNC_END_MASK, 15:0 HSYNC_START_MASK };
     /// Vertical total and active, minus one each.
     TRANS_VTOTAL @ 0x6000c { 31:16 VTOTAL_MASK, 15:0 VACTIVE_MASK };
+    /// Vertical blank end and start, minus one each.
+    TRANS_VBLANK @ 0x60010 { 31:16 VBLANK_END_MASK, 15:0 VBLANK_START_MASK };
+    /// Vertical sync end and start, minus one each.
+    TRANS_VSYNC @ 0x60014 { 31:16 VSYNC_END_MASK, 15:0 VSYNC_START_MASK };
+    /// Pipe source size (the planes' canvas), minus one each.
+    PIPESRC @ 0x6001c { 31:16 PIPESRC_WIDTH_MASK, 15:0 PIPESRC_HEIGHT_MASK };
     /// Data M value (with the transfer unit size).
     PIPE_DATA_M1 @ 0x60030 { 30:25 TU_SIZE_MASK, 23:0 DATA_LINK_M_N_MASK };
     /// Data N value.
@@ -38,6 +48,14 @@ register! {
         26:24 TRANS_DDI_MODE_SELECT_MASK,
         /// Bits per colour (8 bpc = 0).
         22:20 TRANS_DDI_BPC_MASK,
+        /// Positive vertical sync.
+        17:17 TRANS_DDI_PVSYNC,
+        /// Positive horizontal sync.
+        16:16 TRANS_DDI_PHSYNC,
+        /// Which pipe feeds transcoder EDP.
+        14:12 TRANS_DDI_EDP_INPUT_MASK,
+        /// DP lanes minus one.
+        3:1 TRANS_DDI_PORT_WIDTH_MASK,
     };
     /// DDI buffer control.
     DDI_BUF_CTL @ 0x64000 {
@@ -45,6 +63,8 @@ register! {
         31:31 DDI_BUF_CTL_ENABLE,
         /// The buffer is idle (follows !enable).
         7:7 DDI_BUF_IS_IDLE,
+        /// Lanes minus one (4 lanes = 3).
+        3:1 DDI_PORT_WIDTH_MASK,
         /// Firmware found a display on port A.
         0:0 DDI_INIT_DISPLAY_DETECTED,
     };
@@ -52,6 +72,8 @@ register! {
     DP_TP_CTL @ 0x64040 {
         /// Transport enabled.
         31:31 DP_TP_CTL_ENABLE,
+        /// Enhanced framing.
+        18:18 DP_TP_CTL_ENHANCED_FRAME_ENABLE,
         /// Training pattern 1, 2, idle (2), normal (3), ...
         10:8 DP_TP_CTL_LINK_TRAIN_MASK,
     };
@@ -234,6 +256,47 @@ register! {
     DPLL_CTRL1 @ 0x6c058;
     /// SKL DDI clock routing (DDI clock off at 15 + port; select and override 3 bits per port).
     DPLL_CTRL2 @ 0x6c05c;
+    /// CD clock control.
+    CDCLK_CTL @ 0x46000 {
+        /// SKL: frequency select (675/617 MHz = 3).
+        27:26 CDCLK_FREQ_SEL_MASK,
+        /// BXT: CD2X divider (1 = 0, 1.5, 2, 4).
+        23:22 BXT_CDCLK_CD2X_DIV_SEL_MASK,
+        /// BXT: pipe the divider change syncs to (none = 3).
+        21:20 BXT_CDCLK_CD2X_PIPE_MASK,
+        /// BXT: SSA precharge, on at 500 MHz and above.
+        16:16 BXT_CDCLK_SSA_PRECHARGE_ENABLE,
+        /// The frequency in MHz minus one, in halves (`skl_cdclk_decimal`).
+        10:0 CDCLK_FREQ_DECIMAL_MASK,
+    };
+    /// BXT display engine (CD clock) PLL ratio to the 19.2 MHz reference.
+    BXT_DE_PLL_CTL @ 0x6d000 { 7:0 BXT_DE_PLL_RATIO_MASK };
+    /// BXT port B PLL (PHY0 channel 0) post dividers.
+    PORT_PLL_EBB_0_B @ 0x6c034 { 15:13 PORT_PLL_P1_MASK, 12:8 PORT_PLL_P2_MASK };
+    /// BXT port B PLL: recalibrate and 10-bit clock.
+    PORT_PLL_EBB_4_B @ 0x6c038 { 14:14 PORT_PLL_RECALIBRATE, 13:13 PORT_PLL_10BIT_CLK_ENABLE };
+    /// BXT port B PLL dword 0 (`BXT_PORT_PLL(phy, ch, 0)`): M2 integer part.
+    PORT_PLL_0_B @ 0x6c100 { 7:0 PORT_PLL_M2_INT_MASK };
+    /// BXT port B PLL dword 1: N.
+    PORT_PLL_1_B @ 0x6c104 { 11:8 PORT_PLL_N_MASK };
+    /// BXT port B PLL dword 2: M2 fraction (22 bits).
+    PORT_PLL_2_B @ 0x6c108 { 21:0 PORT_PLL_M2_FRAC_MASK };
+    /// BXT port B PLL dword 3: M2 fraction enable.
+    PORT_PLL_3_B @ 0x6c10c { 16:16 PORT_PLL_M2_FRAC_ENABLE };
+    /// BXT port B PLL dword 6: loop filter coefficients.
+    PORT_PLL_6_B @ 0x6c118 { 18:16 PORT_PLL_GAIN_CTL_MASK, 12:8 PORT_PLL_INT_COEFF_MASK, 3:0 PORT_PLL_PROP_COEFF_MASK };
+    /// BXT port B PLL dword 8: calibration target count.
+    PORT_PLL_8_B @ 0x6c120 { 9:0 PORT_PLL_TARGET_CNT_MASK };
+    /// BXT port B PLL dword 9: lock threshold.
+    PORT_PLL_9_B @ 0x6c124 { 3:1 PORT_PLL_LOCK_THRESHOLD_MASK };
+    /// BXT port B PLL dword 10: DCO amplitude.
+    PORT_PLL_10_B @ 0x6c128 { 27:27 PORT_PLL_DCO_AMP_OVR_EN_H, 13:10 PORT_PLL_DCO_AMP_MASK };
+    /// BXT port B PCS DW12, lanes 0/1: lane stagger.
+    PORT_PCS_DW12_LN01_B @ 0x6c430 { 6:6 LANESTAGGER_STRAP_OVRD, 4:0 LANE_STAGGER_MASK };
+    /// BXT port B PCS DW12, lanes 2/3.
+    PORT_PCS_DW12_LN23_B @ 0x6c630;
+    /// BXT port B TX DW14, lane 0 (`bxt_lane_reg` for the others): latency optimization.
+    PORT_TX_DW14_LN0_B @ 0x6c538 { 30:30 LATENCY_OPTIM };
 }
 
 /// CURCNTR: the cursor mode bits (5 and 2:0).
@@ -270,10 +333,29 @@ pub const BXT_PORT_CL1CM_DW0: [u32; 2] = [0x6c000, 0x162000];
 pub const BXT_PHY_CTL_FAMILY: [u32; 2] = [0x64c90, 0x64c80];
 /// BXT_P_CR_GT_DISP_PWRON.
 pub const BXT_P_CR_GT_DISP_PWRON: u32 = 0x138090;
+/// DP_TP_CTL training pattern: normal (link trained).
+pub const DP_TP_CTL_LINK_TRAIN_NORMAL: u32 = 3;
+/// SKL DPLL_CTRL1 field of DPLL `id`: override (bit 0), link rate (3:1), SSC (4), HDMI (5).
+pub const fn dpll_ctrl1_shift(id: u32) -> u32 {
+    id.wrapping_mul(6)
+}
+/// SKL DPLL_CTRL1: the DPLL's own link rate is used (`DPLL_CTRL1_OVERRIDE`).
+pub const DPLL_CTRL1_OVERRIDE: u32 = 1;
+/// SKL DPLL_CTRL1 link rate codes (`DPLL_CTRL1_LINK_RATE_*`): 810 MHz for RBR.
+pub const DPLL_CTRL1_LINK_RATE_810: u32 = 2;
+/// 1350 MHz, for HBR.
+pub const DPLL_CTRL1_LINK_RATE_1350: u32 = 1;
+/// 2700 MHz, for HBR2.
+pub const DPLL_CTRL1_LINK_RATE_2700: u32 = 0;
 /// Transcoder EDP's TRANSCONF.
 pub const TRANSCONF_EDP: u32 = 0x7f008;
 /// Transcoder EDP's TRANS_DDI_FUNC_CTL.
 pub const TRANS_DDI_FUNC_CTL_EDP: u32 = 0x6f400;
+
+/// BXT DDI PHY lane register `first` (lane 0's) for `lane` 0-3 (`_BXT_LANE_OFFSET`).
+pub const fn bxt_lane_reg(first: u32, lane: u32) -> u32 {
+    first.wrapping_add((lane >> 1).wrapping_mul(0x200)).wrapping_add((lane & 1).wrapping_mul(0x80))
+}
 
 /// Offset of a per-pipe (or per-transcoder A-C) register for `pipe` (0-2).
 pub const fn pipe_reg(first: u32, pipe: u32) -> u32 {

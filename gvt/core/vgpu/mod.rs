@@ -305,8 +305,9 @@ impl<S: VgpuStorage> Vgpu<S> {
             written: Written::ALL,
             store,
         };
-        v.reset_mmio(host, true);
+        // The EDID first: the reset lights the monitor with its preferred mode.
         v.display.default_edid(v.store.edid_mut());
+        v.reset_mmio(host, true);
         Ok(v)
     }
 
@@ -484,7 +485,8 @@ impl<S: VgpuStorage> Vgpu<S> {
         }
         if full {
             self.sanitize();
-            self.display.reset(&mut Regs(self.store.vreg_mut(), &mut self.written), self.info.platform);
+            let (vreg, edid) = self.store.display_parts();
+            self.display.reset(&mut Regs(vreg, &mut self.written), edid, self.info.platform);
         }
         for e in Engine::ALL {
             self.set_vreg(RING_CONTEXT_STATUS_PTR::offset(e.base()), CSB_WP_RESET);

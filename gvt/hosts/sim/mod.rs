@@ -198,11 +198,20 @@ const BXT_SNAPSHOT: &[(u32, u32)] = &[
     // BXT_PORT_REF_DW6(PHY1): the calibrated GRC code (bits 31:24) i915 copies into PHY0
     // (_bxt_dpio_phy_init); a mid-scale code, no public dump found.
     (0x162198, 0x8200_0000),
+    // The CD clock firmware leaves (see `display::firmware::cdclk_init`).
+    (0x46000, 0x0031_04de), // CDCLK_CTL: CD2X divider 1, no pipe, SSA precharge, 624 MHz
+    (0x6d000, 0x0000_0041), // BXT_DE_PLL_CTL: ratio 65 (1248 MHz VCO off 19.2 MHz)
 ];
 
-/// Skylake's and Kaby Lake's GT2 fuses: 1 slice, 3 of the 4 possible subslices (GEN9_F2_SS_DIS
-/// = 0b1000), 8 EUs each: HD 530 and HD 630 have 24 EUs (Intel ARK).
-const GEN9_GT2_SNAPSHOT: &[(u32, u32)] = &[(0x9120, 0x0280_0000)];
+/// Skylake's and Kaby Lake's GT2: fuses for 1 slice, 3 of the 4 possible subslices
+/// (GEN9_F2_SS_DIS = 0b1000), 8 EUs each (HD 530 and HD 630 have 24 EUs, Intel ARK); and the
+/// CD clock firmware leaves (see `display::firmware::cdclk_init`).
+const GEN9_GT2_SNAPSHOT: &[(u32, u32)] = &[
+    (0x9120, 0x0280_0000),
+    (0x46000, 0x0c00_0544), // CDCLK_CTL: 675 MHz selected, decimal 675
+    (0x46010, 0xc000_0000), // LCPLL1_CTL (DPLL0): enabled, locked
+    (0x6c058, 0x0000_0005), // DPLL_CTRL1: DPLL0 overridden at link rate 810 (8.1 GHz VCO)
+];
 
 /// The GGTT entries the host lends the core for its own buffers (privileged batch shadows):
 /// the host's reserve of hidden graphics memory, which no vGPU is ever given. A free entry

@@ -8,7 +8,8 @@
 //! or the ACRN ioreq path from user space.
 //!
 //! The display side ([`modeset`], `no_std` too) reads the monitor's EDID and DPCD, trains the
-//! link, modesets a pipe and flips planes, waiting for vblanks through a [`Timer`].
+//! link, modesets a pipe and flips planes, waiting for vblanks through a [`Timer`]; [`readout`]
+//! reads back, at probe, the pipe firmware left lit, as i915's hardware state readout does.
 //!
 //! The execution side ([`gpu`], `no_std` like the probe) builds a 4-level PPGTT, contexts,
 //! rings and batches and submits through ELSP; [`machine::Machine`] runs several such guests
@@ -36,6 +37,7 @@ pub mod hv;
 pub mod machine;
 pub mod modeset;
 pub mod probe;
+pub mod readout;
 pub mod recording;
 pub mod rng;
 pub mod scanner;

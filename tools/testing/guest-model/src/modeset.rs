@@ -57,6 +57,12 @@ fn ctl(first: u32) -> u32 {
 /// Runs one AUX transaction on port B: `req` is the request (header and data, at most 20
 /// bytes). Returns the reply bytes and their count.
 pub fn aux_transfer<T: Transport + ?Sized>(t: &mut T, req: &[u8], irq: bool) -> Result<([u8; 20], usize)> {
+    aux_transfer_on(t, PORT_B, req, irq)
+}
+
+/// [`aux_transfer`] on the AUX channel of `port`.
+pub fn aux_transfer_on<T: Transport + ?Sized>(t: &mut T, port: u32, req: &[u8], irq: bool) -> Result<([u8; 20], usize)> {
+    let ctl = |first: u32| port_reg(first, port);
     if req.is_empty() || req.len() > 20 {
         return Err(Error::Probe("AUX request size"));
     }
@@ -94,8 +100,13 @@ pub fn aux_transfer<T: Transport + ?Sized>(t: &mut T, req: &[u8], irq: bool) -> 
 
 /// Reads `buf.len()` (at most 16) DPCD bytes from `addr`.
 pub fn dpcd_read<T: Transport + ?Sized>(t: &mut T, addr: u32, buf: &mut [u8]) -> Result {
+    dpcd_read_on(t, PORT_B, addr, buf)
+}
+
+/// [`dpcd_read`] over the AUX channel of `port`.
+pub fn dpcd_read_on<T: Transport + ?Sized>(t: &mut T, port: u32, addr: u32, buf: &mut [u8]) -> Result {
     let req = [0x90 | (addr >> 16) as u8, (addr >> 8) as u8, addr as u8, (buf.len() - 1) as u8];
-    let (r, n) = aux_transfer(t, &req, false)?;
+    let (r, n) = aux_transfer_on(t, port, &req, false)?;
     if r[0] & 0x30 != 0 || n != buf.len() + 1 {
         return Err(Error::Probe("DPCD read NAKed"));
     }

@@ -5,6 +5,7 @@ use gvt::model::regs::*;
 use gvt::model::vgpu::{GEN8_PAGE_PRESENT, GGTT_MMIO_OFFSET};
 
 use super::guest::{Error, Result, Transport, TransportExt};
+use super::readout::{self, PipeState};
 
 /// Where the guest's firmware places the BARs and the MSI doorbell.
 pub const BAR0_GPA: u64 = 0xe000_0000;
@@ -34,6 +35,8 @@ pub struct ProbeReport {
     pub nonmappable: (u32, u32),
     /// Fences from PVINFO.
     pub fences: u32,
+    /// Pipe A as firmware left it, read back and checked as i915 does (`None`: off).
+    pub display: Option<PipeState>,
 }
 
 fn bar_size<T: Transport + ?Sized>(t: &mut T, bar: u32) -> Result<u64> {
@@ -457,6 +460,8 @@ pub fn probe<T: Transport + ?Sized>(t: &mut T, bxt: bool) -> Result<ProbeReport>
     engine_errors(t)?;
     irq_setup(t)?;
     ggtt_setup(t, mappable)?;
+    // intel_modeset_setup_hw_state, once interrupts are up.
+    let display = readout::initial_state(t, bxt)?;
     t.write32(field::DISPLAY_READY, 1)?;
-    Ok(ProbeReport { bar0_size, bar2_size, vgt_id, mappable, nonmappable, fences })
+    Ok(ProbeReport { bar0_size, bar2_size, vgt_id, mappable, nonmappable, fences, display })
 }

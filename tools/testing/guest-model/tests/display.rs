@@ -7,6 +7,7 @@ use guest_model::direct::Direct;
 use guest_model::hv::MemHypervisor;
 use guest_model::modeset::{self, Framebuffer, DE_PORT_IIR, SXGA, PIPE_A_IIR, PLANE1_FLIP_DONE, GEN8_PIPE_VBLANK};
 use guest_model::probe;
+use guest_model::readout;
 use guest_model::rng::Rng;
 use guest_model::storage::{vec_storage, VecStorage};
 use guest_model::{bxt_host, Error, Timer, Transport, TransportExt};
@@ -529,4 +530,94 @@ fn hostile_display_programming_is_refused_without_panic() {
     t.vgpu.display_tick(t.hv, u64::MAX).unwrap();
     t.vgpu.display_tick(t.hv, 0).unwrap();
     assert!(t.vgpu.failsafe().is_none());
+}
+
+/// A SKL or KBL sim host.
+fn sim_host(info: gvt::model::host::HostInfo) -> gvt::sim::SimHost<Box<[std::sync::atomic::AtomicU64]>> {
+    let ggtt = (0..gvt::sim::ggtt_entries(&info)).map(|_| std::sync::atomic::AtomicU64::new(0)).collect();
+    gvt::sim::SimHost::new(info, ggtt).unwrap()
+}
+
+/// i915's probe reads back pipe A as firmware left it: the monitor's preferred mode on a link
+/// i915 would have picked, with a dot clock, PLL, M/N and CD clock that agree (the old state,
+/// zero timings and dividers, gave "dotclock = 0" and a division by zero in the first check).
+#[test]
+fn the_firmware_lit_pipe_reads_back_consistent() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    for (name, res, lanes) in [("GVTg_V5_8", Resolution::R1024x768, 2), ("GVTg_V5_4", Resolution::R1920x1200, 4)] {
+        let mut v = create(&mut gvt, &host, &config(name));
+        let mut hv = MemHypervisor::new(1, 16 << 20);
+        v.activate();
+        let mut t = Direct::new(&mut v, &host, &mut hv);
+        let s = probe::probe(&mut t, true).unwrap().display.expect("pipe A lit");
+        let mode = Mode::of(res);
+        assert_eq!(s.dotclock_khz, mode.clock_khz, "{name}");
+        assert_eq!((s.port, s.port_clock, s.lanes, s.pipe_bpp), (1, 162_000, lanes, 24));
+        assert_eq!((s.timings.hdisplay, s.timings.vdisplay, s.src), (mode.hactive, mode.vactive, (mode.hactive, mode.vactive)));
+        assert_eq!((s.timings.htotal, s.timings.vtotal), (mode.htotal(), mode.vtotal()));
+        assert_eq!((s.timings.hsync_start, s.timings.hsync_end), (mode.hactive + mode.hfp, mode.hactive + mode.hfp + mode.hsync));
+        assert_eq!(s.sync_positive, (mode.hsync_positive, mode.vsync_positive));
+        assert_eq!(s.refresh_mhz, mode.refresh_mhz());
+        assert_eq!(s.cdclk_khz, 624_000);
+        assert!(s.enhanced_framing);
+        // The sink was trained at that link (RBR, enhanced framing).
+        let mut link = [0u8; 2];
+        modeset::dpcd_read(&mut t, 0x100, &mut link).unwrap();
+        assert_eq!(link, [0x06, 0x80 | lanes as u8]);
+        // A custom monitor: after a device reset, firmware lit its preferred mode instead.
+        t.vgpu.set_edid(Some(&edid::block_for_mode(&SXGA))).unwrap();
+        t.vgpu.reset(&host, t.hv, Reset::DeviceModel).unwrap();
+        let s = readout::initial_state(&mut t, true).unwrap().expect("pipe A lit");
+        assert_eq!((s.dotclock_khz, s.timings.hdisplay, s.timings.vdisplay, s.lanes), (108_000, 1280, 1024, 2));
+        assert_eq!(s.sync_positive, (true, true));
+        // One faster than the fastest CD clock falls back to the type's own mode.
+        let fast = Mode { clock_khz: 650_000, ..SXGA };
+        t.vgpu.set_edid(Some(&edid::block_for_mode(&fast))).unwrap();
+        t.vgpu.reset(&host, t.hv, Reset::DeviceModel).unwrap();
+        let s = readout::initial_state(&mut t, true).unwrap().expect("pipe A lit");
+        assert_eq!((s.dotclock_khz, s.timings.hdisplay), (mode.clock_khz, mode.hactive));
+        drop(gvt.destroy_vgpu(&host, &mut hv, v));
+    }
+    // Skylake and Kaby Lake: DDI D on DPLL1, DPLL0 left to the 675 MHz CD clock.
+    for info in [gvt::sim::skylake_info(), gvt::sim::kabylake_info()] {
+        let host = sim_host(info);
+        let mut gvt = Gvt::new(&host).unwrap();
+        let mut v = create(&mut gvt, &host, &config("GVTg_V5_4"));
+        let mut hv = MemHypervisor::new(1, 16 << 20);
+        v.activate();
+        let mut t = Direct::new(&mut v, &host, &mut hv);
+        let s = readout::initial_state(&mut t, false).unwrap().expect("pipe A lit");
+        assert_eq!((s.port, s.skl_dpll, s.port_clock, s.lanes), (3, Some(1), 162_000, 4));
+        assert_eq!((s.dotclock_khz, s.cdclk_khz), (154_000, 675_000));
+        assert_eq!(s.refresh_mhz, Mode::of(Resolution::R1920x1200).refresh_mhz());
+        drop(gvt.destroy_vgpu(&host, &mut hv, v));
+    }
+}
+
+/// The readout's checks: each inconsistency a vGPU could show is caught, none panics.
+#[test]
+fn the_readout_refuses_inconsistent_pipes() {
+    let host = bxt_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_4", 1);
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    let cases: [(u32, u32, &str); 6] = [
+        (PIPE_LINK_N1::OFFSET, 0, "Can't calculate constants, dotclock = 0!"),
+        (PORT_PLL_1_B::OFFSET, 0, "Can't calculate constants, dotclock = 0!"),
+        (PIPE_LINK_M1::OFFSET, 0x3_cd6e, "M/N differ from what i915 computes for this mode and link"),
+        (PIPESRC::OFFSET, 0, "pipe source differs from the active area (no scaler)"),
+        (TRANS_HSYNC::OFFSET, 0, "transcoder timings out of order"),
+        (CDCLK_CTL::OFFSET, 3 << 22, "CD clock not a platform value or below the pixel rate"),
+    ];
+    for (off, val, why) in cases {
+        let old = t.read32(off).unwrap();
+        t.write32(off, val).unwrap();
+        assert_eq!(readout::initial_state(&mut t, true), Err(Error::Probe(why)), "{off:#x}");
+        t.write32(off, old).unwrap();
+    }
+    assert!(readout::initial_state(&mut t, true).unwrap().is_some());
+    // A pipe the guest turned off reads back off.
+    modeset::disable_output(&mut t).unwrap();
+    assert_eq!(readout::initial_state(&mut t, true), Ok(None));
 }
