@@ -34,6 +34,9 @@ pub mod workload;
 #[cfg(gvt_kunit)]
 #[path = "../../tools/testing/guest-model/src/modeset.rs"]
 pub mod modeset;
+#[cfg(gvt_kunit)]
+#[path = "../../tools/testing/guest-model/src/readout.rs"]
+pub mod readout;
 
 pub(crate) use devices::Driver;
 
