@@ -1,5 +1,8 @@
 //! The virtual OpRegion: the ACPI IGD OpRegion a guest i915 expects at the address in ASLS,
-//! holding a VBT that describes the vGPU's virtual display (four DP ports A-D, no LVDS, no CRT).
+//! holding a VBT that describes the vGPU's virtual display: one DP port, the one its monitor is
+//! on (no LVDS, no CRT, no other port). Upstream GVT-g describes DP ports A-D on every
+//! platform; a stock 6.12 i915 on Broxton then warns that the platform has no port D
+//! (`assert_port_valid`), and would create connectors for ports that can never be connected.
 //!
 //! The host's own OpRegion describes the host's panels and cannot be shown to a guest, so the
 //! device model builds one: 8 KiB, signature `IntelGraphicsMem`, version 2.0, only the VBT
@@ -37,11 +40,12 @@ pub const VBT_SIZE: usize = VBT_HEADER_SIZE
     + GENERAL_FEATURES_SIZE
     + 3
     + GENERAL_DEFINITIONS_SIZE
-    + 4 * CHILD_SIZE
+    + CHILD_SIZE
     + 3
     + DRIVER_FEATURES_SIZE;
 
-/// One virtual DP port: (device handle, DVO port, AUX channel).
+/// The child device of each DDI port A-D: (device handle, DVO port, AUX channel), as
+/// intel_vbt_defs.h names them.
 const PORTS: [(u16, u8, u8); 4] = [
     (0x04, 10, 0x40), // EFP1: DVO_PORT_DPA, DP_AUX_A
     (0x40, 7, 0x10),  // EFP2: DVO_PORT_DPB, DP_AUX_B
@@ -49,9 +53,10 @@ const PORTS: [(u16, u8, u8); 4] = [
     (0x10, 9, 0x30),  // EFP4: DVO_PORT_DPD, DP_AUX_D
 ];
 
-/// The OpRegion every vGPU starts with, built at compile time: its layout arithmetic can never
-/// fail at run time (an out-of-range offset here is a build error, not a kernel panic).
-const IMAGE: [u8; OPREGION_SIZE] = image();
+/// The OpRegion of a vGPU whose monitor is on each port, built at compile time: its layout
+/// arithmetic can never fail at run time (an out-of-range offset here is a build error, not a
+/// kernel panic).
+const IMAGES: [[u8; OPREGION_SIZE]; 4] = [image(0), image(1), image(2), image(3)];
 
 /// Writes `bytes` at `off` in the image (compile time only).
 // Evaluated in the `IMAGE` constant only, where an overflow or a bad index stops the build.
@@ -73,7 +78,7 @@ const fn size16(n: usize) -> [u8; 2] {
 
 // Evaluated in the `IMAGE` constant only (see `put`).
 #[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::indexing_slicing)]
-const fn image() -> [u8; OPREGION_SIZE] {
+const fn image(port: usize) -> [u8; OPREGION_SIZE] {
     let mut img = [0u8; OPREGION_SIZE];
     let buf = &mut img;
     put(buf, 0, b"IntelGraphicsMem");
@@ -103,21 +108,17 @@ const fn image() -> [u8; OPREGION_SIZE] {
     // General definitions followed by the child devices.
     let gd = gf + 3 + GENERAL_FEATURES_SIZE;
     put(buf, gd, &[BDB_GENERAL_DEFINITIONS]);
-    put(buf, gd + 1, &size16(GENERAL_DEFINITIONS_SIZE + 4 * CHILD_SIZE));
+    put(buf, gd + 1, &size16(GENERAL_DEFINITIONS_SIZE + CHILD_SIZE));
     put(buf, gd + 3 + 4, &[CHILD_SIZE as u8]); // child_dev_size
     let mut child = gd + 3 + GENERAL_DEFINITIONS_SIZE;
-    let mut p = 0;
-    while p < PORTS.len() {
-        let (handle, dvo_port, aux) = PORTS[p];
-        put(buf, child, &handle.to_le_bytes());
-        put(buf, child + 2, &DEVICE_TYPE_DP.to_le_bytes());
-        put(buf, child + 16, &[dvo_port]);
-        put(buf, child + 24, &[1 << 1]); // dp_compat
-        put(buf, child + 25, &[aux]);
-        put(buf, child + 27, &[1 << 5]); // integrated_encoder
-        child += CHILD_SIZE;
-        p += 1;
-    }
+    let (handle, dvo_port, aux) = PORTS[port];
+    put(buf, child, &handle.to_le_bytes());
+    put(buf, child + 2, &DEVICE_TYPE_DP.to_le_bytes());
+    put(buf, child + 16, &[dvo_port]);
+    put(buf, child + 24, &[1 << 1]); // dp_compat
+    put(buf, child + 25, &[aux]);
+    put(buf, child + 27, &[1 << 5]); // integrated_encoder
+    child += CHILD_SIZE;
 
     // Driver features: LVDS config "none" (zero).
     put(buf, child, &[BDB_DRIVER_FEATURES]);
@@ -125,10 +126,12 @@ const fn image() -> [u8; OPREGION_SIZE] {
     img
 }
 
-/// Fills `buf` (at least [`OPREGION_SIZE`] bytes) with the virtual OpRegion.
-pub fn build(buf: &mut [u8]) {
-    if let Some(dst) = buf.get_mut(..OPREGION_SIZE) {
-        dst.copy_from_slice(&IMAGE);
+/// Fills `buf` (at least [`OPREGION_SIZE`] bytes) with the virtual OpRegion of a vGPU whose
+/// monitor is on DDI `port` (0 = A).
+pub fn build(buf: &mut [u8], port: u32) {
+    let image = usize::try_from(port).ok().and_then(|p| IMAGES.get(p));
+    if let (Some(dst), Some(image)) = (buf.get_mut(..OPREGION_SIZE), image) {
+        dst.copy_from_slice(image);
     }
 }
 
@@ -162,13 +165,13 @@ mod tests {
     #[test]
     fn opregion_layout() {
         let mut b = [0xaau8; OPREGION_SIZE];
-        build(&mut b);
+        build(&mut b, 1);
         assert_eq!(&b[..16], b"IntelGraphicsMem");
         assert_eq!(u32::from_le_bytes(b[88..92].try_into().unwrap()), MBOX_VBT);
         assert_eq!(b[OPREGION_CLID], 3);
         let v = OPREGION_VBT_OFFSET;
         assert_eq!(&b[v..v + 4], b"$VBT");
-        assert_eq!(VBT_SIZE, 242);
+        assert_eq!(VBT_SIZE, 143);
         assert_eq!(u16::from_le_bytes([b[v + 24], b[v + 25]]) as usize, VBT_SIZE);
         let bdb = v + 48;
         assert_eq!(&b[bdb..bdb + 15], b"BIOS_DATA_BLOCK");
@@ -182,8 +185,8 @@ mod tests {
             if id == 2 {
                 assert_eq!(b[p + 3 + 4], 33);
                 let children = (size - 5) / 33;
-                assert_eq!(children, 4);
-                let c1 = p + 3 + 5 + 33; // port B
+                assert_eq!(children, 1, "one port: the monitor's");
+                let c1 = p + 3 + 5; // port B
                 assert_eq!(u16::from_le_bytes([b[c1 + 2], b[c1 + 3]]), DEVICE_TYPE_DP);
                 assert_eq!(b[c1 + 16], 7);
                 assert_eq!(b[c1 + 25], 0x10);

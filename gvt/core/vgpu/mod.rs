@@ -281,7 +281,7 @@ impl<S: VgpuStorage> Vgpu<S> {
             return Err((GvtError::Invalid, store));
         }
         let info = *host.info();
-        opregion::build(store.opregion_mut());
+        opregion::build(store.opregion_mut(), super::display::monitor_port(info.platform));
         let mut v = Vgpu {
             id,
             config,

@@ -465,3 +465,42 @@ pub fn probe<T: Transport + ?Sized>(t: &mut T, bxt: bool) -> Result<ProbeReport>
     t.write32(field::DISPLAY_READY, 1)?;
     Ok(ProbeReport { bar0_size, bar2_size, vgt_id, mappable, nonmappable, fences, display })
 }
+
+/// `intel_bios_init` / `parse_ddi_ports`: the DDI port (0 = A) of each child device in the
+/// OpRegion's VBT, found as i915 finds it (the mailbox's VBT at 0x400, the BDB, block 2's
+/// child devices of `child_dev_size` bytes, DVO port at +16). `None` if the VBT is malformed.
+pub fn vbt_ddi_ports(opregion: &[u8]) -> Option<Vec<u32>> {
+    let u16_at = |b: &[u8], o: usize| Some(u16::from_le_bytes([*b.get(o)?, *b.get(o + 1)?]) as usize);
+    let vbt = opregion.get(0x400..)?;
+    if vbt.get(..4)? != b"$VBT" {
+        return None;
+    }
+    let bdb = vbt.get(u32::from_le_bytes(vbt.get(28..32)?.try_into().ok()?) as usize..)?;
+    if bdb.get(..15)? != b"BIOS_DATA_BLOCK" {
+        return None;
+    }
+    let (mut p, end) = (u16_at(bdb, 18)?, u16_at(bdb, 20)?);
+    let mut ports = Vec::new();
+    while p + 3 <= end {
+        let (id, size) = (*bdb.get(p)?, u16_at(bdb, p + 1)?);
+        if id == 2 {
+            let child_size = usize::from(*bdb.get(p + 3 + 4)?);
+            let mut c = p + 3 + 5;
+            while child_size > 0 && c + child_size <= p + 3 + size {
+                if u16_at(bdb, c + 2)? != 0 {
+                    // DVO_PORT_DPA..DPD are 10, 7, 8, 9 (intel_vbt_defs.h).
+                    ports.push(match *bdb.get(c + 16)? {
+                        10 => 0,
+                        7 => 1,
+                        8 => 2,
+                        9 => 3,
+                        _ => return None,
+                    });
+                }
+                c += child_size;
+            }
+        }
+        p += 3 + size;
+    }
+    Some(ports)
+}

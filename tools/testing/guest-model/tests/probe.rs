@@ -114,6 +114,22 @@ fn ballooning_fits_the_ggtt_that_gmch_describes() {
     }
 }
 
+/// The VBT describes the ports the vGPU has: the monitor's, and no port the platform lacks (a
+/// stock i915 on Broxton warned "Platform does not support port D" at the four ports A-D).
+#[test]
+fn vbt_describes_only_the_monitors_port() {
+    use gvt::model::display::monitor_port;
+    for (info, valid) in [(gvt::sim::broxton_info(), 0..3u32), (gvt::sim::skylake_info(), 0..5), (gvt::sim::kabylake_info(), 0..5)] {
+        let ggtt = (0..gvt::sim::ggtt_entries(&info)).map(|_| std::sync::atomic::AtomicU64::new(0)).collect::<Box<[_]>>();
+        let host = gvt::sim::SimHost::new(info, ggtt).unwrap();
+        let mut gvt = Gvt::new(&host).unwrap();
+        let v = create(&mut gvt, &host, &v5_8());
+        let ports = probe::vbt_ddi_ports(v.opregion()).expect("a VBT i915 can parse");
+        assert!(ports.iter().all(|p| valid.contains(p)), "{:?}: ports {ports:?}", info.platform);
+        assert_eq!(ports, [monitor_port(info.platform)], "{:?}", info.platform);
+    }
+}
+
 #[test]
 fn creation_that_cannot_fit_changes_nothing() {
     let host = bxt_host();
