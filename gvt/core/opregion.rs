@@ -53,10 +53,14 @@ const PORTS: [(u16, u8, u8); 4] = [
     (0x10, 9, 0x30),  // EFP4: DVO_PORT_DPD, DP_AUX_D
 ];
 
-/// The OpRegion of a vGPU whose monitor is on each port, built at compile time: its layout
-/// arithmetic can never fail at run time (an out-of-range offset here is a build error, not a
-/// kernel panic).
-const IMAGES: [[u8; OPREGION_SIZE]; 4] = [image(0), image(1), image(2), image(3)];
+/// Where the one child device starts in the OpRegion.
+const CHILD_OFFSET: usize =
+    OPREGION_VBT_OFFSET + VBT_HEADER_SIZE + BDB_HEADER_SIZE + 3 + GENERAL_FEATURES_SIZE + 3 + GENERAL_DEFINITIONS_SIZE;
+
+/// The OpRegion every vGPU starts with, its child device on port A, built at compile time: its
+/// layout arithmetic can never fail at run time (an out-of-range offset here is a build error,
+/// not a kernel panic). [`build`] puts the child on the monitor's port.
+const IMAGE: [u8; OPREGION_SIZE] = image();
 
 /// Writes `bytes` at `off` in the image (compile time only).
 // Evaluated in the `IMAGE` constant only, where an overflow or a bad index stops the build.
@@ -78,7 +82,7 @@ const fn size16(n: usize) -> [u8; 2] {
 
 // Evaluated in the `IMAGE` constant only (see `put`).
 #[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::indexing_slicing)]
-const fn image(port: usize) -> [u8; OPREGION_SIZE] {
+const fn image() -> [u8; OPREGION_SIZE] {
     let mut img = [0u8; OPREGION_SIZE];
     let buf = &mut img;
     put(buf, 0, b"IntelGraphicsMem");
@@ -111,7 +115,8 @@ const fn image(port: usize) -> [u8; OPREGION_SIZE] {
     put(buf, gd + 1, &size16(GENERAL_DEFINITIONS_SIZE + CHILD_SIZE));
     put(buf, gd + 3 + 4, &[CHILD_SIZE as u8]); // child_dev_size
     let mut child = gd + 3 + GENERAL_DEFINITIONS_SIZE;
-    let (handle, dvo_port, aux) = PORTS[port];
+    assert!(child == CHILD_OFFSET);
+    let (handle, dvo_port, aux) = PORTS[0];
     put(buf, child, &handle.to_le_bytes());
     put(buf, child + 2, &DEVICE_TYPE_DP.to_le_bytes());
     put(buf, child + 16, &[dvo_port]);
@@ -129,9 +134,13 @@ const fn image(port: usize) -> [u8; OPREGION_SIZE] {
 /// Fills `buf` (at least [`OPREGION_SIZE`] bytes) with the virtual OpRegion of a vGPU whose
 /// monitor is on DDI `port` (0 = A).
 pub fn build(buf: &mut [u8], port: u32) {
-    let image = usize::try_from(port).ok().and_then(|p| IMAGES.get(p));
-    if let (Some(dst), Some(image)) = (buf.get_mut(..OPREGION_SIZE), image) {
-        dst.copy_from_slice(image);
+    let Some(dst) = buf.get_mut(..OPREGION_SIZE) else { return };
+    dst.copy_from_slice(&IMAGE);
+    let Some(&(handle, dvo_port, aux)) = usize::try_from(port).ok().and_then(|p| PORTS.get(p)) else { return };
+    for (off, bytes) in [(0, &handle.to_le_bytes()[..]), (16, &[dvo_port][..]), (25, &[aux][..])] {
+        if let Some(d) = dst.get_mut(CHILD_OFFSET.saturating_add(off)..CHILD_OFFSET.saturating_add(off).saturating_add(bytes.len())) {
+            d.copy_from_slice(bytes);
+        }
     }
 }
 

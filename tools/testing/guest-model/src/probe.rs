@@ -466,10 +466,10 @@ pub fn probe<T: Transport + ?Sized>(t: &mut T, bxt: bool) -> Result<ProbeReport>
     Ok(ProbeReport { bar0_size, bar2_size, vgt_id, mappable, nonmappable, fences, display })
 }
 
-/// `intel_bios_init` / `parse_ddi_ports`: the DDI port (0 = A) of each child device in the
+/// `intel_bios_init` / `parse_ddi_ports`: the DDI ports (bit 0 = A) of the child devices in the
 /// OpRegion's VBT, found as i915 finds it (the mailbox's VBT at 0x400, the BDB, block 2's
 /// child devices of `child_dev_size` bytes, DVO port at +16). `None` if the VBT is malformed.
-pub fn vbt_ddi_ports(opregion: &[u8]) -> Option<Vec<u32>> {
+pub fn vbt_ddi_ports(opregion: &[u8]) -> Option<u32> {
     let u16_at = |b: &[u8], o: usize| Some(u16::from_le_bytes([*b.get(o)?, *b.get(o + 1)?]) as usize);
     let vbt = opregion.get(0x400..)?;
     if vbt.get(..4)? != b"$VBT" {
@@ -480,7 +480,7 @@ pub fn vbt_ddi_ports(opregion: &[u8]) -> Option<Vec<u32>> {
         return None;
     }
     let (mut p, end) = (u16_at(bdb, 18)?, u16_at(bdb, 20)?);
-    let mut ports = Vec::new();
+    let mut ports = 0u32;
     while p + 3 <= end {
         let (id, size) = (*bdb.get(p)?, u16_at(bdb, p + 1)?);
         if id == 2 {
@@ -489,13 +489,13 @@ pub fn vbt_ddi_ports(opregion: &[u8]) -> Option<Vec<u32>> {
             while child_size > 0 && c + child_size <= p + 3 + size {
                 if u16_at(bdb, c + 2)? != 0 {
                     // DVO_PORT_DPA..DPD are 10, 7, 8, 9 (intel_vbt_defs.h).
-                    ports.push(match *bdb.get(c + 16)? {
-                        10 => 0,
-                        7 => 1,
-                        8 => 2,
-                        9 => 3,
+                    ports |= match *bdb.get(c + 16)? {
+                        10 => 1,
+                        7 => 2,
+                        8 => 4,
+                        9 => 8,
                         _ => return None,
-                    });
+                    };
                 }
                 c += child_size;
             }

@@ -20,7 +20,7 @@ timeout 900 qemu-system-x86_64 -accel tcg -machine q35 -cpu max -m 1536 -smp 1 \
     -display none -no-reboot -nodefaults -L /usr/share/qemu \
     -serial file:$L2LOG -serial pipe:/tmp/l2ctl \
     -kernel /l2/bzImage -initrd /l2/initrd.gz \
-    -append "console=ttyS0 loglevel=7 panic=-1 --  -- $st_args" \
+    -append "console=ttyS0 loglevel=7 panic=-1 -- selftests $st_args" \
     -device vfio-pci,sysfsdev=/sys/bus/mdev/devices/$uuid,display=off,x-igd-opregion=on \
     > /tmp/qemu.out 2>&1 < /dev/null &
 qpid=$!
@@ -62,7 +62,10 @@ equals "guest: fences" 4 fact pvinfo-fences
 equals "guest: aperture BAR" $((1 << 30)) fact aperture-bytes
 equals "guest: GGMS (GMCH 7:6) says 8 MiB of PTEs" 3 sh -c "echo \$(( ($(fact gmch) >> 6) & 3 ))"
 equals "guest: OpRegion VBT found" '$VBT' fact vbt-signature
-equals "guest: console on i915's framebuffer" "i915drmfb 1920,1200" fact fb0
+check "guest: fbcon on i915's framebuffer" g 'fb0: i915drmfb frame buffer device'
+# fbcon's 8x16 font: 240x75 cells is the EDID's preferred 1920x1200.
+check "guest: console at the EDID's 1920x1200" g 'Console: switching to colour frame buffer device 240x75'
+
 equals "screenshot taken over VFIO (query plane, dma-buf)" 0 echo ${src:-none}
 # The picture is the guest's console: the mode's size, and text on it (not one colour).
 equals "screenshot: the mode's size" 1920x1200 sh -c "sed -n 's/^screenshot: \([0-9]*x[0-9]*\) .*/\1/p' /tmp/shot.out"
