@@ -74,7 +74,9 @@ timeout "${GVT_QEMU_TIMEOUT:-$timeout}" qemu-system-x86_64 -accel tcg -machine q
     -kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$out/$scenario.cpio.gz" \
     -append "console=ttyS0 panic=-1 oops=panic kmemleak=on loglevel=$loglevel" </dev/null >"$log" 2>&1 || true
 log "qemu: $scenario ran for $((SECONDS - t0)) s"
-[ "$show" = --show ] && sed -n '/GVT-SCENARIO: START/,/GVT-SCENARIO: END/p' "$log" | tr -d '\r' | grep -v '^GVT-SCENARIO' || true
+# For people: the scenario's own lines, without a nested guest's log or a picture's base64.
+[ "$show" = --show ] && sed -n '/GVT-SCENARIO: START/,/GVT-SCENARIO: END/p' "$log" | tr -d '\r' |
+    grep -v -E '^GVT-SCENARIO|^(L2|QEMU)\| |GVT-PNG' || true
 # Pictures a scenario sent over the console (GVT-PNG blocks) land beside the log.
 if grep -q 'GVT-PNG-BEGIN' "$log"; then
     python3 "$here/extract-png.py" "$log" "$GVT_ROOT/build" || die "a picture in $log is damaged"
