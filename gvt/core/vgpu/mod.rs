@@ -489,7 +489,15 @@ impl<S: VgpuStorage> Vgpu<S> {
             self.display.reset(&mut Regs(vreg, &mut self.written), edid, self.info.platform);
         }
         for e in Engine::ALL {
-            self.set_vreg(RING_CONTEXT_STATUS_PTR::offset(e.base()), CSB_WP_RESET);
+            let b = e.base();
+            self.set_vreg(RING_CONTEXT_STATUS_PTR::offset(b), CSB_WP_RESET);
+            // Whatever the host's engines were doing when it was taken, the snapshot's ring
+            // state is not the vGPU's: its rings are idle and error-free (`RingMiMode`,
+            // `RingResetCtl`).
+            let mode = self.vreg(RING_MI_MODE::offset(b)) | RING_MI_MODE::MODE_IDLE.mask();
+            self.set_vreg(RING_MI_MODE::offset(b), mode);
+            let ctl = self.vreg(RING_RESET_CTL::offset(b)) & !RING_RESET_CTL::RESET_CTL_CAT_ERROR.mask();
+            self.set_vreg(RING_RESET_CTL::offset(b), ctl);
         }
         self.populate_pvinfo();
     }
@@ -859,11 +867,19 @@ mod tests {
         assert_eq!(r(&mut v, FORCEWAKE_ACK_GT_GEN9::OFFSET), 1);
         w(&mut v, h, m, FORCEWAKE_GT_GEN9::OFFSET, masked_bit_disable(1));
         assert_eq!(r(&mut v, FORCEWAKE_ACK_GT_GEN9::OFFSET), 0);
-        let rc = RING_RESET_CTL::offset(VEBOX_RING_BASE);
-        w(&mut v, h, m, rc, masked_bit_enable(1));
-        assert_eq!(r(&mut v, rc) & 3, 3);
-        w(&mut v, h, m, rc, masked_bit_disable(1));
-        assert_eq!(r(&mut v, rc) & 3, 0);
+        for e in Engine::ALL {
+            let rc = RING_RESET_CTL::offset(e.base());
+            w(&mut v, h, m, rc, masked_bit_enable(1));
+            assert_eq!(r(&mut v, rc) & 7, 3, "{e:?}");
+            w(&mut v, h, m, rc, masked_bit_disable(1));
+            assert_eq!(r(&mut v, rc) & 7, 0, "{e:?}");
+            let mode = RING_MI_MODE::offset(e.base());
+            w(&mut v, h, m, mode, masked_bit_enable(RING_MI_MODE::STOP_RING.mask()));
+            assert_eq!(r(&mut v, mode) & 0xffff_0300, 0x300, "{e:?}");
+            // MODE_IDLE is the engine's: a guest cannot clear it.
+            w(&mut v, h, m, mode, masked_bit_disable(0x300));
+            assert_eq!(r(&mut v, mode) & 0x300, 0x200, "{e:?}");
+        }
         w(&mut v, h, m, GEN6_GDRST::OFFSET, GEN6_GDRST::GRDOM_BLT.mask());
         assert_eq!(r(&mut v, GEN6_GDRST::OFFSET), 0);
         assert_eq!(v.stats().engine_resets, 1);
