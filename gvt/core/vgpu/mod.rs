@@ -233,6 +233,8 @@ pub struct VgpuStats {
     pub engine_resets: u64,
     /// PPGTT create/destroy notifications received through PVINFO.
     pub ppgtt_notifications: u64,
+    /// Full GDRST resets by the guest that took the vGPU out of failsafe.
+    pub failsafe_guest_resets: u64,
 }
 
 /// One vGPU.
@@ -248,7 +250,10 @@ pub struct Vgpu<S> {
     pv_notified: bool,
     ggtt_dirty: bool,
     ggtt_touched: core::ops::Range<usize>,
-    partial: [Option<(u64, u8)>; PARTIAL_PTES],
+    /// Virtual GGTT entries written in failsafe (never sent to the host), as one span (u32:
+    /// a GGTT has at most 2^20 entries, and the struct stays small).
+    failsafe_ggtt: core::ops::Range<u32>,
+    partial: [Option<(u32, u8)>; PARTIAL_PTES],
     tlb_pending: u8,
     display_ready: bool,
     elsp: [ElspPort; 4],
@@ -294,6 +299,7 @@ impl<S: VgpuStorage> Vgpu<S> {
             pv_notified: false,
             ggtt_dirty: false,
             ggtt_touched: 0..0,
+            failsafe_ggtt: 0..0,
             partial: [None; PARTIAL_PTES],
             tlb_pending: 0,
             display_ready: false,
@@ -418,6 +424,7 @@ impl<S: VgpuStorage> Vgpu<S> {
                 self.reset_mmio(host, true);
                 self.cfg = CfgSpace::new(host.cfg_snapshot(), &self.info);
                 self.failsafe = None;
+                self.failsafe_ggtt = 0..0;
                 self.display_ready = false;
                 self.tlb_pending = 0;
                 self.exec_req = ExecRequests { engine_resets: ALL_ENGINES, full_reset: true };
@@ -428,6 +435,9 @@ impl<S: VgpuStorage> Vgpu<S> {
                 }
             }
             Reset::GdrstFull => {
+                if self.failsafe.take().is_some() {
+                    self.leave_failsafe(host, mpt);
+                }
                 self.reset_mmio(host, false);
                 // A full GT reset also resets the GuC (upstream leaves the host's value here).
                 let g = self.vreg(GUC_STATUS::OFFSET) | GUC_STATUS::GS_MIA_IN_RESET.mask();
@@ -568,6 +578,22 @@ impl<S: VgpuStorage> Vgpu<S> {
         ];
         for (off, v) in fields {
             self.set_vreg(off, v);
+        }
+    }
+
+    /// What a full GT reset by the guest does on top of a normal one when it takes the vGPU
+    /// out of failsafe: what the guest wrote to the GGTT and fences meanwhile was kept in the
+    /// vGPU only; now it goes to the host through the usual checks (entries inside the vGPU's
+    /// graphics memory, mapped through the hypervisor; fences inside its aperture). The
+    /// engine registers, written without their handlers' checks, come back from the snapshot
+    /// in the reset itself, PVINFO is rebuilt, and whatever made the guest fail still does.
+    fn leave_failsafe(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps) {
+        self.stats.failsafe_guest_resets = self.stats.failsafe_guest_resets.saturating_add(1);
+        self.resync_ggtt(host, mpt);
+        for n in 0..self.part.fences.size.min(u64::from(GUEST_FENCES)) {
+            let lo = FENCE_REG_GEN6_LO::OFFSET.wrapping_add(u32::try_from(n.wrapping_mul(8)).unwrap_or(0));
+            let v = self.vreg(lo);
+            self.fence_write(host, lo, v);
         }
     }
 
