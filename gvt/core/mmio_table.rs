@@ -92,8 +92,10 @@ pub enum Handler {
     BxtPpatLow,
     /// GUC_STATUS read: MIA_IN_RESET clears after the first read.
     GucStatusRead,
-    /// RING_RESET_CTL: ready-to-reset follows request.
+    /// RING_RESET_CTL: ready-to-reset follows request; never a catastrophic error.
     RingResetCtl,
+    /// RING_MI_MODE: the ring is always idle (MODE_IDLE), so STOP_RING completes at once.
+    RingMiMode,
     /// GFX_MODE: execlist/PPGTT enable checks.
     RingMode,
     /// CSFE_CHICKEN1: some bits are refused.
@@ -139,6 +141,19 @@ pub enum Handler {
     Plane,
     /// CURBASE: the cursor surface goes live.
     CurBase,
+}
+
+impl Handler {
+    /// Whether the handler still runs when the vGPU is in failsafe (where every other
+    /// register is plain storage): the status handshakes i915's reset path polls (forcewake
+    /// acks, GDRST, the engine reset handshake, STOP_RING, the GuC reset status). They only
+    /// move the vGPU's own register bits, and a full GDRST is how a guest leaves failsafe.
+    pub const fn answers_in_failsafe(self) -> bool {
+        matches!(
+            self,
+            Handler::ForceWake | Handler::Gdrst | Handler::RingResetCtl | Handler::RingMiMode | Handler::GucStatusRead
+        )
+    }
 }
 
 /// Registers a guest may expose to its unprivileged batch buffers through FORCE_TO_NONPRIV:
@@ -190,7 +205,7 @@ pub const GEN9_RING_MMIO: &[MmioDef] = &[
     d(0x134, D_ALL, C, H::Default),
     d(RING_START::REL, D_ALL, F_GMADR, H::Default),
     d(RING_MODE_GEN7::REL, D_ALL, MC | F_CMD_WRITE_PATCH, H::RingMode),
-    d(RING_MI_MODE::REL, D_ALL, MC, H::Default),
+    d(RING_MI_MODE::REL, D_ALL, MC, H::RingMiMode),
     d(RING_INSTPM::REL, D_ALL, MC, H::Default),
     d(RING_TIMESTAMP::REL, D_ALL, C, H::Default),
     d(RING_TIMESTAMP_UDW::REL, D_ALL, C, H::Default),

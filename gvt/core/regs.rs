@@ -427,9 +427,15 @@ register! {
     /// South display engine interrupt status.
     SDEISR @ 0xc4000;
     /// Ring buffer tail.
-    RING_TAIL @ +0x30;
+    RING_TAIL @ +0x30 {
+        /// The tail offset in the ring.
+        20:3 TAIL_ADDR,
+    };
     /// Ring buffer head.
-    RING_HEAD @ +0x34;
+    RING_HEAD @ +0x34 {
+        /// The head offset in the ring.
+        20:2 HEAD_ADDR,
+    };
     /// Ring buffer start.
     RING_START @ +0x38;
     /// Ring buffer control.
@@ -443,7 +449,12 @@ register! {
     /// Hardware status mask.
     RING_HWSTAM @ +0x98;
     /// MI mode (masked).
-    RING_MI_MODE @ +0x9c;
+    RING_MI_MODE @ +0x9c {
+        /// The command streamer is idle (read-only).
+        9:9 MODE_IDLE,
+        /// The driver asks the command streamer to stop.
+        8:8 STOP_RING,
+    };
     /// Engine interrupt mask.
     RING_IMR @ +0xa8;
     /// Instruction parser mode (masked).
@@ -454,6 +465,8 @@ register! {
         0:0 RESET_CTL_REQUEST_RESET,
         /// The engine is ready to be reset.
         1:1 RESET_CTL_READY_TO_RESET,
+        /// A catastrophic error: the ready handshake is bypassed and the hardware clears it.
+        2:2 RESET_CTL_CAT_ERROR,
     };
     /// Command streamer front-end chicken bits (masked).
     CSFE_CHICKEN1 @ +0xd4;

@@ -137,12 +137,20 @@ pub(super) struct VgpuState {
     pub(super) scanner: Gen9Scanner,
     /// The failsafe state last reported to the log.
     reported: Option<Failsafe>,
+    /// The guest resets out of failsafe already reported (`VgpuStats::failsafe_guest_resets`).
+    reported_guest_resets: u64,
 }
 
 impl VgpuState {
     /// Logs the vGPU's entry into failsafe, once per entry (a reset that leaves failsafe
     /// re-arms it): a guest the device model stopped emulating faithfully must be visible.
+    /// So is its way out when the guest's own full GPU reset took it.
     pub(super) fn report_failsafe(&mut self) {
+        let cleared = self.vgpu.stats().failsafe_guest_resets;
+        if cleared != self.reported_guest_resets {
+            pr_info!("vGPU {}: guest reset cleared failsafe\n", self.vgpu.id().get());
+            self.reported_guest_resets = cleared;
+        }
         let now = self.vgpu.failsafe();
         if now != self.reported {
             if let Some(why) = now {
@@ -341,7 +349,7 @@ fn create(be: *const GvtBackend, gd: *mut c_void, config: &VgpuConfig, priv_: *m
     handle.aperture.0.store(low.start, Ordering::Relaxed);
     handle.aperture.1.store(low.size, Ordering::Relaxed);
     let scanner = Gen9Scanner::new(dev.host.gpu().info().platform, *vgpu.partition());
-    *handle.state.lock() = Some(VgpuState { vgpu, exec, scanner, reported: None });
+    *handle.state.lock() = Some(VgpuState { vgpu, exec, scanner, reported: None, reported_guest_resets: 0 });
     if let Err(e) = exec::add(dev, &handle, id, config.weight) {
         if let Some(st) = handle.state.lock().take() {
             let _store = dev.gvt.lock().destroy_vgpu(dev.host.gpu(), &mut handle.mpt(), st.vgpu);

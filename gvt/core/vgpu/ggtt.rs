@@ -67,6 +67,12 @@ impl<S: VgpuStorage> Vgpu<S> {
             };
         }
         if self.failsafe.is_some() {
+            let l = u32::try_from(local).unwrap_or(u32::MAX);
+            self.failsafe_ggtt = if self.failsafe_ggtt.is_empty() {
+                l..l.saturating_add(1)
+            } else {
+                self.failsafe_ggtt.start.min(l)..self.failsafe_ggtt.end.max(l.saturating_add(1))
+            };
             return Ok(());
         }
         // A half-written entry points at scratch until its other half arrives.
@@ -77,6 +83,8 @@ impl<S: VgpuStorage> Vgpu<S> {
 
     /// Records a 4-byte half of entry `index`; returns whether both halves are now written.
     pub(super) fn note_half(&mut self, index: u64, half: u8) -> bool {
+        // GGTT indices are below 2^20 (8 MiB of entries in BAR0); u32 keeps `Vgpu` small.
+        let Ok(index) = u32::try_from(index) else { return true };
         for slot in self.partial.iter_mut() {
             if let Some((i, seen)) = slot {
                 if *i == index {
@@ -130,6 +138,21 @@ impl<S: VgpuStorage> Vgpu<S> {
         if let Some(addr) = mapped_page(old, self.info.scratch_page) {
             mpt.dma_unmap_guest_page(addr);
         }
+    }
+
+    /// Sends the virtual GGTT entries written in failsafe to the host, each as a guest write
+    /// out of failsafe would have (a half-written one points at scratch), then flushes. Only
+    /// the vGPU's own entries are in the span: it holds indices of the virtual GGTT.
+    pub(super) fn resync_ggtt(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps) {
+        let span = core::mem::replace(&mut self.failsafe_ggtt, 0..0);
+        for local in span.filter_map(|l| usize::try_from(l).ok()) {
+            let Some(pte) = self.store.ggtt().get(local).copied() else { break };
+            let index = self.global_index(local);
+            let half = self.partial.iter().flatten().any(|&(i, _)| u64::from(i) == index);
+            let host_pte = if half { self.info.scratch_page } else { self.map_pte(mpt, pte) };
+            self.set_host_pte(host, mpt, index, host_pte);
+        }
+        self.flush_ggtt(host);
     }
 
     /// Makes the vGPU's GGTT updates visible to the GPU, if there are any. Called when the

@@ -80,9 +80,6 @@ impl<S: VgpuStorage> Vgpu<S> {
 
     /// Reads one dword register.
     pub(super) fn reg_read(&mut self, off: u32) -> u32 {
-        if self.failsafe.is_some() {
-            return self.vreg(off);
-        }
         let handler = match self.table.lookup(off) {
             Some(def) => def.handler,
             None => match self.table.block(off) {
@@ -90,6 +87,9 @@ impl<S: VgpuStorage> Vgpu<S> {
                 None => return self.vreg(off),
             },
         };
+        if self.failsafe.is_some() && !handler.answers_in_failsafe() {
+            return self.vreg(off);
+        }
         match handler {
             Handler::Pvinfo => {
                 self.pv_notified = true;
@@ -129,11 +129,12 @@ impl<S: VgpuStorage> Vgpu<S> {
 
     /// Writes one dword register.
     pub(super) fn reg_write(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps, off: u32, v: u32) -> Result {
-        if self.failsafe.is_some() {
+        let def = self.table.lookup(off);
+        if self.failsafe.is_some() && !def.is_some_and(|d| d.handler.answers_in_failsafe()) {
             self.set_vreg(off, v);
             return Ok(());
         }
-        let Some(def) = self.table.lookup(off) else {
+        let Some(def) = def else {
             return match self.table.block(off).map(|b| b.handler) {
                 Some(Handler::Pvinfo) => {
                     self.pvinfo_write(off, v);
@@ -219,7 +220,9 @@ impl<S: VgpuStorage> Vgpu<S> {
                     Reset::GdrstEngines(mask & self.info.engines)
                 };
                 self.reset(host, mpt, kind)?;
-                // The reset is done at once: the request bits self-clear.
+                // The reset is done at once: every request bit self-clears, GRDOM_GUC too (no
+                // GuC runs here), which gen6_hw_domain_reset waits 2 ms for, twice, and
+                // intel_reset_guc through it (intel_reset.c).
                 self.set_vreg(off, 0);
             }
             Handler::Fence => self.fence_write(host, off, v),
@@ -311,16 +314,26 @@ impl<S: VgpuStorage> Vgpu<S> {
                 self.set_vreg(off, 0x4000_0040);
             }
             Handler::RingResetCtl => {
-                self.set_vreg(off, v);
+                // gen8_engine_reset_prepare: a masked REQUEST_RESET, then READY_TO_RESET
+                // within 700 us; gen8_engine_reset_cancel clears the request (intel_reset.c).
+                // A vGPU's engine is always ready and never has a catastrophic error, which
+                // i915 would wait for the hardware to clear.
                 let ready = RING_RESET_CTL::RESET_CTL_READY_TO_RESET.mask();
                 let req = RING_RESET_CTL::RESET_CTL_REQUEST_RESET.mask();
-                let mut d = v;
+                let mut d = v & !RING_RESET_CTL::RESET_CTL_CAT_ERROR.mask();
                 if masked_bits_enabled(v, req) {
                     d |= ready;
                 } else if v & masked_bit_disable(req) != 0 {
                     d &= !ready;
                 }
                 self.set_vreg(off, d);
+            }
+            Handler::RingMiMode => {
+                // intel_engine_stop_cs waits for MODE_IDLE after STOP_RING, and
+                // intel_engine_is_idle reads it: the vGPU's work runs from shadows on the
+                // host, never from a ring of its own, so the ring is idle and stops at once.
+                // The write is merged as a masked one after this (F_MODE_MASK).
+                self.set_vreg(off, v | masked_bit_enable(RING_MI_MODE::MODE_IDLE.mask()));
             }
             Handler::RingMode => {
                 // Bit 0 (and on CFL bit 1) must stay off; enabling it means a guest we cannot run.

@@ -233,6 +233,8 @@ pub struct VgpuStats {
     pub engine_resets: u64,
     /// PPGTT create/destroy notifications received through PVINFO.
     pub ppgtt_notifications: u64,
+    /// Full GDRST resets by the guest that took the vGPU out of failsafe.
+    pub failsafe_guest_resets: u64,
 }
 
 /// One vGPU.
@@ -248,7 +250,10 @@ pub struct Vgpu<S> {
     pv_notified: bool,
     ggtt_dirty: bool,
     ggtt_touched: core::ops::Range<usize>,
-    partial: [Option<(u64, u8)>; PARTIAL_PTES],
+    /// Virtual GGTT entries written in failsafe (never sent to the host), as one span (u32:
+    /// a GGTT has at most 2^20 entries, and the struct stays small).
+    failsafe_ggtt: core::ops::Range<u32>,
+    partial: [Option<(u32, u8)>; PARTIAL_PTES],
     tlb_pending: u8,
     display_ready: bool,
     elsp: [ElspPort; 4],
@@ -294,6 +299,7 @@ impl<S: VgpuStorage> Vgpu<S> {
             pv_notified: false,
             ggtt_dirty: false,
             ggtt_touched: 0..0,
+            failsafe_ggtt: 0..0,
             partial: [None; PARTIAL_PTES],
             tlb_pending: 0,
             display_ready: false,
@@ -418,6 +424,7 @@ impl<S: VgpuStorage> Vgpu<S> {
                 self.reset_mmio(host, true);
                 self.cfg = CfgSpace::new(host.cfg_snapshot(), &self.info);
                 self.failsafe = None;
+                self.failsafe_ggtt = 0..0;
                 self.display_ready = false;
                 self.tlb_pending = 0;
                 self.exec_req = ExecRequests { engine_resets: ALL_ENGINES, full_reset: true };
@@ -428,6 +435,9 @@ impl<S: VgpuStorage> Vgpu<S> {
                 }
             }
             Reset::GdrstFull => {
+                if self.failsafe.take().is_some() {
+                    self.leave_failsafe(host, mpt);
+                }
                 self.reset_mmio(host, false);
                 // A full GT reset also resets the GuC (upstream leaves the host's value here).
                 let g = self.vreg(GUC_STATUS::OFFSET) | GUC_STATUS::GS_MIA_IN_RESET.mask();
@@ -489,7 +499,15 @@ impl<S: VgpuStorage> Vgpu<S> {
             self.display.reset(&mut Regs(vreg, &mut self.written), edid, self.info.platform);
         }
         for e in Engine::ALL {
-            self.set_vreg(RING_CONTEXT_STATUS_PTR::offset(e.base()), CSB_WP_RESET);
+            let b = e.base();
+            self.set_vreg(RING_CONTEXT_STATUS_PTR::offset(b), CSB_WP_RESET);
+            // Whatever the host's engines were doing when it was taken, the snapshot's ring
+            // state is not the vGPU's: its rings are idle and error-free (`RingMiMode`,
+            // `RingResetCtl`).
+            let mode = self.vreg(RING_MI_MODE::offset(b)) | RING_MI_MODE::MODE_IDLE.mask();
+            self.set_vreg(RING_MI_MODE::offset(b), mode);
+            let ctl = self.vreg(RING_RESET_CTL::offset(b)) & !RING_RESET_CTL::RESET_CTL_CAT_ERROR.mask();
+            self.set_vreg(RING_RESET_CTL::offset(b), ctl);
         }
         self.populate_pvinfo();
     }
@@ -560,6 +578,22 @@ impl<S: VgpuStorage> Vgpu<S> {
         ];
         for (off, v) in fields {
             self.set_vreg(off, v);
+        }
+    }
+
+    /// What a full GT reset by the guest does on top of a normal one when it takes the vGPU
+    /// out of failsafe: what the guest wrote to the GGTT and fences meanwhile was kept in the
+    /// vGPU only; now it goes to the host through the usual checks (entries inside the vGPU's
+    /// graphics memory, mapped through the hypervisor; fences inside its aperture). The
+    /// engine registers, written without their handlers' checks, come back from the snapshot
+    /// in the reset itself, PVINFO is rebuilt, and whatever made the guest fail still does.
+    fn leave_failsafe(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps) {
+        self.stats.failsafe_guest_resets = self.stats.failsafe_guest_resets.saturating_add(1);
+        self.resync_ggtt(host, mpt);
+        for n in 0..self.part.fences.size.min(u64::from(GUEST_FENCES)) {
+            let lo = FENCE_REG_GEN6_LO::OFFSET.wrapping_add(u32::try_from(n.wrapping_mul(8)).unwrap_or(0));
+            let v = self.vreg(lo);
+            self.fence_write(host, lo, v);
         }
     }
 
@@ -859,11 +893,19 @@ mod tests {
         assert_eq!(r(&mut v, FORCEWAKE_ACK_GT_GEN9::OFFSET), 1);
         w(&mut v, h, m, FORCEWAKE_GT_GEN9::OFFSET, masked_bit_disable(1));
         assert_eq!(r(&mut v, FORCEWAKE_ACK_GT_GEN9::OFFSET), 0);
-        let rc = RING_RESET_CTL::offset(VEBOX_RING_BASE);
-        w(&mut v, h, m, rc, masked_bit_enable(1));
-        assert_eq!(r(&mut v, rc) & 3, 3);
-        w(&mut v, h, m, rc, masked_bit_disable(1));
-        assert_eq!(r(&mut v, rc) & 3, 0);
+        for e in Engine::ALL {
+            let rc = RING_RESET_CTL::offset(e.base());
+            w(&mut v, h, m, rc, masked_bit_enable(1));
+            assert_eq!(r(&mut v, rc) & 7, 3, "{e:?}");
+            w(&mut v, h, m, rc, masked_bit_disable(1));
+            assert_eq!(r(&mut v, rc) & 7, 0, "{e:?}");
+            let mode = RING_MI_MODE::offset(e.base());
+            w(&mut v, h, m, mode, masked_bit_enable(RING_MI_MODE::STOP_RING.mask()));
+            assert_eq!(r(&mut v, mode) & 0xffff_0300, 0x300, "{e:?}");
+            // MODE_IDLE is the engine's: a guest cannot clear it.
+            w(&mut v, h, m, mode, masked_bit_disable(0x300));
+            assert_eq!(r(&mut v, mode) & 0x300, 0x200, "{e:?}");
+        }
         w(&mut v, h, m, GEN6_GDRST::OFFSET, GEN6_GDRST::GRDOM_BLT.mask());
         assert_eq!(r(&mut v, GEN6_GDRST::OFFSET), 0);
         assert_eq!(v.stats().engine_resets, 1);

@@ -156,46 +156,161 @@ pub fn forcewake<T: Transport + ?Sized>(t: &mut T) -> Result {
     Ok(())
 }
 
-/// `intel_gt_reset` on Gen9: ready-to-reset handshake per engine, GDRST full, wait for it to
-/// clear, release the handshake.
+/// Poll budgets of i915's reset path, as register reads: a trapped MMIO read takes at least a
+/// microsecond, so a budget of N us is at most N polls (fewer on real hardware, never more).
+pub mod budget {
+    /// `gen8_engine_reset_prepare`: RESET_CTL_READY_TO_RESET within 700 us.
+    pub const READY_TO_RESET: u32 = 700;
+    /// `gen6_hw_domain_reset`: GDRST bits clear within 2000 us (engines, full GT, GuC).
+    pub const GDRST: u32 = 2000;
+    /// `intel_engine_stop_cs`: MODE_IDLE within 1000 us before the 100 ms slow wait.
+    pub const STOP_CS_FAST: u32 = 1000;
+    /// `__intel_gt_reset`: attempts of a full reset that timed out (RESET_MAX_RETRIES).
+    pub const FULL_RESET_TRIES: u32 = 3;
+}
+
+/// The GDRST domain of an engine (`engine->reset_domain` on Gen9).
+pub fn reset_domain(e: Engine) -> u32 {
+    match e {
+        Engine::Rcs => GEN6_GDRST::GRDOM_RENDER.mask(),
+        Engine::Vcs => GEN6_GDRST::GRDOM_MEDIA.mask(),
+        Engine::Bcs => GEN6_GDRST::GRDOM_BLT.mask(),
+        Engine::Vecs => GEN6_GDRST::GRDOM_VECS.mask(),
+    }
+}
+
+/// `gen8_engine_reset_prepare`: unless the engine already is, ask it to get ready for reset
+/// and wait 700 us for it (a catastrophic error instead is acknowledged and must clear).
+pub fn engine_reset_prepare<T: Transport + ?Sized>(t: &mut T, e: Engine) -> Result {
+    let reg = RING_RESET_CTL::offset(e.base());
+    let ack = RING_RESET_CTL(t.read32(reg)?);
+    let (request, mask, want) = if ack.is_set(RING_RESET_CTL::RESET_CTL_CAT_ERROR) {
+        let cat = RING_RESET_CTL::RESET_CTL_CAT_ERROR.mask();
+        (cat, cat, 0)
+    } else if !ack.is_set(RING_RESET_CTL::RESET_CTL_READY_TO_RESET) {
+        let ready = RING_RESET_CTL::RESET_CTL_READY_TO_RESET.mask();
+        (RING_RESET_CTL::RESET_CTL_REQUEST_RESET.mask(), ready, ready)
+    } else {
+        return Ok(());
+    };
+    t.write32(reg, masked_bit_enable(request))?;
+    t.wait_for(reg, mask, want, budget::READY_TO_RESET)
+        .map(|_| ())
+        .map_err(|_| Error::Probe("reset request timed out"))
+}
+
+/// `gen8_engine_reset_cancel`.
+pub fn engine_reset_cancel<T: Transport + ?Sized>(t: &mut T, e: Engine) -> Result {
+    t.write32(RING_RESET_CTL::offset(e.base()), masked_bit_disable(RING_RESET_CTL::RESET_CTL_REQUEST_RESET.mask()))
+}
+
+/// `gen6_hw_domain_reset`: write the domains to GDRST and wait for the device to clear them,
+/// twice before Gen12.70 (the second serialises with the first).
+pub fn hw_domain_reset<T: Transport + ?Sized>(t: &mut T, domains: u32) -> Result {
+    for _ in 0..2 {
+        t.write32(GEN6_GDRST::OFFSET, domains)?;
+        t.wait_for(GEN6_GDRST::OFFSET, domains, 0, budget::GDRST)
+            .map_err(|_| Error::Probe("Wait for engines reset failed"))?;
+    }
+    Ok(())
+}
+
+/// `gen8_reset_engines` for the engines in `mask` (all of them: a full GT reset): the ready
+/// handshake on each (a failed one skips the reset on the first try), the GDRST domains, and
+/// the handshake released on each whatever happened.
+pub fn reset_engines<T: Transport + ?Sized>(t: &mut T, mask: u8, retry: u32) -> Result {
+    let mut ret = Ok(());
+    let mut skip = false;
+    let mut domains = 0;
+    for e in Engine::ALL.into_iter().filter(|e| e.mask() & mask != 0) {
+        ret = engine_reset_prepare(t, e);
+        if ret.is_err() && retry == 0 {
+            skip = true;
+            break;
+        }
+        domains |= reset_domain(e);
+    }
+    if !skip {
+        let all = Engine::ALL.into_iter().all(|e| e.mask() & mask != 0);
+        ret = hw_domain_reset(t, if all { GEN6_GDRST::GRDOM_FULL.mask() } else { domains });
+    }
+    for e in Engine::ALL.into_iter().filter(|e| e.mask() & mask != 0) {
+        engine_reset_cancel(t, e)?;
+    }
+    ret
+}
+
+/// `__intel_gt_reset`: a full reset is tried up to three times while it times out, an engine
+/// reset once.
+pub fn intel_gt_reset<T: Transport + ?Sized>(t: &mut T, mask: u8) -> Result {
+    let all = Engine::ALL.into_iter().all(|e| e.mask() & mask != 0);
+    let tries = if all { budget::FULL_RESET_TRIES } else { 1 };
+    let mut ret = Err(Error::Probe("no reset attempted"));
+    for retry in 0..tries {
+        ret = reset_engines(t, mask, retry);
+        if ret.is_ok() {
+            break;
+        }
+    }
+    ret
+}
+
+/// The mask of every Gen9 engine (`ALL_ENGINES`).
+pub fn all_engines() -> u8 {
+    Engine::ALL.into_iter().fold(0, |m, e| m | e.mask())
+}
+
+/// `intel_reset_guc` and the check after it in `__intel_uc_reset_hw`: the GuC domain reset
+/// (its GDRST bit self-clears, GuC submission or not), then the GuC core held in reset.
+pub fn reset_guc<T: Transport + ?Sized>(t: &mut T) -> Result {
+    hw_domain_reset(t, GEN6_GDRST::GRDOM_GUC.mask()).map_err(|_| Error::Probe("Failed to reset GuC, ret = -110"))?;
+    if !GUC_STATUS(t.read32(GUC_STATUS::OFFSET)?).is_set(GUC_STATUS::GS_MIA_IN_RESET) {
+        return Err(Error::Probe("GuC status: MIA core expected to be in reset"));
+    }
+    Ok(())
+}
+
+/// `intel_engine_reset` with execlists: stop the command streamer (`execlists_reset_prepare`),
+/// reset the engine alone, let the ring run again (`enable_execlists` at resume).
+pub fn engine_reset<T: Transport + ?Sized>(t: &mut T, e: Engine) -> Result {
+    stop_cs(t, e)?;
+    intel_gt_reset(t, e.mask())?;
+    t.write32(RING_MI_MODE::offset(e.base()), masked_bit_disable(RING_MI_MODE::STOP_RING.mask()))
+}
+
+/// `intel_gt_reset` on Gen9 as i915 does it at probe (`intel_gt_sanitize`, `__uc_sanitize`)
+/// and at hang recovery: the full reset with every engine's handshake, the GuC reset, then a
+/// per-engine reset of the render engine, as hangcheck would do.
 pub fn gt_reset<T: Transport + ?Sized>(t: &mut T) -> Result {
-    for e in Engine::ALL {
-        let off = RING_RESET_CTL::offset(e.base());
-        t.write32(off, masked_bit_enable(1))?;
-        t.wait_for(off, 2, 2, 10)?;
-    }
-    t.write32(GEN6_GDRST::OFFSET, GEN6_GDRST::GRDOM_FULL.mask())?;
-    t.wait_for(GEN6_GDRST::OFFSET, 1, 0, 10)?;
-    for e in Engine::ALL {
-        t.write32(RING_RESET_CTL::offset(e.base()), masked_bit_disable(1))?;
-    }
-    // Per-engine reset of the render engine, as hangcheck would do.
-    t.write32(GEN6_GDRST::OFFSET, GEN6_GDRST::GRDOM_RENDER.mask())?;
-    t.wait_for(GEN6_GDRST::OFFSET, 2, 0, 10)?;
+    intel_gt_reset(t, all_engines())?;
+    reset_guc(t)?;
+    engine_reset(t, Engine::Rcs)
+}
+
+/// `intel_engine_stop_cs`: ask the ring to stop and wait for MODE_IDLE. An idle engine reports
+/// idle at once; without it i915 waits out `stop_timeout_ms` (100 ms) per engine on every
+/// reset (and fails it when HEAD and TAIL differ).
+pub fn stop_cs<T: Transport + ?Sized>(t: &mut T, e: Engine) -> Result {
+    let mode = RING_MI_MODE::offset(e.base());
+    let idle = RING_MI_MODE::MODE_IDLE.mask();
+    t.write32(mode, masked_bit_enable(RING_MI_MODE::STOP_RING.mask()))?;
+    t.wait_for(mode, idle, idle, budget::STOP_CS_FAST).map_err(|_| Error::Probe("timed out on STOP_RING -> IDLE"))?;
     Ok(())
 }
 
-/// `intel_engine_stop_cs` on every engine (reset prepare, `intel_gt_sanitize` at probe): ask
-/// the ring to stop and wait for MODE_IDLE, then let it run again. An idle engine reports idle;
-/// without it i915 waits out `stop_timeout_ms` (100 ms) per engine on every reset.
+/// `intel_engine_stop_cs` on every engine (reset prepare, `intel_gt_sanitize` at probe), then
+/// `intel_engine_cancel_stop_cs`.
 pub fn stop_engines<T: Transport + ?Sized>(t: &mut T) -> Result {
-    const STOP_RING: u32 = 1 << 8;
-    const MODE_IDLE: u32 = 1 << 9;
     for e in Engine::ALL {
-        let mode = RING_MI_MODE::offset(e.base());
-        t.write32(mode, masked_bit_enable(STOP_RING))?;
-        t.wait_for(mode, MODE_IDLE, MODE_IDLE, 10).map_err(|_| Error::Probe("timed out on STOP_RING -> IDLE"))?;
-        t.write32(mode, masked_bit_disable(STOP_RING))?;
+        stop_cs(t, e)?;
+        t.write32(RING_MI_MODE::offset(e.base()), masked_bit_disable(RING_MI_MODE::STOP_RING.mask()))?;
     }
     Ok(())
 }
 
-/// GuC status, PCODE mailbox and display power-up as i915's early init does them.
+/// PCODE mailbox and display power-up as i915's early init does them (the GuC status is
+/// checked where i915 checks it, after its reset: [`reset_guc`]; the read clears the bit).
 pub fn pm_and_display<T: Transport + ?Sized>(t: &mut T, bxt: bool) -> Result {
-    let guc = t.read32(GUC_STATUS::OFFSET)?;
-    if guc & 1 == 0 {
-        return Err(Error::Probe("GuC not held in reset"));
-    }
     t.write32(GEN6_PCODE_DATA::OFFSET, 0)?;
     t.write32(GEN6_PCODE_MAILBOX::OFFSET, (1 << 31) | 0x6)?;
     t.wait_for(GEN6_PCODE_MAILBOX::OFFSET, 1 << 31, 0, 10)?;
