@@ -25,23 +25,31 @@ timeout 900 qemu-system-x86_64 -accel tcg -machine q35 -cpu max -m 1536 -smp 1 \
     > /tmp/qemu.out 2>&1 < /dev/null &
 qpid=$!
 t0=$(date +%s)
+# The guest's log, live on our console (prefixed: results.py leaves it to the checks below),
+# so that a guest that hangs still shows how far it got.
+sleep 1
+tail -f $L2LOG | awk '{ sub(/\r$/, ""); print "L2| " $0; fflush() }' &
+tailer=$!
 
 # Wait for the guest's console, or for QEMU to end.
 while kill -0 $qpid 2>/dev/null && ! grep -q 'GVT-L2: screen-ready' $L2LOG 2>/dev/null; do sleep 2; done
 if grep -q 'GVT-L2: screen-ready' $L2LOG; then
     gvt-vfio-client screenshot --pid $qpid --out /tmp/l3-screen.png --base64 > /tmp/shot.out 2>&1
     src=$?
-    # No kernel line may split the picture's lines; the "L1 clean" check below reads dmesg.
-    dmesg -n 1
-    cat /tmp/shot.out
-    dmesg -n 7
     echo go > /tmp/l2ctl.in
 fi
 wait $qpid
 qrc=$?
 echo "GVT-L3: guest ran $(( $(date +%s) - t0 )) s, QEMU exit status $qrc"
+sleep 1
+kill $tailer
+pkill -f "tail -f $L2LOG"
+# The picture, once nothing else writes to the console: no kernel line may split its lines
+# either (the "L1 clean" check below reads dmesg itself).
+dmesg -n 1
+cat /tmp/shot.out 2>/dev/null
+dmesg -n 7
 sed 's/^/QEMU| /' /tmp/qemu.out
-tr -d '\r' < $L2LOG | sed 's/^/L2| /'
 
 # g PATTERN: the guest's log has a line matching PATTERN (extended regex).
 g() { tr -d '\r' < $L2LOG | grep -qE "$1"; }
