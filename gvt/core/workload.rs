@@ -876,6 +876,7 @@ impl<T: ExecStorage> Exec<T> {
         data: &[u8],
         committed: bool,
     ) -> Result {
+        vgpu.count_page_track_write();
         let ips = ips_enabled(vgpu);
         let r = {
             let mut parts = self.store.parts();

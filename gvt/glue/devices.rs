@@ -215,6 +215,8 @@ pub(super) fn registry() -> Option<&'static Mutex<Registry>> {
 /// gvt.ko's state for the life of the module.
 pub(crate) struct Driver {
     registry: Pin<KBox<Mutex<Registry>>>,
+    /// `/sys/kernel/debug/gvt/`; dropped after `Drop::drop` let every device (and vGPU) go.
+    _debugfs: super::debugfs::Root,
 }
 
 impl Driver {
@@ -230,7 +232,7 @@ impl Driver {
             ),
             GFP_KERNEL,
         )?;
-        let driver = Driver { registry };
+        let driver = Driver { registry, _debugfs: super::debugfs::Root::new() };
         #[cfg(gvt_sim)]
         driver.add_sim()?;
         REGISTRY.store(ptr::from_ref(&*driver.registry).cast_mut(), Ordering::Release);

@@ -22,6 +22,16 @@ extern "C" {
     pub(crate) fn gvt_clock_sync(c: *mut c_void);
     /// Cancels the clock (waiting for a running tick) and frees it.
     pub(crate) fn gvt_clock_destroy(c: *mut c_void);
+    /// `debugfs_create_dir("gvt", NULL)`, or null.
+    pub(crate) fn gvt_debugfs_root_create() -> *mut c_void;
+    /// `vgpu<id>/` in `root` with a read-only `stats` file whose show callback calls
+    /// `gvt_vgpu_debugfs_show(vgpu, m)`; the directory, or null.
+    pub(crate) fn gvt_debugfs_vgpu_create(root: *mut c_void, id: u32, vgpu: *mut c_void) -> *mut c_void;
+    /// `debugfs_remove()`: the entry and what is in it, after reads in progress end; null is
+    /// ignored.
+    pub(crate) fn gvt_debugfs_remove(d: *mut c_void);
+    /// `seq_write()`: 0, or -1 when the buffer overflowed (the show is called again).
+    pub(crate) fn gvt_seq_write(m: *mut c_void, p: *const u8, len: usize) -> c_int;
     /// Registers the sim GPU's platform driver and device; `*dev` receives its struct device.
     #[cfg(gvt_sim)]
     pub(crate) fn gvt_sim_register(dev: *mut *mut c_void) -> c_int;

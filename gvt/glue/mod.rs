@@ -2,6 +2,7 @@
 //! allocation. It owns the core's state behind kernel locks and implements the C ABI.
 
 mod aperture;
+mod debugfs;
 mod devices;
 mod display;
 mod exec;

@@ -4,9 +4,11 @@
  * (gvt/glue/mpt_abi.rs). A Rust module cannot export symbols itself in 6.12.
  */
 #include <linux/build_bug.h>
+#include <linux/debugfs.h>
 #include <linux/export.h>
 #include <linux/jiffies.h>
 #include <linux/moduleparam.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/vmalloc.h>
@@ -94,6 +96,47 @@ void gvt_clock_destroy(struct gvt_clock *c)
 {
 	cancel_delayed_work_sync(&c->dw);
 	kfree(c);
+}
+
+/*
+ * debugfs: /sys/kernel/debug/gvt/vgpuN/stats, one directory per vGPU. The file's data is the
+ * vGPU's handle; debugfs_create_file's proxy makes each read hold off debugfs_remove, which
+ * the vGPU's destruction calls before anything of it goes (gvt/glue/debugfs.rs).
+ */
+struct dentry *gvt_debugfs_root_create(void)
+{
+	struct dentry *d = debugfs_create_dir("gvt", NULL);
+
+	return IS_ERR(d) ? NULL : d;
+}
+
+static int gvt_vgpu_stats_show(struct seq_file *m, void *unused)
+{
+	return gvt_vgpu_debugfs_show(m->private, m);
+}
+DEFINE_SHOW_ATTRIBUTE(gvt_vgpu_stats);
+
+struct dentry *gvt_debugfs_vgpu_create(struct dentry *root, u32 id, void *vgpu)
+{
+	char name[16];
+	struct dentry *dir;
+
+	snprintf(name, sizeof(name), "vgpu%u", id);
+	dir = debugfs_create_dir(name, root);
+	if (IS_ERR(dir))
+		return NULL;
+	debugfs_create_file("stats", 0444, dir, vgpu, &gvt_vgpu_stats_fops);
+	return dir;
+}
+
+void gvt_debugfs_remove(struct dentry *d)
+{
+	debugfs_remove(d);
+}
+
+int gvt_seq_write(struct seq_file *m, const void *p, size_t len)
+{
+	return seq_write(m, p, len);
 }
 
 /* The Rust mirror (mpt/abi.rs) asserts the same sizes. */

@@ -25,6 +25,19 @@ void gvt_clock_rearm(struct gvt_clock *c, u64 delay_ns);
 void gvt_clock_sync(struct gvt_clock *c);
 void gvt_clock_destroy(struct gvt_clock *c);
 
+/*
+ * shim.c: /sys/kernel/debug/gvt/ (gvt/glue/debugfs.rs). Creation returns null rather than an
+ * error pointer: without debugfs there is simply no file.
+ */
+struct dentry;
+struct seq_file;
+struct dentry *gvt_debugfs_root_create(void);
+struct dentry *gvt_debugfs_vgpu_create(struct dentry *root, u32 id, void *vgpu);
+void gvt_debugfs_remove(struct dentry *d);
+int gvt_seq_write(struct seq_file *m, const void *p, size_t len);
+/* Written in Rust (gvt/glue/debugfs.rs): shows the vGPU's stats file. */
+int gvt_vgpu_debugfs_show(void *vgpu, struct seq_file *m);
+
 /* gvt/hosts/sim/sim_device.c */
 int gvt_sim_register(struct device **dev);
 void gvt_sim_unregister(struct device *dev);

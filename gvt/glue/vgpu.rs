@@ -12,7 +12,7 @@
 use core::ffi::{c_int, c_void};
 use core::pin::Pin;
 use core::ptr;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use kernel::{new_mutex, prelude::*, sync::Mutex};
 
@@ -288,6 +288,9 @@ pub(super) struct VgpuHandle {
     /// The vGPU's aperture slice (start, size), set once at creation: aperture accesses come
     /// from page faults and must not wait for `state`.
     aperture: (AtomicU64, AtomicU64),
+    /// Its debugfs directory (`debugfs::add`), null if none; set once it is fully created,
+    /// taken when it is destroyed.
+    debugfs: AtomicPtr<c_void>,
 }
 
 // SAFETY: the device outlives its vGPUs, the ops table its backend's registration, and `priv_`
@@ -335,6 +338,7 @@ fn create(be: *const GvtBackend, gd: *mut c_void, config: &VgpuConfig, priv_: *m
             state <- new_mutex!(None, "gvt_vgpu"),
             grants <- new_mutex!(Grants::new(), "gvt_vgpu::grants"),
             aperture: (AtomicU64::new(0), AtomicU64::new(0)),
+            debugfs: AtomicPtr::new(ptr::null_mut()),
         }),
         GFP_KERNEL,
     )?;
@@ -356,6 +360,8 @@ fn create(be: *const GvtBackend, gd: *mut c_void, config: &VgpuConfig, priv_: *m
         }
         return Err(e);
     }
+    // SAFETY: the handle lives until `gvt_vgpu_destroy`, which removes the directory first.
+    handle.debugfs.store(unsafe { super::debugfs::add(id, &handle) }, Ordering::Release);
     // SAFETY: the handle is never moved: C holds the pointer and `destroy` re-pins it.
     Ok(KBox::into_raw(unsafe { Pin::into_inner_unchecked(handle) }).cast())
 }
@@ -447,6 +453,9 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_destroy(vgpu: *mut c_void) {
     }
     // SAFETY: per the contract, `vgpu` is a pinned `KBox<VgpuHandle>` leaked by `create`.
     let handle = unsafe { Pin::new_unchecked(KBox::from_raw(vgpu.cast::<VgpuHandle>())) };
+    // First: no debugfs read may start after this, and the ones in progress are over.
+    // SAFETY: what `create` stored, taken out here only, so removed once.
+    unsafe { super::debugfs::remove(handle.debugfs.swap(ptr::null_mut(), Ordering::AcqRel)) };
     let dev = handle.device();
     let id = handle.state.lock().as_ref().map_or(0, |st| st.vgpu.id().get());
     exec::remove(dev, &handle, id);

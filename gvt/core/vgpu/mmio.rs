@@ -8,6 +8,8 @@ impl<S: VgpuStorage> Vgpu<S> {
     /// Emulates a read of 1, 2, 4 or 8 bytes at `offset` in BAR0. Reads have side effects
     /// (a PVINFO read marks the guest GVT-aware, GUC_STATUS clears on read), hence `&mut`.
     pub fn mmio_read(&mut self, offset: u64, buf: &mut [u8]) -> Result {
+        let n = if offset >= GGTT_MMIO_OFFSET { &mut self.stats.ggtt_reads } else { &mut self.stats.mmio_reads };
+        *n = n.saturating_add(1);
         let r = self.bar0_read(offset, buf);
         if r.is_err() {
             self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
@@ -24,6 +26,8 @@ impl<S: VgpuStorage> Vgpu<S> {
         offset: u64,
         data: &[u8],
     ) -> Result {
+        let n = if offset >= GGTT_MMIO_OFFSET { &mut self.stats.ggtt_writes } else { &mut self.stats.mmio_writes };
+        *n = n.saturating_add(1);
         let r = self.bar0_write(host, mpt, offset, data);
         if r.is_err() {
             self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);

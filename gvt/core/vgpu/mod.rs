@@ -200,6 +200,18 @@ pub enum Failsafe {
     GuestError,
 }
 
+impl Failsafe {
+    /// The reason's name in reports (debugfs): `unsupported_guest`, `insufficient_resource`,
+    /// `guest_error`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Failsafe::UnsupportedGuest => "unsupported_guest",
+            Failsafe::InsufficientResource => "insufficient_resource",
+            Failsafe::GuestError => "guest_error",
+        }
+    }
+}
+
 /// The resets a vGPU knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reset {
@@ -216,9 +228,26 @@ pub enum Reset {
     GdrstEngines(u8),
 }
 
-/// Counters of refused or unusual guest actions.
+/// Counters of the guest's traps and of its refused or unusual actions.
+///
+/// The trap counters count every access a backend forwards, the malformed ones included (those
+/// are in `bad_accesses` too); an 8-byte access is one trap. They saturate, like the others.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VgpuStats {
+    /// Config-space reads emulated.
+    pub cfg_reads: u64,
+    /// Config-space writes emulated.
+    pub cfg_writes: u64,
+    /// BAR0 register (MMIO) reads emulated: BAR0 below [`GGTT_MMIO_OFFSET`].
+    pub mmio_reads: u64,
+    /// BAR0 register (MMIO) writes emulated.
+    pub mmio_writes: u64,
+    /// GGTT reads emulated: BAR0 from [`GGTT_MMIO_OFFSET`].
+    pub ggtt_reads: u64,
+    /// GGTT writes emulated.
+    pub ggtt_writes: u64,
+    /// Guest writes to write-protected pages (shadowed PPGTT tables) the backend forwarded.
+    pub page_track_writes: u64,
     /// GGTT writes outside the vGPU's graphics memory, ignored.
     pub ggtt_out_of_range: u64,
     /// GGTT entries pointed at scratch because their guest page could not be mapped.
@@ -235,6 +264,54 @@ pub struct VgpuStats {
     pub ppgtt_notifications: u64,
     /// Full GDRST resets by the guest that took the vGPU out of failsafe.
     pub failsafe_guest_resets: u64,
+}
+
+impl VgpuStats {
+    /// Writes the counters as `key: value` lines, one per field in declaration order, then
+    /// `failsafe: none` or `failsafe: <reason>` ([`Failsafe::name`]): the text of the vGPU's
+    /// debugfs `stats` file (Documentation/ABI/testing/debugfs-gvt). New fields go in the
+    /// destructuring below, which does not compile without them.
+    pub fn write_to(&self, failsafe: Option<Failsafe>, out: &mut impl core::fmt::Write) -> core::fmt::Result {
+        let VgpuStats {
+            cfg_reads,
+            cfg_writes,
+            mmio_reads,
+            mmio_writes,
+            ggtt_reads,
+            ggtt_writes,
+            page_track_writes,
+            ggtt_out_of_range,
+            ggtt_map_failures,
+            fence_violations,
+            bad_accesses,
+            msis,
+            engine_resets,
+            ppgtt_notifications,
+            failsafe_guest_resets,
+        } = *self;
+        let fields = [
+            ("cfg_reads", cfg_reads),
+            ("cfg_writes", cfg_writes),
+            ("mmio_reads", mmio_reads),
+            ("mmio_writes", mmio_writes),
+            ("ggtt_reads", ggtt_reads),
+            ("ggtt_writes", ggtt_writes),
+            ("page_track_writes", page_track_writes),
+            ("ggtt_out_of_range", ggtt_out_of_range),
+            ("ggtt_map_failures", ggtt_map_failures),
+            ("fence_violations", fence_violations),
+            ("bad_accesses", bad_accesses),
+            ("msis", msis),
+            ("engine_resets", engine_resets),
+            ("ppgtt_notifications", ppgtt_notifications),
+            ("failsafe_guest_resets", failsafe_guest_resets),
+        ];
+        // By reference: an array's by-value iterator carries an assertion (a panic path).
+        for &(key, value) in fields.iter() {
+            writeln!(out, "{key}: {value}")?;
+        }
+        writeln!(out, "failsafe: {}", failsafe.map_or("none", Failsafe::name))
+    }
 }
 
 /// One vGPU.
@@ -597,6 +674,12 @@ impl<S: VgpuStorage> Vgpu<S> {
         }
     }
 
+    /// Counts a guest write to a write-protected page (`Exec::page_write`, the backend's page
+    /// track write handler).
+    pub(crate) fn count_page_track_write(&mut self) {
+        self.stats.page_track_writes = self.stats.page_track_writes.saturating_add(1);
+    }
+
     /// Stops faithful emulation for `why` (the first reason sticks).
     pub(crate) fn enter_failsafe(&mut self, why: Failsafe) {
         if self.failsafe.is_none() {
@@ -608,12 +691,14 @@ impl<S: VgpuStorage> Vgpu<S> {
     // Config space.
 
     /// Emulates a config space read of 1, 2 or 4 bytes.
-    pub fn cfg_read(&self, offset: u32, buf: &mut [u8]) -> Result {
+    pub fn cfg_read(&mut self, offset: u32, buf: &mut [u8]) -> Result {
+        self.stats.cfg_reads = self.stats.cfg_reads.saturating_add(1);
         self.cfg.read(offset, buf)
     }
 
     /// Emulates a config space write of 1, 2 or 4 bytes.
     pub fn cfg_write(&mut self, mpt: &mut dyn MptOps, offset: u32, data: &[u8]) -> Result {
+        self.stats.cfg_writes = self.stats.cfg_writes.saturating_add(1);
         let r = self.cfg.write(mpt, &self.part, offset, data);
         if r.is_err() {
             self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
@@ -781,8 +866,9 @@ mod tests {
 
     #[test]
     fn vgpu_is_small_enough_for_a_kernel_stack() {
-        // About 1 KiB of device state plus the display's (~150 bytes, `display::Display`).
-        assert!(core::mem::size_of::<Vgpu<Store>>() < 1280, "{}", core::mem::size_of::<Vgpu<Store>>());
+        // About 1 KiB of device state plus the display's (~150 bytes, `display::Display`) and
+        // the counters (`VgpuStats`, 120 bytes).
+        assert!(core::mem::size_of::<Vgpu<Store>>() < 1344, "{}", core::mem::size_of::<Vgpu<Store>>());
     }
 
     #[test]
@@ -1068,6 +1154,104 @@ mod tests {
         assert_eq!(host.flush_count(), flushes + 1);
         assert_eq!(host.ggtt_read(gm / GTT_PAGE_SIZE), host.info().scratch_page);
         assert_eq!(v.guest_pte(gm), 0);
+    }
+
+    #[test]
+    fn every_trap_is_counted_by_kind() {
+        let (host, mut gvt, mut mpt) = setup();
+        let mut v = new_vgpu(&host, &mut gvt);
+        let base = *v.stats();
+        let mut b4 = [0u8; 4];
+        let mut b8 = [0u8; 8];
+        v.cfg_read(0, &mut b4).unwrap();
+        v.cfg_read(2, &mut b4[..2]).unwrap();
+        v.cfg_write(&mut mpt, 0x04, &[0x07, 0]).unwrap();
+        r(&mut v, field::MAGIC);
+        w(&mut v, &host, &mut mpt, 0x24d0, 0x7300);
+        // An 8-byte register access is one trap (two whitelisted FORCE_NONPRIV targets).
+        v.mmio_write(&host, &mut mpt, 0x24d0, &0x7300_0000_7300u64.to_le_bytes()).unwrap();
+        let pte = GGTT_MMIO_OFFSET + v.partition().low.start / GTT_PAGE_SIZE * 8;
+        v.mmio_write(&host, &mut mpt, pte, &0x7003u64.to_le_bytes()).unwrap();
+        v.mmio_read(pte, &mut b8).unwrap();
+        v.mmio_read(pte + 4, &mut b4).unwrap();
+        // Malformed accesses are traps too, and refused ones.
+        assert!(v.mmio_read(0x24d1, &mut b4).is_err());
+        assert!(v.mmio_write(&host, &mut mpt, 16 << 20, &1u64.to_le_bytes()).is_err());
+        let s = *v.stats();
+        assert_eq!(s.cfg_reads - base.cfg_reads, 2);
+        assert_eq!(s.cfg_writes - base.cfg_writes, 1);
+        assert_eq!(s.mmio_reads - base.mmio_reads, 2);
+        assert_eq!(s.mmio_writes - base.mmio_writes, 2);
+        assert_eq!(s.ggtt_reads - base.ggtt_reads, 2);
+        assert_eq!(s.ggtt_writes - base.ggtt_writes, 2);
+        assert_eq!(s.bad_accesses - base.bad_accesses, 2);
+        assert_eq!(s.page_track_writes, 0);
+    }
+
+    #[test]
+    fn trap_counters_saturate() {
+        let (host, mut gvt, mut mpt) = setup();
+        let mut v = new_vgpu(&host, &mut gvt);
+        v.stats.mmio_writes = u64::MAX;
+        v.stats.cfg_reads = u64::MAX;
+        v.stats.page_track_writes = u64::MAX;
+        w(&mut v, &host, &mut mpt, 0x24d0, 1);
+        v.cfg_read(0, &mut [0u8; 4]).unwrap();
+        v.count_page_track_write();
+        assert_eq!((v.stats().mmio_writes, v.stats().cfg_reads, v.stats().page_track_writes), (u64::MAX, u64::MAX, u64::MAX));
+    }
+
+    #[test]
+    fn stats_text_is_one_line_per_counter_then_failsafe() {
+        let stats = VgpuStats {
+            cfg_reads: 1,
+            cfg_writes: 2,
+            mmio_reads: 3,
+            mmio_writes: 4,
+            ggtt_reads: 5,
+            ggtt_writes: 6,
+            page_track_writes: 7,
+            ggtt_out_of_range: 8,
+            ggtt_map_failures: 9,
+            fence_violations: 10,
+            bad_accesses: 11,
+            msis: 12,
+            engine_resets: 13,
+            ppgtt_notifications: 14,
+            failsafe_guest_resets: u64::MAX,
+        };
+        let mut out = std::string::String::new();
+        stats.write_to(None, &mut out).unwrap();
+        assert_eq!(
+            out,
+            "cfg_reads: 1\n\
+             cfg_writes: 2\n\
+             mmio_reads: 3\n\
+             mmio_writes: 4\n\
+             ggtt_reads: 5\n\
+             ggtt_writes: 6\n\
+             page_track_writes: 7\n\
+             ggtt_out_of_range: 8\n\
+             ggtt_map_failures: 9\n\
+             fence_violations: 10\n\
+             bad_accesses: 11\n\
+             msis: 12\n\
+             engine_resets: 13\n\
+             ppgtt_notifications: 14\n\
+             failsafe_guest_resets: 18446744073709551615\n\
+             failsafe: none\n"
+        );
+        for (why, name) in [
+            (Failsafe::UnsupportedGuest, "unsupported_guest"),
+            (Failsafe::InsufficientResource, "insufficient_resource"),
+            (Failsafe::GuestError, "guest_error"),
+        ] {
+            let mut out = std::string::String::new();
+            VgpuStats::default().write_to(Some(why), &mut out).unwrap();
+            assert!(out.starts_with("cfg_reads: 0\n"));
+            assert!(out.ends_with(&std::format!("failsafe_guest_resets: 0\nfailsafe: {name}\n")), "{out}");
+            assert_eq!(out.lines().count(), 16);
+        }
     }
 
     #[test]

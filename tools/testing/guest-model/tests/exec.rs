@@ -109,6 +109,8 @@ fn workloads_with_kvm_style_tracking() {
         assert!(vm.hv.tracked_pages() >= 4);
         // One entry between submissions, even as two 4-byte halves, stays tracked.
         assert_eq!(vm.exec.ppgtt_stats().pages_unsynced, 0);
+        // Every write-protect trap is counted as one.
+        assert_eq!(vm.vgpu.stats().page_track_writes, vm.exec.ppgtt_stats().trapped_writes);
     }
 }
 
@@ -118,6 +120,7 @@ fn workloads_with_acrn_style_tracking() {
     for vm in &mut m.vms {
         assert!(vm.exec.ppgtt_stats().trapped_writes >= 50);
         assert_eq!(vm.exec.stats().completed, 150);
+        assert_eq!(vm.vgpu.stats().page_track_writes, vm.exec.ppgtt_stats().trapped_writes);
     }
 }
 

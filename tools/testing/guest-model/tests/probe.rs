@@ -46,6 +46,11 @@ fn check_probe(v: &mut Vgpu<VecStorage>, host: &dyn HostGpu, hv: &mut MemHypervi
     // BAR0 trapped and the aperture slice mapped, exactly once each.
     assert_eq!(t.hv.traps, vec![(BAR0_GPA, BAR0_GPA + (16 << 20), true)]);
     assert_eq!(t.hv.aperture_maps, vec![((BAR2_GPA + part.low.start) >> 12, (host.info().aperture_pa + part.low.start) >> 12, part.low.size >> 12, true)]);
+    // Every trap of the probe is counted by kind; no page is write-protected yet.
+    let s = *t.vgpu.stats();
+    assert!(s.cfg_reads > 0 && s.cfg_writes > 0 && s.mmio_reads > 0 && s.mmio_writes > 0, "{s:?}");
+    assert!(s.ggtt_writes >= GGTT_PAGES, "{s:?}");
+    assert_eq!(s.page_track_writes, 0);
     // An interrupt arrives after setup.
     t.vgpu.raise_event(t.hv, Event::RcsMiUserInterrupt).unwrap();
     assert_eq!(t.wait_msi(), Some((u64::from(MSI_ADDR), u32::from(MSI_DATA))));
