@@ -33,13 +33,18 @@ tailer=$!
 
 # Wait for the guest's console, or for QEMU to end.
 while kill -0 $qpid 2>/dev/null && ! grep -q 'GVT-L2: screen-ready' $L2LOG 2>/dev/null; do sleep 2; done
+# traps: the vGPU's trap counters (gvt's debugfs), read now, on one line.
+STATS=/sys/kernel/debug/gvt/vgpu1/stats
+traps() { awk -F': ' '/^(cfg|mmio|ggtt)_(reads|writes)|^page_track_writes/ { printf "%s=%s ", $1, $2 }' $STATS; }
 if grep -q 'GVT-L2: screen-ready' $L2LOG; then
+    echo "GVT-L3: traps while i915 probed and lit its console: $(traps)"
     gvt-vfio-client screenshot --pid $qpid --out /tmp/l3-screen.png --base64 > /tmp/shot.out 2>&1
     src=$?
     echo go > /tmp/l2ctl.in
 fi
 wait $qpid
 qrc=$?
+echo "GVT-L3: traps in all (probe, selftests, shutdown): $(traps)"
 echo "GVT-L3: guest ran $(( $(date +%s) - t0 )) s, QEMU exit status $qrc"
 sleep 1
 kill $tailer
@@ -108,6 +113,7 @@ for t in $SELFTESTS; do
 done
 
 fails "L1: the vGPU never entered failsafe" sh -c "dmesg | grep 'entered failsafe'"
+equals "L1: debugfs shows the vGPU out of failsafe" "failsafe: none" grep '^failsafe:' $STATS
 fails "L1: no warning, oops or lockdep report in dmesg" sh -c "dmesg | grep -E 'WARNING:|BUG:|Oops|possible circular|suspicious RCU|UBSAN'"
 check "remove the vGPU" write /sys/bus/mdev/devices/$uuid/remove 1
 for m in kvmgt gvt mdev; do check "unload $m" rmmod $m; done
