@@ -411,20 +411,12 @@ pub fn check<T: Transport + ?Sized>(t: &mut T, bxt: bool, s: &PipeState) -> Resu
         return Err(Error::Probe("port clock 0 from the PLL"));
     }
     let tm = &s.timings;
-    let h_ok = tm.hdisplay <= tm.hblank_start
-        && tm.hblank_start <= tm.hblank_end
-        && tm.hblank_end <= tm.htotal
-        && tm.hdisplay <= tm.hsync_start
-        && tm.hsync_start < tm.hsync_end
-        && tm.hsync_end <= tm.htotal
-        && tm.htotal > tm.hdisplay;
-    let v_ok = tm.vdisplay <= tm.vblank_start
-        && tm.vblank_start <= tm.vblank_end
-        && tm.vblank_end <= tm.vtotal
-        && tm.vdisplay <= tm.vsync_start
-        && tm.vsync_start < tm.vsync_end
-        && tm.vsync_end <= tm.vtotal
-        && tm.vtotal > tm.vdisplay;
+    // active <= blank start <= blank end <= total, active <= sync start < sync end <= total.
+    let ordered = |active: u32, blank: (u32, u32), sync: (u32, u32), total: u32| {
+        active <= blank.0 && blank.0 <= blank.1 && blank.1 <= total && active <= sync.0 && sync.0 < sync.1 && sync.1 <= total && total > active
+    };
+    let h_ok = ordered(tm.hdisplay, (tm.hblank_start, tm.hblank_end), (tm.hsync_start, tm.hsync_end), tm.htotal);
+    let v_ok = ordered(tm.vdisplay, (tm.vblank_start, tm.vblank_end), (tm.vsync_start, tm.vsync_end), tm.vtotal);
     if !h_ok || !v_ok || tm.htotal <= 1 || tm.vtotal <= 1 {
         return Err(Error::Probe("transcoder timings out of order"));
     }
