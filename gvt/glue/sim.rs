@@ -21,7 +21,7 @@ use super::vbuf::VBuf;
 use crate::model::error::{GvtError, Result as ModelResult};
 use crate::model::host::{Completion, HostInfo, HostWorkload, MMIO_DWORDS};
 use crate::model::regs::Engine as EngineId;
-use crate::sim::engine::{Engine, HostMemory};
+use crate::sim::engine::{Clock, Engine, HostMemory};
 use crate::sim::exec::{run, WORKLOAD_BUDGET};
 use crate::sim::SimHost;
 
@@ -90,6 +90,15 @@ impl HostMemory for Mem<'_> {
 
     fn write(&mut self, addr: u64, data: &[u8]) -> bool {
         self.access(addr, data.as_ptr().cast_mut(), data.len(), true)
+    }
+}
+
+/// The engines' time: the kernel's monotonic clock.
+struct Ktime;
+
+impl Clock for Ktime {
+    fn now_ns(&self) -> u64 {
+        u64::try_from(kernel::time::Ktime::ktime_get().to_ns()).unwrap_or(0)
     }
 }
 
@@ -265,7 +274,7 @@ impl SimGpu {
         let mut engines = self.engines.lock();
         let Some(engine) = engines.get_mut(w.engine as usize) else { return Completion::Hang };
         let mut mem = Mem { own: &self.own, guest };
-        run(engine, &mut mem, self.host.ggtt(), w, WORKLOAD_BUDGET).0
+        run(engine, &mut mem, &Ktime, self.host.ggtt(), w, WORKLOAD_BUDGET).0
     }
 }
 

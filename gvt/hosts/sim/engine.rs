@@ -30,6 +30,25 @@ use crate::model::ppgtt::ADDR_MASK as PPGTT_ADDR_MASK;
 use crate::model::regs::Engine as EngineId;
 use crate::model::vgpu::{GEN8_PAGE_PRESENT, GTT_ADDR_MASK, GTT_PAGE_SIZE};
 
+/// The sim's time: a monotonic clock in nanoseconds. In gvt.ko it is the kernel's ktime; tests
+/// and models pass a fixed time (`u64`) or one they move (`Cell<u64>`).
+pub trait Clock {
+    /// Nanoseconds since an arbitrary origin, never going back.
+    fn now_ns(&self) -> u64;
+}
+
+impl Clock for u64 {
+    fn now_ns(&self) -> u64 {
+        *self
+    }
+}
+
+impl Clock for core::cell::Cell<u64> {
+    fn now_ns(&self) -> u64 {
+        self.get()
+    }
+}
+
 /// The sim's memory, by host DMA (physical) address.
 pub trait HostMemory {
     /// Reads `buf.len()` bytes at `addr`; `false` if any byte is not backed.
@@ -184,6 +203,8 @@ impl Prefetch {
 
 struct Ctx<'a> {
     mem: &'a mut dyn HostMemory,
+    #[allow(dead_code)] // read by the timestamp registers
+    clock: &'a dyn Clock,
     ggtt: &'a [AtomicU64],
     ring: RingState,
     ppgtt_root: Option<u64>,
@@ -411,17 +432,19 @@ impl Engine {
     }
 
     /// Runs `ring` from head to tail, spending at most `budget` (one unit per command or
-    /// semaphore poll). PPGTT batches translate through the 4-level table at `ppgtt_root`.
+    /// semaphore poll), with `clock` as the GPU's time. PPGTT batches translate through the
+    /// 4-level table at `ppgtt_root`.
     pub fn run(
         &mut self,
         mem: &mut dyn HostMemory,
+        clock: &dyn Clock,
         ggtt: &[AtomicU64],
         ring: RingState,
         ppgtt_root: Option<u64>,
         budget: u64,
     ) -> RunResult {
         let prefetch = Prefetch { start: Gma { addr: 0, space: Space::Phys }, len: 0, buf: [0; PREFETCH * 4] };
-        let mut cx = Ctx { mem, ggtt, ring, ppgtt_root, prefetch, tlb: None };
+        let mut cx = Ctx { mem, clock, ggtt, ring, ppgtt_root, prefetch, tlb: None };
         let mut res = RunResult { outcome: Outcome::Completed, head: ring.head, user_interrupts: 0, notifies: 0, spent: 0 };
         res.outcome = match self.exec(&mut cx, &mut res, budget) {
             Ok(()) => Outcome::Completed,

@@ -12,7 +12,7 @@
 
 use core::sync::atomic::AtomicU64;
 
-use super::engine::{Engine, HostMemory, Outcome, RingState, RunResult, Space};
+use super::engine::{Clock, Engine, HostMemory, Outcome, RingState, RunResult, Space};
 use crate::model::host::{Completion, HostWorkload};
 use crate::model::ppgtt::PAGE;
 use crate::model::workload::{CTX_PDP0_LDW, CTX_PDP0_UDW};
@@ -33,14 +33,15 @@ fn ppgtt_root(mem: &mut dyn HostMemory, context: u64) -> Option<u64> {
 }
 
 /// Runs `w` on `engine` (which must be `w.engine`'s) to the end of its ring or until it
-/// faults, hangs or meets a bad command; anything but the end is a hang for the core.
-pub fn run(engine: &mut Engine, mem: &mut dyn HostMemory, ggtt: &[AtomicU64], w: &HostWorkload, budget: u64) -> (Completion, RunResult) {
+/// faults, hangs or meets a bad command; anything but the end is a hang for the core. `clock`
+/// is the GPU's time.
+pub fn run(engine: &mut Engine, mem: &mut dyn HostMemory, clock: &dyn Clock, ggtt: &[AtomicU64], w: &HostWorkload, budget: u64) -> (Completion, RunResult) {
     let stuck = RunResult { outcome: Outcome::Fault { addr: w.context, ppgtt: false }, head: 0, user_interrupts: 0, notifies: 0, spent: 0 };
     let Some(root) = ppgtt_root(mem, w.context) else { return (Completion::Hang, stuck) };
     engine.set_hwsp(w.context, Space::Phys);
     // The ring is exactly the workload: a size past its tail keeps head from wrapping onto it.
     let ring = RingState { start: w.ring, space: Space::Phys, size: w.ring_len.saturating_add(4) & !3, head: 0, tail: w.ring_len };
-    let res = engine.run(mem, ggtt, ring, Some(root).filter(|r| *r != 0), budget);
+    let res = engine.run(mem, clock, ggtt, ring, Some(root).filter(|r| *r != 0), budget);
     let how = if res.outcome == Outcome::Completed { Completion::Done } else { Completion::Hang };
     (how, res)
 }

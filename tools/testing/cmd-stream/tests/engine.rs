@@ -99,7 +99,7 @@ impl Gpu {
         let tail = ((u64::from(head) + u64::from(ring.len_bytes())) % 0x2000) as u32;
         let state = RingState { start: RING, space: Space::Ggtt, size: 0x2000, head, tail };
         let mut eng = Engine::new(e, HWSP);
-        let r = eng.run(&mut self.mem, &self.ggtt, state, Some(PML4), budget);
+        let r = eng.run(&mut self.mem, &0u64, &self.ggtt, state, Some(PML4), budget);
         (r, eng)
     }
 }
@@ -246,7 +246,7 @@ fn unmapped_addresses_fault() {
     g.put_ggtt(RING, &ring);
     let mut eng = Engine::new(Id::Rcs, HWSP);
     let st = RingState { start: RING, space: Space::Ggtt, size: 0x2000, head: 0, tail: ring.len_bytes() };
-    assert_eq!(eng.run(&mut g.mem, &g.ggtt, st, None, 10).outcome, Outcome::Fault { addr: PP4K, ppgtt: true });
+    assert_eq!(eng.run(&mut g.mem, &0u64, &g.ggtt, st, None, 10).outcome, Outcome::Fault { addr: PP4K, ppgtt: true });
 }
 
 #[test]
@@ -280,7 +280,7 @@ fn noop_runs_spend_one_unit_each_and_stop_at_the_tail() {
     let start = RING + 0x800;
     assert!(g.mem.write(g.ggtt_pa(start), &mi(0x02, 0).to_le_bytes()));
     let st = RingState { start, space: Space::Ggtt, size: 0x1000, head: 0xff0, tail: 0x1800 };
-    let r = Engine::new(Id::Rcs, HWSP).run(&mut g.mem, &g.ggtt, st, Some(PML4), 100);
+    let r = Engine::new(Id::Rcs, HWSP).run(&mut g.mem, &0u64, &g.ggtt, st, Some(PML4), 100);
     assert_eq!((r.outcome, r.head, r.user_interrupts), (Outcome::Hang, 96 * 4, 1));
     // A batch running into zero pages: every MI_NOOP counts against the budget, page after
     // page, until the budget ends or the first unmapped page faults.
