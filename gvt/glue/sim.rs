@@ -121,7 +121,11 @@ impl SimGpu {
                     scratch,
                     own <- new_mutex!(own, "gvt_sim::own"),
                     engines <- new_mutex!(
-                        [EngineId::Rcs, EngineId::Bcs, EngineId::Vcs, EngineId::Vecs].map(|e| Engine::new(e, 0)),
+                        [EngineId::Rcs, EngineId::Bcs, EngineId::Vcs, EngineId::Vecs].map(|e| {
+                            let mut engine = Engine::new(e, 0);
+                            engine.set_timestamp_hz(crate::sim::timestamp_hz(info.platform));
+                            engine
+                        }),
                         "gvt_sim::engines"
                     ),
                     queue <- new_mutex!(Queue { items: [None; QUEUE], seq: 0 }, "gvt_sim::queue"),
