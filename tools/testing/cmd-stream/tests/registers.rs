@@ -427,3 +427,20 @@ fn mi_math_runs_the_gen9_alu() {
     assert_eq!((q(8), q(9), q(10)), (0x00f0, 0xfff0, 0xff00));
     assert_eq!((q(11), q(12)), (1, u64::MAX));
 }
+
+/// gt/selftest_lrc.c `__live_lrc_state`: RING_START and RING_TAIL read back as the context
+/// image loaded them (CTX_RING_START 0x09, CTX_RING_TAIL 0x07, gt/intel_lrc_reg.h).
+#[test]
+fn live_lrc_state_ring_registers_come_from_the_image() {
+    let mut g = Gpu::new();
+    let e = Id::Vecs;
+    let ctx = g.context(e, 0x5000_0000);
+    g.set_ctx_dw(ctx, 0x09, 0x0012_3000);
+    g.set_ctx_dw(ctx, 0x07, 0x1a8);
+    let mut cs = Stream::new();
+    cs.srm(e.base() + 0x38, SCRATCH, true).srm(e.base() + 0x30, SCRATCH + 4, true);
+    let nothing = |_: &mut Gpu, _: &Cell<u64>| {};
+    let (how, _) = g.submit(e, ctx, &cs, &Cell::new(0), HWSP, &nothing);
+    assert_eq!(how, Completion::Done);
+    assert_eq!((g.dw(SCRATCH), g.dw(SCRATCH + 4)), (0x0012_3000, 0x1a8));
+}
