@@ -21,7 +21,7 @@ use super::vbuf::VBuf;
 use crate::model::error::{GvtError, Result as ModelResult};
 use crate::model::host::{Completion, HostInfo, HostWorkload, MMIO_DWORDS};
 use crate::model::regs::Engine as EngineId;
-use crate::sim::engine::{Engine, HostMemory};
+use crate::sim::engine::{Clock, Engine, HostMemory};
 use crate::sim::exec::{run, WORKLOAD_BUDGET};
 use crate::sim::SimHost;
 
@@ -93,6 +93,15 @@ impl HostMemory for Mem<'_> {
     }
 }
 
+/// The engines' time: the kernel's monotonic clock.
+struct Ktime;
+
+impl Clock for Ktime {
+    fn now_ns(&self) -> u64 {
+        u64::try_from(kernel::time::Ktime::ktime_get().to_ns()).unwrap_or(0)
+    }
+}
+
 impl SimGpu {
     /// An Apollo Lake-like sim GPU with `info`'s layout; its scratch page is a real page.
     pub(super) fn new(mut info: HostInfo) -> Result<Pin<KBox<SimGpu>>> {
@@ -112,7 +121,11 @@ impl SimGpu {
                     scratch,
                     own <- new_mutex!(own, "gvt_sim::own"),
                     engines <- new_mutex!(
-                        [EngineId::Rcs, EngineId::Bcs, EngineId::Vcs, EngineId::Vecs].map(|e| Engine::new(e, 0)),
+                        [EngineId::Rcs, EngineId::Bcs, EngineId::Vcs, EngineId::Vecs].map(|e| {
+                            let mut engine = Engine::new(e, 0);
+                            engine.set_timestamp_hz(crate::sim::timestamp_hz(info.platform));
+                            engine
+                        }),
                         "gvt_sim::engines"
                     ),
                     queue <- new_mutex!(Queue { items: [None; QUEUE], seq: 0 }, "gvt_sim::queue"),
@@ -265,7 +278,7 @@ impl SimGpu {
         let mut engines = self.engines.lock();
         let Some(engine) = engines.get_mut(w.engine as usize) else { return Completion::Hang };
         let mut mem = Mem { own: &self.own, guest };
-        run(engine, &mut mem, self.host.ggtt(), w, WORKLOAD_BUDGET).0
+        run(engine, &mut mem, &Ktime, self.host.ggtt(), w, WORKLOAD_BUDGET).0
     }
 }
 

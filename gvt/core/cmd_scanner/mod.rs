@@ -40,7 +40,7 @@
 //! `MI_CLFLUSH`, `MI_COPY_MEM_MEM`, `MI_REPORT_PERF_COUNT` and `MI_CONDITIONAL_BATCH_BUFFER_END`
 //! are accepted with their GGTT addresses audited (upstream refuses them all); SRM may read and
 //! LRM/LRR may load any command-accessible register that needs no mediation (upstream allows
-//! only two registers); post-sync depth and timestamp writes of `PIPE_CONTROL` are audited too;
+//! only two registers), and SRM/LRR may read the engine's own ring registers; post-sync depth and timestamp writes of `PIPE_CONTROL` are audited too;
 //! `MI_DISPLAY_FLIP` is refused (upstream emulates it; a 6.12 guest flips through MMIO);
 //! `MI_RS_STORE_DATA_IMM` and the URB memory commands may not use the GGTT (upstream lets
 //! their addresses through unaudited); `MFX_WAIT` is one dword (upstream reads a length field it
@@ -922,8 +922,17 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A register read into memory or another register.
+    /// A register read into memory or another register: the command-accessible ones, and
+    /// this engine's own ring registers (RING_TAIL/HEAD/START/CTL, +0x30..+0x40), which i915's
+    /// `live_lrc_state` stores (gt/selftest_lrc.c). Upstream refuses those (no F_CMD_ACCESS in
+    /// handlers.c, and its SRM check admits only two registers, cmd_parser.c
+    /// `cmd_reg_handler`), which here would put the vGPU in failsafe; a read changes nothing.
+    /// Loads of them stay refused.
     fn reg_read(&self, reg: u32) -> Result<(), Reason> {
+        let ring = reg.checked_sub(self.engine.base()).is_some_and(|o| (0x30..0x40).contains(&o));
+        if ring {
+            return Ok(());
+        }
         self.reg_flags(reg).map(|_| ()).ok_or(Reason::Register(reg))
     }
 }

@@ -18,6 +18,17 @@
 //! commands ahead or a page table; a run of `MI_NOOP`s in the copy is spent in one step. What
 //! a run does is exactly what fetching every dword through a fresh walk would do.
 //!
+//! Registers: commands load them (`MI_LOAD_REGISTER_IMM`/`_MEM`/`_REG`, `PIPE_CONTROL`'s
+//! register write), store them to memory (`MI_STORE_REGISTER_MEM`), and compute on the 16
+//! 64-bit `CS_GPR`s with `MI_MATH`. An engine keeps what was loaded in a register file; the
+//! clocks are computed, not stored: `RING_TIMESTAMP` (+`_UDW`) counts at the command
+//! streamer's timestamp frequency from the [`Clock`]'s origin, `RING_CTX_TIMESTAMP` at the
+//! same rate while a context runs. A context's registers are restored from the `MI_LOAD_
+//! REGISTER_IMM` list of its register state page when it starts ([`Engine::restore_context`])
+//! and `CTX_TIMESTAMP` and the GPRs are saved back into it when it completes
+//! ([`Engine::save_context`]), as the hardware does; a register neither loaded nor computed
+//! reads 0.
+//!
 //! Interface for the sim host: [`Engine::run`] over a [`HostMemory`] (the sim's memory by DMA
 //! address: a page map in tests, real pages in gvt.ko), the host GGTT entries (DMA address in
 //! bits 12 and up, present bit 0, as `vgpu::ggtt` writes them) and a [`RingState`], with an
@@ -29,6 +40,25 @@ use crate::model::cmd_scanner::{decode, Check};
 use crate::model::ppgtt::ADDR_MASK as PPGTT_ADDR_MASK;
 use crate::model::regs::Engine as EngineId;
 use crate::model::vgpu::{GEN8_PAGE_PRESENT, GTT_ADDR_MASK, GTT_PAGE_SIZE};
+
+/// The sim's time: a monotonic clock in nanoseconds. In gvt.ko it is the kernel's ktime; tests
+/// and models pass a fixed time (`u64`) or one they move (`Cell<u64>`).
+pub trait Clock {
+    /// Nanoseconds since an arbitrary origin, never going back.
+    fn now_ns(&self) -> u64;
+}
+
+impl Clock for u64 {
+    fn now_ns(&self) -> u64 {
+        *self
+    }
+}
+
+impl Clock for core::cell::Cell<u64> {
+    fn now_ns(&self) -> u64 {
+        self.get()
+    }
+}
 
 /// The sim's memory, by host DMA (physical) address.
 pub trait HostMemory {
@@ -101,14 +131,21 @@ pub struct RunResult {
     pub spent: u64,
 }
 
-/// Registers an engine keeps from `MI_LOAD_REGISTER_IMM` (distinct offsets).
-pub const MAX_REGS: usize = 64;
+/// Registers an engine keeps (distinct offsets): a context image lists 68 on Gen9, the
+/// restore-inhibit prefix ~120 (many the same), the guest's own LRIs the rest.
+pub const MAX_REGS: usize = 256;
 
 /// Command dwords an engine reads ahead at once (fewer at the end of a page).
 pub const PREFETCH: usize = 128;
 
 /// Slots of the register file's index: twice [`MAX_REGS`], so lookups probe about once.
 const REG_SLOTS: usize = 2 * MAX_REGS;
+
+/// Ticks of a `hz` clock from 0 to `ns` (wrapping past 64 bits, centuries away).
+fn ticks(ns: u64, hz: u64) -> u64 {
+    const NS: u64 = 1_000_000_000;
+    ns.wrapping_div(NS).wrapping_mul(hz).wrapping_add(ns.wrapping_rem(NS).wrapping_mul(hz).wrapping_div(NS))
+}
 
 /// One engine: which one it is, its status page and the registers commands loaded, found
 /// through a hash index (a restore-inhibit prefix alone loads ~120 registers per workload).
@@ -119,8 +156,50 @@ pub struct Engine {
     regs: [(u32, u32); MAX_REGS],
     nregs: usize,
     /// Open addressing over register offsets: position in `regs` plus one, 0 for empty.
-    index: [u8; REG_SLOTS],
+    index: [u16; REG_SLOTS],
+    /// Timestamp ticks per second.
+    ts_hz: u64,
+    /// `RING_CTX_TIMESTAMP` as of `ctx_since` (ns).
+    ctx_ts: u32,
+    ctx_since: u64,
+    /// The ALU's registers: source A and B, accumulator, zero and carry flags (all ones when
+    /// set, as the ALU stores them).
+    alu: [u64; 5],
 }
+
+/// Command streamer timestamp frequency of Gen9 LP (Broxton, Geminilake): 19.2 MHz. i915 6.12
+/// `gen9_read_clock_frequency` (gt/intel_gt_clock_utils.c) takes the 19.2 MHz crystal on
+/// GEN9_LP, 24 MHz otherwise, shifted right by `3 - CTC_MODE[2:1]`; the sim's register
+/// snapshot has the shift at 3 (`CTC_MODE` 0x6) so the guest computes this rate.
+pub const BXT_TIMESTAMP_HZ: u64 = 19_200_000;
+
+/// Command streamer timestamp frequency of Skylake and Kaby Lake: 12 MHz (24 MHz crystal,
+/// `CTC_MODE` shift 2 in the sim's snapshot).
+pub const SKL_TIMESTAMP_HZ: u64 = 12_000_000;
+
+/// Register offsets from the engine's base (gt/intel_engine_regs.h).
+mod reg {
+    pub(super) const RING_TIMESTAMP: u32 = 0x358;
+    pub(super) const RING_TIMESTAMP_UDW: u32 = 0x35c;
+    pub(super) const RING_CTX_TIMESTAMP: u32 = 0x3a8;
+    /// `GEN8_RING_CS_GPR(base, 0)`: 16 GPRs of 64 bits, low dword first.
+    pub(super) const CS_GPR: u32 = 0x600;
+    pub(super) const CS_GPR_END: u32 = 0x680;
+}
+
+/// `CTX_CONTEXT_CONTROL` (gt/intel_lrc_reg.h): the dword of the register state page holding
+/// the context control value; bit 0 is `CTX_CTRL_ENGINE_CTX_RESTORE_INHIBIT`.
+const CTX_CONTEXT_CONTROL: u64 = 0x03;
+
+/// `MI_LOAD_REGISTER_IMM`, any length and flags.
+const LRI_MASK: u32 = 0xff80_0000;
+const LRI: u32 = 0x22 << 23;
+
+/// `MI_MATH`'s opcode.
+const MI_MATH: u16 = 0x1a;
+
+/// Dwords of the register state page read at once when restoring or saving.
+const STATE_CHUNK: usize = 64;
 
 /// Where commands are fetched from.
 #[derive(Clone, Copy)]
@@ -184,6 +263,7 @@ impl Prefetch {
 
 struct Ctx<'a> {
     mem: &'a mut dyn HostMemory,
+    clock: &'a dyn Clock,
     ggtt: &'a [AtomicU64],
     ring: RingState,
     ppgtt_root: Option<u64>,
@@ -361,7 +441,23 @@ impl Engine {
     /// An engine whose status page (for `MI_STORE_DWORD_INDEX` and index-mode post-syncs) is
     /// the GGTT page at `hwsp`.
     pub fn new(id: EngineId, hwsp: u64) -> Engine {
-        Engine { id, hwsp, hwsp_space: Space::Ggtt, regs: [(0, 0); MAX_REGS], nregs: 0, index: [0; REG_SLOTS] }
+        Engine {
+            id,
+            hwsp,
+            hwsp_space: Space::Ggtt,
+            regs: [(0, 0); MAX_REGS],
+            nregs: 0,
+            index: [0; REG_SLOTS],
+            ts_hz: BXT_TIMESTAMP_HZ,
+            ctx_ts: 0,
+            ctx_since: 0,
+            alu: [0; 5],
+        }
+    }
+
+    /// Sets the timestamp frequency (default [`BXT_TIMESTAMP_HZ`]).
+    pub fn set_timestamp_hz(&mut self, hz: u64) {
+        self.ts_hz = hz;
     }
 
     /// Moves the status page (a new context) to `hwsp` in `space`.
@@ -372,7 +468,7 @@ impl Engine {
 
     /// Where register `reg` is in the register file, or the empty index slot it would take.
     fn find_reg(&self, reg: u32) -> core::result::Result<usize, usize> {
-        let mut slot = ((reg >> 2).wrapping_mul(0x9e37_79b1) >> 25) as usize % REG_SLOTS;
+        let mut slot = ((reg >> 2).wrapping_mul(0x9e37_79b1) >> 23) as usize % REG_SLOTS;
         // The index is never full (MAX_REGS of REG_SLOTS), so an empty slot ends the probe.
         for _ in 0..REG_SLOTS {
             let at = usize::from(self.index.get(slot).copied().unwrap_or(0));
@@ -401,7 +497,7 @@ impl Engine {
             Err(_) if self.nregs >= MAX_REGS => {}
             Err(slot) => {
                 let pos = self.nregs;
-                if let (Some(r), Some(s), Ok(at)) = (self.regs.get_mut(pos), self.index.get_mut(slot), u8::try_from(pos.wrapping_add(1))) {
+                if let (Some(r), Some(s), Ok(at)) = (self.regs.get_mut(pos), self.index.get_mut(slot), u16::try_from(pos.wrapping_add(1))) {
                     *r = (reg, val);
                     *s = at;
                     self.nregs = pos.wrapping_add(1);
@@ -410,18 +506,192 @@ impl Engine {
         }
     }
 
+    /// The offset of `r` from this engine's base, if it is one of this engine's registers.
+    fn own(&self, r: u32) -> Option<u32> {
+        r.checked_sub(self.id.base()).filter(|o| *o < 0x1000)
+    }
+
+    /// `RING_CTX_TIMESTAMP` at `now` (ns).
+    fn ctx_timestamp(&self, now: u64) -> u32 {
+        let run = ticks(now, self.ts_hz).wrapping_sub(ticks(self.ctx_since, self.ts_hz));
+        self.ctx_ts.wrapping_add(low32(run))
+    }
+
+    /// What a command reads from register `r`.
+    pub fn read_reg(&self, r: u32, clock: &dyn Clock) -> u32 {
+        match self.own(r) {
+            Some(reg::RING_TIMESTAMP) => low32(ticks(clock.now_ns(), self.ts_hz)),
+            Some(reg::RING_TIMESTAMP_UDW) => low32(ticks(clock.now_ns(), self.ts_hz) >> 32),
+            Some(reg::RING_CTX_TIMESTAMP) => self.ctx_timestamp(clock.now_ns()),
+            _ => self.reg(r).unwrap_or(0),
+        }
+    }
+
+    /// A command loads `val` into register `r`. The free-running timestamp ignores loads;
+    /// the context timestamp counts on from the value loaded.
+    fn write_reg(&mut self, r: u32, val: u32, clock: &dyn Clock) {
+        match self.own(r) {
+            Some(reg::RING_TIMESTAMP | reg::RING_TIMESTAMP_UDW) => {}
+            Some(reg::RING_CTX_TIMESTAMP) => {
+                self.ctx_ts = val;
+                self.ctx_since = clock.now_ns();
+            }
+            _ => self.set_reg(r, val),
+        }
+    }
+
+    /// 64-bit GPR `n` (0..16).
+    fn gpr(&self, n: u32) -> u64 {
+        let lo = self.id.base().wrapping_add(reg::CS_GPR).wrapping_add(n.wrapping_mul(8));
+        u64::from(self.reg(lo).unwrap_or(0)) | (u64::from(self.reg(lo.wrapping_add(4)).unwrap_or(0)) << 32)
+    }
+
+    fn set_gpr(&mut self, n: u32, v: u64) {
+        let lo = self.id.base().wrapping_add(reg::CS_GPR).wrapping_add(n.wrapping_mul(8));
+        self.set_reg(lo, low32(v));
+        self.set_reg(lo.wrapping_add(4), low32(v >> 32));
+    }
+
+    /// An ALU operand: GPR 0..15, SRCA 0x20, SRCB 0x21, ACCU 0x31, ZF 0x32, CF 0x33
+    /// (`MI_MATH_REG*`, gt/intel_gpu_commands.h); anything else reads 0.
+    fn alu_get(&self, op: u32) -> u64 {
+        let at = match op {
+            0..=15 => return self.gpr(op),
+            0x20 => 0,
+            0x21 => 1,
+            0x31 => 2,
+            0x32 => 3,
+            0x33 => 4,
+            _ => return 0,
+        };
+        self.alu.get(at).copied().unwrap_or(0)
+    }
+
+    /// One `MI_MATH` ALU instruction: opcode bits 31:20, operands 19:10 and 9:0. Gen9 has
+    /// LOAD/LOADINV/LOAD0/LOAD1 into SRCA/SRCB, ADD/SUB/AND/OR/XOR into ACCU with ZF and CF,
+    /// STORE/STOREINV into a GPR (the `MI_MATH_*` set of gt/intel_gpu_commands.h; the shifts
+    /// came with Gen12). Anything else does nothing.
+    fn alu_op(&mut self, ins: u32) {
+        let (op, a, b) = (ins >> 20, (ins >> 10) & 0x3ff, ins & 0x3ff);
+        let flag = |f: bool| if f { u64::MAX } else { 0 };
+        let load = |e: &mut Engine, v: u64| {
+            if let Some(slot) = match a { 0x20 => e.alu.get_mut(0), 0x21 => e.alu.get_mut(1), _ => None } {
+                *slot = v;
+            }
+        };
+        let (x, y) = (self.alu_get(0x20), self.alu_get(0x21));
+        let result = match op {
+            0x080 => return load(self, self.alu_get(b)),
+            0x480 => return load(self, !self.alu_get(b)),
+            0x081 => return load(self, 0),
+            0x481 => return load(self, 1),
+            0x180 | 0x580 => {
+                let v = if op == 0x580 { !self.alu_get(b) } else { self.alu_get(b) };
+                if a < 16 {
+                    self.set_gpr(a, v);
+                }
+                return;
+            }
+            0x100 => x.overflowing_add(y),
+            0x101 => x.overflowing_sub(y),
+            0x102 => (x & y, false),
+            0x103 => (x | y, false),
+            0x104 => (x ^ y, false),
+            _ => return,
+        };
+        self.alu = [x, y, result.0, flag(result.0 == 0), flag(result.1)];
+    }
+
+    /// Visits the `(register, value address)` pairs of the `MI_LOAD_REGISTER_IMM` list in
+    /// the register state page at `state` (i915's layout, intel_lrc.c `set_offsets`: LRIs
+    /// and `MI_NOOP`s up to `MI_BATCH_BUFFER_END` or anything else), with each value.
+    fn state_list(mem: &mut dyn HostMemory, state: u64, mut f: impl FnMut(&mut dyn HostMemory, u32, u64, u32)) {
+        let mut buf = [0u8; STATE_CHUNK * 4];
+        let (mut chunk_at, mut chunk_len) = (usize::MAX, 0usize);
+        let mut dword = |mem: &mut dyn HostMemory, i: usize| -> Option<u32> {
+            let base = i.wrapping_div(STATE_CHUNK).wrapping_mul(STATE_CHUNK);
+            if base != chunk_at {
+                let addr = state.checked_add(u64::try_from(base.checked_mul(4)?).ok()?)?;
+                chunk_len = if mem.read(addr, &mut buf) { STATE_CHUNK } else { 0 };
+                chunk_at = base;
+            }
+            let off = i.wrapping_sub(base);
+            let b = buf.get(off.wrapping_mul(4)..off.wrapping_mul(4).wrapping_add(4)).filter(|_| off < chunk_len)?;
+            <[u8; 4]>::try_from(b).ok().map(u32::from_le_bytes)
+        };
+        const PAGE_DWORDS: usize = (GTT_PAGE_SIZE / 4) as usize;
+        let mut i = 0usize;
+        while i < PAGE_DWORDS {
+            let Some(h) = dword(mem, i) else { return };
+            if h == 0 {
+                i = i.wrapping_add(1);
+                continue;
+            }
+            if h & LRI_MASK != LRI {
+                return;
+            }
+            let n = usize::try_from(h & 0xff).unwrap_or(0).wrapping_add(2);
+            let mut k = 1usize;
+            while k.wrapping_add(1) < n && i.wrapping_add(k).wrapping_add(1) < PAGE_DWORDS {
+                let at = i.wrapping_add(k);
+                let (Some(r), Some(v)) = (dword(mem, at), dword(mem, at.wrapping_add(1))) else { return };
+                let value_at = state.wrapping_add(u64::try_from(at.wrapping_add(1)).unwrap_or(0).wrapping_mul(4));
+                f(mem, r & 0x7f_fffc, value_at, v);
+                k = k.wrapping_add(2);
+            }
+            i = i.wrapping_add(n);
+        }
+    }
+
+    /// A context starts: its registers are restored from the register state page at `state`
+    /// unless its context control says restore-inhibit. An inhibited context starts its
+    /// listed registers at zero (hardware would keep the previous context's; the sim lets no
+    /// context see another's) and its timestamp at zero.
+    pub fn restore_context(&mut self, mem: &mut dyn HostMemory, clock: &dyn Clock, state: u64) {
+        let mut ctl = [0u8; 4];
+        let at = state.wrapping_add(CTX_CONTEXT_CONTROL.wrapping_mul(4));
+        let inhibit = mem.read(at, &mut ctl) && u32::from_le_bytes(ctl) & 1 != 0;
+        self.ctx_ts = 0;
+        self.ctx_since = clock.now_ns();
+        for n in 0..16 {
+            self.set_gpr(n, 0);
+        }
+        Self::state_list(mem, state, |_, r, _, v| self.write_reg(r, if inhibit { 0 } else { v }, clock));
+    }
+
+    /// A context completes: `CTX_TIMESTAMP` and the GPRs listed in its register state page at
+    /// `state` are saved into it. (The other registers are not: what the device model needs
+    /// of the image it keeps itself, and i915 reprograms the rest.)
+    pub fn save_context(&self, mem: &mut dyn HostMemory, clock: &dyn Clock, state: u64) {
+        let mut saves = [(0u64, 0u32); 48];
+        let mut n = 0usize;
+        Self::state_list(mem, state, |_, r, value_at, _| {
+            let own = self.own(r);
+            let saved = own == Some(reg::RING_CTX_TIMESTAMP) || own.is_some_and(|o| (reg::CS_GPR..reg::CS_GPR_END).contains(&o));
+            if let Some(s) = saves.get_mut(n).filter(|_| saved) {
+                *s = (value_at, self.read_reg(r, clock));
+                n = n.wrapping_add(1);
+            }
+        });
+        for &(at, v) in saves.iter().take(n) {
+            mem.write(at, &v.to_le_bytes());
+        }
+    }
+
     /// Runs `ring` from head to tail, spending at most `budget` (one unit per command or
-    /// semaphore poll). PPGTT batches translate through the 4-level table at `ppgtt_root`.
+    /// semaphore poll), with `clock` as the GPU's time. PPGTT batches translate through the
+    /// 4-level table at `ppgtt_root`.
     pub fn run(
         &mut self,
         mem: &mut dyn HostMemory,
+        clock: &dyn Clock,
         ggtt: &[AtomicU64],
         ring: RingState,
         ppgtt_root: Option<u64>,
         budget: u64,
     ) -> RunResult {
         let prefetch = Prefetch { start: Gma { addr: 0, space: Space::Phys }, len: 0, buf: [0; PREFETCH * 4] };
-        let mut cx = Ctx { mem, ggtt, ring, ppgtt_root, prefetch, tlb: None };
+        let mut cx = Ctx { mem, clock, ggtt, ring, ppgtt_root, prefetch, tlb: None };
         let mut res = RunResult { outcome: Outcome::Completed, head: ring.head, user_interrupts: 0, notifies: 0, spent: 0 };
         res.outcome = match self.exec(&mut cx, &mut res, budget) {
             Ok(()) => Outcome::Completed,
@@ -508,6 +778,7 @@ impl Engine {
                     }
                 }
                 Check::Lri => {
+                    let clock = cx.clock;
                     let mut i = 1u32;
                     while i.wrapping_add(1) < n {
                         // The (offset, value) pairs the prefetched copy holds, at once; a pair
@@ -518,13 +789,13 @@ impl Engine {
                         for p in run.chunks_exact(8) {
                             let (r, v) = p.split_at(4);
                             let (Ok(r), Ok(v)) = (<[u8; 4]>::try_from(r), <[u8; 4]>::try_from(v)) else { break };
-                            self.set_reg(u32::from_le_bytes(r) & 0x7f_fffc, u32::from_le_bytes(v));
+                            self.write_reg(u32::from_le_bytes(r) & 0x7f_fffc, u32::from_le_bytes(v), clock);
                             pairs = pairs.wrapping_add(1);
                         }
                         if pairs == 0 {
                             let reg = cx.fetch(loc, i)? & 0x7f_fffc;
                             let val = cx.fetch(loc, i.wrapping_add(1))?;
-                            self.set_reg(reg, val);
+                            self.write_reg(reg, val, cx.clock);
                             pairs = 1;
                         }
                         i = i.wrapping_add(pairs.wrapping_mul(2));
@@ -555,7 +826,7 @@ impl Engine {
                     if flags & (1 << 23) != 0 {
                         let reg = cx.fetch(loc, 2)? & 0x7f_fffc;
                         let val = cx.fetch(loc, 4)?;
-                        self.set_reg(reg, val);
+                        self.write_reg(reg, val, cx.clock);
                     } else if post != 0 {
                         let mut dst = gma(cx, 2, flags & (1 << 24) != 0, !7)?;
                         if flags & (1 << 21) != 0 {
@@ -563,7 +834,12 @@ impl Engine {
                         }
                         let vals = match post {
                             1 => [cx.fetch(loc, 4)?, cx.fetch(loc, 5)?],
-                            // Depth count and timestamp: the model's clock is the budget spent.
+                            // The timestamp, as RING_TIMESTAMP counts it.
+                            3 => {
+                                let t = ticks(cx.clock.now_ns(), self.ts_hz);
+                                [low32(t), low32(t >> 32)]
+                            }
+                            // Depth count: the model has no pixels; the budget spent.
                             _ => [low32(res.spent), low32(res.spent >> 32)],
                         };
                         cx.write(dst, &vals)?;
@@ -593,6 +869,39 @@ impl Engine {
                             return Err(Outcome::Hang);
                         }
                         res.spent = res.spent.wrapping_add(1);
+                    }
+                }
+                Check::Srm => {
+                    let reg = cx.fetch(loc, 1)? & 0x7f_fffc;
+                    let dst = gma(cx, 2, h & (1 << 22) != 0, !3)?;
+                    let v = self.read_reg(reg, cx.clock);
+                    cx.write(dst, &[v])?;
+                }
+                Check::Lrm => {
+                    let reg = cx.fetch(loc, 1)? & 0x7f_fffc;
+                    let src = gma(cx, 2, h & (1 << 22) != 0, !3)?;
+                    let v = cx.read_dw(src)?;
+                    self.write_reg(reg, v, cx.clock);
+                }
+                Check::Lrr => {
+                    let src = cx.fetch(loc, 1)? & 0x7f_fffc;
+                    let dst = cx.fetch(loc, 2)? & 0x7f_fffc;
+                    let v = self.read_reg(src, cx.clock);
+                    self.write_reg(dst, v, cx.clock);
+                }
+                // MI_COPY_MEM_MEM: destination at dwords 1-2 (GGTT: bit 21), source at 3-4
+                // (GGTT: bit 22).
+                Check::Op2e => {
+                    let dst = gma(cx, 1, h & (1 << 21) != 0, !3)?;
+                    let src = gma(cx, 3, h & (1 << 22) != 0, !3)?;
+                    let v = cx.read_dw(src)?;
+                    cx.write(dst, &[v])?;
+                }
+                // MI_MATH: one ALU instruction per dword after the header.
+                Check::None if d.ty == 0 && d.key == MI_MATH => {
+                    for i in 1..n {
+                        let ins = cx.fetch(loc, i)?;
+                        self.alu_op(ins);
                     }
                 }
                 // Everything else (arbitration, 3D/media/blitter state, ...) has no effect here.

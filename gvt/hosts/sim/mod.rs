@@ -77,6 +77,15 @@ const fn gen9_info(platform: Platform, device: u16, revision: u8) -> HostInfo {
     }
 }
 
+/// The rate the engines of a `platform` host count `RING_TIMESTAMP` at: what a guest computes
+/// from the snapshot's `CTC_MODE`.
+pub const fn timestamp_hz(platform: Platform) -> u64 {
+    match platform {
+        Platform::Broxton => engine::BXT_TIMESTAMP_HZ,
+        Platform::Skylake | Platform::KabyLake => engine::SKL_TIMESTAMP_HZ,
+    }
+}
+
 /// Number of GGTT entries a host with these facts needs.
 pub fn ggtt_entries(info: &HostInfo) -> usize {
     usize::try_from(info.gm_size / 4096).unwrap_or(0)
@@ -198,6 +207,10 @@ const BXT_SNAPSHOT: &[(u32, u32)] = &[
     // BXT_PORT_REF_DW6(PHY1): the calibrated GRC code (bits 31:24) i915 copies into PHY0
     // (_bxt_dpio_phy_init); a mid-scale code, no public dump found.
     (0x162198, 0x8200_0000),
+    // CTC_MODE: timestamps from the crystal (bit 0 clear), shift parameter (bits 2:1) 3, so a
+    // guest's gen9_read_clock_frequency (gt/intel_gt_clock_utils.c) finds 19.2 MHz >> 0, the
+    // rate the engines count at (engine::BXT_TIMESTAMP_HZ; Mesa's and i915 perf's BXT value).
+    (0xa26c, 0x0000_0006),
     // The CD clock firmware leaves (see `display::firmware::cdclk_init`).
     (0x46000, 0x0031_04de), // CDCLK_CTL: CD2X divider 1, no pipe, SSA precharge, 624 MHz
     (0x6d000, 0x0000_0041), // BXT_DE_PLL_CTL: ratio 65 (1248 MHz VCO off 19.2 MHz)
@@ -208,6 +221,8 @@ const BXT_SNAPSHOT: &[(u32, u32)] = &[
 /// CD clock firmware leaves (see `display::firmware::cdclk_init`).
 const GEN9_GT2_SNAPSHOT: &[(u32, u32)] = &[
     (0x9120, 0x0280_0000),
+    // CTC_MODE: crystal, shift 2: 24 MHz >> 1, the 12 MHz engine::SKL_TIMESTAMP_HZ.
+    (0xa26c, 0x0000_0004),
     (0x46000, 0x0c00_0544), // CDCLK_CTL: 675 MHz selected, decimal 675
     (0x46010, 0xc000_0000), // LCPLL1_CTL (DPLL0): enabled, locked
     (0x6c058, 0x0000_0005), // DPLL_CTRL1: DPLL0 overridden at link rate 810 (8.1 GHz VCO)
@@ -502,6 +517,23 @@ pub(crate) mod tests {
         h.unmap_ggtt(all, n - 1);
         h.unmap_ggtt(one, 1);
         assert_eq!(h.reserve_mapped(), 0);
+    }
+
+    /// What a guest i915 6.12 computes as the command streamer's timestamp frequency from the
+    /// snapshot (gt/intel_gt_clock_utils.c `gen9_read_clock_frequency`: crystal 19.2 MHz on
+    /// GEN9_LP, else 24 MHz, `>> (3 - CTC_MODE[2:1])`, CTC_MODE 0xa26c).
+    #[test]
+    fn the_guest_reads_the_engines_timestamp_frequency() {
+        for (info, lp, hz) in [(broxton_info(), true, 19_200_000u32), (skylake_info(), false, 12_000_000), (kabylake_info(), false, 12_000_000)] {
+            let ggtt: Vec<AtomicU64> = (0..ggtt_entries(&info)).map(|_| AtomicU64::new(0)).collect();
+            let h = SimHost::new(info, ggtt.into_boxed_slice()).unwrap();
+            let mut ctc = [0u32];
+            h.mmio_snapshot(0xa26c / 4, &mut ctc);
+            assert_eq!(ctc[0] & 1, 0, "crystal clock source");
+            let crystal: u32 = if lp { 19_200_000 } else { 24_000_000 };
+            assert_eq!(crystal >> (3 - ((ctc[0] >> 1) & 3)), hz, "{:?}", info.platform);
+            assert_eq!(timestamp_hz(info.platform), u64::from(hz));
+        }
     }
 
     #[test]

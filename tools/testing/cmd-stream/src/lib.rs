@@ -175,8 +175,91 @@ impl Stream {
 
     /// `MI_SEMAPHORE_WAIT` polling the GGTT dword at `addr` until it equals `v`.
     pub fn semaphore_wait_eq(&mut self, addr: u64, v: u32) -> &mut Stream {
-        let h = mi(0x1c, 2) | (1 << 22) | (1 << 15) | (4 << 12);
+        self.semaphore_wait(addr, sem::EQ, v)
+    }
+
+    /// `MI_SEMAPHORE_WAIT | MI_SEMAPHORE_GLOBAL_GTT | MI_SEMAPHORE_POLL | op` on the GGTT dword
+    /// at `addr` against `v`, as i915's selftests emit it (`emit_wait`).
+    pub fn semaphore_wait(&mut self, addr: u64, op: u32, v: u32) -> &mut Stream {
+        let h = mi(0x1c, 2) | (1 << 22) | (1 << 15) | op;
         self.raw(&[h, v, addr as u32, (addr >> 32) as u32])
+    }
+
+    /// `MI_MATH(n)` with the ALU instructions `alu` (`alu::*`).
+    pub fn math(&mut self, alu: &[u32]) -> &mut Stream {
+        self.dw.push(mi(0x1a, alu.len() as u32 - 1));
+        self.dw.extend_from_slice(alu);
+        self
+    }
+
+    /// `MI_COPY_MEM_MEM`: the dword at `src` to `dst`, each through the GGTT if asked (bits 22
+    /// and 21 of the header).
+    pub fn copy_mem_mem(&mut self, dst: u64, dst_ggtt: bool, src: u64, src_ggtt: bool) -> &mut Stream {
+        let h = mi(0x2e, 3) | (u32::from(src_ggtt) << 22) | (u32::from(dst_ggtt) << 21);
+        self.raw(&[h, dst as u32, (dst >> 32) as u32, src as u32, (src >> 32) as u32])
+    }
+}
+
+/// `MI_SEMAPHORE_WAIT` compare operations (`MI_SEMAPHORE_SAD_*_SDD`, intel_gpu_commands.h).
+pub mod sem {
+    /// Memory value greater than the operand.
+    pub const GT: u32 = 0 << 12;
+    /// Greater or equal.
+    pub const GTE: u32 = 1 << 12;
+    /// Equal.
+    pub const EQ: u32 = 4 << 12;
+    /// Not equal.
+    pub const NEQ: u32 = 5 << 12;
+}
+
+/// `MI_MATH` ALU instructions (`MI_MATH_*`, i915 6.12 gt/intel_gpu_commands.h).
+pub mod alu {
+    const fn instr(op: u32, a: u32, b: u32) -> u32 {
+        (op << 20) | (a << 10) | b
+    }
+    /// Operand: source A.
+    pub const SRCA: u32 = 0x20;
+    /// Operand: source B.
+    pub const SRCB: u32 = 0x21;
+    /// Operand: the accumulator.
+    pub const ACCU: u32 = 0x31;
+    /// Operand: the zero flag.
+    pub const ZF: u32 = 0x32;
+    /// Operand: the carry flag.
+    pub const CF: u32 = 0x33;
+    /// `MI_MATH_LOAD(a, b)`.
+    pub const fn load(a: u32, b: u32) -> u32 {
+        instr(0x080, a, b)
+    }
+    /// `MI_MATH_LOADINV(a, b)`.
+    pub const fn loadinv(a: u32, b: u32) -> u32 {
+        instr(0x480, a, b)
+    }
+    /// `MI_MATH_LOAD0(a)`.
+    pub const fn load0(a: u32) -> u32 {
+        instr(0x081, a, 0)
+    }
+    /// `MI_MATH_LOAD1(a)`.
+    pub const fn load1(a: u32) -> u32 {
+        instr(0x481, a, 0)
+    }
+    /// `MI_MATH_ADD`.
+    pub const ADD: u32 = instr(0x100, 0, 0);
+    /// `MI_MATH_SUB`.
+    pub const SUB: u32 = instr(0x101, 0, 0);
+    /// `MI_MATH_AND`.
+    pub const AND: u32 = instr(0x102, 0, 0);
+    /// `MI_MATH_OR`.
+    pub const OR: u32 = instr(0x103, 0, 0);
+    /// `MI_MATH_XOR`.
+    pub const XOR: u32 = instr(0x104, 0, 0);
+    /// `MI_MATH_STORE(a, b)`.
+    pub const fn store(a: u32, b: u32) -> u32 {
+        instr(0x180, a, b)
+    }
+    /// `MI_MATH_STOREINV(a, b)`.
+    pub const fn storeinv(a: u32, b: u32) -> u32 {
+        instr(0x580, a, b)
     }
 }
 

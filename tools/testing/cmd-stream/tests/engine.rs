@@ -9,7 +9,7 @@ use gvt::model::cmd_scanner::{Policy, Scanner};
 use gvt::model::host::Platform;
 use gvt::model::regs::Engine as Id;
 use gvt::model::resources::{Partition, Span};
-use gvt::sim::engine::{Engine, HostMemory, Outcome, RingState, RunResult, Space};
+use gvt::sim::engine::{Engine, HostMemory, Outcome, RingState, RunResult, Space, MAX_REGS};
 
 const RING: u64 = 0x10_0000;
 const HWSP: u64 = 0x20_0000;
@@ -18,6 +18,9 @@ const PML4: u64 = 0x9000_0000;
 /// PPGTT addresses mapped with 4 KiB pages, and one 2 MiB page.
 const PP4K: u64 = 0x7f_c040_0000;
 const PP2M: u64 = 0x80_1000_0000;
+/// A PPGTT page at a low address, and its host page.
+const LOW: u64 = 0x10_0000;
+const LOW_PA: u64 = 0xc000_0000;
 
 struct Gpu {
     mem: PageMemory,
@@ -51,6 +54,15 @@ impl Gpu {
         g.pte(pdp2, idx(PP2M, 30), pd2 | 3);
         g.pte(pd2, idx(PP2M, 21), 0xb000_0000 | (1 << 7) | 3);
         g.mem.add_page(0xb000_0000 + 0x1_5000);
+        // The page i915's blitter batch stores its timestamps in (PPGTT 0x10_0000).
+        let (pd3, pt3) = (PML4 + 0x7000, PML4 + 0x8000);
+        for t in [pd3, pt3, LOW_PA] {
+            g.mem.add_page(t);
+        }
+        assert_eq!((idx(LOW, 39), idx(LOW, 30), idx(PP4K, 39), idx(PP4K, 30)), (0, 0, 0, 511));
+        g.pte(pdp, 0, pd3 | 3);
+        g.pte(pd3, 0, pt3 | 3);
+        g.pte(pt3, idx(LOW, 12), LOW_PA | 3);
         g
     }
 
@@ -99,7 +111,7 @@ impl Gpu {
         let tail = ((u64::from(head) + u64::from(ring.len_bytes())) % 0x2000) as u32;
         let state = RingState { start: RING, space: Space::Ggtt, size: 0x2000, head, tail };
         let mut eng = Engine::new(e, HWSP);
-        let r = eng.run(&mut self.mem, &self.ggtt, state, Some(PML4), budget);
+        let r = eng.run(&mut self.mem, &0u64, &self.ggtt, state, Some(PML4), budget);
         (r, eng)
     }
 }
@@ -182,6 +194,7 @@ fn every_engine_runs_its_own_commands_and_the_ring_wraps() {
         b.flush_dw(DATA + 0x20, true, 5, true).bb_end();
         g.put_ggtt(DATA + 0x1000, &b);
         g.put_pp(PP4K, &s(|s| { s.bb_end(); }));
+        assert!(g.mem.write(LOW_PA, &[0x5a; 12]));
         let mut ring = Stream::new();
         i915::request_xcs(&mut ring, HWSP, PP4K, 3);
         ring.bb_start(DATA + 0x1000, false, false);
@@ -191,6 +204,11 @@ fn every_engine_runs_its_own_commands_and_the_ring_wraps() {
         assert_eq!(r.head, (head + ring.len_bytes()) % 0x2000);
         assert_eq!((g.mem.dw(g.ggtt_pa(HWSP)), g.mem.dw(g.ggtt_pa(DATA + 0x20))), (3, 5), "{e:?}");
         assert_eq!((r.user_interrupts, r.notifies), (1, 1));
+        if e == Id::Bcs {
+            // The blitter batch's SRMs of RING_TIMESTAMP and CTX_TIMESTAMP landed (the clock
+            // is at 0: both read 0 over the poison).
+            assert_eq!((g.mem.dw(LOW_PA), g.mem.dw(LOW_PA + 8)), (0, 0));
+        }
     }
 }
 
@@ -246,7 +264,7 @@ fn unmapped_addresses_fault() {
     g.put_ggtt(RING, &ring);
     let mut eng = Engine::new(Id::Rcs, HWSP);
     let st = RingState { start: RING, space: Space::Ggtt, size: 0x2000, head: 0, tail: ring.len_bytes() };
-    assert_eq!(eng.run(&mut g.mem, &g.ggtt, st, None, 10).outcome, Outcome::Fault { addr: PP4K, ppgtt: true });
+    assert_eq!(eng.run(&mut g.mem, &0u64, &g.ggtt, st, None, 10).outcome, Outcome::Fault { addr: PP4K, ppgtt: true });
 }
 
 #[test]
@@ -280,7 +298,7 @@ fn noop_runs_spend_one_unit_each_and_stop_at_the_tail() {
     let start = RING + 0x800;
     assert!(g.mem.write(g.ggtt_pa(start), &mi(0x02, 0).to_le_bytes()));
     let st = RingState { start, space: Space::Ggtt, size: 0x1000, head: 0xff0, tail: 0x1800 };
-    let r = Engine::new(Id::Rcs, HWSP).run(&mut g.mem, &g.ggtt, st, Some(PML4), 100);
+    let r = Engine::new(Id::Rcs, HWSP).run(&mut g.mem, &0u64, &g.ggtt, st, Some(PML4), 100);
     assert_eq!((r.outcome, r.head, r.user_interrupts), (Outcome::Hang, 96 * 4, 1));
     // A batch running into zero pages: every MI_NOOP counts against the budget, page after
     // page, until the budget ends or the first unmapped page faults.
@@ -313,13 +331,14 @@ fn writes_reach_the_commands_ahead_and_the_page_tables() {
 #[test]
 fn the_register_file_keeps_the_first_registers_loaded() {
     let mut g = Gpu::new();
-    // 70 distinct registers, highest offset first: the last six do not fit.
-    let regs: Vec<(u32, u32)> = (0..70u32).map(|i| (0x4000 - 4 * i, i)).collect();
-    let ring = s(|s| { s.lri(&regs).lri(&[(0x4000 - 4 * 63, 7), (0x4000 - 4 * 64, 7)]); });
+    // MAX_REGS + 6 distinct registers, highest offset first: the last six do not fit.
+    let max = MAX_REGS as u32;
+    let regs: Vec<(u32, u32)> = (0..max + 6).map(|i| (0x8000 - 4 * i, i)).collect();
+    let ring = s(|s| { regs.chunks(100).for_each(|c| { s.lri(c); }); s.lri(&[(0x8000 - 4 * (max - 1), 7), (0x8000 - 4 * max, 7)]); });
     let (r, eng) = g.run(Id::Rcs, &ring, 0, 100);
     assert_eq!(r.outcome, Outcome::Completed);
-    assert_eq!((eng.reg(0x4000), eng.reg(0x4000 - 4 * 62)), (Some(0), Some(62)));
-    assert_eq!((eng.reg(0x4000 - 4 * 63), eng.reg(0x4000 - 4 * 64), eng.reg(0x4000 - 4 * 69)), (Some(7), None, None));
+    assert_eq!((eng.reg(0x8000), eng.reg(0x8000 - 4 * (max - 2))), (Some(0), Some(max - 2)));
+    assert_eq!((eng.reg(0x8000 - 4 * (max - 1)), eng.reg(0x8000 - 4 * max), eng.reg(0x8000 - 4 * (max + 5))), (Some(7), None, None));
 }
 
 fn s(f: impl FnOnce(&mut Stream)) -> Stream {

@@ -370,6 +370,36 @@ fn i915_context_workaround_registers_are_whitelisted_on_every_gen9() {
     }
 }
 
+/// The registers i915 6.12's live selftests read through commands in their rings, on every
+/// engine: `__measure_timestamps` (RING_TIMESTAMP, RING_CTX_TIMESTAMP), `live_lrc_state`
+/// (RING_START, RING_TAIL), `live_lrc_gpr` and `emit_read_hwsp` (CS_GPR, loaded from memory
+/// too), and the 64-bit halves. A refusal would put the vGPU in failsafe.
+#[test]
+fn i915_selftest_register_reads_are_accepted_and_ring_registers_stay_unloadable() {
+    for e in [Engine::Rcs, Engine::Bcs, Engine::Vcs, Engine::Vecs] {
+        let b = e.base();
+        let mut ring = Stream::new();
+        ring.sdi(HWSP + 4008, true, 1);
+        for r in [0x358, 0x35c, 0x3a8, 0x38, 0x30, 0x34, 0x3c, 0x9c] {
+            ring.srm(b + r, HWSP + 4000, true);
+        }
+        for n in 0..32 {
+            ring.srm(b + 0x600 + 4 * n, SCRATCH + 4 * u64::from(n), true).lrm(b + 0x600 + 4 * n, HWSP, true);
+        }
+        ring.lrr(b + 0x3a8, b + 0x600).lrr(b + 0x38, b + 0x604).lri(&[(b + 0x600, 0xdead_beef)]);
+        scan(e, &ring, &mut BatchMem::default()).unwrap_or_else(|err| panic!("{e:?}: {err:?}"));
+        // Read, never loaded: the ring registers are the device model's.
+        for r in [0x30, 0x34, 0x38, 0x3c] {
+            for bad in [s(|s| { s.lrm(b + r, HWSP, true); }), s(|s| { s.lrr(b + 0x600, b + r); }), s(|s| { s.lri(&[(b + r, 0)]); })] {
+                assert_eq!(refused(e, &bad, &mut BatchMem::default()).reason, Reason::Register(b + r), "{e:?} {r:x}");
+            }
+        }
+        // Another engine's ring is not this one's to read.
+        let other = if e == Engine::Rcs { Engine::Bcs } else { Engine::Rcs };
+        assert!(scan(e, &s(|s| { s.srm(other.base() + 0x38, SCRATCH, true); }), &mut BatchMem::default()).is_err());
+    }
+}
+
 #[test]
 fn random_streams_never_panic() {
     let mut x = 0x1234_5678_9abc_def0u64;

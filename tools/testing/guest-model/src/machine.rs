@@ -171,7 +171,7 @@ impl Machine {
                 let how = {
                     let mut mem = SimMem { host: &self.host, hvs: self.vms.iter_mut().map(|v| &mut v.hv).collect() };
                     let engine = &mut self.engines[w.engine as usize];
-                    gvt::sim::exec::run(engine, &mut mem, self.sim.ggtt(), &w, WORKLOAD_BUDGET).0
+                    gvt::sim::exec::run(engine, &mut mem, &self.now, self.sim.ggtt(), &w, WORKLOAD_BUDGET).0
                 };
                 self.now += WORKLOAD_NS;
                 executed += 1;
