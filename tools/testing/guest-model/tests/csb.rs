@@ -6,9 +6,10 @@
 //! (`GuestEngine::{submit, poll, reset}`), which refuses what i915 could not account for.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::panic)]
 
-use guest_model::gpu::{self, Context};
+use guest_model::gpu::{self, Context, CSB_RESET_VALUE};
 use guest_model::hv::Tracking;
 use guest_model::machine::{Guest, Machine, DATA_GVA, GUEST_RAM, RAM};
+use guest_model::probe;
 use guest_model::{Transport, TransportExt};
 use gvt::model::execlist::{csb, HWS_CSB_WRITE_INDEX};
 use gvt::model::regs::{Engine, RING_CONTEXT_STATUS_PTR, RING_EXECLIST_STATUS_LO};
@@ -122,6 +123,151 @@ fn i915_process_csb_over_many_submissions() {
             _ => {}
         }
     }
+}
+
+/// Runs two workloads of guest `g` to completion: the CSB write pointer is then at 3.
+fn two_rounds(m: &mut Machine, g: &mut Guest) {
+    let mut ev = [(0, 0); 6];
+    for v in 1..=2u32 {
+        g.submit(&mut m.guest(0), &[DATA_GVA], v, DATA_GVA + 4).unwrap();
+        m.run();
+        let n = g.rcs.poll(&mut m.guest(0), &mut ev).unwrap();
+        assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, g.ctx.id)]);
+    }
+    assert_eq!(mirror(&mut m.guest(0), g), 3);
+}
+
+/// An engine reset (per-engine GDRST, or the full GT reset) while a workload is on the host,
+/// as i915's `__intel_engine_reset_bh` runs it (`GuestEngine::reset`): the running context
+/// is found guilty by RING_EXECLIST_STATUS_HI, read before the reset; `reset_csb_pointers`
+/// writes 5 to both CSB pointers and the next event must land in entry 0. The hung
+/// workload's late completion is silent.
+fn reset_mid_flight(domains: u8) {
+    let mut m = Machine::new(1, Tracking::AfterWrite);
+    let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, A).unwrap();
+    let mut ev = [(0, 0); 6];
+    two_rounds(&mut m, &mut g);
+    // On the host when the guest resets the engine.
+    g.submit(&mut m.guest(0), &[DATA_GVA + 0x100], 3, DATA_GVA + 0x104).unwrap();
+    assert_eq!(m.dispatch(0), Engine::Rcs.mask());
+    let mut t = m.guest(0);
+    assert_eq!(status_hi(&mut t), A, "EXECLIST_STATUS_HI names the running context");
+    assert_eq!(g.rcs.reset(&mut t, domains).unwrap(), Some(A), "the guilty context is found");
+    assert_eq!(status_hi(&mut t), 0, "the engine is idle after its reset");
+    let ptr = t.read32(RING_CONTEXT_STATUS_PTR::offset(RCS)).unwrap();
+    assert_eq!(ptr & 0x707, (CSB_RESET_VALUE << 8) | CSB_RESET_VALUE, "i915's pointers stand");
+    // i915 skips the guilty request: the context replays from its end.
+    let tail = g.ctx.tail;
+    g.ctx.rewind(&mut t, tail).unwrap();
+    // The hung workload ends on the host: the guest hears nothing of it.
+    m.run();
+    assert_eq!(g.rcs.poll(&mut m.guest(0), &mut ev).unwrap(), 0);
+    // New submissions: the first event lands in entry 0, then on as before.
+    for v in 4..12u32 {
+        let mut t = m.guest(0);
+        g.submit(&mut t, &[DATA_GVA + u64::from(v) * 8], v, DATA_GVA + 0x800).unwrap();
+        if v == 4 {
+            assert_eq!(mirror(&mut t, &g), 0, "first event after the reset in entry 0");
+        }
+        m.run();
+        let n = g.rcs.poll(&mut m.guest(0), &mut ev).unwrap();
+        assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, A)], "v {v}");
+        assert!(g.rcs.idle());
+        assert_eq!(read_u32(&mut m, 0, g.data[0] + u64::from(v) * 8), v);
+    }
+    assert_eq!(m.vms[0].vgpu.failsafe(), None);
+    assert_eq!(m.completion_errors, 0);
+}
+
+/// The reset itself puts the engine's CSB write pointer at its reset value (7: "nothing
+/// written", the next event in entry 0; upstream's `init_vgpu_execlist`) and leaves the
+/// HWSP copy alone: i915 rewrites that itself (`reset_csb_pointers`), and a 7 there would
+/// send its `process_csb` drain round the 6 entries for ever.
+fn gdrst_resets_the_write_pointer(domains: u8) {
+    let mut m = Machine::new(1, Tracking::AfterWrite);
+    let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, A).unwrap();
+    two_rounds(&mut m, &mut g);
+    g.submit(&mut m.guest(0), &[DATA_GVA], 3, DATA_GVA + 4).unwrap();
+    let mut t = m.guest(0);
+    let before = mirror(&mut t, &g);
+    probe::stop_cs(&mut t, Engine::Rcs).unwrap();
+    probe::intel_gt_reset(&mut t, domains).unwrap();
+    assert_eq!(t.read32(RING_CONTEXT_STATUS_PTR::offset(RCS)).unwrap() & 7, 7);
+    let mut b = [0u8; 4];
+    t.ram_read(g.rcs.hwsp.1 + HWS_CSB_WRITE_INDEX * 4, &mut b).unwrap();
+    assert_eq!(u32::from_le_bytes(b), before, "the HWSP keeps the last index written");
+    assert_eq!(status_hi(&mut t), 0);
+}
+
+#[test]
+fn gdrst_engine_resets_the_csb_write_pointer() {
+    gdrst_resets_the_write_pointer(Engine::Rcs.mask());
+}
+
+#[test]
+fn gdrst_full_resets_the_csb_write_pointer() {
+    gdrst_resets_the_write_pointer(probe::all_engines());
+}
+
+/// An engine reset with nothing running (hangcheck's `igt_reset_idle_engine`,
+/// `igt_reset_nop_engine`): no guilty context, and the submissions after it are reported
+/// where i915 reads after `reset_csb_pointers`.
+#[test]
+fn idle_engine_reset_then_new_submissions() {
+    let mut m = Machine::new(1, Tracking::AfterWrite);
+    let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, A).unwrap();
+    let mut ev = [(0, 0); 6];
+    two_rounds(&mut m, &mut g);
+    for reset in 0..3u32 {
+        assert_eq!(g.rcs.reset(&mut m.guest(0), Engine::Rcs.mask()).unwrap(), None, "reset {reset}");
+        for v in 0..(reset + 1) {
+            g.submit(&mut m.guest(0), &[DATA_GVA + u64::from(v) * 4], reset << 8 | v, DATA_GVA + 0x800).unwrap();
+            m.run();
+            let n = g.rcs.poll(&mut m.guest(0), &mut ev).unwrap();
+            assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, A)], "reset {reset} v {v}");
+            assert_eq!(read_u32(&mut m, 0, g.data[0] + u64::from(v) * 4), reset << 8 | v);
+        }
+    }
+}
+
+#[test]
+fn engine_reset_mid_flight_then_reset_csb_pointers() {
+    reset_mid_flight(Engine::Rcs.mask());
+}
+
+#[test]
+fn full_reset_mid_flight_then_reset_csb_pointers() {
+    reset_mid_flight(probe::all_engines());
+}
+
+/// The model's whole `__intel_engine_reset_bh` (`GuestEngine::reset`) on a hung workload: the
+/// guilty context is found, the engine goes on with the next submissions.
+#[test]
+fn i915_engine_reset_finds_the_hung_context() {
+    let mut m = Machine::new(1, Tracking::None);
+    let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, B).unwrap();
+    let mut ev = [(0, 0); 6];
+    g.submit(&mut m.guest(0), &[DATA_GVA], 1, DATA_GVA + 4).unwrap();
+    m.run();
+    // An unmapped address: the engine faults and the workload hangs, with no completion.
+    g.submit(&mut m.guest(0), &[0x7_0000_0000], 2, DATA_GVA + 4).unwrap();
+    m.run();
+    assert_eq!(m.vms[0].exec.stats().hangs, 1);
+    let n = g.rcs.poll(&mut m.guest(0), &mut ev).unwrap();
+    assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0)]);
+    assert_eq!(g.rcs.active_ctx(), Some(B), "switched in, never completed");
+    let mut t = m.guest(0);
+    assert_eq!(g.rcs.reset(&mut t, Engine::Rcs.mask()).unwrap(), Some(B), "guilty");
+    let tail = g.ctx.tail;
+    g.ctx.rewind(&mut t, tail).unwrap();
+    for v in 3..10u32 {
+        g.submit(&mut m.guest(0), &[DATA_GVA + u64::from(v) * 4], v, DATA_GVA + 0x800).unwrap();
+        m.run();
+        g.rcs.poll(&mut m.guest(0), &mut ev).unwrap();
+        assert!(g.rcs.idle(), "v {v}");
+        assert_eq!(read_u32(&mut m, 0, g.data[0] + u64::from(v) * 4), v);
+    }
+    assert_eq!(m.vms[0].vgpu.failsafe(), None);
 }
 
 /// RING_EXECLIST_STATUS_HI names the context the engine runs from the moment its ELSP is

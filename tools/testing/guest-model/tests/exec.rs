@@ -464,13 +464,15 @@ fn csb_garbage_changes_nothing_the_engine_reports() {
     let mut m = Machine::new(1, Tracking::None);
     let mut t = m.guest(0);
     let mut g = Guest::new(&mut t, GUEST_RAM, RAM as u64, 6).unwrap();
-    // The CSB and EXECLIST_STATUS are read-only; the read pointer is the guest's own business.
-    for (off, v) in [(0x2370u32, 0xdead_beef), (0x2374, 1), (0x2234, 0xffff_ffff), (0x23a0, 0xffff_0505)] {
+    // The CSB and EXECLIST_STATUS are read-only. The pointers are the guest's to move, as
+    // upstream lets it (i915's reset_csb_pointers writes 0xffff0505); an out-of-range write
+    // pointer only means the next event lands in entry 0.
+    for (off, v) in [(0x2370u32, 0xdead_beef), (0x2374, 1), (0x2234, 0xffff_ffff), (0x23a0, 0xffff_0606)] {
         t.write32(off, v).unwrap();
     }
     assert_eq!(t.read32(0x2370).unwrap(), 0);
     assert_eq!(t.read32(0x2234).unwrap(), 0);
-    assert_eq!(t.read32(0x23a0).unwrap() & 7, 7, "write pointer keeps its reset value");
+    assert_eq!(t.read32(0x23a0).unwrap(), 0x0606, "masked write of both pointers");
     g.submit(&mut t, &[DATA_GVA], 9, DATA_GVA + 4).unwrap();
     m.run();
     assert_eq!(m.vms[0].vgpu.failsafe(), None);
@@ -478,6 +480,10 @@ fn csb_garbage_changes_nothing_the_engine_reports() {
     let mut t = m.guest(0);
     let mut ev = [(0, 0); 6];
     assert_eq!(g.rcs.poll(&mut t, &mut ev).unwrap(), 2);
+    assert_eq!(t.read32(0x23a0).unwrap() & 7, 1, "entries 0 and 1 written");
+    // Garbage with the mask bits off changes nothing.
+    t.write32(0x23a0, 0x0000_0707).unwrap();
+    assert_eq!(t.read32(0x23a0).unwrap(), 0x0601);
 }
 
 #[test]
