@@ -2,11 +2,18 @@
 //!
 //! A real engine keeps two execlist slots (running, pending), reports every context switch
 //! as an entry in its 6-entry context status buffer (CSB) and raises a context-switch
-//! interrupt. The vGPU's engines do the same in [`Execlist`], but every CSB entry and
-//! interrupt is produced when the host reports a workload finished, never earlier, so the guest
-//! cannot see a context complete before its work is in memory. Entries are mirrored into the
-//! guest's hardware status page (dword 0x10 on, write index at dword 0x1f), where a modern i915
-//! reads them. A hang produces nothing: the guest's own hang check notices and resets.
+//! interrupt. The vGPU's engines do the same in [`Execlist`]. A submission is acknowledged
+//! when the core accepts it, as upstream's `emulate_execlist_schedule_in` does: IDLE_TO_ACTIVE
+//! on an idle engine, PREEMPTED with LITE_RESTORE when the running context is resubmitted, and
+//! EXECLIST_STATUS names the context from then on. i915 needs that event to promote its
+//! pending submission (`process_csb`, `gen8_csb_parse`): until it arrives it submits nothing
+//! more, and its reset path looks the running context up by EXECLIST_STATUS_HI. Completions
+//! (ELEMENT_SWITCH, ACTIVE_TO_IDLE, with COMPLETE) are reported when the host reports a
+//! workload finished, never earlier, so the guest cannot see a context complete before its
+//! work is in memory. Entries are mirrored into the guest's hardware status page (dword 0x10
+//! on, write index at dword 0x1f), where a modern i915 reads them. A hang produces nothing:
+//! the guest's own hang check notices and resets, which puts the CSB write pointer back at
+//! [`CSB_WP_RESET`] (`Vgpu::reset`).
 
 use super::error::{GvtError, Result};
 use super::irq::Event;
@@ -79,13 +86,32 @@ impl Desc {
 pub struct Plan {
     /// The guest's context id.
     pub ctx_id: u32,
-    /// The engine was idle when this element's slot was submitted.
-    pub idle_to_active: bool,
     /// The last element of its slot.
     pub last: bool,
-    /// The guest resubmitted this context behind it (lite restore): it completes silently
-    /// into a preemption report.
+    /// The guest resubmitted this context behind it (lite restore, already reported as
+    /// preempted): it completes silently, the context goes on in its new submission.
     pub lite_next: bool,
+}
+
+/// CSB entries (status, context id) to report, in order: at most three at a time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Events {
+    e: [(u32, u32); 3],
+    n: usize,
+}
+
+impl Events {
+    fn push(&mut self, status: u32, ctx: u32) {
+        if let Some(o) = self.e.get_mut(self.n) {
+            *o = (status, ctx);
+            self.n = self.n.wrapping_add(1);
+        }
+    }
+
+    /// The entries.
+    pub fn as_slice(&self) -> &[(u32, u32)] {
+        self.e.get(..self.n).unwrap_or(&[])
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -119,61 +145,60 @@ pub enum Submitted {
 }
 
 impl Execlist {
-    /// Records an ELSP submission of checked descriptors. `Busy` when both slots are taken
-    /// (a guest that does not wait for its CSB).
-    pub fn submit(&mut self, d0: Desc, d1: Option<Desc>) -> Result<Submitted> {
+    /// Records an ELSP submission of checked descriptors and returns what the engine reports
+    /// on accepting it (upstream's `emulate_execlist_schedule_in`): IDLE_TO_ACTIVE when it was
+    /// idle; PREEMPTED | LITE_RESTORE (the running context's id) when the first element is
+    /// the context it runs, whose slot the submission replaces; nothing when it waits behind
+    /// the running slot. `Busy` when both slots are taken (a guest that does not wait for its
+    /// CSB).
+    pub fn submit(&mut self, d0: Desc, d1: Option<Desc>) -> Result<(Submitted, Events)> {
         let slot = Slot { ctx: [d0.ctx_id(), d1.map_or(0, Desc::ctx_id)], count: if d1.is_some() { 2 } else { 1 }, done: 0 };
-        let plans = |idle: bool| {
-            [
-                Some(Plan { ctx_id: d0.ctx_id(), idle_to_active: idle, last: d1.is_none(), lite_next: false }),
-                d1.map(|d| Plan { ctx_id: d.ctx_id(), idle_to_active: false, last: true, lite_next: false }),
-            ]
-        };
+        let plans = [
+            Some(Plan { ctx_id: d0.ctx_id(), last: d1.is_none(), lite_next: false }),
+            d1.map(|d| Plan { ctx_id: d.ctx_id(), last: true, lite_next: false }),
+        ];
+        let mut ev = Events::default();
         match (self.running, self.pending) {
             (None, _) => {
                 self.running = Some(slot);
-                Ok(Submitted::Slot(plans(true)))
+                ev.push(csb::IDLE_TO_ACTIVE, 0);
+                Ok((Submitted::Slot(plans), ev))
             }
             (Some(r), None) if r.current() == d0.ctx_id() => {
                 self.running = Some(slot);
-                Ok(Submitted::LiteRestore(plans(false)))
+                ev.push(csb::LITE_RESTORE | csb::PREEMPTED, d0.ctx_id());
+                Ok((Submitted::LiteRestore(plans), ev))
             }
             (Some(_), None) => {
                 self.pending = Some(slot);
-                Ok(Submitted::Slot(plans(false)))
+                Ok((Submitted::Slot(plans), ev))
             }
             (Some(_), Some(_)) => Err(GvtError::Busy),
         }
     }
 
-    /// The CSB entries (status, context id) the completion of an element produces, in order.
-    pub fn complete(&mut self, p: &Plan) -> ([(u32, u32); 3], usize) {
-        let mut out = [(0, 0); 3];
-        let mut n = 0usize;
-        let mut push = |e: (u32, u32)| {
-            if let Some(o) = out.get_mut(n) {
-                *o = e;
-                n = n.wrapping_add(1);
-            }
-        };
-        if p.idle_to_active {
-            push((csb::IDLE_TO_ACTIVE, 0));
-        }
+    /// The CSB entries the completion of an element produces, in order: nothing for one a
+    /// lite restore replaced; ELEMENT_SWITCH | COMPLETE for the first of two; ACTIVE_TO_IDLE |
+    /// COMPLETE for the last, then IDLE_TO_ACTIVE if a slot was waiting behind it (it runs
+    /// now).
+    pub fn complete(&mut self, p: &Plan) -> Events {
+        let mut ev = Events::default();
         if p.lite_next {
-            push((csb::LITE_RESTORE | csb::PREEMPTED, p.ctx_id));
-        } else if !p.last {
-            push((csb::ELEMENT_SWITCH | csb::COMPLETE, p.ctx_id));
+            return ev;
+        }
+        if !p.last {
+            ev.push(csb::ELEMENT_SWITCH | csb::COMPLETE, p.ctx_id);
             if let Some(r) = self.running.as_mut() {
                 r.done = r.done.saturating_add(1).min(r.count.saturating_sub(1));
             }
         } else {
-            push((csb::ACTIVE_TO_IDLE | csb::COMPLETE, p.ctx_id));
+            ev.push(csb::ACTIVE_TO_IDLE | csb::COMPLETE, p.ctx_id);
             self.running = self.pending.take();
             if self.running.is_some() {
-                push((csb::IDLE_TO_ACTIVE, 0));
+                ev.push(csb::IDLE_TO_ACTIVE, 0);
             }
         }
-        (out, n)
+        ev
     }
 
     /// Forgets both slots (engine reset or hang).
@@ -212,8 +237,10 @@ pub fn user_event(e: Engine) -> Event {
     }
 }
 
-/// Writes CSB entries for `engine` into the registers and the guest's HWSP, updates
-/// EXECLIST_STATUS from `el`, and raises one context-switch interrupt.
+/// Writes CSB entries for `engine` into the registers and the guest's HWSP (upstream's
+/// `emulate_csb_update`: the write pointer moves to the next entry, from [`CSB_WP_RESET`] to
+/// entry 0), updates EXECLIST_STATUS from `el`, and raises one context-switch interrupt if
+/// there was an entry.
 pub fn report<S: VgpuStorage>(
     vgpu: &mut Vgpu<S>,
     mpt: &mut dyn MptOps,
@@ -250,7 +277,9 @@ pub fn report<S: VgpuStorage>(
     let st = RING_EXECLIST_STATUS_LO::offset(base);
     vgpu.set_vreg(st, lo);
     vgpu.set_vreg(st.wrapping_add(4), hi);
-    vgpu.raise_event(mpt, switch_event(engine))?;
+    if !entries.is_empty() {
+        vgpu.raise_event(mpt, switch_event(engine))?;
+    }
     hws_result
 }
 
@@ -265,40 +294,53 @@ mod tests {
     #[test]
     fn single_element_from_idle() {
         let mut el = Execlist::default();
-        let Submitted::Slot([Some(p), None]) = el.submit(d(5), None).unwrap() else { panic!() };
-        assert!(p.idle_to_active && p.last);
+        let (Submitted::Slot([Some(p), None]), ev) = el.submit(d(5), None).unwrap() else { panic!() };
+        assert_eq!(ev.as_slice(), &[(csb::IDLE_TO_ACTIVE, 0)]);
+        assert!(p.last);
         assert_eq!(el.status().1, 5);
-        let (e, n) = el.complete(&p);
-        assert_eq!(&e[..n], &[(csb::IDLE_TO_ACTIVE, 0), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, 5)]);
+        assert_eq!(el.complete(&p).as_slice(), &[(csb::ACTIVE_TO_IDLE | csb::COMPLETE, 5)]);
         assert_eq!(el.status(), (0, 0));
     }
 
     #[test]
     fn two_elements_then_pending() {
         let mut el = Execlist::default();
-        let Submitted::Slot([Some(a), Some(b)]) = el.submit(d(1), Some(d(2))).unwrap() else { panic!() };
-        let Submitted::Slot([Some(c), None]) = el.submit(d(3), None).unwrap() else { panic!() };
-        assert!(!c.idle_to_active);
+        let (Submitted::Slot([Some(a), Some(b)]), ev) = el.submit(d(1), Some(d(2))).unwrap() else { panic!() };
+        assert_eq!(ev.as_slice(), &[(csb::IDLE_TO_ACTIVE, 0)]);
+        let (Submitted::Slot([Some(c), None]), ev) = el.submit(d(3), None).unwrap() else { panic!() };
+        assert_eq!(ev.as_slice(), &[], "waits behind the running slot");
         assert_eq!(el.submit(d(4), None), Err(GvtError::Busy));
-        let (e, n) = el.complete(&a);
-        assert_eq!(&e[..n], &[(csb::IDLE_TO_ACTIVE, 0), (csb::ELEMENT_SWITCH | csb::COMPLETE, 1)]);
+        assert_eq!(el.complete(&a).as_slice(), &[(csb::ELEMENT_SWITCH | csb::COMPLETE, 1)]);
         assert_eq!(el.status().1, 2);
-        let (e, n) = el.complete(&b);
-        assert_eq!(&e[..n], &[(csb::ACTIVE_TO_IDLE | csb::COMPLETE, 2), (csb::IDLE_TO_ACTIVE, 0)]);
-        let (e, n) = el.complete(&c);
-        assert_eq!(&e[..n], &[(csb::ACTIVE_TO_IDLE | csb::COMPLETE, 3)]);
+        assert_eq!(el.complete(&b).as_slice(), &[(csb::ACTIVE_TO_IDLE | csb::COMPLETE, 2), (csb::IDLE_TO_ACTIVE, 0)]);
+        assert_eq!(el.status().1, 3);
+        assert_eq!(el.complete(&c).as_slice(), &[(csb::ACTIVE_TO_IDLE | csb::COMPLETE, 3)]);
     }
 
     #[test]
     fn lite_restore() {
         let mut el = Execlist::default();
-        let Submitted::Slot([Some(mut a), None]) = el.submit(d(7), None).unwrap() else { panic!() };
-        let Submitted::LiteRestore([Some(b), None]) = el.submit(d(7), None).unwrap() else { panic!() };
+        let (Submitted::Slot([Some(mut a), None]), _) = el.submit(d(7), None).unwrap() else { panic!() };
+        let (Submitted::LiteRestore([Some(b), None]), ev) = el.submit(d(7), None).unwrap() else { panic!() };
+        assert_eq!(ev.as_slice(), &[(csb::LITE_RESTORE | csb::PREEMPTED, 7)]);
         a.lite_next = true;
-        let (e, n) = el.complete(&a);
-        assert_eq!(&e[..n], &[(csb::IDLE_TO_ACTIVE, 0), (csb::LITE_RESTORE | csb::PREEMPTED, 7)]);
-        let (e, n) = el.complete(&b);
-        assert_eq!(&e[..n], &[(csb::ACTIVE_TO_IDLE | csb::COMPLETE, 7)]);
+        assert_eq!(el.complete(&a).as_slice(), &[]);
+        assert_eq!(el.status().1, 7);
+        assert_eq!(el.complete(&b).as_slice(), &[(csb::ACTIVE_TO_IDLE | csb::COMPLETE, 7)]);
+    }
+
+    #[test]
+    fn lite_restore_with_a_second_context() {
+        let mut el = Execlist::default();
+        let (Submitted::Slot([Some(mut a), None]), _) = el.submit(d(7), None).unwrap() else { panic!() };
+        let (Submitted::LiteRestore([Some(a2), Some(b)]), ev) = el.submit(d(7), Some(d(9))).unwrap() else { panic!() };
+        assert_eq!(ev.as_slice(), &[(csb::LITE_RESTORE | csb::PREEMPTED, 7)]);
+        a.lite_next = true;
+        assert_eq!(el.complete(&a).as_slice(), &[]);
+        assert_eq!(el.complete(&a2).as_slice(), &[(csb::ELEMENT_SWITCH | csb::COMPLETE, 7)]);
+        assert_eq!(el.status().1, 9);
+        assert_eq!(el.complete(&b).as_slice(), &[(csb::ACTIVE_TO_IDLE | csb::COMPLETE, 9)]);
+        assert_eq!(el.status(), (0, 0));
     }
 
     #[test]

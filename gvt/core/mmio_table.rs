@@ -217,8 +217,11 @@ pub const GEN9_RING_MMIO: &[MmioDef] = &[
     ro(RING_EXECLIST_STATUS_LO::REL, 8, D_ALL, 0, !0, H::Default),
     d(0x244, D_ALL, C, H::Default),
     ro(RING_CONTEXT_STATUS_BUF::REL, 48, D_ALL, 0, !0, H::Default),
-    // The write pointer (2:0) is the engine's; the guest moves only its read pointer.
-    ro(RING_CONTEXT_STATUS_PTR::REL, 4, D_ALL, F_MODE_MASK, 0x7, H::Default),
+    // Both pointers are guest-writable, masked (upstream's handlers.c: MMIO_RING_DFH(0x3a0,
+    // F_MODE_MASK)): i915's reset_csb_pointers writes read and write pointer to the last
+    // entry and reads the next event from entry 0. A write pointer out of range (6, 7) also
+    // makes the next event land in entry 0 (`execlist::report`).
+    d(RING_CONTEXT_STATUS_PTR::REL, D_ALL, F_MODE_MASK, H::Default),
     f(0x270, 32, D_ALL, C, H::Default),
     d(RING_HWS_PGA::REL, D_ALL, F_GMADR, H::HwsPga),
     d(CSFE_CHICKEN1::REL, D_ALL, MC, H::CsfeChicken1),

@@ -23,7 +23,7 @@
 
 use super::batch::{self, Copies, Shadow};
 use super::error::{GvtError, Result};
-use super::execlist::{self, Desc, Execlist, Plan, Submitted};
+use super::execlist::{self, Desc, Events, Execlist, Plan, Submitted};
 use super::cmd_scanner::{self, MAX_BATCHES};
 use super::host::{Completion, HostExec, HostWorkload, Platform};
 use super::resources::Partition;
@@ -401,8 +401,10 @@ impl<T: ExecStorage> Exec<T> {
 
     /// Picks up what the guest's register writes latched in `vgpu`: resets, PVINFO PPGTT
     /// notifications, ELSP submissions (each element becomes a queued workload, scanned by
-    /// `scanner`). A submission the core cannot run puts the vGPU in failsafe; so does an
-    /// error the glue gets back.
+    /// `scanner`, and the engine acknowledges the submission in the CSB at once). A
+    /// submission the core cannot run puts the vGPU in failsafe and its error comes back. A
+    /// CSB report that could not reach the guest's HWSP (or raise its interrupt) comes back as
+    /// an error too, without failsafe, as at completion.
     pub fn kick<S: VgpuStorage>(
         &mut self,
         vgpu: &mut Vgpu<S>,
@@ -437,10 +439,20 @@ impl<T: ExecStorage> Exec<T> {
             if vgpu.failsafe().is_some() {
                 continue;
             }
-            if let Err(err) = self.submit(vgpu, host, mpt, scanner, e, Desc(d0), Desc(d1), ips) {
-                self.stats.rejected = self.stats.rejected.saturating_add(1);
-                vgpu.enter_failsafe(Failsafe::GuestError);
-                result = Err(err);
+            match self.submit(vgpu, host, mpt, scanner, e, Desc(d0), Desc(d1), ips) {
+                // Accepted: the engine acknowledges it now. A HWSP the guest left unmapped
+                // only costs it the mirror, as at completion.
+                Ok(ev) => {
+                    let el = self.execlists.get(engine_index(e)).copied().unwrap_or_default();
+                    if let Err(err) = execlist::report(vgpu, mpt, e, &el, ev.as_slice()) {
+                        result = Err(err);
+                    }
+                }
+                Err(err) => {
+                    self.stats.rejected = self.stats.rejected.saturating_add(1);
+                    vgpu.enter_failsafe(Failsafe::GuestError);
+                    result = Err(err);
+                }
             }
         }
         if vgpu.failsafe().is_some() {
@@ -460,12 +472,12 @@ impl<T: ExecStorage> Exec<T> {
         d0: Desc,
         d1: Desc,
         ips: bool,
-    ) -> Result {
+    ) -> Result<Events> {
         d0.check()?;
         let d1 = if d1.valid() { d1.check().map(|()| Some(d1))? } else { None };
         let el = self.execlists.get_mut(engine_index(e)).ok_or(GvtError::Invalid)?;
         let mut probe = *el;
-        let sub = probe.submit(d0, d1)?;
+        let (sub, events) = probe.submit(d0, d1)?;
         let plans = match sub {
             Submitted::Slot(p) | Submitted::LiteRestore(p) => p,
         };
@@ -492,7 +504,7 @@ impl<T: ExecStorage> Exec<T> {
         if let Some(el) = self.execlists.get_mut(engine_index(e)) {
             *el = probe;
         }
-        Ok(())
+        Ok(events)
     }
 
     /// Marks the newest earlier workload of context `ctx_id` on `e` as followed by a lite
@@ -839,9 +851,9 @@ impl<T: ExecStorage> Exec<T> {
             vgpu.raise_event(mpt, execlist::user_event(engine))?;
         }
         let el = self.execlists.get_mut(engine_index(engine)).ok_or(GvtError::Invalid)?;
-        let (entries, n) = el.complete(&w.plan);
+        let events = el.complete(&w.plan);
         let el = *el;
-        execlist::report(vgpu, mpt, engine, &el, entries.get(..n).unwrap_or(&[]))
+        execlist::report(vgpu, mpt, engine, &el, events.as_slice())
     }
 
     /// Copies the host context image back to the guest with its own ring and PPGTT values.

@@ -532,6 +532,7 @@ impl<S: VgpuStorage> Vgpu<S> {
                         if let Some(p) = self.elsp.get_mut(i) {
                             *p = ElspPort::default();
                         }
+                        self.reset_execlist_regs(*e);
                     }
                 }
                 self.stats.engine_resets = self.stats.engine_resets.saturating_add(1);
@@ -577,7 +578,7 @@ impl<S: VgpuStorage> Vgpu<S> {
         }
         for e in Engine::ALL {
             let b = e.base();
-            self.set_vreg(RING_CONTEXT_STATUS_PTR::offset(b), CSB_WP_RESET);
+            self.reset_execlist_regs(e);
             // Whatever the host's engines were doing when it was taken, the snapshot's ring
             // state is not the vGPU's: its rings are idle and error-free (`RingMiMode`,
             // `RingResetCtl`).
@@ -587,6 +588,20 @@ impl<S: VgpuStorage> Vgpu<S> {
             self.set_vreg(RING_RESET_CTL::offset(b), ctl);
         }
         self.populate_pvinfo();
+    }
+
+    /// An engine's execlist registers after its reset, as upstream's `init_vgpu_execlist`
+    /// leaves them: CSB read pointer 0 and write pointer [`CSB_WP_RESET`], so the next event
+    /// lands in entry 0 (where i915's `reset_csb_pointers` expects it), and EXECLIST_STATUS
+    /// idle, whatever the host's engine showed when its snapshot was taken. The HWSP copy of
+    /// the write pointer is left alone: i915 rewrites it itself, and the hardware does not.
+    /// The CSB entries stay.
+    fn reset_execlist_regs(&mut self, e: Engine) {
+        let b = e.base();
+        self.set_vreg(RING_CONTEXT_STATUS_PTR::offset(b), CSB_WP_RESET);
+        let st = RING_EXECLIST_STATUS_LO::offset(b);
+        self.set_vreg(st, 0);
+        self.set_vreg(st.wrapping_add(4), 0);
     }
 
     fn sanitize(&mut self) {

@@ -4,9 +4,12 @@
 //! interrupts. `no_std` and allocation-free like [`super::probe`], so gvt.ko's KUnit suite can
 //! run it in the kernel.
 
-use gvt::model::execlist::{CTX_MODE_L4, CTX_PRIVILEGE, CTX_VALID, HWS_CSB_BUF0, HWS_CSB_WRITE_INDEX};
+use gvt::model::execlist::{csb, CTX_MODE_L4, CTX_PRIVILEGE, CTX_VALID, HWS_CSB_BUF0, HWS_CSB_WRITE_INDEX};
 use gvt::model::ppgtt::{ADDR_MASK, PDE_IPS_64K, PTE_PRESENT, PTE_PS};
-use gvt::model::regs::{Engine, RING_ELSP, RING_HWS_PGA};
+use gvt::model::regs::{
+    masked_bit_disable, Engine, RING_CONTEXT_STATUS_BUF, RING_CONTEXT_STATUS_PTR, RING_ELSP, RING_EXECLIST_STATUS_LO, RING_HWS_PGA,
+    RING_MI_MODE,
+};
 use gvt::model::vgpu::{GEN8_PAGE_PRESENT, GGTT_MMIO_OFFSET};
 use gvt::model::workload::context_pages;
 
@@ -151,41 +154,155 @@ impl Ppgtt {
     }
 }
 
-/// One engine as the guest drives it: its HWSP and where it has read the CSB to.
+/// CSB entries on Gen9 (`GEN8_CSB_ENTRIES`, gt/intel_lrc_reg.h).
+pub const CSB_ENTRIES: u32 = 6;
+/// What i915's `reset_csb_pointers()` puts in both CSB pointers: the last entry
+/// (`csb_size - 1`), so that the first event after a reset is read from entry 0.
+pub const CSB_RESET_VALUE: u32 = CSB_ENTRIES - 1;
+
+/// One engine as the guest drives it: its HWSP, where it has read the CSB to, and i915's
+/// execlists bookkeeping (`struct intel_engine_execlists`): the contexts (by context id, i915's
+/// `lrc.ccid`, the descriptor's upper dword) of the last ELSP write not yet acknowledged
+/// (`pending[]`) and of the one the engine runs (`inflight[]`, from `active` on).
 #[derive(Debug, Clone, Copy)]
 pub struct GuestEngine {
     /// The engine.
     pub engine: Engine,
     /// HWSP graphics and guest address.
     pub hwsp: (u64, u64),
-    /// Last CSB entry consumed.
+    /// Last CSB entry consumed (`execlists->csb_head`).
     pub csb_head: u32,
+    /// Submitted, waiting for the CSB event that promotes them (`execlists->pending[]`).
+    pub pending: [Option<u32>; 2],
+    /// On the engine (`execlists->inflight[]`).
+    pub inflight: [Option<u32>; 2],
+    /// The first of `inflight` not completed (`execlists->active - execlists->inflight`).
+    pub active: usize,
 }
 
 impl GuestEngine {
-    /// Sets up the HWSP and resets the CSB pointers, as i915 does at engine init.
+    /// Sets up the HWSP and resets the CSB pointers, as i915 does at engine init
+    /// (`enable_execlists`, then `reset_csb_pointers` from `execlists_sanitize`).
     pub fn new<T: Transport + ?Sized>(t: &mut T, a: &mut Alloc, engine: Engine) -> Result<GuestEngine> {
         let hwsp = a.bound(t, 1)?;
         t.write32(RING_HWS_PGA::offset(engine.base()), hwsp.0 as u32)?;
-        write32(t, hwsp.1 + HWS_CSB_WRITE_INDEX * 4, 5)?;
-        Ok(GuestEngine { engine, hwsp, csb_head: 5 })
+        let mut g = GuestEngine { engine, hwsp, csb_head: CSB_RESET_VALUE, pending: [None; 2], inflight: [None; 2], active: 0 };
+        g.reset_csb_pointers(t)?;
+        Ok(g)
     }
 
-    /// Reads the CSB entries (status, context id) written since the last call, from the HWSP.
+    /// i915's `reset_csb_pointers()`: both pointers of RING_CONTEXT_STATUS_PTR set to the last
+    /// entry (written twice, with a posting read), the head and the HWSP write index there
+    /// too, and the HWSP entries poisoned with -1 so that a stale entry is noticed.
+    pub fn reset_csb_pointers<T: Transport + ?Sized>(&mut self, t: &mut T) -> Result {
+        let ptr = RING_CONTEXT_STATUS_PTR::offset(self.engine.base());
+        let v = 0xffff_0000 | (CSB_RESET_VALUE << 8) | CSB_RESET_VALUE;
+        t.write32(ptr, v)?;
+        t.read32(ptr)?;
+        self.csb_head = CSB_RESET_VALUE;
+        write32(t, self.hwsp.1 + HWS_CSB_WRITE_INDEX * 4, CSB_RESET_VALUE)?;
+        for i in 0..u64::from(CSB_ENTRIES) {
+            t.ram_write(self.hwsp.1 + (HWS_CSB_BUF0 + i * 2) * 4, &u64::MAX.to_le_bytes())?;
+        }
+        t.write32(ptr, v)?;
+        t.read32(ptr)?;
+        Ok(())
+    }
+
+    /// The context the engine runs as i915 believes it (`*execlists->active`).
+    pub fn active_ctx(&self) -> Option<u32> {
+        self.inflight.get(self.active).copied().flatten()
+    }
+
+    /// Nothing submitted and nothing in flight.
+    pub fn idle(&self) -> bool {
+        self.pending[0].is_none() && self.active_ctx().is_none()
+    }
+
+    /// i915's submission tasklet (`execlists_submission_tasklet`): the CSB is processed
+    /// ([`GuestEngine::poll`]), then, only if no submission is pending any more, one or two
+    /// contexts of this engine go through ELSP (`execlists_dequeue`, `execlists_submit_ports`)
+    /// and are remembered as pending. i915 does not write ELSP while `pending[0]` is set; it
+    /// waits for the next CSB event, so here that is an error: the guest would stall.
+    pub fn submit<T: Transport + ?Sized>(&mut self, t: &mut T, c0: &Context, c1: Option<&Context>) -> Result {
+        let mut ev = [(0u32, 0u32); CSB_ENTRIES as usize];
+        self.poll(t, &mut ev)?;
+        if self.pending[0].is_some() {
+            return Err(Error::Probe("ELSP not written: the previous submission was never promoted by a CSB event"));
+        }
+        if c0.engine != self.engine || c1.is_some_and(|c| c.engine != self.engine) {
+            return Err(Error::Probe("context of another engine"));
+        }
+        self.pending = [Some(c0.id), c1.map(|c| c.id)];
+        submit(t, c0, c1)
+    }
+
+    /// i915's `process_csb()` on Gen9: reads the CSB entries (status, context id) written since
+    /// the last call from the HWSP (a -1 entry, one the engine has not written, is read from
+    /// the registers instead, as `wa_csb_read` does, and every entry read is poisoned again).
+    /// An IDLE_TO_ACTIVE or PREEMPTED event promotes the pending submission to inflight
+    /// (`gen8_csb_parse`); any other event completes the active context. An event i915 cannot
+    /// account for (a promotion with nothing pending, a completion with nothing in flight) is
+    /// its `ERROR_CSB`, which resets the engine: an error here.
     pub fn poll<T: Transport + ?Sized>(&mut self, t: &mut T, out: &mut [(u32, u32)]) -> Result<usize> {
         let wp = read32(t, self.hwsp.1 + HWS_CSB_WRITE_INDEX * 4)?;
-        if wp >= 6 {
+        if wp >= CSB_ENTRIES {
             return Err(Error::Probe("CSB write index out of range"));
         }
         let mut n = 0;
         while self.csb_head != wp {
-            self.csb_head = (self.csb_head + 1) % 6;
-            let e = read64(t, self.hwsp.1 + (HWS_CSB_BUF0 + u64::from(self.csb_head) * 2) * 4)?;
+            self.csb_head = (self.csb_head + 1) % CSB_ENTRIES;
+            let at = self.hwsp.1 + (HWS_CSB_BUF0 + u64::from(self.csb_head) * 2) * 4;
+            let mut e = read64(t, at)?;
+            if e == u64::MAX {
+                let reg = RING_CONTEXT_STATUS_BUF::offset(self.engine.base()) + self.csb_head * 8;
+                e = u64::from(t.read32(reg)?) | (u64::from(t.read32(reg + 4)?) << 32);
+            }
+            t.ram_write(at, &u64::MAX.to_le_bytes())?;
+            let (status, id) = (e as u32, (e >> 32) as u32);
             let slot = out.get_mut(n).ok_or(Error::Probe("more CSB entries than expected"))?;
-            *slot = (e as u32, (e >> 32) as u32);
+            *slot = (status, id);
             n += 1;
+            if status & (csb::IDLE_TO_ACTIVE | csb::PREEMPTED) != 0 {
+                if self.pending[0].is_none() {
+                    return Err(Error::Probe("ERROR_CSB: CSB promotion with nothing pending"));
+                }
+                self.inflight = self.pending;
+                self.active = 0;
+                self.pending = [None; 2];
+            } else {
+                if self.active_ctx().is_none() {
+                    return Err(Error::Probe("ERROR_CSB: CSB completion with nothing in flight"));
+                }
+                self.active += 1;
+            }
         }
         Ok(n)
+    }
+
+    /// `__intel_engine_reset_bh` with execlists for this engine (`domains`: its own mask), or
+    /// this engine's part of the full `intel_gt_reset` (`domains`: every engine): stop the
+    /// command streamer and read the running context's id from RING_EXECLIST_STATUS_HI
+    /// (`execlists_reset_prepare`), reset (GDRST with the ready handshake), drain the CSB and
+    /// reset its pointers (`reset_csb`), look the context up in the ports (`active_context`:
+    /// the request found is the guilty one), cancel the ports and let the ring run again
+    /// (`enable_execlists`). Returns the guilty context's id, if found.
+    pub fn reset<T: Transport + ?Sized>(&mut self, t: &mut T, domains: u8) -> Result<Option<u32>> {
+        let base = self.engine.base();
+        super::probe::stop_cs(t, self.engine)?;
+        let ccid = t.read32(RING_EXECLIST_STATUS_LO::offset(base) + 4)?;
+        super::probe::intel_gt_reset(t, domains)?;
+        let mut ev = [(0u32, 0u32); CSB_ENTRIES as usize];
+        self.poll(t, &mut ev)?;
+        self.reset_csb_pointers(t)?;
+        let live = self.inflight.iter().skip(self.active).chain(self.pending.iter());
+        let guilty = live.copied().flatten().find(|&c| c == ccid);
+        self.pending = [None; 2];
+        self.inflight = [None; 2];
+        self.active = 0;
+        t.write32(RING_MI_MODE::offset(base), masked_bit_disable(RING_MI_MODE::STOP_RING.mask()))?;
+        t.write32(RING_HWS_PGA::offset(base), self.hwsp.0 as u32)?;
+        Ok(guilty)
     }
 }
 
@@ -264,6 +381,12 @@ impl Context {
             self.emit(t, &[mi::NOOP])?;
         }
         write32(t, self.regs + CTX_RING_TAIL * 4, self.tail)
+    }
+
+    /// Points the image's ring head at `head`, as i915's `lrc_update_regs` does after a reset
+    /// to replay from there (past a guilty request: its ring tail).
+    pub fn rewind<T: Transport + ?Sized>(&mut self, t: &mut T, head: u32) -> Result {
+        write32(t, self.regs + CTX_RING_HEAD * 4, head)
     }
 
     /// The context descriptor i915 writes to ELSP for it.

@@ -167,22 +167,36 @@ impl Machine {
                 }
                 let _ = vm.exec.dispatch(&mut vm.vgpu, &self.host, &mut vm.hv);
             }
-            while let Some(w) = self.host.take() {
-                let how = {
-                    let mut mem = SimMem { host: &self.host, hvs: self.vms.iter_mut().map(|v| &mut v.hv).collect() };
-                    let engine = &mut self.engines[w.engine as usize];
-                    gvt::sim::exec::run(engine, &mut mem, &self.now, self.sim.ggtt(), &w, WORKLOAD_BUDGET).0
-                };
-                self.now += WORKLOAD_NS;
+            while self.execute_one() {
                 executed += 1;
-                let vm = self.vms.iter_mut().find(|v| v.vgpu.id().get() == w.vgpu).unwrap();
-                if vm.exec.complete(&mut vm.vgpu, &self.host, &mut vm.hv, w.engine, w.tag, how).is_err() {
-                    self.completion_errors += 1;
-                }
             }
             self.now += 10_000;
         }
         panic!("the machine did not go idle");
+    }
+
+    /// Hands VM `i`'s oldest queued workload of every idle engine to the host without running
+    /// it (the scheduler's dispatch alone): the engines it started.
+    pub fn dispatch(&mut self, i: usize) -> u8 {
+        let vm = &mut self.vms[i];
+        vm.exec.dispatch(&mut vm.vgpu, &self.host, &mut vm.hv).unwrap()
+    }
+
+    /// Runs the oldest workload on the host to its end and reports its completion, as
+    /// [`Machine::run`] does for each; false if the host has none.
+    pub fn execute_one(&mut self) -> bool {
+        let Some(w) = self.host.take() else { return false };
+        let how = {
+            let mut mem = SimMem { host: &self.host, hvs: self.vms.iter_mut().map(|v| &mut v.hv).collect() };
+            let engine = &mut self.engines[w.engine as usize];
+            gvt::sim::exec::run(engine, &mut mem, &self.now, self.sim.ggtt(), &w, WORKLOAD_BUDGET).0
+        };
+        self.now += WORKLOAD_NS;
+        let vm = self.vms.iter_mut().find(|v| v.vgpu.id().get() == w.vgpu).unwrap();
+        if vm.exec.complete(&mut vm.vgpu, &self.host, &mut vm.hv, w.engine, w.tag, how).is_err() {
+            self.completion_errors += 1;
+        }
+        true
     }
 }
 

@@ -11,7 +11,7 @@ use gvt::model::execlist::csb;
 use gvt::model::pvinfo;
 use gvt::model::regs::Engine;
 
-use super::gpu::{mi, store_batch, submit, Alloc, Context, GuestEngine, Ppgtt, PAGE, PTE_RW};
+use super::gpu::{mi, store_batch, Alloc, Context, GuestEngine, Ppgtt, PAGE, PTE_RW};
 use super::guest::{Error, Result, Transport, TransportExt};
 
 /// Graphics virtual address of the guest's data pages.
@@ -85,7 +85,7 @@ impl Guest {
             ],
         )?;
         self.ctx.publish(t)?;
-        submit(t, &self.ctx, None)
+        self.rcs.submit(t, &self.ctx, None)
     }
 
     /// Moves data page `p` to a fresh guest page: one 8-byte PTE write in guest RAM, which the
@@ -145,7 +145,7 @@ impl Guest {
         }
         self.ctx.emit(t, &[mi::BATCH_BUFFER_START_GGTT, batch.0 as u32, (batch.0 >> 32) as u32, mi::USER_INTERRUPT])?;
         self.ctx.publish(t)?;
-        submit(t, &self.ctx, None)
+        self.rcs.submit(t, &self.ctx, None)
     }
 
     /// One privileged round end to end: [`Guest::submit_privileged`], then waits for the
@@ -161,7 +161,8 @@ impl Guest {
         Ok(())
     }
 
-    /// Waits (on interrupts) until the CSB reports the engine idle with the context complete.
+    /// Waits (on interrupts) until the CSB reports the engine idle with the context complete,
+    /// consuming the events as i915 does ([`GuestEngine::poll`]).
     pub fn wait_idle<T: Transport + ?Sized>(&mut self, t: &mut T) -> Result {
         let mut ev = [(0u32, 0u32); 6];
         for _ in 0..WAITS {

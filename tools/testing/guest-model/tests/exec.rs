@@ -261,25 +261,27 @@ fn two_element_submission_and_lite_restore() {
     g.ctx.publish(&mut t).unwrap();
     other.emit(&mut t, &[gpu::mi::STORE_DATA_IMM, (DATA_GVA + 8) as u32, 1, 22]).unwrap();
     other.publish(&mut t).unwrap();
-    gpu::submit(&mut t, &g.ctx, Some(&other)).unwrap();
-    // Lite restore is only legal while the same context runs: resubmit `other` later.
+    g.rcs.submit(&mut t, &g.ctx, Some(&other)).unwrap();
     m.run();
     let mut t = m.guest(0);
     let mut ev = [(0, 0); 6];
     let n = g.rcs.poll(&mut t, &mut ev).unwrap();
     assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0), (csb::ELEMENT_SWITCH | csb::COMPLETE, 7), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, 8)]);
-    // The same context twice before the GPU runs: the second is a lite restore.
+    // The same context twice before the GPU runs it: the second is a lite restore, reported
+    // as soon as it is submitted (i915 submits it only once the first was promoted).
     g.ctx.emit(&mut t, &[gpu::mi::STORE_DATA_IMM, (DATA_GVA + 16) as u32, 1, 33]).unwrap();
     g.ctx.publish(&mut t).unwrap();
-    gpu::submit(&mut t, &g.ctx, None).unwrap();
-    // Give the GPU the first one but keep the completion for later: dispatch only.
+    g.rcs.submit(&mut t, &g.ctx, None).unwrap();
     g.ctx.emit(&mut t, &[gpu::mi::STORE_DATA_IMM, (DATA_GVA + 24) as u32, 1, 44]).unwrap();
     g.ctx.publish(&mut t).unwrap();
-    gpu::submit(&mut t, &g.ctx, None).unwrap();
+    g.rcs.submit(&mut t, &g.ctx, None).unwrap();
+    let n = g.rcs.poll(&mut t, &mut ev).unwrap();
+    assert_eq!(&ev[..n], &[(csb::LITE_RESTORE | csb::PREEMPTED, 7)]);
     m.run();
     let mut t = m.guest(0);
     let n = g.rcs.poll(&mut t, &mut ev).unwrap();
-    assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0), (csb::LITE_RESTORE | csb::PREEMPTED, 7), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, 7)]);
+    assert_eq!(&ev[..n], &[(csb::ACTIVE_TO_IDLE | csb::COMPLETE, 7)]);
+    assert!(g.rcs.idle());
     assert_eq!(m.engines[0].reg(0xc800), Some(0x1234));
     for (k, v) in [11u32, 22, 33, 44].into_iter().enumerate() {
         assert_eq!(read_u32(&mut m, 0, g.data[0] + 8 * k as u64), v);
@@ -383,7 +385,7 @@ fn two_and_sixty_four_kib_pages() {
 }
 
 #[test]
-fn hang_leaves_the_csb_alone_and_reset_cleans_up() {
+fn hang_completes_nothing_and_reset_cleans_up() {
     let mut m = Machine::new(1, Tracking::None);
     let mut t = m.guest(0);
     let mut g = Guest::new(&mut t, GUEST_RAM, RAM as u64, 9).unwrap();
@@ -392,11 +394,14 @@ fn hang_leaves_the_csb_alone_and_reset_cleans_up() {
     m.run();
     let mut t = m.guest(0);
     let mut ev = [(0, 0); 6];
-    assert_eq!(g.rcs.poll(&mut t, &mut ev).unwrap(), 0);
+    let n = g.rcs.poll(&mut t, &mut ev).unwrap();
+    assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0)], "switched in, never completed");
     assert_eq!(m.vms[0].exec.stats().hangs, 1);
-    // The guest resets the engine and goes on.
+    // The guest resets the engine, skips the hung request and goes on.
     let mut t = m.guest(0);
-    t.write32(0x941c, 1 << 1).unwrap(); // GDRST render
+    assert_eq!(g.rcs.reset(&mut t, gvt::model::regs::Engine::Rcs.mask()).unwrap(), Some(9));
+    let tail = g.ctx.tail;
+    g.ctx.rewind(&mut t, tail).unwrap();
     g.submit(&mut t, &[DATA_GVA], 5, DATA_GVA + 4).unwrap();
     m.run();
     assert_eq!(read_u32(&mut m, 0, g.data[0]), 5);
@@ -459,13 +464,15 @@ fn csb_garbage_changes_nothing_the_engine_reports() {
     let mut m = Machine::new(1, Tracking::None);
     let mut t = m.guest(0);
     let mut g = Guest::new(&mut t, GUEST_RAM, RAM as u64, 6).unwrap();
-    // The CSB and EXECLIST_STATUS are read-only; the read pointer is the guest's own business.
-    for (off, v) in [(0x2370u32, 0xdead_beef), (0x2374, 1), (0x2234, 0xffff_ffff), (0x23a0, 0xffff_0505)] {
+    // The CSB and EXECLIST_STATUS are read-only. The pointers are the guest's to move, as
+    // upstream lets it (i915's reset_csb_pointers writes 0xffff0505); an out-of-range write
+    // pointer only means the next event lands in entry 0.
+    for (off, v) in [(0x2370u32, 0xdead_beef), (0x2374, 1), (0x2234, 0xffff_ffff), (0x23a0, 0xffff_0606)] {
         t.write32(off, v).unwrap();
     }
     assert_eq!(t.read32(0x2370).unwrap(), 0);
     assert_eq!(t.read32(0x2234).unwrap(), 0);
-    assert_eq!(t.read32(0x23a0).unwrap() & 7, 7, "write pointer keeps its reset value");
+    assert_eq!(t.read32(0x23a0).unwrap(), 0x0606, "masked write of both pointers");
     g.submit(&mut t, &[DATA_GVA], 9, DATA_GVA + 4).unwrap();
     m.run();
     assert_eq!(m.vms[0].vgpu.failsafe(), None);
@@ -473,6 +480,10 @@ fn csb_garbage_changes_nothing_the_engine_reports() {
     let mut t = m.guest(0);
     let mut ev = [(0, 0); 6];
     assert_eq!(g.rcs.poll(&mut t, &mut ev).unwrap(), 2);
+    assert_eq!(t.read32(0x23a0).unwrap() & 7, 1, "entries 0 and 1 written");
+    // Garbage with the mask bits off changes nothing.
+    t.write32(0x23a0, 0x0000_0707).unwrap();
+    assert_eq!(t.read32(0x23a0).unwrap(), 0x0601);
 }
 
 #[test]
