@@ -42,9 +42,8 @@ impl Root {
 
 impl Drop for Root {
     fn drop(&mut self) {
-        // SAFETY: the root or null, removed once; every vGPU directory in it went with its
-        // vGPU already (the devices, and with them the vGPUs, are gone before the driver's
-        // fields drop).
+        // SAFETY: the root or null, removed once; its vGPU directories went with their vGPUs
+        // (devices, and so vGPUs, are gone before the driver's fields drop).
         unsafe { ffi::gvt_debugfs_remove(ROOT.swap(ptr::null_mut(), Ordering::AcqRel)) };
     }
 }
