@@ -20,7 +20,7 @@ mkfifo /tmp/l2ctl.in /tmp/l2ctl.out
 SELFTESTS=${SELFTESTS-sanitycheck uncore gt_contexts active objects}
 st_args=
 for t in $SELFTESTS; do st_args="$st_args $(sed -n "s/^$t //p" /l2/selftests.map)=1"; done
-timeout 660 qemu-system-x86_64 -accel tcg -machine q35 -cpu max -m 1536 -smp 1 \
+timeout 780 qemu-system-x86_64 -accel tcg -machine q35 -cpu max -m 1536 -smp 1 \
     -display none -no-reboot -nodefaults -L /usr/share/qemu \
     -serial file:$L2LOG -serial pipe:/tmp/l2ctl \
     -kernel /l2/bzImage -initrd /l2/initrd.gz \
@@ -32,8 +32,7 @@ t0=$(date +%s)
 # The guest's log, live on our console (prefixed: results.py leaves it to the checks below),
 # so that a guest that hangs still shows how far it got.
 sleep 1
-tail -f $L2LOG | awk '{ sub(/\r$/, ""); print "L2| " $0; fflush() }' &
-tailer=$!
+( tail -f $L2LOG & echo $! > /tmp/tail.pid; wait ) | awk '{ sub(/\r$/, ""); print "L2| " $0; fflush() }' &
 
 # Wait for the guest's console, or for QEMU to end.
 while kill -0 $qpid 2>/dev/null && ! grep -q 'GVT-L2: screen-ready' $L2LOG 2>/dev/null; do sleep 2; done
@@ -51,8 +50,7 @@ qrc=$?
 echo "GVT-L3: traps in all (probe, selftests, shutdown): $(traps)"
 echo "GVT-L3: guest ran $(( $(date +%s) - t0 )) s, QEMU exit status $qrc"
 sleep 1
-kill $tailer
-pkill -f "tail -f $L2LOG"
+kill $(cat /tmp/tail.pid)
 # The picture, once nothing else writes to the console: no kernel line may split its lines
 # either (the "L1 clean" check below reads dmesg itself).
 dmesg -n 1
