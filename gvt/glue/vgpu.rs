@@ -154,7 +154,7 @@ impl VgpuState {
         let now = self.vgpu.failsafe();
         if now != self.reported {
             if let Some(why) = now {
-                pr_warn!("vGPU {}: entered failsafe ({:?}); its guest's GPU work is no longer run\n", self.vgpu.id().get(), why);
+                pr_warn!("vGPU {}: entered failsafe ({}); its guest's GPU work is no longer run\n", self.vgpu.id().get(), why.name());
             }
             self.reported = now;
         }
