@@ -374,6 +374,12 @@ impl<T: ExecStorage> Exec<T> {
             .fold(0, |m, e| m | e.mask())
     }
 
+    /// Whether workload `tag` on `engine` is on the host and still wanted: not orphaned by an
+    /// engine or vGPU reset. A host that runs workloads in slices stops one that is not.
+    pub fn running(&mut self, engine: Engine, tag: u32) -> bool {
+        self.store.parts().queue.iter().any(|w| w.state == State::Running && w.tag == tag && w.engine == Some(engine))
+    }
+
     /// Whether workloads wait for dispatch.
     pub fn has_queued(&mut self) -> bool {
         self.store.parts().queue.iter().any(|w| w.state == State::Queued)

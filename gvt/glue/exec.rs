@@ -20,6 +20,8 @@ use super::vgpu::{VgpuHandle, VgpuState};
 use crate::model::error::{GvtError, Result as ModelResult};
 #[cfg(gvt_sim)]
 use crate::model::host::Completion;
+#[cfg(gvt_sim)]
+use crate::sim::exec::Step;
 use crate::model::host::{HostExec, HostWorkload};
 use crate::model::mmio_context::{MmioContext, Owner};
 use crate::model::regs::Engine;
@@ -190,7 +192,7 @@ pub(super) fn remove(dev: &GvtDevice, h: &VgpuHandle, id: u32) {
             s.flush();
             if let Some(st) = h.state.lock().as_mut() {
                 for q in purged.iter().flatten() {
-                    let _ = st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), q.w.engine, q.w.tag, Completion::Hang);
+                    let _ = st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), q.job.w.engine, q.job.w.tag, Completion::Hang);
                 }
             }
         }
@@ -214,7 +216,7 @@ pub(super) unsafe extern "C" fn run_gpu(data: *mut c_void) {
     let dev = unsafe { &*data.cast::<GvtDevice>() };
     for _ in 0..ROUNDS {
         run_host(dev);
-        if !schedule(dev) {
+        if !schedule(dev) && !worker_owes(dev) {
             return;
         }
     }
@@ -226,15 +228,29 @@ fn run_host(dev: &GvtDevice) {
     match &dev.host {
         #[cfg(gvt_sim)]
         Host::Sim(s) => {
-            while let Some(q) = s.pop() {
+            // One slice of each job queued now: a job that goes on is queued behind them.
+            let mark = s.mark();
+            while let Some(q) = s.pop(mark) {
                 // SAFETY: a queued workload's owner is a live handle: `remove` purges the queue
                 // and waits for this worker before the handle is freed.
                 let h = unsafe { &*(q.owner as *const VgpuHandle) };
-                let how = s.execute(&h.grants, &q.w);
+                let w = q.job.w;
+                let how = match s.execute(&h.grants, q.job) {
+                    Step::Done(how) => how,
+                    // Until the guest resets the engine (the core then orphans it) or its vGPU
+                    // fails.
+                    Step::Sliced(job) => {
+                        let wanted = h.state.lock().as_mut().is_some_and(|st| st.vgpu.failsafe().is_none() && st.exec.running(w.engine, w.tag));
+                        if wanted && s.requeue(q.owner, job).is_ok() {
+                            continue;
+                        }
+                        Completion::Hang
+                    }
+                };
                 let sub = Submitter::new(dev, h);
                 if let Some(st) = h.state.lock().as_mut() {
-                    if st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), q.w.engine, q.w.tag, how).is_err() {
-                        pr_debug!("vGPU {}: completion not delivered\n", q.w.vgpu);
+                    if st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), w.engine, w.tag, how).is_err() {
+                        pr_debug!("vGPU {}: completion not delivered\n", w.vgpu);
                     }
                     st.report_failsafe();
                 }
@@ -255,6 +271,17 @@ fn run_host(dev: &GvtDevice) {
                 }
             }
         }
+    }
+}
+
+/// Whether the host has work only the worker moves on: the sim's queue (jobs between their
+/// slices among it). i915 completes its requests by itself and kicks the worker.
+fn worker_owes(dev: &GvtDevice) -> bool {
+    match &dev.host {
+        #[cfg(gvt_sim)]
+        Host::Sim(s) => !s.idle(),
+        #[cfg(gvt_i915)]
+        Host::I915(_) => false,
     }
 }
 

@@ -22,7 +22,7 @@ use crate::model::error::{GvtError, Result as ModelResult};
 use crate::model::host::{Completion, HostInfo, HostWorkload, MMIO_DWORDS};
 use crate::model::regs::Engine as EngineId;
 use crate::sim::engine::{Clock, Engine, HostMemory};
-use crate::sim::exec::{run, WORKLOAD_BUDGET};
+use crate::sim::exec::{Job, Step, SLICE_BUDGET};
 use crate::sim::SimHost;
 
 /// Workloads waiting for the engines, all vGPUs together. The core keeps at most one per
@@ -30,12 +30,13 @@ use crate::sim::SimHost;
 pub(super) const QUEUE: usize = 16;
 const PAGE: u64 = 4096;
 
-/// A queued workload and the vGPU (its `VgpuHandle` address) it completes to.
+/// A queued workload (new, or between slices) and the vGPU (its `VgpuHandle` address) it
+/// completes to.
 #[derive(Clone, Copy)]
 pub(super) struct Queued {
     pub(super) seq: u64,
     pub(super) owner: usize,
-    pub(super) w: HostWorkload,
+    pub(super) job: Job,
 }
 
 struct Queue {
@@ -241,18 +242,28 @@ impl SimGpu {
 
     /// Queues `w` for the vGPU whose handle is at `owner`.
     pub(super) fn push(&self, owner: usize, w: &HostWorkload) -> ModelResult {
+        self.requeue(owner, Job::new(*w))
+    }
+
+    /// Queues `job` (new, or between its slices) behind everything queued.
+    pub(super) fn requeue(&self, owner: usize, job: Job) -> ModelResult {
         let mut q = self.queue.lock();
         let seq = q.seq;
         let slot = q.items.iter_mut().find(|i| i.is_none()).ok_or(GvtError::Busy)?;
-        *slot = Some(Queued { seq, owner, w: *w });
+        *slot = Some(Queued { seq, owner, job });
         q.seq = seq.wrapping_add(1);
         Ok(())
     }
 
-    /// The oldest queued workload.
-    pub(super) fn pop(&self) -> Option<Queued> {
+    /// The next sequence number: what is queued from now on comes after it.
+    pub(super) fn mark(&self) -> u64 {
+        self.queue.lock().seq
+    }
+
+    /// The oldest queued workload queued before `mark`.
+    pub(super) fn pop(&self, mark: u64) -> Option<Queued> {
         let mut q = self.queue.lock();
-        let oldest = q.items.iter_mut().filter(|i| i.is_some()).min_by_key(|i| i.map_or(u64::MAX, |q| q.seq))?;
+        let oldest = q.items.iter_mut().filter(|i| i.is_some_and(|q| q.seq < mark)).min_by_key(|i| i.map_or(u64::MAX, |q| q.seq))?;
         oldest.take()
     }
 
@@ -273,12 +284,14 @@ impl SimGpu {
         out
     }
 
-    /// Runs `w` on its engine, reaching guest memory through `guest`'s grants.
-    pub(super) fn execute(&self, guest: &Mutex<Grants>, w: &HostWorkload) -> Completion {
+    /// Runs a slice of `job` on its engine, reaching guest memory through `guest`'s grants.
+    pub(super) fn execute(&self, guest: &Mutex<Grants>, job: Job) -> Step {
         let mut engines = self.engines.lock();
-        let Some(engine) = engines.get_mut(w.engine as usize) else { return Completion::Hang };
         let mut mem = Mem { own: &self.own, guest };
-        run(engine, &mut mem, &Ktime, self.host.ggtt(), w, WORKLOAD_BUDGET).0
+        match engines.get_mut(job.w.engine as usize) {
+            Some(engine) => job.step(engine, &mut mem, &Ktime, self.host.ggtt(), SLICE_BUDGET),
+            None => Step::Done(Completion::Hang),
+        }
     }
 }
 

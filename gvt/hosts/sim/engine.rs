@@ -7,9 +7,11 @@
 //! blitter state has no effect on the model). Lengths and engine validity come from the command
 //! scanner's descriptor table, so the sim and the scanner agree on what a command stream is.
 //!
-//! Execution is bounded: every command, and every poll of a semaphore, spends one unit of the
-//! caller's budget, so a loop or an unsatisfied wait ends as [`Outcome::Hang`], never as a host
-//! stall. Untranslatable addresses end as [`Outcome::Fault`].
+//! Execution is sliced: every command, and every poll of a semaphore, spends one unit of the
+//! caller's budget. When it runs out the run stops as [`Outcome::Sliced`] with a [`Cursor`] to
+//! go on from, so a spinning batch or a semaphore wait occupies the engine as on hardware but
+//! never stalls the host; whether it has run too long is the caller's decision. Untranslatable
+//! addresses end as [`Outcome::Fault`].
 //!
 //! Like a command streamer, an engine prefetches: commands are read from a copy of up to
 //! [`PREFETCH`] dwords (never past a page) taken with one memory access, and the last PPGTT
@@ -100,8 +102,9 @@ pub struct RingState {
 pub enum Outcome {
     /// The ring ran to its tail.
     Completed,
-    /// The budget ran out: a loop, or a semaphore that never came true.
-    Hang,
+    /// The budget ran out (a long batch, a loop, a semaphore not yet true): [`RunResult::cursor`]
+    /// says where to go on.
+    Sliced,
     /// An address did not translate (GGTT entry absent or out of range, PPGTT not present,
     /// 1 GiB page, no PPGTT) or its memory is not backed.
     Fault {
@@ -129,7 +132,26 @@ pub struct RunResult {
     pub notifies: u32,
     /// Budget spent.
     pub spent: u64,
+    /// Where the run stopped: the command to execute next (the semaphore still waiting).
+    pub cursor: Cursor,
 }
+
+/// Where an engine is in a workload: the ring offset, the batches it is in and the command
+/// each goes on with. A run resumed from it refetches everything, so memory the CPU changed
+/// meanwhile (a spinner's end) is seen, as a command streamer's prefetch eventually does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    stack: [Loc; 3],
+    depth: u8,
+}
+
+impl Cursor {
+    /// The start of a ring at `head`.
+    pub fn at(head: u32) -> Self {
+        Cursor { stack: [Loc::Ring(head); 3], depth: 0 }
+    }
+}
+
 
 /// Registers an engine keeps (distinct offsets): a context image lists 68 on Gen9, the
 /// restore-inhibit prefix ~120 (many the same), the guest's own LRIs the rest.
@@ -202,7 +224,7 @@ const MI_MATH: u16 = 0x1a;
 const STATE_CHUNK: usize = 64;
 
 /// Where commands are fetched from.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Loc {
     /// Ring offset.
     Ring(u32),
@@ -678,9 +700,11 @@ impl Engine {
         }
     }
 
-    /// Runs `ring` from head to tail, spending at most `budget` (one unit per command or
-    /// semaphore poll), with `clock` as the GPU's time. PPGTT batches translate through the
-    /// 4-level table at `ppgtt_root`.
+    /// Runs `ring` from `at` (a fresh [`Cursor::at`] its head, or where a sliced run stopped)
+    /// to its tail, spending at most `budget` (one unit per command or semaphore poll), with
+    /// `clock` as the GPU's time. PPGTT batches translate through the 4-level table at
+    /// `ppgtt_root`.
+    #[allow(clippy::too_many_arguments)]
     pub fn run(
         &mut self,
         mem: &mut dyn HostMemory,
@@ -688,11 +712,16 @@ impl Engine {
         ggtt: &[AtomicU64],
         ring: RingState,
         ppgtt_root: Option<u64>,
+        at: Cursor,
         budget: u64,
     ) -> RunResult {
         let prefetch = Prefetch { start: Gma { addr: 0, space: Space::Phys }, len: 0, buf: [0; PREFETCH * 4] };
         let mut cx = Ctx { mem, clock, ggtt, ring, ppgtt_root, prefetch, tlb: None };
-        let mut res = RunResult { outcome: Outcome::Completed, head: ring.head, user_interrupts: 0, notifies: 0, spent: 0 };
+        let head = match at.stack.first() {
+            Some(Loc::Ring(off)) => *off,
+            _ => ring.head,
+        };
+        let mut res = RunResult { outcome: Outcome::Completed, head, user_interrupts: 0, notifies: 0, spent: 0, cursor: at };
         res.outcome = match self.exec(&mut cx, &mut res, budget) {
             Ok(()) => Outcome::Completed,
             Err(o) => o,
@@ -701,12 +730,12 @@ impl Engine {
     }
 
     fn exec(&mut self, cx: &mut Ctx<'_>, res: &mut RunResult, budget: u64) -> Exec<()> {
-        // The ring, then up to a first- and a second-level batch, each with its next command.
-        let mut stack = [Loc::Ring(res.head); 3];
-        let mut depth = 0usize;
+        // The ring, then up to a first- and a second-level batch, each with its next command;
+        // kept in `res.cursor` so a sliced run goes on from there.
         let size = cx.ring.size.max(4);
         loop {
-            let loc = *stack.get(depth).ok_or(Outcome::BadNesting)?;
+            let depth = usize::from(res.cursor.depth);
+            let loc = *res.cursor.stack.get(depth).ok_or(Outcome::BadNesting)?;
             if let Loc::Ring(off) = loc {
                 res.head = off;
                 if off == cx.ring.tail {
@@ -714,7 +743,7 @@ impl Engine {
                 }
             }
             if res.spent >= budget {
-                return Err(Outcome::Hang);
+                return Err(Outcome::Sliced);
             }
             res.spent = res.spent.wrapping_add(1);
             let h = cx.fetch(loc, 0)?;
@@ -738,22 +767,24 @@ impl Engine {
                 let a = u64::from(cx.fetch(loc, lo)? & mask) | (u64::from(hi) << 32);
                 Ok(Gma { addr: a, space: space(!(ggtt && priv_ok)) })
             };
-            let slot = stack.get_mut(depth).ok_or(Outcome::BadNesting)?;
-            *slot = next;
+            let stack = &mut res.cursor.stack;
+            *stack.get_mut(depth).ok_or(Outcome::BadNesting)? = next;
             match d.check {
                 Check::BatchStart => {
                     let target = gma(cx, 1, h & (1 << 8) == 0, !3)?;
                     let b = Loc::Batch { addr: target.addr, ppgtt: target.space == Space::Ppgtt };
                     let second = h & (1 << 22) != 0;
+                    let mut into = depth;
                     if depth == 0 || (second && depth == 1) {
-                        depth = depth.wrapping_add(1);
+                        into = depth.wrapping_add(1);
                     } else if depth == 2 {
                         return Err(Outcome::BadNesting);
                     }
-                    *stack.get_mut(depth).ok_or(Outcome::BadNesting)? = b;
+                    *res.cursor.stack.get_mut(into).ok_or(Outcome::BadNesting)? = b;
+                    res.cursor.depth = u8::try_from(into).map_err(|_| Outcome::BadNesting)?;
                 }
                 Check::BatchEnd => {
-                    depth = depth.checked_sub(1).ok_or(Outcome::BadCommand(h))?;
+                    res.cursor.depth = res.cursor.depth.checked_sub(1).ok_or(Outcome::BadCommand(h))?;
                 }
                 Check::UserInterrupt => res.user_interrupts = res.user_interrupts.saturating_add(1),
                 Check::StoreDataImm => {
@@ -866,7 +897,9 @@ impl Engine {
                             break;
                         }
                         if res.spent >= budget {
-                            return Err(Outcome::Hang);
+                            // Still waiting: the next slice polls again.
+                            *res.cursor.stack.get_mut(depth).ok_or(Outcome::BadNesting)? = loc;
+                            return Err(Outcome::Sliced);
                         }
                         res.spent = res.spent.wrapping_add(1);
                     }

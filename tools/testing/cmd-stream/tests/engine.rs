@@ -9,7 +9,7 @@ use gvt::model::cmd_scanner::{Policy, Scanner};
 use gvt::model::host::Platform;
 use gvt::model::regs::Engine as Id;
 use gvt::model::resources::{Partition, Span};
-use gvt::sim::engine::{Engine, HostMemory, Outcome, RingState, RunResult, Space, MAX_REGS};
+use gvt::sim::engine::{Cursor, Engine, HostMemory, Outcome, RingState, RunResult, Space, MAX_REGS};
 
 const RING: u64 = 0x10_0000;
 const HWSP: u64 = 0x20_0000;
@@ -111,7 +111,7 @@ impl Gpu {
         let tail = ((u64::from(head) + u64::from(ring.len_bytes())) % 0x2000) as u32;
         let state = RingState { start: RING, space: Space::Ggtt, size: 0x2000, head, tail };
         let mut eng = Engine::new(e, HWSP);
-        let r = eng.run(&mut self.mem, &0u64, &self.ggtt, state, Some(PML4), budget);
+        let r = eng.run(&mut self.mem, &0u64, &self.ggtt, state, Some(PML4), Cursor::at(head), budget);
         (r, eng)
     }
 }
@@ -213,7 +213,7 @@ fn every_engine_runs_its_own_commands_and_the_ring_wraps() {
 }
 
 #[test]
-fn semaphores_pass_when_true_and_hang_when_not() {
+fn semaphores_pass_when_true_and_wait_across_slices_when_not() {
     let mut g = Gpu::new();
     let mut ring = Stream::new();
     ring.sdi(DATA, true, 7).semaphore_wait_eq(DATA, 7).sdi(DATA + 4, true, 1);
@@ -221,19 +221,37 @@ fn semaphores_pass_when_true_and_hang_when_not() {
     assert_eq!(r.outcome, Outcome::Completed);
     let mut ring = Stream::new();
     ring.semaphore_wait_eq(DATA, 8).sdi(DATA + 4, true, 2);
-    let (r, _) = g.run(Id::Rcs, &ring, 0, 1000);
-    assert_eq!((r.outcome, r.head, r.spent), (Outcome::Hang, 0, 1000));
+    let (r, mut eng) = g.run(Id::Rcs, &ring, 0, 1000);
+    assert_eq!((r.outcome, r.head, r.spent), (Outcome::Sliced, 0, 1000));
     assert_eq!(g.mem.dw(g.ggtt_pa(DATA + 4)), 1);
+    // Still waiting in the next slice; once the CPU writes the value the wait passes.
+    let st = RingState { start: RING, space: Space::Ggtt, size: 0x2000, head: 0, tail: ring.len_bytes() };
+    let r = eng.run(&mut g.mem, &0u64, &g.ggtt, st, Some(PML4), r.cursor, 1000);
+    assert_eq!((r.outcome, r.head), (Outcome::Sliced, 0));
+    assert!(g.mem.write(g.ggtt_pa(DATA), &8u32.to_le_bytes()));
+    let r = eng.run(&mut g.mem, &0u64, &g.ggtt, st, Some(PML4), r.cursor, 1000);
+    assert_eq!((r.outcome, r.head), (Outcome::Completed, st.tail));
+    assert_eq!(g.mem.dw(g.ggtt_pa(DATA + 4)), 2);
 }
 
 #[test]
-fn loops_hang_within_the_budget() {
+fn a_spinner_runs_across_slices_until_the_cpu_ends_it() {
     let mut g = Gpu::new();
-    g.put_ggtt(DATA + 0x1000, &s(|s| { s.noop().arb_check().bb_start(DATA + 0x1000, false, false); }));
+    // i915's igt_spinner: a store, an arbitration point, then a jump back to itself.
+    let spin = DATA + 0x1000;
+    g.put_ggtt(spin, &s(|s| { s.sdi(DATA, true, 1).arb_check().bb_start(spin, false, false); }));
     let mut ring = Stream::new();
-    ring.noop().bb_start(DATA + 0x1000, false, false).user_interrupt();
-    let (r, _) = g.run(Id::Rcs, &ring, 0, 50_000);
-    assert_eq!((r.outcome, r.head, r.user_interrupts, r.spent), (Outcome::Hang, 4, 0, 50_000));
+    ring.noop().bb_start(spin, false, false).user_interrupt();
+    let (r, mut eng) = g.run(Id::Rcs, &ring, 0, 50_000);
+    assert_eq!((r.outcome, r.head, r.user_interrupts, r.spent), (Outcome::Sliced, 4, 0, 50_000));
+    let st = RingState { start: RING, space: Space::Ggtt, size: 0x2000, head: 0, tail: ring.len_bytes() };
+    let r = eng.run(&mut g.mem, &0u64, &g.ggtt, st, Some(PML4), r.cursor, 50_000);
+    assert_eq!((r.outcome, r.user_interrupts), (Outcome::Sliced, 0));
+    // The CPU ends it (igt_spinner_end writes MI_BATCH_BUFFER_END over its first command); the
+    // next slice fetches afresh and leaves the batch.
+    g.put_ggtt(spin, &s(|s| { s.bb_end(); }));
+    let r = eng.run(&mut g.mem, &0u64, &g.ggtt, st, Some(PML4), r.cursor, 50_000);
+    assert_eq!((r.outcome, r.head, r.user_interrupts), (Outcome::Completed, st.tail, 1));
 }
 
 #[test]
@@ -264,7 +282,7 @@ fn unmapped_addresses_fault() {
     g.put_ggtt(RING, &ring);
     let mut eng = Engine::new(Id::Rcs, HWSP);
     let st = RingState { start: RING, space: Space::Ggtt, size: 0x2000, head: 0, tail: ring.len_bytes() };
-    assert_eq!(eng.run(&mut g.mem, &0u64, &g.ggtt, st, None, 10).outcome, Outcome::Fault { addr: PP4K, ppgtt: true });
+    assert_eq!(eng.run(&mut g.mem, &0u64, &g.ggtt, st, None, Cursor::at(st.head), 10).outcome, Outcome::Fault { addr: PP4K, ppgtt: true });
 }
 
 #[test]
@@ -298,13 +316,13 @@ fn noop_runs_spend_one_unit_each_and_stop_at_the_tail() {
     let start = RING + 0x800;
     assert!(g.mem.write(g.ggtt_pa(start), &mi(0x02, 0).to_le_bytes()));
     let st = RingState { start, space: Space::Ggtt, size: 0x1000, head: 0xff0, tail: 0x1800 };
-    let r = Engine::new(Id::Rcs, HWSP).run(&mut g.mem, &0u64, &g.ggtt, st, Some(PML4), 100);
-    assert_eq!((r.outcome, r.head, r.user_interrupts), (Outcome::Hang, 96 * 4, 1));
+    let r = Engine::new(Id::Rcs, HWSP).run(&mut g.mem, &0u64, &g.ggtt, st, Some(PML4), Cursor::at(st.head), 100);
+    assert_eq!((r.outcome, r.head, r.user_interrupts), (Outcome::Sliced, 96 * 4, 1));
     // A batch running into zero pages: every MI_NOOP counts against the budget, page after
     // page, until the budget ends or the first unmapped page faults.
     let ring = s(|s| { s.bb_start(PP4K + 0x3000, true, false); });
     let (r, _) = g.run(Id::Rcs, &ring, 0, 5000);
-    assert_eq!((r.outcome, r.spent), (Outcome::Hang, 5000));
+    assert_eq!((r.outcome, r.spent), (Outcome::Sliced, 5000));
     let (r, _) = g.run(Id::Rcs, &ring, 0, 100_000);
     assert_eq!((r.outcome, r.spent), (Outcome::Fault { addr: PP4K + 0x1_0000, ppgtt: true }, 2 + 13 * 1024));
 }

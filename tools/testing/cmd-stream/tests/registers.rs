@@ -1,7 +1,7 @@
 //! The sim engines' registers at L0: what i915 6.12's live selftests read back through
 //! commands (gt/selftest_engine_pm.c `__measure_timestamps`, gt/selftest_lrc.c `live_lrc_gpr`
 //! and `live_lrc_timestamp`, gt/selftest_timeline.c `emit_read_hwsp`), spelled as i915 emits
-//! it and run as gvt.ko runs a workload (`sim::exec::run` over a shadow context image and
+//! it and run as gvt.ko runs a workload (`sim::exec::Job` over a shadow context image and
 //! ring), with the CPU's side of each test played by the memory the engine polls.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 
@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use cmd_stream::{alu, mi, sem, PageMemory, Stream};
 use gvt::model::host::{Completion, HostWorkload};
 use gvt::model::regs::Engine as Id;
-use gvt::sim::engine::{Engine, HostMemory, Outcome, RunResult};
+use gvt::sim::engine::{Engine, HostMemory};
+use gvt::sim::exec::{Job, Step, WATCHDOG_NS};
 
 /// The engine's status page (GGTT), as `engine->status_page.vma`.
 const HWSP: u64 = 0x20_0000;
@@ -135,9 +136,8 @@ impl Gpu {
         assert!(self.mem.write(ctx + 0x1000 + 4 * i, &v.to_le_bytes()));
     }
 
-    /// Runs `ring` as a workload of context `ctx` on engine `e`, as gvt.ko does, with `cpu`
-    /// playing the CPU while the engine polls the GGTT dword at `watch`.
-    fn submit(&mut self, e: Id, ctx: u64, ring: &Stream, clock: &Cell<u64>, watch: u64, cpu: &dyn Fn(&mut Gpu, &Cell<u64>)) -> (Completion, RunResult) {
+    /// `ring` in a new shadow ring, as a workload of context `ctx` on engine `e`.
+    fn workload(&mut self, e: Id, ctx: u64, ring: &Stream) -> HostWorkload {
         let at = self.rings;
         self.rings += RING_BYTES;
         self.mem.add_page(at);
@@ -145,13 +145,31 @@ impl Gpu {
         for (i, d) in ring.dw.iter().enumerate() {
             assert!(self.mem.write(at + 4 * i as u64, &d.to_le_bytes()));
         }
-        let w = HostWorkload { vgpu: 1, engine: e, tag: 1, context: ctx, context_pages: 2, ring: at, ring_len: ring.len_bytes() };
+        HostWorkload { vgpu: 1, engine: e, tag: 1, context: ctx, context_pages: 2, ring: at, ring_len: ring.len_bytes() }
+    }
+
+    /// Runs `ring` as a workload of context `ctx` on engine `e`, as gvt.ko does, with `cpu`
+    /// playing the CPU while the engine polls the GGTT dword at `watch`.
+    fn submit(&mut self, e: Id, ctx: u64, ring: &Stream, clock: &Cell<u64>, watch: u64, cpu: &dyn Fn(&mut Gpu, &Cell<u64>)) -> Completion {
+        let w = self.workload(e, ctx, ring);
         let watch = self.ggtt_pa(watch);
         let mut engines = std::mem::replace(&mut self.engines, [Id::Rcs, Id::Bcs, Id::Vcs, Id::Vecs].map(|e| Engine::new(e, 0)));
         let ggtt = std::mem::take(&mut self.ggtt);
         let r = {
             let mut mem = Cpu { gpu: RefCell::new(self), clock, watch, cpu };
-            gvt::sim::exec::run(&mut engines[e as usize], &mut mem, clock, &ggtt, &w, 100_000)
+            // Slices of 25,000 (gvt.ko's are longer), at most four, as one 100,000 before.
+            let mut job = Job::new(w);
+            let mut how = Completion::Hang;
+            for _ in 0..4 {
+                match job.step(&mut engines[e as usize], &mut mem, clock, &ggtt, 25_000) {
+                    Step::Done(c) => {
+                        how = c;
+                        break;
+                    }
+                    Step::Sliced(next) => job = next,
+                }
+            }
+            how
         };
         self.engines = engines;
         self.ggtt = ggtt;
@@ -240,8 +258,8 @@ fn live_engine_timestamps_srm_lands_and_the_clocks_agree() {
                 }
                 _ => {}
             };
-            let (how, r) = g.submit(e, ctx, &cs, &clock, offset + 4008, &cpu);
-            assert_eq!((how, r.outcome, step.get()), (Completion::Done, Outcome::Completed, 2), "{e:?}: {r:?}");
+            let how = g.submit(e, ctx, &cs, &clock, offset + 4008, &cpu);
+            assert_eq!((how, step.get()), (Completion::Done, 2), "{e:?}");
             let sema: Vec<u32> = (0..5).map(|i| host_dw(&g, sema_pa(i))).collect();
             assert_ne!(sema[1], 0, "{e:?}: the CPU would spin forever");
             // The context's time goes on from where its last run left it.
@@ -278,7 +296,7 @@ fn live_lrc_gpr_registers_are_per_context() {
         let mut dirty = Stream::new();
         let pairs: Vec<(u32, u32)> = (0..NUM_GPR_DW).map(|n| (cs_gpr(e, n), STACK_MAGIC)).collect();
         dirty.lri(&pairs).noop();
-        let (how, _) = g.submit(e, kernel, &dirty, &clock, HWSP, &nothing);
+        let how = g.submit(e, kernel, &dirty, &clock, HWSP, &nothing);
         assert_eq!(how, Completion::Done);
         // Saved with the context, as the hardware saves it.
         assert_eq!(g.ctx_dw(kernel, 0x69 + 2 * 5), STACK_MAGIC, "{e:?}");
@@ -294,8 +312,8 @@ fn live_lrc_gpr_registers_are_per_context() {
             read.srm(cs_gpr(e, n), SCRATCH + 4 * u64::from(n), true);
         }
         let release = |g: &mut Gpu, _: &Cell<u64>| set_host_dw(g, sema_pa(0), 1);
-        let (how, r) = g.submit(e, fresh, &read, &clock, slot, &release);
-        assert_eq!((how, r.outcome), (Completion::Done, Outcome::Completed), "{e:?}");
+        let how = g.submit(e, fresh, &read, &clock, slot, &release);
+        assert_eq!(how, Completion::Done, "{e:?}");
         for n in 0..NUM_GPR_DW {
             assert_eq!(g.dw(SCRATCH + 4 * u64::from(n)), 0, "{e:?}: GPR dword {n} of a new context");
         }
@@ -325,7 +343,7 @@ fn live_lrc_timestamp_is_restored_advanced_and_saved() {
             let mut cs = Stream::new();
             cs.arb(true).noop().semaphore_wait(slot, sem::NEQ, 0).srm(e.base() + RING_CTX_TIMESTAMP, slot + 4, true);
             let release = |g: &mut Gpu, _: &Cell<u64>| set_host_dw(g, sema_pa(0), 1);
-            let (how, _) = g.submit(e, ctx, &cs, &clock, slot, &release);
+            let how = g.submit(e, ctx, &cs, &clock, slot, &release);
             assert_eq!(how, Completion::Done);
             let read = g.dw(slot + 4);
             let saved = g.ctx_dw(ctx, CTX_TIMESTAMP);
@@ -352,7 +370,7 @@ fn ring_timestamp_runs_at_the_command_streamer_clock() {
     }
     cs.srm(base + RING_CTX_TIMESTAMP, SCRATCH + 8, true);
     let nothing = |_: &mut Gpu, _: &Cell<u64>| {};
-    let (how, _) = g.submit(Id::Vcs, ctx, &cs, &clock, HWSP, &nothing);
+    let how = g.submit(Id::Vcs, ctx, &cs, &clock, HWSP, &nothing);
     assert_eq!(how, Completion::Done);
     assert_eq!((g.dw(SCRATCH), g.dw(SCRATCH + 4)), ((300 * BXT_HZ) as u32, ((300 * BXT_HZ) >> 32) as u32));
     // Loaded 1000, read ten 100 ns writes later: 19.2 ticks.
@@ -387,8 +405,8 @@ fn lrm_lrr_srm_and_copy_round_trip() {
     cs.copy_mem_mem(PP4K + 0x1004, false, HWSP + 0x100, true);
     cs.copy_mem_mem(SCRATCH + 24, true, PP4K + 0x1004, false);
     let nothing = |_: &mut Gpu, _: &Cell<u64>| {};
-    let (how, r) = g.submit(e, ctx, &cs, &clock, HWSP, &nothing);
-    assert_eq!((how, r.outcome), (Completion::Done, Outcome::Completed), "{r:?}");
+    let how = g.submit(e, ctx, &cs, &clock, HWSP, &nothing);
+    assert_eq!(how, Completion::Done);
     let got: Vec<u32> = (0..7).map(|i| g.dw(SCRATCH + 4 * i)).collect();
     assert_eq!(got, [42, 0x1234_5678, 0x1234_5678, 0xcafe_f00d, 0x1234_5678, 0xcafe_f00d, 0x1234_5678]);
     assert_eq!(g.mem.dw(0xa000_1000), 0x1234_5678);
@@ -419,7 +437,7 @@ fn mi_math_runs_the_gen9_alu() {
         cs.srm(cs_gpr(e, n), SCRATCH + 4 * u64::from(n), true);
     }
     let nothing = |_: &mut Gpu, _: &Cell<u64>| {};
-    let (how, _) = g.submit(e, ctx, &cs, &clock, HWSP, &nothing);
+    let how = g.submit(e, ctx, &cs, &clock, HWSP, &nothing);
     assert_eq!(how, Completion::Done);
     let q = |n: u64| u64::from(g.dw(SCRATCH + 8 * n)) | (u64::from(g.dw(SCRATCH + 8 * n + 4)) << 32);
     assert_eq!(q(1), 0x1_0000_0000);
@@ -440,7 +458,37 @@ fn live_lrc_state_ring_registers_come_from_the_image() {
     let mut cs = Stream::new();
     cs.srm(e.base() + 0x38, SCRATCH, true).srm(e.base() + 0x30, SCRATCH + 4, true);
     let nothing = |_: &mut Gpu, _: &Cell<u64>| {};
-    let (how, _) = g.submit(e, ctx, &cs, &Cell::new(0), HWSP, &nothing);
+    let how = g.submit(e, ctx, &cs, &Cell::new(0), HWSP, &nothing);
     assert_eq!(how, Completion::Done);
     assert_eq!((g.dw(SCRATCH), g.dw(SCRATCH + 4)), (0x0012_3000, 0x1a8));
+}
+
+/// A spinner (gt/selftest_engine_pm.c `live_engine_busy_stats`' igt_spinner) holds its engine
+/// slice after slice for as long as the CPU lets it, and is ended as a hang only when it has
+/// held the engine past the host's watchdog.
+#[test]
+fn a_spinner_holds_its_engine_until_the_watchdog() {
+    let mut g = Gpu::new();
+    let ctx = g.context(Id::Rcs, 0x5000_0000);
+    let mut spin = Stream::new();
+    spin.arb_check().bb_start(SCRATCH + 0x1000, false, false);
+    for (i, d) in spin.dw.iter().enumerate() {
+        g.set_dw(SCRATCH + 0x1000 + 4 * i as u64, *d);
+    }
+    let mut ring = Stream::new();
+    ring.bb_start(SCRATCH + 0x1000, false, false).sdi(SCRATCH, true, 7);
+    let w = g.workload(Id::Rcs, ctx, &ring);
+    let clock = Cell::new(1_000_000);
+    let mut job = Job::new(w);
+    let mut slices = 0u64;
+    let how = loop {
+        match job.step(&mut g.engines[0], &mut g.mem, &clock, &g.ggtt, 10_000) {
+            Step::Done(how) => break how,
+            Step::Sliced(next) => job = next,
+        }
+        slices += 1;
+        clock.set(clock.get() + 1_000_000_000);
+    };
+    assert_eq!((how, slices), (Completion::Hang, WATCHDOG_NS / 1_000_000_000));
+    assert_eq!(g.dw(SCRATCH), 0);
 }

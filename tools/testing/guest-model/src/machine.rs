@@ -3,11 +3,12 @@
 //! render MMIO switch, driven as the glue will drive them (kick after register writes, dispatch
 //! for the scheduler's owner, completion from the host).
 
+use std::collections::VecDeque;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use gvt::model::gvt::Gvt;
-use gvt::model::host::HostGpu;
+use gvt::model::host::{Completion, HostGpu};
 use gvt::model::mmio_context::{MmioContext, Owner};
 use gvt::model::regs::Engine;
 use gvt::model::sched::Scheduler;
@@ -16,7 +17,7 @@ use gvt::model::vgpu_type::{find_type, VgpuConfig};
 use gvt::model::workload::{CommandScanner, Exec, Gen9Scanner};
 use gvt::mpt::MptOps;
 use gvt::sim::engine::Engine as SimEngine;
-use gvt::sim::exec::WORKLOAD_BUDGET;
+use gvt::sim::exec::{Job, Step, SLICE_BUDGET};
 use gvt::sim::SimHost;
 
 use crate::direct::Direct;
@@ -68,6 +69,8 @@ pub struct Machine {
     pub engines: [SimEngine; 4],
     /// The sim's register snapshot, once [`Machine::cache_mmio_snapshot`] made it.
     mmio_image: Option<Box<[u32]>>,
+    /// Jobs between their slices, run before what the host queued since.
+    jobs: VecDeque<Job>,
 }
 
 impl Machine {
@@ -100,7 +103,7 @@ impl Machine {
             let msi_seen = hv.msis.len();
             vms.push(Vm { vgpu, exec, hv, scanner: Box::new(AllowList::default()), msi_seen, traps: 0 });
         }
-        Machine { sim, host, gvt, vms, sched, mmio: MmioContext::default(), now: 0, completion_errors: 0, engines: Engine::ALL.map(|e| SimEngine::new(e, 0)), mmio_image: None }
+        Machine { sim, host, gvt, vms, sched, mmio: MmioContext::default(), now: 0, completion_errors: 0, engines: Engine::ALL.map(|e| SimEngine::new(e, 0)), mmio_image: None, jobs: VecDeque::new() }
     }
 
     /// Scans with the real Gen9 command scanner instead of the allow-list.
@@ -154,10 +157,11 @@ impl Machine {
                     busy.push(vm.vgpu.id().get());
                 }
             }
-            if busy.is_empty() && self.host.queued() == 0 {
+            let pending = self.jobs.len() + self.host.queued();
+            if busy.is_empty() && pending == 0 {
                 return executed;
             }
-            let idle = self.host.queued() == 0;
+            let idle = pending == 0;
             let owner = self.sched.tick(self.now, &|id| busy.contains(&id), idle);
             if let (Some(o), false) = (owner, self.sched.switch_pending()) {
                 let vm = self.vms.iter_mut().find(|v| v.vgpu.id().get() == o).unwrap();
@@ -167,8 +171,11 @@ impl Machine {
                 }
                 let _ = vm.exec.dispatch(&mut vm.vgpu, &self.host, &mut vm.hv);
             }
-            while self.execute_one() {
-                executed += 1;
+            // One slice of each job there is now, as gvt.ko's worker does per round.
+            for _ in 0..self.jobs.len() + self.host.queued() {
+                if self.slice() == Some(true) {
+                    executed += 1;
+                }
             }
             self.now += 10_000;
         }
@@ -185,18 +192,42 @@ impl Machine {
     /// Runs the oldest workload on the host to its end and reports its completion, as
     /// [`Machine::run`] does for each; false if the host has none.
     pub fn execute_one(&mut self) -> bool {
-        let Some(w) = self.host.take() else { return false };
-        let how = {
+        loop {
+            match self.slice() {
+                None => return false,
+                Some(true) => return true,
+                Some(false) => {}
+            }
+        }
+    }
+
+    /// Runs one slice of the oldest job (a workload between slices, else the host's oldest)
+    /// and, when it ends, reports its completion: `None` if there is none, else whether it
+    /// ended. A job the core no longer wants (its engine was reset) ends as a hang.
+    fn slice(&mut self) -> Option<bool> {
+        let job = self.jobs.pop_front().or_else(|| self.host.take().map(Job::new))?;
+        let w = job.w;
+        let step = {
             let mut mem = SimMem { host: &self.host, hvs: self.vms.iter_mut().map(|v| &mut v.hv).collect() };
             let engine = &mut self.engines[w.engine as usize];
-            gvt::sim::exec::run(engine, &mut mem, &self.now, self.sim.ggtt(), &w, WORKLOAD_BUDGET).0
+            job.step(engine, &mut mem, &self.now, self.sim.ggtt(), SLICE_BUDGET)
         };
         self.now += WORKLOAD_NS;
         let vm = self.vms.iter_mut().find(|v| v.vgpu.id().get() == w.vgpu).unwrap();
+        let how = match step {
+            Step::Done(how) => how,
+            Step::Sliced(next) => {
+                if vm.vgpu.failsafe().is_none() && vm.exec.running(w.engine, w.tag) {
+                    self.jobs.push_back(next);
+                    return Some(false);
+                }
+                Completion::Hang
+            }
+        };
         if vm.exec.complete(&mut vm.vgpu, &self.host, &mut vm.hv, w.engine, w.tag, how).is_err() {
             self.completion_errors += 1;
         }
-        true
+        Some(true)
     }
 }
 
