@@ -36,6 +36,8 @@ pub const ENTRIES: usize = 512;
 pub const PAGE: usize = 4096;
 /// Entry bit: present.
 pub const PTE_PRESENT: u64 = 1;
+/// Entry bit: writable (`GEN8_PAGE_RW`; i915 clears it in the PTEs of read-only objects).
+pub const PTE_RW: u64 = 1 << 1;
 /// Entry bit: page size (2 MiB in a PDE, 1 GiB in a PDPE).
 pub const PTE_PS: u64 = 1 << 7;
 /// PDE bit: the page table it points at maps 64 KiB pages (Gen9 IPS).

@@ -13,7 +13,14 @@ use core::ffi::c_void;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
-use kernel::{new_mutex, prelude::*, sync::Mutex};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{
+        lock::{mutex::MutexBackend, Guard},
+        Mutex,
+    },
+};
 
 use super::ffi;
 use super::grants::Grants;
@@ -66,15 +73,19 @@ fn phys_rw(addr: u64, buf: *mut u8, len: usize, write: bool) -> bool {
     unsafe { ffi::gvt_sim_mem_rw(addr, buf.cast(), len, write) }
 }
 
-/// The engines' view of memory for one workload: the sim's pages and the vGPU's grants.
+/// The engines' view of memory for one slice of a workload: the sim's pages and the vGPU's
+/// grants, both locked for the slice. A semaphore poll is one memory access: taking two
+/// locks for each (lockdep-checked in the test kernels) made the sim notice a CPU's write tens
+/// of microseconds late, more than i915's timestamp selftest allows; revoking a grant waits
+/// for the slice instead.
 struct Mem<'a> {
-    own: &'a Mutex<Grants>,
-    guest: &'a Mutex<Grants>,
+    own: Guard<'a, Grants, MutexBackend>,
+    guest: Guard<'a, Grants, MutexBackend>,
 }
 
 impl Mem<'_> {
-    fn access(&self, addr: u64, buf: *mut u8, len: usize, write: bool) -> bool {
-        rw_granted(self.own, addr, buf, len, write) || rw_granted(self.guest, addr, buf, len, write)
+    fn access(&mut self, addr: u64, buf: *mut u8, len: usize, write: bool) -> bool {
+        (self.own.covers(addr, len) || self.guest.covers(addr, len)) && phys_rw(addr, buf, len, write)
     }
 }
 
@@ -85,7 +96,7 @@ pub(super) fn rw_granted(grants: &Mutex<Grants>, addr: u64, buf: *mut u8, len: u
 }
 
 impl HostMemory for Mem<'_> {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> bool {
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> bool {
         self.access(addr, buf.as_mut_ptr(), buf.len(), false)
     }
 
@@ -287,7 +298,7 @@ impl SimGpu {
     /// Runs a slice of `job` on its engine, reaching guest memory through `guest`'s grants.
     pub(super) fn execute(&self, guest: &Mutex<Grants>, job: Job) -> Step {
         let mut engines = self.engines.lock();
-        let mut mem = Mem { own: &self.own, guest };
+        let mut mem = Mem { own: self.own.lock(), guest: guest.lock() };
         match engines.get_mut(job.w.engine as usize) {
             Some(engine) => job.step(engine, &mut mem, &Ktime, self.host.ggtt(), SLICE_BUDGET),
             None => Step::Done(Completion::Hang),

@@ -39,7 +39,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::model::cmd_scanner::{decode, Check};
-use crate::model::ppgtt::ADDR_MASK as PPGTT_ADDR_MASK;
+use crate::model::ppgtt::{ADDR_MASK as PPGTT_ADDR_MASK, PTE_PS, PTE_RW};
 use crate::model::regs::Engine as EngineId;
 use crate::model::vgpu::{GEN8_PAGE_PRESENT, GTT_ADDR_MASK, GTT_PAGE_SIZE};
 
@@ -65,7 +65,7 @@ impl Clock for core::cell::Cell<u64> {
 /// The sim's memory, by host DMA (physical) address.
 pub trait HostMemory {
     /// Reads `buf.len()` bytes at `addr`; `false` if any byte is not backed.
-    fn read(&self, addr: u64, buf: &mut [u8]) -> bool;
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> bool;
     /// Writes `data` at `addr`; `false` if any byte is not backed.
     fn write(&mut self, addr: u64, data: &[u8]) -> bool;
 }
@@ -290,17 +290,25 @@ struct Ctx<'a> {
     ring: RingState,
     ppgtt_root: Option<u64>,
     prefetch: Prefetch,
-    /// The last PPGTT translation: graphics page and the host page behind it.
-    tlb: Option<(u64, u64)>,
+    /// The last PPGTT translation: graphics page, the host page behind it, and whether it is
+    /// writable.
+    tlb: Option<(u64, u64, bool)>,
 }
 
 type Exec<T> = Result<T, Outcome>;
 
 impl Ctx<'_> {
     fn translate(&mut self, g: Gma) -> Exec<u64> {
+        self.translate_rw(g).map(|(pa, _)| pa)
+    }
+
+    /// The host address of `g` and whether the GPU may write it: PPGTT pages can be read-only
+    /// (`GEN8_PAGE_RW` clear at any level, as i915 maps `PTE_READ_ONLY` objects); the GGTT
+    /// has no such bit.
+    fn translate_rw(&mut self, g: Gma) -> Exec<(u64, bool)> {
         let fault = g.fault();
         if g.space == Space::Phys {
-            return Ok(g.addr);
+            return Ok((g.addr, true));
         }
         if g.space == Space::Ggtt {
             let e = usize::try_from(g.addr / GTT_PAGE_SIZE).ok().and_then(|i| self.ggtt.get(i)).ok_or(fault)?;
@@ -308,25 +316,27 @@ impl Ctx<'_> {
             if pte & GEN8_PAGE_PRESENT == 0 {
                 return Err(fault);
             }
-            return Ok((pte & GTT_ADDR_MASK) | (g.addr & (GTT_PAGE_SIZE - 1)));
+            return Ok(((pte & GTT_ADDR_MASK) | (g.addr & (GTT_PAGE_SIZE - 1)), true));
         }
         let page = g.addr / GTT_PAGE_SIZE;
         let in_page = g.addr & (GTT_PAGE_SIZE - 1);
-        if let Some((_, host)) = self.tlb.filter(|t| t.0 == page) {
-            return Ok(host | in_page);
+        if let Some((_, host, rw)) = self.tlb.filter(|t| t.0 == page) {
+            return Ok((host | in_page, rw));
         }
-        let pa = self.walk(g)?;
-        self.tlb = Some((page, pa & !(GTT_PAGE_SIZE - 1)));
-        Ok(pa)
+        let (pa, rw) = self.walk(g)?;
+        self.tlb = Some((page, pa & !(GTT_PAGE_SIZE - 1), rw));
+        Ok((pa, rw))
     }
 
-    /// Translates a PPGTT address through the tables in memory.
-    fn walk(&self, g: Gma) -> Exec<u64> {
+    /// Translates a PPGTT address through the tables in memory; also says whether every level
+    /// allows writes.
+    fn walk(&mut self, g: Gma) -> Exec<(u64, bool)> {
         let fault = g.fault();
         if g.addr >> 48 != 0 {
             return Err(fault);
         }
         let mut table = self.ppgtt_root.ok_or(fault)?;
+        let mut rw = true;
         // PML4 (bits 47:39), PDP (38:30), PD (29:21), PT (20:12).
         for (level, shift) in [(4u8, 39u32), (3, 30), (2, 21), (1, 12)] {
             let index = (g.addr >> shift) & 0x1ff;
@@ -338,14 +348,15 @@ impl Ctx<'_> {
             if pte & GEN8_PAGE_PRESENT == 0 {
                 return Err(fault);
             }
-            let large = pte & (1 << 7) != 0;
+            rw &= pte & PTE_RW != 0;
+            let large = pte & PTE_PS != 0;
             match (level, large) {
                 (3, true) => return Err(fault), // 1 GiB pages: not supported, as upstream
                 (2, true) => {
                     let base = pte & PPGTT_ADDR_MASK & !((1 << 21) - 1);
-                    return Ok(base | (g.addr & ((1 << 21) - 1)));
+                    return Ok((base | (g.addr & ((1 << 21) - 1)), rw));
                 }
-                (1, _) => return Ok((pte & PPGTT_ADDR_MASK) | (g.addr & (GTT_PAGE_SIZE - 1))),
+                (1, _) => return Ok(((pte & PPGTT_ADDR_MASK) | (g.addr & (GTT_PAGE_SIZE - 1)), rw)),
                 _ => table = pte & PPGTT_ADDR_MASK,
             }
         }
@@ -366,7 +377,11 @@ impl Ctx<'_> {
         // The write may change the commands read ahead or a page table.
         self.prefetch.len = 0;
         self.tlb = None;
-        let pa = self.translate(g)?;
+        let (pa, rw) = self.translate_rw(g)?;
+        if !rw {
+            // Dropped, as the hardware drops writes to a read-only page.
+            return Ok(());
+        }
         if self.mem.write(pa, &v.to_le_bytes()) {
             Ok(())
         } else {

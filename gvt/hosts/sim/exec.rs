@@ -26,8 +26,9 @@ use crate::model::ppgtt::PAGE;
 use crate::model::workload::{CTX_PDP0_LDW, CTX_PDP0_UDW};
 
 /// Commands (and semaphore polls) one slice of a workload may spend before the engine lets
-/// the host's other work (other engines, other vGPUs' completions) in.
-pub const SLICE_BUDGET: u64 = 1 << 16;
+/// the host's other work (other engines, other vGPUs' completions) in: a few milliseconds
+/// under TCG, which is also how long a slice keeps the memory grants locked.
+pub const SLICE_BUDGET: u64 = 1 << 12;
 
 /// How long a workload may occupy its engine before the host gives up on it, as host i915's
 /// heartbeat resets an engine whose request will not yield: long enough for a guest's own

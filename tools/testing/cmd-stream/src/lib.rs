@@ -517,26 +517,31 @@ impl PageMemory {
     /// The dword at `addr` (0 if not backed).
     pub fn dw(&self, addr: u64) -> u32 {
         let mut b = [0u8; 4];
-        self.read(addr, &mut b);
+        self.peek(addr, &mut b);
         u32::from_le_bytes(b)
     }
 
     /// The qword at `addr` (0 if not backed).
     pub fn qw(&self, addr: u64) -> u64 {
         let mut b = [0u8; 8];
-        self.read(addr, &mut b);
+        self.peek(addr, &mut b);
         u64::from_le_bytes(b)
     }
-}
 
-impl HostMemory for PageMemory {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> bool {
+    /// Reads `buf.len()` bytes at `addr`; false if any is not backed.
+    pub fn peek(&self, addr: u64, buf: &mut [u8]) -> bool {
         for (i, b) in buf.iter_mut().enumerate() {
             let a = addr + i as u64;
             let Some(p) = self.pages.get(&(a >> 12)) else { return false };
             *b = p[(a & 0xfff) as usize];
         }
         true
+    }
+}
+
+impl HostMemory for PageMemory {
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> bool {
+        self.peek(addr, buf)
     }
 
     fn write(&mut self, addr: u64, data: &[u8]) -> bool {

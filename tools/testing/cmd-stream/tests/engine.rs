@@ -364,3 +364,26 @@ fn s(f: impl FnOnce(&mut Stream)) -> Stream {
     f(&mut s);
     s
 }
+
+/// gem/selftests/i915_gem_context.c `igt_ctx_readonly`: objects bound with `PTE_READ_ONLY`
+/// (GEN8_PAGE_RW clear) are not written by a batch's stores; the batch goes on.
+#[test]
+fn stores_to_read_only_ppgtt_pages_are_dropped() {
+    let mut g = Gpu::new();
+    let pt = PML4 + 0x3000;
+    let idx = (PP4K >> 12) & 0x1ff;
+    // Page 1 read-only, page 2 writable.
+    g.pte(pt, idx + 1, (0xa000_0000 + 0x1000) | 1);
+    g.put_pp(PP4K, &s(|s| { s.sdi(PP4K + 0x1000, false, 0x1111).sdi(PP4K + 0x2000, false, 0x2222).bb_end(); }));
+    let ring = s(|s| { s.bb_start(PP4K, true, false).user_interrupt(); });
+    let (r, _) = g.run(Id::Rcs, &ring, 0, 100);
+    assert_eq!((r.outcome, r.user_interrupts), (Outcome::Completed, 1));
+    assert_eq!((g.mem.dw(Gpu::pp_pa(PP4K + 0x1000)), g.mem.dw(Gpu::pp_pa(PP4K + 0x2000))), (0, 0x2222));
+    // A read-only level above the page makes it read-only too.
+    g.pte(pt, idx + 1, (0xa000_0000 + 0x1000) | 3);
+    let pd = PML4 + 0x2000;
+    g.pte(pd, (PP4K >> 21) & 0x1ff, pt | 1);
+    let (r, _) = g.run(Id::Rcs, &ring, 0, 100);
+    assert_eq!(r.outcome, Outcome::Completed);
+    assert_eq!(g.mem.dw(Gpu::pp_pa(PP4K + 0x1000)), 0);
+}

@@ -187,7 +187,7 @@ struct Cpu<'a, 'g> {
 }
 
 impl HostMemory for Cpu<'_, '_> {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> bool {
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> bool {
         if addr == self.watch && buf.len() == 4 {
             self.clock.set(self.clock.get() + 1000);
             let mut g = self.gpu.borrow_mut();
@@ -195,7 +195,7 @@ impl HostMemory for Cpu<'_, '_> {
             // its host address.
             (self.cpu)(&mut g, self.clock);
         }
-        self.gpu.borrow().mem.read(addr, buf)
+        self.gpu.borrow().mem.peek(addr, buf)
     }
 
     fn write(&mut self, addr: u64, data: &[u8]) -> bool {

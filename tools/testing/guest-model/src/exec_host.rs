@@ -88,7 +88,7 @@ pub struct SimMem<'a> {
 }
 
 impl HostMemory for SimMem<'_> {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> bool {
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> bool {
         if addr >= HOST_MEM_BASE {
             return self.host.read_mem(addr, buf).is_ok();
         }
