@@ -55,6 +55,12 @@ impl<'a> Copies<'a> {
         Copies { arena, used: 0, slots: [Slot::default(); MAX_BATCHES] }
     }
 
+    /// Forgets every copy (before scanning again).
+    pub fn clear(&mut self) {
+        self.used = 0;
+        self.slots = [Slot::default(); MAX_BATCHES];
+    }
+
     /// The scanner's view: loads batches from `mem` into these copies.
     pub fn source<'b>(&'b mut self, mem: &'b mut dyn GuestMem) -> Source<'b, 'a> {
         Source { copies: self, mem }

@@ -227,6 +227,16 @@ pub fn switch_event(e: Engine) -> Event {
     }
 }
 
+/// The command streamer error interrupt of `e`.
+pub fn error_event(e: Engine) -> Event {
+    match e {
+        Engine::Rcs => Event::RcsCsError,
+        Engine::Bcs => Event::BcsCsError,
+        Engine::Vcs => Event::VcsCsError,
+        Engine::Vecs => Event::VecsCsError,
+    }
+}
+
 /// The user interrupt of `e`.
 pub fn user_event(e: Engine) -> Event {
     match e {

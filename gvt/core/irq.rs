@@ -119,6 +119,15 @@ pub enum Event {
     VecsMiFlushDw,
     /// Video enhancement context switch.
     VecsContextSwitch,
+    /// Render command streamer error (`GT_CS_MASTER_ERROR_INTERRUPT`: an unmasked `RING_EIR`
+    /// bit, such as an invalid instruction).
+    RcsCsError,
+    /// Blitter command streamer error.
+    BcsCsError,
+    /// Video command streamer error.
+    VcsCsError,
+    /// Video enhancement command streamer error.
+    VecsCsError,
     /// Vblank on pipe A.
     PipeAVblank,
     /// Vblank on pipe B.
@@ -193,6 +202,10 @@ impl Event {
             VecsMiUserInterrupt => (Gt3, 0),
             VecsMiFlushDw => (Gt3, 4),
             VecsContextSwitch => (Gt3, 8),
+            RcsCsError => (Gt0, 3),
+            BcsCsError => (Gt0, 19),
+            VcsCsError => (Gt1, 3),
+            VecsCsError => (Gt3, 3),
             PipeAVblank => (PipeA, 0),
             PipeBVblank => (PipeB, 0),
             PipeCVblank => (PipeC, 0),

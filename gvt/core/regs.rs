@@ -498,8 +498,11 @@ register! {
     /// Instruction done.
     RING_INSTDONE @ +0x6c;
     /// Error identity: a set bit latches an engine error until the driver writes 1 to it.
-    RING_EIR @ +0xb0;
-    /// Error mask.
+    RING_EIR @ +0xb0 {
+        /// The command parser met an invalid instruction (fatal: the engine stops).
+        0:0 I915_ERROR_INSTRUCTION,
+    };
+    /// Error mask: set bits keep errors out of `RING_EIR`.
     RING_EMR @ +0xb4;
 }
 

@@ -29,7 +29,7 @@ use super::host::{Completion, HostExec, HostWorkload, Platform};
 use super::resources::Partition;
 use super::mmio_context;
 use super::ppgtt::{self, Env, Ppgtt, Spt, PAGE};
-use super::regs::{Engine, GEN8_GAMW_ECO_DEV_RW_IA, RING_HEAD, RING_TAIL};
+use super::regs::{Engine, GEN8_GAMW_ECO_DEV_RW_IA, RING_EIR, RING_EMR, RING_HEAD, RING_TAIL};
 use super::vgpu::{Failsafe, Vgpu, VgpuStorage};
 use crate::mpt::MptOps;
 
@@ -82,6 +82,9 @@ pub struct ScanReport {
     /// MI_USER_INTERRUPTs the scanner took out of the commands: the core raises the user
     /// interrupt when the workload has completed.
     pub user_interrupts: u32,
+    /// Offset in the ring slice of an invalid instruction: what precedes it runs, then the
+    /// engine stops with a command streamer error, as hardware does.
+    pub stop_at: Option<u32>,
 }
 
 /// The command scanner: checks (and may patch) the copied ring slice of a workload, and the
@@ -115,11 +118,23 @@ impl CommandScanner for Gen9Scanner {
     fn scan(&mut self, engine: Engine, ring: &mut [u8], mem: &mut dyn GuestMem, batches: &mut Copies<'_>) -> Result<ScanReport> {
         let scanner = cmd_scanner::Scanner::new(self.platform, engine, &self.part, cmd_scanner::Policy { scan_ppgtt: false });
         let mut mediate = |w: &cmd_scanner::RegWrite| w.why == cmd_scanner::Mediation::Mocs;
-        let report = scanner.scan_ring(ring, &mut batches.source(mem), &mut mediate).map_err(|_| GvtError::Invalid)?;
+        let (report, stop_at) = match scanner.scan_ring(ring, &mut batches.source(mem), &mut mediate) {
+            Ok(r) => (r, None),
+            // An invalid instruction in the ring is the guest's own error, which hardware
+            // reports with a CS error interrupt (i915's live_error_interrupt provokes it): the
+            // commands before it are scanned and run, nothing after it.
+            Err(e) if e.reason == cmd_scanner::Reason::UnknownCommand && e.at.buf == cmd_scanner::Buf::Ring => {
+                let before = ring.get(..e.at.offset as usize).ok_or(GvtError::Invalid)?;
+                batches.clear();
+                let r = scanner.scan_ring(before, &mut batches.source(mem), &mut mediate).map_err(|_| GvtError::Invalid)?;
+                (r, Some(e.at.offset))
+            }
+            Err(_) => return Err(GvtError::Invalid),
+        };
         for rec in report.batches().filter(|b| b.space == cmd_scanner::AddrSpace::Ggtt) {
             batches.keep(rec)?;
         }
-        Ok(ScanReport { user_interrupts: report.user_interrupts })
+        Ok(ScanReport { user_interrupts: report.user_interrupts, stop_at })
     }
 }
 
@@ -155,6 +170,8 @@ pub struct Workload {
     head: u32,
     tail: u32,
     user_irqs: u32,
+    /// Guest ring offset of the invalid instruction the workload stops at, if any.
+    stop_at: Option<u32>,
 }
 
 /// The storage of an [`Exec`], allocated by the glue.
@@ -230,6 +247,8 @@ pub struct ExecStats {
     pub completed: u64,
     /// Workloads the host reported hung.
     pub hangs: u64,
+    /// Workloads that stopped at an invalid instruction (command streamer errors).
+    pub cs_errors: u64,
     /// Submissions refused (bad descriptor, context, ring, PPGTT, scan or batch shadow).
     pub rejected: u64,
     /// Privileged batches shadowed.
@@ -246,6 +265,8 @@ pub struct Exec<T> {
     order: u64,
     tag: u32,
     stats: ExecStats,
+    /// Engines stopped by a command streamer error until the guest resets them.
+    stalled: u8,
 }
 
 fn engine_index(e: Engine) -> usize {
@@ -340,7 +361,7 @@ impl<T: ExecStorage> Exec<T> {
         {
             return Err((GvtError::Invalid, store));
         }
-        Ok(Exec { store, ppgtt: Ppgtt::default(), execlists: [Execlist::default(); 4], order: 0, tag: 0, stats: ExecStats::default() })
+        Ok(Exec { store, ppgtt: Ppgtt::default(), execlists: [Execlist::default(); 4], order: 0, tag: 0, stats: ExecStats::default(), stalled: 0 })
     }
 
     /// Counters.
@@ -371,7 +392,12 @@ impl<T: ExecStorage> Exec<T> {
             .iter()
             .filter(|w| matches!(w.state, State::Running | State::Orphan))
             .filter_map(|w| w.engine)
-            .fold(0, |m, e| m | e.mask())
+            .fold(self.stalled, |m, e| m | e.mask())
+    }
+
+    /// The engines stopped by a command streamer error, waiting for the guest to reset them.
+    pub fn stalled(&self) -> u8 {
+        self.stalled
     }
 
     /// Whether workload `tag` on `engine` is on the host and still wanted: not orphaned by an
@@ -588,7 +614,7 @@ impl<T: ExecStorage> Exec<T> {
             }
         };
         let built = self.build(vgpu, host, mpt, scanner, e, slot, ctx_host, ctx_bytes, pml4, root_host, head, len, start, size, inhibit);
-        let (ring_host, ring_pages, ring_len, user_irqs) = match built {
+        let (ring_host, ring_pages, ring_len, user_irqs, stop_at) = match built {
             Ok(x) => x,
             Err(err) => {
                 host.free_pages(ctx_host, pages);
@@ -613,6 +639,7 @@ impl<T: ExecStorage> Exec<T> {
             head,
             tail,
             user_irqs,
+            stop_at,
         };
         if let Some(q) = self.store.parts().queue.get_mut(slot) {
             *q = w;
@@ -641,7 +668,7 @@ impl<T: ExecStorage> Exec<T> {
         start: u64,
         size: u32,
         inhibit: bool,
-    ) -> Result<(u64, u32, u32, u32)> {
+    ) -> Result<(u64, u32, u32, u32, Option<u32>)> {
         let parts = self.store.parts();
         let img = parts.scratch.get_mut(..ctx_bytes).ok_or(GvtError::Invalid)?;
         let ring_len = u32::try_from(len).map_err(|_| GvtError::Invalid)?;
@@ -668,6 +695,17 @@ impl<T: ExecStorage> Exec<T> {
             let mut view = View { vgpu, mpt, spts: parts.spts, pml4 };
             scanner.scan(e, slice, &mut view, &mut copies)?
         };
+        // A workload that stops at an invalid instruction runs only what precedes it.
+        let run = match report.stop_at {
+            Some(off) => usize::try_from(off).map_err(|_| GvtError::Invalid)?.min(len),
+            None => len,
+        };
+        let total = prefix.checked_add(run).ok_or(GvtError::Invalid)?;
+        let slice = parts.scratch.get_mut(prefix..total).ok_or(GvtError::Invalid)?;
+        let stop = match report.stop_at {
+            Some(off) => Some(head.checked_add(off).ok_or(GvtError::Invalid)?.checked_rem(size).ok_or(GvtError::Invalid)?),
+            None => None,
+        };
         let host_len = u32::try_from(total).map_err(|_| GvtError::Invalid)?;
         let shadows = shadows_of(parts.shadows, slot).ok_or(GvtError::Invalid)?;
         batch::shadow(&mut copies, slice, host, shadows)?;
@@ -682,7 +720,7 @@ impl<T: ExecStorage> Exec<T> {
             self.stats.batches_shadowed = self.stats.batches_shadowed.saturating_add(1);
             self.stats.batch_bytes = self.stats.batch_bytes.saturating_add(u64::from(s.len));
         }
-        Ok((ring_host, pages, host_len, report.user_interrupts))
+        Ok((ring_host, pages, host_len, report.user_interrupts, stop))
     }
 
     /// The shadow ring: `bytes` in fresh host pages.
@@ -738,6 +776,7 @@ impl<T: ExecStorage> Exec<T> {
                 if let Some(el) = self.execlists.get_mut(engine_index(e)) {
                     el.reset();
                 }
+                self.stalled &= !e.mask();
             }
         }
     }
@@ -847,6 +886,10 @@ impl<T: ExecStorage> Exec<T> {
             return Ok(());
         }
         self.stats.completed = self.stats.completed.saturating_add(1);
+        if let Some(at) = w.stop_at {
+            self.free(host, slot);
+            return self.stop(vgpu, mpt, engine, at, w.user_irqs);
+        }
         let back = self.write_back(vgpu, host, mpt, engine, &w);
         self.free(host, slot);
         back?;
@@ -860,6 +903,29 @@ impl<T: ExecStorage> Exec<T> {
         let events = el.complete(&w.plan);
         let el = *el;
         execlist::report(vgpu, mpt, engine, &el, events.as_slice())
+    }
+
+    /// The engine ran up to the invalid instruction at guest ring offset `at` and stops there,
+    /// as hardware's command streamer does: its head points at it, `RING_EIR` latches the
+    /// instruction error unless `RING_EMR` masks it, the CS error interrupt is raised, and no
+    /// context switch is reported. The engine takes no more work until the guest resets it
+    /// (i915 does so from the interrupt, marking the request guilty).
+    fn stop<S: VgpuStorage>(&mut self, vgpu: &mut Vgpu<S>, mpt: &mut dyn MptOps, e: Engine, at: u32, user_irqs: u32) -> Result {
+        self.stats.cs_errors = self.stats.cs_errors.saturating_add(1);
+        self.stalled |= e.mask();
+        let base = e.base();
+        let head = vgpu.vreg(RING_HEAD::offset(base));
+        vgpu.set_vreg(RING_HEAD::offset(base), (head & !HEAD_ADDR) | at);
+        if user_irqs > 0 {
+            vgpu.raise_event(mpt, execlist::user_event(e))?;
+        }
+        let unmasked = RING_EIR::I915_ERROR_INSTRUCTION.mask() & !vgpu.vreg(RING_EMR::offset(base));
+        if unmasked == 0 {
+            return Ok(());
+        }
+        let eir = vgpu.vreg(RING_EIR::offset(base));
+        vgpu.set_vreg(RING_EIR::offset(base), eir | unmasked);
+        vgpu.raise_event(mpt, execlist::error_event(e))
     }
 
     /// Copies the host context image back to the guest with its own ring and PPGTT values.

@@ -418,11 +418,12 @@ pub fn store_batch(gvas: &[u64], value: u32, out: &mut [u32]) -> Result<usize> {
     Ok(n + 1)
 }
 
-/// GT interrupt registers (ISR base) of GT0, GT1 and GT3, and the bits i915 enables for
-/// execlists there: user interrupt and context switch of RCS and BCS, VCS, VECS.
-const GT_IRQS: [(u32, u32); 3] = [(0x44300, 0x0101_0101), (0x44310, 0x0000_0101), (0x44330, 0x0000_0101)];
+/// GT interrupt registers (ISR base) of GT0, GT1 and GT3, and the bits i915 6.12 enables
+/// there (`gen8_gt_irq_postinstall`): CS master error (3), user interrupt (0), context switch
+/// (8) and wait semaphore (11), at RCS/BCS shifts 0/16, VCS0/VCS1 0/16, VECS 0.
+const GT_IRQS: [(u32, u32); 3] = [(0x44300, 0x0909_0909), (0x44310, 0x0909_0909), (0x44330, 0x0000_0909)];
 
-/// Unmasks and enables the user and context-switch interrupts of every engine.
+/// Unmasks and enables the engines' interrupts as i915 does.
 pub fn irq_setup<T: Transport + ?Sized>(t: &mut T) -> Result {
     for (base, bits) in GT_IRQS {
         t.write32(base + 0x4, !bits)?;

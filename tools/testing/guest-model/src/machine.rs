@@ -153,7 +153,8 @@ impl Machine {
         for _ in 0..100_000 {
             let mut busy = Vec::new();
             for vm in &mut self.vms {
-                if vm.exec.has_queued() || vm.exec.busy() != 0 {
+                // An engine stopped by a CS error waits for the guest, not for the machine.
+                if vm.exec.has_queued() || vm.exec.busy() & !vm.exec.stalled() != 0 {
                     busy.push(vm.vgpu.id().get());
                 }
             }

@@ -296,3 +296,55 @@ fn execlist_status_follows_the_running_context() {
     assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0), (csb::ELEMENT_SWITCH | csb::COMPLETE, A), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, B)]);
     assert!(g.rcs.idle());
 }
+
+/// i915's `live_error_interrupt` (gt/selftest_execlists.c): a request whose ring holds an
+/// invalid instruction (`0xdeadbeef`) after its first commands. As on hardware, what precedes
+/// it runs, the engine stops there with `I915_ERROR_INSTRUCTION` latched in `RING_EIR` and the
+/// CS error interrupt raised, and no context switch completes; i915's reset from that
+/// interrupt finds the context guilty and the engine goes on. The vGPU stays out of failsafe.
+#[test]
+fn an_invalid_instruction_stops_the_engine_with_a_cs_error() {
+    const EIR: u32 = RCS + 0xb0;
+    const EMR: u32 = RCS + 0xb4;
+    const CS_ERROR: u32 = 1 << 3;
+    let mut m = Machine::new(1, Tracking::None).with_gen9_scanner();
+    let mut t = m.guest(0);
+    let mut g = Guest::new(&mut t, GUEST_RAM, RAM as u64, B).unwrap();
+    interrupts(&mut t);
+    // enable_error_interrupt: only the instruction error is unmasked.
+    t.write32(EMR, !1).unwrap();
+    let data = g.data[0];
+    g.ctx.emit(&mut t, &[gpu::mi::STORE_DATA_IMM, DATA_GVA as u32, (DATA_GVA >> 32) as u32, 7]).unwrap();
+    let bad = g.ctx.tail;
+    g.ctx.emit(&mut t, &[0xdead_beef, 0xdead_beef]).unwrap();
+    store(&mut t, &mut g.ctx, DATA_GVA + 4, 9);
+    g.rcs.submit(&mut t, &g.ctx, None).unwrap();
+    m.run();
+    assert_eq!((read_u32(&mut m, 0, data), read_u32(&mut m, 0, data + 4)), (7, 0), "what precedes it runs, nothing after");
+    let mut t = m.guest(0);
+    let mut ev = [(0, 0); 6];
+    let n = g.rcs.poll(&mut t, &mut ev).unwrap();
+    assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0)], "switched in, never completed");
+    assert_eq!(interrupts(&mut t).map(|iir| iir & CS_ERROR), Some(CS_ERROR));
+    assert_eq!(t.read32(EIR).unwrap(), 1, "I915_ERROR_INSTRUCTION");
+    assert_eq!(t.read32(RCS + 0x34).unwrap() & 0x1f_fffc, bad, "RING_HEAD at the instruction");
+    assert_eq!(status_hi(&mut t), B);
+    assert_eq!(m.vms[0].exec.busy(), Engine::Rcs.mask(), "the engine stays stopped");
+    assert_eq!((m.vms[0].exec.stats().cs_errors, m.vms[0].vgpu.failsafe()), (1, None));
+    // i915's interrupt handler masks and clears the error; its tasklet resets the engine.
+    let mut t = m.guest(0);
+    t.write32(EMR, !0).unwrap();
+    t.write32(EIR, 1).unwrap();
+    assert_eq!(t.read32(EIR).unwrap(), 0);
+    assert_eq!(g.rcs.reset(&mut t, Engine::Rcs.mask()).unwrap(), Some(B), "guilty");
+    let tail = g.ctx.tail;
+    g.ctx.rewind(&mut t, tail).unwrap();
+    for v in 3..6u32 {
+        g.submit(&mut m.guest(0), &[DATA_GVA + u64::from(v) * 4], v, DATA_GVA + 0x800).unwrap();
+        m.run();
+        g.rcs.poll(&mut m.guest(0), &mut ev).unwrap();
+        assert!(g.rcs.idle(), "v {v}");
+        assert_eq!(read_u32(&mut m, 0, data + u64::from(v) * 4), v);
+    }
+    assert_eq!(m.vms[0].vgpu.failsafe(), None);
+}
