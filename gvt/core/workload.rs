@@ -55,6 +55,9 @@ pub const CTX_PDP0_UDW: usize = 0x31;
 /// Dword index of its lower half.
 pub const CTX_PDP0_LDW: usize = 0x33;
 const CTX_RESTORE_INHIBIT: u32 = 1;
+/// Bytes of the register state page that hold the ring context the core reads at submission
+/// (through `CTX_PDP0_LDW`).
+const RING_CONTEXT_BYTES: usize = 0x100;
 const HEAD_ADDR: u32 = 0x001f_fffc;
 const TAIL_ADDR: u32 = 0x001f_fff8;
 
@@ -582,8 +585,11 @@ impl<T: ExecStorage> Exec<T> {
         };
         let slot = self.store.parts().queue.iter().position(|w| w.state == State::Free).ok_or(GvtError::Busy)?;
         let mut parts = self.store.parts();
-        let img = parts.scratch.get_mut(..ctx_bytes).ok_or(GvtError::Invalid)?;
-        ggtt_copy(vgpu, mpt, lrca.wrapping_add(PAGE as u64), img, false)?;
+        // The ring context at the start of the register state page; the whole image is copied
+        // once the PPGTT is in step (which may read guest tables through the scratch page).
+        let mut ring_ctx = [0u8; RING_CONTEXT_BYTES];
+        ggtt_copy(vgpu, mpt, lrca.wrapping_add(PAGE as u64), &mut ring_ctx, false)?;
+        let img = &ring_ctx[..];
         let ctl = dword(img, CTX_RING_CTL);
         let size = ((ctl >> 12) & 0x1ff).wrapping_add(1).wrapping_mul(4096);
         let start = u64::from(dword(img, CTX_RING_START) & 0xffff_f000);
@@ -613,7 +619,7 @@ impl<T: ExecStorage> Exec<T> {
                 return Err(err);
             }
         };
-        let built = self.build(vgpu, host, mpt, scanner, e, slot, ctx_host, ctx_bytes, pml4, root_host, head, len, start, size, inhibit);
+        let built = self.build(vgpu, host, mpt, scanner, e, slot, lrca, ctx_host, ctx_bytes, pml4, root_host, head, len, start, size, inhibit);
         let (ring_host, ring_pages, ring_len, user_irqs, stop_at) = match built {
             Ok(x) => x,
             Err(err) => {
@@ -648,8 +654,9 @@ impl<T: ExecStorage> Exec<T> {
         Ok(slot)
     }
 
-    /// Writes the host context image (from scratch) and builds the scanned host ring, with the
-    /// shadows of its privileged batches recorded for queue slot `slot`.
+    /// Writes the host context image (the guest's at `lrca`, copied through scratch) and builds
+    /// the scanned host ring, with the shadows of its privileged batches recorded for queue
+    /// slot `slot`.
     #[allow(clippy::too_many_arguments)]
     fn build<S: VgpuStorage>(
         &mut self,
@@ -659,6 +666,7 @@ impl<T: ExecStorage> Exec<T> {
         scanner: &mut dyn CommandScanner,
         e: Engine,
         slot: usize,
+        lrca: u64,
         ctx_host: u64,
         ctx_bytes: usize,
         pml4: u64,
@@ -671,6 +679,7 @@ impl<T: ExecStorage> Exec<T> {
     ) -> Result<(u64, u32, u32, u32, Option<u32>)> {
         let parts = self.store.parts();
         let img = parts.scratch.get_mut(..ctx_bytes).ok_or(GvtError::Invalid)?;
+        ggtt_copy(vgpu, mpt, lrca.wrapping_add(PAGE as u64), img, false)?;
         let ring_len = u32::try_from(len).map_err(|_| GvtError::Invalid)?;
         set_dword(img, CTX_RING_HEAD, 0);
         set_dword(img, CTX_RING_TAIL, ring_len);

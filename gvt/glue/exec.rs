@@ -188,11 +188,18 @@ pub(super) fn remove(dev: &GvtDevice, h: &VgpuHandle, id: u32) {
     match &dev.host {
         #[cfg(gvt_sim)]
         Host::Sim(s) => {
-            let purged = s.purge(me);
-            s.flush();
+            // Orphaned, a job between slices is not queued again; one the worker holds now
+            // is back in the queue (or done) once its run is over, hence a second pass.
             if let Some(st) = h.state.lock().as_mut() {
-                for q in purged.iter().flatten() {
-                    let _ = st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), q.job.w.engine, q.job.w.tag, Completion::Hang);
+                st.exec.reset(&sub, &mut h.mpt());
+            }
+            for _ in 0..2 {
+                let purged = s.purge(me);
+                s.flush();
+                if let Some(st) = h.state.lock().as_mut() {
+                    for q in purged.iter().flatten() {
+                        let _ = st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), q.job.w.engine, q.job.w.tag, Completion::Hang);
+                    }
                 }
             }
         }

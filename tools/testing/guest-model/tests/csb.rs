@@ -348,3 +348,39 @@ fn an_invalid_instruction_stops_the_engine_with_a_cs_error() {
     }
     assert_eq!(m.vms[0].vgpu.failsafe(), None);
 }
+
+/// The context image a workload writes back keeps its layout: the register state page the
+/// guest gave (LRI header, register offsets) comes back with only values changed, even when
+/// the submission re-read the guest's page tables first, as it does for every submission when
+/// the hypervisor cannot write-protect them (kvmgt without KVM, the L3 rung). (The core read
+/// those tables through the scratch page that held the image, and i915's recorded default
+/// context state came back as a page of page-table entries: gt/selftest_lrc.c
+/// `live_lrc_layout` caught it.)
+#[test]
+fn the_context_image_keeps_its_layout_when_tables_are_revalidated() {
+    let mut m = Machine::new(1, Tracking::None);
+    let mut t = m.guest(0);
+    let mut g = Guest::new(&mut t, GUEST_RAM, RAM as u64, A).unwrap();
+    let before: Vec<u32> = (0..0x40u64)
+        .map(|i| {
+            let mut b = [0u8; 4];
+            t.ram_read(g.ctx.regs + i * 4, &mut b).unwrap();
+            u32::from_le_bytes(b)
+        })
+        .collect();
+    for v in 1..=3u32 {
+        let mut t = m.guest(0);
+        store(&mut t, &mut g.ctx, DATA_GVA + u64::from(v) * 4, v);
+        g.rcs.submit(&mut t, &g.ctx, None).unwrap();
+        m.run();
+        let mut ev = [(0, 0); 6];
+        g.rcs.poll(&mut m.guest(0), &mut ev).unwrap();
+        let after: Vec<u32> = (0..0x40u64).map(|i| read_u32(&mut m, 0, g.ctx.regs + i * 4)).collect();
+        // Dword 1 is the LRI header, then (offset, value) pairs: every offset stands.
+        assert_eq!(after[1], before[1], "submission {v}: LRI header");
+        for i in (2..0x40).step_by(2) {
+            assert_eq!(after[i], before[i], "submission {v}: register offset at dword {i}");
+        }
+        assert_eq!(read_u32(&mut m, 0, g.data[0] + u64::from(v) * 4), v);
+    }
+}
