@@ -222,16 +222,19 @@ pub(super) unsafe extern "C" fn run_gpu(data: *mut c_void) {
     // SAFETY: per the contract.
     let dev = unsafe { &*data.cast::<GvtDevice>() };
     for _ in 0..ROUNDS {
-        run_host(dev);
+        let done = run_host(dev);
         if !schedule(dev) && !worker_owes(dev) {
             return;
         }
+        rest(dev, done == 0);
     }
     kick(dev);
 }
 
-/// Runs every queued workload and completes it to its vGPU.
-fn run_host(dev: &GvtDevice) {
+/// Runs every queued workload (a slice of each on the sim) and completes those that ended to
+/// their vGPUs; returns how many ended.
+fn run_host(dev: &GvtDevice) -> usize {
+    let mut done = 0usize;
     match &dev.host {
         #[cfg(gvt_sim)]
         Host::Sim(s) => {
@@ -254,6 +257,7 @@ fn run_host(dev: &GvtDevice) {
                         Completion::Hang
                     }
                 };
+                done = done.saturating_add(1);
                 let sub = Submitter::new(dev, h);
                 if let Some(st) = h.state.lock().as_mut() {
                     if st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), w.engine, w.tag, how).is_err() {
@@ -266,6 +270,7 @@ fn run_host(dev: &GvtDevice) {
         #[cfg(gvt_i915)]
         Host::I915(g) => {
             while let Some((q, how)) = g.take_done() {
+                done = done.saturating_add(1);
                 // SAFETY: a workload in flight belongs to a live handle: `remove` waits until
                 // the vGPU has none before the handle is freed.
                 let h = unsafe { &*(q.owner as *const VgpuHandle) };
@@ -278,6 +283,18 @@ fn run_host(dev: &GvtDevice) {
                 }
             }
         }
+    }
+    done
+}
+
+/// Between two rounds of the worker (`idle`: the round completed nothing).
+fn rest(dev: &GvtDevice, idle: bool) {
+    match &dev.host {
+        #[cfg(gvt_sim)]
+        Host::Sim(s) => s.rest(idle),
+        // i915's requests do not run on this worker.
+        #[cfg(gvt_i915)]
+        Host::I915(_) => {}
     }
 }
 

@@ -53,6 +53,10 @@ extern "C" {
     /// Queues the worker (a no-op while it is pending; it runs again if it is running).
     #[cfg(gvt_sim)]
     pub(crate) fn gvt_sim_worker_kick(w: *mut c_void);
+    /// Called by the worker between rounds: sleeps a moment if `idle` (nothing completed),
+    /// else only lets others run.
+    #[cfg(gvt_sim)]
+    pub(crate) fn gvt_sim_worker_rest(idle: bool);
     /// Waits until the worker is idle.
     #[cfg(gvt_sim)]
     pub(crate) fn gvt_sim_worker_flush(w: *mut c_void);

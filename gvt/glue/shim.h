@@ -47,6 +47,7 @@ bool gvt_sim_mem_rw(u64 addr, void *buf, size_t len, bool write);
 struct gvt_sim_worker;
 struct gvt_sim_worker *gvt_sim_worker_create(void (*fn)(void *data), void *data);
 void gvt_sim_worker_kick(struct gvt_sim_worker *w);
+void gvt_sim_worker_rest(bool idle);
 void gvt_sim_worker_flush(struct gvt_sim_worker *w);
 void gvt_sim_worker_destroy(struct gvt_sim_worker *w);
 

@@ -174,6 +174,13 @@ impl SimGpu {
         }
     }
 
+    /// Between two rounds of the worker: a moment's sleep if the round completed nothing
+    /// (`idle`: the engines only spun or polled), else a chance for others to run.
+    pub(super) fn rest(&self, idle: bool) {
+        // SAFETY: sleeps or reschedules; called from the worker, which holds no lock then.
+        unsafe { ffi::gvt_sim_worker_rest(idle) };
+    }
+
     /// Waits until the engines are idle (a run in progress finished).
     pub(super) fn flush(&self) {
         let w = self.worker.load(Ordering::Acquire);

@@ -11,6 +11,8 @@
 #include <linux/highmem.h>
 #include <linux/io.h>
 #include <linux/mm.h>
+#include <linux/delay.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 #include <linux/mod_devicetable.h>
@@ -135,6 +137,19 @@ struct gvt_sim_worker *gvt_sim_worker_create(void (*fn)(void *data), void *data)
 void gvt_sim_worker_kick(struct gvt_sim_worker *w)
 {
 	queue_work(w->wq, &w->work);
+}
+
+/*
+ * Between two rounds of the worker: a GPU spinning on memory costs the CPUs nothing, the sim's
+ * engines do, so a round that completed nothing sleeps briefly; any round lets others run
+ * (the kernel may not preempt).
+ */
+void gvt_sim_worker_rest(bool idle)
+{
+	if (idle)
+		usleep_range(200, 400);
+	else
+		cond_resched();
 }
 
 void gvt_sim_worker_flush(struct gvt_sim_worker *w)
