@@ -11,19 +11,28 @@ check "create V5_4 through sysfs" write $TYPES/i915-GVTg_V5_4/create "$uuid"
 
 L2LOG=/tmp/l2.log
 mkfifo /tmp/l2ctl.in /tmp/l2ctl.out
-# i915's live selftests the guest runs after binding: those of issue 14's list that pass on a
-# vGPU today and fit the rung's time under nested TCG. Not yet: gt_engines (the sim's
-# semaphore polls outlast its budget), gt_timelines (16,384 requests in live_hwsp_engine),
-# requests (spinners end as hangs), coherency and gtt (GGTT binds under Broxton's stop_machine
-# workaround outlast the rung), gem, gem_contexts, gt_lrc, execlists, hangcheck, reset.
-# Documentation/l3-selftests.md has the analysis.
-SELFTESTS=${SELFTESTS-sanitycheck uncore gt_contexts active objects}
+# i915's live selftests the guest runs after binding, in i915's order: those of issue 14's list
+# that fit the rung's time under nested TCG. Left out for time: gt_timelines (16,384 requests in
+# live_hwsp_engine), gem_contexts (live_nop_switch populates 1,024 contexts: 176 s alone),
+# coherency, gtt and gem (GGTT updates under Broxton's stop_machine workaround).
+SELFTESTS=${SELFTESTS-sanitycheck uncore gt_engines gt_contexts gt_lrc requests active objects reset hangcheck execlists}
 st_args=
 for t in $SELFTESTS; do st_args="$st_args $(sed -n "s/^$t //p" /l2/selftests.map)=1"; done
+# Subtests left out (i915's st_filter), each reported as not run:
+# - live_engine_timestamps: ring time against a 100 us udelay within 25%; under nested TCG the
+#   guest CPU notices the GPU's semaphore write tens of microseconds late (250 us for 169).
+# - live_lrc_gpr, live_lrc_timestamp, live_lrc_isolation: a variant of each needs a BARRIER
+#   request to preempt a context waiting on a semaphore; i915 turns preemption off on every
+#   vGPU (logical_ring_default_vfuncs) and these have no skip for it.
+# - live_parallel_engines: four kthreads of the one-CPU guest must start their spinners
+#   within 500 ms; under nested TCG that passed in one run of three.
+# Documentation/l3-selftests.md has the analysis.
+ST_FILTER=${ST_FILTER-!live_engine_timestamps,!live_lrc_gpr,!live_lrc_isolation,!live_lrc_timestamp,!live_parallel_engines}
+[ -z "$ST_FILTER" ] || st_args="$st_args st_filter=$ST_FILTER"
 timeout 780 qemu-system-x86_64 -accel tcg -machine q35 -cpu max -m 1536 -smp 1 \
     -display none -no-reboot -nodefaults -L /usr/share/qemu \
     -serial file:$L2LOG -serial pipe:/tmp/l2ctl \
-    -kernel /l2/bzImage -initrd /l2/initrd.gz \
+    -kernel /l2/bzImage -initrd /l2/initrd \
     -append "console=ttyS0 loglevel=7 panic=-1 -- selftests $st_args" \
     -device vfio-pci,sysfsdev=/sys/bus/mdev/devices/$uuid,display=off,x-igd-opregion=on \
     > /tmp/qemu.out 2>&1 < /dev/null &
@@ -32,14 +41,31 @@ t0=$(date +%s)
 # The guest's log, live on our console (prefixed: results.py leaves it to the checks below),
 # so that a guest that hangs still shows how far it got.
 sleep 1
-( tail -f $L2LOG & echo $! > /tmp/tail.pid; wait ) | awk '{ sub(/\r$/, ""); print "L2| " $0; fflush() }' &
+# Each line carries L1's uptime when it arrived: where a slow guest spends its time.
+( tail -f $L2LOG & echo $! > /tmp/tail.pid; wait ) |
+    awk '{ sub(/\r$/, ""); getline up < "/proc/uptime"; close("/proc/uptime"); split(up, u, " ")
+           printf "L2| [%6d] %s\n", u[1], $0; fflush() }' &
 
-# Wait for the guest's console, or for QEMU to end.
-while kill -0 $qpid 2>/dev/null && ! grep -q 'GVT-L2: screen-ready' $L2LOG 2>/dev/null; do sleep 2; done
 # traps: the vGPU's trap counters (gvt's debugfs), read now, on one line.
 STATS=/sys/kernel/debug/gvt/vgpu1/stats
 traps() { awk -F': ' '/^(cfg|mmio|ggtt)_(reads|writes)|^page_track_writes/ { printf "%s=%s ", $1, $2 }' $STATS; }
-if grep -q 'GVT-L2: screen-ready' $L2LOG; then
+# wait_l2 KEY: waits until the guest reports KEY (or QEMU ends); whether it did.
+wait_l2() {
+    while kill -0 $qpid 2>/dev/null && ! grep -q "GVT-L2: $1" $L2LOG 2>/dev/null; do sleep 1; done
+    grep -q "GVT-L2: $1" $L2LOG
+}
+# One GPU request: the counters right before the guest submits it and right after it completed.
+if wait_l2 request-ready; then
+    t0_traps=$(traps); echo go > /tmp/l2ctl.in
+    if wait_l2 request-done; then
+        t1_traps=$(traps); echo go > /tmp/l2ctl.in
+        echo "GVT-L3: traps of one request (execbuf to completion): $(echo "$t0_traps" "$t1_traps" |
+            awk '{ n = NF / 2; for (i = 1; i <= n; i++) { split($i, a, "="); split($(i + n), b, "=");
+                   printf "%s=%d ", a[1], b[2] - a[2] } }')"
+    fi
+fi
+# Wait for the guest's console, or for QEMU to end.
+if wait_l2 screen-ready; then
     echo "GVT-L3: traps while i915 probed and lit its console: $(traps)"
     gvt-vfio-client screenshot --pid $qpid --out /tmp/l3-screen.png --base64 > /tmp/shot.out 2>&1
     src=$?
@@ -85,14 +111,24 @@ equals "screenshot taken over VFIO (query plane, dma-buf)" 0 echo ${src:-none}
 # The picture is the guest's console: the mode's size, and text on it (not one colour).
 equals "screenshot: the mode's size" 1920x1200 sh -c "sed -n 's/^screenshot: \([0-9]*x[0-9]*\) .*/\1/p' /tmp/shot.out"
 check "screenshot: not uniform" sh -c "sed -n 's/.*distinct_colors=\([0-9]*\).*/\1/p' /tmp/shot.out | awk '{exit !(\$1 > 1)}' && grep -q distinct_colors /tmp/shot.out"
-# clean: while binding and showing its console (before the selftests, which provoke errors on
-# purpose), the guest logged no warning, error, oops, hang or wedge; prints the first ones.
+# clean: while binding and showing its console (outside the hang check and before the
+# selftests, which provoke errors on purpose), the guest logged no warning, error, oops, hang
+# or wedge; prints the first ones.
 clean() {
-    bad=$(tr -d '\r' < $L2LOG | sed '/GVT-L2: selftests-start/,$d' | grep -v '^GVT-L2: ' | grep -E 'WARNING:|\*ERROR\*|BUG:|Oops|Call Trace|wedged|GPU HANG|Kernel panic|timed out|timeout waiting')
+    bad=$(tr -d '\r' < $L2LOG | sed '/GVT-L2: selftests-start/,$d; /GVT-L2: hang-start/,/GVT-L2: hang-end/d' |
+        grep -v '^GVT-L2: ' | grep -E 'WARNING:|\*ERROR\*|BUG:|Oops|Call Trace|wedged|GPU HANG|Kernel panic|timed out|timeout waiting')
     [ -z "$bad" ] || { echo "$bad" | head -n 5; return 1; }
 }
 check "guest: no warning, error, oops, hang" clean
 check "guest: powered off" g 'GVT-L2: end'
+# One request through i915's uAPI (execbuf, wait, read back), and one hang: i915's heartbeat
+# resets the engine, blames the batch's context, and the GPU goes on.
+equals "guest: one GPU request through i915's uAPI" 0 fact request-rc
+check "guest: the request's store reached memory" g '^GVT-L2: request ok '
+equals "guest: a hung batch is reset and charged to its context" 0 fact hang-rc
+check "guest: i915 reset the hung engine" g 'Resetting rcs0 for stopped heartbeat on rcs0'
+equals "guest: not wedged after the hang" 0 fact wedged-after-hang
+equals "guest: a request after the hang" 0 fact request-after-hang-rc
 
 # The selftests: each one that ran and was followed by the next, or by i915's -ENOTTY (every
 # selected test passed; with live_selftests=-1 the probe then fails with -ENOTTY, while the
@@ -105,6 +141,7 @@ last=$(sed -n 's/.*i915: Running \([a-z_0-9]*\)$/\1/p' /tmp/st.log | tail -n 1)
 awk '/i915: Running [a-z_0-9]+$/ { t = $NF; n[t] = 0; order[++k] = t; next }
      /i915: Running [a-z_0-9]+\/[a-z_0-9]+$/ { n[t]++ }
      END { for (i = 1; i <= k; i++) printf "GVT-L3: selftest %s subtests %d\n", order[i], n[order[i]] }' /tmp/st.log
+[ -z "$ST_FILTER" ] || echo "GVT-L3: subtests left out (st_filter): $(echo "$ST_FILTER" | tr -d '!' | tr ',' ' ')"
 for t in $SELFTESTS; do
     if ! grep -q "i915: Running $t\$" /tmp/st.log; then
         echo "GVT-CHECK: FAIL selftest $t: did not run (an earlier one failed)"
