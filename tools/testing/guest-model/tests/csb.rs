@@ -260,12 +260,19 @@ fn i915_engine_reset_finds_the_hung_context() {
     assert_eq!(g.rcs.reset(&mut t, Engine::Rcs.mask()).unwrap(), Some(B), "guilty");
     let tail = g.ctx.tail;
     g.ctx.rewind(&mut t, tail).unwrap();
-    for v in 3..10u32 {
+    goes_on(&mut m, &mut g, 3..10);
+}
+
+/// After an engine reset: requests `values` (each storing its value) run to completion and the
+/// vGPU is out of failsafe.
+fn goes_on(m: &mut Machine, g: &mut Guest, values: std::ops::Range<u32>) {
+    let mut ev = [(0, 0); 6];
+    for v in values {
         g.submit(&mut m.guest(0), &[DATA_GVA + u64::from(v) * 4], v, DATA_GVA + 0x800).unwrap();
         m.run();
         g.rcs.poll(&mut m.guest(0), &mut ev).unwrap();
         assert!(g.rcs.idle(), "v {v}");
-        assert_eq!(read_u32(&mut m, 0, g.data[0] + u64::from(v) * 4), v);
+        assert_eq!(read_u32(m, 0, g.data[0] + u64::from(v) * 4), v);
     }
     assert_eq!(m.vms[0].vgpu.failsafe(), None);
 }
@@ -339,14 +346,7 @@ fn an_invalid_instruction_stops_the_engine_with_a_cs_error() {
     assert_eq!(g.rcs.reset(&mut t, Engine::Rcs.mask()).unwrap(), Some(B), "guilty");
     let tail = g.ctx.tail;
     g.ctx.rewind(&mut t, tail).unwrap();
-    for v in 3..6u32 {
-        g.submit(&mut m.guest(0), &[DATA_GVA + u64::from(v) * 4], v, DATA_GVA + 0x800).unwrap();
-        m.run();
-        g.rcs.poll(&mut m.guest(0), &mut ev).unwrap();
-        assert!(g.rcs.idle(), "v {v}");
-        assert_eq!(read_u32(&mut m, 0, data + u64::from(v) * 4), v);
-    }
-    assert_eq!(m.vms[0].vgpu.failsafe(), None);
+    goes_on(&mut m, &mut g, 3..6);
 }
 
 /// The context image a workload writes back keeps its layout: the register state page the

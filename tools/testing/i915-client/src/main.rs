@@ -187,32 +187,34 @@ mod uapi {
         unsafe { drm_ioctl(fd, T::REQUEST, arg) }
     }
 
-    /// DRM_IOCTL_I915_GEM_PWRITE: copy `data` into the object at `offset`.
-    pub fn pwrite(fd: &File, handle: u32, offset: u64, data: &[u8]) -> io::Result<()> {
-        let (size, data_ptr) = (data.len() as u64, data.as_ptr() as u64);
+    /// DRM_IOCTL_I915_GEM_PWRITE or _PREAD (`request`): `len` bytes between the object at
+    /// `offset` and user memory at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is valid for `len` bytes: readable for PWRITE, writable for PREAD.
+    unsafe fn gem_rw(fd: &File, request: u64, handle: u32, offset: u64, ptr: u64, len: usize) -> io::Result<()> {
         let mut arg = GemRw {
             handle,
             pad: 0,
             offset,
-            size,
-            data_ptr,
+            size: len as u64,
+            data_ptr: ptr,
         };
-        // SAFETY: PWRITE takes a GemRw; the kernel reads `size` bytes at `data_ptr`: `data`.
-        unsafe { drm_ioctl(fd, GEM_PWRITE, &mut arg) }
+        // SAFETY: PWRITE and PREAD take a GemRw; the caller vouches for `ptr` and `len`.
+        unsafe { drm_ioctl(fd, request, &mut arg) }
+    }
+
+    /// DRM_IOCTL_I915_GEM_PWRITE: copy `data` into the object at `offset`.
+    pub fn pwrite(fd: &File, handle: u32, offset: u64, data: &[u8]) -> io::Result<()> {
+        // SAFETY: the kernel reads `data`, which is valid for its length.
+        unsafe { gem_rw(fd, GEM_PWRITE, handle, offset, data.as_ptr() as u64, data.len()) }
     }
 
     /// DRM_IOCTL_I915_GEM_PREAD: fill `data` from the object at `offset`.
     pub fn pread(fd: &File, handle: u32, offset: u64, data: &mut [u8]) -> io::Result<()> {
-        let (size, data_ptr) = (data.len() as u64, data.as_mut_ptr() as u64);
-        let mut arg = GemRw {
-            handle,
-            pad: 0,
-            offset,
-            size,
-            data_ptr,
-        };
-        // SAFETY: PREAD takes a GemRw; the kernel writes `size` bytes at `data_ptr`: `data`.
-        unsafe { drm_ioctl(fd, GEM_PREAD, &mut arg) }
+        // SAFETY: the kernel writes `data`, which is valid and exclusively ours for its length.
+        unsafe { gem_rw(fd, GEM_PREAD, handle, offset, data.as_mut_ptr() as u64, data.len()) }
     }
 
     /// DRM_IOCTL_I915_GEM_EXECBUFFER2 on the render engine of the fd's default context; the
