@@ -61,12 +61,12 @@ if step build-modules one env GVT_RS_STRICT=1 bash scripts/modules.sh; then
     # gvt.ko with the i915 host, in its own copy of the sources (nothing here can run it).
     step build-i915-host one bash scripts/i915-build.sh
     step qemu-modules qemu bash tools/testing/qemu/run.sh modules
-    if step build-vfio-client one bash tools/testing/vfio-client/build.sh; then
+    if step build-vfio-client one bash scripts/static-client.sh vfio-client gvt-vfio-client; then
         step qemu-vfio qemu bash tools/testing/qemu/run.sh vfio
         # L3: the stock i915 in a nested guest on an mdev, through Debian's QEMU and vfio-pci.
         step qemu-l3 qemu bash tools/testing/qemu/run.sh l3
     fi
-    if step build-acrn-client one bash tools/testing/acrn-dm-client/build.sh; then
+    if step build-acrn-client one bash scripts/static-client.sh acrn-dm-client gvt-acrn-client; then
         step qemu-acrn qemu bash tools/testing/qemu/run.sh acrn
     fi
 fi

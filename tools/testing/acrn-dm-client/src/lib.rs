@@ -19,7 +19,7 @@
 //!
 //! Results are `GVT-CHECK: PASS|FAIL` lines (vfio-client's [`vfio_client::checks`]), then
 //! `gvt-acrn-client: N passed, N failed`. Data from the kernel is never trusted to be
-//! well-formed: no panics on it. Build the static binary with `build.sh` (into `build/bin/`).
+//! well-formed: no panics on it. Build the static binary with `scripts/static-client.sh`.
 
 // Test code may panic on a failed expectation and index freely.
 #![cfg_attr(

@@ -20,7 +20,7 @@
 //!
 //! Results are `GVT-CHECK: PASS|FAIL` lines ([`checks`]). Data from the kernel is never
 //! trusted to be well-formed: no panics on it, every failure is reported as a failed check.
-//! Build the static binary for the initramfs with `build.sh` (into `build/bin/`).
+//! Build the static binary for the initramfs with `scripts/static-client.sh` (into `build/bin/`).
 
 // Test code may panic on a failed expectation and index freely.
 #![cfg_attr(
