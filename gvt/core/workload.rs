@@ -127,7 +127,8 @@ impl CommandScanner for Gen9Scanner {
             // reports with a CS error interrupt (i915's live_error_interrupt provokes it): the
             // commands before it are scanned and run, nothing after it.
             Err(e) if e.reason == cmd_scanner::Reason::UnknownCommand && e.at.buf == cmd_scanner::Buf::Ring => {
-                let before = ring.get(..e.at.offset as usize).ok_or(GvtError::Invalid)?;
+                let at = usize::try_from(e.at.offset).map_err(|_| GvtError::Invalid)?;
+                let before = ring.get(..at).ok_or(GvtError::Invalid)?;
                 batches.clear();
                 let r = scanner.scan_ring(before, &mut batches.source(mem), &mut mediate).map_err(|_| GvtError::Invalid)?;
                 (r, Some(e.at.offset))
