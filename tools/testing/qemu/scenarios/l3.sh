@@ -59,6 +59,7 @@ wait_l2() {
 # One GPU request: the counters right before the guest submits it and right after it completed.
 if wait_l2 request-ready; then
     t0_traps=$(traps); echo go > /tmp/l2ctl.in
+    echo "GVT-L3: traps while i915 probed and lit its console: $t0_traps"
     if wait_l2 request-done; then
         t1_traps=$(traps); echo go > /tmp/l2ctl.in
         echo "GVT-L3: traps of one request (execbuf to completion): $(echo "$t0_traps" "$t1_traps" |
@@ -68,7 +69,7 @@ if wait_l2 request-ready; then
 fi
 # Wait for the guest's console, or for QEMU to end.
 if wait_l2 screen-ready; then
-    echo "GVT-L3: traps while i915 probed and lit its console: $(traps)"
+    echo "GVT-L3: traps up to the screenshot (probe, request, hang): $(traps)"
     gvt-vfio-client screenshot --pid $qpid --out /tmp/l3-screen.png --base64 > /tmp/shot.out 2>&1
     src=$?
     echo go > /tmp/l2ctl.in
