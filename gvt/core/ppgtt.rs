@@ -81,6 +81,8 @@ pub struct SptMeta {
     pub refs: u32,
     /// Entries whose guest value changed by a partial write and awaits shadowing.
     pub deferred: [u64; 8],
+    /// The [`Ppgtt::sync`] that last walked it (0: none since it was built).
+    pub seen: u64,
 }
 
 /// One shadow table: its bookkeeping, the guest entries it mirrors and the host entries.
@@ -96,7 +98,7 @@ pub struct Spt {
 
 impl Spt {
     /// An unused slot.
-    pub const EMPTY: Spt = Spt { meta: SptMeta { live: false, gfn: 0, host: 0, level: 0, ips: false, tracked: false, oos: false, writes: 0, refs: 0, deferred: [0; 8] }, guest: [0; PAGE], shadow: [0; PAGE] };
+    pub const EMPTY: Spt = Spt { meta: SptMeta { live: false, gfn: 0, host: 0, level: 0, ips: false, tracked: false, oos: false, writes: 0, refs: 0, deferred: [0; 8], seen: 0 }, guest: [0; PAGE], shadow: [0; PAGE] };
 }
 
 /// Entries compared at once when looking for the present or changed ones: guest tables are
@@ -181,6 +183,8 @@ pub struct Ppgtt {
     clock: u64,
     /// Pages out of sync since the last complete [`Ppgtt::sync`] (an upper bound).
     oos: u32,
+    /// Counts [`Ppgtt::sync`] calls: a table walked by this one has `seen == epoch`.
+    epoch: u64,
     stats: PpgttStats,
 }
 
@@ -376,10 +380,15 @@ impl Ppgtt {
         self.stats.pages_unsynced = self.stats.pages_unsynced.saturating_add(1);
     }
 
-    /// Brings every shadow in step with the guest before a submission: deferred partial writes
-    /// are applied, out-of-sync tables are protected again, and they and untracked tables are
-    /// re-read (one bulk read each) and compared.
-    pub fn sync(&mut self, env: &mut Env<'_>) -> Result {
+    /// Brings the trees under roots `roots` in step with the guest before a submission:
+    /// deferred partial writes are applied and out-of-sync tables protected again and re-read
+    /// (both for every tree: they are few and bounded), then the untracked tables of these
+    /// trees, and only these, are re-read (one bulk read each) and compared. Without write
+    /// tracking (kvmgt without KVM) every table is untracked, and a vGPU keeps up to
+    /// [`MAX_ROOTS`] trees: re-reading all of them for every submission cost more than the
+    /// submission.
+    pub fn sync(&mut self, env: &mut Env<'_>, roots: &[usize]) -> Result {
+        self.epoch = self.epoch.wrapping_add(1);
         for s in 0..env.spts.len() {
             // Most slots are free: look at them in place before copying their bookkeeping.
             let Some(meta) = env.spts.get(s).filter(|t| t.meta.live).map(|t| t.meta) else { continue };
@@ -408,16 +417,62 @@ impl Ppgtt {
                 if let Some(t) = env.spts.get_mut(s) {
                     t.meta.oos = false;
                     t.meta.tracked = protected;
+                    t.meta.seen = self.epoch;
                 }
                 self.stats.tables_resynced = self.stats.tables_resynced.saturating_add(1);
-                self.stats.entries_updated = self.stats.entries_updated.saturating_add(revalidate(env, s)?);
-            } else if !meta.tracked {
-                self.stats.tables_revalidated = self.stats.tables_revalidated.saturating_add(1);
                 self.stats.entries_updated = self.stats.entries_updated.saturating_add(revalidate(env, s)?);
             }
         }
         self.oos = 0;
+        for &r in roots {
+            if let Some(top) = self.roots.get(r).copied().flatten().map(|root| root.spt) {
+                self.walk(env, top)?;
+            }
+        }
         Ok(())
+    }
+
+    /// Re-reads the untracked tables of the tree under table `top`, parents before children
+    /// (a parent's new entries decide which children there are). Levels only go down, so the
+    /// walk's stack holds at most four tables; a table shared by several parents or trees is
+    /// read once per sync.
+    fn walk(&mut self, env: &mut Env<'_>, top: usize) -> Result {
+        let mut stack = [(0usize, 0usize); 4];
+        let mut depth = 0usize;
+        let mut next = Some(top);
+        loop {
+            if let Some(c) = next.take() {
+                let Some(meta) = env.spts.get(c).map(|t| t.meta).filter(|m| m.live && m.seen != self.epoch) else { continue };
+                if let Some(t) = env.spts.get_mut(c) {
+                    t.meta.seen = self.epoch;
+                }
+                if !meta.tracked {
+                    self.stats.tables_revalidated = self.stats.tables_revalidated.saturating_add(1);
+                    self.stats.entries_updated = self.stats.entries_updated.saturating_add(revalidate(env, c)?);
+                }
+                if meta.level > 1 {
+                    if let Some(top) = stack.get_mut(depth) {
+                        *top = (c, 0);
+                        depth = depth.wrapping_add(1);
+                    }
+                }
+            }
+            let Some(&(s, i)) = depth.checked_sub(1).and_then(|d| stack.get(d)) else { return Ok(()) };
+            let Some(t) = env.spts.get(s).filter(|t| t.meta.live && i < ENTRIES) else {
+                depth = depth.wrapping_sub(1);
+                continue;
+            };
+            let step = if i % RUN == 0 && zero_run(&t.shadow, i) { RUN } else { 1 };
+            if let Some(top) = depth.checked_sub(1).and_then(|d| stack.get_mut(d)) {
+                top.1 = i.wrapping_add(step);
+            }
+            let se = if step == 1 { entry(&t.shadow, i) } else { 0 };
+            if se & PTE_PRESENT == 0 || (t.meta.level == 2 && se & PTE_PS != 0) {
+                continue;
+            }
+            let addr = se & ADDR_MASK;
+            next = env.spts.iter().position(|c| c.meta.live && c.meta.host == addr);
+        }
     }
 }
 
@@ -478,7 +533,7 @@ fn shadow(env: &mut Env<'_>, gfn: u64, level: u8, ips: bool) -> Result<usize> {
     let tracked = shared || (env.mpt.page_track_supported() && env.mpt.page_track_add(gfn).is_ok());
     {
         let t = env.spts.get_mut(slot).ok_or(GvtError::Invalid)?;
-        t.meta = SptMeta { live: true, gfn, host, level, ips, tracked, oos: false, writes: 0, refs: 1, deferred: [0; 8] };
+        t.meta = SptMeta { live: true, gfn, host, level, ips, tracked, oos: false, writes: 0, refs: 1, deferred: [0; 8], seen: 0 };
         t.shadow = [0; PAGE];
     }
     let t = env.spts.get_mut(slot).ok_or(GvtError::Invalid)?;

@@ -607,11 +607,16 @@ impl<T: ExecStorage> Exec<T> {
         let pml4 = (u64::from(dword(img, CTX_PDP0_UDW)) << 32) | u64::from(dword(img, CTX_PDP0_LDW));
         let inhibit = dword(img, CTX_CONTEXT_CONTROL) & CTX_RESTORE_INHIBIT != 0;
 
-        // Shadow the PPGTT, then build the host context image.
+        // Shadow the PPGTT and bring its tree in step (the scan reads the guest's tables
+        // through it), then build the host context image.
         let (root, root_host) = {
             let mut env = Self::env(&mut parts, host, mpt, ips)?;
-            self.ppgtt.sync(&mut env)?;
-            self.ppgtt.pin(&mut env, pml4)?
+            let (root, root_host) = self.ppgtt.pin(&mut env, pml4)?;
+            if let Err(err) = self.ppgtt.sync(&mut env, &[root]) {
+                self.ppgtt.unpin(root);
+                return Err(err);
+            }
+            (root, root_host)
         };
         let ctx_host = match host.alloc_pages(pages) {
             Ok(a) => a,
@@ -802,7 +807,8 @@ impl<T: ExecStorage> Exec<T> {
     }
 
     /// Hands the oldest queued workload of every idle engine to the host, after bringing the
-    /// shadow PPGTT in step with the guest (deferred writes, untracked tables). Returns the
+    /// shadow PPGTT trees they run on in step with the guest (deferred writes, untracked
+    /// tables). Returns the
     /// engines started. A shadow that cannot be brought in step puts the vGPU in failsafe.
     pub fn dispatch<S: VgpuStorage>(&mut self, vgpu: &mut Vgpu<S>, host: &dyn HostExec, mpt: &mut dyn MptOps) -> Result<u8> {
         if vgpu.failsafe().is_some() {
@@ -835,7 +841,13 @@ impl<T: ExecStorage> Exec<T> {
         let ips = ips_enabled(vgpu);
         let synced = {
             let mut parts = self.store.parts();
-            Self::env(&mut parts, host, mpt, ips).and_then(|mut env| self.ppgtt.sync(&mut env))
+            let mut roots = [usize::MAX; 4];
+            for (r, &slot) in roots.iter_mut().zip(picks.iter()) {
+                if let Some(w) = slot.and_then(|i| parts.queue.get(i)) {
+                    *r = w.root;
+                }
+            }
+            Self::env(&mut parts, host, mpt, ips).and_then(|mut env| self.ppgtt.sync(&mut env, &roots))
         };
         if let Err(err) = synced {
             vgpu.enter_failsafe(Failsafe::GuestError);
