@@ -9,5 +9,6 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 RUSTFLAGS='-C target-feature=+crt-static' cargo build --release -p "$pkg" --target x86_64-unknown-linux-gnu
 mkdir -p build/bin
-cp "target/x86_64-unknown-linux-gnu/release/$bin" "build/bin/$bin"
+# Stripped: a quarter of the size, and the nested guest unpacks its initramfs at TCG speed.
+strip -o "build/bin/$bin" "target/x86_64-unknown-linux-gnu/release/$bin"
 echo "build/bin/$bin"

@@ -28,6 +28,7 @@
 
 use super::error::{GvtError, Result};
 use super::host::HostExec;
+use super::vgpu::write_counters;
 use crate::mpt::MptOps;
 
 /// Entries per table page.
@@ -173,6 +174,26 @@ pub struct PpgttStats {
     pub pages_unsynced: u64,
     /// Out-of-sync tables re-protected and re-read before a submission.
     pub tables_resynced: u64,
+}
+
+impl PpgttStats {
+    /// Writes the counters as `key: value` lines (after [`super::workload::ExecStats`]'s in
+    /// the debugfs `stats` file).
+    pub fn write_to(&self, out: &mut impl core::fmt::Write) -> core::fmt::Result {
+        let PpgttStats { tables_shadowed, tables_revalidated, entries_updated, trapped_writes, roots_reclaimed, pages_unsynced, tables_resynced } = *self;
+        write_counters(
+            out,
+            &[
+                ("ppgtt_tables_shadowed", tables_shadowed),
+                ("ppgtt_tables_revalidated", tables_revalidated),
+                ("ppgtt_entries_updated", entries_updated),
+                ("ppgtt_trapped_writes", trapped_writes),
+                ("ppgtt_roots_reclaimed", roots_reclaimed),
+                ("ppgtt_pages_unsynced", pages_unsynced),
+                ("ppgtt_tables_resynced", tables_resynced),
+            ],
+        )
+    }
 }
 
 /// The shadow PPGTT roots of one vGPU. The tables themselves live in the storage passed in

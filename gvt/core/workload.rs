@@ -30,7 +30,7 @@ use super::resources::Partition;
 use super::mmio_context;
 use super::ppgtt::{self, Env, Ppgtt, Spt, PAGE};
 use super::regs::{Engine, GEN8_GAMW_ECO_DEV_RW_IA, RING_EIR, RING_EMR, RING_HEAD, RING_TAIL};
-use super::vgpu::{Failsafe, Vgpu, VgpuStorage};
+use super::vgpu::{write_counters, Failsafe, Vgpu, VgpuStorage};
 use crate::mpt::MptOps;
 
 /// Longest ring slice one submission may carry (bytes); longer ones are refused as garbage.
@@ -259,6 +259,28 @@ pub struct ExecStats {
     pub batches_shadowed: u64,
     /// Bytes of privileged batch code shadowed.
     pub batch_bytes: u64,
+}
+
+impl ExecStats {
+    /// Writes the counters as `key: value` lines (after [`VgpuStats::write_to`]'s in the
+    /// debugfs `stats` file). New fields go in the destructuring, which does not compile
+    /// without them.
+    pub fn write_to(&self, out: &mut impl core::fmt::Write) -> core::fmt::Result {
+        let ExecStats { created, dispatched, completed, hangs, cs_errors, rejected, batches_shadowed, batch_bytes } = *self;
+        write_counters(
+            out,
+            &[
+                ("workloads_created", created),
+                ("workloads_dispatched", dispatched),
+                ("workloads_completed", completed),
+                ("workload_hangs", hangs),
+                ("cs_errors", cs_errors),
+                ("submissions_rejected", rejected),
+                ("batches_shadowed", batches_shadowed),
+                ("batch_bytes_shadowed", batch_bytes),
+            ],
+        )
+    }
 }
 
 /// The execution half of one vGPU.

@@ -1,5 +1,5 @@
 //! `/sys/kernel/debug/gvt/`: one directory per vGPU, `vgpuN` after its id, with a read-only
-//! `stats` file (the core's `VgpuStats::write_to`). Documentation/ABI/testing/debugfs-gvt.
+//! `stats` file (the core's `VgpuStats`, `ExecStats` and `PpgttStats` `write_to`). Documentation/ABI/testing/debugfs-gvt.
 //!
 //! The 6.12 kernel crate has no debugfs: the directories, the file and its seq_file
 //! operations are C (`gvt/glue/shim.c`); the file's show callback calls back into
@@ -99,9 +99,10 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_debugfs_show(vgpu: *mut c_void, m: *mut
     // holds off its removal until this returns).
     let h = unsafe { &*vgpu.cast::<VgpuHandle>() };
     // A copy under the lock; the text is made outside it.
-    let snap = h.state.lock().as_ref().map(|st| (*st.vgpu.stats(), st.vgpu.failsafe()));
-    let Some((stats, failsafe)) = snap else { return ENODEV.to_errno() };
+    let snap = h.state.lock().as_ref().map(|st| (*st.vgpu.stats(), st.vgpu.failsafe(), *st.exec.stats(), *st.exec.ppgtt_stats()));
+    let Some((stats, failsafe, exec, ppgtt)) = snap else { return ENODEV.to_errno() };
+    let out = &mut SeqFile(m);
     // An error is an overflow, which seq_file handles by calling again.
-    let _ = stats.write_to(failsafe, &mut SeqFile(m));
+    let _ = stats.write_to(failsafe, out).and_then(|()| exec.write_to(out)).and_then(|()| ppgtt.write_to(out));
     0
 }

@@ -266,6 +266,15 @@ pub struct VgpuStats {
     pub failsafe_guest_resets: u64,
 }
 
+/// Writes `key: value` lines, one per counter: the text of the debugfs `stats` file.
+pub fn write_counters(out: &mut impl core::fmt::Write, fields: &[(&str, u64)]) -> core::fmt::Result {
+    // By reference: an array's by-value iterator carries an assertion (a panic path).
+    for &(key, value) in fields.iter() {
+        writeln!(out, "{key}: {value}")?;
+    }
+    Ok(())
+}
+
 impl VgpuStats {
     /// Writes the counters as `key: value` lines, one per field in declaration order, then
     /// `failsafe: none` or `failsafe: <reason>` ([`Failsafe::name`]): the text of the vGPU's
@@ -306,10 +315,7 @@ impl VgpuStats {
             ("ppgtt_notifications", ppgtt_notifications),
             ("failsafe_guest_resets", failsafe_guest_resets),
         ];
-        // By reference: an array's by-value iterator carries an assertion (a panic path).
-        for &(key, value) in fields.iter() {
-            writeln!(out, "{key}: {value}")?;
-        }
+        write_counters(out, &fields)?;
         writeln!(out, "failsafe: {}", failsafe.map_or("none", Failsafe::name))
     }
 }

@@ -48,9 +48,11 @@ sleep 1
     awk '{ sub(/\r$/, ""); getline up < "/proc/uptime"; close("/proc/uptime"); split(up, u, " ")
            printf "L2| [%6d] %s\n", u[1], $0; fflush() }' &
 
-# traps: the vGPU's trap counters (gvt's debugfs), read now, on one line.
+# traps: the vGPU's trap counters (gvt's debugfs), its workloads and the guest page tables
+# re-read before them (kvmgt without KVM tracks no page), read now, on one line.
 STATS=/sys/kernel/debug/gvt/vgpu1/stats
-traps() { awk -F': ' '/^(cfg|mmio|ggtt)_(reads|writes)|^page_track_writes/ { printf "%s=%s ", $1, $2 }' $STATS; }
+traps() { awk -F': ' '/^(cfg|mmio|ggtt)_(reads|writes)|^page_track_writes|^workloads_completed|^ppgtt_tables_revalidated/ {
+    printf "%s=%s ", $1, $2 }' $STATS; }
 # wait_l2 KEY: waits until the guest reports KEY (or QEMU ends); whether it did.
 wait_l2() {
     while kill -0 $qpid 2>/dev/null && ! grep -q "GVT-L2: $1" $L2LOG 2>/dev/null; do sleep 1; done
@@ -77,6 +79,7 @@ fi
 wait $qpid
 qrc=$?
 echo "GVT-L3: traps in all (probe, selftests, shutdown): $(traps)"
+echo "GVT-L3: the vGPU's debugfs stats at the end: $(awk -F': ' '{ printf "%s=%s ", $1, $2 }' $STATS)"
 echo "GVT-L3: guest ran $(( $(date +%s) - t0 )) s, QEMU exit status $qrc"
 sleep 1
 kill $(cat /tmp/tail.pid)
