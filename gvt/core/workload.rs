@@ -28,7 +28,8 @@ use super::cmd_scanner::{self, MAX_BATCHES};
 use super::host::{Completion, HostExec, HostWorkload, Platform};
 use super::resources::Partition;
 use super::mmio_context;
-use super::ppgtt::{self, Env, Ppgtt, Spt, PAGE};
+use super::ppgtt::pool::{Pool, SptStorage};
+use super::ppgtt::{self, Env, Ppgtt, PAGE};
 use super::regs::{Engine, GEN8_GAMW_ECO_DEV_RW_IA, RING_EIR, RING_EMR, RING_HEAD, RING_TAIL};
 use super::vgpu::{write_counters, Failsafe, Vgpu, VgpuStorage};
 use crate::mpt::MptOps;
@@ -201,14 +202,14 @@ pub struct ExecBuffers<S, Q, B, H> {
 
 impl<S, Q, B, H> ExecStorage for ExecBuffers<S, Q, B, H>
 where
-    S: core::ops::DerefMut<Target = [Spt]>,
+    S: SptStorage,
     Q: core::ops::DerefMut<Target = [Workload]>,
     B: core::ops::DerefMut<Target = [u8]>,
     H: core::ops::DerefMut<Target = [Shadow]>,
 {
     fn parts(&mut self) -> ExecParts<'_> {
         ExecParts {
-            spts: &mut self.spts,
+            spts: self.spts.pool(),
             queue: &mut self.queue,
             scratch: &mut self.scratch,
             batches: &mut self.batches,
@@ -222,8 +223,8 @@ where
 /// at least [`batch::ARENA_BYTES`] of batch arena, and [`MAX_BATCHES`] shadow records per
 /// queue slot.
 pub struct ExecParts<'a> {
-    /// Shadow page-table slots (8 KiB each).
-    pub spts: &'a mut [Spt],
+    /// Shadow page-table slots (8 KiB each) and their indexes.
+    pub spts: Pool<'a>,
     /// Workload slots.
     pub queue: &'a mut [Workload],
     /// Scratch for the bulk copies.
@@ -351,7 +352,7 @@ fn ggtt_copy<S: VgpuStorage>(vgpu: &Vgpu<S>, mpt: &mut dyn MptOps, gm: u64, buf:
 struct View<'a, S> {
     vgpu: &'a Vgpu<S>,
     mpt: &'a mut dyn MptOps,
-    spts: &'a [Spt],
+    spts: &'a Pool<'a>,
     pml4: u64,
 }
 
@@ -407,7 +408,7 @@ impl<T: ExecStorage> Exec<T> {
 
     /// Shadow tables in use.
     pub fn shadow_tables(&mut self) -> usize {
-        self.store.parts().spts.iter().filter(|t| t.meta.live).count()
+        self.store.parts().spts.live()
     }
 
     /// Engines with a workload on the host.
@@ -447,14 +448,14 @@ impl<T: ExecStorage> Exec<T> {
     /// unzeroed.
     pub fn is_clean(&mut self) -> bool {
         let p = self.store.parts();
-        p.spts.iter().all(|t| !t.meta.live)
+        p.spts.live() == 0
             && p.queue.iter().all(|w| w.state == State::Free)
             && p.shadows.iter().all(|s| s.pages == 0)
     }
 
     fn env<'a>(parts: &'a mut ExecParts<'_>, host: &'a dyn HostExec, mpt: &'a mut dyn MptOps, ips: bool) -> Result<Env<'a>> {
         let scratch = parts.scratch.first_chunk_mut::<PAGE>().ok_or(GvtError::Invalid)?;
-        Ok(Env { spts: parts.spts, scratch, host, mpt, ips })
+        Ok(Env { spts: parts.spts.reborrow(), scratch, host, mpt, ips })
     }
 
     /// Picks up what the guest's register writes latched in `vgpu`: resets, PVINFO PPGTT
@@ -729,7 +730,7 @@ impl<T: ExecStorage> Exec<T> {
         ggtt_copy(vgpu, mpt, start, b, false)?;
         let mut copies = Copies::new(parts.batches);
         let report = {
-            let mut view = View { vgpu, mpt, spts: parts.spts, pml4 };
+            let mut view = View { vgpu, mpt, spts: &parts.spts, pml4 };
             scanner.scan(e, slice, &mut view, &mut copies)?
         };
         // A workload that stops at an invalid instruction runs only what precedes it.

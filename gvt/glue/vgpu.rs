@@ -27,6 +27,7 @@ use crate::model::gvt::Gvt;
 use crate::model::host::MMIO_DWORDS;
 use crate::model::display::edid::{Mode, EDID_MAX_SIZE};
 use crate::model::opregion::OPREGION_SIZE;
+use crate::model::ppgtt::pool::{Chunks, Tables, CHUNK, INDEX_BUCKETS, MAX_CHUNKS};
 use crate::model::ppgtt::Spt;
 use crate::model::resources::{Request, Span};
 use crate::model::vgpu::{Buffers, Failsafe, Reset, Vgpu};
@@ -53,9 +54,55 @@ fn new_storage(ggtt_entries: usize) -> Result<Storage> {
     })
 }
 
-/// Shadow page tables a vGPU may have (8 KiB each): what a guest with a few hundred
-/// processes' worth of PPGTT tables in flight needs.
-const SHADOW_TABLES: usize = 256;
+/// A vGPU's shadow page tables in vmalloc chunks of [`CHUNK`] (512 KiB), allocated as its
+/// PPGTT grows, up to [`MAX_CHUNKS`].
+pub(super) struct SptChunks {
+    chunks: KBox<[Option<VBuf<Spt>>; MAX_CHUNKS]>,
+    count: usize,
+}
+
+impl SptChunks {
+    fn new() -> Result<SptChunks> {
+        Ok(SptChunks { chunks: KBox::new([const { None }; MAX_CHUNKS], GFP_KERNEL)?, count: 0 })
+    }
+
+    /// Frees the chunks past the first `keep`; only for a pool with no live table.
+    fn trim(&mut self, keep: usize) {
+        for c in self.chunks.iter_mut().skip(keep) {
+            *c = None;
+        }
+        self.count = self.count.min(keep);
+    }
+}
+
+impl Chunks for SptChunks {
+    fn count(&self) -> usize {
+        self.count
+    }
+
+    fn chunk(&self, k: usize) -> Option<&[Spt]> {
+        self.chunks.get(k)?.as_deref()
+    }
+
+    fn chunk_mut(&mut self, k: usize) -> Option<&mut [Spt]> {
+        self.chunks.get_mut(k)?.as_deref_mut()
+    }
+
+    fn grow(&mut self) -> bool {
+        let Some(slot) = self.chunks.get_mut(self.count) else { return false };
+        match VBuf::new(CHUNK) {
+            Ok(b) => {
+                *slot = Some(b);
+                self.count = self.count.wrapping_add(1);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Shadow table chunks a destroyed vGPU's spare storage keeps (256 tables, 2 MiB).
+const SPARE_CHUNKS: usize = 4;
 /// Workloads a vGPU may have queued or running.
 const SLOTS: usize = 16;
 
@@ -76,11 +123,11 @@ impl core::ops::DerefMut for Slots {
 }
 
 /// A vGPU's shadow tables, workload slots, scratch, batch arena and batch shadow records.
-pub(super) type ExecStore = ExecBuffers<VBuf<Spt>, Slots, VBuf<u8>, VBuf<Shadow>>;
+pub(super) type ExecStore = ExecBuffers<Tables<SptChunks, VBuf<u32>>, Slots, VBuf<u8>, VBuf<Shadow>>;
 
 fn new_exec_store() -> Result<ExecStore> {
     Ok(ExecBuffers {
-        spts: VBuf::new(SHADOW_TABLES)?,
+        spts: Tables { chunks: SptChunks::new()?, by_gfn: VBuf::new(INDEX_BUCKETS)?, by_host: VBuf::new(INDEX_BUCKETS)?, cursor: 0, live: 0 },
         queue: Slots(KBox::new([Workload::default(); SLOTS], GFP_KERNEL)?),
         scratch: VBuf::new(SCRATCH_BYTES)?,
         batches: VBuf::new(ARENA_BYTES)?,
@@ -123,8 +170,10 @@ impl Spares {
     }
 
     /// Keeps a destroyed vGPU's buffers if there is room; they are freed otherwise.
-    fn give(&mut self, store: Storage, exec: ExecStore) {
+    fn give(&mut self, store: Storage, mut exec: ExecStore) {
         if let Some(slot) = self.0.iter_mut().find(|s| s.is_none()) {
+            // A guest that bound gigabytes grew its shadow tables; the next one starts small.
+            exec.spts.chunks.trim(SPARE_CHUNKS);
             *slot = Some((store, exec));
         }
     }

@@ -30,10 +30,22 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 # --target keeps the instrumentation out of build scripts.
 TARGET=$(rustc -vV | sed -n "s/^host: //p")
 cargo build --release --bins --target "$TARGET"
+# A crash, an input slower than TIMEOUT seconds or a process past RSS_MB fails the run (libFuzzer
+# exits non-zero and keeps the input in target/); every target still runs, and the failures
+# are listed at the end.
+failed=
 for t in ${TARGETS:-cfg mmio ggtt scan elsp ppgtt batch display}; do
 	mkdir -p corpus/$t
 	# The execution targets run a whole GPU per input: shorter inputs, more of them.
 	case $t in elsp | ppgtt | batch) len=512 ;; *) len=4096 ;; esac
-	./target/$TARGET/release/$t -runs="$RUNS" ${MAX_TIME:+-max_total_time=$MAX_TIME} \
-		-max_len=$len corpus/$t 2>&1 | tee target/$t.log | tail -n 3
+	if ./target/$TARGET/release/$t -runs="$RUNS" ${MAX_TIME:+-max_total_time=$MAX_TIME} \
+		-max_len=$len -timeout="${TIMEOUT:-20}" -rss_limit_mb="${RSS_MB:-2048}" \
+		-artifact_prefix=target/$t- corpus/$t >target/$t.log 2>&1; then
+		tail -n 3 target/$t.log
+	else
+		echo "fuzz target $t FAILED (libFuzzer exit status $?), the last of target/$t.log:"
+		tail -n 40 target/$t.log
+		failed="$failed $t"
+	fi
 done
+[ -z "$failed" ] || { echo "fuzz: failed:$failed"; exit 1; }

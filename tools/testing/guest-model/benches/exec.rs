@@ -15,7 +15,9 @@ use guest_model::machine::{Guest, Machine, DATA_GVA, GUEST_RAM, RAM};
 use guest_model::sched_sim::{share_error_ppm, simulate};
 use guest_model::{Transport, TransportExt};
 use gvt::model::mmio_context::{MmioContext, Owner};
-use gvt::model::ppgtt::{Env, Ppgtt, Spt, MAX_ROOTS, PTE_PRESENT};
+use guest_model::storage::{vec_tables, VecTables};
+use gvt::model::ppgtt::pool::SptStorage;
+use gvt::model::ppgtt::{Env, Ppgtt, MAX_ROOTS, PTE_PRESENT};
 use gvt::model::regs::Engine;
 use gvt::mpt::MptOps;
 
@@ -31,7 +33,7 @@ fn median_us(v: &mut [f64]) -> f64 {
 struct Tree {
     hv: MemHypervisor,
     host: ExecHost,
-    spts: Vec<Spt>,
+    spts: VecTables,
     scratch: [u8; 4096],
     ppgtt: Ppgtt,
     pml4: u64,
@@ -49,12 +51,12 @@ impl Tree {
             let entries: Vec<u8> = (0..512u64).flat_map(|i| ((0x20_0000 + (k * 512 + i) * PAGE) | PTE_PRESENT | 2).to_le_bytes()).collect();
             hv.write_gpa(pt, &entries).unwrap();
         }
-        Tree { hv, host: ExecHost::default(), spts: vec![Spt::EMPTY; 16], scratch: [0; 4096], ppgtt: Ppgtt::default(), pml4 }
+        Tree { hv, host: ExecHost::default(), spts: vec_tables(64), scratch: [0; 4096], ppgtt: Ppgtt::default(), pml4 }
     }
 
     /// Shadows, re-validates and tears down the tree once: the seconds each took.
     fn round(&mut self) -> [f64; 3] {
-        let mut env = Env { spts: &mut self.spts, scratch: &mut self.scratch, host: &self.host, mpt: &mut self.hv, ips: false };
+        let mut env = Env { spts: self.spts.pool(), scratch: &mut self.scratch, host: &self.host, mpt: &mut self.hv, ips: false };
         let t = Instant::now();
         let (r, _) = self.ppgtt.pin(&mut env, self.pml4).unwrap();
         let build = t.elapsed().as_secs_f64();
@@ -106,8 +108,8 @@ fn sync_among_trees() {
         hv.write_gpa(pml4 + 3 * PAGE, &entries).unwrap();
     }
     let host = ExecHost::default();
-    let (mut spts, mut scratch, mut ppgtt) = (vec![Spt::EMPTY; 4 * MAX_ROOTS], [0u8; 4096], Ppgtt::default());
-    let mut env = Env { spts: &mut spts, scratch: &mut scratch, host: &host, mpt: &mut hv, ips: false };
+    let (mut spts, mut scratch, mut ppgtt) = (vec_tables(4 * MAX_ROOTS), [0u8; 4096], Ppgtt::default());
+    let mut env = Env { spts: spts.pool(), scratch: &mut scratch, host: &host, mpt: &mut hv, ips: false };
     let roots: Vec<usize> = pml4s.iter().map(|&p| ppgtt.pin(&mut env, p).unwrap().0).collect();
     let mut time = |which: &[usize]| {
         let mut v: Vec<f64> = (0..5_000)

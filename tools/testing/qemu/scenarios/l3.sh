@@ -78,6 +78,10 @@ if wait_l2 screen-ready; then
 fi
 wait $qpid
 qrc=$?
+# Where L1's CPU went: QEMU's user time is the guest's CPU and QEMU's device emulation, its
+# system time is mostly the vGPU's traps (vfio, kvmgt, gvt); the sim's engines run in kworkers.
+echo "GVT-L3: L1 CPU seconds: QEMU user+system $(times | tail -n 1);" \
+    "all CPUs $(awk '/^cpu / { printf "user %d, system %d, idle %d", ($2 + $3) / 100, $4 / 100, $5 / 100 }' /proc/stat)"
 echo "GVT-L3: traps in all (probe, selftests, shutdown): $(traps)"
 echo "GVT-L3: the vGPU's debugfs stats at the end: $(awk -F': ' '{ printf "%s=%s ", $1, $2 }' $STATS)"
 echo "GVT-L3: guest ran $(( $(date +%s) - t0 )) s, QEMU exit status $qrc"

@@ -26,10 +26,13 @@
 //! address of a context or a PVINFO notification and reclaimed least-recently-used first when
 //! the table storage runs out.
 
+pub mod pool;
+
 use super::error::{GvtError, Result};
 use super::host::HostExec;
 use super::vgpu::write_counters;
 use crate::mpt::MptOps;
+use pool::Pool;
 
 /// Entries per table page.
 pub const ENTRIES: usize = 512;
@@ -134,7 +137,7 @@ fn set_entry(page: &mut [u8; PAGE], i: usize, v: u64) {
 /// What shadowing works with: the table storage, the host and the hypervisor.
 pub struct Env<'a> {
     /// Shadow table slots.
-    pub spts: &'a mut [Spt],
+    pub spts: Pool<'a>,
     /// A page of scratch for comparing guest tables.
     pub scratch: &'a mut [u8; PAGE],
     /// Host memory.
@@ -356,9 +359,10 @@ impl Ppgtt {
         let whole = data.len() == 8 && off % 8 == 0;
         let mut result = Ok(());
         let mut busy = false;
-        for s in 0..env.spts.len() {
-            let hit = env.spts.get(s).is_some_and(|t| t.meta.live && t.meta.gfn == gfn && t.meta.tracked);
-            if !hit {
+        let mut tables = [0usize; 8];
+        let n = env.spts.of_gfn(gfn, &mut tables);
+        for &s in tables.get(..n).unwrap_or(&[]) {
+            if !env.spts.get(s).is_some_and(|t| t.meta.tracked) {
                 continue;
             }
             if let Some(t) = env.spts.get_mut(s) {
@@ -393,9 +397,13 @@ impl Ppgtt {
     /// out of sync until [`Ppgtt::sync`].
     fn unsync(&mut self, env: &mut Env<'_>, gfn: u64) {
         env.mpt.page_track_remove(gfn);
-        for t in env.spts.iter_mut().filter(|t| t.meta.live && t.meta.gfn == gfn && t.meta.tracked) {
-            t.meta.tracked = false;
-            t.meta.oos = true;
+        let mut tables = [0usize; 8];
+        let n = env.spts.of_gfn(gfn, &mut tables);
+        for &s in tables.get(..n).unwrap_or(&[]) {
+            if let Some(t) = env.spts.get_mut(s).filter(|t| t.meta.tracked) {
+                t.meta.tracked = false;
+                t.meta.oos = true;
+            }
         }
         self.oos = self.oos.saturating_add(1);
         self.stats.pages_unsynced = self.stats.pages_unsynced.saturating_add(1);
@@ -433,8 +441,7 @@ impl Ppgtt {
             if meta.oos {
                 // Protected before it is read: a write in between traps and is applied.
                 let gfn = meta.gfn;
-                let protected = env.spts.iter().any(|t| t.meta.live && t.meta.gfn == gfn && t.meta.tracked)
-                    || env.mpt.page_track_add(gfn).is_ok();
+                let protected = env.spts.tracked(gfn) || env.mpt.page_track_add(gfn).is_ok();
                 if let Some(t) = env.spts.get_mut(s) {
                     t.meta.oos = false;
                     t.meta.tracked = protected;
@@ -446,8 +453,14 @@ impl Ppgtt {
         }
         self.oos = 0;
         for &r in roots {
-            if let Some(top) = self.roots.get(r).copied().flatten().map(|root| root.spt) {
-                self.walk(env, top)?;
+            let Some(top) = self.roots.get(r).copied().flatten().map(|root| root.spt) else { continue };
+            // Out of table storage: the least recently used tree no workload uses goes (the
+            // trees being synced are pinned), and the walk starts again, reading everything.
+            while let Err(e) = self.walk(env, top) {
+                if e != GvtError::NoSpace || !self.reclaim(env) {
+                    return Err(e);
+                }
+                self.epoch = self.epoch.wrapping_add(1);
             }
         }
         Ok(())
@@ -464,12 +477,12 @@ impl Ppgtt {
         loop {
             if let Some(c) = next.take() {
                 let Some(meta) = env.spts.get(c).map(|t| t.meta).filter(|m| m.live && m.seen != self.epoch) else { continue };
-                if let Some(t) = env.spts.get_mut(c) {
-                    t.meta.seen = self.epoch;
-                }
                 if !meta.tracked {
                     self.stats.tables_revalidated = self.stats.tables_revalidated.saturating_add(1);
                     self.stats.entries_updated = self.stats.entries_updated.saturating_add(revalidate(env, c)?);
+                }
+                if let Some(t) = env.spts.get_mut(c) {
+                    t.meta.seen = self.epoch;
                 }
                 if meta.level > 1 {
                     if let Some(top) = stack.get_mut(depth) {
@@ -492,7 +505,7 @@ impl Ppgtt {
                 continue;
             }
             let addr = se & ADDR_MASK;
-            next = env.spts.iter().position(|c| c.meta.live && c.meta.host == addr);
+            next = env.spts.by_host(addr);
         }
     }
 }
@@ -525,31 +538,17 @@ fn revalidate(env: &mut Env<'_>, s: usize) -> Result<u64> {
     Ok(changed)
 }
 
-fn find(spts: &[Spt], gfn: u64, level: u8, ips: bool) -> Option<usize> {
-    spts.iter().position(|t| t.meta.live && t.meta.gfn == gfn && t.meta.level == level && t.meta.ips == ips)
-}
-
 /// Returns a shadow of the guest table at `gfn` (one more reference if it exists).
 fn shadow(env: &mut Env<'_>, gfn: u64, level: u8, ips: bool) -> Result<usize> {
-    // One pass over the slots: this table, a free slot, another table of the page (tracked).
-    let (mut found, mut free, mut shared) = (None, None, false);
-    for (t, i) in env.spts.iter().zip(0usize..) {
-        if !t.meta.live {
-            free = free.or(Some(i));
-        } else if t.meta.gfn == gfn {
-            shared |= t.meta.tracked;
-            if t.meta.level == level && t.meta.ips == ips {
-                found = found.or(Some(i));
-            }
-        }
-    }
-    if let Some(i) = found {
+    if let Some(i) = env.spts.find(gfn, level, ips) {
         if let Some(t) = env.spts.get_mut(i) {
             t.meta.refs = t.meta.refs.saturating_add(1);
         }
         return Ok(i);
     }
-    let slot = free.ok_or(GvtError::NoSpace)?;
+    // Another table of the same page is already write-protected.
+    let shared = env.spts.tracked(gfn);
+    let slot = env.spts.alloc()?;
     let host = env.host.alloc_pages(1)?;
     let tracked = shared || (env.mpt.page_track_supported() && env.mpt.page_track_add(gfn).is_ok());
     {
@@ -557,6 +556,7 @@ fn shadow(env: &mut Env<'_>, gfn: u64, level: u8, ips: bool) -> Result<usize> {
         t.meta = SptMeta { live: true, gfn, host, level, ips, tracked, oos: false, writes: 0, refs: 1, deferred: [0; 8], seen: 0 };
         t.shadow = [0; PAGE];
     }
+    env.spts.insert(slot);
     let t = env.spts.get_mut(slot).ok_or(GvtError::Invalid)?;
     let read = env.mpt.read_gpa(gfn << 12, &mut t.guest[..]);
     let built = read.and_then(|()| populate(env, slot));
@@ -663,7 +663,7 @@ fn release_entry(env: &mut Env<'_>, level: u8, se: u64) {
     let addr = se & ADDR_MASK;
     if level == 1 || (level == 2 && se & PTE_PS != 0) {
         env.mpt.dma_unmap_guest_page(addr);
-    } else if let Some(c) = env.spts.iter().position(|t| t.meta.live && t.meta.host == addr) {
+    } else if let Some(c) = env.spts.by_host(addr) {
         release(env, c);
     }
 }
@@ -699,6 +699,12 @@ fn update(env: &mut Env<'_>, s: usize, i: usize) -> Result {
     }
     let old = take(env, s, i);
     let built = build(env, s, i);
+    if built.is_err() {
+        // Forget the guest entry, so that the next re-validation tries it again.
+        if let Some(t) = env.spts.get_mut(s) {
+            set_entry(&mut t.guest, i, 0);
+        }
+    }
     for se in old {
         release_entry(env, meta.level, se);
     }
@@ -744,6 +750,7 @@ fn release(env: &mut Env<'_>, s: usize) {
         return;
     }
     // Mark dead first: a malformed guest tree that loops back to this table must not recurse.
+    env.spts.remove(s);
     if let Some(t) = env.spts.get_mut(s) {
         t.meta.live = false;
         t.meta.refs = 0;
@@ -759,15 +766,15 @@ fn release(env: &mut Env<'_>, s: usize) {
         }
     }
     env.host.free_pages(meta.host, 1);
-    if meta.tracked && !env.spts.iter().any(|t| t.meta.live && t.meta.gfn == meta.gfn && t.meta.tracked) {
+    if meta.tracked && !env.spts.tracked(meta.gfn) {
         env.mpt.page_track_remove(meta.gfn);
     }
 }
 
 /// Walks the guest's tables as shadowed (the guest copies the core validated) from the root
 /// at `pml4_gpa` to the guest physical address of graphics virtual address `gva`.
-pub fn guest_translate(spts: &[Spt], pml4_gpa: u64, gva: u64) -> Option<u64> {
-    let mut t = find(spts, pml4_gpa >> 12, 4, false)?;
+pub fn guest_translate(spts: &Pool<'_>, pml4_gpa: u64, gva: u64) -> Option<u64> {
+    let mut t = spts.find(pml4_gpa >> 12, 4, false)?;
     for level in (1..=4u8).rev() {
         let shift = 12u32.wrapping_add(9u32.wrapping_mul(u32::from(level).wrapping_sub(1)));
         let idx = usize::try_from(gva.wrapping_shr(shift) & 0x1ff).ok()?;
@@ -786,8 +793,8 @@ pub fn guest_translate(spts: &[Spt], pml4_gpa: u64, gva: u64) -> Option<u64> {
             return Some(addr | (gva & (SIZE_2M - 1)));
         }
         let below = level.wrapping_sub(1);
-        let ips_child = if level == 2 && ge & PDE_IPS_64K != 0 { find(spts, addr >> 12, below, true) } else { None };
-        t = ips_child.or_else(|| find(spts, addr >> 12, below, false))?;
+        let ips_child = if level == 2 && ge & PDE_IPS_64K != 0 { spts.find(addr >> 12, below, true) } else { None };
+        t = ips_child.or_else(|| spts.find(addr >> 12, below, false))?;
     }
     None
 }
