@@ -636,7 +636,7 @@ impl<T: ExecStorage> Exec<T> {
             let (root, root_host) = self.ppgtt.pin(&mut env, pml4)?;
             if let Err(err) = self.ppgtt.sync(&mut env, &[root]) {
                 self.ppgtt.unpin(root);
-                return Err(err);
+                return Err(err.into());
             }
             (root, root_host)
         };
@@ -869,7 +869,7 @@ impl<T: ExecStorage> Exec<T> {
                     *r = w.root;
                 }
             }
-            Self::env(&mut parts, host, mpt, ips).and_then(|mut env| self.ppgtt.sync(&mut env, &roots))
+            Self::env(&mut parts, host, mpt, ips).and_then(|mut env| Ok(self.ppgtt.sync(&mut env, &roots)?))
         };
         if let Err(err) = synced {
             vgpu.enter_failsafe(Failsafe::GuestError);
@@ -1008,7 +1008,7 @@ impl<T: ExecStorage> Exec<T> {
         let ips = ips_enabled(vgpu);
         let r = {
             let mut parts = self.store.parts();
-            Self::env(&mut parts, host, mpt, ips).and_then(|mut env| self.ppgtt.page_write(&mut env, gpa, data, committed))
+            Self::env(&mut parts, host, mpt, ips).and_then(|mut env| Ok(self.ppgtt.page_write(&mut env, gpa, data, committed)?))
         };
         if r.is_err() {
             vgpu.enter_failsafe(Failsafe::GuestError);
