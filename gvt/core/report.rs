@@ -1,12 +1,240 @@
 //! What the device model tells the host's log, made so that a person can act on it, and so
 //! that no guest can flood it.
 //!
+//! [`Cause`]: why a vGPU entered failsafe, down to the register, command, page table or
+//! submission at fault, recorded with the entry (`Vgpu::failsafe_cause`) and shown in words.
+//!
 //! The core only makes the text and keeps the count; the glue picks the log level, adds the
 //! time and prints. A guest decides how often the things it causes happen, so every message
 //! a guest can cause goes through a [`RateLimit`], one per vGPU and kind of message: one
 //! guest's flood then silences neither another vGPU's messages nor its own failsafe entry.
 
 use core::fmt;
+
+use super::cmd_scanner::{AddrSpace, Reason};
+use super::error::GvtError;
+use super::ppgtt::Fault;
+use super::regs::Engine;
+use super::vgpu::Failsafe;
+use super::workload::MAX_RING_SLICE;
+
+/// Why a vGPU entered failsafe: what the guest did, where, or what failed on the host. Its
+/// [`Cause::class`] is the coarse reason debugfs and the ABI show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// The guest set a mode the vGPU does not emulate (RING_MODE bit 0, CSFE_CHICKEN1 bits 3
+    /// and 4): `value` written to `reg`.
+    UnsupportedMode {
+        /// The register.
+        reg: u32,
+        /// The value written.
+        value: u32,
+    },
+    /// The guest turned execlists or the PPGTT on (through `reg`) without reading PVINFO: its
+    /// driver does not know it runs on a vGPU.
+    NotVgpuAware {
+        /// The register.
+        reg: u32,
+    },
+    /// The guest used fence register `reg`, past the vGPU's `fences`, without reading PVINFO.
+    FenceOutOfRange {
+        /// The register.
+        reg: u32,
+        /// The fences the vGPU has.
+        fences: u64,
+    },
+    /// The guest wrote PVINFO `rsv5`: it finds the vGPU's resources too small.
+    ResourcesTooSmall,
+    /// A second ELSP submission completed on `engine` before the core took the first.
+    ElspOverrun {
+        /// The engine.
+        engine: Engine,
+    },
+    /// A submission on `engine` the core cannot run.
+    Submission {
+        /// The engine.
+        engine: Engine,
+        /// What is wrong with it.
+        what: Submission,
+    },
+    /// The command scanner refused a command of a submission on `engine`.
+    Command {
+        /// The engine.
+        engine: Engine,
+        /// The command's name (upstream's, `"unknown"` if it has none).
+        command: &'static str,
+        /// Its header dword.
+        header: u32,
+        /// Where it is.
+        place: Place,
+        /// Why it was refused.
+        reason: Reason,
+    },
+    /// The shadow PPGTT of a submission could not be built or brought in step with the guest.
+    Ppgtt(Fault),
+    /// A trapped guest write at `gpa` to a shadowed page table could not be applied.
+    PageTrackWrite {
+        /// Where the guest wrote.
+        gpa: u64,
+        /// What failed.
+        fault: Fault,
+    },
+}
+
+impl Cause {
+    /// The coarse reason: what debugfs's `failsafe:` line and the ABI show.
+    pub fn class(&self) -> Failsafe {
+        match self {
+            Cause::UnsupportedMode { .. } | Cause::NotVgpuAware { .. } | Cause::FenceOutOfRange { .. } => Failsafe::UnsupportedGuest,
+            Cause::ResourcesTooSmall => Failsafe::InsufficientResource,
+            Cause::ElspOverrun { .. }
+            | Cause::Submission { .. }
+            | Cause::Command { .. }
+            | Cause::Ppgtt(_)
+            | Cause::PageTrackWrite { .. } => Failsafe::GuestError,
+        }
+    }
+
+    /// Whether the host's limits or failures caused it, not the guest: the host's
+    /// administrator has something to fix (memory, the vGPU's sizes), so it is an error in the
+    /// host's log rather than a warning.
+    pub fn is_host_fault(&self) -> bool {
+        let host = |f: &Fault| matches!(f, Fault::Full | Fault::Host(_));
+        match self {
+            Cause::Submission { what, .. } => matches!(what, Submission::QueueFull | Submission::Host(_)),
+            Cause::Ppgtt(f) | Cause::PageTrackWrite { fault: f, .. } => host(f),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNAWARE: &str = "without reading PVINFO: its driver does not know it runs on a vGPU";
+        match *self {
+            Cause::UnsupportedMode { reg, value } => {
+                write!(f, "guest set a mode the vGPU does not emulate: {value:#010x} written to register {reg:#x}")
+            }
+            Cause::NotVgpuAware { reg } => write!(f, "guest turned execlists or PPGTT on (register {reg:#x}) {UNAWARE}"),
+            Cause::FenceOutOfRange { reg, fences } => {
+                write!(f, "guest used fence register {reg:#x}, past the vGPU's {fences} fences, {UNAWARE}")
+            }
+            Cause::ResourcesTooSmall => f.write_str("guest reported through PVINFO that the vGPU's graphics memory or fences are too small for it"),
+            Cause::ElspOverrun { engine } => write!(f, "ELSP written while a submission was pending on {}", engine.name()),
+            Cause::Submission { engine, what } => write!(f, "submission refused on {}: {what}", engine.name()),
+            Cause::Command { engine, command, header, place, reason } => {
+                write!(f, "command refused on {}: {command} (header {header:#010x}) {place}: {reason}", engine.name())
+            }
+            Cause::Ppgtt(fault) => write!(f, "{fault}"),
+            Cause::PageTrackWrite { gpa, fault } => write!(f, "trapped write to a guest page table at {gpa:#x} failed: {fault}"),
+        }
+    }
+}
+
+/// What is wrong with a submission the core cannot run. `lrca` is the graphics address of the
+/// context it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Submission {
+    /// An element whose descriptor is not valid, privileged and 4-level (the descriptor).
+    Descriptor(u64),
+    /// Both execlist slots of the engine are taken.
+    SlotsBusy,
+    /// Every workload slot of the vGPU is taken.
+    QueueFull,
+    /// The context image cannot be read through the vGPU's GGTT.
+    Context {
+        /// The context.
+        lrca: u64,
+        /// The error reading it.
+        err: GvtError,
+    },
+    /// The context's ring buffer is off (`RING_CTL` bit 0), its head or tail lies outside it, or
+    /// it lies outside the vGPU's graphics memory.
+    Ring {
+        /// The context.
+        lrca: u64,
+        /// The ring's graphics address.
+        start: u64,
+        /// The context's `RING_CTL`.
+        ctl: u32,
+        /// Where the slice starts.
+        head: u32,
+        /// Where it ends.
+        tail: u32,
+    },
+    /// The ring slice from head to tail is longer than [`MAX_RING_SLICE`].
+    RingTooLong {
+        /// The context.
+        lrca: u64,
+        /// Its length in bytes.
+        len: u32,
+    },
+    /// The ring buffer's bytes cannot be read through the vGPU's GGTT.
+    RingUnreadable {
+        /// The context.
+        lrca: u64,
+        /// The ring's graphics address.
+        start: u64,
+        /// The error reading it.
+        err: GvtError,
+    },
+    /// The host could not build the workload (shadow context, ring or batch shadows).
+    Host(GvtError),
+}
+
+impl fmt::Display for Submission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Submission::Descriptor(d) => write!(f, "context descriptor {d:#x} is not valid, privileged and 4-level"),
+            Submission::SlotsBusy => f.write_str("both execlist slots are taken"),
+            Submission::QueueFull => f.write_str("the vGPU's workload queue is full"),
+            Submission::Context { lrca, err } => write!(f, "context image at {lrca:#x} cannot be read through the GGTT ({err})"),
+            Submission::Ring { lrca, start, ctl, head, tail } => write!(
+                f,
+                "context {lrca:#x}: ring buffer at {start:#x} (RING_CTL {ctl:#x}, head {head:#x}, tail {tail:#x}) is off, \
+                 out of its bounds or outside the vGPU's memory"
+            ),
+            Submission::RingTooLong { lrca, len } => {
+                write!(f, "context {lrca:#x}: ring slice of {len:#x} bytes, longer than {MAX_RING_SLICE:#x}")
+            }
+            Submission::RingUnreadable { lrca, start, err } => {
+                write!(f, "context {lrca:#x}: ring buffer at {start:#x} cannot be read through the GGTT ({err})")
+            }
+            Submission::Host(err) => write!(f, "the host could not build the workload ({err})"),
+        }
+    }
+}
+
+/// Where a refused command is: in the ring, or in a batch buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// Byte offset in the ring buffer.
+    Ring(u32),
+    /// Byte offset from the start of a batch, and the batch (its address space and graphics
+    /// address) when the scanner named it.
+    Batch {
+        /// Offset in the batch.
+        offset: u32,
+        /// The batch.
+        batch: Option<(AddrSpace, u64)>,
+    },
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Place::Ring(o) => write!(f, "at ring offset {o:#x}"),
+            Place::Batch { offset, batch: None } => write!(f, "at offset {offset:#x} of a batch"),
+            Place::Batch { offset, batch: Some((space, addr)) } => {
+                let space = match space {
+                    AddrSpace::Ggtt => "GGTT",
+                    AddrSpace::Ppgtt => "PPGTT",
+                };
+                write!(f, "at offset {offset:#x} of the {space} batch at {addr:#x}")
+            }
+        }
+    }
+}
 
 /// At most `burst` messages per `interval` nanoseconds, as the kernel's `___ratelimit` counts
 /// them (`DEFAULT_RATELIMIT_INTERVAL`, `DEFAULT_RATELIMIT_BURST` in [`RateLimit::DEFAULT`]),
@@ -101,6 +329,60 @@ mod tests {
             let _ = a.admit(t);
         }
         assert_eq!(b.admit(100), Some(Held(0)), "one vGPU's flood leaves another's limiter alone");
+    }
+
+    #[test]
+    fn causes_the_workload_tests_do_not_reach_in_words() {
+        // What a guest cannot provoke at will, or only through the host's limits.
+        let on_bcs = |what| Cause::Submission { engine: Engine::Bcs, what };
+        let cases = [
+            (on_bcs(Submission::SlotsBusy), "submission refused on bcs0: both execlist slots are taken", false),
+            (on_bcs(Submission::QueueFull), "submission refused on bcs0: the vGPU's workload queue is full", true),
+            (
+                on_bcs(Submission::RingTooLong { lrca: 0x5000, len: 0x1_0008 }),
+                "submission refused on bcs0: context 0x5000: ring slice of 0x10008 bytes, longer than 0x10000",
+                false,
+            ),
+            (
+                on_bcs(Submission::RingUnreadable { lrca: 0x5000, start: 0x9000, err: GvtError::Fault }),
+                "submission refused on bcs0: context 0x5000: ring buffer at 0x9000 cannot be read through the GGTT (bad address)",
+                false,
+            ),
+            (on_bcs(Submission::Host(GvtError::NoMemory)), "submission refused on bcs0: the host could not build the workload (out of memory)", true),
+            (
+                Cause::Command {
+                    engine: Engine::Vecs,
+                    command: "unknown",
+                    header: 0xdead_beef,
+                    place: Place::Batch { offset: 0x40, batch: None },
+                    reason: Reason::UnknownCommand,
+                },
+                "command refused on vecs0: unknown (header 0xdeadbeef) at offset 0x40 of a batch: no such command on this engine",
+                false,
+            ),
+            (Cause::Ppgtt(Fault::Full), "no shadow page table left: the vGPU's page tables in use fill its storage", true),
+            (Cause::Ppgtt(Fault::BadRoot(0x1234)), "PML4 address 0x1234 is not a page-aligned guest address", false),
+            (
+                Cause::PageTrackWrite { gpa: 0x7008, fault: Fault::Host(GvtError::Invalid) },
+                "trapped write to a guest page table at 0x7008 failed: host error while shadowing page tables: invalid argument",
+                true,
+            ),
+            (
+                Cause::Ppgtt(Fault::Entry { gfn: 0x42, level: 2, index: 3, value: 0x1234_5083 }),
+                "2 MiB page not 2 MiB aligned: entry 3 = 0x12345083 of the PD at gfn 0x42",
+                false,
+            ),
+            (
+                Cause::Ppgtt(Fault::Page { gfn: 0x20_0000, level: 2, err: GvtError::Fault }),
+                "2 MiB page outside guest RAM: gfn 0x200000 (mapped by a PD; bad address)",
+                false,
+            ),
+        ];
+        for (cause, text, host) in cases {
+            assert_eq!(cause.to_string(), text);
+            assert_eq!(cause.is_host_fault(), host, "{text}");
+            assert_eq!(cause.class(), Failsafe::GuestError);
+        }
     }
 
     #[test]

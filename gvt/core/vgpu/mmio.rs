@@ -345,14 +345,16 @@ impl<S: VgpuStorage> Vgpu<S> {
                 let run_list = RING_MODE_GEN7::GFX_RUN_LIST_ENABLE.mask();
                 let ppgtt = RING_MODE_GEN7::GFX_PPGTT_ENABLE.mask();
                 let enables = masked_bits_enabled(v, ppgtt) || masked_bits_enabled(v, run_list);
-                if masked_bits_enabled(v, 1) || (enables && !self.pv_notified) {
-                    self.enter_failsafe(Failsafe::UnsupportedGuest);
+                if masked_bits_enabled(v, 1) {
+                    self.enter_failsafe(Cause::UnsupportedMode { reg: off, value: v });
+                } else if enables && !self.pv_notified {
+                    self.enter_failsafe(Cause::NotVgpuAware { reg: off });
                 }
             }
             Handler::CsfeChicken1 => {
                 self.set_vreg(off, v & !masked_bit_enable(0x18));
                 if masked_bits_enabled(v, 0x10) || masked_bits_enabled(v, 0x8) {
-                    self.enter_failsafe(Failsafe::UnsupportedGuest);
+                    self.enter_failsafe(Cause::UnsupportedMode { reg: off, value: v });
                 }
             }
             Handler::GamwEchoDevRwIa => {
@@ -414,7 +416,7 @@ impl<S: VgpuStorage> Vgpu<S> {
 
     pub(super) fn pvinfo_write(&mut self, off: u32, v: u32) {
         if (field::RSV5..field::RSV5 + 16).contains(&off) {
-            self.enter_failsafe(Failsafe::InsufficientResource);
+            self.enter_failsafe(Cause::ResourcesTooSmall);
             return;
         }
         if !pvinfo::guest_writable(off) {

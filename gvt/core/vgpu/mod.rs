@@ -20,6 +20,7 @@ use super::mmio_table::{self, Handler, MmioIndex, F_MODE_MASK, PVINFO_BASE, PVIN
 use super::opregion::{self, OPREGION_SIZE};
 use super::pvinfo::{self, field, G2vNotify};
 use super::regs::*;
+use super::report::Cause;
 use super::resources::{Partition, VgpuId};
 use super::vgpu_type::VgpuConfig;
 use crate::mpt::MptOps;
@@ -189,7 +190,7 @@ pub fn ggtt_entries(part: &Partition) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-/// Why a vGPU stopped being emulated faithfully.
+/// Why a vGPU stopped being emulated faithfully, coarsely: the class of its [`Cause`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Failsafe {
     /// The guest driver does not know it runs on a vGPU (it never read PVINFO).
@@ -210,6 +211,10 @@ impl Failsafe {
             Failsafe::GuestError => "guest_error",
         }
     }
+
+    /// What the guest sees of failsafe, for the host log: its registers and GGTT become plain
+    /// storage and its workloads are dropped, until a full GPU reset (GDRST) or a device reset.
+    pub const CONSEQUENCE: &'static str = "its GPU work is no longer run, the guest sees a hang until it resets the GPU";
 }
 
 /// The resets a vGPU knows.
@@ -277,10 +282,11 @@ pub fn write_counters(out: &mut impl core::fmt::Write, fields: &[(&str, u64)]) -
 
 impl VgpuStats {
     /// Writes the counters as `key: value` lines, one per field in declaration order, then
-    /// `failsafe: none` or `failsafe: <reason>` ([`Failsafe::name`]): the text of the vGPU's
-    /// debugfs `stats` file (Documentation/ABI/testing/debugfs-gvt). New fields go in the
+    /// `failsafe: none` or `failsafe: <reason>` ([`Failsafe::name`]) and `failsafe_cause:
+    /// none` or `failsafe_cause: <text>` ([`Cause`] in words): the text of the vGPU's debugfs
+    /// `stats` file (Documentation/ABI/testing/debugfs-gvt). New fields go in the
     /// destructuring below, which does not compile without them.
-    pub fn write_to(&self, failsafe: Option<Failsafe>, out: &mut impl core::fmt::Write) -> core::fmt::Result {
+    pub fn write_to(&self, failsafe: Option<Cause>, out: &mut impl core::fmt::Write) -> core::fmt::Result {
         let VgpuStats {
             cfg_reads,
             cfg_writes,
@@ -316,7 +322,10 @@ impl VgpuStats {
             ("failsafe_guest_resets", failsafe_guest_resets),
         ];
         write_counters(out, &fields)?;
-        writeln!(out, "failsafe: {}", failsafe.map_or("none", Failsafe::name))
+        match failsafe {
+            Some(cause) => writeln!(out, "failsafe: {}\nfailsafe_cause: {cause}", cause.class().name()),
+            None => writeln!(out, "failsafe: none\nfailsafe_cause: none"),
+        }
     }
 }
 
@@ -329,7 +338,7 @@ pub struct Vgpu<S> {
     table: &'static MmioIndex,
     cfg: CfgSpace,
     active: bool,
-    failsafe: Option<Failsafe>,
+    failsafe: Option<Cause>,
     pv_notified: bool,
     ggtt_dirty: bool,
     ggtt_touched: core::ops::Range<usize>,
@@ -420,8 +429,14 @@ impl<S: VgpuStorage> Vgpu<S> {
         self.active
     }
 
-    /// Why it is in failsafe, if it is.
+    /// Why it is in failsafe, if it is, coarsely.
     pub fn failsafe(&self) -> Option<Failsafe> {
+        self.failsafe.as_ref().map(Cause::class)
+    }
+
+    /// Why it is in failsafe, if it is: what put it there first. A reset that takes it out of
+    /// failsafe clears it.
+    pub fn failsafe_cause(&self) -> Option<Cause> {
         self.failsafe
     }
 
@@ -701,10 +716,10 @@ impl<S: VgpuStorage> Vgpu<S> {
         self.stats.page_track_writes = self.stats.page_track_writes.saturating_add(1);
     }
 
-    /// Stops faithful emulation for `why` (the first reason sticks).
-    pub(crate) fn enter_failsafe(&mut self, why: Failsafe) {
+    /// Stops faithful emulation because of `cause` (the first cause sticks).
+    pub(crate) fn enter_failsafe(&mut self, cause: Cause) {
         if self.failsafe.is_none() {
-            self.failsafe = Some(why);
+            self.failsafe = Some(cause);
         }
     }
 
@@ -759,7 +774,8 @@ impl<S: VgpuStorage> Vgpu<S> {
     /// for [`Vgpu::take_submission`]. A submission on a port whose previous one was not
     /// picked up is guest garbage: failsafe.
     pub(super) fn elsp_write(&mut self, off: u32, v: u32) {
-        let Some(i) = Engine::from_offset(off).and_then(|e| Engine::ALL.iter().position(|&x| x == e)) else { return };
+        let Some(engine) = Engine::from_offset(off) else { return };
+        let Some(i) = Engine::ALL.iter().position(|&x| x == engine) else { return };
         let mut overrun = false;
         if let Some(p) = self.elsp.get_mut(i) {
             // The i915 order is element 1 high, element 1 low, element 0 high, element 0 low.
@@ -776,7 +792,7 @@ impl<S: VgpuStorage> Vgpu<S> {
             }
         }
         if overrun {
-            self.enter_failsafe(Failsafe::GuestError);
+            self.enter_failsafe(Cause::ElspOverrun { engine });
         }
     }
 
@@ -887,9 +903,9 @@ mod tests {
 
     #[test]
     fn vgpu_is_small_enough_for_a_kernel_stack() {
-        // About 1 KiB of device state plus the display's (~150 bytes, `display::Display`) and
-        // the counters (`VgpuStats`, 120 bytes).
-        assert!(core::mem::size_of::<Vgpu<Store>>() < 1344, "{}", core::mem::size_of::<Vgpu<Store>>());
+        // About 1 KiB of device state plus the display's (~150 bytes, `display::Display`), the
+        // counters (`VgpuStats`, 120 bytes) and the failsafe cause (`report::Cause`, 64 bytes).
+        assert!(core::mem::size_of::<Vgpu<Store>>() < 1408, "{}", core::mem::size_of::<Vgpu<Store>>());
     }
 
     #[test]
@@ -1260,18 +1276,19 @@ mod tests {
              engine_resets: 13\n\
              ppgtt_notifications: 14\n\
              failsafe_guest_resets: 18446744073709551615\n\
-             failsafe: none\n"
+             failsafe: none\n\
+             failsafe_cause: none\n"
         );
-        for (why, name) in [
-            (Failsafe::UnsupportedGuest, "unsupported_guest"),
-            (Failsafe::InsufficientResource, "insufficient_resource"),
-            (Failsafe::GuestError, "guest_error"),
+        for (cause, name, text) in [
+            (Cause::NotVgpuAware { reg: 0x229c }, "unsupported_guest", "guest turned execlists or PPGTT on (register 0x229c) without reading PVINFO: its driver does not know it runs on a vGPU"),
+            (Cause::ResourcesTooSmall, "insufficient_resource", "guest reported through PVINFO that the vGPU's graphics memory or fences are too small for it"),
+            (Cause::ElspOverrun { engine: Engine::Vcs }, "guest_error", "ELSP written while a submission was pending on vcs0"),
         ] {
             let mut out = std::string::String::new();
-            VgpuStats::default().write_to(Some(why), &mut out).unwrap();
+            VgpuStats::default().write_to(Some(cause), &mut out).unwrap();
             assert!(out.starts_with("cfg_reads: 0\n"));
-            assert!(out.ends_with(&std::format!("failsafe_guest_resets: 0\nfailsafe: {name}\n")), "{out}");
-            assert_eq!(out.lines().count(), 16);
+            assert!(out.ends_with(&std::format!("failsafe_guest_resets: 0\nfailsafe: {name}\nfailsafe_cause: {text}\n")), "{out}");
+            assert_eq!(out.lines().count(), 17);
         }
     }
 
