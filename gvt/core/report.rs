@@ -3,6 +3,9 @@
 //!
 //! [`Cause`]: why a vGPU entered failsafe, down to the register, command, page table or
 //! submission at fault, recorded with the entry (`Vgpu::failsafe_cause`) and shown in words.
+//! [`Notice`]: what a guest did that the vGPU refused or ignored without failsafe (a refused
+//! access, a write to an untracked or read-only register, an invalid instruction in a ring),
+//! which the glue takes after each trap (`Vgpu::take_notice`).
 //!
 //! The core only makes the text and keeps the count; the glue picks the log level, adds the
 //! time and prints. A guest decides how often the things it causes happen, so every message
@@ -127,6 +130,99 @@ impl fmt::Display for Cause {
             }
             Cause::Ppgtt(fault) => write!(f, "{fault}"),
             Cause::PageTrackWrite { gpa, fault } => write!(f, "trapped write to a guest page table at {gpa:#x} failed: {fault}"),
+        }
+    }
+}
+
+/// What a guest did that the vGPU refused or ignored without entering failsafe. A guest does
+/// these at will, so they are logged rate-limited, at a low level ([`Notice::is_debug`]: the
+/// harmless ones only when debugging).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// An access the vGPU refused: malformed (size, alignment, an offset the device does not
+    /// have) or a value the register does not take.
+    Refused {
+        /// What the guest tried.
+        access: Access,
+        /// Config-space or BAR0 offset.
+        offset: u64,
+        /// Bytes.
+        len: u8,
+    },
+    /// A write to a register the device model does not track: it lands in the vGPU's register
+    /// file and nowhere else.
+    Untracked {
+        /// The register.
+        reg: u32,
+        /// The value written.
+        value: u32,
+    },
+    /// A write to a read-only register, ignored.
+    ReadOnly {
+        /// The register.
+        reg: u32,
+        /// The value written.
+        value: u32,
+    },
+    /// The scanner found an invalid instruction in the ring of a workload on `engine`: the
+    /// workload runs up to it, then the guest sees a command streamer error, as on hardware.
+    InvalidCommand {
+        /// The engine.
+        engine: Engine,
+        /// Its byte offset in the ring buffer.
+        ring_offset: u32,
+        /// Its first dword.
+        header: u32,
+    },
+}
+
+/// A guest access, for [`Notice::Refused`]; a write's value (its bytes, little-endian).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// A config-space read.
+    CfgRead,
+    /// A config-space write.
+    CfgWrite(u64),
+    /// A BAR0 read (registers or GGTT).
+    MmioRead,
+    /// A BAR0 write.
+    MmioWrite(u64),
+}
+
+impl Notice {
+    /// Whether it is only worth seeing when debugging: untracked and read-only register
+    /// writes are what drivers do (upstream logs them as MMIO debug messages).
+    pub fn is_debug(&self) -> bool {
+        matches!(self, Notice::Untracked { .. } | Notice::ReadOnly { .. })
+    }
+}
+
+impl fmt::Display for Notice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Notice::Refused { access, offset, len } => {
+                let (what, value) = match access {
+                    Access::CfgRead => ("config space read", None),
+                    Access::CfgWrite(v) => ("config space write", Some(v)),
+                    Access::MmioRead => ("BAR0 read", None),
+                    Access::MmioWrite(v) => ("BAR0 write", Some(v)),
+                };
+                write!(f, "refused a {len}-byte {what}")?;
+                if let Some(v) = value {
+                    write!(f, " of {v:#x}")?;
+                }
+                write!(f, " at {offset:#x}")
+            }
+            Notice::Untracked { reg, value } => {
+                write!(f, "wrote {value:#010x} to register {reg:#x}, which the vGPU does not track: kept in its registers only")
+            }
+            Notice::ReadOnly { reg, value } => write!(f, "wrote {value:#010x} to read-only register {reg:#x}: ignored"),
+            Notice::InvalidCommand { engine, ring_offset, header } => write!(
+                f,
+                "invalid instruction (header {header:#010x}) at ring offset {ring_offset:#x} on {}: what precedes it runs, then the guest \
+                 sees a command streamer error",
+                engine.name()
+            ),
         }
     }
 }

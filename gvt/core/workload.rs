@@ -30,7 +30,7 @@ use super::resources::Partition;
 use super::mmio_context;
 use super::ppgtt::{self, Env, Fault, Ppgtt, Spt, PAGE};
 use super::regs::{Engine, GEN8_GAMW_ECO_DEV_RW_IA, RING_EIR, RING_EMR, RING_HEAD, RING_TAIL};
-use super::report::{Cause, Place, Submission};
+use super::report::{Cause, Notice, Place, Submission};
 use super::vgpu::{write_counters, Vgpu, VgpuStorage};
 use crate::mpt::MptOps;
 
@@ -822,6 +822,7 @@ impl<T: ExecStorage> Exec<T> {
             ScanFailure::Error(err) => Refused::from(err),
         })?;
         // A workload that stops at an invalid instruction runs only what precedes it.
+        let invalid = report.stop_at.map(|off| dword(slice, (off / 4) as usize));
         let run = match report.stop_at {
             Some(off) => usize::try_from(off).map_err(|_| GvtError::Invalid)?.min(len),
             None => len,
@@ -845,6 +846,9 @@ impl<T: ExecStorage> Exec<T> {
         for s in shadows.iter().filter(|s| s.pages != 0) {
             self.stats.batches_shadowed = self.stats.batches_shadowed.saturating_add(1);
             self.stats.batch_bytes = self.stats.batch_bytes.saturating_add(u64::from(s.len));
+        }
+        if let (Some(ring_offset), Some(header)) = (stop, invalid) {
+            vgpu.notice(Notice::InvalidCommand { engine: e, ring_offset, header });
         }
         Ok((ring_host, pages, host_len, report.user_interrupts, stop))
     }

@@ -12,7 +12,7 @@ impl<S: VgpuStorage> Vgpu<S> {
         *n = n.saturating_add(1);
         let r = self.bar0_read(offset, buf);
         if r.is_err() {
-            self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
+            self.refuse(Access::MmioRead, offset, buf.len());
             buf.fill(0);
         }
         r
@@ -30,7 +30,7 @@ impl<S: VgpuStorage> Vgpu<S> {
         *n = n.saturating_add(1);
         let r = self.bar0_write(host, mpt, offset, data);
         if r.is_err() {
-            self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
+            self.refuse(Access::MmioWrite(le_value(data)), offset, data.len());
         }
         r
     }
@@ -146,12 +146,14 @@ impl<S: VgpuStorage> Vgpu<S> {
                 }
                 _ => {
                     self.set_vreg(off, v);
+                    self.notice(Notice::Untracked { reg: off, value: v });
                     Ok(())
                 }
             };
         };
         let old = self.vreg(off);
         if def.ro_mask == u32::MAX {
+            self.notice(Notice::ReadOnly { reg: off, value: v });
             return Ok(());
         }
         let v = (v & !def.ro_mask) | (old & def.ro_mask);
@@ -401,7 +403,7 @@ impl<S: VgpuStorage> Vgpu<S> {
                 if mmio_table::FORCE_NONPRIV_WHITELIST.binary_search(&target).is_ok() || target == nopid {
                     self.set_vreg(off, v);
                 } else {
-                    self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
+                    self.refuse(Access::MmioWrite(u64::from(v)), u64::from(off), 4);
                 }
             }
             Handler::Pvinfo => self.pvinfo_write(off, v),
@@ -420,7 +422,7 @@ impl<S: VgpuStorage> Vgpu<S> {
             return;
         }
         if !pvinfo::guest_writable(off) {
-            self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
+            self.refuse(Access::MmioWrite(u64::from(v)), u64::from(off), 4);
             return;
         }
         match off {

@@ -20,7 +20,7 @@ use super::mmio_table::{self, Handler, MmioIndex, F_MODE_MASK, PVINFO_BASE, PVIN
 use super::opregion::{self, OPREGION_SIZE};
 use super::pvinfo::{self, field, G2vNotify};
 use super::regs::*;
-use super::report::Cause;
+use super::report::{Access, Cause, Notice};
 use super::resources::{Partition, VgpuId};
 use super::vgpu_type::VgpuConfig;
 use crate::mpt::MptOps;
@@ -339,6 +339,8 @@ pub struct Vgpu<S> {
     cfg: CfgSpace,
     active: bool,
     failsafe: Option<Cause>,
+    /// What the guest did that the host log may show, not taken yet.
+    notice: Option<Notice>,
     pv_notified: bool,
     ggtt_dirty: bool,
     ggtt_touched: core::ops::Range<usize>,
@@ -359,6 +361,11 @@ pub struct Vgpu<S> {
 
 fn dw(off: u32) -> usize {
     (off >> 2) as usize
+}
+
+/// The value of the bytes of a write, little-endian (the first eight).
+fn le_value(data: &[u8]) -> u64 {
+    data.iter().take(8).rev().fold(0, |v, &b| v.wrapping_shl(8) | u64::from(b))
 }
 
 impl<S: VgpuStorage> Vgpu<S> {
@@ -388,6 +395,7 @@ impl<S: VgpuStorage> Vgpu<S> {
             cfg: CfgSpace::new(host.cfg_snapshot(), &info),
             active: false,
             failsafe: None,
+            notice: None,
             pv_notified: false,
             ggtt_dirty: false,
             ggtt_touched: 0..0,
@@ -716,6 +724,25 @@ impl<S: VgpuStorage> Vgpu<S> {
         self.stats.page_track_writes = self.stats.page_track_writes.saturating_add(1);
     }
 
+    /// Takes what the guest did, since the last call, that the host log may show: the first
+    /// such thing (the glue calls this after every trap).
+    pub fn take_notice(&mut self) -> Option<Notice> {
+        self.notice.take()
+    }
+
+    /// Keeps `n` for [`Vgpu::take_notice`] unless an earlier one waits.
+    pub(crate) fn notice(&mut self, n: Notice) {
+        if self.notice.is_none() {
+            self.notice = Some(n);
+        }
+    }
+
+    /// Counts a refused access of `len` bytes at `offset` and keeps it for the log.
+    pub(super) fn refuse(&mut self, access: Access, offset: u64, len: usize) {
+        self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
+        self.notice(Notice::Refused { access, offset, len: u8::try_from(len).unwrap_or(u8::MAX) });
+    }
+
     /// Stops faithful emulation because of `cause` (the first cause sticks).
     pub(crate) fn enter_failsafe(&mut self, cause: Cause) {
         if self.failsafe.is_none() {
@@ -737,7 +764,7 @@ impl<S: VgpuStorage> Vgpu<S> {
         self.stats.cfg_writes = self.stats.cfg_writes.saturating_add(1);
         let r = self.cfg.write(mpt, &self.part, offset, data);
         if r.is_err() {
-            self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
+            self.refuse(Access::CfgWrite(le_value(data)), u64::from(offset), data.len());
         }
         r
     }
@@ -1223,6 +1250,63 @@ mod tests {
         assert_eq!(s.ggtt_writes - base.ggtt_writes, 2);
         assert_eq!(s.bad_accesses - base.bad_accesses, 2);
         assert_eq!(s.page_track_writes, 0);
+    }
+
+    #[test]
+    fn refused_untracked_and_read_only_accesses_are_noticed() {
+        let (host, mut gvt, mut mpt) = setup();
+        let mut v = new_vgpu(&host, &mut gvt);
+        let (h, m) = (&host, &mut mpt);
+        assert_eq!(v.take_notice(), None, "nothing before the guest does anything");
+        let refused = |access, offset, len| Some(Notice::Refused { access, offset, len });
+        type Act<'a> = dyn Fn(&mut Vgpu<Store>, &mut Mpt) + 'a;
+        let cases: [(&Act<'_>, Option<Notice>, &str); 8] = [
+            (&|v, _| assert!(v.mmio_read(0x24d1, &mut [0u8; 4]).is_err()), refused(Access::MmioRead, 0x24d1, 4), "refused a 4-byte BAR0 read at 0x24d1"),
+            (
+                &|v, m| assert!(v.mmio_write(h, m, u64::from(TRTTE::OFFSET), &1u32.to_le_bytes()).is_err()),
+                refused(Access::MmioWrite(1), u64::from(TRTTE::OFFSET), 4),
+                "refused a 4-byte BAR0 write of 0x1 at 0x4df4",
+            ),
+            (
+                &|v, m| assert!(v.mmio_write(h, m, 16 << 20, &0x1234_5678_9abc_def0u64.to_le_bytes()).is_err()),
+                refused(Access::MmioWrite(0x1234_5678_9abc_def0), 16 << 20, 8),
+                "refused a 8-byte BAR0 write of 0x123456789abcdef0 at 0x1000000",
+            ),
+            (
+                &|v, m| assert!(v.cfg_write(m, 0x04, &[7, 0, 0, 0]).is_err()),
+                refused(Access::CfgWrite(7), 4, 4),
+                "refused a 4-byte config space write of 0x7 at 0x4",
+            ),
+            // Refused, though the write itself succeeds: GDRST cannot be opened to user batches.
+            (&|v, m| w(v, h, m, 0x24d4, GEN6_GDRST::OFFSET), refused(Access::MmioWrite(0x941c), 0x24d4, 4), "refused a 4-byte BAR0 write of 0x941c at 0x24d4"),
+            (&|v, m| w(v, h, m, field::MAGIC, 0), refused(Access::MmioWrite(0), u64::from(field::MAGIC), 4), "refused a 4-byte BAR0 write of 0x0 at 0x78000"),
+            // Two untracked registers in one trap: the first is the one kept.
+            (
+                &|v, m| v.mmio_write(h, m, 0x8, &0x2_0000_0001u64.to_le_bytes()).unwrap(),
+                Some(Notice::Untracked { reg: 0x8, value: 1 }),
+                "wrote 0x00000001 to register 0x8, which the vGPU does not track: kept in its registers only",
+            ),
+            (
+                &|v, m| w(v, h, m, 0x2370, 0xdead_beef),
+                Some(Notice::ReadOnly { reg: 0x2370, value: 0xdead_beef }),
+                "wrote 0xdeadbeef to read-only register 0x2370: ignored",
+            ),
+        ];
+        for (act, notice, text) in cases {
+            let bad = v.stats().bad_accesses;
+            act(&mut v, m);
+            let n = v.take_notice();
+            assert_eq!(n, notice, "{text}");
+            assert_eq!(n.map(|n| std::string::ToString::to_string(&n)).as_deref(), Some(text));
+            assert_eq!(n.is_some_and(|n| n.is_debug()), !matches!(n, Some(Notice::Refused { .. })));
+            let counted = u64::from(matches!(n, Some(Notice::Refused { .. })));
+            assert_eq!(v.stats().bad_accesses, bad + counted, "every refusal is counted, and only those: {text}");
+            assert_eq!(v.take_notice(), None, "taken once");
+        }
+        // Handled registers notice nothing.
+        w(&mut v, h, m, FORCEWAKE_GT_GEN9::OFFSET, masked_bit_enable(1));
+        assert_eq!(r(&mut v, FORCEWAKE_ACK_GT_GEN9::OFFSET), 1);
+        assert_eq!(v.take_notice(), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use gvt::model::host::HostGpu;
 use gvt::model::ppgtt::Fault;
 use gvt::model::pvinfo::field;
 use gvt::model::regs::*;
-use gvt::model::report::{Cause, Place, Submission};
+use gvt::model::report::{Cause, Notice, Place, Submission};
 use gvt::model::vgpu::{Failsafe, Reset, Vgpu};
 use gvt::model::vgpu_type::find_type;
 
@@ -319,4 +319,27 @@ fn a_trapped_page_table_write_that_breaks_the_shadow() {
     // A device reset clears it.
     m.device_reset(0).unwrap();
     assert_eq!(m.vms[0].vgpu.failsafe_cause(), None);
+}
+
+#[test]
+fn an_invalid_instruction_in_a_ring_is_a_notice_not_a_cause() {
+    // i915's live_error_interrupt: the engine stops there with a CS error, as hardware does.
+    let mut m = Machine::new(1, Tracking::None).with_gen9_scanner();
+    let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, 7).unwrap();
+    let mut t = m.guest(0);
+    g.ctx.emit(&mut t, &[mi::STORE_DATA_IMM, DATA_GVA as u32, (DATA_GVA >> 32) as u32, 7]).unwrap();
+    let bad = g.ctx.tail;
+    g.ctx.emit(&mut t, &[0xdead_beef, 0xdead_beef]).unwrap();
+    g.ctx.publish(&mut t).unwrap();
+    let _ = m.vms[0].vgpu.take_notice();
+    g.rcs.submit(&mut m.guest(0), &g.ctx, None).unwrap();
+    let n = m.vms[0].vgpu.take_notice().expect("noticed");
+    assert_eq!(n, Notice::InvalidCommand { engine: Engine::Rcs, ring_offset: bad, header: 0xdead_beef });
+    assert_eq!(
+        n.to_string(),
+        "invalid instruction (header 0xdeadbeef) at ring offset 0x10 on rcs0: what precedes it runs, then the guest sees a command streamer error"
+    );
+    assert!(!n.is_debug());
+    m.run();
+    assert_eq!((m.vms[0].exec.stats().cs_errors, m.vms[0].vgpu.failsafe_cause()), (1, None));
 }
