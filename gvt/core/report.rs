@@ -5,7 +5,8 @@
 //! submission at fault, recorded with the entry (`Vgpu::failsafe_cause`) and shown in words.
 //! [`Notice`]: what a guest did that the vGPU refused or ignored without failsafe (a refused
 //! access, a write to an untracked or read-only register, an invalid instruction in a ring),
-//! which the glue takes after each trap (`Vgpu::take_notice`).
+//! which the glue takes after each trap (`Vgpu::take_notice`). [`Identity`]: who the vGPU
+//! is, at the start of each line.
 //!
 //! The core only makes the text and keeps the count; the glue picks the log level, adds the
 //! time and prints. A guest decides how often the things it causes happen, so every message
@@ -332,6 +333,60 @@ impl fmt::Display for Place {
     }
 }
 
+/// Bytes of an [`Identity`]'s label: a backend's name (at most 31 bytes), `", "` and the
+/// backend's name for the vGPU (at most `GVT_VGPU_NAME_LEN` - 1, 47, of the MPT ABI).
+pub const LABEL_LEN: usize = 80;
+
+/// Who a vGPU is in the host log, `vGPU 1 (kvmgt, mdev 6a4c...)`: its id, the backend that
+/// created it and, if the backend named it, its name for the vGPU (the mdev's UUID, the ACRN
+/// VM). A label that does not fit is cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Identity {
+    id: u32,
+    label: [u8; LABEL_LEN],
+    /// Bytes of the backend's name, then of the whole label.
+    backend: usize,
+    len: usize,
+}
+
+impl Identity {
+    /// vGPU `id` of the backend called `backend`, not named yet.
+    pub fn new(id: u32, backend: &[u8]) -> Identity {
+        let mut i = Identity { id, label: [0; LABEL_LEN], backend: 0, len: 0 };
+        i.push(backend);
+        i.backend = i.len;
+        i
+    }
+
+    /// The backend's name for the vGPU (it replaces an earlier one).
+    pub fn name(&mut self, name: &[u8]) {
+        self.len = self.backend;
+        self.push(b", ");
+        self.push(name);
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            let Some(d) = self.label.get_mut(self.len) else { return };
+            *d = b;
+            self.len = self.len.wrapping_add(1);
+        }
+    }
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = self.label.get(..self.len).unwrap_or(&[]);
+        // Backends name things in ASCII; whatever is not UTF-8 (a name cut inside a character)
+        // is left out.
+        let text = match core::str::from_utf8(label) {
+            Ok(t) => t,
+            Err(e) => core::str::from_utf8(label.get(..e.valid_up_to()).unwrap_or(&[])).unwrap_or(""),
+        };
+        write!(f, "vGPU {} ({text})", self.id)
+    }
+}
+
 /// At most `burst` messages per `interval` nanoseconds, as the kernel's `___ratelimit` counts
 /// them (`DEFAULT_RATELIMIT_INTERVAL`, `DEFAULT_RATELIMIT_BURST` in [`RateLimit::DEFAULT`]),
 /// with the time passed in. Unlike printk's, one limiter belongs to one vGPU, and the count of
@@ -479,6 +534,24 @@ mod tests {
             assert_eq!(cause.is_host_fault(), host, "{text}");
             assert_eq!(cause.class(), Failsafe::GuestError);
         }
+    }
+
+    #[test]
+    fn identities_say_which_vgpu_of_which_backend() {
+        let mut i = Identity::new(3, b"kvmgt");
+        assert_eq!(i.to_string(), "vGPU 3 (kvmgt)");
+        i.name(b"mdev 6a4c62b3-3d5b-4b8a-9f3c-0123456789ab");
+        assert_eq!(i.to_string(), "vGPU 3 (kvmgt, mdev 6a4c62b3-3d5b-4b8a-9f3c-0123456789ab)");
+        i.name(b"vm 2");
+        assert_eq!(i.to_string(), "vGPU 3 (kvmgt, vm 2)", "a new name replaces the old");
+        // Too long: cut, and never inside a character ("kvmgt, " leaves an odd number of
+        // bytes for two-byte characters).
+        let mut long = Identity::new(1, b"kvmgt");
+        let name = "\u{e9}".repeat(LABEL_LEN);
+        long.name(name.as_bytes());
+        let text = long.to_string();
+        assert!(text.starts_with("vGPU 1 (kvmgt, \u{e9}\u{e9}"), "{text}");
+        assert_eq!(text.len(), "vGPU 1 ()".len() + LABEL_LEN - 1, "{text}");
     }
 
     #[test]
