@@ -615,7 +615,9 @@ impl<T: ExecStorage> Exec<T> {
             Submitted::Slot(p) | Submitted::LiteRestore(p) => p,
         };
         let mut made = [None; 2];
-        for ((&d, &plan), i) in [Some(d0), d1].iter().zip(plans.iter()).zip(0usize..) {
+        // A bounded index: an open `0usize..` carries an overflow check (a panic path) that
+        // the optimizer does not always see through.
+        for ((&d, &plan), i) in [Some(d0), d1].iter().zip(plans.iter()).zip(0..made.len()) {
             let (Some(d), Some(plan)) = (d, plan) else { continue };
             match self.create(vgpu, host, mpt, scanner, e, d, plan, ips) {
                 Ok(slot) => {
