@@ -119,13 +119,7 @@ impl From<GvtError> for ScanFailure {
 pub trait CommandScanner {
     /// Scans the ring slice `ring` of a workload on `engine`. A refused command's place is
     /// an offset in `ring`, or in a batch it names.
-    fn scan(
-        &mut self,
-        engine: Engine,
-        ring: &mut [u8],
-        mem: &mut dyn GuestMem,
-        batches: &mut Copies<'_>,
-    ) -> core::result::Result<ScanReport, ScanFailure>;
+    fn scan(&mut self, engine: Engine, ring: &mut [u8], mem: &mut dyn GuestMem, batches: &mut Copies<'_>) -> core::result::Result<ScanReport, ScanFailure>;
 }
 
 /// The Gen9 command scanner (`cmd_scanner`) on the workload path: the ring slice and the
@@ -147,13 +141,7 @@ impl Gen9Scanner {
 }
 
 impl CommandScanner for Gen9Scanner {
-    fn scan(
-        &mut self,
-        engine: Engine,
-        ring: &mut [u8],
-        mem: &mut dyn GuestMem,
-        batches: &mut Copies<'_>,
-    ) -> core::result::Result<ScanReport, ScanFailure> {
+    fn scan(&mut self, engine: Engine, ring: &mut [u8], mem: &mut dyn GuestMem, batches: &mut Copies<'_>) -> core::result::Result<ScanReport, ScanFailure> {
         let scanner = cmd_scanner::Scanner::new(self.platform, engine, &self.part, cmd_scanner::Policy { scan_ppgtt: false });
         let mut mediate = |w: &cmd_scanner::RegWrite| w.why == cmd_scanner::Mediation::Mocs;
         let (report, stop_at) = match scanner.scan_ring(ring, &mut batches.source(mem), &mut mediate) {

@@ -1,35 +1,23 @@
 //! Every way into failsafe records what caused it, in words a person can act on: the
 //! register, command, page table, submission or trapped write at fault, as the host log and
-//! debugfs show it. The first cause sticks; a reset that leaves failsafe clears it.
+//! debugfs show it. The first cause sticks; a reset that leaves failsafe clears it (the guest's
+//! own full reset: reset.rs). What a guest does that the vGPU notices without failsafe, too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::panic)]
 
-use guest_model::direct::Direct;
 use guest_model::gpu::{self, mi, PTE_RW};
-use guest_model::hv::{MemHypervisor, Tracking};
-use guest_model::machine::{Guest, Machine, DATA_GVA, GUEST_RAM, RAM};
-use guest_model::storage::{vec_storage, VecStorage};
-use guest_model::{bxt_host, probe, Transport, TransportExt};
+use guest_model::hv::Tracking;
+use guest_model::machine::{Guest, Machine, Port, DATA_GVA, GUEST_RAM, RAM};
+use guest_model::{Transport, TransportExt};
 use gvt::model::cmd_scanner::{AddrSpace, Reason};
 use gvt::model::error::GvtError;
-use gvt::model::gvt::Gvt;
-use gvt::model::host::HostGpu;
 use gvt::model::ppgtt::Fault;
 use gvt::model::pvinfo::field;
 use gvt::model::regs::*;
 use gvt::model::report::{Cause, Notice, Place, Submission};
-use gvt::model::vgpu::{Failsafe, Reset, Vgpu};
-use gvt::model::vgpu_type::find_type;
+use gvt::model::vgpu::{Failsafe, Vgpu};
 
 /// A guest action on a vGPU.
-type Act<'a> = dyn Fn(&mut Direct<'_>) + 'a;
-
-fn create(gvt: &mut Gvt, host: &dyn HostGpu) -> Vgpu<VecStorage> {
-    let cfg = find_type("GVTg_V5_8").unwrap().config;
-    let n = Gvt::ggtt_entries_for(&cfg).unwrap();
-    let mut v = gvt.create_vgpu(host, &cfg, vec_storage(n)).map_err(|(e, _)| e).unwrap();
-    v.activate();
-    v
-}
+type Act<'a> = dyn Fn(&mut Port<'_>) + 'a;
 
 /// The vGPU's cause and its text; the class debugfs shows is the cause's.
 fn cause_of<S: gvt::model::vgpu::VgpuStorage>(v: &Vgpu<S>) -> (Cause, String) {
@@ -40,10 +28,8 @@ fn cause_of<S: gvt::model::vgpu::VgpuStorage>(v: &Vgpu<S>) -> (Cause, String) {
 
 #[test]
 fn register_writes_of_a_driver_that_cannot_run_on_a_vgpu() {
-    let host = bxt_host();
-    let mut gvt = Gvt::new(&host).unwrap();
-    let mut hv = MemHypervisor::new(1, 16 << 20);
-    let mut v = create(&mut gvt, &host);
+    // A device reset makes the vGPU's guest one that never read PVINFO.
+    let mut m = Machine::new(1, Tracking::None);
     let mode = RING_MODE_GEN7::offset(RENDER_RING_BASE);
     let cases: [(&Act<'_>, Cause, Failsafe, &str); 4] = [
         (
@@ -78,35 +64,15 @@ fn register_writes_of_a_driver_that_cannot_run_on_a_vgpu() {
         ),
     ];
     for (act, cause, class, text) in cases {
-        let mut t = Direct::new(&mut v, &host, &mut hv);
-        act(&mut t);
-        assert_eq!(cause_of(t.vgpu), (cause, text.to_string()));
+        m.device_reset(0).unwrap();
+        assert_eq!((m.vms[0].vgpu.failsafe(), m.vms[0].vgpu.failsafe_cause()), (None, None), "a device reset clears it");
+        act(&mut m.guest(0));
+        assert_eq!(cause_of(&m.vms[0].vgpu), (cause, text.to_string()));
         assert_eq!(cause.class(), class);
-        // The device reset (VFIO_DEVICE_RESET) clears it with the failsafe.
-        v.reset(&host, &mut hv, Reset::DeviceModel).unwrap();
-        assert_eq!((v.failsafe(), v.failsafe_cause()), (None, None));
     }
-    let mut t = Direct::new(&mut v, &host, &mut hv);
-    t.write32(CSFE_CHICKEN1::offset(RENDER_RING_BASE), masked_bit_enable(0x8)).unwrap();
-    assert_eq!(t.vgpu.failsafe_cause(), Some(Cause::UnsupportedMode { reg: 0x20d4, value: 0x0008_0008 }));
-}
-
-#[test]
-fn elsp_overrun_names_the_engine_and_a_guest_reset_clears_it() {
-    let host = bxt_host();
-    let mut gvt = Gvt::new(&host).unwrap();
-    let mut hv = MemHypervisor::new(1, 16 << 20);
-    let mut v = create(&mut gvt, &host);
-    let mut t = Direct::new(&mut v, &host, &mut hv);
-    probe::probe(&mut t, true).unwrap();
-    // Two submissions on the video engine, nothing picking the first up (no execution side).
-    for _ in 0..8 {
-        t.write32(RING_ELSP::offset(GEN6_BSD_RING_BASE), 0x1000).unwrap();
-    }
-    assert_eq!(cause_of(t.vgpu), (Cause::ElspOverrun { engine: Engine::Vcs }, "ELSP written while a submission was pending on vcs0".to_string()));
-    // i915's full GPU reset takes the vGPU out of failsafe: the cause goes with it.
-    probe::intel_gt_reset(&mut t, probe::all_engines()).unwrap();
-    assert_eq!((t.vgpu.failsafe(), t.vgpu.failsafe_cause()), (None, None));
+    m.device_reset(0).unwrap();
+    m.guest(0).write32(CSFE_CHICKEN1::offset(RENDER_RING_BASE), masked_bit_enable(0x8)).unwrap();
+    assert_eq!(m.vms[0].vgpu.failsafe_cause(), Some(Cause::UnsupportedMode { reg: 0x20d4, value: 0x0008_0008 }));
 }
 
 /// Guest 0 of a one-VM machine, its execution side set up.
@@ -237,37 +203,33 @@ fn refused_commands_are_named_where_the_guest_put_them() {
     );
 }
 
+/// Writes `value` into the level-`level` entry for `gva` of a fresh guest's tables, submits a
+/// workload, and returns the vGPU's cause and the entry's address.
+fn entry_written(tracking: Tracking, gva: u64, level: u32, value: u64) -> ((Cause, String), u64) {
+    let (mut m, mut g) = machine(tracking);
+    let mut t = m.guest(0);
+    let at = g.ppgtt.entry_addr(&mut t, &mut g.alloc, gva, level).unwrap();
+    t.ram_write(at, &value.to_le_bytes()).unwrap();
+    g.submit(&mut t, &[DATA_GVA], 1, DATA_GVA + 4).unwrap();
+    (machine_cause(&m), at)
+}
+
 #[test]
 fn page_table_faults_name_the_table_entry_or_page() {
     // A page directory entry pointing past the VM's 64 MiB: the page table is not guest RAM.
-    let (mut m, mut g) = machine(Tracking::None);
-    let mut t = m.guest(0);
-    let pde = g.ppgtt.entry_addr(&mut t, &mut g.alloc, DATA_GVA, 2).unwrap();
-    t.ram_write(pde, &((2u64 << 40) | PTE_RW).to_le_bytes()).unwrap();
-    g.submit(&mut t, &[DATA_GVA], 1, DATA_GVA + 4).unwrap();
+    let (c, _) = entry_written(Tracking::None, DATA_GVA, 2, (2u64 << 40) | PTE_RW);
     let fault = Fault::Table { gfn: 0x2000_0000, level: 1, err: GvtError::Fault };
-    assert_eq!(machine_cause(&m), (Cause::Ppgtt(fault), "page table outside guest RAM: gfn 0x20000000 (level 1, PT; bad address)".to_string()));
+    assert_eq!(c, (Cause::Ppgtt(fault), "page table outside guest RAM: gfn 0x20000000 (level 1, PT; bad address)".to_string()));
 
     // A page table entry pointing there: the page is not guest RAM.
-    let (mut m, mut g) = machine(Tracking::None);
-    let mut t = m.guest(0);
-    let pte = g.ppgtt.entry_addr(&mut t, &mut g.alloc, DATA_GVA, 1).unwrap();
-    t.ram_write(pte, &((2u64 << 40) | PTE_RW).to_le_bytes()).unwrap();
-    g.submit(&mut t, &[DATA_GVA], 1, DATA_GVA + 4).unwrap();
+    let (c, _) = entry_written(Tracking::None, DATA_GVA, 1, (2u64 << 40) | PTE_RW);
     let fault = Fault::Page { gfn: 0x2000_0000, level: 1, err: GvtError::Fault };
-    assert_eq!(machine_cause(&m), (Cause::Ppgtt(fault), "page outside guest RAM: gfn 0x20000000 (mapped by a PT; bad address)".to_string()));
+    assert_eq!(c, (Cause::Ppgtt(fault), "page outside guest RAM: gfn 0x20000000 (mapped by a PT; bad address)".to_string()));
 
     // A 1 GiB page.
-    let (mut m, mut g) = machine(Tracking::AfterWrite);
-    let mut t = m.guest(0);
-    let pdpe = g.ppgtt.entry_addr(&mut t, &mut g.alloc, 0x40_0000_0000, 3).unwrap();
-    t.ram_write(pdpe, &(PTE_RW | (1 << 7)).to_le_bytes()).unwrap();
-    g.submit(&mut t, &[DATA_GVA], 1, DATA_GVA + 4).unwrap();
+    let (c, pdpe) = entry_written(Tracking::AfterWrite, 0x40_0000_0000, 3, PTE_RW | (1 << 7));
     let fault = Fault::Entry { gfn: pdpe >> 12, level: 3, index: 256, value: 0x83 };
-    assert_eq!(
-        machine_cause(&m),
-        (Cause::Ppgtt(fault), format!("page of 1 GiB or more (not supported): entry 256 = 0x83 of the PDP at gfn {:#x}", pdpe >> 12))
-    );
+    assert_eq!(c, (Cause::Ppgtt(fault), format!("page of 1 GiB or more (not supported): entry 256 = 0x83 of the PDP at gfn {:#x}", pdpe >> 12)));
 }
 
 #[test]
