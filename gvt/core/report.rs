@@ -333,9 +333,10 @@ impl fmt::Display for Place {
     }
 }
 
-/// Bytes of an [`Identity`]'s label: a backend's name (at most 31 bytes), `", "` and the
-/// backend's name for the vGPU (at most `GVT_VGPU_NAME_LEN` - 1, 47, of the MPT ABI).
-pub const LABEL_LEN: usize = 80;
+/// Bytes of an [`Identity`]'s label: room for a backend's name as the glue reads it (32
+/// bytes), `", "` and the backend's name for the vGPU (`GVT_VGPU_NAME_LEN` - 1 of the MPT ABI,
+/// 47), which the glue asserts.
+pub const LABEL_LEN: usize = 96;
 
 /// Who a vGPU is in the host log, `vGPU 1 (kvmgt, mdev 6a4c...)`: its id, the backend that
 /// created it and, if the backend named it, its name for the vGPU (the mdev's UUID, the ACRN
@@ -544,13 +545,15 @@ mod tests {
         assert_eq!(i.to_string(), "vGPU 3 (kvmgt, mdev 6a4c62b3-3d5b-4b8a-9f3c-0123456789ab)");
         i.name(b"vm 2");
         assert_eq!(i.to_string(), "vGPU 3 (kvmgt, vm 2)", "a new name replaces the old");
-        // Too long: cut, and never inside a character ("kvmgt, " leaves an odd number of
-        // bytes for two-byte characters).
+        // Too long: cut, and never inside a character (the two-byte characters start where
+        // they leave one byte at the end).
         let mut long = Identity::new(1, b"kvmgt");
-        let name = "\u{e9}".repeat(LABEL_LEN);
+        let odd = (LABEL_LEN - "kvmgt, ".len()) % 2 == 1;
+        let name = std::format!("{}{}", if odd { "" } else { "a" }, "\u{e9}".repeat(LABEL_LEN));
         long.name(name.as_bytes());
         let text = long.to_string();
-        assert!(text.starts_with("vGPU 1 (kvmgt, \u{e9}\u{e9}"), "{text}");
+        assert!(text.starts_with("vGPU 1 (kvmgt, "), "{text}");
+        assert!(text.ends_with("\u{e9})"), "{text}");
         assert_eq!(text.len(), "vGPU 1 ()".len() + LABEL_LEN - 1, "{text}");
     }
 
