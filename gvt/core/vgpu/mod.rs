@@ -931,7 +931,8 @@ mod tests {
     #[test]
     fn vgpu_is_small_enough_for_a_kernel_stack() {
         // About 1 KiB of device state plus the display's (~150 bytes, `display::Display`), the
-        // counters (`VgpuStats`, 120 bytes) and the failsafe cause (`report::Cause`, 64 bytes).
+        // counters (`VgpuStats`, 120 bytes), the failsafe cause (`report::Cause`, 64 bytes) and
+        // the notice for the log (`report::Notice`, 32).
         assert!(core::mem::size_of::<Vgpu<Store>>() < 1408, "{}", core::mem::size_of::<Vgpu<Store>>());
     }
 
