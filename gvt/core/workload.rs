@@ -521,9 +521,10 @@ impl<T: ExecStorage> Exec<T> {
     /// Picks up what the guest's register writes latched in `vgpu`: resets, PVINFO PPGTT
     /// notifications, ELSP submissions (each element becomes a queued workload, scanned by
     /// `scanner`, and the engine acknowledges the submission in the CSB at once). A
-    /// submission the core cannot run puts the vGPU in failsafe and its error comes back. A
-    /// CSB report that could not reach the guest's HWSP (or raise its interrupt) comes back as
-    /// an error too, without failsafe, as at completion.
+    /// submission the core cannot run puts the vGPU in failsafe, with what was wrong as the
+    /// cause (`report::Cause`), and its error comes back. A CSB report that could not reach
+    /// the guest's HWSP (or raise its interrupt) comes back as an error too, without
+    /// failsafe, as at completion.
     pub fn kick<S: VgpuStorage>(
         &mut self,
         vgpu: &mut Vgpu<S>,
