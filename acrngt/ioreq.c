@@ -13,7 +13,9 @@
 #include <linux/pci_regs.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
+#include <linux/ratelimit.h>
 #include <linux/slab.h>
+#include <linux/sprintf.h>
 #include <linux/string.h>
 #include "acrngt.h"
 
@@ -28,6 +30,8 @@ struct acrngt_instance {
 	/* The BAR0 window the guest enabled, [start, end); end == 0 when not trapped. */
 	u64 bar0_start;
 	u64 bar0_end;
+	/* The log of the requests refused: the guest makes them at will. */
+	struct ratelimit_state refused_rs;
 };
 
 /* ---- MPT services ----------------------------------------------------------------------- */
@@ -185,6 +189,26 @@ const struct gvt_backend_ops acrngt_ops = {
 
 /* ---- requests --------------------------------------------------------------------------- */
 
+/*
+ * Logs a request acrngt refuses to decode: the guest's own access, through the hypervisor, so
+ * rate-limited per VM (an access gvt.ko refuses after decoding, gvt.ko logs). The fields are
+ * read again for the log only.
+ */
+static void acrngt_log_refused(struct acrngt_instance *in, struct vhm_request *req, u32 type, int err)
+{
+	if (!__ratelimit(&in->refused_rs))
+		return;
+	if (type == REQ_PCICFG)
+		pr_info("acrngt: vm %lu: refused a config request for %02x:%02x.%x at %#x, %lld bytes: %d\n",
+			in->vmid, READ_ONCE(req->reqs.pci.bus), READ_ONCE(req->reqs.pci.dev),
+			READ_ONCE(req->reqs.pci.func), READ_ONCE(req->reqs.pci.reg),
+			READ_ONCE(req->reqs.pci.size), err);
+	else
+		pr_info("acrngt: vm %lu: refused a request of type %u at %#llx, %llu bytes: %d\n",
+			in->vmid, type, READ_ONCE(req->reqs.mmio.address),
+			READ_ONCE(req->reqs.mmio.size), err);
+}
+
 static int acrngt_emulate(struct acrngt_instance *in, struct vhm_request *req)
 {
 	struct acrngt_access a;
@@ -201,8 +225,10 @@ static int acrngt_emulate(struct acrngt_instance *in, struct vhm_request *req)
 		ret = acrngt_decode(type, req->reqs.mmio.direction, req->reqs.mmio.address,
 				    req->reqs.mmio.size, 0, 0, 0, 0, READ_ONCE(in->bar0_start),
 				    READ_ONCE(in->bar0_end), &a);
-	if (ret)
+	if (ret) {
+		acrngt_log_refused(in, req, type, ret);
 		return ret;
+	}
 	if (a.write)
 		val = type == REQ_PCICFG ? (u32)req->reqs.pci.value : req->reqs.mmio.value;
 	switch (a.kind) {
@@ -274,6 +300,7 @@ void *acrngt_instance_create(struct gvt_device *gd, u32 vmid,
 			     const struct gvt_vgpu_params *params, int *err)
 {
 	struct acrngt_instance *in;
+	char name[GVT_VGPU_NAME_LEN];
 	struct vm_info info;
 	int ret = -ENOMEM;
 
@@ -281,6 +308,7 @@ void *acrngt_instance_create(struct gvt_device *gd, u32 vmid,
 	if (!in)
 		goto out;
 	in->vmid = vmid;
+	ratelimit_state_init(&in->refused_rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
 	in->vm = find_get_vm(vmid);
 	ret = -ENODEV;	/* ACRN-DM creates the VM before its vGPU */
 	if (!in->vm)
@@ -288,6 +316,9 @@ void *acrngt_instance_create(struct gvt_device *gd, u32 vmid,
 	ret = gvt_vgpu_create(&acrngt_backend, gd, params, in, &in->vgpu);
 	if (ret)
 		goto put;
+	/* gvt.ko's messages about the vGPU name its VM. */
+	snprintf(name, sizeof(name), "vm %u", vmid);
+	gvt_vgpu_set_name(in->vgpu, name);
 	/* ACRN's plane ownership names VMs: the vGPU's display domain is its VM. */
 	ret = gvt_vgpu_set_display_domain(in->vgpu, vmid);
 	if (ret)

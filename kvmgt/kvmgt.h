@@ -9,6 +9,7 @@
 #include <linux/list.h>
 #include <linux/mdev.h>
 #include <linux/mutex.h>
+#include <linux/ratelimit_types.h>
 #include <linux/spinlock.h>
 #include <linux/vfio.h>
 #include <linux/xarray.h>
@@ -95,6 +96,8 @@ struct kvmgt_vgpu {
 	struct mutex edid_lock;
 	struct vfio_region_gfx_edid edid;
 	u8 edid_blob[GVT_EDID_MAX_SIZE];
+	/* The log of the requests kvmgt refuses (kvmgt_refused()). */
+	struct ratelimit_state refused_rs;
 };
 
 /* mdev.c: called by the Rust module root. */

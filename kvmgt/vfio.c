@@ -51,7 +51,9 @@
 #include <linux/module.h>
 #include <linux/nospec.h>
 #include <linux/pci.h>
+#include <linux/ratelimit.h>
 #include <linux/slab.h>
+#include <linux/sprintf.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
 #include <linux/xarray.h>
@@ -71,6 +73,18 @@
 static_assert(offsetof(struct vfio_region_gfx_edid, edid_size) == 8);
 static_assert(offsetof(struct vfio_region_gfx_edid, link_state) == 20);
 static_assert(sizeof(struct vfio_region_gfx_edid) == 24);
+
+/*
+ * Logs a request of the VFIO user kvmgt refuses itself (an offset outside a region, an ioctl
+ * it does not know or a bad argument to one), which the VMM gets as an error: at debug level
+ * (dynamic debug shows it) and rate-limited per vGPU. Guest accesses gvt.ko refuses, gvt.ko
+ * logs.
+ */
+#define kvmgt_refused(v, fmt, ...)								\
+	do {											\
+		if (__ratelimit(&(v)->refused_rs))						\
+			dev_dbg((v)->vdev.dev, "refused " fmt, ##__VA_ARGS__);			\
+	} while (0)
 
 static struct kvmgt_vgpu *to_kvmgt_vgpu(struct vfio_device *vdev)
 {
@@ -439,8 +453,12 @@ static int region_access(struct kvmgt_vgpu *v, u64 index, u64 off, void *buf, u3
 		return write ? gvt_vgpu_mmio_write(v->vgpu, off, buf, len) :
 			       gvt_vgpu_mmio_read(v->vgpu, off, buf, len);
 	case KVMGT_OPREGION_INDEX:
-		return write ? -EINVAL : gvt_vgpu_opregion_read(v->vgpu, off, buf, len);
+		if (!write)
+			return gvt_vgpu_opregion_read(v->vgpu, off, buf, len);
+		kvmgt_refused(v, "a write to the OpRegion at %#llx\n", off);
+		return -EINVAL;
 	default:
+		kvmgt_refused(v, "an access to region %llu\n", index);
 		return -EINVAL;
 	}
 }
@@ -564,19 +582,27 @@ static ssize_t kvmgt_rw(struct kvmgt_vgpu *v, char __user *ubuf, size_t count, l
 	ssize_t ret;
 	u8 buf[8];
 
-	if (*ppos < 0)
+	if (*ppos < 0) {
+		kvmgt_refused(v, "a %s at offset %lld\n", write ? "write" : "read", *ppos);
 		return -EINVAL;
+	}
 	kvmgt_region_decode(*ppos, &index, &off);
 	if (index == VFIO_PCI_BAR2_REGION_INDEX || index == KVMGT_EDID_INDEX) {
 		ret = index == KVMGT_EDID_INDEX ? kvmgt_edid_rw(v, ubuf, count, off, write) :
 						  kvmgt_aperture_rw(v, ubuf, count, off, write);
 		if (ret > 0)
 			*ppos += ret;
+		else if (ret < 0)
+			kvmgt_refused(v, "a %zu-byte %s of region %llu at %#llx: %zd\n", count,
+				      write ? "write" : "read", index, off, ret);
 		return ret;
 	}
 	size = region_size(v, index, &max);
 	while (done < count) {
 		len = kvmgt_region_next(off, count - done, size, max);
+		if (!len && !done)
+			kvmgt_refused(v, "a %zu-byte %s of region %llu at %#llx\n", count,
+				      write ? "write" : "read", index, off);
 		if (!len)
 			return done ? done : -EINVAL;
 		if (write && copy_from_user(buf, ubuf + done, len))
@@ -648,8 +674,11 @@ static int kvmgt_mmap(struct vfio_device *vdev, struct vm_area_struct *vma)
 
 	if (index != VFIO_PCI_BAR2_REGION_INDEX || !(vma->vm_flags & VM_SHARED) ||
 	    !kvmgt_aperture_in_slice(v->info.aperture_slice_base, v->info.aperture_slice_size, off,
-				     vma->vm_end - vma->vm_start))
+				     vma->vm_end - vma->vm_start)) {
+		kvmgt_refused(v, "an mmap of region %llu at %#llx, %lu bytes\n", index, off,
+			      vma->vm_end - vma->vm_start);
 		return -EINVAL;
+	}
 	vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &kvmgt_aperture_vm_ops;
 	vma->vm_private_data = v;
@@ -849,11 +878,8 @@ static int kvmgt_reset(struct kvmgt_vgpu *v)
 	return ret;
 }
 
-static long kvmgt_ioctl(struct vfio_device *vdev, unsigned int cmd, unsigned long arg)
+static long kvmgt_ioctl_cmd(struct kvmgt_vgpu *v, unsigned int cmd, void __user *uarg)
 {
-	struct kvmgt_vgpu *v = to_kvmgt_vgpu(vdev);
-	void __user *uarg = (void __user *)arg;
-
 	switch (cmd) {
 	case VFIO_DEVICE_GET_INFO:
 		return kvmgt_get_info(v, uarg);
@@ -872,6 +898,17 @@ static long kvmgt_ioctl(struct vfio_device *vdev, unsigned int cmd, unsigned lon
 	default:
 		return -ENOTTY;
 	}
+}
+
+static long kvmgt_ioctl(struct vfio_device *vdev, unsigned int cmd, unsigned long arg)
+{
+	struct kvmgt_vgpu *v = to_kvmgt_vgpu(vdev);
+	long ret = kvmgt_ioctl_cmd(v, cmd, (void __user *)arg);
+
+	/* What else fails is the device's state (no plane to show, a busy reset). */
+	if (ret == -ENOTTY || ret == -EINVAL)
+		kvmgt_refused(v, "ioctl %#x: %ld\n", cmd, ret);
+	return ret;
 }
 
 /* ---- life cycle ------------------------------------------------------------------------- */
@@ -967,6 +1004,7 @@ static int kvmgt_init_dev(struct vfio_device *vdev)
 	struct mdev_device *mdev = to_mdev_device(vdev->dev);
 	struct kvmgt_parent *p = to_kvmgt_parent(mdev->type->parent);
 	struct kvmgt_type *t = to_kvmgt_type(mdev->type);
+	char name[GVT_VGPU_NAME_LEN];
 	int ret;
 
 	spin_lock_init(&v->irq_lock);
@@ -978,6 +1016,7 @@ static int kvmgt_init_dev(struct vfio_device *vdev)
 	xa_init(&v->by_dma);
 	xa_init(&v->owed);
 	xa_init(&v->tracked);
+	ratelimit_state_init(&v->refused_rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
 	ret = gvt_vgpu_create_typed(&kvmgt_backend, p->gd, t->idx, v, &v->vgpu);
 	if (ret) {
 		dev_err(&mdev->dev, "cannot create a %s vGPU: %d\n", t->name, ret);
@@ -988,6 +1027,9 @@ static int kvmgt_init_dev(struct vfio_device *vdev)
 		gvt_vgpu_destroy(v->vgpu);
 		return ret;
 	}
+	/* gvt.ko's messages about the vGPU name its mdev (the device's name is its UUID). */
+	snprintf(name, sizeof(name), "mdev %s", dev_name(&mdev->dev));
+	gvt_vgpu_set_name(v->vgpu, name);
 	dev_info(&mdev->dev, "vGPU %u (%s) created\n", gvt_vgpu_id(v->vgpu), t->name);
 	return 0;
 }

@@ -12,6 +12,9 @@ pub const GVT_NAME_LEN: usize = 16;
 /// `GVT_EDID_MAX_SIZE`.
 pub const GVT_EDID_MAX_SIZE: usize = 256;
 
+/// `GVT_VGPU_NAME_LEN`: the longest name `gvt_vgpu_set_name` takes, with its NUL.
+pub const GVT_VGPU_NAME_LEN: usize = 48;
+
 /// `struct gvt_type_info`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -45,6 +45,7 @@ pub mod mmio_table;
 pub mod opregion;
 pub mod pvinfo;
 pub mod ppgtt;
+pub mod report;
 pub mod execlist;
 pub mod workload;
 pub mod sched;

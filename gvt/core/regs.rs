@@ -138,6 +138,16 @@ impl Engine {
         }
     }
 
+    /// The engine's name as i915 shows it (`rcs0`, `vcs0`, `bcs0`, `vecs0`), for logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Engine::Rcs => "rcs0",
+            Engine::Bcs => "bcs0",
+            Engine::Vcs => "vcs0",
+            Engine::Vecs => "vecs0",
+        }
+    }
+
     /// The engine's bit in an engine mask.
     pub const fn mask(self) -> u8 {
         match self {

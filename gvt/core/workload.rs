@@ -29,9 +29,10 @@ use super::host::{Completion, HostExec, HostWorkload, Platform};
 use super::resources::Partition;
 use super::mmio_context;
 use super::ppgtt::pool::{Pool, SptStorage};
-use super::ppgtt::{self, Env, Ppgtt, PAGE};
+use super::ppgtt::{self, Env, Fault, Ppgtt, PAGE};
 use super::regs::{Engine, GEN8_GAMW_ECO_DEV_RW_IA, RING_EIR, RING_EMR, RING_HEAD, RING_TAIL};
-use super::vgpu::{write_counters, Failsafe, Vgpu, VgpuStorage};
+use super::report::{Cause, Notice, Place, Submission};
+use super::vgpu::{write_counters, Vgpu, VgpuStorage};
 use crate::mpt::MptOps;
 
 /// Longest ring slice one submission may carry (bytes); longer ones are refused as garbage.
@@ -91,13 +92,35 @@ pub struct ScanReport {
     pub stop_at: Option<u32>,
 }
 
+/// Why a command scanner rejected a workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScanFailure {
+    /// A command the guest may not run: what, where and why (the vGPU's failsafe cause).
+    Refused(cmd_scanner::ScanError),
+    /// The scanner itself failed, not the guest's commands.
+    Error(GvtError),
+}
+
+impl From<cmd_scanner::ScanError> for ScanFailure {
+    fn from(e: cmd_scanner::ScanError) -> ScanFailure {
+        ScanFailure::Refused(e)
+    }
+}
+
+impl From<GvtError> for ScanFailure {
+    fn from(e: GvtError) -> ScanFailure {
+        ScanFailure::Error(e)
+    }
+}
+
 /// The command scanner: checks (and may patch) the copied ring slice of a workload, and the
 /// batch buffers it copies from `mem` into `batches`, before anything reaches the host. The
 /// privileged batches it marks in `batches` ([`Copies::keep`]) are run from shadows of those
-/// copies. An error rejects the workload and puts the vGPU in failsafe.
+/// copies. A failure rejects the workload and puts the vGPU in failsafe.
 pub trait CommandScanner {
-    /// Scans the ring slice `ring` of a workload on `engine`.
-    fn scan(&mut self, engine: Engine, ring: &mut [u8], mem: &mut dyn GuestMem, batches: &mut Copies<'_>) -> Result<ScanReport>;
+    /// Scans the ring slice `ring` of a workload on `engine`. A refused command's place is
+    /// an offset in `ring`, or in a batch it names.
+    fn scan(&mut self, engine: Engine, ring: &mut [u8], mem: &mut dyn GuestMem, batches: &mut Copies<'_>) -> core::result::Result<ScanReport, ScanFailure>;
 }
 
 /// The Gen9 command scanner (`cmd_scanner`) on the workload path: the ring slice and the
@@ -119,7 +142,7 @@ impl Gen9Scanner {
 }
 
 impl CommandScanner for Gen9Scanner {
-    fn scan(&mut self, engine: Engine, ring: &mut [u8], mem: &mut dyn GuestMem, batches: &mut Copies<'_>) -> Result<ScanReport> {
+    fn scan(&mut self, engine: Engine, ring: &mut [u8], mem: &mut dyn GuestMem, batches: &mut Copies<'_>) -> core::result::Result<ScanReport, ScanFailure> {
         let scanner = cmd_scanner::Scanner::new(self.platform, engine, &self.part, cmd_scanner::Policy { scan_ppgtt: false });
         let mut mediate = |w: &cmd_scanner::RegWrite| w.why == cmd_scanner::Mediation::Mocs;
         let (report, stop_at) = match scanner.scan_ring(ring, &mut batches.source(mem), &mut mediate) {
@@ -131,10 +154,10 @@ impl CommandScanner for Gen9Scanner {
                 let at = usize::try_from(e.at.offset).map_err(|_| GvtError::Invalid)?;
                 let before = ring.get(..at).ok_or(GvtError::Invalid)?;
                 batches.clear();
-                let r = scanner.scan_ring(before, &mut batches.source(mem), &mut mediate).map_err(|_| GvtError::Invalid)?;
+                let r = scanner.scan_ring(before, &mut batches.source(mem), &mut mediate)?;
                 (r, Some(e.at.offset))
             }
-            Err(_) => return Err(GvtError::Invalid),
+            Err(e) => return Err(e.into()),
         };
         for rec in report.batches().filter(|b| b.space == cmd_scanner::AddrSpace::Ggtt) {
             batches.keep(rec)?;
@@ -239,6 +262,44 @@ pub struct ExecParts<'a> {
 fn shadows_of(shadows: &mut [Shadow], slot: usize) -> Option<&mut [Shadow]> {
     let first = slot.checked_mul(MAX_BATCHES)?;
     shadows.get_mut(first..first.checked_add(MAX_BATCHES)?)
+}
+
+/// A submission the core refused: the error for the caller, and the vGPU's failsafe cause
+/// (`None`: the host failed with `err`, which [`Exec::kick`] records as [`Submission::Host`]).
+struct Refused {
+    err: GvtError,
+    cause: Option<Cause>,
+}
+
+impl From<GvtError> for Refused {
+    fn from(err: GvtError) -> Refused {
+        Refused { err, cause: None }
+    }
+}
+
+impl From<Fault> for Refused {
+    fn from(f: Fault) -> Refused {
+        Refused { err: f.into(), cause: Some(Cause::Ppgtt(f)) }
+    }
+}
+
+fn refused(err: GvtError, cause: Cause) -> Refused {
+    Refused { err, cause: Some(cause) }
+}
+
+/// The byte offset in a ring of `size` bytes of the byte `off` of the slice from `head`.
+fn ring_offset(head: u32, size: u32, off: u32) -> Option<u32> {
+    head.checked_add(off)?.checked_rem(size)
+}
+
+/// The failsafe cause of a command refused on `e` in the ring slice from `head` of a ring
+/// of `size` bytes.
+fn refused_command(e: Engine, head: u32, size: u32, r: &cmd_scanner::ScanError) -> Cause {
+    let place = match r.at.buf {
+        cmd_scanner::Buf::Ring => Place::Ring(ring_offset(head, size, r.at.offset).unwrap_or(r.at.offset)),
+        cmd_scanner::Buf::Batch(_) => Place::Batch { offset: r.at.offset, batch: r.batch },
+    };
+    Cause::Command { engine: e, command: r.command, header: r.header, place, reason: r.reason }
 }
 
 /// Counters of the execution half.
@@ -461,9 +522,10 @@ impl<T: ExecStorage> Exec<T> {
     /// Picks up what the guest's register writes latched in `vgpu`: resets, PVINFO PPGTT
     /// notifications, ELSP submissions (each element becomes a queued workload, scanned by
     /// `scanner`, and the engine acknowledges the submission in the CSB at once). A
-    /// submission the core cannot run puts the vGPU in failsafe and its error comes back. A
-    /// CSB report that could not reach the guest's HWSP (or raise its interrupt) comes back as
-    /// an error too, without failsafe, as at completion.
+    /// submission the core cannot run puts the vGPU in failsafe, with what was wrong as the
+    /// cause (`report::Cause`), and its error comes back. A CSB report that could not reach
+    /// the guest's HWSP (or raise its interrupt) comes back as an error too, without
+    /// failsafe, as at completion.
     pub fn kick<S: VgpuStorage>(
         &mut self,
         vgpu: &mut Vgpu<S>,
@@ -507,10 +569,10 @@ impl<T: ExecStorage> Exec<T> {
                         result = Err(err);
                     }
                 }
-                Err(err) => {
+                Err(r) => {
                     self.stats.rejected = self.stats.rejected.saturating_add(1);
-                    vgpu.enter_failsafe(Failsafe::GuestError);
-                    result = Err(err);
+                    vgpu.enter_failsafe(r.cause.unwrap_or(Cause::Submission { engine: e, what: Submission::Host(r.err) }));
+                    result = Err(r.err);
                 }
             }
         }
@@ -531,17 +593,21 @@ impl<T: ExecStorage> Exec<T> {
         d0: Desc,
         d1: Desc,
         ips: bool,
-    ) -> Result<Events> {
-        d0.check()?;
-        let d1 = if d1.valid() { d1.check().map(|()| Some(d1))? } else { None };
+    ) -> core::result::Result<Events, Refused> {
+        let why = |what| Cause::Submission { engine: e, what };
+        let check = |d: Desc| d.check().map_err(|err| refused(err, why(Submission::Descriptor(d.0))));
+        check(d0)?;
+        let d1 = if d1.valid() { check(d1).map(|()| Some(d1))? } else { None };
         let el = self.execlists.get_mut(engine_index(e)).ok_or(GvtError::Invalid)?;
         let mut probe = *el;
-        let (sub, events) = probe.submit(d0, d1)?;
+        let (sub, events) = probe.submit(d0, d1).map_err(|err| refused(err, why(Submission::SlotsBusy)))?;
         let plans = match sub {
             Submitted::Slot(p) | Submitted::LiteRestore(p) => p,
         };
         let mut made = [None; 2];
-        for ((&d, &plan), i) in [Some(d0), d1].iter().zip(plans.iter()).zip(0usize..) {
+        // A bounded index: an open `0usize..` carries an overflow check (a panic path) that
+        // the optimizer does not always see through.
+        for ((&d, &plan), i) in [Some(d0), d1].iter().zip(plans.iter()).zip(0..made.len()) {
             let (Some(d), Some(plan)) = (d, plan) else { continue };
             match self.create(vgpu, host, mpt, scanner, e, d, plan, ips) {
                 Ok(slot) => {
@@ -592,7 +658,8 @@ impl<T: ExecStorage> Exec<T> {
         d: Desc,
         plan: Plan,
         ips: bool,
-    ) -> Result<usize> {
+    ) -> core::result::Result<usize, Refused> {
+        let why = |what| Cause::Submission { engine: e, what };
         let pages = context_pages(e);
         let ctx_bytes = (pages as usize).wrapping_sub(1).wrapping_mul(PAGE);
         let lrca = d.lrca();
@@ -607,12 +674,19 @@ impl<T: ExecStorage> Exec<T> {
                 .max_by_key(|w| w.order)
                 .map(|w| w.tail)
         };
-        let slot = self.store.parts().queue.iter().position(|w| w.state == State::Free).ok_or(GvtError::Busy)?;
+        let slot = self
+            .store
+            .parts()
+            .queue
+            .iter()
+            .position(|w| w.state == State::Free)
+            .ok_or_else(|| refused(GvtError::Busy, why(Submission::QueueFull)))?;
         let mut parts = self.store.parts();
         // The ring context at the start of the register state page; the whole image is copied
         // once the PPGTT is in step (which may read guest tables through the scratch page).
         let mut ring_ctx = [0u8; RING_CONTEXT_BYTES];
-        ggtt_copy(vgpu, mpt, lrca.wrapping_add(PAGE as u64), &mut ring_ctx, false)?;
+        ggtt_copy(vgpu, mpt, lrca.wrapping_add(PAGE as u64), &mut ring_ctx, false)
+            .map_err(|err| refused(err, why(Submission::Context { lrca, err })))?;
         let img = &ring_ctx[..];
         let ctl = dword(img, CTX_RING_CTL);
         let size = ((ctl >> 12) & 0x1ff).wrapping_add(1).wrapping_mul(4096);
@@ -620,12 +694,12 @@ impl<T: ExecStorage> Exec<T> {
         let head = prev_tail.unwrap_or(dword(img, CTX_RING_HEAD) & HEAD_ADDR);
         let tail = dword(img, CTX_RING_TAIL) & TAIL_ADDR;
         if ctl & 1 == 0 || head >= size || tail >= size || !vgpu.partition().owns_gm(start, u64::from(size)) {
-            return Err(GvtError::Invalid);
+            return Err(refused(GvtError::Invalid, why(Submission::Ring { lrca, start, ctl, head, tail })));
         }
-        let len = usize::try_from(if tail >= head { tail.wrapping_sub(head) } else { size.wrapping_sub(head).wrapping_add(tail) })
-            .map_err(|_| GvtError::Invalid)?;
+        let bytes = if tail >= head { tail.wrapping_sub(head) } else { size.wrapping_sub(head).wrapping_add(tail) };
+        let len = usize::try_from(bytes).map_err(|_| GvtError::Invalid)?;
         if len > MAX_RING_SLICE {
-            return Err(GvtError::Invalid);
+            return Err(refused(GvtError::Invalid, why(Submission::RingTooLong { lrca, len: bytes })));
         }
         let pml4 = (u64::from(dword(img, CTX_PDP0_UDW)) << 32) | u64::from(dword(img, CTX_PDP0_LDW));
         let inhibit = dword(img, CTX_CONTEXT_CONTROL) & CTX_RESTORE_INHIBIT != 0;
@@ -635,9 +709,9 @@ impl<T: ExecStorage> Exec<T> {
         let (root, root_host) = {
             let mut env = Self::env(&mut parts, host, mpt, ips)?;
             let (root, root_host) = self.ppgtt.pin(&mut env, pml4)?;
-            if let Err(err) = self.ppgtt.sync(&mut env, &[root]) {
+            if let Err(fault) = self.ppgtt.sync(&mut env, &[root]) {
                 self.ppgtt.unpin(root);
-                return Err(err);
+                return Err(fault.into());
             }
             (root, root_host)
         };
@@ -645,7 +719,7 @@ impl<T: ExecStorage> Exec<T> {
             Ok(a) => a,
             Err(err) => {
                 self.ppgtt.unpin(root);
-                return Err(err);
+                return Err(err.into());
             }
         };
         let built = self.build(vgpu, host, mpt, scanner, e, slot, lrca, ctx_host, ctx_bytes, pml4, root_host, head, len, start, size, inhibit);
@@ -705,10 +779,11 @@ impl<T: ExecStorage> Exec<T> {
         start: u64,
         size: u32,
         inhibit: bool,
-    ) -> Result<(u64, u32, u32, u32, Option<u32>)> {
+    ) -> core::result::Result<(u64, u32, u32, u32, Option<u32>), Refused> {
+        let why = |what| Cause::Submission { engine: e, what };
         let parts = self.store.parts();
         let img = parts.scratch.get_mut(..ctx_bytes).ok_or(GvtError::Invalid)?;
-        ggtt_copy(vgpu, mpt, lrca.wrapping_add(PAGE as u64), img, false)?;
+        ggtt_copy(vgpu, mpt, lrca.wrapping_add(PAGE as u64), img, false).map_err(|err| refused(err, why(Submission::Context { lrca, err })))?;
         let ring_len = u32::try_from(len).map_err(|_| GvtError::Invalid)?;
         set_dword(img, CTX_RING_HEAD, 0);
         set_dword(img, CTX_RING_TAIL, ring_len);
@@ -726,14 +801,20 @@ impl<T: ExecStorage> Exec<T> {
         let slice = parts.scratch.get_mut(prefix..total).ok_or(GvtError::Invalid)?;
         let first = len.min(usize::try_from(size.wrapping_sub(head)).map_err(|_| GvtError::Invalid)?);
         let (a, b) = slice.split_at_mut(first);
-        ggtt_copy(vgpu, mpt, start.wrapping_add(u64::from(head)), a, false)?;
-        ggtt_copy(vgpu, mpt, start, b, false)?;
+        let unreadable = |err| refused(err, why(Submission::RingUnreadable { lrca, start, err }));
+        ggtt_copy(vgpu, mpt, start.wrapping_add(u64::from(head)), a, false).map_err(unreadable)?;
+        ggtt_copy(vgpu, mpt, start, b, false).map_err(unreadable)?;
         let mut copies = Copies::new(parts.batches);
         let report = {
             let mut view = View { vgpu, mpt, spts: &parts.spts, pml4 };
-            scanner.scan(e, slice, &mut view, &mut copies)?
+            scanner.scan(e, slice, &mut view, &mut copies)
         };
+        let report = report.map_err(|f| match f {
+            ScanFailure::Refused(r) => refused(GvtError::Invalid, refused_command(e, head, size, &r)),
+            ScanFailure::Error(err) => Refused::from(err),
+        })?;
         // A workload that stops at an invalid instruction runs only what precedes it.
+        let invalid = report.stop_at.map(|off| dword(slice, (off / 4) as usize));
         let run = match report.stop_at {
             Some(off) => usize::try_from(off).map_err(|_| GvtError::Invalid)?.min(len),
             None => len,
@@ -741,7 +822,7 @@ impl<T: ExecStorage> Exec<T> {
         let total = prefix.checked_add(run).ok_or(GvtError::Invalid)?;
         let slice = parts.scratch.get_mut(prefix..total).ok_or(GvtError::Invalid)?;
         let stop = match report.stop_at {
-            Some(off) => Some(head.checked_add(off).ok_or(GvtError::Invalid)?.checked_rem(size).ok_or(GvtError::Invalid)?),
+            Some(off) => Some(ring_offset(head, size, off).ok_or(GvtError::Invalid)?),
             None => None,
         };
         let host_len = u32::try_from(total).map_err(|_| GvtError::Invalid)?;
@@ -751,12 +832,15 @@ impl<T: ExecStorage> Exec<T> {
             Ok(r) => r,
             Err(err) => {
                 batch::release(host, shadows);
-                return Err(err);
+                return Err(err.into());
             }
         };
         for s in shadows.iter().filter(|s| s.pages != 0) {
             self.stats.batches_shadowed = self.stats.batches_shadowed.saturating_add(1);
             self.stats.batch_bytes = self.stats.batch_bytes.saturating_add(u64::from(s.len));
+        }
+        if let (Some(ring_offset), Some(header)) = (stop, invalid) {
+            vgpu.notice(Notice::InvalidCommand { engine: e, ring_offset, header });
         }
         Ok((ring_host, pages, host_len, report.user_interrupts, stop))
     }
@@ -870,12 +954,12 @@ impl<T: ExecStorage> Exec<T> {
                     *r = w.root;
                 }
             }
-            Self::env(&mut parts, host, mpt, ips).and_then(|mut env| self.ppgtt.sync(&mut env, &roots))
+            Self::env(&mut parts, host, mpt, ips).map_err(Fault::from).and_then(|mut env| self.ppgtt.sync(&mut env, &roots))
         };
-        if let Err(err) = synced {
-            vgpu.enter_failsafe(Failsafe::GuestError);
+        if let Err(fault) = synced {
+            vgpu.enter_failsafe(Cause::Ppgtt(fault));
             self.drop_engine(host, None);
-            return Err(err);
+            return Err(fault.into());
         }
         let mut started = 0u8;
         for &slot in picks.iter().flatten() {
@@ -1009,11 +1093,11 @@ impl<T: ExecStorage> Exec<T> {
         let ips = ips_enabled(vgpu);
         let r = {
             let mut parts = self.store.parts();
-            Self::env(&mut parts, host, mpt, ips).and_then(|mut env| self.ppgtt.page_write(&mut env, gpa, data, committed))
+            Self::env(&mut parts, host, mpt, ips).map_err(Fault::from).and_then(|mut env| self.ppgtt.page_write(&mut env, gpa, data, committed))
         };
-        if r.is_err() {
-            vgpu.enter_failsafe(Failsafe::GuestError);
+        if let Err(fault) = r {
+            vgpu.enter_failsafe(Cause::PageTrackWrite { gpa, fault });
         }
-        r
+        Ok(r?)
     }
 }

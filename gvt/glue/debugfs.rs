@@ -99,7 +99,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_debugfs_show(vgpu: *mut c_void, m: *mut
     // holds off its removal until this returns).
     let h = unsafe { &*vgpu.cast::<VgpuHandle>() };
     // A copy under the lock; the text is made outside it.
-    let snap = h.state.lock().as_ref().map(|st| (*st.vgpu.stats(), st.vgpu.failsafe(), *st.exec.stats(), *st.exec.ppgtt_stats()));
+    let snap = h.state.lock().as_ref().map(|st| (*st.vgpu.stats(), st.vgpu.failsafe_cause(), *st.exec.stats(), *st.exec.ppgtt_stats()));
     let Some((stats, failsafe, exec, ppgtt)) = snap else { return ENODEV.to_errno() };
     let out = &mut SeqFile(m);
     // An error is an overflow, which seq_file handles by calling again.

@@ -22,7 +22,7 @@ use crate::model::display::owner::PlaneWrites;
 use crate::model::host::HostExec;
 
 /// Now, on the clock the display runs on (monotonic ns).
-fn now_ns() -> u64 {
+pub(super) fn now_ns() -> u64 {
     u64::try_from(Ktime::ktime_get().to_ns()).unwrap_or(0)
 }
 

@@ -151,7 +151,6 @@ pub(super) fn after_write(dev: &GvtDevice, h: &VgpuHandle, st: &mut VgpuState) {
         kick(dev);
     }
     super::display::after_write(dev, h, st);
-    st.report_failsafe();
 }
 
 /// The vGPUs of `dev` now (`VgpuHandle` addresses, 0 for a free slot). A handle stays valid
@@ -263,7 +262,7 @@ fn run_host(dev: &GvtDevice) -> usize {
                     if st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), w.engine, w.tag, how).is_err() {
                         pr_debug!("vGPU {}: completion not delivered\n", w.vgpu);
                     }
-                    st.report_failsafe();
+                    st.report();
                 }
             }
         }
@@ -279,7 +278,7 @@ fn run_host(dev: &GvtDevice) -> usize {
                     if st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), q.w.engine, q.w.tag, how).is_err() {
                         pr_debug!("vGPU {}: completion not delivered\n", q.w.vgpu);
                     }
-                    st.report_failsafe();
+                    st.report();
                 }
             }
         }
@@ -358,7 +357,7 @@ fn schedule(dev: &GvtDevice) -> bool {
         ex.mmio.switch(&sub, e, Owner::Vgpu(o), |r| vgpu.vreg(r));
     }
     let r = st.exec.dispatch(&mut st.vgpu, &sub, &mut h.mpt());
-    st.report_failsafe();
+    st.report();
     match r {
         Ok(started) => started != 0 || !idle,
         Err(GvtError::Busy) => !idle,

@@ -10,18 +10,29 @@ use super::to_c;
 use crate::mpt::abi::{fill_c_name, GvtBackend, GvtTypeInfo, GVT_MPT_ABI_VERSION};
 
 /// Longest backend name shown in logs.
-const MAX_NAME: usize = 32;
+pub(super) const MAX_NAME: usize = 32;
 
-/// The backend's name for logs, read without trusting its length: at most [`MAX_NAME`] bytes.
-fn backend_name(be: &GvtBackend) -> &BStr {
+/// The bytes of the C string at `p` up to its NUL, read without trusting its length: at most
+/// `max` bytes (all `max` of them if there is no NUL among them).
+///
+/// # Safety
+///
+/// `p` is non-null and readable up to its NUL or `max` bytes, whichever comes first, for `'a`.
+pub(super) unsafe fn c_bytes<'a>(p: *const u8, max: usize) -> &'a [u8] {
     let mut len = 0usize;
-    // SAFETY: registration checked `name` is non-null, and the ABI requires a NUL-terminated
-    // string that lives as long as the registration; we read up to its NUL or MAX_NAME bytes.
-    while len < MAX_NAME && unsafe { *be.name.add(len) } != 0 {
+    // SAFETY: per the contract, up to the NUL or `max` bytes are readable.
+    while len < max && unsafe { *p.add(len) } != 0 {
         len = len.wrapping_add(1);
     }
-    // SAFETY: the `len` bytes at `name` were just read.
-    BStr::from_bytes(unsafe { core::slice::from_raw_parts(be.name, len) })
+    // SAFETY: the `len` bytes at `p` were just read, and live for `'a`.
+    unsafe { core::slice::from_raw_parts(p, len) }
+}
+
+/// The backend's name for logs: at most [`MAX_NAME`] bytes.
+pub(super) fn backend_name(be: &GvtBackend) -> &BStr {
+    // SAFETY: registration checked `name` is non-null, and the ABI requires a NUL-terminated
+    // string that lives as long as the registration.
+    BStr::from_bytes(unsafe { c_bytes(be.name, MAX_NAME) })
 }
 
 /// Offers device slot `i` to a backend; true if the backend took it.

@@ -19,7 +19,7 @@ use kernel::{new_mutex, prelude::*, sync::Mutex};
 use super::devices::GvtDevice;
 use super::exec::{self, Submitter};
 use super::grants::Grants;
-use super::mpt_abi::device;
+use super::mpt_abi::{backend_name, c_bytes, device, MAX_NAME};
 use super::to_kernel_error;
 use super::vbuf::VBuf;
 use crate::model::error::{GvtError, Result as ModelResult};
@@ -29,18 +29,23 @@ use crate::model::display::edid::{Mode, EDID_MAX_SIZE};
 use crate::model::opregion::OPREGION_SIZE;
 use crate::model::ppgtt::pool::{Chunks, Tables, CHUNK, INDEX_BUCKETS, MAX_CHUNKS};
 use crate::model::ppgtt::Spt;
+use crate::model::report::{Cause, Identity, RateLimit, LABEL_LEN};
 use crate::model::resources::{Request, Span};
 use crate::model::vgpu::{Buffers, Failsafe, Reset, Vgpu};
 use crate::model::batch::{Shadow, ARENA_BYTES};
 use crate::model::cmd_scanner::MAX_BATCHES;
 use crate::model::workload::{Exec, ExecBuffers, Gen9Scanner, Workload, SCRATCH_BYTES};
 use crate::model::vgpu_type::{Resolution, VgpuConfig};
-use crate::mpt::abi::{GvtBackend, GvtBackendOps, GvtPlaneInfo, GvtVgpuInfo, GvtVgpuParams, GVT_EDID_MAX_SIZE, GVT_MPT_ABI_VERSION};
+use crate::mpt::abi::{
+    GvtBackend, GvtBackendOps, GvtPlaneInfo, GvtVgpuInfo, GvtVgpuParams, GVT_EDID_MAX_SIZE, GVT_MPT_ABI_VERSION, GVT_VGPU_NAME_LEN,
+};
 use crate::model::display::plane::PlaneKind;
 use crate::model::vgpu::{GEN8_PAGE_PRESENT, GTT_ADDR_MASK};
 use crate::mpt::MptOps;
 
 const _: () = assert!(GVT_EDID_MAX_SIZE == EDID_MAX_SIZE);
+// An identity holds the backend's name, ", " and the longest name a backend gives.
+const _: () = assert!(MAX_NAME + 2 + GVT_VGPU_NAME_LEN - 1 <= LABEL_LEN);
 
 /// A vGPU's register file, virtual GGTT, OpRegion and EDID, in vmalloc memory.
 pub(super) type Storage = Buffers<VBuf<u32>, VBuf<u64>, VBuf<u8>>;
@@ -184,28 +189,75 @@ pub(super) struct VgpuState {
     pub(super) vgpu: Vgpu<Storage>,
     pub(super) exec: Exec<ExecStore>,
     pub(super) scanner: Gen9Scanner,
-    /// The failsafe state last reported to the log.
-    reported: Option<Failsafe>,
+    /// Who the vGPU is in the log.
+    identity: Identity,
+    /// The failsafe cause last reported to the log.
+    reported: Option<Cause>,
     /// The guest resets out of failsafe already reported (`VgpuStats::failsafe_guest_resets`).
     reported_guest_resets: u64,
+    /// The vGPU's rate limits, one per kind of line, so that its guest's noise never silences
+    /// its failsafe entries (nor another vGPU's lines).
+    failsafe_log: RateLimit,
+    notice_log: RateLimit,
+    debug_log: RateLimit,
 }
 
 impl VgpuState {
-    /// Logs the vGPU's entry into failsafe, once per entry (a reset that leaves failsafe
-    /// re-arms it): a guest the device model stopped emulating faithfully must be visible.
-    /// So is its way out when the guest's own full GPU reset took it.
-    pub(super) fn report_failsafe(&mut self) {
+    fn new(vgpu: Vgpu<Storage>, exec: Exec<ExecStore>, scanner: Gen9Scanner, backend: &[u8]) -> VgpuState {
+        let identity = Identity::new(vgpu.id().get(), backend);
+        VgpuState {
+            vgpu,
+            exec,
+            scanner,
+            identity,
+            reported: None,
+            reported_guest_resets: 0,
+            failsafe_log: RateLimit::DEFAULT,
+            notice_log: RateLimit::DEFAULT,
+            debug_log: RateLimit::DEFAULT,
+        }
+    }
+
+    /// Logs what the vGPU has to tell the host since the last call (after every trap and
+    /// workload event), each kind rate-limited per vGPU: its entry into failsafe with the
+    /// cause and what the guest sees, once per entry (an error when the host's limits caused
+    /// it, else a warning); its way out by the guest's own reset; what the guest did that it
+    /// refused or ignored (`Notice`: info, or debug for the harmless). The clock is read only
+    /// when there is something to log: this runs on the trap path.
+    pub(super) fn report(&mut self) {
+        let who = &self.identity;
         let cleared = self.vgpu.stats().failsafe_guest_resets;
         if cleared != self.reported_guest_resets {
-            pr_info!("vGPU {}: guest reset cleared failsafe\n", self.vgpu.id().get());
             self.reported_guest_resets = cleared;
-        }
-        let now = self.vgpu.failsafe();
-        if now != self.reported {
-            if let Some(why) = now {
-                pr_warn!("vGPU {}: entered failsafe ({}); its guest's GPU work is no longer run\n", self.vgpu.id().get(), why.name());
+            // The next entry is a new one, whatever its cause.
+            self.reported = None;
+            if let Some(held) = self.failsafe_log.admit(super::display::now_ns()) {
+                pr_info!("{who}: guest reset cleared failsafe{held}\n");
             }
-            self.reported = now;
+        }
+        let cause = self.vgpu.failsafe_cause();
+        if cause != self.reported {
+            self.reported = cause;
+            if let Some(c) = cause {
+                if let Some(held) = self.failsafe_log.admit(super::display::now_ns()) {
+                    let consequence = Failsafe::CONSEQUENCE;
+                    if c.is_host_fault() {
+                        pr_err!("{who} entered failsafe: {c}; {consequence}{held}\n");
+                    } else {
+                        pr_warn!("{who} entered failsafe: {c}; {consequence}{held}\n");
+                    }
+                }
+            }
+        }
+        if let Some(n) = self.vgpu.take_notice() {
+            let log = if n.is_debug() { &mut self.debug_log } else { &mut self.notice_log };
+            if let Some(held) = log.admit(super::display::now_ns()) {
+                if n.is_debug() {
+                    pr_debug!("{who}: {n}{held}\n");
+                } else {
+                    pr_info!("{who}: {n}{held}\n");
+                }
+            }
         }
     }
 }
@@ -402,7 +454,7 @@ fn create(be: *const GvtBackend, gd: *mut c_void, config: &VgpuConfig, priv_: *m
     handle.aperture.0.store(low.start, Ordering::Relaxed);
     handle.aperture.1.store(low.size, Ordering::Relaxed);
     let scanner = Gen9Scanner::new(dev.host.gpu().info().platform, *vgpu.partition());
-    *handle.state.lock() = Some(VgpuState { vgpu, exec, scanner, reported: None, reported_guest_resets: 0 });
+    *handle.state.lock() = Some(VgpuState::new(vgpu, exec, scanner, backend_name(be)));
     if let Err(e) = exec::add(dev, &handle, id, config.weight) {
         if let Some(st) = handle.state.lock().take() {
             let _store = dev.gvt.lock().destroy_vgpu(dev.host.gpu(), &mut handle.mpt(), st.vgpu);
@@ -539,6 +591,31 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_id(vgpu: *mut c_void) -> u32 {
     h.state.lock().as_ref().map_or(0, |st| st.vgpu.id().get())
 }
 
+/// Names the vGPU for the host log; see `include/gvt/mpt.h`.
+///
+/// # Safety
+///
+/// `vgpu` as for `gvt_vgpu_id`; `name` is null or a NUL-terminated string.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_set_name(vgpu: *mut c_void, name: *const u8) -> c_int {
+    if name.is_null() {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: `name` is NUL-terminated (contract); at most the first GVT_VGPU_NAME_LEN bytes
+    // are read.
+    let bytes = unsafe { c_bytes(name, GVT_VGPU_NAME_LEN) };
+    if bytes.len() == GVT_VGPU_NAME_LEN {
+        return EINVAL.to_errno();
+    }
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_vgpu(vgpu, |_, st| {
+            st.identity.name(bytes);
+            Ok(())
+        })
+    }
+}
+
 /// `DRM_PLANE_TYPE_PRIMARY` and `_CURSOR` (include/drm/drm_plane.h).
 const DRM_PLANE_TYPE_PRIMARY: u32 = 1;
 const DRM_PLANE_TYPE_CURSOR: u32 = 2;
@@ -572,7 +649,11 @@ unsafe fn access(
         b.copy_from_slice(unsafe { core::slice::from_raw_parts(buf, b.len()) });
     }
     let r = match h.state.lock().as_mut() {
-        Some(st) => f(h, st, b),
+        Some(st) => {
+            let r = f(h, st, b);
+            st.report();
+            r
+        }
         None => Err(GvtError::NoDevice),
     };
     if read {
@@ -756,6 +837,8 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_reset(vgpu: *mut c_void) -> c_int {
             let r = st.vgpu.reset(h.device().host.gpu(), &mut h.mpt(), Reset::DeviceModel);
             // A reset turns the vGPU's own planes off on the host.
             exec::after_write(h.device(), h, st);
+            // The log sees the vGPU out of failsafe: a new entry is logged, whatever its cause.
+            st.report();
             r
         })
     }
@@ -784,7 +867,9 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_page_track_write(
     unsafe {
         with_vgpu(vgpu, |h, st| {
             let sub = Submitter::new(h.device(), h);
-            st.exec.page_write(&mut st.vgpu, &sub, &mut h.mpt(), gpa, data, committed)
+            let r = st.exec.page_write(&mut st.vgpu, &sub, &mut h.mpt(), gpa, data, committed);
+            st.report();
+            r
         })
     }
 }

@@ -23,6 +23,8 @@
 #define GVT_NAME_LEN		16
 /* Largest EDID a vGPU's monitor takes: the base block and one extension. */
 #define GVT_EDID_MAX_SIZE	256
+/* Longest name a backend gives a vGPU (gvt_vgpu_set_name()), with its NUL. */
+#define GVT_VGPU_NAME_LEN	48
 
 struct device;
 struct module;
@@ -157,6 +159,13 @@ int gvt_vgpu_create(const struct gvt_backend *be, struct gvt_device *gd,
 void gvt_vgpu_destroy(struct gvt_vgpu *vgpu);
 /* The vGPU's id on its device, 1..32. */
 __u32 gvt_vgpu_id(struct gvt_vgpu *vgpu);
+/*
+ * Names the vGPU in gvt.ko's log: what a person looks the VM up by, as the backend knows it
+ * ("mdev <uuid>", "vm <vmid>"). gvt.ko's messages then say "vGPU <id> (<backend>, <name>)".
+ * name is NUL-terminated and shorter than GVT_VGPU_NAME_LEN; returns 0, or -EINVAL for a NULL
+ * or longer name. Optional; call it right after creation.
+ */
+int gvt_vgpu_set_name(struct gvt_vgpu *vgpu, const char *name);
 
 /*
  * The guest's accesses. offset is into config space (1, 2 or 4 bytes) or BAR0 (1, 2, 4 or 8

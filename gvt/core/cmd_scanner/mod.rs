@@ -48,6 +48,8 @@
 
 pub mod table;
 
+use core::fmt;
+
 use super::host::{Platform, MMIO_SIZE};
 use super::mmio_table::{mmio_index, MmioIndex, F_CMD_ACCESS, F_CMD_WRITE_PATCH};
 use super::regs::Engine;
@@ -451,6 +453,25 @@ pub enum Reason {
     Mediation(u32),
 }
 
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Reason::UnknownCommand => f.write_str("no such command on this engine"),
+            Reason::BadLength => f.write_str("a length the command cannot have"),
+            Reason::Truncated => f.write_str("runs past the end of its buffer (or a batch has no end)"),
+            Reason::Register(r) => write!(f, "register {r:#x} not allowed"),
+            Reason::Address(a) => write!(f, "graphics address {a:#x} outside the vGPU's memory"),
+            Reason::Forbidden => f.write_str("never allowed from a vGPU"),
+            Reason::TooDeep => f.write_str("batch buffers nested too deep"),
+            Reason::BadBatchStart => f.write_str("a batch start the scanner cannot follow"),
+            Reason::TooManyBatches => write!(f, "more than {MAX_BATCHES} batch buffers"),
+            Reason::BatchFault(a) => write!(f, "batch buffer at {a:#x} cannot be read"),
+            Reason::EndOutsideBatch => f.write_str("batch end in the ring"),
+            Reason::Mediation(r) => write!(f, "write to register {r:#x} refused by the device model"),
+        }
+    }
+}
+
 /// A refused command: what, where and why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScanError {
@@ -460,6 +481,8 @@ pub struct ScanError {
     pub header: u32,
     /// Where it starts.
     pub at: At,
+    /// The batch it is in (`at` in [`Buf::Batch`]): address space and graphics address.
+    pub batch: Option<(AddrSpace, u64)>,
     /// Why it was refused.
     pub reason: Reason,
 }
@@ -552,6 +575,8 @@ impl<'a> Scanner<'a> {
         self.scan(top, &[], src, mediate, rep)
     }
 
+    /// Scans from `top`, then names the batch a refused command is in (slot numbers mean
+    /// nothing outside the scan).
     fn scan(
         &self,
         top: Frame,
@@ -560,16 +585,33 @@ impl<'a> Scanner<'a> {
         mediate: &mut dyn FnMut(&RegWrite) -> bool,
         mut rep: ScanReport,
     ) -> Result<ScanReport, ScanError> {
+        self.walk(top, ring, src, mediate, &mut rep).map_err(|mut e| {
+            if let Buf::Batch(s) = e.at.buf {
+                e.batch = rep.batches.get(usize::from(s)).copied().flatten().map(|b| (b.space, b.addr));
+            }
+            e
+        })?;
+        Ok(rep)
+    }
+
+    fn walk(
+        &self,
+        top: Frame,
+        ring: &[u8],
+        src: &mut dyn BatchSource,
+        mediate: &mut dyn FnMut(&RegWrite) -> bool,
+        rep: &mut ScanReport,
+    ) -> Result<(), ScanError> {
         // The ring, a first-level and a second-level batch.
         let mut stack = [top; 3];
         let mut depth = 0usize;
         loop {
-            let Some(frame) = stack.get_mut(depth) else { return Ok(rep) };
+            let Some(frame) = stack.get_mut(depth) else { return Ok(()) };
             let buf = match frame.buf {
                 Buf::Ring => ring,
                 Buf::Batch(s) => src.bytes(usize::from(s)),
             };
-            let step = match (self.run(buf, frame, &mut rep, mediate), frame.buf) {
+            let step = match (self.run(buf, frame, rep, mediate), frame.buf) {
                 // A command runs past the copy: copy more of the batch and go on from it.
                 (Err(e), Buf::Batch(s)) if e.reason == Reason::Truncated => {
                     if src.more(usize::from(s)) {
@@ -580,10 +622,10 @@ impl<'a> Scanner<'a> {
                 (r, _) => r?,
             };
             match step {
-                Step::RingDone => return Ok(rep),
+                Step::RingDone => return Ok(()),
                 Step::End => {
                     // Popping the last frame of a lone batch ends the scan.
-                    let Some(d) = depth.checked_sub(1) else { return Ok(rep) };
+                    let Some(d) = depth.checked_sub(1) else { return Ok(()) };
                     depth = d;
                 }
                 Step::Start { at, header, addr, space, second } => {
@@ -608,7 +650,7 @@ impl<'a> Scanner<'a> {
                         rep.unscanned_batches = rep.unscanned_batches.saturating_add(1);
                         if !push {
                             // Chained away into an unscanned batch: nothing more here runs.
-                            let Some(d) = depth.checked_sub(1) else { return Ok(rep) };
+                            let Some(d) = depth.checked_sub(1) else { return Ok(()) };
                             depth = d;
                         }
                         continue;
@@ -616,7 +658,7 @@ impl<'a> Scanner<'a> {
                     if space == AddrSpace::Ggtt {
                         self.audit(addr, 4).map_err(|r| err(BB_START, header, at, r))?;
                     }
-                    let next = self.enter(&mut rep, src, (at, header), addr, space, new_level)?;
+                    let next = self.enter(rep, src, (at, header), addr, space, new_level)?;
                     if push {
                         depth = depth.wrapping_add(1);
                     }
@@ -979,7 +1021,7 @@ fn dword(buf: &[u8], pos: usize) -> Option<u32> {
 const BB_START: &str = "MI_BATCH_BUFFER_START";
 
 fn err(command: &'static str, header: u32, at: At, reason: Reason) -> ScanError {
-    ScanError { command, header, at, reason }
+    ScanError { command, header, at, batch: None, reason }
 }
 
 #[cfg(test)]

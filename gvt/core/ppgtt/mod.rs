@@ -25,10 +25,15 @@
 //! entries fail the shadowing, which puts the vGPU in failsafe. Roots are found by the PML4
 //! address of a context or a PVINFO notification and reclaimed least-recently-used first when
 //! the table storage runs out.
+//!
+//! A failure says where ([`Fault`]): the guest's table, entry or page that broke the shadow,
+//! which the vGPU records as its failsafe cause, or the host.
 
 pub mod pool;
 
-use super::error::{GvtError, Result};
+use core::fmt;
+
+use super::error::GvtError;
 use super::host::HostExec;
 use super::vgpu::write_counters;
 use crate::mpt::MptOps;
@@ -133,6 +138,103 @@ fn set_entry(page: &mut [u8; PAGE], i: usize, v: u64) {
         b.copy_from_slice(&v.to_le_bytes());
     }
 }
+
+/// Why shadowing failed: what of the guest's tables broke it, or the host. Tables are named by
+/// level as the guest walks them: 4 PML4, 3 PDP, 2 PD, 1 PT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// A PML4 address that is not a page-aligned guest physical address (the address).
+    BadRoot(u64),
+    /// The guest table at `gfn` could not be read: not guest RAM as its hypervisor knows it
+    /// (`err` is the hypervisor's answer).
+    Table {
+        /// Guest frame of the table.
+        gfn: u64,
+        /// Its level.
+        level: u8,
+        /// The hypervisor's error.
+        err: GvtError,
+    },
+    /// The page at `gfn` an entry of a level-`level` table maps (a 2 MiB page from a PD) could
+    /// not be mapped for the GPU: not guest RAM.
+    Page {
+        /// Guest frame of the page.
+        gfn: u64,
+        /// Level of the table whose entry maps it.
+        level: u8,
+        /// The hypervisor's error.
+        err: GvtError,
+    },
+    /// Entry `index` (`value`) of the level-`level` table at `gfn` is one the shadow does not
+    /// take: a 2 MiB page not 2 MiB aligned (level 2), a 1 GiB or larger page (levels 3, 4).
+    Entry {
+        /// Guest frame of the table.
+        gfn: u64,
+        /// Its level.
+        level: u8,
+        /// The entry's index in it.
+        index: u16,
+        /// The entry.
+        value: u64,
+    },
+    /// No shadow table or root slot is left: the vGPU's trees in use fill its storage.
+    Full,
+    /// The host failed (memory for a shadow table, writing it, committing a guest write), or
+    /// the backend reported a write no guest store makes.
+    Host(GvtError),
+}
+
+impl From<GvtError> for Fault {
+    /// Anything not traced to the guest's tables is the host's.
+    fn from(err: GvtError) -> Fault {
+        Fault::Host(err)
+    }
+}
+
+impl From<Fault> for GvtError {
+    fn from(f: Fault) -> GvtError {
+        match f {
+            Fault::BadRoot(_) => GvtError::Invalid,
+            Fault::Table { err, .. } | Fault::Page { err, .. } | Fault::Host(err) => err,
+            // A misaligned 2 MiB page is malformed; larger pages are not supported.
+            Fault::Entry { level: 2, .. } => GvtError::Invalid,
+            Fault::Entry { .. } => GvtError::NotSupported,
+            Fault::Full => GvtError::NoSpace,
+        }
+    }
+}
+
+/// The name of a level's tables.
+fn level_name(level: u8) -> &'static str {
+    match level {
+        4 => "PML4",
+        3 => "PDP",
+        2 => "PD",
+        _ => "PT",
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Fault::BadRoot(a) => write!(f, "PML4 address {a:#x} is not a page-aligned guest address"),
+            Fault::Table { gfn, level, err } => {
+                write!(f, "page table outside guest RAM: gfn {gfn:#x} (level {level}, {}; {err})", level_name(level))
+            }
+            Fault::Page { gfn, level: 2, err } => write!(f, "2 MiB page outside guest RAM: gfn {gfn:#x} (mapped by a PD; {err})"),
+            Fault::Page { gfn, level, err } => write!(f, "page outside guest RAM: gfn {gfn:#x} (mapped by a {}; {err})", level_name(level)),
+            Fault::Entry { gfn, level, index, value } => {
+                let what = if level == 2 { "2 MiB page not 2 MiB aligned" } else { "page of 1 GiB or more (not supported)" };
+                write!(f, "{what}: entry {index} = {value:#x} of the {} at gfn {gfn:#x}", level_name(level))
+            }
+            Fault::Full => f.write_str("no shadow page table left: the vGPU's page tables in use fill its storage"),
+            Fault::Host(err) => write!(f, "host error while shadowing page tables: {err}"),
+        }
+    }
+}
+
+/// The result of shadowing.
+pub type Result<T = ()> = core::result::Result<T, Fault>;
 
 /// What shadowing works with: the table storage, the host and the hypervisor.
 pub struct Env<'a> {
@@ -313,7 +415,7 @@ impl Ppgtt {
 
     fn get_root(&mut self, env: &mut Env<'_>, pml4_gpa: u64) -> Result<usize> {
         if pml4_gpa & !ADDR_MASK != 0 {
-            return Err(GvtError::Invalid);
+            return Err(Fault::BadRoot(pml4_gpa));
         }
         let gfn = pml4_gpa >> 12;
         self.clock = self.clock.wrapping_add(1);
@@ -331,10 +433,10 @@ impl Ppgtt {
         if free.is_none() && self.reclaim(env) {
             free = self.roots.iter().position(|r| r.is_none());
         }
-        let slot = free.ok_or(GvtError::NoSpace)?;
+        let slot = free.ok_or(Fault::Full)?;
         let spt = loop {
             match shadow(env, gfn, 4, false) {
-                Err(GvtError::NoSpace) if self.reclaim(env) => continue,
+                Err(Fault::Full) if self.reclaim(env) => continue,
                 other => break other?,
             }
         };
@@ -457,7 +559,7 @@ impl Ppgtt {
             // Out of table storage: the least recently used tree no workload uses goes (the
             // trees being synced are pinned), and the walk starts again, reading everything.
             while let Err(e) = self.walk(env, top) {
-                if e != GvtError::NoSpace || !self.reclaim(env) {
+                if e != Fault::Full || !self.reclaim(env) {
                     return Err(e);
                 }
                 self.epoch = self.epoch.wrapping_add(1);
@@ -512,8 +614,8 @@ impl Ppgtt {
 
 /// Re-reads the guest table behind `s` and re-shadows the entries that changed.
 fn revalidate(env: &mut Env<'_>, s: usize) -> Result<u64> {
-    let gfn = env.spts.get(s).map(|t| t.meta.gfn).ok_or(GvtError::Invalid)?;
-    env.mpt.read_gpa(gfn << 12, &mut env.scratch[..])?;
+    let (gfn, level) = env.spts.get(s).map(|t| (t.meta.gfn, t.meta.level)).ok_or(GvtError::Invalid)?;
+    env.mpt.read_gpa(gfn << 12, &mut env.scratch[..]).map_err(|err| Fault::Table { gfn, level, err })?;
     if env.spts.get(s).is_some_and(|t| t.guest == *env.scratch) {
         return Ok(0);
     }
@@ -548,7 +650,7 @@ fn shadow(env: &mut Env<'_>, gfn: u64, level: u8, ips: bool) -> Result<usize> {
     }
     // Another table of the same page is already write-protected.
     let shared = env.spts.tracked(gfn);
-    let slot = env.spts.alloc()?;
+    let slot = env.spts.alloc().map_err(|_| Fault::Full)?;
     let host = env.host.alloc_pages(1)?;
     let tracked = shared || (env.mpt.page_track_supported() && env.mpt.page_track_add(gfn).is_ok());
     {
@@ -558,7 +660,7 @@ fn shadow(env: &mut Env<'_>, gfn: u64, level: u8, ips: bool) -> Result<usize> {
     }
     env.spts.insert(slot);
     let t = env.spts.get_mut(slot).ok_or(GvtError::Invalid)?;
-    let read = env.mpt.read_gpa(gfn << 12, &mut t.guest[..]);
+    let read = env.mpt.read_gpa(gfn << 12, &mut t.guest[..]).map_err(|err| Fault::Table { gfn, level, err });
     let built = read.and_then(|()| populate(env, slot));
     if let Err(e) = built {
         release(env, slot);
@@ -582,7 +684,7 @@ fn populate(env: &mut Env<'_>, s: usize) -> Result {
             for i in first..first.wrapping_add(RUN) {
                 let ge = entry(&t.guest, i);
                 if ge & PTE_PRESENT != 0 {
-                    let dma = env.mpt.dma_map_guest_page((ge & ADDR_MASK) >> 12, 4096)?;
+                    let dma = map_page(env.mpt, (ge & ADDR_MASK) >> 12, 4096, 1)?;
                     set_entry(&mut t.shadow, i, (ge & !ADDR_MASK) | (dma & ADDR_MASK));
                 }
             }
@@ -607,10 +709,12 @@ fn populate(env: &mut Env<'_>, s: usize) -> Result {
 /// The shadow entries for guest entry `i` of table `s`: one entry, or 16 for a 64 KiB page.
 /// Written to the table's `shadow` copy only.
 fn build(env: &mut Env<'_>, s: usize, i: usize) -> Result {
-    let (level, ips, ge) = env.spts.get(s).map(|t| (t.meta.level, t.meta.ips, entry(&t.guest, i))).ok_or(GvtError::Invalid)?;
+    let (table, level, ips, ge) =
+        env.spts.get(s).map(|t| (t.meta.gfn, t.meta.level, t.meta.ips, entry(&t.guest, i))).ok_or(GvtError::Invalid)?;
     if ge & PTE_PRESENT == 0 {
         return Ok(());
     }
+    let unsupported = Fault::Entry { gfn: table, level, index: u16::try_from(i).unwrap_or(u16::MAX), value: ge };
     let gfn = (ge & ADDR_MASK) >> 12;
     let flags = ge & !ADDR_MASK;
     let se = match level {
@@ -618,9 +722,9 @@ fn build(env: &mut Env<'_>, s: usize, i: usize) -> Result {
         3 if ge & PTE_PS == 0 => flags | child(env, gfn, 2, false)?,
         2 if ge & PTE_PS != 0 => {
             if gfn % 512 != 0 {
-                return Err(GvtError::Invalid);
+                return Err(unsupported);
             }
-            flags | (env.mpt.dma_map_guest_page(gfn, SIZE_2M)? & ADDR_MASK)
+            flags | (map_page(env.mpt, gfn, SIZE_2M, 2)? & ADDR_MASK)
         }
         2 => {
             let ips = env.ips && ge & PDE_IPS_64K != 0;
@@ -632,16 +736,16 @@ fn build(env: &mut Env<'_>, s: usize, i: usize) -> Result {
                 return Ok(());
             }
             for k in 0..PAGES_64K {
-                let dma = env.mpt.dma_map_guest_page(gfn.wrapping_add(k as u64), 4096)?;
+                let dma = map_page(env.mpt, gfn.wrapping_add(k as u64), 4096, 1)?;
                 if let Some(t) = env.spts.get_mut(s) {
                     set_entry(&mut t.shadow, i.wrapping_add(k), flags | (dma & ADDR_MASK));
                 }
             }
             return Ok(());
         }
-        1 => flags | (env.mpt.dma_map_guest_page(gfn, 4096)? & ADDR_MASK),
+        1 => flags | (map_page(env.mpt, gfn, 4096, 1)? & ADDR_MASK),
         // 1 GiB pages and huge PML4 entries are not supported.
-        _ => return Err(GvtError::NotSupported),
+        _ => return Err(unsupported),
     };
     if let Some(t) = env.spts.get_mut(s) {
         set_entry(&mut t.shadow, i, se);
@@ -651,7 +755,13 @@ fn build(env: &mut Env<'_>, s: usize, i: usize) -> Result {
 
 fn child(env: &mut Env<'_>, gfn: u64, level: u8, ips: bool) -> Result<u64> {
     let c = shadow(env, gfn, level, ips)?;
-    env.spts.get(c).map(|t| t.meta.host).ok_or(GvtError::Invalid)
+    Ok(env.spts.get(c).map(|t| t.meta.host).ok_or(GvtError::Invalid)?)
+}
+
+/// Maps the guest page (`size` bytes) at `gfn`, which an entry of a level-`level` table maps,
+/// for the GPU: its DMA address.
+fn map_page(mpt: &mut dyn MptOps, gfn: u64, size: u64, level: u8) -> Result<u64> {
+    mpt.dma_map_guest_page(gfn, size).map_err(|err| Fault::Page { gfn, level, err })
 }
 
 /// Drops what one shadow entry of a level-`level` table holds: a DMA mapping or a reference
@@ -731,10 +841,10 @@ fn defer(env: &mut Env<'_>, s: usize, i: usize) {
 }
 
 fn write_back(env: &mut Env<'_>, s: usize, i: usize, n: usize) -> Result {
-    let Some(t) = env.spts.get(s) else { return Err(GvtError::Invalid) };
+    let Some(t) = env.spts.get(s) else { return Err(Fault::Host(GvtError::Invalid)) };
     let off = i.wrapping_mul(8);
     let bytes = t.shadow.get(off..off.wrapping_add(n.wrapping_mul(8))).ok_or(GvtError::Invalid)?;
-    env.host.write_mem(t.meta.host.wrapping_add(off as u64), bytes)
+    Ok(env.host.write_mem(t.meta.host.wrapping_add(off as u64), bytes)?)
 }
 
 /// Drops one reference to table `s`; the last one tears its subtree down.

@@ -12,7 +12,7 @@ impl<S: VgpuStorage> Vgpu<S> {
         }
         self.stats.fence_violations = self.stats.fence_violations.saturating_add(1);
         if !self.pv_notified {
-            self.enter_failsafe(Failsafe::UnsupportedGuest);
+            self.enter_failsafe(Cause::FenceOutOfRange { reg: off, fences: self.part.fences.size });
         }
         None
     }

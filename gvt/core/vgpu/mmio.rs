@@ -12,7 +12,7 @@ impl<S: VgpuStorage> Vgpu<S> {
         *n = n.saturating_add(1);
         let r = self.bar0_read(offset, buf);
         if r.is_err() {
-            self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
+            self.refuse(Access::MmioRead, offset, buf.len());
             buf.fill(0);
         }
         r
@@ -30,7 +30,7 @@ impl<S: VgpuStorage> Vgpu<S> {
         *n = n.saturating_add(1);
         let r = self.bar0_write(host, mpt, offset, data);
         if r.is_err() {
-            self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
+            self.refuse(Access::MmioWrite(le_value(data)), offset, data.len());
         }
         r
     }
@@ -146,12 +146,14 @@ impl<S: VgpuStorage> Vgpu<S> {
                 }
                 _ => {
                     self.set_vreg(off, v);
+                    self.notice(Notice::Untracked { reg: off, value: v });
                     Ok(())
                 }
             };
         };
         let old = self.vreg(off);
         if def.ro_mask == u32::MAX {
+            self.notice(Notice::ReadOnly { reg: off, value: v });
             return Ok(());
         }
         let v = (v & !def.ro_mask) | (old & def.ro_mask);
@@ -345,14 +347,16 @@ impl<S: VgpuStorage> Vgpu<S> {
                 let run_list = RING_MODE_GEN7::GFX_RUN_LIST_ENABLE.mask();
                 let ppgtt = RING_MODE_GEN7::GFX_PPGTT_ENABLE.mask();
                 let enables = masked_bits_enabled(v, ppgtt) || masked_bits_enabled(v, run_list);
-                if masked_bits_enabled(v, 1) || (enables && !self.pv_notified) {
-                    self.enter_failsafe(Failsafe::UnsupportedGuest);
+                if masked_bits_enabled(v, 1) {
+                    self.enter_failsafe(Cause::UnsupportedMode { reg: off, value: v });
+                } else if enables && !self.pv_notified {
+                    self.enter_failsafe(Cause::NotVgpuAware { reg: off });
                 }
             }
             Handler::CsfeChicken1 => {
                 self.set_vreg(off, v & !masked_bit_enable(0x18));
                 if masked_bits_enabled(v, 0x10) || masked_bits_enabled(v, 0x8) {
-                    self.enter_failsafe(Failsafe::UnsupportedGuest);
+                    self.enter_failsafe(Cause::UnsupportedMode { reg: off, value: v });
                 }
             }
             Handler::GamwEchoDevRwIa => {
@@ -399,7 +403,7 @@ impl<S: VgpuStorage> Vgpu<S> {
                 if mmio_table::FORCE_NONPRIV_WHITELIST.binary_search(&target).is_ok() || target == nopid {
                     self.set_vreg(off, v);
                 } else {
-                    self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
+                    self.refuse(Access::MmioWrite(u64::from(v)), u64::from(off), 4);
                 }
             }
             Handler::Pvinfo => self.pvinfo_write(off, v),
@@ -414,11 +418,11 @@ impl<S: VgpuStorage> Vgpu<S> {
 
     pub(super) fn pvinfo_write(&mut self, off: u32, v: u32) {
         if (field::RSV5..field::RSV5 + 16).contains(&off) {
-            self.enter_failsafe(Failsafe::InsufficientResource);
+            self.enter_failsafe(Cause::ResourcesTooSmall);
             return;
         }
         if !pvinfo::guest_writable(off) {
-            self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
+            self.refuse(Access::MmioWrite(u64::from(v)), u64::from(off), 4);
             return;
         }
         match off {

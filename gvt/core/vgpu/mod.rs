@@ -20,6 +20,7 @@ use super::mmio_table::{self, Handler, MmioIndex, F_MODE_MASK, PVINFO_BASE, PVIN
 use super::opregion::{self, OPREGION_SIZE};
 use super::pvinfo::{self, field, G2vNotify};
 use super::regs::*;
+use super::report::{Access, Cause, Notice};
 use super::resources::{Partition, VgpuId};
 use super::vgpu_type::VgpuConfig;
 use crate::mpt::MptOps;
@@ -189,7 +190,7 @@ pub fn ggtt_entries(part: &Partition) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-/// Why a vGPU stopped being emulated faithfully.
+/// Why a vGPU stopped being emulated faithfully, coarsely: the class of its [`Cause`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Failsafe {
     /// The guest driver does not know it runs on a vGPU (it never read PVINFO).
@@ -210,6 +211,10 @@ impl Failsafe {
             Failsafe::GuestError => "guest_error",
         }
     }
+
+    /// What the guest sees of failsafe, for the host log: its registers and GGTT become plain
+    /// storage and its workloads are dropped, until a full GPU reset (GDRST) or a device reset.
+    pub const CONSEQUENCE: &'static str = "its GPU work is no longer run, the guest sees a hang until it resets the GPU";
 }
 
 /// The resets a vGPU knows.
@@ -277,10 +282,11 @@ pub fn write_counters(out: &mut impl core::fmt::Write, fields: &[(&str, u64)]) -
 
 impl VgpuStats {
     /// Writes the counters as `key: value` lines, one per field in declaration order, then
-    /// `failsafe: none` or `failsafe: <reason>` ([`Failsafe::name`]): the text of the vGPU's
-    /// debugfs `stats` file (Documentation/ABI/testing/debugfs-gvt). New fields go in the
+    /// `failsafe: none` or `failsafe: <reason>` ([`Failsafe::name`]) and `failsafe_cause:
+    /// none` or `failsafe_cause: <text>` ([`Cause`] in words): the text of the vGPU's debugfs
+    /// `stats` file (Documentation/ABI/testing/debugfs-gvt). New fields go in the
     /// destructuring below, which does not compile without them.
-    pub fn write_to(&self, failsafe: Option<Failsafe>, out: &mut impl core::fmt::Write) -> core::fmt::Result {
+    pub fn write_to(&self, failsafe: Option<Cause>, out: &mut impl core::fmt::Write) -> core::fmt::Result {
         let VgpuStats {
             cfg_reads,
             cfg_writes,
@@ -316,7 +322,10 @@ impl VgpuStats {
             ("failsafe_guest_resets", failsafe_guest_resets),
         ];
         write_counters(out, &fields)?;
-        writeln!(out, "failsafe: {}", failsafe.map_or("none", Failsafe::name))
+        match failsafe {
+            Some(cause) => writeln!(out, "failsafe: {}\nfailsafe_cause: {cause}", cause.class().name()),
+            None => writeln!(out, "failsafe: none\nfailsafe_cause: none"),
+        }
     }
 }
 
@@ -329,7 +338,9 @@ pub struct Vgpu<S> {
     table: &'static MmioIndex,
     cfg: CfgSpace,
     active: bool,
-    failsafe: Option<Failsafe>,
+    failsafe: Option<Cause>,
+    /// What the guest did that the host log may show, not taken yet.
+    notice: Option<Notice>,
     pv_notified: bool,
     ggtt_dirty: bool,
     ggtt_touched: core::ops::Range<usize>,
@@ -350,6 +361,11 @@ pub struct Vgpu<S> {
 
 fn dw(off: u32) -> usize {
     (off >> 2) as usize
+}
+
+/// The value of the bytes of a write, little-endian (the first eight).
+fn le_value(data: &[u8]) -> u64 {
+    data.iter().take(8).rev().fold(0, |v, &b| v.wrapping_shl(8) | u64::from(b))
 }
 
 impl<S: VgpuStorage> Vgpu<S> {
@@ -379,6 +395,7 @@ impl<S: VgpuStorage> Vgpu<S> {
             cfg: CfgSpace::new(host.cfg_snapshot(), &info),
             active: false,
             failsafe: None,
+            notice: None,
             pv_notified: false,
             ggtt_dirty: false,
             ggtt_touched: 0..0,
@@ -420,8 +437,14 @@ impl<S: VgpuStorage> Vgpu<S> {
         self.active
     }
 
-    /// Why it is in failsafe, if it is.
+    /// Why it is in failsafe, if it is, coarsely.
     pub fn failsafe(&self) -> Option<Failsafe> {
+        self.failsafe.as_ref().map(Cause::class)
+    }
+
+    /// Why it is in failsafe, if it is: what put it there first. A reset that takes it out of
+    /// failsafe clears it.
+    pub fn failsafe_cause(&self) -> Option<Cause> {
         self.failsafe
     }
 
@@ -701,10 +724,29 @@ impl<S: VgpuStorage> Vgpu<S> {
         self.stats.page_track_writes = self.stats.page_track_writes.saturating_add(1);
     }
 
-    /// Stops faithful emulation for `why` (the first reason sticks).
-    pub(crate) fn enter_failsafe(&mut self, why: Failsafe) {
+    /// Takes what the guest did, since the last call, that the host log may show: the first
+    /// such thing (the glue calls this after every trap).
+    pub fn take_notice(&mut self) -> Option<Notice> {
+        self.notice.take()
+    }
+
+    /// Keeps `n` for [`Vgpu::take_notice`] unless an earlier one waits.
+    pub(crate) fn notice(&mut self, n: Notice) {
+        if self.notice.is_none() {
+            self.notice = Some(n);
+        }
+    }
+
+    /// Counts a refused access of `len` bytes at `offset` and keeps it for the log.
+    pub(super) fn refuse(&mut self, access: Access, offset: u64, len: usize) {
+        self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
+        self.notice(Notice::Refused { access, offset, len: u8::try_from(len).unwrap_or(u8::MAX) });
+    }
+
+    /// Stops faithful emulation because of `cause` (the first cause sticks).
+    pub(crate) fn enter_failsafe(&mut self, cause: Cause) {
         if self.failsafe.is_none() {
-            self.failsafe = Some(why);
+            self.failsafe = Some(cause);
         }
     }
 
@@ -722,7 +764,7 @@ impl<S: VgpuStorage> Vgpu<S> {
         self.stats.cfg_writes = self.stats.cfg_writes.saturating_add(1);
         let r = self.cfg.write(mpt, &self.part, offset, data);
         if r.is_err() {
-            self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
+            self.refuse(Access::CfgWrite(le_value(data)), u64::from(offset), data.len());
         }
         r
     }
@@ -759,7 +801,8 @@ impl<S: VgpuStorage> Vgpu<S> {
     /// for [`Vgpu::take_submission`]. A submission on a port whose previous one was not
     /// picked up is guest garbage: failsafe.
     pub(super) fn elsp_write(&mut self, off: u32, v: u32) {
-        let Some(i) = Engine::from_offset(off).and_then(|e| Engine::ALL.iter().position(|&x| x == e)) else { return };
+        let Some(engine) = Engine::from_offset(off) else { return };
+        let Some(i) = Engine::ALL.iter().position(|&x| x == engine) else { return };
         let mut overrun = false;
         if let Some(p) = self.elsp.get_mut(i) {
             // The i915 order is element 1 high, element 1 low, element 0 high, element 0 low.
@@ -776,7 +819,7 @@ impl<S: VgpuStorage> Vgpu<S> {
             }
         }
         if overrun {
-            self.enter_failsafe(Failsafe::GuestError);
+            self.enter_failsafe(Cause::ElspOverrun { engine });
         }
     }
 
@@ -887,9 +930,10 @@ mod tests {
 
     #[test]
     fn vgpu_is_small_enough_for_a_kernel_stack() {
-        // About 1 KiB of device state plus the display's (~150 bytes, `display::Display`) and
-        // the counters (`VgpuStats`, 120 bytes).
-        assert!(core::mem::size_of::<Vgpu<Store>>() < 1344, "{}", core::mem::size_of::<Vgpu<Store>>());
+        // About 1 KiB of device state plus the display's (~150 bytes, `display::Display`), the
+        // counters (`VgpuStats`, 120 bytes), the failsafe cause (`report::Cause`, 64 bytes) and
+        // the notice for the log (`report::Notice`, 32).
+        assert!(core::mem::size_of::<Vgpu<Store>>() < 1408, "{}", core::mem::size_of::<Vgpu<Store>>());
     }
 
     #[test]
@@ -1210,6 +1254,63 @@ mod tests {
     }
 
     #[test]
+    fn refused_untracked_and_read_only_accesses_are_noticed() {
+        let (host, mut gvt, mut mpt) = setup();
+        let mut v = new_vgpu(&host, &mut gvt);
+        let (h, m) = (&host, &mut mpt);
+        assert_eq!(v.take_notice(), None, "nothing before the guest does anything");
+        let refused = |access, offset, len| Some(Notice::Refused { access, offset, len });
+        type Act<'a> = dyn Fn(&mut Vgpu<Store>, &mut Mpt) + 'a;
+        let cases: [(&Act<'_>, Option<Notice>, &str); 8] = [
+            (&|v, _| assert!(v.mmio_read(0x24d1, &mut [0u8; 4]).is_err()), refused(Access::MmioRead, 0x24d1, 4), "refused a 4-byte BAR0 read at 0x24d1"),
+            (
+                &|v, m| assert!(v.mmio_write(h, m, u64::from(TRTTE::OFFSET), &1u32.to_le_bytes()).is_err()),
+                refused(Access::MmioWrite(1), u64::from(TRTTE::OFFSET), 4),
+                "refused a 4-byte BAR0 write of 0x1 at 0x4df4",
+            ),
+            (
+                &|v, m| assert!(v.mmio_write(h, m, 16 << 20, &0x1234_5678_9abc_def0u64.to_le_bytes()).is_err()),
+                refused(Access::MmioWrite(0x1234_5678_9abc_def0), 16 << 20, 8),
+                "refused a 8-byte BAR0 write of 0x123456789abcdef0 at 0x1000000",
+            ),
+            (
+                &|v, m| assert!(v.cfg_write(m, 0x04, &[7, 0, 0, 0]).is_err()),
+                refused(Access::CfgWrite(7), 4, 4),
+                "refused a 4-byte config space write of 0x7 at 0x4",
+            ),
+            // Refused, though the write itself succeeds: GDRST cannot be opened to user batches.
+            (&|v, m| w(v, h, m, 0x24d4, GEN6_GDRST::OFFSET), refused(Access::MmioWrite(0x941c), 0x24d4, 4), "refused a 4-byte BAR0 write of 0x941c at 0x24d4"),
+            (&|v, m| w(v, h, m, field::MAGIC, 0), refused(Access::MmioWrite(0), u64::from(field::MAGIC), 4), "refused a 4-byte BAR0 write of 0x0 at 0x78000"),
+            // Two untracked registers in one trap: the first is the one kept.
+            (
+                &|v, m| v.mmio_write(h, m, 0x8, &0x2_0000_0001u64.to_le_bytes()).unwrap(),
+                Some(Notice::Untracked { reg: 0x8, value: 1 }),
+                "wrote 0x00000001 to register 0x8, which the vGPU does not track: kept in its registers only",
+            ),
+            (
+                &|v, m| w(v, h, m, 0x2370, 0xdead_beef),
+                Some(Notice::ReadOnly { reg: 0x2370, value: 0xdead_beef }),
+                "wrote 0xdeadbeef to read-only register 0x2370: ignored",
+            ),
+        ];
+        for (act, notice, text) in cases {
+            let bad = v.stats().bad_accesses;
+            act(&mut v, m);
+            let n = v.take_notice();
+            assert_eq!(n, notice, "{text}");
+            assert_eq!(n.map(|n| std::string::ToString::to_string(&n)).as_deref(), Some(text));
+            assert_eq!(n.is_some_and(|n| n.is_debug()), !matches!(n, Some(Notice::Refused { .. })));
+            let counted = u64::from(matches!(n, Some(Notice::Refused { .. })));
+            assert_eq!(v.stats().bad_accesses, bad + counted, "every refusal is counted, and only those: {text}");
+            assert_eq!(v.take_notice(), None, "taken once");
+        }
+        // Handled registers notice nothing.
+        w(&mut v, h, m, FORCEWAKE_GT_GEN9::OFFSET, masked_bit_enable(1));
+        assert_eq!(r(&mut v, FORCEWAKE_ACK_GT_GEN9::OFFSET), 1);
+        assert_eq!(v.take_notice(), None);
+    }
+
+    #[test]
     fn trap_counters_saturate() {
         let (host, mut gvt, mut mpt) = setup();
         let mut v = new_vgpu(&host, &mut gvt);
@@ -1260,18 +1361,19 @@ mod tests {
              engine_resets: 13\n\
              ppgtt_notifications: 14\n\
              failsafe_guest_resets: 18446744073709551615\n\
-             failsafe: none\n"
+             failsafe: none\n\
+             failsafe_cause: none\n"
         );
-        for (why, name) in [
-            (Failsafe::UnsupportedGuest, "unsupported_guest"),
-            (Failsafe::InsufficientResource, "insufficient_resource"),
-            (Failsafe::GuestError, "guest_error"),
+        for (cause, name, text) in [
+            (Cause::NotVgpuAware { reg: 0x229c }, "unsupported_guest", "guest turned execlists or PPGTT on (register 0x229c) without reading PVINFO: its driver does not know it runs on a vGPU"),
+            (Cause::ResourcesTooSmall, "insufficient_resource", "guest reported through PVINFO that the vGPU's graphics memory or fences are too small for it"),
+            (Cause::ElspOverrun { engine: Engine::Vcs }, "guest_error", "ELSP written while a submission was pending on vcs0"),
         ] {
             let mut out = std::string::String::new();
-            VgpuStats::default().write_to(Some(why), &mut out).unwrap();
+            VgpuStats::default().write_to(Some(cause), &mut out).unwrap();
             assert!(out.starts_with("cfg_reads: 0\n"));
-            assert!(out.ends_with(&std::format!("failsafe_guest_resets: 0\nfailsafe: {name}\n")), "{out}");
-            assert_eq!(out.lines().count(), 16);
+            assert!(out.ends_with(&std::format!("failsafe_guest_resets: 0\nfailsafe: {name}\nfailsafe_cause: {text}\n")), "{out}");
+            assert_eq!(out.lines().count(), 17);
         }
     }
 

@@ -273,6 +273,31 @@ fn batch_loops_and_deep_nesting_are_refused() {
     assert!(r.batches().all(|b| b.space == AddrSpace::Ppgtt));
 }
 
+#[test]
+fn refusals_name_the_batch_they_are_in_and_say_why() {
+    // A forbidden LRI in a second-level privileged batch: the slot is the scan's own number,
+    // the address is what a person can find in the guest.
+    let mut m = BatchMem::default();
+    m.put(false, LOW, s(|s| { s.noop().bb_start(LOW + 0x3000, false, true).bb_end(); }).bytes());
+    m.put(false, LOW + 0x3000, s(|s| { s.noop().lri(&[(0x2030, 0)]).bb_end(); }).bytes());
+    let e = refused(Engine::Rcs, &s(|s| { s.bb_start(LOW, false, false); }), &mut m);
+    assert_eq!((e.command, e.at, e.batch), ("MI_LOAD_REGISTER_IMM", At { buf: Buf::Batch(1), offset: 4 }, Some((AddrSpace::Ggtt, LOW + 0x3000))));
+    assert_eq!(e.reason.to_string(), "register 0x2030 not allowed");
+    // In the ring: no batch.
+    let e = refused(Engine::Rcs, &s(|s| { s.noop().lri(&[(0x2030, 0)]); }), &mut m);
+    assert_eq!((e.at, e.batch), (At { buf: Buf::Ring, offset: 4 }, None));
+    for (r, text) in [
+        (Reason::UnknownCommand, "no such command on this engine"),
+        (Reason::Address(0x1000), "graphics address 0x1000 outside the vGPU's memory"),
+        (Reason::Forbidden, "never allowed from a vGPU"),
+        (Reason::TooManyBatches, "more than 16 batch buffers"),
+        (Reason::BatchFault(0xf000), "batch buffer at 0xf000 cannot be read"),
+        (Reason::Mediation(0x229c), "write to register 0x229c refused by the device model"),
+    ] {
+        assert_eq!(r.to_string(), text);
+    }
+}
+
 /// Batches copied in pieces as the scan reaches them: 8 bytes at first, 12 more each time.
 struct Chunked<'a> {
     mem: &'a HashMap<u64, Vec<u8>>,

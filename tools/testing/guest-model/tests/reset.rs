@@ -12,6 +12,7 @@ use gvt::model::gvt::Gvt;
 use gvt::model::host::{HostGpu, HostInfo, CFG_SPACE_SIZE};
 use gvt::model::pvinfo::field;
 use gvt::model::regs::*;
+use gvt::model::report::Cause;
 use gvt::model::vgpu::{Failsafe, Vgpu, GEN8_PAGE_PRESENT, GGTT_MMIO_OFFSET};
 use gvt::model::vgpu_type::find_type;
 
@@ -31,12 +32,16 @@ fn probed(gvt: &mut Gvt, host: &dyn HostGpu, hv: &mut MemHypervisor) -> Vgpu<Vec
     v
 }
 
-/// The guest submits twice on the render ELSP without the first being taken: a guest error.
-fn guest_error(t: &mut Direct<'_>) {
+/// The guest submits twice on `engine`'s ELSP without the first being taken (there is no
+/// execution side here): a guest error, which names the engine.
+fn guest_error(t: &mut Direct<'_>, engine: Engine) {
     for _ in 0..8 {
-        t.write32(RING_ELSP::offset(RENDER_RING_BASE), 0x1000).unwrap();
+        t.write32(RING_ELSP::offset(engine.base()), 0x1000).unwrap();
     }
     assert_eq!(t.vgpu.failsafe(), Some(Failsafe::GuestError));
+    let cause = t.vgpu.failsafe_cause();
+    assert_eq!(cause, Some(Cause::ElspOverrun { engine }));
+    assert_eq!(cause.map(|c| c.to_string()), Some(format!("ELSP written while a submission was pending on {}", engine.name())));
 }
 
 /// A host whose register snapshot was taken with its engines busy (i915 takes it from the
@@ -120,7 +125,7 @@ fn failsafe_vgpu_answers_engine_and_guc_resets() {
     let mut hv = MemHypervisor::new(1, 16 << 20);
     let mut v = probed(&mut gvt, &host, &mut hv);
     let mut t = Direct::new(&mut v, &host, &mut hv);
-    guest_error(&mut t);
+    guest_error(&mut t, Engine::Vcs);
     for e in Engine::ALL {
         probe::engine_reset(&mut t, e).unwrap_or_else(|err| panic!("{e:?}: {err:?}"));
         let ctl = RING_RESET_CTL(t.read32(RING_RESET_CTL::offset(e.base())).unwrap());
@@ -142,12 +147,12 @@ fn full_reset_from_the_guest_leaves_failsafe_clean() {
     let mut t = Direct::new(&mut v, &host, &mut hv);
     let chicken = 0x7004; // CACHE_MODE_1, an engine-range register
     t.write32(chicken, masked_bit_enable(0x40)).unwrap();
-    guest_error(&mut t);
+    guest_error(&mut t, Engine::Rcs);
     // In failsafe a write is plain storage: the mask half lands in the register.
     t.write32(chicken, masked_bit_enable(0x80)).unwrap();
     t.write32(field::MAGIC, 0).unwrap();
     probe::gt_reset(&mut t).expect("i915's full, GuC and engine resets");
-    assert_eq!(t.vgpu.failsafe(), None);
+    assert_eq!((t.vgpu.failsafe(), t.vgpu.failsafe_cause()), (None, None));
     assert_eq!(t.vgpu.stats().failsafe_guest_resets, 1, "the glue logs it once");
     assert_eq!(t.read32(chicken).unwrap(), 0, "engine registers back to the snapshot");
     assert_eq!(t.vgpu.vreg(field::MAGIC), 0x7654_4776, "PVINFO rebuilt");
@@ -170,7 +175,7 @@ fn leaving_failsafe_by_a_guest_reset_keeps_the_partition() {
     let mut v = probed(&mut gvt, &host, &mut hv);
     let part = *v.partition();
     let mut t = Direct::new(&mut v, &host, &mut hv);
-    guest_error(&mut t);
+    guest_error(&mut t, Engine::Rcs);
     // What the guest writes in failsafe reaches nothing on the host.
     let mine = part.high.start / 4096 + 3;
     let gfn = 0x345u64;
