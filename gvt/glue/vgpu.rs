@@ -59,7 +59,7 @@ fn new_storage(ggtt_entries: usize) -> Result<Storage> {
     })
 }
 
-/// A vGPU's shadow page tables in vmalloc chunks of [`CHUNK`] (512 KiB), allocated as its
+/// A vGPU's shadow page tables in vmalloc chunks of [`CHUNK`] (1 MiB), allocated as its
 /// PPGTT grows, up to [`MAX_CHUNKS`].
 pub(super) struct SptChunks {
     chunks: KBox<[Option<VBuf<Spt>>; MAX_CHUNKS]>,
@@ -107,7 +107,7 @@ impl Chunks for SptChunks {
 }
 
 /// Shadow table chunks a destroyed vGPU's spare storage keeps (256 tables, 2 MiB).
-const SPARE_CHUNKS: usize = 4;
+const SPARE_CHUNKS: usize = 2;
 /// Workloads a vGPU may have queued or running.
 const SLOTS: usize = 16;
 

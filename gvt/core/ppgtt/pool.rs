@@ -13,10 +13,11 @@
 use super::super::error::{GvtError, Result};
 use super::Spt;
 
-/// Slots per chunk (512 KiB of guest and shadow copies).
-pub const CHUNK: usize = 64;
-/// Chunks a vGPU may have: 8,192 tables, 16 GiB of 4 KiB mappings (two of `igt_ctx_exec`'s
-/// 4 GiB trees pinned at once on each of two engines).
+/// Slots per chunk (1 MiB of guest and shadow copies).
+pub const CHUNK: usize = 128;
+/// Chunks a vGPU may have: 16,384 tables, 32 GiB of 4 KiB mappings. i915's
+/// `igt_shared_ctx_exec` binds four 4 GiB objects in one address space (8,200 tables), and
+/// the vGPU's other trees come on top.
 pub const MAX_CHUNKS: usize = 128;
 /// Shadow tables a vGPU may have.
 pub const MAX_TABLES: usize = CHUNK * MAX_CHUNKS;
