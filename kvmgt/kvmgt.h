@@ -109,6 +109,7 @@ void kvmgt_device_removed(struct gvt_device *gd);
 extern const struct gvt_backend kvmgt_backend;
 
 /* vfio.c: the VFIO device of an mdev, and the MPT services it provides. */
+extern const struct attribute_group *kvmgt_vgpu_groups[];
 int kvmgt_vfio_probe(struct mdev_device *mdev);
 void kvmgt_vfio_remove(struct mdev_device *mdev);
 extern const struct gvt_backend_ops kvmgt_mpt_ops;

@@ -42,6 +42,7 @@ static struct mdev_driver kvmgt_mdev_driver = {
 		.name = "gvt_vgpu_mdev",
 		.owner = THIS_MODULE,
 		.mod_name = KBUILD_MODNAME,
+		.dev_groups = kvmgt_vgpu_groups,
 	},
 	.probe = kvmgt_vfio_probe,
 	.remove = kvmgt_vfio_remove,

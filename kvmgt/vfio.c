@@ -1069,6 +1069,31 @@ static const struct vfio_device_ops kvmgt_vfio_ops = {
 #endif
 };
 
+/* intel_vgpu/vgpu_id on the mdev device, as upstream's kvmgt has it: the vGPU's id on its GPU. */
+static ssize_t vgpu_id_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	struct kvmgt_vgpu *v = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%u\n", gvt_vgpu_id(v->vgpu));
+}
+static DEVICE_ATTR_RO(vgpu_id);
+
+static struct attribute *kvmgt_vgpu_attrs[] = {
+	&dev_attr_vgpu_id.attr,
+	NULL,
+};
+
+static const struct attribute_group kvmgt_vgpu_group = {
+	.name = "intel_vgpu",
+	.attrs = kvmgt_vgpu_attrs,
+};
+
+/* The driver core adds them after probe (drvdata set) and removes them before remove. */
+const struct attribute_group *kvmgt_vgpu_groups[] = {
+	&kvmgt_vgpu_group,
+	NULL,
+};
+
 int kvmgt_vfio_probe(struct mdev_device *mdev)
 {
 	struct kvmgt_vgpu *v;

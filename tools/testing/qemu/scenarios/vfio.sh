@@ -14,6 +14,9 @@ check "create V5_4 through sysfs" write $TYPES/i915-GVTg_V5_4/create "$b"
 check "define V5_2 with mdevctl" mdevctl define -u $c -p gvt_sim.0 -t i915-GVTg_V5_2
 check "start V5_2 with mdevctl" mdevctl start -u $c
 equals "mdevctl lists it" "$c gvt_sim.0 i915-GVTg_V5_2 manual (defined)" sh -c "mdevctl list | grep $c"
+# Each mdev names its vGPU as upstream's kvmgt does; ids are given in creation order.
+equals "intel_vgpu/vgpu_id of the first" "1" cat /sys/bus/mdev/devices/$a/intel_vgpu/vgpu_id
+equals "intel_vgpu/vgpu_id of the third" "3" cat /sys/bus/mdev/devices/$c/intel_vgpu/vgpu_id
 
 # client NAME ARGS...: runs gvt-vfio-client, prints its output afterwards, returns its status.
 client() {
