@@ -2,8 +2,8 @@
 //! leaf pointing at a DMA-mapped guest page, so the GPU can never reach memory the guest's VM
 //! does not own.
 //!
-//! One shadow table ([`Spt`]) exists per guest table page and level; trees with common
-//! subtrees share them by reference count. Each keeps the guest's entries as last shadowed
+//! One shadow table ([`Spt`]) exists per guest table page and level, in storage that grows as
+//! the guest binds more ([`pool`]); trees with common subtrees share them by reference count. Each keeps the guest's entries as last shadowed
 //! (`guest`) and the host entries built from them (`shadow`), so an update touches only the
 //! entries that changed and a teardown knows exactly which mappings to drop. Guest pages are
 //! read with one bulk read per table (upstream reads one entry at a time).
@@ -11,7 +11,8 @@
 //! Keeping the shadows in step with the guest: where the backend tracks writes, a trapped
 //! 8-byte aligned write is applied at once, other writes (4-byte halves) unshadow the entries
 //! they touch and are re-applied before the next submission; where it cannot, or a page could
-//! not be tracked, every untracked table is re-read and compared before every submission.
+//! not be tracked, every untracked table of the tree a submission runs on is re-read and
+//! compared before it runs.
 //!
 //! Out-of-sync pages: a guest binding a buffer rewrites many entries of one table between two
 //! submissions, and each trapped write is a VM exit. A tracked table that takes
