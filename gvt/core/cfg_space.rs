@@ -399,10 +399,11 @@ fn aligned(off: usize) -> Result {
 mod tests {
     use super::*;
     use crate::model::test_support::Mpt;
-    use crate::sim::broxton_info;
+    use crate::model::hw::Platform;
+    use crate::sim::info as sim_info;
 
     fn space() -> (CfgSpace, Partition) {
-        let info = broxton_info();
+        let info = sim_info(Platform::Broxton);
         let mut snap = [0u8; CFG_SPACE_SIZE];
         snap[0x06] = PCI_STATUS_CAP_LIST;
         snap[0x07] = 0xf9; // every RW1C status bit set by "hardware"
@@ -455,7 +456,7 @@ mod tests {
         c.write(&mut mpt, &part, 0x04, &[PCI_COMMAND_MEMORY]).unwrap();
         assert_eq!(mpt.traps, [(0xe000_0000, 0xe100_0000, true)]);
         let gfn = (0x1_8000_0000u64 + part.low.start) >> 12;
-        let mfn = (broxton_info().aperture_pa + part.low.start) >> 12;
+        let mfn = (sim_info(Platform::Broxton).aperture_pa + part.low.start) >> 12;
         assert_eq!(mpt.maps, [(gfn, mfn, part.low.size >> 12, true)]);
         // Moving BAR0 while decoding: untrap the old place, trap the new one.
         c.write(&mut mpt, &part, 0x10, &0xd000_0000u32.to_le_bytes()).unwrap();

@@ -4,46 +4,7 @@
 //! internals) and `sim` (a software Gen9 host, `crate::sim`). The core never touches hardware
 //! except through this trait, which is what lets the whole device model run without an Intel GPU.
 
-/// The Gen9 platforms the device model knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Platform {
-    /// Skylake (Gen9).
-    Skylake,
-    /// Broxton / Apollo Lake (Gen9 LP), the first target.
-    Broxton,
-    /// Kaby Lake (Gen9.5).
-    KabyLake,
-}
-
-impl Platform {
-    /// The platform of an Intel graphics PCI device id, if it is one we support.
-    pub fn from_device_id(id: u16) -> Option<Platform> {
-        match id {
-            // INTEL_BXT_IDS
-            0x0A84 | 0x1A84 | 0x1A85 | 0x5A84 | 0x5A85 => Some(Platform::Broxton),
-            // INTEL_SKL_IDS (GT1-GT4)
-            0x1906 | 0x1913 | 0x190E | 0x1915 | 0x1902 | 0x190A | 0x190B | 0x1917 | 0x1916
-            | 0x1921 | 0x191E | 0x1912 | 0x191A | 0x191B | 0x191D | 0x1923 | 0x1926 | 0x1927
-            | 0x192A | 0x192B | 0x192D | 0x1932 | 0x193A | 0x193B | 0x193D => {
-                Some(Platform::Skylake)
-            }
-            // INTEL_KBL_IDS
-            0x5906 | 0x5913 | 0x590E | 0x5915 | 0x5902 | 0x5908 | 0x590A | 0x590B | 0x5916
-            | 0x5921 | 0x591E | 0x5912 | 0x5917 | 0x591A | 0x591B | 0x591D | 0x5926 | 0x5923
-            | 0x5927 | 0x87C0 | 0x87CA => Some(Platform::KabyLake),
-            _ => None,
-        }
-    }
-
-    /// A short lower-case name, as used in logs and sysfs.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Platform::Skylake => "skl",
-            Platform::Broxton => "bxt",
-            Platform::KabyLake => "kbl",
-        }
-    }
-}
+use super::hw::Platform;
 
 /// PCI identity of the physical GPU; a vGPU presents the same identity to its guest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

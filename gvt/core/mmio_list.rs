@@ -4,7 +4,7 @@
 //! emulates with the default handler unless `mmio_table` gives them more), merged into the
 //! per-platform hash tables at compile time.
 
-use super::mmio_table::{D_ALL, D_BXT, D_KBL, D_SKL};
+use super::mmio_table::{D_ALL, D_BXT, D_CFL, D_KBL, D_SKL};
 
 /// A tracked range: offset, size in bytes, platforms.
 pub type Tracked = (u32, u32, u8);
@@ -765,7 +765,7 @@ pub const GEN9_TRACKED: &[Tracked] = &[
     (0x9424, 0x4, D_ALL),
     (0x1c054, 0x4, D_ALL),
     (0x138124, 0x4, D_ALL),
-    (0x40e0, 0x4, D_SKL | D_KBL),
+    (0x40e0, 0x4, D_SKL | D_KBL | D_CFL),
     (0x40e4, 0x4, D_ALL),
     (0x4a08, 0x4, D_ALL),
     (0x2270, 0x20, D_ALL),
@@ -1021,8 +1021,8 @@ pub const GEN9_TRACKED: &[Tracked] = &[
     (0x1a0d4, 0x4, D_ALL),
     (0x7304, 0x4, D_ALL),
     (0x5588, 0x4, D_ALL),
-    (0x4ab8, 0x4, D_KBL),
-    (0x2248, 0x4, D_SKL | D_KBL),
+    (0x4ab8, 0x4, D_KBL | D_CFL),
+    (0x2248, 0x4, D_SKL | D_KBL | D_CFL),
     (0xe160, 0x4, D_BXT),
     (0xe164, 0x4, D_BXT),
     (0x4b10, 0x4, D_BXT),

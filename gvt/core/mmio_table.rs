@@ -9,7 +9,8 @@
 //! tables is a build error rather than upstream's "dup mmio definition" init failure
 //! (gvt-linux #84). Offsets not tracked are plain storage in the vGPU's register file.
 
-use super::host::{Platform, MMIO_SIZE};
+use super::host::MMIO_SIZE;
+use super::hw::Platform;
 use super::mmio_list::GEN9_TRACKED;
 use super::regs::*;
 
@@ -34,17 +35,10 @@ pub const D_SKL: u8 = 1 << 0;
 pub const D_BXT: u8 = 1 << 1;
 /// Platform mask bit of Kaby Lake.
 pub const D_KBL: u8 = 1 << 2;
+/// Platform mask bit of Coffee Lake and Comet Lake.
+pub const D_CFL: u8 = 1 << 3;
 /// Every Gen9 platform.
-pub const D_ALL: u8 = D_SKL | D_BXT | D_KBL;
-
-/// The platform's bit in a platform mask.
-pub const fn platform_bit(p: Platform) -> u8 {
-    match p {
-        Platform::Skylake => D_SKL,
-        Platform::Broxton => D_BXT,
-        Platform::KabyLake => D_KBL,
-    }
-}
+pub const D_ALL: u8 = D_SKL | D_BXT | D_KBL | D_CFL;
 
 /// What emulates a tracked register beyond plain storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -372,14 +366,14 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(DMA_CTRL::OFFSET, D_ALL, F_MODE_MASK, H::Default),
     d(0x7304, D_ALL, MC, H::Default),  // GEN8_HDC_CHICKEN1
     d(0x5588, D_ALL, MC, H::Default),  // GEN9_WM_CHICKEN3
-    d(0x4ab8, D_KBL, C, H::Default),   // GAMT_CHKN_BIT_REG
+    d(0x4ab8, D_KBL | D_CFL, C, H::Default),   // GAMT_CHKN_BIT_REG
     d(0xe4cc, D_ALL, C, H::Default),
     // Display: power wells, PLLs, buffers, fuses.
     d(HSW_PWR_WELL_CTL2::OFFSET, D_ALL, 0, H::PowerWellCtl),
     d(DBUF_CTL_S0::OFFSET, D_ALL, 0, H::DbufCtl),
-    d(LCPLL1_CTL::OFFSET, D_SKL | D_KBL, 0, H::SklLcpll),
-    d(LCPLL2_CTL::OFFSET, D_SKL | D_KBL, 0, H::SklLcpll),
-    d(DPLL_STATUS::OFFSET, D_SKL | D_KBL, 0, H::DpllStatusRead),
+    d(LCPLL1_CTL::OFFSET, D_SKL | D_KBL | D_CFL, 0, H::SklLcpll),
+    d(LCPLL2_CTL::OFFSET, D_SKL | D_KBL | D_CFL, 0, H::SklLcpll),
+    d(DPLL_STATUS::OFFSET, D_SKL | D_KBL | D_CFL, 0, H::DpllStatusRead),
     ro(0xc4030, 4, D_ALL, 0, 0x0303_0303, H::Default), // PCH_PORT_HOTPLUG, status bits RO
     f(0xc5010, 6 * 4, D_ALL, F_UNALIGN, H::Default), // PCH_GPIO_BASE
     // BXT display PHYs and PLLs (§6).
@@ -647,16 +641,18 @@ impl MmioIndex {
     }
 }
 
-static BXT_MMIO: MmioIndex = MmioIndex::build(D_BXT);
-static SKL_MMIO: MmioIndex = MmioIndex::build(D_SKL);
-static KBL_MMIO: MmioIndex = MmioIndex::build(D_KBL);
+/// One table per platform bit, in bit order.
+static MMIO_INDEXES: [MmioIndex; 4] =
+    [MmioIndex::build(D_SKL), MmioIndex::build(D_BXT), MmioIndex::build(D_KBL), MmioIndex::build(D_CFL)];
 
 /// The register table of a platform.
 pub fn mmio_index(p: Platform) -> &'static MmioIndex {
-    match p {
-        Platform::Broxton => &BXT_MMIO,
-        Platform::Skylake => &SKL_MMIO,
-        Platform::KabyLake => &KBL_MMIO,
+    let [skl, bxt, kbl, cfl] = &MMIO_INDEXES;
+    match p.hw().mmio_bit {
+        D_SKL => skl,
+        D_BXT => bxt,
+        D_KBL => kbl,
+        _ => cfl,
     }
 }
 

@@ -39,6 +39,7 @@ pub mod cmd_scanner;
 pub mod error;
 pub mod gvt;
 pub mod host;
+pub mod hw;
 pub mod irq;
 pub mod mmio_list;
 pub mod mmio_table;

@@ -259,12 +259,13 @@ fn align_up(v: u64) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::broxton_info;
+    use crate::model::hw::Platform;
+    use crate::sim::info as sim_info;
 
     const MB: u64 = 1 << 20;
 
     fn pool() -> ResourcePool {
-        ResourcePool::new(&broxton_info()).unwrap()
+        ResourcePool::new(&sim_info(Platform::Broxton)).unwrap()
     }
 
     fn req(low: u64, high: u64, fences: u32) -> Request {
@@ -273,7 +274,7 @@ mod tests {
 
     #[test]
     fn partitions_never_overlap_and_stay_out_of_the_host_reserve() {
-        let info = broxton_info();
+        let info = sim_info(Platform::Broxton);
         let mut p = ResourcePool::new(&info).unwrap();
         let mut parts = std::vec::Vec::new();
         while let Ok((_, part)) = p.allocate(&req(32, 64, 1)) {

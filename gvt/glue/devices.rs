@@ -163,15 +163,17 @@ impl GvtDevice {
     }
 }
 
+/// A string module parameter, through its C accessor.
+fn param(get: unsafe extern "C" fn(*mut usize) -> *const u8) -> Result<&'static str> {
+    let mut len = 0usize;
+    // SAFETY: the parameter is a string of `len` bytes that lives as long as the module
+    // (read-only in sysfs, so nothing replaces it).
+    let bytes = unsafe { core::slice::from_raw_parts(get(&mut len), len) };
+    core::str::from_utf8(bytes).map_err(|_| EINVAL)
+}
+
 /// The plane ownership policy the module parameters give for a `platform` GPU.
-fn plane_policy(platform: crate::model::host::Platform) -> Result<crate::model::display::owner::OwnerPolicy> {
-    let param = |get: unsafe extern "C" fn(*mut usize) -> *const u8| {
-        let mut len = 0usize;
-        // SAFETY: the parameter is a string of `len` bytes that lives as long as the module
-        // (read-only in sysfs, so nothing replaces it).
-        let bytes = unsafe { core::slice::from_raw_parts(get(&mut len), len) };
-        core::str::from_utf8(bytes).map_err(|_| EINVAL)
-    };
+fn plane_policy(platform: crate::model::hw::Platform) -> Result<crate::model::display::owner::OwnerPolicy> {
     let owners = param(super::ffi::gvt_param_domain_plane_owners)?;
     let avail = param(super::ffi::gvt_param_avail_planes_per_pipe)?;
     crate::model::display::owner::OwnerPolicy::parse(platform, owners, avail).map_err(|e| {
@@ -245,7 +247,12 @@ impl Driver {
 
     #[cfg(gvt_sim)]
     fn add_sim(&self) -> Result {
-        let host = Host::Sim(super::sim::SimGpu::new(crate::sim::broxton_info())?);
+        let name = param(super::ffi::gvt_sim_param_platform)?;
+        let Some(platform) = crate::model::hw::Platform::from_name(name) else {
+            pr_err!("sim_platform={}: not one of bxt, skl, kbl, cfl, cml\n", name);
+            return Err(EINVAL);
+        };
+        let host = Host::Sim(super::sim::SimGpu::new(crate::sim::info(platform))?);
 
         let mut dev = ptr::null_mut();
         // SAFETY: `dev` is a valid out-pointer; on success it receives a registered device that we

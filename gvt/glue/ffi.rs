@@ -32,6 +32,9 @@ extern "C" {
     pub(crate) fn gvt_debugfs_remove(d: *mut c_void);
     /// `seq_write()`: 0, or -1 when the buffer overflowed (the show is called again).
     pub(crate) fn gvt_seq_write(m: *mut c_void, p: *const u8, len: usize) -> c_int;
+    /// The `sim_platform` module parameter (`len` receives its length).
+    #[cfg(gvt_sim)]
+    pub(crate) fn gvt_sim_param_platform(len: *mut usize) -> *const u8;
     /// Registers the sim GPU's platform driver and device; `*dev` receives its struct device.
     #[cfg(gvt_sim)]
     pub(crate) fn gvt_sim_register(dev: *mut *mut c_void) -> c_int;

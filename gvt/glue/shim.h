@@ -18,6 +18,7 @@ void gvt_vfree(void *p);
 /* shim.c: the plane ownership parameters, and the display clock. */
 const char *gvt_param_domain_plane_owners(size_t *len);
 const char *gvt_param_avail_planes_per_pipe(size_t *len);
+const char *gvt_sim_param_platform(size_t *len);
 struct gvt_clock;
 struct gvt_clock *gvt_clock_create(void (*fn)(void *data), void *data);
 void gvt_clock_arm(struct gvt_clock *c, u64 delay_ns);

@@ -115,7 +115,7 @@ impl Clock for Ktime {
 }
 
 impl SimGpu {
-    /// An Apollo Lake-like sim GPU with `info`'s layout; its scratch page is a real page.
+    /// A sim GPU with `info`'s facts; its scratch page is a real page.
     pub(super) fn new(mut info: HostInfo) -> Result<Pin<KBox<SimGpu>>> {
         let mut scratch = 0u64;
         // SAFETY: `scratch` is a valid out-pointer.
@@ -135,7 +135,7 @@ impl SimGpu {
                     engines <- new_mutex!(
                         [EngineId::Rcs, EngineId::Bcs, EngineId::Vcs, EngineId::Vecs].map(|e| {
                             let mut engine = Engine::new(e, 0);
-                            engine.set_timestamp_hz(crate::sim::timestamp_hz(info.platform));
+                            engine.set_timestamp_hz(info.platform.hw().timestamp_hz);
                             engine
                         }),
                         "gvt_sim::engines"

@@ -50,7 +50,8 @@ pub mod table;
 
 use core::fmt;
 
-use super::host::{Platform, MMIO_SIZE};
+use super::host::MMIO_SIZE;
+use super::hw::Platform;
 use super::mmio_table::{mmio_index, MmioIndex, F_CMD_ACCESS, F_CMD_WRITE_PATCH};
 use super::regs::Engine;
 use super::resources::Partition;

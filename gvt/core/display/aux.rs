@@ -10,7 +10,7 @@
 //! disagrees with the size, more than 16 data bytes) get a native NACK or a receive error;
 //! nothing a guest writes can make the emulation index out of its buffers.
 
-use super::super::host::Platform;
+use super::super::hw::Platform;
 use super::super::irq::Event;
 use super::ddc::Source;
 use super::dpcd::DPCD_SIZE;

@@ -13,7 +13,7 @@
 //! A guest i915 can then keep the pipe (fastset) or modeset it; both are valid. Planes stay off:
 //! a firmware framebuffer would live in stolen memory, which a vGPU does not have.
 
-use super::super::host::Platform;
+use super::super::hw::{Phy, Platform};
 use super::super::regs::{BXT_DE_PLL_ENABLE, LCPLL1_CTL, LCPLL2_CTL};
 use super::edid::Mode;
 use super::regs::*;
@@ -70,12 +70,9 @@ pub struct LinkMN {
 }
 
 /// The largest pixel clock (kHz) the platform's fastest CD clock drives: gen9 takes one pixel
-/// per CD clock (`intel_compute_max_dotclk`); BXT tops at 624 MHz, SKL/KBL at 675 MHz.
+/// per CD clock (`intel_compute_max_dotclk`).
 pub const fn max_dotclock_khz(platform: Platform) -> u32 {
-    match platform {
-        Platform::Broxton => BXT_CDCLK_KHZ,
-        _ => SKL_CDCLK_KHZ,
-    }
+    platform.hw().display.cdclk_khz
 }
 
 /// Whether `mode` is one i915 accepts and this sink carries at 8 bpc.
@@ -130,13 +127,9 @@ pub fn link_m_n(bpp: u32, link: Link, pixel_khz: u32) -> LinkMN {
     LinkMN { tu: TU, data_m, data_n, link_m, link_n }
 }
 
-/// BXT CD clock firmware leaves: the fastest, 624 MHz (`bxt_cdclk_table`: ratio 65 of the
+/// BXT DE PLL ratio for its fastest CD clock, 624 MHz (`bxt_cdclk_table`: ratio 65 of the
 /// 19.2 MHz reference, CD2X divider 1).
-pub const BXT_CDCLK_KHZ: u32 = 624_000;
-/// BXT DE PLL ratio for it.
 pub const BXT_DE_PLL_RATIO: u32 = 65;
-/// SKL/KBL CD clock firmware leaves: 675 MHz off DPLL0's 8.1 GHz VCO (`skl_get_cdclk`).
-pub const SKL_CDCLK_KHZ: u32 = 675_000;
 /// SKL CDCLK_CTL frequency select for 675 MHz (`CDCLK_FREQ_675_617`).
 const CDCLK_FREQ_675_617: u32 = 3;
 /// BXT_CDCLK_CD2X_PIPE_NONE.
@@ -148,11 +141,12 @@ pub const fn cdclk_decimal(khz: u32) -> u32 {
 }
 
 /// Puts the CD clock where firmware leaves it: BXT's DE PLL at ratio 65 with the CD2X divider
-/// at 1 (`bxt_cdclk_ctl`), SKL/KBL's DPLL0 at 8.1 GHz (link rate 810, `skl_dpll0_link_rate`)
-/// with 675 MHz selected. Both are the platform's top CD clock, above any pixel rate the lit
-/// pipe has.
+/// at 1 (`bxt_cdclk_ctl`), the big cores' DPLL0 at 8.1 GHz (link rate 810,
+/// `skl_dpll0_link_rate`) with 675 MHz selected. Both are the platform's top CD clock, above
+/// any pixel rate the lit pipe has.
 pub fn cdclk_init(regs: &mut Regs<'_>, platform: Platform) {
-    if platform == Platform::Broxton {
+    let khz = platform.hw().display.cdclk_khz;
+    if platform.hw().display.phy == Phy::Dpio {
         regs.set(BXT_DE_PLL_CTL::OFFSET, BXT_DE_PLL_CTL(0).with(BXT_DE_PLL_CTL::BXT_DE_PLL_RATIO_MASK, BXT_DE_PLL_RATIO).0);
         let on = BXT_DE_PLL_ENABLE::BXT_DE_PLL_PLL_ENABLE.mask() | BXT_DE_PLL_ENABLE::BXT_DE_PLL_LOCK.mask();
         regs.update(BXT_DE_PLL_ENABLE::OFFSET, 0, on);
@@ -160,14 +154,14 @@ pub fn cdclk_init(regs: &mut Regs<'_>, platform: Platform) {
             .with(CDCLK_CTL::BXT_CDCLK_CD2X_DIV_SEL_MASK, 0)
             .with(CDCLK_CTL::BXT_CDCLK_CD2X_PIPE_MASK, BXT_CDCLK_CD2X_PIPE_NONE)
             .with(CDCLK_CTL::BXT_CDCLK_SSA_PRECHARGE_ENABLE, 1)
-            .with(CDCLK_CTL::CDCLK_FREQ_DECIMAL_MASK, cdclk_decimal(BXT_CDCLK_KHZ));
+            .with(CDCLK_CTL::CDCLK_FREQ_DECIMAL_MASK, cdclk_decimal(khz));
         regs.set(CDCLK_CTL::OFFSET, ctl.0);
     } else {
         regs.set(LCPLL1_CTL::OFFSET, LCPLL1_CTL::LCPLL_PLL_ENABLE.mask() | LCPLL1_CTL::LCPLL_PLL_LOCK.mask());
         set_skl_dpll_ctrl1(regs, 0, DPLL_CTRL1_LINK_RATE_810);
         let ctl = CDCLK_CTL(0)
             .with(CDCLK_CTL::CDCLK_FREQ_SEL_MASK, CDCLK_FREQ_675_617)
-            .with(CDCLK_CTL::CDCLK_FREQ_DECIMAL_MASK, cdclk_decimal(SKL_CDCLK_KHZ));
+            .with(CDCLK_CTL::CDCLK_FREQ_DECIMAL_MASK, cdclk_decimal(khz));
         regs.set(CDCLK_CTL::OFFSET, ctl.0);
     }
 }
@@ -314,7 +308,7 @@ pub fn light(regs: &mut Regs<'_>, platform: Platform, mode: &Mode) -> Option<Lin
         .with(DP_TP_CTL::DP_TP_CTL_ENHANCED_FRAME_ENABLE, 1)
         .with(DP_TP_CTL::DP_TP_CTL_LINK_TRAIN_MASK, DP_TP_CTL_LINK_TRAIN_NORMAL);
     regs.set(port_reg(DP_TP_CTL::OFFSET, port), tp.0);
-    if platform == Platform::Broxton {
+    if platform.hw().display.phy == Phy::Dpio {
         bxt_program_pll(regs, link)?;
     } else {
         let rate = skl_link_rate(link.port_clock)?;

@@ -9,7 +9,7 @@
 //! served on its pin (as a dual-mode DP++ sink answers DDC). Byte counts past the EDID (up to
 //! GMBUS1's 511) read 0xff; addresses other than 0x50 are NAKed.
 
-use super::super::host::Platform;
+use super::super::hw::Platform;
 use super::ddc::Source;
 use super::edid::EDID_ADDR;
 use super::regs::*;
@@ -55,15 +55,9 @@ impl Gmbus {
     }
 }
 
-/// The DDI port a GMBUS pin reaches (BXT numbers its pins 1-3 for B-D).
+/// The DDI port a GMBUS pin reaches.
 fn port_of_pin(platform: Platform, pin: u32) -> Option<u32> {
-    match (platform, pin) {
-        (Platform::Broxton, 1..=3) => Some(pin),
-        (_, 5) => Some(1),
-        (_, 4) => Some(2),
-        (_, 6) => Some(3),
-        _ => None,
-    }
+    platform.hw().display.gmbus_pins.iter().find(|p| p.0 == pin).map(|p| p.1)
 }
 
 fn reset_controller(d: &mut Display, regs: &mut Regs<'_>) {

@@ -27,7 +27,7 @@ pub mod regs;
 pub mod vblank;
 
 use super::error::Result;
-use super::host::Platform;
+use super::hw::Platform;
 use super::irq::{self, Event};
 use super::mmio_table::Handler;
 use super::resources::Partition;
@@ -94,21 +94,19 @@ impl Pipe {
     }
 }
 
-/// Universal planes on `pipe` of `platform`: Broxton has three sprites on pipes A and B and
-/// two on C; Skylake and Kaby Lake have two everywhere.
+/// Universal planes on `pipe` of `platform`.
 pub const fn planes_on(platform: Platform, pipe: Pipe) -> u32 {
-    match (platform, pipe) {
-        (Platform::Broxton, Pipe::A | Pipe::B) => 4,
-        _ => 3,
+    let [a, b, c] = platform.hw().display.planes;
+    match pipe {
+        Pipe::A => a,
+        Pipe::B => b,
+        Pipe::C => c,
     }
 }
 
-/// The DDI port of the platform's virtual monitor (upstream's choice): B on Broxton, D else.
+/// The DDI port of the platform's virtual monitor.
 pub const fn monitor_port(platform: Platform) -> u32 {
-    match platform {
-        Platform::Broxton => 1,
-        _ => 3,
-    }
+    platform.hw().display.monitor_port
 }
 
 /// Counters of display requests the emulation refused or dropped.

@@ -26,7 +26,7 @@
 use core::fmt::{self, Write};
 
 use super::super::error::{GvtError, Result};
-use super::super::host::Platform;
+use super::super::hw::Platform;
 use super::regs::{plane_reg, PLANE_CTL, PLANE_SURF};
 use super::{planes_on, Pipe, MAX_PLANES, PIPES};
 

@@ -9,7 +9,7 @@
 //! transport reports idle patterns sent, and (handled with the other PLLs and PHYs in the
 //! register table) PLL lock follows enable and PHY power good follows power-on.
 
-use super::super::host::Platform;
+use super::super::hw::{Phy, Platform};
 use super::super::irq::Event;
 use super::super::regs::{SDEISR, SKL_FUSE_STATUS};
 use super::dpcd::Dpcd;
@@ -45,7 +45,7 @@ pub fn monitor_init(regs: &mut Regs<'_>, platform: Platform, connected: bool) {
         regs.update(pipe_reg(TRANS_DDI_FUNC_CTL::OFFSET, t), func_fields, 0);
     }
     regs.update(TRANS_DDI_FUNC_CTL_EDP, func_fields, 0);
-    if platform == Platform::Broxton {
+    if platform.hw().display.phy == Phy::Dpio {
         bxt_ports_off(regs);
     } else {
         regs.update(SDEISR::OFFSET, SDE_HOTPLUG_MASK_CPT | SDE_HOTPLUG_AE_SPT, 0);
@@ -66,7 +66,7 @@ pub fn monitor_init(regs: &mut Regs<'_>, platform: Platform, connected: bool) {
         DDI_BUF_CTL::DDI_BUF_IS_IDLE.mask(),
         DDI_BUF_CTL::DDI_BUF_CTL_ENABLE.mask(),
     );
-    if platform == Platform::Broxton {
+    if platform.hw().display.phy == Phy::Dpio {
         // PORT_B: PHY0 channel 0.
         regs.update(SFUSE_STRAP::OFFSET, 0, SFUSE_STRAP::SFUSE_STRAP_DDIB_DETECTED.mask());
         regs.update(BXT_P_CR_GT_DISP_PWRON, 0, GT_DISP_PWRON_PHY0);
@@ -158,7 +158,7 @@ fn bxt_ports_off(regs: &mut Regs<'_>) {
 /// port's hotplug interrupt. Returns whether the event latched.
 pub fn hotplug(regs: &mut Regs<'_>, platform: Platform, connected: bool) -> bool {
     let set_if = |on: bool, bits: u32| if on { (0, bits) } else { (bits, 0) };
-    if platform == Platform::Broxton {
+    if platform.hw().display.phy == Phy::Dpio {
         let (c, s) = set_if(connected, GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIB.mask());
         regs.update(GEN8_DE_PORT_ISR::OFFSET, c, s);
         let (c, s) = set_if(connected, SFUSE_STRAP::SFUSE_STRAP_DDIB_DETECTED.mask());

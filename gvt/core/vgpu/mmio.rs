@@ -235,14 +235,14 @@ impl<S: VgpuStorage> Vgpu<S> {
             Handler::PcodeMailbox => {
                 let cmd = GEN6_PCODE_MAILBOX(v).get(GEN6_PCODE_MAILBOX::GEN6_PCODE_MB_COMMAND);
                 let data = self.vreg(GEN6_PCODE_DATA::OFFSET);
-                let reply = match (cmd, self.info.platform) {
+                let pcode = self.info.platform.hw().pcode;
+                let reply = match cmd {
                     // GEN9_PCODE_READ_MEM_LATENCY: latencies of a real part.
-                    (0x6, Platform::Broxton) => Some(if data == 0 { 0x1608_0707 } else { 0x1616_1616 }),
-                    (0x6, _) => Some(if data == 0 { 0x1e1a_1100 } else { 0x6151_4b3d }),
+                    0x6 => pcode.mem_latency.get(usize::from(data != 0)).copied(),
                     // SKL_PCODE_CDCLK_CONTROL: ready for change.
-                    (0x7, Platform::Skylake | Platform::KabyLake) => Some(1),
+                    0x7 if pcode.cdclk_control => Some(1),
                     // GEN6_PCODE_READ_RC6VIDS.
-                    (0x5, _) => Some(data | 1),
+                    0x5 => Some(data | 1),
                     _ => None,
                 };
                 if let Some(d) = reply {
@@ -252,12 +252,7 @@ impl<S: VgpuStorage> Vgpu<S> {
                 self.set_vreg(off, v & !(GEN6_PCODE_MAILBOX::GEN6_PCODE_READY.mask() | 0xff));
             }
             Handler::PowerWellCtl => {
-                let keep = if self.info.platform == Platform::Broxton {
-                    (1 << 31) | (1 << 29)
-                } else {
-                    (1 << 31) | (1 << 29) | (1 << 9) | (1 << 7) | (1 << 5) | (1 << 3) | (1 << 1)
-                };
-                let r = v & keep;
+                let r = v & self.info.platform.hw().display.power_well_requests;
                 self.set_vreg(off, r | (r >> 1));
             }
             Handler::DbufCtl => {
@@ -343,11 +338,12 @@ impl<S: VgpuStorage> Vgpu<S> {
             }
             Handler::RingMode => {
                 // Bit 0 (and on CFL bit 1) must stay off; enabling it means a guest we cannot run.
-                self.set_vreg(off, v & !masked_bit_enable(1));
+                let refused = self.info.platform.hw().gfx_mode_refused;
+                self.set_vreg(off, v & !masked_bit_enable(refused));
                 let run_list = RING_MODE_GEN7::GFX_RUN_LIST_ENABLE.mask();
                 let ppgtt = RING_MODE_GEN7::GFX_PPGTT_ENABLE.mask();
                 let enables = masked_bits_enabled(v, ppgtt) || masked_bits_enabled(v, run_list);
-                if masked_bits_enabled(v, 1) {
+                if v & refused & (v >> 16) != 0 {
                     self.enter_failsafe(Cause::UnsupportedMode { reg: off, value: v });
                 } else if enables && !self.pv_notified {
                     self.enter_failsafe(Cause::NotVgpuAware { reg: off });

@@ -14,7 +14,8 @@ use super::cfg_space::CfgSpace;
 use super::display::edid::EDID_MAX_SIZE;
 use super::display::{Display, Regs};
 use super::error::{GvtError, Result};
-use super::host::{HostGpu, HostInfo, Platform, MMIO_DWORDS, MMIO_SIZE};
+use super::host::{HostGpu, HostInfo, MMIO_DWORDS, MMIO_SIZE};
+use super::hw::Phy;
 use super::irq::{self, Event};
 use super::mmio_table::{self, Handler, MmioIndex, F_MODE_MASK, PVINFO_BASE, PVINFO_SIZE};
 use super::opregion::{self, OPREGION_SIZE};
@@ -649,7 +650,7 @@ impl<S: VgpuStorage> Vgpu<S> {
         for off in (PVINFO_BASE..PVINFO_BASE + PVINFO_SIZE).step_by(4) {
             self.set_vreg(off, 0);
         }
-        if self.info.platform == Platform::Broxton {
+        if self.info.platform.hw().display.phy == Phy::Dpio {
             clear(self, BXT_P_CR_GT_DISP_PWRON::OFFSET, 0x3);
             let good = BXT_PORT_CL1CM_DW0_BC::PHY_POWER_GOOD.mask();
             clear(self, BXT_PORT_CL1CM_DW0_BC::OFFSET, good);

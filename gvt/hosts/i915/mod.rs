@@ -11,7 +11,8 @@
 //! - [`completion`]: when a submitted request counts as done, from the events the shim saw.
 
 use crate::model::error::{GvtError, Result};
-use crate::model::host::{Completion, HostInfo, HostReserve, PciIdentity, Platform};
+use crate::model::host::{Completion, HostInfo, HostReserve, PciIdentity};
+use crate::model::hw::Platform;
 use crate::model::regs::Engine;
 use crate::model::resources::{Partition, Span, GM_ALIGN};
 

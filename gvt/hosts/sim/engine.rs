@@ -39,6 +39,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::model::cmd_scanner::{decode, Check};
+use crate::model::hw::Platform;
 use crate::model::ppgtt::{ADDR_MASK as PPGTT_ADDR_MASK, PTE_PS, PTE_RW};
 use crate::model::regs::Engine as EngineId;
 use crate::model::vgpu::{GEN8_PAGE_PRESENT, GTT_ADDR_MASK, GTT_PAGE_SIZE};
@@ -188,16 +189,6 @@ pub struct Engine {
     /// set, as the ALU stores them).
     alu: [u64; 5],
 }
-
-/// Command streamer timestamp frequency of Gen9 LP (Broxton, Geminilake): 19.2 MHz. i915 6.12
-/// `gen9_read_clock_frequency` (gt/intel_gt_clock_utils.c) takes the 19.2 MHz crystal on
-/// GEN9_LP, 24 MHz otherwise, shifted right by `3 - CTC_MODE[2:1]`; the sim's register
-/// snapshot has the shift at 3 (`CTC_MODE` 0x6) so the guest computes this rate.
-pub const BXT_TIMESTAMP_HZ: u64 = 19_200_000;
-
-/// Command streamer timestamp frequency of Skylake and Kaby Lake: 12 MHz (24 MHz crystal,
-/// `CTC_MODE` shift 2 in the sim's snapshot).
-pub const SKL_TIMESTAMP_HZ: u64 = 12_000_000;
 
 /// Register offsets from the engine's base (gt/intel_engine_regs.h).
 mod reg {
@@ -485,14 +476,14 @@ impl Engine {
             regs: [(0, 0); MAX_REGS],
             nregs: 0,
             index: [0; REG_SLOTS],
-            ts_hz: BXT_TIMESTAMP_HZ,
+            ts_hz: Platform::Broxton.hw().timestamp_hz,
             ctx_ts: 0,
             ctx_since: 0,
             alu: [0; 5],
         }
     }
 
-    /// Sets the timestamp frequency (default [`BXT_TIMESTAMP_HZ`]).
+    /// Sets the timestamp frequency (default Broxton's, `hw::Hw::timestamp_hz`).
     pub fn set_timestamp_hz(&mut self, hz: u64) {
         self.ts_hz = hz;
     }

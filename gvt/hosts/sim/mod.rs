@@ -24,9 +24,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use crate::model::error::{GvtError, Result};
 use crate::model::regs::ALL_ENGINES;
 use crate::model::vgpu::{GEN8_PAGE_PRESENT, GTT_ADDR_MASK, GTT_PAGE_SIZE};
-use crate::model::host::{
-    HostGpu, HostInfo, HostReserve, PciIdentity, Platform, CFG_SPACE_SIZE, MMIO_DWORDS,
-};
+use crate::model::host::{HostGpu, HostInfo, HostReserve, PciIdentity, CFG_SPACE_SIZE, MMIO_DWORDS};
+use crate::model::hw::Platform;
 
 const MB: u64 = 1 << 20;
 
@@ -40,20 +39,12 @@ pub const SIM_APERTURE_PA: u64 = 0x4000_0000;
 /// DMA address of the sim host's scratch page.
 pub const SIM_SCRATCH_PAGE: u64 = 0x7fff_f000;
 
-/// The facts of an Apollo Lake (HD Graphics 505, 0x5A84) with a 1 GiB aperture and a 4 GiB
-/// GGTT, and the host reserve upstream GVT-g keeps (128 MiB low, 384 MiB high, 4 fences).
-pub const fn broxton_info() -> HostInfo {
-    gen9_info(Platform::Broxton, 0x5A84, 0x0B)
-}
-
-/// A Skylake GT2 (HD Graphics 530, 0x1912) with the same memory layout as [`broxton_info`].
-pub const fn skylake_info() -> HostInfo {
-    gen9_info(Platform::Skylake, 0x1912, 0x06)
-}
-
-/// A Kaby Lake GT2 (HD Graphics 630, 0x5912) with the same memory layout as [`broxton_info`].
-pub const fn kabylake_info() -> HostInfo {
-    gen9_info(Platform::KabyLake, 0x5912, 0x04)
+/// The facts of a `platform` GPU as the sim presents it: the platform's sim part
+/// (`hw::SimPart`), a 1 GiB aperture and a 4 GiB GGTT (the most a Gen9 BIOS gives), 32 fences,
+/// and the host reserve upstream GVT-g keeps (128 MiB low, 384 MiB high, 4 fences).
+pub const fn info(platform: Platform) -> HostInfo {
+    let part = platform.hw().sim;
+    gen9_info(platform, part.device, part.revision)
 }
 
 const fn gen9_info(platform: Platform, device: u16, revision: u8) -> HostInfo {
@@ -74,15 +65,6 @@ const fn gen9_info(platform: Platform, device: u16, revision: u8) -> HostInfo {
         reserve: HostReserve { low_gm: 128 * MB, high_gm: 384 * MB, fences: 4 },
         aperture_pa: SIM_APERTURE_PA,
         scratch_page: SIM_SCRATCH_PAGE,
-    }
-}
-
-/// The rate the engines of a `platform` host count `RING_TIMESTAMP` at: what a guest computes
-/// from the snapshot's `CTC_MODE`.
-pub const fn timestamp_hz(platform: Platform) -> u64 {
-    match platform {
-        Platform::Broxton => engine::BXT_TIMESTAMP_HZ,
-        Platform::Skylake | Platform::KabyLake => engine::SKL_TIMESTAMP_HZ,
     }
 }
 
@@ -149,8 +131,9 @@ fn cfg_snapshot(info: &HostInfo) -> [u8; CFG_SPACE_SIZE] {
     c
 }
 
-/// Registers whose snapshot value is not zero: what a running host left behind when GVT
-/// started (display and PHYs powered, PLLs locked, GuC idle, GT awake). The core sanitizes the
+/// Registers whose snapshot value is not zero on every Gen9 host: what a running host left
+/// behind when GVT started (display powered, GuC idle, GT awake). The platform's own golden
+/// registers (`hw::Hw::golden`: fuses, memory, clocks, PHYs) follow. The core sanitizes the
 /// display/PHY parts away for vGPUs, as upstream does.
 const SNAPSHOT: &[(u32, u32)] = &[
     (0x2098, 0x0000_0100),   // RCS RING_INSTPM
@@ -165,67 +148,10 @@ const SNAPSHOT: &[(u32, u32)] = &[
     (0x42000, 0x8e00_0000),  // SKL_FUSE_STATUS: download done, PG0..PG2 distributed
     (0x45008, 0xc000_0000),  // DBUF_CTL: powered
     (0x45404, 0xf000_0000),  // HSW_PWR_WELL_CTL2: PW1, PW2 requested and on
-    (0x46070, 0xc000_0000),  // BXT_DE_PLL_ENABLE: enabled, locked
-    (0x46074, 0xc000_0000),  // BXT_PORT_PLL_ENABLE(A)
-    (0x64c00, 0x0000_0100),  // BXT_PHY_CTL(A): lanes enabled
-    (0x64c10, 0x0000_0100),  // BXT_PHY_CTL(B)
-    (0x64c80, 0xc000_0000),  // BXT_PHY_CTL_FAMILY(PHY1)
-    (0x64c90, 0xc000_0000),  // BXT_PHY_CTL_FAMILY(PHY0)
-    (0x6c000, 0x0001_0000),  // BXT_PORT_CL1CM_DW0(PHY0): power good
     (0xa090, 0x0000_0000),   // GEN6_RC_CONTROL: RC6 off
     (0xc000, 0x0000_8000),   // GUC_STATUS: idle, MIA not in reset
-    (0xc2014, 0x0000_0004),  // SFUSE_STRAP: DDI B detected
     (0x13805c, 0x0000_00ff), // GEN6_GT_THREAD_STATUS_REG: threads busy
     (0x138060, 0x0000_0003), // GEN6_GT_CORE_STATUS: C6
-    (0x138090, 0x0000_0003), // BXT_P_CR_GT_DISP_PWRON: both PHYs powered
-    (0x162000, 0x0001_0000), // BXT_PORT_CL1CM_DW0(PHY1): power good
-];
-
-/// Broxton's own facts on top of [`SNAPSHOT`]: what an Apollo Lake's fuses, memory controller
-/// and PHY calibration report. Values follow the decode in i915 6.12 (cited per line); where
-/// no public register dump of a real part was found, the value is the one consistent with the
-/// part's published configuration, and says so.
-const BXT_SNAPSHOT: &[(u32, u32)] = &[
-    // GEN8_FUSE2: slice 0 enabled (GEN8_F2_S_ENA, bits 27:25), no subslice disabled
-    // (GEN9_F2_SS_DIS, 23:20): HD Graphics 505 is the full Broxton GT, 1 slice x 3 subslices
-    // (gen9_sseu_info_init, intel_sseu.c; Intel ARK: HD 505 has 18 EUs).
-    (0x9120, 0x0200_0000),
-    // GEN9_EU_DISABLE(0): 2 of 8 EU bits off per subslice, 6 EUs each, 18 in all (HD 505);
-    // which two is not public, the top pair is assumed.
-    (0x9134, 0x00c0_c0c0),
-    // BXT_D_CR_DRP0_DUNIT8..11 (MCHBAR mirror + 0x1000 + ch * 0x200): four LPDDR4 channels,
-    // type 2 (bits 24:22), 4 Gbit devices (size 0, bits 8:6), x32 (width 2, bits 5:4), single
-    // rank (1, bits 1:0). bxt_get_dram_info (soc/intel_dram.c) reads 2 devices x 4 Gbit = 1 GiB
-    // per channel, 4 GiB in all: the common Apollo Lake configuration (4 x32 LPDDR4
-    // channels). Constructed from i915's decode; no public dump found.
-    (0x141000, 0x0080_0021),
-    (0x141200, 0x0080_0021),
-    (0x141400, 0x0080_0021),
-    (0x141600, 0x0080_0021),
-    // BXT_PORT_REF_DW3(PHY1): GRC_DONE (bit 22), PHY1 being powered above.
-    (0x16218c, 0x0040_0000),
-    // BXT_PORT_REF_DW6(PHY1): the calibrated GRC code (bits 31:24) i915 copies into PHY0
-    // (_bxt_dpio_phy_init); a mid-scale code, no public dump found.
-    (0x162198, 0x8200_0000),
-    // CTC_MODE: timestamps from the crystal (bit 0 clear), shift parameter (bits 2:1) 3, so a
-    // guest's gen9_read_clock_frequency (gt/intel_gt_clock_utils.c) finds 19.2 MHz >> 0, the
-    // rate the engines count at (engine::BXT_TIMESTAMP_HZ; Mesa's and i915 perf's BXT value).
-    (0xa26c, 0x0000_0006),
-    // The CD clock firmware leaves (see `display::firmware::cdclk_init`).
-    (0x46000, 0x0031_04de), // CDCLK_CTL: CD2X divider 1, no pipe, SSA precharge, 624 MHz
-    (0x6d000, 0x0000_0041), // BXT_DE_PLL_CTL: ratio 65 (1248 MHz VCO off 19.2 MHz)
-];
-
-/// Skylake's and Kaby Lake's GT2: fuses for 1 slice, 3 of the 4 possible subslices
-/// (GEN9_F2_SS_DIS = 0b1000), 8 EUs each (HD 530 and HD 630 have 24 EUs, Intel ARK); and the
-/// CD clock firmware leaves (see `display::firmware::cdclk_init`).
-const GEN9_GT2_SNAPSHOT: &[(u32, u32)] = &[
-    (0x9120, 0x0280_0000),
-    // CTC_MODE: crystal, shift 2: 24 MHz >> 1, the 12 MHz engine::SKL_TIMESTAMP_HZ.
-    (0xa26c, 0x0000_0004),
-    (0x46000, 0x0c00_0544), // CDCLK_CTL: 675 MHz selected, decimal 675
-    (0x46010, 0xc000_0000), // LCPLL1_CTL (DPLL0): enabled, locked
-    (0x6c058, 0x0000_0005), // DPLL_CTRL1: DPLL0 overridden at link rate 810 (8.1 GHz VCO)
 ];
 
 /// The GGTT entries the host lends the core for its own buffers (privileged batch shadows):
@@ -399,11 +325,8 @@ impl<G: Deref<Target = [AtomicU64]>> HostGpu for SimHost<G> {
         for d in dst.iter_mut().take(n) {
             *d = 0;
         }
-        let own = match self.info.platform {
-            Platform::Broxton => BXT_SNAPSHOT,
-            Platform::Skylake | Platform::KabyLake => GEN9_GT2_SNAPSHOT,
-        };
-        for &(off, val) in SNAPSHOT.iter().chain(own) {
+        let golden = self.info.platform.hw().golden.iter().flat_map(|l| l.iter());
+        for &(off, val) in SNAPSHOT.iter().chain(golden) {
             let dw = (off / 4) as usize;
             if (first_dword..end).contains(&dw) {
                 if let Some(d) = dst.get_mut(dw.wrapping_sub(first_dword)) {
@@ -448,30 +371,45 @@ impl<G: Deref<Target = [AtomicU64]>> HostGpu for SimHost<G> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::model::hw::PLATFORMS;
     use std::boxed::Box;
     use std::vec::Vec;
 
-    /// A Broxton sim host with its GGTT on the heap.
-    pub(crate) fn bxt() -> SimHost<Box<[AtomicU64]>> {
-        let info = broxton_info();
+    /// A `platform` sim host with its GGTT on the heap.
+    pub(crate) fn sim(platform: Platform) -> SimHost<Box<[AtomicU64]>> {
+        let info = info(platform);
         let ggtt: Vec<AtomicU64> = (0..ggtt_entries(&info)).map(|_| AtomicU64::new(0)).collect();
         SimHost::new(info, ggtt.into_boxed_slice()).unwrap()
     }
 
+    /// A Broxton sim host with its GGTT on the heap.
+    pub(crate) fn bxt() -> SimHost<Box<[AtomicU64]>> {
+        sim(Platform::Broxton)
+    }
+
     #[test]
-    fn sim_is_a_supported_broxton() {
-        let h = bxt();
-        assert_eq!(Platform::from_device_id(h.info().pci.device), Some(Platform::Broxton));
-        assert!(h.info().aperture_size <= h.info().gm_size);
-        assert_eq!(h.ggtt_read(5), SIM_SCRATCH_PAGE);
-        let c = h.cfg_snapshot();
-        assert_eq!(u16::from_le_bytes([c[2], c[3]]), 0x5A84);
+    fn the_sim_is_each_supported_platform() {
+        for p in PLATFORMS {
+            let h = sim(p);
+            assert_eq!(Platform::from_device_id(h.info().pci.device), Some(p));
+            assert!(h.info().aperture_size <= h.info().gm_size);
+            assert_eq!(h.ggtt_read(5), SIM_SCRATCH_PAGE);
+            let c = h.cfg_snapshot();
+            assert_eq!(u16::from_le_bytes([c[2], c[3]]), p.hw().sim.device);
+            assert_eq!(c[8], p.hw().sim.revision);
+            // The platform's golden registers are in the snapshot, after the common ones.
+            for &(off, _) in p.hw().golden.iter().flat_map(|l| l.iter()) {
+                let mut dw = [0u32];
+                h.mmio_snapshot(off as usize / 4, &mut dw);
+                assert_eq!(Some(dw[0]), p.hw().golden(off), "{p:?} {off:#x}");
+            }
+        }
     }
 
     #[test]
     fn ggtt_size_is_checked() {
         let ggtt: Box<[AtomicU64]> = (0..10).map(|_| AtomicU64::new(0)).collect();
-        assert!(SimHost::new(broxton_info(), ggtt).is_err());
+        assert!(SimHost::new(info(Platform::Broxton), ggtt).is_err());
     }
 
     #[test]
@@ -524,15 +462,15 @@ pub(crate) mod tests {
     /// GEN9_LP, else 24 MHz, `>> (3 - CTC_MODE[2:1])`, CTC_MODE 0xa26c).
     #[test]
     fn the_guest_reads_the_engines_timestamp_frequency() {
-        for (info, lp, hz) in [(broxton_info(), true, 19_200_000u32), (skylake_info(), false, 12_000_000), (kabylake_info(), false, 12_000_000)] {
-            let ggtt: Vec<AtomicU64> = (0..ggtt_entries(&info)).map(|_| AtomicU64::new(0)).collect();
-            let h = SimHost::new(info, ggtt.into_boxed_slice()).unwrap();
+        for p in PLATFORMS {
+            let (h, lp) = (sim(p), p.hw().lp);
+            let hz: u32 = if lp { 19_200_000 } else { 12_000_000 };
             let mut ctc = [0u32];
             h.mmio_snapshot(0xa26c / 4, &mut ctc);
             assert_eq!(ctc[0] & 1, 0, "crystal clock source");
             let crystal: u32 = if lp { 19_200_000 } else { 24_000_000 };
-            assert_eq!(crystal >> (3 - ((ctc[0] >> 1) & 3)), hz, "{:?}", info.platform);
-            assert_eq!(timestamp_hz(info.platform), u64::from(hz));
+            assert_eq!(crystal >> (3 - ((ctc[0] >> 1) & 3)), hz, "{p:?}");
+            assert_eq!(p.hw().timestamp_hz, u64::from(hz));
         }
     }
 

@@ -14,10 +14,21 @@
 #include <linux/delay.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/workqueue.h>
 #include <linux/mod_devicetable.h>
 #include <linux/platform_device.h>
 #include "../../glue/shim.h"
+
+static char *sim_platform = "bxt";
+module_param(sim_platform, charp, 0444);
+MODULE_PARM_DESC(sim_platform, "The GPU the sim presents: bxt, skl, kbl, cfl or cml (gvt/core/hw)");
+
+const char *gvt_sim_param_platform(size_t *len)
+{
+	*len = strlen(sim_platform);
+	return sim_platform;
+}
 
 static const struct platform_device_id gvt_sim_ids[] = {
 	{ .name = "gvt_sim" },

@@ -163,9 +163,9 @@ for fn in re.finditer(r"static int (iterate_\w+)\(struct intel_gvt_mmio_table_it
         kind, args = m.group(1), split_args(m.group(2))
         plat = {"ALL": "D_ALL", "BXT": "D_BXT"}[sec]
         if cond == "NOT_BXT":
-            plat = "D_SKL | D_KBL"
+            plat = "D_SKL | D_KBL | D_CFL"
         elif cond == "KBL":
-            plat = "D_KBL"
+            plat = "D_KBL | D_CFL"
         cond = None
         size = 4 if kind.endswith("_D") else None
         try:
@@ -201,7 +201,7 @@ print("//! The offsets upstream GVT-g tracks on Gen9 (registers it snapshots fro
 print("//! emulates with the default handler unless `mmio_table` gives them more), merged into the")
 print("//! per-platform hash tables at compile time.")
 print()
-print("use super::mmio_table::{D_ALL, D_BXT, D_KBL, D_SKL};")
+print("use super::mmio_table::{D_ALL, D_BXT, D_CFL, D_KBL, D_SKL};")
 print()
 print("/// A tracked range: offset, size in bytes, platforms.")
 print("pub type Tracked = (u32, u32, u8);")

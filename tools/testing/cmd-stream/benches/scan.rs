@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use cmd_stream::{i915, mesa, Stream};
 use gvt::model::cmd_scanner::{AddrSpace, BatchSource, Policy, Scanner};
-use gvt::model::host::Platform;
+use gvt::model::hw::Platform;
 use gvt::model::regs::Engine;
 use gvt::model::resources::{Partition, Span};
 

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use cmd_stream::{i915, mesa, mi, pc, BatchMem, PageMemory, Stream};
 use gvt::model::cmd_scanner::{Policy, Scanner};
-use gvt::model::host::Platform;
+use gvt::model::hw::Platform;
 use gvt::model::regs::Engine as Id;
 use gvt::model::resources::{Partition, Span};
 use gvt::sim::engine::{Cursor, Engine, HostMemory, Outcome, RingState, RunResult, Space, MAX_REGS};

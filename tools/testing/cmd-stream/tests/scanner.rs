@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use cmd_stream::{blt, gfx, i915, mesa, mi, pc, BatchMem, Stream};
 use gvt::model::cmd_scanner::*;
-use gvt::model::host::Platform;
+use gvt::model::hw::Platform;
 use gvt::model::regs::Engine;
 use gvt::model::resources::{Partition, Span};
 

@@ -5,7 +5,7 @@
 //! inside what was loaded.
 use cmd_stream::BatchMem;
 use gvt::model::cmd_scanner::{Policy, Scanner};
-use gvt::model::host::Platform;
+use gvt::model::hw::Platform;
 use gvt::model::regs::Engine;
 use gvt::model::resources::{Partition, Span};
 use libfuzzer_sys::fuzz_target;

@@ -71,7 +71,7 @@ pub fn display_world() -> &'static Mutex<DisplayWorld> {
     static W: std::sync::OnceLock<Mutex<DisplayWorld>> = std::sync::OnceLock::new();
     W.get_or_init(|| {
         use gvt::model::display::owner::OwnerPolicy;
-        use gvt::model::host::Platform;
+        use gvt::model::hw::Platform;
         let host: &'static _ = Box::leak(Box::new(guest_model::bxt_host()));
         let mut gvt = Gvt::new(host).expect("gvt");
         let policy = OwnerPolicy::parse(Platform::Broxton, "0x011111110000", "0x01010F").expect("policy");

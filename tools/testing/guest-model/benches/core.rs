@@ -12,10 +12,11 @@ use guest_model::storage::vec_storage;
 use gvt::model::gvt::Gvt;
 use gvt::model::vgpu::GGTT_MMIO_OFFSET;
 use gvt::model::vgpu_type::find_type;
-use gvt::sim::{broxton_info, ggtt_entries, SimHost};
+use gvt::model::hw::Platform;
+use gvt::sim::{ggtt_entries, SimHost};
 
 fn main() {
-    let info = broxton_info();
+    let info = gvt::sim::info(Platform::Broxton);
     let ggtt: Box<[AtomicU64]> = (0..ggtt_entries(&info)).map(|_| AtomicU64::new(0)).collect();
     let host = SimHost::new(info, ggtt).expect("sim host");
     let mut gvt = Gvt::new(&host).expect("gvt");

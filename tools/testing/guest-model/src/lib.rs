@@ -67,7 +67,7 @@ pub fn copy_changed(dst: &mut [u8], src: &[u8]) {
 
 /// A Broxton sim host with its GGTT on the heap.
 pub fn bxt_host() -> gvt::sim::SimHost<Box<[std::sync::atomic::AtomicU64]>> {
-    let info = gvt::sim::broxton_info();
+    let info = gvt::sim::info(gvt::model::hw::Platform::Broxton);
     let ggtt = (0..gvt::sim::ggtt_entries(&info)).map(|_| std::sync::atomic::AtomicU64::new(0)).collect();
     gvt::sim::SimHost::new(info, ggtt).expect("the sim's own facts are consistent")
 }

@@ -83,7 +83,7 @@ impl Machine {
     /// (the fuzz targets use small ones: a vGPU's reset and creation cost grows with its
     /// graphics memory).
     pub fn with_config(n: usize, tracking: Tracking, cfg: &VgpuConfig) -> Machine {
-        let info = gvt::sim::broxton_info();
+        let info = gvt::sim::info(gvt::model::hw::Platform::Broxton);
         let ggtt: Arc<[AtomicU64]> = (0..gvt::sim::ggtt_entries(&info)).map(|_| AtomicU64::new(0)).collect();
         let sim = SimHost::new(info, ggtt.clone()).unwrap();
         let host = ExecHost::with_ggtt(ggtt, sim.info());

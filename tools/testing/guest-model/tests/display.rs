@@ -18,7 +18,8 @@ use gvt::model::display::regs::*;
 use gvt::model::display::Pipe;
 use gvt::model::error::GvtError;
 use gvt::model::gvt::Gvt;
-use gvt::model::host::{HostGpu, Platform};
+use gvt::model::host::HostGpu;
+use gvt::model::hw::Platform;
 use gvt::model::pvinfo::field;
 use gvt::model::vgpu::{Reset, Vgpu};
 use gvt::model::vgpu_type::{find_type, Resolution, VgpuConfig};
@@ -579,8 +580,8 @@ fn the_firmware_lit_pipe_reads_back_consistent() {
         assert_eq!((s.dotclock_khz, s.timings.hdisplay), (mode.clock_khz, mode.hactive));
         drop(gvt.destroy_vgpu(&host, &mut hv, v));
     }
-    // Skylake and Kaby Lake: DDI D on DPLL1, DPLL0 left to the 675 MHz CD clock.
-    for info in [gvt::sim::skylake_info(), gvt::sim::kabylake_info()] {
+    // The big cores: DDI D on DPLL1, DPLL0 left to the 675 MHz CD clock.
+    for info in gvt::model::hw::PLATFORMS.into_iter().filter(|p| !p.hw().lp).map(gvt::sim::info) {
         let host = sim_host(info);
         let mut gvt = Gvt::new(&host).unwrap();
         let mut v = create(&mut gvt, &host, &config("GVTg_V5_4"));

@@ -500,7 +500,7 @@ fn gen9_scanner_on_the_workload_path() {
         }
     }
     let m = Machine::new(1, Tracking::None);
-    let mut s = Gen9Scanner::new(gvt::model::host::Platform::Broxton, *m.vms[0].vgpu.partition());
+    let mut s = Gen9Scanner::new(gvt::model::hw::Platform::Broxton, *m.vms[0].vgpu.partition());
     let bytes = |d: &[u32]| d.iter().flat_map(|c| c.to_le_bytes()).collect::<Vec<u8>>();
     let mut arena = vec![0u8; gvt::model::batch::ARENA_BYTES];
     let mut copies = gvt::model::batch::Copies::new(&mut arena);

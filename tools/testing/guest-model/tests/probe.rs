@@ -124,8 +124,9 @@ fn ballooning_fits_the_ggtt_that_gmch_describes() {
 #[test]
 fn vbt_describes_only_the_monitors_port() {
     use gvt::model::display::monitor_port;
-    // Broxton has DDI A-C, Skylake and Kaby Lake A-E.
-    for (info, valid) in [(gvt::sim::broxton_info(), 0b111u32), (gvt::sim::skylake_info(), 0b11111), (gvt::sim::kabylake_info(), 0b11111)] {
+    for p in gvt::model::hw::PLATFORMS {
+        // Broxton has DDI A-C, the big cores A-E.
+        let (info, valid) = (gvt::sim::info(p), if p.hw().lp { 0b111u32 } else { 0b11111 });
         let ggtt = (0..gvt::sim::ggtt_entries(&info)).map(|_| std::sync::atomic::AtomicU64::new(0)).collect::<Box<[_]>>();
         let host = gvt::sim::SimHost::new(info, ggtt).unwrap();
         let mut gvt = Gvt::new(&host).unwrap();

@@ -1,0 +1,66 @@
+//! Skylake (Gen9): HD Graphics 510-580. Its display, clocks and GT2 fuses are also Kaby
+//! Lake's, Coffee Lake's and Comet Lake's, whose files take them from here.
+
+use super::{Display, Hw, Pcode, Phy, Platform, SimPart, DeviceIds};
+use crate::model::mmio_table::D_SKL;
+
+/// `INTEL_SKL_IDS`, by GT level.
+const IDS: DeviceIds = &[
+    (1, &[0x1906, 0x1913, 0x190E, 0x1915, 0x1902, 0x190A, 0x190B, 0x1917]),
+    (2, &[0x1916, 0x1921, 0x191E, 0x1912, 0x191A, 0x191B, 0x191D]),
+    (3, &[0x1923, 0x1926, 0x1927, 0x192A, 0x192B, 0x192D]),
+    (4, &[0x1932, 0x193A, 0x193B, 0x193D]),
+];
+
+/// The display of the Gen9 big cores: DDIs clocked by DPLL0-3, a Sunrise Point (or Cannon
+/// Point) PCH for hotplug, the virtual monitor on DDI D as upstream GVT-g puts it.
+pub(super) const DISPLAY: Display = Display {
+    phy: Phy::Ddi,
+    // skl_calc_cdclk's top: 675 MHz (8.1 GHz VCO / 12).
+    cdclk_khz: 675_000,
+    // Two sprites on every pipe (i915_pci.c, GEN9_DISPLAY).
+    planes: [3, 3, 3],
+    monitor_port: 3,
+    // GMBUS_PIN_DPB/DPC/DPD on a Sunrise Point PCH (gmbus_pins_skl, intel_gmbus.c).
+    gmbus_pins: &[(5, 1), (4, 2), (6, 3)],
+    // PW2, PW1, then the DDI D, C, B, A/E and MISC IO wells (SKL_PW_CTL_IDX_*: request bit
+    // 2 * index + 1).
+    power_well_requests: (1 << 31) | (1 << 29) | (1 << 9) | (1 << 7) | (1 << 5) | (1 << 3) | (1 << 1),
+};
+
+/// Upstream GVT-g's mailbox_write: latencies read from a Skylake board, given on every big
+/// core; and the CD clock change handshake.
+pub(super) const PCODE: Pcode = Pcode { mem_latency: [0x1e1a_1100, 0x6151_4b3d], cdclk_control: true };
+
+/// A GT2's fuses: 1 slice, 3 of the 4 possible subslices (GEN9_F2_SS_DIS = 0b1000), 8 EUs
+/// each, 24 in all, as HD 530 / HD 630 / UHD 630 (Intel ARK; gen9_sseu_info_init).
+pub(super) const GT2: &[(u32, u32)] = &[(0x9120, 0x0280_0000)];
+
+/// The clocks firmware leaves (see `display::firmware::cdclk_init`).
+pub(super) const CLOCKS: &[(u32, u32)] = &[
+    // CTC_MODE: crystal, shift 2: the 24 MHz crystal >> 1 (gen9_read_clock_frequency,
+    // gt/intel_gt_clock_utils.c), the 12 MHz Skylake's command streamers count at.
+    (0xa26c, 0x0000_0004),
+    (0x46000, 0x0c00_0544), // CDCLK_CTL: 675 MHz selected, decimal 675
+    (0x46010, 0xc000_0000), // LCPLL1_CTL (DPLL0): enabled, locked
+    (0x6c058, 0x0000_0005), // DPLL_CTRL1: DPLL0 overridden at link rate 810 (8.1 GHz VCO)
+];
+
+/// The timestamp rate [`CLOCKS`] describes.
+pub(super) const TIMESTAMP_HZ: u64 = 12_000_000;
+
+/// Skylake.
+pub(super) const HW: Hw = Hw {
+    platform: Platform::Skylake,
+    name: "skl",
+    ids: IDS,
+    lp: false,
+    mmio_bit: D_SKL,
+    gfx_mode_refused: 1 << 0,
+    timestamp_hz: TIMESTAMP_HZ,
+    display: DISPLAY,
+    pcode: PCODE,
+    golden: &[GT2, CLOCKS],
+    // HD Graphics 530 (desktop GT2), revision 06 (SKL_REVID_G0 in i915's skl_revids).
+    sim: SimPart { device: 0x1912, revision: 0x06 },
+};
