@@ -80,7 +80,7 @@ pub(super) const HW: Hw = Hw {
         power_well_requests: (1 << 31) | (1 << 29),
     },
     // Upstream GVT-g's mailbox_write: latencies read from a Broxton board.
-    pcode: Pcode { mem_latency: [0x1608_0707, 0x1616_1616], cdclk_control: false },
+    pcode: Pcode { mem_latency: [0x1608_0707, 0x1616_1616], cdclk_control: false, sagv: false },
     golden: &[DISPLAY, PART],
     // HD Graphics 505, revision B0 (0x0B, what lspci shows on N4200 boards).
     sim: SimPart { device: 0x5A84, revision: 0x0B },

@@ -32,7 +32,7 @@ pub(super) const HW: Hw = Hw {
     timestamp_hz: skl::TIMESTAMP_HZ,
     display: DISPLAY,
     pcode: skl::PCODE,
-    golden: &[skl::GT2, skl::CLOCKS],
+    golden: &[skl::GT2, skl::MEMORY, skl::DISPLAY_STATE, skl::CLOCKS],
     // UHD Graphics 630 (desktop CFL-S GT2). i915 keeps no stepping table for Coffee Lake
     // (intel_step.c), so the revision only has to be plausible.
     sim: SimPart { device: 0x3E92, revision: 0x00 },

@@ -22,7 +22,7 @@ pub(super) const HW: Hw = Hw {
     timestamp_hz: skl::TIMESTAMP_HZ,
     display: cfl::DISPLAY,
     pcode: skl::PCODE,
-    golden: &[skl::GT2, skl::CLOCKS],
+    golden: &[skl::GT2, skl::MEMORY, skl::DISPLAY_STATE, skl::CLOCKS],
     // UHD Graphics 630 (desktop CML-S GT2). No stepping table for Comet Lake in i915 either.
     sim: SimPart { device: 0x9BC5, revision: 0x00 },
 };

@@ -23,7 +23,7 @@ pub(super) const HW: Hw = Hw {
     timestamp_hz: skl::TIMESTAMP_HZ,
     display: skl::DISPLAY,
     pcode: skl::PCODE,
-    golden: &[skl::GT2, skl::CLOCKS],
+    golden: &[skl::GT2, skl::MEMORY, skl::DISPLAY_STATE, skl::CLOCKS],
     // HD Graphics 630 (desktop GT2), revision 04 (KBL_REVID_C0 in i915's kbl_revids).
     sim: SimPart { device: 0x5912, revision: 0x04 },
 };

@@ -103,6 +103,9 @@ pub struct Pcode {
     pub mem_latency: [u32; 2],
     /// Whether `SKL_PCODE_CDCLK_CONTROL` exists (big cores), answered "ready for a change".
     pub cdclk_control: bool,
+    /// Whether the memory has SA GV points (`intel_has_sagv`: big cores): a
+    /// `GEN9_PCODE_SAGV_CONTROL` disable request is answered "disabled".
+    pub sagv: bool,
 }
 
 /// The part the `sim` host presents when it is this platform.

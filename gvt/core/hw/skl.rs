@@ -29,12 +29,38 @@ pub(super) const DISPLAY: Display = Display {
 };
 
 /// Upstream GVT-g's mailbox_write: latencies read from a Skylake board, given on every big
-/// core; and the CD clock change handshake.
-pub(super) const PCODE: Pcode = Pcode { mem_latency: [0x1e1a_1100, 0x6151_4b3d], cdclk_control: true };
+/// core; the CD clock change handshake; and SAGV, which upstream leaves unanswered, so that
+/// its Kaby Lake guests log "Failed to disable SAGV (-110)" (intel-gvt-dev, 2021), and 6.12's
+/// `intel_sagv_init` then warns as well (skl_watermark.c).
+pub(super) const PCODE: Pcode = Pcode { mem_latency: [0x1e1a_1100, 0x6151_4b3d], cdclk_control: true, sagv: true };
 
 /// A GT2's fuses: 1 slice, 3 of the 4 possible subslices (GEN9_F2_SS_DIS = 0b1000), 8 EUs
 /// each, 24 in all, as HD 530 / HD 630 / UHD 630 (Intel ARK; gen9_sseu_info_init).
 pub(super) const GT2: &[(u32, u32)] = &[(0x9120, 0x0280_0000)];
+
+/// The memory controller of a desktop with two 8 GiB single-rank DDR4 DIMMs, x8 devices of
+/// 8 Gbit, one per channel: what `skl_get_dram_info` (soc/intel_dram.c) decodes as a
+/// symmetric two-channel system, so no watermark workaround applies and IPC stays possible.
+/// Through the MCHBAR mirror at 0x140000. Constructed from i915's decode; no public dump
+/// found.
+pub(super) const MEMORY: &[(u32, u32)] = &[
+    (0x145000, 0x0000_0000), // SKL_MAD_INTER_CHANNEL: DDR4 (bits 1:0 = 0)
+    (0x14500c, 0x0000_0008), // SKL_MAD_DIMM_CH0: DIMM L 8 GB (bits 5:0), x8 (9:8 = 0), 1 rank
+    (0x145010, 0x0000_0008), // SKL_MAD_DIMM_CH1: the same
+];
+
+/// The display state a host that lit DDI D leaves, beyond the common snapshot.
+pub(super) const DISPLAY_STATE: &[(u32, u32)] = &[
+    // HSW_PWR_WELL_CTL2: PW2, PW1, DDI D IO and MISC IO requested and on (SKL_PW_CTL_IDX_*;
+    // hsw_wait_for_power_well_enable polls each state bit).
+    (0x45404, 0xf000_0303),
+    // SFUSE_STRAP: DDI D detected (bit 0), raw clock 24 MHz (SFUSE_STRAP_RAW_FREQUENCY, bit 8,
+    // which cnp_rawclk reads on a Cannon Point PCH and nothing reads on Sunrise Point).
+    (0xc2014, 0x0000_0101),
+    // PCH_RAWCLK_FREQ: 24 MHz, what pch_rawclk reads on Sunrise Point (a Cannon Point guest
+    // writes it itself).
+    (0xc6204, 0x0000_0018),
+];
 
 /// The clocks firmware leaves (see `display::firmware::cdclk_init`).
 pub(super) const CLOCKS: &[(u32, u32)] = &[
@@ -60,7 +86,7 @@ pub(super) const HW: Hw = Hw {
     timestamp_hz: TIMESTAMP_HZ,
     display: DISPLAY,
     pcode: PCODE,
-    golden: &[GT2, CLOCKS],
+    golden: &[GT2, MEMORY, DISPLAY_STATE, CLOCKS],
     // HD Graphics 530 (desktop GT2), revision 06 (SKL_REVID_G0 in i915's skl_revids).
     sim: SimPart { device: 0x1912, revision: 0x06 },
 };

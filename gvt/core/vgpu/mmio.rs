@@ -241,6 +241,8 @@ impl<S: VgpuStorage> Vgpu<S> {
                     0x6 => pcode.mem_latency.get(usize::from(data != 0)).copied(),
                     // SKL_PCODE_CDCLK_CONTROL: ready for change.
                     0x7 if pcode.cdclk_control => Some(1),
+                    // GEN9_PCODE_SAGV_CONTROL, GEN9_SAGV_DISABLE: now disabled.
+                    0x21 if pcode.sagv && data == 0 => Some(1),
                     // GEN6_PCODE_READ_RC6VIDS.
                     0x5 => Some(data | 1),
                     _ => None,

@@ -929,6 +929,40 @@ mod tests {
         u32::from_le_bytes(b)
     }
 
+    /// What differs by platform in the handlers, asked of `hw`: PCODE replies (SAGV only where
+    /// there is SAGV), the power wells a guest may request, and the `GFX_MODE` bits that mean
+    /// an unsupported guest (bit 1 on Coffee and Comet Lake only).
+    #[test]
+    fn each_platform_answers_as_its_description_says() {
+        use crate::model::hw::PLATFORMS;
+        for p in PLATFORMS {
+            let hw = p.hw();
+            let host = crate::sim::tests::sim(p);
+            let mut gvt = Gvt::new(&host).unwrap();
+            let mut mpt = Mpt::default();
+            let mut v = new_vgpu(&host, &mut gvt);
+            let (h, m) = (&host, &mut mpt);
+            w(&mut v, h, m, GEN6_PCODE_DATA::OFFSET, 0);
+            w(&mut v, h, m, GEN6_PCODE_MAILBOX::OFFSET, (1 << 31) | 0x21);
+            assert_eq!(r(&mut v, GEN6_PCODE_MAILBOX::OFFSET), 0, "{p:?}: done, no error");
+            assert_eq!(r(&mut v, GEN6_PCODE_DATA::OFFSET), u32::from(hw.pcode.sagv), "{p:?}: SAGV disabled");
+            w(&mut v, h, m, GEN6_PCODE_DATA::OFFSET, 3);
+            w(&mut v, h, m, GEN6_PCODE_MAILBOX::OFFSET, (1 << 31) | 0x7);
+            assert_eq!(r(&mut v, GEN6_PCODE_DATA::OFFSET), if hw.pcode.cdclk_control { 1 } else { 3 }, "{p:?}");
+            w(&mut v, h, m, GEN6_PCODE_DATA::OFFSET, 0);
+            w(&mut v, h, m, GEN6_PCODE_MAILBOX::OFFSET, (1 << 31) | 0x6);
+            assert_eq!(r(&mut v, GEN6_PCODE_DATA::OFFSET), hw.pcode.mem_latency[0], "{p:?}");
+            w(&mut v, h, m, HSW_PWR_WELL_CTL2::OFFSET, 0xaaaa_aaaa);
+            let req = hw.display.power_well_requests;
+            assert_eq!(r(&mut v, HSW_PWR_WELL_CTL2::OFFSET), req | (req >> 1), "{p:?}");
+            let mode = RING_MODE_GEN7::offset(Engine::Rcs.base());
+            w(&mut v, h, m, mode, masked_bit_enable(1 << 1));
+            assert_eq!(v.failsafe().is_some(), hw.gfx_mode_refused & 2 != 0, "{p:?}");
+            let refused = hw.gfx_mode_refused & 2 != 0;
+            assert_eq!(r(&mut v, mode) & 2 == 0, refused, "{p:?}: a refused bit never sticks");
+        }
+    }
+
     #[test]
     fn vgpu_is_small_enough_for_a_kernel_stack() {
         // About 1 KiB of device state plus the display's (~150 bytes, `display::Display`), the
