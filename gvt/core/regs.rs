@@ -330,6 +330,23 @@ register! {
         /// DRAM type: 0 DDR3, 1 LPDDR3, 2 LPDDR4, 4 DDR4.
         24:22 BXT_DRAM_TYPE,
     };
+    /// Memory type of the big cores' memory controller (in the MCHBAR mirror).
+    SKL_MAD_INTER_CHANNEL_0_0_0_MCHBAR_MCMAIN @ 0x145000 {
+        /// 0 DDR4, 1 DDR3, 2 LPDDR3, 3 LPDDR4.
+        1:0 SKL_DRAM_DDR_TYPE,
+    };
+    /// The DIMMs of channel 0 on the big cores: DIMM L in bits 15:0, DIMM S in 31:16, each
+    /// with these fields; channel 1 is `SKL_MAD_DIMM_CH1_0_0_0_MCHBAR_MCMAIN`.
+    SKL_MAD_DIMM_CH0_0_0_0_MCHBAR_MCMAIN @ 0x14500c {
+        /// DIMM size in GB.
+        5:0 SKL_DRAM_SIZE,
+        /// Device width: 0 x8, 1 x16, 2 x32.
+        9:8 SKL_DRAM_WIDTH,
+        /// Set: two ranks.
+        10:10 SKL_DRAM_RANK,
+    };
+    /// The DIMMs of channel 1 on the big cores, laid out as channel 0's.
+    SKL_MAD_DIMM_CH1_0_0_0_MCHBAR_MCMAIN @ 0x145010;
     /// Slice, subslice and EU fuses (Gen8+).
     GEN8_FUSE2 @ 0x9120 {
         /// Enabled slices (Gen9).

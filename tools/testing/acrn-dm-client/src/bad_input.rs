@@ -112,7 +112,7 @@ pub fn bad_input(vmid: u32, tag: Option<String>) -> Checks {
     // The VM can have a vGPU again, and it works.
     if create_instance(&mut c, vmid, DEFAULT_SIZES).is_some() {
         let mut t = AcrnTransport::new(vm);
-        c.check("re-created instance probes", probe::probe(&mut t, true).map(drop).map_err(|e| format!("{e:?} {}", t.last_error.take().unwrap_or_default())));
+        c.check("re-created instance probes", probe::probe(&mut t).map(drop).map_err(|e| format!("{e:?} {}", t.last_error.take().unwrap_or_default())));
         destroy_instance(&mut c, vmid);
         check_released(&mut c, &vhm, vmid);
     }

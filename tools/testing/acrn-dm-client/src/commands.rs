@@ -90,7 +90,7 @@ pub fn describe(i: &VmInfo) -> String {
 }
 
 fn probe_checks<V: VhmIo>(c: &mut Checks, t: &mut AcrnTransport<V>, id: Option<u32>, s: Sizes) -> bool {
-    let report = probe::probe(t, true);
+    let report = probe::probe(t);
     let detail = t.last_error.take();
     let r = match report {
         Err(e) => {

@@ -7,7 +7,7 @@ use std::io;
 use guest_model::direct::Direct;
 use guest_model::hv::MemHypervisor;
 use guest_model::storage::vec_storage;
-use guest_model::{bxt_host, Transport};
+use guest_model::{sim_host, Transport};
 use gvt::model::gvt::Gvt;
 use gvt::model::irq::Event;
 use gvt::model::vgpu_type::find_type;
@@ -31,7 +31,7 @@ fn errno(n: i32) -> io::Error {
 impl FakeVhm<'_> {
     /// Runs `f` with a fresh, active V5_8 vGPU on a Broxton sim host.
     pub fn with<R>(f: impl for<'a> FnOnce(FakeVhm<'a>) -> R) -> R {
-        let host = bxt_host();
+        let host = sim_host();
         let mut gvt = Gvt::new(&host).unwrap();
         let cfg = find_type("GVTg_V5_8").unwrap().config;
         let n = Gvt::ggtt_entries_for(&cfg).unwrap();

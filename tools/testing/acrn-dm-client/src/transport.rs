@@ -200,7 +200,7 @@ mod tests {
     fn probe_runs_over_ioreqs() {
         FakeVhm::with(|f| {
             let mut t = AcrnTransport::new(f);
-            let r = probe::probe(&mut t, true).unwrap();
+            let r = probe::probe(&mut t).unwrap();
             assert_eq!(r.bar0_size, 16 << 20);
             assert!(r.vgt_id > 0);
             assert_eq!(t.bar0().unwrap(), BAR0_GPA);
@@ -238,7 +238,7 @@ mod tests {
     fn bar0_is_reread_after_the_guest_moves_it() {
         FakeVhm::with(|f| {
             let mut t = AcrnTransport::new(f);
-            probe::probe(&mut t, true).unwrap();
+            probe::probe(&mut t).unwrap();
             assert_eq!(t.bar0().unwrap(), BAR0_GPA);
             t.cfg_write32(0x10, 0xd000_0004).unwrap();
             assert_eq!(t.bar0().unwrap(), 0xd000_0000);

@@ -31,14 +31,14 @@ pub struct World {
 pub fn world() -> &'static Mutex<World> {
     static W: std::sync::OnceLock<Mutex<World>> = std::sync::OnceLock::new();
     W.get_or_init(|| {
-        let host: &'static _ = Box::leak(Box::new(guest_model::bxt_host()));
+        let host: &'static _ = Box::leak(Box::new(guest_model::sim_host()));
         let mut gvt = Gvt::new(host).expect("gvt");
         let cfg = find_type("GVTg_V5_8").expect("type").config;
         let n = Gvt::ggtt_entries_for(&cfg).expect("size");
         let mut vgpu = gvt.create_vgpu(host, &cfg, vec_storage(n)).map_err(|(e, _)| e).expect("create");
         let mut hv = MemHypervisor::new(1, 16 << 20);
         vgpu.activate();
-        guest_model::probe::probe(&mut Direct::new(&mut vgpu, host, &mut hv), true).expect("probe");
+        guest_model::probe::probe(&mut Direct::new(&mut vgpu, host, &mut hv)).expect("probe");
         Box::leak(Box::new(gvt));
         Mutex::new(World { host, vgpu, hv })
     })
@@ -72,7 +72,7 @@ pub fn display_world() -> &'static Mutex<DisplayWorld> {
     W.get_or_init(|| {
         use gvt::model::display::owner::OwnerPolicy;
         use gvt::model::hw::Platform;
-        let host: &'static _ = Box::leak(Box::new(guest_model::bxt_host()));
+        let host: &'static _ = Box::leak(Box::new(guest_model::sim_host()));
         let mut gvt = Gvt::new(host).expect("gvt");
         let policy = OwnerPolicy::parse(Platform::Broxton, "0x011111110000", "0x01010F").expect("policy");
         gvt.set_plane_owners(policy).expect("policy");
@@ -81,7 +81,7 @@ pub fn display_world() -> &'static Mutex<DisplayWorld> {
         let mut vgpu = gvt.create_vgpu(host, &cfg, vec_storage(n)).map_err(|(e, _)| e).expect("create");
         let mut hv = MemHypervisor::new(1, 16 << 20);
         vgpu.activate();
-        guest_model::probe::probe(&mut Direct::new(&mut vgpu, host, &mut hv), true).expect("probe");
+        guest_model::probe::probe(&mut Direct::new(&mut vgpu, host, &mut hv)).expect("probe");
         Box::leak(Box::new(gvt));
         Mutex::new(DisplayWorld { host, vgpu, hv, now: 0 })
     })

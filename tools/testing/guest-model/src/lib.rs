@@ -65,9 +65,22 @@ pub fn copy_changed(dst: &mut [u8], src: &[u8]) {
     }
 }
 
-/// A Broxton sim host with its GGTT on the heap.
-pub fn bxt_host() -> gvt::sim::SimHost<Box<[std::sync::atomic::AtomicU64]>> {
-    let info = gvt::sim::info(gvt::model::hw::Platform::Broxton);
+/// The platform the whole-stack tests run on: `GVT_PLATFORM` (`bxt`, `skl`, `kbl`, `cfl`,
+/// `cml`), Broxton when unset. `make test` runs them on each.
+pub fn platform() -> gvt::model::hw::Platform {
+    match std::env::var("GVT_PLATFORM") {
+        Ok(name) => gvt::model::hw::Platform::from_name(&name).unwrap_or_else(|| panic!("GVT_PLATFORM={name}: not a platform")),
+        Err(_) => gvt::model::hw::Platform::Broxton,
+    }
+}
+
+/// A sim host of [`platform`] with its GGTT on the heap.
+pub fn sim_host() -> gvt::sim::SimHost<Box<[std::sync::atomic::AtomicU64]>> {
+    sim_host_of(gvt::sim::info(platform()))
+}
+
+/// A sim host with `info`'s facts, its GGTT on the heap.
+pub fn sim_host_of(info: gvt::model::host::HostInfo) -> gvt::sim::SimHost<Box<[std::sync::atomic::AtomicU64]>> {
     let ggtt = (0..gvt::sim::ggtt_entries(&info)).map(|_| std::sync::atomic::AtomicU64::new(0)).collect();
     gvt::sim::SimHost::new(info, ggtt).expect("the sim's own facts are consistent")
 }

@@ -83,7 +83,7 @@ impl Machine {
     /// (the fuzz targets use small ones: a vGPU's reset and creation cost grows with its
     /// graphics memory).
     pub fn with_config(n: usize, tracking: Tracking, cfg: &VgpuConfig) -> Machine {
-        let info = gvt::sim::info(gvt::model::hw::Platform::Broxton);
+        let info = gvt::sim::info(crate::platform());
         let ggtt: Arc<[AtomicU64]> = (0..gvt::sim::ggtt_entries(&info)).map(|_| AtomicU64::new(0)).collect();
         let sim = SimHost::new(info, ggtt.clone()).unwrap();
         let host = ExecHost::with_ggtt(ggtt, sim.info());
@@ -97,7 +97,7 @@ impl Machine {
             let mut hv = MemHypervisor::new(i as u64 + 1, RAM);
             hv.tracking = tracking;
             vgpu.activate();
-            crate::probe::probe(&mut Direct::new(&mut vgpu, &sim, &mut hv), true).unwrap();
+            crate::probe::probe(&mut Direct::new(&mut vgpu, &sim, &mut hv)).unwrap();
             sched.add(vgpu.id().get(), cfg.weight).unwrap();
             let exec = Exec::new(exec_storage(256, 32)).map_err(|(e, _)| e).unwrap();
             let msi_seen = hv.msis.len();

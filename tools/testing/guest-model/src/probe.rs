@@ -395,7 +395,54 @@ pub fn dram_info<T: Transport + ?Sized>(t: &mut T) -> Result<DramInfo> {
     Ok(info)
 }
 
-/// The slice/subslice/EU configuration `gen9_sseu_info_init` reads on Broxton.
+/// `intel_dram_detect` on the big cores (`skl_get_dram_info`): a DIMM width i915 does not know
+/// is a `MISSING_CASE` WARN; no populated channel leaves the driver without DRAM information
+/// ("Number of memory channels is zero"); channels that differ are not an error, but lose
+/// i915's symmetric-memory features, so a vGPU that models one desktop reports them equal.
+pub fn skl_dram_info<T: Transport + ?Sized>(t: &mut T) -> Result<DramInfo> {
+    use gvt::model::regs::SKL_MAD_DIMM_CH0_0_0_0_MCHBAR_MCMAIN as Dimm;
+    let kind = SKL_MAD_INTER_CHANNEL_0_0_0_MCHBAR_MCMAIN(t.read32(SKL_MAD_INTER_CHANNEL_0_0_0_MCHBAR_MCMAIN::OFFSET)?)
+        .get(SKL_MAD_INTER_CHANNEL_0_0_0_MCHBAR_MCMAIN::SKL_DRAM_DDR_TYPE);
+    let mut info = DramInfo { channels: 0, kind, total_gbit: 0 };
+    let ch0 = t.read32(Dimm::OFFSET)?;
+    let ch1 = t.read32(SKL_MAD_DIMM_CH1_0_0_0_MCHBAR_MCMAIN::OFFSET)?;
+    for ch in [ch0, ch1] {
+        let mut populated = false;
+        for dimm in [Dimm(ch & 0xffff), Dimm(ch >> 16)] {
+            let gb = dimm.get(Dimm::SKL_DRAM_SIZE);
+            if gb == 0 {
+                continue;
+            }
+            if dimm.get(Dimm::SKL_DRAM_WIDTH) == 3 {
+                return Err(Error::Probe("DIMM width: MISSING_CASE WARN"));
+            }
+            populated = true;
+            info.total_gbit = info.total_gbit.saturating_add(gb * 8);
+        }
+        info.channels += u32::from(populated);
+    }
+    if info.channels == 0 {
+        return Err(Error::Probe("Number of memory channels is zero"));
+    }
+    if ch0 != ch1 {
+        return Err(Error::Probe("memory channels differ: not symmetric"));
+    }
+    Ok(info)
+}
+
+/// `skl_sagv_disable` from `intel_sagv_init`: PCODE must report SAGV disabled (bit 0 of the
+/// reply), or i915 logs "Failed to disable SAGV" and then WARNs.
+pub fn sagv_disable<T: Transport + ?Sized>(t: &mut T) -> Result {
+    t.write32(GEN6_PCODE_DATA::OFFSET, 0)?;
+    t.write32(GEN6_PCODE_MAILBOX::OFFSET, (1 << 31) | 0x21)?;
+    t.wait_for(GEN6_PCODE_MAILBOX::OFFSET, 1 << 31, 0, 10)?;
+    if t.read32(GEN6_PCODE_MAILBOX::OFFSET)? & 0xff != 0 || t.read32(GEN6_PCODE_DATA::OFFSET)? & 1 == 0 {
+        return Err(Error::Probe("Failed to disable SAGV"));
+    }
+    Ok(())
+}
+
+/// The slice/subslice/EU configuration `gen9_sseu_info_init` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sseu {
     /// Enabled slices.
@@ -406,21 +453,22 @@ pub struct Sseu {
     pub eu_total: u32,
 }
 
-/// `gen9_sseu_info_init` on Broxton (at most 1 slice, 3 subslices, 8 EUs each): without a
-/// slice, `intel_sseu_get_hsw_subslices` WARNs (the MCR workaround asks for slice -1); without
-/// a subslice or an EU the GT cannot run anything.
-pub fn sseu<T: Transport + ?Sized>(t: &mut T) -> Result<Sseu> {
+/// `gen9_sseu_info_init` (at most 3 subslices of 8 EUs on Broxton, 4 on the big cores, 1 slice
+/// on a GT2): without a slice, `intel_sseu_get_hsw_subslices` WARNs (the MCR workaround asks
+/// for slice -1); without a subslice or an EU the GT cannot run anything.
+pub fn sseu<T: Transport + ?Sized>(t: &mut T, lp: bool) -> Result<Sseu> {
     let fuse2 = GEN8_FUSE2(t.read32(GEN8_FUSE2::OFFSET)?);
     let slice_mask = fuse2.get(GEN8_FUSE2::GEN8_F2_S_ENA);
     if slice_mask & 1 == 0 {
         return Err(Error::Probe("no slice 0: intel_sseu_get_hsw_subslices WARN"));
     }
-    let subslice_mask = 0x7 & !fuse2.get(GEN8_FUSE2::GEN9_F2_SS_DIS);
+    let max_subslices = if lp { 3 } else { 4 };
+    let subslice_mask = ((1 << max_subslices) - 1) & !fuse2.get(GEN8_FUSE2::GEN9_F2_SS_DIS);
     if subslice_mask == 0 {
         return Err(Error::Probe("no subslice enabled"));
     }
     let eu_disable = t.read32(GEN9_EU_DISABLE0::OFFSET)?;
-    let eu_total = (0..3u32)
+    let eu_total = (0..max_subslices)
         .filter(|ss| subslice_mask & (1 << ss) != 0)
         .map(|ss| 8u32.saturating_sub(((eu_disable >> (ss * 8)) & 0xff).count_ones()))
         .sum();
@@ -558,8 +606,11 @@ pub fn ggtt_setup<T: Transport + ?Sized>(t: &mut T, mappable: (u32, u32)) -> Res
     Ok(())
 }
 
-/// The whole probe.
-pub fn probe<T: Transport + ?Sized>(t: &mut T, bxt: bool) -> Result<ProbeReport> {
+/// The whole probe, as i915 runs it for the platform its device id names.
+pub fn probe<T: Transport + ?Sized>(t: &mut T) -> Result<ProbeReport> {
+    let device = (t.cfg_read32(0)? >> 16) as u16;
+    let platform = gvt::model::hw::Platform::from_device_id(device).ok_or(Error::Probe("not a Gen9 device id"))?;
+    let bxt = platform.hw().lp;
     let (bar0_size, bar2_size) = pci_setup(t)?;
     let total = ggtt_total(t)?;
     let (vgt_id, mappable, nonmappable, fences) = pvinfo(t, bar2_size, total)?;
@@ -569,9 +620,12 @@ pub fn probe<T: Transport + ?Sized>(t: &mut T, bxt: bool) -> Result<ProbeReport>
     pm_and_display(t, bxt)?;
     if bxt {
         dram_info(t)?;
-        sseu(t)?;
         display_phy(t)?;
+    } else {
+        skl_dram_info(t)?;
+        sagv_disable(t)?;
     }
+    sseu(t, bxt)?;
     engine_errors(t)?;
     irq_setup(t)?;
     ggtt_setup(t, mappable)?;

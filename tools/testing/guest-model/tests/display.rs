@@ -10,7 +10,7 @@ use guest_model::probe;
 use guest_model::readout;
 use guest_model::rng::Rng;
 use guest_model::storage::{vec_storage, VecStorage};
-use guest_model::{bxt_host, Error, Timer, Transport, TransportExt};
+use guest_model::{sim_host, sim_host_of, Error, Timer, Transport, TransportExt};
 use gvt::model::display::edid::{self, Mode};
 use gvt::model::display::owner::{Forward, OwnerPolicy};
 use gvt::model::display::plane::{PlaneKind, Tiling, DRM_FORMAT_ARGB8888, DRM_FORMAT_XRGB8888};
@@ -38,7 +38,7 @@ fn probed(gvt: &mut Gvt, host: &dyn HostGpu, name: &str, vm: u64) -> (Vgpu<VecSt
     let mut v = create(gvt, host, &config(name));
     let mut hv = MemHypervisor::new(vm, 16 << 20);
     v.activate();
-    probe::probe(&mut Direct::new(&mut v, host, &mut hv), true).unwrap();
+    probe::probe(&mut Direct::new(&mut v, host, &mut hv)).unwrap();
     (v, hv)
 }
 
@@ -60,7 +60,7 @@ fn light_up(t: &mut Direct<'_>) -> Mode {
 
 #[test]
 fn edid_reads_the_same_over_aux_and_gmbus() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     for (name, res) in [("GVTg_V5_8", Resolution::R1024x768), ("GVTg_V5_4", Resolution::R1920x1200)] {
         let (mut v, mut hv) = probed(&mut gvt, &host, name, 1);
@@ -99,7 +99,7 @@ fn gmbus_read(t: &mut Direct<'_>, n: u32) -> Vec<u8> {
 
 #[test]
 fn a_custom_edid_replaces_the_monitor() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
     let mut t = Direct::new(&mut v, &host, &mut hv);
@@ -147,7 +147,7 @@ fn a_custom_edid_replaces_the_monitor() {
 
 #[test]
 fn dpcd_and_link_training() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
     let mut t = Direct::new(&mut v, &host, &mut hv);
@@ -174,7 +174,7 @@ fn dpcd_and_link_training() {
 
 #[test]
 fn modeset_runs_vblanks_at_the_mode_rate() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
     let mut t = Direct::new(&mut v, &host, &mut hv);
@@ -219,7 +219,7 @@ fn modeset_runs_vblanks_at_the_mode_rate() {
 
 #[test]
 fn sync_flips_complete_at_the_next_vblank_and_async_flips_at_once() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
     let mut t = Direct::new(&mut v, &host, &mut hv);
@@ -261,7 +261,7 @@ fn sync_flips_complete_at_the_next_vblank_and_async_flips_at_once() {
 
 #[test]
 fn planes_decode_for_the_host() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
     let mut t = Direct::new(&mut v, &host, &mut hv);
@@ -336,7 +336,7 @@ fn drain(v: &mut Vgpu<VecStorage>) -> Vec<Forward> {
 
 #[test]
 fn only_a_planes_owner_reaches_the_hardware() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     // ACRN's example split: the host keeps pipe A, VM 1 gets pipes B and C.
     let policy = OwnerPolicy::parse(Platform::Broxton, "0x011111110000", "0x01010F").unwrap();
@@ -426,7 +426,7 @@ fn only_a_planes_owner_reaches_the_hardware() {
 
 #[test]
 fn hotplug_reaches_the_guest() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
     let mut t = Direct::new(&mut v, &host, &mut hv);
@@ -449,7 +449,7 @@ fn hotplug_reaches_the_guest() {
 
 #[test]
 fn hostile_display_programming_is_refused_without_panic() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let policy = OwnerPolicy::parse(Platform::Broxton, "0x000000001111", "0x0F").unwrap();
     gvt.set_plane_owners(policy).unwrap();
@@ -533,25 +533,19 @@ fn hostile_display_programming_is_refused_without_panic() {
     assert!(t.vgpu.failsafe().is_none());
 }
 
-/// A SKL or KBL sim host.
-fn sim_host(info: gvt::model::host::HostInfo) -> gvt::sim::SimHost<Box<[std::sync::atomic::AtomicU64]>> {
-    let ggtt = (0..gvt::sim::ggtt_entries(&info)).map(|_| std::sync::atomic::AtomicU64::new(0)).collect();
-    gvt::sim::SimHost::new(info, ggtt).unwrap()
-}
-
 /// i915's probe reads back pipe A as firmware left it: the monitor's preferred mode on a link
 /// i915 would have picked, with a dot clock, PLL, M/N and CD clock that agree (the old state,
 /// zero timings and dividers, gave "dotclock = 0" and a division by zero in the first check).
 #[test]
 fn the_firmware_lit_pipe_reads_back_consistent() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     for (name, res, lanes) in [("GVTg_V5_8", Resolution::R1024x768, 2), ("GVTg_V5_4", Resolution::R1920x1200, 4)] {
         let mut v = create(&mut gvt, &host, &config(name));
         let mut hv = MemHypervisor::new(1, 16 << 20);
         v.activate();
         let mut t = Direct::new(&mut v, &host, &mut hv);
-        let s = probe::probe(&mut t, true).unwrap().display.expect("pipe A lit");
+        let s = probe::probe(&mut t).unwrap().display.expect("pipe A lit");
         let mode = Mode::of(res);
         assert_eq!(s.dotclock_khz, mode.clock_khz, "{name}");
         assert_eq!((s.port, s.port_clock, s.lanes, s.pipe_bpp), (1, 162_000, lanes, 24));
@@ -582,7 +576,7 @@ fn the_firmware_lit_pipe_reads_back_consistent() {
     }
     // The big cores: DDI D on DPLL1, DPLL0 left to the 675 MHz CD clock.
     for info in gvt::model::hw::PLATFORMS.into_iter().filter(|p| !p.hw().lp).map(gvt::sim::info) {
-        let host = sim_host(info);
+        let host = sim_host_of(info);
         let mut gvt = Gvt::new(&host).unwrap();
         let mut v = create(&mut gvt, &host, &config("GVTg_V5_4"));
         let mut hv = MemHypervisor::new(1, 16 << 20);
@@ -599,7 +593,7 @@ fn the_firmware_lit_pipe_reads_back_consistent() {
 /// The readout's checks: each inconsistency a vGPU could show is caught, none panics.
 #[test]
 fn the_readout_refuses_inconsistent_pipes() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_4", 1);
     let mut t = Direct::new(&mut v, &host, &mut hv);

@@ -10,7 +10,7 @@ use guest_model::hv::MemHypervisor;
 use guest_model::recording::{HostWrite, RecordingHost};
 use guest_model::rng::Rng;
 use guest_model::storage::{vec_storage, VecStorage};
-use guest_model::{bxt_host, direct::Direct, probe};
+use guest_model::{sim_host, direct::Direct, probe};
 use gvt::model::gvt::Gvt;
 use gvt::model::vgpu::{Vgpu, GGTT_MMIO_OFFSET};
 use gvt::model::vgpu_type::find_type;
@@ -71,7 +71,7 @@ fn random_access(r: &mut Rng, t: &mut Direct<'_>) {
 
 #[test]
 fn random_guests_stay_in_their_partitions() {
-    let host = RecordingHost::new(bxt_host());
+    let host = RecordingHost::new(sim_host());
     let mut gvt = Gvt::new(&host).unwrap();
     let cfg = find_type("GVTg_V5_8").unwrap().config;
     let n = Gvt::ggtt_entries_for(&cfg).unwrap();
@@ -81,7 +81,7 @@ fn random_guests_stay_in_their_partitions() {
     // are exercised.
     for (v, hv) in vgpus.iter_mut().zip(hvs.iter_mut()).take(2) {
         v.activate();
-        probe::probe(&mut Direct::new(v, &host, hv), true).unwrap();
+        probe::probe(&mut Direct::new(v, &host, hv)).unwrap();
     }
     let mut r = Rng::new(0x5eed);
     for round in 0..40usize {

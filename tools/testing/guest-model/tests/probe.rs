@@ -6,7 +6,7 @@ use guest_model::direct::Direct;
 use guest_model::hv::MemHypervisor;
 use guest_model::probe::{self, BAR0_GPA, BAR2_GPA, GGTT_PAGES, GGTT_PAGES_GPA, MSI_ADDR, MSI_DATA};
 use guest_model::storage::{vec_storage, VecStorage};
-use guest_model::{bxt_host, Transport, TransportExt};
+use guest_model::{sim_host, Transport, TransportExt};
 use gvt::model::error::GvtError;
 use gvt::model::gvt::Gvt;
 use gvt::model::host::HostGpu;
@@ -28,7 +28,7 @@ fn create(gvt: &mut Gvt, host: &dyn HostGpu, cfg: &VgpuConfig) -> Vgpu<VecStorag
 fn check_probe(v: &mut Vgpu<VecStorage>, host: &dyn HostGpu, hv: &mut MemHypervisor) {
     v.activate();
     let mut t = Direct::new(v, host, hv);
-    let r = probe::probe(&mut t, true).expect("probe");
+    let r = probe::probe(&mut t).expect("probe");
     assert_eq!(r.bar0_size, 16 << 20);
     assert_eq!(r.bar2_size, 1 << 30);
     let part = *t.vgpu.partition();
@@ -59,7 +59,7 @@ fn check_probe(v: &mut Vgpu<VecStorage>, host: &dyn HostGpu, hv: &mut MemHypervi
 
 #[test]
 fn probe_passes_on_one_vgpu() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut v = create(&mut gvt, &host, &v5_8());
     let mut hv = MemHypervisor::new(1, 16 << 20);
@@ -75,7 +75,7 @@ fn probe_passes_on_one_vgpu() {
 
 #[test]
 fn probe_passes_on_sixteen_vgpus() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let cfg = Gvt::acrn_config(32, 64, 1).unwrap();
     assert!(gvt.available(&cfg) >= 16);
@@ -95,7 +95,7 @@ fn probe_passes_on_sixteen_vgpus() {
 #[test]
 fn ballooning_fits_the_ggtt_that_gmch_describes() {
     use gvt::model::vgpu_type::VGPU_TYPES;
-    let host = bxt_host();
+    let host = sim_host();
     for ty in VGPU_TYPES {
         let mut gvt = Gvt::new(&host).unwrap();
         let n = gvt.available(&ty.config);
@@ -139,7 +139,7 @@ fn vbt_describes_only_the_monitors_port() {
 
 #[test]
 fn creation_that_cannot_fit_changes_nothing() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let big = find_type("GVTg_V5_1").unwrap().config;
     let before = gvt.available(&v5_8());
@@ -160,7 +160,7 @@ fn creation_that_cannot_fit_changes_nothing() {
 
 #[test]
 fn guest_that_skips_pvinfo_goes_failsafe_and_stops_reaching_the_host() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut v = create(&mut gvt, &host, &v5_8());
     let mut hv = MemHypervisor::new(1, 16 << 20);
@@ -181,7 +181,7 @@ fn guest_that_skips_pvinfo_goes_failsafe_and_stops_reaching_the_host() {
 
 #[test]
 fn resets_have_their_upstream_effects() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut v = create(&mut gvt, &host, &v5_8());
     let mut hv = MemHypervisor::new(1, 16 << 20);
@@ -222,7 +222,7 @@ fn resets_have_their_upstream_effects() {
 
 #[test]
 fn config_space_semantics() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut v = create(&mut gvt, &host, &v5_8());
     let mut hv = MemHypervisor::new(1, 16 << 20);
@@ -255,7 +255,7 @@ fn config_space_semantics() {
 
 #[test]
 fn swsci_capability_query_through_the_opregion() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut v = create(&mut gvt, &host, &v5_8());
     let mut hv = MemHypervisor::new(1, 16 << 20);
@@ -275,7 +275,7 @@ fn swsci_capability_query_through_the_opregion() {
 
 #[test]
 fn msi_only_when_enabled_unmasked_pending_and_active() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut v = create(&mut gvt, &host, &v5_8());
     let mut hv = MemHypervisor::new(1, 16 << 20);
@@ -307,7 +307,7 @@ fn msi_only_when_enabled_unmasked_pending_and_active() {
 
 #[test]
 fn ggtt_outside_partition_and_split_writes() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut a = create(&mut gvt, &host, &v5_8());
     let b = create(&mut gvt, &host, &v5_8());
@@ -343,7 +343,7 @@ fn ggtt_outside_partition_and_split_writes() {
 
 #[test]
 fn fences_are_partitioned_and_audited() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut v = create(&mut gvt, &host, &Gvt::acrn_config(64, 64, 2).unwrap());
     let mut hv = MemHypervisor::new(1, 16 << 20);
@@ -365,7 +365,7 @@ fn fences_are_partitioned_and_audited() {
 
 #[test]
 fn masked_registers_and_read_only_bits() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut v = create(&mut gvt, &host, &v5_8());
     let mut hv = MemHypervisor::new(1, 16 << 20);
@@ -412,7 +412,7 @@ fn probed_until_pvinfo(host: &dyn HostGpu, gvt: &mut Gvt, hv: &mut MemHypervisor
 
 #[test]
 fn dram_registers_decode_to_memory() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut hv = MemHypervisor::new(1, 16 << 20);
     let mut v = probed_until_pvinfo(&host, &mut gvt, &mut hv);
@@ -424,18 +424,18 @@ fn dram_registers_decode_to_memory() {
 
 #[test]
 fn fuses_give_an_hd505_slice_subslices_and_eus() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut hv = MemHypervisor::new(1, 16 << 20);
     let mut v = probed_until_pvinfo(&host, &mut gvt, &mut hv);
     let mut t = Direct::new(&mut v, &host, &mut hv);
-    let s = probe::sseu(&mut t).expect("gen9_sseu_info_init finds the GT");
+    let s = probe::sseu(&mut t, true).expect("gen9_sseu_info_init finds the GT");
     assert_eq!(s, probe::Sseu { slice_mask: 1, subslice_mask: 0b111, eu_total: 18 });
 }
 
 #[test]
 fn phy1_grc_is_done_once_powered_and_phy0_verifies() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut hv = MemHypervisor::new(1, 16 << 20);
     let mut v = probed_until_pvinfo(&host, &mut gvt, &mut hv);
@@ -454,7 +454,7 @@ fn phy1_grc_is_done_once_powered_and_phy0_verifies() {
 
 #[test]
 fn ring_eir_is_write_one_to_clear() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut hv = MemHypervisor::new(1, 16 << 20);
     let mut v = probed_until_pvinfo(&host, &mut gvt, &mut hv);
@@ -471,7 +471,7 @@ fn ring_eir_is_write_one_to_clear() {
 
 #[test]
 fn every_idle_engine_stops_at_once() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut hv = MemHypervisor::new(1, 16 << 20);
     let mut v = probed_until_pvinfo(&host, &mut gvt, &mut hv);

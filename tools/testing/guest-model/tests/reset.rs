@@ -7,7 +7,7 @@ use guest_model::direct::Direct;
 use guest_model::hv::MemHypervisor;
 use guest_model::probe;
 use guest_model::storage::{vec_storage, VecStorage};
-use guest_model::{bxt_host, Transport, TransportExt};
+use guest_model::{sim_host, Transport, TransportExt};
 use gvt::model::gvt::Gvt;
 use gvt::model::host::{HostGpu, HostInfo, CFG_SPACE_SIZE};
 use gvt::model::pvinfo::field;
@@ -27,7 +27,7 @@ fn create(gvt: &mut Gvt, host: &dyn HostGpu) -> Vgpu<VecStorage> {
 /// A vGPU whose guest probed it, as the stock i915 does.
 fn probed(gvt: &mut Gvt, host: &dyn HostGpu, hv: &mut MemHypervisor) -> Vgpu<VecStorage> {
     let mut v = create(gvt, host);
-    probe::probe(&mut Direct::new(&mut v, host, hv), true).expect("probe");
+    probe::probe(&mut Direct::new(&mut v, host, hv)).expect("probe");
     assert_eq!(v.failsafe(), None);
     v
 }
@@ -85,7 +85,7 @@ impl<H: HostGpu> HostGpu for BusyHost<H> {
 
 #[test]
 fn every_engine_resets_with_the_handshake() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut hv = MemHypervisor::new(1, 16 << 20);
     let mut v = probed(&mut gvt, &host, &mut hv);
@@ -106,7 +106,7 @@ fn every_engine_resets_with_the_handshake() {
 fn resets_complete_whatever_state_the_host_snapshot_caught() {
     // The vGPU's engines never run a ring of their own and never have a catastrophic error:
     // MODE_IDLE and CAT_ERROR are the device model's, not the snapshot's.
-    let host = BusyHost(bxt_host());
+    let host = BusyHost(sim_host());
     let mut gvt = Gvt::new(&host).unwrap();
     let mut hv = MemHypervisor::new(1, 16 << 20);
     let mut v = probed(&mut gvt, &host, &mut hv);
@@ -120,7 +120,7 @@ fn resets_complete_whatever_state_the_host_snapshot_caught() {
 
 #[test]
 fn failsafe_vgpu_answers_engine_and_guc_resets() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut hv = MemHypervisor::new(1, 16 << 20);
     let mut v = probed(&mut gvt, &host, &mut hv);
@@ -140,7 +140,7 @@ fn failsafe_vgpu_answers_engine_and_guc_resets() {
 
 #[test]
 fn full_reset_from_the_guest_leaves_failsafe_clean() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut hv = MemHypervisor::new(1, 16 << 20);
     let mut v = probed(&mut gvt, &host, &mut hv);
@@ -169,7 +169,7 @@ fn full_reset_from_the_guest_leaves_failsafe_clean() {
 
 #[test]
 fn leaving_failsafe_by_a_guest_reset_keeps_the_partition() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut hv = MemHypervisor::new(1, 16 << 20);
     let mut v = probed(&mut gvt, &host, &mut hv);
@@ -211,7 +211,7 @@ fn leaving_failsafe_by_a_guest_reset_keeps_the_partition() {
 
 #[test]
 fn unaware_guest_can_reset_but_goes_failsafe_again() {
-    let host = bxt_host();
+    let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut hv = MemHypervisor::new(1, 16 << 20);
     let mut v = create(&mut gvt, &host);

@@ -123,7 +123,7 @@ pub fn probe(uuid: &str, user_unmap: bool, tag: Option<String>) -> Checks {
     let msi_on = c.check("msi eventfd", v.set_irq_eventfd(uapi::PCI_MSI_IRQ_INDEX, msi.raw()).map_err(|e| format!("VFIO_DEVICE_SET_IRQS: {e}")));
 
     let mut t = VfioTransport::new(&v.device, cfg, bar0, &v.ram, msi_on.then_some(&msi));
-    let report = probe::probe(&mut t, true);
+    let report = probe::probe(&mut t);
     let detail = t.last_error.take();
     match report {
         Err(e) => c.fail("probe", format!("{e:?}{}", detail.map(|d| format!(" ({d})")).unwrap_or_default())),

@@ -8,7 +8,7 @@ use std::io;
 use guest_model::direct::Direct;
 use guest_model::hv::MemHypervisor;
 use guest_model::storage::vec_storage;
-use guest_model::{bxt_host, Transport};
+use guest_model::{sim_host, Transport};
 use gvt::model::error::GvtError;
 use gvt::model::gvt::Gvt;
 use gvt::model::irq::Event;
@@ -46,7 +46,7 @@ impl FakeKvmgt<'_> {
     /// Runs `f` with a fresh, active V5_8 vGPU on a Broxton sim host, signalling MSIs on
     /// `signal`.
     pub fn with<R>(signal: Option<&EventFd>, f: impl for<'a> FnOnce(FakeKvmgt<'a>) -> R) -> R {
-        let host = bxt_host();
+        let host = sim_host();
         let mut gvt = Gvt::new(&host).unwrap();
         let cfg = find_type("GVTg_V5_8").unwrap().config;
         let n = Gvt::ggtt_entries_for(&cfg).unwrap();

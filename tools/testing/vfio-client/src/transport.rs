@@ -266,7 +266,7 @@ mod tests {
         let msi = EventFd::new().unwrap();
         FakeKvmgt::with(Some(&msi), |k| {
             let mut t = VfioTransport::new(k, cfg(), bar0(), &ram, Some(&msi));
-            let r = probe::probe(&mut t, true).unwrap();
+            let r = probe::probe(&mut t).unwrap();
             assert_eq!(r.bar0_size, 16 << 20);
             assert!(r.vgt_id > 0);
             assert_eq!(t.read64(field::MAGIC).unwrap(), VGT_MAGIC);
