@@ -284,7 +284,8 @@ impl Driver {
                 return Err(ENOSPC);
             }
         }
-        pr_info!("sim GPU ready, {} vGPU types\n", types);
+        let id = crate::sim::info(platform).pci.device;
+        pr_info!("sim GPU ready: {} ({:#06x}), {} vGPU types\n", platform.name(), id, types);
         Ok(())
     }
 }

@@ -60,7 +60,7 @@ pub(crate) struct SimGpu {
     #[pin]
     own: Mutex<Grants>,
     #[pin]
-    engines: Mutex<[Engine; 4]>,
+    engines: Mutex<KBox<[Engine; 4]>>,
     #[pin]
     queue: Mutex<Queue>,
     worker: AtomicPtr<c_void>,
@@ -124,6 +124,17 @@ impl SimGpu {
         let built = (|| -> Result<Pin<KBox<SimGpu>>> {
             let ggtt = VBuf::new(crate::sim::ggtt_entries(&info))?;
             let host = SimHost::new(info, ggtt).map_err(super::to_kernel_error)?;
+            // Built in place, one engine at a time: four on the stack at once (12 KiB) overflow
+            // the module's init stack.
+            let engines = KBox::init::<Error>(
+                kernel::init::init_array_from_fn(|i| {
+                    let id = [EngineId::Rcs, EngineId::Bcs, EngineId::Vcs, EngineId::Vecs].get(i).copied();
+                    let mut engine = Engine::new(id.unwrap_or(EngineId::Rcs), 0);
+                    engine.set_timestamp_hz(info.platform.hw().timestamp_hz);
+                    engine
+                }),
+                GFP_KERNEL,
+            )?;
             let mut own = Grants::new();
             own.grant(scratch, PAGE)?;
             KBox::pin_init(
@@ -132,14 +143,7 @@ impl SimGpu {
                     regs: VBuf::new(MMIO_DWORDS)?,
                     scratch,
                     own <- new_mutex!(own, "gvt_sim::own"),
-                    engines <- new_mutex!(
-                        [EngineId::Rcs, EngineId::Bcs, EngineId::Vcs, EngineId::Vecs].map(|e| {
-                            let mut engine = Engine::new(e, 0);
-                            engine.set_timestamp_hz(info.platform.hw().timestamp_hz);
-                            engine
-                        }),
-                        "gvt_sim::engines"
-                    ),
+                    engines <- new_mutex!(engines, "gvt_sim::engines"),
                     queue <- new_mutex!(Queue { items: [None; QUEUE], seq: 0 }, "gvt_sim::queue"),
                     worker: AtomicPtr::new(ptr::null_mut()),
                 }),

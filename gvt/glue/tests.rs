@@ -406,7 +406,7 @@ pub(crate) extern "C" fn gvt_kunit_probe(_test: *mut bindings::kunit) {
     let scratch = host.info().scratch_page;
     let mut first = 0;
     with_guest(|vgpu, t, base| {
-        let report = probe::probe(t, true);
+        let report = probe::probe(t);
         kassert!(report.is_ok());
         first = report.as_ref().map_or(0, |r| u64::from(r.mappable.0) / 4096);
         if let Ok(r) = &report {
@@ -443,7 +443,7 @@ pub(crate) extern "C" fn gvt_kunit_workload(_test: *mut bindings::kunit) {
     let dev = unsafe { device(sim_handle()) };
     let before = dev.host_pages();
     with_guest(|vgpu, t, _| {
-        kassert!(probe::probe(t, true).is_ok());
+        kassert!(probe::probe(t).is_ok());
         let g = workload::Guest::new(t, WORKLOAD_RAM, GUEST_RAM, 1);
         kassert!(g.is_ok());
         let Ok(mut g) = g else { return };
@@ -489,7 +489,7 @@ pub(crate) extern "C" fn gvt_kunit_workload(_test: *mut bindings::kunit) {
 #[no_mangle]
 pub(crate) extern "C" fn gvt_kunit_aperture(_test: *mut bindings::kunit) {
     with_guest(|vgpu, t, base| {
-        let report = probe::probe(t, true);
+        let report = probe::probe(t);
         kassert!(report.is_ok());
         let Ok(r) = report else { return };
         let (start, size) = (u64::from(r.mappable.0), u64::from(r.mappable.1));
@@ -535,7 +535,7 @@ pub(crate) extern "C" fn gvt_kunit_aperture(_test: *mut bindings::kunit) {
 #[no_mangle]
 pub(crate) extern "C" fn gvt_kunit_edid(_test: *mut bindings::kunit) {
     with_guest(|vgpu, t, _| {
-        kassert!(probe::probe(t, true).is_ok());
+        kassert!(probe::probe(t).is_ok());
         let mut buf = [0u8; 256];
         let custom = crate::model::display::edid::block_for_mode(&modeset::SXGA);
         // SAFETY: the vGPU is live inside `with_guest`; buffers are local and of the lengths given.
@@ -566,7 +566,7 @@ pub(crate) extern "C" fn gvt_kunit_edid(_test: *mut bindings::kunit) {
 #[no_mangle]
 pub(crate) extern "C" fn gvt_kunit_display(_test: *mut bindings::kunit) {
     with_guest(|_, t, _| {
-        let report = probe::probe(t, true);
+        let report = probe::probe(t);
         kassert!(report.is_ok());
         let Ok(report) = report else { return };
         let edid = modeset::edid_over_aux(t, false);

@@ -8,7 +8,7 @@
 # Client output is captured, then printed, so kernel messages cannot split a GVT-CHECK line.
 . /lib.sh
 kmemleak_reset
-for m in mdev gvt kvmgt vhm_sim acrngt; do check "load $m" insmod $MODS/$m.ko; done
+load mdev gvt kvmgt vhm_sim acrngt
 check "vhm_sim control device" test -c /dev/vhm_sim
 check "create_gvt_instance exists" test -w $CONTROL
 

@@ -3,7 +3,7 @@
 say() { echo; echo "==== $*"; }
 
 say "Loading mdev, gvt (device model + sim GPU), kvmgt (VFIO/mdev), vhm_sim (ACRN's VHM, simulated) and acrngt (ACRN)"
-for m in mdev gvt kvmgt vhm_sim acrngt; do check "load $m" insmod $MODS/$m.ko; done
+load mdev gvt kvmgt vhm_sim acrngt
 # The modules' KUnit suites ran at load; show only the product's own messages from here on.
 dmesg -c | grep -E 'sim GPU|backend (kvmgt|acrngt)' | sed 's/^/  dmesg: /'
 

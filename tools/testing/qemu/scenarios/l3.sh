@@ -4,7 +4,7 @@
 # vGPU, accept its ballooning, bind cleanly and bring up its console; L1 must stay clean.
 . /lib.sh
 kmemleak_reset
-for m in mdev gvt kvmgt; do check "load $m" insmod $MODS/$m.ko; done
+load mdev gvt kvmgt
 # The guest's kernel log and ours must stay apart: ours goes to the console, the guest's to a file.
 uuid=$(cat /proc/sys/kernel/random/uuid)
 check "create V5_4 through sysfs" write $TYPES/i915-GVTg_V5_4/create "$uuid"

@@ -49,3 +49,15 @@ MODS=/lib/modules
 SIM=/sys/devices/platform/gvt_sim.0
 TYPES=$SIM/mdev_supported_types
 CONTROL=/sys/kernel/gvt/control/create_gvt_instance
+
+# load MODULE...: insmod each, as a check; gvt with $GVT_PARAMS (run.sh: the sim's platform).
+load() {
+    for m in "$@"; do
+        if [ "$m" = gvt ]; then
+            # shellcheck disable=SC2086 # GVT_PARAMS is a list of module parameters
+            check "load gvt ($GVT_PARAMS)" insmod $MODS/gvt.ko $GVT_PARAMS
+        else
+            check "load $m" insmod $MODS/$m.ko
+        fi
+    done
+}

@@ -71,6 +71,20 @@ Pipe C: 1 1 1" cat /sys/kernel/gvt/control/plane_owner_show
 check "unload kvmgt first" rmmod kvmgt
 check "unload acrngt second" rmmod acrngt
 check "unload gvt last" rmmod gvt
+
+# The sim as each platform (gvt/core/hw): it says which GPU it is, offers the same types, and
+# gvt.ko's KUnit suites (run at each insmod) pass on it.
+echo "GVT-EXPECT: sim_platform=glk: not one of"
+fails "gvt refuses a platform it does not know" insmod $MODS/gvt.ko sim_platform=glk
+for p in skl:0x1912 kbl:0x5912 cfl:0x3e92 cml:0x9bc5 bxt:0x5a84; do
+    check "load gvt as ${p%:*}" insmod $MODS/gvt.ko sim_platform=${p%:*}
+    equals "sim is ${p%:*}" "sim GPU ready: ${p%:*} (${p#*:}), 5 vGPU types" \
+        sh -c "dmesg | grep -o 'sim GPU ready: .*' | tail -n 1"
+    check "kvmgt on ${p%:*}" insmod $MODS/kvmgt.ko
+    equals "${p%:*} offers the five types" 5 sh -c "ls $TYPES | wc -l"
+    check "unload kvmgt from ${p%:*}" rmmod kvmgt
+    check "unload gvt as ${p%:*}" rmmod gvt
+done
 check "unload mdev" rmmod mdev
 check "unload vhm_sim" rmmod vhm_sim
 fails "sim GPU gone" test -e $SIM

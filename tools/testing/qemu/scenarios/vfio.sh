@@ -4,7 +4,7 @@
 # Client output is captured, then printed, so kernel messages cannot split a GVT-CHECK line.
 . /lib.sh
 kmemleak_reset
-for m in mdev gvt kvmgt; do check "load $m" insmod $MODS/$m.ko; done
+load mdev gvt kvmgt
 
 a=$(cat /proc/sys/kernel/random/uuid)
 b=$(cat /proc/sys/kernel/random/uuid)
