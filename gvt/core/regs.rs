@@ -347,6 +347,13 @@ register! {
     };
     /// The DIMMs of channel 1 on the big cores, laid out as channel 0's.
     SKL_MAD_DIMM_CH1_0_0_0_MCHBAR_MCMAIN @ 0x145010;
+    /// Command streamer timestamp control: the clock source and its shift.
+    CTC_MODE @ 0xa26c {
+        /// Set: timestamps from the command streamer clock, clear: from the crystal.
+        0:0 CTC_SOURCE_DIVIDE_LOGIC,
+        /// The crystal is divided by 2^(3 - this).
+        2:1 CTC_SHIFT_PARAMETER_MASK,
+    };
     /// Slice, subslice and EU fuses (Gen8+).
     GEN8_FUSE2 @ 0x9120 {
         /// Enabled slices (Gen9).

@@ -198,6 +198,8 @@ register! {
     };
     /// Display strap fuses: which DDIs have a display.
     SFUSE_STRAP @ 0xc2014 {
+        /// The PCH raw clock: set 24 MHz, clear 19.2 MHz (read on a Cannon Point PCH).
+        8:8 SFUSE_STRAP_RAW_FREQUENCY,
         /// DDI B detected.
         2:2 SFUSE_STRAP_DDIB_DETECTED,
         /// DDI C detected.
@@ -205,6 +207,8 @@ register! {
         /// DDI D detected.
         0:0 SFUSE_STRAP_DDID_DETECTED,
     };
+    /// The PCH raw clock in MHz (Sunrise Point reads it; Cannon Point writes it).
+    PCH_RAWCLK_FREQ @ 0xc6204;
     /// South (or BXT) hotplug control.
     PCH_PORT_HOTPLUG @ 0xc4030 {
         /// Port A detection on.

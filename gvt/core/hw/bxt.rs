@@ -1,7 +1,13 @@
 //! Broxton / Apollo Lake (Gen9 LP): HD Graphics 500 and 505, the ACRN target.
 
 use super::{Display, Hw, Pcode, Phy, Platform, SimPart, DeviceIds};
+use crate::model::display::regs::{BXT_DE_PLL_CTL, CDCLK_CTL, SFUSE_STRAP};
 use crate::model::mmio_table::D_BXT;
+use crate::model::regs::{
+    BXT_DE_PLL_ENABLE, BXT_D_CR_DRP0_DUNIT8, BXT_PHY_CTL_DDI_A, BXT_PHY_CTL_DDI_B, BXT_PORT_CL1CM_DW0_A, BXT_PORT_CL1CM_DW0_BC,
+    BXT_PORT_PLL_ENABLE_A, BXT_PORT_REF_DW3_A, BXT_PORT_REF_DW6_A, BXT_P_CR_GT_DISP_PWRON, CTC_MODE, GEN8_FUSE2, GEN9_EU_DISABLE0,
+    PHY_CTL_FAMILY_DDI, PHY_CTL_FAMILY_EDP,
+};
 
 /// `INTEL_BXT_IDS`. i915 grades no GT level on Broxton.
 const IDS: DeviceIds = &[(0, &[0x0A84, 0x1A84, 0x1A85, 0x5A84, 0x5A85])];
@@ -11,19 +17,19 @@ const IDS: DeviceIds = &[(0, &[0x0A84, 0x1A84, 0x1A85, 0x5A84, 0x5A85])];
 /// as i915 6.12 reads it back (`bxt_get_cdclk`, `bxt_ddi_pll_get_hw_state`,
 /// `bxt_ddi_phy_is_enabled` in display/intel_dpio_phy.c).
 const DISPLAY: &[(u32, u32)] = &[
-    (0x46070, 0xc000_0000),  // BXT_DE_PLL_ENABLE: enabled, locked
-    (0x46074, 0xc000_0000),  // BXT_PORT_PLL_ENABLE(A)
-    (0x64c00, 0x0000_0100),  // BXT_PHY_CTL(A): lanes enabled
-    (0x64c10, 0x0000_0100),  // BXT_PHY_CTL(B)
-    (0x64c80, 0xc000_0000),  // BXT_PHY_CTL_FAMILY(PHY1)
-    (0x64c90, 0xc000_0000),  // BXT_PHY_CTL_FAMILY(PHY0)
-    (0x6c000, 0x0001_0000),  // BXT_PORT_CL1CM_DW0(PHY0): power good
-    (0x162000, 0x0001_0000), // BXT_PORT_CL1CM_DW0(PHY1): power good
-    (0x138090, 0x0000_0003), // BXT_P_CR_GT_DISP_PWRON: both PHYs powered
-    (0xc2014, 0x0000_0004),  // SFUSE_STRAP: DDI B detected
+    (BXT_DE_PLL_ENABLE::OFFSET, 0xc000_0000), // enabled, locked
+    (BXT_PORT_PLL_ENABLE_A::OFFSET, 0xc000_0000),
+    (BXT_PHY_CTL_DDI_A::OFFSET, BXT_PHY_CTL_DDI_A::BXT_PHY_LANE_ENABLED.mask()),
+    (BXT_PHY_CTL_DDI_B::OFFSET, BXT_PHY_CTL_DDI_A::BXT_PHY_LANE_ENABLED.mask()),
+    (PHY_CTL_FAMILY_EDP::OFFSET, 0xc000_0000), // PHY1
+    (PHY_CTL_FAMILY_DDI::OFFSET, 0xc000_0000), // PHY0
+    (BXT_PORT_CL1CM_DW0_BC::OFFSET, BXT_PORT_CL1CM_DW0_BC::PHY_POWER_GOOD.mask()), // PHY0
+    (BXT_PORT_CL1CM_DW0_A::OFFSET, BXT_PORT_CL1CM_DW0_BC::PHY_POWER_GOOD.mask()), // PHY1
+    (BXT_P_CR_GT_DISP_PWRON::OFFSET, 0x0000_0003), // both PHYs powered
+    (SFUSE_STRAP::OFFSET, SFUSE_STRAP(0).with(SFUSE_STRAP::SFUSE_STRAP_DDIB_DETECTED, 1).0),
     // The CD clock (see `display::firmware::cdclk_init`).
-    (0x46000, 0x0031_04de), // CDCLK_CTL: CD2X divider 1, no pipe, SSA precharge, 624 MHz
-    (0x6d000, 0x0000_0041), // BXT_DE_PLL_CTL: ratio 65 (1248 MHz VCO off 19.2 MHz)
+    (CDCLK_CTL::OFFSET, 0x0031_04de), // CD2X divider 1, no pipe, SSA precharge, 624 MHz
+    (BXT_DE_PLL_CTL::OFFSET, 0x0000_0041), // ratio 65 (1248 MHz VCO off 19.2 MHz)
 ];
 
 /// What an Apollo Lake's fuses, memory controller and PHY calibration report. Values follow
@@ -31,31 +37,31 @@ const DISPLAY: &[(u32, u32)] = &[
 /// found, the value is the one consistent with the part's published configuration, and says
 /// so.
 const PART: &[(u32, u32)] = &[
-    // GEN8_FUSE2: slice 0 enabled (GEN8_F2_S_ENA, bits 27:25), no subslice disabled
+    // Slice 0 enabled (GEN8_F2_S_ENA, bits 27:25), no subslice disabled
     // (GEN9_F2_SS_DIS, 23:20): HD Graphics 505 is the full Broxton GT, 1 slice x 3 subslices
     // (gen9_sseu_info_init, intel_sseu.c; Intel ARK: HD 505 has 18 EUs).
-    (0x9120, 0x0200_0000),
-    // GEN9_EU_DISABLE(0): 2 of 8 EU bits off per subslice, 6 EUs each, 18 in all (HD 505);
+    (GEN8_FUSE2::OFFSET, GEN8_FUSE2(0).with(GEN8_FUSE2::GEN8_F2_S_ENA, 1).0),
+    // 2 of 8 EU bits off per subslice, 6 EUs each, 18 in all (HD 505);
     // which two is not public, the top pair is assumed.
-    (0x9134, 0x00c0_c0c0),
-    // BXT_D_CR_DRP0_DUNIT8..11 (MCHBAR mirror + 0x1000 + ch * 0x200): four LPDDR4 channels,
+    (GEN9_EU_DISABLE0::OFFSET, 0x00c0_c0c0),
+    // BXT_D_CR_DRP0_DUNIT8..11 (one per channel, every 0x200): four LPDDR4 channels,
     // type 2 (bits 24:22), 4 Gbit devices (size 0, bits 8:6), x32 (width 2, bits 5:4), single
     // rank (1, bits 1:0). bxt_get_dram_info (soc/intel_dram.c) reads 2 devices x 4 Gbit = 1 GiB
     // per channel, 4 GiB in all: the common Apollo Lake configuration (4 x32 LPDDR4
     // channels). Constructed from i915's decode; no public dump found.
-    (0x141000, 0x0080_0021),
-    (0x141200, 0x0080_0021),
-    (0x141400, 0x0080_0021),
-    (0x141600, 0x0080_0021),
-    // BXT_PORT_REF_DW3(PHY1): GRC_DONE (bit 22), PHY1 being powered above.
-    (0x16218c, 0x0040_0000),
-    // BXT_PORT_REF_DW6(PHY1): the calibrated GRC code (bits 31:24) i915 copies into PHY0
+    (BXT_D_CR_DRP0_DUNIT8::OFFSET, 0x0080_0021),
+    (BXT_D_CR_DRP0_DUNIT8::OFFSET + 0x200, 0x0080_0021),
+    (BXT_D_CR_DRP0_DUNIT8::OFFSET + 0x400, 0x0080_0021),
+    (BXT_D_CR_DRP0_DUNIT8::OFFSET + 0x600, 0x0080_0021),
+    // PHY1's GRC calibration done, PHY1 being powered above.
+    (BXT_PORT_REF_DW3_A::OFFSET, BXT_PORT_REF_DW3_A::GRC_DONE.mask()),
+    // PHY1's calibrated GRC code (bits 31:24) i915 copies into PHY0
     // (_bxt_dpio_phy_init); a mid-scale code, no public dump found.
-    (0x162198, 0x8200_0000),
-    // CTC_MODE: timestamps from the crystal (bit 0 clear), shift parameter (bits 2:1) 3, so a
+    (BXT_PORT_REF_DW6_A::OFFSET, 0x8200_0000),
+    // Timestamps from the crystal (bit 0 clear), shift parameter (bits 2:1) 3, so a
     // guest's gen9_read_clock_frequency (gt/intel_gt_clock_utils.c) finds 19.2 MHz >> 0 (the
     // 19.2 MHz crystal of GEN9_LP), the rate Mesa and i915 perf give Broxton.
-    (0xa26c, 0x0000_0006),
+    (CTC_MODE::OFFSET, CTC_MODE(0).with(CTC_MODE::CTC_SHIFT_PARAMETER_MASK, 3).0),
 ];
 
 /// Broxton.

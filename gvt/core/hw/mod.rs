@@ -180,6 +180,30 @@ mod tests {
         }
     }
 
+    /// The golden values, as raw numbers a register dump would show.
+    #[test]
+    fn golden_values_are_the_documented_numbers() {
+        let bxt = Platform::Broxton.hw();
+        for (off, v) in [
+            (0x9120, 0x0200_0000),
+            (0x64c00, 0x100),
+            (0x162000, 0x1_0000),
+            (0x16218c, 0x40_0000),
+            (0xa26c, 6),
+            (0xc2014, 4),
+            (0x141600, 0x0080_0021),
+        ] {
+            assert_eq!(bxt.golden(off), Some(v), "bxt {off:#x}");
+        }
+        for p in [Platform::Skylake, Platform::KabyLake, Platform::CoffeeLake, Platform::CometLake] {
+            for (off, v) in
+                [(0x9120, 0x0280_0000), (0xa26c, 4), (0x46010, 0xc000_0000), (0xc2014, 0x101), (0x14500c, 8), (0x145010, 8), (0xc6204, 0x18)]
+            {
+                assert_eq!(p.hw().golden(off), Some(v), "{p:?} {off:#x}");
+            }
+        }
+    }
+
     /// No id belongs to two platforms, and the counts are i915 6.12's (`INTEL_SKL_IDS`: 25,
     /// `INTEL_BXT_IDS`: 5, `INTEL_KBL_IDS` with `INTEL_AML_KBL_GT2_IDS`: 22, `INTEL_CFL_IDS`
     /// with `INTEL_AML_CFL_GT2_IDS` and `INTEL_WHL_IDS`: 22, `INTEL_CML_IDS`: 17).

@@ -2,7 +2,12 @@
 //! Lake's, Coffee Lake's and Comet Lake's, whose files take them from here.
 
 use super::{Display, Hw, Pcode, Phy, Platform, SimPart, DeviceIds};
+use crate::model::display::regs::{CDCLK_CTL, DPLL_CTRL1, PCH_RAWCLK_FREQ, SFUSE_STRAP};
 use crate::model::mmio_table::D_SKL;
+use crate::model::regs::{
+    CTC_MODE, GEN8_FUSE2, HSW_PWR_WELL_CTL2, LCPLL1_CTL, SKL_MAD_DIMM_CH0_0_0_0_MCHBAR_MCMAIN, SKL_MAD_DIMM_CH1_0_0_0_MCHBAR_MCMAIN,
+    SKL_MAD_INTER_CHANNEL_0_0_0_MCHBAR_MCMAIN,
+};
 
 /// `INTEL_SKL_IDS`, by GT level.
 const IDS: DeviceIds = &[
@@ -36,40 +41,48 @@ pub(super) const PCODE: Pcode = Pcode { mem_latency: [0x1e1a_1100, 0x6151_4b3d],
 
 /// A GT2's fuses: 1 slice, 3 of the 4 possible subslices (GEN9_F2_SS_DIS = 0b1000), 8 EUs
 /// each, 24 in all, as HD 530 / HD 630 / UHD 630 (Intel ARK; gen9_sseu_info_init).
-pub(super) const GT2: &[(u32, u32)] = &[(0x9120, 0x0280_0000)];
+pub(super) const GT2: &[(u32, u32)] =
+    &[(GEN8_FUSE2::OFFSET, GEN8_FUSE2(0).with(GEN8_FUSE2::GEN8_F2_S_ENA, 1).with(GEN8_FUSE2::GEN9_F2_SS_DIS, 0b1000).0)];
 
 /// The memory controller of a desktop with two 8 GiB single-rank DDR4 DIMMs, x8 devices of
 /// 8 Gbit, one per channel: what `skl_get_dram_info` (soc/intel_dram.c) decodes as a
 /// symmetric two-channel system, so no watermark workaround applies and IPC stays possible.
-/// Through the MCHBAR mirror at 0x140000. Constructed from i915's decode; no public dump
-/// found.
-pub(super) const MEMORY: &[(u32, u32)] = &[
-    (0x145000, 0x0000_0000), // SKL_MAD_INTER_CHANNEL: DDR4 (bits 1:0 = 0)
-    (0x14500c, 0x0000_0008), // SKL_MAD_DIMM_CH0: DIMM L 8 GB (bits 5:0), x8 (9:8 = 0), 1 rank
-    (0x145010, 0x0000_0008), // SKL_MAD_DIMM_CH1: the same
-];
+/// Constructed from i915's decode; no public dump found.
+pub(super) const MEMORY: &[(u32, u32)] = {
+    use SKL_MAD_DIMM_CH0_0_0_0_MCHBAR_MCMAIN as Dimm;
+    // DIMM L: 8 GB, x8 (width 0), one rank; DIMM S empty.
+    let dimm = Dimm(0).with(Dimm::SKL_DRAM_SIZE, 8).0;
+    &[
+        // DDR4: SKL_DRAM_DDR_TYPE 0.
+        (SKL_MAD_INTER_CHANNEL_0_0_0_MCHBAR_MCMAIN::OFFSET, 0),
+        (Dimm::OFFSET, dimm),
+        (SKL_MAD_DIMM_CH1_0_0_0_MCHBAR_MCMAIN::OFFSET, dimm),
+    ]
+};
 
 /// The display state a host that lit DDI D leaves, beyond the common snapshot.
 pub(super) const DISPLAY_STATE: &[(u32, u32)] = &[
-    // HSW_PWR_WELL_CTL2: PW2, PW1, DDI D IO and MISC IO requested and on (SKL_PW_CTL_IDX_*;
-    // hsw_wait_for_power_well_enable polls each state bit).
-    (0x45404, 0xf000_0303),
-    // SFUSE_STRAP: DDI D detected (bit 0), raw clock 24 MHz (SFUSE_STRAP_RAW_FREQUENCY, bit 8,
-    // which cnp_rawclk reads on a Cannon Point PCH and nothing reads on Sunrise Point).
-    (0xc2014, 0x0000_0101),
-    // PCH_RAWCLK_FREQ: 24 MHz, what pch_rawclk reads on Sunrise Point (a Cannon Point guest
-    // writes it itself).
-    (0xc6204, 0x0000_0018),
+    // PW2, PW1, DDI D IO and MISC IO requested and on (SKL_PW_CTL_IDX_*: request bit
+    // 2 * index + 1, state bit 2 * index; hsw_wait_for_power_well_enable polls each state).
+    (HSW_PWR_WELL_CTL2::OFFSET, 0xf000_0303),
+    // DDI D detected; the PCH raw clock at 24 MHz, which cnp_rawclk reads on a Cannon Point
+    // PCH and nothing reads on Sunrise Point.
+    (
+        SFUSE_STRAP::OFFSET,
+        SFUSE_STRAP(0).with(SFUSE_STRAP::SFUSE_STRAP_DDID_DETECTED, 1).with(SFUSE_STRAP::SFUSE_STRAP_RAW_FREQUENCY, 1).0,
+    ),
+    // 24 MHz, what pch_rawclk reads on Sunrise Point (a Cannon Point guest writes it).
+    (PCH_RAWCLK_FREQ::OFFSET, 24),
 ];
 
 /// The clocks firmware leaves (see `display::firmware::cdclk_init`).
 pub(super) const CLOCKS: &[(u32, u32)] = &[
-    // CTC_MODE: crystal, shift 2: the 24 MHz crystal >> 1 (gen9_read_clock_frequency,
+    // The crystal, shift 2: the 24 MHz crystal >> 1 (gen9_read_clock_frequency,
     // gt/intel_gt_clock_utils.c), the 12 MHz Skylake's command streamers count at.
-    (0xa26c, 0x0000_0004),
-    (0x46000, 0x0c00_0544), // CDCLK_CTL: 675 MHz selected, decimal 675
-    (0x46010, 0xc000_0000), // LCPLL1_CTL (DPLL0): enabled, locked
-    (0x6c058, 0x0000_0005), // DPLL_CTRL1: DPLL0 overridden at link rate 810 (8.1 GHz VCO)
+    (CTC_MODE::OFFSET, CTC_MODE(0).with(CTC_MODE::CTC_SHIFT_PARAMETER_MASK, 2).0),
+    (CDCLK_CTL::OFFSET, 0x0c00_0544), // 675 MHz selected, decimal 675
+    (LCPLL1_CTL::OFFSET, LCPLL1_CTL::LCPLL_PLL_ENABLE.mask() | LCPLL1_CTL::LCPLL_PLL_LOCK.mask()), // DPLL0
+    (DPLL_CTRL1::OFFSET, 0x0000_0005), // DPLL0 overridden at link rate 810 (8.1 GHz VCO)
 ];
 
 /// The timestamp rate [`CLOCKS`] describes.
