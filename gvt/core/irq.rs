@@ -7,7 +7,8 @@
 //! interrupt register and every event, so unmasking or enabling late also delivers.
 //! State lives only in the register file; this module is pure functions over it.
 
-use super::regs::GEN8_MASTER_IRQ;
+use super::display::regs::GEN8_DE_PORT_ISR;
+use super::regs::{GEN8_MASTER_IRQ, SDEISR};
 
 /// An interrupt register group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,10 +63,10 @@ impl IrqGroup {
             IrqGroup::PipeA => 0x44400,
             IrqGroup::PipeB => 0x44410,
             IrqGroup::PipeC => 0x44420,
-            IrqGroup::DePort => 0x44440,
+            IrqGroup::DePort => GEN8_DE_PORT_ISR::OFFSET,
             IrqGroup::DeMisc => 0x44460,
             IrqGroup::Pcu => 0x444e0,
-            IrqGroup::Pch => 0xc4000,
+            IrqGroup::Pch => SDEISR::OFFSET,
         }
     }
 

@@ -14,7 +14,7 @@
 //! head of its shadow ring, as upstream does.
 
 use super::host::HostExec;
-use super::regs::Engine;
+use super::regs::{Engine, GEN8_PRIVATE_PAT_HI, GEN8_PRIVATE_PAT_LO};
 
 /// Who an engine runs for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,8 +46,8 @@ const SWITCHED: [Reg; 34] = [
     (Engine::Rcs, 0x24f4, false),
     (Engine::Rcs, 0x24f8, false),
     (Engine::Rcs, 0x24fc, false),
-    (Engine::Rcs, 0x40e0, false), // GEN8_PRIVATE_PAT_LO
-    (Engine::Rcs, 0x40e4, false), // GEN8_PRIVATE_PAT_HI
+    (Engine::Rcs, GEN8_PRIVATE_PAT_LO::OFFSET, false),
+    (Engine::Rcs, GEN8_PRIVATE_PAT_HI::OFFSET, false),
     (Engine::Rcs, 0x20ec, true),  // GEN9_CS_DEBUG_MODE1
     (Engine::Rcs, 0xb118, false), // GEN8_L3SQCREG4
     (Engine::Rcs, 0xb11c, false), // GEN9_SCRATCH1

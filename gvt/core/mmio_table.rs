@@ -12,6 +12,10 @@
 use super::host::MMIO_SIZE;
 use super::hw::Platform;
 use super::mmio_list::GEN9_TRACKED;
+use super::display::regs::{
+    CURBASE, CURSURFLIVE, DDI_BUF_CTL, DP_AUX_CH_CTL, DP_TP_CTL, DP_TP_STATUS, GMBUS0, PCH_PORT_HOTPLUG, PIPE_FRMCOUNT_G4X, PLANE_CTL,
+    TRANSCONF,
+};
 use super::regs::*;
 
 /// Attribute: the register (or the bits in `ro_mask`) cannot be written by the guest.
@@ -272,9 +276,9 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(0x7018, D_ALL, MC, H::Default),
     d(0xe184, D_ALL, MC, H::Default),  // HSW_HALF_SLICE_CHICKEN3
     d(0xe100, D_ALL, MC, H::Default),  // GEN7_HALF_SLICE_CHICKEN1
-    d(0xa188, D_ALL, 0, H::ForceWake), // FORCEWAKE_GT_GEN9
-    d(0xa278, D_ALL, 0, H::ForceWake), // FORCEWAKE_RENDER_GEN9
-    d(0xa270, D_ALL, 0, H::ForceWake), // FORCEWAKE_MEDIA_GEN9
+    d(FORCEWAKE_GT_GEN9::OFFSET, D_ALL, 0, H::ForceWake),
+    d(FORCEWAKE_RENDER_GEN9::OFFSET, D_ALL, 0, H::ForceWake),
+    d(FORCEWAKE_MEDIA_GEN9::OFFSET, D_ALL, 0, H::ForceWake),
     d(0x120000, D_ALL, C, H::Default), // GTFIFODBG
     d(0x120008, D_ALL, C, H::Default), // GTFIFOCTL
     d(GEN6_GDRST::OFFSET, D_ALL, 0, H::Gdrst),
@@ -374,7 +378,7 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(LCPLL1_CTL::OFFSET, D_SKL | D_KBL | D_CFL, 0, H::SklLcpll),
     d(LCPLL2_CTL::OFFSET, D_SKL | D_KBL | D_CFL, 0, H::SklLcpll),
     d(DPLL_STATUS::OFFSET, D_SKL | D_KBL | D_CFL, 0, H::DpllStatusRead),
-    ro(0xc4030, 4, D_ALL, 0, 0x0303_0303, H::Default), // PCH_PORT_HOTPLUG, status bits RO
+    ro(PCH_PORT_HOTPLUG::OFFSET, 4, D_ALL, 0, 0x0303_0303, H::Default), // status bits RO
     f(0xc5010, 6 * 4, D_ALL, F_UNALIGN, H::Default), // PCH_GPIO_BASE
     // BXT display PHYs and PLLs (§6).
     d(BXT_P_CR_GT_DISP_PWRON::OFFSET, D_BXT, 0, H::BxtGtDispPwron),
@@ -396,11 +400,11 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(0x2248, D_BXT, C, H::Default),   // GEN9_CTX_PREEMPT_REG
     d(GEN8_PRIVATE_PAT_LO::OFFSET, D_BXT, 0, H::BxtPpatLow),
     // Display (§3.13, `display`): transcoders, DDIs, AUX channels, GMBUS, planes, cursors.
-    d(0x70008, D_ALL, 0, H::Transconf), // TRANSCONF(A)
-    ro(0x70040, 8, D_ALL, 0, !0, H::Default), // PIPE_FRMCOUNT_G4X, PIPE_FLIPCOUNT_G4X
-    d(0x70084, D_ALL, 0, H::CurBase), // CURBASE(A)
-    ro(0x700ac, 4, D_ALL, 0, !0, H::Default), // CURSURFLIVE(A)
-    f(0x70180, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(A, 1)..PLANE_AUX_OFFSET
+    d(TRANSCONF::OFFSET, D_ALL, 0, H::Transconf), // pipe A
+    ro(PIPE_FRMCOUNT_G4X::OFFSET, 8, D_ALL, 0, !0, H::Default), // and PIPE_FLIPCOUNT_G4X
+    d(CURBASE::OFFSET, D_ALL, 0, H::CurBase), // pipe A
+    ro(CURSURFLIVE::OFFSET, 4, D_ALL, 0, !0, H::Default), // pipe A
+    f(PLANE_CTL::OFFSET, 0x48, D_ALL, 0, H::Plane), // (A, 1)..PLANE_AUX_OFFSET
     f(0x70280, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(A, 2)..PLANE_AUX_OFFSET
     f(0x70380, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(A, 3)..PLANE_AUX_OFFSET
     f(0x70480, 0x48, D_BXT, 0, H::Plane), // PLANE_CTL(A, 4)..PLANE_AUX_OFFSET
@@ -420,10 +424,10 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     f(0x72280, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(C, 2)..PLANE_AUX_OFFSET
     f(0x72380, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(C, 3)..PLANE_AUX_OFFSET
     d(0x7f008, D_ALL, 0, H::Transconf), // TRANSCONF(EDP)
-    d(0x64000, D_ALL, 0, H::DdiBufCtl), // DDI_BUF_CTL(A)
-    d(0x64010, D_ALL, 0, H::DpAuxCtl), // DP_AUX_CH_CTL(A)
-    d(0x64040, D_ALL, 0, H::DpTpCtl), // DP_TP_CTL(A)
-    d(0x64044, D_ALL, 0, H::DpTpStatus), // DP_TP_STATUS(A)
+    d(DDI_BUF_CTL::OFFSET, D_ALL, 0, H::DdiBufCtl), // port A
+    d(DP_AUX_CH_CTL::OFFSET, D_ALL, 0, H::DpAuxCtl), // port A
+    d(DP_TP_CTL::OFFSET, D_ALL, 0, H::DpTpCtl), // port A
+    d(DP_TP_STATUS::OFFSET, D_ALL, 0, H::DpTpStatus), // port A
     d(0x64100, D_ALL, 0, H::DdiBufCtl), // DDI_BUF_CTL(B)
     d(0x64110, D_ALL, 0, H::DpAuxCtl), // DP_AUX_CH_CTL(B)
     d(0x64140, D_ALL, 0, H::DpTpCtl), // DP_TP_CTL(B)
@@ -439,7 +443,7 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(0x64400, D_ALL, 0, H::DdiBufCtl), // DDI_BUF_CTL(E)
     d(0x64440, D_ALL, 0, H::DpTpCtl), // DP_TP_CTL(E)
     d(0x64444, D_ALL, 0, H::DpTpStatus), // DP_TP_STATUS(E)
-    f(0xc5100, 16, D_ALL, 0, H::Gmbus), // GMBUS0-3
+    f(GMBUS0::OFFSET, 16, D_ALL, 0, H::Gmbus), // GMBUS0-3
 ];
 
 /// Base of the PVINFO page in the MMIO window.
