@@ -535,27 +535,30 @@ pub(crate) extern "C" fn gvt_kunit_aperture(_test: *mut bindings::kunit) {
 #[no_mangle]
 pub(crate) extern "C" fn gvt_kunit_edid(_test: *mut bindings::kunit) {
     with_guest(|vgpu, t, _| {
-        kassert!(probe::probe(t).is_ok());
+        let report = probe::probe(t);
+        kassert!(report.is_ok());
+        let Ok(report) = report else { return };
+        let o = &report.output;
         let mut buf = [0u8; 256];
         let custom = crate::model::display::edid::block_for_mode(&modeset::SXGA);
         // SAFETY: the vGPU is live inside `with_guest`; buffers are local and of the lengths given.
         unsafe {
             kassert!(gvt_vgpu_get_edid(vgpu, buf.as_mut_ptr().cast(), 256) == 128);
             kassert!(gvt_vgpu_get_edid(vgpu, buf.as_mut_ptr().cast(), 100) == ENOSPC);
-            kassert!(modeset::edid_over_aux(t, false).is_ok_and(|e| e[..] == buf[..128]));
+            kassert!(modeset::edid_over_aux(t, o, false).is_ok_and(|e| e[..] == buf[..128]));
             kassert!(gvt_vgpu_set_edid(vgpu, custom.as_ptr().cast(), 128) == 0);
-            kassert!(modeset::edid_over_aux(t, false) == Ok(custom));
+            kassert!(modeset::edid_over_aux(t, o, false) == Ok(custom));
             let mut bad = custom;
             bad[9] ^= 1;
             kassert!(gvt_vgpu_set_edid(vgpu, bad.as_ptr().cast(), 128) == EINVAL);
             kassert!(gvt_vgpu_set_edid(vgpu, custom.as_ptr().cast(), 300) == EINVAL);
-            kassert!(modeset::edid_over_aux(t, false) == Ok(custom));
+            kassert!(modeset::edid_over_aux(t, o, false) == Ok(custom));
             kassert!(gvt_vgpu_set_link(vgpu, false) == 0);
-            kassert!(modeset::edid_over_aux(t, false).is_err());
+            kassert!(modeset::edid_over_aux(t, o, false).is_err());
             kassert!(gvt_vgpu_set_link(vgpu, true) == 0);
             kassert!(gvt_vgpu_set_edid(vgpu, ptr::null(), 0) == 0);
             kassert!(gvt_vgpu_get_edid(vgpu, buf.as_mut_ptr().cast(), 256) == 128);
-            kassert!(modeset::edid_over_aux(t, false).is_ok_and(|e| e[..] == buf[..128] && e != custom));
+            kassert!(modeset::edid_over_aux(t, o, false).is_ok_and(|e| e[..] == buf[..128] && e != custom));
         }
     });
 }
@@ -569,14 +572,15 @@ pub(crate) extern "C" fn gvt_kunit_display(_test: *mut bindings::kunit) {
         let report = probe::probe(t);
         kassert!(report.is_ok());
         let Ok(report) = report else { return };
-        let edid = modeset::edid_over_aux(t, false);
+        let o = &report.output;
+        let edid = modeset::edid_over_aux(t, o, false);
         kassert!(edid.is_ok());
         let Ok(edid) = edid else { return };
         let mode = modeset::preferred_mode(&edid);
         kassert!(mode.is_ok());
         let Ok(mode) = mode else { return };
         let fb = modeset::Framebuffer { gm: report.mappable.0, stride: mode.hactive * 4 };
-        kassert!(modeset::modeset(t, &mode, fb).is_ok());
+        kassert!(modeset::modeset(t, o, &mode, fb).is_ok());
         let g = t.guest;
         let msis = || {
             // SAFETY: the guest lives as long as the transport.

@@ -76,6 +76,11 @@ pub trait TransportExt: Transport {
     fn cfg_write32(&mut self, off: u32, v: u32) -> Result {
         self.cfg_write(off, &v.to_le_bytes())
     }
+    /// Clears then sets bits of a register (i915's `intel_de_rmw`).
+    fn rmw(&mut self, off: u32, clear: u32, set: u32) -> Result {
+        let v = self.read32(off)?;
+        self.write32(off, (v & !clear) | set)
+    }
     /// Polls a register until `(value & mask) == want`, at most `tries` reads.
     fn wait_for(&mut self, off: u32, mask: u32, want: u32, tries: u32) -> Result<u32> {
         for _ in 0..tries {

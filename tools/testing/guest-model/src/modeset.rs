@@ -1,18 +1,18 @@
-//! What a guest i915 does to light up the vGPU's monitor, as BAR0 accesses: read the EDID over
-//! I2C-over-AUX and over GMBUS, read the DPCD, bring up the port PLL and DDI, train the link
-//! (clock recovery, then channel equalization), program transcoder A, enable the pipe and the
-//! primary plane, then flip and wait for vblanks and flip-done interrupts. Broxton's port B
-//! only, like the vGPU's monitor; `no_std` and over any [`Transport`] + [`Timer`].
+//! What a guest i915 does to light up the vGPU's monitor, as BAR0 accesses: find the monitor's
+//! DDI, read the EDID over I2C-over-AUX and over GMBUS, read the DPCD, bring up the port's PLL
+//! and DDI, train the link (clock recovery, then channel equalization), program transcoder A,
+//! enable the pipe and the primary plane, then flip and wait for vblanks and flip-done
+//! interrupts. Each platform family its own way, as i915 6.12 does it: Broxton's port PLLs and
+//! north-display hotplug, the big cores' shared DPLLs, DDI IO power wells and PCH hotplug;
+//! `no_std` and over any [`Transport`] + [`Timer`].
 
 use gvt::model::display::edid::{Mode, EDID_ADDR, EDID_SIZE};
 use gvt::model::display::regs::*;
+use gvt::model::hw::Platform;
+use gvt::model::regs::{HSW_PWR_WELL_CTL2, DPLL_STATUS, LCPLL1_CTL, LCPLL2_CTL, SDEISR};
 
 use super::guest::{Error, Result, Timer, Transport, TransportExt};
 
-/// The monitor's DDI (and AUX channel) on Broxton.
-pub const PORT_B: u32 = 1;
-/// Broxton's GMBUS pin for port B.
-pub const GMBUS_PIN_1_BXT: u32 = 1;
 /// Pipe A's interrupt mask, identity and enable registers.
 pub const PIPE_A_IMR: u32 = 0x44404;
 /// Pipe A IIR.
@@ -29,8 +29,6 @@ pub const DE_PORT_IER: u32 = 0x4444c;
 pub const GEN8_PIPE_VBLANK: u32 = 1 << 0;
 /// Pipe IIR: plane 1 flip done.
 pub const PLANE1_FLIP_DONE: u32 = 1 << 3;
-/// DE port IIR: AUX B done.
-pub const GEN9_AUX_CHANNEL_B: u32 = 1 << 25;
 
 const POLLS: u32 = 100;
 
@@ -49,15 +47,115 @@ pub const SXGA: Mode = Mode {
     vsync_positive: true,
 };
 
-/// Register offset for pipe A, plane 1, transcoder A or port B instances.
-fn ctl(first: u32) -> u32 {
-    port_reg(first, PORT_B)
+/// `hpd_spt`: the SDEISR hotplug bits of DDI A-E on Sunrise and Cannon Point.
+const HPD_SPT: [u32; 5] = [1 << 24, 1 << 21, 1 << 22, SDE_PORTD_HOTPLUG_CPT, 1 << 25];
+/// `skl_dpll_regs`: the control register of DPLL 0-3 (LCPLL1, LCPLL2, WRPLL1, WRPLL2).
+const SKL_DPLL_CTL: [u32; 4] = [LCPLL1_CTL::OFFSET, LCPLL2_CTL::OFFSET, 0x46040, 0x46060];
+/// `DPLL_CFGCR1(DPLL1)`; CFGCR2 follows, and DPLL2's pair 8 bytes on.
+const SKL_DPLL1_CFGCR1: u32 = 0x6c040;
+/// The DPLL i915 gives a DP DDI on the big cores: `skl_get_dpll` takes the first of DPLL1-3
+/// (DPLL0 makes the CD clock).
+pub const SKL_DP_DPLL: u32 = 1;
+
+/// The monitor's output as i915 finds it: the platform (from the PCI device id, as i915 takes
+/// it) and the DDI whose hotplug line is up. Everything else a guest does per platform follows
+/// from these two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Output {
+    /// The GPU.
+    pub platform: Platform,
+    /// The monitor's DDI, which is also its AUX channel (0 = A).
+    pub port: u32,
 }
 
-/// Runs one AUX transaction on port B: `req` is the request (header and data, at most 20
-/// bytes). Returns the reply bytes and their count.
-pub fn aux_transfer<T: Transport + ?Sized>(t: &mut T, req: &[u8], irq: bool) -> Result<([u8; 20], usize)> {
-    aux_transfer_on(t, PORT_B, req, irq)
+impl Output {
+    /// i915's connector detection: the platform from the device id, then the first DDI whose
+    /// live hotplug state is up (`bxt_digital_port_connected`, `ibx_digital_port_connected`).
+    pub fn detect<T: Transport + ?Sized>(t: &mut T) -> Result<Output> {
+        let device = (t.cfg_read32(0)? >> 16) as u16;
+        let platform = Platform::from_device_id(device).ok_or(Error::Probe("not a Gen9 device id"))?;
+        let o = Output { platform, port: 0 };
+        let live = t.read32(o.hpd_isr())?;
+        (0..5)
+            .find(|&port| o.hpd_bit_of(port).is_some_and(|b| live & b != 0))
+            .map(|port| Output { platform, port })
+            .ok_or(Error::Probe("no DP monitor connected"))
+    }
+
+    /// Gen9 LP (`IS_GEN9_LP`): Broxton's DPIO PHYs and port PLLs, no PCH.
+    pub fn lp(&self) -> bool {
+        self.platform.hw().lp
+    }
+
+    /// The hotplug interrupt group's ISR (IMR, IIR and IER follow at +4, +8 and +0xc): the
+    /// north display's port group on Broxton (`bxt_hpd_irq_setup`), the PCH's on the big cores
+    /// (`spt_hpd_irq_setup`).
+    pub fn hpd_isr(&self) -> u32 {
+        if self.lp() {
+            GEN8_DE_PORT_ISR::OFFSET
+        } else {
+            SDEISR::OFFSET
+        }
+    }
+
+    /// The hotplug group's IIR, where the guest sees and acknowledges a pulse.
+    pub fn hpd_iir(&self) -> u32 {
+        self.hpd_isr() + 8
+    }
+
+    /// The hotplug bit of DDI `port` in [`Output::hpd_isr`]'s group (`hpd_bxt`, `hpd_spt`).
+    pub fn hpd_bit_of(&self, port: u32) -> Option<u32> {
+        if self.lp() {
+            [GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIA, GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIB, GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIC]
+                .get(port as usize)
+                .map(|f| f.mask())
+        } else {
+            HPD_SPT.get(port as usize).copied()
+        }
+    }
+
+    /// The monitor's hotplug bit.
+    pub fn hpd_bit(&self) -> u32 {
+        self.hpd_bit_of(self.port).unwrap_or(0)
+    }
+
+    /// The DE port IIR bit of the monitor's AUX channel (`gen8_de_port_aux_mask`).
+    pub fn aux_done(&self) -> u32 {
+        match self.port {
+            0 => 1 << 0,
+            p => 1 << (24 + p),
+        }
+    }
+
+    /// The GMBUS pin of DDI `port`'s DDC (`intel_hdmi_default_ddc_pin`), for the PCH
+    /// `intel_virt_detect_pch` gives a vGPU: Broxton's own pins, Sunrise Point's on Sky and
+    /// Kaby Lake, Cannon Point's on Coffee and Comet Lake.
+    pub fn gmbus_pin(&self, port: u32) -> Option<u32> {
+        let pins: [Option<u32>; 3] = match self.platform {
+            // bxt_encoder_to_ddc_pin: GMBUS_PIN_1_BXT, GMBUS_PIN_2_BXT.
+            Platform::Broxton => [Some(1), Some(2), None],
+            // g4x_encoder_to_ddc_pin: GMBUS_PIN_DPB, _DPC, _DPD.
+            Platform::Skylake | Platform::KabyLake => [Some(5), Some(4), Some(6)],
+            // cnp_encoder_to_ddc_pin: GMBUS_PIN_1_BXT, _2_BXT, GMBUS_PIN_4_CNP.
+            Platform::CoffeeLake | Platform::CometLake => [Some(1), Some(2), Some(4)],
+        };
+        pins.get(port.checked_sub(1)? as usize).copied().flatten()
+    }
+
+    /// The GMBUS pin of the monitor's DDC.
+    pub fn ddc_pin(&self) -> Result<u32> {
+        self.gmbus_pin(self.port).ok_or(Error::Probe("no GMBUS pin for the monitor's DDI"))
+    }
+
+    fn reg(&self, first: u32) -> u32 {
+        port_reg(first, self.port)
+    }
+}
+
+/// Runs one AUX transaction on the monitor's channel: `req` is the request (header and data,
+/// at most 20 bytes). Returns the reply bytes and their count.
+pub fn aux_transfer<T: Transport + ?Sized>(t: &mut T, o: &Output, req: &[u8], irq: bool) -> Result<([u8; 20], usize)> {
+    aux_transfer_on(t, o.port, req, irq)
 }
 
 /// [`aux_transfer`] on the AUX channel of `port`.
@@ -99,8 +197,8 @@ pub fn aux_transfer_on<T: Transport + ?Sized>(t: &mut T, port: u32, req: &[u8], 
 }
 
 /// Reads `buf.len()` (at most 16) DPCD bytes from `addr`.
-pub fn dpcd_read<T: Transport + ?Sized>(t: &mut T, addr: u32, buf: &mut [u8]) -> Result {
-    dpcd_read_on(t, PORT_B, addr, buf)
+pub fn dpcd_read<T: Transport + ?Sized>(t: &mut T, o: &Output, addr: u32, buf: &mut [u8]) -> Result {
+    dpcd_read_on(t, o.port, addr, buf)
 }
 
 /// [`dpcd_read`] over the AUX channel of `port`.
@@ -115,11 +213,11 @@ pub fn dpcd_read_on<T: Transport + ?Sized>(t: &mut T, port: u32, addr: u32, buf:
 }
 
 /// Writes `data` (at most 16 bytes) to the DPCD at `addr`.
-pub fn dpcd_write<T: Transport + ?Sized>(t: &mut T, addr: u32, data: &[u8]) -> Result {
+pub fn dpcd_write<T: Transport + ?Sized>(t: &mut T, o: &Output, addr: u32, data: &[u8]) -> Result {
     let mut req = [0u8; 20];
     req[..4].copy_from_slice(&[0x80 | (addr >> 16) as u8, (addr >> 8) as u8, addr as u8, (data.len() - 1) as u8]);
     req[4..4 + data.len()].copy_from_slice(data);
-    let (r, _) = aux_transfer(t, &req[..4 + data.len()], false)?;
+    let (r, _) = aux_transfer(t, o, &req[..4 + data.len()], false)?;
     if r[0] & 0x30 != 0 {
         return Err(Error::Probe("DPCD write NAKed"));
     }
@@ -128,23 +226,23 @@ pub fn dpcd_write<T: Transport + ?Sized>(t: &mut T, addr: u32, data: &[u8]) -> R
 
 /// Reads the EDID over I2C-over-AUX as drm's DDC code does: start, offset 0, 16-byte reads,
 /// stop. The AUX-done interrupt is requested on the reads when `irq`.
-pub fn edid_over_aux<T: Transport + ?Sized>(t: &mut T, irq: bool) -> Result<[u8; EDID_SIZE]> {
+pub fn edid_over_aux<T: Transport + ?Sized>(t: &mut T, o: &Output, irq: bool) -> Result<[u8; EDID_SIZE]> {
     let mut edid = [0u8; EDID_SIZE];
     // I2C write with MOT, address only: START to 0x50.
-    aux_transfer(t, &[0x40, 0, EDID_ADDR], false)?;
-    let (r, _) = aux_transfer(t, &[0x40, 0, EDID_ADDR, 0, 0], false)?;
+    aux_transfer(t, o, &[0x40, 0, EDID_ADDR], false)?;
+    let (r, _) = aux_transfer(t, o, &[0x40, 0, EDID_ADDR, 0, 0], false)?;
     if r[0] != 0 {
         return Err(Error::Probe("EDID offset write NAKed"));
     }
     for chunk in edid.chunks_mut(16) {
-        let (r, n) = aux_transfer(t, &[0x50, 0, EDID_ADDR, 15], irq)?;
+        let (r, n) = aux_transfer(t, o, &[0x50, 0, EDID_ADDR, 15], irq)?;
         if r[0] != 0 || n != 17 {
             return Err(Error::Probe("EDID read NAKed or short"));
         }
         chunk.copy_from_slice(&r[1..17]);
     }
     // I2C read without MOT, address only: STOP.
-    aux_transfer(t, &[0x10, 0, EDID_ADDR], false)?;
+    aux_transfer(t, o, &[0x10, 0, EDID_ADDR], false)?;
     Ok(edid)
 }
 
@@ -231,36 +329,36 @@ pub struct LinkTraining {
 }
 
 /// DP link training at the sink's maximum rate and lane count, as intel_dp_link_training does.
-pub fn train_link<T: Transport + ?Sized>(t: &mut T) -> Result<LinkTraining> {
+pub fn train_link<T: Transport + ?Sized>(t: &mut T, o: &Output) -> Result<LinkTraining> {
     let mut caps = [0u8; 15];
-    dpcd_read(t, 0x000, &mut caps)?;
+    dpcd_read(t, o, 0x000, &mut caps)?;
     if caps[0] < 0x11 {
         return Err(Error::Probe("DPCD revision"));
     }
     let lanes = caps[2] & 0x1f;
-    dpcd_write(t, 0x100, &[caps[1], lanes | 0x80])?;
-    let tp = ctl(DP_TP_CTL::OFFSET);
+    dpcd_write(t, o, 0x100, &[caps[1], lanes | 0x80])?;
+    let tp = o.reg(DP_TP_CTL::OFFSET);
     t.write32(tp, DP_TP_CTL(0).with(DP_TP_CTL::DP_TP_CTL_ENABLE, 1).0)?;
     // Pattern 1, scrambling off, lanes at swing/pre-emphasis 0.
-    dpcd_write(t, 0x102, &[0x21, 0, 0, 0, 0])?;
+    dpcd_write(t, o, 0x102, &[0x21, 0, 0, 0, 0])?;
     let mut after_cr = [0u8; 6];
-    dpcd_read(t, 0x202, &mut after_cr)?;
+    dpcd_read(t, o, 0x202, &mut after_cr)?;
     if after_cr[0] & 0x11 != 0x11 || (lanes > 2 && after_cr[1] & 0x11 != 0x11) {
         return Err(Error::Probe("clock recovery failed"));
     }
     t.write32(tp, DP_TP_CTL(0).with(DP_TP_CTL::DP_TP_CTL_ENABLE, 1).with(DP_TP_CTL::DP_TP_CTL_LINK_TRAIN_MASK, 1).0)?;
-    dpcd_write(t, 0x102, &[0x22, 0, 0, 0, 0])?;
+    dpcd_write(t, o, 0x102, &[0x22, 0, 0, 0, 0])?;
     let mut after_eq = [0u8; 6];
-    dpcd_read(t, 0x202, &mut after_eq)?;
+    dpcd_read(t, o, 0x202, &mut after_eq)?;
     if after_eq[0] != 0x77 || (lanes > 2 && after_eq[1] != 0x77) || after_eq[2] & 1 == 0 {
         return Err(Error::Probe("channel equalization failed"));
     }
     t.write32(tp, DP_TP_CTL(0).with(DP_TP_CTL::DP_TP_CTL_ENABLE, 1).with(DP_TP_CTL::DP_TP_CTL_LINK_TRAIN_MASK, 2).0)?;
     let idle = DP_TP_STATUS::DP_TP_STATUS_IDLE_DONE.mask();
-    t.wait_for(ctl(DP_TP_STATUS::OFFSET), idle, idle, POLLS)?;
-    dpcd_write(t, 0x102, &[0])?;
+    t.wait_for(o.reg(DP_TP_STATUS::OFFSET), idle, idle, POLLS)?;
+    dpcd_write(t, o, 0x102, &[0])?;
     let mut sink = [0u8; 1];
-    dpcd_read(t, 0x205, &mut sink)?;
+    dpcd_read(t, o, 0x205, &mut sink)?;
     t.write32(tp, DP_TP_CTL(0).with(DP_TP_CTL::DP_TP_CTL_ENABLE, 1).with(DP_TP_CTL::DP_TP_CTL_LINK_TRAIN_MASK, 3).0)?;
     Ok(LinkTraining { caps, after_cr, after_eq, sink_status: sink[0] })
 }
@@ -274,34 +372,105 @@ pub struct Framebuffer {
     pub stride: u32,
 }
 
-/// Turns pipe A and port B off as a modeset's first half does.
-pub fn disable_output<T: Transport + ?Sized>(t: &mut T) -> Result {
+/// `skl_ddi_pll_enable` for a DP link of `port_clock` kHz on DPLL `id` (1-3): its DPLL_CTRL1
+/// field (override, the link rate, no SSC, not HDMI), CFGCR1/2 zero (they are HDMI's), enable,
+/// then 5 ms for DPLL_STATUS to report the lock ("DPLL %d not locked").
+pub fn skl_dpll_enable<T: Transport + ?Sized>(t: &mut T, id: u32, port_clock: u32) -> Result {
+    let rate = match port_clock {
+        162_000 => DPLL_CTRL1_LINK_RATE_810,
+        270_000 => DPLL_CTRL1_LINK_RATE_1350,
+        540_000 => DPLL_CTRL1_LINK_RATE_2700,
+        _ => return Err(Error::Probe("no DPLL link rate for the port clock")),
+    };
+    let ctl = *SKL_DPLL_CTL.get(id as usize).filter(|_| id > 0).ok_or(Error::Probe("not a DP DPLL"))?;
+    let shift = dpll_ctrl1_shift(id);
+    // HDMI mode (5), SSC (4) and link rate (3:1) are replaced; the override bit is set.
+    t.rmw(DPLL_CTRL1::OFFSET, 0x3e << shift, (DPLL_CTRL1_OVERRIDE | (rate << 1)) << shift)?;
+    let cfgcr1 = SKL_DPLL1_CFGCR1 + (id - 1) * 8;
+    t.write32(cfgcr1, 0)?;
+    t.write32(cfgcr1 + 4, 0)?;
+    t.rmw(ctl, 0, LCPLL1_CTL::LCPLL_PLL_ENABLE.mask())?;
+    let lock = 1 << (id * 8);
+    t.wait_for(DPLL_STATUS::OFFSET, lock, lock, POLLS).map_err(|_| Error::Probe("DPLL not locked"))?;
+    Ok(())
+}
+
+/// `skl_ddi_pll_disable`: the enable bit off, nothing waited for.
+pub fn skl_dpll_disable<T: Transport + ?Sized>(t: &mut T, id: u32) -> Result {
+    let ctl = *SKL_DPLL_CTL.get(id as usize).ok_or(Error::Probe("not a DPLL"))?;
+    t.rmw(ctl, LCPLL1_CTL::LCPLL_PLL_ENABLE.mask(), 0)
+}
+
+/// `skl_ddi_enable_clock` (DPLL `Some(id)` clocks the monitor's DDI, selection overridden) or
+/// `skl_ddi_disable_clock` (`None`: the DDI's clock gated), in DPLL_CTRL2.
+pub fn skl_ddi_clock<T: Transport + ?Sized>(t: &mut T, o: &Output, dpll: Option<u32>) -> Result {
+    let clk_off = 1 << (o.port + 15);
+    match dpll {
+        Some(id) => t.rmw(DPLL_CTRL2::OFFSET, clk_off | (3 << (o.port * 3 + 1)), (id << (o.port * 3 + 1)) | (1 << (o.port * 3))),
+        None => t.rmw(DPLL_CTRL2::OFFSET, 0, clk_off),
+    }
+}
+
+/// `intel_display_power_get` of the monitor's DDI IO domain on the big cores: the DDI's IO
+/// well (`SKL_PW_CTL_IDX_DDI_A_E`, `_B`, `_C`, `_D`) requested, then its state awaited.
+pub fn ddi_io_power_get<T: Transport + ?Sized>(t: &mut T, o: &Output) -> Result {
+    let idx = match o.port {
+        0 | 4 => 1,
+        p => p + 1,
+    };
+    let (req, state) = (2 << (2 * idx), 1 << (2 * idx));
+    t.rmw(HSW_PWR_WELL_CTL2::OFFSET, 0, req)?;
+    t.wait_for(HSW_PWR_WELL_CTL2::OFFSET, state, state, POLLS).map_err(|_| Error::Probe("DDI IO power well timeout"))?;
+    Ok(())
+}
+
+/// The monitor's port PLL on Broxton.
+fn bxt_pll(o: &Output) -> u32 {
+    BXT_PORT_PLL_ENABLE::OFFSET + 4 * o.port
+}
+
+/// Turns pipe A and the monitor's DDI off as a modeset's first half does, then the DDI's clock:
+/// Broxton's port PLL, or the big cores' DDI clock gate and DPLL.
+pub fn disable_output<T: Transport + ?Sized>(t: &mut T, o: &Output) -> Result {
     t.write32(PLANE_CTL::OFFSET, 0)?;
     t.write32(PLANE_SURF::OFFSET, 0)?;
     t.write32(TRANSCONF::OFFSET, 0)?;
     t.wait_for(TRANSCONF::OFFSET, TRANSCONF::TRANSCONF_STATE_ENABLE.mask(), 0, POLLS)?;
     t.write32(TRANS_DDI_FUNC_CTL::OFFSET, 0)?;
-    t.write32(ctl(DDI_BUF_CTL::OFFSET), 0)?;
+    t.write32(o.reg(DDI_BUF_CTL::OFFSET), 0)?;
     let idle = DDI_BUF_CTL::DDI_BUF_IS_IDLE.mask();
-    t.wait_for(ctl(DDI_BUF_CTL::OFFSET), idle, idle, POLLS)?;
-    t.write32(ctl(DP_TP_CTL::OFFSET), 0)?;
-    let pll = BXT_PORT_PLL_ENABLE::OFFSET + 4 * PORT_B;
-    t.write32(pll, 0)?;
-    t.wait_for(pll, BXT_PORT_PLL_ENABLE::PORT_PLL_LOCK.mask(), 0, POLLS)?;
+    t.wait_for(o.reg(DDI_BUF_CTL::OFFSET), idle, idle, POLLS)?;
+    t.write32(o.reg(DP_TP_CTL::OFFSET), 0)?;
+    if o.lp() {
+        t.write32(bxt_pll(o), 0)?;
+        t.wait_for(bxt_pll(o), BXT_PORT_PLL_ENABLE::PORT_PLL_LOCK.mask(), 0, POLLS)?;
+    } else {
+        skl_ddi_clock(t, o, None)?;
+        skl_dpll_disable(t, SKL_DP_DPLL)?;
+    }
     Ok(())
 }
 
-/// A full modeset of `mode` on pipe A / transcoder A / port B, showing `fb` on plane 1.
-pub fn modeset<T: Transport + ?Sized>(t: &mut T, mode: &Mode, fb: Framebuffer) -> Result<LinkTraining> {
-    disable_output(t)?;
-    let pll = BXT_PORT_PLL_ENABLE::OFFSET + 4 * PORT_B;
-    t.write32(pll, BXT_PORT_PLL_ENABLE::PORT_PLL_ENABLE.mask())?;
-    let lock = BXT_PORT_PLL_ENABLE::PORT_PLL_LOCK.mask();
-    t.wait_for(pll, lock, lock, POLLS)?;
+/// A full modeset of `mode` on pipe A / transcoder A / the monitor's DDI, showing `fb` on
+/// plane 1, at the sink's highest link rate.
+pub fn modeset<T: Transport + ?Sized>(t: &mut T, o: &Output, mode: &Mode, fb: Framebuffer) -> Result<LinkTraining> {
+    disable_output(t, o)?;
+    if o.lp() {
+        t.write32(bxt_pll(o), BXT_PORT_PLL_ENABLE::PORT_PLL_ENABLE.mask())?;
+        let lock = BXT_PORT_PLL_ENABLE::PORT_PLL_LOCK.mask();
+        t.wait_for(bxt_pll(o), lock, lock, POLLS)?;
+    } else {
+        // The rate comes from the caps read at detection (intel_dp_get_dpcd), before the PLL.
+        let mut rate = [0u8; 1];
+        dpcd_read(t, o, 0x001, &mut rate)?;
+        skl_dpll_enable(t, SKL_DP_DPLL, u32::from(rate[0]) * 27_000)?;
+        skl_ddi_clock(t, o, Some(SKL_DP_DPLL))?;
+        ddi_io_power_get(t, o)?;
+    }
     // DDI_BUF_CTL: enabled, 4 lanes (port width field 3:1).
-    t.write32(ctl(DDI_BUF_CTL::OFFSET), DDI_BUF_CTL::DDI_BUF_CTL_ENABLE.mask() | (3 << 1))?;
-    t.wait_for(ctl(DDI_BUF_CTL::OFFSET), DDI_BUF_CTL::DDI_BUF_IS_IDLE.mask(), 0, POLLS)?;
-    let link = train_link(t)?;
+    t.write32(o.reg(DDI_BUF_CTL::OFFSET), DDI_BUF_CTL::DDI_BUF_CTL_ENABLE.mask() | (3 << 1))?;
+    t.wait_for(o.reg(DDI_BUF_CTL::OFFSET), DDI_BUF_CTL::DDI_BUF_IS_IDLE.mask(), 0, POLLS)?;
+    let link = train_link(t, o)?;
     let (h, v) = (mode.htotal(), mode.vtotal());
     let pair = |hi: u32, lo: u32| ((hi - 1) << 16) | (lo - 1);
     t.write32(TRANS_HTOTAL::OFFSET, pair(h, mode.hactive))?;
@@ -324,27 +493,46 @@ pub fn modeset<T: Transport + ?Sized>(t: &mut T, mode: &Mode, fb: Framebuffer) -
     t.write32(PIPE_LINK_N1::OFFSET, n as u32)?;
     let func = TRANS_DDI_FUNC_CTL(0)
         .with(TRANS_DDI_FUNC_CTL::TRANS_DDI_FUNC_ENABLE, 1)
-        .with(TRANS_DDI_FUNC_CTL::TRANS_DDI_PORT_MASK, PORT_B)
+        .with(TRANS_DDI_FUNC_CTL::TRANS_DDI_PORT_MASK, o.port)
         .with(TRANS_DDI_FUNC_CTL::TRANS_DDI_MODE_SELECT_MASK, TRANS_DDI_MODE_SELECT_DP_SST);
     t.write32(TRANS_DDI_FUNC_CTL::OFFSET, func.0 | (3 << 1))?;
     t.write32(TRANSCONF::OFFSET, TRANSCONF::TRANSCONF_ENABLE.mask())?;
     let on = TRANSCONF::TRANSCONF_STATE_ENABLE.mask();
     t.wait_for(TRANSCONF::OFFSET, on, on, POLLS)?;
-    enable_interrupts(t)?;
+    enable_interrupts(t, o)?;
     enable_primary(t, mode, fb)?;
     Ok(link)
 }
 
-/// Unmasks and enables pipe A's vblank and plane 1 flip done, and AUX B done.
-pub fn enable_interrupts<T: Transport + ?Sized>(t: &mut T) -> Result {
+/// Unmasks and enables pipe A's vblank and plane 1 flip done, the monitor's AUX done, and its
+/// hotplug: in the DE port group with detection enabled in PCH_PORT_HOTPLUG on Broxton
+/// (`bxt_hpd_irq_setup`), in the PCH's with SDEIER all ones on the big cores
+/// (`ibx_irq_postinstall`, `spt_hpd_irq_setup`).
+pub fn enable_interrupts<T: Transport + ?Sized>(t: &mut T, o: &Output) -> Result {
     let pipe = GEN8_PIPE_VBLANK | PLANE1_FLIP_DONE;
     t.write32(PIPE_A_IMR, !pipe)?;
     t.write32(PIPE_A_IER, pipe)?;
     t.write32(PIPE_A_IIR, u32::MAX)?;
-    let port = GEN9_AUX_CHANNEL_B | GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIB.mask();
+    let (port, sde) = if o.lp() { (o.aux_done() | o.hpd_bit(), 0) } else { (o.aux_done(), o.hpd_bit()) };
     t.write32(DE_PORT_IMR, !port)?;
     t.write32(DE_PORT_IER, port)?;
     t.write32(DE_PORT_IIR, u32::MAX)?;
+    if !o.lp() {
+        let isr = o.hpd_isr();
+        t.write32(isr + 4, !sde)?;
+        t.write32(isr + 0xc, u32::MAX)?;
+        t.write32(o.hpd_iir(), u32::MAX)?;
+    }
+    let enable = [
+        PCH_PORT_HOTPLUG::PORTA_HOTPLUG_ENABLE,
+        PCH_PORT_HOTPLUG::PORTB_HOTPLUG_ENABLE,
+        PCH_PORT_HOTPLUG::PORTC_HOTPLUG_ENABLE,
+        PCH_PORT_HOTPLUG::PORTD_HOTPLUG_ENABLE,
+    ];
+    if let Some(f) = enable.get(o.port as usize) {
+        // A read-modify-write, as i915's detection setup does.
+        t.rmw(PCH_PORT_HOTPLUG::OFFSET, 0, f.mask())?;
+    }
     Ok(())
 }
 

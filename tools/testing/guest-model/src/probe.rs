@@ -5,6 +5,7 @@ use gvt::model::regs::*;
 use gvt::model::vgpu::{GEN8_PAGE_PRESENT, GGTT_MMIO_OFFSET};
 
 use super::guest::{Error, Result, Transport, TransportExt};
+use super::modeset::Output;
 use super::readout::{self, PipeState};
 
 /// Where the guest's firmware places the BARs and the MSI doorbell.
@@ -35,6 +36,8 @@ pub struct ProbeReport {
     pub nonmappable: (u32, u32),
     /// Fences from PVINFO.
     pub fences: u32,
+    /// The monitor's output, as connector detection found it.
+    pub output: Output,
     /// Pipe A as firmware left it, read back and checked as i915 does (`None`: off).
     pub display: Option<PipeState>,
 }
@@ -310,6 +313,8 @@ pub fn stop_engines<T: Transport + ?Sized>(t: &mut T) -> Result {
 
 /// PCODE mailbox and display power-up as i915's early init does them (the GuC status is
 /// checked where i915 checks it, after its reset: [`reset_guc`]; the read clears the bit).
+/// Power wells are requested by read-modify-write, leaving the others' requests alone: PW1
+/// and PW2, and on the big cores MISC IO (`skl_display_core_init`).
 pub fn pm_and_display<T: Transport + ?Sized>(t: &mut T, bxt: bool) -> Result {
     t.write32(GEN6_PCODE_DATA::OFFSET, 0)?;
     t.write32(GEN6_PCODE_MAILBOX::OFFSET, (1 << 31) | 0x6)?;
@@ -320,8 +325,10 @@ pub fn pm_and_display<T: Transport + ?Sized>(t: &mut T, bxt: bool) -> Result {
     if t.read32(GEN6_PCODE_DATA::OFFSET)? == 0 {
         return Err(Error::Probe("no memory latency from PCODE"));
     }
-    t.write32(HSW_PWR_WELL_CTL2::OFFSET, (1 << 31) | (1 << 29))?;
-    t.wait_for(HSW_PWR_WELL_CTL2::OFFSET, (1 << 30) | (1 << 28), (1 << 30) | (1 << 28), 10)?;
+    // SKL_PW_CTL_IDX_PW_2 and _PW_1, and _MISC_IO: request bit 2 * index + 1, state below it.
+    let requests = (1 << 31) | (1 << 29) | if bxt { 0 } else { 1 << 1 };
+    t.rmw(HSW_PWR_WELL_CTL2::OFFSET, 0, requests)?;
+    t.wait_for(HSW_PWR_WELL_CTL2::OFFSET, requests >> 1, requests >> 1, 10)?;
     t.write32(DBUF_CTL_S0::OFFSET, 1 << 31)?;
     t.wait_for(DBUF_CTL_S0::OFFSET, 1 << 30, 1 << 30, 10)?;
     if bxt {
@@ -630,9 +637,10 @@ pub fn probe<T: Transport + ?Sized>(t: &mut T) -> Result<ProbeReport> {
     irq_setup(t)?;
     ggtt_setup(t, mappable)?;
     // intel_modeset_setup_hw_state, once interrupts are up.
-    let display = readout::initial_state(t, bxt)?;
+    let output = Output::detect(t)?;
+    let display = readout::initial_state(t, &output)?;
     t.write32(field::DISPLAY_READY, 1)?;
-    Ok(ProbeReport { bar0_size, bar2_size, vgt_id, mappable, nonmappable, fences, display })
+    Ok(ProbeReport { bar0_size, bar2_size, vgt_id, mappable, nonmappable, fences, output, display })
 }
 
 /// `intel_bios_init` / `parse_ddi_ports`: the DDI ports (bit 0 = A) of the child devices in the

@@ -15,7 +15,7 @@
 use gvt::model::display::regs::*;
 
 use super::guest::{Error, Result, Transport, TransportExt};
-use super::modeset;
+use super::modeset::{self, Output};
 
 /// Transcoder timings as i915 holds them (`crtc_*`, 1-based: register fields + 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -285,9 +285,10 @@ pub fn link_m_n(bpp: u32, lanes: u32, pixel_khz: u32, port_clock: u32) -> MN {
     MN { tu: 64, data_m, data_n, link_m, link_n }
 }
 
-/// Reads pipe A back as i915 does: `None` if its transcoder is off. `bxt` picks Broxton's
-/// registers and port B, else Skylake's and port D.
-pub fn pipe_a<T: Transport + ?Sized>(t: &mut T, bxt: bool) -> Result<Option<PipeState>> {
+/// Reads pipe A back as i915 does for the monitor's output `o`: `None` if its transcoder is
+/// off. Broxton's registers or the big cores', as `o`'s platform has them.
+pub fn pipe_a<T: Transport + ?Sized>(t: &mut T, o: &Output) -> Result<Option<PipeState>> {
+    let bxt = o.lp();
     let cdclk_khz = cdclk(t, bxt)?;
     let func = t.read32(TRANS_DDI_FUNC_CTL::OFFSET)?;
     if func & (1 << 31) == 0 || t.read32(TRANSCONF::OFFSET)? & (1 << 31) == 0 {
@@ -316,8 +317,7 @@ pub fn pipe_a<T: Transport + ?Sized>(t: &mut T, bxt: bool) -> Result<Option<Pipe
     };
     let (src_h, src_w) = pair(t.read32(PIPESRC::OFFSET)?);
     let port = field(func, 30, 28);
-    let want_port = if bxt { modeset::PORT_B } else { 3 };
-    if port != want_port {
+    if port != o.port {
         return Err(Error::Probe("transcoder A drives a DDI without the monitor"));
     }
     // intel_ddi_get_hw_state: the encoder is on when its buffer is.
@@ -403,7 +403,8 @@ pub fn pipe_a<T: Transport + ?Sized>(t: &mut T, bxt: bool) -> Result<Option<Pipe
 }
 
 /// Refuses a read-back state i915 would trip over or find inconsistent (see the module doc).
-pub fn check<T: Transport + ?Sized>(t: &mut T, bxt: bool, s: &PipeState) -> Result {
+pub fn check<T: Transport + ?Sized>(t: &mut T, o: &Output, s: &PipeState) -> Result {
+    let bxt = o.lp();
     if s.dotclock_khz == 0 {
         return Err(Error::Probe("Can't calculate constants, dotclock = 0!"));
     }
@@ -485,10 +486,10 @@ pub fn check<T: Transport + ?Sized>(t: &mut T, bxt: bool, s: &PipeState) -> Resu
 }
 
 /// The readout and its checks: the pipe's state if it runs.
-pub fn initial_state<T: Transport + ?Sized>(t: &mut T, bxt: bool) -> Result<Option<PipeState>> {
-    let s = pipe_a(t, bxt)?;
+pub fn initial_state<T: Transport + ?Sized>(t: &mut T, o: &Output) -> Result<Option<PipeState>> {
+    let s = pipe_a(t, o)?;
     if let Some(s) = &s {
-        check(t, bxt, s)?;
+        check(t, o, s)?;
     }
     Ok(s)
 }

@@ -5,12 +5,12 @@
 
 use guest_model::direct::Direct;
 use guest_model::hv::MemHypervisor;
-use guest_model::modeset::{self, Framebuffer, DE_PORT_IIR, SXGA, PIPE_A_IIR, PLANE1_FLIP_DONE, GEN8_PIPE_VBLANK};
+use guest_model::modeset::{self, Framebuffer, Output, DE_PORT_IIR, SXGA, PIPE_A_IIR, PLANE1_FLIP_DONE, GEN8_PIPE_VBLANK};
 use guest_model::probe;
 use guest_model::readout;
 use guest_model::rng::Rng;
 use guest_model::storage::{vec_storage, VecStorage};
-use guest_model::{sim_host, sim_host_of, Error, Timer, Transport, TransportExt};
+use guest_model::{platform, sim_host, sim_host_of, Error, Timer, Transport, TransportExt};
 use gvt::model::display::edid::{self, Mode};
 use gvt::model::display::owner::{Forward, OwnerPolicy};
 use gvt::model::display::plane::{PlaneKind, Tiling, DRM_FORMAT_ARGB8888, DRM_FORMAT_XRGB8888};
@@ -19,7 +19,9 @@ use gvt::model::display::Pipe;
 use gvt::model::error::GvtError;
 use gvt::model::gvt::Gvt;
 use gvt::model::host::HostGpu;
+use gvt::model::display::planes_on;
 use gvt::model::hw::Platform;
+use gvt::model::regs::{DPLL_STATUS, LCPLL1_CTL, LCPLL2_CTL};
 use gvt::model::pvinfo::field;
 use gvt::model::vgpu::{Reset, Vgpu};
 use gvt::model::vgpu_type::{find_type, Resolution, VgpuConfig};
@@ -33,13 +35,13 @@ fn create(gvt: &mut Gvt, host: &dyn HostGpu, cfg: &VgpuConfig) -> Vgpu<VecStorag
     gvt.create_vgpu(host, cfg, vec_storage(n)).map_err(|(e, _)| e).unwrap()
 }
 
-/// A probed vGPU of type `name` and its VM.
-fn probed(gvt: &mut Gvt, host: &dyn HostGpu, name: &str, vm: u64) -> (Vgpu<VecStorage>, MemHypervisor) {
+/// A probed vGPU of type `name`, its VM and the monitor's output the guest found.
+fn probed(gvt: &mut Gvt, host: &dyn HostGpu, name: &str, vm: u64) -> (Vgpu<VecStorage>, MemHypervisor, Output) {
     let mut v = create(gvt, host, &config(name));
     let mut hv = MemHypervisor::new(vm, 16 << 20);
     v.activate();
-    probe::probe(&mut Direct::new(&mut v, host, &mut hv)).unwrap();
-    (v, hv)
+    let report = probe::probe(&mut Direct::new(&mut v, host, &mut hv)).unwrap();
+    (v, hv, report.output)
 }
 
 fn fb_of(v: &Vgpu<VecStorage>, mode: &Mode, page: u32) -> Framebuffer {
@@ -50,11 +52,11 @@ fn fb_of(v: &Vgpu<VecStorage>, mode: &Mode, page: u32) -> Framebuffer {
 }
 
 /// Modesets the monitor's preferred mode; returns it.
-fn light_up(t: &mut Direct<'_>) -> Mode {
-    let edid = modeset::edid_over_aux(t, false).unwrap();
+fn light_up(t: &mut Direct<'_>, o: &Output) -> Mode {
+    let edid = modeset::edid_over_aux(t, o, false).unwrap();
     let mode = modeset::preferred_mode(&edid).unwrap();
     let fb = fb_of(t.vgpu, &mode, 0);
-    modeset::modeset(t, &mode, fb).unwrap();
+    modeset::modeset(t, o, &mode, fb).unwrap();
     mode
 }
 
@@ -63,10 +65,11 @@ fn edid_reads_the_same_over_aux_and_gmbus() {
     let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     for (name, res) in [("GVTg_V5_8", Resolution::R1024x768), ("GVTg_V5_4", Resolution::R1920x1200)] {
-        let (mut v, mut hv) = probed(&mut gvt, &host, name, 1);
+        let (mut v, mut hv, o) = probed(&mut gvt, &host, name, 1);
+        assert_eq!((o.platform, o.port), (platform(), platform().hw().display.monitor_port));
         let mut t = Direct::new(&mut v, &host, &mut hv);
-        let aux = modeset::edid_over_aux(&mut t, true).unwrap();
-        let gmbus = modeset::edid_over_gmbus(&mut t, modeset::GMBUS_PIN_1_BXT).unwrap();
+        let aux = modeset::edid_over_aux(&mut t, &o, true).unwrap();
+        let gmbus = modeset::edid_over_gmbus(&mut t, o.ddc_pin().unwrap()).unwrap();
         assert_eq!(aux, gmbus);
         assert_eq!(aux, edid::block(res));
         assert_eq!(&aux[..], t.vgpu.edid());
@@ -77,19 +80,19 @@ fn edid_reads_the_same_over_aux_and_gmbus() {
         assert_eq!(aux.iter().fold(0u8, |a, &b| a.wrapping_add(b)), 0);
         assert_eq!(modeset::preferred_mode(&aux).unwrap(), Mode::of(res));
         // The EDID reads asked for the AUX-done interrupt.
-        assert_ne!(t.read32(DE_PORT_IIR).unwrap() & modeset::GEN9_AUX_CHANNEL_B, 0);
-        // GMBUS pin 2 is port C: nobody answers.
-        assert_eq!(modeset::edid_over_gmbus(&mut t, 2), Err(Error::Probe("GMBUS NAK")));
+        assert_ne!(t.read32(DE_PORT_IIR).unwrap() & o.aux_done(), 0);
+        // Port C's pin: nobody answers.
+        assert_eq!(modeset::edid_over_gmbus(&mut t, o.gmbus_pin(2).unwrap()), Err(Error::Probe("GMBUS NAK")));
         // ... and the controller recovers for the next transfer.
-        assert_eq!(modeset::edid_over_gmbus(&mut t, 1).unwrap(), aux);
+        assert_eq!(modeset::edid_over_gmbus(&mut t, o.ddc_pin().unwrap()).unwrap(), aux);
         let store = gvt.destroy_vgpu(&host, &mut hv, v);
         drop(store);
     }
 }
 
-/// `n` bytes of EDID over GMBUS pin 1 in one index read cycle.
-fn gmbus_read(t: &mut Direct<'_>, n: u32) -> Vec<u8> {
-    t.write32(GMBUS0::OFFSET, 1).unwrap();
+/// `n` bytes of EDID over GMBUS pin `pin` in one index read cycle.
+fn gmbus_read(t: &mut Direct<'_>, pin: u32, n: u32) -> Vec<u8> {
+    t.write32(GMBUS0::OFFSET, pin).unwrap();
     t.write32(GMBUS1::OFFSET, (1 << 30) | (3 << 25) | (n << 16) | (0x50 << 1) | 1).unwrap();
     let bytes: Vec<u8> = (0..n.div_ceil(4)).flat_map(|_| t.read32(GMBUS3::OFFSET).unwrap().to_le_bytes()).collect();
     t.write32(GMBUS1::OFFSET, (1 << 30) | (4 << 25)).unwrap();
@@ -101,23 +104,23 @@ fn gmbus_read(t: &mut Direct<'_>, n: u32) -> Vec<u8> {
 fn a_custom_edid_replaces_the_monitor() {
     let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
-    let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
+    let (mut v, mut hv, o) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
     let mut t = Direct::new(&mut v, &host, &mut hv);
-    modeset::enable_interrupts(&mut t).unwrap();
-    let hpd = GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIB.mask();
+    modeset::enable_interrupts(&mut t, &o).unwrap();
+    let (hpd, isr) = (o.hpd_bit(), o.hpd_isr());
     let custom = edid::block_for_mode(&SXGA);
     // A VMM's EDID update: link down, new EDID, link up; the guest sees both hotplugs.
     let msis = t.hv.msis.len();
     t.vgpu.display_hotplug(t.hv, false).unwrap();
     t.vgpu.set_edid(Some(&custom)).unwrap();
-    t.write32(DE_PORT_IIR, u32::MAX).unwrap();
+    t.write32(o.hpd_iir(), u32::MAX).unwrap();
     t.vgpu.display_hotplug(t.hv, true).unwrap();
     assert_eq!(t.hv.msis.len(), msis + 2);
-    assert_ne!(t.read32(DE_PORT_IIR).unwrap() & hpd, 0);
-    assert_ne!(t.read32(GEN8_DE_PORT_ISR::OFFSET).unwrap() & hpd, 0);
-    let aux = modeset::edid_over_aux(&mut t, false).unwrap();
+    assert_ne!(t.read32(o.hpd_iir()).unwrap() & hpd, 0);
+    assert_ne!(t.read32(isr).unwrap() & hpd, 0);
+    let aux = modeset::edid_over_aux(&mut t, &o, false).unwrap();
     assert_eq!(aux, custom);
-    assert_eq!(modeset::edid_over_gmbus(&mut t, modeset::GMBUS_PIN_1_BXT).unwrap(), custom);
+    assert_eq!(modeset::edid_over_gmbus(&mut t, o.ddc_pin().unwrap()).unwrap(), custom);
     assert_eq!(modeset::preferred_mode(&aux).unwrap(), SXGA);
     assert_eq!(t.vgpu.edid(), &custom[..]);
     // A corrupted blob, or one of the wrong size, is refused and the EDID stays.
@@ -126,7 +129,7 @@ fn a_custom_edid_replaces_the_monitor() {
     assert_eq!(t.vgpu.set_edid(Some(&bad)), Err(GvtError::Invalid));
     assert_eq!(t.vgpu.set_edid(Some(&custom[..100])), Err(GvtError::Invalid));
     assert_eq!(t.vgpu.set_edid(Some(&[0u8; 384])), Err(GvtError::Invalid));
-    assert_eq!(modeset::edid_over_aux(&mut t, false).unwrap(), custom);
+    assert_eq!(modeset::edid_over_aux(&mut t, &o, false).unwrap(), custom);
     // Two blocks: DDC reaches the extension after the base block.
     let mut two = vec![0u8; 256];
     two[..128].copy_from_slice(&custom);
@@ -136,8 +139,9 @@ fn a_custom_edid_replaces_the_monitor() {
     two[129] = 0x03;
     two[255] = 0u8.wrapping_sub(5);
     t.vgpu.set_edid(Some(&two)).unwrap();
-    assert_eq!(gmbus_read(&mut t, 256), two);
-    assert_eq!(gmbus_read(&mut t, 260)[256..], [0, 0xff, 0xff, 0xff], "the offset wraps after 256 bytes");
+    let pin = o.ddc_pin().unwrap();
+    assert_eq!(gmbus_read(&mut t, pin, 256), two);
+    assert_eq!(gmbus_read(&mut t, pin, 260)[256..], [0, 0xff, 0xff, 0xff], "the offset wraps after 256 bytes");
     // The monitor keeps its EDID across a device reset; None gives the type's back.
     t.vgpu.reset(&host, t.hv, Reset::DeviceModel).unwrap();
     assert_eq!(t.vgpu.edid(), &two[..]);
@@ -149,26 +153,26 @@ fn a_custom_edid_replaces_the_monitor() {
 fn dpcd_and_link_training() {
     let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
-    let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
+    let (mut v, mut hv, o) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
     let mut t = Direct::new(&mut v, &host, &mut hv);
-    let link = modeset::train_link(&mut t).unwrap();
+    let link = modeset::train_link(&mut t, &o).unwrap();
     assert_eq!(link.caps, [0x12, 0x14, 0x84, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     assert_eq!(link.after_cr, [0x11, 0x11, 0, 0, 0, 0]);
     assert_eq!(link.after_eq, [0x77, 0x77, 1, 0, 0, 0]);
     assert_eq!(link.sink_status, 3);
     let mut set = [0u8; 3];
-    modeset::dpcd_read(&mut t, 0x100, &mut set).unwrap();
+    modeset::dpcd_read(&mut t, &o, 0x100, &mut set).unwrap();
     assert_eq!(set, [0x14, 0x84, 0]);
     let mut one = [0u8; 1];
-    modeset::dpcd_read(&mut t, 0x200, &mut one).unwrap();
+    modeset::dpcd_read(&mut t, &o, 0x200, &mut one).unwrap();
     assert_eq!(one, [1], "one sink");
     // Past the sink's range: zeros, acknowledged; writes there are NAKed.
     let mut ext = [0xaau8; 16];
-    modeset::dpcd_read(&mut t, 0x2200, &mut ext).unwrap();
+    modeset::dpcd_read(&mut t, &o, 0x2200, &mut ext).unwrap();
     assert_eq!(ext, [0; 16]);
-    assert_eq!(modeset::dpcd_write(&mut t, 0x6ff, &[1, 2]), Err(Error::Probe("DPCD write NAKed")));
-    modeset::dpcd_write(&mut t, 0x600, &[1]).unwrap();
-    modeset::dpcd_read(&mut t, 0x600, &mut one).unwrap();
+    assert_eq!(modeset::dpcd_write(&mut t, &o, 0x6ff, &[1, 2]), Err(Error::Probe("DPCD write NAKed")));
+    modeset::dpcd_write(&mut t, &o, 0x600, &[1]).unwrap();
+    modeset::dpcd_read(&mut t, &o, 0x600, &mut one).unwrap();
     assert_eq!(one, [1]);
 }
 
@@ -176,13 +180,28 @@ fn dpcd_and_link_training() {
 fn modeset_runs_vblanks_at_the_mode_rate() {
     let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
-    let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
+    let (mut v, mut hv, o) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
     let mut t = Direct::new(&mut v, &host, &mut hv);
-    let mode = light_up(&mut t);
+    let mode = light_up(&mut t, &o);
     // The state the driver polled for is in place.
     assert_eq!(t.read32(TRANSCONF::OFFSET).unwrap() >> 30, 3);
-    assert_eq!(t.read32(port_reg(DDI_BUF_CTL::OFFSET, 1)).unwrap() & DDI_BUF_CTL::DDI_BUF_IS_IDLE.mask(), 0);
-    assert_eq!(t.read32(BXT_PORT_PLL_ENABLE::OFFSET + 4).unwrap() >> 30, 3);
+    let buf = t.read32(port_reg(DDI_BUF_CTL::OFFSET, o.port)).unwrap();
+    assert_eq!(buf & (DDI_BUF_CTL::DDI_BUF_CTL_ENABLE.mask() | DDI_BUF_CTL::DDI_BUF_IS_IDLE.mask()), DDI_BUF_CTL::DDI_BUF_CTL_ENABLE.mask());
+    if o.lp() {
+        assert_eq!(t.read32(BXT_PORT_PLL_ENABLE::OFFSET + 4 * o.port).unwrap() >> 30, 3);
+    } else {
+        // The big cores' counterpart of Broxton's port PLL and PHY (see the PHY test in
+        // tests/probe.rs): DPLL1 at HBR2 and locked, DPLL0 still the CD clock's, the DDI
+        // clocked by DPLL1 (skl_ddi_get_pll, skl_ddi_is_clock_enabled), its IO well on.
+        assert_eq!(t.read32(DPLL_STATUS::OFFSET).unwrap() & 0x0101, 0x0101);
+        let rate = (t.read32(DPLL_CTRL1::OFFSET).unwrap() >> dpll_ctrl1_shift(modeset::SKL_DP_DPLL)) & 0x3f;
+        assert_eq!(rate, DPLL_CTRL1_OVERRIDE | (DPLL_CTRL1_LINK_RATE_2700 << 1));
+        let ctrl2 = t.read32(DPLL_CTRL2::OFFSET).unwrap();
+        assert_eq!((ctrl2 >> (o.port * 3)) & 7, (modeset::SKL_DP_DPLL << 1) | 1);
+        assert_eq!(ctrl2 & (1 << (15 + o.port)), 0);
+        assert_ne!(t.read32(gvt::model::regs::HSW_PWR_WELL_CTL2::OFFSET).unwrap() & (1 << (2 * (o.port + 1))), 0);
+        assert_ne!(t.read32(LCPLL1_CTL::OFFSET).unwrap() & LCPLL1_CTL::LCPLL_PLL_LOCK.mask(), 0);
+    }
     // The refresh rate comes from the guest's timings and link M/N (within rounding).
     let refresh = t.vgpu.refresh_mhz(Pipe::A).unwrap();
     assert!(refresh.abs_diff(mode.refresh_mhz()) <= 5, "{refresh} vs {}", mode.refresh_mhz());
@@ -221,9 +240,9 @@ fn modeset_runs_vblanks_at_the_mode_rate() {
 fn sync_flips_complete_at_the_next_vblank_and_async_flips_at_once() {
     let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
-    let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
+    let (mut v, mut hv, o) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
     let mut t = Direct::new(&mut v, &host, &mut hv);
-    let mode = light_up(&mut t);
+    let mode = light_up(&mut t, &o);
     modeset::wait_vblank(&mut t).unwrap();
     let first = fb_of(t.vgpu, &mode, 0).gm;
     let second = fb_of(t.vgpu, &mode, 1).gm;
@@ -252,7 +271,7 @@ fn sync_flips_complete_at_the_next_vblank_and_async_flips_at_once() {
     assert_eq!(t.read32(PLANE_SURFLIVE::OFFSET).unwrap(), first);
     assert_eq!(t.hv.msis.len(), msis + 1);
     // A flip on a stopped pipe lands at once, without an event.
-    modeset::disable_output(&mut t).unwrap();
+    modeset::disable_output(&mut t, &o).unwrap();
     t.write32(PIPE_A_IIR, u32::MAX).unwrap();
     t.write32(PLANE_SURF::OFFSET, second).unwrap();
     assert_eq!(t.read32(PLANE_SURFLIVE::OFFSET).unwrap(), second);
@@ -263,9 +282,9 @@ fn sync_flips_complete_at_the_next_vblank_and_async_flips_at_once() {
 fn planes_decode_for_the_host() {
     let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
-    let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
+    let (mut v, mut hv, o) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
     let mut t = Direct::new(&mut v, &host, &mut hv);
-    let mode = light_up(&mut t);
+    let mode = light_up(&mut t, &o);
     let fb = fb_of(t.vgpu, &mode, 0);
     let p = t.vgpu.query_plane(PlaneKind::Primary).unwrap();
     assert_eq!((p.pipe, p.drm_format, p.bpp, p.tiling), (Pipe::A, DRM_FORMAT_XRGB8888, 32, Tiling::Linear));
@@ -313,7 +332,7 @@ fn planes_decode_for_the_host() {
     t.write32(CURCNTR::OFFSET, 0x04).unwrap();
     assert_eq!(t.vgpu.query_plane(PlaneKind::Cursor), Err(GvtError::NotSupported));
     // Nothing runs, nothing to show.
-    modeset::disable_output(&mut t).unwrap();
+    modeset::disable_output(&mut t, &o).unwrap();
     assert_eq!(t.vgpu.query_plane(PlaneKind::Primary), Err(GvtError::NoDevice));
 }
 
@@ -334,24 +353,36 @@ fn drain(v: &mut Vgpu<VecStorage>) -> Vec<Forward> {
     std::iter::from_fn(|| v.take_forward()).collect()
 }
 
+/// A `domain_plane_owners` nibble mask giving domain 1 the first `n` planes of a pipe.
+fn first_planes(n: u32) -> u64 {
+    (0..n).fold(0, |m, i| m | (1 << (4 * i)))
+}
+
 #[test]
 fn only_a_planes_owner_reaches_the_hardware() {
     let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
-    // ACRN's example split: the host keeps pipe A, VM 1 gets pipes B and C.
-    let policy = OwnerPolicy::parse(Platform::Broxton, "0x011111110000", "0x01010F").unwrap();
+    // ACRN's example split: the host keeps pipe A, VM 1 gets every plane of pipes B and C
+    // (on Broxton "0x011111110000" and "0x01010F").
+    let p = platform();
+    let [na, nb, nc] = [Pipe::A, Pipe::B, Pipe::C].map(|pipe| planes_on(p, pipe));
+    let owners = format!("{:#x}", (first_planes(nb) << 16) | (first_planes(nc) << 32));
+    let policy = OwnerPolicy::parse(p, &owners, &format!("{:#x}", 0x01_0100 | ((1 << na) - 1))).unwrap();
     gvt.set_plane_owners(policy).unwrap();
-    let skl = OwnerPolicy::parse(Platform::Skylake, "0x0", "0x1").unwrap();
-    assert_eq!(gvt.set_plane_owners(skl), Err(GvtError::Invalid), "another platform's planes");
+    let other = if p.hw().lp { Platform::Skylake } else { Platform::Broxton };
+    let other = OwnerPolicy::parse(other, "0x0", "0x1").unwrap();
+    assert_eq!(gvt.set_plane_owners(other), Err(GvtError::Invalid), "another platform's planes");
     let mut buf = [0u8; 128];
     let n = gvt.plane_owners().show(&mut buf).unwrap();
-    assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), "Planes:\nPipe A: 0 0 0 0\nPipe B: 1 1 1 1\nPipe C: 1 1 1\n");
-    let (mut v1, mut hv1) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
-    let (mut v2, mut hv2) = probed(&mut gvt, &host, "GVTg_V5_8", 2);
+    let table = format!("Planes:\nPipe A:{}\nPipe B:{}\nPipe C:{}\n", " 0".repeat(na as usize), " 1".repeat(nb as usize), " 1".repeat(nc as usize));
+    assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), table);
+    let (mut v1, mut hv1, _) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
+    let (mut v2, mut hv2, _) = probed(&mut gvt, &host, "GVTg_V5_8", 2);
+    let owned = (((1u16 << nb) - 1) << 4) | (((1u16 << nc) - 1) << 8);
     assert_eq!(v1.id().get(), 1);
-    assert_eq!(v1.planes_owned(), 0x07f0);
+    assert_eq!(v1.planes_owned(), owned);
     assert_eq!(v2.planes_owned(), 0);
-    assert_eq!(gvt.set_plane_owners(OwnerPolicy::disabled(Platform::Broxton)), Err(GvtError::Busy));
+    assert_eq!(gvt.set_plane_owners(OwnerPolicy::disabled(p)), Err(GvtError::Busy));
     assert!(drain(&mut v1).is_empty() && drain(&mut v2).is_empty());
     // Writes to planes a vGPU does not own never come out.
     let mut rng = Rng::new(7);
@@ -405,19 +436,19 @@ fn only_a_planes_owner_reaches_the_hardware() {
     // A device reset turns every owned plane off (CTL then SURF); so does destruction.
     t.vgpu.reset(&host, t.hv, Reset::DeviceModel).unwrap();
     let off = drain(&mut v1);
-    assert_eq!(off.len(), 2 * 7);
+    assert_eq!(off.len(), 2 * (nb + nc) as usize);
     assert_eq!(off[0], Forward { offset: 0x71180, value: 0 });
     assert_eq!(off[1], Forward { offset: 0x7119c, value: 0 });
-    assert_eq!(off[13], Forward { offset: 0x7239c, value: 0 });
+    assert_eq!(off.last(), Some(&Forward { offset: plane_reg(PLANE_SURF::OFFSET, 2, nc - 1), value: 0 }));
     assert_eq!(gvt.disable_planes_of(&v1).collect::<Vec<_>>(), off);
     // Binding vGPU 2 to domain 1 (ACRN binds VM ids) gives it the same planes.
     gvt.bind_display_domain(&mut v2, 1);
-    assert_eq!(v2.planes_owned(), 0x07f0);
+    assert_eq!(v2.planes_owned(), owned);
     drop(gvt.destroy_vgpu(&host, &mut hv1, v1));
     drop(gvt.destroy_vgpu(&host, &mut hv2, v2));
     // Plane restriction off (avail 0): nobody's writes come out.
-    gvt.set_plane_owners(OwnerPolicy::parse(Platform::Broxton, "0x011111110000", "0").unwrap()).unwrap();
-    let (mut v3, mut hv3) = probed(&mut gvt, &host, "GVTg_V5_8", 3);
+    gvt.set_plane_owners(OwnerPolicy::parse(p, &owners, "0").unwrap()).unwrap();
+    let (mut v3, mut hv3, _) = probed(&mut gvt, &host, "GVTg_V5_8", 3);
     gvt.bind_display_domain(&mut v3, 1);
     let mut t = Direct::new(&mut v3, &host, &mut hv3);
     t.write32(b(PLANE_CTL::OFFSET), ctl).unwrap();
@@ -428,34 +459,44 @@ fn only_a_planes_owner_reaches_the_hardware() {
 fn hotplug_reaches_the_guest() {
     let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
-    let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
+    let (mut v, mut hv, o) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
     let mut t = Direct::new(&mut v, &host, &mut hv);
-    modeset::enable_interrupts(&mut t).unwrap();
-    let hpd = GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIB.mask();
-    assert_ne!(t.read32(GEN8_DE_PORT_ISR::OFFSET).unwrap() & hpd, 0, "monitor present at creation");
-    assert_ne!(t.read32(SFUSE_STRAP::OFFSET).unwrap() & SFUSE_STRAP::SFUSE_STRAP_DDIB_DETECTED.mask(), 0);
+    modeset::enable_interrupts(&mut t, &o).unwrap();
+    // Broxton's north-display hotplug or the big cores' PCH one, per port.
+    let (hpd, isr) = (o.hpd_bit(), o.hpd_isr());
+    let (strap, pulse) = match o.port {
+        1 => (SFUSE_STRAP::SFUSE_STRAP_DDIB_DETECTED, PCH_PORT_HOTPLUG::PORTB_HOTPLUG_STATUS_MASK),
+        2 => (SFUSE_STRAP::SFUSE_STRAP_DDIC_DETECTED, PCH_PORT_HOTPLUG::PORTC_HOTPLUG_STATUS_MASK),
+        _ => (SFUSE_STRAP::SFUSE_STRAP_DDID_DETECTED, PCH_PORT_HOTPLUG::PORTD_HOTPLUG_STATUS_MASK),
+    };
+    assert_ne!(t.read32(isr).unwrap() & hpd, 0, "monitor present at creation");
+    assert_ne!(t.read32(SFUSE_STRAP::OFFSET).unwrap() & strap.mask(), 0);
     let msis = t.hv.msis.len();
     t.vgpu.display_hotplug(t.hv, false).unwrap();
-    assert_eq!(t.read32(GEN8_DE_PORT_ISR::OFFSET).unwrap() & hpd, 0);
-    assert_ne!(t.read32(DE_PORT_IIR).unwrap() & hpd, 0);
-    assert_eq!(t.read32(PCH_PORT_HOTPLUG::OFFSET).unwrap() & 3, 2, "long pulse");
+    assert_eq!(t.read32(isr).unwrap() & hpd, 0);
+    assert_ne!(t.read32(o.hpd_iir()).unwrap() & hpd, 0);
+    assert_eq!(PCH_PORT_HOTPLUG(t.read32(PCH_PORT_HOTPLUG::OFFSET).unwrap()).get(pulse), 2, "long pulse");
     assert_eq!(t.hv.msis.len(), msis + 1);
-    assert_eq!(modeset::edid_over_aux(&mut t, false), Err(Error::Probe("AUX timeout")));
-    assert_eq!(modeset::edid_over_gmbus(&mut t, 1), Err(Error::Probe("GMBUS NAK")));
+    assert_eq!(modeset::edid_over_aux(&mut t, &o, false), Err(Error::Probe("AUX timeout")));
+    assert_eq!(modeset::edid_over_gmbus(&mut t, o.ddc_pin().unwrap()), Err(Error::Probe("GMBUS NAK")));
+    assert_eq!(Output::detect(&mut t), Err(Error::Probe("no DP monitor connected")));
     t.vgpu.display_hotplug(t.hv, true).unwrap();
-    assert_ne!(t.read32(GEN8_DE_PORT_ISR::OFFSET).unwrap() & hpd, 0);
-    assert!(modeset::edid_over_aux(&mut t, false).is_ok());
+    assert_ne!(t.read32(isr).unwrap() & hpd, 0);
+    assert_eq!(Output::detect(&mut t), Ok(o));
+    assert!(modeset::edid_over_aux(&mut t, &o, false).is_ok());
 }
 
 #[test]
 fn hostile_display_programming_is_refused_without_panic() {
     let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
-    let policy = OwnerPolicy::parse(Platform::Broxton, "0x000000001111", "0x0F").unwrap();
+    // Domain 1 owns pipe A's planes.
+    let na = planes_on(platform(), Pipe::A);
+    let policy = OwnerPolicy::parse(platform(), &format!("{:#x}", first_planes(na)), &format!("{:#x}", (1 << na) - 1)).unwrap();
     gvt.set_plane_owners(policy).unwrap();
-    let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
+    let (mut v, mut hv, o) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
     let mut t = Direct::new(&mut v, &host, &mut hv);
-    let aux_ctl = port_reg(DP_AUX_CH_CTL::OFFSET, 1);
+    let aux_ctl = port_reg(DP_AUX_CH_CTL::OFFSET, o.port);
     let send = |t: &mut Direct<'_>, size: u32, data: [u32; 5]| {
         for (i, d) in data.iter().enumerate() {
             t.write32(aux_ctl + 4 + 4 * i as u32, *d).unwrap();
@@ -481,7 +522,7 @@ fn hostile_display_programming_is_refused_without_panic() {
     t.write32(c_ctl, (1 << 31) | (4 << 20)).unwrap();
     assert_ne!(t.read32(c_ctl).unwrap() & DP_AUX_CH_CTL::DP_AUX_CH_CTL_TIME_OUT_ERROR.mask(), 0);
     // GMBUS byte counts past the EDID (up to the field's 511): 0xff past 128, never more.
-    t.write32(GMBUS0::OFFSET, 1).unwrap();
+    t.write32(GMBUS0::OFFSET, o.ddc_pin().unwrap()).unwrap();
     t.write32(GMBUS1::OFFSET, (1 << 30) | (3 << 25) | (511 << 16) | (0x50 << 1) | 1).unwrap();
     let mut bytes = Vec::new();
     for _ in 0..300 {
@@ -533,6 +574,9 @@ fn hostile_display_programming_is_refused_without_panic() {
     assert!(t.vgpu.failsafe().is_none());
 }
 
+/// The fastest pixel clock an EDID detailed timing holds (16 bits of 10 kHz).
+const EDID_MAX_CLOCK_KHZ: u32 = 655_350;
+
 /// i915's probe reads back pipe A as firmware left it: the monitor's preferred mode on a link
 /// i915 would have picked, with a dot clock, PLL, M/N and CD clock that agree (the old state,
 /// zero timings and dividers, gave "dotclock = 0" and a division by zero in the first check).
@@ -545,33 +589,45 @@ fn the_firmware_lit_pipe_reads_back_consistent() {
         let mut hv = MemHypervisor::new(1, 16 << 20);
         v.activate();
         let mut t = Direct::new(&mut v, &host, &mut hv);
-        let s = probe::probe(&mut t).unwrap().display.expect("pipe A lit");
+        let report = probe::probe(&mut t).unwrap();
+        let (o, s) = (report.output, report.display.expect("pipe A lit"));
+        let display = platform().hw().display;
         let mode = Mode::of(res);
         assert_eq!(s.dotclock_khz, mode.clock_khz, "{name}");
-        assert_eq!((s.port, s.port_clock, s.lanes, s.pipe_bpp), (1, 162_000, lanes, 24));
+        assert_eq!((s.port, s.port_clock, s.lanes, s.pipe_bpp), (display.monitor_port, 162_000, lanes, 24));
         assert_eq!((s.timings.hdisplay, s.timings.vdisplay, s.src), (mode.hactive, mode.vactive, (mode.hactive, mode.vactive)));
         assert_eq!((s.timings.htotal, s.timings.vtotal), (mode.htotal(), mode.vtotal()));
         assert_eq!((s.timings.hsync_start, s.timings.hsync_end), (mode.hactive + mode.hfp, mode.hactive + mode.hfp + mode.hsync));
         assert_eq!(s.sync_positive, (mode.hsync_positive, mode.vsync_positive));
         assert_eq!(s.refresh_mhz, mode.refresh_mhz());
-        assert_eq!(s.cdclk_khz, 624_000);
+        // The platform's top CD clock: 624 MHz on Broxton, 675 MHz on the big cores.
+        assert_eq!(s.cdclk_khz, display.cdclk_khz);
+        // The big cores' DDI on DPLL1 (skl_get_dpll), Broxton's on its own port PLL.
+        assert_eq!(s.skl_dpll, (!o.lp()).then_some(modeset::SKL_DP_DPLL));
         assert!(s.enhanced_framing);
         // The sink was trained at that link (RBR, enhanced framing).
         let mut link = [0u8; 2];
-        modeset::dpcd_read(&mut t, 0x100, &mut link).unwrap();
+        modeset::dpcd_read(&mut t, &o, 0x100, &mut link).unwrap();
         assert_eq!(link, [0x06, 0x80 | lanes as u8]);
         // A custom monitor: after a device reset, firmware lit its preferred mode instead.
         t.vgpu.set_edid(Some(&edid::block_for_mode(&SXGA))).unwrap();
         t.vgpu.reset(&host, t.hv, Reset::DeviceModel).unwrap();
-        let s = readout::initial_state(&mut t, true).unwrap().expect("pipe A lit");
+        let s = readout::initial_state(&mut t, &o).unwrap().expect("pipe A lit");
         assert_eq!((s.dotclock_khz, s.timings.hdisplay, s.timings.vdisplay, s.lanes), (108_000, 1280, 1024, 2));
         assert_eq!(s.sync_positive, (true, true));
-        // One faster than the fastest CD clock falls back to the type's own mode.
-        let fast = Mode { clock_khz: 650_000, ..SXGA };
+        // A mode one faster than the fastest CD clock (an EDID counts 10 kHz) falls back to the
+        // type's own mode. An EDID's timing tops out at 655.35 MHz, under the big cores' 675:
+        // there the fastest one an EDID gives is lit, at HBR2 on four lanes.
+        let clock_khz = (display.cdclk_khz + 10).min(EDID_MAX_CLOCK_KHZ);
+        let fast = Mode { clock_khz, hactive: 3840, hfp: 48, hsync: 32, hbp: 80, vactive: 2160, vfp: 3, vsync: 5, vbp: 62, ..SXGA };
         t.vgpu.set_edid(Some(&edid::block_for_mode(&fast))).unwrap();
         t.vgpu.reset(&host, t.hv, Reset::DeviceModel).unwrap();
-        let s = readout::initial_state(&mut t, true).unwrap().expect("pipe A lit");
-        assert_eq!((s.dotclock_khz, s.timings.hdisplay), (mode.clock_khz, mode.hactive));
+        let s = readout::initial_state(&mut t, &o).unwrap().expect("pipe A lit");
+        if clock_khz > display.cdclk_khz {
+            assert_eq!((s.dotclock_khz, s.timings.hdisplay), (mode.clock_khz, mode.hactive));
+        } else {
+            assert_eq!((s.dotclock_khz, s.timings.hdisplay, s.port_clock, s.lanes), (EDID_MAX_CLOCK_KHZ, 3840, 540_000, 4));
+        }
         drop(gvt.destroy_vgpu(&host, &mut hv, v));
     }
     // The big cores: DDI D on DPLL1, DPLL0 left to the 675 MHz CD clock.
@@ -582,7 +638,8 @@ fn the_firmware_lit_pipe_reads_back_consistent() {
         let mut hv = MemHypervisor::new(1, 16 << 20);
         v.activate();
         let mut t = Direct::new(&mut v, &host, &mut hv);
-        let s = readout::initial_state(&mut t, false).unwrap().expect("pipe A lit");
+        let o = Output::detect(&mut t).unwrap();
+        let s = readout::initial_state(&mut t, &o).unwrap().expect("pipe A lit");
         assert_eq!((s.port, s.skl_dpll, s.port_clock, s.lanes), (3, Some(1), 162_000, 4));
         assert_eq!((s.dotclock_khz, s.cdclk_khz), (154_000, 675_000));
         assert_eq!(s.refresh_mhz, Mode::of(Resolution::R1920x1200).refresh_mhz());
@@ -595,24 +652,32 @@ fn the_firmware_lit_pipe_reads_back_consistent() {
 fn the_readout_refuses_inconsistent_pipes() {
     let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
-    let (mut v, mut hv) = probed(&mut gvt, &host, "GVTg_V5_4", 1);
+    let (mut v, mut hv, o) = probed(&mut gvt, &host, "GVTg_V5_4", 1);
     let mut t = Direct::new(&mut v, &host, &mut hv);
+    // The PLL and the CD clock each family's way: Broxton's port PLL without its N divider,
+    // the CD2X divider at 8 (156 MHz); the big cores' DPLL1 off under the DDI, DPLL0 off
+    // (the CD clock at the 24 MHz reference).
+    let (pll, cdclk) = if o.lp() {
+        ((PORT_PLL_1_B::OFFSET, 0, "Can't calculate constants, dotclock = 0!"), (CDCLK_CTL::OFFSET, 3 << 22))
+    } else {
+        ((LCPLL2_CTL::OFFSET, 0, "intel_ddi_get_clock: DPLL off (WARN)"), (LCPLL1_CTL::OFFSET, 0))
+    };
     let cases: [(u32, u32, &str); 6] = [
         (PIPE_LINK_N1::OFFSET, 0, "Can't calculate constants, dotclock = 0!"),
-        (PORT_PLL_1_B::OFFSET, 0, "Can't calculate constants, dotclock = 0!"),
+        pll,
         (PIPE_LINK_M1::OFFSET, 0x3_cd6e, "M/N differ from what i915 computes for this mode and link"),
         (PIPESRC::OFFSET, 0, "pipe source differs from the active area (no scaler)"),
         (TRANS_HSYNC::OFFSET, 0, "transcoder timings out of order"),
-        (CDCLK_CTL::OFFSET, 3 << 22, "CD clock not a platform value or below the pixel rate"),
+        (cdclk.0, cdclk.1, "CD clock not a platform value or below the pixel rate"),
     ];
     for (off, val, why) in cases {
         let old = t.read32(off).unwrap();
         t.write32(off, val).unwrap();
-        assert_eq!(readout::initial_state(&mut t, true), Err(Error::Probe(why)), "{off:#x}");
+        assert_eq!(readout::initial_state(&mut t, &o), Err(Error::Probe(why)), "{off:#x}");
         t.write32(off, old).unwrap();
     }
-    assert!(readout::initial_state(&mut t, true).unwrap().is_some());
+    assert!(readout::initial_state(&mut t, &o).unwrap().is_some());
     // A pipe the guest turned off reads back off.
-    modeset::disable_output(&mut t).unwrap();
-    assert_eq!(readout::initial_state(&mut t, true), Ok(None));
+    modeset::disable_output(&mut t, &o).unwrap();
+    assert_eq!(readout::initial_state(&mut t, &o), Ok(None));
 }

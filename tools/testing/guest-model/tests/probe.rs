@@ -6,7 +6,8 @@ use guest_model::direct::Direct;
 use guest_model::hv::MemHypervisor;
 use guest_model::probe::{self, BAR0_GPA, BAR2_GPA, GGTT_PAGES, GGTT_PAGES_GPA, MSI_ADDR, MSI_DATA};
 use guest_model::storage::{vec_storage, VecStorage};
-use guest_model::{sim_host, Transport, TransportExt};
+use guest_model::modeset::{self, Output};
+use guest_model::{platform, sim_host, Transport, TransportExt};
 use gvt::model::error::GvtError;
 use gvt::model::gvt::Gvt;
 use gvt::model::host::HostGpu;
@@ -211,11 +212,23 @@ fn resets_have_their_upstream_effects() {
     let mut cmd = [0u8; 2];
     v.cfg_read(4, &mut cmd).unwrap();
     assert_eq!(cmd, [0, 0]);
-    // BXT sanitization: display PHYs off except PHY0, which the virtual monitor on port B
-    // brings back up (upstream's display reset after the MMIO one); GuC in reset, core in C0.
-    assert_eq!(v.vreg(BXT_P_CR_GT_DISP_PWRON::OFFSET), 1);
-    assert_eq!(v.vreg(BXT_PORT_CL1CM_DW0_A::OFFSET) & (1 << 16), 0);
-    assert_eq!(v.vreg(BXT_PORT_CL1CM_DW0_BC::OFFSET) & (1 << 16), 1 << 16);
+    let o = Output { platform: platform(), port: platform().hw().display.monitor_port };
+    if o.lp() {
+        // BXT sanitization: display PHYs off except PHY0, which the virtual monitor on port B
+        // brings back up (upstream's display reset after the MMIO one).
+        assert_eq!(v.vreg(BXT_P_CR_GT_DISP_PWRON::OFFSET), 1);
+        assert_eq!(v.vreg(BXT_PORT_CL1CM_DW0_A::OFFSET) & (1 << 16), 0);
+        assert_eq!(v.vreg(BXT_PORT_CL1CM_DW0_BC::OFFSET) & (1 << 16), 1 << 16);
+    } else {
+        // The big cores: the monitor's DDI back on DPLL1, DPLL0 back to the CD clock, the
+        // monitor's PCH hotplug line up.
+        assert_eq!(v.vreg(LCPLL1_CTL::OFFSET) >> 30, 3);
+        assert_ne!(v.vreg(LCPLL2_CTL::OFFSET) & LCPLL1_CTL::LCPLL_PLL_ENABLE.mask(), 0);
+        let ctrl2 = v.vreg(gvt::model::display::regs::DPLL_CTRL2::OFFSET);
+        assert_eq!((ctrl2 >> (o.port * 3)) & 7, (modeset::SKL_DP_DPLL << 1) | 1);
+        assert_eq!(v.vreg(SDEISR::OFFSET) & o.hpd_bit(), o.hpd_bit());
+    }
+    // GuC in reset, core in C0.
     assert_eq!(v.vreg(GUC_STATUS::OFFSET) & 1, 1);
     assert_eq!(v.vreg(GEN6_GT_CORE_STATUS::OFFSET), 0);
 }
@@ -229,7 +242,7 @@ fn config_space_semantics() {
     let mut t = Direct::new(&mut v, &host, &mut hv);
     // Read-only identity.
     t.cfg_write32(0, 0x1234_5678).unwrap();
-    assert_eq!(t.cfg_read32(0).unwrap(), 0x5a84_8086);
+    assert_eq!(t.cfg_read32(0).unwrap(), (u32::from(platform().hw().sim.device) << 16) | 0x8086);
     // Writing zeros to STATUS changes nothing (its high byte is RW1C, tested in the core).
     t.cfg_write(6, &[0x00, 0x00]).unwrap();
     assert_eq!(t.cfg_read32(4).unwrap() >> 16, 0x0010);
@@ -399,7 +412,7 @@ fn masked_registers_and_read_only_bits() {
     assert_eq!(t.vgpu.failsafe(), Some(Failsafe::InsufficientResource));
 }
 
-/// A fresh vGPU of the sim Broxton, PCI-enabled and PVINFO-checked as i915 would before its
+/// A fresh vGPU of the sim GPU, PCI-enabled and PVINFO-checked as i915 would before its
 /// register reads.
 fn probed_until_pvinfo(host: &dyn HostGpu, gvt: &mut Gvt, hv: &mut MemHypervisor) -> Vgpu<VecStorage> {
     let mut v = create(gvt, host, &v5_8());
@@ -417,24 +430,40 @@ fn dram_registers_decode_to_memory() {
     let mut hv = MemHypervisor::new(1, 16 << 20);
     let mut v = probed_until_pvinfo(&host, &mut gvt, &mut hv);
     let mut t = Direct::new(&mut v, &host, &mut hv);
-    let d = probe::dram_info(&mut t).expect("bxt_get_dram_info without WARN");
-    // Four LPDDR4 channels of 8 Gbit (1 GiB), 4 GiB in all.
-    assert_eq!(d, probe::DramInfo { channels: 4, kind: 2, total_gbit: 32 });
+    if platform().hw().lp {
+        let d = probe::dram_info(&mut t).expect("bxt_get_dram_info without WARN");
+        // Four LPDDR4 channels of 8 Gbit (1 GiB), 4 GiB in all.
+        assert_eq!(d, probe::DramInfo { channels: 4, kind: 2, total_gbit: 32 });
+    } else {
+        let d = probe::skl_dram_info(&mut t).expect("skl_get_dram_info without WARN");
+        // Two DDR4 channels, one 8 GiB DIMM each: 16 GiB.
+        assert_eq!(d, probe::DramInfo { channels: 2, kind: 0, total_gbit: 128 });
+    }
 }
 
+/// The sim's parts: HD Graphics 505 (3 subslices of 6 EUs) on Broxton, a GT2 (3 of the 4
+/// possible subslices, 8 EUs each: HD 530, HD 630, UHD 630) on the big cores.
 #[test]
-fn fuses_give_an_hd505_slice_subslices_and_eus() {
+fn fuses_give_the_parts_slice_subslices_and_eus() {
     let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut hv = MemHypervisor::new(1, 16 << 20);
     let mut v = probed_until_pvinfo(&host, &mut gvt, &mut hv);
     let mut t = Direct::new(&mut v, &host, &mut hv);
-    let s = probe::sseu(&mut t, true).expect("gen9_sseu_info_init finds the GT");
-    assert_eq!(s, probe::Sseu { slice_mask: 1, subslice_mask: 0b111, eu_total: 18 });
+    let lp = platform().hw().lp;
+    let s = probe::sseu(&mut t, lp).expect("gen9_sseu_info_init finds the GT");
+    let eu_total = if lp { 18 } else { 24 };
+    assert_eq!(s, probe::Sseu { slice_mask: 1, subslice_mask: 0b111, eu_total });
 }
 
+/// Broxton's DPIO PHYs. The big cores have none: their port clocks are the shared DPLLs, which
+/// `dplls_lock_once_enabled_and_ddi_io_wells_follow_requests` covers (and the modeset test in
+/// tests/display.rs, with the DDI buffer).
 #[test]
 fn phy1_grc_is_done_once_powered_and_phy0_verifies() {
+    if !platform().hw().lp {
+        return;
+    }
     let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
     let mut hv = MemHypervisor::new(1, 16 << 20);
@@ -450,6 +479,39 @@ fn phy1_grc_is_done_once_powered_and_phy0_verifies() {
     // Powering it again calibrates again.
     t.write32(BXT_P_CR_GT_DISP_PWRON::OFFSET, 0x3).unwrap();
     t.wait_for(BXT_PORT_REF_DW3_A::OFFSET, 1 << 22, 1 << 22, 1).unwrap();
+}
+
+/// The big cores' counterpart of Broxton's PHY bring-up (which
+/// `phy1_grc_is_done_once_powered_and_phy0_verifies` covers): DPLL0 locked for the CD clock
+/// as firmware left it; a DP DPLL locks once enabled (`skl_ddi_pll_enable` waits for
+/// DPLL_STATUS) and unlocks when disabled, each DPLL alone; a DDI IO power well reports its
+/// state once requested (`hsw_wait_for_power_well_enable`).
+#[test]
+fn dplls_lock_once_enabled_and_ddi_io_wells_follow_requests() {
+    if platform().hw().lp {
+        return;
+    }
+    let host = sim_host();
+    let mut gvt = Gvt::new(&host).unwrap();
+    let mut hv = MemHypervisor::new(1, 16 << 20);
+    let mut v = probed_until_pvinfo(&host, &mut gvt, &mut hv);
+    let mut t = Direct::new(&mut v, &host, &mut hv);
+    let status = |t: &mut Direct<'_>| t.read32(DPLL_STATUS::OFFSET).unwrap() & 0x0101_0101;
+    // DPLL0 (the CD clock) and DPLL1 (the lit monitor) run; DPLL2 and 3 are off.
+    assert_eq!(status(&mut t), 0x0000_0101);
+    modeset::skl_dpll_enable(&mut t, 2, 270_000).expect("DPLL2 locks");
+    assert_eq!(status(&mut t), 0x0001_0101);
+    let ctrl1 = t.read32(gvt::model::display::regs::DPLL_CTRL1::OFFSET).unwrap();
+    assert_eq!((ctrl1 >> 12) & 0x3f, 1 | (1 << 1), "DPLL2: overridden, 1350 MHz, no SSC, DP");
+    modeset::skl_dpll_disable(&mut t, 1).unwrap();
+    assert_eq!(status(&mut t), 0x0001_0001);
+    modeset::skl_dpll_disable(&mut t, 2).unwrap();
+    assert_eq!(status(&mut t), 0x0000_0001);
+    // DDI C's IO well (SKL_PW_CTL_IDX_DDI_C): off as firmware left it, on once requested.
+    let o = Output { platform: platform(), port: 2 };
+    assert_eq!(t.read32(HSW_PWR_WELL_CTL2::OFFSET).unwrap() & (3 << 6), 0);
+    modeset::ddi_io_power_get(&mut t, &o).expect("the well comes up");
+    assert_eq!(t.read32(HSW_PWR_WELL_CTL2::OFFSET).unwrap() & (3 << 6), 3 << 6);
 }
 
 #[test]

@@ -148,8 +148,8 @@ pub fn probe(uuid: &str, user_unmap: bool, tag: Option<String>) -> Checks {
             });
             if msi_on {
                 crate::workloads::run(&mut c, &mut t, crate::display::FB_GPA, r.vgt_id, crate::workloads::ROUNDS, |t| t.last_error.take());
-                crate::display::check(&mut c, &v, &mut t, r.mappable.0);
-                crate::edid::check(&mut c, &v, &mut t);
+                crate::display::check(&mut c, &v, &mut t, &r.output, r.mappable.0);
+                crate::edid::check(&mut c, &v, &mut t, &r.output);
             }
             crate::aperture::check(&mut c, &v, &mut t, r.mappable, user_unmap);
         }

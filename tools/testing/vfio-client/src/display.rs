@@ -6,7 +6,7 @@
 
 use std::os::fd::AsFd;
 
-use guest_model::modeset::{self, Framebuffer};
+use guest_model::modeset::{self, Framebuffer, Output};
 use guest_model::Transport;
 use gvt::model::vgpu::{GEN8_PAGE_PRESENT, GGTT_MMIO_OFFSET};
 
@@ -32,13 +32,13 @@ fn pixel(i: usize) -> u32 {
 }
 
 /// Modesets, shows a framebuffer, reads it back through a dma-buf, flips; `mappable` is the
-/// vGPU's mappable graphics memory base (PVINFO). The RAM must hold [`FB_GPA`] plus the
+/// vGPU's mappable graphics memory base (PVINFO), `o` the monitor's output the probe found. The RAM must hold [`FB_GPA`] plus the
 /// framebuffer of the monitor's preferred mode.
-pub fn check<D: RegionIo>(c: &mut Checks, v: &Vfio, t: &mut VfioTransport<'_, D>, mappable: u32) {
+pub fn check<D: RegionIo>(c: &mut Checks, v: &Vfio, t: &mut VfioTransport<'_, D>, o: &Output, mappable: u32) {
     c.check("gfx plane probe: dma-buf planes", query(v, uapi::GFX_PLANE_TYPE_PROBE | uapi::GFX_PLANE_TYPE_DMABUF, uapi::DRM_PLANE_TYPE_PRIMARY).map(drop).map_err(|e| e.to_string()));
     let shown = (|| -> Result<(modeset::Framebuffer, u32, u32, usize), String> {
         let err = |t: &mut VfioTransport<'_, D>, e: guest_model::Error| format!("{e:?} {}", t.last_error.take().unwrap_or_default());
-        let edid = modeset::edid_over_aux(t, false).map_err(|e| err(t, e))?;
+        let edid = modeset::edid_over_aux(t, o, false).map_err(|e| err(t, e))?;
         let mode = modeset::preferred_mode(&edid).map_err(|e| err(t, e))?;
         // An EDID mode is at most 4095x4095: none of this overflows.
         let stride = mode.hactive.checked_mul(4).ok_or("mode too wide")?;
@@ -55,7 +55,7 @@ pub fn check<D: RegionIo>(c: &mut Checks, v: &Vfio, t: &mut VfioTransport<'_, D>
         let image: Vec<u8> = (0..bytes).step_by(4).flat_map(|i| pixel(i).to_le_bytes()).collect();
         t.ram_write(FB_GPA, &image).map_err(|e| err(t, e))?;
         let fb = Framebuffer { gm, stride };
-        modeset::modeset(t, &mode, fb).map_err(|e| err(t, e))?;
+        modeset::modeset(t, o, &mode, fb).map_err(|e| err(t, e))?;
         modeset::wait_vblank(t).map_err(|e| err(t, e))?;
         Ok((fb, mode.hactive, mode.vactive, bytes))
     })();

@@ -6,10 +6,9 @@
 
 use std::os::unix::fs::FileExt;
 
-use guest_model::modeset::{self, DE_PORT_IIR, SXGA};
+use guest_model::modeset::{self, Output, SXGA};
 use guest_model::TransportExt;
 use gvt::model::display::edid;
-use gvt::model::display::regs::GEN8_DE_PORT_ISR;
 
 use crate::checks::Checks;
 use crate::transport::{Region, RegionIo, VfioTransport};
@@ -30,18 +29,19 @@ fn errno<T>(r: std::io::Result<T>) -> Option<i32> {
     r.err().and_then(|e| e.raw_os_error())
 }
 
-/// The guest's view of the port B hotplug: (live status, latched interrupt), clearing the latch.
-fn hotplug<D: RegionIo>(t: &mut VfioTransport<'_, D>) -> Option<(bool, bool)> {
-    let hpd = GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIB.mask();
-    let live = t.read32(GEN8_DE_PORT_ISR::OFFSET).ok()? & hpd != 0;
-    let latched = t.read32(DE_PORT_IIR).ok()? & hpd != 0;
-    t.write32(DE_PORT_IIR, hpd).ok()?;
+/// The guest's view of the monitor's hotplug (Broxton's north display or the big cores' PCH):
+/// (live status, latched interrupt), clearing the latch.
+fn hotplug<D: RegionIo>(t: &mut VfioTransport<'_, D>, o: &Output) -> Option<(bool, bool)> {
+    let hpd = o.hpd_bit();
+    let live = t.read32(o.hpd_isr()).ok()? & hpd != 0;
+    let latched = t.read32(o.hpd_iir()).ok()? & hpd != 0;
+    t.write32(o.hpd_iir(), hpd).ok()?;
     Some((live, latched))
 }
 
 /// The checks. Run after the display checks: the guest has modeset and enabled its hotplug
 /// interrupt, whose status and latch it reads as its interrupt handler would.
-pub fn check<D: RegionIo>(c: &mut Checks, v: &Vfio, t: &mut VfioTransport<'_, D>) {
+pub fn check<D: RegionIo>(c: &mut Checks, v: &Vfio, t: &mut VfioTransport<'_, D>, o: &Output) {
     let r = match v.find_region(uapi::REGION_TYPE_GFX, uapi::REGION_SUBTYPE_GFX_EDID) {
         Ok(Some(r)) => r,
         Ok(None) => return c.fail("edid region", "no region of type 1 subtype 1 (GFX EDID)"),
@@ -58,7 +58,7 @@ pub fn check<D: RegionIo>(c: &mut Checks, v: &Vfio, t: &mut VfioTransport<'_, D>
     let blob_off = u64::from(blob_at);
     let mut blob = vec![0u8; usize::try_from(size).unwrap_or(0).min(256)];
     let read = v.device.read_exact_at(&mut blob, r.offset.wrapping_add(blob_off));
-    let aux = modeset::edid_over_aux(t, false);
+    let aux = modeset::edid_over_aux(t, o, false);
     c.expect("edid region holds the monitor's EDID (as the guest reads it over AUX)", read.is_ok() && size == 128 && aux.as_ref().is_ok_and(|a| a[..] == blob[..]), || {
         format!("{read:?}, {size} bytes, AUX {:?}", aux.as_ref().err())
     });
@@ -66,16 +66,16 @@ pub fn check<D: RegionIo>(c: &mut Checks, v: &Vfio, t: &mut VfioTransport<'_, D>
     c.expect("edid region: max resolution is the monitor's", mode.is_some_and(|m| (m.hactive, m.vactive) == (xres, yres)), || format!("{xres}x{yres}, EDID {mode:?}"));
 
     // An update as QEMU makes it: link down, size, blob, link up.
-    let _ = hotplug(t);
+    let _ = hotplug(t, o);
     let custom = edid::block_for_mode(&SXGA);
     c.check("link down", set(v, &r, edid_reg::LINK_STATE, uapi::GFX_LINK_STATE_DOWN).map_err(|e| e.to_string()));
-    c.expect("link down: the guest sees the monitor unplugged", hotplug(t) == Some((false, true)), || "no hotplug".into());
+    c.expect("link down: the guest sees the monitor unplugged", hotplug(t, o) == Some((false, true)), || "no hotplug".into());
     let staged = set(v, &r, edid_reg::SIZE, 128).and_then(|()| v.device.write_all_at(&custom, r.offset.wrapping_add(blob_off)));
     c.check("new EDID staged (1280x1024)", staged.map_err(|e| e.to_string()));
     c.check("link up", set(v, &r, edid_reg::LINK_STATE, uapi::GFX_LINK_STATE_UP).map_err(|e| e.to_string()));
-    c.expect("link up: the guest sees the monitor plugged in", hotplug(t) == Some((true, true)), || "no hotplug".into());
-    let aux = modeset::edid_over_aux(t, false);
-    let gmbus = modeset::edid_over_gmbus(t, modeset::GMBUS_PIN_1_BXT);
+    c.expect("link up: the guest sees the monitor plugged in", hotplug(t, o) == Some((true, true)), || "no hotplug".into());
+    let aux = modeset::edid_over_aux(t, o, false);
+    let gmbus = o.ddc_pin().and_then(|pin| modeset::edid_over_gmbus(t, pin));
     c.expect("the guest reads the new EDID over AUX and GMBUS", aux == Ok(custom) && gmbus == Ok(custom), || format!("AUX {:?}, GMBUS {:?}", aux.err(), gmbus.err()));
     let mode = modeset::preferred_mode(&custom).ok();
     c.expect("the new EDID's preferred mode is 1280x1024", mode == Some(SXGA), || format!("{mode:?}"));
@@ -86,7 +86,7 @@ pub fn check<D: RegionIo>(c: &mut Checks, v: &Vfio, t: &mut VfioTransport<'_, D>
     let _ = v.device.write_all_at(&bad, r.offset.wrapping_add(blob_off));
     let einval = |r: Option<i32>| r == Some(libc::EINVAL);
     c.expect("corrupted EDID refused at link up (EINVAL)", einval(errno(set(v, &r, edid_reg::LINK_STATE, uapi::GFX_LINK_STATE_UP))), || "not EINVAL".into());
-    c.expect("after a refused EDID the guest still reads the old one", modeset::edid_over_aux(t, false) == Ok(custom), || "changed".into());
+    c.expect("after a refused EDID the guest still reads the old one", modeset::edid_over_aux(t, o, false) == Ok(custom), || "changed".into());
     let _ = set(v, &r, edid_reg::SIZE, 100);
     let _ = v.device.write_all_at(&custom, r.offset.wrapping_add(blob_off));
     c.expect("EDID of 100 bytes refused at link up (EINVAL)", einval(errno(set(v, &r, edid_reg::LINK_STATE, uapi::GFX_LINK_STATE_UP))), || "not EINVAL".into());
