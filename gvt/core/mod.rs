@@ -43,6 +43,7 @@ pub mod hw;
 pub mod irq;
 pub mod mmio_list;
 pub mod mmio_table;
+pub mod num;
 pub mod opregion;
 pub mod pvinfo;
 pub mod ppgtt;
