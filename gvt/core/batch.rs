@@ -17,6 +17,7 @@
 use super::cmd_scanner::{AddrSpace, At, BatchRecord, BatchSource, Buf, MAX_BATCHES};
 use super::error::{GvtError, Result};
 use super::host::HostExec;
+use super::num::{u64_as_usize, usize_as_u64};
 use super::ppgtt::PAGE;
 use super::workload::GuestMem;
 
@@ -88,7 +89,7 @@ impl<'a> Copies<'a> {
     fn fetch(&mut self, slot: usize, mem: &mut dyn GuestMem) -> bool {
         let Some(s) = self.slots.get_mut(slot) else { return false };
         let Some(space) = s.space else { return false };
-        let chunk = PAGE.wrapping_sub((s.next & 0xfff) as usize);
+        let chunk = PAGE.wrapping_sub(u64_as_usize(s.next & 0xfff));
         let at_end = s.start.wrapping_add(s.len) == self.used;
         let need = if at_end { chunk } else { s.len.saturating_add(chunk) };
         if need > self.arena.len().saturating_sub(self.used) {
@@ -104,7 +105,7 @@ impl<'a> Copies<'a> {
             s.start = self.used;
             self.used = self.used.wrapping_add(s.len);
         }
-        let Some(next) = s.next.checked_add(chunk as u64) else { return false };
+        let Some(next) = s.next.checked_add(usize_as_u64(chunk)) else { return false };
         let Some(dst) = self.arena.get_mut(self.used..self.used.wrapping_add(chunk)) else { return false };
         let read = match space {
             AddrSpace::Ggtt => mem.read_ggtt(s.next, dst),

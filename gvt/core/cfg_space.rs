@@ -10,6 +10,7 @@
 
 use super::error::{GvtError, Result};
 use super::host::{HostInfo, CFG_SPACE_SIZE};
+use super::num::u32_as_usize;
 use super::opregion::{swsci_reply, OPREGION_PARM, OPREGION_SCIC};
 use super::resources::Partition;
 use crate::mpt::MptOps;
@@ -187,7 +188,7 @@ impl CfgSpace {
     /// Reads `buf.len()` (1, 2 or 4) bytes at `offset` of the 4 KiB config space.
     pub fn read(&self, offset: u32, buf: &mut [u8]) -> Result {
         check(offset, buf.len())?;
-        let off = offset as usize;
+        let off = u32_as_usize(offset);
         for (i, b) in buf.iter_mut().enumerate() {
             *b = self.bytes.get(off.wrapping_add(i)).copied().unwrap_or(0);
         }
@@ -225,7 +226,7 @@ impl CfgSpace {
     /// Emulates a guest write of `data` (1, 2 or 4 bytes) at `offset`.
     pub fn write(&mut self, mpt: &mut dyn MptOps, part: &Partition, offset: u32, data: &[u8]) -> Result {
         check(offset, data.len())?;
-        let off = offset as usize;
+        let off = u32_as_usize(offset);
         if off >= CFG_SPACE_SIZE {
             return Ok(());
         }
@@ -380,7 +381,7 @@ impl CfgSpace {
 }
 
 fn check(offset: u32, len: usize) -> Result {
-    let end = (offset as usize).checked_add(len).ok_or(GvtError::Invalid)?;
+    let end = u32_as_usize(offset).checked_add(len).ok_or(GvtError::Invalid)?;
     if !matches!(len, 1 | 2 | 4) || end > 4096 {
         return Err(GvtError::Invalid);
     }

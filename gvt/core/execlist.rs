@@ -17,6 +17,7 @@
 
 use super::error::{GvtError, Result};
 use super::irq::Event;
+use super::num::upper_32_bits;
 use super::regs::{Engine, RING_CONTEXT_STATUS_BUF, RING_CONTEXT_STATUS_PTR, RING_EXECLIST_STATUS_LO, RING_HWS_PGA};
 use super::vgpu::{Vgpu, VgpuStorage, CSB_WP_RESET};
 use crate::mpt::MptOps;
@@ -65,7 +66,7 @@ impl Desc {
     }
     /// The guest's context id (reported back in CSB entries).
     pub fn ctx_id(self) -> u32 {
-        (self.0 >> 32) as u32
+        upper_32_bits(self.0)
     }
     /// Addressing mode (bits 4:3).
     pub fn mode(self) -> u64 {

@@ -8,6 +8,7 @@
 //! State lives only in the register file; this module is pure functions over it.
 
 use super::display::regs::GEN8_DE_PORT_ISR;
+use super::num::u32_as_usize;
 use super::regs::{GEN8_MASTER_IRQ, SDEISR};
 
 /// An interrupt register group.
@@ -243,11 +244,11 @@ impl Event {
 }
 
 fn get(vreg: &[u32], off: u32) -> u32 {
-    vreg.get((off >> 2) as usize).copied().unwrap_or(0)
+    vreg.get(u32_as_usize(off >> 2)).copied().unwrap_or(0)
 }
 
 fn set(vreg: &mut [u32], off: u32, v: u32) {
-    if let Some(r) = vreg.get_mut((off >> 2) as usize) {
+    if let Some(r) = vreg.get_mut(u32_as_usize(off >> 2)) {
         *r = v;
     }
 }

@@ -29,6 +29,7 @@ use super::host::{Completion, HostExec, HostWorkload};
 use super::hw::Platform;
 use super::resources::Partition;
 use super::mmio_context;
+use super::num::{u32_as_usize, u64_as_usize, usize_as_u64};
 use super::ppgtt::pool::{Pool, SptStorage};
 use super::ppgtt::{self, Env, Fault, Ppgtt, PAGE};
 use super::regs::{Engine, GEN8_GAMW_ECO_DEV_RW_IA, RING_EIR, RING_EMR, RING_HEAD, RING_TAIL};
@@ -45,7 +46,7 @@ pub const CONTEXT_PAGES_RCS: u32 = 22;
 /// See [`CONTEXT_PAGES_RCS`].
 pub const CONTEXT_PAGES_OTHER: u32 = 2;
 /// Bytes the scratch buffer of [`ExecStorage`] must have: a render context image.
-pub const SCRATCH_BYTES: usize = CONTEXT_PAGES_RCS as usize * PAGE;
+pub const SCRATCH_BYTES: usize = u32_as_usize(CONTEXT_PAGES_RCS) * PAGE;
 
 // Dword indices of register values in the ring context (page 1 of the image).
 const CTX_CONTEXT_CONTROL: usize = 0x03;
@@ -389,13 +390,13 @@ fn set_dword(buf: &mut [u8], i: usize, v: u32) {
 fn ggtt_copy<S: VgpuStorage>(vgpu: &Vgpu<S>, mpt: &mut dyn MptOps, gm: u64, buf: &mut [u8], write: bool) -> Result {
     let mut done = 0usize;
     while done < buf.len() {
-        let at = gm.checked_add(done as u64).ok_or(GvtError::Fault)?;
+        let at = gm.checked_add(usize_as_u64(done)).ok_or(GvtError::Fault)?;
         let gpa = vgpu.gm_to_gpa(at).ok_or(GvtError::Fault)?;
         // Extend the run while the next page follows in guest physical memory.
-        let mut run = PAGE.wrapping_sub((at & 0xfff) as usize).min(buf.len().wrapping_sub(done));
+        let mut run = PAGE.wrapping_sub(u64_as_usize(at & 0xfff)).min(buf.len().wrapping_sub(done));
         while done.wrapping_add(run) < buf.len() {
-            let next = at.wrapping_add(run as u64);
-            if vgpu.gm_to_gpa(next) != Some(gpa.wrapping_add(run as u64)) {
+            let next = at.wrapping_add(usize_as_u64(run));
+            if vgpu.gm_to_gpa(next) != Some(gpa.wrapping_add(usize_as_u64(run))) {
                 break;
             }
             run = run.wrapping_add(PAGE).min(buf.len().wrapping_sub(done));
@@ -426,9 +427,9 @@ impl<S: VgpuStorage> GuestMem for View<'_, S> {
     fn read_ppgtt(&mut self, gva: u64, buf: &mut [u8]) -> Result {
         let mut done = 0usize;
         while done < buf.len() {
-            let at = gva.checked_add(done as u64).ok_or(GvtError::Fault)?;
+            let at = gva.checked_add(usize_as_u64(done)).ok_or(GvtError::Fault)?;
             let gpa = ppgtt::guest_translate(self.spts, self.pml4, at).ok_or(GvtError::Fault)?;
-            let run = PAGE.wrapping_sub((at & 0xfff) as usize).min(buf.len().wrapping_sub(done));
+            let run = PAGE.wrapping_sub(u64_as_usize(at & 0xfff)).min(buf.len().wrapping_sub(done));
             self.mpt.read_gpa(gpa, buf.get_mut(done..done.wrapping_add(run)).ok_or(GvtError::Fault)?)?;
             done = done.wrapping_add(run);
         }
@@ -662,7 +663,7 @@ impl<T: ExecStorage> Exec<T> {
     ) -> core::result::Result<usize, Refused> {
         let why = |what| Cause::Submission { engine: e, what };
         let pages = context_pages(e);
-        let ctx_bytes = (pages as usize).wrapping_sub(1).wrapping_mul(PAGE);
+        let ctx_bytes = u32_as_usize(pages).wrapping_sub(1).wrapping_mul(PAGE);
         let lrca = d.lrca();
         // The previous workload of this context ends where this one starts: the guest's
         // context image may not have been written back yet.
@@ -686,7 +687,7 @@ impl<T: ExecStorage> Exec<T> {
         // The ring context at the start of the register state page; the whole image is copied
         // once the PPGTT is in step (which may read guest tables through the scratch page).
         let mut ring_ctx = [0u8; RING_CONTEXT_BYTES];
-        ggtt_copy(vgpu, mpt, lrca.wrapping_add(PAGE as u64), &mut ring_ctx, false)
+        ggtt_copy(vgpu, mpt, lrca.wrapping_add(usize_as_u64(PAGE)), &mut ring_ctx, false)
             .map_err(|err| refused(err, why(Submission::Context { lrca, err })))?;
         let img = &ring_ctx[..];
         let ctl = dword(img, CTX_RING_CTL);
@@ -784,14 +785,14 @@ impl<T: ExecStorage> Exec<T> {
         let why = |what| Cause::Submission { engine: e, what };
         let parts = self.store.parts();
         let img = parts.scratch.get_mut(..ctx_bytes).ok_or(GvtError::Invalid)?;
-        ggtt_copy(vgpu, mpt, lrca.wrapping_add(PAGE as u64), img, false).map_err(|err| refused(err, why(Submission::Context { lrca, err })))?;
+        ggtt_copy(vgpu, mpt, lrca.wrapping_add(usize_as_u64(PAGE)), img, false).map_err(|err| refused(err, why(Submission::Context { lrca, err })))?;
         let ring_len = u32::try_from(len).map_err(|_| GvtError::Invalid)?;
         set_dword(img, CTX_RING_HEAD, 0);
         set_dword(img, CTX_RING_TAIL, ring_len);
         let [l0, l1, l2, l3, h0, h1, h2, h3] = root_host.to_le_bytes();
         set_dword(img, CTX_PDP0_UDW, u32::from_le_bytes([h0, h1, h2, h3]));
         set_dword(img, CTX_PDP0_LDW, u32::from_le_bytes([l0, l1, l2, l3]));
-        host.write_mem(ctx_host.wrapping_add(PAGE as u64), img)?;
+        host.write_mem(ctx_host.wrapping_add(usize_as_u64(PAGE)), img)?;
 
         // Ring: [restore][guest slice], the slice copied in at most two pieces (wrap).
         let prefix = match parts.scratch.get_mut(..RESTORE_BYTES) {
@@ -815,7 +816,7 @@ impl<T: ExecStorage> Exec<T> {
             ScanFailure::Error(err) => Refused::from(err),
         })?;
         // A workload that stops at an invalid instruction runs only what precedes it.
-        let invalid = report.stop_at.map(|off| dword(slice, (off / 4) as usize));
+        let invalid = report.stop_at.map(|off| dword(slice, u32_as_usize(off / 4)));
         let run = match report.stop_at {
             Some(off) => usize::try_from(off).map_err(|_| GvtError::Invalid)?.min(len),
             None => len,
@@ -1060,21 +1061,21 @@ impl<T: ExecStorage> Exec<T> {
 
     /// Copies the host context image back to the guest with its own ring and PPGTT values.
     fn write_back<S: VgpuStorage>(&mut self, vgpu: &mut Vgpu<S>, host: &dyn HostExec, mpt: &mut dyn MptOps, e: Engine, w: &Workload) -> Result {
-        let ctx_bytes = (context_pages(e) as usize).wrapping_sub(1).wrapping_mul(PAGE);
+        let ctx_bytes = u32_as_usize(context_pages(e)).wrapping_sub(1).wrapping_mul(PAGE);
         let parts = self.store.parts();
         let img = parts.scratch.get_mut(..ctx_bytes).ok_or(GvtError::Invalid)?;
         // The guest's own ring context values are what it gets back: read them first.
         let reg = img.get_mut(..PAGE).ok_or(GvtError::Invalid)?;
-        ggtt_copy(vgpu, mpt, w.lrca.wrapping_add(PAGE as u64), reg, false)?;
+        ggtt_copy(vgpu, mpt, w.lrca.wrapping_add(usize_as_u64(PAGE)), reg, false)?;
         let keep = [CTX_RING_START, CTX_RING_CTL, CTX_PDP0_UDW, CTX_PDP0_LDW].map(|i| (i, dword(reg, i)));
         let old_head = dword(reg, CTX_RING_HEAD);
-        host.read_mem(w.ctx_host.wrapping_add(PAGE as u64), img)?;
+        host.read_mem(w.ctx_host.wrapping_add(usize_as_u64(PAGE)), img)?;
         for (i, v) in keep {
             set_dword(img, i, v);
         }
         set_dword(img, CTX_RING_HEAD, (old_head & !HEAD_ADDR) | w.tail);
         set_dword(img, CTX_RING_TAIL, w.tail);
-        ggtt_copy(vgpu, mpt, w.lrca.wrapping_add(PAGE as u64), img, true)
+        ggtt_copy(vgpu, mpt, w.lrca.wrapping_add(usize_as_u64(PAGE)), img, true)
     }
 
     /// A trapped guest write of `data` at `gpa` to a write-protected page (see

@@ -12,6 +12,7 @@
 
 use super::super::hw::Platform;
 use super::super::irq::Event;
+use super::super::num::u32_as_usize;
 use super::ddc::Source;
 use super::dpcd::DPCD_SIZE;
 use super::edid::EDID_ADDR;
@@ -71,7 +72,7 @@ pub fn ctl_write(d: &mut Display, regs: &mut Regs<'_>, platform: Platform, edid:
         regs.set(off, (v & !sticky) | (old & sticky & !v));
         return false;
     }
-    let size = c.get(DP_AUX_CH_CTL::DP_AUX_CH_CTL_MESSAGE_SIZE_MASK) as usize;
+    let size = u32_as_usize(c.get(DP_AUX_CH_CTL::DP_AUX_CH_CTL_MESSAGE_SIZE_MASK));
     let mut req = [0u8; AUX_BURST];
     for (i, chunk) in (0u32..).zip(req.chunks_mut(4)) {
         let r = regs.get(off.wrapping_add(4).wrapping_add(i.wrapping_mul(4)));

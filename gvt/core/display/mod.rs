@@ -30,6 +30,7 @@ use super::error::Result;
 use super::hw::Platform;
 use super::irq::{self, Event};
 use super::mmio_table::Handler;
+use super::num::{u16_as_usize, u32_as_usize};
 use super::resources::Partition;
 use super::vgpu::Written;
 use super::vgpu_type::Resolution;
@@ -48,7 +49,7 @@ pub const MAX_PLANES: u32 = 4;
 const FORWARDS: usize = 2;
 /// [`edid::EDID_SIZE`] as the display counts EDID bytes.
 const BLOCK_LEN: u16 = 128;
-const _: () = assert!(BLOCK_LEN as usize == edid::EDID_SIZE);
+const _: () = assert!(u16_as_usize(BLOCK_LEN) == edid::EDID_SIZE);
 
 /// A display pipe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,7 +130,7 @@ pub struct RegsRef<'a>(pub &'a [u32]);
 impl RegsRef<'_> {
     /// The register at `off`.
     pub fn get(&self, off: u32) -> u32 {
-        self.0.get((off >> 2) as usize).copied().unwrap_or(0)
+        self.0.get(u32_as_usize(off >> 2)).copied().unwrap_or(0)
     }
 }
 
@@ -150,7 +151,7 @@ impl Regs<'_> {
 
     /// Sets the register at `off`.
     pub fn set(&mut self, off: u32, v: u32) {
-        if let Some(r) = self.0.get_mut((off >> 2) as usize) {
+        if let Some(r) = self.0.get_mut(u32_as_usize(off >> 2)) {
             *r = v;
             self.1.mark(off);
         }
@@ -190,7 +191,7 @@ pub struct Display {
     dpcd: Dpcd,
     ddc: Ddc,
     gmbus: Gmbus,
-    pipes: [PipeClock; PIPES as usize],
+    pipes: [PipeClock; u32_as_usize(PIPES)],
     owned: u16,
     disables: PlaneWrites,
     forwards: [Forward; FORWARDS],
@@ -208,7 +209,7 @@ impl Display {
             dpcd: Dpcd::new(),
             ddc: Ddc { source: ddc::Source::None, selected: false, available: false, offset: 0 },
             gmbus: Gmbus::new(),
-            pipes: [PipeClock::new(); PIPES as usize],
+            pipes: [PipeClock::new(); u32_as_usize(PIPES)],
             owned: 0,
             disables: PlaneWrites::none(),
             forwards: [Forward { offset: 0, value: 0 }; FORWARDS],

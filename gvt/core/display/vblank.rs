@@ -12,6 +12,7 @@
 //! after a pipe was enabled) and calls `tick` when it fires; a late timer loses no frames.
 
 use super::super::irq::Event;
+use super::super::num::u32_as_usize;
 use super::pipe;
 use super::regs::*;
 use super::{Display, Pipe, Regs};
@@ -60,7 +61,7 @@ impl Display {
         for &p in &Pipe::ALL {
             let on = pipe::pipe_enabled(&view, p);
             let refresh = if on { pipe::refresh_of(&view, &self.dpcd, p) } else { 0 };
-            let Some(pc) = self.pipes.get_mut(p.index() as usize) else { continue };
+            let Some(pc) = self.pipes.get_mut(u32_as_usize(p.index())) else { continue };
             match (on, pc.clock) {
                 (false, _) => *pc = PipeClock::new(),
                 (true, Clock::Off) => {
@@ -79,7 +80,7 @@ impl Display {
 
     /// The refresh rate (mHz) of a running pipe.
     pub fn refresh_mhz(&self, pipe: Pipe) -> Option<u32> {
-        self.pipes.get(pipe.index() as usize).filter(|pc| pc.clock != Clock::Off).map(|pc| pc.refresh_mhz)
+        self.pipes.get(u32_as_usize(pipe.index())).filter(|pc| pc.clock != Clock::Off).map(|pc| pc.refresh_mhz)
     }
 
     /// When [`Display::tick`] is next due (ns; 0 for "now"), or `None` with every pipe off.
@@ -98,7 +99,7 @@ impl Display {
     pub fn tick(&mut self, regs: &mut Regs<'_>, now_ns: u64) -> bool {
         let mut raised = false;
         for &p in &Pipe::ALL {
-            let Some(pc) = self.pipes.get_mut(p.index() as usize) else { continue };
+            let Some(pc) = self.pipes.get_mut(u32_as_usize(p.index())) else { continue };
             let period = pc.period_ns();
             let due = match pc.clock {
                 Clock::Off => continue,
@@ -130,11 +131,11 @@ impl Display {
     /// stopped pipes, else at the next vblank. Returns whether an interrupt event latched.
     pub(super) fn flip(&mut self, regs: &mut Regs<'_>, pipe: Pipe, plane: u32) -> bool {
         let ctl = PLANE_CTL(regs.get(plane_reg(PLANE_CTL::OFFSET, pipe.index(), plane)));
-        let running = self.pipes.get(pipe.index() as usize).is_some_and(|pc| pc.clock != Clock::Off);
+        let running = self.pipes.get(u32_as_usize(pipe.index())).is_some_and(|pc| pc.clock != Clock::Off);
         if ctl.is_set(PLANE_CTL::PLANE_CTL_ASYNC_FLIP) && running {
             return complete_flip(regs, pipe, plane);
         }
-        match self.pipes.get_mut(pipe.index() as usize) {
+        match self.pipes.get_mut(u32_as_usize(pipe.index())) {
             Some(pc) if running => {
                 pc.pending |= 1u8.wrapping_shl(plane);
                 false

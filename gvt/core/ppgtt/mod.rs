@@ -36,6 +36,7 @@ use core::fmt;
 
 use super::error::GvtError;
 use super::host::HostExec;
+use super::num::usize_as_u64;
 use super::vgpu::write_counters;
 use crate::mpt::MptOps;
 use pool::Pool;
@@ -737,7 +738,7 @@ fn build(env: &mut Env<'_>, s: usize, i: usize) -> Result {
                 return Ok(());
             }
             for k in 0..PAGES_64K {
-                let dma = map_page(env.mpt, gfn.wrapping_add(k as u64), 4096, 1)?;
+                let dma = map_page(env.mpt, gfn.wrapping_add(usize_as_u64(k)), 4096, 1)?;
                 if let Some(t) = env.spts.get_mut(s) {
                     set_entry(&mut t.shadow, i.wrapping_add(k), flags | (dma & ADDR_MASK));
                 }
@@ -845,7 +846,7 @@ fn write_back(env: &mut Env<'_>, s: usize, i: usize, n: usize) -> Result {
     let Some(t) = env.spts.get(s) else { return Err(Fault::Host(GvtError::Invalid)) };
     let off = i.wrapping_mul(8);
     let bytes = t.shadow.get(off..off.wrapping_add(n.wrapping_mul(8))).ok_or(GvtError::Invalid)?;
-    Ok(env.host.write_mem(t.meta.host.wrapping_add(off as u64), bytes)?)
+    Ok(env.host.write_mem(t.meta.host.wrapping_add(usize_as_u64(off)), bytes)?)
 }
 
 /// Drops one reference to table `s`; the last one tears its subtree down.
@@ -897,7 +898,7 @@ pub fn guest_translate(spts: &Pool<'_>, pml4_gpa: u64, gva: u64) -> Option<u64> 
         }
         let addr = ge & ADDR_MASK;
         if level == 1 {
-            let span = if ips { (PAGES_64K as u64) << 12 } else { 1 << 12 };
+            let span = if ips { usize_as_u64(PAGES_64K) << 12 } else { 1 << 12 };
             return Some(addr | (gva & span.wrapping_sub(1)));
         }
         if level == 2 && ge & PTE_PS != 0 {

@@ -11,6 +11,7 @@
 //! run back instead of leaving tombstones.
 
 use super::super::error::{GvtError, Result};
+use super::super::num::usize_as_u64;
 use super::Spt;
 
 /// Slots per chunk (1 MiB of guest and shadow copies).
@@ -94,7 +95,7 @@ fn wrap(i: usize, n: usize) -> usize {
 /// The bucket a key's probe run starts at.
 fn home(key: u64, buckets: usize) -> usize {
     let h = key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 20;
-    usize::try_from(h.checked_rem(buckets as u64).unwrap_or(0)).unwrap_or(0)
+    usize::try_from(h.checked_rem(usize_as_u64(buckets)).unwrap_or(0)).unwrap_or(0)
 }
 
 impl<'a> Pool<'a> {

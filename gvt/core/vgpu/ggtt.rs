@@ -24,20 +24,20 @@ impl<S: VgpuStorage> Vgpu<S> {
 
     pub(super) fn ggtt_read(&mut self, off: u64, buf: &mut [u8]) -> Result {
         let size = self.info.bar0_size.saturating_sub(GGTT_MMIO_OFFSET);
-        let len = buf.len() as u64;
+        let len = usize_as_u64(buf.len());
         if !matches!(buf.len(), 4 | 8) || off.checked_rem(len) != Some(0) || off >= size {
             return Err(GvtError::Invalid);
         }
         let e = self.local_index(off / 8).and_then(|i| self.store.ggtt().get(i).copied()).unwrap_or(0);
         let bytes = e.to_le_bytes();
-        let start = (off % 8) as usize;
+        let start = u64_as_usize(off % 8);
         buf.copy_from_slice(bytes.get(start..start.saturating_add(buf.len())).ok_or(GvtError::Invalid)?);
         Ok(())
     }
 
     pub(super) fn ggtt_write(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps, off: u64, data: &[u8]) -> Result {
         let size = self.info.bar0_size.saturating_sub(GGTT_MMIO_OFFSET);
-        let len = data.len() as u64;
+        let len = usize_as_u64(data.len());
         if !matches!(data.len(), 4 | 8) || off.checked_rem(len) != Some(0) || off >= size {
             return Err(GvtError::Invalid);
         }
@@ -167,7 +167,7 @@ impl<S: VgpuStorage> Vgpu<S> {
     /// Global GGTT entry of the virtual GGTT's entry `local` (the inverse of `local_index`).
     fn global_index(&self, local: usize) -> u64 {
         let low_n = self.part.low.size / GTT_PAGE_SIZE;
-        let local = local as u64;
+        let local = usize_as_u64(local);
         match local.checked_sub(low_n) {
             None => (self.part.low.start / GTT_PAGE_SIZE).saturating_add(local),
             Some(i) => (self.part.high.start / GTT_PAGE_SIZE).saturating_add(i),

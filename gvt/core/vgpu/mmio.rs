@@ -53,7 +53,7 @@ impl<S: VgpuStorage> Vgpu<S> {
             return Ok(());
         }
         let v = self.reg_read(off & !3).to_le_bytes();
-        let start = (off & 3) as usize;
+        let start = u32_as_usize(off & 3);
         let src = v.get(start..start.saturating_add(buf.len())).ok_or(GvtError::Invalid)?;
         buf.copy_from_slice(src);
         Ok(())
@@ -75,7 +75,7 @@ impl<S: VgpuStorage> Vgpu<S> {
         // A partial write merges into the register's current value.
         let aligned = off & !3;
         let mut b = self.vreg(aligned).to_le_bytes();
-        let start = (off & 3) as usize;
+        let start = u32_as_usize(off & 3);
         b.get_mut(start..start.saturating_add(data.len()))
             .ok_or(GvtError::Invalid)?
             .copy_from_slice(data);

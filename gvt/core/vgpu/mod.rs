@@ -18,6 +18,7 @@ use super::host::{HostGpu, HostInfo, MMIO_DWORDS, MMIO_SIZE};
 use super::hw::Phy;
 use super::irq::{self, Event};
 use super::mmio_table::{self, Handler, MmioIndex, F_MODE_MASK, PVINFO_BASE, PVINFO_SIZE};
+use super::num::{lower_32_bits, u32_as_usize, u64_as_usize, upper_32_bits, usize_as_u64};
 use super::opregion::{self, OPREGION_SIZE};
 use super::pvinfo::{self, field, G2vNotify};
 use super::regs::*;
@@ -65,7 +66,7 @@ impl Written {
 
     /// Marks the block of the register at `offset`.
     pub fn mark(&mut self, offset: u32) {
-        let b = (offset >> 12) as usize;
+        let b = u32_as_usize(offset >> 12);
         if let Some(w) = self.0.get_mut(b / 64) {
             *w |= 1u64 << (b % 64);
         }
@@ -361,7 +362,7 @@ pub struct Vgpu<S> {
 }
 
 fn dw(off: u32) -> usize {
-    (off >> 2) as usize
+    u32_as_usize(off >> 2)
 }
 
 /// The value of the bytes of a write, little-endian (the first eight).
@@ -681,8 +682,8 @@ impl<S: VgpuStorage> Vgpu<S> {
         let low = self.part.low;
         let high = self.part.high;
         let fields = [
-            (field::MAGIC, (pvinfo::VGT_MAGIC & 0xffff_ffff) as u32),
-            (field::MAGIC + 4, (pvinfo::VGT_MAGIC >> 32) as u32),
+            (field::MAGIC, lower_32_bits(pvinfo::VGT_MAGIC)),
+            (field::MAGIC + 4, upper_32_bits(pvinfo::VGT_MAGIC)),
             (field::VERSION, 1), // major 1, minor 0
             (field::VGT_ID, self.id.get()),
             (
