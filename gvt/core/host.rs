@@ -5,6 +5,7 @@
 //! except through this trait, which is what lets the whole device model run without an Intel GPU.
 
 use super::hw::Platform;
+use super::num::u32_as_usize;
 
 /// PCI identity of the physical GPU; a vGPU presents the same identity to its guest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,7 +67,7 @@ pub const CFG_SPACE_SIZE: usize = 256;
 pub const MMIO_SIZE: u32 = 2 << 20;
 
 /// Number of 32-bit registers in the MMIO window.
-pub const MMIO_DWORDS: usize = (MMIO_SIZE / 4) as usize;
+pub const MMIO_DWORDS: usize = u32_as_usize(MMIO_SIZE / 4);
 
 /// The physical GPU the core drives.
 ///

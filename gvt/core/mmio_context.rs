@@ -14,6 +14,7 @@
 //! head of its shadow ring, as upstream does.
 
 use super::host::HostExec;
+use super::num::u32_as_usize;
 use super::regs::{Engine, GEN8_PRIVATE_PAT_HI, GEN8_PRIVATE_PAT_LO};
 
 /// Who an engine runs for.
@@ -74,7 +75,7 @@ const RCS_IN_CONTEXT: [u32; 24] = [
 ];
 
 const RCS_IN_CONTEXT_COUNT: u32 = 24;
-const _: () = assert!(RCS_IN_CONTEXT.len() == RCS_IN_CONTEXT_COUNT as usize);
+const _: () = assert!(RCS_IN_CONTEXT.len() == u32_as_usize(RCS_IN_CONTEXT_COUNT));
 
 /// MOCS registers per engine.
 pub const MOCS_REGS: u32 = 64;
@@ -94,7 +95,7 @@ pub const fn mocs_base(e: Engine) -> u32 {
 
 const MOCS_SWITCHED: [Engine; 3] = [Engine::Vcs, Engine::Vecs, Engine::Bcs];
 /// Registers switched across all engines (what upstream rewrites on every switch).
-pub const SWITCHED_REGS: usize = SWITCHED.len() + MOCS_SWITCHED.len() * MOCS_REGS as usize;
+pub const SWITCHED_REGS: usize = SWITCHED.len() + MOCS_SWITCHED.len() * u32_as_usize(MOCS_REGS);
 const SLOTS: usize = SWITCHED_REGS;
 
 /// Every switched register: the list, then the MOCS of the non-render engines. Evaluated at
@@ -112,7 +113,7 @@ const ALL: [Reg; SLOTS] = {
         let mut r = 0;
         while r < MOCS_REGS {
             let engine = MOCS_SWITCHED[e];
-            t[SWITCHED.len() + e * MOCS_REGS as usize + r as usize] = (engine, mocs_base(engine) + 4 * r, false);
+            t[SWITCHED.len() + e * u32_as_usize(MOCS_REGS) + u32_as_usize(r)] = (engine, mocs_base(engine) + 4 * r, false);
             r += 1;
         }
         e += 1;

@@ -12,6 +12,7 @@
 use super::host::MMIO_SIZE;
 use super::hw::Platform;
 use super::mmio_list::GEN9_TRACKED;
+use super::num::{lower_16_bits, u16_as_usize, u32_as_usize};
 use super::display::regs::{
     CURBASE, CURSURFLIVE, DDI_BUF_CTL, DP_AUX_CH_CTL, DP_TP_CTL, DP_TP_STATUS, GMBUS0, PCH_PORT_HOTPLUG, PIPE_FRMCOUNT_G4X, PLANE_CTL,
     TRANSCONF,
@@ -483,7 +484,7 @@ const PLAIN_TAG: u16 = 0x7fff;
 static PLAIN_DEF: MmioDef = MmioDef { offset: 0, size: 4, flags: 0, ro_mask: 0, platforms: D_ALL, handler: Handler::Default };
 
 const fn slot_of(dword: u32) -> usize {
-    (dword.wrapping_mul(0x9e37_79b1) >> 19) as usize
+    u32_as_usize(dword.wrapping_mul(0x9e37_79b1) >> 19)
 }
 
 /// One platform's register table, hashed by dword offset. Built at compile time.
@@ -551,13 +552,16 @@ impl MmioIndex {
     const fn build(platform: u8) -> MmioIndex {
         let mut idx = MmioIndex { keys: [0; SLOTS], vals: [0; SLOTS], platform, stats: TableStats {
             tracked: 0, special: 0, mode_mask: 0, read_only: 0, blocks: 0 } };
+        // `vals` holds table indices as u16, below the tags.
+        assert!(GEN9_MMIO.len() <= u16_as_usize(PLAIN_TAG), "GEN9_MMIO index does not fit");
+        assert!(GEN9_RING_MMIO.len() <= u16_as_usize(RING_TAG), "GEN9_RING_MMIO index does not fit");
         let mut i = 0;
         while i < GEN9_MMIO.len() {
             let def = &GEN9_MMIO[i];
             if def.platforms & platform != 0 {
                 let mut o = 0;
                 while o < def.size {
-                    insert(&mut idx, def.offset + o, i as u16, def);
+                    insert(&mut idx, def.offset + o, lower_16_bits(i), def);
                     o += 4;
                 }
             }
@@ -572,7 +576,7 @@ impl MmioIndex {
                 while b < bases.len() {
                     let mut o = 0;
                     while o < def.size {
-                        insert(&mut idx, bases[b] + def.offset + o, RING_TAG | i as u16, def);
+                        insert(&mut idx, bases[b] + def.offset + o, RING_TAG | lower_16_bits(i), def);
                         o += 4;
                     }
                     b += 1;

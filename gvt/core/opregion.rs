@@ -10,6 +10,8 @@
 //! BDB version 186 (child device size 33). The bytes are built field by field from named
 //! offsets rather than by casting a packed struct, once, at compile time.
 
+use super::num::{lower_16_bits, lower_32_bits, lower_8_bits, usize_as_u64};
+
 /// Size of the OpRegion (two pages).
 pub const OPREGION_SIZE: usize = 8192;
 /// Offset of the lid state (CLID) in the ACPI mailbox.
@@ -74,10 +76,9 @@ const fn put(img: &mut [u8; OPREGION_SIZE], off: usize, bytes: &[u8]) {
 }
 
 /// Size of a block as its 16-bit header field (compile time only).
-#[allow(clippy::cast_possible_truncation)]
 const fn size16(n: usize) -> [u8; 2] {
     assert!(n <= 0xffff);
-    (n as u16).to_le_bytes()
+    lower_16_bits(n).to_le_bytes()
 }
 
 // Evaluated in the `IMAGE` constant only (see `put`).
@@ -96,7 +97,7 @@ const fn image() -> [u8; OPREGION_SIZE] {
     put(buf, v + 20, &155u16.to_le_bytes()); // VBT version
     put(buf, v + 22, &size16(VBT_HEADER_SIZE));
     put(buf, v + 24, &size16(VBT_SIZE));
-    put(buf, v + 28, &(VBT_HEADER_SIZE as u32).to_le_bytes()); // bdb_offset
+    put(buf, v + 28, &lower_32_bits(usize_as_u64(VBT_HEADER_SIZE)).to_le_bytes()); // bdb_offset
 
     let bdb = v + VBT_HEADER_SIZE;
     put(buf, bdb, b"BIOS_DATA_BLOCK");
@@ -113,7 +114,7 @@ const fn image() -> [u8; OPREGION_SIZE] {
     let gd = gf + 3 + GENERAL_FEATURES_SIZE;
     put(buf, gd, &[BDB_GENERAL_DEFINITIONS]);
     put(buf, gd + 1, &size16(GENERAL_DEFINITIONS_SIZE + CHILD_SIZE));
-    put(buf, gd + 3 + 4, &[CHILD_SIZE as u8]); // child_dev_size
+    put(buf, gd + 3 + 4, &[lower_8_bits(CHILD_SIZE)]); // child_dev_size
     let mut child = gd + 3 + GENERAL_DEFINITIONS_SIZE;
     assert!(child == CHILD_OFFSET);
     let (handle, dvo_port, aux) = PORTS[0];

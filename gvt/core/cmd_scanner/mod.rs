@@ -53,6 +53,7 @@ use core::fmt;
 use super::host::MMIO_SIZE;
 use super::hw::Platform;
 use super::mmio_table::{mmio_index, MmioIndex, F_CMD_ACCESS, F_CMD_WRITE_PATCH};
+use super::num::{lower_8_bits, u16_as_usize, u32_as_usize, u8_as_u32, u8_as_usize, usize_as_u64};
 use super::regs::Engine;
 use super::resources::Partition;
 
@@ -163,7 +164,7 @@ impl Desc {
 }
 
 const fn low_mask(bits: u8) -> u32 {
-    match 1u32.checked_shl(bits as u32) {
+    match 1u32.checked_shl(u8_as_u32(bits)) {
         Some(v) => v.wrapping_sub(1),
         None => u32::MAX,
     }
@@ -200,7 +201,7 @@ struct Decode {
 
 /// The entry bits a plain command has on `e`: its engine bit, and not [`E_SLOW`].
 const fn plain_bits(e: Engine) -> (u32, u32) {
-    let bit = (e.mask() as u32) << E_ENGINE_SHIFT;
+    let bit = u8_as_u32(e.mask()) << E_ENGINE_SHIFT;
     (bit | E_SLOW, bit)
 }
 
@@ -220,8 +221,8 @@ const fn decodes_on(d: &Desc) -> u8 {
 // Compile-time only: an out-of-range index, a descriptor of an unknown command type, two
 // descriptors claiming the same opcode on one engine, or three on one opcode fail the build.
 const fn build_decode() -> Decode {
-    let mut d = Decode { flat: [(NONE as u32) << E_INDEX_SHIFT; FLAT_LEN], alt: [NONE; 256] };
-    assert!(table::DESCS.len() < NONE as usize, "descriptor index does not fit");
+    let mut d = Decode { flat: [u8_as_u32(NONE) << E_INDEX_SHIFT; FLAT_LEN], alt: [NONE; 256] };
+    assert!(table::DESCS.len() < u8_as_usize(NONE), "descriptor index does not fit");
     let mut i = 0;
     while i < table::DESCS.len() {
         let desc = &table::DESCS[i];
@@ -229,7 +230,7 @@ const fn build_decode() -> Decode {
         let rule = match desc.len {
             Len::Fixed(n) => {
                 assert!(n < 4, "fixed length does not fit the entry");
-                (n as u32) << E_ADD_SHIFT
+                u8_as_u32(n) << E_ADD_SHIFT
             }
             Len::Var(bits) => {
                 assert!(bits <= 16, "length field does not fit the entry");
@@ -237,25 +238,25 @@ const fn build_decode() -> Decode {
             }
             Len::VarExact(..) => E_SLOW,
         } | if matches!(desc.check, Check::None) { 0 } else { E_SLOW };
-        let engines = decodes_on(desc) as u32;
+        let engines = u8_as_u32(decodes_on(desc));
         // The opcode's bits within header bits 31:16, and how many flag bits lie below it.
         assert!(matches!(desc.ty, 0 | 2 | 3), "bad command type");
         let (first, copies) = match desc.ty {
-            0 => (((desc.key as usize) & 0x3f) << 7, 1 << 7),
-            2 => ((2 << 13) | (((desc.key as usize) & 0x7f) << 6), 1 << 6),
-            _ => ((3 << 13) | ((desc.key as usize) & 0x1fff), 1),
+            0 => ((u16_as_usize(desc.key) & 0x3f) << 7, 1 << 7),
+            2 => ((2 << 13) | ((u16_as_usize(desc.key) & 0x7f) << 6), 1 << 6),
+            _ => ((3 << 13) | (u16_as_usize(desc.key) & 0x1fff), 1),
         };
         let mut c = 0;
         while c < copies {
             let e = d.flat[first + c];
-            let other = (e >> E_INDEX_SHIFT) as usize;
-            if other == NONE as usize {
-                d.flat[first + c] = ((i as u32) << E_INDEX_SHIFT) | (engines << E_ENGINE_SHIFT) | rule;
+            let other = u32_as_usize(e >> E_INDEX_SHIFT);
+            if other == u8_as_usize(NONE) {
+                d.flat[first + c] = (u8_as_u32(lower_8_bits(i)) << E_INDEX_SHIFT) | (engines << E_ENGINE_SHIFT) | rule;
             } else {
                 let theirs = (e >> E_ENGINE_SHIFT) & 0xf;
                 assert!(theirs & engines == 0, "two descriptors for one opcode on one engine");
-                assert!(d.alt[other] == NONE || d.alt[other] == i as u8, "three descriptors for one opcode");
-                d.alt[other] = i as u8;
+                assert!(d.alt[other] == NONE || d.alt[other] == lower_8_bits(i), "three descriptors for one opcode");
+                d.alt[other] = lower_8_bits(i);
                 // One rule serves both engines only if it is the same rule.
                 let slow = if e & (E_SLOW | E_LEN_MASK | (3 << E_ADD_SHIFT)) == rule { 0 } else { E_SLOW };
                 d.flat[first + c] = e | (engines << E_ENGINE_SHIFT) | slow;
@@ -272,13 +273,13 @@ static DECODE: Decode = build_decode();
 /// The decode entry of `header`.
 #[inline(always)]
 fn entry(header: u32) -> u32 {
-    DECODE.flat.get((header >> 16) as usize).copied().unwrap_or((NONE as u32) << E_INDEX_SHIFT)
+    DECODE.flat.get(u32_as_usize(header >> 16)).copied().unwrap_or(u32::from(NONE) << E_INDEX_SHIFT)
 }
 
 /// The descriptor of the command starting with `header` on `engine`, if it is valid there.
 #[inline]
 pub fn decode(engine: Engine, header: u32) -> Option<&'static Desc> {
-    let index = (entry(header) >> E_INDEX_SHIFT) as u8;
+    let index = u8::try_from(entry(header) >> E_INDEX_SHIFT).unwrap_or(NONE);
     let mine = |i: u8| table::DESCS.get(usize::from(i)).filter(|d| decodes_on(d) & engine.mask() != 0);
     mine(index).or_else(|| mine(*DECODE.alt.get(usize::from(index))?))
 }
@@ -839,7 +840,7 @@ impl<'a> Scanner<'a> {
                     return Err(Reason::BadLength);
                 }
                 if ggtt(h & (1 << 22) != 0) {
-                    let size = (n as u64).wrapping_sub(3).wrapping_mul(4);
+                    let size = usize_as_u64(n).wrapping_sub(3).wrapping_mul(4);
                     self.audit(addr(1), size)?;
                 }
             }
@@ -993,7 +994,7 @@ fn skip_plain((mask, want): (u32, u32), buf: &[u8], mut pos: usize) -> (usize, u
         }
         let dwords = (header & e & E_LEN_MASK).wrapping_add((e >> E_ADD_SHIFT) & 3);
         let bytes = dwords << 2;
-        match pos.checked_add(bytes as usize) {
+        match pos.checked_add(u32_as_usize(bytes)) {
             Some(end) if end <= buf.len() => pos = end,
             _ => break,
         }

@@ -14,7 +14,7 @@ use super::{pipe, Pipe, RegsRef, MAX_PLANES};
 
 /// Builds a DRM fourcc code.
 pub const fn fourcc(c: &[u8; 4]) -> u32 {
-    (c[0] as u32) | ((c[1] as u32) << 8) | ((c[2] as u32) << 16) | ((c[3] as u32) << 24)
+    u32::from_le_bytes(*c)
 }
 
 /// DRM_FORMAT_C8.
