@@ -100,7 +100,7 @@ const SLOTS: usize = SWITCHED_REGS;
 
 /// Every switched register: the list, then the MOCS of the non-render engines. Evaluated at
 /// compile time (the indexing below cannot fail at run time).
-#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 const ALL: [Reg; SLOTS] = {
     let mut t = [(Engine::Rcs, 0, false); SLOTS];
     let mut i = 0;

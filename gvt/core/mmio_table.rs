@@ -514,7 +514,7 @@ pub struct TableStats {
     pub blocks: u32,
 }
 
-#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 // Only evaluated in the `static` tables below: an out-of-range index, an overflow or a
 // duplicate offset is a compile-time error, never a runtime panic.
 const fn insert(idx: &mut MmioIndex, offset: u32, val: u16, def: &MmioDef) {
@@ -547,7 +547,7 @@ const fn insert(idx: &mut MmioIndex, offset: u32, val: u16, def: &MmioDef) {
 }
 
 impl MmioIndex {
-    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+    #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     // Compile-time only, see `insert`.
     const fn build(platform: u8) -> MmioIndex {
         let mut idx = MmioIndex { keys: [0; SLOTS], vals: [0; SLOTS], platform, stats: TableStats {

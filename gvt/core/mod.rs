@@ -32,6 +32,12 @@
 //! ([`host::HostExec`]) finishes a workload. The command scanner plugs in as
 //! [`workload::CommandScanner`].
 
+// Integer conversions go through `num` (lossless widenings, named truncations), `From` or
+// `try_from`, never a bare `as` that may silently truncate a guest's value. An inner attribute
+// of this file, so it holds in both crates that mount the core (`lib.rs`, `gvt_main.rs`);
+// `test` is never set in the kernel build, so there it always applies. Tests may use `as`.
+#![cfg_attr(not(test), deny(clippy::as_conversions))]
+
 pub mod aperture;
 pub mod batch;
 pub mod cfg_space;

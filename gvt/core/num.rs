@@ -73,15 +73,15 @@ pub const fn upper_32_bits(v: u64) -> u32 {
     (v >> 32) as u32
 }
 
-/// Bits 15:0 of `v`: drops the rest. For table builders that have already asserted that `v`
-/// fits.
+/// Bits 15:0 of `v`: drops the rest. For compile-time values known to fit (asserted by the
+/// table builder, or a small constant).
 #[inline(always)]
 pub const fn lower_16_bits(v: usize) -> u16 {
     v as u16
 }
 
-/// Bits 7:0 of `v`: drops the rest. For table builders that have already asserted that `v`
-/// fits.
+/// Bits 7:0 of `v`: drops the rest. For compile-time values known to fit (asserted by the
+/// table builder, or a small constant).
 #[inline(always)]
 pub const fn lower_8_bits(v: usize) -> u8 {
     v as u8

@@ -82,7 +82,7 @@ const fn size16(n: usize) -> [u8; 2] {
 }
 
 // Evaluated in the `IMAGE` constant only (see `put`).
-#[allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::indexing_slicing)]
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 const fn image() -> [u8; OPREGION_SIZE] {
     let mut img = [0u8; OPREGION_SIZE];
     let buf = &mut img;

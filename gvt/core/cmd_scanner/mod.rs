@@ -217,7 +217,7 @@ const fn decodes_on(d: &Desc) -> u8 {
         }
 }
 
-#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 // Compile-time only: an out-of-range index, a descriptor of an unknown command type, two
 // descriptors claiming the same opcode on one engine, or three on one opcode fail the build.
 const fn build_decode() -> Decode {
