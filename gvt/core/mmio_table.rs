@@ -688,11 +688,16 @@ mod tests {
         let bxt = mmio_index(Platform::Broxton);
         let skl = mmio_index(Platform::Skylake);
         let kbl = mmio_index(Platform::KabyLake);
+        let cfl = mmio_index(Platform::CoffeeLake);
+        assert!(core::ptr::eq(cfl, mmio_index(Platform::CometLake)), "one table for D_CFL");
         assert!(bxt.lookup(BXT_DE_PLL_ENABLE::OFFSET).is_some());
         assert!(skl.lookup(BXT_DE_PLL_ENABLE::OFFSET).is_none());
         assert!(skl.lookup(LCPLL1_CTL::OFFSET).is_some());
         assert!(kbl.lookup(0x4ab8).is_some() && skl.lookup(0x4ab8).is_none());
-        for (name, t) in [("bxt", bxt), ("skl", skl), ("kbl", kbl)] {
+        // Coffee Lake has Kaby Lake's rows (GAMT_CHKN_BIT_REG) and the big cores' DPLLs.
+        assert!(cfl.lookup(0x4ab8).is_some() && cfl.lookup(LCPLL1_CTL::OFFSET).is_some());
+        assert!(cfl.lookup(BXT_DE_PLL_ENABLE::OFFSET).is_none());
+        for (name, t) in [("bxt", bxt), ("skl", skl), ("kbl", kbl), ("cfl", cfl)] {
             let s = t.stats();
             println!("{name}: {s:?}");
             assert!(s.special > 100 && s.blocks == 6);
@@ -712,6 +717,7 @@ mod tests {
         assert_eq!(bxt.stats().tracked, 2262 + extra(D_BXT));
         assert_eq!(skl.stats().tracked, 2019 + extra(D_SKL));
         assert_eq!(kbl.stats().tracked, 2020 + extra(D_KBL));
+        assert_eq!(cfl.stats().tracked, 2020 + extra(D_CFL));
         assert_eq!(extra(D_BXT), 107);
     }
 
