@@ -2,17 +2,23 @@
 # Boots the cached kernel under QEMU (TCG) with gvt-rs's modules in a busybox initramfs, runs one
 # scenario script as init, and turns the console into results.
 #
-#   tools/testing/qemu/run.sh SCENARIO [--show]
+#   tools/testing/qemu/run.sh SCENARIO[@PLATFORM] [--show]
 #
-# SCENARIO is a file in scenarios/. It prints "GVT-CHECK: PASS|FAIL name[: why]" lines; KUnit
-# suites of the modules it loads print KTAP. Exit status 0 if every check and KUnit case passed,
-# the scenario finished, and the kernel logged no warning, oops or leak. The console log is kept
-# in build/qemu/SCENARIO.log (and shown on failure).
+# SCENARIO is a file in scenarios/. PLATFORM (bxt, skl, kbl, cfl, cml; bxt if none) is the GPU
+# the sim presents: scenarios load gvt.ko with $GVT_PARAMS, which says so. A scenario prints
+# "GVT-CHECK: PASS|FAIL name[: why]" lines; KUnit suites of the modules it loads print KTAP.
+# Exit status 0 if every check and KUnit case passed, the scenario finished, and the kernel
+# logged no warning, oops or leak. The console log is kept in build/qemu/SCENARIO[@PLATFORM].log
+# (and shown on failure).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../../scripts/lib.sh"
 
-scenario=${1:?usage: run.sh SCENARIO [--show]}
+run=${1:?usage: run.sh SCENARIO[@PLATFORM] [--show]}
+scenario=${run%@*}
+platform=bxt
+[ "$run" = "$scenario" ] || platform=${run#*@}
+case $platform in bxt|skl|kbl|cfl|cml) ;; *) die "no platform $platform" ;; esac
 show=${2:-}
 # Tests keep every kernel message on the console (KTAP is KERN_INFO); --show is for people and
 # keeps only warnings and worse, which the log check still sees.
@@ -21,8 +27,8 @@ loglevel=7
 script=$here/scenarios/$scenario.sh
 [ -f "$script" ] || die "no scenario $script"
 out=$GVT_ROOT/build/qemu
-work=$out/initramfs-$scenario
-log=$out/$scenario.log
+work=$out/initramfs-$run
+log=$out/$run.log
 rm -rf "$work"; mkdir -p "$work"/{bin,dev,proc,sys,tmp,lib/modules} "$out"
 
 cp /bin/busybox "$work/bin/busybox"
@@ -56,24 +62,26 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tmpfs tmpfs /tmp
+export GVT_PARAMS="sim_platform=$(cat /etc/gvt-platform)"
 echo "GVT-SCENARIO: START"
 sh /scenario.sh
 echo "GVT-SCENARIO: END $?"
 reboot -f
 INIT
 chmod +x "$work/init"
-(cd "$work" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/$scenario.cpio.gz"
+mkdir -p "$work/etc"; echo "$platform" > "$work/etc/gvt-platform"
+(cd "$work" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/$run.cpio.gz"
 
 # A scenario may need a bigger machine or more time (scenarios/NAME.conf sets mem, timeout).
 mem=2048 timeout=600
 if [ -f "$here/scenarios/$scenario.conf" ]; then . "$here/scenarios/$scenario.conf"; fi
-log "qemu: booting scenario $scenario"
+log "qemu: booting scenario $scenario on $platform"
 t0=$SECONDS
 timeout "${GVT_QEMU_TIMEOUT:-$timeout}" qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp 2 -m "$mem" \
     -nographic -no-reboot -nodefaults -serial stdio \
-    -kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$out/$scenario.cpio.gz" \
+    -kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$out/$run.cpio.gz" \
     -append "console=ttyS0 panic=-1 oops=panic kmemleak=on loglevel=$loglevel" </dev/null >"$log" 2>&1 || true
-log "qemu: $scenario ran for $((SECONDS - t0)) s"
+log "qemu: $run ran for $((SECONDS - t0)) s"
 # For people: the scenario's own lines, without a nested guest's log or a picture's base64.
 [ "$show" = --show ] && sed -n '/GVT-SCENARIO: START/,/GVT-SCENARIO: END/p' "$log" | tr -d '\r' |
     grep -v -E '^GVT-SCENARIO|^(L2|QEMU)\| |GVT-PNG' || true
