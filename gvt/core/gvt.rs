@@ -39,7 +39,7 @@ impl Gvt {
     /// The vGPU types this GPU offers.
     pub fn types(&self) -> &'static [VgpuType] {
         let low = self.info.aperture_size.saturating_sub(self.info.reserve.low_gm);
-        offered_types(low)
+        offered_types(self.info.platform.hw().types, low)
     }
 
     /// How many more vGPUs of this size fit right now.

@@ -76,14 +76,12 @@ pub const VGPU_TYPES: [VgpuType; 5] = [
     gvtg("GVTg_V5_1", 512, 2048, 4, 1, Resolution::R1920x1200),
 ];
 
-/// The types a GPU whose vGPUs may use `low_gm_for_vgpus` bytes of aperture offers: like
-/// upstream, a type that could never fit is not offered, and the list stops at the first one.
-pub fn offered_types(low_gm_for_vgpus: u64) -> &'static [VgpuType] {
-    let n = VGPU_TYPES
-        .iter()
-        .take_while(|t| t.config.resources.low_gm <= low_gm_for_vgpus)
-        .count();
-    VGPU_TYPES.get(..n).unwrap_or(&[])
+/// Which of `types` (smallest first) a GPU whose vGPUs may use `low_gm_for_vgpus` bytes of
+/// aperture offers: like upstream, a type that could never fit is not offered, and the list
+/// stops at the first one.
+pub fn offered_types(types: &'static [VgpuType], low_gm_for_vgpus: u64) -> &'static [VgpuType] {
+    let n = types.iter().take_while(|t| t.config.resources.low_gm <= low_gm_for_vgpus).count();
+    types.get(..n).unwrap_or(&[])
 }
 
 /// The type with this name (without a driver prefix).
@@ -109,9 +107,9 @@ mod tests {
 
     #[test]
     fn types_that_cannot_fit_are_not_offered() {
-        assert_eq!(offered_types(40 * MB).len(), 1);
-        assert_eq!(offered_types(100 * MB).len(), 2);
-        assert_eq!(offered_types(512 * MB).len(), 5);
-        assert!(offered_types(0).is_empty());
+        assert_eq!(offered_types(&VGPU_TYPES, 40 * MB).len(), 1);
+        assert_eq!(offered_types(&VGPU_TYPES, 100 * MB).len(), 2);
+        assert_eq!(offered_types(&VGPU_TYPES, 512 * MB).len(), 5);
+        assert!(offered_types(&VGPU_TYPES, 0).is_empty());
     }
 }

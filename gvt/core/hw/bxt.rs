@@ -2,6 +2,7 @@
 
 use super::{Display, Hw, Pcode, Phy, Platform, SimPart, DeviceIds};
 use crate::model::display::regs::{BXT_DE_PLL_CTL, CDCLK_CTL, SFUSE_STRAP};
+use crate::model::vgpu_type::VGPU_TYPES;
 use crate::model::mmio_table::D_BXT;
 use crate::model::regs::{
     BXT_DE_PLL_ENABLE, BXT_D_CR_DRP0_DUNIT8, BXT_PHY_CTL_DDI_A, BXT_PHY_CTL_DDI_B, BXT_PORT_CL1CM_DW0_A, BXT_PORT_CL1CM_DW0_BC,
@@ -88,6 +89,8 @@ pub(super) const HW: Hw = Hw {
     // Upstream GVT-g's mailbox_write: latencies read from a Broxton board.
     pcode: Pcode { mem_latency: [0x1608_0707, 0x1616_1616], cdclk_control: false, sagv: false },
     golden: &[DISPLAY, PART],
+    // Upstream's Gen9 types and ours, as on every Gen9 GPU (vgpu_type.rs).
+    types: &VGPU_TYPES,
     // HD Graphics 505, revision B0 (0x0B, what lspci shows on N4200 boards).
     sim: SimPart { device: 0x5A84, revision: 0x0B },
 };

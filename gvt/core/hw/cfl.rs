@@ -4,6 +4,7 @@
 //! `ring_mode_mmio_write`). Upstream GVT-g serves it and Comet Lake under one mask, `D_CFL`.
 
 use super::{skl, Display, Hw, Platform, SimPart, DeviceIds};
+use crate::model::vgpu_type::VGPU_TYPES;
 use crate::model::mmio_table::D_CFL;
 
 /// `INTEL_CFL_IDS` (with `INTEL_AML_CFL_GT2_IDS`) and `INTEL_WHL_IDS`, by GT level.
@@ -33,6 +34,7 @@ pub(super) const HW: Hw = Hw {
     display: DISPLAY,
     pcode: skl::PCODE,
     golden: &[skl::GT2, skl::MEMORY, skl::DISPLAY_STATE, skl::CLOCKS],
+    types: &VGPU_TYPES,
     // UHD Graphics 630 (desktop CFL-S GT2). i915 keeps no stepping table for Coffee Lake
     // (intel_step.c), so the revision only has to be plausible.
     sim: SimPart { device: 0x3E92, revision: 0x00 },

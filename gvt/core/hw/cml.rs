@@ -3,6 +3,7 @@
 //! `GFX_MODE` rule.
 
 use super::{cfl, skl, Hw, Platform, SimPart, DeviceIds};
+use crate::model::vgpu_type::VGPU_TYPES;
 use crate::model::mmio_table::D_CFL;
 
 /// `INTEL_CML_IDS`, by GT level.
@@ -23,6 +24,7 @@ pub(super) const HW: Hw = Hw {
     display: cfl::DISPLAY,
     pcode: skl::PCODE,
     golden: &[skl::GT2, skl::MEMORY, skl::DISPLAY_STATE, skl::CLOCKS],
+    types: &VGPU_TYPES,
     // UHD Graphics 630 (desktop CML-S GT2). No stepping table for Comet Lake in i915 either.
     sim: SimPart { device: 0x9BC5, revision: 0x00 },
 };

@@ -2,6 +2,7 @@
 //! model it is a Skylake with its own register rows (upstream's `D_KBL`).
 
 use super::{skl, Hw, Platform, SimPart, DeviceIds};
+use crate::model::vgpu_type::VGPU_TYPES;
 use crate::model::mmio_table::D_KBL;
 
 /// `INTEL_KBL_IDS` (with `INTEL_AML_KBL_GT2_IDS`), by GT level.
@@ -24,6 +25,7 @@ pub(super) const HW: Hw = Hw {
     display: skl::DISPLAY,
     pcode: skl::PCODE,
     golden: &[skl::GT2, skl::MEMORY, skl::DISPLAY_STATE, skl::CLOCKS],
+    types: &VGPU_TYPES,
     // HD Graphics 630 (desktop GT2), revision 04 (KBL_REVID_C0 in i915's kbl_revids).
     sim: SimPart { device: 0x5912, revision: 0x04 },
 };

@@ -8,6 +8,8 @@
 //! nova-core's per-chip HALs. The shared register tables (`mmio_table`, `mmio_list`) keep
 //! upstream GVT-g's per-platform masks (`D_*`); a description names its bit.
 
+use super::vgpu_type::VgpuType;
+
 mod bxt;
 mod cfl;
 mod cml;
@@ -145,6 +147,9 @@ pub struct Hw {
     /// beyond the state every Gen9 host leaves (`sim`'s common snapshot): fuses, memory
     /// controller, clocks, PHY calibration. Lists are applied in order.
     pub golden: &'static [&'static [(u32, u32)]],
+    /// The vGPU types a GPU of this platform may offer, smallest first (what it offers
+    /// depends on its aperture: `Gvt::types`).
+    pub types: &'static [VgpuType],
     /// The part the `sim` host presents.
     pub sim: SimPart,
 }

@@ -3,6 +3,7 @@
 
 use super::{Display, Hw, Pcode, Phy, Platform, SimPart, DeviceIds};
 use crate::model::display::regs::{CDCLK_CTL, DPLL_CTRL1, PCH_RAWCLK_FREQ, SFUSE_STRAP};
+use crate::model::vgpu_type::VGPU_TYPES;
 use crate::model::mmio_table::D_SKL;
 use crate::model::regs::{
     CTC_MODE, GEN8_FUSE2, HSW_PWR_WELL_CTL2, LCPLL1_CTL, SKL_MAD_DIMM_CH0_0_0_0_MCHBAR_MCMAIN, SKL_MAD_DIMM_CH1_0_0_0_MCHBAR_MCMAIN,
@@ -100,6 +101,8 @@ pub(super) const HW: Hw = Hw {
     display: DISPLAY,
     pcode: PCODE,
     golden: &[GT2, MEMORY, DISPLAY_STATE, CLOCKS],
+    // Upstream's Gen9 types and ours (vgpu_type.rs).
+    types: &VGPU_TYPES,
     // HD Graphics 530 (desktop GT2), revision 06 (SKL_REVID_G0 in i915's skl_revids).
     sim: SimPart { device: 0x1912, revision: 0x06 },
 };
