@@ -16,6 +16,7 @@ use kernel::prelude::*;
 use kernel::time::Ktime;
 
 use super::devices::{GvtDevice, Host};
+use super::trace;
 use super::vgpu::{VgpuHandle, VgpuState};
 use crate::model::error::{GvtError, Result as ModelResult};
 #[cfg(gvt_sim)]
@@ -123,12 +124,14 @@ impl HostExec for Submitter<'_> {
         }
     }
     fn submit(&self, w: &HostWorkload) -> ModelResult {
-        match self.host {
+        let r = match self.host {
             #[cfg(gvt_sim)]
             Host::Sim(s) => s.push(self.owner, w),
             #[cfg(gvt_i915)]
             Host::I915(g) => g.submit(self.owner, w),
-        }
+        };
+        trace::workload_submit(w, &r);
+        r
     }
 }
 
@@ -146,7 +149,8 @@ pub(super) fn kick(dev: &GvtDevice) {
 pub(super) fn after_write(dev: &GvtDevice, h: &VgpuHandle, st: &mut VgpuState) {
     let sub = Submitter::new(dev, h);
     // A refused submission puts the vGPU in failsafe; the guest's write itself succeeded.
-    let _ = st.exec.kick(&mut st.vgpu, &sub, &mut h.mpt(), &mut st.scanner);
+    let mut scanner = trace::Scanner { inner: &mut st.scanner, id: st.vgpu.id().get() };
+    let _ = st.exec.kick(&mut st.vgpu, &sub, &mut h.mpt(), &mut scanner);
     if st.exec.has_queued() {
         kick(dev);
     }
@@ -197,7 +201,9 @@ pub(super) fn remove(dev: &GvtDevice, h: &VgpuHandle, id: u32) {
                 s.flush();
                 if let Some(st) = h.state.lock().as_mut() {
                     for q in purged.iter().flatten() {
-                        let _ = st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), q.job.w.engine, q.job.w.tag, Completion::Hang);
+                        let w = &q.job.w;
+                        let r = st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), w.engine, w.tag, Completion::Hang);
+                        trace::workload_complete(w.vgpu, w.engine, w.tag, true, &r);
                     }
                 }
             }
@@ -259,7 +265,9 @@ fn run_host(dev: &GvtDevice) -> usize {
                 done = done.saturating_add(1);
                 let sub = Submitter::new(dev, h);
                 if let Some(st) = h.state.lock().as_mut() {
-                    if st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), w.engine, w.tag, how).is_err() {
+                    let r = st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), w.engine, w.tag, how);
+                    trace::workload_complete(w.vgpu, w.engine, w.tag, how == Completion::Hang, &r);
+                    if r.is_err() {
                         pr_debug!("vGPU {}: completion not delivered\n", w.vgpu);
                     }
                     st.report();
@@ -275,7 +283,9 @@ fn run_host(dev: &GvtDevice) -> usize {
                 let h = unsafe { &*(q.owner as *const VgpuHandle) };
                 let sub = Submitter::new(dev, h);
                 if let Some(st) = h.state.lock().as_mut() {
-                    if st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), q.w.engine, q.w.tag, how).is_err() {
+                    let r = st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), q.w.engine, q.w.tag, how);
+                    trace::workload_complete(q.w.vgpu, q.w.engine, q.w.tag, how == crate::model::host::Completion::Hang, &r);
+                    if r.is_err() {
                         pr_debug!("vGPU {}: completion not delivered\n", q.w.vgpu);
                     }
                     st.report();
@@ -352,9 +362,15 @@ fn schedule(dev: &GvtDevice) -> bool {
     let sub = Submitter::new(dev, h);
     let mut guard = h.state.lock();
     let Some(st) = guard.as_mut() else { return false };
+    let traced = trace::render_mmio_enabled();
     for &e in &Engine::ALL {
         let vgpu = &st.vgpu;
-        ex.mmio.switch(&sub, e, Owner::Vgpu(o), |r| vgpu.vreg(r));
+        // One call site: a second instance of the switch's loop is compiled with an
+        // overflow check (a panic path) the first one's inlining proves away.
+        let from = if traced { ex.mmio.owner(e) } else { Owner::Host };
+        let tracing = trace::SwitchHost { inner: &sub, from, to: Owner::Vgpu(o), engine: e };
+        let host: &dyn HostExec = if traced { &tracing } else { &sub };
+        ex.mmio.switch(host, e, Owner::Vgpu(o), |r| vgpu.vreg(r));
     }
     let r = st.exec.dispatch(&mut st.vgpu, &sub, &mut h.mpt());
     st.report();

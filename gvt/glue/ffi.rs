@@ -32,6 +32,52 @@ extern "C" {
     pub(crate) fn gvt_debugfs_remove(d: *mut c_void);
     /// `seq_write()`: 0, or -1 when the buffer overflowed (the show is called again).
     pub(crate) fn gvt_seq_write(m: *mut c_void, p: *const u8, len: usize) -> c_int;
+    /// Fires the `gvt:mmio_trap` event (`gvt/glue/trace.h`, as are the ones below).
+    pub(crate) fn gvt_trace_mmio_trap(id: u32, offset: u64, bytes: u32, write: bool, value: u64, ret: c_int);
+    /// `gvt:workload_submit`.
+    pub(crate) fn gvt_trace_workload_submit(id: u32, engine: u32, tag: u32, context: u64, ring: u64, ring_len: u32, ret: c_int);
+    /// `gvt:workload_complete`.
+    pub(crate) fn gvt_trace_workload_complete(id: u32, engine: u32, tag: u32, hang: bool, ret: c_int);
+    /// `gvt:gvt_command`; `command` is readable for `command_len` bytes (no NUL needed).
+    pub(crate) fn gvt_trace_gvt_command(
+        id: u32,
+        engine: u32,
+        ring_bytes: u32,
+        result: c_int,
+        user_interrupts: u32,
+        stop_at: i64,
+        command: *const u8,
+        command_len: u32,
+        header: u32,
+        at: u32,
+    );
+    /// Whether `gvt:write_ir` is on.
+    pub(crate) fn gvt_trace_write_ir_enabled() -> bool;
+    /// `gvt:write_ir`.
+    pub(crate) fn gvt_trace_write_ir(id: u32, reg: u32, written: u32, old: u32, new: u32);
+    /// `gvt:propagate_event`.
+    pub(crate) fn gvt_trace_propagate_event(id: u32, iir: u32, bit: u32);
+    /// `gvt:inject_msi`.
+    pub(crate) fn gvt_trace_inject_msi(id: u32, address: u64, data: u32, ret: c_int);
+    /// Whether `gvt:render_mmio` is on.
+    pub(crate) fn gvt_trace_render_mmio_enabled() -> bool;
+    /// `gvt:render_mmio`.
+    pub(crate) fn gvt_trace_render_mmio(old_owner: u32, new_owner: u32, engine: u32, reg: u32, value: u32);
+    /// Whether any of the shadow PPGTT events or `gvt:propagate_event` is on.
+    pub(crate) fn gvt_trace_state_enabled() -> bool;
+    /// `gvt:spt_alloc`.
+    pub(crate) fn gvt_trace_spt_alloc(id: u32, count: u64, live: u64);
+    /// `gvt:spt_free`.
+    pub(crate) fn gvt_trace_spt_free(id: u32, count: u64, live: u64);
+    /// `gvt:spt_change`.
+    pub(crate) fn gvt_trace_spt_change(id: u32, trapped: u64, updated: u64, revalidated: u64);
+    /// `gvt:oos_change`.
+    pub(crate) fn gvt_trace_oos_change(id: u32, count: u64, live: u64);
+    /// `gvt:oos_sync`.
+    pub(crate) fn gvt_trace_oos_sync(id: u32, count: u64, live: u64);
+    /// Turns `gvt:mmio_trap` on or off (`trace_set_clr_event`): 0 or a negative errno.
+    #[cfg(gvt_kunit)]
+    pub(crate) fn gvt_trace_set_mmio_trap(on: bool) -> c_int;
     /// The `sim_platform` module parameter (`len` receives its length).
     #[cfg(gvt_sim)]
     pub(crate) fn gvt_sim_param_platform(len: *mut usize) -> *const u8;

@@ -15,6 +15,7 @@ mod mpt_abi;
 mod sim;
 #[cfg(gvt_kunit)]
 mod tests;
+mod trace;
 mod vbuf;
 mod vgpu;
 

@@ -39,6 +39,30 @@ int gvt_seq_write(struct seq_file *m, const void *p, size_t len);
 /* Written in Rust (gvt/glue/debugfs.rs): shows the vGPU's stats file. */
 int gvt_vgpu_debugfs_show(void *vgpu, struct seq_file *m);
 
+/*
+ * gvt/glue/trace.c: gvt.ko's trace events (gvt/glue/trace.h), one function per event; the
+ * *_enabled() ones say whether the event is on, for the glue to skip gathering its fields.
+ */
+void gvt_trace_mmio_trap(u32 id, u64 offset, u32 bytes, bool write, u64 value, int ret);
+void gvt_trace_workload_submit(u32 id, u32 engine, u32 tag, u64 context, u64 ring, u32 ring_len,
+			       int ret);
+void gvt_trace_workload_complete(u32 id, u32 engine, u32 tag, bool hang, int ret);
+void gvt_trace_gvt_command(u32 id, u32 engine, u32 ring_bytes, int result, u32 user_interrupts,
+			   s64 stop_at, const char *command, u32 command_len, u32 header, u32 at);
+bool gvt_trace_write_ir_enabled(void);
+void gvt_trace_write_ir(u32 id, u32 reg, u32 written, u32 old, u32 new);
+void gvt_trace_propagate_event(u32 id, u32 iir, u32 bit);
+void gvt_trace_inject_msi(u32 id, u64 address, u32 data, int ret);
+bool gvt_trace_render_mmio_enabled(void);
+void gvt_trace_render_mmio(u32 old_owner, u32 new_owner, u32 engine, u32 reg, u32 value);
+bool gvt_trace_state_enabled(void);
+void gvt_trace_spt_alloc(u32 id, u64 count, u64 live);
+void gvt_trace_spt_free(u32 id, u64 count, u64 live);
+void gvt_trace_spt_change(u32 id, u64 trapped, u64 updated, u64 revalidated);
+void gvt_trace_oos_change(u32 id, u64 count, u64 live);
+void gvt_trace_oos_sync(u32 id, u64 count, u64 live);
+int gvt_trace_set_mmio_trap(bool on);
+
 /* gvt/hosts/sim/sim_device.c */
 int gvt_sim_register(struct device **dev);
 void gvt_sim_unregister(struct device *dev);

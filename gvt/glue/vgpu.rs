@@ -12,7 +12,7 @@
 use core::ffi::{c_int, c_void};
 use core::pin::Pin;
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use kernel::{new_mutex, prelude::*, sync::Mutex};
 
@@ -21,6 +21,7 @@ use super::exec::{self, Submitter};
 use super::grants::Grants;
 use super::mpt_abi::{backend_name, c_bytes, device, MAX_NAME};
 use super::to_kernel_error;
+use super::trace;
 use super::vbuf::VBuf;
 use crate::model::error::{GvtError, Result as ModelResult};
 use crate::model::gvt::Gvt;
@@ -200,6 +201,8 @@ pub(super) struct VgpuState {
     failsafe_log: RateLimit,
     notice_log: RateLimit,
     debug_log: RateLimit,
+    /// What the trace events derived from the core's counters last saw.
+    traced: trace::Seen,
 }
 
 impl VgpuState {
@@ -215,6 +218,7 @@ impl VgpuState {
             failsafe_log: RateLimit::DEFAULT,
             notice_log: RateLimit::DEFAULT,
             debug_log: RateLimit::DEFAULT,
+            traced: trace::Seen::default(),
         }
     }
 
@@ -225,6 +229,13 @@ impl VgpuState {
     /// refused or ignored (`Notice`: info, or debug for the harmless). The clock is read only
     /// when there is something to log: this runs on the trap path.
     pub(super) fn report(&mut self) {
+        if trace::state_enabled() {
+            let live = self.exec.shadow_tables();
+            let vgpu = &self.vgpu;
+            self.traced.report(vgpu.id().get(), self.exec.ppgtt_stats(), live, |r| vgpu.vreg(r));
+        } else {
+            self.traced.off();
+        }
         let who = &self.identity;
         let cleared = self.vgpu.stats().failsafe_guest_resets;
         if cleared != self.reported_guest_resets {
@@ -287,6 +298,8 @@ pub(super) fn to_errno(r: ModelResult) -> c_int {
 pub(super) struct BackendMpt {
     ops: *const GvtBackendOps,
     priv_: *mut c_void,
+    /// The vGPU's id, for trace events.
+    id: u32,
 }
 
 impl BackendMpt {
@@ -327,7 +340,9 @@ impl MptOps for BackendMpt {
     fn inject_msi(&mut self, addr: u64, data: u32) -> ModelResult {
         let f = self.ops().inject_msi.ok_or(GvtError::NotSupported)?;
         // SAFETY: the backend's service.
-        from_errno(unsafe { f(self.priv_, addr, data) })
+        let r = from_errno(unsafe { f(self.priv_, addr, data) });
+        trace::inject_msi(self.id, addr, data, &r);
+        r
     }
 
     fn set_trap_area(&mut self, start: u64, end: u64, trap: bool) -> ModelResult {
@@ -389,6 +404,8 @@ pub(super) struct VgpuHandle {
     /// The vGPU's aperture slice (start, size), set once at creation: aperture accesses come
     /// from page faults and must not wait for `state`.
     aperture: (AtomicU64, AtomicU64),
+    /// The vGPU's id (0 until it is created), for trace events outside its lock.
+    id: AtomicU32,
     /// Its debugfs directory (`debugfs::add`), null if none; set once it is fully created,
     /// taken when it is destroyed.
     debugfs: AtomicPtr<c_void>,
@@ -402,7 +419,7 @@ unsafe impl Sync for VgpuHandle {}
 
 impl VgpuHandle {
     pub(super) fn mpt(&self) -> BackendMpt {
-        BackendMpt { ops: self.ops, priv_: self.priv_ }
+        BackendMpt { ops: self.ops, priv_: self.priv_, id: self.id.load(Ordering::Relaxed) }
     }
 
     pub(super) fn device(&self) -> &GvtDevice {
@@ -439,6 +456,7 @@ fn create(be: *const GvtBackend, gd: *mut c_void, config: &VgpuConfig, priv_: *m
             state <- new_mutex!(None, "gvt_vgpu"),
             grants <- new_mutex!(Grants::new(), "gvt_vgpu::grants"),
             aperture: (AtomicU64::new(0), AtomicU64::new(0)),
+            id: AtomicU32::new(0),
             debugfs: AtomicPtr::new(ptr::null_mut()),
         }),
         GFP_KERNEL,
@@ -453,6 +471,7 @@ fn create(be: *const GvtBackend, gd: *mut c_void, config: &VgpuConfig, priv_: *m
     let low = vgpu.partition().low;
     handle.aperture.0.store(low.start, Ordering::Relaxed);
     handle.aperture.1.store(low.size, Ordering::Relaxed);
+    handle.id.store(id, Ordering::Relaxed);
     let scanner = Gen9Scanner::new(dev.host.gpu().info().platform, *vgpu.partition());
     *handle.state.lock() = Some(VgpuState::new(vgpu, exec, scanner, backend_name(be)));
     if let Err(e) = exec::add(dev, &handle, id, config.weight) {
@@ -625,6 +644,7 @@ const MAX_ACCESS: u32 = 8;
 
 /// Runs `f` on the vGPU and a copy of the caller's buffer, copied back if `read`; -EINVAL for
 /// a null or oversized buffer. The copy means a guest-visible buffer is read exactly once.
+/// `bar0`: the access is the BAR0 trap at that offset, fired as a `mmio_trap` event.
 ///
 /// # Safety
 ///
@@ -635,6 +655,7 @@ unsafe fn access(
     buf: *mut u8,
     len: u32,
     read: bool,
+    bar0: Option<u64>,
     f: impl FnOnce(&VgpuHandle, &mut VgpuState, &mut [u8]) -> ModelResult,
 ) -> c_int {
     if buf.is_null() || len == 0 || len > MAX_ACCESS {
@@ -651,6 +672,9 @@ unsafe fn access(
     let r = match h.state.lock().as_mut() {
         Some(st) => {
             let r = f(h, st, b);
+            if let Some(offset) = bar0 {
+                trace::mmio_trap(st.vgpu.id().get(), offset, b, !read, to_errno(r));
+            }
             st.report();
             r
         }
@@ -671,7 +695,7 @@ unsafe fn access(
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_cfg_read(vgpu: *mut c_void, offset: u32, buf: *mut c_void, len: u32) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { access(vgpu, buf.cast(), len, true, |_, st, b| st.vgpu.cfg_read(offset, b)) }
+    unsafe { access(vgpu, buf.cast(), len, true, None, |_, st, b| st.vgpu.cfg_read(offset, b)) }
 }
 
 /// Emulates a config-space write.
@@ -688,7 +712,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_cfg_write(
 ) -> c_int {
     // SAFETY: forwarded contract; with `read` false, `buf` is only read.
         unsafe {
-        access(vgpu, buf.cast_mut().cast(), len, false, |h, st, b| {
+        access(vgpu, buf.cast_mut().cast(), len, false, None, |h, st, b| {
             st.vgpu.cfg_write(&mut h.mpt(), offset, b)?;
             exec::after_write(h.device(), h, st);
             Ok(())
@@ -704,7 +728,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_cfg_write(
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_mmio_read(vgpu: *mut c_void, offset: u64, buf: *mut c_void, len: u32) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { access(vgpu, buf.cast(), len, true, |_, st, b| st.vgpu.mmio_read(offset, b)) }
+    unsafe { access(vgpu, buf.cast(), len, true, Some(offset), |_, st, b| st.vgpu.mmio_read(offset, b)) }
 }
 
 /// Emulates a BAR0 write.
@@ -721,8 +745,17 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_mmio_write(
 ) -> c_int {
     // SAFETY: forwarded contract; with `read` false, `buf` is only read.
     unsafe {
-        access(vgpu, buf.cast_mut().cast(), len, false, |h, st, b| {
+        access(vgpu, buf.cast_mut().cast(), len, false, Some(offset), |h, st, b| {
+            // An interrupt register's value before and after, only while `write_ir` is on.
+            let ir = trace::is_irq_reg(offset).filter(|_| trace::write_ir_enabled()).map(|r| (r, st.vgpu.vreg(r)));
             st.vgpu.mmio_write(h.device().host.gpu(), &mut h.mpt(), offset, b)?;
+            if let Some((reg, old)) = ir {
+                let mut v = [0u8; 4];
+                for (d, s) in v.iter_mut().zip(b.iter()) {
+                    *d = *s;
+                }
+                trace::write_ir(st.vgpu.id().get(), reg, u32::from_le_bytes(v), old, st.vgpu.vreg(reg));
+            }
             exec::after_write(h.device(), h, st);
             Ok(())
         })
