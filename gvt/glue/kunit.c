@@ -15,6 +15,7 @@ void gvt_kunit_display(struct kunit *test);
 void gvt_kunit_lifecycle(struct kunit *test);
 void gvt_kunit_aperture(struct kunit *test);
 void gvt_kunit_edid(struct kunit *test);
+void gvt_kunit_trace_bench(struct kunit *test);
 
 static struct kunit_case gvt_cases[] = {
 	KUNIT_CASE(gvt_kunit_sim_device),
@@ -27,6 +28,7 @@ static struct kunit_case gvt_cases[] = {
 	KUNIT_CASE(gvt_kunit_lifecycle),
 	KUNIT_CASE(gvt_kunit_aperture),
 	KUNIT_CASE(gvt_kunit_edid),
+	KUNIT_CASE(gvt_kunit_trace_bench),
 	{}
 };
 
