@@ -37,8 +37,36 @@ wait $pb; rb=$?
 cat /tmp/a.out /tmp/b.out
 equals "probe over VFIO, vGPU A, exit status" 0 echo $ra
 equals "probe over VFIO, vGPU B, exit status" 0 echo $rb
+# Trace events (Documentation/gvt-rs.rst, "Trace events"): the mdevctl vGPU's probe and
+# workloads run with every gvt event on, through tracefs as trace-cmd uses it.
+T=/sys/kernel/tracing
+[ -d $T/events ] || mount -t tracefs nodev $T 2>/dev/null || T=/sys/kernel/debug/tracing
+check "gvt trace events in tracefs" test -d $T/events/gvt
+# Big enough that the probe's MMIO traps do not overwrite its first workloads.
+write $T/buffer_size_kb 16384
+write $T/trace ""
+check "enable gvt trace events" write $T/events/gvt/enable 1
 client c probe $c --tag "mdevctl vGPU"
 equals "probe over VFIO, mdevctl's vGPU, exit status" 0 echo $?
+check "disable gvt trace events" write $T/events/gvt/enable 0
+cat $T/trace > /tmp/trace.txt
+# traced NAME PATTERN: PASS if the trace of the probe has a line matching PATTERN.
+traced() { check "trace: $1" grep -qE "$2" /tmp/trace.txt; }
+traced "mmio_trap read" " mmio_trap: vgpu3 read offset 0x[0-9a-f]+ bytes [1248] value 0x[0-9a-f]+ ret 0$"
+traced "mmio_trap write" " mmio_trap: vgpu3 write offset 0x[0-9a-f]+ bytes [1248] value 0x[0-9a-f]+ ret 0$"
+traced "workload_submit" " workload_submit: vgpu3 engine [0-3] tag [0-9]+ context 0x[0-9a-f]+ ring 0x[0-9a-f]+ ring_len [1-9][0-9]* ret 0$"
+traced "workload_complete" " workload_complete: vgpu3 engine [0-3] tag [0-9]+ done ret 0$"
+traced "gvt_command accepted" " gvt_command: vgpu3 engine [0-3] ring_bytes [1-9][0-9]* result 0 "
+traced "spt or oos event" " (spt_alloc|spt_free|spt_change|oos_change|oos_sync): vgpu3 "
+traced "inject_msi" " inject_msi: vgpu3 inject msi address 0x[0-9a-f]+ data 0x[0-9a-f]+ ret 0$"
+traced "write_ir" " write_ir: vgpu3 write reg 0x[0-9a-f]+ "
+traced "propagate_event" " propagate_event: vgpu3 set bit [0-9]+ of iir 0x[0-9a-f]+$"
+echo "gvt trace events of the probe:"
+for e in mmio_trap workload_submit workload_complete gvt_command spt_alloc spt_free spt_change oos_change oos_sync inject_msi write_ir propagate_event render_mmio; do
+    echo "  $e: $(grep -c " $e: " /tmp/trace.txt)"
+done
+# Off, they record nothing: the next clients' traps leave the buffer empty.
+write $T/trace ""
 
 client bad bad-input $a --tag "bad input A"
 equals "bad input, exit status" 0 echo $?
@@ -46,6 +74,10 @@ client again probe $a --tag "vGPU A after bad input"
 equals "probe after bad input, exit status" 0 echo $?
 client bench bench $a
 equals "bench, exit status" 0 echo $?
+equals "trace: nothing recorded with the events off" 0 sh -c "grep -cE ' (mmio_trap|workload_submit|workload_complete|gvt_command|spt_[a-z]+|oos_[a-z]+|inject_msi|write_ir|propagate_event|render_mmio): ' $T/trace"
+write $T/buffer_size_kb 1408
+# The trap path's cost, measured by gvt.ko's KUnit bench at load (a figure, not a check).
+dmesg | grep -o "GVT-BENCH: .*"
 
 check "stop with mdevctl" mdevctl stop -u $c
 check "undefine with mdevctl" mdevctl undefine -u $c
