@@ -7,7 +7,8 @@
 #       scan of each .ko for panic paths, and gvt.ko with the i915 host (built only: no Intel
 #       GPU here).
 #   L1+L2  QEMU: the modules' KUnit suites (run at insmod) and the end-to-end scenarios.
-#   L3  nested QEMU: an unmodified i915 guest on a vGPU, judged by its own log.
+#   L3  nested QEMU: an unmodified i915 guest on a vGPU, judged by its own log; on Broxton,
+#       then on Coffee Lake.
 # Logs of every step are in build/test/.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -71,6 +72,8 @@ if step build-modules one env GVT_RS_STRICT=1 bash scripts/modules.sh; then
         step qemu-vfio-cfl qemu bash tools/testing/qemu/run.sh vfio@cfl
         # L3: the stock i915 in a nested guest on an mdev, through Debian's QEMU and vfio-pci.
         step qemu-l3 qemu bash tools/testing/qemu/run.sh l3
+        # The stock guest again, with the sim as a Coffee Lake (issue 17).
+        step qemu-l3-cfl qemu bash tools/testing/qemu/run.sh l3@cfl
     fi
     if step build-acrn-client one bash scripts/static-client.sh acrn-dm-client gvt-acrn-client; then
         step qemu-acrn qemu bash tools/testing/qemu/run.sh acrn
