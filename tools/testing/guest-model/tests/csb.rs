@@ -384,3 +384,59 @@ fn the_context_image_keeps_its_layout_when_tables_are_revalidated() {
         assert_eq!(read_u32(&mut m, 0, g.data[0] + u64::from(v) * 4), v);
     }
 }
+
+/// i915's `live_unlite_switch` (gt/selftest_execlists.c): A runs; i915 resubmits it (same
+/// tail) with B behind it; once A's element switch is seen, B runs and i915 resubmits B (same
+/// tail) with A's next request behind it, while the host has not finished B. Every request
+/// runs once, from where its context left off, and the CSB tells i915 each switch.
+#[test]
+fn lite_restore_of_the_second_context_with_the_first_behind_it() {
+    let mut m = Machine::new(1, Tracking::AfterWrite);
+    let mut t = m.guest(0);
+    let mut g = Guest::new(&mut t, GUEST_RAM, RAM as u64, A).unwrap();
+    let mut b = Context::new(&mut t, &mut g.alloc, Engine::Rcs, B, &g.ppgtt, 4, false).unwrap();
+    let mut ev = [(0, 0); 6];
+    store(&mut t, &mut g.ctx, DATA_GVA, 11);
+    g.rcs.submit(&mut t, &g.ctx, None).unwrap();
+    let n = g.rcs.poll(&mut t, &mut ev).unwrap();
+    assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0)]);
+    assert_eq!(m.dispatch(0), Engine::Rcs.mask());
+    let mut t = m.guest(0);
+    store(&mut t, &mut b, DATA_GVA + 8, 22);
+    g.rcs.submit(&mut t, &g.ctx, Some(&b)).unwrap();
+    let n = g.rcs.poll(&mut t, &mut ev).unwrap();
+    assert_eq!(&ev[..n], &[(csb::LITE_RESTORE | csb::PREEMPTED, A)]);
+    // A's first workload, then its empty resubmission: the element switch to B.
+    let mut switched = false;
+    for _ in 0..4 {
+        m.dispatch(0);
+        assert!(m.execute_one());
+        let mut t = m.guest(0);
+        let n = g.rcs.poll(&mut t, &mut ev).unwrap();
+        if n > 0 {
+            assert_eq!(&ev[..n], &[(csb::ELEMENT_SWITCH | csb::COMPLETE, A)]);
+            switched = true;
+            break;
+        }
+    }
+    assert!(switched, "A's element switch reported");
+    // B is handed to the host but not finished when i915 resubmits it with A behind it.
+    m.dispatch(0);
+    let mut t = m.guest(0);
+    store(&mut t, &mut g.ctx, DATA_GVA + 16, 33);
+    g.rcs.submit(&mut t, &b, Some(&g.ctx)).unwrap();
+    let n = g.rcs.poll(&mut t, &mut ev).unwrap();
+    assert_eq!(&ev[..n], &[(csb::LITE_RESTORE | csb::PREEMPTED, B)]);
+    m.run();
+    assert_eq!(m.completion_errors, 0);
+    let mut t = m.guest(0);
+    let n = g.rcs.poll(&mut t, &mut ev).unwrap();
+    assert_eq!(&ev[..n], &[(csb::ELEMENT_SWITCH | csb::COMPLETE, B), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, A)]);
+    assert!(g.rcs.idle());
+    assert_eq!(status_hi(&mut t), 0);
+    assert_eq!(m.vms[0].vgpu.failsafe(), None);
+    let data = g.data[0];
+    for (k, v) in [11u32, 22, 33].into_iter().enumerate() {
+        assert_eq!(read_u32(&mut m, 0, data + 8 * k as u64), v, "request {k}");
+    }
+}
