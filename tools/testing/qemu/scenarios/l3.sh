@@ -45,6 +45,13 @@ for t in $SELFTESTS; do st_args="$st_args $(sed -n "s/^$t //p" /l2/selftests.map
 # Documentation/l3-selftests.md has the analysis.
 ST_FILTER=${GVT_L3_FILTER-!live_engine_timestamps,!live_lrc_gpr,!live_lrc_isolation,!live_lrc_timestamp,!live_parallel_engines,!igt_reset_evict_ggtt,!igt_reset_evict_ppgtt,!igt_reset_evict_fence,!live_hwsp_engine,!live_hwsp_alternate,!live_pphwsp_runtime,!live_breadcrumbs_smoketest,!live_nop_switch,!igt_ctx_exec,!igt_shared_ctx_exec,!igt_ctx_readonly}
 [ -z "$ST_FILTER" ] || st_args="$st_args st_filter=$ST_FILTER"
+# gvt's trace events (Documentation/gvt-rs.rst) while the guest runs, in tracefs's ring buffer
+# (it keeps the newest): when a selftest fails, its last events go into the log below.
+T=/sys/kernel/tracing
+[ -d $T/events ] || mount -t tracefs nodev $T 2>/dev/null || T=/sys/kernel/debug/tracing
+if [ -d $T/events/gvt ]; then
+    echo 8192 > $T/buffer_size_kb; echo > $T/trace; echo 1 > $T/events/gvt/enable
+fi
 # The guest's timeout guards against a hang; it is not the rung's budget (12 minutes, met
 # at 511-631 s here), which moved by half with how fast the machine ran nested TCG.
 timeout ${GVT_L3_TIMEOUT:-900} qemu-system-x86_64 -accel tcg -machine q35 -cpu max -m 1536 -smp 1 \
@@ -103,6 +110,8 @@ echo "GVT-L3: L1 CPU seconds: QEMU user $(awk '{ print int($16 / 100) }' /proc/$
 echo "GVT-L3: traps in all (probe, selftests, shutdown): $(traps)"
 echo "GVT-L3: the vGPU's debugfs stats at the end: $(awk -F': ' '{ printf "%s=%s ", $1, $2 }' $STATS)"
 echo "GVT-L3: guest ran $(( $(date +%s) - t0 )) s, QEMU exit status $qrc"
+[ -d $T/events/gvt ] && echo 0 > $T/events/gvt/enable && grep -v '^#' $T/trace > /tmp/gvt-trace.txt
+echo "GVT-L3: gvt trace events kept: $(wc -l < /tmp/gvt-trace.txt 2>/dev/null || echo none)"
 sleep 1
 kill $(cat /tmp/tail.pid)
 # The picture, once nothing else writes to the console: no kernel line may split its lines
@@ -177,6 +186,8 @@ for t in $SELFTESTS; do
         echo "GVT-CHECK: FAIL selftest $t: did not run (an earlier one failed)"
     elif [ "$t" = "$last" ] && [ $all_passed = no ]; then
         echo "GVT-CHECK: FAIL selftest $t: $(grep -E 'i915/.* failed with error|can.t insert|timed out|GPU HANG' /tmp/st.log | head -n 3 | tr '\n' ' ')"
+        echo "GVT-L3: the vGPU's last trace events (gvt:*), oldest first:"
+        tail -n 300 /tmp/gvt-trace.txt 2>/dev/null | sed 's/^/TRACE| /'
     else
         echo "GVT-CHECK: PASS selftest $t"
     fi
