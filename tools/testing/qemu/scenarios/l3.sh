@@ -186,8 +186,12 @@ for t in $SELFTESTS; do
         echo "GVT-CHECK: FAIL selftest $t: did not run (an earlier one failed)"
     elif [ "$t" = "$last" ] && [ $all_passed = no ]; then
         echo "GVT-CHECK: FAIL selftest $t: $(grep -E 'i915/.* failed with error|can.t insert|timed out|GPU HANG' /tmp/st.log | head -n 3 | tr '\n' ' ')"
-        echo "GVT-L3: the vGPU's last trace events (gvt:*), oldest first:"
-        tail -n 300 /tmp/gvt-trace.txt 2>/dev/null | sed 's/^/TRACE| /'
+        # The engines' side: workloads, scans, interrupts and the engine registers' traps
+        # (ELSP, CSB pointers, mode, reset); the display and GGTT traps of i915's teardown
+        # after the failure would push them out.
+        echo "GVT-L3: the vGPU's last engine-side trace events (gvt:*), oldest first:"
+        grep -E ' (workload_|gvt_command|inject_msi|write_ir|propagate_event|render_mmio|spt_|oos_)|mmio_trap: vgpu[0-9]+ (read|write) offset 0x(2|12|1a|22)[0-9a-f]{3} ' \
+            /tmp/gvt-trace.txt 2>/dev/null | tail -n 300 | sed 's/^/TRACE| /'
     else
         echo "GVT-CHECK: PASS selftest $t"
     fi
