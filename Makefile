@@ -6,13 +6,14 @@
 #   make test     the whole test ladder; ends with "N passed, N failed"
 #   make modules  build gvt.ko, kvmgt.ko and acrngt.ko against the cached kernel
 #   make fuzz     run each fuzz target for 10 million executions
+#   make fmt      format the Rust sources as make test checks them (rustfmt 1.85)
 #   make l3-full  the stock guest with all of issue 14's live selftests, slow ones included
 #                 (about an hour under nested TCG; make test runs those that fit 12 minutes)
 #   make clean    remove build outputs from this tree
 # Building against another kernel tree: make -C $KDIR M=$PWD CONFIG_GVT_RS=m CONFIG_GVT_RS_SIM=y \
 #   CONFIG_GVT_RS_KVMGT=m CONFIG_GVT_RS_ACRNGT=m LLVM=1 RUSTC=... (see README.md).
 
-.PHONY: all setup modules test run fuzz l3-full clean
+.PHONY: all setup modules test run fuzz fmt l3-full clean
 
 all: modules
 
@@ -30,6 +31,10 @@ run:
 
 fuzz:
 	@sh tools/testing/fuzz/run.sh
+
+fmt:
+	@bash scripts/fmt-check.sh --fix
+
 l3-full:
 	@bash scripts/l3-full.sh
 

@@ -8,6 +8,7 @@ KDIR=${KDIR:-$GVT_RS_CACHE/kbuild}
 # every kernel make names the tools explicitly.
 KRUSTC=/usr/bin/rustc
 KRUSTDOC=/usr/bin/rustdoc
+KRUSTFMT=/usr/bin/rustfmt
 BINDGEN=${BINDGEN:-${CARGO_HOME:-$HOME/.cargo}/bin/bindgen}
 JOBS=${JOBS:-$(nproc)}
 kmake() {

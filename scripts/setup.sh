@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 RUST_VER=1.85.0+dfsg3-1~deb12u3
-PINNED=(rustc-web libstd-rust-web-dev rust-web-src rust-web-clippy)
+PINNED=(rustc-web libstd-rust-web-dev rust-web-src rust-web-clippy rustfmt-web)
 PKGS=(
     "${PINNED[@]}"
     linux-source-6.12 qemu-system-x86 libclang-dev clang lld llvm

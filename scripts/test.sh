@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole verification ladder (make test). Ends with one line: "N passed, N failed".
 #   L0  cargo test over the workspace; the whole-stack tests again on each big-core platform;
-#       clippy with the panic lints; the core tested with the kernel's rustc 1.85; the tables
-#       generated from upstream's C checked current; the fuzz targets for a short run.
+#       rustfmt --check; clippy with the panic lints; the core tested with the kernel's rustc
+#       1.85; the tables generated from upstream's C checked current; the fuzz targets for a
+#       short run.
 #   build  the modules against the kernel, strict (kernel clippy, warnings are errors), a
 #       scan of each .ko for panic paths, and gvt.ko with the i915 host (built only: no Intel
 #       GPU here).
@@ -55,6 +56,7 @@ step() {
 step l0-cargo-test cargo cargo test --workspace
 # The guest model's whole-stack tests ran on Broxton above; the sim as each big core (issue 17).
 step l0-platforms cargo sh -c 'rc=0; for p in skl kbl cfl cml; do echo "== $p"; GVT_PLATFORM=$p cargo test -p guest-model --no-fail-fast || rc=1; done; exit $rc'
+step l0-fmt one bash scripts/fmt-check.sh
 step l0-clippy one cargo clippy --workspace --all-targets -- -D warnings
 step l0-kernel-rustc cargo env RUSTC="$KRUSTC" RUSTDOC="$KRUSTDOC" \
     CARGO_TARGET_DIR="$GVT_ROOT/target/kernel-rustc" cargo test -p gvt -p acrngt -p kvmgt -p guest-model
