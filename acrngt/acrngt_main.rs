@@ -13,8 +13,8 @@ pub mod gvt;
 
 pub mod control;
 mod ffi;
-pub mod ioreq;
 mod instances;
+pub mod ioreq;
 #[cfg(gvt_kunit)]
 mod tests;
 
@@ -68,12 +68,37 @@ unsafe extern "C" fn acrngt_decode(
     bar0_end: u64,
     out: *mut CAccess,
 ) -> core::ffi::c_int {
-    let req = ioreq::Request { kind, direction, address, size, bdf: (bus, dev, func), reg };
+    let req = ioreq::Request {
+        kind,
+        direction,
+        address,
+        size,
+        bdf: (bus, dev, func),
+        reg,
+    };
     let window = (bar0_end != 0).then_some((bar0_start, bar0_end));
     let a = match req.decode(window) {
-        Ok(ioreq::Access::Cfg { write, offset, len }) => CAccess { kind: 0, write: write.into(), offset: offset.into(), len, reserved: 0 },
-        Ok(ioreq::Access::Mmio { write, offset, len }) => CAccess { kind: 1, write: write.into(), offset, len, reserved: 0 },
-        Ok(ioreq::Access::WpWrite { gpa, len }) => CAccess { kind: 2, write: 1, offset: gpa, len, reserved: 0 },
+        Ok(ioreq::Access::Cfg { write, offset, len }) => CAccess {
+            kind: 0,
+            write: write.into(),
+            offset: offset.into(),
+            len,
+            reserved: 0,
+        },
+        Ok(ioreq::Access::Mmio { write, offset, len }) => CAccess {
+            kind: 1,
+            write: write.into(),
+            offset,
+            len,
+            reserved: 0,
+        },
+        Ok(ioreq::Access::WpWrite { gpa, len }) => CAccess {
+            kind: 2,
+            write: 1,
+            offset: gpa,
+            len,
+            reserved: 0,
+        },
         Err(_) => return EINVAL.to_errno(),
     };
     // SAFETY: per the contract.

@@ -155,7 +155,9 @@ pub(crate) unsafe extern "C" fn acrngt_control_store(buf: *const u8, count: usiz
 /// `buf` points to `len` writable bytes.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn acrngt_plane_owner_show(buf: *mut u8, len: usize) -> isize {
-    let Some(t) = table() else { return ENODEV.to_errno() as isize };
+    let Some(t) = table() else {
+        return ENODEV.to_errno() as isize;
+    };
     let t = t.lock();
     if t.gd.is_null() {
         return ENODEV.to_errno() as isize;

@@ -103,13 +103,23 @@ impl Request {
             REQ_MMIO => {
                 let len = len(self.size, 8)?;
                 let (start, end) = bar0.ok_or(Refused::OutOfRange)?;
-                let last = self.address.checked_add(u64::from(len)).ok_or(Refused::OutOfRange)?;
+                let last = self
+                    .address
+                    .checked_add(u64::from(len))
+                    .ok_or(Refused::OutOfRange)?;
                 if self.address < start || last > end {
                     return Err(Refused::OutOfRange);
                 }
-                Ok(Access::Mmio { write, offset: self.address.wrapping_sub(start), len })
+                Ok(Access::Mmio {
+                    write,
+                    offset: self.address.wrapping_sub(start),
+                    len,
+                })
             }
-            REQ_WP if write => Ok(Access::WpWrite { gpa: self.address, len: len(self.size, 8)? }),
+            REQ_WP if write => Ok(Access::WpWrite {
+                gpa: self.address,
+                len: len(self.size, 8)?,
+            }),
             _ => Err(Refused::BadType),
         }
     }
@@ -122,39 +132,106 @@ mod tests {
     const BAR0: Option<(u64, u64)> = Some((0xe000_0000, 0xe100_0000));
 
     fn mmio(address: u64, size: i64, direction: u32) -> Request {
-        Request { kind: REQ_MMIO, direction, address, size, ..Request::default() }
+        Request {
+            kind: REQ_MMIO,
+            direction,
+            address,
+            size,
+            ..Request::default()
+        }
     }
 
     #[test]
     fn config_cycles_for_the_vgpu() {
-        let r = Request { kind: REQ_PCICFG, size: 4, bdf: VGPU_BDF, reg: 0x10, ..Request::default() };
-        assert_eq!(r.decode(None), Ok(Access::Cfg { write: false, offset: 0x10, len: 4 }));
-        assert_eq!(Request { bdf: (0, 3, 0), ..r }.decode(None), Err(Refused::NotOurs));
+        let r = Request {
+            kind: REQ_PCICFG,
+            size: 4,
+            bdf: VGPU_BDF,
+            reg: 0x10,
+            ..Request::default()
+        };
+        assert_eq!(
+            r.decode(None),
+            Ok(Access::Cfg {
+                write: false,
+                offset: 0x10,
+                len: 4
+            })
+        );
+        assert_eq!(
+            Request {
+                bdf: (0, 3, 0),
+                ..r
+            }
+            .decode(None),
+            Err(Refused::NotOurs)
+        );
         assert_eq!(Request { reg: -4, ..r }.decode(None), Err(Refused::NotOurs));
         assert_eq!(Request { size: 8, ..r }.decode(None), Err(Refused::BadSize));
-        assert_eq!(Request { size: -1, ..r }.decode(None), Err(Refused::BadSize));
+        assert_eq!(
+            Request { size: -1, ..r }.decode(None),
+            Err(Refused::BadSize)
+        );
     }
 
     #[test]
     fn mmio_inside_the_window_only() {
         assert_eq!(
             mmio(0xe000_2030, 4, REQUEST_WRITE).decode(BAR0),
-            Ok(Access::Mmio { write: true, offset: 0x2030, len: 4 })
+            Ok(Access::Mmio {
+                write: true,
+                offset: 0x2030,
+                len: 4
+            })
         );
-        assert_eq!(mmio(0xe0ff_fff8, 8, 0).decode(BAR0), Ok(Access::Mmio { write: false, offset: 0xff_fff8, len: 8 }));
-        assert_eq!(mmio(0xe0ff_fffc, 8, 0).decode(BAR0), Err(Refused::OutOfRange));
-        assert_eq!(mmio(0xdfff_fffc, 4, 0).decode(BAR0), Err(Refused::OutOfRange));
+        assert_eq!(
+            mmio(0xe0ff_fff8, 8, 0).decode(BAR0),
+            Ok(Access::Mmio {
+                write: false,
+                offset: 0xff_fff8,
+                len: 8
+            })
+        );
+        assert_eq!(
+            mmio(0xe0ff_fffc, 8, 0).decode(BAR0),
+            Err(Refused::OutOfRange)
+        );
+        assert_eq!(
+            mmio(0xdfff_fffc, 4, 0).decode(BAR0),
+            Err(Refused::OutOfRange)
+        );
         assert_eq!(mmio(u64::MAX, 4, 0).decode(BAR0), Err(Refused::OutOfRange));
-        assert_eq!(mmio(0xe000_0000, 4, 0).decode(None), Err(Refused::OutOfRange));
+        assert_eq!(
+            mmio(0xe000_0000, 4, 0).decode(None),
+            Err(Refused::OutOfRange)
+        );
         assert_eq!(mmio(0xe000_0000, 3, 0).decode(BAR0), Err(Refused::BadSize));
         assert_eq!(mmio(0xe000_0000, 16, 0).decode(BAR0), Err(Refused::BadSize));
     }
 
     #[test]
     fn write_protect_requests_are_writes() {
-        let wp = Request { kind: REQ_WP, direction: REQUEST_WRITE, address: 0x1234_5008, size: 8, ..Request::default() };
-        assert_eq!(wp.decode(None), Ok(Access::WpWrite { gpa: 0x1234_5008, len: 8 }));
-        assert_eq!(Request { direction: 0, ..wp }.decode(None), Err(Refused::BadType));
-        assert_eq!(Request { kind: 0, ..wp }.decode(None), Err(Refused::BadType));
+        let wp = Request {
+            kind: REQ_WP,
+            direction: REQUEST_WRITE,
+            address: 0x1234_5008,
+            size: 8,
+            ..Request::default()
+        };
+        assert_eq!(
+            wp.decode(None),
+            Ok(Access::WpWrite {
+                gpa: 0x1234_5008,
+                len: 8
+            })
+        );
+        assert_eq!(
+            Request { direction: 0, ..wp }.decode(None),
+            Err(Refused::BadType)
+        );
+        assert_eq!(
+            Request { kind: 0, ..wp }.decode(None),
+            Err(Refused::BadType)
+        );
     }
 }

@@ -40,6 +40,8 @@ struct GvtModule {
 
 impl kernel::Module for GvtModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        Ok(GvtModule { _driver: glue::Driver::new()? })
+        Ok(GvtModule {
+            _driver: glue::Driver::new()?,
+        })
     }
 }

@@ -25,13 +25,17 @@ pub fn decode(pos: u64) -> (u64, u64) {
 /// a zero-length transfer).
 pub fn next_access(off: u64, remaining: u64, size: u64, max: u64) -> Option<u64> {
     let room = size.checked_sub(off)?.min(remaining);
-    [8u64, 4, 2, 1].into_iter().find(|&n| n <= max && n <= room && off.trailing_zeros() >= n.trailing_zeros())
+    [8u64, 4, 2, 1]
+        .into_iter()
+        .find(|&n| n <= max && n <= room && off.trailing_zeros() >= n.trailing_zeros())
 }
 
 /// Whether `[off, off + len)` is a non-empty range inside the aperture slice
 /// `[base, base + size)`: the only part of BAR2 a vGPU's user may read, write or map.
 pub fn in_slice(base: u64, size: u64, off: u64, len: u64) -> bool {
-    let (Some(end), Some(slice_end)) = (off.checked_add(len), base.checked_add(size)) else { return false };
+    let (Some(end), Some(slice_end)) = (off.checked_add(len), base.checked_add(size)) else {
+        return false;
+    };
     len > 0 && off >= base && end <= slice_end
 }
 
@@ -142,12 +146,18 @@ mod tests {
         assert!(in_slice(base, size, base, size), "the whole slice");
         assert!(in_slice(base, size, base + size - 8, 8));
         assert!(!in_slice(base, size, base - 4, 8), "straddles the start");
-        assert!(!in_slice(base, size, base + size - 4, 8), "straddles the end");
+        assert!(
+            !in_slice(base, size, base + size - 4, 8),
+            "straddles the end"
+        );
         assert!(!in_slice(base, size, base + size, 1));
         assert!(!in_slice(base, size, 0, 4096));
         assert!(!in_slice(base, size, base, 0), "empty");
         assert!(!in_slice(base, size, u64::MAX, 2));
-        assert!(!in_slice(u64::MAX, 2, u64::MAX, 1), "a slice past the end of the space");
+        assert!(
+            !in_slice(u64::MAX, 2, u64::MAX, 1),
+            "a slice past the end of the space"
+        );
     }
 
     #[test]
@@ -163,7 +173,11 @@ mod tests {
         assert_eq!(edid_access(0x400, 4, 256), None, "the gap");
         assert_eq!(edid_access(EDID_BLOB_OFFSET, 256, 256), Some(Blob(0)));
         assert_eq!(edid_access(EDID_BLOB_OFFSET + 3, 5, 256), Some(Blob(3)));
-        assert_eq!(edid_access(EDID_BLOB_OFFSET + 200, 57, 256), None, "past the blob");
+        assert_eq!(
+            edid_access(EDID_BLOB_OFFSET + 200, 57, 256),
+            None,
+            "past the blob"
+        );
         assert_eq!(edid_access(EDID_BLOB_OFFSET, 0, 256), None);
         assert_eq!(edid_access(u64::MAX, 4, 256), None);
         assert_eq!(edid_access(EDID_BLOB_OFFSET + 1, u64::MAX, 256), None);
@@ -179,7 +193,12 @@ mod tests {
         assert_eq!(edid_write(edid_reg::LINK_STATE, LINK_DOWN, 256), LinkDown);
         assert_eq!(edid_write(edid_reg::LINK_STATE, 0, 256), Invalid);
         assert_eq!(edid_write(edid_reg::LINK_STATE, 3, 256), Invalid);
-        for ro in [edid_reg::OFFSET, edid_reg::MAX_SIZE, edid_reg::MAX_XRES, edid_reg::MAX_YRES] {
+        for ro in [
+            edid_reg::OFFSET,
+            edid_reg::MAX_SIZE,
+            edid_reg::MAX_XRES,
+            edid_reg::MAX_YRES,
+        ] {
             assert_eq!(edid_write(ro, 1, 256), ReadOnly);
         }
     }

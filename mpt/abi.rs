@@ -113,22 +113,28 @@ pub struct GvtBackendOps {
     /// `device_removed`.
     pub device_removed: Option<unsafe extern "C" fn(gd: *mut GvtDeviceHandle)>,
     /// `read_gpa`.
-    pub read_gpa: Option<unsafe extern "C" fn(priv_: *mut c_void, gpa: u64, buf: *mut c_void, len: usize) -> c_int>,
+    pub read_gpa: Option<
+        unsafe extern "C" fn(priv_: *mut c_void, gpa: u64, buf: *mut c_void, len: usize) -> c_int,
+    >,
     /// `write_gpa`.
-    pub write_gpa:
-        Option<unsafe extern "C" fn(priv_: *mut c_void, gpa: u64, buf: *const c_void, len: usize) -> c_int>,
+    pub write_gpa: Option<
+        unsafe extern "C" fn(priv_: *mut c_void, gpa: u64, buf: *const c_void, len: usize) -> c_int,
+    >,
     /// `dma_map_guest_page`.
-    pub dma_map_guest_page:
-        Option<unsafe extern "C" fn(priv_: *mut c_void, gfn: u64, size: u64, dma_addr: *mut u64) -> c_int>,
+    pub dma_map_guest_page: Option<
+        unsafe extern "C" fn(priv_: *mut c_void, gfn: u64, size: u64, dma_addr: *mut u64) -> c_int,
+    >,
     /// `dma_unmap_guest_page`.
     pub dma_unmap_guest_page: Option<unsafe extern "C" fn(priv_: *mut c_void, dma_addr: u64)>,
     /// `inject_msi`.
     pub inject_msi: Option<unsafe extern "C" fn(priv_: *mut c_void, addr: u64, data: u32) -> c_int>,
     /// `set_trap_area` (optional).
-    pub set_trap_area: Option<unsafe extern "C" fn(priv_: *mut c_void, start: u64, end: u64, trap: bool) -> c_int>,
+    pub set_trap_area:
+        Option<unsafe extern "C" fn(priv_: *mut c_void, start: u64, end: u64, trap: bool) -> c_int>,
     /// `map_aperture` (optional).
-    pub map_aperture:
-        Option<unsafe extern "C" fn(priv_: *mut c_void, gfn: u64, mfn: u64, nr: u64, map: bool) -> c_int>,
+    pub map_aperture: Option<
+        unsafe extern "C" fn(priv_: *mut c_void, gfn: u64, mfn: u64, nr: u64, map: bool) -> c_int,
+    >,
     /// `page_track_supported` (optional).
     pub page_track_supported: Option<unsafe extern "C" fn(priv_: *mut c_void) -> bool>,
     /// `page_track_add` (optional).
@@ -136,7 +142,8 @@ pub struct GvtBackendOps {
     /// `page_track_remove` (optional).
     pub page_track_remove: Option<unsafe extern "C" fn(priv_: *mut c_void, gfn: u64)>,
     /// `aperture_invalidate` (optional).
-    pub aperture_invalidate: Option<unsafe extern "C" fn(priv_: *mut c_void, offset: u64, size: u64)>,
+    pub aperture_invalidate:
+        Option<unsafe extern "C" fn(priv_: *mut c_void, offset: u64, size: u64)>,
 }
 
 impl GvtBackendOps {

@@ -17,7 +17,11 @@ extern "C" {
     /// `gvt_device_type_count`.
     pub fn gvt_device_type_count(gd: *mut GvtDeviceHandle) -> u32;
     /// `gvt_device_type_info`.
-    pub fn gvt_device_type_info(gd: *mut GvtDeviceHandle, idx: u32, info: *mut GvtTypeInfo) -> c_int;
+    pub fn gvt_device_type_info(
+        gd: *mut GvtDeviceHandle,
+        idx: u32,
+        info: *mut GvtTypeInfo,
+    ) -> c_int;
     /// `gvt_device_type_available`.
     pub fn gvt_device_type_available(gd: *mut GvtDeviceHandle, idx: u32) -> u32;
     /// `gvt_vgpu_create_typed`.
@@ -41,15 +45,35 @@ extern "C" {
     /// `gvt_vgpu_id`.
     pub fn gvt_vgpu_id(vgpu: *mut GvtVgpuHandle) -> u32;
     /// `gvt_vgpu_cfg_read`.
-    pub fn gvt_vgpu_cfg_read(vgpu: *mut GvtVgpuHandle, offset: u32, buf: *mut c_void, len: u32) -> c_int;
+    pub fn gvt_vgpu_cfg_read(
+        vgpu: *mut GvtVgpuHandle,
+        offset: u32,
+        buf: *mut c_void,
+        len: u32,
+    ) -> c_int;
     /// `gvt_vgpu_cfg_write`.
-    pub fn gvt_vgpu_cfg_write(vgpu: *mut GvtVgpuHandle, offset: u32, buf: *const c_void, len: u32) -> c_int;
+    pub fn gvt_vgpu_cfg_write(
+        vgpu: *mut GvtVgpuHandle,
+        offset: u32,
+        buf: *const c_void,
+        len: u32,
+    ) -> c_int;
     /// `gvt_vgpu_mmio_read`.
-    pub fn gvt_vgpu_mmio_read(vgpu: *mut GvtVgpuHandle, offset: u64, buf: *mut c_void, len: u32) -> c_int;
+    pub fn gvt_vgpu_mmio_read(
+        vgpu: *mut GvtVgpuHandle,
+        offset: u64,
+        buf: *mut c_void,
+        len: u32,
+    ) -> c_int;
     /// `gvt_vgpu_get_info`.
     pub fn gvt_vgpu_get_info(vgpu: *mut GvtVgpuHandle, info: *mut GvtVgpuInfo) -> c_int;
     /// `gvt_vgpu_opregion_read`.
-    pub fn gvt_vgpu_opregion_read(vgpu: *mut GvtVgpuHandle, offset: u32, buf: *mut c_void, len: u32) -> c_int;
+    pub fn gvt_vgpu_opregion_read(
+        vgpu: *mut GvtVgpuHandle,
+        offset: u32,
+        buf: *mut c_void,
+        len: u32,
+    ) -> c_int;
     /// `gvt_vgpu_activate`.
     pub fn gvt_vgpu_activate(vgpu: *mut GvtVgpuHandle) -> c_int;
     /// `gvt_vgpu_deactivate`.
@@ -57,5 +81,10 @@ extern "C" {
     /// `gvt_vgpu_reset`.
     pub fn gvt_vgpu_reset(vgpu: *mut GvtVgpuHandle) -> c_int;
     /// `gvt_vgpu_mmio_write`.
-    pub fn gvt_vgpu_mmio_write(vgpu: *mut GvtVgpuHandle, offset: u64, buf: *const c_void, len: u32) -> c_int;
+    pub fn gvt_vgpu_mmio_write(
+        vgpu: *mut GvtVgpuHandle,
+        offset: u64,
+        buf: *const c_void,
+        len: u32,
+    ) -> c_int;
 }

@@ -38,7 +38,11 @@ pub fn page(host: &dyn HostGpu, low: &Span, offset: u64) -> Result<AperturePage>
     let page = offset & !(GTT_PAGE_SIZE - 1);
     let info = host.info();
     if host.has_aperture_bar() {
-        return info.aperture_pa.checked_add(page).map(AperturePage::Bar).ok_or(GvtError::Invalid);
+        return info
+            .aperture_pa
+            .checked_add(page)
+            .map(AperturePage::Bar)
+            .ok_or(GvtError::Invalid);
     }
     let pte = host.ggtt_read(page / GTT_PAGE_SIZE);
     let addr = pte & GTT_ADDR_MASK;
@@ -86,21 +90,54 @@ mod tests {
         let mut gvt = Gvt::new(&host).unwrap();
         let cfg = find_type("GVTg_V5_8").unwrap().config;
         let n = Gvt::ggtt_entries_for(&cfg).unwrap();
-        let store = crate::model::vgpu::Buffers { vreg: vec![0; crate::model::host::MMIO_DWORDS], ggtt: vec![0; n], opregion: vec![0; crate::model::opregion::OPREGION_SIZE], edid: vec![0; crate::model::display::edid::EDID_MAX_SIZE] };
-        let mut v = gvt.create_vgpu(&host, &cfg, store).map_err(|(e, _)| e).unwrap();
+        let store = crate::model::vgpu::Buffers {
+            vreg: vec![0; crate::model::host::MMIO_DWORDS],
+            ggtt: vec![0; n],
+            opregion: vec![0; crate::model::opregion::OPREGION_SIZE],
+            edid: vec![0; crate::model::display::edid::EDID_MAX_SIZE],
+        };
+        let mut v = gvt
+            .create_vgpu(&host, &cfg, store)
+            .map_err(|(e, _)| e)
+            .unwrap();
         let mut mpt = Mpt::default();
         let low = v.partition().low;
         let gm = low.start + 5 * 4096;
         // Scratch at creation: nothing behind the slice yet.
         assert_eq!(page(&host, &low, gm), Err(GvtError::Fault));
-        v.mmio_write(&host, &mut mpt, GGTT_MMIO_OFFSET + gm / 4096 * 8, &0x7003u64.to_le_bytes()).unwrap();
-        assert_eq!(page(&host, &low, gm + 0x123), Ok(AperturePage::Dma((7 << 12) | (1 << 40))));
-        assert_eq!(mpt.invalidated, vec![(gm, 4096, 1)], "the backend dropped its CPU mappings of the page");
+        v.mmio_write(
+            &host,
+            &mut mpt,
+            GGTT_MMIO_OFFSET + gm / 4096 * 8,
+            &0x7003u64.to_le_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            page(&host, &low, gm + 0x123),
+            Ok(AperturePage::Dma((7 << 12) | (1 << 40)))
+        );
+        assert_eq!(
+            mpt.invalidated,
+            vec![(gm, 4096, 1)],
+            "the backend dropped its CPU mappings of the page"
+        );
         // A guest page that cannot be mapped leaves the entry on scratch: still nothing.
-        v.mmio_write(&host, &mut mpt, GGTT_MMIO_OFFSET + gm / 4096 * 8, &((1u64 << 40) | 1).to_le_bytes()).unwrap();
+        v.mmio_write(
+            &host,
+            &mut mpt,
+            GGTT_MMIO_OFFSET + gm / 4096 * 8,
+            &((1u64 << 40) | 1).to_le_bytes(),
+        )
+        .unwrap();
         assert_eq!(page(&host, &low, gm), Err(GvtError::Fault));
         // Outside the slice: refused, whatever the GGTT holds there.
-        for off in [low.start - 1, low.end(), 0, v.partition().high.start, u64::MAX] {
+        for off in [
+            low.start - 1,
+            low.end(),
+            0,
+            v.partition().high.start,
+            u64::MAX,
+        ] {
             assert_eq!(page(&host, &low, off), Err(GvtError::Invalid), "{off:#x}");
         }
         // A GPU with an aperture BAR: the slice is a fixed range of it.
@@ -110,7 +147,13 @@ mod tests {
         assert_eq!(page(&bar, &low, low.end()), Err(GvtError::Invalid));
         // ... whose mappings follow the GGTT by themselves: nothing to invalidate.
         let seen = mpt.invalidated.len();
-        v.mmio_write(&bar, &mut mpt, GGTT_MMIO_OFFSET + gm / 4096 * 8, &0x9003u64.to_le_bytes()).unwrap();
+        v.mmio_write(
+            &bar,
+            &mut mpt,
+            GGTT_MMIO_OFFSET + gm / 4096 * 8,
+            &0x9003u64.to_le_bytes(),
+        )
+        .unwrap();
         assert_eq!(mpt.invalidated.len(), seen);
         let _store = gvt.destroy_vgpu(&host, &mut mpt, v);
     }

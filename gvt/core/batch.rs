@@ -53,7 +53,11 @@ pub struct Copies<'a> {
 impl<'a> Copies<'a> {
     /// No copies yet, in `arena`.
     pub fn new(arena: &'a mut [u8]) -> Copies<'a> {
-        Copies { arena, used: 0, slots: [Slot::default(); MAX_BATCHES] }
+        Copies {
+            arena,
+            used: 0,
+            slots: [Slot::default(); MAX_BATCHES],
+        }
     }
 
     /// Forgets every copy (before scanning again).
@@ -70,9 +74,16 @@ impl<'a> Copies<'a> {
     /// Marks the privileged batch the scan accepted as `rec` for shadowing: its first `rec.len`
     /// bytes, started by the command at `rec.started_at`.
     pub fn keep(&mut self, rec: &BatchRecord) -> Result {
-        let s = self.slots.get_mut(usize::from(rec.slot)).ok_or(GvtError::Invalid)?;
+        let s = self
+            .slots
+            .get_mut(usize::from(rec.slot))
+            .ok_or(GvtError::Invalid)?;
         let len = usize::try_from(rec.len).map_err(|_| GvtError::Invalid)?;
-        if rec.space != AddrSpace::Ggtt || s.space != Some(AddrSpace::Ggtt) || len == 0 || len > s.len {
+        if rec.space != AddrSpace::Ggtt
+            || s.space != Some(AddrSpace::Ggtt)
+            || len == 0
+            || len > s.len
+        {
             return Err(GvtError::Invalid);
         }
         s.keep = Some((len, rec.started_at));
@@ -81,32 +92,50 @@ impl<'a> Copies<'a> {
 
     /// The bytes of `slot`'s copy.
     fn bytes(&self, slot: usize) -> &[u8] {
-        self.slots.get(slot).and_then(|s| self.arena.get(s.start..s.start.wrapping_add(s.len))).unwrap_or(&[])
+        self.slots
+            .get(slot)
+            .and_then(|s| self.arena.get(s.start..s.start.wrapping_add(s.len)))
+            .unwrap_or(&[])
     }
 
     /// Copies the rest of the guest page at `slot`'s next address onto its copy, moving the copy
     /// to the end of the arena first if another batch was loaded after it.
     fn fetch(&mut self, slot: usize, mem: &mut dyn GuestMem) -> bool {
-        let Some(s) = self.slots.get_mut(slot) else { return false };
+        let Some(s) = self.slots.get_mut(slot) else {
+            return false;
+        };
         let Some(space) = s.space else { return false };
         let chunk = PAGE.wrapping_sub(u64_as_usize(s.next & 0xfff));
         let at_end = s.start.wrapping_add(s.len) == self.used;
-        let need = if at_end { chunk } else { s.len.saturating_add(chunk) };
+        let need = if at_end {
+            chunk
+        } else {
+            s.len.saturating_add(chunk)
+        };
         if need > self.arena.len().saturating_sub(self.used) {
             return false;
         }
         if !at_end {
             // The copy lies below `used`, its new place from `used` on.
             let (below, above) = self.arena.split_at_mut(self.used.min(self.arena.len()));
-            let (Some(from), Some(to)) = (below.get(s.start..s.start.wrapping_add(s.len)), above.get_mut(..s.len)) else { return false };
+            let (Some(from), Some(to)) = (
+                below.get(s.start..s.start.wrapping_add(s.len)),
+                above.get_mut(..s.len),
+            ) else {
+                return false;
+            };
             for (d, b) in to.iter_mut().zip(from) {
                 *d = *b;
             }
             s.start = self.used;
             self.used = self.used.wrapping_add(s.len);
         }
-        let Some(next) = s.next.checked_add(usize_as_u64(chunk)) else { return false };
-        let Some(dst) = self.arena.get_mut(self.used..self.used.wrapping_add(chunk)) else { return false };
+        let Some(next) = s.next.checked_add(usize_as_u64(chunk)) else {
+            return false;
+        };
+        let Some(dst) = self.arena.get_mut(self.used..self.used.wrapping_add(chunk)) else {
+            return false;
+        };
         let read = match space {
             AddrSpace::Ggtt => mem.read_ggtt(s.next, dst),
             AddrSpace::Ppgtt => mem.read_ppgtt(s.next, dst),
@@ -130,8 +159,16 @@ pub struct Source<'b, 'a> {
 impl BatchSource for Source<'_, '_> {
     fn load(&mut self, slot: usize, space: AddrSpace, addr: u64) -> bool {
         let used = self.copies.used;
-        let Some(s) = self.copies.slots.get_mut(slot) else { return false };
-        *s = Slot { start: used, len: 0, next: addr, space: Some(space), keep: None };
+        let Some(s) = self.copies.slots.get_mut(slot) else {
+            return false;
+        };
+        *s = Slot {
+            start: used,
+            len: 0,
+            next: addr,
+            space: Some(space),
+            keep: None,
+        };
         self.copies.fetch(slot, self.mem)
     }
 
@@ -160,8 +197,13 @@ pub struct Shadow {
 
 /// Writes `gm` into the address dwords of the batch start at `offset` in `buf`.
 fn point(buf: &mut [u8], offset: u32, gm: u64) -> Result {
-    let from = usize::try_from(offset).map_err(|_| GvtError::Invalid)?.checked_add(4).ok_or(GvtError::Invalid)?;
-    let dst = buf.get_mut(from..from.wrapping_add(8)).ok_or(GvtError::Invalid)?;
+    let from = usize::try_from(offset)
+        .map_err(|_| GvtError::Invalid)?
+        .checked_add(4)
+        .ok_or(GvtError::Invalid)?;
+    let dst = buf
+        .get_mut(from..from.wrapping_add(8))
+        .ok_or(GvtError::Invalid)?;
     dst.copy_from_slice(&gm.to_le_bytes());
     Ok(())
 }
@@ -171,7 +213,12 @@ fn point(buf: &mut [u8], offset: u32, gm: u64) -> Result {
 /// runs one (in `ring`, the scanned ring slice, or in another kept copy) pointed at its shadow.
 /// `out` (at least [`MAX_BATCHES`] entries) gets the shadows by slot. On error nothing of them
 /// is left on the host.
-pub fn shadow(copies: &mut Copies<'_>, ring: &mut [u8], host: &dyn HostExec, out: &mut [Shadow]) -> Result {
+pub fn shadow(
+    copies: &mut Copies<'_>,
+    ring: &mut [u8],
+    host: &dyn HostExec,
+    out: &mut [Shadow],
+) -> Result {
     let made = place(copies, ring, host, out);
     if made.is_err() {
         release(host, out);
@@ -179,17 +226,31 @@ pub fn shadow(copies: &mut Copies<'_>, ring: &mut [u8], host: &dyn HostExec, out
     made
 }
 
-fn place(copies: &mut Copies<'_>, ring: &mut [u8], host: &dyn HostExec, out: &mut [Shadow]) -> Result {
+fn place(
+    copies: &mut Copies<'_>,
+    ring: &mut [u8],
+    host: &dyn HostExec,
+    out: &mut [Shadow],
+) -> Result {
     if out.len() < MAX_BATCHES {
         return Err(GvtError::Invalid);
     }
     for (s, o) in copies.slots.iter().zip(out.iter_mut()) {
         let Some((len, _)) = s.keep else { continue };
         let bytes = u32::try_from(len).map_err(|_| GvtError::Invalid)?;
-        let pages = u32::try_from(len.div_ceil(PAGE)).map_err(|_| GvtError::Invalid)?.saturating_add(PREFETCH_PAGES);
+        let pages = u32::try_from(len.div_ceil(PAGE))
+            .map_err(|_| GvtError::Invalid)?
+            .saturating_add(PREFETCH_PAGES);
         let at = host.alloc_pages(pages)?;
         match host.map_ggtt(at, pages) {
-            Ok(gm) => *o = Shadow { host: at, gm, pages, len: bytes },
+            Ok(gm) => {
+                *o = Shadow {
+                    host: at,
+                    gm,
+                    pages,
+                    len: bytes,
+                }
+            }
             Err(e) => {
                 host.free_pages(at, pages);
                 return Err(e);
@@ -199,21 +260,33 @@ fn place(copies: &mut Copies<'_>, ring: &mut [u8], host: &dyn HostExec, out: &mu
     // Point the batch starts at the shadows, then write the shadows with their own starts
     // already pointed.
     for i in 0..MAX_BATCHES {
-        let (Some(&s), Some(o)) = (copies.slots.get(i), out.get(i)) else { continue };
+        let (Some(&s), Some(o)) = (copies.slots.get(i), out.get(i)) else {
+            continue;
+        };
         let Some((_, at)) = s.keep else { continue };
         match at.buf {
             Buf::Ring => point(ring, at.offset, o.gm)?,
             Buf::Batch(p) => {
-                let parent = copies.slots.get(usize::from(p)).copied().ok_or(GvtError::Invalid)?;
+                let parent = copies
+                    .slots
+                    .get(usize::from(p))
+                    .copied()
+                    .ok_or(GvtError::Invalid)?;
                 let (len, _) = parent.keep.ok_or(GvtError::Invalid)?;
-                let bytes = copies.arena.get_mut(parent.start..parent.start.wrapping_add(len)).ok_or(GvtError::Invalid)?;
+                let bytes = copies
+                    .arena
+                    .get_mut(parent.start..parent.start.wrapping_add(len))
+                    .ok_or(GvtError::Invalid)?;
                 point(bytes, at.offset, o.gm)?;
             }
         }
     }
     for (s, o) in copies.slots.iter().zip(out.iter()) {
         let Some((len, _)) = s.keep else { continue };
-        let bytes = copies.arena.get(s.start..s.start.wrapping_add(len)).ok_or(GvtError::Invalid)?;
+        let bytes = copies
+            .arena
+            .get(s.start..s.start.wrapping_add(len))
+            .ok_or(GvtError::Invalid)?;
         host.write_mem(o.host, bytes)?;
     }
     Ok(())
@@ -266,10 +339,21 @@ mod tests {
 
     impl Host {
         fn new(maps_left: u32) -> Host {
-            Host { pages: RefCell::new(Vec::new()), maps: RefCell::new(Vec::new()), next: Cell::new(0x1000_0000), maps_left: Cell::new(maps_left) }
+            Host {
+                pages: RefCell::new(Vec::new()),
+                maps: RefCell::new(Vec::new()),
+                next: Cell::new(0x1000_0000),
+                maps_left: Cell::new(maps_left),
+            }
         }
         fn page(&self, addr: u64) -> Vec<u8> {
-            self.pages.borrow().iter().find(|p| p.0 == addr).unwrap().1.clone()
+            self.pages
+                .borrow()
+                .iter()
+                .find(|p| p.0 == addr)
+                .unwrap()
+                .1
+                .clone()
         }
     }
 
@@ -277,7 +361,9 @@ mod tests {
         fn alloc_pages(&self, pages: u32) -> Result<u64> {
             let at = self.next.get();
             self.next.set(at + 0x10_0000);
-            self.pages.borrow_mut().push((at, vec![0; pages as usize * PAGE]));
+            self.pages
+                .borrow_mut()
+                .push((at, vec![0; pages as usize * PAGE]));
             Ok(at)
         }
         fn free_pages(&self, addr: u64, _: u32) {
@@ -285,7 +371,10 @@ mod tests {
         }
         fn write_mem(&self, addr: u64, data: &[u8]) -> Result {
             let mut pages = self.pages.borrow_mut();
-            let p = pages.iter_mut().find(|p| p.0 == addr).ok_or(GvtError::Fault)?;
+            let p = pages
+                .iter_mut()
+                .find(|p| p.0 == addr)
+                .ok_or(GvtError::Fault)?;
             p.1[..data.len()].copy_from_slice(data);
             Ok(())
         }
@@ -293,7 +382,11 @@ mod tests {
             Err(GvtError::Fault)
         }
         fn map_ggtt(&self, addr: u64, pages: u32) -> Result<u64> {
-            let left = self.maps_left.get().checked_sub(1).ok_or(GvtError::NoSpace)?;
+            let left = self
+                .maps_left
+                .get()
+                .checked_sub(1)
+                .ok_or(GvtError::NoSpace)?;
             self.maps_left.set(left);
             self.maps.borrow_mut().push((addr, pages));
             Ok(addr >> 8)
@@ -339,7 +432,14 @@ mod tests {
     }
 
     fn rec(slot: u8, len: u32, started_at: At) -> BatchRecord {
-        BatchRecord { slot, level: 1, space: AddrSpace::Ggtt, addr: 0, len, started_at }
+        BatchRecord {
+            slot,
+            level: 1,
+            space: AddrSpace::Ggtt,
+            addr: 0,
+            len,
+            started_at,
+        }
     }
 
     /// Two copies: slot 0 started from the ring at offset 4, slot 1 from slot 0 at offset 8.
@@ -348,8 +448,24 @@ mod tests {
         let mut c = Copies::new(arena);
         let mut src = c.source(&mut mem);
         assert!(src.load(0, AddrSpace::Ggtt, BASE) && src.load(1, AddrSpace::Ggtt, BASE + 0x1000));
-        c.keep(&rec(0, 64, At { buf: Buf::Ring, offset: 4 })).unwrap();
-        c.keep(&rec(1, 32, At { buf: Buf::Batch(0), offset: 8 })).unwrap();
+        c.keep(&rec(
+            0,
+            64,
+            At {
+                buf: Buf::Ring,
+                offset: 4,
+            },
+        ))
+        .unwrap();
+        c.keep(&rec(
+            1,
+            32,
+            At {
+                buf: Buf::Batch(0),
+                offset: 8,
+            },
+        ))
+        .unwrap();
         c
     }
 
@@ -368,8 +484,14 @@ mod tests {
         let mut want = expect(0, 64);
         want[12..20].copy_from_slice(&s1.gm.to_le_bytes());
         assert_eq!(&p0[..64], &want[..]);
-        assert!(p0[64..].iter().all(|&b| b == 0), "past the scanned bytes: MI_NOOP");
-        assert_eq!(&host.page(s1.host)[..40], &[expect(0x1000, 32), vec![0; 8]].concat()[..]);
+        assert!(
+            p0[64..].iter().all(|&b| b == 0),
+            "past the scanned bytes: MI_NOOP"
+        );
+        assert_eq!(
+            &host.page(s1.host)[..40],
+            &[expect(0x1000, 32), vec![0; 8]].concat()[..]
+        );
         release(&host, &mut out);
         assert!(host.pages.borrow().is_empty() && host.maps.borrow().is_empty());
         assert_eq!(out, [Shadow::default(); MAX_BATCHES]);
@@ -381,12 +503,18 @@ mod tests {
         let mut c = two(&mut arena);
         let host = Host::new(1);
         let mut out = [Shadow::default(); MAX_BATCHES];
-        assert_eq!(shadow(&mut c, &mut [0u8; 32], &host, &mut out), Err(GvtError::NoSpace));
+        assert_eq!(
+            shadow(&mut c, &mut [0u8; 32], &host, &mut out),
+            Err(GvtError::NoSpace)
+        );
         assert!(host.pages.borrow().is_empty() && host.maps.borrow().is_empty());
         // A start outside its buffer.
         let mut c = two(&mut arena);
         let host = Host::new(2);
-        assert_eq!(shadow(&mut c, &mut [0u8; 8], &host, &mut out), Err(GvtError::Invalid));
+        assert_eq!(
+            shadow(&mut c, &mut [0u8; 8], &host, &mut out),
+            Err(GvtError::Invalid)
+        );
         assert!(host.pages.borrow().is_empty() && host.maps.borrow().is_empty());
     }
 
@@ -394,10 +522,19 @@ mod tests {
     fn only_scanned_privileged_bytes_are_kept() {
         let mut arena = vec![0u8; ARENA_BYTES];
         let mut c = two(&mut arena);
-        let at = At { buf: Buf::Ring, offset: 0 };
+        let at = At {
+            buf: Buf::Ring,
+            offset: 0,
+        };
         assert_eq!(c.keep(&rec(0, PAGE as u32 + 4, at)), Err(GvtError::Invalid));
         assert_eq!(c.keep(&rec(0, 0, at)), Err(GvtError::Invalid));
         assert_eq!(c.keep(&rec(2, 4, at)), Err(GvtError::Invalid));
-        assert_eq!(c.keep(&BatchRecord { space: AddrSpace::Ppgtt, ..rec(0, 4, at) }), Err(GvtError::Invalid));
+        assert_eq!(
+            c.keep(&BatchRecord {
+                space: AddrSpace::Ppgtt,
+                ..rec(0, 4, at)
+            }),
+            Err(GvtError::Invalid)
+        );
     }
 }

@@ -163,15 +163,28 @@ impl CfgSpace {
         if let Some(c) = bytes.get_mut(PCI_COMMAND) {
             *c &= !(PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
         }
-        for off in [0x14, 0x1c, PCI_BASE_ADDRESS_4, 0x24, INTEL_GVT_PCI_OPREGION, PCI_ROM_ADDRESS] {
+        for off in [
+            0x14,
+            0x1c,
+            PCI_BASE_ADDRESS_4,
+            0x24,
+            INTEL_GVT_PCI_OPREGION,
+            PCI_ROM_ADDRESS,
+        ] {
             wr32(&mut bytes, off, 0);
         }
         let pmcsr = find_cap(&bytes, PCI_CAP_ID_PM).and_then(|c| c.checked_add(4));
         let msi = find_cap(&bytes, PCI_CAP_ID_MSI);
         CfgSpace {
             bytes,
-            bar0: Bar { size: info.bar0_size, tracked: false },
-            bar2: Bar { size: info.aperture_size, tracked: false },
+            bar0: Bar {
+                size: info.bar0_size,
+                tracked: false,
+            },
+            bar2: Bar {
+                size: info.aperture_size,
+                tracked: false,
+            },
             pmcsr,
             msi,
             d3_entered: false,
@@ -217,14 +230,23 @@ impl CfgSpace {
         let lo = u64::from(rd32(&self.bytes, cap.checked_add(4)?));
         if ctl & PCI_MSI_FLAGS_64BIT != 0 {
             let hi = u64::from(rd32(&self.bytes, cap.checked_add(8)?));
-            Some((lo | (hi << 32), u32::from(rd16(&self.bytes, cap.checked_add(12)?))))
+            Some((
+                lo | (hi << 32),
+                u32::from(rd16(&self.bytes, cap.checked_add(12)?)),
+            ))
         } else {
             Some((lo, u32::from(rd16(&self.bytes, cap.checked_add(8)?))))
         }
     }
 
     /// Emulates a guest write of `data` (1, 2 or 4 bytes) at `offset`.
-    pub fn write(&mut self, mpt: &mut dyn MptOps, part: &Partition, offset: u32, data: &[u8]) -> Result {
+    pub fn write(
+        &mut self,
+        mpt: &mut dyn MptOps,
+        part: &Partition,
+        offset: u32,
+        data: &[u8],
+    ) -> Result {
         check(offset, data.len())?;
         let off = u32_as_usize(offset);
         if off >= CFG_SPACE_SIZE {
@@ -276,7 +298,9 @@ impl CfgSpace {
     fn mem_write(&mut self, off: usize, data: &[u8]) {
         for (i, &src) in data.iter().enumerate() {
             let o = off.wrapping_add(i);
-            let Some(old) = self.bytes.get(o).copied() else { return };
+            let Some(old) = self.bytes.get(o).copied() else {
+                return;
+            };
             let new = match RW_BITMAP.get(o) {
                 Some(&mask) if o == PCI_STATUS + 1 => old & !(src & mask),
                 Some(&mask) => (old & !mask) | (src & mask),
@@ -293,7 +317,13 @@ impl CfgSpace {
         }
     }
 
-    fn bar_write(&mut self, mpt: &mut dyn MptOps, part: &Partition, off: usize, val: u32) -> Result {
+    fn bar_write(
+        &mut self,
+        mpt: &mut dyn MptOps,
+        part: &Partition,
+        off: usize,
+        val: u32,
+    ) -> Result {
         let lo = off % 8 == 0;
         let flags = if lo { rd32(&self.bytes, off) & 0xf } else { 0 };
         let (bar, size) = match off & !7 {
@@ -345,10 +375,14 @@ impl CfgSpace {
             if self.bar2.tracked == on {
                 return Ok(());
             }
-            let gpa = self.bar_base(PCI_BASE_ADDRESS_2)
+            let gpa = self
+                .bar_base(PCI_BASE_ADDRESS_2)
                 .checked_add(part.low.start)
                 .ok_or(GvtError::Invalid)?;
-            let host = self.aperture_pa.checked_add(part.low.start).ok_or(GvtError::Invalid)?;
+            let host = self
+                .aperture_pa
+                .checked_add(part.low.start)
+                .ok_or(GvtError::Invalid)?;
             mpt.map_aperture(gpa >> 12, host >> 12, part.low.size >> 12, on)?;
             self.bar2.tracked = on;
         }
@@ -381,7 +415,9 @@ impl CfgSpace {
 }
 
 fn check(offset: u32, len: usize) -> Result {
-    let end = u32_as_usize(offset).checked_add(len).ok_or(GvtError::Invalid)?;
+    let end = u32_as_usize(offset)
+        .checked_add(len)
+        .ok_or(GvtError::Invalid)?;
     if !matches!(len, 1 | 2 | 4) || end > 4096 {
         return Err(GvtError::Invalid);
     }
@@ -399,8 +435,8 @@ fn aligned(off: usize) -> Result {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::test_support::Mpt;
     use crate::model::hw::Platform;
+    use crate::model::test_support::Mpt;
     use crate::sim::info as sim_info;
 
     fn space() -> (CfgSpace, Partition) {
@@ -417,8 +453,14 @@ mod tests {
         snap[0x51] = 0x40; // a looped list must not hang the walk
         use crate::model::resources::Span;
         let part = Partition {
-            low: Span { start: 0x1000_0000, size: 0x400_0000 },
-            high: Span { start: 0x4000_0000, size: 0x1000_0000 },
+            low: Span {
+                start: 0x1000_0000,
+                size: 0x400_0000,
+            },
+            high: Span {
+                start: 0x4000_0000,
+                size: 0x1000_0000,
+            },
             fences: Span { start: 4, size: 4 },
         };
         (CfgSpace::new(&snap, &info), part)
@@ -450,20 +492,31 @@ mod tests {
     fn decoding_traps_bar0_and_maps_only_the_vgpu_slice() {
         let (mut c, part) = space();
         let mut mpt = Mpt::default();
-        c.write(&mut mpt, &part, 0x10, &0xe000_0000u32.to_le_bytes()).unwrap();
-        c.write(&mut mpt, &part, 0x18, &0x8000_0000u32.to_le_bytes()).unwrap();
+        c.write(&mut mpt, &part, 0x10, &0xe000_0000u32.to_le_bytes())
+            .unwrap();
+        c.write(&mut mpt, &part, 0x18, &0x8000_0000u32.to_le_bytes())
+            .unwrap();
         c.write(&mut mpt, &part, 0x1c, &1u32.to_le_bytes()).unwrap();
         assert!(mpt.traps.is_empty(), "no decoding yet");
-        c.write(&mut mpt, &part, 0x04, &[PCI_COMMAND_MEMORY]).unwrap();
+        c.write(&mut mpt, &part, 0x04, &[PCI_COMMAND_MEMORY])
+            .unwrap();
         assert_eq!(mpt.traps, [(0xe000_0000, 0xe100_0000, true)]);
         let gfn = (0x1_8000_0000u64 + part.low.start) >> 12;
         let mfn = (sim_info(Platform::Broxton).aperture_pa + part.low.start) >> 12;
         assert_eq!(mpt.maps, [(gfn, mfn, part.low.size >> 12, true)]);
         // Moving BAR0 while decoding: untrap the old place, trap the new one.
-        c.write(&mut mpt, &part, 0x10, &0xd000_0000u32.to_le_bytes()).unwrap();
-        assert_eq!(mpt.traps[1..], [(0xe000_0000, 0xe100_0000, false), (0xd000_0000, 0xd100_0000, true)]);
+        c.write(&mut mpt, &part, 0x10, &0xd000_0000u32.to_le_bytes())
+            .unwrap();
+        assert_eq!(
+            mpt.traps[1..],
+            [
+                (0xe000_0000, 0xe100_0000, false),
+                (0xd000_0000, 0xd100_0000, true)
+            ]
+        );
         // Sizing leaves it untrapped until placed again.
-        c.write(&mut mpt, &part, 0x10, &u32::MAX.to_le_bytes()).unwrap();
+        c.write(&mut mpt, &part, 0x10, &u32::MAX.to_le_bytes())
+            .unwrap();
         assert!(!c.bar0.tracked);
         let mut v = [0u8; 4];
         c.read(0x10, &mut v).unwrap();

@@ -18,7 +18,9 @@
 use super::error::{GvtError, Result};
 use super::irq::Event;
 use super::num::upper_32_bits;
-use super::regs::{Engine, RING_CONTEXT_STATUS_BUF, RING_CONTEXT_STATUS_PTR, RING_EXECLIST_STATUS_LO, RING_HWS_PGA};
+use super::regs::{
+    Engine, RING_CONTEXT_STATUS_BUF, RING_CONTEXT_STATUS_PTR, RING_EXECLIST_STATUS_LO, RING_HWS_PGA,
+};
 use super::vgpu::{Vgpu, VgpuStorage, CSB_WP_RESET};
 use crate::mpt::MptOps;
 
@@ -153,10 +155,22 @@ impl Execlist {
     /// the running slot. `Busy` when both slots are taken (a guest that does not wait for its
     /// CSB).
     pub fn submit(&mut self, d0: Desc, d1: Option<Desc>) -> Result<(Submitted, Events)> {
-        let slot = Slot { ctx: [d0.ctx_id(), d1.map_or(0, Desc::ctx_id)], count: if d1.is_some() { 2 } else { 1 }, done: 0 };
+        let slot = Slot {
+            ctx: [d0.ctx_id(), d1.map_or(0, Desc::ctx_id)],
+            count: if d1.is_some() { 2 } else { 1 },
+            done: 0,
+        };
         let plans = [
-            Some(Plan { ctx_id: d0.ctx_id(), last: d1.is_none(), lite_next: false }),
-            d1.map(|d| Plan { ctx_id: d.ctx_id(), last: true, lite_next: false }),
+            Some(Plan {
+                ctx_id: d0.ctx_id(),
+                last: d1.is_none(),
+                lite_next: false,
+            }),
+            d1.map(|d| Plan {
+                ctx_id: d.ctx_id(),
+                last: true,
+                lite_next: false,
+            }),
         ];
         let mut ev = Events::default();
         match (self.running, self.pending) {
@@ -213,7 +227,12 @@ impl Execlist {
         let cur = u32::from(r.done & 1);
         let full = u32::from(self.pending.is_some());
         let valid1 = u32::from(r.count > 1);
-        let lo = cur | (full << 1) | (full << 2) | (valid1 << 3) | (1 << 4) | (1 << (18u32.wrapping_sub(cur)));
+        let lo = cur
+            | (full << 1)
+            | (full << 2)
+            | (valid1 << 3)
+            | (1 << 4)
+            | (1 << (18u32.wrapping_sub(cur)));
         (lo, r.current())
     }
 }
@@ -266,17 +285,25 @@ pub fn report<S: VgpuStorage>(
     for &(status, ctx) in entries {
         let ptr = vgpu.vreg(ptr_off);
         let wp = ptr & 7;
-        let next = if wp == CSB_WP_RESET || wp.wrapping_add(1) >= CSB_ENTRIES { 0 } else { wp.wrapping_add(1) };
+        let next = if wp == CSB_WP_RESET || wp.wrapping_add(1) >= CSB_ENTRIES {
+            0
+        } else {
+            wp.wrapping_add(1)
+        };
         let at = RING_CONTEXT_STATUS_BUF::offset(base).wrapping_add(next.wrapping_mul(8));
         vgpu.set_vreg(at, status);
         vgpu.set_vreg(at.wrapping_add(4), ctx);
         vgpu.set_vreg(ptr_off, (ptr & !7) | next);
         if hws != 0 {
             let entry = (u64::from(status) | (u64::from(ctx) << 32)).to_le_bytes();
-            let e_gm = hws.wrapping_add((HWS_CSB_BUF0.wrapping_add(u64::from(next).wrapping_mul(2))).wrapping_mul(4));
+            let e_gm = hws.wrapping_add(
+                (HWS_CSB_BUF0.wrapping_add(u64::from(next).wrapping_mul(2))).wrapping_mul(4),
+            );
             let w_gm = hws.wrapping_add(HWS_CSB_WRITE_INDEX.wrapping_mul(4));
             let r = match (vgpu.gm_to_gpa(e_gm), vgpu.gm_to_gpa(w_gm)) {
-                (Some(e), Some(w)) => mpt.write_gpa(e, &entry).and_then(|()| mpt.write_gpa(w, &next.to_le_bytes())),
+                (Some(e), Some(w)) => mpt
+                    .write_gpa(e, &entry)
+                    .and_then(|()| mpt.write_gpa(w, &next.to_le_bytes())),
                 _ => Err(GvtError::Fault),
             };
             if r.is_err() {
@@ -305,52 +332,92 @@ mod tests {
     #[test]
     fn single_element_from_idle() {
         let mut el = Execlist::default();
-        let (Submitted::Slot([Some(p), None]), ev) = el.submit(d(5), None).unwrap() else { panic!() };
+        let (Submitted::Slot([Some(p), None]), ev) = el.submit(d(5), None).unwrap() else {
+            panic!()
+        };
         assert_eq!(ev.as_slice(), &[(csb::IDLE_TO_ACTIVE, 0)]);
         assert!(p.last);
         assert_eq!(el.status().1, 5);
-        assert_eq!(el.complete(&p).as_slice(), &[(csb::ACTIVE_TO_IDLE | csb::COMPLETE, 5)]);
+        assert_eq!(
+            el.complete(&p).as_slice(),
+            &[(csb::ACTIVE_TO_IDLE | csb::COMPLETE, 5)]
+        );
         assert_eq!(el.status(), (0, 0));
     }
 
     #[test]
     fn two_elements_then_pending() {
         let mut el = Execlist::default();
-        let (Submitted::Slot([Some(a), Some(b)]), ev) = el.submit(d(1), Some(d(2))).unwrap() else { panic!() };
+        let (Submitted::Slot([Some(a), Some(b)]), ev) = el.submit(d(1), Some(d(2))).unwrap() else {
+            panic!()
+        };
         assert_eq!(ev.as_slice(), &[(csb::IDLE_TO_ACTIVE, 0)]);
-        let (Submitted::Slot([Some(c), None]), ev) = el.submit(d(3), None).unwrap() else { panic!() };
+        let (Submitted::Slot([Some(c), None]), ev) = el.submit(d(3), None).unwrap() else {
+            panic!()
+        };
         assert_eq!(ev.as_slice(), &[], "waits behind the running slot");
         assert_eq!(el.submit(d(4), None), Err(GvtError::Busy));
-        assert_eq!(el.complete(&a).as_slice(), &[(csb::ELEMENT_SWITCH | csb::COMPLETE, 1)]);
+        assert_eq!(
+            el.complete(&a).as_slice(),
+            &[(csb::ELEMENT_SWITCH | csb::COMPLETE, 1)]
+        );
         assert_eq!(el.status().1, 2);
-        assert_eq!(el.complete(&b).as_slice(), &[(csb::ACTIVE_TO_IDLE | csb::COMPLETE, 2), (csb::IDLE_TO_ACTIVE, 0)]);
+        assert_eq!(
+            el.complete(&b).as_slice(),
+            &[
+                (csb::ACTIVE_TO_IDLE | csb::COMPLETE, 2),
+                (csb::IDLE_TO_ACTIVE, 0)
+            ]
+        );
         assert_eq!(el.status().1, 3);
-        assert_eq!(el.complete(&c).as_slice(), &[(csb::ACTIVE_TO_IDLE | csb::COMPLETE, 3)]);
+        assert_eq!(
+            el.complete(&c).as_slice(),
+            &[(csb::ACTIVE_TO_IDLE | csb::COMPLETE, 3)]
+        );
     }
 
     #[test]
     fn lite_restore() {
         let mut el = Execlist::default();
-        let (Submitted::Slot([Some(mut a), None]), _) = el.submit(d(7), None).unwrap() else { panic!() };
-        let (Submitted::LiteRestore([Some(b), None]), ev) = el.submit(d(7), None).unwrap() else { panic!() };
+        let (Submitted::Slot([Some(mut a), None]), _) = el.submit(d(7), None).unwrap() else {
+            panic!()
+        };
+        let (Submitted::LiteRestore([Some(b), None]), ev) = el.submit(d(7), None).unwrap() else {
+            panic!()
+        };
         assert_eq!(ev.as_slice(), &[(csb::LITE_RESTORE | csb::PREEMPTED, 7)]);
         a.lite_next = true;
         assert_eq!(el.complete(&a).as_slice(), &[]);
         assert_eq!(el.status().1, 7);
-        assert_eq!(el.complete(&b).as_slice(), &[(csb::ACTIVE_TO_IDLE | csb::COMPLETE, 7)]);
+        assert_eq!(
+            el.complete(&b).as_slice(),
+            &[(csb::ACTIVE_TO_IDLE | csb::COMPLETE, 7)]
+        );
     }
 
     #[test]
     fn lite_restore_with_a_second_context() {
         let mut el = Execlist::default();
-        let (Submitted::Slot([Some(mut a), None]), _) = el.submit(d(7), None).unwrap() else { panic!() };
-        let (Submitted::LiteRestore([Some(a2), Some(b)]), ev) = el.submit(d(7), Some(d(9))).unwrap() else { panic!() };
+        let (Submitted::Slot([Some(mut a), None]), _) = el.submit(d(7), None).unwrap() else {
+            panic!()
+        };
+        let (Submitted::LiteRestore([Some(a2), Some(b)]), ev) =
+            el.submit(d(7), Some(d(9))).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!(ev.as_slice(), &[(csb::LITE_RESTORE | csb::PREEMPTED, 7)]);
         a.lite_next = true;
         assert_eq!(el.complete(&a).as_slice(), &[]);
-        assert_eq!(el.complete(&a2).as_slice(), &[(csb::ELEMENT_SWITCH | csb::COMPLETE, 7)]);
+        assert_eq!(
+            el.complete(&a2).as_slice(),
+            &[(csb::ELEMENT_SWITCH | csb::COMPLETE, 7)]
+        );
         assert_eq!(el.status().1, 9);
-        assert_eq!(el.complete(&b).as_slice(), &[(csb::ACTIVE_TO_IDLE | csb::COMPLETE, 9)]);
+        assert_eq!(
+            el.complete(&b).as_slice(),
+            &[(csb::ACTIVE_TO_IDLE | csb::COMPLETE, 9)]
+        );
         assert_eq!(el.status(), (0, 0));
     }
 

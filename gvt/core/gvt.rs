@@ -28,7 +28,11 @@ impl Gvt {
     /// The device model of `host`.
     pub fn new(host: &dyn HostGpu) -> Result<Gvt> {
         let info = *host.info();
-        Ok(Gvt { pool: ResourcePool::new(&info)?, planes: OwnerPolicy::disabled(info.platform), info })
+        Ok(Gvt {
+            pool: ResourcePool::new(&info)?,
+            planes: OwnerPolicy::disabled(info.platform),
+            info,
+        })
     }
 
     /// The GPU's facts.
@@ -38,7 +42,10 @@ impl Gvt {
 
     /// The vGPU types this GPU offers.
     pub fn types(&self) -> &'static [VgpuType] {
-        let low = self.info.aperture_size.saturating_sub(self.info.reserve.low_gm);
+        let low = self
+            .info
+            .aperture_size
+            .saturating_sub(self.info.reserve.low_gm);
         offered_types(self.info.platform.hw().types, low)
     }
 
@@ -76,7 +83,11 @@ impl Gvt {
 
     /// Number of virtual GGTT entries the storage of a vGPU of this size must have.
     pub fn ggtt_entries_for(config: &VgpuConfig) -> Result<usize> {
-        let pages = |b: u64| b.checked_next_multiple_of(4096).map(|x| x / 4096).ok_or(GvtError::Invalid);
+        let pages = |b: u64| {
+            b.checked_next_multiple_of(4096)
+                .map(|x| x / 4096)
+                .ok_or(GvtError::Invalid)
+        };
         let n = pages(config.resources.low_gm)?
             .checked_add(pages(config.resources.high_gm)?)
             .ok_or(GvtError::Invalid)?;
@@ -236,26 +247,48 @@ mod tests {
 
     fn store(config: &VgpuConfig) -> Store {
         let n = Gvt::ggtt_entries_for(config).unwrap();
-        Buffers { vreg: vec![0; crate::model::host::MMIO_DWORDS], ggtt: vec![0; n], opregion: vec![0; crate::model::opregion::OPREGION_SIZE], edid: vec![0; crate::model::display::edid::EDID_MAX_SIZE] }
+        Buffers {
+            vreg: vec![0; crate::model::host::MMIO_DWORDS],
+            ggtt: vec![0; n],
+            opregion: vec![0; crate::model::opregion::OPREGION_SIZE],
+            edid: vec![0; crate::model::display::edid::EDID_MAX_SIZE],
+        }
     }
 
     #[test]
     fn the_host_reserves_before_the_first_write_and_releases_after_the_last() {
-        let host = Host { inner: bxt(), refuse: false, log: RefCell::new(Vec::new()) };
+        let host = Host {
+            inner: bxt(),
+            refuse: false,
+            log: RefCell::new(Vec::new()),
+        };
         let mut gvt = Gvt::new(&host).unwrap();
         let config = find_type("GVTg_V5_8").unwrap().config;
-        let vgpu = gvt.create_vgpu(&host, &config, store(&config)).map_err(|(e, _)| e).unwrap();
+        let vgpu = gvt
+            .create_vgpu(&host, &config, store(&config))
+            .map_err(|(e, _)| e)
+            .unwrap();
         let id = vgpu.id().get();
         // The partition is on scratch already (`HostGpu::reserve`): creation writes no entry.
         assert_eq!(*host.log.borrow(), [Ev::Reserve(id)]);
         let mut vgpu = vgpu;
         let mut mpt = Mpt::default();
         let index = vgpu.partition().low.start / 4096;
-        vgpu.mmio_write(&host, &mut mpt, crate::model::vgpu::GGTT_MMIO_OFFSET + index * 8, &(0x1000u64 | 1).to_le_bytes()).unwrap();
+        vgpu.mmio_write(
+            &host,
+            &mut mpt,
+            crate::model::vgpu::GGTT_MMIO_OFFSET + index * 8,
+            &(0x1000u64 | 1).to_le_bytes(),
+        )
+        .unwrap();
         host.log.borrow_mut().clear();
         let _ = gvt.destroy_vgpu(&host, &mut mpt, vgpu);
         let log = host.log.borrow();
-        assert_eq!(log.first(), Some(&Ev::Write), "the guest's entry goes back to scratch");
+        assert_eq!(
+            log.first(),
+            Some(&Ev::Write),
+            "the guest's entry goes back to scratch"
+        );
         assert_eq!(log.last(), Some(&Ev::Release(id)));
         assert!(log.iter().filter(|e| matches!(e, Ev::Release(_))).count() == 1);
         assert_eq!(gvt.vgpu_count(), 0);
@@ -263,7 +296,11 @@ mod tests {
 
     #[test]
     fn a_refused_reservation_fails_the_creation_and_writes_nothing() {
-        let host = Host { inner: bxt(), refuse: true, log: RefCell::new(Vec::new()) };
+        let host = Host {
+            inner: bxt(),
+            refuse: true,
+            log: RefCell::new(Vec::new()),
+        };
         let mut gvt = Gvt::new(&host).unwrap();
         let config = find_type("GVTg_V5_8").unwrap().config;
         let before = gvt.available(&config);

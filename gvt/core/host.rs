@@ -114,7 +114,11 @@ pub trait HostGpu {
     /// (it puts back the ones a vGPU wrote when the vGPU goes). A host whose graphics memory
     /// and fences only the core hands out, and whose GGTT starts on scratch (`sim`), keeps this
     /// default.
-    fn reserve(&self, _id: super::resources::VgpuId, _part: &super::resources::Partition) -> super::error::Result {
+    fn reserve(
+        &self,
+        _id: super::resources::VgpuId,
+        _part: &super::resources::Partition,
+    ) -> super::error::Result {
         Ok(())
     }
 

@@ -90,7 +90,9 @@ impl IrqGroup {
 
     /// The group whose IMR/IIR/IER is at `offset`.
     pub fn of_reg(offset: u32) -> Option<IrqGroup> {
-        IrqGroup::ALL.into_iter().find(|g| offset & !0xf == g.base())
+        IrqGroup::ALL
+            .into_iter()
+            .find(|g| offset & !0xf == g.base())
     }
 }
 
@@ -302,7 +304,11 @@ pub fn propagate(vreg: &mut [u32], e: Event) -> bool {
 pub fn write(vreg: &mut [u32], offset: u32, v: u32) -> bool {
     if offset == MASTER {
         // Only the enable bit is guest-writable; the status bits are ours.
-        set(vreg, MASTER, (get(vreg, MASTER) & !MASTER_ENABLE) | (v & MASTER_ENABLE));
+        set(
+            vreg,
+            MASTER,
+            (get(vreg, MASTER) & !MASTER_ENABLE) | (v & MASTER_ENABLE),
+        );
         return check_pending(vreg);
     }
     let Some(g) = IrqGroup::of_reg(offset) else {

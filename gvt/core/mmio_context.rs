@@ -49,22 +49,22 @@ const SWITCHED: [Reg; 34] = [
     (Engine::Rcs, 0x24fc, false),
     (Engine::Rcs, GEN8_PRIVATE_PAT_LO::OFFSET, false),
     (Engine::Rcs, GEN8_PRIVATE_PAT_HI::OFFSET, false),
-    (Engine::Rcs, 0x20ec, true),  // GEN9_CS_DEBUG_MODE1
-    (Engine::Rcs, 0xb118, false), // GEN8_L3SQCREG4
-    (Engine::Rcs, 0xb11c, false), // GEN9_SCRATCH1
-    (Engine::Rcs, 0xb008, false), // GEN9_SCRATCH_LNCF1
-    (Engine::Rcs, 0x940c, false), // GEN7_UCGCTL4
-    (Engine::Rcs, 0x4ab8, false), // GAMT_CHKN_BIT_REG
-    (Engine::Rcs, 0x4ab0, false), // GEN9_GAMT_ECO_REG_RW_IA
-    (Engine::Rcs, 0x20d4, true),  // GEN9_CSFE_CHICKEN1_RCS
-    (Engine::Rcs, 0xb004, false), // GEN8_GARBCNTL
-    (Engine::Rcs, 0x20a0, false), // GEN7_FF_THREAD_MODE
-    (Engine::Rcs, 0x20e4, true),  // FF_SLICE_CS_CHICKEN2
-    (Engine::Bcs, 0x2229c, true), // RING_GFX_MODE
-    (Engine::Bcs, 0x2209c, true), // RING_MI_MODE
-    (Engine::Bcs, 0x220c0, true), // RING_INSTPM
+    (Engine::Rcs, 0x20ec, true),   // GEN9_CS_DEBUG_MODE1
+    (Engine::Rcs, 0xb118, false),  // GEN8_L3SQCREG4
+    (Engine::Rcs, 0xb11c, false),  // GEN9_SCRATCH1
+    (Engine::Rcs, 0xb008, false),  // GEN9_SCRATCH_LNCF1
+    (Engine::Rcs, 0x940c, false),  // GEN7_UCGCTL4
+    (Engine::Rcs, 0x4ab8, false),  // GAMT_CHKN_BIT_REG
+    (Engine::Rcs, 0x4ab0, false),  // GEN9_GAMT_ECO_REG_RW_IA
+    (Engine::Rcs, 0x20d4, true),   // GEN9_CSFE_CHICKEN1_RCS
+    (Engine::Rcs, 0xb004, false),  // GEN8_GARBCNTL
+    (Engine::Rcs, 0x20a0, false),  // GEN7_FF_THREAD_MODE
+    (Engine::Rcs, 0x20e4, true),   // FF_SLICE_CS_CHICKEN2
+    (Engine::Bcs, 0x2229c, true),  // RING_GFX_MODE
+    (Engine::Bcs, 0x2209c, true),  // RING_MI_MODE
+    (Engine::Bcs, 0x220c0, true),  // RING_INSTPM
     (Engine::Bcs, 0x22098, false), // RING_HWSTAM
-    (Engine::Bcs, 0x22028, true), // RING_EXCC
+    (Engine::Bcs, 0x22028, true),  // RING_EXCC
     (Engine::Vecs, 0x1a028, true), // RING_EXCC
 ];
 
@@ -113,7 +113,8 @@ const ALL: [Reg; SLOTS] = {
         let mut r = 0;
         while r < MOCS_REGS {
             let engine = MOCS_SWITCHED[e];
-            t[SWITCHED.len() + e * u32_as_usize(MOCS_REGS) + u32_as_usize(r)] = (engine, mocs_base(engine) + 4 * r, false);
+            t[SWITCHED.len() + e * u32_as_usize(MOCS_REGS) + u32_as_usize(r)] =
+                (engine, mocs_base(engine) + 4 * r, false);
             r += 1;
         }
         e += 1;
@@ -142,7 +143,13 @@ pub struct MmioContext {
 
 impl Default for MmioContext {
     fn default() -> Self {
-        MmioContext { hw: [0; SLOTS], known: [false; SLOTS], host: [0; SLOTS], owner: [Owner::Host; 4], stats: SwitchStats::default() }
+        MmioContext {
+            hw: [0; SLOTS],
+            known: [false; SLOTS],
+            host: [0; SLOTS],
+            owner: [Owner::Host; 4],
+            stats: SwitchStats::default(),
+        }
     }
 }
 
@@ -163,20 +170,33 @@ impl MmioContext {
 
     /// Who owns `e` now.
     pub fn owner(&self, e: Engine) -> Owner {
-        self.owner.get(engine_slot(e)).copied().unwrap_or(Owner::Host)
+        self.owner
+            .get(engine_slot(e))
+            .copied()
+            .unwrap_or(Owner::Host)
     }
 
     /// Gives idle engine `e` to `next`, whose register values `vreg` gives for a vGPU (the
     /// host's own values are those read when it last gave the engine away). Returns the
     /// number of registers written.
-    pub fn switch(&mut self, host: &dyn HostExec, e: Engine, next: Owner, vreg: impl Fn(u32) -> u32) -> u32 {
+    pub fn switch(
+        &mut self,
+        host: &dyn HostExec,
+        e: Engine,
+        next: Owner,
+        vreg: impl Fn(u32) -> u32,
+    ) -> u32 {
         let prev = self.owner(e);
         if prev == next {
             return 0;
         }
         let mut written = 0u32;
         // Zipped rather than indexed: the arrays have the table's length by construction.
-        let slots = self.hw.iter_mut().zip(self.known.iter_mut()).zip(self.host.iter_mut());
+        let slots = self
+            .hw
+            .iter_mut()
+            .zip(self.known.iter_mut())
+            .zip(self.host.iter_mut());
         for (&(engine, off, masked), ((hw, known), hostv)) in ALL.iter().zip(slots) {
             if engine != e {
                 continue;
@@ -219,12 +239,24 @@ pub fn restore_inhibit(e: Engine, vreg: impl Fn(u32) -> u32, out: &mut [u8]) -> 
     if e != Engine::Rcs {
         return 0;
     }
-    let mut w = Dwords { out: out.chunks_exact_mut(4), n: 0, ok: true };
+    let mut w = Dwords {
+        out: out.chunks_exact_mut(4),
+        n: 0,
+        ok: true,
+    };
     w.put(MI_ARB_ON_OFF);
     w.lri(RCS_IN_CONTEXT.iter().copied(), RCS_IN_CONTEXT_COUNT, &vreg);
     let mocs = mocs_base(Engine::Rcs);
-    w.lri((0..MOCS_REGS).map(|i| mocs.wrapping_add(i.wrapping_mul(4))), MOCS_REGS, &vreg);
-    w.lri((0..L3CC_REGS).map(|i| L3CC_BASE.wrapping_add(i.wrapping_mul(4))), L3CC_REGS, &vreg);
+    w.lri(
+        (0..MOCS_REGS).map(|i| mocs.wrapping_add(i.wrapping_mul(4))),
+        MOCS_REGS,
+        &vreg,
+    );
+    w.lri(
+        (0..L3CC_REGS).map(|i| L3CC_BASE.wrapping_add(i.wrapping_mul(4))),
+        L3CC_REGS,
+        &vreg,
+    );
     w.put(MI_ARB_ON_OFF | 1);
     if w.ok {
         w.n.wrapping_mul(4)
@@ -242,7 +274,11 @@ struct Dwords<'a> {
 
 impl Dwords<'_> {
     fn put(&mut self, v: u32) {
-        match self.out.next().and_then(|d| <&mut [u8; 4]>::try_from(d).ok()) {
+        match self
+            .out
+            .next()
+            .and_then(|d| <&mut [u8; 4]>::try_from(d).ok())
+        {
             Some(d) => *d = v.to_le_bytes(),
             None => self.ok = false,
         }

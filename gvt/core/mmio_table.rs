@@ -9,14 +9,14 @@
 //! tables is a build error rather than upstream's "dup mmio definition" init failure
 //! (gvt-linux #84). Offsets not tracked are plain storage in the vGPU's register file.
 
+use super::display::regs::{
+    CURBASE, CURSURFLIVE, DDI_BUF_CTL, DP_AUX_CH_CTL, DP_TP_CTL, DP_TP_STATUS, GMBUS0,
+    PCH_PORT_HOTPLUG, PIPE_FRMCOUNT_G4X, PLANE_CTL, TRANSCONF,
+};
 use super::host::MMIO_SIZE;
 use super::hw::Platform;
 use super::mmio_list::GEN9_TRACKED;
 use super::num::{lower_16_bits, u16_as_usize, u32_as_usize};
-use super::display::regs::{
-    CURBASE, CURSURFLIVE, DDI_BUF_CTL, DP_AUX_CH_CTL, DP_TP_CTL, DP_TP_STATUS, GMBUS0, PCH_PORT_HOTPLUG, PIPE_FRMCOUNT_G4X, PLANE_CTL,
-    TRANSCONF,
-};
 use super::regs::*;
 
 /// Attribute: the register (or the bits in `ro_mask`) cannot be written by the guest.
@@ -150,7 +150,11 @@ impl Handler {
     pub const fn answers_in_failsafe(self) -> bool {
         matches!(
             self,
-            Handler::ForceWake | Handler::Gdrst | Handler::RingResetCtl | Handler::RingMiMode | Handler::GucStatusRead
+            Handler::ForceWake
+                | Handler::Gdrst
+                | Handler::RingResetCtl
+                | Handler::RingMiMode
+                | Handler::GucStatusRead
         )
     }
 }
@@ -158,9 +162,9 @@ impl Handler {
 /// Registers a guest may expose to its unprivileged batch buffers through FORCE_TO_NONPRIV:
 /// what i915's Gen9 workarounds and whitelists need, nothing that reaches outside the context.
 pub const FORCE_NONPRIV_WHITELIST: [u32; 31] = [
-    0xd80, 0x20ec, 0x2248, 0x2340, 0x2348, 0x2350, 0x2580, 0x2690, 0x2694, 0x2698, 0x2754,
-    0x28a0, 0x4de0, 0x4de4, 0x4dfc, 0x7010, 0x7014, 0x7300, 0x7304, 0x7700, 0x7704, 0x7708,
-    0x770c, 0x83a8, 0xb110, 0xb118, 0xe100, 0xe18c, 0xe48c, 0xe5f4, 0x64844,
+    0xd80, 0x20ec, 0x2248, 0x2340, 0x2348, 0x2350, 0x2580, 0x2690, 0x2694, 0x2698, 0x2754, 0x28a0,
+    0x4de0, 0x4de4, 0x4dfc, 0x7010, 0x7014, 0x7300, 0x7304, 0x7700, 0x7704, 0x7708, 0x770c, 0x83a8,
+    0xb110, 0xb118, 0xe100, 0xe18c, 0xe48c, 0xe5f4, 0x64844,
 ];
 
 /// One tracked register or range.
@@ -181,15 +185,43 @@ pub struct MmioDef {
 }
 
 const fn d(offset: u32, platforms: u8, flags: u8, handler: Handler) -> MmioDef {
-    MmioDef { offset, size: 4, flags, ro_mask: 0, platforms, handler }
+    MmioDef {
+        offset,
+        size: 4,
+        flags,
+        ro_mask: 0,
+        platforms,
+        handler,
+    }
 }
 
 const fn f(offset: u32, size: u32, platforms: u8, flags: u8, handler: Handler) -> MmioDef {
-    MmioDef { offset, size, flags, ro_mask: 0, platforms, handler }
+    MmioDef {
+        offset,
+        size,
+        flags,
+        ro_mask: 0,
+        platforms,
+        handler,
+    }
 }
 
-const fn ro(offset: u32, size: u32, platforms: u8, flags: u8, ro_mask: u32, handler: Handler) -> MmioDef {
-    MmioDef { offset, size, flags: flags | F_RO, ro_mask, platforms, handler }
+const fn ro(
+    offset: u32,
+    size: u32,
+    platforms: u8,
+    flags: u8,
+    ro_mask: u32,
+    handler: Handler,
+) -> MmioDef {
+    MmioDef {
+        offset,
+        size,
+        flags: flags | F_RO,
+        ro_mask,
+        platforms,
+        handler,
+    }
 }
 
 use Handler as H;
@@ -203,7 +235,12 @@ pub const GEN9_RING_MMIO: &[MmioDef] = &[
     d(0x28, D_ALL, C, H::Default),
     d(0x134, D_ALL, C, H::Default),
     d(RING_START::REL, D_ALL, F_GMADR, H::Default),
-    d(RING_MODE_GEN7::REL, D_ALL, MC | F_CMD_WRITE_PATCH, H::RingMode),
+    d(
+        RING_MODE_GEN7::REL,
+        D_ALL,
+        MC | F_CMD_WRITE_PATCH,
+        H::RingMode,
+    ),
     d(RING_MI_MODE::REL, D_ALL, MC, H::RingMiMode),
     d(RING_INSTPM::REL, D_ALL, MC, H::Default),
     d(RING_TIMESTAMP::REL, D_ALL, C, H::Default),
@@ -211,7 +248,14 @@ pub const GEN9_RING_MMIO: &[MmioDef] = &[
     d(RING_BBADDR::REL, D_ALL, F_GMADR, H::Default),
     d(RING_SYNC_0::REL, D_ALL, C, H::Default),
     d(RING_SYNC_1::REL, D_ALL, C, H::Default),
-    ro(RING_RESET_CTL::REL, 4, D_ALL, 0, !masked_bit_enable(1), H::RingResetCtl),
+    ro(
+        RING_RESET_CTL::REL,
+        4,
+        D_ALL,
+        0,
+        !masked_bit_enable(1),
+        H::RingResetCtl,
+    ),
     d(RING_ELSP::REL, D_ALL, 0, H::Elsp),
     ro(RING_EXECLIST_STATUS_LO::REL, 8, D_ALL, 0, !0, H::Default),
     d(0x244, D_ALL, C, H::Default),
@@ -225,7 +269,7 @@ pub const GEN9_RING_MMIO: &[MmioDef] = &[
     d(RING_HWS_PGA::REL, D_ALL, F_GMADR, H::HwsPga),
     d(CSFE_CHICKEN1::REL, D_ALL, MC, H::CsfeChicken1),
     f(0x600, 0x40, D_BXT, C, H::Default), // GEN8_RING_CS_GPR
-    // Error state and debug registers the guest reads after a hang (iterate_bxt_mmio).
+                                          // Error state and debug registers the guest reads after a hang (iterate_bxt_mmio).
 ];
 
 /// Registers at fixed offsets with attributes or handlers; plain tracked registers come from
@@ -236,37 +280,62 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(0xc400c, D_ALL, 0, H::Ier), // SDEIER
     d(0xc4008, D_ALL, 0, H::Iir), // SDEIIR
     d(GEN8_MASTER_IRQ::OFFSET, D_ALL, 0, H::MasterIrq),
-    d(0x44304, D_ALL, 0, H::Imr), d(0x44308, D_ALL, 0, H::Iir), d(0x4430c, D_ALL, 0, H::Ier),
-    d(0x44314, D_ALL, 0, H::Imr), d(0x44318, D_ALL, 0, H::Iir), d(0x4431c, D_ALL, 0, H::Ier),
-    d(0x44324, D_ALL, 0, H::Imr), d(0x44328, D_ALL, 0, H::Iir), d(0x4432c, D_ALL, 0, H::Ier),
-    d(0x44334, D_ALL, 0, H::Imr), d(0x44338, D_ALL, 0, H::Iir), d(0x4433c, D_ALL, 0, H::Ier),
-    d(0x44404, D_ALL, 0, H::Imr), d(0x44408, D_ALL, 0, H::Iir), d(0x4440c, D_ALL, 0, H::Ier),
-    d(0x44414, D_ALL, 0, H::Imr), d(0x44418, D_ALL, 0, H::Iir), d(0x4441c, D_ALL, 0, H::Ier),
-    d(0x44424, D_ALL, 0, H::Imr), d(0x44428, D_ALL, 0, H::Iir), d(0x4442c, D_ALL, 0, H::Ier),
-    d(0x44444, D_ALL, 0, H::Imr), d(0x44448, D_ALL, 0, H::Iir), d(0x4444c, D_ALL, 0, H::Ier),
-    d(0x44464, D_ALL, 0, H::Imr), d(0x44468, D_ALL, 0, H::Iir), d(0x4446c, D_ALL, 0, H::Ier),
-    d(0x444e4, D_ALL, 0, H::Imr), d(0x444e8, D_ALL, 0, H::Iir), d(0x444ec, D_ALL, 0, H::Ier),
+    d(0x44304, D_ALL, 0, H::Imr),
+    d(0x44308, D_ALL, 0, H::Iir),
+    d(0x4430c, D_ALL, 0, H::Ier),
+    d(0x44314, D_ALL, 0, H::Imr),
+    d(0x44318, D_ALL, 0, H::Iir),
+    d(0x4431c, D_ALL, 0, H::Ier),
+    d(0x44324, D_ALL, 0, H::Imr),
+    d(0x44328, D_ALL, 0, H::Iir),
+    d(0x4432c, D_ALL, 0, H::Ier),
+    d(0x44334, D_ALL, 0, H::Imr),
+    d(0x44338, D_ALL, 0, H::Iir),
+    d(0x4433c, D_ALL, 0, H::Ier),
+    d(0x44404, D_ALL, 0, H::Imr),
+    d(0x44408, D_ALL, 0, H::Iir),
+    d(0x4440c, D_ALL, 0, H::Ier),
+    d(0x44414, D_ALL, 0, H::Imr),
+    d(0x44418, D_ALL, 0, H::Iir),
+    d(0x4441c, D_ALL, 0, H::Ier),
+    d(0x44424, D_ALL, 0, H::Imr),
+    d(0x44428, D_ALL, 0, H::Iir),
+    d(0x4442c, D_ALL, 0, H::Ier),
+    d(0x44444, D_ALL, 0, H::Imr),
+    d(0x44448, D_ALL, 0, H::Iir),
+    d(0x4444c, D_ALL, 0, H::Ier),
+    d(0x44464, D_ALL, 0, H::Imr),
+    d(0x44468, D_ALL, 0, H::Iir),
+    d(0x4446c, D_ALL, 0, H::Ier),
+    d(0x444e4, D_ALL, 0, H::Imr),
+    d(0x444e8, D_ALL, 0, H::Iir),
+    d(0x444ec, D_ALL, 0, H::Ier),
     // GT and power management.
-    d(GEN8_GAMW_ECO_DEV_RW_IA::OFFSET, D_ALL, 0, H::GamwEchoDevRwIa),
+    d(
+        GEN8_GAMW_ECO_DEV_RW_IA::OFFSET,
+        D_ALL,
+        0,
+        H::GamwEchoDevRwIa,
+    ),
     d(0x4180, D_ALL, F_GMADR | C, H::Default), // BSD_HWS_PGA_GEN7
     d(0x4280, D_ALL, F_GMADR | C, H::Default), // BLT_HWS_PGA_GEN7
     d(0x4380, D_ALL, F_GMADR | C, H::Default), // VEBOX_HWS_PGA_GEN7
     d(0x2148, D_ALL, F_GMADR | C, H::Default),
     d(0x2180, D_ALL, F_GMADR | C, H::Default), // CCID(RENDER_RING_BASE)
     d(0x12198, D_ALL, F_GMADR | C, H::Default),
-    d(0x7008, D_ALL, MC, H::Default),  // GEN7_GT_MODE
-    d(0x7000, D_ALL, MC, H::Default),  // CACHE_MODE_0_GEN7
-    d(0x7004, D_ALL, MC, H::Default),  // CACHE_MODE_1
-    d(0x2120, D_ALL, MC, H::Default),  // CACHE_MODE_0
+    d(0x7008, D_ALL, MC, H::Default), // GEN7_GT_MODE
+    d(0x7000, D_ALL, MC, H::Default), // CACHE_MODE_0_GEN7
+    d(0x7004, D_ALL, MC, H::Default), // CACHE_MODE_1
+    d(0x2120, D_ALL, MC, H::Default), // CACHE_MODE_0
     d(0x2124, D_ALL, MC, H::Default),
     d(0x20dc, D_ALL, MC, H::Default),
-    d(0x2090, D_ALL, MC, H::Default),  // _3D_CHICKEN3
+    d(0x2090, D_ALL, MC, H::Default), // _3D_CHICKEN3
     d(0x2088, D_ALL, MC, H::Default),
-    d(0x20e4, D_ALL, MC, H::Default),  // FF_SLICE_CS_CHICKEN2
+    d(0x20e4, D_ALL, MC, H::Default), // FF_SLICE_CS_CHICKEN2
     d(0x2470, D_ALL, MC, H::Default),
-    d(0x4090, D_ALL, C, H::Default),   // GAM_ECOCHK
-    d(0x7010, D_ALL, MC, H::Default),  // GEN7_COMMON_SLICE_CHICKEN1
-    d(0x7014, D_ALL, MC, H::Default),  // COMMON_SLICE_CHICKEN2
+    d(0x4090, D_ALL, C, H::Default),  // GAM_ECOCHK
+    d(0x7010, D_ALL, MC, H::Default), // GEN7_COMMON_SLICE_CHICKEN1
+    d(0x7014, D_ALL, MC, H::Default), // COMMON_SLICE_CHICKEN2
     d(0x9030, D_ALL, C, H::Default),
     d(0x20a0, D_ALL, C, H::Default),
     d(0x2420, D_ALL, C, H::Default),
@@ -275,8 +344,8 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(0x2438, D_ALL, C, H::Default),
     d(0x243c, D_ALL, C, H::Default),
     d(0x7018, D_ALL, MC, H::Default),
-    d(0xe184, D_ALL, MC, H::Default),  // HSW_HALF_SLICE_CHICKEN3
-    d(0xe100, D_ALL, MC, H::Default),  // GEN7_HALF_SLICE_CHICKEN1
+    d(0xe184, D_ALL, MC, H::Default), // HSW_HALF_SLICE_CHICKEN3
+    d(0xe100, D_ALL, MC, H::Default), // GEN7_HALF_SLICE_CHICKEN1
     d(FORCEWAKE_GT_GEN9::OFFSET, D_ALL, 0, H::ForceWake),
     d(FORCEWAKE_RENDER_GEN9::OFFSET, D_ALL, 0, H::ForceWake),
     d(FORCEWAKE_MEDIA_GEN9::OFFSET, D_ALL, 0, H::ForceWake),
@@ -291,7 +360,7 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(GFX_FLSH_CNTL_GEN6::OFFSET, D_ALL, 0, H::GgttFlush),
     d(GEN6_MBCTL::OFFSET, D_ALL, 0, H::Mbctl),
     d(FPGA_DBG::OFFSET, D_ALL, 0, H::FpgaDbg),
-    d(0x940c, D_ALL, C, H::Default),   // GEN7_UCGCTL4
+    d(0x940c, D_ALL, C, H::Default), // GEN7_UCGCTL4
     d(0x215c, D_ALL, C, H::Default),
     d(0x2178, D_ALL, C, H::Default),
     d(0x217c, D_ALL, C, H::Default),
@@ -303,7 +372,7 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     f(0x5280, 16, D_ALL, C, H::Default),
     d(0x1c17c, D_ALL, C, H::Default),
     d(0x1c178, D_ALL, C, H::Default),
-    d(0x22200, D_ALL, C, H::Default),  // BCS_SWCTRL
+    d(0x22200, D_ALL, C, H::Default),   // BCS_SWCTRL
     f(0x2300, 8, D_ALL, C, H::Default), // HS_INVOCATION_COUNT
     f(0x2308, 8, D_ALL, C, H::Default), // DS_INVOCATION_COUNT
     f(0x2310, 8, D_ALL, C, H::Default), // IA_VERTICES_COUNT
@@ -321,7 +390,7 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(0x426c, D_ALL, 0, H::TlbControl),
     d(0x4270, D_ALL, 0, H::TlbControl),
     d(0x4094, D_ALL, C, H::Default),
-    d(0x4030, D_ALL, MC, H::Default),  // ARB_MODE
+    d(0x4030, D_ALL, MC, H::Default), // ARB_MODE
     d(0x2220, D_ALL, C, H::Default),
     d(0x12220, D_ALL, C, H::Default),
     d(0x22220, D_ALL, C, H::Default),
@@ -333,15 +402,15 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(0x64838, D_ALL, 0, H::EdpPsrImrIir), // EDP_PSR_IIR
     d(GUC_STATUS::OFFSET, D_ALL, 0, H::GucStatusRead),
     d(GEN6_PCODE_MAILBOX::OFFSET, D_ALL, 0, H::PcodeMailbox),
-    d(0x7300, D_ALL, MC, H::Default),  // HDC_CHICKEN0
-    d(0xe4f0, D_ALL, MC, H::Default),  // GEN8_ROW_CHICKEN
-    d(0xe4f4, D_ALL, MC, H::Default),  // GEN7_ROW_CHICKEN2
-    d(0x9430, D_ALL, C, H::Default),   // GEN8_UCGCTL6
-    d(0xb118, D_ALL, C, H::Default),   // GEN8_L3SQCREG4
+    d(0x7300, D_ALL, MC, H::Default), // HDC_CHICKEN0
+    d(0xe4f0, D_ALL, MC, H::Default), // GEN8_ROW_CHICKEN
+    d(0xe4f4, D_ALL, MC, H::Default), // GEN7_ROW_CHICKEN2
+    d(0x9430, D_ALL, C, H::Default),  // GEN8_UCGCTL6
+    d(0xb118, D_ALL, C, H::Default),  // GEN8_L3SQCREG4
     f(0x24d0, 48, D_ALL, C | F_CMD_WRITE_PATCH, H::ForceNonpriv), // RCS FORCE_TO_NONPRIV
     d(0xe194, D_ALL, MC, H::Default),
     d(0xe188, D_ALL, MC, H::Default),
-    d(0xe180, D_ALL, MC, H::Default),  // HALF_SLICE_CHICKEN2
+    d(0xe180, D_ALL, MC, H::Default), // HALF_SLICE_CHICKEN2
     d(0x2580, D_ALL, MC, H::Default),
     d(0xe220, D_ALL, C, H::Default),
     d(0xe230, D_ALL, C, H::Default),
@@ -353,33 +422,45 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(0xe2b0, D_ALL, C, H::Default),
     d(0xe2c0, D_ALL, C, H::Default),
     d(0x21f0, D_ALL, C, H::Default),
-    d(0x4ab0, D_ALL, C, H::Default),   // GEN9_GAMT_ECO_REG_RW_IA
-    d(0x4ddc, D_ALL, C, H::Default),   // MMCD_MISC_CTRL
-    d(0xb11c, D_ALL, C, H::Default),   // BDW_SCRATCH1
+    d(0x4ab0, D_ALL, C, H::Default),        // GEN9_GAMT_ECO_REG_RW_IA
+    d(0x4ddc, D_ALL, C, H::Default),        // MMCD_MISC_CTRL
+    d(0xb11c, D_ALL, C, H::Default),        // BDW_SCRATCH1
     f(0xc800, 0x7f8, D_ALL, C, H::Default), // GEN9_GFX_MOCS(0)
     f(0xb020, 0x80, D_ALL, C, H::Default),  // GEN7_L3CNTLREG2 (L3CC)
-    d(0x20e0, D_ALL, MC, H::Default),  // GEN7_FF_SLICE_CS_CHICKEN1
-    d(0x20ec, D_ALL, MC, H::Default),  // GEN9_CS_DEBUG_MODE1
-    d(0x4de0, D_ALL, C, H::Default),   // TRVATTL3PTRDW(0)
+    d(0x20e0, D_ALL, MC, H::Default),       // GEN7_FF_SLICE_CS_CHICKEN1
+    d(0x20ec, D_ALL, MC, H::Default),       // GEN9_CS_DEBUG_MODE1
+    d(0x4de0, D_ALL, C, H::Default),        // TRVATTL3PTRDW(0)
     d(0x4de4, D_ALL, C, H::Default),
     d(0x4de8, D_ALL, C, H::Default),
     d(0x4dec, D_ALL, C, H::Default),
-    d(0x4df0, D_ALL, C, H::Default),   // TRVADR
+    d(0x4df0, D_ALL, C, H::Default), // TRVADR
     d(TRTTE::OFFSET, D_ALL, C | F_PM_SAVE, H::Trtte),
     d(0x4dfc, D_ALL, F_PM_SAVE, H::Default),
-    d(0xb004, D_ALL, C, H::Default),   // GEN8_GARBCNTL
+    d(0xb004, D_ALL, C, H::Default), // GEN8_GARBCNTL
     d(DMA_CTRL::OFFSET, D_ALL, F_MODE_MASK, H::Default),
-    d(0x7304, D_ALL, MC, H::Default),  // GEN8_HDC_CHICKEN1
-    d(0x5588, D_ALL, MC, H::Default),  // GEN9_WM_CHICKEN3
-    d(0x4ab8, D_KBL | D_CFL, C, H::Default),   // GAMT_CHKN_BIT_REG
+    d(0x7304, D_ALL, MC, H::Default),        // GEN8_HDC_CHICKEN1
+    d(0x5588, D_ALL, MC, H::Default),        // GEN9_WM_CHICKEN3
+    d(0x4ab8, D_KBL | D_CFL, C, H::Default), // GAMT_CHKN_BIT_REG
     d(0xe4cc, D_ALL, C, H::Default),
     // Display: power wells, PLLs, buffers, fuses.
     d(HSW_PWR_WELL_CTL2::OFFSET, D_ALL, 0, H::PowerWellCtl),
     d(DBUF_CTL_S0::OFFSET, D_ALL, 0, H::DbufCtl),
     d(LCPLL1_CTL::OFFSET, D_SKL | D_KBL | D_CFL, 0, H::SklLcpll),
     d(LCPLL2_CTL::OFFSET, D_SKL | D_KBL | D_CFL, 0, H::SklLcpll),
-    d(DPLL_STATUS::OFFSET, D_SKL | D_KBL | D_CFL, 0, H::DpllStatusRead),
-    ro(PCH_PORT_HOTPLUG::OFFSET, 4, D_ALL, 0, 0x0303_0303, H::Default), // status bits RO
+    d(
+        DPLL_STATUS::OFFSET,
+        D_SKL | D_KBL | D_CFL,
+        0,
+        H::DpllStatusRead,
+    ),
+    ro(
+        PCH_PORT_HOTPLUG::OFFSET,
+        4,
+        D_ALL,
+        0,
+        0x0303_0303,
+        H::Default,
+    ), // status bits RO
     f(0xc5010, 6 * 4, D_ALL, F_UNALIGN, H::Default), // PCH_GPIO_BASE
     // BXT display PHYs and PLLs (§6).
     d(BXT_P_CR_GT_DISP_PWRON::OFFSET, D_BXT, 0, H::BxtGtDispPwron),
@@ -395,56 +476,56 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(PORT_TX_DW3_LN0_C::OFFSET, D_BXT, 0, H::BxtPortTxDw3Read),
     d(PORT_TX_DW3_LN0_A::OFFSET, D_BXT, 0, H::BxtPortTxDw3Read),
     d(BXT_DE_PLL_ENABLE::OFFSET, D_BXT, 0, H::BxtDePllEnable),
-    d(0xb100, D_BXT, C, H::Default),   // GEN8_L3SQCREG1
-    d(0x7034, D_BXT, C, H::Default),   // GEN8_L3CNTLREG
+    d(0xb100, D_BXT, C, H::Default), // GEN8_L3SQCREG1
+    d(0x7034, D_BXT, C, H::Default), // GEN8_L3CNTLREG
     d(0x20d8, D_BXT, C, H::Default),
-    d(0x2248, D_BXT, C, H::Default),   // GEN9_CTX_PREEMPT_REG
+    d(0x2248, D_BXT, C, H::Default), // GEN9_CTX_PREEMPT_REG
     d(GEN8_PRIVATE_PAT_LO::OFFSET, D_BXT, 0, H::BxtPpatLow),
     // Display (§3.13, `display`): transcoders, DDIs, AUX channels, GMBUS, planes, cursors.
     d(TRANSCONF::OFFSET, D_ALL, 0, H::Transconf), // pipe A
     ro(PIPE_FRMCOUNT_G4X::OFFSET, 8, D_ALL, 0, !0, H::Default), // and PIPE_FLIPCOUNT_G4X
-    d(CURBASE::OFFSET, D_ALL, 0, H::CurBase), // pipe A
+    d(CURBASE::OFFSET, D_ALL, 0, H::CurBase),     // pipe A
     ro(CURSURFLIVE::OFFSET, 4, D_ALL, 0, !0, H::Default), // pipe A
     f(PLANE_CTL::OFFSET, 0x48, D_ALL, 0, H::Plane), // (A, 1)..PLANE_AUX_OFFSET
-    f(0x70280, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(A, 2)..PLANE_AUX_OFFSET
-    f(0x70380, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(A, 3)..PLANE_AUX_OFFSET
-    f(0x70480, 0x48, D_BXT, 0, H::Plane), // PLANE_CTL(A, 4)..PLANE_AUX_OFFSET
-    d(0x71008, D_ALL, 0, H::Transconf), // TRANSCONF(B)
-    ro(0x71040, 8, D_ALL, 0, !0, H::Default), // PIPE_FRMCOUNT_G4X, PIPE_FLIPCOUNT_G4X
-    d(0x71084, D_ALL, 0, H::CurBase), // CURBASE(B)
-    ro(0x710ac, 4, D_ALL, 0, !0, H::Default), // CURSURFLIVE(B)
-    f(0x71180, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(B, 1)..PLANE_AUX_OFFSET
-    f(0x71280, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(B, 2)..PLANE_AUX_OFFSET
-    f(0x71380, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(B, 3)..PLANE_AUX_OFFSET
-    f(0x71480, 0x48, D_BXT, 0, H::Plane), // PLANE_CTL(B, 4)..PLANE_AUX_OFFSET
-    d(0x72008, D_ALL, 0, H::Transconf), // TRANSCONF(C)
-    ro(0x72040, 8, D_ALL, 0, !0, H::Default), // PIPE_FRMCOUNT_G4X, PIPE_FLIPCOUNT_G4X
-    d(0x72084, D_ALL, 0, H::CurBase), // CURBASE(C)
-    ro(0x720ac, 4, D_ALL, 0, !0, H::Default), // CURSURFLIVE(C)
-    f(0x72180, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(C, 1)..PLANE_AUX_OFFSET
-    f(0x72280, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(C, 2)..PLANE_AUX_OFFSET
-    f(0x72380, 0x48, D_ALL, 0, H::Plane), // PLANE_CTL(C, 3)..PLANE_AUX_OFFSET
-    d(0x7f008, D_ALL, 0, H::Transconf), // TRANSCONF(EDP)
+    f(0x70280, 0x48, D_ALL, 0, H::Plane),         // PLANE_CTL(A, 2)..PLANE_AUX_OFFSET
+    f(0x70380, 0x48, D_ALL, 0, H::Plane),         // PLANE_CTL(A, 3)..PLANE_AUX_OFFSET
+    f(0x70480, 0x48, D_BXT, 0, H::Plane),         // PLANE_CTL(A, 4)..PLANE_AUX_OFFSET
+    d(0x71008, D_ALL, 0, H::Transconf),           // TRANSCONF(B)
+    ro(0x71040, 8, D_ALL, 0, !0, H::Default),     // PIPE_FRMCOUNT_G4X, PIPE_FLIPCOUNT_G4X
+    d(0x71084, D_ALL, 0, H::CurBase),             // CURBASE(B)
+    ro(0x710ac, 4, D_ALL, 0, !0, H::Default),     // CURSURFLIVE(B)
+    f(0x71180, 0x48, D_ALL, 0, H::Plane),         // PLANE_CTL(B, 1)..PLANE_AUX_OFFSET
+    f(0x71280, 0x48, D_ALL, 0, H::Plane),         // PLANE_CTL(B, 2)..PLANE_AUX_OFFSET
+    f(0x71380, 0x48, D_ALL, 0, H::Plane),         // PLANE_CTL(B, 3)..PLANE_AUX_OFFSET
+    f(0x71480, 0x48, D_BXT, 0, H::Plane),         // PLANE_CTL(B, 4)..PLANE_AUX_OFFSET
+    d(0x72008, D_ALL, 0, H::Transconf),           // TRANSCONF(C)
+    ro(0x72040, 8, D_ALL, 0, !0, H::Default),     // PIPE_FRMCOUNT_G4X, PIPE_FLIPCOUNT_G4X
+    d(0x72084, D_ALL, 0, H::CurBase),             // CURBASE(C)
+    ro(0x720ac, 4, D_ALL, 0, !0, H::Default),     // CURSURFLIVE(C)
+    f(0x72180, 0x48, D_ALL, 0, H::Plane),         // PLANE_CTL(C, 1)..PLANE_AUX_OFFSET
+    f(0x72280, 0x48, D_ALL, 0, H::Plane),         // PLANE_CTL(C, 2)..PLANE_AUX_OFFSET
+    f(0x72380, 0x48, D_ALL, 0, H::Plane),         // PLANE_CTL(C, 3)..PLANE_AUX_OFFSET
+    d(0x7f008, D_ALL, 0, H::Transconf),           // TRANSCONF(EDP)
     d(DDI_BUF_CTL::OFFSET, D_ALL, 0, H::DdiBufCtl), // port A
     d(DP_AUX_CH_CTL::OFFSET, D_ALL, 0, H::DpAuxCtl), // port A
-    d(DP_TP_CTL::OFFSET, D_ALL, 0, H::DpTpCtl), // port A
+    d(DP_TP_CTL::OFFSET, D_ALL, 0, H::DpTpCtl),   // port A
     d(DP_TP_STATUS::OFFSET, D_ALL, 0, H::DpTpStatus), // port A
-    d(0x64100, D_ALL, 0, H::DdiBufCtl), // DDI_BUF_CTL(B)
-    d(0x64110, D_ALL, 0, H::DpAuxCtl), // DP_AUX_CH_CTL(B)
-    d(0x64140, D_ALL, 0, H::DpTpCtl), // DP_TP_CTL(B)
-    d(0x64144, D_ALL, 0, H::DpTpStatus), // DP_TP_STATUS(B)
-    d(0x64200, D_ALL, 0, H::DdiBufCtl), // DDI_BUF_CTL(C)
-    d(0x64210, D_ALL, 0, H::DpAuxCtl), // DP_AUX_CH_CTL(C)
-    d(0x64240, D_ALL, 0, H::DpTpCtl), // DP_TP_CTL(C)
-    d(0x64244, D_ALL, 0, H::DpTpStatus), // DP_TP_STATUS(C)
-    d(0x64300, D_ALL, 0, H::DdiBufCtl), // DDI_BUF_CTL(D)
-    d(0x64310, D_ALL, 0, H::DpAuxCtl), // DP_AUX_CH_CTL(D)
-    d(0x64340, D_ALL, 0, H::DpTpCtl), // DP_TP_CTL(D)
-    d(0x64344, D_ALL, 0, H::DpTpStatus), // DP_TP_STATUS(D)
-    d(0x64400, D_ALL, 0, H::DdiBufCtl), // DDI_BUF_CTL(E)
-    d(0x64440, D_ALL, 0, H::DpTpCtl), // DP_TP_CTL(E)
-    d(0x64444, D_ALL, 0, H::DpTpStatus), // DP_TP_STATUS(E)
-    f(GMBUS0::OFFSET, 16, D_ALL, 0, H::Gmbus), // GMBUS0-3
+    d(0x64100, D_ALL, 0, H::DdiBufCtl),           // DDI_BUF_CTL(B)
+    d(0x64110, D_ALL, 0, H::DpAuxCtl),            // DP_AUX_CH_CTL(B)
+    d(0x64140, D_ALL, 0, H::DpTpCtl),             // DP_TP_CTL(B)
+    d(0x64144, D_ALL, 0, H::DpTpStatus),          // DP_TP_STATUS(B)
+    d(0x64200, D_ALL, 0, H::DdiBufCtl),           // DDI_BUF_CTL(C)
+    d(0x64210, D_ALL, 0, H::DpAuxCtl),            // DP_AUX_CH_CTL(C)
+    d(0x64240, D_ALL, 0, H::DpTpCtl),             // DP_TP_CTL(C)
+    d(0x64244, D_ALL, 0, H::DpTpStatus),          // DP_TP_STATUS(C)
+    d(0x64300, D_ALL, 0, H::DdiBufCtl),           // DDI_BUF_CTL(D)
+    d(0x64310, D_ALL, 0, H::DpAuxCtl),            // DP_AUX_CH_CTL(D)
+    d(0x64340, D_ALL, 0, H::DpTpCtl),             // DP_TP_CTL(D)
+    d(0x64344, D_ALL, 0, H::DpTpStatus),          // DP_TP_STATUS(D)
+    d(0x64400, D_ALL, 0, H::DdiBufCtl),           // DDI_BUF_CTL(E)
+    d(0x64440, D_ALL, 0, H::DpTpCtl),             // DP_TP_CTL(E)
+    d(0x64444, D_ALL, 0, H::DpTpStatus),          // DP_TP_STATUS(E)
+    f(GMBUS0::OFFSET, 16, D_ALL, 0, H::Gmbus),    // GMBUS0-3
 ];
 
 /// Base of the PVINFO page in the MMIO window.
@@ -467,12 +548,42 @@ pub struct MmioBlock {
 
 /// The special blocks: PVINFO, the MCHBAR mirror, the DMC firmware range and the legacy palettes.
 pub const GEN9_BLOCKS: &[MmioBlock] = &[
-    MmioBlock { start: PVINFO_BASE, size: PVINFO_SIZE, platforms: D_ALL, handler: Handler::Pvinfo },
-    MmioBlock { start: 0x140000, size: 0x40000, platforms: D_ALL, handler: Handler::Default },
-    MmioBlock { start: 0x80000, size: 0x3000, platforms: D_ALL, handler: Handler::Default },
-    MmioBlock { start: 0x4a000, size: 0x400, platforms: D_ALL, handler: Handler::Default },
-    MmioBlock { start: 0x4a800, size: 0x400, platforms: D_ALL, handler: Handler::Default },
-    MmioBlock { start: 0x4b000, size: 0x400, platforms: D_ALL, handler: Handler::Default },
+    MmioBlock {
+        start: PVINFO_BASE,
+        size: PVINFO_SIZE,
+        platforms: D_ALL,
+        handler: Handler::Pvinfo,
+    },
+    MmioBlock {
+        start: 0x140000,
+        size: 0x40000,
+        platforms: D_ALL,
+        handler: Handler::Default,
+    },
+    MmioBlock {
+        start: 0x80000,
+        size: 0x3000,
+        platforms: D_ALL,
+        handler: Handler::Default,
+    },
+    MmioBlock {
+        start: 0x4a000,
+        size: 0x400,
+        platforms: D_ALL,
+        handler: Handler::Default,
+    },
+    MmioBlock {
+        start: 0x4a800,
+        size: 0x400,
+        platforms: D_ALL,
+        handler: Handler::Default,
+    },
+    MmioBlock {
+        start: 0x4b000,
+        size: 0x400,
+        platforms: D_ALL,
+        handler: Handler::Default,
+    },
 ];
 
 const SLOTS: usize = 8192;
@@ -481,7 +592,14 @@ const RING_TAG: u16 = 0x8000;
 const PLAIN_TAG: u16 = 0x7fff;
 
 /// The entry of registers upstream tracks without attributes or handlers.
-static PLAIN_DEF: MmioDef = MmioDef { offset: 0, size: 4, flags: 0, ro_mask: 0, platforms: D_ALL, handler: Handler::Default };
+static PLAIN_DEF: MmioDef = MmioDef {
+    offset: 0,
+    size: 4,
+    flags: 0,
+    ro_mask: 0,
+    platforms: D_ALL,
+    handler: Handler::Default,
+};
 
 const fn slot_of(dword: u32) -> usize {
     u32_as_usize(dword.wrapping_mul(0x9e37_79b1) >> 19)
@@ -518,7 +636,10 @@ pub struct TableStats {
 // Only evaluated in the `static` tables below: an out-of-range index, an overflow or a
 // duplicate offset is a compile-time error, never a runtime panic.
 const fn insert(idx: &mut MmioIndex, offset: u32, val: u16, def: &MmioDef) {
-    assert!(offset % 4 == 0 && offset < MMIO_SIZE, "register outside the MMIO window");
+    assert!(
+        offset % 4 == 0 && offset < MMIO_SIZE,
+        "register outside the MMIO window"
+    );
     let key = offset / 4 + 1;
     let mut s = slot_of(offset / 4);
     loop {
@@ -550,11 +671,27 @@ impl MmioIndex {
     #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     // Compile-time only, see `insert`.
     const fn build(platform: u8) -> MmioIndex {
-        let mut idx = MmioIndex { keys: [0; SLOTS], vals: [0; SLOTS], platform, stats: TableStats {
-            tracked: 0, special: 0, mode_mask: 0, read_only: 0, blocks: 0 } };
+        let mut idx = MmioIndex {
+            keys: [0; SLOTS],
+            vals: [0; SLOTS],
+            platform,
+            stats: TableStats {
+                tracked: 0,
+                special: 0,
+                mode_mask: 0,
+                read_only: 0,
+                blocks: 0,
+            },
+        };
         // `vals` holds table indices as u16, below the tags.
-        assert!(GEN9_MMIO.len() <= u16_as_usize(PLAIN_TAG), "GEN9_MMIO index does not fit");
-        assert!(GEN9_RING_MMIO.len() <= u16_as_usize(RING_TAG), "GEN9_RING_MMIO index does not fit");
+        assert!(
+            GEN9_MMIO.len() <= u16_as_usize(PLAIN_TAG),
+            "GEN9_MMIO index does not fit"
+        );
+        assert!(
+            GEN9_RING_MMIO.len() <= u16_as_usize(RING_TAG),
+            "GEN9_RING_MMIO index does not fit"
+        );
         let mut i = 0;
         while i < GEN9_MMIO.len() {
             let def = &GEN9_MMIO[i];
@@ -567,7 +704,12 @@ impl MmioIndex {
             }
             i += 1;
         }
-        let bases = [RENDER_RING_BASE, BLT_RING_BASE, GEN6_BSD_RING_BASE, VEBOX_RING_BASE];
+        let bases = [
+            RENDER_RING_BASE,
+            BLT_RING_BASE,
+            GEN6_BSD_RING_BASE,
+            VEBOX_RING_BASE,
+        ];
         let mut i = 0;
         while i < GEN9_RING_MMIO.len() {
             let def = &GEN9_RING_MMIO[i];
@@ -576,7 +718,12 @@ impl MmioIndex {
                 while b < bases.len() {
                     let mut o = 0;
                     while o < def.size {
-                        insert(&mut idx, bases[b] + def.offset + o, RING_TAG | lower_16_bits(i), def);
+                        insert(
+                            &mut idx,
+                            bases[b] + def.offset + o,
+                            RING_TAG | lower_16_bits(i),
+                            def,
+                        );
                         o += 4;
                     }
                     b += 1;
@@ -634,7 +781,9 @@ impl MmioIndex {
     /// The special block containing `offset`, if any.
     pub fn block(&self, offset: u32) -> Option<&'static MmioBlock> {
         GEN9_BLOCKS.iter().find(|b| {
-            b.platforms & self.platform != 0 && offset >= b.start && offset.wrapping_sub(b.start) < b.size
+            b.platforms & self.platform != 0
+                && offset >= b.start
+                && offset.wrapping_sub(b.start) < b.size
         })
     }
 
@@ -650,8 +799,12 @@ impl MmioIndex {
 }
 
 /// One table per platform bit, in bit order.
-static MMIO_INDEXES: [MmioIndex; 4] =
-    [MmioIndex::build(D_SKL), MmioIndex::build(D_BXT), MmioIndex::build(D_KBL), MmioIndex::build(D_CFL)];
+static MMIO_INDEXES: [MmioIndex; 4] = [
+    MmioIndex::build(D_SKL),
+    MmioIndex::build(D_BXT),
+    MmioIndex::build(D_KBL),
+    MmioIndex::build(D_CFL),
+];
 
 /// The register table of a platform.
 pub fn mmio_index(p: Platform) -> &'static MmioIndex {
@@ -672,7 +825,10 @@ mod tests {
     #[test]
     fn lookups_find_fixed_ring_and_block_entries() {
         let t = mmio_index(Platform::Broxton);
-        assert_eq!(t.lookup(GEN6_GDRST::OFFSET).unwrap().handler, Handler::Gdrst);
+        assert_eq!(
+            t.lookup(GEN6_GDRST::OFFSET).unwrap().handler,
+            Handler::Gdrst
+        );
         let mode = t.lookup(RING_MODE_GEN7::offset(BLT_RING_BASE)).unwrap();
         assert_eq!(mode.handler, Handler::RingMode);
         assert!(mode.flags & F_MODE_MASK != 0);
@@ -689,7 +845,10 @@ mod tests {
         let skl = mmio_index(Platform::Skylake);
         let kbl = mmio_index(Platform::KabyLake);
         let cfl = mmio_index(Platform::CoffeeLake);
-        assert!(core::ptr::eq(cfl, mmio_index(Platform::CometLake)), "one table for D_CFL");
+        assert!(
+            core::ptr::eq(cfl, mmio_index(Platform::CometLake)),
+            "one table for D_CFL"
+        );
         assert!(bxt.lookup(BXT_DE_PLL_ENABLE::OFFSET).is_some());
         assert!(skl.lookup(BXT_DE_PLL_ENABLE::OFFSET).is_none());
         assert!(skl.lookup(LCPLL1_CTL::OFFSET).is_some());
@@ -706,7 +865,11 @@ mod tests {
         // display registers emulated here that upstream leaves plain (the rest of the plane
         // blocks, Broxton's fourth planes, DDI E's transport).
         let extra = |p: u8| {
-            let upstream = |o: u32| GEN9_TRACKED.iter().any(|&(a, s, pl)| pl & p != 0 && (a..a + s).contains(&o));
+            let upstream = |o: u32| {
+                GEN9_TRACKED
+                    .iter()
+                    .any(|&(a, s, pl)| pl & p != 0 && (a..a + s).contains(&o))
+            };
             GEN9_MMIO
                 .iter()
                 .filter(|d| d.platforms & p != 0)
@@ -728,7 +891,11 @@ mod tests {
         for b in GEN9_BLOCKS.iter().filter(|b| b.handler != Handler::Default) {
             let t = mmio_index(Platform::Broxton);
             for off in (b.start..b.start + b.size).step_by(4) {
-                assert!(t.lookup(off).is_none(), "{off:#x} hides block {:#x}", b.start);
+                assert!(
+                    t.lookup(off).is_none(),
+                    "{off:#x} hides block {:#x}",
+                    b.start
+                );
             }
         }
     }

@@ -43,21 +43,21 @@ pub mod batch;
 pub mod cfg_space;
 pub mod cmd_scanner;
 pub mod error;
+pub mod execlist;
 pub mod gvt;
 pub mod host;
 pub mod hw;
 pub mod irq;
+pub mod mmio_context;
 pub mod mmio_list;
 pub mod mmio_table;
 pub mod num;
 pub mod opregion;
-pub mod pvinfo;
 pub mod ppgtt;
+pub mod pvinfo;
 pub mod report;
-pub mod execlist;
-pub mod workload;
 pub mod sched;
-pub mod mmio_context;
+pub mod workload;
 // Register types keep their i915 names (GEN6_GDRST, RING_MODE_GEN7) so they can be grepped
 // against the C driver and the PRMs. `register!` is used by the modules declared after it.
 #[allow(non_camel_case_types, non_upper_case_globals)]

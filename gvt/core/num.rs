@@ -23,7 +23,10 @@
 #![allow(clippy::as_conversions, clippy::cast_possible_truncation)]
 
 // Every widening below relies on this.
-const _: () = assert!(usize::BITS == 64, "gvt-rs assumes a 64-bit usize (x86-64 kernels, 64-bit hosts)");
+const _: () = assert!(
+    usize::BITS == 64,
+    "gvt-rs assumes a 64-bit usize (x86-64 kernels, 64-bit hosts)"
+);
 
 /// Widens a `u8` to `u32` (for const contexts; elsewhere use `u32::from`).
 #[inline(always)]

@@ -56,8 +56,13 @@ const PORTS: [(u16, u8, u8); 4] = [
 ];
 
 /// Where the one child device starts in the OpRegion.
-const CHILD_OFFSET: usize =
-    OPREGION_VBT_OFFSET + VBT_HEADER_SIZE + BDB_HEADER_SIZE + 3 + GENERAL_FEATURES_SIZE + 3 + GENERAL_DEFINITIONS_SIZE;
+const CHILD_OFFSET: usize = OPREGION_VBT_OFFSET
+    + VBT_HEADER_SIZE
+    + BDB_HEADER_SIZE
+    + 3
+    + GENERAL_FEATURES_SIZE
+    + 3
+    + GENERAL_DEFINITIONS_SIZE;
 
 /// The OpRegion every vGPU starts with, its child device on port A, built at compile time: its
 /// layout arithmetic can never fail at run time (an out-of-range offset here is a build error,
@@ -97,7 +102,11 @@ const fn image() -> [u8; OPREGION_SIZE] {
     put(buf, v + 20, &155u16.to_le_bytes()); // VBT version
     put(buf, v + 22, &size16(VBT_HEADER_SIZE));
     put(buf, v + 24, &size16(VBT_SIZE));
-    put(buf, v + 28, &lower_32_bits(usize_as_u64(VBT_HEADER_SIZE)).to_le_bytes()); // bdb_offset
+    put(
+        buf,
+        v + 28,
+        &lower_32_bits(usize_as_u64(VBT_HEADER_SIZE)).to_le_bytes(),
+    ); // bdb_offset
 
     let bdb = v + VBT_HEADER_SIZE;
     put(buf, bdb, b"BIOS_DATA_BLOCK");
@@ -135,11 +144,23 @@ const fn image() -> [u8; OPREGION_SIZE] {
 /// Fills `buf` (at least [`OPREGION_SIZE`] bytes) with the virtual OpRegion of a vGPU whose
 /// monitor is on DDI `port` (0 = A).
 pub fn build(buf: &mut [u8], port: u32) {
-    let Some(dst) = buf.get_mut(..OPREGION_SIZE) else { return };
+    let Some(dst) = buf.get_mut(..OPREGION_SIZE) else {
+        return;
+    };
     dst.copy_from_slice(&IMAGE);
-    let Some(&(handle, dvo_port, aux)) = usize::try_from(port).ok().and_then(|p| PORTS.get(p)) else { return };
-    for (off, bytes) in [(0, &handle.to_le_bytes()[..]), (16, &[dvo_port][..]), (25, &[aux][..])] {
-        if let Some(d) = dst.get_mut(CHILD_OFFSET.saturating_add(off)..CHILD_OFFSET.saturating_add(off).saturating_add(bytes.len())) {
+    let Some(&(handle, dvo_port, aux)) = usize::try_from(port).ok().and_then(|p| PORTS.get(p))
+    else {
+        return;
+    };
+    for (off, bytes) in [
+        (0, &handle.to_le_bytes()[..]),
+        (16, &[dvo_port][..]),
+        (25, &[aux][..]),
+    ] {
+        if let Some(d) = dst.get_mut(
+            CHILD_OFFSET.saturating_add(off)
+                ..CHILD_OFFSET.saturating_add(off).saturating_add(bytes.len()),
+        ) {
             d.copy_from_slice(bytes);
         }
     }
@@ -155,7 +176,10 @@ const SCIC_F_GETBIOSCALLBACKS: u32 = 6;
 pub fn is_capability_query(scic: u32) -> bool {
     let func = (scic & 0x1e) >> 1;
     let sub = (scic & 0xff00) >> 8;
-    matches!((func, sub), (SCIC_F_GETBIOSDATA, 0 | 1) | (SCIC_F_GETBIOSCALLBACKS, 0))
+    matches!(
+        (func, sub),
+        (SCIC_F_GETBIOSDATA, 0 | 1) | (SCIC_F_GETBIOSCALLBACKS, 0)
+    )
 }
 
 /// The SCIC value reported back for a request: 0 (nothing supported) for capability queries,
@@ -182,7 +206,10 @@ mod tests {
         let v = OPREGION_VBT_OFFSET;
         assert_eq!(&b[v..v + 4], b"$VBT");
         assert_eq!(VBT_SIZE, 143);
-        assert_eq!(u16::from_le_bytes([b[v + 24], b[v + 25]]) as usize, VBT_SIZE);
+        assert_eq!(
+            u16::from_le_bytes([b[v + 24], b[v + 25]]) as usize,
+            VBT_SIZE
+        );
         let bdb = v + 48;
         assert_eq!(&b[bdb..bdb + 15], b"BIOS_DATA_BLOCK");
         // Walk the BDB blocks as i915's intel_bios.c does.

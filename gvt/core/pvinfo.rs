@@ -87,6 +87,13 @@ impl G2vNotify {
 /// Whether a guest write at `offset` of the PVINFO page is one the guest may make.
 pub fn guest_writable(offset: u32) -> bool {
     use field::*;
-    matches!(offset, DISPLAY_READY | G2V_NOTIFY | CURSOR_X_HOT | CURSOR_Y_HOT | EXECLIST_DESC_LO | EXECLIST_DESC_HI)
-        || (PDP0_LO..PDP0_LO + 32).contains(&offset)
+    matches!(
+        offset,
+        DISPLAY_READY
+            | G2V_NOTIFY
+            | CURSOR_X_HOT
+            | CURSOR_Y_HOT
+            | EXECLIST_DESC_LO
+            | EXECLIST_DESC_HI
+    ) || (PDP0_LO..PDP0_LO + 32).contains(&offset)
 }

@@ -160,7 +160,9 @@ impl Engine {
 
     /// The engine whose per-engine register block contains `offset`, if any.
     pub fn from_offset(offset: u32) -> Option<Engine> {
-        Engine::ALL.into_iter().find(|e| (e.base()..e.base().saturating_add(0x1000)).contains(&offset))
+        Engine::ALL
+            .into_iter()
+            .find(|e| (e.base()..e.base().saturating_add(0x1000)).contains(&offset))
     }
 }
 

@@ -89,7 +89,9 @@ impl Cause {
     /// The coarse reason: what debugfs's `failsafe:` line and the ABI show.
     pub fn class(&self) -> Failsafe {
         match self {
-            Cause::UnsupportedMode { .. } | Cause::NotVgpuAware { .. } | Cause::FenceOutOfRange { .. } => Failsafe::UnsupportedGuest,
+            Cause::UnsupportedMode { .. }
+            | Cause::NotVgpuAware { .. }
+            | Cause::FenceOutOfRange { .. } => Failsafe::UnsupportedGuest,
             Cause::ResourcesTooSmall => Failsafe::InsufficientResource,
             Cause::ElspOverrun { .. }
             | Cause::Submission { .. }
@@ -105,7 +107,9 @@ impl Cause {
     pub fn is_host_fault(&self) -> bool {
         let host = |f: &Fault| matches!(f, Fault::Full | Fault::Host(_));
         match self {
-            Cause::Submission { what, .. } => matches!(what, Submission::QueueFull | Submission::Host(_)),
+            Cause::Submission { what, .. } => {
+                matches!(what, Submission::QueueFull | Submission::Host(_))
+            }
             Cause::Ppgtt(f) | Cause::PageTrackWrite { fault: f, .. } => host(f),
             _ => false,
         }
@@ -321,8 +325,14 @@ impl fmt::Display for Place {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Place::Ring(o) => write!(f, "at ring offset {o:#x}"),
-            Place::Batch { offset, batch: None } => write!(f, "at offset {offset:#x} of a batch"),
-            Place::Batch { offset, batch: Some((space, addr)) } => {
+            Place::Batch {
+                offset,
+                batch: None,
+            } => write!(f, "at offset {offset:#x} of a batch"),
+            Place::Batch {
+                offset,
+                batch: Some((space, addr)),
+            } => {
                 let space = match space {
                     AddrSpace::Ggtt => "GGTT",
                     AddrSpace::Ppgtt => "PPGTT",
@@ -353,7 +363,12 @@ pub struct Identity {
 impl Identity {
     /// vGPU `id` of the backend called `backend`, not named yet.
     pub fn new(id: u32, backend: &[u8]) -> Identity {
-        let mut i = Identity { id, label: [0; LABEL_LEN], backend: 0, len: 0 };
+        let mut i = Identity {
+            id,
+            label: [0; LABEL_LEN],
+            backend: 0,
+            len: 0,
+        };
         i.push(backend);
         i.backend = i.len;
         i
@@ -368,7 +383,9 @@ impl Identity {
 
     fn push(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            let Some(d) = self.label.get_mut(self.len) else { return };
+            let Some(d) = self.label.get_mut(self.len) else {
+                return;
+            };
             *d = b;
             self.len = self.len.wrapping_add(1);
         }
@@ -382,7 +399,9 @@ impl fmt::Display for Identity {
         // is left out.
         let text = match core::str::from_utf8(label) {
             Ok(t) => t,
-            Err(e) => core::str::from_utf8(label.get(..e.valid_up_to()).unwrap_or(&[])).unwrap_or(""),
+            Err(e) => {
+                core::str::from_utf8(label.get(..e.valid_up_to()).unwrap_or(&[])).unwrap_or("")
+            }
         };
         write!(f, "vGPU {} ({text})", self.id)
     }
@@ -410,7 +429,13 @@ impl RateLimit {
 
     /// A limiter of `burst` messages per `interval_ns`.
     pub const fn new(interval_ns: u64, burst: u32) -> RateLimit {
-        RateLimit { interval_ns, burst, begin: None, passed: 0, held: 0 }
+        RateLimit {
+            interval_ns,
+            burst,
+            begin: None,
+            passed: 0,
+            held: 0,
+        }
     }
 
     /// Whether a message may go out at `now_ns`: `Some` with the number of messages held back
@@ -457,7 +482,9 @@ mod tests {
     fn a_flood_gets_a_burst_per_interval_and_the_count_of_the_rest() {
         let mut l = RateLimit::DEFAULT;
         // A guest trapping every microsecond for one second: ten lines, not a million.
-        let through: std::vec::Vec<Held> = (0..1_000_000u64).filter_map(|i| l.admit(7 * SECOND + i * 1000)).collect();
+        let through: std::vec::Vec<Held> = (0..1_000_000u64)
+            .filter_map(|i| l.admit(7 * SECOND + i * 1000))
+            .collect();
         assert_eq!(through, [Held(0); 10]);
         // Still inside the interval: nothing.
         assert_eq!(l.admit(7 * SECOND + 5 * SECOND - 1), None);
@@ -480,13 +507,20 @@ mod tests {
         for t in 0..100 {
             let _ = a.admit(t);
         }
-        assert_eq!(b.admit(100), Some(Held(0)), "one vGPU's flood leaves another's limiter alone");
+        assert_eq!(
+            b.admit(100),
+            Some(Held(0)),
+            "one vGPU's flood leaves another's limiter alone"
+        );
     }
 
     #[test]
     fn causes_the_workload_tests_do_not_reach_in_words() {
         // What a guest cannot provoke at will, or only through the host's limits.
-        let on_bcs = |what| Cause::Submission { engine: Engine::Bcs, what };
+        let on_bcs = |what| Cause::Submission {
+            engine: Engine::Bcs,
+            what,
+        };
         let cases = [
             (on_bcs(Submission::SlotsBusy), "submission refused on bcs0: both execlist slots are taken", false),
             (on_bcs(Submission::QueueFull), "submission refused on bcs0: the vGPU's workload queue is full", true),
@@ -542,14 +576,25 @@ mod tests {
         let mut i = Identity::new(3, b"kvmgt");
         assert_eq!(i.to_string(), "vGPU 3 (kvmgt)");
         i.name(b"mdev 6a4c62b3-3d5b-4b8a-9f3c-0123456789ab");
-        assert_eq!(i.to_string(), "vGPU 3 (kvmgt, mdev 6a4c62b3-3d5b-4b8a-9f3c-0123456789ab)");
+        assert_eq!(
+            i.to_string(),
+            "vGPU 3 (kvmgt, mdev 6a4c62b3-3d5b-4b8a-9f3c-0123456789ab)"
+        );
         i.name(b"vm 2");
-        assert_eq!(i.to_string(), "vGPU 3 (kvmgt, vm 2)", "a new name replaces the old");
+        assert_eq!(
+            i.to_string(),
+            "vGPU 3 (kvmgt, vm 2)",
+            "a new name replaces the old"
+        );
         // Too long: cut, and never inside a character (the two-byte characters start where
         // they leave one byte at the end).
         let mut long = Identity::new(1, b"kvmgt");
         let odd = (LABEL_LEN - "kvmgt, ".len()) % 2 == 1;
-        let name = std::format!("{}{}", if odd { "" } else { "a" }, "\u{e9}".repeat(LABEL_LEN));
+        let name = std::format!(
+            "{}{}",
+            if odd { "" } else { "a" },
+            "\u{e9}".repeat(LABEL_LEN)
+        );
         long.name(name.as_bytes());
         let text = long.to_string();
         assert!(text.starts_with("vGPU 1 (kvmgt, "), "{text}");

@@ -124,10 +124,20 @@ impl ResourcePool {
             return Err(GvtError::Invalid);
         }
         let low_start = align_up(r.low_gm)?;
-        let high_start = align_up(info.aperture_size.checked_add(r.high_gm).ok_or(GvtError::Invalid)?)?;
+        let high_start = align_up(
+            info.aperture_size
+                .checked_add(r.high_gm)
+                .ok_or(GvtError::Invalid)?,
+        )?;
         Ok(ResourcePool {
-            low_area: Span { start: low_start, size: info.aperture_size.saturating_sub(low_start) },
-            high_area: Span { start: high_start, size: info.gm_size.saturating_sub(high_start) },
+            low_area: Span {
+                start: low_start,
+                size: info.aperture_size.saturating_sub(low_start),
+            },
+            high_area: Span {
+                start: high_start,
+                size: info.gm_size.saturating_sub(high_start),
+            },
             fence_area: Span {
                 start: u64::from(r.fences),
                 size: u64::from(info.fence_count.saturating_sub(r.fences)),
@@ -144,12 +154,18 @@ impl ResourcePool {
         }
         let low = align_up(req.low_gm)?;
         let high = align_up(req.high_gm)?;
-        let slot = self.slots.iter().position(Option::is_none).ok_or(GvtError::NoSpace)?;
+        let slot = self
+            .slots
+            .iter()
+            .position(Option::is_none)
+            .ok_or(GvtError::NoSpace)?;
         let id = VgpuId::from_slot(slot).ok_or(GvtError::NoSpace)?;
         let part = Partition {
             low: self.first_fit(Kind::Low, low).ok_or(GvtError::NoSpace)?,
             high: self.first_fit(Kind::High, high).ok_or(GvtError::NoSpace)?,
-            fences: self.first_fit(Kind::Fence, u64::from(req.fences)).ok_or(GvtError::NoSpace)?,
+            fences: self
+                .first_fit(Kind::Fence, u64::from(req.fences))
+                .ok_or(GvtError::NoSpace)?,
         };
         let entry = self.slots.get_mut(slot).ok_or(GvtError::NoSpace)?;
         *entry = Some(part);
@@ -158,7 +174,10 @@ impl ResourcePool {
 
     /// Returns a vGPU's partition to the pool.
     pub fn release(&mut self, id: VgpuId) -> Result<Partition> {
-        self.slots.get_mut(id.slot()).and_then(Option::take).ok_or(GvtError::NotFound)
+        self.slots
+            .get_mut(id.slot())
+            .and_then(Option::take)
+            .ok_or(GvtError::NotFound)
     }
 
     /// The partition of a live vGPU.
@@ -172,7 +191,10 @@ impl ResourcePool {
     }
 
     fn free_slots(&self) -> usize {
-        self.slots.iter().fold(0usize, |n, s| if s.is_none() { n.saturating_add(1) } else { n })
+        self.slots.iter().fold(
+            0usize,
+            |n, s| if s.is_none() { n.saturating_add(1) } else { n },
+        )
     }
 
     /// How many more vGPUs of this size can be created now, exactly: first-fit of equal-size
@@ -219,13 +241,21 @@ impl ResourcePool {
                 .filter(|s| s.end() > cursor)
                 .min_by_key(|s| s.start);
             let Some(used) = next else { break };
-            if used.start > cursor && !f(Span { start: cursor, size: used.start.saturating_sub(cursor) }) {
+            if used.start > cursor
+                && !f(Span {
+                    start: cursor,
+                    size: used.start.saturating_sub(cursor),
+                })
+            {
                 return;
             }
             cursor = cursor.max(used.end());
         }
         if area.end() > cursor {
-            f(Span { start: cursor, size: area.end().saturating_sub(cursor) });
+            f(Span {
+                start: cursor,
+                size: area.end().saturating_sub(cursor),
+            });
         }
     }
 
@@ -233,7 +263,10 @@ impl ResourcePool {
         let mut found = None;
         self.for_each_gap(kind, |gap| {
             if gap.size >= size {
-                found = Some(Span { start: gap.start, size });
+                found = Some(Span {
+                    start: gap.start,
+                    size,
+                });
                 false
             } else {
                 true
@@ -253,7 +286,8 @@ impl ResourcePool {
 }
 
 fn align_up(v: u64) -> Result<u64> {
-    v.checked_next_multiple_of(GM_ALIGN).ok_or(GvtError::Invalid)
+    v.checked_next_multiple_of(GM_ALIGN)
+        .ok_or(GvtError::Invalid)
 }
 
 #[cfg(test)]
@@ -269,7 +303,11 @@ mod tests {
     }
 
     fn req(low: u64, high: u64, fences: u32) -> Request {
-        Request { low_gm: low * MB, high_gm: high * MB, fences }
+        Request {
+            low_gm: low * MB,
+            high_gm: high * MB,
+            fences,
+        }
     }
 
     #[test]

@@ -42,8 +42,17 @@ impl Scheduler {
         if weight == 0 || weight > MAX_WEIGHT || self.find(id).is_some() {
             return Err(GvtError::Invalid);
         }
-        let slot = self.entries.iter_mut().find(|e| e.is_none()).ok_or(GvtError::NoSpace)?;
-        *slot = Some(Entry { id, weight, credit: 0, used: 0 });
+        let slot = self
+            .entries
+            .iter_mut()
+            .find(|e| e.is_none())
+            .ok_or(GvtError::NoSpace)?;
+        *slot = Some(Entry {
+            id,
+            weight,
+            credit: 0,
+            used: 0,
+        });
         Ok(())
     }
 
@@ -63,7 +72,9 @@ impl Scheduler {
     }
 
     fn find(&self, id: u32) -> Option<usize> {
-        self.entries.iter().position(|e| e.is_some_and(|e| e.id == id))
+        self.entries
+            .iter()
+            .position(|e| e.is_some_and(|e| e.id == id))
     }
 
     /// The vGPU that owns the engines (None: the host).
@@ -79,7 +90,9 @@ impl Scheduler {
 
     /// GPU time vGPU `id` has been charged, in ns.
     pub fn used(&self, id: u32) -> u64 {
-        self.find(id).and_then(|i| self.entries.get(i).copied().flatten()).map_or(0, |e| e.used)
+        self.find(id)
+            .and_then(|i| self.entries.get(i).copied().flatten())
+            .map_or(0, |e| e.used)
     }
 
     /// Runs the policy at time `now` (ns, monotonic): charges the owner, rebalances when a
@@ -89,9 +102,16 @@ impl Scheduler {
     pub fn tick(&mut self, now: u64, busy: &dyn Fn(u32) -> bool, idle: bool) -> Option<u32> {
         let ran = now.saturating_sub(self.since);
         self.since = now;
-        if let Some(cur) = self.current.and_then(|c| self.find(c)).and_then(|i| self.entries.get_mut(i)).and_then(|e| e.as_mut()) {
+        if let Some(cur) = self
+            .current
+            .and_then(|c| self.find(c))
+            .and_then(|i| self.entries.get_mut(i))
+            .and_then(|e| e.as_mut())
+        {
             cur.used = cur.used.saturating_add(ran);
-            cur.credit = cur.credit.saturating_sub(i64::try_from(ran).unwrap_or(i64::MAX));
+            cur.credit = cur
+                .credit
+                .saturating_sub(i64::try_from(ran).unwrap_or(i64::MAX));
         }
         let due = match self.next_balance {
             Some(t) => now >= t,
@@ -102,11 +122,20 @@ impl Scheduler {
             self.next_balance = Some(now.saturating_add(BALANCE_NS));
         }
         // Most credit first; ties go to the vGPU after the current one, round robin.
-        let start = self.current.and_then(|c| self.find(c)).map_or(0, |i| i.wrapping_add(1));
+        let start = self
+            .current
+            .and_then(|c| self.find(c))
+            .map_or(0, |i| i.wrapping_add(1));
         let n = self.entries.len();
         let mut best: Option<Entry> = None;
         for k in 0..n {
-            let Some(Some(e)) = self.entries.get(start.wrapping_add(k).checked_rem(n).unwrap_or(0)).copied() else { continue };
+            let Some(Some(e)) = self
+                .entries
+                .get(start.wrapping_add(k).checked_rem(n).unwrap_or(0))
+                .copied()
+            else {
+                continue;
+            };
             let better = match best {
                 Some(b) => e.credit > b.credit,
                 None => true,
@@ -115,8 +144,12 @@ impl Scheduler {
                 best = Some(e);
             }
         }
-        let keep = self.current.filter(|&c| busy(c) && best.is_some_and(|b| self.credit(c) >= b.credit));
-        self.wanted = keep.or(best.map(|b| b.id)).or(if idle { None } else { self.current });
+        let keep = self
+            .current
+            .filter(|&c| busy(c) && best.is_some_and(|b| self.credit(c) >= b.credit));
+        self.wanted = keep
+            .or(best.map(|b| b.id))
+            .or(if idle { None } else { self.current });
         if idle {
             self.current = self.wanted;
         }
@@ -124,19 +157,31 @@ impl Scheduler {
     }
 
     fn credit(&self, id: u32) -> i64 {
-        self.find(id).and_then(|i| self.entries.get(i).copied().flatten()).map_or(i64::MIN, |e| e.credit)
+        self.find(id)
+            .and_then(|i| self.entries.get(i).copied().flatten())
+            .map_or(i64::MIN, |e| e.credit)
     }
 
     fn balance(&mut self) {
-        let total = self.entries.iter().flatten().fold(0u64, |t, e| t.saturating_add(u64::from(e.weight)));
+        let total = self
+            .entries
+            .iter()
+            .flatten()
+            .fold(0u64, |t, e| t.saturating_add(u64::from(e.weight)));
         if total == 0 {
             return;
         }
         let cap = i64::try_from(BALANCE_NS).unwrap_or(i64::MAX);
         for e in self.entries.iter_mut().flatten() {
-            let share = BALANCE_NS.saturating_mul(u64::from(e.weight)).checked_div(total).unwrap_or(0);
+            let share = BALANCE_NS
+                .saturating_mul(u64::from(e.weight))
+                .checked_div(total)
+                .unwrap_or(0);
             let share = i64::try_from(share).unwrap_or(cap);
-            e.credit = e.credit.saturating_add(share).clamp(cap.saturating_neg(), cap);
+            e.credit = e
+                .credit
+                .saturating_add(share)
+                .clamp(cap.saturating_neg(), cap);
         }
     }
 }

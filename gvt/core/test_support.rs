@@ -49,4 +49,3 @@ impl MptOps for Mpt {
         self.invalidated.push((gm, size, self.mapped));
     }
 }
-

@@ -50,11 +50,22 @@ pub struct VgpuType {
 
 // Only evaluated in the `VGPU_TYPES` constant, where an overflow is a compile error.
 #[allow(clippy::arithmetic_side_effects)]
-const fn gvtg(name: &'static str, low_mb: u64, high_mb: u64, fences: u32, per_gpu: u32, res: Resolution) -> VgpuType {
+const fn gvtg(
+    name: &'static str,
+    low_mb: u64,
+    high_mb: u64,
+    fences: u32,
+    per_gpu: u32,
+    res: Resolution,
+) -> VgpuType {
     VgpuType {
         name,
         config: VgpuConfig {
-            resources: Request { low_gm: low_mb * MB, high_gm: high_mb * MB, fences },
+            resources: Request {
+                low_gm: low_mb * MB,
+                high_gm: high_mb * MB,
+                fences,
+            },
             // Upstream's VGPU_WEIGHT(n): the weight shrinks as more instances share the GPU.
             weight: MAX_WEIGHT / per_gpu,
             resolution: res,
@@ -80,7 +91,10 @@ pub const VGPU_TYPES: [VgpuType; 5] = [
 /// aperture offers: like upstream, a type that could never fit is not offered, and the list
 /// stops at the first one.
 pub fn offered_types(types: &'static [VgpuType], low_gm_for_vgpus: u64) -> &'static [VgpuType] {
-    let n = types.iter().take_while(|t| t.config.resources.low_gm <= low_gm_for_vgpus).count();
+    let n = types
+        .iter()
+        .take_while(|t| t.config.resources.low_gm <= low_gm_for_vgpus)
+        .count();
     types.get(..n).unwrap_or(&[])
 }
 
@@ -102,7 +116,15 @@ mod tests {
         assert_eq!(find_type("GVTg_V5_1").unwrap().config.weight, 16);
         assert!(find_type("GVTg_V5_3").is_none());
         let t = find_type("GVTg_V5_16").unwrap().config;
-        assert_eq!((t.resources.low_gm, t.resources.high_gm, t.resources.fences, t.weight), (32 * MB, 160 * MB, 1, 1));
+        assert_eq!(
+            (
+                t.resources.low_gm,
+                t.resources.high_gm,
+                t.resources.fences,
+                t.weight
+            ),
+            (32 * MB, 160 * MB, 1, 1)
+        );
     }
 
     #[test]

@@ -22,18 +22,18 @@
 //! guest page table.
 
 use super::batch::{self, Copies, Shadow};
+use super::cmd_scanner::{self, MAX_BATCHES};
 use super::error::{GvtError, Result};
 use super::execlist::{self, Desc, Events, Execlist, Plan, Submitted};
-use super::cmd_scanner::{self, MAX_BATCHES};
 use super::host::{Completion, HostExec, HostWorkload};
 use super::hw::Platform;
-use super::resources::Partition;
 use super::mmio_context;
 use super::num::{u32_as_usize, u64_as_usize, usize_as_u64};
 use super::ppgtt::pool::{Pool, SptStorage};
 use super::ppgtt::{self, Env, Fault, Ppgtt, PAGE};
 use super::regs::{Engine, GEN8_GAMW_ECO_DEV_RW_IA, RING_EIR, RING_EMR, RING_HEAD, RING_TAIL};
 use super::report::{Cause, Notice, Place, Submission};
+use super::resources::Partition;
 use super::vgpu::{write_counters, Vgpu, VgpuStorage};
 use crate::mpt::MptOps;
 
@@ -122,7 +122,13 @@ impl From<GvtError> for ScanFailure {
 pub trait CommandScanner {
     /// Scans the ring slice `ring` of a workload on `engine`. A refused command's place is
     /// an offset in `ring`, or in a batch it names.
-    fn scan(&mut self, engine: Engine, ring: &mut [u8], mem: &mut dyn GuestMem, batches: &mut Copies<'_>) -> core::result::Result<ScanReport, ScanFailure>;
+    fn scan(
+        &mut self,
+        engine: Engine,
+        ring: &mut [u8],
+        mem: &mut dyn GuestMem,
+        batches: &mut Copies<'_>,
+    ) -> core::result::Result<ScanReport, ScanFailure>;
 }
 
 /// The Gen9 command scanner (`cmd_scanner`) on the workload path: the ring slice and the
@@ -144,27 +150,48 @@ impl Gen9Scanner {
 }
 
 impl CommandScanner for Gen9Scanner {
-    fn scan(&mut self, engine: Engine, ring: &mut [u8], mem: &mut dyn GuestMem, batches: &mut Copies<'_>) -> core::result::Result<ScanReport, ScanFailure> {
-        let scanner = cmd_scanner::Scanner::new(self.platform, engine, &self.part, cmd_scanner::Policy { scan_ppgtt: false });
+    fn scan(
+        &mut self,
+        engine: Engine,
+        ring: &mut [u8],
+        mem: &mut dyn GuestMem,
+        batches: &mut Copies<'_>,
+    ) -> core::result::Result<ScanReport, ScanFailure> {
+        let scanner = cmd_scanner::Scanner::new(
+            self.platform,
+            engine,
+            &self.part,
+            cmd_scanner::Policy { scan_ppgtt: false },
+        );
         let mut mediate = |w: &cmd_scanner::RegWrite| w.why == cmd_scanner::Mediation::Mocs;
-        let (report, stop_at) = match scanner.scan_ring(ring, &mut batches.source(mem), &mut mediate) {
-            Ok(r) => (r, None),
-            // An invalid instruction in the ring is the guest's own error, which hardware
-            // reports with a CS error interrupt (i915's live_error_interrupt provokes it): the
-            // commands before it are scanned and run, nothing after it.
-            Err(e) if e.reason == cmd_scanner::Reason::UnknownCommand && e.at.buf == cmd_scanner::Buf::Ring => {
-                let at = usize::try_from(e.at.offset).map_err(|_| GvtError::Invalid)?;
-                let before = ring.get(..at).ok_or(GvtError::Invalid)?;
-                batches.clear();
-                let r = scanner.scan_ring(before, &mut batches.source(mem), &mut mediate)?;
-                (r, Some(e.at.offset))
-            }
-            Err(e) => return Err(e.into()),
-        };
-        for rec in report.batches().filter(|b| b.space == cmd_scanner::AddrSpace::Ggtt) {
+        let (report, stop_at) =
+            match scanner.scan_ring(ring, &mut batches.source(mem), &mut mediate) {
+                Ok(r) => (r, None),
+                // An invalid instruction in the ring is the guest's own error, which hardware
+                // reports with a CS error interrupt (i915's live_error_interrupt provokes it): the
+                // commands before it are scanned and run, nothing after it.
+                Err(e)
+                    if e.reason == cmd_scanner::Reason::UnknownCommand
+                        && e.at.buf == cmd_scanner::Buf::Ring =>
+                {
+                    let at = usize::try_from(e.at.offset).map_err(|_| GvtError::Invalid)?;
+                    let before = ring.get(..at).ok_or(GvtError::Invalid)?;
+                    batches.clear();
+                    let r = scanner.scan_ring(before, &mut batches.source(mem), &mut mediate)?;
+                    (r, Some(e.at.offset))
+                }
+                Err(e) => return Err(e.into()),
+            };
+        for rec in report
+            .batches()
+            .filter(|b| b.space == cmd_scanner::AddrSpace::Ggtt)
+        {
             batches.keep(rec)?;
         }
-        Ok(ScanReport { user_interrupts: report.user_interrupts, stop_at })
+        Ok(ScanReport {
+            user_interrupts: report.user_interrupts,
+            stop_at,
+        })
     }
 }
 
@@ -281,12 +308,18 @@ impl From<GvtError> for Refused {
 
 impl From<Fault> for Refused {
     fn from(f: Fault) -> Refused {
-        Refused { err: f.into(), cause: Some(Cause::Ppgtt(f)) }
+        Refused {
+            err: f.into(),
+            cause: Some(Cause::Ppgtt(f)),
+        }
     }
 }
 
 fn refused(err: GvtError, cause: Cause) -> Refused {
-    Refused { err, cause: Some(cause) }
+    Refused {
+        err,
+        cause: Some(cause),
+    }
 }
 
 /// The byte offset in a ring of `size` bytes of the byte `off` of the slice from `head`.
@@ -298,10 +331,21 @@ fn ring_offset(head: u32, size: u32, off: u32) -> Option<u32> {
 /// of `size` bytes.
 fn refused_command(e: Engine, head: u32, size: u32, r: &cmd_scanner::ScanError) -> Cause {
     let place = match r.at.buf {
-        cmd_scanner::Buf::Ring => Place::Ring(ring_offset(head, size, r.at.offset).unwrap_or(r.at.offset)),
-        cmd_scanner::Buf::Batch(_) => Place::Batch { offset: r.at.offset, batch: r.batch },
+        cmd_scanner::Buf::Ring => {
+            Place::Ring(ring_offset(head, size, r.at.offset).unwrap_or(r.at.offset))
+        }
+        cmd_scanner::Buf::Batch(_) => Place::Batch {
+            offset: r.at.offset,
+            batch: r.batch,
+        },
     };
-    Cause::Command { engine: e, command: r.command, header: r.header, place, reason: r.reason }
+    Cause::Command {
+        engine: e,
+        command: r.command,
+        header: r.header,
+        place,
+        reason: r.reason,
+    }
 }
 
 /// Counters of the execution half.
@@ -330,7 +374,16 @@ impl ExecStats {
     /// debugfs `stats` file). New fields go in the destructuring, which does not compile
     /// without them.
     pub fn write_to(&self, out: &mut impl core::fmt::Write) -> core::fmt::Result {
-        let ExecStats { created, dispatched, completed, hangs, cs_errors, rejected, batches_shadowed, batch_bytes } = *self;
+        let ExecStats {
+            created,
+            dispatched,
+            completed,
+            hangs,
+            cs_errors,
+            rejected,
+            batches_shadowed,
+            batch_bytes,
+        } = *self;
         write_counters(
             out,
             &[
@@ -370,12 +423,16 @@ fn engine_index(e: Engine) -> usize {
 
 /// Whether the guest enabled 64 KiB pages (all four IPS bits of GAMW_ECO_DEV_RW_IA).
 fn ips_enabled<S: VgpuStorage>(vgpu: &Vgpu<S>) -> bool {
-    GEN8_GAMW_ECO_DEV_RW_IA(vgpu.vreg(GEN8_GAMW_ECO_DEV_RW_IA::OFFSET)).get(GEN8_GAMW_ECO_DEV_RW_IA::GAMW_ECO_ENABLE_64K_IPS_FIELD) == 0xf
+    GEN8_GAMW_ECO_DEV_RW_IA(vgpu.vreg(GEN8_GAMW_ECO_DEV_RW_IA::OFFSET))
+        .get(GEN8_GAMW_ECO_DEV_RW_IA::GAMW_ECO_ENABLE_64K_IPS_FIELD)
+        == 0xf
 }
 
 fn dword(buf: &[u8], i: usize) -> u32 {
     let o = i.wrapping_mul(4);
-    buf.get(o..o.wrapping_add(4)).and_then(|b| <[u8; 4]>::try_from(b).ok()).map_or(0, u32::from_le_bytes)
+    buf.get(o..o.wrapping_add(4))
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map_or(0, u32::from_le_bytes)
 }
 
 fn set_dword(buf: &mut [u8], i: usize, v: u32) {
@@ -387,13 +444,21 @@ fn set_dword(buf: &mut [u8], i: usize, v: u32) {
 
 /// Copies `len` bytes between guest graphics memory at `gm` and `buf`, one hypervisor call
 /// per run of guest-physically contiguous pages.
-fn ggtt_copy<S: VgpuStorage>(vgpu: &Vgpu<S>, mpt: &mut dyn MptOps, gm: u64, buf: &mut [u8], write: bool) -> Result {
+fn ggtt_copy<S: VgpuStorage>(
+    vgpu: &Vgpu<S>,
+    mpt: &mut dyn MptOps,
+    gm: u64,
+    buf: &mut [u8],
+    write: bool,
+) -> Result {
     let mut done = 0usize;
     while done < buf.len() {
         let at = gm.checked_add(usize_as_u64(done)).ok_or(GvtError::Fault)?;
         let gpa = vgpu.gm_to_gpa(at).ok_or(GvtError::Fault)?;
         // Extend the run while the next page follows in guest physical memory.
-        let mut run = PAGE.wrapping_sub(u64_as_usize(at & 0xfff)).min(buf.len().wrapping_sub(done));
+        let mut run = PAGE
+            .wrapping_sub(u64_as_usize(at & 0xfff))
+            .min(buf.len().wrapping_sub(done));
         while done.wrapping_add(run) < buf.len() {
             let next = at.wrapping_add(usize_as_u64(run));
             if vgpu.gm_to_gpa(next) != Some(gpa.wrapping_add(usize_as_u64(run))) {
@@ -401,7 +466,9 @@ fn ggtt_copy<S: VgpuStorage>(vgpu: &Vgpu<S>, mpt: &mut dyn MptOps, gm: u64, buf:
             }
             run = run.wrapping_add(PAGE).min(buf.len().wrapping_sub(done));
         }
-        let chunk = buf.get_mut(done..done.wrapping_add(run)).ok_or(GvtError::Fault)?;
+        let chunk = buf
+            .get_mut(done..done.wrapping_add(run))
+            .ok_or(GvtError::Fault)?;
         if write {
             mpt.write_gpa(gpa, chunk)?;
         } else {
@@ -429,8 +496,14 @@ impl<S: VgpuStorage> GuestMem for View<'_, S> {
         while done < buf.len() {
             let at = gva.checked_add(usize_as_u64(done)).ok_or(GvtError::Fault)?;
             let gpa = ppgtt::guest_translate(self.spts, self.pml4, at).ok_or(GvtError::Fault)?;
-            let run = PAGE.wrapping_sub(u64_as_usize(at & 0xfff)).min(buf.len().wrapping_sub(done));
-            self.mpt.read_gpa(gpa, buf.get_mut(done..done.wrapping_add(run)).ok_or(GvtError::Fault)?)?;
+            let run = PAGE
+                .wrapping_sub(u64_as_usize(at & 0xfff))
+                .min(buf.len().wrapping_sub(done));
+            self.mpt.read_gpa(
+                gpa,
+                buf.get_mut(done..done.wrapping_add(run))
+                    .ok_or(GvtError::Fault)?,
+            )?;
             done = done.wrapping_add(run);
         }
         Ok(())
@@ -451,7 +524,15 @@ impl<T: ExecStorage> Exec<T> {
         {
             return Err((GvtError::Invalid, store));
         }
-        Ok(Exec { store, ppgtt: Ppgtt::default(), execlists: [Execlist::default(); 4], order: 0, tag: 0, stats: ExecStats::default(), stalled: 0 })
+        Ok(Exec {
+            store,
+            ppgtt: Ppgtt::default(),
+            execlists: [Execlist::default(); 4],
+            order: 0,
+            tag: 0,
+            stats: ExecStats::default(),
+            stalled: 0,
+        })
     }
 
     /// Counters.
@@ -493,12 +574,20 @@ impl<T: ExecStorage> Exec<T> {
     /// Whether workload `tag` on `engine` is on the host and still wanted: not orphaned by an
     /// engine or vGPU reset. A host that runs workloads in slices stops one that is not.
     pub fn running(&mut self, engine: Engine, tag: u32) -> bool {
-        self.store.parts().queue.iter().any(|w| w.state == State::Running && w.tag == tag && w.engine == Some(engine))
+        self.store
+            .parts()
+            .queue
+            .iter()
+            .any(|w| w.state == State::Running && w.tag == tag && w.engine == Some(engine))
     }
 
     /// Whether workloads wait for dispatch.
     pub fn has_queued(&mut self) -> bool {
-        self.store.parts().queue.iter().any(|w| w.state == State::Queued)
+        self.store
+            .parts()
+            .queue
+            .iter()
+            .any(|w| w.state == State::Queued)
     }
 
     /// Gives the storage back, after [`Exec::reset`] freed what it held on the host.
@@ -516,9 +605,23 @@ impl<T: ExecStorage> Exec<T> {
             && p.shadows.iter().all(|s| s.pages == 0)
     }
 
-    fn env<'a>(parts: &'a mut ExecParts<'_>, host: &'a dyn HostExec, mpt: &'a mut dyn MptOps, ips: bool) -> Result<Env<'a>> {
-        let scratch = parts.scratch.first_chunk_mut::<PAGE>().ok_or(GvtError::Invalid)?;
-        Ok(Env { spts: parts.spts.reborrow(), scratch, host, mpt, ips })
+    fn env<'a>(
+        parts: &'a mut ExecParts<'_>,
+        host: &'a dyn HostExec,
+        mpt: &'a mut dyn MptOps,
+        ips: bool,
+    ) -> Result<Env<'a>> {
+        let scratch = parts
+            .scratch
+            .first_chunk_mut::<PAGE>()
+            .ok_or(GvtError::Invalid)?;
+        Ok(Env {
+            spts: parts.spts.reborrow(),
+            scratch,
+            host,
+            mpt,
+            ips,
+        })
     }
 
     /// Picks up what the guest's register writes latched in `vgpu`: resets, PVINFO PPGTT
@@ -558,7 +661,9 @@ impl<T: ExecStorage> Exec<T> {
         }
         let mut result = Ok(());
         for &e in &Engine::ALL {
-            let Some([d0, d1]) = vgpu.take_submission(e) else { continue };
+            let Some([d0, d1]) = vgpu.take_submission(e) else {
+                continue;
+            };
             if vgpu.failsafe().is_some() {
                 continue;
             }
@@ -566,14 +671,21 @@ impl<T: ExecStorage> Exec<T> {
                 // Accepted: the engine acknowledges it now. A HWSP the guest left unmapped
                 // only costs it the mirror, as at completion.
                 Ok(ev) => {
-                    let el = self.execlists.get(engine_index(e)).copied().unwrap_or_default();
+                    let el = self
+                        .execlists
+                        .get(engine_index(e))
+                        .copied()
+                        .unwrap_or_default();
                     if let Err(err) = execlist::report(vgpu, mpt, e, &el, ev.as_slice()) {
                         result = Err(err);
                     }
                 }
                 Err(r) => {
                     self.stats.rejected = self.stats.rejected.saturating_add(1);
-                    vgpu.enter_failsafe(r.cause.unwrap_or(Cause::Submission { engine: e, what: Submission::Host(r.err) }));
+                    vgpu.enter_failsafe(r.cause.unwrap_or(Cause::Submission {
+                        engine: e,
+                        what: Submission::Host(r.err),
+                    }));
                     result = Err(r.err);
                 }
             }
@@ -597,12 +709,24 @@ impl<T: ExecStorage> Exec<T> {
         ips: bool,
     ) -> core::result::Result<Events, Refused> {
         let why = |what| Cause::Submission { engine: e, what };
-        let check = |d: Desc| d.check().map_err(|err| refused(err, why(Submission::Descriptor(d.0))));
+        let check = |d: Desc| {
+            d.check()
+                .map_err(|err| refused(err, why(Submission::Descriptor(d.0))))
+        };
         check(d0)?;
-        let d1 = if d1.valid() { check(d1).map(|()| Some(d1))? } else { None };
-        let el = self.execlists.get_mut(engine_index(e)).ok_or(GvtError::Invalid)?;
+        let d1 = if d1.valid() {
+            check(d1).map(|()| Some(d1))?
+        } else {
+            None
+        };
+        let el = self
+            .execlists
+            .get_mut(engine_index(e))
+            .ok_or(GvtError::Invalid)?;
         let mut probe = *el;
-        let (sub, events) = probe.submit(d0, d1).map_err(|err| refused(err, why(Submission::SlotsBusy)))?;
+        let (sub, events) = probe
+            .submit(d0, d1)
+            .map_err(|err| refused(err, why(Submission::SlotsBusy)))?;
         let plans = match sub {
             Submitted::Slot(p) | Submitted::LiteRestore(p) => p,
         };
@@ -610,7 +734,9 @@ impl<T: ExecStorage> Exec<T> {
         // A bounded index: an open `0usize..` carries an overflow check (a panic path) that
         // the optimizer does not always see through.
         for ((&d, &plan), i) in [Some(d0), d1].iter().zip(plans.iter()).zip(0..made.len()) {
-            let (Some(d), Some(plan)) = (d, plan) else { continue };
+            let (Some(d), Some(plan)) = (d, plan) else {
+                continue;
+            };
             match self.create(vgpu, host, mpt, scanner, e, d, plan, ips) {
                 Ok(slot) => {
                     if let Some(m) = made.get_mut(i) {
@@ -642,7 +768,12 @@ impl<T: ExecStorage> Exec<T> {
             .queue
             .iter_mut()
             .zip(0usize..)
-            .filter(|(w, i)| Some(*i) != except && matches!(w.state, State::Queued | State::Running) && w.engine == Some(e) && w.plan.ctx_id == ctx_id)
+            .filter(|(w, i)| {
+                Some(*i) != except
+                    && matches!(w.state, State::Queued | State::Running)
+                    && w.engine == Some(e)
+                    && w.plan.ctx_id == ctx_id
+            })
             .max_by_key(|(w, _)| w.order);
         if let Some((w, _)) = newest {
             w.plan.lite_next = true;
@@ -672,7 +803,11 @@ impl<T: ExecStorage> Exec<T> {
             parts
                 .queue
                 .iter()
-                .filter(|w| matches!(w.state, State::Queued | State::Running) && w.lrca == lrca && w.engine == Some(e))
+                .filter(|w| {
+                    matches!(w.state, State::Queued | State::Running)
+                        && w.lrca == lrca
+                        && w.engine == Some(e)
+                })
                 .max_by_key(|w| w.order)
                 .map(|w| w.tail)
         };
@@ -687,23 +822,50 @@ impl<T: ExecStorage> Exec<T> {
         // The ring context at the start of the register state page; the whole image is copied
         // once the PPGTT is in step (which may read guest tables through the scratch page).
         let mut ring_ctx = [0u8; RING_CONTEXT_BYTES];
-        ggtt_copy(vgpu, mpt, lrca.wrapping_add(usize_as_u64(PAGE)), &mut ring_ctx, false)
-            .map_err(|err| refused(err, why(Submission::Context { lrca, err })))?;
+        ggtt_copy(
+            vgpu,
+            mpt,
+            lrca.wrapping_add(usize_as_u64(PAGE)),
+            &mut ring_ctx,
+            false,
+        )
+        .map_err(|err| refused(err, why(Submission::Context { lrca, err })))?;
         let img = &ring_ctx[..];
         let ctl = dword(img, CTX_RING_CTL);
         let size = ((ctl >> 12) & 0x1ff).wrapping_add(1).wrapping_mul(4096);
         let start = u64::from(dword(img, CTX_RING_START) & 0xffff_f000);
         let head = prev_tail.unwrap_or(dword(img, CTX_RING_HEAD) & HEAD_ADDR);
         let tail = dword(img, CTX_RING_TAIL) & TAIL_ADDR;
-        if ctl & 1 == 0 || head >= size || tail >= size || !vgpu.partition().owns_gm(start, u64::from(size)) {
-            return Err(refused(GvtError::Invalid, why(Submission::Ring { lrca, start, ctl, head, tail })));
+        if ctl & 1 == 0
+            || head >= size
+            || tail >= size
+            || !vgpu.partition().owns_gm(start, u64::from(size))
+        {
+            return Err(refused(
+                GvtError::Invalid,
+                why(Submission::Ring {
+                    lrca,
+                    start,
+                    ctl,
+                    head,
+                    tail,
+                }),
+            ));
         }
-        let bytes = if tail >= head { tail.wrapping_sub(head) } else { size.wrapping_sub(head).wrapping_add(tail) };
+        let bytes = if tail >= head {
+            tail.wrapping_sub(head)
+        } else {
+            size.wrapping_sub(head).wrapping_add(tail)
+        };
         let len = usize::try_from(bytes).map_err(|_| GvtError::Invalid)?;
         if len > MAX_RING_SLICE {
-            return Err(refused(GvtError::Invalid, why(Submission::RingTooLong { lrca, len: bytes })));
+            return Err(refused(
+                GvtError::Invalid,
+                why(Submission::RingTooLong { lrca, len: bytes }),
+            ));
         }
-        let pml4 = (u64::from(dword(img, CTX_PDP0_UDW)) << 32) | u64::from(dword(img, CTX_PDP0_LDW));
+        let pml4 =
+            (u64::from(dword(img, CTX_PDP0_UDW)) << 32) | u64::from(dword(img, CTX_PDP0_LDW));
         let inhibit = dword(img, CTX_CONTEXT_CONTROL) & CTX_RESTORE_INHIBIT != 0;
 
         // Shadow the PPGTT and bring its tree in step (the scan reads the guest's tables
@@ -724,7 +886,10 @@ impl<T: ExecStorage> Exec<T> {
                 return Err(err.into());
             }
         };
-        let built = self.build(vgpu, host, mpt, scanner, e, slot, lrca, ctx_host, ctx_bytes, pml4, root_host, head, len, start, size, inhibit);
+        let built = self.build(
+            vgpu, host, mpt, scanner, e, slot, lrca, ctx_host, ctx_bytes, pml4, root_host, head,
+            len, start, size, inhibit,
+        );
         let (ring_host, ring_pages, ring_len, user_irqs, stop_at) = match built {
             Ok(x) => x,
             Err(err) => {
@@ -784,8 +949,12 @@ impl<T: ExecStorage> Exec<T> {
     ) -> core::result::Result<(u64, u32, u32, u32, Option<u32>), Refused> {
         let why = |what| Cause::Submission { engine: e, what };
         let parts = self.store.parts();
-        let img = parts.scratch.get_mut(..ctx_bytes).ok_or(GvtError::Invalid)?;
-        ggtt_copy(vgpu, mpt, lrca.wrapping_add(usize_as_u64(PAGE)), img, false).map_err(|err| refused(err, why(Submission::Context { lrca, err })))?;
+        let img = parts
+            .scratch
+            .get_mut(..ctx_bytes)
+            .ok_or(GvtError::Invalid)?;
+        ggtt_copy(vgpu, mpt, lrca.wrapping_add(usize_as_u64(PAGE)), img, false)
+            .map_err(|err| refused(err, why(Submission::Context { lrca, err })))?;
         let ring_len = u32::try_from(len).map_err(|_| GvtError::Invalid)?;
         set_dword(img, CTX_RING_HEAD, 0);
         set_dword(img, CTX_RING_TAIL, ring_len);
@@ -800,29 +969,47 @@ impl<T: ExecStorage> Exec<T> {
             _ => 0,
         };
         let total = prefix.checked_add(len).ok_or(GvtError::Invalid)?;
-        let slice = parts.scratch.get_mut(prefix..total).ok_or(GvtError::Invalid)?;
-        let first = len.min(usize::try_from(size.wrapping_sub(head)).map_err(|_| GvtError::Invalid)?);
+        let slice = parts
+            .scratch
+            .get_mut(prefix..total)
+            .ok_or(GvtError::Invalid)?;
+        let first =
+            len.min(usize::try_from(size.wrapping_sub(head)).map_err(|_| GvtError::Invalid)?);
         let (a, b) = slice.split_at_mut(first);
         let unreadable = |err| refused(err, why(Submission::RingUnreadable { lrca, start, err }));
         ggtt_copy(vgpu, mpt, start.wrapping_add(u64::from(head)), a, false).map_err(unreadable)?;
         ggtt_copy(vgpu, mpt, start, b, false).map_err(unreadable)?;
         let mut copies = Copies::new(parts.batches);
         let report = {
-            let mut view = View { vgpu, mpt, spts: &parts.spts, pml4 };
+            let mut view = View {
+                vgpu,
+                mpt,
+                spts: &parts.spts,
+                pml4,
+            };
             scanner.scan(e, slice, &mut view, &mut copies)
         };
         let report = report.map_err(|f| match f {
-            ScanFailure::Refused(r) => refused(GvtError::Invalid, refused_command(e, head, size, &r)),
+            ScanFailure::Refused(r) => {
+                refused(GvtError::Invalid, refused_command(e, head, size, &r))
+            }
             ScanFailure::Error(err) => Refused::from(err),
         })?;
         // A workload that stops at an invalid instruction runs only what precedes it.
-        let invalid = report.stop_at.map(|off| dword(slice, u32_as_usize(off / 4)));
+        let invalid = report
+            .stop_at
+            .map(|off| dword(slice, u32_as_usize(off / 4)));
         let run = match report.stop_at {
-            Some(off) => usize::try_from(off).map_err(|_| GvtError::Invalid)?.min(len),
+            Some(off) => usize::try_from(off)
+                .map_err(|_| GvtError::Invalid)?
+                .min(len),
             None => len,
         };
         let total = prefix.checked_add(run).ok_or(GvtError::Invalid)?;
-        let slice = parts.scratch.get_mut(prefix..total).ok_or(GvtError::Invalid)?;
+        let slice = parts
+            .scratch
+            .get_mut(prefix..total)
+            .ok_or(GvtError::Invalid)?;
         let stop = match report.stop_at {
             Some(off) => Some(ring_offset(head, size, off).ok_or(GvtError::Invalid)?),
             None => None,
@@ -830,26 +1017,32 @@ impl<T: ExecStorage> Exec<T> {
         let host_len = u32::try_from(total).map_err(|_| GvtError::Invalid)?;
         let shadows = shadows_of(parts.shadows, slot).ok_or(GvtError::Invalid)?;
         batch::shadow(&mut copies, slice, host, shadows)?;
-        let (ring_host, pages) = match Self::host_ring(host, parts.scratch.get(..total).ok_or(GvtError::Invalid)?) {
-            Ok(r) => r,
-            Err(err) => {
-                batch::release(host, shadows);
-                return Err(err.into());
-            }
-        };
+        let (ring_host, pages) =
+            match Self::host_ring(host, parts.scratch.get(..total).ok_or(GvtError::Invalid)?) {
+                Ok(r) => r,
+                Err(err) => {
+                    batch::release(host, shadows);
+                    return Err(err.into());
+                }
+            };
         for s in shadows.iter().filter(|s| s.pages != 0) {
             self.stats.batches_shadowed = self.stats.batches_shadowed.saturating_add(1);
             self.stats.batch_bytes = self.stats.batch_bytes.saturating_add(u64::from(s.len));
         }
         if let (Some(ring_offset), Some(header)) = (stop, invalid) {
-            vgpu.notice(Notice::InvalidCommand { engine: e, ring_offset, header });
+            vgpu.notice(Notice::InvalidCommand {
+                engine: e,
+                ring_offset,
+                header,
+            });
         }
         Ok((ring_host, pages, host_len, report.user_interrupts, stop))
     }
 
     /// The shadow ring: `bytes` in fresh host pages.
     fn host_ring(host: &dyn HostExec, bytes: &[u8]) -> Result<(u64, u32)> {
-        let pages = u32::try_from(bytes.len().div_ceil(PAGE).max(1)).map_err(|_| GvtError::Invalid)?;
+        let pages =
+            u32::try_from(bytes.len().div_ceil(PAGE).max(1)).map_err(|_| GvtError::Invalid)?;
         let ring_host = host.alloc_pages(pages)?;
         if let Err(err) = host.write_mem(ring_host, bytes) {
             host.free_pages(ring_host, pages);
@@ -859,7 +1052,9 @@ impl<T: ExecStorage> Exec<T> {
     }
 
     fn free(&mut self, host: &dyn HostExec, slot: usize) {
-        let Some(w) = self.store.parts().queue.get(slot).copied() else { return };
+        let Some(w) = self.store.parts().queue.get(slot).copied() else {
+            return;
+        };
         if w.state == State::Free {
             return;
         }
@@ -881,7 +1076,9 @@ impl<T: ExecStorage> Exec<T> {
     fn drop_engine(&mut self, host: &dyn HostExec, engine: Option<Engine>) {
         let n = self.store.parts().queue.len();
         for slot in 0..n {
-            let Some(w) = self.store.parts().queue.get(slot).copied() else { continue };
+            let Some(w) = self.store.parts().queue.get(slot).copied() else {
+                continue;
+            };
             if engine.is_some() && w.engine != engine {
                 continue;
             }
@@ -919,7 +1116,12 @@ impl<T: ExecStorage> Exec<T> {
     /// shadow PPGTT trees they run on in step with the guest (deferred writes, untracked
     /// tables). Returns the
     /// engines started. A shadow that cannot be brought in step puts the vGPU in failsafe.
-    pub fn dispatch<S: VgpuStorage>(&mut self, vgpu: &mut Vgpu<S>, host: &dyn HostExec, mpt: &mut dyn MptOps) -> Result<u8> {
+    pub fn dispatch<S: VgpuStorage>(
+        &mut self,
+        vgpu: &mut Vgpu<S>,
+        host: &dyn HostExec,
+        mpt: &mut dyn MptOps,
+    ) -> Result<u8> {
         if vgpu.failsafe().is_some() {
             self.drop_engine(host, None);
             return Ok(0);
@@ -956,7 +1158,9 @@ impl<T: ExecStorage> Exec<T> {
                     *r = w.root;
                 }
             }
-            Self::env(&mut parts, host, mpt, ips).map_err(Fault::from).and_then(|mut env| self.ppgtt.sync(&mut env, &roots))
+            Self::env(&mut parts, host, mpt, ips)
+                .map_err(Fault::from)
+                .and_then(|mut env| self.ppgtt.sync(&mut env, &roots))
         };
         if let Err(fault) = synced {
             vgpu.enter_failsafe(Cause::Ppgtt(fault));
@@ -965,7 +1169,9 @@ impl<T: ExecStorage> Exec<T> {
         }
         let mut started = 0u8;
         for &slot in picks.iter().flatten() {
-            let Some(w) = self.store.parts().queue.get(slot).copied() else { continue };
+            let Some(w) = self.store.parts().queue.get(slot).copied() else {
+                continue;
+            };
             let Some(e) = w.engine else { continue };
             let hw = HostWorkload {
                 vgpu: vgpu.id().get(),
@@ -1003,9 +1209,15 @@ impl<T: ExecStorage> Exec<T> {
             .parts()
             .queue
             .iter()
-            .position(|w| matches!(w.state, State::Running | State::Orphan) && w.tag == tag && w.engine == Some(engine))
+            .position(|w| {
+                matches!(w.state, State::Running | State::Orphan)
+                    && w.tag == tag
+                    && w.engine == Some(engine)
+            })
             .ok_or(GvtError::NotFound)?;
-        let Some(w) = self.store.parts().queue.get(slot).copied() else { return Err(GvtError::NotFound) };
+        let Some(w) = self.store.parts().queue.get(slot).copied() else {
+            return Err(GvtError::NotFound);
+        };
         if w.state == State::Orphan || vgpu.failsafe().is_some() {
             self.free(host, slot);
             return Ok(());
@@ -1030,7 +1242,10 @@ impl<T: ExecStorage> Exec<T> {
         if w.user_irqs > 0 {
             vgpu.raise_event(mpt, execlist::user_event(engine))?;
         }
-        let el = self.execlists.get_mut(engine_index(engine)).ok_or(GvtError::Invalid)?;
+        let el = self
+            .execlists
+            .get_mut(engine_index(engine))
+            .ok_or(GvtError::Invalid)?;
         let events = el.complete(&w.plan);
         let el = *el;
         execlist::report(vgpu, mpt, engine, &el, events.as_slice())
@@ -1041,7 +1256,14 @@ impl<T: ExecStorage> Exec<T> {
     /// instruction error unless `RING_EMR` masks it, the CS error interrupt is raised, and no
     /// context switch is reported. The engine takes no more work until the guest resets it
     /// (i915 does so from the interrupt, marking the request guilty).
-    fn stop<S: VgpuStorage>(&mut self, vgpu: &mut Vgpu<S>, mpt: &mut dyn MptOps, e: Engine, at: u32, user_irqs: u32) -> Result {
+    fn stop<S: VgpuStorage>(
+        &mut self,
+        vgpu: &mut Vgpu<S>,
+        mpt: &mut dyn MptOps,
+        e: Engine,
+        at: u32,
+        user_irqs: u32,
+    ) -> Result {
         self.stats.cs_errors = self.stats.cs_errors.saturating_add(1);
         self.stalled |= e.mask();
         let base = e.base();
@@ -1060,14 +1282,33 @@ impl<T: ExecStorage> Exec<T> {
     }
 
     /// Copies the host context image back to the guest with its own ring and PPGTT values.
-    fn write_back<S: VgpuStorage>(&mut self, vgpu: &mut Vgpu<S>, host: &dyn HostExec, mpt: &mut dyn MptOps, e: Engine, w: &Workload) -> Result {
-        let ctx_bytes = u32_as_usize(context_pages(e)).wrapping_sub(1).wrapping_mul(PAGE);
+    fn write_back<S: VgpuStorage>(
+        &mut self,
+        vgpu: &mut Vgpu<S>,
+        host: &dyn HostExec,
+        mpt: &mut dyn MptOps,
+        e: Engine,
+        w: &Workload,
+    ) -> Result {
+        let ctx_bytes = u32_as_usize(context_pages(e))
+            .wrapping_sub(1)
+            .wrapping_mul(PAGE);
         let parts = self.store.parts();
-        let img = parts.scratch.get_mut(..ctx_bytes).ok_or(GvtError::Invalid)?;
+        let img = parts
+            .scratch
+            .get_mut(..ctx_bytes)
+            .ok_or(GvtError::Invalid)?;
         // The guest's own ring context values are what it gets back: read them first.
         let reg = img.get_mut(..PAGE).ok_or(GvtError::Invalid)?;
-        ggtt_copy(vgpu, mpt, w.lrca.wrapping_add(usize_as_u64(PAGE)), reg, false)?;
-        let keep = [CTX_RING_START, CTX_RING_CTL, CTX_PDP0_UDW, CTX_PDP0_LDW].map(|i| (i, dword(reg, i)));
+        ggtt_copy(
+            vgpu,
+            mpt,
+            w.lrca.wrapping_add(usize_as_u64(PAGE)),
+            reg,
+            false,
+        )?;
+        let keep =
+            [CTX_RING_START, CTX_RING_CTL, CTX_PDP0_UDW, CTX_PDP0_LDW].map(|i| (i, dword(reg, i)));
         let old_head = dword(reg, CTX_RING_HEAD);
         host.read_mem(w.ctx_host.wrapping_add(usize_as_u64(PAGE)), img)?;
         for (i, v) in keep {
@@ -1075,7 +1316,13 @@ impl<T: ExecStorage> Exec<T> {
         }
         set_dword(img, CTX_RING_HEAD, (old_head & !HEAD_ADDR) | w.tail);
         set_dword(img, CTX_RING_TAIL, w.tail);
-        ggtt_copy(vgpu, mpt, w.lrca.wrapping_add(usize_as_u64(PAGE)), img, true)
+        ggtt_copy(
+            vgpu,
+            mpt,
+            w.lrca.wrapping_add(usize_as_u64(PAGE)),
+            img,
+            true,
+        )
     }
 
     /// A trapped guest write of `data` at `gpa` to a write-protected page (see
@@ -1095,7 +1342,9 @@ impl<T: ExecStorage> Exec<T> {
         let ips = ips_enabled(vgpu);
         let r = {
             let mut parts = self.store.parts();
-            Self::env(&mut parts, host, mpt, ips).map_err(Fault::from).and_then(|mut env| self.ppgtt.page_write(&mut env, gpa, data, committed))
+            Self::env(&mut parts, host, mpt, ips)
+                .map_err(Fault::from)
+                .and_then(|mut env| self.ppgtt.page_write(&mut env, gpa, data, committed))
         };
         if let Err(fault) = r {
             vgpu.enter_failsafe(Cause::PageTrackWrite { gpa, fault });

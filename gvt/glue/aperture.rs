@@ -31,9 +31,15 @@ const _: () = assert!(PAGE as u64 == GTT_PAGE_SIZE);
 ///
 /// `vgpu` came from a `gvt_vgpu_create*` and was not destroyed yet; `pfn` is null or writable.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_aperture_pfn(vgpu: *mut c_void, offset: u64, pfn: *mut u64) -> c_int {
+pub(crate) unsafe extern "C" fn gvt_vgpu_aperture_pfn(
+    vgpu: *mut c_void,
+    offset: u64,
+    pfn: *mut u64,
+) -> c_int {
     // SAFETY: the caller passes null or a writable u64.
-    let Some(out) = (unsafe { pfn.as_mut() }) else { return EINVAL.to_errno() };
+    let Some(out) = (unsafe { pfn.as_mut() }) else {
+        return EINVAL.to_errno();
+    };
     // SAFETY: per the contract.
     let h = unsafe { handle(vgpu) };
     let r = match aperture::page(h.device().host.gpu(), &h.aperture(), offset) {
@@ -41,7 +47,11 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_aperture_pfn(vgpu: *mut c_void, offset:
         Ok(AperturePage::Dma(addr)) => {
             // The sim's DMA addresses are physical: no IOMMU sits in front of it.
             let granted = h.grants.lock().covers(addr, PAGE);
-            if granted { Ok(addr) } else { Err(GvtError::Fault) }
+            if granted {
+                Ok(addr)
+            } else {
+                Err(GvtError::Fault)
+            }
         }
         Err(e) => Err(e),
     };
@@ -56,7 +66,13 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_aperture_pfn(vgpu: *mut c_void, offset:
 /// `vgpu` as for `gvt_vgpu_aperture_pfn`; `buf` is null or valid for `len` bytes (writable
 /// unless `write`).
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_aperture_rw(vgpu: *mut c_void, offset: u64, buf: *mut c_void, len: u32, write: bool) -> c_int {
+pub(crate) unsafe extern "C" fn gvt_vgpu_aperture_rw(
+    vgpu: *mut c_void,
+    offset: u64,
+    buf: *mut c_void,
+    len: u32,
+    write: bool,
+) -> c_int {
     let in_page = offset % GTT_PAGE_SIZE;
     if buf.is_null() || len == 0 || u64::from(len) > GTT_PAGE_SIZE - in_page {
         return EINVAL.to_errno();
@@ -64,7 +80,9 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_aperture_rw(vgpu: *mut c_void, offset: 
     // SAFETY: per the contract.
     let h = unsafe { handle(vgpu) };
     let dev = h.device();
-    let r = aperture::page(dev.host.gpu(), &h.aperture(), offset)
-        .and_then(|page| dev.host.aperture_rw(page, offset, &h.grants, buf.cast(), len as usize, write));
+    let r = aperture::page(dev.host.gpu(), &h.aperture(), offset).and_then(|page| {
+        dev.host
+            .aperture_rw(page, offset, &h.grants, buf.cast(), len as usize, write)
+    });
     to_errno(r)
 }

@@ -83,7 +83,11 @@ impl core::fmt::Write for SeqFile {
         // for its length.
         let r = unsafe { ffi::gvt_seq_write(self.0, s.as_ptr(), s.len()) };
         // On overflow the seq_file is marked and the show runs again with a bigger buffer.
-        if r == 0 { Ok(()) } else { Err(core::fmt::Error) }
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(core::fmt::Error)
+        }
     }
 }
 
@@ -99,10 +103,22 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_debugfs_show(vgpu: *mut c_void, m: *mut
     // holds off its removal until this returns).
     let h = unsafe { &*vgpu.cast::<VgpuHandle>() };
     // A copy under the lock; the text is made outside it.
-    let snap = h.state.lock().as_ref().map(|st| (*st.vgpu.stats(), st.vgpu.failsafe_cause(), *st.exec.stats(), *st.exec.ppgtt_stats()));
-    let Some((stats, failsafe, exec, ppgtt)) = snap else { return ENODEV.to_errno() };
+    let snap = h.state.lock().as_ref().map(|st| {
+        (
+            *st.vgpu.stats(),
+            st.vgpu.failsafe_cause(),
+            *st.exec.stats(),
+            *st.exec.ppgtt_stats(),
+        )
+    });
+    let Some((stats, failsafe, exec, ppgtt)) = snap else {
+        return ENODEV.to_errno();
+    };
     let out = &mut SeqFile(m);
     // An error is an overflow, which seq_file handles by calling again.
-    let _ = stats.write_to(failsafe, out).and_then(|()| exec.write_to(out)).and_then(|()| ppgtt.write_to(out));
+    let _ = stats
+        .write_to(failsafe, out)
+        .and_then(|()| exec.write_to(out))
+        .and_then(|()| ppgtt.write_to(out));
     0
 }

@@ -63,7 +63,11 @@ impl Host {
             #[cfg(gvt_sim)]
             (Host::Sim(_), AperturePage::Dma(addr)) => {
                 let at = addr | (offset % GTT_PAGE_SIZE);
-                if super::sim::rw_granted(grants, at, buf, len, write) { Ok(()) } else { Err(GvtError::Fault) }
+                if super::sim::rw_granted(grants, at, buf, len, write) {
+                    Ok(())
+                } else {
+                    Err(GvtError::Fault)
+                }
             }
             #[cfg(gvt_i915)]
             (Host::I915(g), AperturePage::Bar(_)) => g.aperture_rw(offset, buf, len, write),
@@ -120,7 +124,8 @@ impl GvtDevice {
         host: Host,
     ) -> Result<Pin<KBox<GvtDevice>>> {
         let mut gvt = Gvt::new(host.gpu()).map_err(to_kernel_error)?;
-        gvt.set_plane_owners(plane_policy(host.gpu().info().platform)?).map_err(to_kernel_error)?;
+        gvt.set_plane_owners(plane_policy(host.gpu().info().platform)?)
+            .map_err(to_kernel_error)?;
         KBox::pin_init(
             try_pin_init!(GvtDevice {
                 clock: super::display::Clock::new(),
@@ -173,11 +178,17 @@ fn param(get: unsafe extern "C" fn(*mut usize) -> *const u8) -> Result<&'static 
 }
 
 /// The plane ownership policy the module parameters give for a `platform` GPU.
-fn plane_policy(platform: crate::model::hw::Platform) -> Result<crate::model::display::owner::OwnerPolicy> {
+fn plane_policy(
+    platform: crate::model::hw::Platform,
+) -> Result<crate::model::display::owner::OwnerPolicy> {
     let owners = param(super::ffi::gvt_param_domain_plane_owners)?;
     let avail = param(super::ffi::gvt_param_avail_planes_per_pipe)?;
     crate::model::display::owner::OwnerPolicy::parse(platform, owners, avail).map_err(|e| {
-        pr_err!("domain_plane_owners={} avail_planes_per_pipe={}: not a valid policy\n", owners, avail);
+        pr_err!(
+            "domain_plane_owners={} avail_planes_per_pipe={}: not a valid policy\n",
+            owners,
+            avail
+        );
         to_kernel_error(e)
     })
 }
@@ -234,10 +245,16 @@ impl Driver {
             ),
             GFP_KERNEL,
         )?;
-        let driver = Driver { registry, _debugfs: super::debugfs::Root::new() };
+        let driver = Driver {
+            registry,
+            _debugfs: super::debugfs::Root::new(),
+        };
         #[cfg(gvt_sim)]
         driver.add_sim()?;
-        REGISTRY.store(ptr::from_ref(&*driver.registry).cast_mut(), Ordering::Release);
+        REGISTRY.store(
+            ptr::from_ref(&*driver.registry).cast_mut(),
+            Ordering::Release,
+        );
         // i915 adds its devices from in here (the registry must be published); on failure the
         // driver's drop undoes everything.
         #[cfg(gvt_i915)]
@@ -249,7 +266,10 @@ impl Driver {
     fn add_sim(&self) -> Result {
         let name = param(super::ffi::gvt_sim_param_platform)?;
         let Some(platform) = crate::model::hw::Platform::from_name(name) else {
-            pr_err!("sim_platform={}: not one of bxt, skl, kbl, cfl, cml\n", name);
+            pr_err!(
+                "sim_platform={}: not one of bxt, skl, kbl, cfl, cml\n",
+                name
+            );
             return Err(EINVAL);
         };
         let host = Host::Sim(super::sim::SimGpu::new(crate::sim::info(platform))?);
@@ -269,7 +289,11 @@ impl Driver {
         };
         let types = device.gvt.lock().types().len();
         // The device is pinned and outlives its worker and clock, which it destroys on drop.
-        if let Err(e) = device.host.start(super::exec::run_gpu, device.handle()).and_then(|()| device.clock.start(&device)) {
+        if let Err(e) = device
+            .host
+            .start(super::exec::run_gpu, device.handle())
+            .and_then(|()| device.clock.start(&device))
+        {
             drop(device);
             // SAFETY: registered just above and not stored anywhere.
             unsafe { release(dev) };
@@ -285,7 +309,12 @@ impl Driver {
             }
         }
         let id = crate::sim::info(platform).pci.device;
-        pr_info!("sim GPU ready: {} ({:#06x}), {} vGPU types\n", platform.name(), id, types);
+        pr_info!(
+            "sim GPU ready: {} ({:#06x}), {} vGPU types\n",
+            platform.name(),
+            id,
+            types
+        );
         Ok(())
     }
 }
@@ -308,7 +337,11 @@ pub(super) fn add_i915(raw: *mut c_void) -> Result {
         }
     };
     // The device is pinned and outlives its worker and clock, which it destroys on drop.
-    if let Err(e) = device.host.start(super::exec::run_gpu, device.handle()).and_then(|()| device.clock.start(&device)) {
+    if let Err(e) = device
+        .host
+        .start(super::exec::run_gpu, device.handle())
+        .and_then(|()| device.clock.start(&device))
+    {
         drop(device);
         // SAFETY: taken above and not stored anywhere.
         unsafe { release(dev) };
@@ -323,7 +356,9 @@ pub(super) fn add_i915(raw: *mut c_void) -> Result {
         unsafe { release(dev) };
         return Err(ENOSPC);
     };
-    let bit = 1u32.checked_shl(u32::try_from(slot).unwrap_or(u32::MAX)).unwrap_or(0);
+    let bit = 1u32
+        .checked_shl(u32::try_from(slot).unwrap_or(u32::MAX))
+        .unwrap_or(0);
     for be in reg.backends.iter_mut().flatten() {
         // SAFETY: a registered backend stays valid until it unregisters, under this lock.
         if super::mpt_abi::offer(unsafe { &*be.be }, &device) {
@@ -343,12 +378,19 @@ pub(super) fn add_i915(raw: *mut c_void) -> Result {
 pub(super) fn remove_i915(raw: *mut c_void) {
     let Some(registry) = registry() else { return };
     let mut reg = registry.lock();
-    let Some(slot) = first_index(&reg.devices, |d| d.as_ref().is_some_and(|d| matches!(&d.host, Host::I915(g) if g.is(raw)))) else {
+    let Some(slot) = first_index(&reg.devices, |d| {
+        d.as_ref()
+            .is_some_and(|d| matches!(&d.host, Host::I915(g) if g.is(raw)))
+    }) else {
         return;
     };
-    let bit = 1u32.checked_shl(u32::try_from(slot).unwrap_or(u32::MAX)).unwrap_or(0);
+    let bit = 1u32
+        .checked_shl(u32::try_from(slot).unwrap_or(u32::MAX))
+        .unwrap_or(0);
     let Registry { devices, backends } = &mut *reg;
-    let Some(device) = devices.get_mut(slot).and_then(Option::take) else { return };
+    let Some(device) = devices.get_mut(slot).and_then(Option::take) else {
+        return;
+    };
     for be in backends.iter_mut().flatten().filter(|b| b.added & bit != 0) {
         // SAFETY: as in `add_i915`.
         super::mpt_abi::withdraw(unsafe { &*be.be }, &device);

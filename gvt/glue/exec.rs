@@ -21,13 +21,13 @@ use super::vgpu::{VgpuHandle, VgpuState};
 use crate::model::error::{GvtError, Result as ModelResult};
 #[cfg(gvt_sim)]
 use crate::model::host::Completion;
-#[cfg(gvt_sim)]
-use crate::sim::exec::Step;
 use crate::model::host::{HostExec, HostWorkload};
 use crate::model::mmio_context::{MmioContext, Owner};
 use crate::model::regs::Engine;
 use crate::model::resources::MAX_VGPUS;
 use crate::model::sched::Scheduler;
+#[cfg(gvt_sim)]
+use crate::sim::exec::Step;
 
 /// Rounds one run of the worker makes before it yields the workqueue to others.
 const ROUNDS: usize = 64;
@@ -42,7 +42,11 @@ pub(super) struct DevExec {
 
 impl DevExec {
     pub(super) fn new() -> DevExec {
-        DevExec { sched: Scheduler::default(), mmio: MmioContext::default(), vgpus: [0; MAX_VGPUS] }
+        DevExec {
+            sched: Scheduler::default(),
+            mmio: MmioContext::default(),
+            vgpus: [0; MAX_VGPUS],
+        }
     }
 }
 
@@ -54,7 +58,10 @@ pub(super) struct Submitter<'a> {
 
 impl<'a> Submitter<'a> {
     pub(super) fn new(dev: &'a GvtDevice, h: &VgpuHandle) -> Submitter<'a> {
-        Submitter { host: &dev.host, owner: core::ptr::from_ref(h) as usize }
+        Submitter {
+            host: &dev.host,
+            owner: core::ptr::from_ref(h) as usize,
+        }
     }
 }
 
@@ -149,7 +156,10 @@ pub(super) fn kick(dev: &GvtDevice) {
 pub(super) fn after_write(dev: &GvtDevice, h: &VgpuHandle, st: &mut VgpuState) {
     let sub = Submitter::new(dev, h);
     // A refused submission puts the vGPU in failsafe; the guest's write itself succeeded.
-    let mut scanner = trace::Scanner { inner: &mut st.scanner, id: st.vgpu.id().get() };
+    let mut scanner = trace::Scanner {
+        inner: &mut st.scanner,
+        id: st.vgpu.id().get(),
+    };
     let _ = st.exec.kick(&mut st.vgpu, &sub, &mut h.mpt(), &mut scanner);
     if st.exec.has_queued() {
         kick(dev);
@@ -202,7 +212,14 @@ pub(super) fn remove(dev: &GvtDevice, h: &VgpuHandle, id: u32) {
                 if let Some(st) = h.state.lock().as_mut() {
                     for q in purged.iter().flatten() {
                         let w = &q.job.w;
-                        let r = st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), w.engine, w.tag, Completion::Hang);
+                        let r = st.exec.complete(
+                            &mut st.vgpu,
+                            &sub,
+                            &mut h.mpt(),
+                            w.engine,
+                            w.tag,
+                            Completion::Hang,
+                        );
                         trace::workload_complete(w.vgpu, w.engine, w.tag, true, &r);
                     }
                 }
@@ -255,7 +272,9 @@ fn run_host(dev: &GvtDevice) -> usize {
                     // Until the guest resets the engine (the core then orphans it) or its vGPU
                     // fails.
                     Step::Sliced(job) => {
-                        let wanted = h.state.lock().as_mut().is_some_and(|st| st.vgpu.failsafe().is_none() && st.exec.running(w.engine, w.tag));
+                        let wanted = h.state.lock().as_mut().is_some_and(|st| {
+                            st.vgpu.failsafe().is_none() && st.exec.running(w.engine, w.tag)
+                        });
                         if wanted && s.requeue(q.owner, job).is_ok() {
                             continue;
                         }
@@ -265,7 +284,9 @@ fn run_host(dev: &GvtDevice) -> usize {
                 done = done.saturating_add(1);
                 let sub = Submitter::new(dev, h);
                 if let Some(st) = h.state.lock().as_mut() {
-                    let r = st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), w.engine, w.tag, how);
+                    let r =
+                        st.exec
+                            .complete(&mut st.vgpu, &sub, &mut h.mpt(), w.engine, w.tag, how);
                     trace::workload_complete(w.vgpu, w.engine, w.tag, how == Completion::Hang, &r);
                     if r.is_err() {
                         pr_debug!("vGPU {}: completion not delivered\n", w.vgpu);
@@ -283,8 +304,21 @@ fn run_host(dev: &GvtDevice) -> usize {
                 let h = unsafe { &*(q.owner as *const VgpuHandle) };
                 let sub = Submitter::new(dev, h);
                 if let Some(st) = h.state.lock().as_mut() {
-                    let r = st.exec.complete(&mut st.vgpu, &sub, &mut h.mpt(), q.w.engine, q.w.tag, how);
-                    trace::workload_complete(q.w.vgpu, q.w.engine, q.w.tag, how == crate::model::host::Completion::Hang, &r);
+                    let r = st.exec.complete(
+                        &mut st.vgpu,
+                        &sub,
+                        &mut h.mpt(),
+                        q.w.engine,
+                        q.w.tag,
+                        how,
+                    );
+                    trace::workload_complete(
+                        q.w.vgpu,
+                        q.w.engine,
+                        q.w.tag,
+                        how == crate::model::host::Completion::Hang,
+                        &r,
+                    );
                     if r.is_err() {
                         pr_debug!("vGPU {}: completion not delivered\n", q.w.vgpu);
                     }
@@ -338,7 +372,10 @@ fn schedule(dev: &GvtDevice) -> bool {
         let h = unsafe { &*(hp as *const VgpuHandle) };
         if let Some(st) = h.state.lock().as_mut() {
             let id = st.vgpu.id().get();
-            if let Some(o) = usize::try_from(id).ok().and_then(|i| owner_of.get_mut(i.wrapping_sub(1))) {
+            if let Some(o) = usize::try_from(id)
+                .ok()
+                .and_then(|i| owner_of.get_mut(i.wrapping_sub(1)))
+            {
                 *o = hp;
             }
             if st.exec.has_queued() || st.exec.busy() != 0 {
@@ -352,23 +389,42 @@ fn schedule(dev: &GvtDevice) -> bool {
     let now = u64::try_from(Ktime::ktime_get().to_ns()).unwrap_or(0);
     let is_busy = |id: u32| busy & 1u64.checked_shl(id).unwrap_or(0) != 0;
     let idle = idle(dev);
-    let Some(o) = ex.sched.tick(now, &is_busy, idle) else { return false };
+    let Some(o) = ex.sched.tick(now, &is_busy, idle) else {
+        return false;
+    };
     if ex.sched.switch_pending() {
         return !idle;
     }
-    let Some(&hp) = usize::try_from(o).ok().and_then(|i| owner_of.get(i.wrapping_sub(1))).filter(|&&v| v != 0) else { return false };
+    let Some(&hp) = usize::try_from(o)
+        .ok()
+        .and_then(|i| owner_of.get(i.wrapping_sub(1)))
+        .filter(|&&v| v != 0)
+    else {
+        return false;
+    };
     // SAFETY: as above.
     let h = unsafe { &*(hp as *const VgpuHandle) };
     let sub = Submitter::new(dev, h);
     let mut guard = h.state.lock();
-    let Some(st) = guard.as_mut() else { return false };
+    let Some(st) = guard.as_mut() else {
+        return false;
+    };
     let traced = trace::render_mmio_enabled();
     for &e in &Engine::ALL {
         let vgpu = &st.vgpu;
         // One call site: a second instance of the switch's loop is compiled with an
         // overflow check (a panic path) the first one's inlining proves away.
-        let from = if traced { ex.mmio.owner(e) } else { Owner::Host };
-        let tracing = trace::SwitchHost { inner: &sub, from, to: Owner::Vgpu(o), engine: e };
+        let from = if traced {
+            ex.mmio.owner(e)
+        } else {
+            Owner::Host
+        };
+        let tracing = trace::SwitchHost {
+            inner: &sub,
+            from,
+            to: Owner::Vgpu(o),
+            engine: e,
+        };
         let host: &dyn HostExec = if traced { &tracing } else { &sub };
         ex.mmio.switch(host, e, Owner::Vgpu(o), |r| vgpu.vreg(r));
     }

@@ -13,7 +13,10 @@ extern "C" {
     /// The `avail_planes_per_pipe` module parameter, likewise.
     pub(crate) fn gvt_param_avail_planes_per_pipe(len: *mut usize) -> *const u8;
     /// A delayed work item running `f(data)`, idle until armed.
-    pub(crate) fn gvt_clock_create(f: unsafe extern "C" fn(*mut c_void), data: *mut c_void) -> *mut c_void;
+    pub(crate) fn gvt_clock_create(
+        f: unsafe extern "C" fn(*mut c_void),
+        data: *mut c_void,
+    ) -> *mut c_void;
     /// Queues the clock to run after `delay_ns`, unless a run is pending.
     pub(crate) fn gvt_clock_arm(c: *mut c_void, delay_ns: u64);
     /// Queues the clock to run after `delay_ns`, replacing a pending run.
@@ -26,18 +29,43 @@ extern "C" {
     pub(crate) fn gvt_debugfs_root_create() -> *mut c_void;
     /// `vgpu<id>/` in `root` with a read-only `stats` file whose show callback calls
     /// `gvt_vgpu_debugfs_show(vgpu, m)`; the directory, or null.
-    pub(crate) fn gvt_debugfs_vgpu_create(root: *mut c_void, id: u32, vgpu: *mut c_void) -> *mut c_void;
+    pub(crate) fn gvt_debugfs_vgpu_create(
+        root: *mut c_void,
+        id: u32,
+        vgpu: *mut c_void,
+    ) -> *mut c_void;
     /// `debugfs_remove()`: the entry and what is in it, after reads in progress end; null is
     /// ignored.
     pub(crate) fn gvt_debugfs_remove(d: *mut c_void);
     /// `seq_write()`: 0, or -1 when the buffer overflowed (the show is called again).
     pub(crate) fn gvt_seq_write(m: *mut c_void, p: *const u8, len: usize) -> c_int;
     /// Fires the `gvt:mmio_trap` event (`gvt/glue/trace.h`, as are the ones below).
-    pub(crate) fn gvt_trace_mmio_trap(id: u32, offset: u64, bytes: u32, write: bool, value: u64, ret: c_int);
+    pub(crate) fn gvt_trace_mmio_trap(
+        id: u32,
+        offset: u64,
+        bytes: u32,
+        write: bool,
+        value: u64,
+        ret: c_int,
+    );
     /// `gvt:workload_submit`.
-    pub(crate) fn gvt_trace_workload_submit(id: u32, engine: u32, tag: u32, context: u64, ring: u64, ring_len: u32, ret: c_int);
+    pub(crate) fn gvt_trace_workload_submit(
+        id: u32,
+        engine: u32,
+        tag: u32,
+        context: u64,
+        ring: u64,
+        ring_len: u32,
+        ret: c_int,
+    );
     /// `gvt:workload_complete`.
-    pub(crate) fn gvt_trace_workload_complete(id: u32, engine: u32, tag: u32, hang: bool, ret: c_int);
+    pub(crate) fn gvt_trace_workload_complete(
+        id: u32,
+        engine: u32,
+        tag: u32,
+        hang: bool,
+        ret: c_int,
+    );
     /// `gvt:gvt_command`; `command` is readable for `command_len` bytes (no NUL needed).
     pub(crate) fn gvt_trace_gvt_command(
         id: u32,
@@ -62,7 +90,13 @@ extern "C" {
     /// Whether `gvt:render_mmio` is on.
     pub(crate) fn gvt_trace_render_mmio_enabled() -> bool;
     /// `gvt:render_mmio`.
-    pub(crate) fn gvt_trace_render_mmio(old_owner: u32, new_owner: u32, engine: u32, reg: u32, value: u32);
+    pub(crate) fn gvt_trace_render_mmio(
+        old_owner: u32,
+        new_owner: u32,
+        engine: u32,
+        reg: u32,
+        value: u32,
+    );
     /// Whether any of the shadow PPGTT events or `gvt:propagate_event` is on.
     pub(crate) fn gvt_trace_state_enabled() -> bool;
     /// `gvt:spt_alloc`.
@@ -98,7 +132,10 @@ extern "C" {
     pub(crate) fn gvt_sim_mem_rw(addr: u64, buf: *mut c_void, len: usize, write: bool) -> bool;
     /// An ordered workqueue running `f(data)` whenever kicked.
     #[cfg(gvt_sim)]
-    pub(crate) fn gvt_sim_worker_create(f: unsafe extern "C" fn(*mut c_void), data: *mut c_void) -> *mut c_void;
+    pub(crate) fn gvt_sim_worker_create(
+        f: unsafe extern "C" fn(*mut c_void),
+        data: *mut c_void,
+    ) -> *mut c_void;
     /// Queues the worker (a no-op while it is pending; it runs again if it is running).
     #[cfg(gvt_sim)]
     pub(crate) fn gvt_sim_worker_kick(w: *mut c_void);
@@ -170,7 +207,13 @@ extern "C" {
     /// Copies `len` bytes between `buf` and the aperture at graphics address `gm`, within one
     /// page: 0, or -EINVAL outside the aperture.
     #[cfg(gvt_i915)]
-    pub(crate) fn gvt_i915_aperture_rw(gpu: *mut c_void, gm: u64, buf: *mut c_void, len: u32, write: bool) -> c_int;
+    pub(crate) fn gvt_i915_aperture_rw(
+        gpu: *mut c_void,
+        gm: u64,
+        buf: *mut c_void,
+        len: u32,
+        write: bool,
+    ) -> c_int;
     /// Reads a register (below 2 MiB), with the forcewake it needs.
     #[cfg(gvt_i915)]
     pub(crate) fn gvt_i915_mmio_read(gpu: *mut c_void, offset: u32) -> u32;
@@ -179,17 +222,33 @@ extern "C" {
     pub(crate) fn gvt_i915_mmio_write(gpu: *mut c_void, offset: u32, value: u32);
     /// Creates a request on engine `idx`'s shadow context; `*state` gets its context image.
     #[cfg(gvt_i915)]
-    pub(crate) fn gvt_i915_request_begin(gpu: *mut c_void, idx: u32, state: *mut *mut c_void, state_len: *mut usize) -> c_int;
+    pub(crate) fn gvt_i915_request_begin(
+        gpu: *mut c_void,
+        idx: u32,
+        state: *mut *mut c_void,
+        state_len: *mut usize,
+    ) -> c_int;
     /// Emits `len` bytes of `ring` (padded to `dwords`) and adds the request; null `ring`
     /// adds it empty and fails (the caller could not load the context).
     #[cfg(gvt_i915)]
-    pub(crate) fn gvt_i915_request_commit(gpu: *mut c_void, idx: u32, ring: *const c_void, len: u32, dwords: u32) -> c_int;
+    pub(crate) fn gvt_i915_request_commit(
+        gpu: *mut c_void,
+        idx: u32,
+        ring: *const c_void,
+        len: u32,
+        dwords: u32,
+    ) -> c_int;
     /// Events recorded for the request in flight on engine `idx` (0 if none).
     #[cfg(gvt_i915)]
     pub(crate) fn gvt_i915_events(gpu: *mut c_void, idx: u32) -> u32;
     /// The context image of engine `idx`'s shadow context.
     #[cfg(gvt_i915)]
-    pub(crate) fn gvt_i915_context_state(gpu: *mut c_void, idx: u32, state: *mut *mut c_void, state_len: *mut usize) -> c_int;
+    pub(crate) fn gvt_i915_context_state(
+        gpu: *mut c_void,
+        idx: u32,
+        state: *mut *mut c_void,
+        state_len: *mut usize,
+    ) -> c_int;
     /// Frees engine `idx` for the next request.
     #[cfg(gvt_i915)]
     pub(crate) fn gvt_i915_retire(gpu: *mut c_void, idx: u32);
@@ -199,7 +258,11 @@ extern "C" {
     /// Creates the device's ordered work item running `f(data)` and hooks the engines'
     /// context-status notifiers.
     #[cfg(gvt_i915)]
-    pub(crate) fn gvt_i915_start(gpu: *mut c_void, f: unsafe extern "C" fn(*mut c_void), data: *mut c_void) -> c_int;
+    pub(crate) fn gvt_i915_start(
+        gpu: *mut c_void,
+        f: unsafe extern "C" fn(*mut c_void),
+        data: *mut c_void,
+    ) -> c_int;
     /// Queues the work item.
     #[cfg(gvt_i915)]
     pub(crate) fn gvt_i915_kick_worker(gpu: *mut c_void);

@@ -24,7 +24,10 @@ impl Grants {
 
     /// Grants `[start, start + size)` once more.
     pub(super) fn grant(&mut self, start: u64, size: u64) -> Result {
-        let end = start.checked_add(size).filter(|_| size != 0).ok_or(EINVAL)?;
+        let end = start
+            .checked_add(size)
+            .filter(|_| size != 0)
+            .ok_or(EINVAL)?;
         if let Some((e, refs)) = self.0.get_mut(&start) {
             *e = (*e).max(end);
             *refs = refs.checked_add(1).ok_or(ENOSPC)?;
@@ -51,9 +54,14 @@ impl Grants {
     /// Whether `[addr, addr + len)` lies within one grant.
     #[cfg_attr(not(gvt_sim), allow(dead_code))] // only the sim checks its accesses
     pub(super) fn covers(&mut self, addr: u64, len: usize) -> bool {
-        let Some(end) = u64::try_from(len).ok().and_then(|l| addr.checked_add(l)) else { return false };
+        let Some(end) = u64::try_from(len).ok().and_then(|l| addr.checked_add(l)) else {
+            return false;
+        };
         // The grants starting at or below `addr`, nearest first.
-        let mut cursor = match addr.checked_add(1).and_then(|k| self.0.cursor_lower_bound(&k)) {
+        let mut cursor = match addr
+            .checked_add(1)
+            .and_then(|k| self.0.cursor_lower_bound(&k))
+        {
             Some(c) => c.move_prev(),
             None => self.0.cursor_back(),
         };

@@ -25,7 +25,9 @@ use super::to_kernel_error;
 use super::vbuf::VBuf;
 use crate::i915::{self as pure, Facts};
 use crate::model::error::{GvtError, Result as ModelResult};
-use crate::model::host::{Completion, HostGpu, HostInfo, HostWorkload, CFG_SPACE_SIZE, MMIO_DWORDS};
+use crate::model::host::{
+    Completion, HostGpu, HostInfo, HostWorkload, CFG_SPACE_SIZE, MMIO_DWORDS,
+};
 use crate::model::regs::Engine;
 use crate::model::resources::{Partition, VgpuId};
 
@@ -172,19 +174,28 @@ impl I915Gpu {
     /// DMA allocations outstanding.
     #[cfg(gvt_kunit)]
     pub(super) fn allocations(&self) -> usize {
-        self.mem.lock().iter().fold(0usize, |n, _| n.saturating_add(1))
+        self.mem
+            .lock()
+            .iter()
+            .fold(0usize, |n, _| n.saturating_add(1))
     }
 
     pub(super) fn alloc_pages(&self, pages: u32) -> ModelResult<u64> {
         let pages = pages.max(1);
-        let size = usize::try_from(u64::from(pages).wrapping_mul(PAGE)).map_err(|_| GvtError::NoMemory)?;
+        let size =
+            usize::try_from(u64::from(pages).wrapping_mul(PAGE)).map_err(|_| GvtError::NoMemory)?;
         let mut dma = 0u64;
         // SAFETY: the device is live; `dma` is a valid out-pointer.
         let va = unsafe { ffi::gvt_i915_dma_alloc(self.raw, size, &mut dma) };
         if va.is_null() {
             return Err(GvtError::NoMemory);
         }
-        if self.mem.lock().try_create_and_insert(dma, (va as usize, pages), GFP_KERNEL).is_err() {
+        if self
+            .mem
+            .lock()
+            .try_create_and_insert(dma, (va as usize, pages), GFP_KERNEL)
+            .is_err()
+        {
             // SAFETY: just allocated with this size, not handed out.
             unsafe { ffi::gvt_i915_dma_free(self.raw, size, va, dma) };
             return Err(GvtError::NoMemory);
@@ -194,7 +205,9 @@ impl I915Gpu {
 
     pub(super) fn free_pages(&self, addr: u64, _pages: u32) {
         // Only what `alloc_pages` handed out, once: the table is the proof, and has the size.
-        let Some((va, pages)) = self.mem.lock().remove(&addr) else { return };
+        let Some((va, pages)) = self.mem.lock().remove(&addr) else {
+            return;
+        };
         let size = usize::try_from(u64::from(pages).wrapping_mul(PAGE)).unwrap_or(0);
         // SAFETY: allocated by `alloc_pages` with this size; no longer in the table.
         unsafe { ffi::gvt_i915_dma_free(self.raw, size, va as *mut c_void, addr) };
@@ -218,7 +231,8 @@ impl I915Gpu {
     /// Maps DMA memory the core allocated into i915's GGTT, for the GPU to run a privileged
     /// batch's shadow from.
     pub(super) fn map_ggtt(&self, addr: u64, pages: u32) -> ModelResult<u64> {
-        let len = usize::try_from(u64::from(pages).wrapping_mul(PAGE)).map_err(|_| GvtError::Invalid)?;
+        let len =
+            usize::try_from(u64::from(pages).wrapping_mul(PAGE)).map_err(|_| GvtError::Invalid)?;
         // Only our own allocations: a guest page there would be a privileged batch the guest
         // could still change.
         find(&mut self.mem.lock(), addr, len).ok_or(GvtError::Fault)?;
@@ -242,7 +256,13 @@ impl I915Gpu {
 
     /// Copies `len` bytes between `buf` and the aperture at graphics address `gm` (within one
     /// page), through i915's write-combined mapping of it.
-    pub(super) fn aperture_rw(&self, gm: u64, buf: *mut u8, len: usize, write: bool) -> ModelResult {
+    pub(super) fn aperture_rw(
+        &self,
+        gm: u64,
+        buf: *mut u8,
+        len: usize,
+        write: bool,
+    ) -> ModelResult {
         let len = u32::try_from(len).map_err(|_| GvtError::Invalid)?;
         // SAFETY: `buf` is valid for `len` bytes (callers pass their own buffer); the shim
         // checks `gm` against the aperture.
@@ -263,22 +283,30 @@ impl I915Gpu {
     pub(super) fn submit(&self, owner: usize, w: &HostWorkload) -> ModelResult {
         let idx = engine_index(w.engine);
         let mut inflight = self.inflight.lock();
-        let slot = inflight.get_mut(usize::try_from(idx).map_err(|_| GvtError::Invalid)?).ok_or(GvtError::Invalid)?;
+        let slot = inflight
+            .get_mut(usize::try_from(idx).map_err(|_| GvtError::Invalid)?)
+            .ok_or(GvtError::Invalid)?;
         if slot.is_some() {
             return Err(GvtError::Busy);
         }
         let ring_len = usize::try_from(w.ring_len).map_err(|_| GvtError::Invalid)?;
-        let ctx_len = usize::try_from(u64::from(w.context_pages).wrapping_mul(PAGE)).map_err(|_| GvtError::Invalid)?;
+        let ctx_len = usize::try_from(u64::from(w.context_pages).wrapping_mul(PAGE))
+            .map_err(|_| GvtError::Invalid)?;
         let dwords = pure::ring_dwords(w.ring_len)?;
         // The workload's own allocations: the core frees them only after its completion.
         let (ring, ctx) = {
             let mut mem = self.mem.lock();
-            (find(&mut mem, w.ring, ring_len).ok_or(GvtError::Fault)?, find(&mut mem, w.context, ctx_len).ok_or(GvtError::Fault)?)
+            (
+                find(&mut mem, w.ring, ring_len).ok_or(GvtError::Fault)?,
+                find(&mut mem, w.context, ctx_len).ok_or(GvtError::Fault)?,
+            )
         };
         let mut state: *mut c_void = ptr::null_mut();
         let mut state_len = 0usize;
         // SAFETY: the device is live; the out-pointers are valid.
-        model_errno(unsafe { ffi::gvt_i915_request_begin(self.raw, idx, &mut state, &mut state_len) })?;
+        model_errno(unsafe {
+            ffi::gvt_i915_request_begin(self.raw, idx, &mut state, &mut state_len)
+        })?;
         let loaded = {
             // SAFETY: `ctx` has `ctx_len` bytes of the workload's allocation (see above).
             let core = unsafe { core::slice::from_raw_parts(ctx.cast_const(), ctx_len) };
@@ -290,10 +318,18 @@ impl I915Gpu {
         // The request must be added either way; without its context loaded it runs empty and
         // completes as a hang, so the guest sees what hardware does with an image it cannot load.
         let loaded = loaded.is_ok();
-        let (ring_ptr, len) = if loaded { (ring.cast_const().cast::<c_void>(), w.ring_len) } else { (ptr::null(), 0) };
+        let (ring_ptr, len) = if loaded {
+            (ring.cast_const().cast::<c_void>(), w.ring_len)
+        } else {
+            (ptr::null(), 0)
+        };
         // SAFETY: the request was begun above; `ring_ptr` is null or has `len` bytes.
         model_errno(unsafe { ffi::gvt_i915_request_commit(self.raw, idx, ring_ptr, len, dwords) })?;
-        *slot = Some(Inflight { owner, w: *w, loaded });
+        *slot = Some(Inflight {
+            owner,
+            w: *w,
+            loaded,
+        });
         Ok(())
     }
 
@@ -304,7 +340,9 @@ impl I915Gpu {
             let i = u32::try_from(idx).unwrap_or(0);
             // SAFETY: the device is live.
             let events = unsafe { ffi::gvt_i915_events(self.raw, i) };
-            let Some(mut how) = pure::completion(events) else { continue };
+            let Some(mut how) = pure::completion(events) else {
+                continue;
+            };
             let taken = self.inflight.lock().get_mut(idx).and_then(Option::take);
             if let (Some(t), Completion::Done) = (&taken, how) {
                 if !t.loaded || self.save(i, &t.w).is_err() {
@@ -325,12 +363,16 @@ impl I915Gpu {
         let mut state: *mut c_void = ptr::null_mut();
         let mut state_len = 0usize;
         // SAFETY: the device is live; the out-pointers are valid.
-        model_errno(unsafe { ffi::gvt_i915_context_state(self.raw, idx, &mut state, &mut state_len) })?;
-        let ctx_len = usize::try_from(u64::from(w.context_pages).wrapping_mul(PAGE)).map_err(|_| GvtError::Invalid)?;
+        model_errno(unsafe {
+            ffi::gvt_i915_context_state(self.raw, idx, &mut state, &mut state_len)
+        })?;
+        let ctx_len = usize::try_from(u64::from(w.context_pages).wrapping_mul(PAGE))
+            .map_err(|_| GvtError::Invalid)?;
         let ctx = find(&mut self.mem.lock(), w.context, ctx_len).ok_or(GvtError::Fault)?;
         // SAFETY: the shim's pinned context image, not in use (the request finished and the
         // engine is not retired yet, so nothing new is built on it).
-        let image = unsafe { core::slice::from_raw_parts(state.cast_const().cast::<u8>(), state_len) };
+        let image =
+            unsafe { core::slice::from_raw_parts(state.cast_const().cast::<u8>(), state_len) };
         // SAFETY: the workload's image, alive until the core completes it.
         let core = unsafe { core::slice::from_raw_parts_mut(ctx, ctx_len) };
         pure::save_context(image, core)
@@ -348,14 +390,22 @@ impl I915Gpu {
         loop {
             let mine: [bool; ENGINES] = {
                 let inflight = self.inflight.lock();
-                core::array::from_fn(|i| inflight.get(i).copied().flatten().is_some_and(|t| t.owner == owner))
+                core::array::from_fn(|i| {
+                    inflight
+                        .get(i)
+                        .copied()
+                        .flatten()
+                        .is_some_and(|t| t.owner == owner)
+                })
             };
             if !mine.iter().any(|&b| b) {
                 return;
             }
             for i in (0..ENGINES).filter(|&i| mine.get(i) == Some(&true)) {
                 // SAFETY: the device is live.
-                let _ = unsafe { ffi::gvt_i915_wait(self.raw, u32::try_from(i).unwrap_or(0), DRAIN_WAIT_MS) };
+                let _ = unsafe {
+                    ffi::gvt_i915_wait(self.raw, u32::try_from(i).unwrap_or(0), DRAIN_WAIT_MS)
+                };
             }
             self.kick();
             self.flush();
@@ -411,7 +461,13 @@ impl HostGpu for I915Gpu {
         // SAFETY: the device is live; `p` is a valid partition description.
         let ret = unsafe { ffi::gvt_i915_reserve(self.raw, &p) };
         // i915 has something in the range, or no fence to spare: no room for this vGPU.
-        model_errno(ret).map_err(|e| if e == GvtError::Busy { GvtError::NoSpace } else { e })
+        model_errno(ret).map_err(|e| {
+            if e == GvtError::Busy {
+                GvtError::NoSpace
+            } else {
+                e
+            }
+        })
     }
 
     fn release(&self, id: VgpuId, part: &Partition) {

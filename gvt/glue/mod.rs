@@ -22,23 +22,23 @@ mod vgpu;
 // The guest model's probe, the one the host-side tests run, for the KUnit suite to run in the
 // kernel over the MPT ABI.
 #[cfg(gvt_kunit)]
-#[path = "../../tools/testing/guest-model/src/guest.rs"]
-pub mod guest;
-#[cfg(gvt_kunit)]
-#[path = "../../tools/testing/guest-model/src/probe.rs"]
-pub mod probe;
-#[cfg(gvt_kunit)]
 #[path = "../../tools/testing/guest-model/src/gpu.rs"]
 pub mod gpu;
 #[cfg(gvt_kunit)]
-#[path = "../../tools/testing/guest-model/src/workload.rs"]
-pub mod workload;
+#[path = "../../tools/testing/guest-model/src/guest.rs"]
+pub mod guest;
 #[cfg(gvt_kunit)]
 #[path = "../../tools/testing/guest-model/src/modeset.rs"]
 pub mod modeset;
 #[cfg(gvt_kunit)]
+#[path = "../../tools/testing/guest-model/src/probe.rs"]
+pub mod probe;
+#[cfg(gvt_kunit)]
 #[path = "../../tools/testing/guest-model/src/readout.rs"]
 pub mod readout;
+#[cfg(gvt_kunit)]
+#[path = "../../tools/testing/guest-model/src/workload.rs"]
+pub mod workload;
 
 pub(crate) use devices::Driver;
 

@@ -45,11 +45,7 @@ pub(super) fn offer(be: &GvtBackend, dev: &GvtDevice) -> bool {
     // SAFETY: the callback gets a device pointer that stays valid until `device_removed`.
     let ret = unsafe { added(dev.handle()) };
     if ret != 0 {
-        pr_info!(
-            "backend {} refused a device ({})\n",
-            backend_name(be),
-            ret
-        );
+        pr_info!("backend {} refused a device ({})\n", backend_name(be), ret);
     }
     ret == 0
 }
@@ -221,13 +217,19 @@ pub(crate) unsafe extern "C" fn gvt_device_type_available(gd: *mut c_void, idx: 
 ///
 /// `gd` as for `gvt_device_type_available`; `buf` is null or writable for `len` bytes.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_device_plane_owner_show(gd: *mut c_void, buf: *mut u8, len: usize) -> isize {
+pub(crate) unsafe extern "C" fn gvt_device_plane_owner_show(
+    gd: *mut c_void,
+    buf: *mut u8,
+    len: usize,
+) -> isize {
     if buf.is_null() || len == 0 {
         return EINVAL.to_errno() as isize;
     }
     // SAFETY: `buf` is writable for `len` bytes (contract).
     let out = unsafe { core::slice::from_raw_parts_mut(buf, len) };
-    let Some((last, text)) = out.split_last_mut() else { return EINVAL.to_errno() as isize };
+    let Some((last, text)) = out.split_last_mut() else {
+        return EINVAL.to_errno() as isize;
+    };
     // SAFETY: the caller passes a live device.
     let r = unsafe { device(gd) }.gvt.lock().plane_owners().show(text);
     match r {

@@ -85,12 +85,19 @@ struct Mem<'a> {
 
 impl Mem<'_> {
     fn access(&mut self, addr: u64, buf: *mut u8, len: usize, write: bool) -> bool {
-        (self.own.covers(addr, len) || self.guest.covers(addr, len)) && phys_rw(addr, buf, len, write)
+        (self.own.covers(addr, len) || self.guest.covers(addr, len))
+            && phys_rw(addr, buf, len, write)
     }
 }
 
 /// Copies between `buf` and physical memory at `addr` if `grants` cover it, under their lock.
-pub(super) fn rw_granted(grants: &Mutex<Grants>, addr: u64, buf: *mut u8, len: usize, write: bool) -> bool {
+pub(super) fn rw_granted(
+    grants: &Mutex<Grants>,
+    addr: u64,
+    buf: *mut u8,
+    len: usize,
+    write: bool,
+) -> bool {
     let mut g = grants.lock();
     g.covers(addr, len) && phys_rw(addr, buf, len, write)
 }
@@ -128,7 +135,9 @@ impl SimGpu {
             // the module's init stack.
             let engines = KBox::init::<Error>(
                 kernel::init::init_array_from_fn(|i| {
-                    let id = [EngineId::Rcs, EngineId::Bcs, EngineId::Vcs, EngineId::Vecs].get(i).copied();
+                    let id = [EngineId::Rcs, EngineId::Bcs, EngineId::Vcs, EngineId::Vecs]
+                        .get(i)
+                        .copied();
                     let mut engine = Engine::new(id.unwrap_or(EngineId::Rcs), 0);
                     engine.set_timestamp_hz(info.platform.hw().timestamp_hz);
                     engine
@@ -213,7 +222,12 @@ impl SimGpu {
     pub(super) fn free_pages(&self, addr: u64, pages: u32) {
         let mut own = self.own.lock();
         // Only what `alloc_pages` handed out, once: the grant is the proof.
-        if addr == self.scratch || !own.covers(addr, usize::try_from(u64::from(pages.max(1)).wrapping_mul(PAGE)).unwrap_or(usize::MAX)) {
+        if addr == self.scratch
+            || !own.covers(
+                addr,
+                usize::try_from(u64::from(pages.max(1)).wrapping_mul(PAGE)).unwrap_or(usize::MAX),
+            )
+        {
             return;
         }
         own.revoke(addr);
@@ -234,7 +248,8 @@ impl SimGpu {
     /// Maps host memory the core allocated into the sim's GGTT reserve, for the engines to
     /// run a privileged batch's shadow from.
     pub(super) fn map_ggtt(&self, addr: u64, pages: u32) -> ModelResult<u64> {
-        let len = usize::try_from(u64::from(pages).wrapping_mul(PAGE)).map_err(|_| GvtError::Invalid)?;
+        let len =
+            usize::try_from(u64::from(pages).wrapping_mul(PAGE)).map_err(|_| GvtError::Invalid)?;
         // Only the sim's own pages: a guest page there would be a privileged batch the guest
         // could still change.
         if !self.own.lock().covers(addr, len) {
@@ -248,7 +263,9 @@ impl SimGpu {
     }
 
     pub(super) fn mmio_read(&self, offset: u32) -> u32 {
-        self.regs.get((offset / 4) as usize).map_or(0, |r| r.load(Ordering::Relaxed))
+        self.regs
+            .get((offset / 4) as usize)
+            .map_or(0, |r| r.load(Ordering::Relaxed))
     }
 
     pub(super) fn mmio_write(&self, offset: u32, value: u32) {
@@ -271,7 +288,11 @@ impl SimGpu {
     pub(super) fn requeue(&self, owner: usize, job: Job) -> ModelResult {
         let mut q = self.queue.lock();
         let seq = q.seq;
-        let slot = q.items.iter_mut().find(|i| i.is_none()).ok_or(GvtError::Busy)?;
+        let slot = q
+            .items
+            .iter_mut()
+            .find(|i| i.is_none())
+            .ok_or(GvtError::Busy)?;
         *slot = Some(Queued { seq, owner, job });
         q.seq = seq.wrapping_add(1);
         Ok(())
@@ -285,7 +306,11 @@ impl SimGpu {
     /// The oldest queued workload queued before `mark`.
     pub(super) fn pop(&self, mark: u64) -> Option<Queued> {
         let mut q = self.queue.lock();
-        let oldest = q.items.iter_mut().filter(|i| i.is_some_and(|q| q.seq < mark)).min_by_key(|i| i.map_or(u64::MAX, |q| q.seq))?;
+        let oldest = q
+            .items
+            .iter_mut()
+            .filter(|i| i.is_some_and(|q| q.seq < mark))
+            .min_by_key(|i| i.map_or(u64::MAX, |q| q.seq))?;
         oldest.take()
     }
 
@@ -309,7 +334,10 @@ impl SimGpu {
     /// Runs a slice of `job` on its engine, reaching guest memory through `guest`'s grants.
     pub(super) fn execute(&self, guest: &Mutex<Grants>, job: Job) -> Step {
         let mut engines = self.engines.lock();
-        let mut mem = Mem { own: self.own.lock(), guest: guest.lock() };
+        let mut mem = Mem {
+            own: self.own.lock(),
+            guest: guest.lock(),
+        };
         match engines.get_mut(job.w.engine as usize) {
             Some(engine) => job.step(engine, &mut mem, &Ktime, self.host.ggtt(), SLICE_BUDGET),
             None => Step::Done(Completion::Hang),
@@ -327,11 +355,17 @@ impl PinnedDrop for SimGpu {
         }
         let left = self.allocations();
         if left > 1 {
-            pr_warn!("sim GPU: {} host allocations left at teardown\n", left.saturating_sub(1));
+            pr_warn!(
+                "sim GPU: {} host allocations left at teardown\n",
+                left.saturating_sub(1)
+            );
         }
         let mapped = self.host.reserve_mapped();
         if mapped > 0 {
-            pr_warn!("sim GPU: {} GGTT entries of the host reserve left mapped at teardown\n", mapped);
+            pr_warn!(
+                "sim GPU: {} GGTT entries of the host reserve left mapped at teardown\n",
+                mapped
+            );
         }
         // SAFETY: allocated in `new`; the engines are stopped.
         unsafe { ffi::gvt_sim_pages_free(self.scratch, 1) };

@@ -11,20 +11,20 @@ use kernel::{bindings, c_str, str::CStr};
 
 use kernel::prelude::*;
 
-use super::devices::registry;
-use super::mpt_abi::{
-    device, gvt_device_dev, gvt_device_type_available, gvt_device_type_count,
-    gvt_device_type_info, gvt_register_backend, gvt_unregister_backend,
-};
 use super::aperture::{gvt_vgpu_aperture_pfn, gvt_vgpu_aperture_rw};
-use super::vgpu::{
-    from_errno, gvt_vgpu_cfg_read, gvt_vgpu_cfg_write, gvt_vgpu_create_typed, gvt_vgpu_destroy,
-    gvt_vgpu_activate, gvt_vgpu_dma_grant, gvt_vgpu_dma_revoke, gvt_vgpu_get_edid, gvt_vgpu_id, gvt_vgpu_mmio_read,
-    gvt_vgpu_mmio_write, gvt_vgpu_set_edid, gvt_vgpu_set_link,
-};
+use super::devices::registry;
 use super::ffi;
-use super::{guest, modeset, probe, workload};
 use super::guest::TransportExt;
+use super::mpt_abi::{
+    device, gvt_device_dev, gvt_device_type_available, gvt_device_type_count, gvt_device_type_info,
+    gvt_register_backend, gvt_unregister_backend,
+};
+use super::vgpu::{
+    from_errno, gvt_vgpu_activate, gvt_vgpu_cfg_read, gvt_vgpu_cfg_write, gvt_vgpu_create_typed,
+    gvt_vgpu_destroy, gvt_vgpu_dma_grant, gvt_vgpu_dma_revoke, gvt_vgpu_get_edid, gvt_vgpu_id,
+    gvt_vgpu_mmio_read, gvt_vgpu_mmio_write, gvt_vgpu_set_edid, gvt_vgpu_set_link,
+};
+use super::{guest, modeset, probe, workload};
 use crate::model::vgpu::{GGTT_MMIO_OFFSET, GTT_ADDR_MASK};
 use crate::mpt::abi::{GvtBackend, GvtBackendOps, GvtTypeInfo, GVT_MPT_ABI_VERSION};
 
@@ -213,7 +213,10 @@ const WORKLOAD_RAM: u64 = 0x14_0000;
 
 impl TestGuest {
     fn rw(&self, gpa: u64, buf: *mut c_void, len: usize, write: bool) -> c_int {
-        let ok = u64::try_from(len).ok().and_then(|l| gpa.checked_add(l)).is_some_and(|end| end <= GUEST_RAM);
+        let ok = u64::try_from(len)
+            .ok()
+            .and_then(|l| gpa.checked_add(l))
+            .is_some_and(|end| end <= GUEST_RAM);
         // SAFETY: `[base + gpa, + len)` is inside the guest's RAM; `buf` is valid for `len`
         // bytes (the MPT contract).
         if ok && unsafe { ffi::gvt_sim_mem_rw(self.base.wrapping_add(gpa), buf, len, write) } {
@@ -227,7 +230,12 @@ impl TestGuest {
 /// # Safety
 ///
 /// `priv_` is the test's `TestGuest`; `buf` is writable for `len` bytes.
-unsafe extern "C" fn guest_read(priv_: *mut c_void, gpa: u64, buf: *mut c_void, len: usize) -> c_int {
+unsafe extern "C" fn guest_read(
+    priv_: *mut c_void,
+    gpa: u64,
+    buf: *mut c_void,
+    len: usize,
+) -> c_int {
     // SAFETY: per the contract.
     unsafe { &*priv_.cast::<TestGuest>() }.rw(gpa, buf, len, false)
 }
@@ -235,7 +243,12 @@ unsafe extern "C" fn guest_read(priv_: *mut c_void, gpa: u64, buf: *mut c_void, 
 /// # Safety
 ///
 /// `priv_` is the test's `TestGuest`; `buf` is readable for `len` bytes.
-unsafe extern "C" fn guest_write(priv_: *mut c_void, gpa: u64, buf: *const c_void, len: usize) -> c_int {
+unsafe extern "C" fn guest_write(
+    priv_: *mut c_void,
+    gpa: u64,
+    buf: *const c_void,
+    len: usize,
+) -> c_int {
     // SAFETY: per the contract; with `write`, `buf` is only read.
     unsafe { &*priv_.cast::<TestGuest>() }.rw(gpa, buf.cast_mut(), len, true)
 }
@@ -245,11 +258,20 @@ unsafe extern "C" fn guest_write(priv_: *mut c_void, gpa: u64, buf: *const c_voi
 /// # Safety
 ///
 /// `priv_` is the test's `TestGuest`; `dma` is writable.
-unsafe extern "C" fn guest_dma_map(priv_: *mut c_void, gfn: u64, size: u64, dma: *mut u64) -> c_int {
+unsafe extern "C" fn guest_dma_map(
+    priv_: *mut c_void,
+    gfn: u64,
+    size: u64,
+    dma: *mut u64,
+) -> c_int {
     // SAFETY: per the contract.
     let g = unsafe { &*priv_.cast::<TestGuest>() };
-    let gpa = gfn.checked_mul(4096).filter(|a| a.checked_add(size).is_some_and(|e| e <= GUEST_RAM));
-    let Some(addr) = gpa.map(|a| g.base.wrapping_add(a)) else { return -14 };
+    let gpa = gfn
+        .checked_mul(4096)
+        .filter(|a| a.checked_add(size).is_some_and(|e| e <= GUEST_RAM));
+    let Some(addr) = gpa.map(|a| g.base.wrapping_add(a)) else {
+        return -14;
+    };
     // SAFETY: the vGPU is live while the core maps pages for it.
     let ret = unsafe { gvt_vgpu_dma_grant(g.vgpu, addr, size) };
     if ret == 0 {
@@ -276,7 +298,9 @@ unsafe extern "C" fn guest_dma_unmap(priv_: *mut c_void, dma: u64) {
 /// `priv_` is the test's `TestGuest`.
 unsafe extern "C" fn guest_msi(priv_: *mut c_void, _addr: u64, _data: u32) -> c_int {
     // SAFETY: per the contract.
-    unsafe { &*priv_.cast::<TestGuest>() }.msis.fetch_add(1, Relaxed);
+    unsafe { &*priv_.cast::<TestGuest>() }
+        .msis
+        .fetch_add(1, Relaxed);
     0
 }
 
@@ -285,7 +309,9 @@ unsafe extern "C" fn guest_msi(priv_: *mut c_void, _addr: u64, _data: u32) -> c_
 /// `priv_` is the test's `TestGuest`.
 unsafe extern "C" fn guest_aperture_invalidate(priv_: *mut c_void, _offset: u64, _size: u64) {
     // SAFETY: per the contract.
-    unsafe { &*priv_.cast::<TestGuest>() }.invalidated.fetch_add(1, Relaxed);
+    unsafe { &*priv_.cast::<TestGuest>() }
+        .invalidated
+        .fetch_add(1, Relaxed);
 }
 
 static PROBE_OPS: GvtBackendOps = GvtBackendOps {
@@ -333,7 +359,10 @@ impl guest::Transport for AbiTransport {
     fn wait_msi(&mut self) -> Option<(u64, u32)> {
         // SAFETY: the guest outlives the transport.
         let g = unsafe { &*self.guest };
-        let took = g.msis.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1)).is_ok();
+        let took = g
+            .msis
+            .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1))
+            .is_ok();
         // Sleep either way: this kernel does not preempt, and a guest looping on its own
         // interrupts would keep the GPU's workers off this CPU. Without an interrupt, sleep
         // longer: the worker completes on its own time, slow under TCG on a loaded host.
@@ -357,10 +386,18 @@ fn with_guest(f: impl FnOnce(*mut c_void, &mut AbiTransport, u64)) {
     let gd = sim_handle();
     kassert!(!gd.is_null());
     let mut base = 0u64;
+    let pages = u32::try_from(GUEST_RAM / 4096).unwrap_or(0);
     // SAFETY: `base` is a valid out-pointer.
-    kassert!(unsafe { ffi::gvt_sim_pages_alloc(u32::try_from(GUEST_RAM / 4096).unwrap_or(0), &mut base) } == 0);
+    let rc = unsafe { ffi::gvt_sim_pages_alloc(pages, &mut base) };
+    kassert!(rc == 0);
     let guest = KBox::new(
-        TestGuest { base, vgpu: ptr::null_mut(), msis: AtomicU32::new(0), mapped: AtomicI32::new(0), invalidated: AtomicU32::new(0) },
+        TestGuest {
+            base,
+            vgpu: ptr::null_mut(),
+            msis: AtomicU32::new(0),
+            mapped: AtomicI32::new(0),
+            invalidated: AtomicU32::new(0),
+        },
         GFP_KERNEL,
     );
     kassert!(guest.is_ok());
@@ -390,7 +427,9 @@ impl guest::Timer for AbiTransport {
         u64::try_from(kernel::time::Ktime::ktime_get().to_ns()).unwrap_or(0)
     }
     fn sleep_ns(&mut self, ns: u64) -> guest::Result {
-        let ms = u32::try_from(ns.div_ceil(1_000_000)).unwrap_or(u32::MAX).max(1);
+        let ms = u32::try_from(ns.div_ceil(1_000_000))
+            .unwrap_or(u32::MAX)
+            .max(1);
         // SAFETY: a KUnit case runs in process context and may sleep.
         unsafe { bindings::msleep(ms) };
         Ok(())
@@ -408,7 +447,9 @@ pub(crate) extern "C" fn gvt_kunit_probe(_test: *mut bindings::kunit) {
     with_guest(|vgpu, t, base| {
         let report = probe::probe(t);
         kassert!(report.is_ok());
-        first = report.as_ref().map_or(0, |r| u64::from(r.mappable.0) / 4096);
+        first = report
+            .as_ref()
+            .map_or(0, |r| u64::from(r.mappable.0) / 4096);
         if let Ok(r) = &report {
             // SAFETY: the vGPU is live inside `with_guest`.
             kassert!(r.vgt_id == unsafe { gvt_vgpu_id(vgpu) });
@@ -423,7 +464,8 @@ pub(crate) extern "C" fn gvt_kunit_probe(_test: *mut bindings::kunit) {
         // An entry in the host's own graphics memory: accepted from the guest, never written.
         let evil = (0x2000u64 | 1).to_le_bytes();
         // SAFETY: as above.
-        kassert!(unsafe { gvt_vgpu_mmio_write(vgpu, GGTT_MMIO_OFFSET, evil.as_ptr().cast(), 8) } == 0);
+        let rc = unsafe { gvt_vgpu_mmio_write(vgpu, GGTT_MMIO_OFFSET, evil.as_ptr().cast(), 8) };
+        kassert!(rc == 0);
         kassert!(host.ggtt_read(0) == scratch);
     });
     // Destroy pointed the vGPU's host GGTT back at scratch.
@@ -504,16 +546,23 @@ pub(crate) extern "C" fn gvt_kunit_aperture(_test: *mut bindings::kunit) {
             kassert!(gvt_vgpu_mmio_write(vgpu, entry, pte.as_ptr().cast(), 8) == 0);
             kassert!(g.invalidated.load(Relaxed) == before + 1);
             let mut pfn = 0u64;
-            kassert!(gvt_vgpu_aperture_pfn(vgpu, gm + 5, &mut pfn) == 0 && pfn == (base + page) / 4096);
+            kassert!(
+                gvt_vgpu_aperture_pfn(vgpu, gm + 5, &mut pfn) == 0 && pfn == (base + page) / 4096
+            );
             let mut word = 0x1234_5678u32.to_le_bytes();
             kassert!(gvt_vgpu_aperture_rw(vgpu, gm + 8, word.as_mut_ptr().cast(), 4, true) == 0);
             let mut ram = [0u8; 4];
-            kassert!(guest::Transport::ram_read(t, page + 8, &mut ram).is_ok() && u32::from_le_bytes(ram) == 0x1234_5678);
+            kassert!(
+                guest::Transport::ram_read(t, page + 8, &mut ram).is_ok()
+                    && u32::from_le_bytes(ram) == 0x1234_5678
+            );
             kassert!(guest::Transport::ram_write(t, page + 16, &0xabcdu32.to_le_bytes()).is_ok());
             kassert!(gvt_vgpu_aperture_rw(vgpu, gm + 16, word.as_mut_ptr().cast(), 4, false) == 0);
             kassert!(u32::from_le_bytes(word) == 0xabcd);
             // Across a page end, or past the slice: refused.
-            kassert!(gvt_vgpu_aperture_rw(vgpu, gm + 4094, word.as_mut_ptr().cast(), 4, false) == EINVAL);
+            kassert!(
+                gvt_vgpu_aperture_rw(vgpu, gm + 4094, word.as_mut_ptr().cast(), 4, false) == EINVAL
+            );
             kassert!(gvt_vgpu_aperture_pfn(vgpu, gm + 4096, &mut pfn) == EINVAL);
             kassert!(gvt_vgpu_aperture_pfn(vgpu, start - 4096, &mut pfn) == EINVAL);
             // The backend revoked its grant (user space unmapped the memory): nothing there.
@@ -558,7 +607,8 @@ pub(crate) extern "C" fn gvt_kunit_edid(_test: *mut bindings::kunit) {
             kassert!(gvt_vgpu_set_link(vgpu, true) == 0);
             kassert!(gvt_vgpu_set_edid(vgpu, ptr::null(), 0) == 0);
             kassert!(gvt_vgpu_get_edid(vgpu, buf.as_mut_ptr().cast(), 256) == 128);
-            kassert!(modeset::edid_over_aux(t, o, false).is_ok_and(|e| e[..] == buf[..128] && e != custom));
+            kassert!(modeset::edid_over_aux(t, o, false)
+                .is_ok_and(|e| e[..] == buf[..128] && e != custom));
         }
     });
 }
@@ -579,7 +629,10 @@ pub(crate) extern "C" fn gvt_kunit_display(_test: *mut bindings::kunit) {
         let mode = modeset::preferred_mode(&edid);
         kassert!(mode.is_ok());
         let Ok(mode) = mode else { return };
-        let fb = modeset::Framebuffer { gm: report.mappable.0, stride: mode.hactive * 4 };
+        let fb = modeset::Framebuffer {
+            gm: report.mappable.0,
+            stride: mode.hactive * 4,
+        };
         kassert!(modeset::modeset(t, o, &mode, fb).is_ok());
         let g = t.guest;
         let msis = || {
@@ -591,19 +644,28 @@ pub(crate) extern "C" fn gvt_kunit_display(_test: *mut bindings::kunit) {
         kassert!(first.is_ok());
         let start = guest::Timer::now_ns(t);
         guest::Timer::sleep_ns(t, 200_000_000).ok();
-        let frames = TransportExt::read32(t, crate::model::display::regs::PIPE_FRMCOUNT_G4X::OFFSET)
-            .map(|n| n.wrapping_sub(first.unwrap_or(0)));
+        let frames =
+            TransportExt::read32(t, crate::model::display::regs::PIPE_FRMCOUNT_G4X::OFFSET)
+                .map(|n| n.wrapping_sub(first.unwrap_or(0)));
         let elapsed = guest::Timer::now_ns(t).saturating_sub(start);
         // 60 Hz: about 12 frames in 200 ms; the clock may run late, never fast.
         let want = elapsed / 16_666_667;
-        kassert!(frames.is_ok_and(|f| u64::from(f) <= want.saturating_add(1) && u64::from(f).saturating_mul(2) >= want));
+        kassert!(frames
+            .is_ok_and(|f| u64::from(f) <= want.saturating_add(1)
+                && u64::from(f).saturating_mul(2) >= want));
         kassert!(msis() > before);
-        let flip = modeset::flip(t, report.mappable.0.wrapping_add(fb.stride.wrapping_mul(mode.vactive)), false);
+        let flip = modeset::flip(
+            t,
+            report
+                .mappable
+                .0
+                .wrapping_add(fb.stride.wrapping_mul(mode.vactive)),
+            false,
+        );
         kassert!(flip.is_ok());
         kassert!(modeset::wait_vblank(t).is_ok());
     });
 }
-
 
 /// Create/destroy cycles timed by the lifecycle case.
 const CYCLES: usize = 100;
@@ -612,7 +674,11 @@ const CYCLES: usize = 100;
 /// smallest value that at least `pct`% of the samples do not exceed.
 fn percentile(v: &[i64], pct: usize) -> i64 {
     let need = v.len().saturating_mul(pct).div_ceil(100).max(1);
-    v.iter().copied().filter(|&x| v.iter().filter(|&&y| y <= x).count() >= need).min().unwrap_or(0)
+    v.iter()
+        .copied()
+        .filter(|&x| v.iter().filter(|&&y| y <= x).count() >= need)
+        .min()
+        .unwrap_or(0)
 }
 
 /// A figure, not a timed test: gvt.ko's own share of creating and destroying a vGPU (what a
@@ -628,7 +694,13 @@ pub(crate) extern "C" fn gvt_kunit_lifecycle(_test: *mut bindings::kunit) {
     // SAFETY: `gd` is the live sim device.
     let available = || unsafe { gvt_device_type_available(gd, 0) };
     let (pages, avail) = (dev.host_pages(), available());
-    let guest = TestGuest { base: 0, vgpu: ptr::null_mut(), msis: AtomicU32::new(0), mapped: AtomicI32::new(0), invalidated: AtomicU32::new(0) };
+    let guest = TestGuest {
+        base: 0,
+        vgpu: ptr::null_mut(),
+        msis: AtomicU32::new(0),
+        mapped: AtomicI32::new(0),
+        invalidated: AtomicU32::new(0),
+    };
     let priv_ = ptr::from_ref(&guest).cast_mut().cast();
     let now = kernel::time::Ktime::ktime_get;
     let (mut made, mut gone) = ([0i64; CYCLES], [0i64; CYCLES]);
@@ -693,6 +765,12 @@ pub(crate) extern "C" fn gvt_kunit_trace_bench(_test: *mut bindings::kunit) {
         kassert!(super::trace::set_mmio_trap(true));
         let enabled = bench_traps(vgpu);
         kassert!(super::trace::set_mmio_trap(false));
-        pr_info!("GVT-BENCH: mmio trap ns disabled={} enabled={} ({} reads of 0x{:x})\n", disabled, enabled, BENCH_TRAPS, BENCH_REG);
+        pr_info!(
+            "GVT-BENCH: mmio trap ns disabled={} enabled={} ({} reads of 0x{:x})\n",
+            disabled,
+            enabled,
+            BENCH_TRAPS,
+            BENCH_REG
+        );
     });
 }

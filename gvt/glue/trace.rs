@@ -27,17 +27,21 @@
 use core::ffi::c_int;
 
 use super::ffi;
+use crate::model::batch::Copies;
+use crate::model::error::Result as ModelResult;
 use crate::model::host::{HostExec, HostWorkload};
 use crate::model::mmio_context::Owner;
 use crate::model::ppgtt::PpgttStats;
 use crate::model::regs::Engine;
-use crate::model::batch::Copies;
 use crate::model::workload::{CommandScanner, GuestMem, ScanFailure, ScanReport};
-use crate::model::error::Result as ModelResult;
 
 /// The engine's number in events: its place in [`Engine::ALL`] (rcs, vcs, bcs, vecs).
 fn engine_no(e: Engine) -> u32 {
-    Engine::ALL.iter().position(|&x| x == e).and_then(|i| u32::try_from(i).ok()).unwrap_or(u32::MAX)
+    Engine::ALL
+        .iter()
+        .position(|&x| x == e)
+        .and_then(|i| u32::try_from(i).ok())
+        .unwrap_or(u32::MAX)
 }
 
 /// A result as events show it: 0 or a negative errno.
@@ -62,7 +66,17 @@ pub(super) fn mmio_trap(id: u32, offset: u64, bytes: &[u8], write: bool, ret: c_
 /// A workload handed to the host.
 pub(super) fn workload_submit(w: &HostWorkload, r: &ModelResult) {
     // SAFETY: plain values.
-    unsafe { ffi::gvt_trace_workload_submit(w.vgpu, engine_no(w.engine), w.tag, w.context, w.ring, w.ring_len, ret(r)) };
+    unsafe {
+        ffi::gvt_trace_workload_submit(
+            w.vgpu,
+            engine_no(w.engine),
+            w.tag,
+            w.context,
+            w.ring,
+            w.ring_len,
+            ret(r),
+        )
+    };
 }
 
 /// A workload the host finished, delivered to its vGPU with result `r`.
@@ -93,7 +107,8 @@ pub(super) fn write_ir(id: u32, reg: u32, written: u32, old: u32, new: u32) {
 pub(super) fn is_irq_reg(offset: u64) -> Option<u32> {
     let off = u32::try_from(offset).ok()?;
     let master = crate::model::regs::GEN8_MASTER_IRQ::OFFSET;
-    (off == master || crate::model::irq::IrqGroup::of_reg(off).is_some_and(|_| off & 0xf != 0)).then_some(off)
+    (off == master || crate::model::irq::IrqGroup::of_reg(off).is_some_and(|_| off & 0xf != 0))
+        .then_some(off)
 }
 
 /// Whether any of the events [`Seen`] derives is on.
@@ -122,7 +137,13 @@ impl Seen {
     /// call: `ppgtt` and `live` (shadow tables in use) from the core, `iir(offset)` the
     /// vGPU's register. Called only while [`state_enabled`]; the first call after the events
     /// were turned on only takes the snapshot.
-    pub(super) fn report(&mut self, id: u32, ppgtt: &PpgttStats, live: usize, iir: impl Fn(u32) -> u32) {
+    pub(super) fn report(
+        &mut self,
+        id: u32,
+        ppgtt: &PpgttStats,
+        live: usize,
+        iir: impl Fn(u32) -> u32,
+    ) {
         let live = u64::try_from(live).unwrap_or(u64::MAX);
         let mut now = [0u32; 11];
         for (v, g) in now.iter_mut().zip(crate::model::irq::IrqGroup::ALL) {
@@ -142,8 +163,11 @@ impl Seen {
                 // SAFETY: plain values.
                 unsafe { ffi::gvt_trace_spt_free(id, freed, live) };
             }
-            let (trapped, updated, reread) =
-                (d(a.trapped_writes, b.trapped_writes), d(a.entries_updated, b.entries_updated), d(a.tables_revalidated, b.tables_revalidated));
+            let (trapped, updated, reread) = (
+                d(a.trapped_writes, b.trapped_writes),
+                d(a.entries_updated, b.entries_updated),
+                d(a.tables_revalidated, b.tables_revalidated),
+            );
             if trapped != 0 || updated != 0 || reread != 0 {
                 // SAFETY: plain values.
                 unsafe { ffi::gvt_trace_spt_change(id, trapped, updated, reread) };
@@ -158,7 +182,12 @@ impl Seen {
                 // SAFETY: plain values.
                 unsafe { ffi::gvt_trace_oos_sync(id, resynced, live) };
             }
-            for ((&was, &is), g) in self.iir.iter().zip(now.iter()).zip(crate::model::irq::IrqGroup::ALL) {
+            for ((&was, &is), g) in self
+                .iir
+                .iter()
+                .zip(now.iter())
+                .zip(crate::model::irq::IrqGroup::ALL)
+            {
                 let mut new = is & !was;
                 while new != 0 {
                     let bit = new.trailing_zeros();
@@ -168,7 +197,12 @@ impl Seen {
                 }
             }
         }
-        *self = Seen { on: true, ppgtt: *ppgtt, live, iir: now };
+        *self = Seen {
+            on: true,
+            ppgtt: *ppgtt,
+            live,
+            iir: now,
+        };
     }
 }
 
@@ -179,17 +213,43 @@ pub(super) struct Scanner<'a, S: CommandScanner> {
 }
 
 impl<S: CommandScanner> CommandScanner for Scanner<'_, S> {
-    fn scan(&mut self, engine: Engine, ring: &mut [u8], mem: &mut dyn GuestMem, batches: &mut Copies<'_>) -> Result<ScanReport, ScanFailure> {
+    fn scan(
+        &mut self,
+        engine: Engine,
+        ring: &mut [u8],
+        mem: &mut dyn GuestMem,
+        batches: &mut Copies<'_>,
+    ) -> Result<ScanReport, ScanFailure> {
         let bytes = u32::try_from(ring.len()).unwrap_or(u32::MAX);
         let r = self.inner.scan(engine, ring, mem, batches);
         let (result, irqs, stop, name, header, at) = match &r {
-            Ok(rep) => (0, rep.user_interrupts, rep.stop_at.map_or(-1, i64::from), "", 0, 0),
+            Ok(rep) => (
+                0,
+                rep.user_interrupts,
+                rep.stop_at.map_or(-1, i64::from),
+                "",
+                0,
+                0,
+            ),
             Err(ScanFailure::Refused(e)) => (1, 0, -1, e.command, e.header, e.at.offset),
             Err(ScanFailure::Error(e)) => (-e.errno(), 0, -1, "", 0, 0),
         };
         let len = u32::try_from(name.len()).unwrap_or(0);
         // SAFETY: `name` is readable for `len` bytes; the rest are plain values.
-        unsafe { ffi::gvt_trace_gvt_command(self.id, engine_no(engine), bytes, result, irqs, stop, name.as_ptr(), len, header, at) };
+        unsafe {
+            ffi::gvt_trace_gvt_command(
+                self.id,
+                engine_no(engine),
+                bytes,
+                result,
+                irqs,
+                stop,
+                name.as_ptr(),
+                len,
+                header,
+                at,
+            )
+        };
         r
     }
 }
@@ -241,7 +301,15 @@ impl HostExec for SwitchHost<'_> {
     fn mmio_write(&self, offset: u32, value: u32) {
         self.inner.mmio_write(offset, value);
         // SAFETY: plain values.
-        unsafe { ffi::gvt_trace_render_mmio(owner_no(self.from), owner_no(self.to), engine_no(self.engine), offset, value) };
+        unsafe {
+            ffi::gvt_trace_render_mmio(
+                owner_no(self.from),
+                owner_no(self.to),
+                engine_no(self.engine),
+                offset,
+                value,
+            )
+        };
     }
     fn submit(&self, w: &HostWorkload) -> ModelResult {
         self.inner.submit(w)

@@ -23,25 +23,26 @@ use super::mpt_abi::{backend_name, c_bytes, device, MAX_NAME};
 use super::to_kernel_error;
 use super::trace;
 use super::vbuf::VBuf;
+use crate::model::batch::{Shadow, ARENA_BYTES};
+use crate::model::cmd_scanner::MAX_BATCHES;
+use crate::model::display::edid::{Mode, EDID_MAX_SIZE};
+use crate::model::display::plane::PlaneKind;
 use crate::model::error::{GvtError, Result as ModelResult};
 use crate::model::gvt::Gvt;
 use crate::model::host::MMIO_DWORDS;
-use crate::model::display::edid::{Mode, EDID_MAX_SIZE};
 use crate::model::opregion::OPREGION_SIZE;
 use crate::model::ppgtt::pool::{Chunks, Tables, CHUNK, INDEX_BUCKETS, MAX_CHUNKS};
 use crate::model::ppgtt::Spt;
 use crate::model::report::{Cause, Identity, RateLimit, LABEL_LEN};
 use crate::model::resources::{Request, Span};
 use crate::model::vgpu::{Buffers, Failsafe, Reset, Vgpu};
-use crate::model::batch::{Shadow, ARENA_BYTES};
-use crate::model::cmd_scanner::MAX_BATCHES;
-use crate::model::workload::{Exec, ExecBuffers, Gen9Scanner, Workload, SCRATCH_BYTES};
-use crate::model::vgpu_type::{Resolution, VgpuConfig};
-use crate::mpt::abi::{
-    GvtBackend, GvtBackendOps, GvtPlaneInfo, GvtVgpuInfo, GvtVgpuParams, GVT_EDID_MAX_SIZE, GVT_MPT_ABI_VERSION, GVT_VGPU_NAME_LEN,
-};
-use crate::model::display::plane::PlaneKind;
 use crate::model::vgpu::{GEN8_PAGE_PRESENT, GTT_ADDR_MASK};
+use crate::model::vgpu_type::{Resolution, VgpuConfig};
+use crate::model::workload::{Exec, ExecBuffers, Gen9Scanner, Workload, SCRATCH_BYTES};
+use crate::mpt::abi::{
+    GvtBackend, GvtBackendOps, GvtPlaneInfo, GvtVgpuInfo, GvtVgpuParams, GVT_EDID_MAX_SIZE,
+    GVT_MPT_ABI_VERSION, GVT_VGPU_NAME_LEN,
+};
 use crate::mpt::MptOps;
 
 const _: () = assert!(GVT_EDID_MAX_SIZE == EDID_MAX_SIZE);
@@ -69,7 +70,10 @@ pub(super) struct SptChunks {
 
 impl SptChunks {
     fn new() -> Result<SptChunks> {
-        Ok(SptChunks { chunks: KBox::new([const { None }; MAX_CHUNKS], GFP_KERNEL)?, count: 0 })
+        Ok(SptChunks {
+            chunks: KBox::new([const { None }; MAX_CHUNKS], GFP_KERNEL)?,
+            count: 0,
+        })
     }
 
     /// Frees the chunks past the first `keep`; only for a pool with no live table.
@@ -95,7 +99,9 @@ impl Chunks for SptChunks {
     }
 
     fn grow(&mut self) -> bool {
-        let Some(slot) = self.chunks.get_mut(self.count) else { return false };
+        let Some(slot) = self.chunks.get_mut(self.count) else {
+            return false;
+        };
         match VBuf::new(CHUNK) {
             Ok(b) => {
                 *slot = Some(b);
@@ -129,11 +135,18 @@ impl core::ops::DerefMut for Slots {
 }
 
 /// A vGPU's shadow tables, workload slots, scratch, batch arena and batch shadow records.
-pub(super) type ExecStore = ExecBuffers<Tables<SptChunks, VBuf<u32>>, Slots, VBuf<u8>, VBuf<Shadow>>;
+pub(super) type ExecStore =
+    ExecBuffers<Tables<SptChunks, VBuf<u32>>, Slots, VBuf<u8>, VBuf<Shadow>>;
 
 fn new_exec_store() -> Result<ExecStore> {
     Ok(ExecBuffers {
-        spts: Tables { chunks: SptChunks::new()?, by_gfn: VBuf::new(INDEX_BUCKETS)?, by_host: VBuf::new(INDEX_BUCKETS)?, cursor: 0, live: 0 },
+        spts: Tables {
+            chunks: SptChunks::new()?,
+            by_gfn: VBuf::new(INDEX_BUCKETS)?,
+            by_host: VBuf::new(INDEX_BUCKETS)?,
+            cursor: 0,
+            live: 0,
+        },
         queue: Slots(KBox::new([Workload::default(); SLOTS], GFP_KERNEL)?),
         scratch: VBuf::new(SCRATCH_BYTES)?,
         batches: VBuf::new(ARENA_BYTES)?,
@@ -159,7 +172,10 @@ impl Spares {
     /// Buffers for a vGPU with `ggtt_entries` GGTT entries: a spare's (with its virtual GGTT
     /// reallocated if its size differs), else new ones.
     fn take(&mut self, ggtt_entries: usize) -> Result<(Storage, ExecStore)> {
-        let exact = self.0.iter_mut().find(|s| s.as_ref().is_some_and(|(st, _)| st.ggtt.len() == ggtt_entries));
+        let exact = self.0.iter_mut().find(|s| {
+            s.as_ref()
+                .is_some_and(|(st, _)| st.ggtt.len() == ggtt_entries)
+        });
         let found = match exact {
             Some(s) => s.take(),
             None => self.0.iter_mut().find_map(Option::take),
@@ -206,7 +222,12 @@ pub(super) struct VgpuState {
 }
 
 impl VgpuState {
-    fn new(vgpu: Vgpu<Storage>, exec: Exec<ExecStore>, scanner: Gen9Scanner, backend: &[u8]) -> VgpuState {
+    fn new(
+        vgpu: Vgpu<Storage>,
+        exec: Exec<ExecStore>,
+        scanner: Gen9Scanner,
+        backend: &[u8],
+    ) -> VgpuState {
         let identity = Identity::new(vgpu.id().get(), backend);
         VgpuState {
             vgpu,
@@ -232,7 +253,10 @@ impl VgpuState {
         if trace::state_enabled() {
             let live = self.exec.shadow_tables();
             let vgpu = &self.vgpu;
-            self.traced.report(vgpu.id().get(), self.exec.ppgtt_stats(), live, |r| vgpu.vreg(r));
+            self.traced
+                .report(vgpu.id().get(), self.exec.ppgtt_stats(), live, |r| {
+                    vgpu.vreg(r)
+                });
         } else {
             self.traced.off();
         }
@@ -261,7 +285,11 @@ impl VgpuState {
             }
         }
         if let Some(n) = self.vgpu.take_notice() {
-            let log = if n.is_debug() { &mut self.debug_log } else { &mut self.notice_log };
+            let log = if n.is_debug() {
+                &mut self.debug_log
+            } else {
+                &mut self.notice_log
+            };
             if let Some(held) = log.admit(super::display::now_ns()) {
                 if n.is_debug() {
                     pr_debug!("{who}: {n}{held}\n");
@@ -323,7 +351,10 @@ impl MptOps for BackendMpt {
     }
 
     fn dma_map_guest_page(&mut self, gfn: u64, size: u64) -> ModelResult<u64> {
-        let f = self.ops().dma_map_guest_page.ok_or(GvtError::NotSupported)?;
+        let f = self
+            .ops()
+            .dma_map_guest_page
+            .ok_or(GvtError::NotSupported)?;
         let mut dma = 0u64;
         // SAFETY: the backend's service; `dma` is a valid out-pointer.
         from_errno(unsafe { f(self.priv_, gfn, size, &mut dma) })?;
@@ -355,8 +386,10 @@ impl MptOps for BackendMpt {
     }
 
     fn page_track_supported(&self) -> bool {
-        // SAFETY: the backend's service.
-        self.ops().page_track_supported.is_some_and(|f| unsafe { f(self.priv_) })
+        self.ops().page_track_supported.is_some_and(|f| {
+            // SAFETY: the backend's service.
+            unsafe { f(self.priv_) }
+        })
     }
 
     fn page_track_add(&mut self, gfn: u64) -> ModelResult {
@@ -419,7 +452,11 @@ unsafe impl Sync for VgpuHandle {}
 
 impl VgpuHandle {
     pub(super) fn mpt(&self) -> BackendMpt {
-        BackendMpt { ops: self.ops, priv_: self.priv_, id: self.id.load(Ordering::Relaxed) }
+        BackendMpt {
+            ops: self.ops,
+            priv_: self.priv_,
+            id: self.id.load(Ordering::Relaxed),
+        }
     }
 
     pub(super) fn device(&self) -> &GvtDevice {
@@ -429,11 +466,19 @@ impl VgpuHandle {
 
     /// The vGPU's aperture slice.
     pub(super) fn aperture(&self) -> Span {
-        Span { start: self.aperture.0.load(Ordering::Relaxed), size: self.aperture.1.load(Ordering::Relaxed) }
+        Span {
+            start: self.aperture.0.load(Ordering::Relaxed),
+            size: self.aperture.1.load(Ordering::Relaxed),
+        }
     }
 }
 
-fn create(be: *const GvtBackend, gd: *mut c_void, config: &VgpuConfig, priv_: *mut c_void) -> Result<*mut c_void> {
+fn create(
+    be: *const GvtBackend,
+    gd: *mut c_void,
+    config: &VgpuConfig,
+    priv_: *mut c_void,
+) -> Result<*mut c_void> {
     // The backend is the caller's own, registered one (ABI contract). Not checked against the
     // registry: backends call this under their own locks, which the registry lock nests
     // outside of (device_added runs under it).
@@ -445,7 +490,10 @@ fn create(be: *const GvtBackend, gd: *mut c_void, config: &VgpuConfig, priv_: *m
     let ops = be.ops;
     // SAFETY: the caller passes a live device (ABI contract).
     let dev = unsafe { device(gd) };
-    let (store, exec_store) = dev.spares.lock().take(Gvt::ggtt_entries_for(config).map_err(to_kernel_error)?)?;
+    let (store, exec_store) = dev
+        .spares
+        .lock()
+        .take(Gvt::ggtt_entries_for(config).map_err(to_kernel_error)?)?;
     let exec = Exec::new(exec_store).map_err(|(e, _)| to_kernel_error(e))?;
     // The handle first, so that nothing can fail once the vGPU exists but scheduling.
     let handle = KBox::pin_init(
@@ -476,12 +524,16 @@ fn create(be: *const GvtBackend, gd: *mut c_void, config: &VgpuConfig, priv_: *m
     *handle.state.lock() = Some(VgpuState::new(vgpu, exec, scanner, backend_name(be)));
     if let Err(e) = exec::add(dev, &handle, id, config.weight) {
         if let Some(st) = handle.state.lock().take() {
-            let _store = dev.gvt.lock().destroy_vgpu(dev.host.gpu(), &mut handle.mpt(), st.vgpu);
+            let _store = dev
+                .gvt
+                .lock()
+                .destroy_vgpu(dev.host.gpu(), &mut handle.mpt(), st.vgpu);
         }
         return Err(e);
     }
     // SAFETY: the handle lives until `gvt_vgpu_destroy`, which removes the directory first.
-    handle.debugfs.store(unsafe { super::debugfs::add(id, &handle) }, Ordering::Release);
+    let dir = unsafe { super::debugfs::add(id, &handle) };
+    handle.debugfs.store(dir, Ordering::Release);
     // SAFETY: the handle is never moved: C holds the pointer and `destroy` re-pins it.
     Ok(KBox::into_raw(unsafe { Pin::into_inner_unchecked(handle) }).cast())
 }
@@ -549,7 +601,11 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_create(
     let r = match unsafe { params.as_ref() } {
         Some(p) => {
             let config = VgpuConfig {
-                resources: Request { low_gm: p.low_gm_size, high_gm: p.high_gm_size, fences: p.fences },
+                resources: Request {
+                    low_gm: p.low_gm_size,
+                    high_gm: p.high_gm_size,
+                    fences: p.fences,
+                },
                 weight: p.weight,
                 resolution: Resolution::R1024x768,
             };
@@ -577,12 +633,19 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_destroy(vgpu: *mut c_void) {
     // SAFETY: what `create` stored, taken out here only, so removed once.
     unsafe { super::debugfs::remove(handle.debugfs.swap(ptr::null_mut(), Ordering::AcqRel)) };
     let dev = handle.device();
-    let id = handle.state.lock().as_ref().map_or(0, |st| st.vgpu.id().get());
+    let id = handle
+        .state
+        .lock()
+        .as_ref()
+        .map_or(0, |st| st.vgpu.id().get());
     exec::remove(dev, &handle, id);
     let taken = handle.state.lock().take();
     if let Some(mut st) = taken {
         super::display::disable_planes(dev, &handle, &st);
-        let store = dev.gvt.lock().destroy_vgpu(dev.host.gpu(), &mut handle.mpt(), st.vgpu);
+        let store = dev
+            .gvt
+            .lock()
+            .destroy_vgpu(dev.host.gpu(), &mut handle.mpt(), st.vgpu);
         // `exec::remove` reset the execution half; if anything survived, the buffers go.
         if st.exec.is_clean() {
             dev.spares.lock().give(store, st.exec.into_storage());
@@ -664,7 +727,9 @@ unsafe fn access(
     // SAFETY: per the contract.
     let h = unsafe { handle(vgpu) };
     let mut bytes = [0u8; MAX_ACCESS as usize];
-    let Some(b) = bytes.get_mut(..len as usize) else { return EINVAL.to_errno() };
+    let Some(b) = bytes.get_mut(..len as usize) else {
+        return EINVAL.to_errno();
+    };
     if !read {
         // SAFETY: `buf` is readable for `len` bytes.
         b.copy_from_slice(unsafe { core::slice::from_raw_parts(buf, b.len()) });
@@ -693,9 +758,18 @@ unsafe fn access(
 ///
 /// `vgpu` as for `gvt_vgpu_id`; `buf` is null or writable for `len` bytes.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_cfg_read(vgpu: *mut c_void, offset: u32, buf: *mut c_void, len: u32) -> c_int {
+pub(crate) unsafe extern "C" fn gvt_vgpu_cfg_read(
+    vgpu: *mut c_void,
+    offset: u32,
+    buf: *mut c_void,
+    len: u32,
+) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { access(vgpu, buf.cast(), len, true, None, |_, st, b| st.vgpu.cfg_read(offset, b)) }
+    unsafe {
+        access(vgpu, buf.cast(), len, true, None, |_, st, b| {
+            st.vgpu.cfg_read(offset, b)
+        })
+    }
 }
 
 /// Emulates a config-space write.
@@ -711,7 +785,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_cfg_write(
     len: u32,
 ) -> c_int {
     // SAFETY: forwarded contract; with `read` false, `buf` is only read.
-        unsafe {
+    unsafe {
         access(vgpu, buf.cast_mut().cast(), len, false, None, |h, st, b| {
             st.vgpu.cfg_write(&mut h.mpt(), offset, b)?;
             exec::after_write(h.device(), h, st);
@@ -726,9 +800,18 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_cfg_write(
 ///
 /// `vgpu` as for `gvt_vgpu_id`; `buf` is null or writable for `len` bytes.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_mmio_read(vgpu: *mut c_void, offset: u64, buf: *mut c_void, len: u32) -> c_int {
+pub(crate) unsafe extern "C" fn gvt_vgpu_mmio_read(
+    vgpu: *mut c_void,
+    offset: u64,
+    buf: *mut c_void,
+    len: u32,
+) -> c_int {
     // SAFETY: forwarded contract.
-    unsafe { access(vgpu, buf.cast(), len, true, Some(offset), |_, st, b| st.vgpu.mmio_read(offset, b)) }
+    unsafe {
+        access(vgpu, buf.cast(), len, true, Some(offset), |_, st, b| {
+            st.vgpu.mmio_read(offset, b)
+        })
+    }
 }
 
 /// Emulates a BAR0 write.
@@ -745,20 +828,36 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_mmio_write(
 ) -> c_int {
     // SAFETY: forwarded contract; with `read` false, `buf` is only read.
     unsafe {
-        access(vgpu, buf.cast_mut().cast(), len, false, Some(offset), |h, st, b| {
-            // An interrupt register's value before and after, only while `write_ir` is on.
-            let ir = trace::is_irq_reg(offset).filter(|_| trace::write_ir_enabled()).map(|r| (r, st.vgpu.vreg(r)));
-            st.vgpu.mmio_write(h.device().host.gpu(), &mut h.mpt(), offset, b)?;
-            if let Some((reg, old)) = ir {
-                let mut v = [0u8; 4];
-                for (d, s) in v.iter_mut().zip(b.iter()) {
-                    *d = *s;
+        access(
+            vgpu,
+            buf.cast_mut().cast(),
+            len,
+            false,
+            Some(offset),
+            |h, st, b| {
+                // An interrupt register's value before and after, only while `write_ir` is on.
+                let ir = trace::is_irq_reg(offset)
+                    .filter(|_| trace::write_ir_enabled())
+                    .map(|r| (r, st.vgpu.vreg(r)));
+                st.vgpu
+                    .mmio_write(h.device().host.gpu(), &mut h.mpt(), offset, b)?;
+                if let Some((reg, old)) = ir {
+                    let mut v = [0u8; 4];
+                    for (d, s) in v.iter_mut().zip(b.iter()) {
+                        *d = *s;
+                    }
+                    trace::write_ir(
+                        st.vgpu.id().get(),
+                        reg,
+                        u32::from_le_bytes(v),
+                        old,
+                        st.vgpu.vreg(reg),
+                    );
                 }
-                trace::write_ir(st.vgpu.id().get(), reg, u32::from_le_bytes(v), old, st.vgpu.vreg(reg));
-            }
-            exec::after_write(h.device(), h, st);
-            Ok(())
-        })
+                exec::after_write(h.device(), h, st);
+                Ok(())
+            },
+        )
     }
 }
 
@@ -767,7 +866,10 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_mmio_write(
 /// # Safety
 ///
 /// `vgpu` as for `gvt_vgpu_id`.
-unsafe fn with_vgpu(vgpu: *mut c_void, f: impl FnOnce(&VgpuHandle, &mut VgpuState) -> ModelResult) -> c_int {
+unsafe fn with_vgpu(
+    vgpu: *mut c_void,
+    f: impl FnOnce(&VgpuHandle, &mut VgpuState) -> ModelResult,
+) -> c_int {
     // SAFETY: per the contract.
     let h = unsafe { handle(vgpu) };
     let r = match h.state.lock().as_mut() {
@@ -783,9 +885,14 @@ unsafe fn with_vgpu(vgpu: *mut c_void, f: impl FnOnce(&VgpuHandle, &mut VgpuStat
 ///
 /// `vgpu` as for `gvt_vgpu_id`; `info` is null or writable.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_get_info(vgpu: *mut c_void, info: *mut GvtVgpuInfo) -> c_int {
+pub(crate) unsafe extern "C" fn gvt_vgpu_get_info(
+    vgpu: *mut c_void,
+    info: *mut GvtVgpuInfo,
+) -> c_int {
     // SAFETY: the caller passes null or a writable `struct gvt_vgpu_info`.
-    let Some(out) = (unsafe { info.as_mut() }) else { return EINVAL.to_errno() };
+    let Some(out) = (unsafe { info.as_mut() }) else {
+        return EINVAL.to_errno();
+    };
     // SAFETY: forwarded contract.
     unsafe {
         with_vgpu(vgpu, |h, st| {
@@ -813,14 +920,25 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_get_info(vgpu: *mut c_void, info: *mut 
 ///
 /// `vgpu` as for `gvt_vgpu_id`; `buf` is null or writable for `len` bytes.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_opregion_read(vgpu: *mut c_void, offset: u32, buf: *mut c_void, len: u32) -> c_int {
+pub(crate) unsafe extern "C" fn gvt_vgpu_opregion_read(
+    vgpu: *mut c_void,
+    offset: u32,
+    buf: *mut c_void,
+    len: u32,
+) -> c_int {
     if buf.is_null() {
         return EINVAL.to_errno();
     }
     let read = |_: &VgpuHandle, st: &mut VgpuState| {
         let start = usize::try_from(offset).map_err(|_| GvtError::Invalid)?;
-        let end = start.checked_add(usize::try_from(len).map_err(|_| GvtError::Invalid)?).ok_or(GvtError::Invalid)?;
-        let src = st.vgpu.opregion().get(start..end).ok_or(GvtError::Invalid)?;
+        let end = start
+            .checked_add(usize::try_from(len).map_err(|_| GvtError::Invalid)?)
+            .ok_or(GvtError::Invalid)?;
+        let src = st
+            .vgpu
+            .opregion()
+            .get(start..end)
+            .ok_or(GvtError::Invalid)?;
         // SAFETY: `buf` is writable for `len` bytes (contract), `src` has `len` bytes.
         unsafe { ptr::copy_nonoverlapping(src.as_ptr(), buf.cast::<u8>(), src.len()) };
         Ok(())
@@ -867,7 +985,9 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_reset(vgpu: *mut c_void) -> c_int {
     unsafe {
         with_vgpu(vgpu, |h, st| {
             st.exec.reset(&Submitter::new(h.device(), h), &mut h.mpt());
-            let r = st.vgpu.reset(h.device().host.gpu(), &mut h.mpt(), Reset::DeviceModel);
+            let r = st
+                .vgpu
+                .reset(h.device().host.gpu(), &mut h.mpt(), Reset::DeviceModel);
             // A reset turns the vGPU's own planes off on the host.
             exec::after_write(h.device(), h, st);
             // The log sees the vGPU out of failsafe: a new entry is logged, whatever its cause.
@@ -900,7 +1020,9 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_page_track_write(
     unsafe {
         with_vgpu(vgpu, |h, st| {
             let sub = Submitter::new(h.device(), h);
-            let r = st.exec.page_write(&mut st.vgpu, &sub, &mut h.mpt(), gpa, data, committed);
+            let r = st
+                .exec
+                .page_write(&mut st.vgpu, &sub, &mut h.mpt(), gpa, data, committed);
             st.report();
             r
         })
@@ -914,7 +1036,11 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_page_track_write(
 ///
 /// `vgpu` as for `gvt_vgpu_id`.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_dma_grant(vgpu: *mut c_void, dma_addr: u64, size: u64) -> c_int {
+pub(crate) unsafe extern "C" fn gvt_vgpu_dma_grant(
+    vgpu: *mut c_void,
+    dma_addr: u64,
+    size: u64,
+) -> c_int {
     // SAFETY: per the contract.
     let h = unsafe { handle(vgpu) };
     super::to_c(h.grants.lock().grant(dma_addr, size))
@@ -939,11 +1065,17 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_dma_revoke(vgpu: *mut c_void, dma_addr:
 ///
 /// `vgpu` as for `gvt_vgpu_id`.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_set_display_domain(vgpu: *mut c_void, domain: u32) -> c_int {
+pub(crate) unsafe extern "C" fn gvt_vgpu_set_display_domain(
+    vgpu: *mut c_void,
+    domain: u32,
+) -> c_int {
     // SAFETY: forwarded contract.
     unsafe {
         with_vgpu(vgpu, |h, st| {
-            h.device().gvt.lock().bind_display_domain(&mut st.vgpu, domain);
+            h.device()
+                .gvt
+                .lock()
+                .bind_display_domain(&mut st.vgpu, domain);
             Ok(())
         })
     }
@@ -955,9 +1087,15 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_set_display_domain(vgpu: *mut c_void, d
 ///
 /// `vgpu` as for `gvt_vgpu_id`; `info` is null or writable.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_query_plane(vgpu: *mut c_void, drm_plane_type: u32, info: *mut GvtPlaneInfo) -> c_int {
+pub(crate) unsafe extern "C" fn gvt_vgpu_query_plane(
+    vgpu: *mut c_void,
+    drm_plane_type: u32,
+    info: *mut GvtPlaneInfo,
+) -> c_int {
     // SAFETY: the caller passes null or a writable `struct gvt_plane_info`.
-    let Some(out) = (unsafe { info.as_mut() }) else { return EINVAL.to_errno() };
+    let Some(out) = (unsafe { info.as_mut() }) else {
+        return EINVAL.to_errno();
+    };
     let kind = match drm_plane_type {
         DRM_PLANE_TYPE_PRIMARY => PlaneKind::Primary,
         DRM_PLANE_TYPE_CURSOR => PlaneKind::Cursor,
@@ -968,7 +1106,12 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_query_plane(vgpu: *mut c_void, drm_plan
         with_vgpu(vgpu, |_, st| {
             let p = st.vgpu.query_plane(kind)?;
             // VFIO takes whole pages from the surface's start.
-            let size = p.size.checked_add(4095).map(|s| s & !4095).and_then(|s| u32::try_from(s).ok()).ok_or(GvtError::Invalid)?;
+            let size = p
+                .size
+                .checked_add(4095)
+                .map(|s| s & !4095)
+                .and_then(|s| u32::try_from(s).ok())
+                .ok_or(GvtError::Invalid)?;
             if p.gm & 4095 != 0 {
                 return Err(GvtError::Invalid);
             }
@@ -999,7 +1142,12 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_query_plane(vgpu: *mut c_void, drm_plan
 ///
 /// `vgpu` as for `gvt_vgpu_id`; `dma_addr` is null or writable for `npages` entries.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_gm_pages(vgpu: *mut c_void, gm: u64, npages: u32, dma_addr: *mut u64) -> c_int {
+pub(crate) unsafe extern "C" fn gvt_vgpu_gm_pages(
+    vgpu: *mut c_void,
+    gm: u64,
+    npages: u32,
+    dma_addr: *mut u64,
+) -> c_int {
     if dma_addr.is_null() || npages == 0 || gm & 4095 != 0 {
         return EINVAL.to_errno();
     }
@@ -1008,7 +1156,9 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_gm_pages(vgpu: *mut c_void, gm: u64, np
     // SAFETY: forwarded contract.
     unsafe {
         with_vgpu(vgpu, |h, st| {
-            let bytes = u64::from(npages).checked_mul(4096).ok_or(GvtError::Invalid)?;
+            let bytes = u64::from(npages)
+                .checked_mul(4096)
+                .ok_or(GvtError::Invalid)?;
             if !st.vgpu.partition().owns_gm(gm, bytes) {
                 return Err(GvtError::Invalid);
             }
@@ -1027,14 +1177,17 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_gm_pages(vgpu: *mut c_void, gm: u64, np
     }
 }
 
-
 /// Copies the monitor's EDID into `buf`; returns its size. See `include/gvt/mpt.h`.
 ///
 /// # Safety
 ///
 /// `vgpu` as for `gvt_vgpu_id`; `buf` is null or writable for `len` bytes.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_get_edid(vgpu: *mut c_void, buf: *mut c_void, len: u32) -> c_int {
+pub(crate) unsafe extern "C" fn gvt_vgpu_get_edid(
+    vgpu: *mut c_void,
+    buf: *mut c_void,
+    len: u32,
+) -> c_int {
     if buf.is_null() {
         return EINVAL.to_errno();
     }
@@ -1062,7 +1215,11 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_get_edid(vgpu: *mut c_void, buf: *mut c
 ///
 /// `vgpu` as for `gvt_vgpu_id`; `edid` is null or readable for `size` bytes.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_set_edid(vgpu: *mut c_void, edid: *const c_void, size: u32) -> c_int {
+pub(crate) unsafe extern "C" fn gvt_vgpu_set_edid(
+    vgpu: *mut c_void,
+    edid: *const c_void,
+    size: u32,
+) -> c_int {
     if size as usize > EDID_MAX_SIZE {
         return EINVAL.to_errno();
     }

@@ -46,6 +46,7 @@
 //! their addresses through unaudited); `MFX_WAIT` is one dword (upstream reads a length field it
 //! does not have).
 
+#[rustfmt::skip] // generated: tools/testing/cmd-table/gen.py
 pub mod table;
 
 use core::fmt;
@@ -143,8 +144,22 @@ pub struct Desc {
 }
 
 /// Builds a descriptor (keeps the generated table short).
-pub(crate) const fn c(name: &'static str, ty: u8, key: u16, len: Len, engines: u8, check: Check) -> Desc {
-    Desc { name, ty, key, len, engines, check }
+pub(crate) const fn c(
+    name: &'static str,
+    ty: u8,
+    key: u16,
+    len: Len,
+    engines: u8,
+    check: Check,
+) -> Desc {
+    Desc {
+        name,
+        ty,
+        key,
+        len,
+        engines,
+        check,
+    }
 }
 
 impl Desc {
@@ -221,8 +236,14 @@ const fn decodes_on(d: &Desc) -> u8 {
 // Compile-time only: an out-of-range index, a descriptor of an unknown command type, two
 // descriptors claiming the same opcode on one engine, or three on one opcode fail the build.
 const fn build_decode() -> Decode {
-    let mut d = Decode { flat: [u8_as_u32(NONE) << E_INDEX_SHIFT; FLAT_LEN], alt: [NONE; 256] };
-    assert!(table::DESCS.len() < u8_as_usize(NONE), "descriptor index does not fit");
+    let mut d = Decode {
+        flat: [u8_as_u32(NONE) << E_INDEX_SHIFT; FLAT_LEN],
+        alt: [NONE; 256],
+    };
+    assert!(
+        table::DESCS.len() < u8_as_usize(NONE),
+        "descriptor index does not fit"
+    );
     let mut i = 0;
     while i < table::DESCS.len() {
         let desc = &table::DESCS[i];
@@ -237,7 +258,11 @@ const fn build_decode() -> Decode {
                 low_mask(bits) | (2 << E_ADD_SHIFT)
             }
             Len::VarExact(..) => E_SLOW,
-        } | if matches!(desc.check, Check::None) { 0 } else { E_SLOW };
+        } | if matches!(desc.check, Check::None) {
+            0
+        } else {
+            E_SLOW
+        };
         let engines = u8_as_u32(decodes_on(desc));
         // The opcode's bits within header bits 31:16, and how many flag bits lie below it.
         assert!(matches!(desc.ty, 0 | 2 | 3), "bad command type");
@@ -251,14 +276,26 @@ const fn build_decode() -> Decode {
             let e = d.flat[first + c];
             let other = u32_as_usize(e >> E_INDEX_SHIFT);
             if other == u8_as_usize(NONE) {
-                d.flat[first + c] = (u8_as_u32(lower_8_bits(i)) << E_INDEX_SHIFT) | (engines << E_ENGINE_SHIFT) | rule;
+                d.flat[first + c] = (u8_as_u32(lower_8_bits(i)) << E_INDEX_SHIFT)
+                    | (engines << E_ENGINE_SHIFT)
+                    | rule;
             } else {
                 let theirs = (e >> E_ENGINE_SHIFT) & 0xf;
-                assert!(theirs & engines == 0, "two descriptors for one opcode on one engine");
-                assert!(d.alt[other] == NONE || d.alt[other] == lower_8_bits(i), "three descriptors for one opcode");
+                assert!(
+                    theirs & engines == 0,
+                    "two descriptors for one opcode on one engine"
+                );
+                assert!(
+                    d.alt[other] == NONE || d.alt[other] == lower_8_bits(i),
+                    "three descriptors for one opcode"
+                );
                 d.alt[other] = lower_8_bits(i);
                 // One rule serves both engines only if it is the same rule.
-                let slow = if e & (E_SLOW | E_LEN_MASK | (3 << E_ADD_SHIFT)) == rule { 0 } else { E_SLOW };
+                let slow = if e & (E_SLOW | E_LEN_MASK | (3 << E_ADD_SHIFT)) == rule {
+                    0
+                } else {
+                    E_SLOW
+                };
                 d.flat[first + c] = e | (engines << E_ENGINE_SHIFT) | slow;
             }
             c += 1;
@@ -273,14 +310,22 @@ static DECODE: Decode = build_decode();
 /// The decode entry of `header`.
 #[inline(always)]
 fn entry(header: u32) -> u32 {
-    DECODE.flat.get(u32_as_usize(header >> 16)).copied().unwrap_or(u32::from(NONE) << E_INDEX_SHIFT)
+    DECODE
+        .flat
+        .get(u32_as_usize(header >> 16))
+        .copied()
+        .unwrap_or(u32::from(NONE) << E_INDEX_SHIFT)
 }
 
 /// The descriptor of the command starting with `header` on `engine`, if it is valid there.
 #[inline]
 pub fn decode(engine: Engine, header: u32) -> Option<&'static Desc> {
     let index = u8::try_from(entry(header) >> E_INDEX_SHIFT).unwrap_or(NONE);
-    let mine = |i: u8| table::DESCS.get(usize::from(i)).filter(|d| decodes_on(d) & engine.mask() != 0);
+    let mine = |i: u8| {
+        table::DESCS
+            .get(usize::from(i))
+            .filter(|d| decodes_on(d) & engine.mask() != 0)
+    };
     mine(index).or_else(|| mine(*DECODE.alt.get(usize::from(index))?))
 }
 
@@ -460,7 +505,9 @@ impl fmt::Display for Reason {
         match *self {
             Reason::UnknownCommand => f.write_str("no such command on this engine"),
             Reason::BadLength => f.write_str("a length the command cannot have"),
-            Reason::Truncated => f.write_str("runs past the end of its buffer (or a batch has no end)"),
+            Reason::Truncated => {
+                f.write_str("runs past the end of its buffer (or a batch has no end)")
+            }
             Reason::Register(r) => write!(f, "register {r:#x} not allowed"),
             Reason::Address(a) => write!(f, "graphics address {a:#x} outside the vGPU's memory"),
             Reason::Forbidden => f.write_str("never allowed from a vGPU"),
@@ -469,7 +516,9 @@ impl fmt::Display for Reason {
             Reason::TooManyBatches => write!(f, "more than {MAX_BATCHES} batch buffers"),
             Reason::BatchFault(a) => write!(f, "batch buffer at {a:#x} cannot be read"),
             Reason::EndOutsideBatch => f.write_str("batch end in the ring"),
-            Reason::Mediation(r) => write!(f, "write to register {r:#x} refused by the device model"),
+            Reason::Mediation(r) => {
+                write!(f, "write to register {r:#x} refused by the device model")
+            }
         }
     }
 }
@@ -533,7 +582,13 @@ enum Step {
     /// `MI_BATCH_BUFFER_END`: pop a level.
     End,
     /// `MI_BATCH_BUFFER_START` to follow; the frame's position is past it.
-    Start { at: At, header: u32, addr: u64, space: AddrSpace, second: bool },
+    Start {
+        at: At,
+        header: u32,
+        addr: u64,
+        space: AddrSpace,
+        second: bool,
+    },
 }
 
 /// Scans one engine's commands for one vGPU.
@@ -546,8 +601,18 @@ pub struct Scanner<'a> {
 
 impl<'a> Scanner<'a> {
     /// A scanner for `engine` of a `platform` GPU, auditing GGTT addresses against `part`.
-    pub fn new(platform: Platform, engine: Engine, part: &'a Partition, policy: Policy) -> Scanner<'a> {
-        Scanner { engine, regs: mmio_index(platform), part, policy }
+    pub fn new(
+        platform: Platform,
+        engine: Engine,
+        part: &'a Partition,
+        policy: Policy,
+    ) -> Scanner<'a> {
+        Scanner {
+            engine,
+            regs: mmio_index(platform),
+            part,
+            policy,
+        }
     }
 
     /// Scans a ring slice (the bytes from head to tail, unwrapped) and every batch it starts.
@@ -557,7 +622,12 @@ impl<'a> Scanner<'a> {
         src: &mut dyn BatchSource,
         mediate: &mut dyn FnMut(&RegWrite) -> bool,
     ) -> Result<ScanReport, ScanError> {
-        let top = Frame { buf: Buf::Ring, pos: 0, level: 0, space: AddrSpace::Ggtt };
+        let top = Frame {
+            buf: Buf::Ring,
+            pos: 0,
+            level: 0,
+            space: AddrSpace::Ggtt,
+        };
         self.scan(top, ring, src, mediate, ScanReport::new())
     }
 
@@ -572,7 +642,10 @@ impl<'a> Scanner<'a> {
         mediate: &mut dyn FnMut(&RegWrite) -> bool,
     ) -> Result<ScanReport, ScanError> {
         let mut rep = ScanReport::new();
-        let at = At { buf: Buf::Ring, offset: 0 };
+        let at = At {
+            buf: Buf::Ring,
+            offset: 0,
+        };
         let top = self.enter(&mut rep, src, (at, 0), addr, space, 1)?;
         self.scan(top, &[], src, mediate, rep)
     }
@@ -587,12 +660,18 @@ impl<'a> Scanner<'a> {
         mediate: &mut dyn FnMut(&RegWrite) -> bool,
         mut rep: ScanReport,
     ) -> Result<ScanReport, ScanError> {
-        self.walk(top, ring, src, mediate, &mut rep).map_err(|mut e| {
-            if let Buf::Batch(s) = e.at.buf {
-                e.batch = rep.batches.get(usize::from(s)).copied().flatten().map(|b| (b.space, b.addr));
-            }
-            e
-        })?;
+        self.walk(top, ring, src, mediate, &mut rep)
+            .map_err(|mut e| {
+                if let Buf::Batch(s) = e.at.buf {
+                    e.batch = rep
+                        .batches
+                        .get(usize::from(s))
+                        .copied()
+                        .flatten()
+                        .map(|b| (b.space, b.addr));
+                }
+                e
+            })?;
         Ok(rep)
     }
 
@@ -608,7 +687,9 @@ impl<'a> Scanner<'a> {
         let mut stack = [top; 3];
         let mut depth = 0usize;
         loop {
-            let Some(frame) = stack.get_mut(depth) else { return Ok(()) };
+            let Some(frame) = stack.get_mut(depth) else {
+                return Ok(());
+            };
             let buf = match frame.buf {
                 Buf::Ring => ring,
                 Buf::Batch(s) => src.bytes(usize::from(s)),
@@ -627,14 +708,28 @@ impl<'a> Scanner<'a> {
                 Step::RingDone => return Ok(()),
                 Step::End => {
                     // Popping the last frame of a lone batch ends the scan.
-                    let Some(d) = depth.checked_sub(1) else { return Ok(()) };
+                    let Some(d) = depth.checked_sub(1) else {
+                        return Ok(());
+                    };
                     depth = d;
                 }
-                Step::Start { at, header, addr, space, second } => {
+                Step::Start {
+                    at,
+                    header,
+                    addr,
+                    space,
+                    second,
+                } => {
                     let level = frame.level;
                     // PPGTT batches cannot start privileged ones.
-                    let space = if frame.space == AddrSpace::Ppgtt { AddrSpace::Ppgtt } else { space };
-                    if (level == 0 && second) || (space == AddrSpace::Ggtt && header & (1 << 16) != 0) {
+                    let space = if frame.space == AddrSpace::Ppgtt {
+                        AddrSpace::Ppgtt
+                    } else {
+                        space
+                    };
+                    if (level == 0 && second)
+                        || (space == AddrSpace::Ggtt && header & (1 << 16) != 0)
+                    {
                         return Err(err(BB_START, header, at, Reason::BadBatchStart));
                     }
                     let (new_level, push) = if level == 0 {
@@ -652,19 +747,25 @@ impl<'a> Scanner<'a> {
                         rep.unscanned_batches = rep.unscanned_batches.saturating_add(1);
                         if !push {
                             // Chained away into an unscanned batch: nothing more here runs.
-                            let Some(d) = depth.checked_sub(1) else { return Ok(()) };
+                            let Some(d) = depth.checked_sub(1) else {
+                                return Ok(());
+                            };
                             depth = d;
                         }
                         continue;
                     }
                     if space == AddrSpace::Ggtt {
-                        self.audit(addr, 4).map_err(|r| err(BB_START, header, at, r))?;
+                        self.audit(addr, 4)
+                            .map_err(|r| err(BB_START, header, at, r))?;
                     }
                     let next = self.enter(rep, src, (at, header), addr, space, new_level)?;
                     if push {
                         depth = depth.wrapping_add(1);
                     }
-                    let f = stack.get_mut(depth).ok_or(err(BB_START, header, at, Reason::TooDeep))?;
+                    let f =
+                        stack
+                            .get_mut(depth)
+                            .ok_or(err(BB_START, header, at, Reason::TooDeep))?;
                     *f = next;
                 }
             }
@@ -691,9 +792,21 @@ impl<'a> Scanner<'a> {
         if !src.load(slot, space, addr) {
             return Err(err(BB_START, header, at, Reason::BatchFault(addr)));
         }
-        *rec = Some(BatchRecord { slot: s, level, space, addr, len: 0, started_at: at });
+        *rec = Some(BatchRecord {
+            slot: s,
+            level,
+            space,
+            addr,
+            len: 0,
+            started_at: at,
+        });
         rep.nbatches = s.wrapping_add(1);
-        Ok(Frame { buf: Buf::Batch(s), pos: 0, level, space })
+        Ok(Frame {
+            buf: Buf::Batch(s),
+            pos: 0,
+            level,
+            space,
+        })
     }
 
     /// Scans commands in `buf` from the frame's position until the buffer ends, a batch ends or
@@ -712,18 +825,31 @@ impl<'a> Scanner<'a> {
             let (p, plain) = skip_plain(plain_bits, buf, pos);
             pos = p;
             rep.commands = rep.commands.wrapping_add(plain);
-            let at = At { buf: f.buf, offset: u32::try_from(pos).unwrap_or(u32::MAX) };
+            let at = At {
+                buf: f.buf,
+                offset: u32::try_from(pos).unwrap_or(u32::MAX),
+            };
             let Some(header) = dword(buf, pos) else {
                 if pos == buf.len() && f.buf == Buf::Ring {
                     break Ok(Step::RingDone);
                 }
-                break Err(err("unknown", dword_partial(buf, pos), at, Reason::Truncated));
+                break Err(err(
+                    "unknown",
+                    dword_partial(buf, pos),
+                    at,
+                    Reason::Truncated,
+                ));
             };
             let Some(d) = decode(self.engine, header) else {
                 break Err(err("unknown", header, at, Reason::UnknownCommand));
             };
-            let Some(n) = d.dwords(header) else { break Err(err(d.name, header, at, Reason::BadLength)) };
-            let end = usize::try_from(n).ok().and_then(|n| n.checked_mul(4)).and_then(|b| pos.checked_add(b));
+            let Some(n) = d.dwords(header) else {
+                break Err(err(d.name, header, at, Reason::BadLength));
+            };
+            let end = usize::try_from(n)
+                .ok()
+                .and_then(|n| n.checked_mul(4))
+                .and_then(|b| pos.checked_add(b));
             let Some(cmd) = end.and_then(|e| buf.get(pos..e)) else {
                 break Err(err(d.name, header, at, Reason::Truncated));
             };
@@ -765,7 +891,8 @@ impl<'a> Scanner<'a> {
         let n = cmd.len() / 4;
         // GGTT addressing only means something in privileged buffers.
         let ggtt = |bit: bool| bit && f.space == AddrSpace::Ggtt;
-        let addr = |lo: usize| u64::from(dw(lo) & !3) | (u64::from(dw(lo.wrapping_add(1)) & 0xffff) << 32);
+        let addr =
+            |lo: usize| u64::from(dw(lo) & !3) | (u64::from(dw(lo.wrapping_add(1)) & 0xffff) << 32);
         match d.check {
             Check::None => {}
             Check::Forbidden => return Err(Reason::Forbidden),
@@ -776,9 +903,19 @@ impl<'a> Scanner<'a> {
                 if n != 3 {
                     return Err(Reason::BadLength);
                 }
-                let space = if h & (1 << 8) != 0 { AddrSpace::Ppgtt } else { AddrSpace::Ggtt };
+                let space = if h & (1 << 8) != 0 {
+                    AddrSpace::Ppgtt
+                } else {
+                    AddrSpace::Ggtt
+                };
                 let second = h & (1 << 22) != 0;
-                return Ok(Some(Step::Start { at, header: h, addr: addr(1), space, second }));
+                return Ok(Some(Step::Start {
+                    at,
+                    header: h,
+                    addr: addr(1),
+                    space,
+                    second,
+                }));
             }
             Check::Lri => {
                 if n < 3 || n % 2 == 0 {
@@ -786,7 +923,12 @@ impl<'a> Scanner<'a> {
                 }
                 for i in (1..n).step_by(2) {
                     let reg = dw(i) & 0x7f_fffc;
-                    let value_at = At { buf: at.buf, offset: at.offset.wrapping_add(u32::try_from(i.wrapping_add(1).wrapping_mul(4)).unwrap_or(0)) };
+                    let value_at = At {
+                        buf: at.buf,
+                        offset: at.offset.wrapping_add(
+                            u32::try_from(i.wrapping_add(1).wrapping_mul(4)).unwrap_or(0),
+                        ),
+                    };
                     self.reg_write(reg, dw(i.wrapping_add(1)), value_at, mediate)?;
                 }
             }
@@ -815,7 +957,10 @@ impl<'a> Scanner<'a> {
                 let flags = dw(1);
                 let post = (flags >> 14) & 3;
                 if flags & (1 << 23) != 0 {
-                    let value_at = At { buf: at.buf, offset: at.offset.wrapping_add(16) };
+                    let value_at = At {
+                        buf: at.buf,
+                        offset: at.offset.wrapping_add(16),
+                    };
                     self.reg_write(dw(2) & 0x7f_fffc, dw(4), value_at, mediate)?;
                 } else if post != 0 && ggtt(flags & (1 << 24) != 0) {
                     self.audit_write(addr(2) & !7, 8, flags & (1 << 21) != 0)?;
@@ -907,7 +1052,11 @@ impl<'a> Scanner<'a> {
     /// A post-sync write: in index mode an offset inside the status page, else a GGTT range.
     fn audit_write(&self, addr: u64, size: u64, index: bool) -> Result<(), Reason> {
         if index {
-            if addr < 4096 { Ok(()) } else { Err(Reason::Address(addr)) }
+            if addr < 4096 {
+                Ok(())
+            } else {
+                Err(Reason::Address(addr))
+            }
         } else {
             self.audit(addr, size)
         }
@@ -923,7 +1072,10 @@ impl<'a> Scanner<'a> {
                 return Some(def.flags);
             }
         }
-        EXTRA_REGS.iter().any(|&(o, size)| reg >= o && reg.wrapping_sub(o) < size).then_some(0)
+        EXTRA_REGS
+            .iter()
+            .any(|&(o, size)| reg >= o && reg.wrapping_sub(o) < size)
+            .then_some(0)
     }
 
     /// Why the device model must see a write to `reg`, if it must.
@@ -950,7 +1102,12 @@ impl<'a> Scanner<'a> {
     ) -> Result<(), Reason> {
         let flags = self.reg_flags(reg).ok_or(Reason::Register(reg))?;
         if let Some(why) = self.mediation(reg, flags) {
-            if !mediate(&RegWrite { reg, value, value_at, why }) {
+            if !mediate(&RegWrite {
+                reg,
+                value,
+                value_at,
+                why,
+            }) {
                 return Err(Reason::Mediation(reg));
             }
         }
@@ -973,7 +1130,9 @@ impl<'a> Scanner<'a> {
     /// `cmd_reg_handler`), which here would put the vGPU in failsafe; a read changes nothing.
     /// Loads of them stay refused.
     fn reg_read(&self, reg: u32) -> Result<(), Reason> {
-        let ring = reg.checked_sub(self.engine.base()).is_some_and(|o| (0x30..0x40).contains(&o));
+        let ring = reg
+            .checked_sub(self.engine.base())
+            .is_some_and(|o| (0x30..0x40).contains(&o));
         if ring {
             return Ok(());
         }
@@ -1016,14 +1175,25 @@ fn dword_partial(buf: &[u8], pos: usize) -> u32 {
 #[inline]
 fn dword(buf: &[u8], pos: usize) -> Option<u32> {
     let b = buf.get(pos..pos.checked_add(4)?)?;
-    Some(u32::from_le_bytes([*b.first()?, *b.get(1)?, *b.get(2)?, *b.get(3)?]))
+    Some(u32::from_le_bytes([
+        *b.first()?,
+        *b.get(1)?,
+        *b.get(2)?,
+        *b.get(3)?,
+    ]))
 }
 
 /// Name used in errors about batch starts.
 const BB_START: &str = "MI_BATCH_BUFFER_START";
 
 fn err(command: &'static str, header: u32, at: At, reason: Reason) -> ScanError {
-    ScanError { command, header, at, batch: None, reason }
+    ScanError {
+        command,
+        header,
+        at,
+        batch: None,
+        reason,
+    }
 }
 
 #[cfg(test)]

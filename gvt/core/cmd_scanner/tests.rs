@@ -46,19 +46,37 @@ fn lengths_follow_the_header() {
     let lri = decode(Engine::Rcs, 0x22 << 23).unwrap();
     assert_eq!(lri.dwords((0x22 << 23) | 5), Some(7));
     let srm = decode(Engine::Bcs, 0x24 << 23).unwrap();
-    assert_eq!((srm.dwords((0x24 << 23) | 2), srm.dwords((0x24 << 23) | 3)), (Some(4), None));
+    assert_eq!(
+        (srm.dwords((0x24 << 23) | 2), srm.dwords((0x24 << 23) | 3)),
+        (Some(4), None)
+    );
     let noop = decode(Engine::Vecs, 0x0040_1234).unwrap();
     assert_eq!((noop.name, noop.dwords(0x0040_1234)), ("MI_NOOP", Some(1)));
     let media = decode(Engine::Rcs, 0x7000_0007).unwrap();
-    assert_eq!((media.name, media.dwords(0x7000_0007)), ("MEDIA_VFE_STATE", Some(9)));
-    assert_eq!(decode(Engine::Vcs, 0x6800_0100).map(|d| (d.name, d.dwords(0x6800_0100))), Some(("MFX_WAIT", Some(1))));
+    assert_eq!(
+        (media.name, media.dwords(0x7000_0007)),
+        ("MEDIA_VFE_STATE", Some(9))
+    );
+    assert_eq!(
+        decode(Engine::Vcs, 0x6800_0100).map(|d| (d.name, d.dwords(0x6800_0100))),
+        Some(("MFX_WAIT", Some(1)))
+    );
 }
 
 #[test]
 fn whitelist_uses_the_register_table() {
     let span = crate::model::resources::Span::default();
-    let p = Partition { low: span, high: span, fences: span };
-    let s = Scanner::new(Platform::Broxton, Engine::Rcs, &p, Policy { scan_ppgtt: false });
+    let p = Partition {
+        low: span,
+        high: span,
+        fences: span,
+    };
+    let s = Scanner::new(
+        Platform::Broxton,
+        Engine::Rcs,
+        &p,
+        Policy { scan_ppgtt: false },
+    );
     let names: Vec<_> = [0x7000, 0xb118, 0x2600, 0x2034, 0x44200, 0x20_0000]
         .iter()
         .map(|&r| s.reg_flags(r).is_some())
@@ -80,11 +98,19 @@ fn the_plain_path_agrees_with_the_descriptors_for_every_header() {
             for low in [0, 0xffff] {
                 let h = (hi << 16) | low;
                 buf[..4].copy_from_slice(&h.to_le_bytes());
-                let want = decode(e, h).filter(|d| d.check == Check::None && !matches!(d.len, Len::VarExact(..)));
-                let want = want.and_then(|d| d.dwords(h)).map_or((0, 0), |n| (n as usize * 4, 1));
+                let want = decode(e, h)
+                    .filter(|d| d.check == Check::None && !matches!(d.len, Len::VarExact(..)));
+                let want = want
+                    .and_then(|d| d.dwords(h))
+                    .map_or((0, 0), |n| (n as usize * 4, 1));
                 let got = skip_plain(plain_bits(e), &buf, 0);
-                let shared = decode(e, h).is_some_and(|d| (entry(h) >> E_ENGINE_SHIFT) & 0xf != u32::from(decodes_on(d)));
-                assert!(got == want || (shared && got == (0, 0)), "{h:#010x} on {e:?}: {got:?}, not {want:?}");
+                let shared = decode(e, h).is_some_and(|d| {
+                    (entry(h) >> E_ENGINE_SHIFT) & 0xf != u32::from(decodes_on(d))
+                });
+                assert!(
+                    got == want || (shared && got == (0, 0)),
+                    "{h:#010x} on {e:?}: {got:?}, not {want:?}"
+                );
             }
         }
     }

@@ -60,7 +60,14 @@ fn one(b: u8) -> Reply {
 
 /// Emulates a write to DP_AUX_CH_CTL of any channel, or to its data registers, for a monitor
 /// whose EDID is `edid`; returns whether the AUX interrupt latched.
-pub fn ctl_write(d: &mut Display, regs: &mut Regs<'_>, platform: Platform, edid: &[u8], off: u32, v: u32) -> bool {
+pub fn ctl_write(
+    d: &mut Display,
+    regs: &mut Regs<'_>,
+    platform: Platform,
+    edid: &[u8],
+    off: u32,
+    v: u32,
+) -> bool {
     let ch = (off.wrapping_sub(DP_AUX_CH_CTL::OFFSET) >> 8) & 0xf;
     let c = DP_AUX_CH_CTL(v);
     if !c.is_set(DP_AUX_CH_CTL::DP_AUX_CH_CTL_SEND_BUSY) {
@@ -85,7 +92,9 @@ pub fn ctl_write(d: &mut Display, regs: &mut Regs<'_>, platform: Platform, edid:
     } else {
         transact(d, edid, req.get(..size).unwrap_or(&[]))
     };
-    if matches!(reply, Reply::ReceiveError) || matches!(reply, Reply::Bytes(r, _) if r[0] == AUX_NATIVE_REPLY_NACK) {
+    if matches!(reply, Reply::ReceiveError)
+        || matches!(reply, Reply::Bytes(r, _) if r[0] == AUX_NATIVE_REPLY_NACK)
+    {
         d.stats.bad_aux = d.stats.bad_aux.saturating_add(1);
     }
     let status = DP_AUX_CH_CTL::DP_AUX_CH_CTL_SEND_BUSY.mask()
@@ -99,7 +108,10 @@ pub fn ctl_write(d: &mut Display, regs: &mut Regs<'_>, platform: Platform, edid:
             for (i, chunk) in (0u32..).zip(bytes.chunks(4)) {
                 let mut w = [0u8; 4];
                 w.copy_from_slice(chunk);
-                regs.set(off.wrapping_add(4).wrapping_add(i.wrapping_mul(4)), u32::from_be_bytes(w));
+                regs.set(
+                    off.wrapping_add(4).wrapping_add(i.wrapping_mul(4)),
+                    u32::from_be_bytes(w),
+                );
             }
             let len = u32::try_from(len).unwrap_or(0);
             ctl = ctl.with(DP_AUX_CH_CTL::DP_AUX_CH_CTL_MESSAGE_SIZE_MASK, len);
@@ -166,7 +178,14 @@ fn native(d: &mut Display, cmd: u8, addr: u32, count: Option<usize>, data: &[u8]
     }
 }
 
-fn i2c(d: &mut Display, edid: &[u8], cmd: u8, addr: u32, count: Option<usize>, data: &[u8]) -> Reply {
+fn i2c(
+    d: &mut Display,
+    edid: &[u8],
+    cmd: u8,
+    addr: u32,
+    count: Option<usize>,
+    data: &[u8],
+) -> Reply {
     let mot = cmd & AUX_I2C_MOT != 0;
     let target = addr == u32::from(EDID_ADDR);
     let ddc = &mut d.ddc;

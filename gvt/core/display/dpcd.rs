@@ -66,12 +66,21 @@ impl Dpcd {
     pub const fn new() -> Dpcd {
         let mut status = [0u8; 8];
         status[0] = 1; // DP_SINK_COUNT
-        Dpcd { link: [0; 16], status, power: 0 }
+        Dpcd {
+            link: [0; 16],
+            status,
+            power: 0,
+        }
     }
 
     /// The byte at `addr`.
     pub fn read(&self, addr: u32) -> u8 {
-        let at = |base: u32, a: &[u8]| usize::try_from(addr.wrapping_sub(base)).ok().and_then(|i| a.get(i)).copied();
+        let at = |base: u32, a: &[u8]| {
+            usize::try_from(addr.wrapping_sub(base))
+                .ok()
+                .and_then(|i| a.get(i))
+                .copied()
+        };
         match addr {
             0x000..=0x00f => at(0, &CAPS),
             0x100..=0x10f => at(LINK, &self.link),
@@ -85,7 +94,10 @@ impl Dpcd {
     /// Writes the byte at `addr`; a write to the training pattern drives link training.
     pub fn write(&mut self, addr: u32, v: u8) {
         let slot = |base: u32, a: &mut [u8]| {
-            if let Some(b) = usize::try_from(addr.wrapping_sub(base)).ok().and_then(|i| a.get_mut(i)) {
+            if let Some(b) = usize::try_from(addr.wrapping_sub(base))
+                .ok()
+                .and_then(|i| a.get_mut(i))
+            {
                 *b = v;
             }
         };
@@ -102,7 +114,10 @@ impl Dpcd {
     }
 
     fn set_status(&mut self, addr: u32, v: u8) {
-        if let Some(b) = usize::try_from(addr.wrapping_sub(STATUS)).ok().and_then(|i| self.status.get_mut(i)) {
+        if let Some(b) = usize::try_from(addr.wrapping_sub(STATUS))
+            .ok()
+            .and_then(|i| self.status.get_mut(i))
+        {
             *b = v;
         }
     }
@@ -149,22 +164,43 @@ mod tests {
     #[test]
     fn capabilities_and_training() {
         let mut d = Dpcd::new();
-        assert_eq!((d.read(0), d.read(1), d.read(2), d.read(DP_SINK_COUNT)), (0x12, 0x14, 0x84, 1));
+        assert_eq!(
+            (d.read(0), d.read(1), d.read(2), d.read(DP_SINK_COUNT)),
+            (0x12, 0x14, 0x84, 1)
+        );
         d.write(DP_LINK_BW_SET, 0x14);
         assert_eq!(d.link_clock_khz(), 540_000);
         d.write(DP_TRAINING_PATTERN_SET, 0x21);
-        assert_eq!((d.read(0x202), d.read(0x203), d.read(0x204)), (0x11, 0x11, 0));
+        assert_eq!(
+            (d.read(0x202), d.read(0x203), d.read(0x204)),
+            (0x11, 0x11, 0)
+        );
         d.write(DP_TRAINING_PATTERN_SET, 0x22);
-        assert_eq!((d.read(0x202), d.read(0x203), d.read(0x204)), (0x77, 0x77, 1));
+        assert_eq!(
+            (d.read(0x202), d.read(0x203), d.read(0x204)),
+            (0x77, 0x77, 1)
+        );
         d.write(DP_TRAINING_PATTERN_SET, 0);
         assert_eq!(d.read(DP_SINK_STATUS), 3);
         // The sink's own status is not writable; unsupported addresses read zero.
         d.write(DP_SINK_COUNT, 9);
         d.write(0x3000, 9);
-        assert_eq!((d.read(DP_SINK_COUNT), d.read(0x3000), d.read(u32::MAX)), (1, 0, 0));
+        assert_eq!(
+            (d.read(DP_SINK_COUNT), d.read(0x3000), d.read(u32::MAX)),
+            (1, 0, 0)
+        );
         let mut lit = Dpcd::new();
         lit.set_trained(0x06, 4);
         assert_eq!(lit.link_clock_khz(), 162_000);
-        assert_eq!((lit.read(0x101), lit.read(0x202), lit.read(0x204), lit.read(0x205), lit.read(0x600)), (0x84, 0x77, 1, 3, 1));
+        assert_eq!(
+            (
+                lit.read(0x101),
+                lit.read(0x202),
+                lit.read(0x204),
+                lit.read(0x205),
+                lit.read(0x600)
+            ),
+            (0x84, 0x77, 1, 3, 1)
+        );
     }
 }

@@ -79,12 +79,18 @@ impl Mode {
 
     /// Pixels per line, blanking included.
     pub const fn htotal(&self) -> u32 {
-        self.hactive.saturating_add(self.hfp).saturating_add(self.hsync).saturating_add(self.hbp)
+        self.hactive
+            .saturating_add(self.hfp)
+            .saturating_add(self.hsync)
+            .saturating_add(self.hbp)
     }
 
     /// Lines per frame, blanking included.
     pub const fn vtotal(&self) -> u32 {
-        self.vactive.saturating_add(self.vfp).saturating_add(self.vsync).saturating_add(self.vbp)
+        self.vactive
+            .saturating_add(self.vfp)
+            .saturating_add(self.vsync)
+            .saturating_add(self.vbp)
     }
 
     /// Refresh rate in mHz (0 for a degenerate mode).
@@ -100,8 +106,12 @@ pub fn refresh_mhz(clock_khz: u64, htotal: u32, vtotal: u32) -> u32 {
     if frame == 0 {
         return 0;
     }
-    let num = clock_khz.saturating_mul(1_000_000).saturating_add(frame / 2);
-    num.checked_div(frame).and_then(|r| u32::try_from(r).ok()).unwrap_or(0)
+    let num = clock_khz
+        .saturating_mul(1_000_000)
+        .saturating_add(frame / 2);
+    num.checked_div(frame)
+        .and_then(|r| u32::try_from(r).ok())
+        .unwrap_or(0)
 }
 
 /// Standard timings (width, aspect code, refresh) the 1920x1200 monitor also lists.
@@ -140,7 +150,9 @@ pub fn validate(blob: &[u8]) -> Result {
         && blob.get(..HEADER.len()) == Some(&HEADER[..])
         && blob.get(18) == Some(&1)
         && blob.get(126).map(|&n| usize::from(n)) == Some(blocks.saturating_sub(1))
-        && blob.chunks(EDID_SIZE).all(|b| b.iter().fold(0u8, |a, &x| a.wrapping_add(x)) == 0);
+        && blob
+            .chunks(EDID_SIZE)
+            .all(|b| b.iter().fold(0u8, |a, &x| a.wrapping_add(x)) == 0);
     if ok {
         Ok(())
     } else {
@@ -204,7 +216,10 @@ fn build(mode: &Mode, standard: &[(u32, u8)]) -> [u8; EDID_SIZE] {
     put(16, &[1, 26, 1, 4]);
     // Digital, 8 bits per colour, DisplayPort; size in cm; gamma 2.2; sRGB, preferred timing
     // native, RGB 4:4:4.
-    let (w_mm, h_mm) = (mode.hactive.saturating_mul(27) / 100, mode.vactive.saturating_mul(27) / 100);
+    let (w_mm, h_mm) = (
+        mode.hactive.saturating_mul(27) / 100,
+        mode.vactive.saturating_mul(27) / 100,
+    );
     put(20, &[0xa5, byte(w_mm / 10), byte(h_mm / 10), 120, 0x06]);
     put(25, &chromaticity());
     // Established timings: 640x480@60, 800x600@60, 1024x768@60.
@@ -218,10 +233,24 @@ fn build(mode: &Mode, standard: &[(u32, u8)]) -> [u8; EDID_SIZE] {
     }
     put(54, &detailed_timing(mode, w_mm, h_mm));
     // Range limits: 50-75 Hz, 30-83 kHz, 170 MHz, no secondary timing formula.
-    put(72, &[0, 0, 0, 0xfd, 0, 50, 75, 30, 83, 17, 0, 0x0a, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20]);
-    put(90, &[0, 0, 0, 0xfc, 0, b'G', b'V', b'T', b'-', b'g', b' ', b'v', b'D', b'P', 0x0a, 0x20, 0x20, 0x20]);
+    put(
+        72,
+        &[
+            0, 0, 0, 0xfd, 0, 50, 75, 30, 83, 17, 0, 0x0a, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
+        ],
+    );
+    put(
+        90,
+        &[
+            0, 0, 0, 0xfc, 0, b'G', b'V', b'T', b'-', b'g', b' ', b'v', b'D', b'P', 0x0a, 0x20,
+            0x20, 0x20,
+        ],
+    );
     put(108, &[0, 0, 0, 0x10, 0]);
-    let sum = e.iter().take(EDID_SIZE - 1).fold(0u8, |a, &b| a.wrapping_add(b));
+    let sum = e
+        .iter()
+        .take(EDID_SIZE - 1)
+        .fold(0u8, |a, &b| a.wrapping_add(b));
     if let Some(last) = e.last_mut() {
         *last = 0u8.wrapping_sub(sum);
     }
@@ -280,7 +309,12 @@ fn detailed_timing(m: &Mode, w_mm: u32, h_mm: u32) -> [u8; 18] {
         byte(m.hfp),
         byte(m.hsync),
         byte(((m.vfp & 0xf) << 4) | (m.vsync & 0xf)),
-        byte((((m.hfp >> 8) & 3) << 6) | (((m.hsync >> 8) & 3) << 4) | (((m.vfp >> 4) & 3) << 2) | ((m.vsync >> 4) & 3)),
+        byte(
+            (((m.hfp >> 8) & 3) << 6)
+                | (((m.hsync >> 8) & 3) << 4)
+                | (((m.vfp >> 4) & 3) << 2)
+                | ((m.vsync >> 4) & 3),
+        ),
         byte(w_mm),
         byte(h_mm),
         hi4(w_mm, h_mm),
@@ -307,7 +341,10 @@ mod tests {
             assert_eq!(clock, m.clock_khz);
             assert_eq!(u32::from(e[56]) | (u32::from(e[58] >> 4) << 8), m.hactive);
             assert_eq!(u32::from(e[59]) | (u32::from(e[61] >> 4) << 8), m.vactive);
-            assert_eq!(u32::from(e[57]) | (u32::from(e[58] & 0xf) << 8), m.htotal() - m.hactive);
+            assert_eq!(
+                u32::from(e[57]) | (u32::from(e[58] & 0xf) << 8),
+                m.htotal() - m.hactive
+            );
         }
         // The wide monitor lists 1920x1080@60 first among its standard timings.
         let e = block(Resolution::R1920x1200);
@@ -319,7 +356,11 @@ mod tests {
         for res in [Resolution::R1024x768, Resolution::R1920x1200] {
             assert_eq!(preferred_mode(&block(res)), Some(Mode::of(res)));
         }
-        let odd = Mode { hsync_positive: false, vsync_positive: true, ..Mode::of(Resolution::R1920x1200) };
+        let odd = Mode {
+            hsync_positive: false,
+            vsync_positive: true,
+            ..Mode::of(Resolution::R1920x1200)
+        };
         assert_eq!(preferred_mode(&block_for_mode(&odd)), Some(odd));
         assert_eq!(preferred_mode(&[0; 60]), None);
         let mut interlaced = block(Resolution::R1024x768);
@@ -339,7 +380,11 @@ mod tests {
     fn validation_takes_whole_checked_blocks() {
         let base = block(Resolution::R1024x768);
         assert_eq!(validate(&base), Ok(()));
-        let custom = block_for_mode(&Mode { hactive: 1280, vactive: 1024, ..Mode::of(Resolution::R1024x768) });
+        let custom = block_for_mode(&Mode {
+            hactive: 1280,
+            vactive: 1024,
+            ..Mode::of(Resolution::R1024x768)
+        });
         assert_eq!(validate(&custom), Ok(()));
         // A base block announcing one extension, and the extension (a CTA block).
         let mut two = [0u8; 2 * EDID_SIZE];
@@ -355,10 +400,22 @@ mod tests {
             f(&mut b);
             validate(&b)
         };
-        assert_eq!(bad(&|b| b[EDID_SIZE + 5] ^= 1), Err(GvtError::Invalid), "extension checksum");
-        assert_eq!(bad(&|b| b[20] ^= 1), Err(GvtError::Invalid), "base checksum");
+        assert_eq!(
+            bad(&|b| b[EDID_SIZE + 5] ^= 1),
+            Err(GvtError::Invalid),
+            "extension checksum"
+        );
+        assert_eq!(
+            bad(&|b| b[20] ^= 1),
+            Err(GvtError::Invalid),
+            "base checksum"
+        );
         assert_eq!(bad(&|b| b[0] = 1), Err(GvtError::Invalid), "header");
-        assert_eq!(validate(&two[..EDID_SIZE]), Err(GvtError::Invalid), "an extension announced, none follows");
+        assert_eq!(
+            validate(&two[..EDID_SIZE]),
+            Err(GvtError::Invalid),
+            "an extension announced, none follows"
+        );
         let mut v2 = base;
         v2[18] = 2;
         v2[127] = v2[127].wrapping_sub(1);

@@ -96,12 +96,17 @@ pub fn usable(mode: &Mode, platform: Platform) -> bool {
 /// (`intel_dp_compute_link_config_wide`, `intel_dp_link_required`,
 /// `drm_dp_max_dprx_data_rate`).
 pub fn link_for(mode: &Mode) -> Option<Link> {
-    let need = u64::from(mode.clock_khz).saturating_mul(u64::from(BPP)).div_ceil(8);
+    let need = u64::from(mode.clock_khz)
+        .saturating_mul(u64::from(BPP))
+        .div_ceil(8);
     LINK_RATES.iter().find_map(|&rate| {
         LANE_COUNTS
             .iter()
             .find(|&&lanes| need <= u64::from(rate).saturating_mul(u64::from(lanes)))
-            .map(|&lanes| Link { port_clock: rate, lanes })
+            .map(|&lanes| Link {
+                port_clock: rate,
+                lanes,
+            })
     })
 }
 
@@ -113,18 +118,29 @@ fn m_n(m: u64, n: u64, fixed_n: u64) -> (u32, u32) {
         rm >>= 1;
         rn >>= 1;
     }
-    (u32::try_from(rm).unwrap_or(0), u32::try_from(rn).unwrap_or(0))
+    (
+        u32::try_from(rm).unwrap_or(0),
+        u32::try_from(rn).unwrap_or(0),
+    )
 }
 
 /// The M/N i915 programs for a `pixel_khz` stream at `bpp` over `link`
 /// (`intel_link_compute_m_n`, no FEC): data M/N is the stream's over the link's data rate,
 /// link M/N the pixel clock over the link symbol clock.
 pub fn link_m_n(bpp: u32, link: Link, pixel_khz: u32) -> LinkMN {
-    let data = u64::from(pixel_khz).saturating_mul(u64::from(bpp)).div_ceil(8);
+    let data = u64::from(pixel_khz)
+        .saturating_mul(u64::from(bpp))
+        .div_ceil(8);
     let capacity = u64::from(link.port_clock).saturating_mul(u64::from(link.lanes));
     let (data_m, data_n) = m_n(data, capacity, DATA_N);
     let (link_m, link_n) = m_n(u64::from(pixel_khz), u64::from(link.port_clock), LINK_N);
-    LinkMN { tu: TU, data_m, data_n, link_m, link_n }
+    LinkMN {
+        tu: TU,
+        data_m,
+        data_n,
+        link_m,
+        link_n,
+    }
 }
 
 /// BXT DE PLL ratio for its fastest CD clock, 624 MHz (`bxt_cdclk_table`: ratio 65 of the
@@ -147,17 +163,29 @@ pub const fn cdclk_decimal(khz: u32) -> u32 {
 pub fn cdclk_init(regs: &mut Regs<'_>, platform: Platform) {
     let khz = platform.hw().display.cdclk_khz;
     if platform.hw().display.phy == Phy::Dpio {
-        regs.set(BXT_DE_PLL_CTL::OFFSET, BXT_DE_PLL_CTL(0).with(BXT_DE_PLL_CTL::BXT_DE_PLL_RATIO_MASK, BXT_DE_PLL_RATIO).0);
-        let on = BXT_DE_PLL_ENABLE::BXT_DE_PLL_PLL_ENABLE.mask() | BXT_DE_PLL_ENABLE::BXT_DE_PLL_LOCK.mask();
+        regs.set(
+            BXT_DE_PLL_CTL::OFFSET,
+            BXT_DE_PLL_CTL(0)
+                .with(BXT_DE_PLL_CTL::BXT_DE_PLL_RATIO_MASK, BXT_DE_PLL_RATIO)
+                .0,
+        );
+        let on = BXT_DE_PLL_ENABLE::BXT_DE_PLL_PLL_ENABLE.mask()
+            | BXT_DE_PLL_ENABLE::BXT_DE_PLL_LOCK.mask();
         regs.update(BXT_DE_PLL_ENABLE::OFFSET, 0, on);
         let ctl = CDCLK_CTL(0)
             .with(CDCLK_CTL::BXT_CDCLK_CD2X_DIV_SEL_MASK, 0)
-            .with(CDCLK_CTL::BXT_CDCLK_CD2X_PIPE_MASK, BXT_CDCLK_CD2X_PIPE_NONE)
+            .with(
+                CDCLK_CTL::BXT_CDCLK_CD2X_PIPE_MASK,
+                BXT_CDCLK_CD2X_PIPE_NONE,
+            )
             .with(CDCLK_CTL::BXT_CDCLK_SSA_PRECHARGE_ENABLE, 1)
             .with(CDCLK_CTL::CDCLK_FREQ_DECIMAL_MASK, cdclk_decimal(khz));
         regs.set(CDCLK_CTL::OFFSET, ctl.0);
     } else {
-        regs.set(LCPLL1_CTL::OFFSET, LCPLL1_CTL::LCPLL_PLL_ENABLE.mask() | LCPLL1_CTL::LCPLL_PLL_LOCK.mask());
+        regs.set(
+            LCPLL1_CTL::OFFSET,
+            LCPLL1_CTL::LCPLL_PLL_ENABLE.mask() | LCPLL1_CTL::LCPLL_PLL_LOCK.mask(),
+        );
         set_skl_dpll_ctrl1(regs, 0, DPLL_CTRL1_LINK_RATE_810);
         let ctl = CDCLK_CTL(0)
             .with(CDCLK_CTL::CDCLK_FREQ_SEL_MASK, CDCLK_FREQ_675_617)
@@ -170,7 +198,11 @@ pub fn cdclk_init(regs: &mut Regs<'_>, platform: Platform) {
 fn set_skl_dpll_ctrl1(regs: &mut Regs<'_>, id: u32, rate: u32) {
     let shift = dpll_ctrl1_shift(id);
     let field = DPLL_CTRL1_OVERRIDE | (rate << 1);
-    regs.update(DPLL_CTRL1::OFFSET, 0x3fu32.wrapping_shl(shift), field.wrapping_shl(shift));
+    regs.update(
+        DPLL_CTRL1::OFFSET,
+        0x3fu32.wrapping_shl(shift),
+        field.wrapping_shl(shift),
+    );
 }
 
 /// SKL DPLL_CTRL1 link rate code for a DP port clock (`skl_ddi_dp_set_dpll_hw_state`).
@@ -242,14 +274,27 @@ pub fn bxt_pll(port_clock: u32) -> Option<BxtPll> {
         33_001.. => 0x04,
         _ => 0x02,
     };
-    Some(BxtPll { p1, p2, m2, n, prop, int, gain, targ_cnt, lanestagger })
+    Some(BxtPll {
+        p1,
+        p2,
+        m2,
+        n,
+        prop,
+        int,
+        gain,
+        targ_cnt,
+        lanestagger,
+    })
 }
 
 /// `chv_calc_dpll_params`' VCO (kHz) for M1 = 2 and `m2`, `n`.
 pub fn bxt_vco_khz(m2: u32, n: u32) -> Option<u64> {
     let m = u64::from(m2).checked_mul(2)?;
     let den = u64::from(n).checked_shl(22)?;
-    BXT_PLL_REF_KHZ.checked_mul(m)?.checked_add(den / 2)?.checked_div(den)
+    BXT_PLL_REF_KHZ
+        .checked_mul(m)?
+        .checked_add(den / 2)?
+        .checked_div(den)
 }
 
 /// The latency optimization lanes of a lane count (`bxt_dpio_phy_calc_lane_lat_optim_mask`).
@@ -269,8 +314,16 @@ fn pair(hi: u32, lo: u32) -> u32 {
 /// the link, or `None` (and the transcoder off) if the mode is not [`usable`].
 pub fn light(regs: &mut Regs<'_>, platform: Platform, mode: &Mode) -> Option<Link> {
     let Some(link) = link_for(mode).filter(|_| usable(mode, platform)) else {
-        regs.update(TRANSCONF::OFFSET, TRANSCONF::TRANSCONF_ENABLE.mask() | TRANSCONF::TRANSCONF_STATE_ENABLE.mask(), 0);
-        regs.update(TRANS_DDI_FUNC_CTL::OFFSET, TRANS_DDI_FUNC_CTL::TRANS_DDI_FUNC_ENABLE.mask(), 0);
+        regs.update(
+            TRANSCONF::OFFSET,
+            TRANSCONF::TRANSCONF_ENABLE.mask() | TRANSCONF::TRANSCONF_STATE_ENABLE.mask(),
+            0,
+        );
+        regs.update(
+            TRANS_DDI_FUNC_CTL::OFFSET,
+            TRANS_DDI_FUNC_CTL::TRANS_DDI_FUNC_ENABLE.mask(),
+            0,
+        );
         return None;
     };
     let port = monitor_port(platform);
@@ -286,27 +339,52 @@ pub fn light(regs: &mut Regs<'_>, platform: Platform, mode: &Mode) -> Option<Lin
     regs.set(TRANS_VSYNC::OFFSET, pair(vs.saturating_add(mode.vsync), vs));
     regs.set(PIPESRC::OFFSET, pair(mode.hactive, mode.vactive));
     let mn = link_m_n(BPP, link, mode.clock_khz);
-    regs.set(PIPE_DATA_M1::OFFSET, PIPE_DATA_M1(mn.data_m).with(PIPE_DATA_M1::TU_SIZE_MASK, mn.tu.saturating_sub(1)).0);
+    regs.set(
+        PIPE_DATA_M1::OFFSET,
+        PIPE_DATA_M1(mn.data_m)
+            .with(PIPE_DATA_M1::TU_SIZE_MASK, mn.tu.saturating_sub(1))
+            .0,
+    );
     regs.set(PIPE_DATA_N1::OFFSET, mn.data_n);
     regs.set(PIPE_LINK_M1::OFFSET, mn.link_m);
     regs.set(PIPE_LINK_N1::OFFSET, mn.link_n);
     let func = TRANS_DDI_FUNC_CTL(0)
         .with(TRANS_DDI_FUNC_CTL::TRANS_DDI_FUNC_ENABLE, 1)
         .with(TRANS_DDI_FUNC_CTL::TRANS_DDI_PORT_MASK, port)
-        .with(TRANS_DDI_FUNC_CTL::TRANS_DDI_MODE_SELECT_MASK, TRANS_DDI_MODE_SELECT_DP_SST)
+        .with(
+            TRANS_DDI_FUNC_CTL::TRANS_DDI_MODE_SELECT_MASK,
+            TRANS_DDI_MODE_SELECT_DP_SST,
+        )
         .with(TRANS_DDI_FUNC_CTL::TRANS_DDI_BPC_MASK, 0)
-        .with(TRANS_DDI_FUNC_CTL::TRANS_DDI_PVSYNC, u32::from(mode.vsync_positive))
-        .with(TRANS_DDI_FUNC_CTL::TRANS_DDI_PHSYNC, u32::from(mode.hsync_positive))
-        .with(TRANS_DDI_FUNC_CTL::TRANS_DDI_PORT_WIDTH_MASK, link.lanes.saturating_sub(1));
+        .with(
+            TRANS_DDI_FUNC_CTL::TRANS_DDI_PVSYNC,
+            u32::from(mode.vsync_positive),
+        )
+        .with(
+            TRANS_DDI_FUNC_CTL::TRANS_DDI_PHSYNC,
+            u32::from(mode.hsync_positive),
+        )
+        .with(
+            TRANS_DDI_FUNC_CTL::TRANS_DDI_PORT_WIDTH_MASK,
+            link.lanes.saturating_sub(1),
+        );
     regs.set(TRANS_DDI_FUNC_CTL::OFFSET, func.0);
     let on = TRANSCONF::TRANSCONF_ENABLE.mask() | TRANSCONF::TRANSCONF_STATE_ENABLE.mask();
     regs.set(TRANSCONF::OFFSET, on);
-    let buf = DDI_BUF_CTL(0).with(DDI_BUF_CTL::DDI_BUF_CTL_ENABLE, 1).with(DDI_BUF_CTL::DDI_PORT_WIDTH_MASK, link.lanes.saturating_sub(1));
+    let buf = DDI_BUF_CTL(0)
+        .with(DDI_BUF_CTL::DDI_BUF_CTL_ENABLE, 1)
+        .with(
+            DDI_BUF_CTL::DDI_PORT_WIDTH_MASK,
+            link.lanes.saturating_sub(1),
+        );
     regs.set(port_reg(DDI_BUF_CTL::OFFSET, port), buf.0);
     let tp = DP_TP_CTL(0)
         .with(DP_TP_CTL::DP_TP_CTL_ENABLE, 1)
         .with(DP_TP_CTL::DP_TP_CTL_ENHANCED_FRAME_ENABLE, 1)
-        .with(DP_TP_CTL::DP_TP_CTL_LINK_TRAIN_MASK, DP_TP_CTL_LINK_TRAIN_NORMAL);
+        .with(
+            DP_TP_CTL::DP_TP_CTL_LINK_TRAIN_MASK,
+            DP_TP_CTL_LINK_TRAIN_NORMAL,
+        );
     regs.set(port_reg(DP_TP_CTL::OFFSET, port), tp.0);
     if platform.hw().display.phy == Phy::Dpio {
         bxt_program_pll(regs, link)?;
@@ -317,7 +395,11 @@ pub fn light(regs: &mut Regs<'_>, platform: Platform, mode: &Mode) -> Option<Lin
         // DPLL_CTRL2: DDI clock on, taken from the DPLL, selection overridden.
         let sel = port.wrapping_mul(3);
         let clk_off = 1u32.wrapping_shl(port.wrapping_add(15));
-        regs.update(DPLL_CTRL2::OFFSET, clk_off | 7u32.wrapping_shl(sel), ((SKL_MONITOR_DPLL << 1) | 1).wrapping_shl(sel));
+        regs.update(
+            DPLL_CTRL2::OFFSET,
+            clk_off | 7u32.wrapping_shl(sel),
+            ((SKL_MONITOR_DPLL << 1) | 1).wrapping_shl(sel),
+        );
     }
     Some(link)
 }
@@ -329,31 +411,120 @@ fn bxt_program_pll(regs: &mut Regs<'_>, link: Link) -> Option<()> {
     let field = |regs: &mut Regs<'_>, off: u32, f: super::super::regs::Field, v: u32| {
         regs.update(off, f.mask(), f.set(0, v));
     };
-    field(regs, PORT_PLL_EBB_0_B::OFFSET, PORT_PLL_EBB_0_B::PORT_PLL_P1_MASK, p.p1);
-    field(regs, PORT_PLL_EBB_0_B::OFFSET, PORT_PLL_EBB_0_B::PORT_PLL_P2_MASK, p.p2);
-    field(regs, PORT_PLL_EBB_4_B::OFFSET, PORT_PLL_EBB_4_B::PORT_PLL_RECALIBRATE, 0);
-    field(regs, PORT_PLL_EBB_4_B::OFFSET, PORT_PLL_EBB_4_B::PORT_PLL_10BIT_CLK_ENABLE, 1);
-    field(regs, PORT_PLL_0_B::OFFSET, PORT_PLL_0_B::PORT_PLL_M2_INT_MASK, p.m2 >> 22);
-    field(regs, PORT_PLL_1_B::OFFSET, PORT_PLL_1_B::PORT_PLL_N_MASK, p.n);
+    field(
+        regs,
+        PORT_PLL_EBB_0_B::OFFSET,
+        PORT_PLL_EBB_0_B::PORT_PLL_P1_MASK,
+        p.p1,
+    );
+    field(
+        regs,
+        PORT_PLL_EBB_0_B::OFFSET,
+        PORT_PLL_EBB_0_B::PORT_PLL_P2_MASK,
+        p.p2,
+    );
+    field(
+        regs,
+        PORT_PLL_EBB_4_B::OFFSET,
+        PORT_PLL_EBB_4_B::PORT_PLL_RECALIBRATE,
+        0,
+    );
+    field(
+        regs,
+        PORT_PLL_EBB_4_B::OFFSET,
+        PORT_PLL_EBB_4_B::PORT_PLL_10BIT_CLK_ENABLE,
+        1,
+    );
+    field(
+        regs,
+        PORT_PLL_0_B::OFFSET,
+        PORT_PLL_0_B::PORT_PLL_M2_INT_MASK,
+        p.m2 >> 22,
+    );
+    field(
+        regs,
+        PORT_PLL_1_B::OFFSET,
+        PORT_PLL_1_B::PORT_PLL_N_MASK,
+        p.n,
+    );
     let frac = p.m2 & 0x3f_ffff;
-    field(regs, PORT_PLL_2_B::OFFSET, PORT_PLL_2_B::PORT_PLL_M2_FRAC_MASK, frac);
-    field(regs, PORT_PLL_3_B::OFFSET, PORT_PLL_3_B::PORT_PLL_M2_FRAC_ENABLE, u32::from(frac != 0));
-    field(regs, PORT_PLL_6_B::OFFSET, PORT_PLL_6_B::PORT_PLL_PROP_COEFF_MASK, p.prop);
-    field(regs, PORT_PLL_6_B::OFFSET, PORT_PLL_6_B::PORT_PLL_INT_COEFF_MASK, p.int);
-    field(regs, PORT_PLL_6_B::OFFSET, PORT_PLL_6_B::PORT_PLL_GAIN_CTL_MASK, p.gain);
-    field(regs, PORT_PLL_8_B::OFFSET, PORT_PLL_8_B::PORT_PLL_TARGET_CNT_MASK, p.targ_cnt);
-    field(regs, PORT_PLL_9_B::OFFSET, PORT_PLL_9_B::PORT_PLL_LOCK_THRESHOLD_MASK, 5);
-    field(regs, PORT_PLL_10_B::OFFSET, PORT_PLL_10_B::PORT_PLL_DCO_AMP_MASK, 15);
-    field(regs, PORT_PLL_10_B::OFFSET, PORT_PLL_10_B::PORT_PLL_DCO_AMP_OVR_EN_H, 1);
+    field(
+        regs,
+        PORT_PLL_2_B::OFFSET,
+        PORT_PLL_2_B::PORT_PLL_M2_FRAC_MASK,
+        frac,
+    );
+    field(
+        regs,
+        PORT_PLL_3_B::OFFSET,
+        PORT_PLL_3_B::PORT_PLL_M2_FRAC_ENABLE,
+        u32::from(frac != 0),
+    );
+    field(
+        regs,
+        PORT_PLL_6_B::OFFSET,
+        PORT_PLL_6_B::PORT_PLL_PROP_COEFF_MASK,
+        p.prop,
+    );
+    field(
+        regs,
+        PORT_PLL_6_B::OFFSET,
+        PORT_PLL_6_B::PORT_PLL_INT_COEFF_MASK,
+        p.int,
+    );
+    field(
+        regs,
+        PORT_PLL_6_B::OFFSET,
+        PORT_PLL_6_B::PORT_PLL_GAIN_CTL_MASK,
+        p.gain,
+    );
+    field(
+        regs,
+        PORT_PLL_8_B::OFFSET,
+        PORT_PLL_8_B::PORT_PLL_TARGET_CNT_MASK,
+        p.targ_cnt,
+    );
+    field(
+        regs,
+        PORT_PLL_9_B::OFFSET,
+        PORT_PLL_9_B::PORT_PLL_LOCK_THRESHOLD_MASK,
+        5,
+    );
+    field(
+        regs,
+        PORT_PLL_10_B::OFFSET,
+        PORT_PLL_10_B::PORT_PLL_DCO_AMP_MASK,
+        15,
+    );
+    field(
+        regs,
+        PORT_PLL_10_B::OFFSET,
+        PORT_PLL_10_B::PORT_PLL_DCO_AMP_OVR_EN_H,
+        1,
+    );
     // Written through the group register, which reaches every lane pair.
-    for off in [PORT_PCS_DW12_LN01_B::OFFSET, PORT_PCS_DW12_LN23_B::OFFSET, super::super::regs::PORT_PCS_DW12_GRP_B::OFFSET] {
-        field(regs, off, PORT_PCS_DW12_LN01_B::LANE_STAGGER_MASK, p.lanestagger);
+    for off in [
+        PORT_PCS_DW12_LN01_B::OFFSET,
+        PORT_PCS_DW12_LN23_B::OFFSET,
+        super::super::regs::PORT_PCS_DW12_GRP_B::OFFSET,
+    ] {
+        field(
+            regs,
+            off,
+            PORT_PCS_DW12_LN01_B::LANE_STAGGER_MASK,
+            p.lanestagger,
+        );
         field(regs, off, PORT_PCS_DW12_LN01_B::LANESTAGGER_STRAP_OVRD, 1);
     }
     let mask = bxt_lane_lat_optim_mask(link.lanes);
     for lane in 0..4u32 {
         let on = (mask >> lane) & 1;
-        field(regs, bxt_lane_reg(PORT_TX_DW14_LN0_B::OFFSET, lane), PORT_TX_DW14_LN0_B::LATENCY_OPTIM, on);
+        field(
+            regs,
+            bxt_lane_reg(PORT_TX_DW14_LN0_B::OFFSET, lane),
+            PORT_TX_DW14_LN0_B::LATENCY_OPTIM,
+            on,
+        );
     }
     Some(())
 }
@@ -366,17 +537,45 @@ mod tests {
     #[test]
     fn links_and_m_n_are_i915s() {
         let wide = Mode::of(Resolution::R1920x1200);
-        assert_eq!(link_for(&wide), Some(Link { port_clock: 162_000, lanes: 4 }));
-        let mn = link_m_n(BPP, Link { port_clock: 162_000, lanes: 4 }, wide.clock_khz);
+        assert_eq!(
+            link_for(&wide),
+            Some(Link {
+                port_clock: 162_000,
+                lanes: 4
+            })
+        );
+        let mn = link_m_n(
+            BPP,
+            Link {
+                port_clock: 162_000,
+                lanes: 4,
+            },
+            wide.clock_khz,
+        );
         // Data M/N is upstream's golden value; link M/N is 154 / 162 over 0x80000.
         assert_eq!((mn.data_m, mn.data_n), (0x5b_425e, 0x80_0000));
         assert_eq!((mn.link_m, mn.link_n), (498_397, 0x8_0000));
         let xga = Mode::of(Resolution::R1024x768);
-        assert_eq!(link_for(&xga), Some(Link { port_clock: 162_000, lanes: 2 }));
-        let huge = Mode { clock_khz: 800_000, ..wide };
+        assert_eq!(
+            link_for(&xga),
+            Some(Link {
+                port_clock: 162_000,
+                lanes: 2
+            })
+        );
+        let huge = Mode {
+            clock_khz: 800_000,
+            ..wide
+        };
         assert_eq!(link_for(&huge), None);
         assert!(!usable(&huge, Platform::Broxton));
-        assert!(!usable(&Mode { clock_khz: 0, ..wide }, Platform::Skylake));
+        assert!(!usable(
+            &Mode {
+                clock_khz: 0,
+                ..wide
+            },
+            Platform::Skylake
+        ));
     }
 
     #[test]
@@ -388,7 +587,10 @@ mod tests {
             assert_eq!(dot, u64::from(rate));
         }
         let rbr = bxt_pll(162_000).unwrap();
-        assert_eq!((rbr.prop, rbr.int, rbr.gain, rbr.targ_cnt, rbr.lanestagger), (4, 9, 3, 8, 0x0d));
+        assert_eq!(
+            (rbr.prop, rbr.int, rbr.gain, rbr.targ_cnt, rbr.lanestagger),
+            (4, 9, 3, 8, 0x0d)
+        );
         let hbr = bxt_pll(270_000).unwrap();
         assert_eq!((hbr.prop, hbr.int, hbr.gain, hbr.targ_cnt), (3, 8, 1, 9));
         assert_eq!(bxt_pll(100_000), None);

@@ -51,17 +51,32 @@ pub struct Gmbus {
 impl Gmbus {
     /// An idle controller.
     pub const fn new() -> Gmbus {
-        Gmbus { total: 0, done: 0, cycle: 0, phase: Phase::Idle }
+        Gmbus {
+            total: 0,
+            done: 0,
+            cycle: 0,
+            phase: Phase::Idle,
+        }
     }
 }
 
 /// The DDI port a GMBUS pin reaches.
 fn port_of_pin(platform: Platform, pin: u32) -> Option<u32> {
-    platform.hw().display.gmbus_pins.iter().find(|p| p.0 == pin).map(|p| p.1)
+    platform
+        .hw()
+        .display
+        .gmbus_pins
+        .iter()
+        .find(|p| p.0 == pin)
+        .map(|p| p.1)
 }
 
 fn reset_controller(d: &mut Display, regs: &mut Regs<'_>) {
-    let nak = if d.ddc.available { 0 } else { GMBUS2::GMBUS_SATOER.mask() };
+    let nak = if d.ddc.available {
+        0
+    } else {
+        GMBUS2::GMBUS_SATOER.mask()
+    };
     regs.set(GMBUS2::OFFSET, GMBUS2::GMBUS_HW_RDY.mask() | nak);
     d.gmbus.phase = Phase::Idle;
 }
@@ -80,7 +95,11 @@ pub fn write(d: &mut Display, regs: &mut Regs<'_>, platform: Platform, off: u32,
             d.ddc.source = Source::Gmbus;
             let answers = port_of_pin(platform, pin) == Some(monitor_port(platform)) && d.connected;
             d.ddc.available = answers;
-            let nak = if answers { 0 } else { GMBUS2::GMBUS_SATOER.mask() };
+            let nak = if answers {
+                0
+            } else {
+                GMBUS2::GMBUS_SATOER.mask()
+            };
             regs.update(
                 GMBUS2::OFFSET,
                 GMBUS2::GMBUS_ACTIVE.mask() | GMBUS2::GMBUS_SATOER.mask(),
@@ -110,7 +129,11 @@ fn gmbus1_write(d: &mut Display, regs: &mut Regs<'_>, v: u32) {
         return;
     }
     if w.is_set(GMBUS1::GMBUS_SW_CLR_INT) {
-        regs.update(GMBUS2::OFFSET, GMBUS2::GMBUS_INT.mask(), GMBUS2::GMBUS_HW_RDY.mask());
+        regs.update(
+            GMBUS2::OFFSET,
+            GMBUS2::GMBUS_INT.mask(),
+            GMBUS2::GMBUS_HW_RDY.mask(),
+        );
     }
     // The virtual controller is always ready: it takes SW_RDY at once.
     let w = w.with(GMBUS1::GMBUS_SW_RDY, 0);
@@ -174,8 +197,16 @@ fn gmbus3_read(d: &mut Display, regs: &mut Regs<'_>, edid: &[u8]) -> u32 {
     regs.set(GMBUS3::OFFSET, v);
     d.gmbus.done = d.gmbus.done.saturating_add(n);
     if left <= 4 {
-        d.gmbus.phase = if matches!(d.gmbus.cycle, NIDX_STOP | IDX_STOP) { Phase::Idle } else { Phase::Wait };
-        let active = if d.gmbus.phase == Phase::Idle { GMBUS2::GMBUS_ACTIVE.mask() } else { 0 };
+        d.gmbus.phase = if matches!(d.gmbus.cycle, NIDX_STOP | IDX_STOP) {
+            Phase::Idle
+        } else {
+            Phase::Wait
+        };
+        let active = if d.gmbus.phase == Phase::Idle {
+            GMBUS2::GMBUS_ACTIVE.mask()
+        } else {
+            0
+        };
         regs.update(GMBUS2::OFFSET, active, GMBUS2::GMBUS_HW_WAIT_PHASE.mask());
     }
     v

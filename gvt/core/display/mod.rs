@@ -207,14 +207,27 @@ impl Display {
             edid_len: BLOCK_LEN,
             connected: true,
             dpcd: Dpcd::new(),
-            ddc: Ddc { source: ddc::Source::None, selected: false, available: false, offset: 0 },
+            ddc: Ddc {
+                source: ddc::Source::None,
+                selected: false,
+                available: false,
+                offset: 0,
+            },
             gmbus: Gmbus::new(),
             pipes: [PipeClock::new(); u32_as_usize(PIPES)],
             owned: 0,
             disables: PlaneWrites::none(),
-            forwards: [Forward { offset: 0, value: 0 }; FORWARDS],
+            forwards: [Forward {
+                offset: 0,
+                value: 0,
+            }; FORWARDS],
             queued: 0,
-            stats: DisplayStats { bad_aux: 0, bad_surfaces: 0, dropped_forwards: 0, vblanks: 0 },
+            stats: DisplayStats {
+                bad_aux: 0,
+                bad_surfaces: 0,
+                dropped_forwards: 0,
+                vblanks: 0,
+            },
         }
     }
 
@@ -236,7 +249,8 @@ impl Display {
         pipe::monitor_init(regs, platform, true);
         firmware::cdclk_init(regs, platform);
         if let Some(link) = firmware::light(regs, platform, &mode) {
-            self.dpcd.set_trained(link.bw_code(), u8::try_from(link.lanes).unwrap_or(0));
+            self.dpcd
+                .set_trained(link.bw_code(), u8::try_from(link.lanes).unwrap_or(0));
         }
         self.sync_clocks(regs);
     }
@@ -258,7 +272,10 @@ impl Display {
     pub fn set_edid(&mut self, store: &mut [u8], blob: &[u8]) -> Result {
         edid::validate(blob)?;
         let len = u16::try_from(blob.len()).map_err(|_| super::error::GvtError::Invalid)?;
-        store.get_mut(..blob.len()).ok_or(super::error::GvtError::Invalid)?.copy_from_slice(blob);
+        store
+            .get_mut(..blob.len())
+            .ok_or(super::error::GvtError::Invalid)?
+            .copy_from_slice(blob);
         self.edid_len = len;
         Ok(())
     }
@@ -343,7 +360,14 @@ impl Display {
 
     /// Emulates a guest write to a display register with handler `h`. Returns whether an
     /// interrupt event latched (the caller then checks for an MSI).
-    pub fn write(&mut self, regs: &mut Regs<'_>, env: Env<'_>, h: Handler, off: u32, v: u32) -> bool {
+    pub fn write(
+        &mut self,
+        regs: &mut Regs<'_>,
+        env: Env<'_>,
+        h: Handler,
+        off: u32,
+        v: u32,
+    ) -> bool {
         match h {
             Handler::Transconf => {
                 pipe::transconf_write(regs, off, v);
@@ -370,7 +394,10 @@ impl Display {
             Handler::Plane => self.plane_write(regs, env, off, v),
             Handler::CurBase => {
                 regs.set(off, v);
-                regs.set(off.wrapping_add(CURSURFLIVE::OFFSET.wrapping_sub(CURBASE::OFFSET)), v);
+                regs.set(
+                    off.wrapping_add(CURSURFLIVE::OFFSET.wrapping_sub(CURBASE::OFFSET)),
+                    v,
+                );
                 false
             }
             _ => {
@@ -411,7 +438,10 @@ impl Display {
                 plane::forwardable(rel)
             };
         if forward {
-            self.queue(Forward { offset: off, value: v });
+            self.queue(Forward {
+                offset: off,
+                value: v,
+            });
         }
         if rel == surf {
             self.flip(regs, pipe, plane)
@@ -431,16 +461,33 @@ mod tests {
 
     fn part() -> Partition {
         Partition {
-            low: Span { start: 0x800_0000, size: 0x400_0000 },
-            high: Span { start: 0x1_0000_0000, size: 0x1000_0000 },
+            low: Span {
+                start: 0x800_0000,
+                size: 0x400_0000,
+            },
+            high: Span {
+                start: 0x1_0000_0000,
+                size: 0x1000_0000,
+            },
             fences: Span { start: 4, size: 4 },
         }
     }
 
     /// Sends one AUX request on channel `ch`; returns the control register and DATA1.
-    fn aux(d: &mut Display, r: &mut Regs<'_>, p: Platform, ch: u32, req: u32, size: u32) -> (u32, u32) {
+    fn aux(
+        d: &mut Display,
+        r: &mut Regs<'_>,
+        p: Platform,
+        ch: u32,
+        req: u32,
+        size: u32,
+    ) -> (u32, u32) {
         let edid = edid::block(Resolution::R1920x1200);
-        let env = Env { platform: p, part: &part(), edid: &edid };
+        let env = Env {
+            platform: p,
+            part: &part(),
+            edid: &edid,
+        };
         let ctl = port_reg(DP_AUX_CH_CTL::OFFSET, ch);
         r.set(ctl.wrapping_add(4), req);
         d.write(r, env, Handler::DpAuxCtl, ctl, (1 << 31) | (size << 20));
@@ -453,9 +500,17 @@ mod tests {
         let mut written = Written::ALL;
         let mut r = Regs(&mut vreg, &mut written);
         let mut d = Display::new(Resolution::R1920x1200);
-        d.reset(&mut r, &edid::block(Resolution::R1920x1200), Platform::Skylake);
+        d.reset(
+            &mut r,
+            &edid::block(Resolution::R1920x1200),
+            Platform::Skylake,
+        );
         assert_ne!(r.get(SDEISR::OFFSET) & SDE_PORTD_HOTPLUG_CPT, 0);
-        assert_eq!(TRANS_DDI_FUNC_CTL(r.get(TRANS_DDI_FUNC_CTL::OFFSET)).get(TRANS_DDI_FUNC_CTL::TRANS_DDI_PORT_MASK), 3);
+        assert_eq!(
+            TRANS_DDI_FUNC_CTL(r.get(TRANS_DDI_FUNC_CTL::OFFSET))
+                .get(TRANS_DDI_FUNC_CTL::TRANS_DDI_PORT_MASK),
+            3
+        );
         assert_eq!(r.get(port_reg(DDI_BUF_CTL::OFFSET, 3)) >> 31, 1);
         // DPCD revision over AUX D; AUX B has no sink here.
         let (c, data) = aux(&mut d, &mut r, Platform::Skylake, 3, 0x9000_0000, 4);
@@ -464,15 +519,38 @@ mod tests {
         assert_ne!(c & DP_AUX_CH_CTL::DP_AUX_CH_CTL_TIME_OUT_ERROR.mask(), 0);
         // GMBUS pin 6 (DPD) answers with the EDID.
         let edid = edid::block(Resolution::R1920x1200);
-        let env = Env { platform: Platform::Skylake, part: &part(), edid: &edid };
+        let env = Env {
+            platform: Platform::Skylake,
+            part: &part(),
+            edid: &edid,
+        };
         d.write(&mut r, env, Handler::Gmbus, GMBUS0::OFFSET, 6);
         assert_eq!(r.get(GMBUS2::OFFSET) & GMBUS2::GMBUS_SATOER.mask(), 0);
-        d.write(&mut r, env, Handler::Gmbus, GMBUS1::OFFSET, (1 << 30) | (3 << 25) | (8 << 16) | (0x50 << 1) | 1);
-        assert_eq!(d.read(&mut r, &edid, Handler::Gmbus, GMBUS3::OFFSET), 0xffff_ff00);
-        assert_eq!(d.read(&mut r, &edid, Handler::Gmbus, GMBUS3::OFFSET), 0x00ff_ffff);
-        assert_ne!(r.get(GMBUS2::OFFSET) & GMBUS2::GMBUS_HW_WAIT_PHASE.mask(), 0);
+        d.write(
+            &mut r,
+            env,
+            Handler::Gmbus,
+            GMBUS1::OFFSET,
+            (1 << 30) | (3 << 25) | (8 << 16) | (0x50 << 1) | 1,
+        );
+        assert_eq!(
+            d.read(&mut r, &edid, Handler::Gmbus, GMBUS3::OFFSET),
+            0xffff_ff00
+        );
+        assert_eq!(
+            d.read(&mut r, &edid, Handler::Gmbus, GMBUS3::OFFSET),
+            0x00ff_ffff
+        );
+        assert_ne!(
+            r.get(GMBUS2::OFFSET) & GMBUS2::GMBUS_HW_WAIT_PHASE.mask(),
+            0
+        );
         d.write(&mut r, env, Handler::Gmbus, GMBUS0::OFFSET, 5);
-        assert_ne!(r.get(GMBUS2::OFFSET) & GMBUS2::GMBUS_SATOER.mask(), 0, "DPB: no monitor");
+        assert_ne!(
+            r.get(GMBUS2::OFFSET) & GMBUS2::GMBUS_SATOER.mask(),
+            0,
+            "DPB: no monitor"
+        );
     }
 
     #[test]
@@ -482,19 +560,51 @@ mod tests {
         let mut r = Regs(&mut vreg, &mut written);
         let mut d = Display::new(Resolution::R1024x768);
         d.set_owned(1);
-        let env = Env { platform: Platform::Broxton, part: &part(), edid: &[] };
+        let env = Env {
+            platform: Platform::Broxton,
+            part: &part(),
+            edid: &[],
+        };
         for v in 0..3 {
             d.write(&mut r, env, Handler::Plane, PLANE_POS::OFFSET, v);
         }
-        assert_eq!(d.take_forward(), Some(Forward { offset: PLANE_POS::OFFSET, value: 0 }));
-        assert_eq!(d.take_forward(), Some(Forward { offset: PLANE_POS::OFFSET, value: 1 }));
+        assert_eq!(
+            d.take_forward(),
+            Some(Forward {
+                offset: PLANE_POS::OFFSET,
+                value: 0
+            })
+        );
+        assert_eq!(
+            d.take_forward(),
+            Some(Forward {
+                offset: PLANE_POS::OFFSET,
+                value: 1
+            })
+        );
         assert_eq!(d.take_forward(), None);
         assert_eq!(d.stats().dropped_forwards, 1);
         // A reset queues the owned plane's disable ahead of anything else.
         d.write(&mut r, env, Handler::Plane, PLANE_POS::OFFSET, 7);
-        d.reset(&mut r, &edid::block(Resolution::R1024x768), Platform::Broxton);
-        assert_eq!(d.take_forward(), Some(Forward { offset: PLANE_CTL::OFFSET, value: 0 }));
-        assert_eq!(d.take_forward(), Some(Forward { offset: PLANE_SURF::OFFSET, value: 0 }));
+        d.reset(
+            &mut r,
+            &edid::block(Resolution::R1024x768),
+            Platform::Broxton,
+        );
+        assert_eq!(
+            d.take_forward(),
+            Some(Forward {
+                offset: PLANE_CTL::OFFSET,
+                value: 0
+            })
+        );
+        assert_eq!(
+            d.take_forward(),
+            Some(Forward {
+                offset: PLANE_SURF::OFFSET,
+                value: 0
+            })
+        );
         assert_eq!(d.take_forward(), None, "the reset dropped what was queued");
     }
 }

@@ -50,12 +50,18 @@ pub struct PlaneWrites {
 impl PlaneWrites {
     /// No writes.
     pub const fn none() -> PlaneWrites {
-        PlaneWrites { mask: 0, surf_next: false }
+        PlaneWrites {
+            mask: 0,
+            surf_next: false,
+        }
     }
 
     /// The writes disabling the planes in `mask`.
     pub const fn new(mask: u16) -> PlaneWrites {
-        PlaneWrites { mask, surf_next: false }
+        PlaneWrites {
+            mask,
+            surf_next: false,
+        }
     }
 }
 
@@ -75,7 +81,10 @@ impl Iterator for PlaneWrites {
             PLANE_CTL::OFFSET
         };
         self.surf_next = !self.surf_next;
-        Some(Forward { offset: plane_reg(reg, pipe, plane), value: 0 })
+        Some(Forward {
+            offset: plane_reg(reg, pipe, plane),
+            value: 0,
+        })
     }
 }
 
@@ -123,7 +132,10 @@ fn parse_ull(s: &str) -> Result<u64> {
         if d >= radix {
             return Err(GvtError::Invalid);
         }
-        v = v.checked_mul(u64::from(radix)).and_then(|v| v.checked_add(u64::from(d))).ok_or(GvtError::Invalid)?;
+        v = v
+            .checked_mul(u64::from(radix))
+            .and_then(|v| v.checked_add(u64::from(d)))
+            .ok_or(GvtError::Invalid)?;
     }
     Ok(v)
 }
@@ -131,11 +143,19 @@ fn parse_ull(s: &str) -> Result<u64> {
 impl OwnerPolicy {
     /// No plane restriction: every plane is the host's, every vGPU plane write is emulated only.
     pub const fn disabled(platform: Platform) -> OwnerPolicy {
-        OwnerPolicy { owners: 0, avail: 0, platform }
+        OwnerPolicy {
+            owners: 0,
+            avail: 0,
+            platform,
+        }
     }
 
     /// Parses ACRN's `domain_plane_owners` and `avail_planes_per_pipe` (see the module docs).
-    pub fn parse(platform: Platform, domain_plane_owners: &str, avail_planes_per_pipe: &str) -> Result<OwnerPolicy> {
+    pub fn parse(
+        platform: Platform,
+        domain_plane_owners: &str,
+        avail_planes_per_pipe: &str,
+    ) -> Result<OwnerPolicy> {
         let owners = parse_ull(domain_plane_owners)?;
         let avail = parse_ull(avail_planes_per_pipe)?;
         if owners >> (16 * PIPES) != 0 || avail >> (8 * PIPES) != 0 {
@@ -144,7 +164,11 @@ impl OwnerPolicy {
         let avail = u32::try_from(avail).map_err(|_| GvtError::Invalid)?;
         for &p in &Pipe::ALL {
             for plane in planes_on(platform, p)..MAX_PLANES {
-                let nibble = owners.wrapping_shr(p.index().wrapping_mul(16).wrapping_add(plane.wrapping_mul(4))) & 0xf;
+                let nibble = owners.wrapping_shr(
+                    p.index()
+                        .wrapping_mul(16)
+                        .wrapping_add(plane.wrapping_mul(4)),
+                ) & 0xf;
                 let bit = avail.wrapping_shr(p.index().wrapping_mul(8).wrapping_add(plane)) & 1;
                 if nibble != 0 || bit != 0 {
                     return Err(GvtError::Invalid);
@@ -154,7 +178,11 @@ impl OwnerPolicy {
                 return Err(GvtError::Invalid);
             }
         }
-        Ok(OwnerPolicy { owners, avail, platform })
+        Ok(OwnerPolicy {
+            owners,
+            avail,
+            platform,
+        })
     }
 
     /// The platform whose planes the policy names.
@@ -178,7 +206,10 @@ impl OwnerPolicy {
         if plane >= planes_on(self.platform, pipe) {
             return None;
         }
-        let shift = pipe.index().wrapping_mul(16).wrapping_add(plane.wrapping_mul(4));
+        let shift = pipe
+            .index()
+            .wrapping_mul(16)
+            .wrapping_add(plane.wrapping_mul(4));
         u32::try_from(self.owners.wrapping_shr(shift) & 0xf).ok()
     }
 
@@ -192,7 +223,8 @@ impl OwnerPolicy {
         for &p in &Pipe::ALL {
             for plane in 0..MAX_PLANES {
                 if self.owner(p, plane) == Some(domain) {
-                    mask |= 1u16.wrapping_shl(p.index().wrapping_mul(MAX_PLANES).wrapping_add(plane));
+                    mask |=
+                        1u16.wrapping_shl(p.index().wrapping_mul(MAX_PLANES).wrapping_add(plane));
                 }
             }
         }
@@ -234,7 +266,10 @@ struct SliceWriter<'a> {
 impl Write for SliceWriter<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
-        self.buf.get_mut(self.len..end).ok_or(fmt::Error)?.copy_from_slice(s.as_bytes());
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
         self.len = end;
         Ok(())
     }
@@ -250,22 +285,57 @@ mod tests {
         let p = OwnerPolicy::parse(bxt, "0x010001101110", "0x01010F").unwrap();
         // ACRN's documented example: SOS owns 1A, 1B, 4B, 1C, 2C; UOS 1 owns the rest.
         assert_eq!(p.owner(Pipe::A, 0), Some(0));
-        assert_eq!((p.owner(Pipe::A, 1), p.owner(Pipe::A, 3)), (Some(1), Some(1)));
-        assert_eq!((p.owner(Pipe::B, 0), p.owner(Pipe::B, 1), p.owner(Pipe::B, 3)), (Some(0), Some(1), Some(0)));
-        assert_eq!((p.owner(Pipe::C, 1), p.owner(Pipe::C, 2), p.owner(Pipe::C, 3)), (Some(0), Some(1), None));
+        assert_eq!(
+            (p.owner(Pipe::A, 1), p.owner(Pipe::A, 3)),
+            (Some(1), Some(1))
+        );
+        assert_eq!(
+            (
+                p.owner(Pipe::B, 0),
+                p.owner(Pipe::B, 1),
+                p.owner(Pipe::B, 3)
+            ),
+            (Some(0), Some(1), Some(0))
+        );
+        assert_eq!(
+            (
+                p.owner(Pipe::C, 1),
+                p.owner(Pipe::C, 2),
+                p.owner(Pipe::C, 3)
+            ),
+            (Some(0), Some(1), None)
+        );
         assert_eq!(p.owned_by(1), 0b0000_0100_0110_1110);
         assert_eq!(p.owned_by(0), 0);
         let p = OwnerPolicy::parse(bxt, "0x022211110000\n", "0x01010F").unwrap();
         assert_eq!(p.owned_by(2), 0b0111 << 8);
         let mut buf = [0u8; 64];
         let n = p.show(&mut buf).unwrap();
-        assert_eq!(&buf[..n], b"Planes:\nPipe A: 0 0 0 0\nPipe B: 1 1 1 1\nPipe C: 2 2 2\n");
+        assert_eq!(
+            &buf[..n],
+            b"Planes:\nPipe A: 0 0 0 0\nPipe B: 1 1 1 1\nPipe C: 2 2 2\n"
+        );
         assert_eq!(p.show(&mut [0u8; 20]), Err(GvtError::NoSpace));
         // avail 0: plane restriction off.
-        assert_eq!(OwnerPolicy::parse(bxt, "0x011111110000", "0").unwrap().owned_by(1), 0);
+        assert_eq!(
+            OwnerPolicy::parse(bxt, "0x011111110000", "0")
+                .unwrap()
+                .owned_by(1),
+            0
+        );
         // Octal and decimal as kstrtoull reads them.
-        assert_eq!(OwnerPolicy::parse(bxt, "0200000", "1").unwrap().owner(Pipe::B, 0), Some(1));
-        assert_eq!(OwnerPolicy::parse(bxt, "65536", "1").unwrap().owner(Pipe::B, 0), Some(1));
+        assert_eq!(
+            OwnerPolicy::parse(bxt, "0200000", "1")
+                .unwrap()
+                .owner(Pipe::B, 0),
+            Some(1)
+        );
+        assert_eq!(
+            OwnerPolicy::parse(bxt, "65536", "1")
+                .unwrap()
+                .owner(Pipe::B, 0),
+            Some(1)
+        );
     }
 
     #[test]
@@ -283,7 +353,11 @@ mod tests {
             ("99999999999999999999999", "1"),
             ("-1", "1"),
         ] {
-            assert_eq!(OwnerPolicy::parse(bxt, o, a), Err(GvtError::Invalid), "{o} {a}");
+            assert_eq!(
+                OwnerPolicy::parse(bxt, o, a),
+                Err(GvtError::Invalid),
+                "{o} {a}"
+            );
         }
         // Skylake has three planes per pipe.
         assert!(OwnerPolicy::parse(Platform::Skylake, "0x1000", "1").is_err());
@@ -295,10 +369,22 @@ mod tests {
         assert_eq!(
             w,
             [
-                Forward { offset: 0x70180, value: 0 },
-                Forward { offset: 0x7019c, value: 0 },
-                Forward { offset: 0x72180, value: 0 },
-                Forward { offset: 0x7219c, value: 0 },
+                Forward {
+                    offset: 0x70180,
+                    value: 0
+                },
+                Forward {
+                    offset: 0x7019c,
+                    value: 0
+                },
+                Forward {
+                    offset: 0x72180,
+                    value: 0
+                },
+                Forward {
+                    offset: 0x7219c,
+                    value: 0
+                },
             ]
         );
     }

@@ -33,7 +33,11 @@ pub fn monitor_init(regs: &mut Regs<'_>, platform: Platform, connected: bool) {
             0,
         );
         for plane in 0..2 {
-            regs.update(plane_reg(PLANE_CTL::OFFSET, pipe, plane), PLANE_CTL::PLANE_CTL_ENABLE.mask(), 0);
+            regs.update(
+                plane_reg(PLANE_CTL::OFFSET, pipe, plane),
+                PLANE_CTL::PLANE_CTL_ENABLE.mask(),
+                0,
+            );
         }
         regs.update(pipe_reg(CURCNTR::OFFSET, pipe), MCURSOR_MODE_MASK, 0);
     }
@@ -52,14 +56,21 @@ pub fn monitor_init(regs: &mut Regs<'_>, platform: Platform, connected: bool) {
     }
     // Transcoder A runs. Upstream's golden M/N (for 3.24 GHz, not the link it describes) is
     // left out: `firmware::light` programs the M/N of the mode it lights.
-    regs.update(TRANSCONF::OFFSET, 0, TRANSCONF::TRANSCONF_ENABLE.mask() | TRANSCONF::TRANSCONF_STATE_ENABLE.mask());
+    regs.update(
+        TRANSCONF::OFFSET,
+        0,
+        TRANSCONF::TRANSCONF_ENABLE.mask() | TRANSCONF::TRANSCONF_STATE_ENABLE.mask(),
+    );
     if !connected {
         return;
     }
     let func = TRANS_DDI_FUNC_CTL(0)
         .with(TRANS_DDI_FUNC_CTL::TRANS_DDI_FUNC_ENABLE, 1)
         .with(TRANS_DDI_FUNC_CTL::TRANS_DDI_PORT_MASK, port)
-        .with(TRANS_DDI_FUNC_CTL::TRANS_DDI_MODE_SELECT_MASK, TRANS_DDI_MODE_SELECT_DP_SST);
+        .with(
+            TRANS_DDI_FUNC_CTL::TRANS_DDI_MODE_SELECT_MASK,
+            TRANS_DDI_MODE_SELECT_DP_SST,
+        );
     regs.update(TRANS_DDI_FUNC_CTL::OFFSET, 0, func.0);
     regs.update(
         port_reg(DDI_BUF_CTL::OFFSET, port),
@@ -68,18 +79,31 @@ pub fn monitor_init(regs: &mut Regs<'_>, platform: Platform, connected: bool) {
     );
     if platform.hw().display.phy == Phy::Dpio {
         // PORT_B: PHY0 channel 0.
-        regs.update(SFUSE_STRAP::OFFSET, 0, SFUSE_STRAP::SFUSE_STRAP_DDIB_DETECTED.mask());
+        regs.update(
+            SFUSE_STRAP::OFFSET,
+            0,
+            SFUSE_STRAP::SFUSE_STRAP_DDIB_DETECTED.mask(),
+        );
         regs.update(BXT_P_CR_GT_DISP_PWRON, 0, GT_DISP_PWRON_PHY0);
         regs.update(BXT_PORT_CL1CM_DW0[0], 0, PHY_POWER_GOOD);
         regs.update(BXT_PHY_CTL_FAMILY[0], 0, PHY_FAMILY_POWER_STATE);
         regs.update(
             bxt_phy_ctl(port),
-            BXT_PHY_CTL::BXT_PHY_CMNLANE_POWERDOWN_ACK.mask() | BXT_PHY_CTL::BXT_PHY_LANE_POWERDOWN_ACK.mask(),
+            BXT_PHY_CTL::BXT_PHY_CMNLANE_POWERDOWN_ACK.mask()
+                | BXT_PHY_CTL::BXT_PHY_LANE_POWERDOWN_ACK.mask(),
             BXT_PHY_CTL::BXT_PHY_LANE_ENABLED.mask(),
         );
         regs.update(bxt_pll(port), 0, pll_on());
-        regs.update(PCH_PORT_HOTPLUG::OFFSET, 0, PCH_PORT_HOTPLUG::PORTB_HOTPLUG_ENABLE.mask());
-        regs.update(GEN8_DE_PORT_ISR::OFFSET, 0, GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIB.mask());
+        regs.update(
+            PCH_PORT_HOTPLUG::OFFSET,
+            0,
+            PCH_PORT_HOTPLUG::PORTB_HOTPLUG_ENABLE.mask(),
+        );
+        regs.update(
+            GEN8_DE_PORT_ISR::OFFSET,
+            0,
+            GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIB.mask(),
+        );
     } else {
         // Power gates up. Upstream also routes DPLL0 at "1620" (a 3.24 GHz link) to the DDI;
         // `firmware` instead gives DPLL0 to the CD clock and DPLL1 to the DDI, as i915 does.
@@ -88,7 +112,11 @@ pub fn monitor_init(regs: &mut Regs<'_>, platform: Platform, connected: bool) {
             | SKL_FUSE_STATUS::SKL_FUSE_PG1_DIST_STATUS.mask()
             | SKL_FUSE_STATUS::SKL_FUSE_PG2_DIST_STATUS.mask();
         regs.update(SKL_FUSE_STATUS::OFFSET, 0, fuses);
-        regs.update(SFUSE_STRAP::OFFSET, 0, SFUSE_STRAP::SFUSE_STRAP_DDID_DETECTED.mask());
+        regs.update(
+            SFUSE_STRAP::OFFSET,
+            0,
+            SFUSE_STRAP::SFUSE_STRAP_DDID_DETECTED.mask(),
+        );
         regs.update(SDEISR::OFFSET, 0, SDE_PORTD_HOTPLUG_CPT);
     }
 }
@@ -119,7 +147,8 @@ fn bxt_ports_off(regs: &mut Regs<'_>) {
         regs.update(
             bxt_phy_ctl(port),
             BXT_PHY_CTL::BXT_PHY_LANE_ENABLED.mask(),
-            BXT_PHY_CTL::BXT_PHY_CMNLANE_POWERDOWN_ACK.mask() | BXT_PHY_CTL::BXT_PHY_LANE_POWERDOWN_ACK.mask(),
+            BXT_PHY_CTL::BXT_PHY_CMNLANE_POWERDOWN_ACK.mask()
+                | BXT_PHY_CTL::BXT_PHY_LANE_POWERDOWN_ACK.mask(),
         );
         regs.update(bxt_pll(port), pll_on(), 0);
         regs.update(
@@ -149,7 +178,8 @@ fn bxt_ports_off(regs: &mut Regs<'_>) {
     }
     regs.update(
         SFUSE_STRAP::OFFSET,
-        SFUSE_STRAP::SFUSE_STRAP_DDIB_DETECTED.mask() | SFUSE_STRAP::SFUSE_STRAP_DDIC_DETECTED.mask(),
+        SFUSE_STRAP::SFUSE_STRAP_DDIB_DETECTED.mask()
+            | SFUSE_STRAP::SFUSE_STRAP_DDIC_DETECTED.mask(),
         0,
     );
 }
@@ -163,16 +193,28 @@ pub fn hotplug(regs: &mut Regs<'_>, platform: Platform, connected: bool) -> bool
         regs.update(GEN8_DE_PORT_ISR::OFFSET, c, s);
         let (c, s) = set_if(connected, SFUSE_STRAP::SFUSE_STRAP_DDIB_DETECTED.mask());
         regs.update(SFUSE_STRAP::OFFSET, c, s);
-        let status = PCH_PORT_HOTPLUG(0).with(PCH_PORT_HOTPLUG::PORTB_HOTPLUG_STATUS_MASK, 2).0;
-        regs.update(PCH_PORT_HOTPLUG::OFFSET, PCH_PORT_HOTPLUG::PORTB_HOTPLUG_STATUS_MASK.mask(), status);
+        let status = PCH_PORT_HOTPLUG(0)
+            .with(PCH_PORT_HOTPLUG::PORTB_HOTPLUG_STATUS_MASK, 2)
+            .0;
+        regs.update(
+            PCH_PORT_HOTPLUG::OFFSET,
+            PCH_PORT_HOTPLUG::PORTB_HOTPLUG_STATUS_MASK.mask(),
+            status,
+        );
         regs.raise(Event::DpBHotplugBxt)
     } else {
         let (c, s) = set_if(connected, SDE_PORTD_HOTPLUG_CPT);
         regs.update(SDEISR::OFFSET, c, s);
         let (c, s) = set_if(connected, SFUSE_STRAP::SFUSE_STRAP_DDID_DETECTED.mask());
         regs.update(SFUSE_STRAP::OFFSET, c, s);
-        let status = PCH_PORT_HOTPLUG(0).with(PCH_PORT_HOTPLUG::PORTD_HOTPLUG_STATUS_MASK, 2).0;
-        regs.update(PCH_PORT_HOTPLUG::OFFSET, PCH_PORT_HOTPLUG::PORTD_HOTPLUG_STATUS_MASK.mask(), status);
+        let status = PCH_PORT_HOTPLUG(0)
+            .with(PCH_PORT_HOTPLUG::PORTD_HOTPLUG_STATUS_MASK, 2)
+            .0;
+        regs.update(
+            PCH_PORT_HOTPLUG::OFFSET,
+            PCH_PORT_HOTPLUG::PORTD_HOTPLUG_STATUS_MASK.mask(),
+            status,
+        );
         regs.raise(Event::DpDHotplug)
     }
 }
@@ -186,7 +228,8 @@ pub fn transconf_write(regs: &mut Regs<'_>, off: u32, v: u32) {
 
 /// Whether transcoder (and pipe) `pipe` runs.
 pub fn pipe_enabled(regs: &RegsRef<'_>, pipe: Pipe) -> bool {
-    TRANSCONF(regs.get(pipe_reg(TRANSCONF::OFFSET, pipe.index()))).is_set(TRANSCONF::TRANSCONF_ENABLE)
+    TRANSCONF(regs.get(pipe_reg(TRANSCONF::OFFSET, pipe.index())))
+        .is_set(TRANSCONF::TRANSCONF_ENABLE)
 }
 
 /// DDI_BUF_CTL: the buffer is idle exactly when disabled.
@@ -208,7 +251,10 @@ pub fn dp_tp_ctl_write(regs: &mut Regs<'_>, off: u32, v: u32) {
 /// DP_TP_STATUS: the sticky error bits are write-1-to-clear, the rest plain.
 pub fn dp_tp_status_write(regs: &mut Regs<'_>, off: u32, v: u32) {
     let old = regs.get(off);
-    regs.set(off, (v & !DP_TP_STATUS_STICKY) | (old & DP_TP_STATUS_STICKY & !v));
+    regs.set(
+        off,
+        (v & !DP_TP_STATUS_STICKY) | (old & DP_TP_STATUS_STICKY & !v),
+    );
 }
 
 /// The refresh rate (mHz) pipe `pipe`'s transcoder timings give: pixel clock (link symbol
@@ -216,12 +262,18 @@ pub fn dp_tp_status_write(regs: &mut Regs<'_>, off: u32, v: u32) {
 /// back to 60 Hz when the timings are unset or absurd.
 pub fn refresh_of(regs: &RegsRef<'_>, dpcd: &Dpcd, pipe: Pipe) -> u32 {
     let p = pipe.index();
-    let m = PIPE_LINK_M1(regs.get(pipe_reg(PIPE_LINK_M1::OFFSET, p))).get(PIPE_LINK_M1::DATA_LINK_M_N_MASK);
+    let m = PIPE_LINK_M1(regs.get(pipe_reg(PIPE_LINK_M1::OFFSET, p)))
+        .get(PIPE_LINK_M1::DATA_LINK_M_N_MASK);
     let n = regs.get(pipe_reg(PIPE_LINK_N1::OFFSET, p)) & PIPE_LINK_M1::DATA_LINK_M_N_MASK.mask();
-    let h = TRANS_HTOTAL(regs.get(pipe_reg(TRANS_HTOTAL::OFFSET, p))).get(TRANS_HTOTAL::HTOTAL_MASK);
-    let v = TRANS_VTOTAL(regs.get(pipe_reg(TRANS_VTOTAL::OFFSET, p))).get(TRANS_VTOTAL::VTOTAL_MASK);
+    let h =
+        TRANS_HTOTAL(regs.get(pipe_reg(TRANS_HTOTAL::OFFSET, p))).get(TRANS_HTOTAL::HTOTAL_MASK);
+    let v =
+        TRANS_VTOTAL(regs.get(pipe_reg(TRANS_VTOTAL::OFFSET, p))).get(TRANS_VTOTAL::VTOTAL_MASK);
     let ls = u64::from(dpcd.link_clock_khz());
-    let clock = ls.saturating_mul(u64::from(m)).checked_div(u64::from(n)).unwrap_or(0);
+    let clock = ls
+        .saturating_mul(u64::from(m))
+        .checked_div(u64::from(n))
+        .unwrap_or(0);
     let r = refresh_mhz(clock, h.saturating_add(1), v.saturating_add(1));
     if REFRESH_RANGE.contains(&r) {
         r

@@ -150,7 +150,10 @@ pub fn locate(off: u32) -> Option<(Pipe, u32, u32)> {
 /// writes reach the hardware through (PLANE_SURF is checked on its own; SURFLIVE is read-only,
 /// the watermarks and DDB allocation stay the host's).
 pub fn forwardable(reg: u32) -> bool {
-    matches!(reg, 0x00 | 0x08 | 0x0c | 0x10 | 0x14 | 0x18 | 0x20 | 0x24 | 0x40 | 0x44)
+    matches!(
+        reg,
+        0x00 | 0x08 | 0x0c | 0x10 | 0x14 | 0x18 | 0x20 | 0x24 | 0x40 | 0x44
+    )
 }
 
 fn format(ctl: PLANE_CTL) -> Result<(u32, u32)> {
@@ -190,7 +193,9 @@ fn tiling(ctl: PLANE_CTL) -> Result<Tiling> {
 
 /// Bytes a surface of `rows` rows (aligned up to whole tiles) of `stride` bytes spans.
 fn span(stride: u32, rows: u32, tile_rows: u32) -> Result<u64> {
-    let rows = u64::from(rows).checked_next_multiple_of(u64::from(tile_rows.max(1))).ok_or(GvtError::Invalid)?;
+    let rows = u64::from(rows)
+        .checked_next_multiple_of(u64::from(tile_rows.max(1)))
+        .ok_or(GvtError::Invalid)?;
     u64::from(stride).checked_mul(rows).ok_or(GvtError::Invalid)
 }
 
@@ -225,7 +230,8 @@ pub fn decode(regs: &RegsRef<'_>, part: &Partition, p: Pipe, plane: u32) -> Resu
     let x_offset = offset.get(PLANE_OFFSET::PLANE_OFFSET_X_MASK);
     let y_offset = offset.get(PLANE_OFFSET::PLANE_OFFSET_Y_MASK);
     let pos = PLANE_POS(at(PLANE_POS::OFFSET));
-    let gm = u64::from(PLANE_SURF(at(PLANE_SURF::OFFSET)).0 & PLANE_SURF::PLANE_SURF_ADDR_MASK.mask());
+    let gm =
+        u64::from(PLANE_SURF(at(PLANE_SURF::OFFSET)).0 & PLANE_SURF::PLANE_SURF_ADDR_MASK.mask());
     let row_bytes = u64::from(x_offset.saturating_add(width)).saturating_mul(u64::from(cpp));
     if stride == 0 || row_bytes > u64::from(stride) {
         return Err(GvtError::Invalid);
@@ -254,7 +260,12 @@ pub fn decode(regs: &RegsRef<'_>, part: &Partition, p: Pipe, plane: u32) -> Resu
 }
 
 /// Decodes the cursor of `pipe`, with the guest's hotspot `hot` (from PVINFO).
-pub fn decode_cursor(regs: &RegsRef<'_>, part: &Partition, p: Pipe, hot: (u32, u32)) -> Result<PlaneInfo> {
+pub fn decode_cursor(
+    regs: &RegsRef<'_>,
+    part: &Partition,
+    p: Pipe,
+    hot: (u32, u32),
+) -> Result<PlaneInfo> {
     let ctl = regs.get(pipe_reg(CURCNTR::OFFSET, p.index()));
     let (side, stride) = match ctl & MCURSOR_MODE_MASK {
         0 => return Err(GvtError::NoDevice),
@@ -263,7 +274,10 @@ pub fn decode_cursor(regs: &RegsRef<'_>, part: &Partition, p: Pipe, hot: (u32, u
         MCURSOR_MODE_256_ARGB_AX => (256, 1024),
         _ => return Err(GvtError::NotSupported),
     };
-    let gm = u64::from(CURBASE(regs.get(pipe_reg(CURBASE::OFFSET, p.index()))).0 & CURBASE::CURSOR_BASE_MASK.mask());
+    let gm = u64::from(
+        CURBASE(regs.get(pipe_reg(CURBASE::OFFSET, p.index()))).0
+            & CURBASE::CURSOR_BASE_MASK.mask(),
+    );
     let bytes = span(stride, side, 1)?;
     if !part.owns_gm(gm, bytes) {
         return Err(GvtError::Invalid);
@@ -289,16 +303,31 @@ pub fn decode_cursor(regs: &RegsRef<'_>, part: &Partition, p: Pipe, hot: (u32, u
         gm,
         x_offset: 0,
         y_offset: 0,
-        x_pos: signed(pos.get(CURPOS::CURSOR_POS_X_MASK), pos.is_set(CURPOS::CURSOR_POS_X_SIGN)),
-        y_pos: signed(pos.get(CURPOS::CURSOR_POS_Y_MASK), pos.is_set(CURPOS::CURSOR_POS_Y_SIGN)),
+        x_pos: signed(
+            pos.get(CURPOS::CURSOR_POS_X_MASK),
+            pos.is_set(CURPOS::CURSOR_POS_X_SIGN),
+        ),
+        y_pos: signed(
+            pos.get(CURPOS::CURSOR_POS_Y_MASK),
+            pos.is_set(CURPOS::CURSOR_POS_Y_SIGN),
+        ),
         x_hot: hot.0,
         y_hot: hot.1,
     })
 }
 
 /// Decodes a plane of the first running pipe, as upstream's plane query does.
-pub fn query(regs: &RegsRef<'_>, part: &Partition, kind: PlaneKind, hot: (u32, u32)) -> Result<PlaneInfo> {
-    let p = Pipe::ALL.iter().copied().find(|&p| pipe::pipe_enabled(regs, p)).ok_or(GvtError::NoDevice)?;
+pub fn query(
+    regs: &RegsRef<'_>,
+    part: &Partition,
+    kind: PlaneKind,
+    hot: (u32, u32),
+) -> Result<PlaneInfo> {
+    let p = Pipe::ALL
+        .iter()
+        .copied()
+        .find(|&p| pipe::pipe_enabled(regs, p))
+        .ok_or(GvtError::NoDevice)?;
     match kind {
         PlaneKind::Primary => decode(regs, part, p, 0),
         PlaneKind::Sprite => decode(regs, part, p, 1),

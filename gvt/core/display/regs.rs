@@ -358,7 +358,9 @@ pub const TRANS_DDI_FUNC_CTL_EDP: u32 = 0x6f400;
 
 /// BXT DDI PHY lane register `first` (lane 0's) for `lane` 0-3 (`_BXT_LANE_OFFSET`).
 pub const fn bxt_lane_reg(first: u32, lane: u32) -> u32 {
-    first.wrapping_add((lane >> 1).wrapping_mul(0x200)).wrapping_add((lane & 1).wrapping_mul(0x80))
+    first
+        .wrapping_add((lane >> 1).wrapping_mul(0x200))
+        .wrapping_add((lane & 1).wrapping_mul(0x80))
 }
 
 /// Offset of a per-pipe (or per-transcoder A-C) register for `pipe` (0-2).

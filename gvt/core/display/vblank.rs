@@ -45,12 +45,19 @@ pub struct PipeClock {
 impl PipeClock {
     /// A stopped clock at the default rate.
     pub const fn new() -> PipeClock {
-        PipeClock { clock: Clock::Off, refresh_mhz: pipe::DEFAULT_REFRESH_MHZ, pending: 0 }
+        PipeClock {
+            clock: Clock::Off,
+            refresh_mhz: pipe::DEFAULT_REFRESH_MHZ,
+            pending: 0,
+        }
     }
 
     /// Nanoseconds per frame.
     pub fn period_ns(&self) -> u64 {
-        NS_PER_MHZ_PERIOD.checked_div(u64::from(self.refresh_mhz)).unwrap_or(0).max(1)
+        NS_PER_MHZ_PERIOD
+            .checked_div(u64::from(self.refresh_mhz))
+            .unwrap_or(0)
+            .max(1)
     }
 }
 
@@ -60,8 +67,14 @@ impl Display {
         let view = regs.view();
         for &p in &Pipe::ALL {
             let on = pipe::pipe_enabled(&view, p);
-            let refresh = if on { pipe::refresh_of(&view, &self.dpcd, p) } else { 0 };
-            let Some(pc) = self.pipes.get_mut(u32_as_usize(p.index())) else { continue };
+            let refresh = if on {
+                pipe::refresh_of(&view, &self.dpcd, p)
+            } else {
+                0
+            };
+            let Some(pc) = self.pipes.get_mut(u32_as_usize(p.index())) else {
+                continue;
+            };
             match (on, pc.clock) {
                 (false, _) => *pc = PipeClock::new(),
                 (true, Clock::Off) => {
@@ -80,7 +93,10 @@ impl Display {
 
     /// The refresh rate (mHz) of a running pipe.
     pub fn refresh_mhz(&self, pipe: Pipe) -> Option<u32> {
-        self.pipes.get(u32_as_usize(pipe.index())).filter(|pc| pc.clock != Clock::Off).map(|pc| pc.refresh_mhz)
+        self.pipes
+            .get(u32_as_usize(pipe.index()))
+            .filter(|pc| pc.clock != Clock::Off)
+            .map(|pc| pc.refresh_mhz)
     }
 
     /// When [`Display::tick`] is next due (ns; 0 for "now"), or `None` with every pipe off.
@@ -99,7 +115,9 @@ impl Display {
     pub fn tick(&mut self, regs: &mut Regs<'_>, now_ns: u64) -> bool {
         let mut raised = false;
         for &p in &Pipe::ALL {
-            let Some(pc) = self.pipes.get_mut(u32_as_usize(p.index())) else { continue };
+            let Some(pc) = self.pipes.get_mut(u32_as_usize(p.index())) else {
+                continue;
+            };
             let period = pc.period_ns();
             let due = match pc.clock {
                 Clock::Off => continue,
@@ -110,7 +128,11 @@ impl Display {
                 Clock::Next(t) if t > now_ns => continue,
                 Clock::Next(t) => t,
             };
-            let frames = now_ns.saturating_sub(due).checked_div(period).unwrap_or(0).saturating_add(1);
+            let frames = now_ns
+                .saturating_sub(due)
+                .checked_div(period)
+                .unwrap_or(0)
+                .saturating_add(1);
             pc.clock = Clock::Next(due.saturating_add(frames.saturating_mul(period)));
             let pending = core::mem::take(&mut pc.pending);
             let count = u32::try_from(frames & u64::from(u32::MAX)).unwrap_or(0);
@@ -131,7 +153,10 @@ impl Display {
     /// stopped pipes, else at the next vblank. Returns whether an interrupt event latched.
     pub(super) fn flip(&mut self, regs: &mut Regs<'_>, pipe: Pipe, plane: u32) -> bool {
         let ctl = PLANE_CTL(regs.get(plane_reg(PLANE_CTL::OFFSET, pipe.index(), plane)));
-        let running = self.pipes.get(u32_as_usize(pipe.index())).is_some_and(|pc| pc.clock != Clock::Off);
+        let running = self
+            .pipes
+            .get(u32_as_usize(pipe.index()))
+            .is_some_and(|pc| pc.clock != Clock::Off);
         if ctl.is_set(PLANE_CTL::PLANE_CTL_ASYNC_FLIP) && running {
             return complete_flip(regs, pipe, plane);
         }
@@ -167,5 +192,8 @@ fn latch_surface(regs: &mut Regs<'_>, pipe: Pipe, plane: u32) {
 
 fn complete_flip(regs: &mut Regs<'_>, pipe: Pipe, plane: u32) -> bool {
     latch_surface(regs, pipe, plane);
-    regs.raise(Event::PlaneFlipDone { pipe: pipe.index(), plane })
+    regs.raise(Event::PlaneFlipDone {
+        pipe: pipe.index(),
+        plane,
+    })
 }

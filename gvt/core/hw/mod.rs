@@ -32,8 +32,13 @@ pub enum Platform {
 }
 
 /// Every platform, for tests and for the id lookup.
-pub const PLATFORMS: [Platform; 5] =
-    [Platform::Skylake, Platform::Broxton, Platform::KabyLake, Platform::CoffeeLake, Platform::CometLake];
+pub const PLATFORMS: [Platform; 5] = [
+    Platform::Skylake,
+    Platform::Broxton,
+    Platform::KabyLake,
+    Platform::CoffeeLake,
+    Platform::CometLake,
+];
 
 impl Platform {
     /// The platform's description.
@@ -157,14 +162,22 @@ pub struct Hw {
 impl Hw {
     /// The GT level of device `id` if it is one of this platform's.
     pub fn gt_of(&self, id: u16) -> Option<u8> {
-        self.ids.iter().find(|(_, l)| l.contains(&id)).map(|&(gt, _)| gt)
+        self.ids
+            .iter()
+            .find(|(_, l)| l.contains(&id))
+            .map(|&(gt, _)| gt)
     }
 
     /// The golden value of register `offset`, if the platform has one (the later list wins, as
     /// in the sim's snapshot). Only tests ask one register; hosts apply the lists whole.
     #[cfg(test)]
     pub fn golden(&self, offset: u32) -> Option<u32> {
-        self.golden.iter().flat_map(|l| l.iter()).rev().find(|e| e.0 == offset).map(|e| e.1)
+        self.golden
+            .iter()
+            .flat_map(|l| l.iter())
+            .rev()
+            .find(|e| e.0 == offset)
+            .map(|e| e.1)
     }
 }
 
@@ -179,11 +192,19 @@ mod tests {
             assert_eq!(hw.platform, p);
             assert_eq!(Platform::from_name(hw.name), Some(p));
             let gt = if hw.lp { 0 } else { 2 };
-            assert_eq!(hw.gt_of(hw.sim.device), Some(gt), "{p:?}: the sim's fuses are a GT2's");
+            assert_eq!(
+                hw.gt_of(hw.sim.device),
+                Some(gt),
+                "{p:?}: the sim's fuses are a GT2's"
+            );
             assert_eq!(Platform::from_device_id(hw.sim.device), Some(p));
             assert_eq!(hw.mmio_bit.count_ones(), 1);
             assert!(hw.display.monitor_port <= 3);
-            assert!(hw.display.gmbus_pins.iter().any(|&(_, port)| port == hw.display.monitor_port));
+            assert!(hw
+                .display
+                .gmbus_pins
+                .iter()
+                .any(|&(_, port)| port == hw.display.monitor_port));
         }
     }
 
@@ -202,10 +223,21 @@ mod tests {
         ] {
             assert_eq!(bxt.golden(off), Some(v), "bxt {off:#x}");
         }
-        for p in [Platform::Skylake, Platform::KabyLake, Platform::CoffeeLake, Platform::CometLake] {
-            for (off, v) in
-                [(0x9120, 0x0280_0000), (0xa26c, 4), (0x46010, 0xc000_0000), (0xc2014, 0x101), (0x14500c, 8), (0x145010, 8), (0xc6204, 0x18)]
-            {
+        for p in [
+            Platform::Skylake,
+            Platform::KabyLake,
+            Platform::CoffeeLake,
+            Platform::CometLake,
+        ] {
+            for (off, v) in [
+                (0x9120, 0x0280_0000),
+                (0xa26c, 4),
+                (0x46010, 0xc000_0000),
+                (0xc2014, 0x101),
+                (0x14500c, 8),
+                (0x145010, 8),
+                (0xc6204, 0x18),
+            ] {
                 assert_eq!(p.hw().golden(off), Some(v), "{p:?} {off:#x}");
             }
         }
@@ -218,7 +250,10 @@ mod tests {
     fn device_ids_are_upstreams_and_disjoint() {
         let counts: [usize; 5] = PLATFORMS.map(|p| p.hw().ids.iter().map(|(_, l)| l.len()).sum());
         assert_eq!(counts, [25, 5, 22, 22, 17]);
-        let mut all: std::vec::Vec<u16> = PLATFORMS.iter().flat_map(|p| p.hw().ids.iter().flat_map(|(_, l)| l.iter().copied())).collect();
+        let mut all: std::vec::Vec<u16> = PLATFORMS
+            .iter()
+            .flat_map(|p| p.hw().ids.iter().flat_map(|(_, l)| l.iter().copied()))
+            .collect();
         let n = all.len();
         all.sort_unstable();
         all.dedup();
@@ -238,6 +273,10 @@ mod tests {
             assert_eq!(Platform::from_device_id(id), Some(p), "{id:#x}");
             assert_eq!(p.hw().gt_of(id), Some(gt), "{id:#x}");
         }
-        assert_eq!(Platform::from_device_id(0x3184), None, "Geminilake is not served");
+        assert_eq!(
+            Platform::from_device_id(0x3184),
+            None,
+            "Geminilake is not served"
+        );
     }
 }

@@ -109,7 +109,23 @@ pub struct Spt {
 
 impl Spt {
     /// An unused slot.
-    pub const EMPTY: Spt = Spt { meta: SptMeta { live: false, gfn: 0, host: 0, level: 0, ips: false, tracked: false, oos: false, writes: 0, refs: 0, deferred: [0; 8], seen: 0 }, guest: [0; PAGE], shadow: [0; PAGE] };
+    pub const EMPTY: Spt = Spt {
+        meta: SptMeta {
+            live: false,
+            gfn: 0,
+            host: 0,
+            level: 0,
+            ips: false,
+            tracked: false,
+            oos: false,
+            writes: 0,
+            refs: 0,
+            deferred: [0; 8],
+            seen: 0,
+        },
+        guest: [0; PAGE],
+        shadow: [0; PAGE],
+    };
 }
 
 /// Entries compared at once when looking for the present or changed ones: guest tables are
@@ -219,17 +235,45 @@ fn level_name(level: u8) -> &'static str {
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Fault::BadRoot(a) => write!(f, "PML4 address {a:#x} is not a page-aligned guest address"),
+            Fault::BadRoot(a) => {
+                write!(f, "PML4 address {a:#x} is not a page-aligned guest address")
+            }
             Fault::Table { gfn, level, err } => {
-                write!(f, "page table outside guest RAM: gfn {gfn:#x} (level {level}, {}; {err})", level_name(level))
+                write!(
+                    f,
+                    "page table outside guest RAM: gfn {gfn:#x} (level {level}, {}; {err})",
+                    level_name(level)
+                )
             }
-            Fault::Page { gfn, level: 2, err } => write!(f, "2 MiB page outside guest RAM: gfn {gfn:#x} (mapped by a PD; {err})"),
-            Fault::Page { gfn, level, err } => write!(f, "page outside guest RAM: gfn {gfn:#x} (mapped by a {}; {err})", level_name(level)),
-            Fault::Entry { gfn, level, index, value } => {
-                let what = if level == 2 { "2 MiB page not 2 MiB aligned" } else { "page of 1 GiB or more (not supported)" };
-                write!(f, "{what}: entry {index} = {value:#x} of the {} at gfn {gfn:#x}", level_name(level))
+            Fault::Page { gfn, level: 2, err } => write!(
+                f,
+                "2 MiB page outside guest RAM: gfn {gfn:#x} (mapped by a PD; {err})"
+            ),
+            Fault::Page { gfn, level, err } => write!(
+                f,
+                "page outside guest RAM: gfn {gfn:#x} (mapped by a {}; {err})",
+                level_name(level)
+            ),
+            Fault::Entry {
+                gfn,
+                level,
+                index,
+                value,
+            } => {
+                let what = if level == 2 {
+                    "2 MiB page not 2 MiB aligned"
+                } else {
+                    "page of 1 GiB or more (not supported)"
+                };
+                write!(
+                    f,
+                    "{what}: entry {index} = {value:#x} of the {} at gfn {gfn:#x}",
+                    level_name(level)
+                )
             }
-            Fault::Full => f.write_str("no shadow page table left: the vGPU's page tables in use fill its storage"),
+            Fault::Full => f.write_str(
+                "no shadow page table left: the vGPU's page tables in use fill its storage",
+            ),
             Fault::Host(err) => write!(f, "host error while shadowing page tables: {err}"),
         }
     }
@@ -287,7 +331,15 @@ impl PpgttStats {
     /// Writes the counters as `key: value` lines (after [`super::workload::ExecStats`]'s in
     /// the debugfs `stats` file).
     pub fn write_to(&self, out: &mut impl core::fmt::Write) -> core::fmt::Result {
-        let PpgttStats { tables_shadowed, tables_revalidated, entries_updated, trapped_writes, roots_reclaimed, pages_unsynced, tables_resynced } = *self;
+        let PpgttStats {
+            tables_shadowed,
+            tables_revalidated,
+            entries_updated,
+            trapped_writes,
+            roots_reclaimed,
+            pages_unsynced,
+            tables_resynced,
+        } = *self;
         write_counters(
             out,
             &[
@@ -324,16 +376,27 @@ impl Ppgtt {
 
     /// Number of shadowed roots.
     pub fn roots(&self) -> usize {
-        self.roots.iter().flatten().fold(0, |n, _| n.saturating_add(1))
+        self.roots
+            .iter()
+            .flatten()
+            .fold(0, |n, _| n.saturating_add(1))
     }
 
     /// Shadows (or finds) the tree under the PML4 at `pml4_gpa` and pins it for a workload.
     /// Returns the root's index and the host address of its shadow PML4.
     pub fn pin(&mut self, env: &mut Env<'_>, pml4_gpa: u64) -> Result<(usize, u64)> {
         let r = self.get_root(env, pml4_gpa)?;
-        let root = self.roots.get_mut(r).and_then(|x| x.as_mut()).ok_or(GvtError::Invalid)?;
+        let root = self
+            .roots
+            .get_mut(r)
+            .and_then(|x| x.as_mut())
+            .ok_or(GvtError::Invalid)?;
         root.pins = root.pins.saturating_add(1);
-        let host = env.spts.get(root.spt).map(|s| s.meta.host).ok_or(GvtError::Invalid)?;
+        let host = env
+            .spts
+            .get(root.spt)
+            .map(|s| s.meta.host)
+            .ok_or(GvtError::Invalid)?;
         Ok((r, host))
     }
 
@@ -358,7 +421,10 @@ impl Ppgtt {
     /// uses it.
     pub fn notify_destroy(&mut self, env: &mut Env<'_>, pml4_gpa: u64) {
         let gfn = pml4_gpa >> 12;
-        let found = self.roots.iter().position(|r| r.is_some_and(|r| r.gfn == gfn));
+        let found = self
+            .roots
+            .iter()
+            .position(|r| r.is_some_and(|r| r.gfn == gfn));
         if let Some(i) = found {
             if let Some(root) = self.roots.get_mut(i).and_then(|x| x.as_mut()) {
                 root.notified = false;
@@ -422,7 +488,11 @@ impl Ppgtt {
         let gfn = pml4_gpa >> 12;
         self.clock = self.clock.wrapping_add(1);
         let now = self.clock;
-        if let Some(i) = self.roots.iter().position(|r| r.is_some_and(|r| r.gfn == gfn)) {
+        if let Some(i) = self
+            .roots
+            .iter()
+            .position(|r| r.is_some_and(|r| r.gfn == gfn))
+        {
             if let Some(r) = self.roots.get_mut(i).and_then(|x| x.as_mut()) {
                 r.last_use = now;
             }
@@ -444,7 +514,13 @@ impl Ppgtt {
         };
         self.stats.tables_shadowed = self.stats.tables_shadowed.saturating_add(1);
         if let Some(s) = self.roots.get_mut(slot) {
-            *s = Some(Root { gfn, spt, pins: 0, notified: false, last_use: now });
+            *s = Some(Root {
+                gfn,
+                spt,
+                pins: 0,
+                notified: false,
+                last_use: now,
+            });
         }
         Ok(slot)
     }
@@ -452,9 +528,18 @@ impl Ppgtt {
     /// A trapped guest write of `data` at `gpa` to a tracked page. `committed`: the hypervisor
     /// already wrote it to guest memory (KVM); otherwise (ACRN) the core writes it first.
     /// Writes to pages no shadow table mirrors are only committed.
-    pub fn page_write(&mut self, env: &mut Env<'_>, gpa: u64, data: &[u8], committed: bool) -> Result {
+    pub fn page_write(
+        &mut self,
+        env: &mut Env<'_>,
+        gpa: u64,
+        data: &[u8],
+        committed: bool,
+    ) -> Result {
         let off = usize::try_from(gpa & 0xfff).map_err(|_| GvtError::Invalid)?;
-        let end = off.checked_add(data.len()).filter(|&e| e <= PAGE && !data.is_empty()).ok_or(GvtError::Invalid)?;
+        let end = off
+            .checked_add(data.len())
+            .filter(|&e| e <= PAGE && !data.is_empty())
+            .ok_or(GvtError::Invalid)?;
         if !committed {
             env.mpt.write_gpa(gpa, data)?;
         }
@@ -524,7 +609,9 @@ impl Ppgtt {
         self.epoch = self.epoch.wrapping_add(1);
         for s in 0..env.spts.len() {
             // Most slots are free: look at them in place before copying their bookkeeping.
-            let Some(meta) = env.spts.get(s).filter(|t| t.meta.live).map(|t| t.meta) else { continue };
+            let Some(meta) = env.spts.get(s).filter(|t| t.meta.live).map(|t| t.meta) else {
+                continue;
+            };
             if meta.writes != 0 {
                 if let Some(t) = env.spts.get_mut(s) {
                     t.meta.writes = 0;
@@ -552,12 +639,17 @@ impl Ppgtt {
                     t.meta.seen = self.epoch;
                 }
                 self.stats.tables_resynced = self.stats.tables_resynced.saturating_add(1);
-                self.stats.entries_updated = self.stats.entries_updated.saturating_add(revalidate(env, s)?);
+                self.stats.entries_updated = self
+                    .stats
+                    .entries_updated
+                    .saturating_add(revalidate(env, s)?);
             }
         }
         self.oos = 0;
         for &r in roots {
-            let Some(top) = self.roots.get(r).copied().flatten().map(|root| root.spt) else { continue };
+            let Some(top) = self.roots.get(r).copied().flatten().map(|root| root.spt) else {
+                continue;
+            };
             // Out of table storage: the least recently used tree no workload uses goes (the
             // trees being synced are pinned), and the walk starts again, reading everything.
             while let Err(e) = self.walk(env, top) {
@@ -580,10 +672,20 @@ impl Ppgtt {
         let mut next = Some(top);
         loop {
             if let Some(c) = next.take() {
-                let Some(meta) = env.spts.get(c).map(|t| t.meta).filter(|m| m.live && m.seen != self.epoch) else { continue };
+                let Some(meta) = env
+                    .spts
+                    .get(c)
+                    .map(|t| t.meta)
+                    .filter(|m| m.live && m.seen != self.epoch)
+                else {
+                    continue;
+                };
                 if !meta.tracked {
                     self.stats.tables_revalidated = self.stats.tables_revalidated.saturating_add(1);
-                    self.stats.entries_updated = self.stats.entries_updated.saturating_add(revalidate(env, c)?);
+                    self.stats.entries_updated = self
+                        .stats
+                        .entries_updated
+                        .saturating_add(revalidate(env, c)?);
                 }
                 if let Some(t) = env.spts.get_mut(c) {
                     t.meta.seen = self.epoch;
@@ -595,12 +697,18 @@ impl Ppgtt {
                     }
                 }
             }
-            let Some(&(s, i)) = depth.checked_sub(1).and_then(|d| stack.get(d)) else { return Ok(()) };
+            let Some(&(s, i)) = depth.checked_sub(1).and_then(|d| stack.get(d)) else {
+                return Ok(());
+            };
             let Some(t) = env.spts.get(s).filter(|t| t.meta.live && i < ENTRIES) else {
                 depth = depth.wrapping_sub(1);
                 continue;
             };
-            let step = if i % RUN == 0 && zero_run(&t.shadow, i) { RUN } else { 1 };
+            let step = if i % RUN == 0 && zero_run(&t.shadow, i) {
+                RUN
+            } else {
+                1
+            };
             if let Some(top) = depth.checked_sub(1).and_then(|d| stack.get_mut(d)) {
                 top.1 = i.wrapping_add(step);
             }
@@ -616,19 +724,31 @@ impl Ppgtt {
 
 /// Re-reads the guest table behind `s` and re-shadows the entries that changed.
 fn revalidate(env: &mut Env<'_>, s: usize) -> Result<u64> {
-    let (gfn, level) = env.spts.get(s).map(|t| (t.meta.gfn, t.meta.level)).ok_or(GvtError::Invalid)?;
-    env.mpt.read_gpa(gfn << 12, &mut env.scratch[..]).map_err(|err| Fault::Table { gfn, level, err })?;
+    let (gfn, level) = env
+        .spts
+        .get(s)
+        .map(|t| (t.meta.gfn, t.meta.level))
+        .ok_or(GvtError::Invalid)?;
+    env.mpt
+        .read_gpa(gfn << 12, &mut env.scratch[..])
+        .map_err(|err| Fault::Table { gfn, level, err })?;
     if env.spts.get(s).is_some_and(|t| t.guest == *env.scratch) {
         return Ok(0);
     }
     let mut changed = 0u64;
     for first in (0..ENTRIES).step_by(RUN) {
-        if env.spts.get(s).is_some_and(|t| run(&t.guest, first) == run(env.scratch, first)) {
+        if env
+            .spts
+            .get(s)
+            .is_some_and(|t| run(&t.guest, first) == run(env.scratch, first))
+        {
             continue;
         }
         for i in first..first.wrapping_add(RUN) {
             let now = entry(env.scratch, i);
-            let Some(t) = env.spts.get_mut(s) else { return Ok(changed) };
+            let Some(t) = env.spts.get_mut(s) else {
+                return Ok(changed);
+            };
             if !t.meta.live {
                 return Ok(changed);
             }
@@ -657,12 +777,27 @@ fn shadow(env: &mut Env<'_>, gfn: u64, level: u8, ips: bool) -> Result<usize> {
     let tracked = shared || (env.mpt.page_track_supported() && env.mpt.page_track_add(gfn).is_ok());
     {
         let t = env.spts.get_mut(slot).ok_or(GvtError::Invalid)?;
-        t.meta = SptMeta { live: true, gfn, host, level, ips, tracked, oos: false, writes: 0, refs: 1, deferred: [0; 8], seen: 0 };
+        t.meta = SptMeta {
+            live: true,
+            gfn,
+            host,
+            level,
+            ips,
+            tracked,
+            oos: false,
+            writes: 0,
+            refs: 1,
+            deferred: [0; 8],
+            seen: 0,
+        };
         t.shadow = [0; PAGE];
     }
     env.spts.insert(slot);
     let t = env.spts.get_mut(slot).ok_or(GvtError::Invalid)?;
-    let read = env.mpt.read_gpa(gfn << 12, &mut t.guest[..]).map_err(|err| Fault::Table { gfn, level, err });
+    let read = env
+        .mpt
+        .read_gpa(gfn << 12, &mut t.guest[..])
+        .map_err(|err| Fault::Table { gfn, level, err });
     let built = read.and_then(|()| populate(env, slot));
     if let Err(e) = built {
         release(env, slot);
@@ -676,7 +811,10 @@ fn shadow(env: &mut Env<'_>, gfn: u64, level: u8, ips: bool) -> Result<usize> {
 /// Builds every shadow entry of a freshly read table. 4 KiB page tables, the bulk of any
 /// tree, take a direct loop: one DMA map per present entry and nothing else.
 fn populate(env: &mut Env<'_>, s: usize) -> Result {
-    let leaf = env.spts.get(s).is_some_and(|t| t.meta.level == 1 && !t.meta.ips);
+    let leaf = env
+        .spts
+        .get(s)
+        .is_some_and(|t| t.meta.level == 1 && !t.meta.ips);
     if leaf {
         let t = env.spts.get_mut(s).ok_or(GvtError::Invalid)?;
         for first in (0..ENTRIES).step_by(RUN) {
@@ -694,12 +832,16 @@ fn populate(env: &mut Env<'_>, s: usize) -> Result {
         return Ok(());
     }
     for first in (0..ENTRIES).step_by(RUN) {
-        let Some(t) = env.spts.get(s) else { return Ok(()) };
+        let Some(t) = env.spts.get(s) else {
+            return Ok(());
+        };
         if zero_run(&t.guest, first) {
             continue;
         }
         for i in first..first.wrapping_add(RUN) {
-            let Some(t) = env.spts.get(s) else { return Ok(()) };
+            let Some(t) = env.spts.get(s) else {
+                return Ok(());
+            };
             if entry(&t.guest, i) & PTE_PRESENT != 0 {
                 build(env, s, i)?;
             }
@@ -711,12 +853,20 @@ fn populate(env: &mut Env<'_>, s: usize) -> Result {
 /// The shadow entries for guest entry `i` of table `s`: one entry, or 16 for a 64 KiB page.
 /// Written to the table's `shadow` copy only.
 fn build(env: &mut Env<'_>, s: usize, i: usize) -> Result {
-    let (table, level, ips, ge) =
-        env.spts.get(s).map(|t| (t.meta.gfn, t.meta.level, t.meta.ips, entry(&t.guest, i))).ok_or(GvtError::Invalid)?;
+    let (table, level, ips, ge) = env
+        .spts
+        .get(s)
+        .map(|t| (t.meta.gfn, t.meta.level, t.meta.ips, entry(&t.guest, i)))
+        .ok_or(GvtError::Invalid)?;
     if ge & PTE_PRESENT == 0 {
         return Ok(());
     }
-    let unsupported = Fault::Entry { gfn: table, level, index: u16::try_from(i).unwrap_or(u16::MAX), value: ge };
+    let unsupported = Fault::Entry {
+        gfn: table,
+        level,
+        index: u16::try_from(i).unwrap_or(u16::MAX),
+        value: ge,
+    };
     let gfn = (ge & ADDR_MASK) >> 12;
     let flags = ge & !ADDR_MASK;
     let se = match level {
@@ -757,13 +907,18 @@ fn build(env: &mut Env<'_>, s: usize, i: usize) -> Result {
 
 fn child(env: &mut Env<'_>, gfn: u64, level: u8, ips: bool) -> Result<u64> {
     let c = shadow(env, gfn, level, ips)?;
-    Ok(env.spts.get(c).map(|t| t.meta.host).ok_or(GvtError::Invalid)?)
+    Ok(env
+        .spts
+        .get(c)
+        .map(|t| t.meta.host)
+        .ok_or(GvtError::Invalid)?)
 }
 
 /// Maps the guest page (`size` bytes) at `gfn`, which an entry of a level-`level` table maps,
 /// for the GPU: its DMA address.
 fn map_page(mpt: &mut dyn MptOps, gfn: u64, size: u64, level: u8) -> Result<u64> {
-    mpt.dma_map_guest_page(gfn, size).map_err(|err| Fault::Page { gfn, level, err })
+    mpt.dma_map_guest_page(gfn, size)
+        .map_err(|err| Fault::Page { gfn, level, err })
 }
 
 /// Drops what one shadow entry of a level-`level` table holds: a DMA mapping or a reference
@@ -827,7 +982,9 @@ fn update(env: &mut Env<'_>, s: usize, i: usize) -> Result {
 
 /// Unshadows guest entry `i` of table `s` until [`Ppgtt::sync`] re-applies it.
 fn defer(env: &mut Env<'_>, s: usize, i: usize) {
-    let Some(meta) = env.spts.get(s).map(|t| t.meta) else { return };
+    let Some(meta) = env.spts.get(s).map(|t| t.meta) else {
+        return;
+    };
     for se in take(env, s, i) {
         release_entry(env, meta.level, se);
     }
@@ -843,15 +1000,24 @@ fn defer(env: &mut Env<'_>, s: usize, i: usize) {
 }
 
 fn write_back(env: &mut Env<'_>, s: usize, i: usize, n: usize) -> Result {
-    let Some(t) = env.spts.get(s) else { return Err(Fault::Host(GvtError::Invalid)) };
+    let Some(t) = env.spts.get(s) else {
+        return Err(Fault::Host(GvtError::Invalid));
+    };
     let off = i.wrapping_mul(8);
-    let bytes = t.shadow.get(off..off.wrapping_add(n.wrapping_mul(8))).ok_or(GvtError::Invalid)?;
-    Ok(env.host.write_mem(t.meta.host.wrapping_add(usize_as_u64(off)), bytes)?)
+    let bytes = t
+        .shadow
+        .get(off..off.wrapping_add(n.wrapping_mul(8)))
+        .ok_or(GvtError::Invalid)?;
+    Ok(env
+        .host
+        .write_mem(t.meta.host.wrapping_add(usize_as_u64(off)), bytes)?)
 }
 
 /// Drops one reference to table `s`; the last one tears its subtree down.
 fn release(env: &mut Env<'_>, s: usize) {
-    let Some(meta) = env.spts.get(s).map(|t| t.meta) else { return };
+    let Some(meta) = env.spts.get(s).map(|t| t.meta) else {
+        return;
+    };
     if !meta.live {
         return;
     }
@@ -891,21 +1057,33 @@ pub fn guest_translate(spts: &Pool<'_>, pml4_gpa: u64, gva: u64) -> Option<u64> 
         let shift = 12u32.wrapping_add(9u32.wrapping_mul(u32::from(level).wrapping_sub(1)));
         let idx = usize::try_from(gva.wrapping_shr(shift) & 0x1ff).ok()?;
         let meta = spts.get(t)?.meta;
-        let (idx, ips) = if level == 1 && meta.ips { (idx.wrapping_sub(idx % PAGES_64K), true) } else { (idx, false) };
+        let (idx, ips) = if level == 1 && meta.ips {
+            (idx.wrapping_sub(idx % PAGES_64K), true)
+        } else {
+            (idx, false)
+        };
         let ge = entry(&spts.get(t)?.guest, idx);
         if ge & PTE_PRESENT == 0 {
             return None;
         }
         let addr = ge & ADDR_MASK;
         if level == 1 {
-            let span = if ips { usize_as_u64(PAGES_64K) << 12 } else { 1 << 12 };
+            let span = if ips {
+                usize_as_u64(PAGES_64K) << 12
+            } else {
+                1 << 12
+            };
             return Some(addr | (gva & span.wrapping_sub(1)));
         }
         if level == 2 && ge & PTE_PS != 0 {
             return Some(addr | (gva & (SIZE_2M - 1)));
         }
         let below = level.wrapping_sub(1);
-        let ips_child = if level == 2 && ge & PDE_IPS_64K != 0 { spts.find(addr >> 12, below, true) } else { None };
+        let ips_child = if level == 2 && ge & PDE_IPS_64K != 0 {
+            spts.find(addr >> 12, below, true)
+        } else {
+            None
+        };
         t = ips_child.or_else(|| spts.find(addr >> 12, below, false))?;
     }
     None

@@ -60,7 +60,13 @@ pub trait SptStorage {
 
 impl<C: Chunks, I: core::ops::DerefMut<Target = [u32]>> SptStorage for Tables<C, I> {
     fn pool(&mut self) -> Pool<'_> {
-        Pool { chunks: &mut self.chunks, by_gfn: &mut self.by_gfn, by_host: &mut self.by_host, cursor: &mut self.cursor, live: &mut self.live }
+        Pool {
+            chunks: &mut self.chunks,
+            by_gfn: &mut self.by_gfn,
+            by_host: &mut self.by_host,
+            cursor: &mut self.cursor,
+            live: &mut self.live,
+        }
     }
 }
 
@@ -101,7 +107,13 @@ fn home(key: u64, buckets: usize) -> usize {
 impl<'a> Pool<'a> {
     /// The same pool for a shorter borrow.
     pub fn reborrow(&mut self) -> Pool<'_> {
-        Pool { chunks: &mut *self.chunks, by_gfn: &mut *self.by_gfn, by_host: &mut *self.by_host, cursor: &mut *self.cursor, live: &mut *self.live }
+        Pool {
+            chunks: &mut *self.chunks,
+            by_gfn: &mut *self.by_gfn,
+            by_host: &mut *self.by_host,
+            cursor: &mut *self.cursor,
+            live: &mut *self.live,
+        }
     }
 
     /// Slots allocated.
@@ -156,7 +168,9 @@ impl<'a> Pool<'a> {
 
     /// The live table of guest frame `gfn` at `level` (`ips`: of 64 KiB entries).
     pub fn find(&self, gfn: u64, level: u8, ips: bool) -> Option<usize> {
-        self.probe(Key::Gfn, gfn, |_, t| t.meta.level == level && t.meta.ips == ips)
+        self.probe(Key::Gfn, gfn, |_, t| {
+            t.meta.level == level && t.meta.ips == ips
+        })
     }
 
     /// Whether a live table of guest frame `gfn` is write-protected.
@@ -234,7 +248,9 @@ impl<'a> Pool<'a> {
     }
 
     fn remove_from(&mut self, k: Key, i: usize) {
-        let Some(key) = self.get(i).map(|t| key_of(t, k)) else { return };
+        let Some(key) = self.get(i).map(|t| key_of(t, k)) else {
+            return;
+        };
         let v = u32::try_from(i.wrapping_add(1)).unwrap_or(0);
         let n = self.index(k).len();
         let mut hole = home(key, n);
@@ -257,8 +273,15 @@ impl<'a> Pool<'a> {
         let mut b = hole;
         for _ in 0..n {
             b = wrap(b.wrapping_add(1), n);
-            let Some(e) = self.index(k).get(b).copied().filter(|&e| e != 0) else { break };
-            let Some(h) = usize::try_from(e).ok().and_then(|e| e.checked_sub(1)).and_then(|s| self.get(s)).map(|t| home(key_of(t, k), n)) else {
+            let Some(e) = self.index(k).get(b).copied().filter(|&e| e != 0) else {
+                break;
+            };
+            let Some(h) = usize::try_from(e)
+                .ok()
+                .and_then(|e| e.checked_sub(1))
+                .and_then(|s| self.get(s))
+                .map(|t| home(key_of(t, k), n))
+            else {
                 break;
             };
             // Cyclic distances from the entry's home to where it is and to the hole.

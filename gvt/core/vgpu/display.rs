@@ -11,7 +11,9 @@ impl<S: VgpuStorage> Vgpu<S> {
     /// Emulates the vblanks due by `now_ns` (a monotonic clock in ns) and injects an MSI if
     /// one is due. Returns when to call again ([`Vgpu::display_deadline`]).
     pub fn display_tick(&mut self, mpt: &mut dyn MptOps, now_ns: u64) -> Result<Option<u64>> {
-        let raised = self.display.tick(&mut Regs(self.store.vreg_mut(), &mut self.written), now_ns);
+        let raised = self
+            .display
+            .tick(&mut Regs(self.store.vreg_mut(), &mut self.written), now_ns);
         if raised {
             self.deliver(mpt)?;
         }
@@ -30,7 +32,11 @@ impl<S: VgpuStorage> Vgpu<S> {
     /// Plugs the virtual monitor in or out (a VMM's display link up or down), with a hotplug
     /// interrupt.
     pub fn display_hotplug(&mut self, mpt: &mut dyn MptOps, connected: bool) -> Result {
-        let raised = self.display.hotplug(&mut Regs(self.store.vreg_mut(), &mut self.written), self.info.platform, connected);
+        let raised = self.display.hotplug(
+            &mut Regs(self.store.vreg_mut(), &mut self.written),
+            self.info.platform,
+            connected,
+        );
         if raised {
             return self.deliver(mpt);
         }
@@ -40,7 +46,10 @@ impl<S: VgpuStorage> Vgpu<S> {
     /// Decodes the primary plane, sprite or cursor of the first running pipe, as
     /// VFIO_DEVICE_QUERY_GFX_PLANE reports it. `NoDevice` when nothing is shown.
     pub fn query_plane(&self, kind: PlaneKind) -> Result<PlaneInfo> {
-        let hot = (self.vreg(field::CURSOR_X_HOT), self.vreg(field::CURSOR_Y_HOT));
+        let hot = (
+            self.vreg(field::CURSOR_X_HOT),
+            self.vreg(field::CURSOR_Y_HOT),
+        );
         plane::query(&self.regs_view(), &self.part, kind, hot)
     }
 
@@ -99,10 +108,22 @@ impl<S: VgpuStorage> Vgpu<S> {
     }
 
     /// Emulates a write to a display register (the table's display handlers).
-    pub(super) fn display_write(&mut self, mpt: &mut dyn MptOps, h: Handler, off: u32, v: u32) -> Result {
+    pub(super) fn display_write(
+        &mut self,
+        mpt: &mut dyn MptOps,
+        h: Handler,
+        off: u32,
+        v: u32,
+    ) -> Result {
         let (vreg, edid) = self.store.display_parts();
-        let env = Env { platform: self.info.platform, part: &self.part, edid: self.display.edid(edid) };
-        let raised = self.display.write(&mut Regs(vreg, &mut self.written), env, h, off, v);
+        let env = Env {
+            platform: self.info.platform,
+            part: &self.part,
+            edid: self.display.edid(edid),
+        };
+        let raised = self
+            .display
+            .write(&mut Regs(vreg, &mut self.written), env, h, off, v);
         if raised {
             return self.deliver(mpt);
         }
@@ -113,7 +134,8 @@ impl<S: VgpuStorage> Vgpu<S> {
     pub(super) fn display_read(&mut self, h: Handler, off: u32) -> u32 {
         let (vreg, edid) = self.store.display_parts();
         let edid = self.display.edid(edid);
-        self.display.read(&mut Regs(vreg, &mut self.written), edid, h, off)
+        self.display
+            .read(&mut Regs(vreg, &mut self.written), edid, h, off)
     }
 
     fn regs_view(&self) -> RegsRef<'_> {

@@ -28,14 +28,27 @@ impl<S: VgpuStorage> Vgpu<S> {
         if !matches!(buf.len(), 4 | 8) || off.checked_rem(len) != Some(0) || off >= size {
             return Err(GvtError::Invalid);
         }
-        let e = self.local_index(off / 8).and_then(|i| self.store.ggtt().get(i).copied()).unwrap_or(0);
+        let e = self
+            .local_index(off / 8)
+            .and_then(|i| self.store.ggtt().get(i).copied())
+            .unwrap_or(0);
         let bytes = e.to_le_bytes();
         let start = u64_as_usize(off % 8);
-        buf.copy_from_slice(bytes.get(start..start.saturating_add(buf.len())).ok_or(GvtError::Invalid)?);
+        buf.copy_from_slice(
+            bytes
+                .get(start..start.saturating_add(buf.len()))
+                .ok_or(GvtError::Invalid)?,
+        );
         Ok(())
     }
 
-    pub(super) fn ggtt_write(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps, off: u64, data: &[u8]) -> Result {
+    pub(super) fn ggtt_write(
+        &mut self,
+        host: &dyn HostGpu,
+        mpt: &mut dyn MptOps,
+        off: u64,
+        data: &[u8],
+    ) -> Result {
         let size = self.info.bar0_size.saturating_sub(GGTT_MMIO_OFFSET);
         let len = usize_as_u64(data.len());
         if !matches!(data.len(), 4 | 8) || off.checked_rem(len) != Some(0) || off >= size {
@@ -55,7 +68,11 @@ impl<S: VgpuStorage> Vgpu<S> {
             let b: [u8; 4] = data.try_into().map_err(|_| GvtError::Invalid)?;
             let half = u64::from(u32::from_le_bytes(b));
             let high = off % 8 != 0;
-            let pte = if high { (old & 0xffff_ffff) | (half << 32) } else { (old & !0xffff_ffff) | half };
+            let pte = if high {
+                (old & 0xffff_ffff) | (half << 32)
+            } else {
+                (old & !0xffff_ffff) | half
+            };
             (pte, self.note_half(index, if high { 2 } else { 1 }))
         };
         if let Some(e) = self.store.ggtt_mut().get_mut(local) {
@@ -63,7 +80,8 @@ impl<S: VgpuStorage> Vgpu<S> {
             self.ggtt_touched = if self.ggtt_touched.is_empty() {
                 local..local.saturating_add(1)
             } else {
-                self.ggtt_touched.start.min(local)..self.ggtt_touched.end.max(local.saturating_add(1))
+                self.ggtt_touched.start.min(local)
+                    ..self.ggtt_touched.end.max(local.saturating_add(1))
             };
         }
         if self.failsafe.is_some() {
@@ -76,7 +94,11 @@ impl<S: VgpuStorage> Vgpu<S> {
             return Ok(());
         }
         // A half-written entry points at scratch until its other half arrives.
-        let host_pte = if complete { self.map_pte(mpt, pte) } else { self.info.scratch_page };
+        let host_pte = if complete {
+            self.map_pte(mpt, pte)
+        } else {
+            self.info.scratch_page
+        };
         self.set_host_pte(host, mpt, index, host_pte);
         Ok(())
     }
@@ -84,7 +106,9 @@ impl<S: VgpuStorage> Vgpu<S> {
     /// Records a 4-byte half of entry `index`; returns whether both halves are now written.
     pub(super) fn note_half(&mut self, index: u64, half: u8) -> bool {
         // GGTT indices are below 2^20 (8 MiB of entries in BAR0); u32 keeps `Vgpu` small.
-        let Ok(index) = u32::try_from(index) else { return true };
+        let Ok(index) = u32::try_from(index) else {
+            return true;
+        };
         for slot in self.partial.iter_mut() {
             if let Some((i, seen)) = slot {
                 if *i == index {
@@ -123,7 +147,13 @@ impl<S: VgpuStorage> Vgpu<S> {
     /// its CPU mappings of the aperture page (where the device model translates the aperture:
     /// a BAR's mappings follow the GGTT by themselves), then the guest page the old entry held
     /// is unmapped: nothing reaches a page once it may be unpinned.
-    pub(super) fn set_host_pte(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps, index: u64, pte: u64) {
+    pub(super) fn set_host_pte(
+        &mut self,
+        host: &dyn HostGpu,
+        mpt: &mut dyn MptOps,
+        index: u64,
+        pte: u64,
+    ) {
         let old = host.ggtt_read(index);
         // An entry that already holds `pte` (a reset finds most on scratch) is not rewritten:
         // on hardware each write is an uncached access to the GGTT.
@@ -132,7 +162,8 @@ impl<S: VgpuStorage> Vgpu<S> {
         }
         self.ggtt_dirty = true;
         let gm = index.saturating_mul(GTT_PAGE_SIZE);
-        if old != pte && !host.has_aperture_bar() && self.part.low.contains_range(gm, GTT_PAGE_SIZE) {
+        if old != pte && !host.has_aperture_bar() && self.part.low.contains_range(gm, GTT_PAGE_SIZE)
+        {
             mpt.aperture_invalidate(gm, GTT_PAGE_SIZE);
         }
         if let Some(addr) = mapped_page(old, self.info.scratch_page) {
@@ -146,10 +177,20 @@ impl<S: VgpuStorage> Vgpu<S> {
     pub(super) fn resync_ggtt(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps) {
         let span = core::mem::replace(&mut self.failsafe_ggtt, 0..0);
         for local in span.filter_map(|l| usize::try_from(l).ok()) {
-            let Some(pte) = self.store.ggtt().get(local).copied() else { break };
+            let Some(pte) = self.store.ggtt().get(local).copied() else {
+                break;
+            };
             let index = self.global_index(local);
-            let half = self.partial.iter().flatten().any(|&(i, _)| u64::from(i) == index);
-            let host_pte = if half { self.info.scratch_page } else { self.map_pte(mpt, pte) };
+            let half = self
+                .partial
+                .iter()
+                .flatten()
+                .any(|&(i, _)| u64::from(i) == index);
+            let host_pte = if half {
+                self.info.scratch_page
+            } else {
+                self.map_pte(mpt, pte)
+            };
             self.set_host_pte(host, mpt, index, host_pte);
         }
         self.flush_ggtt(host);
@@ -196,8 +237,15 @@ impl<S: VgpuStorage> Vgpu<S> {
         let low_n = usize::try_from(self.part.low.size / GTT_PAGE_SIZE).unwrap_or(usize::MAX);
         let low = touched.start.min(low_n)..touched.end.min(low_n);
         // Not `len()`: its assertion would be a panic path.
-        if let (false, false, Ok(n)) = (low.is_empty(), host.has_aperture_bar(), u64::try_from(low.end.saturating_sub(low.start))) {
-            mpt.aperture_invalidate(self.global_index(low.start).saturating_mul(GTT_PAGE_SIZE), n.saturating_mul(GTT_PAGE_SIZE));
+        if let (false, false, Ok(n)) = (
+            low.is_empty(),
+            host.has_aperture_bar(),
+            u64::try_from(low.end.saturating_sub(low.start)),
+        ) {
+            mpt.aperture_invalidate(
+                self.global_index(low.start).saturating_mul(GTT_PAGE_SIZE),
+                n.saturating_mul(GTT_PAGE_SIZE),
+            );
         }
         for e in self.store.ggtt_mut().get_mut(touched).into_iter().flatten() {
             if let Some(addr) = mapped_page(core::mem::take(e), scratch) {

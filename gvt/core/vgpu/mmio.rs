@@ -8,7 +8,11 @@ impl<S: VgpuStorage> Vgpu<S> {
     /// Emulates a read of 1, 2, 4 or 8 bytes at `offset` in BAR0. Reads have side effects
     /// (a PVINFO read marks the guest GVT-aware, GUC_STATUS clears on read), hence `&mut`.
     pub fn mmio_read(&mut self, offset: u64, buf: &mut [u8]) -> Result {
-        let n = if offset >= GGTT_MMIO_OFFSET { &mut self.stats.ggtt_reads } else { &mut self.stats.mmio_reads };
+        let n = if offset >= GGTT_MMIO_OFFSET {
+            &mut self.stats.ggtt_reads
+        } else {
+            &mut self.stats.mmio_reads
+        };
         *n = n.saturating_add(1);
         let r = self.bar0_read(offset, buf);
         if r.is_err() {
@@ -26,7 +30,11 @@ impl<S: VgpuStorage> Vgpu<S> {
         offset: u64,
         data: &[u8],
     ) -> Result {
-        let n = if offset >= GGTT_MMIO_OFFSET { &mut self.stats.ggtt_writes } else { &mut self.stats.mmio_writes };
+        let n = if offset >= GGTT_MMIO_OFFSET {
+            &mut self.stats.ggtt_writes
+        } else {
+            &mut self.stats.mmio_writes
+        };
         *n = n.saturating_add(1);
         let r = self.bar0_write(host, mpt, offset, data);
         if r.is_err() {
@@ -54,12 +62,20 @@ impl<S: VgpuStorage> Vgpu<S> {
         }
         let v = self.reg_read(off & !3).to_le_bytes();
         let start = u32_as_usize(off & 3);
-        let src = v.get(start..start.saturating_add(buf.len())).ok_or(GvtError::Invalid)?;
+        let src = v
+            .get(start..start.saturating_add(buf.len()))
+            .ok_or(GvtError::Invalid)?;
         buf.copy_from_slice(src);
         Ok(())
     }
 
-    pub(super) fn bar0_write(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps, offset: u64, data: &[u8]) -> Result {
+    pub(super) fn bar0_write(
+        &mut self,
+        host: &dyn HostGpu,
+        mpt: &mut dyn MptOps,
+        offset: u64,
+        data: &[u8],
+    ) -> Result {
         if offset >= GGTT_MMIO_OFFSET {
             return self.ggtt_write(host, mpt, offset.wrapping_sub(GGTT_MMIO_OFFSET), data);
         }
@@ -106,7 +122,12 @@ impl<S: VgpuStorage> Vgpu<S> {
             }
             Handler::DpllStatusRead => {
                 let mut v = 0;
-                for (reg, bit) in [(LCPLL1_CTL::OFFSET, 0), (LCPLL2_CTL::OFFSET, 8), (0x46040, 16), (0x46060, 24)] {
+                for (reg, bit) in [
+                    (LCPLL1_CTL::OFFSET, 0),
+                    (LCPLL2_CTL::OFFSET, 8),
+                    (0x46040, 16),
+                    (0x46060, 24),
+                ] {
                     if self.vreg(reg) & (1 << 31) != 0 {
                         v |= 1u32.wrapping_shl(bit);
                     }
@@ -132,7 +153,13 @@ impl<S: VgpuStorage> Vgpu<S> {
     }
 
     /// Writes one dword register.
-    pub(super) fn reg_write(&mut self, host: &dyn HostGpu, mpt: &mut dyn MptOps, off: u32, v: u32) -> Result {
+    pub(super) fn reg_write(
+        &mut self,
+        host: &dyn HostGpu,
+        mpt: &mut dyn MptOps,
+        off: u32,
+        v: u32,
+    ) -> Result {
         let def = self.table.lookup(off);
         if self.failsafe.is_some() && !def.is_some_and(|d| d.handler.answers_in_failsafe()) {
             self.set_vreg(off, v);
@@ -158,7 +185,11 @@ impl<S: VgpuStorage> Vgpu<S> {
         }
         let v = (v & !def.ro_mask) | (old & def.ro_mask);
         if def.handler == Handler::Default {
-            let stored = if def.flags & F_MODE_MASK != 0 { masked_merge(old, v) } else { v };
+            let stored = if def.flags & F_MODE_MASK != 0 {
+                masked_merge(old, v)
+            } else {
+                v
+            };
             self.set_vreg(off, stored);
             return Ok(());
         }
@@ -251,7 +282,10 @@ impl<S: VgpuStorage> Vgpu<S> {
                     self.set_vreg(GEN6_PCODE_DATA::OFFSET, d);
                 }
                 // Always ready, always successful.
-                self.set_vreg(off, v & !(GEN6_PCODE_MAILBOX::GEN6_PCODE_READY.mask() | 0xff));
+                self.set_vreg(
+                    off,
+                    v & !(GEN6_PCODE_MAILBOX::GEN6_PCODE_READY.mask() | 0xff),
+                );
             }
             Handler::PowerWellCtl => {
                 let r = v & self.info.platform.hw().display.power_well_requests;
@@ -265,7 +299,11 @@ impl<S: VgpuStorage> Vgpu<S> {
             Handler::BxtDePllEnable | Handler::BxtPortPllEnable | Handler::SklLcpll => {
                 let lock = 1u32 << 30;
                 let on = v & (1 << 31) != 0;
-                let base = if h == Handler::SklLcpll { v & ((1 << 31) | lock) } else { v };
+                let base = if h == Handler::SklLcpll {
+                    v & ((1 << 31) | lock)
+                } else {
+                    v
+                };
                 self.set_vreg(off, if on { base | lock } else { base & !lock });
             }
             Handler::BxtPhyCtlFamily => {
@@ -283,7 +321,11 @@ impl<S: VgpuStorage> Vgpu<S> {
                 self.set_vreg(off, v);
             }
             Handler::BxtPcsDw12Grp => {
-                let (a, b) = if off == PORT_PCS_DW12_GRP_C::OFFSET { (0x400, 0x600) } else { (0x600, 0x800) };
+                let (a, b) = if off == PORT_PCS_DW12_GRP_C::OFFSET {
+                    (0x400, 0x600)
+                } else {
+                    (0x600, 0x800)
+                };
                 self.set_vreg(off.wrapping_sub(a), v);
                 self.set_vreg(off.wrapping_sub(b), v);
                 self.set_vreg(off, v);
@@ -295,8 +337,16 @@ impl<S: VgpuStorage> Vgpu<S> {
                 let good = BXT_PORT_CL1CM_DW0_BC::PHY_POWER_GOOD.mask();
                 let reserved = BXT_PORT_CL1CM_DW0_BC::PHY_RESERVED.mask();
                 let phys = [
-                    (BXT_P_CR_GT_DISP_PWRON::PHY0.mask(), BXT_PORT_CL1CM_DW0_BC::OFFSET, None),
-                    (BXT_P_CR_GT_DISP_PWRON::PHY1.mask(), BXT_PORT_CL1CM_DW0_A::OFFSET, Some(BXT_PORT_REF_DW3_A::OFFSET)),
+                    (
+                        BXT_P_CR_GT_DISP_PWRON::PHY0.mask(),
+                        BXT_PORT_CL1CM_DW0_BC::OFFSET,
+                        None,
+                    ),
+                    (
+                        BXT_P_CR_GT_DISP_PWRON::PHY1.mask(),
+                        BXT_PORT_CL1CM_DW0_A::OFFSET,
+                        Some(BXT_PORT_REF_DW3_A::OFFSET),
+                    ),
                 ];
                 for (bit, dw0, grc) in phys {
                     let on = v & bit != 0;
@@ -393,12 +443,18 @@ impl<S: VgpuStorage> Vgpu<S> {
                 }
                 self.set_vreg(off, v);
             }
-            Handler::Mbctl => self.set_vreg(off, v & !GEN6_MBCTL::GEN6_MBCTL_ENABLE_BOOT_FETCH.mask()),
+            Handler::Mbctl => {
+                self.set_vreg(off, v & !GEN6_MBCTL::GEN6_MBCTL_ENABLE_BOOT_FETCH.mask())
+            }
             Handler::FpgaDbg => self.set_vreg(off, v & !FPGA_DBG::FPGA_DBG_RM_NOCLAIM.mask()),
             Handler::ForceNonpriv => {
                 let target = v & 0x03ff_fffc;
                 let nopid = RENDER_RING_BASE.wrapping_add(0x94); // RING_NOPID(RCS)
-                if mmio_table::FORCE_NONPRIV_WHITELIST.binary_search(&target).is_ok() || target == nopid {
+                if mmio_table::FORCE_NONPRIV_WHITELIST
+                    .binary_search(&target)
+                    .is_ok()
+                    || target == nopid
+                {
                     self.set_vreg(off, v);
                 } else {
                     self.refuse(Access::MmioWrite(u64::from(v)), u64::from(off), 4);
@@ -433,7 +489,8 @@ impl<S: VgpuStorage> Vgpu<S> {
                     | G2vNotify::PpgttL4Destroy,
                 ) = G2vNotify::from_u32(v)
                 {
-                    self.stats.ppgtt_notifications = self.stats.ppgtt_notifications.saturating_add(1);
+                    self.stats.ppgtt_notifications =
+                        self.stats.ppgtt_notifications.saturating_add(1);
                 }
                 match G2vNotify::from_u32(v) {
                     Some(G2vNotify::PpgttL4Create) => self.push_g2v(true),
@@ -445,14 +502,14 @@ impl<S: VgpuStorage> Vgpu<S> {
         }
         self.set_vreg(off, v);
     }
-
 }
-
 
 /// The register offset of a BAR0 access below the GGTT, checked for size and alignment.
 pub(super) fn reg_offset(offset: u64, len: usize) -> Result<u32> {
     let off = u32::try_from(offset).map_err(|_| GvtError::Invalid)?;
-    let end = off.checked_add(u32::try_from(len).map_err(|_| GvtError::Invalid)?).ok_or(GvtError::Invalid)?;
+    let end = off
+        .checked_add(u32::try_from(len).map_err(|_| GvtError::Invalid)?)
+        .ok_or(GvtError::Invalid)?;
     let ok = match len {
         8 => off % 8 == 0,
         4 => off % 4 == 0,
@@ -465,4 +522,3 @@ pub(super) fn reg_offset(offset: u64, len: usize) -> Result<u32> {
     }
     Ok(off)
 }
-

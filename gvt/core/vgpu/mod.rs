@@ -82,7 +82,9 @@ impl Written {
     }
 
     fn is_marked(&self, block: usize) -> bool {
-        self.0.get(block / 64).is_some_and(|w| w & (1u64 << (block % 64)) != 0)
+        self.0
+            .get(block / 64)
+            .is_some_and(|w| w & (1u64 << (block % 64)) != 0)
     }
 
     fn clear(&mut self, block: usize) {
@@ -216,7 +218,8 @@ impl Failsafe {
 
     /// What the guest sees of failsafe, for the host log: its registers and GGTT become plain
     /// storage and its workloads are dropped, until a full GPU reset (GDRST) or a device reset.
-    pub const CONSEQUENCE: &'static str = "its GPU work is no longer run, the guest sees a hang until it resets the GPU";
+    pub const CONSEQUENCE: &'static str =
+        "its GPU work is no longer run, the guest sees a hang until it resets the GPU";
 }
 
 /// The resets a vGPU knows.
@@ -274,7 +277,10 @@ pub struct VgpuStats {
 }
 
 /// Writes `key: value` lines, one per counter: the text of the debugfs `stats` file.
-pub fn write_counters(out: &mut impl core::fmt::Write, fields: &[(&str, u64)]) -> core::fmt::Result {
+pub fn write_counters(
+    out: &mut impl core::fmt::Write,
+    fields: &[(&str, u64)],
+) -> core::fmt::Result {
     // By reference: an array's by-value iterator carries an assertion (a panic path).
     for &(key, value) in fields.iter() {
         writeln!(out, "{key}: {value}")?;
@@ -288,7 +294,11 @@ impl VgpuStats {
     /// none` or `failsafe_cause: <text>` ([`Cause`] in words): the text of the vGPU's debugfs
     /// `stats` file (Documentation/ABI/testing/debugfs-gvt). New fields go in the
     /// destructuring below, which does not compile without them.
-    pub fn write_to(&self, failsafe: Option<Cause>, out: &mut impl core::fmt::Write) -> core::fmt::Result {
+    pub fn write_to(
+        &self,
+        failsafe: Option<Cause>,
+        out: &mut impl core::fmt::Write,
+    ) -> core::fmt::Result {
         let VgpuStats {
             cfg_reads,
             cfg_writes,
@@ -325,7 +335,11 @@ impl VgpuStats {
         ];
         write_counters(out, &fields)?;
         match failsafe {
-            Some(cause) => writeln!(out, "failsafe: {}\nfailsafe_cause: {cause}", cause.class().name()),
+            Some(cause) => writeln!(
+                out,
+                "failsafe: {}\nfailsafe_cause: {cause}",
+                cause.class().name()
+            ),
             None => writeln!(out, "failsafe: none\nfailsafe_cause: none"),
         }
     }
@@ -367,7 +381,10 @@ fn dw(off: u32) -> usize {
 
 /// The value of the bytes of a write, little-endian (the first eight).
 fn le_value(data: &[u8]) -> u64 {
-    data.iter().take(8).rev().fold(0, |v, &b| v.wrapping_shl(8) | u64::from(b))
+    data.iter()
+        .take(8)
+        .rev()
+        .fold(0, |v, &b| v.wrapping_shl(8) | u64::from(b))
 }
 
 impl<S: VgpuStorage> Vgpu<S> {
@@ -387,7 +404,10 @@ impl<S: VgpuStorage> Vgpu<S> {
             return Err((GvtError::Invalid, store));
         }
         let info = *host.info();
-        opregion::build(store.opregion_mut(), super::display::monitor_port(info.platform));
+        opregion::build(
+            store.opregion_mut(),
+            super::display::monitor_port(info.platform),
+        );
         let mut v = Vgpu {
             id,
             config,
@@ -535,7 +555,10 @@ impl<S: VgpuStorage> Vgpu<S> {
                 self.failsafe_ggtt = 0..0;
                 self.display_ready = false;
                 self.tlb_pending = 0;
-                self.exec_req = ExecRequests { engine_resets: ALL_ENGINES, full_reset: true };
+                self.exec_req = ExecRequests {
+                    engine_resets: ALL_ENGINES,
+                    full_reset: true,
+                };
                 self.elsp = [ElspPort::default(); 4];
                 self.g2v = [None; G2V_QUEUE];
                 if !d3 {
@@ -551,7 +574,10 @@ impl<S: VgpuStorage> Vgpu<S> {
                 let g = self.vreg(GUC_STATUS::OFFSET) | GUC_STATUS::GS_MIA_IN_RESET.mask();
                 self.set_vreg(GUC_STATUS::OFFSET, g);
                 self.tlb_pending = 0;
-                self.exec_req = ExecRequests { engine_resets: ALL_ENGINES, full_reset: true };
+                self.exec_req = ExecRequests {
+                    engine_resets: ALL_ENGINES,
+                    full_reset: true,
+                };
                 self.elsp = [ElspPort::default(); 4];
                 self.stats.engine_resets = self.stats.engine_resets.saturating_add(1);
             }
@@ -587,7 +613,11 @@ impl<S: VgpuStorage> Vgpu<S> {
     fn reset_mmio(&mut self, host: &dyn HostGpu, full: bool) {
         let engine_dwords = dw(GEN8_MASTER_IRQ::OFFSET);
         let vreg = self.store.vreg_mut();
-        let n = if full { vreg.len() } else { engine_dwords.min(vreg.len()) };
+        let n = if full {
+            vreg.len()
+        } else {
+            engine_dwords.min(vreg.len())
+        };
         for b in 0..BLOCKS {
             let start = b.wrapping_mul(BLOCK_DWORDS);
             let end = start.wrapping_add(BLOCK_DWORDS).min(n);
@@ -605,7 +635,8 @@ impl<S: VgpuStorage> Vgpu<S> {
         if full {
             self.sanitize();
             let (vreg, edid) = self.store.display_parts();
-            self.display.reset(&mut Regs(vreg, &mut self.written), edid, self.info.platform);
+            self.display
+                .reset(&mut Regs(vreg, &mut self.written), edid, self.info.platform);
         }
         for e in Engine::ALL {
             let b = e.base();
@@ -615,7 +646,8 @@ impl<S: VgpuStorage> Vgpu<S> {
             // `RingResetCtl`).
             let mode = self.vreg(RING_MI_MODE::offset(b)) | RING_MI_MODE::MODE_IDLE.mask();
             self.set_vreg(RING_MI_MODE::offset(b), mode);
-            let ctl = self.vreg(RING_RESET_CTL::offset(b)) & !RING_RESET_CTL::RESET_CTL_CAT_ERROR.mask();
+            let ctl =
+                self.vreg(RING_RESET_CTL::offset(b)) & !RING_RESET_CTL::RESET_CTL_CAT_ERROR.mask();
             self.set_vreg(RING_RESET_CTL::offset(b), ctl);
         }
         self.populate_pvinfo();
@@ -657,13 +689,21 @@ impl<S: VgpuStorage> Vgpu<S> {
             clear(self, BXT_PORT_CL1CM_DW0_BC::OFFSET, good);
             clear(self, BXT_PORT_CL1CM_DW0_A::OFFSET, good);
             // PHY1 is off, so its GRC calibration is not done; powering it on redoes it.
-            clear(self, BXT_PORT_REF_DW3_A::OFFSET, BXT_PORT_REF_DW3_A::GRC_DONE.mask());
+            clear(
+                self,
+                BXT_PORT_REF_DW3_A::OFFSET,
+                BXT_PORT_REF_DW3_A::GRC_DONE.mask(),
+            );
             let on = PHY_CTL_FAMILY_DDI::PHY_POWER_STATE.mask();
             clear(self, PHY_CTL_FAMILY_DDI::OFFSET, on);
             clear(self, PHY_CTL_FAMILY_EDP::OFFSET, on);
             let acks = BXT_PHY_CTL_DDI_A::BXT_PHY_CMNLANE_POWERDOWN_ACK.mask()
                 | BXT_PHY_CTL_DDI_A::BXT_PHY_LANE_POWERDOWN_ACK.mask();
-            for off in [BXT_PHY_CTL_DDI_A::OFFSET, BXT_PHY_CTL_DDI_B::OFFSET, BXT_PHY_CTL_DDI_C::OFFSET] {
+            for off in [
+                BXT_PHY_CTL_DDI_A::OFFSET,
+                BXT_PHY_CTL_DDI_B::OFFSET,
+                BXT_PHY_CTL_DDI_C::OFFSET,
+            ] {
                 clear(self, off, BXT_PHY_CTL_DDI_A::BXT_PHY_LANE_ENABLED.mask());
                 or(self, off, acks);
             }
@@ -688,13 +728,24 @@ impl<S: VgpuStorage> Vgpu<S> {
             (field::VGT_ID, self.id.get()),
             (
                 field::VGT_CAPS,
-                pvinfo::VGT_CAPS_FULL_PPGTT | pvinfo::VGT_CAPS_HWSP_EMULATION | pvinfo::VGT_CAPS_HUGE_GTT,
+                pvinfo::VGT_CAPS_FULL_PPGTT
+                    | pvinfo::VGT_CAPS_HWSP_EMULATION
+                    | pvinfo::VGT_CAPS_HUGE_GTT,
             ),
             (field::MAPPABLE_BASE, u32::try_from(low.start).unwrap_or(0)),
             (field::MAPPABLE_SIZE, u32::try_from(low.size).unwrap_or(0)),
-            (field::NONMAPPABLE_BASE, u32::try_from(high.start).unwrap_or(0)),
-            (field::NONMAPPABLE_SIZE, u32::try_from(high.size).unwrap_or(0)),
-            (field::FENCE_NUM, u32::try_from(self.part.fences.size).unwrap_or(0)),
+            (
+                field::NONMAPPABLE_BASE,
+                u32::try_from(high.start).unwrap_or(0),
+            ),
+            (
+                field::NONMAPPABLE_SIZE,
+                u32::try_from(high.size).unwrap_or(0),
+            ),
+            (
+                field::FENCE_NUM,
+                u32::try_from(self.part.fences.size).unwrap_or(0),
+            ),
             (field::DISPLAY_READY, 0),
             (field::CURSOR_X_HOT, u32::MAX),
             (field::CURSOR_Y_HOT, u32::MAX),
@@ -714,7 +765,8 @@ impl<S: VgpuStorage> Vgpu<S> {
         self.stats.failsafe_guest_resets = self.stats.failsafe_guest_resets.saturating_add(1);
         self.resync_ggtt(host, mpt);
         for n in 0..self.part.fences.size.min(u64::from(GUEST_FENCES)) {
-            let lo = FENCE_REG_GEN6_LO::OFFSET.wrapping_add(u32::try_from(n.wrapping_mul(8)).unwrap_or(0));
+            let lo = FENCE_REG_GEN6_LO::OFFSET
+                .wrapping_add(u32::try_from(n.wrapping_mul(8)).unwrap_or(0));
             let v = self.vreg(lo);
             self.fence_write(host, lo, v);
         }
@@ -742,7 +794,11 @@ impl<S: VgpuStorage> Vgpu<S> {
     /// Counts a refused access of `len` bytes at `offset` and keeps it for the log.
     pub(super) fn refuse(&mut self, access: Access, offset: u64, len: usize) {
         self.stats.bad_accesses = self.stats.bad_accesses.saturating_add(1);
-        self.notice(Notice::Refused { access, offset, len: u8::try_from(len).unwrap_or(u8::MAX) });
+        self.notice(Notice::Refused {
+            access,
+            offset,
+            len: u8::try_from(len).unwrap_or(u8::MAX),
+        });
     }
 
     /// Stops faithful emulation because of `cause` (the first cause sticks).
@@ -766,7 +822,11 @@ impl<S: VgpuStorage> Vgpu<S> {
         self.stats.cfg_writes = self.stats.cfg_writes.saturating_add(1);
         let r = self.cfg.write(mpt, &self.part, offset, data);
         if r.is_err() {
-            self.refuse(Access::CfgWrite(le_value(data)), u64::from(offset), data.len());
+            self.refuse(
+                Access::CfgWrite(le_value(data)),
+                u64::from(offset),
+                data.len(),
+            );
         }
         r
     }
@@ -803,8 +863,12 @@ impl<S: VgpuStorage> Vgpu<S> {
     /// for [`Vgpu::take_submission`]. A submission on a port whose previous one was not
     /// picked up is guest garbage: failsafe.
     pub(super) fn elsp_write(&mut self, off: u32, v: u32) {
-        let Some(engine) = Engine::from_offset(off) else { return };
-        let Some(i) = Engine::ALL.iter().position(|&x| x == engine) else { return };
+        let Some(engine) = Engine::from_offset(off) else {
+            return;
+        };
+        let Some(i) = Engine::ALL.iter().position(|&x| x == engine) else {
+            return;
+        };
         let mut overrun = false;
         if let Some(p) = self.elsp.get_mut(i) {
             // The i915 order is element 1 high, element 1 low, element 0 high, element 0 low.
@@ -861,7 +925,8 @@ impl<S: VgpuStorage> Vgpu<S> {
     /// The guest physical address behind graphics address `gm`, if the vGPU's GGTT maps it.
     pub(crate) fn gm_to_gpa(&self, gm: u64) -> Option<u64> {
         let pte = self.guest_pte(gm);
-        (pte & GEN8_PAGE_PRESENT != 0 && self.part.owns_gm(gm, 1)).then_some((pte & GTT_ADDR_MASK) | (gm & 0xfff))
+        (pte & GEN8_PAGE_PRESENT != 0 && self.part.owns_gm(gm, 1))
+            .then_some((pte & GTT_ADDR_MASK) | (gm & 0xfff))
     }
 }
 
@@ -907,7 +972,11 @@ mod tests {
         }
     }
 
-    fn setup() -> (crate::sim::SimHost<std::boxed::Box<[core::sync::atomic::AtomicU64]>>, Gvt, Mpt) {
+    fn setup() -> (
+        crate::sim::SimHost<std::boxed::Box<[core::sync::atomic::AtomicU64]>>,
+        Gvt,
+        Mpt,
+    ) {
         let host = bxt();
         let gvt = Gvt::new(&host).unwrap();
         (host, gvt, Mpt::default())
@@ -916,12 +985,20 @@ mod tests {
     fn new_vgpu(host: &dyn HostGpu, gvt: &mut Gvt) -> Vgpu<Store> {
         let cfg = find_type("GVTg_V5_8").unwrap().config;
         let n = Gvt::ggtt_entries_for(&cfg).unwrap();
-        let store = Store(vec![0; MMIO_DWORDS], vec![0; n], vec![0; OPREGION_SIZE], vec![0; EDID_MAX_SIZE]);
-        gvt.create_vgpu(host, &cfg, store).map_err(|(e, _)| e).unwrap()
+        let store = Store(
+            vec![0; MMIO_DWORDS],
+            vec![0; n],
+            vec![0; OPREGION_SIZE],
+            vec![0; EDID_MAX_SIZE],
+        );
+        gvt.create_vgpu(host, &cfg, store)
+            .map_err(|(e, _)| e)
+            .unwrap()
     }
 
     fn w(v: &mut Vgpu<Store>, host: &dyn HostGpu, mpt: &mut Mpt, off: u32, val: u32) {
-        v.mmio_write(host, mpt, u64::from(off), &val.to_le_bytes()).unwrap();
+        v.mmio_write(host, mpt, u64::from(off), &val.to_le_bytes())
+            .unwrap();
     }
 
     fn r(v: &mut Vgpu<Store>, off: u32) -> u32 {
@@ -945,22 +1022,50 @@ mod tests {
             let (h, m) = (&host, &mut mpt);
             w(&mut v, h, m, GEN6_PCODE_DATA::OFFSET, 0);
             w(&mut v, h, m, GEN6_PCODE_MAILBOX::OFFSET, (1 << 31) | 0x21);
-            assert_eq!(r(&mut v, GEN6_PCODE_MAILBOX::OFFSET), 0, "{p:?}: done, no error");
-            assert_eq!(r(&mut v, GEN6_PCODE_DATA::OFFSET), u32::from(hw.pcode.sagv), "{p:?}: SAGV disabled");
+            assert_eq!(
+                r(&mut v, GEN6_PCODE_MAILBOX::OFFSET),
+                0,
+                "{p:?}: done, no error"
+            );
+            assert_eq!(
+                r(&mut v, GEN6_PCODE_DATA::OFFSET),
+                u32::from(hw.pcode.sagv),
+                "{p:?}: SAGV disabled"
+            );
             w(&mut v, h, m, GEN6_PCODE_DATA::OFFSET, 3);
             w(&mut v, h, m, GEN6_PCODE_MAILBOX::OFFSET, (1 << 31) | 0x7);
-            assert_eq!(r(&mut v, GEN6_PCODE_DATA::OFFSET), if hw.pcode.cdclk_control { 1 } else { 3 }, "{p:?}");
+            assert_eq!(
+                r(&mut v, GEN6_PCODE_DATA::OFFSET),
+                if hw.pcode.cdclk_control { 1 } else { 3 },
+                "{p:?}"
+            );
             w(&mut v, h, m, GEN6_PCODE_DATA::OFFSET, 0);
             w(&mut v, h, m, GEN6_PCODE_MAILBOX::OFFSET, (1 << 31) | 0x6);
-            assert_eq!(r(&mut v, GEN6_PCODE_DATA::OFFSET), hw.pcode.mem_latency[0], "{p:?}");
+            assert_eq!(
+                r(&mut v, GEN6_PCODE_DATA::OFFSET),
+                hw.pcode.mem_latency[0],
+                "{p:?}"
+            );
             w(&mut v, h, m, HSW_PWR_WELL_CTL2::OFFSET, 0xaaaa_aaaa);
             let req = hw.display.power_well_requests;
-            assert_eq!(r(&mut v, HSW_PWR_WELL_CTL2::OFFSET), req | (req >> 1), "{p:?}");
+            assert_eq!(
+                r(&mut v, HSW_PWR_WELL_CTL2::OFFSET),
+                req | (req >> 1),
+                "{p:?}"
+            );
             let mode = RING_MODE_GEN7::offset(Engine::Rcs.base());
             w(&mut v, h, m, mode, masked_bit_enable(1 << 1));
-            assert_eq!(v.failsafe().is_some(), hw.gfx_mode_refused & 2 != 0, "{p:?}");
+            assert_eq!(
+                v.failsafe().is_some(),
+                hw.gfx_mode_refused & 2 != 0,
+                "{p:?}"
+            );
             let refused = hw.gfx_mode_refused & 2 != 0;
-            assert_eq!(r(&mut v, mode) & 2 == 0, refused, "{p:?}: a refused bit never sticks");
+            assert_eq!(
+                r(&mut v, mode) & 2 == 0,
+                refused,
+                "{p:?}: a refused bit never sticks"
+            );
         }
     }
 
@@ -969,7 +1074,11 @@ mod tests {
         // About 1 KiB of device state plus the display's (~150 bytes, `display::Display`), the
         // counters (`VgpuStats`, 120 bytes), the failsafe cause (`report::Cause`, 64 bytes) and
         // the notice for the log (`report::Notice`, 32).
-        assert!(core::mem::size_of::<Vgpu<Store>>() < 1408, "{}", core::mem::size_of::<Vgpu<Store>>());
+        assert!(
+            core::mem::size_of::<Vgpu<Store>>() < 1408,
+            "{}",
+            core::mem::size_of::<Vgpu<Store>>()
+        );
     }
 
     #[test]
@@ -978,10 +1087,20 @@ mod tests {
         let mut v = new_vgpu(&host, &mut gvt);
         let p = *v.partition();
         let scratch = host.info().scratch_page;
-        let entries = [p.low.start / GTT_PAGE_SIZE, p.low.end() / GTT_PAGE_SIZE - 1, p.high.start / GTT_PAGE_SIZE + 7];
+        let entries = [
+            p.low.start / GTT_PAGE_SIZE,
+            p.low.end() / GTT_PAGE_SIZE - 1,
+            p.high.start / GTT_PAGE_SIZE + 7,
+        ];
         for (&i, gfn) in entries.iter().zip(0x100u64..) {
             let pte = (gfn << 12) | GEN8_PAGE_PRESENT;
-            v.mmio_write(&host, &mut mpt, GGTT_MMIO_OFFSET + i * 8, &pte.to_le_bytes()).unwrap();
+            v.mmio_write(
+                &host,
+                &mut mpt,
+                GGTT_MMIO_OFFSET + i * 8,
+                &pte.to_le_bytes(),
+            )
+            .unwrap();
             assert_ne!(host.ggtt_read(i), scratch);
         }
         // A DM reset puts the guest's entries back as a destruction does.
@@ -989,17 +1108,31 @@ mod tests {
         assert!(entries.iter().all(|&i| host.ggtt_read(i) == scratch));
         assert_eq!(mpt.mapped, 0);
         let i = entries[1];
-        v.mmio_write(&host, &mut mpt, GGTT_MMIO_OFFSET + i * 8, &((0x200 << 12) | GEN8_PAGE_PRESENT).to_le_bytes()).unwrap();
+        v.mmio_write(
+            &host,
+            &mut mpt,
+            GGTT_MMIO_OFFSET + i * 8,
+            &((0x200 << 12) | GEN8_PAGE_PRESENT).to_le_bytes(),
+        )
+        .unwrap();
         let store = gvt.destroy_vgpu(&host, &mut mpt, v);
         assert_eq!(mpt.mapped, 0);
-        assert!(store.1.iter().all(|&e| e == 0), "the virtual GGTT comes back zeroed");
+        assert!(
+            store.1.iter().all(|&e| e == 0),
+            "the virtual GGTT comes back zeroed"
+        );
         for span in [p.low, p.high] {
             let first = span.start / GTT_PAGE_SIZE;
-            assert!((first..first + span.size / GTT_PAGE_SIZE).all(|i| host.ggtt_read(i) == scratch));
+            assert!(
+                (first..first + span.size / GTT_PAGE_SIZE).all(|i| host.ggtt_read(i) == scratch)
+            );
         }
         // The next vGPU on the same storage sees none of it.
         let cfg = find_type("GVTg_V5_8").unwrap().config;
-        let mut v = gvt.create_vgpu(&host, &cfg, store).map_err(|(e, _)| e).unwrap();
+        let mut v = gvt
+            .create_vgpu(&host, &cfg, store)
+            .map_err(|(e, _)| e)
+            .unwrap();
         assert_eq!(*v.partition(), p);
         for &i in &entries {
             let mut b = [0xffu8; 8];
@@ -1019,9 +1152,34 @@ mod tests {
         let mut v = new_vgpu(&host, &mut gvt);
         v.activate();
         let handlers = [
-            GEN8_MASTER_IRQ::OFFSET, 0x44304, 0x44308, 0x4430c, 0x44408, 0x4440c, 0x444e4, 0xc4004, 0xc4008, 0xc400c,
-            0x70008, 0x71008, 0x64000, 0x64040, 0x64044, 0x64010, 0xc5100, 0xc5104, 0x70180, 0x70184, 0x70084,
-            0xa188, 0x2050, 0x20d0, 0x9400, 0x138124, 0x45400, 0x46070,
+            GEN8_MASTER_IRQ::OFFSET,
+            0x44304,
+            0x44308,
+            0x4430c,
+            0x44408,
+            0x4440c,
+            0x444e4,
+            0xc4004,
+            0xc4008,
+            0xc400c,
+            0x70008,
+            0x71008,
+            0x64000,
+            0x64040,
+            0x64044,
+            0x64010,
+            0xc5100,
+            0xc5104,
+            0x70180,
+            0x70184,
+            0x70084,
+            0xa188,
+            0x2050,
+            0x20d0,
+            0x9400,
+            0x138124,
+            0x45400,
+            0x46070,
         ];
         let mut x = 0x2545_f491_4f6c_dd1du64;
         let mut next = || {
@@ -1035,21 +1193,49 @@ mod tests {
             let _ = match round % 8 {
                 0 => v.display_tick(&mut mpt, round * 20_000_000).map(|_| ()),
                 1 => v.display_hotplug(&mut mpt, r % 2 == 0),
-                2 => v.raise_event(&mut mpt, if r % 2 == 0 { Event::RcsMiUserInterrupt } else { Event::Gmbus }),
-                3 => v.mmio_write(&host, &mut mpt, ((r >> 12) % u64::from(MMIO_SIZE)) & !3, &(r as u32).to_le_bytes()),
+                2 => v.raise_event(
+                    &mut mpt,
+                    if r % 2 == 0 {
+                        Event::RcsMiUserInterrupt
+                    } else {
+                        Event::Gmbus
+                    },
+                ),
+                3 => v.mmio_write(
+                    &host,
+                    &mut mpt,
+                    ((r >> 12) % u64::from(MMIO_SIZE)) & !3,
+                    &(r as u32).to_le_bytes(),
+                ),
                 _ => {
                     let off = handlers[(r >> 8) as usize % handlers.len()];
-                    v.mmio_write(&host, &mut mpt, u64::from(off), &((r >> 32) as u32).to_le_bytes())
+                    v.mmio_write(
+                        &host,
+                        &mut mpt,
+                        u64::from(off),
+                        &((r >> 32) as u32).to_le_bytes(),
+                    )
                 }
             };
-            let kind = if r % 3 == 0 { Reset::GdrstFull } else { Reset::DeviceModel };
+            let kind = if r % 3 == 0 {
+                Reset::GdrstFull
+            } else {
+                Reset::DeviceModel
+            };
             v.reset(&host, &mut mpt, kind).unwrap();
             let tracked = v.store.0.clone();
             v.written = Written::ALL;
             v.reset(&host, &mut mpt, kind).unwrap();
             if tracked != v.store.0 {
-                let first = tracked.iter().zip(&v.store.0).position(|(a, b)| a != b).unwrap_or(0);
-                panic!("round {round} ({kind:?}): register {:#x} not reloaded", first * 4);
+                let first = tracked
+                    .iter()
+                    .zip(&v.store.0)
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(0);
+                panic!(
+                    "round {round} ({kind:?}): register {:#x} not reloaded",
+                    first * 4
+                );
             }
         }
     }
@@ -1076,9 +1262,21 @@ mod tests {
         let (host, mut gvt, mut mpt) = setup();
         let mut v = new_vgpu(&host, &mut gvt);
         let (h, m) = (&host, &mut mpt);
-        w(&mut v, h, m, FORCEWAKE_GT_GEN9::OFFSET, masked_bit_enable(1));
+        w(
+            &mut v,
+            h,
+            m,
+            FORCEWAKE_GT_GEN9::OFFSET,
+            masked_bit_enable(1),
+        );
         assert_eq!(r(&mut v, FORCEWAKE_ACK_GT_GEN9::OFFSET), 1);
-        w(&mut v, h, m, FORCEWAKE_GT_GEN9::OFFSET, masked_bit_disable(1));
+        w(
+            &mut v,
+            h,
+            m,
+            FORCEWAKE_GT_GEN9::OFFSET,
+            masked_bit_disable(1),
+        );
         assert_eq!(r(&mut v, FORCEWAKE_ACK_GT_GEN9::OFFSET), 0);
         for e in Engine::ALL {
             let rc = RING_RESET_CTL::offset(e.base());
@@ -1087,13 +1285,25 @@ mod tests {
             w(&mut v, h, m, rc, masked_bit_disable(1));
             assert_eq!(r(&mut v, rc) & 7, 0, "{e:?}");
             let mode = RING_MI_MODE::offset(e.base());
-            w(&mut v, h, m, mode, masked_bit_enable(RING_MI_MODE::STOP_RING.mask()));
+            w(
+                &mut v,
+                h,
+                m,
+                mode,
+                masked_bit_enable(RING_MI_MODE::STOP_RING.mask()),
+            );
             assert_eq!(r(&mut v, mode) & 0xffff_0300, 0x300, "{e:?}");
             // MODE_IDLE is the engine's: a guest cannot clear it.
             w(&mut v, h, m, mode, masked_bit_disable(0x300));
             assert_eq!(r(&mut v, mode) & 0x300, 0x200, "{e:?}");
         }
-        w(&mut v, h, m, GEN6_GDRST::OFFSET, GEN6_GDRST::GRDOM_BLT.mask());
+        w(
+            &mut v,
+            h,
+            m,
+            GEN6_GDRST::OFFSET,
+            GEN6_GDRST::GRDOM_BLT.mask(),
+        );
         assert_eq!(r(&mut v, GEN6_GDRST::OFFSET), 0);
         assert_eq!(v.stats().engine_resets, 1);
         w(&mut v, h, m, GEN6_PCODE_MAILBOX::OFFSET, (1 << 31) | 0x6);
@@ -1124,12 +1334,21 @@ mod tests {
         assert_eq!(r(&mut v, BXT_PORT_REF_DW3_A::OFFSET) & (1 << 22), 0);
         // PHY0 (DDI B/C) is already up: the virtual monitor sits on port B, as upstream.
         assert_eq!(r(&mut v, BXT_P_CR_GT_DISP_PWRON::OFFSET), 1);
-        assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_BC::OFFSET) & (1 << 16), 1 << 16);
+        assert_eq!(
+            r(&mut v, BXT_PORT_CL1CM_DW0_BC::OFFSET) & (1 << 16),
+            1 << 16
+        );
         // PHY1 on, as i915 does it (read-modify-write): powered, settled, GRC calibrated.
         w(&mut v, h, m, BXT_P_CR_GT_DISP_PWRON::OFFSET, 3);
-        assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_A::OFFSET) & ((1 << 16) | (1 << 7)), 1 << 16);
+        assert_eq!(
+            r(&mut v, BXT_PORT_CL1CM_DW0_A::OFFSET) & ((1 << 16) | (1 << 7)),
+            1 << 16
+        );
         assert_eq!(r(&mut v, BXT_PORT_REF_DW3_A::OFFSET) & (1 << 22), 1 << 22);
-        assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_BC::OFFSET) & (1 << 16), 1 << 16);
+        assert_eq!(
+            r(&mut v, BXT_PORT_CL1CM_DW0_BC::OFFSET) & (1 << 16),
+            1 << 16
+        );
         // A request bit cleared powers that PHY down.
         w(&mut v, h, m, BXT_P_CR_GT_DISP_PWRON::OFFSET, 2);
         assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_BC::OFFSET) & (1 << 16), 0);
@@ -1137,7 +1356,10 @@ mod tests {
         w(&mut v, h, m, BXT_P_CR_GT_DISP_PWRON::OFFSET, 1);
         assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_A::OFFSET) & (1 << 16), 0);
         assert_eq!(r(&mut v, BXT_PORT_REF_DW3_A::OFFSET) & (1 << 22), 0);
-        assert_eq!(r(&mut v, BXT_PORT_CL1CM_DW0_BC::OFFSET) & (1 << 16), 1 << 16);
+        assert_eq!(
+            r(&mut v, BXT_PORT_CL1CM_DW0_BC::OFFSET) & (1 << 16),
+            1 << 16
+        );
         w(&mut v, h, m, PHY_CTL_FAMILY_EDP::OFFSET, 1 << 31);
         assert_eq!(r(&mut v, BXT_PHY_CTL_DDI_A::OFFSET), 1 << 8);
         w(&mut v, h, m, PORT_PCS_DW12_GRP_C::OFFSET, 0x55);
@@ -1173,10 +1395,26 @@ mod tests {
         let (host, mut gvt, mut mpt) = setup();
         let mut v = new_vgpu(&host, &mut gvt);
         let (h, m) = (&host, &mut mpt);
-        assert!(v.mmio_write(h, m, u64::from(TRTTE::OFFSET), &1u32.to_le_bytes()).is_err());
-        assert!(v.mmio_write(h, m, u64::from(GEN8_GAMW_ECO_DEV_RW_IA::OFFSET), &3u32.to_le_bytes()).is_err());
+        assert!(v
+            .mmio_write(h, m, u64::from(TRTTE::OFFSET), &1u32.to_le_bytes())
+            .is_err());
+        assert!(v
+            .mmio_write(
+                h,
+                m,
+                u64::from(GEN8_GAMW_ECO_DEV_RW_IA::OFFSET),
+                &3u32.to_le_bytes()
+            )
+            .is_err());
         w(&mut v, h, m, GEN8_GAMW_ECO_DEV_RW_IA::OFFSET, 0xf);
-        assert!(v.mmio_write(h, m, u64::from(RING_HWS_PGA::offset(RENDER_RING_BASE)), &0x1000u32.to_le_bytes()).is_err());
+        assert!(v
+            .mmio_write(
+                h,
+                m,
+                u64::from(RING_HWS_PGA::offset(RENDER_RING_BASE)),
+                &0x1000u32.to_le_bytes()
+            )
+            .is_err());
         let mine = u32::try_from(v.partition().low.start).unwrap();
         w(&mut v, h, m, RING_HWS_PGA::offset(RENDER_RING_BASE), mine);
         w(&mut v, h, m, 0x426c, 1);
@@ -1189,11 +1427,21 @@ mod tests {
         w(&mut v, h, m, 0x24d0, 0x7300);
         assert_eq!(r(&mut v, 0x24d0), 0x7300);
         w(&mut v, h, m, 0x24d4, GEN6_GDRST::OFFSET);
-        assert_eq!(r(&mut v, 0x24d4), 0, "GDRST cannot be opened to user batches");
+        assert_eq!(
+            r(&mut v, 0x24d4),
+            0,
+            "GDRST cannot be opened to user batches"
+        );
         w(&mut v, h, m, 0x64834, 0xff);
         assert_eq!(r(&mut v, 0x64834), 0);
         assert_eq!(v.failsafe(), None);
-        w(&mut v, h, m, CSFE_CHICKEN1::offset(RENDER_RING_BASE), masked_bit_enable(0x8));
+        w(
+            &mut v,
+            h,
+            m,
+            CSFE_CHICKEN1::offset(RENDER_RING_BASE),
+            masked_bit_enable(0x8),
+        );
         assert_eq!(v.failsafe(), Some(Failsafe::UnsupportedGuest));
     }
 
@@ -1203,24 +1451,31 @@ mod tests {
         let mut v = new_vgpu(&host, &mut gvt);
         let first = v.partition().high.start / GTT_PAGE_SIZE;
         let off = GGTT_MMIO_OFFSET + first * 8;
-        v.mmio_write(&host, &mut mpt, off, &0x7003u64.to_le_bytes()).unwrap();
+        v.mmio_write(&host, &mut mpt, off, &0x7003u64.to_le_bytes())
+            .unwrap();
         assert_eq!(host.ggtt_read(first), (7 << 12) | (1 << 40) | 3);
         assert_eq!(v.guest_pte(first * GTT_PAGE_SIZE), 0x7003);
         let mut hi = [0u8; 4];
         v.mmio_read(off + 4, &mut hi).unwrap();
         assert_eq!(hi, [0; 4]);
         // Replace: the old mapping is dropped.
-        v.mmio_write(&host, &mut mpt, off, &0x8001u64.to_le_bytes()).unwrap();
+        v.mmio_write(&host, &mut mpt, off, &0x8001u64.to_le_bytes())
+            .unwrap();
         assert_eq!(mpt.mapped, 1);
         // Not present: scratch, mapping dropped.
-        v.mmio_write(&host, &mut mpt, off, &0u64.to_le_bytes()).unwrap();
+        v.mmio_write(&host, &mut mpt, off, &0u64.to_le_bytes())
+            .unwrap();
         assert_eq!(host.ggtt_read(first), host.info().scratch_page);
         assert_eq!(mpt.mapped, 0);
         // Host reserve (index 0) and the end of the window are out of range.
-        v.mmio_write(&host, &mut mpt, GGTT_MMIO_OFFSET, &1u64.to_le_bytes()).unwrap();
-        v.mmio_write(&host, &mut mpt, (16 << 20) - 8, &1u64.to_le_bytes()).unwrap();
+        v.mmio_write(&host, &mut mpt, GGTT_MMIO_OFFSET, &1u64.to_le_bytes())
+            .unwrap();
+        v.mmio_write(&host, &mut mpt, (16 << 20) - 8, &1u64.to_le_bytes())
+            .unwrap();
         assert_eq!(v.stats().ggtt_out_of_range, 2);
-        assert!(v.mmio_write(&host, &mut mpt, 16 << 20, &1u64.to_le_bytes()).is_err());
+        assert!(v
+            .mmio_write(&host, &mut mpt, 16 << 20, &1u64.to_le_bytes())
+            .is_err());
         let flushes = host.flush_count();
         v.flush_ggtt(&host);
         v.flush_ggtt(&host);
@@ -1234,17 +1489,21 @@ mod tests {
         let low = v.partition().low;
         let gm = low.start + 3 * GTT_PAGE_SIZE;
         let off = GGTT_MMIO_OFFSET + gm / GTT_PAGE_SIZE * 8;
-        v.mmio_write(&host, &mut mpt, off, &0x7003u64.to_le_bytes()).unwrap();
+        v.mmio_write(&host, &mut mpt, off, &0x7003u64.to_le_bytes())
+            .unwrap();
         // Replaced: the invalidation comes while the old page is still mapped (2 mapped).
-        v.mmio_write(&host, &mut mpt, off, &0x8003u64.to_le_bytes()).unwrap();
+        v.mmio_write(&host, &mut mpt, off, &0x8003u64.to_le_bytes())
+            .unwrap();
         assert_eq!(mpt.invalidated, vec![(gm, 4096, 1), (gm, 4096, 2)]);
         assert_eq!(mpt.mapped, 1);
         // The same entry again changes nothing behind the aperture.
-        v.mmio_write(&host, &mut mpt, off, &0x8003u64.to_le_bytes()).unwrap();
+        v.mmio_write(&host, &mut mpt, off, &0x8003u64.to_le_bytes())
+            .unwrap();
         assert_eq!((mpt.invalidated.len(), mpt.mapped), (2, 1));
         // Hidden graphics memory is not behind the aperture.
         let high = GGTT_MMIO_OFFSET + v.partition().high.start / GTT_PAGE_SIZE * 8;
-        v.mmio_write(&host, &mut mpt, high, &0x9003u64.to_le_bytes()).unwrap();
+        v.mmio_write(&host, &mut mpt, high, &0x9003u64.to_le_bytes())
+            .unwrap();
         assert_eq!((mpt.invalidated.len(), mpt.mapped), (2, 2));
         // A reset: one invalidation of the part of the slice the guest wrote, before any page
         // is unmapped.
@@ -1270,14 +1529,18 @@ mod tests {
         r(&mut v, field::MAGIC);
         w(&mut v, &host, &mut mpt, 0x24d0, 0x7300);
         // An 8-byte register access is one trap (two whitelisted FORCE_NONPRIV targets).
-        v.mmio_write(&host, &mut mpt, 0x24d0, &0x7300_0000_7300u64.to_le_bytes()).unwrap();
+        v.mmio_write(&host, &mut mpt, 0x24d0, &0x7300_0000_7300u64.to_le_bytes())
+            .unwrap();
         let pte = GGTT_MMIO_OFFSET + v.partition().low.start / GTT_PAGE_SIZE * 8;
-        v.mmio_write(&host, &mut mpt, pte, &0x7003u64.to_le_bytes()).unwrap();
+        v.mmio_write(&host, &mut mpt, pte, &0x7003u64.to_le_bytes())
+            .unwrap();
         v.mmio_read(pte, &mut b8).unwrap();
         v.mmio_read(pte + 4, &mut b4).unwrap();
         // Malformed accesses are traps too, and refused ones.
         assert!(v.mmio_read(0x24d1, &mut b4).is_err());
-        assert!(v.mmio_write(&host, &mut mpt, 16 << 20, &1u64.to_le_bytes()).is_err());
+        assert!(v
+            .mmio_write(&host, &mut mpt, 16 << 20, &1u64.to_le_bytes())
+            .is_err());
         let s = *v.stats();
         assert_eq!(s.cfg_reads - base.cfg_reads, 2);
         assert_eq!(s.cfg_writes - base.cfg_writes, 1);
@@ -1294,8 +1557,18 @@ mod tests {
         let (host, mut gvt, mut mpt) = setup();
         let mut v = new_vgpu(&host, &mut gvt);
         let (h, m) = (&host, &mut mpt);
-        assert_eq!(v.take_notice(), None, "nothing before the guest does anything");
-        let refused = |access, offset, len| Some(Notice::Refused { access, offset, len });
+        assert_eq!(
+            v.take_notice(),
+            None,
+            "nothing before the guest does anything"
+        );
+        let refused = |access, offset, len| {
+            Some(Notice::Refused {
+                access,
+                offset,
+                len,
+            })
+        };
         type Act<'a> = dyn Fn(&mut Vgpu<Store>, &mut Mpt) + 'a;
         let cases: [(&Act<'_>, Option<Notice>, &str); 8] = [
             (&|v, _| assert!(v.mmio_read(0x24d1, &mut [0u8; 4]).is_err()), refused(Access::MmioRead, 0x24d1, 4), "refused a 4-byte BAR0 read at 0x24d1"),
@@ -1334,14 +1607,30 @@ mod tests {
             act(&mut v, m);
             let n = v.take_notice();
             assert_eq!(n, notice, "{text}");
-            assert_eq!(n.map(|n| std::string::ToString::to_string(&n)).as_deref(), Some(text));
-            assert_eq!(n.is_some_and(|n| n.is_debug()), !matches!(n, Some(Notice::Refused { .. })));
+            assert_eq!(
+                n.map(|n| std::string::ToString::to_string(&n)).as_deref(),
+                Some(text)
+            );
+            assert_eq!(
+                n.is_some_and(|n| n.is_debug()),
+                !matches!(n, Some(Notice::Refused { .. }))
+            );
             let counted = u64::from(matches!(n, Some(Notice::Refused { .. })));
-            assert_eq!(v.stats().bad_accesses, bad + counted, "every refusal is counted, and only those: {text}");
+            assert_eq!(
+                v.stats().bad_accesses,
+                bad + counted,
+                "every refusal is counted, and only those: {text}"
+            );
             assert_eq!(v.take_notice(), None, "taken once");
         }
         // Handled registers notice nothing.
-        w(&mut v, h, m, FORCEWAKE_GT_GEN9::OFFSET, masked_bit_enable(1));
+        w(
+            &mut v,
+            h,
+            m,
+            FORCEWAKE_GT_GEN9::OFFSET,
+            masked_bit_enable(1),
+        );
         assert_eq!(r(&mut v, FORCEWAKE_ACK_GT_GEN9::OFFSET), 1);
         assert_eq!(v.take_notice(), None);
     }
@@ -1356,7 +1645,14 @@ mod tests {
         w(&mut v, &host, &mut mpt, 0x24d0, 1);
         v.cfg_read(0, &mut [0u8; 4]).unwrap();
         v.count_page_track_write();
-        assert_eq!((v.stats().mmio_writes, v.stats().cfg_reads, v.stats().page_track_writes), (u64::MAX, u64::MAX, u64::MAX));
+        assert_eq!(
+            (
+                v.stats().mmio_writes,
+                v.stats().cfg_reads,
+                v.stats().page_track_writes
+            ),
+            (u64::MAX, u64::MAX, u64::MAX)
+        );
     }
 
     #[test]
@@ -1418,7 +1714,13 @@ mod tests {
         let (host, mut gvt, mut mpt) = setup();
         let mut v = new_vgpu(&host, &mut gvt);
         let first = v.partition().low.start / GTT_PAGE_SIZE;
-        v.mmio_write(&host, &mut mpt, GGTT_MMIO_OFFSET + first * 8, &0x1001u64.to_le_bytes()).unwrap();
+        v.mmio_write(
+            &host,
+            &mut mpt,
+            GGTT_MMIO_OFFSET + first * 8,
+            &0x1001u64.to_le_bytes(),
+        )
+        .unwrap();
         w(&mut v, &host, &mut mpt, field::MAGIC, 0); // ignored: not guest-writable
         assert_eq!(v.vreg(field::MAGIC), 0x7654_4776);
         let fence = u32::try_from(v.partition().fences.start).unwrap();

@@ -23,7 +23,11 @@ pub const INTEL_VENDOR: u16 = 0x8086;
 
 /// The host reserve upstream GVT-g keeps on every GPU (`HOST_LOW_GM_SIZE`,
 /// `HOST_HIGH_GM_SIZE`, `HOST_FENCE`): i915 keeps at least this much for itself.
-pub const HOST_RESERVE: HostReserve = HostReserve { low_gm: 128 * MB, high_gm: 384 * MB, fences: 4 };
+pub const HOST_RESERVE: HostReserve = HostReserve {
+    low_gm: 128 * MB,
+    high_gm: 384 * MB,
+    fences: 4,
+};
 
 /// Most fence registers a Gen9 GPU has.
 pub const MAX_FENCES: u32 = 32;
@@ -87,7 +91,9 @@ pub fn host_info(f: &Facts) -> Result<HostInfo> {
         return Err(GvtError::Invalid);
     }
     // BAR0 must hold the GGTT where the guest expects it (vGPUs present the host's BAR0).
-    let ggtt_bytes = (f.ggtt_size / GM_ALIGN).checked_mul(GGTT_ENTRY_BYTES).ok_or(GvtError::Invalid)?;
+    let ggtt_bytes = (f.ggtt_size / GM_ALIGN)
+        .checked_mul(GGTT_ENTRY_BYTES)
+        .ok_or(GvtError::Invalid)?;
     match GGTT_BAR0_OFFSET.checked_add(ggtt_bytes) {
         Some(end) if end <= f.bar0_size => {}
         _ => return Err(GvtError::Invalid),
@@ -124,7 +130,11 @@ pub fn host_info(f: &Facts) -> Result<HostInfo> {
 /// non-empty and page-aligned. Anything else would hand i915's own memory to a vGPU.
 pub fn gm_nodes(info: &HostInfo, part: &Partition) -> Result<[Span; 2]> {
     let ok = |s: &Span, lo: u64, hi: u64| {
-        s.size != 0 && s.start % GM_ALIGN == 0 && s.size % GM_ALIGN == 0 && s.start >= lo && s.start.checked_add(s.size).is_some_and(|e| e <= hi)
+        s.size != 0
+            && s.start % GM_ALIGN == 0
+            && s.size % GM_ALIGN == 0
+            && s.start >= lo
+            && s.start.checked_add(s.size).is_some_and(|e| e <= hi)
     };
     if !ok(&part.low, 0, info.aperture_size) || !ok(&part.high, info.aperture_size, info.gm_size) {
         return Err(GvtError::Invalid);
@@ -165,19 +175,25 @@ const MASK_ALL: u32 = 0xffff_0000;
 
 fn dword(buf: &[u8], i: usize) -> Option<u32> {
     let o = i.checked_mul(4)?;
-    buf.get(o..o.checked_add(4)?).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_le_bytes)
+    buf.get(o..o.checked_add(4)?)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_le_bytes)
 }
 
 fn set_dword(buf: &mut [u8], i: usize, v: u32) -> Result {
     let o = i.checked_mul(4).ok_or(GvtError::Invalid)?;
-    let b = buf.get_mut(o..o.checked_add(4).ok_or(GvtError::Invalid)?).ok_or(GvtError::Invalid)?;
+    let b = buf
+        .get_mut(o..o.checked_add(4).ok_or(GvtError::Invalid)?)
+        .ok_or(GvtError::Invalid)?;
     b.copy_from_slice(&v.to_le_bytes());
     Ok(())
 }
 
 /// Copies pages `2..` of `src` over those of `dst`, as far as both reach.
 fn copy_engine_pages(src: &[u8], dst: &mut [u8]) {
-    let (Some(s), Some(d)) = (src.get(2 * PAGE..), dst.get_mut(2 * PAGE..)) else { return };
+    let (Some(s), Some(d)) = (src.get(2 * PAGE..), dst.get_mut(2 * PAGE..)) else {
+        return;
+    };
     let n = (s.len().min(d.len()) / PAGE).wrapping_mul(PAGE);
     if let (Some(s), Some(d)) = (s.get(..n), d.get_mut(..n)) {
         d.copy_from_slice(s);
@@ -229,7 +245,10 @@ const MI_BATCH_BUFFER_END: u32 = 0x0a << 23;
 /// MI_BATCH_BUFFER_END. MI_NOOPs are skipped; `f` may rewrite the dwords it is given. Any
 /// other command, an even LRI length field (it is 2n - 1 for n registers) or a list running
 /// off the page is refused.
-fn walk_register_values(layout: &mut [u8], mut f: impl FnMut(&mut [u8], usize) -> Result) -> Result {
+fn walk_register_values(
+    layout: &mut [u8],
+    mut f: impl FnMut(&mut [u8], usize) -> Result,
+) -> Result {
     let dwords = layout.len() / 4;
     let mut i = 0usize;
     while i < dwords {
@@ -241,9 +260,15 @@ fn walk_register_values(layout: &mut [u8], mut f: impl FnMut(&mut [u8], usize) -
             return (next..dwords).try_for_each(|d| f(layout, d));
         } else if h >> 23 == MI_LOAD_REGISTER_IMM && h & 1 == 1 {
             let len = usize::try_from(h & 0xff).map_err(|_| GvtError::Invalid)?;
-            let end = next.checked_add(len).and_then(|e| e.checked_add(1)).filter(|&e| e <= dwords).ok_or(GvtError::Invalid)?;
+            let end = next
+                .checked_add(len)
+                .and_then(|e| e.checked_add(1))
+                .filter(|&e| e <= dwords)
+                .ok_or(GvtError::Invalid)?;
             // Offset, value pairs: each value is the second dword of its pair.
-            (next..end).step_by(2).try_for_each(|d| f(layout, d.wrapping_add(1)))?;
+            (next..end)
+                .step_by(2)
+                .try_for_each(|d| f(layout, d.wrapping_add(1)))?;
             i = end;
         } else {
             return Err(GvtError::Invalid);

@@ -40,13 +40,27 @@ fn host_info_takes_the_device_layout() {
     assert_eq!(info.engines, 0x0f);
     // Upstream's arithmetic: 256 MiB of aperture leaves 128 MiB, so the _8 and _4 types.
     let pool = ResourcePool::new(&info).unwrap();
-    assert_eq!(pool.available(&Request { low_gm: 64 * MB, high_gm: 384 * MB, fences: 4 }), 2);
+    assert_eq!(
+        pool.available(&Request {
+            low_gm: 64 * MB,
+            high_gm: 384 * MB,
+            fences: 4
+        }),
+        2
+    );
 }
 
 #[test]
 fn host_info_per_platform() {
-    for (id, p) in [(0x1912, Platform::Skylake), (0x5912, Platform::KabyLake), (0x0A84, Platform::Broxton)] {
-        let f = Facts { device: id, ..apl() };
+    for (id, p) in [
+        (0x1912, Platform::Skylake),
+        (0x5912, Platform::KabyLake),
+        (0x0A84, Platform::Broxton),
+    ] {
+        let f = Facts {
+            device: id,
+            ..apl()
+        };
         assert_eq!(host_info(&f).unwrap().platform, p);
     }
 }
@@ -54,25 +68,95 @@ fn host_info_per_platform() {
 #[test]
 fn host_info_refuses_what_the_core_cannot_drive() {
     // Not Intel, not Gen9 (Ice Lake 0x8A52), no render engine.
-    assert_eq!(host_info(&Facts { vendor: 0x1002, ..apl() }), Err(GvtError::NotSupported));
-    assert_eq!(host_info(&Facts { device: 0x8A52, ..apl() }), Err(GvtError::NotSupported));
-    assert_eq!(host_info(&Facts { engines: 0x0e, ..apl() }), Err(GvtError::NotSupported));
+    assert_eq!(
+        host_info(&Facts {
+            vendor: 0x1002,
+            ..apl()
+        }),
+        Err(GvtError::NotSupported)
+    );
+    assert_eq!(
+        host_info(&Facts {
+            device: 0x8A52,
+            ..apl()
+        }),
+        Err(GvtError::NotSupported)
+    );
+    assert_eq!(
+        host_info(&Facts {
+            engines: 0x0e,
+            ..apl()
+        }),
+        Err(GvtError::NotSupported)
+    );
     // A layout that cannot be right.
-    assert_eq!(host_info(&Facts { aperture_size: 8192 * MB, ..apl() }), Err(GvtError::Invalid));
-    assert_eq!(host_info(&Facts { aperture_size: 256 * MB + 1, ..apl() }), Err(GvtError::Invalid));
-    assert_eq!(host_info(&Facts { fence_count: 33, ..apl() }), Err(GvtError::Invalid));
-    assert_eq!(host_info(&Facts { ggtt_size: 0, ..apl() }), Err(GvtError::Invalid));
+    assert_eq!(
+        host_info(&Facts {
+            aperture_size: 8192 * MB,
+            ..apl()
+        }),
+        Err(GvtError::Invalid)
+    );
+    assert_eq!(
+        host_info(&Facts {
+            aperture_size: 256 * MB + 1,
+            ..apl()
+        }),
+        Err(GvtError::Invalid)
+    );
+    assert_eq!(
+        host_info(&Facts {
+            fence_count: 33,
+            ..apl()
+        }),
+        Err(GvtError::Invalid)
+    );
+    assert_eq!(
+        host_info(&Facts {
+            ggtt_size: 0,
+            ..apl()
+        }),
+        Err(GvtError::Invalid)
+    );
     // BAR0 too small for the GGTT behind the registers.
-    assert_eq!(host_info(&Facts { bar0_size: 8 * MB, ..apl() }), Err(GvtError::Invalid));
+    assert_eq!(
+        host_info(&Facts {
+            bar0_size: 8 * MB,
+            ..apl()
+        }),
+        Err(GvtError::Invalid)
+    );
     // Nothing left after the host reserve.
-    assert_eq!(host_info(&Facts { aperture_size: 128 * MB, ..apl() }), Err(GvtError::NoSpace));
-    assert_eq!(host_info(&Facts { ggtt_size: 512 * MB, ..apl() }), Err(GvtError::NoSpace));
-    assert_eq!(host_info(&Facts { fence_count: 4, ..apl() }), Err(GvtError::NoSpace));
+    assert_eq!(
+        host_info(&Facts {
+            aperture_size: 128 * MB,
+            ..apl()
+        }),
+        Err(GvtError::NoSpace)
+    );
+    assert_eq!(
+        host_info(&Facts {
+            ggtt_size: 512 * MB,
+            ..apl()
+        }),
+        Err(GvtError::NoSpace)
+    );
+    assert_eq!(
+        host_info(&Facts {
+            fence_count: 4,
+            ..apl()
+        }),
+        Err(GvtError::NoSpace)
+    );
 }
 
 #[test]
 fn extra_engines_are_not_offered() {
-    let info = host_info(&Facts { engines: 0xff, ..apl() }).unwrap();
+    let info = host_info(&Facts {
+        engines: 0xff,
+        ..apl()
+    })
+    .unwrap();
     assert_eq!(info.engines, 0x0f);
 }
 
@@ -80,12 +164,18 @@ fn extra_engines_are_not_offered() {
 fn pool_partitions_map_to_gm_nodes_inside_the_layout() {
     let info = host_info(&apl()).unwrap();
     let mut pool = ResourcePool::new(&info).unwrap();
-    let r = Request { low_gm: 64 * MB, high_gm: 384 * MB, fences: 4 };
+    let r = Request {
+        low_gm: 64 * MB,
+        high_gm: 384 * MB,
+        fences: 4,
+    };
     let mut seen = Vec::new();
     while let Ok((_, part)) = pool.allocate(&r) {
         let [low, high] = gm_nodes(&info, &part).unwrap();
         assert!(low.start >= HOST_RESERVE.low_gm && low.end() <= info.aperture_size);
-        assert!(high.start >= info.aperture_size + HOST_RESERVE.high_gm && high.end() <= info.gm_size);
+        assert!(
+            high.start >= info.aperture_size + HOST_RESERVE.high_gm && high.end() <= info.gm_size
+        );
         let fences = fence_range(&info, &part).unwrap();
         assert!(fences.start >= HOST_RESERVE.fences && fences.end <= info.fence_count);
         assert_eq!(fences.len(), 4);
@@ -98,28 +188,84 @@ fn pool_partitions_map_to_gm_nodes_inside_the_layout() {
 fn gm_nodes_refuse_partitions_outside_their_areas() {
     let info = host_info(&apl()).unwrap();
     let good = Partition {
-        low: Span { start: 128 * MB, size: 64 * MB },
-        high: Span { start: 640 * MB, size: 384 * MB },
+        low: Span {
+            start: 128 * MB,
+            size: 64 * MB,
+        },
+        high: Span {
+            start: 640 * MB,
+            size: 384 * MB,
+        },
         fences: Span { start: 4, size: 4 },
     };
     assert!(gm_nodes(&info, &good).is_ok());
     let bad = [
         // Low GM reaching past the aperture.
-        Partition { low: Span { start: 224 * MB, size: 64 * MB }, ..good },
+        Partition {
+            low: Span {
+                start: 224 * MB,
+                size: 64 * MB,
+            },
+            ..good
+        },
         // High GM inside the aperture.
-        Partition { high: Span { start: 192 * MB, size: 64 * MB }, ..good },
+        Partition {
+            high: Span {
+                start: 192 * MB,
+                size: 64 * MB,
+            },
+            ..good
+        },
         // Past the GGTT.
-        Partition { high: Span { start: 4064 * MB, size: 64 * MB }, ..good },
+        Partition {
+            high: Span {
+                start: 4064 * MB,
+                size: 64 * MB,
+            },
+            ..good
+        },
         // Unaligned, empty, overflowing.
-        Partition { low: Span { start: 128 * MB + 1, size: 64 * MB }, ..good },
-        Partition { low: Span { start: 128 * MB, size: 0 }, ..good },
-        Partition { high: Span { start: u64::MAX - 4095, size: 8192 }, ..good },
+        Partition {
+            low: Span {
+                start: 128 * MB + 1,
+                size: 64 * MB,
+            },
+            ..good
+        },
+        Partition {
+            low: Span {
+                start: 128 * MB,
+                size: 0,
+            },
+            ..good
+        },
+        Partition {
+            high: Span {
+                start: u64::MAX - 4095,
+                size: 8192,
+            },
+            ..good
+        },
     ];
     for p in bad {
         assert_eq!(gm_nodes(&info, &p), Err(GvtError::Invalid), "{p:?}");
     }
-    assert!(fence_range(&info, &Partition { fences: Span { start: 30, size: 4 }, ..good }).is_err());
-    assert!(fence_range(&info, &Partition { fences: Span { start: 4, size: 0 }, ..good }).is_err());
+    assert!(fence_range(
+        &info,
+        &Partition {
+            fences: Span { start: 30, size: 4 },
+            ..good
+        }
+    )
+    .is_err());
+    assert!(fence_range(
+        &info,
+        &Partition {
+            fences: Span { start: 4, size: 0 },
+            ..good
+        }
+    )
+    .is_err());
 }
 
 fn image(pages: usize, fill: u8) -> Vec<u8> {
@@ -139,10 +285,27 @@ fn put(buf: &mut [u8], page: usize, dw: usize, v: u32) {
 // MI_BATCH_BUFFER_END at `LAYOUT_END`.
 const LRI_POSTED: u32 = (0x22 << 23) | (1 << 12);
 const LAYOUT: [(usize, &[u32]); 4] = [
-    (0x01, &[0x2244, 0x2034, 0x2030, 0x2038, 0x203c, 0x2168, 0x2140, 0x2110, 0x211c, 0x2114, 0x2118, 0x21c0, 0x21c4, 0x21c8]),
-    (0x21, &[0x23a8, 0x228c, 0x2288, 0x2284, 0x2280, 0x227c, 0x2278, 0x2274, 0x2270]),
+    (
+        0x01,
+        &[
+            0x2244, 0x2034, 0x2030, 0x2038, 0x203c, 0x2168, 0x2140, 0x2110, 0x211c, 0x2114, 0x2118,
+            0x21c0, 0x21c4, 0x21c8,
+        ],
+    ),
+    (
+        0x21,
+        &[
+            0x23a8, 0x228c, 0x2288, 0x2284, 0x2280, 0x227c, 0x2278, 0x2274, 0x2270,
+        ],
+    ),
     (0x41, &[0x20c8]),
-    (0x51, &[0x2028, 0x209c, 0x20c0, 0x2178, 0x217c, 0x2358, 0x2170, 0x2150, 0x2154, 0x2158, 0x241c, 0x2600, 0x2604, 0x2608]),
+    (
+        0x51,
+        &[
+            0x2028, 0x209c, 0x20c0, 0x2178, 0x217c, 0x2358, 0x2170, 0x2150, 0x2154, 0x2158, 0x241c,
+            0x2600, 0x2604, 0x2608,
+        ],
+    ),
 ];
 const LAYOUT_END: usize = 0x51 + 1 + 2 * 14;
 
@@ -170,7 +333,10 @@ fn lay_out(img: &mut [u8]) {
 
 /// The dword indices of register values in `LAYOUT`.
 fn value_dwords() -> Vec<usize> {
-    LAYOUT.iter().flat_map(|(at, regs)| (0..regs.len()).map(move |k| at + 2 + 2 * k)).collect()
+    LAYOUT
+        .iter()
+        .flat_map(|(at, regs)| (0..regs.len()).map(move |k| at + 2 + 2 * k))
+        .collect()
 }
 
 #[test]
@@ -183,7 +349,12 @@ fn load_keeps_i915_ring_registers_and_takes_the_workload_state() {
     let mut i915 = image(23, 0x11);
     lay_out(&mut i915);
     // i915's ring start, head, tail, control and its status page.
-    let ring = [(0x05, 0x100), (0x07, 0x180), (0x09, 0xfee0_0000), (0x0b, 0x1f_f001)];
+    let ring = [
+        (0x05, 0x100),
+        (0x07, 0x180),
+        (0x09, 0xfee0_0000),
+        (0x0b, 0x1f_f001),
+    ];
     for (i, v) in ring {
         put(&mut i915, 1, i, v);
     }
@@ -191,12 +362,23 @@ fn load_keeps_i915_ring_registers_and_takes_the_workload_state() {
     for (i, v) in ring {
         assert_eq!(get(&i915, 1, i), v, "ring dword {i:#x}");
     }
-    assert!(i915[..PAGE].iter().all(|&b| b == 0x11), "status page untouched");
+    assert!(
+        i915[..PAGE].iter().all(|&b| b == 0x11),
+        "status page untouched"
+    );
     assert_eq!(get(&i915, 1, CTX_CONTEXT_CONTROL), 0xffff_0008);
     assert_eq!(get(&i915, 1, 0x31), 1);
     assert_eq!(get(&i915, 1, 0x33), 0x2345_6000);
-    for i in [CTX_BB_PER_CTX_PTR, CTX_RCS_INDIRECT_CTX, CTX_RCS_INDIRECT_CTX_OFFSET] {
-        assert_eq!(get(&i915, 1, i), 0x1111_1111, "i915's own workaround batch pointer {i:#x}");
+    for i in [
+        CTX_BB_PER_CTX_PTR,
+        CTX_RCS_INDIRECT_CTX,
+        CTX_RCS_INDIRECT_CTX_OFFSET,
+    ] {
+        assert_eq!(
+            get(&i915, 1, i),
+            0x1111_1111,
+            "i915's own workaround batch pointer {i:#x}"
+        );
     }
     // Register values past the ring context and what follows the list came over.
     for i in value_dwords().into_iter().filter(|&i| i >= RING_CTX_DWORDS) {
@@ -219,7 +401,10 @@ fn load_of_an_inhibit_context_skips_the_register_and_engine_state() {
     let before = i915.clone();
     load_context(Engine::Rcs, &core, &mut i915).unwrap();
     assert_eq!(get(&i915, 1, CTX_CONTEXT_CONTROL), 0xffff_0001);
-    assert_eq!(i915[PAGE + RING_CTX_DWORDS * 4..], before[PAGE + RING_CTX_DWORDS * 4..]);
+    assert_eq!(
+        i915[PAGE + RING_CTX_DWORDS * 4..],
+        before[PAGE + RING_CTX_DWORDS * 4..]
+    );
 }
 
 #[test]
@@ -231,7 +416,16 @@ fn the_guest_image_cannot_change_what_the_engine_parses() {
     // longer list where i915 has NOOPs and its end.
     let mut core = image(22, 0xaa);
     for i in 0..PAGE / 4 {
-        put(&mut core, 1, i, if i % 2 == 0 { (0x22 << 23) | 125 } else { 0x10_0000 + 4 * i as u32 });
+        put(
+            &mut core,
+            1,
+            i,
+            if i % 2 == 0 {
+                (0x22 << 23) | 125
+            } else {
+                0x10_0000 + 4 * i as u32
+            },
+        );
     }
     put(&mut core, 1, CTX_CONTEXT_CONTROL, 0);
     let before = i915.clone();
@@ -239,7 +433,10 @@ fn the_guest_image_cannot_change_what_the_engine_parses() {
     for i in RING_CTX_DWORDS..PAGE / 4 {
         let (got, was, guest) = (get(&i915, 1, i), get(&before, 1, i), get(&core, 1, i));
         if values.contains(&i) || i > LAYOUT_END {
-            assert_eq!(got, guest, "dword {i:#x} is a value or past the end: the guest's");
+            assert_eq!(
+                got, guest,
+                "dword {i:#x} is a value or past the end: the guest's"
+            );
         } else {
             assert_eq!(got, was, "dword {i:#x} is a command or NOOP: i915's");
         }
@@ -259,8 +456,13 @@ fn a_register_state_the_host_cannot_parse_loads_nothing() {
     };
     type Spoil = dyn Fn(&mut Vec<u8>);
     let bad: [(&str, &Spoil); 3] = [
-        ("a command the register state does not hold (MI_STORE_REGISTER_MEM)", &|img| put(img, 1, 0x48, (0x24 << 23) | 2)),
-        ("an even LRI length field", &|img| put(img, 1, 0x51, (0x22 << 23) | 28)),
+        (
+            "a command the register state does not hold (MI_STORE_REGISTER_MEM)",
+            &|img| put(img, 1, 0x48, (0x24 << 23) | 2),
+        ),
+        ("an even LRI length field", &|img| {
+            put(img, 1, 0x51, (0x22 << 23) | 28)
+        }),
         ("an LRI running off the page", &no_end),
     ];
     for (what, spoil) in bad {
@@ -268,7 +470,11 @@ fn a_register_state_the_host_cannot_parse_loads_nothing() {
         lay_out(&mut i915);
         spoil(&mut i915);
         let before = i915.clone();
-        assert_eq!(load_context(Engine::Rcs, &core, &mut i915), Err(GvtError::Invalid), "{what}");
+        assert_eq!(
+            load_context(Engine::Rcs, &core, &mut i915),
+            Err(GvtError::Invalid),
+            "{what}"
+        );
         assert!(i915 == before, "{what}: nothing written");
     }
 }
@@ -315,7 +521,10 @@ fn load_per_engine_registers() {
 fn short_images_are_refused_not_indexed() {
     let core = image(1, 0);
     let mut i915 = image(2, 0);
-    assert_eq!(load_context(Engine::Rcs, &core, &mut i915), Err(GvtError::Invalid));
+    assert_eq!(
+        load_context(Engine::Rcs, &core, &mut i915),
+        Err(GvtError::Invalid)
+    );
     let mut small = image(1, 0);
     assert_eq!(save_context(&i915, &mut small), Err(GvtError::Invalid));
 }
@@ -355,7 +564,10 @@ fn completion_needs_the_switch_out_unless_it_hung() {
     assert_eq!(completion(SIGNALED | SCHEDULED_IN), None);
     assert_eq!(completion(SIGNALED | SWITCHED_OUT), Some(Completion::Done));
     assert_eq!(completion(SIGNALED | ERROR), Some(Completion::Hang));
-    assert_eq!(completion(SIGNALED | ERROR | SWITCHED_OUT), Some(Completion::Hang));
+    assert_eq!(
+        completion(SIGNALED | ERROR | SWITCHED_OUT),
+        Some(Completion::Hang)
+    );
     // An error bit without the signal is not a decision yet.
     assert_eq!(completion(ERROR | SWITCHED_OUT), None);
 }

@@ -149,10 +149,12 @@ pub struct Cursor {
 impl Cursor {
     /// The start of a ring at `head`.
     pub fn at(head: u32) -> Self {
-        Cursor { stack: [Loc::Ring(head); 3], depth: 0 }
+        Cursor {
+            stack: [Loc::Ring(head); 3],
+            depth: 0,
+        }
     }
 }
-
 
 /// Registers an engine keeps (distinct offsets): a context image lists 68 on Gen9, the
 /// restore-inhibit prefix ~120 (many the same), the guest's own LRIs the rest.
@@ -167,7 +169,9 @@ const REG_SLOTS: usize = 2 * MAX_REGS;
 /// Ticks of a `hz` clock from 0 to `ns` (wrapping past 64 bits, centuries away).
 fn ticks(ns: u64, hz: u64) -> u64 {
     const NS: u64 = 1_000_000_000;
-    ns.wrapping_div(NS).wrapping_mul(hz).wrapping_add(ns.wrapping_rem(NS).wrapping_mul(hz).wrapping_div(NS))
+    ns.wrapping_div(NS)
+        .wrapping_mul(hz)
+        .wrapping_add(ns.wrapping_rem(NS).wrapping_mul(hz).wrapping_div(NS))
 }
 
 /// One engine: which one it is, its status page and the registers commands loaded, found
@@ -232,7 +236,10 @@ struct Gma {
 
 impl Gma {
     fn fault(self) -> Outcome {
-        Outcome::Fault { addr: self.addr, ppgtt: self.space == Space::Ppgtt }
+        Outcome::Fault {
+            addr: self.addr,
+            ppgtt: self.space == Space::Ppgtt,
+        }
     }
 }
 
@@ -302,7 +309,10 @@ impl Ctx<'_> {
             return Ok((g.addr, true));
         }
         if g.space == Space::Ggtt {
-            let e = usize::try_from(g.addr / GTT_PAGE_SIZE).ok().and_then(|i| self.ggtt.get(i)).ok_or(fault)?;
+            let e = usize::try_from(g.addr / GTT_PAGE_SIZE)
+                .ok()
+                .and_then(|i| self.ggtt.get(i))
+                .ok_or(fault)?;
             let pte = e.load(Ordering::Acquire);
             if pte & GEN8_PAGE_PRESENT == 0 {
                 return Err(fault);
@@ -332,7 +342,10 @@ impl Ctx<'_> {
         for (level, shift) in [(4u8, 39u32), (3, 30), (2, 21), (1, 12)] {
             let index = (g.addr >> shift) & 0x1ff;
             let mut b = [0u8; 8];
-            if !self.mem.read(table.wrapping_add(index.wrapping_mul(8)), &mut b) {
+            if !self
+                .mem
+                .read(table.wrapping_add(index.wrapping_mul(8)), &mut b)
+            {
                 return Err(fault);
             }
             let pte = u64::from_le_bytes(b);
@@ -347,7 +360,9 @@ impl Ctx<'_> {
                     let base = pte & PPGTT_ADDR_MASK & !((1 << 21) - 1);
                     return Ok((base | (g.addr & ((1 << 21) - 1)), rw));
                 }
-                (1, _) => return Ok(((pte & PPGTT_ADDR_MASK) | (g.addr & (GTT_PAGE_SIZE - 1)), rw)),
+                (1, _) => {
+                    return Ok(((pte & PPGTT_ADDR_MASK) | (g.addr & (GTT_PAGE_SIZE - 1)), rw))
+                }
                 _ => table = pte & PPGTT_ADDR_MASK,
             }
         }
@@ -389,11 +404,22 @@ impl Ctx<'_> {
         let pa = self.translate(g)?;
         // Up to the end of the page: one translation covers it. A dword that straddles the
         // page end is read on its own, as before prefetching.
-        let to_end = usize::try_from(GTT_PAGE_SIZE.wrapping_sub(g.addr & (GTT_PAGE_SIZE - 1))).unwrap_or(0);
+        let to_end =
+            usize::try_from(GTT_PAGE_SIZE.wrapping_sub(g.addr & (GTT_PAGE_SIZE - 1))).unwrap_or(0);
         let n = (to_end & !3).clamp(4, PREFETCH * 4);
-        let len = if self.prefetch.buf.get_mut(..n).is_some_and(|b| self.mem.read(pa, b)) {
+        let len = if self
+            .prefetch
+            .buf
+            .get_mut(..n)
+            .is_some_and(|b| self.mem.read(pa, b))
+        {
             n
-        } else if self.prefetch.buf.get_mut(..4).is_some_and(|b| self.mem.read(pa, b)) {
+        } else if self
+            .prefetch
+            .buf
+            .get_mut(..4)
+            .is_some_and(|b| self.mem.read(pa, b))
+        {
             4
         } else {
             return Err(g.fault());
@@ -407,7 +433,13 @@ impl Ctx<'_> {
     /// may straddle pages).
     fn write(&mut self, g: Gma, vals: &[u32]) -> Exec<()> {
         for (i, &v) in (0u64..).zip(vals) {
-            self.write_dw(Gma { addr: g.addr.wrapping_add(i.wrapping_mul(4)), space: g.space }, v)?;
+            self.write_dw(
+                Gma {
+                    addr: g.addr.wrapping_add(i.wrapping_mul(4)),
+                    space: g.space,
+                },
+                v,
+            )?;
         }
         Ok(())
     }
@@ -417,9 +449,15 @@ impl Ctx<'_> {
         match loc {
             Loc::Ring(off) => {
                 let o = ring_add(off, i.wrapping_mul(4), self.ring.size.max(4));
-                Gma { addr: self.ring.start.wrapping_add(u64::from(o)), space: self.ring.space }
+                Gma {
+                    addr: self.ring.start.wrapping_add(u64::from(o)),
+                    space: self.ring.space,
+                }
             }
-            Loc::Batch { addr, ppgtt } => Gma { addr: addr.wrapping_add(u64::from(i).wrapping_mul(4)), space: space(ppgtt) },
+            Loc::Batch { addr, ppgtt } => Gma {
+                addr: addr.wrapping_add(u64::from(i).wrapping_mul(4)),
+                space: space(ppgtt),
+            },
         }
     }
 
@@ -440,7 +478,10 @@ impl Ctx<'_> {
                 self.prefetch.offset(g).ok_or(g.fault())?
             }
         };
-        let mut end = self.prefetch.len.min(off.saturating_add(max.saturating_mul(4)));
+        let mut end = self
+            .prefetch
+            .len
+            .min(off.saturating_add(max.saturating_mul(4)));
         if let Loc::Ring(at) = loc {
             let o = ring_add(at, i.wrapping_mul(4), self.ring.size.max(4));
             let to_ring_end = usize::try_from(self.ring.size.max(4).saturating_sub(o)).unwrap_or(0);
@@ -452,13 +493,19 @@ impl Ctx<'_> {
     /// How many `MI_NOOP`s follow the one at `loc` in the prefetched copy, without passing the
     /// ring's tail or end.
     fn noops_after(&self, loc: Loc) -> u32 {
-        let Some(off) = self.prefetch.offset(self.locate(loc, 0)) else { return 0 };
+        let Some(off) = self.prefetch.offset(self.locate(loc, 0)) else {
+            return 0;
+        };
         let zeros = u32::try_from(self.prefetch.zeros(off.wrapping_add(4))).unwrap_or(0);
         match loc {
             Loc::Batch { .. } => zeros,
             Loc::Ring(at) => {
                 let size = self.ring.size.max(4);
-                let limit = if self.ring.tail > at { self.ring.tail.min(size) } else { size };
+                let limit = if self.ring.tail > at {
+                    self.ring.tail.min(size)
+                } else {
+                    size
+                };
                 zeros.min(limit.saturating_sub(at).saturating_sub(4) / 4)
             }
         }
@@ -500,7 +547,9 @@ impl Engine {
         // The index is never full (MAX_REGS of REG_SLOTS), so an empty slot ends the probe.
         for _ in 0..REG_SLOTS {
             let at = usize::from(self.index.get(slot).copied().unwrap_or(0));
-            let Some(pos) = at.checked_sub(1) else { return Err(slot) };
+            let Some(pos) = at.checked_sub(1) else {
+                return Err(slot);
+            };
             if self.regs.get(pos).is_some_and(|r| r.0 == reg) {
                 return Ok(pos);
             }
@@ -511,7 +560,10 @@ impl Engine {
 
     /// The value a command last loaded into register `reg`, if any.
     pub fn reg(&self, reg: u32) -> Option<u32> {
-        self.find_reg(reg).ok().and_then(|i| self.regs.get(i)).map(|r| r.1)
+        self.find_reg(reg)
+            .ok()
+            .and_then(|i| self.regs.get(i))
+            .map(|r| r.1)
     }
 
     fn set_reg(&mut self, reg: u32, val: u32) {
@@ -525,7 +577,11 @@ impl Engine {
             Err(_) if self.nregs >= MAX_REGS => {}
             Err(slot) => {
                 let pos = self.nregs;
-                if let (Some(r), Some(s), Ok(at)) = (self.regs.get_mut(pos), self.index.get_mut(slot), u16::try_from(pos.wrapping_add(1))) {
+                if let (Some(r), Some(s), Ok(at)) = (
+                    self.regs.get_mut(pos),
+                    self.index.get_mut(slot),
+                    u16::try_from(pos.wrapping_add(1)),
+                ) {
                     *r = (reg, val);
                     *s = at;
                     self.nregs = pos.wrapping_add(1);
@@ -570,12 +626,21 @@ impl Engine {
 
     /// 64-bit GPR `n` (0..16).
     fn gpr(&self, n: u32) -> u64 {
-        let lo = self.id.base().wrapping_add(reg::CS_GPR).wrapping_add(n.wrapping_mul(8));
-        u64::from(self.reg(lo).unwrap_or(0)) | (u64::from(self.reg(lo.wrapping_add(4)).unwrap_or(0)) << 32)
+        let lo = self
+            .id
+            .base()
+            .wrapping_add(reg::CS_GPR)
+            .wrapping_add(n.wrapping_mul(8));
+        u64::from(self.reg(lo).unwrap_or(0))
+            | (u64::from(self.reg(lo.wrapping_add(4)).unwrap_or(0)) << 32)
     }
 
     fn set_gpr(&mut self, n: u32, v: u64) {
-        let lo = self.id.base().wrapping_add(reg::CS_GPR).wrapping_add(n.wrapping_mul(8));
+        let lo = self
+            .id
+            .base()
+            .wrapping_add(reg::CS_GPR)
+            .wrapping_add(n.wrapping_mul(8));
         self.set_reg(lo, low32(v));
         self.set_reg(lo.wrapping_add(4), low32(v >> 32));
     }
@@ -603,7 +668,11 @@ impl Engine {
         let (op, a, b) = (ins >> 20, (ins >> 10) & 0x3ff, ins & 0x3ff);
         let flag = |f: bool| if f { u64::MAX } else { 0 };
         let load = |e: &mut Engine, v: u64| {
-            if let Some(slot) = match a { 0x20 => e.alu.get_mut(0), 0x21 => e.alu.get_mut(1), _ => None } {
+            if let Some(slot) = match a {
+                0x20 => e.alu.get_mut(0),
+                0x21 => e.alu.get_mut(1),
+                _ => None,
+            } {
                 *slot = v;
             }
         };
@@ -614,7 +683,11 @@ impl Engine {
             0x081 => return load(self, 0),
             0x481 => return load(self, 1),
             0x180 | 0x580 => {
-                let v = if op == 0x580 { !self.alu_get(b) } else { self.alu_get(b) };
+                let v = if op == 0x580 {
+                    !self.alu_get(b)
+                } else {
+                    self.alu_get(b)
+                };
                 if a < 16 {
                     self.set_gpr(a, v);
                 }
@@ -633,18 +706,28 @@ impl Engine {
     /// Visits the `(register, value address)` pairs of the `MI_LOAD_REGISTER_IMM` list in
     /// the register state page at `state` (i915's layout, intel_lrc.c `set_offsets`: LRIs
     /// and `MI_NOOP`s up to `MI_BATCH_BUFFER_END` or anything else), with each value.
-    fn state_list(mem: &mut dyn HostMemory, state: u64, mut f: impl FnMut(&mut dyn HostMemory, u32, u64, u32)) {
+    fn state_list(
+        mem: &mut dyn HostMemory,
+        state: u64,
+        mut f: impl FnMut(&mut dyn HostMemory, u32, u64, u32),
+    ) {
         let mut buf = [0u8; STATE_CHUNK * 4];
         let (mut chunk_at, mut chunk_len) = (usize::MAX, 0usize);
         let mut dword = |mem: &mut dyn HostMemory, i: usize| -> Option<u32> {
             let base = i.wrapping_div(STATE_CHUNK).wrapping_mul(STATE_CHUNK);
             if base != chunk_at {
                 let addr = state.checked_add(u64::try_from(base.checked_mul(4)?).ok()?)?;
-                chunk_len = if mem.read(addr, &mut buf) { STATE_CHUNK } else { 0 };
+                chunk_len = if mem.read(addr, &mut buf) {
+                    STATE_CHUNK
+                } else {
+                    0
+                };
                 chunk_at = base;
             }
             let off = i.wrapping_sub(base);
-            let b = buf.get(off.wrapping_mul(4)..off.wrapping_mul(4).wrapping_add(4)).filter(|_| off < chunk_len)?;
+            let b = buf
+                .get(off.wrapping_mul(4)..off.wrapping_mul(4).wrapping_add(4))
+                .filter(|_| off < chunk_len)?;
             <[u8; 4]>::try_from(b).ok().map(u32::from_le_bytes)
         };
         const PAGE_DWORDS: usize = (GTT_PAGE_SIZE / 4) as usize;
@@ -662,8 +745,14 @@ impl Engine {
             let mut k = 1usize;
             while k.wrapping_add(1) < n && i.wrapping_add(k).wrapping_add(1) < PAGE_DWORDS {
                 let at = i.wrapping_add(k);
-                let (Some(r), Some(v)) = (dword(mem, at), dword(mem, at.wrapping_add(1))) else { return };
-                let value_at = state.wrapping_add(u64::try_from(at.wrapping_add(1)).unwrap_or(0).wrapping_mul(4));
+                let (Some(r), Some(v)) = (dword(mem, at), dword(mem, at.wrapping_add(1))) else {
+                    return;
+                };
+                let value_at = state.wrapping_add(
+                    u64::try_from(at.wrapping_add(1))
+                        .unwrap_or(0)
+                        .wrapping_mul(4),
+                );
                 f(mem, r & 0x7f_fffc, value_at, v);
                 k = k.wrapping_add(2);
             }
@@ -684,7 +773,9 @@ impl Engine {
         for n in 0..16 {
             self.set_gpr(n, 0);
         }
-        Self::state_list(mem, state, |_, r, _, v| self.write_reg(r, if inhibit { 0 } else { v }, clock));
+        Self::state_list(mem, state, |_, r, _, v| {
+            self.write_reg(r, if inhibit { 0 } else { v }, clock)
+        });
     }
 
     /// A context completes: `CTX_TIMESTAMP` and the GPRs listed in its register state page at
@@ -695,7 +786,8 @@ impl Engine {
         let mut n = 0usize;
         Self::state_list(mem, state, |_, r, value_at, _| {
             let own = self.own(r);
-            let saved = own == Some(reg::RING_CTX_TIMESTAMP) || own.is_some_and(|o| (reg::CS_GPR..reg::CS_GPR_END).contains(&o));
+            let saved = own == Some(reg::RING_CTX_TIMESTAMP)
+                || own.is_some_and(|o| (reg::CS_GPR..reg::CS_GPR_END).contains(&o));
             if let Some(s) = saves.get_mut(n).filter(|_| saved) {
                 *s = (value_at, self.read_reg(r, clock));
                 n = n.wrapping_add(1);
@@ -721,13 +813,35 @@ impl Engine {
         at: Cursor,
         budget: u64,
     ) -> RunResult {
-        let prefetch = Prefetch { start: Gma { addr: 0, space: Space::Phys }, len: 0, buf: [0; PREFETCH * 4] };
-        let mut cx = Ctx { mem, clock, ggtt, ring, ppgtt_root, prefetch, tlb: None };
+        let prefetch = Prefetch {
+            start: Gma {
+                addr: 0,
+                space: Space::Phys,
+            },
+            len: 0,
+            buf: [0; PREFETCH * 4],
+        };
+        let mut cx = Ctx {
+            mem,
+            clock,
+            ggtt,
+            ring,
+            ppgtt_root,
+            prefetch,
+            tlb: None,
+        };
         let head = match at.stack.first() {
             Some(Loc::Ring(off)) => *off,
             _ => ring.head,
         };
-        let mut res = RunResult { outcome: Outcome::Completed, head, user_interrupts: 0, notifies: 0, spent: 0, cursor: at };
+        let mut res = RunResult {
+            outcome: Outcome::Completed,
+            head,
+            user_interrupts: 0,
+            notifies: 0,
+            spent: 0,
+            cursor: at,
+        };
         res.outcome = match self.exec(&mut cx, &mut res, budget) {
             Ok(()) => Outcome::Completed,
             Err(o) => o,
@@ -764,21 +878,30 @@ impl Engine {
             let bytes = n.wrapping_mul(4);
             let next = match loc {
                 Loc::Ring(off) => Loc::Ring(ring_add(off, bytes, size)),
-                Loc::Batch { addr, ppgtt } => Loc::Batch { addr: addr.wrapping_add(u64::from(bytes)), ppgtt },
+                Loc::Batch { addr, ppgtt } => Loc::Batch {
+                    addr: addr.wrapping_add(u64::from(bytes)),
+                    ppgtt,
+                },
             };
             let priv_ok = !matches!(loc, Loc::Batch { ppgtt: true, .. });
             // Address operand at dwords lo, lo+1; GGTT only where the buffer is privileged.
             let gma = |cx: &mut Ctx<'_>, lo: u32, ggtt: bool, mask: u32| -> Exec<Gma> {
                 let hi = cx.fetch(loc, lo.wrapping_add(1))? & 0xffff;
                 let a = u64::from(cx.fetch(loc, lo)? & mask) | (u64::from(hi) << 32);
-                Ok(Gma { addr: a, space: space(!(ggtt && priv_ok)) })
+                Ok(Gma {
+                    addr: a,
+                    space: space(!(ggtt && priv_ok)),
+                })
             };
             let stack = &mut res.cursor.stack;
             *stack.get_mut(depth).ok_or(Outcome::BadNesting)? = next;
             match d.check {
                 Check::BatchStart => {
                     let target = gma(cx, 1, h & (1 << 8) == 0, !3)?;
-                    let b = Loc::Batch { addr: target.addr, ppgtt: target.space == Space::Ppgtt };
+                    let b = Loc::Batch {
+                        addr: target.addr,
+                        ppgtt: target.space == Space::Ppgtt,
+                    };
                     let second = h & (1 << 22) != 0;
                     let mut into = depth;
                     if depth == 0 || (second && depth == 1) {
@@ -790,7 +913,11 @@ impl Engine {
                     res.cursor.depth = u8::try_from(into).map_err(|_| Outcome::BadNesting)?;
                 }
                 Check::BatchEnd => {
-                    res.cursor.depth = res.cursor.depth.checked_sub(1).ok_or(Outcome::BadCommand(h))?;
+                    res.cursor.depth = res
+                        .cursor
+                        .depth
+                        .checked_sub(1)
+                        .ok_or(Outcome::BadCommand(h))?;
                 }
                 Check::UserInterrupt => res.user_interrupts = res.user_interrupts.saturating_add(1),
                 Check::StoreDataImm => {
@@ -805,7 +932,10 @@ impl Engine {
                 }
                 Check::StoreDataIndex => {
                     let off = cx.fetch(loc, 1)? & 0xffc;
-                    let dst = Gma { addr: self.hwsp.wrapping_add(u64::from(off)), space: self.hwsp_space };
+                    let dst = Gma {
+                        addr: self.hwsp.wrapping_add(u64::from(off)),
+                        space: self.hwsp_space,
+                    };
                     let v0 = cx.fetch(loc, 2)?;
                     if h & (1 << 21) != 0 {
                         let v1 = cx.fetch(loc, 3)?;
@@ -825,8 +955,15 @@ impl Engine {
                         let mut pairs = 0u32;
                         for p in run.chunks_exact(8) {
                             let (r, v) = p.split_at(4);
-                            let (Ok(r), Ok(v)) = (<[u8; 4]>::try_from(r), <[u8; 4]>::try_from(v)) else { break };
-                            self.write_reg(u32::from_le_bytes(r) & 0x7f_fffc, u32::from_le_bytes(v), clock);
+                            let (Ok(r), Ok(v)) = (<[u8; 4]>::try_from(r), <[u8; 4]>::try_from(v))
+                            else {
+                                break;
+                            };
+                            self.write_reg(
+                                u32::from_le_bytes(r) & 0x7f_fffc,
+                                u32::from_le_bytes(v),
+                                clock,
+                            );
                             pairs = pairs.wrapping_add(1);
                         }
                         if pairs == 0 {
@@ -843,7 +980,10 @@ impl Engine {
                         let ggtt = cx.fetch(loc, 1)? & (1 << 2) != 0;
                         let mut dst = gma(cx, 1, ggtt, !7)?;
                         if h & (1 << 21) != 0 {
-                            dst = Gma { addr: self.hwsp.wrapping_add(dst.addr & 0xff8), space: self.hwsp_space };
+                            dst = Gma {
+                                addr: self.hwsp.wrapping_add(dst.addr & 0xff8),
+                                space: self.hwsp_space,
+                            };
                         }
                         let v0 = cx.fetch(loc, 3)?;
                         if n >= 5 {
@@ -867,7 +1007,10 @@ impl Engine {
                     } else if post != 0 {
                         let mut dst = gma(cx, 2, flags & (1 << 24) != 0, !7)?;
                         if flags & (1 << 21) != 0 {
-                            dst = Gma { addr: self.hwsp.wrapping_add(dst.addr & 0xff8), space: self.hwsp_space };
+                            dst = Gma {
+                                addr: self.hwsp.wrapping_add(dst.addr & 0xff8),
+                                space: self.hwsp_space,
+                            };
                         }
                         let vals = match post {
                             1 => [cx.fetch(loc, 4)?, cx.fetch(loc, 5)?],
@@ -953,7 +1096,9 @@ impl Engine {
 /// `off + bytes` in a ring of `size` bytes (not zero), wrapping at its end.
 fn ring_add(off: u32, bytes: u32, size: u32) -> u32 {
     let sum = u64::from(off).wrapping_add(u64::from(bytes));
-    sum.checked_rem(u64::from(size)).and_then(|v| u32::try_from(v).ok()).unwrap_or(0)
+    sum.checked_rem(u64::from(size))
+        .and_then(|v| u32::try_from(v).ok())
+        .unwrap_or(0)
 }
 
 /// The space of a batch or operand address: PPGTT, or GGTT.

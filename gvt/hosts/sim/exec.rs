@@ -58,15 +58,28 @@ pub enum Step {
 impl Job {
     /// `w`, not yet started.
     pub fn new(w: HostWorkload) -> Self {
-        Job { w, at: None, since: 0 }
+        Job {
+            w,
+            at: None,
+            since: 0,
+        }
     }
 
     /// Runs the next slice of the job on `engine` (which must be the workload's), spending at
     /// most `budget`. The first slice restores the context; the last saves it when the ring
     /// ran to its end. A fault or bad command ends it as a hang, and so does the watchdog.
-    pub fn step(self, engine: &mut Engine, mem: &mut dyn HostMemory, clock: &dyn Clock, ggtt: &[AtomicU64], budget: u64) -> Step {
+    pub fn step(
+        self,
+        engine: &mut Engine,
+        mem: &mut dyn HostMemory,
+        clock: &dyn Clock,
+        ggtt: &[AtomicU64],
+        budget: u64,
+    ) -> Step {
         let w = self.w;
-        let Some(root) = ppgtt_root(mem, w.context) else { return Step::Done(Completion::Hang) };
+        let Some(root) = ppgtt_root(mem, w.context) else {
+            return Step::Done(Completion::Hang);
+        };
         engine.set_hwsp(w.context, Space::Phys);
         let state = w.context.wrapping_add(PAGE as u64);
         let (at, since) = match self.at {
@@ -77,14 +90,34 @@ impl Job {
             }
         };
         // The ring is exactly the workload: a size past its tail keeps head from wrapping onto it.
-        let ring = RingState { start: w.ring, space: Space::Phys, size: w.ring_len.saturating_add(4) & !3, head: 0, tail: w.ring_len };
-        let res = engine.run(mem, clock, ggtt, ring, Some(root).filter(|r| *r != 0), at, budget);
+        let ring = RingState {
+            start: w.ring,
+            space: Space::Phys,
+            size: w.ring_len.saturating_add(4) & !3,
+            head: 0,
+            tail: w.ring_len,
+        };
+        let res = engine.run(
+            mem,
+            clock,
+            ggtt,
+            ring,
+            Some(root).filter(|r| *r != 0),
+            at,
+            budget,
+        );
         match res.outcome {
             Outcome::Completed => {
                 engine.save_context(mem, clock, state);
                 Step::Done(Completion::Done)
             }
-            Outcome::Sliced if clock.now_ns().saturating_sub(since) < WATCHDOG_NS => Step::Sliced(Job { w, at: Some(res.cursor), since }),
+            Outcome::Sliced if clock.now_ns().saturating_sub(since) < WATCHDOG_NS => {
+                Step::Sliced(Job {
+                    w,
+                    at: Some(res.cursor),
+                    since,
+                })
+            }
             // Reset: the image is dropped.
             _ => Step::Done(Completion::Hang),
         }
@@ -95,7 +128,9 @@ impl Job {
 fn ppgtt_root(mem: &mut dyn HostMemory, context: u64) -> Option<u64> {
     let dword = |mem: &mut dyn HostMemory, i: usize| {
         let mut b = [0u8; 4];
-        let at = context.checked_add(PAGE as u64)?.checked_add(u64::try_from(i).ok()?.checked_mul(4)?)?;
+        let at = context
+            .checked_add(PAGE as u64)?
+            .checked_add(u64::try_from(i).ok()?.checked_mul(4)?)?;
         mem.read(at, &mut b).then(|| u32::from_le_bytes(b))
     };
     let hi = dword(mem, CTX_PDP0_UDW)?;

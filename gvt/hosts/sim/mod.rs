@@ -22,10 +22,12 @@ use core::ops::Deref;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::model::error::{GvtError, Result};
+use crate::model::host::{
+    HostGpu, HostInfo, HostReserve, PciIdentity, CFG_SPACE_SIZE, MMIO_DWORDS,
+};
+use crate::model::hw::Platform;
 use crate::model::regs::ALL_ENGINES;
 use crate::model::vgpu::{GEN8_PAGE_PRESENT, GTT_ADDR_MASK, GTT_PAGE_SIZE};
-use crate::model::host::{HostGpu, HostInfo, HostReserve, PciIdentity, CFG_SPACE_SIZE, MMIO_DWORDS};
-use crate::model::hw::Platform;
 
 const MB: u64 = 1 << 20;
 
@@ -62,7 +64,11 @@ const fn gen9_info(platform: Platform, device: u16, revision: u8) -> HostInfo {
         gm_size: 4096 * MB,
         fence_count: 32,
         engines: ALL_ENGINES,
-        reserve: HostReserve { low_gm: 128 * MB, high_gm: 384 * MB, fences: 4 },
+        reserve: HostReserve {
+            low_gm: 128 * MB,
+            high_gm: 384 * MB,
+            fences: 4,
+        },
         aperture_pa: SIM_APERTURE_PA,
         scratch_page: SIM_SCRATCH_PAGE,
     }
@@ -113,12 +119,12 @@ fn cfg_snapshot(info: &HostInfo) -> [u8; CFG_SPACE_SIZE] {
         // Vendor-specific capability (length 12), then MSI, then PM.
         (usize::from(CAP_VENDOR), &[0x09, CAP_MSI, 0x0c]),
         (0x50, &gmch(info).to_le_bytes()),
-        (0x62, &[0x03]),                  // MSAC: 1 GiB aperture
+        (0x62, &[0x03]), // MSAC: 1 GiB aperture
         (usize::from(CAP_MSI), &[0x05, CAP_PM]),
         (usize::from(CAP_PM), &[0x01, 0x00]),
         (0xd2, &0x0022u16.to_le_bytes()), // PM 1.2, D1/D2 not supported
-        (0xfc, &0x7a8e_d018u32.to_le_bytes()),  // ASLS: the host's OpRegion
-        (0x0e, &[0x00]),                        // header type 0
+        (0xfc, &0x7a8e_d018u32.to_le_bytes()), // ASLS: the host's OpRegion
+        (0x0e, &[0x00]),                  // header type 0
         (0x3e, &[0x00, 0x00]),
         (0x0c, &[0x00]),
     ];
@@ -136,8 +142,8 @@ fn cfg_snapshot(info: &HostInfo) -> [u8; CFG_SPACE_SIZE] {
 /// registers (`hw::Hw::golden`: fuses, memory, clocks, PHYs) follow. The core sanitizes the
 /// display/PHY parts away for vGPUs, as upstream does.
 const SNAPSHOT: &[(u32, u32)] = &[
-    (0x2098, 0x0000_0100),   // RCS RING_INSTPM
-    (0x209c, 0x0000_0200),   // RCS RING_MI_MODE: STOP_RING clear, idle
+    (0x2098, 0x0000_0100), // RCS RING_INSTPM
+    (0x209c, 0x0000_0200), // RCS RING_MI_MODE: STOP_RING clear, idle
     // The other engines are idle too: MODE_IDLE, what intel_engine_stop_cs waits for.
     (0x1209c, 0x0000_0200),  // VCS RING_MI_MODE
     (0x1a09c, 0x0000_0200),  // VECS RING_MI_MODE
@@ -184,16 +190,28 @@ impl GgttReserve {
     /// `ggtt`; their graphics address. `NoSpace` if no run of free entries is long enough.
     pub fn map(&self, ggtt: &[AtomicU64], addr: u64, pages: u32) -> Result<u64> {
         let n = u64::from(pages);
-        let last = n.checked_sub(1).and_then(|l| l.checked_mul(GTT_PAGE_SIZE)).and_then(|o| addr.checked_add(o)).ok_or(GvtError::Invalid)?;
+        let last = n
+            .checked_sub(1)
+            .and_then(|l| l.checked_mul(GTT_PAGE_SIZE))
+            .and_then(|o| addr.checked_add(o))
+            .ok_or(GvtError::Invalid)?;
         if addr % GTT_PAGE_SIZE != 0 || last & !GTT_ADDR_MASK != 0 {
             return Err(GvtError::Invalid);
         }
         if n > self.count {
             return Err(GvtError::NoSpace);
         }
-        let entry = |i: u64| usize::try_from(self.first.wrapping_add(i)).ok().and_then(|i| ggtt.get(i));
+        let entry = |i: u64| {
+            usize::try_from(self.first.wrapping_add(i))
+                .ok()
+                .and_then(|i| ggtt.get(i))
+        };
         let pte = |k: u64| addr.wrapping_add(k.wrapping_mul(GTT_PAGE_SIZE)) | GEN8_PAGE_PRESENT;
-        let mut i = self.next.load(Ordering::Relaxed).checked_rem(self.count).unwrap_or(0);
+        let mut i = self
+            .next
+            .load(Ordering::Relaxed)
+            .checked_rem(self.count)
+            .unwrap_or(0);
         let mut tried = 0u64;
         while tried <= self.count {
             if i.wrapping_add(n) > self.count {
@@ -205,8 +223,17 @@ impl GgttReserve {
             // search on past it.
             let mut claimed = 0u64;
             while claimed < n {
-                let Some(e) = entry(i.wrapping_add(claimed)) else { return Err(GvtError::Invalid) };
-                if e.compare_exchange(self.scratch, pte(claimed), Ordering::AcqRel, Ordering::Relaxed).is_err() {
+                let Some(e) = entry(i.wrapping_add(claimed)) else {
+                    return Err(GvtError::Invalid);
+                };
+                if e.compare_exchange(
+                    self.scratch,
+                    pte(claimed),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+                {
                     break;
                 }
                 claimed = claimed.wrapping_add(1);
@@ -229,12 +256,21 @@ impl GgttReserve {
     /// Points the `pages` entries from graphics address `gm` back at the scratch page, if they
     /// lie in the reserve.
     pub fn unmap(&self, ggtt: &[AtomicU64], gm: u64, pages: u32) {
-        let Some(i) = (gm / GTT_PAGE_SIZE).checked_sub(self.first) else { return };
-        if gm % GTT_PAGE_SIZE != 0 || i.checked_add(u64::from(pages)).filter(|&end| end <= self.count).is_none() {
+        let Some(i) = (gm / GTT_PAGE_SIZE).checked_sub(self.first) else {
+            return;
+        };
+        if gm % GTT_PAGE_SIZE != 0
+            || i.checked_add(u64::from(pages))
+                .filter(|&end| end <= self.count)
+                .is_none()
+        {
             return;
         }
         for k in 0..u64::from(pages) {
-            if let Some(e) = usize::try_from(self.first.wrapping_add(i).wrapping_add(k)).ok().and_then(|x| ggtt.get(x)) {
+            if let Some(e) = usize::try_from(self.first.wrapping_add(i).wrapping_add(k))
+                .ok()
+                .and_then(|x| ggtt.get(x))
+            {
                 e.store(self.scratch, Ordering::Release);
             }
         }
@@ -244,7 +280,13 @@ impl GgttReserve {
     pub fn mapped(&self, ggtt: &[AtomicU64]) -> usize {
         let first = usize::try_from(self.first).unwrap_or(usize::MAX);
         let count = usize::try_from(self.count).unwrap_or(0);
-        let used = |n: usize, e: &AtomicU64| if e.load(Ordering::Relaxed) != self.scratch { n.saturating_add(1) } else { n };
+        let used = |n: usize, e: &AtomicU64| {
+            if e.load(Ordering::Relaxed) != self.scratch {
+                n.saturating_add(1)
+            } else {
+                n
+            }
+        };
         ggtt.iter().skip(first).take(count).fold(0, used)
     }
 }
@@ -263,7 +305,9 @@ impl<G: Deref<Target = [AtomicU64]>> SimHost<G> {
     /// A sim host with these facts over `ggtt`, which must have [`ggtt_entries`] entries. All
     /// GGTT entries start pointing at the scratch page.
     pub fn new(info: HostInfo, ggtt: G) -> Result<SimHost<G>> {
-        if ggtt.len() != ggtt_entries(&info) || usize::try_from(info.fence_count).map_or(true, |n| n > SIM_FENCES) {
+        if ggtt.len() != ggtt_entries(&info)
+            || usize::try_from(info.fence_count).map_or(true, |n| n > SIM_FENCES)
+        {
             return Err(GvtError::Invalid);
         }
         for e in ggtt.iter() {
@@ -281,7 +325,9 @@ impl<G: Deref<Target = [AtomicU64]>> SimHost<G> {
 
     /// The value of host fence register `index` (0 for a bad index).
     pub fn fence(&self, index: u32) -> u64 {
-        self.fences.get(index as usize).map_or(0, |f| f.load(Ordering::Relaxed))
+        self.fences
+            .get(index as usize)
+            .map_or(0, |f| f.load(Ordering::Relaxed))
     }
 
     /// The host GGTT, as the engines walk it.
@@ -378,7 +424,9 @@ pub(crate) mod tests {
     /// A `platform` sim host with its GGTT on the heap.
     pub(crate) fn sim(platform: Platform) -> SimHost<Box<[AtomicU64]>> {
         let info = info(platform);
-        let ggtt: Vec<AtomicU64> = (0..ggtt_entries(&info)).map(|_| AtomicU64::new(0)).collect();
+        let ggtt: Vec<AtomicU64> = (0..ggtt_entries(&info))
+            .map(|_| AtomicU64::new(0))
+            .collect();
         SimHost::new(info, ggtt.into_boxed_slice()).unwrap()
     }
 

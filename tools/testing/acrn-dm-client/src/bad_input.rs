@@ -13,7 +13,10 @@ use guest_model::TransportExt;
 use gvt::model::pvinfo::{field, VGT_MAGIC};
 use vfio_client::checks::Checks;
 
-use crate::commands::{self, check_released, create_instance, destroy_instance, describe, open, RAM_SIZE, TIMEOUT_MS, VCPUS};
+use crate::commands::{
+    self, check_released, create_instance, describe, destroy_instance, open, RAM_SIZE, TIMEOUT_MS,
+    VCPUS,
+};
 use crate::control::{self, errno_name, want_errno, DEFAULT_SIZES};
 use crate::transport::AcrnTransport;
 use crate::uapi::{self, Request};
@@ -63,7 +66,11 @@ fn write(text: &str) -> io::Result<()> {
 pub fn bad_input(vmid: u32, tag: Option<String>) -> Checks {
     let mut c = Checks::tagged(tag);
     let Some(vhm) = open(&mut c) else { return c };
-    let other = if vmid == uapi::MAX_VMID { 1 } else { vmid.saturating_add(1) };
+    let other = if vmid == uapi::MAX_VMID {
+        1
+    } else {
+        vmid.saturating_add(1)
+    };
 
     for (text, errno) in control_cases(other) {
         let r = write(&text);
@@ -71,8 +78,18 @@ pub fn bad_input(vmid: u32, tag: Option<String>) -> Checks {
     }
     // ACRN-DM creates the VM in VHM before its vGPU; a vGPU for a VM VHM does not know is
     // refused (the ABI document's ENODEV).
-    c.check("create for a VM VHM does not know", want_errno(write(&control::create_text(other, DEFAULT_SIZES)), libc::ENODEV));
-    c.expect("failed writes created nothing", !Path::new(&control::vm_dir(other)).exists(), || format!("{} exists", control::vm_dir(other)));
+    c.check(
+        "create for a VM VHM does not know",
+        want_errno(
+            write(&control::create_text(other, DEFAULT_SIZES)),
+            libc::ENODEV,
+        ),
+    );
+    c.expect(
+        "failed writes created nothing",
+        !Path::new(&control::vm_dir(other)).exists(),
+        || format!("{} exists", control::vm_dir(other)),
+    );
 
     if !commands::create_vm(&mut c, &vhm, vmid) {
         return c;
@@ -80,18 +97,54 @@ pub fn bad_input(vmid: u32, tag: Option<String>) -> Checks {
     if create_instance(&mut c, vmid, DEFAULT_SIZES).is_none() {
         return c;
     }
-    c.check("double create", want_errno(write(&control::create_text(vmid, DEFAULT_SIZES)), libc::EEXIST));
-    c.check("double create with other sizes", want_errno(write(&control::create_text(vmid, control::Sizes { low_mb: 128, high_mb: 384, fences: 4 })), libc::EEXIST));
-    c.check("vgpu_id unchanged by the refused creates", match control::vgpu_id(vmid) {
-        Ok(_) => Ok(()),
-        Err(e) => Err(e),
-    });
+    c.check(
+        "double create",
+        want_errno(
+            write(&control::create_text(vmid, DEFAULT_SIZES)),
+            libc::EEXIST,
+        ),
+    );
+    c.check(
+        "double create with other sizes",
+        want_errno(
+            write(&control::create_text(
+                vmid,
+                control::Sizes {
+                    low_mb: 128,
+                    high_mb: 384,
+                    fences: 4,
+                },
+            )),
+            libc::EEXIST,
+        ),
+    );
+    c.check(
+        "vgpu_id unchanged by the refused creates",
+        match control::vgpu_id(vmid) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        },
+    );
 
     // More graphics memory than the GPU has, for a VM the VHM knows.
-    if c.check("vhm_sim create second VM", vhm.create_vm(other, RAM_SIZE, 1).map_err(|e| errno_name(&e))) {
-        c.check("create larger than the GPU", want_errno(write(&format!("{other},4000,4000,8\n")), libc::ENOSPC));
-        c.check("create with more fences than the GPU", want_errno(write(&format!("{other},64,448,4000\n")), libc::ENOSPC));
-        c.expect("refused creates left no vmN", !Path::new(&control::vm_dir(other)).exists(), || format!("{} exists", control::vm_dir(other)));
+    if c.check(
+        "vhm_sim create second VM",
+        vhm.create_vm(other, RAM_SIZE, 1)
+            .map_err(|e| errno_name(&e)),
+    ) {
+        c.check(
+            "create larger than the GPU",
+            want_errno(write(&format!("{other},4000,4000,8\n")), libc::ENOSPC),
+        );
+        c.check(
+            "create with more fences than the GPU",
+            want_errno(write(&format!("{other},64,448,4000\n")), libc::ENOSPC),
+        );
+        c.expect(
+            "refused creates left no vmN",
+            !Path::new(&control::vm_dir(other)).exists(),
+            || format!("{} exists", control::vm_dir(other)),
+        );
         vm_gone_under_instance(&mut c, &vhm, other);
     }
 
@@ -104,31 +157,69 @@ pub fn bad_input(vmid: u32, tag: Option<String>) -> Checks {
     let mut vm = vhm.vm(vmid);
     vm.timeout_ms = TIMEOUT_MS;
     let mut r = Request::pcicfg(0, uapi::READ, 0, 4, 0);
-    c.check("config ioreq after destroy: ENODEV", want_errno(vm.request(&mut r), libc::ENODEV));
+    c.check(
+        "config ioreq after destroy: ENODEV",
+        want_errno(vm.request(&mut r), libc::ENODEV),
+    );
     let mut r = Request::mmio(0, uapi::READ, probe::BAR0_GPA, 4, 0);
-    c.check("MMIO ioreq after destroy: ENODEV", want_errno(vm.request(&mut r), libc::ENODEV));
-    c.check("destroy again: ENOENT", want_errno(write(&control::destroy_text(vmid)), libc::ENOENT));
+    c.check(
+        "MMIO ioreq after destroy: ENODEV",
+        want_errno(vm.request(&mut r), libc::ENODEV),
+    );
+    c.check(
+        "destroy again: ENOENT",
+        want_errno(write(&control::destroy_text(vmid)), libc::ENOENT),
+    );
 
     // The VM can have a vGPU again, and it works.
     if create_instance(&mut c, vmid, DEFAULT_SIZES).is_some() {
         let mut t = AcrnTransport::new(vm);
-        c.check("re-created instance probes", probe::probe(&mut t).map(drop).map_err(|e| format!("{e:?} {}", t.last_error.take().unwrap_or_default())));
+        c.check(
+            "re-created instance probes",
+            probe::probe(&mut t)
+                .map(drop)
+                .map_err(|e| format!("{e:?} {}", t.last_error.take().unwrap_or_default())),
+        );
         destroy_instance(&mut c, vmid);
         check_released(&mut c, &vhm, vmid);
     }
-    c.check("vhm_sim destroy VM", vhm.destroy_vm(vmid).map_err(|e| errno_name(&e)));
+    c.check(
+        "vhm_sim destroy VM",
+        vhm.destroy_vm(vmid).map_err(|e| errno_name(&e)),
+    );
     c
 }
 
 /// ACRN-DM dies under a running instance: the VM goes away in the VHM first, then `"-vmid"`.
 fn vm_gone_under_instance(c: &mut Checks, vhm: &Vhm, vmid: u32) {
-    if !c.check("instance on the second VM", write(&control::create_text(vmid, control::Sizes { low_mb: 32, high_mb: 96, fences: 2 })).map_err(|e| errno_name(&e))) {
+    if !c.check(
+        "instance on the second VM",
+        write(&control::create_text(
+            vmid,
+            control::Sizes {
+                low_mb: 32,
+                high_mb: 96,
+                fences: 2,
+            },
+        ))
+        .map_err(|e| errno_name(&e)),
+    ) {
         let _ = vhm.destroy_vm(vmid);
         return;
     }
-    c.check("VM destroyed under its instance", vhm.destroy_vm(vmid).map_err(|e| errno_name(&e)));
-    c.check("instance destroyed after its VM", write(&control::destroy_text(vmid)).map_err(|e| errno_name(&e)));
-    c.expect("its vmN removed", !Path::new(&control::vm_dir(vmid)).exists(), || format!("{} exists", control::vm_dir(vmid)));
+    c.check(
+        "VM destroyed under its instance",
+        vhm.destroy_vm(vmid).map_err(|e| errno_name(&e)),
+    );
+    c.check(
+        "instance destroyed after its VM",
+        write(&control::destroy_text(vmid)).map_err(|e| errno_name(&e)),
+    );
+    c.expect(
+        "its vmN removed",
+        !Path::new(&control::vm_dir(vmid)).exists(),
+        || format!("{} exists", control::vm_dir(vmid)),
+    );
 }
 
 /// Outcome of an ioreq acrngt must survive: completed (any value) or failed by it (EIO); never
@@ -143,7 +234,8 @@ fn survived(r: io::Result<()>) -> Result<(), String> {
 
 fn hostile_ioreqs(c: &mut Checks, vm: VhmVm<'_>) {
     let mut t = AcrnTransport::new(vm);
-    let placed = probe::pci_setup(&mut t).map_err(|e| format!("{e:?} {}", t.last_error.take().unwrap_or_default()));
+    let placed = probe::pci_setup(&mut t)
+        .map_err(|e| format!("{e:?} {}", t.last_error.take().unwrap_or_default()));
     if !c.check("guest places BARs and enables decode", placed.map(drop)) {
         return;
     }
@@ -156,52 +248,172 @@ fn hostile_ioreqs(c: &mut Checks, vm: VhmVm<'_>) {
         let mut r = r;
         v.request(&mut r)
     };
-    c.check("config size 3 refused by the VHM", want_errno(go(Request { size: 3, ..cfg }), libc::EINVAL));
-    c.check("MMIO size 16 refused by the VHM", want_errno(go(Request { size: 16, ..mmio }), libc::EINVAL));
-    let unchecked = |r: Request| Request { flags: uapi::REQ_UNCHECKED, ..r };
+    c.check(
+        "config size 3 refused by the VHM",
+        want_errno(go(Request { size: 3, ..cfg }), libc::EINVAL),
+    );
+    c.check(
+        "MMIO size 16 refused by the VHM",
+        want_errno(go(Request { size: 16, ..mmio }), libc::EINVAL),
+    );
+    let unchecked = |r: Request| Request {
+        flags: uapi::REQ_UNCHECKED,
+        ..r
+    };
     for (name, r) in [
-        ("hostile config read of 3 bytes", unchecked(Request { size: 3, ..cfg })),
-        ("hostile config write of 3 bytes", unchecked(Request { size: 3, direction: uapi::WRITE, reg: 0x40, value: 0xff_ffff, ..cfg })),
-        ("hostile config read of 8 bytes", unchecked(Request { size: 8, ..cfg })),
-        ("hostile config read of 0 bytes", unchecked(Request { size: 0, ..cfg })),
-        ("hostile config read of 16 bytes at 4092", unchecked(Request { size: 16, reg: 4092, ..cfg })),
-        ("hostile MMIO read of 16 bytes", unchecked(Request { size: 16, ..mmio })),
-        ("hostile MMIO write of 16 bytes", unchecked(Request { size: 16, direction: uapi::WRITE, address: bar0 + u64::from(field::MAGIC), ..mmio })),
-        ("hostile MMIO read of 3 bytes", unchecked(Request { size: 3, ..mmio })),
-        ("hostile MMIO read of 0 bytes", unchecked(Request { size: 0, ..mmio })),
-        ("config read of extended space", Request { reg: 0x100, ..cfg }),
-        ("config write of extended space", Request { reg: 0xffc, direction: uapi::WRITE, value: 0xffff_ffff, ..cfg }),
+        (
+            "hostile config read of 3 bytes",
+            unchecked(Request { size: 3, ..cfg }),
+        ),
+        (
+            "hostile config write of 3 bytes",
+            unchecked(Request {
+                size: 3,
+                direction: uapi::WRITE,
+                reg: 0x40,
+                value: 0xff_ffff,
+                ..cfg
+            }),
+        ),
+        (
+            "hostile config read of 8 bytes",
+            unchecked(Request { size: 8, ..cfg }),
+        ),
+        (
+            "hostile config read of 0 bytes",
+            unchecked(Request { size: 0, ..cfg }),
+        ),
+        (
+            "hostile config read of 16 bytes at 4092",
+            unchecked(Request {
+                size: 16,
+                reg: 4092,
+                ..cfg
+            }),
+        ),
+        (
+            "hostile MMIO read of 16 bytes",
+            unchecked(Request { size: 16, ..mmio }),
+        ),
+        (
+            "hostile MMIO write of 16 bytes",
+            unchecked(Request {
+                size: 16,
+                direction: uapi::WRITE,
+                address: bar0 + u64::from(field::MAGIC),
+                ..mmio
+            }),
+        ),
+        (
+            "hostile MMIO read of 3 bytes",
+            unchecked(Request { size: 3, ..mmio }),
+        ),
+        (
+            "hostile MMIO read of 0 bytes",
+            unchecked(Request { size: 0, ..mmio }),
+        ),
+        (
+            "config read of extended space",
+            Request { reg: 0x100, ..cfg },
+        ),
+        (
+            "config write of extended space",
+            Request {
+                reg: 0xffc,
+                direction: uapi::WRITE,
+                value: 0xffff_ffff,
+                ..cfg
+            },
+        ),
         ("misaligned config read", Request { reg: 0x3, ..cfg }),
-        ("misaligned MMIO read", Request { address: pv.wrapping_add(1), ..mmio }),
-        ("MMIO read of BAR0's last bytes", Request { address: bar0.wrapping_add(commands::BAR0_SIZE - 8), size: 8, ..mmio }),
+        (
+            "misaligned MMIO read",
+            Request {
+                address: pv.wrapping_add(1),
+                ..mmio
+            },
+        ),
+        (
+            "MMIO read of BAR0's last bytes",
+            Request {
+                address: bar0.wrapping_add(commands::BAR0_SIZE - 8),
+                size: 8,
+                ..mmio
+            },
+        ),
     ] {
         c.check(name, survived(go(r)));
     }
     for (name, r) in [
         ("config for 00:03.0 is unclaimed", Request { dev: 3, ..cfg }),
         ("config for 01:02.0 is unclaimed", Request { bus: 1, ..cfg }),
-        ("config for 00:02.1 is unclaimed", Request { func: 1, ..cfg }),
-        ("MMIO below BAR0 is unclaimed", Request { address: bar0 - 4, ..mmio }),
-        ("MMIO past BAR0 is unclaimed", Request { address: bar0 + commands::BAR0_SIZE, ..mmio }),
-        ("MMIO straddling BAR0's end is unclaimed", Request { address: bar0.wrapping_add(commands::BAR0_SIZE - 4), size: 8, ..mmio }),
+        (
+            "config for 00:02.1 is unclaimed",
+            Request { func: 1, ..cfg },
+        ),
+        (
+            "MMIO below BAR0 is unclaimed",
+            Request {
+                address: bar0 - 4,
+                ..mmio
+            },
+        ),
+        (
+            "MMIO past BAR0 is unclaimed",
+            Request {
+                address: bar0 + commands::BAR0_SIZE,
+                ..mmio
+            },
+        ),
+        (
+            "MMIO straddling BAR0's end is unclaimed",
+            Request {
+                address: bar0.wrapping_add(commands::BAR0_SIZE - 4),
+                size: 8,
+                ..mmio
+            },
+        ),
         ("MMIO at 0 is unclaimed", Request { address: 0, ..mmio }),
-        ("port I/O is unclaimed", Request { kind: uapi::REQ_PORTIO, address: 0xcfc, ..mmio }),
-        ("REQ_WP on an untracked page is unclaimed", Request { kind: uapi::REQ_WP, direction: uapi::WRITE, address: 0x1000, ..mmio }),
+        (
+            "port I/O is unclaimed",
+            Request {
+                kind: uapi::REQ_PORTIO,
+                address: 0xcfc,
+                ..mmio
+            },
+        ),
+        (
+            "REQ_WP on an untracked page is unclaimed",
+            Request {
+                kind: uapi::REQ_WP,
+                direction: uapi::WRITE,
+                address: 0x1000,
+                ..mmio
+            },
+        ),
     ] {
         c.check(name, want_errno(go(r), libc::ENODEV));
     }
     // After all that, the vGPU still answers.
-    let vendor = t.cfg_read32(0).map_err(|e| format!("{e:?} {}", t.last_error.take().unwrap_or_default()));
-    c.check("vGPU answers config after hostile ioreqs", match vendor {
-        Ok(v) if v & 0xffff == 0x8086 => Ok(()),
-        Ok(v) => Err(format!("vendor/device {v:#x}")),
-        Err(e) => Err(e),
-    });
-    c.check("vGPU answers MMIO after hostile ioreqs", match t.read64(field::MAGIC) {
-        Ok(VGT_MAGIC) => Ok(()),
-        Ok(m) => Err(format!("PVINFO magic {m:#x} (failsafe?)")),
-        Err(e) => Err(format!("{e:?} {}", t.last_error.take().unwrap_or_default())),
-    });
+    let vendor = t
+        .cfg_read32(0)
+        .map_err(|e| format!("{e:?} {}", t.last_error.take().unwrap_or_default()));
+    c.check(
+        "vGPU answers config after hostile ioreqs",
+        match vendor {
+            Ok(v) if v & 0xffff == 0x8086 => Ok(()),
+            Ok(v) => Err(format!("vendor/device {v:#x}")),
+            Err(e) => Err(e),
+        },
+    );
+    c.check(
+        "vGPU answers MMIO after hostile ioreqs",
+        match t.read64(field::MAGIC) {
+            Ok(VGT_MAGIC) => Ok(()),
+            Ok(m) => Err(format!("PVINFO magic {m:#x} (failsafe?)")),
+            Err(e) => Err(format!("{e:?} {}", t.last_error.take().unwrap_or_default())),
+        },
+    );
 }
 
 /// A vCPU keeps raising ioreqs while the instance is destroyed: each one completes or ends in
@@ -220,7 +432,9 @@ fn teardown_in_flight(c: &mut Checks, vhm: &Vhm, vmid: u32) {
                 let mut r = Request::pcicfg(0, uapi::READ, 0, 4, 0);
                 match vcpu1.request(&mut r) {
                     Ok(()) => done = done.saturating_add(1),
-                    Err(e) if e.raw_os_error() == Some(libc::ENODEV) => gone = gone.saturating_add(1),
+                    Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {
+                        gone = gone.saturating_add(1)
+                    }
                     Err(e) => return Err(format!("after {done} ioreqs: {}", errno_name(&e))),
                 }
                 completed.store(done, Ordering::Relaxed);
@@ -235,15 +449,18 @@ fn teardown_in_flight(c: &mut Checks, vhm: &Vhm, vmid: u32) {
         destroy_instance(c, vmid);
         h.join()
     });
-    c.check("ioreqs in flight during destroy end in ENODEV", match result {
-        Ok(Ok((done, gone))) if gone >= 20 && done >= 10 => {
-            println!("gvt-acrn-client: vm {vmid}: {done} ioreqs completed before destroy");
-            Ok(())
-        }
-        Ok(Ok((done, gone))) => Err(format!("{done} completed, {gone} ENODEV in 30 s")),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err("the vCPU thread panicked".into()),
-    });
+    c.check(
+        "ioreqs in flight during destroy end in ENODEV",
+        match result {
+            Ok(Ok((done, gone))) if gone >= 20 && done >= 10 => {
+                println!("gvt-acrn-client: vm {vmid}: {done} ioreqs completed before destroy");
+                Ok(())
+            }
+            Ok(Ok((done, gone))) => Err(format!("{done} completed, {gone} ENODEV in 30 s")),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err("the vCPU thread panicked".into()),
+        },
+    );
     if let Ok(i) = vhm.info(vmid) {
         println!("gvt-acrn-client: vm {vmid}: {}", describe(&i));
     }
@@ -260,7 +477,9 @@ mod tests {
         texts.sort();
         texts.dedup();
         assert_eq!(texts.len(), cases.len());
-        assert!(cases.iter().all(|(_, e)| [libc::EINVAL, libc::ERANGE, libc::ENOENT].contains(e)));
+        assert!(cases
+            .iter()
+            .all(|(_, e)| [libc::EINVAL, libc::ERANGE, libc::ENOENT].contains(e)));
         assert!(cases.iter().any(|(t, _)| t == "0,64,448,8"));
     }
 

@@ -12,7 +12,11 @@ pub const USAGE: &str = "usage: gvt-acrn-client run VMID [LOW HIGH FENCES]   ACR
   --tag NAME   prefix check names with \"NAME: \" (several instances in one log)";
 
 /// Small instances, so that many fit: 32 MiB mappable, 96 MiB non-mappable, 1 fence.
-pub const FILL_SIZES: Sizes = Sizes { low_mb: 32, high_mb: 96, fences: 1 };
+pub const FILL_SIZES: Sizes = Sizes {
+    low_mb: 32,
+    high_mb: 96,
+    fences: 1,
+};
 
 /// Default number of ioreqs per bench figure.
 pub const BENCH_DEFAULT: u32 = 10_000;
@@ -37,8 +41,16 @@ pub fn parse(args: &[String]) -> Result<(Command, Option<String>), String> {
     match args.iter().position(|a| a == "--tag") {
         None => Ok((parse_command(args)?, None)),
         Some(i) => {
-            let tag = args.get(i.saturating_add(1)).filter(|t| !t.is_empty() && !t.starts_with('-')).ok_or("--tag needs a name")?;
-            let rest: Vec<String> = args.iter().enumerate().filter(|&(j, _)| j != i && j != i.saturating_add(1)).map(|(_, a)| a.clone()).collect();
+            let tag = args
+                .get(i.saturating_add(1))
+                .filter(|t| !t.is_empty() && !t.starts_with('-'))
+                .ok_or("--tag needs a name")?;
+            let rest: Vec<String> = args
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != i && j != i.saturating_add(1))
+                .map(|(_, a)| a.clone())
+                .collect();
             Ok((parse_command(&rest)?, Some(tag.clone())))
         }
     }
@@ -62,14 +74,29 @@ fn parse_command(args: &[String]) -> Result<Command, String> {
     let (cmd, rest) = args.split_first().ok_or("missing command")?;
     let cmd = match (cmd.as_str(), rest) {
         ("run", [v]) => Command::Run(vmid(v)?, DEFAULT_SIZES),
-        ("run", [v, l, h, f]) => Command::Run(vmid(v)?, Sizes { low_mb: positive(l)?, high_mb: positive(h)?, fences: positive(f)? }),
+        ("run", [v, l, h, f]) => Command::Run(
+            vmid(v)?,
+            Sizes {
+                low_mb: positive(l)?,
+                high_mb: positive(h)?,
+                fences: positive(f)?,
+            },
+        ),
         ("run", [_, ..]) => return Err("run takes VMID and optionally LOW HIGH FENCES".into()),
         ("bad-input", [v]) => Command::BadInput(vmid(v)?),
         ("selftest", [v]) => Command::SelfTest(vmid(v)?),
         ("bench", [v]) => Command::Bench(vmid(v)?, BENCH_DEFAULT),
         ("bench", [v, n]) => Command::Bench(vmid(v)?, positive(n)?),
         ("fill", [v, n]) => Command::Fill(vmid(v)?, positive(n)?, FILL_SIZES),
-        ("fill", [v, n, l, h, f]) => Command::Fill(vmid(v)?, positive(n)?, Sizes { low_mb: positive(l)?, high_mb: positive(h)?, fences: positive(f)? }),
+        ("fill", [v, n, l, h, f]) => Command::Fill(
+            vmid(v)?,
+            positive(n)?,
+            Sizes {
+                low_mb: positive(l)?,
+                high_mb: positive(h)?,
+                fences: positive(f)?,
+            },
+        ),
         ("fill", _) => return Err("fill takes VMID N and optionally LOW HIGH FENCES".into()),
         ("run" | "bad-input" | "bench" | "selftest", []) => return Err("missing VMID".into()),
         ("bad-input" | "bench" | "selftest", _) => return Err("too many arguments".into()),
@@ -89,16 +116,43 @@ mod tests {
     #[test]
     fn commands() {
         assert_eq!(p(&["run", "3"]), Ok(Command::Run(3, DEFAULT_SIZES)));
-        assert_eq!(p(&["run", "4", "128", "384", "4"]), Ok(Command::Run(4, Sizes { low_mb: 128, high_mb: 384, fences: 4 })));
+        assert_eq!(
+            p(&["run", "4", "128", "384", "4"]),
+            Ok(Command::Run(
+                4,
+                Sizes {
+                    low_mb: 128,
+                    high_mb: 384,
+                    fences: 4
+                }
+            ))
+        );
         assert_eq!(p(&["bad-input", "5"]), Ok(Command::BadInput(5)));
         assert_eq!(p(&["bench", "5"]), Ok(Command::Bench(5, BENCH_DEFAULT)));
         assert_eq!(p(&["bench", "5", "100"]), Ok(Command::Bench(5, 100)));
         assert_eq!(p(&["selftest", "65535"]), Ok(Command::SelfTest(65535)));
-        assert_eq!(p(&["fill", "10", "20"]), Ok(Command::Fill(10, 20, FILL_SIZES)));
-        assert_eq!(p(&["fill", "10", "20", "16", "64", "1"]), Ok(Command::Fill(10, 20, Sizes { low_mb: 16, high_mb: 64, fences: 1 })));
+        assert_eq!(
+            p(&["fill", "10", "20"]),
+            Ok(Command::Fill(10, 20, FILL_SIZES))
+        );
+        assert_eq!(
+            p(&["fill", "10", "20", "16", "64", "1"]),
+            Ok(Command::Fill(
+                10,
+                20,
+                Sizes {
+                    low_mb: 16,
+                    high_mb: 64,
+                    fences: 1
+                }
+            ))
+        );
         assert!(p(&["fill", "10"]).is_err());
         let args = ["run", "3", "--tag", "A"].map(String::from);
-        assert_eq!(parse(&args), Ok((Command::Run(3, DEFAULT_SIZES), Some("A".into()))));
+        assert_eq!(
+            parse(&args),
+            Ok((Command::Run(3, DEFAULT_SIZES), Some("A".into())))
+        );
     }
 
     #[test]

@@ -8,7 +8,11 @@ use std::io::{self, Write};
 pub const CONTROL: &str = "/sys/kernel/gvt/control/create_gvt_instance";
 
 /// ACRN-DM's default sizes: low (mappable) GM MiB, high GM MiB, fences.
-pub const DEFAULT_SIZES: Sizes = Sizes { low_mb: 64, high_mb: 448, fences: 8 };
+pub const DEFAULT_SIZES: Sizes = Sizes {
+    low_mb: 64,
+    high_mb: 448,
+    fences: 8,
+};
 
 /// An instance's sizes as `create_gvt_instance` takes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +42,10 @@ pub fn write_control(text: &[u8]) -> io::Result<()> {
     if n == text.len() {
         Ok(())
     } else {
-        Err(io::Error::new(io::ErrorKind::WriteZero, format!("short write: {n} of {} bytes", text.len())))
+        Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!("short write: {n} of {} bytes", text.len()),
+        ))
     }
 }
 
@@ -109,9 +116,16 @@ pub fn errno_name(e: &io::Error) -> String {
 /// Expects `r` to fail with `errno`.
 pub fn want_errno<T>(r: io::Result<T>, errno: i32) -> Result<(), String> {
     match r {
-        Ok(_) => Err(format!("succeeded, want {}", errno_name(&io::Error::from_raw_os_error(errno)))),
+        Ok(_) => Err(format!(
+            "succeeded, want {}",
+            errno_name(&io::Error::from_raw_os_error(errno))
+        )),
         Err(e) if e.raw_os_error() == Some(errno) => Ok(()),
-        Err(e) => Err(format!("got {}, want {}", errno_name(&e), errno_name(&io::Error::from_raw_os_error(errno)))),
+        Err(e) => Err(format!(
+            "got {}, want {}",
+            errno_name(&e),
+            errno_name(&io::Error::from_raw_os_error(errno))
+        )),
     }
 }
 
@@ -122,7 +136,10 @@ mod tests {
     #[test]
     fn bar_info_is_acrn_dms_76_bytes() {
         let s = "0x00000000e0000000 0x0000000001000000 0x0000000100000000 0x0000000040000000\n";
-        assert_eq!(parse_bar_info(s), Some([0xe000_0000, 16 << 20, 1 << 32, 1 << 30]));
+        assert_eq!(
+            parse_bar_info(s),
+            Some([0xe000_0000, 16 << 20, 1 << 32, 1 << 30])
+        );
         assert_eq!(parse_bar_info(&s[1..]), None);
         assert_eq!(parse_bar_info(&s.replace(' ', ",")), None);
     }
@@ -130,7 +147,17 @@ mod tests {
     #[test]
     fn acrn_dm_texts() {
         assert_eq!(create_text(3, DEFAULT_SIZES), "3,64,448,8\n");
-        assert_eq!(create_text(7, Sizes { low_mb: 128, high_mb: 384, fences: 4 }), "7,128,384,4\n");
+        assert_eq!(
+            create_text(
+                7,
+                Sizes {
+                    low_mb: 128,
+                    high_mb: 384,
+                    fences: 4
+                }
+            ),
+            "7,128,384,4\n"
+        );
         assert_eq!(destroy_text(3), "-3\n");
     }
 
@@ -145,9 +172,25 @@ mod tests {
 
     #[test]
     fn errnos() {
-        assert_eq!(errno_name(&io::Error::from_raw_os_error(libc::EINVAL)), "EINVAL (22)");
-        assert!(want_errno::<()>(Err(io::Error::from_raw_os_error(libc::ENOENT)), libc::ENOENT).is_ok());
-        assert_eq!(want_errno(Ok(()), libc::ENOENT), Err("succeeded, want ENOENT (2)".into()));
-        assert_eq!(want_errno::<()>(Err(io::Error::from_raw_os_error(libc::EINVAL)), libc::ERANGE), Err("got EINVAL (22), want ERANGE (34)".into()));
+        assert_eq!(
+            errno_name(&io::Error::from_raw_os_error(libc::EINVAL)),
+            "EINVAL (22)"
+        );
+        assert!(want_errno::<()>(
+            Err(io::Error::from_raw_os_error(libc::ENOENT)),
+            libc::ENOENT
+        )
+        .is_ok());
+        assert_eq!(
+            want_errno(Ok(()), libc::ENOENT),
+            Err("succeeded, want ENOENT (2)".into())
+        );
+        assert_eq!(
+            want_errno::<()>(
+                Err(io::Error::from_raw_os_error(libc::EINVAL)),
+                libc::ERANGE
+            ),
+            Err("got EINVAL (22), want ERANGE (34)".into())
+        );
     }
 }

@@ -35,10 +35,17 @@ impl FakeVhm<'_> {
         let mut gvt = Gvt::new(&host).unwrap();
         let cfg = find_type("GVTg_V5_8").unwrap().config;
         let n = Gvt::ggtt_entries_for(&cfg).unwrap();
-        let mut v = gvt.create_vgpu(&host, &cfg, vec_storage(n)).map_err(|(e, _)| e).unwrap();
+        let mut v = gvt
+            .create_vgpu(&host, &cfg, vec_storage(n))
+            .map_err(|(e, _)| e)
+            .unwrap();
         v.activate();
         let mut hv = MemHypervisor::new(1, 16 << 20);
-        f(FakeVhm { t: Direct::new(&mut v, &host, &mut hv), pcicfg: 0, mmio: 0 })
+        f(FakeVhm {
+            t: Direct::new(&mut v, &host, &mut hv),
+            pcicfg: 0,
+            mmio: 0,
+        })
     }
 
     /// The device model raises an interrupt event.
@@ -76,7 +83,9 @@ impl VhmIo for FakeVhm<'_> {
                 }
             }
             uapi::REQ_MMIO => {
-                let off = self.bar0_claimed(r.address, u64::from(r.size)).ok_or_else(|| errno(libc::ENODEV))?;
+                let off = self
+                    .bar0_claimed(r.address, u64::from(r.size))
+                    .ok_or_else(|| errno(libc::ENODEV))?;
                 self.mmio += 1;
                 if r.direction == uapi::READ {
                     self.t.mmio_read(off, buf)
@@ -101,7 +110,10 @@ impl VhmIo for FakeVhm<'_> {
     }
 
     fn mem_write(&mut self, gpa: u64, data: &[u8]) -> io::Result<u64> {
-        self.t.ram_write(gpa, data).map(|()| 0).map_err(|_| errno(libc::EFAULT))
+        self.t
+            .ram_write(gpa, data)
+            .map(|()| 0)
+            .map_err(|_| errno(libc::EFAULT))
     }
 
     fn wait_msi(&mut self, _timeout_ms: u32) -> io::Result<Option<(u64, u64)>> {

@@ -44,7 +44,9 @@ pub fn fill(first: u32, n: u32, s: Sizes, tag: Option<String>) -> Checks {
         "gvt-acrn-client: instances at once: {count} of {},{},{} ({stop}); created in {create_ms} ms",
         s.low_mb, s.high_mb, s.fences
     );
-    c.expect("instances at once", count >= n.min(GOAL), || format!("{count} ({stop}), goal {}", n.min(GOAL)));
+    c.expect("instances at once", count >= n.min(GOAL), || {
+        format!("{count} ({stop}), goal {}", n.min(GOAL))
+    });
     let mut answered = 0u32;
     for &vmid in &up {
         let mut vm = vhm.vm(vmid);
@@ -54,7 +56,11 @@ pub fn fill(first: u32, n: u32, s: Sizes, tag: Option<String>) -> Checks {
             answered = answered.saturating_add(1);
         }
     }
-    c.expect("every instance answers a config cycle", answered == count, || format!("{answered} of {count}"));
+    c.expect(
+        "every instance answers a config cycle",
+        answered == count,
+        || format!("{answered} of {count}"),
+    );
     let t1 = Instant::now();
     let mut destroyed = 0u32;
     for &vmid in &up {
@@ -62,8 +68,13 @@ pub fn fill(first: u32, n: u32, s: Sizes, tag: Option<String>) -> Checks {
             destroyed = destroyed.saturating_add(1);
         }
     }
-    println!("gvt-acrn-client: {destroyed} instances destroyed in {} ms", t1.elapsed().as_millis());
-    c.expect("every instance destroyed", destroyed == count, || format!("{destroyed} of {count}"));
+    println!(
+        "gvt-acrn-client: {destroyed} instances destroyed in {} ms",
+        t1.elapsed().as_millis()
+    );
+    c.expect("every instance destroyed", destroyed == count, || {
+        format!("{destroyed} of {count}")
+    });
     if let Some(&last) = up.last() {
         check_released(&mut c, &vhm, last);
     }

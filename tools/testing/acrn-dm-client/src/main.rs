@@ -29,7 +29,10 @@ fn main() -> ExitCode {
             }
         }
     };
-    println!("gvt-acrn-client: {} passed, {} failed", checks.passed, checks.failed);
+    println!(
+        "gvt-acrn-client: {} passed, {} failed",
+        checks.passed, checks.failed
+    );
     if checks.all_passed() {
         ExitCode::SUCCESS
     } else {

@@ -15,7 +15,11 @@ fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
 }
 
 /// An ioctl on one argument struct the kernel reads and may fill in.
-pub fn ioctl_arg<T: Arg>(fd: BorrowedFd<'_>, req: libc::Ioctl, arg: &mut T) -> io::Result<libc::c_int> {
+pub fn ioctl_arg<T: Arg>(
+    fd: BorrowedFd<'_>,
+    req: libc::Ioctl,
+    arg: &mut T,
+) -> io::Result<libc::c_int> {
     // SAFETY: `arg` is a live, exclusive `#[repr(C)]` struct; the request number encodes its
     // size (uapi's consts), and the kernel copies at most that many bytes either way.
     cvt(unsafe { libc::ioctl(fd.as_raw_fd(), req, std::ptr::from_mut(arg)) })
@@ -25,7 +29,13 @@ pub fn ioctl_arg<T: Arg>(fd: BorrowedFd<'_>, req: libc::Ioctl, arg: &mut T) -> i
 pub fn get_version(fd: BorrowedFd<'_>) -> io::Result<u32> {
     let mut v = 0u32;
     // SAFETY: the kernel writes one u32 through the pointer, which is a live local.
-    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), crate::uapi::GET_VERSION, std::ptr::from_mut(&mut v)) })?;
+    cvt(unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            crate::uapi::GET_VERSION,
+            std::ptr::from_mut(&mut v),
+        )
+    })?;
     Ok(v)
 }
 
@@ -43,7 +53,8 @@ pub fn mem_read(fd: BorrowedFd<'_>, m: &mut Mem, buf: &mut [u8]) -> io::Result<(
     m.len = buf.len() as u64;
     // SAFETY: `m` is a live struct and names `buf`, a live exclusive buffer of `m.len` bytes,
     // the only memory the kernel writes besides `m`.
-    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), crate::uapi::MEM_READ, std::ptr::from_mut(m)) }).map(drop)
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), crate::uapi::MEM_READ, std::ptr::from_mut(m)) })
+        .map(drop)
 }
 
 /// `VHM_SIM_MEM_WRITE` from `data`; returns the REQ_WP requests it raised.
@@ -51,7 +62,13 @@ pub fn mem_write(fd: BorrowedFd<'_>, m: &mut Mem, data: &[u8]) -> io::Result<u64
     m.buf = data.as_ptr() as u64;
     m.len = data.len() as u64;
     // SAFETY: `m` is a live struct; the kernel only reads the `m.len` bytes of `data` it names.
-    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), crate::uapi::MEM_WRITE, std::ptr::from_mut(m)) })?;
+    cvt(unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            crate::uapi::MEM_WRITE,
+            std::ptr::from_mut(m),
+        )
+    })?;
     Ok(m.wp_requests)
 }
 
@@ -76,11 +93,28 @@ mod tests {
     #[test]
     fn raw_memory_ioctls_only_pass_harmless_buffers() {
         let f = std::fs::File::open("/dev/null").unwrap();
-        let mut m = Mem { len: 16, buf: 0x7fff_0000, ..Mem::default() };
-        assert_eq!(mem_raw(f.as_fd(), crate::uapi::MEM_READ, &mut m).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        let mut m = Mem {
+            len: 16,
+            buf: 0x7fff_0000,
+            ..Mem::default()
+        };
+        assert_eq!(
+            mem_raw(f.as_fd(), crate::uapi::MEM_READ, &mut m)
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::InvalidInput
+        );
         // On a file that is not /dev/vhm_sim the request itself is refused.
         m.buf = 8;
-        assert_eq!(mem_raw(f.as_fd(), crate::uapi::MEM_READ, &mut m).unwrap_err().raw_os_error(), Some(libc::ENOTTY));
-        assert_eq!(get_version(f.as_fd()).unwrap_err().raw_os_error(), Some(libc::ENOTTY));
+        assert_eq!(
+            mem_raw(f.as_fd(), crate::uapi::MEM_READ, &mut m)
+                .unwrap_err()
+                .raw_os_error(),
+            Some(libc::ENOTTY)
+        );
+        assert_eq!(
+            get_version(f.as_fd()).unwrap_err().raw_os_error(),
+            Some(libc::ENOTTY)
+        );
     }
 }

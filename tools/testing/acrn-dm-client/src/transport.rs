@@ -45,7 +45,13 @@ pub struct AcrnTransport<V: VhmIo> {
 impl<V: VhmIo> AcrnTransport<V> {
     /// A guest reaching its vGPU through `vhm`.
     pub fn new(vhm: V) -> Self {
-        AcrnTransport { vhm, bar0: None, last_error: None, ioreqs: 0, wp_requests: 0 }
+        AcrnTransport {
+            vhm,
+            bar0: None,
+            last_error: None,
+            ioreqs: 0,
+            wp_requests: 0,
+        }
     }
 
     /// The VHM behind the transport.
@@ -80,7 +86,13 @@ impl<V: VhmIo> AcrnTransport<V> {
             self.bar0 = None;
         }
         let mut r = Request::pcicfg(0, direction, offset, size, value);
-        self.raise(&mut r, &format!("PCICFG {} of {size} bytes at {offset:#x}", dir_name(direction)))?;
+        self.raise(
+            &mut r,
+            &format!(
+                "PCICFG {} of {size} bytes at {offset:#x}",
+                dir_name(direction)
+            ),
+        )?;
         Ok(r.value)
     }
 
@@ -106,10 +118,19 @@ impl<V: VhmIo> AcrnTransport<V> {
         };
         let base = self.bar0()?;
         let Some(address) = base.checked_add(offset) else {
-            return Err(self.fail(GvtError::Invalid, format!("BAR0 {base:#x} + {offset:#x} overflows")));
+            return Err(self.fail(
+                GvtError::Invalid,
+                format!("BAR0 {base:#x} + {offset:#x} overflows"),
+            ));
         };
         let mut r = Request::mmio(0, direction, address, size, value);
-        self.raise(&mut r, &format!("MMIO {} of {size} bytes at {address:#x}", dir_name(direction)))?;
+        self.raise(
+            &mut r,
+            &format!(
+                "MMIO {} of {size} bytes at {address:#x}",
+                dir_name(direction)
+            ),
+        )?;
         Ok(r.value)
     }
 }
@@ -123,7 +144,9 @@ fn dir_name(d: u32) -> &'static str {
 }
 
 fn to_value(data: &[u8]) -> u64 {
-    data.iter().rev().fold(0u64, |v, &b| (v << 8) | u64::from(b))
+    data.iter()
+        .rev()
+        .fold(0u64, |v, &b| (v << 8) | u64::from(b))
 }
 
 fn from_value(v: u64, buf: &mut [u8]) {
@@ -139,7 +162,8 @@ impl<V: VhmIo> Transport for AcrnTransport<V> {
         Ok(())
     }
     fn cfg_write(&mut self, offset: u32, data: &[u8]) -> Result {
-        self.cfg(offset, data.len(), uapi::WRITE, to_value(data)).map(drop)
+        self.cfg(offset, data.len(), uapi::WRITE, to_value(data))
+            .map(drop)
     }
     fn mmio_read(&mut self, offset: u64, buf: &mut [u8]) -> Result {
         let v = self.mmio(offset, buf.len(), uapi::READ, 0)?;
@@ -147,7 +171,8 @@ impl<V: VhmIo> Transport for AcrnTransport<V> {
         Ok(())
     }
     fn mmio_write(&mut self, offset: u64, data: &[u8]) -> Result {
-        self.mmio(offset, data.len(), uapi::WRITE, to_value(data)).map(drop)
+        self.mmio(offset, data.len(), uapi::WRITE, to_value(data))
+            .map(drop)
     }
     fn wait_msi(&mut self) -> Option<(u64, u32)> {
         match self.vhm.wait_msi(MSI_WAIT_MS) {
@@ -209,7 +234,10 @@ mod tests {
             assert!(t.vhm().pcicfg > 0 && t.vhm().mmio > 0);
             assert_eq!(t.wait_msi(), None);
             t.vhm().raise(Event::RcsMiUserInterrupt);
-            assert_eq!(t.wait_msi(), Some((u64::from(MSI_ADDR), u32::from(MSI_DATA))));
+            assert_eq!(
+                t.wait_msi(),
+                Some((u64::from(MSI_ADDR), u32::from(MSI_DATA)))
+            );
             assert_eq!(t.wait_msi(), None);
         });
     }
@@ -220,16 +248,36 @@ mod tests {
             let mut t = AcrnTransport::new(f);
             let mut b = [0u8; 16];
             for n in [0usize, 3, 8, 16] {
-                assert_eq!(t.cfg_read(0, &mut b[..n]), Err(Error::Device(GvtError::Invalid)), "{n}");
+                assert_eq!(
+                    t.cfg_read(0, &mut b[..n]),
+                    Err(Error::Device(GvtError::Invalid)),
+                    "{n}"
+                );
             }
-            assert_eq!(t.cfg_read(4094, &mut b[..4]), Err(Error::Device(GvtError::Invalid)));
+            assert_eq!(
+                t.cfg_read(4094, &mut b[..4]),
+                Err(Error::Device(GvtError::Invalid))
+            );
             for n in [0usize, 3, 16] {
-                assert_eq!(t.mmio_read(0, &mut b[..n]), Err(Error::Device(GvtError::Invalid)), "{n}");
+                assert_eq!(
+                    t.mmio_read(0, &mut b[..n]),
+                    Err(Error::Device(GvtError::Invalid)),
+                    "{n}"
+                );
             }
             assert_eq!(t.vhm().pcicfg + t.vhm().mmio, 0, "nothing reached the VHM");
             // BAR0 not placed yet: it reads as 0 and nothing claims MMIO there.
-            assert_eq!(t.mmio_read(0, &mut b[..4]), Err(Error::Device(GvtError::NoDevice)));
-            assert!(t.last_error.as_deref().is_some_and(|e| e.contains("MMIO read of 4 bytes at 0x")), "{:?}", t.last_error);
+            assert_eq!(
+                t.mmio_read(0, &mut b[..4]),
+                Err(Error::Device(GvtError::NoDevice))
+            );
+            assert!(
+                t.last_error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("MMIO read of 4 bytes at 0x")),
+                "{:?}",
+                t.last_error
+            );
             assert_eq!(t.cfg_read32(0).unwrap() & 0xffff, 0x8086);
         });
     }
@@ -254,7 +302,10 @@ mod tests {
             let mut b = [0u8; 4];
             t.ram_read(0x1000, &mut b).unwrap();
             assert_eq!(&b, b"ring");
-            assert_eq!(t.ram_read(16 << 20, &mut b), Err(Error::Device(GvtError::Fault)));
+            assert_eq!(
+                t.ram_read(16 << 20, &mut b),
+                Err(Error::Device(GvtError::Fault))
+            );
         });
     }
 

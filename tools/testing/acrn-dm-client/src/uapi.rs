@@ -114,7 +114,16 @@ impl Request {
 
     /// An MMIO access of `size` bytes at guest physical `address`.
     pub fn mmio(vmid: u32, direction: u32, address: u64, size: u32, value: u64) -> Request {
-        Request { version: VERSION, vmid, kind: REQ_MMIO, direction, size, address, value, ..Request::default() }
+        Request {
+            version: VERSION,
+            vmid,
+            kind: REQ_MMIO,
+            direction,
+            size,
+            address,
+            value,
+            ..Request::default()
+        }
     }
 }
 
@@ -229,7 +238,10 @@ mod tests {
     #[test]
     fn request_builders() {
         let r = Request::pcicfg(3, READ, 0x10, 4, 0);
-        assert_eq!((r.kind, r.bus, r.dev, r.func, r.reg, r.address), (REQ_PCICFG, 0, 2, 0, 0x10, 0));
+        assert_eq!(
+            (r.kind, r.bus, r.dev, r.func, r.reg, r.address),
+            (REQ_PCICFG, 0, 2, 0, 0x10, 0)
+        );
         let m = Request::mmio(3, WRITE, 0xe000_0000, 8, 5);
         assert_eq!((m.kind, m.size, m.value, m.dev), (REQ_MMIO, 8, 5, 0));
         assert_eq!(Request::pcicfg(1, READ, u32::MAX, 4, 0).reg, i32::MAX);

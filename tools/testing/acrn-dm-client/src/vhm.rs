@@ -33,7 +33,9 @@ pub struct Vhm {
 impl Vhm {
     /// Opens the device.
     pub fn open() -> io::Result<Vhm> {
-        Ok(Vhm { file: OpenOptions::new().read(true).write(true).open(DEVICE)? })
+        Ok(Vhm {
+            file: OpenOptions::new().read(true).write(true).open(DEVICE)?,
+        })
     }
 
     /// The uAPI version the module speaks.
@@ -43,32 +45,57 @@ impl Vhm {
 
     /// Creates VM `vmid` with `ram` bytes of RAM and `vcpus` vCPUs.
     pub fn create_vm(&self, vmid: u32, ram: u64, vcpus: u32) -> io::Result<()> {
-        let mut a = VmCreate { version: uapi::VERSION, vmid, vcpus, flags: 0, ram_size: ram };
+        let mut a = VmCreate {
+            version: uapi::VERSION,
+            vmid,
+            vcpus,
+            flags: 0,
+            ram_size: ram,
+        };
         self.ioctl(uapi::CREATE_VM, &mut a)
     }
 
     /// Destroys VM `vmid`.
     pub fn destroy_vm(&self, vmid: u32) -> io::Result<()> {
-        let mut a = VmId { version: uapi::VERSION, vmid };
+        let mut a = VmId {
+            version: uapi::VERSION,
+            vmid,
+        };
         self.ioctl(uapi::DESTROY_VM, &mut a)
     }
 
     /// What the in-kernel side has set up on VM `vmid`.
     pub fn info(&self, vmid: u32) -> io::Result<VmInfo> {
-        let mut a = VmInfo { version: uapi::VERSION, vmid, ..VmInfo::default() };
+        let mut a = VmInfo {
+            version: uapi::VERSION,
+            vmid,
+            ..VmInfo::default()
+        };
         self.ioctl(uapi::VM_INFO, &mut a)?;
         Ok(a)
     }
 
     /// Injects an MSI as the hypervisor would (tests of the log).
     pub fn inject_msi(&self, vmid: u32, addr: u64, data: u64) -> io::Result<()> {
-        let mut a = Msi { version: uapi::VERSION, vmid, addr, data, ..Msi::default() };
+        let mut a = Msi {
+            version: uapi::VERSION,
+            vmid,
+            addr,
+            data,
+            ..Msi::default()
+        };
         self.ioctl(uapi::INJECT_MSI, &mut a)
     }
 
     /// Write-protects (or unprotects) the page at `gpa` (tests of REQ_WP routing).
     pub fn write_protect(&self, vmid: u32, gpa: u64, set: bool) -> io::Result<()> {
-        let mut a = Wp { version: uapi::VERSION, vmid, gpa, set: u32::from(set), reserved: 0 };
+        let mut a = Wp {
+            version: uapi::VERSION,
+            vmid,
+            gpa,
+            set: u32::from(set),
+            reserved: 0,
+        };
         self.ioctl(uapi::WRITE_PROTECT, &mut a)
     }
 
@@ -79,7 +106,12 @@ impl Vhm {
 
     /// The vCPUs of VM `vmid`, through this device.
     pub fn vm(&self, vmid: u32) -> VhmVm<'_> {
-        VhmVm { vhm: self, vmid, vcpu: 0, timeout_ms: 0 }
+        VhmVm {
+            vhm: self,
+            vmid,
+            vcpu: 0,
+            timeout_ms: 0,
+        }
     }
 }
 
@@ -98,7 +130,14 @@ pub struct VhmVm<'a> {
 
 impl VhmVm<'_> {
     fn mem(&self, gpa: u64) -> Mem {
-        Mem { version: uapi::VERSION, vmid: self.vmid, vcpu: self.vcpu, timeout_ms: self.timeout_ms, gpa, ..Mem::default() }
+        Mem {
+            version: uapi::VERSION,
+            vmid: self.vmid,
+            vcpu: self.vcpu,
+            timeout_ms: self.timeout_ms,
+            gpa,
+            ..Mem::default()
+        }
     }
 }
 
@@ -122,7 +161,12 @@ impl VhmIo for VhmVm<'_> {
     }
 
     fn wait_msi(&mut self, timeout_ms: u32) -> io::Result<Option<(u64, u64)>> {
-        let mut a = Msi { version: uapi::VERSION, vmid: self.vmid, timeout_ms, ..Msi::default() };
+        let mut a = Msi {
+            version: uapi::VERSION,
+            vmid: self.vmid,
+            timeout_ms,
+            ..Msi::default()
+        };
         match self.vhm.ioctl(uapi::WAIT_MSI, &mut a) {
             Ok(()) => Ok(Some((a.addr, a.data))),
             Err(e) if e.raw_os_error() == Some(libc::ETIMEDOUT) => Ok(None),

@@ -4,7 +4,15 @@
 //! measured in the same run (the cost of the one bulk copy the scan replaces re-reading).
 //! Rates are per second of this thread's time on a CPU (`/proc/thread-self/schedstat`), so a
 //! loaded machine does not skew the comparison; wall-clock rates are printed too.
-#![allow(clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::float_arithmetic, clippy::cast_precision_loss)]
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::float_arithmetic,
+    clippy::cast_precision_loss
+)]
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -21,7 +29,10 @@ struct Preloaded(Vec<u8>);
 /// Nanoseconds this thread has run on a CPU.
 fn cpu_ns() -> u64 {
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").expect("schedstat");
-    s.split_whitespace().next().and_then(|v| v.parse().ok()).expect("schedstat field")
+    s.split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("schedstat field")
 }
 
 /// Times `f`: (seconds on CPU, seconds of wall clock).
@@ -42,8 +53,14 @@ impl BatchSource for Preloaded {
 
 fn main() {
     let part = Partition {
-        low: Span { start: 0x0800_0000, size: 64 << 20 },
-        high: Span { start: 0x4000_0000, size: 128 << 20 },
+        low: Span {
+            start: 0x0800_0000,
+            size: 64 << 20,
+        },
+        high: Span {
+            start: 0x4000_0000,
+            size: 128 << 20,
+        },
         fences: Span { start: 4, size: 4 },
     };
     let mut b = Stream::new();
@@ -59,15 +76,25 @@ fn main() {
         i915::request_rcs(&mut ring, 0x0800_1000, 0x1_0000, seq);
     }
     let ring = ring.bytes();
-    let sc = Scanner::new(Platform::Broxton, Engine::Rcs, &part, Policy { scan_ppgtt: true });
+    let sc = Scanner::new(
+        Platform::Broxton,
+        Engine::Rcs,
+        &part,
+        Policy { scan_ppgtt: true },
+    );
 
-    let one = sc.scan_ring(&ring, &mut src, &mut |_| true).expect("corpus accepted");
+    let one = sc
+        .scan_ring(&ring, &mut src, &mut |_| true)
+        .expect("corpus accepted");
     let bytes_per = ring.len() as u64 + one.batches().map(|r| u64::from(r.len)).sum::<u64>();
     let cmds_per = u64::from(one.commands);
     let iters = 4000u64;
     let (cpu, wall) = timed(|| {
         for _ in 0..iters {
-            black_box(sc.scan_ring(black_box(&ring), &mut src, &mut |_| true).expect("scan"));
+            black_box(
+                sc.scan_ring(black_box(&ring), &mut src, &mut |_| true)
+                    .expect("scan"),
+            );
         }
     });
     let bytes = (bytes_per * iters) as f64;

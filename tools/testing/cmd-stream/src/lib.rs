@@ -5,7 +5,11 @@
 //!
 //! Headers are spelled from the hardware encodings (i915's `MI_INSTR`, genxml's
 //! pipeline/opcode/sub-opcode), not from the scanner's table, so the corpus checks the table.
-#![allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::indexing_slicing)]
+#![allow(
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation,
+    clippy::indexing_slicing
+)]
 
 use std::collections::HashMap;
 
@@ -119,13 +123,24 @@ impl Stream {
 
     /// `MI_STORE_DWORD_IMM_GEN4`, through the GGTT (`MI_USE_GGTT`) or the PPGTT.
     pub fn sdi(&mut self, addr: u64, ggtt: bool, v: u32) -> &mut Stream {
-        self.raw(&[mi(0x20, 2) | (u32::from(ggtt) << 22), addr as u32, (addr >> 32) as u32, v])
+        self.raw(&[
+            mi(0x20, 2) | (u32::from(ggtt) << 22),
+            addr as u32,
+            (addr >> 32) as u32,
+            v,
+        ])
     }
 
     /// `MI_STORE_QWORD_IMM_GEN8`.
     pub fn sqi(&mut self, addr: u64, ggtt: bool, v: u64) -> &mut Stream {
         let h = mi(0x20, 3) | (1 << 21) | (u32::from(ggtt) << 22);
-        self.raw(&[h, addr as u32, (addr >> 32) as u32, v as u32, (v >> 32) as u32])
+        self.raw(&[
+            h,
+            addr as u32,
+            (addr >> 32) as u32,
+            v as u32,
+            (v >> 32) as u32,
+        ])
     }
 
     /// `MI_STORE_DWORD_INDEX`: dword at `off` in the status page.
@@ -144,12 +159,22 @@ impl Stream {
 
     /// `MI_STORE_REGISTER_MEM_GEN8`.
     pub fn srm(&mut self, reg: u32, addr: u64, ggtt: bool) -> &mut Stream {
-        self.raw(&[mi(0x24, 2) | (u32::from(ggtt) << 22), reg, addr as u32, (addr >> 32) as u32])
+        self.raw(&[
+            mi(0x24, 2) | (u32::from(ggtt) << 22),
+            reg,
+            addr as u32,
+            (addr >> 32) as u32,
+        ])
     }
 
     /// `MI_LOAD_REGISTER_MEM_GEN8`.
     pub fn lrm(&mut self, reg: u32, addr: u64, ggtt: bool) -> &mut Stream {
-        self.raw(&[mi(0x29, 2) | (u32::from(ggtt) << 22), reg, addr as u32, (addr >> 32) as u32])
+        self.raw(&[
+            mi(0x29, 2) | (u32::from(ggtt) << 22),
+            reg,
+            addr as u32,
+            (addr >> 32) as u32,
+        ])
     }
 
     /// `MI_LOAD_REGISTER_REG`.
@@ -159,13 +184,25 @@ impl Stream {
 
     /// `PIPE_CONTROL` (6 dwords, gen8+).
     pub fn pipe_control(&mut self, flags: u32, addr: u64, v: u64) -> &mut Stream {
-        self.raw(&[gfx(3, 2, 0, 6), flags, addr as u32, (addr >> 32) as u32, v as u32, (v >> 32) as u32])
+        self.raw(&[
+            gfx(3, 2, 0, 6),
+            flags,
+            addr as u32,
+            (addr >> 32) as u32,
+            v as u32,
+            (v >> 32) as u32,
+        ])
     }
 
     /// `MI_FLUSH_DW` with a post-sync dword store (4 dwords), i915's xcs breadcrumb.
     pub fn flush_dw(&mut self, addr: u64, ggtt: bool, v: u32, notify: bool) -> &mut Stream {
         let h = mi(0x26, 2) | (1 << 14) | (u32::from(notify) << 8);
-        self.raw(&[h, addr as u32 | (u32::from(ggtt) << 2), (addr >> 32) as u32, v])
+        self.raw(&[
+            h,
+            addr as u32 | (u32::from(ggtt) << 2),
+            (addr >> 32) as u32,
+            v,
+        ])
     }
 
     /// `MI_FLUSH_DW` with no post-sync operation (invalidate).
@@ -194,9 +231,21 @@ impl Stream {
 
     /// `MI_COPY_MEM_MEM`: the dword at `src` to `dst`, each through the GGTT if asked (bits 22
     /// and 21 of the header).
-    pub fn copy_mem_mem(&mut self, dst: u64, dst_ggtt: bool, src: u64, src_ggtt: bool) -> &mut Stream {
+    pub fn copy_mem_mem(
+        &mut self,
+        dst: u64,
+        dst_ggtt: bool,
+        src: u64,
+        src_ggtt: bool,
+    ) -> &mut Stream {
         let h = mi(0x2e, 3) | (u32::from(src_ggtt) << 22) | (u32::from(dst_ggtt) << 21);
-        self.raw(&[h, dst as u32, (dst >> 32) as u32, src as u32, (src >> 32) as u32])
+        self.raw(&[
+            h,
+            dst as u32,
+            (dst >> 32) as u32,
+            src as u32,
+            (src >> 32) as u32,
+        ])
     }
 }
 
@@ -270,8 +319,8 @@ pub mod i915 {
     /// Gen9 context workaround registers i915 loads with LRI on the render engine (gen9 and
     /// SKL/BXT/KBL `*_ctx_workarounds_init`).
     pub const CTX_WA_REGS: [u32; 14] = [
-        0x7004, 0x7014, 0x2580, 0xe184, 0xe4f0, 0xe188, 0xe194, 0x5588, 0xe180, 0x7300, 0xe100, 0x7000,
-        0x7008, 0x20d4,
+        0x7004, 0x7014, 0x2580, 0xe184, 0xe4f0, 0xe188, 0xe194, 0x5588, 0xe180, 0x7300, 0xe100,
+        0x7000, 0x7008, 0x20d4,
     ];
 
     /// One request on the render engine: init breadcrumb, invalidate, the user batch (a PPGTT
@@ -279,10 +328,18 @@ pub mod i915 {
     pub fn request_rcs(s: &mut Stream, hwsp: u64, batch: u64, seqno: u32) {
         s.arb_check().noop();
         s.sdi(hwsp + 8, true, seqno - 1);
-        s.pipe_control(pc::CS_STALL | pc::INVALIDATES | pc::QW_WRITE | pc::GLOBAL_GTT, hwsp + 0x80, 0);
+        s.pipe_control(
+            pc::CS_STALL | pc::INVALIDATES | pc::QW_WRITE | pc::GLOBAL_GTT,
+            hwsp + 0x80,
+            0,
+        );
         s.arb(true).bb_start(batch, true, false).arb(false).noop();
         s.pipe_control(pc::CS_STALL | pc::FLUSHES, 0, 0);
-        s.pipe_control(pc::CS_STALL | pc::FLUSHES | pc::QW_WRITE | pc::GLOBAL_GTT, hwsp, u64::from(seqno));
+        s.pipe_control(
+            pc::CS_STALL | pc::FLUSHES | pc::QW_WRITE | pc::GLOBAL_GTT,
+            hwsp,
+            u64::from(seqno),
+        );
         s.user_interrupt().arb(true).noop();
     }
 
@@ -327,7 +384,9 @@ pub mod i915 {
         s.lri(&[(0x22200, 0x0003_0000)]); // BCS_SWCTRL
         s.cmd(blt(0x53, 10), 10); // XY_SRC_COPY_BLT
         s.cmd(blt(0x50, 7), 7); // XY_COLOR_BLT
-        s.srm(0x22358, 0x10_0000, false).srm(0x223a8, 0x10_0008, false).lrr(0x223a8, 0x22600);
+        s.srm(0x22358, 0x10_0000, false)
+            .srm(0x223a8, 0x10_0008, false)
+            .lrr(0x223a8, 0x22600);
         s.flush_dw_plain();
     }
 }
@@ -342,7 +401,12 @@ pub mod mesa {
         s.raw(&[gfx(1, 1, 4, 2) & !0xff | (3 << 8)]); // PIPELINE_SELECT 3D (one dword)
         s.cmd(gfx(0, 1, 1, 19), 19); // STATE_BASE_ADDRESS
         s.cmd(gfx(0, 1, 2, 3), 3); // STATE_SIP
-        s.lri(&[(0x7000, 0x0040_0040), (0x7004, 0x0800_0800), (0x2580, 0x0200_0200), (0x7034, 0x6000_0060)]);
+        s.lri(&[
+            (0x7000, 0x0040_0040),
+            (0x7004, 0x0800_0800),
+            (0x2580, 0x0200_0200),
+            (0x7034, 0x6000_0060),
+        ]);
         s.raw(&[gfx(1, 0, 0x0b, 2) & !0xff | 1]); // 3DSTATE_VF_STATISTICS (one dword)
         let state: &[(u32, u32, u32)] = &[
             (0, 0x0d, 2),  // MULTISAMPLE
@@ -409,7 +473,9 @@ pub mod mesa {
         // Occlusion query start, indirect draw parameters, the draw, query end, flush.
         s.pipe_control(pc::CS_STALL | (2 << 14), query, 0);
         s.srm(0x2358, query + 0x40, false);
-        s.lrm(0x2434, query + 0x80, false).lrm(0x2438, query + 0x84, false).lrr(0x2600, 0x2430);
+        s.lrm(0x2434, query + 0x80, false)
+            .lrm(0x2438, query + 0x84, false)
+            .lrr(0x2600, 0x2430);
         s.raw(&[mi(0x1a, 1), 0x0010_0000, 0x0020_0001]); // MI_MATH
         s.raw(&[mi(0x0c, 0)]); // MI_PREDICATE
         s.cmd(gfx(3, 3, 0, 7), 7); // 3DPRIMITIVE
@@ -458,7 +524,9 @@ pub mod mesa {
 
     /// A video enhancement pass on VECS: VEBOX state, surfaces, the DI/IECP object.
     pub fn vebox(s: &mut Stream) {
-        let h = |a: u32, b: u32, len: u32| (3 << 29) | (2 << 27) | (4 << 24) | (a << 21) | (b << 16) | (len - 2);
+        let h = |a: u32, b: u32, len: u32| {
+            (3 << 29) | (2 << 27) | (4 << 24) | (a << 21) | (b << 16) | (len - 2)
+        };
         s.cmd(h(0, 2, 9), 9); // VEBOX_STATE
         s.cmd(h(0, 0, 6), 6); // VEBOX_SURFACE_STATE
         s.cmd(h(0, 0, 6), 6);
@@ -487,7 +555,9 @@ impl BatchMem {
 
 impl BatchSource for BatchMem {
     fn load(&mut self, slot: usize, space: AddrSpace, addr: u64) -> bool {
-        let Some(b) = self.bufs.get(&(space == AddrSpace::Ppgtt, addr)) else { return false };
+        let Some(b) = self.bufs.get(&(space == AddrSpace::Ppgtt, addr)) else {
+            return false;
+        };
         let copy = b[..b.len().min(64 << 10)].to_vec();
         if self.slots.len() <= slot {
             self.slots.resize(slot + 1, Vec::new());
@@ -511,7 +581,9 @@ pub struct PageMemory {
 impl PageMemory {
     /// Backs the page containing `addr` (zeroed).
     pub fn add_page(&mut self, addr: u64) {
-        self.pages.entry(addr >> 12).or_insert_with(|| Box::new([0; 4096]));
+        self.pages
+            .entry(addr >> 12)
+            .or_insert_with(|| Box::new([0; 4096]));
     }
 
     /// The dword at `addr` (0 if not backed).
@@ -532,7 +604,9 @@ impl PageMemory {
     pub fn peek(&self, addr: u64, buf: &mut [u8]) -> bool {
         for (i, b) in buf.iter_mut().enumerate() {
             let a = addr + i as u64;
-            let Some(p) = self.pages.get(&(a >> 12)) else { return false };
+            let Some(p) = self.pages.get(&(a >> 12)) else {
+                return false;
+            };
             *b = p[(a & 0xfff) as usize];
         }
         true
@@ -547,7 +621,9 @@ impl HostMemory for PageMemory {
     fn write(&mut self, addr: u64, data: &[u8]) -> bool {
         for (i, b) in data.iter().enumerate() {
             let a = addr + i as u64;
-            let Some(p) = self.pages.get_mut(&(a >> 12)) else { return false };
+            let Some(p) = self.pages.get_mut(&(a >> 12)) else {
+                return false;
+            };
             p[(a & 0xfff) as usize] = *b;
         }
         true

@@ -3,7 +3,12 @@
 //! and `live_lrc_timestamp`, gt/selftest_timeline.c `emit_read_hwsp`), spelled as i915 emits
 //! it and run as gvt.ko runs a workload (`sim::exec::Job` over a shadow context image and
 //! ring), with the CPU's side of each test played by the memory the engine polls.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -104,13 +109,26 @@ impl Gpu {
         self.mem.add_page(at + 0x1000);
         let mut d = vec![0u32; 1024];
         let gprs: Vec<u32> = (0..NUM_GPR_DW).map(|n| 0x600 + 4 * n).collect();
-        let mut last = vec![0x28, 0x9c, 0xc0, 0x178, 0x17c, 0x358, 0x170, 0x150, 0x154, 0x158, 0x41c];
+        let mut last = vec![
+            0x28, 0x9c, 0xc0, 0x178, 0x17c, 0x358, 0x170, 0x150, 0x154, 0x158, 0x41c,
+        ];
         last.extend(gprs);
         last.push(0x68);
         let third: u32 = if e == Id::Rcs { 0xc8 } else { 0x200 };
         let blocks: [(usize, Vec<u32>); 4] = [
-            (1, vec![0x244, 0x34, 0x30, 0x38, 0x3c, 0x168, 0x140, 0x110, 0x11c, 0x114, 0x118, 0x1c0, 0x1c4, 0x1c8]),
-            (33, vec![0x3a8, 0x28c, 0x288, 0x284, 0x280, 0x27c, 0x278, 0x274, 0x270]),
+            (
+                1,
+                vec![
+                    0x244, 0x34, 0x30, 0x38, 0x3c, 0x168, 0x140, 0x110, 0x11c, 0x114, 0x118, 0x1c0,
+                    0x1c4, 0x1c8,
+                ],
+            ),
+            (
+                33,
+                vec![
+                    0x3a8, 0x28c, 0x288, 0x284, 0x280, 0x27c, 0x278, 0x274, 0x270,
+                ],
+            ),
             (65, vec![third]),
             (81, last),
         ];
@@ -145,18 +163,42 @@ impl Gpu {
         for (i, d) in ring.dw.iter().enumerate() {
             assert!(self.mem.write(at + 4 * i as u64, &d.to_le_bytes()));
         }
-        HostWorkload { vgpu: 1, engine: e, tag: 1, context: ctx, context_pages: 2, ring: at, ring_len: ring.len_bytes() }
+        HostWorkload {
+            vgpu: 1,
+            engine: e,
+            tag: 1,
+            context: ctx,
+            context_pages: 2,
+            ring: at,
+            ring_len: ring.len_bytes(),
+        }
     }
 
     /// Runs `ring` as a workload of context `ctx` on engine `e`, as gvt.ko does, with `cpu`
     /// playing the CPU while the engine polls the GGTT dword at `watch`.
-    fn submit(&mut self, e: Id, ctx: u64, ring: &Stream, clock: &Cell<u64>, watch: u64, cpu: &dyn Fn(&mut Gpu, &Cell<u64>)) -> Completion {
+    fn submit(
+        &mut self,
+        e: Id,
+        ctx: u64,
+        ring: &Stream,
+        clock: &Cell<u64>,
+        watch: u64,
+        cpu: &dyn Fn(&mut Gpu, &Cell<u64>),
+    ) -> Completion {
         let w = self.workload(e, ctx, ring);
         let watch = self.ggtt_pa(watch);
-        let mut engines = std::mem::replace(&mut self.engines, [Id::Rcs, Id::Bcs, Id::Vcs, Id::Vecs].map(|e| Engine::new(e, 0)));
+        let mut engines = std::mem::replace(
+            &mut self.engines,
+            [Id::Rcs, Id::Bcs, Id::Vcs, Id::Vecs].map(|e| Engine::new(e, 0)),
+        );
         let ggtt = std::mem::take(&mut self.ggtt);
         let r = {
-            let mut mem = Cpu { gpu: RefCell::new(self), clock, watch, cpu };
+            let mut mem = Cpu {
+                gpu: RefCell::new(self),
+                clock,
+                watch,
+                cpu,
+            };
             // Slices of 25,000 (gvt.ko's are longer), at most four, as one 100,000 before.
             let mut job = Job::new(w);
             let mut how = Completion::Hang;
@@ -238,11 +280,20 @@ fn live_engine_timestamps_srm_lands_and_the_clocks_agree() {
             }
             let mut cs = Stream::new();
             // Signal & wait for start.
-            cs.sdi(offset + 4008, true, 1).semaphore_wait(offset + 4008, sem::NEQ, 1);
-            cs.srm(e.base() + RING_TIMESTAMP, offset + 4000, true).srm(e.base() + RING_CTX_TIMESTAMP, offset + 4004, true);
+            cs.sdi(offset + 4008, true, 1)
+                .semaphore_wait(offset + 4008, sem::NEQ, 1);
+            cs.srm(e.base() + RING_TIMESTAMP, offset + 4000, true).srm(
+                e.base() + RING_CTX_TIMESTAMP,
+                offset + 4004,
+                true,
+            );
             // Busy wait.
             cs.semaphore_wait(offset + 4008, sem::EQ, 1);
-            cs.srm(e.base() + RING_TIMESTAMP, offset + 4016, true).srm(e.base() + RING_CTX_TIMESTAMP, offset + 4012, true);
+            cs.srm(e.base() + RING_TIMESTAMP, offset + 4016, true).srm(
+                e.base() + RING_CTX_TIMESTAMP,
+                offset + 4012,
+                true,
+            );
             // The CPU: sees sema[2], clears it with interrupts off, spins until sema[1] (the
             // context timestamp) lands, waits 100 us, sets sema[2].
             let step = Cell::new(0u8);
@@ -276,8 +327,14 @@ fn live_engine_timestamps_srm_lands_and_the_clocks_agree() {
         };
         let (dt, d_ring, d_ctx) = (tri(&mut st), tri(&mut s_ring), tri(&mut s_ctx));
         let ring_ns = ticks_to_ns(d_ring, BXT_HZ);
-        assert!(!(3 * dt > 4 * ring_ns || 4 * dt < 3 * ring_ns), "{e:?}: ring {ring_ns} ns vs walltime {dt} ns");
-        assert!(!(3 * d_ctx > 4 * d_ring || 4 * d_ctx < 3 * d_ring), "{e:?}: ctx {d_ctx} vs ring {d_ring}");
+        assert!(
+            !(3 * dt > 4 * ring_ns || 4 * dt < 3 * ring_ns),
+            "{e:?}: ring {ring_ns} ns vs walltime {dt} ns"
+        );
+        assert!(
+            !(3 * d_ctx > 4 * d_ring || 4 * d_ctx < 3 * d_ring),
+            "{e:?}: ctx {d_ctx} vs ring {d_ring}"
+        );
         // 100 us, a poll of 1 us and two 100 ns writes between the samples, at 19.2 MHz.
         assert!((1943..=1944).contains(&d_ring), "{e:?}: {d_ring}");
     }
@@ -294,7 +351,9 @@ fn live_lrc_gpr_registers_are_per_context() {
         let fresh = g.context(e, 0x5001_0000);
         let nothing = |_: &mut Gpu, _: &Cell<u64>| {};
         let mut dirty = Stream::new();
-        let pairs: Vec<(u32, u32)> = (0..NUM_GPR_DW).map(|n| (cs_gpr(e, n), STACK_MAGIC)).collect();
+        let pairs: Vec<(u32, u32)> = (0..NUM_GPR_DW)
+            .map(|n| (cs_gpr(e, n), STACK_MAGIC))
+            .collect();
         dirty.lri(&pairs).noop();
         let how = g.submit(e, kernel, &dirty, &clock, HWSP, &nothing);
         assert_eq!(how, Completion::Done);
@@ -315,7 +374,11 @@ fn live_lrc_gpr_registers_are_per_context() {
         let how = g.submit(e, fresh, &read, &clock, slot, &release);
         assert_eq!(how, Completion::Done, "{e:?}");
         for n in 0..NUM_GPR_DW {
-            assert_eq!(g.dw(SCRATCH + 4 * u64::from(n)), 0, "{e:?}: GPR dword {n} of a new context");
+            assert_eq!(
+                g.dw(SCRATCH + 4 * u64::from(n)),
+                0,
+                "{e:?}: GPR dword {n} of a new context"
+            );
         }
         // The dirty context gets its own values back.
         let mut back = Stream::new();
@@ -341,14 +404,24 @@ fn live_lrc_timestamp_is_restored_advanced_and_saved() {
                 g.set_dw(slot + 4 * i, 0);
             }
             let mut cs = Stream::new();
-            cs.arb(true).noop().semaphore_wait(slot, sem::NEQ, 0).srm(e.base() + RING_CTX_TIMESTAMP, slot + 4, true);
+            cs.arb(true).noop().semaphore_wait(slot, sem::NEQ, 0).srm(
+                e.base() + RING_CTX_TIMESTAMP,
+                slot + 4,
+                true,
+            );
             let release = |g: &mut Gpu, _: &Cell<u64>| set_host_dw(g, sema_pa(0), 1);
             let how = g.submit(e, ctx, &cs, &clock, slot, &release);
             assert_eq!(how, Completion::Done);
             let read = g.dw(slot + 4);
             let saved = g.ctx_dw(ctx, CTX_TIMESTAMP);
-            assert!(advanced(poison, read), "{e:?}: invalid timestamp on restore, context:{poison:x}, request:{read:x}");
-            assert!(advanced(read, saved), "{e:?}: invalid timestamp on save, request:{read:x}, context:{saved:x}");
+            assert!(
+                advanced(poison, read),
+                "{e:?}: invalid timestamp on restore, context:{poison:x}, request:{read:x}"
+            );
+            assert!(
+                advanced(read, saved),
+                "{e:?}: invalid timestamp on save, request:{read:x}, context:{saved:x}"
+            );
         }
     }
 }
@@ -363,7 +436,8 @@ fn ring_timestamp_runs_at_the_command_streamer_clock() {
     // 300 s: past 32 bits of 19.2 MHz ticks (224 s).
     let clock = Cell::new(300_000_000_000);
     let mut cs = Stream::new();
-    cs.srm(base + RING_TIMESTAMP, SCRATCH, true).srm(base + RING_TIMESTAMP + 4, SCRATCH + 4, true);
+    cs.srm(base + RING_TIMESTAMP, SCRATCH, true)
+        .srm(base + RING_TIMESTAMP + 4, SCRATCH + 4, true);
     cs.lri(&[(base + RING_CTX_TIMESTAMP, 1000)]);
     for i in 0..10 {
         cs.sdi(SCRATCH + 0x100 + 4 * i, true, 0);
@@ -372,9 +446,16 @@ fn ring_timestamp_runs_at_the_command_streamer_clock() {
     let nothing = |_: &mut Gpu, _: &Cell<u64>| {};
     let how = g.submit(Id::Vcs, ctx, &cs, &clock, HWSP, &nothing);
     assert_eq!(how, Completion::Done);
-    assert_eq!((g.dw(SCRATCH), g.dw(SCRATCH + 4)), ((300 * BXT_HZ) as u32, ((300 * BXT_HZ) >> 32) as u32));
+    assert_eq!(
+        (g.dw(SCRATCH), g.dw(SCRATCH + 4)),
+        ((300 * BXT_HZ) as u32, ((300 * BXT_HZ) >> 32) as u32)
+    );
     // Loaded 1000, read ten 100 ns writes later: 19.2 ticks.
-    assert!((1019..=1020).contains(&g.dw(SCRATCH + 8)), "{}", g.dw(SCRATCH + 8));
+    assert!(
+        (1019..=1020).contains(&g.dw(SCRATCH + 8)),
+        "{}",
+        g.dw(SCRATCH + 8)
+    );
 }
 
 /// gt/selftest_timeline.c `emit_read_hwsp` (LRM of a status page dword into CS_GPR0, SRM of
@@ -391,16 +472,23 @@ fn lrm_lrr_srm_and_copy_round_trip() {
     let pp_batch = 0xa000_0000;
     let mut batch = Stream::new();
     // A user batch: SRM and LRM through the PPGTT even with the GGTT bit set.
-    batch.srm(cs_gpr(e, 0), PP4K + 0x1000, true).lrm(cs_gpr(e, 6), PP4K + 0x1000, false).bb_end();
+    batch
+        .srm(cs_gpr(e, 0), PP4K + 0x1000, true)
+        .lrm(cs_gpr(e, 6), PP4K + 0x1000, false)
+        .bb_end();
     for (i, d) in batch.dw.iter().enumerate() {
         assert!(g.mem.write(pp_batch + 4 * i as u64, &d.to_le_bytes()));
     }
     let mut cs = Stream::new();
     cs.sdi(SCRATCH, true, 42);
-    cs.lrm(cs_gpr(e, 0), HWSP + 0x100, true).srm(cs_gpr(e, 0), SCRATCH + 4, true);
-    cs.lrr(cs_gpr(e, 0), cs_gpr(e, 3)).srm(cs_gpr(e, 3), SCRATCH + 8, true);
-    cs.lrm(cs_gpr(e, 3), SCRATCH + 0x800, true).srm(cs_gpr(e, 3), SCRATCH + 12, true);
-    cs.bb_start(PP4K, true, false).srm(cs_gpr(e, 6), SCRATCH + 16, true);
+    cs.lrm(cs_gpr(e, 0), HWSP + 0x100, true)
+        .srm(cs_gpr(e, 0), SCRATCH + 4, true);
+    cs.lrr(cs_gpr(e, 0), cs_gpr(e, 3))
+        .srm(cs_gpr(e, 3), SCRATCH + 8, true);
+    cs.lrm(cs_gpr(e, 3), SCRATCH + 0x800, true)
+        .srm(cs_gpr(e, 3), SCRATCH + 12, true);
+    cs.bb_start(PP4K, true, false)
+        .srm(cs_gpr(e, 6), SCRATCH + 16, true);
     cs.copy_mem_mem(SCRATCH + 20, true, SCRATCH + 0x800, true);
     cs.copy_mem_mem(PP4K + 0x1004, false, HWSP + 0x100, true);
     cs.copy_mem_mem(SCRATCH + 24, true, PP4K + 0x1004, false);
@@ -408,7 +496,18 @@ fn lrm_lrr_srm_and_copy_round_trip() {
     let how = g.submit(e, ctx, &cs, &clock, HWSP, &nothing);
     assert_eq!(how, Completion::Done);
     let got: Vec<u32> = (0..7).map(|i| g.dw(SCRATCH + 4 * i)).collect();
-    assert_eq!(got, [42, 0x1234_5678, 0x1234_5678, 0xcafe_f00d, 0x1234_5678, 0xcafe_f00d, 0x1234_5678]);
+    assert_eq!(
+        got,
+        [
+            42,
+            0x1234_5678,
+            0x1234_5678,
+            0xcafe_f00d,
+            0x1234_5678,
+            0xcafe_f00d,
+            0x1234_5678
+        ]
+    );
     assert_eq!(g.mem.dw(0xa000_1000), 0x1234_5678);
     // GPR0's upper half was never loaded; saved with the context.
     assert_eq!(g.ctx_dw(ctx, 0x69), 0x1234_5678);
@@ -425,23 +524,63 @@ fn mi_math_runs_the_gen9_alu() {
     let clock = Cell::new(0);
     let gpr = |n: u32| cs_gpr(e, 2 * n);
     let mut cs = Stream::new();
-    cs.lri(&[(gpr(0), 1), (gpr(1), 0xffff_ffff), (gpr(2), 5), (gpr(3), 0xf0f0), (gpr(4), 0x0ff0)]);
+    cs.lri(&[
+        (gpr(0), 1),
+        (gpr(1), 0xffff_ffff),
+        (gpr(2), 5),
+        (gpr(3), 0xf0f0),
+        (gpr(4), 0x0ff0),
+    ]);
     // GPR1 += GPR0: carries into the upper dword.
-    cs.math(&[alu::load(alu::SRCA, 1), alu::load(alu::SRCB, 0), alu::ADD, alu::store(1, alu::ACCU)]);
+    cs.math(&[
+        alu::load(alu::SRCA, 1),
+        alu::load(alu::SRCB, 0),
+        alu::ADD,
+        alu::store(1, alu::ACCU),
+    ]);
     // GPR5 = GPR0 - GPR2 (borrow: CF), GPR6 = CF, GPR7 = !ZF.
-    cs.math(&[alu::load(alu::SRCA, 0), alu::load(alu::SRCB, 2), alu::SUB, alu::store(5, alu::ACCU), alu::store(6, alu::CF), alu::storeinv(7, alu::ZF)]);
+    cs.math(&[
+        alu::load(alu::SRCA, 0),
+        alu::load(alu::SRCB, 2),
+        alu::SUB,
+        alu::store(5, alu::ACCU),
+        alu::store(6, alu::CF),
+        alu::storeinv(7, alu::ZF),
+    ]);
     // GPR8 = GPR3 & GPR4, GPR9 = |, GPR10 = ^, GPR11 = ~GPR4 & 1 via LOADINV/LOAD1.
-    cs.math(&[alu::load(alu::SRCA, 3), alu::load(alu::SRCB, 4), alu::AND, alu::store(8, alu::ACCU), alu::OR, alu::store(9, alu::ACCU), alu::XOR, alu::store(10, alu::ACCU)]);
-    cs.math(&[alu::loadinv(alu::SRCA, 4), alu::load1(alu::SRCB), alu::AND, alu::store(11, alu::ACCU), alu::load0(alu::SRCA), alu::load0(alu::SRCB), alu::ADD, alu::store(12, alu::ZF)]);
+    cs.math(&[
+        alu::load(alu::SRCA, 3),
+        alu::load(alu::SRCB, 4),
+        alu::AND,
+        alu::store(8, alu::ACCU),
+        alu::OR,
+        alu::store(9, alu::ACCU),
+        alu::XOR,
+        alu::store(10, alu::ACCU),
+    ]);
+    cs.math(&[
+        alu::loadinv(alu::SRCA, 4),
+        alu::load1(alu::SRCB),
+        alu::AND,
+        alu::store(11, alu::ACCU),
+        alu::load0(alu::SRCA),
+        alu::load0(alu::SRCB),
+        alu::ADD,
+        alu::store(12, alu::ZF),
+    ]);
     for n in 0..26 {
         cs.srm(cs_gpr(e, n), SCRATCH + 4 * u64::from(n), true);
     }
     let nothing = |_: &mut Gpu, _: &Cell<u64>| {};
     let how = g.submit(e, ctx, &cs, &clock, HWSP, &nothing);
     assert_eq!(how, Completion::Done);
-    let q = |n: u64| u64::from(g.dw(SCRATCH + 8 * n)) | (u64::from(g.dw(SCRATCH + 8 * n + 4)) << 32);
+    let q =
+        |n: u64| u64::from(g.dw(SCRATCH + 8 * n)) | (u64::from(g.dw(SCRATCH + 8 * n + 4)) << 32);
     assert_eq!(q(1), 0x1_0000_0000);
-    assert_eq!((q(5), q(6), q(7)), (1u64.wrapping_sub(5), u64::MAX, u64::MAX));
+    assert_eq!(
+        (q(5), q(6), q(7)),
+        (1u64.wrapping_sub(5), u64::MAX, u64::MAX)
+    );
     assert_eq!((q(8), q(9), q(10)), (0x00f0, 0xfff0, 0xff00));
     assert_eq!((q(11), q(12)), (1, u64::MAX));
 }
@@ -456,7 +595,8 @@ fn live_lrc_state_ring_registers_come_from_the_image() {
     g.set_ctx_dw(ctx, 0x09, 0x0012_3000);
     g.set_ctx_dw(ctx, 0x07, 0x1a8);
     let mut cs = Stream::new();
-    cs.srm(e.base() + 0x38, SCRATCH, true).srm(e.base() + 0x30, SCRATCH + 4, true);
+    cs.srm(e.base() + 0x38, SCRATCH, true)
+        .srm(e.base() + 0x30, SCRATCH + 4, true);
     let nothing = |_: &mut Gpu, _: &Cell<u64>| {};
     let how = g.submit(e, ctx, &cs, &Cell::new(0), HWSP, &nothing);
     assert_eq!(how, Completion::Done);
@@ -476,7 +616,8 @@ fn a_spinner_holds_its_engine_until_the_watchdog() {
         g.set_dw(SCRATCH + 0x1000 + 4 * i as u64, *d);
     }
     let mut ring = Stream::new();
-    ring.bb_start(SCRATCH + 0x1000, false, false).sdi(SCRATCH, true, 7);
+    ring.bb_start(SCRATCH + 0x1000, false, false)
+        .sdi(SCRATCH, true, 7);
     let w = g.workload(Id::Rcs, ctx, &ring);
     let clock = Cell::new(1_000_000);
     let mut job = Job::new(w);
@@ -489,6 +630,9 @@ fn a_spinner_holds_its_engine_until_the_watchdog() {
         slices += 1;
         clock.set(clock.get() + 1_000_000_000);
     };
-    assert_eq!((how, slices), (Completion::Hang, WATCHDOG_NS / 1_000_000_000));
+    assert_eq!(
+        (how, slices),
+        (Completion::Hang, WATCHDOG_NS / 1_000_000_000)
+    );
     assert_eq!(g.dw(SCRATCH), 0);
 }

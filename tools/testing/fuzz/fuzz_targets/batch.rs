@@ -37,15 +37,36 @@ fn put(t: &mut impl Transport, gpa: u64, cmds: &[u32]) {
 /// that the store landed and its context switched in and completed, as its CSB tells it.
 fn run_and_check(w: &mut ExecWorld, value: Option<u32>) {
     w.m.run();
-    assert_eq!(w.m.vms[VICTIM].vgpu.failsafe(), None, "the victim went to failsafe");
+    assert_eq!(
+        w.m.vms[VICTIM].vgpu.failsafe(),
+        None,
+        "the victim went to failsafe"
+    );
     if let Some(v) = value {
         let mut b = [0u8; 4];
-        w.m.vms[VICTIM].hv.read_gpa(w.bound[VICTIM][DATA].1, &mut b).unwrap();
-        assert_eq!(u32::from_le_bytes(b), v, "the victim's store was lost or overwritten");
+        w.m.vms[VICTIM]
+            .hv
+            .read_gpa(w.bound[VICTIM][DATA].1, &mut b)
+            .unwrap();
+        assert_eq!(
+            u32::from_le_bytes(b),
+            v,
+            "the victim's store was lost or overwritten"
+        );
         let mut ev = [(0, 0); 6];
-        let n = w.guests[VICTIM].rcs.poll(&mut w.m.guest(VICTIM), &mut ev).unwrap();
+        let n = w.guests[VICTIM]
+            .rcs
+            .poll(&mut w.m.guest(VICTIM), &mut ev)
+            .unwrap();
         let id = w.guests[VICTIM].ctx.id;
-        assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, id)], "victim's CSB");
+        assert_eq!(
+            &ev[..n],
+            &[
+                (csb::IDLE_TO_ACTIVE, 0),
+                (csb::ACTIVE_TO_IDLE | csb::COMPLETE, id)
+            ],
+            "victim's CSB"
+        );
     }
 }
 
@@ -63,23 +84,52 @@ fuzz_target!(|data: &[u8]| {
             let (lo, hi) = (gm as u32, (gm >> 32) as u32);
             match op[0] & 0x7f {
                 0..=15 => put(&mut w.m.guest(vm), at, &[a]),
-                16..=23 => put(&mut w.m.guest(vm), at, &[mi::STORE_DATA_IMM_GGTT, lo, hi, a]),
-                24..=31 => put(&mut w.m.guest(vm), at, &[mi::BATCH_BUFFER_START_GGTT, lo, hi]),
-                32..=39 => put(&mut w.m.guest(vm), at, &[mi::BATCH_BUFFER_CALL_GGTT, lo, hi]),
+                16..=23 => put(
+                    &mut w.m.guest(vm),
+                    at,
+                    &[mi::STORE_DATA_IMM_GGTT, lo, hi, a],
+                ),
+                24..=31 => put(
+                    &mut w.m.guest(vm),
+                    at,
+                    &[mi::BATCH_BUFFER_START_GGTT, lo, hi],
+                ),
+                32..=39 => put(
+                    &mut w.m.guest(vm),
+                    at,
+                    &[mi::BATCH_BUFFER_CALL_GGTT, lo, hi],
+                ),
                 40..=43 => put(&mut w.m.guest(vm), at, &[0x1100_0001, a & 0x7f_fffc, b]),
                 44..=51 => put(&mut w.m.guest(vm), at, &[mi::BATCH_BUFFER_END]),
-                52..=55 => put(&mut w.m.guest(vm), at, &[mi::BATCH_BUFFER_START_PPGTT, lo, hi]),
+                52..=55 => put(
+                    &mut w.m.guest(vm),
+                    at,
+                    &[mi::BATCH_BUFFER_START_PPGTT, lo, hi],
+                ),
                 56..=63 => {
                     // PIPE_CONTROL with a post-sync GGTT write.
-                    put(&mut w.m.guest(vm), at, &[0x7a00_0004, (1 << 14) | (1 << 24), lo, hi, a, 0]);
+                    put(
+                        &mut w.m.guest(vm),
+                        at,
+                        &[0x7a00_0004, (1 << 14) | (1 << 24), lo, hi, a, 0],
+                    );
                 }
                 64..=111 => {
                     // Start one of the hostile VM's pages from its ring, and a victim round.
-                    let start = w.bound[vm][usize::from(op[1]) % (BOUND - 1)].0 + u64::from(op[2] & 0xfc);
+                    let start =
+                        w.bound[vm][usize::from(op[1]) % (BOUND - 1)].0 + u64::from(op[2] & 0xfc);
                     let g = &mut w.guests[vm];
                     let mut t = w.m.guest(vm);
-                    let ring = [mi::BATCH_BUFFER_START_GGTT, start as u32, (start >> 32) as u32, mi::USER_INTERRUPT];
-                    let _ = g.ctx.emit(&mut t, &ring).and_then(|()| g.ctx.publish(&mut t));
+                    let ring = [
+                        mi::BATCH_BUFFER_START_GGTT,
+                        start as u32,
+                        (start >> 32) as u32,
+                        mi::USER_INTERRUPT,
+                    ];
+                    let _ = g
+                        .ctx
+                        .emit(&mut t, &ring)
+                        .and_then(|()| g.ctx.publish(&mut t));
                     let _ = guest_model::gpu::submit(&mut t, &g.ctx, None);
                     // The victim, like i915, submits only once its last submission completed.
                     if pending.is_some() {
@@ -88,7 +138,9 @@ fuzz_target!(|data: &[u8]| {
                     round += 1;
                     let value = 0x5a00_0000 | round;
                     let (batch, data) = (w.bound[VICTIM][0], w.bound[VICTIM][DATA]);
-                    w.guests[VICTIM].submit_privileged(&mut w.m.guest(VICTIM), batch, data, value).unwrap();
+                    w.guests[VICTIM]
+                        .submit_privileged(&mut w.m.guest(VICTIM), batch, data, value)
+                        .unwrap();
                     pending = Some(value);
                 }
                 _ => {
@@ -98,6 +150,10 @@ fuzz_target!(|data: &[u8]| {
         }
         run_and_check(w, pending.take());
         w.settle();
-        assert_eq!(w.m.host.ggtt_mapped(), 0, "a batch shadow outlived its workload");
+        assert_eq!(
+            w.m.host.ggtt_mapped(),
+            0,
+            "a batch shadow outlived its workload"
+        );
     });
 });

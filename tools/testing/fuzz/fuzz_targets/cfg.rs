@@ -17,7 +17,9 @@ fuzz_target!(|data: &[u8]| {
             let mut b = [0u8; 16];
             let _ = w.vgpu.cfg_read(off, &mut b[..len]);
         } else {
-            let _ = w.vgpu.cfg_write(&mut w.hv, off, &payload[..len.min(payload.len())]);
+            let _ = w
+                .vgpu
+                .cfg_write(&mut w.hv, off, &payload[..len.min(payload.len())]);
         }
     }
 });

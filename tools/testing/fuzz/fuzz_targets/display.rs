@@ -8,16 +8,16 @@ use libfuzzer_sys::fuzz_target;
 
 /// Registers the emulation handles, by block start and length in dwords.
 const BLOCKS: [(u32, u32); 10] = [
-    (0x70000, 0x180),  // pipe A: TRANSCONF, counters, cursor, planes
-    (0x71000, 0x180),  // pipe B
-    (0x72000, 0x140),  // pipe C
-    (0x7f008, 1),      // TRANSCONF(EDP)
-    (0x60000, 0x20),   // transcoder A timings and M/N
-    (0x64000, 0x140),  // DDI buffers, AUX channels, DP transport A-E
-    (0xc5100, 0x9),    // GMBUS0-5
-    (0x44400, 0x1c),   // pipe and port interrupts
-    (0x46074, 3),      // port PLLs
-    (0x44200, 1),      // master interrupt
+    (0x70000, 0x180), // pipe A: TRANSCONF, counters, cursor, planes
+    (0x71000, 0x180), // pipe B
+    (0x72000, 0x140), // pipe C
+    (0x7f008, 1),     // TRANSCONF(EDP)
+    (0x60000, 0x20),  // transcoder A timings and M/N
+    (0x64000, 0x140), // DDI buffers, AUX channels, DP transport A-E
+    (0xc5100, 0x9),   // GMBUS0-5
+    (0x44400, 0x1c),  // pipe and port interrupts
+    (0x46074, 3),     // port PLLs
+    (0x44200, 1),     // master interrupt
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -32,7 +32,9 @@ fuzz_target!(|data: &[u8]| {
         let off = start + 4 * (u32::from(u16::from_le_bytes([lo, hi])) % len);
         match kind % 8 {
             0..=3 => {
-                let _ = w.vgpu.mmio_write(host, &mut w.hv, u64::from(off), &v.to_le_bytes());
+                let _ = w
+                    .vgpu
+                    .mmio_write(host, &mut w.hv, u64::from(off), &v.to_le_bytes());
             }
             4 => {
                 let mut buf = [0u8; 4];

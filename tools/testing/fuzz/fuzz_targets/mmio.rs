@@ -13,14 +13,20 @@ fuzz_target!(|data: &[u8]| {
         }
         let raw = u32::from_le_bytes([op[0], op[1], op[2], op[3]]);
         // Mostly inside the 2 MiB register window, sometimes anywhere.
-        let off = if op[4] & 0x40 != 0 { u64::from(raw) } else { u64::from(raw & 0x1f_ffff) };
+        let off = if op[4] & 0x40 != 0 {
+            u64::from(raw)
+        } else {
+            u64::from(raw & 0x1f_ffff)
+        };
         let len = gvt_fuzz::SIZES[usize::from(op[4] & 7)];
         let payload = &op[4..];
         if op[4] & 0x80 != 0 {
             let mut b = [0u8; 16];
             let _ = w.vgpu.mmio_read(off, &mut b[..len]);
         } else {
-            let _ = w.vgpu.mmio_write(host, &mut w.hv, off, &payload[..len.min(payload.len())]);
+            let _ = w
+                .vgpu
+                .mmio_write(host, &mut w.hv, off, &payload[..len.min(payload.len())]);
         }
     }
 });

@@ -15,9 +15,15 @@ fuzz_target!(|data: &[u8]| {
             let g = &mut w.guests[vm];
             let mut t = w.m.guest(vm);
             // The guest's tables on the path to DATA_GVA (and the batch): PML4, PDP, PD, PT.
-            let gva = if op[1] & 1 == 0 { DATA_GVA } else { guest_model::machine::BATCH_GVA };
+            let gva = if op[1] & 1 == 0 {
+                DATA_GVA
+            } else {
+                guest_model::machine::BATCH_GVA
+            };
             let level = u32::from(op[1] >> 1 & 3) + 1;
-            let Ok(entry) = g.ppgtt.entry_addr(&mut t, &mut g.alloc, gva, level) else { continue };
+            let Ok(entry) = g.ppgtt.entry_addr(&mut t, &mut g.alloc, gva, level) else {
+                continue;
+            };
             let table = entry & !0xfff;
             let slot = u64::from(op[2]) * 16 % 4096;
             let _ = match op[3] & 7 {

@@ -13,14 +13,24 @@ use libfuzzer_sys::fuzz_target;
 const LOW: u64 = 0x0800_0000;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&ctl, rest)) = data.split_first() else { return };
+    let Some((&ctl, rest)) = data.split_first() else {
+        return;
+    };
     let part = Partition {
-        low: Span { start: LOW, size: 64 << 20 },
-        high: Span { start: 0x4000_0000, size: 128 << 20 },
+        low: Span {
+            start: LOW,
+            size: 64 << 20,
+        },
+        high: Span {
+            start: 0x4000_0000,
+            size: 128 << 20,
+        },
         fences: Span { start: 4, size: 4 },
     };
     let engine = Engine::ALL[usize::from(ctl & 3)];
-    let policy = Policy { scan_ppgtt: ctl & 4 != 0 };
+    let policy = Policy {
+        scan_ppgtt: ctl & 4 != 0,
+    };
     // The input is length-prefixed parts (u16 little-endian length, then bytes): the ring,
     // then batches placed at LOW, LOW + 0x1000, ... in both address spaces, so a batch start
     // to any of them finds bytes.
@@ -46,7 +56,11 @@ fuzz_target!(|data: &[u8]| {
         ctl & 8 == 0 || n.is_multiple_of(2)
     }) {
         for b in r.batches() {
-            assert!(b.len as usize <= mem.bufs[&(b.space == gvt::model::cmd_scanner::AddrSpace::Ppgtt, b.addr)].len());
+            assert!(
+                b.len as usize
+                    <= mem.bufs[&(b.space == gvt::model::cmd_scanner::AddrSpace::Ppgtt, b.addr)]
+                        .len()
+            );
         }
     }
 });

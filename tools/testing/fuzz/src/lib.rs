@@ -35,7 +35,10 @@ pub fn world() -> &'static Mutex<World> {
         let mut gvt = Gvt::new(host).expect("gvt");
         let cfg = find_type("GVTg_V5_8").expect("type").config;
         let n = Gvt::ggtt_entries_for(&cfg).expect("size");
-        let mut vgpu = gvt.create_vgpu(host, &cfg, vec_storage(n)).map_err(|(e, _)| e).expect("create");
+        let mut vgpu = gvt
+            .create_vgpu(host, &cfg, vec_storage(n))
+            .map_err(|(e, _)| e)
+            .expect("create");
         let mut hv = MemHypervisor::new(1, 16 << 20);
         vgpu.activate();
         guest_model::probe::probe(&mut Direct::new(&mut vgpu, host, &mut hv)).expect("probe");
@@ -74,16 +77,25 @@ pub fn display_world() -> &'static Mutex<DisplayWorld> {
         use gvt::model::hw::Platform;
         let host: &'static _ = Box::leak(Box::new(guest_model::sim_host()));
         let mut gvt = Gvt::new(host).expect("gvt");
-        let policy = OwnerPolicy::parse(Platform::Broxton, "0x011111110000", "0x01010F").expect("policy");
+        let policy =
+            OwnerPolicy::parse(Platform::Broxton, "0x011111110000", "0x01010F").expect("policy");
         gvt.set_plane_owners(policy).expect("policy");
         let cfg = find_type("GVTg_V5_8").expect("type").config;
         let n = Gvt::ggtt_entries_for(&cfg).expect("size");
-        let mut vgpu = gvt.create_vgpu(host, &cfg, vec_storage(n)).map_err(|(e, _)| e).expect("create");
+        let mut vgpu = gvt
+            .create_vgpu(host, &cfg, vec_storage(n))
+            .map_err(|(e, _)| e)
+            .expect("create");
         let mut hv = MemHypervisor::new(1, 16 << 20);
         vgpu.activate();
         guest_model::probe::probe(&mut Direct::new(&mut vgpu, host, &mut hv)).expect("probe");
         Box::leak(Box::new(gvt));
-        Mutex::new(DisplayWorld { host, vgpu, hv, now: 0 })
+        Mutex::new(DisplayWorld {
+            host,
+            vgpu,
+            hv,
+            now: 0,
+        })
     })
 }
 
@@ -145,7 +157,9 @@ fn run_input(
 impl ExecWorld {
     fn new(gen9: bool) -> ExecWorld {
         use guest_model::hv::Tracking;
-        let mut cfg = gvt::model::vgpu_type::find_type("GVTg_V5_8").expect("type").config;
+        let mut cfg = gvt::model::vgpu_type::find_type("GVTg_V5_8")
+            .expect("type")
+            .config;
         cfg.resources.low_gm = 8 << 20;
         cfg.resources.high_gm = 8 << 20;
         let mut m = guest_model::machine::Machine::with_config(3, Tracking::None, &cfg);

@@ -59,8 +59,12 @@ fn arena_alloc(l: Layout) -> *mut u8 {
     let base = BASE.load(Relaxed);
     let cur = cursor(base);
     let at = cur.load(Relaxed);
-    let Some(start) = at.checked_next_multiple_of(l.align()) else { return null_mut() };
-    let Some(end) = start.checked_add(l.size()).filter(|&e| e <= ARENA_BYTES) else { return null_mut() };
+    let Some(start) = at.checked_next_multiple_of(l.align()) else {
+        return null_mut();
+    };
+    let Some(end) = start.checked_add(l.size()).filter(|&e| e <= ARENA_BYTES) else {
+        return null_mut();
+    };
     cur.store(end, Relaxed);
     (base + start) as *mut u8
 }
@@ -97,7 +101,9 @@ unsafe impl GlobalAlloc for SnapAlloc {
         if !in_arena(p) {
             return System.realloc(p, l, new_size);
         }
-        let Ok(nl) = Layout::from_size_align(new_size, l.align()) else { return null_mut() };
+        let Ok(nl) = Layout::from_size_align(new_size, l.align()) else {
+            return null_mut();
+        };
         let q = arena_alloc(nl);
         if !q.is_null() {
             std::ptr::copy_nonoverlapping(p, q, l.size().min(new_size));
@@ -261,12 +267,20 @@ impl Tracker {
     fn open() -> Option<Tracker> {
         // SAFETY: plain system calls on memory we own; every result is checked.
         unsafe {
-            let uffd = libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC | UFFD_USER_MODE_ONLY) as libc::c_int;
+            let uffd = libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC | UFFD_USER_MODE_ONLY)
+                as libc::c_int;
             if uffd < 0 {
                 return None;
             }
-            let mut api = UffdioApi { api: UFFD_API, features: UFFD_FEATURE_WP_ASYNC, ioctls: 0 };
-            let pagemap = libc::open(c"/proc/self/pagemap".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+            let mut api = UffdioApi {
+                api: UFFD_API,
+                features: UFFD_FEATURE_WP_ASYNC,
+                ioctls: 0,
+            };
+            let pagemap = libc::open(
+                c"/proc/self/pagemap".as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            );
             if libc::ioctl(uffd, UFFDIO_API, &mut api) != 0 || pagemap < 0 {
                 libc::close(uffd);
                 if pagemap >= 0 {
@@ -288,19 +302,38 @@ impl Tracker {
 
     /// Write-protects `[start, end)`.
     fn protect(&self, start: usize, end: usize) {
-        let mut wp = UffdioWriteprotect { start: start as u64, len: (end - start) as u64, mode: UFFDIO_WRITEPROTECT_MODE_WP };
+        let mut wp = UffdioWriteprotect {
+            start: start as u64,
+            len: (end - start) as u64,
+            mode: UFFDIO_WRITEPROTECT_MODE_WP,
+        };
         // SAFETY: on our own registered mapping.
-        check(unsafe { libc::ioctl(self.uffd, UFFDIO_WRITEPROTECT, &mut wp) } == 0, "UFFDIO_WRITEPROTECT");
+        check(
+            unsafe { libc::ioctl(self.uffd, UFFDIO_WRITEPROTECT, &mut wp) } == 0,
+            "UFFDIO_WRITEPROTECT",
+        );
     }
 
     /// Calls `f` on every run of pages of `[start, end)` in all of `category` and, unless it
     /// is 0, in one of `any`; write-protects them too if `wp`.
-    fn scan(&mut self, start: usize, end: usize, category: u64, any: u64, wp: bool, mut f: impl FnMut(usize, usize)) {
+    fn scan(
+        &mut self,
+        start: usize,
+        end: usize,
+        category: u64,
+        any: u64,
+        wp: bool,
+        mut f: impl FnMut(usize, usize),
+    ) {
         let mut at = start;
         while at < end {
             let mut arg = PmScanArg {
                 size: std::mem::size_of::<PmScanArg>() as u64,
-                flags: if wp { PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC } else { 0 },
+                flags: if wp {
+                    PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC
+                } else {
+                    0
+                },
                 start: at as u64,
                 end: end as u64,
                 walk_end: 0,
@@ -342,7 +375,16 @@ fn check(ok: bool, what: &str) {
 
 fn map(len: usize, flags: libc::c_int, fd: libc::c_int) -> usize {
     // SAFETY: a fresh mapping; the result is checked.
-    let p = unsafe { libc::mmap(null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, flags | libc::MAP_NORESERVE, fd, 0) };
+    let p = unsafe {
+        libc::mmap(
+            null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            flags | libc::MAP_NORESERVE,
+            fd,
+            0,
+        )
+    };
     check(p != libc::MAP_FAILED, "mmap");
     p as usize
 }
@@ -357,13 +399,25 @@ impl<T> Snapshot<T> {
             let base = map(ARENA_BYTES, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1);
             // Write tracking is per page: no transparent huge pages.
             // SAFETY: advice on our own mapping.
-            check(unsafe { libc::madvise(base as *mut libc::c_void, ARENA_BYTES, libc::MADV_NOHUGEPAGE) } == 0, "madvise");
+            check(
+                unsafe {
+                    libc::madvise(
+                        base as *mut libc::c_void,
+                        ARENA_BYTES,
+                        libc::MADV_NOHUGEPAGE,
+                    )
+                } == 0,
+                "madvise",
+            );
             (-1, base)
         } else {
             // SAFETY: plain system calls; the results are checked.
             let fd = unsafe { libc::memfd_create(c"gvt-fuzz-arena".as_ptr(), libc::MFD_CLOEXEC) };
             check(fd >= 0, "memfd_create");
-            check(unsafe { libc::ftruncate(fd, ARENA_BYTES as libc::off_t) } == 0, "ftruncate");
+            check(
+                unsafe { libc::ftruncate(fd, ARENA_BYTES as libc::off_t) } == 0,
+                "ftruncate",
+            );
             (fd, map(ARENA_BYTES, libc::MAP_SHARED, fd))
         };
         cursor(base).store(64, Relaxed);
@@ -371,7 +425,13 @@ impl<T> Snapshot<T> {
         ON.store(true, Relaxed);
         let world = Box::leak(Box::new(build()));
         ON.store(false, Relaxed);
-        Snapshot { world, fd, tracker, frozen: false, high: 0 }
+        Snapshot {
+            world,
+            fd,
+            tracker,
+            frozen: false,
+            high: 0,
+        }
     }
 
     /// How this snapshot is restored.
@@ -392,17 +452,37 @@ impl<T> Snapshot<T> {
             let copy = map(ARENA_BYTES, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1);
             t.scan(base, end, 0, HAS_CONTENTS, false, |s, e| {
                 // SAFETY: both ranges lie inside their mappings, which do not overlap.
-                unsafe { std::ptr::copy_nonoverlapping(s as *const u8, (copy + (s - base)) as *mut u8, e - s) }
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        s as *const u8,
+                        (copy + (s - base)) as *mut u8,
+                        e - s,
+                    )
+                }
             });
             t.copy = copy;
             t.frozen_end = end;
             let pages = (end - base) / PAGE;
-            t.heat = Heat { count: vec![0; pages], hot: vec![false; pages], ..Heat::default() };
+            t.heat = Heat {
+                count: vec![0; pages],
+                hot: vec![false; pages],
+                ..Heat::default()
+            };
             let mut runs_v = Vec::new();
-            t.scan(base, end, 0, HAS_CONTENTS, false, |s, e| runs_v.push((s, e)));
-            let mut reg = UffdioRegister { start: base as u64, len: ARENA_BYTES as u64, mode: UFFDIO_REGISTER_MODE_WP, ioctls: 0 };
+            t.scan(base, end, 0, HAS_CONTENTS, false, |s, e| {
+                runs_v.push((s, e))
+            });
+            let mut reg = UffdioRegister {
+                start: base as u64,
+                len: ARENA_BYTES as u64,
+                mode: UFFDIO_REGISTER_MODE_WP,
+                ioctls: 0,
+            };
             // SAFETY: registers our own mapping.
-            check(unsafe { libc::ioctl(t.uffd, UFFDIO_REGISTER, &mut reg) } == 0, "UFFDIO_REGISTER");
+            check(
+                unsafe { libc::ioctl(t.uffd, UFFDIO_REGISTER, &mut reg) } == 0,
+                "UFFDIO_REGISTER",
+            );
             for (s, e) in runs_v {
                 t.protect(s, e);
             }
@@ -411,7 +491,14 @@ impl<T> Snapshot<T> {
             // address: the contents do not change, so every pointer into the arena stays valid.
             unsafe {
                 let flags = libc::MAP_PRIVATE | libc::MAP_FIXED | libc::MAP_NORESERVE;
-                let p = libc::mmap(base as *mut libc::c_void, ARENA_BYTES, libc::PROT_READ | libc::PROT_WRITE, flags, self.fd, 0);
+                let p = libc::mmap(
+                    base as *mut libc::c_void,
+                    ARENA_BYTES,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    flags,
+                    self.fd,
+                    0,
+                );
                 check(p as usize == base, "mmap private");
             }
         }
@@ -433,11 +520,24 @@ impl<T> Snapshot<T> {
             let mut dirty = std::mem::take(&mut t.dirty);
             dirty.clear();
             // Unpopulated pages count as written too, but there is nothing to restore there.
-            t.scan(base, frozen_end, PAGE_IS_WRITTEN, HAS_CONTENTS, false, |s, e| dirty.push((s, e)));
+            t.scan(
+                base,
+                frozen_end,
+                PAGE_IS_WRITTEN,
+                HAS_CONTENTS,
+                false,
+                |s, e| dirty.push((s, e)),
+            );
             for &(s, e) in &dirty {
                 // SAFETY: both ranges lie inside their mappings, which do not overlap; nothing
                 // borrows the world (we hold `&mut self`).
-                unsafe { std::ptr::copy_nonoverlapping((copy + (s - base)) as *const u8, s as *mut u8, e - s) }
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        (copy + (s - base)) as *const u8,
+                        s as *mut u8,
+                        e - s,
+                    )
+                }
             }
             // Protected again: the written pages that are not hot, in runs.
             let mut run: Option<(usize, usize)> = None;
@@ -471,7 +571,12 @@ impl<T> Snapshot<T> {
         } else {
             // SAFETY: drops the private copies of arena pages; nothing outside the world points
             // into the arena, and the world is not borrowed (we hold `&mut self`).
-            check(unsafe { libc::madvise(base as *mut libc::c_void, end - base, libc::MADV_DONTNEED) } == 0, "madvise");
+            check(
+                unsafe {
+                    libc::madvise(base as *mut libc::c_void, end - base, libc::MADV_DONTNEED)
+                } == 0,
+                "madvise",
+            );
         }
     }
 
@@ -486,18 +591,31 @@ impl<T> Snapshot<T> {
             let n = frozen.len().min(self.high - off);
             if let Some(t) = &self.tracker {
                 // SAFETY: inside the copy's mapping.
-                frozen[..n].copy_from_slice(unsafe { std::slice::from_raw_parts((t.copy + off) as *const u8, n) });
+                frozen[..n].copy_from_slice(unsafe {
+                    std::slice::from_raw_parts((t.copy + off) as *const u8, n)
+                });
             } else {
                 // SAFETY: reads the memfd into our buffer.
-                let r = unsafe { libc::pread(self.fd, frozen.as_mut_ptr().cast(), n, off as libc::off_t) };
+                let r = unsafe {
+                    libc::pread(self.fd, frozen.as_mut_ptr().cast(), n, off as libc::off_t)
+                };
                 check(r == n as isize, "pread");
             }
             // SAFETY: inside the arena; nothing writes it while we hold `&self`.
             let now = unsafe { std::slice::from_raw_parts((base + off) as *const u8, n) };
             // Slice comparison is a memcmp, not an instrumented loop.
             if now != &frozen[..n] {
-                let i = now.iter().zip(&frozen[..n]).position(|(a, b)| a != b).unwrap_or(0);
-                panic!("arena byte {:#x} is {:#x}, was {:#x} when frozen", off + i, now[i], frozen[i]);
+                let i = now
+                    .iter()
+                    .zip(&frozen[..n])
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(0);
+                panic!(
+                    "arena byte {:#x} is {:#x}, was {:#x} when frozen",
+                    off + i,
+                    now[i],
+                    frozen[i]
+                );
             }
             off += n;
         }

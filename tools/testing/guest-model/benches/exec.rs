@@ -4,7 +4,16 @@
 //! error over 10 s of simulated time, MMIO traps per submission, registers written per
 //! render MMIO context switch, traps and submission time when a guest binds a whole page
 //! table (out-of-sync pages), privileged batch shadowing throughput.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::float_arithmetic, clippy::cast_precision_loss)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::float_arithmetic,
+    clippy::cast_precision_loss
+)]
 
 use std::time::Instant;
 
@@ -13,9 +22,9 @@ use guest_model::gpu::{self, PAGE};
 use guest_model::hv::{MemHypervisor, Tracking};
 use guest_model::machine::{Guest, Machine, DATA_GVA, GUEST_RAM, RAM};
 use guest_model::sched_sim::{share_error_ppm, simulate};
+use guest_model::storage::{vec_tables, VecTables};
 use guest_model::{Transport, TransportExt};
 use gvt::model::mmio_context::{MmioContext, Owner};
-use guest_model::storage::{vec_tables, VecTables};
 use gvt::model::ppgtt::pool::SptStorage;
 use gvt::model::ppgtt::{Env, Ppgtt, MAX_ROOTS, PTE_PRESENT};
 use gvt::model::regs::Engine;
@@ -48,15 +57,30 @@ impl Tree {
         for k in 0..pts {
             let pt = 0x10_3000 + k * PAGE;
             hv.write_gpa(pd + 8 * k, &(pt | 3).to_le_bytes()).unwrap();
-            let entries: Vec<u8> = (0..512u64).flat_map(|i| ((0x20_0000 + (k * 512 + i) * PAGE) | PTE_PRESENT | 2).to_le_bytes()).collect();
+            let entries: Vec<u8> = (0..512u64)
+                .flat_map(|i| ((0x20_0000 + (k * 512 + i) * PAGE) | PTE_PRESENT | 2).to_le_bytes())
+                .collect();
             hv.write_gpa(pt, &entries).unwrap();
         }
-        Tree { hv, host: ExecHost::default(), spts: vec_tables(64), scratch: [0; 4096], ppgtt: Ppgtt::default(), pml4 }
+        Tree {
+            hv,
+            host: ExecHost::default(),
+            spts: vec_tables(64),
+            scratch: [0; 4096],
+            ppgtt: Ppgtt::default(),
+            pml4,
+        }
     }
 
     /// Shadows, re-validates and tears down the tree once: the seconds each took.
     fn round(&mut self) -> [f64; 3] {
-        let mut env = Env { spts: self.spts.pool(), scratch: &mut self.scratch, host: &self.host, mpt: &mut self.hv, ips: false };
+        let mut env = Env {
+            spts: self.spts.pool(),
+            scratch: &mut self.scratch,
+            host: &self.host,
+            mpt: &mut self.hv,
+            ips: false,
+        };
         let t = Instant::now();
         let (r, _) = self.ppgtt.pin(&mut env, self.pml4).unwrap();
         let build = t.elapsed().as_secs_f64();
@@ -85,7 +109,10 @@ fn one_table() -> ([f64; 3], [f64; 3]) {
             whole[p].push(a[p]);
         }
     }
-    (per_phase.map(|mut v| median_us(&mut v)), whole.map(|mut v| median_us(&mut v)))
+    (
+        per_phase.map(|mut v| median_us(&mut v)),
+        whole.map(|mut v| median_us(&mut v)),
+    )
 }
 
 fn shadowing() {
@@ -99,18 +126,36 @@ fn shadowing() {
 /// guest with many contexts): what it re-reads, its own tree or every tree.
 fn sync_among_trees() {
     let mut hv = MemHypervisor::new(1, 64 << 20);
-    let pml4s: Vec<u64> = (0..MAX_ROOTS as u64).map(|k| 0x10_0000 + k * 0x10_000).collect();
+    let pml4s: Vec<u64> = (0..MAX_ROOTS as u64)
+        .map(|k| 0x10_0000 + k * 0x10_000)
+        .collect();
     for &pml4 in &pml4s {
         for l in 0..3 {
-            hv.write_gpa(pml4 + l * PAGE, &((pml4 + (l + 1) * PAGE) | 3).to_le_bytes()).unwrap();
+            hv.write_gpa(
+                pml4 + l * PAGE,
+                &((pml4 + (l + 1) * PAGE) | 3).to_le_bytes(),
+            )
+            .unwrap();
         }
-        let entries: Vec<u8> = (0..64u64).flat_map(|i| ((0x200_0000 + i * PAGE) | 3).to_le_bytes()).collect();
+        let entries: Vec<u8> = (0..64u64)
+            .flat_map(|i| ((0x200_0000 + i * PAGE) | 3).to_le_bytes())
+            .collect();
         hv.write_gpa(pml4 + 3 * PAGE, &entries).unwrap();
     }
     let host = ExecHost::default();
-    let (mut spts, mut scratch, mut ppgtt) = (vec_tables(4 * MAX_ROOTS), [0u8; 4096], Ppgtt::default());
-    let mut env = Env { spts: spts.pool(), scratch: &mut scratch, host: &host, mpt: &mut hv, ips: false };
-    let roots: Vec<usize> = pml4s.iter().map(|&p| ppgtt.pin(&mut env, p).unwrap().0).collect();
+    let (mut spts, mut scratch, mut ppgtt) =
+        (vec_tables(4 * MAX_ROOTS), [0u8; 4096], Ppgtt::default());
+    let mut env = Env {
+        spts: spts.pool(),
+        scratch: &mut scratch,
+        host: &host,
+        mpt: &mut hv,
+        ips: false,
+    };
+    let roots: Vec<usize> = pml4s
+        .iter()
+        .map(|&p| ppgtt.pin(&mut env, p).unwrap().0)
+        .collect();
     let mut time = |which: &[usize]| {
         let mut v: Vec<f64> = (0..5_000)
             .map(|_| {
@@ -133,23 +178,33 @@ fn scheduler() {
     let total: u64 = got.iter().sum();
     let wsum: u32 = weights.iter().sum();
     for (w, g) in weights.iter().zip(&got) {
-        println!("  weight {w:2}: {:6.3}% of GPU time (fair {:6.3}%)", *g as f64 * 100.0 / total as f64, f64::from(*w) * 100.0 / f64::from(wsum));
+        println!(
+            "  weight {w:2}: {:6.3}% of GPU time (fair {:6.3}%)",
+            *g as f64 * 100.0 / total as f64,
+            f64::from(*w) * 100.0 / f64::from(wsum)
+        );
     }
     let err = share_error_ppm(&weights, &got);
     println!("scheduler share error over 10 s simulated (weights 1,2,4,8,16; workloads 50 us-1.5 ms): {:.3}% of the fair share (goal <= 2%), simulated in {:.1} ms", err as f64 / 1e4, dt.as_secs_f64() * 1e3);
     let weights = [2, 2, 4, 16];
     let got = simulate(&weights, 10_000_000_000, 400_000, 11);
-    println!("  weights 2,2,4,16 with workloads 50-400 us: {:.3}%", share_error_ppm(&weights, &got) as f64 / 1e4);
+    println!(
+        "  weights 2,2,4,16 with workloads 50-400 us: {:.3}%",
+        share_error_ppm(&weights, &got) as f64 / 1e4
+    );
 }
 
 fn traps_and_switches() {
     let mut m = Machine::new(2, Tracking::AfterWrite);
-    let mut guests: Vec<Guest> = (0..2).map(|i| Guest::new(&mut m.guest(i), GUEST_RAM, RAM as u64, 1 + i as u32).unwrap()).collect();
+    let mut guests: Vec<Guest> = (0..2)
+        .map(|i| Guest::new(&mut m.guest(i), GUEST_RAM, RAM as u64, 1 + i as u32).unwrap())
+        .collect();
     // The guests program their MOCS and PAT differently, as two drivers would.
     for i in 0..2 {
         let mut t = m.guest(i);
         for r in 0..64u32 {
-            t.write32(0xcc00 + 4 * r, 0x30 + r * (i as u32 + 1)).unwrap();
+            t.write32(0xcc00 + 4 * r, 0x30 + r * (i as u32 + 1))
+                .unwrap();
         }
         t.write32(0x40e0, 0x1000 + i as u32).unwrap();
     }
@@ -158,7 +213,8 @@ fn traps_and_switches() {
     let before: Vec<u64> = m.vms.iter().map(|v| v.traps).collect();
     for r in 0..rounds {
         for (i, g) in guests.iter_mut().enumerate() {
-            g.submit(&mut m.guest(i), &[DATA_GVA], r as u32, DATA_GVA + 4).unwrap();
+            g.submit(&mut m.guest(i), &[DATA_GVA], r as u32, DATA_GVA + 4)
+                .unwrap();
         }
         m.run();
     }
@@ -174,15 +230,29 @@ fn traps_and_switches() {
     let a = &m.vms[0].vgpu;
     let b = &m.vms[1].vgpu;
     let mut line = Vec::new();
-    for (name, owner, v) in [("host->A", Owner::Vgpu(1), a), ("A->B", Owner::Vgpu(2), b), ("B->A", Owner::Vgpu(1), a)] {
-        let n: u32 = Engine::ALL.iter().map(|&e| ctx.switch(&host, e, owner, |r| v.vreg(r))).sum();
+    for (name, owner, v) in [
+        ("host->A", Owner::Vgpu(1), a),
+        ("A->B", Owner::Vgpu(2), b),
+        ("B->A", Owner::Vgpu(1), a),
+    ] {
+        let n: u32 = Engine::ALL
+            .iter()
+            .map(|&e| ctx.switch(&host, e, owner, |r| v.vreg(r)))
+            .sum();
         line.push(format!("{name} {n}"));
     }
-    let n: u32 = Engine::ALL.iter().map(|&e| ctx.switch(&host, e, Owner::Host, |_| 0)).sum();
+    let n: u32 = Engine::ALL
+        .iter()
+        .map(|&e| ctx.switch(&host, e, Owner::Host, |_| 0))
+        .sum();
     line.push(format!("A->host {n}"));
     println!("registers written per context switch (all 4 engines; upstream rewrites all {} every time): {}", gvt::model::mmio_context::SWITCHED_REGS, line.join(", "));
     let s = m.mmio.stats();
-    println!("  in the 2-vGPU run above: {} switches, {:.1} registers per switch", s.switches, s.writes as f64 / s.switches.max(1) as f64);
+    println!(
+        "  in the 2-vGPU run above: {} switches, {:.1} registers per switch",
+        s.switches,
+        s.writes as f64 / s.switches.max(1) as f64
+    );
 }
 
 /// A guest binding 2 MiB (all 512 entries of one page table) between two submissions, as i915
@@ -193,7 +263,10 @@ fn bulk_binding() {
     let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, 1).unwrap();
     let base = 0x4_0000_0000u64;
     let mut t = m.guest(0);
-    let pages = [g.alloc.ram(&mut t, 1).unwrap(), g.alloc.ram(&mut t, 1).unwrap()];
+    let pages = [
+        g.alloc.ram(&mut t, 1).unwrap(),
+        g.alloc.ram(&mut t, 1).unwrap(),
+    ];
     g.ppgtt.map(&mut t, &mut g.alloc, base, pages[0]).unwrap();
     g.submit(&mut t, &[base], 0, DATA_GVA).unwrap();
     m.run();
@@ -204,7 +277,14 @@ fn bulk_binding() {
             let before = m.vms[0].traps;
             let mut t = m.guest(0);
             for i in 0..512u64 {
-                g.ppgtt.map(&mut t, &mut g.alloc, base + i * PAGE, pages[(r / 2 % 2) as usize]).unwrap();
+                g.ppgtt
+                    .map(
+                        &mut t,
+                        &mut g.alloc,
+                        base + i * PAGE,
+                        pages[(r / 2 % 2) as usize],
+                    )
+                    .unwrap();
             }
             traps += m.vms[0].traps - before;
         }
@@ -238,17 +318,37 @@ fn privileged_submission(dwords: usize) -> (f64, u64) {
     let mut g = Guest::new(&mut t, GUEST_RAM, RAM as u64, 1).unwrap();
     let data = g.bind(&mut t, 1).unwrap();
     let batch = g.bind(&mut t, 16).unwrap();
-    let sdi = [gpu::mi::STORE_DATA_IMM_GGTT, data.0 as u32, 0, 7, 0, 0, 0, 0];
+    let sdi = [
+        gpu::mi::STORE_DATA_IMM_GGTT,
+        data.0 as u32,
+        0,
+        7,
+        0,
+        0,
+        0,
+        0,
+    ];
     let mut cmds: Vec<u32> = sdi.iter().copied().cycle().take(dwords - 1).collect();
     cmds.push(gpu::mi::BATCH_BUFFER_END);
     for (i, c) in cmds.iter().enumerate() {
-        t.ram_write(batch.1 + 4 * i as u64, &c.to_le_bytes()).unwrap();
+        t.ram_write(batch.1 + 4 * i as u64, &c.to_le_bytes())
+            .unwrap();
     }
     let rounds = 300u32;
     let mut secs = 0f64;
     for _ in 0..rounds {
         let mut t = m.guest(0);
-        g.ctx.emit(&mut t, &[gpu::mi::BATCH_BUFFER_START_GGTT, batch.0 as u32, 0, gpu::mi::NOOP]).unwrap();
+        g.ctx
+            .emit(
+                &mut t,
+                &[
+                    gpu::mi::BATCH_BUFFER_START_GGTT,
+                    batch.0 as u32,
+                    0,
+                    gpu::mi::NOOP,
+                ],
+            )
+            .unwrap();
         g.ctx.publish(&mut t).unwrap();
         let start = Instant::now();
         gpu::submit(&mut t, &g.ctx, None).unwrap();
@@ -256,7 +356,10 @@ fn privileged_submission(dwords: usize) -> (f64, u64) {
         m.run();
     }
     let s = m.vms[0].exec.stats();
-    assert_eq!((s.batches_shadowed, m.vms[0].vgpu.failsafe()), (u64::from(rounds), None));
+    assert_eq!(
+        (s.batches_shadowed, m.vms[0].vgpu.failsafe()),
+        (u64::from(rounds), None)
+    );
     (secs / f64::from(rounds), s.batch_bytes / u64::from(rounds))
 }
 

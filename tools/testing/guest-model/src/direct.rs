@@ -24,9 +24,19 @@ pub struct Direct<'a> {
 
 impl<'a> Direct<'a> {
     /// Wires a guest to a vGPU.
-    pub fn new(vgpu: &'a mut Vgpu<VecStorage>, host: &'a dyn HostGpu, hv: &'a mut MemHypervisor) -> Direct<'a> {
+    pub fn new(
+        vgpu: &'a mut Vgpu<VecStorage>,
+        host: &'a dyn HostGpu,
+        hv: &'a mut MemHypervisor,
+    ) -> Direct<'a> {
         let msi_seen = hv.msis.len();
-        Direct { vgpu, host, hv, msi_seen, now_ns: 0 }
+        Direct {
+            vgpu,
+            host,
+            hv,
+            msi_seen,
+            now_ns: 0,
+        }
     }
 
     /// Starts the simulated clock at `ns` (a transport rebuilt mid-test keeps its time).

@@ -53,7 +53,10 @@ impl ExecHost {
     /// A host that maps batch shadows into the reserve of `ggtt`, the GGTT of a sim GPU with
     /// facts `info`.
     pub fn with_ggtt(ggtt: Arc<[AtomicU64]>, info: &HostInfo) -> ExecHost {
-        ExecHost { ggtt: Some((ggtt, GgttReserve::new(info))), ..ExecHost::default() }
+        ExecHost {
+            ggtt: Some((ggtt, GgttReserve::new(info))),
+            ..ExecHost::default()
+        }
     }
 
     /// GGTT entries mapped for batch shadows now.
@@ -96,7 +99,10 @@ impl HostMemory for SimMem<'_> {
         if addr + buf.len() as u64 > page + PAGE {
             return false;
         }
-        self.hvs.iter().find_map(|hv| Some((hv, hv.dma_to_gpa(addr)?))).is_some_and(|(hv, gpa)| hv.peek_gpa(gpa, buf).is_ok())
+        self.hvs
+            .iter()
+            .find_map(|hv| Some((hv, hv.dma_to_gpa(addr)?)))
+            .is_some_and(|(hv, gpa)| hv.peek_gpa(gpa, buf).is_ok())
     }
 
     fn write(&mut self, addr: u64, data: &[u8]) -> bool {
@@ -124,7 +130,11 @@ fn slot(addr: u64) -> Option<usize> {
 
 /// Splits `len` bytes of host memory at `addr` by page: `f(page slot, range in the page, range
 /// in the caller's buffer)` for each piece.
-fn each_page(addr: u64, len: usize, mut f: impl FnMut(usize, std::ops::Range<usize>, std::ops::Range<usize>) -> Result) -> Result {
+fn each_page(
+    addr: u64,
+    len: usize,
+    mut f: impl FnMut(usize, std::ops::Range<usize>, std::ops::Range<usize>) -> Result,
+) -> Result {
     let mut done = 0;
     while done < len {
         let a = addr + done as u64;
@@ -180,7 +190,10 @@ impl HostExec for ExecHost {
                 Slot::Free => return Err(GvtError::Fault),
                 Slot::Zero if data == &ZERO[..data.len()] => {}
                 Slot::Zero => {
-                    let mut new: Page = vec![0; PAGE as usize].into_boxed_slice().try_into().unwrap();
+                    let mut new: Page = vec![0; PAGE as usize]
+                        .into_boxed_slice()
+                        .try_into()
+                        .unwrap();
                     new[page].copy_from_slice(data);
                     *p = Slot::Data(new);
                 }
@@ -206,9 +219,15 @@ impl HostExec for ExecHost {
     fn map_ggtt(&self, addr: u64, pages: u32) -> Result<u64> {
         // Only host memory: a guest page in the host's GGTT would be a privileged batch the
         // guest can still change.
-        let end = addr.checked_add(u64::from(pages) * PAGE).ok_or(GvtError::Invalid)?;
+        let end = addr
+            .checked_add(u64::from(pages) * PAGE)
+            .ok_or(GvtError::Invalid)?;
         let m = self.mem.borrow();
-        let backed = (addr..end).step_by(PAGE as usize).all(|a| slot(a).and_then(|i| m.get(i)).is_some_and(|s| !matches!(s, Slot::Free)));
+        let backed = (addr..end).step_by(PAGE as usize).all(|a| {
+            slot(a)
+                .and_then(|i| m.get(i))
+                .is_some_and(|s| !matches!(s, Slot::Free))
+        });
         let (ggtt, reserve) = self.ggtt.as_ref().ok_or(GvtError::NoSpace)?;
         if !backed {
             return Err(GvtError::Fault);

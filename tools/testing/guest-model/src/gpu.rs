@@ -4,11 +4,13 @@
 //! interrupts. `no_std` and allocation-free like [`super::probe`], so gvt.ko's KUnit suite can
 //! run it in the kernel.
 
-use gvt::model::execlist::{csb, CTX_MODE_L4, CTX_PRIVILEGE, CTX_VALID, HWS_CSB_BUF0, HWS_CSB_WRITE_INDEX};
+use gvt::model::execlist::{
+    csb, CTX_MODE_L4, CTX_PRIVILEGE, CTX_VALID, HWS_CSB_BUF0, HWS_CSB_WRITE_INDEX,
+};
 use gvt::model::ppgtt::{ADDR_MASK, PDE_IPS_64K, PTE_PRESENT, PTE_PS};
 use gvt::model::regs::{
-    masked_bit_disable, Engine, RING_CONTEXT_STATUS_BUF, RING_CONTEXT_STATUS_PTR, RING_ELSP, RING_EXECLIST_STATUS_LO, RING_HWS_PGA,
-    RING_MI_MODE,
+    masked_bit_disable, Engine, RING_CONTEXT_STATUS_BUF, RING_CONTEXT_STATUS_PTR, RING_ELSP,
+    RING_EXECLIST_STATUS_LO, RING_HWS_PGA, RING_MI_MODE,
 };
 use gvt::model::vgpu::{GEN8_PAGE_PRESENT, GGTT_MMIO_OFFSET};
 use gvt::model::workload::context_pages;
@@ -53,13 +55,21 @@ pub struct Alloc {
 impl Alloc {
     /// Pages from guest RAM `[gpa, gpa_end)` and graphics memory `[gm, gm_end)`.
     pub fn new(gpa: u64, gpa_end: u64, gm: u64, gm_end: u64) -> Alloc {
-        Alloc { next_gpa: gpa, end_gpa: gpa_end, next_gm: gm, end_gm: gm_end }
+        Alloc {
+            next_gpa: gpa,
+            end_gpa: gpa_end,
+            next_gm: gm,
+            end_gm: gm_end,
+        }
     }
 
     /// `n` contiguous zeroed pages of guest RAM.
     pub fn ram<T: Transport + ?Sized>(&mut self, t: &mut T, n: u64) -> Result<u64> {
         let at = self.next_gpa;
-        let end = at.checked_add(n * PAGE).filter(|&e| e <= self.end_gpa).ok_or(Error::Probe("guest RAM exhausted"))?;
+        let end = at
+            .checked_add(n * PAGE)
+            .filter(|&e| e <= self.end_gpa)
+            .ok_or(Error::Probe("guest RAM exhausted"))?;
         // Small chunks: this also runs on a kernel stack.
         let zero = [0u8; 256];
         for off in (0..n * PAGE).step_by(zero.len()) {
@@ -73,7 +83,10 @@ impl Alloc {
     pub fn bound<T: Transport + ?Sized>(&mut self, t: &mut T, n: u64) -> Result<(u64, u64)> {
         let gpa = self.ram(t, n)?;
         let gm = self.next_gm;
-        self.next_gm = gm.checked_add(n * PAGE).filter(|&e| e <= self.end_gm).ok_or(Error::Probe("GM exhausted"))?;
+        self.next_gm = gm
+            .checked_add(n * PAGE)
+            .filter(|&e| e <= self.end_gm)
+            .ok_or(Error::Probe("GM exhausted"))?;
         for p in 0..n {
             let pte = (gpa + p * PAGE) | GEN8_PAGE_PRESENT;
             t.mmio_write(GGTT_MMIO_OFFSET + (gm / PAGE + p) * 8, &pte.to_le_bytes())?;
@@ -116,7 +129,13 @@ impl Ppgtt {
     }
 
     /// The address of the entry for `gva` at `level` (1 = PTE), creating tables above it.
-    pub fn entry_addr<T: Transport + ?Sized>(&self, t: &mut T, a: &mut Alloc, gva: u64, level: u32) -> Result<u64> {
+    pub fn entry_addr<T: Transport + ?Sized>(
+        &self,
+        t: &mut T,
+        a: &mut Alloc,
+        gva: u64,
+        level: u32,
+    ) -> Result<u64> {
         let mut table = self.pml4;
         for l in (level + 1..=4).rev() {
             let at = table + index(gva, l) * 8;
@@ -133,23 +152,44 @@ impl Ppgtt {
     }
 
     /// Maps the 4 KiB page at `gva` to guest page `gpa` (one 8-byte PTE write).
-    pub fn map<T: Transport + ?Sized>(&self, t: &mut T, a: &mut Alloc, gva: u64, gpa: u64) -> Result {
+    pub fn map<T: Transport + ?Sized>(
+        &self,
+        t: &mut T,
+        a: &mut Alloc,
+        gva: u64,
+        gpa: u64,
+    ) -> Result {
         let at = self.entry_addr(t, a, gva, 1)?;
         t.ram_write(at, &(gpa | PTE_RW).to_le_bytes())
     }
 
     /// Maps the 2 MiB page at `gva` to guest RAM at `gpa` (2 MiB aligned).
-    pub fn map_2m<T: Transport + ?Sized>(&self, t: &mut T, a: &mut Alloc, gva: u64, gpa: u64) -> Result {
+    pub fn map_2m<T: Transport + ?Sized>(
+        &self,
+        t: &mut T,
+        a: &mut Alloc,
+        gva: u64,
+        gpa: u64,
+    ) -> Result {
         let at = self.entry_addr(t, a, gva, 2)?;
         t.ram_write(at, &(gpa | PTE_RW | PTE_PS).to_le_bytes())
     }
 
     /// Maps the 2 MiB of `gva` with a page table of 64 KiB pages, the first one at `gpa`
     /// (64 KiB aligned); the rest of the table is empty.
-    pub fn map_64k<T: Transport + ?Sized>(&self, t: &mut T, a: &mut Alloc, gva: u64, gpa: u64) -> Result {
+    pub fn map_64k<T: Transport + ?Sized>(
+        &self,
+        t: &mut T,
+        a: &mut Alloc,
+        gva: u64,
+        gpa: u64,
+    ) -> Result {
         let pde = self.entry_addr(t, a, gva, 2)?;
         let pt = a.ram(t, 1)?;
-        t.ram_write(pt + index(gva, 1) / 16 * 16 * 8, &(gpa | PTE_RW).to_le_bytes())?;
+        t.ram_write(
+            pt + index(gva, 1) / 16 * 16 * 8,
+            &(gpa | PTE_RW).to_le_bytes(),
+        )?;
         t.ram_write(pde, &(pt | PTE_RW | PDE_IPS_64K).to_le_bytes())
     }
 }
@@ -183,10 +223,21 @@ pub struct GuestEngine {
 impl GuestEngine {
     /// Sets up the HWSP and resets the CSB pointers, as i915 does at engine init
     /// (`enable_execlists`, then `reset_csb_pointers` from `execlists_sanitize`).
-    pub fn new<T: Transport + ?Sized>(t: &mut T, a: &mut Alloc, engine: Engine) -> Result<GuestEngine> {
+    pub fn new<T: Transport + ?Sized>(
+        t: &mut T,
+        a: &mut Alloc,
+        engine: Engine,
+    ) -> Result<GuestEngine> {
         let hwsp = a.bound(t, 1)?;
         t.write32(RING_HWS_PGA::offset(engine.base()), hwsp.0 as u32)?;
-        let mut g = GuestEngine { engine, hwsp, csb_head: CSB_RESET_VALUE, pending: [None; 2], inflight: [None; 2], active: 0 };
+        let mut g = GuestEngine {
+            engine,
+            hwsp,
+            csb_head: CSB_RESET_VALUE,
+            pending: [None; 2],
+            inflight: [None; 2],
+            active: 0,
+        };
         g.reset_csb_pointers(t)?;
         Ok(g)
     }
@@ -202,7 +253,10 @@ impl GuestEngine {
         self.csb_head = CSB_RESET_VALUE;
         write32(t, self.hwsp.1 + HWS_CSB_WRITE_INDEX * 4, CSB_RESET_VALUE)?;
         for i in 0..u64::from(CSB_ENTRIES) {
-            t.ram_write(self.hwsp.1 + (HWS_CSB_BUF0 + i * 2) * 4, &u64::MAX.to_le_bytes())?;
+            t.ram_write(
+                self.hwsp.1 + (HWS_CSB_BUF0 + i * 2) * 4,
+                &u64::MAX.to_le_bytes(),
+            )?;
         }
         t.write32(ptr, v)?;
         t.read32(ptr)?;
@@ -224,11 +278,18 @@ impl GuestEngine {
     /// contexts of this engine go through ELSP (`execlists_dequeue`, `execlists_submit_ports`)
     /// and are remembered as pending. i915 does not write ELSP while `pending[0]` is set; it
     /// waits for the next CSB event, so here that is an error: the guest would stall.
-    pub fn submit<T: Transport + ?Sized>(&mut self, t: &mut T, c0: &Context, c1: Option<&Context>) -> Result {
+    pub fn submit<T: Transport + ?Sized>(
+        &mut self,
+        t: &mut T,
+        c0: &Context,
+        c1: Option<&Context>,
+    ) -> Result {
         let mut ev = [(0u32, 0u32); CSB_ENTRIES as usize];
         self.poll(t, &mut ev)?;
         if self.pending[0].is_some() {
-            return Err(Error::Probe("ELSP not written: the previous submission was never promoted by a CSB event"));
+            return Err(Error::Probe(
+                "ELSP not written: the previous submission was never promoted by a CSB event",
+            ));
         }
         if c0.engine != self.engine || c1.is_some_and(|c| c.engine != self.engine) {
             return Err(Error::Probe("context of another engine"));
@@ -244,7 +305,11 @@ impl GuestEngine {
     /// (`gen8_csb_parse`); any other event completes the active context. An event i915 cannot
     /// account for (a promotion with nothing pending, a completion with nothing in flight) is
     /// its `ERROR_CSB`, which resets the engine: an error here.
-    pub fn poll<T: Transport + ?Sized>(&mut self, t: &mut T, out: &mut [(u32, u32)]) -> Result<usize> {
+    pub fn poll<T: Transport + ?Sized>(
+        &mut self,
+        t: &mut T,
+        out: &mut [(u32, u32)],
+    ) -> Result<usize> {
         let wp = read32(t, self.hwsp.1 + HWS_CSB_WRITE_INDEX * 4)?;
         if wp >= CSB_ENTRIES {
             return Err(Error::Probe("CSB write index out of range"));
@@ -260,19 +325,25 @@ impl GuestEngine {
             }
             t.ram_write(at, &u64::MAX.to_le_bytes())?;
             let (status, id) = (e as u32, (e >> 32) as u32);
-            let slot = out.get_mut(n).ok_or(Error::Probe("more CSB entries than expected"))?;
+            let slot = out
+                .get_mut(n)
+                .ok_or(Error::Probe("more CSB entries than expected"))?;
             *slot = (status, id);
             n += 1;
             if status & (csb::IDLE_TO_ACTIVE | csb::PREEMPTED) != 0 {
                 if self.pending[0].is_none() {
-                    return Err(Error::Probe("ERROR_CSB: CSB promotion with nothing pending"));
+                    return Err(Error::Probe(
+                        "ERROR_CSB: CSB promotion with nothing pending",
+                    ));
                 }
                 self.inflight = self.pending;
                 self.active = 0;
                 self.pending = [None; 2];
             } else {
                 if self.active_ctx().is_none() {
-                    return Err(Error::Probe("ERROR_CSB: CSB completion with nothing in flight"));
+                    return Err(Error::Probe(
+                        "ERROR_CSB: CSB completion with nothing in flight",
+                    ));
                 }
                 self.active += 1;
             }
@@ -295,12 +366,19 @@ impl GuestEngine {
         let mut ev = [(0u32, 0u32); CSB_ENTRIES as usize];
         self.poll(t, &mut ev)?;
         self.reset_csb_pointers(t)?;
-        let live = self.inflight.iter().skip(self.active).chain(self.pending.iter());
+        let live = self
+            .inflight
+            .iter()
+            .skip(self.active)
+            .chain(self.pending.iter());
         let guilty = live.copied().flatten().find(|&c| c == ccid);
         self.pending = [None; 2];
         self.inflight = [None; 2];
         self.active = 0;
-        t.write32(RING_MI_MODE::offset(base), masked_bit_disable(RING_MI_MODE::STOP_RING.mask()))?;
+        t.write32(
+            RING_MI_MODE::offset(base),
+            masked_bit_disable(RING_MI_MODE::STOP_RING.mask()),
+        )?;
         t.write32(RING_HWS_PGA::offset(base), self.hwsp.0 as u32)?;
         Ok(guilty)
     }
@@ -353,7 +431,11 @@ impl Context {
             write32(t, regs + (i - 1) * 4, base + reg)?;
             write32(t, regs + i * 4, v)
         };
-        write32(t, regs + CTX_LRI_HEADER * 4, (0x22 << 23) | (1 << 12) | 0x1d)?;
+        write32(
+            t,
+            regs + CTX_LRI_HEADER * 4,
+            (0x22 << 23) | (1 << 12) | 0x1d,
+        )?;
         let ctrl = if inhibit { 0x0001_0001 } else { 0x0001_0000 };
         put(t, CTX_CONTEXT_CONTROL, 0x244, ctrl)?;
         put(t, CTX_RING_HEAD, 0x34, 0)?;
@@ -362,7 +444,14 @@ impl Context {
         put(t, CTX_RING_CTL, 0x3c, ((ring_pages - 1) << 12) | 1)?;
         put(t, CTX_PDP0_UDW, 0x274, (ppgtt.pml4 >> 32) as u32)?;
         put(t, CTX_PDP0_LDW, 0x270, ppgtt.pml4 as u32)?;
-        Ok(Context { engine, id, lrca, regs, ring: (ring.0, ring.1, ring_pages * PAGE as u32), tail: 0 })
+        Ok(Context {
+            engine,
+            id,
+            lrca,
+            regs,
+            ring: (ring.0, ring.1, ring_pages * PAGE as u32),
+            tail: 0,
+        })
     }
 
     /// Appends commands to the ring (wrapping at its end).
@@ -411,7 +500,9 @@ pub fn store_batch(gvas: &[u64], value: u32, out: &mut [u32]) -> Result<usize> {
     let mut n = 0;
     for &gva in gvas {
         let cmd = [mi::STORE_DATA_IMM, gva as u32, (gva >> 32) as u32, value];
-        out.get_mut(n..n + 4).ok_or(Error::Probe("batch too long"))?.copy_from_slice(&cmd);
+        out.get_mut(n..n + 4)
+            .ok_or(Error::Probe("batch too long"))?
+            .copy_from_slice(&cmd);
         n += 4;
     }
     *out.get_mut(n).ok_or(Error::Probe("batch too long"))? = mi::BATCH_BUFFER_END;
@@ -421,7 +512,11 @@ pub fn store_batch(gvas: &[u64], value: u32, out: &mut [u32]) -> Result<usize> {
 /// GT interrupt registers (ISR base) of GT0, GT1 and GT3, and the bits i915 6.12 enables
 /// there (`gen8_gt_irq_postinstall`): CS master error (3), user interrupt (0), context switch
 /// (8) and wait semaphore (11), at RCS/BCS shifts 0/16, VCS0/VCS1 0/16, VECS 0.
-const GT_IRQS: [(u32, u32); 3] = [(0x44300, 0x0909_0909), (0x44310, 0x0909_0909), (0x44330, 0x0000_0909)];
+const GT_IRQS: [(u32, u32); 3] = [
+    (0x44300, 0x0909_0909),
+    (0x44310, 0x0909_0909),
+    (0x44330, 0x0000_0909),
+];
 
 /// Unmasks and enables the engines' interrupts as i915 does.
 pub fn irq_setup<T: Transport + ?Sized>(t: &mut T) -> Result {

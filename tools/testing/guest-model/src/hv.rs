@@ -80,8 +80,15 @@ impl MemHypervisor {
     /// The guest address behind DMA address `dma` if it is this VM's and the page (or the
     /// 2 MiB page it belongs to) is mapped.
     pub fn dma_to_gpa(&self, dma: u64) -> Option<u64> {
-        let gpa = dma.checked_sub(self.vm * DMA_WINDOW).filter(|&o| o < DMA_WINDOW)?;
-        let mapped = |g: u64| usize::try_from(g).ok().and_then(|g| self.dma.get(g)).is_some_and(|&n| n > 0);
+        let gpa = dma
+            .checked_sub(self.vm * DMA_WINDOW)
+            .filter(|&o| o < DMA_WINDOW)?;
+        let mapped = |g: u64| {
+            usize::try_from(g)
+                .ok()
+                .and_then(|g| self.dma.get(g))
+                .is_some_and(|&n| n > 0)
+        };
         (mapped(gpa >> 12) || mapped((gpa >> 21) << 9)).then_some(gpa)
     }
 
@@ -116,7 +123,10 @@ impl MptOps for MemHypervisor {
     fn dma_map_guest_page(&mut self, gfn: u64, size: u64) -> Result<u64> {
         let gpa = gfn.checked_mul(4096).ok_or(GvtError::Fault)?;
         self.range(gpa, usize::try_from(size).map_err(|_| GvtError::Fault)?)?;
-        let n = self.dma.get_mut(usize::try_from(gfn).map_err(|_| GvtError::Fault)?).ok_or(GvtError::Fault)?;
+        let n = self
+            .dma
+            .get_mut(usize::try_from(gfn).map_err(|_| GvtError::Fault)?)
+            .ok_or(GvtError::Fault)?;
         if *n == 0 {
             self.mapped += 1;
         }
@@ -125,8 +135,16 @@ impl MptOps for MemHypervisor {
     }
 
     fn dma_unmap_guest_page(&mut self, dma: u64) {
-        let Some(off) = dma.checked_sub(self.vm * DMA_WINDOW).filter(|&o| o < DMA_WINDOW) else { return };
-        if let Some(n) = usize::try_from(off >> 12).ok().and_then(|g| self.dma.get_mut(g)) {
+        let Some(off) = dma
+            .checked_sub(self.vm * DMA_WINDOW)
+            .filter(|&o| o < DMA_WINDOW)
+        else {
+            return;
+        };
+        if let Some(n) = usize::try_from(off >> 12)
+            .ok()
+            .and_then(|g| self.dma.get_mut(g))
+        {
             if *n > 0 {
                 *n -= 1;
                 if *n == 0 {

@@ -69,7 +69,8 @@ pub fn copy_changed(dst: &mut [u8], src: &[u8]) {
 /// `cml`), Broxton when unset. `make test` runs them on each.
 pub fn platform() -> gvt::model::hw::Platform {
     match std::env::var("GVT_PLATFORM") {
-        Ok(name) => gvt::model::hw::Platform::from_name(&name).unwrap_or_else(|| panic!("GVT_PLATFORM={name}: not a platform")),
+        Ok(name) => gvt::model::hw::Platform::from_name(&name)
+            .unwrap_or_else(|| panic!("GVT_PLATFORM={name}: not a platform")),
         Err(_) => gvt::model::hw::Platform::Broxton,
     }
 }
@@ -80,7 +81,11 @@ pub fn sim_host() -> gvt::sim::SimHost<Box<[std::sync::atomic::AtomicU64]>> {
 }
 
 /// A sim host with `info`'s facts, its GGTT on the heap.
-pub fn sim_host_of(info: gvt::model::host::HostInfo) -> gvt::sim::SimHost<Box<[std::sync::atomic::AtomicU64]>> {
-    let ggtt = (0..gvt::sim::ggtt_entries(&info)).map(|_| std::sync::atomic::AtomicU64::new(0)).collect();
+pub fn sim_host_of(
+    info: gvt::model::host::HostInfo,
+) -> gvt::sim::SimHost<Box<[std::sync::atomic::AtomicU64]>> {
+    let ggtt = (0..gvt::sim::ggtt_entries(&info))
+        .map(|_| std::sync::atomic::AtomicU64::new(0))
+        .collect();
     gvt::sim::SimHost::new(info, ggtt).expect("the sim's own facts are consistent")
 }

@@ -84,7 +84,9 @@ impl Machine {
     /// graphics memory).
     pub fn with_config(n: usize, tracking: Tracking, cfg: &VgpuConfig) -> Machine {
         let info = gvt::sim::info(crate::platform());
-        let ggtt: Arc<[AtomicU64]> = (0..gvt::sim::ggtt_entries(&info)).map(|_| AtomicU64::new(0)).collect();
+        let ggtt: Arc<[AtomicU64]> = (0..gvt::sim::ggtt_entries(&info))
+            .map(|_| AtomicU64::new(0))
+            .collect();
         let sim = SimHost::new(info, ggtt.clone()).unwrap();
         let host = ExecHost::with_ggtt(ggtt, sim.info());
         let mut gvt = Gvt::new(&sim).unwrap();
@@ -93,17 +95,41 @@ impl Machine {
         let mut sched = Scheduler::default();
         let mut vms = Vec::new();
         for i in 0..n {
-            let mut vgpu = gvt.create_vgpu(&sim, &cfg, vec_storage(entries)).map_err(|(e, _)| e).unwrap();
+            let mut vgpu = gvt
+                .create_vgpu(&sim, &cfg, vec_storage(entries))
+                .map_err(|(e, _)| e)
+                .unwrap();
             let mut hv = MemHypervisor::new(i as u64 + 1, RAM);
             hv.tracking = tracking;
             vgpu.activate();
             crate::probe::probe(&mut Direct::new(&mut vgpu, &sim, &mut hv)).unwrap();
             sched.add(vgpu.id().get(), cfg.weight).unwrap();
-            let exec = Exec::new(exec_storage(256, 32)).map_err(|(e, _)| e).unwrap();
+            let exec = Exec::new(exec_storage(256, 32))
+                .map_err(|(e, _)| e)
+                .unwrap();
             let msi_seen = hv.msis.len();
-            vms.push(Vm { vgpu, exec, hv, scanner: Box::new(AllowList::default()), msi_seen, traps: 0 });
+            vms.push(Vm {
+                vgpu,
+                exec,
+                hv,
+                scanner: Box::new(AllowList::default()),
+                msi_seen,
+                traps: 0,
+            });
         }
-        Machine { sim, host, gvt, vms, sched, mmio: MmioContext::default(), now: 0, completion_errors: 0, engines: Engine::ALL.map(|e| SimEngine::new(e, 0)), mmio_image: None, jobs: VecDeque::new() }
+        Machine {
+            sim,
+            host,
+            gvt,
+            vms,
+            sched,
+            mmio: MmioContext::default(),
+            now: 0,
+            completion_errors: 0,
+            engines: Engine::ALL.map(|e| SimEngine::new(e, 0)),
+            mmio_image: None,
+            jobs: VecDeque::new(),
+        }
     }
 
     /// Scans with the real Gen9 command scanner instead of the allow-list.
@@ -127,23 +153,38 @@ impl Machine {
 
     /// The host GPU as the vGPUs see it (the sim, see [`Machine::cache_mmio_snapshot`]).
     pub fn host_gpu(&self) -> HostView<'_> {
-        HostView { sim: &self.sim, image: self.mmio_image.as_deref() }
+        HostView {
+            sim: &self.sim,
+            image: self.mmio_image.as_deref(),
+        }
     }
 
     /// Device-model reset of VM `i`'s vGPU and its execution half (what a VFIO device reset
     /// does): the vGPU's reset result.
     pub fn device_reset(&mut self, i: usize) -> gvt::model::error::Result {
-        let sim = HostView { sim: &self.sim, image: self.mmio_image.as_deref() };
+        let sim = HostView {
+            sim: &self.sim,
+            image: self.mmio_image.as_deref(),
+        };
         let vm = &mut self.vms[i];
-        let r = vm.vgpu.reset(&sim, &mut vm.hv, gvt::model::vgpu::Reset::DeviceModel);
+        let r = vm
+            .vgpu
+            .reset(&sim, &mut vm.hv, gvt::model::vgpu::Reset::DeviceModel);
         vm.exec.reset(&self.host, &mut vm.hv);
         r
     }
 
     /// The guest side of VM `i`.
     pub fn guest(&mut self, i: usize) -> Port<'_> {
-        let sim = HostView { sim: &self.sim, image: self.mmio_image.as_deref() };
-        Port { vm: &mut self.vms[i], sim, host: &self.host }
+        let sim = HostView {
+            sim: &self.sim,
+            image: self.mmio_image.as_deref(),
+        };
+        Port {
+            vm: &mut self.vms[i],
+            sim,
+            host: &self.host,
+        }
     }
 
     /// Runs the GPU until no vGPU has work: scheduler ticks, dispatch for the owner, host
@@ -165,10 +206,15 @@ impl Machine {
             let idle = pending == 0;
             let owner = self.sched.tick(self.now, &|id| busy.contains(&id), idle);
             if let (Some(o), false) = (owner, self.sched.switch_pending()) {
-                let vm = self.vms.iter_mut().find(|v| v.vgpu.id().get() == o).unwrap();
+                let vm = self
+                    .vms
+                    .iter_mut()
+                    .find(|v| v.vgpu.id().get() == o)
+                    .unwrap();
                 for e in Engine::ALL {
                     let vgpu = &vm.vgpu;
-                    self.mmio.switch(&self.host, e, Owner::Vgpu(o), |r| vgpu.vreg(r));
+                    self.mmio
+                        .switch(&self.host, e, Owner::Vgpu(o), |r| vgpu.vreg(r));
                 }
                 let _ = vm.exec.dispatch(&mut vm.vgpu, &self.host, &mut vm.hv);
             }
@@ -187,7 +233,9 @@ impl Machine {
     /// it (the scheduler's dispatch alone): the engines it started.
     pub fn dispatch(&mut self, i: usize) -> u8 {
         let vm = &mut self.vms[i];
-        vm.exec.dispatch(&mut vm.vgpu, &self.host, &mut vm.hv).unwrap()
+        vm.exec
+            .dispatch(&mut vm.vgpu, &self.host, &mut vm.hv)
+            .unwrap()
     }
 
     /// Runs the oldest workload on the host to its end and reports its completion, as
@@ -206,15 +254,25 @@ impl Machine {
     /// and, when it ends, reports its completion: `None` if there is none, else whether it
     /// ended. A job the core no longer wants (its engine was reset) ends as a hang.
     fn slice(&mut self) -> Option<bool> {
-        let job = self.jobs.pop_front().or_else(|| self.host.take().map(Job::new))?;
+        let job = self
+            .jobs
+            .pop_front()
+            .or_else(|| self.host.take().map(Job::new))?;
         let w = job.w;
         let step = {
-            let mut mem = SimMem { host: &self.host, hvs: self.vms.iter_mut().map(|v| &mut v.hv).collect() };
+            let mut mem = SimMem {
+                host: &self.host,
+                hvs: self.vms.iter_mut().map(|v| &mut v.hv).collect(),
+            };
             let engine = &mut self.engines[w.engine as usize];
             job.step(engine, &mut mem, &self.now, self.sim.ggtt(), SLICE_BUDGET)
         };
         self.now += WORKLOAD_NS;
-        let vm = self.vms.iter_mut().find(|v| v.vgpu.id().get() == w.vgpu).unwrap();
+        let vm = self
+            .vms
+            .iter_mut()
+            .find(|v| v.vgpu.id().get() == w.vgpu)
+            .unwrap();
         let how = match step {
             Step::Done(how) => how,
             Step::Sliced(next) => {
@@ -225,7 +283,11 @@ impl Machine {
                 Completion::Hang
             }
         };
-        if vm.exec.complete(&mut vm.vgpu, &self.host, &mut vm.hv, w.engine, w.tag, how).is_err() {
+        if vm
+            .exec
+            .complete(&mut vm.vgpu, &self.host, &mut vm.hv, w.engine, w.tag, how)
+            .is_err()
+        {
             self.completion_errors += 1;
         }
         Some(true)
@@ -293,7 +355,9 @@ impl Transport for Port<'_> {
         vm.traps += 1;
         vm.vgpu.mmio_write(&self.sim, &mut vm.hv, offset, data)?;
         // A refused submission lands the vGPU in failsafe; the guest's write itself succeeded.
-        let _ = vm.exec.kick(&mut vm.vgpu, self.host, &mut vm.hv, &mut *vm.scanner);
+        let _ = vm
+            .exec
+            .kick(&mut vm.vgpu, self.host, &mut vm.hv, &mut *vm.scanner);
         Ok(())
     }
     fn wait_msi(&mut self) -> Option<(u64, u32)> {
@@ -317,7 +381,9 @@ impl Transport for Port<'_> {
             vm.hv.write_gpa(gpa, data)?;
         }
         // A write that breaks the shadow puts the vGPU in failsafe; the guest's write stands.
-        let _ = vm.exec.page_write(&mut vm.vgpu, self.host, &mut vm.hv, gpa, data, committed);
+        let _ = vm
+            .exec
+            .page_write(&mut vm.vgpu, self.host, &mut vm.hv, gpa, data, committed);
         Ok(())
     }
 }

@@ -9,7 +9,7 @@
 use gvt::model::display::edid::{Mode, EDID_ADDR, EDID_SIZE};
 use gvt::model::display::regs::*;
 use gvt::model::hw::Platform;
-use gvt::model::regs::{HSW_PWR_WELL_CTL2, DPLL_STATUS, LCPLL1_CTL, LCPLL2_CTL, SDEISR};
+use gvt::model::regs::{DPLL_STATUS, HSW_PWR_WELL_CTL2, LCPLL1_CTL, LCPLL2_CTL, SDEISR};
 
 use super::guest::{Error, Result, Timer, Transport, TransportExt};
 
@@ -73,7 +73,8 @@ impl Output {
     /// live hotplug state is up (`bxt_digital_port_connected`, `ibx_digital_port_connected`).
     pub fn detect<T: Transport + ?Sized>(t: &mut T) -> Result<Output> {
         let device = (t.cfg_read32(0)? >> 16) as u16;
-        let platform = Platform::from_device_id(device).ok_or(Error::Probe("not a Gen9 device id"))?;
+        let platform =
+            Platform::from_device_id(device).ok_or(Error::Probe("not a Gen9 device id"))?;
         let o = Output { platform, port: 0 };
         let live = t.read32(o.hpd_isr())?;
         (0..5)
@@ -106,9 +107,13 @@ impl Output {
     /// The hotplug bit of DDI `port` in [`Output::hpd_isr`]'s group (`hpd_bxt`, `hpd_spt`).
     pub fn hpd_bit_of(&self, port: u32) -> Option<u32> {
         if self.lp() {
-            [GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIA, GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIB, GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIC]
-                .get(port as usize)
-                .map(|f| f.mask())
+            [
+                GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIA,
+                GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIB,
+                GEN8_DE_PORT_ISR::BXT_DE_PORT_HP_DDIC,
+            ]
+            .get(port as usize)
+            .map(|f| f.mask())
         } else {
             HPD_SPT.get(port as usize).copied()
         }
@@ -144,7 +149,8 @@ impl Output {
 
     /// The GMBUS pin of the monitor's DDC.
     pub fn ddc_pin(&self) -> Result<u32> {
-        self.gmbus_pin(self.port).ok_or(Error::Probe("no GMBUS pin for the monitor's DDI"))
+        self.gmbus_pin(self.port)
+            .ok_or(Error::Probe("no GMBUS pin for the monitor's DDI"))
     }
 
     fn reg(&self, first: u32) -> u32 {
@@ -154,12 +160,22 @@ impl Output {
 
 /// Runs one AUX transaction on the monitor's channel: `req` is the request (header and data,
 /// at most 20 bytes). Returns the reply bytes and their count.
-pub fn aux_transfer<T: Transport + ?Sized>(t: &mut T, o: &Output, req: &[u8], irq: bool) -> Result<([u8; 20], usize)> {
+pub fn aux_transfer<T: Transport + ?Sized>(
+    t: &mut T,
+    o: &Output,
+    req: &[u8],
+    irq: bool,
+) -> Result<([u8; 20], usize)> {
     aux_transfer_on(t, o.port, req, irq)
 }
 
 /// [`aux_transfer`] on the AUX channel of `port`.
-pub fn aux_transfer_on<T: Transport + ?Sized>(t: &mut T, port: u32, req: &[u8], irq: bool) -> Result<([u8; 20], usize)> {
+pub fn aux_transfer_on<T: Transport + ?Sized>(
+    t: &mut T,
+    port: u32,
+    req: &[u8],
+    irq: bool,
+) -> Result<([u8; 20], usize)> {
     let ctl = |first: u32| port_reg(first, port);
     if req.is_empty() || req.len() > 20 {
         return Err(Error::Probe("AUX request size"));
@@ -176,13 +192,18 @@ pub fn aux_transfer_on<T: Transport + ?Sized>(t: &mut T, port: u32, req: &[u8], 
         .with(DP_AUX_CH_CTL::DP_AUX_CH_CTL_TIME_OUT_ERROR, 1)
         .with(DP_AUX_CH_CTL::DP_AUX_CH_CTL_RECEIVE_ERROR, 1)
         .with(DP_AUX_CH_CTL::DP_AUX_CH_CTL_INTERRUPT, u32::from(irq))
-        .with(DP_AUX_CH_CTL::DP_AUX_CH_CTL_MESSAGE_SIZE_MASK, req.len() as u32);
+        .with(
+            DP_AUX_CH_CTL::DP_AUX_CH_CTL_MESSAGE_SIZE_MASK,
+            req.len() as u32,
+        );
     t.write32(ctl(DP_AUX_CH_CTL::OFFSET), c.0)?;
     let status = DP_AUX_CH_CTL(t.wait_for(ctl(DP_AUX_CH_CTL::OFFSET), 1 << 31, 0, POLLS)?);
     if status.is_set(DP_AUX_CH_CTL::DP_AUX_CH_CTL_TIME_OUT_ERROR) {
         return Err(Error::Probe("AUX timeout"));
     }
-    if status.is_set(DP_AUX_CH_CTL::DP_AUX_CH_CTL_RECEIVE_ERROR) || !status.is_set(DP_AUX_CH_CTL::DP_AUX_CH_CTL_DONE) {
+    if status.is_set(DP_AUX_CH_CTL::DP_AUX_CH_CTL_RECEIVE_ERROR)
+        || !status.is_set(DP_AUX_CH_CTL::DP_AUX_CH_CTL_DONE)
+    {
         return Err(Error::Probe("AUX receive error"));
     }
     let n = status.get(DP_AUX_CH_CTL::DP_AUX_CH_CTL_MESSAGE_SIZE_MASK) as usize;
@@ -191,19 +212,37 @@ pub fn aux_transfer_on<T: Transport + ?Sized>(t: &mut T, port: u32, req: &[u8], 
     }
     let mut reply = [0u8; 20];
     for (i, chunk) in reply.chunks_mut(4).enumerate() {
-        chunk.copy_from_slice(&t.read32(ctl(DP_AUX_CH_DATA::OFFSET) + 4 * i as u32)?.to_be_bytes());
+        chunk.copy_from_slice(
+            &t.read32(ctl(DP_AUX_CH_DATA::OFFSET) + 4 * i as u32)?
+                .to_be_bytes(),
+        );
     }
     Ok((reply, n))
 }
 
 /// Reads `buf.len()` (at most 16) DPCD bytes from `addr`.
-pub fn dpcd_read<T: Transport + ?Sized>(t: &mut T, o: &Output, addr: u32, buf: &mut [u8]) -> Result {
+pub fn dpcd_read<T: Transport + ?Sized>(
+    t: &mut T,
+    o: &Output,
+    addr: u32,
+    buf: &mut [u8],
+) -> Result {
     dpcd_read_on(t, o.port, addr, buf)
 }
 
 /// [`dpcd_read`] over the AUX channel of `port`.
-pub fn dpcd_read_on<T: Transport + ?Sized>(t: &mut T, port: u32, addr: u32, buf: &mut [u8]) -> Result {
-    let req = [0x90 | (addr >> 16) as u8, (addr >> 8) as u8, addr as u8, (buf.len() - 1) as u8];
+pub fn dpcd_read_on<T: Transport + ?Sized>(
+    t: &mut T,
+    port: u32,
+    addr: u32,
+    buf: &mut [u8],
+) -> Result {
+    let req = [
+        0x90 | (addr >> 16) as u8,
+        (addr >> 8) as u8,
+        addr as u8,
+        (buf.len() - 1) as u8,
+    ];
     let (r, n) = aux_transfer_on(t, port, &req, false)?;
     if r[0] & 0x30 != 0 || n != buf.len() + 1 {
         return Err(Error::Probe("DPCD read NAKed"));
@@ -215,7 +254,12 @@ pub fn dpcd_read_on<T: Transport + ?Sized>(t: &mut T, port: u32, addr: u32, buf:
 /// Writes `data` (at most 16 bytes) to the DPCD at `addr`.
 pub fn dpcd_write<T: Transport + ?Sized>(t: &mut T, o: &Output, addr: u32, data: &[u8]) -> Result {
     let mut req = [0u8; 20];
-    req[..4].copy_from_slice(&[0x80 | (addr >> 16) as u8, (addr >> 8) as u8, addr as u8, (data.len() - 1) as u8]);
+    req[..4].copy_from_slice(&[
+        0x80 | (addr >> 16) as u8,
+        (addr >> 8) as u8,
+        addr as u8,
+        (data.len() - 1) as u8,
+    ]);
     req[4..4 + data.len()].copy_from_slice(data);
     let (r, _) = aux_transfer(t, o, &req[..4 + data.len()], false)?;
     if r[0] & 0x30 != 0 {
@@ -226,7 +270,11 @@ pub fn dpcd_write<T: Transport + ?Sized>(t: &mut T, o: &Output, addr: u32, data:
 
 /// Reads the EDID over I2C-over-AUX as drm's DDC code does: start, offset 0, 16-byte reads,
 /// stop. The AUX-done interrupt is requested on the reads when `irq`.
-pub fn edid_over_aux<T: Transport + ?Sized>(t: &mut T, o: &Output, irq: bool) -> Result<[u8; EDID_SIZE]> {
+pub fn edid_over_aux<T: Transport + ?Sized>(
+    t: &mut T,
+    o: &Output,
+    irq: bool,
+) -> Result<[u8; EDID_SIZE]> {
     let mut edid = [0u8; EDID_SIZE];
     // I2C write with MOT, address only: START to 0x50.
     aux_transfer(t, o, &[0x40, 0, EDID_ADDR], false)?;
@@ -271,7 +319,13 @@ pub fn edid_over_gmbus<T: Transport + ?Sized>(t: &mut T, pin: u32) -> Result<[u8
     }
     let wait = GMBUS2::GMBUS_HW_WAIT_PHASE.mask();
     t.wait_for(GMBUS2::OFFSET, wait, wait, POLLS)?;
-    t.write32(GMBUS1::OFFSET, GMBUS1(0).with(GMBUS1::GMBUS_SW_RDY, 1).with(GMBUS1::GMBUS_CYCLE_MASK, 4).0)?;
+    t.write32(
+        GMBUS1::OFFSET,
+        GMBUS1(0)
+            .with(GMBUS1::GMBUS_SW_RDY, 1)
+            .with(GMBUS1::GMBUS_CYCLE_MASK, 4)
+            .0,
+    )?;
     t.wait_for(GMBUS2::OFFSET, GMBUS2::GMBUS_ACTIVE.mask(), 0, POLLS)?;
     t.write32(GMBUS2::OFFSET, GMBUS2::GMBUS_INUSE.mask())?;
     t.write32(GMBUS0::OFFSET, 0)?;
@@ -346,21 +400,44 @@ pub fn train_link<T: Transport + ?Sized>(t: &mut T, o: &Output) -> Result<LinkTr
     if after_cr[0] & 0x11 != 0x11 || (lanes > 2 && after_cr[1] & 0x11 != 0x11) {
         return Err(Error::Probe("clock recovery failed"));
     }
-    t.write32(tp, DP_TP_CTL(0).with(DP_TP_CTL::DP_TP_CTL_ENABLE, 1).with(DP_TP_CTL::DP_TP_CTL_LINK_TRAIN_MASK, 1).0)?;
+    t.write32(
+        tp,
+        DP_TP_CTL(0)
+            .with(DP_TP_CTL::DP_TP_CTL_ENABLE, 1)
+            .with(DP_TP_CTL::DP_TP_CTL_LINK_TRAIN_MASK, 1)
+            .0,
+    )?;
     dpcd_write(t, o, 0x102, &[0x22, 0, 0, 0, 0])?;
     let mut after_eq = [0u8; 6];
     dpcd_read(t, o, 0x202, &mut after_eq)?;
     if after_eq[0] != 0x77 || (lanes > 2 && after_eq[1] != 0x77) || after_eq[2] & 1 == 0 {
         return Err(Error::Probe("channel equalization failed"));
     }
-    t.write32(tp, DP_TP_CTL(0).with(DP_TP_CTL::DP_TP_CTL_ENABLE, 1).with(DP_TP_CTL::DP_TP_CTL_LINK_TRAIN_MASK, 2).0)?;
+    t.write32(
+        tp,
+        DP_TP_CTL(0)
+            .with(DP_TP_CTL::DP_TP_CTL_ENABLE, 1)
+            .with(DP_TP_CTL::DP_TP_CTL_LINK_TRAIN_MASK, 2)
+            .0,
+    )?;
     let idle = DP_TP_STATUS::DP_TP_STATUS_IDLE_DONE.mask();
     t.wait_for(o.reg(DP_TP_STATUS::OFFSET), idle, idle, POLLS)?;
     dpcd_write(t, o, 0x102, &[0])?;
     let mut sink = [0u8; 1];
     dpcd_read(t, o, 0x205, &mut sink)?;
-    t.write32(tp, DP_TP_CTL(0).with(DP_TP_CTL::DP_TP_CTL_ENABLE, 1).with(DP_TP_CTL::DP_TP_CTL_LINK_TRAIN_MASK, 3).0)?;
-    Ok(LinkTraining { caps, after_cr, after_eq, sink_status: sink[0] })
+    t.write32(
+        tp,
+        DP_TP_CTL(0)
+            .with(DP_TP_CTL::DP_TP_CTL_ENABLE, 1)
+            .with(DP_TP_CTL::DP_TP_CTL_LINK_TRAIN_MASK, 3)
+            .0,
+    )?;
+    Ok(LinkTraining {
+        caps,
+        after_cr,
+        after_eq,
+        sink_status: sink[0],
+    })
 }
 
 /// A framebuffer to show: graphics address (inside the vGPU's memory), stride in bytes.
@@ -382,22 +459,32 @@ pub fn skl_dpll_enable<T: Transport + ?Sized>(t: &mut T, id: u32, port_clock: u3
         540_000 => DPLL_CTRL1_LINK_RATE_2700,
         _ => return Err(Error::Probe("no DPLL link rate for the port clock")),
     };
-    let ctl = *SKL_DPLL_CTL.get(id as usize).filter(|_| id > 0).ok_or(Error::Probe("not a DP DPLL"))?;
+    let ctl = *SKL_DPLL_CTL
+        .get(id as usize)
+        .filter(|_| id > 0)
+        .ok_or(Error::Probe("not a DP DPLL"))?;
     let shift = dpll_ctrl1_shift(id);
     // HDMI mode (5), SSC (4) and link rate (3:1) are replaced; the override bit is set.
-    t.rmw(DPLL_CTRL1::OFFSET, 0x3e << shift, (DPLL_CTRL1_OVERRIDE | (rate << 1)) << shift)?;
+    t.rmw(
+        DPLL_CTRL1::OFFSET,
+        0x3e << shift,
+        (DPLL_CTRL1_OVERRIDE | (rate << 1)) << shift,
+    )?;
     let cfgcr1 = SKL_DPLL1_CFGCR1 + (id - 1) * 8;
     t.write32(cfgcr1, 0)?;
     t.write32(cfgcr1 + 4, 0)?;
     t.rmw(ctl, 0, LCPLL1_CTL::LCPLL_PLL_ENABLE.mask())?;
     let lock = 1 << (id * 8);
-    t.wait_for(DPLL_STATUS::OFFSET, lock, lock, POLLS).map_err(|_| Error::Probe("DPLL not locked"))?;
+    t.wait_for(DPLL_STATUS::OFFSET, lock, lock, POLLS)
+        .map_err(|_| Error::Probe("DPLL not locked"))?;
     Ok(())
 }
 
 /// `skl_ddi_pll_disable`: the enable bit off, nothing waited for.
 pub fn skl_dpll_disable<T: Transport + ?Sized>(t: &mut T, id: u32) -> Result {
-    let ctl = *SKL_DPLL_CTL.get(id as usize).ok_or(Error::Probe("not a DPLL"))?;
+    let ctl = *SKL_DPLL_CTL
+        .get(id as usize)
+        .ok_or(Error::Probe("not a DPLL"))?;
     t.rmw(ctl, LCPLL1_CTL::LCPLL_PLL_ENABLE.mask(), 0)
 }
 
@@ -406,7 +493,11 @@ pub fn skl_dpll_disable<T: Transport + ?Sized>(t: &mut T, id: u32) -> Result {
 pub fn skl_ddi_clock<T: Transport + ?Sized>(t: &mut T, o: &Output, dpll: Option<u32>) -> Result {
     let clk_off = 1 << (o.port + 15);
     match dpll {
-        Some(id) => t.rmw(DPLL_CTRL2::OFFSET, clk_off | (3 << (o.port * 3 + 1)), (id << (o.port * 3 + 1)) | (1 << (o.port * 3))),
+        Some(id) => t.rmw(
+            DPLL_CTRL2::OFFSET,
+            clk_off | (3 << (o.port * 3 + 1)),
+            (id << (o.port * 3 + 1)) | (1 << (o.port * 3)),
+        ),
         None => t.rmw(DPLL_CTRL2::OFFSET, 0, clk_off),
     }
 }
@@ -420,7 +511,8 @@ pub fn ddi_io_power_get<T: Transport + ?Sized>(t: &mut T, o: &Output) -> Result 
     };
     let (req, state) = (2 << (2 * idx), 1 << (2 * idx));
     t.rmw(HSW_PWR_WELL_CTL2::OFFSET, 0, req)?;
-    t.wait_for(HSW_PWR_WELL_CTL2::OFFSET, state, state, POLLS).map_err(|_| Error::Probe("DDI IO power well timeout"))?;
+    t.wait_for(HSW_PWR_WELL_CTL2::OFFSET, state, state, POLLS)
+        .map_err(|_| Error::Probe("DDI IO power well timeout"))?;
     Ok(())
 }
 
@@ -435,7 +527,12 @@ pub fn disable_output<T: Transport + ?Sized>(t: &mut T, o: &Output) -> Result {
     t.write32(PLANE_CTL::OFFSET, 0)?;
     t.write32(PLANE_SURF::OFFSET, 0)?;
     t.write32(TRANSCONF::OFFSET, 0)?;
-    t.wait_for(TRANSCONF::OFFSET, TRANSCONF::TRANSCONF_STATE_ENABLE.mask(), 0, POLLS)?;
+    t.wait_for(
+        TRANSCONF::OFFSET,
+        TRANSCONF::TRANSCONF_STATE_ENABLE.mask(),
+        0,
+        POLLS,
+    )?;
     t.write32(TRANS_DDI_FUNC_CTL::OFFSET, 0)?;
     t.write32(o.reg(DDI_BUF_CTL::OFFSET), 0)?;
     let idle = DDI_BUF_CTL::DDI_BUF_IS_IDLE.mask();
@@ -443,7 +540,12 @@ pub fn disable_output<T: Transport + ?Sized>(t: &mut T, o: &Output) -> Result {
     t.write32(o.reg(DP_TP_CTL::OFFSET), 0)?;
     if o.lp() {
         t.write32(bxt_pll(o), 0)?;
-        t.wait_for(bxt_pll(o), BXT_PORT_PLL_ENABLE::PORT_PLL_LOCK.mask(), 0, POLLS)?;
+        t.wait_for(
+            bxt_pll(o),
+            BXT_PORT_PLL_ENABLE::PORT_PLL_LOCK.mask(),
+            0,
+            POLLS,
+        )?;
     } else {
         skl_ddi_clock(t, o, None)?;
         skl_dpll_disable(t, SKL_DP_DPLL)?;
@@ -453,7 +555,12 @@ pub fn disable_output<T: Transport + ?Sized>(t: &mut T, o: &Output) -> Result {
 
 /// A full modeset of `mode` on pipe A / transcoder A / the monitor's DDI, showing `fb` on
 /// plane 1, at the sink's highest link rate.
-pub fn modeset<T: Transport + ?Sized>(t: &mut T, o: &Output, mode: &Mode, fb: Framebuffer) -> Result<LinkTraining> {
+pub fn modeset<T: Transport + ?Sized>(
+    t: &mut T,
+    o: &Output,
+    mode: &Mode,
+    fb: Framebuffer,
+) -> Result<LinkTraining> {
     disable_output(t, o)?;
     if o.lp() {
         t.write32(bxt_pll(o), BXT_PORT_PLL_ENABLE::PORT_PLL_ENABLE.mask())?;
@@ -468,19 +575,39 @@ pub fn modeset<T: Transport + ?Sized>(t: &mut T, o: &Output, mode: &Mode, fb: Fr
         ddi_io_power_get(t, o)?;
     }
     // DDI_BUF_CTL: enabled, 4 lanes (port width field 3:1).
-    t.write32(o.reg(DDI_BUF_CTL::OFFSET), DDI_BUF_CTL::DDI_BUF_CTL_ENABLE.mask() | (3 << 1))?;
-    t.wait_for(o.reg(DDI_BUF_CTL::OFFSET), DDI_BUF_CTL::DDI_BUF_IS_IDLE.mask(), 0, POLLS)?;
+    t.write32(
+        o.reg(DDI_BUF_CTL::OFFSET),
+        DDI_BUF_CTL::DDI_BUF_CTL_ENABLE.mask() | (3 << 1),
+    )?;
+    t.wait_for(
+        o.reg(DDI_BUF_CTL::OFFSET),
+        DDI_BUF_CTL::DDI_BUF_IS_IDLE.mask(),
+        0,
+        POLLS,
+    )?;
     let link = train_link(t, o)?;
     let (h, v) = (mode.htotal(), mode.vtotal());
     let pair = |hi: u32, lo: u32| ((hi - 1) << 16) | (lo - 1);
     t.write32(TRANS_HTOTAL::OFFSET, pair(h, mode.hactive))?;
     t.write32(0x60004, pair(h, mode.hactive))?; // TRANS_HBLANK
-    t.write32(0x60008, pair(mode.hactive + mode.hfp + mode.hsync, mode.hactive + mode.hfp))?; // TRANS_HSYNC
+    t.write32(
+        0x60008,
+        pair(
+            mode.hactive + mode.hfp + mode.hsync,
+            mode.hactive + mode.hfp,
+        ),
+    )?; // TRANS_HSYNC
     t.write32(TRANS_VTOTAL::OFFSET, pair(v, mode.vactive))?;
     t.write32(0x60010, pair(v, mode.vactive))?; // TRANS_VBLANK
-    t.write32(0x60014, pair(mode.vactive + mode.vfp + mode.vsync, mode.vactive + mode.vfp))?; // TRANS_VSYNC
+    t.write32(
+        0x60014,
+        pair(
+            mode.vactive + mode.vfp + mode.vsync,
+            mode.vactive + mode.vfp,
+        ),
+    )?; // TRANS_VSYNC
     t.write32(0x6001c, pair(mode.hactive, mode.vactive))?; // PIPESRC
-    // Link M/N: pixel clock over the link symbol clock, N fixed at 0x80000.
+                                                           // Link M/N: pixel clock over the link symbol clock, N fixed at 0x80000.
     let ls_khz = u64::from(link.caps[1]) * 27_000;
     let n = 0x8_0000u64;
     // Checked: a sink reporting no link rate is an error, not a division by zero.
@@ -494,7 +621,10 @@ pub fn modeset<T: Transport + ?Sized>(t: &mut T, o: &Output, mode: &Mode, fb: Fr
     let func = TRANS_DDI_FUNC_CTL(0)
         .with(TRANS_DDI_FUNC_CTL::TRANS_DDI_FUNC_ENABLE, 1)
         .with(TRANS_DDI_FUNC_CTL::TRANS_DDI_PORT_MASK, o.port)
-        .with(TRANS_DDI_FUNC_CTL::TRANS_DDI_MODE_SELECT_MASK, TRANS_DDI_MODE_SELECT_DP_SST);
+        .with(
+            TRANS_DDI_FUNC_CTL::TRANS_DDI_MODE_SELECT_MASK,
+            TRANS_DDI_MODE_SELECT_DP_SST,
+        );
     t.write32(TRANS_DDI_FUNC_CTL::OFFSET, func.0 | (3 << 1))?;
     t.write32(TRANSCONF::OFFSET, TRANSCONF::TRANSCONF_ENABLE.mask())?;
     let on = TRANSCONF::TRANSCONF_STATE_ENABLE.mask();
@@ -513,7 +643,11 @@ pub fn enable_interrupts<T: Transport + ?Sized>(t: &mut T, o: &Output) -> Result
     t.write32(PIPE_A_IMR, !pipe)?;
     t.write32(PIPE_A_IER, pipe)?;
     t.write32(PIPE_A_IIR, u32::MAX)?;
-    let (port, sde) = if o.lp() { (o.aux_done() | o.hpd_bit(), 0) } else { (o.aux_done(), o.hpd_bit()) };
+    let (port, sde) = if o.lp() {
+        (o.aux_done() | o.hpd_bit(), 0)
+    } else {
+        (o.aux_done(), o.hpd_bit())
+    };
     t.write32(DE_PORT_IMR, !port)?;
     t.write32(DE_PORT_IER, port)?;
     t.write32(DE_PORT_IIR, u32::MAX)?;
@@ -540,9 +674,14 @@ pub fn enable_interrupts<T: Transport + ?Sized>(t: &mut T, o: &Output) -> Result
 pub fn enable_primary<T: Transport + ?Sized>(t: &mut T, mode: &Mode, fb: Framebuffer) -> Result {
     t.write32(PLANE_STRIDE::OFFSET, fb.stride / 64)?;
     t.write32(PLANE_POS::OFFSET, 0)?;
-    t.write32(PLANE_SIZE::OFFSET, ((mode.vactive - 1) << 16) | (mode.hactive - 1))?;
+    t.write32(
+        PLANE_SIZE::OFFSET,
+        ((mode.vactive - 1) << 16) | (mode.hactive - 1),
+    )?;
     t.write32(PLANE_OFFSET::OFFSET, 0)?;
-    let ctl = PLANE_CTL(0).with(PLANE_CTL::PLANE_CTL_ENABLE, 1).with(PLANE_CTL::PLANE_CTL_FORMAT_MASK_SKL, 4);
+    let ctl = PLANE_CTL(0)
+        .with(PLANE_CTL::PLANE_CTL_ENABLE, 1)
+        .with(PLANE_CTL::PLANE_CTL_FORMAT_MASK_SKL, 4);
     t.write32(PLANE_CTL::OFFSET, ctl.0)?;
     t.write32(PLANE_SURF::OFFSET, fb.gm)?;
     Ok(())
@@ -550,7 +689,8 @@ pub fn enable_primary<T: Transport + ?Sized>(t: &mut T, mode: &Mode, fb: Framebu
 
 /// Flips plane 1 of pipe A to `gm`, synchronously (at the next vblank) or at once.
 pub fn flip<T: Transport + ?Sized>(t: &mut T, gm: u32, async_flip: bool) -> Result {
-    let ctl = PLANE_CTL(t.read32(PLANE_CTL::OFFSET)?).with(PLANE_CTL::PLANE_CTL_ASYNC_FLIP, u32::from(async_flip));
+    let ctl = PLANE_CTL(t.read32(PLANE_CTL::OFFSET)?)
+        .with(PLANE_CTL::PLANE_CTL_ASYNC_FLIP, u32::from(async_flip));
     t.write32(PLANE_CTL::OFFSET, ctl.0)?;
     t.write32(PLANE_SURF::OFFSET, gm)
 }

@@ -130,11 +130,19 @@ pub fn pvinfo<T: Transport + ?Sized>(t: &mut T, aperture: u64, ggtt_total: u64) 
     }
     let caps = t.read32(field::VGT_CAPS)?;
     if caps & VGT_CAPS_FULL_PPGTT == 0 || caps & VGT_CAPS_HWSP_EMULATION == 0 {
-        return Err(Error::Probe("vGPU lacks full PPGTT or HWSP emulation (-ENXIO)"));
+        return Err(Error::Probe(
+            "vGPU lacks full PPGTT or HWSP emulation (-ENXIO)",
+        ));
     }
     let id = t.read32(field::VGT_ID)?;
-    let m = (t.read32(field::MAPPABLE_BASE)?, t.read32(field::MAPPABLE_SIZE)?);
-    let n = (t.read32(field::NONMAPPABLE_BASE)?, t.read32(field::NONMAPPABLE_SIZE)?);
+    let m = (
+        t.read32(field::MAPPABLE_BASE)?,
+        t.read32(field::MAPPABLE_SIZE)?,
+    );
+    let n = (
+        t.read32(field::NONMAPPABLE_BASE)?,
+        t.read32(field::NONMAPPABLE_SIZE)?,
+    );
     let fences = t.read32(field::FENCE_NUM)?;
     if m.1 == 0 || n.1 == 0 || fences == 0 {
         return Err(Error::Probe("empty ballooning ranges"));
@@ -149,9 +157,15 @@ pub fn pvinfo<T: Transport + ?Sized>(t: &mut T, aperture: u64, ggtt_total: u64) 
 /// Forcewake get on the three Gen9 domains.
 pub fn forcewake<T: Transport + ?Sized>(t: &mut T) -> Result {
     for (req, ack) in [
-        (FORCEWAKE_RENDER_GEN9::OFFSET, FORCEWAKE_ACK_RENDER_GEN9::OFFSET),
+        (
+            FORCEWAKE_RENDER_GEN9::OFFSET,
+            FORCEWAKE_ACK_RENDER_GEN9::OFFSET,
+        ),
         (FORCEWAKE_GT_GEN9::OFFSET, FORCEWAKE_ACK_GT_GEN9::OFFSET),
-        (FORCEWAKE_MEDIA_GEN9::OFFSET, FORCEWAKE_ACK_MEDIA_GEN9::OFFSET),
+        (
+            FORCEWAKE_MEDIA_GEN9::OFFSET,
+            FORCEWAKE_ACK_MEDIA_GEN9::OFFSET,
+        ),
     ] {
         t.write32(req, masked_bit_enable(1))?;
         t.wait_for(ack, 1, 1, 10)?;
@@ -204,7 +218,10 @@ pub fn engine_reset_prepare<T: Transport + ?Sized>(t: &mut T, e: Engine) -> Resu
 
 /// `gen8_engine_reset_cancel`.
 pub fn engine_reset_cancel<T: Transport + ?Sized>(t: &mut T, e: Engine) -> Result {
-    t.write32(RING_RESET_CTL::offset(e.base()), masked_bit_disable(RING_RESET_CTL::RESET_CTL_REQUEST_RESET.mask()))
+    t.write32(
+        RING_RESET_CTL::offset(e.base()),
+        masked_bit_disable(RING_RESET_CTL::RESET_CTL_REQUEST_RESET.mask()),
+    )
 }
 
 /// `gen6_hw_domain_reset`: write the domains to GDRST and wait for the device to clear them,
@@ -235,7 +252,14 @@ pub fn reset_engines<T: Transport + ?Sized>(t: &mut T, mask: u8, retry: u32) -> 
     }
     if !skip {
         let all = Engine::ALL.into_iter().all(|e| e.mask() & mask != 0);
-        ret = hw_domain_reset(t, if all { GEN6_GDRST::GRDOM_FULL.mask() } else { domains });
+        ret = hw_domain_reset(
+            t,
+            if all {
+                GEN6_GDRST::GRDOM_FULL.mask()
+            } else {
+                domains
+            },
+        );
     }
     for e in Engine::ALL.into_iter().filter(|e| e.mask() & mask != 0) {
         engine_reset_cancel(t, e)?;
@@ -266,7 +290,8 @@ pub fn all_engines() -> u8 {
 /// `intel_reset_guc` and the check after it in `__intel_uc_reset_hw`: the GuC domain reset
 /// (its GDRST bit self-clears, GuC submission or not), then the GuC core held in reset.
 pub fn reset_guc<T: Transport + ?Sized>(t: &mut T) -> Result {
-    hw_domain_reset(t, GEN6_GDRST::GRDOM_GUC.mask()).map_err(|_| Error::Probe("Failed to reset GuC, ret = -110"))?;
+    hw_domain_reset(t, GEN6_GDRST::GRDOM_GUC.mask())
+        .map_err(|_| Error::Probe("Failed to reset GuC, ret = -110"))?;
     if !GUC_STATUS(t.read32(GUC_STATUS::OFFSET)?).is_set(GUC_STATUS::GS_MIA_IN_RESET) {
         return Err(Error::Probe("GuC status: MIA core expected to be in reset"));
     }
@@ -278,7 +303,10 @@ pub fn reset_guc<T: Transport + ?Sized>(t: &mut T) -> Result {
 pub fn engine_reset<T: Transport + ?Sized>(t: &mut T, e: Engine) -> Result {
     stop_cs(t, e)?;
     intel_gt_reset(t, e.mask())?;
-    t.write32(RING_MI_MODE::offset(e.base()), masked_bit_disable(RING_MI_MODE::STOP_RING.mask()))
+    t.write32(
+        RING_MI_MODE::offset(e.base()),
+        masked_bit_disable(RING_MI_MODE::STOP_RING.mask()),
+    )
 }
 
 /// `intel_gt_reset` on Gen9 as i915 does it at probe (`intel_gt_sanitize`, `__uc_sanitize`)
@@ -297,7 +325,8 @@ pub fn stop_cs<T: Transport + ?Sized>(t: &mut T, e: Engine) -> Result {
     let mode = RING_MI_MODE::offset(e.base());
     let idle = RING_MI_MODE::MODE_IDLE.mask();
     t.write32(mode, masked_bit_enable(RING_MI_MODE::STOP_RING.mask()))?;
-    t.wait_for(mode, idle, idle, budget::STOP_CS_FAST).map_err(|_| Error::Probe("timed out on STOP_RING -> IDLE"))?;
+    t.wait_for(mode, idle, idle, budget::STOP_CS_FAST)
+        .map_err(|_| Error::Probe("timed out on STOP_RING -> IDLE"))?;
     Ok(())
 }
 
@@ -306,7 +335,10 @@ pub fn stop_cs<T: Transport + ?Sized>(t: &mut T, e: Engine) -> Result {
 pub fn stop_engines<T: Transport + ?Sized>(t: &mut T) -> Result {
     for e in Engine::ALL {
         stop_cs(t, e)?;
-        t.write32(RING_MI_MODE::offset(e.base()), masked_bit_disable(RING_MI_MODE::STOP_RING.mask()))?;
+        t.write32(
+            RING_MI_MODE::offset(e.base()),
+            masked_bit_disable(RING_MI_MODE::STOP_RING.mask()),
+        )?;
     }
     Ok(())
 }
@@ -360,7 +392,11 @@ pub struct DramInfo {
 /// information (wrong watermarks).
 pub fn dram_info<T: Transport + ?Sized>(t: &mut T) -> Result<DramInfo> {
     use gvt::model::regs::BXT_D_CR_DRP0_DUNIT8 as D;
-    let mut info = DramInfo { channels: 0, kind: u32::MAX, total_gbit: 0 };
+    let mut info = DramInfo {
+        channels: 0,
+        kind: u32::MAX,
+        total_gbit: 0,
+    };
     let mut valid_ranks = 0;
     for ch in 0..4u32 {
         let v = t.read32(D::OFFSET + ch * 0x200)?;
@@ -408,9 +444,15 @@ pub fn dram_info<T: Transport + ?Sized>(t: &mut T) -> Result<DramInfo> {
 /// i915's symmetric-memory features, so a vGPU that models one desktop reports them equal.
 pub fn skl_dram_info<T: Transport + ?Sized>(t: &mut T) -> Result<DramInfo> {
     use gvt::model::regs::SKL_MAD_DIMM_CH0_0_0_0_MCHBAR_MCMAIN as Dimm;
-    let kind = SKL_MAD_INTER_CHANNEL_0_0_0_MCHBAR_MCMAIN(t.read32(SKL_MAD_INTER_CHANNEL_0_0_0_MCHBAR_MCMAIN::OFFSET)?)
-        .get(SKL_MAD_INTER_CHANNEL_0_0_0_MCHBAR_MCMAIN::SKL_DRAM_DDR_TYPE);
-    let mut info = DramInfo { channels: 0, kind, total_gbit: 0 };
+    let kind = SKL_MAD_INTER_CHANNEL_0_0_0_MCHBAR_MCMAIN(
+        t.read32(SKL_MAD_INTER_CHANNEL_0_0_0_MCHBAR_MCMAIN::OFFSET)?,
+    )
+    .get(SKL_MAD_INTER_CHANNEL_0_0_0_MCHBAR_MCMAIN::SKL_DRAM_DDR_TYPE);
+    let mut info = DramInfo {
+        channels: 0,
+        kind,
+        total_gbit: 0,
+    };
     let ch0 = t.read32(Dimm::OFFSET)?;
     let ch1 = t.read32(SKL_MAD_DIMM_CH1_0_0_0_MCHBAR_MCMAIN::OFFSET)?;
     for ch in [ch0, ch1] {
@@ -443,7 +485,9 @@ pub fn sagv_disable<T: Transport + ?Sized>(t: &mut T) -> Result {
     t.write32(GEN6_PCODE_DATA::OFFSET, 0)?;
     t.write32(GEN6_PCODE_MAILBOX::OFFSET, (1 << 31) | 0x21)?;
     t.wait_for(GEN6_PCODE_MAILBOX::OFFSET, 1 << 31, 0, 10)?;
-    if t.read32(GEN6_PCODE_MAILBOX::OFFSET)? & 0xff != 0 || t.read32(GEN6_PCODE_DATA::OFFSET)? & 1 == 0 {
+    if t.read32(GEN6_PCODE_MAILBOX::OFFSET)? & 0xff != 0
+        || t.read32(GEN6_PCODE_DATA::OFFSET)? & 1 == 0
+    {
         return Err(Error::Probe("Failed to disable SAGV"));
     }
     Ok(())
@@ -467,7 +511,9 @@ pub fn sseu<T: Transport + ?Sized>(t: &mut T, lp: bool) -> Result<Sseu> {
     let fuse2 = GEN8_FUSE2(t.read32(GEN8_FUSE2::OFFSET)?);
     let slice_mask = fuse2.get(GEN8_FUSE2::GEN8_F2_S_ENA);
     if slice_mask & 1 == 0 {
-        return Err(Error::Probe("no slice 0: intel_sseu_get_hsw_subslices WARN"));
+        return Err(Error::Probe(
+            "no slice 0: intel_sseu_get_hsw_subslices WARN",
+        ));
     }
     let max_subslices = if lp { 3 } else { 4 };
     let subslice_mask = ((1 << max_subslices) - 1) & !fuse2.get(GEN8_FUSE2::GEN9_F2_SS_DIS);
@@ -482,7 +528,11 @@ pub fn sseu<T: Transport + ?Sized>(t: &mut T, lp: bool) -> Result<Sseu> {
     if eu_total == 0 {
         return Err(Error::Probe("no EU enabled"));
     }
-    Ok(Sseu { slice_mask, subslice_mask, eu_total })
+    Ok(Sseu {
+        slice_mask,
+        subslice_mask,
+        eu_total,
+    })
 }
 
 /// `bxt_dpio_phy_init(PHY0)` while PHY1 is off: power PHY1 (it owns the RCOMP resistor),
@@ -503,27 +553,49 @@ pub fn display_phy<T: Transport + ?Sized>(t: &mut T) -> Result<u32> {
     };
     let pwron = BXT_P_CR_GT_DISP_PWRON::OFFSET;
     let reset_dis = PHY_CTL_FAMILY_DDI::COMMON_RESET_DIS.mask();
-    let dw28 = Dw28::OCL1_POWER_DOWN_EN.mask() | Dw28::DW28_OLDO_DYN_PWR_DOWN_EN.mask() | Dw28::SUS_CLK_CONFIG.mask();
+    let dw28 = Dw28::OCL1_POWER_DOWN_EN.mask()
+        | Dw28::DW28_OLDO_DYN_PWR_DOWN_EN.mask()
+        | Dw28::SUS_CLK_CONFIG.mask();
     let iref = BXT_PORT_CL1CM_DW9_BC::IREF0RC_OFFSET;
     let common = |t: &mut T, base: u32| -> Result {
-        rmw(t, BXT_PORT_CL1CM_DW9_BC::OFFSET + base, iref.mask(), iref.set(0, 0xe4))?;
-        rmw(t, BXT_PORT_CL1CM_DW10_BC::OFFSET + base, iref.mask(), iref.set(0, 0xe4))?;
+        rmw(
+            t,
+            BXT_PORT_CL1CM_DW9_BC::OFFSET + base,
+            iref.mask(),
+            iref.set(0, 0xe4),
+        )?;
+        rmw(
+            t,
+            BXT_PORT_CL1CM_DW10_BC::OFFSET + base,
+            iref.mask(),
+            iref.set(0, 0xe4),
+        )?;
         rmw(t, Dw28::OFFSET + base, 0, dw28)
     };
     // PHY1 first: it has its own RCOMP, so nothing to wait for but power.
     rmw(t, pwron, 0, BXT_P_CR_GT_DISP_PWRON::PHY1.mask())?;
-    t.wait_for(Dw0::OFFSET + PHY1, settled, good, 10).map_err(|_| Error::Probe("timeout during PHY1 power on"))?;
+    t.wait_for(Dw0::OFFSET + PHY1, settled, good, 10)
+        .map_err(|_| Error::Probe("timeout during PHY1 power on"))?;
     common(t, PHY1)?;
     rmw(t, PHY_CTL_FAMILY_EDP::OFFSET, 0, reset_dis)?;
     // PHY0.
     rmw(t, pwron, 0, BXT_P_CR_GT_DISP_PWRON::PHY0.mask())?;
-    t.wait_for(Dw0::OFFSET, settled, good, 10).map_err(|_| Error::Probe("timeout during PHY0 power on"))?;
+    t.wait_for(Dw0::OFFSET, settled, good, 10)
+        .map_err(|_| Error::Probe("timeout during PHY0 power on"))?;
     common(t, 0)?;
-    rmw(t, BXT_PORT_CL2CM_DW6_BC::OFFSET, 0, BXT_PORT_CL2CM_DW6_BC::DW6_OLDO_DYN_PWR_DOWN_EN.mask())?;
+    rmw(
+        t,
+        BXT_PORT_CL2CM_DW6_BC::OFFSET,
+        0,
+        BXT_PORT_CL2CM_DW6_BC::DW6_OLDO_DYN_PWR_DOWN_EN.mask(),
+    )?;
     let done = BXT_PORT_REF_DW3_A::GRC_DONE.mask();
-    t.wait_for(BXT_PORT_REF_DW3_A::OFFSET, done, done, 10).map_err(|_| Error::Probe("timeout waiting for PHY1 GRC"))?;
+    t.wait_for(BXT_PORT_REF_DW3_A::OFFSET, done, done, 10)
+        .map_err(|_| Error::Probe("timeout waiting for PHY1 GRC"))?;
     let grc = Dw6(t.read32(Dw6::OFFSET)?).get(Dw6::GRC_CODE);
-    let code = Dw6::GRC_CODE_FAST.set(0, grc) | Dw6::GRC_CODE_SLOW.set(0, grc) | Dw6::GRC_CODE_NOM.set(0, grc);
+    let code = Dw6::GRC_CODE_FAST.set(0, grc)
+        | Dw6::GRC_CODE_SLOW.set(0, grc)
+        | Dw6::GRC_CODE_NOM.set(0, grc);
     t.write32(BXT_PORT_REF_DW6_BC::OFFSET, code)?;
     let grc_dis = Dw8::GRC_DIS.mask() | Dw8::GRC_RDY_OVRD.mask();
     rmw(t, Dw8::OFFSET, 0, grc_dis)?;
@@ -536,10 +608,22 @@ pub fn display_phy<T: Transport + ?Sized>(t: &mut T) -> Result<u32> {
         && t.read32(Dw0::OFFSET)? & settled == good
         && t.read32(PHY_CTL_FAMILY_DDI::OFFSET)? & reset_dis != 0;
     let checks = [
-        (BXT_PORT_CL1CM_DW9_BC::OFFSET, iref.mask(), iref.set(0, 0xe4)),
-        (BXT_PORT_CL1CM_DW10_BC::OFFSET, iref.mask(), iref.set(0, 0xe4)),
+        (
+            BXT_PORT_CL1CM_DW9_BC::OFFSET,
+            iref.mask(),
+            iref.set(0, 0xe4),
+        ),
+        (
+            BXT_PORT_CL1CM_DW10_BC::OFFSET,
+            iref.mask(),
+            iref.set(0, 0xe4),
+        ),
         (Dw28::OFFSET, dw28, dw28),
-        (BXT_PORT_CL2CM_DW6_BC::OFFSET, BXT_PORT_CL2CM_DW6_BC::DW6_OLDO_DYN_PWR_DOWN_EN.mask(), BXT_PORT_CL2CM_DW6_BC::DW6_OLDO_DYN_PWR_DOWN_EN.mask()),
+        (
+            BXT_PORT_CL2CM_DW6_BC::OFFSET,
+            BXT_PORT_CL2CM_DW6_BC::DW6_OLDO_DYN_PWR_DOWN_EN.mask(),
+            BXT_PORT_CL2CM_DW6_BC::DW6_OLDO_DYN_PWR_DOWN_EN.mask(),
+        ),
         (BXT_PORT_REF_DW6_BC::OFFSET, 0x00ff_ffff, code),
         (Dw8::OFFSET, grc_dis, grc_dis),
     ];
@@ -561,7 +645,9 @@ pub fn engine_errors<T: Transport + ?Sized>(t: &mut T) -> Result {
         t.write32(RING_EMR::offset(e.base()), !0)?;
         t.write32(RING_EIR::offset(e.base()), !0)?;
         if t.read32(RING_EIR::offset(e.base()))? != 0 {
-            return Err(Error::Probe("RING_EIR kept written bits: errors never clear"));
+            return Err(Error::Probe(
+                "RING_EIR kept written bits: errors never clear",
+            ));
         }
     }
     // intel_gt_clear_error_registers: writing 0 leaves EIR alone (nothing to clear).
@@ -616,7 +702,8 @@ pub fn ggtt_setup<T: Transport + ?Sized>(t: &mut T, mappable: (u32, u32)) -> Res
 /// The whole probe, as i915 runs it for the platform its device id names.
 pub fn probe<T: Transport + ?Sized>(t: &mut T) -> Result<ProbeReport> {
     let device = (t.cfg_read32(0)? >> 16) as u16;
-    let platform = gvt::model::hw::Platform::from_device_id(device).ok_or(Error::Probe("not a Gen9 device id"))?;
+    let platform = gvt::model::hw::Platform::from_device_id(device)
+        .ok_or(Error::Probe("not a Gen9 device id"))?;
     let bxt = platform.hw().lp;
     let (bar0_size, bar2_size) = pci_setup(t)?;
     let total = ggtt_total(t)?;
@@ -640,14 +727,24 @@ pub fn probe<T: Transport + ?Sized>(t: &mut T) -> Result<ProbeReport> {
     let output = Output::detect(t)?;
     let display = readout::initial_state(t, &output)?;
     t.write32(field::DISPLAY_READY, 1)?;
-    Ok(ProbeReport { bar0_size, bar2_size, vgt_id, mappable, nonmappable, fences, output, display })
+    Ok(ProbeReport {
+        bar0_size,
+        bar2_size,
+        vgt_id,
+        mappable,
+        nonmappable,
+        fences,
+        output,
+        display,
+    })
 }
 
 /// `intel_bios_init` / `parse_ddi_ports`: the DDI ports (bit 0 = A) of the child devices in the
 /// OpRegion's VBT, found as i915 finds it (the mailbox's VBT at 0x400, the BDB, block 2's
 /// child devices of `child_dev_size` bytes, DVO port at +16). `None` if the VBT is malformed.
 pub fn vbt_ddi_ports(opregion: &[u8]) -> Option<u32> {
-    let u16_at = |b: &[u8], o: usize| Some(u16::from_le_bytes([*b.get(o)?, *b.get(o + 1)?]) as usize);
+    let u16_at =
+        |b: &[u8], o: usize| Some(u16::from_le_bytes([*b.get(o)?, *b.get(o + 1)?]) as usize);
     let vbt = opregion.get(0x400..)?;
     if vbt.get(..4)? != b"$VBT" {
         return None;

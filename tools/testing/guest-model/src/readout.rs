@@ -144,16 +144,24 @@ pub fn cdclk<T: Transport + ?Sized>(t: &mut T, bxt: bool) -> Result<u32> {
             return Ok(reference);
         }
         if lcpll1 & (1 << 30) == 0 {
-            return Err(Error::Probe("skl_dpll0_update: LCPLL1 enabled but not locked (WARN)"));
+            return Err(Error::Probe(
+                "skl_dpll0_update: LCPLL1 enabled but not locked (WARN)",
+            ));
         }
         let ctrl1 = t.read32(DPLL_CTRL1::OFFSET)? & 0x3f;
         if ctrl1 & 0x31 != 0x01 {
-            return Err(Error::Probe("skl_dpll0_update: DPLL0 not in overridden DP mode (WARN)"));
+            return Err(Error::Probe(
+                "skl_dpll0_update: DPLL0 not in overridden DP mode (WARN)",
+            ));
         }
         let vco8640 = match field(ctrl1, 3, 1) {
             0..=3 => false,
             4 | 5 => true,
-            _ => return Err(Error::Probe("skl_dpll0_update: DPLL0 link rate (MISSING_CASE)")),
+            _ => {
+                return Err(Error::Probe(
+                    "skl_dpll0_update: DPLL0 link rate (MISSING_CASE)",
+                ))
+            }
         };
         Ok(match (field(ctl, 27, 26), vco8640) {
             (0, false) => 450_000,
@@ -172,15 +180,29 @@ fn cdclk_legal(bxt: bool, khz: u32) -> bool {
     if bxt {
         [144_000, 288_000, 384_000, 576_000, 624_000].contains(&khz)
     } else {
-        [308_571, 337_500, 432_000, 450_000, 540_000, 617_143, 675_000].contains(&khz)
+        [
+            308_571, 337_500, 432_000, 450_000, 540_000, 617_143, 675_000,
+        ]
+        .contains(&khz)
     }
 }
 
 /// BXT port PLL registers of port B (PHY0 channel 0).
-const BXT_PLL_DWORDS: [u32; 8] = [0x6c100, 0x6c104, 0x6c108, 0x6c10c, 0x6c118, 0x6c120, 0x6c124, 0x6c128];
+const BXT_PLL_DWORDS: [u32; 8] = [
+    0x6c100, 0x6c104, 0x6c108, 0x6c10c, 0x6c118, 0x6c120, 0x6c124, 0x6c128,
+];
 /// What i915 keeps of each PLL dword (M2 int, N, M2 frac, frac enable, coefficients, target
 /// count, lock threshold, DCO amplitude).
-const BXT_PLL_MASKS: [u32; 8] = [0xff, 0xf00, 0x3f_ffff, 1 << 16, 0x7_1f0f, 0x3ff, 0xe, (1 << 27) | (0xf << 10)];
+const BXT_PLL_MASKS: [u32; 8] = [
+    0xff,
+    0xf00,
+    0x3f_ffff,
+    1 << 16,
+    0x7_1f0f,
+    0x3ff,
+    0xe,
+    (1 << 27) | (0xf << 10),
+];
 
 fn bxt_pll_state<T: Transport + ?Sized>(t: &mut T) -> Result<BxtPllState> {
     let mut s = BxtPllState {
@@ -203,7 +225,11 @@ pub fn bxt_pll_freq(s: &BxtPllState) -> u32 {
     }
     let n = u64::from(field(s.pll[1], 11, 8));
     let p = u64::from(field(s.ebb0, 15, 13)) * u64::from(field(s.ebb0, 12, 8)) * 5;
-    let vco = if n == 0 { 0 } else { div_round_closest(100_000 * 2 * m2, n << 22) };
+    let vco = if n == 0 {
+        0
+    } else {
+        div_round_closest(100_000 * 2 * m2, n << 22)
+    };
     div_round_closest(vco, p) as u32
 }
 
@@ -282,7 +308,13 @@ pub fn link_m_n(bpp: u32, lanes: u32, pixel_khz: u32, port_clock: u32) -> MN {
     let data = (u64::from(pixel_khz) * u64::from(bpp)).div_ceil(8);
     let (data_m, data_n) = compute(data, u64::from(port_clock) * u64::from(lanes), 0x800_0000);
     let (link_m, link_n) = compute(u64::from(pixel_khz), u64::from(port_clock), 0x8_0000);
-    MN { tu: 64, data_m, data_n, link_m, link_n }
+    MN {
+        tu: 64,
+        data_m,
+        data_n,
+        link_m,
+        link_n,
+    }
 }
 
 /// Reads pipe A back as i915 does for the monitor's output `o`: `None` if its transcoder is
@@ -318,7 +350,9 @@ pub fn pipe_a<T: Transport + ?Sized>(t: &mut T, o: &Output) -> Result<Option<Pip
     let (src_h, src_w) = pair(t.read32(PIPESRC::OFFSET)?);
     let port = field(func, 30, 28);
     if port != o.port {
-        return Err(Error::Probe("transcoder A drives a DDI without the monitor"));
+        return Err(Error::Probe(
+            "transcoder A drives a DDI without the monitor",
+        ));
     }
     // intel_ddi_get_hw_state: the encoder is on when its buffer is.
     if t.read32(port_reg(DDI_BUF_CTL::OFFSET, port))? & (1 << 31) == 0 {
@@ -372,14 +406,25 @@ pub fn pipe_a<T: Transport + ?Sized>(t: &mut T, o: &Output) -> Result<Option<Pip
         if ctrl1 & (1 << 5) != 0 {
             return Err(Error::Probe("the DP monitor's DPLL is in HDMI mode"));
         }
-        let clock = skl_lcpll_freq(ctrl1).ok_or(Error::Probe("skl_ddi_lcpll_get_freq: unsupported link rate (WARN)"))?;
-        (BxtPllState { ebb0: ctrl1, ..BxtPllState::default() }, Some(id), clock, 0)
+        let clock = skl_lcpll_freq(ctrl1).ok_or(Error::Probe(
+            "skl_ddi_lcpll_get_freq: unsupported link rate (WARN)",
+        ))?;
+        (
+            BxtPllState {
+                ebb0: ctrl1,
+                ..BxtPllState::default()
+            },
+            Some(id),
+            clock,
+            0,
+        )
     };
     // intel_dotclock_calculate (8b/10b: link symbol size 10).
     let dotclock_khz = if m_n.link_n == 0 {
         0
     } else {
-        (u64::from(m_n.link_m) * u64::from(port_clock) * 10).div_ceil(u64::from(m_n.link_n) * 10) as u32
+        (u64::from(m_n.link_m) * u64::from(port_clock) * 10).div_ceil(u64::from(m_n.link_n) * 10)
+            as u32
     };
     let frame = u64::from(htotal) * u64::from(vtotal);
     let refresh_mhz = div_round_closest(u64::from(dotclock_khz) * 1_000_000, frame) as u32;
@@ -414,15 +459,33 @@ pub fn check<T: Transport + ?Sized>(t: &mut T, o: &Output, s: &PipeState) -> Res
     let tm = &s.timings;
     // active <= blank start <= blank end <= total, active <= sync start < sync end <= total.
     let ordered = |active: u32, blank: (u32, u32), sync: (u32, u32), total: u32| {
-        active <= blank.0 && blank.0 <= blank.1 && blank.1 <= total && active <= sync.0 && sync.0 < sync.1 && sync.1 <= total && total > active
+        active <= blank.0
+            && blank.0 <= blank.1
+            && blank.1 <= total
+            && active <= sync.0
+            && sync.0 < sync.1
+            && sync.1 <= total
+            && total > active
     };
-    let h_ok = ordered(tm.hdisplay, (tm.hblank_start, tm.hblank_end), (tm.hsync_start, tm.hsync_end), tm.htotal);
-    let v_ok = ordered(tm.vdisplay, (tm.vblank_start, tm.vblank_end), (tm.vsync_start, tm.vsync_end), tm.vtotal);
+    let h_ok = ordered(
+        tm.hdisplay,
+        (tm.hblank_start, tm.hblank_end),
+        (tm.hsync_start, tm.hsync_end),
+        tm.htotal,
+    );
+    let v_ok = ordered(
+        tm.vdisplay,
+        (tm.vblank_start, tm.vblank_end),
+        (tm.vsync_start, tm.vsync_end),
+        tm.vtotal,
+    );
     if !h_ok || !v_ok || tm.htotal <= 1 || tm.vtotal <= 1 {
         return Err(Error::Probe("transcoder timings out of order"));
     }
     if s.src != (tm.hdisplay, tm.vdisplay) {
-        return Err(Error::Probe("pipe source differs from the active area (no scaler)"));
+        return Err(Error::Probe(
+            "pipe source differs from the active area (no scaler)",
+        ));
     }
     if ![1, 2, 4].contains(&s.lanes) {
         return Err(Error::Probe("lane count"));
@@ -439,16 +502,22 @@ pub fn check<T: Transport + ?Sized>(t: &mut T, o: &Output, s: &PipeState) -> Res
     if !rates.contains(&s.port_clock) {
         return Err(Error::Probe("link rate the source and sink do not share"));
     }
-    if u64::from(s.dotclock_khz) * u64::from(s.pipe_bpp) > u64::from(s.port_clock) * u64::from(s.lanes) * 8 {
+    if u64::from(s.dotclock_khz) * u64::from(s.pipe_bpp)
+        > u64::from(s.port_clock) * u64::from(s.lanes) * 8
+    {
         return Err(Error::Probe("the link cannot carry the mode"));
     }
     if s.m_n != link_m_n(s.pipe_bpp, s.lanes, s.dotclock_khz, s.port_clock) {
-        return Err(Error::Probe("M/N differ from what i915 computes for this mode and link"));
+        return Err(Error::Probe(
+            "M/N differ from what i915 computes for this mode and link",
+        ));
     }
     // The PLL state i915 computes for the link (the state checker's dpll_hw_state).
     if bxt {
         if Some(s.pll) != bxt_pll_expected(s.port_clock) {
-            return Err(Error::Probe("port PLL dividers differ from i915's for the link rate"));
+            return Err(Error::Probe(
+                "port PLL dividers differ from i915's for the link rate",
+            ));
         }
         let optim = match s.lanes {
             2 => 0b0101,
@@ -456,14 +525,20 @@ pub fn check<T: Transport + ?Sized>(t: &mut T, o: &Output, s: &PipeState) -> Res
             _ => 0,
         };
         if s.lane_lat_optim != optim {
-            return Err(Error::Probe("lane latency optimization differs from i915's"));
+            return Err(Error::Probe(
+                "lane latency optimization differs from i915's",
+            ));
         }
     } else if s.skl_dpll == Some(0) {
-        return Err(Error::Probe("DP DDI on DPLL0, which i915 keeps for eDP and the CD clock"));
+        return Err(Error::Probe(
+            "DP DDI on DPLL0, which i915 keeps for eDP and the CD clock",
+        ));
     }
     // Gen9 takes one pixel per CD clock: a running pipe needs at least its pixel rate.
     if !cdclk_legal(bxt, s.cdclk_khz) || s.cdclk_khz < s.dotclock_khz {
-        return Err(Error::Probe("CD clock not a platform value or below the pixel rate"));
+        return Err(Error::Probe(
+            "CD clock not a platform value or below the pixel rate",
+        ));
     }
     // The sink was trained at that link, with enhanced framing as the DDI sends it.
     let mut caps = [0u8; 3];
@@ -477,10 +552,14 @@ pub fn check<T: Transport + ?Sized>(t: &mut T, o: &Output, s: &PipeState) -> Res
     }
     let lanes_ok = status[0] == 0x77 && (s.lanes < 4 || status[1] == 0x77) && status[2] & 1 != 0;
     if !lanes_ok {
-        return Err(Error::Probe("the sink's link is not trained (i915 would retrain)"));
+        return Err(Error::Probe(
+            "the sink's link is not trained (i915 would retrain)",
+        ));
     }
     if s.enhanced_framing != (caps[2] & 0x80 != 0) || (link[1] & 0x80 != 0) != s.enhanced_framing {
-        return Err(Error::Probe("enhanced framing differs between DDI, sink setting and caps"));
+        return Err(Error::Probe(
+            "enhanced framing differs between DDI, sink setting and caps",
+        ));
     }
     Ok(())
 }

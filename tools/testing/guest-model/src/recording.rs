@@ -25,7 +25,10 @@ pub struct RecordingHost<H> {
 impl<H: HostGpu> RecordingHost<H> {
     /// Wraps a host.
     pub fn new(inner: H) -> Self {
-        RecordingHost { inner, log: RefCell::new(Vec::new()) }
+        RecordingHost {
+            inner,
+            log: RefCell::new(Vec::new()),
+        }
     }
 }
 

@@ -27,14 +27,32 @@ fn store_ok(h: u32) -> bool {
 
 /// The refusal of the command `header` at `offset` of the ring, or of the PPGTT `batch`.
 fn refuse(header: u32, offset: u64, batch: Option<u64>, reason: Reason) -> ScanFailure {
-    let buf = if batch.is_some() { Buf::Batch(0) } else { Buf::Ring };
-    let at = At { buf, offset: offset as u32 };
-    ScanFailure::Refused(ScanError { command: "unknown", header, at, batch: batch.map(|b| (AddrSpace::Ppgtt, b)), reason })
+    let buf = if batch.is_some() {
+        Buf::Batch(0)
+    } else {
+        Buf::Ring
+    };
+    let at = At {
+        buf,
+        offset: offset as u32,
+    };
+    ScanFailure::Refused(ScanError {
+        command: "unknown",
+        header,
+        at,
+        batch: batch.map(|b| (AddrSpace::Ppgtt, b)),
+        reason,
+    })
 }
 
 impl AllowList {
     /// Scans the batch at `start`, which the ring's batch start `(header, offset)` runs.
-    fn scan_batch(&mut self, mem: &mut dyn GuestMem, start: u64, from: (u32, u64)) -> Result<(), ScanFailure> {
+    fn scan_batch(
+        &mut self,
+        mem: &mut dyn GuestMem,
+        start: u64,
+        from: (u32, u64),
+    ) -> Result<(), ScanFailure> {
         let mut at = start;
         while at - start < BATCH_LIMIT {
             let mut b = [0u8; 16];
@@ -55,10 +73,19 @@ impl AllowList {
 }
 
 impl CommandScanner for AllowList {
-    fn scan(&mut self, _engine: Engine, ring: &mut [u8], mem: &mut dyn GuestMem, _batches: &mut Copies<'_>) -> Result<ScanReport, ScanFailure> {
+    fn scan(
+        &mut self,
+        _engine: Engine,
+        ring: &mut [u8],
+        mem: &mut dyn GuestMem,
+        _batches: &mut Copies<'_>,
+    ) -> Result<ScanReport, ScanFailure> {
         let mut report = ScanReport::default();
         let mut i = 0;
-        let dw = |r: &[u8], i: usize| r.get(i..i + 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()));
+        let dw = |r: &[u8], i: usize| {
+            r.get(i..i + 4)
+                .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+        };
         let truncated = |h: u32, i: usize| refuse(h, i as u64, None, Reason::Truncated);
         while i < ring.len() {
             let h = dw(ring, i).ok_or_else(|| truncated(0, i))?;

@@ -1,13 +1,13 @@
 //! Heap storage for a vGPU, as the tests and the benches provide it (the glue uses vmalloc).
 
+use gvt::model::batch::{Shadow, ARENA_BYTES};
+use gvt::model::cmd_scanner::MAX_BATCHES;
 use gvt::model::display::edid::EDID_MAX_SIZE;
 use gvt::model::host::MMIO_DWORDS;
 use gvt::model::opregion::OPREGION_SIZE;
 use gvt::model::ppgtt::pool::{Chunks, Tables, CHUNK, INDEX_BUCKETS};
 use gvt::model::ppgtt::Spt;
 use gvt::model::vgpu::Buffers;
-use gvt::model::batch::{Shadow, ARENA_BYTES};
-use gvt::model::cmd_scanner::MAX_BATCHES;
 use gvt::model::workload::{ExecBuffers, Workload, SCRATCH_BYTES};
 
 /// A vGPU's register file, virtual GGTT, OpRegion and EDID on the heap.
@@ -15,7 +15,12 @@ pub type VecStorage = Buffers<Vec<u32>, Vec<u64>, Vec<u8>>;
 
 /// Storage for a vGPU with `ggtt_entries` virtual GGTT entries.
 pub fn vec_storage(ggtt_entries: usize) -> VecStorage {
-    Buffers { vreg: vec![0; MMIO_DWORDS], ggtt: vec![0; ggtt_entries], opregion: vec![0; OPREGION_SIZE], edid: vec![0; EDID_MAX_SIZE] }
+    Buffers {
+        vreg: vec![0; MMIO_DWORDS],
+        ggtt: vec![0; ggtt_entries],
+        opregion: vec![0; OPREGION_SIZE],
+        edid: vec![0; EDID_MAX_SIZE],
+    }
 }
 
 /// Shadow table chunks on the heap, up to `max` of them.
@@ -51,8 +56,17 @@ pub type VecTables = Tables<VecChunks, Vec<u32>>;
 
 /// Room for up to `tables` shadow tables (rounded up to whole chunks), allocated as needed.
 pub fn vec_tables(tables: usize) -> VecTables {
-    let chunks = VecChunks { chunks: Vec::new(), max: tables.div_ceil(CHUNK) };
-    Tables { chunks, by_gfn: vec![0; INDEX_BUCKETS], by_host: vec![0; INDEX_BUCKETS], cursor: 0, live: 0 }
+    let chunks = VecChunks {
+        chunks: Vec::new(),
+        max: tables.div_ceil(CHUNK),
+    };
+    Tables {
+        chunks,
+        by_gfn: vec![0; INDEX_BUCKETS],
+        by_host: vec![0; INDEX_BUCKETS],
+        cursor: 0,
+        live: 0,
+    }
 }
 
 /// The execution half's storage on the heap: shadow tables, queue slots, scratch, batch arena

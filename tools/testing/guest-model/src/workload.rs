@@ -46,7 +46,12 @@ pub struct Guest {
 impl Guest {
     /// Sets up the guest's execution side on a probed vGPU, with pages from guest RAM
     /// `[ram_start, ram_end)`; `id` is its context id.
-    pub fn new<T: Transport + ?Sized>(t: &mut T, ram_start: u64, ram_end: u64, id: u32) -> Result<Guest> {
+    pub fn new<T: Transport + ?Sized>(
+        t: &mut T,
+        ram_start: u64,
+        ram_end: u64,
+        id: u32,
+    ) -> Result<Guest> {
         let gm = u64::from(t.read32(pvinfo::field::NONMAPPABLE_BASE)?);
         let mut alloc = Alloc::new(ram_start, ram_end, gm, gm + GM_BYTES);
         super::gpu::irq_setup(t)?;
@@ -60,12 +65,25 @@ impl Guest {
         }
         let batch = alloc.ram(t, 1)?;
         ppgtt.map(t, &mut alloc, BATCH_GVA, batch)?;
-        Ok(Guest { alloc, ppgtt, rcs, ctx, data, batch })
+        Ok(Guest {
+            alloc,
+            ppgtt,
+            rcs,
+            ctx,
+            data,
+            batch,
+        })
     }
 
     /// Queues one workload: a batch storing `value` at `gvas`, a store of `value + 1` to
     /// `ring_gva` from the ring itself, and a user interrupt; then ELSP.
-    pub fn submit<T: Transport + ?Sized>(&mut self, t: &mut T, gvas: &[u64], value: u32, ring_gva: u64) -> Result {
+    pub fn submit<T: Transport + ?Sized>(
+        &mut self,
+        t: &mut T,
+        gvas: &[u64],
+        value: u32,
+        ring_gva: u64,
+    ) -> Result {
         let mut cmds = [0u32; 128];
         let n = store_batch(gvas, value, &mut cmds)?;
         for (i, c) in (0u64..).zip(cmds.get(..n).ok_or(Error::Probe("batch too long"))?) {
@@ -95,7 +113,10 @@ impl Guest {
         let gva = DATA_GVA + (p as u64) * PAGE;
         let pte = self.ppgtt.entry_addr(t, &mut self.alloc, gva, 1)?;
         t.ram_write(pte, &(page | PTE_RW).to_le_bytes())?;
-        *self.data.get_mut(p).ok_or(Error::Probe("no such data page"))? = page;
+        *self
+            .data
+            .get_mut(p)
+            .ok_or(Error::Probe("no such data page"))? = page;
         Ok(())
     }
 
@@ -138,19 +159,45 @@ impl Guest {
     /// Queues a privileged workload, as i915 runs its golden render state: a GGTT batch storing
     /// `value` at the start of `data` (GGTT) then ending, started from the ring with a user
     /// interrupt after it. `batch` and `data` are pages from [`Guest::bind`].
-    pub fn submit_privileged<T: Transport + ?Sized>(&mut self, t: &mut T, batch: (u64, u64), data: (u64, u64), value: u32) -> Result {
-        let cmds = [mi::STORE_DATA_IMM_GGTT, data.0 as u32, (data.0 >> 32) as u32, value, mi::BATCH_BUFFER_END];
+    pub fn submit_privileged<T: Transport + ?Sized>(
+        &mut self,
+        t: &mut T,
+        batch: (u64, u64),
+        data: (u64, u64),
+        value: u32,
+    ) -> Result {
+        let cmds = [
+            mi::STORE_DATA_IMM_GGTT,
+            data.0 as u32,
+            (data.0 >> 32) as u32,
+            value,
+            mi::BATCH_BUFFER_END,
+        ];
         for (i, c) in (0u64..).zip(cmds) {
             t.ram_write(batch.1 + i * 4, &c.to_le_bytes())?;
         }
-        self.ctx.emit(t, &[mi::BATCH_BUFFER_START_GGTT, batch.0 as u32, (batch.0 >> 32) as u32, mi::USER_INTERRUPT])?;
+        self.ctx.emit(
+            t,
+            &[
+                mi::BATCH_BUFFER_START_GGTT,
+                batch.0 as u32,
+                (batch.0 >> 32) as u32,
+                mi::USER_INTERRUPT,
+            ],
+        )?;
         self.ctx.publish(t)?;
         self.rcs.submit(t, &self.ctx, None)
     }
 
     /// One privileged round end to end: [`Guest::submit_privileged`], then waits for the
     /// completion and checks the value in guest RAM.
-    pub fn privileged_round<T: Transport + ?Sized>(&mut self, t: &mut T, batch: (u64, u64), data: (u64, u64), value: u32) -> Result {
+    pub fn privileged_round<T: Transport + ?Sized>(
+        &mut self,
+        t: &mut T,
+        batch: (u64, u64),
+        data: (u64, u64),
+        value: u32,
+    ) -> Result {
         self.submit_privileged(t, batch, data, value)?;
         self.wait_idle(t)?;
         let mut b = [0u8; 4];
@@ -169,7 +216,11 @@ impl Guest {
             let n = self.rcs.poll(t, &mut ev)?;
             for &(status, id) in ev.get(..n).unwrap_or(&[]) {
                 if status & csb::ACTIVE_TO_IDLE != 0 && status & csb::COMPLETE != 0 {
-                    return if id == self.ctx.id { Ok(()) } else { Err(Error::Probe("another context completed")) };
+                    return if id == self.ctx.id {
+                        Ok(())
+                    } else {
+                        Err(Error::Probe("another context completed"))
+                    };
                 }
             }
             if t.wait_msi().is_some() {

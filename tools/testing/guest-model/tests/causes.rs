@@ -2,7 +2,14 @@
 //! register, command, page table, submission or trapped write at fault, as the host log and
 //! debugfs show it. The first cause sticks; a reset that leaves failsafe clears it (the guest's
 //! own full reset: reset.rs). What a guest does that the vGPU notices without failsafe, too.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation,
+    clippy::panic
+)]
 
 use guest_model::gpu::{self, mi, PTE_RW};
 use guest_model::hv::Tracking;
@@ -65,14 +72,29 @@ fn register_writes_of_a_driver_that_cannot_run_on_a_vgpu() {
     ];
     for (act, cause, class, text) in cases {
         m.device_reset(0).unwrap();
-        assert_eq!((m.vms[0].vgpu.failsafe(), m.vms[0].vgpu.failsafe_cause()), (None, None), "a device reset clears it");
+        assert_eq!(
+            (m.vms[0].vgpu.failsafe(), m.vms[0].vgpu.failsafe_cause()),
+            (None, None),
+            "a device reset clears it"
+        );
         act(&mut m.guest(0));
         assert_eq!(cause_of(&m.vms[0].vgpu), (cause, text.to_string()));
         assert_eq!(cause.class(), class);
     }
     m.device_reset(0).unwrap();
-    m.guest(0).write32(CSFE_CHICKEN1::offset(RENDER_RING_BASE), masked_bit_enable(0x8)).unwrap();
-    assert_eq!(m.vms[0].vgpu.failsafe_cause(), Some(Cause::UnsupportedMode { reg: 0x20d4, value: 0x0008_0008 }));
+    m.guest(0)
+        .write32(
+            CSFE_CHICKEN1::offset(RENDER_RING_BASE),
+            masked_bit_enable(0x8),
+        )
+        .unwrap();
+    assert_eq!(
+        m.vms[0].vgpu.failsafe_cause(),
+        Some(Cause::UnsupportedMode {
+            reg: 0x20d4,
+            value: 0x0008_0008
+        })
+    );
 }
 
 /// Guest 0 of a one-VM machine, its execution side set up.
@@ -83,7 +105,11 @@ fn machine(tracking: Tracking) -> (Machine, Guest) {
 }
 
 fn machine_cause(m: &Machine) -> (Cause, String) {
-    assert_eq!(m.vms[0].exec.stats().dispatched, 0, "nothing of the guest reached the host");
+    assert_eq!(
+        m.vms[0].exec.stats().dispatched,
+        0,
+        "nothing of the guest reached the host"
+    );
     cause_of(&m.vms[0].vgpu)
 }
 
@@ -111,7 +137,10 @@ fn submissions_the_core_cannot_run_say_what_is_wrong() {
     for v in [0, 0, (d >> 32) as u32, d as u32] {
         t.write32(0x2230, v).unwrap();
     }
-    let what = Submission::Context { lrca, err: GvtError::Fault };
+    let what = Submission::Context {
+        lrca,
+        err: GvtError::Fault,
+    };
     assert_eq!(
         machine_cause(&m),
         (
@@ -124,11 +153,18 @@ fn submissions_the_core_cannot_run_say_what_is_wrong() {
     let (mut m, mut g) = machine(Tracking::None);
     let mut t = m.guest(0);
     let ctl = ((4 - 1) << 12) as u32; // RING_CTL of its 4-page ring, without the enable bit
-    t.ram_write(g.ctx.regs + 0x0b * 4, &ctl.to_le_bytes()).unwrap();
+    t.ram_write(g.ctx.regs + 0x0b * 4, &ctl.to_le_bytes())
+        .unwrap();
     g.ctx.emit(&mut t, &[mi::NOOP, mi::NOOP]).unwrap();
     g.ctx.publish(&mut t).unwrap();
     gpu::submit(&mut t, &g.ctx, None).unwrap();
-    let what = Submission::Ring { lrca: g.ctx.lrca, start: g.ctx.ring.0, ctl, head: 0, tail: 8 };
+    let what = Submission::Ring {
+        lrca: g.ctx.lrca,
+        start: g.ctx.ring.0,
+        ctl,
+        head: 0,
+        tail: 8,
+    };
     assert_eq!(
         machine_cause(&m),
         (
@@ -147,13 +183,16 @@ fn refused_commands_are_named_where_the_guest_put_them() {
     // In the ring, after a workload that ran: the offset is the ring's, not the slice's.
     let mut m = Machine::new(1, Tracking::None).with_gen9_scanner();
     let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, 7).unwrap();
-    g.submit(&mut m.guest(0), &[DATA_GVA], 1, DATA_GVA + 4).unwrap();
+    g.submit(&mut m.guest(0), &[DATA_GVA], 1, DATA_GVA + 4)
+        .unwrap();
     m.run();
     assert_eq!(m.vms[0].vgpu.failsafe(), None);
     let head = g.ctx.tail;
     assert_eq!(head, 0x20);
     let mut t = m.guest(0);
-    g.ctx.emit(&mut t, &[mi::NOOP, 0x1100_0001, 0x941c, 1, mi::NOOP]).unwrap(); // LRI GEN6_GDRST
+    g.ctx
+        .emit(&mut t, &[mi::NOOP, 0x1100_0001, 0x941c, 1, mi::NOOP])
+        .unwrap(); // LRI GEN6_GDRST
     g.ctx.publish(&mut t).unwrap();
     g.rcs.submit(&mut t, &g.ctx, None).unwrap();
     let c = cause_of(&m.vms[0].vgpu);
@@ -176,10 +215,29 @@ fn refused_commands_are_named_where_the_guest_put_them() {
     let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, 7).unwrap();
     let mut t = m.guest(0);
     let batch = g.bind(&mut t, 1).unwrap();
-    for (i, c) in (0u64..).zip([mi::NOOP, mi::NOOP, mi::STORE_DATA_IMM_GGTT, 0x1000, 0, 5, mi::BATCH_BUFFER_END, mi::NOOP]) {
+    for (i, c) in (0u64..).zip([
+        mi::NOOP,
+        mi::NOOP,
+        mi::STORE_DATA_IMM_GGTT,
+        0x1000,
+        0,
+        5,
+        mi::BATCH_BUFFER_END,
+        mi::NOOP,
+    ]) {
         t.ram_write(batch.1 + i * 4, &c.to_le_bytes()).unwrap();
     }
-    g.ctx.emit(&mut t, &[mi::BATCH_BUFFER_START_GGTT, batch.0 as u32, (batch.0 >> 32) as u32, mi::USER_INTERRUPT]).unwrap();
+    g.ctx
+        .emit(
+            &mut t,
+            &[
+                mi::BATCH_BUFFER_START_GGTT,
+                batch.0 as u32,
+                (batch.0 >> 32) as u32,
+                mi::USER_INTERRUPT,
+            ],
+        )
+        .unwrap();
     g.ctx.publish(&mut t).unwrap();
     g.rcs.submit(&mut t, &g.ctx, None).unwrap();
     let (c, text) = machine_cause(&m);
@@ -189,7 +247,10 @@ fn refused_commands_are_named_where_the_guest_put_them() {
             engine: Engine::Rcs,
             command: "MI_STORE_DATA_IMM",
             header: mi::STORE_DATA_IMM_GGTT,
-            place: Place::Batch { offset: 8, batch: Some((AddrSpace::Ggtt, batch.0)) },
+            place: Place::Batch {
+                offset: 8,
+                batch: Some((AddrSpace::Ggtt, batch.0))
+            },
             reason: Reason::Address(0x1000)
         }
     );
@@ -208,7 +269,10 @@ fn refused_commands_are_named_where_the_guest_put_them() {
 fn entry_written(tracking: Tracking, gva: u64, level: u32, value: u64) -> ((Cause, String), u64) {
     let (mut m, mut g) = machine(tracking);
     let mut t = m.guest(0);
-    let at = g.ppgtt.entry_addr(&mut t, &mut g.alloc, gva, level).unwrap();
+    let at = g
+        .ppgtt
+        .entry_addr(&mut t, &mut g.alloc, gva, level)
+        .unwrap();
     t.ram_write(at, &value.to_le_bytes()).unwrap();
     g.submit(&mut t, &[DATA_GVA], 1, DATA_GVA + 4).unwrap();
     (machine_cause(&m), at)
@@ -218,18 +282,52 @@ fn entry_written(tracking: Tracking, gva: u64, level: u32, value: u64) -> ((Caus
 fn page_table_faults_name_the_table_entry_or_page() {
     // A page directory entry pointing past the VM's 64 MiB: the page table is not guest RAM.
     let (c, _) = entry_written(Tracking::None, DATA_GVA, 2, (2u64 << 40) | PTE_RW);
-    let fault = Fault::Table { gfn: 0x2000_0000, level: 1, err: GvtError::Fault };
-    assert_eq!(c, (Cause::Ppgtt(fault), "page table outside guest RAM: gfn 0x20000000 (level 1, PT; bad address)".to_string()));
+    let fault = Fault::Table {
+        gfn: 0x2000_0000,
+        level: 1,
+        err: GvtError::Fault,
+    };
+    assert_eq!(
+        c,
+        (
+            Cause::Ppgtt(fault),
+            "page table outside guest RAM: gfn 0x20000000 (level 1, PT; bad address)".to_string()
+        )
+    );
 
     // A page table entry pointing there: the page is not guest RAM.
     let (c, _) = entry_written(Tracking::None, DATA_GVA, 1, (2u64 << 40) | PTE_RW);
-    let fault = Fault::Page { gfn: 0x2000_0000, level: 1, err: GvtError::Fault };
-    assert_eq!(c, (Cause::Ppgtt(fault), "page outside guest RAM: gfn 0x20000000 (mapped by a PT; bad address)".to_string()));
+    let fault = Fault::Page {
+        gfn: 0x2000_0000,
+        level: 1,
+        err: GvtError::Fault,
+    };
+    assert_eq!(
+        c,
+        (
+            Cause::Ppgtt(fault),
+            "page outside guest RAM: gfn 0x20000000 (mapped by a PT; bad address)".to_string()
+        )
+    );
 
     // A 1 GiB page.
     let (c, pdpe) = entry_written(Tracking::AfterWrite, 0x40_0000_0000, 3, PTE_RW | (1 << 7));
-    let fault = Fault::Entry { gfn: pdpe >> 12, level: 3, index: 256, value: 0x83 };
-    assert_eq!(c, (Cause::Ppgtt(fault), format!("page of 1 GiB or more (not supported): entry 256 = 0x83 of the PDP at gfn {:#x}", pdpe >> 12)));
+    let fault = Fault::Entry {
+        gfn: pdpe >> 12,
+        level: 3,
+        index: 256,
+        value: 0x83,
+    };
+    assert_eq!(
+        c,
+        (
+            Cause::Ppgtt(fault),
+            format!(
+                "page of 1 GiB or more (not supported): entry 256 = 0x83 of the PDP at gfn {:#x}",
+                pdpe >> 12
+            )
+        )
+    );
 }
 
 #[test]
@@ -240,27 +338,45 @@ fn a_page_table_broken_between_submission_and_dispatch_fails_at_dispatch() {
     g.submit(&mut t, &[DATA_GVA], 1, DATA_GVA + 4).unwrap();
     assert_eq!(m.vms[0].vgpu.failsafe(), None, "accepted and queued");
     let mut t = m.guest(0);
-    let pte = g.ppgtt.entry_addr(&mut t, &mut g.alloc, DATA_GVA, 1).unwrap();
-    t.ram_write(pte, &((3u64 << 40) | PTE_RW).to_le_bytes()).unwrap();
+    let pte = g
+        .ppgtt
+        .entry_addr(&mut t, &mut g.alloc, DATA_GVA, 1)
+        .unwrap();
+    t.ram_write(pte, &((3u64 << 40) | PTE_RW).to_le_bytes())
+        .unwrap();
     m.run();
-    let fault = Fault::Page { gfn: 0x3000_0000, level: 1, err: GvtError::Fault };
+    let fault = Fault::Page {
+        gfn: 0x3000_0000,
+        level: 1,
+        err: GvtError::Fault,
+    };
     assert_eq!(machine_cause(&m).0, Cause::Ppgtt(fault));
 }
 
 #[test]
 fn a_trapped_page_table_write_that_breaks_the_shadow() {
     let (mut m, mut g) = machine(Tracking::AfterWrite);
-    g.submit(&mut m.guest(0), &[DATA_GVA], 1, DATA_GVA + 4).unwrap();
+    g.submit(&mut m.guest(0), &[DATA_GVA], 1, DATA_GVA + 4)
+        .unwrap();
     m.run();
     assert_eq!(m.vms[0].vgpu.failsafe(), None);
     // The PDP is shadowed and write-protected now: a 1 GiB entry written into it traps.
     let mut t = m.guest(0);
-    let pdpe = g.ppgtt.entry_addr(&mut t, &mut g.alloc, 0x40_0000_0000, 3).unwrap();
+    let pdpe = g
+        .ppgtt
+        .entry_addr(&mut t, &mut g.alloc, 0x40_0000_0000, 3)
+        .unwrap();
     let traps = m.vms[0].traps;
     let mut t = m.guest(0);
-    t.ram_write(pdpe, &(PTE_RW | (1 << 7)).to_le_bytes()).unwrap();
+    t.ram_write(pdpe, &(PTE_RW | (1 << 7)).to_le_bytes())
+        .unwrap();
     assert_eq!(m.vms[0].traps, traps + 1);
-    let fault = Fault::Entry { gfn: pdpe >> 12, level: 3, index: 256, value: 0x83 };
+    let fault = Fault::Entry {
+        gfn: pdpe >> 12,
+        level: 3,
+        index: 256,
+        value: 0x83,
+    };
     assert_eq!(
         cause_of(&m.vms[0].vgpu),
         (
@@ -275,9 +391,14 @@ fn a_trapped_page_table_write_that_breaks_the_shadow() {
     // The tables stay shadowed and protected in failsafe, so the next such write fails too;
     // the first one is what happened.
     let next = pdpe + 8;
-    m.guest(0).ram_write(next, &(PTE_RW | (1 << 7)).to_le_bytes()).unwrap();
+    m.guest(0)
+        .ram_write(next, &(PTE_RW | (1 << 7)).to_le_bytes())
+        .unwrap();
     assert_eq!(m.vms[0].traps, traps + 2);
-    assert_eq!(m.vms[0].vgpu.failsafe_cause(), Some(Cause::PageTrackWrite { gpa: pdpe, fault }));
+    assert_eq!(
+        m.vms[0].vgpu.failsafe_cause(),
+        Some(Cause::PageTrackWrite { gpa: pdpe, fault })
+    );
     // A device reset clears it.
     m.device_reset(0).unwrap();
     assert_eq!(m.vms[0].vgpu.failsafe_cause(), None);
@@ -289,19 +410,42 @@ fn an_invalid_instruction_in_a_ring_is_a_notice_not_a_cause() {
     let mut m = Machine::new(1, Tracking::None).with_gen9_scanner();
     let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, 7).unwrap();
     let mut t = m.guest(0);
-    g.ctx.emit(&mut t, &[mi::STORE_DATA_IMM, DATA_GVA as u32, (DATA_GVA >> 32) as u32, 7]).unwrap();
+    g.ctx
+        .emit(
+            &mut t,
+            &[
+                mi::STORE_DATA_IMM,
+                DATA_GVA as u32,
+                (DATA_GVA >> 32) as u32,
+                7,
+            ],
+        )
+        .unwrap();
     let bad = g.ctx.tail;
     g.ctx.emit(&mut t, &[0xdead_beef, 0xdead_beef]).unwrap();
     g.ctx.publish(&mut t).unwrap();
     let _ = m.vms[0].vgpu.take_notice();
     g.rcs.submit(&mut m.guest(0), &g.ctx, None).unwrap();
     let n = m.vms[0].vgpu.take_notice().expect("noticed");
-    assert_eq!(n, Notice::InvalidCommand { engine: Engine::Rcs, ring_offset: bad, header: 0xdead_beef });
+    assert_eq!(
+        n,
+        Notice::InvalidCommand {
+            engine: Engine::Rcs,
+            ring_offset: bad,
+            header: 0xdead_beef
+        }
+    );
     assert_eq!(
         n.to_string(),
         "invalid instruction (header 0xdeadbeef) at ring offset 0x10 on rcs0: what precedes it runs, then the guest sees a command streamer error"
     );
     assert!(!n.is_debug());
     m.run();
-    assert_eq!((m.vms[0].exec.stats().cs_errors, m.vms[0].vgpu.failsafe_cause()), (1, None));
+    assert_eq!(
+        (
+            m.vms[0].exec.stats().cs_errors,
+            m.vms[0].vgpu.failsafe_cause()
+        ),
+        (1, None)
+    );
 }

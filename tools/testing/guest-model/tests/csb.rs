@@ -4,7 +4,13 @@
 //! after an engine reset in entry 0, and the reset path finds the guilty context by the id in
 //! RING_EXECLIST_STATUS_HI. The guest side is the model's i915 bookkeeping
 //! (`GuestEngine::{submit, poll, reset}`), which refuses what i915 could not account for.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation,
+    clippy::panic
+)]
 
 use guest_model::gpu::{self, Context, CSB_RESET_VALUE};
 use guest_model::hv::Tracking;
@@ -36,8 +42,13 @@ fn status_hi(t: &mut impl Transport) -> u32 {
 fn mirror(t: &mut impl Transport, g: &Guest) -> u32 {
     let reg = t.read32(RING_CONTEXT_STATUS_PTR::offset(RCS)).unwrap() & 7;
     let mut b = [0u8; 4];
-    t.ram_read(g.rcs.hwsp.1 + HWS_CSB_WRITE_INDEX * 4, &mut b).unwrap();
-    assert_eq!(u32::from_le_bytes(b), reg, "HWSP write index mirrors RING_CONTEXT_STATUS_PTR");
+    t.ram_read(g.rcs.hwsp.1 + HWS_CSB_WRITE_INDEX * 4, &mut b)
+        .unwrap();
+    assert_eq!(
+        u32::from_le_bytes(b),
+        reg,
+        "HWSP write index mirrors RING_CONTEXT_STATUS_PTR"
+    );
     reg
 }
 
@@ -51,7 +62,11 @@ fn interrupts(t: &mut impl Transport) -> Option<u32> {
 }
 
 fn store(t: &mut impl Transport, c: &mut Context, gva: u64, v: u32) {
-    c.emit(t, &[gpu::mi::STORE_DATA_IMM, gva as u32, (gva >> 32) as u32, v]).unwrap();
+    c.emit(
+        t,
+        &[gpu::mi::STORE_DATA_IMM, gva as u32, (gva >> 32) as u32, v],
+    )
+    .unwrap();
     c.publish(t).unwrap();
 }
 
@@ -75,9 +90,21 @@ fn i915_process_csb_over_many_submissions() {
         g.rcs.submit(&mut t, &g.ctx, None).unwrap();
         // Accepted: the context switched in, before the host ran anything.
         let n = g.rcs.poll(&mut t, &mut ev).unwrap();
-        assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0)], "round {round}: ELSP acknowledged at once");
-        assert_eq!((g.rcs.pending, g.rcs.active_ctx()), ([None; 2], Some(A)), "round {round}: promoted");
-        assert_eq!(interrupts(&mut t).map(|iir| iir & RCS_CTX_SWITCH), Some(RCS_CTX_SWITCH), "round {round}");
+        assert_eq!(
+            &ev[..n],
+            &[(csb::IDLE_TO_ACTIVE, 0)],
+            "round {round}: ELSP acknowledged at once"
+        );
+        assert_eq!(
+            (g.rcs.pending, g.rcs.active_ctx()),
+            ([None; 2], Some(A)),
+            "round {round}: promoted"
+        );
+        assert_eq!(
+            interrupts(&mut t).map(|iir| iir & RCS_CTX_SWITCH),
+            Some(RCS_CTX_SWITCH),
+            "round {round}"
+        );
         mirror(&mut t, &g);
         let expect: &[(u32, u32)] = match round % 3 {
             0 => &[(csb::ACTIVE_TO_IDLE | csb::COMPLETE, A)],
@@ -88,8 +115,15 @@ fn i915_process_csb_over_many_submissions() {
                 store(&mut t, &mut g.ctx, gva + 4, round + 1000);
                 g.rcs.submit(&mut t, &g.ctx, None).unwrap();
                 let n = g.rcs.poll(&mut t, &mut ev).unwrap();
-                assert_eq!(&ev[..n], &[(csb::LITE_RESTORE | csb::PREEMPTED, A)], "round {round}");
-                assert_eq!(interrupts(&mut t).map(|iir| iir & RCS_CTX_SWITCH), Some(RCS_CTX_SWITCH));
+                assert_eq!(
+                    &ev[..n],
+                    &[(csb::LITE_RESTORE | csb::PREEMPTED, A)],
+                    "round {round}"
+                );
+                assert_eq!(
+                    interrupts(&mut t).map(|iir| iir & RCS_CTX_SWITCH),
+                    Some(RCS_CTX_SWITCH)
+                );
                 mirror(&mut t, &g);
                 &[(csb::ACTIVE_TO_IDLE | csb::COMPLETE, A)]
             }
@@ -100,9 +134,16 @@ fn i915_process_csb_over_many_submissions() {
                 store(&mut t, &mut b, gva + 8, round + 2000);
                 g.rcs.submit(&mut t, &g.ctx, Some(&b)).unwrap();
                 let n = g.rcs.poll(&mut t, &mut ev).unwrap();
-                assert_eq!(&ev[..n], &[(csb::LITE_RESTORE | csb::PREEMPTED, A)], "round {round}");
+                assert_eq!(
+                    &ev[..n],
+                    &[(csb::LITE_RESTORE | csb::PREEMPTED, A)],
+                    "round {round}"
+                );
                 assert_eq!(g.rcs.inflight, [Some(A), Some(B)]);
-                &[(csb::ELEMENT_SWITCH | csb::COMPLETE, A), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, B)]
+                &[
+                    (csb::ELEMENT_SWITCH | csb::COMPLETE, A),
+                    (csb::ACTIVE_TO_IDLE | csb::COMPLETE, B),
+                ]
             }
         };
         m.run();
@@ -111,15 +152,24 @@ fn i915_process_csb_over_many_submissions() {
         let n = g.rcs.poll(&mut t, &mut ev).unwrap();
         assert_eq!(&ev[..n], expect, "round {round}");
         assert!(g.rcs.idle(), "round {round}");
-        assert_eq!(interrupts(&mut t).map(|iir| iir & RCS_CTX_SWITCH), Some(RCS_CTX_SWITCH));
+        assert_eq!(
+            interrupts(&mut t).map(|iir| iir & RCS_CTX_SWITCH),
+            Some(RCS_CTX_SWITCH)
+        );
         mirror(&mut t, &g);
         assert_eq!(status_hi(&mut t), 0, "round {round}: idle");
         assert_eq!(m.vms[0].vgpu.failsafe(), None);
         let data = g.data[0];
         assert_eq!(read_u32(&mut m, 0, data + u64::from(round) * 16), round);
         match round % 3 {
-            1 => assert_eq!(read_u32(&mut m, 0, data + u64::from(round) * 16 + 4), round + 1000),
-            2 => assert_eq!(read_u32(&mut m, 0, data + u64::from(round) * 16 + 8), round + 2000),
+            1 => assert_eq!(
+                read_u32(&mut m, 0, data + u64::from(round) * 16 + 4),
+                round + 1000
+            ),
+            2 => assert_eq!(
+                read_u32(&mut m, 0, data + u64::from(round) * 16 + 8),
+                round + 2000
+            ),
             _ => {}
         }
     }
@@ -129,10 +179,17 @@ fn i915_process_csb_over_many_submissions() {
 fn two_rounds(m: &mut Machine, g: &mut Guest) {
     let mut ev = [(0, 0); 6];
     for v in 1..=2u32 {
-        g.submit(&mut m.guest(0), &[DATA_GVA], v, DATA_GVA + 4).unwrap();
+        g.submit(&mut m.guest(0), &[DATA_GVA], v, DATA_GVA + 4)
+            .unwrap();
         m.run();
         let n = g.rcs.poll(&mut m.guest(0), &mut ev).unwrap();
-        assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, g.ctx.id)]);
+        assert_eq!(
+            &ev[..n],
+            &[
+                (csb::IDLE_TO_ACTIVE, 0),
+                (csb::ACTIVE_TO_IDLE | csb::COMPLETE, g.ctx.id)
+            ]
+        );
     }
     assert_eq!(mirror(&mut m.guest(0), g), 3);
 }
@@ -148,14 +205,27 @@ fn reset_mid_flight(domains: u8) {
     let mut ev = [(0, 0); 6];
     two_rounds(&mut m, &mut g);
     // On the host when the guest resets the engine.
-    g.submit(&mut m.guest(0), &[DATA_GVA + 0x100], 3, DATA_GVA + 0x104).unwrap();
+    g.submit(&mut m.guest(0), &[DATA_GVA + 0x100], 3, DATA_GVA + 0x104)
+        .unwrap();
     assert_eq!(m.dispatch(0), Engine::Rcs.mask());
     let mut t = m.guest(0);
-    assert_eq!(status_hi(&mut t), A, "EXECLIST_STATUS_HI names the running context");
-    assert_eq!(g.rcs.reset(&mut t, domains).unwrap(), Some(A), "the guilty context is found");
+    assert_eq!(
+        status_hi(&mut t),
+        A,
+        "EXECLIST_STATUS_HI names the running context"
+    );
+    assert_eq!(
+        g.rcs.reset(&mut t, domains).unwrap(),
+        Some(A),
+        "the guilty context is found"
+    );
     assert_eq!(status_hi(&mut t), 0, "the engine is idle after its reset");
     let ptr = t.read32(RING_CONTEXT_STATUS_PTR::offset(RCS)).unwrap();
-    assert_eq!(ptr & 0x707, (CSB_RESET_VALUE << 8) | CSB_RESET_VALUE, "i915's pointers stand");
+    assert_eq!(
+        ptr & 0x707,
+        (CSB_RESET_VALUE << 8) | CSB_RESET_VALUE,
+        "i915's pointers stand"
+    );
     // i915 skips the guilty request: the context replays from its end.
     let tail = g.ctx.tail;
     g.ctx.rewind(&mut t, tail).unwrap();
@@ -165,13 +235,25 @@ fn reset_mid_flight(domains: u8) {
     // New submissions: the first event lands in entry 0, then on as before.
     for v in 4..12u32 {
         let mut t = m.guest(0);
-        g.submit(&mut t, &[DATA_GVA + u64::from(v) * 8], v, DATA_GVA + 0x800).unwrap();
+        g.submit(&mut t, &[DATA_GVA + u64::from(v) * 8], v, DATA_GVA + 0x800)
+            .unwrap();
         if v == 4 {
-            assert_eq!(mirror(&mut t, &g), 0, "first event after the reset in entry 0");
+            assert_eq!(
+                mirror(&mut t, &g),
+                0,
+                "first event after the reset in entry 0"
+            );
         }
         m.run();
         let n = g.rcs.poll(&mut m.guest(0), &mut ev).unwrap();
-        assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, A)], "v {v}");
+        assert_eq!(
+            &ev[..n],
+            &[
+                (csb::IDLE_TO_ACTIVE, 0),
+                (csb::ACTIVE_TO_IDLE | csb::COMPLETE, A)
+            ],
+            "v {v}"
+        );
         assert!(g.rcs.idle());
         assert_eq!(read_u32(&mut m, 0, g.data[0] + u64::from(v) * 8), v);
     }
@@ -187,15 +269,24 @@ fn gdrst_resets_the_write_pointer(domains: u8) {
     let mut m = Machine::new(1, Tracking::AfterWrite);
     let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, A).unwrap();
     two_rounds(&mut m, &mut g);
-    g.submit(&mut m.guest(0), &[DATA_GVA], 3, DATA_GVA + 4).unwrap();
+    g.submit(&mut m.guest(0), &[DATA_GVA], 3, DATA_GVA + 4)
+        .unwrap();
     let mut t = m.guest(0);
     let before = mirror(&mut t, &g);
     probe::stop_cs(&mut t, Engine::Rcs).unwrap();
     probe::intel_gt_reset(&mut t, domains).unwrap();
-    assert_eq!(t.read32(RING_CONTEXT_STATUS_PTR::offset(RCS)).unwrap() & 7, 7);
+    assert_eq!(
+        t.read32(RING_CONTEXT_STATUS_PTR::offset(RCS)).unwrap() & 7,
+        7
+    );
     let mut b = [0u8; 4];
-    t.ram_read(g.rcs.hwsp.1 + HWS_CSB_WRITE_INDEX * 4, &mut b).unwrap();
-    assert_eq!(u32::from_le_bytes(b), before, "the HWSP keeps the last index written");
+    t.ram_read(g.rcs.hwsp.1 + HWS_CSB_WRITE_INDEX * 4, &mut b)
+        .unwrap();
+    assert_eq!(
+        u32::from_le_bytes(b),
+        before,
+        "the HWSP keeps the last index written"
+    );
     assert_eq!(status_hi(&mut t), 0);
 }
 
@@ -219,13 +310,33 @@ fn idle_engine_reset_then_new_submissions() {
     let mut ev = [(0, 0); 6];
     two_rounds(&mut m, &mut g);
     for reset in 0..3u32 {
-        assert_eq!(g.rcs.reset(&mut m.guest(0), Engine::Rcs.mask()).unwrap(), None, "reset {reset}");
+        assert_eq!(
+            g.rcs.reset(&mut m.guest(0), Engine::Rcs.mask()).unwrap(),
+            None,
+            "reset {reset}"
+        );
         for v in 0..(reset + 1) {
-            g.submit(&mut m.guest(0), &[DATA_GVA + u64::from(v) * 4], reset << 8 | v, DATA_GVA + 0x800).unwrap();
+            g.submit(
+                &mut m.guest(0),
+                &[DATA_GVA + u64::from(v) * 4],
+                reset << 8 | v,
+                DATA_GVA + 0x800,
+            )
+            .unwrap();
             m.run();
             let n = g.rcs.poll(&mut m.guest(0), &mut ev).unwrap();
-            assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, A)], "reset {reset} v {v}");
-            assert_eq!(read_u32(&mut m, 0, g.data[0] + u64::from(v) * 4), reset << 8 | v);
+            assert_eq!(
+                &ev[..n],
+                &[
+                    (csb::IDLE_TO_ACTIVE, 0),
+                    (csb::ACTIVE_TO_IDLE | csb::COMPLETE, A)
+                ],
+                "reset {reset} v {v}"
+            );
+            assert_eq!(
+                read_u32(&mut m, 0, g.data[0] + u64::from(v) * 4),
+                reset << 8 | v
+            );
         }
     }
 }
@@ -247,17 +358,23 @@ fn i915_engine_reset_finds_the_hung_context() {
     let mut m = Machine::new(1, Tracking::None);
     let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, B).unwrap();
     let mut ev = [(0, 0); 6];
-    g.submit(&mut m.guest(0), &[DATA_GVA], 1, DATA_GVA + 4).unwrap();
+    g.submit(&mut m.guest(0), &[DATA_GVA], 1, DATA_GVA + 4)
+        .unwrap();
     m.run();
     // An unmapped address: the engine faults and the workload hangs, with no completion.
-    g.submit(&mut m.guest(0), &[0x7_0000_0000], 2, DATA_GVA + 4).unwrap();
+    g.submit(&mut m.guest(0), &[0x7_0000_0000], 2, DATA_GVA + 4)
+        .unwrap();
     m.run();
     assert_eq!(m.vms[0].exec.stats().hangs, 1);
     let n = g.rcs.poll(&mut m.guest(0), &mut ev).unwrap();
     assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0)]);
     assert_eq!(g.rcs.active_ctx(), Some(B), "switched in, never completed");
     let mut t = m.guest(0);
-    assert_eq!(g.rcs.reset(&mut t, Engine::Rcs.mask()).unwrap(), Some(B), "guilty");
+    assert_eq!(
+        g.rcs.reset(&mut t, Engine::Rcs.mask()).unwrap(),
+        Some(B),
+        "guilty"
+    );
     let tail = g.ctx.tail;
     g.ctx.rewind(&mut t, tail).unwrap();
     goes_on(&mut m, &mut g, 3..10);
@@ -268,7 +385,13 @@ fn i915_engine_reset_finds_the_hung_context() {
 fn goes_on(m: &mut Machine, g: &mut Guest, values: std::ops::Range<u32>) {
     let mut ev = [(0, 0); 6];
     for v in values {
-        g.submit(&mut m.guest(0), &[DATA_GVA + u64::from(v) * 4], v, DATA_GVA + 0x800).unwrap();
+        g.submit(
+            &mut m.guest(0),
+            &[DATA_GVA + u64::from(v) * 4],
+            v,
+            DATA_GVA + 0x800,
+        )
+        .unwrap();
         m.run();
         g.rcs.poll(&mut m.guest(0), &mut ev).unwrap();
         assert!(g.rcs.idle(), "v {v}");
@@ -300,7 +423,14 @@ fn execlist_status_follows_the_running_context() {
     assert_eq!(status_hi(&mut m.guest(0)), 0, "idle");
     let mut ev = [(0, 0); 6];
     let n = g.rcs.poll(&mut m.guest(0), &mut ev).unwrap();
-    assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0), (csb::ELEMENT_SWITCH | csb::COMPLETE, A), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, B)]);
+    assert_eq!(
+        &ev[..n],
+        &[
+            (csb::IDLE_TO_ACTIVE, 0),
+            (csb::ELEMENT_SWITCH | csb::COMPLETE, A),
+            (csb::ACTIVE_TO_IDLE | csb::COMPLETE, B)
+        ]
+    );
     assert!(g.rcs.idle());
 }
 
@@ -321,29 +451,62 @@ fn an_invalid_instruction_stops_the_engine_with_a_cs_error() {
     // enable_error_interrupt: only the instruction error is unmasked.
     t.write32(EMR, !1).unwrap();
     let data = g.data[0];
-    g.ctx.emit(&mut t, &[gpu::mi::STORE_DATA_IMM, DATA_GVA as u32, (DATA_GVA >> 32) as u32, 7]).unwrap();
+    g.ctx
+        .emit(
+            &mut t,
+            &[
+                gpu::mi::STORE_DATA_IMM,
+                DATA_GVA as u32,
+                (DATA_GVA >> 32) as u32,
+                7,
+            ],
+        )
+        .unwrap();
     let bad = g.ctx.tail;
     g.ctx.emit(&mut t, &[0xdead_beef, 0xdead_beef]).unwrap();
     store(&mut t, &mut g.ctx, DATA_GVA + 4, 9);
     g.rcs.submit(&mut t, &g.ctx, None).unwrap();
     m.run();
-    assert_eq!((read_u32(&mut m, 0, data), read_u32(&mut m, 0, data + 4)), (7, 0), "what precedes it runs, nothing after");
+    assert_eq!(
+        (read_u32(&mut m, 0, data), read_u32(&mut m, 0, data + 4)),
+        (7, 0),
+        "what precedes it runs, nothing after"
+    );
     let mut t = m.guest(0);
     let mut ev = [(0, 0); 6];
     let n = g.rcs.poll(&mut t, &mut ev).unwrap();
-    assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0)], "switched in, never completed");
+    assert_eq!(
+        &ev[..n],
+        &[(csb::IDLE_TO_ACTIVE, 0)],
+        "switched in, never completed"
+    );
     assert_eq!(interrupts(&mut t).map(|iir| iir & CS_ERROR), Some(CS_ERROR));
     assert_eq!(t.read32(EIR).unwrap(), 1, "I915_ERROR_INSTRUCTION");
-    assert_eq!(t.read32(RCS + 0x34).unwrap() & 0x1f_fffc, bad, "RING_HEAD at the instruction");
+    assert_eq!(
+        t.read32(RCS + 0x34).unwrap() & 0x1f_fffc,
+        bad,
+        "RING_HEAD at the instruction"
+    );
     assert_eq!(status_hi(&mut t), B);
-    assert_eq!(m.vms[0].exec.busy(), Engine::Rcs.mask(), "the engine stays stopped");
-    assert_eq!((m.vms[0].exec.stats().cs_errors, m.vms[0].vgpu.failsafe()), (1, None));
+    assert_eq!(
+        m.vms[0].exec.busy(),
+        Engine::Rcs.mask(),
+        "the engine stays stopped"
+    );
+    assert_eq!(
+        (m.vms[0].exec.stats().cs_errors, m.vms[0].vgpu.failsafe()),
+        (1, None)
+    );
     // i915's interrupt handler masks and clears the error; its tasklet resets the engine.
     let mut t = m.guest(0);
     t.write32(EMR, !0).unwrap();
     t.write32(EIR, 1).unwrap();
     assert_eq!(t.read32(EIR).unwrap(), 0);
-    assert_eq!(g.rcs.reset(&mut t, Engine::Rcs.mask()).unwrap(), Some(B), "guilty");
+    assert_eq!(
+        g.rcs.reset(&mut t, Engine::Rcs.mask()).unwrap(),
+        Some(B),
+        "guilty"
+    );
     let tail = g.ctx.tail;
     g.ctx.rewind(&mut t, tail).unwrap();
     goes_on(&mut m, &mut g, 3..6);
@@ -375,11 +538,16 @@ fn the_context_image_keeps_its_layout_when_tables_are_revalidated() {
         m.run();
         let mut ev = [(0, 0); 6];
         g.rcs.poll(&mut m.guest(0), &mut ev).unwrap();
-        let after: Vec<u32> = (0..0x40u64).map(|i| read_u32(&mut m, 0, g.ctx.regs + i * 4)).collect();
+        let after: Vec<u32> = (0..0x40u64)
+            .map(|i| read_u32(&mut m, 0, g.ctx.regs + i * 4))
+            .collect();
         // Dword 1 is the LRI header, then (offset, value) pairs: every offset stands.
         assert_eq!(after[1], before[1], "submission {v}: LRI header");
         for i in (2..0x40).step_by(2) {
-            assert_eq!(after[i], before[i], "submission {v}: register offset at dword {i}");
+            assert_eq!(
+                after[i], before[i],
+                "submission {v}: register offset at dword {i}"
+            );
         }
         assert_eq!(read_u32(&mut m, 0, g.data[0] + u64::from(v) * 4), v);
     }
@@ -431,7 +599,13 @@ fn lite_restore_of_the_second_context_with_the_first_behind_it() {
     assert_eq!(m.completion_errors, 0);
     let mut t = m.guest(0);
     let n = g.rcs.poll(&mut t, &mut ev).unwrap();
-    assert_eq!(&ev[..n], &[(csb::ELEMENT_SWITCH | csb::COMPLETE, B), (csb::ACTIVE_TO_IDLE | csb::COMPLETE, A)]);
+    assert_eq!(
+        &ev[..n],
+        &[
+            (csb::ELEMENT_SWITCH | csb::COMPLETE, B),
+            (csb::ACTIVE_TO_IDLE | csb::COMPLETE, A)
+        ]
+    );
     assert!(g.rcs.idle());
     assert_eq!(status_hi(&mut t), 0);
     assert_eq!(m.vms[0].vgpu.failsafe(), None);

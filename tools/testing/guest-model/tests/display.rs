@@ -1,11 +1,20 @@
 //! The virtual display seen from a guest driver: EDID over AUX and GMBUS, DPCD and link
 //! training, a modeset, vblanks against simulated time, sync and async flips, plane decoding
 //! for the host, plane ownership (direct display) and hostile display programming.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
 
 use guest_model::direct::Direct;
 use guest_model::hv::MemHypervisor;
-use guest_model::modeset::{self, Framebuffer, Output, DE_PORT_IIR, SXGA, PIPE_A_IIR, PLANE1_FLIP_DONE, GEN8_PIPE_VBLANK};
+use guest_model::modeset::{
+    self, Framebuffer, Output, DE_PORT_IIR, GEN8_PIPE_VBLANK, PIPE_A_IIR, PLANE1_FLIP_DONE, SXGA,
+};
 use guest_model::probe;
 use guest_model::readout;
 use guest_model::rng::Rng;
@@ -14,15 +23,15 @@ use guest_model::{platform, sim_host, sim_host_of, Error, Timer, Transport, Tran
 use gvt::model::display::edid::{self, Mode};
 use gvt::model::display::owner::{Forward, OwnerPolicy};
 use gvt::model::display::plane::{PlaneKind, Tiling, DRM_FORMAT_ARGB8888, DRM_FORMAT_XRGB8888};
+use gvt::model::display::planes_on;
 use gvt::model::display::regs::*;
 use gvt::model::display::Pipe;
 use gvt::model::error::GvtError;
 use gvt::model::gvt::Gvt;
 use gvt::model::host::HostGpu;
-use gvt::model::display::planes_on;
 use gvt::model::hw::Platform;
-use gvt::model::regs::{DPLL_STATUS, LCPLL1_CTL, LCPLL2_CTL};
 use gvt::model::pvinfo::field;
+use gvt::model::regs::{DPLL_STATUS, LCPLL1_CTL, LCPLL2_CTL};
 use gvt::model::vgpu::{Reset, Vgpu};
 use gvt::model::vgpu_type::{find_type, Resolution, VgpuConfig};
 
@@ -32,11 +41,18 @@ fn config(name: &str) -> VgpuConfig {
 
 fn create(gvt: &mut Gvt, host: &dyn HostGpu, cfg: &VgpuConfig) -> Vgpu<VecStorage> {
     let n = Gvt::ggtt_entries_for(cfg).unwrap();
-    gvt.create_vgpu(host, cfg, vec_storage(n)).map_err(|(e, _)| e).unwrap()
+    gvt.create_vgpu(host, cfg, vec_storage(n))
+        .map_err(|(e, _)| e)
+        .unwrap()
 }
 
 /// A probed vGPU of type `name`, its VM and the monitor's output the guest found.
-fn probed(gvt: &mut Gvt, host: &dyn HostGpu, name: &str, vm: u64) -> (Vgpu<VecStorage>, MemHypervisor, Output) {
+fn probed(
+    gvt: &mut Gvt,
+    host: &dyn HostGpu,
+    name: &str,
+    vm: u64,
+) -> (Vgpu<VecStorage>, MemHypervisor, Output) {
     let mut v = create(gvt, host, &config(name));
     let mut hv = MemHypervisor::new(vm, 16 << 20);
     v.activate();
@@ -64,9 +80,15 @@ fn light_up(t: &mut Direct<'_>, o: &Output) -> Mode {
 fn edid_reads_the_same_over_aux_and_gmbus() {
     let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
-    for (name, res) in [("GVTg_V5_8", Resolution::R1024x768), ("GVTg_V5_4", Resolution::R1920x1200)] {
+    for (name, res) in [
+        ("GVTg_V5_8", Resolution::R1024x768),
+        ("GVTg_V5_4", Resolution::R1920x1200),
+    ] {
         let (mut v, mut hv, o) = probed(&mut gvt, &host, name, 1);
-        assert_eq!((o.platform, o.port), (platform(), platform().hw().display.monitor_port));
+        assert_eq!(
+            (o.platform, o.port),
+            (platform(), platform().hw().display.monitor_port)
+        );
         let mut t = Direct::new(&mut v, &host, &mut hv);
         let aux = modeset::edid_over_aux(&mut t, &o, true).unwrap();
         let gmbus = modeset::edid_over_gmbus(&mut t, o.ddc_pin().unwrap()).unwrap();
@@ -82,9 +104,15 @@ fn edid_reads_the_same_over_aux_and_gmbus() {
         // The EDID reads asked for the AUX-done interrupt.
         assert_ne!(t.read32(DE_PORT_IIR).unwrap() & o.aux_done(), 0);
         // Port C's pin: nobody answers.
-        assert_eq!(modeset::edid_over_gmbus(&mut t, o.gmbus_pin(2).unwrap()), Err(Error::Probe("GMBUS NAK")));
+        assert_eq!(
+            modeset::edid_over_gmbus(&mut t, o.gmbus_pin(2).unwrap()),
+            Err(Error::Probe("GMBUS NAK"))
+        );
         // ... and the controller recovers for the next transfer.
-        assert_eq!(modeset::edid_over_gmbus(&mut t, o.ddc_pin().unwrap()).unwrap(), aux);
+        assert_eq!(
+            modeset::edid_over_gmbus(&mut t, o.ddc_pin().unwrap()).unwrap(),
+            aux
+        );
         let store = gvt.destroy_vgpu(&host, &mut hv, v);
         drop(store);
     }
@@ -93,8 +121,14 @@ fn edid_reads_the_same_over_aux_and_gmbus() {
 /// `n` bytes of EDID over GMBUS pin `pin` in one index read cycle.
 fn gmbus_read(t: &mut Direct<'_>, pin: u32, n: u32) -> Vec<u8> {
     t.write32(GMBUS0::OFFSET, pin).unwrap();
-    t.write32(GMBUS1::OFFSET, (1 << 30) | (3 << 25) | (n << 16) | (0x50 << 1) | 1).unwrap();
-    let bytes: Vec<u8> = (0..n.div_ceil(4)).flat_map(|_| t.read32(GMBUS3::OFFSET).unwrap().to_le_bytes()).collect();
+    t.write32(
+        GMBUS1::OFFSET,
+        (1 << 30) | (3 << 25) | (n << 16) | (0x50 << 1) | 1,
+    )
+    .unwrap();
+    let bytes: Vec<u8> = (0..n.div_ceil(4))
+        .flat_map(|_| t.read32(GMBUS3::OFFSET).unwrap().to_le_bytes())
+        .collect();
     t.write32(GMBUS1::OFFSET, (1 << 30) | (4 << 25)).unwrap();
     t.write32(GMBUS0::OFFSET, 0).unwrap();
     bytes
@@ -120,14 +154,20 @@ fn a_custom_edid_replaces_the_monitor() {
     assert_ne!(t.read32(isr).unwrap() & hpd, 0);
     let aux = modeset::edid_over_aux(&mut t, &o, false).unwrap();
     assert_eq!(aux, custom);
-    assert_eq!(modeset::edid_over_gmbus(&mut t, o.ddc_pin().unwrap()).unwrap(), custom);
+    assert_eq!(
+        modeset::edid_over_gmbus(&mut t, o.ddc_pin().unwrap()).unwrap(),
+        custom
+    );
     assert_eq!(modeset::preferred_mode(&aux).unwrap(), SXGA);
     assert_eq!(t.vgpu.edid(), &custom[..]);
     // A corrupted blob, or one of the wrong size, is refused and the EDID stays.
     let mut bad = custom;
     bad[60] ^= 0x40;
     assert_eq!(t.vgpu.set_edid(Some(&bad)), Err(GvtError::Invalid));
-    assert_eq!(t.vgpu.set_edid(Some(&custom[..100])), Err(GvtError::Invalid));
+    assert_eq!(
+        t.vgpu.set_edid(Some(&custom[..100])),
+        Err(GvtError::Invalid)
+    );
     assert_eq!(t.vgpu.set_edid(Some(&[0u8; 384])), Err(GvtError::Invalid));
     assert_eq!(modeset::edid_over_aux(&mut t, &o, false).unwrap(), custom);
     // Two blocks: DDC reaches the extension after the base block.
@@ -141,7 +181,11 @@ fn a_custom_edid_replaces_the_monitor() {
     t.vgpu.set_edid(Some(&two)).unwrap();
     let pin = o.ddc_pin().unwrap();
     assert_eq!(gmbus_read(&mut t, pin, 256), two);
-    assert_eq!(gmbus_read(&mut t, pin, 260)[256..], [0, 0xff, 0xff, 0xff], "the offset wraps after 256 bytes");
+    assert_eq!(
+        gmbus_read(&mut t, pin, 260)[256..],
+        [0, 0xff, 0xff, 0xff],
+        "the offset wraps after 256 bytes"
+    );
     // The monitor keeps its EDID across a device reset; None gives the type's back.
     t.vgpu.reset(&host, t.hv, Reset::DeviceModel).unwrap();
     assert_eq!(t.vgpu.edid(), &two[..]);
@@ -156,7 +200,10 @@ fn dpcd_and_link_training() {
     let (mut v, mut hv, o) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
     let mut t = Direct::new(&mut v, &host, &mut hv);
     let link = modeset::train_link(&mut t, &o).unwrap();
-    assert_eq!(link.caps, [0x12, 0x14, 0x84, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        link.caps,
+        [0x12, 0x14, 0x84, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    );
     assert_eq!(link.after_cr, [0x11, 0x11, 0, 0, 0, 0]);
     assert_eq!(link.after_eq, [0x77, 0x77, 1, 0, 0, 0]);
     assert_eq!(link.sink_status, 3);
@@ -170,7 +217,10 @@ fn dpcd_and_link_training() {
     let mut ext = [0xaau8; 16];
     modeset::dpcd_read(&mut t, &o, 0x2200, &mut ext).unwrap();
     assert_eq!(ext, [0; 16]);
-    assert_eq!(modeset::dpcd_write(&mut t, &o, 0x6ff, &[1, 2]), Err(Error::Probe("DPCD write NAKed")));
+    assert_eq!(
+        modeset::dpcd_write(&mut t, &o, 0x6ff, &[1, 2]),
+        Err(Error::Probe("DPCD write NAKed"))
+    );
     modeset::dpcd_write(&mut t, &o, 0x600, &[1]).unwrap();
     modeset::dpcd_read(&mut t, &o, 0x600, &mut one).unwrap();
     assert_eq!(one, [1]);
@@ -186,34 +236,63 @@ fn modeset_runs_vblanks_at_the_mode_rate() {
     // The state the driver polled for is in place.
     assert_eq!(t.read32(TRANSCONF::OFFSET).unwrap() >> 30, 3);
     let buf = t.read32(port_reg(DDI_BUF_CTL::OFFSET, o.port)).unwrap();
-    assert_eq!(buf & (DDI_BUF_CTL::DDI_BUF_CTL_ENABLE.mask() | DDI_BUF_CTL::DDI_BUF_IS_IDLE.mask()), DDI_BUF_CTL::DDI_BUF_CTL_ENABLE.mask());
+    assert_eq!(
+        buf & (DDI_BUF_CTL::DDI_BUF_CTL_ENABLE.mask() | DDI_BUF_CTL::DDI_BUF_IS_IDLE.mask()),
+        DDI_BUF_CTL::DDI_BUF_CTL_ENABLE.mask()
+    );
     if o.lp() {
-        assert_eq!(t.read32(BXT_PORT_PLL_ENABLE::OFFSET + 4 * o.port).unwrap() >> 30, 3);
+        assert_eq!(
+            t.read32(BXT_PORT_PLL_ENABLE::OFFSET + 4 * o.port).unwrap() >> 30,
+            3
+        );
     } else {
         // The big cores' counterpart of Broxton's port PLL and PHY (see the PHY test in
         // tests/probe.rs): DPLL1 at HBR2 and locked, DPLL0 still the CD clock's, the DDI
         // clocked by DPLL1 (skl_ddi_get_pll, skl_ddi_is_clock_enabled), its IO well on.
         assert_eq!(t.read32(DPLL_STATUS::OFFSET).unwrap() & 0x0101, 0x0101);
-        let rate = (t.read32(DPLL_CTRL1::OFFSET).unwrap() >> dpll_ctrl1_shift(modeset::SKL_DP_DPLL)) & 0x3f;
+        let rate = (t.read32(DPLL_CTRL1::OFFSET).unwrap()
+            >> dpll_ctrl1_shift(modeset::SKL_DP_DPLL))
+            & 0x3f;
         assert_eq!(rate, DPLL_CTRL1_OVERRIDE | (DPLL_CTRL1_LINK_RATE_2700 << 1));
         let ctrl2 = t.read32(DPLL_CTRL2::OFFSET).unwrap();
         assert_eq!((ctrl2 >> (o.port * 3)) & 7, (modeset::SKL_DP_DPLL << 1) | 1);
         assert_eq!(ctrl2 & (1 << (15 + o.port)), 0);
-        assert_ne!(t.read32(gvt::model::regs::HSW_PWR_WELL_CTL2::OFFSET).unwrap() & (1 << (2 * (o.port + 1))), 0);
-        assert_ne!(t.read32(LCPLL1_CTL::OFFSET).unwrap() & LCPLL1_CTL::LCPLL_PLL_LOCK.mask(), 0);
+        assert_ne!(
+            t.read32(gvt::model::regs::HSW_PWR_WELL_CTL2::OFFSET)
+                .unwrap()
+                & (1 << (2 * (o.port + 1))),
+            0
+        );
+        assert_ne!(
+            t.read32(LCPLL1_CTL::OFFSET).unwrap() & LCPLL1_CTL::LCPLL_PLL_LOCK.mask(),
+            0
+        );
     }
     // The refresh rate comes from the guest's timings and link M/N (within rounding).
     let refresh = t.vgpu.refresh_mhz(Pipe::A).unwrap();
-    assert!(refresh.abs_diff(mode.refresh_mhz()) <= 5, "{refresh} vs {}", mode.refresh_mhz());
+    assert!(
+        refresh.abs_diff(mode.refresh_mhz()) <= 5,
+        "{refresh} vs {}",
+        mode.refresh_mhz()
+    );
     let period = 1_000_000_000_000 / u64::from(refresh);
     // Start the clock, then count frames against simulated time.
     t.sleep_ns(0).unwrap();
     let f0 = t.read32(PIPE_FRMCOUNT_G4X::OFFSET).unwrap();
     let msis = t.hv.msis.len();
     t.sleep_ns(period * 10 + period / 2).unwrap();
-    assert_eq!(t.read32(PIPE_FRMCOUNT_G4X::OFFSET).unwrap().wrapping_sub(f0), 10);
-    t.sleep_ns(1_000_000_000 - period * 10 - period / 2).unwrap();
-    let frames = t.read32(PIPE_FRMCOUNT_G4X::OFFSET).unwrap().wrapping_sub(f0);
+    assert_eq!(
+        t.read32(PIPE_FRMCOUNT_G4X::OFFSET)
+            .unwrap()
+            .wrapping_sub(f0),
+        10
+    );
+    t.sleep_ns(1_000_000_000 - period * 10 - period / 2)
+        .unwrap();
+    let frames = t
+        .read32(PIPE_FRMCOUNT_G4X::OFFSET)
+        .unwrap()
+        .wrapping_sub(f0);
     assert_eq!(u64::from(frames), 1_000_000_000 / period);
     assert!(t.hv.msis.len() > msis, "vblank interrupts reach the guest");
     assert_ne!(t.read32(PIPE_A_IIR).unwrap() & GEN8_PIPE_VBLANK, 0);
@@ -258,7 +337,10 @@ fn sync_flips_complete_at_the_next_vblank_and_async_flips_at_once() {
     // ... then the flip and the vblank arrive together.
     modeset::wait_vblank(&mut t).unwrap();
     let iir = t.read32(PIPE_A_IIR).unwrap();
-    assert_eq!(iir & (PLANE1_FLIP_DONE | GEN8_PIPE_VBLANK), PLANE1_FLIP_DONE | GEN8_PIPE_VBLANK);
+    assert_eq!(
+        iir & (PLANE1_FLIP_DONE | GEN8_PIPE_VBLANK),
+        PLANE1_FLIP_DONE | GEN8_PIPE_VBLANK
+    );
     assert_eq!(t.read32(PLANE_SURFLIVE::OFFSET).unwrap(), second);
     assert_eq!(t.read32(PIPE_FLIPCOUNT_G4X::OFFSET).unwrap(), flips + 1);
     // Async: done at the write, no time passing.
@@ -287,15 +369,25 @@ fn planes_decode_for_the_host() {
     let mode = light_up(&mut t, &o);
     let fb = fb_of(t.vgpu, &mode, 0);
     let p = t.vgpu.query_plane(PlaneKind::Primary).unwrap();
-    assert_eq!((p.pipe, p.drm_format, p.bpp, p.tiling), (Pipe::A, DRM_FORMAT_XRGB8888, 32, Tiling::Linear));
+    assert_eq!(
+        (p.pipe, p.drm_format, p.bpp, p.tiling),
+        (Pipe::A, DRM_FORMAT_XRGB8888, 32, Tiling::Linear)
+    );
     assert_eq!((p.width, p.height, p.stride), (1024, 768, 4096));
     assert_eq!((p.gm, p.size), (u64::from(fb.gm), 4096 * 768));
     assert_eq!(p.tiling.modifier(), 0);
-    assert_eq!(t.vgpu.query_plane(PlaneKind::Sprite), Err(GvtError::NoDevice));
+    assert_eq!(
+        t.vgpu.query_plane(PlaneKind::Sprite),
+        Err(GvtError::NoDevice)
+    );
     assert_eq!(t.vgpu.plane_info(Pipe::B, 0), Err(GvtError::NoDevice));
     // X tiling: the stride register counts 512-byte tiles; rows round up to 8.
     let ctl = t.read32(PLANE_CTL::OFFSET).unwrap();
-    t.write32(PLANE_CTL::OFFSET, PLANE_CTL(ctl).with(PLANE_CTL::PLANE_CTL_TILED_MASK, 1).0).unwrap();
+    t.write32(
+        PLANE_CTL::OFFSET,
+        PLANE_CTL(ctl).with(PLANE_CTL::PLANE_CTL_TILED_MASK, 1).0,
+    )
+    .unwrap();
     t.write32(PLANE_STRIDE::OFFSET, 8).unwrap();
     let p = t.vgpu.query_plane(PlaneKind::Primary).unwrap();
     assert_eq!((p.tiling, p.stride, p.size), (Tiling::X, 4096, 4096 * 768));
@@ -303,37 +395,80 @@ fn planes_decode_for_the_host() {
     // The cursor, with its sign-magnitude position and the guest's hotspot.
     t.write32(CURCNTR::OFFSET, MCURSOR_MODE_64_ARGB_AX).unwrap();
     t.write32(CURBASE::OFFSET, fb.gm).unwrap();
-    t.write32(CURPOS::OFFSET, (1 << 31) | (5 << 16) | 10).unwrap();
+    t.write32(CURPOS::OFFSET, (1 << 31) | (5 << 16) | 10)
+        .unwrap();
     t.write32(field::CURSOR_X_HOT, 3).unwrap();
     t.write32(field::CURSOR_Y_HOT, 4).unwrap();
     let c = t.vgpu.query_plane(PlaneKind::Cursor).unwrap();
-    assert_eq!((c.drm_format, c.width, c.height, c.stride), (DRM_FORMAT_ARGB8888, 64, 64, 256));
+    assert_eq!(
+        (c.drm_format, c.width, c.height, c.stride),
+        (DRM_FORMAT_ARGB8888, 64, 64, 256)
+    );
     assert_eq!((c.x_pos, c.y_pos, c.x_hot, c.y_hot), (10, -5, 3, 4));
     assert_eq!(t.read32(CURSURFLIVE::OFFSET).unwrap(), fb.gm);
     // Surfaces outside the vGPU's memory, strides too small or huge: refused.
     t.write32(PLANE_STRIDE::OFFSET, 0).unwrap();
-    assert_eq!(t.vgpu.query_plane(PlaneKind::Primary), Err(GvtError::Invalid));
+    assert_eq!(
+        t.vgpu.query_plane(PlaneKind::Primary),
+        Err(GvtError::Invalid)
+    );
     t.write32(PLANE_STRIDE::OFFSET, 0xfff).unwrap();
-    assert_eq!(t.vgpu.query_plane(PlaneKind::Primary), Err(GvtError::Invalid), "2 MiB x 768 rows is past 64 MiB");
+    assert_eq!(
+        t.vgpu.query_plane(PlaneKind::Primary),
+        Err(GvtError::Invalid),
+        "2 MiB x 768 rows is past 64 MiB"
+    );
     t.write32(PLANE_STRIDE::OFFSET, 8).unwrap();
     t.write32(PLANE_SURF::OFFSET, 0x1000).unwrap();
-    assert_eq!(t.vgpu.query_plane(PlaneKind::Primary), Err(GvtError::Invalid));
+    assert_eq!(
+        t.vgpu.query_plane(PlaneKind::Primary),
+        Err(GvtError::Invalid)
+    );
     let end = (t.vgpu.partition().low.end() - 4096) as u32;
     t.write32(PLANE_SURF::OFFSET, end).unwrap();
-    assert_eq!(t.vgpu.query_plane(PlaneKind::Primary), Err(GvtError::Invalid), "runs off the end");
+    assert_eq!(
+        t.vgpu.query_plane(PlaneKind::Primary),
+        Err(GvtError::Invalid),
+        "runs off the end"
+    );
     t.write32(PLANE_SIZE::OFFSET, 0xffff_ffff).unwrap();
     t.write32(PLANE_OFFSET::OFFSET, 0xffff_ffff).unwrap();
-    assert_eq!(t.vgpu.query_plane(PlaneKind::Primary), Err(GvtError::Invalid));
+    assert_eq!(
+        t.vgpu.query_plane(PlaneKind::Primary),
+        Err(GvtError::Invalid)
+    );
     // Formats and rotations a host cannot import.
-    t.write32(PLANE_CTL::OFFSET, PLANE_CTL(ctl).with(PLANE_CTL::PLANE_CTL_FORMAT_MASK_SKL, 1).0).unwrap();
-    assert_eq!(t.vgpu.query_plane(PlaneKind::Primary), Err(GvtError::NotSupported));
-    t.write32(PLANE_CTL::OFFSET, PLANE_CTL(ctl).with(PLANE_CTL::PLANE_CTL_ROTATE_MASK, 1).0).unwrap();
-    assert_eq!(t.vgpu.query_plane(PlaneKind::Primary), Err(GvtError::NotSupported));
+    t.write32(
+        PLANE_CTL::OFFSET,
+        PLANE_CTL(ctl)
+            .with(PLANE_CTL::PLANE_CTL_FORMAT_MASK_SKL, 1)
+            .0,
+    )
+    .unwrap();
+    assert_eq!(
+        t.vgpu.query_plane(PlaneKind::Primary),
+        Err(GvtError::NotSupported)
+    );
+    t.write32(
+        PLANE_CTL::OFFSET,
+        PLANE_CTL(ctl).with(PLANE_CTL::PLANE_CTL_ROTATE_MASK, 1).0,
+    )
+    .unwrap();
+    assert_eq!(
+        t.vgpu.query_plane(PlaneKind::Primary),
+        Err(GvtError::NotSupported)
+    );
     t.write32(CURCNTR::OFFSET, 0x04).unwrap();
-    assert_eq!(t.vgpu.query_plane(PlaneKind::Cursor), Err(GvtError::NotSupported));
+    assert_eq!(
+        t.vgpu.query_plane(PlaneKind::Cursor),
+        Err(GvtError::NotSupported)
+    );
     // Nothing runs, nothing to show.
     modeset::disable_output(&mut t, &o).unwrap();
-    assert_eq!(t.vgpu.query_plane(PlaneKind::Primary), Err(GvtError::NoDevice));
+    assert_eq!(
+        t.vgpu.query_plane(PlaneKind::Primary),
+        Err(GvtError::NoDevice)
+    );
 }
 
 /// Every register of every universal plane on `pipes`.
@@ -367,14 +502,28 @@ fn only_a_planes_owner_reaches_the_hardware() {
     let p = platform();
     let [na, nb, nc] = [Pipe::A, Pipe::B, Pipe::C].map(|pipe| planes_on(p, pipe));
     let owners = format!("{:#x}", (first_planes(nb) << 16) | (first_planes(nc) << 32));
-    let policy = OwnerPolicy::parse(p, &owners, &format!("{:#x}", 0x01_0100 | ((1 << na) - 1))).unwrap();
+    let policy =
+        OwnerPolicy::parse(p, &owners, &format!("{:#x}", 0x01_0100 | ((1 << na) - 1))).unwrap();
     gvt.set_plane_owners(policy).unwrap();
-    let other = if p.hw().lp { Platform::Skylake } else { Platform::Broxton };
+    let other = if p.hw().lp {
+        Platform::Skylake
+    } else {
+        Platform::Broxton
+    };
     let other = OwnerPolicy::parse(other, "0x0", "0x1").unwrap();
-    assert_eq!(gvt.set_plane_owners(other), Err(GvtError::Invalid), "another platform's planes");
+    assert_eq!(
+        gvt.set_plane_owners(other),
+        Err(GvtError::Invalid),
+        "another platform's planes"
+    );
     let mut buf = [0u8; 128];
     let n = gvt.plane_owners().show(&mut buf).unwrap();
-    let table = format!("Planes:\nPipe A:{}\nPipe B:{}\nPipe C:{}\n", " 0".repeat(na as usize), " 1".repeat(nb as usize), " 1".repeat(nc as usize));
+    let table = format!(
+        "Planes:\nPipe A:{}\nPipe B:{}\nPipe C:{}\n",
+        " 0".repeat(na as usize),
+        " 1".repeat(nb as usize),
+        " 1".repeat(nc as usize)
+    );
     assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), table);
     let (mut v1, mut hv1, _) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
     let (mut v2, mut hv2, _) = probed(&mut gvt, &host, "GVTg_V5_8", 2);
@@ -382,11 +531,17 @@ fn only_a_planes_owner_reaches_the_hardware() {
     assert_eq!(v1.id().get(), 1);
     assert_eq!(v1.planes_owned(), owned);
     assert_eq!(v2.planes_owned(), 0);
-    assert_eq!(gvt.set_plane_owners(OwnerPolicy::disabled(p)), Err(GvtError::Busy));
+    assert_eq!(
+        gvt.set_plane_owners(OwnerPolicy::disabled(p)),
+        Err(GvtError::Busy)
+    );
     assert!(drain(&mut v1).is_empty() && drain(&mut v2).is_empty());
     // Writes to planes a vGPU does not own never come out.
     let mut rng = Rng::new(7);
-    for (v, hv, pipes) in [(&mut v1, &mut hv1, &[Pipe::A][..]), (&mut v2, &mut hv2, &Pipe::ALL[..])] {
+    for (v, hv, pipes) in [
+        (&mut v1, &mut hv1, &[Pipe::A][..]),
+        (&mut v2, &mut hv2, &Pipe::ALL[..]),
+    ] {
         let mut t = Direct::new(v, &host, hv);
         for off in plane_regs(pipes) {
             t.write32(off, rng.next_u64() as u32).unwrap();
@@ -398,7 +553,10 @@ fn only_a_planes_owner_reaches_the_hardware() {
     let fb = fb_of(&v1, &mode, 0);
     let mut t = Direct::new(&mut v1, &host, &mut hv1);
     let b = |first: u32| plane_reg(first, Pipe::B.index(), 0);
-    let ctl = PLANE_CTL(0).with(PLANE_CTL::PLANE_CTL_ENABLE, 1).with(PLANE_CTL::PLANE_CTL_FORMAT_MASK_SKL, 4).0;
+    let ctl = PLANE_CTL(0)
+        .with(PLANE_CTL::PLANE_CTL_ENABLE, 1)
+        .with(PLANE_CTL::PLANE_CTL_FORMAT_MASK_SKL, 4)
+        .0;
     let writes = [
         (b(PLANE_STRIDE::OFFSET), fb.stride / 64),
         (b(PLANE_POS::OFFSET), 0),
@@ -409,14 +567,33 @@ fn only_a_planes_owner_reaches_the_hardware() {
     ];
     for (off, val) in writes {
         t.write32(off, val).unwrap();
-        assert_eq!(t.vgpu.take_forward(), Some(Forward { offset: off, value: val }));
+        assert_eq!(
+            t.vgpu.take_forward(),
+            Some(Forward {
+                offset: off,
+                value: val
+            })
+        );
         assert_eq!(t.vgpu.take_forward(), None);
     }
     // An 8-byte write makes two forwards.
-    t.mmio_write(u64::from(b(PLANE_STRIDE::OFFSET)), &u64::from(fb.stride / 64).to_le_bytes()).unwrap();
+    t.mmio_write(
+        u64::from(b(PLANE_STRIDE::OFFSET)),
+        &u64::from(fb.stride / 64).to_le_bytes(),
+    )
+    .unwrap();
     assert_eq!(
         drain(t.vgpu),
-        [Forward { offset: b(PLANE_STRIDE::OFFSET), value: fb.stride / 64 }, Forward { offset: b(PLANE_POS::OFFSET), value: 0 }]
+        [
+            Forward {
+                offset: b(PLANE_STRIDE::OFFSET),
+                value: fb.stride / 64
+            },
+            Forward {
+                offset: b(PLANE_POS::OFFSET),
+                value: 0
+            }
+        ]
     );
     // SURFLIVE is read-only, the watermarks and DDB stay the host's.
     for off in [b(PLANE_SURFLIVE::OFFSET), b(0x70240), b(0x7027c)] {
@@ -437,9 +614,27 @@ fn only_a_planes_owner_reaches_the_hardware() {
     t.vgpu.reset(&host, t.hv, Reset::DeviceModel).unwrap();
     let off = drain(&mut v1);
     assert_eq!(off.len(), 2 * (nb + nc) as usize);
-    assert_eq!(off[0], Forward { offset: 0x71180, value: 0 });
-    assert_eq!(off[1], Forward { offset: 0x7119c, value: 0 });
-    assert_eq!(off.last(), Some(&Forward { offset: plane_reg(PLANE_SURF::OFFSET, 2, nc - 1), value: 0 }));
+    assert_eq!(
+        off[0],
+        Forward {
+            offset: 0x71180,
+            value: 0
+        }
+    );
+    assert_eq!(
+        off[1],
+        Forward {
+            offset: 0x7119c,
+            value: 0
+        }
+    );
+    assert_eq!(
+        off.last(),
+        Some(&Forward {
+            offset: plane_reg(PLANE_SURF::OFFSET, 2, nc - 1),
+            value: 0
+        })
+    );
     assert_eq!(gvt.disable_planes_of(&v1).collect::<Vec<_>>(), off);
     // Binding vGPU 2 to domain 1 (ACRN binds VM ids) gives it the same planes.
     gvt.bind_display_domain(&mut v2, 1);
@@ -447,7 +642,8 @@ fn only_a_planes_owner_reaches_the_hardware() {
     drop(gvt.destroy_vgpu(&host, &mut hv1, v1));
     drop(gvt.destroy_vgpu(&host, &mut hv2, v2));
     // Plane restriction off (avail 0): nobody's writes come out.
-    gvt.set_plane_owners(OwnerPolicy::parse(p, &owners, "0").unwrap()).unwrap();
+    gvt.set_plane_owners(OwnerPolicy::parse(p, &owners, "0").unwrap())
+        .unwrap();
     let (mut v3, mut hv3, _) = probed(&mut gvt, &host, "GVTg_V5_8", 3);
     gvt.bind_display_domain(&mut v3, 1);
     let mut t = Direct::new(&mut v3, &host, &mut hv3);
@@ -465,21 +661,47 @@ fn hotplug_reaches_the_guest() {
     // Broxton's north-display hotplug or the big cores' PCH one, per port.
     let (hpd, isr) = (o.hpd_bit(), o.hpd_isr());
     let (strap, pulse) = match o.port {
-        1 => (SFUSE_STRAP::SFUSE_STRAP_DDIB_DETECTED, PCH_PORT_HOTPLUG::PORTB_HOTPLUG_STATUS_MASK),
-        2 => (SFUSE_STRAP::SFUSE_STRAP_DDIC_DETECTED, PCH_PORT_HOTPLUG::PORTC_HOTPLUG_STATUS_MASK),
-        _ => (SFUSE_STRAP::SFUSE_STRAP_DDID_DETECTED, PCH_PORT_HOTPLUG::PORTD_HOTPLUG_STATUS_MASK),
+        1 => (
+            SFUSE_STRAP::SFUSE_STRAP_DDIB_DETECTED,
+            PCH_PORT_HOTPLUG::PORTB_HOTPLUG_STATUS_MASK,
+        ),
+        2 => (
+            SFUSE_STRAP::SFUSE_STRAP_DDIC_DETECTED,
+            PCH_PORT_HOTPLUG::PORTC_HOTPLUG_STATUS_MASK,
+        ),
+        _ => (
+            SFUSE_STRAP::SFUSE_STRAP_DDID_DETECTED,
+            PCH_PORT_HOTPLUG::PORTD_HOTPLUG_STATUS_MASK,
+        ),
     };
-    assert_ne!(t.read32(isr).unwrap() & hpd, 0, "monitor present at creation");
+    assert_ne!(
+        t.read32(isr).unwrap() & hpd,
+        0,
+        "monitor present at creation"
+    );
     assert_ne!(t.read32(SFUSE_STRAP::OFFSET).unwrap() & strap.mask(), 0);
     let msis = t.hv.msis.len();
     t.vgpu.display_hotplug(t.hv, false).unwrap();
     assert_eq!(t.read32(isr).unwrap() & hpd, 0);
     assert_ne!(t.read32(o.hpd_iir()).unwrap() & hpd, 0);
-    assert_eq!(PCH_PORT_HOTPLUG(t.read32(PCH_PORT_HOTPLUG::OFFSET).unwrap()).get(pulse), 2, "long pulse");
+    assert_eq!(
+        PCH_PORT_HOTPLUG(t.read32(PCH_PORT_HOTPLUG::OFFSET).unwrap()).get(pulse),
+        2,
+        "long pulse"
+    );
     assert_eq!(t.hv.msis.len(), msis + 1);
-    assert_eq!(modeset::edid_over_aux(&mut t, &o, false), Err(Error::Probe("AUX timeout")));
-    assert_eq!(modeset::edid_over_gmbus(&mut t, o.ddc_pin().unwrap()), Err(Error::Probe("GMBUS NAK")));
-    assert_eq!(Output::detect(&mut t), Err(Error::Probe("no DP monitor connected")));
+    assert_eq!(
+        modeset::edid_over_aux(&mut t, &o, false),
+        Err(Error::Probe("AUX timeout"))
+    );
+    assert_eq!(
+        modeset::edid_over_gmbus(&mut t, o.ddc_pin().unwrap()),
+        Err(Error::Probe("GMBUS NAK"))
+    );
+    assert_eq!(
+        Output::detect(&mut t),
+        Err(Error::Probe("no DP monitor connected"))
+    );
     t.vgpu.display_hotplug(t.hv, true).unwrap();
     assert_ne!(t.read32(isr).unwrap() & hpd, 0);
     assert_eq!(Output::detect(&mut t), Ok(o));
@@ -492,7 +714,12 @@ fn hostile_display_programming_is_refused_without_panic() {
     let mut gvt = Gvt::new(&host).unwrap();
     // Domain 1 owns pipe A's planes.
     let na = planes_on(platform(), Pipe::A);
-    let policy = OwnerPolicy::parse(platform(), &format!("{:#x}", first_planes(na)), &format!("{:#x}", (1 << na) - 1)).unwrap();
+    let policy = OwnerPolicy::parse(
+        platform(),
+        &format!("{:#x}", first_planes(na)),
+        &format!("{:#x}", (1 << na) - 1),
+    )
+    .unwrap();
     gvt.set_plane_owners(policy).unwrap();
     let (mut v, mut hv, o) = probed(&mut gvt, &host, "GVTg_V5_8", 1);
     let mut t = Direct::new(&mut v, &host, &mut hv);
@@ -514,16 +741,31 @@ fn hostile_display_programming_is_refused_without_panic() {
     // Length bytes past 16, or disagreeing with the size: NAK.
     assert_eq!(send(&mut t, 4, [0x9000_00ff, 0, 0, 0, 0]).1, 0x10);
     assert_eq!(send(&mut t, 5, [0x8000_0003, 0, 0, 0, 0]).1, 0x10);
-    assert_eq!(send(&mut t, 4, [0x5000_50c7, 0, 0, 0, 0]).1, 0x40, "I2C read of 200 bytes");
-    assert_eq!(send(&mut t, 3, [0x4000_3700, 0, 0, 0, 0]).1, 0x40, "no DDC/CI target");
+    assert_eq!(
+        send(&mut t, 4, [0x5000_50c7, 0, 0, 0, 0]).1,
+        0x40,
+        "I2C read of 200 bytes"
+    );
+    assert_eq!(
+        send(&mut t, 3, [0x4000_3700, 0, 0, 0, 0]).1,
+        0x40,
+        "no DDC/CI target"
+    );
     assert!(t.vgpu.display_stats().bad_aux >= 5);
     // AUX on a channel without a sink times out.
     let c_ctl = port_reg(DP_AUX_CH_CTL::OFFSET, 2);
     t.write32(c_ctl, (1 << 31) | (4 << 20)).unwrap();
-    assert_ne!(t.read32(c_ctl).unwrap() & DP_AUX_CH_CTL::DP_AUX_CH_CTL_TIME_OUT_ERROR.mask(), 0);
+    assert_ne!(
+        t.read32(c_ctl).unwrap() & DP_AUX_CH_CTL::DP_AUX_CH_CTL_TIME_OUT_ERROR.mask(),
+        0
+    );
     // GMBUS byte counts past the EDID (up to the field's 511): 0xff past 128, never more.
     t.write32(GMBUS0::OFFSET, o.ddc_pin().unwrap()).unwrap();
-    t.write32(GMBUS1::OFFSET, (1 << 30) | (3 << 25) | (511 << 16) | (0x50 << 1) | 1).unwrap();
+    t.write32(
+        GMBUS1::OFFSET,
+        (1 << 30) | (3 << 25) | (511 << 16) | (0x50 << 1) | 1,
+    )
+    .unwrap();
     let mut bytes = Vec::new();
     for _ in 0..300 {
         bytes.extend_from_slice(&t.read32(GMBUS3::OFFSET).unwrap().to_le_bytes());
@@ -531,17 +773,33 @@ fn hostile_display_programming_is_refused_without_panic() {
     assert_eq!(&bytes[..128], &edid::block(Resolution::R1024x768));
     assert!(bytes[128..256].iter().all(|&b| b == 0xff));
     assert_eq!(bytes.len(), 1200);
-    assert!(bytes[512..].chunks(4).all(|w| w == &bytes[508..512]), "the cycle ended at 511 bytes");
+    assert!(
+        bytes[512..].chunks(4).all(|w| w == &bytes[508..512]),
+        "the cycle ended at 511 bytes"
+    );
     // Random programming of every display register the emulation handles.
     let mut rng = Rng::new(0xd15);
     let mut offs: Vec<u32> = plane_regs(&Pipe::ALL);
     for p in 0..3 {
-        offs.extend([0x70008, 0x70040, 0x70084, 0x70088, 0x70080, 0x700ac, 0x6001c, 0x60040, 0x60044, 0x60000, 0x6000c].map(|o| pipe_reg(o, p)));
+        offs.extend(
+            [
+                0x70008, 0x70040, 0x70084, 0x70088, 0x70080, 0x700ac, 0x6001c, 0x60040, 0x60044,
+                0x60000, 0x6000c,
+            ]
+            .map(|o| pipe_reg(o, p)),
+        );
     }
     for port in 0..5 {
-        offs.extend([0x64000, 0x64010, 0x64014, 0x64018, 0x6401c, 0x64020, 0x64024, 0x64040, 0x64044].map(|o| port_reg(o, port)));
+        offs.extend(
+            [
+                0x64000, 0x64010, 0x64014, 0x64018, 0x6401c, 0x64020, 0x64024, 0x64040, 0x64044,
+            ]
+            .map(|o| port_reg(o, port)),
+        );
     }
-    offs.extend([0xc5100, 0xc5104, 0xc5108, 0xc510c, 0xc5110, 0xc5120, 0x7f008, 0x44440, 0xc4030]);
+    offs.extend([
+        0xc5100, 0xc5104, 0xc5108, 0xc510c, 0xc5110, 0xc5120, 0x7f008, 0x44440, 0xc4030,
+    ]);
     let mut now = 0u64;
     for i in 0..20_000u64 {
         let off = offs[rng.below(offs.len() as u64) as usize];
@@ -584,7 +842,10 @@ const EDID_MAX_CLOCK_KHZ: u32 = 655_350;
 fn the_firmware_lit_pipe_reads_back_consistent() {
     let host = sim_host();
     let mut gvt = Gvt::new(&host).unwrap();
-    for (name, res, lanes) in [("GVTg_V5_8", Resolution::R1024x768, 2), ("GVTg_V5_4", Resolution::R1920x1200, 4)] {
+    for (name, res, lanes) in [
+        ("GVTg_V5_8", Resolution::R1024x768, 2),
+        ("GVTg_V5_4", Resolution::R1920x1200, 4),
+    ] {
         let mut v = create(&mut gvt, &host, &config(name));
         let mut hv = MemHypervisor::new(1, 16 << 20);
         v.activate();
@@ -594,10 +855,25 @@ fn the_firmware_lit_pipe_reads_back_consistent() {
         let display = platform().hw().display;
         let mode = Mode::of(res);
         assert_eq!(s.dotclock_khz, mode.clock_khz, "{name}");
-        assert_eq!((s.port, s.port_clock, s.lanes, s.pipe_bpp), (display.monitor_port, 162_000, lanes, 24));
-        assert_eq!((s.timings.hdisplay, s.timings.vdisplay, s.src), (mode.hactive, mode.vactive, (mode.hactive, mode.vactive)));
-        assert_eq!((s.timings.htotal, s.timings.vtotal), (mode.htotal(), mode.vtotal()));
-        assert_eq!((s.timings.hsync_start, s.timings.hsync_end), (mode.hactive + mode.hfp, mode.hactive + mode.hfp + mode.hsync));
+        assert_eq!(
+            (s.port, s.port_clock, s.lanes, s.pipe_bpp),
+            (display.monitor_port, 162_000, lanes, 24)
+        );
+        assert_eq!(
+            (s.timings.hdisplay, s.timings.vdisplay, s.src),
+            (mode.hactive, mode.vactive, (mode.hactive, mode.vactive))
+        );
+        assert_eq!(
+            (s.timings.htotal, s.timings.vtotal),
+            (mode.htotal(), mode.vtotal())
+        );
+        assert_eq!(
+            (s.timings.hsync_start, s.timings.hsync_end),
+            (
+                mode.hactive + mode.hfp,
+                mode.hactive + mode.hfp + mode.hsync
+            )
+        );
         assert_eq!(s.sync_positive, (mode.hsync_positive, mode.vsync_positive));
         assert_eq!(s.refresh_mhz, mode.refresh_mhz());
         // The platform's top CD clock: 624 MHz on Broxton, 675 MHz on the big cores.
@@ -612,26 +888,59 @@ fn the_firmware_lit_pipe_reads_back_consistent() {
         // A custom monitor: after a device reset, firmware lit its preferred mode instead.
         t.vgpu.set_edid(Some(&edid::block_for_mode(&SXGA))).unwrap();
         t.vgpu.reset(&host, t.hv, Reset::DeviceModel).unwrap();
-        let s = readout::initial_state(&mut t, &o).unwrap().expect("pipe A lit");
-        assert_eq!((s.dotclock_khz, s.timings.hdisplay, s.timings.vdisplay, s.lanes), (108_000, 1280, 1024, 2));
+        let s = readout::initial_state(&mut t, &o)
+            .unwrap()
+            .expect("pipe A lit");
+        assert_eq!(
+            (
+                s.dotclock_khz,
+                s.timings.hdisplay,
+                s.timings.vdisplay,
+                s.lanes
+            ),
+            (108_000, 1280, 1024, 2)
+        );
         assert_eq!(s.sync_positive, (true, true));
         // A mode one faster than the fastest CD clock (an EDID counts 10 kHz) falls back to the
         // type's own mode. An EDID's timing tops out at 655.35 MHz, under the big cores' 675:
         // there the fastest one an EDID gives is lit, at HBR2 on four lanes.
         let clock_khz = (display.cdclk_khz + 10).min(EDID_MAX_CLOCK_KHZ);
-        let fast = Mode { clock_khz, hactive: 3840, hfp: 48, hsync: 32, hbp: 80, vactive: 2160, vfp: 3, vsync: 5, vbp: 62, ..SXGA };
+        let fast = Mode {
+            clock_khz,
+            hactive: 3840,
+            hfp: 48,
+            hsync: 32,
+            hbp: 80,
+            vactive: 2160,
+            vfp: 3,
+            vsync: 5,
+            vbp: 62,
+            ..SXGA
+        };
         t.vgpu.set_edid(Some(&edid::block_for_mode(&fast))).unwrap();
         t.vgpu.reset(&host, t.hv, Reset::DeviceModel).unwrap();
-        let s = readout::initial_state(&mut t, &o).unwrap().expect("pipe A lit");
+        let s = readout::initial_state(&mut t, &o)
+            .unwrap()
+            .expect("pipe A lit");
         if clock_khz > display.cdclk_khz {
-            assert_eq!((s.dotclock_khz, s.timings.hdisplay), (mode.clock_khz, mode.hactive));
+            assert_eq!(
+                (s.dotclock_khz, s.timings.hdisplay),
+                (mode.clock_khz, mode.hactive)
+            );
         } else {
-            assert_eq!((s.dotclock_khz, s.timings.hdisplay, s.port_clock, s.lanes), (EDID_MAX_CLOCK_KHZ, 3840, 540_000, 4));
+            assert_eq!(
+                (s.dotclock_khz, s.timings.hdisplay, s.port_clock, s.lanes),
+                (EDID_MAX_CLOCK_KHZ, 3840, 540_000, 4)
+            );
         }
         drop(gvt.destroy_vgpu(&host, &mut hv, v));
     }
     // The big cores: DDI D on DPLL1, DPLL0 left to the 675 MHz CD clock.
-    for info in gvt::model::hw::PLATFORMS.into_iter().filter(|p| !p.hw().lp).map(gvt::sim::info) {
+    for info in gvt::model::hw::PLATFORMS
+        .into_iter()
+        .filter(|p| !p.hw().lp)
+        .map(gvt::sim::info)
+    {
         let host = sim_host_of(info);
         let mut gvt = Gvt::new(&host).unwrap();
         let mut v = create(&mut gvt, &host, &config("GVTg_V5_4"));
@@ -639,10 +948,18 @@ fn the_firmware_lit_pipe_reads_back_consistent() {
         v.activate();
         let mut t = Direct::new(&mut v, &host, &mut hv);
         let o = Output::detect(&mut t).unwrap();
-        let s = readout::initial_state(&mut t, &o).unwrap().expect("pipe A lit");
-        assert_eq!((s.port, s.skl_dpll, s.port_clock, s.lanes), (3, Some(1), 162_000, 4));
+        let s = readout::initial_state(&mut t, &o)
+            .unwrap()
+            .expect("pipe A lit");
+        assert_eq!(
+            (s.port, s.skl_dpll, s.port_clock, s.lanes),
+            (3, Some(1), 162_000, 4)
+        );
         assert_eq!((s.dotclock_khz, s.cdclk_khz), (154_000, 675_000));
-        assert_eq!(s.refresh_mhz, Mode::of(Resolution::R1920x1200).refresh_mhz());
+        assert_eq!(
+            s.refresh_mhz,
+            Mode::of(Resolution::R1920x1200).refresh_mhz()
+        );
         drop(gvt.destroy_vgpu(&host, &mut hv, v));
     }
 }
@@ -658,22 +975,56 @@ fn the_readout_refuses_inconsistent_pipes() {
     // the CD2X divider at 8 (156 MHz); the big cores' DPLL1 off under the DDI, DPLL0 off
     // (the CD clock at the 24 MHz reference).
     let (pll, cdclk) = if o.lp() {
-        ((PORT_PLL_1_B::OFFSET, 0, "Can't calculate constants, dotclock = 0!"), (CDCLK_CTL::OFFSET, 3 << 22))
+        (
+            (
+                PORT_PLL_1_B::OFFSET,
+                0,
+                "Can't calculate constants, dotclock = 0!",
+            ),
+            (CDCLK_CTL::OFFSET, 3 << 22),
+        )
     } else {
-        ((LCPLL2_CTL::OFFSET, 0, "intel_ddi_get_clock: DPLL off (WARN)"), (LCPLL1_CTL::OFFSET, 0))
+        (
+            (
+                LCPLL2_CTL::OFFSET,
+                0,
+                "intel_ddi_get_clock: DPLL off (WARN)",
+            ),
+            (LCPLL1_CTL::OFFSET, 0),
+        )
     };
     let cases: [(u32, u32, &str); 6] = [
-        (PIPE_LINK_N1::OFFSET, 0, "Can't calculate constants, dotclock = 0!"),
+        (
+            PIPE_LINK_N1::OFFSET,
+            0,
+            "Can't calculate constants, dotclock = 0!",
+        ),
         pll,
-        (PIPE_LINK_M1::OFFSET, 0x3_cd6e, "M/N differ from what i915 computes for this mode and link"),
-        (PIPESRC::OFFSET, 0, "pipe source differs from the active area (no scaler)"),
+        (
+            PIPE_LINK_M1::OFFSET,
+            0x3_cd6e,
+            "M/N differ from what i915 computes for this mode and link",
+        ),
+        (
+            PIPESRC::OFFSET,
+            0,
+            "pipe source differs from the active area (no scaler)",
+        ),
         (TRANS_HSYNC::OFFSET, 0, "transcoder timings out of order"),
-        (cdclk.0, cdclk.1, "CD clock not a platform value or below the pixel rate"),
+        (
+            cdclk.0,
+            cdclk.1,
+            "CD clock not a platform value or below the pixel rate",
+        ),
     ];
     for (off, val, why) in cases {
         let old = t.read32(off).unwrap();
         t.write32(off, val).unwrap();
-        assert_eq!(readout::initial_state(&mut t, &o), Err(Error::Probe(why)), "{off:#x}");
+        assert_eq!(
+            readout::initial_state(&mut t, &o),
+            Err(Error::Probe(why)),
+            "{off:#x}"
+        );
         t.write32(off, old).unwrap();
     }
     assert!(readout::initial_state(&mut t, &o).unwrap().is_some());

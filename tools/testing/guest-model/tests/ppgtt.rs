@@ -1,6 +1,11 @@
 //! The shadow PPGTT without page tracking (kvmgt without KVM): a submission re-reads the tree
 //! it runs on, each table once, and no other tree.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
 
 use guest_model::exec_host::ExecHost;
 use guest_model::hv::MemHypervisor;
@@ -21,7 +26,13 @@ struct Vm {
 
 impl Vm {
     fn new() -> Vm {
-        Vm { hv: MemHypervisor::new(1, 64 << 20), host: ExecHost::default(), spts: vec_tables(256), scratch: [0; 4096], ppgtt: Ppgtt::default() }
+        Vm {
+            hv: MemHypervisor::new(1, 64 << 20),
+            host: ExecHost::default(),
+            spts: vec_tables(256),
+            scratch: [0; 4096],
+            ppgtt: Ppgtt::default(),
+        }
     }
 
     fn set(&mut self, table: u64, i: u64, v: u64) {
@@ -37,14 +48,26 @@ impl Vm {
     }
 
     fn pin(&mut self, pml4: u64) -> usize {
-        let mut env = Env { spts: self.spts.pool(), scratch: &mut self.scratch, host: &self.host, mpt: &mut self.hv, ips: false };
+        let mut env = Env {
+            spts: self.spts.pool(),
+            scratch: &mut self.scratch,
+            host: &self.host,
+            mpt: &mut self.hv,
+            ips: false,
+        };
         self.ppgtt.pin(&mut env, pml4).unwrap().0
     }
 
     /// Syncs before a submission on `roots`; returns the guest tables it re-read.
     fn sync(&mut self, roots: &[usize]) -> u64 {
         let before = self.ppgtt.stats().tables_revalidated;
-        let mut env = Env { spts: self.spts.pool(), scratch: &mut self.scratch, host: &self.host, mpt: &mut self.hv, ips: false };
+        let mut env = Env {
+            spts: self.spts.pool(),
+            scratch: &mut self.scratch,
+            host: &self.host,
+            mpt: &mut self.hv,
+            ips: false,
+        };
         self.ppgtt.sync(&mut env, roots).unwrap();
         self.ppgtt.stats().tables_revalidated - before
     }
@@ -115,7 +138,9 @@ impl Vm {
             let (pd_k, pt) = (pd + (k / 512) * 0x1000, pd + 0x4000 + k * 0x1000);
             self.set(pdp, k / 512, pd_k | RW);
             self.set(pd_k, k % 512, pt | RW);
-            let entries: Vec<u8> = (0..512u64).flat_map(|i| ((data + i * 0x1000) | RW).to_le_bytes()).collect();
+            let entries: Vec<u8> = (0..512u64)
+                .flat_map(|i| ((data + i * 0x1000) | RW).to_le_bytes())
+                .collect();
             self.hv.write_gpa(pt, &entries).unwrap();
         }
     }
@@ -124,7 +149,13 @@ impl Vm {
         for &r in roots {
             self.ppgtt.unpin(r);
         }
-        let mut env = Env { spts: self.spts.pool(), scratch: &mut self.scratch, host: &self.host, mpt: &mut self.hv, ips: false };
+        let mut env = Env {
+            spts: self.spts.pool(),
+            scratch: &mut self.scratch,
+            host: &self.host,
+            mpt: &mut self.hv,
+            ips: false,
+        };
         self.ppgtt.forget_unpinned(&mut env);
     }
 }
@@ -134,7 +165,10 @@ impl Vm {
 #[test]
 fn a_tree_of_thousands_of_tables_is_shadowed() {
     use gvt::model::ppgtt::pool::MAX_TABLES;
-    let mut vm = Vm { spts: vec_tables(MAX_TABLES), ..Vm::new() };
+    let mut vm = Vm {
+        spts: vec_tables(MAX_TABLES),
+        ..Vm::new()
+    };
     let a = 0x10_0000;
     vm.wide_tree(a, 1100, 0x300_0000);
     let ra = vm.pin(a);
@@ -154,7 +188,10 @@ fn a_tree_of_thousands_of_tables_is_shadowed() {
 /// With the store full, a submission's sync drops a tree no workload uses and goes on.
 #[test]
 fn a_sync_out_of_tables_reclaims_an_unused_tree() {
-    let mut vm = Vm { spts: vec_tables(128), ..Vm::new() };
+    let mut vm = Vm {
+        spts: vec_tables(128),
+        ..Vm::new()
+    };
     let (a, b) = (0x10_0000, 0x100_0000);
     vm.wide_tree(a, 60, 0x300_0000);
     let ra = vm.pin(a);
@@ -170,7 +207,10 @@ fn a_sync_out_of_tables_reclaims_an_unused_tree() {
     }
     assert!(vm.sync(&[rb]) >= 74);
     assert_eq!(vm.ppgtt.stats().roots_reclaimed, 1);
-    assert_eq!(vm.translate(b, (70 << 21) + 4), Some(0xa0_0000 + 70 * 0x1000 + 4));
+    assert_eq!(
+        vm.translate(b, (70 << 21) + 4),
+        Some(0xa0_0000 + 70 * 0x1000 + 4)
+    );
     assert_eq!(vm.translate(a, 0), None, "A's shadow went");
 }
 
@@ -198,7 +238,14 @@ fn the_table_indexes_follow_random_insertions_and_removals() {
                 continue;
             }
             let host = 0x1_0000_0000 + step * 0x1000;
-            pool.get_mut(s).unwrap().meta = SptMeta { live: true, gfn, host, level, refs: 1, ..SptMeta::default() };
+            pool.get_mut(s).unwrap().meta = SptMeta {
+                live: true,
+                gfn,
+                host,
+                level,
+                refs: 1,
+                ..SptMeta::default()
+            };
             pool.insert(s);
             live.push((s, gfn, host, level));
         } else {
@@ -218,5 +265,9 @@ fn the_table_indexes_follow_random_insertions_and_removals() {
         pool.remove(s);
         pool.get_mut(s).unwrap().meta.live = false;
     }
-    assert!(tables.by_gfn.iter().chain(tables.by_host.iter()).all(|&b| b == 0));
+    assert!(tables
+        .by_gfn
+        .iter()
+        .chain(tables.by_host.iter())
+        .all(|&b| b == 0));
 }

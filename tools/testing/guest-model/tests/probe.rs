@@ -1,12 +1,21 @@
 //! The guest i915 probe against the core, on one vGPU and on sixteen, plus life-cycle, reset,
 //! config-space, interrupt and GGTT checks seen from the guest.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
 
 use guest_model::direct::Direct;
 use guest_model::hv::MemHypervisor;
-use guest_model::probe::{self, BAR0_GPA, BAR2_GPA, GGTT_PAGES, GGTT_PAGES_GPA, MSI_ADDR, MSI_DATA};
-use guest_model::storage::{vec_storage, VecStorage};
 use guest_model::modeset::{self, Output};
+use guest_model::probe::{
+    self, BAR0_GPA, BAR2_GPA, GGTT_PAGES, GGTT_PAGES_GPA, MSI_ADDR, MSI_DATA,
+};
+use guest_model::storage::{vec_storage, VecStorage};
 use guest_model::{platform, sim_host, Transport, TransportExt};
 use gvt::model::error::GvtError;
 use gvt::model::gvt::Gvt;
@@ -23,7 +32,9 @@ fn v5_8() -> VgpuConfig {
 
 fn create(gvt: &mut Gvt, host: &dyn HostGpu, cfg: &VgpuConfig) -> Vgpu<VecStorage> {
     let n = Gvt::ggtt_entries_for(cfg).unwrap();
-    gvt.create_vgpu(host, cfg, vec_storage(n)).map_err(|(e, _)| e).unwrap()
+    gvt.create_vgpu(host, cfg, vec_storage(n))
+        .map_err(|(e, _)| e)
+        .unwrap()
 }
 
 fn check_probe(v: &mut Vgpu<VecStorage>, host: &dyn HostGpu, hv: &mut MemHypervisor) {
@@ -46,15 +57,29 @@ fn check_probe(v: &mut Vgpu<VecStorage>, host: &dyn HostGpu, hv: &mut MemHypervi
     }
     // BAR0 trapped and the aperture slice mapped, exactly once each.
     assert_eq!(t.hv.traps, vec![(BAR0_GPA, BAR0_GPA + (16 << 20), true)]);
-    assert_eq!(t.hv.aperture_maps, vec![((BAR2_GPA + part.low.start) >> 12, (host.info().aperture_pa + part.low.start) >> 12, part.low.size >> 12, true)]);
+    assert_eq!(
+        t.hv.aperture_maps,
+        vec![(
+            (BAR2_GPA + part.low.start) >> 12,
+            (host.info().aperture_pa + part.low.start) >> 12,
+            part.low.size >> 12,
+            true
+        )]
+    );
     // Every trap of the probe is counted by kind; no page is write-protected yet.
     let s = *t.vgpu.stats();
-    assert!(s.cfg_reads > 0 && s.cfg_writes > 0 && s.mmio_reads > 0 && s.mmio_writes > 0, "{s:?}");
+    assert!(
+        s.cfg_reads > 0 && s.cfg_writes > 0 && s.mmio_reads > 0 && s.mmio_writes > 0,
+        "{s:?}"
+    );
     assert!(s.ggtt_writes >= GGTT_PAGES, "{s:?}");
     assert_eq!(s.page_track_writes, 0);
     // An interrupt arrives after setup.
     t.vgpu.raise_event(t.hv, Event::RcsMiUserInterrupt).unwrap();
-    assert_eq!(t.wait_msi(), Some((u64::from(MSI_ADDR), u32::from(MSI_DATA))));
+    assert_eq!(
+        t.wait_msi(),
+        Some((u64::from(MSI_ADDR), u32::from(MSI_DATA)))
+    );
     assert_eq!(t.wait_msi(), None);
 }
 
@@ -101,7 +126,9 @@ fn ballooning_fits_the_ggtt_that_gmch_describes() {
         let mut gvt = Gvt::new(&host).unwrap();
         let n = gvt.available(&ty.config);
         assert!(n > 0, "{} fits", ty.name);
-        let mut vgpus: Vec<_> = (0..n).map(|_| create(&mut gvt, &host, &ty.config)).collect();
+        let mut vgpus: Vec<_> = (0..n)
+            .map(|_| create(&mut gvt, &host, &ty.config))
+            .collect();
         let mut top = 0;
         for (i, v) in vgpus.iter_mut().enumerate() {
             let mut hv = MemHypervisor::new(i as u64 + 1, 16 << 20);
@@ -113,7 +140,9 @@ fn ballooning_fits_the_ggtt_that_gmch_describes() {
             top = top.max(u64::from(n.0) + u64::from(n.1));
             assert_eq!(
                 probe::pvinfo(&mut t, bar2, 1 << 30).err(),
-                (u64::from(n.0) + u64::from(n.1) > 1 << 30).then_some(guest_model::Error::Probe("Invalid ballooning configuration! (-EINVAL)"))
+                (u64::from(n.0) + u64::from(n.1) > 1 << 30).then_some(guest_model::Error::Probe(
+                    "Invalid ballooning configuration! (-EINVAL)"
+                ))
             );
         }
         assert!(top > 1 << 30, "{}: some vGPU lies above 1 GiB", ty.name);
@@ -127,14 +156,24 @@ fn vbt_describes_only_the_monitors_port() {
     use gvt::model::display::monitor_port;
     for p in gvt::model::hw::PLATFORMS {
         // Broxton has DDI A-C, the big cores A-E.
-        let (info, valid) = (gvt::sim::info(p), if p.hw().lp { 0b111u32 } else { 0b11111 });
-        let ggtt = (0..gvt::sim::ggtt_entries(&info)).map(|_| std::sync::atomic::AtomicU64::new(0)).collect::<Box<[_]>>();
+        let (info, valid) = (
+            gvt::sim::info(p),
+            if p.hw().lp { 0b111u32 } else { 0b11111 },
+        );
+        let ggtt = (0..gvt::sim::ggtt_entries(&info))
+            .map(|_| std::sync::atomic::AtomicU64::new(0))
+            .collect::<Box<[_]>>();
         let host = gvt::sim::SimHost::new(info, ggtt).unwrap();
         let mut gvt = Gvt::new(&host).unwrap();
         let v = create(&mut gvt, &host, &v5_8());
         let ports = probe::vbt_ddi_ports(v.opregion()).expect("a VBT i915 can parse");
         assert_eq!(ports & !valid, 0, "{:?}: ports {ports:#b}", info.platform);
-        assert_eq!(ports, 1 << monitor_port(info.platform), "{:?}", info.platform);
+        assert_eq!(
+            ports,
+            1 << monitor_port(info.platform),
+            "{:?}",
+            info.platform
+        );
     }
 }
 
@@ -146,12 +185,18 @@ fn creation_that_cannot_fit_changes_nothing() {
     let before = gvt.available(&v5_8());
     let _a = create(&mut gvt, &host, &big);
     let n = Gvt::ggtt_entries_for(&big).unwrap();
-    let (e, store) = gvt.create_vgpu(&host, &big, vec_storage(n)).map(|_| ()).unwrap_err();
+    let (e, store) = gvt
+        .create_vgpu(&host, &big, vec_storage(n))
+        .map(|_| ())
+        .unwrap_err();
     assert_eq!(e, GvtError::NoSpace);
     drop(store);
     assert_eq!(gvt.vgpu_count(), 1);
     // Wrong storage size: refused, slot not leaked.
-    let (e, _) = gvt.create_vgpu(&host, &v5_8(), vec_storage(3)).map(|_| ()).unwrap_err();
+    let (e, _) = gvt
+        .create_vgpu(&host, &v5_8(), vec_storage(3))
+        .map(|_| ())
+        .unwrap_err();
     assert_eq!(e, GvtError::Invalid);
     assert_eq!(gvt.vgpu_count(), 1);
     assert!(gvt.available(&v5_8()) < before);
@@ -168,11 +213,16 @@ fn guest_that_skips_pvinfo_goes_failsafe_and_stops_reaching_the_host() {
     let mut t = Direct::new(&mut v, &host, &mut hv);
     probe::pci_setup(&mut t).unwrap();
     // Enabling execlists without having read PVINFO: not a GVT-aware guest.
-    t.write32(RING_MODE_GEN7::offset(RENDER_RING_BASE), masked_bit_enable(1 << 15)).unwrap();
+    t.write32(
+        RING_MODE_GEN7::offset(RENDER_RING_BASE),
+        masked_bit_enable(1 << 15),
+    )
+    .unwrap();
     assert_eq!(t.vgpu.failsafe(), Some(Failsafe::UnsupportedGuest));
     let first = t.vgpu.partition().low.start / 4096;
     let before = host.ggtt_read(first);
-    t.mmio_write(GGTT_MMIO_OFFSET + first * 8, &0x1001u64.to_le_bytes()).unwrap();
+    t.mmio_write(GGTT_MMIO_OFFSET + first * 8, &0x1001u64.to_le_bytes())
+        .unwrap();
     assert_eq!(host.ggtt_read(first), before);
     // A device-model reset brings it back.
     let (vgpu, hv) = (&mut *t.vgpu, &mut *t.hv);
@@ -189,10 +239,17 @@ fn resets_have_their_upstream_effects() {
     check_probe(&mut v, &host, &mut hv);
     let chicken = 0x7004u32; // CACHE_MODE_1, below 0x44200
     let irq_reg = 0x44304; // GT0 IMR, above
-    v.mmio_write(&host, &mut hv, u64::from(chicken), &masked_bit_enable(0x40).to_le_bytes()).unwrap();
+    v.mmio_write(
+        &host,
+        &mut hv,
+        u64::from(chicken),
+        &masked_bit_enable(0x40).to_le_bytes(),
+    )
+    .unwrap();
     assert_eq!(v.vreg(chicken), 0x40);
     // Per-engine GDRST: registers untouched.
-    v.reset(&host, &mut hv, Reset::GdrstEngines(Engine::Rcs.mask())).unwrap();
+    v.reset(&host, &mut hv, Reset::GdrstEngines(Engine::Rcs.mask()))
+        .unwrap();
     assert_eq!(v.vreg(chicken), 0x40);
     // Full GDRST: the engine range returns to the snapshot, interrupts and GGTT stay.
     v.reset(&host, &mut hv, Reset::GdrstFull).unwrap();
@@ -206,13 +263,19 @@ fn resets_have_their_upstream_effects() {
     assert_eq!(v.vreg(irq_reg), 0);
     assert_eq!(host.ggtt_read(first), host.info().scratch_page);
     assert_eq!(hv.mapped_pages(), 0);
-    assert_eq!(host.fence(u32::try_from(v.partition().fences.start).unwrap()), 0);
+    assert_eq!(
+        host.fence(u32::try_from(v.partition().fences.start).unwrap()),
+        0
+    );
     assert!(!v.pv_notified());
     assert_eq!(v.vreg(field::VGT_ID), v.id().get());
     let mut cmd = [0u8; 2];
     v.cfg_read(4, &mut cmd).unwrap();
     assert_eq!(cmd, [0, 0]);
-    let o = Output { platform: platform(), port: platform().hw().display.monitor_port };
+    let o = Output {
+        platform: platform(),
+        port: platform().hw().display.monitor_port,
+    };
     if o.lp() {
         // BXT sanitization: display PHYs off except PHY0, which the virtual monitor on port B
         // brings back up (upstream's display reset after the MMIO one).
@@ -223,7 +286,10 @@ fn resets_have_their_upstream_effects() {
         // The big cores: the monitor's DDI back on DPLL1, DPLL0 back to the CD clock, the
         // monitor's PCH hotplug line up.
         assert_eq!(v.vreg(LCPLL1_CTL::OFFSET) >> 30, 3);
-        assert_ne!(v.vreg(LCPLL2_CTL::OFFSET) & LCPLL1_CTL::LCPLL_PLL_ENABLE.mask(), 0);
+        assert_ne!(
+            v.vreg(LCPLL2_CTL::OFFSET) & LCPLL1_CTL::LCPLL_PLL_ENABLE.mask(),
+            0
+        );
         let ctrl2 = v.vreg(gvt::model::display::regs::DPLL_CTRL2::OFFSET);
         assert_eq!((ctrl2 >> (o.port * 3)) & 7, (modeset::SKL_DP_DPLL << 1) | 1);
         assert_eq!(v.vreg(SDEISR::OFFSET) & o.hpd_bit(), o.hpd_bit());
@@ -242,7 +308,10 @@ fn config_space_semantics() {
     let mut t = Direct::new(&mut v, &host, &mut hv);
     // Read-only identity.
     t.cfg_write32(0, 0x1234_5678).unwrap();
-    assert_eq!(t.cfg_read32(0).unwrap(), (u32::from(platform().hw().sim.device) << 16) | 0x8086);
+    assert_eq!(
+        t.cfg_read32(0).unwrap(),
+        (u32::from(platform().hw().sim.device) << 16) | 0x8086
+    );
     // Writing zeros to STATUS changes nothing (its high byte is RW1C, tested in the core).
     t.cfg_write(6, &[0x00, 0x00]).unwrap();
     assert_eq!(t.cfg_read32(4).unwrap() >> 16, 0x0010);
@@ -276,7 +345,8 @@ fn swsci_capability_query_through_the_opregion() {
     let mut t = Direct::new(&mut v, &host, &mut hv);
     let asls = 0x8000u64;
     t.cfg_write32(0xfc, asls as u32).unwrap();
-    t.ram_write(asls + 0x200, &((4u32 << 1) | 1).to_le_bytes()).unwrap();
+    t.ram_write(asls + 0x200, &((4u32 << 1) | 1).to_le_bytes())
+        .unwrap();
     t.ram_write(asls + 0x204, &0xdeadu32.to_le_bytes()).unwrap();
     t.cfg_write32(0xe8, (1 << 15) | 1).unwrap();
     let mut b = [0u8; 4];
@@ -303,7 +373,11 @@ fn msi_only_when_enabled_unmasked_pending_and_active() {
     // still pending from before activation.
     t.vgpu.raise_event(t.hv, Event::RcsPipeControl).unwrap();
     assert!(t.wait_msi().is_some());
-    assert_eq!(t.read32(0x44308).unwrap(), 1, "masked PIPE_CONTROL not latched");
+    assert_eq!(
+        t.read32(0x44308).unwrap(),
+        1,
+        "masked PIPE_CONTROL not latched"
+    );
     // The guest handler: master off, ack, master on. No new MSI since nothing is pending.
     t.write32(GEN8_MASTER_IRQ::OFFSET, 0).unwrap();
     t.write32(0x44308, 1).unwrap();
@@ -327,7 +401,13 @@ fn ggtt_outside_partition_and_split_writes() {
     let mut hv = MemHypervisor::new(1, 16 << 20);
     let theirs = b.partition().low.start / 4096;
     let before = host.ggtt_read(theirs);
-    a.mmio_write(&host, &mut hv, GGTT_MMIO_OFFSET + theirs * 8, &0x3001u64.to_le_bytes()).unwrap();
+    a.mmio_write(
+        &host,
+        &mut hv,
+        GGTT_MMIO_OFFSET + theirs * 8,
+        &0x3001u64.to_le_bytes(),
+    )
+    .unwrap();
     assert_eq!(host.ggtt_read(theirs), before);
     assert_eq!(a.stats().ggtt_out_of_range, 1);
     let mut r = [0u8; 8];
@@ -335,22 +415,52 @@ fn ggtt_outside_partition_and_split_writes() {
     assert_eq!(r, [0; 8]);
     // A half-written entry is scratch on the host until the other half arrives.
     let mine = a.partition().low.start / 4096;
-    a.mmio_write(&host, &mut hv, GGTT_MMIO_OFFSET + mine * 8 + 4, &0u32.to_le_bytes()).unwrap();
+    a.mmio_write(
+        &host,
+        &mut hv,
+        GGTT_MMIO_OFFSET + mine * 8 + 4,
+        &0u32.to_le_bytes(),
+    )
+    .unwrap();
     assert_eq!(host.ggtt_read(mine), host.info().scratch_page);
-    a.mmio_write(&host, &mut hv, GGTT_MMIO_OFFSET + mine * 8, &0x5001u32.to_le_bytes()).unwrap();
+    a.mmio_write(
+        &host,
+        &mut hv,
+        GGTT_MMIO_OFFSET + mine * 8,
+        &0x5001u32.to_le_bytes(),
+    )
+    .unwrap();
     assert_eq!(host.ggtt_read(mine), hv.dma_of(5) | 1);
     // Unmappable page (beyond guest RAM): scratch, counted.
-    a.mmio_write(&host, &mut hv, GGTT_MMIO_OFFSET + mine * 8, &(0xfff_ffff_f001u64).to_le_bytes()).unwrap();
+    a.mmio_write(
+        &host,
+        &mut hv,
+        GGTT_MMIO_OFFSET + mine * 8,
+        &(0xfff_ffff_f001u64).to_le_bytes(),
+    )
+    .unwrap();
     assert_eq!(host.ggtt_read(mine), host.info().scratch_page | 1);
     assert_eq!(a.stats().ggtt_map_failures, 1);
     assert_eq!(hv.mapped_pages(), 0);
     // Flushes are batched: one per guest flush, not per PTE.
     let flushes = host.flush_count();
     for i in 0..8u64 {
-        a.mmio_write(&host, &mut hv, GGTT_MMIO_OFFSET + (mine + i) * 8, &((i << 12) | 1).to_le_bytes()).unwrap();
+        a.mmio_write(
+            &host,
+            &mut hv,
+            GGTT_MMIO_OFFSET + (mine + i) * 8,
+            &((i << 12) | 1).to_le_bytes(),
+        )
+        .unwrap();
     }
     assert_eq!(host.flush_count(), flushes);
-    a.mmio_write(&host, &mut hv, u64::from(GFX_FLSH_CNTL_GEN6::OFFSET), &1u32.to_le_bytes()).unwrap();
+    a.mmio_write(
+        &host,
+        &mut hv,
+        u64::from(GFX_FLSH_CNTL_GEN6::OFFSET),
+        &1u32.to_le_bytes(),
+    )
+    .unwrap();
     assert_eq!(host.flush_count(), flushes + 1);
 }
 
@@ -373,7 +483,10 @@ fn fences_are_partitioned_and_audited() {
     t.write32(0x100000, 0x0000_0001).unwrap();
     assert_eq!(host.fence(first_host), 0);
     assert!(t.vgpu.stats().fence_violations >= 2);
-    assert!(t.vgpu.failsafe().is_none(), "a PVINFO-aware guest is not put in failsafe");
+    assert!(
+        t.vgpu.failsafe().is_none(),
+        "a PVINFO-aware guest is not put in failsafe"
+    );
 }
 
 #[test]
@@ -414,7 +527,11 @@ fn masked_registers_and_read_only_bits() {
 
 /// A fresh vGPU of the sim GPU, PCI-enabled and PVINFO-checked as i915 would before its
 /// register reads.
-fn probed_until_pvinfo(host: &dyn HostGpu, gvt: &mut Gvt, hv: &mut MemHypervisor) -> Vgpu<VecStorage> {
+fn probed_until_pvinfo(
+    host: &dyn HostGpu,
+    gvt: &mut Gvt,
+    hv: &mut MemHypervisor,
+) -> Vgpu<VecStorage> {
     let mut v = create(gvt, host, &v5_8());
     v.activate();
     let mut t = Direct::new(&mut v, host, hv);
@@ -433,11 +550,25 @@ fn dram_registers_decode_to_memory() {
     if platform().hw().lp {
         let d = probe::dram_info(&mut t).expect("bxt_get_dram_info without WARN");
         // Four LPDDR4 channels of 8 Gbit (1 GiB), 4 GiB in all.
-        assert_eq!(d, probe::DramInfo { channels: 4, kind: 2, total_gbit: 32 });
+        assert_eq!(
+            d,
+            probe::DramInfo {
+                channels: 4,
+                kind: 2,
+                total_gbit: 32
+            }
+        );
     } else {
         let d = probe::skl_dram_info(&mut t).expect("skl_get_dram_info without WARN");
         // Two DDR4 channels, one 8 GiB DIMM each: 16 GiB.
-        assert_eq!(d, probe::DramInfo { channels: 2, kind: 0, total_gbit: 128 });
+        assert_eq!(
+            d,
+            probe::DramInfo {
+                channels: 2,
+                kind: 0,
+                total_gbit: 128
+            }
+        );
     }
 }
 
@@ -453,7 +584,14 @@ fn fuses_give_the_parts_slice_subslices_and_eus() {
     let lp = platform().hw().lp;
     let s = probe::sseu(&mut t, lp).expect("gen9_sseu_info_init finds the GT");
     let eu_total = if lp { 18 } else { 24 };
-    assert_eq!(s, probe::Sseu { slice_mask: 1, subslice_mask: 0b111, eu_total });
+    assert_eq!(
+        s,
+        probe::Sseu {
+            slice_mask: 1,
+            subslice_mask: 0b111,
+            eu_total
+        }
+    );
 }
 
 /// Broxton's DPIO PHYs. The big cores have none: their port clocks are the shared DPLLs, which
@@ -469,16 +607,27 @@ fn phy1_grc_is_done_once_powered_and_phy0_verifies() {
     let mut hv = MemHypervisor::new(1, 16 << 20);
     let mut v = probed_until_pvinfo(&host, &mut gvt, &mut hv);
     // A fresh vGPU's PHY1 is off (sanitized), so its calibration is not done either.
-    assert_eq!(v.vreg(BXT_PORT_REF_DW3_A::OFFSET) & BXT_PORT_REF_DW3_A::GRC_DONE.mask(), 0);
+    assert_eq!(
+        v.vreg(BXT_PORT_REF_DW3_A::OFFSET) & BXT_PORT_REF_DW3_A::GRC_DONE.mask(),
+        0
+    );
     let mut t = Direct::new(&mut v, &host, &mut hv);
     let grc = probe::display_phy(&mut t).expect("PHY init without GRC timeout");
     assert!(grc != 0 && grc != 0xff, "implausible GRC code {grc:#x}");
     // PHY1 went down again after lending its code: calibration status goes with it.
-    assert_eq!(t.read32(BXT_PORT_CL1CM_DW0_A::OFFSET).unwrap() & BXT_PORT_CL1CM_DW0_BC::PHY_POWER_GOOD.mask(), 0);
-    assert_eq!(t.read32(BXT_PORT_REF_DW3_A::OFFSET).unwrap() & BXT_PORT_REF_DW3_A::GRC_DONE.mask(), 0);
+    assert_eq!(
+        t.read32(BXT_PORT_CL1CM_DW0_A::OFFSET).unwrap()
+            & BXT_PORT_CL1CM_DW0_BC::PHY_POWER_GOOD.mask(),
+        0
+    );
+    assert_eq!(
+        t.read32(BXT_PORT_REF_DW3_A::OFFSET).unwrap() & BXT_PORT_REF_DW3_A::GRC_DONE.mask(),
+        0
+    );
     // Powering it again calibrates again.
     t.write32(BXT_P_CR_GT_DISP_PWRON::OFFSET, 0x3).unwrap();
-    t.wait_for(BXT_PORT_REF_DW3_A::OFFSET, 1 << 22, 1 << 22, 1).unwrap();
+    t.wait_for(BXT_PORT_REF_DW3_A::OFFSET, 1 << 22, 1 << 22, 1)
+        .unwrap();
 }
 
 /// The big cores' counterpart of Broxton's PHY bring-up (which
@@ -501,17 +650,29 @@ fn dplls_lock_once_enabled_and_ddi_io_wells_follow_requests() {
     assert_eq!(status(&mut t), 0x0000_0101);
     modeset::skl_dpll_enable(&mut t, 2, 270_000).expect("DPLL2 locks");
     assert_eq!(status(&mut t), 0x0001_0101);
-    let ctrl1 = t.read32(gvt::model::display::regs::DPLL_CTRL1::OFFSET).unwrap();
-    assert_eq!((ctrl1 >> 12) & 0x3f, 1 | (1 << 1), "DPLL2: overridden, 1350 MHz, no SSC, DP");
+    let ctrl1 = t
+        .read32(gvt::model::display::regs::DPLL_CTRL1::OFFSET)
+        .unwrap();
+    assert_eq!(
+        (ctrl1 >> 12) & 0x3f,
+        1 | (1 << 1),
+        "DPLL2: overridden, 1350 MHz, no SSC, DP"
+    );
     modeset::skl_dpll_disable(&mut t, 1).unwrap();
     assert_eq!(status(&mut t), 0x0001_0001);
     modeset::skl_dpll_disable(&mut t, 2).unwrap();
     assert_eq!(status(&mut t), 0x0000_0001);
     // DDI C's IO well (SKL_PW_CTL_IDX_DDI_C): off as firmware left it, on once requested.
-    let o = Output { platform: platform(), port: 2 };
+    let o = Output {
+        platform: platform(),
+        port: 2,
+    };
     assert_eq!(t.read32(HSW_PWR_WELL_CTL2::OFFSET).unwrap() & (3 << 6), 0);
     modeset::ddi_io_power_get(&mut t, &o).expect("the well comes up");
-    assert_eq!(t.read32(HSW_PWR_WELL_CTL2::OFFSET).unwrap() & (3 << 6), 3 << 6);
+    assert_eq!(
+        t.read32(HSW_PWR_WELL_CTL2::OFFSET).unwrap() & (3 << 6),
+        3 << 6
+    );
 }
 
 #[test]

@@ -1,7 +1,14 @@
 //! i915 6.12's reset sequences (gt/intel_reset.c) from the guest, against a vGPU that runs
 //! normally and against one in failsafe: the engine handshake, GDRST domains, the GuC reset,
 //! STOP_RING, and a full reset taking the vGPU out of failsafe without opening its partition.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
 
 use guest_model::direct::Direct;
 use guest_model::hv::MemHypervisor;
@@ -19,7 +26,10 @@ use gvt::model::vgpu_type::find_type;
 fn create(gvt: &mut Gvt, host: &dyn HostGpu) -> Vgpu<VecStorage> {
     let cfg = find_type("GVTg_V5_8").unwrap().config;
     let n = Gvt::ggtt_entries_for(&cfg).unwrap();
-    let mut v = gvt.create_vgpu(host, &cfg, vec_storage(n)).map_err(|(e, _)| e).unwrap();
+    let mut v = gvt
+        .create_vgpu(host, &cfg, vec_storage(n))
+        .map_err(|(e, _)| e)
+        .unwrap();
     v.activate();
     v
 }
@@ -41,7 +51,13 @@ fn guest_error(t: &mut Direct<'_>, engine: Engine) {
     assert_eq!(t.vgpu.failsafe(), Some(Failsafe::GuestError));
     let cause = t.vgpu.failsafe_cause();
     assert_eq!(cause, Some(Cause::ElspOverrun { engine }));
-    assert_eq!(cause.map(|c| c.to_string()), Some(format!("ELSP written while a submission was pending on {}", engine.name())));
+    assert_eq!(
+        cause.map(|c| c.to_string()),
+        Some(format!(
+            "ELSP written while a submission was pending on {}",
+            engine.name()
+        ))
+    );
 }
 
 /// A host whose register snapshot was taken with its engines busy (i915 takes it from the
@@ -59,11 +75,22 @@ impl<H: HostGpu> HostGpu for BusyHost<H> {
         self.0.mmio_snapshot(first_dword, dst);
         for e in Engine::ALL {
             let fix = [
-                (RING_MI_MODE::offset(e.base()), RING_MI_MODE::MODE_IDLE.mask(), 0),
-                (RING_RESET_CTL::offset(e.base()), 0, RING_RESET_CTL::RESET_CTL_CAT_ERROR.mask()),
+                (
+                    RING_MI_MODE::offset(e.base()),
+                    RING_MI_MODE::MODE_IDLE.mask(),
+                    0,
+                ),
+                (
+                    RING_RESET_CTL::offset(e.base()),
+                    0,
+                    RING_RESET_CTL::RESET_CTL_CAT_ERROR.mask(),
+                ),
             ];
             for (off, clear, set) in fix {
-                if let Some(d) = ((off / 4) as usize).checked_sub(first_dword).and_then(|i| dst.get_mut(i)) {
+                if let Some(d) = ((off / 4) as usize)
+                    .checked_sub(first_dword)
+                    .and_then(|i| dst.get_mut(i))
+                {
                     *d = (*d & !clear) | set;
                 }
             }
@@ -93,8 +120,14 @@ fn every_engine_resets_with_the_handshake() {
     for e in Engine::ALL {
         probe::engine_reset(&mut t, e).unwrap_or_else(|err| panic!("{e:?}: {err:?}"));
         let ctl = RING_RESET_CTL(t.read32(RING_RESET_CTL::offset(e.base())).unwrap());
-        assert!(!ctl.is_set(RING_RESET_CTL::RESET_CTL_READY_TO_RESET), "{e:?}: cancel clears ready");
-        assert!(!ctl.is_set(RING_RESET_CTL::RESET_CTL_REQUEST_RESET), "{e:?}");
+        assert!(
+            !ctl.is_set(RING_RESET_CTL::RESET_CTL_READY_TO_RESET),
+            "{e:?}: cancel clears ready"
+        );
+        assert!(
+            !ctl.is_set(RING_RESET_CTL::RESET_CTL_REQUEST_RESET),
+            "{e:?}"
+        );
     }
     assert_eq!(t.read32(GEN6_GDRST::OFFSET).unwrap(), 0);
     probe::reset_guc(&mut t).expect("GRDOM_GUC self-clears without GuC submission");
@@ -129,7 +162,10 @@ fn failsafe_vgpu_answers_engine_and_guc_resets() {
     for e in Engine::ALL {
         probe::engine_reset(&mut t, e).unwrap_or_else(|err| panic!("{e:?}: {err:?}"));
         let ctl = RING_RESET_CTL(t.read32(RING_RESET_CTL::offset(e.base())).unwrap());
-        assert!(!ctl.is_set(RING_RESET_CTL::RESET_CTL_READY_TO_RESET), "{e:?}");
+        assert!(
+            !ctl.is_set(RING_RESET_CTL::RESET_CTL_READY_TO_RESET),
+            "{e:?}"
+        );
     }
     probe::reset_guc(&mut t).expect("intel_reset_guc in failsafe");
     assert_eq!(t.read32(GEN6_GDRST::OFFSET).unwrap(), 0);
@@ -153,13 +189,22 @@ fn full_reset_from_the_guest_leaves_failsafe_clean() {
     t.write32(field::MAGIC, 0).unwrap();
     probe::gt_reset(&mut t).expect("i915's full, GuC and engine resets");
     assert_eq!((t.vgpu.failsafe(), t.vgpu.failsafe_cause()), (None, None));
-    assert_eq!(t.vgpu.stats().failsafe_guest_resets, 1, "the glue logs it once");
-    assert_eq!(t.read32(chicken).unwrap(), 0, "engine registers back to the snapshot");
+    assert_eq!(
+        t.vgpu.stats().failsafe_guest_resets,
+        1,
+        "the glue logs it once"
+    );
+    assert_eq!(
+        t.read32(chicken).unwrap(),
+        0,
+        "engine registers back to the snapshot"
+    );
     assert_eq!(t.vgpu.vreg(field::MAGIC), 0x7654_4776, "PVINFO rebuilt");
     assert!(t.vgpu.pv_notified());
     // The submission latched before failsafe was dropped: a new one is no overrun.
     for _ in 0..4 {
-        t.write32(RING_ELSP::offset(RENDER_RING_BASE), 0x1000).unwrap();
+        t.write32(RING_ELSP::offset(RENDER_RING_BASE), 0x1000)
+            .unwrap();
     }
     assert_eq!(t.vgpu.failsafe(), None);
     // A second full reset out of normal mode is not counted.
@@ -180,12 +225,21 @@ fn leaving_failsafe_by_a_guest_reset_keeps_the_partition() {
     let mine = part.high.start / 4096 + 3;
     let gfn = 0x345u64;
     let before = host.ggtt_read(mine);
-    t.mmio_write(GGTT_MMIO_OFFSET + mine * 8, &((gfn << 12) | GEN8_PAGE_PRESENT).to_le_bytes()).unwrap();
+    t.mmio_write(
+        GGTT_MMIO_OFFSET + mine * 8,
+        &((gfn << 12) | GEN8_PAGE_PRESENT).to_le_bytes(),
+    )
+    .unwrap();
     let theirs = part.high.end() / 4096 + 1; // past the partition: another vGPU's or the host's
     let theirs_before = host.ggtt_read(theirs);
-    t.mmio_write(GGTT_MMIO_OFFSET + theirs * 8, &((gfn << 12) | GEN8_PAGE_PRESENT).to_le_bytes()).unwrap();
+    t.mmio_write(
+        GGTT_MMIO_OFFSET + theirs * 8,
+        &((gfn << 12) | GEN8_PAGE_PRESENT).to_le_bytes(),
+    )
+    .unwrap();
     // Fence 1 over the whole aperture, fence 2 over the vGPU's own first page.
-    t.write32(FENCE_REG_GEN6_LO::OFFSET + 8 + 4, 0xffff_f000).unwrap();
+    t.write32(FENCE_REG_GEN6_LO::OFFSET + 8 + 4, 0xffff_f000)
+        .unwrap();
     t.write32(FENCE_REG_GEN6_LO::OFFSET + 8, 1).unwrap();
     let low = part.low.start as u32;
     t.write32(FENCE_REG_GEN6_LO::OFFSET + 16 + 4, low).unwrap();
@@ -206,7 +260,11 @@ fn leaving_failsafe_by_a_guest_reset_keeps_the_partition() {
     assert_eq!(host.ggtt_read(theirs), theirs_before);
     assert_eq!(fence(1), 0);
     assert!(t.vgpu.stats().fence_violations > violations);
-    assert_ne!(t.read32(hws).unwrap(), 0x1000, "the engine range came back from the snapshot");
+    assert_ne!(
+        t.read32(hws).unwrap(),
+        0x1000,
+        "the engine range came back from the snapshot"
+    );
 }
 
 #[test]
@@ -218,7 +276,11 @@ fn unaware_guest_can_reset_but_goes_failsafe_again() {
     let mut t = Direct::new(&mut v, &host, &mut hv);
     probe::pci_setup(&mut t).unwrap();
     // Execlists without PVINFO: not a GVT-aware guest.
-    t.write32(RING_MODE_GEN7::offset(RENDER_RING_BASE), masked_bit_enable(1 << 15)).unwrap();
+    t.write32(
+        RING_MODE_GEN7::offset(RENDER_RING_BASE),
+        masked_bit_enable(1 << 15),
+    )
+    .unwrap();
     assert_eq!(t.vgpu.failsafe(), Some(Failsafe::UnsupportedGuest));
     // Such a guest has forcewake (i915 skips it only on a vGPU it knows of) and resets.
     probe::forcewake(&mut t).expect("forcewake acks in failsafe");
@@ -226,7 +288,11 @@ fn unaware_guest_can_reset_but_goes_failsafe_again() {
     probe::intel_gt_reset(&mut t, probe::all_engines()).expect("full reset in failsafe");
     assert_eq!(t.vgpu.failsafe(), None);
     // The reset does not make it GVT-aware: the same step puts it back in failsafe.
-    t.write32(RING_MODE_GEN7::offset(RENDER_RING_BASE), masked_bit_enable(1 << 15)).unwrap();
+    t.write32(
+        RING_MODE_GEN7::offset(RENDER_RING_BASE),
+        masked_bit_enable(1 << 15),
+    )
+    .unwrap();
     assert_eq!(t.vgpu.failsafe(), Some(Failsafe::UnsupportedGuest));
     assert_eq!(t.vgpu.stats().failsafe_guest_resets, 1);
 }

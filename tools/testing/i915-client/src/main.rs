@@ -193,7 +193,14 @@ mod uapi {
     /// # Safety
     ///
     /// `ptr` is valid for `len` bytes: readable for PWRITE, writable for PREAD.
-    unsafe fn gem_rw(fd: &File, request: u64, handle: u32, offset: u64, ptr: u64, len: usize) -> io::Result<()> {
+    unsafe fn gem_rw(
+        fd: &File,
+        request: u64,
+        handle: u32,
+        offset: u64,
+        ptr: u64,
+        len: usize,
+    ) -> io::Result<()> {
         let mut arg = GemRw {
             handle,
             pad: 0,
@@ -208,13 +215,31 @@ mod uapi {
     /// DRM_IOCTL_I915_GEM_PWRITE: copy `data` into the object at `offset`.
     pub fn pwrite(fd: &File, handle: u32, offset: u64, data: &[u8]) -> io::Result<()> {
         // SAFETY: the kernel reads `data`, which is valid for its length.
-        unsafe { gem_rw(fd, GEM_PWRITE, handle, offset, data.as_ptr() as u64, data.len()) }
+        unsafe {
+            gem_rw(
+                fd,
+                GEM_PWRITE,
+                handle,
+                offset,
+                data.as_ptr() as u64,
+                data.len(),
+            )
+        }
     }
 
     /// DRM_IOCTL_I915_GEM_PREAD: fill `data` from the object at `offset`.
     pub fn pread(fd: &File, handle: u32, offset: u64, data: &mut [u8]) -> io::Result<()> {
         // SAFETY: the kernel writes `data`, which is valid and exclusively ours for its length.
-        unsafe { gem_rw(fd, GEM_PREAD, handle, offset, data.as_mut_ptr() as u64, data.len()) }
+        unsafe {
+            gem_rw(
+                fd,
+                GEM_PREAD,
+                handle,
+                offset,
+                data.as_mut_ptr() as u64,
+                data.len(),
+            )
+        }
     }
 
     /// DRM_IOCTL_I915_GEM_EXECBUFFER2 on the render engine of the fd's default context; the

@@ -6,7 +6,10 @@ use std::fmt::Display;
 pub fn line(name: &str, why: Option<&dyn Display>) -> String {
     match why {
         None => format!("GVT-CHECK: PASS {name}"),
-        Some(w) => format!("GVT-CHECK: FAIL {name}: {}", w.to_string().replace(['\n', '\r'], " ")),
+        Some(w) => format!(
+            "GVT-CHECK: FAIL {name}: {}",
+            w.to_string().replace(['\n', '\r'], " ")
+        ),
     }
 }
 
@@ -24,7 +27,10 @@ pub struct Checks {
 impl Checks {
     /// Checks named with `tag`.
     pub fn tagged(tag: Option<String>) -> Checks {
-        Checks { tag, ..Checks::default() }
+        Checks {
+            tag,
+            ..Checks::default()
+        }
     }
 
     fn name(&self, name: &str) -> String {

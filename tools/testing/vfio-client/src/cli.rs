@@ -5,7 +5,8 @@ use crate::screenshot;
 use crate::vfio::valid_uuid;
 
 /// Usage text.
-pub const USAGE: &str = "usage: gvt-vfio-client probe UUID       run the i915 probe on mdev UUID over VFIO
+pub const USAGE: &str =
+    "usage: gvt-vfio-client probe UUID       run the i915 probe on mdev UUID over VFIO
        gvt-vfio-client user-unmap UUID  the probe, then guest RAM unmapped and mapped again under it
        gvt-vfio-client bad-input UUID   hostile region accesses and ioctls; the device must survive
        gvt-vfio-client bench UUID [N]   time N (default 10000) config and BAR0 reads
@@ -44,8 +45,16 @@ pub fn parse(args: &[String]) -> Result<(Command, Option<String>), String> {
     match args.iter().position(|a| a == "--tag") {
         None => Ok((parse_command(args)?, None)),
         Some(i) => {
-            let tag = args.get(i.saturating_add(1)).filter(|t| !t.is_empty() && !t.starts_with('-')).ok_or("--tag needs a name")?;
-            let rest: Vec<String> = args.iter().enumerate().filter(|&(j, _)| j != i && j != i.saturating_add(1)).map(|(_, a)| a.clone()).collect();
+            let tag = args
+                .get(i.saturating_add(1))
+                .filter(|t| !t.is_empty() && !t.starts_with('-'))
+                .ok_or("--tag needs a name")?;
+            let rest: Vec<String> = args
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != i && j != i.saturating_add(1))
+                .map(|(_, a)| a.clone())
+                .collect();
             Ok((parse_command(&rest)?, Some(tag.clone())))
         }
     }
@@ -73,13 +82,21 @@ fn parse_command(args: &[String]) -> Result<Command, String> {
         },
         ("hold", [_]) => return Err("missing seconds".into()),
         ("lifecycle", [dir, n]) => match n.parse::<u32>() {
-            Ok(n) if n > 0 && dir.contains("mdev_supported_types/") => Command::Lifecycle(dir.clone(), n),
+            Ok(n) if n > 0 && dir.contains("mdev_supported_types/") => {
+                Command::Lifecycle(dir.clone(), n)
+            }
             _ => return Err("lifecycle needs an mdev type directory and a positive count".into()),
         },
         ("screenshot", opts) => Command::Screenshot(parse_screenshot(opts)?),
-        ("probe" | "user-unmap" | "bad-input" | "bench" | "hold", []) => return Err("missing UUID".into()),
-        ("probe" | "user-unmap" | "bad-input" | "bench" | "hold", _) => return Err("too many arguments".into()),
-        ("lifecycle", _) => return Err("lifecycle needs an mdev type directory and a positive count".into()),
+        ("probe" | "user-unmap" | "bad-input" | "bench" | "hold", []) => {
+            return Err("missing UUID".into())
+        }
+        ("probe" | "user-unmap" | "bad-input" | "bench" | "hold", _) => {
+            return Err("too many arguments".into())
+        }
+        ("lifecycle", _) => {
+            return Err("lifecycle needs an mdev type directory and a positive count".into())
+        }
         (c, _) => return Err(format!("unknown command '{c}'")),
     };
     Ok(cmd)
@@ -90,16 +107,41 @@ fn parse_screenshot(args: &[String]) -> Result<screenshot::Args, String> {
     let (mut pid, mut out, mut base64, mut fd) = (None, None, false, None);
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut value = |what: &str| it.next().filter(|v| !v.starts_with("--")).ok_or(format!("{a} needs {what}"));
+        let mut value = |what: &str| {
+            it.next()
+                .filter(|v| !v.starts_with("--"))
+                .ok_or(format!("{a} needs {what}"))
+        };
         match a.as_str() {
-            "--pid" => pid = Some(value("a process id")?.parse::<i32>().ok().filter(|&p| p > 0).ok_or(format!("{a}: not a process id"))?),
+            "--pid" => {
+                pid = Some(
+                    value("a process id")?
+                        .parse::<i32>()
+                        .ok()
+                        .filter(|&p| p > 0)
+                        .ok_or(format!("{a}: not a process id"))?,
+                )
+            }
             "--out" => out = Some(value("a file name")?.clone()).filter(|o| !o.is_empty()),
-            "--fd" => fd = Some(value("an fd number")?.parse::<i32>().ok().filter(|&f| f >= 0).ok_or(format!("{a}: not an fd number"))?),
+            "--fd" => {
+                fd = Some(
+                    value("an fd number")?
+                        .parse::<i32>()
+                        .ok()
+                        .filter(|&f| f >= 0)
+                        .ok_or(format!("{a}: not an fd number"))?,
+                )
+            }
             "--base64" => base64 = true,
             _ => return Err(format!("screenshot: unknown argument '{a}'")),
         }
     }
-    Ok(screenshot::Args { pid: pid.ok_or("screenshot needs --pid PID")?, out: out.ok_or("screenshot needs --out FILE")?, base64, fd })
+    Ok(screenshot::Args {
+        pid: pid.ok_or("screenshot needs --pid PID")?,
+        out: out.ok_or("screenshot needs --out FILE")?,
+        base64,
+        fd,
+    })
 }
 
 #[cfg(test)]
@@ -115,8 +157,14 @@ mod tests {
     #[test]
     fn tags() {
         let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(parse(&args(&["probe", U, "--tag", "A"])), Ok((Command::Probe(U.into()), Some("A".into()))));
-        assert_eq!(parse(&args(&["--tag", "B", "bench", U, "5"])), Ok((Command::Bench(U.into(), 5), Some("B".into()))));
+        assert_eq!(
+            parse(&args(&["probe", U, "--tag", "A"])),
+            Ok((Command::Probe(U.into()), Some("A".into())))
+        );
+        assert_eq!(
+            parse(&args(&["--tag", "B", "bench", U, "5"])),
+            Ok((Command::Bench(U.into(), 5), Some("B".into())))
+        );
         assert!(parse(&args(&["probe", U, "--tag"])).is_err());
         assert!(parse(&args(&["probe", U, "--tag", "--tag"])).is_err());
     }
@@ -125,18 +173,48 @@ mod tests {
     fn commands() {
         assert_eq!(p(&["probe", U]), Ok(Command::Probe(U.into())));
         assert_eq!(p(&["bad-input", U]), Ok(Command::BadInput(U.into())));
-        assert_eq!(p(&["bench", U]), Ok(Command::Bench(U.into(), BENCH_DEFAULT)));
+        assert_eq!(
+            p(&["bench", U]),
+            Ok(Command::Bench(U.into(), BENCH_DEFAULT))
+        );
         assert_eq!(p(&["bench", U, "500"]), Ok(Command::Bench(U.into(), 500)));
         assert_eq!(p(&["hold", U, "3"]), Ok(Command::Hold(U.into(), 3)));
     }
 
     #[test]
     fn screenshot() {
-        let shot = |pid, out: &str, base64, fd| Ok(Command::Screenshot(screenshot::Args { pid, out: out.into(), base64, fd }));
-        assert_eq!(p(&["screenshot", "--pid", "42", "--out", "/tmp/s.png"]), shot(42, "/tmp/s.png", false, None));
-        assert_eq!(p(&["screenshot", "--base64", "--out", "s.png", "--fd", "0", "--pid", "7"]), shot(7, "s.png", true, Some(0)));
-        let (c, tag) = parse(&["screenshot", "--tag", "L1", "--pid", "1", "--out", "a.png"].map(String::from)).unwrap();
-        assert_eq!((Ok(c), tag), (shot(1, "a.png", false, None), Some("L1".into())));
+        let shot = |pid, out: &str, base64, fd| {
+            Ok(Command::Screenshot(screenshot::Args {
+                pid,
+                out: out.into(),
+                base64,
+                fd,
+            }))
+        };
+        assert_eq!(
+            p(&["screenshot", "--pid", "42", "--out", "/tmp/s.png"]),
+            shot(42, "/tmp/s.png", false, None)
+        );
+        assert_eq!(
+            p(&[
+                "screenshot",
+                "--base64",
+                "--out",
+                "s.png",
+                "--fd",
+                "0",
+                "--pid",
+                "7"
+            ]),
+            shot(7, "s.png", true, Some(0))
+        );
+        let (c, tag) =
+            parse(&["screenshot", "--tag", "L1", "--pid", "1", "--out", "a.png"].map(String::from))
+                .unwrap();
+        assert_eq!(
+            (Ok(c), tag),
+            (shot(1, "a.png", false, None), Some("L1".into()))
+        );
         for bad in [
             &["screenshot"][..],
             &["screenshot", "--pid", "42"],

@@ -22,12 +22,22 @@ const SHIFT: u32 = 40;
 
 /// The config region as kvmgt reports it.
 pub fn cfg() -> Region {
-    Region { index: uapi::PCI_CONFIG_REGION_INDEX, offset: 7 << SHIFT, size: 256, flags: 3 }
+    Region {
+        index: uapi::PCI_CONFIG_REGION_INDEX,
+        offset: 7 << SHIFT,
+        size: 256,
+        flags: 3,
+    }
 }
 
 /// The BAR0 region as kvmgt reports it.
 pub fn bar0() -> Region {
-    Region { index: uapi::PCI_BAR0_REGION_INDEX, offset: 0, size: 16 << 20, flags: 3 }
+    Region {
+        index: uapi::PCI_BAR0_REGION_INDEX,
+        offset: 0,
+        size: 16 << 20,
+        flags: 3,
+    }
 }
 
 /// A vGPU behind a pretend VFIO device fd.
@@ -50,10 +60,17 @@ impl FakeKvmgt<'_> {
         let mut gvt = Gvt::new(&host).unwrap();
         let cfg = find_type("GVTg_V5_8").unwrap().config;
         let n = Gvt::ggtt_entries_for(&cfg).unwrap();
-        let mut v = gvt.create_vgpu(&host, &cfg, vec_storage(n)).map_err(|(e, _)| e).unwrap();
+        let mut v = gvt
+            .create_vgpu(&host, &cfg, vec_storage(n))
+            .map_err(|(e, _)| e)
+            .unwrap();
         v.activate();
         let mut hv = MemHypervisor::new(1, 16 << 20);
-        f(FakeKvmgt { t: Direct::new(&mut v, &host, &mut hv), signal, accesses: 0 })
+        f(FakeKvmgt {
+            t: Direct::new(&mut v, &host, &mut hv),
+            signal,
+            accesses: 0,
+        })
     }
 
     /// The device model raises an interrupt event.
@@ -85,12 +102,20 @@ impl FakeKvmgt<'_> {
 
     /// kvmgt's transfer loop: the largest naturally aligned 8/4/2/1-byte access that fits, one
     /// after the other; a short count once something was done, else the error.
-    fn transfer(&mut self, offset: u64, len: usize, mut op: impl FnMut(&mut Direct<'_>, u32, u64, std::ops::Range<usize>) -> guest_model::Result) -> io::Result<usize> {
+    fn transfer(
+        &mut self,
+        offset: u64,
+        len: usize,
+        mut op: impl FnMut(&mut Direct<'_>, u32, u64, std::ops::Range<usize>) -> guest_model::Result,
+    ) -> io::Result<usize> {
         let (index, mut off, size, max) = self.decode(offset)?;
         let mut done = 0;
         while done < len {
             let room = size.saturating_sub(off).min((len - done) as u64);
-            let Some(n) = [8usize, 4, 2, 1].into_iter().find(|&n| n <= max && n as u64 <= room && off % n as u64 == 0) else {
+            let Some(n) = [8usize, 4, 2, 1]
+                .into_iter()
+                .find(|&n| n <= max && n as u64 <= room && off % n as u64 == 0)
+            else {
                 break;
             };
             if op(&mut self.t, index, off, done..done + n).is_err() {

@@ -23,8 +23,11 @@ fn timed(f: impl FnOnce() -> std::io::Result<()>) -> std::io::Result<u64> {
 }
 
 fn available(type_dir: &str) -> Result<u32, String> {
-    let s = std::fs::read_to_string(format!("{type_dir}/available_instances")).map_err(|e| format!("available_instances: {e}"))?;
-    s.trim().parse().map_err(|_| format!("available_instances reads '{}'", s.trim()))
+    let s = std::fs::read_to_string(format!("{type_dir}/available_instances"))
+        .map_err(|e| format!("available_instances: {e}"))?;
+    s.trim()
+        .parse()
+        .map_err(|_| format!("available_instances reads '{}'", s.trim()))
 }
 
 fn create(type_dir: &str, u: &str) -> std::io::Result<()> {
@@ -85,14 +88,26 @@ pub fn lifecycle(type_dir: &str, n: u32, tag: Option<String>) -> Checks {
     };
     println!("vgpus at once: {} of {type_dir}", live.len());
     let fit = live.len();
-    c.expect("available_instances was exact", u32::try_from(fit) == Ok(before), || format!("said {before}, {fit} fit"));
-    c.expect("the one too many gets ENOSPC", refusal.raw_os_error() == Some(28), || format!("got {refusal}"));
+    c.expect(
+        "available_instances was exact",
+        u32::try_from(fit) == Ok(before),
+        || format!("said {before}, {fit} fit"),
+    );
+    c.expect(
+        "the one too many gets ENOSPC",
+        refusal.raw_os_error() == Some(28),
+        || format!("got {refusal}"),
+    );
     let full = available(type_dir);
-    c.expect("available_instances 0 when full", full == Ok(0), || format!("{full:?}"));
+    c.expect("available_instances 0 when full", full == Ok(0), || {
+        format!("{full:?}")
+    });
     let removed = live.iter().all(|u| remove(u).is_ok());
     c.expect("all removed", removed, || "a remove failed".into());
     let after = available(type_dir);
-    c.expect("available_instances back", after == Ok(before), || format!("{after:?}"));
+    c.expect("available_instances back", after == Ok(before), || {
+        format!("{after:?}")
+    });
     c
 }
 

@@ -39,7 +39,10 @@ fn main() -> ExitCode {
             }
         }
     };
-    println!("gvt-vfio-client: {} passed, {} failed", checks.passed, checks.failed);
+    println!(
+        "gvt-vfio-client: {} passed, {} failed",
+        checks.passed, checks.failed
+    );
     if checks.all_passed() {
         ExitCode::SUCCESS
     } else {

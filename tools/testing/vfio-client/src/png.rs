@@ -33,14 +33,21 @@ pub fn crc32(crc: u32, data: &[u8]) -> u32 {
     for &b in data {
         c ^= u32::from(b);
         for _ in 0..8 {
-            c = if c & 1 != 0 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xedb8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
         }
     }
     !c
 }
 
 fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) -> Result<(), String> {
-    let len = u32::try_from(data.len()).ok().filter(|&l| l <= 0x7fff_ffff).ok_or("PNG chunk too big")?;
+    let len = u32::try_from(data.len())
+        .ok()
+        .filter(|&l| l <= 0x7fff_ffff)
+        .ok_or("PNG chunk too big")?;
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(kind);
     out.extend_from_slice(data);
@@ -70,15 +77,22 @@ pub fn encode(width: u32, height: u32, rgb: &[u8]) -> Result<Vec<u8>, String> {
     }
     let w = usize::try_from(width).map_err(|e| e.to_string())?;
     let row = w.checked_mul(3).ok_or("image too wide")?;
-    let want = usize::try_from(height).ok().and_then(|h| h.checked_mul(row)).ok_or("image too big")?;
+    let want = usize::try_from(height)
+        .ok()
+        .and_then(|h| h.checked_mul(row))
+        .ok_or("image too big")?;
     if rgb.len() != want {
-        return Err(format!("{} bytes of pixels for {width}x{height} RGB (want {want})", rgb.len()));
+        return Err(format!(
+            "{} bytes of pixels for {width}x{height} RGB (want {want})",
+            rgb.len()
+        ));
     }
     let pal = palette(rgb);
     let rows = rgb.chunks_exact(row);
     let (colour_type, depth, raw, plte) = match &pal {
         Some(p) => {
-            let index: HashMap<[u8; 3], u8> = p.iter().zip(0u8..=255).map(|(c, i)| (*c, i)).collect();
+            let index: HashMap<[u8; 3], u8> =
+                p.iter().zip(0u8..=255).map(|(c, i)| (*c, i)).collect();
             // The fewest bits that index the palette: 1, 2, 4 or 8.
             let depth: u8 = match p.len() {
                 0..=2 => 1,
@@ -96,13 +110,21 @@ pub fn encode(width: u32, height: u32, rgb: &[u8]) -> Result<Vec<u8>, String> {
                     let mut b = 0u8;
                     for (k, c) in px.chunks_exact(3).enumerate() {
                         let i = index.get(c).copied().unwrap_or(0);
-                        let shift = 8usize.saturating_sub(usize::from(depth).saturating_mul(k.saturating_add(1)));
-                        b |= i.checked_shl(u32::try_from(shift).unwrap_or(0)).unwrap_or(0);
+                        let shift = 8usize
+                            .saturating_sub(usize::from(depth).saturating_mul(k.saturating_add(1)));
+                        b |= i
+                            .checked_shl(u32::try_from(shift).unwrap_or(0))
+                            .unwrap_or(0);
                     }
                     raw.push(b);
                 }
             }
-            (3u8, depth, raw, p.iter().flatten().copied().collect::<Vec<u8>>())
+            (
+                3u8,
+                depth,
+                raw,
+                p.iter().flatten().copied().collect::<Vec<u8>>(),
+            )
         }
         None => {
             let mut raw = Vec::with_capacity(row.saturating_add(1).saturating_mul(rows.len()));
@@ -134,7 +156,13 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 
 /// Standard base64 (RFC 4648, with padding).
 pub fn base64(data: &[u8]) -> String {
-    let sym = |v: u32| char::from(B64.get(usize::try_from(v & 63).unwrap_or(0)).copied().unwrap_or(b'A'));
+    let sym = |v: u32| {
+        char::from(
+            B64.get(usize::try_from(v & 63).unwrap_or(0))
+                .copied()
+                .unwrap_or(b'A'),
+        )
+    };
     let mut s = String::with_capacity(data.len().div_ceil(3).saturating_mul(4));
     for g in data.chunks(3) {
         let b = |i: usize| u32::from(g.get(i).copied().unwrap_or(0));
@@ -149,17 +177,27 @@ pub fn base64(data: &[u8]) -> String {
 
 /// Whether `name` can stand in a frame's BEGIN line and be a file name on the host.
 pub fn valid_name(name: &str) -> bool {
-    !name.is_empty() && !name.starts_with('.') && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// The file `data` named `name` as framed lines (see the module documentation), each ending
 /// in `\n`.
 pub fn frame(name: &str, data: &[u8]) -> Result<String, String> {
     if !valid_name(name) {
-        return Err(format!("'{name}' is not a frame name (letters, digits, '.', '_', '-')"));
+        return Err(format!(
+            "'{name}' is not a frame name (letters, digits, '.', '_', '-')"
+        ));
     }
     let b = base64(data);
-    let mut s = format!("GVT-PNG-BEGIN {name} size={} crc32={:08x}\n", data.len(), crc32(0, data));
+    let mut s = format!(
+        "GVT-PNG-BEGIN {name} size={} crc32={:08x}\n",
+        data.len(),
+        crc32(0, data)
+    );
     // Base64 is ASCII, so byte chunks are whole characters.
     for line in b.as_bytes().chunks(LINE) {
         s.push_str("GVT-PNG: ");
@@ -190,10 +228,16 @@ pub mod decode {
         let mut at = 8;
         let mut out = Vec::new();
         while at < png.len() {
-            let len = u32::from_be_bytes(png.get(at..at + 4).ok_or("short")?.try_into().unwrap()) as usize;
+            let len = u32::from_be_bytes(png.get(at..at + 4).ok_or("short")?.try_into().unwrap())
+                as usize;
             let kind: [u8; 4] = png.get(at + 4..at + 8).ok_or("short")?.try_into().unwrap();
             let data = png.get(at + 8..at + 8 + len).ok_or("chunk past the end")?;
-            let crc = u32::from_be_bytes(png.get(at + 8 + len..at + 12 + len).ok_or("short")?.try_into().unwrap());
+            let crc = u32::from_be_bytes(
+                png.get(at + 8 + len..at + 12 + len)
+                    .ok_or("short")?
+                    .try_into()
+                    .unwrap(),
+            );
             if crc != crc32(crc32(0, &kind), data) {
                 return Err(format!("bad CRC on {}", String::from_utf8_lossy(&kind)));
             }
@@ -216,9 +260,18 @@ pub mod decode {
         if !matches!((ct, depth), (2, 8) | (3, 1 | 2 | 4 | 8)) || ihdr[10..] != [0, 0, 0] {
             return Err("unsupported IHDR".into());
         }
-        let plte: Vec<u8> = cs.iter().filter(|c| &c.0 == b"PLTE").flat_map(|c| c.1.clone()).collect();
-        let z: Vec<u8> = cs.iter().filter(|c| &c.0 == b"IDAT").flat_map(|c| c.1.clone()).collect();
-        let raw = miniz_oxide::inflate::decompress_to_vec_zlib(&z).map_err(|e| format!("inflate: {e:?}"))?;
+        let plte: Vec<u8> = cs
+            .iter()
+            .filter(|c| &c.0 == b"PLTE")
+            .flat_map(|c| c.1.clone())
+            .collect();
+        let z: Vec<u8> = cs
+            .iter()
+            .filter(|c| &c.0 == b"IDAT")
+            .flat_map(|c| c.1.clone())
+            .collect();
+        let raw = miniz_oxide::inflate::decompress_to_vec_zlib(&z)
+            .map_err(|e| format!("inflate: {e:?}"))?;
         let bits = if ct == 2 { 24 } else { depth as usize };
         let row = (w as usize * bits).div_ceil(8);
         if raw.len() != (row + 1) * h as usize {
@@ -266,14 +319,30 @@ mod tests {
 
     #[test]
     fn base64_rfc4648_vectors() {
-        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(base64(i.as_bytes()), o);
         }
         assert_eq!(base64(&[0xff, 0xfe, 0xfd]), "//79");
     }
 
     fn gradient(w: u32, h: u32) -> Vec<u8> {
-        (0..w * h).flat_map(|i| [(i % w * 255 / w) as u8, (i / w * 255 / h) as u8, (i * 7) as u8]).collect()
+        (0..w * h)
+            .flat_map(|i| {
+                [
+                    (i % w * 255 / w) as u8,
+                    (i / w * 255 / h) as u8,
+                    (i * 7) as u8,
+                ]
+            })
+            .collect()
     }
 
     #[test]
@@ -287,12 +356,26 @@ mod tests {
 
     /// `n` colours over a `w` x `h` image, each at least once.
     fn colours(n: u32, w: u32, h: u32) -> Vec<u8> {
-        (0..w * h).flat_map(|i| { let c = i % n; [c as u8, (c >> 8) as u8, 0x40] }).collect()
+        (0..w * h)
+            .flat_map(|i| {
+                let c = i % n;
+                [c as u8, (c >> 8) as u8, 0x40]
+            })
+            .collect()
     }
 
     #[test]
     fn few_colours_are_indexed_with_the_fewest_bits() {
-        for (n, depth) in [(1u32, 1u8), (2, 1), (3, 2), (4, 2), (5, 4), (16, 4), (17, 8), (256, 8)] {
+        for (n, depth) in [
+            (1u32, 1u8),
+            (2, 1),
+            (3, 2),
+            (4, 2),
+            (5, 4),
+            (16, 4),
+            (17, 8),
+            (256, 8),
+        ] {
             // Odd widths leave padding bits at the end of packed rows.
             for w in [1u32, 3, 5, 7, 8, 9, 17, 33] {
                 let h = n.div_ceil(w) + 1;
@@ -300,12 +383,19 @@ mod tests {
                 let png = encode(w, h, &rgb).unwrap();
                 let kinds: Vec<[u8; 4]> = chunks(&png).unwrap().into_iter().map(|c| c.0).collect();
                 assert_eq!(kinds, [*b"IHDR", *b"PLTE", *b"IDAT", *b"IEND"]);
-                assert_eq!(decode(&png).unwrap(), (w, h, rgb, (3, depth)), "{n} colours, width {w}");
+                assert_eq!(
+                    decode(&png).unwrap(),
+                    (w, h, rgb, (3, depth)),
+                    "{n} colours, width {w}"
+                );
             }
         }
         // 257 colours are truecolour.
         let c257 = colours(257, 17, 17);
-        assert_eq!(decode(&encode(17, 17, &c257).unwrap()).unwrap(), (17, 17, c257, (2, 8)));
+        assert_eq!(
+            decode(&encode(17, 17, &c257).unwrap()).unwrap(),
+            (17, 17, c257, (2, 8))
+        );
     }
 
     #[test]
@@ -328,11 +418,23 @@ mod tests {
         let data: Vec<u8> = (0..200u32).map(|i| (i * 31) as u8).collect();
         let f = frame("shot-1.png", &data).unwrap();
         let lines: Vec<&str> = f.lines().collect();
-        assert_eq!(lines[0], format!("GVT-PNG-BEGIN shot-1.png size=200 crc32={:08x}", crc32(0, &data)));
+        assert_eq!(
+            lines[0],
+            format!(
+                "GVT-PNG-BEGIN shot-1.png size=200 crc32={:08x}",
+                crc32(0, &data)
+            )
+        );
         assert_eq!(*lines.last().unwrap(), "GVT-PNG-END shot-1.png");
-        let body: Vec<&str> = lines[1..lines.len() - 1].iter().map(|l| l.strip_prefix("GVT-PNG: ").unwrap()).collect();
+        let body: Vec<&str> = lines[1..lines.len() - 1]
+            .iter()
+            .map(|l| l.strip_prefix("GVT-PNG: ").unwrap())
+            .collect();
         // 200 bytes are 268 base64 characters: three full lines and 40.
-        assert_eq!(body.iter().map(|l| l.len()).collect::<Vec<_>>(), [76, 76, 76, 40]);
+        assert_eq!(
+            body.iter().map(|l| l.len()).collect::<Vec<_>>(),
+            [76, 76, 76, 40]
+        );
         assert_eq!(body.concat(), base64(&data));
         assert!(f.ends_with('\n'));
         assert!(frame("../x", &data).is_err());
@@ -344,7 +446,8 @@ mod tests {
     /// console log with CRs and kernel lines in it, and fails on a cut block.
     #[test]
     fn extract_png_py_reads_frames_back() {
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../qemu/extract-png.py");
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../qemu/extract-png.py");
         let dir = std::env::temp_dir().join(format!("gvt-extract-png-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let png = encode(40, 30, &gradient(40, 30)).unwrap();
@@ -359,13 +462,22 @@ mod tests {
         }
         let run = |log: &str, out: &str| {
             std::fs::write(dir.join("log"), log).unwrap();
-            std::process::Command::new("python3").arg(&script).arg(dir.join("log")).arg(dir.join(out)).output().unwrap()
+            std::process::Command::new("python3")
+                .arg(&script)
+                .arg(dir.join("log"))
+                .arg(dir.join(out))
+                .output()
+                .unwrap()
         };
         let ok = run(&log, "ok");
         let got = std::fs::read(dir.join("ok/shot.png"));
         let cut = run(&log[..log.len() - 40], "cut");
         std::fs::remove_dir_all(&dir).unwrap();
-        assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
         assert_eq!(got.unwrap(), png);
         assert_eq!(cut.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&cut.stderr).contains("truncated"));
@@ -378,8 +490,13 @@ mod tests {
         let rgb: Vec<u8> = (0..w * h)
             .flat_map(|i| {
                 let (x, y) = (i % w, i / w);
-                let on = (y / 16) % 2 == 0 && x < 1200 && ((x / 8 * 7 + y % 16 * 3 + x % 8) % 5 == 0);
-                if on { [0xaa, 0xaa, 0xaa] } else { [0, 0, 0] }
+                let on =
+                    (y / 16) % 2 == 0 && x < 1200 && ((x / 8 * 7 + y % 16 * 3 + x % 8) % 5 == 0);
+                if on {
+                    [0xaa, 0xaa, 0xaa]
+                } else {
+                    [0, 0, 0]
+                }
             })
             .collect();
         let png = encode(w, h, &rgb).unwrap();

@@ -70,7 +70,17 @@ const fn fourcc(c: &[u8; 4]) -> u32 {
 
 /// A fourcc as its four characters (`'?'` for the unprintable) and hex.
 pub fn fourcc_name(f: u32) -> String {
-    let s: String = f.to_le_bytes().iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { char::from(b) } else { '?' }).collect();
+    let s: String = f
+        .to_le_bytes()
+        .iter()
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                char::from(b)
+            } else {
+                '?'
+            }
+        })
+        .collect();
     format!("'{s}' ({f:#010x})")
 }
 
@@ -123,7 +133,11 @@ impl Format {
             Format::Xbgr2101010 => [byte(v >> 2), byte(v >> 12), byte(v >> 22)],
             Format::Rgb565 => {
                 let (r, g, bl) = ((v >> 11) & 0x1f, (v >> 5) & 0x3f, v & 0x1f);
-                [byte((r << 3) | (r >> 2)), byte((g << 2) | (g >> 4)), byte((bl << 3) | (bl >> 2))]
+                [
+                    byte((r << 3) | (r >> 2)),
+                    byte((g << 2) | (g >> 4)),
+                    byte((bl << 3) | (bl >> 2)),
+                ]
             }
         }
     }
@@ -147,8 +161,12 @@ impl Tiling {
             0 => Ok(Tiling::Linear),
             MOD_X_TILED => Ok(Tiling::X),
             MOD_Y_TILED => Ok(Tiling::Y),
-            MOD_YF_TILED => Err(format!("modifier {m:#x} (Yf-tiled) is not supported (linear, X- and Y-tiled are)")),
-            _ => Err(format!("modifier {m:#x} is not supported (linear, X- and Y-tiled are)")),
+            MOD_YF_TILED => Err(format!(
+                "modifier {m:#x} (Yf-tiled) is not supported (linear, X- and Y-tiled are)"
+            )),
+            _ => Err(format!(
+                "modifier {m:#x} is not supported (linear, X- and Y-tiled are)"
+            )),
         }
     }
 
@@ -174,13 +192,20 @@ impl Tiling {
     pub fn offset(self, stride: u64, xb: u64, y: u64) -> Option<u64> {
         let (tw, th) = self.tile();
         // Start of the row of tiles, plus whole tiles to the left.
-        let tiles = y.checked_div(th)?.checked_mul(stride)?.checked_mul(th)?.checked_add(xb.checked_div(tw)?.checked_mul(tw.checked_mul(th)?)?)?;
+        let tiles = y
+            .checked_div(th)?
+            .checked_mul(stride)?
+            .checked_mul(th)?
+            .checked_add(xb.checked_div(tw)?.checked_mul(tw.checked_mul(th)?)?)?;
         let (x, r) = (xb.checked_rem(tw)?, y.checked_rem(th)?);
         let inside = match self {
             Tiling::Linear => 0,
             Tiling::X => r.checked_mul(512)?.checked_add(x)?,
             // 16-byte columns of 32 rows each.
-            Tiling::Y => (x / 16).checked_mul(512)?.checked_add(r.checked_mul(16)?)?.checked_add(x % 16)?,
+            Tiling::Y => (x / 16)
+                .checked_mul(512)?
+                .checked_add(r.checked_mul(16)?)?
+                .checked_add(x % 16)?,
         };
         tiles.checked_add(inside)
     }
@@ -207,24 +232,52 @@ impl Plane {
     /// stride too small for the width, or a surface larger than the dma-buf.
     pub fn from_info(p: &GfxPlaneInfo) -> Result<Plane, String> {
         if p.drm_format == 0 || p.dmabuf_id == 0 {
-            return Err(format!("the primary plane is disabled (drm_format {:#x}, dmabuf_id {})", p.drm_format, p.dmabuf_id));
+            return Err(format!(
+                "the primary plane is disabled (drm_format {:#x}, dmabuf_id {})",
+                p.drm_format, p.dmabuf_id
+            ));
         }
         if p.width == 0 || p.height == 0 || p.stride == 0 || p.size == 0 {
-            return Err(format!("the primary plane is empty: {}x{}, stride {}, size {}", p.width, p.height, p.stride, p.size));
+            return Err(format!(
+                "the primary plane is empty: {}x{}, stride {}, size {}",
+                p.width, p.height, p.stride, p.size
+            ));
         }
         let format = Format::from_fourcc(p.drm_format).ok_or_else(|| format!("drm_format {} cannot be converted (XRGB8888, ARGB8888, XBGR8888, ABGR8888, XRGB2101010, XBGR2101010, RGB565 can)", fourcc_name(p.drm_format)))?;
         let tiling = Tiling::from_modifier(p.drm_format_mod)?;
-        let plane = Plane { format, tiling, width: p.width, height: p.height, stride: p.stride };
+        let plane = Plane {
+            format,
+            tiling,
+            width: p.width,
+            height: p.height,
+            stride: p.stride,
+        };
         let need = plane.bytes().ok_or("the plane's size overflows")?;
         if u64::from(p.width).saturating_mul(plane.cpp()) > u64::from(p.stride) {
-            return Err(format!("stride {} is less than {} pixels of {} bytes", p.stride, p.width, plane.cpp()));
+            return Err(format!(
+                "stride {} is less than {} pixels of {} bytes",
+                p.stride,
+                p.width,
+                plane.cpp()
+            ));
         }
         let (tw, _) = tiling.tile();
         if u64::from(p.stride).checked_rem(tw) != Some(0) {
-            return Err(format!("stride {} of a {} surface is not a multiple of {tw}", p.stride, tiling.name()));
+            return Err(format!(
+                "stride {} of a {} surface is not a multiple of {tw}",
+                p.stride,
+                tiling.name()
+            ));
         }
         if need > u64::from(p.size) {
-            return Err(format!("{}x{} at stride {} ({}) needs {need} bytes, the dma-buf has {}", p.width, p.height, p.stride, tiling.name(), p.size));
+            return Err(format!(
+                "{}x{} at stride {} ({}) needs {need} bytes, the dma-buf has {}",
+                p.width,
+                p.height,
+                p.stride,
+                tiling.name(),
+                p.size
+            ));
         }
         Ok(plane)
     }
@@ -236,28 +289,50 @@ impl Plane {
     /// Bytes of the surface the pixels lie in.
     pub fn bytes(&self) -> Option<u64> {
         let (_, th) = self.tiling.tile();
-        let (w, h, s) = (u64::from(self.width), u64::from(self.height), u64::from(self.stride));
+        let (w, h, s) = (
+            u64::from(self.width),
+            u64::from(self.height),
+            u64::from(self.stride),
+        );
         match self.tiling {
-            Tiling::Linear => h.checked_sub(1)?.checked_mul(s)?.checked_add(w.checked_mul(self.cpp())?),
+            Tiling::Linear => h
+                .checked_sub(1)?
+                .checked_mul(s)?
+                .checked_add(w.checked_mul(self.cpp())?),
             _ => h.checked_next_multiple_of(th)?.checked_mul(s),
         }
     }
 
     /// The surface `buf` (as the dma-buf holds it) as 8-bit RGB, row after row.
     pub fn to_rgb(&self, buf: &[u8]) -> Result<Vec<u8>, String> {
-        let need = self.bytes().and_then(|b| usize::try_from(b).ok()).ok_or("the plane's size overflows")?;
+        let need = self
+            .bytes()
+            .and_then(|b| usize::try_from(b).ok())
+            .ok_or("the plane's size overflows")?;
         if buf.len() < need {
-            return Err(format!("{} bytes of surface, the plane needs {need}", buf.len()));
+            return Err(format!(
+                "{} bytes of surface, the plane needs {need}",
+                buf.len()
+            ));
         }
         let cpp = self.format.cpp();
-        let (w, h) = (usize::try_from(self.width).map_err(|e| e.to_string())?, usize::try_from(self.height).map_err(|e| e.to_string())?);
+        let (w, h) = (
+            usize::try_from(self.width).map_err(|e| e.to_string())?,
+            usize::try_from(self.height).map_err(|e| e.to_string())?,
+        );
         let mut out = Vec::with_capacity(w.saturating_mul(h).saturating_mul(3));
         let stride = u64::from(self.stride);
         let short = || "a pixel lies outside the surface".to_string();
         for y in 0..u64::from(self.height) {
             for x in 0..u64::from(self.width) {
-                let off = x.checked_mul(self.cpp()).and_then(|xb| self.tiling.offset(stride, xb, y)).and_then(|o| usize::try_from(o).ok()).ok_or_else(short)?;
-                let px = buf.get(off..off.checked_add(cpp).ok_or_else(short)?).ok_or_else(short)?;
+                let off = x
+                    .checked_mul(self.cpp())
+                    .and_then(|xb| self.tiling.offset(stride, xb, y))
+                    .and_then(|o| usize::try_from(o).ok())
+                    .ok_or_else(short)?;
+                let px = buf
+                    .get(off..off.checked_add(cpp).ok_or_else(short)?)
+                    .ok_or_else(short)?;
                 out.extend_from_slice(&self.format.rgb(px));
             }
         }
@@ -280,7 +355,11 @@ impl Stats {
         let mut colours: HashSet<[u8; 3]> = HashSet::new();
         let (mut total, mut nonblack) = (0u64, 0u64);
         for px in rgb.chunks_exact(3) {
-            let c = [px.first().copied().unwrap_or(0), px.get(1).copied().unwrap_or(0), px.get(2).copied().unwrap_or(0)];
+            let c = [
+                px.first().copied().unwrap_or(0),
+                px.get(1).copied().unwrap_or(0),
+                px.get(2).copied().unwrap_or(0),
+            ];
             if colours.len() < COLOUR_CAP {
                 colours.insert(c);
             }
@@ -289,25 +368,46 @@ impl Stats {
                 nonblack = nonblack.saturating_add(1);
             }
         }
-        let nonblack_permille = nonblack.saturating_mul(1000).checked_div(total).unwrap_or(0);
-        Stats { distinct: colours.len(), nonblack_permille }
+        let nonblack_permille = nonblack
+            .saturating_mul(1000)
+            .checked_div(total)
+            .unwrap_or(0);
+        Stats {
+            distinct: colours.len(),
+            nonblack_permille,
+        }
     }
 
     /// `nonblack` as a percentage with one decimal: `12.3`.
     pub fn nonblack(&self) -> String {
-        format!("{}.{}", self.nonblack_permille / 10, self.nonblack_permille % 10)
+        format!(
+            "{}.{}",
+            self.nonblack_permille / 10,
+            self.nonblack_permille % 10
+        )
     }
 }
 
 /// The summary line: `screenshot: WxH format=F stride=S distinct_colors=N nonblack=P% -> FILE`.
 pub fn summary(p: &Plane, s: &Stats, out: &str) -> String {
-    format!("screenshot: {}x{} format={} stride={} distinct_colors={} nonblack={}% -> {out}", p.width, p.height, p.format.name(), p.stride, s.distinct, s.nonblack())
+    format!(
+        "screenshot: {}x{} format={} stride={} distinct_colors={} nonblack={}% -> {out}",
+        p.width,
+        p.height,
+        p.format.name(),
+        p.stride,
+        s.distinct,
+        s.nonblack()
+    )
 }
 
 /// Whether a `/proc/PID/fd/N` link names a VFIO device fd: one from
 /// `VFIO_GROUP_GET_DEVICE_FD` (an anonymous inode) or an open of the device's cdev.
 pub fn is_vfio_device_link(link: &str) -> bool {
-    link == "anon_inode:[vfio-device]" || link.strip_prefix("/dev/vfio/devices/vfio").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    link == "anon_inode:[vfio-device]"
+        || link
+            .strip_prefix("/dev/vfio/devices/vfio")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The VFIO device fds of process `pid`, lowest first, with their links.
@@ -318,7 +418,10 @@ pub fn vfio_fds(proc_root: &Path, pid: i32) -> Result<Vec<(i32, String)>, String
         .filter_map(|e| {
             let e = e.ok()?;
             let fd = e.file_name().to_str()?.parse::<i32>().ok()?;
-            let link = std::fs::read_link(e.path()).ok()?.to_string_lossy().into_owned();
+            let link = std::fs::read_link(e.path())
+                .ok()?
+                .to_string_lossy()
+                .into_owned();
             is_vfio_device_link(&link).then_some((fd, link))
         })
         .collect();
@@ -327,7 +430,12 @@ pub fn vfio_fds(proc_root: &Path, pid: i32) -> Result<Vec<(i32, String)>, String
 }
 
 fn query(device: &File, flags: u32) -> std::io::Result<GfxPlaneInfo> {
-    let mut p = GfxPlaneInfo { argsz: uapi::size32::<GfxPlaneInfo>(), flags, drm_plane_type: uapi::DRM_PLANE_TYPE_PRIMARY, ..GfxPlaneInfo::default() };
+    let mut p = GfxPlaneInfo {
+        argsz: uapi::size32::<GfxPlaneInfo>(),
+        flags,
+        drm_plane_type: uapi::DRM_PLANE_TYPE_PRIMARY,
+        ..GfxPlaneInfo::default()
+    };
     ioctl_arg(device.as_fd(), uapi::DEVICE_QUERY_GFX_PLANE, &mut p).map(|_| p)
 }
 
@@ -342,24 +450,46 @@ fn take_device(a: &Args) -> Result<(File, i32, String), String> {
     };
     let mut why = Vec::new();
     for (fd, link) in candidates {
-        let f = pidfd_getfd(a.pid, fd).map_err(|e| format!("pidfd_getfd of pid {} fd {fd}: {e}", a.pid))?;
+        let f = pidfd_getfd(a.pid, fd)
+            .map_err(|e| format!("pidfd_getfd of pid {} fd {fd}: {e}", a.pid))?;
         match query(&f, uapi::GFX_PLANE_TYPE_PROBE | uapi::GFX_PLANE_TYPE_DMABUF) {
             Ok(_) => return Ok((f, fd, link)),
             Err(e) => why.push(format!("fd {fd}: {e}")),
         }
     }
-    Err(format!("no VFIO device of pid {} offers dma-buf planes ({})", a.pid, why.join("; ")))
+    Err(format!(
+        "no VFIO device of pid {} offers dma-buf planes ({})",
+        a.pid,
+        why.join("; ")
+    ))
 }
 
 /// Takes the screenshot; prints the plane, the summary line and, with `--base64`, the framed
 /// PNG. Any failure is an error.
 pub fn screenshot(a: &Args) -> Result<(), String> {
-    let name = Path::new(&a.out).file_name().and_then(|n| n.to_str()).filter(|n| png::valid_name(n)).ok_or_else(|| format!("--out '{}': the file name must be letters, digits, '.', '_', '-'", a.out))?;
+    let name = Path::new(&a.out)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| png::valid_name(n))
+        .ok_or_else(|| {
+            format!(
+                "--out '{}': the file name must be letters, digits, '.', '_', '-'",
+                a.out
+            )
+        })?;
     let (device, fd, link) = take_device(a)?;
     let info = match query(&device, uapi::GFX_PLANE_TYPE_DMABUF) {
         Ok(p) => p,
-        Err(e) if e.raw_os_error() == Some(libc::ENODEV) => return Err("no primary plane: the guest shows nothing (QUERY_GFX_PLANE: ENODEV)".into()),
-        Err(e) => return Err(format!("VFIO_DEVICE_QUERY_GFX_PLANE (primary, dma-buf): {e}")),
+        Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {
+            return Err(
+                "no primary plane: the guest shows nothing (QUERY_GFX_PLANE: ENODEV)".into(),
+            )
+        }
+        Err(e) => {
+            return Err(format!(
+                "VFIO_DEVICE_QUERY_GFX_PLANE (primary, dma-buf): {e}"
+            ))
+        }
     };
     println!(
         "screenshot-plane: pid {} fd {fd} ({link}): {}x{} drm_format={} modifier={:#x} stride={} size={} dmabuf_id={}",
@@ -373,9 +503,11 @@ pub fn screenshot(a: &Args) -> Result<(), String> {
         info.dmabuf_id
     );
     let plane = Plane::from_info(&info)?;
-    let dmabuf = ioctl_u32_get_fd(device.as_fd(), uapi::DEVICE_GET_GFX_DMABUF, &info.dmabuf_id).map_err(|e| format!("VFIO_DEVICE_GET_GFX_DMABUF {}: {e}", info.dmabuf_id))?;
+    let dmabuf = ioctl_u32_get_fd(device.as_fd(), uapi::DEVICE_GET_GFX_DMABUF, &info.dmabuf_id)
+        .map_err(|e| format!("VFIO_DEVICE_GET_GFX_DMABUF {}: {e}", info.dmabuf_id))?;
     let size = usize::try_from(info.size).map_err(|e| e.to_string())?;
-    let surface = map_and_copy(&dmabuf, size).map_err(|e| format!("mmap of the dma-buf ({size} bytes): {e}"))?;
+    let surface = map_and_copy(&dmabuf, size)
+        .map_err(|e| format!("mmap of the dma-buf ({size} bytes): {e}"))?;
     drop(dmabuf);
     drop(device);
     let rgb = plane.to_rgb(&surface)?;
@@ -394,7 +526,16 @@ mod tests {
     use super::*;
 
     fn info(fmt: &[u8; 4], modifier: u64, w: u32, h: u32, stride: u32, size: u32) -> GfxPlaneInfo {
-        GfxPlaneInfo { drm_format: fourcc(fmt), drm_format_mod: modifier, width: w, height: h, stride, size, dmabuf_id: 3, ..GfxPlaneInfo::default() }
+        GfxPlaneInfo {
+            drm_format: fourcc(fmt),
+            drm_format_mod: modifier,
+            width: w,
+            height: h,
+            stride,
+            size,
+            dmabuf_id: 3,
+            ..GfxPlaneInfo::default()
+        }
     }
 
     #[test]
@@ -409,16 +550,30 @@ mod tests {
         assert_eq!(Format::Xrgb2101010.rgb(&v10(0x12, 0x34, 0x56)), rgb);
         assert_eq!(Format::Xbgr2101010.rgb(&v10(0x56, 0x34, 0x12)), rgb);
         // RGB565 widens with the top bits repeated: full scale stays full scale.
-        assert_eq!(Format::Rgb565.rgb(&0xffffu16.to_le_bytes()), [0xff, 0xff, 0xff]);
+        assert_eq!(
+            Format::Rgb565.rgb(&0xffffu16.to_le_bytes()),
+            [0xff, 0xff, 0xff]
+        );
         assert_eq!(Format::Rgb565.rgb(&0xf800u16.to_le_bytes()), [0xff, 0, 0]);
         assert_eq!(Format::Rgb565.rgb(&0x07e0u16.to_le_bytes()), [0, 0xff, 0]);
         assert_eq!(Format::Rgb565.rgb(&0x001fu16.to_le_bytes()), [0, 0, 0xff]);
-        assert_eq!(Format::Rgb565.rgb(&((0x10u16 << 11) | (0x20 << 5) | 0x08).to_le_bytes()), [0x84, 0x82, 0x42]);
+        assert_eq!(
+            Format::Rgb565.rgb(&((0x10u16 << 11) | (0x20 << 5) | 0x08).to_le_bytes()),
+            [0x84, 0x82, 0x42]
+        );
     }
 
     #[test]
     fn fourccs() {
-        for f in [Format::Xrgb8888, Format::Argb8888, Format::Xbgr8888, Format::Abgr8888, Format::Xrgb2101010, Format::Xbgr2101010, Format::Rgb565] {
+        for f in [
+            Format::Xrgb8888,
+            Format::Argb8888,
+            Format::Xbgr8888,
+            Format::Abgr8888,
+            Format::Xrgb2101010,
+            Format::Xbgr2101010,
+            Format::Rgb565,
+        ] {
             let code = match f {
                 Format::Xrgb8888 => b"XR24",
                 Format::Argb8888 => b"AR24",
@@ -430,7 +585,10 @@ mod tests {
             };
             assert_eq!(Format::from_fourcc(fourcc(code)), Some(f));
         }
-        assert_eq!(Format::from_fourcc(uapi::DRM_FORMAT_XRGB8888), Some(Format::Xrgb8888));
+        assert_eq!(
+            Format::from_fourcc(uapi::DRM_FORMAT_XRGB8888),
+            Some(Format::Xrgb8888)
+        );
         assert_eq!(Format::from_fourcc(fourcc(b"C8  ")), None);
         assert_eq!(fourcc_name(fourcc(b"YUYV")), "'YUYV' (0x56595559)");
     }
@@ -453,7 +611,9 @@ mod tests {
     }
 
     fn expected(w: u32, h: u32) -> Vec<u8> {
-        (0..h).flat_map(|y| (0..w).flat_map(move |x| [x as u8, y as u8, 0x5a])).collect()
+        (0..h)
+            .flat_map(|y| (0..w).flat_map(move |x| [x as u8, y as u8, 0x5a]))
+            .collect()
     }
 
     #[test]
@@ -464,8 +624,18 @@ mod tests {
         let p = Plane::from_info(&info(b"XB24", 0, 5, 3, 20, 4096)).unwrap();
         assert_eq!(p.to_rgb(&surface(&p, 4096)).unwrap(), expected(5, 3));
         // XBGR bytes read as XRGB have red and blue swapped.
-        let wrong = Plane { format: Format::Xrgb8888, ..p }.to_rgb(&surface(&p, 4096)).unwrap();
-        assert_eq!(wrong, (0..3u8).flat_map(|y| (0..5u8).flat_map(move |x| [0x5a, y, x])).collect::<Vec<_>>());
+        let wrong = Plane {
+            format: Format::Xrgb8888,
+            ..p
+        }
+        .to_rgb(&surface(&p, 4096))
+        .unwrap();
+        assert_eq!(
+            wrong,
+            (0..3u8)
+                .flat_map(|y| (0..5u8).flat_map(move |x| [0x5a, y, x]))
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -509,14 +679,25 @@ mod tests {
         assert_eq!(p.bytes(), Some(24 * 1024));
         assert_eq!(p.to_rgb(&surface(&p, 6 * 4096)).unwrap(), expected(200, 20));
         let p = Plane::from_info(&info(b"XB24", MOD_Y_TILED, 200, 40, 896, 14 * 4096)).unwrap();
-        assert_eq!(p.to_rgb(&surface(&p, 14 * 4096)).unwrap(), expected(200, 40));
+        assert_eq!(
+            p.to_rgb(&surface(&p, 14 * 4096)).unwrap(),
+            expected(200, 40)
+        );
     }
 
     #[test]
     fn planes_refused() {
         let err = |i: GfxPlaneInfo| Plane::from_info(&i).unwrap_err();
-        assert!(err(GfxPlaneInfo { dmabuf_id: 0, ..info(b"XR24", 0, 4, 4, 16, 4096) }).contains("disabled"));
-        assert!(err(GfxPlaneInfo { drm_format: 0, ..info(b"XR24", 0, 4, 4, 16, 4096) }).contains("disabled"));
+        assert!(err(GfxPlaneInfo {
+            dmabuf_id: 0,
+            ..info(b"XR24", 0, 4, 4, 16, 4096)
+        })
+        .contains("disabled"));
+        assert!(err(GfxPlaneInfo {
+            drm_format: 0,
+            ..info(b"XR24", 0, 4, 4, 16, 4096)
+        })
+        .contains("disabled"));
         assert!(err(info(b"XR24", 0, 0, 4, 16, 4096)).contains("empty"));
         assert!(err(info(b"XR24", 0, 4, 4, 0, 4096)).contains("empty"));
         assert!(err(info(b"C8  ", 0, 4, 4, 16, 4096)).contains("'C8  '"));
@@ -536,13 +717,41 @@ mod tests {
 
     #[test]
     fn stats_and_summary() {
-        let s = Stats::of(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 9, 0, 0, 0]);
-        assert_eq!(s, Stats { distinct: 3, nonblack_permille: 428 });
+        let s = Stats::of(&[
+            0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 9, 0, 0, 0,
+        ]);
+        assert_eq!(
+            s,
+            Stats {
+                distinct: 3,
+                nonblack_permille: 428
+            }
+        );
         assert_eq!(s.nonblack(), "42.8");
-        assert_eq!(Stats::of(&[]), Stats { distinct: 0, nonblack_permille: 0 });
-        let all: Vec<u8> = (0..10_000u32).flat_map(|i| [(i >> 8) as u8, i as u8, 1]).collect();
-        assert_eq!(Stats::of(&all), Stats { distinct: COLOUR_CAP, nonblack_permille: 1000 });
-        let p = Plane { format: Format::Xrgb8888, tiling: Tiling::Linear, width: 1024, height: 768, stride: 4096 };
+        assert_eq!(
+            Stats::of(&[]),
+            Stats {
+                distinct: 0,
+                nonblack_permille: 0
+            }
+        );
+        let all: Vec<u8> = (0..10_000u32)
+            .flat_map(|i| [(i >> 8) as u8, i as u8, 1])
+            .collect();
+        assert_eq!(
+            Stats::of(&all),
+            Stats {
+                distinct: COLOUR_CAP,
+                nonblack_permille: 1000
+            }
+        );
+        let p = Plane {
+            format: Format::Xrgb8888,
+            tiling: Tiling::Linear,
+            width: 1024,
+            height: 768,
+            stride: 4096,
+        };
         assert_eq!(summary(&p, &s, "/tmp/a.png"), "screenshot: 1024x768 format=XRGB8888 stride=4096 distinct_colors=3 nonblack=42.8% -> /tmp/a.png");
     }
 
@@ -551,7 +760,15 @@ mod tests {
         assert!(is_vfio_device_link("anon_inode:[vfio-device]"));
         assert!(is_vfio_device_link("/dev/vfio/devices/vfio0"));
         assert!(is_vfio_device_link("/dev/vfio/devices/vfio12"));
-        for l in ["/dev/vfio/7", "/dev/vfio/vfio", "anon_inode:[vfio-device", "anon_inode:vfio-device", "/dev/vfio/devices/vfio", "/dev/vfio/devices/vfio1x", "anon_inode:[eventfd]"] {
+        for l in [
+            "/dev/vfio/7",
+            "/dev/vfio/vfio",
+            "anon_inode:[vfio-device",
+            "anon_inode:vfio-device",
+            "/dev/vfio/devices/vfio",
+            "/dev/vfio/devices/vfio1x",
+            "anon_inode:[eventfd]",
+        ] {
             assert!(!is_vfio_device_link(l), "{l}");
         }
     }
@@ -561,20 +778,41 @@ mod tests {
         let root = std::env::temp_dir().join(format!("gvt-shot-proc-{}", std::process::id()));
         let fd = root.join("42/fd");
         std::fs::create_dir_all(&fd).unwrap();
-        for (n, target) in [("3", "/dev/vfio/vfio"), ("17", "anon_inode:[vfio-device]"), ("9", "anon_inode:[vfio-device]"), ("5", "/dev/vfio/devices/vfio2"), ("x", "anon_inode:[vfio-device]")] {
+        for (n, target) in [
+            ("3", "/dev/vfio/vfio"),
+            ("17", "anon_inode:[vfio-device]"),
+            ("9", "anon_inode:[vfio-device]"),
+            ("5", "/dev/vfio/devices/vfio2"),
+            ("x", "anon_inode:[vfio-device]"),
+        ] {
             std::os::unix::fs::symlink(target, fd.join(n)).unwrap();
         }
         let got = vfio_fds(&root, 42);
         std::fs::remove_dir_all(&root).unwrap();
-        assert_eq!(got.unwrap(), [(5, "/dev/vfio/devices/vfio2".to_string()), (9, "anon_inode:[vfio-device]".into()), (17, "anon_inode:[vfio-device]".into())]);
+        assert_eq!(
+            got.unwrap(),
+            [
+                (5, "/dev/vfio/devices/vfio2".to_string()),
+                (9, "anon_inode:[vfio-device]".into()),
+                (17, "anon_inode:[vfio-device]".into())
+            ]
+        );
         assert!(vfio_fds(&root, 42).unwrap_err().contains("/42/fd"));
     }
 
     #[test]
     fn no_such_process() {
-        let a = Args { pid: i32::MAX, out: "/nonexistent/x.png".into(), base64: false, fd: None };
+        let a = Args {
+            pid: i32::MAX,
+            out: "/nonexistent/x.png".into(),
+            base64: false,
+            fd: None,
+        };
         assert!(screenshot(&a).unwrap_err().contains("fd"));
-        let a = Args { out: "/tmp/bad name.png".into(), ..a };
+        let a = Args {
+            out: "/tmp/bad name.png".into(),
+            ..a
+        };
         assert!(screenshot(&a).unwrap_err().contains("file name"));
     }
 }

@@ -21,7 +21,11 @@ fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
 
 /// An ioctl whose argument is a plain integer (or ignored): `VFIO_CHECK_EXTENSION`,
 /// `VFIO_SET_IOMMU`, `VFIO_GET_API_VERSION`, and unknown request numbers.
-pub fn ioctl_val(fd: BorrowedFd<'_>, req: libc::Ioctl, arg: libc::c_ulong) -> io::Result<libc::c_int> {
+pub fn ioctl_val(
+    fd: BorrowedFd<'_>,
+    req: libc::Ioctl,
+    arg: libc::c_ulong,
+) -> io::Result<libc::c_int> {
     // SAFETY: for these requests the kernel uses `arg` as a number, never as an address; an
     // unknown request is rejected before its argument is looked at.
     cvt(unsafe { libc::ioctl(fd.as_raw_fd(), req, arg) })
@@ -37,7 +41,11 @@ pub fn ioctl_unmapped(fd: BorrowedFd<'_>, req: libc::Ioctl) -> io::Result<libc::
 
 /// An ioctl on an `argsz`-headed struct the kernel reads and fills in. Refused here if
 /// `argsz` claims more than the struct holds, because the kernel trusts `argsz`.
-pub fn ioctl_arg<T: Argsz>(fd: BorrowedFd<'_>, req: libc::Ioctl, arg: &mut T) -> io::Result<libc::c_int> {
+pub fn ioctl_arg<T: Argsz>(
+    fd: BorrowedFd<'_>,
+    req: libc::Ioctl,
+    arg: &mut T,
+) -> io::Result<libc::c_int> {
     if usize::try_from(arg.argsz()).map_or(true, |n| n > std::mem::size_of::<T>()) {
         return Err(io::Error::from(io::ErrorKind::InvalidInput));
     }
@@ -62,7 +70,11 @@ pub fn ioctl_buf(fd: BorrowedFd<'_>, req: libc::Ioctl, buf: &mut [u8]) -> io::Re
 }
 
 /// An ioctl that reads one `int` through a pointer (`VFIO_GROUP_SET_CONTAINER`).
-pub fn ioctl_int_in(fd: BorrowedFd<'_>, req: libc::Ioctl, v: &libc::c_int) -> io::Result<libc::c_int> {
+pub fn ioctl_int_in(
+    fd: BorrowedFd<'_>,
+    req: libc::Ioctl,
+    v: &libc::c_int,
+) -> io::Result<libc::c_int> {
     // SAFETY: `v` is a live int; the kernel only reads it.
     cvt(unsafe { libc::ioctl(fd.as_raw_fd(), req, std::ptr::from_ref(v)) })
 }
@@ -108,7 +120,16 @@ pub fn pidfd_getfd(pid: libc::pid_t, target: libc::c_int) -> io::Result<File> {
 /// display client looks at a dma-buf).
 pub fn map_and_copy(file: &File, len: usize) -> io::Result<Vec<u8>> {
     // SAFETY: a fresh mapping at an address of the kernel's choosing, of a file we hold open.
-    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, file.as_raw_fd(), 0) };
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        )
+    };
     if p == libc::MAP_FAILED {
         return Err(io::Error::last_os_error());
     }
@@ -132,12 +153,14 @@ impl DeviceMap {
     /// Maps `len` bytes of `file` at `offset`, read-write and shared.
     pub fn new(file: &File, offset: u64, len: usize) -> io::Result<DeviceMap> {
         let p = mmap_fd(file, offset, len, libc::MAP_SHARED)?;
-        let ptr = NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned NULL"))?;
+        let ptr =
+            NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned NULL"))?;
         Ok(DeviceMap { ptr, len })
     }
 
     fn at(&self, off: usize) -> Option<*mut u64> {
-        (off % 8 == 0 && off.checked_add(8)? <= self.len).then(|| self.ptr.as_ptr().wrapping_add(off).cast::<u64>())
+        (off % 8 == 0 && off.checked_add(8)? <= self.len)
+            .then(|| self.ptr.as_ptr().wrapping_add(off).cast::<u64>())
     }
 
     /// The 8 bytes at `off` (8-aligned, inside the mapping); `None` otherwise.
@@ -149,13 +172,17 @@ impl DeviceMap {
     /// Stores 8 bytes at `off` (8-aligned, inside the mapping); false otherwise.
     pub fn write64(&self, off: usize, v: u64) -> bool {
         // SAFETY: as in `read64`.
-        self.at(off).map(|p| unsafe { std::ptr::write_volatile(p, v) }).is_some()
+        self.at(off)
+            .map(|p| unsafe { std::ptr::write_volatile(p, v) })
+            .is_some()
     }
 
     /// Reads the 8 bytes at `off` in a forked child; returns the signal that killed it, or
     /// `None` if the read went through. How a client touches a page that might fault.
     pub fn read_in_child(&self, off: usize) -> io::Result<Option<i32>> {
-        let p = self.at(off).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let p = self
+            .at(off)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
         // SAFETY: the child only loads from the mapping, which it inherits, and exits
         // without running anything of the parent's (no locks, no destructors).
         match unsafe { libc::fork() } {
@@ -185,10 +212,25 @@ impl Drop for DeviceMap {
     }
 }
 
-fn mmap_fd(file: &File, offset: u64, len: usize, flags: libc::c_int) -> io::Result<*mut libc::c_void> {
-    let off = libc::off_t::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+fn mmap_fd(
+    file: &File,
+    offset: u64,
+    len: usize,
+    flags: libc::c_int,
+) -> io::Result<*mut libc::c_void> {
+    let off =
+        libc::off_t::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: a fresh mapping at an address of the kernel's choosing, of a file we hold open.
-    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, flags, file.as_raw_fd(), off) };
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            flags,
+            file.as_raw_fd(),
+            off,
+        )
+    };
     if p == libc::MAP_FAILED {
         Err(io::Error::last_os_error())
     } else {
@@ -199,7 +241,11 @@ fn mmap_fd(file: &File, offset: u64, len: usize, flags: libc::c_int) -> io::Resu
 /// Tries an mmap of `len` bytes of `file` at `offset` (`private` or shared) and unmaps it at
 /// once if the kernel accepted it: for checks that it must not.
 pub fn try_mmap(file: &File, offset: u64, len: usize, private: bool) -> io::Result<()> {
-    let flags = if private { libc::MAP_PRIVATE } else { libc::MAP_SHARED };
+    let flags = if private {
+        libc::MAP_PRIVATE
+    } else {
+        libc::MAP_SHARED
+    };
     let p = mmap_fd(file, offset, len, flags)?;
     // SAFETY: unmaps exactly the mapping just made.
     unsafe { libc::munmap(p, len) };
@@ -227,7 +273,11 @@ impl EventFd {
     /// Waits up to `timeout` for signals; returns how many arrived (0 on timeout) and resets
     /// the count.
     pub fn wait(&self, timeout: Duration) -> io::Result<u64> {
-        let mut p = libc::pollfd { fd: self.0.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut p = libc::pollfd {
+            fd: self.0.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
         // SAFETY: `p` is one live pollfd and we pass a count of 1.
         let n = cvt(unsafe { libc::poll(&mut p, 1, ms) })?;
@@ -237,7 +287,10 @@ impl EventFd {
         let mut b = [0u8; 8];
         match (&self.0).read(&mut b) {
             Ok(8) => Ok(u64::from_ne_bytes(b)),
-            Ok(_) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "short eventfd read")),
+            Ok(_) => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "short eventfd read",
+            )),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
             Err(e) => Err(e),
         }
@@ -277,7 +330,8 @@ impl GuestRam {
         if p == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let ptr = NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned NULL"))?;
+        let ptr =
+            NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned NULL"))?;
         Ok(GuestRam { ptr, len })
     }
 
@@ -298,18 +352,26 @@ impl GuestRam {
 
     /// Copies guest RAM at `gpa` into `buf`; false if the range is outside the RAM.
     pub fn read(&self, gpa: u64, buf: &mut [u8]) -> bool {
-        let Some(start) = self.start(gpa, buf.len()) else { return false };
+        let Some(start) = self.start(gpa, buf.len()) else {
+            return false;
+        };
         // SAFETY: `start + buf.len() <= len`, so the source lies inside our mapping, which
         // lives as long as `self`; `buf` is a distinct Rust buffer.
-        unsafe { std::ptr::copy_nonoverlapping(self.ptr.as_ptr().add(start), buf.as_mut_ptr(), buf.len()) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.ptr.as_ptr().add(start), buf.as_mut_ptr(), buf.len())
+        };
         true
     }
 
     /// Copies `data` into guest RAM at `gpa`; false if the range is outside the RAM.
     pub fn write(&self, gpa: u64, data: &[u8]) -> bool {
-        let Some(start) = self.start(gpa, data.len()) else { return false };
+        let Some(start) = self.start(gpa, data.len()) else {
+            return false;
+        };
         // SAFETY: as in `read`, the destination lies inside our mapping.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.as_ptr().add(start), data.len()) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.as_ptr().add(start), data.len())
+        };
         true
     }
 }
@@ -328,7 +390,8 @@ mod tests {
     #[test]
     fn pidfd_getfd_copies_an_fd_of_a_process() {
         let e = EventFd::new().unwrap();
-        let copy = pidfd_getfd(libc::pid_t::try_from(std::process::id()).unwrap(), e.raw()).unwrap();
+        let copy =
+            pidfd_getfd(libc::pid_t::try_from(std::process::id()).unwrap(), e.raw()).unwrap();
         // The copy is the same eventfd: a count written through it is read through the original.
         std::io::Write::write_all(&mut &copy, &3u64.to_ne_bytes()).unwrap();
         assert_eq!(e.wait(Duration::from_millis(10)).unwrap(), 3);
@@ -361,13 +424,26 @@ mod tests {
     fn argsz_beyond_the_struct_is_refused_locally() {
         let e = EventFd::new().unwrap();
         let fd = std::os::fd::AsFd::as_fd(&e.0);
-        let mut info = crate::uapi::RegionInfo { argsz: 64, ..Default::default() };
+        let mut info = crate::uapi::RegionInfo {
+            argsz: 64,
+            ..Default::default()
+        };
         let err = ioctl_arg(fd, crate::uapi::DEVICE_GET_REGION_INFO, &mut info).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         let mut buf = [0u8; 16];
         buf[..4].copy_from_slice(&32u32.to_ne_bytes());
-        assert_eq!(ioctl_buf(fd, crate::uapi::DEVICE_GET_REGION_INFO, &mut buf).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(
+            ioctl_buf(fd, crate::uapi::DEVICE_GET_REGION_INFO, &mut buf)
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::InvalidInput
+        );
         // On an fd that is not VFIO the request itself is refused by the kernel.
-        assert_eq!(ioctl_val(fd, crate::uapi::GET_API_VERSION, 0).unwrap_err().raw_os_error(), Some(libc::ENOTTY));
+        assert_eq!(
+            ioctl_val(fd, crate::uapi::GET_API_VERSION, 0)
+                .unwrap_err()
+                .raw_os_error(),
+            Some(libc::ENOTTY)
+        );
     }
 }

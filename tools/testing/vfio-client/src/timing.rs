@@ -17,7 +17,10 @@ pub struct Timing {
 /// The `p`th percentile (nearest rank) of sorted values; the default for none.
 pub fn percentile<T: Copy + Default>(sorted: &[T], p: usize) -> T {
     let rank = sorted.len().saturating_mul(p).div_ceil(100).max(1);
-    sorted.get(rank.saturating_sub(1)).copied().unwrap_or_default()
+    sorted
+        .get(rank.saturating_sub(1))
+        .copied()
+        .unwrap_or_default()
 }
 
 /// Times `n` calls of `f` one by one; the first error stops the run.
@@ -29,9 +32,17 @@ pub fn time_per_op(n: u32, mut f: impl FnMut() -> Result<(), String>) -> Result<
         f()?;
         each.push(t.elapsed().as_nanos());
     }
-    let mean = t0.elapsed().as_nanos().checked_div(u128::from(n)).ok_or_else(|| "no calls".to_string())?;
+    let mean = t0
+        .elapsed()
+        .as_nanos()
+        .checked_div(u128::from(n))
+        .ok_or_else(|| "no calls".to_string())?;
     each.sort_unstable();
-    Ok(Timing { mean, median: percentile(&each, 50), p90: percentile(&each, 90) })
+    Ok(Timing {
+        mean,
+        median: percentile(&each, 50),
+        p90: percentile(&each, 90),
+    })
 }
 
 #[cfg(test)]
@@ -69,10 +80,17 @@ mod tests {
         let mut calls = 0u32;
         let t = time_per_op(5, || {
             calls += 1;
-            std::thread::sleep(std::time::Duration::from_millis(if calls == 5 { 20 } else { 1 }));
+            std::thread::sleep(std::time::Duration::from_millis(if calls == 5 {
+                20
+            } else {
+                1
+            }));
             Ok(())
         })
         .unwrap();
-        assert!(t.median < 10_000_000 && t.p90 >= 20_000_000 && t.mean > t.median, "{t:?}");
+        assert!(
+            t.median < 10_000_000 && t.p90 >= 20_000_000 && t.mean > t.median,
+            "{t:?}"
+        );
     }
 }

@@ -86,8 +86,22 @@ pub struct VfioTransport<'a, D: RegionIo> {
 
 impl<'a, D: RegionIo> VfioTransport<'a, D> {
     /// A guest reaching config space and BAR0 through `dev`, with MSIs on `msi`.
-    pub fn new(dev: D, cfg: Region, bar0: Region, ram: &'a GuestRam, msi: Option<&'a EventFd>) -> Self {
-        VfioTransport { dev, cfg, bar0, ram, msi, msi_pending: 0, last_error: None }
+    pub fn new(
+        dev: D,
+        cfg: Region,
+        bar0: Region,
+        ram: &'a GuestRam,
+        msi: Option<&'a EventFd>,
+    ) -> Self {
+        VfioTransport {
+            dev,
+            cfg,
+            bar0,
+            ram,
+            msi,
+            msi_pending: 0,
+            last_error: None,
+        }
     }
 
     /// The device behind the transport.
@@ -101,13 +115,25 @@ impl<'a, D: RegionIo> VfioTransport<'a, D> {
         Error::Device(e)
     }
 
-    fn access(&mut self, region: Region, off: u64, read: Option<&mut [u8]>, write: &[u8]) -> Result {
+    fn access(
+        &mut self,
+        region: Region,
+        off: u64,
+        read: Option<&mut [u8]>,
+        write: &[u8],
+    ) -> Result {
         let (what, len) = match &read {
             Some(b) => ("read", b.len()),
             None => ("write", write.len()),
         };
         let Some(at) = region.file_offset(off, len) else {
-            return Err(self.fail(GvtError::Invalid, format!("{what} of {len} bytes at {off:#x} outside region {} ({:#x} bytes)", region.index, region.size)));
+            return Err(self.fail(
+                GvtError::Invalid,
+                format!(
+                    "{what} of {len} bytes at {off:#x} outside region {} ({:#x} bytes)",
+                    region.index, region.size
+                ),
+            ));
         };
         let r = match read {
             Some(b) => self.dev.read_at(b, at),
@@ -115,8 +141,20 @@ impl<'a, D: RegionIo> VfioTransport<'a, D> {
         };
         match r {
             Ok(n) if n == len => Ok(()),
-            Ok(n) => Err(self.fail(GvtError::Fault, format!("short {what} of region {} at {off:#x}: {n} of {len} bytes", region.index))),
-            Err(e) => Err(self.fail(gvt_error(&e), format!("{what} of region {} at {off:#x}, {len} bytes: {e}", region.index))),
+            Ok(n) => Err(self.fail(
+                GvtError::Fault,
+                format!(
+                    "short {what} of region {} at {off:#x}: {n} of {len} bytes",
+                    region.index
+                ),
+            )),
+            Err(e) => Err(self.fail(
+                gvt_error(&e),
+                format!(
+                    "{what} of region {} at {off:#x}, {len} bytes: {e}",
+                    region.index
+                ),
+            )),
         }
     }
 
@@ -160,7 +198,11 @@ impl<'a, D: RegionIo> VfioTransport<'a, D> {
             if head & 0xff == 0x05 {
                 let is64 = head & (1 << 23) != 0;
                 let lo = u64::from(self.cfg_u32(cap.checked_add(4)?)?);
-                let (hi, data_at) = if is64 { (self.cfg_u32(cap.checked_add(8)?)?, 12) } else { (0, 8) };
+                let (hi, data_at) = if is64 {
+                    (self.cfg_u32(cap.checked_add(8)?)?, 12)
+                } else {
+                    (0, 8)
+                };
                 let data = self.cfg_u32(cap.checked_add(data_at)?)? & 0xffff;
                 return Some((lo | (u64::from(hi) << 32), data));
             }
@@ -174,7 +216,13 @@ impl<'a, D: RegionIo> VfioTransport<'a, D> {
 impl<D: RegionIo> guest_model::guest::Timer for VfioTransport<'_, D> {
     fn now_ns(&mut self) -> u64 {
         static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-        u64::try_from(START.get_or_init(std::time::Instant::now).elapsed().as_nanos()).unwrap_or(u64::MAX)
+        u64::try_from(
+            START
+                .get_or_init(std::time::Instant::now)
+                .elapsed()
+                .as_nanos(),
+        )
+        .unwrap_or(u64::MAX)
     }
     fn sleep_ns(&mut self, ns: u64) -> Result {
         std::thread::sleep(Duration::from_nanos(ns));
@@ -216,14 +264,26 @@ impl<D: RegionIo> Transport for VfioTransport<'_, D> {
         if self.ram.read(gpa, buf) {
             Ok(())
         } else {
-            Err(self.fail(GvtError::Fault, format!("RAM read of {} bytes at {gpa:#x} beyond guest RAM", buf.len())))
+            Err(self.fail(
+                GvtError::Fault,
+                format!(
+                    "RAM read of {} bytes at {gpa:#x} beyond guest RAM",
+                    buf.len()
+                ),
+            ))
         }
     }
     fn ram_write(&mut self, gpa: u64, data: &[u8]) -> Result {
         if self.ram.write(gpa, data) {
             Ok(())
         } else {
-            Err(self.fail(GvtError::Fault, format!("RAM write of {} bytes at {gpa:#x} beyond guest RAM", data.len())))
+            Err(self.fail(
+                GvtError::Fault,
+                format!(
+                    "RAM write of {} bytes at {gpa:#x} beyond guest RAM",
+                    data.len()
+                ),
+            ))
         }
     }
 }
@@ -239,13 +299,29 @@ mod tests {
 
     #[test]
     fn file_offsets_stay_inside_the_region() {
-        let r = Region { index: 0, offset: 0x100_0000_0000, size: 16 << 20, flags: 3 };
+        let r = Region {
+            index: 0,
+            offset: 0x100_0000_0000,
+            size: 16 << 20,
+            flags: 3,
+        };
         assert_eq!(r.file_offset(0, 4), Some(0x100_0000_0000));
-        assert_eq!(r.file_offset((16 << 20) - 8, 8), Some(0x100_0000_0000 + (16 << 20) - 8));
+        assert_eq!(
+            r.file_offset((16 << 20) - 8, 8),
+            Some(0x100_0000_0000 + (16 << 20) - 8)
+        );
         assert_eq!(r.file_offset((16 << 20) - 4, 8), None);
-        assert_eq!(r.file_offset(16 << 20, 0), Some(0x100_0000_0000 + (16 << 20)));
+        assert_eq!(
+            r.file_offset(16 << 20, 0),
+            Some(0x100_0000_0000 + (16 << 20))
+        );
         assert_eq!(r.file_offset(u64::MAX, 1), None);
-        let top = Region { index: 7, offset: u64::MAX - 3, size: 16, flags: 3 };
+        let top = Region {
+            index: 7,
+            offset: u64::MAX - 3,
+            size: 16,
+            flags: 3,
+        };
         assert_eq!(top.file_offset(8, 4), None);
     }
 
@@ -274,7 +350,10 @@ mod tests {
             // the message the guest programmed.
             assert_eq!(t.wait_msi(), None);
             t.device().raise(Event::RcsMiUserInterrupt);
-            assert_eq!(t.wait_msi(), Some((u64::from(MSI_ADDR), u32::from(MSI_DATA))));
+            assert_eq!(
+                t.wait_msi(),
+                Some((u64::from(MSI_ADDR), u32::from(MSI_DATA)))
+            );
             assert_eq!(t.wait_msi(), None);
         });
     }
@@ -286,24 +365,52 @@ mod tests {
             let mut t = VfioTransport::new(k, cfg(), bar0(), &ram, None);
             let mut b = [0u8; 16];
             for n in [0usize, 3, 5, 8, 16] {
-                assert_eq!(t.cfg_read(0, &mut b[..n]), Err(Error::Device(GvtError::Invalid)), "{n}");
+                assert_eq!(
+                    t.cfg_read(0, &mut b[..n]),
+                    Err(Error::Device(GvtError::Invalid)),
+                    "{n}"
+                );
             }
             for n in [0usize, 3, 5, 16] {
-                assert_eq!(t.mmio_read(0, &mut b[..n]), Err(Error::Device(GvtError::Invalid)), "{n}");
+                assert_eq!(
+                    t.mmio_read(0, &mut b[..n]),
+                    Err(Error::Device(GvtError::Invalid)),
+                    "{n}"
+                );
             }
-            assert_eq!(t.cfg_read(254, &mut b[..4]), Err(Error::Device(GvtError::Invalid)));
-            assert_eq!(t.mmio_write((16 << 20) - 4, &[0; 8]), Err(Error::Device(GvtError::Invalid)));
-            assert!(t.last_error.as_deref().is_some_and(|e| e.contains("outside region 0")));
+            assert_eq!(
+                t.cfg_read(254, &mut b[..4]),
+                Err(Error::Device(GvtError::Invalid))
+            );
+            assert_eq!(
+                t.mmio_write((16 << 20) - 4, &[0; 8]),
+                Err(Error::Device(GvtError::Invalid))
+            );
+            assert!(t
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("outside region 0")));
             assert_eq!(t.device().accesses, 0, "nothing reached the device");
             assert_eq!(t.cfg_read32(0).unwrap() & 0xffff, 0x8086);
             assert_eq!(t.device().accesses, 1);
         });
         // The kernel's refusals come back as the device model's errors.
         FakeKvmgt::with(None, |k| {
-            let nowhere = Region { index: 5, offset: 5 << 40, size: 16 << 20, flags: 3 };
+            let nowhere = Region {
+                index: 5,
+                offset: 5 << 40,
+                size: 16 << 20,
+                flags: 3,
+            };
             let mut t = VfioTransport::new(k, cfg(), nowhere, &ram, None);
-            assert_eq!(t.mmio_read(0, &mut [0u8; 4]), Err(Error::Device(GvtError::Invalid)));
-            assert!(t.last_error.as_deref().is_some_and(|e| e.contains("Invalid argument")));
+            assert_eq!(
+                t.mmio_read(0, &mut [0u8; 4]),
+                Err(Error::Device(GvtError::Invalid))
+            );
+            assert!(t
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("Invalid argument")));
         });
     }
 
@@ -316,7 +423,10 @@ mod tests {
             let mut b = [0u8; 4];
             assert!(ram.read(0x1000, &mut b));
             assert_eq!(&b, b"ring");
-            assert_eq!(t.ram_read(1 << 20, &mut b), Err(Error::Device(GvtError::Fault)));
+            assert_eq!(
+                t.ram_read(1 << 20, &mut b),
+                Err(Error::Device(GvtError::Fault))
+            );
         });
     }
 }

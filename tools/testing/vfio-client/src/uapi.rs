@@ -293,7 +293,16 @@ pub struct GfxPlaneInfo {
     pub reserved: u32,
 }
 
-argsz!(GroupStatus, DeviceInfo, RegionInfo, IrqInfo, IrqSetEventfd, DmaMap, DmaUnmap, GfxPlaneInfo);
+argsz!(
+    GroupStatus,
+    DeviceInfo,
+    RegionInfo,
+    IrqInfo,
+    IrqSetEventfd,
+    DmaMap,
+    DmaUnmap,
+    GfxPlaneInfo
+);
 
 /// Size of `struct vfio_irq_set` without data (`offsetofend(count)`).
 pub const IRQ_SET_HDR_SIZE: u32 = 20;
@@ -317,14 +326,26 @@ const _: () = assert!(core::mem::offset_of!(GfxPlaneInfo, dmabuf_id) == 56);
 impl RegionInfo {
     /// A request for region `index`, with no room for capabilities.
     pub fn request(index: u32) -> RegionInfo {
-        RegionInfo { argsz: size32::<RegionInfo>(), index, ..RegionInfo::default() }
+        RegionInfo {
+            argsz: size32::<RegionInfo>(),
+            index,
+            ..RegionInfo::default()
+        }
     }
 
     /// Decodes the fixed part from an argument buffer the kernel filled (native endianness,
     /// the C layout above). `None` if the buffer is too short.
     pub fn from_bytes(b: &[u8]) -> Option<RegionInfo> {
-        let u32_at = |o: usize| Some(u32::from_ne_bytes(b.get(o..o.checked_add(4)?)?.try_into().ok()?));
-        let u64_at = |o: usize| Some(u64::from_ne_bytes(b.get(o..o.checked_add(8)?)?.try_into().ok()?));
+        let u32_at = |o: usize| {
+            Some(u32::from_ne_bytes(
+                b.get(o..o.checked_add(4)?)?.try_into().ok()?,
+            ))
+        };
+        let u64_at = |o: usize| {
+            Some(u64::from_ne_bytes(
+                b.get(o..o.checked_add(8)?)?.try_into().ok()?,
+            ))
+        };
         Some(RegionInfo {
             argsz: u32_at(0)?,
             flags: u32_at(4)?,
@@ -367,22 +388,38 @@ pub fn parse_caps(buf: &[u8], first: u32) -> Result<Vec<Cap>, String> {
     let mut prev = 0u32;
     while off != 0 {
         if off <= prev && prev != 0 {
-            return Err(format!("capability chain goes backwards ({prev:#x} -> {off:#x})"));
+            return Err(format!(
+                "capability chain goes backwards ({prev:#x} -> {off:#x})"
+            ));
         }
         let at = usize::try_from(off).map_err(|_| "capability offset overflows".to_string())?;
         let hdr = at
             .checked_add(CAP_HEADER_SIZE)
             .and_then(|end| buf.get(at..end))
-            .ok_or_else(|| format!("capability at {off:#x} beyond the {}-byte buffer", buf.len()))?;
+            .ok_or_else(|| {
+                format!(
+                    "capability at {off:#x} beyond the {}-byte buffer",
+                    buf.len()
+                )
+            })?;
         let (id, version, next) = match hdr {
-            [a, b, c, d, e, f, g, h] => {
-                (u16::from_ne_bytes([*a, *b]), u16::from_ne_bytes([*c, *d]), u32::from_ne_bytes([*e, *f, *g, *h]))
-            }
+            [a, b, c, d, e, f, g, h] => (
+                u16::from_ne_bytes([*a, *b]),
+                u16::from_ne_bytes([*c, *d]),
+                u32::from_ne_bytes([*e, *f, *g, *h]),
+            ),
             _ => return Err("short capability header".into()),
         };
         let body_start = at.saturating_add(CAP_HEADER_SIZE);
-        let body_end = if next == 0 { buf.len() } else { usize::try_from(next).unwrap_or(usize::MAX).min(buf.len()) };
-        let body = buf.get(body_start..body_end.max(body_start)).unwrap_or_default().to_vec();
+        let body_end = if next == 0 {
+            buf.len()
+        } else {
+            usize::try_from(next).unwrap_or(usize::MAX).min(buf.len())
+        };
+        let body = buf
+            .get(body_start..body_end.max(body_start))
+            .unwrap_or_default()
+            .to_vec();
         caps.push(Cap { id, version, body });
         prev = off;
         off = next;
@@ -396,7 +433,10 @@ pub fn cap_type(cap: &Cap) -> Option<(u32, u32)> {
         return None;
     }
     match cap.body.get(..8)? {
-        [a, b, c, d, e, f, g, h] => Some((u32::from_ne_bytes([*a, *b, *c, *d]), u32::from_ne_bytes([*e, *f, *g, *h]))),
+        [a, b, c, d, e, f, g, h] => Some((
+            u32::from_ne_bytes([*a, *b, *c, *d]),
+            u32::from_ne_bytes([*e, *f, *g, *h]),
+        )),
         _ => None,
     }
 }
@@ -407,7 +447,11 @@ pub fn cap_sparse_areas(cap: &Cap) -> Option<Vec<(u64, u64)>> {
     if cap.id != REGION_INFO_CAP_SPARSE_MMAP {
         return None;
     }
-    let u64_at = |o: usize| Some(u64::from_ne_bytes(cap.body.get(o..o.checked_add(8)?)?.try_into().ok()?));
+    let u64_at = |o: usize| {
+        Some(u64::from_ne_bytes(
+            cap.body.get(o..o.checked_add(8)?)?.try_into().ok()?,
+        ))
+    };
     let n = u32::from_ne_bytes(cap.body.get(..4)?.try_into().ok()?);
     (0..usize::try_from(n).ok()?.min(64))
         .map(|i| {
@@ -457,10 +501,27 @@ mod tests {
 
     #[test]
     fn region_info_bytes_round_trip() {
-        let r = RegionInfo { argsz: 80, flags: 0xb, index: 9, cap_offset: 32, size: 8192, offset: 9 << 40 };
+        let r = RegionInfo {
+            argsz: 80,
+            flags: 0xb,
+            index: 9,
+            cap_offset: 32,
+            size: 8192,
+            offset: 9 << 40,
+        };
         let b = r.to_bytes();
         let back = RegionInfo::from_bytes(&b).unwrap();
-        assert_eq!((back.argsz, back.flags, back.index, back.cap_offset, back.size, back.offset), (80, 0xb, 9, 32, 8192, 9 << 40));
+        assert_eq!(
+            (
+                back.argsz,
+                back.flags,
+                back.index,
+                back.cap_offset,
+                back.size,
+                back.offset
+            ),
+            (80, 0xb, 9, 32, 8192, 9 << 40)
+        );
         assert!(RegionInfo::from_bytes(&b[..31]).is_none());
     }
 
@@ -505,9 +566,29 @@ mod tests {
         for v in [0x800_0000u64, 0x400_0000, 0x1000_0000, 0x1000] {
             body.extend_from_slice(&v.to_ne_bytes());
         }
-        let cap = Cap { id: REGION_INFO_CAP_SPARSE_MMAP, version: 1, body: body.clone() };
-        assert_eq!(cap_sparse_areas(&cap), Some(vec![(0x800_0000, 0x400_0000), (0x1000_0000, 0x1000)]));
-        assert_eq!(cap_sparse_areas(&Cap { body: body[..30].to_vec(), ..cap.clone() }), None, "truncated");
-        assert_eq!(cap_sparse_areas(&Cap { id: REGION_INFO_CAP_TYPE, ..cap }), None);
+        let cap = Cap {
+            id: REGION_INFO_CAP_SPARSE_MMAP,
+            version: 1,
+            body: body.clone(),
+        };
+        assert_eq!(
+            cap_sparse_areas(&cap),
+            Some(vec![(0x800_0000, 0x400_0000), (0x1000_0000, 0x1000)])
+        );
+        assert_eq!(
+            cap_sparse_areas(&Cap {
+                body: body[..30].to_vec(),
+                ..cap.clone()
+            }),
+            None,
+            "truncated"
+        );
+        assert_eq!(
+            cap_sparse_areas(&Cap {
+                id: REGION_INFO_CAP_TYPE,
+                ..cap
+            }),
+            None
+        );
     }
 }

@@ -17,7 +17,13 @@ pub const MDEV_DEVICES: &str = "/sys/bus/mdev/devices";
 /// Whether `s` is a UUID in the canonical 8-4-4-4-12 hex form mdev uses for names.
 pub fn valid_uuid(s: &str) -> bool {
     s.len() == 36
-        && s.char_indices().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { c == '-' } else { c.is_ascii_hexdigit() })
+        && s.char_indices().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
 }
 
 /// The IOMMU group number in an `iommu_group` link target (`.../kernel/iommu_groups/N`).
@@ -59,7 +65,11 @@ fn map_ram(container: &File, ram: &GuestRam) -> Result<(), String> {
         iova: 0,
         size: u64::try_from(ram.size()).unwrap_or(u64::MAX),
     };
-    step("VFIO_IOMMU_MAP_DMA", sys::ioctl_arg(container.as_fd(), uapi::IOMMU_MAP_DMA, &mut map)).map(drop)
+    step(
+        "VFIO_IOMMU_MAP_DMA",
+        sys::ioctl_arg(container.as_fd(), uapi::IOMMU_MAP_DMA, &mut map),
+    )
+    .map(drop)
 }
 
 impl Vfio {
@@ -71,14 +81,28 @@ impl Vfio {
         }
         let link = format!("{MDEV_DEVICES}/{uuid}/iommu_group");
         let target = step(&format!("read {link}"), std::fs::read_link(&link))?;
-        let group_id = group_from_link(&target).ok_or_else(|| format!("{link} -> {}: no group number", target.display()))?;
+        let group_id = group_from_link(&target)
+            .ok_or_else(|| format!("{link} -> {}: no group number", target.display()))?;
 
         let container = step("open /dev/vfio/vfio", rw("/dev/vfio/vfio"))?;
-        let api = step("VFIO_GET_API_VERSION", sys::ioctl_val(container.as_fd(), uapi::GET_API_VERSION, 0))?;
+        let api = step(
+            "VFIO_GET_API_VERSION",
+            sys::ioctl_val(container.as_fd(), uapi::GET_API_VERSION, 0),
+        )?;
         if api != uapi::API_VERSION {
-            return Err(format!("VFIO API version {api}, want {}", uapi::API_VERSION));
+            return Err(format!(
+                "VFIO API version {api}, want {}",
+                uapi::API_VERSION
+            ));
         }
-        let has = |ext: u32| sys::ioctl_val(container.as_fd(), uapi::CHECK_EXTENSION, libc::c_ulong::from(ext)).is_ok_and(|r| r > 0);
+        let has = |ext: u32| {
+            sys::ioctl_val(
+                container.as_fd(),
+                uapi::CHECK_EXTENSION,
+                libc::c_ulong::from(ext),
+            )
+            .is_ok_and(|r| r > 0)
+        };
         let iommu = if has(uapi::TYPE1V2_IOMMU) {
             uapi::TYPE1V2_IOMMU
         } else if has(uapi::TYPE1_IOMMU) {
@@ -89,31 +113,75 @@ impl Vfio {
 
         let gpath = format!("/dev/vfio/{group_id}");
         let group = step(&format!("open {gpath}"), rw(&gpath))?;
-        let mut st = GroupStatus { argsz: uapi::size32::<GroupStatus>(), flags: 0 };
-        step("VFIO_GROUP_GET_STATUS", sys::ioctl_arg(group.as_fd(), uapi::GROUP_GET_STATUS, &mut st))?;
+        let mut st = GroupStatus {
+            argsz: uapi::size32::<GroupStatus>(),
+            flags: 0,
+        };
+        step(
+            "VFIO_GROUP_GET_STATUS",
+            sys::ioctl_arg(group.as_fd(), uapi::GROUP_GET_STATUS, &mut st),
+        )?;
         if st.flags & uapi::GROUP_FLAGS_VIABLE == 0 {
-            return Err(format!("group {group_id} is not viable (flags {:#x})", st.flags));
+            return Err(format!(
+                "group {group_id} is not viable (flags {:#x})",
+                st.flags
+            ));
         }
         let cfd = std::os::fd::AsRawFd::as_raw_fd(&container);
-        step("VFIO_GROUP_SET_CONTAINER", sys::ioctl_int_in(group.as_fd(), uapi::GROUP_SET_CONTAINER, &cfd))?;
-        step("VFIO_SET_IOMMU", sys::ioctl_val(container.as_fd(), uapi::SET_IOMMU, libc::c_ulong::from(iommu)))?;
+        step(
+            "VFIO_GROUP_SET_CONTAINER",
+            sys::ioctl_int_in(group.as_fd(), uapi::GROUP_SET_CONTAINER, &cfd),
+        )?;
+        step(
+            "VFIO_SET_IOMMU",
+            sys::ioctl_val(
+                container.as_fd(),
+                uapi::SET_IOMMU,
+                libc::c_ulong::from(iommu),
+            ),
+        )?;
 
         let ram = step("mmap guest RAM", GuestRam::new(ram_size))?;
         map_ram(&container, &ram)?;
 
         let name = CString::new(uuid).map_err(|_| "UUID with NUL".to_string())?;
-        let device = step("VFIO_GROUP_GET_DEVICE_FD", sys::ioctl_get_fd(group.as_fd(), uapi::GROUP_GET_DEVICE_FD, &name))?;
-        let mut info = DeviceInfo { argsz: uapi::size32::<DeviceInfo>(), ..DeviceInfo::default() };
-        step("VFIO_DEVICE_GET_INFO", sys::ioctl_arg(device.as_fd(), uapi::DEVICE_GET_INFO, &mut info))?;
-        Ok(Vfio { device, group, container, ram, info, group_id })
+        let device = step(
+            "VFIO_GROUP_GET_DEVICE_FD",
+            sys::ioctl_get_fd(group.as_fd(), uapi::GROUP_GET_DEVICE_FD, &name),
+        )?;
+        let mut info = DeviceInfo {
+            argsz: uapi::size32::<DeviceInfo>(),
+            ..DeviceInfo::default()
+        };
+        step(
+            "VFIO_DEVICE_GET_INFO",
+            sys::ioctl_arg(device.as_fd(), uapi::DEVICE_GET_INFO, &mut info),
+        )?;
+        Ok(Vfio {
+            device,
+            group,
+            container,
+            ram,
+            info,
+            group_id,
+        })
     }
 
     /// Unmaps guest RAM from the device (as a VMM does when it removes a memory region): kvmgt
     /// must drop every page it pinned there.
     pub fn unmap_ram(&self) -> Result<(), String> {
         let size = u64::try_from(self.ram.size()).unwrap_or(u64::MAX);
-        let mut unmap = uapi::DmaUnmap { argsz: uapi::size32::<uapi::DmaUnmap>(), flags: 0, iova: 0, size };
-        step("VFIO_IOMMU_UNMAP_DMA", sys::ioctl_arg(self.container.as_fd(), uapi::IOMMU_UNMAP_DMA, &mut unmap)).map(drop)
+        let mut unmap = uapi::DmaUnmap {
+            argsz: uapi::size32::<uapi::DmaUnmap>(),
+            flags: 0,
+            iova: 0,
+            size,
+        };
+        step(
+            "VFIO_IOMMU_UNMAP_DMA",
+            sys::ioctl_arg(self.container.as_fd(), uapi::IOMMU_UNMAP_DMA, &mut unmap),
+        )
+        .map(drop)
     }
 
     /// Maps guest RAM again after [`Vfio::unmap_ram`], at the same place.
@@ -135,28 +203,52 @@ impl Vfio {
     pub fn region_info(&self, index: u32) -> Result<(Region, Vec<Cap>), String> {
         let what = format!("VFIO_DEVICE_GET_REGION_INFO({index})");
         let mut info = RegionInfo::request(index);
-        step(&what, sys::ioctl_arg(self.device.as_fd(), uapi::DEVICE_GET_REGION_INFO, &mut info))?;
+        step(
+            &what,
+            sys::ioctl_arg(self.device.as_fd(), uapi::DEVICE_GET_REGION_INFO, &mut info),
+        )?;
         let mut caps = Vec::new();
-        if info.flags & uapi::REGION_INFO_FLAG_CAPS != 0 && info.argsz > uapi::size32::<RegionInfo>() {
+        if info.flags & uapi::REGION_INFO_FLAG_CAPS != 0
+            && info.argsz > uapi::size32::<RegionInfo>()
+        {
             // The kernel said how much room the chain needs: ask again with that much.
             if info.argsz > 64 * 1024 {
                 return Err(format!("{what}: capability chain of {} bytes", info.argsz));
             }
-            let len = usize::try_from(info.argsz).map_err(|_| format!("{what}: argsz overflows"))?;
-            let mut buf = RegionInfo { argsz: info.argsz, ..RegionInfo::request(index) }.to_bytes();
+            let len =
+                usize::try_from(info.argsz).map_err(|_| format!("{what}: argsz overflows"))?;
+            let mut buf = RegionInfo {
+                argsz: info.argsz,
+                ..RegionInfo::request(index)
+            }
+            .to_bytes();
             buf.resize(len, 0);
-            step(&what, sys::ioctl_buf(self.device.as_fd(), uapi::DEVICE_GET_REGION_INFO, &mut buf))?;
+            step(
+                &what,
+                sys::ioctl_buf(self.device.as_fd(), uapi::DEVICE_GET_REGION_INFO, &mut buf),
+            )?;
             info = RegionInfo::from_bytes(&buf).ok_or_else(|| format!("{what}: short reply"))?;
             caps = uapi::parse_caps(&buf, info.cap_offset).map_err(|e| format!("{what}: {e}"))?;
         }
-        Ok((Region { index, offset: info.offset, size: info.size, flags: info.flags }, caps))
+        Ok((
+            Region {
+                index,
+                offset: info.offset,
+                size: info.size,
+                flags: info.flags,
+            },
+            caps,
+        ))
     }
 
     /// The device-specific region (index >= `VFIO_PCI_NUM_REGIONS`) of a type and subtype.
     pub fn find_region(&self, ty: u32, subtype: u32) -> Result<Option<Region>, String> {
         for index in uapi::PCI_NUM_REGIONS..self.info.num_regions.min(64) {
             let (r, caps) = self.region_info(index)?;
-            if caps.iter().any(|c| uapi::cap_type(c) == Some((ty, subtype))) {
+            if caps
+                .iter()
+                .any(|c| uapi::cap_type(c) == Some((ty, subtype)))
+            {
                 return Ok(Some(r));
             }
         }
@@ -165,7 +257,11 @@ impl Vfio {
 
     /// `VFIO_DEVICE_GET_IRQ_INFO` for `index`.
     pub fn irq_info(&self, index: u32) -> io::Result<IrqInfo> {
-        let mut info = IrqInfo { argsz: uapi::size32::<IrqInfo>(), index, ..IrqInfo::default() };
+        let mut info = IrqInfo {
+            argsz: uapi::size32::<IrqInfo>(),
+            index,
+            ..IrqInfo::default()
+        };
         sys::ioctl_arg(self.device.as_fd(), uapi::DEVICE_GET_IRQ_INFO, &mut info)?;
         Ok(info)
     }
@@ -218,7 +314,12 @@ pub fn parse_type_description(s: &str) -> Option<(u64, u64, u64)> {
         };
         *slot = words.next();
     }
-    let mb = |v: &str| v.strip_suffix("MB")?.parse::<u64>().ok()?.checked_mul(1 << 20);
+    let mb = |v: &str| {
+        v.strip_suffix("MB")?
+            .parse::<u64>()
+            .ok()?
+            .checked_mul(1 << 20)
+    };
     Some((mb(low?)?, mb(high?)?, fence?.parse().ok()?))
 }
 
@@ -241,23 +342,36 @@ mod tests {
 
     #[test]
     fn group_links() {
-        assert_eq!(group_from_link(Path::new("../../../../kernel/iommu_groups/12")), Some(12));
-        assert_eq!(group_from_link(Path::new("/sys/kernel/iommu_groups/x")), None);
+        assert_eq!(
+            group_from_link(Path::new("../../../../kernel/iommu_groups/12")),
+            Some(12)
+        );
+        assert_eq!(
+            group_from_link(Path::new("/sys/kernel/iommu_groups/x")),
+            None
+        );
         assert_eq!(group_from_link(Path::new("/")), None);
     }
 
     #[test]
     fn type_descriptions() {
-        let d = "low_gm_size: 64MB\nhigh_gm_size: 384MB\nfence: 4\nresolution: 1024x768\nweight: 2\n";
+        let d =
+            "low_gm_size: 64MB\nhigh_gm_size: 384MB\nfence: 4\nresolution: 1024x768\nweight: 2\n";
         assert_eq!(parse_type_description(d), Some((64 << 20, 384 << 20, 4)));
         assert_eq!(parse_type_description("low_gm_size: 64MB fence: 4"), None);
-        assert_eq!(parse_type_description("low_gm_size: 64 high_gm_size: 384MB fence: 4"), None);
+        assert_eq!(
+            parse_type_description("low_gm_size: 64 high_gm_size: 384MB fence: 4"),
+            None
+        );
         assert_eq!(parse_type_description("low_gm_size:"), None);
     }
 
     #[test]
     fn eventfd_trigger_is_one_irq() {
         let a = eventfd_trigger(uapi::PCI_MSI_IRQ_INDEX, 7);
-        assert_eq!((a.argsz, a.flags, a.index, a.start, a.count, a.fd), (24, 0x24, 1, 0, 1, 7));
+        assert_eq!(
+            (a.argsz, a.flags, a.index, a.start, a.count, a.fd),
+            (24, 0x24, 1, 0, 1, 7)
+        );
     }
 }

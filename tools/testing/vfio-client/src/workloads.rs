@@ -14,13 +14,23 @@ pub const ROUNDS: u32 = 100;
 pub const RAM_START: u64 = 2 << 20;
 
 fn why<T>(t: &mut T, e: guest_model::Error, detail: &impl Fn(&mut T) -> Option<String>) -> String {
-    format!("{e:?}{}", detail(t).map(|d| format!(" ({d})")).unwrap_or_default())
+    format!(
+        "{e:?}{}",
+        detail(t).map(|d| format!(" ({d})")).unwrap_or_default()
+    )
 }
 
 /// Sets up the guest's execution side and runs `rounds` rounds, stopping at the first error;
 /// `detail` adds the transport's last error to a failure. Prints the time per round. Then a
 /// round after the guest rebinds its whole buffer ([`rebind_round`], nothing in between).
-pub fn run<T: Transport>(c: &mut Checks, t: &mut T, ram_end: u64, ctx_id: u32, rounds: u32, detail: impl Fn(&mut T) -> Option<String>) {
+pub fn run<T: Transport>(
+    c: &mut Checks,
+    t: &mut T,
+    ram_end: u64,
+    ctx_id: u32,
+    rounds: u32,
+    detail: impl Fn(&mut T) -> Option<String>,
+) {
     if let Some(mut g) = run_rounds(c, t, ram_end, ctx_id, rounds, &detail) {
         rebind_round(c, t, &mut g, rounds, |_, _| {}, &detail);
     }
@@ -51,10 +61,16 @@ pub fn run_rounds<T: Transport>(
             return None;
         }
     }
-    let us = t0.elapsed().as_micros().checked_div(u128::from(rounds)).unwrap_or(0);
+    let us = t0
+        .elapsed()
+        .as_micros()
+        .checked_div(u128::from(rounds))
+        .unwrap_or(0);
     c.pass(&format!("workloads: {rounds} rounds, every store landed"));
     let tag = c.tag.clone().map(|t| format!("{t}, ")).unwrap_or_default();
-    println!("workload round: {us} us/round ({tag}{rounds} rounds, submit to CSB idle and checked)");
+    println!(
+        "workload round: {us} us/round ({tag}{rounds} rounds, submit to CSB idle and checked)"
+    );
     Some(g)
 }
 
@@ -77,7 +93,10 @@ pub fn rebind_round<T: Transport>(
     }
     between(c, t);
     match g.round(t, round, 0xb1d0_0000 | round) {
-        Ok(()) => c.pass(&format!("workload after rebinding all {} data pages: every store landed", g.data.len())),
+        Ok(()) => c.pass(&format!(
+            "workload after rebinding all {} data pages: every store landed",
+            g.data.len()
+        )),
         Err(e) => {
             let w = why(t, e, detail);
             c.fail("workload after rebinding a whole buffer", w);
