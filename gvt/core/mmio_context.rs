@@ -15,7 +15,7 @@
 
 use super::host::HostExec;
 use super::num::u32_as_usize;
-use super::regs::{Engine, GEN8_PRIVATE_PAT_HI, GEN8_PRIVATE_PAT_LO};
+use super::regs::*;
 
 /// Who an engine runs for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,49 +29,76 @@ pub enum Owner {
 /// A switched register: engine, offset, masked ("mode") register.
 type Reg = (Engine, u32, bool);
 
+/// The render engine's force-to-non-privileged slot `i` (0-11).
+const fn force_to_nonpriv(i: u32) -> u32 {
+    RING_FORCE_TO_NONPRIV::offset(RENDER_RING_BASE).wrapping_add(i.wrapping_mul(4))
+}
+
 /// Gen9 engine registers outside the context image (upstream's gen9_engine_mmio_list entries
 /// that are not in context, for the engines Gen9 GT2/BXT have).
 const SWITCHED: [Reg; 34] = [
-    (Engine::Rcs, 0x229c, true),  // RING_MODE_GEN7
-    (Engine::Rcs, 0x2248, false), // GEN9_CTX_PREEMPT_REG
-    (Engine::Rcs, 0x2098, false), // HWSTAM
-    (Engine::Rcs, 0x24d0, false), // RING_FORCE_TO_NONPRIV 0-11
-    (Engine::Rcs, 0x24d4, false),
-    (Engine::Rcs, 0x24d8, false),
-    (Engine::Rcs, 0x24dc, false),
-    (Engine::Rcs, 0x24e0, false),
-    (Engine::Rcs, 0x24e4, false),
-    (Engine::Rcs, 0x24e8, false),
-    (Engine::Rcs, 0x24ec, false),
-    (Engine::Rcs, 0x24f0, false),
-    (Engine::Rcs, 0x24f4, false),
-    (Engine::Rcs, 0x24f8, false),
-    (Engine::Rcs, 0x24fc, false),
+    (Engine::Rcs, RING_MODE_GEN7::offset(RENDER_RING_BASE), true),
+    (Engine::Rcs, GEN9_CTX_PREEMPT_REG::OFFSET, false),
+    (Engine::Rcs, RING_HWSTAM::offset(RENDER_RING_BASE), false),
+    (Engine::Rcs, force_to_nonpriv(0), false),
+    (Engine::Rcs, force_to_nonpriv(1), false),
+    (Engine::Rcs, force_to_nonpriv(2), false),
+    (Engine::Rcs, force_to_nonpriv(3), false),
+    (Engine::Rcs, force_to_nonpriv(4), false),
+    (Engine::Rcs, force_to_nonpriv(5), false),
+    (Engine::Rcs, force_to_nonpriv(6), false),
+    (Engine::Rcs, force_to_nonpriv(7), false),
+    (Engine::Rcs, force_to_nonpriv(8), false),
+    (Engine::Rcs, force_to_nonpriv(9), false),
+    (Engine::Rcs, force_to_nonpriv(10), false),
+    (Engine::Rcs, force_to_nonpriv(11), false),
     (Engine::Rcs, GEN8_PRIVATE_PAT_LO::OFFSET, false),
     (Engine::Rcs, GEN8_PRIVATE_PAT_HI::OFFSET, false),
-    (Engine::Rcs, 0x20ec, true),   // GEN9_CS_DEBUG_MODE1
-    (Engine::Rcs, 0xb118, false),  // GEN8_L3SQCREG4
-    (Engine::Rcs, 0xb11c, false),  // GEN9_SCRATCH1
-    (Engine::Rcs, 0xb008, false),  // GEN9_SCRATCH_LNCF1
-    (Engine::Rcs, 0x940c, false),  // GEN7_UCGCTL4
-    (Engine::Rcs, 0x4ab8, false),  // GAMT_CHKN_BIT_REG
-    (Engine::Rcs, 0x4ab0, false),  // GEN9_GAMT_ECO_REG_RW_IA
-    (Engine::Rcs, 0x20d4, true),   // GEN9_CSFE_CHICKEN1_RCS
-    (Engine::Rcs, 0xb004, false),  // GEN8_GARBCNTL
-    (Engine::Rcs, 0x20a0, false),  // GEN7_FF_THREAD_MODE
-    (Engine::Rcs, 0x20e4, true),   // FF_SLICE_CS_CHICKEN2
-    (Engine::Bcs, 0x2229c, true),  // RING_GFX_MODE
-    (Engine::Bcs, 0x2209c, true),  // RING_MI_MODE
-    (Engine::Bcs, 0x220c0, true),  // RING_INSTPM
-    (Engine::Bcs, 0x22098, false), // RING_HWSTAM
-    (Engine::Bcs, 0x22028, true),  // RING_EXCC
-    (Engine::Vecs, 0x1a028, true), // RING_EXCC
+    (Engine::Rcs, GEN9_CS_DEBUG_MODE1::OFFSET, true),
+    (Engine::Rcs, GEN8_L3SQCREG4::OFFSET, false),
+    (Engine::Rcs, GEN9_SCRATCH1::OFFSET, false),
+    (Engine::Rcs, GEN9_SCRATCH_LNCF1::OFFSET, false),
+    (Engine::Rcs, GEN7_UCGCTL4::OFFSET, false),
+    (Engine::Rcs, GAMT_CHKN_BIT_REG::OFFSET, false),
+    (Engine::Rcs, GEN9_GAMT_ECO_REG_RW_IA::OFFSET, false),
+    (Engine::Rcs, CSFE_CHICKEN1::offset(RENDER_RING_BASE), true), // GEN9_CSFE_CHICKEN1_RCS
+    (Engine::Rcs, GEN8_GARBCNTL::OFFSET, false),
+    (Engine::Rcs, GEN7_FF_THREAD_MODE::OFFSET, false),
+    (Engine::Rcs, FF_SLICE_CS_CHICKEN2::OFFSET, true),
+    (Engine::Bcs, RING_MODE_GEN7::offset(BLT_RING_BASE), true), // RING_GFX_MODE
+    (Engine::Bcs, RING_MI_MODE::offset(BLT_RING_BASE), true),
+    (Engine::Bcs, RING_INSTPM::offset(BLT_RING_BASE), true),
+    (Engine::Bcs, RING_HWSTAM::offset(BLT_RING_BASE), false),
+    (Engine::Bcs, RING_EXCC::offset(BLT_RING_BASE), true),
+    (Engine::Vecs, RING_EXCC::offset(VEBOX_RING_BASE), true),
 ];
 
 /// Registers in the render context image (restored by LRI for restore-inhibit contexts).
 const RCS_IN_CONTEXT: [u32; 24] = [
-    0x20c0, 0x7004, 0x7008, 0x7000, 0x7010, 0x7300, 0x83a4, 0x2580, 0x7014, 0xe100, 0xe180, 0xe184,
-    0xe188, 0xe194, 0xe4f0, 0x4de0, 0x4de4, 0x4de8, 0x4dec, 0x4df0, 0x4df4, 0x4dfc, 0x7304, 0x20d8,
+    RING_INSTPM::offset(RENDER_RING_BASE),
+    CACHE_MODE_1::OFFSET,
+    GEN7_GT_MODE::OFFSET,
+    CACHE_MODE_0_GEN7::OFFSET,
+    GEN7_COMMON_SLICE_CHICKEN1::OFFSET,
+    HDC_CHICKEN0::OFFSET,
+    VF_GUARDBAND::OFFSET,
+    GEN8_CS_CHICKEN1::OFFSET,
+    COMMON_SLICE_CHICKEN2::OFFSET,
+    GEN7_HALF_SLICE_CHICKEN1::OFFSET,
+    HALF_SLICE_CHICKEN2::OFFSET,
+    HSW_HALF_SLICE_CHICKEN3::OFFSET,
+    GEN9_HALF_SLICE_CHICKEN5::OFFSET,
+    GEN9_HALF_SLICE_CHICKEN7::OFFSET,
+    GEN8_ROW_CHICKEN::OFFSET,
+    TRVATTL3PTRDW::OFFSET,
+    TRVATTL3PTRDW::OFFSET.wrapping_add(4),
+    TRVATTL3PTRDW::OFFSET.wrapping_add(8),
+    TRVATTL3PTRDW::OFFSET.wrapping_add(0xc),
+    TRVADR::OFFSET,
+    TRTTE::OFFSET,
+    0x4dfc,
+    GEN8_HDC_CHICKEN1::OFFSET,
+    0x20d8,
 ];
 
 const RCS_IN_CONTEXT_COUNT: u32 = 24;
@@ -81,15 +108,15 @@ const _: () = assert!(RCS_IN_CONTEXT.len() == u32_as_usize(RCS_IN_CONTEXT_COUNT)
 pub const MOCS_REGS: u32 = 64;
 /// L3 cache control registers (pairs of MOCS entries), render only.
 pub const L3CC_REGS: u32 = 32;
-const L3CC_BASE: u32 = 0xb020;
+const L3CC_BASE: u32 = GEN9_LNCFCMOCS::OFFSET;
 
 /// The MOCS block of `e`. Render MOCS live in the context image on Gen9.
 pub const fn mocs_base(e: Engine) -> u32 {
     match e {
-        Engine::Rcs => 0xc800,
-        Engine::Vcs => 0xc900,
-        Engine::Vecs => 0xcb00,
-        Engine::Bcs => 0xcc00,
+        Engine::Rcs => GEN9_GFX_MOCS::OFFSET,
+        Engine::Vcs => GEN9_MFX0_MOCS::OFFSET,
+        Engine::Vecs => GEN9_VEBOX_MOCS::OFFSET,
+        Engine::Bcs => GEN9_BLT_MOCS::OFFSET,
     }
 }
 

@@ -10,8 +10,9 @@
 //! (gvt-linux #84). Offsets not tracked are plain storage in the vGPU's register file.
 
 use super::display::regs::{
-    CURBASE, CURSURFLIVE, DDI_BUF_CTL, DP_AUX_CH_CTL, DP_TP_CTL, DP_TP_STATUS, GMBUS0,
-    PCH_PORT_HOTPLUG, PIPE_FRMCOUNT_G4X, PLANE_CTL, TRANSCONF,
+    pipe_reg, plane_reg, port_reg, CURBASE, CURSURFLIVE, DDI_BUF_CTL, DP_AUX_CH_CTL, DP_TP_CTL,
+    DP_TP_STATUS, EDP_PSR_IIR, EDP_PSR_IMR, GMBUS0, PCH_GPIO_BASE, PCH_PORT_HOTPLUG,
+    PIPE_FRMCOUNT_G4X, PLANE_CTL, TRANSCONF,
 };
 use super::host::MMIO_SIZE;
 use super::hw::Platform;
@@ -162,9 +163,37 @@ impl Handler {
 /// Registers a guest may expose to its unprivileged batch buffers through FORCE_TO_NONPRIV:
 /// what i915's Gen9 workarounds and whitelists need, nothing that reaches outside the context.
 pub const FORCE_NONPRIV_WHITELIST: [u32; 31] = [
-    0xd80, 0x20ec, 0x2248, 0x2340, 0x2348, 0x2350, 0x2580, 0x2690, 0x2694, 0x2698, 0x2754, 0x28a0,
-    0x4de0, 0x4de4, 0x4dfc, 0x7010, 0x7014, 0x7300, 0x7304, 0x7700, 0x7704, 0x7708, 0x770c, 0x83a8,
-    0xb110, 0xb118, 0xe100, 0xe18c, 0xe48c, 0xe5f4, 0x64844,
+    0xd80,
+    GEN9_CS_DEBUG_MODE1::OFFSET,
+    GEN9_CTX_PREEMPT_REG::OFFSET,
+    CL_PRIMITIVES_COUNT::OFFSET,
+    PS_INVOCATION_COUNT::OFFSET,
+    PS_DEPTH_COUNT::OFFSET,
+    GEN8_CS_CHICKEN1::OFFSET,
+    0x2690,
+    0x2694,
+    0x2698,
+    0x2754,
+    0x28a0,
+    TRVATTL3PTRDW::OFFSET,
+    0x4de4,
+    0x4dfc,
+    GEN7_COMMON_SLICE_CHICKEN1::OFFSET,
+    COMMON_SLICE_CHICKEN2::OFFSET,
+    HDC_CHICKEN0::OFFSET,
+    GEN8_HDC_CHICKEN1::OFFSET,
+    0x7700,
+    0x7704,
+    0x7708,
+    0x770c,
+    0x83a8,
+    0xb110,
+    GEN8_L3SQCREG4::OFFSET,
+    GEN7_HALF_SLICE_CHICKEN1::OFFSET,
+    0xe18c,
+    0xe48c,
+    0xe5f4,
+    0x64844,
 ];
 
 /// One tracked register or range.
@@ -268,17 +297,16 @@ pub const GEN9_RING_MMIO: &[MmioDef] = &[
     f(0x270, 32, D_ALL, C, H::Default),
     d(RING_HWS_PGA::REL, D_ALL, F_GMADR, H::HwsPga),
     d(CSFE_CHICKEN1::REL, D_ALL, MC, H::CsfeChicken1),
-    f(0x600, 0x40, D_BXT, C, H::Default), // GEN8_RING_CS_GPR
-                                          // Error state and debug registers the guest reads after a hang (iterate_bxt_mmio).
+    f(GEN8_RING_CS_GPR::REL, 0x40, D_BXT, C, H::Default),
 ];
 
 /// Registers at fixed offsets with attributes or handlers; plain tracked registers come from
 /// [`GEN9_TRACKED`]. Interrupt groups are ISR/IMR/IIR/IER at +0/+4/+8/+0xc.
 pub const GEN9_MMIO: &[MmioDef] = &[
     // Interrupts (§3.12).
-    d(0xc4004, D_ALL, 0, H::Imr), // SDEIMR
-    d(0xc400c, D_ALL, 0, H::Ier), // SDEIER
-    d(0xc4008, D_ALL, 0, H::Iir), // SDEIIR
+    d(SDEIMR::OFFSET, D_ALL, 0, H::Imr),
+    d(SDEIER::OFFSET, D_ALL, 0, H::Ier),
+    d(SDEIIR::OFFSET, D_ALL, 0, H::Iir),
     d(GEN8_MASTER_IRQ::OFFSET, D_ALL, 0, H::MasterIrq),
     d(0x44304, D_ALL, 0, H::Imr),
     d(0x44308, D_ALL, 0, H::Iir),
@@ -317,40 +345,45 @@ pub const GEN9_MMIO: &[MmioDef] = &[
         0,
         H::GamwEchoDevRwIa,
     ),
-    d(0x4180, D_ALL, F_GMADR | C, H::Default), // BSD_HWS_PGA_GEN7
-    d(0x4280, D_ALL, F_GMADR | C, H::Default), // BLT_HWS_PGA_GEN7
-    d(0x4380, D_ALL, F_GMADR | C, H::Default), // VEBOX_HWS_PGA_GEN7
+    d(BSD_HWS_PGA_GEN7::OFFSET, D_ALL, F_GMADR | C, H::Default),
+    d(BLT_HWS_PGA_GEN7::OFFSET, D_ALL, F_GMADR | C, H::Default),
+    d(VEBOX_HWS_PGA_GEN7::OFFSET, D_ALL, F_GMADR | C, H::Default),
     d(0x2148, D_ALL, F_GMADR | C, H::Default),
-    d(0x2180, D_ALL, F_GMADR | C, H::Default), // CCID(RENDER_RING_BASE)
+    d(
+        CCID::offset(RENDER_RING_BASE),
+        D_ALL,
+        F_GMADR | C,
+        H::Default,
+    ),
     d(0x12198, D_ALL, F_GMADR | C, H::Default),
-    d(0x7008, D_ALL, MC, H::Default), // GEN7_GT_MODE
-    d(0x7000, D_ALL, MC, H::Default), // CACHE_MODE_0_GEN7
-    d(0x7004, D_ALL, MC, H::Default), // CACHE_MODE_1
-    d(0x2120, D_ALL, MC, H::Default), // CACHE_MODE_0
+    d(GEN7_GT_MODE::OFFSET, D_ALL, MC, H::Default),
+    d(CACHE_MODE_0_GEN7::OFFSET, D_ALL, MC, H::Default),
+    d(CACHE_MODE_1::OFFSET, D_ALL, MC, H::Default),
+    d(CACHE_MODE_0::OFFSET, D_ALL, MC, H::Default),
     d(0x2124, D_ALL, MC, H::Default),
     d(0x20dc, D_ALL, MC, H::Default),
-    d(0x2090, D_ALL, MC, H::Default), // _3D_CHICKEN3
+    d(_3D_CHICKEN3::OFFSET, D_ALL, MC, H::Default),
     d(0x2088, D_ALL, MC, H::Default),
-    d(0x20e4, D_ALL, MC, H::Default), // FF_SLICE_CS_CHICKEN2
+    d(FF_SLICE_CS_CHICKEN2::OFFSET, D_ALL, MC, H::Default),
     d(0x2470, D_ALL, MC, H::Default),
-    d(0x4090, D_ALL, C, H::Default),  // GAM_ECOCHK
-    d(0x7010, D_ALL, MC, H::Default), // GEN7_COMMON_SLICE_CHICKEN1
-    d(0x7014, D_ALL, MC, H::Default), // COMMON_SLICE_CHICKEN2
+    d(GAM_ECOCHK::OFFSET, D_ALL, C, H::Default),
+    d(GEN7_COMMON_SLICE_CHICKEN1::OFFSET, D_ALL, MC, H::Default),
+    d(COMMON_SLICE_CHICKEN2::OFFSET, D_ALL, MC, H::Default),
     d(0x9030, D_ALL, C, H::Default),
-    d(0x20a0, D_ALL, C, H::Default),
+    d(GEN7_FF_THREAD_MODE::OFFSET, D_ALL, C, H::Default),
     d(0x2420, D_ALL, C, H::Default),
     d(0x2430, D_ALL, C, H::Default),
     d(0x2434, D_ALL, C, H::Default),
     d(0x2438, D_ALL, C, H::Default),
     d(0x243c, D_ALL, C, H::Default),
     d(0x7018, D_ALL, MC, H::Default),
-    d(0xe184, D_ALL, MC, H::Default), // HSW_HALF_SLICE_CHICKEN3
-    d(0xe100, D_ALL, MC, H::Default), // GEN7_HALF_SLICE_CHICKEN1
+    d(HSW_HALF_SLICE_CHICKEN3::OFFSET, D_ALL, MC, H::Default),
+    d(GEN7_HALF_SLICE_CHICKEN1::OFFSET, D_ALL, MC, H::Default),
     d(FORCEWAKE_GT_GEN9::OFFSET, D_ALL, 0, H::ForceWake),
     d(FORCEWAKE_RENDER_GEN9::OFFSET, D_ALL, 0, H::ForceWake),
     d(FORCEWAKE_MEDIA_GEN9::OFFSET, D_ALL, 0, H::ForceWake),
-    d(0x120000, D_ALL, C, H::Default), // GTFIFODBG
-    d(0x120008, D_ALL, C, H::Default), // GTFIFOCTL
+    d(GTFIFODBG::OFFSET, D_ALL, C, H::Default),
+    d(GTFIFOCTL::OFFSET, D_ALL, C, H::Default),
     d(GEN6_GDRST::OFFSET, D_ALL, 0, H::Gdrst),
     d(RING_EIR::offset(RENDER_RING_BASE), D_ALL, 0, H::RingEir), // EIR
     d(RING_EIR::offset(BLT_RING_BASE), D_ALL, 0, H::RingEir),
@@ -360,7 +393,7 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(GFX_FLSH_CNTL_GEN6::OFFSET, D_ALL, 0, H::GgttFlush),
     d(GEN6_MBCTL::OFFSET, D_ALL, 0, H::Mbctl),
     d(FPGA_DBG::OFFSET, D_ALL, 0, H::FpgaDbg),
-    d(0x940c, D_ALL, C, H::Default), // GEN7_UCGCTL4
+    d(GEN7_UCGCTL4::OFFSET, D_ALL, C, H::Default),
     d(0x215c, D_ALL, C, H::Default),
     d(0x2178, D_ALL, C, H::Default),
     d(0x217c, D_ALL, C, H::Default),
@@ -372,25 +405,25 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     f(0x5280, 16, D_ALL, C, H::Default),
     d(0x1c17c, D_ALL, C, H::Default),
     d(0x1c178, D_ALL, C, H::Default),
-    d(0x22200, D_ALL, C, H::Default),   // BCS_SWCTRL
-    f(0x2300, 8, D_ALL, C, H::Default), // HS_INVOCATION_COUNT
-    f(0x2308, 8, D_ALL, C, H::Default), // DS_INVOCATION_COUNT
-    f(0x2310, 8, D_ALL, C, H::Default), // IA_VERTICES_COUNT
-    f(0x2318, 8, D_ALL, C, H::Default), // IA_PRIMITIVES_COUNT
-    f(0x2320, 8, D_ALL, C, H::Default), // VS_INVOCATION_COUNT
-    f(0x2328, 8, D_ALL, C, H::Default), // GS_INVOCATION_COUNT
-    f(0x2330, 8, D_ALL, C, H::Default), // GS_PRIMITIVES_COUNT
-    f(0x2338, 8, D_ALL, C, H::Default), // CL_INVOCATION_COUNT
-    f(0x2340, 8, D_ALL, C, H::Default), // CL_PRIMITIVES_COUNT
-    f(0x2348, 8, D_ALL, C, H::Default), // PS_INVOCATION_COUNT
-    f(0x2350, 8, D_ALL, C, H::Default), // PS_DEPTH_COUNT
-    d(0x4260, D_ALL, 0, H::TlbControl),
-    d(0x4264, D_ALL, 0, H::TlbControl),
-    d(0x4268, D_ALL, 0, H::TlbControl),
-    d(0x426c, D_ALL, 0, H::TlbControl),
-    d(0x4270, D_ALL, 0, H::TlbControl),
+    d(BCS_SWCTRL::OFFSET, D_ALL, C, H::Default),
+    f(HS_INVOCATION_COUNT::OFFSET, 8, D_ALL, C, H::Default),
+    f(DS_INVOCATION_COUNT::OFFSET, 8, D_ALL, C, H::Default),
+    f(IA_VERTICES_COUNT::OFFSET, 8, D_ALL, C, H::Default),
+    f(IA_PRIMITIVES_COUNT::OFFSET, 8, D_ALL, C, H::Default),
+    f(VS_INVOCATION_COUNT::OFFSET, 8, D_ALL, C, H::Default),
+    f(GS_INVOCATION_COUNT::OFFSET, 8, D_ALL, C, H::Default),
+    f(GS_PRIMITIVES_COUNT::OFFSET, 8, D_ALL, C, H::Default),
+    f(CL_INVOCATION_COUNT::OFFSET, 8, D_ALL, C, H::Default),
+    f(CL_PRIMITIVES_COUNT::OFFSET, 8, D_ALL, C, H::Default),
+    f(PS_INVOCATION_COUNT::OFFSET, 8, D_ALL, C, H::Default),
+    f(PS_DEPTH_COUNT::OFFSET, 8, D_ALL, C, H::Default),
+    d(GEN8_RTCR::OFFSET, D_ALL, 0, H::TlbControl),
+    d(GEN8_M1TCR::OFFSET, D_ALL, 0, H::TlbControl),
+    d(GEN8_M2TCR::OFFSET, D_ALL, 0, H::TlbControl),
+    d(GEN8_BTCR::OFFSET, D_ALL, 0, H::TlbControl),
+    d(GEN8_VTCR::OFFSET, D_ALL, 0, H::TlbControl),
     d(0x4094, D_ALL, C, H::Default),
-    d(0x4030, D_ALL, MC, H::Default), // ARB_MODE
+    d(ARB_MODE::OFFSET, D_ALL, MC, H::Default),
     d(0x2220, D_ALL, C, H::Default),
     d(0x12220, D_ALL, C, H::Default),
     d(0x22220, D_ALL, C, H::Default),
@@ -398,20 +431,26 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(0x1a178, D_ALL, C, H::Default),
     d(0x1a17c, D_ALL, C, H::Default),
     d(0x2217c, D_ALL, C, H::Default),
-    d(0x64834, D_ALL, 0, H::EdpPsrImrIir), // EDP_PSR_IMR
-    d(0x64838, D_ALL, 0, H::EdpPsrImrIir), // EDP_PSR_IIR
+    d(EDP_PSR_IMR::OFFSET, D_ALL, 0, H::EdpPsrImrIir),
+    d(EDP_PSR_IIR::OFFSET, D_ALL, 0, H::EdpPsrImrIir),
     d(GUC_STATUS::OFFSET, D_ALL, 0, H::GucStatusRead),
     d(GEN6_PCODE_MAILBOX::OFFSET, D_ALL, 0, H::PcodeMailbox),
-    d(0x7300, D_ALL, MC, H::Default), // HDC_CHICKEN0
-    d(0xe4f0, D_ALL, MC, H::Default), // GEN8_ROW_CHICKEN
-    d(0xe4f4, D_ALL, MC, H::Default), // GEN7_ROW_CHICKEN2
-    d(0x9430, D_ALL, C, H::Default),  // GEN8_UCGCTL6
-    d(0xb118, D_ALL, C, H::Default),  // GEN8_L3SQCREG4
-    f(0x24d0, 48, D_ALL, C | F_CMD_WRITE_PATCH, H::ForceNonpriv), // RCS FORCE_TO_NONPRIV
-    d(0xe194, D_ALL, MC, H::Default),
-    d(0xe188, D_ALL, MC, H::Default),
-    d(0xe180, D_ALL, MC, H::Default), // HALF_SLICE_CHICKEN2
-    d(0x2580, D_ALL, MC, H::Default),
+    d(HDC_CHICKEN0::OFFSET, D_ALL, MC, H::Default),
+    d(GEN8_ROW_CHICKEN::OFFSET, D_ALL, MC, H::Default),
+    d(GEN7_ROW_CHICKEN2::OFFSET, D_ALL, MC, H::Default),
+    d(GEN8_UCGCTL6::OFFSET, D_ALL, C, H::Default),
+    d(GEN8_L3SQCREG4::OFFSET, D_ALL, C, H::Default),
+    f(
+        RING_FORCE_TO_NONPRIV::offset(RENDER_RING_BASE),
+        48,
+        D_ALL,
+        C | F_CMD_WRITE_PATCH,
+        H::ForceNonpriv,
+    ),
+    d(GEN9_HALF_SLICE_CHICKEN7::OFFSET, D_ALL, MC, H::Default),
+    d(GEN9_HALF_SLICE_CHICKEN5::OFFSET, D_ALL, MC, H::Default),
+    d(HALF_SLICE_CHICKEN2::OFFSET, D_ALL, MC, H::Default),
+    d(GEN8_CS_CHICKEN1::OFFSET, D_ALL, MC, H::Default),
     d(0xe220, D_ALL, C, H::Default),
     d(0xe230, D_ALL, C, H::Default),
     d(0xe240, D_ALL, C, H::Default),
@@ -422,25 +461,25 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(0xe2b0, D_ALL, C, H::Default),
     d(0xe2c0, D_ALL, C, H::Default),
     d(0x21f0, D_ALL, C, H::Default),
-    d(0x4ab0, D_ALL, C, H::Default),        // GEN9_GAMT_ECO_REG_RW_IA
-    d(0x4ddc, D_ALL, C, H::Default),        // MMCD_MISC_CTRL
-    d(0xb11c, D_ALL, C, H::Default),        // BDW_SCRATCH1
-    f(0xc800, 0x7f8, D_ALL, C, H::Default), // GEN9_GFX_MOCS(0)
-    f(0xb020, 0x80, D_ALL, C, H::Default),  // GEN7_L3CNTLREG2 (L3CC)
-    d(0x20e0, D_ALL, MC, H::Default),       // GEN7_FF_SLICE_CS_CHICKEN1
-    d(0x20ec, D_ALL, MC, H::Default),       // GEN9_CS_DEBUG_MODE1
-    d(0x4de0, D_ALL, C, H::Default),        // TRVATTL3PTRDW(0)
+    d(GEN9_GAMT_ECO_REG_RW_IA::OFFSET, D_ALL, C, H::Default),
+    d(MMCD_MISC_CTRL::OFFSET, D_ALL, C, H::Default),
+    d(GEN9_SCRATCH1::OFFSET, D_ALL, C, H::Default),
+    f(GEN9_GFX_MOCS::OFFSET, 0x7f8, D_ALL, C, H::Default),
+    f(GEN9_LNCFCMOCS::OFFSET, 0x80, D_ALL, C, H::Default),
+    d(GEN7_FF_SLICE_CS_CHICKEN1::OFFSET, D_ALL, MC, H::Default),
+    d(GEN9_CS_DEBUG_MODE1::OFFSET, D_ALL, MC, H::Default),
+    d(TRVATTL3PTRDW::OFFSET, D_ALL, C, H::Default),
     d(0x4de4, D_ALL, C, H::Default),
     d(0x4de8, D_ALL, C, H::Default),
     d(0x4dec, D_ALL, C, H::Default),
-    d(0x4df0, D_ALL, C, H::Default), // TRVADR
+    d(TRVADR::OFFSET, D_ALL, C, H::Default),
     d(TRTTE::OFFSET, D_ALL, C | F_PM_SAVE, H::Trtte),
     d(0x4dfc, D_ALL, F_PM_SAVE, H::Default),
-    d(0xb004, D_ALL, C, H::Default), // GEN8_GARBCNTL
+    d(GEN8_GARBCNTL::OFFSET, D_ALL, C, H::Default),
     d(DMA_CTRL::OFFSET, D_ALL, F_MODE_MASK, H::Default),
-    d(0x7304, D_ALL, MC, H::Default),        // GEN8_HDC_CHICKEN1
-    d(0x5588, D_ALL, MC, H::Default),        // GEN9_WM_CHICKEN3
-    d(0x4ab8, D_KBL | D_CFL, C, H::Default), // GAMT_CHKN_BIT_REG
+    d(GEN8_HDC_CHICKEN1::OFFSET, D_ALL, MC, H::Default),
+    d(GEN9_WM_CHICKEN3::OFFSET, D_ALL, MC, H::Default),
+    d(GAMT_CHKN_BIT_REG::OFFSET, D_KBL | D_CFL, C, H::Default),
     d(0xe4cc, D_ALL, C, H::Default),
     // Display: power wells, PLLs, buffers, fuses.
     d(HSW_PWR_WELL_CTL2::OFFSET, D_ALL, 0, H::PowerWellCtl),
@@ -461,7 +500,7 @@ pub const GEN9_MMIO: &[MmioDef] = &[
         0x0303_0303,
         H::Default,
     ), // status bits RO
-    f(0xc5010, 6 * 4, D_ALL, F_UNALIGN, H::Default), // PCH_GPIO_BASE
+    f(PCH_GPIO_BASE::OFFSET, 6 * 4, D_ALL, F_UNALIGN, H::Default),
     // BXT display PHYs and PLLs (§6).
     d(BXT_P_CR_GT_DISP_PWRON::OFFSET, D_BXT, 0, H::BxtGtDispPwron),
     d(PHY_CTL_FAMILY_DDI::OFFSET, D_BXT, 0, H::BxtPhyCtlFamily),
@@ -476,10 +515,10 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(PORT_TX_DW3_LN0_C::OFFSET, D_BXT, 0, H::BxtPortTxDw3Read),
     d(PORT_TX_DW3_LN0_A::OFFSET, D_BXT, 0, H::BxtPortTxDw3Read),
     d(BXT_DE_PLL_ENABLE::OFFSET, D_BXT, 0, H::BxtDePllEnable),
-    d(0xb100, D_BXT, C, H::Default), // GEN8_L3SQCREG1
-    d(0x7034, D_BXT, C, H::Default), // GEN8_L3CNTLREG
+    d(GEN8_L3SQCREG1::OFFSET, D_BXT, C, H::Default),
+    d(GEN8_L3CNTLREG::OFFSET, D_BXT, C, H::Default),
     d(0x20d8, D_BXT, C, H::Default),
-    d(0x2248, D_BXT, C, H::Default), // GEN9_CTX_PREEMPT_REG
+    d(GEN9_CTX_PREEMPT_REG::OFFSET, D_BXT, C, H::Default),
     d(GEN8_PRIVATE_PAT_LO::OFFSET, D_BXT, 0, H::BxtPpatLow),
     // Display (§3.13, `display`): transcoders, DDIs, AUX channels, GMBUS, planes, cursors.
     d(TRANSCONF::OFFSET, D_ALL, 0, H::Transconf), // pipe A
@@ -487,45 +526,73 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(CURBASE::OFFSET, D_ALL, 0, H::CurBase),     // pipe A
     ro(CURSURFLIVE::OFFSET, 4, D_ALL, 0, !0, H::Default), // pipe A
     f(PLANE_CTL::OFFSET, 0x48, D_ALL, 0, H::Plane), // (A, 1)..PLANE_AUX_OFFSET
-    f(0x70280, 0x48, D_ALL, 0, H::Plane),         // PLANE_CTL(A, 2)..PLANE_AUX_OFFSET
-    f(0x70380, 0x48, D_ALL, 0, H::Plane),         // PLANE_CTL(A, 3)..PLANE_AUX_OFFSET
-    f(0x70480, 0x48, D_BXT, 0, H::Plane),         // PLANE_CTL(A, 4)..PLANE_AUX_OFFSET
-    d(0x71008, D_ALL, 0, H::Transconf),           // TRANSCONF(B)
-    ro(0x71040, 8, D_ALL, 0, !0, H::Default),     // PIPE_FRMCOUNT_G4X, PIPE_FLIPCOUNT_G4X
-    d(0x71084, D_ALL, 0, H::CurBase),             // CURBASE(B)
-    ro(0x710ac, 4, D_ALL, 0, !0, H::Default),     // CURSURFLIVE(B)
-    f(0x71180, 0x48, D_ALL, 0, H::Plane),         // PLANE_CTL(B, 1)..PLANE_AUX_OFFSET
-    f(0x71280, 0x48, D_ALL, 0, H::Plane),         // PLANE_CTL(B, 2)..PLANE_AUX_OFFSET
-    f(0x71380, 0x48, D_ALL, 0, H::Plane),         // PLANE_CTL(B, 3)..PLANE_AUX_OFFSET
-    f(0x71480, 0x48, D_BXT, 0, H::Plane),         // PLANE_CTL(B, 4)..PLANE_AUX_OFFSET
-    d(0x72008, D_ALL, 0, H::Transconf),           // TRANSCONF(C)
-    ro(0x72040, 8, D_ALL, 0, !0, H::Default),     // PIPE_FRMCOUNT_G4X, PIPE_FLIPCOUNT_G4X
-    d(0x72084, D_ALL, 0, H::CurBase),             // CURBASE(C)
-    ro(0x720ac, 4, D_ALL, 0, !0, H::Default),     // CURSURFLIVE(C)
-    f(0x72180, 0x48, D_ALL, 0, H::Plane),         // PLANE_CTL(C, 1)..PLANE_AUX_OFFSET
-    f(0x72280, 0x48, D_ALL, 0, H::Plane),         // PLANE_CTL(C, 2)..PLANE_AUX_OFFSET
-    f(0x72380, 0x48, D_ALL, 0, H::Plane),         // PLANE_CTL(C, 3)..PLANE_AUX_OFFSET
-    d(0x7f008, D_ALL, 0, H::Transconf),           // TRANSCONF(EDP)
-    d(DDI_BUF_CTL::OFFSET, D_ALL, 0, H::DdiBufCtl), // port A
-    d(DP_AUX_CH_CTL::OFFSET, D_ALL, 0, H::DpAuxCtl), // port A
-    d(DP_TP_CTL::OFFSET, D_ALL, 0, H::DpTpCtl),   // port A
-    d(DP_TP_STATUS::OFFSET, D_ALL, 0, H::DpTpStatus), // port A
-    d(0x64100, D_ALL, 0, H::DdiBufCtl),           // DDI_BUF_CTL(B)
-    d(0x64110, D_ALL, 0, H::DpAuxCtl),            // DP_AUX_CH_CTL(B)
-    d(0x64140, D_ALL, 0, H::DpTpCtl),             // DP_TP_CTL(B)
-    d(0x64144, D_ALL, 0, H::DpTpStatus),          // DP_TP_STATUS(B)
-    d(0x64200, D_ALL, 0, H::DdiBufCtl),           // DDI_BUF_CTL(C)
-    d(0x64210, D_ALL, 0, H::DpAuxCtl),            // DP_AUX_CH_CTL(C)
-    d(0x64240, D_ALL, 0, H::DpTpCtl),             // DP_TP_CTL(C)
-    d(0x64244, D_ALL, 0, H::DpTpStatus),          // DP_TP_STATUS(C)
-    d(0x64300, D_ALL, 0, H::DdiBufCtl),           // DDI_BUF_CTL(D)
-    d(0x64310, D_ALL, 0, H::DpAuxCtl),            // DP_AUX_CH_CTL(D)
-    d(0x64340, D_ALL, 0, H::DpTpCtl),             // DP_TP_CTL(D)
-    d(0x64344, D_ALL, 0, H::DpTpStatus),          // DP_TP_STATUS(D)
-    d(0x64400, D_ALL, 0, H::DdiBufCtl),           // DDI_BUF_CTL(E)
-    d(0x64440, D_ALL, 0, H::DpTpCtl),             // DP_TP_CTL(E)
-    d(0x64444, D_ALL, 0, H::DpTpStatus),          // DP_TP_STATUS(E)
-    f(GMBUS0::OFFSET, 16, D_ALL, 0, H::Gmbus),    // GMBUS0-3
+    f(plane_reg(PLANE_CTL::OFFSET, 0, 1), 0x48, D_ALL, 0, H::Plane), // ..PLANE_AUX_OFFSET
+    f(plane_reg(PLANE_CTL::OFFSET, 0, 2), 0x48, D_ALL, 0, H::Plane), // ..PLANE_AUX_OFFSET
+    f(plane_reg(PLANE_CTL::OFFSET, 0, 3), 0x48, D_BXT, 0, H::Plane), // ..PLANE_AUX_OFFSET
+    d(pipe_reg(TRANSCONF::OFFSET, 1), D_ALL, 0, H::Transconf),
+    ro(
+        pipe_reg(PIPE_FRMCOUNT_G4X::OFFSET, 1),
+        8,
+        D_ALL,
+        0,
+        !0,
+        H::Default,
+    ), // and PIPE_FLIPCOUNT_G4X
+    d(pipe_reg(CURBASE::OFFSET, 1), D_ALL, 0, H::CurBase),
+    ro(
+        pipe_reg(CURSURFLIVE::OFFSET, 1),
+        4,
+        D_ALL,
+        0,
+        !0,
+        H::Default,
+    ),
+    f(plane_reg(PLANE_CTL::OFFSET, 1, 0), 0x48, D_ALL, 0, H::Plane), // ..PLANE_AUX_OFFSET
+    f(plane_reg(PLANE_CTL::OFFSET, 1, 1), 0x48, D_ALL, 0, H::Plane), // ..PLANE_AUX_OFFSET
+    f(plane_reg(PLANE_CTL::OFFSET, 1, 2), 0x48, D_ALL, 0, H::Plane), // ..PLANE_AUX_OFFSET
+    f(plane_reg(PLANE_CTL::OFFSET, 1, 3), 0x48, D_BXT, 0, H::Plane), // ..PLANE_AUX_OFFSET
+    d(pipe_reg(TRANSCONF::OFFSET, 2), D_ALL, 0, H::Transconf),
+    ro(
+        pipe_reg(PIPE_FRMCOUNT_G4X::OFFSET, 2),
+        8,
+        D_ALL,
+        0,
+        !0,
+        H::Default,
+    ), // and PIPE_FLIPCOUNT_G4X
+    d(pipe_reg(CURBASE::OFFSET, 2), D_ALL, 0, H::CurBase),
+    ro(
+        pipe_reg(CURSURFLIVE::OFFSET, 2),
+        4,
+        D_ALL,
+        0,
+        !0,
+        H::Default,
+    ),
+    f(plane_reg(PLANE_CTL::OFFSET, 2, 0), 0x48, D_ALL, 0, H::Plane), // ..PLANE_AUX_OFFSET
+    f(plane_reg(PLANE_CTL::OFFSET, 2, 1), 0x48, D_ALL, 0, H::Plane), // ..PLANE_AUX_OFFSET
+    f(plane_reg(PLANE_CTL::OFFSET, 2, 2), 0x48, D_ALL, 0, H::Plane), // ..PLANE_AUX_OFFSET
+    d(0x7f008, D_ALL, 0, H::Transconf),                              // TRANSCONF(EDP)
+    d(DDI_BUF_CTL::OFFSET, D_ALL, 0, H::DdiBufCtl),                  // port A
+    d(DP_AUX_CH_CTL::OFFSET, D_ALL, 0, H::DpAuxCtl),                 // port A
+    d(DP_TP_CTL::OFFSET, D_ALL, 0, H::DpTpCtl),                      // port A
+    d(DP_TP_STATUS::OFFSET, D_ALL, 0, H::DpTpStatus),                // port A
+    d(port_reg(DDI_BUF_CTL::OFFSET, 1), D_ALL, 0, H::DdiBufCtl),
+    d(port_reg(DP_AUX_CH_CTL::OFFSET, 1), D_ALL, 0, H::DpAuxCtl),
+    d(port_reg(DP_TP_CTL::OFFSET, 1), D_ALL, 0, H::DpTpCtl),
+    d(port_reg(DP_TP_STATUS::OFFSET, 1), D_ALL, 0, H::DpTpStatus),
+    d(port_reg(DDI_BUF_CTL::OFFSET, 2), D_ALL, 0, H::DdiBufCtl),
+    d(port_reg(DP_AUX_CH_CTL::OFFSET, 2), D_ALL, 0, H::DpAuxCtl),
+    d(port_reg(DP_TP_CTL::OFFSET, 2), D_ALL, 0, H::DpTpCtl),
+    d(port_reg(DP_TP_STATUS::OFFSET, 2), D_ALL, 0, H::DpTpStatus),
+    d(port_reg(DDI_BUF_CTL::OFFSET, 3), D_ALL, 0, H::DdiBufCtl),
+    d(port_reg(DP_AUX_CH_CTL::OFFSET, 3), D_ALL, 0, H::DpAuxCtl),
+    d(port_reg(DP_TP_CTL::OFFSET, 3), D_ALL, 0, H::DpTpCtl),
+    d(port_reg(DP_TP_STATUS::OFFSET, 3), D_ALL, 0, H::DpTpStatus),
+    d(port_reg(DDI_BUF_CTL::OFFSET, 4), D_ALL, 0, H::DdiBufCtl),
+    d(port_reg(DP_TP_CTL::OFFSET, 4), D_ALL, 0, H::DpTpCtl),
+    d(port_reg(DP_TP_STATUS::OFFSET, 4), D_ALL, 0, H::DpTpStatus),
+    f(GMBUS0::OFFSET, 16, D_ALL, 0, H::Gmbus), // GMBUS0-3
 ];
 
 /// Base of the PVINFO page in the MMIO window.

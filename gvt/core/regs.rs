@@ -462,6 +462,12 @@ register! {
     TRTTE @ 0x4df4 { 1:1 TRTTE_VA_MODE, 0:0 TRTTE_EN };
     /// South display engine interrupt status.
     SDEISR @ 0xc4000;
+    /// South display engine interrupt mask.
+    SDEIMR @ 0xc4004;
+    /// South display engine interrupt identity.
+    SDEIIR @ 0xc4008;
+    /// South display engine interrupt enable.
+    SDEIER @ 0xc400c;
     /// Ring buffer tail.
     RING_TAIL @ +0x30 {
         /// The tail offset in the ring.
@@ -540,6 +546,163 @@ register! {
     };
     /// Error mask: set bits keep errors out of `RING_EIR`.
     RING_EMR @ +0xb4;
+}
+
+// The registers below have no special emulation: the MMIO table gives them attributes (command
+// access, masked writes), the render MMIO context switch saves them, or the command scanner lets
+// LRI/SRM reach them. Names and offsets are i915 6.12's (gt/intel_gt_regs.h,
+// gt/intel_engine_regs.h, gvt/reg.h, gvt/mmio_context.c).
+register! {
+    /// Exception control (masked).
+    RING_EXCC @ +0x28;
+    /// Value the engine's MI_NOOP identification writes.
+    RING_NOPID @ +0x94;
+    /// Context ID of the legacy ring submission.
+    CCID @ +0x180;
+    /// Context timestamp.
+    RING_CTX_TIMESTAMP @ +0x3a8;
+    /// MI_PREDICATE result 2.
+    MI_PREDICATE_RESULT_2 @ +0x3bc;
+    /// MI_PREDICATE source 0, then source 1, data and results (0x20 bytes).
+    MI_PREDICATE_SRC0 @ +0x400;
+    /// The first of twelve force-to-non-privileged slots (4 bytes apart).
+    RING_FORCE_TO_NONPRIV @ +0x4d0;
+    /// The first of sixteen 64-bit command streamer general-purpose registers.
+    GEN8_RING_CS_GPR @ +0x600;
+    /// Command streamer chicken bits (masked).
+    CACHE_MODE_0 @ 0x2120;
+    /// 3D pipeline chicken bits (masked).
+    _3D_CHICKEN3 @ 0x2090;
+    /// Fixed-function thread mode.
+    GEN7_FF_THREAD_MODE @ 0x20a0;
+    /// Context and thread group CS chicken bits (masked).
+    GEN7_FF_SLICE_CS_CHICKEN1 @ 0x20e0;
+    /// Fixed-function slice CS chicken bits (masked).
+    FF_SLICE_CS_CHICKEN2 @ 0x20e4;
+    /// Command streamer debug mode (masked).
+    GEN9_CS_DEBUG_MODE1 @ 0x20ec;
+    /// Mid-batch preemption control.
+    GEN9_CTX_PREEMPT_REG @ 0x2248;
+    /// Pipeline statistics: hull shader invocations (64-bit).
+    HS_INVOCATION_COUNT @ 0x2300;
+    /// Pipeline statistics: domain shader invocations (64-bit).
+    DS_INVOCATION_COUNT @ 0x2308;
+    /// Pipeline statistics: input assembler vertices (64-bit).
+    IA_VERTICES_COUNT @ 0x2310;
+    /// Pipeline statistics: input assembler primitives (64-bit).
+    IA_PRIMITIVES_COUNT @ 0x2318;
+    /// Pipeline statistics: vertex shader invocations (64-bit).
+    VS_INVOCATION_COUNT @ 0x2320;
+    /// Pipeline statistics: geometry shader invocations (64-bit).
+    GS_INVOCATION_COUNT @ 0x2328;
+    /// Pipeline statistics: geometry shader primitives (64-bit).
+    GS_PRIMITIVES_COUNT @ 0x2330;
+    /// Pipeline statistics: clipper invocations (64-bit).
+    CL_INVOCATION_COUNT @ 0x2338;
+    /// Pipeline statistics: clipper primitives (64-bit).
+    CL_PRIMITIVES_COUNT @ 0x2340;
+    /// Pipeline statistics: pixel shader invocations (64-bit).
+    PS_INVOCATION_COUNT @ 0x2348;
+    /// Pipeline statistics: depth test passes (64-bit).
+    PS_DEPTH_COUNT @ 0x2350;
+    /// Command streamer chicken bits 1 (masked).
+    GEN8_CS_CHICKEN1 @ 0x2580;
+    /// Arbiter mode (masked).
+    ARB_MODE @ 0x4030;
+    /// GAM ECO check bits.
+    GAM_ECOCHK @ 0x4090;
+    /// Video engine status page address (legacy).
+    BSD_HWS_PGA_GEN7 @ 0x4180;
+    /// Render TLB invalidation control.
+    GEN8_RTCR @ 0x4260;
+    /// Video TLB invalidation control.
+    GEN8_M1TCR @ 0x4264;
+    /// Second video engine TLB invalidation control.
+    GEN8_M2TCR @ 0x4268;
+    /// Blitter TLB invalidation control.
+    GEN8_BTCR @ 0x426c;
+    /// Video enhancement TLB invalidation control.
+    GEN8_VTCR @ 0x4270;
+    /// Blitter status page address (legacy).
+    BLT_HWS_PGA_GEN7 @ 0x4280;
+    /// Video enhancement status page address (legacy).
+    VEBOX_HWS_PGA_GEN7 @ 0x4380;
+    /// GAM ECO bits for IA writes.
+    GEN9_GAMT_ECO_REG_RW_IA @ 0x4ab0;
+    /// GAMT chicken bits (KBL, CFL).
+    GAMT_CHKN_BIT_REG @ 0x4ab8;
+    /// Memory client misc control.
+    MMCD_MISC_CTRL @ 0x4ddc;
+    /// The first of the tiled-resource L3 pointer registers (four).
+    TRVATTL3PTRDW @ 0x4de0;
+    /// Tiled-resource VA detection.
+    TRVADR @ 0x4df0;
+    /// Watermark chicken bits (masked).
+    GEN9_WM_CHICKEN3 @ 0x5588;
+    /// Common slice chicken bits (masked).
+    CACHE_MODE_0_GEN7 @ 0x7000;
+    /// Cache mode (masked).
+    CACHE_MODE_1 @ 0x7004;
+    /// GT mode (masked).
+    GEN7_GT_MODE @ 0x7008;
+    /// Common slice chicken bits 1 (masked).
+    GEN7_COMMON_SLICE_CHICKEN1 @ 0x7010;
+    /// Common slice chicken bits 2 (masked).
+    COMMON_SLICE_CHICKEN2 @ 0x7014;
+    /// L3 cache partitioning.
+    GEN8_L3CNTLREG @ 0x7034;
+    /// HDC chicken bits 0 (masked).
+    HDC_CHICKEN0 @ 0x7300;
+    /// HDC chicken bits 1 (masked).
+    GEN8_HDC_CHICKEN1 @ 0x7304;
+    /// Slice ECO chicken bits (masked).
+    GEN9_SLICE_COMMON_ECO_CHICKEN1 @ 0x731c;
+    /// Vertex fetch guard band (masked).
+    VF_GUARDBAND @ 0x83a4;
+    /// Unit clock gating 4.
+    GEN7_UCGCTL4 @ 0x940c;
+    /// Unit clock gating 6.
+    GEN8_UCGCTL6 @ 0x9430;
+    /// GA arbiter control.
+    GEN8_GARBCNTL @ 0xb004;
+    /// L3 bank scratch register.
+    GEN9_SCRATCH_LNCF1 @ 0xb008;
+    /// The first of 32 L3 cache control (MOCS pair) registers.
+    GEN9_LNCFCMOCS @ 0xb020;
+    /// L3 SQC credits 1.
+    GEN8_L3SQCREG1 @ 0xb100;
+    /// L3 SQC control 4.
+    GEN8_L3SQCREG4 @ 0xb118;
+    /// L3 scratch register.
+    GEN9_SCRATCH1 @ 0xb11c;
+    /// The render engine's first MOCS register (64).
+    GEN9_GFX_MOCS @ 0xc800;
+    /// The video engine's first MOCS register (64).
+    GEN9_MFX0_MOCS @ 0xc900;
+    /// The video enhancement engine's first MOCS register (64).
+    GEN9_VEBOX_MOCS @ 0xcb00;
+    /// The blitter's first MOCS register (64).
+    GEN9_BLT_MOCS @ 0xcc00;
+    /// Half-slice chicken bits 1 (masked).
+    GEN7_HALF_SLICE_CHICKEN1 @ 0xe100;
+    /// Half-slice chicken bits 2 (masked).
+    HALF_SLICE_CHICKEN2 @ 0xe180;
+    /// Half-slice chicken bits 3 (masked).
+    HSW_HALF_SLICE_CHICKEN3 @ 0xe184;
+    /// Half-slice chicken bits 5 (masked).
+    GEN9_HALF_SLICE_CHICKEN5 @ 0xe188;
+    /// Half-slice chicken bits 7 (masked).
+    GEN9_HALF_SLICE_CHICKEN7 @ 0xe194;
+    /// Row chicken bits (masked).
+    GEN8_ROW_CHICKEN @ 0xe4f0;
+    /// Row chicken bits 2 (masked).
+    GEN7_ROW_CHICKEN2 @ 0xe4f4;
+    /// Blitter software control (masked).
+    BCS_SWCTRL @ 0x22200;
+    /// GT FIFO debug.
+    GTFIFODBG @ 0x120000;
+    /// GT FIFO control.
+    GTFIFOCTL @ 0x120008;
 }
 
 #[cfg(test)]

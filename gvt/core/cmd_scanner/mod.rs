@@ -55,7 +55,7 @@ use super::host::MMIO_SIZE;
 use super::hw::Platform;
 use super::mmio_table::{mmio_index, MmioIndex, F_CMD_ACCESS, F_CMD_WRITE_PATCH};
 use super::num::{lower_8_bits, u16_as_usize, u32_as_usize, u8_as_u32, u8_as_usize, usize_as_u64};
-use super::regs::Engine;
+use super::regs::*;
 use super::resources::Partition;
 
 /// How many batch buffers one scan may load (first-level, second-level and chained together).
@@ -550,20 +550,20 @@ pub struct Policy {
 /// i915 load and store on Gen9 (predicates, command streamer GPRs, indirect draw and dispatch
 /// parameters, L3 and slice configuration, context timestamps). `(offset, size in bytes)`.
 const EXTRA_REGS: &[(u32, u32)] = &[
-    (0x2400, 0x20),  // MI_PREDICATE_SRC0/SRC1/DATA/RESULT (incl. RESULT_1 at 0x241c)
-    (0x23bc, 4),     // MI_PREDICATE_RESULT_2
-    (0x2440, 4),     // 3DPRIM_BASE_VERTEX
-    (0x2500, 12),    // GPGPU_DISPATCHDIM{X,Y,Z}
-    (0x7034, 4),     // GEN8_L3CNTLREG (F_CMD_ACCESS on BXT only upstream)
-    (0x731c, 4),     // GEN9_SLICE_COMMON_ECO_CHICKEN1
-    (0x2600, 0x80),  // RCS CS_GPR 0..15
-    (0x12600, 0x80), // VCS CS_GPR
-    (0x1a600, 0x80), // VECS CS_GPR
-    (0x22600, 0x80), // BCS CS_GPR
-    (0x23a8, 4),     // RCS RING_CTX_TIMESTAMP (i915's Gen9 blitter parser allows BCS's)
-    (0x123a8, 4),    // VCS RING_CTX_TIMESTAMP
-    (0x1a3a8, 4),    // VECS RING_CTX_TIMESTAMP
-    (0x223a8, 4),    // BCS RING_CTX_TIMESTAMP
+    (MI_PREDICATE_SRC0::offset(RENDER_RING_BASE), 0x20), // SRC0, SRC1, DATA, RESULT, RESULT_1
+    (MI_PREDICATE_RESULT_2::offset(RENDER_RING_BASE), 4),
+    (0x2440, 4),                 // 3DPRIM_BASE_VERTEX
+    (0x2500, 12),                // GPGPU dispatch dimensions X, Y and Z
+    (GEN8_L3CNTLREG::OFFSET, 4), // (F_CMD_ACCESS on BXT only upstream)
+    (GEN9_SLICE_COMMON_ECO_CHICKEN1::OFFSET, 4),
+    (GEN8_RING_CS_GPR::offset(RENDER_RING_BASE), 0x80), // RCS CS_GPR 0..15
+    (GEN8_RING_CS_GPR::offset(GEN6_BSD_RING_BASE), 0x80), // VCS CS_GPR
+    (GEN8_RING_CS_GPR::offset(VEBOX_RING_BASE), 0x80),  // VECS CS_GPR
+    (GEN8_RING_CS_GPR::offset(BLT_RING_BASE), 0x80),    // BCS CS_GPR
+    (RING_CTX_TIMESTAMP::offset(RENDER_RING_BASE), 4), // RCS RING_CTX_TIMESTAMP (i915's Gen9 blitter parser allows BCS's)
+    (RING_CTX_TIMESTAMP::offset(GEN6_BSD_RING_BASE), 4), // VCS RING_CTX_TIMESTAMP
+    (RING_CTX_TIMESTAMP::offset(VEBOX_RING_BASE), 4),  // VECS RING_CTX_TIMESTAMP
+    (RING_CTX_TIMESTAMP::offset(BLT_RING_BASE), 4),    // BCS RING_CTX_TIMESTAMP
 ];
 
 /// One level of the scan: which buffer, where in it, and what it is.
@@ -1085,7 +1085,9 @@ impl<'a> Scanner<'a> {
             Some(Mediation::PpgttRoot)
         } else if flags & F_CMD_WRITE_PATCH != 0 {
             Some(Mediation::WritePatch)
-        } else if (0xc800..0xd000).contains(&reg) || (0xb020..0xb0a0).contains(&reg) {
+        } else if (GEN9_GFX_MOCS::OFFSET..0xd000).contains(&reg)
+            || (GEN9_LNCFCMOCS::OFFSET..0xb0a0).contains(&reg)
+        {
             Some(Mediation::Mocs)
         } else {
             None

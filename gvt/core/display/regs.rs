@@ -301,6 +301,12 @@ register! {
     PORT_PCS_DW12_LN23_B @ 0x6c630;
     /// BXT port B TX DW14, lane 0 (`bxt_lane_reg` for the others): latency optimization.
     PORT_TX_DW14_LN0_B @ 0x6c538 { 30:30 LATENCY_OPTIM };
+    /// eDP panel self refresh interrupt mask.
+    EDP_PSR_IMR @ 0x64834;
+    /// eDP panel self refresh interrupt identity.
+    EDP_PSR_IIR @ 0x64838;
+    /// The first of the PCH's GPIO (DDC bit-banging) control registers (six).
+    PCH_GPIO_BASE @ 0xc5010;
 }
 
 /// CURCNTR: the cursor mode bits (5 and 2:0).

@@ -424,10 +424,10 @@ impl<S: VgpuStorage> Vgpu<S> {
             Handler::EdpPsrImrIir => self.set_vreg(off, 0),
             Handler::TlbControl => {
                 let e = match off {
-                    0x4260 => Engine::Rcs.mask(),
-                    0x4264 => Engine::Vcs.mask(),
-                    0x426c => Engine::Bcs.mask(),
-                    0x4270 => Engine::Vecs.mask(),
+                    GEN8_RTCR::OFFSET => Engine::Rcs.mask(),
+                    GEN8_M1TCR::OFFSET => Engine::Vcs.mask(),
+                    GEN8_BTCR::OFFSET => Engine::Bcs.mask(),
+                    GEN8_VTCR::OFFSET => Engine::Vecs.mask(),
                     _ => 0, // VCS1: not present on Gen9 GT2/BXT
                 };
                 self.tlb_pending |= e;
@@ -449,7 +449,7 @@ impl<S: VgpuStorage> Vgpu<S> {
             Handler::FpgaDbg => self.set_vreg(off, v & !FPGA_DBG::FPGA_DBG_RM_NOCLAIM.mask()),
             Handler::ForceNonpriv => {
                 let target = v & 0x03ff_fffc;
-                let nopid = RENDER_RING_BASE.wrapping_add(0x94); // RING_NOPID(RCS)
+                let nopid = RING_NOPID::offset(RENDER_RING_BASE);
                 if mmio_table::FORCE_NONPRIV_WHITELIST
                     .binary_search(&target)
                     .is_ok()
