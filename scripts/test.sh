@@ -2,8 +2,8 @@
 # The whole verification ladder (make test). Ends with one line: "N passed, N failed".
 #   L0  cargo test over the workspace; the whole-stack tests again on each big-core platform;
 #       rustfmt --check; clippy with the panic lints; the core tested with the kernel's rustc
-#       1.85; the tables generated from upstream's C checked current; the fuzz targets for a
-#       short run.
+#       1.85; the tables generated from upstream's C checked current; no bare register offset in
+#       the core; the fuzz targets for a short run.
 #   build  the modules against the kernel, strict (kernel clippy, warnings are errors), a
 #       scan of each .ko for panic paths, and gvt.ko with the i915 host (built only: no Intel
 #       GPU here).
@@ -61,6 +61,7 @@ step l0-clippy one cargo clippy --workspace --all-targets -- -D warnings
 step l0-kernel-rustc cargo env RUSTC="$KRUSTC" RUSTDOC="$KRUSTDOC" \
     CARGO_TARGET_DIR="$GVT_ROOT/target/kernel-rustc" cargo test -p gvt -p acrngt -p kvmgt -p guest-model
 step l0-generated-tables one bash scripts/check-generated.sh
+step l0-reg-names one python3 scripts/check-reg-names.py
 # The fuzz targets, briefly: 200k executions or 15 s each (make fuzz runs 10 M per target).
 step l0-fuzz-smoke one env RUNS=200000 MAX_TIME=15 sh tools/testing/fuzz/run.sh
 if step build-modules one env GVT_RS_STRICT=1 bash scripts/modules.sh; then
