@@ -9,7 +9,9 @@
 
 use super::display::regs::GEN8_DE_PORT_ISR;
 use super::num::u32_as_usize;
-use super::regs::{GEN8_MASTER_IRQ, SDEISR};
+use super::regs::{
+    GEN8_DE_MISC_ISR, GEN8_DE_PIPE_ISR, GEN8_GT_ISR, GEN8_MASTER_IRQ, GEN8_PCU_ISR, SDEISR,
+};
 
 /// An interrupt register group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,16 +59,16 @@ impl IrqGroup {
     /// Offset of the group's ISR (IMR, IIR and IER follow at +4, +8, +0xc).
     pub const fn base(self) -> u32 {
         match self {
-            IrqGroup::Gt0 => 0x44300,
-            IrqGroup::Gt1 => 0x44310,
-            IrqGroup::Gt2 => 0x44320,
-            IrqGroup::Gt3 => 0x44330,
-            IrqGroup::PipeA => 0x44400,
-            IrqGroup::PipeB => 0x44410,
-            IrqGroup::PipeC => 0x44420,
+            IrqGroup::Gt0 => GEN8_GT_ISR::OFFSET,
+            IrqGroup::Gt1 => GEN8_GT_ISR::OFFSET + 0x10,
+            IrqGroup::Gt2 => GEN8_GT_ISR::OFFSET + 0x20,
+            IrqGroup::Gt3 => GEN8_GT_ISR::OFFSET + 0x30,
+            IrqGroup::PipeA => GEN8_DE_PIPE_ISR::OFFSET,
+            IrqGroup::PipeB => GEN8_DE_PIPE_ISR::OFFSET + 0x10,
+            IrqGroup::PipeC => GEN8_DE_PIPE_ISR::OFFSET + 0x20,
             IrqGroup::DePort => GEN8_DE_PORT_ISR::OFFSET,
-            IrqGroup::DeMisc => 0x44460,
-            IrqGroup::Pcu => 0x444e0,
+            IrqGroup::DeMisc => GEN8_DE_MISC_ISR::OFFSET,
+            IrqGroup::Pcu => GEN8_PCU_ISR::OFFSET,
             IrqGroup::Pch => SDEISR::OFFSET,
         }
     }

@@ -424,8 +424,20 @@ register! {
     LCPLL1_CTL @ 0x46010 { 31:31 LCPLL_PLL_ENABLE, 30:30 LCPLL_PLL_LOCK };
     /// LCPLL2 control (SKL).
     LCPLL2_CTL @ 0x46014;
+    /// SKL DPLL2's control (enable in bit 31, as `LCPLL_PLL_ENABLE`).
+    WRPLL_CTL1 @ 0x46040;
+    /// SKL DPLL3's control (enable in bit 31).
+    WRPLL_CTL2 @ 0x46060;
     /// DPLL lock status (SKL).
     DPLL_STATUS @ 0x6c060;
+    /// GT interrupt group 0's status (groups 1-3 follow 0x10 apart; IMR, IIR, IER at +4, +8, +0xc).
+    GEN8_GT_ISR @ 0x44300;
+    /// Pipe A's display interrupt status (pipes B and C follow 0x10 apart).
+    GEN8_DE_PIPE_ISR @ 0x44400;
+    /// Miscellaneous display interrupt status.
+    GEN8_DE_MISC_ISR @ 0x44460;
+    /// Power control unit interrupt status.
+    GEN8_PCU_ISR @ 0x444e0;
     /// Top-level interrupt control and status (Gen8+).
     GEN8_MASTER_IRQ @ 0x44200 {
         /// Master interrupt enable; the only guest-writable bit.

@@ -125,10 +125,10 @@ impl<S: VgpuStorage> Vgpu<S> {
                 for (reg, bit) in [
                     (LCPLL1_CTL::OFFSET, 0),
                     (LCPLL2_CTL::OFFSET, 8),
-                    (0x46040, 16),
-                    (0x46060, 24),
+                    (WRPLL_CTL1::OFFSET, 16),
+                    (WRPLL_CTL2::OFFSET, 24),
                 ] {
-                    if self.vreg(reg) & (1 << 31) != 0 {
+                    if LCPLL1_CTL(self.vreg(reg)).is_set(LCPLL1_CTL::LCPLL_PLL_ENABLE) {
                         v |= 1u32.wrapping_shl(bit);
                     }
                 }
