@@ -185,6 +185,39 @@ const fn low_mask(bits: u8) -> u32 {
     }
 }
 
+/// Header and operand bits the checks read, with i915's names (gt/intel_gpu_commands.h;
+/// gvt/cmd_parser.c for the batch start's).
+mod bits {
+    /// MI_BATCH_BUFFER_START: the batch is in the PPGTT (else the GGTT).
+    pub(super) const MI_BATCH_PPGTT_HSW: u32 = 1 << 8;
+    /// MI_BATCH_BUFFER_START: add the offset register to the address (the Gen9 "add offset
+    /// enable"; i915 never sets it).
+    pub(super) const MI_BATCH_ADD_OFFSET: u32 = 1 << 16;
+    /// MI_BATCH_BUFFER_START: a second-level batch (upstream's `BATCH_BUFFER_2ND_LEVEL_BIT`).
+    pub(super) const MI_BATCH_2ND_LEVEL: u32 = 1 << 22;
+    /// The address is in the GGTT: MI_STORE_DWORD_IMM, MI_SEMAPHORE_WAIT,
+    /// MI_CONDITIONAL_BATCH_BUFFER_END, MI_ATOMIC, MI_CLFLUSH and LRM/SRM
+    /// (`MI_SRM_LRM_GLOBAL_GTT`); the source address of MI_COPY_MEM_MEM.
+    pub(super) const MI_USE_GGTT: u32 = 1 << 22;
+    /// MI_COPY_MEM_MEM: the destination address is in the GGTT.
+    pub(super) const MI_COPY_MEM_MEM_DST_GGTT: u32 = 1 << 21;
+    /// MI_ATOMIC: the operands follow inline (eleven dwords).
+    pub(super) const MI_ATOMIC_INLINE_DATA: u32 = 1 << 18;
+    /// PIPE_CONTROL: the post-sync write goes to the GGTT.
+    pub(super) const PIPE_CONTROL_GLOBAL_GTT_IVB: u32 = 1 << 24;
+    /// PIPE_CONTROL: the post-sync operation writes a register instead of memory.
+    pub(super) const PIPE_CONTROL_MMIO_WRITE: u32 = 1 << 23;
+    /// PIPE_CONTROL and MI_FLUSH_DW: the address is an index into the status page.
+    pub(super) const STORE_DATA_INDEX: u32 = 1 << 21;
+    /// PIPE_CONTROL and MI_FLUSH_DW: raise the engine's user interrupt.
+    pub(super) const NOTIFY: u32 = 1 << 8;
+    /// MI_FLUSH_DW: the post-sync write goes to the GGTT (in the address dword).
+    pub(super) const MI_FLUSH_DW_USE_GTT: u32 = 1 << 2;
+    /// MI_REPORT_PERF_COUNT: the address is in the GGTT (in the address dword).
+    pub(super) const MI_REPORT_PERF_COUNT_GGTT: u32 = 1 << 0;
+}
+use bits::*;
+
 /// Entries in the decode table: one per value of header bits 31:16, which hold the command
 /// type and every opcode bit of every type (MI opcodes are bits 28:23, 2D 28:22,
 /// 3D/media/MFX/VEBOX 28:16; the flag bits below an opcode select copies of its entry).
@@ -728,7 +761,7 @@ impl<'a> Scanner<'a> {
                         space
                     };
                     if (level == 0 && second)
-                        || (space == AddrSpace::Ggtt && header & (1 << 16) != 0)
+                        || (space == AddrSpace::Ggtt && header & MI_BATCH_ADD_OFFSET != 0)
                     {
                         return Err(err(BB_START, header, at, Reason::BadBatchStart));
                     }
@@ -903,12 +936,12 @@ impl<'a> Scanner<'a> {
                 if n != 3 {
                     return Err(Reason::BadLength);
                 }
-                let space = if h & (1 << 8) != 0 {
+                let space = if h & MI_BATCH_PPGTT_HSW != 0 {
                     AddrSpace::Ppgtt
                 } else {
                     AddrSpace::Ggtt
                 };
-                let second = h & (1 << 22) != 0;
+                let second = h & MI_BATCH_2ND_LEVEL != 0;
                 return Ok(Some(Step::Start {
                     at,
                     header: h,
@@ -946,7 +979,7 @@ impl<'a> Scanner<'a> {
                 } else {
                     self.reg_read(reg)?;
                 }
-                if ggtt(h & (1 << 22) != 0) {
+                if ggtt(h & MI_USE_GGTT != 0) {
                     self.audit(addr(2), 4)?;
                 }
             }
@@ -956,16 +989,16 @@ impl<'a> Scanner<'a> {
                 }
                 let flags = dw(1);
                 let post = (flags >> 14) & 3;
-                if flags & (1 << 23) != 0 {
+                if flags & PIPE_CONTROL_MMIO_WRITE != 0 {
                     let value_at = At {
                         buf: at.buf,
                         offset: at.offset.wrapping_add(16),
                     };
                     self.reg_write(dw(2) & 0x7f_fffc, dw(4), value_at, mediate)?;
-                } else if post != 0 && ggtt(flags & (1 << 24) != 0) {
-                    self.audit_write(addr(2) & !7, 8, flags & (1 << 21) != 0)?;
+                } else if post != 0 && ggtt(flags & PIPE_CONTROL_GLOBAL_GTT_IVB != 0) {
+                    self.audit_write(addr(2) & !7, 8, flags & STORE_DATA_INDEX != 0)?;
                 }
-                if flags & (1 << 8) != 0 {
+                if flags & NOTIFY != 0 {
                     rep.pipe_control_notifies = rep.pipe_control_notifies.saturating_add(1);
                 }
             }
@@ -973,10 +1006,10 @@ impl<'a> Scanner<'a> {
                 if n != 4 && n != 5 {
                     return Err(Reason::BadLength);
                 }
-                if (h >> 14) & 3 != 0 && ggtt(dw(1) & (1 << 2) != 0) {
-                    self.audit_write(addr(1) & !7, 8, h & (1 << 21) != 0)?;
+                if (h >> 14) & 3 != 0 && ggtt(dw(1) & MI_FLUSH_DW_USE_GTT != 0) {
+                    self.audit_write(addr(1) & !7, 8, h & STORE_DATA_INDEX != 0)?;
                 }
-                if h & (1 << 8) != 0 {
+                if h & NOTIFY != 0 {
                     rep.flush_dw_notifies = rep.flush_dw_notifies.saturating_add(1);
                 }
             }
@@ -984,7 +1017,7 @@ impl<'a> Scanner<'a> {
                 if n < 4 {
                     return Err(Reason::BadLength);
                 }
-                if ggtt(h & (1 << 22) != 0) {
+                if ggtt(h & MI_USE_GGTT != 0) {
                     let size = usize_as_u64(n).wrapping_sub(3).wrapping_mul(4);
                     self.audit(addr(1), size)?;
                 }
@@ -996,35 +1029,39 @@ impl<'a> Scanner<'a> {
                 }
             }
             Check::Op2f => {
-                let want = if h & (1 << 18) != 0 { 11 } else { 3 };
+                let want = if h & MI_ATOMIC_INLINE_DATA != 0 {
+                    11
+                } else {
+                    3
+                };
                 if n != want {
                     return Err(Reason::BadLength);
                 }
-                if ggtt(h & (1 << 22) != 0) {
+                if ggtt(h & MI_USE_GGTT != 0) {
                     let size = 4u64 << ((h >> 19) & 3);
                     self.audit(addr(1), size)?;
                 }
             }
             Check::Op2e => {
-                if ggtt(h & (1 << 22) != 0) {
+                if ggtt(h & MI_USE_GGTT != 0) {
                     self.audit(addr(3), 4)?;
                 }
-                if ggtt(h & (1 << 21) != 0) {
+                if ggtt(h & MI_COPY_MEM_MEM_DST_GGTT != 0) {
                     self.audit(addr(1), 4)?;
                 }
             }
             Check::SemaphoreWait | Check::CondBatchEnd => {
-                if ggtt(h & (1 << 22) != 0) {
+                if ggtt(h & MI_USE_GGTT != 0) {
                     self.audit(addr(2), 4)?;
                 }
             }
             Check::ReportPerfCount => {
-                if ggtt(dw(1) & 1 != 0) {
+                if ggtt(dw(1) & MI_REPORT_PERF_COUNT_GGTT != 0) {
                     self.audit(addr(1) & !0x3f, 256)?;
                 }
             }
             Check::PpgttOnly => {
-                if ggtt(h & (1 << 22) != 0) {
+                if ggtt(h & MI_USE_GGTT != 0) {
                     return Err(Reason::Forbidden);
                 }
             }
@@ -1032,7 +1069,7 @@ impl<'a> Scanner<'a> {
                 if n < 3 {
                     return Err(Reason::BadLength);
                 }
-                if ggtt(h & (1 << 22) != 0) {
+                if ggtt(h & MI_USE_GGTT != 0) {
                     self.audit(addr(1) & !0xfff, 4096)?;
                 }
             }
