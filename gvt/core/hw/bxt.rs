@@ -1,6 +1,6 @@
 //! Broxton / Apollo Lake (Gen9 LP): HD Graphics 500 and 505, the ACRN target.
 
-use super::{DeviceIds, Display, Hw, Pcode, Phy, Platform, SimPart};
+use super::{skl, DeviceIds, Display, Hw, Pcode, Phy, Platform, SimPart};
 use crate::model::display::regs::{BXT_DE_PLL_CTL, CDCLK_CTL, SFUSE_STRAP};
 use crate::model::mmio_table::D_BXT;
 use crate::model::regs::{
@@ -100,6 +100,7 @@ pub(super) const HW: Hw = Hw {
     lp: true,
     mmio_bit: D_BXT,
     gfx_mode_refused: 1 << 0,
+    fences: skl::FENCES,
     timestamp_hz: 19_200_000,
     display: Display {
         phy: Phy::Dpio,

@@ -25,6 +25,7 @@ pub(super) const HW: Hw = Hw {
     lp: false,
     mmio_bit: D_CFL,
     gfx_mode_refused: cfl::GFX_MODE_REFUSED,
+    fences: skl::FENCES,
     timestamp_hz: skl::TIMESTAMP_HZ,
     display: cfl::DISPLAY,
     pcode: skl::PCODE,

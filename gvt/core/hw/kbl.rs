@@ -31,6 +31,7 @@ pub(super) const HW: Hw = Hw {
     lp: false,
     mmio_bit: D_KBL,
     gfx_mode_refused: 1 << 0,
+    fences: skl::FENCES,
     timestamp_hz: skl::TIMESTAMP_HZ,
     display: skl::DISPLAY,
     pcode: skl::PCODE,

@@ -141,6 +141,8 @@ pub struct Hw {
     /// `GFX_MODE` bits (low half) whose enabling means a guest the device model cannot run
     /// (upstream's `ring_mode_mmio_write`).
     pub gfx_mode_refused: u32,
+    /// Fence registers the GPU has.
+    pub fences: u32,
     /// The rate the command streamers count `RING_TIMESTAMP` at: what a guest computes from
     /// the crystal and the golden `CTC_MODE`.
     pub timestamp_hz: u64,

@@ -118,6 +118,9 @@ pub(super) const CLOCKS: &[(u32, u32)] = &[
 /// The timestamp rate [`CLOCKS`] describes.
 pub(super) const TIMESTAMP_HZ: u64 = 12_000_000;
 
+/// Fence registers: 32 on every Gen7+ GPU but Valleyview (i915's `intel_ggtt_init_fences`).
+pub(super) const FENCES: u32 = 32;
+
 /// Skylake.
 pub(super) const HW: Hw = Hw {
     platform: Platform::Skylake,
@@ -126,6 +129,7 @@ pub(super) const HW: Hw = Hw {
     lp: false,
     mmio_bit: D_SKL,
     gfx_mode_refused: 1 << 0,
+    fences: FENCES,
     timestamp_hz: TIMESTAMP_HZ,
     display: DISPLAY,
     pcode: PCODE,

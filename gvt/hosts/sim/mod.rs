@@ -42,14 +42,12 @@ pub const SIM_APERTURE_PA: u64 = 0x4000_0000;
 pub const SIM_SCRATCH_PAGE: u64 = 0x7fff_f000;
 
 /// The facts of a `platform` GPU as the sim presents it: the platform's sim part
-/// (`hw::SimPart`), a 1 GiB aperture and a 4 GiB GGTT (the most a Gen9 BIOS gives), 32 fences,
-/// and the host reserve upstream GVT-g keeps (128 MiB low, 384 MiB high, 4 fences).
+/// (`hw::SimPart`) and fences, what the BIOS chose (a 1 GiB aperture and a 4 GiB GGTT, the most a
+/// Gen9 BIOS gives), and the host reserve upstream GVT-g keeps (128 MiB low, 384 MiB high, 4
+/// fences).
 pub const fn info(platform: Platform) -> HostInfo {
-    let part = platform.hw().sim;
-    gen9_info(platform, part.device, part.revision)
-}
-
-const fn gen9_info(platform: Platform, device: u16, revision: u8) -> HostInfo {
+    let hw = platform.hw();
+    let (device, revision) = (hw.sim.device, hw.sim.revision);
     HostInfo {
         platform,
         pci: PciIdentity {
@@ -62,7 +60,7 @@ const fn gen9_info(platform: Platform, device: u16, revision: u8) -> HostInfo {
         bar0_size: 16 * MB,
         aperture_size: 1024 * MB,
         gm_size: 4096 * MB,
-        fence_count: 32,
+        fence_count: hw.fences,
         engines: ALL_ENGINES,
         reserve: HostReserve {
             low_gm: 128 * MB,
@@ -441,6 +439,7 @@ pub(crate) mod tests {
             let h = sim(p);
             assert_eq!(Platform::from_device_id(h.info().pci.device), Some(p));
             assert!(h.info().aperture_size <= h.info().gm_size);
+            assert_eq!((h.info().fence_count, p.hw().fences), (32, 32));
             assert_eq!(h.ggtt_read(5), SIM_SCRATCH_PAGE);
             let c = h.cfg_snapshot();
             assert_eq!(u16::from_le_bytes([c[2], c[3]]), p.hw().sim.device);
