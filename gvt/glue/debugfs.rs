@@ -103,7 +103,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_debugfs_show(vgpu: *mut c_void, m: *mut
     // holds off its removal until this returns).
     let h = unsafe { &*vgpu.cast::<VgpuHandle>() };
     // A copy under the lock; the text is made outside it.
-    let snap = h.state.lock().as_ref().map(|st| {
+    let snap = h.state.lock().as_deref().map(|st| {
         (
             *st.vgpu.stats(),
             st.vgpu.failsafe_cause(),

@@ -203,13 +203,13 @@ pub(super) fn remove(dev: &GvtDevice, h: &VgpuHandle, id: u32) {
         Host::Sim(s) => {
             // Orphaned, a job between slices is not queued again; one the worker holds now
             // is back in the queue (or done) once its run is over, hence a second pass.
-            if let Some(st) = h.state.lock().as_mut() {
+            if let Some(st) = h.state.lock().as_deref_mut() {
                 st.exec.reset(&sub, &mut h.mpt());
             }
             for _ in 0..2 {
                 let purged = s.purge(me);
                 s.flush();
-                if let Some(st) = h.state.lock().as_mut() {
+                if let Some(st) = h.state.lock().as_deref_mut() {
                     for q in purged.iter().flatten() {
                         let w = &q.job.w;
                         let r = st.exec.complete(
@@ -230,7 +230,7 @@ pub(super) fn remove(dev: &GvtDevice, h: &VgpuHandle, id: u32) {
         #[cfg(gvt_i915)]
         Host::I915(g) => g.drain(me),
     }
-    if let Some(st) = h.state.lock().as_mut() {
+    if let Some(st) = h.state.lock().as_deref_mut() {
         st.exec.reset(&sub, &mut h.mpt());
     }
 }
@@ -272,7 +272,7 @@ fn run_host(dev: &GvtDevice) -> usize {
                     // Until the guest resets the engine (the core then orphans it) or its vGPU
                     // fails.
                     Step::Sliced(job) => {
-                        let wanted = h.state.lock().as_mut().is_some_and(|st| {
+                        let wanted = h.state.lock().as_deref_mut().is_some_and(|st| {
                             st.vgpu.failsafe().is_none() && st.exec.running(w.engine, w.tag)
                         });
                         if wanted && s.requeue(q.owner, job).is_ok() {
@@ -283,7 +283,7 @@ fn run_host(dev: &GvtDevice) -> usize {
                 };
                 done = done.saturating_add(1);
                 let sub = Submitter::new(dev, h);
-                if let Some(st) = h.state.lock().as_mut() {
+                if let Some(st) = h.state.lock().as_deref_mut() {
                     let r =
                         st.exec
                             .complete(&mut st.vgpu, &sub, &mut h.mpt(), w.engine, w.tag, how);
@@ -303,7 +303,7 @@ fn run_host(dev: &GvtDevice) -> usize {
                 // the vGPU has none before the handle is freed.
                 let h = unsafe { &*(q.owner as *const VgpuHandle) };
                 let sub = Submitter::new(dev, h);
-                if let Some(st) = h.state.lock().as_mut() {
+                if let Some(st) = h.state.lock().as_deref_mut() {
                     let r = st.exec.complete(
                         &mut st.vgpu,
                         &sub,
@@ -370,7 +370,7 @@ fn schedule(dev: &GvtDevice) -> bool {
     for &hp in ex.vgpus.iter().filter(|&&v| v != 0) {
         // SAFETY: listed handles are live: `remove` unlists them under this lock first.
         let h = unsafe { &*(hp as *const VgpuHandle) };
-        if let Some(st) = h.state.lock().as_mut() {
+        if let Some(st) = h.state.lock().as_deref_mut() {
             let id = st.vgpu.id().get();
             if let Some(o) = usize::try_from(id)
                 .ok()
@@ -406,7 +406,7 @@ fn schedule(dev: &GvtDevice) -> bool {
     let h = unsafe { &*(hp as *const VgpuHandle) };
     let sub = Submitter::new(dev, h);
     let mut guard = h.state.lock();
-    let Some(st) = guard.as_mut() else {
+    let Some(st) = guard.as_deref_mut() else {
         return false;
     };
     let traced = trace::render_mmio_enabled();

@@ -494,7 +494,7 @@ pub(crate) extern "C" fn gvt_kunit_workload(_test: *mut bindings::kunit) {
             if let Err(e) = &r {
                 // SAFETY: the vGPU is live inside `with_guest`.
                 let h = unsafe { &*vgpu.cast::<super::vgpu::VgpuHandle>() };
-                if let Some(st) = h.state.lock().as_mut() {
+                if let Some(st) = h.state.lock().as_deref_mut() {
                     let (busy, queued) = (st.exec.busy(), st.exec.has_queued());
                     pr_err!(
                         "workload round {}: {:?}; failsafe {:?}, {:?}, busy {:#x}, queued {}, host idle {}\n",

@@ -10,6 +10,7 @@
 //! shared through `&self` methods.
 
 use core::ffi::{c_int, c_void};
+use core::mem::MaybeUninit;
 use core::pin::Pin;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
@@ -428,9 +429,10 @@ pub(super) struct VgpuHandle {
     dev: *const GvtDevice,
     ops: *const GvtBackendOps,
     priv_: *mut c_void,
-    /// `None` only while being created or destroyed.
+    /// `None` only while being created or destroyed. Boxed: the state is kilobytes, and moving
+    /// it through the frames that create and destroy it would take the kernel stack.
     #[pin]
-    pub(super) state: Mutex<Option<VgpuState>>,
+    pub(super) state: Mutex<Option<KBox<VgpuState>>>,
     /// Guest memory the backend mapped for the GPU.
     #[pin]
     pub(super) grants: Mutex<Grants>,
@@ -490,6 +492,8 @@ fn create(
     let ops = be.ops;
     // SAFETY: the caller passes a live device (ABI contract).
     let dev = unsafe { device(gd) };
+    // The state's home, before anything exists that a failure would have to undo.
+    let home = KBox::<VgpuState>::new_uninit(GFP_KERNEL)?;
     let (store, exec_store) = dev
         .spares
         .lock()
@@ -521,13 +525,10 @@ fn create(
     handle.aperture.1.store(low.size, Ordering::Relaxed);
     handle.id.store(id, Ordering::Relaxed);
     let scanner = Gen9Scanner::new(dev.host.gpu().info().platform, *vgpu.partition());
-    *handle.state.lock() = Some(VgpuState::new(vgpu, exec, scanner, backend_name(be)));
+    *handle.state.lock() = Some(install(home, vgpu, exec, scanner, backend_name(be)));
     if let Err(e) = exec::add(dev, &handle, id, config.weight) {
         if let Some(st) = handle.state.lock().take() {
-            let _store = dev
-                .gvt
-                .lock()
-                .destroy_vgpu(dev.host.gpu(), &mut handle.mpt(), st.vgpu);
+            retire(dev, &handle, st);
         }
         return Err(e);
     }
@@ -640,16 +641,37 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_destroy(vgpu: *mut c_void) {
         .map_or(0, |st| st.vgpu.id().get());
     exec::remove(dev, &handle, id);
     let taken = handle.state.lock().take();
-    if let Some(mut st) = taken {
+    if let Some(st) = taken {
         super::display::disable_planes(dev, &handle, &st);
-        let store = dev
-            .gvt
-            .lock()
-            .destroy_vgpu(dev.host.gpu(), &mut handle.mpt(), st.vgpu);
-        // `exec::remove` reset the execution half; if anything survived, the buffers go.
-        if st.exec.is_clean() {
-            dev.spares.lock().give(store, st.exec.into_storage());
-        }
+        retire(dev, &handle, st);
+    }
+}
+
+/// Moves a new vGPU's state into its home. Out of line, so that only this frame holds the
+/// state on the stack.
+#[inline(never)]
+fn install(
+    home: KBox<MaybeUninit<VgpuState>>,
+    vgpu: Vgpu<Storage>,
+    exec: Exec<ExecStore>,
+    scanner: Gen9Scanner,
+    backend: &[u8],
+) -> KBox<VgpuState> {
+    KBox::write(home, VgpuState::new(vgpu, exec, scanner, backend))
+}
+
+/// Gives a vGPU's resources back to its GPU and keeps its buffers for the next one if its
+/// execution half was reset (`exec::remove`); if anything survived, the buffers go. Out of
+/// line, so that only this frame holds the unboxed state.
+#[inline(never)]
+fn retire(dev: &GvtDevice, handle: &VgpuHandle, st: KBox<VgpuState>) {
+    let mut st = KBox::into_inner(st);
+    let store = dev
+        .gvt
+        .lock()
+        .destroy_vgpu(dev.host.gpu(), &mut handle.mpt(), st.vgpu);
+    if st.exec.is_clean() {
+        dev.spares.lock().give(store, st.exec.into_storage());
     }
 }
 
@@ -670,7 +692,7 @@ pub(super) unsafe fn handle<'a>(vgpu: *mut c_void) -> &'a VgpuHandle {
 pub(crate) unsafe extern "C" fn gvt_vgpu_id(vgpu: *mut c_void) -> u32 {
     // SAFETY: per the contract.
     let h = unsafe { handle(vgpu) };
-    h.state.lock().as_ref().map_or(0, |st| st.vgpu.id().get())
+    h.state.lock().as_deref().map_or(0, |st| st.vgpu.id().get())
 }
 
 /// Names the vGPU for the host log; see `include/gvt/mpt.h`.
@@ -734,7 +756,7 @@ unsafe fn access(
         // SAFETY: `buf` is readable for `len` bytes.
         b.copy_from_slice(unsafe { core::slice::from_raw_parts(buf, b.len()) });
     }
-    let r = match h.state.lock().as_mut() {
+    let r = match h.state.lock().as_deref_mut() {
         Some(st) => {
             let r = f(h, st, b);
             if let Some(offset) = bar0 {
@@ -872,7 +894,7 @@ unsafe fn with_vgpu(
 ) -> c_int {
     // SAFETY: per the contract.
     let h = unsafe { handle(vgpu) };
-    let r = match h.state.lock().as_mut() {
+    let r = match h.state.lock().as_deref_mut() {
         Some(st) => f(h, st),
         None => Err(GvtError::NoDevice),
     };
