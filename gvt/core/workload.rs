@@ -555,6 +555,12 @@ impl<T: ExecStorage> Exec<T> {
         self.store.parts().spts.live()
     }
 
+    /// Hands the shadow table events since the last call to `f` and returns how many were
+    /// dropped; `on` says whether to keep recording them (`ppgtt::log`).
+    pub fn spt_events(&mut self, on: bool, f: impl FnMut(&ppgtt::log::SptEvent)) -> u64 {
+        self.store.parts().spts.drain_events(on, f)
+    }
+
     /// Engines with a workload on the host.
     pub fn busy(&mut self) -> u8 {
         self.store

@@ -126,7 +126,9 @@ unsafe extern "C" fn tick(data: *mut c_void) {
         // the tick to end (`Clock::sync`) before the handle is freed.
         let h = unsafe { &*(hp as *const VgpuHandle) };
         let mut guard = h.state.lock();
-        let Some(st) = guard.as_deref_mut() else { continue };
+        let Some(st) = guard.as_deref_mut() else {
+            continue;
+        };
         let due = match st.vgpu.display_deadline() {
             Some(d) if d <= now => st.vgpu.display_tick(&mut h.mpt(), now).unwrap_or(None),
             d => d,

@@ -100,15 +100,19 @@ extern "C" {
     /// Whether any of the shadow PPGTT events or `gvt:propagate_event` is on.
     pub(crate) fn gvt_trace_state_enabled() -> bool;
     /// `gvt:spt_alloc`.
-    pub(crate) fn gvt_trace_spt_alloc(id: u32, count: u64, live: u64);
+    pub(crate) fn gvt_trace_spt_alloc(id: u32, slot: u32, level: u32, gfn: u64, arg: u64);
     /// `gvt:spt_free`.
-    pub(crate) fn gvt_trace_spt_free(id: u32, count: u64, live: u64);
+    pub(crate) fn gvt_trace_spt_free(id: u32, slot: u32, level: u32, gfn: u64, arg: u64);
+    /// `gvt:spt_guest_change`.
+    pub(crate) fn gvt_trace_spt_guest_change(id: u32, slot: u32, level: u32, gfn: u64, arg: u64);
     /// `gvt:spt_change`.
-    pub(crate) fn gvt_trace_spt_change(id: u32, trapped: u64, updated: u64, revalidated: u64);
+    pub(crate) fn gvt_trace_spt_change(id: u32, slot: u32, level: u32, gfn: u64, arg: u64);
     /// `gvt:oos_change`.
-    pub(crate) fn gvt_trace_oos_change(id: u32, count: u64, live: u64);
+    pub(crate) fn gvt_trace_oos_change(id: u32, slot: u32, level: u32, gfn: u64, arg: u64);
     /// `gvt:oos_sync`.
-    pub(crate) fn gvt_trace_oos_sync(id: u32, count: u64, live: u64);
+    pub(crate) fn gvt_trace_oos_sync(id: u32, slot: u32, level: u32, gfn: u64, arg: u64);
+    /// `gvt:spt_dropped`.
+    pub(crate) fn gvt_trace_spt_dropped(id: u32, count: u64);
     /// Turns `gvt:mmio_trap` on or off (`trace_set_clr_event`): 0 or a negative errno.
     #[cfg(gvt_kunit)]
     pub(crate) fn gvt_trace_set_mmio_trap(on: bool) -> c_int;

@@ -56,11 +56,13 @@ void gvt_trace_inject_msi(u32 id, u64 address, u32 data, int ret);
 bool gvt_trace_render_mmio_enabled(void);
 void gvt_trace_render_mmio(u32 old_owner, u32 new_owner, u32 engine, u32 reg, u32 value);
 bool gvt_trace_state_enabled(void);
-void gvt_trace_spt_alloc(u32 id, u64 count, u64 live);
-void gvt_trace_spt_free(u32 id, u64 count, u64 live);
-void gvt_trace_spt_change(u32 id, u64 trapped, u64 updated, u64 revalidated);
-void gvt_trace_oos_change(u32 id, u64 count, u64 live);
-void gvt_trace_oos_sync(u32 id, u64 count, u64 live);
+void gvt_trace_spt_alloc(u32 id, u32 slot, u32 level, u64 gfn, u64 arg);
+void gvt_trace_spt_free(u32 id, u32 slot, u32 level, u64 gfn, u64 arg);
+void gvt_trace_spt_guest_change(u32 id, u32 slot, u32 level, u64 gfn, u64 arg);
+void gvt_trace_spt_change(u32 id, u32 slot, u32 level, u64 gfn, u64 arg);
+void gvt_trace_oos_change(u32 id, u32 slot, u32 level, u64 gfn, u64 arg);
+void gvt_trace_oos_sync(u32 id, u32 slot, u32 level, u64 gfn, u64 arg);
+void gvt_trace_spt_dropped(u32 id, u64 count);
 int gvt_trace_set_mmio_trap(bool on);
 
 /* gvt/hosts/sim/sim_device.c */

@@ -63,37 +63,30 @@ void gvt_trace_render_mmio(u32 old_owner, u32 new_owner, u32 engine, u32 reg, u3
 	trace_render_mmio(old_owner, new_owner, engine, reg, value);
 }
 
-/* Whether any event the glue derives from the core's counters and registers is on. */
+/* Whether any event the glue derives from the core's records and registers is on. */
 bool gvt_trace_state_enabled(void)
 {
 	return trace_spt_alloc_enabled() || trace_spt_free_enabled() ||
-	       trace_spt_change_enabled() || trace_oos_change_enabled() ||
-	       trace_oos_sync_enabled() || trace_propagate_event_enabled();
+	       trace_spt_guest_change_enabled() || trace_spt_change_enabled() ||
+	       trace_oos_change_enabled() || trace_oos_sync_enabled() ||
+	       trace_spt_dropped_enabled() || trace_propagate_event_enabled();
 }
 
-void gvt_trace_spt_alloc(u32 id, u64 count, u64 live)
-{
-	trace_spt_alloc(id, count, live);
-}
+#define GVT_SPT_EVENT(name)                                                            \
+	void gvt_trace_##name(u32 id, u32 slot, u32 level, u64 gfn, u64 arg)         \
+	{                                                                              \
+		trace_##name(id, slot, level, gfn, arg);                               \
+	}
+GVT_SPT_EVENT(spt_alloc)
+GVT_SPT_EVENT(spt_free)
+GVT_SPT_EVENT(spt_guest_change)
+GVT_SPT_EVENT(spt_change)
+GVT_SPT_EVENT(oos_change)
+GVT_SPT_EVENT(oos_sync)
 
-void gvt_trace_spt_free(u32 id, u64 count, u64 live)
+void gvt_trace_spt_dropped(u32 id, u64 count)
 {
-	trace_spt_free(id, count, live);
-}
-
-void gvt_trace_spt_change(u32 id, u64 trapped, u64 updated, u64 revalidated)
-{
-	trace_spt_change(id, trapped, updated, revalidated);
-}
-
-void gvt_trace_oos_change(u32 id, u64 count, u64 live)
-{
-	trace_oos_change(id, count, live);
-}
-
-void gvt_trace_oos_sync(u32 id, u64 count, u64 live)
-{
-	trace_oos_sync(id, count, live);
+	trace_spt_dropped(id, count);
 }
 
 /* The KUnit trap bench turns mmio_trap on and off as `echo 1 > .../enable` would. */

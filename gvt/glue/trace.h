@@ -212,51 +212,80 @@ TRACE_EVENT(render_mmio,
 );
 
 /*
- * The shadow PPGTT, as counts since the previous event of the vGPU (the core counts, the
- * glue reports the differences after each trap, page-track write and workload event).
+ * The shadow PPGTT, one event per table: its slot in the vGPU's storage, its level (4 = PML4)
+ * and the guest frame it mirrors (the core records them, the glue reports them after each
+ * trap, page-track write and workload event).
  */
-DECLARE_EVENT_CLASS(gvt_spt_count,
-	TP_PROTO(u32 id, u64 count, u64 live),
-	TP_ARGS(id, count, live),
+DECLARE_EVENT_CLASS(gvt_spt,
+	TP_PROTO(u32 id, u32 slot, u32 level, u64 gfn, u64 arg),
+	TP_ARGS(id, slot, level, gfn, arg),
+	TP_STRUCT__entry(
+		__field(u32, id)
+		__field(u32, slot)
+		__field(u32, level)
+		__field(u64, gfn)
+		__field(u64, arg)
+	),
+	TP_fast_assign(
+		__entry->id = id;
+		__entry->slot = slot;
+		__entry->level = level;
+		__entry->gfn = gfn;
+		__entry->arg = arg;
+	),
+	TP_printk("vgpu%u slot %u level %u gfn 0x%llx arg 0x%llx", __entry->id, __entry->slot,
+		  __entry->level, __entry->gfn, __entry->arg)
+);
+/* A shadow table built (arg: the shadow page's host address). */
+DEFINE_EVENT_PRINT(gvt_spt, spt_alloc,
+	TP_PROTO(u32 id, u32 slot, u32 level, u64 gfn, u64 arg),
+	TP_ARGS(id, slot, level, gfn, arg),
+	TP_printk("vgpu%u slot %u level %u gfn 0x%llx shadow 0x%llx", __entry->id, __entry->slot,
+		  __entry->level, __entry->gfn, __entry->arg));
+/* A shadow table torn down. */
+DEFINE_EVENT_PRINT(gvt_spt, spt_free,
+	TP_PROTO(u32 id, u32 slot, u32 level, u64 gfn, u64 arg),
+	TP_ARGS(id, slot, level, gfn, arg),
+	TP_printk("vgpu%u slot %u level %u gfn 0x%llx shadow 0x%llx", __entry->id, __entry->slot,
+		  __entry->level, __entry->gfn, __entry->arg));
+/* A trapped guest write to a shadowed table (arg: its offset in the page). */
+DEFINE_EVENT_PRINT(gvt_spt, spt_guest_change,
+	TP_PROTO(u32 id, u32 slot, u32 level, u64 gfn, u64 arg),
+	TP_ARGS(id, slot, level, gfn, arg),
+	TP_printk("vgpu%u slot %u level %u gfn 0x%llx write at 0x%llx", __entry->id, __entry->slot,
+		  __entry->level, __entry->gfn, __entry->arg));
+/* An untracked table re-read before a submission, with entries changed. */
+DEFINE_EVENT_PRINT(gvt_spt, spt_change,
+	TP_PROTO(u32 id, u32 slot, u32 level, u64 gfn, u64 arg),
+	TP_ARGS(id, slot, level, gfn, arg),
+	TP_printk("vgpu%u slot %u level %u gfn 0x%llx reread, %llu entries changed", __entry->id, __entry->slot,
+		  __entry->level, __entry->gfn, __entry->arg));
+/* A table's write protection lifted: out of sync. */
+DEFINE_EVENT_PRINT(gvt_spt, oos_change,
+	TP_PROTO(u32 id, u32 slot, u32 level, u64 gfn, u64 arg),
+	TP_ARGS(id, slot, level, gfn, arg),
+	TP_printk("vgpu%u slot %u level %u gfn 0x%llx out of sync", __entry->id, __entry->slot,
+		  __entry->level, __entry->gfn));
+/* An out-of-sync table protected again and re-read. */
+DEFINE_EVENT_PRINT(gvt_spt, oos_sync,
+	TP_PROTO(u32 id, u32 slot, u32 level, u64 gfn, u64 arg),
+	TP_ARGS(id, slot, level, gfn, arg),
+	TP_printk("vgpu%u slot %u level %u gfn 0x%llx resynced, %llu entries changed", __entry->id, __entry->slot,
+		  __entry->level, __entry->gfn, __entry->arg));
+
+/* Table events the vGPU's record could not hold between two reports. */
+TRACE_EVENT(spt_dropped,
+	TP_PROTO(u32 id, u64 count),
+	TP_ARGS(id, count),
 	TP_STRUCT__entry(
 		__field(u32, id)
 		__field(u64, count)
-		__field(u64, live)
 	),
 	TP_fast_assign(
 		__entry->id = id;
 		__entry->count = count;
-		__entry->live = live;
 	),
-	TP_printk("vgpu%u count %llu live %llu", __entry->id, __entry->count, __entry->live)
-);
-/* Shadow page tables built. */
-DEFINE_EVENT(gvt_spt_count, spt_alloc, TP_PROTO(u32 id, u64 count, u64 live), TP_ARGS(id, count, live));
-/* Shadow page tables torn down. */
-DEFINE_EVENT(gvt_spt_count, spt_free, TP_PROTO(u32 id, u64 count, u64 live), TP_ARGS(id, count, live));
-/* Guest table pages taken out of sync (write protection lifted). */
-DEFINE_EVENT(gvt_spt_count, oos_change, TP_PROTO(u32 id, u64 count, u64 live), TP_ARGS(id, count, live));
-/* Out-of-sync tables re-protected and re-read before a submission. */
-DEFINE_EVENT(gvt_spt_count, oos_sync, TP_PROTO(u32 id, u64 count, u64 live), TP_ARGS(id, count, live));
-
-/* Shadow entries that followed guest changes: trapped writes, re-shadowed entries, re-read tables. */
-TRACE_EVENT(spt_change,
-	TP_PROTO(u32 id, u64 trapped, u64 updated, u64 revalidated),
-	TP_ARGS(id, trapped, updated, revalidated),
-	TP_STRUCT__entry(
-		__field(u32, id)
-		__field(u64, trapped)
-		__field(u64, updated)
-		__field(u64, revalidated)
-	),
-	TP_fast_assign(
-		__entry->id = id;
-		__entry->trapped = trapped;
-		__entry->updated = updated;
-		__entry->revalidated = revalidated;
-	),
-	TP_printk("vgpu%u trapped_writes %llu entries_updated %llu tables_revalidated %llu",
-		  __entry->id, __entry->trapped, __entry->updated, __entry->revalidated)
+	TP_printk("vgpu%u %llu table events dropped", __entry->id, __entry->count)
 );
 
 #endif /* _GVT_RS_TRACE_H */

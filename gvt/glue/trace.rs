@@ -15,14 +15,11 @@
 //!   ([`Scanner`] wraps the `CommandScanner` the core calls) and the render MMIO switch's
 //!   register writes ([`SwitchHost`] wraps the `HostExec` it writes through, only while
 //!   `render_mmio` is on);
-//! - what the core counts or holds: the shadow PPGTT events are the differences of its
-//!   `PpgttStats` (and live shadow tables) since the vGPU's previous report, and
-//!   `propagate_event` the interrupt bits newly set in its IIRs, both taken in
-//!   `VgpuState::report` after every trap, page-track write and workload event; `write_ir`
-//!   reads the register before and after the guest's write. A counter difference says how
-//!   many, not which table: per-table detail (upstream prints each table's type and frames)
-//!   would need an event sink passed into the core's PPGTT, which this leaves out on purpose.
-//!   An interrupt bit set again while still pending is not seen.
+//! - what the core records or holds: the shadow PPGTT events, one per table, come from the
+//!   record the core keeps while they are on (`ppgtt::log`), and `propagate_event` from the
+//!   interrupt bits newly set in the vGPU's IIRs, both drawn in `VgpuState::report` after
+//!   every trap, page-track write and workload event; `write_ir` reads the register before
+//!   and after the guest's write. An interrupt bit set again while still pending is not seen.
 
 use core::ffi::c_int;
 
@@ -31,9 +28,11 @@ use crate::model::batch::Copies;
 use crate::model::error::Result as ModelResult;
 use crate::model::host::{HostExec, HostWorkload};
 use crate::model::mmio_context::Owner;
-use crate::model::ppgtt::PpgttStats;
+use crate::model::ppgtt::log::{SptEvent, SptEventKind};
 use crate::model::regs::Engine;
-use crate::model::workload::{CommandScanner, GuestMem, ScanFailure, ScanReport};
+use crate::model::workload::{
+    CommandScanner, Exec, ExecStorage, GuestMem, ScanFailure, ScanReport,
+};
 
 /// The engine's number in events: its place in [`Engine::ALL`] (rcs, vcs, bcs, vecs).
 fn engine_no(e: Engine) -> u32 {
@@ -111,77 +110,52 @@ pub(super) fn is_irq_reg(offset: u64) -> Option<u32> {
         .then_some(off)
 }
 
-/// Whether any of the events [`Seen`] derives is on.
+/// Whether any of the events [`Seen`] reports is on.
 pub(super) fn state_enabled() -> bool {
     // SAFETY: no arguments.
     unsafe { ffi::gvt_trace_state_enabled() }
 }
 
-/// What the core counts or holds that events are derived from, as of a vGPU's last report.
+/// What a vGPU's report draws events from: the core's record of shadow table events, and
+/// the vGPU's interrupt registers as of its last report.
 #[derive(Default)]
 pub(super) struct Seen {
     /// The snapshot is current (tracing was on at the last report).
     on: bool,
-    ppgtt: PpgttStats,
-    live: u64,
     iir: [u32; 11],
 }
 
 impl Seen {
-    /// Forgets the snapshot: the events are off.
-    pub(super) fn off(&mut self) {
-        self.on = false;
-    }
-
-    /// Fires the shadow PPGTT and `propagate_event` events for what changed since the last
-    /// call: `ppgtt` and `live` (shadow tables in use) from the core, `iir(offset)` the
-    /// vGPU's register. Called only while [`state_enabled`]; the first call after the events
-    /// were turned on only takes the snapshot.
-    pub(super) fn report(
+    /// Fires the shadow PPGTT events `exec` recorded since the last report and
+    /// `propagate_event` for the interrupt bits set since then (`iir(offset)` reads the
+    /// vGPU's register); `on` says whether the events are wanted ([`state_enabled`]). The
+    /// first report after they were turned on only starts the record and takes the snapshot.
+    pub(super) fn report<T: ExecStorage>(
         &mut self,
+        on: bool,
         id: u32,
-        ppgtt: &PpgttStats,
-        live: usize,
+        exec: &mut Exec<T>,
         iir: impl Fn(u32) -> u32,
     ) {
-        let live = u64::try_from(live).unwrap_or(u64::MAX);
+        let fire = on && self.on;
+        let dropped = exec.spt_events(on, |e| {
+            if fire {
+                spt(id, e);
+            }
+        });
+        if fire && dropped != 0 {
+            // SAFETY: plain values.
+            unsafe { ffi::gvt_trace_spt_dropped(id, dropped) };
+        }
+        self.on = on;
+        if !on {
+            return;
+        }
         let mut now = [0u32; 11];
         for (v, g) in now.iter_mut().zip(crate::model::irq::IrqGroup::ALL) {
             *v = iir(g.base().wrapping_add(8));
         }
-        if self.on {
-            let (a, b) = (&self.ppgtt, ppgtt);
-            let d = |x: u64, y: u64| y.wrapping_sub(x);
-            let built = d(a.tables_shadowed, b.tables_shadowed);
-            if built != 0 {
-                // SAFETY: plain values (as in the calls below).
-                unsafe { ffi::gvt_trace_spt_alloc(id, built, live) };
-            }
-            // Tables in use now = before + built - freed.
-            let freed = self.live.wrapping_add(built).wrapping_sub(live);
-            if freed != 0 && freed <= self.live.wrapping_add(built) {
-                // SAFETY: plain values.
-                unsafe { ffi::gvt_trace_spt_free(id, freed, live) };
-            }
-            let (trapped, updated, reread) = (
-                d(a.trapped_writes, b.trapped_writes),
-                d(a.entries_updated, b.entries_updated),
-                d(a.tables_revalidated, b.tables_revalidated),
-            );
-            if trapped != 0 || updated != 0 || reread != 0 {
-                // SAFETY: plain values.
-                unsafe { ffi::gvt_trace_spt_change(id, trapped, updated, reread) };
-            }
-            let unsynced = d(a.pages_unsynced, b.pages_unsynced);
-            if unsynced != 0 {
-                // SAFETY: plain values.
-                unsafe { ffi::gvt_trace_oos_change(id, unsynced, live) };
-            }
-            let resynced = d(a.tables_resynced, b.tables_resynced);
-            if resynced != 0 {
-                // SAFETY: plain values.
-                unsafe { ffi::gvt_trace_oos_sync(id, resynced, live) };
-            }
+        if fire {
             for ((&was, &is), g) in self
                 .iir
                 .iter()
@@ -197,13 +171,22 @@ impl Seen {
                 }
             }
         }
-        *self = Seen {
-            on: true,
-            ppgtt: *ppgtt,
-            live,
-            iir: now,
-        };
+        self.iir = now;
     }
+}
+
+/// One shadow table's event.
+fn spt(id: u32, e: &SptEvent) {
+    let f = match e.kind {
+        SptEventKind::Alloc => ffi::gvt_trace_spt_alloc,
+        SptEventKind::Free => ffi::gvt_trace_spt_free,
+        SptEventKind::GuestWrite => ffi::gvt_trace_spt_guest_change,
+        SptEventKind::Reread => ffi::gvt_trace_spt_change,
+        SptEventKind::Unsync => ffi::gvt_trace_oos_change,
+        SptEventKind::Resync => ffi::gvt_trace_oos_sync,
+    };
+    // SAFETY: plain values.
+    unsafe { f(id, e.slot, u32::from(e.level), e.gfn, e.arg) };
 }
 
 /// The vGPU's command scanner, with a `gvt_command` event per scanned workload.

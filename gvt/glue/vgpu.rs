@@ -32,6 +32,7 @@ use crate::model::error::{GvtError, Result as ModelResult};
 use crate::model::gvt::Gvt;
 use crate::model::host::MMIO_DWORDS;
 use crate::model::opregion::OPREGION_SIZE;
+use crate::model::ppgtt::log::SptLog;
 use crate::model::ppgtt::pool::{Chunks, Tables, CHUNK, INDEX_BUCKETS, MAX_CHUNKS};
 use crate::model::ppgtt::Spt;
 use crate::model::report::{Cause, Identity, RateLimit, LABEL_LEN};
@@ -147,6 +148,7 @@ fn new_exec_store() -> Result<ExecStore> {
             by_host: VBuf::new(INDEX_BUCKETS)?,
             cursor: 0,
             live: 0,
+            log: SptLog::default(),
         },
         queue: Slots(KBox::new([Workload::default(); SLOTS], GFP_KERNEL)?),
         scratch: VBuf::new(SCRATCH_BYTES)?,
@@ -251,16 +253,13 @@ impl VgpuState {
     /// refused or ignored (`Notice`: info, or debug for the harmless). The clock is read only
     /// when there is something to log: this runs on the trap path.
     pub(super) fn report(&mut self) {
-        if trace::state_enabled() {
-            let live = self.exec.shadow_tables();
-            let vgpu = &self.vgpu;
-            self.traced
-                .report(vgpu.id().get(), self.exec.ppgtt_stats(), live, |r| {
-                    vgpu.vreg(r)
-                });
-        } else {
-            self.traced.off();
-        }
+        let vgpu = &self.vgpu;
+        self.traced.report(
+            trace::state_enabled(),
+            vgpu.id().get(),
+            &mut self.exec,
+            |r| vgpu.vreg(r),
+        );
         let who = &self.identity;
         let cleared = self.vgpu.stats().failsafe_guest_resets;
         if cleared != self.reported_guest_resets {

@@ -30,6 +30,7 @@
 //! A failure says where ([`Fault`]): the guest's table, entry or page that broke the shadow,
 //! which the vGPU records as its failsafe cause, or the host.
 
+pub mod log;
 pub mod pool;
 
 use core::fmt;
@@ -561,6 +562,8 @@ impl Ppgtt {
                 t.meta.writes = t.meta.writes.saturating_add(1);
                 busy |= t.meta.writes >= OOS_WRITES;
             }
+            env.spts
+                .record(s, log::SptEventKind::GuestWrite, usize_as_u64(off));
             let first = off / 8;
             let last = end.wrapping_sub(1) / 8;
             for i in first..=last {
@@ -592,6 +595,7 @@ impl Ppgtt {
             if let Some(t) = env.spts.get_mut(s).filter(|t| t.meta.tracked) {
                 t.meta.tracked = false;
                 t.meta.oos = true;
+                env.spts.record(s, log::SptEventKind::Unsync, 0);
             }
         }
         self.oos = self.oos.saturating_add(1);
@@ -639,10 +643,9 @@ impl Ppgtt {
                     t.meta.seen = self.epoch;
                 }
                 self.stats.tables_resynced = self.stats.tables_resynced.saturating_add(1);
-                self.stats.entries_updated = self
-                    .stats
-                    .entries_updated
-                    .saturating_add(revalidate(env, s)?);
+                let changed = revalidate(env, s)?;
+                env.spts.record(s, log::SptEventKind::Resync, changed);
+                self.stats.entries_updated = self.stats.entries_updated.saturating_add(changed);
             }
         }
         self.oos = 0;
@@ -682,10 +685,11 @@ impl Ppgtt {
                 };
                 if !meta.tracked {
                     self.stats.tables_revalidated = self.stats.tables_revalidated.saturating_add(1);
-                    self.stats.entries_updated = self
-                        .stats
-                        .entries_updated
-                        .saturating_add(revalidate(env, c)?);
+                    let changed = revalidate(env, c)?;
+                    if changed != 0 {
+                        env.spts.record(c, log::SptEventKind::Reread, changed);
+                    }
+                    self.stats.entries_updated = self.stats.entries_updated.saturating_add(changed);
                 }
                 if let Some(t) = env.spts.get_mut(c) {
                     t.meta.seen = self.epoch;

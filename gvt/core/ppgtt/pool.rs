@@ -12,6 +12,7 @@
 
 use super::super::error::{GvtError, Result};
 use super::super::num::usize_as_u64;
+use super::log::{SptEvent, SptEventKind, SptLog};
 use super::Spt;
 
 /// Slots per chunk (1 MiB of guest and shadow copies).
@@ -50,6 +51,8 @@ pub struct Tables<C, I> {
     pub cursor: usize,
     /// Live tables.
     pub live: usize,
+    /// The latest table events, for trace events.
+    pub log: SptLog,
 }
 
 /// What holds a vGPU's shadow tables between calls.
@@ -66,6 +69,7 @@ impl<C: Chunks, I: core::ops::DerefMut<Target = [u32]>> SptStorage for Tables<C,
             by_host: &mut self.by_host,
             cursor: &mut self.cursor,
             live: &mut self.live,
+            log: &mut self.log,
         }
     }
 }
@@ -77,6 +81,7 @@ pub struct Pool<'a> {
     by_host: &'a mut [u32],
     cursor: &'a mut usize,
     live: &'a mut usize,
+    log: &'a mut SptLog,
 }
 
 /// Which index.
@@ -91,6 +96,11 @@ fn key_of(t: &Spt, k: Key) -> u64 {
         Key::Gfn => t.meta.gfn,
         Key::Host => t.meta.host >> 12,
     }
+}
+
+/// The shadow page's host address of slot `i`.
+fn t_host(p: &Pool<'_>, i: usize) -> u64 {
+    p.get(i).map_or(0, |t| t.meta.host)
 }
 
 /// `i` modulo `n` (0 for an empty index).
@@ -113,7 +123,27 @@ impl<'a> Pool<'a> {
             by_host: &mut *self.by_host,
             cursor: &mut *self.cursor,
             live: &mut *self.live,
+            log: &mut *self.log,
         }
+    }
+
+    /// Hands the table events recorded since the last call to `f` ([`SptLog::drain`]).
+    pub fn drain_events(&mut self, on: bool, f: impl FnMut(&SptEvent)) -> u64 {
+        self.log.drain(on, f)
+    }
+
+    /// Records what happened to live slot `i` (for trace events).
+    pub(super) fn record(&mut self, i: usize, kind: SptEventKind, arg: u64) {
+        let Some(m) = self.get(i).map(|t| t.meta) else {
+            return;
+        };
+        self.log.record(SptEvent {
+            kind,
+            slot: u32::try_from(i).unwrap_or(u32::MAX),
+            level: m.level,
+            gfn: m.gfn,
+            arg,
+        });
     }
 
     /// Slots allocated.
@@ -238,10 +268,14 @@ impl<'a> Pool<'a> {
             }
         }
         *self.live = self.live.saturating_add(1);
+        let host = t_host(self, i);
+        self.record(i, SptEventKind::Alloc, host);
     }
 
     /// Drops live slot `i` from the indexes (before its bookkeeping is cleared).
     pub fn remove(&mut self, i: usize) {
+        let host = t_host(self, i);
+        self.record(i, SptEventKind::Free, host);
         self.remove_from(Key::Gfn, i);
         self.remove_from(Key::Host, i);
         *self.live = self.live.saturating_sub(1);

@@ -5,6 +5,7 @@ use gvt::model::cmd_scanner::MAX_BATCHES;
 use gvt::model::display::edid::EDID_MAX_SIZE;
 use gvt::model::host::MMIO_DWORDS;
 use gvt::model::opregion::OPREGION_SIZE;
+use gvt::model::ppgtt::log::SptLog;
 use gvt::model::ppgtt::pool::{Chunks, Tables, CHUNK, INDEX_BUCKETS};
 use gvt::model::ppgtt::Spt;
 use gvt::model::vgpu::Buffers;
@@ -66,6 +67,7 @@ pub fn vec_tables(tables: usize) -> VecTables {
         by_host: vec![0; INDEX_BUCKETS],
         cursor: 0,
         live: 0,
+        log: SptLog::default(),
     }
 }
 

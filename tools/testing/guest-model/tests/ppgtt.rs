@@ -271,3 +271,46 @@ fn the_table_indexes_follow_random_insertions_and_removals() {
         .chain(tables.by_host.iter())
         .all(|&b| b == 0));
 }
+
+#[test]
+fn each_table_event_names_its_table() {
+    use gvt::model::ppgtt::log::SptEventKind::{Alloc, Reread};
+    let mut vm = Vm::new();
+    let a = 0x10_0000;
+    vm.tree(a, 0x80_0000);
+    let events = |vm: &mut Vm, on| {
+        let mut v = Vec::new();
+        vm.spts
+            .pool()
+            .drain_events(on, |e| v.push((e.kind, e.level, e.gfn, e.arg)));
+        v
+    };
+    // Nothing is recorded until the glue asks.
+    let ra = vm.pin(a);
+    assert!(events(&mut vm, true).is_empty());
+    vm.set(a + 0x3000, 0, 0x81_0000 | RW);
+    vm.sync(&[ra]);
+    // The four tables of a new tree, PML4 first; then the page table the guest changed.
+    let b = 0x20_0000;
+    vm.tree(b, 0x90_0000);
+    vm.pin(b);
+    let got = events(&mut vm, false);
+    assert_eq!(got.first(), Some(&(Reread, 1, (a + 0x3000) >> 12, 1)));
+    let built: Vec<_> = got
+        .iter()
+        .skip(1)
+        .map(|&(k, level, gfn, _)| (k, level, gfn))
+        .collect();
+    assert_eq!(
+        built,
+        [4u8, 3, 2, 1]
+            .iter()
+            .zip(0u64..)
+            .map(|(&l, i)| (Alloc, l, (b >> 12) + i))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        got.iter().skip(1).all(|e| e.3 != 0),
+        "the shadow page's address"
+    );
+}
