@@ -21,18 +21,17 @@ use super::regs::*;
 
 /// Attribute: the register (or the bits in `ro_mask`) cannot be written by the guest.
 pub const F_RO: u8 = 1 << 0;
-/// Attribute: the register holds a graphics memory address.
-pub const F_GMADR: u8 = 1 << 1;
 /// Attribute: a masked register: bits 31:16 of a write select which bits 15:0 change.
 pub const F_MODE_MASK: u8 = 1 << 2;
 /// Attribute: command buffers may access the register (LRI/SRM/LRM whitelist).
 pub const F_CMD_ACCESS: u8 = 1 << 3;
-/// Attribute: the register is restored on host resume.
-pub const F_PM_SAVE: u8 = 1 << 5;
-/// Attribute: unaligned access is allowed.
-pub const F_UNALIGN: u8 = 1 << 6;
 /// Attribute: an LRI to this register goes through its write handler.
 pub const F_CMD_WRITE_PATCH: u8 = 1 << 7;
+// Upstream's other attributes have no counterpart here. F_GMADR is set but never read, there
+// too. F_PM_SAVE has upstream rewrite TRTTE and 0x4dfc from the vGPU's registers after a host
+// resume: both are in the render context image (`mmio_context`), which every submission loads,
+// so nothing is lost. F_UNALIGN lets upstream take misaligned accesses to the PCH GPIO
+// registers: i915 makes none, and every misaligned access is refused here (`reg_offset`).
 
 /// Platform mask bit of Skylake.
 pub const D_SKL: u8 = 1 << 0;
@@ -234,7 +233,7 @@ pub const GEN9_RING_MMIO: &[MmioDef] = &[
     d(RING_IMR::REL, D_ALL, 0, H::Imr),
     d(0x28, D_ALL, C, H::Default),
     d(0x134, D_ALL, C, H::Default),
-    d(RING_START::REL, D_ALL, F_GMADR, H::Default),
+    d(RING_START::REL, D_ALL, 0, H::Default),
     d(
         RING_MODE_GEN7::REL,
         D_ALL,
@@ -245,7 +244,7 @@ pub const GEN9_RING_MMIO: &[MmioDef] = &[
     d(RING_INSTPM::REL, D_ALL, MC, H::Default),
     d(RING_TIMESTAMP::REL, D_ALL, C, H::Default),
     d(RING_TIMESTAMP_UDW::REL, D_ALL, C, H::Default),
-    d(RING_BBADDR::REL, D_ALL, F_GMADR, H::Default),
+    d(RING_BBADDR::REL, D_ALL, 0, H::Default),
     d(RING_SYNC_0::REL, D_ALL, C, H::Default),
     d(RING_SYNC_1::REL, D_ALL, C, H::Default),
     ro(
@@ -266,7 +265,7 @@ pub const GEN9_RING_MMIO: &[MmioDef] = &[
     // makes the next event land in entry 0 (`execlist::report`).
     d(RING_CONTEXT_STATUS_PTR::REL, D_ALL, F_MODE_MASK, H::Default),
     f(0x270, 32, D_ALL, C, H::Default),
-    d(RING_HWS_PGA::REL, D_ALL, F_GMADR, H::HwsPga),
+    d(RING_HWS_PGA::REL, D_ALL, 0, H::HwsPga),
     d(CSFE_CHICKEN1::REL, D_ALL, MC, H::CsfeChicken1),
     f(0x600, 0x40, D_BXT, C, H::Default), // GEN8_RING_CS_GPR
                                           // Error state and debug registers the guest reads after a hang (iterate_bxt_mmio).
@@ -317,12 +316,12 @@ pub const GEN9_MMIO: &[MmioDef] = &[
         0,
         H::GamwEchoDevRwIa,
     ),
-    d(0x4180, D_ALL, F_GMADR | C, H::Default), // BSD_HWS_PGA_GEN7
-    d(0x4280, D_ALL, F_GMADR | C, H::Default), // BLT_HWS_PGA_GEN7
-    d(0x4380, D_ALL, F_GMADR | C, H::Default), // VEBOX_HWS_PGA_GEN7
-    d(0x2148, D_ALL, F_GMADR | C, H::Default),
-    d(0x2180, D_ALL, F_GMADR | C, H::Default), // CCID(RENDER_RING_BASE)
-    d(0x12198, D_ALL, F_GMADR | C, H::Default),
+    d(0x4180, D_ALL, C, H::Default), // BSD_HWS_PGA_GEN7
+    d(0x4280, D_ALL, C, H::Default), // BLT_HWS_PGA_GEN7
+    d(0x4380, D_ALL, C, H::Default), // VEBOX_HWS_PGA_GEN7
+    d(0x2148, D_ALL, C, H::Default),
+    d(0x2180, D_ALL, C, H::Default), // CCID(RENDER_RING_BASE)
+    d(0x12198, D_ALL, C, H::Default),
     d(0x7008, D_ALL, MC, H::Default), // GEN7_GT_MODE
     d(0x7000, D_ALL, MC, H::Default), // CACHE_MODE_0_GEN7
     d(0x7004, D_ALL, MC, H::Default), // CACHE_MODE_1
@@ -434,8 +433,8 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(0x4de8, D_ALL, C, H::Default),
     d(0x4dec, D_ALL, C, H::Default),
     d(0x4df0, D_ALL, C, H::Default), // TRVADR
-    d(TRTTE::OFFSET, D_ALL, C | F_PM_SAVE, H::Trtte),
-    d(0x4dfc, D_ALL, F_PM_SAVE, H::Default),
+    d(TRTTE::OFFSET, D_ALL, C, H::Trtte),
+    d(0x4dfc, D_ALL, 0, H::Default),
     d(0xb004, D_ALL, C, H::Default), // GEN8_GARBCNTL
     d(DMA_CTRL::OFFSET, D_ALL, F_MODE_MASK, H::Default),
     d(0x7304, D_ALL, MC, H::Default),        // GEN8_HDC_CHICKEN1
@@ -461,7 +460,7 @@ pub const GEN9_MMIO: &[MmioDef] = &[
         0x0303_0303,
         H::Default,
     ), // status bits RO
-    f(0xc5010, 6 * 4, D_ALL, F_UNALIGN, H::Default), // PCH_GPIO_BASE
+    f(0xc5010, 6 * 4, D_ALL, 0, H::Default), // PCH_GPIO_BASE
     // BXT display PHYs and PLLs (§6).
     d(BXT_P_CR_GT_DISP_PWRON::OFFSET, D_BXT, 0, H::BxtGtDispPwron),
     d(PHY_CTL_FAMILY_DDI::OFFSET, D_BXT, 0, H::BxtPhyCtlFamily),
