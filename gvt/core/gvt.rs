@@ -8,8 +8,7 @@
 use super::display::owner::{OwnerPolicy, PlaneWrites};
 use super::error::{GvtError, Result};
 use super::host::{HostGpu, HostInfo};
-use super::mmio_table::{mmio_index, TableStats};
-use super::resources::{Request, ResourcePool, VgpuId};
+use super::resources::{Request, ResourcePool};
 use super::vgpu::{ggtt_entries, Vgpu, VgpuStorage};
 use super::vgpu_type::{offered_types, Resolution, VgpuConfig, VgpuType, MAX_WEIGHT};
 use crate::mpt::MptOps;
@@ -57,11 +56,6 @@ impl Gvt {
     /// Number of live vGPUs.
     pub fn vgpu_count(&self) -> usize {
         self.pool.used_slots()
-    }
-
-    /// The size figures of this platform's register table.
-    pub fn mmio_table_stats(&self) -> TableStats {
-        mmio_index(self.info.platform).stats()
     }
 
     /// The configuration ACRN-DM asks for: `low_gm_MB,high_gm_MB,fences` (weight and
@@ -173,18 +167,13 @@ impl Gvt {
         let _ = self.pool.release(vgpu.id());
         vgpu.into_storage()
     }
-
-    /// Whether `id` is a live vGPU of this GPU.
-    pub fn has_vgpu(&self, id: VgpuId) -> bool {
-        self.pool.partition(id).is_some()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::host::CFG_SPACE_SIZE;
-    use crate::model::resources::Partition;
+    use crate::model::resources::{Partition, VgpuId};
     use crate::model::test_support::Mpt;
     use crate::model::vgpu::Buffers;
     use crate::model::vgpu_type::find_type;

@@ -22,18 +22,17 @@ use super::regs::*;
 
 /// Attribute: the register (or the bits in `ro_mask`) cannot be written by the guest.
 pub const F_RO: u8 = 1 << 0;
-/// Attribute: the register holds a graphics memory address.
-pub const F_GMADR: u8 = 1 << 1;
 /// Attribute: a masked register: bits 31:16 of a write select which bits 15:0 change.
 pub const F_MODE_MASK: u8 = 1 << 2;
 /// Attribute: command buffers may access the register (LRI/SRM/LRM whitelist).
 pub const F_CMD_ACCESS: u8 = 1 << 3;
-/// Attribute: the register is restored on host resume.
-pub const F_PM_SAVE: u8 = 1 << 5;
-/// Attribute: unaligned access is allowed.
-pub const F_UNALIGN: u8 = 1 << 6;
 /// Attribute: an LRI to this register goes through its write handler.
 pub const F_CMD_WRITE_PATCH: u8 = 1 << 7;
+// Upstream's other attributes have no counterpart here. F_GMADR is set but never read, there
+// too. F_PM_SAVE has upstream rewrite TRTTE and 0x4dfc from the vGPU's registers after a host
+// resume: both are in the render context image (`mmio_context`), which every submission loads,
+// so nothing is lost. F_UNALIGN lets upstream take misaligned accesses to the PCH GPIO
+// registers: i915 makes none, and every misaligned access is refused here (`reg_offset`).
 
 /// Platform mask bit of Skylake.
 pub const D_SKL: u8 = 1 << 0;
@@ -263,7 +262,7 @@ pub const GEN9_RING_MMIO: &[MmioDef] = &[
     d(RING_IMR::REL, D_ALL, 0, H::Imr),
     d(0x28, D_ALL, C, H::Default),
     d(0x134, D_ALL, C, H::Default),
-    d(RING_START::REL, D_ALL, F_GMADR, H::Default),
+    d(RING_START::REL, D_ALL, 0, H::Default),
     d(
         RING_MODE_GEN7::REL,
         D_ALL,
@@ -274,7 +273,7 @@ pub const GEN9_RING_MMIO: &[MmioDef] = &[
     d(RING_INSTPM::REL, D_ALL, MC, H::Default),
     d(RING_TIMESTAMP::REL, D_ALL, C, H::Default),
     d(RING_TIMESTAMP_UDW::REL, D_ALL, C, H::Default),
-    d(RING_BBADDR::REL, D_ALL, F_GMADR, H::Default),
+    d(RING_BBADDR::REL, D_ALL, 0, H::Default),
     d(RING_SYNC_0::REL, D_ALL, C, H::Default),
     d(RING_SYNC_1::REL, D_ALL, C, H::Default),
     ro(
@@ -295,7 +294,7 @@ pub const GEN9_RING_MMIO: &[MmioDef] = &[
     // makes the next event land in entry 0 (`execlist::report`).
     d(RING_CONTEXT_STATUS_PTR::REL, D_ALL, F_MODE_MASK, H::Default),
     f(0x270, 32, D_ALL, C, H::Default),
-    d(RING_HWS_PGA::REL, D_ALL, F_GMADR, H::HwsPga),
+    d(RING_HWS_PGA::REL, D_ALL, 0, H::HwsPga),
     d(CSFE_CHICKEN1::REL, D_ALL, MC, H::CsfeChicken1),
     f(GEN8_RING_CS_GPR::REL, 0x40, D_BXT, C, H::Default),
 ];
@@ -345,17 +344,12 @@ pub const GEN9_MMIO: &[MmioDef] = &[
         0,
         H::GamwEchoDevRwIa,
     ),
-    d(BSD_HWS_PGA_GEN7::OFFSET, D_ALL, F_GMADR | C, H::Default),
-    d(BLT_HWS_PGA_GEN7::OFFSET, D_ALL, F_GMADR | C, H::Default),
-    d(VEBOX_HWS_PGA_GEN7::OFFSET, D_ALL, F_GMADR | C, H::Default),
-    d(0x2148, D_ALL, F_GMADR | C, H::Default),
-    d(
-        CCID::offset(RENDER_RING_BASE),
-        D_ALL,
-        F_GMADR | C,
-        H::Default,
-    ),
-    d(0x12198, D_ALL, F_GMADR | C, H::Default),
+    d(BSD_HWS_PGA_GEN7::OFFSET, D_ALL, C, H::Default),
+    d(BLT_HWS_PGA_GEN7::OFFSET, D_ALL, C, H::Default),
+    d(VEBOX_HWS_PGA_GEN7::OFFSET, D_ALL, C, H::Default),
+    d(0x2148, D_ALL, C, H::Default),
+    d(CCID::offset(RENDER_RING_BASE), D_ALL, C, H::Default),
+    d(0x12198, D_ALL, C, H::Default),
     d(GEN7_GT_MODE::OFFSET, D_ALL, MC, H::Default),
     d(CACHE_MODE_0_GEN7::OFFSET, D_ALL, MC, H::Default),
     d(CACHE_MODE_1::OFFSET, D_ALL, MC, H::Default),
@@ -473,8 +467,8 @@ pub const GEN9_MMIO: &[MmioDef] = &[
     d(0x4de8, D_ALL, C, H::Default),
     d(0x4dec, D_ALL, C, H::Default),
     d(TRVADR::OFFSET, D_ALL, C, H::Default),
-    d(TRTTE::OFFSET, D_ALL, C | F_PM_SAVE, H::Trtte),
-    d(0x4dfc, D_ALL, F_PM_SAVE, H::Default),
+    d(TRTTE::OFFSET, D_ALL, C, H::Trtte),
+    d(0x4dfc, D_ALL, 0, H::Default),
     d(GEN8_GARBCNTL::OFFSET, D_ALL, C, H::Default),
     d(DMA_CTRL::OFFSET, D_ALL, F_MODE_MASK, H::Default),
     d(GEN8_HDC_CHICKEN1::OFFSET, D_ALL, MC, H::Default),
@@ -500,7 +494,7 @@ pub const GEN9_MMIO: &[MmioDef] = &[
         0x0303_0303,
         H::Default,
     ), // status bits RO
-    f(PCH_GPIO_BASE::OFFSET, 6 * 4, D_ALL, F_UNALIGN, H::Default),
+    f(PCH_GPIO_BASE::OFFSET, 6 * 4, D_ALL, 0, H::Default),
     // BXT display PHYs and PLLs (§6).
     d(BXT_P_CR_GT_DISP_PWRON::OFFSET, D_BXT, 0, H::BxtGtDispPwron),
     d(PHY_CTL_FAMILY_DDI::OFFSET, D_BXT, 0, H::BxtPhyCtlFamily),

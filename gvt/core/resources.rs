@@ -180,11 +180,6 @@ impl ResourcePool {
             .ok_or(GvtError::NotFound)
     }
 
-    /// The partition of a live vGPU.
-    pub fn partition(&self, id: VgpuId) -> Option<&Partition> {
-        self.slots.get(id.slot()).and_then(Option::as_ref)
-    }
-
     /// Number of live vGPUs.
     pub fn used_slots(&self) -> usize {
         MAX_VGPUS.saturating_sub(self.free_slots())

@@ -454,11 +454,6 @@ impl<S: VgpuStorage> Vgpu<S> {
         &self.part
     }
 
-    /// Whether a backend attached it to a running VM.
-    pub fn is_active(&self) -> bool {
-        self.active
-    }
-
     /// Why it is in failsafe, if it is, coarsely.
     pub fn failsafe(&self) -> Option<Failsafe> {
         self.failsafe.as_ref().map(Cause::class)

@@ -125,8 +125,8 @@ pub fn exec_input(input: impl FnOnce(&mut ExecWorld)) {
     run_input(&W, || ExecWorld::new(false), input);
 }
 
-/// As [`exec_input`], on a machine whose vGPUs scan with the Gen9 command scanner (so
-/// privileged batches are shadowed) and whose guests have [`BOUND`] pages bound each.
+/// As [`exec_input`], on a machine whose guests have [`BOUND`] pages bound each (for
+/// privileged batches, which the Gen9 command scanner shadows).
 pub fn batch_input(input: impl FnOnce(&mut ExecWorld)) {
     static W: Mutex<Option<snapshot::Snapshot<ExecWorld>>> = Mutex::new(None);
     run_input(&W, || ExecWorld::new(true), input);
@@ -155,7 +155,7 @@ fn run_input(
 }
 
 impl ExecWorld {
-    fn new(gen9: bool) -> ExecWorld {
+    fn new(bind: bool) -> ExecWorld {
         use guest_model::hv::Tracking;
         let mut cfg = gvt::model::vgpu_type::find_type("GVTg_V5_8")
             .expect("type")
@@ -163,14 +163,11 @@ impl ExecWorld {
         cfg.resources.low_gm = 8 << 20;
         cfg.resources.high_gm = 8 << 20;
         let mut m = guest_model::machine::Machine::with_config(3, Tracking::None, &cfg);
-        if gen9 {
-            m = m.with_gen9_scanner();
-        }
         m.vms[1].hv.tracking = Tracking::AfterWrite;
         m.vms[2].hv.tracking = Tracking::Intercept;
         let mut guests: Vec<_> = (0..3).map(|i| Self::guest(&mut m, i)).collect();
         let mut bound = Vec::new();
-        if gen9 {
+        if bind {
             for (i, g) in guests.iter_mut().enumerate() {
                 let mut t = m.guest(i);
                 bound.push([(); BOUND].map(|()| g.bind(&mut t, 1).expect("bind")));

@@ -313,7 +313,7 @@ fn bulk_binding() {
 /// privileged batch scanned, batch shadowed) for a privileged batch of `dwords` (GGTT stores
 /// and MI_NOOPs, then its end); and the bytes shadowed per submission.
 fn privileged_submission(dwords: usize) -> (f64, u64) {
-    let mut m = Machine::new(1, Tracking::AfterWrite).with_gen9_scanner();
+    let mut m = Machine::new(1, Tracking::AfterWrite);
     let mut t = m.guest(0);
     let mut g = Guest::new(&mut t, GUEST_RAM, RAM as u64, 1).unwrap();
     let data = g.bind(&mut t, 1).unwrap();

@@ -13,7 +13,7 @@
 //!
 //! The execution side ([`gpu`], `no_std` like the probe) builds a 4-level PPGTT, contexts,
 //! rings and batches and submits through ELSP; [`machine::Machine`] runs several such guests
-//! on one GPU at L0 with the test executor of [`exec_host`] and the allow-list [`scanner`].
+//! on one GPU at L0 with the test executor of [`exec_host`] and the real Gen9 command scanner.
 //!
 //! [`hv::MemHypervisor`] is the in-memory hypervisor behind the direct transport: guest RAM,
 //! DMA mapping with reference counts, and a log of MSIs.
@@ -40,7 +40,6 @@ pub mod probe;
 pub mod readout;
 pub mod recording;
 pub mod rng;
-pub mod scanner;
 pub mod sched_sim;
 pub mod storage;
 pub mod workload;

@@ -14,7 +14,7 @@ use gvt::model::regs::Engine;
 use gvt::model::sched::Scheduler;
 use gvt::model::vgpu::Vgpu;
 use gvt::model::vgpu_type::{find_type, VgpuConfig};
-use gvt::model::workload::{CommandScanner, Exec, Gen9Scanner};
+use gvt::model::workload::{Exec, Gen9Scanner};
 use gvt::mpt::MptOps;
 use gvt::sim::engine::Engine as SimEngine;
 use gvt::sim::exec::{Job, Step, SLICE_BUDGET};
@@ -23,7 +23,6 @@ use gvt::sim::SimHost;
 use crate::direct::Direct;
 use crate::exec_host::{ExecHost, SimMem};
 use crate::hv::{MemHypervisor, Tracking};
-use crate::scanner::AllowList;
 use crate::storage::{exec_storage, vec_storage, ExecVecStorage, VecStorage};
 use crate::{Result, Transport};
 
@@ -40,8 +39,8 @@ pub struct Vm {
     pub exec: Exec<ExecVecStorage>,
     /// Its hypervisor.
     pub hv: MemHypervisor,
-    /// The command scanner: the allow-list by default, see [`Machine::with_gen9_scanner`].
-    pub scanner: Box<dyn CommandScanner + Send>,
+    /// The command scanner: the real Gen9 one, for the vGPU's partition.
+    pub scanner: Gen9Scanner,
     msi_seen: usize,
     /// Guest MMIO writes (traps) so far.
     pub traps: u64,
@@ -87,6 +86,7 @@ impl Machine {
         let ggtt: Arc<[AtomicU64]> = (0..gvt::sim::ggtt_entries(&info))
             .map(|_| AtomicU64::new(0))
             .collect();
+        let platform = info.platform;
         let sim = SimHost::new(info, ggtt.clone()).unwrap();
         let host = ExecHost::with_ggtt(ggtt, sim.info());
         let mut gvt = Gvt::new(&sim).unwrap();
@@ -108,11 +108,12 @@ impl Machine {
                 .map_err(|(e, _)| e)
                 .unwrap();
             let msi_seen = hv.msis.len();
+            let scanner = Gen9Scanner::new(platform, *vgpu.partition());
             vms.push(Vm {
                 vgpu,
                 exec,
                 hv,
-                scanner: Box::new(AllowList::default()),
+                scanner,
                 msi_seen,
                 traps: 0,
             });
@@ -130,15 +131,6 @@ impl Machine {
             mmio_image: None,
             jobs: VecDeque::new(),
         }
-    }
-
-    /// Scans with the real Gen9 command scanner instead of the allow-list.
-    pub fn with_gen9_scanner(mut self) -> Machine {
-        let platform = self.sim.info().platform;
-        for vm in &mut self.vms {
-            vm.scanner = Box::new(Gen9Scanner::new(platform, *vm.vgpu.partition()));
-        }
-        self
     }
 
     /// From now on the vGPUs load register snapshots (device and GT resets) from a copy of the
@@ -357,7 +349,7 @@ impl Transport for Port<'_> {
         // A refused submission lands the vGPU in failsafe; the guest's write itself succeeded.
         let _ = vm
             .exec
-            .kick(&mut vm.vgpu, self.host, &mut vm.hv, &mut *vm.scanner);
+            .kick(&mut vm.vgpu, self.host, &mut vm.hv, &mut vm.scanner);
         Ok(())
     }
     fn wait_msi(&mut self) -> Option<(u64, u32)> {

@@ -181,7 +181,7 @@ fn submissions_the_core_cannot_run_say_what_is_wrong() {
 #[test]
 fn refused_commands_are_named_where_the_guest_put_them() {
     // In the ring, after a workload that ran: the offset is the ring's, not the slice's.
-    let mut m = Machine::new(1, Tracking::None).with_gen9_scanner();
+    let mut m = Machine::new(1, Tracking::None);
     let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, 7).unwrap();
     g.submit(&mut m.guest(0), &[DATA_GVA], 1, DATA_GVA + 4)
         .unwrap();
@@ -211,7 +211,7 @@ fn refused_commands_are_named_where_the_guest_put_them() {
     );
 
     // In a privileged batch: the batch's graphics address and the offset in it.
-    let mut m = Machine::new(1, Tracking::None).with_gen9_scanner();
+    let mut m = Machine::new(1, Tracking::None);
     let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, 7).unwrap();
     let mut t = m.guest(0);
     let batch = g.bind(&mut t, 1).unwrap();
@@ -407,7 +407,7 @@ fn a_trapped_page_table_write_that_breaks_the_shadow() {
 #[test]
 fn an_invalid_instruction_in_a_ring_is_a_notice_not_a_cause() {
     // i915's live_error_interrupt: the engine stops there with a CS error, as hardware does.
-    let mut m = Machine::new(1, Tracking::None).with_gen9_scanner();
+    let mut m = Machine::new(1, Tracking::None);
     let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, 7).unwrap();
     let mut t = m.guest(0);
     g.ctx

@@ -444,7 +444,7 @@ fn an_invalid_instruction_stops_the_engine_with_a_cs_error() {
     const EIR: u32 = RCS + 0xb0;
     const EMR: u32 = RCS + 0xb4;
     const CS_ERROR: u32 = 1 << 3;
-    let mut m = Machine::new(1, Tracking::None).with_gen9_scanner();
+    let mut m = Machine::new(1, Tracking::None);
     let mut t = m.guest(0);
     let mut g = Guest::new(&mut t, GUEST_RAM, RAM as u64, B).unwrap();
     interrupts(&mut t);
