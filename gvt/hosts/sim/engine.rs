@@ -40,6 +40,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::model::cmd_scanner::{decode, Check};
 use crate::model::hw::Platform;
+use crate::model::num::{u32_as_usize, u64_as_usize};
 use crate::model::ppgtt::{ADDR_MASK as PPGTT_ADDR_MASK, PTE_PS, PTE_RW};
 use crate::model::regs::Engine as EngineId;
 use crate::model::vgpu::{GEN8_PAGE_PRESENT, GTT_ADDR_MASK, GTT_PAGE_SIZE};
@@ -543,7 +544,7 @@ impl Engine {
 
     /// Where register `reg` is in the register file, or the empty index slot it would take.
     fn find_reg(&self, reg: u32) -> core::result::Result<usize, usize> {
-        let mut slot = ((reg >> 2).wrapping_mul(0x9e37_79b1) >> 23) as usize % REG_SLOTS;
+        let mut slot = u32_as_usize((reg >> 2).wrapping_mul(0x9e37_79b1) >> 23) % REG_SLOTS;
         // The index is never full (MAX_REGS of REG_SLOTS), so an empty slot ends the probe.
         for _ in 0..REG_SLOTS {
             let at = usize::from(self.index.get(slot).copied().unwrap_or(0));
@@ -730,7 +731,7 @@ impl Engine {
                 .filter(|_| off < chunk_len)?;
             <[u8; 4]>::try_from(b).ok().map(u32::from_le_bytes)
         };
-        const PAGE_DWORDS: usize = (GTT_PAGE_SIZE / 4) as usize;
+        const PAGE_DWORDS: usize = u64_as_usize(GTT_PAGE_SIZE / 4);
         let mut i = 0usize;
         while i < PAGE_DWORDS {
             let Some(h) = dword(mem, i) else { return };

@@ -22,6 +22,7 @@ use core::sync::atomic::AtomicU64;
 
 use super::engine::{Clock, Cursor, Engine, HostMemory, Outcome, RingState, Space};
 use crate::model::host::{Completion, HostWorkload};
+use crate::model::num::usize_as_u64;
 use crate::model::ppgtt::PAGE;
 use crate::model::workload::{CTX_PDP0_LDW, CTX_PDP0_UDW};
 
@@ -81,7 +82,7 @@ impl Job {
             return Step::Done(Completion::Hang);
         };
         engine.set_hwsp(w.context, Space::Phys);
-        let state = w.context.wrapping_add(PAGE as u64);
+        let state = w.context.wrapping_add(usize_as_u64(PAGE));
         let (at, since) = match self.at {
             Some(at) => (at, self.since),
             None => {
@@ -129,7 +130,7 @@ fn ppgtt_root(mem: &mut dyn HostMemory, context: u64) -> Option<u64> {
     let dword = |mem: &mut dyn HostMemory, i: usize| {
         let mut b = [0u8; 4];
         let at = context
-            .checked_add(PAGE as u64)?
+            .checked_add(usize_as_u64(PAGE))?
             .checked_add(u64::try_from(i).ok()?.checked_mul(4)?)?;
         mem.read(at, &mut b).then(|| u32::from_le_bytes(b))
     };

@@ -15,6 +15,9 @@
 //! host's own share of the GGTT ([`GgttReserve`]) maps the core's shadows of privileged batches
 //! for the engines to run.
 
+// Integer casts go through `model::num`, as in the core.
+#![cfg_attr(not(test), deny(clippy::as_conversions))]
+
 pub mod engine;
 pub mod exec;
 
@@ -26,6 +29,7 @@ use crate::model::host::{
     HostGpu, HostInfo, HostReserve, PciIdentity, CFG_SPACE_SIZE, MMIO_DWORDS,
 };
 use crate::model::hw::Platform;
+use crate::model::num::u32_as_usize;
 use crate::model::regs::ALL_ENGINES;
 use crate::model::vgpu::{GEN8_PAGE_PRESENT, GTT_ADDR_MASK, GTT_PAGE_SIZE};
 
@@ -324,7 +328,7 @@ impl<G: Deref<Target = [AtomicU64]>> SimHost<G> {
     /// The value of host fence register `index` (0 for a bad index).
     pub fn fence(&self, index: u32) -> u64 {
         self.fences
-            .get(index as usize)
+            .get(u32_as_usize(index))
             .map_or(0, |f| f.load(Ordering::Relaxed))
     }
 
@@ -371,7 +375,7 @@ impl<G: Deref<Target = [AtomicU64]>> HostGpu for SimHost<G> {
         }
         let golden = self.info.platform.hw().golden.iter().flat_map(|l| l.iter());
         for &(off, val) in SNAPSHOT.iter().chain(golden) {
-            let dw = (off / 4) as usize;
+            let dw = u32_as_usize(off / 4);
             if (first_dword..end).contains(&dw) {
                 if let Some(d) = dst.get_mut(dw.wrapping_sub(first_dword)) {
                     *d = val;
@@ -405,7 +409,7 @@ impl<G: Deref<Target = [AtomicU64]>> HostGpu for SimHost<G> {
 
     fn fence_write(&self, index: u32, value: u64) {
         if index < self.info.fence_count {
-            if let Some(f) = self.fences.get(index as usize) {
+            if let Some(f) = self.fences.get(u32_as_usize(index)) {
                 f.store(value, Ordering::Relaxed);
             }
         }
