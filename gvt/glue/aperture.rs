@@ -16,6 +16,7 @@ use core::ffi::{c_int, c_void};
 
 use kernel::prelude::*;
 
+use super::abi::gvt_vgpu;
 use super::vgpu::{handle, to_errno};
 use crate::model::aperture::{self, AperturePage};
 use crate::model::error::GvtError;
@@ -32,7 +33,7 @@ const _: () = assert!(PAGE as u64 == GTT_PAGE_SIZE);
 /// `vgpu` came from a `gvt_vgpu_create*` and was not destroyed yet; `pfn` is null or writable.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_aperture_pfn(
-    vgpu: *mut c_void,
+    vgpu: *mut gvt_vgpu,
     offset: u64,
     pfn: *mut u64,
 ) -> c_int {
@@ -67,7 +68,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_aperture_pfn(
 /// unless `write`).
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_aperture_rw(
-    vgpu: *mut c_void,
+    vgpu: *mut gvt_vgpu,
     offset: u64,
     buf: *mut c_void,
     len: u32,

@@ -11,6 +11,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kernel::{new_mutex, prelude::*, sync::Mutex};
 
+use super::abi::{gvt_backend, gvt_device};
 use super::grants::Grants;
 use super::to_kernel_error;
 use crate::model::aperture::AperturePage;
@@ -18,7 +19,6 @@ use crate::model::error::{GvtError, Result as ModelResult};
 use crate::model::gvt::Gvt;
 use crate::model::host::HostGpu;
 use crate::model::vgpu::GTT_PAGE_SIZE;
-use crate::mpt::abi::GvtBackend;
 
 /// Most GPUs one gvt.ko drives at once.
 pub(super) const MAX_DEVICES: usize = 4;
@@ -163,7 +163,7 @@ impl GvtDevice {
     }
 
     /// The pointer C code holds for this device.
-    pub(super) fn handle(&self) -> *mut c_void {
+    pub(super) fn handle(&self) -> *mut gvt_device {
         ptr::from_ref(self).cast_mut().cast()
     }
 }
@@ -195,7 +195,7 @@ fn plane_policy(
 
 /// A registered backend and the devices it accepted (bit i: device slot i).
 pub(super) struct BackendSlot {
-    pub(super) be: *const GvtBackend,
+    pub(super) be: *const gvt_backend,
     pub(super) added: u32,
 }
 
@@ -291,7 +291,7 @@ impl Driver {
         // The device is pinned and outlives its worker and clock, which it destroys on drop.
         if let Err(e) = device
             .host
-            .start(super::exec::run_gpu, device.handle())
+            .start(super::exec::run_gpu, device.handle().cast())
             .and_then(|()| device.clock.start(&device))
         {
             drop(device);
@@ -339,7 +339,7 @@ pub(super) fn add_i915(raw: *mut c_void) -> Result {
     // The device is pinned and outlives its worker and clock, which it destroys on drop.
     if let Err(e) = device
         .host
-        .start(super::exec::run_gpu, device.handle())
+        .start(super::exec::run_gpu, device.handle().cast())
         .and_then(|()| device.clock.start(&device))
     {
         drop(device);

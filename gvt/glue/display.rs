@@ -38,7 +38,7 @@ impl Clock {
     /// Starts the clock of `dev` (which owns it and so outlives it); idle until armed.
     pub(super) fn start(&self, dev: &GvtDevice) -> Result {
         // SAFETY: `tick` matches the callback type; `dev` outlives the clock.
-        let c = unsafe { ffi::gvt_clock_create(tick, dev.handle()) };
+        let c = unsafe { ffi::gvt_clock_create(tick, dev.handle().cast()) };
         if c.is_null() {
             return Err(ENOMEM);
         }

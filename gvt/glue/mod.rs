@@ -1,6 +1,8 @@
 //! The kernel side of gvt.ko: the only place with `unsafe`, kernel bindings, locks and
 //! allocation. It owns the core's state behind kernel locks and implements the C ABI.
 
+#[path = "../../mpt/abi.rs"]
+pub(crate) mod abi;
 mod aperture;
 mod debugfs;
 mod devices;
