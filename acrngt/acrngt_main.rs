@@ -12,6 +12,8 @@ use kernel::prelude::*;
 mod gvt;
 
 pub mod control;
+#[path = "../gvt/core/error.rs"]
+pub mod error;
 mod ffi;
 mod instances;
 pub mod ioreq;

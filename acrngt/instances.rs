@@ -144,7 +144,7 @@ pub(crate) unsafe extern "C" fn acrngt_control_store(buf: *const u8, count: usiz
     let bytes = unsafe { core::slice::from_raw_parts(buf, count) };
     match control(bytes) {
         Ok(()) => isize::try_from(count).unwrap_or(isize::MAX),
-        Err(e) => isize::try_from(e.to_errno()).unwrap_or(-22),
+        Err(e) => e.to_errno() as isize,
     }
 }
 

@@ -17,7 +17,8 @@ use core::ffi::{c_int, c_void};
 use kernel::prelude::*;
 
 use super::abi::gvt_vgpu;
-use super::vgpu::{handle, to_errno};
+use super::model_to_c;
+use super::vgpu::handle;
 use crate::model::aperture::{self, AperturePage};
 use crate::model::error::GvtError;
 use crate::model::vgpu::GTT_PAGE_SIZE;
@@ -56,7 +57,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_aperture_pfn(
         }
         Err(e) => Err(e),
     };
-    to_errno(r.map(|addr| *out = addr / GTT_PAGE_SIZE))
+    model_to_c(r.map(|addr| *out = addr / GTT_PAGE_SIZE))
 }
 
 /// Copies `len` bytes between `buf` and BAR2 offset `offset` of the vGPU, within one page;
@@ -85,5 +86,5 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_aperture_rw(
         dev.host
             .aperture_rw(page, offset, &h.grants, buf.cast(), len as usize, write)
     });
-    to_errno(r)
+    model_to_c(r)
 }

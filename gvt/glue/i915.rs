@@ -21,8 +21,8 @@ use core::ptr;
 use kernel::{new_mutex, prelude::*, rbtree::RBTree, sync::Mutex};
 
 use super::ffi::{self, GvtI915Facts, GvtI915Partition};
-use super::to_kernel_error;
 use super::vbuf::VBuf;
+use super::{model_from_c, to_kernel_error};
 use crate::i915::{self as pure, Facts};
 use crate::model::error::{GvtError, Result as ModelResult};
 use crate::model::host::{
@@ -69,18 +69,6 @@ fn find(mem: &mut Allocations, addr: u64, len: usize) -> Option<*mut u8> {
     }
     let off = usize::try_from(addr.wrapping_sub(start)).ok()?;
     Some(va.wrapping_add(off) as *mut u8)
-}
-
-fn model_errno(ret: c_int) -> ModelResult {
-    match ret {
-        0 => Ok(()),
-        -12 => Err(GvtError::NoMemory),
-        // -EBUSY (engine busy), -ENOSPC (i915 uses part of the range, no fence left)
-        -16 => Err(GvtError::Busy),
-        -28 => Err(GvtError::NoSpace),
-        -19 => Err(GvtError::NoDevice),
-        _ => Err(GvtError::Invalid),
-    }
 }
 
 /// An i915 device gvt.ko drives.
@@ -238,7 +226,7 @@ impl I915Gpu {
         find(&mut self.mem.lock(), addr, len).ok_or(GvtError::Fault)?;
         let mut gm = 0u64;
         // SAFETY: the device is live; `gm` is a valid out-pointer.
-        model_errno(unsafe { ffi::gvt_i915_ggtt_map(self.raw, addr, pages, &mut gm) })?;
+        model_from_c(unsafe { ffi::gvt_i915_ggtt_map(self.raw, addr, pages, &mut gm) })?;
         Ok(gm)
     }
 
@@ -266,7 +254,7 @@ impl I915Gpu {
         let len = u32::try_from(len).map_err(|_| GvtError::Invalid)?;
         // SAFETY: `buf` is valid for `len` bytes (callers pass their own buffer); the shim
         // checks `gm` against the aperture.
-        model_errno(unsafe { ffi::gvt_i915_aperture_rw(self.raw, gm, buf.cast(), len, write) })
+        model_from_c(unsafe { ffi::gvt_i915_aperture_rw(self.raw, gm, buf.cast(), len, write) })
     }
 
     pub(super) fn mmio_read(&self, offset: u32) -> u32 {
@@ -304,7 +292,7 @@ impl I915Gpu {
         let mut state: *mut c_void = ptr::null_mut();
         let mut state_len = 0usize;
         // SAFETY: the device is live; the out-pointers are valid.
-        model_errno(unsafe {
+        model_from_c(unsafe {
             ffi::gvt_i915_request_begin(self.raw, idx, &mut state, &mut state_len)
         })?;
         let loaded = {
@@ -324,7 +312,9 @@ impl I915Gpu {
             (ptr::null(), 0)
         };
         // SAFETY: the request was begun above; `ring_ptr` is null or has `len` bytes.
-        model_errno(unsafe { ffi::gvt_i915_request_commit(self.raw, idx, ring_ptr, len, dwords) })?;
+        model_from_c(unsafe {
+            ffi::gvt_i915_request_commit(self.raw, idx, ring_ptr, len, dwords)
+        })?;
         *slot = Some(Inflight {
             owner,
             w: *w,
@@ -363,7 +353,7 @@ impl I915Gpu {
         let mut state: *mut c_void = ptr::null_mut();
         let mut state_len = 0usize;
         // SAFETY: the device is live; the out-pointers are valid.
-        model_errno(unsafe {
+        model_from_c(unsafe {
             ffi::gvt_i915_context_state(self.raw, idx, &mut state, &mut state_len)
         })?;
         let ctx_len = usize::try_from(u64::from(w.context_pages).wrapping_mul(PAGE))
@@ -461,7 +451,7 @@ impl HostGpu for I915Gpu {
         // SAFETY: the device is live; `p` is a valid partition description.
         let ret = unsafe { ffi::gvt_i915_reserve(self.raw, &p) };
         // i915 has something in the range, or no fence to spare: no room for this vGPU.
-        model_errno(ret).map_err(|e| {
+        model_from_c(ret).map_err(|e| {
             if e == GvtError::Busy {
                 GvtError::NoSpace
             } else {

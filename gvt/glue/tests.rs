@@ -23,17 +23,17 @@ use super::mpt_abi::{
     gvt_register_backend, gvt_unregister_backend,
 };
 use super::vgpu::{
-    from_errno, gvt_vgpu_activate, gvt_vgpu_cfg_read, gvt_vgpu_cfg_write, gvt_vgpu_create_typed,
+    gvt_vgpu_activate, gvt_vgpu_cfg_read, gvt_vgpu_cfg_write, gvt_vgpu_create_typed,
     gvt_vgpu_destroy, gvt_vgpu_dma_grant, gvt_vgpu_dma_revoke, gvt_vgpu_get_edid, gvt_vgpu_id,
     gvt_vgpu_mmio_read, gvt_vgpu_mmio_write, gvt_vgpu_set_edid, gvt_vgpu_set_link,
 };
 use super::{guest, modeset, probe, workload};
 use crate::model::vgpu::{GGTT_MMIO_OFFSET, GTT_ADDR_MASK};
 
-const EINVAL: c_int = -22;
-const EEXIST: c_int = -17;
-const EFAULT: c_int = -14;
-const ENOSPC: c_int = -28;
+const EINVAL: c_int = -(bindings::EINVAL as c_int);
+const EEXIST: c_int = -(bindings::EEXIST as c_int);
+const EFAULT: c_int = -(bindings::EFAULT as c_int);
+const ENOSPC: c_int = -(bindings::ENOSPC as c_int);
 const MB: u64 = 1 << 20;
 /// Index of `GVTg_V5_8` in the sim GPU's type table (`VGPU_TYPES`, smallest first).
 const V5_8: u32 = 1;
@@ -338,7 +338,7 @@ struct AbiTransport {
 }
 
 fn res(ret: c_int) -> guest::Result {
-    from_errno(ret).map_err(guest::Error::Device)
+    super::model_from_c(ret).map_err(guest::Error::Device)
 }
 
 fn len32(b: &[u8]) -> u32 {

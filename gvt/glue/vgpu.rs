@@ -24,9 +24,9 @@ use super::devices::GvtDevice;
 use super::exec::{self, Submitter};
 use super::grants::Grants;
 use super::mpt_abi::{backend_name, c_bytes, device, MAX_NAME};
-use super::to_kernel_error;
 use super::trace;
 use super::vbuf::VBuf;
+use super::{model_from_c, model_to_c, to_kernel_error};
 use crate::model::batch::{Shadow, ARENA_BYTES};
 use crate::model::cmd_scanner::MAX_BATCHES;
 use crate::model::display::edid::{Mode, EDID_MAX_SIZE};
@@ -301,27 +301,6 @@ impl VgpuState {
     }
 }
 
-/// A negative errno from a backend, as the core sees it.
-pub(super) fn from_errno(ret: c_int) -> ModelResult {
-    match ret {
-        0 => Ok(()),
-        -12 => Err(GvtError::NoMemory),
-        -14 => Err(GvtError::Fault),
-        -19 => Err(GvtError::NoDevice),
-        -28 => Err(GvtError::NoSpace),
-        -95 => Err(GvtError::NotSupported),
-        _ => Err(GvtError::Invalid),
-    }
-}
-
-/// The core's result as the C ABI returns it.
-pub(super) fn to_errno(r: ModelResult) -> c_int {
-    match r {
-        Ok(()) => 0,
-        Err(e) => -e.errno(),
-    }
-}
-
 /// A backend's MPT services for one vGPU.
 pub(super) struct BackendMpt {
     ops: *const gvt_backend_ops,
@@ -341,13 +320,13 @@ impl MptOps for BackendMpt {
     fn read_gpa(&mut self, gpa: u64, buf: &mut [u8]) -> ModelResult {
         let f = self.ops().read_gpa.ok_or(GvtError::NotSupported)?;
         // SAFETY: the backend's service, with its own pointer and a buffer of `len` bytes.
-        from_errno(unsafe { f(self.priv_, gpa, buf.as_mut_ptr().cast(), buf.len()) })
+        model_from_c(unsafe { f(self.priv_, gpa, buf.as_mut_ptr().cast(), buf.len()) })
     }
 
     fn write_gpa(&mut self, gpa: u64, buf: &[u8]) -> ModelResult {
         let f = self.ops().write_gpa.ok_or(GvtError::NotSupported)?;
         // SAFETY: as in `read_gpa`.
-        from_errno(unsafe { f(self.priv_, gpa, buf.as_ptr().cast(), buf.len()) })
+        model_from_c(unsafe { f(self.priv_, gpa, buf.as_ptr().cast(), buf.len()) })
     }
 
     fn dma_map_guest_page(&mut self, gfn: u64, size: u64) -> ModelResult<u64> {
@@ -357,7 +336,7 @@ impl MptOps for BackendMpt {
             .ok_or(GvtError::NotSupported)?;
         let mut dma = 0u64;
         // SAFETY: the backend's service; `dma` is a valid out-pointer.
-        from_errno(unsafe { f(self.priv_, gfn, size, &mut dma) })?;
+        model_from_c(unsafe { f(self.priv_, gfn, size, &mut dma) })?;
         Ok(dma)
     }
 
@@ -371,7 +350,7 @@ impl MptOps for BackendMpt {
     fn inject_msi(&mut self, addr: u64, data: u32) -> ModelResult {
         let f = self.ops().inject_msi.ok_or(GvtError::NotSupported)?;
         // SAFETY: the backend's service.
-        let r = from_errno(unsafe { f(self.priv_, addr, data) });
+        let r = model_from_c(unsafe { f(self.priv_, addr, data) });
         trace::inject_msi(self.id, addr, data, &r);
         r
     }
@@ -379,7 +358,7 @@ impl MptOps for BackendMpt {
     fn set_trap_area(&mut self, start: u64, end: u64, trap: bool) -> ModelResult {
         match self.ops().set_trap_area {
             // SAFETY: the backend's service.
-            Some(f) => from_errno(unsafe { f(self.priv_, start, end, trap) }),
+            Some(f) => model_from_c(unsafe { f(self.priv_, start, end, trap) }),
             // Optional: VFIO traps BAR0 through its region, whatever the guest maps.
             None => Ok(()),
         }
@@ -395,7 +374,7 @@ impl MptOps for BackendMpt {
     fn page_track_add(&mut self, gfn: u64) -> ModelResult {
         let f = self.ops().page_track_add.ok_or(GvtError::NotSupported)?;
         // SAFETY: the backend's service.
-        from_errno(unsafe { f(self.priv_, gfn) })
+        model_from_c(unsafe { f(self.priv_, gfn) })
     }
 
     fn page_track_remove(&mut self, gfn: u64) {
@@ -408,7 +387,7 @@ impl MptOps for BackendMpt {
     fn map_aperture(&mut self, gfn: u64, mfn: u64, nr: u64, map: bool) -> ModelResult {
         match self.ops().map_aperture {
             // SAFETY: the backend's service.
-            Some(f) => from_errno(unsafe { f(self.priv_, gfn, mfn, nr, map) }),
+            Some(f) => model_from_c(unsafe { f(self.priv_, gfn, mfn, nr, map) }),
             // Optional: VFIO maps the aperture through its region's mmap.
             None => Ok(()),
         }
@@ -738,7 +717,7 @@ unsafe fn access(
         Some(st) => {
             let r = f(h, st, b);
             if let Some(offset) = bar0 {
-                trace::mmio_trap(st.vgpu.id().get(), offset, b, !read, to_errno(r));
+                trace::mmio_trap(st.vgpu.id().get(), offset, b, !read, model_to_c(r));
             }
             st.report();
             r
@@ -749,7 +728,7 @@ unsafe fn access(
         // SAFETY: `buf` is writable for `len` bytes when `read`.
         unsafe { ptr::copy_nonoverlapping(b.as_ptr(), buf, b.len()) };
     }
-    to_errno(r)
+    model_to_c(r)
 }
 
 /// Emulates a config-space read.
@@ -876,7 +855,7 @@ unsafe fn with_vgpu(
         Some(st) => f(h, st),
         None => Err(GvtError::NoDevice),
     };
-    to_errno(r)
+    model_to_c(r)
 }
 
 /// Describes the vGPU's PCI device for its backend.
