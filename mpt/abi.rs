@@ -4,7 +4,8 @@
 //! gvt.ko includes this module to implement the ABI, each Rust backend to call it.
 //!
 //! The functions gvt.ko defines in Rust are checked against their declarations here by
-//! [`c_signatures!`]. The ABI is only built into modules: host-side tests have no C side.
+//! [`c_signatures!`], and the structs' layout against the one recorded for this ABI version
+//! (`mpt/abi_frozen.rs`). The ABI is only built into modules: host-side tests have no C side.
 
 #[allow(
     clippy::all,
@@ -20,6 +21,13 @@ mod generated {
 }
 
 pub(crate) use generated::*;
+
+// The layout this ABI version promised (scripts/abi-freeze.sh): a field moved, resized or
+// retyped in mpt.h without a new GVT_MPT_ABI_VERSION fails the build here.
+mod frozen {
+    use super::generated::*;
+    include!("abi_frozen.rs");
+}
 
 /// Fails the build unless each Rust function C calls has the signature its header declares:
 /// `c_signatures!(declarations_module => definitions_module: name, ...)`. Definitions are
