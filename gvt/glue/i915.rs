@@ -20,7 +20,7 @@ use core::ptr;
 
 use kernel::{new_mutex, prelude::*, rbtree::RBTree, sync::Mutex};
 
-use super::ffi::{self, GvtI915Facts, GvtI915Partition};
+use super::ffi::{self, gvt_i915, gvt_i915_facts, gvt_i915_partition};
 use super::vbuf::VBuf;
 use super::{model_from_c, to_kernel_error};
 use crate::i915::{self as pure, Facts};
@@ -75,7 +75,7 @@ fn find(mem: &mut Allocations, addr: u64, len: usize) -> Option<*mut u8> {
 #[pin_data(PinnedDrop)]
 pub(crate) struct I915Gpu {
     /// The shim's `struct gvt_i915`, alive until `clean_device` returns (after this is gone).
-    raw: *mut c_void,
+    raw: *mut gvt_i915,
     info: HostInfo,
     cfg: [u8; CFG_SPACE_SIZE],
     mmio: VBuf<u32>,
@@ -93,8 +93,8 @@ unsafe impl Sync for I915Gpu {}
 
 impl I915Gpu {
     /// The host of the shim's device `raw`: its facts checked, its snapshots taken.
-    pub(super) fn new(raw: *mut c_void) -> Result<Pin<KBox<I915Gpu>>> {
-        let mut f = GvtI915Facts::default();
+    pub(super) fn new(raw: *mut gvt_i915) -> Result<Pin<KBox<I915Gpu>>> {
+        let mut f = gvt_i915_facts::default();
         // SAFETY: `raw` is the live device i915 is handing over; `f` is a valid out-pointer.
         unsafe { ffi::gvt_i915_get_facts(raw, &mut f) };
         let facts = Facts {
@@ -139,11 +139,11 @@ impl I915Gpu {
     pub(super) fn start(&self, f: unsafe extern "C" fn(*mut c_void), data: *mut c_void) -> Result {
         // SAFETY: `f` and `data` stay valid until `PinnedDrop` stops the work item (the device
         // passing itself as `data` owns this host).
-        kernel::error::to_result(unsafe { ffi::gvt_i915_start(self.raw, f, data) })
+        kernel::error::to_result(unsafe { ffi::gvt_i915_start(self.raw, Some(f), data) })
     }
 
     /// Whether the shim's device is `raw`.
-    pub(super) fn is(&self, raw: *mut c_void) -> bool {
+    pub(super) fn is(&self, raw: *mut gvt_i915) -> bool {
         self.raw == raw
     }
 
@@ -469,10 +469,10 @@ impl HostGpu for I915Gpu {
 }
 
 /// The shim's description of a partition, checked against the GPU's layout.
-fn partition(info: &HostInfo, id: VgpuId, part: &Partition) -> ModelResult<GvtI915Partition> {
+fn partition(info: &HostInfo, id: VgpuId, part: &Partition) -> ModelResult<gvt_i915_partition> {
     let [low, high] = pure::gm_nodes(info, part)?;
     let fences = pure::fence_range(info, part)?;
-    Ok(GvtI915Partition {
+    Ok(gvt_i915_partition {
         id: id.get(),
         fence_first: fences.start,
         fence_count: fences.end.wrapping_sub(fences.start),
@@ -526,7 +526,7 @@ pub(super) fn unregister() {
 ///
 /// `gpu` is the shim's device, live until [`gvt_i915_device_removed`] returns for it.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_i915_device_added(gpu: *mut c_void) -> c_int {
+pub(crate) unsafe extern "C" fn gvt_i915_device_added(gpu: *mut gvt_i915) -> c_int {
     let r = super::devices::add_i915(gpu);
     if let Err(e) = &r {
         pr_info!("i915 device not driven ({:?})\n", e);
@@ -540,6 +540,6 @@ pub(crate) unsafe extern "C" fn gvt_i915_device_added(gpu: *mut c_void) -> c_int
 ///
 /// `gpu` was accepted by [`gvt_i915_device_added`].
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_i915_device_removed(gpu: *mut c_void) {
+pub(crate) unsafe extern "C" fn gvt_i915_device_removed(gpu: *mut gvt_i915) {
     super::devices::remove_i915(gpu);
 }

@@ -165,7 +165,7 @@ pub(super) unsafe fn device<'a>(gd: *mut gvt_device) -> &'a GvtDevice {
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_device_dev(gd: *mut gvt_device) -> *mut abi::device {
     // SAFETY: forwarded contract.
-    unsafe { device(gd) }.dev.cast()
+    unsafe { device(gd) }.dev
 }
 
 /// Number of vGPU types a GPU offers.
