@@ -34,7 +34,7 @@ use crate::model::resources::{Partition, VgpuId};
 const PAGE: u64 = 4096;
 /// Engines the shim drives, by the core's engine bit index (render, video, blitter, video
 /// enhancement).
-const ENGINES: usize = 4;
+const ENGINES: usize = ffi::GVT_I915_ENGINES as usize;
 /// How long one wait for a vGPU's request lasts while the vGPU is being destroyed.
 const DRAIN_WAIT_MS: u32 = 100;
 
