@@ -83,10 +83,14 @@ impl GvtError {
     /// The error for a positive or negative errno: the inverse of [`GvtError::errno`], and
     /// `Invalid` for a number it does not produce.
     pub fn from_errno(n: i32) -> GvtError {
-        let n = n.checked_abs().unwrap_or(0);
-        ALL.into_iter()
-            .find(|e| e.errno() == n)
-            .unwrap_or(GvtError::Invalid)
+        GvtError::try_from_errno(n).unwrap_or(GvtError::Invalid)
+    }
+
+    /// The inverse of [`GvtError::errno`] (of either sign), `None` for a number it does not
+    /// produce (for callers that see other errnos too, as the user-space clients do).
+    pub fn try_from_errno(n: i32) -> Option<GvtError> {
+        let n = n.checked_abs()?;
+        ALL.into_iter().find(|e| e.errno() == n)
     }
 }
 
@@ -128,6 +132,7 @@ mod tests {
         }
         for n in [0, 1, 5, 1000, i32::MIN, i32::MAX] {
             assert_eq!(GvtError::from_errno(n), GvtError::Invalid);
+            assert_eq!(GvtError::try_from_errno(n), None);
         }
     }
 }
