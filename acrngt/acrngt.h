@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * acrngt.ko's internal C <-> Rust contract (the Rust side is acrngt/ffi.rs and the
- * #[no_mangle] functions of acrngt/instances.rs).
+ * acrngt.ko's internal C <-> Rust contract. Kbuild generates the Rust side from this header
+ * (acrngt/ffi.rs includes it and checks the Rust definitions of acrngt_main.rs and
+ * instances.rs against it).
  */
 #ifndef _ACRNGT_H
 #define _ACRNGT_H

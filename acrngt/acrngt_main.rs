@@ -8,10 +8,12 @@
 
 use kernel::prelude::*;
 
-#[path = "../mpt/backend.rs"]
-pub mod gvt;
+#[path = "../mpt/abi.rs"]
+mod gvt;
 
 pub mod control;
+#[path = "../gvt/core/error.rs"]
+pub mod error;
 mod ffi;
 mod instances;
 pub mod ioreq;
@@ -38,16 +40,6 @@ impl kernel::Module for Acrngt {
     }
 }
 
-/// `struct acrngt_access` (acrngt.h).
-#[repr(C)]
-pub struct CAccess {
-    kind: u32,
-    write: u32,
-    offset: u64,
-    len: u32,
-    reserved: u32,
-}
-
 /// `ioreq::Request::decode` for ioreq.c: 0 and `*out`, or -EINVAL for a refused request.
 ///
 /// # Safety
@@ -66,7 +58,7 @@ unsafe extern "C" fn acrngt_decode(
     reg: i32,
     bar0_start: u64,
     bar0_end: u64,
-    out: *mut CAccess,
+    out: *mut ffi::acrngt_access,
 ) -> core::ffi::c_int {
     let req = ioreq::Request {
         kind,
@@ -78,22 +70,22 @@ unsafe extern "C" fn acrngt_decode(
     };
     let window = (bar0_end != 0).then_some((bar0_start, bar0_end));
     let a = match req.decode(window) {
-        Ok(ioreq::Access::Cfg { write, offset, len }) => CAccess {
-            kind: 0,
+        Ok(ioreq::Access::Cfg { write, offset, len }) => ffi::acrngt_access {
+            kind: ffi::ACRNGT_ACCESS_CFG,
             write: write.into(),
             offset: offset.into(),
             len,
             reserved: 0,
         },
-        Ok(ioreq::Access::Mmio { write, offset, len }) => CAccess {
-            kind: 1,
+        Ok(ioreq::Access::Mmio { write, offset, len }) => ffi::acrngt_access {
+            kind: ffi::ACRNGT_ACCESS_MMIO,
             write: write.into(),
             offset,
             len,
             reserved: 0,
         },
-        Ok(ioreq::Access::WpWrite { gpa, len }) => CAccess {
-            kind: 2,
+        Ok(ioreq::Access::WpWrite { gpa, len }) => ffi::acrngt_access {
+            kind: ffi::ACRNGT_ACCESS_WP,
             write: 1,
             offset: gpa,
             len,

@@ -3,7 +3,10 @@
 //! ACRN-DM writes `"vmid,low_gm_MB,high_gm_MB,fence_count\n"` to create a User VM's vGPU and
 //! `"-vmid\n"` to destroy it. The parser is strict: exactly those shapes, decimal digits only,
 //! at most one trailing newline; anything else is refused before any state changes, with an
-//! errno that says whether the text was malformed (EINVAL) or a number too large (ERANGE).
+//! error that says whether the text was malformed (`Invalid`, EINVAL) or a number too large
+//! (`OutOfRange`, ERANGE): gvt.ko's errors, with their one errno map.
+
+use crate::error::GvtError;
 
 /// Largest ACRN VM id (the hypervisor keeps VM ids in 16 bits).
 pub const MAX_VMID: u32 = 0xffff;
@@ -33,34 +36,15 @@ pub enum Request {
     },
 }
 
-/// Why a request was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ParseError {
-    /// Not of the protocol's shape, or a zero where a positive number is needed.
-    Malformed,
-    /// A number does not fit.
-    OutOfRange,
-}
-
-impl ParseError {
-    /// The positive errno `write()` fails with.
-    pub const fn errno(self) -> i32 {
-        match self {
-            ParseError::Malformed => 22,  // EINVAL
-            ParseError::OutOfRange => 34, // ERANGE
-        }
-    }
-}
-
 impl Request {
     /// Parses one write to `create_gvt_instance`.
-    pub fn parse(buf: &[u8]) -> Result<Request, ParseError> {
+    pub fn parse(buf: &[u8]) -> Result<Request, GvtError> {
         let text = buf.strip_suffix(b"\n").unwrap_or(buf);
         if let Some(id) = text.strip_prefix(b"-") {
             return Ok(Request::Destroy { vmid: vmid(id)? });
         }
         let mut fields = text.split(|&b| b == b',');
-        let mut next = || fields.next().ok_or(ParseError::Malformed);
+        let mut next = || fields.next().ok_or(GvtError::Invalid);
         let req = Request::Create {
             vmid: vmid(next()?)?,
             low_gm_mb: positive(next()?)?,
@@ -69,7 +53,7 @@ impl Request {
         };
         match fields.next() {
             None => Ok(req),
-            Some(_) => Err(ParseError::Malformed),
+            Some(_) => Err(GvtError::Invalid),
         }
     }
 
@@ -82,31 +66,31 @@ impl Request {
 }
 
 /// A decimal number: one or more ASCII digits and nothing else.
-fn number(field: &[u8]) -> Result<u32, ParseError> {
+fn number(field: &[u8]) -> Result<u32, GvtError> {
     if field.is_empty() {
-        return Err(ParseError::Malformed);
+        return Err(GvtError::Invalid);
     }
     field.iter().try_fold(0u32, |acc, &b| {
         let digit = match b {
             b'0'..=b'9' => u32::from(b.wrapping_sub(b'0')),
-            _ => return Err(ParseError::Malformed),
+            _ => return Err(GvtError::Invalid),
         };
         acc.checked_mul(10)
             .and_then(|v| v.checked_add(digit))
-            .ok_or(ParseError::OutOfRange)
+            .ok_or(GvtError::OutOfRange)
     })
 }
 
-fn positive(field: &[u8]) -> Result<u32, ParseError> {
+fn positive(field: &[u8]) -> Result<u32, GvtError> {
     match number(field)? {
-        0 => Err(ParseError::Malformed),
+        0 => Err(GvtError::Invalid),
         n => Ok(n),
     }
 }
 
-fn vmid(field: &[u8]) -> Result<u32, ParseError> {
+fn vmid(field: &[u8]) -> Result<u32, GvtError> {
     match positive(field)? {
-        n if n > MAX_VMID => Err(ParseError::OutOfRange),
+        n if n > MAX_VMID => Err(GvtError::OutOfRange),
         n => Ok(n),
     }
 }
@@ -161,9 +145,9 @@ mod tests {
             b"1,64,448,8 ",
             b"1\0",
         ] {
-            assert_eq!(Request::parse(bad), Err(ParseError::Malformed), "{:?}", bad);
+            assert_eq!(Request::parse(bad), Err(GvtError::Invalid), "{:?}", bad);
         }
-        assert_eq!(ParseError::Malformed.errno(), 22);
+        assert_eq!(GvtError::Invalid.errno(), 22);
     }
 
     #[test]
@@ -174,17 +158,12 @@ mod tests {
             b"1,64,448,99999999999",
             b"-70000",
         ] {
-            assert_eq!(
-                Request::parse(big),
-                Err(ParseError::OutOfRange),
-                "{:?}",
-                big
-            );
+            assert_eq!(Request::parse(big), Err(GvtError::OutOfRange), "{:?}", big);
         }
         assert_eq!(
             Request::parse(b"1,4294967295,448,8"),
             Ok(create(1, u32::MAX, 448, 8))
         );
-        assert_eq!(ParseError::OutOfRange.errno(), 34);
+        assert_eq!(GvtError::OutOfRange.errno(), 34);
     }
 }

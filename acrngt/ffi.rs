@@ -1,33 +1,30 @@
-//! C functions of acrngt.ko (`acrngt/acrngt.h`), as Rust sees them.
+//! acrngt.ko's C <-> Rust contract (`acrngt/acrngt.h`), generated from the header by Kbuild.
+//! The functions C calls in Rust are checked against it here, and so are the VHM constants
+//! the host-tested `ioreq` keeps (`include/acrn/vhm.h`).
 
-use core::ffi::{c_int, c_void};
-
-use crate::gvt::abi::GvtVgpuParams;
-
-extern "C" {
-    /// gvt.ko's `gvt_device_plane_owner_show` (include/gvt/mpt.h).
-    pub(crate) fn gvt_device_plane_owner_show(gd: *mut c_void, buf: *mut u8, len: usize) -> isize;
-    /// Creates /sys/kernel/gvt and its control node and registers with gvt.ko.
-    pub(crate) fn acrngt_register() -> c_int;
-    /// Undoes `acrngt_register`.
-    pub(crate) fn acrngt_unregister();
-    /// Creates /sys/kernel/gvt/vm`vmid` for instance `inst` (which must outlive it); null on
-    /// failure.
-    pub(crate) fn acrngt_vm_create(vmid: u32, inst: *mut c_void) -> *mut c_void;
-    /// Sends the dom0_ready uevent: ACRN-DM may start User VMs with vGPUs.
-    pub(crate) fn acrngt_dom0_ready();
-    /// Removes what `acrngt_vm_create` made.
-    pub(crate) fn acrngt_vm_destroy(vm: *mut c_void);
-    /// Creates an instance for `vmid` on `gd`: its vGPU, VHM client and thread; null and
-    /// `*err` on failure (nothing created).
-    pub(crate) fn acrngt_instance_create(
-        gd: *mut c_void,
-        vmid: u32,
-        params: *const GvtVgpuParams,
-        err: *mut c_int,
-    ) -> *mut c_void;
-    /// The id of an instance's vGPU.
-    pub(crate) fn acrngt_instance_vgpu_id(inst: *mut c_void) -> u32;
-    /// Stops an instance's thread and client and destroys its vGPU.
-    pub(crate) fn acrngt_instance_destroy(inst: *mut c_void);
+#[allow(
+    clippy::all,
+    dead_code,
+    missing_docs,
+    non_camel_case_types,
+    non_upper_case_globals,
+    unreachable_pub
+)]
+mod generated {
+    use crate::gvt::*;
+    include!(concat!(env!("GVT_RS_OBJ"), "/acrngt/ffi_generated.rs"));
 }
+
+pub(crate) use generated::*;
+
+use crate::gvt::c_signatures;
+use crate::ioreq;
+
+c_signatures!(crate::ffi => crate::instances: acrngt_control_store, acrngt_plane_owner_show,
+    acrngt_device_added, acrngt_device_removed);
+c_signatures!(crate::ffi => crate: acrngt_decode);
+
+const _: () = assert!(ioreq::REQ_MMIO == REQ_MMIO);
+const _: () = assert!(ioreq::REQ_PCICFG == REQ_PCICFG);
+const _: () = assert!(ioreq::REQ_WP == REQ_WP);
+const _: () = assert!(ioreq::REQUEST_WRITE == REQUEST_WRITE);

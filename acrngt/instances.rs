@@ -13,7 +13,7 @@ use kernel::{error::to_result, new_mutex, prelude::*, sync::Mutex};
 
 use crate::control::{Request, INSTANCE_WEIGHT};
 use crate::ffi;
-use crate::gvt::abi::GvtVgpuParams;
+use crate::gvt::{gvt_device, gvt_device_plane_owner_show, gvt_vgpu_params};
 
 /// Most instances at once: one per vGPU gvt.ko can carry.
 const MAX_INSTANCES: usize = 32;
@@ -29,7 +29,7 @@ struct Instance {
 
 pub(crate) struct Table {
     /// The GPU acrngt serves (ACRN machines have one), or null before gvt.ko offers one.
-    gd: *mut c_void,
+    gd: *mut gvt_device,
     slots: [Option<Instance>; MAX_INSTANCES],
 }
 
@@ -69,7 +69,7 @@ impl Table {
             return Err(ENODEV);
         }
         let free = self.slots.iter().position(Option::is_none).ok_or(ENOSPC)?;
-        let params = GvtVgpuParams {
+        let params = gvt_vgpu_params {
             low_gm_size: u64::from(low_mb).checked_mul(MB).ok_or(ERANGE)?,
             high_gm_size: u64::from(high_mb).checked_mul(MB).ok_or(ERANGE)?,
             fences,
@@ -144,7 +144,7 @@ pub(crate) unsafe extern "C" fn acrngt_control_store(buf: *const u8, count: usiz
     let bytes = unsafe { core::slice::from_raw_parts(buf, count) };
     match control(bytes) {
         Ok(()) => isize::try_from(count).unwrap_or(isize::MAX),
-        Err(e) => isize::try_from(e.to_errno()).unwrap_or(-22),
+        Err(e) => e.to_errno() as isize,
     }
 }
 
@@ -164,7 +164,7 @@ pub(crate) unsafe extern "C" fn acrngt_plane_owner_show(buf: *mut u8, len: usize
     }
     // SAFETY: `gd` is live while stored (cleared in `acrngt_device_removed` under this lock);
     // `buf` per the contract.
-    unsafe { ffi::gvt_device_plane_owner_show(t.gd, buf, len) }
+    unsafe { gvt_device_plane_owner_show(t.gd, buf, len) }
 }
 
 /// gvt.ko offers a GPU: serve the first one, and tell ACRN-DM (dom0_ready).
@@ -173,7 +173,7 @@ pub(crate) unsafe extern "C" fn acrngt_plane_owner_show(buf: *mut u8, len: usize
 ///
 /// `gd` is a live gvt device, valid until `acrngt_device_removed(gd)`.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn acrngt_device_added(gd: *mut c_void) -> c_int {
+pub(crate) unsafe extern "C" fn acrngt_device_added(gd: *mut gvt_device) -> c_int {
     let Some(t) = table() else {
         return ENODEV.to_errno();
     };
@@ -193,7 +193,7 @@ pub(crate) unsafe extern "C" fn acrngt_device_added(gd: *mut c_void) -> c_int {
 ///
 /// `gd` was accepted by `acrngt_device_added`.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn acrngt_device_removed(gd: *mut c_void) {
+pub(crate) unsafe extern "C" fn acrngt_device_removed(gd: *mut gvt_device) {
     if let Some(t) = table() {
         let mut t = t.lock();
         if t.gd == gd {

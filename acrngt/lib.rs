@@ -4,4 +4,6 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing))]
 
 pub mod control;
+#[path = "../gvt/core/error.rs"]
+pub mod error;
 pub mod ioreq;

@@ -1,6 +1,6 @@
 //! KUnit cases for acrngt.ko, run when the module loads (table in kunit.c).
 
-use kernel::bindings;
+use kernel::{bindings, error::code::*};
 
 use crate::instances::{acrngt_control_store, table};
 
@@ -23,11 +23,11 @@ fn vgpu_id(vmid: u32) -> Option<u32> {
 /// change of state. (Creation needs a VM that VHM knows: the L2 scenario does that.)
 #[no_mangle]
 pub(crate) extern "C" fn acrngt_kunit_control_protocol(_test: *mut bindings::kunit) {
-    kassert!(store(b"0,64,448,8") == -22);
-    kassert!(store(b"9,64,448") == -22);
-    kassert!(store(b"70000,64,448,8\n") == -34);
-    kassert!(store(b"-9\n") == -2);
+    kassert!(store(b"0,64,448,8") == EINVAL.to_errno() as isize);
+    kassert!(store(b"9,64,448") == EINVAL.to_errno() as isize);
+    kassert!(store(b"70000,64,448,8\n") == ERANGE.to_errno() as isize);
+    kassert!(store(b"-9\n") == ENOENT.to_errno() as isize);
     // VM 9 does not exist in VHM: ACRN-DM creates the VM before its vGPU.
-    kassert!(store(b"9,64,448,8\n") == -19);
+    kassert!(store(b"9,64,448,8\n") == ENODEV.to_errno() as isize);
     kassert!(vgpu_id(9).is_none());
 }

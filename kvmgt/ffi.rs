@@ -1,22 +1,28 @@
-//! C functions of kvmgt.ko (`kvmgt/kvmgt.h`), as Rust sees them.
+//! kvmgt.ko's C <-> Rust contract (`kvmgt/ffi.h`), generated from the header by Kbuild. The
+//! functions C calls in Rust (`kvmgt_main.rs`) are checked against it here, and so are the
+//! constants the host-tested `region` keeps.
 
-use core::ffi::c_int;
-
-extern "C" {
-    /// Registers the mdev driver and the backend with gvt.ko.
-    pub(crate) fn kvmgt_register() -> c_int;
-    /// Undoes `kvmgt_register`, removing every mdev and its vGPU.
-    pub(crate) fn kvmgt_unregister();
+#[allow(
+    clippy::all,
+    dead_code,
+    missing_docs,
+    non_camel_case_types,
+    non_upper_case_globals,
+    unreachable_pub
+)]
+mod generated {
+    use crate::gvt::*;
+    include!(concat!(env!("GVT_RS_OBJ"), "/kvmgt/ffi_generated.rs"));
 }
 
-#[cfg(gvt_kunit)]
-extern "C" {
-    /// The gvt device of the first mdev parent, or null.
-    pub(crate) fn kvmgt_test_gd() -> *mut core::ffi::c_void;
-    /// Number of mdev types of the first parent.
-    pub(crate) fn kvmgt_test_nr_types() -> u32;
-    /// The sysfs directory name mdev gave type `i` of the first parent.
-    pub(crate) fn kvmgt_test_type_dir(i: u32) -> *const u8;
-    /// `available_instances` of type `i` of the first parent, as mdev reads it.
-    pub(crate) fn kvmgt_test_type_available(i: u32) -> u32;
-}
+pub(crate) use generated::*;
+
+use crate::gvt::c_signatures;
+use crate::region;
+
+c_signatures!(crate::ffi => crate: kvmgt_region_decode, kvmgt_region_next,
+    kvmgt_aperture_in_slice, kvmgt_edid_access, kvmgt_edid_write);
+
+const _: () = assert!(region::OFFSET_SHIFT == KVMGT_OFFSET_SHIFT);
+const _: () = assert!(region::EDID_BLOB_OFFSET == KVMGT_EDID_BLOB_OFFSET as u64);
+const _: () = assert!(region::edid_reg::END <= region::EDID_BLOB_OFFSET);

@@ -6,11 +6,6 @@
 #include <kunit/test.h>
 #include "kvmgt.h"
 
-struct gvt_device *kvmgt_test_gd(void);
-u32 kvmgt_test_nr_types(void);
-const char *kvmgt_test_type_dir(u32 i);
-u32 kvmgt_test_type_available(u32 i);
-
 struct gvt_device *kvmgt_test_gd(void)
 {
 	struct kvmgt_parent *p = kvmgt_first_parent();

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * kvmgt.ko's internal C <-> Rust contract (the Rust side is kvmgt/ffi.rs).
+ * kvmgt.ko's C structures. What its C and Rust parts call of each other is ffi.h.
  */
 #ifndef _KVMGT_H
 #define _KVMGT_H
@@ -14,6 +14,7 @@
 #include <linux/vfio.h>
 #include <linux/xarray.h>
 #include <gvt/mpt.h>
+#include "ffi.h"
 
 /* One mdev type of a parent: upstream's type, named after gvt's. */
 struct kvmgt_type {
@@ -100,9 +101,6 @@ struct kvmgt_vgpu {
 	struct ratelimit_state refused_rs;
 };
 
-/* mdev.c: called by the Rust module root. */
-int kvmgt_register(void);
-void kvmgt_unregister(void);
 /* mdev.c: gvt.ko's device notifications. */
 int kvmgt_device_added(struct gvt_device *gd);
 void kvmgt_device_removed(struct gvt_device *gd);
@@ -120,22 +118,6 @@ struct page *kvmgt_dma_get_page(struct kvmgt_vgpu *v, u64 dma_addr);
 /* display.c: VFIO_DEVICE_QUERY_GFX_PLANE and VFIO_DEVICE_GET_GFX_DMABUF. */
 long kvmgt_query_gfx_plane(struct kvmgt_vgpu *v, void __user *arg);
 long kvmgt_get_gfx_dmabuf(struct kvmgt_vgpu *v, void __user *arg);
-
-/* region.rs (through kvmgt_main.rs): VFIO region offsets and access splitting. */
-void kvmgt_region_decode(u64 pos, u64 *index, u64 *offset);
-u64 kvmgt_region_next(u64 offset, u64 remaining, u64 size, u64 max);
-/* region.rs: BAR2 transfers and mmaps lie inside the aperture slice. */
-bool kvmgt_aperture_in_slice(u64 base, u64 size, u64 off, u64 len);
-/* region.rs: the EDID region. The blob's offset is region.rs EDID_BLOB_OFFSET. */
-#define KVMGT_EDID_BLOB_OFFSET	0x800
-#define KVMGT_EDID_REGION_SIZE	(KVMGT_EDID_BLOB_OFFSET + GVT_EDID_MAX_SIZE)
-#define KVMGT_EDID_REG		0
-#define KVMGT_EDID_BLOB		1
-int kvmgt_edid_access(u64 off, u64 len, u64 max_size, u64 *at);
-#define KVMGT_EDID_SIZE		0
-#define KVMGT_EDID_LINK_UP	1
-#define KVMGT_EDID_LINK_DOWN	2
-int kvmgt_edid_write(u64 reg, u32 value, u32 max_size);
 
 /* For the KUnit suite: the first parent, or NULL. */
 struct kvmgt_parent *kvmgt_first_parent(void);

@@ -3,7 +3,7 @@
 use kernel::{bindings, str::CStr};
 
 use crate::ffi;
-use crate::gvt::{self, abi::GvtTypeInfo};
+use crate::gvt::{self, gvt_type_info};
 
 macro_rules! kassert {
     ($cond:expr) => {
@@ -23,7 +23,7 @@ pub(crate) extern "C" fn kvmgt_kunit_parent_types(_test: *mut bindings::kunit) {
         let n = gvt::gvt_device_type_count(gd);
         kassert!(n > 0 && ffi::kvmgt_test_nr_types() == n);
         for i in 0..n {
-            let mut info = GvtTypeInfo::default();
+            let mut info = gvt_type_info::default();
             kassert!(gvt::gvt_device_type_info(gd, i, &mut info) == 0);
             let dir = ffi::kvmgt_test_type_dir(i);
             kassert!(!dir.is_null());

@@ -62,8 +62,6 @@
 #define KVMGT_OPREGION_INDEX	VFIO_PCI_NUM_REGIONS
 #define KVMGT_EDID_INDEX	(VFIO_PCI_NUM_REGIONS + 1)
 #define KVMGT_NUM_REGIONS	(VFIO_PCI_NUM_REGIONS + 2)
-/* As QEMU encodes region offsets; the same shift as region.rs OFFSET_SHIFT. */
-#define KVMGT_OFFSET_SHIFT	40
 #define KVMGT_PGOFF_MASK	((1ULL << (KVMGT_OFFSET_SHIFT - PAGE_SHIFT)) - 1)
 #define KVMGT_BAR2_OFFSET	((u64)VFIO_PCI_BAR2_REGION_INDEX << KVMGT_OFFSET_SHIFT)
 /* A BAR2 transfer goes through the device model this many bytes at a time. */

@@ -2,15 +2,14 @@
 //!
 //! Backends (kvmgt.ko, acrngt.ko, or a third party's) live in other modules, and Rust types
 //! cannot cross `.ko` boundaries, so the contract between modules is a C ABI:
-//! `include/gvt/mpt.h`, mirrored in [`abi`]. Inside gvt.ko the core sees a backend only as an
-//! [`MptOps`] implementation, which the glue builds on top of that ABI for each vGPU.
+//! `include/gvt/mpt.h`, which the modules see through bindgen (`mpt/abi.rs`, built into the
+//! modules only). Inside gvt.ko the core sees a backend only as an [`MptOps`] implementation,
+//! which the glue builds on top of that ABI for each vGPU.
 //!
 //! The trait is deliberately narrow (upstream's MPT layer was removed in 2022 because it had
 //! grown into a second VFIO): guest memory access, DMA mapping of guest pages, MSI injection,
 //! and the two hooks ACRN needs because it has no VFIO (BAR0 trapping, aperture mapping).
 //! The reverse direction (backend → core) is the `Vgpu` entry points in `crate::model`.
-
-pub mod abi;
 
 use crate::model::error::Result;
 
@@ -77,5 +76,30 @@ pub trait MptOps {
     /// Stops write-protecting guest page `gfn`.
     fn page_track_remove(&mut self, gfn: u64) {
         let _ = gfn;
+    }
+}
+
+/// Copies `s` into a fixed C string field (the ABI's names), truncating so that a NUL always
+/// ends it.
+pub fn fill_c_name(dst: &mut [u8], s: &str) {
+    dst.fill(0);
+    let room = dst.len().saturating_sub(1);
+    for (d, b) in dst.iter_mut().take(room).zip(s.bytes()) {
+        *d = b;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_always_nul_terminated() {
+        let mut n = [0xffu8; 16];
+        fill_c_name(&mut n, "GVTg_V5_8");
+        assert_eq!(&n[..10], b"GVTg_V5_8\0");
+        fill_c_name(&mut n, "a-name-much-longer-than-sixteen");
+        assert_eq!(n[15], 0);
+        assert_eq!(&n[..15], b"a-name-much-lon");
     }
 }

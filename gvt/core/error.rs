@@ -1,5 +1,8 @@
-//! The core's error type, mapped to an errno at exactly one place per boundary (the glue turns
-//! it into a `kernel::error::Error`, the C ABI into a negative int).
+//! The core's error type and its one map to and from Linux errno ([`GvtError::errno`],
+//! [`GvtError::from_errno`]). The core has no kernel to take the numbers from, so [`errno`] holds
+//! them; gvt.ko asserts each against the kernel's own at build time (`gvt/glue/mod.rs`). The
+//! modules' glue turns the result into a `kernel::error::Error` or a C return value; acrngt and
+//! the host-side tools use the same map.
 
 use core::fmt;
 
@@ -24,7 +27,38 @@ pub enum GvtError {
     NoMemory,
     /// The device is gone or not usable.
     NoDevice,
+    /// A number is too large for what it sizes.
+    OutOfRange,
 }
+
+/// The Linux errno values of [`GvtError`] (`include/uapi/asm-generic/errno*.h`).
+#[allow(missing_docs)]
+pub mod errno {
+    pub const ENOENT: i32 = 2;
+    pub const ENOMEM: i32 = 12;
+    pub const EFAULT: i32 = 14;
+    pub const EBUSY: i32 = 16;
+    pub const EEXIST: i32 = 17;
+    pub const ENODEV: i32 = 19;
+    pub const EINVAL: i32 = 22;
+    pub const ENOSPC: i32 = 28;
+    pub const ERANGE: i32 = 34;
+    pub const EOPNOTSUPP: i32 = 95;
+}
+
+/// Every error, for the reverse map.
+const ALL: [GvtError; 10] = [
+    GvtError::Invalid,
+    GvtError::NoSpace,
+    GvtError::NotFound,
+    GvtError::Exists,
+    GvtError::Busy,
+    GvtError::NotSupported,
+    GvtError::Fault,
+    GvtError::NoMemory,
+    GvtError::NoDevice,
+    GvtError::OutOfRange,
+];
 
 /// Result alias for the core.
 pub type Result<T = ()> = core::result::Result<T, GvtError>;
@@ -33,16 +67,30 @@ impl GvtError {
     /// The positive Linux errno for this error (the glue negates it where the kernel wants that).
     pub const fn errno(self) -> i32 {
         match self {
-            GvtError::Invalid => 22,      // EINVAL
-            GvtError::NoSpace => 28,      // ENOSPC
-            GvtError::NotFound => 2,      // ENOENT
-            GvtError::Exists => 17,       // EEXIST
-            GvtError::Busy => 16,         // EBUSY
-            GvtError::NotSupported => 95, // EOPNOTSUPP
-            GvtError::Fault => 14,        // EFAULT
-            GvtError::NoMemory => 12,     // ENOMEM
-            GvtError::NoDevice => 19,     // ENODEV
+            GvtError::Invalid => errno::EINVAL,
+            GvtError::NoSpace => errno::ENOSPC,
+            GvtError::NotFound => errno::ENOENT,
+            GvtError::Exists => errno::EEXIST,
+            GvtError::Busy => errno::EBUSY,
+            GvtError::NotSupported => errno::EOPNOTSUPP,
+            GvtError::Fault => errno::EFAULT,
+            GvtError::NoMemory => errno::ENOMEM,
+            GvtError::NoDevice => errno::ENODEV,
+            GvtError::OutOfRange => errno::ERANGE,
         }
+    }
+
+    /// The error for a positive or negative errno: the inverse of [`GvtError::errno`], and
+    /// `Invalid` for a number it does not produce.
+    pub fn from_errno(n: i32) -> GvtError {
+        GvtError::try_from_errno(n).unwrap_or(GvtError::Invalid)
+    }
+
+    /// The inverse of [`GvtError::errno`] (of either sign), `None` for a number it does not
+    /// produce (for callers that see other errnos too, as the user-space clients do).
+    pub fn try_from_errno(n: i32) -> Option<GvtError> {
+        let n = n.checked_abs()?;
+        ALL.into_iter().find(|e| e.errno() == n)
     }
 }
 
@@ -58,6 +106,7 @@ impl fmt::Display for GvtError {
             GvtError::Fault => "bad address",
             GvtError::NoMemory => "out of memory",
             GvtError::NoDevice => "no such device",
+            GvtError::OutOfRange => "out of range",
         };
         f.write_str(s)
     }
@@ -72,5 +121,18 @@ mod tests {
         assert_eq!(GvtError::Invalid.errno(), 22);
         assert_eq!(GvtError::NoSpace.errno(), 28);
         assert_eq!(GvtError::NotSupported.errno(), 95);
+        assert_eq!(GvtError::OutOfRange.errno(), 34);
+    }
+
+    #[test]
+    fn the_reverse_map_is_the_inverse() {
+        for e in ALL {
+            assert_eq!(GvtError::from_errno(e.errno()), e);
+            assert_eq!(GvtError::from_errno(-e.errno()), e);
+        }
+        for n in [0, 1, 5, 1000, i32::MIN, i32::MAX] {
+            assert_eq!(GvtError::from_errno(n), GvtError::Invalid);
+            assert_eq!(GvtError::try_from_errno(n), None);
+        }
     }
 }

@@ -16,7 +16,9 @@ use core::ffi::{c_int, c_void};
 
 use kernel::prelude::*;
 
-use super::vgpu::{handle, to_errno};
+use super::abi::gvt_vgpu;
+use super::model_to_c;
+use super::vgpu::handle;
 use crate::model::aperture::{self, AperturePage};
 use crate::model::error::GvtError;
 use crate::model::vgpu::GTT_PAGE_SIZE;
@@ -32,7 +34,7 @@ const _: () = assert!(PAGE as u64 == GTT_PAGE_SIZE);
 /// `vgpu` came from a `gvt_vgpu_create*` and was not destroyed yet; `pfn` is null or writable.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_aperture_pfn(
-    vgpu: *mut c_void,
+    vgpu: *mut gvt_vgpu,
     offset: u64,
     pfn: *mut u64,
 ) -> c_int {
@@ -55,7 +57,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_aperture_pfn(
         }
         Err(e) => Err(e),
     };
-    to_errno(r.map(|addr| *out = addr / GTT_PAGE_SIZE))
+    model_to_c(r.map(|addr| *out = addr / GTT_PAGE_SIZE))
 }
 
 /// Copies `len` bytes between `buf` and BAR2 offset `offset` of the vGPU, within one page;
@@ -67,7 +69,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_aperture_pfn(
 /// unless `write`).
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_aperture_rw(
-    vgpu: *mut c_void,
+    vgpu: *mut gvt_vgpu,
     offset: u64,
     buf: *mut c_void,
     len: u32,
@@ -84,5 +86,5 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_aperture_rw(
         dev.host
             .aperture_rw(page, offset, &h.grants, buf.cast(), len as usize, write)
     });
-    to_errno(r)
+    model_to_c(r)
 }

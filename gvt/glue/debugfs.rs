@@ -81,7 +81,7 @@ impl core::fmt::Write for SeqFile {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         // SAFETY: `self.0` is the seq_file of the show callback running this; `s` is readable
         // for its length.
-        let r = unsafe { ffi::gvt_seq_write(self.0, s.as_ptr(), s.len()) };
+        let r = unsafe { ffi::gvt_seq_write(self.0, s.as_ptr().cast(), s.len()) };
         // On overflow the seq_file is marked and the show runs again with a bigger buffer.
         if r == 0 {
             Ok(())

@@ -11,6 +11,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kernel::{new_mutex, prelude::*, sync::Mutex};
 
+use super::abi::{device, gvt_backend, gvt_device};
 use super::grants::Grants;
 use super::to_kernel_error;
 use crate::model::aperture::AperturePage;
@@ -18,7 +19,6 @@ use crate::model::error::{GvtError, Result as ModelResult};
 use crate::model::gvt::Gvt;
 use crate::model::host::HostGpu;
 use crate::model::vgpu::GTT_PAGE_SIZE;
-use crate::mpt::abi::GvtBackend;
 
 /// Most GPUs one gvt.ko drives at once.
 pub(super) const MAX_DEVICES: usize = 4;
@@ -92,9 +92,9 @@ pub(crate) struct GvtDevice {
     /// The vblank clock of its vGPUs' displays (first: it stops before anything else goes).
     pub(super) clock: super::display::Clock,
     /// The struct device backends hang their objects on.
-    pub(super) dev: *mut c_void,
+    pub(super) dev: *mut device,
     /// Unregisters `dev` when gvt.ko lets the GPU go.
-    release: unsafe extern "C" fn(*mut c_void),
+    release: unsafe extern "C" fn(*mut device),
     /// The GPU.
     pub(super) host: Host,
     /// The device model's state of this GPU: its vGPUs' partitions and types.
@@ -119,8 +119,8 @@ impl GvtDevice {
     /// Wraps a registered struct device. `release` is called exactly once, by the registry, when
     /// the device is dropped from it; if this fails, the caller still owns `dev`.
     fn new(
-        dev: *mut c_void,
-        release: unsafe extern "C" fn(*mut c_void),
+        dev: *mut device,
+        release: unsafe extern "C" fn(*mut device),
         host: Host,
     ) -> Result<Pin<KBox<GvtDevice>>> {
         let mut gvt = Gvt::new(host.gpu()).map_err(to_kernel_error)?;
@@ -163,7 +163,7 @@ impl GvtDevice {
     }
 
     /// The pointer C code holds for this device.
-    pub(super) fn handle(&self) -> *mut c_void {
+    pub(super) fn handle(&self) -> *mut gvt_device {
         ptr::from_ref(self).cast_mut().cast()
     }
 }
@@ -195,7 +195,7 @@ fn plane_policy(
 
 /// A registered backend and the devices it accepted (bit i: device slot i).
 pub(super) struct BackendSlot {
-    pub(super) be: *const GvtBackend,
+    pub(super) be: *const gvt_backend,
     pub(super) added: u32,
 }
 
@@ -291,7 +291,7 @@ impl Driver {
         // The device is pinned and outlives its worker and clock, which it destroys on drop.
         if let Err(e) = device
             .host
-            .start(super::exec::run_gpu, device.handle())
+            .start(super::exec::run_gpu, device.handle().cast())
             .and_then(|()| device.clock.start(&device))
         {
             drop(device);
@@ -321,7 +321,7 @@ impl Driver {
 
 /// Adds the device i915 hands over (`init_device`) and offers it to the registered backends.
 #[cfg(gvt_i915)]
-pub(super) fn add_i915(raw: *mut c_void) -> Result {
+pub(super) fn add_i915(raw: *mut super::ffi::gvt_i915) -> Result {
     let registry = registry().ok_or(ENODEV)?;
     let host = Host::I915(super::i915::I915Gpu::new(raw)?);
     // SAFETY: `raw` is the live device being handed over; we own the reference we get and drop
@@ -339,7 +339,7 @@ pub(super) fn add_i915(raw: *mut c_void) -> Result {
     // The device is pinned and outlives its worker and clock, which it destroys on drop.
     if let Err(e) = device
         .host
-        .start(super::exec::run_gpu, device.handle())
+        .start(super::exec::run_gpu, device.handle().cast())
         .and_then(|()| device.clock.start(&device))
     {
         drop(device);
@@ -375,7 +375,7 @@ pub(super) fn add_i915(raw: *mut c_void) -> Result {
 /// Takes the device i915 takes back (`clean_device`) out of the registry: the backends that
 /// accepted it give up its vGPUs, then it is released.
 #[cfg(gvt_i915)]
-pub(super) fn remove_i915(raw: *mut c_void) {
+pub(super) fn remove_i915(raw: *mut super::ffi::gvt_i915) {
     let Some(registry) = registry() else { return };
     let mut reg = registry.lock();
     let Some(slot) = first_index(&reg.devices, |d| {

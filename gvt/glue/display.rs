@@ -27,7 +27,7 @@ pub(super) fn now_ns() -> u64 {
 }
 
 /// A GPU's display clock: a delayed work item, started once its device is in place.
-pub(super) struct Clock(AtomicPtr<c_void>);
+pub(super) struct Clock(AtomicPtr<ffi::gvt_clock>);
 
 impl Clock {
     /// A clock not started yet.
@@ -38,7 +38,7 @@ impl Clock {
     /// Starts the clock of `dev` (which owns it and so outlives it); idle until armed.
     pub(super) fn start(&self, dev: &GvtDevice) -> Result {
         // SAFETY: `tick` matches the callback type; `dev` outlives the clock.
-        let c = unsafe { ffi::gvt_clock_create(tick, dev.handle()) };
+        let c = unsafe { ffi::gvt_clock_create(Some(tick), dev.handle().cast()) };
         if c.is_null() {
             return Err(ENOMEM);
         }

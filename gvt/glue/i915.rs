@@ -20,9 +20,9 @@ use core::ptr;
 
 use kernel::{new_mutex, prelude::*, rbtree::RBTree, sync::Mutex};
 
-use super::ffi::{self, GvtI915Facts, GvtI915Partition};
-use super::to_kernel_error;
+use super::ffi::{self, gvt_i915, gvt_i915_facts, gvt_i915_partition};
 use super::vbuf::VBuf;
+use super::{model_from_c, to_kernel_error};
 use crate::i915::{self as pure, Facts};
 use crate::model::error::{GvtError, Result as ModelResult};
 use crate::model::host::{
@@ -34,7 +34,7 @@ use crate::model::resources::{Partition, VgpuId};
 const PAGE: u64 = 4096;
 /// Engines the shim drives, by the core's engine bit index (render, video, blitter, video
 /// enhancement).
-const ENGINES: usize = 4;
+const ENGINES: usize = ffi::GVT_I915_ENGINES as usize;
 /// How long one wait for a vGPU's request lasts while the vGPU is being destroyed.
 const DRAIN_WAIT_MS: u32 = 100;
 
@@ -71,23 +71,11 @@ fn find(mem: &mut Allocations, addr: u64, len: usize) -> Option<*mut u8> {
     Some(va.wrapping_add(off) as *mut u8)
 }
 
-fn model_errno(ret: c_int) -> ModelResult {
-    match ret {
-        0 => Ok(()),
-        -12 => Err(GvtError::NoMemory),
-        // -EBUSY (engine busy), -ENOSPC (i915 uses part of the range, no fence left)
-        -16 => Err(GvtError::Busy),
-        -28 => Err(GvtError::NoSpace),
-        -19 => Err(GvtError::NoDevice),
-        _ => Err(GvtError::Invalid),
-    }
-}
-
 /// An i915 device gvt.ko drives.
 #[pin_data(PinnedDrop)]
 pub(crate) struct I915Gpu {
     /// The shim's `struct gvt_i915`, alive until `clean_device` returns (after this is gone).
-    raw: *mut c_void,
+    raw: *mut gvt_i915,
     info: HostInfo,
     cfg: [u8; CFG_SPACE_SIZE],
     mmio: VBuf<u32>,
@@ -105,8 +93,8 @@ unsafe impl Sync for I915Gpu {}
 
 impl I915Gpu {
     /// The host of the shim's device `raw`: its facts checked, its snapshots taken.
-    pub(super) fn new(raw: *mut c_void) -> Result<Pin<KBox<I915Gpu>>> {
-        let mut f = GvtI915Facts::default();
+    pub(super) fn new(raw: *mut gvt_i915) -> Result<Pin<KBox<I915Gpu>>> {
+        let mut f = gvt_i915_facts::default();
         // SAFETY: `raw` is the live device i915 is handing over; `f` is a valid out-pointer.
         unsafe { ffi::gvt_i915_get_facts(raw, &mut f) };
         let facts = Facts {
@@ -151,11 +139,11 @@ impl I915Gpu {
     pub(super) fn start(&self, f: unsafe extern "C" fn(*mut c_void), data: *mut c_void) -> Result {
         // SAFETY: `f` and `data` stay valid until `PinnedDrop` stops the work item (the device
         // passing itself as `data` owns this host).
-        kernel::error::to_result(unsafe { ffi::gvt_i915_start(self.raw, f, data) })
+        kernel::error::to_result(unsafe { ffi::gvt_i915_start(self.raw, Some(f), data) })
     }
 
     /// Whether the shim's device is `raw`.
-    pub(super) fn is(&self, raw: *mut c_void) -> bool {
+    pub(super) fn is(&self, raw: *mut gvt_i915) -> bool {
         self.raw == raw
     }
 
@@ -238,7 +226,7 @@ impl I915Gpu {
         find(&mut self.mem.lock(), addr, len).ok_or(GvtError::Fault)?;
         let mut gm = 0u64;
         // SAFETY: the device is live; `gm` is a valid out-pointer.
-        model_errno(unsafe { ffi::gvt_i915_ggtt_map(self.raw, addr, pages, &mut gm) })?;
+        model_from_c(unsafe { ffi::gvt_i915_ggtt_map(self.raw, addr, pages, &mut gm) })?;
         Ok(gm)
     }
 
@@ -266,7 +254,7 @@ impl I915Gpu {
         let len = u32::try_from(len).map_err(|_| GvtError::Invalid)?;
         // SAFETY: `buf` is valid for `len` bytes (callers pass their own buffer); the shim
         // checks `gm` against the aperture.
-        model_errno(unsafe { ffi::gvt_i915_aperture_rw(self.raw, gm, buf.cast(), len, write) })
+        model_from_c(unsafe { ffi::gvt_i915_aperture_rw(self.raw, gm, buf.cast(), len, write) })
     }
 
     pub(super) fn mmio_read(&self, offset: u32) -> u32 {
@@ -304,7 +292,7 @@ impl I915Gpu {
         let mut state: *mut c_void = ptr::null_mut();
         let mut state_len = 0usize;
         // SAFETY: the device is live; the out-pointers are valid.
-        model_errno(unsafe {
+        model_from_c(unsafe {
             ffi::gvt_i915_request_begin(self.raw, idx, &mut state, &mut state_len)
         })?;
         let loaded = {
@@ -324,7 +312,9 @@ impl I915Gpu {
             (ptr::null(), 0)
         };
         // SAFETY: the request was begun above; `ring_ptr` is null or has `len` bytes.
-        model_errno(unsafe { ffi::gvt_i915_request_commit(self.raw, idx, ring_ptr, len, dwords) })?;
+        model_from_c(unsafe {
+            ffi::gvt_i915_request_commit(self.raw, idx, ring_ptr, len, dwords)
+        })?;
         *slot = Some(Inflight {
             owner,
             w: *w,
@@ -363,7 +353,7 @@ impl I915Gpu {
         let mut state: *mut c_void = ptr::null_mut();
         let mut state_len = 0usize;
         // SAFETY: the device is live; the out-pointers are valid.
-        model_errno(unsafe {
+        model_from_c(unsafe {
             ffi::gvt_i915_context_state(self.raw, idx, &mut state, &mut state_len)
         })?;
         let ctx_len = usize::try_from(u64::from(w.context_pages).wrapping_mul(PAGE))
@@ -461,7 +451,7 @@ impl HostGpu for I915Gpu {
         // SAFETY: the device is live; `p` is a valid partition description.
         let ret = unsafe { ffi::gvt_i915_reserve(self.raw, &p) };
         // i915 has something in the range, or no fence to spare: no room for this vGPU.
-        model_errno(ret).map_err(|e| {
+        model_from_c(ret).map_err(|e| {
             if e == GvtError::Busy {
                 GvtError::NoSpace
             } else {
@@ -479,10 +469,10 @@ impl HostGpu for I915Gpu {
 }
 
 /// The shim's description of a partition, checked against the GPU's layout.
-fn partition(info: &HostInfo, id: VgpuId, part: &Partition) -> ModelResult<GvtI915Partition> {
+fn partition(info: &HostInfo, id: VgpuId, part: &Partition) -> ModelResult<gvt_i915_partition> {
     let [low, high] = pure::gm_nodes(info, part)?;
     let fences = pure::fence_range(info, part)?;
-    Ok(GvtI915Partition {
+    Ok(gvt_i915_partition {
         id: id.get(),
         fence_first: fences.start,
         fence_count: fences.end.wrapping_sub(fences.start),
@@ -536,7 +526,7 @@ pub(super) fn unregister() {
 ///
 /// `gpu` is the shim's device, live until [`gvt_i915_device_removed`] returns for it.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_i915_device_added(gpu: *mut c_void) -> c_int {
+pub(crate) unsafe extern "C" fn gvt_i915_device_added(gpu: *mut gvt_i915) -> c_int {
     let r = super::devices::add_i915(gpu);
     if let Err(e) = &r {
         pr_info!("i915 device not driven ({:?})\n", e);
@@ -550,6 +540,6 @@ pub(crate) unsafe extern "C" fn gvt_i915_device_added(gpu: *mut c_void) -> c_int
 ///
 /// `gpu` was accepted by [`gvt_i915_device_added`].
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_i915_device_removed(gpu: *mut c_void) {
+pub(crate) unsafe extern "C" fn gvt_i915_device_removed(gpu: *mut gvt_i915) {
     super::devices::remove_i915(gpu);
 }

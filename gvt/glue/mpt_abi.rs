@@ -1,13 +1,27 @@
 //! The MPT C ABI exported by gvt.ko (`include/gvt/mpt.h`): backend registration and the device
 //! queries backends make. The C shim exports these symbols; their layouts live in `mpt/abi.rs`.
 
-use core::ffi::{c_int, c_void};
+use core::ffi::c_int;
 
 use kernel::{prelude::*, str::BStr};
 
+use super::abi::{self, c_signatures, gvt_backend, gvt_device, gvt_type_info, GVT_MPT_ABI_VERSION};
 use super::devices::{registry, BackendSlot, GvtDevice, Registry};
 use super::to_c;
-use crate::mpt::abi::{fill_c_name, GvtBackend, GvtTypeInfo, GVT_MPT_ABI_VERSION};
+use crate::mpt::fill_c_name;
+
+// The ABI's functions are defined here and in `vgpu.rs` and `aperture.rs`, each as
+// `include/gvt/mpt.h` declares it (a missing one fails at modpost).
+c_signatures!(super::abi => super::mpt_abi: gvt_register_backend, gvt_unregister_backend, gvt_device_dev,
+    gvt_device_type_count, gvt_device_type_info, gvt_device_type_available,
+    gvt_device_plane_owner_show);
+c_signatures!(super::abi => super::aperture: gvt_vgpu_aperture_pfn, gvt_vgpu_aperture_rw);
+c_signatures!(super::abi => super::vgpu: gvt_vgpu_create_typed, gvt_vgpu_create, gvt_vgpu_destroy,
+    gvt_vgpu_id, gvt_vgpu_set_name, gvt_vgpu_cfg_read, gvt_vgpu_cfg_write, gvt_vgpu_mmio_read,
+    gvt_vgpu_mmio_write, gvt_vgpu_page_track_write, gvt_vgpu_dma_grant, gvt_vgpu_dma_revoke,
+    gvt_vgpu_set_display_domain, gvt_vgpu_query_plane, gvt_vgpu_gm_pages, gvt_vgpu_get_info,
+    gvt_vgpu_get_edid, gvt_vgpu_set_edid, gvt_vgpu_set_link, gvt_vgpu_opregion_read,
+    gvt_vgpu_activate, gvt_vgpu_deactivate, gvt_vgpu_reset);
 
 /// Longest backend name shown in logs.
 pub(super) const MAX_NAME: usize = 32;
@@ -29,14 +43,14 @@ pub(super) unsafe fn c_bytes<'a>(p: *const u8, max: usize) -> &'a [u8] {
 }
 
 /// The backend's name for logs: at most [`MAX_NAME`] bytes.
-pub(super) fn backend_name(be: &GvtBackend) -> &BStr {
+pub(super) fn backend_name(be: &gvt_backend) -> &BStr {
     // SAFETY: registration checked `name` is non-null, and the ABI requires a NUL-terminated
     // string that lives as long as the registration.
     BStr::from_bytes(unsafe { c_bytes(be.name, MAX_NAME) })
 }
 
 /// Offers device slot `i` to a backend; true if the backend took it.
-pub(super) fn offer(be: &GvtBackend, dev: &GvtDevice) -> bool {
+pub(super) fn offer(be: &gvt_backend, dev: &GvtDevice) -> bool {
     // SAFETY: registration checked `ops` is non-null; it points to the backend's ops table.
     let ops = unsafe { &*be.ops };
     let Some(added) = ops.device_added else {
@@ -50,7 +64,7 @@ pub(super) fn offer(be: &GvtBackend, dev: &GvtDevice) -> bool {
     ret == 0
 }
 
-pub(super) fn withdraw(be: &GvtBackend, dev: &GvtDevice) {
+pub(super) fn withdraw(be: &gvt_backend, dev: &GvtDevice) {
     // SAFETY: as in `offer`.
     let ops = unsafe { &*be.ops };
     if let Some(removed) = ops.device_removed {
@@ -59,7 +73,7 @@ pub(super) fn withdraw(be: &GvtBackend, dev: &GvtDevice) {
     }
 }
 
-fn register(be_ptr: *const GvtBackend) -> Result {
+fn register(be_ptr: *const gvt_backend) -> Result {
     // SAFETY: the caller passes null or a valid `struct gvt_backend` that outlives its
     // registration (ABI contract).
     let be = unsafe { be_ptr.as_ref() }.ok_or(EINVAL)?;
@@ -98,11 +112,11 @@ fn register(be_ptr: *const GvtBackend) -> Result {
 /// `be` is null or points to a `struct gvt_backend` (with its name and ops) that stays valid
 /// until `gvt_unregister_backend(be)` returns.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_register_backend(be: *const GvtBackend) -> c_int {
+pub(crate) unsafe extern "C" fn gvt_register_backend(be: *const gvt_backend) -> c_int {
     to_c(register(be))
 }
 
-fn unregister(reg: &mut Registry, be_ptr: *const GvtBackend) -> Option<BackendSlot> {
+fn unregister(reg: &mut Registry, be_ptr: *const gvt_backend) -> Option<BackendSlot> {
     let slot = reg
         .backends
         .iter_mut()
@@ -128,7 +142,7 @@ fn unregister(reg: &mut Registry, be_ptr: *const GvtBackend) -> Option<BackendSl
 ///
 /// `be` was passed to a successful `gvt_register_backend` (anything else is ignored).
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_unregister_backend(be: *const GvtBackend) {
+pub(crate) unsafe extern "C" fn gvt_unregister_backend(be: *const gvt_backend) {
     if let Some(reg) = registry() {
         unregister(&mut reg.lock(), be);
     }
@@ -137,7 +151,7 @@ pub(crate) unsafe extern "C" fn gvt_unregister_backend(be: *const GvtBackend) {
 /// # Safety
 ///
 /// `gd` is a device pointer gvt.ko handed to the caller and has not been withdrawn.
-pub(super) unsafe fn device<'a>(gd: *mut c_void) -> &'a GvtDevice {
+pub(super) unsafe fn device<'a>(gd: *mut gvt_device) -> &'a GvtDevice {
     // SAFETY: per this function's contract, `gd` came from `GvtDevice::handle` and the device is
     // still in the registry.
     unsafe { &*gd.cast::<GvtDevice>() }
@@ -149,7 +163,7 @@ pub(super) unsafe fn device<'a>(gd: *mut c_void) -> &'a GvtDevice {
 ///
 /// `gd` is a device pointer gvt.ko handed to the caller and has not been withdrawn.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_device_dev(gd: *mut c_void) -> *mut c_void {
+pub(crate) unsafe extern "C" fn gvt_device_dev(gd: *mut gvt_device) -> *mut abi::device {
     // SAFETY: forwarded contract.
     unsafe { device(gd) }.dev
 }
@@ -160,7 +174,7 @@ pub(crate) unsafe extern "C" fn gvt_device_dev(gd: *mut c_void) -> *mut c_void {
 ///
 /// `gd` is a device pointer gvt.ko handed to the caller and has not been withdrawn.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_device_type_count(gd: *mut c_void) -> u32 {
+pub(crate) unsafe extern "C" fn gvt_device_type_count(gd: *mut gvt_device) -> u32 {
     // SAFETY: forwarded contract.
     u32::try_from(unsafe { device(gd) }.gvt.lock().types().len()).unwrap_or(0)
 }
@@ -172,9 +186,9 @@ pub(crate) unsafe extern "C" fn gvt_device_type_count(gd: *mut c_void) -> u32 {
 /// `gd` as for `gvt_device_dev`; `info` is null or valid for writing a `struct gvt_type_info`.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_device_type_info(
-    gd: *mut c_void,
+    gd: *mut gvt_device,
     idx: u32,
-    info: *mut GvtTypeInfo,
+    info: *mut gvt_type_info,
 ) -> c_int {
     // SAFETY: forwarded contract.
     let types = unsafe { device(gd) }.gvt.lock().types();
@@ -185,7 +199,7 @@ pub(crate) unsafe extern "C" fn gvt_device_type_info(
     let Some(out) = (unsafe { info.as_mut() }) else {
         return EINVAL.to_errno();
     };
-    *out = GvtTypeInfo::default();
+    *out = gvt_type_info::default();
     fill_c_name(&mut out.name, t.name);
     out.low_gm_size = t.config.resources.low_gm;
     out.high_gm_size = t.config.resources.high_gm;
@@ -201,7 +215,7 @@ pub(crate) unsafe extern "C" fn gvt_device_type_info(
 ///
 /// `gd` is a device pointer gvt.ko handed to the caller and has not been withdrawn.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_device_type_available(gd: *mut c_void, idx: u32) -> u32 {
+pub(crate) unsafe extern "C" fn gvt_device_type_available(gd: *mut gvt_device, idx: u32) -> u32 {
     // SAFETY: forwarded contract.
     let gvt = unsafe { device(gd) }.gvt.lock();
     match usize::try_from(idx).ok().and_then(|i| gvt.types().get(i)) {
@@ -218,7 +232,7 @@ pub(crate) unsafe extern "C" fn gvt_device_type_available(gd: *mut c_void, idx: 
 /// `gd` as for `gvt_device_type_available`; `buf` is null or writable for `len` bytes.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_device_plane_owner_show(
-    gd: *mut c_void,
+    gd: *mut gvt_device,
     buf: *mut u8,
     len: usize,
 ) -> isize {

@@ -139,14 +139,6 @@ int gvt_seq_write(struct seq_file *m, const void *p, size_t len)
 	return seq_write(m, p, len);
 }
 
-/* The Rust mirror (mpt/abi.rs) asserts the same sizes. */
-static_assert(sizeof(struct gvt_type_info) == 56);
-static_assert(sizeof(struct gvt_vgpu_params) == 24);
-static_assert(sizeof(struct gvt_vgpu_info) == 48);
-static_assert(sizeof(struct gvt_plane_info) == 56);
-static_assert(sizeof(struct gvt_backend_ops) == 104);
-static_assert(sizeof(struct gvt_backend) == 32);
-
 EXPORT_SYMBOL_GPL(gvt_register_backend);
 EXPORT_SYMBOL_GPL(gvt_unregister_backend);
 EXPORT_SYMBOL_GPL(gvt_device_dev);

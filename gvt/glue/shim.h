@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * gvt.ko's internal C <-> Rust contract: C functions Rust calls (declared again in
- * gvt/glue/ffi.rs) and Rust functions the C files call. The MPT ABI exported to backends is in
- * include/gvt/mpt.h.
+ * gvt.ko's internal C <-> Rust contract: C functions Rust calls and Rust functions the C files
+ * call. Kbuild generates the Rust side from this header (gvt/glue/ffi.rs includes it). The MPT
+ * ABI exported to backends is in include/gvt/mpt.h.
  */
 #ifndef _GVT_SHIM_H
 #define _GVT_SHIM_H
@@ -80,7 +80,7 @@ void gvt_sim_worker_destroy(struct gvt_sim_worker *w);
 
 /*
  * gvt/hosts/i915/i915_host.c: the i915 host (CONFIG_GVT_RS_I915). One struct gvt_i915 per
- * i915 device; the Rust side (gvt/glue/i915.rs) mirrors the two structs below.
+ * i915 device; gvt/glue/i915.rs uses the two structs below.
  */
 #define GVT_I915_ENGINES	4		/* render, video, blitter, video enhancement */
 #define GVT_I915_MAX_VGPUS	32		/* the core's MAX_VGPUS */

@@ -63,7 +63,7 @@ pub(crate) struct SimGpu {
     engines: Mutex<KBox<[Engine; 4]>>,
     #[pin]
     queue: Mutex<Queue>,
-    worker: AtomicPtr<c_void>,
+    worker: AtomicPtr<ffi::gvt_sim_worker>,
 }
 
 /// Copies between `buf` and physical memory.
@@ -170,7 +170,7 @@ impl SimGpu {
     pub(super) fn start(&self, f: unsafe extern "C" fn(*mut c_void), data: *mut c_void) -> Result {
         // SAFETY: `f` and `data` stay valid until `PinnedDrop` destroys the worker (the device
         // that passes itself as `data` owns this `SimGpu`).
-        let w = unsafe { ffi::gvt_sim_worker_create(f, data) };
+        let w = unsafe { ffi::gvt_sim_worker_create(Some(f), data) };
         if w.is_null() {
             return Err(ENOMEM);
         }

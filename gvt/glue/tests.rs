@@ -11,6 +11,9 @@ use kernel::{bindings, c_str, str::CStr};
 
 use kernel::prelude::*;
 
+use super::abi::{
+    gvt_backend, gvt_backend_ops, gvt_device, gvt_type_info, gvt_vgpu, GVT_MPT_ABI_VERSION,
+};
 use super::aperture::{gvt_vgpu_aperture_pfn, gvt_vgpu_aperture_rw};
 use super::devices::registry;
 use super::ffi;
@@ -20,18 +23,17 @@ use super::mpt_abi::{
     gvt_register_backend, gvt_unregister_backend,
 };
 use super::vgpu::{
-    from_errno, gvt_vgpu_activate, gvt_vgpu_cfg_read, gvt_vgpu_cfg_write, gvt_vgpu_create_typed,
+    gvt_vgpu_activate, gvt_vgpu_cfg_read, gvt_vgpu_cfg_write, gvt_vgpu_create_typed,
     gvt_vgpu_destroy, gvt_vgpu_dma_grant, gvt_vgpu_dma_revoke, gvt_vgpu_get_edid, gvt_vgpu_id,
     gvt_vgpu_mmio_read, gvt_vgpu_mmio_write, gvt_vgpu_set_edid, gvt_vgpu_set_link,
 };
 use super::{guest, modeset, probe, workload};
 use crate::model::vgpu::{GGTT_MMIO_OFFSET, GTT_ADDR_MASK};
-use crate::mpt::abi::{GvtBackend, GvtBackendOps, GvtTypeInfo, GVT_MPT_ABI_VERSION};
 
-const EINVAL: c_int = -22;
-const EEXIST: c_int = -17;
-const EFAULT: c_int = -14;
-const ENOSPC: c_int = -28;
+const EINVAL: c_int = -(bindings::EINVAL as c_int);
+const EEXIST: c_int = -(bindings::EEXIST as c_int);
+const EFAULT: c_int = -(bindings::EFAULT as c_int);
+const ENOSPC: c_int = -(bindings::ENOSPC as c_int);
 const MB: u64 = 1 << 20;
 /// Index of `GVTg_V5_8` in the sim GPU's type table (`VGPU_TYPES`, smallest first).
 const V5_8: u32 = 1;
@@ -42,7 +44,7 @@ macro_rules! kassert {
     };
 }
 
-fn sim_handle() -> *mut c_void {
+fn sim_handle() -> *mut gvt_device {
     registry()
         .and_then(|r| r.lock().devices.iter().flatten().next().map(|d| d.handle()))
         .unwrap_or(ptr::null_mut())
@@ -76,7 +78,7 @@ pub(crate) extern "C" fn gvt_kunit_sim_device(_test: *mut bindings::kunit) {
 pub(crate) extern "C" fn gvt_kunit_types_match_core(_test: *mut bindings::kunit) {
     let gd = sim_handle();
     kassert!(!gd.is_null());
-    let mut info = GvtTypeInfo::default();
+    let mut info = gvt_type_info::default();
     // SAFETY: `gd` is live; `info` is a writable `struct gvt_type_info`.
     unsafe {
         // 1 GiB aperture less the 128 MiB host reserve fits even GVTg_V5_1's 512 MiB.
@@ -105,7 +107,7 @@ static REMOVED: AtomicU32 = AtomicU32::new(0);
 /// # Safety
 ///
 /// `gd` is a live device (gvt.ko's `device_added` contract).
-unsafe extern "C" fn count_added(gd: *mut c_void) -> c_int {
+unsafe extern "C" fn count_added(gd: *mut gvt_device) -> c_int {
     // A backend may query the device it is offered.
     // SAFETY: gvt.ko passes a live device.
     if unsafe { gvt_device_type_count(gd) } > 0 {
@@ -117,35 +119,39 @@ unsafe extern "C" fn count_added(gd: *mut c_void) -> c_int {
 /// # Safety
 ///
 /// None: the device is not touched.
-unsafe extern "C" fn refuse(_gd: *mut c_void) -> c_int {
+unsafe extern "C" fn refuse(_gd: *mut gvt_device) -> c_int {
     -19
 }
 
 /// # Safety
 ///
 /// None: the device is not touched.
-unsafe extern "C" fn count_removed(_gd: *mut c_void) {
+unsafe extern "C" fn count_removed(_gd: *mut gvt_device) {
     REMOVED.fetch_add(1, Relaxed);
 }
 
-static OPS: GvtBackendOps = GvtBackendOps {
+/// No callbacks: the base of the test backends' ops tables.
+// SAFETY: every field is an `Option` of a function pointer, for which zeroes are `None`.
+const NO_OPS: gvt_backend_ops = unsafe { core::mem::zeroed() };
+
+static OPS: gvt_backend_ops = gvt_backend_ops {
     device_added: Some(count_added),
     device_removed: Some(count_removed),
-    ..GvtBackendOps::NONE
+    ..NO_OPS
 };
-static REFUSING_OPS: GvtBackendOps = GvtBackendOps {
+static REFUSING_OPS: gvt_backend_ops = gvt_backend_ops {
     device_added: Some(refuse),
     device_removed: Some(count_removed),
-    ..GvtBackendOps::NONE
+    ..NO_OPS
 };
 
 /// A backend struct in static storage, as a real backend's is.
-struct StaticBackend(GvtBackend);
+struct StaticBackend(gvt_backend);
 // SAFETY: the pointers inside are to static, immutable data.
 unsafe impl Sync for StaticBackend {}
 
-const fn backend(ops: &'static GvtBackendOps, abi_version: u32) -> StaticBackend {
-    StaticBackend(GvtBackend {
+const fn backend(ops: &'static gvt_backend_ops, abi_version: u32) -> StaticBackend {
+    StaticBackend(gvt_backend {
         abi_version,
         name: c_str!("kunit").as_char_ptr(),
         owner: ptr::null_mut(),
@@ -201,7 +207,7 @@ pub(crate) extern "C" fn gvt_kunit_bad_backends(_test: *mut bindings::kunit) {
 /// through the MPT services. The GPU's worker calls in concurrently: counters are atomic.
 struct TestGuest {
     base: u64,
-    vgpu: *mut c_void,
+    vgpu: *mut gvt_vgpu,
     msis: AtomicU32,
     mapped: AtomicI32,
     invalidated: AtomicU32,
@@ -314,25 +320,25 @@ unsafe extern "C" fn guest_aperture_invalidate(priv_: *mut c_void, _offset: u64,
         .fetch_add(1, Relaxed);
 }
 
-static PROBE_OPS: GvtBackendOps = GvtBackendOps {
+static PROBE_OPS: gvt_backend_ops = gvt_backend_ops {
     read_gpa: Some(guest_read),
     write_gpa: Some(guest_write),
     dma_map_guest_page: Some(guest_dma_map),
     dma_unmap_guest_page: Some(guest_dma_unmap),
     inject_msi: Some(guest_msi),
     aperture_invalidate: Some(guest_aperture_invalidate),
-    ..GvtBackendOps::NONE
+    ..NO_OPS
 };
 static PROBE_BACKEND: StaticBackend = backend(&PROBE_OPS, GVT_MPT_ABI_VERSION);
 
 /// The guest's side of the MPT ABI, as a backend drives it.
 struct AbiTransport {
-    vgpu: *mut c_void,
+    vgpu: *mut gvt_vgpu,
     guest: *mut TestGuest,
 }
 
 fn res(ret: c_int) -> guest::Result {
-    from_errno(ret).map_err(guest::Error::Device)
+    super::model_from_c(ret).map_err(guest::Error::Device)
 }
 
 fn len32(b: &[u8]) -> u32 {
@@ -382,7 +388,7 @@ impl guest::Transport for AbiTransport {
 
 /// Runs `f` with a fresh guest that has a live `GVTg_V5_8` vGPU on the sim GPU, through the
 /// MPT ABI as a backend drives it, then destroys it and checks it left nothing mapped.
-fn with_guest(f: impl FnOnce(*mut c_void, &mut AbiTransport, u64)) {
+fn with_guest(f: impl FnOnce(*mut gvt_vgpu, &mut AbiTransport, u64)) {
     let gd = sim_handle();
     kassert!(!gd.is_null());
     let mut base = 0u64;
@@ -742,7 +748,7 @@ const BENCH_REG: u64 = 0x7004;
 
 /// Nanoseconds per trap of `BENCH_TRAPS` reads of [`BENCH_REG`] through `gvt_vgpu_mmio_read`,
 /// the entry point both backends call.
-fn bench_traps(vgpu: *mut c_void) -> i64 {
+fn bench_traps(vgpu: *mut gvt_vgpu) -> i64 {
     let mut buf = [0u8; 4];
     let t0 = kernel::time::Ktime::ktime_get();
     for _ in 0..BENCH_TRAPS {

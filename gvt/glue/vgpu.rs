@@ -17,13 +17,17 @@ use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use kernel::{new_mutex, prelude::*, sync::Mutex};
 
+use super::abi::{
+    gvt_backend, gvt_backend_ops, gvt_device, gvt_plane_info, gvt_vgpu, gvt_vgpu_info,
+    gvt_vgpu_params, GVT_EDID_MAX_SIZE, GVT_MPT_ABI_VERSION, GVT_VGPU_NAME_LEN,
+};
 use super::devices::GvtDevice;
 use super::exec::{self, Submitter};
 use super::grants::Grants;
 use super::mpt_abi::{backend_name, c_bytes, device, MAX_NAME};
-use super::to_kernel_error;
 use super::trace;
 use super::vbuf::VBuf;
+use super::{model_from_c, model_to_c, to_kernel_error};
 use crate::model::batch::{Shadow, ARENA_BYTES};
 use crate::model::cmd_scanner::MAX_BATCHES;
 use crate::model::display::edid::{Mode, EDID_MAX_SIZE};
@@ -41,15 +45,11 @@ use crate::model::vgpu::{Buffers, Failsafe, Reset, Vgpu};
 use crate::model::vgpu::{GEN8_PAGE_PRESENT, GTT_ADDR_MASK};
 use crate::model::vgpu_type::{Resolution, VgpuConfig};
 use crate::model::workload::{Exec, ExecBuffers, Gen9Scanner, Workload, SCRATCH_BYTES};
-use crate::mpt::abi::{
-    GvtBackend, GvtBackendOps, GvtPlaneInfo, GvtVgpuInfo, GvtVgpuParams, GVT_EDID_MAX_SIZE,
-    GVT_MPT_ABI_VERSION, GVT_VGPU_NAME_LEN,
-};
 use crate::mpt::MptOps;
 
-const _: () = assert!(GVT_EDID_MAX_SIZE == EDID_MAX_SIZE);
+const _: () = assert!(GVT_EDID_MAX_SIZE as usize == EDID_MAX_SIZE);
 // An identity holds the backend's name, ", " and the longest name a backend gives.
-const _: () = assert!(MAX_NAME + 2 + GVT_VGPU_NAME_LEN - 1 <= LABEL_LEN);
+const _: () = assert!(MAX_NAME + 2 + GVT_VGPU_NAME_LEN as usize - 1 <= LABEL_LEN);
 
 /// A vGPU's register file, virtual GGTT, OpRegion and EDID, in vmalloc memory.
 pub(super) type Storage = Buffers<VBuf<u32>, VBuf<u64>, VBuf<u8>>;
@@ -301,37 +301,16 @@ impl VgpuState {
     }
 }
 
-/// A negative errno from a backend, as the core sees it.
-pub(super) fn from_errno(ret: c_int) -> ModelResult {
-    match ret {
-        0 => Ok(()),
-        -12 => Err(GvtError::NoMemory),
-        -14 => Err(GvtError::Fault),
-        -19 => Err(GvtError::NoDevice),
-        -28 => Err(GvtError::NoSpace),
-        -95 => Err(GvtError::NotSupported),
-        _ => Err(GvtError::Invalid),
-    }
-}
-
-/// The core's result as the C ABI returns it.
-pub(super) fn to_errno(r: ModelResult) -> c_int {
-    match r {
-        Ok(()) => 0,
-        Err(e) => -e.errno(),
-    }
-}
-
 /// A backend's MPT services for one vGPU.
 pub(super) struct BackendMpt {
-    ops: *const GvtBackendOps,
+    ops: *const gvt_backend_ops,
     priv_: *mut c_void,
     /// The vGPU's id, for trace events.
     id: u32,
 }
 
 impl BackendMpt {
-    fn ops(&self) -> &GvtBackendOps {
+    fn ops(&self) -> &gvt_backend_ops {
         // SAFETY: `ops` comes from a registered backend, whose ops table outlives its vGPUs.
         unsafe { &*self.ops }
     }
@@ -341,13 +320,13 @@ impl MptOps for BackendMpt {
     fn read_gpa(&mut self, gpa: u64, buf: &mut [u8]) -> ModelResult {
         let f = self.ops().read_gpa.ok_or(GvtError::NotSupported)?;
         // SAFETY: the backend's service, with its own pointer and a buffer of `len` bytes.
-        from_errno(unsafe { f(self.priv_, gpa, buf.as_mut_ptr().cast(), buf.len()) })
+        model_from_c(unsafe { f(self.priv_, gpa, buf.as_mut_ptr().cast(), buf.len()) })
     }
 
     fn write_gpa(&mut self, gpa: u64, buf: &[u8]) -> ModelResult {
         let f = self.ops().write_gpa.ok_or(GvtError::NotSupported)?;
         // SAFETY: as in `read_gpa`.
-        from_errno(unsafe { f(self.priv_, gpa, buf.as_ptr().cast(), buf.len()) })
+        model_from_c(unsafe { f(self.priv_, gpa, buf.as_ptr().cast(), buf.len()) })
     }
 
     fn dma_map_guest_page(&mut self, gfn: u64, size: u64) -> ModelResult<u64> {
@@ -357,7 +336,7 @@ impl MptOps for BackendMpt {
             .ok_or(GvtError::NotSupported)?;
         let mut dma = 0u64;
         // SAFETY: the backend's service; `dma` is a valid out-pointer.
-        from_errno(unsafe { f(self.priv_, gfn, size, &mut dma) })?;
+        model_from_c(unsafe { f(self.priv_, gfn, size, &mut dma) })?;
         Ok(dma)
     }
 
@@ -371,7 +350,7 @@ impl MptOps for BackendMpt {
     fn inject_msi(&mut self, addr: u64, data: u32) -> ModelResult {
         let f = self.ops().inject_msi.ok_or(GvtError::NotSupported)?;
         // SAFETY: the backend's service.
-        let r = from_errno(unsafe { f(self.priv_, addr, data) });
+        let r = model_from_c(unsafe { f(self.priv_, addr, data) });
         trace::inject_msi(self.id, addr, data, &r);
         r
     }
@@ -379,7 +358,7 @@ impl MptOps for BackendMpt {
     fn set_trap_area(&mut self, start: u64, end: u64, trap: bool) -> ModelResult {
         match self.ops().set_trap_area {
             // SAFETY: the backend's service.
-            Some(f) => from_errno(unsafe { f(self.priv_, start, end, trap) }),
+            Some(f) => model_from_c(unsafe { f(self.priv_, start, end, trap) }),
             // Optional: VFIO traps BAR0 through its region, whatever the guest maps.
             None => Ok(()),
         }
@@ -395,7 +374,7 @@ impl MptOps for BackendMpt {
     fn page_track_add(&mut self, gfn: u64) -> ModelResult {
         let f = self.ops().page_track_add.ok_or(GvtError::NotSupported)?;
         // SAFETY: the backend's service.
-        from_errno(unsafe { f(self.priv_, gfn) })
+        model_from_c(unsafe { f(self.priv_, gfn) })
     }
 
     fn page_track_remove(&mut self, gfn: u64) {
@@ -408,7 +387,7 @@ impl MptOps for BackendMpt {
     fn map_aperture(&mut self, gfn: u64, mfn: u64, nr: u64, map: bool) -> ModelResult {
         match self.ops().map_aperture {
             // SAFETY: the backend's service.
-            Some(f) => from_errno(unsafe { f(self.priv_, gfn, mfn, nr, map) }),
+            Some(f) => model_from_c(unsafe { f(self.priv_, gfn, mfn, nr, map) }),
             // Optional: VFIO maps the aperture through its region's mmap.
             None => Ok(()),
         }
@@ -426,7 +405,7 @@ impl MptOps for BackendMpt {
 #[pin_data]
 pub(super) struct VgpuHandle {
     dev: *const GvtDevice,
-    ops: *const GvtBackendOps,
+    ops: *const gvt_backend_ops,
     priv_: *mut c_void,
     /// `None` only while being created or destroyed. Boxed: the state is kilobytes, and moving
     /// it through the frames that create and destroy it would take the kernel stack.
@@ -475,11 +454,11 @@ impl VgpuHandle {
 }
 
 fn create(
-    be: *const GvtBackend,
-    gd: *mut c_void,
+    be: *const gvt_backend,
+    gd: *mut gvt_device,
     config: &VgpuConfig,
     priv_: *mut c_void,
-) -> Result<*mut c_void> {
+) -> Result<*mut gvt_vgpu> {
     // The backend is the caller's own, registered one (ABI contract). Not checked against the
     // registry: backends call this under their own locks, which the registry lock nests
     // outside of (device_added runs under it).
@@ -543,7 +522,7 @@ fn create(
 /// # Safety
 ///
 /// `out` is null or writable.
-unsafe fn created(r: Result<*mut c_void>, out: *mut *mut c_void) -> c_int {
+unsafe fn created(r: Result<*mut gvt_vgpu>, out: *mut *mut gvt_vgpu) -> c_int {
     match r {
         Ok(v) => {
             // SAFETY: checked non-null by the callers, writable per the contract.
@@ -561,11 +540,11 @@ unsafe fn created(r: Result<*mut c_void>, out: *mut *mut c_void) -> c_int {
 /// `be` and `gd` as for `gvt_vgpu_create`; `vgpu` is null or writable.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_create_typed(
-    be: *const GvtBackend,
-    gd: *mut c_void,
+    be: *const gvt_backend,
+    gd: *mut gvt_device,
     type_idx: u32,
     priv_: *mut c_void,
-    vgpu: *mut *mut c_void,
+    vgpu: *mut *mut gvt_vgpu,
 ) -> c_int {
     if vgpu.is_null() || gd.is_null() {
         return EINVAL.to_errno();
@@ -588,11 +567,11 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_create_typed(
 /// is null or writable.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_create(
-    be: *const GvtBackend,
-    gd: *mut c_void,
-    params: *const GvtVgpuParams,
+    be: *const gvt_backend,
+    gd: *mut gvt_device,
+    params: *const gvt_vgpu_params,
     priv_: *mut c_void,
-    vgpu: *mut *mut c_void,
+    vgpu: *mut *mut gvt_vgpu,
 ) -> c_int {
     if vgpu.is_null() || gd.is_null() {
         return EINVAL.to_errno();
@@ -623,7 +602,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_create(
 ///
 /// `vgpu` is null or came from a `gvt_vgpu_create*` and was not destroyed yet.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_destroy(vgpu: *mut c_void) {
+pub(crate) unsafe extern "C" fn gvt_vgpu_destroy(vgpu: *mut gvt_vgpu) {
     if vgpu.is_null() {
         return;
     }
@@ -677,7 +656,7 @@ fn retire(dev: &GvtDevice, handle: &VgpuHandle, st: KBox<VgpuState>) {
 /// # Safety
 ///
 /// `vgpu` came from a `gvt_vgpu_create*` and was not destroyed yet.
-pub(super) unsafe fn handle<'a>(vgpu: *mut c_void) -> &'a VgpuHandle {
+pub(super) unsafe fn handle<'a>(vgpu: *mut gvt_vgpu) -> &'a VgpuHandle {
     // SAFETY: per the contract.
     unsafe { &*vgpu.cast::<VgpuHandle>() }
 }
@@ -688,7 +667,7 @@ pub(super) unsafe fn handle<'a>(vgpu: *mut c_void) -> &'a VgpuHandle {
 ///
 /// `vgpu` came from a `gvt_vgpu_create*` and was not destroyed yet.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_id(vgpu: *mut c_void) -> u32 {
+pub(crate) unsafe extern "C" fn gvt_vgpu_id(vgpu: *mut gvt_vgpu) -> u32 {
     // SAFETY: per the contract.
     let h = unsafe { handle(vgpu) };
     h.state.lock().as_deref().map_or(0, |st| st.vgpu.id().get())
@@ -700,14 +679,14 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_id(vgpu: *mut c_void) -> u32 {
 ///
 /// `vgpu` as for `gvt_vgpu_id`; `name` is null or a NUL-terminated string.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_set_name(vgpu: *mut c_void, name: *const u8) -> c_int {
+pub(crate) unsafe extern "C" fn gvt_vgpu_set_name(vgpu: *mut gvt_vgpu, name: *const u8) -> c_int {
     if name.is_null() {
         return EINVAL.to_errno();
     }
     // SAFETY: `name` is NUL-terminated (contract); at most the first GVT_VGPU_NAME_LEN bytes
     // are read.
-    let bytes = unsafe { c_bytes(name, GVT_VGPU_NAME_LEN) };
-    if bytes.len() == GVT_VGPU_NAME_LEN {
+    let bytes = unsafe { c_bytes(name, GVT_VGPU_NAME_LEN as usize) };
+    if bytes.len() == GVT_VGPU_NAME_LEN as usize {
         return EINVAL.to_errno();
     }
     // SAFETY: forwarded contract.
@@ -735,7 +714,7 @@ const MAX_ACCESS: u32 = 8;
 /// `vgpu` as for `gvt_vgpu_id`; `buf` is null or readable for `len` bytes, and writable too if
 /// `read`.
 unsafe fn access(
-    vgpu: *mut c_void,
+    vgpu: *mut gvt_vgpu,
     buf: *mut u8,
     len: u32,
     read: bool,
@@ -759,7 +738,7 @@ unsafe fn access(
         Some(st) => {
             let r = f(h, st, b);
             if let Some(offset) = bar0 {
-                trace::mmio_trap(st.vgpu.id().get(), offset, b, !read, to_errno(r));
+                trace::mmio_trap(st.vgpu.id().get(), offset, b, !read, model_to_c(r));
             }
             st.report();
             r
@@ -770,7 +749,7 @@ unsafe fn access(
         // SAFETY: `buf` is writable for `len` bytes when `read`.
         unsafe { ptr::copy_nonoverlapping(b.as_ptr(), buf, b.len()) };
     }
-    to_errno(r)
+    model_to_c(r)
 }
 
 /// Emulates a config-space read.
@@ -780,7 +759,7 @@ unsafe fn access(
 /// `vgpu` as for `gvt_vgpu_id`; `buf` is null or writable for `len` bytes.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_cfg_read(
-    vgpu: *mut c_void,
+    vgpu: *mut gvt_vgpu,
     offset: u32,
     buf: *mut c_void,
     len: u32,
@@ -800,7 +779,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_cfg_read(
 /// `vgpu` as for `gvt_vgpu_id`; `buf` is null or readable for `len` bytes.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_cfg_write(
-    vgpu: *mut c_void,
+    vgpu: *mut gvt_vgpu,
     offset: u32,
     buf: *const c_void,
     len: u32,
@@ -822,7 +801,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_cfg_write(
 /// `vgpu` as for `gvt_vgpu_id`; `buf` is null or writable for `len` bytes.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_mmio_read(
-    vgpu: *mut c_void,
+    vgpu: *mut gvt_vgpu,
     offset: u64,
     buf: *mut c_void,
     len: u32,
@@ -842,7 +821,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_mmio_read(
 /// `vgpu` as for `gvt_vgpu_id`; `buf` is null or readable for `len` bytes.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_mmio_write(
-    vgpu: *mut c_void,
+    vgpu: *mut gvt_vgpu,
     offset: u64,
     buf: *const c_void,
     len: u32,
@@ -888,7 +867,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_mmio_write(
 ///
 /// `vgpu` as for `gvt_vgpu_id`.
 unsafe fn with_vgpu(
-    vgpu: *mut c_void,
+    vgpu: *mut gvt_vgpu,
     f: impl FnOnce(&VgpuHandle, &mut VgpuState) -> ModelResult,
 ) -> c_int {
     // SAFETY: per the contract.
@@ -897,7 +876,7 @@ unsafe fn with_vgpu(
         Some(st) => f(h, st),
         None => Err(GvtError::NoDevice),
     };
-    to_errno(r)
+    model_to_c(r)
 }
 
 /// Describes the vGPU's PCI device for its backend.
@@ -907,8 +886,8 @@ unsafe fn with_vgpu(
 /// `vgpu` as for `gvt_vgpu_id`; `info` is null or writable.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_get_info(
-    vgpu: *mut c_void,
-    info: *mut GvtVgpuInfo,
+    vgpu: *mut gvt_vgpu,
+    info: *mut gvt_vgpu_info,
 ) -> c_int {
     // SAFETY: the caller passes null or a writable `struct gvt_vgpu_info`.
     let Some(out) = (unsafe { info.as_mut() }) else {
@@ -920,7 +899,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_get_info(
             let host = h.device().host.gpu().info();
             let low = st.vgpu.partition().low;
             let monitor = Mode::of(st.vgpu.config().resolution);
-            *out = GvtVgpuInfo {
+            *out = gvt_vgpu_info {
                 bar0_size: host.bar0_size,
                 aperture_size: host.aperture_size,
                 aperture_slice_base: low.start,
@@ -942,7 +921,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_get_info(
 /// `vgpu` as for `gvt_vgpu_id`; `buf` is null or writable for `len` bytes.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_opregion_read(
-    vgpu: *mut c_void,
+    vgpu: *mut gvt_vgpu,
     offset: u32,
     buf: *mut c_void,
     len: u32,
@@ -974,7 +953,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_opregion_read(
 ///
 /// `vgpu` as for `gvt_vgpu_id`.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_activate(vgpu: *mut c_void) -> c_int {
+pub(crate) unsafe extern "C" fn gvt_vgpu_activate(vgpu: *mut gvt_vgpu) -> c_int {
     // SAFETY: forwarded contract.
     unsafe {
         with_vgpu(vgpu, |_, st| {
@@ -990,7 +969,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_activate(vgpu: *mut c_void) -> c_int {
 ///
 /// `vgpu` as for `gvt_vgpu_id`.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_deactivate(vgpu: *mut c_void) -> c_int {
+pub(crate) unsafe extern "C" fn gvt_vgpu_deactivate(vgpu: *mut gvt_vgpu) -> c_int {
     // SAFETY: forwarded contract.
     unsafe { with_vgpu(vgpu, |h, st| st.vgpu.deactivate(&mut h.mpt())) }
 }
@@ -1001,7 +980,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_deactivate(vgpu: *mut c_void) -> c_int 
 ///
 /// `vgpu` as for `gvt_vgpu_id`.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_reset(vgpu: *mut c_void) -> c_int {
+pub(crate) unsafe extern "C" fn gvt_vgpu_reset(vgpu: *mut gvt_vgpu) -> c_int {
     // SAFETY: forwarded contract.
     unsafe {
         with_vgpu(vgpu, |h, st| {
@@ -1026,7 +1005,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_reset(vgpu: *mut c_void) -> c_int {
 /// `vgpu` as for `gvt_vgpu_id`; `buf` is null or readable for `len` bytes.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_page_track_write(
-    vgpu: *mut c_void,
+    vgpu: *mut gvt_vgpu,
     gpa: u64,
     buf: *const c_void,
     len: u32,
@@ -1058,7 +1037,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_page_track_write(
 /// `vgpu` as for `gvt_vgpu_id`.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_dma_grant(
-    vgpu: *mut c_void,
+    vgpu: *mut gvt_vgpu,
     dma_addr: u64,
     size: u64,
 ) -> c_int {
@@ -1073,7 +1052,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_dma_grant(
 ///
 /// `vgpu` as for `gvt_vgpu_id`.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_dma_revoke(vgpu: *mut c_void, dma_addr: u64) {
+pub(crate) unsafe extern "C" fn gvt_vgpu_dma_revoke(vgpu: *mut gvt_vgpu, dma_addr: u64) {
     // SAFETY: per the contract.
     let h = unsafe { handle(vgpu) };
     h.grants.lock().revoke(dma_addr);
@@ -1087,7 +1066,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_dma_revoke(vgpu: *mut c_void, dma_addr:
 /// `vgpu` as for `gvt_vgpu_id`.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_set_display_domain(
-    vgpu: *mut c_void,
+    vgpu: *mut gvt_vgpu,
     domain: u32,
 ) -> c_int {
     // SAFETY: forwarded contract.
@@ -1109,9 +1088,9 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_set_display_domain(
 /// `vgpu` as for `gvt_vgpu_id`; `info` is null or writable.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_query_plane(
-    vgpu: *mut c_void,
+    vgpu: *mut gvt_vgpu,
     drm_plane_type: u32,
-    info: *mut GvtPlaneInfo,
+    info: *mut gvt_plane_info,
 ) -> c_int {
     // SAFETY: the caller passes null or a writable `struct gvt_plane_info`.
     let Some(out) = (unsafe { info.as_mut() }) else {
@@ -1137,7 +1116,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_query_plane(
                 return Err(GvtError::Invalid);
             }
             let signed = |v: i32| u32::try_from(v).unwrap_or(0);
-            *out = GvtPlaneInfo {
+            *out = gvt_plane_info {
                 drm_format: p.drm_format,
                 reserved: 0,
                 modifier: p.tiling.modifier(),
@@ -1164,7 +1143,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_query_plane(
 /// `vgpu` as for `gvt_vgpu_id`; `dma_addr` is null or writable for `npages` entries.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_gm_pages(
-    vgpu: *mut c_void,
+    vgpu: *mut gvt_vgpu,
     gm: u64,
     npages: u32,
     dma_addr: *mut u64,
@@ -1205,7 +1184,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_gm_pages(
 /// `vgpu` as for `gvt_vgpu_id`; `buf` is null or writable for `len` bytes.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_get_edid(
-    vgpu: *mut c_void,
+    vgpu: *mut gvt_vgpu,
     buf: *mut c_void,
     len: u32,
 ) -> c_int {
@@ -1237,7 +1216,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_get_edid(
 /// `vgpu` as for `gvt_vgpu_id`; `edid` is null or readable for `size` bytes.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn gvt_vgpu_set_edid(
-    vgpu: *mut c_void,
+    vgpu: *mut gvt_vgpu,
     edid: *const c_void,
     size: u32,
 ) -> c_int {
@@ -1265,7 +1244,7 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_set_edid(
 ///
 /// `vgpu` as for `gvt_vgpu_id`.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn gvt_vgpu_set_link(vgpu: *mut c_void, up: bool) -> c_int {
+pub(crate) unsafe extern "C" fn gvt_vgpu_set_link(vgpu: *mut gvt_vgpu, up: bool) -> c_int {
     // SAFETY: forwarded contract.
     unsafe { with_vgpu(vgpu, |h, st| st.vgpu.display_hotplug(&mut h.mpt(), up)) }
 }

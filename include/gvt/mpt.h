@@ -4,7 +4,8 @@
  * backends that give vGPUs to virtual machines (kvmgt.ko, acrngt.ko, or a third party's module).
  *
  * gvt.ko is written in Rust, and Rust types cannot cross module boundaries, so this header is
- * the contract. Its Rust mirror is mpt/abi.rs; both sides assert the struct sizes.
+ * the contract. Its Rust side is generated from it at build time (mpt/abi.rs); the layout of
+ * each ABI version is recorded (mpt/abi_frozen.rs, scripts/abi-freeze.sh) and checked.
  *
  * A backend fills a struct gvt_backend and calls gvt_register_backend(). gvt.ko then calls
  * ops->device_added() for every GPU it drives (now and later) and ops->device_removed() before

@@ -56,10 +56,6 @@
 
 MODULE_IMPORT_NS(I915_GVT);
 
-/* The Rust mirrors (gvt/glue/ffi.rs) assert the same sizes. */
-static_assert(sizeof(struct gvt_i915_facts) == 56);
-static_assert(sizeof(struct gvt_i915_partition) == 48);
-
 /* The core's engines, by index: render, video, blitter, video enhancement. */
 static const enum intel_engine_id gvt_i915_engine_ids[GVT_I915_ENGINES] = {
 	RCS0, VCS0, BCS0, VECS0

@@ -53,18 +53,17 @@ impl Region {
     }
 }
 
-/// The errno the kernel returned, as the device model's error (the glue maps the other way).
+/// The errno the kernel returned, as the device model's error: gvt.ko's own through its one
+/// map (`GvtError::try_from_errno`), and what the kernel's layers around it add.
 pub fn gvt_error(e: &io::Error) -> GvtError {
-    match e.raw_os_error() {
-        Some(libc::EINVAL | libc::ERANGE | libc::EOVERFLOW) => GvtError::Invalid,
-        Some(libc::ENOSPC) => GvtError::NoSpace,
-        Some(libc::ENOENT) => GvtError::NotFound,
-        Some(libc::EEXIST) => GvtError::Exists,
-        Some(libc::EBUSY | libc::EAGAIN) => GvtError::Busy,
-        Some(libc::ENOMEM) => GvtError::NoMemory,
-        Some(libc::ENODEV | libc::ENXIO | libc::EIO) => GvtError::NoDevice,
-        Some(libc::EFAULT) => GvtError::Fault,
-        _ => GvtError::NotSupported,
+    let n = e.raw_os_error();
+    match n {
+        Some(libc::EOVERFLOW) => GvtError::Invalid,
+        Some(libc::EAGAIN) => GvtError::Busy,
+        Some(libc::ENXIO | libc::EIO) => GvtError::NoDevice,
+        _ => n
+            .and_then(GvtError::try_from_errno)
+            .unwrap_or(GvtError::NotSupported),
     }
 }
 
