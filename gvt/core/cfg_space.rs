@@ -393,15 +393,11 @@ impl CfgSpace {
         let decode = self.memory_enabled();
         // Stop trapping/mapping the old place first.
         self.track(mpt, part, which, false)?;
-        let new = if val == u32::MAX {
-            let mask = !size.saturating_sub(1);
-            let half = if lo { mask & 0xffff_fff0 } else { mask >> 32 };
-            u32::try_from(half & 0xffff_ffff).unwrap_or(0)
-        } else if lo {
-            val & !0xf
-        } else {
-            val
-        };
+        // Address bits below the BAR's size are hardwired to zero, so a base is aligned to the
+        // size and all ones written (sizing) read back the size.
+        let mask = !size.saturating_sub(1);
+        let half = if lo { mask & 0xffff_fff0 } else { mask >> 32 };
+        let new = val & u32::try_from(half & 0xffff_ffff).unwrap_or(0);
         wr32(&mut self.bytes, off, new | flags);
         // A sizing write leaves the BAR untracked until the guest places it.
         if val != u32::MAX {
@@ -604,5 +600,25 @@ mod tests {
         let mut v = [0u8; 4];
         c.read(0x10, &mut v).unwrap();
         assert_eq!(u32::from_le_bytes(v), 0xff00_0004);
+    }
+
+    /// Found by the cfg fuzz target: a base not aligned to the BAR's size was kept, and the
+    /// hypervisor trapped a BAR0 window no device could decode.
+    #[test]
+    fn bar_bases_are_aligned_to_the_bar_size() {
+        let (mut c, part) = space();
+        let mut mpt = Mpt::default();
+        c.write(&mut mpt, &part, 0x10, &0xe012_3450u32.to_le_bytes())
+            .unwrap();
+        let size = c.bar0.size;
+        assert_eq!(c.bar_base(0x10), 0xe012_3450 & !(size - 1));
+        assert_eq!(c.bytes()[0x10] & 0xf, 0x04, "flags kept");
+        c.write(&mut mpt, &part, 0x18, &0x8765_4320u32.to_le_bytes())
+            .unwrap();
+        assert_eq!(c.bar_base(0x18) % c.bar2.size, 0);
+        c.write(&mut mpt, &part, 0x04, &[PCI_COMMAND_MEMORY])
+            .unwrap();
+        let base = c.bar_base(0x10);
+        assert_eq!(mpt.traps, [(base, base + size, true)]);
     }
 }
