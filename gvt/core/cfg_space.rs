@@ -464,11 +464,15 @@ impl CfgSpace {
     }
 }
 
+/// A config access is 1, 2 or 4 bytes inside one dword (a PCI config transaction is one dword
+/// with byte enables): a write across a dword boundary would reach a register, such as
+/// COMMAND, past the one it is emulated as.
 fn check(offset: u32, len: usize) -> Result {
     let end = u32_as_usize(offset)
         .checked_add(len)
         .ok_or(GvtError::Invalid)?;
-    if !matches!(len, 1 | 2 | 4) || end > 4096 {
+    let in_dword = u32_as_usize(offset % 4).saturating_add(len) <= 4;
+    if !matches!(len, 1 | 2 | 4) || !in_dword || end > 4096 {
         return Err(GvtError::Invalid);
     }
     Ok(())
@@ -536,6 +540,25 @@ mod tests {
         assert_eq!(c.msi, Some(0x40));
         assert_eq!(c.pmcsr, Some(0x54));
         assert_eq!(c.msi(), None, "MSI not enabled yet");
+    }
+
+    /// Found by the cfg fuzz target: a 4-byte write at offset 1 turned memory decoding off
+    /// (COMMAND is byte 4) without untrapping BAR0 or unmapping the aperture.
+    #[test]
+    fn accesses_do_not_cross_a_dword() {
+        let (mut c, part) = space();
+        let mut mpt = Mpt::default();
+        c.write(&mut mpt, &part, 0x04, &[PCI_COMMAND_MEMORY])
+            .unwrap();
+        assert!(c.bar0.tracked && c.bar2.tracked);
+        for (off, len) in [(1, 4), (2, 4), (3, 2), (0x43, 4)] {
+            assert_eq!(
+                c.write(&mut mpt, &part, off, &[0; 4][..len]),
+                Err(GvtError::Invalid)
+            );
+            assert_eq!(c.read(off, &mut [0; 4][..len]), Err(GvtError::Invalid));
+        }
+        assert!(c.memory_enabled() && c.bar0.tracked && c.bar2.tracked);
     }
 
     /// Found by the cfg fuzz target: a guest rewrote the capability list and MSI's 64-bit bit,
