@@ -316,8 +316,9 @@ impl CfgSpace {
             }
             INTEL_GVT_PCI_OPREGION => {
                 aligned(off)?;
-                self.opregion_gpa = Some(u64::from(val));
+                // A 1- or 2-byte write changes part of ASLS: the address is the whole register.
                 self.mem_write(off, data);
+                self.opregion_gpa = Some(u64::from(rd32(&self.bytes, off)));
             }
             _ => self.mem_write(off, data),
         }
@@ -540,6 +541,22 @@ mod tests {
         assert_eq!(c.msi, Some(0x40));
         assert_eq!(c.pmcsr, Some(0x54));
         assert_eq!(c.msi(), None, "MSI not enabled yet");
+    }
+
+    /// Found by the cfg fuzz target: a 2-byte write to ASLS made the OpRegion address those two
+    /// bytes, while the guest read back the whole register.
+    #[test]
+    fn the_opregion_address_is_what_asls_reads() {
+        let (mut c, part) = space();
+        let mut mpt = Mpt::default();
+        let asls = INTEL_GVT_PCI_OPREGION as u32;
+        c.write(&mut mpt, &part, asls, &0x7a8e_d018u32.to_le_bytes())
+            .unwrap();
+        c.write(&mut mpt, &part, asls, &[0x00, 0xe0]).unwrap();
+        let mut v = [0u8; 4];
+        c.read(asls, &mut v).unwrap();
+        assert_eq!(u32::from_le_bytes(v), 0x7a8e_e000);
+        assert_eq!(c.opregion_gpa, Some(0x7a8e_e000));
     }
 
     /// Found by the cfg fuzz target: a 4-byte write at offset 1 turned memory decoding off
