@@ -3,6 +3,19 @@
 # cargo-fuzz passes them) and runs each for RUNS executions (default 10 million), or MAX_TIME
 # seconds if that comes first. libFuzzer's whole output goes to target/$t.log.
 #
+# Corpora: seeds/$t is committed, minimised with libFuzzer's -merge=1 (all targets together
+# about 1.2 MB); libFuzzer reads it and writes what it finds to corpus/$t, an untracked working
+# corpus that a machine keeps across runs. `run.sh seeds` re-minimises seeds/$t from both
+# (commit the result when it covers more).
+#
+# Oracles: the targets assert, so a broken rule is a crash. cfg, mmio and ggtt (and vfio, acrn,
+# which reach the same vGPU) write the host only inside the vGPU's partition (src/lib.rs
+# Fenced); mmio reads a register back as its table mode says, ggtt an entry as the vGPU owns
+# it, cfg keeps BARs, trapping, capabilities, MSI and ASLS consistent; vfio and acrn check
+# kvmgt's and acrngt's decoders against references; elsp, ppgtt and batch check that the GPU
+# goes idle and a vGPU in failsafe comes back with a reset, batch also that a hostile batch
+# never reaches another vGPU's store (see each target's header).
+#
 # elsp, ppgtt and batch run a whole GPU (three vGPUs, guests, the sim engines) per input; batch
 # scans with the Gen9 scanner, so privileged batches are shadowed end to end. The machine
 # is built once and every input starts from a snapshot of it (src/snapshot.rs: userfaultfd
@@ -30,17 +43,32 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 # --target keeps the instrumentation out of build scripts.
 TARGET=$(rustc -vV | sed -n "s/^host: //p")
 cargo build --release --bins --target "$TARGET"
-# A crash, an input slower than TIMEOUT seconds or a process past RSS_MB fails the run (libFuzzer
-# exits non-zero and keeps the input in target/); every target still runs, and the failures
-# are listed at the end.
+# The execution targets run a whole GPU per input: shorter inputs, more of them.
+max_len() { case $1 in elsp | ppgtt | batch) echo 512 ;; *) echo 4096 ;; esac; }
+targets=${TARGETS:-cfg mmio ggtt vfio acrn scan elsp ppgtt batch display}
+if [ "${1:-}" = seeds ]; then
+	# Re-minimise: what the seeds and the working corpus cover, in as few inputs as libFuzzer
+	# finds, replaces seeds/$t (then commit it).
+	for t in $targets; do
+		rm -rf "target/seeds-$t" && mkdir -p "target/seeds-$t" "corpus/$t" "seeds/$t"
+		./target/$TARGET/release/$t -merge=1 -max_len="$(max_len $t)" -timeout="${TIMEOUT:-20}" \
+			-rss_limit_mb="${RSS_MB:-2048}" "target/seeds-$t" "seeds/$t" "corpus/$t" \
+			>"target/$t-merge.log" 2>&1
+		rm -rf "seeds/$t" && mv "target/seeds-$t" "seeds/$t"
+		echo "$t: $(ls "seeds/$t" | wc -l) seeds, $(du -sk "seeds/$t" | cut -f1) KiB"
+	done
+	exit 0
+fi
+# A crash (a panic: the targets' oracles assert), an input slower than TIMEOUT seconds or a
+# process past RSS_MB (how a leak shows: these builds have no LeakSanitizer) fails the run:
+# libFuzzer exits non-zero and keeps the input in target/. Every target still runs, and the
+# failures are listed at the end.
 failed=
-for t in ${TARGETS:-cfg mmio ggtt scan elsp ppgtt batch display}; do
-	mkdir -p corpus/$t
-	# The execution targets run a whole GPU per input: shorter inputs, more of them.
-	case $t in elsp | ppgtt | batch) len=512 ;; *) len=4096 ;; esac
+for t in $targets; do
+	mkdir -p "corpus/$t"
 	if ./target/$TARGET/release/$t -runs="$RUNS" ${MAX_TIME:+-max_total_time=$MAX_TIME} \
-		-max_len=$len -timeout="${TIMEOUT:-20}" -rss_limit_mb="${RSS_MB:-2048}" \
-		-artifact_prefix=target/$t- corpus/$t >target/$t.log 2>&1; then
+		-max_len="$(max_len $t)" -timeout="${TIMEOUT:-20}" -rss_limit_mb="${RSS_MB:-2048}" \
+		-artifact_prefix=target/$t- "corpus/$t" "seeds/$t" >target/$t.log 2>&1; then
 		tail -n 3 target/$t.log
 	else
 		echo "fuzz target $t FAILED (libFuzzer exit status $?), the last of target/$t.log:"
