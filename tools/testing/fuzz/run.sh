@@ -4,8 +4,8 @@
 # seconds if that comes first. libFuzzer's whole output goes to target/$t.log.
 #
 # Corpora: seeds/$t is committed, minimised with libFuzzer's -merge=1 (all targets together
-# 1.3 MB); libFuzzer reads it and writes what it finds to corpus/$t, an untracked working
-# corpus that a machine keeps across runs. `run.sh seeds` re-minimises seeds/$t from both
+# 0.84 MB in 5,583 files); libFuzzer reads it and writes what it finds to corpus/$t, an
+# untracked working corpus that a machine keeps across runs. `run.sh seeds` re-minimises seeds/$t from both
 # (commit the result when it covers more).
 #
 # Oracles: the targets assert, so a broken rule is a crash. cfg, mmio and ggtt (and vfio, acrn,
