@@ -5,8 +5,8 @@
 #
 # Corpora: seeds/$t is committed, minimised with libFuzzer's -merge=1 (all targets together
 # 0.84 MB in 5,583 files); libFuzzer reads it and writes what it finds to corpus/$t, an
-# untracked working corpus that a machine keeps across runs. `run.sh seeds` re-minimises seeds/$t from both
-# (commit the result when it covers more).
+# untracked working corpus that a machine keeps across runs. `run.sh seeds` re-minimises
+# seeds/$t from both (commit the result when it covers more).
 #
 # Oracles: the targets assert, so a broken rule is a crash. cfg, mmio and ggtt (and vfio, acrn,
 # which reach the same vGPU) write the host only inside the vGPU's partition (src/lib.rs
