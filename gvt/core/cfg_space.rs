@@ -56,7 +56,8 @@ const SWSCI_SCI_SELECT: u32 = 1 << 15;
 const SWSCI_SCI_TRIGGER: u32 = 1;
 
 /// Writable bits per byte of the header (the STATUS high byte is RW1C); bytes past the table
-/// (capabilities, device-specific registers) are plain storage.
+/// (capabilities, device-specific registers) are plain storage but for the capabilities'
+/// read-only bits ([`CfgSpace::fixed_bits`]).
 // Evaluated at compile time: an out-of-range index is a build error.
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 const RW_BITMAP: [u8; 0x40] = {
@@ -105,6 +106,8 @@ pub struct CfgSpace {
     pub opregion_gpa: Option<u64>,
     /// Host physical address of the aperture.
     aperture_pa: u64,
+    /// Where the capabilities are ([`CfgSpace::fixed_bits`]).
+    caps: [u8; CAPS],
 }
 
 fn rd16(b: &[u8], off: usize) -> u16 {
@@ -127,6 +130,31 @@ fn wr32(b: &mut [u8], off: usize, v: u32) {
     if let Some(s) = b.get_mut(off..off.saturating_add(4)) {
         s.copy_from_slice(&v.to_le_bytes());
     }
+}
+
+/// How many capabilities have their read-only bits kept ([`CfgSpace::fixed_bits`]).
+const CAPS: usize = 8;
+
+/// The offsets of the first [`CAPS`] capabilities (0 past the end of the list). Walks the list as
+/// [`find_cap`] does.
+fn cap_offsets(b: &[u8]) -> [u8; CAPS] {
+    let mut caps = [0u8; CAPS];
+    if b.get(PCI_STATUS).copied().unwrap_or(0) & PCI_STATUS_CAP_LIST == 0 {
+        return caps;
+    }
+    let mut next = b.get(PCI_CAPABILITY_LIST).copied().unwrap_or(0) & !3;
+    for c in caps.iter_mut() {
+        if next < 0x40 {
+            break;
+        }
+        *c = next;
+        next = b
+            .get(usize::from(next).saturating_add(1))
+            .copied()
+            .unwrap_or(0)
+            & !3;
+    }
+    caps
 }
 
 /// Finds a capability by walking the list; bounded, so a looped list cannot hang us.
@@ -190,6 +218,7 @@ impl CfgSpace {
             d3_entered: false,
             opregion_gpa: None,
             aperture_pa: info.aperture_pa,
+            caps: cap_offsets(&bytes),
         }
     }
 
@@ -287,8 +316,9 @@ impl CfgSpace {
             }
             INTEL_GVT_PCI_OPREGION => {
                 aligned(off)?;
-                self.opregion_gpa = Some(u64::from(val));
+                // A 1- or 2-byte write changes part of ASLS: the address is the whole register.
                 self.mem_write(off, data);
+                self.opregion_gpa = Some(u64::from(rd32(&self.bytes, off)));
             }
             _ => self.mem_write(off, data),
         }
@@ -304,7 +334,10 @@ impl CfgSpace {
             let new = match RW_BITMAP.get(o) {
                 Some(&mask) if o == PCI_STATUS + 1 => old & !(src & mask),
                 Some(&mask) => (old & !mask) | (src & mask),
-                None => src,
+                None => {
+                    let fixed = self.fixed_bits(o);
+                    (old & fixed) | (src & !fixed)
+                }
             };
             if let Some(b) = self.bytes.get_mut(o) {
                 *b = new;
@@ -315,6 +348,28 @@ impl CfgSpace {
                 self.d3_entered = true;
             }
         }
+    }
+
+    /// The read-only bits of byte `o` of the capability area, as on hardware: every capability's
+    /// id and next pointer, MSI's capability bits in its control word (multiple message capable,
+    /// 64-bit, per-vector masking; enable and multiple message enable are the guest's) and PM's
+    /// capabilities word. The ids themselves are read-only, so they still say what each is.
+    fn fixed_bits(&self, o: usize) -> u8 {
+        for c in self
+            .caps
+            .iter()
+            .map(|&c| usize::from(c))
+            .take_while(|&c| c >= 0x40)
+        {
+            let id = self.bytes.get(c).copied().unwrap_or(0);
+            match (o.wrapping_sub(c), id) {
+                (0 | 1, _) => return 0xff,
+                (2, PCI_CAP_ID_MSI) => return 0x8e,
+                (3, PCI_CAP_ID_MSI) | (2 | 3, PCI_CAP_ID_PM) => return 0xff,
+                _ => {}
+            }
+        }
+        0
     }
 
     fn bar_write(
@@ -339,15 +394,11 @@ impl CfgSpace {
         let decode = self.memory_enabled();
         // Stop trapping/mapping the old place first.
         self.track(mpt, part, which, false)?;
-        let new = if val == u32::MAX {
-            let mask = !size.saturating_sub(1);
-            let half = if lo { mask & 0xffff_fff0 } else { mask >> 32 };
-            u32::try_from(half & 0xffff_ffff).unwrap_or(0)
-        } else if lo {
-            val & !0xf
-        } else {
-            val
-        };
+        // Address bits below the BAR's size are hardwired to zero, so a base is aligned to the
+        // size and all ones written (sizing) read back the size.
+        let mask = !size.saturating_sub(1);
+        let half = if lo { mask & 0xffff_fff0 } else { mask >> 32 };
+        let new = val & u32::try_from(half & 0xffff_ffff).unwrap_or(0);
         wr32(&mut self.bytes, off, new | flags);
         // A sizing write leaves the BAR untracked until the guest places it.
         if val != u32::MAX {
@@ -414,11 +465,15 @@ impl CfgSpace {
     }
 }
 
+/// A config access is 1, 2 or 4 bytes inside one dword (a PCI config transaction is one dword
+/// with byte enables): a write across a dword boundary would reach a register, such as
+/// COMMAND, past the one it is emulated as.
 fn check(offset: u32, len: usize) -> Result {
     let end = u32_as_usize(offset)
         .checked_add(len)
         .ok_or(GvtError::Invalid)?;
-    if !matches!(len, 1 | 2 | 4) || end > 4096 {
+    let in_dword = u32_as_usize(offset % 4).saturating_add(len) <= 4;
+    if !matches!(len, 1 | 2 | 4) || !in_dword || end > 4096 {
         return Err(GvtError::Invalid);
     }
     Ok(())
@@ -488,6 +543,70 @@ mod tests {
         assert_eq!(c.msi(), None, "MSI not enabled yet");
     }
 
+    /// Found by the cfg fuzz target: a 2-byte write to ASLS made the OpRegion address those two
+    /// bytes, while the guest read back the whole register.
+    #[test]
+    fn the_opregion_address_is_what_asls_reads() {
+        let (mut c, part) = space();
+        let mut mpt = Mpt::default();
+        let asls = INTEL_GVT_PCI_OPREGION as u32;
+        c.write(&mut mpt, &part, asls, &0x7a8e_d018u32.to_le_bytes())
+            .unwrap();
+        c.write(&mut mpt, &part, asls, &[0x00, 0xe0]).unwrap();
+        let mut v = [0u8; 4];
+        c.read(asls, &mut v).unwrap();
+        assert_eq!(u32::from_le_bytes(v), 0x7a8e_e000);
+        assert_eq!(c.opregion_gpa, Some(0x7a8e_e000));
+    }
+
+    /// Found by the cfg fuzz target: a 4-byte write at offset 1 turned memory decoding off
+    /// (COMMAND is byte 4) without untrapping BAR0 or unmapping the aperture.
+    #[test]
+    fn accesses_do_not_cross_a_dword() {
+        let (mut c, part) = space();
+        let mut mpt = Mpt::default();
+        c.write(&mut mpt, &part, 0x04, &[PCI_COMMAND_MEMORY])
+            .unwrap();
+        assert!(c.bar0.tracked && c.bar2.tracked);
+        for (off, len) in [(1, 4), (2, 4), (3, 2), (0x43, 4)] {
+            assert_eq!(
+                c.write(&mut mpt, &part, off, &[0; 4][..len]),
+                Err(GvtError::Invalid)
+            );
+            assert_eq!(c.read(off, &mut [0; 4][..len]), Err(GvtError::Invalid));
+        }
+        assert!(c.memory_enabled() && c.bar0.tracked && c.bar2.tracked);
+    }
+
+    /// Found by the cfg fuzz target: a guest rewrote the capability list and MSI's 64-bit bit,
+    /// changing where the vGPU reads the MSI data it injects with.
+    #[test]
+    fn capability_ids_links_and_capability_bits_are_read_only() {
+        let (mut c, part) = space();
+        let mut mpt = Mpt::default();
+        let before = *c.bytes();
+        for off in [0x40, 0x50] {
+            c.write(&mut mpt, &part, off, &u32::MAX.to_le_bytes())
+                .unwrap();
+        }
+        let b = c.bytes();
+        assert_eq!(b[0x40..0x42], before[0x40..0x42], "MSI id and next");
+        assert_eq!(
+            b[0x50..0x54],
+            before[0x50..0x54],
+            "PM id, next, capabilities"
+        );
+        // MSI enable and multiple message enable change; the capability bits do not.
+        assert_eq!(u16::from_le_bytes([b[0x42], b[0x43]]), 0x71);
+        c.write(&mut mpt, &part, 0x44, &0xfee0_0000u32.to_le_bytes())
+            .unwrap();
+        c.write(&mut mpt, &part, 0x48, &[0x41, 0]).unwrap();
+        assert_eq!(c.msi(), Some((0xfee0_0000, 0x41)), "32-bit layout");
+        // The rest of the capability area is the guest's.
+        c.write(&mut mpt, &part, 0x60, &[0xab]).unwrap();
+        assert_eq!(c.bytes()[0x60], 0xab);
+    }
+
     #[test]
     fn decoding_traps_bar0_and_maps_only_the_vgpu_slice() {
         let (mut c, part) = space();
@@ -521,5 +640,25 @@ mod tests {
         let mut v = [0u8; 4];
         c.read(0x10, &mut v).unwrap();
         assert_eq!(u32::from_le_bytes(v), 0xff00_0004);
+    }
+
+    /// Found by the cfg fuzz target: a base not aligned to the BAR's size was kept, and the
+    /// hypervisor trapped a BAR0 window no device could decode.
+    #[test]
+    fn bar_bases_are_aligned_to_the_bar_size() {
+        let (mut c, part) = space();
+        let mut mpt = Mpt::default();
+        c.write(&mut mpt, &part, 0x10, &0xe012_3450u32.to_le_bytes())
+            .unwrap();
+        let size = c.bar0.size;
+        assert_eq!(c.bar_base(0x10), 0xe012_3450 & !(size - 1));
+        assert_eq!(c.bytes()[0x10] & 0xf, 0x04, "flags kept");
+        c.write(&mut mpt, &part, 0x18, &0x8765_4320u32.to_le_bytes())
+            .unwrap();
+        assert_eq!(c.bar_base(0x18) % c.bar2.size, 0);
+        c.write(&mut mpt, &part, 0x04, &[PCI_COMMAND_MEMORY])
+            .unwrap();
+        let base = c.bar_base(0x10);
+        assert_eq!(mpt.traps, [(base, base + size, true)]);
     }
 }

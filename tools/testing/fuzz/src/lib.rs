@@ -8,6 +8,8 @@ use guest_model::direct::Direct;
 use guest_model::hv::MemHypervisor;
 use guest_model::storage::{vec_storage, VecStorage};
 use gvt::model::gvt::Gvt;
+use gvt::model::host::{HostGpu, HostInfo, CFG_SPACE_SIZE};
+use gvt::model::resources::{Partition, VgpuId};
 use gvt::model::vgpu::Vgpu;
 use gvt::model::vgpu_type::find_type;
 use gvt::sim::SimHost;
@@ -53,6 +55,74 @@ impl World {
         self.hv.msis.clear();
         self.hv.traps.clear();
         self.hv.aperture_maps.clear();
+    }
+
+    /// The host as the vGPU's accesses must reach it: only inside its partition.
+    pub fn fenced(&self) -> Fenced<'static> {
+        Fenced {
+            host: self.host,
+            part: *self.vgpu.partition(),
+        }
+    }
+}
+
+/// The sim host, checking the rule no guest access may break: a host write lands only in the
+/// vGPU's partition (its GGTT entries and its fences). A write elsewhere panics, which
+/// libFuzzer reports as a crash.
+pub struct Fenced<'a> {
+    host: &'a SimHost<Box<[AtomicU64]>>,
+    part: Partition,
+}
+
+impl HostGpu for Fenced<'_> {
+    fn info(&self) -> &HostInfo {
+        self.host.info()
+    }
+
+    fn cfg_snapshot(&self) -> &[u8; CFG_SPACE_SIZE] {
+        self.host.cfg_snapshot()
+    }
+
+    fn mmio_snapshot(&self, first_dword: usize, dst: &mut [u32]) {
+        self.host.mmio_snapshot(first_dword, dst)
+    }
+
+    fn ggtt_read(&self, index: u64) -> u64 {
+        self.host.ggtt_read(index)
+    }
+
+    fn ggtt_write(&self, index: u64, pte: u64) {
+        assert!(
+            self.part.owns_gm(index.saturating_mul(4096), 4096),
+            "host GGTT entry {index:#x} written ({pte:#x}), outside {:?}",
+            self.part
+        );
+        self.host.ggtt_write(index, pte)
+    }
+
+    fn ggtt_flush(&self) {
+        self.host.ggtt_flush()
+    }
+
+    fn fence_write(&self, index: u32, value: u64) {
+        assert!(
+            self.part.fences.contains_range(u64::from(index), 1),
+            "host fence {index} written ({value:#x}), outside {:?}",
+            self.part
+        );
+        self.host.fence_write(index, value)
+    }
+
+    fn has_aperture_bar(&self) -> bool {
+        self.host.has_aperture_bar()
+    }
+
+    fn reserve(&self, id: VgpuId, part: &Partition) -> gvt::model::error::Result {
+        self.host.reserve(id, part)
+    }
+
+    fn release(&self, id: VgpuId, part: &Partition) {
+        self.host.release(id, part)
     }
 }
 
