@@ -31,6 +31,8 @@ pub struct Pin {
     pub dma: u64,
     /// gvt.ko's references.
     pub refs: u32,
+    /// The kernel side's handle of the pinned pages (kvmgt.ko: the first `struct page`).
+    pub page: usize,
 }
 
 impl Pin {
@@ -45,8 +47,9 @@ pub trait Pinner {
     /// Why a pin failed (the caller's errno).
     type Error;
     /// Pins `size` bytes of guest memory at `gfn`, which must be physically contiguous, maps
-    /// them for the GPU and grants them to gvt.ko; returns the DMA address.
-    fn pin(&mut self, gfn: u64, size: u64) -> Result<u64, Self::Error>;
+    /// them for the GPU and grants them to gvt.ko; returns the DMA address and the pages'
+    /// handle.
+    fn pin(&mut self, gfn: u64, size: u64) -> Result<(u64, usize), Self::Error>;
     /// Revokes gvt.ko's grant of `p`, unmaps and unpins it. `in_use`: gvt.ko still references
     /// it, so the GGTT may point there and CPU mappings of the aperture must go too.
     fn unpin(&mut self, p: &Pin, in_use: bool);
@@ -62,8 +65,8 @@ pub trait Map<V> {
     fn insert(&mut self, k: u64, v: V) -> bool;
     /// Removes the value at `k`.
     fn remove(&mut self, k: u64) -> Option<V>;
-    /// The smallest key at or above `k`.
-    fn next_key(&self, k: u64) -> Option<u64>;
+    /// The smallest key at or above `k` (`&mut`: the kernel's tree gives cursors only so).
+    fn next_key(&mut self, k: u64) -> Option<u64>;
 }
 
 /// Why a mapping was refused.
@@ -143,12 +146,13 @@ impl<G: Map<Pin>, D: Map<u64>, O: Map<u32>> DmaCache<G, D, O> {
             }
             self.release(p, gfn);
         }
-        let dma = p.pin(gfn, size).map_err(MapError::Pin)?;
+        let (dma, page) = p.pin(gfn, size).map_err(MapError::Pin)?;
         let pin = Pin {
             gfn,
             size,
             dma,
             refs: 1,
+            page,
         };
         if !self.by_gfn.insert(gfn, pin) {
             p.unpin(&pin, false);
@@ -280,7 +284,7 @@ mod tests {
         fn remove(&mut self, k: u64) -> Option<V> {
             self.0.remove(&k)
         }
-        fn next_key(&self, k: u64) -> Option<u64> {
+        fn next_key(&mut self, k: u64) -> Option<u64> {
             self.0.range(k..).next().map(|(&k, _)| k)
         }
     }
@@ -309,7 +313,7 @@ mod tests {
 
     impl Pinner for FakeKernel {
         type Error = i32;
-        fn pin(&mut self, gfn: u64, size: u64) -> Result<u64, i32> {
+        fn pin(&mut self, gfn: u64, size: u64) -> Result<(u64, usize), i32> {
             if self.fail_pin {
                 return Err(-14);
             }
@@ -324,7 +328,7 @@ mod tests {
             let dma = dma.unwrap();
             self.dma_used.insert(dma);
             self.pins += 1;
-            Ok(dma)
+            Ok((dma, 0))
         }
         fn unpin(&mut self, p: &Pin, in_use: bool) {
             for f in p.gfn..p.gfn + (p.size >> PAGE_SHIFT) {
