@@ -33,6 +33,34 @@ int kvmgt_edid_access(u64 off, u64 len, u64 max_size, u64 *at);
 #define KVMGT_EDID_LINK_DOWN	2
 int kvmgt_edid_write(u64 reg, u32 value, u32 max_size);
 
+/*
+ * dma.rs: the DMA pin cache of one vGPU device, its bookkeeping in Rust (dma_cache.rs). Each
+ * call takes the cache's lock; kvmgt_pin() and kvmgt_unpin() run under it.
+ */
+struct kvmgt_cache;
+struct kvmgt_vgpu;
+struct kvmgt_cache *kvmgt_cache_new(void);
+void kvmgt_cache_free(struct kvmgt_cache *c);
+int kvmgt_cache_map(struct kvmgt_cache *c, struct kvmgt_vgpu *v, u64 gfn, u64 size,
+		    u64 *dma_addr);
+void kvmgt_cache_unmap(struct kvmgt_cache *c, struct kvmgt_vgpu *v, u64 dma_addr);
+void kvmgt_cache_user_unmap(struct kvmgt_cache *c, struct kvmgt_vgpu *v, u64 first_gfn,
+			    u64 last_gfn);
+void kvmgt_cache_flush(struct kvmgt_cache *c, struct kvmgt_vgpu *v);
+/* The page behind dma_addr with a reference (kvmgt_get_page()), or NULL. */
+void *kvmgt_cache_get_page(struct kvmgt_cache *c, u64 dma_addr);
+struct kvmgt_cache_stats {
+	u64 entries;	/* mappings cached */
+	u64 pages;	/* guest pages pinned */
+	u64 owed;	/* unmaps gvt.ko owes for mappings released under it */
+	u64 unrecorded;	/* owed references memory was too short to record */
+};
+void kvmgt_cache_stats(struct kvmgt_cache *c, struct kvmgt_cache_stats *out);
+/* vfio.c: the kernel side of the cache. */
+int kvmgt_pin(struct kvmgt_vgpu *v, u64 gfn, u64 size, u64 *dma_addr, void **page);
+void kvmgt_unpin(struct kvmgt_vgpu *v, u64 gfn, u64 size, u64 dma_addr, bool in_use);
+void *kvmgt_get_page(void *first, u64 index);
+
 /* kunit.c: the first mdev parent, as the KUnit cases (tests.rs) look at it. */
 struct gvt_device *kvmgt_test_gd(void);
 u32 kvmgt_test_nr_types(void);

@@ -22,6 +22,9 @@ use crate::region;
 
 c_signatures!(crate::ffi => crate: kvmgt_region_decode, kvmgt_region_next,
     kvmgt_aperture_in_slice, kvmgt_edid_access, kvmgt_edid_write);
+c_signatures!(crate::ffi => crate::dma: kvmgt_cache_new, kvmgt_cache_free, kvmgt_cache_map,
+    kvmgt_cache_unmap, kvmgt_cache_user_unmap, kvmgt_cache_flush, kvmgt_cache_get_page,
+    kvmgt_cache_stats);
 
 const _: () = assert!(region::OFFSET_SHIFT == KVMGT_OFFSET_SHIFT);
 const _: () = assert!(region::EDID_BLOB_OFFSET == KVMGT_EDID_BLOB_OFFSET as u64);

@@ -43,15 +43,6 @@ static inline struct kvmgt_type *to_kvmgt_type(struct mdev_type *mtype)
 	return container_of(mtype, struct kvmgt_type, type);
 }
 
-/* A guest page pinned and mapped for the GPU. */
-struct kvmgt_dma {
-	u64 gfn;
-	u64 size;
-	dma_addr_t dma_addr;
-	struct page *page;	/* the first of size >> PAGE_SHIFT contiguous pages */
-	unsigned int refs;
-};
-
 /* Plane descriptions handed out by VFIO_DEVICE_QUERY_GFX_PLANE, by id. */
 #define KVMGT_PLANE_IDS 4
 struct kvmgt_display {
@@ -68,7 +59,7 @@ struct kvmgt_vgpu {
 	/*
 	 * BAR2 mmap: a fault looks the page up and inserts it under ap_lock; the pages' user
 	 * mappings are zapped under it when gvt.ko says the aperture changed and when a grant of
-	 * a page still in use is revoked. Taken under mmap_lock, cache_lock and the vGPU's lock;
+	 * a page still in use is revoked. Taken under mmap_lock, the cache's and the vGPU's lock;
 	 * takes only gvt.ko's leaf locks and the mm's. It also guards the sink: the page shown
 	 * where the GGTT maps none (allocated at first use, freed at close), and whether it may
 	 * be mapped anywhere since the last zap of the whole slice.
@@ -80,13 +71,8 @@ struct kvmgt_vgpu {
 	spinlock_t irq_lock;
 	struct eventfd_ctx *msi_trigger;
 	struct eventfd_ctx *intx_trigger;
-	/* DMA cache: gfn -> kvmgt_dma, and dma_addr >> PAGE_SHIFT -> the same entry. */
-	struct mutex cache_lock;
-	struct xarray by_gfn;
-	struct xarray by_dma;
-	/* References gvt.ko still holds to mappings released under it, by DMA page (xa values). */
-	struct xarray owed;
-	unsigned long nr_cached;
+	/* The guest pages gvt.ko mapped for the GPU (ffi.h, dma.rs). */
+	struct kvmgt_cache *cache;
 	struct gvt_vgpu_info info;
 	/* KVM write tracking, while opened with a KVM: the gfns gvt.ko asked to track. */
 	struct kvm *kvm;

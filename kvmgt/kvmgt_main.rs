@@ -12,6 +12,8 @@ use kernel::prelude::*;
 #[path = "../mpt/abi.rs"]
 mod gvt;
 
+mod dma;
+pub mod dma_cache;
 mod ffi;
 pub mod region;
 #[cfg(gvt_kunit)]

@@ -36,11 +36,11 @@
  *
  * It also provides gvt.ko's MPT services for the vGPU: guest memory through vfio_dma_rw() and
  * guest pages pinned and DMA-mapped for the GPU, cached by gfn with reference counts and
- * dropped when user space unmaps the IOVA range; and, when the device is opened with a KVM (as
+ * dropped when user space unmaps the IOVA range (the bookkeeping is Rust: dma_cache.rs); and, when the device is opened with a KVM (as
  * QEMU does), KVM write tracking of the guest's page-table pages. Without a KVM (QEMU TCG, a
  * test client) there is no tracking and gvt.ko re-validates page tables before submissions.
  *
- * Locks: cache_lock, then ap_lock; page faults take ap_lock under the mm's locks, and gvt.ko's
+ * Locks: the DMA cache's (dma.rs), then ap_lock; page faults take ap_lock under the mm's locks, and gvt.ko's
  * aperture lookups take no vGPU lock, because the vGPU's lock is held around vfio_dma_rw(),
  * which may fault in that same mm.
  */
@@ -160,67 +160,19 @@ static void kvmgt_aperture_invalidate(void *priv, u64 offset, u64 size)
 }
 
 /*
- * A mapping released while gvt.ko still references it (user space unmapped the memory, or the
- * guest maps the page at another size) leaves gvt.ko owing that many dma_unmap calls for its
- * DMA address. They must not be taken from a new mapping that gets the same address later:
- * they are counted here and paid first (kvmgt_dma_unmap).
+ * The kernel side of the DMA pin cache (dma.rs decides, under its lock): pins size bytes of
+ * guest memory at gfn, which must be physically contiguous, maps them for the GPU and grants
+ * them to gvt.ko.
  */
-static void kvmgt_owe(struct kvmgt_vgpu *v, u64 dma_addr, unsigned int refs)
-{
-	unsigned long key = dma_addr >> PAGE_SHIFT;
-	void *e = xa_load(&v->owed, key);
-
-	if (xa_err(xa_store(&v->owed, key, xa_mk_value((e ? xa_to_value(e) : 0) + refs), GFP_KERNEL)))
-		dev_warn(v->vdev.dev, "cannot record %u references to %#llx\n", refs, dma_addr);
-}
-
-/* Pays one owed reference for dma_addr, if any is owed. */
-static bool kvmgt_pay(struct kvmgt_vgpu *v, u64 dma_addr)
-{
-	unsigned long key = dma_addr >> PAGE_SHIFT, n;
-	void *e = xa_load(&v->owed, key);
-
-	if (!e)
-		return false;
-	n = xa_to_value(e);
-	if (n > 1)
-		xa_store(&v->owed, key, xa_mk_value(n - 1), GFP_KERNEL);
-	else
-		xa_erase(&v->owed, key);
-	return true;
-}
-
-static void kvmgt_dma_release(struct kvmgt_vgpu *v, struct kvmgt_dma *d)
-{
-	gvt_vgpu_dma_revoke(v->vgpu, d->dma_addr);
-	if (d->refs)
-		kvmgt_owe(v, d->dma_addr, d->refs);
-	/*
-	 * Still referenced (user space unmapped the memory, or the guest remaps it at another
-	 * size): the GGTT may still point here, so no aperture mapping may outlive the unpin.
-	 */
-	if (d->refs)
-		kvmgt_aperture_zap(v, v->info.aperture_slice_base, v->info.aperture_slice_size);
-	xa_erase(&v->by_gfn, d->gfn);
-	xa_erase(&v->by_dma, d->dma_addr >> PAGE_SHIFT);
-	dma_unmap_page(gpu_dev(v), d->dma_addr, d->size, DMA_BIDIRECTIONAL);
-	vfio_unpin_pages(&v->vdev, d->gfn << PAGE_SHIFT, d->size >> PAGE_SHIFT);
-	v->nr_cached--;
-	kfree(d);
-}
-
-/* Pins size bytes of guest memory at gfn, which must be physically contiguous, and maps them. */
-static int kvmgt_dma_new(struct kvmgt_vgpu *v, u64 gfn, u64 size, struct kvmgt_dma **out)
+int kvmgt_pin(struct kvmgt_vgpu *v, u64 gfn, u64 size, u64 *dma_addr, void **first)
 {
 	int npages = size >> PAGE_SHIFT, i, ret;
 	struct page **pages;
-	struct kvmgt_dma *d;
+	dma_addr_t dma;
 
 	pages = kcalloc(npages, sizeof(*pages), GFP_KERNEL);
-	d = kzalloc(sizeof(*d), GFP_KERNEL);
-	ret = -ENOMEM;
-	if (!pages || !d)
-		goto free;
+	if (!pages)
+		return -ENOMEM;
 	ret = vfio_pin_pages(&v->vdev, gfn << PAGE_SHIFT, npages, IOMMU_READ | IOMMU_WRITE, pages);
 	if (ret != npages) {
 		if (ret > 0)
@@ -232,100 +184,69 @@ static int kvmgt_dma_new(struct kvmgt_vgpu *v, u64 gfn, u64 size, struct kvmgt_d
 	for (i = 1; i < npages; i++)
 		if (page_to_pfn(pages[i]) != page_to_pfn(pages[0]) + i)
 			goto unpin;
-	d->dma_addr = dma_map_page(gpu_dev(v), pages[0], 0, size, DMA_BIDIRECTIONAL);
-	if (dma_mapping_error(gpu_dev(v), d->dma_addr))
+	dma = dma_map_page(gpu_dev(v), pages[0], 0, size, DMA_BIDIRECTIONAL);
+	if (dma_mapping_error(gpu_dev(v), dma))
 		goto unpin;
-	d->gfn = gfn;
-	d->size = size;
-	d->page = pages[0];
-	d->refs = 1;
-	ret = xa_err(xa_store(&v->by_gfn, gfn, d, GFP_KERNEL));
-	if (!ret)
-		ret = xa_err(xa_store(&v->by_dma, d->dma_addr >> PAGE_SHIFT, d, GFP_KERNEL));
-	if (!ret) {
-		ret = gvt_vgpu_dma_grant(v->vgpu, d->dma_addr, size);
-		if (ret)
-			xa_erase(&v->by_dma, d->dma_addr >> PAGE_SHIFT);
-	}
+	ret = gvt_vgpu_dma_grant(v->vgpu, dma, size);
 	if (ret) {
-		xa_erase(&v->by_gfn, gfn);
-		dma_unmap_page(gpu_dev(v), d->dma_addr, size, DMA_BIDIRECTIONAL);
+		dma_unmap_page(gpu_dev(v), dma, size, DMA_BIDIRECTIONAL);
 		goto unpin;
 	}
 	/* The GGTT may still point here from before a revoke, with the sink mapped instead. */
 	kvmgt_sink_unmap(v, false);
-	v->nr_cached++;
+	*dma_addr = dma;
+	*first = pages[0];
 	kfree(pages);
-	*out = d;
 	return 0;
 unpin:
 	vfio_unpin_pages(&v->vdev, gfn << PAGE_SHIFT, npages);
 free:
 	kfree(pages);
-	kfree(d);
 	return ret;
+}
+
+/* Undoes kvmgt_pin(). in_use: gvt.ko still references the pages (see dma_cache.rs). */
+void kvmgt_unpin(struct kvmgt_vgpu *v, u64 gfn, u64 size, u64 dma_addr, bool in_use)
+{
+	gvt_vgpu_dma_revoke(v->vgpu, dma_addr);
+	/*
+	 * Still referenced (user space unmapped the memory, or the guest remaps it at another
+	 * size): the GGTT may still point here, so no aperture mapping may outlive the unpin.
+	 */
+	if (in_use)
+		kvmgt_aperture_zap(v, v->info.aperture_slice_base, v->info.aperture_slice_size);
+	dma_unmap_page(gpu_dev(v), dma_addr, size, DMA_BIDIRECTIONAL);
+	vfio_unpin_pages(&v->vdev, gfn << PAGE_SHIFT, size >> PAGE_SHIFT);
+}
+
+/* Page index of a pinned run, with a reference (under the cache's lock, so still pinned). */
+void *kvmgt_get_page(void *first, u64 index)
+{
+	struct page *page = nth_page((struct page *)first, index);
+
+	get_page(page);
+	return page;
 }
 
 static int kvmgt_dma_map(void *priv, u64 gfn, u64 size, u64 *dma_addr)
 {
 	struct kvmgt_vgpu *v = priv;
-	struct kvmgt_dma *d;
-	int ret = 0;
 
 	if (!v->open)
 		return -ENODEV;
-	if (!size || size & ~PAGE_MASK || size > SZ_2M || gfn > (U64_MAX >> PAGE_SHIFT))
-		return -EINVAL;
-	mutex_lock(&v->cache_lock);
-	d = xa_load(&v->by_gfn, gfn);
-	if (d && d->size != size) {
-		/* The guest now maps this page with another size: start over. */
-		if (d->refs > 1) {
-			ret = -EBUSY;
-			goto out;
-		}
-		kvmgt_dma_release(v, d);
-		d = NULL;
-	}
-	if (d)
-		d->refs++;
-	else
-		ret = kvmgt_dma_new(v, gfn, size, &d);
-	if (!ret)
-		*dma_addr = d->dma_addr;
-out:
-	mutex_unlock(&v->cache_lock);
-	return ret;
+	return kvmgt_cache_map(v->cache, v, gfn, size, dma_addr);
 }
 
 static void kvmgt_dma_unmap(void *priv, u64 dma_addr)
 {
 	struct kvmgt_vgpu *v = priv;
-	struct kvmgt_dma *d;
 
-	mutex_lock(&v->cache_lock);
-	/* A reference to a mapping released under gvt.ko is paid, never taken from a new one. */
-	if (!kvmgt_pay(v, dma_addr)) {
-		d = xa_load(&v->by_dma, dma_addr >> PAGE_SHIFT);
-		if (d && !--d->refs)
-			kvmgt_dma_release(v, d);
-	}
-	mutex_unlock(&v->cache_lock);
+	kvmgt_cache_unmap(v->cache, v, dma_addr);
 }
 
 struct page *kvmgt_dma_get_page(struct kvmgt_vgpu *v, u64 dma_addr)
 {
-	struct page *page = NULL;
-	struct kvmgt_dma *d;
-
-	mutex_lock(&v->cache_lock);
-	d = xa_load(&v->by_dma, dma_addr >> PAGE_SHIFT);
-	if (d && dma_addr >= d->dma_addr && dma_addr - d->dma_addr < d->size) {
-		page = nth_page(d->page, (dma_addr - d->dma_addr) >> PAGE_SHIFT);
-		get_page(page);
-	}
-	mutex_unlock(&v->cache_lock);
-	return page;
+	return kvmgt_cache_get_page(v->cache, dma_addr);
 }
 
 static int kvmgt_inject_msi(void *priv, u64 addr, u32 data)
@@ -915,20 +836,15 @@ static long kvmgt_ioctl(struct vfio_device *vdev, unsigned int cmd, unsigned lon
 static void kvmgt_vfio_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 {
 	struct kvmgt_vgpu *v = to_kvmgt_vgpu(vdev);
-	u64 first = iova >> PAGE_SHIFT, last = (iova + length - 1) >> PAGE_SHIFT;
-	struct kvmgt_dma *d;
-	unsigned long gfn;
 
-	mutex_lock(&v->cache_lock);
-	xa_for_each_range(&v->by_gfn, gfn, d, first, last)
-		kvmgt_dma_release(v, d);
-	mutex_unlock(&v->cache_lock);
+	if (length)
+		kvmgt_cache_user_unmap(v->cache, v, iova >> PAGE_SHIFT,
+				       (iova + length - 1) >> PAGE_SHIFT);
 }
 
 static void kvmgt_close(struct vfio_device *vdev)
 {
 	struct kvmgt_vgpu *v = to_kvmgt_vgpu(vdev);
-	struct kvmgt_dma *d;
 	unsigned long gfn;
 
 	/* The next user gets a fresh device; the reset also unmaps what the GGTT held. */
@@ -937,12 +853,8 @@ static void kvmgt_close(struct vfio_device *vdev)
 	gvt_vgpu_deactivate(v->vgpu);
 	kvmgt_set_trigger(v, &v->msi_trigger, -1);
 	kvmgt_set_trigger(v, &v->intx_trigger, -1);
-	mutex_lock(&v->cache_lock);
-	xa_for_each(&v->by_gfn, gfn, d)
-		kvmgt_dma_release(v, d);
-	/* The reset paid what gvt.ko owed; what the flush just recorded has no holder left. */
-	xa_destroy(&v->owed);
-	mutex_unlock(&v->cache_lock);
+	/* The reset dropped gvt.ko's references: the flush forgets what it still owed. */
+	kvmgt_cache_flush(v->cache, v);
 	/* No mapping outlives the device file; the zap is for the sink's sake all the same. */
 	kvmgt_sink_unmap(v, true);
 	if (v->kvm) {
@@ -1005,31 +917,33 @@ static int kvmgt_init_dev(struct vfio_device *vdev)
 	char name[GVT_VGPU_NAME_LEN];
 	int ret;
 
+	v->cache = kvmgt_cache_new();
+	if (!v->cache)
+		return -ENOMEM;
 	spin_lock_init(&v->irq_lock);
-	mutex_init(&v->cache_lock);
 	mutex_init(&v->disp.lock);
 	mutex_init(&v->ap_lock);
 	mutex_init(&v->edid_lock);
-	xa_init(&v->by_gfn);
-	xa_init(&v->by_dma);
-	xa_init(&v->owed);
 	xa_init(&v->tracked);
 	ratelimit_state_init(&v->refused_rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
 	ret = gvt_vgpu_create_typed(&kvmgt_backend, p->gd, t->idx, v, &v->vgpu);
 	if (ret) {
 		dev_err(&mdev->dev, "cannot create a %s vGPU: %d\n", t->name, ret);
-		return ret;
+		goto free;
 	}
 	ret = gvt_vgpu_get_info(v->vgpu, &v->info);
 	if (ret) {
 		gvt_vgpu_destroy(v->vgpu);
-		return ret;
+		goto free;
 	}
 	/* gvt.ko's messages about the vGPU name its mdev (the device's name is its UUID). */
 	snprintf(name, sizeof(name), "mdev %s", dev_name(&mdev->dev));
 	gvt_vgpu_set_name(v->vgpu, name);
 	dev_info(&mdev->dev, "vGPU %u (%s) created\n", gvt_vgpu_id(v->vgpu), t->name);
 	return 0;
+free:
+	kvmgt_cache_free(v->cache);
+	return ret;
 }
 
 static void kvmgt_release_dev(struct vfio_device *vdev)
@@ -1038,11 +952,8 @@ static void kvmgt_release_dev(struct vfio_device *vdev)
 
 	dev_info(vdev->dev, "vGPU %u destroyed\n", gvt_vgpu_id(v->vgpu));
 	gvt_vgpu_destroy(v->vgpu);
-	xa_destroy(&v->by_gfn);
-	xa_destroy(&v->by_dma);
-	xa_destroy(&v->owed);
+	kvmgt_cache_free(v->cache);
 	xa_destroy(&v->tracked);
-	mutex_destroy(&v->cache_lock);
 	mutex_destroy(&v->disp.lock);
 	mutex_destroy(&v->ap_lock);
 	mutex_destroy(&v->edid_lock);
