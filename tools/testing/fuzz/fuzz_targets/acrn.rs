@@ -9,7 +9,8 @@
 //! C only and not reached here: sysfs.c's attribute plumbing and ioreq.c's request-buffer
 //! handling around `acrngt_decode` (the write-protect commit goes to gvt.ko's page-track
 //! handler, which the ppgtt target drives).
-use acrngt::control::{ParseError, Request, MAX_VMID};
+use acrngt::control::{Request, MAX_VMID};
+use acrngt::error::GvtError;
 use acrngt::ioreq::{self, Access, REQUEST_WRITE, REQ_MMIO, REQ_PCICFG, REQ_WP, VGPU_BDF};
 use libfuzzer_sys::fuzz_target;
 
@@ -44,14 +45,14 @@ fn check_parse(buf: &[u8]) {
     let want = if nums.iter().any(Option::is_none) || nums[0].is_some_and(|v| v > MAX_VMID) {
         // Each field is checked in turn: the first bad one decides.
         let first_bad = nums.iter().enumerate().find_map(|(i, n)| match n {
-            None => Some(ParseError::OutOfRange),
-            Some(0) => Some(ParseError::Malformed),
-            Some(v) if i == 0 && *v > MAX_VMID => Some(ParseError::OutOfRange),
+            None => Some(GvtError::OutOfRange),
+            Some(0) => Some(GvtError::Invalid),
+            Some(v) if i == 0 && *v > MAX_VMID => Some(GvtError::OutOfRange),
             Some(_) => None,
         });
         Err(first_bad.unwrap())
     } else if nums.contains(&Some(0)) {
-        Err(ParseError::Malformed)
+        Err(GvtError::Invalid)
     } else if let [Some(vmid)] = nums[..] {
         Ok(Request::Destroy { vmid })
     } else {
