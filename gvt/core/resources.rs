@@ -185,6 +185,14 @@ impl ResourcePool {
         self.slots.get(id.slot()).and_then(Option::as_ref)
     }
 
+    /// The live vGPUs' partitions, by id.
+    pub fn partitions(&self) -> impl Iterator<Item = (VgpuId, &Partition)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, p)| Some((VgpuId::from_slot(slot)?, p.as_ref()?)))
+    }
+
     /// Number of live vGPUs.
     pub fn used_slots(&self) -> usize {
         MAX_VGPUS.saturating_sub(self.free_slots())

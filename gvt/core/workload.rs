@@ -357,12 +357,16 @@ pub struct ExecStats {
     pub dispatched: u64,
     /// Workloads the host completed.
     pub completed: u64,
+    /// Of those, per engine ([`Engine::ALL`] order).
+    pub completed_per_engine: [u64; 4],
     /// Workloads the host reported hung.
     pub hangs: u64,
     /// Workloads that stopped at an invalid instruction (command streamer errors).
     pub cs_errors: u64,
     /// Submissions refused (bad descriptor, context, ring, PPGTT, scan or batch shadow).
     pub rejected: u64,
+    /// Of those, refused by the command scanner.
+    pub scan_refusals: u64,
     /// Privileged batches shadowed.
     pub batches_shadowed: u64,
     /// Bytes of privileged batch code shadowed.
@@ -378,9 +382,11 @@ impl ExecStats {
             created,
             dispatched,
             completed,
+            completed_per_engine: [rcs, vcs, bcs, vecs],
             hangs,
             cs_errors,
             rejected,
+            scan_refusals,
             batches_shadowed,
             batch_bytes,
         } = *self;
@@ -390,9 +396,14 @@ impl ExecStats {
                 ("workloads_created", created),
                 ("workloads_dispatched", dispatched),
                 ("workloads_completed", completed),
+                ("workloads_completed_rcs0", rcs),
+                ("workloads_completed_vcs0", vcs),
+                ("workloads_completed_bcs0", bcs),
+                ("workloads_completed_vecs0", vecs),
                 ("workload_hangs", hangs),
                 ("cs_errors", cs_errors),
                 ("submissions_rejected", rejected),
+                ("scan_refusals", scan_refusals),
                 ("batches_shadowed", batches_shadowed),
                 ("batch_bytes_shadowed", batch_bytes),
             ],
@@ -682,6 +693,9 @@ impl<T: ExecStorage> Exec<T> {
                 }
                 Err(r) => {
                     self.stats.rejected = self.stats.rejected.saturating_add(1);
+                    if matches!(r.cause, Some(Cause::Command { .. })) {
+                        self.stats.scan_refusals = self.stats.scan_refusals.saturating_add(1);
+                    }
                     vgpu.enter_failsafe(r.cause.unwrap_or(Cause::Submission {
                         engine: e,
                         what: Submission::Host(r.err),
@@ -1229,6 +1243,13 @@ impl<T: ExecStorage> Exec<T> {
             return Ok(());
         }
         self.stats.completed = self.stats.completed.saturating_add(1);
+        if let Some(n) = self
+            .stats
+            .completed_per_engine
+            .get_mut(engine_index(engine))
+        {
+            *n = n.saturating_add(1);
+        }
         if let Some(at) = w.stop_at {
             self.free(host, slot);
             return self.stop(vgpu, mpt, engine, at, w.user_irqs);

@@ -187,6 +187,11 @@ fn refused_commands_are_named_where_the_guest_put_them() {
         .unwrap();
     m.run();
     assert_eq!(m.vms[0].vgpu.failsafe(), None);
+    let st = *m.vms[0].exec.stats();
+    assert_eq!(
+        (st.completed, st.completed_per_engine, st.scan_refusals),
+        (1, [1, 0, 0, 0], 0)
+    );
     let head = g.ctx.tail;
     assert_eq!(head, 0x20);
     let mut t = m.guest(0);
@@ -196,6 +201,7 @@ fn refused_commands_are_named_where_the_guest_put_them() {
     g.ctx.publish(&mut t).unwrap();
     g.rcs.submit(&mut t, &g.ctx, None).unwrap();
     let c = cause_of(&m.vms[0].vgpu);
+    assert_eq!(m.vms[0].exec.stats().scan_refusals, 1);
     assert_eq!(
         c,
         (
