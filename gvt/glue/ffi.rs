@@ -27,8 +27,15 @@ extern "C" {
     pub(crate) fn gvt_clock_destroy(c: *mut c_void);
     /// `debugfs_create_dir("gvt", NULL)`, or null.
     pub(crate) fn gvt_debugfs_root_create() -> *mut c_void;
-    /// `vgpu<id>/` in `root` with a read-only `stats` file whose show callback calls
-    /// `gvt_vgpu_debugfs_show(vgpu, m)`; the directory, or null.
+    /// `<dev_name(dev)>/` in `root` with a read-only `info` file whose show callback calls
+    /// `gvt_gpu_debugfs_show(gpu, m)`; the directory, or null.
+    pub(crate) fn gvt_debugfs_gpu_create(
+        root: *mut c_void,
+        dev: *mut c_void,
+        gpu: *mut c_void,
+    ) -> *mut c_void;
+    /// `vgpu<id>/` in `root` with read-only `stats`, `status` and `mmio_diff` files whose show
+    /// callbacks call `gvt_vgpu_debugfs_show(vgpu, m, which)`; the directory, or null.
     pub(crate) fn gvt_debugfs_vgpu_create(
         root: *mut c_void,
         id: u32,

@@ -207,7 +207,7 @@ pub(super) struct VgpuState {
     pub(super) exec: Exec<ExecStore>,
     pub(super) scanner: Gen9Scanner,
     /// Who the vGPU is in the log.
-    identity: Identity,
+    pub(super) identity: Identity,
     /// The failsafe cause last reported to the log.
     reported: Option<Cause>,
     /// The guest resets out of failsafe already reported (`VgpuStats::failsafe_guest_resets`).
@@ -457,6 +457,11 @@ impl VgpuHandle {
             priv_: self.priv_,
             id: self.id.load(Ordering::Relaxed),
         }
+    }
+
+    /// The vGPU's id (0 while it is being created).
+    pub(super) fn id(&self) -> u32 {
+        self.id.load(Ordering::Relaxed)
     }
 
     pub(super) fn device(&self) -> &GvtDevice {
