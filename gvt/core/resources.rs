@@ -187,10 +187,9 @@ impl ResourcePool {
 
     /// The live vGPUs' partitions, by id.
     pub fn partitions(&self) -> impl Iterator<Item = (VgpuId, &Partition)> {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter_map(|(slot, p)| Some((VgpuId::from_slot(slot)?, p.as_ref()?)))
+        // A range, not `enumerate`: its counter's addition would be a panic path.
+        (0..MAX_VGPUS)
+            .filter_map(|slot| Some((VgpuId::from_slot(slot)?, self.slots.get(slot)?.as_ref()?)))
     }
 
     /// Number of live vGPUs.
