@@ -86,6 +86,8 @@ struct kvmgt_vgpu {
 	/* References gvt.ko still holds to mappings released under it, by DMA page (xa values). */
 	struct xarray owed;
 	unsigned long nr_cached;
+	/* Guest pages the cache holds pinned (an entry pins size >> PAGE_SHIFT of them). */
+	unsigned long nr_pinned;
 	struct gvt_vgpu_info info;
 	/* KVM write tracking, while opened with a KVM: the gfns gvt.ko asked to track. */
 	struct kvm *kvm;

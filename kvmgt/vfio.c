@@ -44,6 +44,7 @@
  * aperture lookups take no vGPU lock, because the vGPU's lock is held around vfio_dma_rw(),
  * which may fault in that same mm.
  */
+#include <linux/debugfs.h>
 #include <linux/dma-mapping.h>
 #include <linux/eventfd.h>
 #include <linux/kvm_host.h>
@@ -52,6 +53,7 @@
 #include <linux/nospec.h>
 #include <linux/pci.h>
 #include <linux/ratelimit.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/sprintf.h>
 #include <linux/uaccess.h>
@@ -208,6 +210,7 @@ static void kvmgt_dma_release(struct kvmgt_vgpu *v, struct kvmgt_dma *d)
 	dma_unmap_page(gpu_dev(v), d->dma_addr, d->size, DMA_BIDIRECTIONAL);
 	vfio_unpin_pages(&v->vdev, d->gfn << PAGE_SHIFT, d->size >> PAGE_SHIFT);
 	v->nr_cached--;
+	v->nr_pinned -= d->size >> PAGE_SHIFT;
 	kfree(d);
 }
 
@@ -257,6 +260,7 @@ static int kvmgt_dma_new(struct kvmgt_vgpu *v, u64 gfn, u64 size, struct kvmgt_d
 	/* The GGTT may still point here from before a revoke, with the sink mapped instead. */
 	kvmgt_sink_unmap(v, false);
 	v->nr_cached++;
+	v->nr_pinned += npages;
 	kfree(pages);
 	*out = d;
 	return 0;
@@ -313,6 +317,35 @@ static void kvmgt_dma_unmap(void *priv, u64 dma_addr)
 			kvmgt_dma_release(v, d);
 	}
 	mutex_unlock(&v->cache_lock);
+}
+
+/*
+ * debugfs: vgpuN/kvmgt_dma_cache, in gvt.ko's directory of the vGPU, which gvt_vgpu_destroy()
+ * removes (waiting for readers) before kvmgt_release_dev() frees anything the file reads.
+ */
+static int kvmgt_dma_cache_show(struct seq_file *m, void *unused)
+{
+	struct kvmgt_vgpu *v = m->private;
+	unsigned long owed = 0, key;
+	void *refs;
+
+	mutex_lock(&v->cache_lock);
+	xa_for_each(&v->owed, key, refs)
+		owed += xa_to_value(refs);
+	seq_printf(m, "entries: %lu\npinned_pages: %lu\nowed_unmaps: %lu\n",
+		   v->nr_cached, v->nr_pinned, owed);
+	mutex_unlock(&v->cache_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(kvmgt_dma_cache);
+
+static void kvmgt_debugfs_add(struct kvmgt_vgpu *v)
+{
+	struct dentry *dir = gvt_vgpu_debugfs_dir(v->vgpu);
+
+	/* No directory (no debugfs): no file, rather than one at the debugfs root. */
+	if (dir)
+		debugfs_create_file("kvmgt_dma_cache", 0444, dir, v, &kvmgt_dma_cache_fops);
 }
 
 struct page *kvmgt_dma_get_page(struct kvmgt_vgpu *v, u64 dma_addr)
@@ -1030,6 +1063,7 @@ static int kvmgt_init_dev(struct vfio_device *vdev)
 	/* gvt.ko's messages about the vGPU name its mdev (the device's name is its UUID). */
 	snprintf(name, sizeof(name), "mdev %s", dev_name(&mdev->dev));
 	gvt_vgpu_set_name(v->vgpu, name);
+	kvmgt_debugfs_add(v);
 	dev_info(&mdev->dev, "vGPU %u (%s) created\n", gvt_vgpu_id(v->vgpu), t->name);
 	return 0;
 }

@@ -183,6 +183,7 @@ EXPORT_SYMBOL_GPL(gvt_vgpu_create);
 EXPORT_SYMBOL_GPL(gvt_vgpu_destroy);
 EXPORT_SYMBOL_GPL(gvt_vgpu_id);
 EXPORT_SYMBOL_GPL(gvt_vgpu_set_name);
+EXPORT_SYMBOL_GPL(gvt_vgpu_debugfs_dir);
 EXPORT_SYMBOL_GPL(gvt_vgpu_cfg_read);
 EXPORT_SYMBOL_GPL(gvt_vgpu_cfg_write);
 EXPORT_SYMBOL_GPL(gvt_vgpu_mmio_read);

@@ -678,6 +678,20 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_id(vgpu: *mut c_void) -> u32 {
     h.state.lock().as_ref().map_or(0, |st| st.vgpu.id().get())
 }
 
+/// The vGPU's debugfs directory, or null; see `include/gvt/mpt.h`.
+///
+/// # Safety
+///
+/// `vgpu` came from a `gvt_vgpu_create*` and was not destroyed yet.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_debugfs_dir(vgpu: *mut c_void) -> *mut c_void {
+    if vgpu.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: per the contract.
+    unsafe { handle(vgpu) }.debugfs.load(Ordering::Acquire)
+}
+
 /// Names the vGPU for the host log; see `include/gvt/mpt.h`.
 ///
 /// # Safety
