@@ -92,6 +92,13 @@ if wait_l2 request-ready; then
                    printf "%s=%d ", a[1], b[2] - a[2] } }')"
     fi
 fi
+# The vGPU's debugfs status while the guest runs, every 5 s (QEMU's close resets the vGPU,
+# and its failsafe state with it): a failed selftest's output shows the last copy.
+( while kill -0 $qpid 2>/dev/null; do
+      cp /sys/kernel/debug/gvt/vgpu1/status /tmp/gvt-status.new 2>/dev/null &&
+          mv /tmp/gvt-status.new /tmp/gvt-status.txt
+      sleep 5
+  done ) &
 # Wait for the guest's console, or for QEMU to end.
 if wait_l2 screen-ready; then
     echo "GVT-L3: traps up to the screenshot (probe, request, hang): $(traps)"
@@ -108,7 +115,8 @@ echo "GVT-L3: L1 CPU seconds: QEMU user $(awk '{ print int($16 / 100) }' /proc/$
     "$(awk '{ print int($17 / 100) }' /proc/$$/stat); all CPUs" \
     "$(awk '/^cpu / { printf "user %d, system %d, idle %d", ($2 + $3) / 100, $4 / 100, $5 / 100 }' /proc/stat)"
 echo "GVT-L3: traps in all (probe, selftests, shutdown): $(traps)"
-echo "GVT-L3: the vGPU's debugfs stats at the end: $(awk -F': ' '{ printf "%s=%s ", $1, $2 }' $STATS)"
+cp $STATS /tmp/gvt-stats.txt
+echo "GVT-L3: the vGPU's debugfs stats at the end: $(awk -F': ' '{ printf "%s=%s ", $1, $2 }' /tmp/gvt-stats.txt)"
 echo "GVT-L3: guest ran $(( $(date +%s) - t0 )) s, QEMU exit status $qrc"
 [ -d $T/events/gvt ] && echo 0 > $T/events/gvt/enable && grep -v '^#' $T/trace > /tmp/gvt-trace.txt
 echo "GVT-L3: gvt trace events kept: $(wc -l < /tmp/gvt-trace.txt 2>/dev/null || echo none)"
@@ -189,6 +197,9 @@ for t in $SELFTESTS; do
         # The engines' side: workloads, scans, interrupts and the engine registers' traps
         # (ELSP, CSB pointers, mode, reset); the display and GGTT traps of i915's teardown
         # after the failure would push them out.
+        echo "GVT-L3: the vGPU's debugfs status (last read while the guest ran) and stats (at the end):"
+        sed 's/^/DEBUGFS| status: /' /tmp/gvt-status.txt 2>/dev/null
+        sed 's/^/DEBUGFS| stats: /' /tmp/gvt-stats.txt
         echo "GVT-L3: the vGPU's last engine-side trace events (gvt:*), oldest first:"
         grep -E ' (workload_|gvt_command|inject_msi|write_ir|propagate_event|render_mmio|spt_|oos_)|mmio_trap: vgpu[0-9]+ (read|write) offset 0x(2|12|1a|22)[0-9a-f]{3} ' \
             /tmp/gvt-trace.txt 2>/dev/null | tail -n 300 | sed 's/^/TRACE| /'
