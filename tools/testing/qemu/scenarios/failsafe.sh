@@ -16,6 +16,7 @@ write $T/buffer_size_kb 16384
 
 # The GPU's file: facts, types, partition map.
 G=$D/gvt_sim.0/info
+cat $G
 check "gpu info: platform" grep -qE '^platform: (bxt|skl|kbl|cfl|cml)$' $G
 check "gpu info: type V5_16 with availability" grep -qE '^  GVTg_V5_16: low_gm 32 MiB .* available [0-9]+$' $G
 check "gpu info: host partition" grep -qE '^  host: low_gm 0x0\+0x[0-9a-f]+ ' $G
