@@ -205,6 +205,10 @@ mod tests {
         assert!(s.add(1, 17).is_err());
         s.add(1, 16).unwrap();
         assert!(s.add(1, 2).is_err());
+        s.add(2, 3).unwrap();
+        assert_eq!(s.total_weight(), 19);
+        s.remove(1);
+        assert_eq!(s.total_weight(), 3);
     }
 
     #[test]
