@@ -63,6 +63,13 @@ timeout ${GVT_L3_TIMEOUT:-900} qemu-system-x86_64 -accel tcg -machine q35 -cpu m
     > /tmp/qemu.out 2>&1 < /dev/null &
 qpid=$!
 t0=$(date +%s)
+# The vGPU's debugfs status while the guest runs, every 5 s (QEMU's close resets the vGPU,
+# and its failsafe state with it): a failed selftest's output shows the last copy.
+( while kill -0 $qpid 2>/dev/null; do
+      cp /sys/kernel/debug/gvt/vgpu1/status /tmp/gvt-status.new 2>/dev/null &&
+          mv /tmp/gvt-status.new /tmp/gvt-status.txt
+      sleep 5
+  done ) &
 # The guest's log, live on our console (prefixed: results.py leaves it to the checks below),
 # so that a guest that hangs still shows how far it got.
 sleep 1
@@ -92,13 +99,6 @@ if wait_l2 request-ready; then
                    printf "%s=%d ", a[1], b[2] - a[2] } }')"
     fi
 fi
-# The vGPU's debugfs status while the guest runs, every 5 s (QEMU's close resets the vGPU,
-# and its failsafe state with it): a failed selftest's output shows the last copy.
-( while kill -0 $qpid 2>/dev/null; do
-      cp /sys/kernel/debug/gvt/vgpu1/status /tmp/gvt-status.new 2>/dev/null &&
-          mv /tmp/gvt-status.new /tmp/gvt-status.txt
-      sleep 5
-  done ) &
 # Wait for the guest's console, or for QEMU to end.
 if wait_l2 screen-ready; then
     echo "GVT-L3: traps up to the screenshot (probe, request, hang): $(traps)"
@@ -194,12 +194,12 @@ for t in $SELFTESTS; do
         echo "GVT-CHECK: FAIL selftest $t: did not run (an earlier one failed)"
     elif [ "$t" = "$last" ] && [ $all_passed = no ]; then
         echo "GVT-CHECK: FAIL selftest $t: $(grep -E 'i915/.* failed with error|can.t insert|timed out|GPU HANG' /tmp/st.log | head -n 3 | tr '\n' ' ')"
-        # The engines' side: workloads, scans, interrupts and the engine registers' traps
-        # (ELSP, CSB pointers, mode, reset); the display and GGTT traps of i915's teardown
-        # after the failure would push them out.
         echo "GVT-L3: the vGPU's debugfs status (last read while the guest ran) and stats (at the end):"
         sed 's/^/DEBUGFS| status: /' /tmp/gvt-status.txt 2>/dev/null
         sed 's/^/DEBUGFS| stats: /' /tmp/gvt-stats.txt
+        # The engines' side: workloads, scans, interrupts and the engine registers' traps
+        # (ELSP, CSB pointers, mode, reset); the display and GGTT traps of i915's teardown
+        # after the failure would push them out.
         echo "GVT-L3: the vGPU's last engine-side trace events (gvt:*), oldest first:"
         grep -E ' (workload_|gvt_command|inject_msi|write_ir|propagate_event|render_mmio|spt_|oos_)|mmio_trap: vgpu[0-9]+ (read|write) offset 0x(2|12|1a|22)[0-9a-f]{3} ' \
             /tmp/gvt-trace.txt 2>/dev/null | tail -n 300 | sed 's/^/TRACE| /'
