@@ -140,12 +140,30 @@ pub trait CommandScanner {
 pub struct Gen9Scanner {
     platform: Platform,
     part: Partition,
+    scan_ppgtt: u8,
 }
 
 impl Gen9Scanner {
     /// The scanner for a vGPU with partition `part` on a `platform` GPU.
     pub fn new(platform: Platform, part: Partition) -> Gen9Scanner {
-        Gen9Scanner { platform, part }
+        Gen9Scanner {
+            platform,
+            part,
+            scan_ppgtt: 0,
+        }
+    }
+
+    /// The engines ([`Engine::mask`] bits) whose PPGTT (non-privileged) batches are loaded and
+    /// scanned too: upstream's `scan_nonprivbb` debugfs switch, for finding what a guest's
+    /// user space submits. Off by default, as upstream: the hardware confines those batches.
+    /// A refused command in one puts the vGPU in failsafe like any other.
+    pub fn scan_ppgtt(&self) -> u8 {
+        self.scan_ppgtt
+    }
+
+    /// Sets [`Gen9Scanner::scan_ppgtt`]; bits of no engine are ignored.
+    pub fn set_scan_ppgtt(&mut self, engines: u8) {
+        self.scan_ppgtt = Engine::ALL.iter().fold(0, |m, e| m | (e.mask() & engines));
     }
 }
 
@@ -161,7 +179,9 @@ impl CommandScanner for Gen9Scanner {
             self.platform,
             engine,
             &self.part,
-            cmd_scanner::Policy { scan_ppgtt: false },
+            cmd_scanner::Policy {
+                scan_ppgtt: self.scan_ppgtt & engine.mask() != 0,
+            },
         );
         let mut mediate = |w: &cmd_scanner::RegWrite| w.why == cmd_scanner::Mediation::Mocs;
         let (report, stop_at) =
