@@ -1,6 +1,6 @@
 //! `/sys/kernel/debug/gvt/`: per GPU a directory named after its device with a read-only
 //! `info` file (facts, types, partition map); per vGPU a directory `vgpuN` after its id with
-//! read-only `stats`, `status` and `mmio_diff` files. The text comes from the core
+//! read-only `stats`, `status` and `mmio_diff` files and the `scan_nonprivbb` switch. The text comes from the core
 //! (`VgpuStats`, `ExecStats`, `PpgttStats` `write_to`, `model::inspect`).
 //! Documentation/ABI/testing/debugfs-gvt.
 //!
@@ -205,5 +205,40 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_debugfs_show(
     match shown {
         Some(()) => 0,
         None => ENODEV.to_errno(),
+    }
+}
+
+/// Reads (`set` false) or writes (`set` true) a vGPU's `scan_nonprivbb` switch: the
+/// [`Engine::mask`](crate::model::regs::Engine::mask) bits of the engines whose PPGTT batches
+/// are scanned too. A value above 0xff is refused; bits of no engine are dropped.
+///
+/// # Safety
+///
+/// `vgpu` as for [`gvt_vgpu_debugfs_show`] (the attribute's proxy holds off the removal);
+/// `val` is valid for reads and writes.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_debugfs_scan_nonprivbb(
+    vgpu: *mut c_void,
+    val: *mut u64,
+    set: bool,
+) -> c_int {
+    // SAFETY: the handle is live while its file exists (contract of `add`).
+    let h = unsafe { &*vgpu.cast::<VgpuHandle>() };
+    // SAFETY: per the contract.
+    let val = unsafe { &mut *val };
+    let mut guard = h.state.lock();
+    let Some(st) = guard.as_mut() else {
+        return ENODEV.to_errno();
+    };
+    if !set {
+        *val = u64::from(st.scanner.scan_ppgtt());
+        return 0;
+    }
+    match u8::try_from(*val) {
+        Ok(engines) => {
+            st.scanner.set_scan_ppgtt(engines);
+            0
+        }
+        Err(_) => EINVAL.to_errno(),
     }
 }

@@ -35,7 +35,8 @@ extern "C" {
         gpu: *mut c_void,
     ) -> *mut c_void;
     /// `vgpu<id>/` in `root` with read-only `stats`, `status` and `mmio_diff` files whose show
-    /// callbacks call `gvt_vgpu_debugfs_show(vgpu, m, which)`; the directory, or null.
+    /// callbacks call `gvt_vgpu_debugfs_show(vgpu, m, which)`, and the read-write
+    /// `scan_nonprivbb` (`gvt_vgpu_debugfs_scan_nonprivbb`); the directory, or null.
     pub(crate) fn gvt_debugfs_vgpu_create(
         root: *mut c_void,
         id: u32,

@@ -139,6 +139,19 @@ GVT_VGPU_FILE(stats, GVT_DEBUGFS_STATS);
 GVT_VGPU_FILE(status, GVT_DEBUGFS_STATUS);
 GVT_VGPU_FILE(mmio_diff, GVT_DEBUGFS_MMIO_DIFF);
 
+static int gvt_vgpu_scan_nonprivbb_get(void *vgpu, u64 *val)
+{
+	return gvt_vgpu_debugfs_scan_nonprivbb(vgpu, val, false);
+}
+
+static int gvt_vgpu_scan_nonprivbb_set(void *vgpu, u64 val)
+{
+	return gvt_vgpu_debugfs_scan_nonprivbb(vgpu, &val, true);
+}
+/* The attribute's read and write bracket themselves with debugfs_file_get/_put. */
+DEFINE_DEBUGFS_ATTRIBUTE(gvt_vgpu_scan_nonprivbb_fops, gvt_vgpu_scan_nonprivbb_get,
+			 gvt_vgpu_scan_nonprivbb_set, "0x%llx\n");
+
 struct dentry *gvt_debugfs_vgpu_create(struct dentry *root, u32 id, void *vgpu)
 {
 	char name[16];
@@ -151,6 +164,7 @@ struct dentry *gvt_debugfs_vgpu_create(struct dentry *root, u32 id, void *vgpu)
 	debugfs_create_file("stats", 0444, dir, vgpu, &gvt_vgpu_stats_fops);
 	debugfs_create_file("status", 0444, dir, vgpu, &gvt_vgpu_status_fops);
 	debugfs_create_file("mmio_diff", 0444, dir, vgpu, &gvt_vgpu_mmio_diff_fops);
+	debugfs_create_file_unsafe("scan_nonprivbb", 0644, dir, vgpu, &gvt_vgpu_scan_nonprivbb_fops);
 	return dir;
 }
 

@@ -43,6 +43,8 @@ int gvt_gpu_debugfs_show(void *gpu, struct seq_file *m);
 #define GVT_DEBUGFS_STATUS	1
 #define GVT_DEBUGFS_MMIO_DIFF	2
 int gvt_vgpu_debugfs_show(void *vgpu, struct seq_file *m, int which);
+/* Reads (set false) or writes the vGPU's scan_nonprivbb switch. */
+int gvt_vgpu_debugfs_scan_nonprivbb(void *vgpu, u64 *val, bool set);
 
 /*
  * gvt/glue/trace.c: gvt.ko's trace events (gvt/glue/trace.h), one function per event; the

@@ -1,6 +1,6 @@
 # L2 scenario (issue 15): each kind of guest failure on its own vGPU, made by gvt-vfio-client
 # over VFIO a number of times (a flood): a command the scanner refuses, a page table outside
-# guest RAM, hostile ELSP writes. For each: the host log names the vGPU and the reason, once
+# guest RAM, a refused command in a PPGTT batch (with scan_nonprivbb on), hostile ELSP writes. For each: the host log names the vGPU and the reason, once
 # per entry and rate-limited; debugfs shows the failsafe cause and the counters that moved;
 # the trace events fired and read back through tracefs. Then the debugfs files are read while
 # their vGPUs are destroyed.
@@ -36,6 +36,13 @@ provoke() {
     id=$(cat /sys/bus/mdev/devices/$u/intel_vgpu/vgpu_id)
     d=$D/vgpu$id
     equals "$kind: status before: not in failsafe" none val $d/status failsafe
+    # snp: the scan_nonprivbb switch to set first (upstream's, read-write).
+    if [ -n "$snp" ]; then
+        equals "$kind: scan_nonprivbb off by default" 0x0 cat $d/scan_nonprivbb
+        fails "$kind: scan_nonprivbb refuses 0x100" write $d/scan_nonprivbb 0x100
+        check "$kind: scan_nonprivbb set to $snp" write $d/scan_nonprivbb $snp
+        equals "$kind: scan_nonprivbb reads back" $snp cat $d/scan_nonprivbb
+    fi
     cp $d/stats /tmp/$kind.before
     write $T/trace ""
     check "$kind: enable gvt trace events" write $T/events/gvt/enable 1
@@ -103,6 +110,16 @@ shows page-table guest_error "page table outside guest RAM: gfn 0x20000000"
 counts page-table submissions_rejected 1
 counts page-table scan_refusals 0
 traced page-table "mmio_trap of the ELSP write" " mmio_trap: vgpu$id write offset 0x2230 "
+
+# A refused command in a PPGTT (non-privileged) batch, on a vGPU whose scan_nonprivbb switch
+# names the render engine (off, as by default, the hardware runs such batches unprivileged).
+snp=0x1
+provoke ppgtt-batch 5
+snp=
+logged ppgtt-batch 1 "command refused on rcs0: MI_LOAD_REGISTER_IMM (header 0x11000001) at offset 0x4 of the PPGTT batch at 0x"
+shows ppgtt-batch guest_error "command refused on rcs0: MI_LOAD_REGISTER_IMM (header 0x11000001) at offset 0x4 of the PPGTT batch"
+counts ppgtt-batch scan_refusals 1
+traced ppgtt-batch "gvt_command refused" " gvt_command: vgpu$id engine 0 ring_bytes [1-9][0-9]* result 1 .* command MI_LOAD_REGISTER_IMM header 0x11000001 "
 
 # Hostile ELSP writes, each round after a full GPU reset that leaves failsafe: thirty entries,
 # of which the rate limit (10 lines per 5 s, with the guest-reset lines) lets few through.

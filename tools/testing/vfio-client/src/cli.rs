@@ -12,7 +12,7 @@ pub const USAGE: &str =
        gvt-vfio-client bad-input UUID   hostile region accesses and ioctls; the device must survive
        gvt-vfio-client bench UUID [N]   time N (default 10000) config and BAR0 reads
        gvt-vfio-client hold UUID SECS   keep the vGPU open SECS seconds (remove-while-open tests)
-       gvt-vfio-client failsafe command|page-table|elsp UUID N
+       gvt-vfio-client failsafe command|page-table|ppgtt-batch|elsp UUID N
                                         put the vGPU in failsafe that way, N times over
        gvt-vfio-client lifecycle TYPE_DIR N   time N create/remove cycles of an mdev type; fill it
        gvt-vfio-client screenshot --pid PID --out FILE.png [--base64] [--fd N]
@@ -87,8 +87,9 @@ fn parse_command(args: &[String]) -> Result<Command, String> {
         },
         ("hold", [_]) => return Err("missing seconds".into()),
         ("failsafe", [k, u, n]) => {
-            let kind = crate::failsafe::Kind::parse(k)
-                .ok_or(format!("'{k}' is not command, page-table or elsp"))?;
+            let kind = crate::failsafe::Kind::parse(k).ok_or(format!(
+                "'{k}' is not command, page-table, ppgtt-batch or elsp"
+            ))?;
             match n.parse::<u32>() {
                 Ok(n) if n > 0 => Command::Failsafe(kind, uuid(Some(u))?, n),
                 _ => return Err(format!("'{n}' is not a positive count")),

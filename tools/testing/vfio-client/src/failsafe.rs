@@ -8,12 +8,14 @@
 //! same submission to ELSP again without waiting for a CSB event, as only a hostile guest does.
 //! - `command`: a ring with `MI_LOAD_REGISTER_IMM` of `GEN6_GDRST`, which the scanner refuses;
 //! - `page-table`: a page directory entry pointing past guest RAM, then a submission;
+//! - `ppgtt-batch`: `MI_LOAD_REGISTER_IMM` of `GEN6_GDRST` in a PPGTT (non-privileged) batch,
+//!   which only a vGPU whose `scan_nonprivbb` switch names the render engine refuses;
 //! - `elsp`: a full GPU reset (GDRST), which takes the vGPU out of failsafe, so that each
 //!   round enters it anew; then four garbage dwords written to the render engine's ELSP.
 
 use guest_model::gpu::{self, mi, PTE_RW};
 use guest_model::probe;
-use guest_model::workload::{Guest, DATA_GVA};
+use guest_model::workload::{Guest, BATCH_GVA, DATA_GVA};
 use guest_model::{Transport, TransportExt};
 
 use crate::checks::Checks;
@@ -36,6 +38,8 @@ pub enum Kind {
     Command,
     /// A page table outside guest RAM.
     PageTable,
+    /// A command the scanner refuses, in a PPGTT batch.
+    PpgttBatch,
     /// A guest reset, then a hostile ELSP write.
     Elsp,
 }
@@ -46,6 +50,7 @@ impl Kind {
         match s {
             "command" => Some(Kind::Command),
             "page-table" => Some(Kind::PageTable),
+            "ppgtt-batch" => Some(Kind::PpgttBatch),
             "elsp" => Some(Kind::Elsp),
             _ => None,
         }
@@ -55,7 +60,9 @@ impl Kind {
 /// Round `round` of `kind` on a set-up guest.
 fn provoke<T: Transport>(t: &mut T, g: &mut Guest, kind: Kind, round: u32) -> guest_model::Result {
     match kind {
-        Kind::Command | Kind::PageTable if round > 0 => gpu::submit(t, &g.ctx, None),
+        Kind::Command | Kind::PageTable | Kind::PpgttBatch if round > 0 => {
+            gpu::submit(t, &g.ctx, None)
+        }
         Kind::Command => {
             g.ctx
                 .emit(t, &[mi::NOOP, 0x1100_0001, GDRST, 1, mi::NOOP])?;
@@ -66,6 +73,18 @@ fn provoke<T: Transport>(t: &mut T, g: &mut Guest, kind: Kind, round: u32) -> gu
             let at = g.ppgtt.entry_addr(t, &mut g.alloc, DATA_GVA, 2)?;
             t.ram_write(at, &((2u64 << 40) | PTE_RW).to_le_bytes())?;
             g.submit(t, &[DATA_GVA], 1, DATA_GVA.wrapping_add(4))
+        }
+        Kind::PpgttBatch => {
+            for (i, c) in (0u64..).zip([mi::NOOP, 0x1100_0001, GDRST, 1, mi::BATCH_BUFFER_END]) {
+                t.ram_write(g.batch.wrapping_add(i.wrapping_mul(4)), &c.to_le_bytes())?;
+            }
+            let [lo, hi] = [BATCH_GVA, BATCH_GVA >> 32].map(|v| (v & 0xffff_ffff) as u32);
+            g.ctx.emit(
+                t,
+                &[mi::BATCH_BUFFER_START_PPGTT, lo, hi, mi::USER_INTERRUPT],
+            )?;
+            g.ctx.publish(t)?;
+            g.rcs.submit(t, &g.ctx, None)
         }
         Kind::Elsp => {
             t.write32(GDRST, GDRST_FULL)?;
