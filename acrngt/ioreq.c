@@ -9,11 +9,13 @@
  * gvt.ko, and completes each. Requests are decoded and checked in Rust (acrngt/ioreq.rs).
  * A request that fails is completed anyway, reading as all ones, so a vCPU never hangs.
  */
+#include <linux/debugfs.h>
 #include <linux/kthread.h>
 #include <linux/pci_regs.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/ratelimit.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/sprintf.h>
 #include <linux/string.h>
@@ -32,6 +34,11 @@ struct acrngt_instance {
 	u64 bar0_end;
 	/* The log of the requests refused: the guest makes them at will. */
 	struct ratelimit_state refused_rs;
+	/* Requests completed and, of those, failed (answered all ones); the thread's only. */
+	u64 completed;
+	u64 failed;
+	/* Whether the thread is attached to its client (false once the client went away). */
+	bool attached;
 };
 
 /* ---- MPT services ----------------------------------------------------------------------- */
@@ -267,6 +274,7 @@ static int acrngt_thread(void *data)
 	struct acrngt_instance *in = data;
 	int vcpu;
 
+	WRITE_ONCE(in->attached, true);
 	while (!kthread_should_stop()) {
 		if (acrn_ioreq_attach_client(in->client, true))
 			break;
@@ -280,10 +288,13 @@ static int acrngt_thread(void *data)
 				/* Like a read nothing answers: all ones. */
 				req->reqs.mmio.value = ~0ULL;
 				req->reqs.pci.value = -1;
+				WRITE_ONCE(in->failed, in->failed + 1);
 			}
 			acrn_ioreq_complete_request(in->client, vcpu, req);
+			WRITE_ONCE(in->completed, in->completed + 1);
 		}
 	}
+	WRITE_ONCE(in->attached, false);
 	/* The client went away first: wait to be stopped, as kthread_stop() expects. */
 	set_current_state(TASK_INTERRUPTIBLE);
 	while (!kthread_should_stop()) {
@@ -293,6 +304,28 @@ static int acrngt_thread(void *data)
 	__set_current_state(TASK_RUNNING);
 	return 0;
 }
+
+/*
+ * debugfs: vgpuN/acrngt_ioreq, in gvt.ko's directory of the vGPU, which gvt_vgpu_destroy()
+ * removes (waiting for readers) before the instance is freed. The thread updates what it
+ * shows without a lock: each value is read once.
+ */
+static int acrngt_ioreq_show(struct seq_file *m, void *unused)
+{
+	struct acrngt_instance *in = m->private;
+	u64 start = READ_ONCE(in->bar0_start), end = READ_ONCE(in->bar0_end);
+
+	seq_printf(m, "vm: %lu\nclient: %d\nvcpus: %d\nattached: %s\n", in->vmid, in->client,
+		   in->nr_vcpu, READ_ONCE(in->attached) ? "yes" : "no");
+	if (end)
+		seq_printf(m, "bar0_trapped: %#llx-%#llx\n", start, end - 1);
+	else
+		seq_puts(m, "bar0_trapped: none\n");
+	seq_printf(m, "requests_completed: %llu\nrequests_failed: %llu\n",
+		   READ_ONCE(in->completed), READ_ONCE(in->failed));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(acrngt_ioreq);
 
 /* ---- instances -------------------------------------------------------------------------- */
 
@@ -345,6 +378,10 @@ void *acrngt_instance_create(struct gvt_device *gd, u32 vmid,
 	ret = gvt_vgpu_activate(in->vgpu);
 	if (ret)
 		goto stop;
+	/* No directory (no debugfs): no file, rather than one at the debugfs root. */
+	if (gvt_vgpu_debugfs_dir(in->vgpu))
+		debugfs_create_file("acrngt_ioreq", 0444, gvt_vgpu_debugfs_dir(in->vgpu), in,
+				    &acrngt_ioreq_fops);
 	return in;
 stop:
 	kthread_stop(in->thread);

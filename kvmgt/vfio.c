@@ -44,6 +44,7 @@
  * aperture lookups take no vGPU lock, because the vGPU's lock is held around vfio_dma_rw(),
  * which may fault in that same mm.
  */
+#include <linux/debugfs.h>
 #include <linux/dma-mapping.h>
 #include <linux/eventfd.h>
 #include <linux/kvm_host.h>
@@ -52,6 +53,7 @@
 #include <linux/nospec.h>
 #include <linux/pci.h>
 #include <linux/ratelimit.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/sprintf.h>
 #include <linux/uaccess.h>
@@ -242,6 +244,31 @@ static void kvmgt_dma_unmap(void *priv, u64 dma_addr)
 	struct kvmgt_vgpu *v = priv;
 
 	kvmgt_cache_unmap(v->cache, v, dma_addr);
+}
+
+/*
+ * debugfs: vgpuN/kvmgt_dma_cache, in gvt.ko's directory of the vGPU, which gvt_vgpu_destroy()
+ * removes (waiting for readers) before kvmgt_release_dev() frees anything the file reads.
+ */
+static int kvmgt_dma_cache_show(struct seq_file *m, void *unused)
+{
+	struct kvmgt_vgpu *v = m->private;
+	struct kvmgt_cache_stats st;
+
+	kvmgt_cache_stats(v->cache, &st);
+	seq_printf(m, "entries: %llu\npinned_pages: %llu\nowed_unmaps: %llu\nunrecorded_unmaps: %llu\n",
+		   st.entries, st.pages, st.owed, st.unrecorded);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(kvmgt_dma_cache);
+
+static void kvmgt_debugfs_add(struct kvmgt_vgpu *v)
+{
+	struct dentry *dir = gvt_vgpu_debugfs_dir(v->vgpu);
+
+	/* No directory (no debugfs): no file, rather than one at the debugfs root. */
+	if (dir)
+		debugfs_create_file("kvmgt_dma_cache", 0444, dir, v, &kvmgt_dma_cache_fops);
 }
 
 struct page *kvmgt_dma_get_page(struct kvmgt_vgpu *v, u64 dma_addr)
@@ -939,6 +966,7 @@ static int kvmgt_init_dev(struct vfio_device *vdev)
 	/* gvt.ko's messages about the vGPU name its mdev (the device's name is its UUID). */
 	snprintf(name, sizeof(name), "mdev %s", dev_name(&mdev->dev));
 	gvt_vgpu_set_name(v->vgpu, name);
+	kvmgt_debugfs_add(v);
 	dev_info(&mdev->dev, "vGPU %u (%s) created\n", gvt_vgpu_id(v->vgpu), t->name);
 	return 0;
 free:

@@ -183,6 +183,7 @@ mod functions {
     extern "C" { pub fn gvt_vgpu_destroy(vgpu: *mut gvt_vgpu); }
     extern "C" { pub fn gvt_vgpu_id(vgpu: *mut gvt_vgpu) -> __u32; }
     extern "C" { pub fn gvt_vgpu_set_name( vgpu: *mut gvt_vgpu, name: *const kernel::ffi::c_char, ) -> kernel::ffi::c_int; }
+    extern "C" { pub fn gvt_vgpu_debugfs_dir(vgpu: *mut gvt_vgpu) -> *mut dentry; }
     extern "C" { pub fn gvt_vgpu_cfg_read( vgpu: *mut gvt_vgpu, offset: __u32, buf: *mut kernel::ffi::c_void, len: __u32, ) -> kernel::ffi::c_int; }
     extern "C" { pub fn gvt_vgpu_cfg_write( vgpu: *mut gvt_vgpu, offset: __u32, buf: *const kernel::ffi::c_void, len: __u32, ) -> kernel::ffi::c_int; }
     extern "C" { pub fn gvt_vgpu_mmio_read( vgpu: *mut gvt_vgpu, offset: __u64, buf: *mut kernel::ffi::c_void, len: __u32, ) -> kernel::ffi::c_int; }
@@ -217,6 +218,7 @@ const _: () = {
     let _ = [functions::gvt_vgpu_destroy, gvt_vgpu_destroy];
     let _ = [functions::gvt_vgpu_id, gvt_vgpu_id];
     let _ = [functions::gvt_vgpu_set_name, gvt_vgpu_set_name];
+    let _ = [functions::gvt_vgpu_debugfs_dir, gvt_vgpu_debugfs_dir];
     let _ = [functions::gvt_vgpu_cfg_read, gvt_vgpu_cfg_read];
     let _ = [functions::gvt_vgpu_cfg_write, gvt_vgpu_cfg_write];
     let _ = [functions::gvt_vgpu_mmio_read, gvt_vgpu_mmio_read];

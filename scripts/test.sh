@@ -71,6 +71,8 @@ if step build-modules one env GVT_RS_STRICT=1 bash scripts/modules.sh; then
     step qemu-modules qemu bash tools/testing/qemu/run.sh modules
     if step build-vfio-client one bash scripts/static-client.sh vfio-client gvt-vfio-client; then
         step qemu-vfio qemu bash tools/testing/qemu/run.sh vfio
+        # Guest failures: the host log, debugfs and trace events that show them (issue 15).
+        step qemu-failsafe qemu bash tools/testing/qemu/run.sh failsafe
         # The same scenario with the sim as a big core: Coffee Lake (issue 17).
         step qemu-vfio-cfl qemu bash tools/testing/qemu/run.sh vfio@cfl
         # L3: the stock i915 in a nested guest on an mdev, through Debian's QEMU and vfio-pci.

@@ -8,7 +8,7 @@
 use super::display::owner::{OwnerPolicy, PlaneWrites};
 use super::error::{GvtError, Result};
 use super::host::{HostGpu, HostInfo};
-use super::resources::{Request, ResourcePool};
+use super::resources::{Partition, Request, ResourcePool, VgpuId};
 use super::vgpu::{ggtt_entries, Vgpu, VgpuStorage};
 use super::vgpu_type::{offered_types, Resolution, VgpuConfig, VgpuType, MAX_WEIGHT};
 use crate::mpt::MptOps;
@@ -51,6 +51,11 @@ impl Gvt {
     /// How many more vGPUs of this size fit right now.
     pub fn available(&self, config: &VgpuConfig) -> u32 {
         self.pool.available(&config.resources)
+    }
+
+    /// The live vGPUs' partitions, by id.
+    pub fn partitions(&self) -> impl Iterator<Item = (VgpuId, &Partition)> {
+        self.pool.partitions()
     }
 
     /// Number of live vGPUs.
@@ -173,7 +178,6 @@ impl Gvt {
 mod tests {
     use super::*;
     use crate::model::host::CFG_SPACE_SIZE;
-    use crate::model::resources::{Partition, VgpuId};
     use crate::model::test_support::Mpt;
     use crate::model::vgpu::Buffers;
     use crate::model::vgpu_type::find_type;

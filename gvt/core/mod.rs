@@ -47,6 +47,7 @@ pub mod execlist;
 pub mod gvt;
 pub mod host;
 pub mod hw;
+pub mod inspect;
 pub mod irq;
 pub mod mmio_context;
 pub mod mmio_list;

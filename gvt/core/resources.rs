@@ -180,6 +180,18 @@ impl ResourcePool {
             .ok_or(GvtError::NotFound)
     }
 
+    /// The partition of a live vGPU.
+    pub fn partition(&self, id: VgpuId) -> Option<&Partition> {
+        self.slots.get(id.slot()).and_then(Option::as_ref)
+    }
+
+    /// The live vGPUs' partitions, by id.
+    pub fn partitions(&self) -> impl Iterator<Item = (VgpuId, &Partition)> {
+        // A range, not `enumerate`: its counter's addition would be a panic path.
+        (0..MAX_VGPUS)
+            .filter_map(|slot| Some((VgpuId::from_slot(slot)?, self.slots.get(slot)?.as_ref()?)))
+    }
+
     /// Number of live vGPUs.
     pub fn used_slots(&self) -> usize {
         MAX_VGPUS.saturating_sub(self.free_slots())

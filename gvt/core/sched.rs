@@ -95,6 +95,14 @@ impl Scheduler {
             .map_or(0, |e| e.used)
     }
 
+    /// The weights of every vGPU together: a vGPU's share of the GPU is its weight of it.
+    pub fn total_weight(&self) -> u32 {
+        self.entries
+            .iter()
+            .flatten()
+            .fold(0u32, |t, e| t.saturating_add(e.weight))
+    }
+
     /// Runs the policy at time `now` (ns, monotonic): charges the owner, rebalances when a
     /// period ended, and picks among the vGPUs for which `busy` says work is queued. The owner
     /// changes only if `idle` (no engine runs a workload). Returns the owner. Called every
@@ -197,6 +205,10 @@ mod tests {
         assert!(s.add(1, 17).is_err());
         s.add(1, 16).unwrap();
         assert!(s.add(1, 2).is_err());
+        s.add(2, 3).unwrap();
+        assert_eq!(s.total_weight(), 19);
+        s.remove(1);
+        assert_eq!(s.total_weight(), 3);
     }
 
     #[test]

@@ -140,12 +140,30 @@ pub trait CommandScanner {
 pub struct Gen9Scanner {
     platform: Platform,
     part: Partition,
+    scan_ppgtt: u8,
 }
 
 impl Gen9Scanner {
     /// The scanner for a vGPU with partition `part` on a `platform` GPU.
     pub fn new(platform: Platform, part: Partition) -> Gen9Scanner {
-        Gen9Scanner { platform, part }
+        Gen9Scanner {
+            platform,
+            part,
+            scan_ppgtt: 0,
+        }
+    }
+
+    /// The engines ([`Engine::mask`] bits) whose PPGTT (non-privileged) batches are loaded and
+    /// scanned too: upstream's `scan_nonprivbb` debugfs switch, for finding what a guest's
+    /// user space submits. Off by default, as upstream: the hardware confines those batches.
+    /// A refused command in one puts the vGPU in failsafe like any other.
+    pub fn scan_ppgtt(&self) -> u8 {
+        self.scan_ppgtt
+    }
+
+    /// Sets [`Gen9Scanner::scan_ppgtt`]; bits of no engine are ignored.
+    pub fn set_scan_ppgtt(&mut self, engines: u8) {
+        self.scan_ppgtt = Engine::ALL.iter().fold(0, |m, e| m | (e.mask() & engines));
     }
 }
 
@@ -161,7 +179,9 @@ impl CommandScanner for Gen9Scanner {
             self.platform,
             engine,
             &self.part,
-            cmd_scanner::Policy { scan_ppgtt: false },
+            cmd_scanner::Policy {
+                scan_ppgtt: self.scan_ppgtt & engine.mask() != 0,
+            },
         );
         let mut mediate = |w: &cmd_scanner::RegWrite| w.why == cmd_scanner::Mediation::Mocs;
         let (report, stop_at) =
@@ -357,12 +377,16 @@ pub struct ExecStats {
     pub dispatched: u64,
     /// Workloads the host completed.
     pub completed: u64,
+    /// Of those, per engine ([`Engine::ALL`] order).
+    pub completed_per_engine: [u64; 4],
     /// Workloads the host reported hung.
     pub hangs: u64,
     /// Workloads that stopped at an invalid instruction (command streamer errors).
     pub cs_errors: u64,
     /// Submissions refused (bad descriptor, context, ring, PPGTT, scan or batch shadow).
     pub rejected: u64,
+    /// Of those, refused by the command scanner.
+    pub scan_refusals: u64,
     /// Privileged batches shadowed.
     pub batches_shadowed: u64,
     /// Bytes of privileged batch code shadowed.
@@ -378,9 +402,11 @@ impl ExecStats {
             created,
             dispatched,
             completed,
+            completed_per_engine: [rcs, vcs, bcs, vecs],
             hangs,
             cs_errors,
             rejected,
+            scan_refusals,
             batches_shadowed,
             batch_bytes,
         } = *self;
@@ -390,9 +416,14 @@ impl ExecStats {
                 ("workloads_created", created),
                 ("workloads_dispatched", dispatched),
                 ("workloads_completed", completed),
+                ("workloads_completed_rcs0", rcs),
+                ("workloads_completed_vcs0", vcs),
+                ("workloads_completed_bcs0", bcs),
+                ("workloads_completed_vecs0", vecs),
                 ("workload_hangs", hangs),
                 ("cs_errors", cs_errors),
                 ("submissions_rejected", rejected),
+                ("scan_refusals", scan_refusals),
                 ("batches_shadowed", batches_shadowed),
                 ("batch_bytes_shadowed", batch_bytes),
             ],
@@ -688,6 +719,9 @@ impl<T: ExecStorage> Exec<T> {
                 }
                 Err(r) => {
                     self.stats.rejected = self.stats.rejected.saturating_add(1);
+                    if matches!(r.cause, Some(Cause::Command { .. })) {
+                        self.stats.scan_refusals = self.stats.scan_refusals.saturating_add(1);
+                    }
                     vgpu.enter_failsafe(r.cause.unwrap_or(Cause::Submission {
                         engine: e,
                         what: Submission::Host(r.err),
@@ -1235,6 +1269,13 @@ impl<T: ExecStorage> Exec<T> {
             return Ok(());
         }
         self.stats.completed = self.stats.completed.saturating_add(1);
+        if let Some(n) = self
+            .stats
+            .completed_per_engine
+            .get_mut(engine_index(engine))
+        {
+            *n = n.saturating_add(1);
+        }
         if let Some(at) = w.stop_at {
             self.free(host, slot);
             return self.stop(vgpu, mpt, engine, at, w.user_irqs);

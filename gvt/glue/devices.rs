@@ -89,6 +89,8 @@ impl Host {
 /// A physical (or sim) GPU. C sees a pointer to it as `struct gvt_device *`.
 #[pin_data]
 pub(crate) struct GvtDevice {
+    /// Its debugfs directory (first: it goes, waiting for its readers, before anything else).
+    pub(super) debugfs: super::debugfs::GpuDir,
     /// The vblank clock of its vGPUs' displays (first: it stops before anything else goes).
     pub(super) clock: super::display::Clock,
     /// The struct device backends hang their objects on.
@@ -128,6 +130,7 @@ impl GvtDevice {
             .map_err(to_kernel_error)?;
         KBox::pin_init(
             try_pin_init!(GvtDevice {
+                debugfs: super::debugfs::GpuDir::new(),
                 clock: super::display::Clock::new(),
                 dev,
                 release,
@@ -299,6 +302,7 @@ impl Driver {
             unsafe { release(dev) };
             return Err(e);
         }
+        device.debugfs.add(&device);
         let mut reg = self.registry.lock();
         match reg.devices.iter_mut().find(|d| d.is_none()) {
             Some(slot) => *slot = Some(device),
@@ -347,6 +351,7 @@ pub(super) fn add_i915(raw: *mut super::ffi::gvt_i915) -> Result {
         unsafe { release(dev) };
         return Err(e);
     }
+    device.debugfs.add(&device);
     let types = device.gvt.lock().types().len();
     let mut reg = registry.lock();
     let Some(slot) = first_index(&reg.devices, Option::is_none) else {

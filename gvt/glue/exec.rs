@@ -50,6 +50,12 @@ impl DevExec {
     }
 }
 
+/// GPU time the scheduler charged vGPU `id` (ns), and the weights of all of `dev`'s vGPUs.
+pub(super) fn share(dev: &GvtDevice, id: u32) -> (u64, u32) {
+    let ex = dev.exec.lock();
+    (ex.sched.used(id), ex.sched.total_weight())
+}
+
 /// The host's execution services on behalf of one vGPU: submissions complete to it.
 pub(super) struct Submitter<'a> {
     host: &'a Host,

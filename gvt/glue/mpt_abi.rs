@@ -21,7 +21,7 @@ c_signatures!(super::abi => super::vgpu: gvt_vgpu_create_typed, gvt_vgpu_create,
     gvt_vgpu_mmio_write, gvt_vgpu_page_track_write, gvt_vgpu_dma_grant, gvt_vgpu_dma_revoke,
     gvt_vgpu_set_display_domain, gvt_vgpu_query_plane, gvt_vgpu_gm_pages, gvt_vgpu_get_info,
     gvt_vgpu_get_edid, gvt_vgpu_set_edid, gvt_vgpu_set_link, gvt_vgpu_opregion_read,
-    gvt_vgpu_activate, gvt_vgpu_deactivate, gvt_vgpu_reset);
+    gvt_vgpu_activate, gvt_vgpu_deactivate, gvt_vgpu_reset, gvt_vgpu_debugfs_dir);
 
 /// Longest backend name shown in logs.
 pub(super) const MAX_NAME: usize = 32;

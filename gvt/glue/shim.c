@@ -5,6 +5,7 @@
  */
 #include <linux/build_bug.h>
 #include <linux/debugfs.h>
+#include <linux/device.h>
 #include <linux/export.h>
 #include <linux/jiffies.h>
 #include <linux/moduleparam.h>
@@ -99,9 +100,10 @@ void gvt_clock_destroy(struct gvt_clock *c)
 }
 
 /*
- * debugfs: /sys/kernel/debug/gvt/vgpuN/stats, one directory per vGPU. The file's data is the
- * vGPU's handle; debugfs_create_file's proxy makes each read hold off debugfs_remove, which
- * the vGPU's destruction calls before anything of it goes (gvt/glue/debugfs.rs).
+ * debugfs: /sys/kernel/debug/gvt/<gpu>/info per GPU and /sys/kernel/debug/gvt/vgpuN/ per vGPU.
+ * A file's data is the GPU's or vGPU's Rust object; debugfs_create_file's proxy makes each read
+ * hold off debugfs_remove, which the object's teardown calls before anything of it goes
+ * (gvt/glue/debugfs.rs). The text comes from Rust.
  */
 struct dentry *gvt_debugfs_root_create(void)
 {
@@ -110,11 +112,45 @@ struct dentry *gvt_debugfs_root_create(void)
 	return IS_ERR(d) ? NULL : d;
 }
 
-static int gvt_vgpu_stats_show(struct seq_file *m, void *unused)
+static int gvt_gpu_info_show(struct seq_file *m, void *unused)
 {
-	return gvt_vgpu_debugfs_show(m->private, m);
+	return gvt_gpu_debugfs_show(m->private, m);
 }
-DEFINE_SHOW_ATTRIBUTE(gvt_vgpu_stats);
+DEFINE_SHOW_ATTRIBUTE(gvt_gpu_info);
+
+struct dentry *gvt_debugfs_gpu_create(struct dentry *root, struct device *dev, void *gpu)
+{
+	struct dentry *dir = debugfs_create_dir(dev_name(dev), root);
+
+	if (IS_ERR(dir))
+		return NULL;
+	debugfs_create_file("info", 0444, dir, gpu, &gvt_gpu_info_fops);
+	return dir;
+}
+
+#define GVT_VGPU_FILE(file, which)						\
+static int gvt_vgpu_##file##_show(struct seq_file *m, void *unused)		\
+{										\
+	return gvt_vgpu_debugfs_show(m->private, m, which);			\
+}										\
+DEFINE_SHOW_ATTRIBUTE(gvt_vgpu_##file)
+
+GVT_VGPU_FILE(stats, GVT_DEBUGFS_STATS);
+GVT_VGPU_FILE(status, GVT_DEBUGFS_STATUS);
+GVT_VGPU_FILE(mmio_diff, GVT_DEBUGFS_MMIO_DIFF);
+
+static int gvt_vgpu_scan_nonprivbb_get(void *vgpu, u64 *val)
+{
+	return gvt_vgpu_debugfs_scan_nonprivbb(vgpu, val, false);
+}
+
+static int gvt_vgpu_scan_nonprivbb_set(void *vgpu, u64 val)
+{
+	return gvt_vgpu_debugfs_scan_nonprivbb(vgpu, &val, true);
+}
+/* The attribute's read and write bracket themselves with debugfs_file_get/_put. */
+DEFINE_DEBUGFS_ATTRIBUTE(gvt_vgpu_scan_nonprivbb_fops, gvt_vgpu_scan_nonprivbb_get,
+			 gvt_vgpu_scan_nonprivbb_set, "0x%llx\n");
 
 struct dentry *gvt_debugfs_vgpu_create(struct dentry *root, u32 id, void *vgpu)
 {
@@ -126,6 +162,9 @@ struct dentry *gvt_debugfs_vgpu_create(struct dentry *root, u32 id, void *vgpu)
 	if (IS_ERR(dir))
 		return NULL;
 	debugfs_create_file("stats", 0444, dir, vgpu, &gvt_vgpu_stats_fops);
+	debugfs_create_file("status", 0444, dir, vgpu, &gvt_vgpu_status_fops);
+	debugfs_create_file("mmio_diff", 0444, dir, vgpu, &gvt_vgpu_mmio_diff_fops);
+	debugfs_create_file_unsafe("scan_nonprivbb", 0644, dir, vgpu, &gvt_vgpu_scan_nonprivbb_fops);
 	return dir;
 }
 
@@ -150,6 +189,7 @@ EXPORT_SYMBOL_GPL(gvt_vgpu_create);
 EXPORT_SYMBOL_GPL(gvt_vgpu_destroy);
 EXPORT_SYMBOL_GPL(gvt_vgpu_id);
 EXPORT_SYMBOL_GPL(gvt_vgpu_set_name);
+EXPORT_SYMBOL_GPL(gvt_vgpu_debugfs_dir);
 EXPORT_SYMBOL_GPL(gvt_vgpu_cfg_read);
 EXPORT_SYMBOL_GPL(gvt_vgpu_cfg_write);
 EXPORT_SYMBOL_GPL(gvt_vgpu_mmio_read);

@@ -33,11 +33,18 @@ void gvt_clock_destroy(struct gvt_clock *c);
 struct dentry;
 struct seq_file;
 struct dentry *gvt_debugfs_root_create(void);
+struct dentry *gvt_debugfs_gpu_create(struct dentry *root, struct device *dev, void *gpu);
 struct dentry *gvt_debugfs_vgpu_create(struct dentry *root, u32 id, void *vgpu);
 void gvt_debugfs_remove(struct dentry *d);
 int gvt_seq_write(struct seq_file *m, const void *p, size_t len);
-/* Written in Rust (gvt/glue/debugfs.rs): shows the vGPU's stats file. */
-int gvt_vgpu_debugfs_show(void *vgpu, struct seq_file *m);
+/* Written in Rust (gvt/glue/debugfs.rs): shows a GPU's info file, a vGPU's files. */
+int gvt_gpu_debugfs_show(void *gpu, struct seq_file *m);
+#define GVT_DEBUGFS_STATS	0
+#define GVT_DEBUGFS_STATUS	1
+#define GVT_DEBUGFS_MMIO_DIFF	2
+int gvt_vgpu_debugfs_show(void *vgpu, struct seq_file *m, int which);
+/* Reads (set false) or writes the vGPU's scan_nonprivbb switch. */
+int gvt_vgpu_debugfs_scan_nonprivbb(void *vgpu, u64 *val, bool set);
 
 /*
  * gvt/glue/trace.c: gvt.ko's trace events (gvt/glue/trace.h), one function per event; the

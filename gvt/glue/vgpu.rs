@@ -138,7 +138,7 @@ impl core::ops::DerefMut for Slots {
 
 /// A vGPU's shadow tables, workload slots, scratch, batch arena and batch shadow records.
 pub(super) type ExecStore =
-    ExecBuffers<Tables<SptChunks, VBuf<u32>>, Slots, VBuf<u8>, VBuf<Shadow>>;
+    ExecBuffers<Tables<SptChunks, VBuf<u32>, KBox<SptLog>>, Slots, VBuf<u8>, VBuf<Shadow>>;
 
 fn new_exec_store() -> Result<ExecStore> {
     Ok(ExecBuffers {
@@ -148,7 +148,7 @@ fn new_exec_store() -> Result<ExecStore> {
             by_host: VBuf::new(INDEX_BUCKETS)?,
             cursor: 0,
             live: 0,
-            log: SptLog::default(),
+            log: KBox::new(SptLog::default(), GFP_KERNEL)?,
         },
         queue: Slots(KBox::new([Workload::default(); SLOTS], GFP_KERNEL)?),
         scratch: VBuf::new(SCRATCH_BYTES)?,
@@ -210,7 +210,7 @@ pub(super) struct VgpuState {
     pub(super) exec: Exec<ExecStore>,
     pub(super) scanner: Gen9Scanner,
     /// Who the vGPU is in the log.
-    identity: Identity,
+    pub(super) identity: Identity,
     /// The failsafe cause last reported to the log.
     reported: Option<Cause>,
     /// The guest resets out of failsafe already reported (`VgpuStats::failsafe_guest_resets`).
@@ -437,6 +437,11 @@ impl VgpuHandle {
             priv_: self.priv_,
             id: self.id.load(Ordering::Relaxed),
         }
+    }
+
+    /// The vGPU's id (0 while it is being created).
+    pub(super) fn id(&self) -> u32 {
+        self.id.load(Ordering::Relaxed)
     }
 
     pub(super) fn device(&self) -> &GvtDevice {
@@ -671,6 +676,25 @@ pub(crate) unsafe extern "C" fn gvt_vgpu_id(vgpu: *mut gvt_vgpu) -> u32 {
     // SAFETY: per the contract.
     let h = unsafe { handle(vgpu) };
     h.state.lock().as_deref().map_or(0, |st| st.vgpu.id().get())
+}
+
+/// The vGPU's debugfs directory, or null; see `include/gvt/mpt.h`.
+///
+/// # Safety
+///
+/// `vgpu` came from a `gvt_vgpu_create*` and was not destroyed yet.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn gvt_vgpu_debugfs_dir(
+    vgpu: *mut gvt_vgpu,
+) -> *mut super::abi::dentry {
+    if vgpu.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: per the contract.
+    unsafe { handle(vgpu) }
+        .debugfs
+        .load(Ordering::Acquire)
+        .cast()
 }
 
 /// Names the vGPU for the host log; see `include/gvt/mpt.h`.

@@ -20,6 +20,8 @@
 
 #include <linux/types.h>
 
+struct dentry;
+
 #define GVT_MPT_ABI_VERSION	2
 #define GVT_NAME_LEN		16
 /* Largest EDID a vGPU's monitor takes: the base block and one extension. */
@@ -167,6 +169,13 @@ __u32 gvt_vgpu_id(struct gvt_vgpu *vgpu);
  * or longer name. Optional; call it right after creation.
  */
 int gvt_vgpu_set_name(struct gvt_vgpu *vgpu, const char *name);
+/*
+ * The vGPU's debugfs directory (/sys/kernel/debug/gvt/vgpuN), or NULL if it has none: a
+ * backend may add read-only files about its side of the vGPU there. gvt_vgpu_destroy()
+ * removes them with the directory, after their reads in progress, so their data must live
+ * until it returns.
+ */
+struct dentry *gvt_vgpu_debugfs_dir(struct gvt_vgpu *vgpu);
 
 /*
  * The guest's accesses. offset is into config space (1, 2 or 4 bytes) or BAR0 (1, 2, 4 or 8

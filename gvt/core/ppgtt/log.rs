@@ -65,6 +65,25 @@ impl Default for SptLog {
     }
 }
 
+/// Where a pool keeps its events: inline (tests), or behind a pointer where the table storage
+/// moves through stack frames (the kernel, where the ring's 800 bytes would ride along).
+pub trait LogStore {
+    /// The log.
+    fn log(&mut self) -> &mut SptLog;
+}
+
+impl LogStore for SptLog {
+    fn log(&mut self) -> &mut SptLog {
+        self
+    }
+}
+
+impl<D: core::ops::DerefMut<Target = SptLog>> LogStore for D {
+    fn log(&mut self) -> &mut SptLog {
+        self
+    }
+}
+
 impl SptLog {
     /// Keeps `e` if events are wanted; a full ring drops its oldest.
     pub(super) fn record(&mut self, e: SptEvent) {

@@ -12,7 +12,7 @@
 
 use super::super::error::{GvtError, Result};
 use super::super::num::usize_as_u64;
-use super::log::{SptEvent, SptEventKind, SptLog};
+use super::log::{LogStore, SptEvent, SptEventKind, SptLog};
 use super::Spt;
 
 /// Slots per chunk (1 MiB of guest and shadow copies).
@@ -39,8 +39,9 @@ pub trait Chunks {
     fn grow(&mut self) -> bool;
 }
 
-/// The storage of a [`Pool`] that lives between calls: chunks, indexes, allocation cursor.
-pub struct Tables<C, I> {
+/// The storage of a [`Pool`] that lives between calls: chunks, indexes, allocation cursor,
+/// event log.
+pub struct Tables<C, I, L = SptLog> {
     /// The slots.
     pub chunks: C,
     /// Index by guest frame, [`INDEX_BUCKETS`] zeroed buckets.
@@ -52,7 +53,7 @@ pub struct Tables<C, I> {
     /// Live tables.
     pub live: usize,
     /// The latest table events, for trace events.
-    pub log: SptLog,
+    pub log: L,
 }
 
 /// What holds a vGPU's shadow tables between calls.
@@ -61,7 +62,9 @@ pub trait SptStorage {
     fn pool(&mut self) -> Pool<'_>;
 }
 
-impl<C: Chunks, I: core::ops::DerefMut<Target = [u32]>> SptStorage for Tables<C, I> {
+impl<C: Chunks, I: core::ops::DerefMut<Target = [u32]>, L: LogStore> SptStorage
+    for Tables<C, I, L>
+{
     fn pool(&mut self) -> Pool<'_> {
         Pool {
             chunks: &mut self.chunks,
@@ -69,7 +72,7 @@ impl<C: Chunks, I: core::ops::DerefMut<Target = [u32]>> SptStorage for Tables<C,
             by_host: &mut self.by_host,
             cursor: &mut self.cursor,
             live: &mut self.live,
-            log: &mut self.log,
+            log: self.log.log(),
         }
     }
 }

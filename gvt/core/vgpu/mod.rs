@@ -274,6 +274,8 @@ pub struct VgpuStats {
     pub ppgtt_notifications: u64,
     /// Full GDRST resets by the guest that took the vGPU out of failsafe.
     pub failsafe_guest_resets: u64,
+    /// Device-model and function-level resets (the backend's, the VM's).
+    pub device_resets: u64,
 }
 
 /// Writes `key: value` lines, one per counter: the text of the debugfs `stats` file.
@@ -315,6 +317,7 @@ impl VgpuStats {
             engine_resets,
             ppgtt_notifications,
             failsafe_guest_resets,
+            device_resets,
         } = *self;
         let fields = [
             ("cfg_reads", cfg_reads),
@@ -332,6 +335,7 @@ impl VgpuStats {
             ("engine_resets", engine_resets),
             ("ppgtt_notifications", ppgtt_notifications),
             ("failsafe_guest_resets", failsafe_guest_resets),
+            ("device_resets", device_resets),
         ];
         write_counters(out, &fields)?;
         match failsafe {
@@ -454,6 +458,11 @@ impl<S: VgpuStorage> Vgpu<S> {
         &self.part
     }
 
+    /// Whether a backend attached it to a running VM.
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+
     /// Why it is in failsafe, if it is, coarsely.
     pub fn failsafe(&self) -> Option<Failsafe> {
         self.failsafe.as_ref().map(Cause::class)
@@ -540,6 +549,7 @@ impl<S: VgpuStorage> Vgpu<S> {
         let mut backend = Ok(());
         match kind {
             Reset::DeviceModel | Reset::Flr => {
+                self.stats.device_resets = self.stats.device_resets.saturating_add(1);
                 let d3 = self.cfg.d3_entered;
                 backend = self.cfg.untrack(mpt, &self.part);
                 self.reset_ggtt(host, mpt);
@@ -1067,10 +1077,10 @@ mod tests {
     #[test]
     fn vgpu_is_small_enough_for_a_kernel_stack() {
         // About 1 KiB of device state plus the display's (~150 bytes, `display::Display`), the
-        // counters (`VgpuStats`, 120 bytes), the failsafe cause (`report::Cause`, 64 bytes) and
-        // the notice for the log (`report::Notice`, 32).
+        // counters (`VgpuStats`, 150 bytes), the failsafe cause (`report::Cause`, 64 bytes), the
+        // notice for the log (`report::Notice`, 32) and the config space's capability offsets.
         assert!(
-            core::mem::size_of::<Vgpu<Store>>() < 1408,
+            core::mem::size_of::<Vgpu<Store>>() < 1472,
             "{}",
             core::mem::size_of::<Vgpu<Store>>()
         );
@@ -1668,6 +1678,7 @@ mod tests {
             engine_resets: 13,
             ppgtt_notifications: 14,
             failsafe_guest_resets: u64::MAX,
+            device_resets: 15,
         };
         let mut out = std::string::String::new();
         stats.write_to(None, &mut out).unwrap();
@@ -1688,6 +1699,7 @@ mod tests {
              engine_resets: 13\n\
              ppgtt_notifications: 14\n\
              failsafe_guest_resets: 18446744073709551615\n\
+             device_resets: 15\n\
              failsafe: none\n\
              failsafe_cause: none\n"
         );
@@ -1699,8 +1711,8 @@ mod tests {
             let mut out = std::string::String::new();
             VgpuStats::default().write_to(Some(cause), &mut out).unwrap();
             assert!(out.starts_with("cfg_reads: 0\n"));
-            assert!(out.ends_with(&std::format!("failsafe_guest_resets: 0\nfailsafe: {name}\nfailsafe_cause: {text}\n")), "{out}");
-            assert_eq!(out.lines().count(), 17);
+            assert!(out.ends_with(&std::format!("device_resets: 0\nfailsafe: {name}\nfailsafe_cause: {text}\n")), "{out}");
+            assert_eq!(out.lines().count(), 18);
         }
     }
 

@@ -18,10 +18,10 @@ COMPLAINTS = re.compile(
     r"Unknown symbol|rust_panic|panicked at"
 )
 TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\] ")
-# A nested guest's log, its QEMU's output and the vGPU's trace events, which L1 prints
-# prefixed: the scenario judges them with checks of its own; they are not this kernel's
-# complaints.
-NESTED = ("L2| ", "QEMU| ", "TRACE| ", "GVT-PNG")
+# A nested guest's log, its QEMU's output and the vGPU's trace events and debugfs files, which
+# L1 prints prefixed: the scenario judges them with checks of its own; they are not this
+# kernel's complaints.
+NESTED = ("L2| ", "QEMU| ", "TRACE| ", "DEBUGFS| ", "GVT-PNG")
 
 
 def main(path):

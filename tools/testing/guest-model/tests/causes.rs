@@ -187,6 +187,11 @@ fn refused_commands_are_named_where_the_guest_put_them() {
         .unwrap();
     m.run();
     assert_eq!(m.vms[0].vgpu.failsafe(), None);
+    let st = *m.vms[0].exec.stats();
+    assert_eq!(
+        (st.completed, st.completed_per_engine, st.scan_refusals),
+        (1, [1, 0, 0, 0], 0)
+    );
     let head = g.ctx.tail;
     assert_eq!(head, 0x20);
     let mut t = m.guest(0);
@@ -196,6 +201,7 @@ fn refused_commands_are_named_where_the_guest_put_them() {
     g.ctx.publish(&mut t).unwrap();
     g.rcs.submit(&mut t, &g.ctx, None).unwrap();
     let c = cause_of(&m.vms[0].vgpu);
+    assert_eq!(m.vms[0].exec.stats().scan_refusals, 1);
     assert_eq!(
         c,
         (
@@ -448,4 +454,56 @@ fn an_invalid_instruction_in_a_ring_is_a_notice_not_a_cause() {
         ),
         (1, None)
     );
+}
+
+#[test]
+fn ppgtt_batches_are_scanned_on_the_engines_the_switch_names() {
+    use guest_model::machine::BATCH_GVA;
+    use gvt::model::host::HostGpu;
+    use gvt::model::workload::Gen9Scanner;
+    for engines in [0, Engine::Vcs.mask(), 0xff] {
+        let mut m = Machine::new(1, Tracking::None);
+        let mut s = Gen9Scanner::new(m.sim.info().platform, *m.vms[0].vgpu.partition());
+        s.set_scan_ppgtt(engines);
+        assert_eq!(
+            s.scan_ppgtt(),
+            engines & 0xf,
+            "bits of no engine are dropped"
+        );
+        m.vms[0].scanner = s;
+        let mut g = Guest::new(&mut m.guest(0), GUEST_RAM, RAM as u64, 7).unwrap();
+        let mut t = m.guest(0);
+        // An LRI of GEN6_GDRST in the render engine's PPGTT batch.
+        for (i, c) in (0u64..).zip([mi::NOOP, 0x1100_0001, 0x941c, 1, mi::BATCH_BUFFER_END]) {
+            t.ram_write(g.batch + i * 4, &c.to_le_bytes()).unwrap();
+        }
+        let start = [
+            mi::BATCH_BUFFER_START_PPGTT,
+            BATCH_GVA as u32,
+            (BATCH_GVA >> 32) as u32,
+            mi::USER_INTERRUPT,
+        ];
+        g.ctx.emit(&mut t, &start).unwrap();
+        g.ctx.publish(&mut t).unwrap();
+        g.rcs.submit(&mut t, &g.ctx, None).unwrap();
+        if engines & Engine::Rcs.mask() == 0 {
+            // Left to the hardware, which runs it unprivileged.
+            assert_eq!(m.vms[0].vgpu.failsafe(), None);
+            continue;
+        }
+        assert_eq!(m.vms[0].exec.stats().scan_refusals, 1);
+        assert_eq!(
+            cause_of(&m.vms[0].vgpu).0,
+            Cause::Command {
+                engine: Engine::Rcs,
+                command: "MI_LOAD_REGISTER_IMM",
+                header: 0x1100_0001,
+                place: Place::Batch {
+                    offset: 4,
+                    batch: Some((AddrSpace::Ppgtt, BATCH_GVA))
+                },
+                reason: Reason::Register(0x941c)
+            }
+        );
+    }
 }

@@ -63,6 +63,13 @@ timeout ${GVT_L3_TIMEOUT:-900} qemu-system-x86_64 -accel tcg -machine q35 -cpu m
     > /tmp/qemu.out 2>&1 < /dev/null &
 qpid=$!
 t0=$(date +%s)
+# The vGPU's debugfs status while the guest runs, every 5 s (QEMU's close resets the vGPU,
+# and its failsafe state with it): a failed selftest's output shows the last copy.
+( while kill -0 $qpid 2>/dev/null; do
+      cp /sys/kernel/debug/gvt/vgpu1/status /tmp/gvt-status.new 2>/dev/null &&
+          mv /tmp/gvt-status.new /tmp/gvt-status.txt
+      sleep 5
+  done ) &
 # The guest's log, live on our console (prefixed: results.py leaves it to the checks below),
 # so that a guest that hangs still shows how far it got.
 sleep 1
@@ -108,7 +115,8 @@ echo "GVT-L3: L1 CPU seconds: QEMU user $(awk '{ print int($16 / 100) }' /proc/$
     "$(awk '{ print int($17 / 100) }' /proc/$$/stat); all CPUs" \
     "$(awk '/^cpu / { printf "user %d, system %d, idle %d", ($2 + $3) / 100, $4 / 100, $5 / 100 }' /proc/stat)"
 echo "GVT-L3: traps in all (probe, selftests, shutdown): $(traps)"
-echo "GVT-L3: the vGPU's debugfs stats at the end: $(awk -F': ' '{ printf "%s=%s ", $1, $2 }' $STATS)"
+cp $STATS /tmp/gvt-stats.txt
+echo "GVT-L3: the vGPU's debugfs stats at the end: $(awk -F': ' '{ printf "%s=%s ", $1, $2 }' /tmp/gvt-stats.txt)"
 echo "GVT-L3: guest ran $(( $(date +%s) - t0 )) s, QEMU exit status $qrc"
 [ -d $T/events/gvt ] && echo 0 > $T/events/gvt/enable && grep -v '^#' $T/trace > /tmp/gvt-trace.txt
 echo "GVT-L3: gvt trace events kept: $(wc -l < /tmp/gvt-trace.txt 2>/dev/null || echo none)"
@@ -186,6 +194,9 @@ for t in $SELFTESTS; do
         echo "GVT-CHECK: FAIL selftest $t: did not run (an earlier one failed)"
     elif [ "$t" = "$last" ] && [ $all_passed = no ]; then
         echo "GVT-CHECK: FAIL selftest $t: $(grep -E 'i915/.* failed with error|can.t insert|timed out|GPU HANG' /tmp/st.log | head -n 3 | tr '\n' ' ')"
+        echo "GVT-L3: the vGPU's debugfs status (last read while the guest ran) and stats (at the end):"
+        sed 's/^/DEBUGFS| status: /' /tmp/gvt-status.txt 2>/dev/null
+        sed 's/^/DEBUGFS| stats: /' /tmp/gvt-stats.txt
         # The engines' side: workloads, scans, interrupts and the engine registers' traps
         # (ELSP, CSB pointers, mode, reset); the display and GGTT traps of i915's teardown
         # after the failure would push them out.

@@ -1,4 +1,5 @@
 //! The command line: `gvt-vfio-client probe|user-unmap|bad-input|bench UUID [N] [--tag NAME]`,
+//! `gvt-vfio-client failsafe KIND UUID N`,
 //! `gvt-vfio-client screenshot --pid PID --out FILE [--base64] [--fd N]`.
 
 use crate::screenshot;
@@ -11,6 +12,8 @@ pub const USAGE: &str =
        gvt-vfio-client bad-input UUID   hostile region accesses and ioctls; the device must survive
        gvt-vfio-client bench UUID [N]   time N (default 10000) config and BAR0 reads
        gvt-vfio-client hold UUID SECS   keep the vGPU open SECS seconds (remove-while-open tests)
+       gvt-vfio-client failsafe command|page-table|ppgtt-batch|elsp UUID N
+                                        put the vGPU in failsafe that way, N times over
        gvt-vfio-client lifecycle TYPE_DIR N   time N create/remove cycles of an mdev type; fill it
        gvt-vfio-client screenshot --pid PID --out FILE.png [--base64] [--fd N]
                   save the screen of the guest that process PID (QEMU) shows through its VFIO
@@ -34,6 +37,8 @@ pub enum Command {
     Bench(String, u32),
     /// Keep the device open for this many seconds.
     Hold(String, u32),
+    /// Provoke a failure this many times.
+    Failsafe(crate::failsafe::Kind, String, u32),
     /// Time create/remove cycles of the mdev type at this sysfs directory, then fill it.
     Lifecycle(String, u32),
     /// Save the screen of the guest another process runs.
@@ -81,6 +86,16 @@ fn parse_command(args: &[String]) -> Result<Command, String> {
             _ => return Err(format!("'{n}' is not a number of seconds")),
         },
         ("hold", [_]) => return Err("missing seconds".into()),
+        ("failsafe", [k, u, n]) => {
+            let kind = crate::failsafe::Kind::parse(k).ok_or(format!(
+                "'{k}' is not command, page-table, ppgtt-batch or elsp"
+            ))?;
+            match n.parse::<u32>() {
+                Ok(n) if n > 0 => Command::Failsafe(kind, uuid(Some(u))?, n),
+                _ => return Err(format!("'{n}' is not a positive count")),
+            }
+        }
+        ("failsafe", _) => return Err("failsafe needs a kind, a UUID and a count".into()),
         ("lifecycle", [dir, n]) => match n.parse::<u32>() {
             Ok(n) if n > 0 && dir.contains("mdev_supported_types/") => {
                 Command::Lifecycle(dir.clone(), n)
@@ -179,6 +194,17 @@ mod tests {
         );
         assert_eq!(p(&["bench", U, "500"]), Ok(Command::Bench(U.into(), 500)));
         assert_eq!(p(&["hold", U, "3"]), Ok(Command::Hold(U.into(), 3)));
+        assert_eq!(
+            p(&["failsafe", "page-table", U, "20"]),
+            Ok(Command::Failsafe(
+                crate::failsafe::Kind::PageTable,
+                U.into(),
+                20
+            ))
+        );
+        assert!(p(&["failsafe", "elsp", U, "0"]).is_err());
+        assert!(p(&["failsafe", "ring", U, "1"]).is_err());
+        assert!(p(&["failsafe", "elsp", U]).is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! gvt-vfio-client bad-input UUID [--tag NAME]   exit 0 iff every check passed
 //! gvt-vfio-client bench UUID [N] [--tag NAME]   "region access: X ns/op (...)" lines
 //! gvt-vfio-client hold UUID SECS [--tag NAME]   keeps the vGPU open (remove-while-open tests)
+//! gvt-vfio-client failsafe KIND UUID N          puts the vGPU in failsafe N times over
 //! gvt-vfio-client lifecycle TYPE_DIR N          create/remove times; how many fit
 //! gvt-vfio-client screenshot --pid PID --out FILE.png [--base64] [--fd N]
 //!                                               the screen of the guest QEMU PID runs, as PNG
@@ -42,6 +43,7 @@ pub mod cli;
 pub mod commands;
 pub mod display;
 pub mod edid;
+pub mod failsafe;
 #[cfg(test)]
 mod fake;
 pub mod lifecycle;

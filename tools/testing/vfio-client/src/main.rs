@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use vfio_client::cli::{self, Command};
-use vfio_client::{bad_input, commands, lifecycle, screenshot};
+use vfio_client::{bad_input, commands, failsafe, lifecycle, screenshot};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Command::UserUnmap(uuid) => commands::probe(&uuid, true, tag),
         Command::BadInput(uuid) => bad_input::bad_input(&uuid, tag),
         Command::Hold(uuid, secs) => commands::hold(&uuid, secs, tag),
+        Command::Failsafe(kind, uuid, n) => failsafe::failsafe(kind, &uuid, n, tag),
         Command::Lifecycle(dir, n) => lifecycle::lifecycle(&dir, n, tag),
         Command::Screenshot(a) => {
             return match screenshot::screenshot(&a) {
