@@ -112,10 +112,11 @@ impl SptLog {
             }
         }
         let dropped = self.dropped;
-        *self = SptLog {
-            on,
-            ..SptLog::default()
-        };
+        // The ring itself is left as it is: this runs after every trap.
+        self.on = on;
+        self.first = 0;
+        self.len = 0;
+        self.dropped = 0;
         dropped
     }
 }

@@ -39,6 +39,24 @@ pub fn open(c: &mut Checks, uuid: &str) -> Option<Vfio> {
     }
 }
 
+/// An eventfd for the device's MSI (kept by the caller so that the guest's interrupts have
+/// somewhere to go), and whether VFIO took it; `None` if there is no eventfd.
+pub fn msi_eventfd(c: &mut Checks, v: &Vfio) -> Option<(EventFd, bool)> {
+    let msi = match EventFd::new() {
+        Ok(e) => e,
+        Err(e) => {
+            c.fail("msi eventfd", format!("eventfd: {e}"));
+            return None;
+        }
+    };
+    let on = c.check(
+        "msi eventfd",
+        v.set_irq_eventfd(uapi::PCI_MSI_IRQ_INDEX, msi.raw())
+            .map_err(|e| format!("VFIO_DEVICE_SET_IRQS: {e}")),
+    );
+    Some((msi, on))
+}
+
 /// The config and BAR0 regions, checked for the sizes and access a guest needs.
 pub fn main_regions(c: &mut Checks, v: &Vfio) -> Option<(Region, Region)> {
     let info = v.info;
@@ -147,18 +165,9 @@ pub fn probe(uuid: &str, user_unmap: bool, tag: Option<String>) -> Checks {
             Err(e) => Err(e.to_string()),
         },
     );
-    let msi = match EventFd::new() {
-        Ok(e) => e,
-        Err(e) => {
-            c.fail("msi eventfd", format!("eventfd: {e}"));
-            return c;
-        }
+    let Some((msi, msi_on)) = msi_eventfd(&mut c, &v) else {
+        return c;
     };
-    let msi_on = c.check(
-        "msi eventfd",
-        v.set_irq_eventfd(uapi::PCI_MSI_IRQ_INDEX, msi.raw())
-            .map_err(|e| format!("VFIO_DEVICE_SET_IRQS: {e}")),
-    );
 
     let mut t = VfioTransport::new(&v.device, cfg, bar0, &v.ram, msi_on.then_some(&msi));
     let report = probe::probe(&mut t);

@@ -19,8 +19,7 @@ use guest_model::workload::{Guest, BATCH_GVA, DATA_GVA};
 use guest_model::{Transport, TransportExt};
 
 use crate::checks::Checks;
-use crate::commands::{main_regions, open};
-use crate::sys::EventFd;
+use crate::commands::{main_regions, msi_eventfd, open};
 use crate::transport::VfioTransport;
 use crate::uapi;
 use crate::workloads::RAM_START;
@@ -105,18 +104,9 @@ pub fn failsafe(kind: Kind, uuid: &str, rounds: u32, tag: Option<String>) -> Che
         return c;
     };
     // Kept until the end: the guest's interrupts have somewhere to go.
-    let msi = match EventFd::new() {
-        Ok(e) => e,
-        Err(e) => {
-            c.fail("msi eventfd", format!("eventfd: {e}"));
-            return c;
-        }
+    let Some((msi, msi_on)) = msi_eventfd(&mut c, &v) else {
+        return c;
     };
-    let msi_on = c.check(
-        "msi eventfd",
-        v.set_irq_eventfd(uapi::PCI_MSI_IRQ_INDEX, msi.raw())
-            .map_err(|e| format!("VFIO_DEVICE_SET_IRQS: {e}")),
-    );
     let mut t = VfioTransport::new(&v.device, cfg, bar0, &v.ram, msi_on.then_some(&msi));
     let id = match probe::probe(&mut t) {
         Ok(r) => r.vgt_id,
