@@ -24,7 +24,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kernel::prelude::*;
 
-use super::devices::GvtDevice;
+use super::devices::{GvtDevice, Host};
 use super::ffi;
 use super::vgpu::VgpuHandle;
 use crate::model::inspect::{self, Status};
@@ -139,7 +139,16 @@ pub(crate) unsafe extern "C" fn gvt_gpu_debugfs_show(gpu: *mut c_void, m: *mut c
     // SAFETY: the device is live while its file exists (see `GpuDir::add`).
     let dev = unsafe { &*gpu.cast::<GvtDevice>() };
     // An error is an overflow, which seq_file handles by calling again.
-    let _ = inspect::write_gpu(&dev.gvt.lock(), &mut SeqFile(m));
+    let out = &mut SeqFile(m);
+    let _ = inspect::write_gpu(&dev.gvt.lock(), out);
+    match &dev.host {
+        #[cfg(gvt_sim)]
+        Host::Sim(s) => {
+            let _ = s.write_slices(out);
+        }
+        #[cfg(gvt_i915)]
+        Host::I915(_) => {}
+    }
     0
 }
 

@@ -29,7 +29,7 @@ use crate::model::error::{GvtError, Result as ModelResult};
 use crate::model::host::{Completion, HostInfo, HostWorkload, MMIO_DWORDS};
 use crate::model::regs::Engine as EngineId;
 use crate::sim::engine::{Clock, Engine, HostMemory};
-use crate::sim::exec::{Job, Step, SLICE_BUDGET};
+use crate::sim::exec::{Job, Step, SLICE_BUDGET, SLICE_NS};
 use crate::sim::SimHost;
 
 /// Workloads waiting for the engines, all vGPUs together. The core keeps at most one per
@@ -64,6 +64,10 @@ pub(crate) struct SimGpu {
     #[pin]
     queue: Mutex<Queue>,
     worker: AtomicPtr<ffi::gvt_sim_worker>,
+    /// Slices run, their total and their longest time (ns): for the GPU's debugfs `info`.
+    slices: AtomicU64,
+    slice_ns: AtomicU64,
+    slice_ns_max: AtomicU64,
 }
 
 /// Copies between `buf` and physical memory.
@@ -140,6 +144,7 @@ impl SimGpu {
                         .copied();
                     let mut engine = Engine::new(id.unwrap_or(EngineId::Rcs), 0);
                     engine.set_timestamp_hz(info.platform.hw().timestamp_hz);
+                    engine.set_slice_ns(SLICE_NS);
                     engine
                 }),
                 GFP_KERNEL,
@@ -155,6 +160,9 @@ impl SimGpu {
                     engines <- new_mutex!(engines, "gvt_sim::engines"),
                     queue <- new_mutex!(Queue { items: [None; QUEUE], seq: 0 }, "gvt_sim::queue"),
                     worker: AtomicPtr::new(ptr::null_mut()),
+                    slices: AtomicU64::new(0),
+                    slice_ns: AtomicU64::new(0),
+                    slice_ns_max: AtomicU64::new(0),
                 }),
                 GFP_KERNEL,
             )
@@ -338,10 +346,29 @@ impl SimGpu {
             own: self.own.lock(),
             guest: guest.lock(),
         };
-        match engines.get_mut(job.w.engine as usize) {
+        let start = Ktime.now_ns();
+        let step = match engines.get_mut(job.w.engine as usize) {
             Some(engine) => job.step(engine, &mut mem, &Ktime, self.host.ggtt(), SLICE_BUDGET),
             None => Step::Done(Completion::Hang),
-        }
+        };
+        let took = Ktime.now_ns().saturating_sub(start);
+        // Only the worker runs slices: plain read-modify-writes suffice.
+        self.slices.fetch_add(1, Ordering::Relaxed);
+        self.slice_ns.fetch_add(took, Ordering::Relaxed);
+        self.slice_ns_max.fetch_max(took, Ordering::Relaxed);
+        step
+    }
+
+    /// Writes the slices' figures (count, mean and longest time) for the GPU's `info`.
+    pub(super) fn write_slices(&self, out: &mut impl core::fmt::Write) -> core::fmt::Result {
+        let n = self.slices.load(Ordering::Relaxed);
+        let total = self.slice_ns.load(Ordering::Relaxed);
+        writeln!(
+            out,
+            "sim_slices: {n} mean_ns {} max_ns {}",
+            total.checked_div(n).unwrap_or(0),
+            self.slice_ns_max.load(Ordering::Relaxed)
+        )
     }
 }
 

@@ -8,8 +8,8 @@
 //! scanner's descriptor table, so the sim and the scanner agree on what a command stream is.
 //!
 //! Execution is sliced: every command, and every poll of a semaphore, spends one unit of the
-//! caller's budget. When it runs out the run stops as [`Outcome::Sliced`] with a [`Cursor`] to
-//! go on from, so a spinning batch or a semaphore wait occupies the engine as on hardware but
+//! caller's budget. When it runs out, or the engine's time slice ([`Engine::set_slice_ns`]) is
+//! over, the run stops as [`Outcome::Sliced`] with a [`Cursor`] to go on from, so a spinning batch or a semaphore wait occupies the engine as on hardware but
 //! never stalls the host; whether it has run too long is the caller's decision. Untranslatable
 //! addresses end as [`Outcome::Fault`].
 //!
@@ -164,6 +164,9 @@ pub const MAX_REGS: usize = 256;
 /// Command dwords an engine reads ahead at once (fewer at the end of a page).
 pub const PREFETCH: usize = 128;
 
+/// Units of budget between two readings of the clock in a run with a time slice.
+const CLOCK_EVERY: u64 = 32;
+
 /// Slots of the register file's index: twice [`MAX_REGS`], so lookups probe about once.
 const REG_SLOTS: usize = 2 * MAX_REGS;
 
@@ -190,6 +193,8 @@ pub struct Engine {
     /// `RING_CTX_TIMESTAMP` as of `ctx_since` (ns).
     ctx_ts: u32,
     ctx_since: u64,
+    /// Longest a run may take by the [`Clock`] (ns), 0 for no limit.
+    slice_ns: u64,
     /// The ALU's registers: source A and B, accumulator, zero and carry flags (all ones when
     /// set, as the ALU stores them).
     alu: [u64; 5],
@@ -289,6 +294,10 @@ struct Ctx<'a> {
     ring: RingState,
     ppgtt_root: Option<u64>,
     prefetch: Prefetch,
+    /// When the run's time is over (the [`Clock`]'s ns), `u64::MAX` for never.
+    deadline: u64,
+    /// The budget spent when the clock is read next (every [`CLOCK_EVERY`] units).
+    next_clock: u64,
     /// The last PPGTT translation: graphics page, the host page behind it, and whether it is
     /// writable.
     tlb: Option<(u64, u64, bool)>,
@@ -297,6 +306,18 @@ struct Ctx<'a> {
 type Exec<T> = Result<T, Outcome>;
 
 impl Ctx<'_> {
+    /// Whether a run that spent `spent` must stop: its budget is gone, or its time.
+    fn over(&mut self, spent: u64, budget: u64) -> bool {
+        if spent >= budget {
+            return true;
+        }
+        if self.deadline == u64::MAX || spent < self.next_clock {
+            return false;
+        }
+        self.next_clock = spent.saturating_add(CLOCK_EVERY);
+        self.clock.now_ns() >= self.deadline
+    }
+
     fn translate(&mut self, g: Gma) -> Exec<u64> {
         self.translate_rw(g).map(|(pa, _)| pa)
     }
@@ -527,8 +548,16 @@ impl Engine {
             ts_hz: Platform::Broxton.hw().timestamp_hz,
             ctx_ts: 0,
             ctx_since: 0,
+            slice_ns: 0,
             alu: [0; 5],
         }
+    }
+
+    /// Bounds a run's time by the [`Clock`] as well as by its budget: under emulation a unit
+    /// of budget can cost a thousand times what it does on a CPU, and the host's other work
+    /// waits for the run (0: no limit, the default).
+    pub fn set_slice_ns(&mut self, ns: u64) {
+        self.slice_ns = ns;
     }
 
     /// Sets the timestamp frequency (default Broxton's, `hw::Hw::timestamp_hz`).
@@ -829,6 +858,11 @@ impl Engine {
             ring,
             ppgtt_root,
             prefetch,
+            deadline: match self.slice_ns {
+                0 => u64::MAX,
+                ns => clock.now_ns().saturating_add(ns),
+            },
+            next_clock: CLOCK_EVERY,
             tlb: None,
         };
         let head = match at.stack.first() {
@@ -863,7 +897,7 @@ impl Engine {
                     return Ok(());
                 }
             }
-            if res.spent >= budget {
+            if cx.over(res.spent, budget) {
                 return Err(Outcome::Sliced);
             }
             res.spent = res.spent.wrapping_add(1);
@@ -1046,7 +1080,7 @@ impl Engine {
                         if ok {
                             break;
                         }
-                        if res.spent >= budget {
+                        if cx.over(res.spent, budget) {
                             // Still waiting: the next slice polls again.
                             *res.cursor.stack.get_mut(depth).ok_or(Outcome::BadNesting)? = loc;
                             return Err(Outcome::Sliced);

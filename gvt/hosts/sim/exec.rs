@@ -31,6 +31,12 @@ use crate::model::workload::{CTX_PDP0_LDW, CTX_PDP0_UDW};
 /// under TCG, which is also how long a slice keeps the memory grants locked.
 pub const SLICE_BUDGET: u64 = 1 << 12;
 
+/// Longest one slice may take by the kernel's clock. Under nested TCG a spinning batch's
+/// 4,096 commands took tens of milliseconds, in which a guest's GGTT write (its grants) and
+/// the completion of another engine's request waited, past the 50 ms i915's reset selftests
+/// give a request to complete after its engine's reset.
+pub const SLICE_NS: u64 = 500_000;
+
 /// How long a workload may occupy its engine before the host gives up on it, as host i915's
 /// heartbeat resets an engine whose request will not yield: long enough for a guest's own
 /// hang check to reset its engine first (i915's heartbeat does in about 10 s).

@@ -374,6 +374,61 @@ fn a_spinner_runs_across_slices_until_the_cpu_ends_it() {
     );
 }
 
+/// A clock that moves 1 µs each time it is read.
+struct Ticking(std::cell::Cell<u64>);
+
+impl gvt::sim::engine::Clock for Ticking {
+    fn now_ns(&self) -> u64 {
+        let t = self.0.get() + 1000;
+        self.0.set(t);
+        t
+    }
+}
+
+#[test]
+fn a_time_slice_ends_a_spinner_or_a_semaphore_wait_before_its_budget() {
+    let mut g = Gpu::new();
+    let spin = DATA + 0x1000;
+    g.put_ggtt(
+        spin,
+        &s(|s| {
+            s.sdi(DATA, true, 1)
+                .arb_check()
+                .bb_start(spin, false, false);
+        }),
+    );
+    let sem = s(|s| {
+        s.semaphore_wait_eq(DATA + 0x800, 1);
+    });
+    let mut spinning = Stream::new();
+    spinning.noop().bb_start(spin, false, false).user_interrupt();
+    for ring in [&spinning, &sem] {
+        for d in ring.dw.iter().enumerate() {
+            let a = g.ggtt_pa(RING + 4 * d.0 as u64);
+            assert!(g.mem.write(a, &d.1.to_le_bytes()));
+        }
+        let st = RingState {
+            start: RING,
+            space: Space::Ggtt,
+            size: 0x2000,
+            head: 0,
+            tail: ring.len_bytes(),
+        };
+        let clock = Ticking(std::cell::Cell::new(0));
+        let mut eng = Engine::new(Id::Rcs, HWSP);
+        eng.set_slice_ns(100_000);
+        let budget = 1 << 14;
+        let r = eng.run(&mut g.mem, &clock, &g.ggtt, st, Some(PML4), Cursor::at(0), budget);
+        // The clock is read at the start and every 32 units: about 100 readings fit 100 µs.
+        assert_eq!(r.outcome, Outcome::Sliced);
+        assert!((32 * 90..=32 * 110).contains(&r.spent), "spent {}", r.spent);
+        // Without a slice the same run takes its whole budget.
+        eng.set_slice_ns(0);
+        let r = eng.run(&mut g.mem, &clock, &g.ggtt, st, Some(PML4), r.cursor, budget);
+        assert_eq!((r.outcome, r.spent), (Outcome::Sliced, budget));
+    }
+}
+
 #[test]
 fn unmapped_addresses_fault() {
     let mut g = Gpu::new();

@@ -118,6 +118,8 @@ echo "GVT-L3: traps in all (probe, selftests, shutdown): $(traps)"
 cp $STATS /tmp/gvt-stats.txt
 echo "GVT-L3: the vGPU's debugfs stats at the end: $(awk -F': ' '{ printf "%s=%s ", $1, $2 }' /tmp/gvt-stats.txt)"
 echo "GVT-L3: guest ran $(( $(date +%s) - t0 )) s, QEMU exit status $qrc"
+# How long the sim's engines held their worker per slice (bounded by sim::exec::SLICE_NS).
+echo "GVT-L3: $(cat /sys/kernel/debug/gvt/*/info | grep '^sim_slices:')"
 [ -d $T/events/gvt ] && echo 0 > $T/events/gvt/enable && grep -v '^#' $T/trace > /tmp/gvt-trace.txt
 echo "GVT-L3: gvt trace events kept: $(wc -l < /tmp/gvt-trace.txt 2>/dev/null || echo none)"
 sleep 1
