@@ -401,7 +401,10 @@ fn a_time_slice_ends_a_spinner_or_a_semaphore_wait_before_its_budget() {
         s.semaphore_wait_eq(DATA + 0x800, 1);
     });
     let mut spinning = Stream::new();
-    spinning.noop().bb_start(spin, false, false).user_interrupt();
+    spinning
+        .noop()
+        .bb_start(spin, false, false)
+        .user_interrupt();
     for ring in [&spinning, &sem] {
         for d in ring.dw.iter().enumerate() {
             let a = g.ggtt_pa(RING + 4 * d.0 as u64);
@@ -418,13 +421,29 @@ fn a_time_slice_ends_a_spinner_or_a_semaphore_wait_before_its_budget() {
         let mut eng = Engine::new(Id::Rcs, HWSP);
         eng.set_slice_ns(100_000);
         let budget = 1 << 14;
-        let r = eng.run(&mut g.mem, &clock, &g.ggtt, st, Some(PML4), Cursor::at(0), budget);
+        let r = eng.run(
+            &mut g.mem,
+            &clock,
+            &g.ggtt,
+            st,
+            Some(PML4),
+            Cursor::at(0),
+            budget,
+        );
         // The clock is read at the start and every 32 units: about 100 readings fit 100 µs.
         assert_eq!(r.outcome, Outcome::Sliced);
         assert!((32 * 90..=32 * 110).contains(&r.spent), "spent {}", r.spent);
         // Without a slice the same run takes its whole budget.
         eng.set_slice_ns(0);
-        let r = eng.run(&mut g.mem, &clock, &g.ggtt, st, Some(PML4), r.cursor, budget);
+        let r = eng.run(
+            &mut g.mem,
+            &clock,
+            &g.ggtt,
+            st,
+            Some(PML4),
+            r.cursor,
+            budget,
+        );
         assert_eq!((r.outcome, r.spent), (Outcome::Sliced, budget));
     }
 }
