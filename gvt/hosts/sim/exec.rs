@@ -32,9 +32,9 @@ use crate::model::workload::{CTX_PDP0_LDW, CTX_PDP0_UDW};
 pub const SLICE_BUDGET: u64 = 1 << 12;
 
 /// Longest one slice may take by the kernel's clock. Under nested TCG a spinning batch's
-/// 4,096 commands took tens of milliseconds, in which a guest's GGTT write (its grants) and
-/// the completion of another engine's request waited, past the 50 ms i915's reset selftests
-/// give a request to complete after its engine's reset.
+/// 4,096 commands took a millisecond or more, in which a guest's GGTT write (its grants) and
+/// the completion of another engine's request waited, where i915's reset and execlists
+/// selftests give a request 50-100 ms and one takes 11-32 ms there.
 pub const SLICE_NS: u64 = 500_000;
 
 /// How long a workload may occupy its engine before the host gives up on it, as host i915's
