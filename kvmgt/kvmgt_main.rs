@@ -3,7 +3,9 @@
 //! kvmgt registers with gvt.ko as a backend and puts an mdev parent on every GPU gvt.ko offers,
 //! so that a KVM user creates a vGPU by writing a UUID under `mdev_supported_types` (or with
 //! mdevctl). The mdev and VFIO registration is C (`mdev.c`): it is ops tables and embedded
-//! structs; sizes and accounting come from gvt.ko through the MPT ABI.
+//! structs; sizes and accounting come from gvt.ko through the MPT ABI. The VFIO device's
+//! reads, writes and ioctls are decided in Rust (`device.rs` over the host-tested `region`,
+//! `edid` and `ioctl`), its DMA pin cache is `dma.rs`; `vfio.c` keeps ops tables and copies.
 
 use kernel::prelude::*;
 
