@@ -3,13 +3,20 @@
  * kvmgt.ko's C <-> Rust contract: the C functions its Rust part calls, the Rust functions its
  * C part calls, and the constants both use. Kbuild generates the Rust side from this header
  * (kvmgt/ffi_generated.rs, included by kvmgt/ffi.rs), which checks the Rust definitions against
- * it. region.rs, host-tested, keeps its own copy of the constants; kvmgt/ffi.rs asserts it.
+ * it. The host-tested region.rs, edid.rs and ioctl.rs keep their own copies of the constants
+ * (theirs and include/uapi/linux/vfio.h's, which Kbuild also generates); kvmgt/ffi.rs asserts
+ * each against this header.
  */
 #ifndef _KVMGT_FFI_H
 #define _KVMGT_FFI_H
 
 #include <linux/types.h>
+#include <linux/pci_ids.h>
+#include <linux/vfio.h>
 #include <gvt/mpt.h>
+
+/* vfio.c's device, opaque to Rust. */
+struct kvmgt_vgpu;
 
 /* mdev.c: called by the Rust module root. */
 int kvmgt_register(void);
@@ -17,28 +24,58 @@ void kvmgt_unregister(void);
 
 /* VFIO region offsets as QEMU encodes them: index << KVMGT_OFFSET_SHIFT | offset. */
 #define KVMGT_OFFSET_SHIFT	40
-/* region.rs (through kvmgt_main.rs): VFIO region offsets and access splitting. */
-void kvmgt_region_decode(u64 pos, u64 *index, u64 *offset);
-u64 kvmgt_region_next(u64 offset, u64 remaining, u64 size, u64 max);
-/* region.rs: BAR2 transfers and mmaps lie inside the aperture slice. */
+/* The most a BAR2 transfer moves through the device model at once (vfio.c's bounce buffer). */
+#define KVMGT_APERTURE_CHUNK	256
+
+/*
+ * device.rs: the VFIO device's reads, writes and ioctls, decided by region.rs, edid.rs and
+ * ioctl.rs. The EDID region's registers and staged blob are Rust's, under their own lock.
+ */
+struct kvmgt_edid;
+struct kvmgt_edid *kvmgt_edid_new(void);
+void kvmgt_edid_free(struct kvmgt_edid *e);
+/* The region as a new user finds it: the monitor's EDID (from gvt.ko), link up. */
+void kvmgt_edid_open(struct kvmgt_edid *e, struct gvt_vgpu *vgpu, u32 max_xres, u32 max_yres);
+/* A device reset: link up, the EDID kept. */
+void kvmgt_edid_reset(struct kvmgt_edid *e);
+/* read()/write() on the device fd: the bytes done (*ppos moves by them) or a negative errno. */
+ssize_t kvmgt_region_rw(struct kvmgt_vgpu *v, struct gvt_vgpu *vgpu,
+			const struct gvt_vgpu_info *info, struct kvmgt_edid *edid,
+			char __user *buf, size_t count, loff_t *ppos, bool write);
+/* BAR2 transfers and mmaps lie inside the aperture slice; its transfers go by chunks. */
 bool kvmgt_aperture_in_slice(u64 base, u64 size, u64 off, u64 len);
-/* region.rs: the EDID region. */
-#define KVMGT_EDID_BLOB_OFFSET	0x800
-#define KVMGT_EDID_REGION_SIZE	(KVMGT_EDID_BLOB_OFFSET + GVT_EDID_MAX_SIZE)
-#define KVMGT_EDID_REG		0
-#define KVMGT_EDID_BLOB		1
-int kvmgt_edid_access(u64 off, u64 len, u64 max_size, u64 *at);
-#define KVMGT_EDID_SIZE		0
-#define KVMGT_EDID_LINK_UP	1
-#define KVMGT_EDID_LINK_DOWN	2
-int kvmgt_edid_write(u64 reg, u32 value, u32 max_size);
+u64 kvmgt_aperture_chunk(u64 off, u64 remaining);
+/* vfio.c: a BAR2 transfer at off (the sink page and ap_lock are C's). */
+ssize_t kvmgt_aperture_rw(struct kvmgt_vgpu *v, char __user *buf, size_t count, u64 off,
+			  bool write);
+/*
+ * The ioctls' answers, into the header vfio.c copied in: 0 or a negative errno. A region's
+ * capability, for vfio.c to chain: id 0 (none), VFIO_REGION_INFO_CAP_SPARSE_MMAP (one area,
+ * offset and size) or VFIO_REGION_INFO_CAP_TYPE (type and subtype).
+ */
+struct kvmgt_region_cap {
+	u32 id;
+	u32 type;
+	u32 subtype;
+	u64 offset;
+	u64 size;
+};
+int kvmgt_device_info(struct vfio_device_info *info);
+int kvmgt_region_info(const struct gvt_vgpu_info *vi, struct vfio_region_info *info,
+		      struct kvmgt_region_cap *cap);
+int kvmgt_irq_info(struct vfio_irq_info *info);
+/* SET_IRQS: what to do, or a negative errno; KVMGT_IRQ_MSI: MSI's trigger, else INTx's. */
+#define KVMGT_IRQ_NOTHING	0
+#define KVMGT_IRQ_REMOVE	1
+#define KVMGT_IRQ_EVENTFD	2	/* the s32 after the header: an eventfd, or -1 */
+#define KVMGT_IRQ_MSI		4
+int kvmgt_irq_set(const struct vfio_irq_set *hdr);
 
 /*
  * dma.rs: the DMA pin cache of one vGPU device, its bookkeeping in Rust (dma_cache.rs). Each
  * call takes the cache's lock; kvmgt_pin() and kvmgt_unpin() run under it.
  */
 struct kvmgt_cache;
-struct kvmgt_vgpu;
 struct kvmgt_cache *kvmgt_cache_new(void);
 void kvmgt_cache_free(struct kvmgt_cache *c);
 int kvmgt_cache_map(struct kvmgt_cache *c, struct kvmgt_vgpu *v, u64 gfn, u64 size,

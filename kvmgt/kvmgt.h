@@ -79,10 +79,8 @@ struct kvmgt_vgpu {
 	struct kvm_page_track_notifier_node track_node;
 	struct xarray tracked;
 	struct kvmgt_display disp;
-	/* The EDID region: its registers and the blob user space stages for the next link up. */
-	struct mutex edid_lock;
-	struct vfio_region_gfx_edid edid;
-	u8 edid_blob[GVT_EDID_MAX_SIZE];
+	/* The EDID region: its registers and the blob staged for the next link up (ffi.h). */
+	struct kvmgt_edid *edid;
 	/* The log of the requests kvmgt refuses (kvmgt_refused()). */
 	struct ratelimit_state refused_rs;
 };

@@ -6,6 +6,7 @@
     allow(
         clippy::arithmetic_side_effects,
         clippy::unwrap_used,
+        clippy::indexing_slicing,
         clippy::panic,
         clippy::as_conversions,
         clippy::cast_possible_truncation
@@ -13,4 +14,8 @@
 )]
 
 pub mod dma_cache;
+pub mod edid;
+#[path = "../gvt/core/error.rs"]
+pub mod error;
+pub mod ioctl;
 pub mod region;

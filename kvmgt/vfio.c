@@ -5,9 +5,11 @@
  * Display (display.c): the plane the guest scans out and dma-bufs of its framebuffer.
  *
  * Regions, by the standard indices: PCI config space and BAR0 (registers and the GGTT), whose
- * transfers are split into naturally aligned 1/2/4/8-byte device accesses (kvmgt/region.rs
- * decides the split) and emulated by gvt.ko; BAR2, the aperture; then two device-specific
- * regions, the OpRegion (read-only) and the EDID.
+ * transfers are split into naturally aligned 1/2/4/8-byte device accesses and emulated by
+ * gvt.ko; BAR2, the aperture; then two device-specific regions, the OpRegion (read-only) and
+ * the EDID. What a transfer or an ioctl does is Rust's (device.rs, deciding with region.rs,
+ * edid.rs and ioctl.rs, host-tested and fuzzed); this file copies ioctl arguments in and
+ * answers out, chains capabilities, handles eventfds, and copies BAR2 through its pages.
  *
  * BAR2 is readable, writable and mappable only in the vGPU's slice (a sparse-mmap capability
  * names it; anything reaching outside is EINVAL, as upstream). gvt.ko says which host page
@@ -25,10 +27,10 @@
  * where the GGTT points at a page whose grant was revoked, so a new grant zaps the slice if
  * the sink was mapped since the last such zap. Closing the device frees the sink.
  *
- * The EDID region (VFIO_REGION_TYPE_GFX, VFIO_REGION_SUBTYPE_GFX_EDID) is QEMU's protocol:
- * link down unplugs the monitor; the blob and its size are staged here; link up hands the blob
- * to gvt.ko, which validates it (refused: EINVAL, the monitor keeps its EDID) and plugs the
- * monitor in, with hotplug interrupts to the guest either way. A device reset plugs it back in
+ * The EDID region (VFIO_REGION_TYPE_GFX, VFIO_REGION_SUBTYPE_GFX_EDID; its state is edid.rs's)
+ * is QEMU's protocol: link down unplugs the monitor; the blob and its size are staged; link up
+ * hands the blob to gvt.ko, which validates it (refused: EINVAL, the monitor keeps its EDID)
+ * and plugs the monitor in, with hotplug interrupts to the guest either way. A device reset plugs it back in
  * and keeps the EDID; closing the device gives it back its type's EDID.
  *
  * IRQs: MSI through an eventfd; INTx is advertised, as upstream, but never fired (the guest
@@ -50,7 +52,6 @@
 #include <linux/kvm_host.h>
 #include <linux/mm.h>
 #include <linux/module.h>
-#include <linux/nospec.h>
 #include <linux/pci.h>
 #include <linux/ratelimit.h>
 #include <linux/seq_file.h>
@@ -61,18 +62,8 @@
 #include <linux/xarray.h>
 #include "kvmgt.h"
 
-#define KVMGT_OPREGION_INDEX	VFIO_PCI_NUM_REGIONS
-#define KVMGT_EDID_INDEX	(VFIO_PCI_NUM_REGIONS + 1)
-#define KVMGT_NUM_REGIONS	(VFIO_PCI_NUM_REGIONS + 2)
 #define KVMGT_PGOFF_MASK	((1ULL << (KVMGT_OFFSET_SHIFT - PAGE_SHIFT)) - 1)
 #define KVMGT_BAR2_OFFSET	((u64)VFIO_PCI_BAR2_REGION_INDEX << KVMGT_OFFSET_SHIFT)
-/* A BAR2 transfer goes through the device model this many bytes at a time. */
-#define KVMGT_APERTURE_CHUNK	256
-
-/* region.rs decides EDID register accesses by these offsets. */
-static_assert(offsetof(struct vfio_region_gfx_edid, edid_size) == 8);
-static_assert(offsetof(struct vfio_region_gfx_edid, link_state) == 20);
-static_assert(sizeof(struct vfio_region_gfx_edid) == 24);
 
 /*
  * Logs a request of the VFIO user kvmgt refuses itself (an offset outside a region, an ioctl
@@ -363,52 +354,6 @@ const struct gvt_backend_ops kvmgt_mpt_ops = {
 
 /* ---- regions ---------------------------------------------------------------------------- */
 
-/*
- * Size of a region and the largest access it takes (split transfers); 0 for a region the
- * device does not have.
- */
-static u64 region_size(struct kvmgt_vgpu *v, u64 index, u64 *max)
-{
-	switch (index) {
-	case VFIO_PCI_CONFIG_REGION_INDEX:
-		*max = 4;
-		return PCI_CFG_SPACE_SIZE;
-	case VFIO_PCI_BAR0_REGION_INDEX:
-		*max = 8;
-		return v->info.bar0_size;
-	case KVMGT_OPREGION_INDEX:
-		*max = 8;
-		return v->info.opregion_size;
-	/* These two have transfer paths of their own. */
-	case VFIO_PCI_BAR2_REGION_INDEX:
-		return v->info.aperture_size;
-	case KVMGT_EDID_INDEX:
-		return KVMGT_EDID_REGION_SIZE;
-	default:
-		return 0;
-	}
-}
-
-static int region_access(struct kvmgt_vgpu *v, u64 index, u64 off, void *buf, u32 len, bool write)
-{
-	switch (index) {
-	case VFIO_PCI_CONFIG_REGION_INDEX:
-		return write ? gvt_vgpu_cfg_write(v->vgpu, off, buf, len) :
-			       gvt_vgpu_cfg_read(v->vgpu, off, buf, len);
-	case VFIO_PCI_BAR0_REGION_INDEX:
-		return write ? gvt_vgpu_mmio_write(v->vgpu, off, buf, len) :
-			       gvt_vgpu_mmio_read(v->vgpu, off, buf, len);
-	case KVMGT_OPREGION_INDEX:
-		if (!write)
-			return gvt_vgpu_opregion_read(v->vgpu, off, buf, len);
-		kvmgt_refused(v, "a write to the OpRegion at %#llx\n", off);
-		return -EINVAL;
-	default:
-		kvmgt_refused(v, "an access to region %llu\n", index);
-		return -EINVAL;
-	}
-}
-
 /* Copies n bytes (within one page) between buf and the sink at the page offset of off. */
 static int kvmgt_sink_rw(struct kvmgt_vgpu *v, u64 off, u8 *buf, size_t n, bool write)
 {
@@ -428,8 +373,8 @@ static int kvmgt_sink_rw(struct kvmgt_vgpu *v, u64 off, u8 *buf, size_t n, bool 
  * BAR2: the aperture slice only (EINVAL for anything reaching outside it, as upstream), through
  * the same translation as a fault. A page the vGPU's GGTT does not map is the sink.
  */
-static ssize_t kvmgt_aperture_rw(struct kvmgt_vgpu *v, char __user *ubuf, size_t count, u64 off,
-				 bool write)
+ssize_t kvmgt_aperture_rw(struct kvmgt_vgpu *v, char __user *ubuf, size_t count, u64 off,
+			  bool write)
 {
 	u8 buf[KVMGT_APERTURE_CHUNK];
 	size_t done = 0, n;
@@ -438,7 +383,7 @@ static ssize_t kvmgt_aperture_rw(struct kvmgt_vgpu *v, char __user *ubuf, size_t
 	if (!kvmgt_aperture_in_slice(v->info.aperture_slice_base, v->info.aperture_slice_size, off, count))
 		return -EINVAL;
 	for (; done < count; done += n, off += n) {
-		n = min3(count - done, sizeof(buf), (size_t)(PAGE_SIZE - offset_in_page(off)));
+		n = kvmgt_aperture_chunk(off, count - done);
 		if (write && copy_from_user(buf, ubuf + done, n)) {
 			ret = -EFAULT;
 			break;
@@ -456,113 +401,17 @@ static ssize_t kvmgt_aperture_rw(struct kvmgt_vgpu *v, char __user *ubuf, size_t
 	return done ? done : ret;
 }
 
-/* A write to an EDID register (region.rs decides what it means). Under edid_lock. */
-static int kvmgt_edid_reg_write(struct kvmgt_vgpu *v, u64 reg, u32 val)
-{
-	int ret = kvmgt_edid_write(reg, val, v->edid.edid_max_size);
-
-	switch (ret) {
-	case KVMGT_EDID_SIZE:
-		v->edid.edid_size = val;
-		return 0;
-	case KVMGT_EDID_LINK_UP:
-		/* gvt.ko validates the blob; a bad one is refused and the monitor stays as it is. */
-		ret = gvt_vgpu_set_edid(v->vgpu, v->edid_blob, v->edid.edid_size);
-		if (!ret)
-			ret = gvt_vgpu_set_link(v->vgpu, true);
-		break;
-	case KVMGT_EDID_LINK_DOWN:
-		ret = gvt_vgpu_set_link(v->vgpu, false);
-		break;
-	default:
-		return ret;
-	}
-	if (!ret)
-		v->edid.link_state = val;
-	return ret;
-}
-
-/*
- * The EDID region: 4-byte registers (struct vfio_region_gfx_edid) and the blob, staged here
- * until the link goes up. User memory is copied outside edid_lock.
- */
-static ssize_t kvmgt_edid_rw(struct kvmgt_vgpu *v, char __user *ubuf, size_t count, u64 off,
-			     bool write)
-{
-	u8 buf[GVT_EDID_MAX_SIZE];
-	int kind, ret = 0;
-	u64 at;
-
-	kind = kvmgt_edid_access(off, count, GVT_EDID_MAX_SIZE, &at);
-	if (kind < 0)
-		return kind;
-	if (write && copy_from_user(buf, ubuf, count))
-		return -EFAULT;
-	mutex_lock(&v->edid_lock);
-	if (kind == KVMGT_EDID_BLOB) {
-		if (write)
-			memcpy(v->edid_blob + at, buf, count);
-		else
-			memcpy(buf, v->edid_blob + at, count);
-	} else if (write) {
-		u32 val;
-
-		memcpy(&val, buf, sizeof(val));
-		ret = kvmgt_edid_reg_write(v, at, val);
-	} else {
-		memcpy(buf, (u8 *)&v->edid + at, count);
-	}
-	mutex_unlock(&v->edid_lock);
-	if (ret)
-		return ret;
-	if (!write && copy_to_user(ubuf, buf, count))
-		return -EFAULT;
-	return count;
-}
-
+/* Logs what it refuses; device.rs decides, through kvmgt_aperture_rw() for BAR2. */
 static ssize_t kvmgt_rw(struct kvmgt_vgpu *v, char __user *ubuf, size_t count, loff_t *ppos,
 			bool write)
 {
-	u64 index, off, size, max = 0, len;
-	size_t done = 0;
-	ssize_t ret;
-	u8 buf[8];
+	loff_t pos = *ppos;
+	ssize_t ret = kvmgt_region_rw(v, v->vgpu, &v->info, v->edid, ubuf, count, ppos, write);
 
-	if (*ppos < 0) {
-		kvmgt_refused(v, "a %s at offset %lld\n", write ? "write" : "read", *ppos);
-		return -EINVAL;
-	}
-	kvmgt_region_decode(*ppos, &index, &off);
-	if (index == VFIO_PCI_BAR2_REGION_INDEX || index == KVMGT_EDID_INDEX) {
-		ret = index == KVMGT_EDID_INDEX ? kvmgt_edid_rw(v, ubuf, count, off, write) :
-						  kvmgt_aperture_rw(v, ubuf, count, off, write);
-		if (ret > 0)
-			*ppos += ret;
-		else if (ret < 0)
-			kvmgt_refused(v, "a %zu-byte %s of region %llu at %#llx: %zd\n", count,
-				      write ? "write" : "read", index, off, ret);
-		return ret;
-	}
-	size = region_size(v, index, &max);
-	while (done < count) {
-		len = kvmgt_region_next(off, count - done, size, max);
-		if (!len && !done)
-			kvmgt_refused(v, "a %zu-byte %s of region %llu at %#llx\n", count,
-				      write ? "write" : "read", index, off);
-		if (!len)
-			return done ? done : -EINVAL;
-		if (write && copy_from_user(buf, ubuf + done, len))
-			return -EFAULT;
-		ret = region_access(v, index, off, buf, len, write);
-		if (ret)
-			return done ? done : ret;
-		if (!write && copy_to_user(ubuf + done, buf, len))
-			return -EFAULT;
-		done += len;
-		off += len;
-	}
-	*ppos += done;
-	return done;
+	if (ret < 0)
+		kvmgt_refused(v, "a %zu-byte %s at %#llx: %zd\n", count, write ? "write" : "read",
+			      pos, ret);
+	return ret;
 }
 
 static ssize_t kvmgt_read(struct vfio_device *vdev, char __user *buf, size_t count, loff_t *ppos)
@@ -633,90 +482,84 @@ static int kvmgt_mmap(struct vfio_device *vdev, struct vm_area_struct *vma)
 
 /* ---- ioctls ----------------------------------------------------------------------------- */
 
+/* The ioctls' answers are device.rs's; here they are copied in and out. */
 static long kvmgt_get_info(struct kvmgt_vgpu *v, void __user *arg)
 {
 	unsigned long minsz = offsetofend(struct vfio_device_info, num_irqs);
 	struct vfio_device_info info;
-
-	if (copy_from_user(&info, arg, minsz))
-		return -EFAULT;
-	if (info.argsz < minsz)
-		return -EINVAL;
-	info.flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
-	info.num_regions = KVMGT_NUM_REGIONS;
-	info.num_irqs = VFIO_PCI_NUM_IRQS;
-	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
-}
-
-static long kvmgt_get_region_info(struct kvmgt_vgpu *v, void __user *arg)
-{
-	unsigned long minsz = offsetofend(struct vfio_region_info, offset);
-	struct vfio_info_cap caps = { .buf = NULL, .size = 0 };
-	struct vfio_region_info info;
-	u64 max;
 	int ret;
 
 	if (copy_from_user(&info, arg, minsz))
 		return -EFAULT;
-	if (info.argsz < minsz)
-		return -EINVAL;
-	if (info.index >= KVMGT_NUM_REGIONS)
-		return -EINVAL;
-	info.index = array_index_nospec(info.index, KVMGT_NUM_REGIONS);
-	info.offset = ((u64)info.index << KVMGT_OFFSET_SHIFT);
-	info.cap_offset = 0;
-	info.size = region_size(v, info.index, &max);
-	info.flags = info.size ? VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE : 0;
-	if (info.index == VFIO_PCI_BAR2_REGION_INDEX) {
-		/* Only the vGPU's own slice may be mapped. */
-		struct vfio_region_info_cap_sparse_mmap *sparse;
-		size_t sz = struct_size(sparse, areas, 1);
+	ret = kvmgt_device_info(&info);
+	if (ret)
+		return ret;
+	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
+}
 
+/* The capability device.rs names, as a chain at the end of the answer if argsz has room. */
+static int kvmgt_region_caps(struct vfio_region_info *info, const struct kvmgt_region_cap *cap,
+			     void __user *arg)
+{
+	struct vfio_info_cap caps = { .buf = NULL, .size = 0 };
+	struct vfio_region_info_cap_sparse_mmap *sparse;
+	struct vfio_region_info_cap_type type = {
+		.header.id = VFIO_REGION_INFO_CAP_TYPE,
+		.header.version = 1,
+		.type = cap->type,
+		.subtype = cap->subtype,
+	};
+	size_t sz = struct_size(sparse, areas, 1);
+	int ret;
+
+	switch (cap->id) {
+	case VFIO_REGION_INFO_CAP_SPARSE_MMAP:
 		sparse = kzalloc(sz, GFP_KERNEL);
 		if (!sparse)
 			return -ENOMEM;
 		sparse->header.id = VFIO_REGION_INFO_CAP_SPARSE_MMAP;
 		sparse->header.version = 1;
 		sparse->nr_areas = 1;
-		sparse->areas[0].offset = v->info.aperture_slice_base;
-		sparse->areas[0].size = v->info.aperture_slice_size;
-		info.flags |= VFIO_REGION_INFO_FLAG_MMAP;
+		sparse->areas[0].offset = cap->offset;
+		sparse->areas[0].size = cap->size;
 		ret = vfio_info_add_capability(&caps, &sparse->header, sz);
 		kfree(sparse);
-		if (ret)
-			return ret;
+		break;
+	case VFIO_REGION_INFO_CAP_TYPE:
+		ret = vfio_info_add_capability(&caps, &type.header, sizeof(type));
+		break;
+	default:
+		return 0;
 	}
-	if (info.index == KVMGT_OPREGION_INDEX || info.index == KVMGT_EDID_INDEX) {
-		bool opregion = info.index == KVMGT_OPREGION_INDEX;
-		struct vfio_region_info_cap_type cap = {
-			.header.id = VFIO_REGION_INFO_CAP_TYPE,
-			.header.version = 1,
-			.type = opregion ? VFIO_REGION_TYPE_PCI_VENDOR_TYPE | PCI_VENDOR_ID_INTEL :
-					   VFIO_REGION_TYPE_GFX,
-			.subtype = opregion ? VFIO_REGION_SUBTYPE_INTEL_IGD_OPREGION :
-					      VFIO_REGION_SUBTYPE_GFX_EDID,
-		};
+	if (ret)
+		return ret;
+	if (info->argsz < sizeof(*info) + caps.size) {
+		info->argsz = sizeof(*info) + caps.size;
+	} else {
+		vfio_info_cap_shift(&caps, sizeof(*info));
+		if (copy_to_user(arg + sizeof(*info), caps.buf, caps.size))
+			ret = -EFAULT;
+		else
+			info->cap_offset = sizeof(*info);
+	}
+	kfree(caps.buf);
+	return ret;
+}
 
-		if (opregion)
-			info.flags = VFIO_REGION_INFO_FLAG_READ;
-		ret = vfio_info_add_capability(&caps, &cap.header, sizeof(cap));
-		if (ret)
-			return ret;
-	}
-	if (caps.size) {
-		info.flags |= VFIO_REGION_INFO_FLAG_CAPS;
-		if (info.argsz < sizeof(info) + caps.size) {
-			info.argsz = sizeof(info) + caps.size;
-		} else {
-			vfio_info_cap_shift(&caps, sizeof(info));
-			if (copy_to_user(arg + sizeof(info), caps.buf, caps.size)) {
-				kfree(caps.buf);
-				return -EFAULT;
-			}
-			info.cap_offset = sizeof(info);
-		}
-		kfree(caps.buf);
-	}
+static long kvmgt_get_region_info(struct kvmgt_vgpu *v, void __user *arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_region_info, offset);
+	struct vfio_region_info info;
+	struct kvmgt_region_cap cap;
+	int ret;
+
+	if (copy_from_user(&info, arg, minsz))
+		return -EFAULT;
+	ret = kvmgt_region_info(&v->info, &info, &cap);
+	if (!ret)
+		ret = kvmgt_region_caps(&info, &cap, arg);
+	if (ret)
+		return ret;
 	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
 }
 
@@ -724,26 +567,13 @@ static long kvmgt_get_irq_info(struct kvmgt_vgpu *v, void __user *arg)
 {
 	unsigned long minsz = offsetofend(struct vfio_irq_info, count);
 	struct vfio_irq_info info;
+	int ret;
 
 	if (copy_from_user(&info, arg, minsz))
 		return -EFAULT;
-	if (info.argsz < minsz || info.index >= VFIO_PCI_NUM_IRQS)
-		return -EINVAL;
-	switch (info.index) {
-	case VFIO_PCI_INTX_IRQ_INDEX:
-		info.flags = VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE |
-			     VFIO_IRQ_INFO_AUTOMASKED;
-		info.count = 1;
-		break;
-	case VFIO_PCI_MSI_IRQ_INDEX:
-		info.flags = VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE;
-		info.count = 1;
-		break;
-	default:
-		info.flags = 0;
-		info.count = 0;
-		break;
-	}
+	ret = kvmgt_irq_info(&info);
+	if (ret)
+		return ret;
 	return copy_to_user(arg, &info, minsz) ? -EFAULT : 0;
 }
 
@@ -772,45 +602,18 @@ static int kvmgt_set_trigger(struct kvmgt_vgpu *v, struct eventfd_ctx **slot, s3
 static long kvmgt_set_irqs(struct kvmgt_vgpu *v, void __user *arg)
 {
 	unsigned long minsz = offsetofend(struct vfio_irq_set, count);
-	struct eventfd_ctx **slot;
 	struct vfio_irq_set hdr;
-	size_t data_size = 0;
 	s32 fd = -1;
-	int ret;
+	int what;
 
 	if (copy_from_user(&hdr, arg, minsz))
 		return -EFAULT;
-	ret = vfio_set_irqs_validate_and_prepare(&hdr, 1, VFIO_PCI_NUM_IRQS, &data_size);
-	if (ret)
-		return ret;
-	switch (hdr.index) {
-	case VFIO_PCI_INTX_IRQ_INDEX:
-		slot = &v->intx_trigger;
-		break;
-	case VFIO_PCI_MSI_IRQ_INDEX:
-		slot = &v->msi_trigger;
-		break;
-	default:
-		return -EINVAL;
-	}
-	switch (hdr.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) {
-	case VFIO_IRQ_SET_ACTION_TRIGGER:
-		break;
-	case VFIO_IRQ_SET_ACTION_MASK:
-	case VFIO_IRQ_SET_ACTION_UNMASK:
-		/* INTx is never fired, so masking it has nothing to do. */
-		return hdr.index == VFIO_PCI_INTX_IRQ_INDEX ? 0 : -EINVAL;
-	default:
-		return -EINVAL;
-	}
-	if (hdr.flags & VFIO_IRQ_SET_DATA_EVENTFD) {
-		if (copy_from_user(&fd, arg + minsz, sizeof(fd)))
-			return -EFAULT;
-	} else if (hdr.count) {
-		/* DATA_NONE/BOOL with a count fires the interrupt: the guest did not ask for it. */
-		return -EINVAL;
-	}
-	return kvmgt_set_trigger(v, slot, fd);
+	what = kvmgt_irq_set(&hdr);
+	if (what <= KVMGT_IRQ_NOTHING)
+		return what;
+	if ((what & KVMGT_IRQ_EVENTFD) && copy_from_user(&fd, arg + minsz, sizeof(fd)))
+		return -EFAULT;
+	return kvmgt_set_trigger(v, what & KVMGT_IRQ_MSI ? &v->msi_trigger : &v->intx_trigger, fd);
 }
 
 /* A device reset keeps the monitor's EDID and plugs it back in. */
@@ -818,9 +621,7 @@ static int kvmgt_reset(struct kvmgt_vgpu *v)
 {
 	int ret = gvt_vgpu_reset(v->vgpu);
 
-	mutex_lock(&v->edid_lock);
-	v->edid.link_state = VFIO_DEVICE_GFX_LINK_STATE_UP;
-	mutex_unlock(&v->edid_lock);
+	kvmgt_edid_reset(v->edid);
 	return ret;
 }
 
@@ -895,24 +696,6 @@ static void kvmgt_close(struct vfio_device *vdev)
 	v->open = false;
 }
 
-/* The EDID region as a new user finds it: the monitor's EDID, link up. */
-static void kvmgt_edid_init(struct kvmgt_vgpu *v)
-{
-	int size;
-
-	mutex_lock(&v->edid_lock);
-	size = gvt_vgpu_get_edid(v->vgpu, v->edid_blob, sizeof(v->edid_blob));
-	v->edid = (struct vfio_region_gfx_edid) {
-		.edid_offset = KVMGT_EDID_BLOB_OFFSET,
-		.edid_max_size = GVT_EDID_MAX_SIZE,
-		.edid_size = size > 0 ? size : 0,
-		.max_xres = v->info.display_xres,
-		.max_yres = v->info.display_yres,
-		.link_state = VFIO_DEVICE_GFX_LINK_STATE_UP,
-	};
-	mutex_unlock(&v->edid_lock);
-}
-
 static int kvmgt_open(struct vfio_device *vdev)
 {
 	struct kvmgt_vgpu *v = to_kvmgt_vgpu(vdev);
@@ -928,7 +711,7 @@ static int kvmgt_open(struct vfio_device *vdev)
 		v->kvm = vdev->kvm;
 	}
 	v->open = true;
-	kvmgt_edid_init(v);
+	kvmgt_edid_open(v->edid, v->vgpu, v->info.display_xres, v->info.display_yres);
 	ret = gvt_vgpu_activate(v->vgpu);
 	if (ret)
 		kvmgt_close(vdev);
@@ -945,12 +728,14 @@ static int kvmgt_init_dev(struct vfio_device *vdev)
 	int ret;
 
 	v->cache = kvmgt_cache_new();
-	if (!v->cache)
-		return -ENOMEM;
+	v->edid = kvmgt_edid_new();
+	if (!v->cache || !v->edid) {
+		ret = -ENOMEM;
+		goto free;
+	}
 	spin_lock_init(&v->irq_lock);
 	mutex_init(&v->disp.lock);
 	mutex_init(&v->ap_lock);
-	mutex_init(&v->edid_lock);
 	xa_init(&v->tracked);
 	ratelimit_state_init(&v->refused_rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
 	ret = gvt_vgpu_create_typed(&kvmgt_backend, p->gd, t->idx, v, &v->vgpu);
@@ -970,6 +755,7 @@ static int kvmgt_init_dev(struct vfio_device *vdev)
 	dev_info(&mdev->dev, "vGPU %u (%s) created\n", gvt_vgpu_id(v->vgpu), t->name);
 	return 0;
 free:
+	kvmgt_edid_free(v->edid);
 	kvmgt_cache_free(v->cache);
 	return ret;
 }
@@ -980,11 +766,11 @@ static void kvmgt_release_dev(struct vfio_device *vdev)
 
 	dev_info(vdev->dev, "vGPU %u destroyed\n", gvt_vgpu_id(v->vgpu));
 	gvt_vgpu_destroy(v->vgpu);
+	kvmgt_edid_free(v->edid);
 	kvmgt_cache_free(v->cache);
 	xa_destroy(&v->tracked);
 	mutex_destroy(&v->disp.lock);
 	mutex_destroy(&v->ap_lock);
-	mutex_destroy(&v->edid_lock);
 }
 
 static const struct vfio_device_ops kvmgt_vfio_ops = {

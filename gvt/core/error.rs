@@ -29,11 +29,14 @@ pub enum GvtError {
     NoDevice,
     /// A number is too large for what it sizes.
     OutOfRange,
+    /// The request is well-formed but not allowed (a write to a read-only register).
+    NotPermitted,
 }
 
 /// The Linux errno values of [`GvtError`] (`include/uapi/asm-generic/errno*.h`).
 #[allow(missing_docs)]
 pub mod errno {
+    pub const EPERM: i32 = 1;
     pub const ENOENT: i32 = 2;
     pub const ENOMEM: i32 = 12;
     pub const EFAULT: i32 = 14;
@@ -47,7 +50,7 @@ pub mod errno {
 }
 
 /// Every error, for the reverse map.
-const ALL: [GvtError; 10] = [
+const ALL: [GvtError; 11] = [
     GvtError::Invalid,
     GvtError::NoSpace,
     GvtError::NotFound,
@@ -58,6 +61,7 @@ const ALL: [GvtError; 10] = [
     GvtError::NoMemory,
     GvtError::NoDevice,
     GvtError::OutOfRange,
+    GvtError::NotPermitted,
 ];
 
 /// Result alias for the core.
@@ -77,6 +81,7 @@ impl GvtError {
             GvtError::NoMemory => errno::ENOMEM,
             GvtError::NoDevice => errno::ENODEV,
             GvtError::OutOfRange => errno::ERANGE,
+            GvtError::NotPermitted => errno::EPERM,
         }
     }
 
@@ -107,6 +112,7 @@ impl fmt::Display for GvtError {
             GvtError::NoMemory => "out of memory",
             GvtError::NoDevice => "no such device",
             GvtError::OutOfRange => "out of range",
+            GvtError::NotPermitted => "not permitted",
         };
         f.write_str(s)
     }
@@ -122,6 +128,7 @@ mod tests {
         assert_eq!(GvtError::NoSpace.errno(), 28);
         assert_eq!(GvtError::NotSupported.errno(), 95);
         assert_eq!(GvtError::OutOfRange.errno(), 34);
+        assert_eq!(GvtError::NotPermitted.errno(), 1);
     }
 
     #[test]
@@ -130,7 +137,7 @@ mod tests {
             assert_eq!(GvtError::from_errno(e.errno()), e);
             assert_eq!(GvtError::from_errno(-e.errno()), e);
         }
-        for n in [0, 1, 5, 1000, i32::MIN, i32::MAX] {
+        for n in [0, 3, 5, 1000, i32::MIN, i32::MAX] {
             assert_eq!(GvtError::from_errno(n), GvtError::Invalid);
             assert_eq!(GvtError::try_from_errno(n), None);
         }

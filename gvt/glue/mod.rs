@@ -52,6 +52,7 @@ use crate::model::error::{errno, GvtError, Result as ModelResult};
 
 // The core's errno numbers (the one map, `GvtError::errno`) are the kernel's.
 const _: () = {
+    assert!(errno::EPERM == bindings::EPERM as i32);
     assert!(errno::ENOENT == bindings::ENOENT as i32);
     assert!(errno::ENOMEM == bindings::ENOMEM as i32);
     assert!(errno::EFAULT == bindings::EFAULT as i32);
