@@ -76,7 +76,8 @@ sleep 1
 # Each line carries L1's uptime when it arrived: where a slow guest spends its time.
 ( tail -f $L2LOG & echo $! > /tmp/tail.pid; wait ) |
     awk '{ sub(/\r$/, ""); getline up < "/proc/uptime"; close("/proc/uptime"); split(up, u, " ")
-           printf "L2| [%6d] %s\n", u[1], $0; fflush() }' &
+           printf "L2| [%6d] %s\n", u[1], $0; fflush()
+           printf "L2| [%6d] %s\n", u[1], $0 > "/tmp/l2-stamped.log"; fflush("/tmp/l2-stamped.log") }' &
 
 # traps: the vGPU's trap counters (gvt's debugfs), its workloads and the guest page tables
 # re-read before them (kvmgt without KVM tracks no page), read now, on one line.
@@ -202,9 +203,13 @@ for t in $SELFTESTS; do
         # The engines' side: workloads, scans, interrupts and the engine registers' traps
         # (ELSP, CSB pointers, mode, reset); the display and GGTT traps of i915's teardown
         # after the failure would push them out.
-        echo "GVT-L3: the vGPU's last engine-side trace events (gvt:*), oldest first:"
-        grep -E ' (workload_|gvt_command|inject_msi|write_ir|propagate_event|render_mmio|spt_|oos_)|mmio_trap: vgpu[0-9]+ (read|write) offset 0x(2|12|1a|22)[0-9a-f]{3} ' \
-            /tmp/gvt-trace.txt 2>/dev/null | tail -n 300 | sed 's/^/TRACE| /'
+        # Up to a second after the guest's first failure line (its L1 uptime stamp).
+        tfail=$(sed -n '/GVT-L2: selftests-start/,$p' /tmp/l2-stamped.log |
+            grep -m1 -E 'i915/.* failed with error|timed out' | sed -n 's/^L2| \[ *\([0-9]*\)\].*/\1/p')
+        echo "GVT-L3: the vGPU's engine-side trace events (gvt:*) up to L1 time $(( ${tfail:-99999} + 1 )) s, oldest first:"
+        awk -v t="$(( ${tfail:-99999} + 1 ))" '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\.[0-9]+:$/) { if ($i + 0 > t) exit; break } } 1' \
+            /tmp/gvt-trace.txt 2>/dev/null | grep -E ' (workload_|gvt_command|inject_msi|write_ir|propagate_event|render_mmio|spt_|oos_)|mmio_trap: vgpu[0-9]+ (read|write) offset 0x(2|12|1a|22)[0-9a-f]{3} ' \
+            | tail -n 400 | sed 's/^/TRACE| /'
     else
         echo "GVT-CHECK: PASS selftest $t"
     fi
