@@ -330,10 +330,9 @@ fn semaphores_pass_when_true_and_wait_across_slices_when_not() {
     assert_eq!(g.mem.dw(g.ggtt_pa(DATA + 4)), 2);
 }
 
-#[test]
-fn a_spinner_runs_across_slices_until_the_cpu_ends_it() {
-    let mut g = Gpu::new();
-    // i915's igt_spinner: a store, an arbitration point, then a jump back to itself.
+/// i915's igt_spinner in the GGTT: a store, an arbitration point, then a jump back to itself;
+/// returns its address.
+fn put_spinner(g: &mut Gpu) -> u64 {
     let spin = DATA + 0x1000;
     g.put_ggtt(
         spin,
@@ -343,6 +342,13 @@ fn a_spinner_runs_across_slices_until_the_cpu_ends_it() {
                 .bb_start(spin, false, false);
         }),
     );
+    spin
+}
+
+#[test]
+fn a_spinner_runs_across_slices_until_the_cpu_ends_it() {
+    let mut g = Gpu::new();
+    let spin = put_spinner(&mut g);
     let mut ring = Stream::new();
     ring.noop().bb_start(spin, false, false).user_interrupt();
     let (r, mut eng) = g.run(Id::Rcs, &ring, 0, 50_000);
@@ -388,15 +394,7 @@ impl gvt::sim::engine::Clock for Ticking {
 #[test]
 fn a_time_slice_ends_a_spinner_or_a_semaphore_wait_before_its_budget() {
     let mut g = Gpu::new();
-    let spin = DATA + 0x1000;
-    g.put_ggtt(
-        spin,
-        &s(|s| {
-            s.sdi(DATA, true, 1)
-                .arb_check()
-                .bb_start(spin, false, false);
-        }),
-    );
+    let spin = put_spinner(&mut g);
     let sem = s(|s| {
         s.semaphore_wait_eq(DATA + 0x800, 1);
     });
