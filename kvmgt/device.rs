@@ -9,7 +9,6 @@
 
 use core::ffi::c_int;
 
-use core::pin::Pin as PinPtr;
 use kernel::ffi::c_char;
 
 use kernel::prelude::*;
@@ -138,11 +137,7 @@ unsafe fn edid_of<'a>(e: *mut ffi::kvmgt_edid) -> &'a Edid {
 #[no_mangle]
 pub(crate) unsafe extern "C" fn kvmgt_edid_new() -> *mut ffi::kvmgt_edid {
     let init = pin_init!(Edid { inner <- new_mutex!(EdidRegion::new(&[], 0, 0), "kvmgt_edid") });
-    match KBox::pin_init(init, GFP_KERNEL) {
-        // SAFETY: never moved again: vfio.c holds the pointer, `kvmgt_edid_free` frees it.
-        Ok(b) => KBox::into_raw(unsafe { PinPtr::into_inner_unchecked(b) }).cast(),
-        Err(_) => core::ptr::null_mut(),
-    }
+    ffi::into_opaque(KBox::pin_init(init, GFP_KERNEL))
 }
 
 /// Frees an EDID region.
@@ -152,10 +147,8 @@ pub(crate) unsafe extern "C" fn kvmgt_edid_new() -> *mut ffi::kvmgt_edid {
 /// `e` is null or came from [`kvmgt_edid_new`] and is not used again.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn kvmgt_edid_free(e: *mut ffi::kvmgt_edid) {
-    if !e.is_null() {
-        // SAFETY: per the contract, the box `kvmgt_edid_new` leaked.
-        drop(unsafe { KBox::from_raw(e.cast::<Edid>()) });
-    }
+    // SAFETY: per the contract, `e` came from `kvmgt_edid_new` (`into_opaque`).
+    unsafe { ffi::free_opaque::<Edid, _>(e) }
 }
 
 /// The region as a new user finds it: the monitor's EDID, link up.

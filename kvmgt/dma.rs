@@ -6,7 +6,6 @@
 //! `kvmgt_pin()`/`kvmgt_unpin()` under it, which take only `ap_lock` and gvt.ko's leaf locks.
 
 use core::ffi::c_void;
-use core::pin::Pin as PinPtr;
 
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
@@ -95,14 +94,10 @@ pub(crate) unsafe extern "C" fn kvmgt_cache_new() -> *mut ffi::kvmgt_cache {
         Tree(RBTree::new()),
         Tree(RBTree::new()),
     );
-    match KBox::pin_init(
+    ffi::into_opaque(KBox::pin_init(
         pin_init!(Cache { inner <- new_mutex!(entries, "kvmgt_cache") }),
         GFP_KERNEL,
-    ) {
-        // SAFETY: never moved again: vfio.c holds the pointer, `kvmgt_cache_free` re-pins it.
-        Ok(b) => KBox::into_raw(unsafe { PinPtr::into_inner_unchecked(b) }).cast(),
-        Err(_) => core::ptr::null_mut(),
-    }
+    ))
 }
 
 /// Frees a cache (flushed, or never used).
@@ -112,10 +107,8 @@ pub(crate) unsafe extern "C" fn kvmgt_cache_new() -> *mut ffi::kvmgt_cache {
 /// `c` is null or came from [`kvmgt_cache_new`] and is not used again.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn kvmgt_cache_free(c: *mut ffi::kvmgt_cache) {
-    if !c.is_null() {
-        // SAFETY: per the contract, the box `kvmgt_cache_new` leaked.
-        drop(unsafe { KBox::from_raw(c.cast::<Cache>()) });
-    }
+    // SAFETY: per the contract, `c` came from `kvmgt_cache_new` (`into_opaque`).
+    unsafe { ffi::free_opaque::<Cache, _>(c) }
 }
 
 /// gvt.ko's `dma_map_guest_page`: `DmaCache::map`, with its refusals as errnos.

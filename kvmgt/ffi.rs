@@ -21,6 +21,9 @@ mod generated {
 pub(crate) use generated::*;
 
 use core::mem::{offset_of, size_of};
+use core::pin::Pin;
+
+use kernel::prelude::*;
 
 use crate::gvt::{c_signatures, GVT_EDID_MAX_SIZE};
 use crate::{edid, ioctl, region};
@@ -88,3 +91,25 @@ same!(
     ioctl::IRQ_SET_MINSZ => offset_of!(vfio_irq_set, count) + 4,
 );
 const _: () = assert!(edid::reg::END <= edid::BLOB_OFFSET);
+
+/// Hands a pinned object to C as an opaque handle (null if it could not be made), which C
+/// gives back to [`free_opaque`] once.
+pub(crate) fn into_opaque<T, C, E>(made: core::result::Result<Pin<KBox<T>>, E>) -> *mut C {
+    match made {
+        // SAFETY: never moved again: C holds the pointer until `free_opaque` drops it in place.
+        Ok(b) => KBox::into_raw(unsafe { Pin::into_inner_unchecked(b) }).cast(),
+        Err(_) => core::ptr::null_mut(),
+    }
+}
+
+/// Drops what [`into_opaque`] made of a `T`.
+///
+/// # Safety
+///
+/// `h` is null or came from [`into_opaque`] for a `T` and is not used again.
+pub(crate) unsafe fn free_opaque<T, C>(h: *mut C) {
+    if !h.is_null() {
+        // SAFETY: per the contract, the box `into_opaque` leaked.
+        drop(unsafe { KBox::from_raw(h.cast::<T>()) });
+    }
+}
