@@ -21,7 +21,7 @@ TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\] ")
 # A nested guest's log, its QEMU's output and the vGPU's trace events and debugfs files, which
 # L1 prints prefixed: the scenario judges them with checks of its own; they are not this
 # kernel's complaints.
-NESTED = ("L2| ", "QEMU| ", "TRACE| ", "DEBUGFS| ", "GVT-PNG")
+NESTED = ("L2| ", "QEMU| ", "TRACE| ", "DEBUGFS| ", "GVT-PNG", "GVT-TRACE")
 
 
 def main(path):

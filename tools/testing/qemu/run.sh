@@ -84,9 +84,15 @@ timeout "${GVT_QEMU_TIMEOUT:-$timeout}" qemu-system-x86_64 -accel tcg -machine q
 log "qemu: $run ran for $((SECONDS - t0)) s"
 # For people: the scenario's own lines, without a nested guest's log or a picture's base64.
 [ "$show" = --show ] && sed -n '/GVT-SCENARIO: START/,/GVT-SCENARIO: END/p' "$log" | tr -d '\r' |
-    grep -v -E '^GVT-SCENARIO|^(L2|QEMU)\| |GVT-PNG' || true
+    grep -v -E '^GVT-SCENARIO|^(L2|QEMU)\| |GVT-PNG|GVT-TRACE' || true
 # Pictures a scenario sent over the console (GVT-PNG blocks) land beside the log.
 if grep -q 'GVT-PNG-BEGIN' "$log"; then
     python3 "$here/extract-png.py" "$log" "$GVT_ROOT/build" || die "a picture in $log is damaged"
+fi
+# A scenario's trace events (GVT_L3_TRACE=1), unpacked beside the log.
+if grep -q '^GVT-TRACE-BEGIN' "$log"; then
+    tr -d '\r' < "$log" | sed -n 's/^GVT-TRACE: //p' | base64 -d | gunzip > "$GVT_ROOT/build/$run-trace.txt" ||
+        die "the trace block in $log is damaged"
+    log "trace: build/$run-trace.txt, $(wc -l < "$GVT_ROOT/build/$run-trace.txt") events"
 fi
 python3 "$here/results.py" "$log"
