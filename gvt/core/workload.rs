@@ -1328,7 +1328,12 @@ impl<T: ExecStorage> Exec<T> {
         vgpu.raise_event(mpt, execlist::error_event(e))
     }
 
-    /// Copies the host context image back to the guest with its own ring and PPGTT values.
+    /// Copies the host context image back to the guest, but for what the guest owns: its
+    /// ring's tail, start and control and its PPGTT root stay as the guest wrote them (a
+    /// hardware context save writes the same values back). i915 writes the next tail into the
+    /// image before its ELSP write, and this workload may end in between: writing our tail
+    /// over it would make that submission empty, as upstream's `update_guest_context` avoids.
+    /// The head moves to where this workload ended.
     fn write_back<S: VgpuStorage>(
         &mut self,
         vgpu: &mut Vgpu<S>,
@@ -1340,36 +1345,45 @@ impl<T: ExecStorage> Exec<T> {
         let ctx_bytes = u32_as_usize(context_pages(e))
             .wrapping_sub(1)
             .wrapping_mul(PAGE);
+        let regs = w.lrca.wrapping_add(usize_as_u64(PAGE));
         let parts = self.store.parts();
         let img = parts
             .scratch
             .get_mut(..ctx_bytes)
             .ok_or(GvtError::Invalid)?;
-        // The guest's own ring context values are what it gets back: read them first.
-        let reg = img.get_mut(..PAGE).ok_or(GvtError::Invalid)?;
+        // The head's upper bits (wrap count) are the guest's.
+        let mut head = [0u8; 4];
         ggtt_copy(
             vgpu,
             mpt,
-            w.lrca.wrapping_add(usize_as_u64(PAGE)),
-            reg,
+            regs.wrapping_add(usize_as_u64(CTX_RING_HEAD.wrapping_mul(4))),
+            &mut head,
             false,
         )?;
-        let keep =
-            [CTX_RING_START, CTX_RING_CTL, CTX_PDP0_UDW, CTX_PDP0_LDW].map(|i| (i, dword(reg, i)));
-        let old_head = dword(reg, CTX_RING_HEAD);
         host.read_mem(w.ctx_host.wrapping_add(usize_as_u64(PAGE)), img)?;
-        for (i, v) in keep {
-            set_dword(img, i, v);
-        }
-        set_dword(img, CTX_RING_HEAD, (old_head & !HEAD_ADDR) | w.tail);
-        set_dword(img, CTX_RING_TAIL, w.tail);
-        ggtt_copy(
-            vgpu,
-            mpt,
-            w.lrca.wrapping_add(usize_as_u64(PAGE)),
+        set_dword(
             img,
-            true,
-        )
+            CTX_RING_HEAD,
+            (u32::from_le_bytes(head) & !HEAD_ADDR) | w.tail,
+        );
+        // Byte ranges written back: all but the tail..control block and the PPGTT root.
+        let at = |dw: usize| dw.wrapping_mul(4);
+        let spans = [
+            (0, at(CTX_RING_TAIL)),
+            (at(CTX_RING_CTL.wrapping_add(1)), at(CTX_PDP0_UDW)),
+            (at(CTX_PDP0_LDW.wrapping_add(1)), ctx_bytes),
+        ];
+        for &(from, to) in &spans {
+            let bytes = img.get_mut(from..to).ok_or(GvtError::Invalid)?;
+            ggtt_copy(
+                vgpu,
+                mpt,
+                regs.wrapping_add(usize_as_u64(from)),
+                bytes,
+                true,
+            )?;
+        }
+        Ok(())
     }
 
     /// A trapped guest write of `data` at `gpa` to a write-protected page (see

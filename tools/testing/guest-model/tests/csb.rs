@@ -698,3 +698,46 @@ fn bursts_across_ring_wraps(e: Engine) {
     }
     assert!(wraps >= 3, "{e:?}: the ring wrapped {wraps} times");
 }
+
+/// i915's `execlists_update_context` writes the new RING_TAIL into the context image, then
+/// writes ELSP. Under nested TCG the engine finished the context's previous request between
+/// the two (seen in L3: an ELSP submission of 0 bytes, the request in it lost until the next
+/// one came, and a GT that never idled when none came). The write-back of that completion
+/// must leave the guest's tail alone, so the submission runs the new request.
+#[test]
+fn a_completion_between_the_tail_write_and_elsp_loses_no_request() {
+    let mut m = Machine::new(1, Tracking::AfterWrite);
+    let mut t = m.guest(0);
+    let mut g = Guest::new(&mut t, GUEST_RAM, RAM as u64, A).unwrap();
+    let mut ev = [(0, 0); 6];
+    store(&mut t, &mut g.ctx, DATA_GVA, 1);
+    g.rcs.submit(&mut t, &g.ctx, None).unwrap();
+    let n = g.rcs.poll(&mut t, &mut ev).unwrap();
+    assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0)]);
+    assert_eq!(m.dispatch(0), Engine::Rcs.mask());
+    // The next request and its tail in the image; the first request ends before the ELSP.
+    let mut t = m.guest(0);
+    store(&mut t, &mut g.ctx, DATA_GVA + 8, 2);
+    assert!(m.execute_one());
+    let mut t = m.guest(0);
+    g.rcs.submit(&mut t, &g.ctx, None).unwrap();
+    m.run();
+    assert_eq!(m.completion_errors, 0);
+    let mut t = m.guest(0);
+    let n = g.rcs.poll(&mut t, &mut ev).unwrap();
+    assert_eq!(
+        &ev[..n],
+        &[
+            (csb::IDLE_TO_ACTIVE, 0),
+            (csb::ACTIVE_TO_IDLE | csb::COMPLETE, A)
+        ]
+    );
+    assert!(g.rcs.idle());
+    let data = g.data[0];
+    assert_eq!(read_u32(&mut m, 0, data), 1, "first request");
+    assert_eq!(
+        read_u32(&mut m, 0, data + 8),
+        2,
+        "the request submitted after it ended"
+    );
+}
