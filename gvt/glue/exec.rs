@@ -251,10 +251,13 @@ pub(super) unsafe extern "C" fn run_gpu(data: *mut c_void) {
     let dev = unsafe { &*data.cast::<GvtDevice>() };
     for _ in 0..ROUNDS {
         let done = run_host(dev);
-        if !schedule(dev) && !worker_owes(dev) {
+        let sched = schedule(dev);
+        if sched == Sched::Nothing && !worker_owes(dev) {
             return;
         }
-        rest(dev, done == 0);
+        // A workload just dispatched runs in the next round, not after a sleep: that sleep
+        // was most of a short request's time on the sim (ELSP to completion).
+        rest(dev, done == 0 && sched != Sched::Dispatched);
     }
     kick(dev);
 }
@@ -368,8 +371,20 @@ pub(super) fn idle(dev: &GvtDevice) -> bool {
     }
 }
 
-/// One scheduling decision; true if it dispatched something.
-fn schedule(dev: &GvtDevice) -> bool {
+/// What one scheduling decision left the worker.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sched {
+    /// Nothing to run.
+    Nothing,
+    /// Work on the host's engines, none newly given to it.
+    Waiting,
+    /// A vGPU's workload went to the host.
+    Dispatched,
+}
+
+/// One scheduling decision.
+fn schedule(dev: &GvtDevice) -> Sched {
+    let waiting = |idle: bool| if idle { Sched::Nothing } else { Sched::Waiting };
     let mut ex = dev.exec.lock();
     let mut busy = 0u64;
     let mut owner_of = [0usize; MAX_VGPUS];
@@ -390,30 +405,30 @@ fn schedule(dev: &GvtDevice) -> bool {
         }
     }
     if busy == 0 {
-        return false;
+        return Sched::Nothing;
     }
     let now = u64::try_from(Ktime::ktime_get().to_ns()).unwrap_or(0);
     let is_busy = |id: u32| busy & 1u64.checked_shl(id).unwrap_or(0) != 0;
     let idle = idle(dev);
     let Some(o) = ex.sched.tick(now, &is_busy, idle) else {
-        return false;
+        return Sched::Nothing;
     };
     if ex.sched.switch_pending() {
-        return !idle;
+        return waiting(idle);
     }
     let Some(&hp) = usize::try_from(o)
         .ok()
         .and_then(|i| owner_of.get(i.wrapping_sub(1)))
         .filter(|&&v| v != 0)
     else {
-        return false;
+        return Sched::Nothing;
     };
     // SAFETY: as above.
     let h = unsafe { &*(hp as *const VgpuHandle) };
     let sub = Submitter::new(dev, h);
     let mut guard = h.state.lock();
     let Some(st) = guard.as_deref_mut() else {
-        return false;
+        return Sched::Nothing;
     };
     let traced = trace::render_mmio_enabled();
     for &e in &Engine::ALL {
@@ -437,8 +452,8 @@ fn schedule(dev: &GvtDevice) -> bool {
     let r = st.exec.dispatch(&mut st.vgpu, &sub, &mut h.mpt());
     st.report();
     match r {
-        Ok(started) => started != 0 || !idle,
-        Err(GvtError::Busy) => !idle,
-        Err(_) => false,
+        Ok(started) if started != 0 => Sched::Dispatched,
+        Ok(_) | Err(GvtError::Busy) => waiting(idle),
+        Err(_) => Sched::Nothing,
     }
 }

@@ -49,6 +49,7 @@ for t in $SELFTESTS; do st_args="$st_args $(sed -n "s/^$t //p" /l2/selftests.map
 # Documentation/l3-selftests.md has the analysis.
 ST_FILTER=${GVT_L3_FILTER-!live_engine_timestamps,!live_lrc_gpr,!live_lrc_isolation,!live_lrc_timestamp,!live_parallel_engines,!igt_reset_evict_ggtt,!igt_reset_evict_ppgtt,!igt_reset_evict_fence,!live_virtual_engine,!live_hwsp_engine,!live_hwsp_alternate,!live_pphwsp_runtime,!live_breadcrumbs_smoketest,!live_nop_switch,!igt_ctx_exec,!igt_shared_ctx_exec,!igt_ctx_readonly}
 [ -z "$ST_FILTER" ] || st_args="$st_args st_filter=$ST_FILTER"
+[ -z "$GVT_L3_REPEAT" ] || st_args="gvt_repeat=$GVT_L3_REPEAT $st_args"
 # gvt's trace events (Documentation/gvt-rs.rst) while the guest runs, in tracefs's ring buffer
 # (it keeps the newest): when a selftest fails, its last events go into the log below.
 T=/sys/kernel/tracing
