@@ -6,6 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GVT_L3_SELFTESTS="sanitycheck uncore gt_engines gt_timelines gt_contexts gt_lrc requests active objects coherency gtt gem gem_contexts reset hangcheck execlists"
-export GVT_L3_FILTER='!live_engine_timestamps,!live_lrc_gpr,!live_lrc_isolation,!live_lrc_timestamp,!live_parallel_engines,!igt_reset_evict_ggtt,!igt_reset_evict_ppgtt,!igt_reset_evict_fence,!live_virtual_engine'
+export GVT_L3_FILTER='!live_engine_timestamps,!live_lrc_gpr,!live_lrc_isolation,!live_lrc_timestamp,!live_parallel_engines,!igt_reset_evict_ggtt,!igt_reset_evict_ppgtt,!igt_reset_evict_fence'
 export GVT_L3_TIMEOUT=${GVT_L3_TIMEOUT:-5400} GVT_QEMU_TIMEOUT=${GVT_QEMU_TIMEOUT:-6000}
 exec bash tools/testing/qemu/run.sh l3 --show

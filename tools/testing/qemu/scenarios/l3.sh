@@ -33,10 +33,6 @@ for t in $SELFTESTS; do st_args="$st_args $(sed -n "s/^$t //p" /l2/selftests.map
 #   within 500 ms; that passed in one run of three.
 # - igt_reset_evict_ggtt, _ppgtt, _fence: after a reset, a thread evicting the hung batch's
 #   VMA must finish within 100 ms or the GT is wedged; one run in five missed.
-# - live_virtual_engine: bursts of p requests, p prime and growing until 500 ms have passed,
-#   each burst's last awaited 100 ms after it was queued (nop_virtual_engine). A request
-#   takes 6-11 ms here (traced: 3-5 ms from ELSP to completion in the vGPU, the rest the
-#   guest's CPU), so bursts of 13-17 miss: two runs in seven got that far and failed.
 # For time alone: volume tests, thousands of requests or contexts where a few already check
 # what they check, at 15-25 ms a request (each one is some 40 traps, and a trap from the
 # nested guest costs hundreds of microseconds). make l3-full runs them.
@@ -47,7 +43,7 @@ for t in $SELFTESTS; do st_args="$st_args $(sed -n "s/^$t //p" /l2/selftests.map
 # - igt_ctx_exec, igt_shared_ctx_exec, igt_ctx_readonly (gem_contexts): each context binds a
 #   4 GiB object, a million PTEs the guest CPU writes (60 s each) and the vGPU shadows.
 # Documentation/l3-selftests.md has the analysis.
-ST_FILTER=${GVT_L3_FILTER-!live_engine_timestamps,!live_lrc_gpr,!live_lrc_isolation,!live_lrc_timestamp,!live_parallel_engines,!igt_reset_evict_ggtt,!igt_reset_evict_ppgtt,!igt_reset_evict_fence,!live_virtual_engine,!live_hwsp_engine,!live_hwsp_alternate,!live_pphwsp_runtime,!live_breadcrumbs_smoketest,!live_nop_switch,!igt_ctx_exec,!igt_shared_ctx_exec,!igt_ctx_readonly}
+ST_FILTER=${GVT_L3_FILTER-!live_engine_timestamps,!live_lrc_gpr,!live_lrc_isolation,!live_lrc_timestamp,!live_parallel_engines,!igt_reset_evict_ggtt,!igt_reset_evict_ppgtt,!igt_reset_evict_fence,!live_hwsp_engine,!live_hwsp_alternate,!live_pphwsp_runtime,!live_breadcrumbs_smoketest,!live_nop_switch,!igt_ctx_exec,!igt_shared_ctx_exec,!igt_ctx_readonly}
 [ -z "$ST_FILTER" ] || st_args="$st_args st_filter=$ST_FILTER"
 [ -z "$GVT_L3_REPEAT" ] || st_args="gvt_repeat=$GVT_L3_REPEAT $st_args"
 # gvt's trace events (Documentation/gvt-rs.rst) while the guest runs, in tracefs's ring buffer
