@@ -553,6 +553,20 @@ fn the_context_image_keeps_its_layout_when_tables_are_revalidated() {
     }
 }
 
+/// A guest whose context A runs one request (a store of `value` at `DATA_GVA`): acknowledged
+/// (IDLE_TO_ACTIVE) and handed to the host, not yet run.
+fn a_running(m: &mut Machine, value: u32) -> Guest {
+    let mut t = m.guest(0);
+    let mut g = Guest::new(&mut t, GUEST_RAM, RAM as u64, A).unwrap();
+    let mut ev = [(0, 0); 6];
+    store(&mut t, &mut g.ctx, DATA_GVA, value);
+    g.rcs.submit(&mut t, &g.ctx, None).unwrap();
+    let n = g.rcs.poll(&mut t, &mut ev).unwrap();
+    assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0)]);
+    assert_eq!(m.dispatch(0), Engine::Rcs.mask());
+    g
+}
+
 /// i915's `live_unlite_switch` (gt/selftest_execlists.c): A runs; i915 resubmits it (same
 /// tail) with B behind it; once A's element switch is seen, B runs and i915 resubmits B (same
 /// tail) with A's next request behind it, while the host has not finished B. Every request
@@ -560,16 +574,10 @@ fn the_context_image_keeps_its_layout_when_tables_are_revalidated() {
 #[test]
 fn lite_restore_of_the_second_context_with_the_first_behind_it() {
     let mut m = Machine::new(1, Tracking::AfterWrite);
+    let mut g = a_running(&mut m, 11);
     let mut t = m.guest(0);
-    let mut g = Guest::new(&mut t, GUEST_RAM, RAM as u64, A).unwrap();
     let mut b = Context::new(&mut t, &mut g.alloc, Engine::Rcs, B, &g.ppgtt, 4, false).unwrap();
     let mut ev = [(0, 0); 6];
-    store(&mut t, &mut g.ctx, DATA_GVA, 11);
-    g.rcs.submit(&mut t, &g.ctx, None).unwrap();
-    let n = g.rcs.poll(&mut t, &mut ev).unwrap();
-    assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0)]);
-    assert_eq!(m.dispatch(0), Engine::Rcs.mask());
-    let mut t = m.guest(0);
     store(&mut t, &mut b, DATA_GVA + 8, 22);
     g.rcs.submit(&mut t, &g.ctx, Some(&b)).unwrap();
     let n = g.rcs.poll(&mut t, &mut ev).unwrap();
@@ -595,23 +603,32 @@ fn lite_restore_of_the_second_context_with_the_first_behind_it() {
     g.rcs.submit(&mut t, &b, Some(&g.ctx)).unwrap();
     let n = g.rcs.poll(&mut t, &mut ev).unwrap();
     assert_eq!(&ev[..n], &[(csb::LITE_RESTORE | csb::PREEMPTED, B)]);
+    run_to_idle(
+        &mut m,
+        &mut g,
+        &[
+            (csb::ELEMENT_SWITCH | csb::COMPLETE, B),
+            (csb::ACTIVE_TO_IDLE | csb::COMPLETE, A),
+        ],
+        &[11, 22, 33],
+    );
+}
+
+/// Runs the machine until it is idle. The guest then reads `events` from the CSB and has
+/// nothing in flight, the vGPU is not in failsafe, and request k stored `values[k]` at
+/// `DATA_GVA + 8 * k`.
+fn run_to_idle(m: &mut Machine, g: &mut Guest, events: &[(u32, u32)], values: &[u32]) {
     m.run();
     assert_eq!(m.completion_errors, 0);
     let mut t = m.guest(0);
+    let mut ev = [(0, 0); 6];
     let n = g.rcs.poll(&mut t, &mut ev).unwrap();
-    assert_eq!(
-        &ev[..n],
-        &[
-            (csb::ELEMENT_SWITCH | csb::COMPLETE, B),
-            (csb::ACTIVE_TO_IDLE | csb::COMPLETE, A)
-        ]
-    );
+    assert_eq!(&ev[..n], events);
     assert!(g.rcs.idle());
     assert_eq!(status_hi(&mut t), 0);
     assert_eq!(m.vms[0].vgpu.failsafe(), None);
-    let data = g.data[0];
-    for (k, v) in [11u32, 22, 33].into_iter().enumerate() {
-        assert_eq!(read_u32(&mut m, 0, data + 8 * k as u64), v, "request {k}");
+    for (k, &v) in values.iter().enumerate() {
+        assert_eq!(read_u32(m, 0, g.data[0] + 8 * k as u64), v, "request {k}");
     }
 }
 
@@ -707,37 +724,20 @@ fn bursts_across_ring_wraps(e: Engine) {
 #[test]
 fn a_completion_between_the_tail_write_and_elsp_loses_no_request() {
     let mut m = Machine::new(1, Tracking::AfterWrite);
-    let mut t = m.guest(0);
-    let mut g = Guest::new(&mut t, GUEST_RAM, RAM as u64, A).unwrap();
-    let mut ev = [(0, 0); 6];
-    store(&mut t, &mut g.ctx, DATA_GVA, 1);
-    g.rcs.submit(&mut t, &g.ctx, None).unwrap();
-    let n = g.rcs.poll(&mut t, &mut ev).unwrap();
-    assert_eq!(&ev[..n], &[(csb::IDLE_TO_ACTIVE, 0)]);
-    assert_eq!(m.dispatch(0), Engine::Rcs.mask());
+    let mut g = a_running(&mut m, 1);
     // The next request and its tail in the image; the first request ends before the ELSP.
     let mut t = m.guest(0);
     store(&mut t, &mut g.ctx, DATA_GVA + 8, 2);
     assert!(m.execute_one());
     let mut t = m.guest(0);
     g.rcs.submit(&mut t, &g.ctx, None).unwrap();
-    m.run();
-    assert_eq!(m.completion_errors, 0);
-    let mut t = m.guest(0);
-    let n = g.rcs.poll(&mut t, &mut ev).unwrap();
-    assert_eq!(
-        &ev[..n],
+    run_to_idle(
+        &mut m,
+        &mut g,
         &[
             (csb::IDLE_TO_ACTIVE, 0),
-            (csb::ACTIVE_TO_IDLE | csb::COMPLETE, A)
-        ]
-    );
-    assert!(g.rcs.idle());
-    let data = g.data[0];
-    assert_eq!(read_u32(&mut m, 0, data), 1, "first request");
-    assert_eq!(
-        read_u32(&mut m, 0, data + 8),
-        2,
-        "the request submitted after it ended"
+            (csb::ACTIVE_TO_IDLE | csb::COMPLETE, A),
+        ],
+        &[1, 2],
     );
 }
