@@ -284,6 +284,19 @@ pub fn run(vmid: u32, s: Sizes, tag: Option<String>) -> Checks {
                 );
             }
         }
+        if let (true, Some(id)) = (probed, id) {
+            // What an integrator sees of a running VM; read here, before the destroy.
+            let path = control::ioreq_debugfs(id);
+            let view = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"));
+            if let Ok(v) = &view {
+                print!("gvt-acrn-client: vm {vmid}: {path}:\n{v}");
+            }
+            let bar0 = (probe::BAR0_GPA, probe::BAR0_GPA.wrapping_add(BAR0_SIZE - 1));
+            c.check(
+                "debugfs acrngt_ioreq: client attached, BAR0 trapped, requests served",
+                view.and_then(|v| control::check_ioreq_view(&v, vmid, bar0)),
+            );
+        }
         c.check(
             "no ioreq timed out or failed",
             match t.last_error.take() {

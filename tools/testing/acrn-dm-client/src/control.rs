@@ -91,6 +91,45 @@ pub fn bar_info(vmid: u32) -> Result<[u64; 4], String> {
     parse_bar_info(&s).ok_or_else(|| format!("{path}: {s:?} is not ACRN-DM's 76-byte form"))
 }
 
+/// acrngt's debugfs view of vGPU `id`'s ioreq client (in gvt.ko's directory of the vGPU).
+pub fn ioreq_debugfs(id: u32) -> String {
+    format!("/sys/kernel/debug/gvt/vgpu{id}/acrngt_ioreq")
+}
+
+/// Checks acrngt's debugfs view of VM `vmid` while it runs: its client attached, BAR0 trapped
+/// at `bar0` (`[start, end]`), requests served and none failed.
+pub fn check_ioreq_view(s: &str, vmid: u32, bar0: (u64, u64)) -> Result<(), String> {
+    let field = |key: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(": "))
+            .ok_or_else(|| format!("no '{key}:' line"))
+    };
+    let number = |key: &str| {
+        field(key)?
+            .parse::<u64>()
+            .map_err(|_| format!("{key}: not a number"))
+    };
+    let want = |key: &str, got: &str, want: &str| {
+        if got == want {
+            Ok(())
+        } else {
+            Err(format!("{key}: {got}, want {want}"))
+        }
+    };
+    want("vm", field("vm")?, &vmid.to_string())?;
+    field("client")?
+        .parse::<u32>()
+        .map_err(|_| "client: not an ioreq client id".to_string())?;
+    want("attached", field("attached")?, "yes")?;
+    let trapped = format!("{:#x}-{:#x}", bar0.0, bar0.1);
+    want("bar0_trapped", field("bar0_trapped")?, &trapped)?;
+    match (number("requests_completed")?, number("requests_failed")?) {
+        (0, _) => Err("requests_completed: 0".into()),
+        (_, 0) => Ok(()),
+        (_, f) => Err(format!("requests_failed: {f}")),
+    }
+}
+
 /// The errno of a failed write, for messages: `EINVAL (22)`.
 pub fn errno_name(e: &io::Error) -> String {
     let name = match e.raw_os_error() {
@@ -142,6 +181,23 @@ mod tests {
         );
         assert_eq!(parse_bar_info(&s[1..]), None);
         assert_eq!(parse_bar_info(&s.replace(' ', ",")), None);
+    }
+
+    #[test]
+    fn ioreq_view_of_a_running_vm() {
+        let ok = "vm: 1\nclient: 0\nvcpus: 2\nattached: yes\nbar0_trapped: 0xe0000000-0xe0ffffff\n\
+                  requests_completed: 812\nrequests_failed: 0\n";
+        let bar0 = (0xe000_0000, 0xe0ff_ffff);
+        assert_eq!(check_ioreq_view(ok, 1, bar0), Ok(()));
+        let bad = |from: &str, to: &str| check_ioreq_view(&ok.replace(from, to), 1, bar0);
+        assert_eq!(bad("vm: 1", "vm: 2"), Err("vm: 2, want 1".into()));
+        assert!(bad("client: 0", "client: -1").is_err());
+        assert!(bad("attached: yes", "attached: no").is_err());
+        assert!(bad("0xe0000000-0xe0ffffff", "none").is_err());
+        assert!(bad("completed: 812", "completed: 0").is_err());
+        assert!(bad("failed: 0", "failed: 3").is_err());
+        assert!(bad("requests_failed: 0\n", "").is_err());
+        assert!(check_ioreq_view(ok, 1, (0xe000_0000, 0xe0ff_fffe)).is_err());
     }
 
     #[test]
